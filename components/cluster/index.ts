@@ -1,0 +1,218 @@
+/**
+ * GpuCluster: EKS (API auth mode, STANDARD support, KMS-encrypted secrets, control-plane
+ * logs), pinned EKS managed add-ons, a CPU system node group, one scale-from-zero GPU node
+ * group per pool, a default encrypted gp3 StorageClass, and a Kubernetes provider.
+ */
+import * as aws from "@pulumi/aws";
+import * as eks from "@pulumi/eks";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedGpuPool } from "../../stacks/validate";
+import { PodIdentityRole } from "../iam/podIdentityRole";
+import { NodePool } from "./nodePool";
+import { EksAddonVersions } from "./versions";
+
+/** Label and taint every GPU node carries; workloads select and tolerate these. */
+export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
+export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
+export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
+export const SYSTEM_LABEL = "gpuserve.io/role";
+
+/** `k8s.amazonaws.com/accelerator` values Cluster Autoscaler uses to wait for the device plugin. */
+const ACCELERATOR: Record<ResolvedGpuPool["gpuType"], string> = {
+    a10g: "nvidia-a10g",
+    l4: "nvidia-l4",
+    l40s: "nvidia-l40s",
+    "a100-40gb": "nvidia-tesla-a100",
+    "a100-80gb": "nvidia-a100-80gb",
+};
+
+export function gpuNodeLabels(pool: Pick<ResolvedGpuPool, "name" | "gpuType">): Record<string, string> {
+    return {
+        [GPU_POOL_LABEL]: pool.name,
+        [GPU_TYPE_LABEL]: pool.gpuType,
+        "nvidia.com/gpu.present": "true", // the device plugin's node affinity
+        "k8s.amazonaws.com/accelerator": ACCELERATOR[pool.gpuType],
+    };
+}
+
+export interface GpuClusterArgs {
+    /** EKS cluster name. */
+    readonly clusterName: string;
+    readonly kubernetesVersion: string;
+    readonly addonVersions: EksAddonVersions;
+    readonly vpcId: pulumi.Input<string>;
+    readonly publicSubnetIds: pulumi.Input<string>[];
+    readonly privateSubnetIds: pulumi.Input<string>[];
+    readonly endpointPublicAccessCidrs: string[];
+    /** IAM principals given cluster-admin through access entries. */
+    readonly adminPrincipalArns: string[];
+    readonly logTypes: string[];
+    readonly logRetentionDays: number;
+    readonly deletionProtection: boolean;
+    readonly systemNodes: { readonly instanceTypes: string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
+    readonly gpuPools: ResolvedGpuPool[];
+}
+
+export class GpuCluster extends pulumi.ComponentResource {
+    readonly clusterName: pulumi.Output<string>;
+    readonly clusterArn: pulumi.Output<string>;
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly provider: k8s.Provider;
+    readonly nodeRoleArn: pulumi.Output<string>;
+    readonly clusterSecurityGroupId: pulumi.Output<string>;
+    readonly systemNodes: NodePool;
+    readonly gpuNodePools: Record<string, NodePool>;
+    /** Resources Kubernetes workloads should wait for (nodes and core add-ons). */
+    readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: GpuClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gpuserve:cluster:GpuCluster", name, {}, opts);
+        const parent = { parent: this };
+
+        const secretsKey = new aws.kms.Key(
+            `${name}-secrets`,
+            { description: `EKS secrets envelope encryption for ${args.clusterName}`, enableKeyRotation: true, deletionWindowInDays: 30 },
+            parent,
+        );
+        new aws.kms.Alias(`${name}-secrets`, { name: `alias/${args.clusterName}-eks-secrets`, targetKeyId: secretsKey.keyId }, parent);
+
+        // Created before the cluster so EKS does not create it with unlimited retention.
+        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/aws/eks/${args.clusterName}/cluster`, retentionInDays: args.logRetentionDays }, parent);
+
+        const nodeRole = new aws.iam.Role(
+            `${name}-node`,
+            {
+                description: `EKS node role of ${args.clusterName}`,
+                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+            },
+            parent,
+        );
+        const nodePolicies = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"].map(
+            (p) => new aws.iam.RolePolicyAttachment(`${name}-node-${p}`, { role: nodeRole.name, policyArn: `arn:aws:iam::aws:policy/${p}` }, parent),
+        );
+
+        const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
+        for (const arn of args.adminPrincipalArns) {
+            accessEntries[`admin-${arn.split("/").pop()!.replace(/[^a-zA-Z0-9-]/g, "-")}`] = {
+                principalArn: arn,
+                accessPolicies: { admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } } },
+            };
+        }
+
+        const cluster = new eks.Cluster(
+            `${name}-eks`,
+            {
+                name: args.clusterName,
+                version: args.kubernetesVersion,
+                vpcId: args.vpcId,
+                publicSubnetIds: args.publicSubnetIds,
+                privateSubnetIds: args.privateSubnetIds,
+                nodeAssociatePublicIpAddress: false,
+                skipDefaultNodeGroup: true,
+                authenticationMode: eks.AuthenticationMode.Api,
+                accessEntries,
+                upgradePolicy: { supportType: "STANDARD" }, // EXTENDED costs 6x per hour
+                encryptionConfigKeyArn: secretsKey.arn,
+                enabledClusterLogTypes: args.logTypes,
+                endpointPrivateAccess: true,
+                endpointPublicAccess: true,
+                publicAccessCidrs: args.endpointPublicAccessCidrs,
+                createOidcProvider: false, // workloads get AWS access through EKS Pod Identity
+                deletionProtection: args.deletionProtection,
+                vpcCniOptions: { addonVersion: args.addonVersions.vpcCni, enableNetworkPolicy: true },
+                corednsAddonOptions: { version: args.addonVersions.coredns },
+                kubeProxyAddonOptions: { version: args.addonVersions.kubeProxy },
+            },
+            { parent: this, dependsOn: [logGroup] },
+        );
+        this.clusterName = cluster.eksCluster.name;
+        this.clusterArn = cluster.eksCluster.arn;
+        this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+        this.clusterSecurityGroupId = cluster.clusterSecurityGroupId;
+        this.nodeRoleArn = nodeRole.arn;
+
+        const nodeDeps = { parent: this, dependsOn: nodePolicies };
+        this.systemNodes = new NodePool(
+            `${name}-system`,
+            {
+                clusterName: this.clusterName,
+                nodeRoleArn: nodeRole.arn,
+                subnetIds: args.privateSubnetIds,
+                instanceTypes: args.systemNodes.instanceTypes,
+                capacityType: "ON_DEMAND",
+                amiType: "AL2023_x86_64_STANDARD",
+                minSize: args.systemNodes.minSize,
+                maxSize: args.systemNodes.maxSize,
+                diskSizeGiB: args.systemNodes.diskSizeGiB,
+                labels: { [SYSTEM_LABEL]: "system" },
+            },
+            nodeDeps,
+        );
+
+        this.gpuNodePools = {};
+        for (const pool of args.gpuPools) {
+            this.gpuNodePools[pool.name] = new NodePool(
+                `${name}-gpu-${pool.name}`,
+                {
+                    clusterName: this.clusterName,
+                    nodeRoleArn: nodeRole.arn,
+                    subnetIds: args.privateSubnetIds,
+                    instanceTypes: pool.instanceTypes,
+                    capacityType: pool.capacityType === "spot" ? "SPOT" : "ON_DEMAND",
+                    amiType: "AL2023_x86_64_NVIDIA", // driver and container toolkit, no device plugin
+                    minSize: pool.minNodes,
+                    maxSize: pool.maxNodes,
+                    diskSizeGiB: pool.diskSizeGiB,
+                    labels: gpuNodeLabels(pool),
+                    taints: [GPU_TAINT],
+                    gpusPerNode: pool.gpusPerNode,
+                },
+                nodeDeps,
+            );
+        }
+
+        const addon = (addonName: string, version: string, extra: Partial<aws.eks.AddonArgs> = {}) =>
+            new aws.eks.Addon(
+                `${name}-${addonName}`,
+                { clusterName: this.clusterName, addonName, addonVersion: version, resolveConflictsOnCreate: "OVERWRITE", resolveConflictsOnUpdate: "OVERWRITE", ...extra },
+                // Add-on pods need a node to become ACTIVE.
+                { parent: this, dependsOn: [this.systemNodes] },
+            );
+        const podIdentityAgent = addon("eks-pod-identity-agent", args.addonVersions.podIdentityAgent);
+        const ebsCsiRole = new PodIdentityRole(
+            `${name}-ebs-csi`,
+            {
+                clusterName: this.clusterName,
+                clusterArn: this.clusterArn,
+                namespace: "kube-system",
+                serviceAccount: "ebs-csi-controller-sa",
+                managedPolicyArns: ["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
+                associate: false, // the add-on creates the association below
+            },
+            parent,
+        );
+        const ebsCsi = addon("aws-ebs-csi-driver", args.addonVersions.ebsCsiDriver, {
+            podIdentityAssociations: [{ roleArn: ebsCsiRole.roleArn, serviceAccount: "ebs-csi-controller-sa" }],
+        });
+
+        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, enableServerSideApply: true }, parent);
+
+        // Encrypted gp3 as the default class (Prometheus and Grafana volumes, model caches).
+        const gp3 = new k8s.storage.v1.StorageClass(
+            `${name}-gp3`,
+            {
+                metadata: { name: "gp3-encrypted", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+                provisioner: "ebs.csi.aws.com",
+                volumeBindingMode: "WaitForFirstConsumer",
+                allowVolumeExpansion: true,
+                reclaimPolicy: "Delete",
+                parameters: { type: "gp3", encrypted: "true", "csi.storage.k8s.io/fstype": "ext4" },
+            },
+            { parent: this, provider: this.provider, dependsOn: [ebsCsi] },
+        );
+
+        this.ready = [this.systemNodes, podIdentityAgent, ebsCsi, gp3];
+        this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig, nodeRoleArn: this.nodeRoleArn });
+    }
+}

@@ -1,0 +1,106 @@
+/**
+ * One EKS managed node group with its launch template (IMDSv2 only, hop limit 1,
+ * encrypted gp3 root volume) and the Cluster Autoscaler node-template tags on its ASG.
+ *
+ * Why the ASG tags: to scale a group up from zero, Cluster Autoscaler must know the
+ * labels, taints and GPUs a new node would have without seeing one. It reads them from
+ * `k8s.io/cluster-autoscaler/node-template/...` tags on the ASG, and EKS does not copy
+ * node group labels or tags to the ASG (aws/containers-roadmap#608, pulumi-eks#658).
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface NodeTaint {
+    readonly key: string;
+    readonly value: string;
+    readonly effect: "NO_SCHEDULE" | "NO_EXECUTE" | "PREFER_NO_SCHEDULE";
+}
+
+export interface NodePoolArgs {
+    readonly clusterName: pulumi.Input<string>;
+    readonly nodeRoleArn: pulumi.Input<string>;
+    readonly subnetIds: pulumi.Input<string>[];
+    readonly instanceTypes: string[];
+    readonly capacityType: "SPOT" | "ON_DEMAND";
+    /** EKS AMI type, e.g. "AL2023_x86_64_STANDARD" or "AL2023_x86_64_NVIDIA". */
+    readonly amiType: string;
+    readonly minSize: number;
+    readonly maxSize: number;
+    readonly diskSizeGiB: number;
+    readonly labels: Record<string, string>;
+    /** @default [] */
+    readonly taints?: NodeTaint[];
+    /** GPUs per node, advertised to Cluster Autoscaler for scale from zero. @default 0 */
+    readonly gpusPerNode?: number;
+}
+
+const TAINT_EFFECT: Record<NodeTaint["effect"], string> = { NO_SCHEDULE: "NoSchedule", NO_EXECUTE: "NoExecute", PREFER_NO_SCHEDULE: "PreferNoSchedule" };
+const TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template";
+
+/** The ASG tags Cluster Autoscaler reads to build a node template for scale from zero. */
+export function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "taints" | "gpusPerNode">): Record<string, string> {
+    const tags: Record<string, string> = {};
+    for (const [k, v] of Object.entries(args.labels)) tags[`${TEMPLATE_PREFIX}/label/${k}`] = v;
+    for (const t of args.taints ?? []) tags[`${TEMPLATE_PREFIX}/taint/${t.key}`] = `${t.value}:${TAINT_EFFECT[t.effect]}`;
+    if (args.gpusPerNode) tags[`${TEMPLATE_PREFIX}/resources/nvidia.com/gpu`] = String(args.gpusPerNode);
+    return tags;
+}
+
+export class NodePool extends pulumi.ComponentResource {
+    readonly nodeGroup: aws.eks.NodeGroup;
+    readonly asgName: pulumi.Output<string>;
+
+    constructor(name: string, args: NodePoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gpuserve:cluster:NodePool", name, {}, opts);
+        const parent = { parent: this };
+
+        const launchTemplate = new aws.ec2.LaunchTemplate(
+            `${name}-lt`,
+            {
+                description: `Launch template of node group ${name}`,
+                updateDefaultVersion: true,
+                metadataOptions: {
+                    httpEndpoint: "enabled",
+                    httpTokens: "required", // IMDSv2 only
+                    httpPutResponseHopLimit: 1, // pods cannot reach the node's credentials
+                    instanceMetadataTags: "disabled",
+                },
+                blockDeviceMappings: [
+                    { deviceName: "/dev/xvda", ebs: { volumeSize: args.diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
+                ],
+                tagSpecifications: [
+                    { resourceType: "instance", tags: { Name: name } },
+                    { resourceType: "volume", tags: { Name: name } },
+                ],
+            },
+            parent,
+        );
+
+        this.nodeGroup = new aws.eks.NodeGroup(
+            `${name}-ng`,
+            {
+                clusterName: args.clusterName,
+                nodeRoleArn: args.nodeRoleArn,
+                subnetIds: args.subnetIds,
+                amiType: args.amiType,
+                instanceTypes: args.instanceTypes,
+                capacityType: args.capacityType,
+                scalingConfig: { minSize: args.minSize, maxSize: args.maxSize, desiredSize: args.minSize },
+                labels: args.labels,
+                taints: args.taints,
+                launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
+                updateConfig: { maxUnavailable: 1 },
+                nodeRepairConfig: { enabled: true },
+            },
+            // Cluster Autoscaler owns the desired size; Pulumi sets it only at creation.
+            { parent: this, ignoreChanges: ["scalingConfig.desiredSize"] },
+        );
+
+        this.asgName = this.nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups?.[0]?.name ?? "");
+        for (const [key, value] of Object.entries(autoscalerTemplateTags(args))) {
+            const short = key.slice(TEMPLATE_PREFIX.length + 1).replace(/[^a-zA-Z0-9]+/g, "-");
+            new aws.autoscaling.Tag(`${name}-${short}`, { autoscalingGroupName: this.asgName, tag: { key, value, propagateAtLaunch: false } }, parent);
+        }
+        this.registerOutputs({ nodeGroupName: this.nodeGroup.nodeGroupName, asgName: this.asgName });
+    }
+}

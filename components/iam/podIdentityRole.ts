@@ -1,0 +1,75 @@
+/**
+ * An IAM role for one Kubernetes service account through EKS Pod Identity: the trust
+ * policy admits only the EKS Pod Identity service acting for this account and cluster
+ * (confused-deputy guard), permissions come from managed policy ARNs and/or one inline
+ * policy document, and the association binds the role to the service account.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface PolicyStatement {
+    readonly Sid?: string;
+    readonly Effect: "Allow" | "Deny";
+    readonly Action: string | string[];
+    readonly Resource: string | string[] | pulumi.Input<string>;
+    readonly Condition?: Record<string, Record<string, pulumi.Input<string | string[]>>>;
+}
+
+export interface PodIdentityRoleArgs {
+    readonly clusterName: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
+    readonly namespace: string;
+    readonly serviceAccount: string;
+    /** AWS managed policies to attach. @default [] */
+    readonly managedPolicyArns?: string[];
+    /** Inline policy statements (least privilege: prefer these over managed policies). */
+    readonly statements?: PolicyStatement[];
+    /** Create the Pod Identity association. False when an EKS add-on creates it. @default true */
+    readonly associate?: boolean;
+}
+
+export class PodIdentityRole extends pulumi.ComponentResource {
+    readonly role: aws.iam.Role;
+    readonly roleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: PodIdentityRoleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gpuserve:iam:PodIdentityRole", name, {}, opts);
+        const parent = { parent: this };
+        const account = aws.getCallerIdentityOutput({}, parent).accountId;
+
+        this.role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: `EKS Pod Identity role for ${args.namespace}/${args.serviceAccount}`,
+                assumeRolePolicy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Service: "pods.eks.amazonaws.com" },
+                            Action: ["sts:AssumeRole", "sts:TagSession"],
+                            Condition: { StringEquals: { "aws:SourceAccount": account }, ArnEquals: { "aws:SourceArn": args.clusterArn } },
+                        },
+                    ],
+                }),
+            },
+            parent,
+        );
+        (args.managedPolicyArns ?? []).forEach((arn) => {
+            const policyName = arn.split("/").pop()!;
+            new aws.iam.RolePolicyAttachment(`${name}-${policyName}`, { role: this.role.name, policyArn: arn }, parent);
+        });
+        if (args.statements && args.statements.length > 0) {
+            new aws.iam.RolePolicy(`${name}-inline`, { role: this.role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: args.statements }) }, parent);
+        }
+        if (args.associate ?? true) {
+            new aws.eks.PodIdentityAssociation(
+                `${name}-association`,
+                { clusterName: args.clusterName, namespace: args.namespace, serviceAccount: args.serviceAccount, roleArn: this.role.arn },
+                parent,
+            );
+        }
+        this.roleArn = this.role.arn;
+        this.registerOutputs({ roleArn: this.roleArn });
+    }
+}

@@ -1,0 +1,233 @@
+/**
+ * The offline engine: Pulumi's mock monitor plus a recorder of every resource the
+ * program registers (type, name, parent, inputs, options). Used by `npm run plan` and
+ * by the tests, so both exercise the real program the same way.
+ *
+ * Mocks stand in for the cloud only: each mocked resource echoes its inputs and adds the
+ * few computed outputs the program reads (ARNs, ids, the EKS kubeconfig, node group ASGs).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+
+export const MOCK_ACCOUNT = "123456789012";
+export const SECRET_PLACEHOLDER = "[secret]";
+
+export interface ResourceOptionsRecord {
+    parent?: string;
+    dependsOn?: string[];
+    ignoreChanges?: string[];
+    protect?: boolean;
+    retainOnDelete?: boolean;
+    deleteBeforeReplace?: boolean;
+    provider?: string;
+    aliases?: number;
+    customTimeouts?: unknown;
+}
+
+export interface ResourceRecord {
+    type: string;
+    name: string;
+    /** `type::name` of the parent resource, if any. */
+    parent?: string;
+    /** Inputs as the engine received them, secrets replaced by "[secret]". */
+    inputs: Record<string, unknown>;
+    options: ResourceOptionsRecord;
+    custom: boolean;
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Replaces secret markers (as the mock monitor passes them) with a placeholder, recursively. */
+export function redactSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(redactSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SIG_KEY] === SECRET_SIG) return SECRET_PLACEHOLDER;
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redactSecrets(v)]));
+    }
+    return value;
+}
+
+/** Removes secret markers, keeping the values (for mock outputs that echo inputs). */
+function unwrapSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SIG_KEY] === SECRET_SIG) return unwrapSecrets(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}
+
+const key = (type: string, name: string) => `${type}::${name}`;
+const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 8);
+
+/** Computed outputs per resource type: what AWS or Kubernetes would add to the inputs. */
+function mockOutputs(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+    const physical = inputs.name ?? `${name}-${shortHash(name)}`;
+    const service = type.split(":")[1]?.split("/")[0] ?? "x";
+    const base = { ...inputs, name: physical, arn: `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`, tagsAll: inputs.tags };
+    switch (type) {
+        case "eks:index:Cluster": {
+            const clusterName = inputs.name ?? name;
+            const kubeconfig = {
+                apiVersion: "v1",
+                kind: "Config",
+                clusters: [{ name: clusterName, cluster: { server: `https://${shortHash(clusterName)}.gr7.${region}.eks.amazonaws.com`, "certificate-authority-data": "bW9jaw==" } }],
+                contexts: [{ name: "aws", context: { cluster: clusterName, user: "aws" } }],
+                "current-context": "aws",
+                users: [{ name: "aws", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region] } } }],
+            };
+            return {
+                eksCluster: { name: clusterName, arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${clusterName}`, version: inputs.version, endpoint: kubeconfig.clusters[0].cluster.server },
+                kubeconfig,
+                kubeconfigJson: JSON.stringify(kubeconfig),
+                clusterSecurityGroupId: `sg-${shortHash(`${name}-cluster`)}`,
+                nodeSecurityGroupId: `sg-${shortHash(`${name}-node`)}`,
+                oidcProviderArn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/oidc.eks.${region}.amazonaws.com/id/${shortHash(name)}`,
+                oidcIssuer: `oidc.eks.${region}.amazonaws.com/id/${shortHash(name)}`,
+            };
+        }
+        case "aws:eks/nodeGroup:NodeGroup":
+            return { ...base, resources: [{ autoscalingGroups: [{ name: `eks-${inputs.nodeGroupName ?? name}-${shortHash(name)}` }], remoteAccessSecurityGroupId: "" }], status: "ACTIVE" };
+        case "aws:ec2/launchTemplate:LaunchTemplate":
+            return { ...base, latestVersion: 1, defaultVersion: 1 };
+        case "aws:iam/role:Role":
+            return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
+        case "aws:iam/policy:Policy":
+            return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
+        case "aws:ecr/repository:Repository":
+            return { ...base, repositoryUrl: `${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${physical}` };
+        default:
+            return base;
+    }
+}
+
+function mockCall(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+    switch (token) {
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: ["a", "b", "c", "d"].map((z) => `${region}${z}`), zoneIds: ["az1", "az2", "az4", "az6"].map((z) => `use1-${z}`), id: region };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/offline-plan`, userId: "AIDAOFFLINE", id: MOCK_ACCOUNT };
+        case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+        case "aws:index/getRegion:getRegion":
+            return { name: region, region, id: region };
+        case "aws:iam/getPolicyDocument:getPolicyDocument":
+            return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };
+        default:
+            return {};
+    }
+}
+
+/** The recorder: one instance per process; `reset()` between program runs. */
+export class Recorder {
+    readonly resources = new Map<string, ResourceRecord>();
+    private readonly names = new WeakMap<pulumi.Resource, string>();
+    private region = "us-east-1";
+
+    reset(region = "us-east-1"): void {
+        this.resources.clear();
+        this.region = region;
+    }
+
+    records(): ResourceRecord[] {
+        return [...this.resources.values()];
+    }
+
+    find(type: string, name?: string): ResourceRecord[] {
+        return this.records().filter((r) => r.type === type && (name === undefined || r.name === name));
+    }
+
+    get(type: string, name: string): ResourceRecord {
+        const r = this.resources.get(key(type, name));
+        if (!r) throw new Error(`no ${type} named '${name}' was registered; have: ${this.records().filter((x) => x.type === type).map((x) => x.name).join(", ") || "none of that type"}`);
+        return r;
+    }
+
+    private entry(type: string, name: string): ResourceRecord {
+        const k = key(type, name);
+        let r = this.resources.get(k);
+        if (!r) {
+            r = { type, name, inputs: {}, options: {}, custom: true };
+            this.resources.set(k, r);
+        }
+        return r;
+    }
+
+    readonly mocks: pulumi.runtime.Mocks = {
+        newResource: (args) => {
+            const r = this.entry(args.type, args.name);
+            r.inputs = redactSecrets(args.inputs) as Record<string, unknown>;
+            r.custom = args.custom ?? true;
+            const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+            const id = args.custom === false ? undefined : `${args.name}-id`;
+            return { id, state: mockOutputs(args.type, args.name, inputs, this.region) };
+        },
+        call: (args) => mockCall(args.token, args.inputs, this.region),
+    };
+
+    private nameOf(res: unknown): string | undefined {
+        return res && typeof res === "object" ? this.names.get(res as pulumi.Resource) : undefined;
+    }
+
+    /** A stack transformation that records resource options; returns undefined (changes nothing). */
+    readonly transformation: pulumi.ResourceTransformation = (args) => {
+        const k = key(args.type, args.name);
+        this.names.set(args.resource, k);
+        const r = this.entry(args.type, args.name);
+        const o = args.opts;
+        const deps = o.dependsOn === undefined ? [] : Array.isArray(o.dependsOn) ? o.dependsOn : [o.dependsOn];
+        r.options = {
+            parent: this.nameOf(o.parent),
+            dependsOn: deps.map((d) => this.nameOf(d) ?? "<unresolved>").filter((d) => d !== undefined),
+            ignoreChanges: o.ignoreChanges,
+            protect: o.protect,
+            retainOnDelete: o.retainOnDelete,
+            deleteBeforeReplace: (o as pulumi.CustomResourceOptions).deleteBeforeReplace,
+            provider: this.nameOf(o.provider),
+            aliases: o.aliases?.length,
+            customTimeouts: (o as pulumi.CustomResourceOptions).customTimeouts,
+        };
+        r.parent = r.options.parent;
+        for (const k2 of Object.keys(r.options) as (keyof ResourceOptionsRecord)[]) {
+            const v = r.options[k2];
+            if (v === undefined || (Array.isArray(v) && v.length === 0)) delete r.options[k2];
+        }
+        return undefined;
+    };
+}
+
+export const recorder = new Recorder();
+let installed = false;
+
+/** Installs the mocks once per process (setMocks is process-global). */
+export function installMocks(project: string, stack: string): void {
+    if (installed) return;
+    installed = true;
+    void pulumi.runtime.setMocks(recorder.mocks, project, stack, false);
+}
+
+/**
+ * Runs a program under the mocks with the given config and waits until every
+ * resource is registered. Returns the stack outputs.
+ */
+export async function runProgram<T extends Record<string, unknown>>(opts: {
+    project: string;
+    stack: string;
+    config: Record<string, string>;
+    secretKeys?: string[];
+    program: () => T | Promise<T>;
+}): Promise<{ outputs: Record<string, unknown>; resources: ResourceRecord[] }> {
+    installMocks(opts.project, opts.stack);
+    recorder.reset(opts.config["aws:region"] ?? "us-east-1");
+    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation(recorder.transformation);
+        return opts.program();
+    });
+    const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+    if (wait) await wait();
+    return { outputs: (outputs ?? {}) as Record<string, unknown>, resources: recorder.records() };
+}

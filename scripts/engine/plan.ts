@@ -1,0 +1,92 @@
+/**
+ * The offline plan: runs the real program under the mock engine with a stack's config
+ * file and renders what `pulumi up` would create: Kubernetes manifests, every resource
+ * with its inputs and options, and the cost estimate.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { stringify } from "yaml";
+import { COST_KEY, deployStack } from "../../components/stack";
+import { CostEstimate } from "../../stacks/cost";
+import { loadStackConfig } from "../../stacks/load";
+import { PROJECT } from "../../stacks/schema";
+import { ResourceRecord, runProgram } from "./mocks";
+import { readStackFile } from "./stackFile";
+
+export interface PlanResult {
+    readonly stack: string;
+    readonly resources: ResourceRecord[];
+    readonly manifests: Record<string, unknown>[];
+    readonly cost: CostEstimate;
+    readonly outputs: Record<string, unknown>;
+    readonly placeholders: string[];
+}
+
+/** Kubernetes object types, as opposed to providers and Helm releases (which are not objects). */
+export function isKubernetesObject(r: ResourceRecord): boolean {
+    return r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/") && !r.type.startsWith("pulumi:providers:");
+}
+
+export function manifestOf(r: ResourceRecord): Record<string, unknown> {
+    const { apiVersion, kind, metadata, ...rest } = r.inputs as Record<string, unknown>;
+    return { apiVersion, kind, metadata, ...rest };
+}
+
+export function manifestFileName(m: Record<string, unknown>): string {
+    const meta = (m.metadata ?? {}) as { name?: string; namespace?: string };
+    const safe = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, "_");
+    return `${safe(String(m.kind).toLowerCase())}-${safe(meta.namespace ?? "_cluster")}-${safe(meta.name ?? "unnamed")}.yaml`;
+}
+
+export async function planStack(root: string, stack: string): Promise<PlanResult> {
+    const file = readStackFile(root, stack, PROJECT);
+    const { outputs, resources } = await runProgram({
+        project: PROJECT,
+        stack,
+        config: file.config,
+        secretKeys: file.secretKeys,
+        program: () => deployStack(loadStackConfig()),
+    });
+    const { [COST_KEY]: cost, ...stackOutputs } = outputs;
+    return {
+        stack,
+        resources,
+        manifests: resources.filter(isKubernetesObject).map(manifestOf),
+        cost: cost as CostEstimate,
+        outputs: stackOutputs,
+        placeholders: file.placeholders,
+    };
+}
+
+/** Writes manifests/, resources.json and cost.json; replaces what a previous plan left. */
+export function writePlan(result: PlanResult, outDir: string): void {
+    const manifestsDir = path.join(outDir, "manifests");
+    fs.rmSync(manifestsDir, { recursive: true, force: true });
+    fs.mkdirSync(manifestsDir, { recursive: true });
+    for (const m of result.manifests) {
+        fs.writeFileSync(path.join(manifestsDir, manifestFileName(m)), stringify(m, { sortMapEntries: true }));
+    }
+    const resources = result.resources.map(({ type, name, parent, inputs, options }) => ({ type, name, parent: parent ?? null, inputs, options }));
+    fs.writeFileSync(path.join(outDir, "resources.json"), JSON.stringify(resources, null, 2) + "\n");
+    fs.writeFileSync(path.join(outDir, "cost.json"), JSON.stringify(result.cost, null, 2) + "\n");
+}
+
+export function summarize(result: PlanResult, outDir: string): string {
+    const byType = new Map<string, number>();
+    for (const r of result.resources) {
+        const family = r.type.split(":").slice(0, 2).join(":");
+        byType.set(family, (byType.get(family) ?? 0) + 1);
+    }
+    const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    const lines = [
+        `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
+        `  resources: ${result.resources.length} (${[...byType].sort().map(([t, n]) => `${t} ${n}`).join(", ")})`,
+        `  Kubernetes objects: ${result.manifests.length}`,
+        `  cost: floor ${usd(result.cost.floorUsdPerMonth)}/month, ceiling ${usd(result.cost.ceilingUsdPerMonth)}/month${result.cost.expected ? "" : " (expected cost: no traffic simulation yet)"}`,
+    ];
+    if (result.placeholders.length > 0) {
+        lines.push(`  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a secret placeholder was used`);
+    }
+    lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json)`);
+    return lines.join("\n");
+}

@@ -1,0 +1,52 @@
+/**
+ * Reads `Pulumi.<stack>.yaml` into the flat config map Pulumi's runtime uses
+ * (`namespace:key` -> string, objects as JSON). Encrypted (`secure:`) values cannot be
+ * decrypted offline: they get a placeholder, stay marked secret, and are listed.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const OFFLINE_SECRET = "offline-placeholder-secret";
+
+export interface StackFile {
+    readonly config: Record<string, string>;
+    readonly secretKeys: string[];
+    /** Keys whose value was encrypted and replaced by a placeholder. */
+    readonly placeholders: string[];
+}
+
+export function stackFilePath(root: string, stack: string): string {
+    return path.join(root, `Pulumi.${stack}.yaml`);
+}
+
+export function listStacks(root: string): string[] {
+    return fs
+        .readdirSync(root)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+export function readStackFile(root: string, stack: string, project: string): StackFile {
+    const file = stackFilePath(root, stack);
+    if (!fs.existsSync(file)) {
+        const known = listStacks(root);
+        throw new Error(`no stack file ${path.basename(file)}; stacks here: ${known.join(", ") || "none"}`);
+    }
+    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    const placeholders: string[] = [];
+    for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
+        const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
+        if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value && Object.keys(value).length === 1) {
+            config[key] = OFFLINE_SECRET;
+            secretKeys.push(key);
+            placeholders.push(key);
+        } else {
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    return { config, secretKeys, placeholders };
+}

@@ -1,0 +1,85 @@
+/**
+ * Static cost bounds of a stack: the floor (what runs at zero load) and the ceiling
+ * (every pool at its maximum). The expected cost for a traffic profile comes from the
+ * simulator; until a stack has one, `expected` is null.
+ */
+import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "./catalog/instances";
+import { ResolvedGpuPool, StackConfig } from "./validate";
+
+export interface CostLine {
+    readonly item: string;
+    readonly usdPerHour: number;
+    readonly quantity: number;
+    readonly usdPerMonth: number;
+}
+
+export interface CostEstimate {
+    readonly currency: "USD";
+    readonly hoursPerMonth: number;
+    readonly floorUsdPerMonth: number;
+    readonly ceilingUsdPerMonth: number;
+    readonly floor: CostLine[];
+    readonly ceiling: CostLine[];
+    readonly expected: null | Record<string, unknown>;
+    readonly assumptions: string[];
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+function line(item: string, usdPerHour: number, quantity: number): CostLine {
+    return { item, usdPerHour: round2(usdPerHour * 1e4) / 1e4, quantity, usdPerMonth: round2(usdPerHour * quantity * HOURS_PER_MONTH) };
+}
+
+/** On-demand USD/hour of an instance type in the stack's region, config overrides first. */
+export function onDemandPrice(cfg: Pick<StackConfig, "prices" | "region">, instanceType: string): number {
+    const price = cfg.prices.instances[instanceType] ?? instanceSpec(instanceType)?.usdPerHour[cfg.region];
+    if (price === undefined) throw new Error(`no price for ${instanceType} in ${cfg.region}`);
+    return price;
+}
+
+/** USD/hour of one node of a pool: its cheapest instance type, spot-discounted when spot. */
+export function poolNodePrice(cfg: Pick<StackConfig, "prices" | "region">, pool: ResolvedGpuPool): { instanceType: string; usdPerHour: number } {
+    const discount = pool.capacityType === "spot" ? 1 - cfg.prices.spotDiscount : 1;
+    const [cheapest] = pool.instanceTypes.map((t) => ({ instanceType: t, usdPerHour: onDemandPrice(cfg, t) * discount })).sort((a, b) => a.usdPerHour - b.usdPerHour);
+    return cheapest;
+}
+
+/** GPU nodes a pool keeps at zero load: its min nodes, or what its models' min replicas need. */
+export function floorNodes(cfg: StackConfig, pool: ResolvedGpuPool): number {
+    const minReplicas = cfg.models.filter((m) => m.pool === pool.name).reduce((n, m) => n + m.scaling.minReplicas, 0);
+    return Math.max(pool.minNodes, Math.ceil(minReplicas / Math.max(1, pool.gpusPerNode)));
+}
+
+export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstimate {
+    const system = cfg.systemNodes;
+    const systemType = system.instanceTypes[0];
+    const shared = [
+        line("EKS control plane (standard support)", AWS_PRICES.eksControlPlanePerHour, 1),
+        line(`NAT gateway (hourly, before data)`, AWS_PRICES.natGatewayPerHour, natGatewayCount),
+        line("Application Load Balancer (hourly, before LCUs)", AWS_PRICES.albPerHour, 1),
+    ];
+    const floor = [...shared, line(`system nodes ${systemType}`, onDemandPrice(cfg, systemType), system.minSize)];
+    const ceiling = [...shared, line(`system nodes ${systemType}`, onDemandPrice(cfg, systemType), system.maxSize)];
+    for (const pool of cfg.gpuPools) {
+        const node = poolNodePrice(cfg, pool);
+        const label = `GPU pool ${pool.name}: ${node.instanceType} ${pool.capacityType}`;
+        const warm = floorNodes(cfg, pool);
+        if (warm > 0) floor.push(line(label, node.usdPerHour, warm));
+        ceiling.push(line(label, node.usdPerHour, pool.maxNodes));
+    }
+    const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerMonth, 0));
+    return {
+        currency: "USD",
+        hoursPerMonth: HOURS_PER_MONTH,
+        floorUsdPerMonth: sum(floor),
+        ceilingUsdPerMonth: sum(ceiling),
+        floor,
+        ceiling,
+        expected: null,
+        assumptions: [
+            `${HOURS_PER_MONTH} hours per month; on-demand prices from stacks/catalog/instances.ts unless overridden in gpuserve:prices`,
+            `spot priced at ${Math.round(cfg.prices.spotDiscount * 100)} % off on-demand`,
+            "warm windows are not in the floor (they depend on the schedule); NAT data, EBS volumes and LCUs are not included",
+        ],
+    };
+}

@@ -1,0 +1,83 @@
+/**
+ * Reads the stack's Pulumi config (`gpuserve:*` keys and `aws:region`) into a validated
+ * StackConfig. Runs before any resource is created; throws ConfigError on bad input.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, ConfigIssue, closest } from "./errors";
+import { CONFIG_KEYS, PROJECT, SECRET_KEYS } from "./schema";
+import { StackConfig, parseStackConfig } from "./validate";
+
+export interface StackSecrets {
+    /** Hugging Face token for gated models (MedGemma). */
+    readonly hfToken?: pulumi.Output<string>;
+    /** Gateway API keys as JSON: [{"team":"radiology","key":"..."}]. */
+    readonly gatewayApiKeys?: pulumi.Output<string>;
+}
+
+export interface LoadedConfig {
+    readonly config: StackConfig;
+    readonly secrets: StackSecrets;
+}
+
+function parseValue(value: string): unknown {
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/** Collects the raw config object from Pulumi's config store. */
+export function rawStackConfig(all: Record<string, string> = pulumi.runtime.allConfig()): { raw: Record<string, unknown>; issues: ConfigIssue[] } {
+    const raw: Record<string, unknown> = {};
+    const issues: ConfigIssue[] = [];
+    const allowed = [...CONFIG_KEYS, ...SECRET_KEYS];
+    for (const [fullKey, value] of Object.entries(all)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        const k = fullKey.slice(PROJECT.length + 1);
+        if ((SECRET_KEYS as readonly string[]).includes(k)) continue;
+        if (!CONFIG_KEYS.includes(k)) {
+            const hint = closest(k, allowed);
+            issues.push({ key: fullKey, message: `unknown config key '${k}'`, fix: hint ? `did you mean '${PROJECT}:${hint}'?` : `remove it; known keys: ${allowed.join(", ")}` });
+            continue;
+        }
+        raw[k] = parseValue(value);
+    }
+    const region = all["aws:region"];
+    if (region !== undefined) raw.region = region;
+    return { raw, issues };
+}
+
+/** Whether a config key was set as a secret (the runtime knows; its typings do not expose it). */
+function isSecretConfig(fullKey: string): boolean {
+    const check = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return check ? check(fullKey) : true;
+}
+
+export function loadStackConfig(): LoadedConfig {
+    const { raw, issues } = rawStackConfig();
+    if (raw.region === undefined) {
+        issues.push({ key: "aws:region", message: "the AWS region is not set", fix: "pulumi config set aws:region us-east-1" });
+    }
+    if (raw.environment === undefined) raw.environment = pulumi.getStack();
+    for (const k of SECRET_KEYS) {
+        const full = `${PROJECT}:${k}`;
+        if (pulumi.runtime.allConfig()[full] !== undefined && !isSecretConfig(full)) {
+            issues.push({ key: full, message: "is stored in plain text", fix: `pulumi config set --secret ${k} <value>` });
+        }
+    }
+    if (issues.length > 0) {
+        // Report schema problems too, so the user fixes everything in one round.
+        try {
+            parseStackConfig(raw);
+        } catch (e) {
+            if (e instanceof ConfigError) issues.push(...e.issues.filter((i) => !issues.some((j) => j.key === i.key)));
+        }
+        throw new ConfigError(issues);
+    }
+    const cfg = new pulumi.Config(PROJECT);
+    return {
+        config: parseStackConfig(raw),
+        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys") },
+    };
+}

@@ -1,0 +1,232 @@
+/**
+ * The stack config schema: one runtime-validated shape for the whole product.
+ *
+ * Every top-level field is one Pulumi config key in the `gpuserve` namespace
+ * (`gpuserve:gpuPools`, `gpuserve:models`, ...). Every field has a default or is
+ * required; unknown keys are rejected so a typo never silently falls back to a default.
+ * Cross-field rules (a model fits its GPU, a pool can host its replicas, ...) live in
+ * `validate.ts`.
+ */
+import { z } from "zod";
+import { planSubnets } from "../components/network/subnets";
+import { GPU_TYPES } from "./catalog/instances";
+
+/** The Pulumi project name, which is also the config namespace. */
+export const PROJECT = "gpuserve";
+
+const CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const DNS_LABEL = /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/;
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+
+const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
+const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', start with a letter, at most 32 characters");
+const positiveInt = z.int().positive();
+const nonNegativeInt = z.int().nonnegative();
+
+/** Kubernetes versions whose EKS managed add-on versions are pinned in components/cluster/versions.ts. */
+export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
+
+export const networkSchema = z.strictObject({
+    /** CIDR of the new VPC. @default "10.0.0.0/16" */
+    vpcCidr: cidr
+        .refine((c) => {
+            try {
+                planSubnets(c, 3);
+                return true;
+            } catch {
+                return false;
+            }
+        }, "must be a /16 to /20 block with no host bits set, e.g. 10.0.0.0/16")
+        .default("10.0.0.0/16"),
+    /** Availability zones to spread subnets over. @default 2 */
+    availabilityZoneCount: z.int().min(2).max(3).default(2),
+    /** "single" NAT gateway (cheap, one AZ) or one per AZ ("perAz", survives an AZ outage). @default "single" */
+    natGateways: z.enum(["single", "perAz"]).default("single"),
+    /** Use an existing VPC instead of creating one. */
+    existing: z
+        .strictObject({
+            vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id such as vpc-0abc12345def67890"),
+            publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id")).min(2),
+            privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id")).min(2),
+        })
+        .optional(),
+});
+
+export const clusterSchema = z.strictObject({
+    /** Kubernetes minor version. @default "1.35" */
+    version: z.enum(KUBERNETES_VERSIONS).default("1.35"),
+    /** CIDRs allowed to reach the public API endpoint. Production stacks may not use 0.0.0.0/0. @default ["0.0.0.0/0"] */
+    endpointPublicAccessCidrs: z.array(cidr).min(1).default(["0.0.0.0/0"]),
+    /** IAM principals (users or roles) given cluster-admin through EKS access entries. @default [] */
+    adminPrincipalArns: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN")).default([]),
+    /** Control-plane log types sent to CloudWatch. @default ["api","audit","authenticator"] */
+    logTypes: z.array(z.enum(["api", "audit", "authenticator", "controllerManager", "scheduler"])).default(["api", "audit", "authenticator"]),
+    /** Days to keep control-plane logs. @default 30 */
+    logRetentionDays: positiveInt.default(30),
+});
+
+export const systemNodesSchema = z.strictObject({
+    /** CPU instance types for add-ons, gateway and UI. @default ["m7i.large"] */
+    instanceTypes: z.array(z.string().min(1)).min(1).default(["m7i.large"]),
+    /** @default 2 */
+    minSize: positiveInt.default(2),
+    /** @default 4 */
+    maxSize: positiveInt.default(4),
+    /** Root volume size in GiB. @default 50 */
+    diskSizeGiB: z.int().min(20).default(50),
+});
+
+export const gpuPoolSchema = z.strictObject({
+    /** Pool name: node group name suffix and the `gpu.pool` node label. */
+    name: dnsLabel,
+    /** GPU model of the pool. */
+    gpuType: z.enum(GPU_TYPES),
+    /** Instance types for the node group; all must carry `gpuType`. @default the catalog's types for gpuType */
+    instanceTypes: z.array(z.string().min(1)).min(1).optional(),
+    /** Spot is 50-70 % cheaper but can be reclaimed with 2 minutes' notice. @default "spot" */
+    capacityType: z.enum(["spot", "on-demand"]).default("spot"),
+    /** Nodes kept running at zero load. Scale-from-zero pools use 0. @default 0 */
+    minNodes: nonNegativeInt.default(0),
+    /** Upper bound for Cluster Autoscaler. */
+    maxNodes: positiveInt,
+    /** Root volume size in GiB; vLLM images are ~10 GB and model caches more. @default 200 */
+    diskSizeGiB: z.int().min(100).default(200),
+});
+
+export const warmWindowSchema = z.strictObject({
+    /** Days of week in cron syntax, e.g. "1-5" for Monday to Friday. @default "1-5" */
+    days: z.string().regex(/^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/, "must be cron day-of-week syntax such as 1-5 or 1,3,5").default("1-5"),
+    /** Start time, HH:MM in the stack's time zone. */
+    start: z.string().regex(HHMM, "must be HH:MM (24h)"),
+    /** End time, HH:MM in the stack's time zone. */
+    end: z.string().regex(HHMM, "must be HH:MM (24h)"),
+    /** Replicas kept warm inside the window. @default 1 */
+    replicas: positiveInt.default(1),
+});
+
+export const scalingSchema = z.strictObject({
+    /** Replicas outside warm windows. 0 scales the worker pool, and its GPU nodes, to zero. @default 0 */
+    minReplicas: nonNegativeInt.default(0),
+    /** @default 4 */
+    maxReplicas: positiveInt.default(4),
+    /** Target gateway queue depth per replica (held + in-flight requests). @default 4 */
+    queueDepthPerReplica: positiveInt.default(4),
+    /** Target vLLM waiting requests per pod. @default 8 */
+    waitingPerReplica: positiveInt.default(8),
+    /** Optional: also scale up when the gateway's P95 latency for the pool exceeds this many seconds. */
+    latencyP95Seconds: z.number().positive().optional(),
+    /** Optional: also scale on DCGM GPU utilization (percent). Not recommended alone: batching keeps it near 100 %. */
+    gpuUtilizationPercent: z.int().min(1).max(100).optional(),
+    /** KEDA polling interval. @default 15 */
+    pollingIntervalSeconds: positiveInt.default(15),
+    /** Idle seconds before the pool scales from 1 to 0. @default 600 */
+    cooldownSeconds: positiveInt.default(600),
+    /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
+    fallbackReplicas: nonNegativeInt.default(1),
+    /** Windows that keep replicas warm, e.g. class hours. @default [] */
+    warmWindows: z.array(warmWindowSchema).default([]),
+});
+
+export const modelSchema = z.strictObject({
+    /** Hugging Face model id from the model catalog, e.g. "Qwen/Qwen3-VL-2B-Instruct". */
+    id: z.string().min(1),
+    /** GPU pool (from gpuPools) the workers run on. */
+    pool: dnsLabel,
+    /** Worker pool name: Kubernetes object names and the gateway's `pool` label. @default the catalog's short name */
+    name: dnsLabel.optional(),
+    /** vLLM --max-model-len. @default catalog */
+    maxModelLen: positiveInt.optional(),
+    /** vLLM --gpu-memory-utilization. @default catalog */
+    gpuMemoryUtilization: z.number().min(0.5).max(0.98).optional(),
+    /** vLLM --limit-mm-per-prompt image count. @default catalog */
+    maxImagesPerPrompt: positiveInt.optional(),
+    /** vLLM --max-num-seqs (concurrent sequences per worker). @default catalog */
+    maxNumSeqs: positiveInt.optional(),
+    /** Extra vLLM arguments, appended last. @default [] */
+    extraArgs: z.array(z.string()).default([]),
+    /** Scale policy of this worker pool. */
+    scaling: scalingSchema.default(scalingSchema.parse({})),
+});
+
+export const gatewaySchema = z.strictObject({
+    /** Gateway replicas (production requires >= 2). @default 1 */
+    replicas: positiveInt.default(1),
+    /** Gateway image; when absent the stack builds `gateway/` into an ECR repository. */
+    image: z.string().min(1).optional(),
+    /** Requests held per pool while workers start. @default 200 */
+    maxQueueDepth: positiveInt.default(200),
+    /** Seconds a request may wait for a worker before a 503. Covers a cold start. @default 600 */
+    maxWaitSeconds: positiveInt.default(600),
+});
+
+export const servingSchema = z.strictObject({
+    /** Kubernetes namespace of the serving stack. @default "serving" */
+    namespace: dnsLabel.default("serving"),
+    /** Public host name, e.g. "vision.example.org". */
+    domain: z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a fully qualified domain name").optional(),
+    /** ACM certificate ARN for the ALB (HTTPS). Required in production. */
+    certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "must be an ACM certificate ARN").optional(),
+    /** Allow plain HTTP without a certificate (dev only). @default false */
+    allowInsecureHttp: z.boolean().default(false),
+    gateway: gatewaySchema.default(gatewaySchema.parse({})),
+});
+
+export const TRAFFIC_PROFILES = ["steady", "classroom", "office-hours", "batch-night"] as const;
+
+export const trafficSchema = z.strictObject({
+    /** Named traffic profile used by the cost estimate. @default "classroom" */
+    profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
+    /** Random seed, so estimates are reproducible. @default 1 */
+    seed: nonNegativeInt.default(1),
+});
+
+export const pricesSchema = z.strictObject({
+    /** On-demand USD/hour per instance type, overriding the catalog (and required for regions it lacks). @default {} */
+    instances: z.record(z.string(), z.number().positive()).default({}),
+    /** Spot discount off on-demand, 0-0.95. @default 0.6 */
+    spotDiscount: z.number().min(0).max(0.95).default(0.6),
+});
+
+export const stackConfigSchema = z.strictObject({
+    /** AWS region, from `aws:region`. */
+    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1"),
+    /** Environment name used in tags and names. @default the stack name */
+    environment: dnsLabel,
+    /** Turns on production guardrails: TLS, private API endpoint CIDRs, >= 2 gateway replicas. @default false */
+    production: z.boolean().default(false),
+    /** IANA time zone for warm windows and the traffic profile. @default "UTC" */
+    timezone: z
+        .string()
+        .refine((tz) => {
+            try {
+                new Intl.DateTimeFormat("en-US", { timeZone: tz });
+                return true;
+            } catch {
+                return false;
+            }
+        }, "must be an IANA time zone such as Europe/Berlin")
+        .default("UTC"),
+    /** Cost-allocation tags on every AWS resource (e.g. team). @default {} */
+    tags: z.record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().max(255)).default({}),
+    network: networkSchema.default(networkSchema.parse({})),
+    cluster: clusterSchema.default(clusterSchema.parse({})),
+    systemNodes: systemNodesSchema.default(systemNodesSchema.parse({})),
+    gpuPools: z.array(gpuPoolSchema).min(1),
+    models: z.array(modelSchema).min(1),
+    serving: servingSchema.default(servingSchema.parse({})),
+    traffic: trafficSchema.default(trafficSchema.parse({})),
+    prices: pricesSchema.default(pricesSchema.parse({})),
+});
+
+/** The raw shape a user writes (before defaults). */
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+/** The parsed shape with defaults applied (before catalog resolution). */
+export type ParsedStackConfig = z.output<typeof stackConfigSchema>;
+export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
+export type ModelConfig = z.output<typeof modelSchema>;
+export type ScalingConfig = z.output<typeof scalingSchema>;
+
+/** Config keys the user sets as `gpuserve:<key>`; `region` comes from `aws:region`. */
+export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape).filter((k) => k !== "region");
+/** Secret config keys, read with requireSecret and never part of the schema above. */
+export const SECRET_KEYS = ["hfToken", "gatewayApiKeys"] as const;

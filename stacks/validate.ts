@@ -1,0 +1,268 @@
+/**
+ * Turns raw stack config into a validated, catalog-resolved StackConfig, or throws a
+ * ConfigError naming every bad key with its value and the fix. Pure: no Pulumi calls.
+ */
+import { z } from "zod";
+import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
+import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
+import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
+import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+
+export interface ResolvedGpuPool extends GpuPoolConfig {
+    readonly instanceTypes: string[];
+    /** Memory of one GPU (all instance types of a pool carry the same GPU). */
+    readonly gpuMemoryGiB: number;
+    /** GPUs per node, the smallest over the pool's instance types (a conservative capacity). */
+    readonly gpusPerNode: number;
+}
+
+export interface ResolvedModel extends ModelConfig {
+    readonly name: string;
+    readonly spec: ModelSpec;
+    readonly maxModelLen: number;
+    readonly gpuMemoryUtilization: number;
+    readonly maxImagesPerPrompt: number;
+    readonly maxNumSeqs: number;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models"> {
+    readonly gpuPools: ResolvedGpuPool[];
+    readonly models: ResolvedModel[];
+}
+
+const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
+
+/** Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region). */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+    const parsed = stackConfigSchema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => fromZodIssue(i, raw)));
+    const issues: ConfigIssue[] = [];
+    const cfg = resolve(parsed.data, issues);
+    checkCrossField(cfg, issues);
+    if (issues.length > 0) throw new ConfigError(issues);
+    return cfg;
+}
+
+function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
+    if (issue.code === "unrecognized_keys") {
+        const known = knownKeysAt(issue.path);
+        const [first] = issue.keys;
+        const hint = closest(first, known);
+        return {
+            key: key(...issue.path, first),
+            message: `unknown key${issue.keys.length > 1 ? `s ${issue.keys.map((k) => `'${k}'`).join(", ")}` : ` '${first}'`}`,
+            fix: hint ? `did you mean '${hint}'? Known keys: ${known.join(", ")}` : `remove it; known keys: ${known.join(", ")}`,
+        };
+    }
+    const value = valueAt(raw, issue.path);
+    const got = value === undefined ? "it is missing" : `got ${showValue(value)}`;
+    return {
+        key: key(...issue.path),
+        message: `${issue.message} (${got})`,
+        fix: value === undefined ? "set it: it has no default" : "set a valid value (see README, Config reference)",
+    };
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+    let v: unknown = raw;
+    for (const p of path) {
+        if (v === null || typeof v !== "object") return undefined;
+        v = (v as Record<PropertyKey, unknown>)[p];
+    }
+    return v;
+}
+
+/** Keys the schema accepts at a path, for "did you mean" hints. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+    let schema: z.ZodType = stackConfigSchema;
+    for (const p of path) {
+        schema = unwrap(schema);
+        if (schema instanceof z.ZodObject) schema = schema.shape[p as string] ?? schema;
+        else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    }
+    schema = unwrap(schema);
+    return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+    let s = schema;
+    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    return s;
+}
+
+function priceFor(cfg: ParsedStackConfig, instanceType: string): number | undefined {
+    return cfg.prices.instances[instanceType] ?? instanceSpec(instanceType)?.usdPerHour[cfg.region];
+}
+
+function checkInstanceType(cfg: ParsedStackConfig, instanceType: string, path: PropertyKey[], issues: ConfigIssue[]): boolean {
+    if (!instanceSpec(instanceType)) {
+        const hint = closest(instanceType, Object.keys(INSTANCE_CATALOG));
+        issues.push({
+            key: key(...path),
+            message: `unknown instance type ${showValue(instanceType)}`,
+            fix: `${hint ? `did you mean '${hint}'? ` : ""}use one of ${Object.keys(INSTANCE_CATALOG).join(", ")}, or add it to stacks/catalog/instances.ts`,
+        });
+        return false;
+    }
+    if (priceFor(cfg, instanceType) === undefined) {
+        issues.push({
+            key: key(...path),
+            message: `instance type '${instanceType}' has no price for region '${cfg.region}' (the catalog covers ${catalogRegions(instanceType).join(", ")})`,
+            fix: `choose a catalogued region, or set gpuserve:prices.instances.${instanceType} to its on-demand USD/hour in ${cfg.region} after checking the type is offered there`,
+        });
+        return false;
+    }
+    return true;
+}
+
+function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+    cfg.systemNodes.instanceTypes.forEach((t, i) => {
+        if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
+            issues.push({ key: key("systemNodes", "instanceTypes", i), message: `'${t}' is a GPU instance`, fix: "use a CPU instance type such as m7i.large for the system node group" });
+        }
+    });
+
+    const gpuPools: ResolvedGpuPool[] = cfg.gpuPools.map((pool, p) => {
+        const instanceTypes = pool.instanceTypes ?? [...DEFAULT_INSTANCE_TYPES[pool.gpuType]];
+        let gpuMemoryGiB = Infinity;
+        let gpusPerNode = Infinity;
+        instanceTypes.forEach((t, i) => {
+            const path = ["gpuPools", p, "instanceTypes", i];
+            if (!checkInstanceType(cfg, t, path, issues)) return;
+            const gpu = instanceSpec(t)!.gpu;
+            if (!gpu || gpu.type !== pool.gpuType) {
+                issues.push({
+                    key: key(...path),
+                    message: `'${t}' carries ${gpu ? `${gpu.type} GPUs` : "no GPU"}, but the pool's gpuType is '${pool.gpuType}'`,
+                    fix: `use an instance type with ${pool.gpuType} GPUs (${DEFAULT_INSTANCE_TYPES[pool.gpuType].join(", ")}) or change gpuType`,
+                });
+                return;
+            }
+            gpuMemoryGiB = Math.min(gpuMemoryGiB, gpu.memoryGiB);
+            gpusPerNode = Math.min(gpusPerNode, gpu.count);
+        });
+        return { ...pool, instanceTypes, gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0, gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0 };
+    });
+
+    const models: ResolvedModel[] = [];
+    cfg.models.forEach((m, i) => {
+        const spec = modelSpec(m.id);
+        if (!spec) {
+            const hint = closest(m.id, Object.keys(MODEL_CATALOG));
+            issues.push({
+                key: key("models", i, "id"),
+                message: `unknown model ${showValue(m.id)}`,
+                fix: `${hint ? `did you mean '${hint}'? ` : ""}use one of ${Object.keys(MODEL_CATALOG).join(", ")}, or add it to stacks/catalog/models.ts`,
+            });
+            return;
+        }
+        models.push({
+            ...m,
+            name: m.name ?? spec.shortName,
+            spec,
+            maxModelLen: m.maxModelLen ?? spec.defaults.maxModelLen,
+            gpuMemoryUtilization: m.gpuMemoryUtilization ?? spec.defaults.gpuMemoryUtilization,
+            maxImagesPerPrompt: m.maxImagesPerPrompt ?? spec.defaults.maxImagesPerPrompt,
+            maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
+        });
+    });
+    return { ...cfg, gpuPools, models };
+}
+
+function duplicates(names: string[]): string[] {
+    return names.filter((n, i) => names.indexOf(n) !== i);
+}
+
+function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
+    const { systemNodes, cluster, serving } = cfg;
+    if (systemNodes.maxSize < systemNodes.minSize) {
+        issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });
+    }
+    for (const dup of new Set(duplicates(cfg.gpuPools.map((p) => p.name)))) {
+        issues.push({ key: key("gpuPools"), message: `pool name '${dup}' is used more than once`, fix: "give every GPU pool a unique name" });
+    }
+    cfg.gpuPools.forEach((pool, p) => {
+        if (pool.maxNodes < pool.minNodes) {
+            issues.push({ key: key("gpuPools", p, "maxNodes"), message: `'maxNodes' (${pool.maxNodes}) must be >= 'minNodes' (${pool.minNodes})`, fix: `set maxNodes to at least ${pool.minNodes}` });
+        }
+    });
+
+    const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
+    const replicasByPool = new Map<string, number>();
+    const modelIndex = new Map(cfg.models.map((m) => [m, cfg.models.indexOf(m)]));
+    for (const dup of new Set(duplicates(cfg.models.map((m) => m.name)))) {
+        issues.push({ key: key("models"), message: `worker pool name '${dup}' is used more than once`, fix: "set a unique 'name' on each model entry that serves the same model twice" });
+    }
+    for (const m of cfg.models) {
+        const i = modelIndex.get(m)!;
+        const pool = poolsByName.get(m.pool);
+        if (!pool) {
+            issues.push({
+                key: key("models", i, "pool"),
+                message: `GPU pool '${m.pool}' does not exist (pools: ${[...poolsByName.keys()].join(", ")})`,
+                fix: `set it to one of the pools in gpuserve:gpuPools, or add a pool named '${m.pool}'`,
+            });
+            continue;
+        }
+        if (pool.gpuMemoryGiB > 0 && m.spec.minGpuMemoryGiB > pool.gpuMemoryGiB) {
+            issues.push({
+                key: key("models", i, "pool"),
+                message: `model '${m.id}' needs a GPU with >= ${m.spec.minGpuMemoryGiB} GiB, but pool '${pool.name}' has ${pool.gpuType} GPUs with ${pool.gpuMemoryGiB} GiB`,
+                fix: `move it to a pool whose GPU has >= ${m.spec.minGpuMemoryGiB} GiB (e.g. gpuType a100-80gb) or choose a smaller model`,
+            });
+        }
+        const s = m.scaling;
+        if (s.maxReplicas < s.minReplicas) {
+            issues.push({ key: key("models", i, "scaling", "maxReplicas"), message: `'maxReplicas' (${s.maxReplicas}) must be >= 'minReplicas' (${s.minReplicas})`, fix: `set maxReplicas to at least ${s.minReplicas}` });
+        }
+        s.warmWindows.forEach((w, j) => {
+            if (w.replicas > s.maxReplicas) {
+                issues.push({ key: key("models", i, "scaling", "warmWindows", j, "replicas"), message: `warm window replicas (${w.replicas}) exceed 'maxReplicas' (${s.maxReplicas})`, fix: `lower it to ${s.maxReplicas} or raise maxReplicas` });
+            }
+            if (w.start === w.end) {
+                issues.push({ key: key("models", i, "scaling", "warmWindows", j, "end"), message: `warm window starts and ends at ${w.start}`, fix: "give the window a non-zero length" });
+            }
+        });
+        if (s.fallbackReplicas > s.maxReplicas) {
+            issues.push({ key: key("models", i, "scaling", "fallbackReplicas"), message: `'fallbackReplicas' (${s.fallbackReplicas}) exceeds 'maxReplicas' (${s.maxReplicas})`, fix: `set it to at most ${s.maxReplicas}` });
+        }
+        replicasByPool.set(pool.name, (replicasByPool.get(pool.name) ?? 0) + s.maxReplicas);
+    }
+    cfg.gpuPools.forEach((pool, p) => {
+        const replicas = replicasByPool.get(pool.name) ?? 0;
+        const capacity = pool.maxNodes * pool.gpusPerNode;
+        if (pool.gpusPerNode > 0 && replicas > capacity) {
+            const needed = Math.ceil(replicas / pool.gpusPerNode);
+            issues.push({
+                key: key("gpuPools", p, "maxNodes"),
+                message: `pool '${pool.name}' can host ${capacity} one-GPU workers (${pool.maxNodes} nodes x ${pool.gpusPerNode} GPUs), but its models' maxReplicas add up to ${replicas}`,
+                fix: `set maxNodes to at least ${needed}, or lower the models' scaling.maxReplicas`,
+            });
+        }
+    });
+
+    if (cfg.production) {
+        if (!serving.certificateArn || !serving.domain) {
+            issues.push({
+                key: key("serving", serving.certificateArn ? "domain" : "certificateArn"),
+                message: "a production stack must serve HTTPS, but no TLS certificate and domain are set",
+                fix: "set gpuserve:serving.certificateArn (an ACM certificate ARN) and gpuserve:serving.domain",
+            });
+        }
+        if (serving.allowInsecureHttp) {
+            issues.push({ key: key("serving", "allowInsecureHttp"), message: "plain HTTP is not allowed in production", fix: "set it to false" });
+        }
+        if (cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
+            issues.push({ key: key("cluster", "endpointPublicAccessCidrs"), message: "the Kubernetes API endpoint is open to 0.0.0.0/0 in production", fix: "list your office/VPN/CI CIDRs instead" });
+        }
+        if (serving.gateway.replicas < 2) {
+            issues.push({ key: key("serving", "gateway", "replicas"), message: `production needs >= 2 gateway replicas (got ${serving.gateway.replicas})`, fix: "set it to 2 or more" });
+        }
+    } else if (!serving.certificateArn && !serving.allowInsecureHttp) {
+        issues.push({
+            key: key("serving", "certificateArn"),
+            message: "no TLS certificate is set and plain HTTP was not explicitly allowed",
+            fix: "set gpuserve:serving.certificateArn (and domain), or for a dev stack set gpuserve:serving.allowInsecureHttp to true",
+        });
+    }
+}
