@@ -1,0 +1,55 @@
+/**
+ * The scale policy of a worker pool, shared by the KEDA ScaledObject the stack deploys
+ * and the simulator that estimates its cost, so both describe the same control loop.
+ *
+ * Loop (per worker pool):
+ * - KEDA polls Prometheus every `pollingIntervalSeconds`. 0 -> 1: when the pool's demand
+ *   (gateway held + in-flight requests) is above the activation threshold (0), KEDA
+ *   scales the Deployment to 1 (or to the warm-window count). 1 -> 0: after
+ *   `cooldownSeconds` with every trigger inactive and no warm window.
+ * - 1 <-> N: the HPA KEDA creates, with the metrics below (highest desired count wins):
+ *   demand per replica (target `queueDepthPerReplica`, AverageValue), vLLM waiting
+ *   requests per replica (target `waitingPerReplica`), and optionally gateway P95 latency
+ *   and DCGM GPU utilization. `HPA_BEHAVIOR` shapes the HPA's steps.
+ * - Warm windows: KEDA cron triggers that ask for `replicas` inside the window.
+ */
+export interface HpaPolicy {
+    readonly type: "Pods" | "Percent";
+    readonly value: number;
+    readonly periodSeconds: number;
+}
+
+export interface HpaRules {
+    readonly stabilizationWindowSeconds: number;
+    readonly selectPolicy: "Max" | "Min";
+    readonly policies: readonly HpaPolicy[];
+}
+
+/**
+ * Fast up, slow down. Up: no stabilization, double or +4 pods every 15 s (the HPA
+ * defaults, kubernetes.io HPA docs). Down: 5-minute window, then at most one pod per
+ * 2 minutes (EKS ML docs' suggestion), so a class pausing between questions keeps its GPUs.
+ */
+export const HPA_BEHAVIOR: { readonly scaleUp: HpaRules; readonly scaleDown: HpaRules } = {
+    scaleUp: {
+        stabilizationWindowSeconds: 0,
+        selectPolicy: "Max",
+        policies: [
+            { type: "Percent", value: 100, periodSeconds: 15 },
+            { type: "Pods", value: 4, periodSeconds: 15 },
+        ],
+    },
+    scaleDown: {
+        stabilizationWindowSeconds: 300,
+        selectPolicy: "Max",
+        policies: [{ type: "Pods", value: 1, periodSeconds: 120 }],
+    },
+};
+
+/** HPA tolerance: no change while |metric/target - 1| <= 0.1 (kube-controller-manager default). */
+export const HPA_TOLERANCE = 0.1;
+/** HPA sync period (kube-controller-manager default). */
+export const HPA_SYNC_SECONDS = 15;
+/** KEDA activation threshold on demand: any held or in-flight request wakes the pool. */
+export const ACTIVATION_DEMAND = 0;
+
