@@ -27,7 +27,7 @@ export interface CostEstimate {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 function line(item: string, usdPerHour: number, quantity: number): CostLine {
-    return { item, usdPerHour: round2(usdPerHour * 1e4) / 1e4, quantity, usdPerMonth: round2(usdPerHour * quantity * HOURS_PER_MONTH) };
+    return { item, usdPerHour, quantity, usdPerMonth: round2(usdPerHour * quantity * HOURS_PER_MONTH) };
 }
 
 /** On-demand USD/hour of an instance type in the stack's region, config overrides first. */
@@ -67,7 +67,8 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
         if (warm > 0) floor.push(line(label, node.usdPerHour, warm));
         ceiling.push(line(label, node.usdPerHour, pool.maxNodes));
     }
-    const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerMonth, 0));
+    // Sum exact amounts, round once (per-line rounding would drift by cents).
+    const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerHour * l.quantity * HOURS_PER_MONTH, 0));
     return {
         currency: "USD",
         hoursPerMonth: HOURS_PER_MONTH,

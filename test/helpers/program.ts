@@ -9,9 +9,9 @@ import { PROJECT } from "../../stacks/schema";
 export const ROOT = path.resolve(__dirname, "..", "..");
 
 /** A stack file's config as an object: { "gpuPools": [...], "aws:region": "us-east-1", ... }. */
-export function stackConfig(stack: string): Record<string, unknown> {
+export function stackConfig(stack: string): Record<string, any> {
     const { config } = readStackFile(ROOT, stack, PROJECT);
-    const out: Record<string, unknown> = {};
+    const out: Record<string, any> = {};
     for (const [k, v] of Object.entries(config)) {
         const short = k.startsWith(`${PROJECT}:`) ? k.slice(PROJECT.length + 1) : k;
         try {

@@ -1,0 +1,141 @@
+import * as assert from "assert";
+import { EKS_ADDON_VERSIONS } from "../../components/cluster/versions";
+import { ConfigError } from "../../stacks/errors";
+import { recorder } from "../../scripts/engine/mocks";
+import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
+import { validateManifests } from "../helpers/k8sSchema";
+import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+
+const NG = "aws:eks/nodeGroup:NodeGroup";
+const TAG = "aws:autoscaling/tag:Tag";
+const TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
+
+describe("GpuCluster and Network under mocks", () => {
+    let dev: StackRun;
+    let prod: StackRun;
+    before(async () => {
+        dev = await runStack(stackConfig("dev"));
+        prod = await runStack(stackConfig("prod"));
+    });
+
+    it("creates one scale-from-zero NVIDIA node group per GPU pool", () => {
+        for (const [run, pools] of [[dev, ["a10g"]], [prod, ["a10g", "a100"]]] as const) {
+            const groups = run.find(NG).filter((r) => r.name.includes("-gpu-"));
+            assert.deepStrictEqual(groups.map((g) => g.name).sort(), pools.map((p) => `gpuserve-test-gpu-${p}-ng`).sort());
+            for (const g of groups) {
+                const i = g.inputs as any;
+                assert.strictEqual(i.amiType, "AL2023_x86_64_NVIDIA");
+                assert.strictEqual(i.scalingConfig.minSize, 0);
+                assert.strictEqual(i.scalingConfig.desiredSize, 0);
+                assert.deepStrictEqual(g.options.ignoreChanges, ["scalingConfig.desiredSize"]);
+                assert.deepStrictEqual(i.taints, [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }]);
+                assert.strictEqual(i.labels["nvidia.com/gpu.present"], "true");
+                assert.ok(i.labels["gpuserve.io/gpu-pool"]);
+            }
+        }
+        assert.strictEqual((dev.get(NG, "gpuserve-test-gpu-a10g-ng").inputs as any).capacityType, "SPOT");
+        assert.strictEqual((prod.get(NG, "gpuserve-test-gpu-a100-ng").inputs as any).capacityType, "ON_DEMAND");
+        assert.deepStrictEqual((prod.get(NG, "gpuserve-test-gpu-a100-ng").inputs as any).instanceTypes, ["p4de.24xlarge"]);
+    });
+
+    it("tags each GPU node group's ASG with node-template tags for every label, the taint and the GPU count", () => {
+        for (const pool of ["a10g", "a100"]) {
+            const ng = prod.get(NG, `gpuserve-test-gpu-${pool}-ng`);
+            const tags = prod.find(TAG).filter((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${pool}`);
+            const byKey = Object.fromEntries(tags.map((t) => [(t.inputs as any).tag.key, (t.inputs as any).tag]));
+            for (const [k, v] of Object.entries((ng.inputs as any).labels as Record<string, string>)) {
+                assert.strictEqual(byKey[`${TEMPLATE}/label/${k}`]?.value, v, `label ${k} on ${pool}`);
+            }
+            assert.strictEqual(byKey[`${TEMPLATE}/taint/nvidia.com/gpu`]?.value, "true:NoSchedule");
+            assert.strictEqual(byKey[`${TEMPLATE}/resources/nvidia.com/gpu`]?.value, pool === "a100" ? "8" : "1");
+            for (const t of tags) {
+                assert.strictEqual((t.inputs as any).tag.propagateAtLaunch, false);
+                assert.match(String((t.inputs as any).autoscalingGroupName), new RegExp(`^eks-gpuserve-test-gpu-${pool}-ng-`));
+            }
+        }
+    });
+
+    it("requires IMDSv2 with hop limit 1 and an encrypted gp3 root volume on every node", () => {
+        const lts = prod.find("aws:ec2/launchTemplate:LaunchTemplate");
+        assert.strictEqual(lts.length, 3);
+        for (const lt of lts) {
+            const i = lt.inputs as any;
+            assert.strictEqual(i.metadataOptions.httpTokens, "required");
+            assert.strictEqual(i.metadataOptions.httpPutResponseHopLimit, 1);
+            assert.deepStrictEqual(i.blockDeviceMappings[0].ebs.encrypted, "true");
+            assert.strictEqual(i.blockDeviceMappings[0].ebs.volumeType, "gp3");
+        }
+        const gpuLt = prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any;
+        assert.ok(gpuLt.blockDeviceMappings[0].ebs.volumeSize >= 100);
+    });
+
+    it("configures EKS with STANDARD support, KMS secrets encryption, API auth and no default node group", () => {
+        const c = prod.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any;
+        assert.deepStrictEqual(c.upgradePolicy, { supportType: "STANDARD" });
+        assert.match(c.encryptionConfigKeyArn, /^arn:aws:kms:/);
+        assert.strictEqual(c.skipDefaultNodeGroup, true);
+        assert.strictEqual(c.authenticationMode, "API");
+        assert.deepStrictEqual(c.publicAccessCidrs, ["203.0.113.0/24"]);
+        assert.strictEqual(c.endpointPrivateAccess, true);
+        assert.strictEqual(c.deletionProtection, true);
+        assert.deepStrictEqual(Object.values(c.accessEntries).map((e: any) => e.principalArn), ["arn:aws:iam::123456789012:role/platform-admin"]);
+        assert.strictEqual((dev.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).deletionProtection, false);
+        const key = prod.find("aws:kms/key:Key")[0].inputs as any;
+        assert.strictEqual(key.enableKeyRotation, true);
+        assert.deepStrictEqual(prod.get("eks:index:Cluster", "gpuserve-test-eks").options.dependsOn, ["aws:cloudwatch/logGroup:LogGroup::gpuserve-test-logs"]);
+    });
+
+    it("pins every EKS managed add-on to the version table of the cluster's Kubernetes version", () => {
+        const v = EKS_ADDON_VERSIONS["1.35"];
+        const c = dev.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any;
+        assert.strictEqual(c.vpcCniOptions.addonVersion, v.vpcCni);
+        assert.strictEqual(c.vpcCniOptions.enableNetworkPolicy, true);
+        assert.strictEqual(c.corednsAddonOptions.version, v.coredns);
+        assert.strictEqual(c.kubeProxyAddonOptions.version, v.kubeProxy);
+        const addons = Object.fromEntries(dev.find("aws:eks/addon:Addon").map((a) => [(a.inputs as any).addonName, (a.inputs as any).addonVersion]));
+        assert.deepStrictEqual(addons, { "eks-pod-identity-agent": v.podIdentityAgent, "aws-ebs-csi-driver": v.ebsCsiDriver });
+    });
+
+    it("spreads the network over the configured AZs with one NAT (dev) or one per AZ (prod)", () => {
+        const subnets = (run: StackRun) => run.find("aws:ec2/subnet:Subnet").map((s) => s.inputs as any);
+        assert.strictEqual(subnets(dev).length, 4);
+        assert.strictEqual(subnets(prod).length, 6);
+        assert.strictEqual(dev.find("aws:ec2/natGateway:NatGateway").length, 1);
+        assert.strictEqual(prod.find("aws:ec2/natGateway:NatGateway").length, 3);
+        assert.deepStrictEqual(new Set(subnets(prod).map((s) => s.availabilityZone)), new Set(["us-east-1a", "us-east-1b", "us-east-1c"]));
+        for (const s of subnets(prod)) {
+            const role = s.tags["kubernetes.io/role/elb"] ?? s.tags["kubernetes.io/role/internal-elb"];
+            assert.strictEqual(role, "1", `subnet ${s.cidrBlock} lacks a load balancer discovery tag`);
+        }
+        assert.strictEqual(dev.find("aws:ec2/vpcEndpoint:VpcEndpoint")[0].inputs.vpcEndpointType, "Gateway");
+    });
+
+    it("uses an existing VPC's subnets without creating network resources", async () => {
+        const cfg = clone(stackConfig("dev"));
+        cfg.network = { existing: { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-0000000a", "subnet-0000000b"], privateSubnetIds: ["subnet-0000000c", "subnet-0000000d"] } };
+        const run = await runStack(cfg);
+        assert.strictEqual(run.find("aws:ec2/vpc:Vpc").length, 0);
+        assert.strictEqual(run.find("aws:ec2/natGateway:NatGateway").length, 0);
+        assert.deepStrictEqual((run.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).privateSubnetIds, ["subnet-0000000c", "subnet-0000000d"]);
+    });
+
+    it("tags every AWS resource for cost allocation through the provider's default tags", () => {
+        const p = prod.get("pulumi:providers:aws", "aws").inputs as any;
+        const tags = JSON.parse(p.defaultTags).tags;
+        assert.deepStrictEqual(tags, { project: "gpuserve", environment: "test", "managed-by": "pulumi", team: "platform" });
+    });
+
+    it("emits only Kubernetes objects that pass the upstream schemas", async () => {
+        const objects = [...dev.resources, ...prod.resources].filter(isKubernetesObject).map(manifestOf);
+        assert.ok(objects.length > 0);
+        await validateManifests(objects);
+    });
+
+    it("throws the config error before any resource is created", async () => {
+        const cfg = clone(stackConfig("dev"));
+        cfg.models[0].pool = "missing";
+        await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.pool/.test(e.message));
+        const created = recorder.records().filter((r) => r.type !== "pulumi:pulumi:Stack");
+        assert.deepStrictEqual(created.map((r) => r.type), []);
+    });
+});

@@ -1,0 +1,183 @@
+import * as assert from "assert";
+import { ConfigError } from "../../stacks/errors";
+import { rawStackConfig } from "../../stacks/load";
+import { parseStackConfig } from "../../stacks/validate";
+import { clone, stackConfig } from "../helpers/program";
+
+/** The dev stack file as parseStackConfig's raw input. */
+function devRaw(): Record<string, any> {
+    const { "aws:region": region, ...rest } = stackConfig("dev");
+    return { ...clone(rest), region, environment: "dev" };
+}
+
+function prodRaw(): Record<string, any> {
+    const { "aws:region": region, ...rest } = stackConfig("prod");
+    return { ...clone(rest), region, environment: "prod" };
+}
+
+/** The one message a single-problem ConfigError carries. */
+function errorOf(raw: Record<string, unknown>): string {
+    try {
+        parseStackConfig(raw);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        return e.message;
+    }
+    assert.fail("config was accepted");
+}
+
+describe("parseStackConfig", () => {
+    it("accepts the dev and prod stack files and resolves catalog defaults", () => {
+        const dev = parseStackConfig(devRaw());
+        assert.strictEqual(dev.gpuPools[0].gpuMemoryGiB, 24);
+        assert.strictEqual(dev.gpuPools[0].gpusPerNode, 1);
+        assert.strictEqual(dev.models[0].name, "qwen3-vl-2b");
+        assert.strictEqual(dev.models[0].maxModelLen, 16384);
+        assert.strictEqual(dev.cluster.version, "1.35");
+        const prod = parseStackConfig(prodRaw());
+        assert.deepStrictEqual(prod.gpuPools[1].instanceTypes, ["p4de.24xlarge"]);
+        assert.strictEqual(prod.gpuPools[1].gpusPerNode, 8);
+    });
+
+    it("rejects a model that does not fit the pool's GPU memory", () => {
+        const raw = devRaw();
+        raw.models[0].id = "google/medgemma-27b-it";
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool whose GPU has >= 80 GiB (e.g. gpuType a100-80gb) or choose a smaller model",
+        );
+    });
+
+    it("rejects maxReplicas below minReplicas", () => {
+        const raw = devRaw();
+        raw.models[0].scaling = { minReplicas: 3, maxReplicas: 2 };
+        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:models[0].scaling.maxReplicas: 'maxReplicas' (2) must be >= 'minReplicas' (3). Fix: set maxReplicas to at least 3");
+    });
+
+    it("rejects a node group whose max size cannot host the pool's max replicas", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].maxNodes = 1;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools[0].maxNodes: pool 'a10g' can host 1 one-GPU workers (1 nodes x 1 GPUs), but its models' maxReplicas add up to 2. Fix: set maxNodes to at least 2, or lower the models' scaling.maxReplicas",
+        );
+    });
+
+    it("counts GPUs per node when checking capacity (one 8-GPU node hosts 8 workers)", () => {
+        const raw = prodRaw();
+        raw.models[2].scaling.maxReplicas = 8;
+        assert.doesNotThrow(() => parseStackConfig(raw));
+        raw.models[2].scaling.maxReplicas = 9;
+        assert.match(errorOf(raw), /gpuserve:gpuPools\[1\]\.maxNodes: pool 'a100' can host 8 one-GPU workers \(1 nodes x 8 GPUs\), but its models' maxReplicas add up to 9/);
+    });
+
+    it("rejects an unknown GPU type naming the allowed values", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].gpuType = "h100";
+        assert.strictEqual(
+            errorOf(raw),
+            'Invalid stack config: gpuserve:gpuPools[0].gpuType: Invalid option: expected one of "a10g"|"l4"|"l40s"|"a100-40gb"|"a100-80gb" (got "h100"). Fix: set a valid value (see README, Config reference)',
+        );
+    });
+
+    it("rejects an unknown instance type with a did-you-mean hint", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].instanceTypes = ["g5.xlarg"];
+        assert.match(errorOf(raw), /^Invalid stack config: gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: unknown instance type "g5\.xlarg"\. Fix: did you mean 'g5\.xlarge'\? use one of /);
+    });
+
+    it("rejects an instance type whose GPU differs from the pool's gpuType", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].instanceTypes = ["g6.xlarge"];
+        assert.match(errorOf(raw), /gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: 'g6\.xlarge' carries l4 GPUs, but the pool's gpuType is 'a10g'\. Fix: use an instance type with a10g GPUs/);
+    });
+
+    it("rejects a region the catalog has no price for, unless prices are given", () => {
+        const raw = devRaw();
+        raw.region = "eu-central-1";
+        assert.match(errorOf(raw), /gpuserve:systemNodes\.instanceTypes\[0\]: instance type 'm7i\.large' has no price for region 'eu-central-1' \(the catalog covers us-east-1, us-west-2\)\. Fix: .*gpuserve:prices\.instances\.m7i\.large/);
+        raw.prices = { instances: { "m7i.large": 0.115, "g5.xlarge": 1.2, "g5.2xlarge": 1.4 } };
+        assert.doesNotThrow(() => parseStackConfig(raw));
+    });
+
+    it("rejects a production stack without TLS", () => {
+        const raw = prodRaw();
+        delete raw.serving.certificateArn;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:serving.certificateArn: a production stack must serve HTTPS, but no TLS certificate and domain are set. Fix: set gpuserve:serving.certificateArn (an ACM certificate ARN) and gpuserve:serving.domain",
+        );
+    });
+
+    it("rejects a non-production stack that neither has TLS nor allows plain HTTP explicitly", () => {
+        const raw = devRaw();
+        delete raw.serving;
+        assert.match(errorOf(raw), /gpuserve:serving\.certificateArn: no TLS certificate is set and plain HTTP was not explicitly allowed\. Fix: .*allowInsecureHttp to true/);
+    });
+
+    it("rejects production guardrail violations: open API endpoint, one gateway replica", () => {
+        const raw = prodRaw();
+        raw.cluster.endpointPublicAccessCidrs = ["0.0.0.0/0"];
+        raw.serving.gateway.replicas = 1;
+        const message = errorOf(raw);
+        assert.match(message, /gpuserve:cluster\.endpointPublicAccessCidrs: the Kubernetes API endpoint is open to 0\.0\.0\.0\/0 in production/);
+        assert.match(message, /gpuserve:serving\.gateway\.replicas: production needs >= 2 gateway replicas \(got 1\)/);
+        assert.match(message, /^Invalid stack config \(2 problems\):/);
+    });
+
+    it("rejects zero and negative limits naming the key and the value", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].maxNodes = 0;
+        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: Too small: expected number to be >0 (got 0). Fix: set a valid value (see README, Config reference)");
+        const raw2 = devRaw();
+        raw2.models[0].scaling.minReplicas = -1;
+        assert.match(errorOf(raw2), /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: Too small: expected number to be >=0 \(got -1\)/);
+    });
+
+    it("rejects a model that references a pool that does not exist", () => {
+        const raw = devRaw();
+        raw.models[0].pool = "a100";
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:models[0].pool: GPU pool 'a100' does not exist (pools: a10g). Fix: set it to one of the pools in gpuserve:gpuPools, or add a pool named 'a100'",
+        );
+    });
+
+    it("rejects unknown keys with a did-you-mean hint instead of ignoring them", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].maxNode = 3;
+        assert.match(errorOf(raw), /^Invalid stack config: gpuserve:gpuPools\[0\]\.maxNode: unknown key 'maxNode'\. Fix: did you mean 'maxNodes'\?/);
+    });
+
+    it("rejects a missing required field saying it has no default", () => {
+        const raw = devRaw();
+        delete raw.gpuPools;
+        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools: Invalid input: expected array, received undefined (it is missing). Fix: set it: it has no default");
+    });
+
+    it("rejects duplicate worker pool names", () => {
+        const raw = devRaw();
+        raw.models.push(clone(raw.models[0]));
+        raw.gpuPools[0].maxNodes = 4;
+        assert.match(errorOf(raw), /gpuserve:models: worker pool name 'qwen3-vl-2b' is used more than once/);
+    });
+
+    it("rejects a VPC CIDR that cannot hold the subnet layout", () => {
+        const raw = devRaw();
+        raw.network = { vpcCidr: "10.0.0.0/24" };
+        assert.match(errorOf(raw), /^Invalid stack config: gpuserve:network\.vpcCidr: must be a \/16 to \/20 block with no host bits set/);
+    });
+});
+
+describe("rawStackConfig", () => {
+    it("rejects unknown top-level config keys with a did-you-mean hint", () => {
+        const { issues } = rawStackConfig({ "aws:region": "us-east-1", "gpuserve:gpuPool": "[]", "other:key": "ignored" });
+        assert.deepStrictEqual(issues, [{ key: "gpuserve:gpuPool", message: "unknown config key 'gpuPool'", fix: "did you mean 'gpuserve:gpuPools'?" }]);
+    });
+
+    it("parses JSON values and takes the region from aws:region", () => {
+        const { raw, issues } = rawStackConfig({ "aws:region": "us-west-2", "gpuserve:production": "true", "gpuserve:timezone": "Europe/Berlin" });
+        assert.deepStrictEqual(issues, []);
+        assert.deepStrictEqual(raw, { region: "us-west-2", production: true, timezone: "Europe/Berlin" });
+    });
+});
