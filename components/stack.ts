@@ -4,10 +4,11 @@
  * real engine and by the offline plan and the tests under mocks.
  */
 import * as aws from "@pulumi/aws";
-import { staticCost } from "../stacks/cost";
+import { platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../stacks/cost";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
-import { GpuCluster } from "./cluster";
+import { PlatformAddons } from "./addons";
+import { GpuCluster, STORAGE_CLASS } from "./cluster";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
 
@@ -58,6 +59,25 @@ export function deployStack({ config }: LoadedConfig) {
         { providers: { aws: awsProvider } },
     );
 
+    const tags = { project: PROJECT, environment: config.environment, ...config.tags };
+    const poolsByName = new Map(config.gpuPools.map((p) => [p.name, p]));
+    const addons = new PlatformAddons(
+        name,
+        {
+            config: config.addons,
+            scope: { accountId: aws.getCallerIdentityOutput({}, { provider: awsProvider }).accountId, region: config.region, clusterName: name, clusterArn: cluster.clusterArn, clusterNameOutput: cluster.clusterName },
+            vpcId: network.vpcId,
+            clusterSecurityGroupId: cluster.clusterSecurityGroupId,
+            storageClassName: STORAGE_CLASS,
+            tags,
+            gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: `${name}-gpu-${p.name}-ng`, usdPerHour: poolNodePrice(config, p).usdPerHour })),
+            workerUsdPerHour: Object.fromEntries(config.models.map((m) => [m.name, workerPrice(config, poolsByName.get(m.pool)!)])),
+            platformUsdPerHour: platformUsdPerHour(config, network.natGatewayCount),
+            clusterReady: cluster.ready,
+        },
+        { providers: [awsProvider, cluster.provider] },
+    );
+
     const cost = staticCost(config, network.natGatewayCount);
     return {
         region: config.region,
@@ -67,6 +87,8 @@ export function deployStack({ config }: LoadedConfig) {
         gpuPools: Object.fromEntries(
             config.gpuPools.map((p) => [p.name, { gpuType: p.gpuType, instanceTypes: p.instanceTypes, capacityType: p.capacityType, minNodes: p.minNodes, maxNodes: p.maxNodes, asgName: cluster.gpuNodePools[p.name].asgName }]),
         ),
+        ...(addons.monitoring ? { grafanaAdminPassword: addons.monitoring.grafanaAdminPassword } : {}),
+        prometheusUrl: addons.prometheusUrl,
         costEstimate: { floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth, expected: cost.expected },
         // Not a stack output: the offline plan writes it to cost.json.
         [COST_KEY]: cost,

@@ -50,6 +50,18 @@ export function floorNodes(cfg: StackConfig, pool: ResolvedGpuPool): number {
     return Math.max(pool.minNodes, Math.ceil(minReplicas / Math.max(1, pool.gpusPerNode)));
 }
 
+/** USD/hour of one worker (one GPU) of a pool: a node's price shared by its GPUs. */
+export function workerPrice(cfg: Pick<StackConfig, "prices" | "region">, pool: ResolvedGpuPool): number {
+    return poolNodePrice(cfg, pool).usdPerHour / Math.max(1, pool.gpusPerNode);
+}
+
+/** USD/hour of what runs regardless of load: control plane, NAT, ALB, the minimum system nodes. */
+export function platformUsdPerHour(cfg: StackConfig, natGatewayCount: number): number {
+    return staticCost(cfg, natGatewayCount)
+        .floor.filter((l) => !l.item.startsWith("GPU pool"))
+        .reduce((s, l) => s + l.usdPerHour * l.quantity, 0);
+}
+
 export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstimate {
     const system = cfg.systemNodes;
     const systemType = system.instanceTypes[0];

@@ -171,14 +171,143 @@ export const servingSchema = z.strictObject({
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
 });
 
-export const TRAFFIC_PROFILES = ["steady", "classroom", "office-hours", "batch-night"] as const;
+/** Extra Helm values, deep-merged over the computed ones (last wins). */
+const helmValues = z.record(z.string(), z.unknown()).default({});
 
-export const trafficSchema = z.strictObject({
-    /** Named traffic profile used by the cost estimate. @default "classroom" */
-    profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
-    /** Random seed, so estimates are reproducible. @default 1 */
-    seed: nonNegativeInt.default(1),
+export const addonsSchema = z.strictObject({
+    nvidiaDevicePlugin: z
+        .strictObject({
+            /** @default true */
+            enabled: z.boolean().default(true),
+            /** GPU time-slicing replicas per physical GPU; 1 = off (each worker owns a whole GPU). @default 1 */
+            timeSlicingReplicas: z.int().min(1).max(16).default(1),
+            values: helmValues,
+        })
+        .default({ enabled: true, timeSlicingReplicas: 1, values: {} }),
+    clusterAutoscaler: z
+        .strictObject({
+            /** @default true */
+            enabled: z.boolean().default(true),
+            /** How long a node must be unneeded before removal (GPU nodes cost by the hour). @default "5m" */
+            scaleDownUnneededTime: z.string().regex(/^\d+[smh]$/, "must be a duration such as 5m").default("5m"),
+            /** Node utilization (requests/allocatable) below which a node is a scale-down candidate. @default 0.5 */
+            scaleDownUtilizationThreshold: z.number().gt(0).lt(1).default(0.5),
+            values: helmValues,
+        })
+        .default({ enabled: true, scaleDownUnneededTime: "5m", scaleDownUtilizationThreshold: 0.5, values: {} }),
+    keda: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
+    dcgmExporter: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
+    prometheus: z
+        .strictObject({
+            /** Install kube-prometheus-stack. When false, set `url` to an existing Prometheus (with the Prometheus Operator CRDs). @default true */
+            enabled: z.boolean().default(true),
+            /** URL of an existing Prometheus, used by KEDA when `enabled` is false. */
+            url: z.url().optional(),
+            /** @default "15d" */
+            retention: z.string().regex(/^\d+[dhw]$/, "must be a duration such as 15d").default("15d"),
+            /** Persistent volume size (encrypted gp3). @default 50 */
+            storageGiB: positiveInt.default(50),
+            /** Install Grafana with the project's dashboards. @default true */
+            grafana: z.boolean().default(true),
+            values: helmValues,
+        })
+        .default({ enabled: true, retention: "15d", storageGiB: 50, grafana: true, values: {} }),
+    loadBalancerController: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
 });
+
+export type AddonsConfig = z.output<typeof addonsSchema>;
+
+/**
+ * Traffic profiles the cost estimate can simulate (stacks/traffic/). Built-ins: "steady",
+ * "classroom", "office-hours", "batch-night"; custom: "hourly" (rates per hour and
+ * weekday, `traffic.hourly`) and "csv" (a recorded arrival trace, `traffic.csvFile`).
+ */
+export const TRAFFIC_PROFILES = ["steady", "classroom", "office-hours", "batch-night", "hourly", "csv"] as const;
+
+const CRON_DAYS = /^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/;
+const cronDays = z.string().regex(CRON_DAYS, "must be cron day-of-week syntax such as 1-5 or 1,3,5 (0 = Sunday)");
+const positiveNumber = z.number().positive();
+/** [min, max] with min <= max. */
+const intRange = (max: number) =>
+    z
+        .tuple([z.int().nonnegative().max(max), z.int().nonnegative().max(max)])
+        .refine(([a, b]) => a <= b, "must be [min, max] with min <= max");
+
+export const serviceTimeSchema = z
+    .strictObject({
+        /** Median seconds of one answer on one worker. */
+        medianSeconds: positiveNumber,
+        /** 95th percentile seconds of one answer on one worker (>= median). */
+        p95Seconds: positiveNumber,
+    })
+    .refine((s) => s.p95Seconds >= s.medianSeconds, "p95Seconds must be >= medianSeconds");
+
+export const serviceOverrideSchema = z.strictObject({
+    /** Image + question answer time. @default the service model of the model and GPU type (stacks/sim/service.ts) */
+    image: serviceTimeSchema.optional(),
+    /** Text-only answer time. @default the service model of the model and GPU type */
+    text: serviceTimeSchema.optional(),
+    /** Requests one worker serves at once at full speed (max useful concurrency). @default the service model of the model and GPU type */
+    concurrency: positiveInt.max(1024).optional(),
+});
+
+export const hourlyRatesSchema = z.strictObject({
+    /** Days of week these rates apply to, cron syntax (0 = Sunday). Later entries win. @default "0-6" */
+    days: cronDays.default("0-6"),
+    /** Requests per hour for each local hour 0..23. */
+    rates: z.array(z.number().nonnegative()).length(24, "must list 24 hourly rates (hours 0..23)"),
+});
+
+export const classroomSchema = z.strictObject({
+    /** Days with classes, cron syntax. @default "1-5" */
+    days: cronDays.default("1-5"),
+    /** Class sessions per class day, [min, max]. @default [2, 4] */
+    sessionsPerDay: intRange(48).default([2, 4]),
+    /** Users in one session, [min, max]. @default [10, 30] */
+    usersPerSession: intRange(10000).default([10, 30]),
+    /** Session length in minutes, [min, max]. @default [45, 90] */
+    sessionMinutes: intRange(24 * 60).default([45, 90]),
+    /** Earliest and latest session start, local HH:MM. @default ["08:00", "16:00"] */
+    startBetween: z
+        .tuple([z.string().regex(HHMM, "must be HH:MM (24h)"), z.string().regex(HHMM, "must be HH:MM (24h)")])
+        .refine(([a, b]) => a <= b, "must be [earliest, latest] with earliest <= latest")
+        .default(["08:00", "16:00"]),
+    /** Mean seconds between two questions of one user (Poisson). @default 60 */
+    thinkSeconds: positiveNumber.default(60),
+});
+
+export const trafficSchema = z
+    .strictObject({
+        /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
+        profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
+        /** Random seed, so estimates are reproducible. @default 1 */
+        seed: nonNegativeInt.default(1),
+        /** Multiplies the arrival rate of every profile except "csv". @default 1 */
+        rateScale: positiveNumber.max(1000).default(1),
+        /** Share of requests that carry an image and a question; the rest are text only. @default 0.8 */
+        imageShare: z.number().min(0).max(1).default(0.8),
+        /** Relative share of requests per worker pool (a model's `name` or `id`); pools not listed get none. @default {} (equal shares) */
+        modelShares: z.record(z.string(), z.number().nonnegative()).default({}),
+        /** Profile "hourly": requests per hour per local hour and weekday group. @default [] */
+        hourly: z.array(hourlyRatesSchema).default([]),
+        /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. */
+        csvFile: z.string().min(1).optional(),
+        /** Shape of the "classroom" profile. @default 2-4 sessions of 10-30 users for 45-90 min, weekdays 08:00-16:00 starts, 60 s think time */
+        classroom: classroomSchema.default(classroomSchema.parse({})),
+        /** Service time and concurrency per worker pool (model `name` or `id`), overriding the service model. @default {} */
+        service: z.record(z.string(), serviceOverrideSchema).default({}),
+    })
+    .superRefine((t, ctx) => {
+        if (t.profile === "hourly" && t.hourly.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["hourly"], message: 'profile "hourly" needs at least one entry of 24 rates in traffic.hourly' });
+        }
+        if (t.profile === "csv" && t.csvFile === undefined) {
+            ctx.addIssue({ code: "custom", path: ["csvFile"], message: 'profile "csv" needs traffic.csvFile (path of the arrival trace)' });
+        }
+        if (Object.keys(t.modelShares).length > 0 && Object.values(t.modelShares).every((w) => w === 0)) {
+            ctx.addIssue({ code: "custom", path: ["modelShares"], message: "at least one share must be > 0" });
+        }
+    });
 
 export const pricesSchema = z.strictObject({
     /** On-demand USD/hour per instance type, overriding the catalog (and required for regions it lacks). @default {} */
@@ -214,6 +343,7 @@ export const stackConfigSchema = z.strictObject({
     gpuPools: z.array(gpuPoolSchema).min(1),
     models: z.array(modelSchema).min(1),
     serving: servingSchema.default(servingSchema.parse({})),
+    addons: addonsSchema.default(addonsSchema.parse({})),
     traffic: trafficSchema.default(trafficSchema.parse({})),
     prices: pricesSchema.default(pricesSchema.parse({})),
 });

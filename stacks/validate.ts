@@ -241,6 +241,8 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
     });
 
+    checkAddons(cfg, issues);
+
     if (cfg.production) {
         if (!serving.certificateArn || !serving.domain) {
             issues.push({
@@ -263,6 +265,34 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             key: key("serving", "certificateArn"),
             message: "no TLS certificate is set and plain HTTP was not explicitly allowed",
             fix: "set gpuserve:serving.certificateArn (and domain), or for a dev stack set gpuserve:serving.allowInsecureHttp to true",
+        });
+    }
+}
+
+/** Add-ons can be turned off, but not when another part of the stack needs them. */
+function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
+    const a = cfg.addons;
+    const needed = (addon: string, why: string) =>
+        issues.push({ key: key("addons", addon, "enabled"), message: `cannot be false: ${why}`, fix: `set gpuserve:addons.${addon}.enabled to true` });
+    if (!a.keda.enabled) needed("keda", "every worker pool's scale policy is a KEDA ScaledObject");
+    if (!a.nvidiaDevicePlugin.enabled) needed("nvidiaDevicePlugin", "without it no pod can request nvidia.com/gpu, so no worker starts");
+    if (!a.loadBalancerController.enabled) needed("loadBalancerController", "the ALB ingress in front of the gateway and UI is created by it");
+    if (!a.clusterAutoscaler.enabled) {
+        const elastic = cfg.gpuPools.filter((p) => p.minNodes !== p.maxNodes).map((p) => p.name);
+        if (elastic.length > 0) needed("clusterAutoscaler", `GPU pools ${elastic.join(", ")} scale between minNodes and maxNodes through it (or give them minNodes = maxNodes)`);
+    }
+    if (!a.prometheus.enabled && !a.prometheus.url) {
+        issues.push({
+            key: key("addons", "prometheus", "url"),
+            message: "kube-prometheus-stack is disabled and no existing Prometheus is given, but KEDA's triggers query Prometheus",
+            fix: "set gpuserve:addons.prometheus.url to your Prometheus (it must run the Prometheus Operator), or enable the add-on",
+        });
+    }
+    if (!a.dcgmExporter.enabled) {
+        cfg.models.forEach((m, i) => {
+            if (m.scaling.gpuUtilizationPercent !== undefined) {
+                issues.push({ key: key("models", i, "scaling", "gpuUtilizationPercent"), message: "scales on DCGM GPU utilization, but the DCGM exporter is disabled", fix: "enable gpuserve:addons.dcgmExporter or remove this trigger" });
+            }
         });
     }
 }

@@ -17,6 +17,8 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCH
 export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
 export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
 export const SYSTEM_LABEL = "gpuserve.io/role";
+/** The default StorageClass the cluster creates (encrypted gp3). */
+export const STORAGE_CLASS = "gp3-encrypted";
 
 /** `k8s.amazonaws.com/accelerator` values Cluster Autoscaler uses to wait for the device plugin. */
 const ACCELERATOR: Record<ResolvedGpuPool["gpuType"], string> = {
@@ -202,7 +204,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         const gp3 = new k8s.storage.v1.StorageClass(
             `${name}-gp3`,
             {
-                metadata: { name: "gp3-encrypted", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+                metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
                 provisioner: "ebs.csi.aws.com",
                 volumeBindingMode: "WaitForFirstConsumer",
                 allowVolumeExpansion: true,

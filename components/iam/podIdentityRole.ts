@@ -11,8 +11,8 @@ export interface PolicyStatement {
     readonly Sid?: string;
     readonly Effect: "Allow" | "Deny";
     readonly Action: string | string[];
-    readonly Resource: string | string[] | pulumi.Input<string>;
-    readonly Condition?: Record<string, Record<string, pulumi.Input<string | string[]>>>;
+    readonly Resource: pulumi.Input<string> | pulumi.Input<string>[];
+    readonly Condition?: Record<string, Record<string, pulumi.Input<string> | pulumi.Input<string>[]>>;
 }
 
 export interface PodIdentityRoleArgs {

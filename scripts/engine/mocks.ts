@@ -38,12 +38,23 @@ export interface ResourceRecord {
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
-/** Replaces secret markers (as the mock monitor passes them) with a placeholder, recursively. */
+/** Every scalar becomes the placeholder; object keys and list lengths stay (manifests remain well-formed). */
+function redactLeaves(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(redactLeaves);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SIG_KEY] === SECRET_SIG) return redactLeaves(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redactLeaves(v)]));
+    }
+    return value === undefined || value === null ? value : SECRET_PLACEHOLDER;
+}
+
+/** Replaces the values inside secret markers (as the mock monitor passes them) with a placeholder, recursively. */
 export function redactSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(redactSecrets);
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
-        if (obj[SIG_KEY] === SECRET_SIG) return SECRET_PLACEHOLDER;
+        if (obj[SIG_KEY] === SECRET_SIG) return redactLeaves(obj.value);
         return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redactSecrets(v)]));
     }
     return value;
@@ -97,6 +108,8 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
         case "aws:iam/policy:Policy":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: `offline-${shortHash(name)}`.padEnd(inputs.length ?? 16, "x") };
         case "aws:ecr/repository:Repository":
             return { ...base, repositoryUrl: `${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${physical}` };
         default:

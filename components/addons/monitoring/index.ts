@@ -1,0 +1,150 @@
+/**
+ * kube-prometheus-stack: Prometheus (selects every ServiceMonitor/PodMonitor/rule in the
+ * cluster, persistent encrypted gp3 storage), the Prometheus Operator, and Grafana with
+ * an admin password from @pulumi/random (a Pulumi secret) and the project's dashboards.
+ * Alertmanager is off: the stack ships no receivers (enable it through `values`).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { childOf } from "../../deps";
+import { chartRelease } from "../release";
+import { SYSTEM_NODE_SELECTOR } from "../scheduling";
+import { HelmValues } from "../values";
+import { CHARTS } from "../versions";
+
+/** Fixed object names (fullnameOverride) so KEDA's server address is known up front. */
+export const KPS_FULLNAME = "kps";
+export const GRAFANA_DASHBOARD_LABEL = "grafana_dashboard";
+export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "..", "dashboards");
+
+export function prometheusUrl(namespace: string): string {
+    return `http://${KPS_FULLNAME}-prometheus.${namespace}.svc.cluster.local:9090`;
+}
+
+export interface MonitoringArgs {
+    readonly namespace: string;
+    readonly retention: string;
+    readonly storageGiB: number;
+    readonly storageClassName: string;
+    readonly grafana: boolean;
+    /** USD/hour of one worker (one GPU) per worker pool, for the cost panel's recording rules. */
+    readonly workerUsdPerHour: Record<string, number>;
+    /** USD/hour of everything that runs at zero load (control plane, NAT, system nodes). */
+    readonly platformUsdPerHour: number;
+    readonly overrides: Record<string, unknown>;
+}
+
+export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+
+export function monitoringValues(args: Pick<MonitoringArgs, "retention" | "storageGiB" | "storageClassName" | "grafana">): HelmValues {
+    return {
+        fullnameOverride: KPS_FULLNAME,
+        crds: { enabled: true },
+        alertmanager: { enabled: false },
+        prometheusOperator: { nodeSelector: SYSTEM_NODE_SELECTOR },
+        prometheus: {
+            prometheusSpec: {
+                // Select every monitor and rule in every namespace, not only this release's.
+                serviceMonitorSelectorNilUsesHelmValues: false,
+                podMonitorSelectorNilUsesHelmValues: false,
+                ruleSelectorNilUsesHelmValues: false,
+                probeSelectorNilUsesHelmValues: false,
+                retention: args.retention,
+                nodeSelector: SYSTEM_NODE_SELECTOR,
+                resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+                storageSpec: {
+                    volumeClaimTemplate: {
+                        spec: { storageClassName: args.storageClassName, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${args.storageGiB}Gi` } } },
+                    },
+                },
+            },
+        },
+        grafana: {
+            enabled: args.grafana,
+            admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+            sidecar: { dashboards: { enabled: true, label: GRAFANA_DASHBOARD_LABEL, labelValue: "1", searchNamespace: "ALL" } },
+        },
+    };
+}
+
+/** The dashboards shipped in dashboards/*.json: file name -> JSON text. */
+export function readDashboards(dir = DASHBOARDS_DIR): Record<string, string> {
+    return Object.fromEntries(
+        fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith(".json"))
+            .sort()
+            .map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]),
+    );
+}
+
+/** Recording rules the cost panel multiplies with worker counts. Prices come from the catalog. */
+export function costRecordingRules(workerUsdPerHour: Record<string, number>, platformUsdPerHour: number) {
+    return [
+        ...Object.entries(workerUsdPerHour)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([pool, usd]) => ({ record: "gpuserve:worker_usd_per_hour", expr: `vector(${usd})`, labels: { pool } })),
+        { record: "gpuserve:platform_usd_per_hour", expr: `vector(${platformUsdPerHour})` },
+    ];
+}
+
+export class Monitoring extends pulumi.ComponentResource {
+    readonly release: k8s.helm.v3.Release;
+    readonly prometheusUrl: string;
+    readonly grafanaAdminPassword: pulumi.Output<string>;
+
+    constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions) {
+        super("gpuserve:addons:Monitoring", name, {}, opts);
+        const parent = childOf(this, opts);
+        const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, parent);
+        this.grafanaAdminPassword = pulumi.secret(password.result);
+        const adminSecret = new k8s.core.v1.Secret(
+            `${name}-grafana-admin`,
+            {
+                metadata: { name: GRAFANA_ADMIN_SECRET, namespace: args.namespace },
+                type: "Opaque",
+                stringData: { "admin-user": "admin", "admin-password": this.grafanaAdminPassword },
+            },
+            parent,
+        );
+
+        this.release = chartRelease(
+            `${name}-release`,
+            { chart: CHARTS.kubePrometheusStack, releaseName: "kube-prometheus-stack", namespace: args.namespace, values: monitoringValues(args), overrides: args.overrides, timeoutSeconds: 900 },
+            childOf(this, opts, [adminSecret]),
+        );
+        this.prometheusUrl = prometheusUrl(args.namespace);
+
+        for (const [file, json] of Object.entries(readDashboards())) {
+            const base = file.replace(/\.json$/, "");
+            new k8s.core.v1.ConfigMap(
+                `${name}-dashboard-${base}`,
+                {
+                    metadata: {
+                        name: `gpuserve-dashboard-${base}`,
+                        namespace: args.namespace,
+                        labels: { [GRAFANA_DASHBOARD_LABEL]: "1" },
+                        annotations: { "gpuserve.io/checksum": createHash("sha256").update(json).digest("hex").slice(0, 16) },
+                    },
+                    data: { [file]: json },
+                },
+                parent,
+            );
+        }
+        new k8s.apiextensions.CustomResource(
+            `${name}-cost-rules`,
+            {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "PrometheusRule",
+                metadata: { name: "gpuserve-cost", namespace: args.namespace },
+                spec: { groups: [{ name: "gpuserve-cost", interval: "1m", rules: costRecordingRules(args.workerUsdPerHour, args.platformUsdPerHour) }] },
+            },
+            childOf(this, opts, [this.release]),
+        );
+        this.registerOutputs({ prometheusUrl: this.prometheusUrl });
+    }
+}

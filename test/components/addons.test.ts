@@ -1,0 +1,254 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { expanderPriorities } from "../../components/addons/clusterAutoscaler";
+import { devicePluginValues } from "../../components/addons/nvidiaDevicePlugin";
+import { deepMerge, valuePaths } from "../../components/addons/values";
+import { CHARTS } from "../../components/addons/versions";
+import { ConfigError } from "../../stacks/errors";
+import { ResourceRecord } from "../../scripts/engine/mocks";
+import { StackRun, ROOT, clone, runStack, stackConfig } from "../helpers/program";
+
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+
+const releaseOf = (run: StackRun, chart: string): ResourceRecord => {
+    const found = run.find(RELEASE).filter((r) => (r.inputs as any).chart === chart);
+    assert.strictEqual(found.length, 1, `expected one ${chart} release, got ${found.length}`);
+    return found[0];
+};
+const valuesOf = (run: StackRun, chart: string) => (releaseOf(run, chart).inputs as any).values;
+
+/** IAM policy documents of the inline role policies, by role component name. */
+function policies(run: StackRun): Record<string, any> {
+    return Object.fromEntries(run.find("aws:iam/rolePolicy:RolePolicy").map((p) => [p.name, JSON.parse((p.inputs as any).policy)]));
+}
+
+const READ_ONLY = /^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]*$/;
+
+describe("PlatformAddons", () => {
+    let prod: StackRun;
+    before(async () => {
+        prod = await runStack(stackConfig("prod"));
+    });
+
+    it("installs one pinned release per chart from its repository, and no ingress-nginx", () => {
+        for (const ref of Object.values(CHARTS)) {
+            const r = releaseOf(prod, ref.chart).inputs as any;
+            assert.strictEqual(r.version, ref.version);
+            assert.match(r.version, /^\d+\.\d+\.\d+$/);
+            assert.deepStrictEqual(r.repositoryOpts, { repo: ref.repo });
+        }
+        assert.strictEqual(prod.find(RELEASE).length, Object.keys(CHARTS).length);
+        assert.ok(!JSON.stringify(prod.resources).includes("ingress-nginx"));
+    });
+
+    it("runs the device plugin and DCGM exporter only on GPU nodes, tolerating the GPU taint", () => {
+        for (const chart of ["nvidia-device-plugin", "dcgm-exporter"]) {
+            const v = valuesOf(prod, chart);
+            assert.deepStrictEqual(v.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
+                { matchExpressions: [{ key: "nvidia.com/gpu.present", operator: "In", values: ["true"] }] },
+            ]);
+            assert.ok(v.tolerations.some((t: any) => t.key === "nvidia.com/gpu" && t.operator === "Exists" && t.effect === "NoSchedule"), chart);
+            assert.strictEqual(v.priorityClassName, "system-node-critical");
+        }
+        assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.enabled, true);
+        assert.strictEqual(valuesOf(prod, "nvidia-device-plugin").config, undefined, "time-slicing must be off by default");
+    });
+
+    it("configures GPU time-slicing only when asked", () => {
+        const v = devicePluginValues({ timeSlicingReplicas: 4 }) as any;
+        assert.strictEqual(v.config.default, "default");
+        assert.match(v.config.map.default, /timeSlicing:\n\s+resources:\n\s+- name: nvidia.com\/gpu\n\s+replicas: 4/);
+    });
+
+    it("has Prometheus select every ServiceMonitor and PodMonitor, with encrypted persistent storage", () => {
+        const spec = valuesOf(prod, "kube-prometheus-stack").prometheus.prometheusSpec;
+        assert.strictEqual(spec.serviceMonitorSelectorNilUsesHelmValues, false);
+        assert.strictEqual(spec.podMonitorSelectorNilUsesHelmValues, false);
+        assert.strictEqual(spec.ruleSelectorNilUsesHelmValues, false);
+        assert.strictEqual(spec.retention, "15d");
+        assert.strictEqual(spec.storageSpec.volumeClaimTemplate.spec.storageClassName, "gp3-encrypted");
+        assert.strictEqual(spec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage, "50Gi");
+    });
+
+    it("gives Grafana an admin password from a secret that never appears in plain text", async () => {
+        const grafana = valuesOf(prod, "kube-prometheus-stack").grafana;
+        assert.strictEqual(grafana.admin.existingSecret, "grafana-admin");
+        const secret = prod.get("kubernetes:core/v1:Secret", "gpuserve-test-monitoring-grafana-admin");
+        assert.deepStrictEqual((secret.inputs as any).stringData, { "admin-user": "[secret]", "admin-password": "[secret]" });
+        const password = prod.outputs.grafanaAdminPassword as string;
+        assert.ok(password.length >= 16);
+        assert.ok(!JSON.stringify(prod.resources).includes(password));
+        assert.ok(grafana.sidecar.dashboards.enabled);
+        assert.strictEqual(grafana.sidecar.dashboards.searchNamespace, "ALL");
+    });
+
+    it("auto-discovers this cluster's node groups and prefers the cheapest pool", () => {
+        const v = valuesOf(prod, "cluster-autoscaler");
+        assert.deepStrictEqual(v.autoDiscovery, { clusterName: "gpuserve-test" });
+        assert.strictEqual(v.awsRegion, "us-east-1");
+        assert.strictEqual(v.extraArgs.expander, "priority,least-waste");
+        assert.strictEqual(v.extraArgs["balance-similar-node-groups"], true);
+        assert.strictEqual(v.extraArgs["scale-down-unneeded-time"], "5m");
+        assert.strictEqual(v.extraArgs["scale-down-utilization-threshold"], 0.5);
+        // prod: a10g (1.006/h) is cheaper than a100 (27.45/h): a higher priority number.
+        const prio = v.expanderPriorities as Record<string, string[]>;
+        const of = (pool: string) => Number(Object.entries(prio).find(([, r]) => r.some((x) => x.includes(`gpu-${pool}-ng`)))![0]);
+        assert.ok(of("a10g") > of("a100"), JSON.stringify(prio));
+        assert.deepStrictEqual(prio["1"], [".*"]);
+    });
+
+    it("orders priorities by price whatever the input order", () => {
+        const p = expanderPriorities([
+            { nodeGroupPrefix: "x-gpu-b-ng", usdPerHour: 5 },
+            { nodeGroupPrefix: "x-gpu-a-ng", usdPerHour: 1 },
+            { nodeGroupPrefix: "x-gpu-c-ng", usdPerHour: 3 },
+        ]);
+        assert.deepStrictEqual(p, { "1": [".*"], "11": [".*x-gpu-b-ng.*"], "21": [".*x-gpu-c-ng.*"], "31": [".*x-gpu-a-ng.*"] });
+    });
+
+    it("lets Cluster Autoscaler change only ASGs tagged as owned by this cluster", () => {
+        const policy = policies(prod)["gpuserve-test-cluster-autoscaler-identity-inline"];
+        const mutating = policy.Statement.find((s: any) => s.Action.includes("autoscaling:SetDesiredCapacity"));
+        assert.deepStrictEqual(mutating.Action, ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
+        assert.deepStrictEqual(mutating.Condition.StringEquals, {
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/gpuserve-test": "owned",
+        });
+        assert.match(mutating.Resource, /^arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:/);
+    });
+
+    it("never grants a mutating IAM action on Resource '*'", () => {
+        const all = policies(prod);
+        assert.deepStrictEqual(Object.keys(all).sort(), ["gpuserve-test-cluster-autoscaler-identity-inline", "gpuserve-test-lbc-identity-inline"]);
+        for (const [name, doc] of Object.entries(all)) {
+            for (const s of doc.Statement) {
+                const actions: string[] = Array.isArray(s.Action) ? s.Action : [s.Action];
+                const resources: string[] = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+                const mutating = actions.filter((a) => !READ_ONLY.test(a));
+                if (mutating.length > 0) assert.ok(!resources.includes("*"), `${name} ${s.Sid}: ${mutating.join(", ")} on *`);
+                for (const r of resources) assert.ok(r === "*" || r.startsWith("arn:aws:"), `${name} ${s.Sid}: ${r}`);
+            }
+        }
+    });
+
+    it("scopes the Load Balancer Controller to load balancers and security groups tagged for this cluster", () => {
+        const doc = policies(prod)["gpuserve-test-lbc-identity-inline"];
+        const bySid = Object.fromEntries(doc.Statement.map((s: any) => [s.Sid, s]));
+        assert.strictEqual(bySid.ManageOwnLoadBalancers.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], "gpuserve-test");
+        assert.strictEqual(bySid.CreateTaggedLoadBalancers.Condition.StringEquals["aws:RequestTag/elbv2.k8s.aws/cluster"], "gpuserve-test");
+        assert.strictEqual(bySid.ManageOwnSecurityGroups.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], "gpuserve-test");
+        assert.match(bySid.CreateSecurityGroupsInOurVpc.Resource[1], /^arn:aws:ec2:us-east-1:123456789012:vpc\/gpuserve-test-vpc-id$/);
+        assert.ok(!JSON.stringify(doc).match(/waf|shield|cognito/i), "WAF/Shield/Cognito are disabled, so not granted");
+        const v = valuesOf(prod, "aws-load-balancer-controller");
+        assert.deepStrictEqual([v.clusterName, v.region, v.vpcId], ["gpuserve-test", "us-east-1", "gpuserve-test-vpc-id"]);
+        assert.deepStrictEqual([v.enableShield, v.enableWaf, v.enableWafv2], [false, false, false]);
+        assert.deepStrictEqual(v.defaultTags, { project: "gpuserve", environment: "test", team: "platform" });
+    });
+
+    it("binds each controller's role to its service account through EKS Pod Identity", () => {
+        const assoc = prod.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any);
+        assert.deepStrictEqual(assoc.map((a) => `${a.namespace}/${a.serviceAccount}`).sort(), ["kube-system/aws-load-balancer-controller", "kube-system/cluster-autoscaler"]);
+        assert.strictEqual(valuesOf(prod, "cluster-autoscaler").rbac.serviceAccount.name, "cluster-autoscaler");
+        assert.strictEqual(valuesOf(prod, "aws-load-balancer-controller").serviceAccount.name, "aws-load-balancer-controller");
+        for (const role of prod.find("aws:iam/role:Role").filter((r) => r.name.includes("identity"))) {
+            const trust = JSON.parse((role.inputs as any).assumeRolePolicy);
+            assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "pods.eks.amazonaws.com" });
+            assert.strictEqual(trust.Statement[0].Condition.StringEquals["aws:SourceAccount"], "123456789012");
+        }
+    });
+
+    it("orders installs: cluster first, Prometheus before every chart with a ServiceMonitor, roles before controllers", () => {
+        const deps = (chart: string) => releaseOf(prod, chart).options.dependsOn ?? [];
+        for (const ref of Object.values(CHARTS)) assert.ok(deps(ref.chart).includes("gpuserve:cluster:NodePool::gpuserve-test-system"), ref.chart);
+        for (const chart of ["dcgm-exporter", "keda", "cluster-autoscaler", "aws-load-balancer-controller"]) {
+            assert.ok(deps(chart).includes("gpuserve:addons:Monitoring::gpuserve-test-monitoring"), chart);
+        }
+        assert.ok(deps("cluster-autoscaler").includes("gpuserve:iam:PodIdentityRole::gpuserve-test-cluster-autoscaler-identity"));
+        assert.ok(deps("aws-load-balancer-controller").includes("gpuserve:iam:PodIdentityRole::gpuserve-test-lbc-identity"));
+        const rules = prod.get("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpuserve-test-monitoring-cost-rules");
+        assert.ok(rules.options.dependsOn?.includes(`${RELEASE}::gpuserve-test-monitoring-release`));
+    });
+
+    it("merges user overrides last, deeply, without touching computed values it does not name", async () => {
+        const cfg = clone(stackConfig("prod"));
+        cfg.addons = { keda: { values: { prometheus: { operator: { enabled: false } }, resources: { operator: { limits: { memory: "512Mi" } } } } } };
+        const run = await runStack(cfg);
+        const v = valuesOf(run, "keda");
+        assert.strictEqual(v.prometheus.operator.enabled, false);
+        assert.strictEqual(v.prometheus.metricServer.enabled, true);
+        assert.deepStrictEqual(v.resources, { operator: { limits: { memory: "512Mi" } } });
+        assert.deepStrictEqual(v.nodeSelector, { "gpuserve.io/role": "system" });
+    });
+
+    it("uses an existing Prometheus when kube-prometheus-stack is turned off", async () => {
+        const cfg = clone(stackConfig("dev"));
+        cfg.addons = { prometheus: { enabled: false, url: "http://prometheus.observability:9090" } };
+        const run = await runStack(cfg);
+        assert.strictEqual(run.find(RELEASE).filter((r) => (r.inputs as any).chart === "kube-prometheus-stack").length, 0);
+        assert.strictEqual(run.outputs.prometheusUrl, "http://prometheus.observability:9090");
+        assert.strictEqual(valuesOf(run, "keda").prometheus.operator.serviceMonitor.enabled, true);
+    });
+
+    it("refuses to turn off an add-on another component needs, naming the key", async () => {
+        const cases: [Record<string, unknown>, RegExp][] = [
+            [{ prometheus: { enabled: false } }, /gpuserve:addons\.prometheus\.url: kube-prometheus-stack is disabled and no existing Prometheus is given/],
+            [{ keda: { enabled: false } }, /gpuserve:addons\.keda\.enabled: cannot be false: every worker pool's scale policy is a KEDA ScaledObject/],
+            [{ clusterAutoscaler: { enabled: false } }, /gpuserve:addons\.clusterAutoscaler\.enabled: cannot be false: GPU pools a10g scale between minNodes and maxNodes/],
+            [{ loadBalancerController: { enabled: false } }, /gpuserve:addons\.loadBalancerController\.enabled: cannot be false/],
+            [{ nvidiaDevicePlugin: { enabled: false } }, /gpuserve:addons\.nvidiaDevicePlugin\.enabled: cannot be false/],
+        ];
+        for (const [addons, message] of cases) {
+            const cfg = clone(stackConfig("dev"));
+            cfg.addons = addons;
+            await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+        }
+    });
+});
+
+describe("chart values keys", () => {
+    /** Keys a chart documents as free-form although its values.yaml shows example entries. */
+    const FREE_FORM: Record<string, string[]> = {
+        // The chart renders every extraArgs entry as --key=value (templates/deployment.yaml).
+        "cluster-autoscaler": ["extraArgs"],
+    };
+
+    function unknownKeys(chart: string, values: Record<string, unknown>): string[] {
+        const file = path.join(ROOT, "test", "fixtures", "chart-keys", `${chart}.json`);
+        const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as { version: string; keys: Record<string, string> };
+        const ref = Object.values(CHARTS).find((c) => c.chart === chart)!;
+        assert.strictEqual(recorded.version, ref.version, `${chart}: recorded keys are for ${recorded.version}, pinned ${ref.version}; rerun scripts/chart-keys.ts`);
+        return valuePaths(values).filter((p) => {
+            if (recorded.keys[p]) return false;
+            const parts = p.split(".");
+            for (let i = parts.length - 1; i > 0; i--) {
+                const prefix = parts.slice(0, i).join(".");
+                if ((FREE_FORM[chart] ?? []).includes(prefix)) return false;
+                const kind = recorded.keys[prefix];
+                if (kind) return kind !== "open" && kind !== "list"; // inside a documented map: must be known
+            }
+            return true;
+        });
+    }
+
+    it("sets only keys that exist in each pinned chart's values.yaml", async () => {
+        const cfg = clone(stackConfig("prod"));
+        cfg.addons = { nvidiaDevicePlugin: { timeSlicingReplicas: 2 } };
+        const run = await runStack(cfg);
+        for (const ref of Object.values(CHARTS)) {
+            assert.deepStrictEqual(unknownKeys(ref.chart, valuesOf(run, ref.chart)), [], ref.chart);
+        }
+    });
+
+    it("catches a misspelt key (the check can fail)", () => {
+        assert.deepStrictEqual(unknownKeys("keda", { prometheus: { operater: { enabled: true } } }), ["prometheus.operater", "prometheus.operater.enabled"]);
+        assert.deepStrictEqual(unknownKeys("cluster-autoscaler", { extraArgs: { "any-flag": 1 }, autoDiscovery: { clustername: "x" } }), ["autoDiscovery.clustername"]);
+    });
+
+    it("deepMerge replaces lists and scalars, merges maps, and leaves its inputs alone", () => {
+        const base = { a: { b: 1, c: [1, 2] }, d: "x" };
+        const merged = deepMerge(base, { a: { c: [3] }, e: true });
+        assert.deepStrictEqual(merged, { a: { b: 1, c: [3] }, d: "x", e: true });
+        assert.deepStrictEqual(base, { a: { b: 1, c: [1, 2] }, d: "x" });
+    });
+});
