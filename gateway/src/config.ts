@@ -1,0 +1,194 @@
+/**
+ * Gateway config: one zod schema, defaults resolved here and nowhere else, and errors
+ * that name the bad field so a broken ConfigMap fails at start, not at the first request.
+ */
+import * as fs from "fs";
+import { z } from "zod";
+
+const seconds = z.number().positive();
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const HTTP_URL = /^https?:\/\/[^/\s?#]+$/;
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const teamLimitsSchema = z.strictObject({
+    /** Requests a team may have held at once (queued or in flight). Unlimited when absent. */
+    maxConcurrent: z.int().positive().optional(),
+    /** Sustained request rate per team (token bucket refill). Unlimited when absent. */
+    requestsPerMinute: z.number().positive().optional(),
+    /** Bucket size: requests allowed in a burst. @default requestsPerMinute */
+    burst: z.int().positive().optional(),
+});
+
+const cacheSchema = z.strictObject({
+    /** Opt-in per pool. @default false */
+    enabled: z.boolean().default(false),
+    /** Memory bound for stored responses. @default 67108864 (64 MiB) */
+    maxBytes: z.int().positive().default(64 * 1024 * 1024),
+    /** Larger responses are passed through but not stored. @default 1048576 (1 MiB) */
+    maxEntryBytes: z.int().positive().default(1024 * 1024),
+    /** @default 300 */
+    ttlSeconds: seconds.default(300),
+});
+
+const poolSchema = z
+    .strictObject({
+        name: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
+        models: z.array(z.string().min(1)).min(1, "must list at least one model"),
+        /** Static upstream base URLs, e.g. http://10.0.0.5:8000. Exactly one of upstreams / dns. */
+        upstreams: z.array(z.string().regex(HTTP_URL, "must be a base URL such as http://10.0.0.5:8000 (no path)")).min(1).optional(),
+        /** Headless Service "name:port", re-resolved every health.dnsRefreshSeconds. */
+        dns: z.string().regex(HOST_PORT, "must be 'host:port', e.g. vllm-a10g-headless:8000").optional(),
+        /** Requests per upstream before the gateway queues instead (vLLM batches internally). Unlimited when absent. */
+        maxConcurrentPerUpstream: z.int().positive().optional(),
+        cache: cacheSchema.optional(),
+    })
+    .superRefine((p, ctx) => {
+        if ((p.upstreams === undefined) === (p.dns === undefined)) {
+            ctx.addIssue({ code: "custom", path: ["upstreams"], message: "set exactly one of 'upstreams' (list of URLs) or 'dns' (\"host:port\")" });
+        }
+    });
+
+const authSchema = z
+    .strictObject({
+        /** Turns authentication off (every caller is team "anonymous"). @default false */
+        disabled: z.boolean().default(false),
+        keys: z
+            .array(
+                z.strictObject({
+                    team: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
+                    sha256: z.string().regex(HEX64, "must be the hex SHA-256 of the key (64 hex characters)"),
+                }),
+            )
+            .default([]),
+    })
+    .superRefine((a, ctx) => {
+        if (a.disabled && a.keys.length > 0) ctx.addIssue({ code: "custom", path: ["disabled"], message: "is true while keys are listed; remove one of them" });
+        if (!a.disabled && a.keys.length === 0) ctx.addIssue({ code: "custom", path: ["keys"], message: "must list at least one key, or set auth.disabled: true" });
+    });
+
+export const configSchema = z
+    .strictObject({
+        pools: z.array(poolSchema).min(1, "must list at least one pool"),
+        queue: z
+            .strictObject({
+                /** Requests held per pool before 429. @default 1000 */
+                maxDepth: z.int().positive().default(1000),
+                /** How long a request waits for a ready upstream before 503. @default 120 */
+                maxWaitSeconds: seconds.default(120),
+                /** Retry-After on 503 (pool starting). @default 30 */
+                retryAfterSeconds: z.int().positive().default(30),
+            })
+            .prefault({}),
+        /** Absent: every /v1 request is refused (secure by default). */
+        auth: authSchema.optional(),
+        limits: z
+            .strictObject({
+                default: teamLimitsSchema.optional(),
+                teams: z.record(z.string(), teamLimitsSchema).default({}),
+            })
+            .prefault({}),
+        /** @default 20971520 (20 MiB: a few images as data URLs) */
+        maxBodyBytes: z.int().positive().default(20 * 1024 * 1024),
+        health: z
+            .strictObject({
+                /** Active probe (GET /v1/models) period for a ready upstream. @default 5 */
+                probeIntervalSeconds: seconds.default(5),
+                /** Probe period while an upstream is not ready: how fast a cold start is noticed. @default 0.5 */
+                probeIntervalNotReadySeconds: seconds.default(0.5),
+                /** @default 2 */
+                probeTimeoutSeconds: seconds.default(2),
+                /** Passive ejection time after a failure. @default 10 */
+                ejectSeconds: seconds.default(10),
+                /** Consecutive 5xx answers that eject an upstream (connection failures eject at once). @default 3 */
+                failuresToEject: z.int().positive().default(3),
+                /** DNS re-resolution period for `dns` pools. @default 5 */
+                dnsRefreshSeconds: seconds.default(5),
+            })
+            .prefault({}),
+        upstream: z
+            .strictObject({
+                /** @default 5 */
+                connectTimeoutSeconds: seconds.default(5),
+                /** Time to response headers (a non-stream answer arrives whole). @default 600 */
+                headersTimeoutSeconds: seconds.default(600),
+                /** Longest silence between body chunks. @default 300 */
+                bodyTimeoutSeconds: seconds.default(300),
+            })
+            .prefault({}),
+        /** SIGTERM: how long in-flight and queued requests may take to finish. @default 60 */
+        drainTimeoutSeconds: seconds.default(60),
+        /** @default "info" */
+        logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    })
+    .superRefine((c, ctx) => {
+        const owner = new Map<string, string>();
+        c.pools.forEach((p, i) => {
+            if (c.pools.findIndex((q) => q.name === p.name) !== i) ctx.addIssue({ code: "custom", path: ["pools", i, "name"], message: `duplicate pool name '${p.name}'` });
+            p.models.forEach((m, j) => {
+                const other = owner.get(m);
+                if (other !== undefined) ctx.addIssue({ code: "custom", path: ["pools", i, "models", j], message: `model '${m}' is already served by pool '${other}'` });
+                else owner.set(m, p.name);
+            });
+        });
+    });
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type GatewayConfigInput = z.input<typeof configSchema>;
+export type PoolConfig = GatewayConfig["pools"][number];
+export type TeamLimits = z.output<typeof teamLimitsSchema>;
+
+export class ConfigError extends Error {
+    constructor(readonly issues: readonly string[]) {
+        super(issues.length === 1 ? `invalid gateway config: ${issues[0]}` : `invalid gateway config:\n${issues.map((i) => `  - ${i}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** ["pools", 0, "upstreams", 1] -> "pools[0].upstreams[1]" */
+function fieldPath(path: readonly PropertyKey[]): string {
+    let out = "";
+    for (const p of path) out += typeof p === "number" ? `[${p}]` : out === "" ? String(p) : `.${String(p)}`;
+    return out === "" ? "(top level)" : out;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+    let v: unknown = raw;
+    for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+    return v;
+}
+
+/** Validates and fills defaults; throws ConfigError listing every problem with its field. */
+export function parseConfig(raw: unknown): GatewayConfig {
+    const r = configSchema.safeParse(raw);
+    if (r.success) return r.data;
+    throw new ConfigError(
+        r.error.issues.map((i) => {
+            if (i.code === "unrecognized_keys") return `${fieldPath([...i.path, i.keys[0]])}: unknown field (${i.keys.map((k) => `'${k}'`).join(", ")} not allowed here)`;
+            const got = valueAt(raw, i.path);
+            const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)?.slice(0, 80)})`;
+            return `${fieldPath(i.path)}: ${i.message}${shown}`;
+        }),
+    );
+}
+
+export function loadConfigFile(file: string): GatewayConfig {
+    let text: string;
+    try {
+        text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+        throw new ConfigError([`cannot read config file ${file}: ${(e as Error).message}`]);
+    }
+    let raw: unknown;
+    try {
+        raw = JSON.parse(text);
+    } catch (e) {
+        throw new ConfigError([`config file ${file} is not valid JSON: ${(e as Error).message}`]);
+    }
+    return parseConfig(raw);
+}
+
+/** Effective limits of a team: its own entry, else the default, else none. */
+export function teamLimits(config: GatewayConfig, team: string): TeamLimits {
+    return config.limits.teams[team] ?? config.limits.default ?? {};
+}

@@ -1,0 +1,50 @@
+/** Errors in the OpenAI shape, `{"error":{"message","type","code"}}`, so OpenAI SDKs surface them. */
+
+export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error" | "service_unavailable";
+
+export class GatewayError extends Error {
+    constructor(
+        readonly status: number,
+        readonly type: ErrorType,
+        readonly code: string,
+        message: string,
+        /** Seconds for the Retry-After header, when the client should come back. */
+        readonly retryAfter?: number,
+    ) {
+        super(message);
+        this.name = "GatewayError";
+    }
+
+    body(): OpenAIError {
+        return errorBody(this.message, this.type, this.code);
+    }
+}
+
+export interface OpenAIError {
+    error: { message: string; type: string; code: string; param: null };
+}
+
+export function errorBody(message: string, type: string, code: string): OpenAIError {
+    return { error: { message, type, code, param: null } };
+}
+
+/** One SSE event carrying an error: ends a stream that cannot be completed, so it is never a silent truncation. */
+export function sseErrorEvent(err: GatewayError): Buffer {
+    return Buffer.from(`data: ${JSON.stringify(err.body())}\n\n`);
+}
+
+export const errors = {
+    badRequest: (msg: string, code = "invalid_request") => new GatewayError(400, "invalid_request_error", code, msg),
+    unauthorized: (msg: string) => new GatewayError(401, "authentication_error", "invalid_api_key", msg),
+    modelNotFound: (model: string) => new GatewayError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist or is not served by this gateway`),
+    tooLarge: (limit: number) => new GatewayError(413, "invalid_request_error", "request_too_large", `Request body exceeds the limit of ${limit} bytes`),
+    rateLimited: (msg: string, retryAfter: number, code = "rate_limit_exceeded") => new GatewayError(429, "rate_limit_error", code, msg, retryAfter),
+    queueFull: (pool: string, retryAfter: number) => new GatewayError(429, "rate_limit_error", "queue_full", `Pool '${pool}' has too many waiting requests; retry later`, retryAfter),
+    poolStarting: (pool: string, waited: number, retryAfter: number) =>
+        new GatewayError(503, "service_unavailable", "pool_starting", `Pool '${pool}' is starting: no worker became ready within ${waited} s; retry later`, retryAfter),
+    poolBusy: (pool: string, waited: number, retryAfter: number) =>
+        new GatewayError(503, "service_unavailable", "pool_busy", `Pool '${pool}' is at capacity: no worker was free within ${waited} s; retry later`, retryAfter),
+    shuttingDown: () => new GatewayError(503, "service_unavailable", "shutting_down", "The gateway is shutting down; retry on another replica", 1),
+    upstreamFailed: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "upstream_failed", `Pool '${pool}' failed to answer: ${detail}`),
+    streamInterrupted: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "stream_interrupted", `The worker of pool '${pool}' failed mid-stream (${detail}); the answer is incomplete`),
+};

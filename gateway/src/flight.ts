@@ -1,0 +1,282 @@
+/**
+ * One upstream call and everyone waiting for its answer.
+ *
+ * A flight waits for an upstream (the pool's queue), sends the request, and relays the
+ * answer to its subscribers: normally the one client that asked; for a cacheable request,
+ * also identical requests that arrive while it runs (they get the chunks so far, then the
+ * live ones). Rules it implements:
+ * - a failure before the answer starts (connection error, 5xx, broken body of a non-stream
+ *   answer, stream cut before its first chunk) is retried once, preferably on another
+ *   upstream; nothing was sent to the client yet, so the retry is invisible;
+ * - a failure after a stream started ends it with an error event, never a silent truncation
+ *   (a stream that closes without `data: [DONE]` counts as cut);
+ * - when every subscriber has gone, the upstream request is aborted (vLLM then stops generating).
+ */
+import type { Dispatcher } from "undici";
+import type { GatewayConfig } from "./config";
+import { errors, GatewayError } from "./errors";
+import type { Logger } from "./log";
+import type { Metrics } from "./metrics";
+import { AbortedError, Cancellation, Pool } from "./pool";
+import type { Outcome, Upstream } from "./upstream";
+import { SseScanner, Usage, usageOfJson } from "./usage";
+
+/** Where a flight's answer goes: a client response (server.ts). */
+export interface Subscriber {
+    /** A complete answer: non-stream, or a stream request the upstream answered with an error. */
+    whole(status: number, contentType: string, body: Buffer): void;
+    streamStart(status: number, contentType: string): void;
+    streamData(chunk: Buffer): void;
+    streamEnd(): void;
+    /** Before anything was sent: an error response; during a stream: an error event, then the end. */
+    fail(err: GatewayError): void;
+}
+
+export interface FlightRequest {
+    pool: Pool;
+    body: Buffer;
+    stream: boolean;
+    /** Team whose queue slot and usage this call counts against. */
+    team: string;
+    requestId: string;
+    /** Absolute time (ms) until which the request may wait for a ready upstream. */
+    deadlineMs: number;
+    /** Keep the answer's bytes up to this size for the cache and late joiners; 0: do not. */
+    recordLimit: number;
+}
+
+export interface FlightHooks {
+    /** The answer completed with 200 and was recorded whole. */
+    onRecorded?(status: number, contentType: string, chunks: Buffer[]): void;
+    /** No new subscriber may join from now on (finished, failed, or too big to replay). */
+    onClosedToJoiners?(): void;
+    onUsage?(usage: Usage): void;
+}
+
+/** Non-stream answers are buffered (to allow a retry); this bounds that buffer. */
+const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
+
+type BodyReadable = Dispatcher.ResponseData["body"];
+
+class RetryableError extends Error {}
+
+/** A whole (non-stream) answer, bounded by MAX_WHOLE_BYTES. */
+async function readWhole(body: BodyReadable, contentLength: number): Promise<Buffer> {
+    if (contentLength <= MAX_WHOLE_BYTES) {
+        // Known size: undici collects it without an async iterator per chunk.
+        const bytes = await body.bytes();
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    if (contentLength > MAX_WHOLE_BYTES) throw new Error(`answer larger than ${MAX_WHOLE_BYTES} bytes`);
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_WHOLE_BYTES) throw new Error(`answer larger than ${MAX_WHOLE_BYTES} bytes`);
+        parts.push(chunk);
+    }
+    return Buffer.concat(parts);
+}
+
+export class Flight {
+    private readonly subs = new Set<Subscriber>();
+    private readonly abort = new Cancellation();
+    private state: "waiting" | "streaming" | "done" = "waiting";
+    private streamHead?: { status: number; contentType: string };
+    private chunks: Buffer[] = [];
+    private recorded = 0;
+    private recording: boolean;
+    private joinable = true;
+
+    constructor(
+        private readonly req: FlightRequest,
+        private readonly config: GatewayConfig,
+        private readonly metrics: Metrics,
+        private readonly log: Logger,
+        private readonly hooks: FlightHooks = {},
+    ) {
+        this.recording = req.recordLimit > 0;
+    }
+
+    get subscribers(): number {
+        return this.subs.size;
+    }
+
+    /** Adds a subscriber; false if the flight can no longer replay what it already sent. */
+    join(sub: Subscriber): boolean {
+        if (!this.joinable) return false;
+        this.subs.add(sub);
+        if (this.state === "streaming") {
+            sub.streamStart(this.streamHead!.status, this.streamHead!.contentType);
+            for (const c of this.chunks) sub.streamData(c);
+        }
+        return true;
+    }
+
+    /** A subscriber's client went away; the last one leaving cancels the upstream call. */
+    leave(sub: Subscriber): void {
+        this.subs.delete(sub);
+        if (this.subs.size === 0 && this.state !== "done") {
+            this.closeToJoiners();
+            this.abort.abort();
+        }
+    }
+
+    /** Ends the flight now with an error for everyone (drain timeout). */
+    terminate(err: GatewayError): void {
+        if (this.state === "done") return;
+        this.finish(err);
+        this.abort.abort();
+    }
+
+    async run(): Promise<void> {
+        const { pool } = this.req;
+        let avoid: Upstream | undefined;
+        for (let attempt = 1; ; attempt++) {
+            let up: Upstream;
+            try {
+                up = await pool.acquire({
+                    team: this.req.team,
+                    // A retry may wait again, as long as a first attempt may.
+                    deadlineMs: attempt === 1 ? this.req.deadlineMs : Date.now() + this.config.queue.maxWaitSeconds * 1000,
+                    signal: this.abort,
+                    urgent: attempt > 1,
+                    avoid,
+                });
+            } catch (e) {
+                if (!(e instanceof AbortedError)) this.finish(e as GatewayError);
+                return;
+            }
+            try {
+                await this.send(up);
+                return;
+            } catch (e) {
+                if (!(e instanceof RetryableError) || this.state === "done") return;
+                if (attempt >= 2) {
+                    this.finish(errors.upstreamFailed(pool.name, e.message));
+                    return;
+                }
+                this.metrics.retries.inc({ pool: pool.name });
+                this.log.warn({ requestId: this.req.requestId, pool: pool.name, upstream: up.origin, err: e.message }, "upstream failed before answering; retrying");
+                avoid = up;
+            }
+        }
+    }
+
+    /** One attempt on one upstream. Throws RetryableError while nothing was sent to clients. */
+    private async send(up: Upstream): Promise<void> {
+        const { pool, stream } = this.req;
+        let outcome: Outcome = "ok";
+        try {
+            const res = await up.http.request({
+                method: "POST",
+                path: "/v1/chat/completions",
+                headers: { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId },
+                body: this.req.body,
+                signal: this.abort,
+            });
+            const contentType = String(res.headers["content-type"] ?? "application/json");
+            if (res.statusCode >= 500) {
+                await res.body.dump().catch(() => undefined);
+                outcome = "http-5xx";
+                throw new RetryableError(`HTTP ${res.statusCode}`);
+            }
+            if (stream && res.statusCode === 200 && contentType.startsWith("text/event-stream")) {
+                const scanner = new SseScanner();
+                for await (const chunk of res.body as AsyncIterable<Buffer>) {
+                    if (this.state === "waiting") this.startStream(res.statusCode, contentType);
+                    scanner.push(chunk);
+                    this.relay(chunk);
+                }
+                if (this.state === "waiting") {
+                    outcome = "http-5xx";
+                    throw new RetryableError("empty stream");
+                }
+                if (scanner.usage) this.hooks.onUsage?.(scanner.usage);
+                if (!scanner.sawDone) {
+                    outcome = "connect-failure";
+                    this.streamFailed(up, "the stream closed before data: [DONE]");
+                    return;
+                }
+                this.finish();
+                return;
+            }
+            const body = await readWhole(res.body, Number(res.headers["content-length"] ?? NaN));
+            if (res.statusCode === 200) {
+                const usage = usageOfJson(body);
+                if (usage) this.hooks.onUsage?.(usage);
+                if (this.recording && body.length <= this.req.recordLimit) this.chunks = [body];
+                else this.recording = false;
+            } else {
+                this.recording = false;
+            }
+            this.closeToJoiners();
+            this.state = "done";
+            for (const s of this.subs) s.whole(res.statusCode, contentType, body);
+            this.complete(res.statusCode, contentType);
+        } catch (e) {
+            if (e instanceof RetryableError) throw e;
+            if (this.abort.aborted) {
+                outcome = "aborted";
+                return;
+            }
+            outcome = "connect-failure";
+            const detail = (e as Error).message || String(e);
+            if (this.state === "waiting") throw new RetryableError(detail);
+            this.streamFailed(up, detail);
+        } finally {
+            pool.release(up, outcome);
+        }
+    }
+
+    private startStream(status: number, contentType: string): void {
+        this.state = "streaming";
+        this.streamHead = { status, contentType };
+        for (const s of this.subs) s.streamStart(status, contentType);
+    }
+
+    private relay(chunk: Buffer): void {
+        if (this.recording) {
+            this.recorded += chunk.length;
+            if (this.recorded > this.req.recordLimit) {
+                // Too big to keep: stop recording, and so stop accepting joiners who would need the replay.
+                this.recording = false;
+                this.chunks = [];
+                this.closeToJoiners();
+            } else {
+                this.chunks.push(chunk);
+            }
+        }
+        for (const s of this.subs) s.streamData(chunk);
+    }
+
+    private streamFailed(up: Upstream, detail: string): void {
+        this.metrics.streamErrors.inc({ pool: this.req.pool.name });
+        this.log.warn({ requestId: this.req.requestId, pool: this.req.pool.name, upstream: up.origin, err: detail }, "upstream failed mid-stream");
+        this.finish(errors.streamInterrupted(this.req.pool.name, detail));
+    }
+
+    /** Ends a stream (or fails everyone) and closes the flight. */
+    private finish(err?: GatewayError): void {
+        if (this.state === "done") return;
+        const wasStreaming = this.state === "streaming";
+        this.state = "done";
+        this.closeToJoiners();
+        for (const s of this.subs) {
+            if (err) s.fail(err);
+            else s.streamEnd();
+        }
+        if (!err && wasStreaming && this.streamHead) this.complete(this.streamHead.status, this.streamHead.contentType);
+    }
+
+    private complete(status: number, contentType: string): void {
+        if (status === 200 && this.recording) this.hooks.onRecorded?.(status, contentType, this.chunks);
+        this.chunks = [];
+    }
+
+    private closeToJoiners(): void {
+        if (!this.joinable) return;
+        this.joinable = false;
+        this.hooks.onClosedToJoiners?.();
+    }
+}

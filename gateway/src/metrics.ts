@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics. One registry per gateway instance (tests run several in a process).
+ * gateway_queue_depth is what KEDA scales each pool on: it exists at zero workers, so it can wake a pool.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export class Metrics {
+    readonly registry = new Registry();
+
+    readonly queueDepth = new Gauge({ name: "gateway_queue_depth", help: "Requests waiting for a ready upstream, per pool", labelNames: ["pool"], registers: [this.registry] });
+    readonly inflight = new Gauge({ name: "gateway_inflight_requests", help: "Requests sent to an upstream and not yet finished, per pool", labelNames: ["pool"], registers: [this.registry] });
+    readonly requests = new Counter({ name: "gateway_requests_total", help: "Requests answered, by pool and HTTP status (499: client went away)", labelNames: ["pool", "code"], registers: [this.registry] });
+    readonly duration = new Histogram({
+        name: "gateway_request_duration_seconds",
+        help: "Time from request to the end of its response (whole stream), by pool",
+        labelNames: ["pool"],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+        registers: [this.registry],
+    });
+    readonly queueWait = new Histogram({
+        name: "gateway_queue_wait_seconds",
+        help: "Time requests waited for a ready upstream, by pool",
+        labelNames: ["pool"],
+        buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300],
+        registers: [this.registry],
+    });
+    readonly readyUpstreams = new Gauge({ name: "gateway_upstreams_ready", help: "Upstreams currently eligible for traffic, per pool", labelNames: ["pool"], registers: [this.registry] });
+    readonly knownUpstreams = new Gauge({ name: "gateway_upstreams", help: "Upstreams known (configured or discovered), per pool", labelNames: ["pool"], registers: [this.registry] });
+    readonly retries = new Counter({ name: "gateway_upstream_retries_total", help: "Requests retried on another upstream after a failure before the response started", labelNames: ["pool"], registers: [this.registry] });
+    readonly ejections = new Counter({ name: "gateway_upstream_ejections_total", help: "Upstreams taken out of rotation after failures", labelNames: ["pool"], registers: [this.registry] });
+    readonly streamErrors = new Counter({ name: "gateway_stream_errors_total", help: "Streams ended with an error event because the upstream failed mid-response", labelNames: ["pool"], registers: [this.registry] });
+    readonly cacheHits = new Counter({ name: "gateway_cache_hits_total", help: "Responses served from the cache or shared with an identical request in flight", labelNames: ["pool"], registers: [this.registry] });
+    readonly cacheMisses = new Counter({ name: "gateway_cache_misses_total", help: "Cacheable requests that needed an upstream call", labelNames: ["pool"], registers: [this.registry] });
+    readonly cacheBypass = new Counter({ name: "gateway_cache_bypass_total", help: "Requests to a caching pool not cached (non-deterministic or Cache-Control: no-store)", labelNames: ["pool"], registers: [this.registry] });
+    readonly cacheBytes = new Gauge({ name: "gateway_cache_bytes", help: "Bytes held by the response cache", labelNames: ["pool"], registers: [this.registry] });
+    readonly cacheEvictions = new Counter({ name: "gateway_cache_evictions_total", help: "Cache entries dropped to stay within maxBytes", labelNames: ["pool"], registers: [this.registry] });
+    readonly teamRequests = new Counter({ name: "gateway_team_requests_total", help: "Requests per team, by pool and HTTP status", labelNames: ["team", "pool", "code"], registers: [this.registry] });
+    readonly teamTokens = new Counter({
+        name: "gateway_team_tokens_total",
+        help: "Tokens reported by upstreams (usage), per team; type is prompt or completion",
+        labelNames: ["team", "pool", "type"],
+        registers: [this.registry],
+    });
+
+    // prom-client hashes the label set on every call; the per-request paths keep labelled children.
+    readonly requestsFor = memo((pool: string, code: string) => this.requests.labels({ pool, code }));
+    readonly durationFor = memo((pool: string) => this.duration.labels({ pool }));
+    readonly teamRequestsFor = memo((team: string, pool: string, code: string) => this.teamRequests.labels({ team, pool, code }));
+    readonly teamTokensFor = memo((team: string, pool: string, type: string) => this.teamTokens.labels({ team, pool, type }));
+
+    constructor(options: { processMetrics?: boolean } = {}) {
+        if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    }
+
+    text(): Promise<string> {
+        return this.registry.metrics();
+    }
+}
+
+/** Caches fn's result per argument list (label values come from config and status codes: bounded). */
+function memo<A extends string[], R>(fn: (...args: A) => R): (...args: A) => R {
+    const cache = new Map<string, R>();
+    return (...args: A) => {
+        // Plain concatenation: this runs several times per request.
+        let key = args[0];
+        for (let i = 1; i < args.length; i++) key += "\u0000" + args[i];
+        let v = cache.get(key);
+        if (v === undefined) cache.set(key, (v = fn(...args)));
+        return v;
+    };
+}

@@ -1,0 +1,269 @@
+/**
+ * A worker pool: its upstreams (static or discovered through a headless Service's DNS),
+ * least-outstanding-requests balancing, and the bounded wait queue that holds requests
+ * while no upstream is ready (cold start from zero) or all are at capacity.
+ */
+import { promises as dns } from "dns";
+import { EventEmitter } from "events";
+import type { GatewayConfig, PoolConfig } from "./config";
+import { errors, GatewayError } from "./errors";
+import type { Logger } from "./log";
+import type { Metrics } from "./metrics";
+import { FairQueue, QueueTicket } from "./queue";
+import { Outcome, Upstream } from "./upstream";
+
+/** Resolves a host name to IP addresses; [] when the name does not exist (no ready pods). */
+export type Resolver = (host: string) => Promise<string[]>;
+
+export const systemResolver: Resolver = async (host) => {
+    try {
+        // lookup (getaddrinfo) honours /etc/resolv.conf search domains, so short Service names work in-cluster.
+        return (await dns.lookup(host, { all: true })).map((a) => a.address);
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOTFOUND") return [];
+        throw e;
+    }
+};
+
+/**
+ * Cancels one request (client gone, drain timeout). An EventEmitter, which undici accepts as
+ * `signal`: on the per-request path it costs far less than AbortController's EventTarget.
+ */
+export class Cancellation extends EventEmitter {
+    aborted = false;
+
+    abort(): void {
+        if (this.aborted) return;
+        this.aborted = true;
+        this.emit("abort");
+    }
+}
+
+export interface AcquireOptions {
+    team: string;
+    /** Absolute time (ms) after which the request gives up waiting. */
+    deadlineMs: number;
+    signal: Cancellation;
+    /** A retry of an admitted request: not counted against maxDepth, served first. */
+    urgent?: boolean;
+    /** Prefer another upstream than this one (it just failed). */
+    avoid?: Upstream;
+}
+
+interface Waiter {
+    opts: AcquireOptions;
+    enqueuedMs: number;
+    resolve(up: Upstream): void;
+    reject(err: Error): void;
+    timer: NodeJS.Timeout;
+    ticket?: QueueTicket<Waiter>;
+    onAbort(): void;
+}
+
+export class AbortedError extends Error {
+    constructor() {
+        super("client went away");
+        this.name = "AbortedError";
+    }
+}
+
+export class Pool {
+    readonly name: string;
+    private readonly upstreams = new Map<string, Upstream>();
+    private readonly queue = new FairQueue<Waiter>();
+    private rotation = 0;
+    private discoveryTimer: NodeJS.Timeout | undefined;
+    private closed = false;
+    /** Labelled metric children, bound once (label hashing per call shows in profiles). */
+    private readonly m: { queueDepth: { set(v: number): void }; inflight: { inc(): void; dec(): void }; queueWait: { observe(v: number): void } };
+
+    constructor(
+        readonly config: PoolConfig,
+        private readonly gateway: GatewayConfig,
+        private readonly metrics: Metrics,
+        private readonly log: Logger,
+        private readonly resolve: Resolver = systemResolver,
+    ) {
+        this.name = config.name;
+        const labels = { pool: this.name };
+        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels) };
+        metrics.queueDepth.set(labels, 0);
+        metrics.inflight.set(labels, 0);
+        this.updateGauges();
+    }
+
+    start(): void {
+        if (this.config.upstreams) this.setUpstreams(this.config.upstreams);
+        else void this.discover();
+    }
+
+    get queueDepth(): number {
+        return this.queue.size;
+    }
+
+    readyCount(now = Date.now()): number {
+        let n = 0;
+        for (const u of this.upstreams.values()) if (u.available(now, undefined)) n++;
+        return n;
+    }
+
+    /** Replaces the upstream set; removed upstreams finish their in-flight requests. */
+    setUpstreams(origins: readonly string[]): void {
+        const wanted = new Set(origins);
+        for (const [origin, up] of this.upstreams) {
+            if (!wanted.has(origin)) {
+                this.upstreams.delete(origin);
+                void up.stop();
+                this.log.info({ pool: this.name, upstream: origin }, "upstream removed");
+            }
+        }
+        for (const origin of wanted) {
+            if (this.upstreams.has(origin)) continue;
+            const up = new Upstream(origin, this.gateway, {
+                onAvailable: () => this.dispatch(),
+                onStateChange: () => this.updateGauges(),
+                onEjected: (u, reason) => {
+                    this.metrics.ejections.inc({ pool: this.name });
+                    this.log.warn({ pool: this.name, upstream: u.origin, reason, seconds: this.gateway.health.ejectSeconds }, "upstream ejected");
+                },
+            });
+            this.upstreams.set(origin, up);
+            up.startProbing();
+            this.log.info({ pool: this.name, upstream: origin }, "upstream added");
+        }
+        this.updateGauges();
+    }
+
+    private async discover(): Promise<void> {
+        if (this.closed || !this.config.dns) return;
+        const i = this.config.dns.lastIndexOf(":");
+        const host = this.config.dns.slice(0, i);
+        const port = this.config.dns.slice(i + 1);
+        try {
+            const addrs = await this.resolve(host);
+            if (!this.closed) this.setUpstreams([...new Set(addrs)].map((a) => (a.includes(":") ? `http://[${a}]:${port}` : `http://${a}:${port}`)));
+        } catch (e) {
+            // A DNS hiccup keeps the current set; only "no such name" (no ready pods) empties it.
+            this.log.warn({ pool: this.name, host, err: (e as Error).message }, "dns lookup failed; keeping current upstreams");
+        }
+        if (this.closed) return;
+        this.discoveryTimer = setTimeout(() => void this.discover(), this.gateway.health.dnsRefreshSeconds * 1000);
+        this.discoveryTimer.unref();
+    }
+
+    /** Least outstanding requests among available upstreams; ties rotate so equal load spreads evenly. */
+    private pick(avoid?: Upstream): Upstream | undefined {
+        const now = Date.now();
+        const max = this.config.maxConcurrentPerUpstream;
+        const list = [...this.upstreams.values()];
+        const n = list.length;
+        let best: Upstream | undefined;
+        let fallback: Upstream | undefined;
+        const start = this.rotation++ % Math.max(1, n);
+        for (let k = 0; k < n; k++) {
+            const u = list[(start + k) % n];
+            if (!u.available(now, max)) continue;
+            if (u === avoid) {
+                fallback = u;
+                continue;
+            }
+            if (best === undefined || u.outstanding < best.outstanding) best = u;
+        }
+        return best ?? fallback;
+    }
+
+    private take(up: Upstream): Upstream {
+        up.outstanding++;
+        this.m.inflight.inc();
+        return up;
+    }
+
+    /** Resolves with an upstream (its slot taken), or rejects: 429 queue full, 503 wait exceeded, AbortedError. */
+    acquire(opts: AcquireOptions): Promise<Upstream> {
+        if (opts.signal.aborted) return Promise.reject(new AbortedError());
+        // FIFO: nobody overtakes a waiting request, except retries of admitted ones.
+        if (this.queue.size === 0 || opts.urgent) {
+            const up = this.pick(opts.avoid);
+            if (up) return Promise.resolve(this.take(up));
+        }
+        if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
+            return Promise.reject(errors.queueFull(this.name, Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10))));
+        }
+        return new Promise<Upstream>((resolve, reject) => {
+            const w: Waiter = {
+                opts,
+                enqueuedMs: Date.now(),
+                resolve,
+                reject,
+                timer: setTimeout(() => this.expire(w), Math.max(0, opts.deadlineMs - Date.now())),
+                onAbort: () => {
+                    if (this.leave(w)) reject(new AbortedError());
+                },
+            };
+            opts.signal.once("abort", w.onAbort);
+            w.ticket = this.queue.push(opts.team, w, opts.urgent);
+            this.m.queueDepth.set(this.queue.size);
+        });
+    }
+
+    /** Takes a waiter out of the queue; false if it was already served. */
+    private leave(w: Waiter): boolean {
+        clearTimeout(w.timer);
+        w.opts.signal.removeListener("abort", w.onAbort);
+        const removed = w.ticket !== undefined && this.queue.remove(w.ticket);
+        this.m.queueDepth.set(this.queue.size);
+        if (removed) this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+        return removed;
+    }
+
+    private expire(w: Waiter): void {
+        if (!this.leave(w)) return;
+        const waited = Math.round((Date.now() - w.enqueuedMs) / 100) / 10;
+        const retryAfter = this.gateway.queue.retryAfterSeconds;
+        w.reject(this.readyCount() === 0 ? errors.poolStarting(this.name, waited, retryAfter) : errors.poolBusy(this.name, waited, Math.max(1, Math.ceil(retryAfter / 10))));
+    }
+
+    /** Serves waiting requests while an upstream has room. */
+    dispatch(): void {
+        while (this.queue.size > 0) {
+            const head = this.queue.peek()!;
+            const up = this.pick(head.opts.avoid);
+            if (!up) return;
+            this.queue.shift();
+            head.ticket = undefined;
+            clearTimeout(head.timer);
+            head.opts.signal.removeListener("abort", head.onAbort);
+            this.m.queueDepth.set(this.queue.size);
+            this.m.queueWait.observe((Date.now() - head.enqueuedMs) / 1000);
+            head.resolve(this.take(up));
+        }
+    }
+
+    /** Returns an upstream slot and feeds passive health. */
+    release(up: Upstream, outcome: Outcome): void {
+        up.outstanding--;
+        this.m.inflight.dec();
+        up.report(outcome);
+        this.dispatch();
+    }
+
+    /** Fails every waiting request (drain timeout). */
+    failWaiting(err: GatewayError): void {
+        let w: Waiter | undefined;
+        while ((w = this.queue.peek()) !== undefined) {
+            this.leave(w);
+            w.reject(err);
+        }
+    }
+
+    private updateGauges(): void {
+        this.metrics.readyUpstreams.set({ pool: this.name }, this.readyCount());
+        this.metrics.knownUpstreams.set({ pool: this.name }, this.upstreams.size);
+    }
+
+    async close(force: boolean): Promise<void> {
+        this.closed = true;
+        clearTimeout(this.discoveryTimer);
+        await Promise.all([...this.upstreams.values()].map((u) => (force ? u.destroy() : u.stop())));
+    }
+}

@@ -1,0 +1,122 @@
+/**
+ * One worker (vLLM server): its HTTP connection pool, load (outstanding requests) and
+ * health. Health is active (GET /v1/models: vLLM answers it only once the model is
+ * loaded; /health says only that the process is up) and passive (a failure ejects the
+ * upstream for a while, then it must pass a probe again).
+ */
+import { Pool as HttpPool } from "undici";
+import type { GatewayConfig } from "./config";
+
+export type Outcome = "ok" | "connect-failure" | "http-5xx" | "aborted";
+
+export interface UpstreamEvents {
+    /** Availability may have increased: the pool should serve its queue. */
+    onAvailable(): void;
+    /** Availability changed either way (metrics). */
+    onStateChange(): void;
+    onEjected(up: Upstream, reason: string): void;
+}
+
+export class Upstream {
+    readonly http: HttpPool;
+    outstanding = 0;
+    /** Passed its last probe. */
+    ready = false;
+    ejectedUntil = 0;
+    private consecutive5xx = 0;
+    private timer: NodeJS.Timeout | undefined;
+    private stopped = false;
+
+    constructor(
+        readonly origin: string,
+        private readonly config: GatewayConfig,
+        private readonly events: UpstreamEvents,
+    ) {
+        const u = config.upstream;
+        this.http = new HttpPool(origin, {
+            connectTimeout: u.connectTimeoutSeconds * 1000,
+            headersTimeout: u.headersTimeoutSeconds * 1000,
+            bodyTimeout: u.bodyTimeoutSeconds * 1000,
+            // Below uvicorn's 5 s keep-alive, so we rarely reuse a socket the server is closing.
+            keepAliveTimeout: 4000,
+        });
+    }
+
+    available(now: number, maxConcurrent: number | undefined): boolean {
+        return this.ready && !this.stopped && now >= this.ejectedUntil && (maxConcurrent === undefined || this.outstanding < maxConcurrent);
+    }
+
+    startProbing(): void {
+        this.schedule(0);
+    }
+
+    private schedule(ms: number): void {
+        if (this.stopped) return;
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.probe(), ms);
+        this.timer.unref();
+    }
+
+    private async probe(): Promise<void> {
+        const h = this.config.health;
+        const wait = this.ejectedUntil - Date.now();
+        if (wait > 0) return this.schedule(wait);
+        const ok = await this.probeOnce(h.probeTimeoutSeconds * 1000);
+        if (this.stopped) return;
+        this.setReady(ok);
+        this.schedule((ok ? h.probeIntervalSeconds : h.probeIntervalNotReadySeconds) * 1000);
+    }
+
+    private async probeOnce(timeoutMs: number): Promise<boolean> {
+        try {
+            const res = await this.http.request({ method: "GET", path: "/v1/models", headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+            const body = (await res.body.json()) as { data?: unknown };
+            return res.statusCode === 200 && Array.isArray(body?.data);
+        } catch {
+            return false;
+        }
+    }
+
+    private setReady(ready: boolean): void {
+        if (ready === this.ready) return;
+        this.ready = ready;
+        if (ready) this.consecutive5xx = 0;
+        this.events.onStateChange();
+        if (ready) this.events.onAvailable();
+    }
+
+    /** Passive health: called when a request finishes. */
+    report(outcome: Outcome): void {
+        if (outcome === "ok") {
+            this.consecutive5xx = 0;
+        } else if (outcome === "connect-failure") {
+            this.eject("connection failed");
+        } else if (outcome === "http-5xx") {
+            if (++this.consecutive5xx >= this.config.health.failuresToEject) this.eject(`${this.consecutive5xx} consecutive 5xx answers`);
+        }
+    }
+
+    private eject(reason: string): void {
+        if (Date.now() < this.ejectedUntil) return;
+        this.ejectedUntil = Date.now() + this.config.health.ejectSeconds * 1000;
+        this.ready = false;
+        this.consecutive5xx = 0;
+        this.events.onEjected(this, reason);
+        this.events.onStateChange();
+        this.schedule(this.config.health.ejectSeconds * 1000);
+    }
+
+    /** Stops probing and closes connections once in-flight requests are done. */
+    async stop(): Promise<void> {
+        this.stopped = true;
+        clearTimeout(this.timer);
+        await this.http.close().catch(() => undefined);
+    }
+
+    /** Closes at once, failing in-flight requests (drain timeout). */
+    async destroy(): Promise<void> {
+        this.stopped = true;
+        clearTimeout(this.timer);
+        await this.http.destroy().catch(() => undefined);
+    }
+}
