@@ -30,15 +30,18 @@ export interface HpaRules {
  * defaults, kubernetes.io HPA docs). Down: 5-minute window, then at most one pod per
  * 2 minutes (EKS ML docs' suggestion), so a class pausing between questions keeps its GPUs.
  */
+/** Kubernetes' default HPA scale-up (kubernetes.io HPA docs): double or +4 pods every 15 s. */
+export const K8S_DEFAULT_SCALE_UP: HpaRules = {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: "Max",
+    policies: [
+        { type: "Percent", value: 100, periodSeconds: 15 },
+        { type: "Pods", value: 4, periodSeconds: 15 },
+    ],
+};
+
 export const HPA_BEHAVIOR: { readonly scaleUp: HpaRules; readonly scaleDown: HpaRules } = {
-    scaleUp: {
-        stabilizationWindowSeconds: 0,
-        selectPolicy: "Max",
-        policies: [
-            { type: "Percent", value: 100, periodSeconds: 15 },
-            { type: "Pods", value: 4, periodSeconds: 15 },
-        ],
-    },
+    scaleUp: K8S_DEFAULT_SCALE_UP,
     scaleDown: {
         stabilizationWindowSeconds: 300,
         selectPolicy: "Max",

@@ -1,0 +1,137 @@
+/**
+ * npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ *
+ * Side-by-side cost and latency of team stacks, before anyone spends money: reads each
+ * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
+ * a table (Markdown with --markdown), and writes <out>/compare.md and <out>/<stack>.svg
+ * (default out: plan/compare/). --reference-classroom adds the classroom comparison of
+ * the published reference policy, our default policy and the oracle (no stack needed).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigError } from "../stacks/errors";
+import { staticCost } from "../stacks/cost";
+import { rawStackConfig } from "../stacks/load";
+import { PROJECT } from "../stacks/schema";
+import { natGatewayCount, simulateStack } from "../stacks/sim";
+import { ClassroomComparison, classroomComparison } from "../stacks/sim/reference";
+import { stackChart } from "../stacks/sim/report/chart";
+import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../stacks/sim/report/table";
+import { StackConfig, parseStackConfig } from "../stacks/validate";
+import { listStacks, readStackFile } from "./engine/stackFile";
+
+const ROOT = path.resolve(__dirname, "..");
+/** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
+const DEFAULT_DAYS = 28;
+
+export class UsageError extends Error {}
+
+/** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
+export function loadStack(root: string, stack: string): StackConfig {
+    const known = listStacks(root);
+    if (!known.includes(stack)) {
+        throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
+    }
+    const file = readStackFile(root, stack, PROJECT);
+    const { raw, issues } = rawStackConfig(file.config);
+    if (issues.length > 0) throw new ConfigError(issues);
+    if (raw.environment === undefined) raw.environment = stack;
+    return parseStackConfig(raw);
+}
+
+interface Args {
+    stacks: string[];
+    out: string;
+    markdown: boolean;
+    days: number;
+    reference: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const value = () => {
+            const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+            if (v === undefined) throw new UsageError(`${a} needs a value`);
+            return v;
+        };
+        if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        else if (a === "--markdown" || a === "--md") args.markdown = true;
+        else if (a === "--days" || a.startsWith("--days=")) {
+            args.days = Number(value());
+            if (!Number.isInteger(args.days) || args.days < 1 || args.days > 366) throw new UsageError("--days must be a whole number from 1 to 366");
+        } else if (a === "--reference-classroom") args.reference = true;
+        else if (a.startsWith("-")) throw new UsageError(`unknown option '${a}'`);
+        else args.stacks.push(a);
+    }
+    if (args.stacks.length === 0 && !args.reference) throw new UsageError("name at least one stack (or --reference-classroom)");
+    return args;
+}
+
+function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { label: string; cells: string[][] }[] } {
+    const usd = (n: number) => `$${n.toFixed(2)}`;
+    const headers = c.rows.map((r) => r.name);
+    const cell = (f: (r: ClassroomComparison["rows"][number]) => string) => c.rows.map((r) => [f(r)]);
+    return {
+        headers,
+        rows: [
+            { label: "Policy", cells: cell((r) => r.policy) },
+            { label: "GPU USD/month (A10G pool)", cells: cell((r) => usd(r.usdPerMonth)) },
+            { label: "Node hours/month", cells: cell((r) => (r.nodeHoursPerMonth === null ? "n/a" : r.nodeHoursPerMonth.toFixed(1))) },
+            { label: "P95 latency", cells: cell((r) => (r.p95LatencySeconds === null ? "n/a (service time only)" : `${r.p95LatencySeconds.toFixed(2)} s`)) },
+            { label: "Cold starts/month", cells: cell((r) => (r.coldStarts === null ? "n/a" : String(r.coldStarts))) },
+            { label: "Rejected/month", cells: cell((r) => (r.rejectedPerMonth === null ? "n/a" : String(r.rejectedPerMonth))) },
+        ],
+    };
+}
+
+function main(argv: string[]): void {
+    const args = parseArgs(argv);
+    const columns: StackColumn[] = args.stacks.map((stack) => {
+        const config = loadStack(ROOT, stack);
+        const sim = simulateStack(config, { days: args.days, root: ROOT, params: { timeseries: true } });
+        const cost = staticCost(config, natGatewayCount(config));
+        return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
+    });
+    fs.mkdirSync(args.out, { recursive: true });
+    const md: string[] = ["# Stack comparison", ""];
+    const print: string[] = [];
+    if (columns.length > 0) {
+        const headers = columns.map((c) => c.stack);
+        const rows = comparisonRows(columns);
+        print.push(args.markdown ? renderMarkdown(headers, rows) : renderTerminal(headers, rows));
+        md.push(renderMarkdown(headers, rows), "");
+        for (const c of columns) {
+            const file = path.join(args.out, `${c.stack}.svg`);
+            fs.writeFileSync(file, stackChart(`${c.stack}: load, queue, replicas and latency`, c.sim.input, c.sim.result));
+            md.push(`![${c.stack}](${c.stack}.svg)`, "");
+        }
+    }
+    if (args.reference) {
+        const c = classroomComparison({ days: args.days });
+        const t = classroomTable(c);
+        const title = `Classroom profile, one A10G on-demand pool (g5.xlarge, max 8), MedGemma 1.5 4B, ${c.days} days simulated, ${c.requestsPerMonth.toLocaleString("en-US")} requests/month`;
+        print.push("", title, args.markdown ? renderMarkdown(t.headers, t.rows) : renderTerminal(t.headers, t.rows));
+        md.push(`## ${title}`, "", renderMarkdown(t.headers, t.rows), "");
+    }
+    md.push(
+        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (stacks/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (stacks/cost.ts). Every default and its source: stacks/sim/params.ts, stacks/sim/service.ts, stacks/traffic/.",
+        "",
+    );
+    fs.writeFileSync(path.join(args.out, "compare.md"), md.join("\n"));
+    process.stdout.write(print.join("\n") + `\n\nwrote ${path.relative(process.cwd(), path.join(args.out, "compare.md")) || "compare.md"}${columns.map((c) => `, ${c.stack}.svg`).join("")}\n`);
+}
+
+if (require.main === module) {
+    try {
+        main(process.argv.slice(2));
+    } catch (e) {
+        if (e instanceof UsageError) {
+            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]\n`);
+            process.exit(1);
+        }
+        process.stderr.write(`error: ${e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+        process.exit(1);
+    }
+}

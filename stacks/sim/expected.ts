@@ -1,0 +1,235 @@
+/**
+ * The `expected` block of cost.json: one simulation of the stack's traffic profile,
+ * normalized to a month.
+ *
+ * Monthly normalization: every count and cost measured over the simulated span
+ * (`days` x 24 h, plus the few minutes it takes to finish the last requests) is
+ * multiplied by 730 h / (days x 24 h). Built-in profiles repeat weekly, so 7 or 28 days
+ * normalize exactly; other spans weight weekdays by how often they occur in the span.
+ * Latencies and ratios are not normalized.
+ */
+import { HOURS_PER_MONTH } from "../catalog/instances";
+import { floorNodes, poolNodePrice, staticCost } from "../cost";
+import { StackConfig } from "../validate";
+import { simulate } from "./engine";
+import { SimInput, SimResult } from "./types";
+import { OracleCost, oracleCost } from "./oracle";
+import { SetupOptions, buildSimInput } from "./setup";
+import { describePolicy } from "./policy";
+import { quantileSorted, round, sortedCopy } from "./stats";
+
+export interface RequestCounts {
+    readonly arrived: number;
+    readonly answered: number;
+    readonly rejected: number;
+    readonly rejected429: number;
+    readonly rejected503: number;
+    /** Sent to a worker that did not start them within the gateway's upstream timeout (504). */
+    readonly timedOut: number;
+    readonly held: number;
+}
+
+export interface WorkerPoolEstimate {
+    readonly name: string;
+    readonly model: string;
+    readonly policy: string;
+    /** Per month. */
+    readonly requests: RequestCounts;
+    readonly p50LatencySeconds: number | null;
+    readonly p95LatencySeconds: number | null;
+    readonly p99LatencySeconds: number | null;
+    /** Per month: times requests waited for a pool with no routable worker. */
+    readonly coldStarts: number;
+    /** Per month: cold starts whose held requests all gave up (503) before a worker was routable. */
+    readonly coldStartsUnanswered: number;
+    /** Median and worst seconds from the first held request to the first answer, over answered cold starts. */
+    readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
+    readonly peakReplicas: number;
+    readonly service: { readonly imageMedianSeconds: number; readonly textMedianSeconds: number; readonly concurrency: number; readonly sources: readonly string[] };
+}
+
+export interface PoolEstimate {
+    readonly pool: string;
+    readonly gpuType: string;
+    readonly instanceType: string;
+    readonly capacityType: "spot" | "on-demand";
+    readonly usdPerNodeHour: number;
+    readonly nodeHoursPerMonth: number;
+    readonly gpuHoursPerMonth: number;
+    readonly usdPerMonth: number;
+    readonly oracleUsdPerMonth: number;
+    readonly peakNodes: number;
+    readonly nodeLaunchesPerMonth: number;
+    readonly spotInterruptionsPerMonth: number;
+    readonly workerPools: readonly WorkerPoolEstimate[];
+}
+
+export interface ExpectedCost {
+    readonly profile: string;
+    readonly seed: number;
+    /** Simulated days (the month is normalized from them). */
+    readonly days: number;
+    readonly method: string;
+    /** Everything: fixed (control plane, NAT, ALB, system nodes) + simulated GPU nodes. */
+    readonly usdPerMonth: number;
+    readonly fixedUsdPerMonth: number;
+    readonly gpuUsdPerMonth: number;
+    readonly gpuHoursPerMonth: number;
+    readonly nodeHoursPerMonth: number;
+    readonly p50LatencySeconds: number | null;
+    readonly p95LatencySeconds: number | null;
+    readonly p99LatencySeconds: number | null;
+    /** P95 over every request, a rejected one counting as never answered (null: more than 5 % failed). */
+    readonly p95AllRequestsSeconds: number | null;
+    /** Per month: times requests waited for a pool with no routable worker (user-visible cold starts). */
+    readonly coldStarts: number;
+    readonly coldStartsUnanswered: number;
+    readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
+    /** Total monthly USD per 1000 answered requests (null without answers). */
+    readonly usdPer1kRequests: number | null;
+    readonly gpuUsdPer1kRequests: number | null;
+    /** GPU cost of the oracle lower bound for the same trace. */
+    readonly oracleUsdPerMonth: number;
+    /** gpuUsdPerMonth / oracleUsdPerMonth (null when the oracle is 0). */
+    readonly oracleRatio: number | null;
+    readonly requests: RequestCounts;
+    readonly perPool: readonly PoolEstimate[];
+    readonly assumptions: readonly string[];
+}
+
+export interface ExpectedCostOptions extends SetupOptions {}
+
+/** NAT gateways the network component creates (0 for an existing VPC). */
+export function natGatewayCount(config: StackConfig): number {
+    if (config.network.existing) return 0;
+    return config.network.natGateways === "perAz" ? config.network.availabilityZoneCount : 1;
+}
+
+/** Monthly cost of everything but GPU nodes, from the static model's floor. */
+export function fixedUsdPerMonth(config: StackConfig): number {
+    const floor = staticCost(config, natGatewayCount(config)).floorUsdPerMonth;
+    const gpuFloor = config.gpuPools.reduce((s, p) => s + floorNodes(config, p) * poolNodePrice(config, p).usdPerHour * HOURS_PER_MONTH, 0);
+    return round(floor - gpuFloor);
+}
+
+export interface StackSimulation {
+    readonly input: SimInput;
+    readonly result: SimResult;
+    readonly oracle: OracleCost;
+    readonly expected: ExpectedCost;
+}
+
+/** Simulates a stack and summarizes it; `expectedCost` keeps only the summary. */
+export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {}): StackSimulation {
+    const input = buildSimInput(config, opts);
+    const result = simulate(input);
+    const oracle = oracleCost(input, input.trace);
+    return { input, result, oracle, expected: summarize(config, input, result, oracle) };
+}
+
+const orNull = (n: number, digits = 2) => (Number.isFinite(n) ? round(n, digits) : null);
+
+function ttfa(values: readonly number[]): { median: number; max: number } | null {
+    if (values.length === 0) return null;
+    const s = sortedCopy(values);
+    return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
+}
+
+export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost): ExpectedCost {
+    const days = input.trace.horizonSeconds / 86400;
+    const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
+    const counts = (xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[]): RequestCounts => {
+        const sum = (f: (x: (typeof xs)[number]) => number) => Math.round(xs.reduce((a, x) => a + f(x), 0) * perMonth);
+        return {
+            arrived: sum((x) => x.arrived),
+            answered: sum((x) => x.answered),
+            rejected: sum((x) => x.rejected429 + x.rejected503 + x.timedOut),
+            rejected429: sum((x) => x.rejected429),
+            rejected503: sum((x) => x.rejected503),
+            timedOut: sum((x) => x.timedOut),
+            held: sum((x) => x.held),
+        };
+    };
+    const perPool: PoolEstimate[] = result.gpuPools.map((g, gi) => {
+        const wps = result.workerPools.filter((_, wi) => input.workerPools[wi].gpuPool === gi);
+        const oracleUsd = oracle.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
+        return {
+            pool: g.name,
+            gpuType: config.gpuPools[gi].gpuType,
+            instanceType: g.instanceType,
+            capacityType: g.capacityType,
+            usdPerNodeHour: round(g.usdPerHour, 4),
+            nodeHoursPerMonth: round((g.nodeSeconds / 3600) * perMonth, 1),
+            gpuHoursPerMonth: round(((g.nodeSeconds * g.gpusPerNode) / 3600) * perMonth, 1),
+            usdPerMonth: round(g.usd * perMonth),
+            oracleUsdPerMonth: round(oracleUsd * perMonth),
+            peakNodes: g.peakNodes,
+            nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
+            spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
+            workerPools: wps.map((w) => {
+                const wi = result.workerPools.indexOf(w);
+                const s = input.workerPools[wi].service;
+                return {
+                    name: w.name,
+                    model: w.model,
+                    policy: describePolicy(input.workerPools[wi].policy),
+                    requests: counts([w]),
+                    p50LatencySeconds: orNull(w.latency.p50),
+                    p95LatencySeconds: orNull(w.latency.p95),
+                    p99LatencySeconds: orNull(w.latency.p99),
+                    coldStarts: round(w.coldStarts * perMonth, 1),
+                    coldStartsUnanswered: round(w.coldStartsUnanswered * perMonth, 1),
+                    timeToFirstAnswerSeconds: ttfa(w.timeToFirstAnswer),
+                    peakReplicas: w.peakReplicas,
+                    service: { imageMedianSeconds: round(s.image.medianSeconds, 3), textMedianSeconds: round(s.text.medianSeconds, 3), concurrency: s.concurrency, sources: s.sources },
+                };
+            }),
+        };
+    });
+    const fixed = fixedUsdPerMonth(config);
+    const gpuUsd = result.usd * perMonth;
+    const nodeSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds, 0);
+    const gpuSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds * g.gpusPerNode, 0);
+    const requests = counts(result.workerPools);
+    const answered = result.workerPools.reduce((a, w) => a + w.answered, 0) * perMonth;
+    const oracleUsd = oracle.usd * perMonth;
+    return {
+        profile: input.trace.profile,
+        seed: input.trace.seed,
+        days: round(days, 2),
+        method: "discrete-event simulation of gateway, vLLM workers, KEDA, HPA, Cluster Autoscaler and node provisioning (stacks/sim); monthly = simulated x 730 h / simulated hours",
+        usdPerMonth: round(fixed + gpuUsd),
+        fixedUsdPerMonth: fixed,
+        gpuUsdPerMonth: round(gpuUsd),
+        gpuHoursPerMonth: round((gpuSeconds / 3600) * perMonth, 1),
+        nodeHoursPerMonth: round((nodeSeconds / 3600) * perMonth, 1),
+        p50LatencySeconds: orNull(result.latency.p50),
+        p95LatencySeconds: orNull(result.latency.p95),
+        p99LatencySeconds: orNull(result.latency.p99),
+        p95AllRequestsSeconds: orNull(result.latencyAllRequests.p95),
+        coldStarts: round(result.workerPools.reduce((a, w) => a + w.coldStarts, 0) * perMonth, 1),
+        coldStartsUnanswered: round(result.workerPools.reduce((a, w) => a + w.coldStartsUnanswered, 0) * perMonth, 1),
+        timeToFirstAnswerSeconds: ttfa(result.workerPools.flatMap((w) => w.timeToFirstAnswer)),
+        usdPer1kRequests: answered > 0 ? round(((fixed + gpuUsd) / answered) * 1000, 3) : null,
+        gpuUsdPer1kRequests: answered > 0 ? round((gpuUsd / answered) * 1000, 3) : null,
+        oracleUsdPerMonth: round(oracleUsd),
+        oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,
+        requests,
+        perPool,
+        assumptions: [
+            "traffic, service times and cold-start figures are documented defaults (stacks/traffic, stacks/sim/service.ts, stacks/sim/params.ts) unless overridden in gpuserve:traffic",
+            "time is the stack's local time; daylight-saving shifts are ignored",
+            "Cluster Autoscaler removes only empty GPU nodes (no bin-packing moves of running workers)",
+            "spot interruptions are off unless the simulator option spotInterruptionsPerNodeHour is set",
+        ],
+    };
+}
+
+/**
+ * The stack's expected monthly cost and latency for its traffic profile (cost.json
+ * `expected`, stack output `costEstimate.expected`). Pure and deterministic for the
+ * config (its `traffic.seed`); 7 simulated days by default.
+ */
+export function expectedCost(config: StackConfig, opts: ExpectedCostOptions = {}): ExpectedCost {
+    return simulateStack(config, opts).expected;
+}

@@ -1,0 +1,46 @@
+/**
+ * KEDA's part of the loop (pkg/scaling/executor/scale_scaledobjects.go, RequestScale):
+ * every pollingInterval it asks each trigger "active?" and only ever moves the Deployment
+ * between 0 and its first step; everything between 1 and N is the HPA's.
+ * - active at 0 replicas: scale to max(minReplicaCount, 1) and remember the time;
+ * - active above 0: remember the time (lastActiveTime);
+ * - inactive, minReplicaCount 0, lastActiveTime + cooldownPeriod in the past: scale to 0;
+ * - inactive because a trigger failed and a fallback is configured: do nothing (at 0 the
+ *   pool stays at 0: the fallback only reaches the HPA, which is off at 0 replicas).
+ */
+
+export interface KedaState {
+    /** Last poll at which a trigger was active (seconds); -Infinity if never. */
+    lastActive: number;
+}
+
+export interface KedaPoll {
+    readonly now: number;
+    readonly replicas: number;
+    readonly minReplicas: number;
+    readonly cooldownSeconds: number;
+    /** Any trigger above its activation threshold (or a cron window open). */
+    readonly active: boolean;
+    /** Some trigger failed to read its metric this poll. */
+    readonly error: boolean;
+    readonly fallbackReplicas: number;
+}
+
+/** One poll; returns the replica count KEDA sets, or undefined when it leaves it alone. */
+export function kedaPoll(state: KedaState, p: KedaPoll): number | undefined {
+    if (p.active) {
+        state.lastActive = p.now;
+        return p.replicas === 0 ? Math.max(p.minReplicas, 1) : undefined;
+    }
+    if (p.error && p.fallbackReplicas !== 0) return undefined;
+    if (p.replicas > 0 && p.minReplicas === 0) {
+        return state.lastActive + p.cooldownSeconds < p.now ? 0 : undefined;
+    }
+    if (p.replicas < p.minReplicas) return p.minReplicas;
+    return undefined;
+}
+
+/** The trigger's activation test: strictly above the threshold (KEDA activationThreshold). */
+export function isActivated(value: number, activationThreshold: number): boolean {
+    return value > activationThreshold;
+}

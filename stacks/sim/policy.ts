@@ -1,0 +1,117 @@
+/**
+ * Scale policies the simulator can run, as data: our KEDA ScaledObject (built from a
+ * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
+ * deployed ScaledObject uses) and the published reference deployment's plain HPA.
+ */
+import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP } from "../scalePolicy";
+import { ScalingConfig } from "../schema";
+import { WarmWindow } from "./calendar";
+import { HpaBehavior } from "./hpa";
+
+/** What a trigger reads. */
+export type MetricSource =
+    /** gateway_queue_depth + gateway_inflight_requests of the pool (exists at 0 workers). */
+    | "demand"
+    /** vllm:num_requests_waiting of the pool's workers. */
+    | "waiting"
+    /** DCGM_FI_DEV_GPU_UTIL (percent) of the pool's GPUs. */
+    | "gpuUtil"
+    /** Gateway P95 latency of the pool over the last window, seconds. */
+    | "latencyP95";
+
+export interface MetricSpec {
+    readonly source: MetricSource;
+    /**
+     * How the HPA reads it: "AverageValue" (External, KEDA's default for Prometheus
+     * triggers: pool total / replicas vs target), "Value" (External, ratio of the value to
+     * the target), "PodsAverage" (a per-pod metric through prometheus-adapter).
+     */
+    readonly type: "AverageValue" | "Value" | "PodsAverage";
+    readonly target: number;
+    /** KEDA activationThreshold (KEDA policies only). */
+    readonly activation: number;
+}
+
+export interface PolicySpec {
+    readonly name: string;
+    /** "keda": ScaledObject (activation 0 <-> 1, cooldown to zero, cron windows, fallback); "hpa": a plain HPA (never below 1). */
+    readonly controller: "keda" | "hpa";
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly metrics: readonly MetricSpec[];
+    readonly behavior: HpaBehavior;
+    readonly tolerance: number;
+    readonly hpaSyncSeconds: number;
+    readonly pollingIntervalSeconds: number;
+    readonly cooldownSeconds: number;
+    readonly warmWindows: readonly WarmWindow[];
+    readonly fallbackReplicas: number;
+    /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
+    readonly activityLookbackSeconds?: number;
+}
+
+/** Kubernetes' default HPA behavior (facts.md "HPA and KEDA semantics"). */
+export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
+    scaleUp: K8S_DEFAULT_SCALE_UP,
+    scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: "Max", policies: [{ type: "Percent", value: 100, periodSeconds: 15 }] },
+};
+
+/** Our policy for one worker pool: exactly what the stack's ScaledObject asks KEDA and the HPA to do. */
+export function policyFromScaling(s: ScalingConfig, name = "ours"): PolicySpec {
+    // As components/serving/scaling.ts builds the triggers: only demand activates; the others
+    // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
+    const metrics: MetricSpec[] = [
+        { source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
+        { source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: Infinity },
+    ];
+    if (s.latencyP95Seconds !== undefined) metrics.push({ source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: Infinity });
+    if (s.gpuUtilizationPercent !== undefined) metrics.push({ source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: Infinity });
+    return {
+        name,
+        controller: "keda",
+        minReplicas: s.minReplicas,
+        maxReplicas: s.maxReplicas,
+        metrics,
+        behavior: HPA_BEHAVIOR,
+        tolerance: HPA_TOLERANCE,
+        hpaSyncSeconds: HPA_SYNC_SECONDS,
+        pollingIntervalSeconds: s.pollingIntervalSeconds,
+        cooldownSeconds: s.cooldownSeconds,
+        warmWindows: s.warmWindows,
+        fallbackReplicas: s.fallbackReplicas,
+        activityLookbackSeconds: s.activityLookbackSeconds,
+    };
+}
+
+/**
+ * The published reference deployment (facts.md "Published reference deployment"): a
+ * plain HPA on queue_length (average 3 per pod, read as vLLM waiting requests per pod)
+ * and DCGM GPU utilization (70 %), min 1, max 8, scale-down cool-down 300 s, otherwise
+ * Kubernetes' default behavior.
+ */
+export const REFERENCE_POLICY: PolicySpec = {
+    name: "reference (HPA: GPU util 70 %, queue 3, min 1, max 8)",
+    controller: "hpa",
+    minReplicas: 1,
+    maxReplicas: 8,
+    metrics: [
+        { source: "gpuUtil", type: "PodsAverage", target: 70, activation: Infinity },
+        { source: "waiting", type: "PodsAverage", target: 3, activation: Infinity },
+    ],
+    behavior: K8S_DEFAULT_BEHAVIOR,
+    tolerance: HPA_TOLERANCE,
+    hpaSyncSeconds: HPA_SYNC_SECONDS,
+    pollingIntervalSeconds: HPA_SYNC_SECONDS,
+    cooldownSeconds: 300,
+    warmWindows: [],
+    fallbackReplicas: 1,
+};
+
+/** One-line description for tables. */
+export function describePolicy(p: PolicySpec): string {
+    const triggers = p.metrics.map((m) => `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`).join(" + ");
+    const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");
+    const range = `${p.minReplicas}-${p.maxReplicas}`;
+    const zero = p.controller === "keda" && p.minReplicas === 0 ? `, to 0 after ${p.cooldownSeconds}s` : "";
+    return `${range} on ${triggers}${zero}${warm ? `, ${warm}` : ""}`;
+}

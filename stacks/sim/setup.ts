@@ -1,0 +1,65 @@
+/**
+ * From a validated StackConfig to the simulator's input: the trace of the stack's traffic
+ * profile, one worker pool per model entry with its scale policy and service model, one
+ * GPU pool per node group priced like the static cost model (cheapest instance type,
+ * spot discount).
+ */
+import { poolNodePrice } from "../cost";
+import { ConfigError } from "../errors";
+import { PROJECT } from "../schema";
+import { buildTrace } from "../traffic";
+import { StackConfig } from "../validate";
+import { GpuPoolSetup, SimInput, WorkerPoolSetup } from "./types";
+import { SimParams, resolveParams } from "./params";
+import { PolicySpec, policyFromScaling } from "./policy";
+import { defaultServiceProfile, withOverride } from "./service";
+
+export interface SetupOptions {
+    /** Days to simulate (the "csv" profile uses its own span). @default 7 */
+    readonly days?: number;
+    readonly params?: Partial<SimParams>;
+    /** Directory a CSV trace path is relative to. @default process.cwd() */
+    readonly root?: string;
+    /** Replace the policy of worker pools (e.g. the reference policy), by worker pool name or for all ("*"). */
+    readonly policies?: Readonly<Record<string, PolicySpec>>;
+}
+
+export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): SimInput {
+    const params = resolveParams(opts.params);
+    const traffic = config.traffic;
+    const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
+    for (const key of Object.keys(traffic.service)) {
+        if (!targets.some((t) => t.name === key || t.id === key)) {
+            throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
+        }
+    }
+    const trace = buildTrace(traffic, targets, { days: opts.days ?? 7, timezone: config.timezone, root: opts.root });
+    const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
+        const price = poolNodePrice(config, pool);
+        return {
+            name: pool.name,
+            instanceType: price.instanceType,
+            capacityType: pool.capacityType,
+            usdPerHour: price.usdPerHour,
+            gpusPerNode: Math.max(1, pool.gpusPerNode),
+            minNodes: pool.minNodes,
+            maxNodes: pool.maxNodes,
+        };
+    });
+    const workerPools: WorkerPoolSetup[] = config.models.map((m) => {
+        const gpuPool = config.gpuPools.findIndex((p) => p.name === m.pool);
+        const pool = config.gpuPools[gpuPool];
+        const override = traffic.service[m.name] ?? traffic.service[m.id];
+        return {
+            name: m.name,
+            model: m.id,
+            weightsGiB: m.spec.weightsGiB,
+            sharedCache: m.cacheClaimName !== undefined,
+            gpuPool,
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours"),
+            service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
+            maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
+        };
+    });
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed };
+}

@@ -1,0 +1,81 @@
+/**
+ * Traffic profiles -> arrival trace. `buildTrace` is the one entry point: named built-ins,
+ * "hourly" rate tables and "csv" traces all end as the same Trace, reproducible from
+ * `traffic.seed`.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { z } from "zod";
+import { ConfigError } from "../errors";
+import { PROJECT, trafficSchema } from "../schema";
+import { Rng } from "../sim/rng";
+import { RATE_TABLE_PROFILES } from "./builtins";
+import { classroomArrivals } from "./classroom";
+import { parseTraceCsv } from "./csv";
+import { Trace, TrafficTarget, finishTrace } from "./trace";
+import { arrivalsFromWeek, weekFromEntries } from "./weekly";
+
+export type TrafficConfig = z.output<typeof trafficSchema>;
+export type { Trace, TrafficTarget } from "./trace";
+export { KIND_IMAGE, KIND_TEXT, countByPool } from "./trace";
+
+export interface TraceOptions {
+    /** Days to generate (ignored by "csv", whose span is the file's). */
+    readonly days: number;
+    /** The stack's time zone (used to read ISO timestamps of a CSV trace). */
+    readonly timezone: string;
+    /** Directory `traffic.csvFile` is relative to. @default process.cwd() */
+    readonly root?: string;
+    /** Weekday of day 0 for generated profiles, cron numbering. @default 1 (Monday) */
+    readonly startWeekday?: number;
+}
+
+/** Relative request shares per worker pool from `traffic.modelShares` (by name, then by model id). */
+export function poolShares(traffic: TrafficConfig, targets: readonly TrafficTarget[]): number[] {
+    const entries = Object.entries(traffic.modelShares);
+    if (entries.length === 0) return targets.map(() => 1);
+    const shares = targets.map(() => 0);
+    for (const [key, weight] of entries) {
+        const byName = targets.findIndex((t) => t.name === key);
+        const matches = byName >= 0 ? [byName] : targets.flatMap((t, i) => (t.id === key ? [i] : []));
+        if (matches.length === 0) {
+            throw new ConfigError([
+                {
+                    key: `${PROJECT}:traffic.modelShares.${key}`,
+                    message: `'${key}' is not a worker pool of this stack`,
+                    fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})`,
+                },
+            ]);
+        }
+        for (const i of matches) shares[i] += weight;
+    }
+    return shares;
+}
+
+export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarget[], opts: TraceOptions): Trace {
+    if (!Number.isInteger(opts.days) || opts.days < 1) throw new Error(`days must be a whole number >= 1 (got ${opts.days})`);
+    const shares = poolShares(traffic, targets);
+    const startWeekday = opts.startWeekday ?? 1;
+    const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile}`);
+    const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares };
+    switch (traffic.profile) {
+        case "classroom":
+            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: classroomArrivals(traffic.classroom, opts.days, startWeekday, traffic.rateScale, rng) });
+        case "hourly":
+            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: arrivalsFromWeek(weekFromEntries(traffic.hourly), opts.days, startWeekday, traffic.rateScale, rng) });
+        case "csv": {
+            const file = path.resolve(opts.root ?? process.cwd(), traffic.csvFile!);
+            if (!fs.existsSync(file)) {
+                throw new ConfigError([{ key: `${PROJECT}:traffic.csvFile`, message: `file ${JSON.stringify(traffic.csvFile)} does not exist (looked in ${file})`, fix: "give a path relative to the project root" }]);
+            }
+            const csv = parseTraceCsv(fs.readFileSync(file, "utf8"), opts.timezone, targets, traffic.csvFile);
+            const trace = finishTrace({ ...common, horizonSeconds: csv.days * 86400, startWeekday: csv.startWeekday, times: csv.times, kinds: csv.kinds });
+            csv.pools.forEach((p, i) => {
+                if (p >= 0) trace.pools[i] = p;
+            });
+            return trace;
+        }
+        default:
+            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: arrivalsFromWeek(RATE_TABLE_PROFILES[traffic.profile](), opts.days, startWeekday, traffic.rateScale, rng) });
+    }
+}

@@ -1,0 +1,75 @@
+/** The compare CLI and its pieces: stack loading, table rendering, the chart. */
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { UsageError, loadStack } from "../../scripts/compare";
+import { simulateStack } from "../../stacks/sim";
+import { representativeDay, stackChart } from "../../stacks/sim/report/chart";
+import { renderMarkdown, renderTerminal } from "../../stacks/sim/report/table";
+import { oneStack } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+describe("compare", function () {
+    this.timeout(60000);
+
+    it("loads a stack file offline by name", () => {
+        const dev = loadStack(ROOT, "dev");
+        assert.strictEqual(dev.environment, "dev");
+        assert.ok(dev.gpuPools.length > 0);
+    });
+
+    it("names an unknown stack and lists the known ones", () => {
+        assert.throws(
+            () => loadStack(ROOT, "nope"),
+            (e: unknown) => e instanceof UsageError && /unknown stack 'nope'/.test(e.message) && /Known stacks: .*dev.*prod/.test(e.message),
+        );
+    });
+
+    it("picks up any Pulumi.<team>.yaml by name", () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
+        fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(root, "Pulumi.radiology.yaml"));
+        assert.strictEqual(loadStack(root, "radiology").environment, "radiology");
+    });
+
+    it("renders aligned terminal rows and a Markdown table with one column per stack", () => {
+        const rows = [
+            { label: "Cost", cells: [["$1.00"], ["$22.00"]] },
+            { label: "Pools", cells: [["a", "b"], ["c"]] },
+        ];
+        const text = renderTerminal(["dev", "prod"], rows).split("\n");
+        const bars = text.filter((_, k) => k !== 1).map((l) => [...l].flatMap((c, i) => (c === "|" ? [i] : [])));
+        assert.deepStrictEqual([...text[1]].flatMap((c, i) => (c === "+" ? [i] : [])), bars[0]);
+        bars.forEach((b) => assert.deepStrictEqual(b, bars[0]));
+        assert.strictEqual(text.length, 2 + 1 + 2);
+        const md = renderMarkdown(["dev", "prod"], rows).split("\n");
+        assert.deepStrictEqual(md.slice(0, 2), ["| | dev | prod |", "|---|---|---|"]);
+        assert.strictEqual(md[3], "| Pools | a<br>b | c |");
+    });
+
+    it("charts the day with the median load", () => {
+        const sim = simulateStack(oneStack({ traffic: { profile: "classroom" } }), { days: 7, params: { timeseries: true } });
+        const counts = new Array(7).fill(0);
+        for (const t of sim.input.trace.times) counts[Math.floor(t / 86400)]++;
+        const busy = counts.filter((c) => c > 0).sort((a, b) => a - b);
+        assert.strictEqual(counts[representativeDay(sim.input)], busy[Math.floor((busy.length - 1) / 2)]);
+        const svg = stackChart("t", sim.input, sim.result);
+        assert.ok(svg.startsWith("<svg") && svg.endsWith("</svg>"));
+        for (const title of ["Load", "Queue", "Replicas", "Latency"]) assert.ok(svg.includes(title), title);
+    });
+
+    it("runs end to end: table on stdout, compare.md and one SVG per stack; exit 1 naming an unknown stack", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "compare-"));
+        const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+        const ok = spawnSync(tsx, ["scripts/compare.ts", "dev", "prod", "--days", "2", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(ok.status, 0, ok.stderr);
+        assert.match(ok.stdout, /Expected USD\/month/);
+        assert.deepStrictEqual(fs.readdirSync(out).sort(), ["compare.md", "dev.svg", "prod.svg"]);
+        assert.match(fs.readFileSync(path.join(out, "compare.md"), "utf8"), /\| \| dev \| prod \|/);
+        const bad = spawnSync(tsx, ["scripts/compare.ts", "dev", "nope", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(bad.status, 1);
+        assert.match(bad.stderr, /unknown stack 'nope'.*Known stacks: dev, prod/);
+    });
+});

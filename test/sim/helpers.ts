@@ -1,0 +1,42 @@
+/** Builders for simulator tests: small valid stacks, deterministic service times, CSV traces. */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { StackConfig, parseStackConfig } from "../../stacks/validate";
+
+export interface StackOptions {
+    readonly model?: string;
+    readonly gpuType?: string;
+    readonly capacityType?: "spot" | "on-demand";
+    readonly maxNodes?: number;
+    readonly minNodes?: number;
+    readonly scaling?: Record<string, unknown>;
+    readonly traffic?: Record<string, unknown>;
+    readonly gateway?: Record<string, unknown>;
+}
+
+/** One GPU pool, one worker pool; everything else at defaults. */
+export function oneStack(o: StackOptions = {}): StackConfig {
+    return parseStackConfig({
+        region: "us-east-1",
+        environment: "test",
+        tags: { team: "test" },
+        serving: { allowInsecureHttp: true, gateway: { ...o.gateway } },
+        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4 }],
+        models: [{ id: o.model ?? "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", name: "wp", scaling: { maxReplicas: 4, ...o.scaling } }],
+        traffic: o.traffic ?? { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }] },
+    });
+}
+
+/** A fixed service time (median = P95: no spread), so latencies are exact. */
+export function fixedService(seconds: number, concurrency: number): Record<string, unknown> {
+    const t = { medianSeconds: seconds, p95Seconds: seconds };
+    return { wp: { image: t, text: t, concurrency } };
+}
+
+/** Writes a CSV trace to a temp dir; returns { root, file } for traffic.csvFile. */
+export function csvTrace(lines: readonly string[]): { root: string; file: string } {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "sim-trace-"));
+    fs.writeFileSync(path.join(root, "trace.csv"), lines.join("\n") + "\n");
+    return { root, file: "trace.csv" };
+}

@@ -1,0 +1,134 @@
+/**
+ * KEDA's activation semantics (0 <-> 1, cooldown, fallback, cron windows), first as the
+ * pure poll function, then through the whole simulated loop: scrape -> poll -> replicas
+ * -> Cluster Autoscaler -> node -> pod -> first answer.
+ */
+import * as assert from "assert";
+import { hhmmToMinutes, warmWindowTable } from "../../stacks/sim/calendar";
+import { simulateStack } from "../../stacks/sim";
+import { isActivated, kedaPoll } from "../../stacks/sim/keda";
+import { ACTIVATION_DEMAND } from "../../stacks/scalePolicy";
+import { csvTrace, fixedService, oneStack } from "./helpers";
+
+const poll = (over: Partial<Parameters<typeof kedaPoll>[1]> & { lastActive?: number }) => {
+    const state = { lastActive: over.lastActive ?? -Infinity };
+    const next = kedaPoll(state, { now: 1000, replicas: 0, minReplicas: 0, cooldownSeconds: 300, active: false, error: false, fallbackReplicas: 1, ...over });
+    return { next, lastActive: state.lastActive };
+};
+
+describe("kedaPoll", () => {
+    it("activates on demand strictly above the activation threshold (any held or in-flight request)", () => {
+        assert.strictEqual(isActivated(0, ACTIVATION_DEMAND), false);
+        assert.strictEqual(isActivated(1, ACTIVATION_DEMAND), true);
+    });
+
+    it("scales 0 -> 1 on an active poll, or to minReplicaCount when that is higher", () => {
+        assert.deepStrictEqual(poll({ active: true }), { next: 1, lastActive: 1000 });
+        assert.strictEqual(poll({ active: true, minReplicas: 3 }).next, 3);
+    });
+
+    it("leaves 1..N to the HPA while active and only remembers the time", () => {
+        assert.deepStrictEqual(poll({ active: true, replicas: 4 }), { next: undefined, lastActive: 1000 });
+    });
+
+    it("scales to 0 only once lastActiveTime + cooldownPeriod is strictly in the past", () => {
+        assert.strictEqual(poll({ replicas: 2, lastActive: 700 }).next, undefined); // 700 + 300 = now
+        assert.strictEqual(poll({ replicas: 2, lastActive: 699 }).next, 0);
+    });
+
+    it("never goes below minReplicaCount > 0, and restores it", () => {
+        assert.strictEqual(poll({ replicas: 2, minReplicas: 1, lastActive: 0 }).next, undefined);
+        assert.strictEqual(poll({ replicas: 0, minReplicas: 1 }).next, 1);
+    });
+
+    it("does nothing while a trigger errors and a fallback is set, even at 0 replicas", () => {
+        assert.strictEqual(poll({ replicas: 3, error: true, lastActive: 0 }).next, undefined);
+        assert.strictEqual(poll({ replicas: 0, error: true }).next, undefined);
+        assert.strictEqual(poll({ replicas: 3, error: true, fallbackReplicas: 0, lastActive: 0 }).next, 0);
+    });
+});
+
+describe("warmWindowTable (KEDA cron trigger)", () => {
+    const at = (table: Uint8Array, weekday: number, hhmm: string) => table[weekday * 1440 + hhmmToMinutes(hhmm)];
+
+    it("is active from the start minute to the minute before the end, on the listed days only", () => {
+        const t = warmWindowTable({ days: "1-5", start: "08:00", end: "18:00", replicas: 1 });
+        assert.deepStrictEqual(
+            ["07:59", "08:00", "17:59", "18:00"].map((h) => at(t, 1, h)),
+            [0, 1, 1, 0],
+        );
+        assert.strictEqual(at(t, 6, "12:00"), 0);
+        assert.strictEqual(at(t, 0, "12:00"), 0);
+        assert.strictEqual(t.reduce((a, b) => a + b, 0), 5 * 600);
+    });
+
+    it("keeps a window that crosses midnight on Friday open until Monday's end, like KEDA with the same crons", () => {
+        const t = warmWindowTable({ days: "1-5", start: "22:00", end: "06:00", replicas: 1 });
+        assert.strictEqual(at(t, 1, "05:59"), 1); // from Friday 22:00
+        assert.strictEqual(at(t, 1, "06:00"), 0);
+        assert.strictEqual(at(t, 6, "12:00"), 1);
+        assert.strictEqual(at(t, 3, "21:59"), 0);
+        assert.strictEqual(at(t, 3, "22:00"), 1);
+    });
+});
+
+describe("activation through the simulated loop", () => {
+    // Fixed draws so the cold-start chain is exact: boot 120 + device plugin 90 + pull 300
+    // + vLLM uncached (4.3 GiB x (3.7 + 2.0) s/GiB + 200) + routable 8.
+    const params = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSeconds: { min: 300, max: 300 } };
+    const chain = 120 + 90 + 300 + 4.3 * 5.7 + 200 + 5;
+    const oneRequest = (extra: Record<string, unknown> = {}) => {
+        const { root, file } = csvTrace(["1000,image"]);
+        return { root, config: oneStack({ gateway: { maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) }, ...extra }) };
+    };
+
+    it("wakes a pool at zero within one scrape, one poll and one autoscaler scan, then pays the whole cold start", () => {
+        const { root, config } = oneRequest();
+        const sim = simulateStack(config, { root, params });
+        const w = sim.result.workerPools[0];
+        assert.strictEqual(w.answered, 1);
+        assert.strictEqual(w.coldStarts, 1);
+        const held = sim.result.completion[0] - 1000 - 1;
+        assert.ok(held >= chain - 1e-6, `held ${held} < chain ${chain}`);
+        assert.ok(held <= chain + 30 + 15 + 10 + 1e-6, `held ${held} > chain + scrape + poll + scan`);
+        assert.deepStrictEqual(w.timeToFirstAnswer, [held + 1]);
+    });
+
+    it("cools down to zero cooldownSeconds after the last active poll; the autoscaler removes the node after its unneeded time", () => {
+        const { root, config } = oneRequest();
+        const sim = simulateStack(config, { root, params });
+        const node = sim.result.gpuPools[0].nodeSeconds;
+        const lower = chain + 600 + 15 + 600; // cooldown (default 600) + preStop + scale-down-unneeded-time
+        assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
+    });
+
+    it("does not wake while Prometheus is down: the held request times out and no node starts", () => {
+        const { root, file } = csvTrace(["1000,image"]);
+        const config = oneStack({ gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } });
+        const sim = simulateStack(config, { root, params: { ...params, metricOutages: [{ min: 900, max: 5000 }] } });
+        assert.strictEqual(sim.result.workerPools[0].rejected503, 1);
+        assert.strictEqual(sim.result.gpuPools[0].nodeSeconds, 0);
+    });
+
+    it("keeps a warm window's replica up without traffic, from the window's first poll to cooldown and node removal after it", () => {
+        const config = oneStack({ scaling: { warmWindows: [{ days: "1-5", start: "08:00", end: "18:00", replicas: 1 }] } });
+        const sim = simulateStack(config, { days: 1 });
+        const hours = sim.result.gpuPools[0].nodeSeconds / 3600;
+        assert.ok(hours > 10 + 1150 / 3600 && hours < 10 + 1300 / 3600, `node hours ${hours}`);
+        assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
+    });
+
+    it("falls back to fallbackReplicas after failureThreshold failed syncs during a Prometheus outage, and recovers after it", () => {
+        const config = oneStack({
+            scaling: { minReplicas: 1, maxReplicas: 4, queueDepthPerReplica: 1, fallbackReplicas: 2 },
+            traffic: { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(3600) }], service: fixedService(2, 1) },
+            gateway: { maxQueueDepth: 100000, maxWaitSeconds: 3600 },
+        });
+        const sim = simulateStack(config, { days: 1, params: { metricOutages: [{ min: 4 * 3600, max: 6 * 3600 }], timeseries: true } });
+        const s = sim.result.series!;
+        const desiredAt = (h: number) => s.perWorkerPool[0].desired[Math.round(h * 60)];
+        assert.strictEqual(desiredAt(3.9), 4);
+        assert.strictEqual(desiredAt(5.5), 2);
+        assert.strictEqual(desiredAt(7), 4);
+    });
+});
