@@ -1,0 +1,61 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { changedPaths } from "../../scripts/engine/planDiff";
+import { planStack, writePlan } from "../../scripts/engine/plan";
+import { ROOT } from "../helpers/program";
+
+describe("npm run plan:diff", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-diff-"));
+    after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    /** Plans Pulumi.dev.yaml as given (base) or edited (head), as a stack named dev. */
+    async function planDev(side: string, edit: (yaml: string) => string): Promise<string> {
+        const dir = path.join(tmp, `${side}-src`);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), edit(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")));
+        const out = path.join(tmp, side, "dev");
+        writePlan(await planStack(dir, "dev"), out);
+        return path.join(tmp, side);
+    }
+
+    it("names the changed objects and the cost delta between two real plans", async () => {
+        const base = await planDev("base", (y) => y);
+        // Head: a bigger GPU pool (ceiling up), a longer context (worker args), more replicas (ScaledObject).
+        const head = await planDev("head", (y) => y.replace("maxNodes: 2", "maxNodes: 4").replace("maxReplicas: 2", "maxReplicas: 4").replace("      scaling:", "      maxModelLen: 8192\n      scaling:"));
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), base, head], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        const md = r.stdout;
+        assert.match(md, /^<!-- gpuserve-plan-diff -->\n## Offline plan: 1 stack, \d+ changes/);
+        assert.match(md, /### dev: 0 added, \d+ changed, 0 removed/);
+        assert.match(md, /\| ✏️ changed \| `Deployment serving\/worker-qwen3-vl-2b` \| `spec\.template\.spec\.containers\[0\]\.args\[\d+\]` \|/);
+        assert.match(md, /\| ✏️ changed \| `ScaledObject serving\/worker-qwen3-vl-2b` \| `spec\.maxReplicaCount` \|/);
+        assert.match(md, /\| ✏️ changed \| `NodeGroup gpuserve-test-gpu-a10g-ng` \| `scalingConfig\.maxSize` \|/);
+        // Ceiling grows by two g5.xlarge spot nodes (2 x 1.006 x 0.4 x 730 = 587.50), each side rounded to cents.
+        const ceiling = (gpuNodes: number) => Math.round(730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + gpuNodes * 1.006 * 0.4) * 100) / 100;
+        const money = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2 })}`;
+        const line = `| ceiling | ${money(ceiling(2))} | ${money(ceiling(4))} | +${money(Math.round((ceiling(4) - ceiling(2)) * 100) / 100)} (+63.1 %) |`;
+        assert.ok(md.includes(line), `missing ${line}`);
+        assert.match(md, /\| floor \| \$269\.44 \| \$269\.44 \| 0 \|/);
+        assert.ok(!md.includes("Deployment serving/gateway"), "unchanged objects must not be listed");
+    });
+
+    it("reports added and removed stacks, and no changes for identical plans", () => {
+        const base = path.join(tmp, "base");
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), base, base], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.match(r.stdout, /### dev: 0 added, 0 changed, 0 removed/);
+        assert.match(r.stdout, /No resource changes\./);
+        const empty = fs.mkdtempSync(path.join(tmp, "empty-"));
+        const r2 = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), empty, base], { cwd: ROOT, encoding: "utf8" });
+        assert.match(r2.stdout, /### dev\n\nNew stack in this pull request\./);
+    });
+
+    it("changedPaths lists the leaf paths that differ", () => {
+        assert.deepStrictEqual(changedPaths({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { b: 2, c: [1, 3] }, d: 1 }), ["a.b", "a.c[1]"]);
+        assert.deepStrictEqual(changedPaths({ a: [1] }, { a: [1, 2] }), ["a"]);
+        assert.deepStrictEqual(changedPaths({ a: 1 }, { a: 1 }), []);
+    });
+});
