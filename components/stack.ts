@@ -4,13 +4,16 @@
  * real engine and by the offline plan and the tests under mocks.
  */
 import * as aws from "@pulumi/aws";
-import { platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../stacks/cost";
+import * as path from "path";
+import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../stacks/cost";
+import { expectedCost } from "../stacks/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { PlatformAddons } from "./addons";
 import { GpuCluster, STORAGE_CLASS } from "./cluster";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
+import { ServingStack } from "./serving";
 
 /** Key under which deployStack hands the full cost estimate to the offline plan. */
 export const COST_KEY = "__costEstimate";
@@ -19,7 +22,7 @@ export function clusterNameFor(environment: string): string {
     return `${PROJECT}-${environment}`;
 }
 
-export function deployStack({ config }: LoadedConfig) {
+export function deployStack({ config, secrets }: LoadedConfig) {
     const name = clusterNameFor(config.environment);
     const awsProvider = new aws.Provider("aws", {
         region: config.region as aws.Region,
@@ -52,7 +55,7 @@ export function deployStack({ config }: LoadedConfig) {
             adminPrincipalArns: config.cluster.adminPrincipalArns,
             logTypes: config.cluster.logTypes,
             logRetentionDays: config.cluster.logRetentionDays,
-            deletionProtection: config.production,
+            production: config.production,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
         },
@@ -78,8 +81,27 @@ export function deployStack({ config }: LoadedConfig) {
         { providers: [awsProvider, cluster.provider] },
     );
 
-    const cost = staticCost(config, network.natGatewayCount);
+    const serving = new ServingStack(
+        name,
+        {
+            config,
+            vpcCidr: network.vpcCidr,
+            prometheusUrl: addons.prometheusUrl,
+            serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
+            hfToken: secrets.hfToken,
+            gatewayApiKeys: secrets.gatewayApiKeys,
+            keda: addons.keda ? [addons.keda.release] : [],
+            loadBalancerController: addons.loadBalancerController ? [addons.loadBalancerController.release] : [],
+            tags,
+        },
+        { providers: [awsProvider, cluster.provider], dependsOn: addons.ready },
+    );
+
+    // Simulated week of the traffic profile, normalized to a month (a CSV trace path is relative to the project).
+    const cost: CostEstimate = { ...staticCost(config, network.natGatewayCount), expected: expectedCost(config, { root: path.resolve(__dirname, "..") }) };
+    const e = cost.expected!;
     return {
+        url: serving.url,
         region: config.region,
         clusterName: cluster.clusterName,
         kubeconfig: cluster.kubeconfig,
@@ -89,7 +111,20 @@ export function deployStack({ config }: LoadedConfig) {
         ),
         ...(addons.monitoring ? { grafanaAdminPassword: addons.monitoring.grafanaAdminPassword } : {}),
         prometheusUrl: addons.prometheusUrl,
-        costEstimate: { floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth, expected: cost.expected },
+        scaling: serving.scaling,
+        costEstimate: {
+            floorUsdPerMonth: cost.floorUsdPerMonth,
+            ceilingUsdPerMonth: cost.ceilingUsdPerMonth,
+            expected: {
+                profile: e.profile,
+                usdPerMonth: e.usdPerMonth,
+                gpuHoursPerMonth: e.gpuHoursPerMonth,
+                p95LatencySeconds: e.p95LatencySeconds,
+                coldStarts: e.coldStarts,
+                usdPer1kRequests: e.usdPer1kRequests,
+                oracleUsdPerMonth: e.oracleUsdPerMonth,
+            },
+        },
         // Not a stack output: the offline plan writes it to cost.json.
         [COST_KEY]: cost,
     };

@@ -1,9 +1,10 @@
 /**
  * Static cost bounds of a stack: the floor (what runs at zero load) and the ceiling
- * (every pool at its maximum). The expected cost for a traffic profile comes from the
- * simulator; until a stack has one, `expected` is null.
+ * (every pool at its maximum). The expected cost for the stack's traffic profile comes
+ * from the simulator (stacks/sim) and is filled in by the stack.
  */
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "./catalog/instances";
+import type { ExpectedCost } from "./sim/expected";
 import { ResolvedGpuPool, StackConfig } from "./validate";
 
 export interface CostLine {
@@ -20,7 +21,8 @@ export interface CostEstimate {
     readonly ceilingUsdPerMonth: number;
     readonly floor: CostLine[];
     readonly ceiling: CostLine[];
-    readonly expected: null | Record<string, unknown>;
+    /** The simulated month for the stack's traffic profile (stacks/sim); null in the static estimate alone. */
+    readonly expected: ExpectedCost | null;
     readonly assumptions: string[];
 }
 

@@ -91,6 +91,8 @@ export const gpuPoolSchema = z.strictObject({
     maxNodes: positiveInt,
     /** Root volume size in GiB; vLLM images are ~10 GB and model caches more. @default 200 */
     diskSizeGiB: z.int().min(100).default(200),
+    /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). */
+    minNodesReason: z.string().min(10).max(200).optional(),
 });
 
 export const warmWindowSchema = z.strictObject({
@@ -121,6 +123,11 @@ export const scalingSchema = z.strictObject({
     pollingIntervalSeconds: positiveInt.default(15),
     /** Idle seconds before the pool scales from 1 to 0. @default 600 */
     cooldownSeconds: positiveInt.default(600),
+    /**
+     * A request answered within this many seconds keeps the pool active (no scale to zero),
+     * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
+     */
+    activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
     /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
     fallbackReplicas: nonNegativeInt.default(1),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
@@ -144,19 +151,27 @@ export const modelSchema = z.strictObject({
     maxNumSeqs: positiveInt.optional(),
     /** Extra vLLM arguments, appended last. @default [] */
     extraArgs: z.array(z.string()).default([]),
+    /** Existing PersistentVolumeClaim (ReadWriteMany, e.g. EFS) to cache model weights across pods; emptyDir when absent. */
+    cacheClaimName: dnsLabel.optional(),
     /** Scale policy of this worker pool. */
     scaling: scalingSchema.default(scalingSchema.parse({})),
 });
 
 export const gatewaySchema = z.strictObject({
-    /** Gateway replicas (production requires >= 2). @default 1 */
+    /** Minimum gateway replicas (production requires >= 2); an HPA adds more on CPU. @default 1 */
     replicas: positiveInt.default(1),
+    /** Most gateway replicas the HPA may run. @default 4 */
+    maxReplicas: positiveInt.default(4),
+    /** Refuse /v1 requests without a valid API key (keys: the `gatewayApiKeys` secret). @default true */
+    requireApiKey: z.boolean().default(true),
+    /** Opt-in exact-match response cache for deterministic requests (temperature 0). @default true */
+    responseCache: z.boolean().default(true),
     /** Gateway image; when absent the stack builds `gateway/` into an ECR repository. */
     image: z.string().min(1).optional(),
     /** Requests held per pool while workers start. @default 200 */
     maxQueueDepth: positiveInt.default(200),
-    /** Seconds a request may wait for a worker before a 503. Covers a cold start. @default 600 */
-    maxWaitSeconds: positiveInt.default(600),
+    /** Seconds a request may wait for a worker before a 503: covers a cold start on a new node (node + image pull + model load: 5-17 min). @default 1200 */
+    maxWaitSeconds: positiveInt.max(3600).default(1200),
 });
 
 export const servingSchema = z.strictObject({
@@ -169,6 +184,10 @@ export const servingSchema = z.strictObject({
     /** Allow plain HTTP without a certificate (dev only). @default false */
     allowInsecureHttp: z.boolean().default(false),
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
+    /** vLLM image, pinned. @default "vllm/vllm-openai:v0.33.0" */
+    vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
+    /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
+    uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */
@@ -290,7 +309,7 @@ export const trafficSchema = z
         modelShares: z.record(z.string(), z.number().nonnegative()).default({}),
         /** Profile "hourly": requests per hour per local hour and weekday group. @default [] */
         hourly: z.array(hourlyRatesSchema).default([]),
-        /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. */
+        /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. @default none (required by profile "csv") */
         csvFile: z.string().min(1).optional(),
         /** Shape of the "classroom" profile. @default 2-4 sessions of 10-30 users for 45-90 min, weekdays 08:00-16:00 starts, 60 s think time */
         classroom: classroomSchema.default(classroomSchema.parse({})),
@@ -335,8 +354,10 @@ export const stackConfigSchema = z.strictObject({
             }
         }, "must be an IANA time zone such as Europe/Berlin")
         .default("UTC"),
-    /** Cost-allocation tags on every AWS resource (e.g. team). @default {} */
-    tags: z.record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().max(255)).default({}),
+    /** Cost-allocation tags on every AWS resource; `team` is required (AWS Cost Explorer groups by it). */
+    tags: z
+        .record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().min(1).max(255))
+        .refine((t) => t.team !== undefined, "must include a 'team' tag for cost allocation, e.g. {team: radiology}"),
     network: networkSchema.default(networkSchema.parse({})),
     cluster: clusterSchema.default(clusterSchema.parse({})),
     systemNodes: systemNodesSchema.default(systemNodesSchema.parse({})),

@@ -182,6 +182,13 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         issues.push({ key: key("gpuPools"), message: `pool name '${dup}' is used more than once`, fix: "give every GPU pool a unique name" });
     }
     cfg.gpuPools.forEach((pool, p) => {
+        if (pool.minNodes > 0 && !pool.minNodesReason) {
+            issues.push({
+                key: key("gpuPools", p, "minNodesReason"),
+                message: `pool '${pool.name}' keeps ${pool.minNodes} GPU node(s) running at zero load without saying why`,
+                fix: "set minNodesReason (e.g. \"latency SLO: first answer < 5 s in clinic hours\"), or minNodes: 0 and a warm window",
+            });
+        }
         if (pool.maxNodes < pool.minNodes) {
             issues.push({ key: key("gpuPools", p, "maxNodes"), message: `'maxNodes' (${pool.maxNodes}) must be >= 'minNodes' (${pool.minNodes})`, fix: `set maxNodes to at least ${pool.minNodes}` });
         }
@@ -242,6 +249,9 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     });
 
     checkAddons(cfg, issues);
+    if (serving.gateway.maxReplicas < serving.gateway.replicas) {
+        issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
+    }
 
     if (cfg.production) {
         if (!serving.certificateArn || !serving.domain) {

@@ -17,6 +17,10 @@ export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCH
 export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
 export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
 export const SYSTEM_LABEL = "gpuserve.io/role";
+/** Node group tag that states why a GPU pool keeps nodes at zero load (read by the policy pack). */
+export const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
+/** Cluster tag the policy pack reads to apply production rules. */
+export const PRODUCTION_TAG = "gpuserve.io/production";
 /** The default StorageClass the cluster creates (encrypted gp3). */
 export const STORAGE_CLASS = "gp3-encrypted";
 
@@ -51,7 +55,8 @@ export interface GpuClusterArgs {
     readonly adminPrincipalArns: string[];
     readonly logTypes: string[];
     readonly logRetentionDays: number;
-    readonly deletionProtection: boolean;
+    /** Production guardrails: deletion protection, and the policy pack's production rules. */
+    readonly production: boolean;
     readonly systemNodes: { readonly instanceTypes: string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
     readonly gpuPools: ResolvedGpuPool[];
 }
@@ -121,7 +126,8 @@ export class GpuCluster extends pulumi.ComponentResource {
                 endpointPublicAccess: true,
                 publicAccessCidrs: args.endpointPublicAccessCidrs,
                 createOidcProvider: false, // workloads get AWS access through EKS Pod Identity
-                deletionProtection: args.deletionProtection,
+                deletionProtection: args.production,
+                clusterTags: { [PRODUCTION_TAG]: String(args.production) },
                 vpcCniOptions: { addonVersion: args.addonVersions.vpcCni, enableNetworkPolicy: true },
                 corednsAddonOptions: { version: args.addonVersions.coredns },
                 kubeProxyAddonOptions: { version: args.addonVersions.kubeProxy },
@@ -169,6 +175,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     labels: gpuNodeLabels(pool),
                     taints: [GPU_TAINT],
                     gpusPerNode: pool.gpusPerNode,
+                    tags: pool.minNodesReason ? { [MIN_NODES_REASON_TAG]: pool.minNodesReason } : undefined,
                 },
                 nodeDeps,
             );

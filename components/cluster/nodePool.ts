@@ -32,6 +32,8 @@ export interface NodePoolArgs {
     readonly taints?: NodeTaint[];
     /** GPUs per node, advertised to Cluster Autoscaler for scale from zero. @default 0 */
     readonly gpusPerNode?: number;
+    /** Tags on the node group (e.g. why a GPU pool keeps nodes at zero load). @default {} */
+    readonly tags?: Record<string, string>;
 }
 
 const TAINT_EFFECT: Record<NodeTaint["effect"], string> = { NO_SCHEDULE: "NoSchedule", NO_EXECUTE: "NoExecute", PREFER_NO_SCHEDULE: "PreferNoSchedule" };
@@ -91,6 +93,7 @@ export class NodePool extends pulumi.ComponentResource {
                 launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
                 updateConfig: { maxUnavailable: 1 },
                 nodeRepairConfig: { enabled: true },
+                tags: args.tags,
             },
             // Cluster Autoscaler owns the desired size; Pulumi sets it only at creation.
             { parent: this, ignoreChanges: ["scalingConfig.desiredSize"] },

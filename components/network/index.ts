@@ -26,6 +26,7 @@ export interface NetworkArgs {
 
 export class Network extends pulumi.ComponentResource {
     readonly vpcId: pulumi.Output<string>;
+    readonly vpcCidr: pulumi.Output<string>;
     readonly publicSubnetIds: pulumi.Output<string>[];
     readonly privateSubnetIds: pulumi.Output<string>[];
     /** NAT gateways created (0 for an existing VPC), for the cost estimate. */
@@ -36,6 +37,7 @@ export class Network extends pulumi.ComponentResource {
 
         if (args.existing) {
             this.vpcId = pulumi.output(args.existing.vpcId);
+            this.vpcCidr = aws.ec2.getVpcOutput({ id: args.existing.vpcId }, { parent: this }).cidrBlock;
             this.publicSubnetIds = args.existing.publicSubnetIds.map((id) => pulumi.output(id));
             this.privateSubnetIds = args.existing.privateSubnetIds.map((id) => pulumi.output(id));
             this.natGatewayCount = 0;
@@ -102,6 +104,7 @@ export class Network extends pulumi.ComponentResource {
         );
 
         this.vpcId = vpc.id;
+        this.vpcCidr = vpc.cidrBlock;
         this.publicSubnetIds = publicSubnets.map((s) => s.id);
         this.privateSubnetIds = privateSubnets.map((s) => s.id);
         this.natGatewayCount = natCount;

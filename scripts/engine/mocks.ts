@@ -108,6 +108,8 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
         case "aws:iam/policy:Policy":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
+        case "docker-build:index:Image":
+            return { ...inputs, ref: `${inputs.tags?.[0] ?? name}@sha256:${createHash("sha256").update(JSON.stringify(inputs.tags ?? [])).digest("hex")}`, digest: "sha256:offline" };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `offline-${shortHash(name)}`.padEnd(inputs.length ?? 16, "x") };
         case "aws:ecr/repository:Repository":
@@ -127,6 +129,10 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
         case "aws:index/getRegion:getRegion":
             return { name: region, region, id: region };
+        case "aws:ec2/getVpc:getVpc":
+            return { id: inputs.id, cidrBlock: "10.1.0.0/16", cidrBlockAssociations: [] };
+        case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };
         default:

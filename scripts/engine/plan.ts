@@ -82,7 +82,10 @@ export function summarize(result: PlanResult, outDir: string): string {
         `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
         `  resources: ${result.resources.length} (${[...byType].sort().map(([t, n]) => `${t} ${n}`).join(", ")})`,
         `  Kubernetes objects: ${result.manifests.length}`,
-        `  cost: floor ${usd(result.cost.floorUsdPerMonth)}/month, ceiling ${usd(result.cost.ceilingUsdPerMonth)}/month${result.cost.expected ? "" : " (expected cost: no traffic simulation yet)"}`,
+        `  cost: floor ${usd(result.cost.floorUsdPerMonth)}/month, ceiling ${usd(result.cost.ceilingUsdPerMonth)}/month` +
+            (result.cost.expected
+                ? `, expected ${usd(result.cost.expected.usdPerMonth)}/month for the '${result.cost.expected.profile}' profile (P95 ${result.cost.expected.p95LatencySeconds ?? "n/a"} s, ${result.cost.expected.coldStarts} cold starts/month)`
+                : ""),
     ];
     if (result.placeholders.length > 0) {
         lines.push(`  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a secret placeholder was used`);

@@ -18,7 +18,14 @@ const validConfig = fc
         azs: fc.constantFrom(2, 3),
     })
     .map(({ pools, models, region, production, azs }) => {
-        const gpuPools = pools.map((p, i) => ({ name: `pool${i}`, gpuType: p.gpuType, capacityType: p.spot ? "spot" : "on-demand", minNodes: p.minNodes, maxNodes: 1 }));
+        const gpuPools = pools.map((p, i) => ({
+            name: `pool${i}`,
+            gpuType: p.gpuType,
+            capacityType: p.spot ? "spot" : "on-demand",
+            minNodes: p.minNodes,
+            maxNodes: 1,
+            ...(p.minNodes > 0 ? { minNodesReason: "warm for the morning clinic" } : {}),
+        }));
         const replicas = new Map<string, number>();
         const modelEntries = models.flatMap((m, i) => {
             const pool = gpuPools[m.pick % gpuPools.length];
@@ -36,6 +43,7 @@ const validConfig = fc
         return {
             region,
             environment: "prop",
+            tags: { team: "props" },
             production,
             network: { availabilityZoneCount: azs },
             cluster: production ? { endpointPublicAccessCidrs: ["198.51.100.0/24"] } : {},

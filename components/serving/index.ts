@@ -1,0 +1,122 @@
+/**
+ * ServingStack: what users touch. Namespace and network policies, one worker pool per
+ * model, the gateway in front of them, the UI, and the ALB ingress. Serving objects wait
+ * for the add-ons they need (KEDA CRDs, the Load Balancer Controller's webhook,
+ * Prometheus Operator CRDs).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { StackConfig } from "../../stacks/validate";
+import { childOf } from "../deps";
+import { Gateway } from "./gateway";
+import { ApiKey, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { ServingIngress } from "./ingress";
+import { ServingNamespace } from "./namespace";
+import { Ui } from "./ui";
+import { WorkerPool, workerName } from "./workers";
+
+export interface ServingStackArgs {
+    readonly config: StackConfig;
+    readonly vpcCidr: pulumi.Input<string>;
+    readonly prometheusUrl: string;
+    readonly serviceMonitors: boolean;
+    readonly hfToken?: pulumi.Output<string>;
+    readonly gatewayApiKeys?: pulumi.Output<string>;
+    readonly keda: pulumi.Input<pulumi.Resource>[];
+    readonly loadBalancerController: pulumi.Input<pulumi.Resource>[];
+    readonly tags: Record<string, string>;
+}
+
+export interface PoolSummary {
+    readonly model: string;
+    readonly gpuPool: string;
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    readonly scaleToZero: boolean;
+    readonly warmWindows: string[];
+    readonly cooldownSeconds: number;
+}
+
+export class ServingStack extends pulumi.ComponentResource {
+    readonly url: pulumi.Output<string>;
+    readonly scaling: Record<string, PoolSummary>;
+
+    constructor(name: string, args: ServingStackArgs, opts: pulumi.ComponentResourceOptions) {
+        super("gpuserve:serving:ServingStack", name, {}, opts);
+        const cfg = args.config;
+        const ns = cfg.serving.namespace;
+        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, vpcCidr: args.vpcCidr }, childOf(this, opts));
+        const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
+
+        let hfTokenSecret: string | undefined;
+        if (args.hfToken) {
+            hfTokenSecret = "hf-token";
+            new k8s.core.v1.Secret(`${name}-hf-token`, { metadata: { name: hfTokenSecret, namespace: ns }, type: "Opaque", stringData: { token: args.hfToken } }, inNs());
+        } else {
+            const gated = cfg.models.filter((m) => m.spec.gated).map((m) => m.id);
+            if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
+        }
+
+        const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
+        for (const model of cfg.models) {
+            new WorkerPool(
+                `${name}-${model.name}`,
+                {
+                    namespace: ns,
+                    model,
+                    gpuPool: poolsByName.get(model.pool)!,
+                    image: cfg.serving.vllmImage,
+                    hfTokenSecret,
+                    prometheusUrl: args.prometheusUrl,
+                    timezone: cfg.timezone,
+                    serviceMonitor: args.serviceMonitors,
+                    keda: args.keda,
+                },
+                inNs(),
+            );
+        }
+
+        if (cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
+            pulumi.log.warn("gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: pulumi config set --secret gatewayApiKeys '[{\"team\":\"radiology\",\"key\":\"<random 32+ chars>\"}]'", this);
+        }
+        const keys: pulumi.Output<ApiKey[] | undefined> = args.gatewayApiKeys ? args.gatewayApiKeys.apply(parseApiKeys) : pulumi.output(undefined);
+        const configJson = pulumi.secret(keys.apply((k) => JSON.stringify(gatewayConfig(cfg, k), null, 2)));
+        const gateway = new Gateway(
+            `${name}-gateway`,
+            { namespace: ns, configJson, image: cfg.serving.gateway.image, minReplicas: cfg.serving.gateway.replicas, maxReplicas: cfg.serving.gateway.maxReplicas, serviceMonitor: args.serviceMonitors },
+            inNs(),
+        );
+        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1 }, inNs());
+        const ingress = new ServingIngress(
+            `${name}-ingress`,
+            {
+                namespace: ns,
+                domain: cfg.serving.domain,
+                certificateArn: cfg.serving.certificateArn,
+                gatewayService: gateway.serviceName,
+                uiService: ui.serviceName,
+                maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds,
+                tags: args.tags,
+            },
+            inNs([...args.loadBalancerController, gateway, ui]),
+        );
+
+        const scheme = cfg.serving.certificateArn ? "https" : "http";
+        this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
+        this.scaling = Object.fromEntries(
+            cfg.models.map((m) => [
+                workerName(m),
+                {
+                    model: m.id,
+                    gpuPool: m.pool,
+                    minReplicas: m.scaling.minReplicas,
+                    maxReplicas: m.scaling.maxReplicas,
+                    scaleToZero: m.scaling.minReplicas === 0,
+                    warmWindows: m.scaling.warmWindows.map((w) => `${w.days} ${w.start}-${w.end} ${cfg.timezone}: ${w.replicas}`),
+                    cooldownSeconds: m.scaling.cooldownSeconds,
+                },
+            ]),
+        );
+        this.registerOutputs({ url: this.url });
+    }
+}

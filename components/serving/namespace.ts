@@ -1,0 +1,76 @@
+/**
+ * The serving namespace: Pod Security "restricted" enforced for everything in it, and
+ * default-deny NetworkPolicies (enforced by the VPC CNI's network policy agent) with
+ * explicit allows:
+ *   ALB (VPC addresses)  -> UI and gateway, port 8080
+ *   gateway              -> workers, port 8000
+ *   Prometheus           -> gateway and worker metrics ports
+ *   workers              -> HTTPS anywhere (model download from Hugging Face)
+ *   every pod            -> cluster DNS
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { MONITORING_NAMESPACE, podSecurityLabels } from "../addons";
+import { childOf } from "../deps";
+import { GATEWAY_NAME, GATEWAY_PORT } from "./gateway";
+import { UI_NAME, UI_PORT } from "./ui";
+import { VLLM_PORT } from "./workers";
+
+export interface ServingNamespaceArgs {
+    readonly name: string;
+    /** Where ALB traffic comes from (the VPC, as the ALB targets pod IPs directly). */
+    readonly vpcCidr: pulumi.Input<string>;
+}
+
+const app = (name: string) => ({ matchLabels: { "app.kubernetes.io/name": name } });
+const workers = { matchLabels: { "app.kubernetes.io/component": "worker" } };
+const tcp = (port: number) => ({ protocol: "TCP", port });
+
+/** The policies as plain specs (name -> spec), so tests can check them against Services. */
+export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
+    const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": MONITORING_NAMESPACE } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } };
+    return {
+        "default-deny": { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        "allow-dns": {
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [
+                {
+                    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                    ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
+                },
+            ],
+        },
+        "allow-alb-to-ui": { podSelector: app(UI_NAME), policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr: vpcCidr } }], ports: [tcp(UI_PORT)] }] },
+        "allow-alb-to-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr: vpcCidr } }], ports: [tcp(GATEWAY_PORT)] }] },
+        "allow-gateway-to-workers": {
+            podSelector: workers,
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [{ podSelector: app(GATEWAY_NAME) }], ports: [tcp(VLLM_PORT)] }],
+        },
+        "allow-gateway-egress-to-workers": {
+            podSelector: app(GATEWAY_NAME),
+            policyTypes: ["Egress"],
+            egress: [{ to: [{ podSelector: workers }], ports: [tcp(VLLM_PORT)] }],
+        },
+        "allow-prometheus-scrape": {
+            podSelector: { matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["gateway", "worker"] }] },
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT), tcp(VLLM_PORT)] }],
+        },
+        "allow-workers-https-egress": { podSelector: workers, policyTypes: ["Egress"], egress: [{ ports: [tcp(443)] }] },
+    };
+}
+
+export class ServingNamespace extends pulumi.ComponentResource {
+    readonly namespace: k8s.core.v1.Namespace;
+
+    constructor(name: string, args: ServingNamespaceArgs, opts: pulumi.ComponentResourceOptions) {
+        super("gpuserve:serving:Namespace", name, {}, opts);
+        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels: podSecurityLabels("restricted") } }, childOf(this, opts));
+        for (const [policy, spec] of Object.entries(networkPolicySpecs(args.vpcCidr))) {
+            new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.name }, spec }, childOf(this, opts, [this.namespace]));
+        }
+        this.registerOutputs({});
+    }
+}

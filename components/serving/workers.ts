@@ -1,0 +1,189 @@
+/**
+ * One worker pool: a vLLM Deployment serving one model on one GPU per pod, with its
+ * headless Service (the gateway resolves pod IPs from it), PDB, ServiceMonitor and KEDA
+ * ScaledObject. The Deployment has no `spec.replicas`: KEDA owns it, so a second
+ * `pulumi up` never scales anything.
+ *
+ * Pod security: workers run under the "restricted" standard like everything else here
+ * (non-root, no capabilities, read-only root). vLLM needs only writable scratch space
+ * (/tmp, caches), a large /dev/shm, and the GPU the device plugin hands it.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
+import { instanceSpec } from "../../stacks/catalog/instances";
+import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
+import { childOf } from "../deps";
+import { podDisruptionBudget, serviceMonitor } from "./monitoring";
+import { scaledObjectSpec } from "./scaling";
+import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
+
+export const VLLM_PORT = 8000;
+export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
+/** Time budget for a cold model load before the startup probe gives up (download + load + compile). */
+export const STARTUP_BUDGET_SECONDS = 1800;
+/** How long a terminating worker keeps serving what it has (the gateway stops sending at once). */
+export const WORKER_GRACE_SECONDS = 120;
+
+export interface WorkerPoolArgs {
+    readonly namespace: string;
+    readonly model: ResolvedModel;
+    readonly gpuPool: ResolvedGpuPool;
+    readonly image: string;
+    /** Name of the Secret holding the Hugging Face token (key `token`), if any. */
+    readonly hfTokenSecret?: string;
+    readonly prometheusUrl: string;
+    readonly timezone: string;
+    /** ServiceMonitor CRD available (Prometheus Operator installed). */
+    readonly serviceMonitor: boolean;
+    /** KEDA (CRDs) must be installed before the ScaledObject. */
+    readonly keda: pulumi.Input<pulumi.Resource>[];
+}
+
+export function workerName(model: Pick<ResolvedModel, "name">): string {
+    return `worker-${model.name}`;
+}
+
+/** vLLM command-line arguments from the model catalog and the stack's overrides. */
+export function vllmArgs(model: ResolvedModel): string[] {
+    return [
+        "--model", model.id,
+        "--served-model-name", model.id, model.name,
+        "--host", "0.0.0.0",
+        "--port", String(VLLM_PORT),
+        "--max-model-len", String(model.maxModelLen),
+        "--gpu-memory-utilization", String(model.gpuMemoryUtilization),
+        "--max-num-seqs", String(model.maxNumSeqs),
+        "--limit-mm-per-prompt", JSON.stringify({ image: model.maxImagesPerPrompt }),
+        "--disable-log-requests", // no prompts in logs
+        ...model.extraArgs,
+    ];
+}
+
+/** CPU and memory per worker: 60 % of one GPU's share of the smallest node in the pool. */
+export function workerResources(pool: ResolvedGpuPool) {
+    const smallest = pool.instanceTypes.map((t) => instanceSpec(t)!).sort((a, b) => a.vcpu - b.vcpu)[0];
+    const gpus = Math.max(1, pool.gpusPerNode);
+    const cpu = Math.max(1, Math.floor((smallest.vcpu / gpus) * 0.6));
+    const memoryGiB = Math.max(4, Math.floor((smallest.memoryGiB / gpus) * 0.6));
+    return {
+        requests: { cpu: String(cpu), memory: `${memoryGiB}Gi`, "nvidia.com/gpu": "1" },
+        limits: { memory: `${memoryGiB}Gi`, "nvidia.com/gpu": "1" },
+    };
+}
+
+export class WorkerPool extends pulumi.ComponentResource {
+    readonly deploymentName: string;
+    readonly serviceName: string;
+
+    constructor(name: string, args: WorkerPoolArgs, opts: pulumi.ComponentResourceOptions) {
+        super("gpuserve:serving:WorkerPool", name, {}, opts);
+        const m = args.model;
+        this.deploymentName = workerName(m);
+        this.serviceName = workerName(m);
+        const labels = componentLabels("worker", { "app.kubernetes.io/name": "vllm", [WORKER_POOL_LABEL]: m.name });
+        const meta = (objName: string) => ({ name: objName, namespace: args.namespace, labels });
+        const child = childOf(this, opts);
+
+        const env: k8s.types.input.core.v1.EnvVar[] = [
+            { name: "HOME", value: "/cache" },
+            { name: "HF_HOME", value: "/cache/huggingface" },
+            { name: "XDG_CACHE_HOME", value: "/cache" },
+            { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" },
+            { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" },
+            { name: "VLLM_NO_USAGE_STATS", value: "1" },
+        ];
+        if (args.hfTokenSecret) env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } });
+
+        const deployment = new k8s.apps.v1.Deployment(
+            `${name}-deployment`,
+            {
+                metadata: meta(this.deploymentName),
+                spec: {
+                    // No replicas: KEDA owns the count.
+                    selector: { matchLabels: { [WORKER_POOL_LABEL]: m.name } },
+                    // A new image or model version rolls out one extra pod at a time, never below ready capacity.
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                    template: {
+                        metadata: { labels, annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } },
+                        spec: {
+                            securityContext: RESTRICTED_POD_SECURITY,
+                            nodeSelector: { [GPU_POOL_LABEL]: args.gpuPool.name },
+                            tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: "NoSchedule" }],
+                            terminationGracePeriodSeconds: WORKER_GRACE_SECONDS,
+                            enableServiceLinks: false,
+                            automountServiceAccountToken: false,
+                            containers: [
+                                {
+                                    name: "vllm",
+                                    image: args.image,
+                                    args: vllmArgs(m),
+                                    env,
+                                    ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
+                                    resources: workerResources(args.gpuPool),
+                                    securityContext: RESTRICTED_CONTAINER_SECURITY,
+                                    // /v1/models answers only once the model is loaded; /health only says the process lives.
+                                    startupProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },
+                                    readinessProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+                                    livenessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
+                                    // Leave the endpoints (and the gateway's rotation) before vLLM gets SIGTERM.
+                                    lifecycle: { preStop: { sleep: { seconds: 15 } } },
+                                    volumeMounts: [
+                                        { name: "dshm", mountPath: "/dev/shm" },
+                                        { name: "cache", mountPath: "/cache" },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
+                                },
+                            ],
+                            volumes: [
+                                { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "8Gi" } },
+                                m.cacheClaimName
+                                    ? { name: "cache", persistentVolumeClaim: { claimName: m.cacheClaimName } }
+                                    : { name: "cache", emptyDir: { sizeLimit: `${Math.ceil(m.spec.weightsGiB * 2 + 20)}Gi` } },
+                                { name: "tmp", emptyDir: { sizeLimit: "10Gi" } },
+                            ],
+                        },
+                    },
+                },
+            },
+            child,
+        );
+
+        new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: meta(this.serviceName),
+                spec: {
+                    clusterIP: "None", // headless: the gateway balances across pod IPs itself
+                    selector: { [WORKER_POOL_LABEL]: m.name },
+                    ports: [{ name: "http", port: VLLM_PORT, targetPort: "http", protocol: "TCP" }],
+                },
+            },
+            child,
+        );
+
+        const selector = { [WORKER_POOL_LABEL]: m.name };
+        podDisruptionBudget(`${name}-pdb`, meta(this.deploymentName), selector, child);
+        // Every vLLM series carries the worker pool, which dashboards and KEDA select on.
+        if (args.serviceMonitor) serviceMonitor(`${name}-monitor`, meta(this.serviceName), selector, child, [{ action: "replace", targetLabel: "pool", replacement: m.name }]);
+
+        new k8s.apiextensions.CustomResource(
+            `${name}-scaler`,
+            {
+                apiVersion: "keda.sh/v1alpha1",
+                kind: "ScaledObject",
+                metadata: meta(this.deploymentName),
+                spec: scaledObjectSpec({
+                    poolName: m.name,
+                    deploymentName: this.deploymentName,
+                    namespace: args.namespace,
+                    prometheusUrl: args.prometheusUrl,
+                    timezone: args.timezone,
+                    scaling: m.scaling,
+                }),
+            },
+            childOf(this, opts, [deployment, ...args.keda]),
+        );
+        this.registerOutputs({ deployment: this.deploymentName });
+    }
+}

@@ -1,0 +1,249 @@
+import * as assert from "assert";
+import { createHash } from "crypto";
+import { parseConfig } from "../../gateway/src/config";
+import { gatewayConfig } from "../../components/serving/gatewayConfig";
+import { scaledObjectSpec } from "../../components/serving/scaling";
+import { parseStackConfig } from "../../stacks/validate";
+import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
+import { scalingSchema } from "../../stacks/schema";
+import { knownMetricNames, promqlMetricNames } from "../helpers/metrics";
+import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+
+const DEPLOY = "kubernetes:apps/v1:Deployment";
+const SCALED = "kubernetes:keda.sh/v1alpha1:ScaledObject";
+const inputs = (r: { inputs: unknown }) => r.inputs as any;
+
+const HF_TOKEN = "hf_offlineTestTokenThatMustNeverLeak123";
+const API_KEY = "radiology-key-that-must-never-leak-0123456789";
+
+describe("ServingStack", () => {
+    let dev: StackRun;
+    let prod: StackRun;
+    before(async () => {
+        dev = await runStack(stackConfig("dev"));
+        prod = await runStack(stackConfig("prod"), { hfToken: HF_TOKEN, gatewayApiKeys: JSON.stringify([{ team: "radiology", key: API_KEY }]) });
+    });
+
+    const workers = (run: StackRun) => run.find(DEPLOY).filter((d) => inputs(d).metadata.name.startsWith("worker-"));
+
+    it("creates one worker Deployment per model, each with exactly one GPU", () => {
+        assert.deepStrictEqual(workers(prod).map((d) => inputs(d).metadata.name).sort(), ["worker-medgemma-27b", "worker-medgemma-4b", "worker-qwen3-vl-2b"]);
+        for (const d of workers(prod)) {
+            const [c] = inputs(d).spec.template.spec.containers;
+            assert.strictEqual(c.resources.requests["nvidia.com/gpu"], "1");
+            assert.strictEqual(c.resources.limits["nvidia.com/gpu"], "1");
+            assert.strictEqual(inputs(d).spec.template.spec.containers.length, 1);
+        }
+    });
+
+    it("schedules workers on their pool's GPU nodes, tolerating exactly the pool's taint", () => {
+        const byPool: Record<string, string> = { "worker-qwen3-vl-2b": "a10g", "worker-medgemma-4b": "a10g", "worker-medgemma-27b": "a100" };
+        for (const d of workers(prod)) {
+            const spec = inputs(d).spec.template.spec;
+            const pool = byPool[inputs(d).metadata.name];
+            assert.deepStrictEqual(spec.nodeSelector, { "gpuserve.io/gpu-pool": pool });
+            const ng = prod.get("aws:eks/nodeGroup:NodeGroup", `gpuserve-test-gpu-${pool}-ng`);
+            const [taint] = inputs(ng).taints;
+            assert.deepStrictEqual(spec.tolerations, [{ key: taint.key, operator: "Equal", value: taint.value, effect: "NoSchedule" }]);
+            assert.strictEqual(inputs(ng).labels["gpuserve.io/gpu-pool"], pool);
+        }
+    });
+
+    it("leaves replica counts to the autoscalers: no spec.replicas on workers or the gateway", () => {
+        for (const d of [...workers(prod), prod.get(DEPLOY, "gpuserve-test-gateway-deployment")]) {
+            assert.ok(!("replicas" in inputs(d).spec), `${inputs(d).metadata.name} sets replicas`);
+        }
+        const hpa = inputs(prod.find("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0]).spec;
+        assert.deepStrictEqual([hpa.minReplicas, hpa.maxReplicas], [2, 4]);
+    });
+
+    it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
+        const d = inputs(prod.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment"));
+        const [c] = d.spec.template.spec.containers;
+        const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
+        assert.strictEqual(arg("--model"), "Qwen/Qwen3-VL-2B-Instruct");
+        assert.strictEqual(arg("--max-model-len"), "16384");
+        assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
+        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
+        assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
+        assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
+        assert.strictEqual(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold, STARTUP_BUDGET_SECONDS);
+        assert.strictEqual(c.readinessProbe.httpGet.path, "/v1/models");
+        assert.strictEqual(c.livenessProbe.httpGet.path, "/health");
+        assert.ok(c.lifecycle.preStop.sleep.seconds > 0);
+        assert.ok(d.spec.template.spec.terminationGracePeriodSeconds > c.lifecycle.preStop.sleep.seconds);
+        assert.deepStrictEqual(d.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 });
+        const shm = d.spec.template.spec.volumes.find((v: any) => v.name === "dshm");
+        assert.strictEqual(shm.emptyDir.medium, "Memory");
+        assert.strictEqual(c.securityContext.runAsNonRoot, true);
+        assert.strictEqual(c.securityContext.readOnlyRootFilesystem, true);
+    });
+
+    it("gives each worker pool a headless Service, a PDB and a ServiceMonitor that labels series with the pool", () => {
+        const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-qwen3-vl-2b-service"));
+        assert.strictEqual(svc.spec.clusterIP, "None");
+        assert.strictEqual(inputs(prod.get("kubernetes:policy/v1:PodDisruptionBudget", "gpuserve-test-qwen3-vl-2b-pdb")).spec.maxUnavailable, 1);
+        const mon = inputs(prod.get("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "gpuserve-test-qwen3-vl-2b-monitor"));
+        assert.deepStrictEqual(mon.spec.endpoints[0].relabelings, [{ action: "replace", targetLabel: "pool", replacement: "qwen3-vl-2b" }]);
+    });
+
+    it("scales each pool with KEDA from the gateway's demand, which exists at zero workers", () => {
+        for (const so of prod.find(SCALED)) {
+            const spec = inputs(so).spec;
+            const pool = inputs(so).metadata.name.replace(/^worker-/, "");
+            const demand = spec.triggers.find((t: any) => t.name === "demand");
+            assert.match(demand.metadata.query, new RegExp(`gateway_queue_depth\\{pool="${pool}"\\}`));
+            assert.strictEqual(demand.metadata.activationThreshold, "0");
+            assert.strictEqual(demand.metadata.serverAddress, "http://kps-prometheus.monitoring.svc.cluster.local:9090");
+            // Demand wakes the pool; recent requests keep it awake; the sizing triggers never activate.
+            for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
+            const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
+            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_requests_total{pool="${pool}"}[120s])) or vector(0)`);
+            assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
+            assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
+            assert.strictEqual(spec.minReplicaCount, 0);
+            assert.ok(spec.fallback.replicas >= 1);
+            assert.strictEqual(spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds, 300);
+        }
+    });
+
+    it("queries only metrics the gateway, vLLM and DCGM really export", async () => {
+        const known = await knownMetricNames();
+        const spec = scaledObjectSpec({
+            poolName: "p",
+            deploymentName: "worker-p",
+            namespace: "serving",
+            prometheusUrl: "http://prom:9090",
+            timezone: "UTC",
+            scaling: scalingSchema.parse({ latencyP95Seconds: 5, gpuUtilizationPercent: 70, warmWindows: [{ start: "08:00", end: "18:00" }] }),
+        }) as any;
+        const queries = [...prod.find(SCALED).flatMap((so) => inputs(so).spec.triggers), ...spec.triggers].filter((t: any) => t.type === "prometheus").map((t: any) => t.metadata.query);
+        assert.ok(queries.length >= 8);
+        for (const q of queries) assert.deepStrictEqual(promqlMetricNames(q).filter((n) => !known.has(n)), [], q);
+    });
+
+    it("keeps the prod A10G pools warm on weekdays 08:00-18:00 New York time, and dev cold", () => {
+        const warm = inputs(prod.get(SCALED, "gpuserve-test-qwen3-vl-2b-scaler")).spec.triggers.filter((t: any) => t.type === "cron");
+        assert.deepStrictEqual(warm, [{ type: "cron", name: "warm-0", metadata: { timezone: "America/New_York", start: "0 8 * * 1-5", end: "0 18 * * 1-5", desiredReplicas: "1" } }]);
+        assert.strictEqual(inputs(prod.get(SCALED, "gpuserve-test-medgemma-27b-scaler")).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
+        assert.strictEqual(inputs(dev.find(SCALED)[0]).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
+    });
+
+    it("creates ScaledObjects after KEDA and the Deployment they scale", () => {
+        const so = prod.get(SCALED, "gpuserve-test-qwen3-vl-2b-scaler");
+        assert.ok(so.options.dependsOn?.includes("kubernetes:helm.sh/v3:Release::gpuserve-test-keda-release"));
+        assert.ok(so.options.dependsOn?.includes(`${DEPLOY}::gpuserve-test-qwen3-vl-2b-deployment`));
+    });
+
+    it("serves HTTPS with the ACM certificate and redirects HTTP in prod; plain HTTP only where allowed", () => {
+        const a = inputs(prod.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).metadata.annotations;
+        assert.strictEqual(a["alb.ingress.kubernetes.io/certificate-arn"], stackConfig("prod").serving.certificateArn);
+        assert.strictEqual(a["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+        assert.deepStrictEqual(JSON.parse(a["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }, { HTTPS: 443 }]);
+        assert.match(a["alb.ingress.kubernetes.io/ssl-policy"], /^ELBSecurityPolicy-TLS13/);
+        const idle = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec(a["alb.ingress.kubernetes.io/load-balancer-attributes"])![1]);
+        assert.ok(idle > (stackConfig("prod").serving.gateway?.maxWaitSeconds ?? 1200), `idle timeout ${idle}`);
+        const d = inputs(dev.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).metadata.annotations;
+        assert.deepStrictEqual(JSON.parse(d["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }]);
+        assert.strictEqual(d["alb.ingress.kubernetes.io/certificate-arn"], undefined);
+        const rules = inputs(prod.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).spec.rules[0];
+        assert.strictEqual(rules.host, "vision.example.org");
+        assert.deepStrictEqual(rules.http.paths.map((p: any) => [p.path, p.backend.service.name]), [["/v1", "gateway"], ["/", "ui"]]);
+        assert.strictEqual(prod.outputs.url, "https://vision.example.org");
+    });
+
+    it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {
+        const all = JSON.stringify(prod.resources);
+        assert.ok(!all.includes(HF_TOKEN), "HF token leaked");
+        assert.ok(!all.includes(API_KEY), "API key leaked");
+        assert.ok(!all.includes(createHash("sha256").update(API_KEY).digest("hex")), "API key hash leaked");
+        const hf = inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-hf-token"));
+        assert.deepStrictEqual(hf.stringData, { token: "[secret]" });
+        const env = inputs(prod.get(DEPLOY, "gpuserve-test-medgemma-4b-deployment")).spec.template.spec.containers[0].env;
+        assert.deepStrictEqual(env.find((e: any) => e.name === "HF_TOKEN").valueFrom, { secretKeyRef: { name: "hf-token", key: "token" } });
+    });
+
+    it("writes a gateway config the gateway itself accepts, with one pool per worker pool", () => {
+        const cfg = clone(stackConfig("prod"));
+        const { "aws:region": region, ...rest } = cfg;
+        const stack = parseStackConfig({ ...rest, region, environment: "prod" });
+        const g = parseConfig(gatewayConfig(stack, [{ team: "radiology", key: API_KEY }]));
+        assert.deepStrictEqual(
+            g.pools.map((p) => [p.name, p.dns]),
+            [
+                ["qwen3-vl-2b", "worker-qwen3-vl-2b.serving.svc.cluster.local:8000"],
+                ["medgemma-4b", "worker-medgemma-4b.serving.svc.cluster.local:8000"],
+                ["medgemma-27b", "worker-medgemma-27b.serving.svc.cluster.local:8000"],
+            ],
+        );
+        assert.strictEqual(g.auth?.keys[0].sha256, createHash("sha256").update(API_KEY).digest("hex"));
+        assert.strictEqual(g.queue.maxWaitSeconds, 1200);
+        // Without keys the gateway refuses every /v1 request (no auth section), never runs open.
+        assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
+    });
+
+    it("rolls the UI when the page changes (content checksum annotation)", () => {
+        const d = inputs(prod.get(DEPLOY, "gpuserve-test-ui-deployment"));
+        assert.match(d.spec.template.metadata.annotations["gpuserve.io/content-checksum"], /^[0-9a-f]{16}$/);
+        assert.match(d.spec.template.spec.containers[0].image, /^nginxinc\/nginx-unprivileged:\d+\.\d+\.\d+/);
+        assert.strictEqual(d.spec.replicas, 2);
+        const content = inputs(prod.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-content"));
+        assert.ok(content.data["index.html"].includes("<html"));
+    });
+
+    it("enforces the restricted Pod Security Standard in the serving namespace", () => {
+        const ns = inputs(prod.get("kubernetes:core/v1:Namespace", "gpuserve-test-ns-namespace"));
+        assert.strictEqual(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+        for (const d of prod.find(DEPLOY)) {
+            const pod = inputs(d).spec.template.spec;
+            assert.strictEqual(pod.securityContext.runAsNonRoot, true, inputs(d).metadata.name);
+            assert.strictEqual(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+            for (const c of pod.containers) {
+                assert.deepStrictEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+                assert.strictEqual(c.securityContext.allowPrivilegeEscalation, false);
+            }
+        }
+    });
+});
+
+/** Label selector matching (matchLabels and In/NotIn/Exists/DoesNotExist expressions). */
+function selects(selector: any, labels: Record<string, string>): boolean {
+    if (!selector) return true;
+    for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
+    for (const e of selector.matchExpressions ?? []) {
+        const has = e.key in labels;
+        if (e.operator === "In" && !(has && e.values.includes(labels[e.key]))) return false;
+        if (e.operator === "NotIn" && has && e.values.includes(labels[e.key])) return false;
+        if (e.operator === "Exists" && !has) return false;
+        if (e.operator === "DoesNotExist" && has) return false;
+    }
+    return true;
+}
+
+describe("serving NetworkPolicies", () => {
+    for (const stack of ["dev", "prod"]) {
+        it(`${stack}: every port a Service exposes is allowed in by some policy, behind a default deny`, async () => {
+            const run = await runStack(stackConfig(stack));
+            const policies = run.find("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => inputs(p).spec);
+            assert.ok(policies.some((p) => Object.keys(p.podSelector).length === 0 && p.policyTypes.includes("Ingress") && p.policyTypes.includes("Egress") && !p.ingress && !p.egress), "no default deny");
+            const deployments = run.find(DEPLOY).map(inputs);
+            const services = run.find("kubernetes:core/v1:Service").map(inputs).filter((s) => s.metadata.namespace === "serving");
+            assert.ok(services.length >= 3);
+            for (const svc of services) {
+                for (const port of svc.spec.ports) {
+                    const backends = deployments.filter((d) => selects({ matchLabels: svc.spec.selector }, d.spec.template.metadata.labels));
+                    assert.ok(backends.length > 0, `${svc.metadata.name} selects no Deployment`);
+                    for (const d of backends) {
+                        const podLabels = d.spec.template.metadata.labels;
+                        const containerPort = d.spec.template.spec.containers.flatMap((c: any) => c.ports).find((p: any) => p.name === port.targetPort || p.containerPort === port.targetPort).containerPort;
+                        const allowed = policies.some(
+                            (p) => p.policyTypes.includes("Ingress") && selects(p.podSelector, podLabels) && (p.ingress ?? []).some((rule: any) => (rule.ports ?? []).some((rp: any) => rp.port === containerPort)),
+                        );
+                        assert.ok(allowed, `${stack}: nothing allows ingress to ${svc.metadata.name}:${port.name} (pod port ${containerPort})`);
+                    }
+                }
+            }
+        });
+    }
+});
