@@ -85,8 +85,11 @@ export class Gateway extends pulumi.ComponentResource {
                                 {
                                     name: GATEWAY_NAME,
                                     image: this.image,
-                                    args: ["--config", "/etc/gateway/config.json"],
-                                    env: [{ name: "PORT", value: String(GATEWAY_PORT) }],
+                                    // No args: the image's command runs the bundle; the config path comes by env.
+                                    env: [
+                                        { name: "PORT", value: String(GATEWAY_PORT) },
+                                        { name: "GATEWAY_CONFIG", value: "/etc/gateway/config.json" },
+                                    ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
                                     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,

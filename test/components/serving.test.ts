@@ -183,6 +183,18 @@ describe("ServingStack", () => {
         assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
     });
 
+    it("runs the gateway image's own command with the config mounted where GATEWAY_CONFIG points", () => {
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const [c] = pod.containers;
+        assert.strictEqual(c.args, undefined, "args would replace the image's command (node /app/main.js)");
+        const configPath = c.env.find((e: any) => e.name === "GATEWAY_CONFIG").value;
+        const mount = c.volumeMounts.find((m: any) => configPath.startsWith(m.mountPath + "/"));
+        assert.ok(mount, `no volume mounted at ${configPath}`);
+        assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
+        assert.ok(inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-gateway-config")).stringData[configPath.split("/").pop()!]);
+        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/.+:[0-9a-f]{16}@sha256:/);
+    });
+
     it("rolls the UI when the page changes (content checksum annotation)", () => {
         const d = inputs(prod.get(DEPLOY, "gpuserve-test-ui-deployment"));
         assert.match(d.spec.template.metadata.annotations["gpuserve.io/content-checksum"], /^[0-9a-f]{16}$/);
