@@ -123,9 +123,9 @@ describe("ServingStack", () => {
         for (const q of queries) assert.deepStrictEqual(promqlMetricNames(q).filter((n) => !known.has(n)), [], q);
     });
 
-    it("keeps the prod A10G pools warm on weekdays 08:00-18:00 New York time, and dev cold", () => {
+    it("keeps the prod A10G pools warm on weekdays 06:30-19:00 New York time, and dev cold", () => {
         const warm = inputs(prod.get(SCALED, "gpuserve-test-qwen3-vl-2b-scaler")).spec.triggers.filter((t: any) => t.type === "cron");
-        assert.deepStrictEqual(warm, [{ type: "cron", name: "warm-0", metadata: { timezone: "America/New_York", start: "0 8 * * 1-5", end: "0 18 * * 1-5", desiredReplicas: "1" } }]);
+        assert.deepStrictEqual(warm, [{ type: "cron", name: "warm-0", metadata: { timezone: "America/New_York", start: "30 6 * * 1-5", end: "0 19 * * 1-5", desiredReplicas: "1" } }]);
         assert.strictEqual(inputs(prod.get(SCALED, "gpuserve-test-medgemma-27b-scaler")).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
         assert.strictEqual(inputs(dev.find(SCALED)[0]).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
     });
