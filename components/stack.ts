@@ -24,10 +24,9 @@ export function clusterNameFor(environment: string): string {
 
 export function deployStack({ config, secrets }: LoadedConfig) {
     const name = clusterNameFor(config.environment);
-    const awsProvider = new aws.Provider("aws", {
-        region: config.region as aws.Region,
-        defaultTags: { tags: { project: PROJECT, environment: config.environment, "managed-by": "pulumi", ...config.tags } },
-    });
+    /** Cost-allocation tags: on every AWS resource Pulumi creates (provider default tags), and passed on to what EC2, EBS and the ALB controller create. */
+    const tags = { project: PROJECT, environment: config.environment, ...config.tags };
+    const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: { ...tags, "managed-by": "pulumi" } } });
     const providers = { providers: [awsProvider] };
 
     const network = new Network(
@@ -56,13 +55,13 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             logTypes: config.cluster.logTypes,
             logRetentionDays: config.cluster.logRetentionDays,
             production: config.production,
+            costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
         },
         { providers: { aws: awsProvider } },
     );
 
-    const tags = { project: PROJECT, environment: config.environment, ...config.tags };
     const poolsByName = new Map(config.gpuPools.map((p) => [p.name, p]));
     const addons = new PlatformAddons(
         name,

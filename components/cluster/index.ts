@@ -59,6 +59,8 @@ export interface GpuClusterArgs {
     readonly production: boolean;
     readonly systemNodes: { readonly instanceTypes: string[]; readonly minSize: number; readonly maxSize: number; readonly diskSizeGiB: number };
     readonly gpuPools: ResolvedGpuPool[];
+    /** Cost-allocation tags for what EC2 and the EBS CSI driver create outside Pulumi's provider (instances, volumes). */
+    readonly costTags: Record<string, string>;
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
@@ -129,7 +131,8 @@ export class GpuCluster extends pulumi.ComponentResource {
                 deletionProtection: args.production,
                 clusterTags: { [PRODUCTION_TAG]: String(args.production) },
                 vpcCniOptions: { addonVersion: args.addonVersions.vpcCni, enableNetworkPolicy: true },
-                corednsAddonOptions: { version: args.addonVersions.coredns },
+                // CoreDNS needs a node to become ACTIVE: created below, after the system nodes.
+                corednsAddonOptions: { enabled: false },
                 kubeProxyAddonOptions: { version: args.addonVersions.kubeProxy },
             },
             { parent: this, dependsOn: [logGroup] },
@@ -137,7 +140,9 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.clusterName = cluster.eksCluster.name;
         this.clusterArn = cluster.eksCluster.arn;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
-        this.clusterSecurityGroupId = cluster.clusterSecurityGroupId;
+        // The security group EKS creates and attaches to managed nodes (and so to pod ENIs),
+        // not pulumi-eks's control-plane group: the ALB's rules must open this one.
+        this.clusterSecurityGroupId = cluster.eksCluster.vpcConfig.clusterSecurityGroupId;
         this.nodeRoleArn = nodeRole.arn;
 
         const nodeDeps = { parent: this, dependsOn: nodePolicies };
@@ -154,6 +159,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 maxSize: args.systemNodes.maxSize,
                 diskSizeGiB: args.systemNodes.diskSizeGiB,
                 labels: { [SYSTEM_LABEL]: "system" },
+                instanceTags: args.costTags,
             },
             nodeDeps,
         );
@@ -176,6 +182,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     taints: [GPU_TAINT],
                     gpusPerNode: pool.gpusPerNode,
                     tags: pool.minNodesReason ? { [MIN_NODES_REASON_TAG]: pool.minNodesReason } : undefined,
+                    instanceTags: args.costTags,
                 },
                 nodeDeps,
             );
@@ -189,6 +196,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.systemNodes] },
             );
         const podIdentityAgent = addon("eks-pod-identity-agent", args.addonVersions.podIdentityAgent);
+        const coredns = addon("coredns", args.addonVersions.coredns);
         const ebsCsiRole = new PodIdentityRole(
             `${name}-ebs-csi`,
             {
@@ -216,12 +224,18 @@ export class GpuCluster extends pulumi.ComponentResource {
                 volumeBindingMode: "WaitForFirstConsumer",
                 allowVolumeExpansion: true,
                 reclaimPolicy: "Delete",
-                parameters: { type: "gp3", encrypted: "true", "csi.storage.k8s.io/fstype": "ext4" },
+                parameters: {
+                    type: "gp3",
+                    encrypted: "true",
+                    "csi.storage.k8s.io/fstype": "ext4",
+                    // Volumes the CSI driver creates carry the stack's cost-allocation tags.
+                    ...Object.fromEntries(Object.entries(args.costTags).map(([k, v], i) => [`tagSpecification_${i + 1}`, `${k}=${v}`])),
+                },
             },
             { parent: this, provider: this.provider, dependsOn: [ebsCsi] },
         );
 
-        this.ready = [this.systemNodes, podIdentityAgent, ebsCsi, gp3];
+        this.ready = [this.systemNodes, podIdentityAgent, coredns, ebsCsi, gp3];
         this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig, nodeRoleArn: this.nodeRoleArn });
     }
 }

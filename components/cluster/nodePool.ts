@@ -34,6 +34,8 @@ export interface NodePoolArgs {
     readonly gpusPerNode?: number;
     /** Tags on the node group (e.g. why a GPU pool keeps nodes at zero load). @default {} */
     readonly tags?: Record<string, string>;
+    /** Tags on the instances, root volumes and network interfaces (node groups do not pass theirs on). @default {} */
+    readonly instanceTags?: Record<string, string>;
 }
 
 const TAINT_EFFECT: Record<NodeTaint["effect"], string> = { NO_SCHEDULE: "NoSchedule", NO_EXECUTE: "NoExecute", PREFER_NO_SCHEDULE: "PreferNoSchedule" };
@@ -70,10 +72,7 @@ export class NodePool extends pulumi.ComponentResource {
                 blockDeviceMappings: [
                     { deviceName: "/dev/xvda", ebs: { volumeSize: args.diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
                 ],
-                tagSpecifications: [
-                    { resourceType: "instance", tags: { Name: name } },
-                    { resourceType: "volume", tags: { Name: name } },
-                ],
+                tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...args.instanceTags, Name: name } })),
             },
             parent,
         );

@@ -12,9 +12,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
-import { GATEWAY_DRAIN_SECONDS } from "./gatewayConfig";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
-import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
+import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const GATEWAY_NAME = "gateway";
 export const GATEWAY_PORT = 8080;
@@ -28,8 +27,16 @@ export interface GatewayArgs {
     readonly image?: string;
     readonly minReplicas: number;
     readonly maxReplicas: number;
+    /** How long a terminating gateway may take to answer what it holds (gateway drainTimeoutSeconds). */
+    readonly drainSeconds: number;
     readonly serviceMonitor: boolean;
+    readonly prometheusUrl: string;
+    /** KEDA (CRDs) must be installed before the ScaledObject. */
+    readonly keda: pulumi.Input<pulumi.Resource>[];
 }
+
+/** Replica targets for the gateway's ScaledObject: in-flight requests (streams) and request rate per replica. */
+export const GATEWAY_TARGETS = { inflightPerReplica: 200, requestsPerSecondPerReplica: 200 } as const;
 
 /** Hash of the gateway sources, as the image tag: same code, same tag. */
 export function gatewaySourceHash(dir = GATEWAY_DIR): string {
@@ -43,6 +50,8 @@ export function gatewaySourceHash(dir = GATEWAY_DIR): string {
         }
     };
     walk(dir);
+    // The bundle also depends on the locked dependencies.
+    for (const f of ["package.json", "package-lock.json"]) hash.update(f).update(fs.readFileSync(path.join(dir, "..", f)));
     return hash.digest("hex").slice(0, 16);
 }
 
@@ -66,7 +75,7 @@ export class Gateway extends pulumi.ComponentResource {
             {
                 metadata: meta(GATEWAY_NAME),
                 spec: {
-                    // No replicas: the HPA below owns the count.
+                    // No replicas: the ScaledObject below owns the count.
                     selector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                     template: {
@@ -76,7 +85,7 @@ export class Gateway extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             // Held and streaming requests finish before the pod goes (the gateway drains on SIGTERM).
-                            terminationGracePeriodSeconds: GATEWAY_DRAIN_SECONDS + 15,
+                            terminationGracePeriodSeconds: PRE_STOP_SECONDS + args.drainSeconds + 15,
                             topologySpreadConstraints: [
                                 { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
                                 { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
@@ -94,6 +103,8 @@ export class Gateway extends pulumi.ComponentResource {
                                     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 2, failureThreshold: 1 },
+                                    // Keep accepting while the ALB deregisters the pod; SIGTERM (drain) comes after.
+                                    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
                                     livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 3 },
                                     volumeMounts: [
                                         { name: "config", mountPath: "/etc/gateway", readOnly: true },
@@ -120,18 +131,36 @@ export class Gateway extends pulumi.ComponentResource {
             },
             child,
         );
-        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            `${name}-hpa`,
+        // KEDA (no metrics-server needed): more gateways as streams or request rate grow; never below minReplicas.
+        new k8s.apiextensions.CustomResource(
+            `${name}-scaler`,
             {
+                apiVersion: "keda.sh/v1alpha1",
+                kind: "ScaledObject",
                 metadata: meta(GATEWAY_NAME),
                 spec: {
                     scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: GATEWAY_NAME },
-                    minReplicas: args.minReplicas,
-                    maxReplicas: args.maxReplicas,
-                    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
+                    minReplicaCount: args.minReplicas,
+                    maxReplicaCount: args.maxReplicas,
+                    pollingInterval: 15,
+                    fallback: { failureThreshold: 3, replicas: args.minReplicas },
+                    triggers: [
+                        {
+                            type: "prometheus",
+                            name: "inflight",
+                            metricType: "AverageValue",
+                            metadata: { serverAddress: args.prometheusUrl, query: "sum(gateway_inflight_requests) or vector(0)", threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
+                        },
+                        {
+                            type: "prometheus",
+                            name: "request-rate",
+                            metricType: "AverageValue",
+                            metadata: { serverAddress: args.prometheusUrl, query: "sum(rate(gateway_requests_total[1m])) or vector(0)", threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
+                        },
+                    ],
                 },
             },
-            childOf(this, opts, [deployment]),
+            childOf(this, opts, [deployment, ...args.keda]),
         );
         const selector = { "app.kubernetes.io/name": GATEWAY_NAME };
         podDisruptionBudget(`${name}-pdb`, meta(GATEWAY_NAME), selector, child);

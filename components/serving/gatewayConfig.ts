@@ -7,6 +7,7 @@
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
+import { idleTimeoutSeconds } from "./ingress";
 import { VLLM_PORT, workerName } from "./workers";
 
 export interface ApiKey {
@@ -28,7 +29,10 @@ export function parseApiKeys(json: string): ApiKey[] {
     return parsed as ApiKey[];
 }
 
-export const GATEWAY_DRAIN_SECONDS = 120;
+/** On SIGTERM the gateway finishes what it holds: up to a full wait plus an answer. */
+export function drainSeconds(maxWaitSeconds: number): number {
+    return maxWaitSeconds + 120;
+}
 
 export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Record<string, unknown> {
     const ns = cfg.serving.namespace;
@@ -42,7 +46,9 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
         })),
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
-        drainTimeoutSeconds: GATEWAY_DRAIN_SECONDS,
+        drainTimeoutSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
+        // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.
+        keepAliveTimeoutSeconds: idleTimeoutSeconds(cfg.serving.gateway.maxWaitSeconds) + 5,
         maxBodyBytes: 20 * 1024 * 1024,
     };
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };

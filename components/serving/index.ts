@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
 import { Gateway } from "./gateway";
-import { ApiKey, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
 import { Ui } from "./ui";
@@ -83,7 +83,17 @@ export class ServingStack extends pulumi.ComponentResource {
         const configJson = pulumi.secret(keys.apply((k) => JSON.stringify(gatewayConfig(cfg, k), null, 2)));
         const gateway = new Gateway(
             `${name}-gateway`,
-            { namespace: ns, configJson, image: cfg.serving.gateway.image, minReplicas: cfg.serving.gateway.replicas, maxReplicas: cfg.serving.gateway.maxReplicas, serviceMonitor: args.serviceMonitors },
+            {
+                namespace: ns,
+                configJson,
+                image: cfg.serving.gateway.image,
+                minReplicas: cfg.serving.gateway.replicas,
+                maxReplicas: cfg.serving.gateway.maxReplicas,
+                drainSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
+                serviceMonitor: args.serviceMonitors,
+                prometheusUrl: args.prometheusUrl,
+                keda: args.keda,
+            },
             inNs(),
         );
         const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1 }, inNs());

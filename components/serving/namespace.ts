@@ -67,7 +67,12 @@ export class ServingNamespace extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServingNamespaceArgs, opts: pulumi.ComponentResourceOptions) {
         super("gpuserve:serving:Namespace", name, {}, opts);
-        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels: podSecurityLabels("restricted") } }, childOf(this, opts));
+        const labels = {
+            ...podSecurityLabels("restricted"),
+            // Pods become Ready only once the ALB target is healthy, so rollouts never outrun the ALB.
+            "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+        };
+        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels } }, childOf(this, opts));
         for (const [policy, spec] of Object.entries(networkPolicySpecs(args.vpcCidr))) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.name }, spec }, childOf(this, opts, [this.namespace]));
         }

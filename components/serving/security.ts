@@ -15,6 +15,9 @@ export const RESTRICTED_CONTAINER_SECURITY = {
     capabilities: { drop: ["ALL"] },
 };
 
+/** Seconds a terminating pod behind the ALB keeps serving while the ALB deregisters it; SIGTERM comes after. */
+export const PRE_STOP_SECONDS = 20;
+
 /** Standard labels of one serving component. */
 export function componentLabels(component: string, extra: Record<string, string> = {}): Record<string, string> {
     return { "app.kubernetes.io/part-of": "gpuserve", "app.kubernetes.io/component": component, ...extra };

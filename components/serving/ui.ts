@@ -9,7 +9,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
-import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
+import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const UI_NAME = "ui";
 export const UI_PORT = 8080;
@@ -90,6 +90,8 @@ export class Ui extends pulumi.ComponentResource {
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
                                     livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 15 },
+                                    // Keep serving while the ALB deregisters the pod.
+                                    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
                                     volumeMounts: [
                                         { name: "content", mountPath: "/usr/share/nginx/html", readOnly: true },
                                         { name: "conf", mountPath: "/etc/nginx/conf.d", readOnly: true },

@@ -90,6 +90,11 @@ export class WorkerPool extends pulumi.ComponentResource {
             { name: "HF_HOME", value: "/cache/huggingface" },
             { name: "XDG_CACHE_HOME", value: "/cache" },
             { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" },
+            { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" },
+            { name: "TRITON_CACHE_DIR", value: "/cache/triton" },
+            // The non-root uid has no passwd entry; getpass.getuser() (torch) reads these first.
+            { name: "USER", value: "vllm" },
+            { name: "LOGNAME", value: "vllm" },
             { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" },
             { name: "VLLM_NO_USAGE_STATS", value: "1" },
         ];
@@ -98,7 +103,9 @@ export class WorkerPool extends pulumi.ComponentResource {
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
-                metadata: meta(this.deploymentName),
+                // Don't wait for readiness: a first pod needs a GPU node and a model load (minutes),
+                // and KEDA scales the pool to zero as soon as its ScaledObject exists.
+                metadata: { ...meta(this.deploymentName), annotations: { "pulumi.com/skipAwait": "true" } },
                 spec: {
                     // No replicas: KEDA owns the count.
                     selector: { matchLabels: { [WORKER_POOL_LABEL]: m.name } },

@@ -118,6 +118,8 @@ export const configSchema = z
             .prefault({}),
         /** SIGTERM: how long in-flight and queued requests may take to finish. @default 60 */
         drainTimeoutSeconds: seconds.default(60),
+        /** Idle keep-alive time of client connections; behind a load balancer set it above the LB's idle timeout, or the LB reuses connections the gateway already closed (502s). @default 75 */
+        keepAliveTimeoutSeconds: seconds.default(75),
         /** @default "info" */
         logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })

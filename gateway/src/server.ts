@@ -87,6 +87,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             return typeof h === "string" && REQUEST_ID.test(h) ? h : randomUUID();
         },
         bodyLimit: config.maxBodyBytes,
+        keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
         forceCloseConnections: true,
         return503OnClosing: false,
     });

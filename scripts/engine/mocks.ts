@@ -91,7 +91,13 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
                 users: [{ name: "aws", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region] } } }],
             };
             return {
-                eksCluster: { name: clusterName, arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${clusterName}`, version: inputs.version, endpoint: kubeconfig.clusters[0].cluster.server },
+                eksCluster: {
+                    name: clusterName,
+                    arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${clusterName}`,
+                    version: inputs.version,
+                    endpoint: kubeconfig.clusters[0].cluster.server,
+                    vpcConfig: { clusterSecurityGroupId: `sg-${shortHash(`${name}-eks-managed`)}`, vpcId: inputs.vpcId },
+                },
                 kubeconfig,
                 kubeconfigJson: JSON.stringify(kubeconfig),
                 clusterSecurityGroupId: `sg-${shortHash(`${name}-cluster`)}`,

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { expanderPriorities } from "../../components/addons/clusterAutoscaler";
@@ -52,6 +53,7 @@ describe("PlatformAddons", () => {
             assert.strictEqual(v.priorityClassName, "system-node-critical");
         }
         assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.enabled, true);
+        assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.honorLabels, true, "keep DCGM's pod label (the GPU's workload) for the GPU-utilization trigger");
         assert.strictEqual(valuesOf(prod, "nvidia-device-plugin").config, undefined, "time-slicing must be off by default");
     });
 
@@ -140,9 +142,16 @@ describe("PlatformAddons", () => {
         assert.strictEqual(bySid.ManageOwnSecurityGroups.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], "gpuserve-test");
         assert.match(bySid.CreateSecurityGroupsInOurVpc.Resource[1], /^arn:aws:ec2:us-east-1:123456789012:vpc\/gpuserve-test-vpc-id$/);
         assert.ok(!JSON.stringify(doc).match(/waf|shield|cognito/i), "WAF/Shield/Cognito are disabled, so not granted");
+        assert.strictEqual(bySid.RegisterTargetsInOwnTargetGroups.Condition.StringEquals["aws:ResourceTag/elbv2.k8s.aws/cluster"], "gpuserve-test");
+        assert.deepStrictEqual(bySid.TagListenersAndRules.Action, ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]);
+        assert.ok(bySid.TagListenersAndRules.Resource.every((r: string) => /^arn:aws:elasticloadbalancing:us-east-1:123456789012:listener(-rule)?\//.test(r)));
+        // The security group EKS attaches to managed nodes (as the mock reports it), not pulumi-eks's own.
+        const eksManagedSg = `sg-${createHash("sha256").update("gpuserve-test-eks-eks-managed").digest("hex").slice(0, 8)}`;
+        assert.strictEqual(bySid.OpenNodesToOwnLoadBalancers.Resource, `arn:aws:ec2:us-east-1:123456789012:security-group/${eksManagedSg}`);
         const v = valuesOf(prod, "aws-load-balancer-controller");
         assert.deepStrictEqual([v.clusterName, v.region, v.vpcId], ["gpuserve-test", "us-east-1", "gpuserve-test-vpc-id"]);
         assert.deepStrictEqual([v.enableShield, v.enableWaf, v.enableWafv2], [false, false, false]);
+        assert.strictEqual(v.enableServiceMutatorWebhook, false, "its Service webhook would reject other charts' Services while it starts");
         assert.deepStrictEqual(v.defaultTags, { project: "gpuserve", environment: "test", team: "platform" });
     });
 

@@ -65,6 +65,14 @@ describe("GpuCluster and Network under mocks", () => {
             assert.deepStrictEqual(i.blockDeviceMappings[0].ebs.encrypted, "true");
             assert.strictEqual(i.blockDeviceMappings[0].ebs.volumeType, "gp3");
         }
+        for (const lt of lts) {
+            for (const spec of (lt.inputs as any).tagSpecifications) {
+                assert.deepStrictEqual([spec.tags.team, spec.tags.environment, spec.tags.project], ["platform", "test", "gpuserve"], `${lt.name} ${spec.resourceType}`);
+            }
+            assert.deepStrictEqual((lt.inputs as any).tagSpecifications.map((t: any) => t.resourceType), ["instance", "volume", "network-interface"]);
+        }
+        const sc = prod.find("kubernetes:storage.k8s.io/v1:StorageClass")[0].inputs as any;
+        assert.deepStrictEqual(Object.entries(sc.parameters).filter(([k]) => k.startsWith("tagSpecification_")).map(([, v]) => v).sort(), ["environment=test", "project=gpuserve", "team=platform"]);
         const gpuLt = prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any;
         assert.ok(gpuLt.blockDeviceMappings[0].ebs.volumeSize >= 100);
     });
@@ -90,10 +98,11 @@ describe("GpuCluster and Network under mocks", () => {
         const c = dev.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any;
         assert.strictEqual(c.vpcCniOptions.addonVersion, v.vpcCni);
         assert.strictEqual(c.vpcCniOptions.enableNetworkPolicy, true);
-        assert.strictEqual(c.corednsAddonOptions.version, v.coredns);
+        assert.strictEqual(c.corednsAddonOptions.enabled, false, "CoreDNS must wait for nodes: created as an add-on after them");
         assert.strictEqual(c.kubeProxyAddonOptions.version, v.kubeProxy);
         const addons = Object.fromEntries(dev.find("aws:eks/addon:Addon").map((a) => [(a.inputs as any).addonName, (a.inputs as any).addonVersion]));
-        assert.deepStrictEqual(addons, { "eks-pod-identity-agent": v.podIdentityAgent, "aws-ebs-csi-driver": v.ebsCsiDriver });
+        assert.deepStrictEqual(addons, { "eks-pod-identity-agent": v.podIdentityAgent, coredns: v.coredns, "aws-ebs-csi-driver": v.ebsCsiDriver });
+        assert.ok(dev.get("aws:eks/addon:Addon", "gpuserve-test-coredns").options.dependsOn?.includes("gpuserve:cluster:NodePool::gpuserve-test-system"));
     });
 
     it("spreads the network over the configured AZs with one NAT (dev) or one per AZ (prod)", () => {

@@ -53,8 +53,9 @@ describe("ServingStack", () => {
         for (const d of [...workers(prod), prod.get(DEPLOY, "gpuserve-test-gateway-deployment")]) {
             assert.ok(!("replicas" in inputs(d).spec), `${inputs(d).metadata.name} sets replicas`);
         }
-        const hpa = inputs(prod.find("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")[0]).spec;
-        assert.deepStrictEqual([hpa.minReplicas, hpa.maxReplicas], [2, 4]);
+        const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
+        assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
+        assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
     });
 
     it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
@@ -78,6 +79,8 @@ describe("ServingStack", () => {
         assert.strictEqual(shm.emptyDir.medium, "Memory");
         assert.strictEqual(c.securityContext.runAsNonRoot, true);
         assert.strictEqual(c.securityContext.readOnlyRootFilesystem, true);
+        assert.strictEqual(c.env.find((e: any) => e.name === "USER").value, "vllm", "a uid without passwd entry needs USER for getpass");
+        assert.strictEqual(d.metadata.annotations["pulumi.com/skipAwait"], "true", "pulumi up must not wait for a GPU cold start");
     });
 
     it("gives each worker pool a headless Service, a PDB and a ServiceMonitor that labels series with the pool", () => {
@@ -89,7 +92,7 @@ describe("ServingStack", () => {
     });
 
     it("scales each pool with KEDA from the gateway's demand, which exists at zero workers", () => {
-        for (const so of prod.find(SCALED)) {
+        for (const so of prod.find(SCALED).filter((s) => inputs(s).metadata.name.startsWith("worker-"))) {
             const spec = inputs(so).spec;
             const pool = inputs(so).metadata.name.replace(/^worker-/, "");
             const demand = spec.triggers.find((t: any) => t.name === "demand");
@@ -125,9 +128,9 @@ describe("ServingStack", () => {
 
     it("keeps the prod A10G pools warm on weekdays 06:30-19:00 New York time, and dev cold", () => {
         const warm = inputs(prod.get(SCALED, "gpuserve-test-qwen3-vl-2b-scaler")).spec.triggers.filter((t: any) => t.type === "cron");
+        assert.ok(inputs(dev.find(SCALED).find((s) => inputs(s).metadata.name.startsWith("worker-"))!).spec.triggers.every((t: any) => t.type !== "cron"));
         assert.deepStrictEqual(warm, [{ type: "cron", name: "warm-0", metadata: { timezone: "America/New_York", start: "30 6 * * 1-5", end: "0 19 * * 1-5", desiredReplicas: "1" } }]);
         assert.strictEqual(inputs(prod.get(SCALED, "gpuserve-test-medgemma-27b-scaler")).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
-        assert.strictEqual(inputs(dev.find(SCALED)[0]).spec.triggers.filter((t: any) => t.type === "cron").length, 0);
     });
 
     it("creates ScaledObjects after KEDA and the Deployment they scale", () => {
@@ -193,6 +196,22 @@ describe("ServingStack", () => {
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
         assert.ok(inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-gateway-config")).stringData[configPath.split("/").pop()!]);
         assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/.+:[0-9a-f]{16}@sha256:/);
+    });
+
+    it("drains the gateway for a full hold, keeps connections longer than the ALB, and deregisters before SIGTERM", () => {
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
+        assert.ok(g.drainTimeoutSeconds >= g.queue.maxWaitSeconds, "a held request must be able to finish during a drain");
+        assert.ok(pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
+        const a = inputs(prod.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).metadata.annotations;
+        const idle = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec(a["alb.ingress.kubernetes.io/load-balancer-attributes"])![1]);
+        assert.ok(g.keepAliveTimeoutSeconds > idle, `keep-alive ${g.keepAliveTimeoutSeconds} s must exceed the ALB idle timeout ${idle} s`);
+        const ns = inputs(prod.get("kubernetes:core/v1:Namespace", "gpuserve-test-ns-namespace"));
+        assert.strictEqual(ns.metadata.labels["elbv2.k8s.aws/pod-readiness-gate-inject"], "enabled");
+        const ui = inputs(prod.get(DEPLOY, "gpuserve-test-ui-deployment")).spec.template.spec.containers[0];
+        assert.ok(ui.lifecycle.preStop.sleep.seconds > 0);
     });
 
     it("rolls the UI when the page changes (content checksum annotation)", () => {

@@ -18,7 +18,8 @@ export function dcgmExporterValues(): HelmValues {
     return {
         tolerations: [GPU_TOLERATION],
         affinity: GPU_NODE_AFFINITY,
-        serviceMonitor: { enabled: true, interval: "15s", honorLabels: false },
+        // honorLabels: keep DCGM's own pod/namespace/container labels (the GPU's workload), not the exporter pod's.
+        serviceMonitor: { enabled: true, interval: "15s", honorLabels: true },
         priorityClassName: "system-node-critical",
     };
 }

@@ -146,6 +146,14 @@ export function loadBalancerControllerPolicy(scope: AwsScope & { vpcId: pulumi.I
             Effect: "Allow",
             Action: ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
             Resource: elb("targetgroup/*/*"),
+            Condition: ownedResource,
+        },
+        {
+            // The controller tags listeners and rules it creates (and keeps those tags current).
+            Sid: "TagListenersAndRules",
+            Effect: "Allow",
+            Action: ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            Resource: listeners,
         },
         {
             Sid: "ManageListenersAndRules",

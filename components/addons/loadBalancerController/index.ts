@@ -42,6 +42,9 @@ export function loadBalancerControllerValues(args: Pick<LoadBalancerControllerAr
         enableWaf: false,
         enableWafv2: false,
         defaultTags: { ...args.tags },
+        // Its Service webhook (defaults for LoadBalancer Services) is not needed here, and while the
+        // controller starts it would reject the Services other charts install at the same time.
+        enableServiceMutatorWebhook: false,
         serviceMonitor: { enabled: args.serviceMonitor },
     };
 }
