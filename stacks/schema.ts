@@ -158,7 +158,7 @@ export const modelSchema = z.strictObject({
 });
 
 export const gatewaySchema = z.strictObject({
-    /** Minimum gateway replicas (production requires >= 2); an HPA adds more on CPU. @default 1 */
+    /** Minimum gateway replicas (production requires >= 2); KEDA adds more on in-flight requests and request rate. @default 1 */
     replicas: positiveInt.default(1),
     /** Most gateway replicas the HPA may run. @default 4 */
     maxReplicas: positiveInt.default(4),

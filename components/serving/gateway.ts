@@ -1,5 +1,5 @@
 /**
- * The gateway: Deployment (HPA on CPU owns the replica count, spread across zones), Service,
+ * The gateway: Deployment (a KEDA ScaledObject owns the replica count; spread across zones), Service,
  * PDB, ServiceMonitor. Its config (with API key hashes) lives in a Secret; a checksum
  * annotation rolls the pods when it changes. Image from config, or built from gateway/
  * and pushed to an ECR repository the stack creates.
