@@ -57,6 +57,16 @@ export function workerPrice(cfg: Pick<StackConfig, "prices" | "region">, pool: R
     return poolNodePrice(cfg, pool).usdPerHour / Math.max(1, pool.gpusPerNode);
 }
 
+/** NAT gateways a stack's network has (0 for an existing VPC): one, or one per AZ. */
+export function natGatewayCount(cfg: Pick<StackConfig, "network">): number {
+    return natGatewaysFor(cfg.network);
+}
+
+export function natGatewaysFor(network: { existing?: unknown; natGateways: "single" | "perAz"; availabilityZoneCount: number }): number {
+    if (network.existing) return 0;
+    return network.natGateways === "perAz" ? network.availabilityZoneCount : 1;
+}
+
 /** USD/hour of what runs regardless of load: control plane, NAT, ALB, the minimum system nodes. */
 export function platformUsdPerHour(cfg: StackConfig, natGatewayCount: number): number {
     return staticCost(cfg, natGatewayCount)

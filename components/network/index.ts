@@ -5,6 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { natGatewaysFor } from "../../stacks/cost";
 import { planSubnets } from "./subnets";
 
 export interface NetworkArgs {
@@ -71,7 +72,7 @@ export class Network extends pulumi.ComponentResource {
             return subnet;
         });
 
-        const natCount = args.natGateways === "perAz" ? args.availabilityZoneCount : 1;
+        const natCount = natGatewaysFor(args);
         const nats = Array.from({ length: natCount }, (_, i) => {
             const eip = new aws.ec2.Eip(`${name}-nat-${suffix(i)}`, { domain: "vpc", tags: { Name: `${name}-nat-${suffix(i)}` } }, parent);
             return new aws.ec2.NatGateway(`${name}-nat-${suffix(i)}`, { allocationId: eip.id, subnetId: publicSubnets[i].id, tags: { Name: `${name}-nat-${suffix(i)}` } }, { parent: this, dependsOn: [igw] });

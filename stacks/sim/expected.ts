@@ -9,7 +9,7 @@
  * Latencies and ratios are not normalized.
  */
 import { HOURS_PER_MONTH } from "../catalog/instances";
-import { floorNodes, poolNodePrice, staticCost } from "../cost";
+import { natGatewayCount, platformUsdPerHour } from "../cost";
 import { StackConfig } from "../validate";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
@@ -99,17 +99,9 @@ export interface ExpectedCost {
 
 export interface ExpectedCostOptions extends SetupOptions {}
 
-/** NAT gateways the network component creates (0 for an existing VPC). */
-export function natGatewayCount(config: StackConfig): number {
-    if (config.network.existing) return 0;
-    return config.network.natGateways === "perAz" ? config.network.availabilityZoneCount : 1;
-}
-
-/** Monthly cost of everything but GPU nodes, from the static model's floor. */
+/** Monthly cost of everything but GPU nodes: the static model's platform share of the floor. */
 export function fixedUsdPerMonth(config: StackConfig): number {
-    const floor = staticCost(config, natGatewayCount(config)).floorUsdPerMonth;
-    const gpuFloor = config.gpuPools.reduce((s, p) => s + floorNodes(config, p) * poolNodePrice(config, p).usdPerHour * HOURS_PER_MONTH, 0);
-    return round(floor - gpuFloor);
+    return round(platformUsdPerHour(config, natGatewayCount(config)) * HOURS_PER_MONTH);
 }
 
 export interface StackSimulation {

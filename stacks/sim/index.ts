@@ -7,7 +7,8 @@
  * - the pieces (HPA, KEDA, engine, oracle, traffic) for tests and tools.
  */
 export type { ExpectedCost, ExpectedCostOptions, PoolEstimate, RequestCounts, StackSimulation, WorkerPoolEstimate } from "./expected";
-export { expectedCost, fixedUsdPerMonth, natGatewayCount, simulateStack } from "./expected";
+export { expectedCost, fixedUsdPerMonth, simulateStack } from "./expected";
+export { natGatewayCount } from "../cost";
 export type { GpuPoolSetup, SimInput, SimResult, WorkerPoolSetup } from "./types";
 export { OUTCOME } from "./types";
 export { simulate } from "./engine";
