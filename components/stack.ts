@@ -5,8 +5,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as path from "path";
-import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../stacks/cost";
-import { expectedCost } from "../stacks/sim";
+import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../capacity/cost";
+import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { PlatformAddons } from "./addons";

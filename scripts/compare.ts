@@ -10,13 +10,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../stacks/errors";
-import { staticCost } from "../stacks/cost";
+import { staticCost } from "../capacity/cost";
 import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
-import { natGatewayCount, simulateStack } from "../stacks/sim";
-import { ClassroomComparison, classroomComparison } from "../stacks/sim/reference";
-import { stackChart } from "../stacks/sim/report/chart";
-import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../stacks/sim/report/table";
+import { natGatewayCount, simulateStack } from "../capacity/sim";
+import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
+import { stackChart } from "../capacity/sim/report/chart";
+import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig, parseStackConfig } from "../stacks/validate";
 import { listStacks, readStackFile } from "./engine/stackFile";
 
@@ -116,7 +116,7 @@ function main(argv: string[]): void {
         md.push(`## ${title}`, "", renderMarkdown(t.headers, t.rows), "");
     }
     md.push(
-        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (stacks/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (stacks/cost.ts). Every default and its source: stacks/sim/params.ts, stacks/sim/service.ts, stacks/traffic/.",
+        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.",
         "",
     );
     fs.writeFileSync(path.join(args.out, "compare.md"), md.join("\n"));

@@ -237,7 +237,7 @@ export const addonsSchema = z.strictObject({
 export type AddonsConfig = z.output<typeof addonsSchema>;
 
 /**
- * Traffic profiles the cost estimate can simulate (stacks/traffic/). Built-ins: "steady",
+ * Traffic profiles the cost estimate can simulate (capacity/traffic/). Built-ins: "steady",
  * "classroom", "office-hours", "batch-night"; custom: "hourly" (rates per hour and
  * weekday, `traffic.hourly`) and "csv" (a recorded arrival trace, `traffic.csvFile`).
  */
@@ -262,7 +262,7 @@ export const serviceTimeSchema = z
     .refine((s) => s.p95Seconds >= s.medianSeconds, "p95Seconds must be >= medianSeconds");
 
 export const serviceOverrideSchema = z.strictObject({
-    /** Image + question answer time. @default the service model of the model and GPU type (stacks/sim/service.ts) */
+    /** Image + question answer time. @default the service model of the model and GPU type (capacity/sim/service.ts) */
     image: serviceTimeSchema.optional(),
     /** Text-only answer time. @default the service model of the model and GPU type */
     text: serviceTimeSchema.optional(),

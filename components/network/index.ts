@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { natGatewaysFor } from "../../stacks/cost";
+import { natGatewaysFor } from "../../capacity/cost";
 import { planSubnets } from "./subnets";
 
 export interface NetworkArgs {

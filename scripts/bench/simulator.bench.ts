@@ -5,8 +5,8 @@
  */
 import * as path from "path";
 import { loadStack } from "../compare";
-import { simulateStack } from "../../stacks/sim";
-import { classroomComparison } from "../../stacks/sim/reference";
+import { simulateStack } from "../../capacity/sim";
+import { classroomComparison } from "../../capacity/sim/reference";
 
 const ROOT = path.resolve(__dirname, "../..");
 

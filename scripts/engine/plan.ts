@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
 import { COST_KEY, deployStack } from "../../components/stack";
-import { CostEstimate } from "../../stacks/cost";
+import { CostEstimate } from "../../capacity/cost";
 import { loadStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
 import { ResourceRecord, runProgram } from "./mocks";

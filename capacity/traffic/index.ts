@@ -6,8 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ConfigError } from "../errors";
-import { PROJECT, trafficSchema } from "../schema";
+import { ConfigError } from "../../stacks/errors";
+import { PROJECT, trafficSchema } from "../../stacks/schema";
 import { Rng } from "../sim/rng";
 import { RATE_TABLE_PROFILES } from "./builtins";
 import { classroomArrivals } from "./classroom";

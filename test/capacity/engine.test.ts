@@ -3,7 +3,7 @@
  * fixed draws, so each expected number follows from the rule under test.
  */
 import * as assert from "assert";
-import { simulateStack } from "../../stacks/sim";
+import { simulateStack } from "../../capacity/sim";
 import { csvTrace, fixedService, oneStack } from "./helpers";
 
 const fixed = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSeconds: { min: 300, max: 300 } };

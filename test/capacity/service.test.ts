@@ -2,7 +2,7 @@
 import * as assert from "assert";
 import { GPU_TYPES } from "../../stacks/catalog/instances";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
-import { defaultServiceProfile, logNormal, serviceSeconds, withOverride } from "../../stacks/sim/service";
+import { defaultServiceProfile, logNormal, serviceSeconds, withOverride } from "../../capacity/sim/service";
 
 describe("service model", () => {
     it("fits the log-normal so that z = 0 gives the median and z = 1.645 the P95", () => {

@@ -11,8 +11,8 @@
  * memory bandwidth (decode is bandwidth-bound). Overridable per worker pool with
  * `traffic.service.<name>`.
  */
-import { GpuType } from "../catalog/instances";
-import { ModelSpec } from "../catalog/models";
+import { GpuType } from "../../stacks/catalog/instances";
+import { ModelSpec } from "../../stacks/catalog/models";
 
 export interface ServiceTime {
     readonly medianSeconds: number;

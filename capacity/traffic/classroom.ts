@@ -6,7 +6,7 @@
  * answered within seconds.
  */
 import { z } from "zod";
-import { classroomSchema } from "../schema";
+import { classroomSchema } from "../../stacks/schema";
 import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
 import { Rng } from "../sim/rng";
 

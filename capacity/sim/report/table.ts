@@ -4,7 +4,7 @@
  * answers; how often users wait for a cold start; how far from the physical limit).
  * Rendered as an aligned terminal table and as Markdown for pull requests.
  */
-import { StackConfig } from "../../validate";
+import { StackConfig } from "../../../stacks/validate";
 import { StackSimulation } from "../expected";
 import { describePolicy } from "../policy";
 

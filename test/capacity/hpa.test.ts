@@ -4,8 +4,8 @@
  * stabilization window, default behavior) and the replica calculator's rules.
  */
 import * as assert from "assert";
-import { HpaBehavior, HpaController, combineProposals, replicasForMetric } from "../../stacks/sim/hpa";
-import { K8S_DEFAULT_BEHAVIOR } from "../../stacks/sim/policy";
+import { HpaBehavior, HpaController, combineProposals, replicasForMetric } from "../../capacity/sim/hpa";
+import { K8S_DEFAULT_BEHAVIOR } from "../../capacity/sim/policy";
 import { HPA_BEHAVIOR, HPA_TOLERANCE } from "../../stacks/scalePolicy";
 
 const pods = (values: number[], target: number, missing = 0) => ({ kind: "PodsAverage" as const, values, missing, target });

@@ -4,9 +4,9 @@
  * -> Cluster Autoscaler -> node -> pod -> first answer.
  */
 import * as assert from "assert";
-import { hhmmToMinutes, warmWindowTable } from "../../stacks/sim/calendar";
-import { simulateStack } from "../../stacks/sim";
-import { isActivated, kedaPoll } from "../../stacks/sim/keda";
+import { hhmmToMinutes, warmWindowTable } from "../../capacity/sim/calendar";
+import { simulateStack } from "../../capacity/sim";
+import { isActivated, kedaPoll } from "../../capacity/sim/keda";
 import { ACTIVATION_DEMAND } from "../../stacks/scalePolicy";
 import { csvTrace, fixedService, oneStack } from "./helpers";
 

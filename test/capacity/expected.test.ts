@@ -1,9 +1,9 @@
 /** expectedCost: the `expected` block of cost.json (determinism, monthly normalization, totals). */
 import * as assert from "assert";
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
-import { staticCost } from "../../stacks/cost";
-import { expectedCost, fixedUsdPerMonth, natGatewayCount } from "../../stacks/sim";
-import { classroomComparison } from "../../stacks/sim/reference";
+import { staticCost } from "../../capacity/cost";
+import { expectedCost, fixedUsdPerMonth, natGatewayCount } from "../../capacity/sim";
+import { classroomComparison } from "../../capacity/sim/reference";
 import { oneStack } from "./helpers";
 
 const steady = { profile: "steady" };

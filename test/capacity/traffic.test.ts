@@ -2,12 +2,12 @@
 import * as assert from "assert";
 import { ConfigError } from "../../stacks/errors";
 import { trafficSchema } from "../../stacks/schema";
-import { Rng } from "../../stacks/sim/rng";
-import { buildTrace, countByPool, KIND_IMAGE, poolShares } from "../../stacks/traffic";
-import { RATE_TABLE_PROFILES } from "../../stacks/traffic/builtins";
-import { classroomSessions } from "../../stacks/traffic/classroom";
-import { parseTraceCsv } from "../../stacks/traffic/csv";
-import { weeklyVolume } from "../../stacks/traffic/weekly";
+import { Rng } from "../../capacity/sim/rng";
+import { buildTrace, countByPool, KIND_IMAGE, poolShares } from "../../capacity/traffic";
+import { RATE_TABLE_PROFILES } from "../../capacity/traffic/builtins";
+import { classroomSessions } from "../../capacity/traffic/classroom";
+import { parseTraceCsv } from "../../capacity/traffic/csv";
+import { weeklyVolume } from "../../capacity/traffic/weekly";
 
 const targets = [
     { name: "a", id: "org/model-a" },

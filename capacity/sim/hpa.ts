@@ -16,7 +16,7 @@
  *   highest), then rate policies against the replica count at the start of each policy's
  *   period; selectPolicy Max picks the policy allowing the biggest change.
  */
-import { HpaPolicy, HpaRules } from "../scalePolicy";
+import { HpaPolicy, HpaRules } from "../../stacks/scalePolicy";
 
 export interface HpaBehavior {
     readonly scaleUp: HpaRules;

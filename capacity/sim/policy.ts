@@ -3,8 +3,8 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP } from "../scalePolicy";
-import { ScalingConfig } from "../schema";
+import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP } from "../../stacks/scalePolicy";
+import { ScalingConfig } from "../../stacks/schema";
 import { WarmWindow } from "./calendar";
 import { HpaBehavior } from "./hpa";
 

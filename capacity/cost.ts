@@ -1,11 +1,11 @@
 /**
  * Static cost bounds of a stack: the floor (what runs at zero load) and the ceiling
  * (every pool at its maximum). The expected cost for the stack's traffic profile comes
- * from the simulator (stacks/sim) and is filled in by the stack.
+ * from the simulator (capacity/sim) and is filled in by the stack.
  */
-import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "./catalog/instances";
+import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { ExpectedCost } from "./sim/expected";
-import { ResolvedGpuPool, StackConfig } from "./validate";
+import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
 
 export interface CostLine {
     readonly item: string;
@@ -21,7 +21,7 @@ export interface CostEstimate {
     readonly ceilingUsdPerMonth: number;
     readonly floor: CostLine[];
     readonly ceiling: CostLine[];
-    /** The simulated month for the stack's traffic profile (stacks/sim); null in the static estimate alone. */
+    /** The simulated month for the stack's traffic profile (capacity/sim); null in the static estimate alone. */
     readonly expected: ExpectedCost | null;
     readonly assumptions: string[];
 }

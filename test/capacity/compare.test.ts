@@ -5,9 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { UsageError, loadStack } from "../../scripts/compare";
-import { simulateStack } from "../../stacks/sim";
-import { representativeDay, stackChart } from "../../stacks/sim/report/chart";
-import { renderMarkdown, renderTerminal } from "../../stacks/sim/report/table";
+import { simulateStack } from "../../capacity/sim";
+import { representativeDay, stackChart } from "../../capacity/sim/report/chart";
+import { renderMarkdown, renderTerminal } from "../../capacity/sim/report/table";
 import { oneStack } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../..");

@@ -10,8 +10,8 @@
  *   which buys the reference's extra headroom during overlapping classes;
  * - the oracle lower bound for the same trace.
  */
-import { parseStackConfig } from "../validate";
-import { StackConfig } from "../validate";
+import { parseStackConfig } from "../../stacks/validate";
+import { StackConfig } from "../../stacks/validate";
 import { StackSimulation, simulateStack } from "./expected";
 import { SimParams } from "./params";
 import { REFERENCE_POLICY } from "./policy";

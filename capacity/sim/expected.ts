@@ -8,9 +8,9 @@
  * normalize exactly; other spans weight weekdays by how often they occur in the span.
  * Latencies and ratios are not normalized.
  */
-import { HOURS_PER_MONTH } from "../catalog/instances";
+import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { natGatewayCount, platformUsdPerHour } from "../cost";
-import { StackConfig } from "../validate";
+import { StackConfig } from "../../stacks/validate";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
 import { OracleCost, oracleCost } from "./oracle";
@@ -189,7 +189,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         profile: input.trace.profile,
         seed: input.trace.seed,
         days: round(days, 2),
-        method: "discrete-event simulation of gateway, vLLM workers, KEDA, HPA, Cluster Autoscaler and node provisioning (stacks/sim); monthly = simulated x 730 h / simulated hours",
+        method: "discrete-event simulation of gateway, vLLM workers, KEDA, HPA, Cluster Autoscaler and node provisioning (capacity/sim); monthly = simulated x 730 h / simulated hours",
         usdPerMonth: round(fixed + gpuUsd),
         fixedUsdPerMonth: fixed,
         gpuUsdPerMonth: round(gpuUsd),
@@ -209,7 +209,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         requests,
         perPool,
         assumptions: [
-            "traffic, service times and cold-start figures are documented defaults (stacks/traffic, stacks/sim/service.ts, stacks/sim/params.ts) unless overridden in gpuserve:traffic",
+            "traffic, service times and cold-start figures are documented defaults (capacity/traffic, capacity/sim/service.ts, capacity/sim/params.ts) unless overridden in gpuserve:traffic",
             "time is the stack's local time; daylight-saving shifts are ignored",
             "Cluster Autoscaler removes only empty GPU nodes (no bin-packing moves of running workers)",
             "spot interruptions are off unless the simulator option spotInterruptionsPerNodeHour is set",

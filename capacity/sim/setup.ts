@@ -5,10 +5,10 @@
  * spot discount).
  */
 import { poolNodePrice } from "../cost";
-import { ConfigError } from "../errors";
-import { PROJECT } from "../schema";
+import { ConfigError } from "../../stacks/errors";
+import { PROJECT } from "../../stacks/schema";
 import { buildTrace } from "../traffic";
-import { StackConfig } from "../validate";
+import { StackConfig } from "../../stacks/validate";
 import { GpuPoolSetup, SimInput, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";

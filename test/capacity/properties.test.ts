@@ -10,8 +10,8 @@
  */
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { oracleCost, simulateStack } from "../../stacks/sim";
-import { OUTCOME } from "../../stacks/sim/types";
+import { oracleCost, simulateStack } from "../../capacity/sim";
+import { OUTCOME } from "../../capacity/sim/types";
 import { oneStack } from "./helpers";
 
 const RUNS = Number(process.env.SIM_PROPERTY_RUNS ?? 25);
