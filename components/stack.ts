@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as path from "path";
-import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../capacity/cost";
+import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost } from "../capacity/cost";
 import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
@@ -62,7 +62,6 @@ export function deployStack({ config, secrets }: LoadedConfig) {
         { providers: { aws: awsProvider } },
     );
 
-    const poolsByName = new Map(config.gpuPools.map((p) => [p.name, p]));
     const addons = new PlatformAddons(
         name,
         {
@@ -73,7 +72,13 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             storageClassName: STORAGE_CLASS,
             tags,
             gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: `${name}-gpu-${p.name}-ng`, usdPerHour: poolNodePrice(config, p).usdPerHour })),
-            workerUsdPerHour: Object.fromEntries(config.models.map((m) => [m.name, workerPrice(config, poolsByName.get(m.pool)!)])),
+            gpuPoolCosts: config.gpuPools.map((p) => ({
+                name: p.name,
+                nodeUsdPerHour: poolNodePrice(config, p).usdPerHour,
+                gpusPerNode: p.gpusPerNode,
+                minNodes: p.minNodes,
+                workerPools: config.models.filter((m) => m.pool === p.name).map((m) => m.name),
+            })),
             platformUsdPerHour: platformUsdPerHour(config, network.natGatewayCount),
             clusterReady: cluster.ready,
         },

@@ -69,7 +69,7 @@ export interface SimParams {
     readonly queryLookbackSeconds: number;
     /**
      * Also count the pool active for KEDA when a request arrived in the last w seconds
-     * (a query OR-ing `increase(gateway_requests_total[w]) > 0`). The gauges alone are 0 at
+     * (a query OR-ing `increase(gateway_upstream_requests_total[w]) > 0`: requests a worker served). The gauges alone are 0 at
      * most scrapes when requests are short and sparse, so a pool in use can cool down to
      * zero between two scrapes that happened to see nothing. @default 0 (off: scalePolicy.ts)
      */

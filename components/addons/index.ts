@@ -12,7 +12,7 @@ import { ClusterAutoscaler, NodeGroupPrice } from "./clusterAutoscaler";
 import { DcgmExporter } from "./dcgmExporter";
 import { Keda } from "./keda";
 import { LoadBalancerController } from "./loadBalancerController";
-import { Monitoring } from "./monitoring";
+import { GpuPoolCost, Monitoring } from "./monitoring";
 import { NvidiaDevicePlugin } from "./nvidiaDevicePlugin";
 
 export const MONITORING_NAMESPACE = "monitoring";
@@ -26,7 +26,7 @@ export interface PlatformAddonsArgs {
     readonly storageClassName: string;
     readonly tags: Record<string, string>;
     readonly gpuNodeGroups: NodeGroupPrice[];
-    readonly workerUsdPerHour: Record<string, number>;
+    readonly gpuPoolCosts: readonly GpuPoolCost[];
     readonly platformUsdPerHour: number;
     /** Cluster resources the charts wait for (nodes, EKS add-ons, storage class). */
     readonly clusterReady: pulumi.Input<pulumi.Resource>[];
@@ -70,7 +70,7 @@ export class PlatformAddons extends pulumi.ComponentResource {
                     storageGiB: c.prometheus.storageGiB,
                     storageClassName: args.storageClassName,
                     grafana: c.prometheus.grafana,
-                    workerUsdPerHour: args.workerUsdPerHour,
+                    gpuPoolCosts: args.gpuPoolCosts,
                     platformUsdPerHour: args.platformUsdPerHour,
                     overrides: c.prometheus.values,
                 },

@@ -27,12 +27,19 @@ export function scalingQueries(pool: string) {
     return {
         demand: `(sum(gateway_queue_depth${sel}) or vector(0)) + (sum(gateway_inflight_requests${sel}) or vector(0))`,
         waiting: `sum(vllm:num_requests_waiting${sel}) or vector(0)`,
-        recentRequests: (lookbackSeconds: number) => `sum(increase(gateway_requests_total${sel}[${lookbackSeconds}s])) or vector(0)`,
+        // Only requests handed to a worker: cache hits and refusals (429) must not keep a GPU node up.
+        recentRequests: (lookbackSeconds: number) => `sum(increase(gateway_upstream_requests_total${sel}[${lookbackSeconds}s])) or vector(0)`,
         // Per-replica values (P95, utilization) times the replica count: as an AverageValue
         // target this gives the HPA's Value semantics, ceil(replicas * metric / target), and
         // keeps KEDA's fallback available (it only supports AverageValue triggers).
         latencyP95: `(histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
-        gpuUtilization: `(avg(DCGM_FI_DEV_GPU_UTIL * on (pod) group_left() max by (pod) (vllm:num_requests_running${sel})) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
+        // `and on (namespace, pod)` keeps the GPUs of the pool's pods without multiplying by any
+        // of vLLM's values. DCGM's `pod`/`namespace` are the GPU's workload (dcgm-exporter
+        // 4.5.3-4.8.2 internal/pkg/transformation/const.go + kubernetes.go; the chart sets
+        // DCGM_EXPORTER_KUBERNETES=true) and survive the scrape because our ServiceMonitor has
+        // honorLabels (components/addons/dcgmExporter). vLLM's come from the ServiceMonitor's
+        // target labels (prometheus-operator v0.93 pkg/prometheus/promcfg.go: namespace, pod).
+        gpuUtilization: `(avg(DCGM_FI_DEV_GPU_UTIL and on (namespace, pod) vllm:num_requests_running${sel}) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
     };
 }
 

@@ -4,26 +4,53 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** Fine buckets for answers that start at once (seconds). */
+const FAST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const WAIT_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300];
+/** Past the fine buckets, one bucket every 5 minutes. */
+const SLOW_STEP_SECONDS = 300;
+
+/**
+ * Bucket bounds that reach `upTo`: the fine ones below it, then every 5 minutes, and
+ * `upTo` itself. Without buckets up to the hold bound, histogram_quantile caps every
+ * quantile of a held request at the last finite bound (a P95 of 400 s reads as 300 s).
+ */
+export function bucketsUpTo(fine: readonly number[], upTo: number): number[] {
+    const out = fine.filter((b) => b < upTo);
+    for (let b = (Math.floor((out.at(-1) ?? 0) / SLOW_STEP_SECONDS) + 1) * SLOW_STEP_SECONDS; b < upTo; b += SLOW_STEP_SECONDS) out.push(b);
+    out.push(upTo);
+    return out;
+}
+
+export interface MetricsOptions {
+    /** Add Node process metrics (CPU, memory, event loop). @default false */
+    processMetrics?: boolean;
+    /** The hold bound (queue.maxWaitSeconds): wait buckets reach it, duration buckets reach it plus an answer. @default 1200 */
+    holdSeconds?: number;
+}
+
+/** A full hold followed by an answer of up to this long still lands in a finite duration bucket. */
+export const ANSWER_SECONDS = SLOW_STEP_SECONDS;
+
 export class Metrics {
     readonly registry = new Registry();
 
     readonly queueDepth = new Gauge({ name: "gateway_queue_depth", help: "Requests waiting for a ready upstream, per pool", labelNames: ["pool"], registers: [this.registry] });
     readonly inflight = new Gauge({ name: "gateway_inflight_requests", help: "Requests sent to an upstream and not yet finished, per pool", labelNames: ["pool"], registers: [this.registry] });
     readonly requests = new Counter({ name: "gateway_requests_total", help: "Requests answered, by pool and HTTP status (499: client went away)", labelNames: ["pool", "code"], registers: [this.registry] });
-    readonly duration = new Histogram({
-        name: "gateway_request_duration_seconds",
-        help: "Time from request to the end of its response (whole stream), by pool",
+    /**
+     * Requests handed to a worker (a retry counts again). Cache hits, refusals (429/4xx) and
+     * requests that timed out in the queue are not: only these are recent activity that
+     * keeps a pool awake (the `recent-requests` trigger, components/serving/scaling.ts).
+     */
+    readonly upstreamRequests = new Counter({
+        name: "gateway_upstream_requests_total",
+        help: "Requests handed to a worker, by pool (not cache hits, refusals or queue timeouts)",
         labelNames: ["pool"],
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
         registers: [this.registry],
     });
-    readonly queueWait = new Histogram({
-        name: "gateway_queue_wait_seconds",
-        help: "Time requests waited for a ready upstream, by pool",
-        labelNames: ["pool"],
-        buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300],
-        registers: [this.registry],
-    });
+    readonly duration: Histogram<"pool">;
+    readonly queueWait: Histogram<"pool">;
     readonly readyUpstreams = new Gauge({ name: "gateway_upstreams_ready", help: "Upstreams currently eligible for traffic, per pool", labelNames: ["pool"], registers: [this.registry] });
     readonly knownUpstreams = new Gauge({ name: "gateway_upstreams", help: "Upstreams known (configured or discovered), per pool", labelNames: ["pool"], registers: [this.registry] });
     readonly retries = new Counter({ name: "gateway_upstream_retries_total", help: "Requests retried on another upstream after a failure before the response started", labelNames: ["pool"], registers: [this.registry] });
@@ -48,7 +75,22 @@ export class Metrics {
     readonly teamRequestsFor = memo((team: string, pool: string, code: string) => this.teamRequests.labels({ team, pool, code }));
     readonly teamTokensFor = memo((team: string, pool: string, type: string) => this.teamTokens.labels({ team, pool, type }));
 
-    constructor(options: { processMetrics?: boolean } = {}) {
+    constructor(options: MetricsOptions = {}) {
+        const hold = options.holdSeconds ?? 1200;
+        this.duration = new Histogram({
+            name: "gateway_request_duration_seconds",
+            help: "Time from request to the end of its response (whole stream), by pool",
+            labelNames: ["pool"],
+            buckets: bucketsUpTo(FAST_BUCKETS, hold + ANSWER_SECONDS),
+            registers: [this.registry],
+        });
+        this.queueWait = new Histogram({
+            name: "gateway_queue_wait_seconds",
+            help: "Time requests waited for a ready upstream, by pool",
+            labelNames: ["pool"],
+            buckets: bucketsUpTo(WAIT_BUCKETS, hold),
+            registers: [this.registry],
+        });
         if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
     }
 

@@ -75,7 +75,7 @@ export class Pool {
     private discoveryTimer: NodeJS.Timeout | undefined;
     private closed = false;
     /** Labelled metric children, bound once (label hashing per call shows in profiles). */
-    private readonly m: { queueDepth: { set(v: number): void }; inflight: { inc(): void; dec(): void }; queueWait: { observe(v: number): void } };
+    private readonly m: { queueDepth: { set(v: number): void }; inflight: { inc(): void; dec(): void }; queueWait: { observe(v: number): void }; handedToWorker: { inc(): void } };
 
     constructor(
         readonly config: PoolConfig,
@@ -86,8 +86,10 @@ export class Pool {
     ) {
         this.name = config.name;
         const labels = { pool: this.name };
-        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels) };
+        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequests.labels(labels) };
         metrics.queueDepth.set(labels, 0);
+        // From 0, so increase() sees the first request after start (a series born at 1 shows no increase).
+        metrics.upstreamRequests.inc(labels, 0);
         metrics.inflight.set(labels, 0);
         this.updateGauges();
     }
@@ -175,6 +177,7 @@ export class Pool {
     private take(up: Upstream): Upstream {
         up.outstanding++;
         this.m.inflight.inc();
+        this.m.handedToWorker.inc();
         return up;
     }
 

@@ -76,7 +76,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createGateway(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): Gateway {
     const config = parseConfig(input);
-    const metrics = new Metrics({ processMetrics: options.processMetrics });
+    const metrics = new Metrics({ processMetrics: options.processMetrics, holdSeconds: config.queue.maxWaitSeconds });
     const app = Fastify({
         logger: loggerOptions(config.logLevel, options.logStream),
         // One log line per request is written by accountFor(); fastify's own two are off.

@@ -32,7 +32,7 @@ describe("Grafana dashboards", () => {
     it("covers the serving overview: requests, queue depth, P95, replicas per pool, GPU utilization, cost per hour", () => {
         const serving = JSON.parse(dashboards["serving.json"]);
         const all = expressions(serving).join("\n");
-        for (const needle of ["gateway_requests_total", "gateway_queue_depth", "histogram_quantile(0.95", "vllm:num_requests_running", "DCGM_FI_DEV_GPU_UTIL", "gpuserve:worker_usd_per_hour"]) {
+        for (const needle of ["gateway_requests_total", "gateway_queue_depth", "histogram_quantile(0.95", "vllm:num_requests_running", "DCGM_FI_DEV_GPU_UTIL", "gpuserve:usd_per_hour"]) {
             assert.ok(all.includes(needle), needle);
         }
     });

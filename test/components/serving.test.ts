@@ -102,7 +102,7 @@ describe("ServingStack", () => {
             // Demand wakes the pool; recent requests keep it awake; the sizing triggers never activate.
             for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
-            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_requests_total{pool="${pool}"}[120s])) or vector(0)`);
+            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[120s])) or vector(0)`);
             assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);

@@ -25,7 +25,7 @@ export async function gatewayMetricNames(): Promise<string[]> {
 }
 
 /** Recording rules the stack defines itself. */
-export const RECORDING_RULES = [...new Set(costRecordingRules({ x: 1 }, 1).map((r) => r.record))];
+export const RECORDING_RULES = [...new Set(costRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record))];
 
 export async function knownMetricNames(): Promise<Set<string>> {
     return new Set([...VLLM_METRICS, ...DCGM_METRICS, ...(await gatewayMetricNames()), ...RECORDING_RULES]);

@@ -31,8 +31,8 @@ export interface MonitoringArgs {
     readonly storageGiB: number;
     readonly storageClassName: string;
     readonly grafana: boolean;
-    /** USD/hour of one worker (one GPU) per worker pool, for the cost panel's recording rules. */
-    readonly workerUsdPerHour: Record<string, number>;
+    /** Each GPU node pool's price and the worker pools it runs, for the cost recording rules. */
+    readonly gpuPoolCosts: readonly GpuPoolCost[];
     /** USD/hour of everything that runs at zero load (control plane, NAT, system nodes). */
     readonly platformUsdPerHour: number;
     readonly overrides: Record<string, unknown>;
@@ -82,13 +82,43 @@ export function readDashboards(dir = DASHBOARDS_DIR): Record<string, string> {
     );
 }
 
-/** Recording rules the cost panel multiplies with worker counts. Prices come from the catalog. */
-export function costRecordingRules(workerUsdPerHour: Record<string, number>, platformUsdPerHour: number) {
+/** A GPU node pool as the cost rules price it. */
+export interface GpuPoolCost {
+    /** Node pool name (the `gpu_pool` label of the cost series). */
+    readonly name: string;
+    /** USD/hour of one node (spot-discounted when spot). */
+    readonly nodeUsdPerHour: number;
+    readonly gpusPerNode: number;
+    /** Nodes the pool keeps with no worker (the node group's minimum size). */
+    readonly minNodes: number;
+    /** Worker pools (the `pool` label) whose one-GPU workers run on these nodes. */
+    readonly workerPools: readonly string[];
+}
+
+export const COST_RULE_GROUP = "gpuserve-cost";
+
+const regexQuote = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&");
+
+/**
+ * Recording rules for the cost panel, from the catalog prices. A worker is priced by what it
+ * keeps running: the nodes its pool needs, ceil(workers / GPUs per node) but at least the
+ * node group's minimum, at a whole node's price (one MedGemma-27B worker on a p4de keeps all
+ * 8 GPUs' worth of node up). `gpuserve:usd_per_hour` always has a value, also at zero workers
+ * (then it is the platform floor): `or vector(0)` stands in for pools with no series.
+ * Workers are counted by the pods vLLM reports from (one engine, one GPU per pod).
+ */
+export function costRecordingRules(gpuPools: readonly GpuPoolCost[], platformUsdPerHour: number) {
+    const pools = [...gpuPools].sort((a, b) => a.name.localeCompare(b.name));
     return [
-        ...Object.entries(workerUsdPerHour)
-            .sort(([a], [b]) => a.localeCompare(b))
-            .map(([pool, usd]) => ({ record: "gpuserve:worker_usd_per_hour", expr: `vector(${usd})`, labels: { pool } })),
+        ...pools.map((p) => {
+            const workers = p.workerPools.length
+                ? `(count(count by (namespace, pod) (vllm:num_requests_running{pool=~"${[...p.workerPools].sort().map(regexQuote).join("|")}"})) or vector(0))`
+                : "vector(0)";
+            return { record: "gpuserve:gpu_pool_nodes", expr: `clamp_min(ceil(${workers} / ${Math.max(1, p.gpusPerNode)}), ${p.minNodes})`, labels: { gpu_pool: p.name } };
+        }),
+        ...pools.map((p) => ({ record: "gpuserve:gpu_pool_usd_per_hour", expr: `gpuserve:gpu_pool_nodes{gpu_pool="${p.name}"} * ${p.nodeUsdPerHour}`, labels: { gpu_pool: p.name } })),
         { record: "gpuserve:platform_usd_per_hour", expr: `vector(${platformUsdPerHour})` },
+        { record: "gpuserve:usd_per_hour", expr: `(sum(gpuserve:gpu_pool_usd_per_hour) or vector(0)) + ${platformUsdPerHour}` },
     ];
 }
 
@@ -141,7 +171,7 @@ export class Monitoring extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
                 metadata: { name: "gpuserve-cost", namespace: args.namespace },
-                spec: { groups: [{ name: "gpuserve-cost", interval: "1m", rules: costRecordingRules(args.workerUsdPerHour, args.platformUsdPerHour) }] },
+                spec: { groups: [{ name: COST_RULE_GROUP, interval: "1m", rules: costRecordingRules(args.gpuPoolCosts, args.platformUsdPerHour) }] },
             },
             childOf(this, opts, [this.release]),
         );
