@@ -114,7 +114,8 @@ function promptTokens(body: ChatBody): number {
     return Math.ceil(JSON.stringify(body.messages ?? []).length / 4);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Unref'd: a slow answer left running by a test must not keep the test process alive.
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<FakeVllm> {
     const models = options.models ?? ["Qwen/Qwen3-VL-2B-Instruct"];
@@ -253,11 +254,13 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
                 return json(res, 200, { object: "list", data: models.map((m) => ({ id: m, object: "model", created, owned_by: "vllm", root: m, parent: null, max_model_len: 32768 })) });
             }
             if (req.method === "GET" && url === "/metrics") {
-                const labels = `model_name="${models[0]}"`;
+                // Names and labels as vLLM's PrometheusStatLogger (vllm/v1/metrics/loggers.py: labelnames model_name, engine).
+                const labels = `engine="0",model_name="${models[0]}"`;
                 res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
                 return void res.end(
                     `# HELP vllm:num_requests_running Number of requests in model execution batches.\n# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{${labels}} ${counts.running}\n` +
-                        `# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{${labels}} ${counts.waiting}\n`,
+                        `# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{${labels}} ${counts.waiting}\n` +
+                        `# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.\n# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc{${labels}} ${Math.min(1, counts.running / 64)}\n`,
                 );
             }
             if (req.method === "GET" && url === "/_fake/stats") return json(res, 200, stats());

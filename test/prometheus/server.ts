@@ -1,0 +1,157 @@
+/**
+ * A real Prometheus (Debian's 2.42 `prometheus` + `promtool`) for the tests: started on
+ * 127.0.0.1 on a free port with a temp data dir, queried through its HTTP API.
+ */
+import { ChildProcess, execFile, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import { promisify } from "util";
+
+export const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
+export const PROMTOOL = process.env.PROMTOOL_BIN ?? "/usr/bin/promtool";
+
+const run = promisify(execFile);
+
+/**
+ * Skips the suite (with the reason) when prometheus/promtool is missing on a developer's
+ * machine; in CI (CI=true) a missing binary fails the suite instead.
+ */
+export function requirePrometheus(ctx: Mocha.Context): void {
+    const missing = [PROMETHEUS, PROMTOOL].filter((b) => !fs.existsSync(b));
+    if (missing.length === 0) return;
+    const msg = `${missing.join(" and ")} not found: the Prometheus suite needs the Debian package 'prometheus' (bash scripts/system-deps.sh --install)`;
+    if (process.env.CI === "true") throw new Error(msg);
+    console.warn(`      skipped: ${msg}`);
+    ctx.skip();
+}
+
+export async function promtool(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
+    try {
+        const { stdout, stderr } = await run(PROMTOOL, args, { cwd, timeout: 20_000 });
+        return { code: 0, out: stdout + stderr };
+    } catch (e) {
+        const err = e as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof err.code === "number" ? err.code : 1, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+    }
+}
+
+export function tempDir(prefix: string): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+async function freePort(): Promise<number> {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    return port;
+}
+
+export interface Sample {
+    metric: Record<string, string>;
+    value: number;
+}
+
+export interface QueryResult {
+    status: "success" | "error";
+    error?: string;
+    errorType?: string;
+    warnings?: string[];
+    samples: Sample[];
+}
+
+export interface PrometheusServer {
+    readonly url: string;
+    readonly dir: string;
+    query(expr: string): Promise<QueryResult>;
+    stop(): Promise<void>;
+}
+
+/** Starts Prometheus with this config (JSON is YAML) in a temp dir; resolves when /-/ready answers. */
+export async function startPrometheus(config: unknown, dir = tempDir("prom-")): Promise<PrometheusServer> {
+    fs.writeFileSync(path.join(dir, "prometheus.yml"), JSON.stringify(config, null, 1));
+    let lastErr = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+        const port = await freePort();
+        const proc: ChildProcess = spawn(
+            PROMETHEUS,
+            [
+                `--config.file=${path.join(dir, "prometheus.yml")}`,
+                `--storage.tsdb.path=${path.join(dir, "data")}`,
+                `--web.listen-address=127.0.0.1:${port}`,
+                "--log.level=warn",
+                // Queries see samples up to 5 m old by default; the suite moves in seconds.
+                "--query.lookback-delta=30s",
+            ],
+            { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        let stderr = "";
+        proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+        const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+        const url = `http://127.0.0.1:${port}`;
+        const until = Date.now() + 15_000;
+        let ready = false;
+        while (Date.now() < until && proc.exitCode === null) {
+            try {
+                if ((await fetch(`${url}/-/ready`)).status === 200) {
+                    ready = true;
+                    break;
+                }
+            } catch {
+                /* not listening yet */
+            }
+            await sleep(50);
+        }
+        const stop = async () => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+            await Promise.race([exited, sleep(5000).then(() => proc.kill("SIGKILL"))]);
+        };
+        if (!ready) {
+            lastErr = stderr;
+            await stop();
+            continue; // the port may have been taken between freePort() and bind
+        }
+        return {
+            url,
+            dir,
+            stop: async () => {
+                await stop();
+                fs.rmSync(dir, { recursive: true, force: true });
+            },
+            async query(expr: string): Promise<QueryResult> {
+                const res = await fetch(`${url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: expr }) });
+                const body = (await res.json()) as {
+                    status: "success" | "error";
+                    error?: string;
+                    errorType?: string;
+                    warnings?: string[];
+                    data?: { resultType: string; result: unknown };
+                };
+                const samples: Sample[] = [];
+                if (body.status === "success" && body.data) {
+                    const { resultType, result } = body.data;
+                    if (resultType === "vector") for (const r of result as Array<{ metric: Record<string, string>; value: [number, string] }>) samples.push({ metric: r.metric, value: Number(r.value[1]) });
+                    else if (resultType === "scalar") samples.push({ metric: {}, value: Number((result as [number, string])[1]) });
+                }
+                return { status: body.status, error: body.error, errorType: body.errorType, warnings: body.warnings, samples };
+            },
+        };
+    }
+    throw new Error(`prometheus did not become ready: ${lastErr}`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns a value accepted by ok; throws with the last value otherwise. */
+export async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+    const until = Date.now() + timeoutMs;
+    let last: T | undefined;
+    for (;;) {
+        last = await fn();
+        if (ok(last)) return last;
+        if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+        await sleep(200);
+    }
+}
