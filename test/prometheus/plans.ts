@@ -25,9 +25,15 @@ export const PLAN_CASES: PlanCase[] = [
 ];
 
 const runs = new Map<string, Promise<StackRun>>();
+/** The mock engine holds global state: one program at a time. */
+let last: Promise<unknown> = Promise.resolve();
 
 export function render(c: PlanCase): Promise<StackRun> {
-    if (!runs.has(c.label)) runs.set(c.label, runStack(c.config, c.secrets));
+    if (!runs.has(c.label)) {
+        const run = last.catch(() => undefined).then(() => runStack(c.config, c.secrets));
+        last = run;
+        runs.set(c.label, run);
+    }
     return runs.get(c.label)!;
 }
 

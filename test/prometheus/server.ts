@@ -152,6 +152,6 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: 
         last = await fn();
         if (ok(last)) return last;
         if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
-        await sleep(200);
+        await sleep(100);
     }
 }

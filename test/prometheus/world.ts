@@ -19,10 +19,10 @@ import { FakeVllm, startFakeVllm } from "../fakes/vllm";
 import { FAST_HEALTH, KEY } from "../gateway/helpers";
 import { StackRun } from "../helpers/program";
 import { deployments, grafanaToPromQL, MonitorSpec, panelQueries, PlanPod, ruleSpecs, rules, scrapeJobs, serviceMonitors, services, triggers } from "./plan";
-import { PrometheusServer, startPrometheus, tempDir } from "./server";
+import { eventually, PrometheusServer, startPrometheus, tempDir } from "./server";
 
 /** Scrape and rule-evaluation interval of the test Prometheus (15 s / 1 m in the cluster). */
-export const INTERVAL = "1s";
+export const INTERVAL = "500ms";
 
 export interface Expression {
     /** Where it comes from: "trigger worker-x/demand", "rule gpuserve:usd_per_hour", "serving.json: P95 latency". */
@@ -155,6 +155,20 @@ export class World {
             return fakes.map((f, i) => ({ name: this.podName(pool, i), namespace: dep.namespace, labels: dep.podLabels, container: dep.container, address: hostPort(f.url) }));
         });
         return [...this.basePods, ...workers];
+    }
+
+    /** Resolves once every target is up and every rule group has been evaluated. */
+    async ready(): Promise<void> {
+        const targets = this.jobs.reduce((n, j) => n + j.targetsFor(this.pods()).length, 0);
+        await eventually(`${targets} targets up`, async () => (await this.prometheus.query("count(up == 1)")).samples[0]?.value ?? 0, (n) => n === targets);
+        await eventually(
+            "every rule group evaluated",
+            async () => {
+                const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ name: string; lastEvaluation: string }> } };
+                return body.data.groups.filter((g) => g.lastEvaluation.startsWith("0001-")).map((g) => g.name);
+            },
+            (pending) => pending.length === 0,
+        );
     }
 
     setGpus(gpus: FakeGpu[]): void {
