@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
 import { scaledObjectSpec } from "../../components/serving/scaling";
+import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
 import { scalingSchema } from "../../stacks/schema";
@@ -221,6 +222,14 @@ describe("ServingStack", () => {
         assert.strictEqual(d.spec.replicas, 2);
         const content = inputs(prod.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-content"));
         assert.ok(content.data["index.html"].includes("<html"));
+    });
+
+    it("ships the UI's nginx config with HSTS exactly when the ALB has a certificate", () => {
+        const conf = (run: StackRun) => inputs(run.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-nginx")).data["default.conf"];
+        assert.strictEqual(conf(prod), uiNginxConf({ tls: true }));
+        assert.strictEqual(conf(dev), uiNginxConf({ tls: false }));
+        assert.match(conf(prod), /Strict-Transport-Security/);
+        assert.doesNotMatch(conf(dev), /Strict-Transport-Security/);
     });
 
     it("enforces the restricted Pod Security Standard in the serving namespace", () => {
