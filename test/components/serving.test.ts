@@ -196,7 +196,18 @@ describe("ServingStack", () => {
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
         assert.ok(inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-gateway-config")).stringData[configPath.split("/").pop()!]);
-        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/.+:[0-9a-f]{16}@sha256:/);
+        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/[^:@]+@sha256:[0-9a-f]{64}$/);
+    });
+
+    it("pushes the gateway image by digest and runs that digest (no immutable tag a rebuild could collide with)", () => {
+        const [image] = prod.find("docker-build:index:Image");
+        const build = inputs(image);
+        assert.deepStrictEqual(build.tags ?? [], [], "a tag from the source would point at a new digest after a rebuild");
+        assert.strictEqual(build.push, false);
+        assert.deepStrictEqual(build.exports.map((e: any) => e.registry?.pushByDigest), [true]);
+        assert.match(build.labels["org.opencontainers.image.revision"], /^[0-9a-f]{16}$/);
+        const repo = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec.containers[0].image.split("@")[0];
+        assert.deepStrictEqual(build.exports[0].registry.names, [repo]);
     });
 
     it("drains the gateway for a full hold, keeps connections longer than the ALB, and deregisters before SIGTERM", () => {
