@@ -185,8 +185,11 @@ export class Gateway extends pulumi.ComponentResource {
         const image = new dockerBuild.Image(
             `${name}-image`,
             {
-                context: { location: path.resolve(GATEWAY_DIR, "..") },
-                dockerfile: { location: path.join(GATEWAY_DIR, "Dockerfile") },
+                // Relative to the project directory, the working directory of the program and of
+                // the provider (which resolves them with filepath.Abs, provider/internal/context.go
+                // at v0.0.22): the same source from another checkout path is the same input, no rebuild.
+                context: { location: path.relative(process.cwd(), path.resolve(GATEWAY_DIR, "..")) || "." },
+                dockerfile: { location: path.relative(process.cwd(), path.join(GATEWAY_DIR, "Dockerfile")) },
                 platforms: ["linux/amd64"],
                 labels: { "org.opencontainers.image.revision": gatewaySourceHash() },
                 // No tags: the registry exporter pushes the manifest by digest (buildx

@@ -208,6 +208,8 @@ describe("ServingStack", () => {
         assert.match(build.labels["org.opencontainers.image.revision"], /^[0-9a-f]{16}$/);
         const repo = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec.containers[0].image.split("@")[0];
         assert.deepStrictEqual(build.exports[0].registry.names, [repo]);
+        // No checkout path in the inputs: another clone of the same source is the same build.
+        assert.deepStrictEqual([build.context.location, build.dockerfile.location], [".", "gateway/Dockerfile"]);
     });
 
     it("drains the gateway for a full hold, keeps connections longer than the ALB, and deregisters before SIGTERM", () => {
