@@ -62,10 +62,11 @@ describe("ServingStack", () => {
         const d = inputs(prod.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment"));
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-        assert.strictEqual(arg("--model"), "Qwen/Qwen3-VL-2B-Instruct");
+        assert.deepStrictEqual(c.command, ["vllm", "serve"]);
+        assert.strictEqual(c.args[0], "Qwen/Qwen3-VL-2B-Instruct", "the model is vllm serve's positional argument");
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
-        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
