@@ -5,5 +5,6 @@
 import { deployStack, COST_KEY } from "./components/stack";
 import { loadStackConfig } from "./stacks/load";
 
-const { [COST_KEY]: _cost, ...outputs } = deployStack(loadStackConfig());
-export = outputs;
+// Config is validated synchronously (errors before any resource); the stack awaits one lookup (the caller's identity).
+const config = loadStackConfig();
+export = deployStack(config).then(({ [COST_KEY]: _cost, ...outputs }) => outputs);

@@ -22,12 +22,14 @@ export function clusterNameFor(environment: string): string {
     return `${PROJECT}-${environment}`;
 }
 
-export function deployStack({ config, secrets }: LoadedConfig) {
+export async function deployStack({ config, secrets }: LoadedConfig) {
     const name = clusterNameFor(config.environment);
     /** Cost-allocation tags: on every AWS resource Pulumi creates (provider default tags), and passed on to what EC2, EBS and the ALB controller create. */
     const tags = { project: PROJECT, environment: config.environment, ...config.tags };
     const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: { ...tags, "managed-by": "pulumi" } } });
     const providers = { providers: [awsProvider] };
+    // Who runs `pulumi up`: EKS already makes them admin (GpuCluster skips their explicit access entry).
+    const deployer = await aws.getCallerIdentity({}, { provider: awsProvider });
 
     const network = new Network(
         name,
@@ -52,6 +54,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             privateSubnetIds: network.privateSubnetIds,
             endpointPublicAccessCidrs: config.cluster.endpointPublicAccessCidrs,
             adminPrincipalArns: config.cluster.adminPrincipalArns,
+            deployerArn: deployer.arn,
             logTypes: config.cluster.logTypes,
             logRetentionDays: config.cluster.logRetentionDays,
             production: config.production,

@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
+import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
 
@@ -53,6 +54,8 @@ export interface GpuClusterArgs {
     readonly endpointPublicAccessCidrs: string[];
     /** IAM principals given cluster-admin through access entries. */
     readonly adminPrincipalArns: string[];
+    /** ARN of the identity running `pulumi up` (sts:GetCallerIdentity); EKS makes it admin already. */
+    readonly deployerArn: string;
     readonly logTypes: string[];
     readonly logRetentionDays: number;
     /** Production guardrails: deletion protection, and the policy pack's production rules. */
@@ -102,7 +105,11 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
-        for (const arn of args.adminPrincipalArns) {
+        const admins = explicitAdminPrincipals(args.adminPrincipalArns, args.deployerArn);
+        for (const arn of admins.skipped) {
+            pulumi.log.info(`${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`, this);
+        }
+        for (const arn of admins.entries) {
             accessEntries[`admin-${arn.split("/").pop()!.replace(/[^a-zA-Z0-9-]/g, "-")}`] = {
                 principalArn: arn,
                 accessPolicies: { admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } } },

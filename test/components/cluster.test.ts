@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import { EKS_ADDON_VERSIONS } from "../../components/cluster/versions";
 import { ConfigError } from "../../stacks/errors";
-import { recorder } from "../../scripts/engine/mocks";
+import { callerRoleArn, explicitAdminPrincipals, principalOf } from "../../components/cluster/accessEntries";
+import { MOCK_ACCOUNT, callOverrides, recorder } from "../../scripts/engine/mocks";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { validateManifests } from "../helpers/k8sSchema";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
@@ -146,5 +147,30 @@ describe("GpuCluster and Network under mocks", () => {
         await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.pool/.test(e.message));
         const created = recorder.records().filter((r) => r.type !== "pulumi:pulumi:Stack");
         assert.deepStrictEqual(created.map((r) => r.type), []);
+    });
+});
+
+describe("admin access entries and the deployer", () => {
+    const CALLER = "aws:index/getCallerIdentity:getCallerIdentity";
+    const asCaller = (arn: string) => callOverrides.set(CALLER, () => ({ accountId: MOCK_ACCOUNT, arn, userId: "AROAOFFLINE:session", id: MOCK_ACCOUNT }));
+    afterEach(() => callOverrides.delete(CALLER));
+    const entries = (run: StackRun) => Object.values((run.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).accessEntries ?? {}).map((e: any) => e.principalArn);
+
+    it("skips the explicit entry for the deployer's own role, which EKS already makes admin (no 409)", async () => {
+        asCaller(`arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-1732700000`);
+        const cfg = clone(stackConfig("prod"));
+        cfg.cluster.adminPrincipalArns = [`arn:aws:iam::${MOCK_ACCOUNT}:role/platform-admin`, `arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`];
+        assert.deepStrictEqual(entries(await runStack(cfg)), [`arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`]);
+    });
+
+    it("matches roles with a path by account and name, and never another account's role of the same name", () => {
+        const session = "arn:aws:sts::123456789012:assumed-role/platform-admin/alice";
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:role/team/platform-admin"], session), { entries: [], skipped: ["arn:aws:iam::123456789012:role/team/platform-admin"] });
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::210987654321:role/platform-admin"], session).skipped, []);
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/platform-admin"], session).skipped, [], "a user is not the role of the same name");
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/alice"], "arn:aws:iam::123456789012:user/alice").skipped, ["arn:aws:iam::123456789012:user/alice"]);
+        assert.strictEqual(callerRoleArn("arn:aws:sts::123456789012:assumed-role/platform-admin/alice"), "arn:aws:iam::123456789012:role/platform-admin");
+        assert.deepStrictEqual(principalOf("arn:aws-us-gov:sts::123456789012:assumed-role/ops/x"), { partition: "aws-us-gov", account: "123456789012", kind: "role", name: "ops" });
+        assert.strictEqual(principalOf("arn:aws:iam::123456789012:root"), undefined);
     });
 });
