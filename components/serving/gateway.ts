@@ -13,6 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
+import { deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
 import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const GATEWAY_NAME = "gateway";
@@ -29,10 +30,24 @@ export interface GatewayArgs {
     readonly maxReplicas: number;
     /** How long a terminating gateway may take to answer what it holds (gateway drainTimeoutSeconds). */
     readonly drainSeconds: number;
+    /** The gateway's longest hold (serving.gateway.maxWaitSeconds): sizes the ALB deregistration delay. */
+    readonly maxWaitSeconds: number;
     readonly serviceMonitor: boolean;
     readonly prometheusUrl: string;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * Annotations of the gateway Service read by the Load Balancer Controller for this backend's
+ * target group (docs/guide/ingress/annotations.md at v3.5.0: `target-group-attributes` and
+ * `healthcheck-path` apply on Ingress or Service; the Service's win for its own target group).
+ */
+export function gatewayServiceAnnotations(maxWaitSeconds: number): Record<string, string> {
+    return {
+        "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+        "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelaySeconds(maxWaitSeconds)}`,
+    };
 }
 
 /** Replica targets for the gateway's ScaledObject: in-flight requests (streams) and request rate per replica. */
@@ -85,7 +100,7 @@ export class Gateway extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             // Held and streaming requests finish before the pod goes (the gateway drains on SIGTERM).
-                            terminationGracePeriodSeconds: PRE_STOP_SECONDS + args.drainSeconds + 15,
+                            terminationGracePeriodSeconds: gatewayGraceSeconds(args.maxWaitSeconds),
                             topologySpreadConstraints: [
                                 { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
                                 { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
@@ -126,7 +141,7 @@ export class Gateway extends pulumi.ComponentResource {
         new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { ...meta(GATEWAY_NAME), annotations: { "alb.ingress.kubernetes.io/healthcheck-path": "/readyz" } },
+                metadata: { ...meta(GATEWAY_NAME), annotations: gatewayServiceAnnotations(args.maxWaitSeconds) },
                 spec: { selector: { "app.kubernetes.io/name": GATEWAY_NAME }, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
             },
             child,

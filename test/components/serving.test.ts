@@ -157,6 +157,22 @@ describe("ServingStack", () => {
         assert.strictEqual(prod.outputs.url, "https://vision.example.org");
     });
 
+    it("keeps the ALB's connections to a deregistered gateway pod open for its whole drain, inside its grace period", () => {
+        const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-gateway-service")).metadata.annotations;
+        const m = /^deregistration_delay\.timeout_seconds=(\d+)$/.exec(svc["alb.ingress.kubernetes.io/target-group-attributes"]);
+        assert.ok(m, "the gateway's target group needs a deregistration delay (ALB default 300 s cuts held requests)");
+        const delay = Number(m![1]);
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
+        assert.ok(delay >= preStop + g.drainTimeoutSeconds && delay <= 3600, `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`);
+        assert.ok(pod.terminationGracePeriodSeconds > delay && pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
+        assert.strictEqual(svc["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        const ui = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-ui-service")).metadata.annotations ?? {};
+        assert.strictEqual(ui["alb.ingress.kubernetes.io/target-group-attributes"], undefined, "the UI answers at once and keeps the default");
+    });
+
     it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {
         const all = JSON.stringify(prod.resources);
         assert.ok(!all.includes(HF_TOKEN), "HF token leaked");
