@@ -5,7 +5,6 @@
 import { z } from "zod";
 import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
-import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, MAX_WAIT_WITHIN_ALB_DRAIN } from "../components/serving/drain";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 
@@ -250,13 +249,6 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     });
 
     checkAddons(cfg, issues);
-    if (serving.gateway.maxWaitSeconds > MAX_WAIT_WITHIN_ALB_DRAIN) {
-        issues.push({
-            key: key("serving", "gateway", "maxWaitSeconds"),
-            message: `a gateway draining for ${serving.gateway.maxWaitSeconds} s + ${ALB_MAX_DEREGISTRATION_DELAY_SECONDS - MAX_WAIT_WITHIN_ALB_DRAIN} s would outlast the ALB's longest deregistration delay (${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} s), which cuts held requests at scale-in`,
-            fix: `set it to at most ${MAX_WAIT_WITHIN_ALB_DRAIN}`,
-        });
-    }
     if (serving.gateway.maxReplicas < serving.gateway.replicas) {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }

@@ -13,7 +13,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
-import { deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
+import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, MAX_WAIT_WITHIN_ALB_DRAIN, deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
+import { fallbackSpec } from "./scaling";
 import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const GATEWAY_NAME = "gateway";
@@ -80,6 +81,12 @@ export class Gateway extends pulumi.ComponentResource {
         const labels = componentLabels("gateway", { "app.kubernetes.io/name": GATEWAY_NAME });
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
         this.image = args.image ? pulumi.output(args.image) : this.buildImage(name);
+        if (args.maxWaitSeconds > MAX_WAIT_WITHIN_ALB_DRAIN) {
+            pulumi.log.warn(
+                `serving.gateway.maxWaitSeconds (${args.maxWaitSeconds}) makes a gateway drain longer than the ALB's longest deregistration delay (${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} s): a request held that long when its gateway pod stops is cut. Fix: set it to at most ${MAX_WAIT_WITHIN_ALB_DRAIN}`,
+                this,
+            );
+        }
 
         const config = new k8s.core.v1.Secret(`${name}-config`, { metadata: meta(`${GATEWAY_NAME}-config`), type: "Opaque", stringData: { "config.json": args.configJson } }, child);
         // A hash of the config is not secret, and a secret annotation would hide the whole pod spec from previews.
@@ -158,7 +165,7 @@ export class Gateway extends pulumi.ComponentResource {
                     minReplicaCount: args.minReplicas,
                     maxReplicaCount: args.maxReplicas,
                     pollingInterval: 15,
-                    fallback: { failureThreshold: 3, replicas: args.minReplicas },
+                    fallback: fallbackSpec(args.minReplicas),
                     triggers: [
                         {
                             type: "prometheus",

@@ -56,6 +56,7 @@ describe("ServingStack", () => {
         const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
         assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
         assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
+        assert.deepStrictEqual(gw.fallback, { failureThreshold: 3, replicas: 2, behavior: "currentReplicasIfHigher" });
     });
 
     it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
@@ -108,6 +109,7 @@ describe("ServingStack", () => {
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);
             assert.ok(spec.fallback.replicas >= 1);
+            assert.strictEqual(spec.fallback.behavior, "currentReplicasIfHigher", "a Prometheus outage must never scale a busy pool down");
             assert.strictEqual(spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds, 300);
         }
     });
