@@ -190,11 +190,16 @@ export class Gateway extends pulumi.ComponentResource {
         this.registerOutputs({ image: this.image });
     }
 
-    /** ECR repository (immutable tags, scan on push, encrypted) and the image built from gateway/. */
+    /**
+     * ECR repository (immutable tags, scan on push, encrypted) and the image built from gateway/.
+     * forceDelete: `pulumi destroy` deletes the repository with its images; without it ECR refuses
+     * to delete a non-empty repository and the destroy stops there. The images are rebuilt from
+     * gateway/ on the next `pulumi up`, so nothing is lost.
+     */
     private buildImage(name: string): pulumi.Output<string> {
         const repo = new aws.ecr.Repository(
             `${name}-repo`,
-            { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, encryptionConfigurations: [{ encryptionType: "KMS" }], forceDelete: false },
+            { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, encryptionConfigurations: [{ encryptionType: "KMS" }], forceDelete: true },
             { parent: this },
         );
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });

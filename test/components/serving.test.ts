@@ -175,6 +175,12 @@ describe("ServingStack", () => {
         assert.strictEqual(ui["alb.ingress.kubernetes.io/target-group-attributes"], undefined, "the UI answers at once and keeps the default");
     });
 
+    it("lets pulumi destroy delete the gateway's ECR repository with its images", () => {
+        const [repo] = prod.find("aws:ecr/repository:Repository").map(inputs);
+        assert.strictEqual(repo.imageTagMutability, "IMMUTABLE");
+        assert.strictEqual(repo.forceDelete, true, "ECR refuses to delete a repository that holds images");
+    });
+
     it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {
         const all = JSON.stringify(prod.resources);
         assert.ok(!all.includes(HF_TOKEN), "HF token leaked");
