@@ -10,7 +10,8 @@ import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { PlatformAddons } from "./addons";
-import { GpuCluster, STORAGE_CLASS } from "./cluster";
+import { GpuCluster, STORAGE_CLASS, nodeGroupPrefixes } from "./cluster";
+import { liveDesiredSizes } from "./cluster/nodeGroupSize";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
 import { ServingStack } from "./serving";
@@ -30,6 +31,9 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
     const providers = { providers: [awsProvider] };
     // Who runs `pulumi up`: EKS already makes them admin (GpuCluster skips their explicit access entry).
     const deployer = await aws.getCallerIdentity({}, { provider: awsProvider });
+    // Node group sizes as they are now, so an update keeps the autoscaler's and never goes below minNodes.
+    const prefixes = nodeGroupPrefixes(name, config.gpuPools);
+    const liveSizes = await liveDesiredSizes(name, [prefixes.system, ...Object.values(prefixes.gpu)], awsProvider);
 
     const network = new Network(
         name,
@@ -61,6 +65,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
+            liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
     );
@@ -75,7 +80,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             clusterSecurityGroupId: cluster.clusterSecurityGroupId,
             storageClassName: STORAGE_CLASS,
             tags,
-            gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: `${name}-gpu-${p.name}-ng`, usdPerHour: poolNodePrice(config, p).usdPerHour })),
+            gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: prefixes.gpu[p.name], usdPerHour: poolNodePrice(config, p).usdPerHour })),
             workerUsdPerHour: Object.fromEntries(config.models.map((m) => [m.name, workerPrice(config, poolsByName.get(m.pool)!)])),
             platformUsdPerHour: platformUsdPerHour(config, network.natGatewayCount),
             clusterReady: cluster.ready,

@@ -64,6 +64,13 @@ export interface GpuClusterArgs {
     readonly gpuPools: ResolvedGpuPool[];
     /** Cost-allocation tags for what EC2 and the EBS CSI driver create outside Pulumi's provider (instances, volumes). */
     readonly costTags: Record<string, string>;
+    /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
+    readonly liveDesiredSizes?: Record<string, number>;
+}
+
+/** Name prefixes of the cluster's node groups, the keys of GpuClusterArgs.liveDesiredSizes. */
+export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, "name">[]): { system: string; gpu: Record<string, string> } {
+    return { system: NodePool.namePrefix(`${name}-system`), gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])) };
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
@@ -153,6 +160,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.nodeRoleArn = nodeRole.arn;
 
         const nodeDeps = { parent: this, dependsOn: nodePolicies };
+        const prefixes = nodeGroupPrefixes(name, args.gpuPools);
         this.systemNodes = new NodePool(
             `${name}-system`,
             {
@@ -164,6 +172,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 amiType: "AL2023_x86_64_STANDARD",
                 minSize: args.systemNodes.minSize,
                 maxSize: args.systemNodes.maxSize,
+                liveDesiredSize: args.liveDesiredSizes?.[prefixes.system],
                 diskSizeGiB: args.systemNodes.diskSizeGiB,
                 labels: { [SYSTEM_LABEL]: "system" },
                 instanceTags: args.costTags,
@@ -184,6 +193,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     amiType: "AL2023_x86_64_NVIDIA", // driver and container toolkit, no device plugin
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
+                    liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],
                     diskSizeGiB: pool.diskSizeGiB,
                     labels: gpuNodeLabels(pool),
                     taints: [GPU_TAINT],
