@@ -87,7 +87,7 @@ export const gpuPoolSchema = z.strictObject({
     name: dnsLabel,
     /** GPU model of the pool. */
     gpuType: z.enum(GPU_TYPES),
-    /** Instance types for the node group; all must carry `gpuType`. @default the catalog's types for gpuType */
+    /** Instance types for the node group; all must carry `gpuType` and have one shape (vCPU, memory, GPUs). @default the catalog's types for gpuType */
     instanceTypes: z.array(z.string().min(1)).min(1).optional(),
     /** Spot is 50-70 % cheaper but can be reclaimed with 2 minutes' notice. @default "spot" */
     capacityType: z.enum(["spot", "on-demand"]).default("spot"),
@@ -97,7 +97,7 @@ export const gpuPoolSchema = z.strictObject({
     maxNodes: positiveInt,
     /** Root volume size in GiB; vLLM images are ~10 GB and model caches more. @default 200 */
     diskSizeGiB: z.int().min(100).default(200),
-    /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). */
+    /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
     minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
 });
 
