@@ -86,9 +86,11 @@ describe("vLLM workers' command line", () => {
             const hint = ui.models[spec.id] ?? ui.default;
             assert.ok(hint.maxImages <= limits.image, `${w.name}: the UI may send ${hint.maxImages} images, vLLM accepts ${limits.image}`);
             if (spec.maxPixels !== undefined) {
+                // The image processor resizes by size.longest_edge; a bare max_pixels is ignored (transformers#41955).
                 const kwargs = JSON.parse(arg(c, "--mm-processor-kwargs"));
-                assert.strictEqual(kwargs.max_pixels, spec.maxPixels);
-                assert.ok(hint.maxSide * hint.maxSide <= kwargs.max_pixels, `${w.name}: the UI's ${hint.maxSide} px images would be shrunk again`);
+                assert.deepStrictEqual(kwargs, { size: { longest_edge: spec.maxPixels, shortest_edge: spec.minPixels } });
+                assert.ok(hint.maxSide * hint.maxSide <= kwargs.size.longest_edge, `${w.name}: the UI's ${hint.maxSide} px images would be shrunk again`);
+                assert.ok(kwargs.size.longest_edge < 16777216, "below Qwen3-VL's default bound (16,384 tokens per image)");
             } else {
                 assert.ok(!c.args.includes("--mm-processor-kwargs"));
             }

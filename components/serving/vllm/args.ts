@@ -11,6 +11,8 @@
  * - the positional model: `vllm/entrypoints/cli/serve.py` (`model_tag`; `--model` with
  *   `vllm serve` is deprecated there and warns);
  * - env vars: `vllm/envs.py` (VLLM_CACHE_ROOT, VLLM_NO_USAGE_STATS).
+ * Qwen-VL pixel bounds go in `--mm-processor-kwargs` as the image processor's `size`
+ * (see stacks/catalog/models.ts maxPixels for why not `max_pixels`).
  * Removed: `--disable-log-requests` (deprecated in PR #21739, removed in PR #29402 for
  * v0.12; argparse then exits with "unrecognized arguments"). Request logging is off by
  * default (`--enable-log-requests` turns it on), which is what we want: no prompts in logs.
@@ -42,7 +44,7 @@ export const VLLM_FLAGS = {
     maxNumSeqs: "--max-num-seqs",
     /** arg_utils.py, MultiModalConfig group: JSON `{"image": N, "video": 0}` (the old `image=N` form is gone). */
     limitMmPerPrompt: "--limit-mm-per-prompt",
-    /** arg_utils.py, MultiModalConfig group: JSON passed to the HF processor (`max_pixels` for Qwen-VL). */
+    /** arg_utils.py, MultiModalConfig group: JSON passed to the HF processor (`size` bounds for Qwen-VL). */
     mmProcessorKwargs: "--mm-processor-kwargs",
     /** arg_utils.py, MultiModalConfig group: GiB per process (API server and engine core each), default 4. */
     mmProcessorCacheGb: "--mm-processor-cache-gb",
@@ -59,9 +61,18 @@ export interface VllmArgsOptions {
     readonly mmProcessorCacheGiB: number;
 }
 
-/** Deterministic JSON (sorted keys), so a preview never shows a reordering as a change. */
-function sortedJson(value: Record<string, number>): string {
-    return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
+type Json = number | { readonly [k: string]: Json };
+/** Deterministic JSON (sorted keys at every level), so a preview never shows a reordering as a change. */
+function sortedJson(value: Json): string {
+    const sort = (v: Json): Json => (typeof v === "number" ? v : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])));
+    return JSON.stringify(sort(value));
+}
+
+/** HF processor kwargs: the Qwen-VL pixel bounds as the image processor's `size` (see ModelSpec.maxPixels). */
+export function mmProcessorKwargs(model: Pick<ResolvedModel, "spec">): Record<string, Json> | undefined {
+    const { maxPixels, minPixels } = model.spec;
+    if (maxPixels === undefined) return undefined;
+    return { size: { longest_edge: maxPixels, ...(minPixels !== undefined ? { shortest_edge: minPixels } : {}) } };
 }
 
 /** Per-prompt multimodal limits: the model's image count, and video off where the model could take it. */
@@ -83,7 +94,8 @@ export function vllmArgs(model: ResolvedModel, opts: VllmArgsOptions): string[] 
         f.limitMmPerPrompt, sortedJson(limitMmPerPrompt(model)),
         f.mmProcessorCacheGb, String(opts.mmProcessorCacheGiB),
     ];
-    if (model.spec.maxPixels !== undefined) args.push(f.mmProcessorKwargs, sortedJson({ max_pixels: model.spec.maxPixels }));
+    const kwargs = mmProcessorKwargs(model);
+    if (kwargs) args.push(f.mmProcessorKwargs, sortedJson(kwargs));
     return [...args, ...model.extraArgs];
 }
 
