@@ -159,8 +159,8 @@ describe("admin access entries and the deployer", () => {
 
     it("skips the explicit entry for the deployer's own role, which EKS already makes admin (no 409)", async () => {
         asCaller(`arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-1732700000`);
-        const cfg = clone(stackConfig("prod"));
-        cfg.cluster.adminPrincipalArns = [`arn:aws:iam::${MOCK_ACCOUNT}:role/platform-admin`, `arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`];
+        const cfg = clone(stackConfig("dev"));
+        cfg.cluster = { adminPrincipalArns: [`arn:aws:iam::${MOCK_ACCOUNT}:role/platform-admin`, `arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`] };
         assert.deepStrictEqual(entries(await runStack(cfg)), [`arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`]);
     });
 

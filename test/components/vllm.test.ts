@@ -24,7 +24,8 @@ const gib = (q: string) => {
 describe("vLLM workers' command line", () => {
     let runs: Record<string, StackRun>;
     before(async () => {
-        runs = { dev: await runStack(stackConfig("dev")), prod: await runStack(stackConfig("prod")) };
+        // prod serves every model family (Qwen3-VL, MedGemma) on both pool shapes (g5.xlarge, p4de).
+        runs = { prod: await runStack(stackConfig("prod")) };
     });
     const workers = () =>
         Object.entries(runs).flatMap(([stack, run]) =>
