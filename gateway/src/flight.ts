@@ -218,6 +218,9 @@ export class Flight {
                         if (scanner.lineTooLong) over = "the worker sent an SSE line longer than 1 MiB";
                     }
                     if (over !== undefined) {
+                        // Cut at a line end, so the error event that follows parses as its own event.
+                        const nl = scanner.midLine && !scanner.lineTooLong ? chunk.indexOf(0x0a) : -1;
+                        if (nl >= 0) this.relay(chunk.subarray(0, nl + 1));
                         this.streamFailed(up, over);
                         this.abort.abort();
                         return;

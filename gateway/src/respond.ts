@@ -9,6 +9,8 @@ import type { CachedResponse } from "./cache";
 import { GatewayError, sseErrorEvent } from "./errors";
 import type { Subscriber } from "./flight";
 
+const NEWLINE = Buffer.from("\n");
+
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
     if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
     return reply.code(err.status).type("application/json; charset=utf-8").send(err.body());
@@ -102,7 +104,8 @@ export class ReplySubscriber implements Subscriber {
             this.sent = true;
             sendError(this.reply, err);
         } else if (this.writable) {
-            this.pass!.end(sseErrorEvent(err));
+            // The leading newline ends any event in progress, so the error event stands alone.
+            this.pass!.end(Buffer.concat([NEWLINE, sseErrorEvent(err)]));
         }
     }
 }

@@ -92,6 +92,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         // A client must send its whole request (headers and body) within this time, or gets 408:
         // a trickled body cannot hold a connection and its buffer open (fastify docs, Server.md#requesttimeout).
         requestTimeout: config.requestTimeoutSeconds * 1000,
+        // Node checks that timeout only every connectionsCheckingInterval (30 s by default); headers
+        // get no longer than the whole request (Node http.createServer options, v20 docs).
+        http: {
+            requestTimeout: config.requestTimeoutSeconds * 1000,
+            headersTimeout: Math.min(60_000, config.requestTimeoutSeconds * 1000),
+            connectionsCheckingInterval: Math.min(5000, Math.max(100, (config.requestTimeoutSeconds * 1000) / 4)),
+        },
         // Socket inactivity backstop (Server.md#connectiontimeout). Held requests are silent for up to a
         // queue wait plus a non-stream answer, so it cannot be short; stalled readers are cut by respond.ts.
         connectionTimeout: (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000,

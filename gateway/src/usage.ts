@@ -58,6 +58,11 @@ export class SseScanner {
 
     constructor(private readonly maxLine = MAX_SSE_LINE_BYTES) {}
 
+    /** The stream so far ends inside a line. */
+    get midLine(): boolean {
+        return this.pendingBytes > 0;
+    }
+
     push(chunk: Buffer): void {
         let start = 0;
         let nl: number;

@@ -186,7 +186,15 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         let open = true;
         res.on("close", () => (open = false));
         while (open) {
-            if (!res.write(chunk)) await new Promise<void>((r) => { res.once("drain", r); res.once("close", r); });
+            if (!res.write(chunk)) {
+                await new Promise<void>((r) => {
+                    const done = () => {
+                        res.off("drain", done).off("close", done);
+                        r();
+                    };
+                    res.on("drain", done).on("close", done);
+                });
+            }
         }
         counts.aborted++;
     }
