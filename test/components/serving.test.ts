@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
-import { gatewayConfig } from "../../components/serving/gatewayConfig";
+import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayConfig";
 import { scaledObjectSpec } from "../../components/serving/scaling";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
@@ -184,6 +184,24 @@ describe("ServingStack", () => {
         assert.strictEqual(g.queue.maxWaitSeconds, 1200);
         // Without keys the gateway refuses every /v1 request (no auth section), never runs open.
         assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
+    });
+
+    it("emits per-team default limits, a max_tokens bound per pool and the VPC as trusted proxy (issue 13)", () => {
+        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const stack = parseStackConfig({ ...rest, region, environment: "prod" });
+        const g = parseConfig(gatewayConfig(stack, [{ team: "radiology", key: API_KEY }]));
+        const depth = g.queue.maxDepth;
+        assert.ok(g.limits.default?.maxConcurrent !== undefined && g.limits.default.maxConcurrent < depth, "one team cannot hold a whole queue");
+        assert.ok(g.limits.default?.requestsPerMinute !== undefined);
+        for (const p of g.pools) assert.ok(p.maxTokens !== undefined && p.maxTokens <= 4096, `${p.name}: maxTokens ${p.maxTokens}`);
+        assert.deepStrictEqual(g.trustedProxies, [stack.network.vpcCidr]);
+        assert.deepStrictEqual(g.allowedMediaDomains, [], "no remote media by default");
+    });
+
+    it("refuses API keys shorter than 32 characters or with few distinct characters, naming the team and the fix", () => {
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "radiology", key: "sk-radiology-16ch" }])), /team 'radiology'.*32\+ random characters.*openssl rand/);
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "t", key: "ab".repeat(20) }])), /too weak/);
+        assert.strictEqual(parseApiKeys(JSON.stringify([{ team: "t", key: API_KEY }])).length, 1);
     });
 
     it("runs the gateway image's own command with the config mounted where GATEWAY_CONFIG points", () => {
