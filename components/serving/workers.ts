@@ -44,6 +44,9 @@ export function workerName(model: Pick<ResolvedModel, "name">): string {
     return `worker-${model.name}`;
 }
 
+/** The only "allowed" remote media host of vLLM: a name that cannot exist, so no URL is fetched. */
+export const NO_MEDIA_DOMAIN = "media.invalid";
+
 /** vLLM command-line arguments from the model catalog and the stack's overrides. */
 export function vllmArgs(model: ResolvedModel): string[] {
     return [
@@ -55,6 +58,12 @@ export function vllmArgs(model: ResolvedModel): string[] {
         "--gpu-memory-utilization", String(model.gpuMemoryUtilization),
         "--max-num-seqs", String(model.maxNumSeqs),
         "--limit-mm-per-prompt", JSON.stringify({ image: model.maxImagesPerPrompt }),
+        // No remote media: the gateway refuses http(s) media URLs (its allowedMediaDomains is empty), and so
+        // does vLLM. An empty list would allow every domain there, so the one allowed name never resolves
+        // (RFC 6761 .invalid). Flag: vllm/engine/arg_utils.py add_cli_args (model group), field
+        // vllm/config/model.py ModelConfig.allowed_media_domains; checked in vllm/multimodal/media/connector.py
+        // MediaConnector._assert_url_in_allowed_media_domains (exact host match, every redirect hop).
+        "--allowed-media-domains", NO_MEDIA_DOMAIN,
         "--disable-log-requests", // no prompts in logs
         ...model.extraArgs,
     ];

@@ -125,7 +125,7 @@ export const configSchema = z
             .prefault({}),
         /**
          * Remote media: `http(s)` URLs in image_url/video_url/audio_url parts are refused unless
-         * their host is in this list (or a subdomain of one); `data:` URLs are always accepted.
+         * their host is exactly one in this list; `data:` URLs are always accepted.
          * Keep it equal to vLLM's --allowed-media-domains. @default [] (no remote media)
          */
         allowedMediaDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "must be a domain name such as images.example.org")).default([]),

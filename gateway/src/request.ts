@@ -82,7 +82,8 @@ function checkMediaUrl(url: unknown, where: string, allowed: readonly string[]):
     } catch {
         throw errors.badRequest(`'${where}' must be a data: URL (or an http(s) URL of an allowed domain)`, "invalid_media_url");
     }
-    const ok = allowed.some((d) => host === d.toLowerCase() || host.endsWith(`.${d.toLowerCase()}`));
+    // Exact host match, as vLLM's --allowed-media-domains does (MediaConnector): no subdomains.
+    const ok = allowed.some((d) => host === d.toLowerCase());
     if (!ok) {
         throw errors.badRequest(
             `'${where}': remote media URLs are refused (host '${clip(host, 64)}' is not in allowedMediaDomains); send the image inline as a data: URL`,

@@ -2,6 +2,7 @@ import * as assert from "assert";
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayConfig";
+import { networkPolicySpecs } from "../../components/serving/namespace";
 import { scaledObjectSpec } from "../../components/serving/scaling";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
@@ -66,6 +67,7 @@ describe("ServingStack", () => {
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
         assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.strictEqual(arg("--allowed-media-domains"), "media.invalid", "no remote media URLs (issue 13)");
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
@@ -196,6 +198,11 @@ describe("ServingStack", () => {
         for (const p of g.pools) assert.ok(p.maxTokens !== undefined && p.maxTokens <= 4096, `${p.name}: maxTokens ${p.maxTokens}`);
         assert.deepStrictEqual(g.trustedProxies, [stack.network.vpcCidr]);
         assert.deepStrictEqual(g.allowedMediaDomains, [], "no remote media by default");
+    });
+
+    it("lets workers reach only public HTTPS (model downloads), not the metadata service, the API server or the VPC", () => {
+        const policy = networkPolicySpecs("10.0.0.0/16")["allow-workers-https-egress"];
+        assert.deepStrictEqual(policy.egress, [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] }]);
     });
 
     it("refuses API keys shorter than 32 characters or with few distinct characters, naming the team and the fix", () => {
