@@ -200,7 +200,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 if (request.method !== "POST") return done();
                 // Everything below runs before the body is read, so a refused request costs no buffer.
                 const type = request.headers["content-type"];
-                if (type === undefined || !/^application\/json\s*(;|$)/i.test(type)) {
+                // JSON APIs only (other routes, e.g. file uploads, bring their own parsers).
+                if (request.routeOptions.url === "/v1/chat/completions" && (type === undefined || !/^application\/json\s*(;|$)/i.test(type))) {
                     return done(new GatewayError(415, "invalid_request_error", "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'"));
                 }
                 const release = limiter.admit(who);
