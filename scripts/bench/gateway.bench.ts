@@ -320,7 +320,8 @@ interface MemoryResult {
 /** RSS of a gateway holding QUEUED requests for a pool whose worker is not up yet; then the worker starts. */
 async function memory(bundle: string, body: string): Promise<MemoryResult> {
     const port = await freePort();
-    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, { health: { probeIntervalNotReadySeconds: 0.2 } });
+    // A body budget that fits all QUEUED requests (the default, 128 MiB, would refuse some 48 KiB-image ones with 503).
+    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, { health: { probeIntervalNotReadySeconds: 0.2 }, maxHeldBodyBytes: 256 * 1024 * 1024 });
     await sleep(300);
     const idle = rssMiB(gw.proc.pid!).rss;
     const pool = new HttpPool(gw.url, { connections: QUEUED, headersTimeout: 120_000 });

@@ -4,6 +4,7 @@
  * ones. Memory of a gateway process is measured in hostile-memory.test.ts.
  */
 import * as assert from "assert";
+import { setMaxListeners } from "events";
 import * as net from "net";
 import { monitorEventLoopDelay } from "perf_hooks";
 import { cacheKey } from "../../gateway/src/cache";
@@ -142,6 +143,7 @@ describe("gateway under hostile clients (issue 13)", function () {
             const port = await freePort();
             const gw = await gateway(config([`http://127.0.0.1:${port}`], { queue: { maxDepth: 10, maxWaitSeconds: 5 } }));
             const ac = new AbortController();
+            setMaxListeners(20, ac.signal);
             const flood = Array.from({ length: 10 }, (_, i) => post(gw.url, chatBody(`a${i}`), { signal: ac.signal }).catch(() => undefined));
             await waitFor(() => gw.pools.get("a10g")!.queueDepth === 10, 3000, "queue full");
             const more = await post(gw.url, chatBody("a-more"));
