@@ -216,6 +216,9 @@ describe("ServingStack", () => {
         const [c] = pod.containers;
         assert.strictEqual(c.args, undefined, "args would replace the image's command (node /app/main.js)");
         const configPath = c.env.find((e: any) => e.name === "GATEWAY_CONFIG").value;
+        // The V8 heap is bounded under the container's memory limit, so garbage is collected before an OOM kill.
+        const heap = Number(/--max-old-space-size=(\d+)/.exec(c.env.find((e: any) => e.name === "NODE_OPTIONS")?.value ?? "")?.[1]);
+        assert.ok(heap > 0 && heap * 1.5 <= parseInt(c.resources.limits.memory, 10), `heap ${heap} MiB vs limit ${c.resources.limits.memory}`);
         const mount = c.volumeMounts.find((m: any) => configPath.startsWith(m.mountPath + "/"));
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
