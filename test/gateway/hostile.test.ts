@@ -243,7 +243,7 @@ describe("gateway under hostile clients (issue 13)", function () {
             const { value: r, maxStallMs } = await stallDuring(() => post(gw.url, null, { raw: raw.subarray(0, 18 + 2 * n) }));
             assert.strictEqual(r.status, 400);
             assert.strictEqual(r.json.error.code, "request_too_complex");
-            assert.ok(maxStallMs < 300, `event loop stalled ${maxStallMs} ms`);
+            assert.ok(maxStallMs < 1000, `event loop stalled ${maxStallMs} ms`);
         });
 
         it("deep nesting with temperature 0 and the cache on: 400, not 500", async () => {
@@ -260,7 +260,7 @@ describe("gateway under hostile clients (issue 13)", function () {
             const { value: r, maxStallMs } = await stallDuring(() => post(gw.url, null, { raw: body }));
             assert.strictEqual(r.status, 400);
             assert.ok(["too_many_parts", "request_too_complex"].includes(r.json.error.code), r.json.error.code);
-            assert.ok(maxStallMs < 300, `event loop stalled ${maxStallMs} ms`);
+            assert.ok(maxStallMs < 1000, `event loop stalled ${maxStallMs} ms`);
         });
 
         it("more images than requestBounds.maxMedia: 400", async () => {
