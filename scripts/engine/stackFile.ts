@@ -1,13 +1,13 @@
 /**
  * Reads `Pulumi.<stack>.yaml` into the flat config map Pulumi's runtime uses
  * (`namespace:key` -> string, objects as JSON). Encrypted (`secure:`) values cannot be
- * decrypted offline: they get a placeholder, stay marked secret, and are listed.
+ * decrypted offline: they get a placeholder of the key's shape (stacks/secrets.ts), stay
+ * marked secret, and are listed.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-
-export const OFFLINE_SECRET = "offline-placeholder-secret";
+import { offlinePlaceholder } from "../../stacks/secrets";
 
 export interface StackFile {
     readonly config: Record<string, string>;
@@ -41,7 +41,7 @@ export function readStackFile(root: string, stack: string, project: string): Sta
     for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
         const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
         if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value && Object.keys(value).length === 1) {
-            config[key] = OFFLINE_SECRET;
+            config[key] = offlinePlaceholder(key, project);
             secretKeys.push(key);
             placeholders.push(key);
         } else {
