@@ -18,7 +18,8 @@ import { ClassroomComparison, classroomComparison } from "../capacity/sim/refere
 import { stackChart } from "../capacity/sim/report/chart";
 import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig, parseStackConfig } from "../stacks/validate";
-import { listStacks, readStackFile } from "./engine/stackFile";
+import { formatCliError } from "./engine/cliErrors";
+import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
 /** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
@@ -32,11 +33,26 @@ export function loadStack(root: string, stack: string): StackConfig {
     if (!known.includes(stack)) {
         throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
-    const file = readStackFile(root, stack, PROJECT);
-    const { raw, issues } = rawStackConfig(file.config);
-    if (issues.length > 0) throw new ConfigError(issues);
-    if (raw.environment === undefined) raw.environment = stack;
-    return parseStackConfig(raw);
+    try {
+        const file = readStackFile(root, stack, PROJECT);
+        const { raw, issues } = rawStackConfig(file.config);
+        if (issues.length > 0) throw new ConfigError(issues);
+        if (raw.environment === undefined) raw.environment = stack;
+        return parseStackConfig(raw);
+    } catch (e) {
+        throw new StackConfigError(stack, e);
+    }
+}
+
+/** A stack's file or config is wrong: carries the stack, so the CLI can point into its file. */
+export class StackConfigError extends Error {
+    constructor(
+        readonly stackName: string,
+        override readonly cause: unknown,
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = "StackConfigError";
+    }
 }
 
 interface Args {
@@ -128,10 +144,14 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]\n`);
+            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
             process.exit(1);
         }
-        process.stderr.write(`error: ${e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+        const argv = process.argv.slice(2);
+        const stack = e instanceof StackConfigError ? e.stackName : undefined;
+        const file = stack ? stackFilePath(ROOT, stack) : undefined;
+        const stackFile = file && fs.existsSync(file) ? { file, text: fs.readFileSync(file, "utf8"), project: PROJECT } : undefined;
+        process.stderr.write(`${formatCliError(e instanceof StackConfigError ? e.cause : e, { debug: argv.includes("--debug"), stackFile })}\n`);
         process.exit(1);
     }
 }
