@@ -6,6 +6,7 @@ import { z } from "zod";
 import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { AWS_REGIONS } from "./catalog/regions";
+import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 
@@ -200,6 +201,24 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
     return { ...cfg, gpuPools, models };
 }
 
+/** The fix for a model too big for its pool: the cheapest GPU type that fits, and smaller variants of the model. */
+function fitHint(cfg: StackConfig, spec: ModelSpec): string {
+    const usd = (n: number) => `$${n.toFixed(n < 10 ? 3 : 2)}/hour`;
+    const [cheapest] = fittingGpuTypes(spec.minGpuMemoryGiB, (t) => priceFor(cfg, t));
+    const parts = [
+        cheapest
+            ? `move it to a pool with gpuType ${cheapest.gpuType} (the cheapest GPU in the catalog with >= ${spec.minGpuMemoryGiB} GiB: ${cheapest.instanceType}, ${cheapest.gpusPerNode} GPU${cheapest.gpusPerNode > 1 ? "s" : ""} of ${cheapest.gpuMemoryGiB} GiB, ${usd(cheapest.usdPerHour)} on demand in ${cfg.region})`
+            : `move it to a pool whose GPU has >= ${spec.minGpuMemoryGiB} GiB`,
+    ];
+    const variants = smallerVariants(spec).map((v) => {
+        const [fit] = fittingGpuTypes(v.minGpuMemoryGiB, (t) => priceFor(cfg, t));
+        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""})`;
+    });
+    if (variants.length > 0) parts.push(`or serve ${variants.join(" or ")}`);
+    else parts.push("or choose a smaller model");
+    return parts.join(", ");
+}
+
 function duplicates(names: string[]): string[] {
     return names.filter((n, i) => names.indexOf(n) !== i);
 }
@@ -246,7 +265,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({
                 key: key("models", i, "pool"),
                 message: `model '${m.id}' needs a GPU with >= ${m.spec.minGpuMemoryGiB} GiB, but pool '${pool.name}' has ${pool.gpuType} GPUs with ${pool.gpuMemoryGiB} GiB`,
-                fix: `move it to a pool whose GPU has >= ${m.spec.minGpuMemoryGiB} GiB (e.g. gpuType a100-80gb) or choose a smaller model`,
+                fix: fitHint(cfg, m.spec),
             });
         }
         const s = m.scaling;

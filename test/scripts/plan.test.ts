@@ -60,6 +60,16 @@ describe("npm run plan (end to end)", () => {
             }
 
             assert.ok(cost.floorUsdPerMonth > 0 && cost.ceilingUsdPerMonth > cost.floorUsdPerMonth, JSON.stringify(cost));
+            // No float noise and no citation of notes outside this repository.
+            const costText = fs.readFileSync(path.join(out, "cost.json"), "utf8");
+            assert.deepStrictEqual(costText.match(/-?\d+\.\d{7,}/g), null);
+            assert.doesNotMatch(costText, /facts\.md|shared\//);
+            // The summary: each worker pool's figures in words, lines of readable length.
+            for (const label of ["time to answer (queue + service), P95:", "time to answer (queue + service), P99:", "refused per month (429/503):", "cold starts per month:"]) {
+                assert.strictEqual(r.stdout.split("\n").filter((l) => l.includes(label)).length, cost.expected.perPool.flatMap((p: any) => p.workerPools).length, label);
+            }
+            for (const l of r.stdout.split("\n").filter((x) => !x.startsWith("  warning:") && !x.startsWith("  note:"))) assert.ok(l.length <= 200, `long summary line: ${l}`);
+            if (stack === "prod") assert.match(r.stdout, /warning: GPU pool 'a100' runs p4de\.24xlarge nodes with 8 GPUs each, but its models can use at most 2/);
             assert.ok(manifests.length > 0);
             for (const m of manifests) {
                 const meta = m.doc.metadata;

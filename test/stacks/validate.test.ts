@@ -44,7 +44,7 @@ describe("parseStackConfig", () => {
         raw.models[0].id = "google/medgemma-27b-it";
         assert.strictEqual(
             errorOf(raw),
-            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool whose GPU has >= 80 GiB (e.g. gpuType a100-80gb) or choose a smaller model",
+            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool with gpuType a100-80gb (the cheapest GPU in the catalog with >= 80 GiB: p4de.24xlarge, 8 GPUs of 80 GiB, $27.45/hour on demand in us-east-1), or serve 'ig1/medgemma-27b-it-FP8-Dynamic' (needs 40 GiB, fits l40s g6e.xlarge at $1.861/hour)",
         );
     });
 
