@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
     const outDir = path.resolve(out ?? path.join(root, "plan", stack));
     try {
         readStackFile(stackDir, stack, PROJECT); // a missing or broken file fails before the program loads (seconds)
-        const { planStack, summarize, writePlan } = await import("./engine/plan");
+        const { planStack, summarize, writePlan } = await import("./engine/plan.js");
         const result = await planStack(stackDir, stack);
         writePlan(result, outDir);
         process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
