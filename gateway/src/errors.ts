@@ -18,6 +18,17 @@ export class GatewayError extends Error {
     body(): OpenAIError {
         return errorBody(this.message, this.type, this.code);
     }
+
+    /**
+     * Whether sending the same request again can succeed: the `x-should-retry` header,
+     * which the OpenAI SDKs obey before their own rules (openai-node 6.x `client.ts`
+     * shouldRetry(): 'true'/'false' first, else 408/409/429/5xx retry). True for capacity
+     * (429, 503: a worker may be ready after Retry-After) and a failed worker (502, another
+     * may answer); false for a request that is wrong (4xx) or a gateway fault (500).
+     */
+    get shouldRetry(): boolean {
+        return this.status === 429 || this.status === 503 || this.status === 502;
+    }
 }
 
 export interface OpenAIError {

@@ -187,7 +187,9 @@ export class Pool {
             if (up) return Promise.resolve(this.take(up));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
-            return Promise.reject(errors.queueFull(this.name, Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10))));
+            // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
+            const retryAfter = this.readyCount() === 0 ? this.gateway.queue.retryAfterSeconds : Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10));
+            return Promise.reject(errors.queueFull(this.name, retryAfter));
         }
         return new Promise<Upstream>((resolve, reject) => {
             const w: Waiter = {

@@ -7,6 +7,7 @@ import type { Subscriber } from "./flight";
 
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
     if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
+    reply.header("x-should-retry", String(err.shouldRetry));
     return reply.code(err.status).type("application/json; charset=utf-8").send(err.body());
 }
 
