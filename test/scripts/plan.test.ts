@@ -70,6 +70,9 @@ describe("npm run plan (end to end)", () => {
             }
             for (const l of r.stdout.split("\n").filter((x) => !x.startsWith("  warning:") && !x.startsWith("  note:"))) assert.ok(l.length <= 200, `long summary line: ${l}`);
             if (stack === "prod") assert.match(r.stdout, /warning: GPU pool 'a100' runs p4de\.24xlarge nodes with 8 GPUs each, but its models can use at most 2/);
+            // Program warnings are part of the summary, not "warning: [runtime]" lines on stderr.
+            assert.doesNotMatch(r.stderr, /warning: \[runtime\]/);
+            assert.match(r.stdout, /\n  warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request/);
             assert.ok(manifests.length > 0);
             for (const m of manifests) {
                 const meta = m.doc.metadata;
