@@ -5,7 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as path from "path";
-import { CostEstimate, onDemandPrice, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../capacity/cost";
+import { CostEstimate, platformUsdPerHour, poolNodePrice, staticCost, workerPrice } from "../capacity/cost";
 import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
@@ -14,10 +14,7 @@ import { GpuCluster, STORAGE_CLASS } from "./cluster";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
 import { ServingStack } from "./serving";
-import * as pulumi from "@pulumi/pulumi";
-import { idleGpuPools, idleGpuWarning } from "../stacks/catalog/fit";
-import { ExpectedCost } from "../capacity/sim/expected";
-import { StackConfig } from "../stacks/validate";
+import { warnIdleGpus } from "./idleGpus";
 
 /** Key under which deployStack hands the full cost estimate to the offline plan. */
 export const COST_KEY = "__costEstimate";
@@ -132,22 +129,4 @@ export function deployStack({ config, secrets }: LoadedConfig) {
         // Not a stack output: the offline plan writes it to cost.json.
         [COST_KEY]: cost,
     };
-}
-
-/** Warns about GPU pools whose nodes carry more GPUs than their one-GPU workers can ever use. */
-function warnIdleGpus(config: StackConfig, expected: ExpectedCost): void {
-    const price = (t: string) => {
-        try {
-            return onDemandPrice(config, t);
-        } catch {
-            return undefined;
-        }
-    };
-    for (const idle of idleGpuPools(config.gpuPools, config.models)) {
-        const month = expected.perPool.find((p) => p.pool === idle.pool);
-        const specs = config.models.filter((m) => m.pool === idle.pool).map((m) => m.spec);
-        pulumi.log.warn(
-            idleGpuWarning(idle, specs, price, month && { usdPerMonth: month.usdPerMonth, totalUsdPerMonth: expected.usdPerMonth, peakWorkers: month.workerPools.reduce((n, w) => n + w.peakReplicas, 0) }),
-        );
-    }
 }
