@@ -29,7 +29,7 @@ const share = (part: number, whole: number) => {
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
-    { label: "GPU-only lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} GPU per month: just enough GPU time for the answers, no cold starts` },
+    { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
 ];
 
 /** Lines of one GPU pool (node group). */
