@@ -101,7 +101,8 @@ describe("npm run plan (end to end)", () => {
         assert.strictEqual(fs.existsSync(out), false);
     });
 
-    it("plans a stack with every secret key encrypted, from the CLI, and names the placeholders", () => {
+    it("plans a stack with every secret key encrypted, from the CLI, and names the placeholders", function () {
+        this.timeout(90_000); // one CLI plan; seconds alone, longer on a loaded machine
         const dir = fs.mkdtempSync(path.join(tmp, "secure-"));
         const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
         const secure = SECRET_KEYS.map((k) => `  gpuserve:${k}:\n    secure: v1:c2VjcmV0:AAAA${k}\n`).join("");
