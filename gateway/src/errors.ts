@@ -23,11 +23,12 @@ export class GatewayError extends Error {
      * Whether sending the same request again can succeed: the `x-should-retry` header,
      * which the OpenAI SDKs obey before their own rules (openai-node 6.x `client.ts`
      * shouldRetry(): 'true'/'false' first, else 408/409/429/5xx retry). True for capacity
-     * (429, 503: a worker may be ready after Retry-After) and a failed worker (502, another
-     * may answer); false for a request that is wrong (4xx) or a gateway fault (500).
+     * (429, 503: a worker may be ready after Retry-After), a failed or silent worker (502,
+     * 504: another may answer) and a request that arrived too slowly (408); false for a
+     * request that is wrong (other 4xx) or a gateway fault (500).
      */
     get shouldRetry(): boolean {
-        return this.status === 429 || this.status === 503 || this.status === 502;
+        return [408, 429, 502, 503, 504].includes(this.status);
     }
 }
 
@@ -57,5 +58,7 @@ export const errors = {
         new GatewayError(503, "service_unavailable", "pool_busy", `Pool '${pool}' is at capacity: no worker was free within ${waited} s; retry later`, retryAfter),
     shuttingDown: () => new GatewayError(503, "service_unavailable", "shutting_down", "The gateway is shutting down; retry on another replica", 1),
     upstreamFailed: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "upstream_failed", `Pool '${pool}' failed to answer: ${detail}`),
+    upstreamTimeout: (pool: string, detail: string) => new GatewayError(504, "upstream_error", "upstream_timeout", `The worker of pool '${pool}' did not answer in time (${detail})`),
+    tooBusy: (what: string, retryAfter: number) => new GatewayError(503, "service_unavailable", "gateway_busy", `The gateway is holding too many ${what}; retry later`, retryAfter),
     streamInterrupted: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "stream_interrupted", `The worker of pool '${pool}' failed mid-stream (${detail}); the answer is incomplete`),
 };

@@ -189,7 +189,12 @@ export class Pool {
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
             // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
             const retryAfter = this.readyCount() === 0 ? this.gateway.queue.retryAfterSeconds : Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10));
-            return Promise.reject(errors.queueFull(this.name, retryAfter));
+            const full = errors.queueFull(this.name, retryAfter);
+            // Full: a team below its share takes the slot of the newest request of the team holding the most.
+            const victim = this.queue.makeRoomFor(opts.team);
+            if (victim === undefined) return Promise.reject(full);
+            this.leave(victim);
+            victim.reject(full);
         }
         return new Promise<Upstream>((resolve, reject) => {
             const w: Waiter = {
