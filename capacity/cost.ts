@@ -28,8 +28,11 @@ export interface CostEstimate {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
+/** Prices to 6 decimals: 1.006 x 0.4 is 0.4024 in cost.json, not 0.40240000000000004. */
+const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
+
 function line(item: string, usdPerHour: number, quantity: number): CostLine {
-    return { item, usdPerHour, quantity, usdPerMonth: round2(usdPerHour * quantity * HOURS_PER_MONTH) };
+    return { item, usdPerHour: round6(usdPerHour), quantity, usdPerMonth: round2(usdPerHour * quantity * HOURS_PER_MONTH) };
 }
 
 /** On-demand USD/hour of an instance type in the stack's region, config overrides first. */

@@ -15,6 +15,7 @@ import { liveDesiredSizes } from "./cluster/nodeGroupSize";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
 import { ServingStack } from "./serving";
+import { warnIdleGpus } from "./idleGpus";
 
 /** Key under which deployStack hands the full cost estimate to the offline plan. */
 export const COST_KEY = "__costEstimate";
@@ -112,6 +113,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
     // Simulated week of the traffic profile, normalized to a month (a CSV trace path is relative to the project).
     const cost: CostEstimate = { ...staticCost(config, network.natGatewayCount), expected: expectedCost(config, { root: path.resolve(__dirname, "..") }) };
     const e = cost.expected!;
+    warnIdleGpus(config, e);
     return {
         url: serving.url,
         region: config.region,

@@ -5,7 +5,8 @@
  * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
  * a table (Markdown with --markdown), and writes <out>/compare.md and <out>/<stack>.svg
  * (default out: plan/compare/). --reference-classroom adds the classroom comparison of
- * the published reference policy, our default policy and the oracle (no stack needed).
+ * the published reference policy, our default policy and the oracle (no stack needed),
+ * written to <out>/reference-classroom.md (it never replaces compare.md).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -18,9 +19,13 @@ import { ClassroomComparison, classroomComparison } from "../capacity/sim/refere
 import { stackChart } from "../capacity/sim/report/chart";
 import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig, parseStackConfig } from "../stacks/validate";
-import { listStacks, readStackFile } from "./engine/stackFile";
+import { formatCliError } from "./engine/cliErrors";
+import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
+/** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
+export const COMPARE_FILE = "compare.md";
+export const REFERENCE_FILE = "reference-classroom.md";
 /** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
 const DEFAULT_DAYS = 28;
 
@@ -32,11 +37,26 @@ export function loadStack(root: string, stack: string): StackConfig {
     if (!known.includes(stack)) {
         throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
-    const file = readStackFile(root, stack, PROJECT);
-    const { raw, issues } = rawStackConfig(file.config);
-    if (issues.length > 0) throw new ConfigError(issues);
-    if (raw.environment === undefined) raw.environment = stack;
-    return parseStackConfig(raw);
+    try {
+        const file = readStackFile(root, stack, PROJECT);
+        const { raw, issues } = rawStackConfig(file.config);
+        if (issues.length > 0) throw new ConfigError(issues);
+        if (raw.environment === undefined) raw.environment = stack;
+        return parseStackConfig(raw);
+    } catch (e) {
+        throw new StackConfigError(stack, e);
+    }
+}
+
+/** A stack's file or config is wrong: carries the stack, so the CLI can point into its file. */
+export class StackConfigError extends Error {
+    constructor(
+        readonly stackName: string,
+        override readonly cause: unknown,
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = "StackConfigError";
+    }
 }
 
 interface Args {
@@ -95,32 +115,37 @@ function main(argv: string[]): void {
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
     });
     fs.mkdirSync(args.out, { recursive: true });
-    const md: string[] = ["# Stack comparison", ""];
     const print: string[] = [];
+    const written: string[] = [];
+    const footer =
+        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.";
+    // Each report has its own file: the stack comparison (compare.md and its charts) and the
+    // reference comparison (reference-classroom.md) never overwrite each other.
     if (columns.length > 0) {
+        const md: string[] = ["# Stack comparison", ""];
         const headers = columns.map((c) => c.stack);
         const rows = comparisonRows(columns);
         print.push(args.markdown ? renderMarkdown(headers, rows) : renderTerminal(headers, rows));
         md.push(renderMarkdown(headers, rows), "");
         for (const c of columns) {
-            const file = path.join(args.out, `${c.stack}.svg`);
-            fs.writeFileSync(file, stackChart(`${c.stack}: load, queue, replicas and latency`, c.sim.input, c.sim.result));
+            fs.writeFileSync(path.join(args.out, `${c.stack}.svg`), stackChart(`${c.stack}: load, queue, replicas and latency`, c.sim.input, c.sim.result));
             md.push(`![${c.stack}](${c.stack}.svg)`, "");
+            written.push(`${c.stack}.svg`);
         }
+        md.push(footer, "");
+        fs.writeFileSync(path.join(args.out, COMPARE_FILE), md.join("\n"));
+        written.unshift(COMPARE_FILE);
     }
     if (args.reference) {
         const c = classroomComparison({ days: args.days });
         const t = classroomTable(c);
         const title = `Classroom profile, one A10G on-demand pool (g5.xlarge, max 8), MedGemma 1.5 4B, ${c.days} days simulated, ${c.requestsPerMonth.toLocaleString("en-US")} requests/month`;
-        print.push("", title, args.markdown ? renderMarkdown(t.headers, t.rows) : renderTerminal(t.headers, t.rows));
-        md.push(`## ${title}`, "", renderMarkdown(t.headers, t.rows), "");
+        print.push(...(print.length > 0 ? [""] : []), title, args.markdown ? renderMarkdown(t.headers, t.rows) : renderTerminal(t.headers, t.rows));
+        fs.writeFileSync(path.join(args.out, REFERENCE_FILE), [`# ${title}`, "", renderMarkdown(t.headers, t.rows), "", footer, ""].join("\n"));
+        written.push(REFERENCE_FILE);
     }
-    md.push(
-        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.",
-        "",
-    );
-    fs.writeFileSync(path.join(args.out, "compare.md"), md.join("\n"));
-    process.stdout.write(print.join("\n") + `\n\nwrote ${path.relative(process.cwd(), path.join(args.out, "compare.md")) || "compare.md"}${columns.map((c) => `, ${c.stack}.svg`).join("")}\n`);
+    const dir = path.relative(process.cwd(), args.out) || ".";
+    process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}\n`);
 }
 
 if (require.main === module) {
@@ -128,10 +153,14 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]\n`);
+            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
             process.exit(1);
         }
-        process.stderr.write(`error: ${e instanceof ConfigError ? e.message : ((e as Error).stack ?? String(e))}\n`);
+        const argv = process.argv.slice(2);
+        const stack = e instanceof StackConfigError ? e.stackName : undefined;
+        const file = stack ? stackFilePath(ROOT, stack) : undefined;
+        const stackFile = file && fs.existsSync(file) ? { file, text: fs.readFileSync(file, "utf8"), project: PROJECT } : undefined;
+        process.stderr.write(`${formatCliError(e instanceof StackConfigError ? e.cause : e, { debug: argv.includes("--debug"), stackFile })}\n`);
         process.exit(1);
     }
 }

@@ -1,13 +1,16 @@
 /**
  * npm run plan -- --stack <name> [--out <dir>]
- * Renders the stack offline (see scripts/engine/plan.ts). Exit 1 on bad config, nothing written.
+ * Renders the stack offline (see scripts/engine/plan.ts). Exit 1 on bad config, nothing written;
+ * errors name file:line:col and a fix, with no stack trace unless --debug.
  */
 import * as path from "path";
-import { ConfigError } from "../stacks/errors";
-import { planStack, summarize, writePlan } from "./engine/plan";
+import * as fs from "fs";
+import { PROJECT } from "../stacks/schema";
+import { formatCliError } from "./engine/cliErrors";
+import { readStackFile, stackFilePath } from "./engine/stackFile";
 
 function usage(message: string): never {
-    process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>]\n`);
+    process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--debug]\n`);
     process.exit(2);
 }
 
@@ -15,6 +18,7 @@ async function main(argv: string[]): Promise<void> {
     let stack: string | undefined;
     let out: string | undefined;
     let dir: string | undefined;
+    let debug = false;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack" || a === "-s") stack = argv[++i];
@@ -22,6 +26,7 @@ async function main(argv: string[]): Promise<void> {
         else if (a === "--out" || a === "-o") out = argv[++i];
         else if (a.startsWith("--out=")) out = a.slice(6);
         else if (a === "--dir") dir = argv[++i];
+        else if (a === "--debug") debug = true;
         else usage(`unknown argument '${a}'`);
     }
     if (!stack) usage("--stack is required");
@@ -29,12 +34,15 @@ async function main(argv: string[]): Promise<void> {
     const stackDir = path.resolve(dir ?? root);
     const outDir = path.resolve(out ?? path.join(root, "plan", stack));
     try {
+        readStackFile(stackDir, stack, PROJECT); // a missing or broken file fails before the program loads (seconds)
+        const { planStack, summarize, writePlan } = await import("./engine/plan.js");
         const result = await planStack(stackDir, stack);
         writePlan(result, outDir);
         process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
     } catch (e) {
-        const err = e instanceof ConfigError ? e : (e as Error);
-        process.stderr.write(`error: ${err instanceof ConfigError ? err.message : err.stack ?? err.message}\n`);
+        const file = stackFilePath(stackDir, stack);
+        const stackFile = fs.existsSync(file) ? { file, text: fs.readFileSync(file, "utf8"), project: PROJECT } : undefined;
+        process.stderr.write(`${formatCliError(e, { debug, stackFile })}\n`);
         process.exit(1);
     }
 }

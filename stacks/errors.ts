@@ -41,7 +41,7 @@ export function showValue(value: unknown): string {
 }
 
 /** The closest candidate by edit distance, for "did you mean" hints. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[], maxDistance = Math.max(2, Math.floor(word.length / 3))): string | undefined {
     let best: string | undefined;
     let bestDistance = Infinity;
     for (const c of candidates) {
@@ -51,7 +51,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
             bestDistance = d;
         }
     }
-    return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+    return bestDistance <= maxDistance ? best : undefined;
 }
 
 function editDistance(a: string, b: string): number {

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { planSubnets } from "../components/network/subnets";
 import { GPU_TYPES } from "./catalog/instances";
+import { isAwsRegion } from "./catalog/regions";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "gpuserve";
@@ -343,7 +344,7 @@ export const pricesSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
     /** AWS region, from `aws:region`. */
-    region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1"),
+    region: z.string().refine(isAwsRegion, "is not an AWS region"),
     /** Environment name used in tags and names. @default the stack name */
     environment: dnsLabel,
     /** Turns on production guardrails: TLS, private API endpoint CIDRs, >= 2 gateway replicas. @default false */

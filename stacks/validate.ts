@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
+import { AWS_REGIONS } from "./catalog/regions";
+import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 
@@ -55,13 +57,43 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
         };
     }
     const value = valueAt(raw, issue.path);
+    if (value === undefined && issue.path.length === 1 && REQUIRED_EXAMPLES[String(issue.path[0])]) {
+        const [what, example] = REQUIRED_EXAMPLES[String(issue.path[0])];
+        return { key: key(...issue.path), message: `is missing: ${what}`, fix: `add to Pulumi.<stack>.yaml under config:  ${example}` };
+    }
     const got = value === undefined ? "it is missing" : `got ${showValue(value)}`;
+    if (issue.path[0] === "region" && typeof value === "string") {
+        const hint = closest(value, AWS_REGIONS);
+        return {
+            key: key(...issue.path),
+            message: `${showValue(value)} is not an AWS region`,
+            fix: hint ? `did you mean '${hint}'? (pulumi config set aws:region ${hint})` : `use an AWS region code such as us-east-1: ${AWS_REGIONS.join(", ")}`,
+        };
+    }
+    if (issue.code === "invalid_value" && typeof value === "string") {
+        // Enums: the same did-you-mean as keys and model ids (wrong case is the usual slip: A10G, Spot).
+        const options = issue.values.map(String);
+        // Stricter than for keys: short values ("h100" vs "a10g") must not get a misleading hint.
+        const hint = options.find((o) => o.toLowerCase() === value.toLowerCase()) ?? closest(value, options, Math.max(1, Math.floor(value.length / 4)));
+        return {
+            key: key(...issue.path),
+            message: `${showValue(value)} is not one of ${options.join(", ")}`,
+            fix: hint ? `did you mean '${hint}'?` : `use one of ${options.join(", ")}`,
+        };
+    }
     return {
         key: key(...issue.path),
         message: `${issue.message} (${got})`,
         fix: value === undefined ? "set it: it has no default" : "set a valid value (see README, Config reference)",
     };
 }
+
+/** Required top-level keys: what they are for and the line(s) to add. */
+const REQUIRED_EXAMPLES: Readonly<Record<string, readonly [string, string]>> = {
+    tags: ["the cost-allocation tags need at least a 'team' tag (AWS Cost Explorer groups spend by it)", "gpuserve:tags: {team: radiology}"],
+    gpuPools: ["at least one GPU pool is needed", "gpuserve:gpuPools: [{name: a10g, gpuType: a10g, maxNodes: 2}]"],
+    models: ["at least one model is needed", "gpuserve:models: [{id: Qwen/Qwen3-VL-2B-Instruct, pool: a10g}]"],
+};
 
 function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
     let v: unknown = raw;
@@ -194,6 +226,24 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
     return { ...cfg, gpuPools, models };
 }
 
+/** The fix for a model too big for its pool: the cheapest GPU type that fits, and smaller variants of the model. */
+function fitHint(cfg: StackConfig, spec: ModelSpec): string {
+    const usd = (n: number) => `$${n.toFixed(n < 10 ? 3 : 2)}/hour`;
+    const [cheapest] = fittingGpuTypes(spec.minGpuMemoryGiB, (t) => priceFor(cfg, t));
+    const parts = [
+        cheapest
+            ? `move it to a pool with gpuType ${cheapest.gpuType} (the cheapest GPU in the catalog with >= ${spec.minGpuMemoryGiB} GiB: ${cheapest.instanceType}, ${cheapest.gpusPerNode} GPU${cheapest.gpusPerNode > 1 ? "s" : ""} of ${cheapest.gpuMemoryGiB} GiB, ${usd(cheapest.usdPerHour)} on demand in ${cfg.region})`
+            : `move it to a pool whose GPU has >= ${spec.minGpuMemoryGiB} GiB`,
+    ];
+    const variants = smallerVariants(spec).map((v) => {
+        const [fit] = fittingGpuTypes(v.minGpuMemoryGiB, (t) => priceFor(cfg, t));
+        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""})`;
+    });
+    if (variants.length > 0) parts.push(`or serve ${variants.join(" or ")}`);
+    else parts.push("or choose a smaller model");
+    return parts.join(", ");
+}
+
 function duplicates(names: string[]): string[] {
     return names.filter((n, i) => names.indexOf(n) !== i);
 }
@@ -240,7 +290,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({
                 key: key("models", i, "pool"),
                 message: `model '${m.id}' needs a GPU with >= ${m.spec.minGpuMemoryGiB} GiB, but pool '${pool.name}' has ${pool.gpuType} GPUs with ${pool.gpuMemoryGiB} GiB`,
-                fix: `move it to a pool whose GPU has >= ${m.spec.minGpuMemoryGiB} GiB (e.g. gpuType a100-80gb) or choose a smaller model`,
+                fix: fitHint(cfg, m.spec),
             });
         }
         const s = m.scaling;

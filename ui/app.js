@@ -178,7 +178,12 @@
 
     function updateFileHint(extra) {
         var room = roomForImages();
-        var text = room > 0 ? "You can add " + plural(room, "more image") + "." : "No more images for this model in this conversation; Clear conversation to start over.";
+        // Until a model is chosen (no key yet, or a refused one) the limit is not known: say so, not a number.
+        var text = !ui.model.value
+            ? "How many images you can add depends on the model, chosen once the API key is accepted."
+            : room > 0
+              ? "You can add " + plural(room, "more image") + " for " + ui.model.value + "."
+              : "No more images for " + ui.model.value + " in this conversation; Clear conversation to start over.";
         ui.fileHint.textContent = (extra ? extra + " " : "") + text;
     }
 
@@ -615,7 +620,7 @@
                 var sentAt = Date.now();
                 var waiting = setInterval(function () {
                     var s = Math.round((Date.now() - sentAt) / 1000);
-                    if (s >= 2) setStatus("Waiting for the model to start answering…", "Waiting " + s + " s so far. After a quiet period a GPU worker can take a few minutes to start.");
+                    if (s >= 2) setStatus("Waiting for the model to start answering…", "Waiting " + s + " s so far. After a quiet period a GPU worker can take up to 20 minutes to start; the server keeps your question in line meanwhile, so keep this page open.");
                 }, 500);
                 var res;
                 try {

@@ -93,6 +93,8 @@ export interface ExpectedCost {
     /** gpuUsdPerMonth / oracleUsdPerMonth (null when the oracle is 0). */
     readonly oracleRatio: number | null;
     readonly requests: RequestCounts;
+    /** The gateway's bounds behind the 429s (queue depth per pool) and 503s (seconds held). */
+    readonly gatewayLimits: { readonly maxQueueDepth: number; readonly maxWaitSeconds: number };
     readonly perPool: readonly PoolEstimate[];
     readonly assumptions: readonly string[];
 }
@@ -207,6 +209,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         oracleUsdPerMonth: round(oracleUsd),
         oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,
         requests,
+        gatewayLimits: { maxQueueDepth: input.gateway.maxQueueDepth, maxWaitSeconds: input.gateway.maxWaitSeconds },
         perPool,
         assumptions: [
             "traffic, service times and cold-start figures are documented defaults (capacity/traffic, capacity/sim/service.ts, capacity/sim/params.ts) unless overridden in gpuserve:traffic",

@@ -30,7 +30,7 @@ export interface ServiceProfile {
 
 /**
  * GPU memory bandwidth, GB/s (NVIDIA datasheets: A10G 600, L4 300, L40S 864, A100 40GB
- * SXM 1555, A100 80GB SXM 2039). Not in facts.md: used only to carry a measured time
+ * SXM 1555, A100 80GB SXM 2039). Used only to carry a measured time
  * from one GPU to another.
  */
 export const GPU_BANDWIDTH_GBPS: Readonly<Record<GpuType, number>> = { a10g: 600, l4: 300, l40s: 864, "a100-40gb": 1555, "a100-80gb": 2039 };
@@ -49,9 +49,9 @@ const QWEN_2B: Anchor = {
     text: { medianSeconds: 0.32, p95Seconds: 0.41 },
     concurrency: 7,
     sources: [
-        "P95 0.98 s image+question, 0.41 s text-only on a 24 GB GPU (facts.md, published Qwen3-VL deployment article)",
+        "P95 0.98 s image+question, 0.41 s text-only on a 24 GB GPU (published Qwen3-VL-2B-Instruct deployment benchmark on one 24 GB GPU with vLLM)",
         "median = P95 / 1.3 (assumption: moderate spread of answer lengths)",
-        "concurrency 7 = ~9 QPS max per GPU x ~0.76 s mean (facts.md); text gives ~21 QPS at 7, close to the published ~18",
+        "concurrency 7 = ~9 QPS max per GPU (same benchmark) x ~0.76 s mean; text gives ~21 QPS at 7, close to the published ~18",
     ],
 };
 
@@ -61,8 +61,8 @@ const MEDGEMMA_4B: Anchor = {
     text: { medianSeconds: 0.76, p95Seconds: 0.92 },
     concurrency: 4,
     sources: [
-        "median 1.8 s per image+question answer (facts.md, published MedGemma deployment article)",
-        "P95 2.2 s (facts.md, published reference deployment: P95 2.1-2.3 s)",
+        "median 1.8 s per image+question answer (published MedGemma Medical Vision Lab deployment on Kubernetes, www.mynw.cn/news/927327.html)",
+        "P95 2.2 s (same deployment: P95 2.1-2.3 s)",
         "text-only = image x 0.42, Qwen3-VL's text/image ratio (assumption)",
         "concurrency 4 (assumption: 8.6 GiB of weights leave ~13 GiB of KV cache on 24 GB, about half of Qwen3-VL-2B's room at twice the cost per token)",
     ],
@@ -81,6 +81,7 @@ export const SERVICE_ANCHORS: Readonly<Record<string, Anchor>> = {
     "google/medgemma-4b-it": MEDGEMMA_4B,
     "google/medgemma-1.5-4b-it": MEDGEMMA_4B,
     "google/medgemma-27b-it": scaled(MEDGEMMA_4B, 54.8 / 8.6, 4, "MedGemma-27B = MedGemma-4B x 6.37 (weights ratio; assumption), concurrency 4"),
+    "ig1/medgemma-27b-it-FP8-Dynamic": scaled(MEDGEMMA_4B, 29 / 8.6, 4, "MedGemma-27B FP8 = MedGemma-4B x 3.37 (weights ratio: decode reads the FP8 weights, half of bf16; assumption), concurrency 4"),
 };
 
 /** The default profile of a model on a GPU type, before config overrides. */

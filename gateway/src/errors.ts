@@ -18,6 +18,18 @@ export class GatewayError extends Error {
     body(): OpenAIError {
         return errorBody(this.message, this.type, this.code);
     }
+
+    /**
+     * Whether sending the same request again can succeed: the `x-should-retry` header,
+     * which the OpenAI SDKs obey before their own rules (openai-node 6.x `client.ts`
+     * shouldRetry(): 'true'/'false' first, else 408/409/429/5xx retry). True for capacity
+     * (429, 503: a worker may be ready after Retry-After), a failed or silent worker (502,
+     * 504: another may answer) and a request that arrived too slowly (408); false for a
+     * request that is wrong (other 4xx) or a gateway fault (500).
+     */
+    get shouldRetry(): boolean {
+        return [408, 429, 502, 503, 504].includes(this.status);
+    }
 }
 
 export interface OpenAIError {

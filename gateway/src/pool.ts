@@ -190,7 +190,9 @@ export class Pool {
             if (up) return Promise.resolve(this.take(up));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
-            const full = errors.queueFull(this.name, Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10)));
+            // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
+            const retryAfter = this.readyCount() === 0 ? this.gateway.queue.retryAfterSeconds : Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10));
+            const full = errors.queueFull(this.name, retryAfter);
             // Full: a team below its share takes the slot of the newest request of the team holding the most.
             const victim = this.queue.makeRoomFor(opts.team);
             if (victim === undefined) return Promise.reject(full);

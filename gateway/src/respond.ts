@@ -13,6 +13,7 @@ const NEWLINE = Buffer.from("\n");
 
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
     if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
+    reply.header("x-should-retry", String(err.shouldRetry));
     return reply.code(err.status).type("application/json; charset=utf-8").send(err.body());
 }
 

@@ -14,6 +14,7 @@ import { Flight } from "./flight";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
+import { registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
 import { boundTokens, clip, parseChatRequest } from "./request";
 import { replay, ReplySubscriber, sendError } from "./respond";
@@ -219,6 +220,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 done();
             });
 
+            registerModelRoutes(v1, { config, created: startedAt });
             v1.get("/models", async () => ({
                 object: "list",
                 data: config.pools.flatMap((p) => p.models.map((id) => ({ id, object: "model", created: startedAt, owned_by: p.name }))),

@@ -253,15 +253,29 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
     config: Record<string, string>;
     secretKeys?: string[];
     program: () => T | Promise<T>;
-}): Promise<{ outputs: Record<string, unknown>; resources: ResourceRecord[] }> {
+}): Promise<{ outputs: Record<string, unknown>; resources: ResourceRecord[]; warnings: string[] }> {
     installMocks(opts.project, opts.stack);
     recorder.reset(opts.config["aws:region"] ?? "us-east-1");
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => {
-        pulumi.runtime.registerStackTransformation(recorder.transformation);
-        return opts.program();
-    });
-    const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
-    if (wait) await wait();
-    return { outputs: (outputs ?? {}) as Record<string, unknown>, resources: recorder.records() };
+    // Without an engine, pulumi.log.warn prints "warning: [runtime] ..." to the console
+    // (@pulumi/pulumi log/index.ts). Collect them instead: the plan lists them in its
+    // summary and tests assert on them, so a test run prints none.
+    const warnings: string[] = [];
+    const consoleWarn = console.warn;
+    const PREFIX = "warning: [runtime] ";
+    console.warn = (...args: unknown[]) => {
+        if (args.length === 1 && typeof args[0] === "string" && args[0].startsWith(PREFIX)) warnings.push(args[0].slice(PREFIX.length));
+        else consoleWarn(...args);
+    };
+    try {
+        const outputs = await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation(recorder.transformation);
+            return opts.program();
+        });
+        const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+        if (wait) await wait();
+        return { outputs: (outputs ?? {}) as Record<string, unknown>, resources: recorder.records(), warnings };
+    } finally {
+        console.warn = consoleWarn;
+    }
 }

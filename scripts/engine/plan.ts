@@ -8,6 +8,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { COST_KEY, deployStack } from "../../components/stack";
 import { CostEstimate } from "../../capacity/cost";
+import { expectedSummary } from "../../capacity/sim/report/summary";
 import { loadStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
 import { ResourceRecord, runProgram } from "./mocks";
@@ -20,6 +21,8 @@ export interface PlanResult {
     readonly cost: CostEstimate;
     readonly outputs: Record<string, unknown>;
     readonly placeholders: string[];
+    /** pulumi.log.warn messages of the program run. */
+    readonly warnings: string[];
 }
 
 /** Kubernetes object types, as opposed to providers and Helm releases (which are not objects). */
@@ -40,7 +43,7 @@ export function manifestFileName(m: Record<string, unknown>): string {
 
 export async function planStack(root: string, stack: string): Promise<PlanResult> {
     const file = readStackFile(root, stack, PROJECT);
-    const { outputs, resources } = await runProgram({
+    const { outputs, resources, warnings } = await runProgram({
         project: PROJECT,
         stack,
         config: file.config,
@@ -55,6 +58,7 @@ export async function planStack(root: string, stack: string): Promise<PlanResult
         cost: cost as CostEstimate,
         outputs: stackOutputs,
         placeholders: file.placeholders,
+        warnings,
     };
 }
 
@@ -72,23 +76,24 @@ export function writePlan(result: PlanResult, outDir: string): void {
 }
 
 export function summarize(result: PlanResult, outDir: string): string {
-    const byType = new Map<string, number>();
+    const byProvider = new Map<string, number>();
     for (const r of result.resources) {
-        const family = r.type.split(":").slice(0, 2).join(":");
-        byType.set(family, (byType.get(family) ?? 0) + 1);
+        const provider = r.type.split(":")[0];
+        byProvider.set(provider, (byProvider.get(provider) ?? 0) + 1);
     }
     const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    const types = new Set(result.resources.map((r) => r.type)).size;
     const lines = [
         `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
-        `  resources: ${result.resources.length} (${[...byType].sort().map(([t, n]) => `${t} ${n}`).join(", ")})`,
-        `  Kubernetes objects: ${result.manifests.length}`,
-        `  cost: floor ${usd(result.cost.floorUsdPerMonth)}/month, ceiling ${usd(result.cost.ceilingUsdPerMonth)}/month` +
-            (result.cost.expected
-                ? `, expected ${usd(result.cost.expected.usdPerMonth)}/month for the '${result.cost.expected.profile}' profile (P95 ${result.cost.expected.p95LatencySeconds ?? "n/a"} s, ${result.cost.expected.coldStarts} cold starts/month)`
-                : ""),
+        `  resources: ${result.resources.length} of ${types} types (${[...byProvider].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([p, n]) => `${p} ${n}`).join(", ")}); Kubernetes objects: ${result.manifests.length}`,
+        `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
+        ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
+    for (const w of result.warnings) lines.push(`  warning: ${w}`);
     if (result.placeholders.length > 0) {
-        lines.push(`  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a secret placeholder was used`);
+        lines.push(
+            `  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a placeholder was used (kept secret: "[secret]" in the output)`,
+        );
     }
     lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json)`);
     return lines.join("\n");

@@ -1,13 +1,13 @@
 /**
  * Reads `Pulumi.<stack>.yaml` into the flat config map Pulumi's runtime uses
  * (`namespace:key` -> string, objects as JSON). Encrypted (`secure:`) values cannot be
- * decrypted offline: they get a placeholder, stay marked secret, and are listed.
+ * decrypted offline: they get a placeholder of the key's shape (stacks/secrets.ts), stay
+ * marked secret, and are listed.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
-
-export const OFFLINE_SECRET = "offline-placeholder-secret";
+import { StackFileError, parseStackYaml } from "./cliErrors";
+import { offlinePlaceholder } from "../../stacks/secrets";
 
 export interface StackFile {
     readonly config: Record<string, string>;
@@ -32,16 +32,26 @@ export function readStackFile(root: string, stack: string, project: string): Sta
     const file = stackFilePath(root, stack);
     if (!fs.existsSync(file)) {
         const known = listStacks(root);
-        throw new Error(`no stack file ${path.basename(file)}; stacks here: ${known.join(", ") || "none"}`);
+        throw new StackFileError(
+            file,
+            `no stack file ${path.basename(file)}; stacks here: ${known.join(", ") || "none"}`,
+            known.length > 0
+                ? `use one of those, or create it: cp Pulumi.${known.includes("dev") ? "dev" : known[0]}.yaml Pulumi.${stack}.yaml, then set its team tag, pools and models (README: team stacks)`
+                : `run from the project root, or pass --dir <folder with Pulumi.${stack}.yaml>`,
+        );
     }
-    const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const { doc: parsed } = parseStackYaml(file, fs.readFileSync(file, "utf8"));
+    const doc = (parsed.toJS() ?? {}) as { config?: Record<string, unknown> };
+    if (typeof doc !== "object" || Array.isArray(doc) || (doc.config !== undefined && (doc.config === null || typeof doc.config !== "object" || Array.isArray(doc.config)))) {
+        throw new StackFileError(file, "the file has no 'config:' mapping", "start it with 'config:' and indent each key under it, e.g. '  aws:region: us-east-1'", { line: 1, col: 1 });
+    }
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     const placeholders: string[] = [];
     for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
         const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
         if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value && Object.keys(value).length === 1) {
-            config[key] = OFFLINE_SECRET;
+            config[key] = offlinePlaceholder(key, project);
             secretKeys.push(key);
             placeholders.push(key);
         } else {

@@ -1,11 +1,14 @@
 /**
  * EC2 instance catalog: what each instance type offers and what it costs.
  *
- * Prices are on-demand Linux USD per hour. Sources:
- * - G/P family (GPU): shared/facts.md "Prices (us-east-1)", itself from a third-party
- *   price dataset derived from instances.vantage.sh, 2026-01. us-west-2 lists the
- *   same on-demand prices as us-east-1 for these families.
- * - M/T family (CPU): AWS EC2 on-demand pricing page, us-east-1 and us-west-2, 2026-01.
+ * Prices are on-demand Linux USD per hour, us-east-1 and us-west-2, as listed 2026-01 on
+ * AWS's public price list: the EC2 On-Demand pricing page
+ * (https://aws.amazon.com/ec2/pricing/on-demand/) and the AWS Price List API offer file
+ * (https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonEC2/current/us-east-1/index.json,
+ * attributes instanceType, operatingSystem=Linux, tenancy=Shared, capacitystatus=Used).
+ * p4d/p4de reflect AWS's June 2025 price reduction for P4 and P5 instances
+ * (https://aws.amazon.com/about-aws/whats-new/2025/06/pricing-usage-model-ec2-instances-nvidia-gpus/).
+ * GPU counts and memory: https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html.
  * Every price can be overridden per stack with `gpuserve:prices` (config), which is
  * also how a region outside this table is supported.
  */
@@ -28,8 +31,8 @@ export interface InstanceSpec {
 }
 
 export const PRICE_SOURCE = {
-    gpu: "shared/facts.md (instances.vantage.sh-derived dataset, 2026-01)",
-    cpu: "AWS EC2 on-demand pricing, 2026-01",
+    gpu: "AWS EC2 On-Demand pricing (aws.amazon.com/ec2/pricing/on-demand, AWS Price List API), Linux, 2026-01",
+    cpu: "AWS EC2 On-Demand pricing (aws.amazon.com/ec2/pricing/on-demand, AWS Price List API), Linux, 2026-01",
 } as const;
 
 /** Same price in both regions we catalog. */
@@ -65,7 +68,12 @@ export const DEFAULT_INSTANCE_TYPES: Readonly<Record<GpuType, readonly string[]>
     "a100-80gb": ["p4de.24xlarge"],
 };
 
-/** Fixed AWS prices (USD) that are not instances. Source: shared/facts.md, AWS pricing pages. */
+/**
+ * Fixed AWS prices (USD, us-east-1) that are not instances, from AWS's pricing pages:
+ * EKS https://aws.amazon.com/eks/pricing/ (standard $0.10, extended support $0.60 per
+ * cluster-hour), NAT gateway https://aws.amazon.com/vpc/pricing/, gp3
+ * https://aws.amazon.com/ebs/pricing/, ALB https://aws.amazon.com/elasticloadbalancing/pricing/.
+ */
 export const AWS_PRICES = {
     /** EKS control plane per hour, standard support. Extended support is 0.60. */
     eksControlPlanePerHour: 0.1,

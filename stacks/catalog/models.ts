@@ -17,6 +17,10 @@ export interface ModelSpec {
     readonly minGpuMemoryGiB: number;
     /** Gated on Hugging Face: needs an accepted licence and a token. */
     readonly gated: boolean;
+    /** A quantized or otherwise reduced checkpoint of this catalog model (same answers, smaller GPU). */
+    readonly variantOf?: string;
+    /** Where the sizes and the fit come from. */
+    readonly sources?: readonly string[];
     /**
      * The model takes video input (Qwen3-VL does; Gemma 3 / MedGemma take images only). A
      * video-capable model gets `"video": 0` in --limit-mm-per-prompt: nobody sends video here,
@@ -116,6 +120,29 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         acceptsVideo: false,
         maxImageTokens: GEMMA3_IMAGE_TOKENS,
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.92, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
+    },
+    /**
+     * MedGemma 27B multimodal with FP8 weights (compressed-tensors FP8-Dynamic, made with
+     * llm-compressor): about half the bytes of bf16, so one 48 GB L40S (g6e.xlarge,
+     * $1.861/h) serves it instead of one GPU of an 8-GPU p4de.24xlarge ($27.45/h).
+     */
+    "ig1/medgemma-27b-it-FP8-Dynamic": {
+        id: "ig1/medgemma-27b-it-FP8-Dynamic",
+        shortName: "medgemma-27b-fp8",
+        parametersB: 27.4,
+        weightsGiB: 29,
+        minGpuMemoryGiB: 40,
+        gated: true,
+        variantOf: "google/medgemma-27b-it",
+        acceptsVideo: false,
+        maxImageTokens: GEMMA3_IMAGE_TOKENS,
+        defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.92, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
+        sources: [
+            "checkpoint: huggingface.co/ig1/medgemma-27b-it-FP8-Dynamic (FP8-Dynamic of google/medgemma-27b-it, vision tower kept; served with vLLM in public configs)",
+            "weights ~29 GiB: the 25.6 B linear-layer weights in FP8 (1 byte) + the 1.4 B embedding and 0.4 B SigLIP vision parameters in bf16 (2 bytes); an estimate, check the repository's file sizes",
+            "vLLM runs FP8 W8A8 natively on Ada (L40S, compute capability 8.9) and as weight-only W8A16 (Marlin) on Ampere (A10G, A100): docs.vllm.ai/en/v0.32.0/features/quantization/llm_compressor/fp8/",
+            "fit: 0.92 x 44 GiB usable on an L40S (AWS EC2 accelerated-computing specifications list 44 GiB per L40S) = 40.5 GiB: 29 GiB weights + ~11 GiB for KV cache and activations at max-model-len 8192",
+        ],
     },
 };
 

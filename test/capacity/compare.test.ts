@@ -8,6 +8,7 @@ import { UsageError, loadStack } from "../../scripts/compare";
 import { simulateStack } from "../../capacity/sim";
 import { representativeDay, stackChart } from "../../capacity/sim/report/chart";
 import { renderMarkdown, renderTerminal } from "../../capacity/sim/report/table";
+import { listStacks } from "../../scripts/engine/stackFile";
 import { oneStack } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -24,7 +25,7 @@ describe("compare", function () {
     it("names an unknown stack and lists the known ones", () => {
         assert.throws(
             () => loadStack(ROOT, "nope"),
-            (e: unknown) => e instanceof UsageError && /unknown stack 'nope'/.test(e.message) && /Known stacks: .*dev.*prod/.test(e.message),
+            (e: unknown) => e instanceof UsageError && /unknown stack 'nope'/.test(e.message) && new RegExp(`Known stacks: ${listStacks(ROOT).join(", ")}$`).test(e.message),
         );
     });
 
@@ -60,7 +61,8 @@ describe("compare", function () {
         for (const title of ["Load", "Queue", "Replicas", "Latency"]) assert.ok(svg.includes(title), title);
     });
 
-    it("runs end to end: table on stdout, compare.md and one SVG per stack; exit 1 naming an unknown stack", () => {
+    it("runs end to end: table on stdout, compare.md and one SVG per stack, the reference comparison in its own file; exit 1 naming an unknown stack", function () {
+        this.timeout(120000); // four CLI runs
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "compare-"));
         const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
         const ok = spawnSync(tsx, ["scripts/compare.ts", "dev", "prod", "--days", "2", "--out", out], { cwd: ROOT, encoding: "utf8" });
@@ -68,8 +70,16 @@ describe("compare", function () {
         assert.match(ok.stdout, /Expected USD\/month/);
         assert.deepStrictEqual(fs.readdirSync(out).sort(), ["compare.md", "dev.svg", "prod.svg"]);
         assert.match(fs.readFileSync(path.join(out, "compare.md"), "utf8"), /\| \| dev \| prod \|/);
+        // The reference comparison goes to its own file: compare.md and the charts stay as they were.
+        const before = fs.readFileSync(path.join(out, "compare.md"), "utf8");
+        const ref = spawnSync(tsx, ["scripts/compare.ts", "--reference-classroom", "--days", "1", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(ref.status, 0, ref.stderr);
+        assert.deepStrictEqual(fs.readdirSync(out).sort(), ["compare.md", "dev.svg", "prod.svg", "reference-classroom.md"]);
+        assert.strictEqual(fs.readFileSync(path.join(out, "compare.md"), "utf8"), before);
+        assert.match(fs.readFileSync(path.join(out, "reference-classroom.md"), "utf8"), /^# Classroom profile, one A10G on-demand pool/);
+        assert.match(ref.stdout, /wrote .*reference-classroom\.md\n$/);
         const bad = spawnSync(tsx, ["scripts/compare.ts", "dev", "nope", "--out", out], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(bad.status, 1);
-        assert.match(bad.stderr, /unknown stack 'nope'.*Known stacks: dev, prod/);
+        assert.match(bad.stderr, new RegExp(`unknown stack 'nope'.*Known stacks: ${listStacks(ROOT).join(", ")}\\n`));
     });
 });

@@ -31,6 +31,8 @@ export function clone<T>(v: T): T {
 export interface StackRun {
     resources: ResourceRecord[];
     outputs: Record<string, unknown>;
+    /** pulumi.log.warn messages of the run (collected, not printed). */
+    warnings: string[];
     get(type: string, name: string): ResourceRecord;
     find(type: string, name?: string): ResourceRecord[];
 }
@@ -42,7 +44,7 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
         flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
     for (const [k, v] of Object.entries(secrets)) flat[`${PROJECT}:${k}`] = v;
-    const { outputs, resources } = await runProgram({
+    const { outputs, resources, warnings } = await runProgram({
         project: PROJECT,
         stack: "test",
         config: flat,
@@ -53,6 +55,7 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
     return {
         resources,
         outputs: stackOutputs,
+        warnings,
         get: (type, name) => {
             const r = resources.find((x) => x.type === type && x.name === name);
             if (!r) return recorder.get(type, name); // throws with the names that exist

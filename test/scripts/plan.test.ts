@@ -6,6 +6,10 @@ import * as path from "path";
 import { parse } from "yaml";
 import { validateManifests } from "../helpers/k8sSchema";
 import { ROOT } from "../helpers/program";
+import { planStack, summarize } from "../../scripts/engine/plan";
+import { listStacks } from "../../scripts/engine/stackFile";
+import { SECRET_KEYS } from "../../stacks/schema";
+import { OFFLINE_SECRET_PLACEHOLDERS } from "../../stacks/secrets";
 
 function plan(args: string[]): { status: number | null; stdout: string; stderr: string; seconds: number } {
     const start = Date.now();
@@ -56,6 +60,19 @@ describe("npm run plan (end to end)", () => {
             }
 
             assert.ok(cost.floorUsdPerMonth > 0 && cost.ceilingUsdPerMonth > cost.floorUsdPerMonth, JSON.stringify(cost));
+            // No float noise and no citation of notes outside this repository.
+            const costText = fs.readFileSync(path.join(out, "cost.json"), "utf8");
+            assert.deepStrictEqual(costText.match(/-?\d+\.\d{7,}/g), null);
+            assert.doesNotMatch(costText, /facts\.md|shared\//);
+            // The summary: each worker pool's figures in words, lines of readable length.
+            for (const label of ["time to answer (queue + service), P95:", "time to answer (queue + service), P99:", "refused per month (429/503):", "cold starts per month:"]) {
+                assert.strictEqual(r.stdout.split("\n").filter((l) => l.includes(label)).length, cost.expected.perPool.flatMap((p: any) => p.workerPools).length, label);
+            }
+            for (const l of r.stdout.split("\n").filter((x) => !x.startsWith("  warning:") && !x.startsWith("  note:"))) assert.ok(l.length <= 200, `long summary line: ${l}`);
+            if (stack === "prod") assert.match(r.stdout, /warning: GPU pool 'a100' runs p4de\.24xlarge nodes with 8 GPUs each, but its models can use at most 2/);
+            // Program warnings are part of the summary, not "warning: [runtime]" lines on stderr.
+            assert.doesNotMatch(r.stderr, /warning: \[runtime\]/);
+            assert.match(r.stdout, /\n  warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request/);
             assert.ok(manifests.length > 0);
             for (const m of manifests) {
                 const meta = m.doc.metadata;
@@ -84,19 +101,40 @@ describe("npm run plan (end to end)", () => {
         assert.strictEqual(fs.existsSync(out), false);
     });
 
-    it("substitutes a secret placeholder for encrypted values and says so", () => {
+    it("plans a stack with every secret key encrypted, from the CLI, and names the placeholders", function () {
+        this.timeout(90_000); // one CLI plan; seconds alone, longer on a loaded machine
         const dir = fs.mkdtempSync(path.join(tmp, "secure-"));
         const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
-        fs.writeFileSync(path.join(dir, "Pulumi.sec.yaml"), `${dev}  gpuserve:hfToken:\n    secure: v1:c2VjcmV0:AAAA\n`);
+        const secure = SECRET_KEYS.map((k) => `  gpuserve:${k}:\n    secure: v1:c2VjcmV0:AAAA${k}\n`).join("");
+        fs.writeFileSync(path.join(dir, "Pulumi.sec.yaml"), `${dev}${secure}`);
         const r = plan(["--stack", "sec", "--dir", dir, "--out", path.join(dir, "out")]);
         assert.strictEqual(r.status, 0, r.stderr);
-        assert.match(r.stdout, /gpuserve:hfToken is encrypted \(secure:\) and cannot be decrypted offline/);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+        assert.match(r.stdout, new RegExp(`${SECRET_KEYS.map((k) => `gpuserve:${k}`).join(", ")} are encrypted \\(secure:\\) and cannot be decrypted offline`));
         assert.ok(!fs.readFileSync(path.join(dir, "out", "resources.json"), "utf8").includes("v1:c2VjcmV0"));
     });
 
-    it("names an unknown stack and lists the known ones", () => {
+    for (const secretKey of SECRET_KEYS) {
+        it(`plans offline with only gpuserve:${secretKey} encrypted, its placeholder kept secret`, async () => {
+            const dir = fs.mkdtempSync(path.join(tmp, `secure-${secretKey}-`));
+            const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+            fs.writeFileSync(path.join(dir, "Pulumi.one.yaml"), `${dev}  gpuserve:${secretKey}:\n    secure: v1:c2VjcmV0:AAAA\n`);
+            const result = await planStack(dir, "one");
+            assert.deepStrictEqual(result.placeholders, [`gpuserve:${secretKey}`]);
+            assert.match(summarize(result, "out"), new RegExp(`gpuserve:${secretKey} is encrypted \\(secure:\\) and cannot be decrypted offline; a placeholder`));
+            const json = JSON.stringify(result.resources);
+            assert.ok(!json.includes(OFFLINE_SECRET_PLACEHOLDERS[secretKey]), "the placeholder stays secret");
+            // The secret reaches the resource that carries it (redacted): the HF token Secret, the gateway config.
+            const carrier = secretKey === "hfToken" ? result.resources.find((x) => x.type === "kubernetes:core/v1:Secret" && /hf-token/.test(x.name)) : result.resources.find((x) => x.type === "kubernetes:core/v1:Secret" && /gateway/.test(x.name));
+            assert.ok(carrier, `no resource carries ${secretKey}`);
+            assert.match(JSON.stringify(carrier.inputs), /\[secret\]/);
+        });
+    }
+
+    it("names an unknown stack and lists the stacks that exist", () => {
         const r = plan(["--stack", "nope", "--out", path.join(tmp, "nope")]);
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /no stack file Pulumi\.nope\.yaml; stacks here: dev, prod/);
+        assert.match(r.stderr, new RegExp(`no stack file Pulumi\\.nope\\.yaml; stacks here: ${listStacks(ROOT).join(", ")}\\b`));
+        assert.match(r.stderr, /stacks here: .*\bdev\b.*\bprod\b/);
     });
 });

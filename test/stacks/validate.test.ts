@@ -44,7 +44,7 @@ describe("parseStackConfig", () => {
         raw.models[0].id = "google/medgemma-27b-it";
         assert.strictEqual(
             errorOf(raw),
-            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool whose GPU has >= 80 GiB (e.g. gpuType a100-80gb) or choose a smaller model",
+            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool with gpuType a100-80gb (the cheapest GPU in the catalog with >= 80 GiB: p4de.24xlarge, 8 GPUs of 80 GiB, $27.45/hour on demand in us-east-1), or serve 'ig1/medgemma-27b-it-FP8-Dynamic' (needs 40 GiB, fits l40s g6e.xlarge at $1.861/hour)",
         );
     });
 
@@ -96,7 +96,7 @@ describe("parseStackConfig", () => {
         raw.gpuPools[0].gpuType = "h100";
         assert.strictEqual(
             errorOf(raw),
-            'Invalid stack config: gpuserve:gpuPools[0].gpuType: Invalid option: expected one of "a10g"|"l4"|"l40s"|"a100-40gb"|"a100-80gb" (got "h100"). Fix: set a valid value (see README, Config reference)',
+            'Invalid stack config: gpuserve:gpuPools[0].gpuType: "h100" is not one of a10g, l4, l40s, a100-40gb, a100-80gb. Fix: use one of a10g, l4, l40s, a100-40gb, a100-80gb',
         );
     });
 
@@ -169,10 +169,59 @@ describe("parseStackConfig", () => {
         assert.match(errorOf(raw), /^Invalid stack config: gpuserve:gpuPools\[0\]\.maxNode: unknown key 'maxNode'\. Fix: did you mean 'maxNodes'\?/);
     });
 
-    it("rejects a missing required field saying it has no default", () => {
+    it("rejects a missing required field saying what it is for and the line to add", () => {
         const raw = devRaw();
         delete raw.gpuPools;
-        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools: Invalid input: expected array, received undefined (it is missing). Fix: set it: it has no default");
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools: is missing: at least one GPU pool is needed. Fix: add to Pulumi.<stack>.yaml under config:  gpuserve:gpuPools: [{name: a10g, gpuType: a10g, maxNodes: 2}]",
+        );
+    });
+
+    it("rejects missing tags saying a team tag is required and showing the line to add", () => {
+        const raw = devRaw();
+        delete raw.tags;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:tags: is missing: the cost-allocation tags need at least a 'team' tag (AWS Cost Explorer groups spend by it). Fix: add to Pulumi.<stack>.yaml under config:  gpuserve:tags: {team: radiology}",
+        );
+    });
+
+    it("rejects a tags map without team", () => {
+        const raw = devRaw();
+        raw.tags = { owner: "x" };
+        assert.match(errorOf(raw), /gpuserve:tags: must include a 'team' tag/);
+    });
+
+    for (const [what, set, key, hint] of [
+        ["GPU type", (r: any) => (r.gpuPools[0].gpuType = "A10G"), "gpuPools\\[0\\]\\.gpuType", "a10g"],
+        ["capacity type", (r: any) => (r.gpuPools[0].capacityType = "Spot"), "gpuPools\\[0\\]\\.capacityType", "spot"],
+        ["traffic profile", (r: any) => (r.traffic.profile = "office_hours"), "traffic\\.profile", "office-hours"],
+        ["NAT gateway mode", (r: any) => (r.network = { natGateways: "perAZ" }), "network\\.natGateways", "perAz"],
+        ["Kubernetes version", (r: any) => (r.cluster = { version: "v1.35" }), "cluster\\.version", "1.35"],
+    ] as const) {
+        it(`suggests the enum value a wrong ${what} was meant to be`, () => {
+            const raw = devRaw();
+            set(raw);
+            assert.match(errorOf(raw), new RegExp(`^Invalid stack config: gpuserve:${key}: ".+" is not one of .+\\. Fix: did you mean '${hint}'\\?$`));
+        });
+    }
+
+    it("rejects a region that is not an AWS region, with a did-you-mean", () => {
+        const raw = devRaw();
+        raw.region = "us-east-7";
+        assert.strictEqual(errorOf(raw), "Invalid stack config: aws:region: \"us-east-7\" is not an AWS region. Fix: did you mean 'us-east-1'? (pulumi config set aws:region us-east-1)");
+        raw.region = "moon-base-1";
+        assert.match(errorOf(raw), /aws:region: "moon-base-1" is not an AWS region\. Fix: use an AWS region code such as us-east-1: .*\beu-central-1\b.*\bus-west-2\b/);
+    });
+
+    it("accepts every AWS region of the pinned provider (priced through gpuserve:prices where the catalog has none)", () => {
+        for (const region of ["eu-central-1", "ap-southeast-7", "mx-central-1", "us-gov-west-1", "cn-north-1"]) {
+            const raw = devRaw();
+            raw.region = region;
+            raw.prices = { instances: { "m7i.large": 0.12, "g5.xlarge": 1.2, "g5.2xlarge": 1.4 } };
+            assert.doesNotThrow(() => parseStackConfig(raw), region);
+        }
     });
 
     it("rejects duplicate worker pool names", () => {

@@ -373,6 +373,9 @@ describe("ui: the page in chromium against the real gateway", function () {
 
     it("says clearly when the API key is wrong (401), keeps a good key in local storage", async () => {
         const s = await stack({ fake: {} });
+        // Before any key is entered: the image limit is not known yet.
+        const blank = await open(s);
+        assert.strictEqual((await blank.page.textContent("#file-hint"))!.trim(), "How many images you can add depends on the model, chosen once the API key is accepted.");
         const p = await open(s, { key: "sk-not-a-real-key" });
         const { page } = p;
         await page.waitForSelector("#key-error:not([hidden])");
@@ -381,6 +384,8 @@ describe("ui: the page in chromium against the real gateway", function () {
         await page.fill("#question", "Hello?");
         await page.click("#analyze");
         assert.match((await page.textContent("#error"))!, /No model is available yet; check the API key/);
+        // No model, so no image count: neither "1 more image" (a default) nor "No more images".
+        assert.strictEqual((await page.textContent("#file-hint"))!.trim(), "How many images you can add depends on the model, chosen once the API key is accepted.");
         assert.deepStrictEqual(await lowContrast(page), []);
         await p.screenshot("08-wrong-key");
 
@@ -388,6 +393,7 @@ describe("ui: the page in chromium against the real gateway", function () {
         await page.fill("#api-key", KEY);
         await page.press("#api-key", "Tab");
         await modelsLoaded(page);
+        assert.match((await page.textContent("#file-hint"))!, /^You can add 4 more images for Qwen\/Qwen3-VL-2B-Instruct\.$/);
         assert.ok(await page.isHidden("#key-error"));
         assert.strictEqual(await page.evaluate(() => localStorage.getItem("gpuserve.apiKey")), KEY);
         await page.reload();

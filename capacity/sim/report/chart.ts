@@ -11,10 +11,15 @@ const WIDTH = 960;
 const LEFT = 70;
 const RIGHT = 20;
 const PANEL = 130;
-const GAP = 52;
+const GAP = 64;
 const TOP = 60;
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#bcbd22"];
+/** GPU node lines, one per GPU pool: dark neutrals that no worker pool uses, dotted. */
+const NODE_COLORS = ["#333333", "#8c564b", "#7f7f7f", "#5b4a8b"];
 const BIN = 300;
+/** Legend text: 10 px sans-serif, at most this wide per character (digits and capitals included). */
+const CHAR_WIDTH = 6.2;
+const LEGEND_ROW = 13;
 
 /** Day (0-based) with the median number of arrivals among days that have any; day 0 if none. */
 export function representativeDay(input: SimInput): number {
@@ -27,42 +32,88 @@ export function representativeDay(input: SimInput): number {
     return busy[Math.floor((busy.length - 1) / 2)].d;
 }
 
-interface Line {
+export interface Line {
     readonly label: string;
     readonly color: string;
     readonly points: readonly [number, number][];
-    readonly dash?: boolean;
+    readonly dash?: string;
     readonly step?: boolean;
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2).replace(/\.?0+$/, "") || "0");
 
-function panel(y0: number, title: string, lines: readonly Line[], opts: { log?: boolean; unit: string }): string {
+/** Tick values and the axis top: "nice" steps (1, 2, 5 x 10^k), whole numbers for counts, decades on a log axis. */
+export function axisTicks(max: number, opts: { log?: boolean; integer?: boolean; min?: number }): { ticks: number[]; top: number; bottom: number } {
+    if (opts.log) {
+        const bottom = 10 ** Math.floor(Math.log10(Math.max(opts.min ?? 1, 1e-3)));
+        const top = 10 ** Math.max(Math.ceil(Math.log10(Math.max(max, bottom * 10))), Math.log10(bottom) + 1);
+        const ticks: number[] = [];
+        for (let v = bottom; v <= top * 1.0001; v *= 10) ticks.push(v);
+        return { ticks, top, bottom };
+    }
+    const span = Math.max(max, opts.integer ? 1 : 1e-9);
+    const raw = span / 4;
+    const mag = 10 ** Math.floor(Math.log10(raw));
+    let step = [1, 2, 5, 10].map((m) => m * mag).find((x) => x >= raw)!;
+    if (opts.integer) step = Math.max(1, Math.round(step));
+    const top = Math.ceil(span / step - 1e-9) * step;
+    const ticks: number[] = [];
+    for (let v = 0; v <= top + step / 1e6; v += step) ticks.push(Number(v.toPrecision(12)));
+    return { ticks, top, bottom: 0 };
+}
+
+/** One tick label: the same format along an axis (no "1s / 10.0s / 100s"). */
+export function tickLabel(v: number, unit: string): string {
+    const text = v >= 1 || v === 0 ? v.toLocaleString("en-US", { maximumFractionDigits: v < 10 && !Number.isInteger(v) ? 1 : 0 }) : String(Number(v.toPrecision(2)));
+    return unit ? `${text} ${unit}` : text;
+}
+
+/** Legend items laid out left to right, wrapping to a new row instead of running into each other. */
+export function legendLayout(labels: readonly string[], width: number): { x: number; row: number }[] {
+    const out: { x: number; row: number }[] = [];
+    let x = 0;
+    let row = 0;
+    for (const label of labels) {
+        const w = 22 + label.length * CHAR_WIDTH + 14;
+        if (x > 0 && x + w > width) {
+            x = 0;
+            row++;
+        }
+        out.push({ x, row });
+        x += w;
+    }
+    return out;
+}
+
+function panel(y0: number, title: string, lines: readonly Line[], opts: { log?: boolean; integer?: boolean; unit: string }): { svg: string; height: number } {
     const plotW = WIDTH - LEFT - RIGHT;
     const values = lines.flatMap((l) => l.points.map((p) => p[1])).filter((v) => Number.isFinite(v));
     const positive = values.filter((v) => v > 0);
     const log = opts.log === true && positive.length > 0;
-    const lo = log ? Math.min(1, ...positive) : 0;
-    const hi = Math.max(log ? 10 : 1, ...values);
-    const ly = (v: number) => (log ? Math.log10(Math.max(v, lo)) : v);
-    const [a, b] = [ly(lo), ly(hi) === ly(lo) ? ly(lo) + 1 : ly(hi)];
-    const y = (v: number) => y0 + PANEL - ((ly(v) - a) / (b - a)) * PANEL;
+    const axis = axisTicks(Math.max(0, ...values), { log, integer: opts.integer, min: log ? Math.min(...positive) : undefined });
+    const legend = legendLayout(
+        lines.map((l) => l.label),
+        plotW,
+    );
+    const rows = Math.max(0, ...legend.map((l) => l.row)) + 1;
+    const top = y0 + (rows - 1) * LEGEND_ROW;
+    const ly = (v: number) => (log ? Math.log10(Math.max(v, axis.bottom)) : v);
+    const [a, b] = [ly(axis.bottom), ly(axis.top)];
+    const y = (v: number) => top + PANEL - ((ly(v) - a) / (b - a || 1)) * PANEL;
     const x = (t: number) => LEFT + (t / 86400) * plotW;
     const out: string[] = [];
     out.push(`<text x="${LEFT}" y="${y0 - 24}" font-size="13" font-weight="bold">${esc(title)}</text>`);
-    out.push(`<rect x="${LEFT}" y="${y0}" width="${plotW}" height="${PANEL}" fill="#fafafa" stroke="#ccc"/>`);
-    const ticks = log ? Array.from({ length: Math.floor(b) - Math.ceil(a) + 1 }, (_, i) => 10 ** (Math.ceil(a) + i)) : [0, hi / 2, hi];
-    for (const v of ticks) {
+    out.push(`<rect x="${LEFT}" y="${top}" width="${plotW}" height="${PANEL}" fill="#fafafa" stroke="#ccc"/>`);
+    for (const v of axis.ticks) {
         out.push(`<line x1="${LEFT}" x2="${LEFT + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`);
-        out.push(`<text x="${LEFT - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="10" text-anchor="end">${fmt(v)}${esc(opts.unit)}</text>`);
+        out.push(`<text x="${LEFT - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="10" text-anchor="end">${esc(tickLabel(v, opts.unit))}</text>`);
     }
     for (let h = 0; h <= 24; h += 3) {
-        out.push(`<line x1="${x(h * 3600).toFixed(1)}" x2="${x(h * 3600).toFixed(1)}" y1="${y0}" y2="${y0 + PANEL}" stroke="#eee"/>`);
-        out.push(`<text x="${x(h * 3600).toFixed(1)}" y="${y0 + PANEL + 12}" font-size="10" text-anchor="middle">${String(h).padStart(2, "0")}:00</text>`);
+        const anchor = h === 0 ? "start" : h === 24 ? "end" : "middle";
+        out.push(`<line x1="${x(h * 3600).toFixed(1)}" x2="${x(h * 3600).toFixed(1)}" y1="${top}" y2="${top + PANEL}" stroke="#eee"/>`);
+        out.push(`<text x="${x(h * 3600).toFixed(1)}" y="${top + PANEL + 14}" font-size="10" text-anchor="${anchor}">${String(h).padStart(2, "0")}:00</text>`);
     }
-    let legendX = LEFT;
-    for (const l of lines) {
+    lines.forEach((l, li) => {
         if (l.points.length > 0) {
             // A path, not a polyline: a gap in the data (NaN) starts a new segment instead of bridging it.
             const d: string[] = [];
@@ -84,13 +135,15 @@ function panel(y0: number, title: string, lines: readonly Line[], opts: { log?: 
                 }
                 prev = p;
             }
-            if (d.length > 0) out.push(`<path fill="none" stroke="${l.color}" stroke-width="1.5"${l.dash ? ' stroke-dasharray="4 3"' : ""} d="${d.join(" ")}"/>`);
+            if (d.length > 0) out.push(`<path fill="none" stroke="${l.color}" stroke-width="1.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""} d="${d.join(" ")}"/>`);
         }
-        out.push(`<line x1="${legendX}" x2="${legendX + 18}" y1="${y0 - 9}" y2="${y0 - 9}" stroke="${l.color}" stroke-width="2"${l.dash ? ' stroke-dasharray="4 3"' : ""}/>`);
-        out.push(`<text x="${legendX + 22}" y="${y0 - 5}" font-size="10">${esc(l.label)}</text>`);
-        legendX += 30 + l.label.length * 5.6;
-    }
-    return out.join("\n");
+        const at = legend[li];
+        const lx = LEFT + at.x;
+        const lyy = y0 - 9 + at.row * LEGEND_ROW;
+        out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${lyy}" y2="${lyy}" stroke="${l.color}" stroke-width="2"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""}/>`);
+        out.push(`<text x="${lx + 22}" y="${lyy + 4}" font-size="10">${esc(l.label)}</text>`);
+    });
+    return { svg: out.join("\n"), height: PANEL + (rows - 1) * LEGEND_ROW };
 }
 
 /** Renders the chart; `result` must come from a run with `timeseries: true`. */
@@ -121,44 +174,45 @@ export function stackChart(title: string, input: SimInput, result: SimResult, da
 
     const panels: string[] = [];
     let y = TOP + 30;
-    panels.push(panel(y, "Load (requests/min)", load.map((v, i) => ({ label: wpNames[i], color: color(i), points: binPoints(v) })), { unit: "" }));
-    y += PANEL + GAP;
-    panels.push(
+    const add = (p: { svg: string; height: number }, after = GAP) => {
+        panels.push(p.svg);
+        y += p.height + after;
+    };
+    add(panel(y, "Load (requests/min)", load.map((v, i) => ({ label: wpNames[i], color: color(i), points: binPoints(v) })), { unit: "" }));
+    add(
         panel(
             y,
             "Queue: held at the gateway (solid), in flight at workers (dashed)",
             series.perWorkerPool.flatMap((s, i) => [
                 { label: `${wpNames[i]} held`, color: color(i), points: seriesPoints(s.held) },
-                { label: "in flight", color: color(i), points: seriesPoints(s.inflight), dash: true },
+                { label: `${wpNames[i]} in flight`, color: color(i), points: seriesPoints(s.inflight), dash: "4 3" },
             ]),
-            { unit: "" },
+            { unit: "", integer: true },
         ),
     );
-    y += PANEL + GAP;
-    panels.push(
+    add(
         panel(
             y,
-            "Replicas: desired (dashed), routable (solid); GPU nodes (grey)",
+            "Replicas: routable (solid), desired (dashed); GPU nodes per pool (dotted)",
             [
                 ...series.perWorkerPool.flatMap((s, i) => [
-                    { label: `${wpNames[i]}`, color: color(i), points: seriesPoints(s.ready), step: true },
-                    { label: "desired", color: color(i), points: seriesPoints(s.desired), dash: true, step: true },
+                    { label: `${wpNames[i]} routable`, color: color(i), points: seriesPoints(s.ready), step: true },
+                    { label: `${wpNames[i]} desired`, color: color(i), points: seriesPoints(s.desired), dash: "4 3", step: true },
                 ]),
-                ...series.nodes.map((n, g) => ({ label: `nodes ${input.gpuPools[g].name}`, color: g === 0 ? "#777" : "#bbb", points: seriesPoints(n), step: true })),
+                ...series.nodes.map((n, g) => ({ label: `nodes ${input.gpuPools[g].name}`, color: NODE_COLORS[g % NODE_COLORS.length], points: seriesPoints(n), dash: "1.5 2.5", step: true })),
             ],
-            { unit: "" },
+            { unit: "", integer: true },
         ),
     );
-    y += PANEL + GAP;
-    panels.push(
+    add(
         panel(
             y,
             "Latency P95 per 5 min (queue + service, log scale)",
             lat.map((bs, i) => ({ label: wpNames[i], color: color(i), points: bs.map((v, k) => [k * BIN + BIN / 2, v.length ? quantileSorted(sortedCopy(v), 0.95) : NaN] as [number, number]) })),
             { unit: "s", log: true },
         ),
+        30,
     );
-    y += PANEL + 30;
     const weekday = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"][(input.trace.startWeekday + day) % 7];
     return [
         `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif">`,

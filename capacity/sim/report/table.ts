@@ -37,8 +37,8 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
         row("Expected USD/month", (c) => `${usd(c.sim.expected.usdPerMonth)} (GPU ${usd(c.sim.expected.gpuUsdPerMonth)})`),
         row("USD per 1k requests", (c) => `${usd(c.sim.expected.usdPer1kRequests)} (GPU ${usd(c.sim.expected.gpuUsdPer1kRequests)})`),
         row("Requests/month answered / arrived", (c) => `${num(c.sim.expected.requests.answered)} / ${num(c.sim.expected.requests.arrived)}`),
-        row("Rejected/month 429 / 503 / 504", (c) => `${num(c.sim.expected.requests.rejected429)} / ${num(c.sim.expected.requests.rejected503)} / ${num(c.sim.expected.requests.timedOut)}`),
-        row("Latency P50 / P95 / P99", (c) => `${sec(c.sim.expected.p50LatencySeconds)} / ${sec(c.sim.expected.p95LatencySeconds)} / ${sec(c.sim.expected.p99LatencySeconds)}`),
+        row("Refused/month: 429 / 503 / 504", (c) => `${num(c.sim.expected.requests.rejected429)} / ${num(c.sim.expected.requests.rejected503)} / ${num(c.sim.expected.requests.timedOut)}`),
+        row("Time to answer (queue + service) P50 / P95 / P99", (c) => `${sec(c.sim.expected.p50LatencySeconds)} / ${sec(c.sim.expected.p95LatencySeconds)} / ${sec(c.sim.expected.p99LatencySeconds)}`),
         row("Cold starts/month (all held requests gave up)", (c) => `${num(c.sim.expected.coldStarts)} (${num(c.sim.expected.coldStartsUnanswered)})`),
         row("Time to first answer after cold start, median / max", (c) => {
             const t = c.sim.expected.timeToFirstAnswerSeconds;
