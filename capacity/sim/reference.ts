@@ -8,7 +8,7 @@
  *   can start so its cold start is over in time, max 8 like the reference;
  * - the same with the optional GPU-utilization trigger at 70 % (`gpuUtilizationPercent`),
  *   which buys the reference's extra headroom during overlapping classes;
- * - the oracle lower bound for the same trace.
+ * - the clairvoyant bound (capacity/bounds/clairvoyant.ts) and the oracle for the same trace.
  */
 import { parseStackConfig } from "../../stacks/validate";
 import { StackConfig } from "../../stacks/validate";
@@ -22,6 +22,9 @@ export interface ComparisonRow {
     /** GPU pool only (the rest of the stack is the same in every row). */
     readonly usdPerMonth: number;
     readonly p95LatencySeconds: number | null;
+    readonly p99LatencySeconds: number | null;
+    /** usdPerMonth / the clairvoyant bound (null for the bounds themselves). */
+    readonly clairvoyantRatio: number | null;
     readonly coldStarts: number | null;
     readonly rejectedPerMonth: number | null;
     readonly nodeHoursPerMonth: number | null;
@@ -66,12 +69,16 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             policy: pool.workerPools[0].policy,
             usdPerMonth: pool.usdPerMonth,
             p95LatencySeconds: sim.expected.p95LatencySeconds,
+            p99LatencySeconds: sim.expected.p99LatencySeconds,
+            clairvoyantRatio: sim.expected.clairvoyantRatio,
             coldStarts: sim.expected.coldStarts,
             rejectedPerMonth: sim.expected.requests.rejected,
             nodeHoursPerMonth: pool.nodeHoursPerMonth,
         };
     };
     const oracle = ours.expected.perPool[0].oracleUsdPerMonth;
+    const clairvoyant = ours.expected.perPool[0].clairvoyantUsdPerMonth;
+    const coldStart = Object.values(ours.expected.clairvoyantColdStartSeconds)[0];
     return {
         days,
         requestsPerMonth: ours.expected.requests.arrived,
@@ -79,7 +86,18 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             row("reference", reference),
             row("ours", ours),
             row("ours+gpu70", oursGpu),
-            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null },
+            {
+                name: "clairvoyant",
+                policy: `knows every arrival, pays a ${Math.round(coldStart)} s cold start per start (min(gap, cold start) per idle gap)`,
+                usdPerMonth: clairvoyant,
+                p95LatencySeconds: null,
+                p99LatencySeconds: null,
+                clairvoyantRatio: null,
+                coldStarts: null,
+                rejectedPerMonth: 0,
+                nodeHoursPerMonth: null,
+            },
+            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null },
         ],
         runs: { reference, ours, oursGpu },
     };
