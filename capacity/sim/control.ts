@@ -5,10 +5,10 @@
  * Deployment through Cluster.setReplicas. Metrics are what the last scrape saw, so
  * every decision lags the system by up to a scrape interval, as in a real cluster.
  */
-import { WEEK_MINUTES, minuteOfWeek } from "./calendar";
+import { WEEK_MINUTES, cronMetricValue, minuteOfWeek } from "./calendar";
 import { Cluster } from "./cluster";
 import { MetricObservation, combineProposals, replicasForMetric } from "./hpa";
-import { isActivated, kedaPoll } from "./keda";
+import { fallbackActive, isActivated, kedaPoll } from "./keda";
 import { MetricSpec } from "./policy";
 import { PodState, SimState, WorkerPoolState } from "./state";
 import { quantileSorted, sortedCopy } from "./stats";
@@ -60,19 +60,38 @@ export class Control {
         }
     }
 
-    /** DCGM_FI_DEV_GPU_UTIL per pod with a GPU: share of the interval with at least one running request. */
+    /**
+     * DCGM_FI_DEV_GPU_UTIL per pod with a GPU: a point sample, not an average over the scrape
+     * interval (facts.md: "DCGM_FI_DEV_GPU_UTIL is a point sample (<= 1 s window)"; NVIDIA
+     * DCGM field docs: "GPU utilization", sampled by the driver over its last short period).
+     * A GPU with a request running reads 100 %, an idle one 0 %.
+     */
     dcgmScrape(): void {
         const s = this.s;
         for (const w of s.wps) {
             for (const pod of w.pods) {
                 if (!pod.node) continue;
-                const busy = pod.busyAccum + (pod.running.size > 0 ? s.now - pod.busySince : 0);
-                const span = s.now - pod.utilMarkAt;
-                pod.util = span > 0 ? Math.min(100, ((busy - pod.utilMark) / span) * 100) : 0;
-                pod.utilMark = busy;
-                pod.utilMarkAt = s.now;
+                pod.util = pod.running.size > 0 ? 100 : 0;
             }
         }
+    }
+
+    /** Deployment status.replicas: pods that exist and are not terminating (pending, starting, ready). */
+    private statusReplicas(w: WorkerPoolState): number {
+        let n = 0;
+        for (const p of w.pods) if (p.state === PodState.Pending || p.state === PodState.Starting || p.state === PodState.Ready) n++;
+        return n;
+    }
+
+    /**
+     * A failed metric read, counted per trigger as KEDA does: both KEDA's poll and the
+     * HPA's metric request go through GetMetricsWithFallback, and each increments the
+     * trigger's NumberOfFailures (pkg/scaling/scale_handler.go, pkg/fallback/fallback.go
+     * at v2.20.2); a successful read resets it.
+     */
+    private countRead(w: WorkerPoolState, failed: boolean): boolean {
+        w.failedSyncs = failed ? w.failedSyncs + 1 : 0;
+        return fallbackActive(w.failedSyncs, this.s.p.fallbackFailureThreshold, w.setup.policy.controller === "keda" ? w.setup.policy.fallbackReplicas : 0);
     }
 
     windowReplicas(w: WorkerPoolState, t: number): number {
@@ -118,13 +137,14 @@ export class Control {
         const current = w.desired;
         if (current === 0) return;
         const failed = this.outage();
-        w.failedSyncs = failed ? w.failedSyncs + 1 : 0;
-        const fallback = pol.controller === "keda" && pol.fallbackReplicas > 0 && w.failedSyncs >= s.p.fallbackFailureThreshold;
+        const fallback = this.countRead(w, failed);
         const observations = pol.metrics.map((m) => this.observe(w, m, failed, fallback));
-        // KEDA cron trigger: External AverageValue, target 1, value = window replicas inside, 1 outside.
+        // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
+        // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
         const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-        for (const win of w.windows) observations.push({ kind: "AverageValue", total: win.table[minute] === 1 ? win.replicas : 1, target: 1 });
-        const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance));
+        for (const win of w.windows) observations.push({ kind: "AverageValue", total: cronMetricValue(win, minute), target: 1 });
+        const status = this.statusReplicas(w);
+        const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));
         if (next !== current) this.cluster.setReplicas(wi, next);
     }
@@ -133,9 +153,14 @@ export class Control {
         const s = this.s;
         const w = s.wps[wi];
         const pol = w.setup.policy;
-        const error = this.outage();
+        let error = this.outage();
         let active = this.windowReplicas(w, s.now) > 0;
-        if (!error) {
+        if (error && this.countRead(w, true)) {
+            // Past the failure threshold the trigger answers with its fallback metric and counts as active.
+            active = true;
+            error = false;
+        } else if (!error) {
+            w.failedSyncs = 0;
             const lookback = pol.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
             if (lookback > 0 && s.now - w.snapLastArrival < lookback) active = true;
             for (const m of pol.metrics) {
