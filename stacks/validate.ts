@@ -174,6 +174,15 @@ function duplicates(names: string[]): string[] {
 }
 
 function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
+    cfg.traffic.timetable.forEach((session, i) => {
+        if (session.model !== undefined && !cfg.models.some((m) => m.name === session.model || m.id === session.model)) {
+            issues.push({
+                key: key("traffic", "timetable", i, "model"),
+                message: `session ${i} uses model ${showValue(session.model)}, which is not a model of this stack`,
+                fix: `use a model id or name from gpuserve:models (${cfg.models.map((m) => m.id).join(", ")}), or leave it out for the first model`,
+            });
+        }
+    });
     const { systemNodes, cluster, serving } = cfg;
     if (systemNodes.maxSize < systemNodes.minSize) {
         issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });
