@@ -106,6 +106,18 @@ export const warmWindowSchema = z.strictObject({
     replicas: positiveInt.default(1),
 });
 
+/** Predictive warm-up from last week's traffic (a KEDA Prometheus trigger with `offset`, components/serving/scaling.ts). */
+export const predictiveWarmupSchema = z.strictObject({
+    /** Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off). @default true */
+    enabled: z.boolean().default(true),
+    /** How far back the query looks; Prometheus retention must exceed it by a day. @default 7 */
+    lookbackDays: z.int().min(1).max(28).default(7),
+    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 120 s */
+    leadSeconds: positiveInt.max(4 * 3600).optional(),
+    /** Last week's requests/second one warm replica stands for (the trigger's per-replica target). @default 1 */
+    requestsPerSecondPerReplica: z.number().positive().default(1),
+});
+
 export const scalingSchema = z.strictObject({
     /** Replicas outside warm windows. 0 scales the worker pool, and its GPU nodes, to zero. @default 0 */
     minReplicas: nonNegativeInt.default(0),
@@ -132,6 +144,8 @@ export const scalingSchema = z.strictObject({
     fallbackReplicas: nonNegativeInt.default(1),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
+    /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */
+    predictiveWarmup: predictiveWarmupSchema.default(predictiveWarmupSchema.parse({})),
 });
 
 export const modelSchema = z.strictObject({

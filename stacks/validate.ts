@@ -7,6 +7,7 @@ import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec 
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+import { durationSeconds } from "./scalePolicy";
 
 export interface ResolvedGpuPool extends GpuPoolConfig {
     readonly instanceTypes: string[];
@@ -174,6 +175,19 @@ function duplicates(names: string[]): string[] {
 }
 
 function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
+    if (cfg.addons.prometheus.enabled) {
+        const retention = durationSeconds(cfg.addons.prometheus.retention);
+        cfg.models.forEach((m, i) => {
+            const p = m.scaling.predictiveWarmup;
+            if (p.enabled && retention < (p.lookbackDays + 1) * 86400) {
+                issues.push({
+                    key: key("models", i, "scaling", "predictiveWarmup"),
+                    message: `predictive warm-up looks back ${p.lookbackDays} days, but Prometheus keeps only ${cfg.addons.prometheus.retention} (gpuserve:addons.prometheus.retention): the query would read nothing`,
+                    fix: `set gpuserve:addons.prometheus.retention to at least ${p.lookbackDays + 1}d, or predictiveWarmup.enabled: false`,
+                });
+            }
+        });
+    }
     cfg.traffic.timetable.forEach((session, i) => {
         if (session.model !== undefined && !cfg.models.some((m) => m.name === session.model || m.id === session.model)) {
             issues.push({

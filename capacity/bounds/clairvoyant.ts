@@ -19,7 +19,7 @@
  * policies against.
  */
 import { KIND_IMAGE, Trace } from "../traffic/trace";
-import { SimParams } from "../sim/params";
+import { DEFAULT_SIM_PARAMS, SimParams } from "../sim/params";
 import { serviceSeconds } from "../sim/service";
 import { SimInput, WorkerPoolSetup } from "../sim/types";
 
@@ -55,6 +55,11 @@ export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "weights
         ? w.weightsGiB * p.weightLoadSecondsPerGiB + p.compileCachedSeconds
         : w.weightsGiB * (p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB) + p.compileUncachedSeconds;
     return (mid(p.nodeBootSeconds) + p.devicePluginSeconds + mid(p.imagePullUncachedSeconds) + vllm + p.readyToRoutableSeconds) * p.coldStartScale;
+}
+
+/** A model's cold start with the simulator's default parameters (the predictive warm-up's lead). */
+export function estimatedColdStartSeconds(m: { readonly spec: { readonly weightsGiB: number }; readonly cacheClaimName?: string }): number {
+    return coldStartSeconds(DEFAULT_SIM_PARAMS, { weightsGiB: m.spec.weightsGiB, sharedCache: m.cacheClaimName !== undefined });
 }
 
 /**

@@ -10,7 +10,7 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR } from "../../stacks/scalePolicy";
+import { HPA_BEHAVIOR, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -19,6 +19,8 @@ export interface ScaledObjectInput {
     readonly prometheusUrl: string;
     readonly timezone: string;
     readonly scaling: ScalingConfig;
+    /** The pool's estimated cold start (capacity/bounds/clairvoyant.ts coldStartSeconds): the predictive warm-up's lead. */
+    readonly coldStartSeconds?: number;
 }
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
@@ -34,6 +36,25 @@ export function scalingQueries(pool: string) {
         latencyP95: `(histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
         gpuUtilization: `(avg(DCGM_FI_DEV_GPU_UTIL * on (pod) group_left() max by (pod) (vllm:num_requests_running${sel})) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
     };
+}
+
+/**
+ * Predictive warm-up: the pool's request rate in the same slot `lookbackDays` earlier,
+ * shifted ahead by `leadSeconds` (PromQL `offset`, Prometheus docs "offset modifier"), so
+ * a replica is asked for `leadSeconds` before last week's traffic began and is ready when
+ * it would have been needed. Empty without history, hence `or vector(0)`.
+ */
+export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
+    const offset = lookbackDays * 86400 - leadSeconds;
+    return `sum(rate(gateway_requests_total{pool="${pool}"}[${PREDICTIVE_WINDOW_SECONDS}s] offset ${offset}s)) or vector(0)`;
+}
+
+/**
+ * Explicit warm-up (POST /v1/warmup): replicas a teacher asked for, as gauges of every
+ * gateway replica; max, so several gateway replicas agree on one count rather than adding up.
+ */
+export function warmupQuery(pool: string): string {
+    return `max(gateway_warmup_replicas{pool="${pool}"}) or vector(0)`;
 }
 
 /** "08:00" + "1-5" -> "0 8 * * 1-5" */
@@ -72,6 +93,12 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
+    // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
+    triggers.push(prometheusTrigger("warmup", url, warmupQuery(input.poolName), 1, 0));
+    if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
+        const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
+        triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+    }
     s.warmWindows.forEach((w, i) => {
         triggers.push({
             type: "cron",

@@ -16,6 +16,7 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const VLLM_PORT = 8000;
@@ -187,6 +188,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     prometheusUrl: args.prometheusUrl,
                     timezone: args.timezone,
                     scaling: m.scaling,
+                    coldStartSeconds: estimatedColdStartSeconds(m),
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),
