@@ -73,3 +73,6 @@ export function durationSeconds(d: string): number {
     const unit = d.slice(-1);
     return n * (unit === "w" ? 604800 : unit === "d" ? 86400 : unit === "h" ? 3600 : unit === "m" ? 60 : 1);
 }
+
+/** Longest explicit warm-up (POST /v1/warmup `minutes`): a half-day class at most, so a forgotten one cannot hold GPUs for days. */
+export const MAX_WARMUP_MINUTES = 240;

@@ -345,6 +345,11 @@ export const trafficSchema = z
         csvFile: z.string().min(1).optional(),
         /** Profile "timetable": weekly sessions `{days, start, minutes, students, questionsPerStudent, model?}`, repeated every week with noise. @default [] */
         timetable: z.array(timetableSessionSchema).default([]),
+        /**
+         * Profiles "classroom" and "timetable": the teacher presses "Get GPUs ready for class"
+         * (POST /v1/warmup for the class's length) this many minutes before each class; 0 = never. @default 5
+         */
+        warmupMinutesBefore: nonNegativeInt.max(240).default(5),
         /** Shape of the "classroom-random" profile. @default 2-4 sessions of 10-30 users for 45-90 min, weekdays 08:00-16:00 starts, 60 s think time */
         classroom: classroomSchema.default(classroomSchema.parse({})),
         /** Service time and concurrency per worker pool (model `name` or `id`), overriding the service model. @default {} */

@@ -50,6 +50,9 @@ export class Control {
                     w.snapWaiting = Math.max(w.snapWaiting, x.waiting);
                 }
             }
+            w.snapHistory = historyRate(w, s.now);
+            w.snapWarmup = 0;
+            for (const x of w.warmups) if (s.now >= x.from && s.now < x.until) w.snapWarmup = Math.max(w.snapWarmup, x.replicas);
             w.snapWaitingPerPod = w.ready.map((p) => p.waitingLive);
             w.snapWaitingMissing = w.pods.filter((p) => p.state === PodState.Pending || p.state === PodState.Starting).length;
             if (w.recent.length > 0) {
@@ -125,6 +128,10 @@ export class Control {
                 // components/serving/scaling.ts: average over GPUs running vLLM x their count.
                 return { kind: "AverageValue", total: w.ready.reduce((a, p) => a + p.util, 0), target: m.target };
             }
+            case "history":
+                return { kind: "AverageValue", total: w.snapHistory, target: m.target };
+            case "warmup":
+                return { kind: "AverageValue", total: w.snapWarmup, target: m.target };
             case "latencyP95":
                 return m.type === "Value" ? { kind: "Value", value: w.snapLatencyP95, target: m.target } : { kind: "AverageValue", total: w.snapLatencyP95 * w.ready.length, target: m.target };
         }
@@ -164,11 +171,36 @@ export class Control {
             const lookback = pol.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
             if (lookback > 0 && s.now - w.snapLastArrival < lookback) active = true;
             for (const m of pol.metrics) {
-                const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : 0;
+                const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : m.source === "history" ? w.snapHistory : m.source === "warmup" ? w.snapWarmup : 0;
                 if (isActivated(value, m.activation)) active = true;
             }
         }
         const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);
     }
+}
+
+/** First index of a sorted array with a value > x. */
+function upperBound(a: Float64Array, x: number): number {
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (a[mid] <= x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/**
+ * The predictive trigger's value: `sum(rate(gateway_requests_total[window] offset
+ * (lookback - lead)))`, i.e. requests per second in the window ending lookback - lead ago,
+ * from the pool's arrivals (history included). 0 before any history.
+ */
+export function historyRate(w: WorkerPoolState, now: number): number {
+    const h = w.setup.policy.history;
+    if (!h) return 0;
+    const end = now - h.lookbackSeconds + h.leadSeconds;
+    const n = upperBound(w.arrivalsAll, end) - upperBound(w.arrivalsAll, end - h.windowSeconds);
+    return n / h.windowSeconds;
 }

@@ -62,7 +62,8 @@ export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarg
     if (!Number.isInteger(opts.days) || opts.days < 1) throw new Error(`days must be a whole number >= 1 (got ${opts.days})`);
     const shares = poolShares(traffic, targets);
     const startWeekday = opts.startWeekday ?? 1;
-    const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile}`);
+    // "classroom-random" keeps the stream of the generator it was called "classroom" under, so its traces (and the figures computed on them) stay the same.
+    const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile === "classroom-random" ? "classroom" : traffic.profile}`);
     const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares };
     switch (traffic.profile) {
         case "classroom-random":

@@ -54,7 +54,7 @@ describe("clairvoyantCost", () => {
     it("matches the independent figure on the classroom profile (~$117/month strict, one A10G pool) and sits between the oracle and our policy", function () {
         this.timeout(30000);
         const config = classroomStack({ traffic: { seed: 1 } });
-        const input = buildSimInput(config, { days: 28 });
+        const input = buildSimInput(config, { days: 28, historyDays: 0 });
         const perMonth = (730 * 3600) / input.trace.horizonSeconds;
         const bound = clairvoyantCost(input, input.trace).usd * perMonth;
         assert.ok(Math.abs(bound - 117) < 117 * 0.05, `$${bound.toFixed(2)}`);
