@@ -17,6 +17,7 @@ import { Metrics } from "./metrics";
 import { Pool, Resolver } from "./pool";
 import { parseChatRequest } from "./request";
 import { replay, ReplySubscriber, sendError } from "./respond";
+import { registerWarmupRoutes } from "./warmup";
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -171,6 +172,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 request.gw.team = who;
                 done();
             });
+
+            registerWarmupRoutes(v1, { config, pools, poolByModel, metrics });
 
             v1.get("/models", async () => ({
                 object: "list",
