@@ -8,14 +8,17 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
 import { idleTimeoutSeconds } from "./ingress";
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { VLLM_PORT, workerName } from "./workers";
 
 export interface ApiKey {
     readonly team: string;
     readonly key: string;
+    /** "warmup": may call POST /v1/warmup (gateway/src/warmup.ts). */
+    readonly permissions?: readonly "warmup"[];
 }
 
-/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "..."}]. */
+/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "...", "permissions"?: ["warmup"]}]. */
 export function parseApiKeys(json: string): ApiKey[] {
     let parsed: unknown;
     try {
@@ -26,6 +29,11 @@ export function parseApiKeys(json: string): ApiKey[] {
     if (!Array.isArray(parsed) || parsed.some((k) => typeof k?.team !== "string" || typeof k?.key !== "string" || k.key.length < 16)) {
         throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string of 16+ characters}. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
     }
+    parsed.forEach((k: { permissions?: unknown }, i: number) => {
+        if (k.permissions !== undefined && (!Array.isArray(k.permissions) || k.permissions.some((p) => p !== "warmup"))) {
+            throw new Error(`gpuserve:gatewayApiKeys[${i}].permissions: must be a list of permissions, only "warmup" exists (got ${JSON.stringify(k.permissions)}). Fix: '[{"team":"teaching","key":"<random 32+ chars>","permissions":["warmup"]}]'`);
+        }
+    });
     return parsed as ApiKey[];
 }
 
@@ -43,6 +51,8 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}`,
             // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand).
             maxConcurrentPerUpstream: m.maxNumSeqs,
+            // What POST /v1/warmup tells a teacher to expect at zero workers.
+            coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(m)),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
         })),
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
@@ -52,7 +62,7 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         maxBodyBytes: 20 * 1024 * 1024,
     };
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
-    else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex") })) };
+    else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex"), ...(k.permissions?.length ? { permissions: [...k.permissions] } : {}) })) };
     // else: no auth section, and the gateway refuses every /v1 request (secure default).
     parseConfig(config); // throws, naming the field, if the gateway would refuse it
     return config;
