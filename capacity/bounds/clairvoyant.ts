@@ -20,7 +20,9 @@
  */
 import { KIND_IMAGE, Trace } from "../traffic/trace";
 import { DEFAULT_SIM_PARAMS, SimParams } from "../sim/params";
-import { serviceSeconds } from "../sim/service";
+import { defaultServiceProfile, serviceSeconds } from "../sim/service";
+import type { GpuType } from "../../stacks/catalog/instances";
+import type { ModelSpec } from "../../stacks/catalog/models";
 import { SimInput, WorkerPoolSetup } from "../sim/types";
 
 export interface ClairvoyantPool {
@@ -60,6 +62,15 @@ export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "weights
 /** A model's cold start with the simulator's default parameters (the predictive warm-up's lead). */
 export function estimatedColdStartSeconds(m: { readonly spec: { readonly weightsGiB: number }; readonly cacheClaimName?: string }): number {
     return coldStartSeconds(DEFAULT_SIM_PARAMS, { weightsGiB: m.spec.weightsGiB, sharedCache: m.cacheClaimName !== undefined });
+}
+
+/**
+ * GPU-seconds one image request takes on a worker of the pool (median / concurrency, the
+ * default service model): how the cold-start-aware demand query sizes a pool at zero.
+ */
+export function workerSecondsPerRequest(m: { readonly spec: ModelSpec }, pool: { readonly gpuType: GpuType }): number {
+    const s = defaultServiceProfile(m.spec, pool.gpuType);
+    return Math.round((s.image.medianSeconds / s.concurrency) * 1e4) / 1e4;
 }
 
 /**

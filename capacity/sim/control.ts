@@ -39,8 +39,17 @@ export class Control {
         if (this.outage()) return; // Prometheus is unreachable: queries fail (hpaSync, kedaPoll)
         for (const w of s.wps) {
             w.snapDemand = w.heldCount + w.inflight;
-            w.snapWaiting = w.waitingTotal;
-            w.snapLastArrival = w.lastArrival;
+            const perRequest = w.setup.policy.coldAwareSecondsPerRequest;
+            if (perRequest !== undefined) {
+                // components/serving/scaling.ts coldAwareDemandQuery: deriv(held[2m]) as the arrival rate, plus the backlog drained within a cold start.
+                w.heldSamples = w.heldSamples.filter((x) => x.t > s.now - 120);
+                w.heldSamples.push({ t: s.now, held: w.heldCount });
+                const first = w.heldSamples[0];
+                const rate = s.now > first.t ? Math.max(0, (w.heldCount - first.held) / (s.now - first.t)) : 0;
+                const replicas = Math.max(1, Math.ceil(rate * perRequest + (w.heldCount * perRequest) / (w.setup.policy.coldAwareColdStartSeconds ?? Infinity)));
+                const target = w.setup.policy.metrics.find((m) => m.source === "demand")?.target ?? 1;
+                w.snapDemand = w.inflight + Math.min(w.heldCount, target * replicas);
+            }
             if (s.p.queryLookbackSeconds > 0) {
                 const cutoff = s.now - s.p.queryLookbackSeconds;
                 w.samples = w.samples.filter((x) => x.t > cutoff);

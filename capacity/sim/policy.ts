@@ -52,6 +52,14 @@ export interface PolicySpec {
     readonly fallbackReplicas: number;
     /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
     readonly activityLookbackSeconds?: number;
+    /**
+     * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
+     * routable worker, held requests count for ceil(arrival rate x this / 1) replicas' worth
+     * (GPU-seconds per request), at least one; undefined: the plain held + in-flight demand.
+     */
+    readonly coldAwareSecondsPerRequest?: number;
+    /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
+    readonly coldAwareColdStartSeconds?: number;
     /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
     readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number };
 }
@@ -67,7 +75,7 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number): PolicySpec {
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number): PolicySpec {
     // As components/serving/scaling.ts builds the triggers: only demand activates; the others
     // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
     const metrics: MetricSpec[] = [
@@ -94,6 +102,8 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         warmWindows: s.warmWindows,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
+        coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
+        coldAwareColdStartSeconds: coldStartSeconds,
         history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: PREDICTIVE_WINDOW_SECONDS } : undefined,
     };
 }

@@ -28,13 +28,14 @@ export interface ComparisonRow {
     readonly coldStarts: number | null;
     readonly rejectedPerMonth: number | null;
     readonly nodeHoursPerMonth: number | null;
+    readonly nodeLaunchesPerMonth: number | null;
 }
 
 export interface ClassroomComparison {
     readonly days: number;
     readonly requestsPerMonth: number;
     readonly rows: readonly ComparisonRow[];
-    readonly runs: { readonly reference: StackSimulation; readonly ours: StackSimulation; readonly oursGpu: StackSimulation };
+    readonly runs: { readonly reference: StackSimulation; readonly ours: StackSimulation; readonly oursGpu: StackSimulation; readonly fromZero: StackSimulation; readonly fromZeroQueueSized: StackSimulation };
 }
 
 /** The classroom stack of the comparison; `scaling` and `traffic` overrides for experiments. */
@@ -59,10 +60,18 @@ export function classroomStack(overrides: { scaling?: Record<string, unknown>; t
 
 export function classroomComparison(opts: { days?: number; params?: Partial<SimParams>; seed?: number } = {}): ClassroomComparison {
     const days = opts.days ?? 28;
+    // No history week: random sessions give the predictive warm-up nothing to learn, and the trace stays the one the published figures used.
+    const sim = { days, params: opts.params, historyDays: 0 };
     const config = classroomStack({ traffic: { seed: opts.seed ?? 1 } });
-    const reference = simulateStack(config, { days, params: opts.params, policies: { "*": REFERENCE_POLICY } });
-    const ours = simulateStack(config, { days, params: opts.params });
-    const oursGpu = simulateStack(classroomStack({ traffic: { seed: opts.seed ?? 1 }, scaling: { gpuUtilizationPercent: 70 } }), { days, params: opts.params });
+    const reference = simulateStack(config, { ...sim, policies: { "*": REFERENCE_POLICY } });
+    const ours = simulateStack(config, sim);
+    const oursGpu = simulateStack(classroomStack({ traffic: { seed: opts.seed ?? 1 }, scaling: { gpuUtilizationPercent: 70 } }), sim);
+    // Point 3 of the cold-start work: from zero without a warm window, the pool sized at zero by the arrival
+    // rate of held requests (cold-start aware) vs by their count (every held request is demand).
+    const zeroConfig = classroomStack({ traffic: { seed: opts.seed ?? 1 }, scaling: { warmWindows: [] } });
+    const fromZero = simulateStack(zeroConfig, sim);
+    const queueSized = { ...fromZero.input.workerPools[0].policy, name: "ours (queue-sized at zero)", coldAwareSecondsPerRequest: undefined };
+    const fromZeroQueueSized = simulateStack(zeroConfig, { ...sim, policies: { "*": queueSized } });
     const row = (name: string, sim: StackSimulation): ComparisonRow => {
         const pool = sim.expected.perPool[0];
         return {
@@ -75,6 +84,7 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             coldStarts: sim.expected.coldStarts,
             rejectedPerMonth: sim.expected.requests.rejected,
             nodeHoursPerMonth: pool.nodeHoursPerMonth,
+            nodeLaunchesPerMonth: pool.nodeLaunchesPerMonth,
         };
     };
     const oracle = ours.expected.perPool[0].oracleUsdPerMonth;
@@ -87,6 +97,8 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             row("reference", reference),
             row("ours", ours),
             row("ours+gpu70", oursGpu),
+            row("from zero", fromZero),
+            row("from zero, queue-sized", fromZeroQueueSized),
             {
                 name: "clairvoyant",
                 policy: `knows every arrival, pays a ${Math.round(coldStart)} s cold start per start (min(gap, cold start) per idle gap)`,
@@ -97,9 +109,10 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
                 coldStarts: null,
                 rejectedPerMonth: 0,
                 nodeHoursPerMonth: null,
+                nodeLaunchesPerMonth: null,
             },
-            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null },
+            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
         ],
-        runs: { reference, ours, oursGpu },
+        runs: { reference, ours, oursGpu, fromZero, fromZeroQueueSized },
     };
 }

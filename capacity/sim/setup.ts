@@ -10,7 +10,7 @@ import { PROJECT } from "../../stacks/schema";
 import { TrafficConfig, TrafficTarget, buildTrace, timetableOf } from "../traffic";
 import { splitHistory } from "../traffic/trace";
 import { timetableOccurrences } from "../traffic/timetable";
-import { estimatedColdStartSeconds } from "../bounds/clairvoyant";
+import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { StackConfig } from "../../stacks/validate";
 import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
@@ -70,7 +70,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             weightsGiB: m.spec.weightsGiB,
             sharedCache: m.cacheClaimName !== undefined,
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(m)),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(m), workerSecondsPerRequest(m, pool)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };

@@ -135,6 +135,8 @@ export interface WorkerPoolState {
     snapWarmup: number;
     /** The pool's arrivals, history (negative times) first, ascending: what gateway_requests_total remembers. */
     arrivalsAll: Float64Array;
+    /** Held counts at recent scrapes (the cold-start-aware demand's deriv window). */
+    heldSamples: { t: number; held: number }[];
     warmups: { from: number; until: number; replicas: number }[];
     /** Scrape samples inside the query lookback window. */
     samples: { t: number; demand: number; waiting: number }[];
@@ -266,6 +268,7 @@ function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
         snapHistory: 0,
         snapWarmup: 0,
         arrivalsAll: new Float64Array(0),
+        heldSamples: [],
         warmups: [],
         samples: [],
         lastArrival: -Infinity,

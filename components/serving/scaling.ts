@@ -21,7 +21,35 @@ export interface ScaledObjectInput {
     readonly scaling: ScalingConfig;
     /** The pool's estimated cold start (capacity/bounds/clairvoyant.ts coldStartSeconds): the predictive warm-up's lead. */
     readonly coldStartSeconds?: number;
+    /**
+     * GPU-seconds one request needs on a worker: median answer time / worker concurrency
+     * (the service model, capacity/sim/service.ts). Sizes a pool at zero from the arrival
+     * rate of held requests instead of their count. Without it the demand query is the plain one.
+     */
+    readonly workerSecondsPerRequest?: number;
 }
+
+/**
+ * Cold-start-aware demand. Counting every held request as demand makes the HPA ask for
+ * maxReplicas during a cold start, and the nodes arrive after one worker has drained the
+ * queue (a few seconds to a minute of work). Held requests count instead for the replicas
+ * they will need once served: their arrival rate (the held count grows at about the
+ * arrival rate while nothing serves them: deriv over 2 minutes) x GPU-seconds per request,
+ * plus what it takes to drain the backlog within one cold start (held x GPU-seconds per
+ * request / cold start), at least one replica's worth and never more than the held count.
+ * In-flight requests count in full, so a pool whose workers are saturated still scales on
+ * them. (PromQL: deriv, subqueries, clamp_min/clamp_max; Prometheus 2.x querying docs.)
+ */
+export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number): string {
+    const sel = `{pool="${pool}"}`;
+    const held = `(sum(gateway_queue_depth${sel}) or vector(0))`;
+    const inflight = `(sum(gateway_inflight_requests${sel}) or vector(0))`;
+    const arrivals = `(clamp_min(deriv(sum(gateway_queue_depth${sel})[2m:15s]), 0) or vector(0))`;
+    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${held} * ${round(workerSecondsPerRequest / coldStartSeconds)}), 1)`;
+    return `${inflight} + clamp_max(${held}, ${queueDepthPerReplica} * ${replicas})`;
+}
+
+const round = (x: number) => Number(x.toPrecision(4));
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
 export function scalingQueries(pool: string) {
@@ -85,7 +113,13 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     // while workers run, so they never activate (threshold NEVER) and only size.
     const NEVER = 1e9;
     const triggers: Record<string, unknown>[] = [
-        prometheusTrigger("demand", url, q.demand, s.queueDepthPerReplica, 0),
+        prometheusTrigger(
+            "demand",
+            url,
+            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds),
+            s.queueDepthPerReplica,
+            0,
+        ),
         prometheusTrigger("vllm-waiting", url, q.waiting, s.waitingPerReplica, NEVER),
     ];
     // Keeps the pool active (never sizes it) while requests were answered recently: gauges

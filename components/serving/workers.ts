@@ -16,7 +16,7 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const VLLM_PORT = 8000;
@@ -189,6 +189,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     timezone: args.timezone,
                     scaling: m.scaling,
                     coldStartSeconds: estimatedColdStartSeconds(m),
+                    workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),
