@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
+import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
 import { scalingSchema } from "../../stacks/schema";
 import { parseStackConfig } from "../../stacks/validate";
@@ -114,9 +114,10 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         }
     });
 
-    it("reads 0, not an empty result, for a pool with no history, and the warm-up gauge query likewise", async () => {
+    it("reads 0, not an empty result, for a pool with no history, and the warm-up gauge and cold-start-aware demand queries likewise", async () => {
         assert.strictEqual(await valueAt(predictiveQuery("no-such-pool", 7, lead), now), 0);
         assert.strictEqual(await valueAt(warmupQuery(pool), now), 0);
+        assert.strictEqual(await valueAt(coldAwareDemandQuery(pool, 4, 0.107, 780), now), 0);
     });
 });
 
