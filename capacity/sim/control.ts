@@ -46,9 +46,10 @@ export class Control {
                 w.heldSamples.push({ t: s.now, held: w.heldCount });
                 const first = w.heldSamples[0];
                 const rate = s.now > first.t ? Math.max(0, (w.heldCount - first.held) / (s.now - first.t)) : 0;
-                const replicas = Math.max(1, Math.ceil(rate * perRequest + (w.heldCount * perRequest) / (w.setup.policy.coldAwareColdStartSeconds ?? Infinity)));
+                const backlog = w.heldCount + w.waitingTotal; // held in the gateway + queued inside vLLM
+                const replicas = Math.max(1, Math.ceil(rate * perRequest + (backlog * perRequest) / (w.setup.policy.coldAwareColdStartSeconds ?? Infinity)));
                 const target = w.setup.policy.metrics.find((m) => m.source === "demand")?.target ?? 1;
-                w.snapDemand = w.inflight + Math.min(w.heldCount, target * replicas);
+                w.snapDemand = w.inflight - w.waitingTotal + Math.min(backlog, target * replicas);
             }
             if (s.p.queryLookbackSeconds > 0) {
                 const cutoff = s.now - s.p.queryLookbackSeconds;

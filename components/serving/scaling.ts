@@ -32,7 +32,8 @@ export interface ScaledObjectInput {
 /**
  * Cold-start-aware demand. Counting every held request as demand makes the HPA ask for
  * maxReplicas during a cold start, and the nodes arrive after one worker has drained the
- * queue (a few seconds to a minute of work). Held requests count instead for the replicas
+ * queue (a few seconds to a minute of work). Held requests (and those queued inside vLLM,
+ * which the gateway counts as in flight) count instead for the replicas
  * they will need once served: their arrival rate (the held count grows at about the
  * arrival rate while nothing serves them: deriv over 2 minutes) x GPU-seconds per request,
  * plus what it takes to drain the backlog within one cold start (held x GPU-seconds per
@@ -42,11 +43,14 @@ export interface ScaledObjectInput {
  */
 export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number): string {
     const sel = `{pool="${pool}"}`;
-    const held = `(sum(gateway_queue_depth${sel}) or vector(0))`;
-    const inflight = `(sum(gateway_inflight_requests${sel}) or vector(0))`;
+    // Backlog: held in the gateway plus queued inside vLLM (in flight but not running); running requests count in full.
+    const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
+    const backlog = `((sum(gateway_queue_depth${sel}) or vector(0)) + ${waiting})`;
+    const running = `clamp_min((sum(gateway_inflight_requests${sel}) or vector(0)) - ${waiting}, 0)`;
     const arrivals = `(clamp_min(deriv(sum(gateway_queue_depth${sel})[2m:15s]), 0) or vector(0))`;
-    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${held} * ${round(workerSecondsPerRequest / coldStartSeconds)}), 1)`;
-    return `${inflight} + clamp_max(${held}, ${queueDepthPerReplica} * ${replicas})`;
+    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${backlog} * ${round(workerSecondsPerRequest / coldStartSeconds)}), 1)`;
+    // clamp_max takes a scalar bound: scalar() of the one-element replicas vector.
+    return `${running} + clamp_max(${backlog}, scalar(${queueDepthPerReplica} * ${replicas}))`;
 }
 
 const round = (x: number) => Number(x.toPrecision(4));

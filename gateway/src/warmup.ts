@@ -12,7 +12,6 @@
  *   trigger takes the max across replicas, so replicas never add up a count twice.
  */
 import type { FastifyInstance } from "fastify";
-import { Gauge } from "prom-client";
 import { sha256Hex } from "./auth";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
@@ -75,17 +74,11 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         return entries;
     };
     // Computed at scrape time, so an expired warm-up stops holding replicas without a timer.
-    // Registered once per registry (one per gateway instance).
-    const gauge = new Gauge({
-        name: "gateway_warmup_replicas",
-        help: "Replicas this gateway replica asks to keep ready for active warm-ups (POST /v1/warmup), per pool; KEDA takes the max across gateway replicas",
-        labelNames: ["pool"],
-        registers: [deps.metrics.registry],
-        collect() {
-            const list = active();
-            for (const name of deps.pools.keys()) this.set({ pool: name }, list.filter((e) => e.pool === name).length);
-        },
-    });
+    const gauge = deps.metrics.warmupReplicas;
+    deps.metrics.warmupCollector = () => {
+        const list = active();
+        for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).length);
+    };
     for (const name of deps.pools.keys()) gauge.set({ pool: name }, 0);
 
     const estimate = (pool: Pool) => (pool.readyCount() > 0 ? 0 : (deps.config.pools.find((p) => p.name === pool.name)?.coldStartSecondsEstimate ?? 600));
