@@ -90,13 +90,14 @@ export class ServingStack extends pulumi.ComponentResource {
                 minReplicas: cfg.serving.gateway.replicas,
                 maxReplicas: cfg.serving.gateway.maxReplicas,
                 drainSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
+                maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds,
                 serviceMonitor: args.serviceMonitors,
                 prometheusUrl: args.prometheusUrl,
                 keda: args.keda,
             },
             inNs(),
         );
-        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1 }, inNs());
+        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1, tls: cfg.serving.certificateArn !== undefined }, inNs());
         const ingress = new ServingIngress(
             `${name}-ingress`,
             {

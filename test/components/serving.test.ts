@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
 import { scaledObjectSpec } from "../../components/serving/scaling";
+import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
 import { scalingSchema } from "../../stacks/schema";
@@ -56,16 +57,18 @@ describe("ServingStack", () => {
         const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
         assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
         assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
+        assert.deepStrictEqual(gw.fallback, { failureThreshold: 3, replicas: 2, behavior: "currentReplicasIfHigher" });
     });
 
     it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
         const d = inputs(prod.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment"));
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-        assert.strictEqual(arg("--model"), "Qwen/Qwen3-VL-2B-Instruct");
+        assert.deepStrictEqual(c.command, ["vllm", "serve"]);
+        assert.strictEqual(c.args[0], "Qwen/Qwen3-VL-2B-Instruct", "the model is vllm serve's positional argument");
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
-        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
@@ -107,6 +110,7 @@ describe("ServingStack", () => {
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);
             assert.ok(spec.fallback.replicas >= 1);
+            assert.strictEqual(spec.fallback.behavior, "currentReplicasIfHigher", "a Prometheus outage must never scale a busy pool down");
             assert.strictEqual(spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds, 300);
         }
     });
@@ -156,6 +160,28 @@ describe("ServingStack", () => {
         assert.strictEqual(prod.outputs.url, "https://vision.example.org");
     });
 
+    it("keeps the ALB's connections to a deregistered gateway pod open for its whole drain, inside its grace period", () => {
+        const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-gateway-service")).metadata.annotations;
+        const m = /^deregistration_delay\.timeout_seconds=(\d+)$/.exec(svc["alb.ingress.kubernetes.io/target-group-attributes"]);
+        assert.ok(m, "the gateway's target group needs a deregistration delay (ALB default 300 s cuts held requests)");
+        const delay = Number(m![1]);
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
+        assert.ok(delay >= preStop + g.drainTimeoutSeconds && delay <= 3600, `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`);
+        assert.ok(pod.terminationGracePeriodSeconds > delay && pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
+        assert.strictEqual(svc["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        const ui = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-ui-service")).metadata.annotations ?? {};
+        assert.strictEqual(ui["alb.ingress.kubernetes.io/target-group-attributes"], undefined, "the UI answers at once and keeps the default");
+    });
+
+    it("lets pulumi destroy delete the gateway's ECR repository with its images", () => {
+        const [repo] = prod.find("aws:ecr/repository:Repository").map(inputs);
+        assert.strictEqual(repo.imageTagMutability, "IMMUTABLE");
+        assert.strictEqual(repo.forceDelete, true, "ECR refuses to delete a repository that holds images");
+    });
+
     it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {
         const all = JSON.stringify(prod.resources);
         assert.ok(!all.includes(HF_TOKEN), "HF token leaked");
@@ -195,7 +221,20 @@ describe("ServingStack", () => {
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
         assert.ok(inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-gateway-config")).stringData[configPath.split("/").pop()!]);
-        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/.+:[0-9a-f]{16}@sha256:/);
+        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/[^:@]+@sha256:[0-9a-f]{64}$/);
+    });
+
+    it("pushes the gateway image by digest and runs that digest (no immutable tag a rebuild could collide with)", () => {
+        const [image] = prod.find("docker-build:index:Image");
+        const build = inputs(image);
+        assert.deepStrictEqual(build.tags ?? [], [], "a tag from the source would point at a new digest after a rebuild");
+        assert.strictEqual(build.push, false);
+        assert.deepStrictEqual(build.exports.map((e: any) => e.registry?.pushByDigest), [true]);
+        assert.match(build.labels["org.opencontainers.image.revision"], /^[0-9a-f]{16}$/);
+        const repo = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec.containers[0].image.split("@")[0];
+        assert.deepStrictEqual(build.exports[0].registry.names, [repo]);
+        // No checkout path in the inputs: another clone of the same source is the same build.
+        assert.deepStrictEqual([build.context.location, build.dockerfile.location], [".", "gateway/Dockerfile"]);
     });
 
     it("drains the gateway for a full hold, keeps connections longer than the ALB, and deregisters before SIGTERM", () => {
@@ -221,6 +260,14 @@ describe("ServingStack", () => {
         assert.strictEqual(d.spec.replicas, 2);
         const content = inputs(prod.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-content"));
         assert.ok(content.data["index.html"].includes("<html"));
+    });
+
+    it("ships the UI's nginx config with HSTS exactly when the ALB has a certificate", () => {
+        const conf = (run: StackRun) => inputs(run.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-nginx")).data["default.conf"];
+        assert.strictEqual(conf(prod), uiNginxConf({ tls: true }));
+        assert.strictEqual(conf(dev), uiNginxConf({ tls: false }));
+        assert.match(conf(prod), /Strict-Transport-Security/);
+        assert.doesNotMatch(conf(dev), /Strict-Transport-Security/);
     });
 
     it("enforces the restricted Pod Security Standard in the serving namespace", () => {
