@@ -19,6 +19,8 @@ import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURIT
 
 export const GATEWAY_NAME = "gateway";
 export const GATEWAY_PORT = 8080;
+/** V8 old-space bound of the gateway (MiB), under its 512Mi memory limit with room for buffers outside the heap. */
+export const GATEWAY_HEAP_MIB = 320;
 export const GATEWAY_DIR = path.resolve(__dirname, "..", "..", "gateway");
 
 export interface GatewayArgs {
@@ -120,6 +122,9 @@ export class Gateway extends pulumi.ComponentResource {
                                     env: [
                                         { name: "PORT", value: String(GATEWAY_PORT) },
                                         { name: "GATEWAY_CONFIG", value: "/etc/gateway/config.json" },
+                                        // V8 heap bound well under the 512Mi limit: request bodies parsed into strings are
+                                        // garbage the heap must collect before the OOM killer comes (issue 13).
+                                        { name: "NODE_OPTIONS", value: `--max-old-space-size=${GATEWAY_HEAP_MIB}` },
                                     ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
                                     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } },

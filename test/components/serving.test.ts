@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
-import { gatewayConfig } from "../../components/serving/gatewayConfig";
+import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayConfig";
+import { networkPolicySpecs } from "../../components/serving/namespace";
 import { scaledObjectSpec } from "../../components/serving/scaling";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
@@ -69,6 +70,7 @@ describe("ServingStack", () => {
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
         assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
+        assert.strictEqual(arg("--allowed-media-domains"), "media.invalid", "no remote media URLs (issue 13)");
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
@@ -212,11 +214,37 @@ describe("ServingStack", () => {
         assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
     });
 
+    it("emits per-team default limits, a max_tokens bound per pool and the VPC as trusted proxy (issue 13)", () => {
+        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const stack = parseStackConfig({ ...rest, region, environment: "prod" });
+        const g = parseConfig(gatewayConfig(stack, [{ team: "radiology", key: API_KEY }]));
+        const depth = g.queue.maxDepth;
+        assert.ok(g.limits.default?.maxConcurrent !== undefined && g.limits.default.maxConcurrent < depth, "one team cannot hold a whole queue");
+        assert.ok(g.limits.default?.requestsPerMinute !== undefined);
+        for (const p of g.pools) assert.ok(p.maxTokens !== undefined && p.maxTokens <= 4096, `${p.name}: maxTokens ${p.maxTokens}`);
+        assert.deepStrictEqual(g.trustedProxies, [stack.network.vpcCidr]);
+        assert.deepStrictEqual(g.allowedMediaDomains, [], "no remote media by default");
+    });
+
+    it("lets workers reach only public HTTPS (model downloads), not the metadata service, the API server or the VPC", () => {
+        const policy = networkPolicySpecs("10.0.0.0/16")["allow-workers-https-egress"];
+        assert.deepStrictEqual(policy.egress, [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] }]);
+    });
+
+    it("refuses API keys shorter than 32 characters or with few distinct characters, naming the team and the fix", () => {
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "radiology", key: "sk-radiology-16ch" }])), /team 'radiology'.*32\+ random characters.*openssl rand/);
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "t", key: "ab".repeat(20) }])), /too weak/);
+        assert.strictEqual(parseApiKeys(JSON.stringify([{ team: "t", key: API_KEY }])).length, 1);
+    });
+
     it("runs the gateway image's own command with the config mounted where GATEWAY_CONFIG points", () => {
         const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
         const [c] = pod.containers;
         assert.strictEqual(c.args, undefined, "args would replace the image's command (node /app/main.js)");
         const configPath = c.env.find((e: any) => e.name === "GATEWAY_CONFIG").value;
+        // The V8 heap is bounded under the container's memory limit, so garbage is collected before an OOM kill.
+        const heap = Number(/--max-old-space-size=(\d+)/.exec(c.env.find((e: any) => e.name === "NODE_OPTIONS")?.value ?? "")?.[1]);
+        assert.ok(heap > 0 && heap * 1.5 <= parseInt(c.resources.limits.memory, 10), `heap ${heap} MiB vs limit ${c.resources.limits.memory}`);
         const mount = c.volumeMounts.find((m: any) => configPath.startsWith(m.mountPath + "/"));
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");

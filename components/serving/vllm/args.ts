@@ -48,7 +48,20 @@ export const VLLM_FLAGS = {
     mmProcessorKwargs: "--mm-processor-kwargs",
     /** arg_utils.py, MultiModalConfig group: GiB per process (API server and engine core each), default 4. */
     mmProcessorCacheGb: "--mm-processor-cache-gb",
+    /**
+     * arg_utils.py, ModelConfig group (field ModelConfig.allowed_media_domains); enforced in
+     * vllm/multimodal/media/connector.py MediaConnector._assert_url_in_allowed_media_domains: exact
+     * host match on every redirect hop, and an empty list allows every domain.
+     */
+    allowedMediaDomains: "--allowed-media-domains",
 } as const;
+
+/**
+ * The only "allowed" remote media host: a name that cannot exist (RFC 6761 `.invalid`), so vLLM
+ * fetches no media URL. The gateway refuses http(s) media URLs too (its allowedMediaDomains is
+ * empty): a worker must not be made to fetch 169.254.169.254 or anything else (issue 13).
+ */
+export const NO_MEDIA_DOMAIN = "media.invalid";
 
 /** Flags that must never be passed again (removed upstream, or deprecated for `vllm serve`). */
 export const VLLM_FORBIDDEN_FLAGS: Readonly<Record<string, string>> = {
@@ -93,6 +106,7 @@ export function vllmArgs(model: ResolvedModel, opts: VllmArgsOptions): string[] 
         f.maxNumSeqs, String(model.maxNumSeqs),
         f.limitMmPerPrompt, sortedJson(limitMmPerPrompt(model)),
         f.mmProcessorCacheGb, String(opts.mmProcessorCacheGiB),
+        f.allowedMediaDomains, NO_MEDIA_DOMAIN,
     ];
     const kwargs = mmProcessorKwargs(model);
     if (kwargs) args.push(f.mmProcessorKwargs, sortedJson(kwargs));
