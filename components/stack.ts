@@ -137,6 +137,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
                 coldStarts: e.coldStarts,
                 usdPer1kRequests: e.usdPer1kRequests,
                 oracleUsdPerMonth: e.oracleUsdPerMonth,
+                clairvoyantUsdPerMonth: e.clairvoyantUsdPerMonth,
             },
         },
         // Not a stack output: the offline plan writes it to cost.json.

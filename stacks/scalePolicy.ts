@@ -56,3 +56,23 @@ export const HPA_SYNC_SECONDS = 15;
 /** KEDA activation threshold on demand: any held or in-flight request wakes the pool. */
 export const ACTIVATION_DEMAND = 0;
 
+
+/** Margin added to a pool's estimated cold start for the predictive warm-up's lead. */
+export const PREDICTIVE_MARGIN_SECONDS = 120;
+/** Window of the predictive warm-up's rate() over last week's requests. */
+export const PREDICTIVE_WINDOW_SECONDS = 600;
+
+/** Seconds ahead of last week's traffic the predictive trigger asks for replicas. */
+export function predictiveLeadSeconds(s: { readonly predictiveWarmup: { readonly leadSeconds?: number } }, coldStartSeconds: number): number {
+    return s.predictiveWarmup.leadSeconds ?? Math.round(coldStartSeconds + PREDICTIVE_MARGIN_SECONDS);
+}
+
+/** "15d", "2w", "36h" (Prometheus retention as the schema accepts it) to seconds. */
+export function durationSeconds(d: string): number {
+    const n = Number(d.slice(0, -1));
+    const unit = d.slice(-1);
+    return n * (unit === "w" ? 604800 : unit === "d" ? 86400 : unit === "h" ? 3600 : unit === "m" ? 60 : 1);
+}
+
+/** Longest explicit warm-up (POST /v1/warmup `minutes`): a half-day class at most, so a forgotten one cannot hold GPUs for days. */
+export const MAX_WARMUP_MINUTES = 240;

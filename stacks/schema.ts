@@ -113,6 +113,18 @@ export const warmWindowSchema = z.strictObject({
     replicas: positiveInt.default(1),
 });
 
+/** Predictive warm-up from last week's traffic (a KEDA Prometheus trigger with `offset`, components/serving/scaling.ts). */
+export const predictiveWarmupSchema = z.strictObject({
+    /** Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off). @default true */
+    enabled: z.boolean().default(true),
+    /** How far back the query looks; Prometheus retention must exceed it by a day. @default 7 */
+    lookbackDays: z.int().min(1).max(28).default(7),
+    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 120 s */
+    leadSeconds: positiveInt.max(4 * 3600).optional(),
+    /** Last week's requests/second one warm replica stands for (the trigger's per-replica target). @default 1 */
+    requestsPerSecondPerReplica: z.number().positive().default(1),
+});
+
 export const scalingSchema = z.strictObject({
     /** Replicas outside warm windows. 0 scales the worker pool, and its GPU nodes, to zero. @default 0 */
     minReplicas: nonNegativeInt.default(0),
@@ -139,6 +151,8 @@ export const scalingSchema = z.strictObject({
     fallbackReplicas: nonNegativeInt.default(1),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
+    /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */
+    predictiveWarmup: predictiveWarmupSchema.default(predictiveWarmupSchema.parse({})),
 });
 
 export const modelSchema = z.strictObject({
@@ -245,10 +259,12 @@ export type AddonsConfig = z.output<typeof addonsSchema>;
 
 /**
  * Traffic profiles the cost estimate can simulate (capacity/traffic/). Built-ins: "steady",
- * "classroom", "office-hours", "batch-night"; custom: "hourly" (rates per hour and
- * weekday, `traffic.hourly`) and "csv" (a recorded arrival trace, `traffic.csvFile`).
+ * "classroom" (a weekly timetable of classes), "classroom-random" (independent random
+ * sessions every class day, `traffic.classroom`), "office-hours", "batch-night"; custom:
+ * "hourly" (rates per hour and weekday, `traffic.hourly`), "timetable" (the user's weekly
+ * sessions, `traffic.timetable`) and "csv" (a recorded arrival trace, `traffic.csvFile`).
  */
-export const TRAFFIC_PROFILES = ["steady", "classroom", "office-hours", "batch-night", "hourly", "csv"] as const;
+export const TRAFFIC_PROFILES = ["steady", "classroom", "classroom-random", "office-hours", "batch-night", "hourly", "timetable", "csv"] as const;
 
 const CRON_DAYS = /^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/;
 const cronDays = z.string().regex(CRON_DAYS, "must be cron day-of-week syntax such as 1-5 or 1,3,5 (0 = Sunday)");
@@ -302,6 +318,22 @@ export const classroomSchema = z.strictObject({
     thinkSeconds: positiveNumber.default(60),
 });
 
+/** One weekly session of a timetable (profile "timetable"); times in the stack's `timezone`. */
+export const timetableSessionSchema = z.strictObject({
+    /** Days of week the session repeats on, cron syntax (0 = Sunday), e.g. "1,3". */
+    days: cronDays,
+    /** Start time, local HH:MM. */
+    start: z.string().regex(HHMM, "must be HH:MM (24h), e.g. 09:00"),
+    /** Length in minutes. */
+    minutes: positiveInt.max(12 * 60),
+    /** Students in the session. */
+    students: positiveInt.max(10000),
+    /** Questions (requests) one student asks in a session, on average. */
+    questionsPerStudent: positiveNumber.max(1000),
+    /** Model id or worker pool name the class uses. @default the stack's first model */
+    model: z.string().min(1).optional(),
+});
+
 export const trafficSchema = z
     .strictObject({
         /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
@@ -318,7 +350,14 @@ export const trafficSchema = z
         hourly: z.array(hourlyRatesSchema).default([]),
         /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. @default none (required by profile "csv") */
         csvFile: z.string().min(1).optional(),
-        /** Shape of the "classroom" profile. @default 2-4 sessions of 10-30 users for 45-90 min, weekdays 08:00-16:00 starts, 60 s think time */
+        /** Profile "timetable": weekly sessions `{days, start, minutes, students, questionsPerStudent, model?}`, repeated every week with noise. @default [] */
+        timetable: z.array(timetableSessionSchema).default([]),
+        /**
+         * Profiles "classroom" and "timetable": the teacher presses "Get GPUs ready for class"
+         * (POST /v1/warmup for the class's length) this many minutes before each class; 0 = never. @default 5
+         */
+        warmupMinutesBefore: nonNegativeInt.max(240).default(5),
+        /** Shape of the "classroom-random" profile. @default 2-4 sessions of 10-30 users for 45-90 min, weekdays 08:00-16:00 starts, 60 s think time */
         classroom: classroomSchema.default(classroomSchema.parse({})),
         /** Service time and concurrency per worker pool (model `name` or `id`), overriding the service model. @default {} */
         service: z.record(z.string(), serviceOverrideSchema).default({}),
@@ -326,6 +365,9 @@ export const trafficSchema = z
     .superRefine((t, ctx) => {
         if (t.profile === "hourly" && t.hourly.length === 0) {
             ctx.addIssue({ code: "custom", path: ["hourly"], message: 'profile "hourly" needs at least one entry of 24 rates in traffic.hourly' });
+        }
+        if (t.profile === "timetable" && t.timetable.length === 0) {
+            ctx.addIssue({ code: "custom", path: ["timetable"], message: 'profile "timetable" needs at least one session in traffic.timetable, e.g. { days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6 }' });
         }
         if (t.profile === "csv" && t.csvFile === undefined) {
             ctx.addIssue({ code: "custom", path: ["csvFile"], message: 'profile "csv" needs traffic.csvFile (path of the arrival trace)' });

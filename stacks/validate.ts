@@ -9,6 +9,7 @@ import { AWS_REGIONS } from "./catalog/regions";
 import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+import { durationSeconds } from "./scalePolicy";
 
 export interface ResolvedGpuPool extends GpuPoolConfig {
     readonly instanceTypes: string[];
@@ -249,6 +250,28 @@ function duplicates(names: string[]): string[] {
 }
 
 function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
+    if (cfg.addons.prometheus.enabled) {
+        const retention = durationSeconds(cfg.addons.prometheus.retention);
+        cfg.models.forEach((m, i) => {
+            const p = m.scaling.predictiveWarmup;
+            if (p.enabled && retention < (p.lookbackDays + 1) * 86400) {
+                issues.push({
+                    key: key("models", i, "scaling", "predictiveWarmup"),
+                    message: `predictive warm-up looks back ${p.lookbackDays} days, but Prometheus keeps only ${cfg.addons.prometheus.retention} (gpuserve:addons.prometheus.retention): the query would read nothing`,
+                    fix: `set gpuserve:addons.prometheus.retention to at least ${p.lookbackDays + 1}d, or predictiveWarmup.enabled: false`,
+                });
+            }
+        });
+    }
+    cfg.traffic.timetable.forEach((session, i) => {
+        if (session.model !== undefined && !cfg.models.some((m) => m.name === session.model || m.id === session.model)) {
+            issues.push({
+                key: key("traffic", "timetable", i, "model"),
+                message: `session ${i} uses model ${showValue(session.model)}, which is not a model of this stack`,
+                fix: `use a model id or name from gpuserve:models (${cfg.models.map((m) => m.id).join(", ")}), or leave it out for the first model`,
+            });
+        }
+    });
     const { systemNodes, cluster, serving } = cfg;
     if (systemNodes.maxSize < systemNodes.minSize) {
         issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });

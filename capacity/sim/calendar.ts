@@ -75,3 +75,12 @@ export function warmWindowTable(w: WarmWindow): Uint8Array {
     }
     return table;
 }
+
+/**
+ * The KEDA cron trigger's metric at a minute of the week: `desiredReplicas` inside the
+ * window, 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2:
+ * `metricValue := float64(0); if isWithinInterval { metricValue = DesiredReplicas }`).
+ */
+export function cronMetricValue(window: { readonly table: Uint8Array; readonly replicas: number }, minuteOfWeek: number): number {
+    return window.table[minuteOfWeek] === 1 ? window.replicas : 0;
+}

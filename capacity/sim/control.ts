@@ -5,10 +5,10 @@
  * Deployment through Cluster.setReplicas. Metrics are what the last scrape saw, so
  * every decision lags the system by up to a scrape interval, as in a real cluster.
  */
-import { WEEK_MINUTES, minuteOfWeek } from "./calendar";
+import { WEEK_MINUTES, cronMetricValue, minuteOfWeek } from "./calendar";
 import { Cluster } from "./cluster";
 import { MetricObservation, combineProposals, replicasForMetric } from "./hpa";
-import { isActivated, kedaPoll } from "./keda";
+import { fallbackActive, isActivated, kedaPoll } from "./keda";
 import { MetricSpec } from "./policy";
 import { PodState, SimState, WorkerPoolState } from "./state";
 import { quantileSorted, sortedCopy } from "./stats";
@@ -39,8 +39,18 @@ export class Control {
         if (this.outage()) return; // Prometheus is unreachable: queries fail (hpaSync, kedaPoll)
         for (const w of s.wps) {
             w.snapDemand = w.heldCount + w.inflight;
-            w.snapWaiting = w.waitingTotal;
-            w.snapLastArrival = w.lastArrival;
+            const perRequest = w.setup.policy.coldAwareSecondsPerRequest;
+            if (perRequest !== undefined) {
+                // components/serving/scaling.ts coldAwareDemandQuery: deriv(held[2m]) as the arrival rate, plus the backlog drained within a cold start.
+                w.heldSamples = w.heldSamples.filter((x) => x.t > s.now - 120);
+                w.heldSamples.push({ t: s.now, held: w.heldCount });
+                const first = w.heldSamples[0];
+                const rate = s.now > first.t ? Math.max(0, (w.heldCount - first.held) / (s.now - first.t)) : 0;
+                const backlog = w.heldCount + w.waitingTotal; // held in the gateway + queued inside vLLM
+                const replicas = Math.max(1, Math.ceil(rate * perRequest + (backlog * perRequest) / (w.setup.policy.coldAwareColdStartSeconds ?? Infinity)));
+                const target = w.setup.policy.metrics.find((m) => m.source === "demand")?.target ?? 1;
+                w.snapDemand = w.inflight - w.waitingTotal + Math.min(backlog, target * replicas);
+            }
             if (s.p.queryLookbackSeconds > 0) {
                 const cutoff = s.now - s.p.queryLookbackSeconds;
                 w.samples = w.samples.filter((x) => x.t > cutoff);
@@ -50,6 +60,9 @@ export class Control {
                     w.snapWaiting = Math.max(w.snapWaiting, x.waiting);
                 }
             }
+            w.snapHistory = historyRate(w, s.now);
+            w.snapWarmup = 0;
+            for (const x of w.warmups) if (s.now >= x.from && s.now < x.until) w.snapWarmup = Math.max(w.snapWarmup, x.replicas);
             w.snapWaitingPerPod = w.ready.map((p) => p.waitingLive);
             w.snapWaitingMissing = w.pods.filter((p) => p.state === PodState.Pending || p.state === PodState.Starting).length;
             if (w.recent.length > 0) {
@@ -60,19 +73,38 @@ export class Control {
         }
     }
 
-    /** DCGM_FI_DEV_GPU_UTIL per pod with a GPU: share of the interval with at least one running request. */
+    /**
+     * DCGM_FI_DEV_GPU_UTIL per pod with a GPU: a point sample, not an average over the scrape
+     * interval (facts.md: "DCGM_FI_DEV_GPU_UTIL is a point sample (<= 1 s window)"; NVIDIA
+     * DCGM field docs: "GPU utilization", sampled by the driver over its last short period).
+     * A GPU with a request running reads 100 %, an idle one 0 %.
+     */
     dcgmScrape(): void {
         const s = this.s;
         for (const w of s.wps) {
             for (const pod of w.pods) {
                 if (!pod.node) continue;
-                const busy = pod.busyAccum + (pod.running.size > 0 ? s.now - pod.busySince : 0);
-                const span = s.now - pod.utilMarkAt;
-                pod.util = span > 0 ? Math.min(100, ((busy - pod.utilMark) / span) * 100) : 0;
-                pod.utilMark = busy;
-                pod.utilMarkAt = s.now;
+                pod.util = pod.running.size > 0 ? 100 : 0;
             }
         }
+    }
+
+    /** Deployment status.replicas: pods that exist and are not terminating (pending, starting, ready). */
+    private statusReplicas(w: WorkerPoolState): number {
+        let n = 0;
+        for (const p of w.pods) if (p.state === PodState.Pending || p.state === PodState.Starting || p.state === PodState.Ready) n++;
+        return n;
+    }
+
+    /**
+     * A failed metric read, counted per trigger as KEDA does: both KEDA's poll and the
+     * HPA's metric request go through GetMetricsWithFallback, and each increments the
+     * trigger's NumberOfFailures (pkg/scaling/scale_handler.go, pkg/fallback/fallback.go
+     * at v2.20.2); a successful read resets it.
+     */
+    private countRead(w: WorkerPoolState, failed: boolean): boolean {
+        w.failedSyncs = failed ? w.failedSyncs + 1 : 0;
+        return fallbackActive(w.failedSyncs, this.s.p.fallbackFailureThreshold, w.setup.policy.controller === "keda" ? w.setup.policy.fallbackReplicas : 0);
     }
 
     windowReplicas(w: WorkerPoolState, t: number): number {
@@ -107,6 +139,10 @@ export class Control {
                 // components/serving/scaling.ts: average over GPUs running vLLM x their count.
                 return { kind: "AverageValue", total: w.ready.reduce((a, p) => a + p.util, 0), target: m.target };
             }
+            case "history":
+                return { kind: "AverageValue", total: w.snapHistory, target: m.target };
+            case "warmup":
+                return { kind: "AverageValue", total: w.snapWarmup, target: m.target };
             case "latencyP95":
                 return m.type === "Value" ? { kind: "Value", value: w.snapLatencyP95, target: m.target } : { kind: "AverageValue", total: w.snapLatencyP95 * w.ready.length, target: m.target };
         }
@@ -119,13 +155,14 @@ export class Control {
         const current = w.desired;
         if (current === 0) return;
         const failed = this.outage();
-        w.failedSyncs = failed ? w.failedSyncs + 1 : 0;
-        const fallback = pol.controller === "keda" && pol.fallbackReplicas > 0 && w.failedSyncs >= s.p.fallbackFailureThreshold;
+        const fallback = this.countRead(w, failed);
         const observations = pol.metrics.map((m) => this.observe(w, m, failed, fallback));
-        // KEDA cron trigger: External AverageValue, target 1, value = window replicas inside, 1 outside.
+        // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
+        // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
         const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-        for (const win of w.windows) observations.push({ kind: "AverageValue", total: win.table[minute] === 1 ? win.replicas : 1, target: 1 });
-        const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance));
+        for (const win of w.windows) observations.push({ kind: "AverageValue", total: cronMetricValue(win, minute), target: 1 });
+        const status = this.statusReplicas(w);
+        const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));
         if (next !== current) this.cluster.setReplicas(wi, next);
     }
@@ -134,17 +171,47 @@ export class Control {
         const s = this.s;
         const w = s.wps[wi];
         const pol = w.setup.policy;
-        const error = this.outage();
+        let error = this.outage();
         let active = this.windowReplicas(w, s.now) > 0;
-        if (!error) {
+        if (error && this.countRead(w, true)) {
+            // Past the failure threshold the trigger answers with its fallback metric and counts as active.
+            active = true;
+            error = false;
+        } else if (!error) {
+            w.failedSyncs = 0;
             const lookback = pol.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
             if (lookback > 0 && s.now - w.snapLastArrival < lookback) active = true;
             for (const m of pol.metrics) {
-                const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : 0;
+                const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : m.source === "history" ? w.snapHistory : m.source === "warmup" ? w.snapWarmup : 0;
                 if (isActivated(value, m.activation)) active = true;
             }
         }
         const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);
     }
+}
+
+/** First index of a sorted array with a value > x. */
+function upperBound(a: Float64Array, x: number): number {
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (a[mid] <= x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/**
+ * The predictive trigger's value: `sum(rate(gateway_requests_total[window] offset
+ * (lookback - lead)))`, i.e. requests per second in the window ending lookback - lead ago,
+ * from the pool's arrivals (history included). 0 before any history.
+ */
+export function historyRate(w: WorkerPoolState, now: number): number {
+    const h = w.setup.policy.history;
+    if (!h) return 0;
+    const end = now - h.lookbackSeconds + h.leadSeconds;
+    const n = upperBound(w.arrivalsAll, end) - upperBound(w.arrivalsAll, end - h.windowSeconds);
+    return n / h.windowSeconds;
 }

@@ -14,6 +14,7 @@ import { StackConfig } from "../../stacks/validate";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
 import { OracleCost, oracleCost } from "./oracle";
+import { ClairvoyantCost, clairvoyantCost } from "../bounds/clairvoyant";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
@@ -58,6 +59,8 @@ export interface PoolEstimate {
     readonly gpuHoursPerMonth: number;
     readonly usdPerMonth: number;
     readonly oracleUsdPerMonth: number;
+    /** GPU cost of the clairvoyant bound (capacity/bounds/clairvoyant.ts) for this pool's requests. */
+    readonly clairvoyantUsdPerMonth: number;
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
@@ -92,6 +95,15 @@ export interface ExpectedCost {
     readonly oracleUsdPerMonth: number;
     /** gpuUsdPerMonth / oracleUsdPerMonth (null when the oracle is 0). */
     readonly oracleRatio: number | null;
+    /**
+     * GPU cost of the clairvoyant bound: knows every arrival, pays real cold starts
+     * (capacity/bounds/clairvoyant.ts). Compare it with gpuUsdPerMonth.
+     */
+    readonly clairvoyantUsdPerMonth: number;
+    /** gpuUsdPerMonth / clairvoyantUsdPerMonth (null when the bound is 0). */
+    readonly clairvoyantRatio: number | null;
+    /** Cold start the bound pays per start, seconds, per worker pool (the simulator's mean phases). */
+    readonly clairvoyantColdStartSeconds: Readonly<Record<string, number>>;
     readonly requests: RequestCounts;
     /** The gateway's bounds behind the 429s (queue depth per pool) and 503s (seconds held). */
     readonly gatewayLimits: { readonly maxQueueDepth: number; readonly maxWaitSeconds: number };
@@ -110,6 +122,7 @@ export interface StackSimulation {
     readonly input: SimInput;
     readonly result: SimResult;
     readonly oracle: OracleCost;
+    readonly clairvoyant: ClairvoyantCost;
     readonly expected: ExpectedCost;
 }
 
@@ -118,7 +131,8 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
     const input = buildSimInput(config, opts);
     const result = simulate(input);
     const oracle = oracleCost(input, input.trace);
-    return { input, result, oracle, expected: summarize(config, input, result, oracle) };
+    const clairvoyant = clairvoyantCost(input, input.trace);
+    return { input, result, oracle, clairvoyant, expected: summarize(config, input, result, oracle, clairvoyant) };
 }
 
 const orNull = (n: number, digits = 2) => (Number.isFinite(n) ? round(n, digits) : null);
@@ -129,7 +143,7 @@ function ttfa(values: readonly number[]): { median: number; max: number } | null
     return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
 }
 
-export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost): ExpectedCost {
+export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace)): ExpectedCost {
     const days = input.trace.horizonSeconds / 86400;
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const counts = (xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[]): RequestCounts => {
@@ -147,6 +161,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     const perPool: PoolEstimate[] = result.gpuPools.map((g, gi) => {
         const wps = result.workerPools.filter((_, wi) => input.workerPools[wi].gpuPool === gi);
         const oracleUsd = oracle.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
+        const clairvoyantUsd = clairvoyant.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
         return {
             pool: g.name,
             gpuType: config.gpuPools[gi].gpuType,
@@ -157,6 +172,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             gpuHoursPerMonth: round(((g.nodeSeconds * g.gpusPerNode) / 3600) * perMonth, 1),
             usdPerMonth: round(g.usd * perMonth),
             oracleUsdPerMonth: round(oracleUsd * perMonth),
+            clairvoyantUsdPerMonth: round(clairvoyantUsd * perMonth),
             peakNodes: g.peakNodes,
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
@@ -187,6 +203,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     const requests = counts(result.workerPools);
     const answered = result.workerPools.reduce((a, w) => a + w.answered, 0) * perMonth;
     const oracleUsd = oracle.usd * perMonth;
+    const clairvoyantUsd = clairvoyant.usd * perMonth;
     return {
         profile: input.trace.profile,
         seed: input.trace.seed,
@@ -208,6 +225,9 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         gpuUsdPer1kRequests: answered > 0 ? round((gpuUsd / answered) * 1000, 3) : null,
         oracleUsdPerMonth: round(oracleUsd),
         oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,
+        clairvoyantUsdPerMonth: round(clairvoyantUsd),
+        clairvoyantRatio: clairvoyantUsd > 0 ? round(gpuUsd / clairvoyantUsd, 2) : null,
+        clairvoyantColdStartSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, round(clairvoyant.perWorkerPool[wi].coldStartEachSeconds, 1)])),
         requests,
         gatewayLimits: { maxQueueDepth: input.gateway.maxQueueDepth, maxWaitSeconds: input.gateway.maxWaitSeconds },
         perPool,

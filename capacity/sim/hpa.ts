@@ -5,7 +5,10 @@
  * HPA documentation can be replayed as tests.
  *
  * - External AverageValue (KEDA triggers): desired = ceil(sum / target), unless
- *   |sum / (target * current) - 1| <= tolerance.
+ *   |sum / (target * statusReplicas) - 1| <= tolerance, then statusReplicas
+ *   (replica_calculator.go GetExternalPerPodMetricReplicas: it divides by the scale
+ *   subresource's status.replicas, the pods that exist and are not terminating, not by
+ *   spec.replicas).
  * - External Value: ratio = value / target; desired = ceil(ratio * readyPods).
  * - Pods average (prometheus-adapter per-pod metrics): desired = ceil(ratio * podsWithMetrics);
  *   pods without a sample yet (pending) count as 0 on a scale-up and as the target on a
@@ -30,12 +33,15 @@ export type MetricObservation =
     /** The metric could not be read (Prometheus down, no pods with samples). */
     | { readonly kind: "Failed" };
 
-/** Desired replicas for one metric; undefined when it cannot be computed. */
-export function replicasForMetric(m: MetricObservation, current: number, readyPods: number, tolerance: number): number | undefined {
+/**
+ * Desired replicas for one metric; undefined when it cannot be computed. `statusReplicas`
+ * (default `current`): the Deployment's status.replicas, which External AverageValue uses.
+ */
+export function replicasForMetric(m: MetricObservation, current: number, readyPods: number, tolerance: number, statusReplicas = current): number | undefined {
     switch (m.kind) {
         case "AverageValue": {
-            const ratio = m.total / (m.target * current);
-            return Math.abs(1 - ratio) > tolerance ? Math.ceil(m.total / m.target) : current;
+            const ratio = m.total / (m.target * statusReplicas);
+            return Math.abs(1 - ratio) > tolerance ? Math.ceil(m.total / m.target) : statusReplicas;
         }
         case "Value": {
             const ratio = m.value / m.target;

@@ -5,8 +5,13 @@
  * - active at 0 replicas: scale to max(minReplicaCount, 1) and remember the time;
  * - active above 0: remember the time (lastActiveTime);
  * - inactive, minReplicaCount 0, lastActiveTime + cooldownPeriod in the past: scale to 0;
- * - inactive because a trigger failed and a fallback is configured: do nothing (at 0 the
- *   pool stays at 0: the fallback only reaches the HPA, which is off at 0 replicas).
+ * - inactive because a trigger failed and a fallback is configured: do nothing;
+ * - a trigger whose failures exceed `fallback.failureThreshold` (strictly: `>`,
+ *   pkg/fallback/fallback.go GetMetricsWithFallback at v2.20.2) answers with the fallback
+ *   metric and counts as ACTIVE (pkg/scaling/scale_handler.go at v2.20.2: "When fallback
+ *   is active, the scaler should be considered active", isActiveOrFallback), so a pool at
+ *   zero scales up to 1 during a metrics outage and the HPA then takes it to
+ *   fallback.replicas.
  */
 
 export interface KedaState {
@@ -38,6 +43,15 @@ export function kedaPoll(state: KedaState, p: KedaPoll): number | undefined {
     }
     if (p.replicas < p.minReplicas) return p.minReplicas;
     return undefined;
+}
+
+/**
+ * KEDA's fallback rule (pkg/fallback/fallback.go at v2.20.2): with `fallback.replicas` set
+ * (the stack sets replicas 0 to mean none) a failing trigger falls back once its
+ * consecutive failures are strictly above `failureThreshold`.
+ */
+export function fallbackActive(consecutiveFailures: number, failureThreshold: number, fallbackReplicas: number): boolean {
+    return fallbackReplicas > 0 && consecutiveFailures > failureThreshold;
 }
 
 /** The trigger's activation test: strictly above the threshold (KEDA activationThreshold). */

@@ -3,7 +3,7 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP } from "../../stacks/scalePolicy";
+import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
 import { WarmWindow } from "./calendar";
 import { HpaBehavior } from "./hpa";
@@ -17,7 +17,11 @@ export type MetricSource =
     /** DCGM_FI_DEV_GPU_UTIL (percent) of the pool's GPUs. */
     | "gpuUtil"
     /** Gateway P95 latency of the pool over the last window, seconds. */
-    | "latencyP95";
+    | "latencyP95"
+    /** Predictive warm-up: the pool's request rate `lookback - lead` seconds ago (PolicySpec.history). */
+    | "history"
+    /** Explicit warm-up: max(gateway_warmup_replicas) of the pool. */
+    | "warmup";
 
 export interface MetricSpec {
     readonly source: MetricSource;
@@ -48,6 +52,16 @@ export interface PolicySpec {
     readonly fallbackReplicas: number;
     /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
     readonly activityLookbackSeconds?: number;
+    /**
+     * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
+     * routable worker, held requests count for ceil(arrival rate x this / 1) replicas' worth
+     * (GPU-seconds per request), at least one; undefined: the plain held + in-flight demand.
+     */
+    readonly coldAwareSecondsPerRequest?: number;
+    /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
+    readonly coldAwareColdStartSeconds?: number;
+    /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
+    readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number };
 }
 
 /** Kubernetes' default HPA behavior (facts.md "HPA and KEDA semantics"). */
@@ -56,8 +70,12 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
     scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: "Max", policies: [{ type: "Percent", value: 100, periodSeconds: 15 }] },
 };
 
-/** Our policy for one worker pool: exactly what the stack's ScaledObject asks KEDA and the HPA to do. */
-export function policyFromScaling(s: ScalingConfig, name = "ours"): PolicySpec {
+/**
+ * Our policy for one worker pool: exactly what the stack's ScaledObject asks KEDA and the
+ * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
+ * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
+ */
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number): PolicySpec {
     // As components/serving/scaling.ts builds the triggers: only demand activates; the others
     // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
     const metrics: MetricSpec[] = [
@@ -66,6 +84,10 @@ export function policyFromScaling(s: ScalingConfig, name = "ours"): PolicySpec {
     ];
     if (s.latencyP95Seconds !== undefined) metrics.push({ source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: Infinity });
     if (s.gpuUtilizationPercent !== undefined) metrics.push({ source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: Infinity });
+    // components/serving/scaling.ts: the explicit warm-up trigger (target 1, activation 0), and the predictive one.
+    metrics.push({ source: "warmup", type: "AverageValue", target: 1, activation: 0 });
+    const predictive = s.predictiveWarmup.enabled && coldStartSeconds !== undefined;
+    if (predictive) metrics.push({ source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
     return {
         name,
         controller: "keda",
@@ -80,6 +102,9 @@ export function policyFromScaling(s: ScalingConfig, name = "ours"): PolicySpec {
         warmWindows: s.warmWindows,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
+        coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
+        coldAwareColdStartSeconds: coldStartSeconds,
+        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: PREDICTIVE_WINDOW_SECONDS } : undefined,
     };
 }
 
@@ -109,7 +134,10 @@ export const REFERENCE_POLICY: PolicySpec = {
 
 /** One-line description for tables. */
 export function describePolicy(p: PolicySpec): string {
-    const triggers = p.metrics.map((m) => `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`).join(" + ");
+    const triggers = p.metrics
+        .filter((m) => m.source !== "warmup")
+        .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`))
+        .join(" + ");
     const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");
     const range = `${p.minReplicas}-${p.maxReplicas}`;
     const zero = p.controller === "keda" && p.minReplicas === 0 ? `, to 0 after ${p.cooldownSeconds}s` : "";

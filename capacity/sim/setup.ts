@@ -7,9 +7,13 @@
 import { poolNodePrice } from "../cost";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT } from "../../stacks/schema";
-import { buildTrace } from "../traffic";
+import { TrafficConfig, TrafficTarget, buildTrace, timetableOf } from "../traffic";
+import { splitHistory } from "../traffic/trace";
+import { timetableOccurrences } from "../traffic/timetable";
+import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
+import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { StackConfig } from "../../stacks/validate";
-import { GpuPoolSetup, SimInput, WorkerPoolSetup } from "./types";
+import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
@@ -22,6 +26,12 @@ export interface SetupOptions {
     readonly root?: string;
     /** Replace the policy of worker pools (e.g. the reference policy), by worker pool name or for all ("*"). */
     readonly policies?: Readonly<Record<string, PolicySpec>>;
+    /**
+     * Days of traffic generated before the simulated span, not simulated or reported: what
+     * Prometheus remembers for the predictive warm-up, so it runs as in steady state.
+     * @default the longest predictive look-back of the stack's pools (0 without predictive warm-up or for "csv")
+     */
+    readonly historyDays?: number;
 }
 
 export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): SimInput {
@@ -33,7 +43,11 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
         }
     }
-    const trace = buildTrace(traffic, targets, { days: opts.days ?? 7, timezone: config.timezone, root: opts.root });
+    const days = opts.days ?? 7;
+    const lookbacks = config.models.filter((m) => m.scaling.predictiveWarmup.enabled).map((m) => m.scaling.predictiveWarmup.lookbackDays);
+    const historyDays = traffic.profile === "csv" ? 0 : (opts.historyDays ?? Math.max(0, ...lookbacks));
+    const trace = splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root }), historyDays * 86400);
+    const warmups = teacherWarmups(traffic, targets, days, historyDays);
     const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
         const price = poolNodePrice(config, pool);
         return {
@@ -56,10 +70,27 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             weightsGiB: m.spec.weightsGiB,
             sharedCache: m.cacheClaimName !== undefined,
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours"),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(m), workerSecondsPerRequest(m, pool)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed };
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups };
+}
+
+/**
+ * The teacher of every timetabled class presses "Get GPUs ready for class" (POST
+ * /v1/warmup, one replica for the class's length) `warmupMinutesBefore` minutes before
+ * it starts; nothing for other profiles or when set to 0.
+ */
+export function teacherWarmups(traffic: TrafficConfig, targets: readonly TrafficTarget[], days: number, historyDays: number): Warmup[] {
+    const tt = timetableOf(traffic);
+    if (traffic.warmupMinutesBefore === 0 || (traffic.profile !== "timetable" && traffic.profile !== "classroom")) return [];
+    const shift = historyDays * 86400;
+    return timetableOccurrences(tt, targets, days + historyDays, 1, traffic.seed)
+        .filter((c) => c.start >= shift)
+        .map((c) => {
+            const from = c.start - shift - traffic.warmupMinutesBefore * 60;
+            return { pool: c.pool, from, until: from + Math.min(MAX_WARMUP_MINUTES, traffic.warmupMinutesBefore + tt[c.entry].minutes) * 60, replicas: 1 };
+        });
 }

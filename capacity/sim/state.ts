@@ -130,6 +130,14 @@ export interface WorkerPoolState {
     snapWaitingPerPod: number[];
     snapWaitingMissing: number;
     snapLatencyP95: number;
+    /** Predictive trigger value (last week's request rate) and explicit warm-up replicas at the last scrape. */
+    snapHistory: number;
+    snapWarmup: number;
+    /** The pool's arrivals, history (negative times) first, ascending: what gateway_requests_total remembers. */
+    arrivalsAll: Float64Array;
+    /** Held counts at recent scrapes (the cold-start-aware demand's deriv window). */
+    heldSamples: { t: number; held: number }[];
+    warmups: { from: number; until: number; replicas: number }[];
     /** Scrape samples inside the query lookback window. */
     samples: { t: number; demand: number; waiting: number }[];
     lastArrival: number;
@@ -208,6 +216,14 @@ export class SimState {
         }
         this.gps = input.gpuPools.map((setup) => ({ setup, nodes: [], retired: [], pending: [], nodeSeq: 0, nodeLaunches: 0, peakNodes: 0, interruptions: 0 }));
         this.wps = input.workerPools.map((setup) => newWorkerPool(setup));
+        this.wps.forEach((w, wi) => {
+            const all: number[] = [];
+            const h = this.trace.history;
+            if (h) for (let i = 0; i < h.times.length; i++) if (h.pools[i] === wi) all.push(h.times[i]);
+            for (let i = 0; i < n; i++) if (this.trace.pools[i] === wi) all.push(this.trace.times[i]);
+            w.arrivalsAll = Float64Array.from(all);
+            w.warmups = (input.warmups ?? []).filter((x) => x.pool === wi).map((x) => ({ from: x.from, until: x.until, replicas: x.replicas }));
+        });
     }
 
     at(t: number, type: Ev, extra: { pod?: Pod; node?: Node; i?: number; g?: number } = {}): void {
@@ -249,6 +265,11 @@ function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
         snapWaitingPerPod: [],
         snapWaitingMissing: 0,
         snapLatencyP95: 0,
+        snapHistory: 0,
+        snapWarmup: 0,
+        arrivalsAll: new Float64Array(0),
+        heldSamples: [],
+        warmups: [],
         samples: [],
         lastArrival: -Infinity,
         snapLastArrival: -Infinity,

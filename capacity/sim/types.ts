@@ -46,6 +46,15 @@ export interface SimInput {
     readonly params: SimParams;
     /** Seed of the cluster's random draws (boot, pull, spot). */
     readonly seed: number;
+    /** Explicit warm-ups (POST /v1/warmup): worker pool index, [from, until) seconds, replicas. @default [] */
+    readonly warmups?: readonly Warmup[];
+}
+
+export interface Warmup {
+    readonly pool: number;
+    readonly from: number;
+    readonly until: number;
+    readonly replicas: number;
 }
 
 export interface WorkerPoolResult {

@@ -1,5 +1,6 @@
 /**
- * The "classroom" profile: a teaching lab. On class days, a few sessions start at random
+ * The "classroom-random" profile (the "classroom" profile before classes became a weekly
+ * timetable, timetable.ts): a teaching lab. On class days, a few sessions start at random
  * times in the day; each has 10-30 students for 45-90 minutes, each student asking a
  * question every ~60 s on average. Nothing at night or on weekends. This is the load
  * that scale-from-zero GPU pools are for: long idle gaps, then a burst that must be

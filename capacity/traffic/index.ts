@@ -14,6 +14,7 @@ import { classroomArrivals } from "./classroom";
 import { parseTraceCsv } from "./csv";
 import { Trace, TrafficTarget, finishTrace } from "./trace";
 import { arrivalsFromWeek, weekFromEntries } from "./weekly";
+import { CLASSROOM_TIMETABLE, timetableArrivals } from "./timetable";
 
 export type TrafficConfig = z.output<typeof trafficSchema>;
 export type { Trace, TrafficTarget } from "./trace";
@@ -52,15 +53,26 @@ export function poolShares(traffic: TrafficConfig, targets: readonly TrafficTarg
     return shares;
 }
 
+/** The weekly sessions of a "timetable" or built-in "classroom" profile (undefined for other profiles). */
+export function timetableOf(traffic: TrafficConfig) {
+    return traffic.profile === "classroom" ? CLASSROOM_TIMETABLE : traffic.timetable;
+}
+
 export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarget[], opts: TraceOptions): Trace {
     if (!Number.isInteger(opts.days) || opts.days < 1) throw new Error(`days must be a whole number >= 1 (got ${opts.days})`);
     const shares = poolShares(traffic, targets);
     const startWeekday = opts.startWeekday ?? 1;
-    const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile}`);
+    // "classroom-random" keeps the stream of the generator it was called "classroom" under, so its traces (and the figures computed on them) stay the same.
+    const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile === "classroom-random" ? "classroom" : traffic.profile}`);
     const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares };
     switch (traffic.profile) {
-        case "classroom":
+        case "classroom-random":
             return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: classroomArrivals(traffic.classroom, opts.days, startWeekday, traffic.rateScale, rng) });
+        case "classroom":
+        case "timetable": {
+            const a = timetableArrivals(timetableOf(traffic), targets, opts.days, startWeekday, traffic.rateScale, traffic.seed);
+            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: a.times, pools: a.pools });
+        }
         case "hourly":
             return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: arrivalsFromWeek(weekFromEntries(traffic.hourly), opts.days, startWeekday, traffic.rateScale, rng) });
         case "csv": {

@@ -25,6 +25,30 @@ export interface Trace {
     readonly pools: Uint16Array;
     /** Standard normal draw of the request's service time. */
     readonly z: Float64Array;
+    /**
+     * Arrivals before the simulated span (negative seconds, ascending) and their worker
+     * pools: what Prometheus remembers of last week, read by the predictive warm-up. Not
+     * simulated, not reported.
+     */
+    readonly history?: { readonly times: Float64Array; readonly pools: Uint16Array };
+}
+
+/** Splits a trace generated from `historySeconds` before the span into history (shifted negative) and the span. */
+export function splitHistory(trace: Trace, historySeconds: number): Trace {
+    if (historySeconds <= 0) return trace;
+    let k = 0;
+    while (k < trace.times.length && trace.times[k] < historySeconds) k++;
+    const shift = (a: Float64Array) => a.map((t) => t - historySeconds);
+    return {
+        ...trace,
+        horizonSeconds: trace.horizonSeconds - historySeconds,
+        startWeekday: (trace.startWeekday + Math.round(historySeconds / 86400)) % 7,
+        times: shift(trace.times.slice(k)),
+        kinds: trace.kinds.slice(k),
+        pools: trace.pools.slice(k),
+        z: trace.z.slice(k),
+        history: { times: shift(trace.times.slice(0, k)), pools: trace.pools.slice(0, k) },
+    };
 }
 
 /** Worker pools as the traffic layer sees them. */

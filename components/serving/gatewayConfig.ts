@@ -8,6 +8,7 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
 import { idleTimeoutSeconds } from "./ingress";
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { VLLM_PORT, workerName } from "./workers";
 
 /** Shortest API key accepted from the stack config. */
@@ -30,9 +31,11 @@ const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 export interface ApiKey {
     readonly team: string;
     readonly key: string;
+    /** "warmup": may call POST /v1/warmup (gateway/src/warmup.ts). */
+    readonly permissions?: readonly "warmup"[];
 }
 
-/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "..."}]. */
+/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "...", "permissions"?: ["warmup"]}]. */
 export function parseApiKeys(json: string): ApiKey[] {
     let parsed: unknown;
     try {
@@ -50,6 +53,11 @@ export function parseApiKeys(json: string): ApiKey[] {
             `gpuserve:gatewayApiKeys: the key of team '${weak.team}' is too weak (${weak.key.length} characters, ${new Set(weak.key).size} distinct); keys need ${MIN_KEY_LENGTH}+ random characters. Fix: generate one with 'openssl rand -base64 32' and run pulumi config set --secret gatewayApiKeys '[{"team":"${weak.team}","key":"<that key>"}]'`,
         );
     }
+    parsed.forEach((k: { permissions?: unknown }, i: number) => {
+        if (k.permissions !== undefined && (!Array.isArray(k.permissions) || k.permissions.some((p) => p !== "warmup"))) {
+            throw new Error(`gpuserve:gatewayApiKeys[${i}].permissions: must be a list of permissions, only "warmup" exists (got ${JSON.stringify(k.permissions)}). Fix: '[{"team":"teaching","key":"<random 32+ chars>","permissions":["warmup"]}]'`);
+        }
+    });
     return parsed as ApiKey[];
 }
 
@@ -65,6 +73,8 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}`,
             // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand).
             maxConcurrentPerUpstream: m.maxNumSeqs,
+            // What POST /v1/warmup tells a teacher to expect at zero workers.
+            coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(m)),
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
@@ -80,7 +90,7 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         trustedProxies: cfg.network.existing ? PRIVATE_RANGES : [cfg.network.vpcCidr],
     };
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
-    else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex") })) };
+    else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex"), ...(k.permissions?.length ? { permissions: [...k.permissions] } : {}) })) };
     // else: no auth section, and the gateway refuses every /v1 request (secure default).
     parseConfig(config); // throws, naming the field, if the gateway would refuse it
     return config;

@@ -10,7 +10,7 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR } from "../../stacks/scalePolicy";
+import { HPA_BEHAVIOR, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -19,7 +19,41 @@ export interface ScaledObjectInput {
     readonly prometheusUrl: string;
     readonly timezone: string;
     readonly scaling: ScalingConfig;
+    /** The pool's estimated cold start (capacity/bounds/clairvoyant.ts coldStartSeconds): the predictive warm-up's lead. */
+    readonly coldStartSeconds?: number;
+    /**
+     * GPU-seconds one request needs on a worker: median answer time / worker concurrency
+     * (the service model, capacity/sim/service.ts). Sizes a pool at zero from the arrival
+     * rate of held requests instead of their count. Without it the demand query is the plain one.
+     */
+    readonly workerSecondsPerRequest?: number;
 }
+
+/**
+ * Cold-start-aware demand. Counting every held request as demand makes the HPA ask for
+ * maxReplicas during a cold start, and the nodes arrive after one worker has drained the
+ * queue (a few seconds to a minute of work). Held requests (and those queued inside vLLM,
+ * which the gateway counts as in flight) count instead for the replicas
+ * they will need once served: their arrival rate (the held count grows at about the
+ * arrival rate while nothing serves them: deriv over 2 minutes) x GPU-seconds per request,
+ * plus what it takes to drain the backlog within one cold start (held x GPU-seconds per
+ * request / cold start), at least one replica's worth and never more than the held count.
+ * In-flight requests count in full, so a pool whose workers are saturated still scales on
+ * them. (PromQL: deriv, subqueries, clamp_min/clamp_max; Prometheus 2.x querying docs.)
+ */
+export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number): string {
+    const sel = `{pool="${pool}"}`;
+    // Backlog: held in the gateway plus queued inside vLLM (in flight but not running); running requests count in full.
+    const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
+    const backlog = `((sum(gateway_queue_depth${sel}) or vector(0)) + ${waiting})`;
+    const running = `clamp_min((sum(gateway_inflight_requests${sel}) or vector(0)) - ${waiting}, 0)`;
+    const arrivals = `(clamp_min(deriv(sum(gateway_queue_depth${sel})[2m:15s]), 0) or vector(0))`;
+    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${backlog} * ${round(workerSecondsPerRequest / coldStartSeconds)}), 1)`;
+    // clamp_max takes a scalar bound: scalar() of the one-element replicas vector.
+    return `${running} + clamp_max(${backlog}, scalar(${queueDepthPerReplica} * ${replicas}))`;
+}
+
+const round = (x: number) => Number(x.toPrecision(4));
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
 export function scalingQueries(pool: string) {
@@ -41,6 +75,25 @@ export function scalingQueries(pool: string) {
         // target labels (prometheus-operator v0.93 pkg/prometheus/promcfg.go: namespace, pod).
         gpuUtilization: `(avg(DCGM_FI_DEV_GPU_UTIL and on (namespace, pod) vllm:num_requests_running${sel}) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
     };
+}
+
+/**
+ * Predictive warm-up: the pool's request rate in the same slot `lookbackDays` earlier,
+ * shifted ahead by `leadSeconds` (PromQL `offset`, Prometheus docs "offset modifier"), so
+ * a replica is asked for `leadSeconds` before last week's traffic began and is ready when
+ * it would have been needed. Empty without history, hence `or vector(0)`.
+ */
+export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
+    const offset = lookbackDays * 86400 - leadSeconds;
+    return `sum(rate(gateway_requests_total{pool="${pool}"}[${PREDICTIVE_WINDOW_SECONDS}s] offset ${offset}s)) or vector(0)`;
+}
+
+/**
+ * Explicit warm-up (POST /v1/warmup): replicas a teacher asked for, as gauges of every
+ * gateway replica; max, so several gateway replicas agree on one count rather than adding up.
+ */
+export function warmupQuery(pool: string): string {
+    return `max(gateway_warmup_replicas{pool="${pool}"}) or vector(0)`;
 }
 
 /**
@@ -82,7 +135,13 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     // while workers run, so they never activate (threshold NEVER) and only size.
     const NEVER = 1e9;
     const triggers: Record<string, unknown>[] = [
-        prometheusTrigger("demand", url, q.demand, s.queueDepthPerReplica, 0),
+        prometheusTrigger(
+            "demand",
+            url,
+            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds),
+            s.queueDepthPerReplica,
+            0,
+        ),
         prometheusTrigger("vllm-waiting", url, q.waiting, s.waitingPerReplica, NEVER),
     ];
     // Keeps the pool active (never sizes it) while requests were answered recently: gauges
@@ -90,6 +149,12 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
+    // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
+    triggers.push(prometheusTrigger("warmup", url, warmupQuery(input.poolName), 1, 0));
+    if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
+        const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
+        triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+    }
     s.warmWindows.forEach((w, i) => {
         triggers.push({
             type: "cron",

@@ -15,6 +15,7 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
+import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
 import { workerMemory } from "./vllm/memory";
@@ -157,6 +158,8 @@ export class WorkerPool extends pulumi.ComponentResource {
                     prometheusUrl: args.prometheusUrl,
                     timezone: args.timezone,
                     scaling: m.scaling,
+                    coldStartSeconds: estimatedColdStartSeconds(m),
+                    workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),

@@ -48,6 +48,8 @@ const poolSchema = z
         dns: z.string().regex(HOST_PORT, "must be 'host:port', e.g. vllm-a10g-headless:8000").optional(),
         /** Requests per upstream before the gateway queues instead (vLLM batches internally). Unlimited when absent. */
         maxConcurrentPerUpstream: z.int().positive().optional(),
+        /** Expected seconds from zero workers to a ready one (POST /v1/warmup's ready_in_seconds_estimate). @default 600 */
+        coldStartSecondsEstimate: z.int().positive().max(7200).default(600),
         cache: cacheSchema.optional(),
         /**
          * Most tokens one request may generate (max_tokens / max_completion_tokens / min_tokens);
@@ -70,6 +72,8 @@ const authSchema = z
                 z.strictObject({
                     team: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
                     sha256: z.string().regex(HEX64, "must be the hex SHA-256 of the key (64 hex characters)"),
+                    /** Extra rights of the key: "warmup" allows POST /v1/warmup (gateway/src/warmup.ts). @default [] */
+                    permissions: z.array(z.enum(["warmup"])).default([]),
                 }),
             )
             .default([]),

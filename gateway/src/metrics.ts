@@ -61,6 +61,15 @@ export class Metrics {
     readonly cacheBypass = new Counter({ name: "gateway_cache_bypass_total", help: "Requests to a caching pool not cached (non-deterministic or Cache-Control: no-store)", labelNames: ["pool"], registers: [this.registry] });
     readonly cacheBytes = new Gauge({ name: "gateway_cache_bytes", help: "Bytes held by the response cache", labelNames: ["pool"], registers: [this.registry] });
     readonly cacheEvictions = new Counter({ name: "gateway_cache_evictions_total", help: "Cache entries dropped to stay within maxBytes", labelNames: ["pool"], registers: [this.registry] });
+    /** Set by warmup.ts: recomputes gateway_warmup_replicas at scrape time, so expired warm-ups drop out without a timer. */
+    warmupCollector?: () => void;
+    readonly warmupReplicas: Gauge = new Gauge({
+        name: "gateway_warmup_replicas",
+        help: "Replicas this gateway replica asks to keep ready for active warm-ups (POST /v1/warmup), per pool; KEDA takes the max across gateway replicas",
+        labelNames: ["pool"],
+        registers: [this.registry],
+        collect: () => this.warmupCollector?.(),
+    });
     readonly teamRequests = new Counter({ name: "gateway_team_requests_total", help: "Requests per team, by pool and HTTP status", labelNames: ["team", "pool", "code"], registers: [this.registry] });
     readonly teamTokens = new Counter({
         name: "gateway_team_tokens_total",

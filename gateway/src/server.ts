@@ -18,6 +18,7 @@ import { registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
 import { boundTokens, clip, parseChatRequest } from "./request";
 import { replay, ReplySubscriber, sendError } from "./respond";
+import { registerWarmupRoutes } from "./warmup";
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -221,6 +222,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             });
 
             registerModelRoutes(v1, { config, created: startedAt });
+            registerWarmupRoutes(v1, { config, pools, poolByModel, metrics });
+
             v1.get("/models", async () => ({
                 object: "list",
                 data: config.pools.flatMap((p) => p.models.map((id) => ({ id, object: "model", created: startedAt, owned_by: p.name }))),

@@ -102,13 +102,19 @@ describe("simulate: cluster and cost", () => {
         assert.ok(sim.result.workerPools[0].peakReplicas <= 2);
     });
 
-    it("wakes with a herd: the first HPA sync after activation asks for ceil(held / target) replicas", () => {
-        // 40 requests held at zero; target 4 per replica: KEDA wakes 1, the HPA asks for 10 (4 + 100 % steps allow it).
+    it("wakes with what the held requests need, not with a herd: queue-sized demand asks for ceil(held / target) replicas", () => {
+        // 40 text requests held at zero in 10 s (0.32 s each, 7 at once on a worker: a few seconds of work).
         const { root, file } = csvTrace(Array.from({ length: 40 }, (_, i) => `${100 + i * 0.25},text`));
         const config = oneStack({ maxNodes: 10, scaling: { maxReplicas: 10, queueDepthPerReplica: 4 }, gateway: { maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file } });
         const sim = simulateStack(config, { root, params: fixed });
-        assert.strictEqual(sim.result.workerPools[0].peakReplicas, 10);
-        assert.strictEqual(sim.result.gpuPools[0].nodeLaunches, 10);
+        // Once the first worker serves them, the 7 it runs count in full (target 4 per replica) and the backlog for one replica: 3.
+        assert.ok(sim.result.workerPools[0].peakReplicas <= 3, `peak ${sim.result.workerPools[0].peakReplicas}`);
+        assert.ok(sim.result.gpuPools[0].nodeLaunches <= 3, `launches ${sim.result.gpuPools[0].nodeLaunches}`);
+        // The same with every held request counted as demand (the policy before): KEDA wakes 1, the HPA asks for 10.
+        const herd = { ...sim.input.workerPools[0].policy, coldAwareSecondsPerRequest: undefined };
+        const queueSized = simulateStack(config, { root, params: fixed, policies: { "*": herd } });
+        assert.strictEqual(queueSized.result.workerPools[0].peakReplicas, 10);
+        assert.strictEqual(queueSized.result.gpuPools[0].nodeLaunches, 10);
     });
 
     it("a faster cold start answers the first held request sooner by exactly the saved provisioning time", () => {

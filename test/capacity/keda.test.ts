@@ -102,12 +102,15 @@ describe("activation through the simulated loop", () => {
         assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
-    it("does not wake while Prometheus is down: the held request times out and no node starts", () => {
+    it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {
         const { root, file } = csvTrace(["1000,image"]);
-        const config = oneStack({ gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } });
-        const sim = simulateStack(config, { root, params: { ...params, metricOutages: [{ min: 900, max: 5000 }] } });
-        assert.strictEqual(sim.result.workerPools[0].rejected503, 1);
-        assert.strictEqual(sim.result.gpuPools[0].nodeSeconds, 0);
+        const outage = { ...params, metricOutages: [{ min: 900, max: 5000 }] };
+        const withFallback = simulateStack(oneStack({ gateway: { maxWaitSeconds: 1800 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
+        assert.strictEqual(withFallback.result.workerPools[0].answered, 1);
+        assert.ok(withFallback.result.gpuPools[0].nodeSeconds > 0);
+        const none = simulateStack(oneStack({ scaling: { fallbackReplicas: 0 }, gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
+        assert.strictEqual(none.result.workerPools[0].rejected503, 1);
+        assert.strictEqual(none.result.gpuPools[0].nodeSeconds, 0);
     });
 
     it("keeps a warm window's replica up without traffic, from the window's first poll to cooldown and node removal after it", () => {

@@ -3,10 +3,9 @@
  *
  * "More min replicas never lowers cost" is checked from 1 replica up. From 0 to 1 it is
  * not a property of these control loops: a pool at zero that keeps being woken by bursts
- * wakes with a herd (the HPA's first sync sizes for the whole held backlog) and pays node
- * boot and the autoscaler's unneeded time again and again, which can cost more than one
- * warm worker (see the engine test "wakes with a herd"). The simulator reports that
- * instead of hiding it.
+ * pays node boot and the autoscaler's unneeded time again and again, which can cost more
+ * than one warm worker (see the engine test "wakes with what the held requests need").
+ * The simulator reports that instead of hiding it.
  */
 import * as assert from "assert";
 import * as fc from "fast-check";

@@ -16,7 +16,7 @@ const targets = [
 const traffic = (t: Record<string, unknown>) => trafficSchema.parse(t);
 const opts = { days: 14, timezone: "UTC" };
 
-describe("classroom profile", () => {
+describe("classroom-random profile", () => {
     const shape = traffic({}).classroom;
 
     it("has 2-4 sessions on each weekday, none on weekends, of 10-30 users for 45-90 min starting 08:00-16:00", () => {
@@ -40,7 +40,7 @@ describe("classroom profile", () => {
     });
 
     it("sends requests only inside sessions: nothing at night", () => {
-        const trace = buildTrace(traffic({ profile: "classroom" }), targets, opts);
+        const trace = buildTrace(traffic({ profile: "classroom-random" }), targets, opts);
         assert.ok(trace.times.length > 1000);
         for (const t of trace.times) {
             const hour = (t % 86400) / 3600;

@@ -46,6 +46,7 @@ export function promqlMetricNames(expr: string): string[] {
         .replace(/\{[^}]*\}/g, " ") // label matchers
         .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ") // label lists
         .replace(/\[[^\]]*\]/g, " ") // range selectors
+        .replace(/\boffset\s+-?[0-9][0-9a-z]*/g, " ") // offset modifiers (offset 603925s)
         .replace(/\$\{?\w+\}?/g, " "); // dashboard variables
     const names = stripped.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
     return [...new Set(names.filter((n) => !PROMQL_WORDS.has(n) && !/^\d/.test(n)))];

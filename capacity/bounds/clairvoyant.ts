@@ -1,0 +1,141 @@
+/**
+ * The clairvoyant lower bound: the cheapest any scale policy could run a trace if it knew
+ * every arrival in advance but still paid real cold starts.
+ *
+ * - Every request starts at its arrival (no one waits), so at time t a worker pool needs
+ *   n(t) = ceil(active(t) / concurrency) workers, `concurrency` being the requests one
+ *   worker serves at full speed (the service model, as for the oracle).
+ * - Worker "level" k (the k-th worker) is busy while n(t) >= k. Each level pays its busy
+ *   time, one cold start before its first busy interval, and for every idle gap between
+ *   two busy intervals min(gap, cold start): keeping the worker warm through the gap
+ *   costs the gap, stopping it and restarting it just in time costs a cold start.
+ * - Nothing after the last busy interval (scale to zero at once), no scaling delays, no
+ *   node-level bin packing: each worker is one GPU priced at node price / GPUs per node.
+ *
+ * No policy can beat it on GPU time for the same trace while answering every request at
+ * arrival: a worker must be up (or starting) before it serves, and starting costs the
+ * cold start on a GPU that is billed. The oracle (oracle.ts) ignores cold starts and is
+ * 8-30x below anything reachable on bursty profiles; this bound is what `compare` ranks
+ * policies against.
+ */
+import { KIND_IMAGE, Trace } from "../traffic/trace";
+import { DEFAULT_SIM_PARAMS, SimParams } from "../sim/params";
+import { defaultServiceProfile, serviceSeconds } from "../sim/service";
+import type { GpuType } from "../../stacks/catalog/instances";
+import type { ModelSpec } from "../../stacks/catalog/models";
+import { SimInput, WorkerPoolSetup } from "../sim/types";
+
+export interface ClairvoyantPool {
+    /** GPU seconds the bound pays (busy + cold starts + bridged gaps). */
+    readonly gpuSeconds: number;
+    readonly busySeconds: number;
+    readonly coldStartSeconds: number;
+    /** Cold starts paid (first starts + restarts after a gap longer than the cold start). */
+    readonly coldStarts: number;
+    readonly peakWorkers: number;
+    readonly usd: number;
+    /** The cold start used, seconds. */
+    readonly coldStartEachSeconds: number;
+}
+
+export interface ClairvoyantCost {
+    readonly usd: number;
+    readonly gpuSeconds: number;
+    readonly perWorkerPool: readonly ClairvoyantPool[];
+}
+
+const mid = (r: { min: number; max: number }) => (r.min + r.max) / 2;
+
+/**
+ * Expected seconds from "a worker is needed" to "it answers" on a fresh node, with the
+ * simulator's parameters (capacity/sim/params.ts, the phases cluster.ts charges): node
+ * boot + device plugin + uncached image pull + weights (download unless a shared cache
+ * holds them, then load) + compile + routable. "Strict": every start pays a new node.
+ */
+export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "weightsGiB" | "sharedCache">): number {
+    const vllm = w.sharedCache
+        ? w.weightsGiB * p.weightLoadSecondsPerGiB + p.compileCachedSeconds
+        : w.weightsGiB * (p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB) + p.compileUncachedSeconds;
+    return (mid(p.nodeBootSeconds) + p.devicePluginSeconds + mid(p.imagePullUncachedSeconds) + vllm + p.readyToRoutableSeconds) * p.coldStartScale;
+}
+
+/** A model's cold start with the simulator's default parameters (the predictive warm-up's lead). */
+export function estimatedColdStartSeconds(m: { readonly spec: { readonly weightsGiB: number }; readonly cacheClaimName?: string }): number {
+    return coldStartSeconds(DEFAULT_SIM_PARAMS, { weightsGiB: m.spec.weightsGiB, sharedCache: m.cacheClaimName !== undefined });
+}
+
+/**
+ * GPU-seconds one image request takes on a worker of the pool (median / concurrency, the
+ * default service model): how the cold-start-aware demand query sizes a pool at zero.
+ */
+export function workerSecondsPerRequest(m: { readonly spec: ModelSpec }, pool: { readonly gpuType: GpuType }): number {
+    const s = defaultServiceProfile(m.spec, pool.gpuType);
+    return Math.round((s.image.medianSeconds / s.concurrency) * 1e4) / 1e4;
+}
+
+/**
+ * GPU seconds of the bound for one pool, from request start/end times (seconds, any
+ * order), the per-worker concurrency and the cold start. Pure, for tests.
+ */
+export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number, coldStart: number): Omit<ClairvoyantPool, "usd" | "coldStartEachSeconds"> {
+    const n = starts.length;
+    // Events sorted by time; at equal times ends come first (a finishing request frees its slot).
+    const times = new Float64Array(2 * n);
+    const deltas = new Int8Array(2 * n);
+    for (let i = 0; i < n; i++) {
+        times[2 * i] = starts[i];
+        deltas[2 * i] = 1;
+        times[2 * i + 1] = ends[i];
+        deltas[2 * i + 1] = -1;
+    }
+    const order = Array.from({ length: 2 * n }, (_, k) => k).sort((a, b) => times[a] - times[b] || deltas[a] - deltas[b]);
+    const busySince: number[] = [];
+    const lastEnd: number[] = [];
+    let active = 0;
+    let level = 0;
+    let busy = 0;
+    let cold = 0;
+    let coldStarts = 0;
+    let peak = 0;
+    for (const k of order) {
+        const t = times[k];
+        active += deltas[k];
+        const next = Math.ceil(active / concurrency);
+        while (level < next) {
+            // Level `level` (0-based) starts: first start or a restart after an idle gap.
+            const gap = lastEnd[level] === undefined ? Infinity : t - lastEnd[level];
+            if (gap > coldStart) coldStarts++;
+            cold += Math.min(gap, coldStart);
+            busySince[level] = t;
+            level++;
+        }
+        while (level > next) {
+            level--;
+            busy += t - busySince[level];
+            lastEnd[level] = t;
+        }
+        peak = Math.max(peak, level);
+    }
+    return { gpuSeconds: busy + cold, busySeconds: busy, coldStartSeconds: cold, coldStarts, peakWorkers: peak };
+}
+
+/** The bound for the requests of a trace selected by `include` (default: all), priced per GPU like the oracle. */
+export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
+    const starts = input.workerPools.map(() => [] as number[]);
+    const ends = input.workerPools.map(() => [] as number[]);
+    for (let i = 0; i < trace.times.length; i++) {
+        if (include && !include(i)) continue;
+        const wi = trace.pools[i];
+        const w = input.workerPools[wi];
+        const s = serviceSeconds(trace.kinds[i] === KIND_IMAGE ? w.service.image : w.service.text, trace.z[i]);
+        starts[wi].push(trace.times[i]);
+        ends[wi].push(trace.times[i] + s);
+    }
+    const perWorkerPool = input.workerPools.map((w, wi) => {
+        const cs = coldStartSeconds(input.params, w);
+        const r = clairvoyantSeconds(starts[wi], ends[wi], w.service.concurrency, cs);
+        const g = input.gpuPools[w.gpuPool];
+        return { ...r, coldStartEachSeconds: cs, usd: (r.gpuSeconds / 3600) * (g.usdPerHour / g.gpusPerNode) };
+    });
+    return { usd: perWorkerPool.reduce((a, p) => a + p.usd, 0), gpuSeconds: perWorkerPool.reduce((a, p) => a + p.gpuSeconds, 0), perWorkerPool };
+}

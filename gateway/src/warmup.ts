@@ -1,0 +1,109 @@
+/**
+ * Explicit warm-up: a teacher says "get GPUs ready for class" before students arrive.
+ *
+ * - POST /v1/warmup {"model", "minutes"} (keys with the `warmup` permission; minutes 1-240)
+ *   -> 202 {pool, warm_until, ready_in_seconds_estimate}. The pool's ScaledObject reads
+ *   max(gateway_warmup_replicas{pool}) (components/serving/scaling.ts) and holds at least
+ *   that many replicas until the warm-up expires: nothing in the gateway starts workers.
+ * - GET /v1/warmup: active warm-ups with readiness, and whether the caller may warm up
+ *   (the UI shows its button from that).
+ * - gateway_warmup_replicas{pool}: active warm-ups of the pool held by this gateway
+ *   replica (one replica each). Warm-ups live in the replica that received them; the
+ *   trigger takes the max across replicas, so replicas never add up a count twice.
+ */
+import type { FastifyInstance } from "fastify";
+import { sha256Hex } from "./auth";
+import type { GatewayConfig } from "./config";
+import { errors, GatewayError } from "./errors";
+import type { Metrics } from "./metrics";
+import type { Pool } from "./pool";
+
+/** Longest warm-up, minutes (stacks/scalePolicy.ts MAX_WARMUP_MINUTES: a forgotten warm-up cannot hold GPUs for days). */
+export const MAX_WARMUP_MINUTES = 240;
+
+interface WarmupEntry {
+    readonly pool: string;
+    readonly model: string;
+    readonly team: string;
+    readonly until: number;
+}
+
+export interface WarmupDeps {
+    readonly config: GatewayConfig;
+    readonly pools: ReadonlyMap<string, Pool>;
+    readonly poolByModel: ReadonlyMap<string, Pool>;
+    readonly metrics: Metrics;
+    /** Clock (ms), for tests. @default Date.now */
+    readonly now?: () => number;
+}
+
+/** Permissions of the key in an Authorization header (every permission when auth is disabled: a dev gateway without keys). */
+export function permissionsOf(auth: GatewayConfig["auth"]): (authorization: string | undefined) => ReadonlySet<string> {
+    if (auth === undefined) return () => new Set();
+    if (auth.disabled) return () => new Set(["warmup"]);
+    const byHash = new Map(auth.keys.map((k) => [k.sha256.toLowerCase(), new Set<string>(k.permissions)]));
+    return (authorization) => {
+        const m = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+        return (m && byHash.get(sha256Hex(m[1]))) || new Set();
+    };
+}
+
+function parseBody(body: unknown): { model: string; minutes: number } {
+    let json: unknown;
+    try {
+        json = JSON.parse(Buffer.isBuffer(body) ? body.toString("utf8") : String(body ?? ""));
+    } catch {
+        throw errors.badRequest('Body must be JSON: {"model": "<id>", "minutes": N}');
+    }
+    const o = json as { model?: unknown; minutes?: unknown };
+    if (typeof o !== "object" || o === null || typeof o.model !== "string" || o.model === "") throw errors.badRequest("'model' must be a model id served by this gateway", "invalid_model");
+    if (typeof o.minutes !== "number" || !Number.isInteger(o.minutes) || o.minutes < 1 || o.minutes > MAX_WARMUP_MINUTES) {
+        throw errors.badRequest(`'minutes' must be a whole number from 1 to ${MAX_WARMUP_MINUTES} (got ${JSON.stringify(o.minutes ?? null)})`, "invalid_minutes");
+    }
+    return { model: o.model, minutes: o.minutes };
+}
+
+/** Registers the warm-up routes on the /v1 scope (after its auth hook, which sets request.gw.team). */
+export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): void {
+    const now = deps.now ?? Date.now;
+    const permissions = permissionsOf(deps.config.auth);
+    const entries: WarmupEntry[] = [];
+    const active = (): WarmupEntry[] => {
+        const t = now();
+        for (let i = entries.length - 1; i >= 0; i--) if (entries[i].until <= t) entries.splice(i, 1);
+        return entries;
+    };
+    // Computed at scrape time, so an expired warm-up stops holding replicas without a timer.
+    const gauge = deps.metrics.warmupReplicas;
+    deps.metrics.warmupCollector = () => {
+        const list = active();
+        for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).length);
+    };
+    for (const name of deps.pools.keys()) gauge.set({ pool: name }, 0);
+
+    const estimate = (pool: Pool) => (pool.readyCount() > 0 ? 0 : (deps.config.pools.find((p) => p.name === pool.name)?.coldStartSecondsEstimate ?? 600));
+
+    v1.post("/warmup", async (request, reply) => {
+        if (!permissions(request.headers.authorization).has("warmup")) {
+            throw new GatewayError(403, "invalid_request_error", "permission_denied", "This API key may not warm up pools: it needs the 'warmup' permission (gateway config auth.keys[].permissions)");
+        }
+        const { model, minutes } = parseBody(request.body);
+        const pool = deps.poolByModel.get(model);
+        if (pool === undefined) throw errors.modelNotFound(model);
+        request.gw.pool = pool.name;
+        request.gw.model = model;
+        const until = now() + minutes * 60_000;
+        active().push({ pool: pool.name, model, team: request.gw.team ?? "anonymous", until });
+        request.log.info({ team: request.gw.team, pool: pool.name, minutes }, "warm-up requested");
+        return reply.code(202).send({ object: "warmup", pool: pool.name, model, warm_until: new Date(until).toISOString(), ready_in_seconds_estimate: estimate(pool) });
+    });
+
+    v1.get("/warmup", async (request) => ({
+        object: "list",
+        permitted: permissions(request.headers.authorization).has("warmup"),
+        data: active().map((e) => {
+            const pool = deps.pools.get(e.pool)!;
+            return { object: "warmup", pool: e.pool, model: e.model, team: e.team, warm_until: new Date(e.until).toISOString(), ready: pool.readyCount() > 0, ready_in_seconds_estimate: estimate(pool) };
+        }),
+    }));
+}
