@@ -7,6 +7,7 @@ import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, L
 import { AddressInfo } from "net";
 import { performance } from "perf_hooks";
 import { createAuthenticator } from "./auth";
+import { registerBatchRoutes } from "./batch/routes";
 import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
@@ -171,6 +172,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 request.gw.team = who;
                 done();
             });
+
+            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => draining });
 
             v1.get("/models", async () => ({
                 object: "list",
