@@ -89,6 +89,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
             hfToken: secrets.hfToken,
             gatewayApiKeys: secrets.gatewayApiKeys,
+            batchStorePassword: secrets.batchStorePassword,
             keda: addons.keda ? [addons.keda.release] : [],
             loadBalancerController: addons.loadBalancerController ? [addons.loadBalancerController.release] : [],
             tags,

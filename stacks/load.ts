@@ -12,6 +12,8 @@ export interface StackSecrets {
     readonly hfToken?: pulumi.Output<string>;
     /** Gateway API keys as JSON: [{"team":"radiology","key":"..."}]. */
     readonly gatewayApiKeys?: pulumi.Output<string>;
+    /** Password of an external batch store (serving.batch.store "external"). */
+    readonly batchStorePassword?: pulumi.Output<string>;
 }
 
 export interface LoadedConfig {
@@ -78,6 +80,6 @@ export function loadStackConfig(): LoadedConfig {
     const cfg = new pulumi.Config(PROJECT);
     return {
         config: parseStackConfig(raw),
-        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys") },
+        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys"), batchStorePassword: cfg.getSecret("batchStorePassword") },
     };
 }

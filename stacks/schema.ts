@@ -132,6 +132,8 @@ export const scalingSchema = z.strictObject({
     fallbackReplicas: nonNegativeInt.default(1),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
+    /** Batch lines waiting (gateway_batch_backlog) per replica: the batch trigger wakes the pool from zero and sizes it by backlog. 0 = no batch trigger. @default 200 */
+    batchBacklogPerReplica: nonNegativeInt.default(200),
 });
 
 export const modelSchema = z.strictObject({
@@ -174,6 +176,31 @@ export const gatewaySchema = z.strictObject({
     maxWaitSeconds: positiveInt.max(3600).default(1200),
 });
 
+/** The official Valkey image, multi-arch index digest of valkey/valkey:9.1.2-alpine (see components/serving/batchStore.ts for the source). */
+export const VALKEY_IMAGE = "valkey/valkey:9.1.2-alpine@sha256:48332870af354a799964c0012ae1194a0bf2bf894eb508f945810596dc2d8d11";
+const REDIS_URL = /^rediss?:\/\/[A-Za-z0-9.-]+:\d{1,5}$/;
+
+export const batchSchema = z.strictObject({
+    /** The OpenAI Batch API on the gateway (/v1/files, /v1/batches). @default true */
+    enabled: z.boolean().default(true),
+    /** Where batch state lives: "inCluster" (a Valkey StatefulSet on an encrypted gp3 volume) or "external" (an existing Valkey/Redis, e.g. Amazon ElastiCache for Valkey, at `endpoint`). @default "inCluster" */
+    store: z.enum(["inCluster", "external"]).default("inCluster"),
+    /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
+    endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
+    /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
+    image: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127})?@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>").default(VALKEY_IMAGE),
+    /** In-cluster Valkey volume size (append-only file). @default 20 */
+    storageGiB: z.int().min(1).default(20),
+    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line). @default 2048 */
+    memoryMiB: z.int().min(256).default(2048),
+    /** Lines per batch a team may submit. @default 50000 */
+    maxLinesPerBatch: positiveInt.default(50_000),
+    /** Bytes per uploaded batch file. @default 209715200 (200 MiB) */
+    maxFileBytes: positiveInt.default(200 * 1024 * 1024),
+    /** Batches per team in progress at once. @default 10 */
+    maxBatchesInProgress: positiveInt.default(10),
+});
+
 export const servingSchema = z.strictObject({
     /** Kubernetes namespace of the serving stack. @default "serving" */
     namespace: dnsLabel.default("serving"),
@@ -188,6 +215,8 @@ export const servingSchema = z.strictObject({
     vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
     /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
     uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
+    /** Batch jobs (OpenAI Batch API) and their Valkey store. */
+    batch: batchSchema.default(batchSchema.parse({})),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */
@@ -380,4 +409,4 @@ export type ScalingConfig = z.output<typeof scalingSchema>;
 /** Config keys the user sets as `gpuserve:<key>`; `region` comes from `aws:region`. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape).filter((k) => k !== "region");
 /** Secret config keys, read with requireSecret and never part of the schema above. */
-export const SECRET_KEYS = ["hfToken", "gatewayApiKeys"] as const;
+export const SECRET_KEYS = ["hfToken", "gatewayApiKeys", "batchStorePassword"] as const;

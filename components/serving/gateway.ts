@@ -33,6 +33,10 @@ export interface GatewayArgs {
     readonly prometheusUrl: string;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+    /** Extra env vars (the batch store's password from its Secret). @default [] */
+    readonly env?: k8s.types.input.core.v1.EnvVar[];
+    /** Memory limit; batch uploads (up to maxFileBytes) are held and validated in memory. @default 512 */
+    readonly memoryMiB?: number;
 }
 
 /** Replica targets for the gateway's ScaledObject: in-flight requests (streams) and request rate per replica. */
@@ -98,9 +102,10 @@ export class Gateway extends pulumi.ComponentResource {
                                     env: [
                                         { name: "PORT", value: String(GATEWAY_PORT) },
                                         { name: "GATEWAY_CONFIG", value: "/etc/gateway/config.json" },
+                                        ...(args.env ?? []),
                                     ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 2, failureThreshold: 1 },
                                     // Keep accepting while the ALB deregisters the pod; SIGTERM (drain) comes after.

@@ -7,6 +7,7 @@
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
+import { batchRedisUrl } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { VLLM_PORT, workerName } from "./workers";
 
@@ -51,6 +52,13 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         keepAliveTimeoutSeconds: idleTimeoutSeconds(cfg.serving.gateway.maxWaitSeconds) + 5,
         maxBodyBytes: 20 * 1024 * 1024,
     };
+    const batch = cfg.serving.batch;
+    if (batch.enabled) {
+        config.batch = {
+            redisUrl: batchRedisUrl(cfg),
+            limits: { default: { maxLinesPerBatch: batch.maxLinesPerBatch, maxFileBytes: batch.maxFileBytes, maxBatchesInProgress: batch.maxBatchesInProgress } },
+        };
+    }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
     else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex") })) };
     // else: no auth section, and the gateway refuses every /v1 request (secure default).

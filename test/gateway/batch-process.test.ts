@@ -7,7 +7,7 @@ import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import OpenAI, { toFile } from "openai";
 import { startRedis, RedisServer } from "../helpers/redis";
-import { buildGateway, chatBody, config, fake, KEY, MODEL, onCleanup, waitFor, writeConfig } from "./helpers";
+import { buildGateway, chatBody, config, fake, KEY, onCleanup, waitFor, writeConfig } from "./helpers";
 
 interface Proc {
     url: string;
