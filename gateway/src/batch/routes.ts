@@ -16,7 +16,7 @@ import { parseMultipart } from "./multipart";
 import { batchObject, fileObject, ID, newBatchId, newFileId } from "./objects";
 import { BatchRunner } from "./runner";
 import { BatchStore, connect } from "./store";
-import { validateLines } from "./validate";
+import { LineError, scanLines } from "./validate";
 
 export interface BatchDeps {
     config: GatewayConfig;
@@ -147,15 +147,15 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
             expires_at: String(now + 24 * 3600),
             ...(metadata ? { metadata: JSON.stringify(metadata) } : {}),
         };
-        const { lines, errors: errs } = validateLines(await store.fileContent(file), {
-            endpoint: ENDPOINT,
-            poolOf: (m) => poolByModel.get(m),
-            maxLines: limits.maxLinesPerBatch,
-            maxBodyBytes: deps.config.maxBodyBytes,
-        });
+        const content = await store.fileContent(file);
+        const opts = { endpoint: ENDPOINT, poolOf: (m: string) => poolByModel.get(m), maxLines: limits.maxLinesPerBatch, maxBodyBytes: deps.config.maxBodyBytes };
+        // Two passes over the file: validate everything first, then queue a chunk at a time.
+        const errs: LineError[] = [];
+        const perPool = new Map<string, number>();
+        for (const l of scanLines(content, opts, errs)) perPool.set(l.pool, (perPool.get(l.pool) ?? 0) + 1);
         if (errs.length > 0) await store.createFailed(base, errs);
-        else await store.createQueued(base, lines);
-        request.log.info({ batch: base.id, team: t, lines: lines.length, invalid: errs.length }, "batch created");
+        else await store.createQueued(base, scanLines(content, opts, []), perPool);
+        request.log.info({ batch: base.id, team: t, lines: [...perPool.values()].reduce((a, b) => a + b, 0), invalid: errs.length }, "batch created");
         return batchObject((await store.getBatch(base.id))!);
     });
 

@@ -233,12 +233,12 @@ export class BatchStore {
         await this.redis.multi().hset(this.keys.batch(base.id), h).zadd(this.keys.batches(base.team), Date.now(), base.id).exec();
     }
 
-    /** Stores the lines and queues each on its pool's stream; the batch is listed (validating) first, in_progress once every line is queued. */
-    async createQueued(base: Record<string, string>, lines: ValidLine[]): Promise<void> {
+    /** Stores the lines and queues each on its pool's stream, a chunk at a time; the batch is listed (validating) first, in_progress once every line is queued. */
+    async createQueued(base: Record<string, string>, lines: Iterable<ValidLine>, perPool: ReadonlyMap<string, number>): Promise<void> {
         const id = base.id;
-        const perPool = new Map<string, number>();
-        for (const l of lines) perPool.set(l.pool, (perPool.get(l.pool) ?? 0) + 1);
-        const h: Record<string, string> = { ...base, status: "validating", total: String(lines.length), completed: "0", failed: "0", cancelled_lines: "0", out_bytes: "0", err_bytes: "0" };
+        let total = 0;
+        for (const n of perPool.values()) total += n;
+        const h: Record<string, string> = { ...base, status: "validating", total: String(total), completed: "0", failed: "0", cancelled_lines: "0", out_bytes: "0", err_bytes: "0" };
         for (const [pool, n] of perPool) {
             h[`total:${pool}`] = String(n);
             h[`done:${pool}`] = "0";
@@ -246,9 +246,10 @@ export class BatchStore {
         h.pools = JSON.stringify([...perPool.keys()]);
         await this.redis.multi().hset(this.keys.batch(id), h).sadd(this.keys.active, id).zadd(this.keys.batches(base.team), Date.now(), id).exec();
         for (const pool of perPool.keys()) await this.ensureGroup(pool);
-        for (let s = 0; s < lines.length; s += CHUNK) {
+        let s = 0;
+        let chunk: ValidLine[] = [];
+        const flush = async () => {
             const p = this.redis.pipeline();
-            const chunk = lines.slice(s, s + CHUNK);
             const fields: string[] = [];
             chunk.forEach((l, k) => fields.push(String(s + k), encodeLine(l)));
             p.hset(this.keys.lines(id), ...fields);
@@ -260,7 +261,14 @@ export class BatchStore {
                 entries.push(`${chunk[k].pool} ${String(entryId)}`);
             });
             await this.redis.rpush(this.keys.entries(id), ...entries);
+            s += chunk.length;
+            chunk = [];
+        };
+        for (const l of lines) {
+            chunk.push(l);
+            if (chunk.length >= CHUNK) await flush();
         }
+        if (chunk.length > 0) await flush();
         await this.redis.hset(this.keys.batch(id), "status", "in_progress", "in_progress_at", nowSec());
     }
 

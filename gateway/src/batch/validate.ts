@@ -29,27 +29,43 @@ export interface ValidateOptions {
 /** At most this many errors are listed: enough to fix a file, bounded for a 50,000-line one. */
 export const MAX_REPORTED_ERRORS = 100;
 
-export function validateLines(content: Buffer, opts: ValidateOptions): { lines: ValidLine[]; errors: LineError[] } {
-    const errors: LineError[] = [];
-    const lines: ValidLine[] = [];
+/** The file's lines (without the newline, and without a trailing CR), decoded one at a time: a 200 MB file is never one string. */
+function* rawLines(content: Buffer): Generator<string> {
+    let start = 0;
+    while (start < content.length) {
+        let end = content.indexOf(0x0a, start);
+        if (end < 0) end = content.length;
+        let stop = end;
+        if (stop > start && content[stop - 1] === 0x0d) stop--;
+        yield content.toString("utf8", start, stop);
+        start = end + 1;
+    }
+}
+
+/**
+ * Scans the file, pushing problems to `errors` and yielding each valid line. Run it once to
+ * validate (dropping the lines) and again to queue them, so memory holds one chunk of lines.
+ */
+export function* scanLines(content: Buffer, opts: ValidateOptions, errors: LineError[]): Generator<ValidLine> {
     const seen = new Set<string>();
     const fail = (line: number | null, code: string, message: string, param: string | null = null) => {
         if (errors.length < MAX_REPORTED_ERRORS) errors.push({ code, message, param, line });
     };
-    const text = content.toString("utf8");
-    const raw = text.split("\n");
-    if (raw.length > 0 && raw[raw.length - 1].trim() === "") raw.pop();
     let count = 0;
-    for (let i = 0; i < raw.length; i++) {
-        const n = i + 1;
-        const src = raw[i].replace(/\r$/, "");
+    let n = 0;
+    let blank = 0;
+    for (const src of rawLines(content)) {
+        n++;
         if (src.trim() === "") {
-            fail(n, "invalid_json_line", `Line ${n} is empty; every line must be one JSON request`);
+            // Blank lines are reported unless they only trail the file.
+            blank++;
             continue;
         }
+        for (let b = n - blank; b < n; b++) fail(b, "invalid_json_line", `Line ${b} is empty; every line must be one JSON request`);
+        blank = 0;
         if (++count > opts.maxLines) {
             fail(n, "too_many_lines", `The file has more than ${opts.maxLines} requests, this team's limit per batch (batch.limits maxLinesPerBatch); split it into several batches`);
-            break;
+            return;
         }
         let v: unknown;
         try {
@@ -100,12 +116,20 @@ export function validateLines(content: Buffer, opts: ValidateOptions): { lines: 
             continue;
         }
         const json = JSON.stringify({ ...b, stream: false });
-        if (Buffer.byteLength(json) > opts.maxBodyBytes) {
-            fail(n, "request_too_large", `Line ${n}: the request body is ${Buffer.byteLength(json)} bytes, over the limit of ${opts.maxBodyBytes} (maxBodyBytes)`, "body");
+        const bytes = Buffer.byteLength(json);
+        if (bytes > opts.maxBodyBytes) {
+            fail(n, "request_too_large", `Line ${n}: the request body is ${bytes} bytes, over the limit of ${opts.maxBodyBytes} (maxBodyBytes)`, "body");
             continue;
         }
-        lines.push({ customId: o.custom_id, pool, model: b.model, body: json });
+        yield { customId: o.custom_id, pool, model: b.model, body: json };
     }
     if (count === 0 && errors.length === 0) fail(null, "empty_file", "The input file has no requests");
-    return { lines, errors };
+}
+
+/** Validates the whole file: the problems, and how many lines per pool it would queue. */
+export function validateLines(content: Buffer, opts: ValidateOptions): { count: number; errors: LineError[] } {
+    const errors: LineError[] = [];
+    let count = 0;
+    for (const _ of scanLines(content, opts, errors)) count++;
+    return { count, errors };
 }
