@@ -324,6 +324,18 @@ export const classroomSchema = z.strictObject({
     thinkSeconds: positiveNumber.default(60),
 });
 
+/** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */
+export const batchJobSchema = z.strictObject({
+    /** Days it is submitted, cron syntax. @default "1-5" */
+    days: cronDays.default("1-5"),
+    /** Submission time, HH:MM local. */
+    at: z.string().regex(HHMM, "must be HH:MM (24h)"),
+    /** Lines (requests, one image + prompt each). */
+    lines: positiveInt.max(50_000),
+    /** Worker pool (model `name` or `id`). @default the first model */
+    model: z.string().min(1).optional(),
+});
+
 export const trafficSchema = z
     .strictObject({
         /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
@@ -344,6 +356,8 @@ export const trafficSchema = z
         classroom: classroomSchema.default(classroomSchema.parse({})),
         /** Service time and concurrency per worker pool (model `name` or `id`), overriding the service model. @default {} */
         service: z.record(z.string(), serviceOverrideSchema).default({}),
+        /** Batch jobs next to the interactive profile (run on spare capacity, scaled by the batch-backlog trigger). @default [] */
+        batches: z.array(batchJobSchema).default([]),
     })
     .superRefine((t, ctx) => {
         if (t.profile === "hourly" && t.hourly.length === 0) {

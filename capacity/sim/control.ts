@@ -37,6 +37,7 @@ export class Control {
     scrape(): void {
         const s = this.s;
         if (this.outage()) return; // Prometheus is unreachable: queries fail (hpaSync, kedaPoll)
+        s.batch?.scrape();
         for (const w of s.wps) {
             w.snapDemand = w.heldCount + w.inflight;
             w.snapWaiting = w.waitingTotal;
@@ -121,6 +122,8 @@ export class Control {
         w.failedSyncs = failed ? w.failedSyncs + 1 : 0;
         const fallback = pol.controller === "keda" && pol.fallbackReplicas > 0 && w.failedSyncs >= s.p.fallbackFailureThreshold;
         const observations = pol.metrics.map((m) => this.observe(w, m, failed, fallback));
+        const batch = failed ? undefined : s.batch?.observation(wi);
+        if (batch) observations.push(batch);
         // KEDA cron trigger: External AverageValue, target 1, value = window replicas inside, 1 outside.
         const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
         for (const win of w.windows) observations.push({ kind: "AverageValue", total: win.table[minute] === 1 ? win.replicas : 1, target: 1 });
@@ -142,6 +145,7 @@ export class Control {
                 const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : 0;
                 if (isActivated(value, m.activation)) active = true;
             }
+            if (s.batch?.activates(wi)) active = true;
         }
         const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);

@@ -8,6 +8,8 @@ import { poolNodePrice } from "../cost";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT } from "../../stacks/schema";
 import { buildTrace } from "../traffic";
+import { withBatchJobs } from "../traffic/batch";
+import { BATCH_DEFAULTS } from "./batch";
 import { StackConfig } from "../../stacks/validate";
 import { GpuPoolSetup, SimInput, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
@@ -33,7 +35,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
         }
     }
-    const trace = buildTrace(traffic, targets, { days: opts.days ?? 7, timezone: config.timezone, root: opts.root });
+    const trace = withBatchJobs(buildTrace(traffic, targets, { days: opts.days ?? 7, timezone: config.timezone, root: opts.root }), traffic.batches, targets);
     const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
         const price = poolNodePrice(config, pool);
         return {
@@ -61,5 +63,6 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed };
+    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS, backlogPerReplica: config.models.map((m) => m.scaling.batchBacklogPerReplica) } : undefined;
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, batch };
 }

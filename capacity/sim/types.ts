@@ -2,6 +2,7 @@
  * The simulator's public input and output shapes (see engine.ts for the loop itself).
  */
 import { Trace } from "../traffic/trace";
+import type { BatchResult, BatchSetup } from "./batch";
 import { SimParams } from "./params";
 import { PolicySpec } from "./policy";
 import { ServiceProfile } from "./service";
@@ -46,6 +47,8 @@ export interface SimInput {
     readonly params: SimParams;
     /** Seed of the cluster's random draws (boot, pull, spot). */
     readonly seed: number;
+    /** Batch jobs in the trace (traffic.batches; capacity/sim/batch.ts). */
+    readonly batch?: BatchSetup;
 }
 
 export interface WorkerPoolResult {
@@ -113,4 +116,6 @@ export interface SimResult {
     readonly completion: Float64Array;
     readonly outcome: Uint8Array;
     readonly series?: Series;
+    /** Batch jobs (absent without traffic.batches); their lines are not in the latency figures. */
+    readonly batch?: BatchResult;
 }
