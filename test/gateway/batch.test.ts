@@ -171,6 +171,10 @@ describe("batch API (OpenAI SDK, real redis-server)", function () {
         const b = await c.batches.create({ input_file_id: four.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
         assert.deepStrictEqual(b.errors!.data!.map((e) => [e.line, e.code]), [[4, "too_many_lines"]]);
         await assert.rejects(upload(c, [line("a", "x".repeat(3000))]), (e: { status?: number; message?: string }) => e.status === 413 && /maxFileBytes/.test(e.message ?? ""));
+        // Uploads are bounded by maxFileBytes, not by the (smaller) request body limit of chat requests.
+        const small = await gateway(batchConfig(["http://127.0.0.1:9"], {}, { maxBodyBytes: 1000 }));
+        const big = await upload(client(small.url), Array.from({ length: 30 }, (_, i) => line(`l${i}`, "q")));
+        assert.ok(big.bytes > 1000, String(big.bytes));
         const one = await upload(c, [line("a", "q")]);
         await c.batches.create({ input_file_id: one.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
         await assert.rejects(c.batches.create({ input_file_id: one.id, endpoint: "/v1/chat/completions", completion_window: "24h" }), (e: { status?: number }) => e.status === 429);
