@@ -102,16 +102,18 @@ describe("batch durability across gateway processes (real redis-server)", functi
     });
 
     it("SIGTERM hands claimed lines back: another replica finishes them without waiting for the lease", async () => {
-        const f = await fake({ tokenDelayMs: 10 });
-        // A long lease: only an explicit hand-back lets the other replica run the lines soon.
+        // Slow answers (~100 ms) so replica A surely holds lines when it gets SIGTERM.
+        const f = await fake({ tokenDelayMs: 30 });
+        // A long lease: only an explicit hand-back lets the other replica run A's lines soon.
         const cfg = config([f.url], { logLevel: "info", drainTimeoutSeconds: 1, batch: { redisUrl: redis.url, keyPrefix: "term:{b}:", leaseSeconds: 600, concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 } });
         const file = writeConfig(cfg);
-        const a = await spawnGateway(file);
+        const [a, other] = await Promise.all([spawnGateway(file), spawnGateway(file)]);
         const b = await submit(a.url, "t");
         await waitFor(async () => (await progress(a.url, b.id)) >= 5, 20_000, "some lines done");
-        const other = await spawnGateway(file);
         a.proc.kill("SIGTERM");
-        assert.deepStrictEqual(await a.exit, { code: 0, signal: null });
+        const exit = await a.exit;
+        assert.deepStrictEqual(exit, { code: 0, signal: null }, a.logs().slice(-3000));
+        assert.match(a.logs(), /batch: handed back unfinished lines|"lines":0/s);
         const t0 = Date.now();
         const ids = await finish(other.url, b.id);
         assert.ok(Date.now() - t0 < 30_000);

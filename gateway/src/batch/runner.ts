@@ -24,6 +24,8 @@ import { randomBytes } from "crypto";
 /** Lines handed back on shutdown are parked here, idle past the lease, for any replica's XAUTOCLAIM. */
 const PARKING = "returned";
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** Longest pause between two scans of the pending list (XAUTOCLAIM: O(1) for a small COUNT). */
+const RECLAIM_SCAN_MS = 2000;
 
 type Entry = [id: string, fields: string[] | null];
 
@@ -101,7 +103,8 @@ class PoolWorker {
                     continue;
                 }
                 let entries: Entry[] = [];
-                if (Date.now() - this.lastReclaim >= this.leaseMs / 4) entries = await this.reclaim(free);
+                // Scan for expired or handed-back lines often (a hand-back is due at once), not only once per lease.
+                if (Date.now() - this.lastReclaim >= Math.min(this.leaseMs / 4, RECLAIM_SCAN_MS)) entries = await this.reclaim(free);
                 if (entries.length === 0) entries = await this.readNew(free);
                 for (const e of entries) if (e[1]) void this.runLine(e[0], e[1]);
             } catch (e) {
