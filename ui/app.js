@@ -8,14 +8,13 @@
 (function () {
     "use strict";
 
-    var KEY_STORE = "gpuserve.apiKey";
     var MODEL_STORE = "gpuserve.model";
     var MAX_FILE_BYTES = 512 * 1024 * 1024;
     var FALLBACK_HINT = { maxSide: 1024, maxImages: 1, why: "a size most vision-language models read without losing detail" };
 
     var $ = function (id) { return document.getElementById(id); };
     var ui = {
-        key: $("api-key"), forgetKey: $("forget-key"), keyError: $("key-error"),
+        key: $("api-key"), forgetKey: $("forget-key"), keyError: $("key-error"), rememberKey: $("remember-key"),
         model: $("model"), modelHint: $("model-hint"),
         dropZone: $("drop-zone"), file: $("file"), fileHint: $("file-hint"), imageError: $("image-error"), attachments: $("attachments"),
         form: $("ask-form"), question: $("question"), analyze: $("analyze"), stop: $("stop"), clear: $("clear"),
@@ -167,7 +166,8 @@
     }
 
     function saveKey() {
-        store(KEY_STORE, ui.key.value.trim() || null);
+        // Session storage unless "Remember on this device" is ticked (key-store.js).
+        gpuKeyStore.save(ui.key.value.trim() || null, ui.rememberKey.checked);
     }
 
     // ---------- images ----------
@@ -241,13 +241,16 @@
             a.width = bmp.width;
             a.height = bmp.height;
         } else if (kind === "dicom" || kind === "raw-dicom") {
-            if (!window.gpuDicom || !window.dicomParser) throw new Error("the DICOM reader did not load; reload the page.");
-            var study = await gpuDicom.parse(new Uint8Array(await file.arrayBuffer()), kind === "raw-dicom");
+            if (!window.gpuDicom || !window.gpuDicomWorker) throw new Error("the DICOM reader did not load; reload the page.");
+            // Decoded in a Web Worker with a time budget (dicom-client.js): a hostile file cannot freeze the page.
+            var reader = await gpuDicomWorker.open(new Uint8Array(await file.arrayBuffer()), kind === "raw-dicom");
+            var study = reader.study;
             a.kind = "dicom";
             a.mime = "image/png";
             a.study = study;
+            a.reader = reader;
             a.frameIndex = 0;
-            a.frame = await study.frame(0, decodeJpeg);
+            a.frame = reader.frame;
             a.fileWindow = gpuDicom.defaultWindow(study, a.frame);
             a.win = { center: a.fileWindow.center, width: a.fileWindow.width };
             a.range = { min: Math.min(a.frame.min, a.win.center - a.win.width / 2), max: Math.max(a.frame.max, a.win.center + a.win.width / 2) };
@@ -259,14 +262,6 @@
         }
         buildAttachmentNode(a);
         return a;
-    }
-
-    async function decodeJpeg(bytes) {
-        var bmp = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }), { colorSpaceConversion: "none" });
-        var c = make("canvas", { width: bmp.width, height: bmp.height });
-        var ctx = c.getContext("2d", { willReadFrequently: true });
-        ctx.drawImage(bmp, 0, 0);
-        return { width: bmp.width, height: bmp.height, data: ctx.getImageData(0, 0, bmp.width, bmp.height).data };
     }
 
     /** The size an image is sent at: longest side at most maxSide, never enlarged. */
@@ -310,6 +305,7 @@
 
     function removeAttachment(a) {
         state.attachments = state.attachments.filter(function (x) { return x !== a; });
+        if (a.reader) a.reader.close();
         a.node.remove();
         if (a.source && a.source.close) a.source.close();
         imageError("");
@@ -395,7 +391,7 @@
         if (index === a.frameIndex || index < 0 || index >= a.study.frames) return;
         a.frameIndex = index;
         try {
-            var frame = await a.study.frame(index, decodeJpeg);
+            var frame = await a.reader.readFrame(index);
             if (a.frameIndex !== index) return; // a newer choice won
             a.frame = frame;
             imageError("");
@@ -789,14 +785,18 @@
 
     // ---------- wiring ----------
 
-    ui.key.value = stored(KEY_STORE) || "";
+    var savedKey = gpuKeyStore.load();
+    ui.key.value = savedKey.key;
+    ui.rememberKey.checked = savedKey.remember;
+    ui.rememberKey.addEventListener("change", saveKey);
     ui.key.addEventListener("change", function () {
         saveKey();
         loadModels();
     });
     ui.forgetKey.addEventListener("click", function () {
         ui.key.value = "";
-        store(KEY_STORE, null);
+        ui.rememberKey.checked = false;
+        gpuKeyStore.forget();
         loadModels();
         ui.key.focus();
     });

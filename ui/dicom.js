@@ -40,6 +40,24 @@
         "1.2.840.10008.1.2.4.203": "HTJ2K",
     };
 
+    /**
+     * Bounds checked before any decoding, so a hostile file is refused instead of freezing or
+     * ballooning the tab: a 4 MB RLE file can declare 16384x16384 pixels, a 1 MB deflated one can
+     * expand to gigabytes. A 4096x5120 16-bit mammogram is well within them.
+     */
+    var LIMITS = {
+        /** Pixels of one frame (rows x columns): about 6,000 x 6,000. */
+        maxPixels: 36e6,
+        /** Decoded bytes of one frame (pixels x samples x bytes per sample). */
+        maxFrameBytes: 96 * 1024 * 1024,
+        /** Size of a deflated data set once inflated. */
+        maxInflatedBytes: 256 * 1024 * 1024,
+    };
+
+    function megabytes(n) {
+        return Math.round(n / 1024 / 1024) + " MB";
+    }
+
     function DicomError(message) {
         this.name = "DicomError";
         this.message = message;
@@ -55,9 +73,26 @@
         return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
     }
 
+    /** Inflates, giving up (and freeing what it read) past LIMITS.maxInflatedBytes: deflate bombs stay small. */
     async function inflateRaw(bytes) {
-        var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
-        return new Uint8Array(await new Response(stream).arrayBuffer());
+        var reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+        var parts = [];
+        var total = 0;
+        for (;;) {
+            var r = await reader.read();
+            if (r.done) break;
+            total += r.value.length;
+            if (total > LIMITS.maxInflatedBytes) {
+                parts = null;
+                await reader.cancel().catch(function () {});
+                throw new DicomError("This compressed DICOM file expands to more than " + megabytes(LIMITS.maxInflatedBytes) + "; it was refused. Export it as uncompressed DICOM, PNG or JPEG.");
+            }
+            parts.push(r.value);
+        }
+        var out = new Uint8Array(total);
+        var at = 0;
+        parts.forEach(function (p) { out.set(p, at); at += p.length; });
+        return out;
     }
 
     /**
@@ -120,6 +155,10 @@
             throw new DicomError("This page cannot display " + photometric + " DICOM images (" + samplesPerPixel + " samples per pixel). Export it as PNG or JPEG.");
         }
         if ([8, 16, 32].indexOf(bitsAllocated) < 0) throw new DicomError("This page cannot display DICOM images with " + bitsAllocated + " bits allocated per sample.");
+        var frameBytes = rows * columns * samplesPerPixel * (bitsAllocated / 8);
+        if (rows * columns > LIMITS.maxPixels || frameBytes > LIMITS.maxFrameBytes) {
+            throw new DicomError("This DICOM image is " + columns + "×" + rows + " pixels (" + megabytes(frameBytes) + " per frame), too large to open here; it was refused. Export a smaller PNG or JPEG.");
+        }
         var slope = ds.floatString("x00281053");
         var intercept = ds.floatString("x00281052");
         var windows = [];
@@ -175,9 +214,18 @@
 
     /** PackBits-decodes RLE Lossless segments into interleaved little-endian samples. */
     function decodeRle(data, pixels, samplesPerPixel, bytesPerSample) {
+        if (data.length < 64) throw new DicomError("Broken RLE data: the frame is shorter than its 64-byte header.");
         var dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
         var segments = dv.getUint32(0, true);
         if (segments !== samplesPerPixel * bytesPerSample) throw new DicomError("Broken RLE data: " + segments + " segments for " + samplesPerPixel + " samples of " + bytesPerSample + " bytes.");
+        // Offsets must lie inside the frame and increase (PS3.5 G.5): a bad one would make the loop
+        // below read past the data for billions of steps.
+        var previous = 64;
+        for (var q = 0; q < segments; q++) {
+            var at = dv.getUint32(4 + 4 * q, true);
+            if (at < previous || at > data.length) throw new DicomError("Broken RLE data: segment " + (q + 1) + " starts outside the frame; the file was refused.");
+            previous = at;
+        }
         var out = new Uint8Array(pixels * samplesPerPixel * bytesPerSample);
         var step = samplesPerPixel * bytesPerSample;
         for (var s = 0; s < segments; s++) {
@@ -348,5 +396,5 @@
         return out;
     }
 
-    return { isDicom: isDicom, parse: parse, render: render, autoWindow: autoWindow, defaultWindow: defaultWindow, DicomError: DicomError };
+    return { isDicom: isDicom, parse: parse, render: render, autoWindow: autoWindow, defaultWindow: defaultWindow, DicomError: DicomError, LIMITS: LIMITS };
 });

@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
+import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
 
@@ -53,6 +54,8 @@ export interface GpuClusterArgs {
     readonly endpointPublicAccessCidrs: string[];
     /** IAM principals given cluster-admin through access entries. */
     readonly adminPrincipalArns: string[];
+    /** ARN of the identity running `pulumi up` (sts:GetCallerIdentity); EKS makes it admin already. */
+    readonly deployerArn: string;
     readonly logTypes: string[];
     readonly logRetentionDays: number;
     /** Production guardrails: deletion protection, and the policy pack's production rules. */
@@ -61,6 +64,13 @@ export interface GpuClusterArgs {
     readonly gpuPools: ResolvedGpuPool[];
     /** Cost-allocation tags for what EC2 and the EBS CSI driver create outside Pulumi's provider (instances, volumes). */
     readonly costTags: Record<string, string>;
+    /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
+    readonly liveDesiredSizes?: Record<string, number>;
+}
+
+/** Name prefixes of the cluster's node groups, the keys of GpuClusterArgs.liveDesiredSizes. */
+export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, "name">[]): { system: string; gpu: Record<string, string> } {
+    return { system: NodePool.namePrefix(`${name}-system`), gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])) };
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
@@ -102,7 +112,11 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
-        for (const arn of args.adminPrincipalArns) {
+        const admins = explicitAdminPrincipals(args.adminPrincipalArns, args.deployerArn);
+        for (const arn of admins.skipped) {
+            pulumi.log.info(`${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`, this);
+        }
+        for (const arn of admins.entries) {
             accessEntries[`admin-${arn.split("/").pop()!.replace(/[^a-zA-Z0-9-]/g, "-")}`] = {
                 principalArn: arn,
                 accessPolicies: { admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } } },
@@ -146,6 +160,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.nodeRoleArn = nodeRole.arn;
 
         const nodeDeps = { parent: this, dependsOn: nodePolicies };
+        const prefixes = nodeGroupPrefixes(name, args.gpuPools);
         this.systemNodes = new NodePool(
             `${name}-system`,
             {
@@ -157,6 +172,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 amiType: "AL2023_x86_64_STANDARD",
                 minSize: args.systemNodes.minSize,
                 maxSize: args.systemNodes.maxSize,
+                liveDesiredSize: args.liveDesiredSizes?.[prefixes.system],
                 diskSizeGiB: args.systemNodes.diskSizeGiB,
                 labels: { [SYSTEM_LABEL]: "system" },
                 instanceTags: args.costTags,
@@ -177,6 +193,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     amiType: "AL2023_x86_64_NVIDIA", // driver and container toolkit, no device plugin
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
+                    liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],
                     diskSizeGiB: pool.diskSizeGiB,
                     labels: gpuNodeLabels(pool),
                     taints: [GPU_TAINT],

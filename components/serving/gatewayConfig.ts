@@ -11,6 +11,23 @@ import { batchRedisUrl } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { VLLM_PORT, workerName } from "./workers";
 
+/** Shortest API key accepted from the stack config. */
+export const MIN_KEY_LENGTH = 32;
+
+/** Most tokens one request may generate, per pool (the gateway adds max_tokens when absent): long answers, never a GPU slot held for a whole context. */
+export const MAX_OUTPUT_TOKENS = 4096;
+
+/** Requests one team may hold at once by default: half a pool's queue, so another team always finds room. */
+export function perTeamMaxConcurrent(maxQueueDepth: number): number {
+    return Math.max(1, Math.ceil(maxQueueDepth / 2));
+}
+
+/** Requests per minute one team may send by default (10/s sustained; a class of 20 is one burst). */
+export const PER_TEAM_REQUESTS_PER_MINUTE = 600;
+
+/** RFC 1918: an existing VPC's CIDR is not known at plan time, and the ALB is inside it. */
+const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+
 export interface ApiKey {
     readonly team: string;
     readonly key: string;
@@ -24,16 +41,21 @@ export function parseApiKeys(json: string): ApiKey[] {
     } catch {
         throw new Error(`gpuserve:gatewayApiKeys: not JSON. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
     }
-    if (!Array.isArray(parsed) || parsed.some((k) => typeof k?.team !== "string" || typeof k?.key !== "string" || k.key.length < 16)) {
-        throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string of 16+ characters}. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
+    if (!Array.isArray(parsed) || parsed.some((k) => typeof k?.team !== "string" || typeof k?.key !== "string")) {
+        throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string}. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
+    }
+    // A guessable key is a team's quota and data: at least 32 characters, not a short pattern repeated.
+    const weak = (parsed as ApiKey[]).find((k) => k.key.length < MIN_KEY_LENGTH || new Set(k.key).size < 12);
+    if (weak) {
+        throw new Error(
+            `gpuserve:gatewayApiKeys: the key of team '${weak.team}' is too weak (${weak.key.length} characters, ${new Set(weak.key).size} distinct); keys need ${MIN_KEY_LENGTH}+ random characters. Fix: generate one with 'openssl rand -base64 32' and run pulumi config set --secret gatewayApiKeys '[{"team":"${weak.team}","key":"<that key>"}]'`,
+        );
     }
     return parsed as ApiKey[];
 }
 
-/** On SIGTERM the gateway finishes what it holds: up to a full wait plus an answer. */
-export function drainSeconds(maxWaitSeconds: number): number {
-    return maxWaitSeconds + 120;
-}
+import { drainSeconds } from "./drain";
+export { drainSeconds };
 
 export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Record<string, unknown> {
     const ns = cfg.serving.namespace;
@@ -44,6 +66,8 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}`,
             // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand).
             maxConcurrentPerUpstream: m.maxNumSeqs,
+            // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
+            maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
         })),
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
@@ -51,6 +75,10 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.
         keepAliveTimeoutSeconds: idleTimeoutSeconds(cfg.serving.gateway.maxWaitSeconds) + 5,
         maxBodyBytes: 20 * 1024 * 1024,
+        // Per-team defaults: one key holder cannot take a pool's whole queue (the queue also shares slots fairly).
+        limits: { default: { maxConcurrent: perTeamMaxConcurrent(cfg.serving.gateway.maxQueueDepth), requestsPerMinute: PER_TEAM_REQUESTS_PER_MINUTE } },
+        // Client addresses in logs come from the ALB's X-Forwarded-For, believed only from inside the VPC.
+        trustedProxies: cfg.network.existing ? PRIVATE_RANGES : [cfg.network.vpcCidr],
     };
     const batch = cfg.serving.batch;
     if (batch.enabled) {

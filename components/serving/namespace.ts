@@ -26,6 +26,9 @@ const app = (name: string) => ({ matchLabels: { "app.kubernetes.io/name": name }
 const workers = { matchLabels: { "app.kubernetes.io/component": "worker" } };
 const tcp = (port: number) => ({ protocol: "TCP", port });
 
+/** RFC 1918, carrier-grade NAT (RFC 6598) and link-local (169.254.169.254, the EKS Pod Identity agent). */
+export const NON_PUBLIC_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] as const;
+
 /** The policies as plain specs (name -> spec), so tests can check them against Services. */
 export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
     const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": MONITORING_NAMESPACE } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } };
@@ -58,7 +61,13 @@ export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string
             policyTypes: ["Ingress"],
             ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT), tcp(VLLM_PORT)] }],
         },
-        "allow-workers-https-egress": { podSelector: workers, policyTypes: ["Egress"], egress: [{ ports: [tcp(443)] }] },
+        // Model loading (Hugging Face Hub, S3) is public HTTPS. Nothing private: not the Kubernetes API, other
+        // pods or VPC services, nor link-local (instance metadata) - a media URL must not reach them (issue 13).
+        "allow-workers-https-egress": {
+            podSelector: workers,
+            policyTypes: ["Egress"],
+            egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_RANGES] } }], ports: [tcp(443)] }],
+        },
     };
 }
 

@@ -34,16 +34,20 @@ function canonical(v: unknown): string {
             .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
             .join(",")}}`;
     }
+    // JSON.stringify writes 1e400 (Infinity) as null: keep them apart.
+    if (typeof v === "number" && !Number.isFinite(v)) return `#${v}`;
     return JSON.stringify(v);
 }
 
 /**
- * Hash of model + messages (image data URLs included, so the image bytes are part of the
+ * Hash of the scope (the team, unless the pool shares its cache across teams) + model + messages (image data URLs included, so the image bytes are part of the
  * key) + every sampling parameter. `stream` and `stream_options` are in the key because
  * the stored bytes are the upstream's exact answer in that format.
  */
-export function cacheKey(pool: string, body: Record<string, unknown>): string {
+export function cacheKey(pool: string, body: Record<string, unknown>, team?: string): string {
     const h = createHash("sha256").update(pool).update("\0");
+    // Per-team keys: a hit never tells one team what another asked. Recursion depth is bounded by request.ts.
+    if (team !== undefined) h.update("team:").update(team).update("\0");
     for (const k of Object.keys(body).sort()) {
         if (IGNORED.has(k) || body[k] === undefined) continue;
         h.update(JSON.stringify(k)).update(":").update(canonical(body[k])).update("\0");

@@ -30,6 +30,13 @@ const cacheSchema = z.strictObject({
     maxEntryBytes: z.int().positive().default(1024 * 1024),
     /** @default 300 */
     ttlSeconds: seconds.default(300),
+    /**
+     * "team": each team has its own entries, so one team cannot learn what another asked
+     * (a hit reveals it) nor read its answer. "shared": identical requests of different teams
+     * share answers (a class using several keys); only when every team may see every answer.
+     * @default "team"
+     */
+    scope: z.enum(["team", "shared"]).default("team"),
 });
 
 const poolSchema = z
@@ -43,6 +50,11 @@ const poolSchema = z
         /** Requests per upstream before the gateway queues instead (vLLM batches internally). Unlimited when absent. */
         maxConcurrentPerUpstream: z.int().positive().optional(),
         cache: cacheSchema.optional(),
+        /**
+         * Most tokens one request may generate (max_tokens / max_completion_tokens / min_tokens);
+         * set when absent, so `ignore_eos` cannot hold a GPU slot up to the context length. Unbounded when absent.
+         */
+        maxTokens: z.int().positive().optional(),
     })
     .superRefine((p, ctx) => {
         if ((p.upstreams === undefined) === (p.dns === undefined)) {
@@ -91,6 +103,51 @@ export const configSchema = z
             .prefault({}),
         /** @default 20971520 (20 MiB: a few images as data URLs) */
         maxBodyBytes: z.int().positive().default(20 * 1024 * 1024),
+        /**
+         * Bytes of request bodies held at once (being received, queued or in flight), all teams
+         * together: the memory bound for bodies, kept well under the pod limit. A request whose
+         * declared size does not fit gets 503 before its body is read. @default 134217728 (128 MiB)
+         */
+        maxHeldBodyBytes: z.int().positive().default(128 * 1024 * 1024),
+        /** Time to receive a whole request (headers and body); a slower client gets 408. @default 30 */
+        requestTimeoutSeconds: seconds.default(30),
+        /** Shape bounds checked before any heavy work (JSON parse, cache key): over them, 400. */
+        requestBounds: z
+            .strictObject({
+                /** Nesting of arrays/objects. @default 32 */
+                maxDepth: z.int().positive().default(32),
+                /** @default 1000 */
+                maxMessages: z.int().positive().default(1000),
+                /** Content parts over all messages. @default 1000 */
+                maxParts: z.int().positive().default(1000),
+                /** Image/video/audio parts over all messages. @default 32 */
+                maxMedia: z.int().positive().default(32),
+            })
+            .prefault({}),
+        /**
+         * Remote media: `http(s)` URLs in image_url/video_url/audio_url parts are refused unless
+         * their host is exactly one in this list; `data:` URLs are always accepted.
+         * Keep it equal to vLLM's --allowed-media-domains. @default [] (no remote media)
+         */
+        allowedMediaDomains: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "must be a domain name such as images.example.org")).default([]),
+        streams: z
+            .strictObject({
+                /** Bytes one answer may send; a longer stream ends with an error event. @default 67108864 (64 MiB) */
+                maxBytes: z.int().positive().default(64 * 1024 * 1024),
+                /** Longest answer (from the upstream's headers to its end). @default 1800 */
+                maxSeconds: seconds.default(1800),
+                /**
+                 * A client that reads nothing for this long while the gateway has data for it is cut off
+                 * (the upstream is paused meanwhile, so nothing piles up in memory). @default 30
+                 */
+                clientStallSeconds: seconds.default(30),
+            })
+            .prefault({}),
+        /**
+         * Proxies (CIDRs) whose X-Forwarded-For is believed when logging the client address:
+         * the VPC's CIDR behind an ALB. @default [] (log the peer address)
+         */
+        trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, "must be an IP address or CIDR such as 10.0.0.0/16")).default([]),
         health: z
             .strictObject({
                 /** Active probe (GET /v1/models) period for a ready upstream. @default 5 */
@@ -101,7 +158,7 @@ export const configSchema = z
                 probeTimeoutSeconds: seconds.default(2),
                 /** Passive ejection time after a failure. @default 10 */
                 ejectSeconds: seconds.default(10),
-                /** Consecutive 5xx answers that eject an upstream (connection failures eject at once). @default 3 */
+                /** Ignored (kept so existing configs parse): a 5xx answer now triggers a probe, and only a failed probe or a connection failure takes an upstream out. @default 3 */
                 failuresToEject: z.int().positive().default(3),
                 /** DNS re-resolution period for `dns` pools. @default 5 */
                 dnsRefreshSeconds: seconds.default(5),

@@ -46,5 +46,7 @@ export const errors = {
         new GatewayError(503, "service_unavailable", "pool_busy", `Pool '${pool}' is at capacity: no worker was free within ${waited} s; retry later`, retryAfter),
     shuttingDown: () => new GatewayError(503, "service_unavailable", "shutting_down", "The gateway is shutting down; retry on another replica", 1),
     upstreamFailed: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "upstream_failed", `Pool '${pool}' failed to answer: ${detail}`),
+    upstreamTimeout: (pool: string, detail: string) => new GatewayError(504, "upstream_error", "upstream_timeout", `The worker of pool '${pool}' did not answer in time (${detail})`),
+    tooBusy: (what: string, retryAfter: number) => new GatewayError(503, "service_unavailable", "gateway_busy", `The gateway is holding too many ${what}; retry later`, retryAfter),
     streamInterrupted: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "stream_interrupted", `The worker of pool '${pool}' failed mid-stream (${detail}); the answer is incomplete`),
 };

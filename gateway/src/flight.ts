@@ -5,9 +5,16 @@
  * answer to its subscribers: normally the one client that asked; for a cacheable request,
  * also identical requests that arrive while it runs (they get the chunks so far, then the
  * live ones). Rules it implements:
- * - a failure before the answer starts (connection error, 5xx, broken body of a non-stream
- *   answer, stream cut before its first chunk) is retried once, preferably on another
- *   upstream; nothing was sent to the client yet, so the retry is invisible;
+ * - a connection failure before the answer starts (connect error, reset, broken body of a
+ *   non-stream answer, stream cut before its first chunk: the worker's fault) is retried once,
+ *   preferably on another upstream; nothing was sent to the client yet, so the retry is
+ *   invisible. A 5xx answer or a timeout is not retried: the request reached the model and may
+ *   have failed on its own input, and a retry would double the GPU work (and, for a poisoned
+ *   request, take a second worker down);
+ * - the upstream is read only as fast as the clients read: when a client's socket is full the
+ *   flight stops reading (undici then stops reading the socket) until it drains, and a client
+ *   that stays full for streams.clientStallSeconds is cut off. A stream is bounded in bytes,
+ *   line length and duration;
  * - a failure after a stream started ends it with an error event, never a silent truncation
  *   (a stream that closes without `data: [DONE]` counts as cut);
  * - when every subscriber has gone, the upstream request is aborted (vLLM then stops generating).
@@ -26,7 +33,12 @@ export interface Subscriber {
     /** A complete answer: non-stream, or a stream request the upstream answered with an error. */
     whole(status: number, contentType: string, body: Buffer): void;
     streamStart(status: number, contentType: string): void;
-    streamData(chunk: Buffer): void;
+    /** Returns false when the client's buffer is full: wait for waitWritable() before sending more. */
+    streamData(chunk: Buffer): boolean;
+    /** Resolves true once the client has read what is buffered, false if it did not within `ms` (or went away). */
+    waitWritable(ms: number): Promise<boolean>;
+    /** Cuts a client that does not read (its connection is closed; the close makes it leave). */
+    abandon(): void;
     streamEnd(): void;
     /** Before anything was sent: an error response; during a stream: an error event, then the end. */
     fail(err: GatewayError): void;
@@ -53,12 +65,18 @@ export interface FlightHooks {
     onUsage?(usage: Usage): void;
 }
 
-/** Non-stream answers are buffered (to allow a retry); this bounds that buffer. */
-const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
+/** Non-stream answers are buffered (to allow a retry); this bounds that buffer (a chat answer is KBs). */
+const MAX_WHOLE_BYTES = 16 * 1024 * 1024;
 
 type BodyReadable = Dispatcher.ResponseData["body"];
 
 class RetryableError extends Error {}
+
+/** undici's timeouts: the worker is slow on this request, not broken. */
+function isTimeout(e: unknown): boolean {
+    const code = (e as { code?: unknown }).code;
+    return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
 
 /** A whole (non-stream) answer, bounded by MAX_WHOLE_BYTES. */
 async function readWhole(body: BodyReadable, contentLength: number): Promise<Buffer> {
@@ -177,16 +195,38 @@ export class Flight {
             });
             const contentType = String(res.headers["content-type"] ?? "application/json");
             if (res.statusCode >= 500) {
+                // Not retried (see the top comment); the upstream probes itself to tell whose fault it was.
                 await res.body.dump().catch(() => undefined);
                 outcome = "http-5xx";
-                throw new RetryableError(`HTTP ${res.statusCode}`);
+                this.finish(errors.upstreamFailed(pool.name, `HTTP ${res.statusCode}`));
+                return;
             }
             if (stream && res.statusCode === 200 && contentType.startsWith("text/event-stream")) {
                 const scanner = new SseScanner();
+                const limits = this.config.streams;
+                const endBy = Date.now() + limits.maxSeconds * 1000;
+                let bytes = 0;
                 for await (const chunk of res.body as AsyncIterable<Buffer>) {
                     if (this.state === "waiting") this.startStream(res.statusCode, contentType);
-                    scanner.push(chunk);
-                    this.relay(chunk);
+                    if (this.state === "done") return; // every client left (aborted) or the drain ended it
+                    bytes += chunk.length;
+                    let over: string | undefined;
+                    if (bytes > limits.maxBytes) over = `the answer exceeds ${limits.maxBytes} bytes`;
+                    else if (Date.now() > endBy) over = `the answer took longer than ${limits.maxSeconds} s`;
+                    if (over === undefined) {
+                        scanner.push(chunk);
+                        if (scanner.lineTooLong) over = "the worker sent an SSE line longer than 1 MiB";
+                    }
+                    if (over !== undefined) {
+                        // Cut at a line end, so the error event that follows parses as its own event.
+                        const nl = scanner.midLine && !scanner.lineTooLong ? chunk.indexOf(0x0a) : -1;
+                        if (nl >= 0) this.relay(chunk.subarray(0, nl + 1));
+                        this.streamFailed(up, over);
+                        this.abort.abort();
+                        return;
+                    }
+                    const full = this.relay(chunk);
+                    if (full !== undefined) await this.waitForClients(full);
                 }
                 if (this.state === "waiting") {
                     outcome = "http-5xx";
@@ -220,8 +260,15 @@ export class Flight {
                 outcome = "aborted";
                 return;
             }
-            outcome = "connect-failure";
             const detail = (e as Error).message || String(e);
+            if (isTimeout(e)) {
+                // Slow on this request (a long generation): neither eject nor retry.
+                outcome = "timeout";
+                if (this.state === "waiting") this.finish(errors.upstreamTimeout(pool.name, detail));
+                else this.streamFailed(up, detail);
+                return;
+            }
+            outcome = "connect-failure";
             if (this.state === "waiting") throw new RetryableError(detail);
             this.streamFailed(up, detail);
         } finally {
@@ -235,7 +282,8 @@ export class Flight {
         for (const s of this.subs) s.streamStart(status, contentType);
     }
 
-    private relay(chunk: Buffer): void {
+    /** Sends a chunk to every subscriber; returns the ones whose buffer is now full. */
+    private relay(chunk: Buffer): Subscriber[] | undefined {
         if (this.recording) {
             this.recorded += chunk.length;
             if (this.recorded > this.req.recordLimit) {
@@ -247,7 +295,24 @@ export class Flight {
                 this.chunks.push(chunk);
             }
         }
-        for (const s of this.subs) s.streamData(chunk);
+        let full: Subscriber[] | undefined;
+        for (const s of this.subs) if (!s.streamData(chunk)) (full ??= []).push(s);
+        return full;
+    }
+
+    /**
+     * Waits until the full clients have read (upstream reading is paused meanwhile); one that
+     * reads nothing for streams.clientStallSeconds is cut off so it holds no memory or slot.
+     */
+    private async waitForClients(full: Subscriber[]): Promise<void> {
+        const ms = this.config.streams.clientStallSeconds * 1000;
+        const ok = await Promise.all(full.map((s) => s.waitWritable(ms)));
+        full.forEach((s, i) => {
+            if (ok[i] || !this.subs.has(s)) return;
+            this.metrics.streamErrors.inc({ pool: this.req.pool.name });
+            this.log.warn({ requestId: this.req.requestId, pool: this.req.pool.name, seconds: ms / 1000 }, "client read nothing while its buffer was full; cutting it off");
+            s.abandon();
+        });
     }
 
     private streamFailed(up: Upstream, detail: string): void {

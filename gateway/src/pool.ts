@@ -190,7 +190,12 @@ export class Pool {
             if (up) return Promise.resolve(this.take(up));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
-            return Promise.reject(errors.queueFull(this.name, Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10))));
+            const full = errors.queueFull(this.name, Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10)));
+            // Full: a team below its share takes the slot of the newest request of the team holding the most.
+            const victim = this.queue.makeRoomFor(opts.team);
+            if (victim === undefined) return Promise.reject(full);
+            this.leave(victim);
+            victim.reject(full);
         }
         return new Promise<Upstream>((resolve, reject) => {
             const w: Waiter = {

@@ -1,6 +1,12 @@
 /**
  * A pool's wait queue: FIFO within a team, round-robin across teams, so one team's
  * burst of 500 requests does not make another team's single request wait behind it.
+ * When the queue is full, a team holding fewer entries than the largest one still gets in:
+ * the largest team's newest entry makes room (see `makeRoomFor`), so each team keeps its
+ * share of the slots. This is the shape of llm-d's flow control (per-flow queues within a
+ * priority band, a round-robin inter-flow dispatch policy choosing which flow's queue goes
+ * next: gateway-api-inference-extension, pkg/epp/flowcontrol/framework/plugins/policies/
+ * interflow/dispatch/README.md).
  * Entries can leave from anywhere in O(1) (timeout, client gone), which matters with
  * thousands of held requests.
  */
@@ -78,6 +84,24 @@ export class FairQueue<T> {
         this.count--;
         if (list.size === 0 && list !== this.urgent) this.teams.delete(ticket.team);
         return true;
+    }
+
+    /** Entries a team has waiting. */
+    countOf(team: string): number {
+        return this.teams.get(team)?.size ?? 0;
+    }
+
+    /**
+     * The full queue's fair share for an arriving `team`: the newest entry of the team with the
+     * most entries, if that team holds at least two more than `team` (the caller removes it and
+     * refuses it). undefined: `team` already has its share, and is the one refused.
+     */
+    makeRoomFor(team: string): T | undefined {
+        const own = this.countOf(team);
+        let largest: List<T> | undefined;
+        for (const [t, list] of this.teams) if (t !== team && (largest === undefined || list.size > largest.size)) largest = list;
+        if (largest === undefined || largest.size < own + 2) return undefined;
+        return largest.tail!.value;
     }
 
     peek(): T | undefined {

@@ -16,7 +16,7 @@ import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
 import { Pool, Resolver } from "./pool";
-import { parseChatRequest } from "./request";
+import { boundTokens, clip, parseChatRequest } from "./request";
 import { replay, ReplySubscriber, sendError } from "./respond";
 
 export interface GatewayOptions {
@@ -49,6 +49,8 @@ interface RequestContext {
     model?: string;
     cache?: "hit" | "shared" | "miss" | "bypass";
     closed: boolean;
+    /** Bytes of the body budget this request holds (released when its response closes). */
+    bodyBytes: number;
     cleanup: Array<() => void>;
 }
 
@@ -88,6 +90,21 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             return typeof h === "string" && REQUEST_ID.test(h) ? h : randomUUID();
         },
         bodyLimit: config.maxBodyBytes,
+        // A client must send its whole request (headers and body) within this time, or gets 408:
+        // a trickled body cannot hold a connection and its buffer open (fastify docs, Server.md#requesttimeout).
+        requestTimeout: config.requestTimeoutSeconds * 1000,
+        // Node checks that timeout only every connectionsCheckingInterval (30 s by default); headers
+        // get no longer than the whole request (Node http.createServer options, v20 docs).
+        http: {
+            requestTimeout: config.requestTimeoutSeconds * 1000,
+            headersTimeout: Math.min(60_000, config.requestTimeoutSeconds * 1000),
+            connectionsCheckingInterval: Math.min(5000, Math.max(100, (config.requestTimeoutSeconds * 1000) / 4)),
+        },
+        // Socket inactivity backstop (Server.md#connectiontimeout). Held requests are silent for up to a
+        // queue wait plus a non-stream answer, so it cannot be short; stalled readers are cut by respond.ts.
+        connectionTimeout: (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000,
+        // The client address in logs: X-Forwarded-For is believed only from these proxies (Server.md#trustproxy).
+        trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
         keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
         forceCloseConnections: true,
         return503OnClosing: false,
@@ -114,16 +131,24 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const flights = new Set<Flight>();
     let draining = false;
     let admitted = 0;
+    /** Body bytes held by all requests (being received, queued, in flight): bounded by maxHeldBodyBytes. */
+    let heldBodyBytes = 0;
+    const stallMs = config.streams.clientStallSeconds * 1000;
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 
     app.decorateRequest("gw", null as unknown as RequestContext);
     app.setErrorHandler((err: FastifyError, request, reply) => {
         const ge = toGatewayError(err, config.maxBodyBytes);
-        if (ge.status >= 500) request.log.error({ err: { message: err.message, code: err.code } }, "unhandled error");
+        if (ge.status >= 500 && !(err instanceof GatewayError)) request.log.error({ err: { message: err.message, code: err.code } }, "unhandled error");
+        // Refused before its body arrived: close the connection instead of reading (or waiting for) the rest.
+        if (!request.raw.complete) reply.header("connection", "close");
         return sendError(reply, ge);
     });
-    app.setNotFoundHandler((request, reply) => sendError(reply, new GatewayError(404, "invalid_request_error", "not_found", `No route for ${request.method} ${request.url.split("?")[0]}`)));
+    app.setNotFoundHandler((request, reply) => {
+        if (!request.raw.complete) reply.header("connection", "close");
+        return sendError(reply, new GatewayError(404, "invalid_request_error", "not_found", `No route for ${request.method} ${clip(request.url.split("?")[0])}`));
+    });
 
     app.get("/healthz", async () => ({ status: "ok" }));
     app.get("/readyz", async (_request, reply) => {
@@ -146,7 +171,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         metrics.requestsFor(pool, code).inc();
         metrics.durationFor(pool).observe(seconds);
         if (ctx.team !== undefined) metrics.teamRequestsFor(ctx.team, pool, code).inc();
-        request.log.info({ team: ctx.team, pool: ctx.pool, model: ctx.model, status: Number(code), ms: Math.round(seconds * 1000), cache: ctx.cache }, `${request.method} ${request.routeOptions.url ?? request.url}`);
+        request.log.info(
+            { team: ctx.team, pool: ctx.pool, model: ctx.model === undefined ? undefined : clip(ctx.model), status: Number(code), ms: Math.round(seconds * 1000), cache: ctx.cache, ip: request.ip },
+            `${request.method} ${request.routeOptions.url ?? clip(request.url)}`,
+        );
     }
 
     void app.register(
@@ -156,7 +184,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
             v1.addHook("onRequest", (request, reply, done) => {
-                request.gw = { startMs: performance.now(), closed: false, cleanup: [] };
+                request.gw = { startMs: performance.now(), closed: false, cleanup: [], bodyBytes: 0 };
                 reply.header("x-request-id", request.id);
                 if (draining) {
                     reply.header("connection", "close");
@@ -170,6 +198,25 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 const who = authenticate(request.headers.authorization);
                 if (who instanceof GatewayError) return done(who);
                 request.gw.team = who;
+                if (request.method !== "POST") return done();
+                // Everything below runs before the body is read, so a refused request costs no buffer.
+                const type = request.headers["content-type"];
+                // JSON APIs only (other routes, e.g. file uploads, bring their own parsers).
+                if (request.routeOptions.url === "/v1/chat/completions" && (type === undefined || !/^application\/json\s*(;|$)/i.test(type))) {
+                    return done(new GatewayError(415, "invalid_request_error", "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'"));
+                }
+                const release = limiter.admit(who);
+                if (release instanceof GatewayError) return done(release);
+                onClosed(request.gw, release);
+                // The body budget: the declared size (or the most a chunked body may be).
+                const declared = Number(request.headers["content-length"] ?? NaN);
+                const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, config.maxBodyBytes) : config.maxBodyBytes;
+                if (heldBodyBytes + bytes > config.maxHeldBodyBytes) {
+                    return done(errors.tooBusy("request bodies", 1));
+                }
+                heldBodyBytes += bytes;
+                request.gw.bodyBytes = bytes;
+                onClosed(request.gw, () => (heldBodyBytes -= bytes));
                 done();
             });
 
@@ -184,33 +231,32 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             // returning `reply` makes fastify wait on the response's end, a cost per request.)
             v1.post("/chat/completions", (request, reply) => {
                 const ctx = request.gw;
-                const raw = request.body as Buffer | undefined;
-                const chat = parseChatRequest(raw);
+                if (ctx.closed) return;
+                const chat = parseChatRequest(request.body as Buffer | undefined, config.requestBounds, config.allowedMediaDomains);
                 ctx.model = chat.model;
                 const pool = poolByModel.get(chat.model);
-                if (pool === undefined) throw errors.modelNotFound(chat.model);
+                if (pool === undefined) throw errors.modelNotFound(clip(chat.model));
                 ctx.pool = pool.name;
                 const team = ctx.team!;
-                const release = limiter.admit(team);
-                if (release instanceof GatewayError) throw release;
-                onClosed(ctx, release);
-                if (ctx.closed) return;
+                const raw = boundTokens(chat, request.body as Buffer, pool.config.maxTokens);
 
-                const sub = new ReplySubscriber(reply);
+                const sub = new ReplySubscriber(reply, stallMs);
                 const cache = caches.get(pool.name);
                 let key: string | undefined;
+                // Per-team caches say whether they hit; a shared one never does (it would tell one team what another asked).
+                const teamScoped = pool.config.cache?.scope !== "shared";
                 if (cache) {
                     if (/\bno-store\b/i.test(String(request.headers["cache-control"] ?? "")) || !isDeterministic(chat.body)) {
                         metrics.cacheBypass.inc({ pool: pool.name });
                         ctx.cache = "bypass";
                     } else {
-                        key = cacheKey(pool.name, chat.body);
+                        key = cacheKey(pool.name, chat.body, teamScoped ? team : undefined);
                         const hit = cache.get(key);
                         const inFlight = hit ? undefined : sharedFlights.get(key);
                         if (hit || inFlight?.join(sub)) {
                             metrics.cacheHits.inc({ pool: pool.name });
                             ctx.cache = hit ? "hit" : "shared";
-                            reply.header("x-gateway-cache", ctx.cache);
+                            if (teamScoped) reply.header("x-gateway-cache", ctx.cache);
                             if (hit) replay(sub, hit);
                             else onClosed(ctx, () => inFlight!.leave(sub));
                             return;
@@ -218,14 +264,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                         metrics.cacheMisses.inc({ pool: pool.name });
                         ctx.cache = "miss";
                     }
-                    reply.header("x-gateway-cache", ctx.cache);
+                    if (teamScoped) reply.header("x-gateway-cache", ctx.cache);
                 }
 
                 const flightKey = key;
                 const flight: Flight = new Flight(
                     {
                         pool,
-                        body: raw!,
+                        body: raw,
                         stream: chat.stream,
                         team,
                         requestId: request.id,

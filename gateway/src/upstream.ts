@@ -7,7 +7,13 @@
 import { Pool as HttpPool } from "undici";
 import type { GatewayConfig } from "./config";
 
-export type Outcome = "ok" | "connect-failure" | "http-5xx" | "aborted";
+/**
+ * How a request ended on an upstream. Only "connect-failure" (the connection failed or was
+ * cut: the worker's fault) ejects. A 5xx answer may be caused by the request's own content,
+ * so it only triggers a probe at once: the worker is taken out if the probe fails. A timeout
+ * (a long generation the client asked for) is not the worker's fault either.
+ */
+export type Outcome = "ok" | "connect-failure" | "http-5xx" | "timeout" | "aborted";
 
 export interface UpstreamEvents {
     /** Availability may have increased: the pool should serve its queue. */
@@ -23,9 +29,9 @@ export class Upstream {
     /** Passed its last probe. */
     ready = false;
     ejectedUntil = 0;
-    private consecutive5xx = 0;
     private timer: NodeJS.Timeout | undefined;
     private stopped = false;
+    private probing = false;
 
     constructor(
         readonly origin: string,
@@ -61,7 +67,9 @@ export class Upstream {
         const h = this.config.health;
         const wait = this.ejectedUntil - Date.now();
         if (wait > 0) return this.schedule(wait);
-        const ok = await this.probeOnce(h.probeTimeoutSeconds * 1000);
+        if (this.probing) return;
+        this.probing = true;
+        const ok = await this.probeOnce(h.probeTimeoutSeconds * 1000).finally(() => (this.probing = false));
         if (this.stopped) return;
         this.setReady(ok);
         this.schedule((ok ? h.probeIntervalSeconds : h.probeIntervalNotReadySeconds) * 1000);
@@ -80,19 +88,17 @@ export class Upstream {
     private setReady(ready: boolean): void {
         if (ready === this.ready) return;
         this.ready = ready;
-        if (ready) this.consecutive5xx = 0;
         this.events.onStateChange();
         if (ready) this.events.onAvailable();
     }
 
     /** Passive health: called when a request finishes. */
     report(outcome: Outcome): void {
-        if (outcome === "ok") {
-            this.consecutive5xx = 0;
-        } else if (outcome === "connect-failure") {
+        if (outcome === "connect-failure") {
             this.eject("connection failed");
         } else if (outcome === "http-5xx") {
-            if (++this.consecutive5xx >= this.config.health.failuresToEject) this.eject(`${this.consecutive5xx} consecutive 5xx answers`);
+            // Is it the worker or the request? Ask the worker (GET /v1/models) now; a failed probe takes it out.
+            if (!this.stopped && Date.now() >= this.ejectedUntil) this.schedule(0);
         }
     }
 
@@ -100,7 +106,6 @@ export class Upstream {
         if (Date.now() < this.ejectedUntil) return;
         this.ejectedUntil = Date.now() + this.config.health.ejectSeconds * 1000;
         this.ready = false;
-        this.consecutive5xx = 0;
         this.events.onEjected(this, reason);
         this.events.onStateChange();
         this.schedule(this.config.health.ejectSeconds * 1000);

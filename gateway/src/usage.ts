@@ -4,8 +4,6 @@
  * (the chunks themselves are forwarded untouched). The scanner also notices `data: [DONE]`,
  * so a stream that ends without it is reported as interrupted, not as complete.
  */
-import { StringDecoder } from "string_decoder";
-
 export interface Usage {
     promptTokens: number;
     completionTokens: number;
@@ -40,37 +38,70 @@ export function usageOfJson(body: Buffer): Usage | undefined {
     return { promptTokens: Number.isNaN(p) ? 0 : p, completionTokens: Number.isNaN(c) ? 0 : c };
 }
 
-const USAGE = /"usage"\s*:\s*\{/;
+/** Longest SSE line the scanner keeps (vLLM's chunks are a few KB, with logprobs tens of KB). */
+export const MAX_SSE_LINE_BYTES = 1024 * 1024;
 
+const DATA = Buffer.from("data:");
+const USAGE_KEY = Buffer.from('"usage"');
+
+/**
+ * Scans an SSE stream line by line as it passes. Incremental: each byte is searched for a
+ * newline once (an upstream that never sends one cannot make it rescan), and a line longer
+ * than MAX_SSE_LINE_BYTES is not kept: `lineTooLong` tells the flight to end the stream.
+ */
 export class SseScanner {
     usage: Usage | undefined;
     sawDone = false;
-    private readonly decoder = new StringDecoder("utf8");
-    private partial = "";
+    lineTooLong = false;
+    private pending: Buffer[] = [];
+    private pendingBytes = 0;
 
-    push(chunk: Buffer): void {
-        const text = this.partial + this.decoder.write(chunk);
-        let start = 0;
-        let nl: number;
-        while ((nl = text.indexOf("\n", start)) !== -1) {
-            this.line(text.slice(start, nl));
-            start = nl + 1;
-        }
-        this.partial = text.slice(start);
+    constructor(private readonly maxLine = MAX_SSE_LINE_BYTES) {}
+
+    /** The stream so far ends inside a line. */
+    get midLine(): boolean {
+        return this.pendingBytes > 0;
     }
 
-    private line(raw: string): void {
-        const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-        if (!line.startsWith("data:")) return;
-        const data = line.slice(5).trim();
-        if (data === "[DONE]") {
-            this.sawDone = true;
-        } else if (USAGE.test(data)) {
-            try {
-                this.usage = toUsage((JSON.parse(data) as { usage?: unknown }).usage) ?? this.usage;
-            } catch {
-                // not JSON: nothing to count
+    push(chunk: Buffer): void {
+        let start = 0;
+        let nl: number;
+        while ((nl = chunk.indexOf(0x0a, start)) !== -1) {
+            if (this.pendingBytes > 0) {
+                this.pending.push(chunk.subarray(start, nl));
+                this.line(Buffer.concat(this.pending));
+                this.pending = [];
+                this.pendingBytes = 0;
+            } else {
+                this.line(chunk.subarray(start, nl));
             }
+            start = nl + 1;
+        }
+        if (start < chunk.length) {
+            this.pendingBytes += chunk.length - start;
+            if (this.pendingBytes > this.maxLine) {
+                this.lineTooLong = true;
+                this.pending = [];
+                this.pendingBytes = 0;
+            } else {
+                this.pending.push(chunk.subarray(start));
+            }
+        }
+    }
+
+    private line(raw: Buffer): void {
+        let end = raw.length;
+        if (end > 0 && raw[end - 1] === 0x0d) end--;
+        if (end < 5 || raw.compare(DATA, 0, 5, 0, 5) !== 0) return;
+        if (end <= 32) {
+            if (raw.toString("latin1", 5, end).trim() === "[DONE]") this.sawDone = true;
+            return;
+        }
+        if (raw.indexOf(USAGE_KEY, 5) === -1) return;
+        try {
+            this.usage = toUsage((JSON.parse(raw.toString("utf8", 5, end)) as { usage?: unknown }).usage) ?? this.usage;
+        } catch {
+            // not JSON: nothing to count
         }
     }
 }

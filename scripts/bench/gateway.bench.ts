@@ -1,10 +1,13 @@
 /**
  * Gateway benchmark: the gateway and nginx (Debian, plain reverse proxy) side by side,
- * against the same fake vLLM upstream, in one run.
+ * against the same fake vLLM upstream (5 ms service time), in one run.
  *
- * - throughput: closed loop, 100 concurrent connections, fixed duration;
- * - added latency: open loop at 500 requests/s (latency counted from each request's
- *   scheduled send time, so a stall is not hidden), p50/p99 minus the direct-to-upstream figures;
+ * - pinned cores (taskset, when there are >= 2 CPUs): the proxy under test on CPU 0, the load
+ *   generator and the fake upstream on CPU 1, so the proxies are compared core for core;
+ * - throughput: closed loop, 10 and 100 concurrent connections, fixed duration;
+ * - added latency: open loop at 500 requests/s over 10 and over 100 connections (latency counted
+ *   from each request's scheduled send time, so a stall is not hidden): the gateway's p50/p99
+ *   minus nginx's (the proxy baseline) and minus direct-to-upstream;
  * - memory: RSS of a gateway process holding 2,000 queued requests (pool with no worker),
  *   which are then all answered once a worker comes up.
  *
@@ -24,7 +27,17 @@ import { FakeVllmProcess, spawnFakeVllm } from "../../test/fakes/vllm";
 const ROOT = path.resolve(__dirname, "../..");
 const MODEL = "Qwen/Qwen3-VL-2B-Instruct";
 const KEY = "sk-bench-key";
+const CONNECTION_COUNTS = [10, 100];
 const CONNECTIONS = 100;
+const SERVICE_MS = 5;
+/** CPU of the proxy under test, and of everything else (load generator, upstream). */
+const PROXY_CPU = "0";
+const LOAD_CPU = "1";
+const PIN = os.cpus().length >= 2 && fs.existsSync("/usr/bin/taskset");
+/** Prefix a command with taskset when pinning. */
+function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
+    return PIN ? ["/usr/bin/taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
+}
 const ROUNDS = 3;
 const THROUGHPUT_SECONDS = 3;
 const RATE = 500;
@@ -93,7 +106,8 @@ async function startGateway(bundle: string, upstream: string, name: string, extr
         }),
     );
     // Logs go to /dev/null: written (the production cost) but not kept.
-    const proc = spawn(process.execPath, [bundle, "--config", cfgFile], { env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "ignore", "inherit"] });
+    const [cmd, args] = pinned(PROXY_CPU, process.execPath, [...(process.env.GATEWAY_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.GATEWAY_CPU_PROF}`] : []), bundle, "--config", cfgFile]);
+    const proc = spawn(cmd, args, { env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "ignore", "inherit"] });
     children.push(proc);
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/healthz`, (s) => s === 200, `gateway ${name}`);
@@ -164,7 +178,8 @@ http {
     const file = path.join(dir, "nginx.conf");
     fs.writeFileSync(file, conf);
     const version = spawnSync(bin, ["-v"], { encoding: "utf8" }).stderr.trim().replace("nginx version: ", "");
-    const proc = spawn(bin, ["-p", dir, "-e", `${dir}/error.log`, "-c", file], { stdio: ["ignore", "ignore", "inherit"] });
+    const [cmd, args] = pinned(PROXY_CPU, bin, ["-p", dir, "-e", `${dir}/error.log`, "-c", file]);
+    const proc = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
     children.push(proc);
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/v1/models`, (s) => s === 200, "nginx");
@@ -228,8 +243,8 @@ interface Latency {
 }
 
 /** Open loop: requests at a fixed rate regardless of answers; latency from the scheduled send time. */
-async function latencyAtRate(url: string, rate: number, seconds: number): Promise<Latency> {
-    const pool = new HttpPool(url, { connections: CONNECTIONS });
+async function latencyAtRate(url: string, rate: number, seconds: number, conns = CONNECTIONS): Promise<Latency> {
+    const pool = new HttpPool(url, { connections: conns });
     const n = Math.round(rate * seconds);
     const lat: number[] = [];
     let errors = 0;
@@ -305,7 +320,8 @@ interface MemoryResult {
 /** RSS of a gateway holding QUEUED requests for a pool whose worker is not up yet; then the worker starts. */
 async function memory(bundle: string, body: string): Promise<MemoryResult> {
     const port = await freePort();
-    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, { health: { probeIntervalNotReadySeconds: 0.2 } });
+    // A body budget that fits all QUEUED requests (the default, 128 MiB, would refuse some 48 KiB-image ones with 503).
+    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, { health: { probeIntervalNotReadySeconds: 0.2 }, maxHeldBodyBytes: 256 * 1024 * 1024 });
     await sleep(300);
     const idle = rssMiB(gw.proc.pid!).rss;
     const pool = new HttpPool(gw.url, { connections: QUEUED, headersTimeout: 120_000 });
@@ -347,8 +363,10 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
 async function main(): Promise<void> {
     console.log(`gateway benchmark on ${os.cpus().length} CPUs, Node ${process.version}; everything on 127.0.0.1`);
     const bundle = await buildGateway();
-    const upstream = await spawnFakeVllm({ tokenDelayMs: 0 });
+    if (PIN) spawnSync("/usr/bin/taskset", ["-a", "-p", "-c", LOAD_CPU, String(process.pid)], { stdio: "ignore" });
+    const upstream = await spawnFakeVllm({ tokenDelayMs: 0, serviceTimeMs: SERVICE_MS });
     fakes.push(upstream);
+    if (PIN) spawnSync("/usr/bin/taskset", ["-a", "-p", "-c", LOAD_CPU, String(upstream.proc.pid)], { stdio: "ignore" });
     const gw = await startGateway(bundle, upstream.url, "proxy");
     await waitHttp(`${gw.url}/metrics`, (_s, t) => /gateway_upstreams_ready\{pool="a10g"\} 1/.test(t), "gateway upstream ready");
 
@@ -369,6 +387,7 @@ async function main(): Promise<void> {
     const tp = new Map<string, Throughput[]>();
     const lt = new Map<string, Latency[]>();
     const cpu = new Map<string, number[]>();
+    const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
     for (const t of targets) {
         process.stdout.write(`warming up ${t.name} ...\n`);
         await throughput(t.url, WARMUP_SECONDS); // connections, JIT
@@ -378,29 +397,34 @@ async function main(): Promise<void> {
     for (let r = 1; r <= ROUNDS; r++) {
         process.stdout.write(`round ${r}/${ROUNDS}: `);
         for (const t of targets) {
-            const c0 = cpuMs(t.pid);
-            const res = await throughput(t.url, THROUGHPUT_SECONDS);
-            (cpu.get(t.name) ?? cpu.set(t.name, []).get(t.name)!).push(((cpuMs(t.pid) - c0) * 1000) / res.ok);
-            (tp.get(t.name) ?? tp.set(t.name, []).get(t.name)!).push(res);
-            (lt.get(t.name) ?? lt.set(t.name, []).get(t.name)!).push(await latencyAtRate(t.url, RATE, LATENCY_SECONDS));
+            for (const conns of CONNECTION_COUNTS) {
+                const key = `${t.name}@${conns}`;
+                const c0 = cpuMs(t.pid);
+                const res = await throughput(t.url, THROUGHPUT_SECONDS, conns);
+                push(cpu, key, ((cpuMs(t.pid) - c0) * 1000) / res.ok);
+                push(tp, key, res);
+                push(lt, key, await latencyAtRate(t.url, RATE, LATENCY_SECONDS, conns));
+            }
             process.stdout.write(`${t.name} `);
         }
         process.stdout.write("\n");
     }
+    const profiling = process.env.GATEWAY_CPU_PROF;
     nginx?.stop();
     gw.proc.kill("SIGTERM");
+    if (profiling) await new Promise((r) => gw.proc.once("exit", r));
     const results = new Map<string, { t: Throughput; l: Latency; cpuUs: number }>();
-    for (const t of targets) {
-        const ts = tp.get(t.name)!;
-        const ls = lt.get(t.name)!;
-        results.set(t.name, {
+    for (const key of tp.keys()) {
+        const ts = tp.get(key)!;
+        const ls = lt.get(key)!;
+        results.set(key, {
             t: { rps: median(ts.map((x) => x.rps)), ok: 0, errors: ts.reduce((n, x) => n + x.errors, 0), p50: median(ts.map((x) => x.p50)), p99: median(ts.map((x) => x.p99)) },
             // Latency percentiles over all rounds' samples pooled: a p99 from 2,000 samples alone is noisy.
             l: (() => {
                 const all = ls.flatMap((x) => x.samples).sort((a, b) => a - b);
                 return { p50: percentile(all, 50), p99: percentile(all, 99), errors: ls.reduce((n, x) => n + x.errors, 0), achieved: median(ls.map((x) => x.achieved)), samples: [] };
             })(),
-            cpuUs: median(cpu.get(t.name)!),
+            cpuUs: median(cpu.get(key)!),
         });
     }
 
@@ -409,17 +433,42 @@ async function main(): Promise<void> {
     const memImage = await memory(bundle, imageRequest(48 * 1024));
     process.stdout.write(" done\n\n");
 
-    const direct = results.get("direct to upstream")!;
+    const nginxName = nginx ? `nginx ${nginx.version}` : undefined;
     console.log(
-        `${ROUNDS} alternating rounds. Throughput (median of rounds): closed loop, ${CONNECTIONS} connections, ${THROUGHPUT_SECONDS} s. Latency (all rounds pooled, ${ROUNDS * RATE * LATENCY_SECONDS} requests per target): open loop at ${RATE} req/s, from each request's scheduled send time; "added" = minus direct (negative = within noise).`,
+        `${ROUNDS} alternating rounds; upstream service time ${SERVICE_MS} ms; ${PIN ? `proxy pinned to CPU ${PROXY_CPU}, load generator and upstream to CPU ${LOAD_CPU} (taskset)` : "NOT pinned (needs 2 CPUs and taskset)"}.`,
     );
-    const rows = [["target", "req/s @100 conns", "p50 ms", "p99 ms", "proxy CPU us/req", `p50 ms @${RATE}/s`, `p99 ms @${RATE}/s`, "added p50", "added p99", "errors"]];
-    for (const [name, { t, l, cpuUs }] of results) {
-        const isDirect = name === "direct to upstream";
-        rows.push([name, f1(t.rps), f2(t.p50), f2(t.p99), isDirect ? "" : f1(cpuUs), f2(l.p50), f2(l.p99), isDirect ? "" : f2(l.p50 - direct.l.p50), isDirect ? "" : f2(l.p99 - direct.l.p99), String(t.errors + l.errors)]);
+    console.log(
+        `Throughput (median of rounds): closed loop, ${THROUGHPUT_SECONDS} s. Latency (all rounds pooled): open loop at ${RATE} req/s, from each request's scheduled send time; "over nginx" = gateway minus nginx, "added" = minus direct.`,
+    );
+    for (const conns of CONNECTION_COUNTS) {
+        const direct = results.get(`direct to upstream@${conns}`)!;
+        const base = nginxName ? results.get(`${nginxName}@${conns}`) : undefined;
+        console.log(`\n${conns} connections:`);
+        const rows = [["target", "req/s", "p50 ms", "p99 ms", "proxy CPU us/req", `p50 ms @${RATE}/s`, `p99 ms @${RATE}/s`, "added p50", "added p99", "over nginx p50", "over nginx p99", "errors"]];
+        for (const t of targets) {
+            const { t: th, l, cpuUs } = results.get(`${t.name}@${conns}`)!;
+            const isDirect = t.name === "direct to upstream";
+            const isGateway = t.name === "gateway";
+            rows.push([
+                t.name,
+                f1(th.rps),
+                f2(th.p50),
+                f2(th.p99),
+                isDirect ? "" : f1(cpuUs),
+                f2(l.p50),
+                f2(l.p99),
+                isDirect ? "" : f2(l.p50 - direct.l.p50),
+                isDirect ? "" : f2(l.p99 - direct.l.p99),
+                isGateway && base ? f2(l.p50 - base.l.p50) : "",
+                isGateway && base ? f2(l.p99 - base.l.p99) : "",
+                String(th.errors + l.errors),
+            ]);
+        }
+        const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+        for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
+        const g = results.get(`gateway@${conns}`)!;
+        if (base) console.log(`  gateway/nginx throughput ${f2(g.t.rps / base.t.rps)}x; CPU per request ${f1(g.cpuUs)} vs ${f1(base.cpuUs)} us (${f1(g.cpuUs / base.cpuUs)}x); p50 over nginx at ${RATE}/s: +${f2(g.l.p50 - base.l.p50)} ms`);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
 
     console.log(`\nMemory of the gateway process holding ${QUEUED} queued requests (no worker up), then all answered when one starts:`);
     for (const [label, m] of [
@@ -431,21 +480,16 @@ async function main(): Promise<void> {
         );
     }
 
-    const g = results.get("gateway")!;
-    const n = nginx ? results.get(`nginx ${nginx.version}`) : undefined;
+    const g = results.get(`gateway@${CONNECTIONS}`)!;
+    const n = nginxName ? results.get(`${nginxName}@${CONNECTIONS}`) : undefined;
+    const direct = results.get(`direct to upstream@${CONNECTIONS}`)!;
     const addedP99 = g.l.p99 - direct.l.p99;
     console.log("\nTargets:");
     console.log(`  added p99 at ${RATE} req/s < 5 ms:       ${f2(addedP99)} ms  ${addedP99 < 5 ? "OK" : "MISSED"}`);
     console.log(`  ${QUEUED} queued requests < 300 MB RSS:  ${f1(memText.queued)} MiB (text), ${f1(memImage.queued)} MiB (48 KiB images)  ${memText.queued * 1.048576 < 300 ? "OK" : "MISSED"}`);
     if (n) console.log(`  throughput >= 50% of nginx:        ${f1(g.t.rps)} vs ${f1(n.t.rps)} req/s = ${f1((100 * g.t.rps) / n.t.rps)} %  ${g.t.rps >= 0.5 * n.t.rps ? "OK" : "MISSED"}`);
     else console.log("  throughput >= 50% of nginx:        skipped (no nginx)");
-    if (n) {
-        // Throughput here is capped by the shared CPUs (load generator + upstream); CPU per request is the per-core view.
-        console.log(
-            `  CPU per request:                   gateway ${f1(g.cpuUs)} us vs nginx ${f1(n.cpuUs)} us (${f1(g.cpuUs / n.cpuUs)}x); one core would carry ~${Math.round(1e6 / g.cpuUs)} req/s through the gateway, ~${Math.round(1e6 / n.cpuUs)} through nginx`,
-        );
-        console.log(`  nginx reached ${f1((100 * n.t.rps) / direct.t.rps)} % of direct-to-upstream throughput: on this machine the load generator and the upstream bound it.`);
-    }
+    if (profiling) console.log(`\nCPU profile of the gateway: ${profiling}/*.cpuprofile (open in Chrome DevTools > Performance)`);
     console.log(`\nNote: ${os.cpus().length} CPUs shared by the load generator, the fake upstream (one Node process) and the proxy; nginx runs 1 worker, like the gateway's one event loop.`);
 }
 

@@ -129,7 +129,12 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
     }
 }
 
+/** Answers a test sets for an invoke (e.g. a different caller identity); kept until cleared. */
+export const callOverrides = new Map<string, (inputs: Record<string, any>) => Record<string, unknown>>();
+
 function mockCall(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+    const override = callOverrides.get(token);
+    if (override) return override(inputs);
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: ["a", "b", "c", "d"].map((z) => `${region}${z}`), zoneIds: ["az1", "az2", "az4", "az6"].map((z) => `use1-${z}`), id: region };

@@ -1,7 +1,8 @@
 import * as assert from "assert";
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
-import { gatewayConfig } from "../../components/serving/gatewayConfig";
+import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayConfig";
+import { networkPolicySpecs } from "../../components/serving/namespace";
 import { scaledObjectSpec } from "../../components/serving/scaling";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
@@ -57,16 +58,19 @@ describe("ServingStack", () => {
         const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
         assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
         assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
+        assert.deepStrictEqual(gw.fallback, { failureThreshold: 3, replicas: 2, behavior: "currentReplicasIfHigher" });
     });
 
     it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
         const d = inputs(prod.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment"));
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-        assert.strictEqual(arg("--model"), "Qwen/Qwen3-VL-2B-Instruct");
+        assert.deepStrictEqual(c.command, ["vllm", "serve"]);
+        assert.strictEqual(c.args[0], "Qwen/Qwen3-VL-2B-Instruct", "the model is vllm serve's positional argument");
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
-        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
+        assert.strictEqual(arg("--allowed-media-domains"), "media.invalid", "no remote media URLs (issue 13)");
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
@@ -108,6 +112,7 @@ describe("ServingStack", () => {
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);
             assert.ok(spec.fallback.replicas >= 1);
+            assert.strictEqual(spec.fallback.behavior, "currentReplicasIfHigher", "a Prometheus outage must never scale a busy pool down");
             assert.strictEqual(spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds, 300);
         }
     });
@@ -157,6 +162,28 @@ describe("ServingStack", () => {
         assert.strictEqual(prod.outputs.url, "https://vision.example.org");
     });
 
+    it("keeps the ALB's connections to a deregistered gateway pod open for its whole drain, inside its grace period", () => {
+        const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-gateway-service")).metadata.annotations;
+        const m = /^deregistration_delay\.timeout_seconds=(\d+)$/.exec(svc["alb.ingress.kubernetes.io/target-group-attributes"]);
+        assert.ok(m, "the gateway's target group needs a deregistration delay (ALB default 300 s cuts held requests)");
+        const delay = Number(m![1]);
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
+        assert.ok(delay >= preStop + g.drainTimeoutSeconds && delay <= 3600, `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`);
+        assert.ok(pod.terminationGracePeriodSeconds > delay && pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
+        assert.strictEqual(svc["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        const ui = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-ui-service")).metadata.annotations ?? {};
+        assert.strictEqual(ui["alb.ingress.kubernetes.io/target-group-attributes"], undefined, "the UI answers at once and keeps the default");
+    });
+
+    it("lets pulumi destroy delete the gateway's ECR repository with its images", () => {
+        const [repo] = prod.find("aws:ecr/repository:Repository").map(inputs);
+        assert.strictEqual(repo.imageTagMutability, "IMMUTABLE");
+        assert.strictEqual(repo.forceDelete, true, "ECR refuses to delete a repository that holds images");
+    });
+
     it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {
         const all = JSON.stringify(prod.resources);
         assert.ok(!all.includes(HF_TOKEN), "HF token leaked");
@@ -187,11 +214,37 @@ describe("ServingStack", () => {
         assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
     });
 
+    it("emits per-team default limits, a max_tokens bound per pool and the VPC as trusted proxy (issue 13)", () => {
+        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const stack = parseStackConfig({ ...rest, region, environment: "prod" });
+        const g = parseConfig(gatewayConfig(stack, [{ team: "radiology", key: API_KEY }]));
+        const depth = g.queue.maxDepth;
+        assert.ok(g.limits.default?.maxConcurrent !== undefined && g.limits.default.maxConcurrent < depth, "one team cannot hold a whole queue");
+        assert.ok(g.limits.default?.requestsPerMinute !== undefined);
+        for (const p of g.pools) assert.ok(p.maxTokens !== undefined && p.maxTokens <= 4096, `${p.name}: maxTokens ${p.maxTokens}`);
+        assert.deepStrictEqual(g.trustedProxies, [stack.network.vpcCidr]);
+        assert.deepStrictEqual(g.allowedMediaDomains, [], "no remote media by default");
+    });
+
+    it("lets workers reach only public HTTPS (model downloads), not the metadata service, the API server or the VPC", () => {
+        const policy = networkPolicySpecs("10.0.0.0/16")["allow-workers-https-egress"];
+        assert.deepStrictEqual(policy.egress, [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] }]);
+    });
+
+    it("refuses API keys shorter than 32 characters or with few distinct characters, naming the team and the fix", () => {
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "radiology", key: "sk-radiology-16ch" }])), /team 'radiology'.*32\+ random characters.*openssl rand/);
+        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "t", key: "ab".repeat(20) }])), /too weak/);
+        assert.strictEqual(parseApiKeys(JSON.stringify([{ team: "t", key: API_KEY }])).length, 1);
+    });
+
     it("runs the gateway image's own command with the config mounted where GATEWAY_CONFIG points", () => {
         const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
         const [c] = pod.containers;
         assert.strictEqual(c.args, undefined, "args would replace the image's command (node /app/main.js)");
         const configPath = c.env.find((e: any) => e.name === "GATEWAY_CONFIG").value;
+        // The V8 heap is bounded under the container's memory limit, so garbage is collected before an OOM kill.
+        const heap = Number(/--max-old-space-size=(\d+)/.exec(c.env.find((e: any) => e.name === "NODE_OPTIONS")?.value ?? "")?.[1]);
+        assert.ok(heap > 0 && heap * 1.5 <= parseInt(c.resources.limits.memory, 10), `heap ${heap} MiB vs limit ${c.resources.limits.memory}`);
         const mount = c.volumeMounts.find((m: any) => configPath.startsWith(m.mountPath + "/"));
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");

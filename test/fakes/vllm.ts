@@ -26,7 +26,13 @@ export type FailMode =
     /** Chat requests: HTTP 500 with a vLLM-style error body. */
     | "status500"
     /** Chat requests: the connection closes after `afterTokens` tokens (stream) or half the body (non-stream). */
-    | "close-mid-stream";
+    | "close-mid-stream"
+    /** The engine died: chat requests get HTTP 500 and the /v1/models probe fails too (500). */
+    | "dead-engine"
+    /** Stream requests: `chunkBytes`-sized SSE chunks, forever, as fast as the reader takes them (a misbehaving worker). */
+    | "endless"
+    /** Stream requests: a 200 SSE answer that never sends a newline, as fast as the reader takes it. */
+    | "no-newlines";
 
 export interface FakeVllmOptions {
     /** @default 0 (ephemeral) */
@@ -45,6 +51,10 @@ export interface FakeVllmOptions {
     fail?: FailMode;
     /** For close-mid-stream. @default 2 */
     failAfterTokens?: number;
+    /** Size of each SSE chunk in the endless and no-newlines modes. @default 16384 */
+    chunkBytes?: number;
+    /** Fixed service time of each chat request before it answers (benchmarks: a 5 ms upstream). @default 0 */
+    serviceTimeMs?: number;
 }
 
 export interface RecordedRequest {
@@ -163,6 +173,34 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         slotWaiters.shift()?.();
     }
 
+    /** Writes forever, honouring backpressure (as uvicorn does), until the reader goes away. */
+    async function flood(res: http.ServerResponse, mode: "endless" | "no-newlines", model: string): Promise<void> {
+        const size = options.chunkBytes ?? 16384;
+        let chunk: Buffer;
+        if (mode === "endless") {
+            const head = `data: {"id":"chatcmpl-flood","object":"chat.completion.chunk","model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":"`;
+            chunk = Buffer.from(`${head}${"x".repeat(Math.max(1, size - head.length - 20))}"},"finish_reason":null}]}\n\n`);
+        } else {
+            chunk = Buffer.alloc(size, 0x78);
+        }
+        res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+        if (mode === "no-newlines") res.write("data: ");
+        let open = true;
+        res.on("close", () => (open = false));
+        while (open) {
+            if (!res.write(chunk)) {
+                await new Promise<void>((r) => {
+                    const done = () => {
+                        res.off("drain", done).off("close", done);
+                        r();
+                    };
+                    res.on("drain", done).on("close", done);
+                });
+            }
+        }
+        counts.aborted++;
+    }
+
     async function chat(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
         let body: ChatBody;
         try {
@@ -178,7 +216,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
             req.socket.destroy();
             return;
         }
-        if (mode === "status500") return vllmError(res, 500, "EngineCore encountered an issue", "InternalServerError");
+        if (mode === "status500" || mode === "dead-engine") return vllmError(res, 500, "EngineCore encountered an issue", "InternalServerError");
+        if (body.stream && (mode === "endless" || mode === "no-newlines")) return void flood(res, mode, String(body.model));
 
         let gone = false;
         res.on("close", () => {
@@ -186,6 +225,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
         await acquireSlot();
         try {
+            if (options.serviceTimeMs) await sleep(options.serviceTimeMs);
             const id = `chatcmpl-${++seq}`;
             const created = Math.floor(Date.now() / 1000);
             const tokens = answerTokens(body, cap);
@@ -249,6 +289,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
             if (req.method === "GET" && url === "/health") return void res.writeHead(200).end();
             if (req.method === "GET" && url === "/v1/models") {
                 if (!isReady()) return vllmError(res, 503, "model is loading", "ServiceUnavailableError");
+                if (fail === "dead-engine") return vllmError(res, 500, "EngineCore is dead", "InternalServerError");
                 const created = Math.floor(Date.now() / 1000);
                 return json(res, 200, { object: "list", data: models.map((m) => ({ id: m, object: "model", created, owned_by: "vllm", root: m, parent: null, max_model_len: 32768 })) });
             }

@@ -139,10 +139,10 @@ describe("gateway response cache", function () {
         const gw = await gateway(cached([f.url], {}, { health: { ...FAST_HEALTH, failuresToEject: 5 } }));
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
         const body = question(xray(8));
-        f.setFail("status500", { times: 2 });
+        f.setFail("status500", { times: 1 });
         assert.strictEqual((await post(gw.url, body)).status, 502);
         assert.strictEqual((await post(gw.url, body)).status, 200);
-        assert.strictEqual(f.requests.length, 3);
+        assert.strictEqual(f.requests.length, 2, "the 502 was neither retried nor stored");
     });
 
     describe("cacheKey", () => {

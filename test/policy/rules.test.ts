@@ -30,7 +30,7 @@ const deployment = (container: Record<string, unknown>) => resource("kubernetes:
 describe("policy pack", () => {
     for (const stack of ["dev", "prod"]) {
         it(`passes every rule on the ${stack} plan`, async () => {
-            const run = await runStack(stackConfig(stack), { gatewayApiKeys: JSON.stringify([{ team: "t", key: "0123456789abcdef0123" }]) });
+            const run = await runStack(stackConfig(stack), { gatewayApiKeys: JSON.stringify([{ team: "t", key: "0123456789abcdef0123456789abcdef" }]) });
             const provider = run.resources.find((r) => r.type === "pulumi:providers:aws")!;
             const found: string[] = [];
             for (const r of run.resources) {

@@ -500,13 +500,13 @@ describe("ui: the page in chromium against the real gateway", function () {
         assert.deepStrictEqual(unnamed, []);
         for (const label of ["API key", "Model", "Question"]) assert.strictEqual(await page.getByLabel(label, { exact: true }).count(), 1, label);
 
-        // Tab order follows the page: skip link, key, forget, model, files, question, analyze, clear.
+        // Tab order follows the page: skip link, key, forget, remember, model, files, question, analyze, clear.
         const order: string[] = [];
-        for (let i = 0; i < 8; i++) {
+        for (let i = 0; i < 9; i++) {
             await page.keyboard.press("Tab");
             order.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.className || ""));
         }
-        assert.deepStrictEqual(order, ["skip", "api-key", "forget-key", "model", "file", "question", "analyze", "clear"]);
+        assert.deepStrictEqual(order, ["skip", "api-key", "forget-key", "remember-key", "model", "file", "question", "analyze", "clear"]);
 
         await page.setInputFiles("#file", { name: "hand.png", mimeType: "image/png", buffer: writePng(800, 1200, (x, y) => [(x * y) % 256, 90, 200]) });
         await page.waitForSelector(".attachment");

@@ -1,0 +1,85 @@
+/*
+ * The page's side of ui/dicom-worker.js: one worker per DICOM attachment (it keeps the parsed
+ * file for frame changes), a time budget per operation, and plain messages when a file is
+ * refused. A worker over its budget is terminated, which frees whatever it allocated.
+ *
+ * window.gpuDicomWorker.open(bytes, raw) -> Promise<{study, frame, readFrame(index), close()}>
+ */
+(function (root) {
+    "use strict";
+
+    /** Seconds a file may take to open (parse + first frame), and a frame change. */
+    var BUDGET = { openSeconds: 15, frameSeconds: 10 };
+    /** Overrides of dicom.js LIMITS for the worker (tests use smaller bounds, same mechanism). */
+    var LIMITS = {};
+
+    function open(bytes, raw) {
+        var worker;
+        try {
+            worker = new Worker("dicom-worker.js");
+        } catch (e) {
+            return Promise.reject(new Error("the DICOM reader could not start in this browser (" + e.message + ")."));
+        }
+        var nextId = 1;
+        var pending = new Map();
+        var closed = false;
+
+        function close() {
+            if (closed) return;
+            closed = true;
+            worker.terminate();
+            pending.forEach(function (p) { p.reject(new Error("the DICOM reader was closed.")); });
+            pending.clear();
+        }
+
+        worker.onmessage = function (e) {
+            var p = pending.get(e.data.id);
+            if (!p) return;
+            pending.delete(e.data.id);
+            clearTimeout(p.timer);
+            if (e.data.ok) p.resolve(e.data);
+            else p.reject(new Error(e.data.message));
+        };
+        worker.onerror = function (e) {
+            e.preventDefault();
+            var message = "the DICOM reader failed (" + (e.message || "unknown error") + ").";
+            pending.forEach(function (p) { clearTimeout(p.timer); p.reject(new Error(message)); });
+            pending.clear();
+        };
+
+        function call(msg, seconds, transfer) {
+            if (closed) return Promise.reject(new Error("the DICOM reader was closed."));
+            return new Promise(function (resolve, reject) {
+                var id = nextId++;
+                msg.id = id;
+                var timer = setTimeout(function () {
+                    // Over budget: a hostile or broken file. Stop the worker, which frees its memory.
+                    pending.delete(id);
+                    close();
+                    reject(new Error("this DICOM file took longer than " + seconds + " s to decode and was refused. Export it as PNG or JPEG."));
+                }, seconds * 1000);
+                pending.set(id, { resolve: resolve, reject: reject, timer: timer });
+                worker.postMessage(msg, transfer || []);
+            });
+        }
+
+        return call({ op: "open", bytes: bytes, raw: raw, limits: LIMITS }, BUDGET.openSeconds, [bytes.buffer]).then(
+            function (r) {
+                return {
+                    study: r.study,
+                    frame: r.frame,
+                    readFrame: function (index) {
+                        return call({ op: "frame", index: index }, BUDGET.frameSeconds).then(function (x) { return x.frame; });
+                    },
+                    close: close,
+                };
+            },
+            function (e) {
+                close();
+                throw e;
+            },
+        );
+    }
+
+    root.gpuDicomWorker = { open: open, BUDGET: BUDGET, LIMITS: LIMITS };
+})(typeof self !== "undefined" ? self : this);
