@@ -103,6 +103,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
             hfToken: secrets.hfToken,
             gatewayApiKeys: secrets.gatewayApiKeys,
+            batchStorePassword: secrets.batchStorePassword,
             keda: addons.keda ? [addons.keda.release] : [],
             loadBalancerController: addons.loadBalancerController ? [addons.loadBalancerController.release] : [],
             tags,

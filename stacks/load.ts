@@ -13,6 +13,8 @@ export interface StackSecrets {
     readonly hfToken?: pulumi.Output<string>;
     /** Gateway API keys as JSON: [{"team":"radiology","key":"..."}]. */
     readonly gatewayApiKeys?: pulumi.Output<string>;
+    /** Password of an external batch store (serving.batch.store "external"). */
+    readonly batchStorePassword?: pulumi.Output<string>;
 }
 
 export interface LoadedConfig {
@@ -82,6 +84,6 @@ export function loadStackConfig(): LoadedConfig {
     checkExampleValues(raw);
     return {
         config,
-        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys") },
+        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys"), batchStorePassword: cfg.getSecret("batchStorePassword") },
     };
 }

@@ -153,6 +153,8 @@ export const scalingSchema = z.strictObject({
     warmWindows: z.array(warmWindowSchema).default([]),
     /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */
     predictiveWarmup: predictiveWarmupSchema.default(predictiveWarmupSchema.parse({})),
+    /** Batch lines waiting (gateway_batch_backlog) per replica: the batch trigger wakes the pool from zero and sizes it by backlog. 0 = no batch trigger. @default 200 */
+    batchBacklogPerReplica: nonNegativeInt.default(200),
 });
 
 export const modelSchema = z.strictObject({
@@ -195,6 +197,31 @@ export const gatewaySchema = z.strictObject({
     maxWaitSeconds: positiveInt.max(3600).default(1200),
 });
 
+/** The official Valkey image, multi-arch index digest of valkey/valkey:9.1.2-alpine (see components/serving/batchStore.ts for the source). */
+export const VALKEY_IMAGE = "valkey/valkey:9.1.2-alpine@sha256:48332870af354a799964c0012ae1194a0bf2bf894eb508f945810596dc2d8d11";
+const REDIS_URL = /^rediss?:\/\/[A-Za-z0-9.-]+:\d{1,5}$/;
+
+export const batchSchema = z.strictObject({
+    /** The OpenAI Batch API on the gateway (/v1/files, /v1/batches). @default true */
+    enabled: z.boolean().default(true),
+    /** Where batch state lives: "inCluster" (a Valkey StatefulSet on an encrypted gp3 volume) or "external" (an existing Valkey/Redis, e.g. Amazon ElastiCache for Valkey, at `endpoint`). @default "inCluster" */
+    store: z.enum(["inCluster", "external"]).default("inCluster"),
+    /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
+    endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
+    /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
+    image: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127})?@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>").default(VALKEY_IMAGE),
+    /** In-cluster Valkey volume size (append-only file). @default 20 */
+    storageGiB: z.int().min(1).default(20),
+    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line). @default 2048 */
+    memoryMiB: z.int().min(256).default(2048),
+    /** Lines per batch a team may submit. @default 50000 */
+    maxLinesPerBatch: positiveInt.default(50_000),
+    /** Bytes per uploaded batch file. @default 209715200 (200 MiB) */
+    maxFileBytes: positiveInt.default(200 * 1024 * 1024),
+    /** Batches per team in progress at once. @default 10 */
+    maxBatchesInProgress: positiveInt.default(10),
+});
+
 export const servingSchema = z.strictObject({
     /** Kubernetes namespace of the serving stack. @default "serving" */
     namespace: dnsLabel.default("serving"),
@@ -209,6 +236,8 @@ export const servingSchema = z.strictObject({
     vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
     /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
     uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
+    /** Batch jobs (OpenAI Batch API) and their Valkey store. */
+    batch: batchSchema.default(batchSchema.parse({})),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */
@@ -334,6 +363,18 @@ export const timetableSessionSchema = z.strictObject({
     model: z.string().min(1).optional(),
 });
 
+/** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */
+export const batchJobSchema = z.strictObject({
+    /** Days it is submitted, cron syntax. @default "1-5" */
+    days: cronDays.default("1-5"),
+    /** Submission time, HH:MM local. */
+    at: z.string().regex(HHMM, "must be HH:MM (24h)"),
+    /** Lines (requests, one image + prompt each). */
+    lines: positiveInt.max(50_000),
+    /** Worker pool (model `name` or `id`). @default the first model */
+    model: z.string().min(1).optional(),
+});
+
 export const trafficSchema = z
     .strictObject({
         /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
@@ -361,6 +402,8 @@ export const trafficSchema = z
         classroom: classroomSchema.default(classroomSchema.parse({})),
         /** Service time and concurrency per worker pool (model `name` or `id`), overriding the service model. @default {} */
         service: z.record(z.string(), serviceOverrideSchema).default({}),
+        /** Batch jobs next to the interactive profile (run on spare capacity, scaled by the batch-backlog trigger). @default [] */
+        batches: z.array(batchJobSchema).default([]),
     })
     .superRefine((t, ctx) => {
         if (t.profile === "hourly" && t.hourly.length === 0) {
@@ -429,4 +472,4 @@ export type ScalingConfig = z.output<typeof scalingSchema>;
 /** Config keys the user sets as `gpuserve:<key>`; `region` comes from `aws:region`. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape).filter((k) => k !== "region");
 /** Secret config keys, read with requireSecret and never part of the schema above. */
-export const SECRET_KEYS = ["hfToken", "gatewayApiKeys"] as const;
+export const SECRET_KEYS = ["hfToken", "gatewayApiKeys", "batchStorePassword"] as const;

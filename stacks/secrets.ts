@@ -13,6 +13,7 @@ export type SecretKey = (typeof SECRET_KEYS)[number];
 export const OFFLINE_SECRET_PLACEHOLDERS: Readonly<Record<SecretKey, string>> = {
     hfToken: "hf_offline_placeholder_not_a_real_token",
     gatewayApiKeys: JSON.stringify([{ team: "offline-placeholder", key: "offline-placeholder-key-not-a-real-key" }]),
+    batchStorePassword: "offline-placeholder-batch-store-password",
 };
 
 /** Placeholder for any other encrypted value (a key outside the secret keys, another namespace). */

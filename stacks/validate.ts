@@ -347,6 +347,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     });
 
     checkAddons(cfg, issues);
+    checkBatch(cfg, issues);
     if (serving.gateway.maxReplicas < serving.gateway.replicas) {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }
@@ -374,6 +375,18 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             message: "no TLS certificate is set and plain HTTP was not explicitly allowed",
             fix: "set gpuserve:serving.certificateArn (and domain), or for a dev stack set gpuserve:serving.allowInsecureHttp to true",
         });
+    }
+}
+
+/** The batch store: an endpoint exactly when it is external. */
+function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
+    const b = cfg.serving.batch;
+    if (!b.enabled) return;
+    if (b.store === "external" && b.endpoint === undefined) {
+        issues.push({ key: key("serving", "batch", "endpoint"), message: "store is \"external\" but no endpoint is set", fix: "set it to your Valkey/Redis, e.g. rediss://master.my-cache.abc123.use1.cache.amazonaws.com:6379, or set serving.batch.store to \"inCluster\"" });
+    }
+    if (b.store === "inCluster" && b.endpoint !== undefined) {
+        issues.push({ key: key("serving", "batch", "endpoint"), message: `is set (${showValue(b.endpoint)}) but store is "inCluster", which ignores it`, fix: "remove it, or set serving.batch.store to \"external\"" });
     }
 }
 

@@ -858,6 +858,9 @@
         addFiles(e.dataTransfer.files);
     });
 
+    // The Batch view (batch.js) converts images exactly like this view.
+    window.gpuChat = { loadImage: loadAttachment, encodeImage: encode, authHeaders: authHeaders, readError: readError, model: function () { return ui.model.value; }, make: make };
+
     updateFileHint();
     loadHints().then(function () {
         updateModelHint();

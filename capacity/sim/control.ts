@@ -37,6 +37,7 @@ export class Control {
     scrape(): void {
         const s = this.s;
         if (this.outage()) return; // Prometheus is unreachable: queries fail (hpaSync, kedaPoll)
+        s.batch?.scrape();
         for (const w of s.wps) {
             w.snapDemand = w.heldCount + w.inflight;
             const perRequest = w.setup.policy.coldAwareSecondsPerRequest;
@@ -157,6 +158,8 @@ export class Control {
         const failed = this.outage();
         const fallback = this.countRead(w, failed);
         const observations = pol.metrics.map((m) => this.observe(w, m, failed, fallback));
+        const batch = failed ? undefined : s.batch?.observation(wi);
+        if (batch) observations.push(batch);
         // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
         // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
         const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
@@ -185,6 +188,7 @@ export class Control {
                 const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : m.source === "history" ? w.snapHistory : m.source === "warmup" ? w.snapWarmup : 0;
                 if (isActivated(value, m.activation)) active = true;
             }
+            if (s.batch?.activates(wi)) active = true;
         }
         const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);

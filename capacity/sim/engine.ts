@@ -174,7 +174,8 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         };
     });
     const sortedAll = sortedCopy(all);
-    const withFailures = new Float64Array(s.outcome.length).fill(Infinity);
+    // Interactive requests only: batch lines have no latency sample.
+    const withFailures = new Float64Array(s.outcome.length - (s.batch?.lines ?? 0)).fill(Infinity);
     sortedAll.forEach((l, k) => (withFailures[k] = l));
     withFailures.sort();
     return {
@@ -187,6 +188,7 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         latencyAllRequests: { p50: quantileSorted(withFailures, 0.5), p95: quantileSorted(withFailures, 0.95), p99: quantileSorted(withFailures, 0.99) },
         completion: s.completion,
         outcome: s.outcome,
+        batch: s.batch?.result(),
         series: b && {
             t: Float64Array.from(b.t),
             perWorkerPool: b.wp.map((x) => ({ held: Float64Array.from(x.held), inflight: Float64Array.from(x.inflight), desired: Float64Array.from(x.desired), ready: Float64Array.from(x.ready) })),

@@ -109,6 +109,20 @@ export interface ExpectedCost {
     readonly gatewayLimits: { readonly maxQueueDepth: number; readonly maxWaitSeconds: number };
     readonly perPool: readonly PoolEstimate[];
     readonly assumptions: readonly string[];
+    /** Batch jobs of traffic.batches (absent without any): not in the latency figures above. */
+    readonly batch?: BatchEstimate;
+}
+
+export interface BatchEstimate {
+    readonly jobsPerMonth: number;
+    readonly linesPerMonth: number;
+    /** Seconds from a job's submission to its last answer, over the simulated jobs (null: a job did not finish). */
+    readonly completionSeconds: { readonly median: number; readonly max: number } | null;
+    /** GPU hours the batch lines used (service time / worker concurrency). */
+    readonly workGpuHoursPerMonth: number;
+    /** GPU cost attributed to batch: gpuUsdPerMonth x the batch share of the work done. */
+    readonly gpuUsdPerMonth: number;
+    readonly gpuUsdPerJob: number | null;
 }
 
 export interface ExpectedCostOptions extends SetupOptions {}
@@ -231,12 +245,30 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         requests,
         gatewayLimits: { maxQueueDepth: input.gateway.maxQueueDepth, maxWaitSeconds: input.gateway.maxWaitSeconds },
         perPool,
+        ...(result.batch ? { batch: batchEstimate(result, perMonth, gpuUsd) } : {}),
         assumptions: [
             "traffic, service times and cold-start figures are documented defaults (capacity/traffic, capacity/sim/service.ts, capacity/sim/params.ts) unless overridden in gpuserve:traffic",
             "time is the stack's local time; daylight-saving shifts are ignored",
             "Cluster Autoscaler removes only empty GPU nodes (no bin-packing moves of running workers)",
             "spot interruptions are off unless the simulator option spotInterruptionsPerNodeHour is set",
         ],
+    };
+}
+
+function batchEstimate(result: SimResult, perMonth: number, gpuUsd: number): BatchEstimate {
+    const b = result.batch!;
+    const spans = b.jobs.map((j) => j.makespanSeconds);
+    const work = b.workSeconds.reduce((a, x) => a + x, 0);
+    const allWork = result.workerPools.reduce((a, w) => a + w.workSeconds, 0);
+    const usd = allWork > 0 ? gpuUsd * (work / allWork) : 0;
+    const jobs = b.jobs.length * perMonth;
+    return {
+        jobsPerMonth: round(jobs, 1),
+        linesPerMonth: Math.round(b.lines * perMonth),
+        completionSeconds: spans.length === 0 || spans.some((x) => Number.isNaN(x)) ? null : ttfa(spans),
+        workGpuHoursPerMonth: round((work / 3600) * perMonth, 1),
+        gpuUsdPerMonth: round(usd),
+        gpuUsdPerJob: jobs > 0 ? round(usd / jobs, 2) : null,
     };
 }
 

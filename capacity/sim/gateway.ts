@@ -28,6 +28,10 @@ export class Gateway {
         const s = this.s;
         const w = s.wps[s.trace.pools[r]];
         w.arrived++;
+        if (s.batch?.isBatch(r)) {
+            s.batch.arrive(s.trace.pools[r], r);
+            return this.drainBatch(w);
+        }
         w.lastArrival = s.now;
         const pod = this.pick(w);
         if (pod) return this.assign(pod, r);
@@ -77,6 +81,22 @@ export class Gateway {
             this.s.inQueue[r] = 0;
             w.heldCount--;
             this.assign(pod, r);
+        }
+        this.drainBatch(w);
+    }
+
+    /** Batch lines (batch.ts) go out only on room interactive requests leave, like gateway/src/batch/runner.ts. */
+    drainBatch(w: WorkerPoolState): void {
+        const b = this.s.batch;
+        if (!b || w.heldCount > 0) return;
+        const wi = this.s.wps.indexOf(w);
+        const limit = Math.max(1, w.setup.maxConcurrentPerWorker - b.setup.reservedSlots);
+        while (b.waiting(wi) > 0) {
+            let best: Pod | undefined;
+            for (const pod of w.ready) if (pod.outstanding < limit && b.room(pod) > 0 && (!best || pod.outstanding < best.outstanding)) best = pod;
+            if (!best) return;
+            b.started(best);
+            this.assign(best, b.next(wi)!);
         }
     }
 
@@ -140,9 +160,12 @@ export class Gateway {
         w.inflight--;
         w.answered++;
         const latency = s.now - s.trace.times[r];
-        w.latencies.push(latency);
         w.workSeconds += s.service[r] / w.setup.service.concurrency;
-        if (w.tracksLatency) w.recent.push({ t: s.now, latency });
+        if (s.batch?.isBatch(r)) s.batch.answered(pod, pod.wp, r, s.now, s.service[r] / w.setup.service.concurrency);
+        else {
+            w.latencies.push(latency);
+            if (w.tracksLatency) w.recent.push({ t: s.now, latency });
+        }
         if (!Number.isNaN(w.episodeStart) && s.heldAt[r] >= w.episodeStart) {
             w.ttfa.push(s.now - w.episodeStart);
             w.episodeStart = NaN;
@@ -166,6 +189,7 @@ export class Gateway {
         w.waitingTotal--;
         w.inflight--;
         w.timedOut++;
+        if (s.batch?.isBatch(r)) s.batch.left(pod);
         s.resolve(r, OUTCOME.timedOut);
         this.afterRequestLeft(pod);
     }
@@ -213,7 +237,8 @@ export class Gateway {
             s.reqPod[r] = undefined;
             w.inflight--;
             w.requeued++;
-            this.hold(w, r, true);
+            if (s.batch?.isBatch(r)) s.batch.requeue(pod, pod.wp, r);
+            else this.hold(w, r, true);
         }
     }
 }

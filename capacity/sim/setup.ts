@@ -12,6 +12,8 @@ import { splitHistory } from "../traffic/trace";
 import { timetableOccurrences } from "../traffic/timetable";
 import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
+import { withBatchJobs } from "../traffic/batch";
+import { BATCH_DEFAULTS } from "./batch";
 import { StackConfig } from "../../stacks/validate";
 import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
@@ -46,7 +48,8 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
     const days = opts.days ?? 7;
     const lookbacks = config.models.filter((m) => m.scaling.predictiveWarmup.enabled).map((m) => m.scaling.predictiveWarmup.lookbackDays);
     const historyDays = traffic.profile === "csv" ? 0 : (opts.historyDays ?? Math.max(0, ...lookbacks));
-    const trace = splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root }), historyDays * 86400);
+    // History first (unreported), then the batch jobs of the reported span (traffic/batch.ts).
+    const trace = withBatchJobs(splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root }), historyDays * 86400), traffic.batches, targets);
     const warmups = teacherWarmups(traffic, targets, days, historyDays);
     const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
         const price = poolNodePrice(config, pool);
@@ -75,7 +78,8 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups };
+    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS, backlogPerReplica: config.models.map((m) => m.scaling.batchBacklogPerReplica) } : undefined;
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch };
 }
 
 /**

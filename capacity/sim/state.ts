@@ -5,6 +5,8 @@
  * rules for their part and change this state only through their own methods.
  */
 import { KIND_IMAGE, Trace } from "../traffic/trace";
+import type { BatchTrace } from "../traffic/batch";
+import { BatchSim } from "./batch";
 import { warmWindowTable } from "./calendar";
 import { EventHeap } from "./heap";
 import { HpaController } from "./hpa";
@@ -197,6 +199,8 @@ export class SimState {
     readonly inQueue: Uint8Array;
     readonly heldAt: Float64Array;
     readonly reqPod: (Pod | undefined)[];
+    /** Batch lines of the trace (capacity/sim/batch.ts), when it has any. */
+    readonly batch: BatchSim | undefined;
 
     constructor(readonly input: SimInput) {
         this.p = input.params;
@@ -224,6 +228,8 @@ export class SimState {
             w.arrivalsAll = Float64Array.from(all);
             w.warmups = (input.warmups ?? []).filter((x) => x.pool === wi).map((x) => ({ from: x.from, until: x.until, replicas: x.replicas }));
         });
+        const bt = this.trace as BatchTrace;
+        this.batch = input.batch && bt.batch && bt.batchJobs ? new BatchSim(this, input.batch, bt.batch, bt.batchJobs) : undefined;
     }
 
     at(t: number, type: Ev, extra: { pod?: Pod; node?: Node; i?: number; g?: number } = {}): void {

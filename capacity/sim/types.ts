@@ -2,6 +2,7 @@
  * The simulator's public input and output shapes (see engine.ts for the loop itself).
  */
 import { Trace } from "../traffic/trace";
+import type { BatchResult, BatchSetup } from "./batch";
 import { SimParams } from "./params";
 import { PolicySpec } from "./policy";
 import { ServiceProfile } from "./service";
@@ -48,6 +49,8 @@ export interface SimInput {
     readonly seed: number;
     /** Explicit warm-ups (POST /v1/warmup): worker pool index, [from, until) seconds, replicas. @default [] */
     readonly warmups?: readonly Warmup[];
+    /** Batch jobs in the trace (traffic.batches; capacity/sim/batch.ts). */
+    readonly batch?: BatchSetup;
 }
 
 export interface Warmup {
@@ -122,4 +125,6 @@ export interface SimResult {
     readonly completion: Float64Array;
     readonly outcome: Uint8Array;
     readonly series?: Series;
+    /** Batch jobs (absent without traffic.batches); their lines are not in the latency figures. */
+    readonly batch?: BatchResult;
 }

@@ -39,6 +39,10 @@ export interface GatewayArgs {
     readonly prometheusUrl: string;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+    /** Extra env vars (the batch store's password from its Secret). @default [] */
+    readonly env?: k8s.types.input.core.v1.EnvVar[];
+    /** Memory limit; batch uploads (up to maxFileBytes) are held and validated in memory. @default 512 */
+    readonly memoryMiB?: number;
 }
 
 /**
@@ -124,10 +128,12 @@ export class Gateway extends pulumi.ComponentResource {
                                         { name: "GATEWAY_CONFIG", value: "/etc/gateway/config.json" },
                                         // V8 heap bound well under the 512Mi limit: request bodies parsed into strings are
                                         // garbage the heap must collect before the OOM killer comes (issue 13).
+                                        // (Batch uploads are Buffers, outside this heap: they use the extra memoryMiB.)
                                         { name: "NODE_OPTIONS", value: `--max-old-space-size=${GATEWAY_HEAP_MIB}` },
+                                        ...(args.env ?? []),
                                     ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } },
+                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 2, failureThreshold: 1 },
                                     // Keep accepting while the ALB deregisters the pod; SIGTERM (drain) comes after.

@@ -7,6 +7,7 @@
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
+import { batchRedisUrl } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { VLLM_PORT, workerName } from "./workers";
@@ -89,6 +90,13 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         // Client addresses in logs come from the ALB's X-Forwarded-For, believed only from inside the VPC.
         trustedProxies: cfg.network.existing ? PRIVATE_RANGES : [cfg.network.vpcCidr],
     };
+    const batch = cfg.serving.batch;
+    if (batch.enabled) {
+        config.batch = {
+            redisUrl: batchRedisUrl(cfg),
+            limits: { default: { maxLinesPerBatch: batch.maxLinesPerBatch, maxFileBytes: batch.maxFileBytes, maxBatchesInProgress: batch.maxBatchesInProgress } },
+        };
+    }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
     else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex"), ...(k.permissions?.length ? { permissions: [...k.permissions] } : {}) })) };
     // else: no auth section, and the gateway refuses every /v1 request (secure default).

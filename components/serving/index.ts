@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
+import { BatchStore } from "./batchStore";
 import { Gateway } from "./gateway";
 import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
@@ -22,6 +23,7 @@ export interface ServingStackArgs {
     readonly serviceMonitors: boolean;
     readonly hfToken?: pulumi.Output<string>;
     readonly gatewayApiKeys?: pulumi.Output<string>;
+    readonly batchStorePassword?: pulumi.Output<string>;
     readonly keda: pulumi.Input<pulumi.Resource>[];
     readonly loadBalancerController: pulumi.Input<pulumi.Resource>[];
     readonly tags: Record<string, string>;
@@ -80,6 +82,7 @@ export class ServingStack extends pulumi.ComponentResource {
             pulumi.log.warn("gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: pulumi config set --secret gatewayApiKeys '[{\"team\":\"radiology\",\"key\":\"<random 32+ chars>\"}]'", this);
         }
         const keys: pulumi.Output<ApiKey[] | undefined> = args.gatewayApiKeys ? args.gatewayApiKeys.apply(parseApiKeys) : pulumi.output(undefined);
+        const batchStore = cfg.serving.batch.enabled ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
         const configJson = pulumi.secret(keys.apply((k) => JSON.stringify(gatewayConfig(cfg, k), null, 2)));
         const gateway = new Gateway(
             `${name}-gateway`,
@@ -94,8 +97,11 @@ export class ServingStack extends pulumi.ComponentResource {
                 serviceMonitor: args.serviceMonitors,
                 prometheusUrl: args.prometheusUrl,
                 keda: args.keda,
+                env: batchStore?.gatewayEnv,
+                // A batch upload up to maxFileBytes is held, stored and validated in memory.
+                memoryMiB: cfg.serving.batch.enabled ? 512 + Math.ceil((3 * cfg.serving.batch.maxFileBytes) / 2 ** 20) : undefined,
             },
-            inNs(),
+            inNs(batchStore ? [batchStore] : []),
         );
         const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1, tls: cfg.serving.certificateArn !== undefined }, inNs());
         const ingress = new ServingIngress(

@@ -67,6 +67,8 @@ export function scalingQueries(pool: string) {
         // target this gives the HPA's Value semantics, ceil(replicas * metric / target), and
         // keeps KEDA's fallback available (it only supports AverageValue triggers).
         latencyP95: `(histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
+        // Every gateway replica exports the same backlog (read from Valkey): max, not sum.
+        batchBacklog: `max(gateway_batch_backlog${sel}) or vector(0)`,
         // `and on (namespace, pod)` keeps the GPUs of the pool's pods without multiplying by any
         // of vLLM's values. DCGM's `pod`/`namespace` are the GPU's workload (dcgm-exporter
         // 4.5.3-4.8.2 internal/pkg/transformation/const.go + kubernetes.go; the chart sets
@@ -127,6 +129,15 @@ function prometheusTrigger(name: string, url: string, query: string, threshold: 
     };
 }
 
+/**
+ * Batch lines waiting in Valkey (gateway_batch_backlog) wake the pool from zero and size it:
+ * one replica per `perReplica` waiting lines. Lines being run count in the demand trigger
+ * already (gateway_inflight_requests), so the pool stays up until the batch is done.
+ */
+export function batchTrigger(url: string, query: string, perReplica: number): Record<string, unknown> | undefined {
+    return perReplica > 0 ? prometheusTrigger("batch-backlog", url, query, perReplica, 0) : undefined;
+}
+
 export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unknown> {
     const s = input.scaling;
     const q = scalingQueries(input.poolName);
@@ -147,6 +158,8 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     // Keeps the pool active (never sizes it) while requests were answered recently: gauges
     // sampled every poll can read 0 between sparse requests and let the pool cool to zero mid-class.
     if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
+    const batch = batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
+    if (batch) triggers.push(batch);
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.

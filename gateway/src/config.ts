@@ -4,6 +4,7 @@
  */
 import * as fs from "fs";
 import { z } from "zod";
+import { batchConfigSchema } from "./batch/config";
 
 const seconds = z.number().positive();
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -181,6 +182,8 @@ export const configSchema = z
         drainTimeoutSeconds: seconds.default(60),
         /** Idle keep-alive time of client connections; behind a load balancer set it above the LB's idle timeout, or the LB reuses connections the gateway already closed (502s). @default 75 */
         keepAliveTimeoutSeconds: seconds.default(75),
+        /** OpenAI Batch API on Valkey/Redis (batch/config.ts). Absent: /v1/files and /v1/batches are off. */
+        batch: batchConfigSchema.optional(),
         /** @default "info" */
         logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })

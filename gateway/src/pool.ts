@@ -122,7 +122,10 @@ export class Pool {
         for (const origin of wanted) {
             if (this.upstreams.has(origin)) continue;
             const up = new Upstream(origin, this.gateway, {
-                onAvailable: () => this.dispatch(),
+                onAvailable: () => {
+                    this.dispatch();
+                    this.notifySpare();
+                },
                 onStateChange: () => this.updateGauges(),
                 onEjected: (u, reason) => {
                     this.metrics.ejections.inc({ pool: this.name });
@@ -255,6 +258,52 @@ export class Pool {
         this.m.inflight.dec();
         up.report(outcome);
         this.dispatch();
+        this.notifySpare();
+    }
+
+    private readonly spareListeners = new Set<() => void>();
+
+    /** fn runs whenever a slot may have freed up (batch/runner.ts waits on it); returns the unsubscribe. */
+    onSpare(fn: () => void): () => void {
+        this.spareListeners.add(fn);
+        return () => this.spareListeners.delete(fn);
+    }
+
+    private notifySpare(): void {
+        for (const fn of this.spareListeners) fn();
+    }
+
+    /**
+     * An upstream slot for batch work (batch/runner.ts), only from room interactive requests
+     * leave: nobody waits in this pool's queue, and `reserve` of maxConcurrentPerUpstream stay
+     * free on the upstream. `room(up)`: batch lines that upstream may still take.
+     */
+    takeSpare(reserve: number, room: (up: Upstream) => number): Upstream | undefined {
+        let best: Upstream | undefined;
+        this.forSpare(reserve, room, (u) => {
+            if (best === undefined || u.outstanding < best.outstanding) best = u;
+        });
+        return best === undefined ? undefined : this.take(best);
+    }
+
+    /** How many batch lines takeSpare would grant now. */
+    spareCount(reserve: number, room: (up: Upstream) => number): number {
+        let n = 0;
+        this.forSpare(reserve, room, (u, free) => (n += free));
+        return n;
+    }
+
+    private forSpare(reserve: number, room: (up: Upstream) => number, fn: (up: Upstream, free: number) => void): void {
+        if (this.queue.size > 0) return;
+        const now = Date.now();
+        const max = this.config.maxConcurrentPerUpstream;
+        // With one slot per upstream nothing can be reserved: batch then waits only for an idle upstream.
+        const limit = max === undefined ? undefined : Math.max(1, max - reserve);
+        for (const u of this.upstreams.values()) {
+            if (!u.available(now, limit)) continue;
+            const free = Math.min(room(u), limit === undefined ? Infinity : limit - u.outstanding);
+            if (free > 0) fn(u, free);
+        }
     }
 
     /** Fails every waiting request (drain timeout). */

@@ -7,6 +7,7 @@ import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, L
 import { AddressInfo } from "net";
 import { performance } from "perf_hooks";
 import { createAuthenticator } from "./auth";
+import { registerBatchRoutes } from "./batch/routes";
 import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
@@ -223,6 +224,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
             registerModelRoutes(v1, { config, created: startedAt });
             registerWarmupRoutes(v1, { config, pools, poolByModel, metrics });
+            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => draining });
 
             v1.get("/models", async () => ({
                 object: "list",

@@ -37,6 +37,11 @@ describe("Grafana dashboards", () => {
         }
     });
 
+    it("shows batch work per pool and team: backlog, running, unfinished, finished by outcome", () => {
+        const all = expressions(JSON.parse(dashboards["serving.json"])).join("\n");
+        for (const needle of ["gateway_batch_backlog", "gateway_batch_lines_running", "gateway_batch_lines_queued", "gateway_batch_lines_total"]) assert.ok(all.includes(needle), needle);
+    });
+
     it("the PromQL scanner finds metric names and ignores functions, labels and variables (it can fail)", () => {
         assert.deepStrictEqual(promqlMetricNames('histogram_quantile(0.95, sum by (le, pool) (rate(gateway_request_duration_seconds_bucket{pool=~"$pool"}[5m])))'), ["gateway_request_duration_seconds_bucket"]);
         assert.deepStrictEqual(promqlMetricNames("sum(count by (pool) (vllm:num_requests_running) * on (pool) group_left() gpuserve:worker_usd_per_hour)"), ["vllm:num_requests_running", "gpuserve:worker_usd_per_hour"]);

@@ -104,8 +104,8 @@ describe("ServingStack", () => {
             assert.match(demand.metadata.query, new RegExp(`gateway_queue_depth\\{pool="${pool}"\\}`));
             assert.strictEqual(demand.metadata.activationThreshold, "0");
             assert.strictEqual(demand.metadata.serverAddress, "http://kps-prometheus.monitoring.svc.cluster.local:9090");
-            // Demand wakes the pool; recent requests keep it awake; warm-ups (explicit, predictive) wake it ahead; the sizing triggers never activate.
-            for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
+            // Demand (and a batch backlog) wakes the pool; recent requests keep it awake; warm-ups (explicit, predictive) wake it ahead; the sizing triggers never activate.
+            for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive", "batch-backlog"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
             assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[120s])) or vector(0)`);
             assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
@@ -333,7 +333,7 @@ describe("serving NetworkPolicies", () => {
             const run = await runStack(stackConfig(stack));
             const policies = run.find("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => inputs(p).spec);
             assert.ok(policies.some((p) => Object.keys(p.podSelector).length === 0 && p.policyTypes.includes("Ingress") && p.policyTypes.includes("Egress") && !p.ingress && !p.egress), "no default deny");
-            const deployments = run.find(DEPLOY).map(inputs);
+            const deployments = [...run.find(DEPLOY), ...run.find("kubernetes:apps/v1:StatefulSet")].map(inputs);
             const services = run.find("kubernetes:core/v1:Service").map(inputs).filter((s) => s.metadata.namespace === "serving");
             assert.ok(services.length >= 3);
             for (const svc of services) {

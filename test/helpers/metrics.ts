@@ -2,6 +2,7 @@
  * The metric names each exporter really exports, and a PromQL scanner, so tests can check
  * that dashboards and scale policies only query metrics that exist.
  */
+import { BatchMetrics } from "../../gateway/src/batch/metrics";
 import { Metrics } from "../../gateway/src/metrics";
 import { costRecordingRules } from "../../components/addons/monitoring";
 
@@ -20,7 +21,9 @@ export const DCGM_METRICS = [
 
 /** Series names the gateway's real registry exposes (histograms as _bucket/_sum/_count). */
 export async function gatewayMetricNames(): Promise<string[]> {
-    const json = await new Metrics().registry.getMetricsAsJSON();
+    const metrics = new Metrics();
+    new BatchMetrics(metrics); // registered when the gateway config has a batch section
+    const json = await metrics.registry.getMetricsAsJSON();
     return json.flatMap((m) => (m.type === ("histogram" as unknown) ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
 }
 

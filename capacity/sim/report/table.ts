@@ -47,6 +47,17 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
         row("GPU hours/month", (c) => num(c.sim.expected.gpuHoursPerMonth)),
         row("Clairvoyant bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`),
         row("Oracle GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`),
+        // Batch jobs (traffic.batches), only when a compared stack has any.
+        ...(columns.some((c) => c.sim.expected.batch)
+            ? [
+                  row("Batch jobs: lines/month, done within median / max, GPU USD/month (per job)", (c) => {
+                      const b = c.sim.expected.batch;
+                      if (!b) return "none";
+                      const t = b.completionSeconds;
+                      return `${num(b.linesPerMonth)} lines, ${t ? `${sec(t.median)} / ${sec(t.max)}` : "unfinished"}, ${usd(b.gpuUsdPerMonth)} (${usd(b.gpuUsdPerJob)})`;
+                  }),
+              ]
+            : []),
     ];
 }
 

@@ -1,0 +1,83 @@
+/**
+ * A real redis-server (Debian package; the Redis protocol Valkey speaks) on 127.0.0.1 for one
+ * test file: a free port found by binding, a temporary dir, no RDB snapshots, killed after.
+ */
+import { ChildProcess, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+export interface RedisServer {
+    url: string;
+    port: number;
+    stop(): Promise<void>;
+}
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+async function freeTcpPort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once("error", reject);
+        s.listen(0, "127.0.0.1", () => {
+            const port = (s.address() as net.AddressInfo).port;
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+function ping(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const sock = net.connect(port, "127.0.0.1");
+        sock.setTimeout(500);
+        sock.once("connect", () => sock.write("PING\r\n"));
+        sock.once("data", (d) => {
+            resolve(d.toString().startsWith("+PONG"));
+            sock.destroy();
+        });
+        sock.once("error", () => resolve(false));
+        sock.once("timeout", () => {
+            resolve(false);
+            sock.destroy();
+        });
+    });
+}
+
+export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+    if (!fs.existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install the Debian package redis-server (scripts/system-deps.sh)`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-redis-"));
+    for (let attempt = 0; ; attempt++) {
+        const port = await freeTcpPort();
+        const proc: ChildProcess = spawn(
+            REDIS_SERVER,
+            ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", opts.appendonly ? "yes" : "no", "--protected-mode", "yes", "--loglevel", "warning"],
+            { stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let out = "";
+        proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+        proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+        const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+        const until = Date.now() + 5000;
+        let up = false;
+        while (!up && Date.now() < until && proc.exitCode === null) {
+            up = await ping(port);
+            if (!up) await new Promise((r) => setTimeout(r, 25));
+        }
+        if (up) {
+            return {
+                url: `redis://127.0.0.1:${port}`,
+                port,
+                stop: async () => {
+                    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+                    await exited;
+                    fs.rmSync(dir, { recursive: true, force: true });
+                },
+            };
+        }
+        proc.kill("SIGKILL");
+        await exited;
+        // Another process took the port between our probe and redis's bind: try another.
+        if (attempt >= 3) throw new Error(`redis-server did not start:\n${out}`);
+    }
+}
