@@ -4,6 +4,13 @@
  * Weight sizes are bf16 safetensors as published on the Hugging Face model pages
  * (parameters x 2 bytes, rounded up). The minimum GPU memory leaves room for the
  * KV cache at the default max model length with gpu-memory-utilization 0.90.
+ *
+ * Revisions: every model is pinned to one Hugging Face commit so every pod (and the S3 copy
+ * the weights sync Job makes) loads the same bytes. The SHAs below were found as commit URLs
+ * (huggingface.co/<id>/commit/<sha> or /tree/<sha>) in public repositories that pin these
+ * models; this machine cannot reach the Hub to re-check them, so a wrong or withdrawn SHA
+ * shows up as a failing sync Job (404), never as silently different weights. Override
+ * per model with `models[].revision`.
  */
 
 export interface ModelSpec {
@@ -17,6 +24,8 @@ export interface ModelSpec {
     readonly minGpuMemoryGiB: number;
     /** Gated on Hugging Face: needs an accepted licence and a token. */
     readonly gated: boolean;
+    /** Pinned Hugging Face commit (40 hex). */
+    readonly revision: string;
     readonly defaults: {
         readonly maxModelLen: number;
         readonly gpuMemoryUtilization: number;
@@ -33,6 +42,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 4.3,
         minGpuMemoryGiB: 16,
         gated: false,
+        revision: "89644892e4d85e24eaac8bacfd4f463576704203", // commit URL cited in a public course repo
         defaults: { maxModelLen: 16384, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 4, maxNumSeqs: 32 },
     },
     "Qwen/Qwen3-VL-8B-Instruct": {
@@ -42,6 +52,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 17.5,
         minGpuMemoryGiB: 40,
         gated: false,
+        revision: "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b", // "immutable revision" link in a public repo
         defaults: { maxModelLen: 16384, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 4, maxNumSeqs: 32 },
     },
     "google/medgemma-4b-it": {
@@ -51,6 +62,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 8.6,
         minGpuMemoryGiB: 24,
         gated: true,
+        revision: "698f7911b8e0569ff4ebac5d5552f02a9553063c", // commit URL in a public model-conversion guide
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
     },
     "google/medgemma-1.5-4b-it": {
@@ -60,6 +72,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 8.6,
         minGpuMemoryGiB: 24,
         gated: true,
+        revision: "91850547d9f0b2fdd21aa7c5f4f3d1a8a52c243b", // commit URL in a public model review
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
     },
     "google/medgemma-27b-it": {
@@ -69,6 +82,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 54.8,
         minGpuMemoryGiB: 80,
         gated: true,
+        revision: "2d3e00ea38b50018bf5dd3aa1009457cd2d5a48f", // tree URL in a public model-conversion guide
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.92, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
     },
 };
