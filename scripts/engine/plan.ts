@@ -3,6 +3,7 @@
  * file and renders what `pulumi up` would create: Kubernetes manifests, every resource
  * with its inputs and options, and the cost estimate.
  */
+import { coldStartSummaryLines } from "../../capacity/sim/report/coldStart";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
@@ -87,6 +88,7 @@ export function summarize(result: PlanResult, outDir: string): string {
                 ? `, expected ${usd(result.cost.expected.usdPerMonth)}/month for the '${result.cost.expected.profile}' profile (P95 ${result.cost.expected.p95LatencySeconds ?? "n/a"} s, ${result.cost.expected.coldStarts} cold starts/month)`
                 : ""),
     ];
+    if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
     if (result.placeholders.length > 0) {
         lines.push(`  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a secret placeholder was used`);
     }
