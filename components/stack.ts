@@ -92,6 +92,9 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             keda: addons.keda ? [addons.keda.release] : [],
             loadBalancerController: addons.loadBalancerController ? [addons.loadBalancerController.release] : [],
             tags,
+            clusterName: cluster.clusterName,
+            clusterArn: cluster.clusterArn,
+            namePrefix: name,
         },
         { providers: [awsProvider, cluster.provider], dependsOn: addons.ready },
     );

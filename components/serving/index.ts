@@ -14,6 +14,7 @@ import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
 import { Ui } from "./ui";
 import { WorkerPool, workerName } from "./workers";
+import { ModelWeights } from "./weights";
 
 export interface ServingStackArgs {
     readonly config: StackConfig;
@@ -25,6 +26,11 @@ export interface ServingStackArgs {
     readonly keda: pulumi.Input<pulumi.Resource>[];
     readonly loadBalancerController: pulumi.Input<pulumi.Resource>[];
     readonly tags: Record<string, string>;
+    /** EKS cluster, for the Pod Identity roles of the weights bucket. */
+    readonly clusterName: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
+    /** Prefix of the weights bucket's name. */
+    readonly namePrefix: string;
 }
 
 export interface PoolSummary {
@@ -57,6 +63,27 @@ export class ServingStack extends pulumi.ComponentResource {
             if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
         }
 
+        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart.
+        const cs = cfg.coldStart;
+        const weights =
+            cs.weights === "s3" || cs.compileCache === "s3"
+                ? new ModelWeights(
+                      `${name}-weights`,
+                      {
+                          namespace: ns,
+                          namePrefix: args.namePrefix,
+                          clusterName: args.clusterName,
+                          clusterArn: args.clusterArn,
+                          region: cfg.region,
+                          vllmImage: cfg.serving.vllmImage,
+                          models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
+                          hfTokenSecret,
+                          retain: cfg.production,
+                      },
+                      inNs(),
+                  )
+                : undefined;
+
         const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
         for (const model of cfg.models) {
             new WorkerPool(
@@ -71,6 +98,11 @@ export class ServingStack extends pulumi.ComponentResource {
                     timezone: cfg.timezone,
                     serviceMonitor: args.serviceMonitors,
                     keda: args.keda,
+                    coldStart: cs,
+                    region: cfg.region,
+                    clusterName: args.clusterName,
+                    clusterArn: args.clusterArn,
+                    weights: weights ? { bucketName: weights.bucketName, bucketArn: weights.bucketArn, syncJob: weights.syncJobs[model.name] } : undefined,
                 },
                 inNs(),
             );

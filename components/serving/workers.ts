@@ -17,6 +17,9 @@ import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
+import type { ColdStartConfig } from "../../stacks/schema";
+import { workerColdStart } from "./vllm/coldStart";
+import { workerIdentity } from "./vllm/identity";
 
 export const VLLM_PORT = 8000;
 export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
@@ -38,6 +41,13 @@ export interface WorkerPoolArgs {
     readonly serviceMonitor: boolean;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+    /** How pods start fast (weights from S3, compile cache): vllm/coldStart.ts. */
+    readonly coldStart: ColdStartConfig;
+    readonly region: string;
+    readonly clusterName: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
+    /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
+    readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
 }
 
 export function workerName(model: Pick<ResolvedModel, "name">): string {
@@ -99,6 +109,9 @@ export class WorkerPool extends pulumi.ComponentResource {
             { name: "VLLM_NO_USAGE_STATS", value: "1" },
         ];
         if (args.hfTokenSecret) env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } });
+        const cold = workerColdStart({ model: m, gpuPool: args.gpuPool, coldStart: args.coldStart, image: args.image, vllmArgs: vllmArgs(m), region: args.region, bucket: args.weights?.bucketName });
+        env.push(...cold.env);
+        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
@@ -120,11 +133,13 @@ export class WorkerPool extends pulumi.ComponentResource {
                             terminationGracePeriodSeconds: WORKER_GRACE_SECONDS,
                             enableServiceLinks: false,
                             automountServiceAccountToken: false,
+                            ...(cold.serviceAccountName ? { serviceAccountName: cold.serviceAccountName } : {}),
+                            ...(cold.initContainers.length > 0 ? { initContainers: cold.initContainers } : {}),
                             containers: [
                                 {
                                     name: "vllm",
                                     image: args.image,
-                                    args: vllmArgs(m),
+                                    args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
                                     resources: workerResources(args.gpuPool),
@@ -146,14 +161,14 @@ export class WorkerPool extends pulumi.ComponentResource {
                                 { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "8Gi" } },
                                 m.cacheClaimName
                                     ? { name: "cache", persistentVolumeClaim: { claimName: m.cacheClaimName } }
-                                    : { name: "cache", emptyDir: { sizeLimit: `${Math.ceil(m.spec.weightsGiB * 2 + 20)}Gi` } },
+                                    : { name: "cache", emptyDir: { sizeLimit: `${cold.cacheSizeGiB}Gi` } },
                                 { name: "tmp", emptyDir: { sizeLimit: "10Gi" } },
                             ],
                         },
                     },
                 },
             },
-            child,
+            childOf(this, opts, [...identity, ...(args.weights?.syncJob ? [args.weights.syncJob] : [])]),
         );
 
         new k8s.core.v1.Service(
