@@ -58,6 +58,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
+            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
         },
         { providers: { aws: awsProvider } },
     );
@@ -73,6 +74,8 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             storageClassName: STORAGE_CLASS,
             tags,
             gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: `${name}-gpu-${p.name}-ng`, usdPerHour: poolNodePrice(config, p).usdPerHour })),
+            // The device plugin chart only where the node OS lacks it (AL2023); Bottlerocket's NVIDIA variant has it built in.
+            devicePluginChart: config.gpuPools.some((p) => p.ami === "al2023"),
             workerUsdPerHour: Object.fromEntries(config.models.map((m) => [m.name, workerPrice(config, poolsByName.get(m.pool)!)])),
             platformUsdPerHour: platformUsdPerHour(config, network.natGatewayCount),
             clusterReady: cluster.ready,

@@ -15,6 +15,7 @@ import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
 import { mechanismsFor, streamSecondsPerGiB } from "./coldStart";
 import { durationSeconds } from "./duration";
+import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
 
 export interface SetupOptions {
     /** Days to simulate (the "csv" profile uses its own span). @default 7 */
@@ -28,7 +29,11 @@ export interface SetupOptions {
 
 /** Parameters that follow what the stack deploys (Cluster Autoscaler scale-down time), before explicit overrides. */
 export function stackParams(config: StackConfig): Partial<SimParams> {
-    return { caUnneededSeconds: durationSeconds(config.addons.clusterAutoscaler.scaleDownUnneededTime) };
+    return {
+        caUnneededSeconds: durationSeconds(config.addons.clusterAutoscaler.scaleDownUnneededTime),
+        caDelayAfterAddSeconds: durationSeconds(CA_TIMING.scaleDownDelayAfterAdd),
+        caScanSeconds: durationSeconds(CA_TIMING.scanInterval),
+    };
 }
 
 export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): SimInput {
