@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, ConfigIssue, closest } from "./errors";
+import { checkExampleValues } from "./examples";
 import { CONFIG_KEYS, PROJECT, SECRET_KEYS } from "./schema";
 import { StackConfig, parseStackConfig } from "./validate";
 
@@ -76,8 +77,11 @@ export function loadStackConfig(): LoadedConfig {
         throw new ConfigError(issues);
     }
     const cfg = new pulumi.Config(PROJECT);
+    const config = parseStackConfig(raw);
+    // Example values from the committed stack files: fine offline, refused by a real `up`.
+    checkExampleValues(raw);
     return {
-        config: parseStackConfig(raw),
+        config,
         secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys") },
     };
 }

@@ -168,7 +168,13 @@ export class Gateway extends pulumi.ComponentResource {
         this.registerOutputs({ image: this.image });
     }
 
-    /** ECR repository (immutable tags, scan on push, encrypted) and the image built from gateway/. */
+    /**
+     * ECR repository (immutable tags, scan on push, encrypted) and the image built from gateway/,
+     * pushed by digest and run as `<repo>@sha256:<digest>`. Two builds of the same source differ
+     * in file timestamps (another checkout, another day), so a tag derived from the source would
+     * point at a new digest and the push to an immutable tag would fail; a digest names exactly
+     * one image. The source hash stays visible as the image's revision label.
+     */
     private buildImage(name: string): pulumi.Output<string> {
         const repo = new aws.ecr.Repository(
             `${name}-repo`,
@@ -176,19 +182,24 @@ export class Gateway extends pulumi.ComponentResource {
             { parent: this },
         );
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
-        const tag = pulumi.interpolate`${repo.repositoryUrl}:${gatewaySourceHash()}`;
         const image = new dockerBuild.Image(
             `${name}-image`,
             {
-                context: { location: path.resolve(GATEWAY_DIR, "..") },
-                dockerfile: { location: path.join(GATEWAY_DIR, "Dockerfile") },
+                // Relative to the project directory, the working directory of the program and of
+                // the provider (which resolves them with filepath.Abs, provider/internal/context.go
+                // at v0.0.22): the same source from another checkout path is the same input, no rebuild.
+                context: { location: path.relative(process.cwd(), path.resolve(GATEWAY_DIR, "..")) || "." },
+                dockerfile: { location: path.relative(process.cwd(), path.join(GATEWAY_DIR, "Dockerfile")) },
                 platforms: ["linux/amd64"],
-                push: true,
-                tags: [tag],
+                labels: { "org.opencontainers.image.revision": gatewaySourceHash() },
+                // No tags: the registry exporter pushes the manifest by digest (buildx
+                // `type=registry,name=<repo>,push-by-digest=true`; ExportRegistryArgs of @pulumi/docker-build 0.0.22).
+                push: false,
+                exports: [{ registry: { names: [repo.repositoryUrl], pushByDigest: true } }],
                 registries: [{ address: repo.repositoryUrl, username: auth.userName, password: pulumi.secret(auth.password) }],
             },
             { parent: this },
         );
-        return pulumi.unsecret(image.ref);
+        return pulumi.unsecret(pulumi.interpolate`${repo.repositoryUrl}@${image.digest}`);
     }
 }

@@ -128,7 +128,7 @@ export class ServingStack extends pulumi.ComponentResource {
             },
             inNs(),
         );
-        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1 }, inNs());
+        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1, tls: cfg.serving.certificateArn !== undefined }, inNs());
         const ingress = new ServingIngress(
             `${name}-ingress`,
             {

@@ -32,26 +32,80 @@ export function readUiFiles(dir = UI_DIR): Record<string, string> {
     return Object.fromEntries(Object.keys(files).sort().map((f) => [f, files[f]]));
 }
 
-/** nginx server block: static files, no caching of index.html, strict security headers. */
-export const NGINX_CONF = `server {
-    listen ${UI_PORT};
+/**
+ * The page's Content-Security-Policy. Scripts only from the page's origin (ui/index.html loads
+ * app.js, dicom.js and the DICOM parser as files; nothing inline). Inline styles stay allowed:
+ * a style attribute cannot run code.
+ */
+export const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/** Where the content ConfigMap is mounted (the image's default document root). */
+export const UI_ROOT = "/usr/share/nginx/html";
+/** HSTS for a year once the ALB serves HTTPS (the browser then never tries plain HTTP). */
+export const HSTS = "max-age=31536000";
+
+export interface NginxConfOptions {
+    /** TLS at the ALB: adds Strict-Transport-Security. */
+    readonly tls: boolean;
+    /** `listen` argument; the test binds 127.0.0.1:<free port>. */
+    readonly listen?: string;
+    /** Document root; the test points it at a temp copy of the same files. */
+    readonly root?: string;
+}
+
+/**
+ * The UI's nginx server block. A level inherits add_header directives "if and only if there
+ * are no add_header directives defined on the current level" (nginx.org/en/docs/http/
+ * ngx_http_headers_module.html#add_header; `add_header_inherit` exists only from 1.29.3,
+ * Debian's 1.22 in the tests rejects it), so every location that sets Cache-Control repeats the security headers:
+ * they are one list here, emitted at server level and in each such location.
+ */
+export function uiNginxConf(opts: NginxConfOptions): string {
+    const security = [
+        `add_header X-Content-Type-Options nosniff always;`,
+        `add_header X-Frame-Options DENY always;`,
+        `add_header Referrer-Policy no-referrer always;`,
+        `add_header Content-Security-Policy "${CSP}" always;`,
+        ...(opts.tls ? [`add_header Strict-Transport-Security "${HSTS}" always;`] : []),
+    ];
+    const block = (indent: string, extra: string[] = []) => [...security, ...extra].map((l) => indent + l).join("\n");
+    return `server {
+    listen ${opts.listen ?? UI_PORT};
     server_tokens off;
-    root /usr/share/nginx/html;
+    root ${opts.root ?? UI_ROOT};
     index index.html;
-    add_header X-Content-Type-Options nosniff always;
-    add_header X-Frame-Options DENY always;
-    add_header Referrer-Policy no-referrer always;
-    add_header Content-Security-Policy "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'" always;
+    charset utf-8;
+    gzip on;
+    gzip_vary on;
+    gzip_min_length 256;
+    gzip_types text/css application/javascript text/javascript application/json image/svg+xml text/plain;
+    # Responses of locations without add_header of their own (/healthz).
+${block("    ")}
     location = /healthz { access_log off; return 200 "ok\\n"; }
-    location = /index.html { add_header Cache-Control "no-store" always; }
-    location / { try_files $uri /index.html; }
+    # The page (also every deep link and /, through try_files and index): never stored, so a
+    # deploy is seen at the next load.
+    location = /index.html {
+${block("        ", ['add_header Cache-Control "no-store" always;'])}
+    }
+    # Assets keep their names across deploys (app.js, style.css, ...): a cache may keep them
+    # but must revalidate on every use (ETag changes with the file), so no stale script runs
+    # against a new page.
+    location / {
+        try_files $uri /index.html;
+${block("        ", ['add_header Cache-Control "no-cache" always;'])}
+    }
 }
 `;
+}
+
+/** The server block for a stack without TLS (kept for tools that read the CSP from the config text). */
+export const NGINX_CONF = uiNginxConf({ tls: false });
 
 export interface UiArgs {
     readonly namespace: string;
     readonly image: string;
     readonly replicas: number;
+    /** HTTPS at the ALB (a certificate is configured): the page is sent with HSTS. */
+    readonly tls: boolean;
 }
 
 export class Ui extends pulumi.ComponentResource {
@@ -63,10 +117,11 @@ export class Ui extends pulumi.ComponentResource {
         const labels = componentLabels("ui", { "app.kubernetes.io/name": UI_NAME });
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
         const files = readUiFiles();
-        const checksum = createHash("sha256").update(JSON.stringify(files)).update(NGINX_CONF).digest("hex").slice(0, 16);
+        const nginxConf = uiNginxConf({ tls: args.tls });
+        const checksum = createHash("sha256").update(JSON.stringify(files)).update(nginxConf).digest("hex").slice(0, 16);
 
         const content = new k8s.core.v1.ConfigMap(`${name}-content`, { metadata: meta(`${UI_NAME}-content`), data: files }, child);
-        const conf = new k8s.core.v1.ConfigMap(`${name}-nginx`, { metadata: meta(`${UI_NAME}-nginx`), data: { "default.conf": NGINX_CONF } }, child);
+        const conf = new k8s.core.v1.ConfigMap(`${name}-nginx`, { metadata: meta(`${UI_NAME}-nginx`), data: { "default.conf": nginxConf } }, child);
 
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,

@@ -118,8 +118,12 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
         }
         case "aws:iam/policy:Policy":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
-        case "docker-build:index:Image":
-            return { ...inputs, ref: `${inputs.tags?.[0] ?? name}@sha256:${createHash("sha256").update(JSON.stringify(inputs.tags ?? [])).digest("hex")}`, digest: "sha256:offline" };
+        case "docker-build:index:Image": {
+            // A stand-in for the content digest: a hash of what is built (labels carry the source
+            // hash), not of paths, so the same source plans the same from any checkout.
+            const digest = `sha256:${createHash("sha256").update(JSON.stringify([inputs.labels, inputs.platforms, inputs.buildArgs, inputs.tags])).digest("hex")}`;
+            return { ...inputs, ref: inputs.tags?.[0] ? `${inputs.tags[0]}@${digest}` : "", digest };
+        }
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `offline-${shortHash(name)}`.padEnd(inputs.length ?? 16, "x") };
         case "aws:ecr/repository:Repository":

@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
 import { scaledObjectSpec } from "../../components/serving/scaling";
+import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
 import { scalingSchema } from "../../stacks/schema";
@@ -201,7 +202,20 @@ describe("ServingStack", () => {
         assert.ok(mount, `no volume mounted at ${configPath}`);
         assert.strictEqual(pod.volumes.find((v: any) => v.name === mount.name).secret.secretName, "gateway-config");
         assert.ok(inputs(prod.get("kubernetes:core/v1:Secret", "gpuserve-test-gateway-config")).stringData[configPath.split("/").pop()!]);
-        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/.+:[0-9a-f]{16}@sha256:/);
+        assert.match(pod.containers[0].image, /dkr\.ecr\.us-east-1\.amazonaws\.com\/[^:@]+@sha256:[0-9a-f]{64}$/);
+    });
+
+    it("pushes the gateway image by digest and runs that digest (no immutable tag a rebuild could collide with)", () => {
+        const [image] = prod.find("docker-build:index:Image");
+        const build = inputs(image);
+        assert.deepStrictEqual(build.tags ?? [], [], "a tag from the source would point at a new digest after a rebuild");
+        assert.strictEqual(build.push, false);
+        assert.deepStrictEqual(build.exports.map((e: any) => e.registry?.pushByDigest), [true]);
+        assert.match(build.labels["org.opencontainers.image.revision"], /^[0-9a-f]{16}$/);
+        const repo = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec.containers[0].image.split("@")[0];
+        assert.deepStrictEqual(build.exports[0].registry.names, [repo]);
+        // No checkout path in the inputs: another clone of the same source is the same build.
+        assert.deepStrictEqual([build.context.location, build.dockerfile.location], [".", "gateway/Dockerfile"]);
     });
 
     it("drains the gateway for a full hold, keeps connections longer than the ALB, and deregisters before SIGTERM", () => {
@@ -227,6 +241,14 @@ describe("ServingStack", () => {
         assert.strictEqual(d.spec.replicas, 2);
         const content = inputs(prod.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-content"));
         assert.ok(content.data["index.html"].includes("<html"));
+    });
+
+    it("ships the UI's nginx config with HSTS exactly when the ALB has a certificate", () => {
+        const conf = (run: StackRun) => inputs(run.get("kubernetes:core/v1:ConfigMap", "gpuserve-test-ui-nginx")).data["default.conf"];
+        assert.strictEqual(conf(prod), uiNginxConf({ tls: true }));
+        assert.strictEqual(conf(dev), uiNginxConf({ tls: false }));
+        assert.match(conf(prod), /Strict-Transport-Security/);
+        assert.doesNotMatch(conf(dev), /Strict-Transport-Security/);
     });
 
     it("enforces the restricted Pod Security Standard in the serving namespace", () => {
