@@ -43,7 +43,7 @@ describe("npm run plan (end to end)", () => {
             assert.strictEqual(cluster.inputs.skipDefaultNodeGroup, true);
             assert.match(cluster.inputs.encryptionConfigKeyArn, /^arn:aws:kms:/);
 
-            const gpuGroups = resources.filter((r) => r.type === "aws:eks/nodeGroup:NodeGroup" && r.inputs.amiType === "AL2023_x86_64_NVIDIA");
+            const gpuGroups = resources.filter((r) => r.type === "aws:eks/nodeGroup:NodeGroup" && r.inputs.amiType === "BOTTLEROCKET_x86_64_NVIDIA");
             assert.strictEqual(gpuGroups.length, stack === "dev" ? 1 : 2);
             const tags = resources.filter((r) => r.type === "aws:autoscaling/tag:Tag");
             for (const g of gpuGroups) {
