@@ -10,7 +10,8 @@ import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { PlatformAddons } from "./addons";
-import { GpuCluster, STORAGE_CLASS } from "./cluster";
+import { GpuCluster, STORAGE_CLASS, nodeGroupPrefixes } from "./cluster";
+import { liveDesiredSizes } from "./cluster/nodeGroupSize";
 import { EKS_ADDON_VERSIONS } from "./cluster/versions";
 import { Network } from "./network";
 import { ServingStack } from "./serving";
@@ -22,12 +23,17 @@ export function clusterNameFor(environment: string): string {
     return `${PROJECT}-${environment}`;
 }
 
-export function deployStack({ config, secrets }: LoadedConfig) {
+export async function deployStack({ config, secrets }: LoadedConfig) {
     const name = clusterNameFor(config.environment);
     /** Cost-allocation tags: on every AWS resource Pulumi creates (provider default tags), and passed on to what EC2, EBS and the ALB controller create. */
     const tags = { project: PROJECT, environment: config.environment, ...config.tags };
     const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: { ...tags, "managed-by": "pulumi" } } });
     const providers = { providers: [awsProvider] };
+    // Who runs `pulumi up`: EKS already makes them admin (GpuCluster skips their explicit access entry).
+    const deployer = await aws.getCallerIdentity({}, { provider: awsProvider });
+    // Node group sizes as they are now, so an update keeps the autoscaler's and never goes below minNodes.
+    const prefixes = nodeGroupPrefixes(name, config.gpuPools);
+    const liveSizes = await liveDesiredSizes(name, [prefixes.system, ...Object.values(prefixes.gpu)], awsProvider);
 
     const network = new Network(
         name,
@@ -52,6 +58,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             privateSubnetIds: network.privateSubnetIds,
             endpointPublicAccessCidrs: config.cluster.endpointPublicAccessCidrs,
             adminPrincipalArns: config.cluster.adminPrincipalArns,
+            deployerArn: deployer.arn,
             logTypes: config.cluster.logTypes,
             logRetentionDays: config.cluster.logRetentionDays,
             production: config.production,
@@ -59,6 +66,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
             imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
+            liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
     );
@@ -73,7 +81,7 @@ export function deployStack({ config, secrets }: LoadedConfig) {
             clusterSecurityGroupId: cluster.clusterSecurityGroupId,
             storageClassName: STORAGE_CLASS,
             tags,
-            gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: `${name}-gpu-${p.name}-ng`, usdPerHour: poolNodePrice(config, p).usdPerHour })),
+            gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: prefixes.gpu[p.name], usdPerHour: poolNodePrice(config, p).usdPerHour })),
             // The device plugin chart only where the node OS lacks it (AL2023); Bottlerocket's NVIDIA variant has it built in.
             devicePluginChart: config.gpuPools.some((p) => p.ami === "al2023"),
             workerUsdPerHour: Object.fromEntries(config.models.map((m) => [m.name, workerPrice(config, poolsByName.get(m.pool)!)])),

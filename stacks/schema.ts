@@ -17,6 +17,12 @@ export const PROJECT = "gpuserve";
 const CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/;
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/**
+ * AWS tag value characters: letters, numbers and spaces representable in UTF-8, and
+ * _ . : / = + - @ (AWS Tagging docs, "Tag naming limits and requirements"; EKS and EC2 use it).
+ */
+export const AWS_TAG_VALUE = /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]*$/u;
+const TAG_VALUE_MESSAGE = "becomes an AWS tag value: use letters, digits, spaces and _ . : / = + - @ only";
 
 const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
 const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', start with a letter, at most 32 characters");
@@ -83,7 +89,7 @@ export const gpuPoolSchema = z.strictObject({
     name: dnsLabel,
     /** GPU model of the pool. */
     gpuType: z.enum(GPU_TYPES),
-    /** Instance types for the node group; all must carry `gpuType`. @default the catalog's types for gpuType */
+    /** Instance types for the node group; all must carry `gpuType` and have one shape (vCPU, memory, GPUs). @default the catalog's types for gpuType */
     instanceTypes: z.array(z.string().min(1)).min(1).optional(),
     /** Spot is 50-70 % cheaper but can be reclaimed with 2 minutes' notice. @default "spot" */
     capacityType: z.enum(["spot", "on-demand"]).default("spot"),
@@ -93,8 +99,8 @@ export const gpuPoolSchema = z.strictObject({
     maxNodes: positiveInt,
     /** Root volume size in GiB; vLLM images are ~10 GB and model caches more. @default 200 */
     diskSizeGiB: z.int().min(100).default(200),
-    /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). */
-    minNodesReason: z.string().min(10).max(200).optional(),
+    /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
+    minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
     /**
      * Node OS: "bottlerocket" (EKS BOTTLEROCKET_x86_64_NVIDIA: NVIDIA device plugin built in, a separate data
      * volume that can be restored from an image-cache snapshot) or "al2023" (AL2023_x86_64_NVIDIA + the device
@@ -390,7 +396,7 @@ export const stackConfigSchema = z.strictObject({
         .default("UTC"),
     /** Cost-allocation tags on every AWS resource; `team` is required (AWS Cost Explorer groups by it). */
     tags: z
-        .record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().min(1).max(255))
+        .record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().min(1).max(255).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE))
         .refine((t) => t.team !== undefined, "must include a 'team' tag for cost allocation, e.g. {team: radiology}"),
     network: networkSchema.default(networkSchema.parse({})),
     cluster: clusterSchema.default(clusterSchema.parse({})),

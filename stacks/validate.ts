@@ -124,6 +124,30 @@ function checkInstanceType(cfg: ParsedStackConfig, instanceType: string, path: P
     return true;
 }
 
+/**
+ * One instance shape per node group: Cluster Autoscaler builds its node template from the
+ * group's first instance type and requires equal vCPU and memory across the group
+ * (cluster-autoscaler/cloudprovider/aws/README.md, "Using Mixed Instances Policies and Spot
+ * Instances"); a bigger second type would be scheduled as if it were the first.
+ */
+function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: ConfigIssue[]): void {
+    const known = instanceTypes.filter((t) => instanceSpec(t));
+    if (known.length < 2) return;
+    const shape = (t: string) => {
+        const s = instanceSpec(t)!;
+        return `${s.vcpu} vCPU, ${s.memoryGiB} GiB, ${s.gpu?.count ?? 0} GPU`;
+    };
+    const first = known[0];
+    known.slice(1).forEach((t) => {
+        if (shape(t) === shape(first)) return;
+        issues.push({
+            key: key(...path, instanceTypes.indexOf(t)),
+            message: `'${t}' (${shape(t)}) has another shape than '${first}' (${shape(first)}); Cluster Autoscaler needs equal CPU and memory within a node group`,
+            fix: `keep one shape per pool (instanceTypes: [${first}]) and put '${t}' in a pool of its own`,
+        });
+    });
+}
+
 function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
@@ -150,6 +174,7 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
             gpuMemoryGiB = Math.min(gpuMemoryGiB, gpu.memoryGiB);
             gpusPerNode = Math.min(gpusPerNode, gpu.count);
         });
+        checkOneShape(instanceTypes, ["gpuPools", p, "instanceTypes"], issues);
         return { ...pool, instanceTypes, gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0, gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0 };
     });
 
@@ -199,7 +224,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({
                 key: key("gpuPools", p, "minNodesReason"),
                 message: `pool '${pool.name}' keeps ${pool.minNodes} GPU node(s) running at zero load without saying why`,
-                fix: "set minNodesReason (e.g. \"latency SLO: first answer < 5 s in clinic hours\"), or minNodes: 0 and a warm window",
+                fix: "set minNodesReason (e.g. \"latency SLO: first answer within 5 s in clinic hours\"), or minNodes: 0 and a warm window",
             });
         }
         if (pool.maxNodes < pool.minNodes) {

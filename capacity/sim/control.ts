@@ -86,8 +86,9 @@ export class Control {
     private observe(w: WorkerPoolState, m: MetricSpec, failed: boolean, fallback: boolean): MetricObservation {
         const pol = w.setup.policy;
         if (failed) {
-            // KEDA's fallback answers the HPA with fallbackReplicas x target after the failure threshold.
-            if (fallback && m.type === "AverageValue") return { kind: "AverageValue", total: pol.fallbackReplicas * m.target, target: m.target };
+            // KEDA's fallback (behavior currentReplicasIfHigher, components/serving/scaling.ts) answers the HPA
+            // with max(current, fallbackReplicas) x target after the failure threshold: an outage never shrinks a pool.
+            if (fallback && m.type === "AverageValue") return { kind: "AverageValue", total: Math.max(w.desired, pol.fallbackReplicas) * m.target, target: m.target };
             return { kind: "Failed" };
         }
         switch (m.source) {

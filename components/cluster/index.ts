@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
+import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
 
@@ -18,7 +19,7 @@ export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
 export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
 /** GPU node OS label: the device plugin chart stays off Bottlerocket nodes, whose NVIDIA variant has the plugin built in. */
 export const GPU_OS_LABEL = "gpuserve.io/os";
-/** Tag of an image-cache snapshot: the vLLM image it holds (scripts/image-cache/README.md). */
+/** Tag of an image-cache snapshot: the vLLM image it holds (README, "Cold start"). */
 export const IMAGE_CACHE_TAG = "gpuserve.io/image";
 /** EKS AMI types (EKS API Nodegroup.amiType). */
 export const GPU_AMI_TYPES: Record<ResolvedGpuPool["ami"], string> = { bottlerocket: "BOTTLEROCKET_x86_64_NVIDIA", al2023: "AL2023_x86_64_NVIDIA" };
@@ -60,6 +61,8 @@ export interface GpuClusterArgs {
     readonly endpointPublicAccessCidrs: string[];
     /** IAM principals given cluster-admin through access entries. */
     readonly adminPrincipalArns: string[];
+    /** ARN of the identity running `pulumi up` (sts:GetCallerIdentity); EKS makes it admin already. */
+    readonly deployerArn: string;
     readonly logTypes: string[];
     readonly logRetentionDays: number;
     /** Production guardrails: deletion protection, and the policy pack's production rules. */
@@ -73,6 +76,13 @@ export interface GpuClusterArgs {
      * or the newest own completed snapshot tagged gpuserve.io/image=<image>. Absent: nodes pull the image.
      */
     readonly imageCache?: { readonly image: string; readonly snapshotId?: string };
+    /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
+    readonly liveDesiredSizes?: Record<string, number>;
+}
+
+/** Name prefixes of the cluster's node groups, the keys of GpuClusterArgs.liveDesiredSizes. */
+export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, "name">[]): { system: string; gpu: Record<string, string> } {
+    return { system: NodePool.namePrefix(`${name}-system`), gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])) };
 }
 
 /**
@@ -85,7 +95,7 @@ export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }
     const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [cache.image] }, { name: "status", values: ["completed"] }] }, opts);
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). Build one: scripts/image-cache/README.md`);
+            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). Build one: README, "Cold start"`);
             return undefined;
         }
         return ids[0];
@@ -131,7 +141,11 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
-        for (const arn of args.adminPrincipalArns) {
+        const admins = explicitAdminPrincipals(args.adminPrincipalArns, args.deployerArn);
+        for (const arn of admins.skipped) {
+            pulumi.log.info(`${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`, this);
+        }
+        for (const arn of admins.entries) {
             accessEntries[`admin-${arn.split("/").pop()!.replace(/[^a-zA-Z0-9-]/g, "-")}`] = {
                 principalArn: arn,
                 accessPolicies: { admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } } },
@@ -175,6 +189,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.nodeRoleArn = nodeRole.arn;
 
         const nodeDeps = { parent: this, dependsOn: nodePolicies };
+        const prefixes = nodeGroupPrefixes(name, args.gpuPools);
         this.systemNodes = new NodePool(
             `${name}-system`,
             {
@@ -186,6 +201,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                 amiType: "AL2023_x86_64_STANDARD",
                 minSize: args.systemNodes.minSize,
                 maxSize: args.systemNodes.maxSize,
+                liveDesiredSize: args.liveDesiredSizes?.[prefixes.system],
                 diskSizeGiB: args.systemNodes.diskSizeGiB,
                 labels: { [SYSTEM_LABEL]: "system" },
                 instanceTags: args.costTags,
@@ -209,6 +225,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     dataVolume: pool.ami === "bottlerocket" ? { snapshotId } : undefined,
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
+                    liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],
                     diskSizeGiB: pool.diskSizeGiB,
                     labels: gpuNodeLabels(pool),
                     taints: [GPU_TAINT],

@@ -9,6 +9,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { desiredSizeFor } from "./nodeGroupSize";
 
 export interface NodeTaint {
     readonly key: string;
@@ -26,6 +27,8 @@ export interface NodePoolArgs {
     readonly amiType: string;
     readonly minSize: number;
     readonly maxSize: number;
+    /** Desired size the group has now (read at `pulumi up`), if it exists. @default minSize */
+    readonly liveDesiredSize?: number;
     readonly diskSizeGiB: number;
     readonly labels: Record<string, string>;
     /** @default [] */
@@ -51,7 +54,7 @@ export const BOTTLEROCKET_OS_VOLUME_GIB = 8;
  * (Bottlerocket README, "Storage"; AWS containers blog, "Reduce container startup time on Amazon EKS with
  * Bottlerocket data volume"). A volume restored from a snapshot takes the snapshot's encryption: EC2 rejects
  * an explicit `encrypted` beside `snapshotId` (launch template EBS block device), so the snapshot must be
- * encrypted (scripts/image-cache/README.md builds it so).
+ * encrypted (README, "Cold start": build it encrypted).
  */
 export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume">) {
     const ebs = (volumeSize: number) => ({ volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" });
@@ -79,6 +82,10 @@ export function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "tain
 }
 
 export class NodePool extends pulumi.ComponentResource {
+    /** Prefix of the node group's physical name (Pulumi appends a random suffix). */
+    static namePrefix(name: string): string {
+        return `${name}-ng`;
+    }
     readonly nodeGroup: aws.eks.NodeGroup;
     readonly asgName: pulumi.Output<string>;
 
@@ -104,7 +111,7 @@ export class NodePool extends pulumi.ComponentResource {
         );
 
         this.nodeGroup = new aws.eks.NodeGroup(
-            `${name}-ng`,
+            NodePool.namePrefix(name),
             {
                 clusterName: args.clusterName,
                 nodeRoleArn: args.nodeRoleArn,
@@ -112,7 +119,7 @@ export class NodePool extends pulumi.ComponentResource {
                 amiType: args.amiType,
                 instanceTypes: args.instanceTypes,
                 capacityType: args.capacityType,
-                scalingConfig: { minSize: args.minSize, maxSize: args.maxSize, desiredSize: args.minSize },
+                scalingConfig: { minSize: args.minSize, maxSize: args.maxSize, desiredSize: desiredSizeFor(args.minSize, args.maxSize, args.liveDesiredSize) },
                 labels: args.labels,
                 taints: args.taints,
                 launchTemplate: { id: launchTemplate.id, version: pulumi.interpolate`${launchTemplate.latestVersion}` },
@@ -120,8 +127,8 @@ export class NodePool extends pulumi.ComponentResource {
                 nodeRepairConfig: { enabled: true },
                 tags: args.tags,
             },
-            // Cluster Autoscaler owns the desired size; Pulumi sets it only at creation.
-            { parent: this, ignoreChanges: ["scalingConfig.desiredSize"] },
+            // Cluster Autoscaler owns the desired size: Pulumi sends the live one, kept >= minSize (nodeGroupSize.ts).
+            { parent: this },
         );
 
         this.asgName = this.nodeGroup.resources.apply((r) => r[0]?.autoscalingGroups?.[0]?.name ?? "");

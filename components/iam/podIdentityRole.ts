@@ -1,8 +1,15 @@
 /**
  * An IAM role for one Kubernetes service account through EKS Pod Identity: the trust
- * policy admits only the EKS Pod Identity service acting for this account and cluster
- * (confused-deputy guard), permissions come from managed policy ARNs and/or one inline
- * policy document, and the association binds the role to the service account.
+ * policy admits only the EKS Pod Identity service acting for this account, this cluster,
+ * and this namespace and service account; permissions come from managed policy ARNs and/or
+ * one inline policy document, and the association binds the role to the service account.
+ *
+ * Trust conditions per the EKS user guide (pod-id-role, "Setting Conditions"; session tags
+ * in pod-id-abac): EKS Pod Identity calls sts:AssumeRole + sts:TagSession with the session
+ * tags eks-cluster-arn, kubernetes-namespace and kubernetes-service-account, which the
+ * trust policy matches as aws:RequestTag/<tag>. aws:SourceArn is NOT the cluster ARN in
+ * those calls (public configs that use it match association ARNs), so a condition on it
+ * never matched and the controllers got no credentials.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -48,7 +55,14 @@ export class PodIdentityRole extends pulumi.ComponentResource {
                             Effect: "Allow",
                             Principal: { Service: "pods.eks.amazonaws.com" },
                             Action: ["sts:AssumeRole", "sts:TagSession"],
-                            Condition: { StringEquals: { "aws:SourceAccount": account }, ArnEquals: { "aws:SourceArn": args.clusterArn } },
+                            Condition: {
+                                StringEquals: {
+                                    "aws:SourceAccount": account,
+                                    "aws:RequestTag/eks-cluster-arn": args.clusterArn,
+                                    "aws:RequestTag/kubernetes-namespace": args.namespace,
+                                    "aws:RequestTag/kubernetes-service-account": args.serviceAccount,
+                                },
+                            },
                         },
                     ],
                 }),

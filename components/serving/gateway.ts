@@ -13,6 +13,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
+import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, MAX_WAIT_WITHIN_ALB_DRAIN, deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
+import { fallbackSpec } from "./scaling";
 import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const GATEWAY_NAME = "gateway";
@@ -29,10 +31,24 @@ export interface GatewayArgs {
     readonly maxReplicas: number;
     /** How long a terminating gateway may take to answer what it holds (gateway drainTimeoutSeconds). */
     readonly drainSeconds: number;
+    /** The gateway's longest hold (serving.gateway.maxWaitSeconds): sizes the ALB deregistration delay. */
+    readonly maxWaitSeconds: number;
     readonly serviceMonitor: boolean;
     readonly prometheusUrl: string;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * Annotations of the gateway Service read by the Load Balancer Controller for this backend's
+ * target group (docs/guide/ingress/annotations.md at v3.5.0: `target-group-attributes` and
+ * `healthcheck-path` apply on Ingress or Service; the Service's win for its own target group).
+ */
+export function gatewayServiceAnnotations(maxWaitSeconds: number): Record<string, string> {
+    return {
+        "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+        "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelaySeconds(maxWaitSeconds)}`,
+    };
 }
 
 /** Replica targets for the gateway's ScaledObject: in-flight requests (streams) and request rate per replica. */
@@ -65,6 +81,12 @@ export class Gateway extends pulumi.ComponentResource {
         const labels = componentLabels("gateway", { "app.kubernetes.io/name": GATEWAY_NAME });
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
         this.image = args.image ? pulumi.output(args.image) : this.buildImage(name);
+        if (args.maxWaitSeconds > MAX_WAIT_WITHIN_ALB_DRAIN) {
+            pulumi.log.warn(
+                `serving.gateway.maxWaitSeconds (${args.maxWaitSeconds}) makes a gateway drain longer than the ALB's longest deregistration delay (${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} s): a request held that long when its gateway pod stops is cut. Fix: set it to at most ${MAX_WAIT_WITHIN_ALB_DRAIN}`,
+                this,
+            );
+        }
 
         const config = new k8s.core.v1.Secret(`${name}-config`, { metadata: meta(`${GATEWAY_NAME}-config`), type: "Opaque", stringData: { "config.json": args.configJson } }, child);
         // A hash of the config is not secret, and a secret annotation would hide the whole pod spec from previews.
@@ -85,7 +107,7 @@ export class Gateway extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             // Held and streaming requests finish before the pod goes (the gateway drains on SIGTERM).
-                            terminationGracePeriodSeconds: PRE_STOP_SECONDS + args.drainSeconds + 15,
+                            terminationGracePeriodSeconds: gatewayGraceSeconds(args.maxWaitSeconds),
                             topologySpreadConstraints: [
                                 { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
                                 { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
@@ -126,7 +148,7 @@ export class Gateway extends pulumi.ComponentResource {
         new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { ...meta(GATEWAY_NAME), annotations: { "alb.ingress.kubernetes.io/healthcheck-path": "/readyz" } },
+                metadata: { ...meta(GATEWAY_NAME), annotations: gatewayServiceAnnotations(args.maxWaitSeconds) },
                 spec: { selector: { "app.kubernetes.io/name": GATEWAY_NAME }, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
             },
             child,
@@ -143,7 +165,7 @@ export class Gateway extends pulumi.ComponentResource {
                     minReplicaCount: args.minReplicas,
                     maxReplicaCount: args.maxReplicas,
                     pollingInterval: 15,
-                    fallback: { failureThreshold: 3, replicas: args.minReplicas },
+                    fallback: fallbackSpec(args.minReplicas),
                     triggers: [
                         {
                             type: "prometheus",
@@ -174,11 +196,14 @@ export class Gateway extends pulumi.ComponentResource {
      * in file timestamps (another checkout, another day), so a tag derived from the source would
      * point at a new digest and the push to an immutable tag would fail; a digest names exactly
      * one image. The source hash stays visible as the image's revision label.
+     * forceDelete: `pulumi destroy` deletes the repository with its images; without it ECR refuses
+     * to delete a non-empty repository and the destroy stops there. The image is rebuilt from
+     * gateway/ on the next `pulumi up`, so nothing is lost.
      */
     private buildImage(name: string): pulumi.Output<string> {
         const repo = new aws.ecr.Repository(
             `${name}-repo`,
-            { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, encryptionConfigurations: [{ encryptionType: "KMS" }], forceDelete: false },
+            { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, encryptionConfigurations: [{ encryptionType: "KMS" }], forceDelete: true },
             { parent: this },
         );
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });

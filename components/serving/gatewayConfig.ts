@@ -29,10 +29,8 @@ export function parseApiKeys(json: string): ApiKey[] {
     return parsed as ApiKey[];
 }
 
-/** On SIGTERM the gateway finishes what it holds: up to a full wait plus an answer. */
-export function drainSeconds(maxWaitSeconds: number): number {
-    return maxWaitSeconds + 120;
-}
+import { drainSeconds } from "./drain";
+export { drainSeconds };
 
 export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Record<string, unknown> {
     const ns = cfg.serving.namespace;

@@ -122,6 +122,7 @@ export class ServingStack extends pulumi.ComponentResource {
                 minReplicas: cfg.serving.gateway.replicas,
                 maxReplicas: cfg.serving.gateway.maxReplicas,
                 drainSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
+                maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds,
                 serviceMonitor: args.serviceMonitors,
                 prometheusUrl: args.prometheusUrl,
                 keda: args.keda,

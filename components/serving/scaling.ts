@@ -36,6 +36,17 @@ export function scalingQueries(pool: string) {
     };
 }
 
+/**
+ * KEDA fallback while Prometheus fails: after `failureThreshold` failed polls, the HPA gets
+ * max(current replicas, `replicas`) instead of the bare `replicas` (behavior
+ * `currentReplicasIfHigher`, KEDA >= 2.15; keda-docs content/docs/2.20/reference/scaledobject-spec.md,
+ * "fallback"; the CRD enum is static | currentReplicas | currentReplicasIfHigher |
+ * currentReplicasIfLower). With the default `static`, an outage shrank a busy pool to `replicas`.
+ */
+export function fallbackSpec(replicas: number) {
+    return { failureThreshold: 3, replicas, behavior: "currentReplicasIfHigher" as const };
+}
+
 /** "08:00" + "1-5" -> "0 8 * * 1-5" */
 export function cronAt(hhmm: string, days: string): string {
     const [h, m] = hhmm.split(":").map(Number);
@@ -85,7 +96,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         cooldownPeriod: s.cooldownSeconds,
         minReplicaCount: s.minReplicas,
         maxReplicaCount: s.maxReplicas,
-        fallback: { failureThreshold: 3, replicas: s.fallbackReplicas },
+        fallback: fallbackSpec(s.fallbackReplicas),
         advanced: {
             restoreToOriginalReplicaCount: false,
             horizontalPodAutoscalerConfig: {

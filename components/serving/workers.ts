@@ -11,17 +11,19 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
-import { instanceSpec } from "../../stacks/catalog/instances";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
+import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
+import { workerMemory } from "./vllm/memory";
+
+export { VLLM_PORT } from "./vllm/args";
 import type { ColdStartConfig } from "../../stacks/schema";
 import { workerColdStart } from "./vllm/coldStart";
 import { workerIdentity } from "./vllm/identity";
 
-export const VLLM_PORT = 8000;
 export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
 /** Time budget for a cold model load before the startup probe gives up (download + load + compile). */
 export const STARTUP_BUDGET_SECONDS = 1800;
@@ -54,31 +56,12 @@ export function workerName(model: Pick<ResolvedModel, "name">): string {
     return `worker-${model.name}`;
 }
 
-/** vLLM command-line arguments from the model catalog and the stack's overrides. */
-export function vllmArgs(model: ResolvedModel): string[] {
-    return [
-        "--model", model.id,
-        "--served-model-name", model.id, model.name,
-        "--host", "0.0.0.0",
-        "--port", String(VLLM_PORT),
-        "--max-model-len", String(model.maxModelLen),
-        "--gpu-memory-utilization", String(model.gpuMemoryUtilization),
-        "--max-num-seqs", String(model.maxNumSeqs),
-        "--limit-mm-per-prompt", JSON.stringify({ image: model.maxImagesPerPrompt }),
-        "--disable-log-requests", // no prompts in logs
-        ...model.extraArgs,
-    ];
-}
-
-/** CPU and memory per worker: 60 % of one GPU's share of the smallest node in the pool. */
-export function workerResources(pool: ResolvedGpuPool) {
-    const smallest = pool.instanceTypes.map((t) => instanceSpec(t)!).sort((a, b) => a.vcpu - b.vcpu)[0];
-    const gpus = Math.max(1, pool.gpusPerNode);
-    const cpu = Math.max(1, Math.floor((smallest.vcpu / gpus) * 0.6));
-    const memoryGiB = Math.max(4, Math.floor((smallest.memoryGiB / gpus) * 0.6));
+/** CPU and memory per worker, from the pool's one instance shape (vllm/memory.ts has the arithmetic). */
+export function workerResources(pool: Pick<ResolvedGpuPool, "instanceTypes" | "gpusPerNode">) {
+    const m = workerMemory(pool);
     return {
-        requests: { cpu: String(cpu), memory: `${memoryGiB}Gi`, "nvidia.com/gpu": "1" },
-        limits: { memory: `${memoryGiB}Gi`, "nvidia.com/gpu": "1" },
+        requests: { cpu: String(m.cpu), memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
+        limits: { memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
     };
 }
 
@@ -95,24 +78,19 @@ export class WorkerPool extends pulumi.ComponentResource {
         const meta = (objName: string) => ({ name: objName, namespace: args.namespace, labels });
         const child = childOf(this, opts);
 
-        const env: k8s.types.input.core.v1.EnvVar[] = [
-            { name: "HOME", value: "/cache" },
-            { name: "HF_HOME", value: "/cache/huggingface" },
-            { name: "XDG_CACHE_HOME", value: "/cache" },
-            { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" },
-            { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" },
-            { name: "TRITON_CACHE_DIR", value: "/cache/triton" },
-            // The non-root uid has no passwd entry; getpass.getuser() (torch) reads these first.
-            { name: "USER", value: "vllm" },
-            { name: "LOGNAME", value: "vllm" },
-            { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" },
-            { name: "VLLM_NO_USAGE_STATS", value: "1" },
-        ];
-        if (args.hfTokenSecret) env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } });
-        const cold = workerColdStart({ model: m, gpuPool: args.gpuPool, coldStart: args.coldStart, image: args.image, vllmArgs: vllmArgs(m), region: args.region, bucket: args.weights?.bucketName });
+        const memory = workerMemory(args.gpuPool);
+        const env = vllmEnv(args.hfTokenSecret);
+        const cold = workerColdStart({
+            model: m,
+            gpuPool: args.gpuPool,
+            coldStart: args.coldStart,
+            image: args.image,
+            vllmArgs: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
+            region: args.region,
+            bucket: args.weights?.bucketName,
+        });
         env.push(...cold.env);
         const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
-
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
@@ -139,6 +117,8 @@ export class WorkerPool extends pulumi.ComponentResource {
                                 {
                                     name: "vllm",
                                     image: args.image,
+                                    command: [...VLLM_COMMAND],
+                                    // The model source and load format follow gpuserve:coldStart (vllm/coldStart.ts).
                                     args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
@@ -158,7 +138,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                                 },
                             ],
                             volumes: [
-                                { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "8Gi" } },
+                                { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: `${memory.shmGiB}Gi` } },
                                 m.cacheClaimName
                                     ? { name: "cache", persistentVolumeClaim: { claimName: m.cacheClaimName } }
                                     : { name: "cache", emptyDir: { sizeLimit: `${cold.cacheSizeGiB}Gi` } },

@@ -133,7 +133,12 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
     }
 }
 
+/** Answers a test sets for an invoke (e.g. a different caller identity); kept until cleared. */
+export const callOverrides = new Map<string, (inputs: Record<string, any>) => Record<string, unknown>>();
+
 function mockCall(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+    const override = callOverrides.get(token);
+    if (override) return override(inputs);
     switch (token) {
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
             return { names: ["a", "b", "c", "d"].map((z) => `${region}${z}`), zoneIds: ["az1", "az2", "az4", "az6"].map((z) => `use1-${z}`), id: region };
@@ -148,7 +153,7 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
         case "aws:ebs/getSnapshotIds:getSnapshotIds":
-            // As if the image-cache snapshot for the pinned image had been built (scripts/image-cache/README.md).
+            // As if the image-cache snapshot for the pinned image had been built (README, "Cold start").
             return { ids: [`snap-0${shortHash(JSON.stringify(inputs.filters ?? []))}0000000`.slice(0, 22)], id: region };
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };

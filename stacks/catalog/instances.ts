@@ -56,9 +56,9 @@ export const INSTANCE_CATALOG: Readonly<Record<string, InstanceSpec>> = {
     "m7i.2xlarge": { vcpu: 8, memoryGiB: 32, usdPerHour: usEast1AndWest2(0.4032) },
 };
 
-/** Default instance types per GPU type: the smallest instance with one such GPU first. */
+/** Default instance types per GPU type: the smallest instance with one such GPU (one shape per node group). */
 export const DEFAULT_INSTANCE_TYPES: Readonly<Record<GpuType, readonly string[]>> = {
-    a10g: ["g5.xlarge", "g5.2xlarge"],
+    a10g: ["g5.xlarge"],
     l4: ["g6.xlarge"],
     l40s: ["g6e.xlarge"],
     "a100-40gb": ["p4d.24xlarge"],

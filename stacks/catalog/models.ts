@@ -26,6 +26,30 @@ export interface ModelSpec {
     readonly gated: boolean;
     /** Pinned Hugging Face commit (40 hex). */
     readonly revision: string;
+    /**
+     * The model takes video input (Qwen3-VL does; Gemma 3 / MedGemma take images only). A
+     * video-capable model gets `"video": 0` in --limit-mm-per-prompt: nobody sends video here,
+     * and vLLM would otherwise reserve memory and accept requests for it.
+     */
+    readonly acceptsVideo: boolean;
+    /**
+     * Qwen-VL image processor pixel bounds, passed as `--mm-processor-kwargs
+     * '{"size": {"longest_edge": maxPixels, "shortest_edge": minPixels}}'`; absent for models
+     * whose encoder sees a fixed size (Gemma 3 / MedGemma: 896x896, 256 tokens).
+     * Qwen3-VL: patch 16 x spatial merge 2 = one token per 32x32 pixels, and its
+     * preprocessor_config.json allows size.longest_edge 16,777,216 pixels (16,384 tokens: a
+     * whole --max-model-len for one image), shortest_edge 65,536. 1024 x 1024 = 1,048,576
+     * pixels is what the UI sends at most (ui/models.json maxSide 1024): ~1,024 tokens.
+     * `size`, not a bare `max_pixels`: the Qwen2-VL image processor that Qwen3-VL uses resizes
+     * by size.longest_edge, and a `max_pixels` kwarg is silently ignored there
+     * (huggingface/transformers#41955; vllm-project/vllm#27981); vLLM's own Qwen3-VL test plan
+     * passes `size` (vllm-project/vllm PR #34330, which also sizes the profiling dummy inputs from it).
+     */
+    readonly maxPixels?: number;
+    /** Qwen-VL lower pixel bound (size.shortest_edge), the model's own default. */
+    readonly minPixels?: number;
+    /** Image tokens one image costs at most with the bound above (for the max-model-len check). */
+    readonly maxImageTokens: number;
     readonly defaults: {
         readonly maxModelLen: number;
         readonly gpuMemoryUtilization: number;
@@ -33,6 +57,13 @@ export interface ModelSpec {
         readonly maxNumSeqs: number;
     };
 }
+
+/** Qwen-VL pixel bound per image: the UI's largest image, 1024 x 1024 (see maxPixels). */
+export const QWEN_VL_MAX_PIXELS = 1024 * 1024;
+/** Qwen3-VL's own size.shortest_edge (preprocessor_config.json), kept. */
+const QWEN3_VL_MIN_PIXELS = 65536;
+/** Gemma 3 (MedGemma) encodes every image at 896x896 into 256 soft tokens (Gemma 3 model card). */
+const GEMMA3_IMAGE_TOKENS = 256;
 
 export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
     "Qwen/Qwen3-VL-2B-Instruct": {
@@ -43,6 +74,10 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         minGpuMemoryGiB: 16,
         gated: false,
         revision: "89644892e4d85e24eaac8bacfd4f463576704203", // commit URL cited in a public course repo
+        acceptsVideo: true,
+        maxPixels: QWEN_VL_MAX_PIXELS,
+        minPixels: QWEN3_VL_MIN_PIXELS,
+        maxImageTokens: QWEN_VL_MAX_PIXELS / (32 * 32),
         defaults: { maxModelLen: 16384, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 4, maxNumSeqs: 32 },
     },
     "Qwen/Qwen3-VL-8B-Instruct": {
@@ -53,6 +88,10 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         minGpuMemoryGiB: 40,
         gated: false,
         revision: "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b", // "immutable revision" link in a public repo
+        acceptsVideo: true,
+        maxPixels: QWEN_VL_MAX_PIXELS,
+        minPixels: QWEN3_VL_MIN_PIXELS,
+        maxImageTokens: QWEN_VL_MAX_PIXELS / (32 * 32),
         defaults: { maxModelLen: 16384, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 4, maxNumSeqs: 32 },
     },
     "google/medgemma-4b-it": {
@@ -63,6 +102,8 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         minGpuMemoryGiB: 24,
         gated: true,
         revision: "698f7911b8e0569ff4ebac5d5552f02a9553063c", // commit URL in a public model-conversion guide
+        acceptsVideo: false,
+        maxImageTokens: GEMMA3_IMAGE_TOKENS,
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
     },
     "google/medgemma-1.5-4b-it": {
@@ -73,7 +114,10 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         minGpuMemoryGiB: 24,
         gated: true,
         revision: "91850547d9f0b2fdd21aa7c5f4f3d1a8a52c243b", // commit URL in a public model review
-        defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
+        acceptsVideo: false,
+        maxImageTokens: GEMMA3_IMAGE_TOKENS,
+        // MedGemma 1.5 reads several images in one prompt (e.g. a current and a prior X-ray).
+        defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 4, maxNumSeqs: 16 },
     },
     "google/medgemma-27b-it": {
         id: "google/medgemma-27b-it",
@@ -83,6 +127,8 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         minGpuMemoryGiB: 80,
         gated: true,
         revision: "2d3e00ea38b50018bf5dd3aa1009457cd2d5a48f", // tree URL in a public model-conversion guide
+        acceptsVideo: false,
+        maxImageTokens: GEMMA3_IMAGE_TOKENS,
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.92, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
     },
 };

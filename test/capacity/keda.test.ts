@@ -122,7 +122,7 @@ describe("activation through the simulated loop", () => {
         assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
     });
 
-    it("falls back to fallbackReplicas after failureThreshold failed syncs during a Prometheus outage, and recovers after it", () => {
+    it("keeps a busy pool's replicas through a Prometheus outage (fallback currentReplicasIfHigher), and recovers after it", () => {
         const config = oneStack({
             scaling: { minReplicas: 1, maxReplicas: 4, queueDepthPerReplica: 1, fallbackReplicas: 2 },
             traffic: { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(3600) }], service: fixedService(2, 1) },
@@ -132,7 +132,7 @@ describe("activation through the simulated loop", () => {
         const s = sim.result.series!;
         const desiredAt = (h: number) => s.perWorkerPool[0].desired[Math.round(h * 60)];
         assert.strictEqual(desiredAt(3.9), 4);
-        assert.strictEqual(desiredAt(5.5), 2);
+        assert.strictEqual(desiredAt(5.5), 4, "fallback must not shrink a pool above fallbackReplicas");
         assert.strictEqual(desiredAt(7), 4);
     });
 });

@@ -3,6 +3,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { expanderPriorities } from "../../components/addons/clusterAutoscaler";
+import { LBC_OMITTED_ACTIONS } from "../../components/addons/loadBalancerController/iam";
 import { devicePluginValues } from "../../components/addons/nvidiaDevicePlugin";
 import { deepMerge, valuePaths } from "../../components/addons/values";
 import { CHARTS } from "../../components/addons/versions";
@@ -177,6 +178,18 @@ describe("PlatformAddons", () => {
         assert.deepStrictEqual(v.defaultTags, { project: "gpuserve", environment: "test", team: "platform" });
     });
 
+    it("grants every action of upstream's v3.5.0 policy except the documented omissions, and nothing else", () => {
+        const upstream: string[] = JSON.parse(fs.readFileSync(path.join(ROOT, "test/fixtures/lbc/iam-policy-actions-v3.5.0.json"), "utf8")).actions;
+        const doc = policies(prod)["gpuserve-test-lbc-identity-inline"];
+        const granted = new Set<string>(doc.Statement.flatMap((s: any) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+        const missing = upstream.filter((a) => !granted.has(a) && !(a in LBC_OMITTED_ACTIONS));
+        assert.deepStrictEqual(missing, [], "upstream actions neither granted nor listed (with a reason) in LBC_OMITTED_ACTIONS");
+        assert.deepStrictEqual([...granted].filter((a) => !upstream.includes(a)), [], "granted actions upstream does not ask for");
+        assert.deepStrictEqual(Object.keys(LBC_OMITTED_ACTIONS).filter((a) => granted.has(a) || !upstream.includes(a)), [], "omitted list out of date");
+        const reorder = doc.Statement.find((s: any) => s.Action.includes("elasticloadbalancing:SetRulePriorities"));
+        assert.ok(reorder.Resource.some((r: string) => r.includes(":listener-rule/app/")), "SetRulePriorities acts on listener rules");
+    });
+
     it("binds each controller's role to its service account through EKS Pod Identity", () => {
         const assoc = prod.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any);
         assert.deepStrictEqual(assoc.map((a) => `${a.namespace}/${a.serviceAccount}`).sort(), [
@@ -192,7 +205,18 @@ describe("PlatformAddons", () => {
         for (const role of prod.find("aws:iam/role:Role").filter((r) => r.name.includes("identity"))) {
             const trust = JSON.parse((role.inputs as any).assumeRolePolicy);
             assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "pods.eks.amazonaws.com" });
-            assert.strictEqual(trust.Statement[0].Condition.StringEquals["aws:SourceAccount"], "123456789012");
+            const [stmt] = trust.Statement;
+            assert.deepStrictEqual(stmt.Action, ["sts:AssumeRole", "sts:TagSession"]);
+            // EKS user guide, pod-id-role: scope with the session tags EKS Pod Identity sets, not aws:SourceArn.
+            const assocOf = prod.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any).find((a) => role.name.startsWith(a.serviceAccount === "cluster-autoscaler" ? "gpuserve-test-cluster-autoscaler" : "gpuserve-test-lbc"))!;
+            assert.deepStrictEqual(stmt.Condition, {
+                StringEquals: {
+                    "aws:SourceAccount": "123456789012",
+                    "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-east-1:123456789012:cluster/gpuserve-test",
+                    "aws:RequestTag/kubernetes-namespace": assocOf.namespace,
+                    "aws:RequestTag/kubernetes-service-account": assocOf.serviceAccount,
+                },
+            });
         }
     });
 

@@ -1,7 +1,9 @@
 import * as assert from "assert";
 import { EKS_ADDON_VERSIONS } from "../../components/cluster/versions";
 import { ConfigError } from "../../stacks/errors";
-import { recorder } from "../../scripts/engine/mocks";
+import { callerRoleArn, explicitAdminPrincipals, principalOf } from "../../components/cluster/accessEntries";
+import { desiredSizeFor } from "../../components/cluster/nodeGroupSize";
+import { MOCK_ACCOUNT, callOverrides, recorder } from "../../scripts/engine/mocks";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { validateManifests } from "../helpers/k8sSchema";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
@@ -28,7 +30,7 @@ describe("GpuCluster and Network under mocks", () => {
                 assert.strictEqual(i.labels["gpuserve.io/os"], "bottlerocket");
                 assert.strictEqual(i.scalingConfig.minSize, 0);
                 assert.strictEqual(i.scalingConfig.desiredSize, 0);
-                assert.deepStrictEqual(g.options.ignoreChanges, ["scalingConfig.desiredSize"]);
+                assert.strictEqual(g.options.ignoreChanges, undefined, "desiredSize is the live size, not ignored (nodeGroupSize.ts)");
                 assert.deepStrictEqual(i.taints, [{ key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" }]);
                 assert.strictEqual(i.labels["nvidia.com/gpu.present"], "true");
                 assert.ok(i.labels["gpuserve.io/gpu-pool"]);
@@ -152,5 +154,64 @@ describe("GpuCluster and Network under mocks", () => {
         await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.pool/.test(e.message));
         const created = recorder.records().filter((r) => r.type !== "pulumi:pulumi:Stack");
         assert.deepStrictEqual(created.map((r) => r.type), []);
+    });
+});
+
+describe("admin access entries and the deployer", () => {
+    const CALLER = "aws:index/getCallerIdentity:getCallerIdentity";
+    const asCaller = (arn: string) => callOverrides.set(CALLER, () => ({ accountId: MOCK_ACCOUNT, arn, userId: "AROAOFFLINE:session", id: MOCK_ACCOUNT }));
+    afterEach(() => callOverrides.delete(CALLER));
+    const entries = (run: StackRun) => Object.values((run.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).accessEntries ?? {}).map((e: any) => e.principalArn);
+
+    it("skips the explicit entry for the deployer's own role, which EKS already makes admin (no 409)", async () => {
+        asCaller(`arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-1732700000`);
+        const cfg = clone(stackConfig("dev"));
+        cfg.cluster = { adminPrincipalArns: [`arn:aws:iam::${MOCK_ACCOUNT}:role/platform-admin`, `arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`] };
+        assert.deepStrictEqual(entries(await runStack(cfg)), [`arn:aws:iam::${MOCK_ACCOUNT}:role/oncall`]);
+    });
+
+    it("matches roles with a path by account and name, and never another account's role of the same name", () => {
+        const session = "arn:aws:sts::123456789012:assumed-role/platform-admin/alice";
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:role/team/platform-admin"], session), { entries: [], skipped: ["arn:aws:iam::123456789012:role/team/platform-admin"] });
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::210987654321:role/platform-admin"], session).skipped, []);
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/platform-admin"], session).skipped, [], "a user is not the role of the same name");
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/alice"], "arn:aws:iam::123456789012:user/alice").skipped, ["arn:aws:iam::123456789012:user/alice"]);
+        assert.strictEqual(callerRoleArn("arn:aws:sts::123456789012:assumed-role/platform-admin/alice"), "arn:aws:iam::123456789012:role/platform-admin");
+        assert.deepStrictEqual(principalOf("arn:aws-us-gov:sts::123456789012:assumed-role/ops/x"), { partition: "aws-us-gov", account: "123456789012", kind: "role", name: "ops" });
+        assert.strictEqual(principalOf("arn:aws:iam::123456789012:root"), undefined);
+    });
+});
+
+describe("node group sizes on an existing cluster", () => {
+    const LIST = "aws:eks/getNodeGroups:getNodeGroups";
+    const GET = "aws:eks/getNodeGroup:getNodeGroup";
+    afterEach(() => {
+        callOverrides.delete(LIST);
+        callOverrides.delete(GET);
+    });
+    /** The cluster exists with these live desired sizes, keyed by node group resource name. */
+    const liveSizes = (sizes: Record<string, number>) => {
+        const physical = (n: string) => `${n}-a1b2c3d`;
+        callOverrides.set(LIST, () => ({ clusterName: "gpuserve-test", names: Object.keys(sizes).map(physical), id: "gpuserve-test" }));
+        callOverrides.set(GET, (i) => {
+            const name = Object.keys(sizes).find((n) => physical(n) === i.nodeGroupName)!;
+            return { clusterName: i.clusterName, nodeGroupName: i.nodeGroupName, scalingConfigs: [{ desiredSize: sizes[name], minSize: 0, maxSize: 8 }] };
+        });
+    };
+    const desired = (run: StackRun, ng: string) => (run.get(NG, ng).inputs as any).scalingConfig;
+
+    it("raises desiredSize with minNodes (EKS rejects desired < min) and keeps the autoscaler's larger size", async () => {
+        liveSizes({ "gpuserve-test-gpu-a10g-ng": 0, "gpuserve-test-gpu-a100-ng": 1, "gpuserve-test-system-ng": 4 });
+        const cfg = clone(stackConfig("prod"));
+        cfg.gpuPools[0].minNodes = 1;
+        cfg.gpuPools[0].minNodesReason = "clinic opens at 7: first answer within 5 s";
+        const run = await runStack(cfg);
+        assert.deepStrictEqual(desired(run, "gpuserve-test-gpu-a10g-ng"), { minSize: 1, maxSize: 8, desiredSize: 1 });
+        assert.deepStrictEqual(desired(run, "gpuserve-test-gpu-a100-ng"), { minSize: 0, maxSize: 1, desiredSize: 1 }, "a running A100 node is kept");
+        assert.deepStrictEqual(desired(run, "gpuserve-test-system-ng"), { minSize: 3, maxSize: 6, desiredSize: 4 });
+    });
+
+    it("clamps a live size into [min, max]", () => {
+        assert.deepStrictEqual([desiredSizeFor(2, 5, undefined), desiredSizeFor(2, 5, 0), desiredSizeFor(2, 5, 3), desiredSizeFor(2, 5, 9)], [2, 2, 3, 5]);
     });
 });

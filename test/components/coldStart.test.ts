@@ -19,7 +19,7 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
     const lt = inputs(run.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`));
     const spec = inputs(run.get(DEPLOY, `gpuserve-test-${model}-deployment`)).spec.template.spec;
     const args: string[] = spec.containers[0].args;
-    const modelArg = args[args.indexOf("--model") + 1];
+    const modelArg = args[0]; // vllm serve's positional model
     const init: string[] = (spec.initContainers ?? []).map((c: any) => c.name);
     const data = lt.blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
     const cache = spec.volumes.find((v: any) => v.name === "cache");
@@ -120,7 +120,7 @@ describe("cold start: what the plan deploys", () => {
 
     it("pins the Hub download to the revision when weights do not come from S3", () => {
         const args: string[] = inputs(off.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment")).spec.template.spec.containers[0].args;
-        assert.strictEqual(args[args.indexOf("--model") + 1], "Qwen/Qwen3-VL-2B-Instruct");
+        assert.strictEqual(args[0], "Qwen/Qwen3-VL-2B-Instruct");
         assert.strictEqual(args[args.indexOf("--revision") + 1], "89644892e4d85e24eaac8bacfd4f463576704203");
         assert.strictEqual(args[args.indexOf("--tokenizer-revision") + 1], "89644892e4d85e24eaac8bacfd4f463576704203");
         assert.ok(!args.includes("--load-format"));

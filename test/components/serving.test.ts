@@ -57,18 +57,20 @@ describe("ServingStack", () => {
         const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
         assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
         assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
+        assert.deepStrictEqual(gw.fallback, { failureThreshold: 3, replicas: 2, behavior: "currentReplicasIfHigher" });
     });
 
     it("starts vLLM with the catalog's arguments and keeps serving through rollouts and shutdowns", () => {
         const d = inputs(prod.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment"));
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
-        // Weights from the stack's bucket, pinned revision, streamed by the Run:ai streamer (gpuserve:coldStart.weights "s3").
-        assert.match(arg("--model"), /^s3:\/\/gpuserve-test-weights-[0-9a-f]+\/models\/Qwen\/Qwen3-VL-2B-Instruct\/89644892e4d85e24eaac8bacfd4f463576704203$/);
+        assert.deepStrictEqual(c.command, ["vllm", "serve"]);
+        // The positional model: the stack's S3 copy of the pinned revision, streamed by the Run:ai streamer (gpuserve:coldStart.weights "s3").
+        assert.match(c.args[0], /^s3:\/\/gpuserve-test-weights-[0-9a-f]+\/models\/Qwen\/Qwen3-VL-2B-Instruct\/89644892e4d85e24eaac8bacfd4f463576704203$/, "the model is vllm serve's positional argument");
         assert.strictEqual(arg("--load-format"), "runai_streamer");
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
-        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4}');
+        assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
         assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
         assert.match(c.image, /^vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
@@ -110,6 +112,7 @@ describe("ServingStack", () => {
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);
             assert.ok(spec.fallback.replicas >= 1);
+            assert.strictEqual(spec.fallback.behavior, "currentReplicasIfHigher", "a Prometheus outage must never scale a busy pool down");
             assert.strictEqual(spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds, 300);
         }
     });
@@ -159,6 +162,28 @@ describe("ServingStack", () => {
         assert.strictEqual(rules.host, "vision.example.org");
         assert.deepStrictEqual(rules.http.paths.map((p: any) => [p.path, p.backend.service.name]), [["/v1", "gateway"], ["/", "ui"]]);
         assert.strictEqual(prod.outputs.url, "https://vision.example.org");
+    });
+
+    it("keeps the ALB's connections to a deregistered gateway pod open for its whole drain, inside its grace period", () => {
+        const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-gateway-service")).metadata.annotations;
+        const m = /^deregistration_delay\.timeout_seconds=(\d+)$/.exec(svc["alb.ingress.kubernetes.io/target-group-attributes"]);
+        assert.ok(m, "the gateway's target group needs a deregistration delay (ALB default 300 s cuts held requests)");
+        const delay = Number(m![1]);
+        const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
+        const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
+        assert.ok(delay >= preStop + g.drainTimeoutSeconds && delay <= 3600, `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`);
+        assert.ok(pod.terminationGracePeriodSeconds > delay && pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
+        assert.strictEqual(svc["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
+        const ui = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-ui-service")).metadata.annotations ?? {};
+        assert.strictEqual(ui["alb.ingress.kubernetes.io/target-group-attributes"], undefined, "the UI answers at once and keeps the default");
+    });
+
+    it("lets pulumi destroy delete the gateway's ECR repository with its images", () => {
+        const [repo] = prod.find("aws:ecr/repository:Repository").map(inputs);
+        assert.strictEqual(repo.imageTagMutability, "IMMUTABLE");
+        assert.strictEqual(repo.forceDelete, true, "ECR refuses to delete a repository that holds images");
     });
 
     it("never writes secrets in plain text: HF token, API keys and their hashes stay secret", () => {

@@ -48,7 +48,7 @@ describe("npm run plan (end to end)", () => {
             const tags = resources.filter((r) => r.type === "aws:autoscaling/tag:Tag");
             for (const g of gpuGroups) {
                 assert.strictEqual(g.inputs.scalingConfig.minSize, 0);
-                assert.deepStrictEqual(g.options.ignoreChanges, ["scalingConfig.desiredSize"]);
+                assert.strictEqual(g.inputs.scalingConfig.desiredSize, 0, "a new GPU group starts at zero (no live size offline)");
                 assert.deepStrictEqual(g.inputs.taints, [{ effect: "NO_SCHEDULE", key: "nvidia.com/gpu", value: "true" }]);
                 const mine = tags.filter((t) => t.parent === g.parent).map((t) => t.inputs.tag.key);
                 for (const label of Object.keys(g.inputs.labels)) assert.ok(mine.includes(`k8s.io/cluster-autoscaler/node-template/label/${label}`), `${g.name}: no ASG tag for ${label}`);

@@ -48,6 +48,26 @@ describe("parseStackConfig", () => {
         );
     });
 
+    it("rejects a GPU pool that mixes instance shapes, naming the instance type's key", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].instanceTypes = ["g5.xlarge", "g5.2xlarge"];
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools[0].instanceTypes[1]: 'g5.2xlarge' (8 vCPU, 32 GiB, 1 GPU) has another shape than 'g5.xlarge' (4 vCPU, 16 GiB, 1 GPU); Cluster Autoscaler needs equal CPU and memory within a node group. Fix: keep one shape per pool (instanceTypes: [g5.xlarge]) and put 'g5.2xlarge' in a pool of its own",
+        );
+    });
+
+    it("rejects a minNodesReason that AWS would refuse as a tag value", () => {
+        const raw = devRaw();
+        Object.assign(raw.gpuPools[0], { minNodes: 1, minNodesReason: "first answer < 5 s in clinic hours" });
+        assert.strictEqual(
+            errorOf(raw),
+            'Invalid stack config: gpuserve:gpuPools[0].minNodesReason: becomes an AWS tag value: use letters, digits, spaces and _ . : / = + - @ only (got "first answer < 5 s in clinic hours"). Fix: set a valid value (see README, Config reference)',
+        );
+        raw.gpuPools[0].minNodesReason = "Klinik öffnet 7:00 - erste Antwort in 5 s";
+        assert.doesNotThrow(() => parseStackConfig(raw));
+    });
+
     it("rejects maxReplicas below minReplicas", () => {
         const raw = devRaw();
         raw.models[0].scaling = { minReplicas: 3, maxReplicas: 2 };

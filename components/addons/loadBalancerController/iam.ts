@@ -7,13 +7,38 @@
  *   on load balancers, target groups and security groups tagged for THIS cluster
  *   (`elbv2.k8s.aws/cluster = <cluster>`), not any cluster's, or creates them with that tag;
  * - security group ingress on the cluster security group (nodes) is allowed by its id;
- * - WAF, Shield and Cognito permissions are left out: the chart values turn those off.
+ * - the actions of features we keep off are left out (LBC_OMITTED_ACTIONS, with the reason each).
+ * Compared action by action with upstream's policy at v3.5.0 (the chart 3.5.0's appVersion):
+ * test/fixtures/lbc/iam-policy-actions-v3.5.0.json; a test fails when upstream has an action
+ * that is neither granted here nor listed as omitted.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyStatement } from "../../iam/podIdentityRole";
 import { AwsScope } from "../awsScope";
 
 export const LBC_CLUSTER_TAG = "elbv2.k8s.aws/cluster";
+
+/** Upstream actions this policy leaves out, and why (docs/install/iam_policy.json at v3.5.0). */
+export const LBC_OMITTED_ACTIONS: Readonly<Record<string, string>> = {
+    "cognito-idp:DescribeUserPoolClient": "Cognito authentication on listeners is not used (no auth-type annotation)",
+    "iam:ListServerCertificates": "certificates come from ACM (serving.certificateArn), not IAM server certificates",
+    "iam:GetServerCertificate": "certificates come from ACM, not IAM server certificates",
+    "waf-regional:GetWebACL": "WAF Classic is off (chart value enableWaf: false)",
+    "waf-regional:GetWebACLForResource": "WAF Classic is off (enableWaf: false)",
+    "waf-regional:AssociateWebACL": "WAF Classic is off (enableWaf: false)",
+    "waf-regional:DisassociateWebACL": "WAF Classic is off (enableWaf: false)",
+    "wafv2:GetWebACL": "WAFv2 is off (chart value enableWafv2: false)",
+    "wafv2:GetWebACLForResource": "WAFv2 is off (enableWafv2: false)",
+    "wafv2:AssociateWebACL": "WAFv2 is off (enableWafv2: false)",
+    "wafv2:DisassociateWebACL": "WAFv2 is off (enableWafv2: false)",
+    "elasticloadbalancing:SetWebAcl": "WAF is off (enableWaf/enableWafv2: false)",
+    "shield:GetSubscriptionState": "Shield Advanced is off (chart value enableShield: false)",
+    "shield:DescribeProtection": "Shield Advanced is off (enableShield: false)",
+    "shield:CreateProtection": "Shield Advanced is off (enableShield: false)",
+    "shield:DeleteProtection": "Shield Advanced is off (enableShield: false)",
+    "elasticloadbalancing:ModifyIpPools":
+        "IPAM pools are not used: load_balancer_manager.go calls it only when an IPv4 IPAM pool is set on, or was set on, the load balancer",
+};
 
 export function loadBalancerControllerPolicy(scope: AwsScope & { vpcId: pulumi.Input<string>; clusterSecurityGroupId: pulumi.Input<string> }): PolicyStatement[] {
     const ec2 = (resource: pulumi.Input<string>) => pulumi.interpolate`arn:aws:ec2:${scope.region}:${scope.accountId}:${resource}`;
@@ -168,6 +193,8 @@ export function loadBalancerControllerPolicy(scope: AwsScope & { vpcId: pulumi.I
                 "elasticloadbalancing:AddListenerCertificates",
                 "elasticloadbalancing:RemoveListenerCertificates",
                 "elasticloadbalancing:ModifyRule",
+                // Re-orders rules when a path is added or moved (pkg/deploy/elbv2/listener_rule_manager.go at v3.5.0).
+                "elasticloadbalancing:SetRulePriorities",
             ],
             Resource: [...lbAndTg.slice(0, 2), ...listeners],
         },

@@ -1,0 +1,131 @@
+/**
+ * Every interface we use of vLLM's command line, in one place: the command, each flag and
+ * each environment variable, with where it is defined upstream. Bump the image tag only
+ * after checking this list against that tag (test/fixtures/vllm/ holds the flag list the
+ * tests check it against, with its source).
+ *
+ * Sources (vllm-project/vllm, image tag in stacks/schema.ts `serving.vllmImage`, v0.33.0):
+ * - flags: `vllm/engine/arg_utils.py` (EngineArgs.add_cli_args: model, cache, scheduler,
+ *   multimodal groups; AsyncEngineArgs: --enable-log-requests) and
+ *   `vllm/entrypoints/openai/cli_args.py` (FrontendArgs: --host, --port);
+ * - the positional model: `vllm/entrypoints/cli/serve.py` (`model_tag`; `--model` with
+ *   `vllm serve` is deprecated there and warns);
+ * - env vars: `vllm/envs.py` (VLLM_CACHE_ROOT, VLLM_NO_USAGE_STATS).
+ * Qwen-VL pixel bounds go in `--mm-processor-kwargs` as the image processor's `size`
+ * (see stacks/catalog/models.ts maxPixels for why not `max_pixels`).
+ * Removed: `--disable-log-requests` (deprecated in PR #21739, removed in PR #29402 for
+ * v0.12; argparse then exits with "unrecognized arguments"). Request logging is off by
+ * default (`--enable-log-requests` turns it on), which is what we want: no prompts in logs.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import { ResolvedModel } from "../../../stacks/validate";
+
+export const VLLM_PORT = 8000;
+
+/** The container command, explicit instead of the image's entrypoint (which is `vllm serve` today). */
+export const VLLM_COMMAND = ["vllm", "serve"] as const;
+
+/**
+ * The flags we pass, each defined at the pinned tag (file in the comment). The test checks
+ * this list against test/fixtures/vllm/serve-flags.json and every emitted flag against it.
+ */
+export const VLLM_FLAGS = {
+    /** The first name is the `model_name` label on vLLM's metrics. arg_utils.py, ModelConfig group. */
+    servedModelName: "--served-model-name",
+    /** cli_args.py, FrontendArgs. */
+    host: "--host",
+    /** cli_args.py, FrontendArgs (default 8000). */
+    port: "--port",
+    /** arg_utils.py, ModelConfig group. */
+    maxModelLen: "--max-model-len",
+    /** arg_utils.py, CacheConfig group. */
+    gpuMemoryUtilization: "--gpu-memory-utilization",
+    /** arg_utils.py, SchedulerConfig group. */
+    maxNumSeqs: "--max-num-seqs",
+    /** arg_utils.py, MultiModalConfig group: JSON `{"image": N, "video": 0}` (the old `image=N` form is gone). */
+    limitMmPerPrompt: "--limit-mm-per-prompt",
+    /** arg_utils.py, MultiModalConfig group: JSON passed to the HF processor (`size` bounds for Qwen-VL). */
+    mmProcessorKwargs: "--mm-processor-kwargs",
+    /** arg_utils.py, MultiModalConfig group: GiB per process (API server and engine core each), default 4. */
+    mmProcessorCacheGb: "--mm-processor-cache-gb",
+} as const;
+
+/** Flags that must never be passed again (removed upstream, or deprecated for `vllm serve`). */
+export const VLLM_FORBIDDEN_FLAGS: Readonly<Record<string, string>> = {
+    "--disable-log-requests": "removed in vLLM PR #29402 (v0.12): argparse exits with 'unrecognized arguments'",
+    "--model": "deprecated with `vllm serve` (vllm/entrypoints/cli/serve.py): pass the model positionally",
+};
+
+export interface VllmArgsOptions {
+    /** --mm-processor-cache-gb, sized from the worker's memory (vllm/memory.ts). */
+    readonly mmProcessorCacheGiB: number;
+}
+
+type Json = number | { readonly [k: string]: Json };
+/** Deterministic JSON (sorted keys at every level), so a preview never shows a reordering as a change. */
+function sortedJson(value: Json): string {
+    const sort = (v: Json): Json => (typeof v === "number" ? v : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])));
+    return JSON.stringify(sort(value));
+}
+
+/** HF processor kwargs: the Qwen-VL pixel bounds as the image processor's `size` (see ModelSpec.maxPixels). */
+export function mmProcessorKwargs(model: Pick<ResolvedModel, "spec">): Record<string, Json> | undefined {
+    const { maxPixels, minPixels } = model.spec;
+    if (maxPixels === undefined) return undefined;
+    return { size: { longest_edge: maxPixels, ...(minPixels !== undefined ? { shortest_edge: minPixels } : {}) } };
+}
+
+/** Per-prompt multimodal limits: the model's image count, and video off where the model could take it. */
+export function limitMmPerPrompt(model: Pick<ResolvedModel, "maxImagesPerPrompt" | "spec">): Record<string, number> {
+    return { image: model.maxImagesPerPrompt, ...(model.spec.acceptsVideo ? { video: 0 } : {}) };
+}
+
+/** `vllm serve` arguments after the command: the model positionally, then the flags, then the stack's extras. */
+export function vllmArgs(model: ResolvedModel, opts: VllmArgsOptions): string[] {
+    const f = VLLM_FLAGS;
+    const args = [
+        model.id,
+        f.servedModelName, model.id, model.name,
+        f.host, "0.0.0.0",
+        f.port, String(VLLM_PORT),
+        f.maxModelLen, String(model.maxModelLen),
+        f.gpuMemoryUtilization, String(model.gpuMemoryUtilization),
+        f.maxNumSeqs, String(model.maxNumSeqs),
+        f.limitMmPerPrompt, sortedJson(limitMmPerPrompt(model)),
+        f.mmProcessorCacheGb, String(opts.mmProcessorCacheGiB),
+    ];
+    const kwargs = mmProcessorKwargs(model);
+    if (kwargs) args.push(f.mmProcessorKwargs, sortedJson(kwargs));
+    return [...args, ...model.extraArgs];
+}
+
+/** Every `--flag` in an argument list (values that are JSON or numbers are skipped; `--a=b` counts as `--a`). */
+export function flagsIn(args: readonly string[]): string[] {
+    return args.filter((a) => a.startsWith("--")).map((a) => a.split("=")[0]);
+}
+
+/**
+ * Environment of the vLLM container. Only the VLLM_* names are vLLM's (vllm/envs.py);
+ * the others belong to the libraries vLLM runs (cited beside each).
+ */
+export function vllmEnv(hfTokenSecret?: string): k8s.types.input.core.v1.EnvVar[] {
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+        // Writable caches on the /cache volume: the root filesystem is read-only.
+        { name: "HOME", value: "/cache" },
+        { name: "HF_HOME", value: "/cache/huggingface" }, // huggingface_hub constants.py
+        { name: "XDG_CACHE_HOME", value: "/cache" },
+        { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" }, // vllm/envs.py (compile cache, assets)
+        { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" }, // torch._inductor config
+        { name: "TRITON_CACHE_DIR", value: "/cache/triton" }, // triton knobs
+        // The non-root uid has no passwd entry; getpass.getuser() (torch) reads these first.
+        { name: "USER", value: "vllm" },
+        { name: "LOGNAME", value: "vllm" },
+        { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" }, // huggingface_hub constants.py
+        { name: "VLLM_NO_USAGE_STATS", value: "1" }, // vllm/envs.py: no usage reports to stats.vllm.ai
+    ];
+    if (hfTokenSecret) env.push({ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: hfTokenSecret, key: "token" } } }); // huggingface_hub constants.py
+    return env;
+}
+
+/** The vLLM env var names we set (checked against the fixture of vllm/envs.py names). */
+export const VLLM_ENV_NAMES = ["VLLM_CACHE_ROOT", "VLLM_NO_USAGE_STATS"] as const;

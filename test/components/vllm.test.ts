@@ -1,0 +1,103 @@
+/**
+ * The vLLM command line the workers get, checked against the flag list extracted from
+ * upstream (test/fixtures/vllm/serve-flags.json, source inside), and the memory and
+ * multimodal bounds that keep a worker alive under many distinct images.
+ */
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { MODEL_CATALOG } from "../../stacks/catalog/models";
+import { VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, flagsIn } from "../../components/serving/vllm/args";
+import { VLLM_BASE_MEMORY_GIB } from "../../components/serving/vllm/memory";
+import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
+
+const DEPLOY = "kubernetes:apps/v1:Deployment";
+const inputs = (r: { inputs: unknown }) => r.inputs as any;
+const fixture = JSON.parse(fs.readFileSync(path.join(ROOT, "test/fixtures/vllm/serve-flags.json"), "utf8"));
+const UPSTREAM_FLAGS = new Set<string>(Object.values(fixture.groups as Record<string, string[]>).flat());
+const gib = (q: string) => {
+    const m = /^(\d+(?:\.\d+)?)Gi$/.exec(q);
+    assert.ok(m, `quantity ${q} is not in Gi`);
+    return Number(m![1]);
+};
+
+describe("vLLM workers' command line", () => {
+    let runs: Record<string, StackRun>;
+    before(async () => {
+        // prod serves every model family (Qwen3-VL, MedGemma) on both pool shapes (g5.xlarge, p4de).
+        runs = { prod: await runStack(stackConfig("prod")) };
+    });
+    const workers = () =>
+        Object.entries(runs).flatMap(([stack, run]) =>
+            run.find(DEPLOY).filter((d) => inputs(d).metadata.name.startsWith("worker-")).map((d) => ({ stack, name: inputs(d).metadata.name as string, spec: inputs(d).spec.template.spec })),
+        );
+    const arg = (c: any, flag: string) => c.args[c.args.indexOf(flag) + 1];
+
+    it("passes only flags that exist upstream, and none that was removed", () => {
+        for (const f of Object.values(VLLM_FLAGS)) assert.ok(UPSTREAM_FLAGS.has(f), `${f} is not in the upstream flag list`);
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            for (const f of flagsIn(c.args)) {
+                assert.ok(!(f in VLLM_FORBIDDEN_FLAGS), `${w.stack}/${w.name} passes ${f}: ${VLLM_FORBIDDEN_FLAGS[f]}`);
+                assert.ok(UPSTREAM_FLAGS.has(f), `${w.stack}/${w.name} passes ${f}, which vLLM does not register`);
+            }
+        }
+        assert.ok(Object.keys(fixture._source.removed).every((f) => f in VLLM_FORBIDDEN_FLAGS));
+    });
+
+    it("runs `vllm serve` explicitly with the model as its positional argument", () => {
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            assert.deepStrictEqual(c.command, ["vllm", "serve"]);
+            assert.ok(c.args[0] in MODEL_CATALOG, `${w.name}: first argument ${c.args[0]} is not a model id`);
+            assert.ok(!c.args.includes("--model"));
+        }
+    });
+
+    it("sets only vLLM environment variables that vllm/envs.py reads", () => {
+        const known = new Set<string>(fixture.env.names);
+        for (const n of VLLM_ENV_NAMES) assert.ok(known.has(n), n);
+        for (const w of workers()) {
+            for (const e of w.spec.containers[0].env.filter((x: any) => x.name.startsWith("VLLM_"))) assert.ok(known.has(e.name), `${w.name} sets unknown ${e.name}`);
+        }
+    });
+
+    it("fits both multimodal processor caches and /dev/shm inside the worker's memory limit", () => {
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            const cache = Number(arg(c, "--mm-processor-cache-gb"));
+            assert.ok(c.args.includes("--mm-processor-cache-gb") && Number.isFinite(cache), `${w.name} leaves the cache at vLLM's default (4 GiB per process)`);
+            const shm = gib(w.spec.volumes.find((v: any) => v.name === "dshm").emptyDir.sizeLimit);
+            const limit = gib(c.resources.limits.memory);
+            // API server and engine core each keep one cache (vLLM conserving_memory.md); tmpfs counts against the limit.
+            assert.ok(VLLM_BASE_MEMORY_GIB + 2 * cache + shm <= limit, `${w.stack}/${w.name}: ${VLLM_BASE_MEMORY_GIB} + 2 x ${cache} + ${shm} > ${limit} GiB`);
+        }
+    });
+
+    it("bounds images per prompt and pixels per image per model, and turns video off where the model could take it", () => {
+        const ui = JSON.parse(fs.readFileSync(path.join(ROOT, "ui/models.json"), "utf8"));
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            const spec = MODEL_CATALOG[c.args[0]];
+            const limits = JSON.parse(arg(c, "--limit-mm-per-prompt"));
+            const maxModelLen = Number(arg(c, "--max-model-len"));
+            assert.ok(limits.image >= 1);
+            if (spec.acceptsVideo) assert.strictEqual(limits.video, 0, `${w.name} accepts video nobody sends`);
+            else assert.ok(!("video" in limits));
+            const hint = ui.models[spec.id] ?? ui.default;
+            assert.ok(hint.maxImages <= limits.image, `${w.name}: the UI may send ${hint.maxImages} images, vLLM accepts ${limits.image}`);
+            if (spec.maxPixels !== undefined) {
+                // The image processor resizes by size.longest_edge; a bare max_pixels is ignored (transformers#41955).
+                const kwargs = JSON.parse(arg(c, "--mm-processor-kwargs"));
+                assert.deepStrictEqual(kwargs, { size: { longest_edge: spec.maxPixels, shortest_edge: spec.minPixels } });
+                assert.ok(hint.maxSide * hint.maxSide <= kwargs.size.longest_edge, `${w.name}: the UI's ${hint.maxSide} px images would be shrunk again`);
+                assert.ok(kwargs.size.longest_edge < 16777216, "below Qwen3-VL's default bound (16,384 tokens per image)");
+            } else {
+                assert.ok(!c.args.includes("--mm-processor-kwargs"));
+            }
+            // A full prompt of images leaves at least half the context for text.
+            assert.ok(limits.image * spec.maxImageTokens <= maxModelLen / 2, `${w.name}: ${limits.image} x ${spec.maxImageTokens} image tokens in ${maxModelLen}`);
+        }
+        assert.ok(MODEL_CATALOG["google/medgemma-1.5-4b-it"].defaults.maxImagesPerPrompt > 1, "MedGemma 1.5 compares a current and a prior image");
+    });
+});
