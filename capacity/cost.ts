@@ -5,6 +5,7 @@
  */
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { ExpectedCost } from "./sim/expected";
+import { cacheCostLines, cacheUsdPerHour } from "./cacheCost";
 import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
 
 export interface CostLine {
@@ -84,6 +85,8 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
         line("EKS control plane (standard support)", AWS_PRICES.eksControlPlanePerHour, 1),
         line(`NAT gateway (hourly, before data)`, AWS_PRICES.natGatewayPerHour, natGatewayCount),
         line("Application Load Balancer (hourly, before LCUs)", AWS_PRICES.albPerHour, 1),
+        // Cold-start caches at rest (capacity/cacheCost.ts): paid at zero load too.
+        ...cacheCostLines(cfg).map((c) => line(c.item, cacheUsdPerHour(c), 1)),
     ];
     const floor = [...shared, line(`system nodes ${systemType}`, onDemandPrice(cfg, systemType), system.minSize)];
     const ceiling = [...shared, line(`system nodes ${systemType}`, onDemandPrice(cfg, systemType), system.maxSize)];

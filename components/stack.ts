@@ -66,6 +66,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
+            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
             liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
@@ -81,6 +82,8 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             storageClassName: STORAGE_CLASS,
             tags,
             gpuNodeGroups: config.gpuPools.map((p) => ({ nodeGroupPrefix: prefixes.gpu[p.name], usdPerHour: poolNodePrice(config, p).usdPerHour })),
+            // The device plugin chart only where the node OS lacks it (AL2023); Bottlerocket's NVIDIA variant has it built in.
+            devicePluginChart: config.gpuPools.some((p) => p.ami === "al2023"),
             gpuPoolCosts: config.gpuPools.map((p) => ({
                 name: p.name,
                 nodeUsdPerHour: poolNodePrice(config, p).usdPerHour,
@@ -107,6 +110,9 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             keda: addons.keda ? [addons.keda.release] : [],
             loadBalancerController: addons.loadBalancerController ? [addons.loadBalancerController.release] : [],
             tags,
+            clusterName: cluster.clusterName,
+            clusterArn: cluster.clusterArn,
+            namePrefix: name,
         },
         { providers: [awsProvider, cluster.provider], dependsOn: addons.ready },
     );

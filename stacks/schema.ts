@@ -32,6 +32,8 @@ const nonNegativeInt = z.int().nonnegative();
 
 /** Kubernetes versions whose EKS managed add-on versions are pinned in components/cluster/versions.ts. */
 export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
+/** GPU node operating systems (gpuPools[].ami). */
+export const GPU_AMIS = ["bottlerocket", "al2023"] as const;
 
 export const networkSchema = z.strictObject({
     /** CIDR of the new VPC. @default "10.0.0.0/16" */
@@ -100,6 +102,12 @@ export const gpuPoolSchema = z.strictObject({
     diskSizeGiB: z.int().min(100).default(200),
     /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
     minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
+    /**
+     * Node OS: "bottlerocket" (EKS BOTTLEROCKET_x86_64_NVIDIA: NVIDIA device plugin built in, a separate data
+     * volume that can be restored from an image-cache snapshot) or "al2023" (AL2023_x86_64_NVIDIA + the device
+     * plugin chart). @default "bottlerocket"
+     */
+    ami: z.enum(GPU_AMIS).default("bottlerocket"),
 });
 
 export const warmWindowSchema = z.strictObject({
@@ -174,6 +182,8 @@ export const modelSchema = z.strictObject({
     maxNumSeqs: positiveInt.optional(),
     /** Extra vLLM arguments, appended last. @default [] */
     extraArgs: z.array(z.string()).default([]),
+    /** Hugging Face revision (40-hex commit) every pod loads. @default the catalog's pinned revision */
+    revision: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-character Hugging Face commit SHA").optional(),
     /** Existing PersistentVolumeClaim (ReadWriteMany, e.g. EFS) to cache model weights across pods; emptyDir when absent. */
     cacheClaimName: dnsLabel.optional(),
     /** Scale policy of this worker pool. */
@@ -193,8 +203,11 @@ export const gatewaySchema = z.strictObject({
     image: z.string().min(1).optional(),
     /** Requests held per pool while workers start. @default 200 */
     maxQueueDepth: positiveInt.default(200),
-    /** Seconds a request may wait for a worker before a 503: covers a cold start on a new node (node + image pull + model load: 5-17 min). @default 1200 */
-    maxWaitSeconds: positiveInt.max(3600).default(1200),
+    /**
+     * Seconds a request may wait for a worker before a 503. @default the modelled worst-case cold start of the
+     * stack's slowest pool plus margin (capacity/sim/holdBound.ts), instead of a flat 1200
+     */
+    maxWaitSeconds: positiveInt.max(3600).optional(),
 });
 
 /** The official Valkey image, multi-arch index digest of valkey/valkey:9.1.2-alpine (see components/serving/batchStore.ts for the source). */
@@ -238,6 +251,27 @@ export const servingSchema = z.strictObject({
     uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
     /** Batch jobs (OpenAI Batch API) and their Valkey store. */
     batch: batchSchema.default(batchSchema.parse({})),
+});
+
+/** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
+export const coldStartSchema = z.strictObject({
+    /**
+     * "s3": weights copied once per pinned revision into the stack's private bucket by a sync Job, streamed by vLLM's
+     * Run:ai streamer (`--load-format runai_streamer`); "huggingface": every pod start downloads them from the Hub. @default "s3"
+     */
+    weights: z.enum(["s3", "huggingface"]).default("s3"),
+    /**
+     * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot (found by its tag
+     * gpuserve.io/image=<serving.vllmImage>, or `imageCacheSnapshotId`); "none": every new node pulls it. @default "snapshot"
+     */
+    imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
+    /** Explicit image-cache snapshot (built for serving.vllmImage). @default looked up by tag */
+    imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
+    /**
+     * "s3": vLLM's torch.compile cache restored from and saved to the bucket, keyed by vLLM image, model revision,
+     * GPU type and vLLM arguments; "none": every start compiles. @default "s3"
+     */
+    compileCache: z.enum(["s3", "none"]).default("s3"),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */
@@ -456,6 +490,7 @@ export const stackConfigSchema = z.strictObject({
     gpuPools: z.array(gpuPoolSchema).min(1),
     models: z.array(modelSchema).min(1),
     serving: servingSchema.default(servingSchema.parse({})),
+    coldStart: coldStartSchema.default(coldStartSchema.parse({})),
     addons: addonsSchema.default(addonsSchema.parse({})),
     traffic: trafficSchema.default(trafficSchema.parse({})),
     prices: pricesSchema.default(pricesSchema.parse({})),
@@ -468,6 +503,7 @@ export type ParsedStackConfig = z.output<typeof stackConfigSchema>;
 export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
 export type ModelConfig = z.output<typeof modelSchema>;
 export type ScalingConfig = z.output<typeof scalingSchema>;
+export type ColdStartConfig = z.output<typeof coldStartSchema>;
 
 /** Config keys the user sets as `gpuserve:<key>`; `region` comes from `aws:region`. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape).filter((k) => k !== "region");

@@ -8,8 +8,11 @@ import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { AWS_REGIONS } from "./catalog/regions";
 import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
-import { GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 import { durationSeconds } from "./scalePolicy";
+import { holdBoundSeconds } from "../capacity/sim/holdBound";
+
+export type GpuAmi = (typeof GPU_AMIS)[number];
 
 export interface ResolvedGpuPool extends GpuPoolConfig {
     readonly instanceTypes: string[];
@@ -21,6 +24,8 @@ export interface ResolvedGpuPool extends GpuPoolConfig {
 
 export interface ResolvedModel extends ModelConfig {
     readonly name: string;
+    /** Pinned Hugging Face commit: models[].revision or the catalog's. */
+    readonly revision: string;
     readonly spec: ModelSpec;
     readonly maxModelLen: number;
     readonly gpuMemoryUtilization: number;
@@ -28,9 +33,13 @@ export interface ResolvedModel extends ModelConfig {
     readonly maxNumSeqs: number;
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models"> {
+type ParsedServing = ParsedStackConfig["serving"];
+
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving"> {
     readonly gpuPools: ResolvedGpuPool[];
     readonly models: ResolvedModel[];
+    /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
+    readonly serving: Omit<ParsedServing, "gateway"> & { readonly gateway: ParsedServing["gateway"] & { readonly maxWaitSeconds: number } };
 }
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
@@ -214,9 +223,19 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
             });
             return;
         }
+        const revision = m.revision ?? spec.revision;
+        if (revision === undefined) {
+            issues.push({
+                key: key("models", i, "revision"),
+                message: `the catalog pins no Hugging Face revision for ${showValue(m.id)} (a third-party checkpoint whose commit could not be verified here)`,
+                fix: `set the 40-hex commit every pod must load, from https://huggingface.co/${m.id}/commits/main, e.g. revision: <sha>`,
+            });
+            return;
+        }
         models.push({
             ...m,
             name: m.name ?? spec.shortName,
+            revision,
             spec,
             maxModelLen: m.maxModelLen ?? spec.defaults.maxModelLen,
             gpuMemoryUtilization: m.gpuMemoryUtilization ?? spec.defaults.gpuMemoryUtilization,
@@ -224,7 +243,10 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
             maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
         });
     });
-    return { ...cfg, gpuPools, models };
+    const partial = { ...cfg, gpuPools, models };
+    // The hold bound follows the modelled cold start of the slowest pool (capacity/sim/holdBound.ts).
+    const maxWaitSeconds = cfg.serving.gateway.maxWaitSeconds ?? holdBoundSeconds(partial);
+    return { ...partial, serving: { ...cfg.serving, gateway: { ...cfg.serving.gateway, maxWaitSeconds } } };
 }
 
 /** The fix for a model too big for its pool: the cheapest GPU type that fits, and smaller variants of the model. */
@@ -348,6 +370,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
 
     checkAddons(cfg, issues);
     checkBatch(cfg, issues);
+    checkColdStart(cfg, issues);
     if (serving.gateway.maxReplicas < serving.gateway.replicas) {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }
@@ -396,7 +419,8 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
     const needed = (addon: string, why: string) =>
         issues.push({ key: key("addons", addon, "enabled"), message: `cannot be false: ${why}`, fix: `set gpuserve:addons.${addon}.enabled to true` });
     if (!a.keda.enabled) needed("keda", "every worker pool's scale policy is a KEDA ScaledObject");
-    if (!a.nvidiaDevicePlugin.enabled) needed("nvidiaDevicePlugin", "without it no pod can request nvidia.com/gpu, so no worker starts");
+    const al2023 = cfg.gpuPools.filter((p) => p.ami === "al2023").map((p) => p.name);
+    if (!a.nvidiaDevicePlugin.enabled && al2023.length > 0) needed("nvidiaDevicePlugin", `AL2023 GPU pools (${al2023.join(", ")}) need it to advertise nvidia.com/gpu, so no worker starts there without it (Bottlerocket pools have it built in)`);
     if (!a.loadBalancerController.enabled) needed("loadBalancerController", "the ALB ingress in front of the gateway and UI is created by it");
     if (!a.clusterAutoscaler.enabled) {
         const elastic = cfg.gpuPools.filter((p) => p.minNodes !== p.maxNodes).map((p) => p.name);
@@ -416,4 +440,18 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
             }
         });
     }
+}
+
+/** The image cache is a Bottlerocket data volume: an AL2023 pool cannot use it, and must not look as if it did. */
+function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
+    if (cfg.coldStart.imageCache !== "snapshot") return;
+    cfg.gpuPools.forEach((pool, p) => {
+        if (pool.ami !== "bottlerocket") {
+            issues.push({
+                key: key("gpuPools", p, "ami"),
+                message: `pool '${pool.name}' uses ${showValue(pool.ami)}, but gpuserve:coldStart.imageCache is "snapshot", which restores the vLLM image onto a Bottlerocket data volume`,
+                fix: 'set ami: bottlerocket on this pool, or gpuserve:coldStart.imageCache: none (every new node then pulls the ~10 GB image)',
+            });
+        }
+    });
 }

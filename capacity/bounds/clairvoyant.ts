@@ -24,6 +24,9 @@ import { defaultServiceProfile, serviceSeconds } from "../sim/service";
 import type { GpuType } from "../../stacks/catalog/instances";
 import type { ModelSpec } from "../../stacks/catalog/models";
 import { SimInput, WorkerPoolSetup } from "../sim/types";
+import { coldStartPhases, mechanismsFor, totalSeconds } from "../sim/coldStart";
+import { poolNodePrice } from "../cost";
+import type { ResolvedModel, StackConfig } from "../../stacks/validate";
 
 export interface ClairvoyantPool {
     /** GPU seconds the bound pays (busy + cold starts + bridged gaps). */
@@ -44,24 +47,36 @@ export interface ClairvoyantCost {
     readonly perWorkerPool: readonly ClairvoyantPool[];
 }
 
-const mid = (r: { min: number; max: number }) => (r.min + r.max) / 2;
-
 /**
- * Expected seconds from "a worker is needed" to "it answers" on a fresh node, with the
- * simulator's parameters (capacity/sim/params.ts, the phases cluster.ts charges): node
- * boot + device plugin + uncached image pull + weights (download unless a shared cache
- * holds them, then load) + compile + routable. "Strict": every start pays a new node.
+ * The cold start the bound pays, from the simulator's phases (capacity/sim/coldStart.ts, the
+ * same the cluster draws): node boot to routable. A policy that knows every arrival
+ * launches the node itself, so it pays no metric scrape, KEDA poll or autoscaler reaction,
+ * and the answer is busy time, not cold start. "Strict": every start pays a new node.
  */
-export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "weightsGiB" | "sharedCache">): number {
-    const vllm = w.sharedCache
-        ? w.weightsGiB * p.weightLoadSecondsPerGiB + p.compileCachedSeconds
-        : w.weightsGiB * (p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB) + p.compileUncachedSeconds;
-    return (mid(p.nodeBootSeconds) + p.devicePluginSeconds + mid(p.imagePullUncachedSeconds) + vllm + p.readyToRoutableSeconds) * p.coldStartScale;
+export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "coldStart" | "weightsGiB">, instanceType: string): number {
+    const phases = coldStartPhases(p, { mechanisms: w.coldStart, weightsGiB: w.weightsGiB, instanceType, pollingIntervalSeconds: 0, firstAnswerSeconds: 0 });
+    return totalSeconds(phases.filter((x) => !REACTION_PHASES.has(x.phase))) * p.coldStartScale;
 }
 
-/** A model's cold start with the simulator's default parameters (the predictive warm-up's lead). */
-export function estimatedColdStartSeconds(m: { readonly spec: { readonly weightsGiB: number }; readonly cacheClaimName?: string }): number {
-    return coldStartSeconds(DEFAULT_SIM_PARAMS, { weightsGiB: m.spec.weightsGiB, sharedCache: m.cacheClaimName !== undefined });
+/** Phases of a cold start that only a reactive policy pays. */
+const REACTION_PHASES = new Set(["gateway metric scraped, KEDA polls and wakes the pool", "Cluster Autoscaler scales up"]);
+
+/**
+ * A model's modelled cold start as deployed (request at zero to first answer, the median
+ * cost.json reports as `coldStartSeconds`), with the simulator's default parameters: the
+ * predictive warm-up's lead and the estimate POST /v1/warmup returns.
+ */
+export function estimatedColdStartSeconds(config: Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools">, m: ResolvedModel): number {
+    const pool = config.gpuPools.find((g) => g.name === m.pool);
+    if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
+    const phases = coldStartPhases(DEFAULT_SIM_PARAMS, {
+        mechanisms: mechanismsFor(config, pool, m),
+        weightsGiB: m.spec.weightsGiB,
+        instanceType: poolNodePrice(config, pool).instanceType,
+        pollingIntervalSeconds: m.scaling.pollingIntervalSeconds,
+        firstAnswerSeconds: defaultServiceProfile(m.spec, pool.gpuType).image.medianSeconds,
+    });
+    return totalSeconds(phases);
 }
 
 /**
@@ -132,7 +147,7 @@ export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools"
         ends[wi].push(trace.times[i] + s);
     }
     const perWorkerPool = input.workerPools.map((w, wi) => {
-        const cs = coldStartSeconds(input.params, w);
+        const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType);
         const r = clairvoyantSeconds(starts[wi], ends[wi], w.service.concurrency, cs);
         const g = input.gpuPools[w.gpuPool];
         return { ...r, coldStartEachSeconds: cs, usd: (r.gpuSeconds / 3600) * (g.usdPerHour / g.gpusPerNode) };

@@ -1,9 +1,11 @@
 /**
  * The cluster side: the Deployment (replicas -> pods, ReplicaSet deletion order), the
  * scheduler (one GPU per pod, image locality), pod start (image pull, vLLM load,
- * readiness), the Cluster Autoscaler (scale-up for pending pods, scale-down of empty
- * nodes after the unneeded time and the delay after a scale-up) and spot reclaims.
+ * readiness), the Cluster Autoscaler (scale-up for pending pods once the oldest is past the
+ * GPU buffer, scale-down of empty nodes after the unneeded time and the delay after a
+ * scale-up) and spot reclaims. Cold-start phases come from coldStart.ts.
  */
+import { allocatableAfterLaunch, nodeBootRange, vllmStartSeconds } from "./coldStart";
 import { Gateway } from "./gateway";
 import { unitDraw } from "./rng";
 import { Ev, Node, NodeState, Pod, PodState, SimState } from "./state";
@@ -69,6 +71,7 @@ export class Cluster {
     private createPod(wi: number): Pod {
         const w = this.s.wps[wi];
         const pod = new Pod(wi, w.podSeq++);
+        pod.createdAt = this.s.now;
         w.pods.push(pod);
         this.s.gps[w.setup.gpuPool].pending.push(pod);
         return pod;
@@ -178,11 +181,8 @@ export class Cluster {
             pulled = s.now + (p.imagePullUncachedSeconds.min + u * (p.imagePullUncachedSeconds.max - p.imagePullUncachedSeconds.min)) * scale;
             node.imageReadyAt = pulled;
         }
-        const gib = w.setup.weightsGiB;
-        // The worker's cache is an emptyDir (dies with the pod) unless the model has a shared cache volume.
-        const vllm = w.setup.sharedCache
-            ? gib * p.weightLoadSecondsPerGiB + p.compileCachedSeconds
-            : gib * (p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB) + p.compileUncachedSeconds;
+        const v = vllmStartSeconds(p, w.setup.coldStart, w.setup.weightsGiB, w.setup.streamSecondsPerGiB);
+        const vllm = v.weights + v.engine + v.compile;
         s.at(pulled + (vllm + p.readyToRoutableSeconds) * scale, Ev.PodReady, { pod });
     }
 
@@ -201,6 +201,11 @@ export class Cluster {
         const s = this.s;
         const p = s.p;
         let scaledUp = false;
+        // Cluster Autoscaler waits while every pending GPU pod is younger than its GPU buffer (more may come);
+        // that loop does no scale-down either (static_autoscaler.go: allPodsAreNew, DisableScaleDownForLoop).
+        let oldest = Infinity;
+        for (const g of s.gps) for (const pod of g.pending) if (pod.state === PodState.Pending) oldest = Math.min(oldest, pod.createdAt);
+        if (oldest < Infinity && s.now - oldest < p.caGpuBufferSeconds) return;
         s.gps.forEach((g, gi) => {
             g.pending = g.pending.filter((pod) => pod.state === PodState.Pending);
             // Booting nodes are capacity the pending pods will get; only the rest needs new nodes.
@@ -231,8 +236,11 @@ export class Cluster {
         const p = s.p;
         const node = new Node(gi, g.nodeSeq++, s.now);
         const u = unitDraw(s.input.seed, `boot:${g.setup.name}`, node.seq);
-        const boot = (p.nodeBootSeconds.min + u * (p.nodeBootSeconds.max - p.nodeBootSeconds.min)) * p.coldStartScale;
-        node.allocatableAt = s.now + boot + p.devicePluginSeconds * p.coldStartScale;
+        const range = nodeBootRange(p, g.setup.ami);
+        const boot = range.min + u * (range.max - range.min);
+        node.allocatableAt = s.now + allocatableAfterLaunch(p, g.setup.ami, boot) * p.coldStartScale;
+        // The image-cache snapshot puts the vLLM image on the node's data volume from boot.
+        if (g.setup.imageCache) node.imageReadyAt = node.allocatableAt;
         g.nodes.push(node);
         g.nodeLaunches++;
         g.peakNodes = Math.max(g.peakNodes, g.nodes.length);

@@ -18,6 +18,8 @@ import { ClairvoyantCost, clairvoyantCost } from "../bounds/clairvoyant";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
+import { ColdStartPhase } from "./coldStart";
+import { workerColdStart } from "./coldStartReport";
 
 export interface RequestCounts {
     readonly arrived: number;
@@ -45,6 +47,10 @@ export interface WorkerPoolEstimate {
     readonly coldStartsUnanswered: number;
     /** Median and worst seconds from the first held request to the first answer, over answered cold starts. */
     readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
+    /** Modelled median seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases. */
+    readonly coldStartSeconds: number;
+    /** What that cold start is made of, each phase with its source (capacity/sim/coldStart.ts). */
+    readonly coldStartPhases: readonly ColdStartPhase[];
     readonly peakReplicas: number;
     readonly service: { readonly imageMedianSeconds: number; readonly textMedianSeconds: number; readonly concurrency: number; readonly sources: readonly string[] };
 }
@@ -64,6 +70,8 @@ export interface PoolEstimate {
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
+    /** The slowest modelled cold start of the pool's worker pools (seconds, request at zero to first answer). */
+    readonly coldStartSeconds: number;
     readonly workerPools: readonly WorkerPoolEstimate[];
 }
 
@@ -190,6 +198,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             peakNodes: g.peakNodes,
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
+            coldStartSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartSeconds)),
             workerPools: wps.map((w) => {
                 const wi = result.workerPools.indexOf(w);
                 const s = input.workerPools[wi].service;
@@ -204,6 +213,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
                     coldStarts: round(w.coldStarts * perMonth, 1),
                     coldStartsUnanswered: round(w.coldStartsUnanswered * perMonth, 1),
                     timeToFirstAnswerSeconds: ttfa(w.timeToFirstAnswer),
+                    ...workerColdStart(config, input, wi),
                     peakReplicas: w.peakReplicas,
                     service: { imageMedianSeconds: round(s.image.medianSeconds, 3), textMedianSeconds: round(s.text.medianSeconds, 3), concurrency: s.concurrency, sources: s.sources },
                 };

@@ -14,33 +14,60 @@ export interface Range {
 }
 
 export interface SimParams {
-    /** GPU node launch to kubelet Ready. @default 90-180 s (facts.md: "GPU node boot to Ready: 1.5-3 min") */
+    // --- cold start (capacity/sim/coldStart.ts picks the phases the stack's config deploys) ---
+    /**
+     * A pending GPU pod must be this old before Cluster Autoscaler scales up for it (it waits for more pods to
+     * make one informed decision). Hard-coded, not a flag.
+     * @default 30 s (unschedulablePodWithGpuTimeBuffer, kubernetes/autoscaler cluster-autoscaler/core/static_autoscaler.go)
+     */
+    readonly caGpuBufferSeconds: number;
+    /** AL2023 GPU node launch to kubelet Ready. @default 90-180 s (facts.md: "node boot to Ready: 90-180 s" unoptimized) */
     readonly nodeBootSeconds: Range;
     /**
-     * Node Ready to GPUs allocatable (device plugin pod pulled, started, registered).
-     * @default 90 s (facts.md: "device plugin advertises GPUs ~90 s after node start", k8s-device-plugin#291; read as after the node is Ready)
+     * Bottlerocket GPU node launch to kubelet Ready.
+     * @default 30-60 s (facts.md best public figure "~30-60 s", amazon-eks-ami #2210, #2733: pre-kubelet 24-30 s)
      */
-    readonly devicePluginSeconds: number;
-    /** vLLM image pull on a node that never pulled it. @default 120-480 s (facts.md: "2-8 min uncached") */
+    readonly nodeBootBottlerocketSeconds: Range;
+    /**
+     * AL2023 + device plugin chart: GPUs are allocatable no earlier than this after node *launch* (the
+     * DaemonSet's pod is scheduled, pulled and registered while the node finishes booting).
+     * @default 90 s (facts.md, k8s-device-plugin#291: ~90 s measured from node launch; counted once, not after Ready)
+     */
+    readonly devicePluginFromLaunchSeconds: number;
+    /** AL2023: the chart's plugin registers at least this long after Ready. @default 10 s (assumption: DaemonSet pod start on a Ready node) */
+    readonly devicePluginAfterReadySeconds: number;
+    /** Bottlerocket NVIDIA variant: the built-in plugin registers this long after Ready. @default 5 s (assumption: host service, no image pull) */
+    readonly devicePluginBuiltInSeconds: number;
+    /** vLLM image pull on a node without it. @default 120-480 s (facts.md: "2-8 min uncached") */
     readonly imagePullUncachedSeconds: Range;
-    /** vLLM image already on the node. @default 20 s (facts.md: "< 30 s cached on node") */
+    /**
+     * vLLM image already in the node's containerd store (pulled earlier, or on a data volume restored from the
+     * image-cache snapshot): container create only.
+     * @default 5 s (facts.md: "~0 pre-pulled on a Bottlerocket data-volume EBS snapshot", AWS containers blog; 5 s allowance
+     * for container create and first reads from a snapshot-restored volume: assumption)
+     */
     readonly imagePullCachedSeconds: number;
     /**
-     * vLLM weight download per GiB of weights. Paid by every pod start unless the model has a
-     * shared cache volume (`cacheClaimName`): the worker's cache is an emptyDir otherwise,
-     * which dies with the pod, so even a restart on the same node downloads and compiles again.
+     * vLLM weight download from Hugging Face per GiB (weights: "huggingface"). The worker's cache is an emptyDir
+     * that dies with the pod, so every start downloads again.
      * @default 3.7 s/GiB (facts.md: 8B model, 61 s download for ~16.4 GiB of bf16 weights, tensorfuse)
      */
     readonly weightDownloadSecondsPerGiB: number;
-    /** vLLM weight load into GPU memory per GiB. @default 2.0 s/GiB (facts.md: 33 s load for the 8B model) */
+    /** vLLM weight load from local disk into GPU memory per GiB. @default 2.0 s/GiB (facts.md: 33 s load for the 8B model) */
     readonly weightLoadSecondsPerGiB: number;
-    /** torch.compile + CUDA graphs without a compile cache. @default 200 s (facts.md: "compile+graphs ~200 s") */
-    readonly compileUncachedSeconds: number;
     /**
-     * Compile + graphs with the node's compile cache warm.
-     * @default 49 s (facts.md: ~82 s warm start minus the 33 s load)
+     * Run:ai Model Streamer's peak from S3 straight into GPU memory, GB/s; the node's network caps it
+     * (coldStart.ts INSTANCE_NETWORK_GBPS). @default 3.54 GB/s (facts.md: 15 GB from S3 in 4.24 s on g5.12xlarge, its benchmarks)
      */
+    readonly weightStreamPeakGBps: number;
+    /** vLLM process start to model load: imports, CUDA context, KV-cache profiling. @default 15 s (assumption: not published separately) */
+    readonly engineStartSeconds: number;
+    /** torch.compile + CUDA graphs without a compile cache. @default 200 s (facts.md: "compile+graphs ~200 s uncached") */
+    readonly compileUncachedSeconds: number;
+    /** Compile from a warm cache + CUDA graph capture. @default 25 s (facts.md: ~5-8 s cached compile + ~17 s graph capture, vLLM #20264, PRs #16848, #33641) */
     readonly compileCachedSeconds: number;
+    /** Copying the compile cache from S3 before vLLM starts (init container). @default 3 s (assumption: a few hundred MB at >= 100 MB/s) */
+    readonly compileCacheRestoreSeconds: number;
     /**
      * vLLM serving to the gateway routing to it: readiness probe period 5 s
      * (components/serving/workers.ts, ~2.5 s on average) plus the gateway's DNS refresh of the
@@ -56,7 +83,7 @@ export interface SimParams {
     /** Multiplies every provisioning duration above (1 = as published; < 1 = faster cold start). @default 1 */
     readonly coldStartScale: number;
 
-    /** Prometheus scrape interval of gateway and vLLM metrics. @default 30 s (kube-prometheus-stack values.yaml: scrapeInterval "Defaults to 30s") */
+    /** Prometheus scrape interval of gateway and vLLM metrics. @default 15 s (the ServiceMonitors' endpoint interval, components/serving/monitoring.ts) */
     readonly scrapeSeconds: number;
     /** DCGM exporter scrape interval (GPU utilization). @default 15 s (dcgm-exporter values.yaml serviceMonitor.interval) */
     readonly dcgmScrapeSeconds: number;
@@ -83,9 +110,9 @@ export interface SimParams {
 
     /** Cluster Autoscaler loop. @default 10 s (cluster-autoscaler values.yaml: scan-interval 10s) */
     readonly caScanSeconds: number;
-    /** Empty node kept this long before removal. @default 600 s (cluster-autoscaler values.yaml: scale-down-unneeded-time 10m) */
+    /** Empty node kept this long before removal. @default 300 s (as deployed: addons.clusterAutoscaler.scaleDownUnneededTime, default "5m"; setup.ts reads the stack's) */
     readonly caUnneededSeconds: number;
-    /** No scale-down this long after any scale-up. @default 600 s (cluster-autoscaler values.yaml: scale-down-delay-after-add 10m) */
+    /** No scale-down this long after any scale-up. @default 300 s (as deployed: scale-down-delay-after-add, components/addons/clusterAutoscaler) */
     readonly caDelayAfterAddSeconds: number;
 
     /**
@@ -111,18 +138,25 @@ export interface SimParams {
 }
 
 export const DEFAULT_SIM_PARAMS: SimParams = {
+    caGpuBufferSeconds: 30,
     nodeBootSeconds: { min: 90, max: 180 },
-    devicePluginSeconds: 90,
+    nodeBootBottlerocketSeconds: { min: 30, max: 60 },
+    devicePluginFromLaunchSeconds: 90,
+    devicePluginAfterReadySeconds: 10,
+    devicePluginBuiltInSeconds: 5,
     imagePullUncachedSeconds: { min: 120, max: 480 },
-    imagePullCachedSeconds: 20,
+    imagePullCachedSeconds: 5,
     weightDownloadSecondsPerGiB: 3.7,
     weightLoadSecondsPerGiB: 2.0,
+    weightStreamPeakGBps: 3.54,
+    engineStartSeconds: 15,
     compileUncachedSeconds: 200,
-    compileCachedSeconds: 49,
+    compileCachedSeconds: 25,
+    compileCacheRestoreSeconds: 3,
     readyToRoutableSeconds: 5,
     preStopSeconds: 15,
     coldStartScale: 1,
-    scrapeSeconds: 30,
+    scrapeSeconds: 15,
     queryLookbackSeconds: 0,
     activityLookbackSeconds: 0,
     dcgmScrapeSeconds: 15,
@@ -130,8 +164,8 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
     fallbackFailureThreshold: 3,
     metricOutages: [],
     caScanSeconds: 10,
-    caUnneededSeconds: 600,
-    caDelayAfterAddSeconds: 600,
+    caUnneededSeconds: 300,
+    caDelayAfterAddSeconds: 300,
     upstreamTimeoutSeconds: 600,
     maxConcurrentPerWorker: 0,
     spotInterruptionsPerNodeHour: 0,
@@ -144,7 +178,7 @@ export function resolveParams(overrides: Partial<SimParams> = {}): SimParams {
     for (const [k, v] of Object.entries(p)) {
         if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) throw new Error(`simulator parameter '${k}' must be a finite number >= 0 (got ${v})`);
     }
-    for (const k of ["scrapeSeconds", "dcgmScrapeSeconds", "caScanSeconds"] as const) {
+    for (const k of ["scrapeSeconds", "dcgmScrapeSeconds", "caScanSeconds", "weightStreamPeakGBps"] as const) {
         if (p[k] <= 0) throw new Error(`simulator parameter '${k}' must be > 0 (got ${p[k]})`);
     }
     return p;

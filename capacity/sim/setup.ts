@@ -19,6 +19,9 @@ import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
+import { mechanismsFor, streamSecondsPerGiB } from "./coldStart";
+import { durationSeconds } from "./duration";
+import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
 
 export interface SetupOptions {
     /** Days to simulate (the "csv" profile uses its own span). @default 7 */
@@ -36,8 +39,17 @@ export interface SetupOptions {
     readonly historyDays?: number;
 }
 
+/** Parameters that follow what the stack deploys (Cluster Autoscaler scale-down time), before explicit overrides. */
+export function stackParams(config: StackConfig): Partial<SimParams> {
+    return {
+        caUnneededSeconds: durationSeconds(config.addons.clusterAutoscaler.scaleDownUnneededTime),
+        caDelayAfterAddSeconds: durationSeconds(CA_TIMING.scaleDownDelayAfterAdd),
+        caScanSeconds: durationSeconds(CA_TIMING.scanInterval),
+    };
+}
+
 export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): SimInput {
-    const params = resolveParams(opts.params);
+    const params = resolveParams({ ...stackParams(config), ...opts.params });
     const traffic = config.traffic;
     const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
     for (const key of Object.keys(traffic.service)) {
@@ -61,6 +73,8 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             gpusPerNode: Math.max(1, pool.gpusPerNode),
             minNodes: pool.minNodes,
             maxNodes: pool.maxNodes,
+            ami: pool.ami,
+            imageCache: config.coldStart.imageCache === "snapshot" && pool.ami === "bottlerocket",
         };
     });
     const workerPools: WorkerPoolSetup[] = config.models.map((m) => {
@@ -71,9 +85,10 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             name: m.name,
             model: m.id,
             weightsGiB: m.spec.weightsGiB,
-            sharedCache: m.cacheClaimName !== undefined,
+            coldStart: mechanismsFor(config, pool, m),
+            streamSecondsPerGiB: streamSecondsPerGiB(params, poolNodePrice(config, pool).instanceType),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(m), workerSecondsPerRequest(m, pool)),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };

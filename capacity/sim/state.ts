@@ -68,6 +68,8 @@ export interface SimEvent {
 export class Pod {
     state = PodState.Pending;
     node: Node | undefined;
+    /** When the Deployment created it (Cluster Autoscaler's GPU buffer counts from here). */
+    createdAt = 0;
     boundAt = 0;
     /** Requests being served (at most the worker's concurrency). */
     readonly running = new Set<number>();

@@ -3,6 +3,8 @@
  */
 import { Trace } from "../traffic/trace";
 import type { BatchResult, BatchSetup } from "./batch";
+import type { GpuAmi } from "../../stacks/validate";
+import { ColdStartMechanisms } from "./coldStart";
 import { SimParams } from "./params";
 import { PolicySpec } from "./policy";
 import { ServiceProfile } from "./service";
@@ -16,8 +18,10 @@ export interface WorkerPoolSetup {
     /** Model id: nodes cache weights and compile artefacts per model. */
     readonly model: string;
     readonly weightsGiB: number;
-    /** Weights and compile caches on a shared volume (`cacheClaimName`): every start after the first is warm. */
-    readonly sharedCache: boolean;
+    /** How its pods start (image cache, weights from S3, compile cache): capacity/sim/coldStart.ts. */
+    readonly coldStart: ColdStartMechanisms;
+    /** Seconds per GiB the Run:ai streamer needs from S3 on the pool's (cheapest) instance type. */
+    readonly streamSecondsPerGiB: number;
     /** Index into SimInput.gpuPools. */
     readonly gpuPool: number;
     readonly policy: PolicySpec;
@@ -37,6 +41,10 @@ export interface GpuPoolSetup {
     readonly gpusPerNode: number;
     readonly minNodes: number;
     readonly maxNodes: number;
+    /** Node OS: boot time and how the device plugin runs. */
+    readonly ami: GpuAmi;
+    /** New nodes have the vLLM image on their data volume (image-cache snapshot). */
+    readonly imageCache: boolean;
 }
 
 export interface SimInput {

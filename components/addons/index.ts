@@ -27,6 +27,8 @@ export interface PlatformAddonsArgs {
     readonly tags: Record<string, string>;
     readonly gpuNodeGroups: NodeGroupPrice[];
     readonly gpuPoolCosts: readonly GpuPoolCost[];
+    /** Some GPU pool needs the device plugin chart (AL2023); Bottlerocket pools have it built in. @default true */
+    readonly devicePluginChart?: boolean;
     readonly platformUsdPerHour: number;
     /** Cluster resources the charts wait for (nodes, EKS add-ons, storage class). */
     readonly clusterReady: pulumi.Input<pulumi.Resource>[];
@@ -80,7 +82,7 @@ export class PlatformAddons extends pulumi.ComponentResource {
         }
         this.prometheusUrl = c.prometheus.url ?? (this.monitoring?.prometheusUrl as string);
 
-        if (c.nvidiaDevicePlugin.enabled) {
+        if (c.nvidiaDevicePlugin.enabled && (args.devicePluginChart ?? true)) {
             new NvidiaDevicePlugin(`${name}-nvidia-device-plugin`, { timeSlicingReplicas: c.nvidiaDevicePlugin.timeSlicingReplicas, overrides: c.nvidiaDevicePlugin.values }, after([]));
         }
         if (c.dcgmExporter.enabled) {

@@ -17,6 +17,12 @@ import { EksAddonVersions } from "./versions";
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
 export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
 export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
+/** GPU node OS label: the device plugin chart stays off Bottlerocket nodes, whose NVIDIA variant has the plugin built in. */
+export const GPU_OS_LABEL = "gpuserve.io/os";
+/** Tag of an image-cache snapshot: the vLLM image it holds (README, "Cold start"). */
+export const IMAGE_CACHE_TAG = "gpuserve.io/image";
+/** EKS AMI types (EKS API Nodegroup.amiType). */
+export const GPU_AMI_TYPES: Record<ResolvedGpuPool["ami"], string> = { bottlerocket: "BOTTLEROCKET_x86_64_NVIDIA", al2023: "AL2023_x86_64_NVIDIA" };
 export const SYSTEM_LABEL = "gpuserve.io/role";
 /** Node group tag that states why a GPU pool keeps nodes at zero load (read by the policy pack). */
 export const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
@@ -34,10 +40,11 @@ const ACCELERATOR: Record<ResolvedGpuPool["gpuType"], string> = {
     "a100-80gb": "nvidia-a100-80gb",
 };
 
-export function gpuNodeLabels(pool: Pick<ResolvedGpuPool, "name" | "gpuType">): Record<string, string> {
+export function gpuNodeLabels(pool: Pick<ResolvedGpuPool, "name" | "gpuType" | "ami">): Record<string, string> {
     return {
         [GPU_POOL_LABEL]: pool.name,
         [GPU_TYPE_LABEL]: pool.gpuType,
+        [GPU_OS_LABEL]: pool.ami,
         "nvidia.com/gpu.present": "true", // the device plugin's node affinity
         "k8s.amazonaws.com/accelerator": ACCELERATOR[pool.gpuType],
     };
@@ -64,6 +71,11 @@ export interface GpuClusterArgs {
     readonly gpuPools: ResolvedGpuPool[];
     /** Cost-allocation tags for what EC2 and the EBS CSI driver create outside Pulumi's provider (instances, volumes). */
     readonly costTags: Record<string, string>;
+    /**
+     * Restore Bottlerocket GPU nodes' data volume from the snapshot holding this vLLM image: `snapshotId`,
+     * or the newest own completed snapshot tagged gpuserve.io/image=<image>. Absent: nodes pull the image.
+     */
+    readonly imageCache?: { readonly image: string; readonly snapshotId?: string };
     /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
     readonly liveDesiredSizes?: Record<string, number>;
 }
@@ -71,6 +83,23 @@ export interface GpuClusterArgs {
 /** Name prefixes of the cluster's node groups, the keys of GpuClusterArgs.liveDesiredSizes. */
 export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, "name">[]): { system: string; gpu: Record<string, string> } {
     return { system: NodePool.namePrefix(`${name}-system`), gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])) };
+}
+
+/**
+ * The image-cache snapshot for `image`: the configured id, else the newest completed snapshot this
+ * account owns with the tag gpuserve.io/image=<image> (aws.ebs.getSnapshotIds, ids newest first).
+ * None found: nodes work without it (they pull the image) and the deploy says so.
+ */
+export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }, opts: pulumi.InvokeOutputOptions): pulumi.Output<string | undefined> {
+    if (cache.snapshotId) return pulumi.output(cache.snapshotId);
+    const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [cache.image] }, { name: "status", values: ["completed"] }] }, opts);
+    return found.ids.apply((ids) => {
+        if (!ids || ids.length === 0) {
+            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). Build one: README, "Cold start"`);
+            return undefined;
+        }
+        return ids[0];
+    });
 }
 
 export class GpuCluster extends pulumi.ComponentResource {
@@ -181,6 +210,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         this.gpuNodePools = {};
+        const snapshotId = args.imageCache ? imageCacheSnapshot(args.imageCache, { parent: this }) : undefined;
         for (const pool of args.gpuPools) {
             this.gpuNodePools[pool.name] = new NodePool(
                 `${name}-gpu-${pool.name}`,
@@ -190,7 +220,9 @@ export class GpuCluster extends pulumi.ComponentResource {
                     subnetIds: args.privateSubnetIds,
                     instanceTypes: pool.instanceTypes,
                     capacityType: pool.capacityType === "spot" ? "SPOT" : "ON_DEMAND",
-                    amiType: "AL2023_x86_64_NVIDIA", // driver and container toolkit, no device plugin
+                    // Bottlerocket NVIDIA: driver + built-in device plugin; AL2023 NVIDIA: driver and toolkit, plugin from the chart.
+                    amiType: GPU_AMI_TYPES[pool.ami],
+                    dataVolume: pool.ami === "bottlerocket" ? { snapshotId } : undefined,
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
                     liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],

@@ -75,7 +75,7 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand).
             maxConcurrentPerUpstream: m.maxNumSeqs,
             // What POST /v1/warmup tells a teacher to expect at zero workers.
-            coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(m)),
+            coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(cfg, m)),
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),

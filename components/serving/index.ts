@@ -4,6 +4,7 @@
  * for the add-ons they need (KEDA CRDs, the Load Balancer Controller's webhook,
  * Prometheus Operator CRDs).
  */
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
@@ -15,6 +16,7 @@ import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
 import { Ui } from "./ui";
 import { WorkerPool, workerName } from "./workers";
+import { ModelWeights } from "./weights";
 
 export interface ServingStackArgs {
     readonly config: StackConfig;
@@ -27,6 +29,11 @@ export interface ServingStackArgs {
     readonly keda: pulumi.Input<pulumi.Resource>[];
     readonly loadBalancerController: pulumi.Input<pulumi.Resource>[];
     readonly tags: Record<string, string>;
+    /** EKS cluster, for the Pod Identity roles of the weights bucket. */
+    readonly clusterName: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
+    /** Prefix of the weights bucket's name. */
+    readonly namePrefix: string;
 }
 
 export interface PoolSummary {
@@ -59,6 +66,27 @@ export class ServingStack extends pulumi.ComponentResource {
             if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
         }
 
+        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart.
+        const cs = cfg.coldStart;
+        const weights =
+            cs.weights === "s3" || cs.compileCache === "s3"
+                ? new ModelWeights(
+                      `${name}-weights`,
+                      {
+                          namespace: ns,
+                          namePrefix: args.namePrefix,
+                          clusterName: args.clusterName,
+                          clusterArn: args.clusterArn,
+                          region: cfg.region,
+                          vllmImage: cfg.serving.vllmImage,
+                          models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
+                          hfTokenSecret,
+                          retain: cfg.production,
+                      },
+                      inNs(),
+                  )
+                : undefined;
+
         const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
         for (const model of cfg.models) {
             new WorkerPool(
@@ -73,6 +101,12 @@ export class ServingStack extends pulumi.ComponentResource {
                     timezone: cfg.timezone,
                     serviceMonitor: args.serviceMonitors,
                     keda: args.keda,
+                    coldStart: cs,
+                    coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    region: cfg.region,
+                    clusterName: args.clusterName,
+                    clusterArn: args.clusterArn,
+                    weights: weights ? { bucketName: weights.bucketName, bucketArn: weights.bucketArn, syncJob: weights.syncJobs[model.name] } : undefined,
                 },
                 inNs(),
             );

@@ -15,12 +15,15 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
-import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
+import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
 import { workerMemory } from "./vllm/memory";
 
 export { VLLM_PORT } from "./vllm/args";
+import type { ColdStartConfig } from "../../stacks/schema";
+import { workerColdStart } from "./vllm/coldStart";
+import { workerIdentity } from "./vllm/identity";
 
 export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
 /** Time budget for a cold model load before the startup probe gives up (download + load + compile). */
@@ -41,6 +44,15 @@ export interface WorkerPoolArgs {
     readonly serviceMonitor: boolean;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
+    /** How pods start fast (weights from S3, compile cache): vllm/coldStart.ts. */
+    readonly coldStart: ColdStartConfig;
+    /** The pool's modelled cold start (capacity/bounds/clairvoyant.ts estimatedColdStartSeconds): the predictive warm-up's lead. */
+    readonly coldStartSeconds: number;
+    readonly region: string;
+    readonly clusterName: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
+    /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
+    readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
 }
 
 export function workerName(model: Pick<ResolvedModel, "name">): string {
@@ -70,6 +82,18 @@ export class WorkerPool extends pulumi.ComponentResource {
         const child = childOf(this, opts);
 
         const memory = workerMemory(args.gpuPool);
+        const env = vllmEnv(args.hfTokenSecret);
+        const cold = workerColdStart({
+            model: m,
+            gpuPool: args.gpuPool,
+            coldStart: args.coldStart,
+            image: args.image,
+            vllmArgs: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
+            region: args.region,
+            bucket: args.weights?.bucketName,
+        });
+        env.push(...cold.env);
+        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
@@ -90,13 +114,16 @@ export class WorkerPool extends pulumi.ComponentResource {
                             terminationGracePeriodSeconds: WORKER_GRACE_SECONDS,
                             enableServiceLinks: false,
                             automountServiceAccountToken: false,
+                            ...(cold.serviceAccountName ? { serviceAccountName: cold.serviceAccountName } : {}),
+                            ...(cold.initContainers.length > 0 ? { initContainers: cold.initContainers } : {}),
                             containers: [
                                 {
                                     name: "vllm",
                                     image: args.image,
                                     command: [...VLLM_COMMAND],
-                                    args: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
-                                    env: vllmEnv(args.hfTokenSecret),
+                                    // The model source and load format follow gpuserve:coldStart (vllm/coldStart.ts).
+                                    args: cold.args,
+                                    env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
                                     resources: workerResources(args.gpuPool),
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
@@ -117,14 +144,14 @@ export class WorkerPool extends pulumi.ComponentResource {
                                 { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: `${memory.shmGiB}Gi` } },
                                 m.cacheClaimName
                                     ? { name: "cache", persistentVolumeClaim: { claimName: m.cacheClaimName } }
-                                    : { name: "cache", emptyDir: { sizeLimit: `${Math.ceil(m.spec.weightsGiB * 2 + 20)}Gi` } },
+                                    : { name: "cache", emptyDir: { sizeLimit: `${cold.cacheSizeGiB}Gi` } },
                                 { name: "tmp", emptyDir: { sizeLimit: "10Gi" } },
                             ],
                         },
                     },
                 },
             },
-            child,
+            childOf(this, opts, [...identity, ...(args.weights?.syncJob ? [args.weights.syncJob] : [])]),
         );
 
         new k8s.core.v1.Service(
@@ -158,7 +185,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     prometheusUrl: args.prometheusUrl,
                     timezone: args.timezone,
                     scaling: m.scaling,
-                    coldStartSeconds: estimatedColdStartSeconds(m),
+                    coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
                 }),
             },

@@ -112,6 +112,10 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
             return { ...base, latestVersion: 1, defaultVersion: 1 };
         case "aws:iam/role:Role":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
+        case "aws:s3/bucket:Bucket": {
+            const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? ""}${shortHash(name)}`;
+            return { ...base, bucket, id: bucket, arn: `arn:aws:s3:::${bucket}` };
+        }
         case "aws:iam/policy:Policy":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
         case "docker-build:index:Image": {
@@ -148,6 +152,9 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
             return { id: inputs.id, cidrBlock: "10.1.0.0/16", cidrBlockAssociations: [] };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
+        case "aws:ebs/getSnapshotIds:getSnapshotIds":
+            // As if the image-cache snapshot for the pinned image had been built (README, "Cold start").
+            return { ids: [`snap-0${shortHash(JSON.stringify(inputs.filters ?? []))}0000000`.slice(0, 22)], id: region };
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };
         default:

@@ -3,6 +3,7 @@
  * file and renders what `pulumi up` would create: Kubernetes manifests, every resource
  * with its inputs and options, and the cost estimate.
  */
+import { coldStartSummaryLines } from "../../capacity/sim/report/coldStart";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
@@ -89,6 +90,7 @@ export function summarize(result: PlanResult, outDir: string): string {
         `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
         ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
+    if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
     for (const w of result.warnings) lines.push(`  warning: ${w}`);
     if (result.placeholders.length > 0) {
         lines.push(

@@ -4,6 +4,13 @@
  * Weight sizes are bf16 safetensors as published on the Hugging Face model pages
  * (parameters x 2 bytes, rounded up). The minimum GPU memory leaves room for the
  * KV cache at the default max model length with gpu-memory-utilization 0.90.
+ *
+ * Revisions: every model is pinned to one Hugging Face commit so every pod (and the S3 copy
+ * the weights sync Job makes) loads the same bytes. The SHAs below were found as commit URLs
+ * (huggingface.co/<id>/commit/<sha> or /tree/<sha>) in public repositories that pin these
+ * models; this machine cannot reach the Hub to re-check them, so a wrong or withdrawn SHA
+ * shows up as a failing sync Job (404), never as silently different weights. Override
+ * per model with `models[].revision`.
  */
 
 export interface ModelSpec {
@@ -21,6 +28,8 @@ export interface ModelSpec {
     readonly variantOf?: string;
     /** Where the sizes and the fit come from. */
     readonly sources?: readonly string[];
+    /** Pinned Hugging Face commit (40 hex). Absent: the stack must set `models[].revision` (validate.ts says so). */
+    readonly revision?: string;
     /**
      * The model takes video input (Qwen3-VL does; Gemma 3 / MedGemma take images only). A
      * video-capable model gets `"video": 0` in --limit-mm-per-prompt: nobody sends video here,
@@ -68,6 +77,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 4.3,
         minGpuMemoryGiB: 16,
         gated: false,
+        revision: "89644892e4d85e24eaac8bacfd4f463576704203", // commit URL cited in a public course repo
         acceptsVideo: true,
         maxPixels: QWEN_VL_MAX_PIXELS,
         minPixels: QWEN3_VL_MIN_PIXELS,
@@ -81,6 +91,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 17.5,
         minGpuMemoryGiB: 40,
         gated: false,
+        revision: "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b", // "immutable revision" link in a public repo
         acceptsVideo: true,
         maxPixels: QWEN_VL_MAX_PIXELS,
         minPixels: QWEN3_VL_MIN_PIXELS,
@@ -94,6 +105,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 8.6,
         minGpuMemoryGiB: 24,
         gated: true,
+        revision: "698f7911b8e0569ff4ebac5d5552f02a9553063c", // commit URL in a public model-conversion guide
         acceptsVideo: false,
         maxImageTokens: GEMMA3_IMAGE_TOKENS,
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.9, maxImagesPerPrompt: 1, maxNumSeqs: 16 },
@@ -105,6 +117,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 8.6,
         minGpuMemoryGiB: 24,
         gated: true,
+        revision: "91850547d9f0b2fdd21aa7c5f4f3d1a8a52c243b", // commit URL in a public model review
         acceptsVideo: false,
         maxImageTokens: GEMMA3_IMAGE_TOKENS,
         // MedGemma 1.5 reads several images in one prompt (e.g. a current and a prior X-ray).
@@ -117,6 +130,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         weightsGiB: 54.8,
         minGpuMemoryGiB: 80,
         gated: true,
+        revision: "2d3e00ea38b50018bf5dd3aa1009457cd2d5a48f", // tree URL in a public model-conversion guide
         acceptsVideo: false,
         maxImageTokens: GEMMA3_IMAGE_TOKENS,
         defaults: { maxModelLen: 8192, gpuMemoryUtilization: 0.92, maxImagesPerPrompt: 1, maxNumSeqs: 16 },

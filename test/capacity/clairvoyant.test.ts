@@ -47,7 +47,7 @@ describe("clairvoyantSeconds", () => {
 describe("clairvoyantCost", () => {
     it("uses the simulator's mean cold start: ~13 min for MedGemma 4B from the Hub on a fresh node", () => {
         const input = buildSimInput(classroomStack(), { days: 1 });
-        const cs = coldStartSeconds(DEFAULT_SIM_PARAMS, input.workerPools[0]);
+        const cs = coldStartSeconds(DEFAULT_SIM_PARAMS, input.workerPools[0], input.gpuPools[0].instanceType);
         assert.ok(cs > 12 * 60 && cs < 14 * 60, `${cs} s`);
     });
 

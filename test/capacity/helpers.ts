@@ -13,7 +13,14 @@ export interface StackOptions {
     readonly scaling?: Record<string, unknown>;
     readonly traffic?: Record<string, unknown>;
     readonly gateway?: Record<string, unknown>;
+    /** gpuserve:coldStart. @default the schema's (snapshot image cache, S3 weights and compile cache) */
+    readonly coldStart?: Record<string, unknown>;
+    /** The GPU pool's node OS. @default "bottlerocket" */
+    readonly ami?: "bottlerocket" | "al2023";
 }
+
+/** A stack without any cold-start mechanism: AL2023 nodes pull the image, weights from the Hub, no compile cache. */
+export const UNOPTIMIZED: Pick<StackOptions, "coldStart" | "ami"> = { ami: "al2023", coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" } };
 
 /** One GPU pool, one worker pool; everything else at defaults. */
 export function oneStack(o: StackOptions = {}): StackConfig {
@@ -22,9 +29,10 @@ export function oneStack(o: StackOptions = {}): StackConfig {
         environment: "test",
         tags: { team: "test" },
         serving: { allowInsecureHttp: true, gateway: { ...o.gateway } },
-        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4 }],
+        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}) }],
         models: [{ id: o.model ?? "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", name: "wp", scaling: { maxReplicas: 4, ...o.scaling } }],
         traffic: o.traffic ?? { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }] },
+        ...(o.coldStart ? { coldStart: o.coldStart } : {}),
     });
 }
 

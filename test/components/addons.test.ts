@@ -27,35 +27,50 @@ function policies(run: StackRun): Record<string, any> {
 
 const READ_ONLY = /^[a-z0-9-]+:(Describe|Get|List)[A-Za-z]*$/;
 
+/** prod with AL2023 GPU pools (no image cache): the stack installs the device plugin chart for them. */
+export function al2023Config(stack = "prod"): Record<string, any> {
+    const cfg = clone(stackConfig(stack));
+    cfg.gpuPools = cfg.gpuPools.map((p: Record<string, unknown>) => ({ ...p, ami: "al2023" }));
+    cfg.coldStart = { imageCache: "none" };
+    return cfg;
+}
+
 describe("PlatformAddons", () => {
     let prod: StackRun;
+    let al2023: StackRun;
     before(async () => {
         prod = await runStack(stackConfig("prod"));
+        al2023 = await runStack(al2023Config());
     });
 
     it("installs one pinned release per chart from its repository, and no ingress-nginx", () => {
         for (const ref of Object.values(CHARTS)) {
-            const r = releaseOf(prod, ref.chart).inputs as any;
+            const r = releaseOf(al2023, ref.chart).inputs as any;
             assert.strictEqual(r.version, ref.version);
             assert.match(r.version, /^\d+\.\d+\.\d+$/);
             assert.deepStrictEqual(r.repositoryOpts, { repo: ref.repo });
         }
-        assert.strictEqual(prod.find(RELEASE).length, Object.keys(CHARTS).length);
-        assert.ok(!JSON.stringify(prod.resources).includes("ingress-nginx"));
+        assert.strictEqual(al2023.find(RELEASE).length, Object.keys(CHARTS).length);
+        assert.ok(!JSON.stringify(al2023.resources).includes("ingress-nginx"));
     });
 
-    it("runs the device plugin and DCGM exporter only on GPU nodes, tolerating the GPU taint", () => {
+    it("does not install the device plugin chart when every GPU pool runs Bottlerocket (its NVIDIA variant has the plugin built in)", () => {
+        assert.strictEqual(prod.find(RELEASE).filter((r) => (r.inputs as any).chart === "nvidia-device-plugin").length, 0);
+        assert.strictEqual(prod.find(RELEASE).length, Object.keys(CHARTS).length - 1);
+    });
+
+    it("runs the device plugin and DCGM exporter only on GPU nodes, tolerating the GPU taint; the plugin chart never on Bottlerocket nodes", () => {
         for (const chart of ["nvidia-device-plugin", "dcgm-exporter"]) {
-            const v = valuesOf(prod, chart);
-            assert.deepStrictEqual(v.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
-                { matchExpressions: [{ key: "nvidia.com/gpu.present", operator: "In", values: ["true"] }] },
-            ]);
+            const v = valuesOf(al2023, chart);
+            const expressions = [{ key: "nvidia.com/gpu.present", operator: "In", values: ["true"] }];
+            if (chart === "nvidia-device-plugin") expressions.push({ key: "gpuserve.io/os", operator: "NotIn", values: ["bottlerocket"] });
+            assert.deepStrictEqual(v.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: expressions }]);
             assert.ok(v.tolerations.some((t: any) => t.key === "nvidia.com/gpu" && t.operator === "Exists" && t.effect === "NoSchedule"), chart);
             assert.strictEqual(v.priorityClassName, "system-node-critical");
         }
         assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.enabled, true);
         assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.honorLabels, true, "keep DCGM's pod label (the GPU's workload) for the GPU-utilization trigger");
-        assert.strictEqual(valuesOf(prod, "nvidia-device-plugin").config, undefined, "time-slicing must be off by default");
+        assert.strictEqual(valuesOf(al2023, "nvidia-device-plugin").config, undefined, "time-slicing must be off by default");
     });
 
     it("configures GPU time-slicing only when asked", () => {
@@ -123,7 +138,14 @@ describe("PlatformAddons", () => {
 
     it("never grants a mutating IAM action on Resource '*'", () => {
         const all = policies(prod);
-        assert.deepStrictEqual(Object.keys(all).sort(), ["gpuserve-test-cluster-autoscaler-identity-inline", "gpuserve-test-lbc-identity-inline"]);
+        assert.deepStrictEqual(Object.keys(all).sort(), [
+            "gpuserve-test-cluster-autoscaler-identity-inline",
+            "gpuserve-test-lbc-identity-inline",
+            "gpuserve-test-medgemma-27b-s3-inline",
+            "gpuserve-test-medgemma-4b-s3-inline",
+            "gpuserve-test-qwen3-vl-2b-s3-inline",
+            "gpuserve-test-weights-sync-inline",
+        ]);
         for (const [name, doc] of Object.entries(all)) {
             for (const s of doc.Statement) {
                 const actions: string[] = Array.isArray(s.Action) ? s.Action : [s.Action];
@@ -170,7 +192,14 @@ describe("PlatformAddons", () => {
 
     it("binds each controller's role to its service account through EKS Pod Identity", () => {
         const assoc = prod.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any);
-        assert.deepStrictEqual(assoc.map((a) => `${a.namespace}/${a.serviceAccount}`).sort(), ["kube-system/aws-load-balancer-controller", "kube-system/cluster-autoscaler"]);
+        assert.deepStrictEqual(assoc.map((a) => `${a.namespace}/${a.serviceAccount}`).sort(), [
+            "kube-system/aws-load-balancer-controller",
+            "kube-system/cluster-autoscaler",
+            "serving/weights-sync",
+            "serving/worker-medgemma-27b",
+            "serving/worker-medgemma-4b",
+            "serving/worker-qwen3-vl-2b",
+        ]);
         assert.strictEqual(valuesOf(prod, "cluster-autoscaler").rbac.serviceAccount.name, "cluster-autoscaler");
         assert.strictEqual(valuesOf(prod, "aws-load-balancer-controller").serviceAccount.name, "aws-load-balancer-controller");
         for (const role of prod.find("aws:iam/role:Role").filter((r) => r.name.includes("identity"))) {
@@ -192,14 +221,14 @@ describe("PlatformAddons", () => {
     });
 
     it("orders installs: cluster first, Prometheus before every chart with a ServiceMonitor, roles before controllers", () => {
-        const deps = (chart: string) => releaseOf(prod, chart).options.dependsOn ?? [];
+        const deps = (chart: string) => releaseOf(al2023, chart).options.dependsOn ?? [];
         for (const ref of Object.values(CHARTS)) assert.ok(deps(ref.chart).includes("gpuserve:cluster:NodePool::gpuserve-test-system"), ref.chart);
         for (const chart of ["dcgm-exporter", "keda", "cluster-autoscaler", "aws-load-balancer-controller"]) {
             assert.ok(deps(chart).includes("gpuserve:addons:Monitoring::gpuserve-test-monitoring"), chart);
         }
         assert.ok(deps("cluster-autoscaler").includes("gpuserve:iam:PodIdentityRole::gpuserve-test-cluster-autoscaler-identity"));
         assert.ok(deps("aws-load-balancer-controller").includes("gpuserve:iam:PodIdentityRole::gpuserve-test-lbc-identity"));
-        const rules = prod.get("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpuserve-test-monitoring-cost-rules");
+        const rules = al2023.get("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "gpuserve-test-monitoring-cost-rules");
         assert.ok(rules.options.dependsOn?.includes(`${RELEASE}::gpuserve-test-monitoring-release`));
     });
 
@@ -229,10 +258,10 @@ describe("PlatformAddons", () => {
             [{ keda: { enabled: false } }, /gpuserve:addons\.keda\.enabled: cannot be false: every worker pool's scale policy is a KEDA ScaledObject/],
             [{ clusterAutoscaler: { enabled: false } }, /gpuserve:addons\.clusterAutoscaler\.enabled: cannot be false: GPU pools a10g scale between minNodes and maxNodes/],
             [{ loadBalancerController: { enabled: false } }, /gpuserve:addons\.loadBalancerController\.enabled: cannot be false/],
-            [{ nvidiaDevicePlugin: { enabled: false } }, /gpuserve:addons\.nvidiaDevicePlugin\.enabled: cannot be false/],
+            [{ nvidiaDevicePlugin: { enabled: false } }, /gpuserve:addons\.nvidiaDevicePlugin\.enabled: cannot be false: AL2023 GPU pools \(a10g\) need it/],
         ];
         for (const [addons, message] of cases) {
-            const cfg = clone(stackConfig("dev"));
+            const cfg = al2023Config("dev");
             cfg.addons = addons;
             await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && message.test(e.message));
         }
@@ -265,7 +294,7 @@ describe("chart values keys", () => {
     }
 
     it("sets only keys that exist in each pinned chart's values.yaml", async () => {
-        const cfg = clone(stackConfig("prod"));
+        const cfg = al2023Config();
         cfg.addons = { nvidiaDevicePlugin: { timeSlicingReplicas: 2 } };
         const run = await runStack(cfg);
         for (const ref of Object.values(CHARTS)) {

@@ -26,7 +26,8 @@ describe("GpuCluster and Network under mocks", () => {
             assert.deepStrictEqual(groups.map((g) => g.name).sort(), pools.map((p) => `gpuserve-test-gpu-${p}-ng`).sort());
             for (const g of groups) {
                 const i = g.inputs as any;
-                assert.strictEqual(i.amiType, "AL2023_x86_64_NVIDIA");
+                assert.strictEqual(i.amiType, "BOTTLEROCKET_x86_64_NVIDIA", "Bottlerocket NVIDIA by default: built-in device plugin, data volume for the image cache");
+                assert.strictEqual(i.labels["gpuserve.io/os"], "bottlerocket");
                 assert.strictEqual(i.scalingConfig.minSize, 0);
                 assert.strictEqual(i.scalingConfig.desiredSize, 0);
                 assert.strictEqual(g.options.ignoreChanges, undefined, "desiredSize is the live size, not ignored (nodeGroupSize.ts)");
@@ -76,7 +77,12 @@ describe("GpuCluster and Network under mocks", () => {
         const sc = prod.find("kubernetes:storage.k8s.io/v1:StorageClass")[0].inputs as any;
         assert.deepStrictEqual(Object.entries(sc.parameters).filter(([k]) => k.startsWith("tagSpecification_")).map(([, v]) => v).sort(), ["environment=test", "project=gpuserve", "team=platform"]);
         const gpuLt = prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any;
-        assert.ok(gpuLt.blockDeviceMappings[0].ebs.volumeSize >= 100);
+        // Bottlerocket: a small OS volume and the data volume (containerd's images) restored from the image-cache snapshot.
+        assert.deepStrictEqual(gpuLt.blockDeviceMappings.map((b: any) => b.deviceName), ["/dev/xvda", "/dev/xvdb"]);
+        const data = gpuLt.blockDeviceMappings[1].ebs;
+        assert.ok(data.volumeSize >= 100);
+        assert.match(data.snapshotId, /^snap-[0-9a-f]+$/);
+        assert.strictEqual(data.encrypted, undefined, "EC2 takes a restored volume's encryption from its snapshot");
     });
 
     it("configures EKS with STANDARD support, KMS secrets encryption, API auth and no default node group", () => {

@@ -66,7 +66,9 @@ describe("ServingStack", () => {
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
         assert.deepStrictEqual(c.command, ["vllm", "serve"]);
-        assert.strictEqual(c.args[0], "Qwen/Qwen3-VL-2B-Instruct", "the model is vllm serve's positional argument");
+        // The positional model: the stack's S3 copy of the pinned revision, streamed by the Run:ai streamer (gpuserve:coldStart.weights "s3").
+        assert.match(c.args[0], /^s3:\/\/gpuserve-test-weights-[0-9a-f]+\/models\/Qwen\/Qwen3-VL-2B-Instruct\/89644892e4d85e24eaac8bacfd4f463576704203$/, "the model is vllm serve's positional argument");
+        assert.strictEqual(arg("--load-format"), "runai_streamer");
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
         assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
@@ -152,7 +154,9 @@ describe("ServingStack", () => {
         assert.deepStrictEqual(JSON.parse(a["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }, { HTTPS: 443 }]);
         assert.match(a["alb.ingress.kubernetes.io/ssl-policy"], /^ELBSecurityPolicy-TLS13/);
         const idle = Number(/idle_timeout\.timeout_seconds=(\d+)/.exec(a["alb.ingress.kubernetes.io/load-balancer-attributes"])![1]);
-        assert.ok(idle > (stackConfig("prod").serving.gateway?.maxWaitSeconds ?? 1200), `idle timeout ${idle}`);
+        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const held = parseStackConfig({ ...rest, region, environment: "prod" }).serving.gateway.maxWaitSeconds;
+        assert.ok(idle > held, `idle timeout ${idle} <= hold bound ${held}`);
         const d = inputs(dev.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).metadata.annotations;
         assert.deepStrictEqual(JSON.parse(d["alb.ingress.kubernetes.io/listen-ports"]), [{ HTTP: 80 }]);
         assert.strictEqual(d["alb.ingress.kubernetes.io/certificate-arn"], undefined);
@@ -209,7 +213,9 @@ describe("ServingStack", () => {
             ],
         );
         assert.strictEqual(g.auth?.keys[0].sha256, createHash("sha256").update(API_KEY).digest("hex"));
-        assert.strictEqual(g.queue.maxWaitSeconds, 1200);
+        // The hold bound follows the modelled worst-case cold start (+25 % + 60 s), not a flat 1200 s.
+        assert.strictEqual(g.queue.maxWaitSeconds, stack.serving.gateway.maxWaitSeconds);
+        assert.ok(g.queue.maxWaitSeconds < 1200 && g.queue.maxWaitSeconds >= 300, `hold bound ${g.queue.maxWaitSeconds}`);
         // Without keys the gateway refuses every /v1 request (no auth section), never runs open.
         assert.strictEqual(parseConfig(gatewayConfig(stack, undefined)).auth, undefined);
     });

@@ -49,7 +49,11 @@ describe("vLLM workers' command line", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
             assert.deepStrictEqual(c.command, ["vllm", "serve"]);
-            assert.ok(c.args[0] in MODEL_CATALOG, `${w.name}: first argument ${c.args[0]} is not a model id`);
+            // The positional model: the Hub id, or its pinned S3 copy when weights stream from the bucket (vllm/coldStart.ts).
+            const id = c.args[c.args.indexOf("--served-model-name") + 1];
+            assert.ok(id in MODEL_CATALOG, `${w.name}: served model name ${id} is not a model id`);
+            const s3 = new RegExp(`^s3://[a-z0-9.-]+/models/${id.replace(/[.]/g, "\\.")}/${MODEL_CATALOG[id].revision}$`);
+            assert.ok(c.args[0] === id || s3.test(c.args[0]), `${w.name}: first argument ${c.args[0]} is neither ${id} nor its S3 copy`);
             assert.ok(!c.args.includes("--model"));
         }
     });
@@ -78,7 +82,7 @@ describe("vLLM workers' command line", () => {
         const ui = JSON.parse(fs.readFileSync(path.join(ROOT, "ui/models.json"), "utf8"));
         for (const w of workers()) {
             const [c] = w.spec.containers;
-            const spec = MODEL_CATALOG[c.args[0]];
+            const spec = MODEL_CATALOG[c.args[c.args.indexOf("--served-model-name") + 1]];
             const limits = JSON.parse(arg(c, "--limit-mm-per-prompt"));
             const maxModelLen = Number(arg(c, "--max-model-len"));
             assert.ok(limits.image >= 1);

@@ -7,6 +7,7 @@
 import { StackConfig } from "../../../stacks/validate";
 import { StackSimulation } from "../expected";
 import { describePolicy } from "../policy";
+import { coldStartRows } from "./coldStart";
 
 export interface StackColumn {
     readonly stack: string;
@@ -44,6 +45,7 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
             const t = c.sim.expected.timeToFirstAnswerSeconds;
             return t ? `${sec(t.median)} / ${sec(t.max)}` : "n/a";
         }),
+        ...coldStartRows(columns),
         row("GPU hours/month", (c) => num(c.sim.expected.gpuHoursPerMonth)),
         row("Clairvoyant bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`),
         row("Oracle GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`),

@@ -13,6 +13,7 @@ import { SYSTEM_NODE_SELECTOR } from "../scheduling";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 import { clusterAutoscalerPolicy } from "./iam";
+import { CA_TIMING } from "./flags";
 
 export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
 
@@ -57,9 +58,10 @@ export function clusterAutoscalerValues(args: Omit<ClusterAutoscalerArgs, "overr
             "balance-similar-node-groups": true,
             "scale-down-unneeded-time": args.scaleDownUnneededTime,
             "scale-down-utilization-threshold": args.scaleDownUtilizationThreshold,
-            "scale-down-delay-after-add": "5m",
-            // GPU nodes boot, pull a ~10 GB image and start the device plugin: give them time.
-            "max-node-provision-time": "15m",
+            "scale-down-delay-after-add": CA_TIMING.scaleDownDelayAfterAdd,
+            "scan-interval": CA_TIMING.scanInterval,
+            // Registration and Ready only (image pull and model load come after): see flags.ts.
+            "max-node-provision-time": CA_TIMING.maxNodeProvisionTime,
             // DaemonSets (device plugin, DCGM, CNI) alone must not keep a GPU node alive.
             "ignore-daemonsets-utilization": true,
             "skip-nodes-with-local-storage": false,

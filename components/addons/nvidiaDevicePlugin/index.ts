@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { childOf } from "../../deps";
 import { chartRelease } from "../release";
-import { GPU_NODE_AFFINITY, GPU_TOLERATION } from "../scheduling";
+import { GPU_TOLERATION } from "../scheduling";
+import { GPU_OS_LABEL } from "../../cluster";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 
@@ -18,11 +19,30 @@ export interface NvidiaDevicePluginArgs {
     readonly overrides: Record<string, unknown>;
 }
 
+/**
+ * GPU nodes without a built-in plugin: Bottlerocket's NVIDIA variant runs its own (Bottlerocket README,
+ * "NVIDIA GPUs support"), and a second one would fight it for the kubelet's nvidia.com/gpu registration.
+ */
+export const DEVICE_PLUGIN_NODE_AFFINITY: HelmValues = {
+    nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+                {
+                    matchExpressions: [
+                        { key: "nvidia.com/gpu.present", operator: "In", values: ["true"] },
+                        { key: GPU_OS_LABEL, operator: "NotIn", values: ["bottlerocket"] },
+                    ],
+                },
+            ],
+        },
+    },
+};
+
 export function devicePluginValues(args: Pick<NvidiaDevicePluginArgs, "timeSlicingReplicas">): HelmValues {
     const values: HelmValues = {
         priorityClassName: "system-node-critical",
         tolerations: [GPU_TOLERATION, { key: "CriticalAddonsOnly", operator: "Exists" }],
-        affinity: GPU_NODE_AFFINITY,
+        affinity: DEVICE_PLUGIN_NODE_AFFINITY,
     };
     if (args.timeSlicingReplicas > 1) {
         const sharing = { version: "v1", sharing: { timeSlicing: { resources: [{ name: "nvidia.com/gpu", replicas: args.timeSlicingReplicas }] } } };

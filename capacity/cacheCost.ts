@@ -1,0 +1,45 @@
+/**
+ * What the cold-start caches cost at rest, every month, whether or not a GPU runs: the
+ * weights (and compile caches) in the stack's S3 bucket, and the EBS snapshot that holds
+ * the pre-pulled vLLM image. Part of the floor (capacity/cost.ts).
+ */
+import { HOURS_PER_MONTH } from "../stacks/catalog/instances";
+import type { StackConfig } from "../stacks/validate";
+
+export const CACHE_PRICES = {
+    /** S3 Standard, first 50 TB, us-east-1 (aws.amazon.com/s3/pricing, 2026-11). */
+    s3PerGbMonth: 0.023,
+    /** EBS snapshot, standard tier (aws.amazon.com/ebs/pricing, 2026-11). */
+    snapshotPerGbMonth: 0.05,
+} as const;
+
+/**
+ * Size of the image-cache snapshot: the vLLM image's compressed layers (~10 GB, facts.md) plus the
+ * unpacked copy containerd keeps beside them. Assumption: ~25 GB unpacked; snapshots store used blocks only.
+ */
+export const IMAGE_CACHE_SNAPSHOT_GB = 35;
+/** torch.compile cache per worker pool in S3. Assumption: a few hundred MB of Inductor/Triton artefacts. */
+export const COMPILE_CACHE_GB = 0.5;
+
+const GB_PER_GIB = 1.073741824;
+
+export interface CacheCostLine {
+    readonly item: string;
+    readonly usdPerMonth: number;
+}
+
+export function cacheCostLines(cfg: Pick<StackConfig, "coldStart" | "models">): CacheCostLine[] {
+    const lines: CacheCostLine[] = [];
+    const cs = cfg.coldStart;
+    const s3Gb =
+        (cs.weights === "s3" ? [...new Map(cfg.models.map((m) => [`${m.id}@${m.revision}`, m.spec.weightsGiB])).values()].reduce((a, g) => a + g * GB_PER_GIB, 0) : 0) +
+        (cs.compileCache === "s3" ? cfg.models.length * COMPILE_CACHE_GB : 0);
+    if (s3Gb > 0) lines.push({ item: `S3 weights and compile cache (${s3Gb.toFixed(1)} GB)`, usdPerMonth: s3Gb * CACHE_PRICES.s3PerGbMonth });
+    if (cs.imageCache === "snapshot") lines.push({ item: `EBS snapshot with the vLLM image (~${IMAGE_CACHE_SNAPSHOT_GB} GB)`, usdPerMonth: IMAGE_CACHE_SNAPSHOT_GB * CACHE_PRICES.snapshotPerGbMonth });
+    return lines;
+}
+
+/** As hourly figures, so they sit in the cost lines beside the hourly resources. */
+export function cacheUsdPerHour(line: CacheCostLine): number {
+    return line.usdPerMonth / HOURS_PER_MONTH;
+}
