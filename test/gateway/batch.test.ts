@@ -100,7 +100,8 @@ describe("batch API (OpenAI SDK, real redis-server)", function () {
 
         const m = await metrics(gw.url);
         assert.strictEqual(metric(m, "gateway_batch_lines_total", { pool: "a10g", team: "radiology", outcome: "completed" }), 36);
-        assert.strictEqual(metric(m, "gateway_batch_backlog", { pool: "a10g" }), 0);
+        // The backlog gauge is read from Valkey every metricsIntervalSeconds: it reaches 0 within one period.
+        await waitFor(async () => metric(await metrics(gw.url), "gateway_batch_backlog", { pool: "a10g" }) === 0, 5000, "backlog 0");
     });
 
     it("keeps teams apart: another team's file and batch are 404 and its lists are empty", async () => {
