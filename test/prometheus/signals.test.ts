@@ -164,16 +164,25 @@ for (const plan of PLAN_CASES) {
             // Now every expression has data: each queries metrics that are exported with the labels it selects.
             // Exception: a panel on gateway counters with no series yet (prom-client creates a labelled
             // series on first use, e.g. retries or stream errors, which this world does not cause).
-            const results = await evaluateAll(w);
-            assertNoErrors(results);
             const gatewayNames = new Set(await gatewayMetricNames());
             const unseen = async (name: string) => (await w.prometheus.query(`count({__name__="${name}"})`)).samples.length === 0;
-            const empty: string[] = [];
-            for (const r of results.filter((x) => x.samples === 0)) {
-                const names = promqlMetricNames(r.e.expr);
-                const lazy = r.e.kind === "panel" && names.length > 0 && names.every((n) => gatewayNames.has(n)) && (await Promise.all(names.map(unseen))).every(Boolean);
-                if (!lazy) empty.push(`${r.e.source}: ${r.e.expr}`);
-            }
+            // Retried: on a loaded machine a 500 ms scrape can time out and mark a target's series stale for a moment.
+            const empty = await eventually(
+                "every expression to have data",
+                async () => {
+                    const results = await evaluateAll(w);
+                    assertNoErrors(results);
+                    const out: string[] = [];
+                    for (const r of results.filter((x) => x.samples === 0)) {
+                        const names = promqlMetricNames(r.e.expr);
+                        const lazy = r.e.kind === "panel" && names.length > 0 && names.every((n) => gatewayNames.has(n)) && (await Promise.all(names.map(unseen))).every(Boolean);
+                        if (!lazy) out.push(`${r.e.source}: ${r.e.expr}`);
+                    }
+                    return out;
+                },
+                (out) => out.length === 0,
+                5000,
+            ).catch((e: Error) => [e.message]);
             assert.deepStrictEqual(empty, [], `expressions with no data while workers run:\n${empty.join("\n")}`);
         });
     });
