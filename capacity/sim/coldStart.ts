@@ -124,7 +124,7 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
         {
             phase: `node boot to Ready (${m.ami})`,
             seconds: boot,
-            source: m.ami === "bottlerocket" ? "~30-60 s best public figure (facts.md; amazon-eks-ami #2210, #2733 pre-kubelet 24-30 s; Bottlerocket boots only the host OS and kubelet)" : "90-180 s unoptimized GPU AL2023 node (facts.md)",
+            source: m.ami === "bottlerocket" ? "~30-60 s best public figure (amazon-eks-ami #2210, #2733: pre-kubelet 24-30 s; Bottlerocket boots only the host OS and kubelet)" : "90-180 s for an unoptimized AL2023 GPU node (amazon-eks-ami #2210, #2733 measure the pre-kubelet part; the rest is EC2 launch and GPU driver init, an estimate)",
         },
         {
             phase: "GPU advertised by the device plugin",
@@ -134,20 +134,20 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
         {
             phase: m.imageCache ? "vLLM image (pre-pulled on the snapshot data volume)" : "vLLM image pull (~10 GB)",
             seconds: m.imageCache ? p.imagePullCachedSeconds : median(p.imagePullUncachedSeconds),
-            source: m.imageCache ? "~0 s pull: image in containerd's store on a Bottlerocket data volume restored from an EBS snapshot (AWS containers blog, 'Reduce container startup time on Amazon EKS with Bottlerocket data volume') + container create" : "2-8 min uncached (facts.md)",
+            source: m.imageCache ? "~0 s pull: image in containerd's store on a Bottlerocket data volume restored from an EBS snapshot (AWS containers blog, 'Reduce container startup time on Amazon EKS with Bottlerocket data volume') + container create" : "2-8 min for the ~10 GB image uncached (5m38s measured pulls reported publicly; AWS containers blog on Bottlerocket data volumes)",
         },
         {
             phase: m.weightsFromS3 ? "weights streamed from S3 to the GPU (Run:ai streamer)" : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
             seconds: v.weights,
             source: m.weightsFromS3
                 ? `${c.weightsGiB} GiB at ${r1(1 / stream)} GiB/s: min(Run:ai streamer's 15 GB from S3 in 4.24 s on g5.12xlarge, ${c.instanceType}'s ${INSTANCE_NETWORK_GBPS[c.instanceType] ?? 10} Gbit/s)`
-                : `${c.weightsGiB} GiB x ${m.compileCache === "shared-volume" ? p.weightLoadSecondsPerGiB : p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB} s/GiB (facts.md: 8B model, 61 s download + 33 s load)`,
+                : `${c.weightsGiB} GiB x ${m.compileCache === "shared-volume" ? p.weightLoadSecondsPerGiB : p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB} s/GiB (public vLLM deployment reports: an 8B model took 61 s to download from the Hub and 33 s to load; estimate)`,
         },
         { phase: "vLLM engine start (imports, CUDA context, KV-cache profiling)", seconds: v.engine, source: "assumption: not separately published; the compile figures below exclude it" },
         {
             phase: m.compileCache === "none" ? "torch.compile + CUDA graphs (uncached)" : `torch.compile (cached${m.compileCache === "s3" ? ", restored from S3" : ""}) + CUDA graph capture`,
             seconds: v.compile,
-            source: m.compileCache === "none" ? "~200 s uncached (facts.md)" : `~5-8 s cached compile + ~17 s graph capture (vLLM #20264, PRs #16848, #33641)${m.compileCache === "s3" ? ` + ${p.compileCacheRestoreSeconds} s to copy the cache from S3 (assumption: a few hundred MB)` : ""}`,
+            source: m.compileCache === "none" ? "~200 s uncached (vLLM #20264: torch.compile + CUDA graph capture without a cache)" : `~5-8 s cached compile + ~17 s graph capture (vLLM #20264, PRs #16848, #33641)${m.compileCache === "s3" ? ` + ${p.compileCacheRestoreSeconds} s to copy the cache from S3 (assumption: a few hundred MB)` : ""}`,
         },
         { phase: "ready to routable", seconds: p.readyToRoutableSeconds, source: "readiness probe period 5 s + gateway DNS refresh 5 s, half each" },
         { phase: "first answer", seconds: c.firstAnswerSeconds, source: "median image answer of the service model (capacity/sim/service.ts)" },

@@ -39,13 +39,19 @@ export interface ClassroomComparison {
 }
 
 /** The classroom stack of the comparison; `scaling` and `traffic` overrides for experiments. */
-export function classroomStack(overrides: { scaling?: Record<string, unknown>; traffic?: Record<string, unknown> } = {}): StackConfig {
+/**
+ * `unoptimized`: the cold start as it was before the fast-start mechanisms (AL2023 node, image
+ * pulled, weights from the Hub, no compile cache, ~13 min), for checks against figures
+ * computed with that cold start.
+ */
+export function classroomStack(overrides: { scaling?: Record<string, unknown>; traffic?: Record<string, unknown>; unoptimized?: boolean } = {}): StackConfig {
     return parseStackConfig({
         region: "us-east-1",
         environment: "classroom",
         tags: { team: "reference" },
         serving: { allowInsecureHttp: true },
-        gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", maxNodes: 8 }],
+        gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", maxNodes: 8, ...(overrides.unoptimized ? { ami: "al2023" } : {}) }],
+        ...(overrides.unoptimized ? { coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" } } : {}),
         models: [
             {
                 id: "google/medgemma-1.5-4b-it",

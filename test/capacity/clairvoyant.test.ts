@@ -45,15 +45,19 @@ describe("clairvoyantSeconds", () => {
 });
 
 describe("clairvoyantCost", () => {
-    it("uses the simulator's mean cold start: ~13 min for MedGemma 4B from the Hub on a fresh node", () => {
+    it("uses the simulator's cold start phases: ~12 min (node to routable) for MedGemma 4B from the Hub on a fresh AL2023 node, under 3 min with the fast-start mechanisms", () => {
+        const slow = buildSimInput(classroomStack({ unoptimized: true }), { days: 1 });
+        const slowCs = coldStartSeconds(DEFAULT_SIM_PARAMS, slow.workerPools[0], slow.gpuPools[0].instanceType);
+        assert.ok(slowCs > 11 * 60 && slowCs < 14 * 60, `${slowCs} s`);
         const input = buildSimInput(classroomStack(), { days: 1 });
         const cs = coldStartSeconds(DEFAULT_SIM_PARAMS, input.workerPools[0], input.gpuPools[0].instanceType);
-        assert.ok(cs > 12 * 60 && cs < 14 * 60, `${cs} s`);
+        assert.ok(cs > 60 && cs < 180, `${cs} s`);
     });
 
     it("matches the independent figure on the classroom profile (~$117/month strict, one A10G pool) and sits between the oracle and our policy", function () {
         this.timeout(30000);
-        const config = classroomStack({ traffic: { seed: 1 } });
+        // The independent figure was computed with the unoptimized ~13-minute cold start.
+        const config = classroomStack({ traffic: { seed: 1 }, unoptimized: true });
         const input = buildSimInput(config, { days: 28, historyDays: 0 });
         const perMonth = (730 * 3600) / input.trace.horizonSeconds;
         const bound = clairvoyantCost(input, input.trace).usd * perMonth;

@@ -57,6 +57,9 @@ describe("too-big-model hint", () => {
         const raw = devRaw();
         raw.gpuPools[0] = { name: "l40s", gpuType: "l40s", maxNodes: 2 };
         raw.models[0] = { id: "ig1/medgemma-27b-it-FP8-Dynamic", pool: "l40s", scaling: { maxReplicas: 2 } };
+        // The catalog pins no revision for this third-party checkpoint: the stack must.
+        assert.match(messageOf(raw), /gpuserve:models\[0\]\.revision: the catalog pins no Hugging Face revision/);
+        raw.models[0].revision = "0123456789abcdef0123456789abcdef01234567";
         const cfg = parseStackConfig(raw);
         assert.strictEqual(cfg.models[0].name, "medgemma-27b-fp8");
         assert.deepStrictEqual(cfg.gpuPools[0].instanceTypes, ["g6e.xlarge"]);

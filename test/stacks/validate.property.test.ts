@@ -35,7 +35,7 @@ const validConfig = fc
             const maxReplicas = m.minReplicas + m.extra + 1;
             replicas.set(pool.name, (replicas.get(pool.name) ?? 0) + maxReplicas);
             const scaling = { minReplicas: m.minReplicas, maxReplicas, warmWindows: m.warm ? [{ start: "08:00", end: "17:30", replicas: 1 }] : [] };
-            return [{ id: spec.id, pool: pool.name, name: `w${i}`, scaling }];
+            return [{ id: spec.id, pool: pool.name, name: `w${i}`, scaling, ...(spec.revision ? {} : { revision: "0123456789abcdef0123456789abcdef01234567" }) }];
         });
         for (const pool of gpuPools) {
             pool.maxNodes = Math.max(pool.minNodes, 1, Math.ceil((replicas.get(pool.name) ?? 0) / gpusPerNode(pool.gpuType as GpuType)));
