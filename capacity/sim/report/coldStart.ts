@@ -13,9 +13,14 @@ function workerPools(e: ExpectedCost) {
 
 /** One line per worker pool: total, then each phase (short), for the plan summary. */
 export function coldStartSummaryLines(e: ExpectedCost): string[] {
-    return workerPools(e).map(
-        ({ pool, w }) => `  cold start ${w.name} (${pool}): ${s0(w.coldStartSeconds)} median from a request at zero to its first answer = ${w.coldStartPhases.map((p) => `${p.phase} ${p.seconds} s`).join(" + ")}`,
-    );
+    // One line per phase, so the summary stays readable (no line over 200 characters).
+    return workerPools(e).flatMap(({ pool, w }) => {
+        const width = Math.max(...w.coldStartPhases.map((p) => p.phase.length));
+        return [
+            `  cold start of ${w.name} (${pool}): ${s0(w.coldStartSeconds)} median from a request at zero workers to its first answer, made of:`,
+            ...w.coldStartPhases.map((p) => `    ${p.phase.padEnd(width)}  ${String(p.seconds).padStart(6)} s`),
+        ];
+    });
 }
 
 export function coldStartRows(columns: readonly StackColumn[]): Row[] {

@@ -30,6 +30,10 @@ const share = (part: number, whole: number) => {
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
+    {
+        label: "GPU bound (clairvoyant)",
+        value: (e) => `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts${e.clairvoyantRatio !== null ? `; this policy's GPU cost is ${e.clairvoyantRatio.toFixed(2)}x that` : ""}`,
+    },
 ];
 
 /** Lines of one GPU pool (node group). */
