@@ -4,43 +4,14 @@
  * new one takes over; SIGTERM hands claimed lines back so another replica runs them at once.
  */
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
+import { GatewayProcess, spawnGateway } from "./spawn";
 import OpenAI, { toFile } from "openai";
 import { startRedis, RedisServer } from "../helpers/redis";
-import { buildGateway, chatBody, config, fake, KEY, onCleanup, waitFor, writeConfig } from "./helpers";
+import { buildGateway, chatBody, config, fake, KEY, waitFor, writeConfig } from "./helpers";
 
-interface Proc {
-    url: string;
-    proc: ChildProcess;
-    logs: () => string;
-    exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function spawnGateway(file: string): Promise<Proc> {
-    const bundle = await buildGateway();
-    const proc = spawn(process.execPath, [bundle, "--config", file], { env: { ...process.env, PORT: "0", HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once("exit", (code, signal) => r({ code, signal })));
-    onCleanup(async () => {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-        await exit;
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-        const timer = setInterval(() => {
-            const m = /"url":"(http:\/\/[^"]+)".*"msg":"gateway listening"/.exec(out);
-            if (m) {
-                clearInterval(timer);
-                resolve(m[1]);
-            }
-        }, 10);
-        void exit.then(({ code }) => {
-            clearInterval(timer);
-            reject(new Error(`gateway exited with ${code} before listening:\n${out}`));
-        });
-    });
-    return { url, proc, logs: () => out, exit };
+/** The gateway bundle as a process reading `file`, on an ephemeral port of 127.0.0.1. */
+function spawnBatchGateway(file: string): Promise<GatewayProcess> {
+    return spawnGateway(["--config", file], { PORT: "0", HOST: "127.0.0.1" });
 }
 
 const LINES = 60;
@@ -81,14 +52,14 @@ describe("batch durability across gateway processes (real redis-server)", functi
         const f = await fake({ tokenDelayMs: 10 });
         const cfg = config([f.url], { logLevel: "info", batch: { redisUrl: redis.url, keyPrefix: "kill:{b}:", leaseSeconds: 1, concurrencyPerUpstream: 6, reservedSlotsPerUpstream: 0 } });
         const file = writeConfig(cfg);
-        const first = await spawnGateway(file);
+        const first = await spawnBatchGateway(file);
         const b = await submit(first.url, "k");
         await waitFor(async () => (await progress(first.url, b.id)) >= LINES * 0.3, 20_000, "30 % done");
         const inFlight = f.stats().running;
         first.proc.kill("SIGKILL");
         assert.deepStrictEqual(await first.exit, { code: null, signal: "SIGKILL" });
         const t0 = Date.now();
-        const second = await spawnGateway(file);
+        const second = await spawnBatchGateway(file);
         const doneAtKill = await progress(second.url, b.id);
         assert.ok(doneAtKill >= LINES * 0.3 && doneAtKill < LINES, `killed mid-batch (${doneAtKill}/${LINES} done, ${inFlight} in flight)`);
         const t1 = Date.now();
@@ -107,7 +78,7 @@ describe("batch durability across gateway processes (real redis-server)", functi
         // A long lease: only an explicit hand-back lets the other replica run A's lines soon.
         const cfg = config([f.url], { logLevel: "info", drainTimeoutSeconds: 1, batch: { redisUrl: redis.url, keyPrefix: "term:{b}:", leaseSeconds: 600, concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 } });
         const file = writeConfig(cfg);
-        const [a, other] = await Promise.all([spawnGateway(file), spawnGateway(file)]);
+        const [a, other] = await Promise.all([spawnBatchGateway(file), spawnBatchGateway(file)]);
         const b = await submit(a.url, "t");
         await waitFor(async () => (await progress(a.url, b.id)) >= 5, 20_000, "some lines done");
         await waitFor(() => f.stats().running >= 6, 10_000, "both replicas running lines");
