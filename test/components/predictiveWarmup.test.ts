@@ -5,26 +5,13 @@
  * Plus the schema rule: retention must exceed the look-back by a day.
  */
 import * as assert from "assert";
-import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
-import * as os from "os";
 import * as path from "path";
 import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
 import { scalingSchema } from "../../stacks/schema";
 import { parseStackConfig } from "../../stacks/validate";
-
-const PROMETHEUS = "/usr/bin/prometheus";
-const PROMTOOL = "/usr/bin/promtool";
-
-async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
-}
+import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir } from "../prometheus/server";
 
 describe("predictive warm-up query (real Prometheus, backfilled week)", function () {
     this.timeout(60000);
@@ -35,16 +22,11 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     // Last week's session: 50 min, starting 3 h after "now - 1 week"; the same slot this week is now + 3 h.
     const sessionStart = now - week + 3 * 3600;
     const sessionEnd = sessionStart + 50 * 60;
-    let dir = "";
-    let proc: ChildProcess | undefined;
-    let url = "";
+    let prom: PrometheusServer | undefined;
 
     before(async function () {
-        if (!fs.existsSync(PROMETHEUS) || !fs.existsSync(PROMTOOL)) {
-            if (process.env.CI === "true") throw new Error("prometheus/promtool missing (scripts/system-deps.sh)");
-            this.skip();
-        }
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "predictive-"));
+        requirePrometheus(this);
+        const dir = tempDir("predictive-");
         // gateway_requests_total scraped every 30 s from 8 to 6 days ago: flat (no requests) except ~2.4 requests/min in the session.
         const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
         let total = 0;
@@ -54,39 +36,18 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         }
         lines.push("# EOF");
         fs.writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
-        execFileSync(PROMTOOL, ["tsdb", "create-blocks-from", "openmetrics", "--quiet", path.join(dir, "history.om"), path.join(dir, "data")], { timeout: 30000 });
-        fs.writeFileSync(path.join(dir, "prometheus.yml"), "global: {}\n");
-        for (let attempt = 0; attempt < 3 && !url; attempt++) {
-            const port = await freePort();
-            proc = spawn(PROMETHEUS, [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, "--storage.tsdb.retention.time=15d", `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], { stdio: "ignore" });
-            const until = Date.now() + 15000;
-            while (Date.now() < until && proc.exitCode === null) {
-                try {
-                    if ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200) {
-                        url = `http://127.0.0.1:${port}`;
-                        break;
-                    }
-                } catch {
-                    /* not up yet */
-                }
-                await new Promise((r) => setTimeout(r, 100));
-            }
-            if (!url) proc.kill("SIGKILL");
-        }
-        assert.ok(url, "prometheus did not start");
+        const backfill = await promtool(["tsdb", "create-blocks-from", "openmetrics", "--quiet", path.join(dir, "history.om"), path.join(dir, "data")]);
+        assert.strictEqual(backfill.code, 0, backfill.out);
+        // Default retention (15 d) keeps the backfilled week; no scrape targets.
+        prom = await startPrometheus({ global: {} }, dir);
     });
 
     after(async () => {
-        if (proc && proc.exitCode === null) {
-            const exited = new Promise((r) => proc!.once("exit", r));
-            proc.kill("SIGTERM");
-            await exited;
-        }
-        if (dir) fs.rmSync(dir, { recursive: true, force: true });
+        await prom?.stop();
     });
 
     async function valueAt(expr: string, t: number): Promise<number> {
-        const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}&time=${t}`);
+        const res = await fetch(`${prom!.url}/api/v1/query?query=${encodeURIComponent(expr)}&time=${t}`);
         const body = (await res.json()) as { status: string; error?: string; data: { result: { value: [number, string] }[] } };
         assert.strictEqual(body.status, "success", body.error);
         assert.strictEqual(body.data.result.length, 1, `one value expected from ${expr}`);

@@ -8,9 +8,10 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort } from "./net";
+export { freePort };
 
 export const NGINX = "/usr/sbin/nginx";
 
@@ -20,14 +21,6 @@ export interface RunningNginx {
     prefix: string;
     htmlDir: string;
     stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-    const s = http.createServer();
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    const port = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
 }
 
 function mainConf(prefix: string): string {

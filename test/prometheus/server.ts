@@ -4,10 +4,10 @@
  */
 import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
+import { freePort } from "../helpers/net";
 
 export const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
 export const PROMTOOL = process.env.PROMTOOL_BIN ?? "/usr/bin/promtool";
@@ -39,14 +39,6 @@ export async function promtool(args: string[], cwd?: string): Promise<{ code: nu
 
 export function tempDir(prefix: string): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
-
-async function freePort(): Promise<number> {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-    const port = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    return port;
 }
 
 export interface Sample {

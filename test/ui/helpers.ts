@@ -13,6 +13,7 @@ import { NGINX_CONF, readUiFiles } from "../../components/serving/ui";
 import { Gateway, GatewayConfigInput, startGateway } from "../../gateway/src/index";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
 import { config } from "../gateway/helpers";
+import { freePort } from "../helpers/net";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -116,14 +117,6 @@ export interface Stack {
     /** For pools that start later: starts the fake vLLM on the gateway's upstream port. */
     startFake(opts?: FakeVllmOptions): Promise<FakeVllm>;
     close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-    const s = http.createServer();
-    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-    const port = (s.address() as AddressInfo).port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
 }
 
 /**
