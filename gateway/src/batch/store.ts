@@ -272,18 +272,19 @@ export class BatchStore {
     async createFile(f: { id: string; team: string; purpose: string; filename: string; data: Buffer; ttl: number }): Promise<Record<string, string>> {
         const now = Math.floor(Date.now() / 1000);
         const h = { id: f.id, team: f.team, purpose: f.purpose, filename: f.filename, bytes: String(f.data.length), created_at: String(now), expires_at: String(now + f.ttl) };
-        const res = await this.redis
-            .multi()
-            .set(this.keys.fileData(f.id), f.data, "EX", f.ttl)
-            .hset(this.keys.file(f.id), h)
-            .expire(this.keys.file(f.id), f.ttl)
-            .zadd(this.keys.files(f.team), Date.now(), f.id)
-            .exec();
-        // MULTI/EXEC reports a command's error (e.g. OOM) in its slot instead of throwing.
-        const failed = (res ?? []).find(([e]) => e);
-        if (failed) {
-            await this.redis.del(this.keys.fileData(f.id), this.keys.file(f.id)).catch(() => undefined);
-            throw failed[0]!;
+        const dataKey = this.keys.fileData(f.id);
+        try {
+            // The bytes go in 1 MiB pieces (SET, then APPEND), so neither side copies or blocks on
+            // a 200 MB command; the file is listed only once all of it is stored.
+            await this.redis.set(dataKey, f.data.subarray(0, STREAM_BYTES), "EX", f.ttl);
+            for (let off = STREAM_BYTES; off < f.data.length; off += STREAM_BYTES) await this.redis.append(dataKey, f.data.subarray(off, off + STREAM_BYTES));
+            const res = await this.redis.multi().hset(this.keys.file(f.id), h).expire(this.keys.file(f.id), f.ttl).zadd(this.keys.files(f.team), Date.now(), f.id).exec();
+            // MULTI/EXEC reports a command's error (e.g. OOM) in its slot instead of throwing.
+            const failed = (res ?? []).find(([e]) => e);
+            if (failed) throw failed[0]!;
+        } catch (e) {
+            await this.redis.del(dataKey, this.keys.file(f.id)).catch(() => undefined);
+            throw e;
         }
         return h;
     }
