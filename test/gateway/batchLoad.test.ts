@@ -6,12 +6,12 @@
 import * as assert from "assert";
 import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import OpenAI from "openai";
 import { batchConfigSchema } from "../../gateway/src/batch/config";
 import { BatchStore, connect } from "../../gateway/src/batch/store";
 import { startRedis, RedisServer } from "../helpers/redis";
+import { tempDir } from "../helpers/tmp";
 import { chatBody, config, KEY, onCleanup, writeConfig } from "./helpers";
 import { spawnGateway } from "./spawn";
 
@@ -52,8 +52,7 @@ describe("batch API under load (real redis-server)", function () {
         const body = { ...chatBody("describe the lesion on this slice, its size, density and margins, and compare with the prior study if any"), metadata_note: "x".repeat(200) };
         const data = Buffer.from(Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ custom_id: `slice-${i}`, method: "POST", url: "/v1/chat/completions", body })).join("\n") + "\n");
         const boundary = "----gpuserve-load-test";
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-batch-load-"));
-        onCleanup(async () => fs.rmSync(dir, { recursive: true, force: true }));
+        const dir = tempDir("gpuserve-batch-load-");
         fs.writeFileSync(
             path.join(dir, "body"),
             Buffer.concat([
