@@ -233,6 +233,8 @@ export const batchSchema = z.strictObject({
     maxFileBytes: positiveInt.default(200 * 1024 * 1024),
     /** Batches per team in progress at once. @default 10 */
     maxBatchesInProgress: positiveInt.default(10),
+    /** Days uploaded files, batch outputs and finished batches stay in the store (Redis TTLs; a running batch never expires). @default 30 (OpenAI's default for batch files) */
+    retentionDays: z.number().positive().max(365).default(30),
 });
 
 export const servingSchema = z.strictObject({

@@ -121,6 +121,22 @@ describe("batch store (Valkey) in the plan", () => {
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         assert.strictEqual(g.batch?.redisUrl, "redis://valkey.serving.svc.cluster.local:6379");
         assert.deepStrictEqual(g.batch?.limits.default, { maxLinesPerBatch: 50000, maxFileBytes: 200 * 1024 * 1024, maxBatchesInProgress: 10 });
+        assert.deepStrictEqual(g.batch?.retention, { inputFileDays: 30, outputFileDays: 30, batchDays: 30 });
+        const week = withBatch("dev", { retentionDays: 7 });
+        const { "aws:region": r2, ...rest2 } = week;
+        assert.deepStrictEqual(parseConfig(gatewayConfig(parseStackConfig({ ...rest2, region: r2, environment: "dev" }), undefined)).batch?.retention, { inputFileDays: 7, outputFileDays: 7, batchDays: 7 });
+    });
+
+    it("rejects an in-cluster Valkey too small for the largest upload and its copy, naming the key and the size that fits", () => {
+        const cfg = withBatch("dev", { memoryMiB: 512 });
+        const { "aws:region": region, ...rest } = cfg;
+        assert.throws(
+            () => parseStackConfig({ ...rest, region, environment: "dev" }),
+            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 512/.test(e.message) && /at least 534/.test(e.message),
+        );
+        const ok = withBatch("dev", { memoryMiB: 512, maxFileBytes: 100 * 1024 * 1024 });
+        const { "aws:region": r2, ...rest2 } = ok;
+        assert.strictEqual(parseStackConfig({ ...rest2, region: r2, environment: "dev" }).serving.batch.memoryMiB, 512);
     });
 
     it("wakes and sizes each worker pool on its batch backlog through its own KEDA trigger", () => {
