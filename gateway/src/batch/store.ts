@@ -21,10 +21,11 @@ import type { LineError, ValidLine } from "./validate";
 export const GROUP = "gateways";
 
 /*
- * Every script starts with `#!lua` (no flags): Valkey/Redis then refuses the whole script with an
- * OOM error when memory is full, instead of running it until its first denied write and leaving
- * it half done (scripts are not rolled back). EVAL "Script flags" at
- * valkey.io/topics/eval-intro and redis.io/docs/latest/develop/programmability/lua-api (7.0+).
+ * Every script starts with `#!lua` (no flags): Valkey/Redis then refuses the whole script with
+ * "-OOM allow-oom flag is not set on the script, ..." when memory is full, instead of running it
+ * until its first denied write and leaving it half done (scripts are not rolled back): script.c
+ * scriptPrepareForRun, the check skipped only for flag-less EVAL_COMPAT_MODE scripts (Redis
+ * 7.0+, kept by Valkey); "Script flags" at valkey.io/topics/eval-intro.
  *
  * The scripts that can end a batch share one KEYS layout (BKEYS) and the first ARGV (BARGV).
  */
@@ -531,9 +532,10 @@ export class BatchStore {
 
 /**
  * Valkey's refusals as API errors in the OpenAI shape, instead of a 500 with a stack trace:
- * full (`-OOM command not allowed when used memory > 'maxmemory'`, the reply of a write under
- * maxmemory-policy noeviction; valkey.conf "MEMORY MANAGEMENT" at 9.0, server.c processCommand)
- * is 507; unreachable is 503. Anything else is left as it is.
+ * full is 507: `-OOM command not allowed when used memory > 'maxmemory'.` (server.c
+ * shared.oomerr, a write under maxmemory-policy noeviction), `-OOM allow-oom flag is not set on
+ * the script ...` (script.c, a `#!lua` script), or EXECABORT of a MULTI holding such a write;
+ * unreachable is 503. Anything else is left as it is.
  */
 export function storeError(e: unknown): unknown {
     if (e instanceof GatewayError) return e;
