@@ -10,7 +10,7 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
+import { HPA_BEHAVIOR, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -87,7 +87,7 @@ export function scalingQueries(pool: string) {
  */
 export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
     const offset = lookbackDays * 86400 - leadSeconds;
-    return `sum(rate(gateway_requests_total{pool="${pool}"}[${PREDICTIVE_WINDOW_SECONDS}s] offset ${offset}s)) or vector(0)`;
+    return `sum(rate(gateway_requests_total{pool="${pool}"}[${predictiveWindowSeconds(leadSeconds)}s] offset ${offset}s)) or vector(0)`;
 }
 
 /**
@@ -178,7 +178,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     return {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: input.deploymentName },
         pollingInterval: s.pollingIntervalSeconds,
-        cooldownPeriod: s.cooldownSeconds,
+        cooldownPeriod: cooldownSecondsFor(s, input.coldStartSeconds),
         minReplicaCount: s.minReplicas,
         maxReplicaCount: s.maxReplicas,
         fallback: fallbackSpec(s.fallbackReplicas),
