@@ -89,6 +89,14 @@ export function predictiveLeadSeconds(s: { readonly predictiveWarmup: { readonly
     return s.predictiveWarmup.leadSeconds ?? Math.round(coldStartSeconds + PREDICTIVE_MARGIN_SECONDS);
 }
 
+/**
+ * Last week's slot keeps asking for a replica only while it began less than this long ago, or while the pool
+ * had requests in the last this-long: a class cancelled this week (or a quiet day) releases its predicted GPU
+ * after ~10 min instead of holding it through last week's whole session. 10 min covers a class starting a few
+ * minutes later than last week's (timetable start jitter -2..+5 min, capacity/traffic/timetable.ts).
+ */
+export const PREDICTIVE_CONFIRM_SECONDS = 600;
+
 /** "15d", "2w", "36h" (Prometheus retention as the schema accepts it) to seconds. */
 export function durationSeconds(d: string): number {
     const n = Number(d.slice(0, -1));
