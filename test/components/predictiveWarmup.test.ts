@@ -34,7 +34,7 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         // gateway_requests_total scraped every 30 s over 9 days: flat (no requests) except ~2.4 requests/min in the sessions.
         const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
         const inSession = (t: number, start: number) => t > start && t <= start + 50 * 60;
-        const totals = { [pool]: 0, [cancelled]: 0 };
+        const totals: Record<string, number> = { [pool]: 0, [cancelled]: 0 };
         for (let t = sessionStart - 86400; t <= now - 86400; t += 30) {
             if (inSession(t, sessionStart)) (totals[pool] += 1.2), (totals[cancelled] += 1.2);
             if (inSession(t, thisWeekStart)) totals[pool] += 1.2;
