@@ -148,8 +148,11 @@ export const scalingSchema = z.strictObject({
     gpuUtilizationPercent: z.int().min(1).max(100).optional(),
     /** KEDA polling interval. @default 15 */
     pollingIntervalSeconds: positiveInt.default(15),
-    /** Idle seconds before the pool scales from 1 to 0. @default 600 */
-    cooldownSeconds: positiveInt.default(600),
+    /**
+     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod). @default the pool's estimated cold start
+     * (ski-rental: an idle GPU is kept about as long as restarting it would cost; stacks/scalePolicy.ts cooldownSecondsFor)
+     */
+    cooldownSeconds: positiveInt.optional(),
     /**
      * A request answered within this many seconds keeps the pool active (no scale to zero),
      * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
