@@ -48,3 +48,25 @@ describe("gateway request path under concurrency", () => {
         assert.ok(opened <= 20, `200 requests, at most 20 at a time, should need at most 20 upstream connections; the gateway opened ${opened}`);
     });
 });
+
+describe("gateway per-request metrics", () => {
+    it("counts requests with plain additions, added to prom-client once per label set at scrape", async () => {
+        const upstream = await fake();
+        const gw = await gateway(config([upstream.url]));
+        let promClientCalls = 0;
+        const inc = gw.metrics.requests.inc.bind(gw.metrics.requests);
+        gw.metrics.requests.inc = ((...args: Parameters<typeof inc>) => {
+            promClientCalls++;
+            return inc(...args);
+        }) as typeof inc;
+        for (let i = 0; i < 20; i++) assert.strictEqual((await post(gw.url, chatBody(`q ${i}`))).status, 200);
+        // Accounting runs when each response closes: wait until the duration histogram (not deferred) has all 20.
+        const observed = async () => (await gw.metrics.duration.get()).values.find((v) => v.metricName === "gateway_request_duration_seconds_count")?.value ?? 0;
+        for (const until = Date.now() + 5000; (await observed()) < 20 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+        const text = await gw.metrics.text();
+        assert.match(text, /^gateway_requests_total\{pool="a10g",code="200"\} 20$/m);
+        assert.ok(promClientCalls <= 1, `20 requests made ${promClientCalls} calls into prom-client's label hashing; expected one addition at scrape`);
+        // A second scrape adds nothing twice.
+        assert.match(await gw.metrics.text(), /^gateway_requests_total\{pool="a10g",code="200"\} 20$/m);
+    });
+});
