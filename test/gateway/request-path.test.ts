@@ -29,7 +29,7 @@ describe("gateway request path under concurrency", () => {
         assert.ok(spread < 700, `all ${N} requests should reach the worker before the first is answered (1 s); they arrived over ${spread} ms`);
     });
 
-    it("reuses upstream connections: 10 waves of 20 concurrent requests use at most 20 connections", async () => {
+    it("reuses upstream connections: 10 waves of 20 concurrent requests use about 20 connections, not one per request", async () => {
         const upstream = await fake({ serviceTimeMs: 20 });
         const gw = await gateway(config([upstream.url]));
         // Wait for the first probe (it opens one connection, which chat requests may reuse).
@@ -45,7 +45,9 @@ describe("gateway request path under concurrency", () => {
         }
         const opened = upstream.stats().connections - before;
         assert.strictEqual(upstream.stats().requests, 200);
-        assert.ok(opened <= 20, `200 requests, at most 20 at a time, should need at most 20 upstream connections; the gateway opened ${opened}`);
+        // 20 at a time need 20 connections; the slack covers a probe and idle connections that expired
+        // (4 s keep-alive) while a loaded machine stalled between waves. A connection per request opens ~200.
+        assert.ok(opened <= 40, `200 requests, at most 20 at a time, should need about 20 upstream connections; the gateway opened ${opened}`);
     });
 });
 
