@@ -2,7 +2,47 @@
  * Prometheus metrics. One registry per gateway instance (tests run several in a process).
  * gateway_queue_depth is what KEDA scales each pool on: it exists at zero workers, so it can wake a pool.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, LabelValues, Registry } from "prom-client";
+
+/**
+ * A labelled counter child for the per-request path: inc() is a plain addition, added to the
+ * prom-client counter when it is collected (a scrape). prom-client's own children re-validate
+ * and re-hash their label set on every call (prom-client 15.1.3 lib/counter.js `labels()`:
+ * `inc: this.inc.bind(this, labels)`), which showed in the request path's profile.
+ */
+export class DeferredCounter {
+    private pending = 0;
+
+    constructor(
+        private readonly counter: Counter<string>,
+        private readonly labels: LabelValues<string>,
+    ) {}
+
+    inc(n = 1): void {
+        this.pending += n;
+    }
+
+    flush(): void {
+        if (this.pending === 0) return;
+        this.counter.inc(this.labels, this.pending);
+        this.pending = 0;
+    }
+}
+
+/** Children of one counter, flushed by its `collect` (prom-client calls it before reading the counter). */
+class DeferredChildren {
+    readonly all: DeferredCounter[] = [];
+
+    child(counter: Counter<string>, labels: LabelValues<string>): DeferredCounter {
+        const c = new DeferredCounter(counter, labels);
+        this.all.push(c);
+        return c;
+    }
+
+    flush(): void {
+        for (const c of this.all) c.flush();
+    }
+}
 
 /** Fine buckets for answers that start at once (seconds). */
 const FAST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -37,7 +77,14 @@ export class Metrics {
 
     readonly queueDepth = new Gauge({ name: "gateway_queue_depth", help: "Requests waiting for a ready upstream, per pool", labelNames: ["pool"], registers: [this.registry] });
     readonly inflight = new Gauge({ name: "gateway_inflight_requests", help: "Requests sent to an upstream and not yet finished, per pool", labelNames: ["pool"], registers: [this.registry] });
-    readonly requests = new Counter({ name: "gateway_requests_total", help: "Requests answered, by pool and HTTP status (499: client went away)", labelNames: ["pool", "code"], registers: [this.registry] });
+    private readonly deferred = { requests: new DeferredChildren(), upstreamRequests: new DeferredChildren(), teamRequests: new DeferredChildren(), teamTokens: new DeferredChildren() };
+    readonly requests = new Counter({
+        name: "gateway_requests_total",
+        help: "Requests answered, by pool and HTTP status (499: client went away)",
+        labelNames: ["pool", "code"],
+        registers: [this.registry],
+        collect: () => this.deferred.requests.flush(),
+    });
     /**
      * Requests handed to a worker (a retry counts again). Cache hits, refusals (429/4xx) and
      * requests that timed out in the queue are not: only these are recent activity that
@@ -48,6 +95,7 @@ export class Metrics {
         help: "Requests handed to a worker, by pool (not cache hits, refusals or queue timeouts)",
         labelNames: ["pool"],
         registers: [this.registry],
+        collect: () => this.deferred.upstreamRequests.flush(),
     });
     readonly duration: Histogram<"pool">;
     readonly queueWait: Histogram<"pool">;
@@ -70,19 +118,27 @@ export class Metrics {
         registers: [this.registry],
         collect: () => this.warmupCollector?.(),
     });
-    readonly teamRequests = new Counter({ name: "gateway_team_requests_total", help: "Requests per team, by pool and HTTP status", labelNames: ["team", "pool", "code"], registers: [this.registry] });
+    readonly teamRequests = new Counter({
+        name: "gateway_team_requests_total",
+        help: "Requests per team, by pool and HTTP status",
+        labelNames: ["team", "pool", "code"],
+        registers: [this.registry],
+        collect: () => this.deferred.teamRequests.flush(),
+    });
     readonly teamTokens = new Counter({
         name: "gateway_team_tokens_total",
         help: "Tokens reported by upstreams (usage), per team; type is prompt or completion",
         labelNames: ["team", "pool", "type"],
         registers: [this.registry],
+        collect: () => this.deferred.teamTokens.flush(),
     });
 
-    // prom-client hashes the label set on every call; the per-request paths keep labelled children.
-    readonly requestsFor = memo((pool: string, code: string) => this.requests.labels({ pool, code }));
+    // The per-request paths: counters are deferred (see DeferredCounter), bound once per label set.
+    readonly requestsFor = memo((pool: string, code: string) => this.deferred.requests.child(this.requests, { pool, code }));
     readonly durationFor = memo((pool: string) => this.duration.labels({ pool }));
-    readonly teamRequestsFor = memo((team: string, pool: string, code: string) => this.teamRequests.labels({ team, pool, code }));
-    readonly teamTokensFor = memo((team: string, pool: string, type: string) => this.teamTokens.labels({ team, pool, type }));
+    readonly teamRequestsFor = memo((team: string, pool: string, code: string) => this.deferred.teamRequests.child(this.teamRequests, { team, pool, code }));
+    readonly teamTokensFor = memo((team: string, pool: string, type: string) => this.deferred.teamTokens.child(this.teamTokens, { team, pool, type }));
+    readonly upstreamRequestsFor = memo((pool: string) => this.deferred.upstreamRequests.child(this.upstreamRequests, { pool }));
 
     constructor(options: MetricsOptions = {}) {
         const hold = options.holdSeconds ?? 1200;

@@ -86,7 +86,7 @@ export class Pool {
     ) {
         this.name = config.name;
         const labels = { pool: this.name };
-        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequests.labels(labels) };
+        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequestsFor(this.name) };
         metrics.queueDepth.set(labels, 0);
         // From 0, so increase() sees the first request after start (a series born at 1 shows no increase).
         metrics.upstreamRequests.inc(labels, 0);

@@ -8,8 +8,16 @@
  * - added latency: open loop at 500 requests/s over 10 and over 100 connections (latency counted
  *   from each request's scheduled send time, so a stall is not hidden): the gateway's p50/p99
  *   minus nginx's (the proxy baseline) and minus direct-to-upstream;
+ * - the Node floor: a bare Node proxy (node:http server + the same undici Pool, no routing,
+ *   auth, parsing, logs or metrics), so the gap to nginx splits into what Node's HTTP stack
+ *   costs and what the gateway's own request path adds on top;
+ * - CPU per request of each proxy process (user + system time from /proc over the run);
  * - memory: RSS of a gateway process holding 2,000 queued requests (pool with no worker),
  *   which are then all answered once a worker comes up.
+ * The last lines ("Tracked") are the numbers issue 13 point 12 follows from run to run.
+ *
+ * Knobs: GATEWAY_BENCH_ROUNDS (default 3), GATEWAY_BENCH_MEMORY=0 (skip the memory part),
+ * GATEWAY_CPU_PROF=dir (the gateway writes a CPU profile there).
  *
  * Each process is separate (load generator, upstream, proxy); nginx runs one worker process,
  * like the single-threaded gateway. Nothing leaves 127.0.0.1.
@@ -38,11 +46,17 @@ const PIN = os.cpus().length >= 2 && fs.existsSync("/usr/bin/taskset");
 function pinned(cpu: string, cmd: string, args: string[]): [string, string[]] {
     return PIN ? ["/usr/bin/taskset", ["-c", cpu, cmd, ...args]] : [cmd, args];
 }
-const ROUNDS = 3;
+const ROUNDS = Math.max(1, Number(process.env.GATEWAY_BENCH_ROUNDS ?? 3) || 3);
 const THROUGHPUT_SECONDS = 3;
 const RATE = 500;
 const LATENCY_SECONDS = 4;
-const WARMUP_SECONDS = 2;
+/**
+ * Closed-loop warm-up per target. V8 compiles on a background thread that the pinning puts on
+ * the proxy's own core: the gateway's bundle needs several seconds under load before its cost
+ * per request settles (measured: ~2x the steady cost in the first 3 s on a loaded machine).
+ */
+const WARMUP_SECONDS = 6;
+const MEASURE_MEMORY = process.env.GATEWAY_BENCH_MEMORY !== "0";
 const QUEUED = 2000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -112,6 +126,43 @@ async function startGateway(bundle: string, upstream: string, name: string, extr
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/healthz`, (s) => s === 200, `gateway ${name}`);
     return { url, proc };
+}
+
+/**
+ * The Node floor: a bare proxy with node:http and the gateway's HTTP client (undici Pool, same
+ * keep-alive), buffering each body like the gateway does for non-stream answers. What it costs
+ * per request, the gateway cannot go below on Node; what the gateway costs above it is ours.
+ */
+async function startNodeFloor(upstream: string): Promise<{ url: string; pid: number }> {
+    const port = await freePort();
+    const file = path.join(tmp, "node-floor.cjs");
+    fs.writeFileSync(
+        file,
+        `const http = require("http");
+const { Pool } = require(${JSON.stringify(require.resolve("undici"))});
+const up = new Pool(process.env.UPSTREAM, { keepAliveTimeout: 4000 });
+http.createServer((req, res) => {
+    const parts = [];
+    req.on("data", (c) => parts.push(c));
+    req.on("end", async () => {
+        try {
+            const r = await up.request({ method: req.method, path: req.url, headers: { "content-type": "application/json" }, body: parts.length ? Buffer.concat(parts) : undefined });
+            const body = Buffer.from(await r.body.arrayBuffer());
+            res.writeHead(r.statusCode, { "content-type": String(r.headers["content-type"] ?? "application/json"), "content-length": body.length });
+            res.end(body);
+        } catch {
+            res.writeHead(502).end();
+        }
+    });
+}).listen(Number(process.env.PORT), "127.0.0.1", 2048);
+`,
+    );
+    const [cmd, args] = pinned(PROXY_CPU, process.execPath, [file]);
+    const proc = spawn(cmd, args, { env: { ...process.env, PORT: String(port), UPSTREAM: upstream }, stdio: ["ignore", "ignore", "inherit"] });
+    children.push(proc);
+    const url = `http://127.0.0.1:${port}`;
+    await waitHttp(`${url}/v1/models`, (s) => s === 200, "node floor proxy");
+    return { url, pid: proc.pid! };
 }
 
 function findNginx(): string | undefined {
@@ -383,14 +434,21 @@ async function main(): Promise<void> {
         console.log("nginx column skipped: nginx is not installed and could not be installed (run: apt-get install -y nginx)");
     }
 
-    const targets: Target[] = [{ name: "direct to upstream", url: upstream.url }, ...(nginx ? [{ name: `nginx ${nginx.version}`, url: nginx.url, pid: nginx.pid }] : []), { name: "gateway", url: gw.url, pid: gw.proc.pid }];
+    const floor = await startNodeFloor(upstream.url);
+    const FLOOR = "node floor (bare proxy)";
+    const targets: Target[] = [
+        { name: "direct to upstream", url: upstream.url },
+        ...(nginx ? [{ name: `nginx ${nginx.version}`, url: nginx.url, pid: nginx.pid }] : []),
+        { name: FLOOR, url: floor.url, pid: floor.pid },
+        { name: "gateway", url: gw.url, pid: gw.proc.pid },
+    ];
     const tp = new Map<string, Throughput[]>();
     const lt = new Map<string, Latency[]>();
     const cpu = new Map<string, number[]>();
     const push = <T>(m: Map<string, T[]>, k: string, v: T) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
     for (const t of targets) {
         process.stdout.write(`warming up ${t.name} ...\n`);
-        await throughput(t.url, WARMUP_SECONDS); // connections, JIT
+        await throughput(t.url, t.pid === undefined ? 1 : WARMUP_SECONDS); // connections, JIT
         await latencyAtRate(t.url, RATE, 1);
     }
     // Rounds alternate the targets, so background load on a shared machine hits them alike.
@@ -428,10 +486,15 @@ async function main(): Promise<void> {
         });
     }
 
-    process.stdout.write(`measuring memory with ${QUEUED} queued requests ...`);
-    const memText = await memory(bundle, chatRequest);
-    const memImage = await memory(bundle, imageRequest(48 * 1024));
-    process.stdout.write(" done\n\n");
+    let memText: MemoryResult | undefined;
+    let memImage: MemoryResult | undefined;
+    if (MEASURE_MEMORY) {
+        process.stdout.write(`measuring memory with ${QUEUED} queued requests ...`);
+        memText = await memory(bundle, chatRequest);
+        memImage = await memory(bundle, imageRequest(48 * 1024));
+        process.stdout.write(" done\n");
+    }
+    process.stdout.write("\n");
 
     const nginxName = nginx ? `nginx ${nginx.version}` : undefined;
     console.log(
@@ -467,14 +530,14 @@ async function main(): Promise<void> {
         const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
         for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
         const g = results.get(`gateway@${conns}`)!;
+        const fl = results.get(`${FLOOR}@${conns}`)!;
         if (base) console.log(`  gateway/nginx throughput ${f2(g.t.rps / base.t.rps)}x; CPU per request ${f1(g.cpuUs)} vs ${f1(base.cpuUs)} us (${f1(g.cpuUs / base.cpuUs)}x); p50 over nginx at ${RATE}/s: +${f2(g.l.p50 - base.l.p50)} ms`);
+        console.log(`  node floor: ${f1(fl.cpuUs)} us/request (${base ? `${f1(fl.cpuUs / base.cpuUs)}x nginx, ` : ""}throughput ${base ? `${f2(fl.t.rps / base.t.rps)}x nginx` : f1(fl.t.rps)}); the gateway's own path adds ${f1(g.cpuUs - fl.cpuUs)} us/request`);
     }
 
-    console.log(`\nMemory of the gateway process holding ${QUEUED} queued requests (no worker up), then all answered when one starts:`);
-    for (const [label, m] of [
-        ["text chat request", memText],
-        ["with a 48 KiB image", memImage],
-    ] as Array<[string, MemoryResult]>) {
+    if (memText && memImage) console.log(`\nMemory of the gateway process holding ${QUEUED} queued requests (no worker up), then all answered when one starts:`);
+    const memRows: Array<[string, MemoryResult]> = memText && memImage ? [["text chat request", memText], ["with a 48 KiB image", memImage]] : [];
+    for (const [label, m] of memRows) {
         console.log(
             `  ${label.padEnd(20)} body ${String(m.bodyBytes).padStart(6)} B: idle ${f1(m.idle)} MiB, with ${QUEUED} queued ${f1(m.queued)} MiB (peak ${f1(m.peak)} MiB, ${f1(((m.queued - m.idle) * 1024) / QUEUED)} KiB/request); answered ${m.answered}/${QUEUED}`,
         );
@@ -486,9 +549,19 @@ async function main(): Promise<void> {
     const addedP99 = g.l.p99 - direct.l.p99;
     console.log("\nTargets:");
     console.log(`  added p99 at ${RATE} req/s < 5 ms:       ${f2(addedP99)} ms  ${addedP99 < 5 ? "OK" : "MISSED"}`);
-    console.log(`  ${QUEUED} queued requests < 300 MB RSS:  ${f1(memText.queued)} MiB (text), ${f1(memImage.queued)} MiB (48 KiB images)  ${memText.queued * 1.048576 < 300 ? "OK" : "MISSED"}`);
+    if (memText && memImage) console.log(`  ${QUEUED} queued requests < 300 MB RSS:  ${f1(memText.queued)} MiB (text), ${f1(memImage.queued)} MiB (48 KiB images)  ${memText.queued * 1.048576 < 300 ? "OK" : "MISSED"}`);
     if (n) console.log(`  throughput >= 50% of nginx:        ${f1(g.t.rps)} vs ${f1(n.t.rps)} req/s = ${f1((100 * g.t.rps) / n.t.rps)} %  ${g.t.rps >= 0.5 * n.t.rps ? "OK" : "MISSED"}`);
     else console.log("  throughput >= 50% of nginx:        skipped (no nginx)");
+    // One line per tracked number (issue 13 point 12), each "gateway vs nginx" with both pinned to one core.
+    console.log(`\nTracked (gateway and nginx each on CPU ${PIN ? PROXY_CPU : "-"}, ${ROUNDS} rounds):`);
+    for (const conns of CONNECTION_COUNTS) {
+        const gw = results.get(`gateway@${conns}`)!;
+        const ng = nginxName ? results.get(`${nginxName}@${conns}`) : undefined;
+        const fl = results.get(`${FLOOR}@${conns}`)!;
+        console.log(
+            `  ${String(conns).padStart(3)} conns: throughput ${ng ? `${f2(gw.t.rps / ng.t.rps)}x nginx` : "- (no nginx)"}; at ${RATE} req/s over nginx p50 ${ng ? f2(gw.l.p50 - ng.l.p50) : "-"} ms, p99 ${ng ? f2(gw.l.p99 - ng.l.p99) : "-"} ms; CPU us/request gateway ${f1(gw.cpuUs)}, node floor ${f1(fl.cpuUs)}, nginx ${ng ? f1(ng.cpuUs) : "-"}`,
+        );
+    }
     if (profiling) console.log(`\nCPU profile of the gateway: ${profiling}/*.cpuprofile (open in Chrome DevTools > Performance)`);
     console.log(`\nNote: ${os.cpus().length} CPUs shared by the load generator, the fake upstream (one Node process) and the proxy; nginx runs 1 worker, like the gateway's one event loop.`);
 }

@@ -71,6 +71,8 @@ export interface FakeStats {
     aborted: number;
     running: number;
     waiting: number;
+    /** TCP connections accepted since start (keep-alive reuse shows as few connections for many requests). */
+    connections: number;
 }
 
 export interface FakeVllm {
@@ -310,7 +312,9 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
     });
     server.keepAliveTimeout = 5000; // uvicorn's default
+    let connections = 0;
     server.on("connection", (s: Socket) => {
+        connections++;
         if (fail === "refuse") return void s.destroy();
         sockets.add(s);
         s.on("close", () => sockets.delete(s));
@@ -327,7 +331,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
     await listen();
 
-    const stats = (): FakeStats => ({ requests: requests.length, ...counts });
+    const stats = (): FakeStats => ({ requests: requests.length, ...counts, connections });
     return {
         get url() {
             return `http://127.0.0.1:${port}`;
