@@ -162,14 +162,26 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
     }
 }
 
+/** One invoke the program made, and which resources the engine had created by then (invoke `dependsOn` waits for them). */
+export interface CallRecord {
+    token: string;
+    inputs: Record<string, unknown>;
+    /** `type::name` of every resource created before this call. */
+    createdBefore: string[];
+}
+
 /** The recorder: one instance per process; `reset()` between program runs. */
 export class Recorder {
     readonly resources = new Map<string, ResourceRecord>();
+    readonly calls: CallRecord[] = [];
+    private created: string[] = [];
     private readonly names = new WeakMap<pulumi.Resource, string>();
     private region = "us-east-1";
 
     reset(region = "us-east-1"): void {
         this.resources.clear();
+        this.calls.length = 0;
+        this.created = [];
         this.region = region;
     }
 
@@ -204,9 +216,13 @@ export class Recorder {
             r.custom = args.custom ?? true;
             const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
             const id = args.custom === false ? undefined : `${args.name}-id`;
+            this.created.push(key(args.type, args.name));
             return { id, state: mockOutputs(args.type, args.name, inputs, this.region) };
         },
-        call: (args) => mockCall(args.token, args.inputs, this.region),
+        call: (args) => {
+            this.calls.push({ token: args.token, inputs: args.inputs, createdBefore: [...this.created] });
+            return mockCall(args.token, args.inputs, this.region);
+        },
     };
 
     private nameOf(res: unknown): string | undefined {
