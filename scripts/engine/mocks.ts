@@ -153,7 +153,7 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
         case "aws:ebs/getSnapshotIds:getSnapshotIds":
-            // As if the image-cache snapshot for the pinned image had been built (README, "Cold start").
+            // As if the stack's image-cache build had completed (components/cluster/imageCache).
             return { ids: [`snap-0${shortHash(JSON.stringify(inputs.filters ?? []))}0000000`.slice(0, 22)], id: region };
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };

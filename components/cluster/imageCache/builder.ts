@@ -16,12 +16,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyStatement } from "../../iam/podIdentityRole";
 import { BOTTLEROCKET_OS_VOLUME_GIB } from "../nodePool";
-import { BUILDER_TAG, DATA_DEVICE, imageCacheRunbook } from "./runbook";
-
-/** The builder's instance type (the sample's default, m5.large; m6i.large is the same size at the same price). */
-export const BUILDER_INSTANCE_TYPE = "m6i.large";
-/** Upper bound of one build (launch, ~10 GB pull, stop, first full snapshot); the association waits this long. */
-export const BUILD_TIMEOUT_SECONDS = 5400;
+import { BUILDER_INSTANCE_TYPE, BUILDER_TAG, BUILD_TIMEOUT_SECONDS, DATA_DEVICE, imageCacheRunbook } from "./runbook";
 
 export interface ImageCacheBuilderArgs {
     readonly clusterName: string;

@@ -20,6 +20,10 @@
 export const IMAGE_CACHE_TAG = "gpuserve.io/image";
 /** Tag of the builder instance and its volumes: the cluster it builds for (scopes the automation role). */
 export const BUILDER_TAG = "gpuserve.io/image-cache-builder";
+/** The builder's instance type (the sample's default is m5.large; m6i.large is the same size at the same price). */
+export const BUILDER_INSTANCE_TYPE = "m6i.large";
+/** Upper bound of one build (launch, ~10 GB pull, stop, first full snapshot); the association waits this long. */
+export const BUILD_TIMEOUT_SECONDS = 5400;
 /** The data volume Bottlerocket keeps containerd's store on (Bottlerocket README, "Storage"). */
 export const DATA_DEVICE = "/dev/xvdb";
 
