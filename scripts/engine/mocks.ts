@@ -19,6 +19,7 @@ export interface ResourceOptionsRecord {
     protect?: boolean;
     retainOnDelete?: boolean;
     deleteBeforeReplace?: boolean;
+    replaceOnChanges?: string[];
     provider?: string;
     aliases?: number;
     customTimeouts?: unknown;
@@ -243,6 +244,7 @@ export class Recorder {
             protect: o.protect,
             retainOnDelete: o.retainOnDelete,
             deleteBeforeReplace: (o as pulumi.CustomResourceOptions).deleteBeforeReplace,
+            replaceOnChanges: o.replaceOnChanges,
             provider: this.nameOf(o.provider),
             aliases: o.aliases?.length,
             customTimeouts: (o as pulumi.CustomResourceOptions).customTimeouts,

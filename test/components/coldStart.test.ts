@@ -168,6 +168,9 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.match(a.parameters.AutomationAssumeRole, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-automation/);
         assert.ok(a.waitForSuccessTimeoutSeconds >= 3600, "the deploy waits for the snapshot");
         assert.strictEqual(a.targets, undefined, "an Automation association with no targets runs once");
+        // The provider waits for Success on create only: a new image must be a new association.
+        assert.deepStrictEqual(assoc.options.replaceOnChanges, ["parameters"]);
+        assert.ok(assoc.options.dependsOn?.includes("aws:iam/rolePolicy:RolePolicy::gpuserve-test-image-cache-automation"), "runs once its role may act");
         const lookups = dev.calls.filter((c) => c.token === LOOKUP);
         assert.strictEqual(lookups.length, 1);
         assert.deepStrictEqual((lookups[0].inputs as any).filters[0], { name: "tag:gpuserve.io/image", values: [image] });

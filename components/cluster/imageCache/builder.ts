@@ -7,10 +7,12 @@
  *
  * When it runs (AWS SSM API reference, CreateAssociation / UpdateAssociation ApplyOnlyAtCronInterval):
  * "By default, when you create a new association, the system runs it immediately after it is created",
- * and with no schedule only then. The association is replaced when its parameters change (a new image),
- * so the new one runs, and `waitForSuccessTimeoutSeconds` (@pulumi/aws 7.48 ssm.Association: "If Success
+ * and with no schedule only then. `waitForSuccessTimeoutSeconds` (@pulumi/aws 7.48 ssm.Association: "If Success
  * status is not reached within the given time, create operation will fail") holds the deploy until the
- * snapshot exists: the node groups' lookup, which depends on the association, then finds it.
+ * snapshot exists, so the node groups' lookup, which depends on the association, finds it. The provider
+ * waits on create only (terraform-provider-aws internal/service/ssm/association.go: resourceAssociationCreate
+ * calls waitAssociationSuccess, resourceAssociationUpdate does not), hence replaceOnChanges: a new image is a
+ * new association, which runs and is waited for.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -107,7 +109,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
         );
         const arn = (service: string, resource: pulumi.Input<string>, withAccount = true) => pulumi.interpolate`arn:${partition}:${service}:${region}:${withAccount ? account : ""}:${resource}`;
         const builderOnly = { StringEquals: { [`aws:ResourceTag/${BUILDER_TAG}`]: args.clusterName } };
-        new aws.iam.RolePolicy(
+        const automationPolicy = new aws.iam.RolePolicy(
             `${name}-automation`,
             {
                 role: this.automationRole.id,
@@ -131,7 +133,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
                 waitForSuccessTimeoutSeconds: BUILD_TIMEOUT_SECONDS,
             },
             // A new image (or template) is a new association, which runs on creation; the old one goes.
-            { parent: this, replaceOnChanges: ["parameters"], deleteBeforeReplace: true, dependsOn: [ssmCore] },
+            { parent: this, replaceOnChanges: ["parameters"], deleteBeforeReplace: true, dependsOn: [ssmCore, automationPolicy] },
         );
         this.registerOutputs({ association: this.association.associationId });
     }

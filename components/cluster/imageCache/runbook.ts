@@ -64,6 +64,8 @@ export function imageCacheRunbook() {
         {
             name: "launch",
             action: "aws:executeAwsApi",
+            // A just-created instance profile can be rejected for a few seconds (IAM is eventually consistent).
+            maxAttempts: 5,
             // Everything else (AMI, subnet, security group, profile, IMDSv2, encrypted volumes, tags) comes from the template.
             inputs: { Service: "ec2", Api: "RunInstances", MinCount: 1, MaxCount: 1, LaunchTemplate: { LaunchTemplateId: "{{ LaunchTemplateId }}", Version: "$Latest" } },
             outputs: [{ Name: "InstanceId", Selector: "$.Instances[0].InstanceId", Type: "String" }],
