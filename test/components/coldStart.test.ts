@@ -226,6 +226,9 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         for (const s of doc.Statement) assert.strictEqual(s.Effect, "Allow");
         const bySid = Object.fromEntries(doc.Statement.map((s: any) => [s.Sid, s]));
         assert.match(bySid.LaunchOnlyFromTheBuilderTemplate.Condition.ArnEquals["ec2:LaunchTemplate"], /gpuserve-test-image-cache-lt/);
+        assert.match(bySid.LaunchOnlyFromTheBuilderTemplate.Resource, /^arn:aws:ec2:us-east-1:123456789012:instance\/\*$/);
+        const subnet = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-image-cache-lt")).networkInterfaces[0].subnetId;
+        assert.ok(bySid.LaunchWithTheBuilderResources.Resource.includes(`arn:aws:ec2:us-east-1:123456789012:subnet/${subnet}`), "only the builder's subnet");
         assert.match(bySid.PassOnlyTheBuilderRole.Resource, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-instance/);
         assert.deepStrictEqual(bySid.PassOnlyTheBuilderRole.Condition, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
         assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, { StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" } });

@@ -113,7 +113,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
             `${name}-automation`,
             {
                 role: this.automationRole.id,
-                policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: automationStatements({ arn, builderOnly, clusterName: args.clusterName, launchTemplateArn: launchTemplate.arn, instanceRoleArn: instanceRole.arn }) }),
+                policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: automationStatements({ arn, builderOnly, clusterName: args.clusterName, launchTemplateArn: launchTemplate.arn, instanceRoleArn: instanceRole.arn, subnetId: args.subnetId, securityGroupId: sg.id }) }),
             },
             parent,
         );
@@ -141,8 +141,8 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
 
 /**
  * The automation role's permissions: exactly the API calls of the runbook (runbookApiCalls), scoped to the
- * builder. Actions, resource types and condition keys: Service Authorization Reference, "Actions, resources,
- * and condition keys for Amazon EC2" (RunInstances with ec2:LaunchTemplate; CreateTags with ec2:CreateAction;
+ * builder; nothing mutating on "*". Actions, resource types and condition keys: Service Authorization Reference,
+ * "Actions, resources, and condition keys for Amazon EC2" (RunInstances on instance with ec2:LaunchTemplate; CreateTags with ec2:CreateAction;
  * Stop/TerminateInstances and CreateSnapshot with aws:ResourceTag; Describe* support no resource-level
  * permissions), "... for AWS Systems Manager" (SendCommand on document and instance; DescribeInstanceInformation,
  * ListCommands, ListCommandInvocations on *), "... for IAM" (PassRole with iam:PassedToService). Launching
@@ -155,9 +155,19 @@ export function automationStatements(a: {
     clusterName: string;
     launchTemplateArn: pulumi.Input<string>;
     instanceRoleArn: pulumi.Input<string>;
+    subnetId: pulumi.Input<string>;
+    securityGroupId: pulumi.Input<string>;
 }): PolicyStatement[] {
     return [
-        statement({ Sid: "LaunchOnlyFromTheBuilderTemplate", Effect: "Allow", Action: "ec2:RunInstances", Resource: "*", Condition: { ArnEquals: { "ec2:LaunchTemplate": a.launchTemplateArn } } }),
+        // Every resource of a RunInstances call must be allowed: the instance only from the builder's template
+        // (EC2 user guide, IAM policy examples, "Require a launch template"), in the builder's subnet and group.
+        statement({ Sid: "LaunchOnlyFromTheBuilderTemplate", Effect: "Allow", Action: "ec2:RunInstances", Resource: a.arn("ec2", "instance/*"), Condition: { ArnEquals: { "ec2:LaunchTemplate": a.launchTemplateArn } } }),
+        statement({
+            Sid: "LaunchWithTheBuilderResources",
+            Effect: "Allow",
+            Action: "ec2:RunInstances",
+            Resource: [a.arn("ec2", "volume/*"), a.arn("ec2", "network-interface/*"), a.arn("ec2", "image/*", false), a.launchTemplateArn, a.arn("ec2", pulumi.interpolate`subnet/${a.subnetId}`), a.arn("ec2", pulumi.interpolate`security-group/${a.securityGroupId}`)],
+        }),
         statement({ Sid: "ResolveBottlerocketAmi", Effect: "Allow", Action: "ssm:GetParameters", Resource: a.arn("ssm", "parameter/aws/service/bottlerocket/*", false) }),
         statement({ Sid: "PassOnlyTheBuilderRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.instanceRoleArn, Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } } }),
         statement({ Sid: "TagAtLaunch", Effect: "Allow", Action: "ec2:CreateTags", Resource: [a.arn("ec2", "instance/*"), a.arn("ec2", "volume/*"), a.arn("ec2", "network-interface/*")], Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } } }),
