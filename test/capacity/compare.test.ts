@@ -2,7 +2,6 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { UsageError, loadStack } from "../../scripts/compare";
 import { simulateStack } from "../../capacity/sim";
@@ -10,6 +9,7 @@ import { representativeDay, stackChart } from "../../capacity/sim/report/chart";
 import { renderMarkdown, renderTerminal } from "../../capacity/sim/report/table";
 import { listStacks } from "../../scripts/engine/stackFile";
 import { oneStack } from "./helpers";
+import { tempDir } from "../helpers/tmp";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -30,7 +30,7 @@ describe("compare", function () {
     });
 
     it("picks up any Pulumi.<team>.yaml by name", () => {
-        const root = fs.mkdtempSync(path.join(os.tmpdir(), "stacks-"));
+        const root = tempDir("stacks-");
         fs.copyFileSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(root, "Pulumi.radiology.yaml"));
         assert.strictEqual(loadStack(root, "radiology").environment, "radiology");
     });
@@ -63,7 +63,7 @@ describe("compare", function () {
 
     it("runs end to end: table on stdout, compare.md and one SVG per stack, the reference comparison in its own file; exit 1 naming an unknown stack", function () {
         this.timeout(120000); // four CLI runs
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "compare-"));
+        const out = tempDir("compare-");
         const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
         const ok = spawnSync(tsx, ["scripts/compare.ts", "dev", "prod", "--days", "2", "--out", out], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(ok.status, 0, ok.stderr);

@@ -1,8 +1,8 @@
 /** Builders for simulator tests: small valid stacks, deterministic service times, CSV traces. */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { StackConfig, parseStackConfig } from "../../stacks/validate";
+import { tempDir } from "../helpers/tmp";
 
 export interface StackOptions {
     readonly model?: string;
@@ -44,7 +44,7 @@ export function fixedService(seconds: number, concurrency: number): Record<strin
 
 /** Writes a CSV trace to a temp dir; returns { root, file } for traffic.csvFile. */
 export function csvTrace(lines: readonly string[]): { root: string; file: string } {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), "sim-trace-"));
+    const root = tempDir("sim-trace-");
     fs.writeFileSync(path.join(root, "trace.csv"), lines.join("\n") + "\n");
     return { root, file: "trace.csv" };
 }

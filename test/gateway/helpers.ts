@@ -1,12 +1,12 @@
 /** Shared helpers for gateway tests: real HTTP on 127.0.0.1 only. */
 import * as esbuild from "esbuild";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { Writable } from "stream";
 import { Dispatcher, request } from "undici";
 import { Gateway, GatewayConfigInput, GatewayOptions, sha256Hex, startGateway } from "../../gateway/src/index";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
+import { tempDir } from "../helpers/tmp";
 
 export const MODEL = "Qwen/Qwen3-VL-2B-Instruct";
 export const MEDGEMMA = "google/medgemma-4b-it";
@@ -209,7 +209,7 @@ let built: string | undefined;
 /** Bundles gateway/src/main.ts like `npm run build:gateway`, into a temp dir (once per run). */
 export async function buildGateway(): Promise<string> {
     if (built) return built;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-build-"));
+    const dir = tempDir("gateway-build-");
     const out = path.join(dir, "main.js");
     await esbuild.build({
         entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")],
@@ -224,7 +224,7 @@ export async function buildGateway(): Promise<string> {
 }
 
 export function writeConfig(cfg: unknown): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-config-"));
+    const dir = tempDir("gateway-config-");
     const file = path.join(dir, "gateway.json");
     fs.writeFileSync(file, JSON.stringify(cfg));
     return file;

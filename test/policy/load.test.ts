@@ -10,10 +10,10 @@
 import * as assert from "assert";
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { POLICIES } from "../../policy/rules";
 import { ROOT } from "../helpers/program";
+import { tempDir } from "../helpers/tmp";
 
 const POLICY_DIR = path.join(ROOT, "policy");
 
@@ -83,7 +83,7 @@ describe("policy pack loading (Pulumi's run-policy-pack)", function () {
     });
 
     it("the same loader rejects a pack whose tsconfig sets module commonjs (TS5110, the old config)", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policy-old-"));
+        const dir = tempDir("policy-old-");
         try {
             for (const f of fs.readdirSync(POLICY_DIR)) if (/\.(ts|json|yaml)$/.test(f)) fs.copyFileSync(path.join(POLICY_DIR, f), path.join(dir, f));
             fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));

@@ -2,13 +2,13 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { formatCliError } from "../../scripts/engine/cliErrors";
 import { readStackFile } from "../../scripts/engine/stackFile";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT } from "../../stacks/schema";
 import { ROOT } from "../helpers/program";
+import { tempDir } from "../helpers/tmp";
 
 const FRAME = /^\s+at /m;
 
@@ -23,7 +23,7 @@ function errorOf(fn: () => unknown): unknown {
 
 describe("CLI errors", function () {
     this.timeout(30000);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-clierr-"));
+    const dir = tempDir("gpuserve-clierr-");
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const dev = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
 

@@ -1,7 +1,6 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { validateManifests } from "../helpers/k8sSchema";
@@ -10,6 +9,7 @@ import { planStack, summarize } from "../../scripts/engine/plan";
 import { listStacks } from "../../scripts/engine/stackFile";
 import { SECRET_KEYS } from "../../stacks/schema";
 import { OFFLINE_SECRET_PLACEHOLDERS } from "../../stacks/secrets";
+import { tempDir } from "../helpers/tmp";
 
 function plan(args: string[]): { status: number | null; stdout: string; stderr: string; seconds: number } {
     const start = Date.now();
@@ -27,7 +27,7 @@ function readPlan(dir: string) {
 }
 
 describe("npm run plan (end to end)", () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-plan-"));
+    const tmp = tempDir("gpuserve-plan-");
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     for (const stack of ["dev", "prod"]) {

@@ -1,14 +1,14 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { changedPaths } from "../../scripts/engine/planDiff";
 import { planStack, writePlan } from "../../scripts/engine/plan";
 import { ROOT } from "../helpers/program";
+import { tempDir } from "../helpers/tmp";
 
 describe("npm run plan:diff", () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-diff-"));
+    const tmp = tempDir("gpuserve-diff-");
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     /** Plans Pulumi.dev.yaml as given (base) or edited (head), as a stack named dev. */

@@ -2,9 +2,9 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { ROOT } from "../helpers/program";
+import { tempDir } from "../helpers/tmp";
 
 const SCRIPT = path.join(ROOT, "scripts", "system-deps.sh");
 const PACKAGES = "chromium nginx prometheus redis-server";
@@ -15,7 +15,7 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("scripts/system-deps.sh", () => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "sysdeps-"));
+    const tmp = tempDir("sysdeps-");
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
     /** A stand-in for apt-get that records its arguments. */
     const fakeApt = path.join(tmp, "apt-get");

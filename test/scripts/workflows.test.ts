@@ -1,10 +1,10 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { ROOT } from "../helpers/program";
+import { tempDir } from "../helpers/tmp";
 
 const DIR = path.join(ROOT, ".github", "workflows");
 const VALIDATOR = path.join(ROOT, "node_modules", "@action-validator", "cli", "cli.mjs");
@@ -46,7 +46,7 @@ describe("GitHub workflows", () => {
     });
 
     it("the validator rejects a broken workflow (the check can fail)", () => {
-        const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "wf-")), "bad.yml");
+        const bad = path.join(tempDir("wf-"), "bad.yml");
         fs.writeFileSync(bad, "name: bad\non: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n");
         assert.notStrictEqual(spawnSync(process.execPath, [VALIDATOR, bad], { encoding: "utf8" }).status, 0);
     });
@@ -199,7 +199,7 @@ describe("plan-comment script (fork PRs, spoofing, untrusted artifact)", () => {
     }
 
     async function runScript(opts: { run?: Record<string, unknown>; open?: Pr[]; prs?: Pr[]; diff?: string | Buffer; symlink?: boolean; comments?: Array<{ id: number; body: string; user: { login: string; type: string } }> }) {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-diff-"));
+        const dir = tempDir("plan-diff-");
         const file = path.join(dir, "plan-diff.md");
         if (opts.symlink) fs.symlinkSync("/etc/hostname", file);
         else fs.writeFileSync(file, opts.diff ?? "## Plan diff\n\nno changes\n");
