@@ -64,6 +64,8 @@ export interface GpuClusterArgs {
     readonly adminPrincipalArns: string[];
     /** ARN of the identity running `pulumi up` (sts:GetCallerIdentity); EKS makes it admin already. */
     readonly deployerArn: string;
+    readonly accountId: string;
+    readonly region: string;
     readonly logTypes: string[];
     readonly logRetentionDays: number;
     /** Production guardrails: deletion protection, and the policy pack's production rules. */
@@ -220,6 +222,8 @@ export class GpuCluster extends pulumi.ComponentResource {
                 `${name}-image-cache`,
                 {
                     clusterName: args.clusterName,
+                    accountId: args.accountId,
+                    region: args.region,
                     kubernetesVersion: args.kubernetesVersion,
                     image: args.imageCache.image,
                     vpcId: args.vpcId,

@@ -22,6 +22,8 @@ import { BUILDER_INSTANCE_TYPE, BUILDER_TAG, BUILD_TIMEOUT_SECONDS, DATA_DEVICE,
 
 export interface ImageCacheBuilderArgs {
     readonly clusterName: string;
+    readonly accountId: string;
+    readonly region: string;
     readonly kubernetesVersion: string;
     /** Image to pre-pull (serving.vllmImage). */
     readonly image: string;
@@ -42,9 +44,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
     constructor(name: string, args: ImageCacheBuilderArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gpuserve:cluster:ImageCacheBuilder", name, {}, opts);
         const parent = { parent: this };
-        const partition = aws.getPartitionOutput({}, parent).partition;
-        const region = aws.getRegionOutput({}, parent).region;
-        const account = aws.getCallerIdentityOutput({}, parent).accountId;
+        const { region, accountId: account } = args;
 
         // The instance needs SSM only: the vLLM image comes from a public registry over the NAT.
         const instanceRole = new aws.iam.Role(
@@ -55,7 +55,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
             },
             parent,
         );
-        const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-instance-ssm`, { role: instanceRole.name, policyArn: pulumi.interpolate`arn:${partition}:iam::aws:policy/AmazonSSMManagedInstanceCore` }, parent);
+        const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-instance-ssm`, { role: instanceRole.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: instanceRole.name }, parent);
 
         // No ingress; egress HTTPS only (SSM endpoints, the registry). The VPC resolver, IMDS and time sync are not filtered by security groups.
@@ -100,14 +100,14 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
             `${name}-automation`,
             {
                 description: `Runs the image-cache build of ${args.clusterName} (SSM Automation)`,
-                assumeRolePolicy: pulumi.jsonStringify({
+                assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
                     Statement: [{ Effect: "Allow", Principal: { Service: "ssm.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": account } } }],
                 }),
             },
             parent,
         );
-        const arn = (service: string, resource: pulumi.Input<string>, withAccount = true) => pulumi.interpolate`arn:${partition}:${service}:${region}:${withAccount ? account : ""}:${resource}`;
+        const arn = (service: string, resource: pulumi.Input<string>, withAccount = true) => pulumi.interpolate`arn:aws:${service}:${region}:${withAccount ? account : ""}:${resource}`;
         const builderOnly = { StringEquals: { [`aws:ResourceTag/${BUILDER_TAG}`]: args.clusterName } };
         const automationPolicy = new aws.iam.RolePolicy(
             `${name}-automation`,
