@@ -57,15 +57,45 @@ export const HPA_SYNC_SECONDS = 15;
 export const ACTIVATION_DEMAND = 0;
 
 
+/**
+ * KEDA cooldownPeriod of a pool: the configured one, else its estimated cold start. Ski-rental: after the last
+ * request a worker is kept idle about as long as a restart costs (a cold start of GPU time and of waiting), so
+ * a pool never pays more than twice the best choice made knowing when the next request comes; the old 600 s
+ * kept every idle GPU ~4x its restart cost. The recent-requests trigger (activityLookbackSeconds) comes first:
+ * KEDA counts the cooldown from the last poll at which any trigger was active.
+ */
+export function cooldownSecondsFor(s: { readonly cooldownSeconds?: number }, coldStartSeconds: number | undefined): number {
+    return s.cooldownSeconds ?? Math.max(MIN_COOLDOWN_SECONDS, Math.round(coldStartSeconds ?? FALLBACK_COOLDOWN_SECONDS));
+}
+/** Never below a few KEDA polls, so one empty scrape cannot take a pool to zero. */
+export const MIN_COOLDOWN_SECONDS = 60;
+/** Without a cold-start estimate: KEDA's own default cooldownPeriod (facts.md "HPA and KEDA semantics"). */
+export const FALLBACK_COOLDOWN_SECONDS = 300;
+
 /** Margin added to a pool's estimated cold start for the predictive warm-up's lead. */
 export const PREDICTIVE_MARGIN_SECONDS = 120;
-/** Window of the predictive warm-up's rate() over last week's requests. */
-export const PREDICTIVE_WINDOW_SECONDS = 600;
+/**
+ * Window of the predictive warm-up's rate() over last week's requests: the lead itself. The query at t reads
+ * last week's [t + lead - window, t + lead], so it asks for a replica from `lead` before last week's first
+ * request until last week's last one, and no longer; the cooldown then holds the pool as after real traffic.
+ * (A fixed 600 s window held every warmed replica `600 - lead` s past last week's traffic, ~5 min a class.)
+ */
+export function predictiveWindowSeconds(leadSeconds: number): number {
+    return leadSeconds;
+}
 
 /** Seconds ahead of last week's traffic the predictive trigger asks for replicas. */
 export function predictiveLeadSeconds(s: { readonly predictiveWarmup: { readonly leadSeconds?: number } }, coldStartSeconds: number): number {
     return s.predictiveWarmup.leadSeconds ?? Math.round(coldStartSeconds + PREDICTIVE_MARGIN_SECONDS);
 }
+
+/**
+ * Last week's slot keeps asking for a replica only while it began less than this long ago, or while the pool
+ * had requests in the last this-long: a class cancelled this week (or a quiet day) releases its predicted GPU
+ * after ~10 min instead of holding it through last week's whole session. 10 min covers a class starting a few
+ * minutes later than last week's (timetable start jitter -2..+5 min, capacity/traffic/timetable.ts).
+ */
+export const PREDICTIVE_CONFIRM_SECONDS = 600;
 
 /** "15d", "2w", "36h" (Prometheus retention as the schema accepts it) to seconds. */
 export function durationSeconds(d: string): number {

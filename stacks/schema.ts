@@ -148,8 +148,11 @@ export const scalingSchema = z.strictObject({
     gpuUtilizationPercent: z.int().min(1).max(100).optional(),
     /** KEDA polling interval. @default 15 */
     pollingIntervalSeconds: positiveInt.default(15),
-    /** Idle seconds before the pool scales from 1 to 0. @default 600 */
-    cooldownSeconds: positiveInt.default(600),
+    /**
+     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod). @default the pool's estimated cold start
+     * (ski-rental: an idle GPU is kept about as long as restarting it would cost; stacks/scalePolicy.ts cooldownSecondsFor)
+     */
+    cooldownSeconds: positiveInt.optional(),
     /**
      * A request answered within this many seconds keeps the pool active (no scale to zero),
      * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
@@ -233,6 +236,8 @@ export const batchSchema = z.strictObject({
     maxFileBytes: positiveInt.default(200 * 1024 * 1024),
     /** Batches per team in progress at once. @default 10 */
     maxBatchesInProgress: positiveInt.default(10),
+    /** Days uploaded files, batch outputs and finished batches stay in the store (Redis TTLs; a running batch never expires). @default 30 (OpenAI's default for batch files) */
+    retentionDays: z.number().positive().max(365).default(30),
 });
 
 export const servingSchema = z.strictObject({

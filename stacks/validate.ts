@@ -411,6 +411,16 @@ function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
     if (b.store === "inCluster" && b.endpoint !== undefined) {
         issues.push({ key: key("serving", "batch", "endpoint"), message: `is set (${showValue(b.endpoint)}) but store is "inCluster", which ignores it`, fix: "remove it, or set serving.batch.store to \"external\"" });
     }
+    // Valkey refuses writes at maxmemory (75 % of memoryMiB, valkeyConf): it must hold at least one
+    // largest upload plus the running batch's copy of it.
+    const needMiB = Math.ceil((2 * b.maxFileBytes) / 2 ** 20 / 0.75);
+    if (b.store === "inCluster" && b.memoryMiB < needMiB) {
+        issues.push({
+            key: key("serving", "batch", "memoryMiB"),
+            message: `is ${b.memoryMiB}: Valkey's maxmemory (75 % of it) cannot hold one ${Math.round(b.maxFileBytes / 2 ** 20)} MiB upload (maxFileBytes) and the running batch's copy of it`,
+            fix: `set it to at least ${needMiB}, or lower serving.batch.maxFileBytes`,
+        });
+    }
 }
 
 /** Add-ons can be turned off, but not when another part of the stack needs them. */

@@ -222,7 +222,7 @@ export class Cluster {
             let live = g.nodes.length;
             for (const node of [...g.nodes]) {
                 if (live <= g.setup.minNodes) break;
-                if (node.state === NodeState.Ready && node.slotsUsed === 0 && s.now - node.emptySince >= p.caUnneededSeconds) {
+                if (node.state === NodeState.Ready && node.slotsUsed === 0 && s.now - node.emptySince >= g.setup.scaleDownUnneededSeconds) {
                     this.removeNode(node);
                     live--;
                 }

@@ -76,6 +76,18 @@ export function allocatableAfterLaunch(p: SimParams, ami: GpuAmi, boot: number):
     return ami === "bottlerocket" ? boot + p.devicePluginBuiltInSeconds : Math.max(boot + p.devicePluginAfterReadySeconds, p.devicePluginFromLaunchSeconds);
 }
 
+/**
+ * Cluster Autoscaler's scale-down-unneeded-time for a GPU node group, seconds: the node's mean launch to
+ * GPUs allocatable with the simulator's defaults, rounded up to the 10 s scan. Ski-rental at node level: the
+ * worker's KEDA cooldown already waited about a cold start before its pod left, so an empty GPU node is kept
+ * only as long as launching a new one takes (what keeping it saves). The stack tags the node group's ASG with
+ * it (components/cluster/nodePool.ts) and the simulator's Cluster Autoscaler reads it (setup.ts), one figure.
+ */
+export function gpuNodeUnneededSeconds(p: SimParams, ami: GpuAmi): number {
+    const r = nodeBootRange(p, ami);
+    return Math.ceil((allocatableAfterLaunch(p, ami, (r.min + r.max) / 2) * p.coldStartScale) / 10) * 10;
+}
+
 /** Seconds from the vLLM container starting to it answering /v1/models (weights, engine, compile). */
 export function vllmStartSeconds(p: SimParams, m: ColdStartMechanisms, weightsGiB: number, streamPerGiB: number): { weights: number; engine: number; compile: number } {
     const cacheWarm = m.compileCache !== "none";

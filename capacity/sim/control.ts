@@ -215,7 +215,16 @@ function upperBound(a: Float64Array, x: number): number {
 export function historyRate(w: WorkerPoolState, now: number): number {
     const h = w.setup.policy.history;
     if (!h) return 0;
+    const a = w.arrivalsAll;
+    const count = (from: number, to: number) => upperBound(a, to) - upperBound(a, from);
     const end = now - h.lookbackSeconds + h.leadSeconds;
-    const n = upperBound(w.arrivalsAll, end) - upperBound(w.arrivalsAll, end - h.windowSeconds);
-    return n / h.windowSeconds;
+    const n = count(end - h.windowSeconds, end);
+    if (n === 0 || h.confirmSeconds === undefined) return n / h.windowSeconds;
+    // components/serving/scaling.ts predictiveQuery: last week's slot counts only while last week's traffic began
+    // less than confirmSeconds ago (none in the window ending confirmSeconds before that moment last week) or the
+    // pool had requests in the last confirmSeconds.
+    const lastWeekNow = now - h.lookbackSeconds;
+    const began = count(lastWeekNow - h.confirmSeconds - h.windowSeconds, lastWeekNow - h.confirmSeconds) === 0;
+    const used = count(now - h.confirmSeconds, now) > 0;
+    return began || used ? n / h.windowSeconds : 0;
 }

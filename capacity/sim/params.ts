@@ -110,7 +110,11 @@ export interface SimParams {
 
     /** Cluster Autoscaler loop. @default 10 s (cluster-autoscaler values.yaml: scan-interval 10s) */
     readonly caScanSeconds: number;
-    /** Empty node kept this long before removal. @default 300 s (as deployed: addons.clusterAutoscaler.scaleDownUnneededTime, default "5m"; setup.ts reads the stack's) */
+    /**
+     * Empty node kept this long before removal, the global flag (addons.clusterAutoscaler.scaleDownUnneededTime,
+     * default "5m"; setup.ts reads the stack's). GPU node groups override it with their ASG tag
+     * (coldStart.ts gpuNodeUnneededSeconds); set explicitly, it replaces that too. @default 300 s
+     */
     readonly caUnneededSeconds: number;
     /** No scale-down this long after any scale-up. @default 300 s (as deployed: scale-down-delay-after-add, components/addons/clusterAutoscaler) */
     readonly caDelayAfterAddSeconds: number;

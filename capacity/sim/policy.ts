@@ -3,7 +3,7 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
+import { ACTIVATION_DEMAND, cooldownSecondsFor, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
 import { WarmWindow } from "./calendar";
 import { HpaBehavior } from "./hpa";
@@ -61,7 +61,7 @@ export interface PolicySpec {
     /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
     readonly coldAwareColdStartSeconds?: number;
     /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
-    readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number };
+    readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number; readonly confirmSeconds?: number };
 }
 
 /** Kubernetes' default HPA behavior (facts.md "HPA and KEDA semantics"). */
@@ -98,13 +98,13 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         tolerance: HPA_TOLERANCE,
         hpaSyncSeconds: HPA_SYNC_SECONDS,
         pollingIntervalSeconds: s.pollingIntervalSeconds,
-        cooldownSeconds: s.cooldownSeconds,
+        cooldownSeconds: cooldownSecondsFor(s, coldStartSeconds),
         warmWindows: s.warmWindows,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
-        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: PREDICTIVE_WINDOW_SECONDS } : undefined,
+        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
     };
 }
 

@@ -45,6 +45,8 @@ export interface GpuPoolSetup {
     readonly ami: GpuAmi;
     /** New nodes have the vLLM image on their data volume (image-cache snapshot). */
     readonly imageCache: boolean;
+    /** Cluster Autoscaler removes an empty node of the pool after this long (the ASG's autoscaling-options tag). */
+    readonly scaleDownUnneededSeconds: number;
 }
 
 export interface SimInput {

@@ -35,6 +35,11 @@ export interface NodePoolArgs {
     readonly taints?: NodeTaint[];
     /** GPUs per node, advertised to Cluster Autoscaler for scale from zero. @default 0 */
     readonly gpusPerNode?: number;
+    /**
+     * Cluster Autoscaler removes an empty node of this group after this many seconds, overriding the global
+     * --scale-down-unneeded-time (ASG tag .../autoscaling-options/scaledownunneededtime). @default the global flag
+     */
+    readonly scaleDownUnneededSeconds?: number;
     /** Tags on the node group (e.g. why a GPU pool keeps nodes at zero load). @default {} */
     readonly tags?: Record<string, string>;
     /** Tags on the instances, root volumes and network interfaces (node groups do not pass theirs on). @default {} */
@@ -73,11 +78,15 @@ const TAINT_EFFECT: Record<NodeTaint["effect"], string> = { NO_SCHEDULE: "NoSche
 const TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template";
 
 /** The ASG tags Cluster Autoscaler reads to build a node template for scale from zero. */
-export function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "taints" | "gpusPerNode">): Record<string, string> {
+export function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "taints" | "gpusPerNode" | "scaleDownUnneededSeconds">): Record<string, string> {
     const tags: Record<string, string> = {};
     for (const [k, v] of Object.entries(args.labels)) tags[`${TEMPLATE_PREFIX}/label/${k}`] = v;
     for (const t of args.taints ?? []) tags[`${TEMPLATE_PREFIX}/taint/${t.key}`] = `${t.value}:${TAINT_EFFECT[t.effect]}`;
     if (args.gpusPerNode) tags[`${TEMPLATE_PREFIX}/resources/nvidia.com/gpu`] = String(args.gpusPerNode);
+    // Per-ASG override of --scale-down-unneeded-time, a Go duration (time.ParseDuration): kubernetes/autoscaler
+    // cluster-autoscaler/cloudprovider/aws/README.md and aws_manager.go (config.DefaultScaleDownUnneededTimeKey)
+    // at cluster-autoscaler-1.35.0. scale-down-delay-after-add has no per-group option there: it stays global.
+    if (args.scaleDownUnneededSeconds !== undefined) tags[`${TEMPLATE_PREFIX}/autoscaling-options/scaledownunneededtime`] = `${args.scaleDownUnneededSeconds}s`;
     return tags;
 }
 

@@ -95,6 +95,7 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         config.batch = {
             redisUrl: batchRedisUrl(cfg),
             limits: { default: { maxLinesPerBatch: batch.maxLinesPerBatch, maxFileBytes: batch.maxFileBytes, maxBatchesInProgress: batch.maxBatchesInProgress } },
+            retention: { inputFileDays: batch.retentionDays, outputFileDays: batch.retentionDays, batchDays: batch.retentionDays },
         };
     }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };

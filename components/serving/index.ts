@@ -9,6 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
+import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { Gateway } from "./gateway";
 import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
@@ -164,7 +165,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     maxReplicas: m.scaling.maxReplicas,
                     scaleToZero: m.scaling.minReplicas === 0,
                     warmWindows: m.scaling.warmWindows.map((w) => `${w.days} ${w.start}-${w.end} ${cfg.timezone}: ${w.replicas}`),
-                    cooldownSeconds: m.scaling.cooldownSeconds,
+                    cooldownSeconds: cooldownSecondsFor(m.scaling, estimatedColdStartSeconds(cfg, m)),
                 },
             ]),
         );

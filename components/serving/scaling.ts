@@ -10,7 +10,7 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR, PREDICTIVE_WINDOW_SECONDS, predictiveLeadSeconds } from "../../stacks/scalePolicy";
+import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -83,11 +83,20 @@ export function scalingQueries(pool: string) {
  * Predictive warm-up: the pool's request rate in the same slot `lookbackDays` earlier,
  * shifted ahead by `leadSeconds` (PromQL `offset`, Prometheus docs "offset modifier"), so
  * a replica is asked for `leadSeconds` before last week's traffic began and is ready when
- * it would have been needed. Empty without history, hence `or vector(0)`.
+ * it would have been needed. It counts only while last week's traffic began less than
+ * PREDICTIVE_CONFIRM_SECONDS ago (last week had none in the window ending that long before) or the pool answered
+ * requests within that time (`and on()` / `or` set operators and `increase`, Prometheus docs
+ * "Operators" and "Functions"), so a cancelled class frees its GPU. Empty without history,
+ * hence `or vector(0)`. The simulator's historyRate (capacity/sim/control.ts) computes the same.
  */
 export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
+    const sel = `{pool="${pool}"}`;
+    const window = predictiveWindowSeconds(leadSeconds);
     const offset = lookbackDays * 86400 - leadSeconds;
-    return `sum(rate(gateway_requests_total{pool="${pool}"}[${PREDICTIVE_WINDOW_SECONDS}s] offset ${offset}s)) or vector(0)`;
+    const lastWeek = `sum(rate(gateway_requests_total${sel}[${window}s] offset ${offset}s))`;
+    const began = `(sum(increase(gateway_requests_total${sel}[${window}s] offset ${offset + leadSeconds + PREDICTIVE_CONFIRM_SECONDS}s)) or vector(0)) == 0`;
+    const used = `sum(increase(gateway_requests_total${sel}[${PREDICTIVE_CONFIRM_SECONDS}s])) > 0`;
+    return `(${lastWeek} and on() (${began} or ${used})) or vector(0)`;
 }
 
 /**
@@ -178,7 +187,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     return {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: input.deploymentName },
         pollingInterval: s.pollingIntervalSeconds,
-        cooldownPeriod: s.cooldownSeconds,
+        cooldownPeriod: cooldownSecondsFor(s, input.coldStartSeconds),
         minReplicaCount: s.minReplicas,
         maxReplicaCount: s.maxReplicas,
         fallback: fallbackSpec(s.fallbackReplicas),

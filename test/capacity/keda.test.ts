@@ -7,6 +7,7 @@ import * as assert from "assert";
 import { hhmmToMinutes, warmWindowTable } from "../../capacity/sim/calendar";
 import { simulateStack } from "../../capacity/sim";
 import { isActivated, kedaPoll } from "../../capacity/sim/keda";
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { ACTIVATION_DEMAND } from "../../stacks/scalePolicy";
 import { UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
 
@@ -100,8 +101,12 @@ describe("activation through the simulated loop", () => {
         const { root, config } = oneRequest();
         const sim = simulateStack(config, { root, params });
         const node = sim.result.gpuPools[0].nodeSeconds;
-        // From launch: provisioning + cooldown (default 600) + preStop + scale-down-unneeded-time as deployed (5m).
-        const lower = provisioning + 600 + 15 + 300;
+        // From launch: provisioning + cooldown (default: the pool's estimated cold start, ~13 min unoptimized) + preStop
+        // + the GPU node group's scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
+        const cooldown = sim.input.workerPools[0].policy.cooldownSeconds;
+        assert.strictEqual(cooldown, Math.round(estimatedColdStartSeconds(config, config.models[0])));
+        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
+        const lower = provisioning + cooldown + 15 + 150;
         assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
@@ -120,8 +125,11 @@ describe("activation through the simulated loop", () => {
         const config = oneStack({ scaling: { warmWindows: [{ days: "1-5", start: "08:00", end: "18:00", replicas: 1 }] } });
         const sim = simulateStack(config, { days: 1 });
         const hours = sim.result.gpuPools[0].nodeSeconds / 3600;
-        // 10 h window + cooldown 600 + preStop 15 + unneeded 300, less the GPU buffer and a 30-60 s Bottlerocket boot before 08:00's replica runs.
-        assert.ok(hours > 10 + 850 / 3600 && hours < 10 + 960 / 3600, `node hours ${hours}`);
+        // 10 h window + cooldown (the estimated cold start) + preStop 15 + unneeded (Bottlerocket launch-to-allocatable: 50 s),
+        // less the GPU buffer and a 30-60 s Bottlerocket boot before 08:00's replica runs.
+        const after = sim.input.workerPools[0].policy.cooldownSeconds + 15 + 50;
+        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 50);
+        assert.ok(hours > 10 + (after - 65) / 3600 && hours < 10 + (after + 45) / 3600, `node hours ${hours}`);
         assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
     });
 

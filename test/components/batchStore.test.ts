@@ -11,6 +11,12 @@ import { parseStackConfig } from "../../stacks/validate";
 import { ConfigError } from "../../stacks/errors";
 import { validateManifest } from "../helpers/k8sSchema";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+import { startRedis } from "../helpers/redis";
+import { tempDir } from "../helpers/tmp";
+import { Redis } from "ioredis";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
 
 const SECRET = "kubernetes:core/v1:Secret";
 const STS = "kubernetes:apps/v1:StatefulSet";
@@ -51,6 +57,36 @@ describe("batch store (Valkey) in the plan", () => {
         assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "config").secret, { secretName: "valkey-auth", items: [{ key: "valkey.conf", path: "valkey.conf" }] });
     });
 
+    it("writes a valkey.conf a real server accepts: maxmemory 75 % of the pod's memory limit, no eviction, AOF, a password", async function () {
+        this.timeout(20_000);
+        // redis-server reads the same directives as Valkey (valkey.conf "MEMORY MANAGEMENT": maxmemory, maxmemory-policy).
+        const dir = tempDir("valkey-conf-");
+        const file = path.join(dir, "valkey.conf");
+        // Its data dir is the pod's volume (/data); here a temp dir (the server changes into it while reading the file).
+        fs.writeFileSync(file, valkeyConf("s3cret-pw", 2048).replace("dir /data\n", `dir ${dir}\n`));
+        const server = await startRedis({ conf: file });
+        const r = new Redis(server.url, { password: "s3cret-pw", lazyConnect: true, maxRetriesPerRequest: 1 });
+        try {
+            await r.connect();
+            assert.deepStrictEqual(await r.config("GET", "maxmemory"), ["maxmemory", String(1536 * 1024 * 1024)]);
+            assert.deepStrictEqual(await r.config("GET", "maxmemory-policy"), ["maxmemory-policy", "noeviction"]);
+            assert.deepStrictEqual(await r.config("GET", "appendonly"), ["appendonly", "yes"]);
+            // Without the password: refused.
+            const reply = await new Promise<string>((resolve, reject) => {
+                const sock = net.connect(server.port, "127.0.0.1", () => sock.write("PING\r\n"));
+                sock.once("data", (d) => (resolve(d.toString()), sock.destroy()));
+                sock.once("error", reject);
+            });
+            assert.match(reply, /^-NOAUTH/);
+        } finally {
+            r.disconnect();
+            await server.stop();
+        }
+        // The pod's memory limit is the same memoryMiB.
+        const [sts] = dev.find(STS).map(inputs);
+        assert.strictEqual(sts.spec.template.spec.containers[0].resources.limits.memory, "2048Mi");
+    });
+
     it("emits schema-valid objects", async () => {
         await validateManifest({ apiVersion: "apps/v1", kind: "StatefulSet", ...inputs(dev.find(STS)[0]) });
         for (const p of dev.find(NETPOL).map(inputs).filter((x) => /valkey/.test(x.metadata.name))) await validateManifest({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", ...p });
@@ -85,6 +121,22 @@ describe("batch store (Valkey) in the plan", () => {
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         assert.strictEqual(g.batch?.redisUrl, "redis://valkey.serving.svc.cluster.local:6379");
         assert.deepStrictEqual(g.batch?.limits.default, { maxLinesPerBatch: 50000, maxFileBytes: 200 * 1024 * 1024, maxBatchesInProgress: 10 });
+        assert.deepStrictEqual(g.batch?.retention, { inputFileDays: 30, outputFileDays: 30, batchDays: 30 });
+        const week = withBatch("dev", { retentionDays: 7 });
+        const { "aws:region": r2, ...rest2 } = week;
+        assert.deepStrictEqual(parseConfig(gatewayConfig(parseStackConfig({ ...rest2, region: r2, environment: "dev" }), undefined)).batch?.retention, { inputFileDays: 7, outputFileDays: 7, batchDays: 7 });
+    });
+
+    it("rejects an in-cluster Valkey too small for the largest upload and its copy, naming the key and the size that fits", () => {
+        const cfg = withBatch("dev", { memoryMiB: 512 });
+        const { "aws:region": region, ...rest } = cfg;
+        assert.throws(
+            () => parseStackConfig({ ...rest, region, environment: "dev" }),
+            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 512/.test(e.message) && /at least 534/.test(e.message),
+        );
+        const ok = withBatch("dev", { memoryMiB: 512, maxFileBytes: 100 * 1024 * 1024 });
+        const { "aws:region": r2, ...rest2 } = ok;
+        assert.strictEqual(parseStackConfig({ ...rest2, region: r2, environment: "dev" }).serving.batch.memoryMiB, 512);
     });
 
     it("wakes and sizes each worker pool on its batch backlog through its own KEDA trigger", () => {

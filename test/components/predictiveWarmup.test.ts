@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
+import { PREDICTIVE_CONFIRM_SECONDS } from "../../stacks/scalePolicy";
 import { scalingSchema } from "../../stacks/schema";
 import { parseStackConfig } from "../../stacks/validate";
 import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir } from "../prometheus/server";
@@ -16,29 +17,37 @@ import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir
 describe("predictive warm-up query (real Prometheus, backfilled week)", function () {
     this.timeout(60000);
     const pool = "qwen3-vl-2b";
+    // A pool whose class took place last week but is cancelled this week.
+    const cancelled = "cancelled";
     const lead = 900; // 15 min
     const now = Math.floor(Date.now() / 1000 / 60) * 60;
     const week = 7 * 86400;
-    // Last week's session: 50 min, starting 3 h after "now - 1 week"; the same slot this week is now + 3 h.
-    const sessionStart = now - week + 3 * 3600;
+    // This week's session began 2 days ago (5 min later than last week's); last week's: 50 min, one week before.
+    const sessionStart = now - 2 * 86400 - week;
     const sessionEnd = sessionStart + 50 * 60;
+    const thisWeekStart = sessionStart + week + 5 * 60;
     let prom: PrometheusServer | undefined;
 
     before(async function () {
         requirePrometheus(this);
         const dir = tempDir("predictive-");
-        // gateway_requests_total scraped every 30 s from 8 to 6 days ago: flat (no requests) except ~2.4 requests/min in the session.
+        // gateway_requests_total scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
         const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
-        let total = 0;
-        for (let t = now - 8 * 86400; t <= now - 6 * 86400; t += 30) {
-            if (t > sessionStart && t <= sessionEnd) total += 1.2;
-            lines.push(`gateway_requests_total{pool="${pool}",code="200"} ${total} ${t}`);
+        const inSession = (t: number, start: number) => t > start && t <= start + 50 * 60;
+        const totals: Record<string, number> = { [pool]: 0, [cancelled]: 0 };
+        // Samples 6 h either side of each week's session only (a small file: promtool has 20 s under a loaded machine).
+        for (const around of [sessionStart, thisWeekStart]) {
+            for (let t = around - 6 * 3600; t <= around + 6 * 3600; t += 30) {
+                if (inSession(t, sessionStart)) (totals[pool] += 1.2), (totals[cancelled] += 1.2);
+                if (inSession(t, thisWeekStart)) totals[pool] += 1.2;
+                for (const p of [pool, cancelled]) lines.push(`gateway_requests_total{pool="${p}",code="200"} ${totals[p]} ${t}`);
+            }
         }
         lines.push("# EOF");
         fs.writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
         const backfill = await promtool(["tsdb", "create-blocks-from", "openmetrics", "--quiet", path.join(dir, "history.om"), path.join(dir, "data")]);
         assert.strictEqual(backfill.code, 0, backfill.out);
-        // Default retention (15 d) keeps the backfilled week; no scrape targets.
+        // Default retention (15 d) keeps the backfilled days; no scrape targets.
         prom = await startPrometheus({ global: {} }, dir);
     });
 
@@ -56,23 +65,28 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
 
     /** Replicas the HPA asks for from this trigger (AverageValue target 1 request/s), and whether KEDA activates (> 0). */
     const replicas = (rate: number, target = 1) => Math.ceil(rate / target);
+    const lastWeekStartNow = sessionStart + week;
 
-    it("asks for a replica `lead` seconds before last week's session started, and through the session", async () => {
+    it("asks for a replica `lead` seconds before last week's session started, and through this week's session", async () => {
         const q = predictiveQuery(pool, 7, lead);
-        const thisWeekStart = sessionStart + week;
-        for (const t of [thisWeekStart - lead + 60, thisWeekStart - lead + 600, thisWeekStart, thisWeekStart + 20 * 60]) {
+        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow - lead + 600, lastWeekStartNow, thisWeekStart + 20 * 60]) {
             const rate = await valueAt(q, t);
-            assert.ok(rate > 0, `no demand at ${(t - thisWeekStart) / 60} min`);
+            assert.ok(rate > 0, `no demand at ${(t - lastWeekStartNow) / 60} min`);
             assert.strictEqual(replicas(rate), 1);
         }
     });
 
     it("asks for nothing in quiet slots: well before the lead, and after last week's session", async () => {
         const q = predictiveQuery(pool, 7, lead);
-        const thisWeekStart = sessionStart + week;
-        for (const t of [thisWeekStart - lead - 20 * 60, thisWeekStart - 2 * 3600, sessionEnd + week - lead + 15 * 60, now]) {
-            assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - thisWeekStart) / 60} min`);
+        for (const t of [lastWeekStartNow - lead - 20 * 60, lastWeekStartNow - 2 * 3600, sessionEnd + week + 15 * 60, now]) {
+            assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
         }
+    });
+
+    it("releases a cancelled class: asks from the lead until PREDICTIVE_CONFIRM_SECONDS after last week's start, then nothing without requests", async () => {
+        const q = predictiveQuery(cancelled, 7, lead);
+        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS - 60]) assert.ok((await valueAt(q, t)) > 0, `no demand at ${(t - lastWeekStartNow) / 60} min`);
+        for (const t of [lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS + 120, lastWeekStartNow + 20 * 60]) assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
     });
 
     it("reads 0, not an empty result, for a pool with no history, and the warm-up gauge and cold-start-aware demand queries likewise", async () => {

@@ -3,7 +3,9 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayConfig";
 import { networkPolicySpecs } from "../../components/serving/namespace";
-import { scaledObjectSpec } from "../../components/serving/scaling";
+import { predictiveQuery, scaledObjectSpec } from "../../components/serving/scaling";
+import { buildSimInput } from "../../capacity/sim/setup";
+import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
@@ -96,6 +98,31 @@ describe("ServingStack", () => {
         assert.strictEqual(inputs(prod.get("kubernetes:policy/v1:PodDisruptionBudget", "gpuserve-test-qwen3-vl-2b-pdb")).spec.maxUnavailable, 1);
         const mon = inputs(prod.get("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "gpuserve-test-qwen3-vl-2b-monitor"));
         assert.deepStrictEqual(mon.spec.endpoints[0].relabelings, [{ action: "replace", targetLabel: "pool", replacement: "qwen3-vl-2b" }]);
+    });
+
+    it("emits the idle holds and the predictive query the simulator models: cooldownPeriod, the predictive trigger and each GPU node group's scale-down-unneeded tag", () => {
+        const { "aws:region": region, ...rest } = stackConfig("prod");
+        const config = parseStackConfig({ ...rest, region, environment: "test" });
+        const input = buildSimInput(config, { days: 1, historyDays: 0 });
+        let derived = 0;
+        for (const w of input.workerPools) {
+            const spec = inputs(prod.get(SCALED, `gpuserve-test-${w.name}-scaler`)).spec;
+            // Ski-rental default: the pool's estimated cold start, not a constant.
+            assert.strictEqual(spec.cooldownPeriod, w.policy.cooldownSeconds, w.name);
+            derived += config.models.find((x) => x.name === w.name)!.scaling.cooldownSeconds === undefined ? 1 : 0;
+            const m = config.models.find((x) => x.name === w.name)!;
+            assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? Math.round(estimatedColdStartSeconds(config, m)));
+            const h = w.policy.history!;
+            assert.strictEqual(spec.triggers.find((t: any) => t.name === "predictive").metadata.query, predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds));
+            assert.strictEqual(h.windowSeconds, h.leadSeconds);
+        }
+        assert.ok(derived > 0, "some prod pool should use the derived cooldown");
+        for (const g of input.gpuPools) {
+            const tag = prod.find("aws:autoscaling/tag:Tag").find((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${g.name}` && (t.inputs as any).tag.key === "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime");
+            assert.ok(tag, `no scale-down-unneeded tag on ${g.name}`);
+            assert.strictEqual((tag!.inputs as any).tag.value, `${g.scaleDownUnneededSeconds}s`);
+            assert.ok(g.scaleDownUnneededSeconds < 300, "a GPU node is kept about its launch time, below the global 5m");
+        }
     });
 
     it("scales each pool with KEDA from the gateway's demand, which exists at zero workers", () => {

@@ -33,7 +33,8 @@ function ping(port: number): Promise<boolean> {
         sock.setTimeout(500);
         sock.once("connect", () => sock.write("PING\r\n"));
         sock.once("data", (d) => {
-            resolve(d.toString().startsWith("+PONG"));
+            // A server with requirepass answers NOAUTH: up all the same.
+            resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
             sock.destroy();
         });
         sock.once("error", () => resolve(false));
@@ -44,14 +45,19 @@ function ping(port: number): Promise<boolean> {
     });
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<RedisServer> {
+/** `conf`: a config file read first (the options below override its port, bind, dir and save). */
+export async function startRedis(opts: { appendonly?: boolean; conf?: string } = {}): Promise<RedisServer> {
     if (!fs.existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install the Debian package redis-server (scripts/system-deps.sh)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-redis-"));
     for (let attempt = 0; ; attempt++) {
         const port = await freeTcpPort();
         const proc: ChildProcess = spawn(
             REDIS_SERVER,
-            ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", opts.appendonly ? "yes" : "no", "--protected-mode", "yes", "--loglevel", "warning"],
+            [
+                ...(opts.conf ? [opts.conf] : []),
+                ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--protected-mode", "yes", "--loglevel", "warning"],
+                ...(opts.conf && opts.appendonly === undefined ? [] : ["--appendonly", opts.appendonly ? "yes" : "no"]),
+            ],
             { stdio: ["ignore", "pipe", "pipe"] },
         );
         let out = "";

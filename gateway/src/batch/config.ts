@@ -30,6 +30,26 @@ export const batchConfigSchema = z.strictObject({
     maxAttempts: z.int().positive().default(3),
     /** How often backlog gauges are read from Valkey. @default 5 */
     metricsIntervalSeconds: z.number().positive().default(5),
+    /**
+     * How long the "24h" completion window lasts, in seconds: a batch not finished by then ends
+     * `expired` (its unrun lines go to the error file as `batch_expired`). Only tests shorten it;
+     * the API accepts no other window than "24h". @default 86400
+     */
+    completionWindowSeconds: z.number().positive().default(86_400),
+    /**
+     * How long things stay in Valkey (Redis TTLs; eviction is off, so nothing else frees memory).
+     * Data of a batch that is still running never expires: its TTLs are set when it ends.
+     */
+    retention: z
+        .strictObject({
+            /** Days an uploaded input file is kept, unless the upload sets `expires_after`. @default 30 (OpenAI's default for purpose=batch) */
+            inputFileDays: z.number().positive().default(30),
+            /** Days a finished batch's output and error files are kept, unless the batch sets `output_expires_after`. @default 30 */
+            outputFileDays: z.number().positive().default(30),
+            /** Days a finished batch object stays retrievable and listed. @default 30 */
+            batchDays: z.number().positive().default(30),
+        })
+        .prefault({}),
     /** Per-team limits: `teams[<team>]` overrides `default`. */
     limits: z
         .strictObject({
@@ -41,6 +61,9 @@ export const batchConfigSchema = z.strictObject({
 
 export type BatchConfig = z.output<typeof batchConfigSchema>;
 export type BatchLimits = z.output<typeof batchLimitsSchema>;
+
+/** Days to a TTL in whole seconds (at least 1). */
+export const ttlSeconds = (days: number): number => Math.max(1, Math.round(days * 86_400));
 
 export function batchLimits(config: BatchConfig, team: string): BatchLimits {
     return config.limits.teams[team] ?? config.limits.default;

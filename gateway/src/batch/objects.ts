@@ -30,7 +30,7 @@ export function fileObject(h: Record<string, string>) {
         filename: h.filename,
         purpose: h.purpose,
         status: "processed" as const,
-        expires_at: null,
+        expires_at: num(h.expires_at),
         status_details: null,
     };
 }

@@ -281,6 +281,7 @@ class PoolWorker {
 export class BatchRunner {
     private readonly workers: PoolWorker[] = [];
     private metricsTimer: NodeJS.Timeout | undefined;
+    private sweeping = false;
     readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     constructor(
@@ -301,7 +302,18 @@ export class BatchRunner {
             this.workers.push(w);
             w.start();
         }
-        const tick = () => void this.updateGauges().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: reading backlog failed"));
+        const tick = () => {
+            void this.updateGauges().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: reading backlog failed"));
+            // Every replica sweeps: a batch past its completion window expires even if the replica
+            // that was running it is gone, and one that was down at the deadline expires it on start.
+            if (this.sweeping) return;
+            this.sweeping = true;
+            void this.store
+                .expireDue()
+                .then((n) => n > 0 && this.log.info({ batches: n }, "batch: expired at the end of their completion window"))
+                .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: expiring batches failed; retrying"))
+                .finally(() => (this.sweeping = false));
+        };
         tick();
         this.metricsTimer = setInterval(tick, this.cfg.metricsIntervalSeconds * 1000);
         this.metricsTimer.unref();
