@@ -3,7 +3,8 @@
  * weights (and compile caches) in the stack's S3 bucket, and the EBS snapshot that holds
  * the pre-pulled vLLM image. Part of the floor (capacity/cost.ts).
  */
-import { HOURS_PER_MONTH } from "../stacks/catalog/instances";
+import { BUILDER_INSTANCE_TYPE } from "../components/cluster/imageCache/runbook";
+import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { StackConfig } from "../stacks/validate";
 
 export const CACHE_PRICES = {
@@ -37,6 +38,23 @@ export function cacheCostLines(cfg: Pick<StackConfig, "coldStart" | "models">): 
     if (s3Gb > 0) lines.push({ item: `S3 weights and compile cache (${s3Gb.toFixed(1)} GB)`, usdPerMonth: s3Gb * CACHE_PRICES.s3PerGbMonth });
     if (cs.imageCache === "snapshot") lines.push({ item: `EBS snapshot with the vLLM image (~${IMAGE_CACHE_SNAPSHOT_GB} GB)`, usdPerMonth: IMAGE_CACHE_SNAPSHOT_GB * CACHE_PRICES.snapshotPerGbMonth });
     return lines;
+}
+
+/**
+ * One image-cache build (components/cluster/imageCache): runs when serving.vllmImage changes, not every month,
+ * so it is not in the floor. Assumptions: ~30 min of builder instance (boot + SSM ~2 min, the ~10 GB pull
+ * 2-8 min (facts.md), stop, and a first full snapshot of ~35 GB, which EBS does not time-bound); the pull
+ * goes through the NAT gateway ($/GB processed). The builder's 50 GiB gp3 volume for 30 min and its extra
+ * throughput cost under a cent. Each build leaves a new full snapshot; delete the previous image's one.
+ */
+export const IMAGE_CACHE_BUILD = { minutes: 30, pullGb: 10 } as const;
+
+export function imageCacheBuildUsd(region: string): { instanceUsd: number; natUsd: number; totalUsd: number } {
+    const perHour = instanceSpec(BUILDER_INSTANCE_TYPE)?.usdPerHour[region];
+    if (perHour === undefined) throw new Error(`no price for the image-cache builder ${BUILDER_INSTANCE_TYPE} in ${region} (stacks/catalog/instances.ts)`);
+    const instanceUsd = (perHour * IMAGE_CACHE_BUILD.minutes) / 60;
+    const natUsd = IMAGE_CACHE_BUILD.pullGb * AWS_PRICES.natGatewayPerGb;
+    return { instanceUsd, natUsd, totalUsd: instanceUsd + natUsd };
 }
 
 /** As hourly figures, so they sit in the cost lines beside the hourly resources. */

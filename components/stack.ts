@@ -60,6 +60,8 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             endpointPublicAccessCidrs: config.cluster.endpointPublicAccessCidrs,
             adminPrincipalArns: config.cluster.adminPrincipalArns,
             deployerArn: deployer.arn,
+            accountId: deployer.accountId,
+            region: config.region,
             logTypes: config.cluster.logTypes,
             logRetentionDays: config.cluster.logRetentionDays,
             production: config.production,

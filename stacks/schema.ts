@@ -266,11 +266,12 @@ export const coldStartSchema = z.strictObject({
      */
     weights: z.enum(["s3", "huggingface"]).default("s3"),
     /**
-     * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot (found by its tag
-     * gpuserve.io/image=<serving.vllmImage>, or `imageCacheSnapshotId`); "none": every new node pulls it. @default "snapshot"
+     * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot that the stack
+     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage>, or
+     * `imageCacheSnapshotId` (no build); "none": every new node pulls it. @default "snapshot"
      */
     imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
-    /** Explicit image-cache snapshot (built for serving.vllmImage). @default looked up by tag */
+    /** Explicit image-cache snapshot (built for serving.vllmImage, encrypted); the stack then builds none. @default built by the stack */
     imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
     /**
      * "s3": vLLM's torch.compile cache restored from and saved to the bucket, keyed by vLLM image, model revision,

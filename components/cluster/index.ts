@@ -10,6 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
 import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
+import { ImageCacheBuilder } from "./imageCache/builder";
+import { IMAGE_CACHE_TAG } from "./imageCache/runbook";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
 import { gpuNodeUnneededSeconds } from "../../capacity/sim/coldStart";
@@ -21,8 +23,7 @@ export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
 export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
 /** GPU node OS label: the device plugin chart stays off Bottlerocket nodes, whose NVIDIA variant has the plugin built in. */
 export const GPU_OS_LABEL = "gpuserve.io/os";
-/** Tag of an image-cache snapshot: the vLLM image it holds (README, "Cold start"). */
-export const IMAGE_CACHE_TAG = "gpuserve.io/image";
+export { IMAGE_CACHE_TAG };
 /** EKS AMI types (EKS API Nodegroup.amiType). */
 export const GPU_AMI_TYPES: Record<ResolvedGpuPool["ami"], string> = { bottlerocket: "BOTTLEROCKET_x86_64_NVIDIA", al2023: "AL2023_x86_64_NVIDIA" };
 export const SYSTEM_LABEL = "gpuserve.io/role";
@@ -65,6 +66,8 @@ export interface GpuClusterArgs {
     readonly adminPrincipalArns: string[];
     /** ARN of the identity running `pulumi up` (sts:GetCallerIdentity); EKS makes it admin already. */
     readonly deployerArn: string;
+    readonly accountId: string;
+    readonly region: string;
     readonly logTypes: string[];
     readonly logRetentionDays: number;
     /** Production guardrails: deletion protection, and the policy pack's production rules. */
@@ -75,7 +78,8 @@ export interface GpuClusterArgs {
     readonly costTags: Record<string, string>;
     /**
      * Restore Bottlerocket GPU nodes' data volume from the snapshot holding this vLLM image: `snapshotId`,
-     * or the newest own completed snapshot tagged gpuserve.io/image=<image>. Absent: nodes pull the image.
+     * or the newest own completed snapshot tagged gpuserve.io/image=<image>, which the stack builds
+     * (ImageCacheBuilder) when no `snapshotId` is given. Absent: nodes pull the image.
      */
     readonly imageCache?: { readonly image: string; readonly snapshotId?: string };
     /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
@@ -97,7 +101,7 @@ export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }
     const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [cache.image] }, { name: "status", values: ["completed"] }] }, opts);
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). Build one: README, "Cold start"`);
+            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (README, "Cold start")`);
             return undefined;
         }
         return ids[0];
@@ -113,6 +117,8 @@ export class GpuCluster extends pulumi.ComponentResource {
     readonly clusterSecurityGroupId: pulumi.Output<string>;
     readonly systemNodes: NodePool;
     readonly gpuNodePools: Record<string, NodePool>;
+    /** Builds the image-cache snapshot (imageCache without a snapshotId). */
+    readonly imageCacheBuilder?: ImageCacheBuilder;
     /** Resources Kubernetes workloads should wait for (nodes and core add-ons). */
     readonly ready: pulumi.Resource[];
 
@@ -212,7 +218,27 @@ export class GpuCluster extends pulumi.ComponentResource {
         );
 
         this.gpuNodePools = {};
-        const snapshotId = args.imageCache ? imageCacheSnapshot(args.imageCache, { parent: this }) : undefined;
+        const bottlerocket = args.gpuPools.filter((p) => p.ami === "bottlerocket");
+        if (args.imageCache && !args.imageCache.snapshotId && bottlerocket.length > 0) {
+            this.imageCacheBuilder = new ImageCacheBuilder(
+                `${name}-image-cache`,
+                {
+                    clusterName: args.clusterName,
+                    accountId: args.accountId,
+                    region: args.region,
+                    kubernetesVersion: args.kubernetesVersion,
+                    image: args.imageCache.image,
+                    vpcId: args.vpcId,
+                    subnetId: args.privateSubnetIds[0],
+                    // A launch template may not restore a snapshot onto a smaller volume.
+                    volumeSizeGiB: Math.min(...bottlerocket.map((p) => p.diskSizeGiB)),
+                    costTags: args.costTags,
+                },
+                parent,
+            );
+        }
+        // The lookup runs after the build, so a new image's snapshot is the one found.
+        const snapshotId = args.imageCache ? imageCacheSnapshot(args.imageCache, { parent: this, dependsOn: this.imageCacheBuilder ? [this.imageCacheBuilder.association] : [] }) : undefined;
         for (const pool of args.gpuPools) {
             this.gpuNodePools[pool.name] = new NodePool(
                 `${name}-gpu-${pool.name}`,

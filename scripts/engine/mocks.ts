@@ -19,6 +19,7 @@ export interface ResourceOptionsRecord {
     protect?: boolean;
     retainOnDelete?: boolean;
     deleteBeforeReplace?: boolean;
+    replaceOnChanges?: string[];
     provider?: string;
     aliases?: number;
     customTimeouts?: unknown;
@@ -153,7 +154,7 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
         case "aws:ebs/getSnapshotIds:getSnapshotIds":
-            // As if the image-cache snapshot for the pinned image had been built (README, "Cold start").
+            // As if the stack's image-cache build had completed (components/cluster/imageCache).
             return { ids: [`snap-0${shortHash(JSON.stringify(inputs.filters ?? []))}0000000`.slice(0, 22)], id: region };
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             return { json: JSON.stringify(inputs), id: shortHash(JSON.stringify(inputs)) };
@@ -162,14 +163,26 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
     }
 }
 
+/** One invoke the program made, and which resources the engine had created by then (invoke `dependsOn` waits for them). */
+export interface CallRecord {
+    token: string;
+    inputs: Record<string, unknown>;
+    /** `type::name` of every resource created before this call. */
+    createdBefore: string[];
+}
+
 /** The recorder: one instance per process; `reset()` between program runs. */
 export class Recorder {
     readonly resources = new Map<string, ResourceRecord>();
+    readonly calls: CallRecord[] = [];
+    private created: string[] = [];
     private readonly names = new WeakMap<pulumi.Resource, string>();
     private region = "us-east-1";
 
     reset(region = "us-east-1"): void {
         this.resources.clear();
+        this.calls.length = 0;
+        this.created = [];
         this.region = region;
     }
 
@@ -204,9 +217,13 @@ export class Recorder {
             r.custom = args.custom ?? true;
             const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
             const id = args.custom === false ? undefined : `${args.name}-id`;
+            this.created.push(key(args.type, args.name));
             return { id, state: mockOutputs(args.type, args.name, inputs, this.region) };
         },
-        call: (args) => mockCall(args.token, args.inputs, this.region),
+        call: (args) => {
+            this.calls.push({ token: args.token, inputs: args.inputs, createdBefore: [...this.created] });
+            return mockCall(args.token, args.inputs, this.region);
+        },
     };
 
     private nameOf(res: unknown): string | undefined {
@@ -227,6 +244,7 @@ export class Recorder {
             protect: o.protect,
             retainOnDelete: o.retainOnDelete,
             deleteBeforeReplace: (o as pulumi.CustomResourceOptions).deleteBeforeReplace,
+            replaceOnChanges: o.replaceOnChanges,
             provider: this.nameOf(o.provider),
             aliases: o.aliases?.length,
             customTimeouts: (o as pulumi.CustomResourceOptions).customTimeouts,

@@ -4,6 +4,9 @@
  * scale-down times as deployed), the reported breakdown, and the dev and prod targets.
  */
 import * as assert from "assert";
+import { IMAGE_CACHE_BUILD, imageCacheBuildUsd } from "../../capacity/cacheCost";
+import { BUILDER_INSTANCE_TYPE } from "../../components/cluster/imageCache/runbook";
+import { AWS_PRICES, instanceSpec } from "../../stacks/catalog/instances";
 import { allocatableAfterLaunch, coldStartPhases, mechanismsFor, totalSeconds } from "../../capacity/sim/coldStart";
 import { workerColdStart } from "../../capacity/sim/coldStartReport";
 import { holdBoundSeconds } from "../../capacity/sim/holdBound";
@@ -106,5 +109,15 @@ describe("gateway hold bound", () => {
         const input = buildSimInput(fast, { days: 1 });
         assert.ok(fast.serving.gateway.maxWaitSeconds > 2 * workerColdStart(fast, input, 0).coldStartSeconds);
         assert.strictEqual(oneStack({ gateway: { maxWaitSeconds: 900 } }).serving.gateway.maxWaitSeconds, 900);
+    });
+});
+
+describe("image-cache build cost", () => {
+    it("is the builder's minutes at its catalog price plus the pull through the NAT, and names the type when a region has no price", () => {
+        const b = imageCacheBuildUsd("us-east-1");
+        assert.strictEqual(b.instanceUsd, (instanceSpec(BUILDER_INSTANCE_TYPE)!.usdPerHour["us-east-1"] * IMAGE_CACHE_BUILD.minutes) / 60);
+        assert.strictEqual(b.natUsd, IMAGE_CACHE_BUILD.pullGb * AWS_PRICES.natGatewayPerGb);
+        assert.ok(b.totalUsd > 0.1 && b.totalUsd < 2, `${b.totalUsd}`);
+        assert.throws(() => imageCacheBuildUsd("eu-north-1"), /no price for the image-cache builder m6i\.large in eu-north-1/);
     });
 });

@@ -140,6 +140,7 @@ describe("PlatformAddons", () => {
         const all = policies(prod);
         assert.deepStrictEqual(Object.keys(all).sort(), [
             "gpuserve-test-cluster-autoscaler-identity-inline",
+            "gpuserve-test-image-cache-automation",
             "gpuserve-test-lbc-identity-inline",
             "gpuserve-test-medgemma-27b-s3-inline",
             "gpuserve-test-medgemma-4b-s3-inline",

@@ -60,7 +60,7 @@ describe("GpuCluster and Network under mocks", () => {
 
     it("requires IMDSv2 with hop limit 1 and an encrypted gp3 root volume on every node", () => {
         const lts = prod.find("aws:ec2/launchTemplate:LaunchTemplate");
-        assert.strictEqual(lts.length, 3);
+        assert.strictEqual(lts.length, 4, "system, one GPU pool, the image-cache builder");
         for (const lt of lts) {
             const i = lt.inputs as any;
             assert.strictEqual(i.metadataOptions.httpTokens, "required");

@@ -7,13 +7,21 @@
  */
 import * as assert from "assert";
 import { ColdStartMechanisms, mechanismsFor } from "../../capacity/sim/coldStart";
+import { IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
 import { parseStackConfig } from "../../stacks/validate";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
 
-/** The mechanisms a worker pool really gets, read back from what the program registered. */
+const ASSOC = "aws:ssm/association:Association";
+const LOOKUP = "aws:ebs/getSnapshotIds:getSnapshotIds";
+
+/**
+ * The mechanisms a worker pool really gets, read back from what the program registered. The image cache
+ * counts only when the data volume is restored from a snapshot AND that snapshot is either configured
+ * (no lookup) or looked up after an association that builds it for the worker's image.
+ */
 function deployed(run: StackRun, pool: string, model: string): ColdStartMechanisms {
     const ng = inputs(run.get("aws:eks/nodeGroup:NodeGroup", `gpuserve-test-gpu-${pool}-ng`));
     const lt = inputs(run.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`));
@@ -23,9 +31,12 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
     const init: string[] = (spec.initContainers ?? []).map((c: any) => c.name);
     const data = lt.blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
     const cache = spec.volumes.find((v: any) => v.name === "cache");
+    const lookup = run.calls.find((c) => c.token === LOOKUP);
+    const builds = run.find(ASSOC).filter((a) => inputs(a).parameters?.Image === spec.containers[0].image);
+    const snapshotBuilt = !lookup || builds.some((a) => lookup.createdBefore.includes(`${ASSOC}::${a.name}`));
     return {
         ami: ng.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? "bottlerocket" : "al2023",
-        imageCache: typeof data?.ebs?.snapshotId === "string" && data.ebs.snapshotId.startsWith("snap-"),
+        imageCache: typeof data?.ebs?.snapshotId === "string" && data.ebs.snapshotId.startsWith("snap-") && snapshotBuilt,
         weightsFromS3: modelArg.startsWith("s3://") && args[args.indexOf("--load-format") + 1] === "runai_streamer",
         compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
@@ -132,3 +143,117 @@ describe("cold start: what the plan deploys", () => {
         assert.deepStrictEqual([a["max-node-provision-time"], a["scan-interval"], a["scale-down-delay-after-add"], a["scale-down-unneeded-time"]], ["5m", "10s", "5m", "5m"]);
     });
 });
+
+describe("cold start: the stack builds the image-cache snapshot", () => {
+    let dev: StackRun;
+    let pinned: StackRun;
+    const SNAP = "snap-0123456789abcdef0";
+    before(async () => {
+        dev = await runStack(stackConfig("dev"));
+        const cfg = clone(stackConfig("dev"));
+        cfg.coldStart = { ...cfg.coldStart, imageCacheSnapshotId: SNAP };
+        pinned = await runStack(cfg);
+    });
+    const runbook = () => JSON.parse(inputs(dev.find("aws:ssm/document:Document")[0]).content);
+    const policy = (run: StackRun) => JSON.parse(inputs(run.get("aws:iam/rolePolicy:RolePolicy", "gpuserve-test-image-cache-automation")).policy);
+
+    it("runs the build runbook with the pinned image before the node groups look the snapshot up", () => {
+        const doc = inputs(dev.get("aws:ssm/document:Document", "gpuserve-test-image-cache-runbook"));
+        assert.strictEqual(doc.documentType, "Automation");
+        const assoc = dev.get(ASSOC, "gpuserve-test-image-cache-build");
+        const a = inputs(assoc);
+        const image = inputs(dev.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment")).spec.template.spec.containers[0].image;
+        assert.strictEqual(a.parameters.Image, image);
+        assert.strictEqual(a.parameters.ClusterName, "gpuserve-test");
+        assert.match(a.parameters.AutomationAssumeRole, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-automation/);
+        assert.ok(a.waitForSuccessTimeoutSeconds >= 3600, "the deploy waits for the snapshot");
+        assert.strictEqual(a.targets, undefined, "an Automation association with no targets runs once");
+        // The provider waits for Success on create only: a new image must be a new association.
+        assert.deepStrictEqual(assoc.options.replaceOnChanges, ["parameters"]);
+        assert.ok(assoc.options.dependsOn?.includes("aws:iam/rolePolicy:RolePolicy::gpuserve-test-image-cache-automation"), "runs once its role may act");
+        const lookups = dev.calls.filter((c) => c.token === LOOKUP);
+        assert.strictEqual(lookups.length, 1);
+        assert.deepStrictEqual((lookups[0].inputs as any).filters[0], { name: "tag:gpuserve.io/image", values: [image] });
+        assert.ok(lookups[0].createdBefore.includes(`${ASSOC}::${assoc.name}`), "the lookup waits for the build");
+    });
+
+    it("launches the builder hardened: private subnet, no public IP, IMDSv2, encrypted volumes, HTTPS egress only, SSM-only profile", () => {
+        const lt = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-image-cache-lt"));
+        assert.strictEqual(lt.metadataOptions.httpTokens, "required");
+        assert.strictEqual(lt.networkInterfaces[0].associatePublicIpAddress, "false");
+        assert.match(lt.imageId, /^resolve:ssm:\/aws\/service\/bottlerocket\/aws-k8s-1\.\d+\/x86_64\/latest\/image_id$/);
+        assert.deepStrictEqual(lt.blockDeviceMappings.map((b: any) => [b.deviceName, b.ebs.encrypted]), [["/dev/xvda", "true"], ["/dev/xvdb", "true"]]);
+        assert.strictEqual(Buffer.from(lt.userData, "base64").toString(), "[settings.host-containers.admin]\nenabled = true\n");
+        const gpuData = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
+        assert.ok(lt.blockDeviceMappings[1].ebs.volumeSize <= gpuData.ebs.volumeSize, "the snapshot fits the GPU nodes' data volume");
+        const sg = inputs(dev.get("aws:ec2/securityGroup:SecurityGroup", "gpuserve-test-image-cache-sg"));
+        assert.deepStrictEqual([sg.ingress ?? [], sg.egress.map((e: any) => [e.protocol, e.fromPort, e.toPort])], [[], [["tcp", 443, 443]]]);
+        const attached = dev.find("aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((r) => r.name.startsWith("gpuserve-test-image-cache-instance"));
+        assert.deepStrictEqual(attached.map((r) => inputs(r).policyArn), ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+    });
+
+    it("pulls into containerd's k8s.io namespace, snapshots the data volume with the image tag, and terminates the builder on every path", () => {
+        const doc = runbook();
+        assert.deepStrictEqual(doc, JSON.parse(JSON.stringify(imageCacheRunbook())));
+        assert.strictEqual(doc.schemaVersion, "0.3");
+        const steps: any[] = doc.mainSteps;
+        const pull = steps.find((s) => s.action === "aws:runCommand");
+        assert.match(pull.inputs.Parameters.commands.join("\n"), /apiclient exec admin sheltie ctr -a \/run\/containerd\/containerd\.sock -n k8s\.io images pull --label io\.cri-containerd\.image=managed --platform amd64 \{\{ Image \}\}/);
+        const snap = steps.find((s) => s.inputs.Api === "CreateSnapshot");
+        assert.deepStrictEqual(snap.inputs.TagSpecifications[0].Tags[0], { Key: "gpuserve.io/image", Value: "{{ Image }}" });
+        const volume = steps.find((s) => s.inputs.Api === "DescribeVolumes");
+        assert.deepStrictEqual(volume.inputs.Filters[1], { Name: "attachment.device", Values: ["/dev/xvdb"] });
+        // After the launch every step either ends in a termination or, failing, goes to one.
+        const names = steps.map((s) => s.name);
+        for (const s of steps.slice(1)) {
+            if (s.inputs.Api === "TerminateInstances") assert.strictEqual(s.isEnd, true);
+            else assert.strictEqual(s.onFailure, "step:terminateOnFailure", `${s.name} cleans up on failure`);
+        }
+        assert.ok(names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"), "snapshot of a stopped instance, terminated once completed");
+        for (const s of steps) if (s.isCritical !== undefined) assert.strictEqual(s.isCritical, true, "a failed build must fail the association");
+        // The image is spliced into a shell command: the parameter admits no shell metacharacters.
+        const re = new RegExp(doc.parameters.Image.allowedPattern);
+        assert.strictEqual(doc.parameters.Image.allowedPattern, IMAGE_PATTERN);
+        assert.ok(re.test("vllm/vllm-openai:v0.33.0") && re.test("vllm/vllm-openai@sha256:" + "a".repeat(64)));
+        for (const bad of ["x; rm -rf /", "x$(id)", "x`id`", "x && y", "x|y"]) assert.ok(!re.test(bad), bad);
+    });
+
+    it("gives the automation role exactly the runbook's API calls (plus tagging, PassRole of the builder role, the AMI parameter), scoped to the builder", () => {
+        const doc = policy(dev);
+        const granted = new Set<string>(doc.Statement.flatMap((s: any) => [s.Action].flat()));
+        const needed = new Set([...runbookApiCalls().map((c) => c.replace(/^(\w+):/, "$1:")), "ec2:CreateTags", "iam:PassRole", "ssm:GetParameters"]);
+        assert.deepStrictEqual([...granted].sort(), [...needed].sort());
+        for (const s of doc.Statement) assert.strictEqual(s.Effect, "Allow");
+        const bySid = Object.fromEntries(doc.Statement.map((s: any) => [s.Sid, s]));
+        assert.match(bySid.LaunchOnlyFromTheBuilderTemplate.Condition.ArnEquals["ec2:LaunchTemplate"], /gpuserve-test-image-cache-lt/);
+        assert.match(bySid.LaunchOnlyFromTheBuilderTemplate.Resource, /^arn:aws:ec2:us-east-1:123456789012:instance\/\*$/);
+        const subnet = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-image-cache-lt")).networkInterfaces[0].subnetId;
+        assert.ok(bySid.LaunchWithTheBuilderResources.Resource.includes(`arn:aws:ec2:us-east-1:123456789012:subnet/${subnet}`), "only the builder's subnet");
+        assert.match(bySid.PassOnlyTheBuilderRole.Resource, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-instance/);
+        assert.deepStrictEqual(bySid.PassOnlyTheBuilderRole.Condition, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
+        assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, { StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" } });
+        // Only Describe/List calls, which have no resource-level permissions, are on "*" unconditioned.
+        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List)/, a);
+        const trust = JSON.parse(inputs(dev.get("aws:iam/role:Role", "gpuserve-test-image-cache-automation")).assumeRolePolicy);
+        assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ssm.amazonaws.com" });
+        assert.deepStrictEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": "123456789012" } });
+    });
+
+    it("builds nothing when a snapshot id is given (and restores that one) or the cache is off", async () => {
+        assert.deepStrictEqual(pinned.find(ASSOC), []);
+        assert.deepStrictEqual(pinned.find("aws:ssm/document:Document"), []);
+        assert.deepStrictEqual(pinned.calls.filter((c) => c.token === LOOKUP), [], "no lookup either");
+        const data = inputs(pinned.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
+        assert.strictEqual(data.ebs.snapshotId, SNAP);
+        const cfg = clone(stackConfig("dev"));
+        cfg.coldStart = { ...cfg.coldStart, imageCache: "none" };
+        const off = await runStack(cfg);
+        assert.deepStrictEqual(off.find(ASSOC), []);
+        assert.strictEqual(off.resources.filter((r) => r.name.includes("image-cache")).length, 0);
+        assert.strictEqual(off.calls.filter((c) => c.token === LOOKUP).length, 0);
+        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b").imageCache, false);
+        assert.deepStrictEqual(claimed(cfg, "qwen3-vl-2b").imageCache, false);
+        assert.deepStrictEqual(deployed(pinned, "a10g", "qwen3-vl-2b").imageCache, true);
+    });
+});
+

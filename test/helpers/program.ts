@@ -1,7 +1,7 @@
 /** Runs the real program under the mocks with a config object, for resource tests. */
 import * as path from "path";
 import { COST_KEY, deployStack } from "../../components/stack";
-import { ResourceRecord, recorder, runProgram } from "../../scripts/engine/mocks";
+import { CallRecord, ResourceRecord, recorder, runProgram } from "../../scripts/engine/mocks";
 import { readStackFile } from "../../scripts/engine/stackFile";
 import { loadStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
@@ -35,6 +35,8 @@ export interface StackRun {
     warnings: string[];
     get(type: string, name: string): ResourceRecord;
     find(type: string, name?: string): ResourceRecord[];
+    /** Invokes of the run, in order. */
+    calls: CallRecord[];
 }
 
 /** Runs deployStack with this config (keys without the gpuserve: prefix, except aws:*). */
@@ -61,6 +63,7 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
             if (!r) return recorder.get(type, name); // throws with the names that exist
             return r;
         },
+        calls: [...recorder.calls],
         find: (type, name) => resources.filter((x) => x.type === type && (name === undefined || x.name === name)),
     };
 }
