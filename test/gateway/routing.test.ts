@@ -59,8 +59,10 @@ describe("gateway routing and upstream health", function () {
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 2, 2000);
         const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => post(gw.url, chatBody(`q${i}`))));
         assert.ok(replies.every((r) => r.status === 200));
-        assert.strictEqual(a.requests.length, 20);
-        assert.strictEqual(b.requests.length, 20);
+        // Least-outstanding: 20 each, give or take the odd answer that finishes before the last requests are picked
+        // (two mocha workers on 2 cores make that timing vary); a biased picker sends far more to one.
+        assert.strictEqual(a.requests.length + b.requests.length, 40);
+        assert.ok(Math.abs(a.requests.length - 20) <= 2, `${a.requests.length} / ${b.requests.length}`);
     });
 
     it("probes /v1/models (not /health) and sends traffic only once an upstream is ready", async () => {
