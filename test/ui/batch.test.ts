@@ -76,6 +76,10 @@ describe("ui: the Batch view in chromium against the real gateway and a real red
         const jsonl = fs.readFileSync((await jsonlDownload.path())!, "utf8").trim().split("\n").map((l) => JSON.parse(l));
         assert.deepStrictEqual(jsonl.map((l) => l.custom_id).sort(), ["image-1", "image-2", "image-3", "image-4", "image-5"]);
         assert.ok(jsonl.every((l) => l.response.status_code === 200 && l.error === null));
+        // Scrolled to the results on a wide screen, the sticky conversation panel stays above the batch view.
+        await page.locator("#batch-results").scrollIntoViewIfNeeded();
+        const [conv, batch] = await Promise.all([".conversation", "#batch-view"].map(async (sel) => (await page.locator(sel).boundingBox())!));
+        assert.ok(conv.y + conv.height <= batch.y, `the conversation panel (${conv.y}-${conv.y + conv.height}) overlaps the batch view (from ${batch.y})`);
         await p.screenshot("batch-1-results");
 
         // The team's batch list survives a reload, and the selected batch shows its results again.
