@@ -7,6 +7,7 @@ import { Dispatcher, request } from "undici";
 import { Gateway, GatewayConfigInput, GatewayOptions, sha256Hex, startGateway } from "../../gateway/src/index";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
 import { tempDir } from "../helpers/tmp";
+import { onCleanup } from "../helpers/cleanup";
 
 export const MODEL = "Qwen/Qwen3-VL-2B-Instruct";
 export const MEDGEMMA = "google/medgemma-4b-it";
@@ -34,16 +35,7 @@ export function config(upstreams: string[], extra: Partial<GatewayConfigInput> =
     };
 }
 
-const cleanups: Array<() => Promise<void>> = [];
-
-/** Registers teardown for the current test; run by the root afterEach below. */
-export function onCleanup(fn: () => Promise<void>): void {
-    cleanups.push(fn);
-}
-
-afterEach(async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
-});
+export { onCleanup } from "../helpers/cleanup";
 
 export async function gateway(cfg: GatewayConfigInput, opts: GatewayOptions = {}): Promise<Gateway & { url: string }> {
     const gw = await startGateway(cfg, { port: 0, host: "127.0.0.1", ...opts });
