@@ -15,6 +15,8 @@ function spawnBatchGateway(file: string): Promise<GatewayProcess> {
 }
 
 const LINES = 60;
+/** The SIGTERM test's batch: three rounds of the two replicas' 8 slots, enough for A to hold lines when it stops. */
+const TERM_LINES = 24;
 
 describe("batch durability across gateway processes (real redis-server)", function () {
     this.timeout(60_000);
@@ -79,8 +81,7 @@ describe("batch durability across gateway processes (real redis-server)", functi
         const cfg = config([f.url], { logLevel: "info", drainTimeoutSeconds: 1, batch: { redisUrl: redis.url, keyPrefix: "term:{b}:", leaseSeconds: 600, concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 } });
         const file = writeConfig(cfg);
         const [a, other] = await Promise.all([spawnBatchGateway(file), spawnBatchGateway(file)]);
-        // 24 lines: three rounds of the two replicas' 8 slots, enough for A to hold lines when it stops.
-        const b = await submit(a.url, "t", 24);
+        const b = await submit(a.url, "t", TERM_LINES);
         await waitFor(async () => (await progress(a.url, b.id)) >= 5, 20_000, "some lines done");
         await waitFor(() => f.stats().running >= 6, 10_000, "both replicas running lines");
         a.proc.kill("SIGTERM");
@@ -88,9 +89,9 @@ describe("batch durability across gateway processes (real redis-server)", functi
         assert.deepStrictEqual(exit, { code: 0, signal: null }, a.logs().slice(-3000));
         assert.match(a.logs(), /batch: handed back unfinished lines/);
         const t0 = Date.now();
-        const ids = await finish(other.url, b.id, 24);
+        const ids = await finish(other.url, b.id, TERM_LINES);
         assert.ok(Date.now() - t0 < 30_000);
-        assert.strictEqual(new Set(ids).size, 24);
-        assert.strictEqual(ids.length, 24);
+        assert.strictEqual(new Set(ids).size, TERM_LINES);
+        assert.strictEqual(ids.length, TERM_LINES);
     });
 });

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort } from "./net";
 
 export interface RedisServer {
     url: string;
@@ -15,17 +16,6 @@ export interface RedisServer {
 }
 
 const REDIS_SERVER = "/usr/bin/redis-server";
-
-async function freeTcpPort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => {
-            const port = (s.address() as net.AddressInfo).port;
-            s.close(() => resolve(port));
-        });
-    });
-}
 
 function ping(port: number): Promise<boolean> {
     return new Promise((resolve) => {
@@ -50,7 +40,7 @@ export async function startRedis(opts: { appendonly?: boolean; conf?: string } =
     if (!fs.existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install the Debian package redis-server (scripts/system-deps.sh)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-redis-"));
     for (let attempt = 0; ; attempt++) {
-        const port = await freeTcpPort();
+        const port = await freePort();
         const proc: ChildProcess = spawn(
             REDIS_SERVER,
             [
