@@ -106,7 +106,10 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     v1.addHook("preClose", async () => {
         // SIGTERM (draining) may take the whole drain bound; a forced close only a moment.
         await runner.stop(deps.isDraining() ? deps.config.drainTimeoutSeconds * 1000 : 2000);
-        await redis.quit().catch(() => redis.disconnect());
+        // QUIT waits for a connection: with Valkey unreachable it would sit in the offline queue behind
+        // the reconnects (~10 s of retries, past fastify's close timeout), so drop the connection instead.
+        if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
+        else redis.disconnect();
     });
 
     // ---- files

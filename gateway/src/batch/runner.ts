@@ -258,7 +258,9 @@ class PoolWorker {
         this.unsubscribe();
         this.wake?.();
         this.blocking.disconnect();
-        await this.loopDone;
+        // Valkey unreachable: the loop waits on a command queued behind the reconnects (ioredis 6 never
+        // settles it once the client is disconnected while reconnecting), so there is nothing to wait for.
+        if (this.store.redis.status === "ready") await this.loopDone;
         const until = Date.now() + timeoutMs;
         while (this.running.size > 0 && Date.now() < until) await sleep(20);
         for (const r of this.running.values()) r.abort.abort();
@@ -268,6 +270,8 @@ class PoolWorker {
     }
 
     private async handBack(): Promise<void> {
+        // Not connected: the commands would only queue behind the reconnects; the lease hands the lines on.
+        if (this.store.redis.status !== "ready") throw new Error(`Valkey is not connected (${this.store.redis.status})`);
         const pending = (await this.store.redis.xpending(this.queueKey, GROUP, "-", "+", 10_000, this.consumer)) as [string, string, number, number][];
         const ids = pending.map((p) => p[0]);
         if (ids.length > 0) {
