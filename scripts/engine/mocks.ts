@@ -292,6 +292,12 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
         if (args.length === 1 && typeof args[0] === "string" && args[0].startsWith(PREFIX)) warnings.push(args[0].slice(PREFIX.length));
         else consoleWarn(...args);
     };
+    // @pulumi/pulumi 3.270.0 records `new Error().stack` for every promise and every resource
+    // (runtime/debuggable.js debuggablePromise, resource.js source position); under tsx each of
+    // those stacks is source-mapped, ~40 % of a render's CPU. Nothing here reads them, so they stay
+    // unmapped while the program runs; an error's stack read after the run is mapped as usual.
+    const sourceMaps = process.sourceMapsEnabled;
+    process.setSourceMapsEnabled(false);
     try {
         const outputs = await pulumi.runtime.runInPulumiStack(async () => {
             pulumi.runtime.registerStackTransformation(recorder.transformation);
@@ -302,5 +308,6 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
         return { outputs: (outputs ?? {}) as Record<string, unknown>, resources: recorder.records(), warnings };
     } finally {
         console.warn = consoleWarn;
+        process.setSourceMapsEnabled(sourceMaps);
     }
 }

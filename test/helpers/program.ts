@@ -1,7 +1,7 @@
 /** Runs the real program under the mocks with a config object, for resource tests. */
 import * as path from "path";
 import { COST_KEY, deployStack } from "../../components/stack";
-import { CallRecord, ResourceRecord, recorder, runProgram } from "../../scripts/engine/mocks";
+import { CallRecord, ResourceRecord, callOverrides, recorder, runProgram } from "../../scripts/engine/mocks";
 import { readStackFile } from "../../scripts/engine/stackFile";
 import { loadStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
@@ -39,6 +39,33 @@ export interface StackRun {
     calls: CallRecord[];
 }
 
+interface Rendered {
+    resources: ResourceRecord[];
+    outputs: Record<string, unknown>;
+    warnings: string[];
+    calls: CallRecord[];
+}
+
+/**
+ * Renders shared within one mocha worker process: several files render the same config and
+ * secrets (dev and prod above all), at 1-2 s of CPU each. Every caller gets its own deep copy, so
+ * a test that edits what it got cannot change what another sees. Not shared: failed runs, and runs
+ * while a test overrides an invoke (callOverrides), which the key cannot capture.
+ */
+const renders = new Map<string, Promise<Rendered>>();
+
+async function render(flat: Record<string, string>, secretKeys: string[]): Promise<Rendered> {
+    const { outputs, resources, warnings } = await runProgram({
+        project: PROJECT,
+        stack: "test",
+        config: flat,
+        secretKeys,
+        program: () => deployStack(loadStackConfig()),
+    });
+    const { [COST_KEY]: _cost, ...stackOutputs } = outputs;
+    return { resources, outputs: stackOutputs, warnings, calls: [...recorder.calls] };
+}
+
 /** Runs deployStack with this config (keys without the gpuserve: prefix, except aws:*). */
 export async function runStack(config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<StackRun> {
     const flat: Record<string, string> = {};
@@ -46,24 +73,30 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
         flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     }
     for (const [k, v] of Object.entries(secrets)) flat[`${PROJECT}:${k}`] = v;
-    const { outputs, resources, warnings } = await runProgram({
-        project: PROJECT,
-        stack: "test",
-        config: flat,
-        secretKeys: Object.keys(secrets).map((k) => `${PROJECT}:${k}`),
-        program: () => deployStack(loadStackConfig()),
-    });
-    const { [COST_KEY]: _cost, ...stackOutputs } = outputs;
+    const secretKeys = Object.keys(secrets).map((k) => `${PROJECT}:${k}`);
+    let rendered: Promise<Rendered>;
+    if (callOverrides.size > 0) {
+        rendered = render(flat, secretKeys);
+    } else {
+        const key = JSON.stringify([flat, secretKeys]);
+        if (!renders.has(key)) {
+            const r = render(flat, secretKeys);
+            renders.set(key, r);
+            r.catch(() => renders.delete(key));
+        }
+        rendered = renders.get(key)!;
+    }
+    const { resources, outputs, warnings, calls } = structuredClone(await rendered);
     return {
         resources,
-        outputs: stackOutputs,
+        outputs,
         warnings,
         get: (type, name) => {
             const r = resources.find((x) => x.type === type && x.name === name);
-            if (!r) return recorder.get(type, name); // throws with the names that exist
+            if (!r) throw new Error(`no ${type} named '${name}' was registered; have: ${resources.filter((x) => x.type === type).map((x) => x.name).join(", ") || "none of that type"}`);
             return r;
         },
-        calls: [...recorder.calls],
+        calls,
         find: (type, name) => resources.filter((x) => x.type === type && (name === undefined || x.name === name)),
     };
 }
