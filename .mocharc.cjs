@@ -1,0 +1,55 @@
+/**
+ * Mocha's config (`npm test`). Mocha hands the test files to its 2 workers in `spec` order, one
+ * at a time as each worker frees up: the longest files go first, then the rest in path order, so
+ * that no long file starts last while the other worker runs out of work (longest first is the
+ * classic fix for that). Every test/**\/*.test.ts file is listed exactly once (mocha would run a
+ * file listed twice twice); test/helpers/mocharc.test.ts checks it.
+ */
+const fs = require("fs");
+const path = require("path");
+
+/**
+ * The longest files, longest first: wall seconds each took in a full run on 2 busy cores
+ * (Nov 2026). Re-measure when the suite changes much; a file missing here only runs later.
+ */
+const LONGEST = [
+    "test/ui/page.test.ts", // 42-50 s
+    "test/scripts/plan.test.ts", // 30 s
+    "test/ui/hostile-dicom.test.ts", // 25 s
+    "test/prometheus/signals.test.ts", // 25 s
+    "test/capacity/properties.test.ts", // 21-25 s
+    "test/capacity/compare.test.ts", // 15-17 s
+    "test/gateway/batchLifecycle.test.ts", // 15 s
+    "test/ui/batch.test.ts", // 12-14 s
+    "test/gateway/batch-process.test.ts", // 11-13 s
+    "test/gateway/batch.test.ts", // 12 s
+    "test/gateway/hostile-memory.test.ts", // 12 s
+    "test/policy/load.test.ts", // 11-12 s
+    "test/capacity/expected.test.ts", // 11-13 s
+    "test/components/addons.test.ts", // 11-15 s
+    "test/ui/warmup.test.ts", // 10-11 s
+    "test/gateway/process.test.ts", // 7-11 s
+    "test/components/cluster.test.ts", // 9-10 s
+];
+
+/** test/**\/*.test.ts, as paths relative to the repository with "/", in path order. */
+function testFiles(dir = "test") {
+    return fs
+        .readdirSync(path.join(__dirname, dir), { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? testFiles(`${dir}/${e.name}`) : e.name.endsWith(".test.ts") ? [`${dir}/${e.name}`] : []))
+        .sort();
+}
+
+const all = testFiles();
+const first = LONGEST.filter((f) => all.includes(f));
+
+module.exports = {
+    "node-option": ["import=tsx"],
+    require: ["test/setup.ts"],
+    extension: ["ts"],
+    spec: [...first, ...all.filter((f) => !first.includes(f))],
+    timeout: 30000,
+    reporter: "spec",
+    parallel: true,
+    jobs: 2,
+};
