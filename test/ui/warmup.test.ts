@@ -66,7 +66,9 @@ describe("ui: Get GPUs ready for class", function () {
         const s = await stack();
         const p = await openPage(browser, s.ui.url, { key: KEY });
         await p.page.waitForFunction(() => (document.getElementById("model") as HTMLSelectElement).value !== "", undefined, { timeout: 10000 });
-        await p.page.waitForTimeout(300); // the permission check has answered by now
+        // The permission check (GET /v1/warmup) has answered, and its handler has run (a task later).
+        await p.page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => new URL(e.name).pathname === "/v1/warmup"), undefined, { timeout: 10000 });
+        await p.page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
         assert.ok(await p.page.isHidden("#warmup-field"));
         await p.context.close();
     });
