@@ -15,7 +15,7 @@ import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
 import type { TrafficConfig } from ".";
 import { poolShares } from ".";
 import { RATE_TABLE_PROFILES } from "./builtins";
-import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, sessionPool } from "./timetable";
+import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, TimetableSession, sessionPool } from "./timetable";
 import { Trace, TrafficTarget } from "./trace";
 import { WeeklyRates, emptyWeek, weekFromEntries } from "./weekly";
 
@@ -42,7 +42,7 @@ function splitByShare(week: WeeklyRates, shares: readonly number[], rateScale: n
     return shares.map((s) => week.map((day) => day.map((r) => (total > 0 ? (r * rateScale * s) / total : 0))));
 }
 
-function timetableRates(timetable: TrafficConfig["timetable"], targets: readonly TrafficTarget[], rateScale: number): PoolWeeklyRates {
+function timetableRates(timetable: readonly TimetableSession[], targets: readonly TrafficTarget[], rateScale: number): PoolWeeklyRates {
     const out = targets.map(() => emptyWeek());
     for (const s of timetable) {
         const pool = sessionPool(s, targets);
