@@ -25,6 +25,9 @@ import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
 import { MemoryWarmups, RedisWarmups, WarmupEntry, WarmupStore } from "./warmupStore";
 
+/** The most a /metrics scrape waits for the warm-up store (it answers in about a millisecond when healthy). */
+const SCRAPE_BUDGET_MS = 100;
+
 /** Longest warm-up, minutes (stacks/scalePolicy.ts MAX_WARMUP_MINUTES: a forgotten warm-up cannot hold GPUs for days). */
 export const MAX_WARMUP_MINUTES = 240;
 
@@ -78,18 +81,31 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
     if (deps.store === undefined) v1.addHook("onClose", async () => store.close());
     // The last list read: the gauge falls back to it (minus what expired) while the store does not answer.
     let lastRead: WarmupEntry[] = [];
-    const active = async (): Promise<WarmupEntry[]> => (lastRead = await store.active(now()));
-    // Computed at scrape time, so an expired warm-up stops holding replicas without a timer.
+    let failing = false;
+    const active = async (): Promise<WarmupEntry[]> => {
+        lastRead = await store.active(now());
+        failing = false;
+        return lastRead;
+    };
+    let reading: Promise<void> | undefined;
+    const refresh = (): Promise<void> =>
+        (reading ??= active().then(
+            () => undefined,
+            (e: unknown) => {
+                if (!failing) v1.log.warn({ err: (e as Error).message }, "warm-up store unreachable: gateway_warmup_replicas keeps the last warm-ups read until they expire");
+                failing = true;
+            },
+        ).finally(() => (reading = undefined)));
+    // Computed at scrape time, so an expired warm-up stops holding replicas without a timer. The
+    // scrape waits for the store at most SCRAPE_BUDGET_MS: a slow or absent Valkey must not stall
+    // /metrics, which also carries the demand signal every pool scales on.
     const gauge = deps.metrics.warmupReplicas;
     deps.metrics.warmupCollector = async () => {
-        let list: WarmupEntry[];
-        try {
-            list = await active();
-        } catch (e) {
-            const t = now();
-            list = lastRead.filter((w) => w.until > t);
-            v1.log.warn({ err: (e as Error).message, kept: list.length }, "warm-up store unreachable: gateway_warmup_replicas keeps the last warm-ups read");
-        }
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([refresh(), new Promise<void>((r) => (timer = setTimeout(r, SCRAPE_BUDGET_MS)))]);
+        clearTimeout(timer);
+        const t = now();
+        const list = lastRead.filter((w) => w.until > t);
         for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).length);
     };
     for (const name of deps.pools.keys()) gauge.set({ pool: name }, 0);
