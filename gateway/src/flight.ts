@@ -27,6 +27,9 @@ import type { Metrics } from "./metrics";
 import { AbortedError, Cancellation, Pool } from "./pool";
 import type { Outcome, Upstream } from "./upstream";
 import { SseScanner, Usage, usageOfJson } from "./usage";
+import { requestWhole } from "./whole";
+
+const CHAT_PATH = "/v1/chat/completions";
 
 /** Where a flight's answer goes: a client response (server.ts). */
 export interface Subscriber {
@@ -186,22 +189,28 @@ export class Flight {
         const { pool, stream } = this.req;
         let outcome: Outcome = "ok";
         try {
-            const res = await up.http.request({
-                method: "POST",
-                path: "/v1/chat/completions",
-                headers: { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId },
-                body: this.req.body,
-                signal: this.abort,
-            });
+            const headers = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId };
+            if (!stream) {
+                const res = await requestWhole(up.http, { path: CHAT_PATH, headers, body: this.req.body, signal: this.abort, maxBytes: MAX_WHOLE_BYTES });
+                if (res.statusCode >= 500) {
+                    // Not retried (see the top comment); the upstream probes itself to tell whose fault it was.
+                    outcome = "http-5xx";
+                    this.finish(errors.upstreamFailed(pool.name, `HTTP ${res.statusCode}`));
+                    return;
+                }
+                this.deliverWhole(res.statusCode, String(res.headers["content-type"] ?? "application/json"), res.body);
+                return;
+            }
+            const res = await up.http.request({ method: "POST", path: CHAT_PATH, headers, body: this.req.body, signal: this.abort });
             const contentType = String(res.headers["content-type"] ?? "application/json");
             if (res.statusCode >= 500) {
-                // Not retried (see the top comment); the upstream probes itself to tell whose fault it was.
+                // As above: not retried.
                 await res.body.dump().catch(() => undefined);
                 outcome = "http-5xx";
                 this.finish(errors.upstreamFailed(pool.name, `HTTP ${res.statusCode}`));
                 return;
             }
-            if (stream && res.statusCode === 200 && contentType.startsWith("text/event-stream")) {
+            if (res.statusCode === 200 && contentType.startsWith("text/event-stream")) {
                 const scanner = new SseScanner();
                 const limits = this.config.streams;
                 const endBy = Date.now() + limits.maxSeconds * 1000;
@@ -241,19 +250,8 @@ export class Flight {
                 this.finish();
                 return;
             }
-            const body = await readWhole(res.body, Number(res.headers["content-length"] ?? NaN));
-            if (res.statusCode === 200) {
-                const usage = usageOfJson(body);
-                if (usage) this.hooks.onUsage?.(usage);
-                if (this.recording && body.length <= this.req.recordLimit) this.chunks = [body];
-                else this.recording = false;
-            } else {
-                this.recording = false;
-            }
-            this.closeToJoiners();
-            this.state = "done";
-            for (const s of this.subs) s.whole(res.statusCode, contentType, body);
-            this.complete(res.statusCode, contentType);
+            // A stream request the worker answered with an error (or not as a stream).
+            this.deliverWhole(res.statusCode, contentType, await readWhole(res.body, Number(res.headers["content-length"] ?? NaN)));
         } catch (e) {
             if (e instanceof RetryableError) throw e;
             if (this.abort.aborted) {
@@ -274,6 +272,22 @@ export class Flight {
         } finally {
             pool.release(up, outcome);
         }
+    }
+
+    /** A complete answer to every subscriber (recorded for the cache when it is a 200). */
+    private deliverWhole(status: number, contentType: string, body: Buffer): void {
+        if (status === 200) {
+            const usage = usageOfJson(body);
+            if (usage) this.hooks.onUsage?.(usage);
+            if (this.recording && body.length <= this.req.recordLimit) this.chunks = [body];
+            else this.recording = false;
+        } else {
+            this.recording = false;
+        }
+        this.closeToJoiners();
+        this.state = "done";
+        for (const s of this.subs) s.whole(status, contentType, body);
+        this.complete(status, contentType);
     }
 
     private startStream(status: number, contentType: string): void {

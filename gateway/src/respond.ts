@@ -1,112 +1,134 @@
 /**
- * Writing answers to the client: a flight subscriber bound to a fastify reply, and errors.
+ * Writing answers to the client: a flight subscriber bound to a node:http response, and errors.
  * Nothing is written past a full socket: streamData() reports it and the flight waits on
- * waitWritable(); a whole answer left unread for clientStallSeconds closes the connection.
+ * waitWritable(); an answer left unread for clientStallSeconds closes the connection.
  */
+import type { ServerResponse } from "http";
+import type { Socket } from "net";
 import type { FastifyReply } from "fastify";
-import { PassThrough } from "stream";
 import type { CachedResponse } from "./cache";
 import { GatewayError, sseErrorEvent } from "./errors";
 import type { Subscriber } from "./flight";
 
 const NEWLINE = Buffer.from("\n");
+const JSON_UTF8 = "application/json; charset=utf-8";
 
+/** An error on a fastify route. */
 export function sendError(reply: FastifyReply, err: GatewayError): FastifyReply {
     if (err.retryAfter !== undefined) reply.header("retry-after", String(err.retryAfter));
     reply.header("x-should-retry", String(err.shouldRetry));
-    return reply.code(err.status).type("application/json; charset=utf-8").send(err.body());
+    return reply.code(err.status).type(JSON_UTF8).send(err.body());
 }
 
-export class ReplySubscriber implements Subscriber {
-    private sent = false;
-    private pass: PassThrough | undefined;
+/** An error on the node:http chat route (chat.ts); the same headers and body as sendError. */
+export function writeError(res: ServerResponse, err: GatewayError): void {
+    if (res.headersSent) return;
+    const body = Buffer.from(JSON.stringify(err.body()));
+    if (err.retryAfter !== undefined) res.setHeader("retry-after", String(err.retryAfter));
+    res.writeHead(err.status, { "x-should-retry": String(err.shouldRetry), "content-type": JSON_UTF8, "content-length": body.length });
+    res.end(body);
+}
 
-    /** stallMs: how long a whole answer may sit unread in the socket before the connection is closed. */
+/**
+ * Bytes written to the socket that the kernel has not taken yet. The stream's writableLength
+ * stays at the whole write until it completes; libuv's queue size on the socket's handle shrinks
+ * as a slow client reads, so progress shows (Node's own socket timeout tells an active write this
+ * way: lib/net.js Socket.prototype._onTimeout, v20).
+ */
+function unsent(socket: Socket): number {
+    const handle = (socket as Socket & { _handle?: { writeQueueSize?: number } })._handle;
+    return handle?.writeQueueSize ?? socket.writableLength;
+}
+
+export class ResponseSubscriber implements Subscriber {
+    private sent = false;
+    private streaming = false;
+
+    /** stallMs: how long an answer may sit unread in the socket before the connection is closed. */
     constructor(
-        private readonly reply: FastifyReply,
+        private readonly res: ServerResponse,
         private readonly stallMs: number,
     ) {}
 
     whole(status: number, contentType: string, body: Buffer): void {
         if (this.sent) return;
         this.sent = true;
-        this.reply.code(status).type(contentType).send(body);
-        if (this.reply.raw.writableNeedDrain) this.watchStall();
+        this.res.writeHead(status, { "content-type": contentType, "content-length": body.length });
+        this.res.end(body);
+        this.watchStall();
     }
 
     /**
-     * What is left to send sits in memory until the client reads it: a client that reads
-     * nothing for stallMs is disconnected. Called only when the socket is already full.
+     * After the last write: what is left to send sits in memory until the client reads it. A
+     * client that reads nothing for stallMs is disconnected; one that reads slowly is not.
      */
     private watchStall(): void {
-        const raw = this.reply.raw;
-        let timer: NodeJS.Timeout;
-        const arm = () => {
-            clearTimeout(timer);
-            timer = setTimeout(() => this.abandon(), this.stallMs);
-        };
-        const stop = () => {
-            clearTimeout(timer);
-            raw.off("drain", arm);
-            this.pass?.off("drain", arm);
-        };
-        arm();
-        raw.on("drain", arm).once("finish", stop).once("close", stop);
-        this.pass?.on("drain", arm);
+        const res = this.res;
+        const socket = res.socket;
+        if (!socket || unsent(socket) === 0) return;
+        let last = unsent(socket);
+        const timer = setInterval(() => {
+            const now = unsent(socket);
+            if (now === 0 || res.destroyed) return stop();
+            if (now >= last) {
+                stop();
+                this.abandon();
+            }
+            last = now;
+        }, this.stallMs);
+        const stop = () => clearInterval(timer);
+        res.once("finish", stop).once("close", stop);
     }
 
     streamStart(status: number, contentType: string): void {
         if (this.sent) return;
         this.sent = true;
-        this.pass = new PassThrough();
+        this.streaming = true;
         // No proxy in between may buffer the stream: each chunk is a token for the user.
-        this.reply.code(status).header("content-type", contentType).header("cache-control", "no-cache").header("x-accel-buffering", "no");
-        this.reply.send(this.pass);
+        this.res.writeHead(status, { "content-type": contentType, "cache-control": "no-cache", "x-accel-buffering": "no" });
     }
 
     private get writable(): boolean {
-        return this.pass !== undefined && !this.pass.destroyed && !this.pass.writableEnded;
+        return this.streaming && !this.res.destroyed && !this.res.writableEnded;
     }
 
     streamData(chunk: Buffer): boolean {
-        return this.writable ? this.pass!.write(chunk) : true;
+        return this.writable ? this.res.write(chunk) : true;
     }
 
     waitWritable(ms: number): Promise<boolean> {
-        const pass = this.pass;
-        if (pass === undefined || !this.writable || !pass.writableNeedDrain) return Promise.resolve(true);
+        const res = this.res;
+        if (!this.writable || !res.writableNeedDrain) return Promise.resolve(true);
         return new Promise<boolean>((resolve) => {
             const done = (ok: boolean) => {
                 clearTimeout(timer);
-                pass.off("drain", onDrain).off("close", onClose);
+                res.off("drain", onDrain).off("close", onClose);
                 resolve(ok);
             };
             const onDrain = () => done(true);
             const onClose = () => done(true); // gone: it no longer holds anything back
             const timer = setTimeout(() => done(false), ms);
-            pass.once("drain", onDrain).once("close", onClose);
+            res.once("drain", onDrain).once("close", onClose);
         });
     }
 
     abandon(): void {
-        this.pass?.destroy();
-        this.reply.raw.destroy();
+        this.res.destroy();
     }
 
     streamEnd(): void {
         if (!this.writable) return;
-        const pass = this.pass!;
-        pass.end();
-        if (pass.writableNeedDrain || pass.readableLength > 0 || this.reply.raw.writableNeedDrain) this.watchStall();
+        this.res.end();
+        this.watchStall();
     }
 
     fail(err: GatewayError): void {
         if (!this.sent) {
             this.sent = true;
-            sendError(this.reply, err);
+            writeError(this.res, err);
         } else if (this.writable) {
             // The leading newline ends any event in progress, so the error event stands alone.
-            this.pass!.end(Buffer.concat([NEWLINE, sseErrorEvent(err)]));
+            this.res.end(Buffer.concat([NEWLINE, sseErrorEvent(err)]));
         }
     }
 }

@@ -2,23 +2,25 @@
  * Server wiring: fastify routes and hooks, per-request accounting (metrics, one log line),
  * and the drain sequence for SIGTERM.
  */
-import { randomUUID } from "crypto";
-import Fastify, { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, LogController } from "fastify";
+import proxyAddr from "@fastify/proxy-addr";
+import Fastify, { FastifyError, FastifyInstance, LogController } from "fastify";
+import { createServer, IncomingMessage, ServerResponse } from "http";
 import { AddressInfo } from "net";
-import { performance } from "perf_hooks";
 import { createAuthenticator } from "./auth";
 import { registerBatchRoutes } from "./batch/routes";
-import { cacheKey, isDeterministic, ResponseCache } from "./cache";
+import { ResponseCache } from "./cache";
+import { createChatRoute, isChatRequest } from "./chat";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
-import { Flight } from "./flight";
+import type { Flight } from "./flight";
+import { Gate, newContext, RequestContext, requestIdOf } from "./gate";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
 import { registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
-import { boundTokens, clip, parseChatRequest } from "./request";
-import { replay, ReplySubscriber, sendError } from "./respond";
+import { clip } from "./request";
+import { sendError } from "./respond";
 import { registerWarmupRoutes } from "./warmup";
 
 export interface GatewayOptions {
@@ -43,29 +45,10 @@ export interface Gateway {
     close(): Promise<void>;
 }
 
-interface RequestContext {
-    /** performance.now() at arrival. */
-    startMs: number;
-    team?: string;
-    pool?: string;
-    model?: string;
-    cache?: "hit" | "shared" | "miss" | "bypass";
-    closed: boolean;
-    /** Bytes of the body budget this request holds (released when its response closes). */
-    bodyBytes: number;
-    cleanup: Array<() => void>;
-}
-
 declare module "fastify" {
     interface FastifyRequest {
         gw: RequestContext;
     }
-}
-
-/** Runs fn when the client's response is closed (at once if it already is). */
-function onClosed(ctx: RequestContext, fn: () => void): void {
-    if (ctx.closed) fn();
-    else ctx.cleanup.push(fn);
 }
 
 function toGatewayError(err: FastifyError, maxBodyBytes: number): GatewayError {
@@ -77,20 +60,18 @@ function toGatewayError(err: FastifyError, maxBodyBytes: number): GatewayError {
     return new GatewayError(500, "server_error", "internal_error", "Internal gateway error");
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export function createGateway(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): Gateway {
     const config = parseConfig(input);
     const metrics = new Metrics({ processMetrics: options.processMetrics, holdSeconds: config.queue.maxWaitSeconds });
+    const connectionTimeoutMs = (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000;
+    // Set once the routes exist: the server is made inside Fastify().
+    let chatRoute: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
         logger: loggerOptions(config.logLevel, options.logStream),
-        // One log line per request is written by accountFor(); fastify's own two are off.
+        // One log line per request is written by the gate (gate.ts); fastify's own two are off.
         logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
         // Honour a caller's request id so logs join up across proxies; otherwise make one.
-        genReqId: (req) => {
-            const h = req.headers["x-request-id"];
-            return typeof h === "string" && REQUEST_ID.test(h) ? h : randomUUID();
-        },
+        genReqId: (req) => requestIdOf(req.headers),
         bodyLimit: config.maxBodyBytes,
         // A client must send its whole request (headers and body) within this time, or gets 408:
         // a trickled body cannot hold a connection and its buffer open (fastify docs, Server.md#requesttimeout).
@@ -104,17 +85,26 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         },
         // Socket inactivity backstop (Server.md#connectiontimeout). Held requests are silent for up to a
         // queue wait plus a non-stream answer, so it cannot be short; stalled readers are cut by respond.ts.
-        connectionTimeout: (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000,
+        connectionTimeout: connectionTimeoutMs,
         // The client address in logs: X-Forwarded-For is believed only from these proxies (Server.md#trustproxy).
         trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
         keepAliveTimeout: config.keepAliveTimeoutSeconds * 1000,
         forceCloseConnections: true,
         return503OnClosing: false,
+        // Our own node:http server: chat completions go to the chat route (chat.ts), the rest to
+        // fastify. Set up as fastify sets up its own (fastify 5.12 lib/server.js getServerInstance).
+        serverFactory: (fastifyHandler, opts) => {
+            const server = createServer(opts.http ?? {}, (req, res) => (chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res)));
+            server.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
+            server.requestTimeout = config.requestTimeoutSeconds * 1000;
+            server.setTimeout(connectionTimeoutMs);
+            return server;
+        },
     });
     const log = app.log;
     const authenticate = createAuthenticator(config.auth);
     if (config.auth === undefined) log.warn("no 'auth' section in the config: every /v1 request is refused");
-    const limiter = new TeamLimiter(config);
+    const gate = new Gate(config, authenticate, new TeamLimiter(config), metrics, log);
 
     const pools = new Map<string, Pool>();
     const poolByModel = new Map<string, Pool>();
@@ -128,14 +118,11 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             metrics.cacheBytes.set({ pool: pc.name }, 0);
         }
     }
-    /** Cacheable upstream calls in progress, joinable by identical requests. */
-    const sharedFlights = new Map<string, Flight>();
     const flights = new Set<Flight>();
-    let draining = false;
-    let admitted = 0;
-    /** Body bytes held by all requests (being received, queued, in flight): bounded by maxHeldBodyBytes. */
-    let heldBodyBytes = 0;
-    const stallMs = config.streams.clientStallSeconds * 1000;
+    const trusted = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : undefined;
+    /** The client's address, as fastify's request.ip computes it (fastify 5.12 lib/request.js). */
+    const clientIp = (req: IncomingMessage): string => (trusted ? proxyAddr(req, trusted) : (req.socket.remoteAddress ?? ""));
+    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights });
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 
@@ -156,155 +143,43 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     app.get("/readyz", async (_request, reply) => {
         // Ready even with zero workers: the gateway holds requests through a cold start.
         const status = Object.fromEntries([...pools].map(([n, p]) => [n, { readyUpstreams: p.readyCount(), queued: p.queueDepth }]));
-        return reply.code(draining ? 503 : 200).send({ status: draining ? "draining" : "ready", pools: status });
+        return reply.code(gate.draining ? 503 : 200).send({ status: gate.draining ? "draining" : "ready", pools: status });
     });
     app.get("/metrics", async (_request, reply) => {
         for (const [name, cache] of caches) metrics.cacheBytes.set({ pool: name }, cache.bytes);
         return reply.type(metrics.registry.contentType).send(await metrics.text());
     });
 
-    function accountFor(request: FastifyRequest, reply: FastifyReply): void {
-        const ctx = request.gw;
-        ctx.closed = true;
-        for (const fn of ctx.cleanup.splice(0)) fn();
-        const code = String(reply.raw.writableFinished ? reply.raw.statusCode : 499);
-        const pool = ctx.pool ?? "none";
-        const seconds = (performance.now() - ctx.startMs) / 1000;
-        metrics.requestsFor(pool, code).inc();
-        metrics.durationFor(pool).observe(seconds);
-        if (ctx.team !== undefined) metrics.teamRequestsFor(ctx.team, pool, code).inc();
-        request.log.info(
-            { team: ctx.team, pool: ctx.pool, model: ctx.model === undefined ? undefined : clip(ctx.model), status: Number(code), ms: Math.round(seconds * 1000), cache: ctx.cache, ip: request.ip },
-            `${request.method} ${request.routeOptions.url ?? clip(request.url)}`,
-        );
-    }
-
     void app.register(
         async (v1) => {
-            // Bodies are kept as bytes: forwarded to vLLM unchanged, parsed once here for routing.
+            // Bodies are kept as bytes (routes parse what they need).
             v1.removeAllContentTypeParsers();
             v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
             v1.addHook("onRequest", (request, reply, done) => {
-                request.gw = { startMs: performance.now(), closed: false, cleanup: [], bodyBytes: 0 };
+                const ctx = (request.gw = newContext(request.id));
                 reply.header("x-request-id", request.id);
-                if (draining) {
+                if (gate.draining) {
                     reply.header("connection", "close");
                     return done(errors.shuttingDown());
                 }
-                admitted++;
-                reply.raw.once("close", () => {
-                    admitted--;
-                    accountFor(request, reply);
-                });
-                const who = authenticate(request.headers.authorization);
-                if (who instanceof GatewayError) return done(who);
-                request.gw.team = who;
-                if (request.method !== "POST") return done();
-                // Everything below runs before the body is read, so a refused request costs no buffer.
-                const type = request.headers["content-type"];
-                // JSON APIs only (other routes, e.g. file uploads, bring their own parsers).
-                if (request.routeOptions.url === "/v1/chat/completions" && (type === undefined || !/^application\/json\s*(;|$)/i.test(type))) {
-                    return done(new GatewayError(415, "invalid_request_error", "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'"));
-                }
-                const release = limiter.admit(who);
-                if (release instanceof GatewayError) return done(release);
-                onClosed(request.gw, release);
-                // The body budget: the declared size (or the most a chunked body may be).
-                const declared = Number(request.headers["content-length"] ?? NaN);
-                const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, config.maxBodyBytes) : config.maxBodyBytes;
-                if (heldBodyBytes + bytes > config.maxHeldBodyBytes) {
-                    return done(errors.tooBusy("request bodies", 1));
-                }
-                heldBodyBytes += bytes;
-                request.gw.bodyBytes = bytes;
-                onClosed(request.gw, () => (heldBodyBytes -= bytes));
-                done();
+                gate.track(
+                    ctx,
+                    (fn) => reply.raw.once("close", fn),
+                    () => ({ status: reply.raw.writableFinished ? reply.raw.statusCode : 499, line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`, ip: request.ip }),
+                );
+                // These routes parse their own bodies (JSON, or multipart file uploads): no content-type check here.
+                done(gate.admit(ctx, request.method, request.headers, false));
             });
 
             registerModelRoutes(v1, { config, created: startedAt });
             registerWarmupRoutes(v1, { config, pools, poolByModel, metrics });
-            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => draining });
+            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => gate.draining });
 
             v1.get("/models", async () => ({
                 object: "list",
                 data: config.pools.flatMap((p) => p.models.map((id) => ({ id, object: "model", created: startedAt, owned_by: p.name }))),
             }));
-
-            // Synchronous on purpose: the answer is sent later by the flight. (An async handler
-            // returning `reply` makes fastify wait on the response's end, a cost per request.)
-            v1.post("/chat/completions", (request, reply) => {
-                const ctx = request.gw;
-                if (ctx.closed) return;
-                const chat = parseChatRequest(request.body as Buffer | undefined, config.requestBounds, config.allowedMediaDomains);
-                ctx.model = chat.model;
-                const pool = poolByModel.get(chat.model);
-                if (pool === undefined) throw errors.modelNotFound(clip(chat.model));
-                ctx.pool = pool.name;
-                const team = ctx.team!;
-                const raw = boundTokens(chat, request.body as Buffer, pool.config.maxTokens);
-
-                const sub = new ReplySubscriber(reply, stallMs);
-                const cache = caches.get(pool.name);
-                let key: string | undefined;
-                // Per-team caches say whether they hit; a shared one never does (it would tell one team what another asked).
-                const teamScoped = pool.config.cache?.scope !== "shared";
-                if (cache) {
-                    if (/\bno-store\b/i.test(String(request.headers["cache-control"] ?? "")) || !isDeterministic(chat.body)) {
-                        metrics.cacheBypass.inc({ pool: pool.name });
-                        ctx.cache = "bypass";
-                    } else {
-                        key = cacheKey(pool.name, chat.body, teamScoped ? team : undefined);
-                        const hit = cache.get(key);
-                        const inFlight = hit ? undefined : sharedFlights.get(key);
-                        if (hit || inFlight?.join(sub)) {
-                            metrics.cacheHits.inc({ pool: pool.name });
-                            ctx.cache = hit ? "hit" : "shared";
-                            if (teamScoped) reply.header("x-gateway-cache", ctx.cache);
-                            if (hit) replay(sub, hit);
-                            else onClosed(ctx, () => inFlight!.leave(sub));
-                            return;
-                        }
-                        metrics.cacheMisses.inc({ pool: pool.name });
-                        ctx.cache = "miss";
-                    }
-                    if (teamScoped) reply.header("x-gateway-cache", ctx.cache);
-                }
-
-                const flightKey = key;
-                const flight: Flight = new Flight(
-                    {
-                        pool,
-                        body: raw,
-                        stream: chat.stream,
-                        team,
-                        requestId: request.id,
-                        deadlineMs: Date.now() + config.queue.maxWaitSeconds * 1000,
-                        recordLimit: cache && flightKey ? cache.maxEntryBytes : 0,
-                    },
-                    config,
-                    metrics,
-                    log,
-                    {
-                        onUsage: (u) => {
-                            metrics.teamTokensFor(team, pool.name, "prompt").inc(u.promptTokens);
-                            metrics.teamTokensFor(team, pool.name, "completion").inc(u.completionTokens);
-                        },
-                        onRecorded: (status, contentType, chunks) => {
-                            if (cache && flightKey) cache.set(flightKey, status, contentType, chunks);
-                        },
-                        onClosedToJoiners: () => {
-                            if (flightKey && sharedFlights.get(flightKey) === flight) sharedFlights.delete(flightKey);
-                        },
-                    },
-                );
-                if (flightKey) sharedFlights.set(flightKey, flight);
-                flight.join(sub);
-                onClosed(ctx, () => flight.leave(sub));
-                flights.add(flight);
-                void flight.run().finally(() => flights.delete(flight));
-                return;
-            });
         },
         { prefix: "/v1" },
     );
@@ -331,7 +206,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         metrics,
         pools,
         get draining() {
-            return draining;
+            return gate.draining;
         },
         async listen(opts = {}) {
             if (!started) {
@@ -345,15 +220,15 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             return `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${addr.port}`;
         },
         async drain(timeoutMs = config.drainTimeoutSeconds * 1000) {
-            draining = true;
+            gate.draining = true;
             const queued = [...pools.values()].reduce((n, p) => n + p.queueDepth, 0);
-            log.info({ inFlight: admitted, queued, timeoutSeconds: timeoutMs / 1000 }, "draining: refusing new requests, finishing held ones");
-            const clean = await waitFor(() => admitted === 0 && flights.size === 0, timeoutMs);
+            log.info({ inFlight: gate.admitted, queued, timeoutSeconds: timeoutMs / 1000 }, "draining: refusing new requests, finishing held ones");
+            const clean = await waitFor(() => gate.admitted === 0 && flights.size === 0, timeoutMs);
             if (!clean) {
-                log.warn({ remaining: admitted }, "drain timeout: ending the remaining requests");
+                log.warn({ remaining: gate.admitted }, "drain timeout: ending the remaining requests");
                 for (const p of pools.values()) p.failWaiting(errors.shuttingDown());
                 for (const f of flights) f.terminate(errors.shuttingDown());
-                await waitFor(() => admitted === 0, 1000);
+                await waitFor(() => gate.admitted === 0, 1000);
             }
             await close(!clean);
             log.info({ clean }, "drained");

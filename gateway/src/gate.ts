@@ -1,0 +1,121 @@
+/**
+ * Admission: what every /v1 request passes before its body is read, on both request paths
+ * (the chat route on node:http, chat.ts, and the fastify routes, server.ts): draining, the
+ * API key, the content type, the team's limits and the gateway-wide body budget. A request
+ * refused here costs no buffer. Also the one log line and the metrics each request ends with.
+ */
+import { randomUUID } from "crypto";
+import type { IncomingHttpHeaders } from "http";
+import { performance } from "perf_hooks";
+import type { Authenticator } from "./auth";
+import type { GatewayConfig } from "./config";
+import { errors, GatewayError } from "./errors";
+import type { TeamLimiter } from "./limits";
+import type { Logger } from "./log";
+import type { Metrics } from "./metrics";
+import { clip } from "./request";
+
+export interface RequestContext {
+    readonly id: string;
+    /** performance.now() at arrival. */
+    readonly startMs: number;
+    team?: string;
+    pool?: string;
+    model?: string;
+    cache?: "hit" | "shared" | "miss" | "bypass";
+    closed: boolean;
+    /** Bytes of the body budget this request holds (released when its response closes). */
+    bodyBytes: number;
+    cleanup: Array<() => void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A caller's request id (so logs join up across proxies), or a new one. */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+    const h = headers["x-request-id"];
+    return typeof h === "string" && REQUEST_ID.test(h) ? h : randomUUID();
+}
+
+export function newContext(id: string): RequestContext {
+    return { id, startMs: performance.now(), closed: false, cleanup: [], bodyBytes: 0 };
+}
+
+/** Runs fn when the client's response is closed (at once if it already is). */
+export function onClosed(ctx: RequestContext, fn: () => void): void {
+    if (ctx.closed) fn();
+    else ctx.cleanup.push(fn);
+}
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+export class Gate {
+    /** SIGTERM: new requests are refused. */
+    draining = false;
+    /** Requests admitted whose response has not closed yet. */
+    admitted = 0;
+    /** Body bytes held by all requests (being received, queued, in flight): bounded by maxHeldBodyBytes. */
+    private heldBodyBytes = 0;
+
+    constructor(
+        private readonly config: GatewayConfig,
+        private readonly authenticate: Authenticator,
+        private readonly limiter: TeamLimiter,
+        private readonly metrics: Metrics,
+        private readonly log: Logger,
+    ) {}
+
+    /**
+     * Counts the request as admitted until `closed` fires, then releases what it held and
+     * writes its log line. Call once the request is past the draining check.
+     */
+    track(ctx: RequestContext, closed: (fn: () => void) => void, ended: () => { status: number; line: string; ip: string }): void {
+        this.admitted++;
+        closed(() => {
+            this.admitted--;
+            ctx.closed = true;
+            for (const fn of ctx.cleanup.splice(0)) fn();
+            const { status, line, ip } = ended();
+            this.account(ctx, status, line, ip);
+        });
+    }
+
+    /**
+     * The checks before the body (the caller has handled draining). `json`: the route takes a
+     * JSON body (other POST routes, file uploads, bring their own parsers). Fills ctx.team.
+     */
+    admit(ctx: RequestContext, method: string, headers: IncomingHttpHeaders, json: boolean): GatewayError | undefined {
+        const who = this.authenticate(headers.authorization);
+        if (who instanceof GatewayError) return who;
+        ctx.team = who;
+        if (method !== "POST") return undefined;
+        if (json && (headers["content-type"] === undefined || !JSON_TYPE.test(headers["content-type"]))) {
+            return new GatewayError(415, "invalid_request_error", "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'");
+        }
+        const release = this.limiter.admit(who);
+        if (release instanceof GatewayError) return release;
+        onClosed(ctx, release);
+        // The body budget: the declared size (or the most a chunked body may be).
+        const declared = Number(headers["content-length"] ?? NaN);
+        const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, this.config.maxBodyBytes) : this.config.maxBodyBytes;
+        if (this.heldBodyBytes + bytes > this.config.maxHeldBodyBytes) return errors.tooBusy("request bodies", 1);
+        this.heldBodyBytes += bytes;
+        ctx.bodyBytes = bytes;
+        onClosed(ctx, () => (this.heldBodyBytes -= bytes));
+        return undefined;
+    }
+
+    /** Metrics and the one log line of a finished request (status 499: the client went away first). */
+    private account(ctx: RequestContext, status: number, line: string, ip: string): void {
+        const code = String(status);
+        const pool = ctx.pool ?? "none";
+        const seconds = (performance.now() - ctx.startMs) / 1000;
+        this.metrics.requestsFor(pool, code).inc();
+        this.metrics.durationFor(pool).observe(seconds);
+        if (ctx.team !== undefined) this.metrics.teamRequestsFor(ctx.team, pool, code).inc();
+        this.log.info(
+            { requestId: ctx.id, team: ctx.team, pool: ctx.pool, model: ctx.model === undefined ? undefined : clip(ctx.model), status, ms: Math.round(seconds * 1000), cache: ctx.cache, ip },
+            line,
+        );
+    }
+}
