@@ -108,6 +108,12 @@ export const gpuPoolSchema = z.strictObject({
      * plugin chart). @default "bottlerocket"
      */
     ami: z.enum(GPU_AMIS).default("bottlerocket"),
+    /**
+     * Seconds Cluster Autoscaler keeps an empty GPU node of this pool before removing it (the node group's
+     * ASG tag .../autoscaling-options/scaledownunneededtime; the simulator uses the same figure). Whole
+     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 50 s on Bottlerocket, 150 s on AL2023
+     */
+    scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
 
 export const warmWindowSchema = z.strictObject({

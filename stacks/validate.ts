@@ -11,6 +11,11 @@ import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./error
 import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 import { durationSeconds } from "./scalePolicy";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
+import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
+import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
+
+/** gpuPools[].scaleDownUnneededSeconds bounds: Cluster Autoscaler's 10 s scan interval to an hour. */
+const UNNEEDED_SECONDS = { min: 10, max: 3600 } as const;
 
 export type GpuAmi = (typeof GPU_AMIS)[number];
 
@@ -307,6 +312,14 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
                 key: key("gpuPools", p, "minNodesReason"),
                 message: `pool '${pool.name}' keeps ${pool.minNodes} GPU node(s) running at zero load without saying why`,
                 fix: "set minNodesReason (e.g. \"latency SLO: first answer within 5 s in clinic hours\"), or minNodes: 0 and a warm window",
+            });
+        }
+        const unneeded = pool.scaleDownUnneededSeconds;
+        if (unneeded !== undefined && (!Number.isInteger(unneeded) || unneeded < UNNEEDED_SECONDS.min || unneeded > UNNEEDED_SECONDS.max)) {
+            issues.push({
+                key: key("gpuPools", p, "scaleDownUnneededSeconds"),
+                message: `pool '${pool.name}' keeps an empty GPU node ${showValue(unneeded)} s: it must be whole seconds from ${UNNEEDED_SECONDS.min} to ${UNNEEDED_SECONDS.max}`,
+                fix: `set a whole number of seconds from ${UNNEEDED_SECONDS.min} (Cluster Autoscaler's scan interval) to ${UNNEEDED_SECONDS.max} (an hour), or remove it for the derived ${gpuNodeUnneededSeconds(DEFAULT_SIM_PARAMS, pool.ami)} s`,
             });
         }
         if (pool.maxNodes < pool.minNodes) {

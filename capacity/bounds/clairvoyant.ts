@@ -88,11 +88,24 @@ export function workerSecondsPerRequest(m: { readonly spec: ModelSpec }, pool: {
     return Math.round((s.image.medianSeconds / s.concurrency) * 1e4) / 1e4;
 }
 
+/** A pool's worker levels: busy time, levels used, idle gaps (levelGaps). */
+export interface LevelGaps {
+    readonly busySeconds: number;
+    /** Levels that are ever busy (each pays one first cold start). */
+    readonly levels: number;
+    /** Idle gaps between two busy intervals of one level: start time, seconds, level (0 = the first worker). */
+    readonly gapStarts: readonly number[];
+    readonly gapSeconds: readonly number[];
+    readonly gapLevels: readonly number[];
+}
+
 /**
- * GPU seconds of the bound for one pool, from request start/end times (seconds, any
- * order), the per-worker concurrency and the cold start. Pure, for tests.
+ * A pool's worker levels from request start/end times (seconds, any order) and the
+ * per-worker concurrency: the busy time of all levels, how many levels ever start, and
+ * every idle gap between two busy intervals of one level (its start and length). Every
+ * bound (this one, online.ts) prices the same decomposition. Pure, for tests.
  */
-export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number, coldStart: number): Omit<ClairvoyantPool, "usd" | "coldStartEachSeconds"> {
+export function levelGaps(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number): LevelGaps {
     const n = starts.length;
     // Events sorted by time; at equal times ends come first (a finishing request frees its slot).
     const times = new Float64Array(2 * n);
@@ -106,21 +119,25 @@ export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<nu
     const order = Array.from({ length: 2 * n }, (_, k) => k).sort((a, b) => times[a] - times[b] || deltas[a] - deltas[b]);
     const busySince: number[] = [];
     const lastEnd: number[] = [];
+    const gapStarts: number[] = [];
+    const gapSeconds: number[] = [];
+    const gapLevels: number[] = [];
     let active = 0;
     let level = 0;
     let busy = 0;
-    let cold = 0;
-    let coldStarts = 0;
-    let peak = 0;
+    let levels = 0;
     for (const k of order) {
         const t = times[k];
         active += deltas[k];
         const next = Math.ceil(active / concurrency);
         while (level < next) {
-            // Level `level` (0-based) starts: first start or a restart after an idle gap.
-            const gap = lastEnd[level] === undefined ? Infinity : t - lastEnd[level];
-            if (gap > coldStart) coldStarts++;
-            cold += Math.min(gap, coldStart);
+            // Level `level` (0-based) starts: its first start, or the end of an idle gap.
+            if (lastEnd[level] === undefined) levels++;
+            else {
+                gapStarts.push(lastEnd[level]);
+                gapSeconds.push(t - lastEnd[level]);
+                gapLevels.push(level);
+            }
             busySince[level] = t;
             level++;
         }
@@ -129,13 +146,31 @@ export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<nu
             busy += t - busySince[level];
             lastEnd[level] = t;
         }
-        peak = Math.max(peak, level);
     }
-    return { gpuSeconds: busy + cold, busySeconds: busy, coldStartSeconds: cold, coldStarts, peakWorkers: peak };
+    return { busySeconds: busy, levels, gapStarts, gapSeconds, gapLevels };
 }
 
-/** The bound for the requests of a trace selected by `include` (default: all), priced per GPU like the oracle. */
-export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
+/**
+ * GPU seconds of the bound for one pool, from request start/end times (seconds, any
+ * order), the per-worker concurrency and the cold start. Pure, for tests.
+ */
+export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number, coldStart: number): Omit<ClairvoyantPool, "usd" | "coldStartEachSeconds"> {
+    return clairvoyantFromGaps(levelGaps(starts, ends, concurrency), coldStart);
+}
+
+/** The bound priced on a level decomposition: each gap costs min(gap, cold start). */
+export function clairvoyantFromGaps(g: LevelGaps, coldStart: number): Omit<ClairvoyantPool, "usd" | "coldStartEachSeconds"> {
+    let cold = g.levels * coldStart;
+    let coldStarts = g.levels;
+    for (const gap of g.gapSeconds) {
+        if (gap > coldStart) coldStarts++;
+        cold += Math.min(gap, coldStart);
+    }
+    return { gpuSeconds: g.busySeconds + cold, busySeconds: g.busySeconds, coldStartSeconds: cold, coldStarts, peakWorkers: g.levels };
+}
+
+/** Request start and end times per worker pool of the requests `include` selects (default: all). */
+export function requestSpans(input: Pick<SimInput, "workerPools">, trace: Trace, include?: (i: number) => boolean): { starts: number[][]; ends: number[][] } {
     const starts = input.workerPools.map(() => [] as number[]);
     const ends = input.workerPools.map(() => [] as number[]);
     for (let i = 0; i < trace.times.length; i++) {
@@ -146,6 +181,12 @@ export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools"
         starts[wi].push(trace.times[i]);
         ends[wi].push(trace.times[i] + s);
     }
+    return { starts, ends };
+}
+
+/** The bound for the requests of a trace selected by `include` (default: all), priced per GPU like the oracle. */
+export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
+    const { starts, ends } = requestSpans(input, trace, include);
     const perWorkerPool = input.workerPools.map((w, wi) => {
         const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType);
         const r = clairvoyantSeconds(starts[wi], ends[wi], w.service.concurrency, cs);

@@ -8,7 +8,7 @@
  * Phase figures and their sources are in params.ts (the "cold start" section).
  */
 import type { GpuAmi, ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
-import { Range, SimParams } from "./params";
+import { DEFAULT_SIM_PARAMS, Range, SimParams } from "./params";
 
 /** How a worker pool's pods start, as deployed (components/serving/vllm/coldStart.ts and components/cluster). */
 export interface ColdStartMechanisms {
@@ -86,6 +86,11 @@ export function allocatableAfterLaunch(p: SimParams, ami: GpuAmi, boot: number):
 export function gpuNodeUnneededSeconds(p: SimParams, ami: GpuAmi): number {
     const r = nodeBootRange(p, ami);
     return Math.ceil((allocatableAfterLaunch(p, ami, (r.min + r.max) / 2) * p.coldStartScale) / 10) * 10;
+}
+
+/** A GPU pool's scale-down-unneeded time: its gpuPools[].scaleDownUnneededSeconds, else the derived figure above. */
+export function poolUnneededSeconds(pool: { readonly ami: GpuAmi; readonly scaleDownUnneededSeconds?: number }, p: SimParams = DEFAULT_SIM_PARAMS): number {
+    return pool.scaleDownUnneededSeconds ?? gpuNodeUnneededSeconds(p, pool.ami);
 }
 
 /** Seconds from the vLLM container starting to it answering /v1/models (weights, engine, compile). */

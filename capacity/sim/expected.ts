@@ -15,6 +15,8 @@ import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
 import { OracleCost, oracleCost } from "./oracle";
 import { ClairvoyantCost, clairvoyantCost } from "../bounds/clairvoyant";
+import { OnlineCost, onlineCost } from "../bounds/online";
+import { profileRates } from "../traffic/rates";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
@@ -67,6 +69,8 @@ export interface PoolEstimate {
     readonly oracleUsdPerMonth: number;
     /** GPU cost of the clairvoyant bound (capacity/bounds/clairvoyant.ts) for this pool's requests. */
     readonly clairvoyantUsdPerMonth: number;
+    /** GPU cost of the online bound (capacity/bounds/online.ts) for this pool's requests. */
+    readonly onlineBoundUsdPerMonth: number;
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
@@ -112,6 +116,17 @@ export interface ExpectedCost {
     readonly clairvoyantRatio: number | null;
     /** Cold start the bound pays per start, seconds, per worker pool (the simulator's mean phases). */
     readonly clairvoyantColdStartSeconds: Readonly<Record<string, number>>;
+    /**
+     * GPU cost of the online bound: the same accounting as the clairvoyant bound, for hold
+     * policies that do not know the next arrival (the cheaper of the best constant hold in
+     * hindsight and a hold rule that knows the profile's hourly rate; capacity/bounds/online.ts).
+     * Ignores the latency a release causes: a lower bound, not a policy.
+     */
+    readonly onlineBoundUsdPerMonth: number;
+    /** gpuUsdPerMonth / onlineBoundUsdPerMonth (null when the bound is 0). */
+    readonly onlineBoundRatio: number | null;
+    /** Which online rule gives the bound, per worker pool (e.g. "constant hold 140 s"). */
+    readonly onlineBoundPolicy: Readonly<Record<string, string>>;
     readonly requests: RequestCounts;
     /** The gateway's bounds behind the 429s (queue depth per pool) and 503s (seconds held). */
     readonly gatewayLimits: { readonly maxQueueDepth: number; readonly maxWaitSeconds: number };
@@ -145,6 +160,7 @@ export interface StackSimulation {
     readonly result: SimResult;
     readonly oracle: OracleCost;
     readonly clairvoyant: ClairvoyantCost;
+    readonly online: OnlineCost;
     readonly expected: ExpectedCost;
 }
 
@@ -154,7 +170,14 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
     const result = simulate(input);
     const oracle = oracleCost(input, input.trace);
     const clairvoyant = clairvoyantCost(input, input.trace);
-    return { input, result, oracle, clairvoyant, expected: summarize(config, input, result, oracle, clairvoyant) };
+    const online = onlineBound(config, input);
+    return { input, result, oracle, clairvoyant, online, expected: summarize(config, input, result, oracle, clairvoyant, online) };
+}
+
+/** The online bound of a stack's simulated trace, with the rates its traffic profile expects. */
+export function onlineBound(config: StackConfig, input: SimInput): OnlineCost {
+    const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
+    return onlineCost(input, input.trace, profileRates(config.traffic, targets, input.trace));
 }
 
 const orNull = (n: number, digits = 2) => (Number.isFinite(n) ? round(n, digits) : null);
@@ -165,7 +188,7 @@ function ttfa(values: readonly number[]): { median: number; max: number } | null
     return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
 }
 
-export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace)): ExpectedCost {
+export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace), online: OnlineCost = onlineBound(config, input)): ExpectedCost {
     const days = input.trace.horizonSeconds / 86400;
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const counts = (xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[]): RequestCounts => {
@@ -184,6 +207,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         const wps = result.workerPools.filter((_, wi) => input.workerPools[wi].gpuPool === gi);
         const oracleUsd = oracle.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
         const clairvoyantUsd = clairvoyant.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
+        const onlineUsd = online.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
         return {
             pool: g.name,
             gpuType: config.gpuPools[gi].gpuType,
@@ -195,6 +219,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             usdPerMonth: round(g.usd * perMonth),
             oracleUsdPerMonth: round(oracleUsd * perMonth),
             clairvoyantUsdPerMonth: round(clairvoyantUsd * perMonth),
+            onlineBoundUsdPerMonth: round(onlineUsd * perMonth),
             peakNodes: g.peakNodes,
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
@@ -228,6 +253,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     const answered = result.workerPools.reduce((a, w) => a + w.answered, 0) * perMonth;
     const oracleUsd = oracle.usd * perMonth;
     const clairvoyantUsd = clairvoyant.usd * perMonth;
+    const onlineUsd = online.usd * perMonth;
     return {
         profile: input.trace.profile,
         seed: input.trace.seed,
@@ -252,6 +278,9 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         clairvoyantUsdPerMonth: round(clairvoyantUsd),
         clairvoyantRatio: clairvoyantUsd > 0 ? round(gpuUsd / clairvoyantUsd, 2) : null,
         clairvoyantColdStartSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, round(clairvoyant.perWorkerPool[wi].coldStartEachSeconds, 1)])),
+        onlineBoundUsdPerMonth: round(onlineUsd),
+        onlineBoundRatio: onlineUsd > 0 ? round(gpuUsd / onlineUsd, 2) : null,
+        onlineBoundPolicy: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, online.perWorkerPool[wi].policy])),
         requests,
         gatewayLimits: { maxQueueDepth: input.gateway.maxQueueDepth, maxWaitSeconds: input.gateway.maxWaitSeconds },
         perPool,

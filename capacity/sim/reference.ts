@@ -8,7 +8,8 @@
  *   can start so its cold start is over in time, max 8 like the reference;
  * - the same with the optional GPU-utilization trigger at 70 % (`gpuUtilizationPercent`),
  *   which buys the reference's extra headroom during overlapping classes;
- * - the clairvoyant bound (capacity/bounds/clairvoyant.ts) and the oracle for the same trace.
+ * - the online bound (capacity/bounds/online.ts), the clairvoyant bound
+ *   (capacity/bounds/clairvoyant.ts) and the oracle for the same trace.
  */
 import { parseStackConfig } from "../../stacks/validate";
 import { StackConfig } from "../../stacks/validate";
@@ -25,6 +26,8 @@ export interface ComparisonRow {
     readonly p99LatencySeconds: number | null;
     /** usdPerMonth / the clairvoyant bound (null for the bounds themselves). */
     readonly clairvoyantRatio: number | null;
+    /** usdPerMonth / the online bound (capacity/bounds/online.ts; null for the bounds themselves). */
+    readonly onlineBoundRatio: number | null;
     readonly coldStarts: number | null;
     readonly rejectedPerMonth: number | null;
     readonly nodeHoursPerMonth: number | null;
@@ -87,6 +90,7 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             p95LatencySeconds: sim.expected.p95LatencySeconds,
             p99LatencySeconds: sim.expected.p99LatencySeconds,
             clairvoyantRatio: sim.expected.clairvoyantRatio,
+            onlineBoundRatio: sim.expected.onlineBoundRatio,
             coldStarts: sim.expected.coldStarts,
             rejectedPerMonth: sim.expected.requests.rejected,
             nodeHoursPerMonth: pool.nodeHoursPerMonth,
@@ -95,6 +99,7 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
     };
     const oracle = ours.expected.perPool[0].oracleUsdPerMonth;
     const clairvoyant = ours.expected.perPool[0].clairvoyantUsdPerMonth;
+    const online = ours.expected.perPool[0].onlineBoundUsdPerMonth;
     const coldStart = Object.values(ours.expected.clairvoyantColdStartSeconds)[0];
     return {
         days,
@@ -106,18 +111,32 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             row("from zero", fromZero),
             row("from zero, queue-sized", fromZeroQueueSized),
             {
+                name: "online bound",
+                policy: `does not know the next arrival: ${Object.values(ours.expected.onlineBoundPolicy)[0]}, latency ignored`,
+                usdPerMonth: online,
+                p95LatencySeconds: null,
+                p99LatencySeconds: null,
+                clairvoyantRatio: clairvoyant > 0 ? Math.round((online / clairvoyant) * 100) / 100 : null,
+                onlineBoundRatio: null,
+                coldStarts: null,
+                rejectedPerMonth: 0,
+                nodeHoursPerMonth: null,
+                nodeLaunchesPerMonth: null,
+            },
+            {
                 name: "clairvoyant",
                 policy: `knows every arrival, pays a ${Math.round(coldStart)} s cold start per start (min(gap, cold start) per idle gap)`,
                 usdPerMonth: clairvoyant,
                 p95LatencySeconds: null,
                 p99LatencySeconds: null,
                 clairvoyantRatio: null,
+                onlineBoundRatio: null,
                 coldStarts: null,
                 rejectedPerMonth: 0,
                 nodeHoursPerMonth: null,
                 nodeLaunchesPerMonth: null,
             },
-            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
+            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, onlineBoundRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
         ],
         runs: { reference, ours, oursGpu, fromZero, fromZeroQueueSized },
     };

@@ -16,10 +16,10 @@ import { withBatchJobs } from "../traffic/batch";
 import { BATCH_DEFAULTS } from "./batch";
 import { StackConfig } from "../../stacks/validate";
 import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
-import { DEFAULT_SIM_PARAMS, SimParams, resolveParams } from "./params";
+import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
-import { gpuNodeUnneededSeconds, mechanismsFor, streamSecondsPerGiB } from "./coldStart";
+import { mechanismsFor, poolUnneededSeconds, streamSecondsPerGiB } from "./coldStart";
 import { durationSeconds } from "./duration";
 import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
 
@@ -75,8 +75,8 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxNodes: pool.maxNodes,
             ami: pool.ami,
             imageCache: config.coldStart.imageCache === "snapshot" && pool.ami === "bottlerocket",
-            // The node group's ASG tag (components/cluster/index.ts); an explicit caUnneededSeconds parameter overrides it.
-            scaleDownUnneededSeconds: opts.params?.caUnneededSeconds ?? gpuNodeUnneededSeconds(DEFAULT_SIM_PARAMS, pool.ami),
+            // The node group's ASG tag (components/cluster/index.ts): the pool's override or the derived figure; an explicit caUnneededSeconds parameter overrides both.
+            scaleDownUnneededSeconds: opts.params?.caUnneededSeconds ?? poolUnneededSeconds(pool),
         };
     });
     const workerPools: WorkerPoolSetup[] = config.models.map((m) => {

@@ -14,8 +14,7 @@ import { ImageCacheBuilder } from "./imageCache/builder";
 import { IMAGE_CACHE_TAG } from "./imageCache/runbook";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
-import { gpuNodeUnneededSeconds } from "../../capacity/sim/coldStart";
-import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
+import { poolUnneededSeconds } from "../../capacity/sim/coldStart";
 
 /** Label and taint every GPU node carries; workloads select and tolerate these. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
@@ -258,7 +257,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     labels: gpuNodeLabels(pool),
                     taints: [GPU_TAINT],
                     gpusPerNode: pool.gpusPerNode,
-                    scaleDownUnneededSeconds: gpuNodeUnneededSeconds(DEFAULT_SIM_PARAMS, pool.ami),
+                    scaleDownUnneededSeconds: poolUnneededSeconds(pool),
                     tags: pool.minNodesReason ? { [MIN_NODES_REASON_TAG]: pool.minNodesReason } : undefined,
                     instanceTags: args.costTags,
                 },

@@ -110,10 +110,10 @@ export class Metrics {
     readonly cacheBytes = new Gauge({ name: "gateway_cache_bytes", help: "Bytes held by the response cache", labelNames: ["pool"], registers: [this.registry] });
     readonly cacheEvictions = new Counter({ name: "gateway_cache_evictions_total", help: "Cache entries dropped to stay within maxBytes", labelNames: ["pool"], registers: [this.registry] });
     /** Set by warmup.ts: recomputes gateway_warmup_replicas at scrape time, so expired warm-ups drop out without a timer. */
-    warmupCollector?: () => void;
+    warmupCollector?: () => void | Promise<void>;
     readonly warmupReplicas: Gauge = new Gauge({
         name: "gateway_warmup_replicas",
-        help: "Replicas this gateway replica asks to keep ready for active warm-ups (POST /v1/warmup), per pool; KEDA takes the max across gateway replicas",
+        help: "Replicas to keep ready for active warm-ups (POST /v1/warmup), per pool: the same on every gateway replica with a batch store (Valkey), this replica's own without; KEDA takes the max across gateway replicas",
         labelNames: ["pool"],
         registers: [this.registry],
         collect: () => this.warmupCollector?.(),

@@ -7,6 +7,8 @@ import { MOCK_ACCOUNT, callOverrides, recorder } from "../../scripts/engine/mock
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { validateManifests } from "../helpers/k8sSchema";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+import { parseStackConfig } from "../../stacks/validate";
+import { buildSimInput } from "../../capacity/sim/setup";
 
 const NG = "aws:eks/nodeGroup:NodeGroup";
 const TAG = "aws:autoscaling/tag:Tag";
@@ -125,6 +127,24 @@ describe("GpuCluster and Network under mocks", () => {
             assert.strictEqual(role, "1", `subnet ${s.cidrBlock} lacks a load balancer discovery tag`);
         }
         assert.strictEqual(dev.find("aws:ec2/vpcEndpoint:VpcEndpoint")[0].inputs.vpcEndpointType, "Gateway");
+    });
+
+    it("tags a GPU pool's ASG with its scaleDownUnneededSeconds override, and the simulator reads the same figure", async () => {
+        const cfg = clone(stackConfig("dev"));
+        cfg.gpuPools[0].scaleDownUnneededSeconds = 240;
+        const run = await runStack(cfg);
+        const unneeded = (r: StackRun) =>
+            r
+                .find(TAG)
+                .filter((t) => t.parent === "gpuserve:cluster:NodePool::gpuserve-test-gpu-a10g")
+                .map((t) => (t.inputs as any).tag)
+                .find((t) => t.key === `${TEMPLATE}/autoscaling-options/scaledownunneededtime`)?.value;
+        assert.strictEqual(unneeded(run), "240s");
+        // Without the override: the derived Bottlerocket figure.
+        assert.strictEqual(unneeded(dev), "50s");
+        const { "aws:region": region, ...rest } = cfg;
+        const input = buildSimInput(parseStackConfig({ ...rest, region, environment: "test" }), { days: 1, historyDays: 0 });
+        assert.strictEqual(input.gpuPools[0].scaleDownUnneededSeconds, 240);
     });
 
     it("uses an existing VPC's subnets without creating network resources", async () => {

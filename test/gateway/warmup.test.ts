@@ -97,6 +97,9 @@ describe("POST /v1/warmup and GET /v1/warmup", function () {
         const b = await gateway(warmupConfig([`http://127.0.0.1:${port}`]));
         await postWarmup(a.url, { model: MODEL, minutes: 10 });
         assert.deepStrictEqual([await warmupGauge(a.url), await warmupGauge(b.url)], [1, 0]);
+        // The same team again: extended, not a second replica.
+        await postWarmup(a.url, { model: MODEL, minutes: 20 });
+        assert.strictEqual(await warmupGauge(a.url), 1);
         await postWarmup(b.url, { model: MODEL, minutes: 10 });
         const values = [await warmupGauge(a.url), await warmupGauge(b.url)];
         assert.strictEqual(Math.max(...(values as number[])), 1);

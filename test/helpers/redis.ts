@@ -35,12 +35,15 @@ function ping(port: number): Promise<boolean> {
     });
 }
 
-/** `conf`: a config file read first (the options below override its port, bind, dir and save). */
-export async function startRedis(opts: { appendonly?: boolean; conf?: string } = {}): Promise<RedisServer> {
+/**
+ * `conf`: a config file read first (the options below override its port, bind, dir and save).
+ * `port`: listen there (a restart of a stopped server, as Valkey restarting behind its Service) instead of a free port.
+ */
+export async function startRedis(opts: { appendonly?: boolean; conf?: string; port?: number } = {}): Promise<RedisServer> {
     if (!fs.existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install the Debian package redis-server (scripts/system-deps.sh)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpuserve-redis-"));
     for (let attempt = 0; ; attempt++) {
-        const port = await freePort();
+        const port = opts.port ?? (await freePort());
         const proc: ChildProcess = spawn(
             REDIS_SERVER,
             [
@@ -74,6 +77,6 @@ export async function startRedis(opts: { appendonly?: boolean; conf?: string } =
         proc.kill("SIGKILL");
         await exited;
         // Another process took the port between our probe and redis's bind: try another.
-        if (attempt >= 3) throw new Error(`redis-server did not start:\n${out}`);
+        if (attempt >= 3 || opts.port !== undefined) throw new Error(`redis-server did not start:\n${out}`);
     }
 }

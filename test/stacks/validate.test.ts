@@ -68,6 +68,26 @@ describe("parseStackConfig", () => {
         assert.doesNotThrow(() => parseStackConfig(raw));
     });
 
+    it("rejects a GPU pool's scaleDownUnneededSeconds outside whole seconds 10-3600, naming the key and the derived default", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].scaleDownUnneededSeconds = 5;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 5 s: it must be whole seconds from 10 to 3600. Fix: set a whole number of seconds from 10 (Cluster Autoscaler's scan interval) to 3600 (an hour), or remove it for the derived 50 s",
+        );
+        raw.gpuPools[0].scaleDownUnneededSeconds = 90.5;
+        assert.match(errorOf(raw), /scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 90\.5 s: it must be whole seconds/);
+        raw.gpuPools[0].scaleDownUnneededSeconds = 7200;
+        assert.match(errorOf(raw), /from 10 to 3600/);
+        raw.gpuPools[0].scaleDownUnneededSeconds = "5m";
+        assert.strictEqual(
+            errorOf(raw),
+            'Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: must be whole seconds as a number, e.g. 120 (not a duration string) (got "5m"). Fix: set a valid value (see README, Config reference)',
+        );
+        raw.gpuPools[0].scaleDownUnneededSeconds = 300;
+        assert.strictEqual(parseStackConfig(raw).gpuPools[0].scaleDownUnneededSeconds, 300);
+    });
+
     it("rejects maxReplicas below minReplicas", () => {
         const raw = devRaw();
         raw.models[0].scaling = { minReplicas: 3, maxReplicas: 2 };

@@ -34,6 +34,10 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
         label: "GPU bound (clairvoyant)",
         value: (e) => `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts${e.clairvoyantRatio !== null ? `; this policy's GPU cost is ${e.clairvoyantRatio.toFixed(2)}x that` : ""}`,
     },
+    {
+        label: "GPU bound (online)",
+        value: (e) => `${usd(e.onlineBoundUsdPerMonth)} per month: the best a hold policy could do without knowing the next arrival (same accounting, latency ignored)${e.onlineBoundRatio !== null ? `; this policy's GPU cost is ${e.onlineBoundRatio.toFixed(2)}x that` : ""}`,
+    },
 ];
 
 /** Lines of one GPU pool (node group). */

@@ -48,6 +48,7 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
         ...coldStartRows(columns),
         row("GPU hours/month", (c) => num(c.sim.expected.gpuHoursPerMonth)),
         row("Clairvoyant bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`),
+        row("Online bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.onlineBoundUsdPerMonth)} (${c.sim.expected.onlineBoundRatio === null ? "n/a" : `${c.sim.expected.onlineBoundRatio}x`})`),
         row("Oracle GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`),
         // Batch jobs (traffic.batches), only when a compared stack has any.
         ...(columns.some((c) => c.sim.expected.batch)

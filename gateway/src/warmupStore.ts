@@ -1,0 +1,142 @@
+/**
+ * Where active warm-ups (POST /v1/warmup) live.
+ *
+ * - With a batch store (`batch.redisUrl`): in Valkey/Redis, one sorted set
+ *   `<batch.keyPrefix>warmups` scored by warm_until (ms). Every gateway replica reads the same
+ *   set, so GET /v1/warmup and gateway_warmup_replicas{pool} agree across replicas and survive
+ *   a restart or a rolling update. The key expires with its last warm-up; expired members are
+ *   skipped on read and removed on the next write.
+ * - Without one: in this replica's memory, as before. A restart forgets them, and each replica
+ *   exports only its own (the KEDA trigger takes the max across replicas, so a warm-up still
+ *   holds its replica while the replica that took it runs).
+ *
+ * One warm-up per (pool, model, team): asking again extends it to the later warm_until
+ * instead of adding a replica, so a double click, or a retry after a 503 whose write did
+ * reach the store, never doubles the GPUs. Two teams warming one pool are two replicas.
+ *
+ * Commands (Redis >= 7.0, Valkey 7.2+), per redis.io/docs/latest/commands: MULTI/EXEC,
+ * ZREMRANGEBYSCORE, ZADD key GT (since 6.2.0: a member's score only grows; a new member is
+ * added), PEXPIREAT key ms NX and GT (the options since 7.0.0: NX sets the
+ * expiry of a new key, GT extends it only to a later warm_until), ZRANGE key (now +inf BYSCORE
+ * (BYSCORE since 6.2.0).
+ */
+import { Redis } from "ioredis";
+import { GatewayError } from "./errors";
+
+export interface WarmupEntry {
+    readonly pool: string;
+    readonly model: string;
+    readonly team: string;
+    /** warm_until, ms since the epoch. */
+    readonly until: number;
+}
+
+export interface WarmupStore {
+    /** Records a warm-up; rejects with a 503 GatewayError when the store cannot. */
+    add(entry: WarmupEntry, now: number): Promise<void>;
+    /** Warm-ups with until > now; rejects with a 503 GatewayError when the store cannot answer. */
+    active(now: number): Promise<WarmupEntry[]>;
+    close(): Promise<void>;
+}
+
+export class MemoryWarmups implements WarmupStore {
+    private readonly entries: WarmupEntry[] = [];
+
+    async add(entry: WarmupEntry, now: number): Promise<void> {
+        this.prune(now);
+        const same = this.entries.findIndex((e) => e.pool === entry.pool && e.model === entry.model && e.team === entry.team);
+        if (same < 0) this.entries.push(entry);
+        else if (this.entries[same].until < entry.until) this.entries[same] = entry;
+    }
+
+    async active(now: number): Promise<WarmupEntry[]> {
+        this.prune(now);
+        return [...this.entries];
+    }
+
+    async close(): Promise<void> {}
+
+    private prune(now: number): void {
+        for (let i = this.entries.length - 1; i >= 0; i--) if (this.entries[i].until <= now) this.entries.splice(i, 1);
+    }
+}
+
+/** How long a store call may take before the request gets a 503 (a class should not wait on a dead Valkey). */
+export const STORE_TIMEOUT_MS = 2000;
+
+export function storeUnavailable(cause: unknown): GatewayError {
+    const why = (cause as Error)?.message ?? String(cause);
+    return new GatewayError(503, "service_unavailable", "warmup_store_unavailable", `The warm-up store (Valkey) did not answer (${why.slice(0, 200)}); the warm-up may not be recorded: send it again shortly (a repeat extends it, it never adds a replica)`, 5);
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class RedisWarmups implements WarmupStore {
+    constructor(
+        private readonly redis: Redis,
+        readonly key: string,
+        private readonly timeoutMs = STORE_TIMEOUT_MS,
+    ) {}
+
+    /** A connection of its own: fails fast (one retry, bounded commands) where the batch runner's waits out a Valkey restart. */
+    static connect(redisUrl: string, key: string): RedisWarmups {
+        const redis = new Redis(redisUrl, {
+            password: process.env.GATEWAY_BATCH_REDIS_PASSWORD || undefined,
+            connectionName: "gpuserve-gateway-warmup",
+            maxRetriesPerRequest: 1,
+            commandTimeout: STORE_TIMEOUT_MS,
+        });
+        // Errors reach the caller as rejected commands; without a listener ioredis would also print each reconnect failure.
+        redis.on("error", () => undefined);
+        return new RedisWarmups(redis, key);
+    }
+
+    async add(entry: WarmupEntry, now: number): Promise<void> {
+        const member = JSON.stringify([entry.pool, entry.model, entry.team]);
+        try {
+            const replies = await within(
+                this.redis
+                    .multi()
+                    .zremrangebyscore(this.key, "-inf", now)
+                    .zadd(this.key, "GT", entry.until, member)
+                    .pexpireat(this.key, entry.until, "NX")
+                    .pexpireat(this.key, entry.until, "GT")
+                    .exec(),
+                this.timeoutMs,
+            );
+            const failed = replies?.find(([err]) => err);
+            if (!replies || failed) throw failed?.[0] ?? new Error("transaction discarded");
+        } catch (e) {
+            throw storeUnavailable(e);
+        }
+    }
+
+    async active(now: number): Promise<WarmupEntry[]> {
+        let reply: string[];
+        try {
+            reply = await within(this.redis.zrange(this.key, `(${now}`, "+inf", "BYSCORE", "WITHSCORES"), this.timeoutMs);
+        } catch (e) {
+            throw storeUnavailable(e);
+        }
+        const out: WarmupEntry[] = [];
+        for (let i = 0; i + 1 < reply.length; i += 2) {
+            try {
+                const [pool, model, team] = JSON.parse(reply[i]) as [string, string, string];
+                out.push({ pool, model, team, until: Number(reply[i + 1]) });
+            } catch {
+                // Not ours (another writer under the same key): skip it rather than fail every scrape.
+            }
+        }
+        return out;
+    }
+
+    async close(): Promise<void> {
+        await this.redis.quit().catch(() => this.redis.disconnect());
+    }
+}
