@@ -106,8 +106,9 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     v1.addHook("preClose", async () => {
         // SIGTERM (draining) may take the whole drain bound; a forced close only a moment.
         await runner.stop(deps.isDraining() ? deps.config.drainTimeoutSeconds * 1000 : 2000);
-        // QUIT waits for a connection: with Valkey unreachable it would sit in the offline queue behind
-        // the reconnects (~10 s of retries, past fastify's close timeout), so drop the connection instead.
+        // QUIT waits for a connection: with Valkey unreachable it sits in the offline queue behind the
+        // commands already there (ioredis 6.0.0 built/Redis.js sendCommand) for ~10 s of reconnects, past
+        // fastify's 10 s close timeout (AVV_ERR_READY_TIMEOUT), so drop the connection instead.
         if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
         else redis.disconnect();
     });

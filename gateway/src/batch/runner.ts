@@ -258,8 +258,9 @@ class PoolWorker {
         this.unsubscribe();
         this.wake?.();
         this.blocking.disconnect();
-        // Valkey unreachable: the loop waits on a command queued behind the reconnects (ioredis 6 never
-        // settles it once the client is disconnected while reconnecting), so there is nothing to wait for.
+        // Valkey unreachable: the loop waits on a command queued behind the reconnects, which ioredis never
+        // settles once the client is disconnected while reconnecting (ioredis 6.0.0 built/Redis.js
+        // disconnect(): clears the reconnect timer, flushes nothing), so there is nothing to wait for.
         if (this.store.redis.status === "ready") await this.loopDone;
         const until = Date.now() + timeoutMs;
         while (this.running.size > 0 && Date.now() < until) await sleep(20);
