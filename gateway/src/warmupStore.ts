@@ -137,6 +137,8 @@ export class RedisWarmups implements WarmupStore {
     }
 
     async close(): Promise<void> {
-        await this.redis.quit().catch(() => this.redis.disconnect());
+        // As the batch store (batch/routes.ts): a QUIT queued behind reconnects to an unreachable Valkey never settles.
+        if (this.redis.status === "ready") await this.redis.quit().catch(() => this.redis.disconnect());
+        else this.redis.disconnect();
     }
 }
