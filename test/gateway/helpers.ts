@@ -2,9 +2,11 @@
 import * as esbuild from "esbuild";
 import * as fs from "fs";
 import * as path from "path";
+import Fastify, { FastifyInstance } from "fastify";
 import { Writable } from "stream";
 import { Dispatcher, request } from "undici";
 import { Gateway, GatewayConfigInput, GatewayOptions, sha256Hex, startGateway } from "../../gateway/src/index";
+import { registerWarmupRoutes, WarmupDeps } from "../../gateway/src/warmup";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
 import { tempDir } from "../helpers/tmp";
 import { onCleanup } from "../helpers/cleanup";
@@ -220,4 +222,27 @@ export function writeConfig(cfg: unknown): string {
     const file = path.join(dir, "gateway.json");
     fs.writeFileSync(file, JSON.stringify(cfg));
     return file;
+}
+
+/**
+ * A fastify app with only the warm-up routes of one pool "a10g" serving MODEL, no worker ready,
+ * every request from team "teaching" (tests of the routes and the gauge alone, with their own clock).
+ */
+export async function warmupRoutesApp(deps: Omit<WarmupDeps, "pools" | "poolByModel">): Promise<FastifyInstance> {
+    const app = Fastify();
+    const pool = { name: "a10g", readyCount: () => 0 };
+    await app.register(
+        async (v1) => {
+            v1.removeAllContentTypeParsers();
+            v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+            v1.addHook("onRequest", (req, _reply, done) => {
+                (req as unknown as { gw: unknown }).gw = { team: "teaching" };
+                done();
+            });
+            registerWarmupRoutes(v1, { ...deps, pools: new Map([["a10g", pool as never]]), poolByModel: new Map([[MODEL, pool as never]]) });
+        },
+        { prefix: "/v1" },
+    );
+    onCleanup(() => app.close());
+    return app;
 }

@@ -1,12 +1,10 @@
 /** Explicit warm-up API (POST/GET /v1/warmup, gateway_warmup_replicas): real HTTP on 127.0.0.1, fake vLLM. */
 import * as assert from "assert";
-import Fastify from "fastify";
 import { request } from "undici";
 import { sha256Hex } from "../../gateway/src/index";
 import { parseConfig } from "../../gateway/src/config";
 import { Metrics } from "../../gateway/src/metrics";
-import { registerWarmupRoutes } from "../../gateway/src/warmup";
-import { KEY, KEY2, MODEL, config, fake, freePort, gateway, get } from "./helpers";
+import { KEY, KEY2, MODEL, config, fake, freePort, gateway, get, warmupRoutesApp } from "./helpers";
 
 const TEACHER = "sk-teacher-warmup-key-0001";
 
@@ -109,20 +107,7 @@ describe("POST /v1/warmup and GET /v1/warmup", function () {
         let clock = 1_000_000;
         const cfg = parseConfig(warmupConfig(["http://127.0.0.1:9"]));
         const metrics = new Metrics();
-        const app = Fastify();
-        const pool = { name: "a10g", readyCount: () => 0 };
-        await app.register(
-            async (v1) => {
-                v1.removeAllContentTypeParsers();
-                v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-                v1.addHook("onRequest", (req, _reply, done) => {
-                    (req as unknown as { gw: unknown }).gw = { team: "teaching" };
-                    done();
-                });
-                registerWarmupRoutes(v1, { config: cfg, pools: new Map([["a10g", pool as never]]), poolByModel: new Map([[MODEL, pool as never]]), metrics, now: () => clock });
-            },
-            { prefix: "/v1" },
-        );
+        const app = await warmupRoutesApp({ config: cfg, metrics, now: () => clock });
         const headers = { authorization: `Bearer ${TEACHER}`, "content-type": "application/json" };
         const r = await app.inject({ method: "POST", url: "/v1/warmup", headers, payload: JSON.stringify({ model: MODEL, minutes: 5 }) });
         assert.strictEqual(r.statusCode, 202);

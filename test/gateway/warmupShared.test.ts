@@ -4,17 +4,15 @@
  * them, the gauge drops at expiry, and a store outage answers 503 instead of losing the warm-up.
  */
 import * as assert from "assert";
-import Fastify from "fastify";
 import { Redis } from "ioredis";
 import { request } from "undici";
 import { sha256Hex } from "../../gateway/src/index";
 import type { GatewayConfigInput } from "../../gateway/src/index";
 import { parseConfig } from "../../gateway/src/config";
 import { Metrics } from "../../gateway/src/metrics";
-import { registerWarmupRoutes } from "../../gateway/src/warmup";
 import { RedisWarmups } from "../../gateway/src/warmupStore";
 import { startRedis, RedisServer } from "../helpers/redis";
-import { KEY, MODEL, config, freePort, gateway, get, onCleanup } from "./helpers";
+import { KEY, MODEL, config, freePort, gateway, get, onCleanup, warmupRoutesApp } from "./helpers";
 
 const TEACHER = "sk-teacher-warmup-key-0002";
 const TEACHER2 = "sk-teacher-warmup-key-0003";
@@ -105,21 +103,7 @@ describe("warm-ups in the batch store (real redis-server)", function () {
         const store = RedisWarmups.connect(redis.url, `${cfg.batch!.keyPrefix}warmups`);
         onCleanup(() => store.close());
         const metrics = new Metrics();
-        const app = Fastify();
-        const pool = { name: "a10g", readyCount: () => 0 };
-        await app.register(
-            async (v1) => {
-                v1.removeAllContentTypeParsers();
-                v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-                v1.addHook("onRequest", (req, _reply, done) => {
-                    (req as unknown as { gw: unknown }).gw = { team: "teaching" };
-                    done();
-                });
-                registerWarmupRoutes(v1, { config: cfg, pools: new Map([["a10g", pool as never]]), poolByModel: new Map([[MODEL, pool as never]]), metrics, now: () => clock, store });
-            },
-            { prefix: "/v1" },
-        );
-        onCleanup(() => app.close());
+        const app = await warmupRoutesApp({ config: cfg, metrics, now: () => clock, store });
         const headers = { authorization: `Bearer ${TEACHER}`, "content-type": "application/json" };
         assert.strictEqual((await app.inject({ method: "POST", url: "/v1/warmup", headers, payload: JSON.stringify({ model: MODEL, minutes: 5 }) })).statusCode, 202);
         const value = async () => /gateway_warmup_replicas\{pool="a10g"\} (\S+)/.exec(await metrics.text())![1];
