@@ -73,9 +73,23 @@
         var res = await fetch(path, init);
         if (!res.ok) {
             var err = await chat.readError(res);
-            throw new Error((res.status === 401 ? "The API key was refused. " : "") + (err.message || "HTTP " + res.status));
+            var e = new Error((res.status === 401 ? "The API key was refused. " : "") + (err.message || "HTTP " + res.status));
+            e.status = res.status;
+            e.code = err.code;
+            throw e;
         }
         return res;
+    }
+
+    /**
+     * A gateway without a batch store has no batch routes: listing answers 404 (a listing never
+     * does when batches are on). Says so plainly, not "No route for ...", and disables submitting.
+     */
+    function offWhen(e) {
+        if (e.status !== 404 || e.code !== "not_found") return false;
+        list.replaceChildren(make("li", { class: "hint", text: "Batch jobs are not enabled on this gateway (it has no batch store). Ask your platform team, or send images one at a time above." }));
+        submit.disabled = true;
+        return true;
     }
 
     // ---------- submit ----------
@@ -159,6 +173,7 @@
             }) : [make("li", { class: "hint", text: "No batches yet." })]);
             if (open === true && selected && page.data.some(function (b) { return b.id === selected; })) select(selected);
         } catch (e) {
+            if (offWhen(e)) return;
             list.replaceChildren(make("li", { class: "error-text", text: "Could not load your batches: " + e.message }));
         }
     }

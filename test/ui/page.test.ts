@@ -196,6 +196,10 @@ describe("ui: the page in chromium against the real gateway", function () {
         const distinct = new Set(lengths.filter((n) => n > 0));
         assert.ok(distinct.size >= 5, `the answer should grow token by token, saw lengths ${JSON.stringify(lengths)}`);
         assert.ok(Math.min(...distinct) < first.length, "a partial answer was on screen before the whole");
+        // This gateway has no batch store: the Batch view says so and offers no submit (not "No route for GET /v1/batches").
+        await page.waitForSelector("#batch-view li.hint");
+        assert.match((await page.textContent("#batch-view li.hint"))!, /Batch jobs are not enabled on this gateway/);
+        assert.strictEqual(await page.isDisabled("#batch-submit"), true);
         await p.screenshot("01-png-streamed-answer");
 
         assert.strictEqual(s.fake!.requests.length, 1);
