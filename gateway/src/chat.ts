@@ -17,10 +17,9 @@ import { Gate, newContext, onClosed, RequestContext, requestIdOf } from "./gate"
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
-import { boundTokens, clip, parseChatRequest } from "./request";
+import { boundTokens, CHAT_PATH, clip, parseChatRequest } from "./request";
 import { replay, ResponseSubscriber, writeError } from "./respond";
 
-export const CHAT_PATH = "/v1/chat/completions";
 const LOG_LINE = `POST ${CHAT_PATH}`;
 
 /** Whether the chat route takes this request (everything else goes to fastify). */

@@ -25,11 +25,10 @@ import { errors, GatewayError } from "./errors";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import { AbortedError, Cancellation, Pool } from "./pool";
+import { CHAT_PATH } from "./request";
 import type { Outcome, Upstream } from "./upstream";
 import { SseScanner, Usage, usageOfJson } from "./usage";
 import { requestWhole } from "./whole";
-
-const CHAT_PATH = "/v1/chat/completions";
 
 /** Where a flight's answer goes: a client response (server.ts). */
 export interface Subscriber {

@@ -9,6 +9,9 @@
 import type { GatewayConfig } from "./config";
 import { errors } from "./errors";
 
+/** The chat completions path, on the gateway and on vLLM alike. */
+export const CHAT_PATH = "/v1/chat/completions";
+
 export interface ChatRequest {
     model: string;
     stream: boolean;
