@@ -7,6 +7,9 @@
 import * as assert from "assert";
 import { Redis } from "ioredis";
 import OpenAI, { toFile } from "openai";
+import { batchConfigSchema } from "../../gateway/src/batch/config";
+import { BatchStore, connect } from "../../gateway/src/batch/store";
+import type { ValidLine } from "../../gateway/src/batch/validate";
 import { startRedis, RedisServer } from "../helpers/redis";
 import { chatBody, config, fake, gateway, KEY, onCleanup, waitFor } from "./helpers";
 import type { GatewayConfigInput } from "../../gateway/src/index";
@@ -168,5 +171,37 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         await client(g1.url).batches.cancel((ok[0] as PromiseFulfilledResult<{ id: string }>).value.id);
         await waitFor(async () => (await r.scard(`${prefix}active:radiology`)) === 1, 5000, "one place free");
         assert.strictEqual((await create(client(g2.url), file.id)).status, "in_progress");
+    });
+});
+
+describe("a batch whose lines all finish while it is still validating (real redis-server)", () => {
+    it("ends completed when queueing ends, instead of staying in_progress for ever", async () => {
+        const cfg = batchConfigSchema.parse({ redisUrl: redis.url, keyPrefix: newPrefix() });
+        const conn = connect(cfg, "test");
+        conn.on("error", () => undefined);
+        onCleanup(async () => void conn.disconnect());
+        const store = new BatchStore(conn, cfg);
+        const id = "batch_validating_race";
+        assert.strictEqual(await store.reserve({ id, team: "radiology", object: "batch", endpoint: "/v1/chat/completions" }, 5), undefined);
+        const n = 500; // one queueing chunk: the lines are on the stream before the generator is asked for more
+        const lines = Array.from({ length: n }, (_, i): ValidLine => ({ customId: `c-${i}`, pool: "a10g", model: "m", body: "{}" }));
+        let finished = false;
+        async function* input(): AsyncIterable<ValidLine> {
+            yield* lines;
+            // Queueing asks for the next line only after the chunk is on the stream: a runner takes and finishes every line now.
+            const entries = await conn.lrange(store.keys.entries(id), 0, -1);
+            assert.strictEqual(entries.length, n);
+            for (let i = 0; i < n; i++) {
+                const entryId = entries[i].split(" ")[1];
+                assert.strictEqual(await store.finishLine({ batchId: id, team: "radiology", idx: i, pool: "a10g", ok: true, line: JSON.stringify({ custom_id: `c-${i}` }), entryId }), 1);
+            }
+            finished = true;
+        }
+        await store.createQueued(id, "radiology", input(), new Map([["a10g", n]]));
+        assert.ok(finished);
+        const b = await store.getBatch(id, "radiology");
+        assert.strictEqual(b?.status, "completed", `status ${b?.status}, completed ${b?.completed} of ${b?.total}`);
+        assert.ok(b?.output_file_id, "the output file was made");
+        assert.strictEqual(await conn.sismember(store.keys.active, id), 0, "no longer counted in progress");
     });
 });

@@ -195,7 +195,7 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         try {
             for await (const l of yielding(scanEvery(content, opts, errs))) perPool.set(l.pool, (perPool.get(l.pool) ?? 0) + 1);
             if (errs.length > 0) await store.failValidation(base.id, t, errs, batchTtl);
-            else await store.createQueued(base.id, yielding(scanEvery(content, opts, [])), perPool);
+            else await store.createQueued(base.id, t, yielding(scanEvery(content, opts, [])), perPool);
         } catch (e) {
             // E.g. Valkey full while queueing: the batch fails (and stops counting) rather than staying validating.
             await store.failValidation(base.id, t, [{ code: "batch_store_error", message: String((storeError(e) as Error).message).slice(0, 500), param: null, line: null }], batchTtl).catch(() => undefined);

@@ -174,9 +174,16 @@ return -1
 `;
 
 /** KEYS: batch. ARGV: now. Validating -> in_progress once every line is queued (not if it was cancelled or expired meanwhile). */
-const START = `#!lua
+/**
+ * KEYS: BKEYS. ARGV: BARGV. Validating -> in_progress once every line is queued. A runner may
+ * have finished every line already (a small batch, a fast worker: FINISH_LINE records lines of a
+ * validating batch, but FINALIZE ends only a batch in progress), so it finalizes here too;
+ * otherwise such a batch would stay in_progress for ever.
+ */
+const START = `${FINALIZE}
 if redis.call('HGET', KEYS[1], 'status') ~= 'validating' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'in_progress', 'in_progress_at', ARGV[1])
+finalize()
 return 1
 `;
 
@@ -206,7 +213,7 @@ export function connect(config: BatchConfig, name: string): StoreRedis {
     redis.defineCommand("beginCancel", { numberOfKeys: 1, lua: BEGIN_CANCEL });
     redis.defineCommand("beginExpire", { numberOfKeys: 1, lua: BEGIN_EXPIRE });
     redis.defineCommand("reserve", { numberOfKeys: 4, lua: RESERVE });
-    redis.defineCommand("startBatch", { numberOfKeys: 1, lua: START });
+    redis.defineCommand("startBatch", { numberOfKeys: BKEYS, lua: START });
     return redis;
 }
 
@@ -408,7 +415,7 @@ export class BatchStore {
     }
 
     /** Stores the lines and queues each on its pool's stream, a chunk at a time; in_progress once every line is queued. */
-    async createQueued(id: string, lines: AsyncIterable<ValidLine>, perPool: ReadonlyMap<string, number>): Promise<void> {
+    async createQueued(id: string, team: string, lines: AsyncIterable<ValidLine>, perPool: ReadonlyMap<string, number>): Promise<void> {
         let total = 0;
         for (const n of perPool.values()) total += n;
         const h: Record<string, string> = { total: String(total) };
@@ -442,7 +449,7 @@ export class BatchStore {
             if (chunk.length >= CHUNK) await flush();
         }
         if (chunk.length > 0) await flush();
-        await this.redis.startBatch(this.keys.batch(id), nowSec());
+        await this.redis.startBatch(...this.bkeys(id, team), ...this.bargv(id));
     }
 
     /** Acknowledges and deletes the batch's queue entries, so no replica runs (or a pool at zero wakes for) its lines. */
