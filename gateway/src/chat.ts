@@ -13,7 +13,7 @@ import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import { Flight } from "./flight";
-import { Gate, newContext, onClosed, RequestContext, requestIdOf } from "./gate";
+import { Gate, newContext, onClosed, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
@@ -133,7 +133,7 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
         }
         gate.track(
             ctx,
-            (fn) => res.once("close", fn),
+            (fn) => onResponseClosed(req, res, fn),
             () => ({ status: res.writableFinished ? res.statusCode : 499, line: LOG_LINE, ip: deps.clientIp(req) }),
         );
         const refused = gate.admit(ctx, "POST", req.headers, true);

@@ -5,7 +5,8 @@
  * refused here costs no buffer. Also the one log line and the metrics each request ends with.
  */
 import { randomUUID } from "crypto";
-import type { IncomingHttpHeaders } from "http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "http";
+import type { Socket } from "net";
 import { performance } from "perf_hooks";
 import type { Authenticator } from "./auth";
 import type { GatewayConfig } from "./config";
@@ -45,6 +46,35 @@ export function newContext(id: string): RequestContext {
 export function onClosed(ctx: RequestContext, fn: () => void): void {
     if (ctx.closed) fn();
     else ctx.cleanup.push(fn);
+}
+
+/** Callbacks of responses waiting on a socket: one 'close' listener per socket, however deep a client pipelines. */
+const waitingOn = new WeakMap<Socket, Set<() => void>>();
+
+/**
+ * Runs fn once, when the response closes or its connection does. The second is needed: a
+ * pipelined request's response waits for the one before it, and when the client disconnects,
+ * Node 20 destroys the pending requests but never emits 'close' on that queued response
+ * (lib/_http_server.js socketOnClose -> abortIncoming). Its team slot, body budget and upstream
+ * call would be held for good, and a drain would never be clean.
+ */
+export function onResponseClosed(req: IncomingMessage, res: ServerResponse, fn: () => void): void {
+    const socket = req.socket;
+    let waiting = waitingOn.get(socket);
+    if (waiting === undefined) {
+        const set = (waiting = new Set());
+        waitingOn.set(socket, set);
+        socket.once("close", () => {
+            waitingOn.delete(socket);
+            for (const f of [...set]) f();
+        });
+    }
+    const once = () => {
+        if (!waiting!.delete(once)) return;
+        fn();
+    };
+    waiting.add(once);
+    res.once("close", once);
 }
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;

@@ -13,7 +13,7 @@ import { createChatRoute, isChatRequest } from "./chat";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import type { Flight } from "./flight";
-import { Gate, newContext, RequestContext, requestIdOf } from "./gate";
+import { Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
@@ -165,7 +165,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 }
                 gate.track(
                     ctx,
-                    (fn) => reply.raw.once("close", fn),
+                    (fn) => onResponseClosed(request.raw, reply.raw, fn),
                     () => ({ status: reply.raw.writableFinished ? reply.raw.statusCode : 499, line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`, ip: request.ip }),
                 );
                 // These routes parse their own bodies (JSON, or multipart file uploads): no content-type check here.

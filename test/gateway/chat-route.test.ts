@@ -82,6 +82,26 @@ describe("chat completions on the node:http path", () => {
         assert.strictEqual(((await r.json()) as { error: { code: string } }).error.code, "not_found");
     });
 
+    it("releases a pipelined request whose client disconnects before its turn: team slot, body budget, upstream call, drain", async () => {
+        const f = await fake({ tokenDelayMs: 100 });
+        const gw = await gateway(config([f.url], { limits: { default: { maxConcurrent: 2 } } }));
+        await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
+        const b1 = JSON.stringify(chatBody("first", { max_tokens: 5 }));
+        const b2 = JSON.stringify(chatBody("second", { max_tokens: 5 }));
+        const socket = net.connect(Number(new URL(gw.url).port), "127.0.0.1");
+        socket.on("error", () => undefined);
+        await new Promise((r) => socket.once("connect", r));
+        // Two requests on one connection: the second's response must wait for the first's.
+        socket.write(head(`Content-Length: ${Buffer.byteLength(b1)}\r\n`) + b1 + head(`Content-Length: ${Buffer.byteLength(b2)}\r\n`) + b2);
+        await waitFor(() => f.requests.length === 2, 2000, "both requests upstream");
+        socket.destroy();
+        // Both are released: both upstream calls are cancelled, the team may send 2 again, and a drain is clean.
+        await waitFor(() => f.stats().aborted === 2, 2000, "both upstream calls aborted");
+        const again = await Promise.all([post(gw.url, chatBody("a")), post(gw.url, chatBody("b"))]);
+        assert.deepStrictEqual(again.map((r) => r.status), [200, 200]);
+        assert.deepStrictEqual(await gw.drain(1500), { clean: true });
+    });
+
     it("logs the client address from X-Forwarded-For only when the peer is a trusted proxy", async () => {
         const f = await fake();
         const trustedLogs = logCapture();
