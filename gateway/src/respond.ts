@@ -65,7 +65,13 @@ export class ResponseSubscriber implements Subscriber {
     private watchStall(): void {
         const res = this.res;
         const socket = res.socket;
-        if (!socket || unsent(socket) === 0) return;
+        if (!socket) {
+            // A pipelined answer waits for the one before it: watch once it has its socket and is
+            // flushed (ServerResponse.assignSocket emits 'socket', then flushes; lib/_http_server.js, v20).
+            res.once("socket", () => process.nextTick(() => this.watchStall()));
+            return;
+        }
+        if (unsent(socket) === 0) return;
         let last = unsent(socket);
         const timer = setInterval(() => {
             const now = unsent(socket);

@@ -13,7 +13,7 @@ import { sleep } from "./helpers";
 
 /** The parts of a ServerResponse the subscriber uses, after end() as Node reports them (writableNeedDrain false). */
 class StandInResponse extends EventEmitter {
-    readonly socket = { writableLength: 0, _handle: { writeQueueSize: 0 } };
+    socket: { writableLength: number; _handle: { writeQueueSize: number } } | null = { writableLength: 0, _handle: { writeQueueSize: 0 } };
     destroyed = false;
     writableEnded = false;
     writableNeedDrain = false;
@@ -42,7 +42,7 @@ class StandInResponse extends EventEmitter {
     }
     /** The kernel took `bytes` more (the client read). */
     drainSome(bytes: number): void {
-        this.socket._handle.writeQueueSize = Math.max(0, this.socket._handle.writeQueueSize - bytes);
+        this.socket!._handle.writeQueueSize = Math.max(0, this.socket!._handle.writeQueueSize - bytes);
     }
 }
 
@@ -53,15 +53,30 @@ function subscriberOn(res: StandInResponse, stallMs: number): ResponseSubscriber
 describe("ResponseSubscriber: a whole answer the client does not read", () => {
     it("closes the connection when nothing of the answer left the gateway for clientStallSeconds", async () => {
         const res = new StandInResponse();
-        res.socket._handle.writeQueueSize = 8 << 20; // 8 MiB waiting for a client that reads nothing
+        res.socket!._handle.writeQueueSize = 8 << 20; // 8 MiB waiting for a client that reads nothing
         subscriberOn(res, 100).whole(200, "application/json", Buffer.alloc(1024));
+        await sleep(350);
+        assert.strictEqual(res.destroyed, true, "the stalled client should have been cut off");
+    });
+
+    it("watches a pipelined answer once it gets its socket (it waits for the answer before it)", async () => {
+        const res = new StandInResponse();
+        const socket = res.socket!;
+        res.socket = null; // queued behind the previous response on this connection
+        subscriberOn(res, 100).whole(200, "application/json", Buffer.alloc(1024));
+        await sleep(150);
+        assert.strictEqual(res.destroyed, false);
+        // Its turn: Node assigns the socket, emits 'socket', and flushes into a full socket.
+        res.socket = socket;
+        socket._handle.writeQueueSize = 8 << 20;
+        res.emit("socket", socket);
         await sleep(350);
         assert.strictEqual(res.destroyed, true, "the stalled client should have been cut off");
     });
 
     it("keeps a client that reads slowly", async () => {
         const res = new StandInResponse();
-        res.socket._handle.writeQueueSize = 8 << 20;
+        res.socket!._handle.writeQueueSize = 8 << 20;
         subscriberOn(res, 100).whole(200, "application/json", Buffer.alloc(1024));
         const reader = setInterval(() => res.drainSome(1 << 20), 40);
         await sleep(450);
@@ -84,7 +99,7 @@ describe("ResponseSubscriber: a whole answer the client does not read", () => {
         const sub = subscriberOn(res, 100);
         sub.streamStart(200, "text/event-stream");
         sub.streamData(Buffer.from("data: {}\n\n"));
-        res.socket._handle.writeQueueSize = 4 << 20;
+        res.socket!._handle.writeQueueSize = 4 << 20;
         sub.streamEnd();
         await sleep(350);
         assert.strictEqual(res.destroyed, true);
