@@ -1,6 +1,7 @@
 /**
- * Server wiring: fastify routes and hooks, per-request accounting (metrics, one log line),
- * and the drain sequence for SIGTERM.
+ * Server wiring: the node:http server (chat completions to chat.ts, everything else to fastify),
+ * the fastify routes and hooks, and the drain sequence for SIGTERM. Admission and per-request
+ * accounting (metrics, one log line) are the gate's (gate.ts), shared by both paths.
  */
 import proxyAddr from "@fastify/proxy-addr";
 import Fastify, { FastifyError, FastifyInstance, LogController } from "fastify";

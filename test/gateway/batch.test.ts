@@ -6,18 +6,13 @@
 import * as assert from "assert";
 import OpenAI, { toFile } from "openai";
 import { expectedAnswer, spawnFakeVllm } from "../fakes/vllm";
-import { startRedis, RedisServer } from "../helpers/redis";
+import { redisForFile } from "../helpers/redis";
 import { chatBody, config, fake, gateway, get, KEY, KEY2, metric, metrics, MODEL, onCleanup, post, waitFor } from "./helpers";
 import type { GatewayConfigInput } from "../../gateway/src/index";
 
-let redis: RedisServer;
+const redis = redisForFile();
 let prefixN = 0;
 
-before(async function () {
-    this.timeout(20_000);
-    redis = await startRedis();
-});
-after(async () => redis?.stop());
 
 /** A gateway config with batch on; each test gets its own key prefix in the shared server. */
 function batchConfig(upstreams: string[], batch: Record<string, unknown> = {}, extra: Partial<GatewayConfigInput> = {}): GatewayConfigInput {

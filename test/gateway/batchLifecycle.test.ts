@@ -10,23 +10,18 @@ import OpenAI, { toFile } from "openai";
 import { batchConfigSchema } from "../../gateway/src/batch/config";
 import { BatchStore, connect } from "../../gateway/src/batch/store";
 import type { ValidLine } from "../../gateway/src/batch/validate";
-import { startRedis, RedisServer } from "../helpers/redis";
+import { redisForFile } from "../helpers/redis";
 import { chatBody, config, fake, gateway, KEY, onCleanup, waitFor } from "./helpers";
 import type { GatewayConfigInput } from "../../gateway/src/index";
 
-let redis: RedisServer;
+const redis = redisForFile();
 let r: Redis;
 let prefixN = 0;
 
-before(async function () {
-    this.timeout(20_000);
-    redis = await startRedis();
+before(() => {
     r = new Redis(redis.url);
 });
-after(async () => {
-    r?.disconnect();
-    await redis?.stop();
-});
+after(() => r?.disconnect());
 
 const newPrefix = () => `life${process.pid}-${++prefixN}:{b}:`;
 

@@ -10,17 +10,12 @@ import * as path from "path";
 import OpenAI from "openai";
 import { batchConfigSchema } from "../../gateway/src/batch/config";
 import { BatchStore, connect } from "../../gateway/src/batch/store";
-import { startRedis, RedisServer } from "../helpers/redis";
+import { redisForFile } from "../helpers/redis";
 import { tempDir } from "../helpers/tmp";
 import { chatBody, config, gateway, KEY, onCleanup } from "./helpers";
 
-let redis: RedisServer;
+const redis = redisForFile();
 
-before(async function () {
-    this.timeout(20_000);
-    redis = await startRedis();
-});
-after(async () => redis?.stop());
 
 /**
  * The longest block of this process's event loop between two ticks of a 2 ms timer, as the smaller

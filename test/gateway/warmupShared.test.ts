@@ -11,19 +11,14 @@ import type { GatewayConfigInput } from "../../gateway/src/index";
 import { parseConfig } from "../../gateway/src/config";
 import { Metrics } from "../../gateway/src/metrics";
 import { RedisWarmups } from "../../gateway/src/warmupStore";
-import { startRedis, RedisServer } from "../helpers/redis";
+import { redisForFile, startRedis } from "../helpers/redis";
 import { KEY, MODEL, config, freePort, gateway, get, onCleanup, warmupRoutesApp } from "./helpers";
 
 const TEACHER = "sk-teacher-warmup-key-0002";
 const TEACHER2 = "sk-teacher-warmup-key-0003";
-let redis: RedisServer;
+const redis = redisForFile();
 let prefixN = 0;
 
-before(async function () {
-    this.timeout(20_000);
-    redis = await startRedis();
-});
-after(async () => redis?.stop());
 
 function sharedConfig(upstreams: string[], redisUrl = redis.url, keyPrefix = `w${process.pid}-${++prefixN}:{b}:`): GatewayConfigInput {
     return config(upstreams, {
