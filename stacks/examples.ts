@@ -22,7 +22,7 @@ function whatIsWrong(value: string): { message: string; fix: string } | undefine
     if (value === EXAMPLE_CERTIFICATE_ARN) return { message: "is the example certificate ARN from the committed stack file", fix: "request or import your certificate in ACM and set its ARN (aws acm list-certificates)" };
     if (new RegExp(`(^|[^0-9])${EXAMPLE_ACCOUNT}([^0-9]|$)`).test(value)) return { message: `uses AWS's documentation account ${EXAMPLE_ACCOUNT}`, fix: "use your account's ARN (aws sts get-caller-identity shows the account)" };
     if (EXAMPLE_DOMAIN.test(value)) return { message: "is a domain reserved for documentation (RFC 2606)", fix: "set the domain you own and have an ACM certificate for" };
-    if (DOCUMENTATION_CIDR.test(value)) return { message: "is an address block reserved for documentation (RFC 5737)", fix: "list the CIDRs of your office VPN or of the runner that deploys (see README, Deploying for real)" };
+    if (DOCUMENTATION_CIDR.test(value)) return { message: "is an address block reserved for documentation (RFC 5737)", fix: "list the CIDRs of your office VPN or of the runner that deploys (see docs/deploy.md)" };
     return undefined;
 }
 

@@ -99,7 +99,7 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
     return {
         key: key(...issue.path),
         message: `${issue.message} (${got})`,
-        fix: value === undefined ? "set it: it has no default" : "set a valid value (see README, Config reference)",
+        fix: value === undefined ? "set it: it has no default" : "set a valid value (see docs/config.md)",
     };
 }
 

@@ -100,7 +100,7 @@ export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }
     const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [cache.image] }, { name: "status", values: ["completed"] }] }, opts);
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (README, "Cold start")`);
+            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`);
             return undefined;
         }
         return ids[0];

@@ -59,7 +59,7 @@ export const BOTTLEROCKET_OS_VOLUME_GIB = 8;
  * (Bottlerocket README, "Storage"; AWS containers blog, "Reduce container startup time on Amazon EKS with
  * Bottlerocket data volume"). A volume restored from a snapshot takes the snapshot's encryption: EC2 rejects
  * an explicit `encrypted` beside `snapshotId` (launch template EBS block device), so the snapshot must be
- * encrypted (README, "Cold start": build it encrypted).
+ * encrypted (docs/scaling.md, "Cold start": build it encrypted).
  */
 export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume">) {
     const ebs = (volumeSize: number) => ({ volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" });

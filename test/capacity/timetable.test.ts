@@ -25,7 +25,7 @@ function configError(traffic: Record<string, unknown>): string {
 describe("timetable schema", () => {
     it("names the session and field of a bad value", () => {
         const bad = [session, session, { ...session, start: "9am" }];
-        assert.strictEqual(configError({ profile: "timetable", timetable: bad }), 'Invalid stack config: gpuserve:traffic.timetable[2].start: must be HH:MM (24h), e.g. 09:00 (got "9am"). Fix: set a valid value (see README, Config reference)');
+        assert.strictEqual(configError({ profile: "timetable", timetable: bad }), 'Invalid stack config: gpuserve:traffic.timetable[2].start: must be HH:MM (24h), e.g. 09:00 (got "9am"). Fix: set a valid value (see docs/config.md)');
         assert.match(configError({ profile: "timetable", timetable: [{ ...session, days: "mon" }] }), /gpuserve:traffic\.timetable\[0\]\.days: must be cron day-of-week syntax/);
         assert.match(configError({ profile: "timetable", timetable: [{ ...session, student: 20 }] }), /gpuserve:traffic\.timetable\[0\]\.student: unknown key 'student'\. Fix: did you mean 'students'\?/);
     });

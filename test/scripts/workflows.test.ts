@@ -10,7 +10,7 @@ const DIR = path.join(ROOT, ".github", "workflows");
 const VALIDATOR = path.join(ROOT, "node_modules", "@action-validator", "cli", "cli.mjs");
 const raw = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
 const load = (f: string) => parse(raw(f));
-const README = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+const DEPLOY_DOC = fs.readFileSync(path.join(ROOT, "docs", "deploy.md"), "utf8");
 
 /**
  * The actions we use, at the commit we pin, with the inputs their action.yml declares at that
@@ -161,7 +161,7 @@ describe("GitHub workflows", () => {
             assert.doesNotMatch(job.concurrency!.group, /github\./);
             const pulumi = stepOf(job, "pulumi/actions")!;
             assert.deepStrictEqual([pulumi.with!.command, pulumi.with!["stack-name"]], ["up", name]);
-            assert.notStrictEqual(pulumi.with!.upsert, true, "stacks are created with `pulumi stack init` (README)");
+            assert.notStrictEqual(pulumi.with!.upsert, true, "stacks are created with `pulumi stack init` (docs/deploy.md)");
             const aws = stepOf(job, "aws-actions/configure-aws-credentials")!;
             assert.ok(Number(aws.with!["role-duration-seconds"]) >= job["timeout-minutes"]! * 60, `${name}: AWS credentials expire before the job's timeout`);
             assert.match(String(job["runs-on"]), new RegExp(`vars\\.GPUSERVE_${name.toUpperCase()}_RUNS_ON`));
@@ -172,15 +172,15 @@ describe("GitHub workflows", () => {
         assert.match(guard.run!, /exit 1/);
     });
 
-    it("the README names every secret, variable and environment the workflows use, and each role's trust", () => {
+    it("docs/deploy.md names every secret, variable and environment the workflows use, and each role's trust", () => {
         const all = files.map(raw).join("\n");
         const names = new Set([...all.matchAll(/(?:vars|secrets)\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== "GITHUB_TOKEN"));
-        for (const n of names) assert.ok(README.includes(`\`${n}\``), `README does not mention ${n}`);
+        for (const n of names) assert.ok(DEPLOY_DOC.includes(`\`${n}\``), `docs/deploy.md does not mention ${n}`);
         for (const env of ["preview", "dev", "production"]) {
-            assert.ok(README.includes(`repo:<owner>/<repo>:environment:${env}`), `README: trust of the ${env} role`);
+            assert.ok(DEPLOY_DOC.includes(`repo:<owner>/<repo>:environment:${env}`), `docs/deploy.md: trust of the ${env} role`);
         }
-        assert.match(README, /pulumi stack init/);
-        assert.match(README, /MaxSessionDuration|max-session-duration/);
+        assert.match(DEPLOY_DOC, /pulumi stack init/);
+        assert.match(DEPLOY_DOC, /MaxSessionDuration|max-session-duration/);
     });
 });
 

@@ -62,7 +62,7 @@ describe("parseStackConfig", () => {
         Object.assign(raw.gpuPools[0], { minNodes: 1, minNodesReason: "first answer < 5 s in clinic hours" });
         assert.strictEqual(
             errorOf(raw),
-            'Invalid stack config: gpuserve:gpuPools[0].minNodesReason: becomes an AWS tag value: use letters, digits, spaces and _ . : / = + - @ only (got "first answer < 5 s in clinic hours"). Fix: set a valid value (see README, Config reference)',
+            'Invalid stack config: gpuserve:gpuPools[0].minNodesReason: becomes an AWS tag value: use letters, digits, spaces and _ . : / = + - @ only (got "first answer < 5 s in clinic hours"). Fix: set a valid value (see docs/config.md)',
         );
         raw.gpuPools[0].minNodesReason = "Klinik öffnet 7:00 - erste Antwort in 5 s";
         assert.doesNotThrow(() => parseStackConfig(raw));
@@ -82,7 +82,7 @@ describe("parseStackConfig", () => {
         raw.gpuPools[0].scaleDownUnneededSeconds = "5m";
         assert.strictEqual(
             errorOf(raw),
-            'Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: must be whole seconds as a number, e.g. 120 (not a duration string) (got "5m"). Fix: set a valid value (see README, Config reference)',
+            'Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: must be whole seconds as a number, e.g. 120 (not a duration string) (got "5m"). Fix: set a valid value (see docs/config.md)',
         );
         raw.gpuPools[0].scaleDownUnneededSeconds = 300;
         assert.strictEqual(parseStackConfig(raw).gpuPools[0].scaleDownUnneededSeconds, 300);
@@ -168,7 +168,7 @@ describe("parseStackConfig", () => {
     it("rejects zero and negative limits naming the key and the value", () => {
         const raw = devRaw();
         raw.gpuPools[0].maxNodes = 0;
-        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: Too small: expected number to be >0 (got 0). Fix: set a valid value (see README, Config reference)");
+        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: Too small: expected number to be >0 (got 0). Fix: set a valid value (see docs/config.md)");
         const raw2 = devRaw();
         raw2.models[0].scaling.minReplicas = -1;
         assert.match(errorOf(raw2), /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: Too small: expected number to be >=0 \(got -1\)/);

@@ -16,7 +16,7 @@
  * (PropertySelector, DesiredValues; default timeout 3600 s), aws:runCommand (SendCommand parameters).
  */
 
-/** Tag of an image-cache snapshot: the vLLM image it holds (README, "Cold start"). */
+/** Tag of an image-cache snapshot: the vLLM image it holds (docs/scaling.md, "Cold start"). */
 export const IMAGE_CACHE_TAG = "gpuserve.io/image";
 /** Tag of the builder instance and its volumes: the cluster it builds for (scopes the automation role). */
 export const BUILDER_TAG = "gpuserve.io/image-cache-builder";
