@@ -11,6 +11,7 @@ import { z } from "zod";
 import { planSubnets } from "../components/network/subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
+import { ImageRefError, parseImageRef } from "./imageRef";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "gpuserve";
@@ -28,6 +29,24 @@ const TAG_VALUE_MESSAGE = "becomes an AWS tag value: use letters, digits, spaces
 const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
 const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', start with a letter, at most 32 characters");
 const positiveInt = z.int().positive();
+
+/**
+ * A container image containerd accepts (stacks/imageRef.ts), pinned by a tag or digest; `digestOnly`: by digest.
+ * Components emit it normalized (docker.io/..., normalizeImageRef), the form the kubelet asks containerd for.
+ */
+function pinnedImage(opts: { digestOnly?: boolean } = {}) {
+    return z.string().superRefine((s, ctx) => {
+        try {
+            const r = parseImageRef(s);
+            if (opts.digestOnly ? r.digest === undefined : r.tag === undefined && r.digest === undefined) {
+                ctx.addIssue({ code: "custom", message: opts.digestOnly ? "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>" : "must be pinned: add :<tag> or @sha256:<digest>" });
+            }
+        } catch (e) {
+            if (!(e instanceof ImageRefError)) throw e;
+            ctx.addIssue({ code: "custom", message: `is not an image reference containerd accepts: ${e.reason}` });
+        }
+    });
+}
 const nonNegativeInt = z.int().nonnegative();
 
 /** Kubernetes versions whose EKS managed add-on versions are pinned in components/cluster/versions.ts. */
@@ -209,7 +228,7 @@ export const gatewaySchema = z.strictObject({
     /** Opt-in exact-match response cache for deterministic requests (temperature 0). @default true */
     responseCache: z.boolean().default(true),
     /** Gateway image; when absent the stack builds `gateway/` into an ECR repository. */
-    image: z.string().min(1).optional(),
+    image: pinnedImage().optional(),
     /** Requests held per pool while workers start. @default 200 */
     maxQueueDepth: positiveInt.default(200),
     /**
@@ -231,7 +250,7 @@ export const batchSchema = z.strictObject({
     /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
     endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
     /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
-    image: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127})?@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>").default(VALKEY_IMAGE),
+    image: pinnedImage({ digestOnly: true }).default(VALKEY_IMAGE),
     /** In-cluster Valkey volume size (append-only file). @default 20 */
     storageGiB: z.int().min(1).default(20),
     /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line). @default 2048 */
@@ -257,9 +276,9 @@ export const servingSchema = z.strictObject({
     allowInsecureHttp: z.boolean().default(false),
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
     /** vLLM image, pinned. @default "vllm/vllm-openai:v0.33.0" */
-    vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
+    vllmImage: pinnedImage().default("vllm/vllm-openai:v0.33.0"),
     /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
-    uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
+    uiImage: pinnedImage().default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
     /** Batch jobs (OpenAI Batch API) and their Valkey store. */
     batch: batchSchema.default(batchSchema.parse({})),
 });

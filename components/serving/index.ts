@@ -79,7 +79,6 @@ export class ServingStack extends pulumi.ComponentResource {
                           clusterName: args.clusterName,
                           clusterArn: args.clusterArn,
                           region: cfg.region,
-                          vllmImage: cfg.serving.vllmImage,
                           models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,

@@ -10,6 +10,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
@@ -75,6 +76,8 @@ export class WorkerPool extends pulumi.ComponentResource {
     constructor(name: string, args: WorkerPoolArgs, opts: pulumi.ComponentResourceOptions) {
         super("gpuserve:serving:WorkerPool", name, {}, opts);
         const m = args.model;
+        // The name the image-cache snapshot stores it under (components/cluster/imageCache) and the kubelet asks for.
+        const image = normalizeImageRef(args.image);
         this.deploymentName = workerName(m);
         this.serviceName = workerName(m);
         const labels = componentLabels("worker", { "app.kubernetes.io/name": "vllm", [WORKER_POOL_LABEL]: m.name });
@@ -87,7 +90,7 @@ export class WorkerPool extends pulumi.ComponentResource {
             model: m,
             gpuPool: args.gpuPool,
             coldStart: args.coldStart,
-            image: args.image,
+            image,
             vllmArgs: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
             region: args.region,
             bucket: args.weights?.bucketName,
@@ -119,7 +122,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "vllm",
-                                    image: args.image,
+                                    image,
                                     command: [...VLLM_COMMAND],
                                     // The model source and load format follow gpuserve:coldStart (vllm/coldStart.ts).
                                     args: cold.args,

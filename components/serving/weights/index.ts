@@ -21,7 +21,6 @@ export interface ModelWeightsArgs {
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
     readonly region: string;
-    readonly vllmImage: string;
     /** Models to copy into the bucket (weights: "s3"); [] when only compile caches use it. */
     readonly models: readonly SyncJobModel[];
     readonly hfTokenSecret?: string;
@@ -69,7 +68,7 @@ export class ModelWeights extends pulumi.ComponentResource {
             for (const model of args.models) {
                 this.syncJobs[model.name] = weightsSyncJob(
                     `${name}-sync-${model.name}`,
-                    { namespace: args.namespace, model, bucket: this.bucketName, region: args.region, vllmImage: args.vllmImage, hfTokenSecret: args.hfTokenSecret },
+                    { namespace: args.namespace, model, bucket: this.bucketName, region: args.region, hfTokenSecret: args.hfTokenSecret },
                     childOf(this, opts, [sa, writer]),
                 );
             }
