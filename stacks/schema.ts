@@ -183,8 +183,13 @@ export const scalingSchema = z.strictObject({
      * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
      */
     activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
-    /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
-    fallbackReplicas: nonNegativeInt.default(1),
+    /**
+     * KEDA fallback while Prometheus is unreachable. 0: none, so an outage neither starts nor stops anything
+     * (pools at zero stay there, running pools keep their replicas; components/serving/scaling.ts). N > 0: once
+     * more than 3 reads failed, every pool at zero starts and runs at least N replicas for the rest of the outage
+     * (KEDA >= 2.19 counts a trigger on fallback as active). @default 0
+     */
+    fallbackReplicas: nonNegativeInt.default(0),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
     /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */

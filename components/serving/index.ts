@@ -103,6 +103,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     keda: args.keda,
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    batchEnabled: cfg.serving.batch.enabled,
                     region: cfg.region,
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,

@@ -52,6 +52,8 @@ export interface WorkerPoolArgs {
     readonly region: string;
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
+    /** The gateway runs batch jobs (serving.batch.enabled): the pool gets the batch-backlog trigger. @default true */
+    readonly batchEnabled?: boolean;
     /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
     readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
 }
@@ -190,6 +192,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    batchEnabled: args.batchEnabled,
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),
