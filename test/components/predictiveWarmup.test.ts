@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
+import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, scalingQueries, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
 import { PREDICTIVE_CONFIRM_SECONDS } from "../../stacks/scalePolicy";
 import { scalingSchema } from "../../stacks/schema";
@@ -53,7 +53,17 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
                 }
             }
         }
-        const lines = [...upstream, ...answered, "# EOF"];
+        // This week's session seen by the latency trigger: request durations (all in the 1 s bucket) and one running
+        // worker until 20 min after the session; then the workers are gone.
+        const buckets = ["# TYPE gateway_request_duration_seconds_bucket unknown"];
+        const running = ["# TYPE vllm:num_requests_running unknown"];
+        let observed = 0;
+        for (let t = thisWeekStart - 600; t <= thisWeekStart + 80 * 60; t += 30) {
+            if (inSession(t, thisWeekStart)) observed += 1.2;
+            for (const le of ["0.5", "1", "+Inf"]) buckets.push(`gateway_request_duration_seconds_bucket{pool="${pool}",le="${le}"} ${le === "0.5" ? 0 : observed} ${t}`);
+            if (t >= thisWeekStart && t <= thisWeekStart + 70 * 60) running.push(`vllm:num_requests_running{pool="${pool}"} 0 ${t}`);
+        }
+        const lines = [...upstream, ...answered, ...buckets, ...running, "# EOF"];
         fs.writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
         const backfill = await promtool(["tsdb", "create-blocks-from", "openmetrics", "--quiet", path.join(dir, "history.om"), path.join(dir, "data")]);
         assert.strictEqual(backfill.code, 0, backfill.out);
@@ -105,6 +115,16 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         // The same traffic counted by gateway_requests_total would have asked for a replica.
         const wrong = q.replaceAll("gateway_upstream_requests_total", "gateway_requests_total");
         assert.ok((await valueAt(wrong, lastWeekStartNow)) > 0);
+    });
+
+    it("the P95-latency trigger reads a value while requests finish, and 0 (not NaN) once none finished in its window or no worker runs", async () => {
+        const q = scalingQueries(pool).latencyP95;
+        const during = await valueAt(q, thisWeekStart + 20 * 60);
+        assert.ok(during > 0.5 && during <= 1, `P95 x 1 worker during the session: ${during}`);
+        // 10 min after the session: histogram_quantile of a zero rate is NaN, which `or vector(0)` alone kept.
+        assert.strictEqual(await valueAt(q, thisWeekStart + 60 * 60), 0);
+        // Requests finished in the window but no worker runs: scalar() of nothing is NaN.
+        assert.strictEqual(await valueAt(q.replaceAll("vllm:num_requests_running", "vllm:num_requests_gone"), thisWeekStart + 20 * 60), 0);
     });
 
     it("reads 0, not an empty result, for a pool with no history, and the warm-up gauge and cold-start-aware demand queries likewise", async () => {
