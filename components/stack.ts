@@ -104,6 +104,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
         {
             config,
             vpcCidr: network.vpcCidr,
+            albSubnetCidrs: network.publicSubnetCidrs,
             prometheusUrl: addons.prometheusUrl,
             serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
             hfToken: secrets.hfToken,

@@ -22,6 +22,8 @@ import { ModelWeights } from "./weights";
 export interface ServingStackArgs {
     readonly config: StackConfig;
     readonly vpcCidr: pulumi.Input<string>;
+    /** Where ALB traffic comes from: the subnets of the internet-facing ALB (NetworkPolicies). @default [vpcCidr] */
+    readonly albSubnetCidrs?: pulumi.Input<string>[];
     readonly prometheusUrl: string;
     readonly serviceMonitors: boolean;
     readonly hfToken?: pulumi.Output<string>;
@@ -55,7 +57,7 @@ export class ServingStack extends pulumi.ComponentResource {
         super("gpuserve:serving:ServingStack", name, {}, opts);
         const cfg = args.config;
         const ns = cfg.serving.namespace;
-        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, vpcCidr: args.vpcCidr }, childOf(this, opts));
+        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr] }, childOf(this, opts));
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
 
         let hfTokenSecret: string | undefined;

@@ -23,7 +23,7 @@ function containerImages(run: StackRun): Array<{ where: string; image: string }>
 describe("container images in the plan", () => {
     for (const stack of ["dev", "prod"]) {
         it(`${stack}: every pod's image is normalized (docker.io/..., the kubelet's lookup key), and the snapshot build pulls the workers' image string`, async () => {
-            const run = await runStack(stackConfig(stack), stack === "prod" ? { hfToken: "hf_x", gatewayApiKeys: JSON.stringify([{ team: "t", key: "k".repeat(40) }]) } : {});
+            const run = await runStack(stackConfig(stack), stack === "prod" ? { hfToken: "hf_offlineTestTokenThatMustNeverLeak123", gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]) } : {});
             const images = containerImages(run).filter((i) => typeof i.image === "string");
             assert.ok(images.length >= 5, JSON.stringify(images));
             const notNormal = images.filter((i) => normalizeImageRef(i.image) !== i.image);

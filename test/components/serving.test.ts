@@ -260,7 +260,7 @@ describe("ServingStack", () => {
     });
 
     it("lets workers reach only public HTTPS (model downloads), not the metadata service, the API server or the VPC", () => {
-        const policy = networkPolicySpecs("10.0.0.0/16")["allow-workers-https-egress"];
+        const policy = networkPolicySpecs(["10.0.0.0/24"])["allow-workers-https-egress"];
         assert.deepStrictEqual(policy.egress, [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] }]);
     });
 

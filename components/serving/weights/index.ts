@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PodIdentityRole } from "../../iam/podIdentityRole";
 import { childOf } from "../../deps";
+import { NON_PUBLIC_RANGES } from "../namespace";
 import { WeightsBucket } from "./bucket";
 import { syncS3Statements } from "./readRole";
 import { SyncJobModel, WEIGHTS_SYNC_COMPONENT, WEIGHTS_SYNC_SA, weightsSyncJob } from "./syncJob";
@@ -35,10 +36,12 @@ export function weightsNetworkPolicySpecs(): Record<string, k8s.types.input.netw
             policyTypes: ["Egress"],
             egress: [{ to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT.cidr } }], ports: [{ protocol: "TCP", port: POD_IDENTITY_AGENT.port }] }],
         },
+        // The Hub (and its CDN) and S3 are public addresses (S3 through the VPC gateway endpoint keeps S3's public
+        // prefixes): nothing private, not the Kubernetes API nor other pods, as for the workers.
         "allow-weights-sync-https-egress": {
             podSelector: { matchLabels: { "app.kubernetes.io/component": WEIGHTS_SYNC_COMPONENT } },
             policyTypes: ["Egress"],
-            egress: [{ ports: [{ protocol: "TCP", port: 443 }] }],
+            egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_RANGES] } }], ports: [{ protocol: "TCP", port: 443 }] }],
         },
     };
 }
