@@ -68,7 +68,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
-            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
+            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId, initRateMiBps: config.coldStart.imageCacheInitRateMiBps } : undefined,
             liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },

@@ -301,6 +301,14 @@ export const coldStartSchema = z.strictObject({
      * `imageCacheSnapshotId` (no build); "none": every new node pulls it. @default "snapshot"
      */
     imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
+    /**
+     * EBS Provisioned Rate for Volume Initialization of a GPU node's image-cache data volume, MiB/s (100-300), or 0
+     * for EBS's default lazy restore, where every first read of a block waits for S3 (EBS user guide, "Initialize
+     * Amazon EBS volumes"). Billed once per node launch, per GiB of snapshot data per MiB/s (~$0.12 at 300 MiB/s for
+     * the ~35 GB image; capacity/cacheCost.ts). The region's quota is 5,000 MiB/s for volumes initializing at once.
+     * @default 300
+     */
+    imageCacheInitRateMiBps: z.int().refine((v) => v === 0 || (v >= 100 && v <= 300), "must be 0 (lazy, EBS default) or 100-300 MiB/s").default(300),
     /** Explicit image-cache snapshot (built for serving.vllmImage, encrypted); the stack then builds none. @default built by the stack */
     imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
     /**

@@ -81,7 +81,7 @@ export interface GpuClusterArgs {
      * or the newest own completed snapshot tagged gpuserve.io/image=<image>, which the stack builds
      * (ImageCacheBuilder) when no `snapshotId` is given. Absent: nodes pull the image.
      */
-    readonly imageCache?: { readonly image: string; readonly snapshotId?: string };
+    readonly imageCache?: { readonly image: string; readonly snapshotId?: string; /** coldStart.imageCacheInitRateMiBps (0: lazy). @default 0 */ readonly initRateMiBps?: number };
     /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
     readonly liveDesiredSizes?: Record<string, number>;
 }
@@ -252,7 +252,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     capacityType: pool.capacityType === "spot" ? "SPOT" : "ON_DEMAND",
                     // Bottlerocket NVIDIA: driver + built-in device plugin; AL2023 NVIDIA: driver and toolkit, plugin from the chart.
                     amiType: GPU_AMI_TYPES[pool.ami],
-                    dataVolume: pool.ami === "bottlerocket" ? { snapshotId } : undefined,
+                    dataVolume: pool.ami === "bottlerocket" ? { snapshotId, initRateMiBps: args.imageCache?.initRateMiBps } : undefined,
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
                     liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],
