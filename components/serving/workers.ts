@@ -19,7 +19,7 @@ import { scaledObjectSpec } from "./scaling";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
-import { workerMemory } from "./vllm/memory";
+import { WorkerMemory, workerMemory } from "./vllm/memory";
 
 export { VLLM_PORT } from "./vllm/args";
 import type { ColdStartConfig } from "../../stacks/schema";
@@ -63,8 +63,7 @@ export function workerName(model: Pick<ResolvedModel, "name">): string {
 }
 
 /** CPU and memory per worker, from the pool's one instance shape (vllm/memory.ts has the arithmetic). */
-export function workerResources(pool: Pick<ResolvedGpuPool, "instanceTypes" | "gpusPerNode">) {
-    const m = workerMemory(pool);
+function workerResources(m: WorkerMemory) {
     return {
         requests: { cpu: String(m.cpu), memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
         limits: { memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
@@ -86,7 +85,7 @@ export class WorkerPool extends pulumi.ComponentResource {
         const meta = (objName: string) => ({ name: objName, namespace: args.namespace, labels });
         const child = childOf(this, opts);
 
-        const memory = workerMemory(args.gpuPool);
+        const memory = workerMemory(args.gpuPool, m);
         const env = vllmEnv(args.hfTokenSecret);
         const cold = workerColdStart({
             model: m,
@@ -96,6 +95,7 @@ export class WorkerPool extends pulumi.ComponentResource {
             vllmArgs: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
             region: args.region,
             bucket: args.weights?.bucketName,
+            memory,
         });
         env.push(...cold.env);
         const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
@@ -130,7 +130,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                                     args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
-                                    resources: workerResources(args.gpuPool),
+                                    resources: workerResources(memory),
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     // /v1/models answers only once the model is loaded; /health only says the process lives.
                                     startupProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },

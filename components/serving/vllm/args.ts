@@ -54,6 +54,14 @@ export const VLLM_FLAGS = {
      * host match on every redirect hop, and an empty list allows every domain.
      */
     allowedMediaDomains: "--allowed-media-domains",
+    /** arg_utils.py, LoadConfig group: `runai_streamer` with an s3:// model (vllm/coldStart.ts). */
+    loadFormat: "--load-format",
+    /** arg_utils.py, LoadConfig group: JSON for the loader; the Run:ai loader reads `memory_limit` (int bytes). */
+    modelLoaderExtraConfig: "--model-loader-extra-config",
+    /** arg_utils.py, ModelConfig group: the pinned Hub commit (weights from the Hub). */
+    revision: "--revision",
+    /** arg_utils.py, ModelConfig group. */
+    tokenizerRevision: "--tokenizer-revision",
 } as const;
 
 /**
