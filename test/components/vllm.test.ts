@@ -7,7 +7,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
-import { VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, flagsIn } from "../../components/serving/vllm/args";
+import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, VLLM_INTERFACE_CHECKS, flagsIn } from "../../components/serving/vllm/args";
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
@@ -45,6 +45,17 @@ describe("vLLM workers' command line", () => {
             }
         }
         assert.ok(Object.keys(fixture._source.removed).every((f) => f in VLLM_FORBIDDEN_FLAGS));
+    });
+
+    it("has a record of where each flag and vLLM env var it passes was checked upstream, and docs/deploy.md names the ones checked only in older copies", () => {
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            for (const f of flagsIn(c.args)) assert.ok(f in VLLM_INTERFACE_CHECKS, `${w.name} passes ${f}, never checked against vLLM's sources`);
+            for (const e of c.env.filter((x: any) => x.name.startsWith("VLLM_"))) assert.ok(e.name in VLLM_INTERFACE_CHECKS, `${w.name} sets ${e.name}, never checked`);
+        }
+        for (const f of Object.values(VLLM_FLAGS)) assert.ok(f in VLLM_INTERFACE_CHECKS, f);
+        const deploy = fs.readFileSync(path.join(ROOT, "docs/deploy.md"), "utf8");
+        for (const f of VLLM_CHECKED_ONLY_IN_OLDER_COPIES) assert.ok(deploy.includes(`\`${f}\``), `docs/deploy.md does not name ${f}`);
     });
 
     it("runs `vllm serve` explicitly with the model as its positional argument", () => {
