@@ -301,7 +301,8 @@ export const coldStartSchema = z.strictObject({
     weights: z.enum(["s3", "huggingface"]).default("s3"),
     /**
      * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot that the stack
-     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage>, or
+     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage, normalized as the
+     * kubelet asks for it: docker.io/vllm/vllm-openai:...>, or
      * `imageCacheSnapshotId` (no build); "none": every new node pulls it. @default "snapshot"
      */
     imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
