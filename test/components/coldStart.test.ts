@@ -7,7 +7,7 @@
  */
 import * as assert from "assert";
 import { ColdStartMechanisms, mechanismsFor } from "../../capacity/sim/coldStart";
-import { IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
+import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
@@ -220,7 +220,11 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         const names = steps.map((s) => s.name);
         for (const s of steps.slice(1)) {
             if (s.inputs.Api === "TerminateInstances") assert.strictEqual(s.isEnd, true);
-            else assert.strictEqual(s.onFailure, "step:terminateOnFailure", `${s.name} cleans up on failure`);
+            else {
+                assert.strictEqual(s.onFailure, "step:terminateOnFailure", `${s.name} cleans up on failure`);
+                // isCritical counts only where a step says it (automation-actions.md): else the clean-up step's Success could end the run.
+                assert.strictEqual(s.isCritical, true, `${s.name}: a failed build must fail the execution and the association`);
+            }
         }
         assert.ok(names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"), "snapshot of a stopped instance, terminated once completed");
         for (const s of steps) if (s.isCritical !== undefined) assert.strictEqual(s.isCritical, true, "a failed build must fail the association");
@@ -230,6 +234,20 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.ok(re.test("docker.io/vllm/vllm-openai:v0.33.0") && re.test("docker.io/vllm/vllm-openai@sha256:" + "a".repeat(64)) && re.test("localhost:5000/x:1") && re.test("123456789012.dkr.ecr.us-east-1.amazonaws.com/gw:1"));
         // Short names (ctr would dial `vllm` as a registry) and shell metacharacters are refused before the run.
         for (const bad of ["vllm/vllm-openai:v0.33.0", "busybox", "docker.io/x; rm -rf /", "docker.io/x$(id)", "docker.io/x`id`", "docker.io/x && y", "docker.io/x|y", "docker.io/x'y"]) assert.ok(!re.test(bad), bad);
+    });
+
+    it("ends every build, successful or not, before the association stops waiting for it", () => {
+        const steps: any[] = runbook().mainSteps;
+        // Worst case: every waiting step at its bound, every API call at 25 s with its retries, one of the two terminations.
+        const worst = steps
+            .filter((s) => s.name !== "terminateOnFailure")
+            .reduce((t, s) => t + (s.timeoutSeconds ?? 0) + (s.action === "aws:executeAwsApi" ? API_CALL_SECONDS * (s.maxAttempts ?? 1) : 0), 0);
+        for (const s of steps) if (s.action !== "aws:executeAwsApi") assert.ok(s.timeoutSeconds > 0, `${s.name} is bounded`);
+        const pull = steps.find((s) => s.action === "aws:runCommand");
+        assert.strictEqual(pull.inputs.Parameters.executionTimeout, String(pull.timeoutSeconds), "the script stops when the step does");
+        const assoc = inputs(dev.get(ASSOC, "gpuserve-test-image-cache-build"));
+        assert.strictEqual(assoc.waitForSuccessTimeoutSeconds, BUILD_TIMEOUT_SECONDS);
+        assert.ok(worst <= BUILD_TIMEOUT_SECONDS, `the steps may take ${worst} s, the association waits ${BUILD_TIMEOUT_SECONDS} s`);
     });
 
     it("gives the automation role exactly the runbook's API calls (plus tagging, PassRole of the builder role, the AMI parameter), scoped to the builder", () => {
@@ -246,8 +264,10 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.match(bySid.PassOnlyTheBuilderRole.Resource, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-instance/);
         assert.deepStrictEqual(bySid.PassOnlyTheBuilderRole.Condition, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
         assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, { StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" } });
-        // Only Describe/List calls, which have no resource-level permissions, are on "*" unconditioned.
-        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List)/, a);
+        // aws:runCommand also reads each invocation and cancels a timed-out command.
+        for (const a of ["ssm:GetCommandInvocation", "ssm:CancelCommand"]) assert.ok(granted.has(a), a);
+        // On "*" unconditioned only what has no resource-level permissions (Service Authorization Reference): reads, and CancelCommand.
+        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List|GetCommandInvocation$|CancelCommand$)/, a);
         const trust = JSON.parse(inputs(dev.get("aws:iam/role:Role", "gpuserve-test-image-cache-automation")).assumeRolePolicy);
         assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ssm.amazonaws.com" });
         assert.deepStrictEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": "123456789012" } });
