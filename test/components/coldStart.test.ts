@@ -38,9 +38,17 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
     return {
         ami: ng.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? "bottlerocket" : "al2023",
         imageCache: typeof data?.ebs?.snapshotId === "string" && data.ebs.snapshotId.startsWith("snap-") && snapshotBuilt,
-        weightsFromS3: modelArg.startsWith("s3://") && args[args.indexOf("--load-format") + 1] === "runai_streamer",
+        weightsFromS3: fromS3Copy(spec, modelArg) && args[args.indexOf("--load-format") + 1] === "runai_streamer",
         compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
+}
+
+/** vLLM's model argument is a directory an init container filled from the model's S3 prefix (weights/fetch.ts). */
+function fromS3Copy(spec: any, modelArg: string): boolean {
+    const vllm = spec.containers[0];
+    const mount = vllm.volumeMounts.find((v: any) => modelArg.startsWith(v.mountPath + "/"));
+    const fetch = (spec.initContainers ?? []).find((i: any) => i.command?.join(" ").includes("aws s3 sync") && i.volumeMounts.some((v: any) => v.name === mount?.name));
+    return !!fetch && /^models\//.test(fetch.env.find((e: any) => e.name === "PREFIX")?.value ?? "");
 }
 
 function claimed(raw: Record<string, any>, model: string): ColdStartMechanisms {
