@@ -10,6 +10,8 @@ import { ColdStartMechanisms, mechanismsFor } from "../../capacity/sim/coldStart
 import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";
+import { poolNodePrice } from "../../capacity/cost";
+import { INSTANCE_CATALOG } from "../../stacks/catalog/instances";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
@@ -299,3 +301,31 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
     });
 });
 
+
+describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth, priced per node", () => {
+    let prod: StackRun;
+    before(async () => {
+        prod = await runStack(stackConfig("prod"));
+    });
+    const volume = (pool: string) => inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`)).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
+
+    it("gives the data volume (images, weights copies) the instance's maximum EBS throughput, not gp3's 125 MiB/s", () => {
+        // g5.xlarge: up to 437.5 MB/s = 417 MiB/s -> 400; p4de.24xlarge: 2,375 MB/s -> gp3's 1,000 MiB/s, which needs 4,000 IOPS.
+        assert.deepStrictEqual([volume("a10g").throughput, volume("a10g").iops], [400, 3000]);
+        assert.deepStrictEqual([volume("a100").throughput, volume("a100").iops], [1000, 4000]);
+        for (const pool of ["a10g", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
+        const system = inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt")).blockDeviceMappings[0].ebs;
+        assert.strictEqual(system.throughput, undefined, "system nodes keep gp3's default");
+    });
+
+    it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {
+        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const cfg = parseStackConfig({ ...rest, region, environment: "test" });
+        for (const pool of cfg.gpuPools) {
+            const v = volume(pool.name);
+            const perMonth = (v.throughput - 125) * 0.04 + (v.iops - 3000) * 0.005;
+            const node = poolNodePrice(cfg, pool);
+            assert.ok(Math.abs(node.usdPerHour - (INSTANCE_CATALOG[node.instanceType].usdPerHour["us-east-1"] + perMonth / 730)) < 1e-9, `${pool.name}: ${node.usdPerHour}`);
+        }
+    });
+});
