@@ -10,6 +10,7 @@ import { MODEL_CATALOG } from "../../stacks/catalog/models";
 import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, VLLM_INTERFACE_CHECKS, flagsIn } from "../../components/serving/vllm/args";
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
 import { LOCAL_MODEL_DIR } from "../../components/serving/weights/fetch";
+import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStart";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
 import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
@@ -73,6 +74,23 @@ describe("vLLM workers' command line", () => {
             } else assert.strictEqual(c.args[0], id, `${w.name}: first argument ${c.args[0]} is neither ${id} nor its local copy`);
             assert.ok(!c.args.includes("--model"));
         }
+    });
+
+    it("saves and restores exactly the compile caches vLLM leaves where we point them: its torch_compile_cache and Triton's, not Inductor's (vLLM moves it)", () => {
+        let checked = 0;
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            const env = (name: string) => c.env.find((e: any) => e.name === name)?.value as string | undefined;
+            const restore = (w.spec.initContainers ?? []).find((i: any) => i.name === "compile-cache-restore");
+            if (!restore) continue;
+            checked++;
+            const under = (dir: string) => dir.replace(/^\/cache\//, "");
+            // VLLM_CACHE_ROOT/torch_compile_cache holds vLLM's artefacts and Inductor's (vLLM sets TORCHINDUCTOR_CACHE_DIR inside it).
+            assert.deepStrictEqual([...COMPILE_CACHE_DIRS].sort(), [`${under(env("VLLM_CACHE_ROOT")!)}/torch_compile_cache`, under(env("TRITON_CACHE_DIR")!)].sort());
+            assert.ok(!COMPILE_CACHE_DIRS.some((d) => `/cache/${d}` === env("TORCHINDUCTOR_CACHE_DIR")), "the directory vLLM overrides stays empty: nothing to save");
+            assert.ok(restore.command[2].includes(`for d in ${COMPILE_CACHE_DIRS.join(" ")}; do`));
+        }
+        assert.ok(checked > 0, "no worker restores a compile cache");
     });
 
     it("sets only vLLM environment variables that vllm/envs.py reads", () => {

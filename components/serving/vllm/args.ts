@@ -187,7 +187,8 @@ export function vllmEnv(hfTokenSecret?: string): k8s.types.input.core.v1.EnvVar[
         { name: "HF_HOME", value: "/cache/huggingface" }, // huggingface_hub constants.py
         { name: "XDG_CACHE_HOME", value: "/cache" },
         { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" }, // vllm/envs.py (compile cache, assets)
-        { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" }, // torch._inductor config
+        // torch._inductor config; vLLM overrides it with a directory inside its torch_compile_cache once it compiles (coldStart.ts COMPILE_CACHE_DIRS).
+        { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" },
         { name: "TRITON_CACHE_DIR", value: "/cache/triton" }, // triton knobs
         // The non-root uid has no passwd entry; getpass.getuser() (torch) reads these first.
         { name: "USER", value: "vllm" },

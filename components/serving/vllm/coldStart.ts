@@ -11,8 +11,8 @@
  *                        Identity through a per-pool service account whose role reads only that prefix.
  *   weights "huggingface" `--revision` and `--tokenizer-revision` pin the Hub download instead.
  *   compileCache "s3"    an init container restores vLLM's torch.compile cache
- *                        (<VLLM_CACHE_ROOT>/torch_compile_cache/<hash>, vllm/compilation/backends.py),
- *                        the Inductor and Triton caches from compile-cache/<pool>/<key>; a sidecar
+ *                        (<VLLM_CACHE_ROOT>/torch_compile_cache/<hash>, vllm/compilation/backends.py,
+ *                        Inductor's cache inside it) and Triton's cache from compile-cache/<pool>/<key>; a sidecar
  *                        saves them once vLLM answers, if that key has no saved cache yet.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -32,8 +32,17 @@ type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 
-/** Cache directories (under the worker's /cache volume) that hold compile artefacts; workers.ts points the env vars here. */
-export const COMPILE_CACHE_DIRS = ["vllm/torch_compile_cache", "torchinductor", "triton"] as const;
+/**
+ * Cache directories (under the worker's /cache volume) that hold compile artefacts, restored from and saved to S3:
+ * - vLLM's own, <VLLM_CACHE_ROOT>/torch_compile_cache (args.ts vllmEnv: VLLM_CACHE_ROOT=/cache/vllm). Inductor's cache
+ *   lands inside it too: vLLM overrides TORCHINDUCTOR_CACHE_DIR on both compile paths, to
+ *   torch_compile_cache/torch_aot_compile/<hash>/inductor_cache on the AOT path (vllm/compilation/decorators.py; the
+ *   default with torch >= 2.10: vllm/envs.py use_aot_compile, 2026 copy) and to <cache dir>/inductor_cache in
+ *   InductorAdaptor.initialize_cache (vllm/compilation/compiler_interface.py @193d8f3a), so /cache/torchinductor stays
+ *   empty and is not synced.
+ * - Triton's, TRITON_CACHE_DIR=/cache/triton: the AOT path leaves it as we set it (only InductorAdaptor overrides it).
+ */
+export const COMPILE_CACHE_DIRS = ["vllm/torch_compile_cache", "triton"] as const;
 
 export interface WorkerColdStartArgs {
     readonly model: ResolvedModel;
