@@ -40,6 +40,8 @@ export class Control {
         s.batch?.scrape();
         for (const w of s.wps) {
             w.snapDemand = w.heldCount + w.inflight;
+            w.snapWaiting = w.waitingTotal;
+            w.snapLastArrival = w.lastArrival;
             const perRequest = w.setup.policy.coldAwareSecondsPerRequest;
             if (perRequest !== undefined) {
                 // components/serving/scaling.ts coldAwareDemandQuery: deriv(held[2m]) as the arrival rate, plus the backlog drained within a cold start.
