@@ -46,6 +46,7 @@ export class Cluster {
                 this.bindTo(pod, g.nodes[Math.floor(k / g.setup.gpusPerNode)]);
                 pod.state = PodState.Ready;
                 s.wps[pod.wp].ready.push(pod);
+                s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
             });
         });
     }
@@ -95,6 +96,7 @@ export class Cluster {
         pod.state = PodState.Draining;
         pod.drainUntil = this.s.now + this.s.p.preStopSeconds;
         w.ready.splice(w.ready.indexOf(pod), 1);
+        this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
         if (pod.outstanding === 0) this.release(pod);
     }
 
@@ -110,10 +112,14 @@ export class Cluster {
     private podGone(pod: Pod): void {
         const s = this.s;
         const w = s.wps[pod.wp];
-        if (pod.state === PodState.Ready) w.ready.splice(w.ready.indexOf(pod), 1);
+        if (pod.state === PodState.Ready) {
+            w.ready.splice(w.ready.indexOf(pod), 1);
+            s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
+        }
         pod.state = PodState.Gone;
         const node = pod.node;
         if (node) {
+            s.rec?.events.push({ t: s.now, kind: "gpu", pool: pod.wp, pod: pod.seq, bound: false });
             w.podGpuSeconds += s.now - pod.boundAt;
             node.slotsUsed--;
             node.pods.splice(node.pods.indexOf(pod), 1);
@@ -164,6 +170,7 @@ export class Cluster {
         node.slotsUsed++;
         node.pods.push(pod);
         node.emptySince = Infinity;
+        this.s.rec?.events.push({ t: this.s.now, kind: "gpu", pool: pod.wp, pod: pod.seq, bound: true });
     }
 
     private bind(pod: Pod, node: Node): void {
@@ -191,6 +198,7 @@ export class Cluster {
         const w = this.s.wps[pod.wp];
         pod.state = PodState.Ready;
         w.ready.push(pod);
+        this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
         w.podStarts++;
         this.gateway.drainHeld(w);
     }

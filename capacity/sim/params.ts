@@ -87,22 +87,6 @@ export interface SimParams {
     readonly scrapeSeconds: number;
     /** DCGM exporter scrape interval (GPU utilization). @default 15 s (dcgm-exporter values.yaml serviceMonitor.interval) */
     readonly dcgmScrapeSeconds: number;
-    /**
-     * Lookback of the demand and waiting queries: 0 reads the gauges as scraped (what a
-     * plain `sum(gateway_queue_depth) + sum(gateway_inflight_requests)` query returns);
-     * w > 0 models `max_over_time(...[w])`, which keeps a pool with sparse short requests
-     * active between them. @default 0 (the query scalePolicy.ts describes)
-     */
-    readonly queryLookbackSeconds: number;
-    /**
-     * Also count the pool active for KEDA when a request arrived in the last w seconds
-     * (a query OR-ing `increase(gateway_upstream_requests_total[w]) > 0`: requests a worker served). The gauges alone are 0 at
-     * most scrapes when requests are short and sparse, so a pool in use can cool down to
-     * zero between two scrapes that happened to see nothing. @default 0 (off: scalePolicy.ts)
-     */
-    readonly activityLookbackSeconds: number;
-    /** Window of the gateway P95 latency trigger (rate() range). @default 120 s (assumption: 4 scrapes at 30 s) */
-    readonly latencyWindowSeconds: number;
     /** KEDA fallback.failureThreshold: failed polls before fallback replicas apply. @default 3 (KEDA docs example) */
     readonly fallbackFailureThreshold: number;
     /** Prometheus outages [start, end) in simulated seconds, to exercise KEDA fallback. @default [] */
@@ -139,6 +123,8 @@ export interface SimParams {
 
     /** Record per-minute series for charts (slower). @default false */
     readonly timeseries: boolean;
+    /** Record every exported signal change and trigger reading (SimResult.signals; capacity/sim/recording.ts), for the conformance test. @default false */
+    readonly recordSignals: boolean;
 }
 
 export const DEFAULT_SIM_PARAMS: SimParams = {
@@ -161,10 +147,7 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
     preStopSeconds: 15,
     coldStartScale: 1,
     scrapeSeconds: 15,
-    queryLookbackSeconds: 0,
-    activityLookbackSeconds: 0,
     dcgmScrapeSeconds: 15,
-    latencyWindowSeconds: 120,
     fallbackFailureThreshold: 3,
     metricOutages: [],
     caScanSeconds: 10,
@@ -175,6 +158,7 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
     spotInterruptionsPerNodeHour: 0,
     spotNoticeSeconds: 120,
     timeseries: false,
+    recordSignals: false,
 };
 
 export function resolveParams(overrides: Partial<SimParams> = {}): SimParams {

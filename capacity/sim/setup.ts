@@ -95,7 +95,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
-    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS, backlogPerReplica: config.models.map((m) => m.scaling.batchBacklogPerReplica) } : undefined;
+    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS } : undefined;
     return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch };
 }
 

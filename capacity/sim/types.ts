@@ -7,6 +7,7 @@ import type { GpuAmi } from "../../stacks/validate";
 import { ColdStartMechanisms } from "./coldStart";
 import { SimParams } from "./params";
 import { PolicySpec } from "./policy";
+import type { SignalRecording } from "./recording";
 import { ServiceProfile } from "./service";
 
 /** Final outcome of a request (SimResult.outcome). */
@@ -137,4 +138,6 @@ export interface SimResult {
     readonly series?: Series;
     /** Batch jobs (absent without traffic.batches); their lines are not in the latency figures. */
     readonly batch?: BatchResult;
+    /** Every exported signal change and trigger reading (SimParams.recordSignals). */
+    readonly signals?: SignalRecording;
 }

@@ -106,8 +106,12 @@ describe("activation through the simulated loop", () => {
         const cooldown = sim.input.workerPools[0].policy.cooldownSeconds;
         assert.strictEqual(cooldown, Math.round(estimatedColdStartSeconds(config, config.models[0])));
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
-        const lower = provisioning + cooldown + 15 + 150;
-        assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
+        // The recent-requests trigger keeps the pool active while increase(upstream requests[120s]) > 0: until the
+        // window no longer holds the scrape before the hand-over, 90-120 s after it (two 15 s scrapes either side).
+        const activity = config.models[0].scaling.activityLookbackSeconds;
+        assert.strictEqual(activity, 120);
+        const lower = provisioning + activity - 30 + cooldown + 15 + 150;
+        assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {

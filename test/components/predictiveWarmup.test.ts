@@ -31,8 +31,8 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     before(async function () {
         requirePrometheus(this);
         const dir = tempDir("predictive-");
-        // gateway_requests_total scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
-        const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
+        // gateway_upstream_requests_total scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
+        const lines = ["# HELP gateway_upstream_requests Requests handed to a worker.", "# TYPE gateway_upstream_requests counter"];
         const inSession = (t: number, start: number) => t > start && t <= start + 50 * 60;
         const totals: Record<string, number> = { [pool]: 0, [cancelled]: 0 };
         // Samples 6 h either side of each week's session only (a small file: promtool has 20 s under a loaded machine).
@@ -40,7 +40,7 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
             for (let t = around - 6 * 3600; t <= around + 6 * 3600; t += 30) {
                 if (inSession(t, sessionStart)) (totals[pool] += 1.2), (totals[cancelled] += 1.2);
                 if (inSession(t, thisWeekStart)) totals[pool] += 1.2;
-                for (const p of [pool, cancelled]) lines.push(`gateway_requests_total{pool="${p}",code="200"} ${totals[p]} ${t}`);
+                for (const p of [pool, cancelled]) lines.push(`gateway_upstream_requests_total{pool="${p}"} ${totals[p]} ${t}`);
             }
         }
         lines.push("# EOF");

@@ -1,0 +1,136 @@
+/**
+ * The value each KEDA trigger's query returns at time t, computed from what Prometheus holds
+ * (exported.ts) with Prometheus's arithmetic (promql.ts): one function per query that
+ * components/serving/scaling.ts emits, written term by term in the query's order, so the
+ * floating-point results are the same. test/prometheus/conformance.test.ts evaluates the
+ * emitted queries on a real Prometheus holding the series the simulation produced and compares
+ * them with these values, poll by poll.
+ *
+ * A query can return NaN (the P95 of a window without requests); KEDA's Prometheus scaler then
+ * reads 0 (pkg/scalers/prometheus_scaler.go ExecutePromQuery at v2.20.2: `ignoreNullValues`,
+ * default true, turns NaN and Inf into 0): `kedaReads`.
+ */
+import { ARRIVAL_RATE_RANGE_SECONDS, ARRIVAL_RATE_STEP_SECONDS, LATENCY_RANGE_SECONDS, backlogDrainFactor } from "../../stacks/scalePolicy";
+import { GatewayScrape, PoolSeries, countAtOrBefore, scrapesIn } from "./exported";
+import { MetricSpec, PolicySpec } from "./policy";
+import { bucketQuantile, derivSlope, extrapolatedDelta } from "./promql";
+
+/** What KEDA makes of a query's value: NaN or +-Inf read as 0 (ignoreNullValues). */
+export function kedaReads(value: number): number {
+    return Number.isFinite(value) ? value : 0;
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
+
+/** `sum(metric{pool}) or vector(0)` over the vLLM pods of a scrape. */
+const podSum = (x: GatewayScrape | undefined, f: (x: GatewayScrape) => readonly number[]) => (x && x.pods.length > 0 ? sum(f(x)) : 0);
+
+/** `increase(c[to - from])` at `to` of a counter given as increment times; NaN when empty. */
+function counterDelta(series: PoolSeries, times: readonly number[], from: number, to: number, isRate: boolean): number {
+    const w = scrapesIn(series.clock, from, to);
+    if (!w) return NaN;
+    const at = (s: number) => countAtOrBefore(times, s);
+    return extrapolatedDelta({ firstT: w.first, firstV: at(w.first), lastT: w.last, lastV: at(w.last), count: w.count }, from, to, isRate);
+}
+
+/**
+ * components/serving/scaling.ts coldAwareDemandQuery: running requests in full, plus the backlog
+ * (held + waiting in vLLM) up to queueDepthPerReplica x the replicas it needs: ceil(arrival rate
+ * (deriv of the held count over [2m:15s]) x GPU-seconds per request + backlog x drain factor), >= 1.
+ */
+function coldAwareDemand(series: PoolSeries, pol: PolicySpec, target: number, t: number): number {
+    const x = series.at(t);
+    const queue = x?.queueDepth ?? 0;
+    const inflight = x?.inflight ?? 0;
+    const waiting = podSum(x, (s) => s.waiting);
+    const backlog = queue + waiting;
+    const running = Math.max(inflight - waiting, 0);
+    // Subquery steps: multiples of the step in (t - range, t], each reading the latest sample.
+    const ts: number[] = [];
+    const vs: number[] = [];
+    const step = ARRIVAL_RATE_STEP_SECONDS;
+    for (let tau = Math.ceil((t - ARRIVAL_RATE_RANGE_SECONDS) / step) * step; tau <= t; tau += step) {
+        if (tau <= t - ARRIVAL_RATE_RANGE_SECONDS) continue;
+        const s = series.at(tau);
+        if (s) {
+            ts.push(tau);
+            vs.push(s.queueDepth);
+        }
+    }
+    const slope = derivSlope(ts, vs);
+    const arrivals = Number.isNaN(slope) ? 0 : Math.max(slope, 0);
+    const replicas = Math.max(Math.ceil(arrivals * pol.coldAwareSecondsPerRequest! + backlog * backlogDrainFactor(pol.coldAwareSecondsPerRequest!, pol.coldAwareColdStartSeconds!)), 1);
+    return running + Math.min(backlog, target * replicas);
+}
+
+/** histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket{pool}[2m]))) x the pool's vLLM pods. */
+function latencyP95(series: PoolSeries, t: number): number {
+    const bounds = series.bucketBounds!;
+    const from = t - LATENCY_RANGE_SECONDS;
+    const inRange = series.scrapes().filter((s) => s.t > from && s.t <= t && s.durationBuckets);
+    if (inRange.length < 2) return 0; // no rate: the query's `or vector(0)`
+    const first = inRange[0];
+    const last = inRange[inRange.length - 1];
+    const buckets = bounds.map((upperBound, i) => ({
+        upperBound,
+        count: extrapolatedDelta({ firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length }, from, t, true),
+    }));
+    const pods = series.at(t)?.pods.length ?? 0;
+    // scalar(count(...)) of no series is NaN.
+    return bucketQuantile(0.95, buckets) * (pods > 0 ? pods : NaN);
+}
+
+/** avg(DCGM_FI_DEV_GPU_UTIL of the pool's vLLM pods) x count(the pool's vLLM pods). */
+function gpuUtilization(series: PoolSeries, t: number): number {
+    const x = series.at(t);
+    const dcgm = series.dcgm;
+    if (!x || !dcgm || dcgm.t > t) return 0;
+    const utils = x.pods.filter((p) => dcgm.util.has(p)).map((p) => dcgm.util.get(p)!);
+    if (utils.length === 0) return 0;
+    return (sum(utils) / utils.length) * x.pods.length;
+}
+
+/**
+ * components/serving/scaling.ts predictiveQuery: the rate of requests handed to a worker in
+ * last week's window ending `lead` ahead of now, while last week's traffic began less than
+ * confirmSeconds ago or the pool was used in the last confirmSeconds; else 0.
+ */
+function predictive(series: PoolSeries, pol: PolicySpec, t: number): number {
+    const h = pol.history!;
+    const offset = h.lookbackSeconds - h.leadSeconds;
+    const lastWeek = counterDelta(series, series.handoffs, t - offset - h.windowSeconds, t - offset, true);
+    if (Number.isNaN(lastWeek)) return 0;
+    if (h.confirmSeconds === undefined) return lastWeek;
+    const beganOffset = offset + h.leadSeconds + h.confirmSeconds;
+    const before = counterDelta(series, series.handoffs, t - beganOffset - h.windowSeconds, t - beganOffset, false);
+    const began = Number.isNaN(before) || before === 0;
+    const used = counterDelta(series, series.handoffs, t - h.confirmSeconds, t, false) > 0;
+    return began || used ? lastWeek : 0;
+}
+
+/** The query's value at t (NaN where Prometheus returns NaN; an empty result is the query's `or vector(0)`). */
+export function triggerValue(m: MetricSpec, pol: PolicySpec, series: PoolSeries, t: number): number {
+    switch (m.source) {
+        case "demand": {
+            if (pol.coldAwareSecondsPerRequest !== undefined && pol.coldAwareColdStartSeconds !== undefined) return coldAwareDemand(series, pol, m.target, t);
+            const x = series.at(t);
+            return (x?.queueDepth ?? 0) + (x?.inflight ?? 0);
+        }
+        case "waiting":
+            return podSum(series.at(t), (s) => s.waiting);
+        case "recentRequests": {
+            const v = counterDelta(series, series.handoffs, t - pol.activityLookbackSeconds!, t, false);
+            return Number.isNaN(v) ? 0 : v;
+        }
+        case "batchBacklog":
+            return series.at(t)?.batchBacklog ?? 0;
+        case "latencyP95":
+            return latencyP95(series, t);
+        case "gpuUtil":
+            return gpuUtilization(series, t);
+        case "warmup":
+            return series.at(t)?.warmupReplicas ?? 0;
+        case "history":
+            return predictive(series, pol, t);
+    }
+}
