@@ -5,6 +5,7 @@
  */
 import {
     ACTIVATION_DEMAND,
+    backlogDrainFactor,
     cooldownSecondsFor,
     HPA_BEHAVIOR,
     HPA_SYNC_SECONDS,
@@ -78,6 +79,8 @@ export interface PolicySpec {
     readonly coldAwareSecondsPerRequest?: number;
     /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
     readonly coldAwareColdStartSeconds?: number;
+    /** backlogDrainFactor(coldAwareSecondsPerRequest, coldAwareColdStartSeconds): the number the query writes. */
+    readonly coldAwareBacklogFactor?: number;
     /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
     readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number; readonly confirmSeconds?: number };
 }
@@ -124,6 +127,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
+        coldAwareBacklogFactor: coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
         history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
     };
 }

@@ -10,7 +10,7 @@
  * reads 0 (pkg/scalers/prometheus_scaler.go ExecutePromQuery at v2.20.2: `ignoreNullValues`,
  * default true, turns NaN and Inf into 0): `kedaReads`.
  */
-import { ARRIVAL_RATE_RANGE_SECONDS, ARRIVAL_RATE_STEP_SECONDS, LATENCY_RANGE_SECONDS, backlogDrainFactor } from "../../stacks/scalePolicy";
+import { ARRIVAL_RATE_RANGE_SECONDS, ARRIVAL_RATE_STEP_SECONDS, LATENCY_RANGE_SECONDS } from "../../stacks/scalePolicy";
 import { GatewayScrape, PoolSeries, countAtOrBefore, scrapesIn } from "./exported";
 import { MetricSpec, PolicySpec } from "./policy";
 import { bucketQuantile, derivSlope, extrapolatedDelta } from "./promql";
@@ -20,17 +20,47 @@ export function kedaReads(value: number): number {
     return Number.isFinite(value) ? value : 0;
 }
 
-const sum = (xs: readonly number[]) => xs.reduce((a, x) => a + x, 0);
+// No closures in the functions below: they run at every poll and sync of a 28-day run.
 
-/** `sum(metric{pool}) or vector(0)` over the vLLM pods of a scrape. */
-const podSum = (x: GatewayScrape | undefined, f: (x: GatewayScrape) => readonly number[]) => (x && x.pods.length > 0 ? sum(f(x)) : 0);
+function sum(xs: readonly number[]): number {
+    let a = 0;
+    for (let i = 0; i < xs.length; i++) a += xs[i];
+    return a;
+}
+
+/** `sum(vllm:num_requests_waiting{pool}) or vector(0)` of a scrape. */
+function waitingSum(x: GatewayScrape | undefined): number {
+    return x && x.pods.length > 0 ? sum(x.waiting) : 0;
+}
+
+// Module-level aliases: an imported binding is a property read through the module's getter on every use.
+const RATE_RANGE = ARRIVAL_RATE_RANGE_SECONDS;
+const RATE_STEP = ARRIVAL_RATE_STEP_SECONDS;
+const LATENCY_RANGE = LATENCY_RANGE_SECONDS;
+const delta = extrapolatedDelta;
+const countUpTo = countAtOrBefore;
 
 /** `increase(c[to - from])` at `to` of a counter given as increment times; NaN when empty. */
 function counterDelta(series: PoolSeries, times: readonly number[], from: number, to: number, isRate: boolean): number {
-    const w = scrapesIn(series.clock, from, to);
-    if (!w) return NaN;
-    const at = (s: number) => countAtOrBefore(times, s);
-    return extrapolatedDelta({ firstT: w.first, firstV: at(w.first), lastT: w.last, lastV: at(w.last), count: w.count }, from, to, isRate);
+    const clock = series.clock;
+    let first: number;
+    let last: number;
+    let count: number;
+    if (clock.outages.length === 0) {
+        // The scrape grid without gaps: multiples of the period from the gateway's start.
+        const p = clock.period;
+        const k0 = Math.max(Math.floor(from / p) + 1, Math.ceil(clock.start / p));
+        const k1 = Math.floor(to / p);
+        if (k1 < k0) return NaN;
+        first = k0 * p;
+        last = k1 * p;
+        count = k1 - k0 + 1;
+    } else {
+        const w = scrapesIn(clock, from, to);
+        if (!w) return NaN;
+        ({ first, last, count } = w);
+    }
+    return delta({ firstT: first, firstV: countUpTo(times, first), lastT: last, lastV: countUpTo(times, last), count }, from, to, isRate);
 }
 
 /**
@@ -42,15 +72,15 @@ function coldAwareDemand(series: PoolSeries, pol: PolicySpec, target: number, t:
     const x = series.at(t);
     const queue = x?.queueDepth ?? 0;
     const inflight = x?.inflight ?? 0;
-    const waiting = podSum(x, (s) => s.waiting);
+    const waiting = waitingSum(x);
     const backlog = queue + waiting;
     const running = Math.max(inflight - waiting, 0);
     // Subquery steps: multiples of the step in (t - range, t], each reading the latest sample.
     const ts: number[] = [];
     const vs: number[] = [];
-    const step = ARRIVAL_RATE_STEP_SECONDS;
-    for (let tau = Math.ceil((t - ARRIVAL_RATE_RANGE_SECONDS) / step) * step; tau <= t; tau += step) {
-        if (tau <= t - ARRIVAL_RATE_RANGE_SECONDS) continue;
+    const step = RATE_STEP;
+    for (let tau = Math.ceil((t - RATE_RANGE) / step) * step; tau <= t; tau += step) {
+        if (tau <= t - RATE_RANGE) continue;
         const s = series.at(tau);
         if (s) {
             ts.push(tau);
@@ -59,21 +89,21 @@ function coldAwareDemand(series: PoolSeries, pol: PolicySpec, target: number, t:
     }
     const slope = derivSlope(ts, vs);
     const arrivals = Number.isNaN(slope) ? 0 : Math.max(slope, 0);
-    const replicas = Math.max(Math.ceil(arrivals * pol.coldAwareSecondsPerRequest! + backlog * backlogDrainFactor(pol.coldAwareSecondsPerRequest!, pol.coldAwareColdStartSeconds!)), 1);
+    const replicas = Math.max(Math.ceil(arrivals * pol.coldAwareSecondsPerRequest! + backlog * pol.coldAwareBacklogFactor!), 1);
     return running + Math.min(backlog, target * replicas);
 }
 
 /** histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket{pool}[2m]))) x the pool's vLLM pods. */
 function latencyP95(series: PoolSeries, t: number): number {
     const bounds = series.bucketBounds!;
-    const from = t - LATENCY_RANGE_SECONDS;
+    const from = t - LATENCY_RANGE;
     const inRange = series.scrapes().filter((s) => s.t > from && s.t <= t && s.durationBuckets);
     if (inRange.length < 2) return 0; // no rate: the query's `or vector(0)`
     const first = inRange[0];
     const last = inRange[inRange.length - 1];
     const buckets = bounds.map((upperBound, i) => ({
         upperBound,
-        count: extrapolatedDelta({ firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length }, from, t, true),
+        count: delta({ firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length }, from, t, true),
     }));
     const pods = series.at(t)?.pods.length ?? 0;
     // scalar(count(...)) of no series is NaN.
@@ -85,9 +115,16 @@ function gpuUtilization(series: PoolSeries, t: number): number {
     const x = series.at(t);
     const dcgm = series.dcgm;
     if (!x || !dcgm || dcgm.t > t) return 0;
-    const utils = x.pods.filter((p) => dcgm.util.has(p)).map((p) => dcgm.util.get(p)!);
-    if (utils.length === 0) return 0;
-    return (sum(utils) / utils.length) * x.pods.length;
+    let total = 0;
+    let n = 0;
+    for (const p of x.pods) {
+        const u = dcgm.util.get(p);
+        if (u === undefined) continue;
+        total += u;
+        n++;
+    }
+    if (n === 0) return 0;
+    return (total / n) * x.pods.length;
 }
 
 /**
@@ -112,12 +149,12 @@ function predictive(series: PoolSeries, pol: PolicySpec, t: number): number {
 export function triggerValue(m: MetricSpec, pol: PolicySpec, series: PoolSeries, t: number): number {
     switch (m.source) {
         case "demand": {
-            if (pol.coldAwareSecondsPerRequest !== undefined && pol.coldAwareColdStartSeconds !== undefined) return coldAwareDemand(series, pol, m.target, t);
+            if (pol.coldAwareSecondsPerRequest !== undefined && pol.coldAwareBacklogFactor !== undefined) return coldAwareDemand(series, pol, m.target, t);
             const x = series.at(t);
             return (x?.queueDepth ?? 0) + (x?.inflight ?? 0);
         }
         case "waiting":
-            return podSum(series.at(t), (s) => s.waiting);
+            return waitingSum(series.at(t));
         case "recentRequests": {
             const v = counterDelta(series, series.handoffs, t - pol.activityLookbackSeconds!, t, false);
             return Number.isNaN(v) ? 0 : v;
