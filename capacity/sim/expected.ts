@@ -314,7 +314,7 @@ function batchEstimate(result: SimResult, perMonth: number, gpuUsd: number): Bat
 /**
  * The stack's expected monthly cost and latency for its traffic profile (cost.json
  * `expected`, stack output `costEstimate.expected`). Pure and deterministic for the
- * config (its `traffic.seed`); 7 simulated days by default.
+ * config (its `traffic.seed`); span.ts's span by default, the one compare uses.
  */
 export function expectedCost(config: StackConfig, opts: ExpectedCostOptions = {}): ExpectedCost {
     return simulateStack(config, opts).expected;

@@ -21,10 +21,11 @@ import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
 import { mechanismsFor, poolUnneededSeconds, streamSecondsPerGiB } from "./coldStart";
 import { durationSeconds } from "./duration";
+import { DEFAULT_SIMULATED_DAYS } from "./span";
 import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
 
 export interface SetupOptions {
-    /** Days to simulate (the "csv" profile uses its own span). @default 7 */
+    /** Days to simulate (the "csv" profile uses its own span). @default DEFAULT_SIMULATED_DAYS (span.ts: 28, as compare) */
     readonly days?: number;
     readonly params?: Partial<SimParams>;
     /** Directory a CSV trace path is relative to. @default process.cwd() */
@@ -57,7 +58,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
         }
     }
-    const days = opts.days ?? 7;
+    const days = opts.days ?? DEFAULT_SIMULATED_DAYS;
     const lookbacks = config.models.filter((m) => m.scaling.predictiveWarmup.enabled).map((m) => m.scaling.predictiveWarmup.lookbackDays);
     const historyDays = traffic.profile === "csv" ? 0 : (opts.historyDays ?? Math.max(0, ...lookbacks));
     // History first (unreported), then the batch jobs of the reported span (traffic/batch.ts).

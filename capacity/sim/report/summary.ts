@@ -4,6 +4,7 @@
  * entry (a label and a function that returns the text, or null to skip the line).
  */
 import type { ExpectedCost, PoolEstimate, WorkerPoolEstimate } from "../expected";
+import { spanLabel } from "../span";
 
 export interface SummaryLine<T> {
     readonly label: string;
@@ -79,7 +80,7 @@ function render<T>(lines: readonly SummaryLine<T>[], x: T, indent: string): stri
 
 /** The simulated month of a stack, as indented lines. */
 export function expectedSummary(e: ExpectedCost, indent = "  "): string[] {
-    const out = [`${indent}expected month for the '${e.profile}' traffic profile (${e.days} days simulated, scaled to 730 hours):`];
+    const out = [`${indent}expected month for the '${e.profile}' traffic profile (${spanLabel(e)}, scaled to 730 hours; npm run compare simulates the same):`];
     out.push(...render(EXPECTED_LINES, e, indent + "  "));
     for (const pool of e.perPool) {
         out.push(`${indent}  GPU pool ${pool.pool} (${pool.gpuType}, ${pool.instanceType} ${pool.capacityType}):`);
