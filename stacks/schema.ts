@@ -111,7 +111,7 @@ export const gpuPoolSchema = z.strictObject({
     /**
      * Seconds Cluster Autoscaler keeps an empty GPU node of this pool before removing it (the node group's
      * ASG tag .../autoscaling-options/scaledownunneededtime; the simulator uses the same figure). Whole
-     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 50 s on Bottlerocket, 150 s on AL2023
+     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 110 s on Bottlerocket, 150 s on AL2023 (capacity/sim/coldStart.ts)
      */
     scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
@@ -264,6 +264,26 @@ export const servingSchema = z.strictObject({
     batch: batchSchema.default(batchSchema.parse({})),
 });
 
+/**
+ * Cold-start phases a team can measure on its own cluster (capacity/sim/coldStart.ts MEASURABLE_PHASES):
+ * GPU node launch to Ready, GPU advertised after Ready, vLLM image ready, weights loaded, vLLM process
+ * start, engine init (profiling, compile, CUDA graphs), ready to routable.
+ */
+export const COLD_START_PHASES = ["nodeBoot", "gpuAdvertised", "image", "weights", "engineStart", "engineInit", "routable"] as const;
+
+const phaseSeconds = z
+    .number({ error: "must be seconds as a number, e.g. 95" })
+    .min(0, "must be >= 0 seconds")
+    .max(3600, "must be at most 3600 seconds: a phase that takes longer is a failed start, not a slow one");
+
+/** One measured phase: what a typical start took and what a slow one took (seconds). */
+export const phaseFigureSchema = z.strictObject({
+    /** Seconds a typical start took (the median of your measurements). */
+    expected: phaseSeconds,
+    /** Seconds a slow start took (the slowest you measured, or a high percentile): the gateway's hold bound covers it. */
+    pessimistic: phaseSeconds,
+});
+
 /** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
 export const coldStartSchema = z.strictObject({
     /**
@@ -284,6 +304,14 @@ export const coldStartSchema = z.strictObject({
      * GPU type and vLLM arguments; "none": every start compiles. @default "s3"
      */
     compileCache: z.enum(["s3", "none"]).default("s3"),
+    /**
+     * Cold-start phases you measured on your cluster, replacing the modelled figures for every pool, each
+     * `{expected, pessimistic}` seconds, e.g. `{nodeBoot: {expected: 95, pessimistic: 140}}`. Keys: nodeBoot (GPU node
+     * launch to Ready), gpuAdvertised (Ready to GPU allocatable), image (vLLM image ready on the node), weights,
+     * engineStart (vLLM process start), engineInit (profiling, torch.compile, CUDA graphs), routable (vLLM serving to
+     * the gateway routing to it). @default {} (the sourced figures; the plan prints them per phase)
+     */
+    phases: z.strictObject(Object.fromEntries(COLD_START_PHASES.map((k) => [k, phaseFigureSchema.optional()])) as Record<(typeof COLD_START_PHASES)[number], z.ZodOptional<typeof phaseFigureSchema>>).default({}),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */

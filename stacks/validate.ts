@@ -467,6 +467,15 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
 
 /** The image cache is a Bottlerocket data volume: an AL2023 pool cannot use it, and must not look as if it did. */
 function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
+    for (const [phase, f] of Object.entries(cfg.coldStart.phases)) {
+        if (f && f.pessimistic < f.expected) {
+            issues.push({
+                key: key("coldStart", "phases", phase, "pessimistic"),
+                message: `${f.pessimistic} s is below the phase's expected ${f.expected} s: a slow start cannot be faster than a typical one`,
+                fix: `enter the slowest ${phase} you measured (at least ${f.expected} s) as pessimistic, and the typical one as expected`,
+            });
+        }
+    }
     if (cfg.coldStart.imageCache !== "snapshot") return;
     cfg.gpuPools.forEach((pool, p) => {
         if (pool.ami !== "bottlerocket") {

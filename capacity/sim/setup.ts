@@ -19,7 +19,7 @@ import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
-import { mechanismsFor, poolUnneededSeconds, streamSecondsPerGiB } from "./coldStart";
+import { imageInitSeconds, mechanismsFor, poolUnneededSeconds, workerStart } from "./coldStart";
 import { durationSeconds } from "./duration";
 import { DEFAULT_SIMULATED_DAYS } from "./span";
 import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
@@ -76,6 +76,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxNodes: pool.maxNodes,
             ami: pool.ami,
             imageCache: config.coldStart.imageCache === "snapshot" && pool.ami === "bottlerocket",
+            imageInitSeconds: imageInitSeconds(params, mechanismsFor(config, pool, { cacheClaimName: undefined }).imageInitRateMiBps),
             // The node group's ASG tag (components/cluster/index.ts): the pool's override or the derived figure; an explicit caUnneededSeconds parameter overrides both.
             scaleDownUnneededSeconds: opts.params?.caUnneededSeconds ?? poolUnneededSeconds(pool),
         };
@@ -84,12 +85,13 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
         const gpuPool = config.gpuPools.findIndex((p) => p.name === m.pool);
         const pool = config.gpuPools[gpuPool];
         const override = traffic.service[m.name] ?? traffic.service[m.id];
+        const mechanisms = mechanismsFor(config, pool, m);
         return {
             name: m.name,
             model: m.id,
             weightsGiB: m.spec.weightsGiB,
-            coldStart: mechanismsFor(config, pool, m),
-            streamSecondsPerGiB: streamSecondsPerGiB(params, poolNodePrice(config, pool).instanceType),
+            coldStart: mechanisms,
+            start: workerStart(params, mechanisms, m.spec.weightsGiB, poolNodePrice(config, pool).instanceType, config.coldStart.phases),
             gpuPool,
             policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
@@ -97,7 +99,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
         };
     });
     const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS } : undefined;
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch };
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch, coldStartMeasured: config.coldStart.phases };
 }
 
 /**

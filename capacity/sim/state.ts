@@ -103,8 +103,10 @@ export class Node {
     goneAt = Infinity;
     slotsUsed = 0;
     pods: Pod[] = [];
-    /** When the vLLM image is (or will be) on the node's disk. */
+    /** When the vLLM image is (or will be) on the node's disk (with a snapshot volume: when EBS has initialized it). */
     imageReadyAt = Infinity;
+    /** The image comes on the image-cache snapshot's data volume. */
+    imageFromSnapshot = false;
     emptySince = Infinity;
     constructor(
         readonly gp: number,
