@@ -93,7 +93,7 @@ function coldAwareDemand(series: PoolSeries, pol: PolicySpec, target: number, t:
     return running + Math.min(backlog, target * replicas);
 }
 
-/** histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket{pool}[2m]))) x the pool's vLLM pods. */
+/** (histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket{pool}[2m]))) x the pool's vLLM pods) >= 0, or 0. */
 function latencyP95(series: PoolSeries, t: number): number {
     const bounds = series.bucketBounds!;
     const from = t - LATENCY_RANGE;
@@ -106,8 +106,9 @@ function latencyP95(series: PoolSeries, t: number): number {
         count: delta({ firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length }, from, t, true),
     }));
     const pods = series.at(t)?.pods.length ?? 0;
-    // scalar(count(...)) of no series is NaN.
-    return bucketQuantile(0.95, buckets) * (pods > 0 ? pods : NaN);
+    // scalar(count(...)) of no series is NaN; `>= 0` then drops a NaN product, and `or vector(0)` answers 0.
+    const v = bucketQuantile(0.95, buckets) * (pods > 0 ? pods : NaN);
+    return v >= 0 ? v : 0;
 }
 
 /** avg(DCGM_FI_DEV_GPU_UTIL of the pool's vLLM pods) x count(the pool's vLLM pods). */

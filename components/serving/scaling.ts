@@ -77,7 +77,9 @@ export function scalingQueries(pool: string) {
         // Per-replica values (P95, utilization) times the replica count: as an AverageValue
         // target this gives the HPA's Value semantics, ceil(replicas * metric / target), and
         // keeps KEDA's fallback available (it only supports AverageValue triggers).
-        latencyP95: `(histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[${LATENCY_RANGE_SECONDS}s]))) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
+        // `>= 0` drops NaN, which `or vector(0)` would keep: histogram_quantile is NaN once no request finished in
+        // the window (0/0), and scalar() of no workers is NaN (Prometheus docs, "histogram_quantile", "scalar").
+        latencyP95: `((histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[${LATENCY_RANGE_SECONDS}s]))) * scalar(count(vllm:num_requests_running${sel}))) >= 0) or vector(0)`,
         // Every gateway replica exports the same backlog (read from Valkey): max, not sum.
         batchBacklog: `max(gateway_batch_backlog${sel}) or vector(0)`,
         // `and on (namespace, pod)` keeps the GPUs of the pool's pods without multiplying by any
