@@ -29,13 +29,15 @@ import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir
 import { simulatedSeries } from "./simSeries";
 
 /**
- * One A10G pool from zero with every trigger on: cold-start-aware demand, vLLM waiting (one
- * request at a time per worker, up to 8 sent: vLLM queues the rest), recent requests, batch
- * backlog (400 lines at 13:00), P95 latency, GPU utilization, the teachers' warm-ups (1 min
- * before class), the predictive warm-up (a 1-day look-back: yesterday's classes), a cron
- * window. Day 0 of a generated trace is a Monday (history, not simulated); the simulated days are
+ * One L4 pool from zero serving MedGemma 4B (0.9 GPU-seconds per request: the cold-start-aware
+ * demand's arrival-rate term then moves its replica count) with every trigger on: cold-start-aware
+ * demand, vLLM waiting (one request at a time per worker, up to 8 sent: vLLM queues the rest),
+ * recent requests, batch backlog (400 lines at 13:00), P95 latency, GPU utilization, the
+ * teachers' warm-ups (1 min before class), the predictive warm-up (a 1-day look-back: yesterday's
+ * classes), a cron window. Day 0 of a generated trace is a Monday (history, not simulated); the simulated days are
  * Tuesday, whose 19:00 class has no history (a cold start with requests held), and Wednesday,
- * whose predictive warm-up reads Tuesday's simulated requests.
+ * whose predictive warm-up reads Tuesday's simulated requests. The 19:00 class of 400 (1.3 requests
+ * a second) is held through its cold start: the held count's deriv sizes the pool.
  */
 const STACK: PlanCase = {
     label: "conformance",
@@ -45,11 +47,11 @@ const STACK: PlanCase = {
         timezone: "UTC",
         tags: { team: "conformance" },
         serving: { allowInsecureHttp: true },
-        gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 4 }],
+        gpuPools: [{ name: "l4", gpuType: "l4", instanceTypes: ["g6.xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 4 }],
         models: [
             {
-                id: "Qwen/Qwen3-VL-2B-Instruct",
-                pool: "a10g",
+                id: "google/medgemma-4b-it",
+                pool: "l4",
                 maxNumSeqs: 8,
                 scaling: {
                     minReplicas: 0,
@@ -66,11 +68,11 @@ const STACK: PlanCase = {
             profile: "timetable",
             seed: 1,
             warmupMinutesBefore: 1,
-            service: { "qwen3-vl-2b": { concurrency: 1 } },
+            service: { "medgemma-4b": { concurrency: 1 } },
             timetable: [
                 { days: "1-3", start: "09:00", minutes: 60, students: 150, questionsPerStudent: 12 },
                 { days: "1-3", start: "11:30", minutes: 45, students: 20, questionsPerStudent: 6 },
-                { days: "2", start: "19:00", minutes: 40, students: 30, questionsPerStudent: 8 },
+                { days: "2", start: "19:00", minutes: 40, students: 400, questionsPerStudent: 8 },
             ],
             batches: [{ days: "2", at: "13:00", lines: 400 }],
         },
