@@ -5,7 +5,7 @@
  * pessimistic one (a slow start that still happens: what the gateway's hold bound covers),
  * each from a measurement for this instance and model where one is published (sources in
  * params.ts and in each phase's `source`). A team that measured its own cluster enters its
- * figures in `gpuserve:coldStart.phases` (MEASURABLE_PHASES); they replace the defaults.
+ * figures in `gpuserve:coldStart.phases`; they replace the defaults.
  *
  * One place: the simulator's cluster (cluster.ts) draws from these figures, cost.json
  * (`coldStartSeconds`, `coldStartPessimisticSeconds`, `coldStartPhases`) prints them, and the
@@ -75,7 +75,7 @@ const UNKNOWN_NETWORK = { burst: 10, baseline: 2.5 };
 
 const GB_PER_GIB = 1.073741824;
 
-export function instanceNetwork(instanceType: string): { readonly burst: number; readonly baseline: number } {
+function instanceNetwork(instanceType: string): { readonly burst: number; readonly baseline: number } {
     return INSTANCE_NETWORK_GBPS[instanceType] ?? UNKNOWN_NETWORK;
 }
 
@@ -96,8 +96,7 @@ export interface PhaseFigure {
     readonly pessimistic: number;
 }
 
-/** The phases a team can measure on its cluster and enter in gpuserve:coldStart.phases (stacks/schema.ts). */
-export const MEASURABLE_PHASES = COLD_START_PHASES;
+/** A phase a team can measure on its cluster and enter in gpuserve:coldStart.phases (stacks/schema.ts COLD_START_PHASES). */
 export type MeasurablePhase = (typeof COLD_START_PHASES)[number];
 export type MeasuredPhases = Partial<Record<MeasurablePhase, PhaseFigure>>;
 
@@ -113,7 +112,7 @@ export interface ColdStartPhase {
     readonly source: string;
 }
 
-export const midpoint = (r: Range) => (r.min + r.max) / 2;
+const midpoint = (r: Range) => (r.min + r.max) / 2;
 const fig = (r: Range): PhaseFigure => ({ expected: midpoint(r), pessimistic: r.max });
 const measuredSource = (key: MeasurablePhase) => `measured by the team (gpuserve:coldStart.phases.${key})`;
 

@@ -78,7 +78,7 @@ export function durationBucketBounds(maxWaitSeconds: number): number[] {
 }
 
 /** A sample is found by an instant query at most this long after it was taken (Prometheus --query.lookback-delta default). */
-export const LOOKBACK_DELTA_SECONDS = 300;
+const LOOKBACK_DELTA_SECONDS = 300;
 
 export class PoolSeries {
     private readonly ring: GatewayScrape[] = [];
@@ -140,10 +140,5 @@ export class PoolSeries {
             if (s.t <= t) return t - s.t <= LOOKBACK_DELTA_SECONDS ? s : undefined;
         }
         return undefined;
-    }
-
-    /** gateway_upstream_requests_total as a scrape at time s read it. */
-    upstreamAt(s: number): number {
-        return countAtOrBefore(this.handoffs, s);
     }
 }
