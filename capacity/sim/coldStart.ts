@@ -33,23 +33,15 @@ export interface ColdStartMechanisms {
     readonly compileCache: "s3" | "shared-volume" | "none";
 }
 
-/**
- * The image-cache volume's initialization rate when the config has no gpuserve:coldStart.imageCacheInitRateMiBps
- * (issue 22 adds it, default 300): 0, EBS's lazy initialization, which is what a launch template without
- * `volumeInitializationRate` gets (test/components/coldStart.test.ts compares with the emitted one).
- */
-export const LAZY_IMAGE_INIT = 0;
-
 /** The mechanisms a model's pods get from the stack config (what components/ deploys for it). */
 export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick<ResolvedGpuPool, "ami">, model: Pick<ResolvedModel, "cacheClaimName">): ColdStartMechanisms {
     const cs = config.coldStart;
-    // gpuserve:coldStart.imageCacheInitRateMiBps (issue 22): read where the schema has it.
-    const rate = (cs as { readonly imageCacheInitRateMiBps?: number }).imageCacheInitRateMiBps;
     const imageCache = cs.imageCache === "snapshot" && pool.ami === "bottlerocket";
     return {
         ami: pool.ami,
         imageCache,
-        imageInitRateMiBps: imageCache ? (rate ?? LAZY_IMAGE_INIT) : 0,
+        // The launch template sets the data volume's volumeInitializationRate from it (components/cluster).
+        imageInitRateMiBps: imageCache ? cs.imageCacheInitRateMiBps : 0,
         weightsFromS3: cs.weights === "s3",
         compileCache: cs.compileCache === "s3" ? "s3" : model.cacheClaimName ? "shared-volume" : "none",
     };

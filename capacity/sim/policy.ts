@@ -96,7 +96,7 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number): PolicySpec {
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true): PolicySpec {
     // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
     // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
     // activation test of KEDA. Cron warm windows are PolicySpec.warmWindows.
@@ -105,7 +105,8 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         { trigger: TRIGGER.waiting, source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: NEVER_THRESHOLD },
     ];
     if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: 0 });
-    if (s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
+    // No batch store (serving.batch.enabled false): no backlog, and the ScaledObject has no batch trigger.
+    if (batchEnabled && s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
     if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
     if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
     metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });

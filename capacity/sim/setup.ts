@@ -93,7 +93,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             coldStart: mechanisms,
             start: workerStart(params, mechanisms, m.spec.weightsGiB, poolNodePrice(config, pool).instanceType, config.coldStart.phases),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool)),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), config.serving.batch.enabled),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
