@@ -276,6 +276,22 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         }
     });
 
+    it("evaluates where Prometheus 2.42 (here) and 3.x (deployed) agree: no range starts on a scrape", () => {
+        // 3.0 made range selectors left-open, (t - range, t]; 2.42 still counts a sample at t - range. Ranges and offsets
+        // are whole seconds, scrapes every 15 s from midnight: a range starting on a multiple of 15 would differ.
+        const period = sim.input.params.scrapeSeconds;
+        const evalTimes = new Set(compared.map((c) => ((c.t % period) + period) % period));
+        assert.deepStrictEqual([...evalTimes].sort((a, b) => a - b), [5, 10], "polls 10 s and syncs 5 s after a scrape");
+        const ranges = emitted.flatMap((so) =>
+            so.spec.triggers
+                .filter((t: { type: string }) => t.type === "prometheus")
+                .flatMap((t: { name: string; metadata: { query: string } }) => [...t.metadata.query.matchAll(/\[(\d+)s(?::\d+s)?\](?: offset (\d+)s)?/g)].map((m) => ({ trigger: t.name, back: Number(m[1]) + Number(m[2] ?? 0) }))),
+        );
+        assert.ok(ranges.length >= 5, `ranges found: ${JSON.stringify(ranges)}`);
+        const aligned = ranges.filter((r) => [...evalTimes].some((e) => (((e - r.back) % period) + period) % period === 0));
+        assert.deepStrictEqual(aligned, [], "a range starts on a scrape at some evaluation time");
+    });
+
     it("reads exactly one finite value from every trigger query at every poll and sync", () => {
         assert.ok(compared.length > 0);
         const bad = compared.filter((c) => c.prometheus.length !== 1 || !Number.isFinite(c.prometheus[0]));
