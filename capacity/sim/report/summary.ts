@@ -29,7 +29,10 @@ const share = (part: number, whole: number) => {
 
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
-    { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
+    {
+        label: "cost per month",
+        value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes${e.nodeLaunchUsdPerMonth > 0 ? ` + ${usd(e.nodeLaunchUsdPerMonth)} image-cache volume initialization at node launches` : ""})`,
+    },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
