@@ -11,6 +11,7 @@ import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbo
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";
 import { poolNodePrice } from "../../capacity/cost";
+import { diskSecondsPerGiB } from "../../capacity/sim/coldStart";
 import { INSTANCE_CATALOG } from "../../stacks/catalog/instances";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
 
@@ -318,6 +319,11 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
         for (const pool of ["a10g", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
         const system = inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt")).blockDeviceMappings[0].ebs;
         assert.strictEqual(system.throughput, undefined, "system nodes keep gp3's default");
+    });
+
+    it("models the weights copy at the throughput the launch template provisions (within the instance's EBS bandwidth)", () => {
+        // g5.xlarge: the volume's 400 MiB/s is under the instance's 437.5 MB/s maximum; p4de: 1,000 MiB/s under 2,375 MB/s.
+        for (const [pool, type] of [["a10g", "g5.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(1024 / diskSecondsPerGiB(type), volume(pool).throughput, pool);
     });
 
     it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {
