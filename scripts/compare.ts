@@ -10,17 +10,15 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/errors";
 import { staticCost } from "../capacity/cost";
-import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { stackChart } from "../capacity/sim/report/chart";
 import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
-import { StackConfig, parseStackConfig } from "../stacks/validate";
+import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
-import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
+import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
@@ -31,18 +29,25 @@ const DEFAULT_DAYS = 28;
 
 export class UsageError extends Error {}
 
+const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+  Simulates each stack's traffic profile offline and prints cost and latency side by side
+  (details and charts in <out>/compare.md and <out>/<stack>.svg).
+  --out, -o <dir>          where to write (default plan/compare/)
+  --markdown               print the table as Markdown
+  --days <n>               days to simulate (default ${DEFAULT_DAYS})
+  --reference-classroom    also compare the published reference policy on the classroom profile
+  --debug                  stack traces on errors
+  --help, -h               this text`;
+
 /** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
 export function loadStack(root: string, stack: string): StackConfig {
     const known = listStacks(root);
     if (!known.includes(stack)) {
-        throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
+        const hint = stackHint(stack, known);
+        throw new UsageError(`unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
     try {
-        const file = readStackFile(root, stack, PROJECT);
-        const { raw, issues } = rawStackConfig(file.config);
-        if (issues.length > 0) throw new ConfigError(issues);
-        if (raw.environment === undefined) raw.environment = stack;
-        return parseStackConfig(raw);
+        return stackConfigFromFile(root, stack, PROJECT);
     } catch (e) {
         throw new StackConfigError(stack, e);
     }
@@ -76,7 +81,10 @@ function parseArgs(argv: string[]): Args {
             if (v === undefined) throw new UsageError(`${a} needs a value`);
             return v;
         };
-        if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        if (a === "--help" || a === "-h") {
+            process.stdout.write(`${USAGE}\n`);
+            process.exit(0);
+        } else if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
         else if (a === "--markdown" || a === "--md") args.markdown = true;
         else if (a === "--days" || a.startsWith("--days=")) {
             args.days = Number(value());
@@ -157,7 +165,7 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
+            process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
             process.exit(1);
         }
         const argv = process.argv.slice(2);

@@ -14,12 +14,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { ConfigError } from "../stacks/errors";
-import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
-import { StackConfig, parseStackConfig } from "../stacks/validate";
+import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
-import { readStackFile, stackFilePath } from "./engine/stackFile";
+import { stackConfigFromFile, stackFilePath } from "./engine/stackFile";
 import { localGatewayConfig } from "./dev/localGatewayConfig";
 import { freePort } from "./dev/net";
 import { RedisServer, redisServerPath, startRedis } from "./dev/redis";
@@ -92,11 +90,7 @@ function options(argv: string[]): Options {
 /** The stack's validated config, read from its file as `npm run plan` reads it (no Pulumi engine needed). */
 function stackConfig(stack: string): StackConfig {
     try {
-        const file = readStackFile(ROOT, stack, PROJECT);
-        const { raw, issues } = rawStackConfig(file.config);
-        if (issues.length) throw new ConfigError(issues);
-        raw.environment ??= stack;
-        return parseStackConfig(raw);
+        return stackConfigFromFile(ROOT, stack, PROJECT);
     } catch (e) {
         const file = stackFilePath(ROOT, stack);
         const stackFile = fs.existsSync(file) ? { file, text: fs.readFileSync(file, "utf8"), project: PROJECT } : undefined;
