@@ -6,7 +6,7 @@ import { z } from "zod";
 import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { AWS_REGIONS } from "./catalog/regions";
-import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
+import { fittingGpuTypes, smallerVariants, variantNeeds } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { EXAMPLE_FIXES, ownWords } from "./issueText";
 import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
@@ -275,7 +275,7 @@ function fitHint(cfg: StackConfig, spec: ModelSpec): string {
     ];
     const variants = smallerVariants(spec).map((v) => {
         const [fit] = fittingGpuTypes(v.minGpuMemoryGiB, (t) => priceFor(cfg, t));
-        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""})`;
+        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""}${variantNeeds(v)})`;
     });
     if (variants.length > 0) parts.push(`or serve ${variants.join(" or ")}`);
     else parts.push("or choose a smaller model");

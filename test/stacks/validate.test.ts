@@ -44,7 +44,7 @@ describe("parseStackConfig", () => {
         raw.models[0].id = "google/medgemma-27b-it";
         assert.strictEqual(
             errorOf(raw),
-            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool with gpuType a100-80gb (the cheapest GPU in the catalog with >= 80 GiB: p4de.24xlarge, 8 GPUs of 80 GiB, $27.45/hour on demand in us-east-1), or serve 'ig1/medgemma-27b-it-FP8-Dynamic' (needs 40 GiB, fits l40s g6e.xlarge at $1.861/hour)",
+            "Invalid stack config: gpuserve:models[0].pool: model 'google/medgemma-27b-it' needs a GPU with >= 80 GiB, but pool 'a10g' has a10g GPUs with 24 GiB. Fix: move it to a pool with gpuType a100-80gb (the cheapest GPU in the catalog with >= 80 GiB: p4de.24xlarge, 8 GPUs of 80 GiB, $27.45/hour on demand in us-east-1), or serve 'ig1/medgemma-27b-it-FP8-Dynamic' (needs 40 GiB, fits l40s g6e.xlarge at $1.861/hour, with models[].revision set to the Hugging Face commit you checked (the catalog pins none for it))",
         );
     });
 
@@ -168,10 +168,10 @@ describe("parseStackConfig", () => {
     it("rejects zero and negative limits naming the key and the value", () => {
         const raw = devRaw();
         raw.gpuPools[0].maxNodes = 0;
-        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: Too small: expected number to be >0 (got 0). Fix: set a valid value (see docs/config.md)");
+        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: must be a whole number, at least 1 (got 0). Fix: set it to 1 or more");
         const raw2 = devRaw();
         raw2.models[0].scaling.minReplicas = -1;
-        assert.match(errorOf(raw2), /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: Too small: expected number to be >=0 \(got -1\)/);
+        assert.match(errorOf(raw2), /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: must be a whole number, at least 0 \(got -1\)\. Fix: set it to 0 or more$/);
     });
 
     it("rejects a model that references a pool that does not exist", () => {
