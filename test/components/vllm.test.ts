@@ -9,7 +9,7 @@ import * as path from "path";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
 import { VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, flagsIn } from "../../components/serving/vllm/args";
 import { VLLM_BASE_MEMORY_GIB } from "../../components/serving/vllm/memory";
-import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
+import { ROOT, StackRun, prodWithA100, runStack } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
@@ -24,8 +24,8 @@ const gib = (q: string) => {
 describe("vLLM workers' command line", () => {
     let runs: Record<string, StackRun>;
     before(async () => {
-        // prod serves every model family (Qwen3-VL, MedGemma) on both pool shapes (g5.xlarge, p4de).
-        runs = { prod: await runStack(stackConfig("prod")) };
+        // prod with an A100 pool serves every model family (Qwen3-VL, MedGemma) on every pool shape (g5.xlarge, g6e.xlarge, p4de).
+        runs = { prod: await runStack(prodWithA100()) };
     });
     const workers = () =>
         Object.entries(runs).flatMap(([stack, run]) =>

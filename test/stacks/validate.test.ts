@@ -35,8 +35,8 @@ describe("parseStackConfig", () => {
         assert.strictEqual(dev.models[0].maxModelLen, 16384);
         assert.strictEqual(dev.cluster.version, "1.35");
         const prod = parseStackConfig(prodRaw());
-        assert.deepStrictEqual(prod.gpuPools[1].instanceTypes, ["p4de.24xlarge"]);
-        assert.strictEqual(prod.gpuPools[1].gpusPerNode, 8);
+        assert.deepStrictEqual(prod.gpuPools[1].instanceTypes, ["g6e.xlarge"]);
+        assert.strictEqual(prod.gpuPools[1].gpuMemoryGiB, 48);
     });
 
     it("rejects a model that does not fit the pool's GPU memory", () => {
@@ -105,6 +105,10 @@ describe("parseStackConfig", () => {
 
     it("counts GPUs per node when checking capacity (one 8-GPU node hosts 8 workers)", () => {
         const raw = prodRaw();
+        Object.assign(raw.gpuPools[1], { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], maxNodes: 1 });
+        raw.models[2].pool = "a100";
+        const parsed = parseStackConfig(raw);
+        assert.strictEqual(parsed.gpuPools[1].gpusPerNode, 8);
         raw.models[2].scaling.maxReplicas = 8;
         assert.doesNotThrow(() => parseStackConfig(raw));
         raw.models[2].scaling.maxReplicas = 9;
@@ -134,8 +138,11 @@ describe("parseStackConfig", () => {
 
     it("rejects a region the catalog has no price for, unless prices are given", () => {
         const raw = devRaw();
-        raw.region = "eu-central-1";
-        assert.match(errorOf(raw), /gpuserve:systemNodes\.instanceTypes\[0\]: instance type 'm7i\.large' has no price for region 'eu-central-1' \(the catalog covers us-east-1, us-west-2\)\. Fix: .*gpuserve:prices\.instances\.m7i\.large/);
+        raw.region = "sa-east-1";
+        assert.match(
+            errorOf(raw),
+            /gpuserve:systemNodes\.instanceTypes\[0\]: instance type 'm7i\.large' has no price for region 'sa-east-1' \(the catalog covers ap-northeast-1, eu-central-1, eu-north-1, eu-west-1, us-east-1, us-west-2\)\. Fix: .*gpuserve:prices\.instances\.m7i\.large/,
+        );
         raw.prices = { instances: { "m7i.large": 0.115, "g5.xlarge": 1.2, "g5.2xlarge": 1.4 } };
         assert.doesNotThrow(() => parseStackConfig(raw));
     });
