@@ -11,7 +11,7 @@
 # For the tests of this script: SYSTEM_DEPS_ROOT prefixes the binary paths, APT_GET replaces apt-get.
 set -euo pipefail
 # package:binary the tests call
-DEPS=(chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus prometheus:/usr/bin/promtool redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx)
+DEPS=(chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus prometheus:/usr/bin/promtool redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx curl:/usr/bin/curl)
 ROOT_PREFIX=${SYSTEM_DEPS_ROOT:-}
 APT=${APT_GET:-apt-get}
 mode=${1:-report}

@@ -29,7 +29,7 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     let prom: PrometheusServer | undefined;
 
     before(async function () {
-        requirePrometheus(this);
+        requirePrometheus();
         const dir = tempDir("predictive-");
         // gateway_requests_total scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
         const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];

@@ -56,7 +56,8 @@ describe("CLI errors", function () {
         assert.strictEqual(unclosedOpener("All mapping items must start at the same column", text, at), undefined);
     });
 
-    it("plan and compare: --help prints usage (exit 0); a bare stack name and a misspelt one get a did-you-mean", () => {
+    it("plan and compare: --help prints usage (exit 0); a bare stack name and a misspelt one get a did-you-mean", function () {
+        this.timeout(120_000); // eight CLI starts (tsx): seconds each, more on a loaded machine
         const cli = (script: string, args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8" });
         for (const script of ["plan.ts", "compare.ts"]) {
             const help = cli(script, ["--help"]);
