@@ -15,7 +15,7 @@ import { PROJECT } from "../stacks/schema";
 import { natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { stackChart } from "../capacity/sim/report/chart";
-import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
+import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
 import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
@@ -97,14 +97,14 @@ function parseArgs(argv: string[]): Args {
     return args;
 }
 
-function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { label: string; cells: string[][] }[] } {
+function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[] } {
     const usd = (n: number) => `$${n.toFixed(2)}`;
     const headers = c.rows.map((r) => r.name);
     const cell = (f: (r: ClassroomComparison["rows"][number]) => string) => c.rows.map((r) => [f(r)]);
     return {
         headers,
         rows: [
-            { label: "Policy", cells: cell((r) => r.policy) },
+            { label: "Policy", cells: cell((r) => r.policy), terminal: "legend" },
             { label: "GPU USD/month (A10G pool)", cells: cell((r) => usd(r.usdPerMonth)) },
             { label: "Ratio to clairvoyant bound", cells: cell((r) => (r.clairvoyantRatio === null ? "n/a" : `${r.clairvoyantRatio.toFixed(2)}x`)) },
             { label: "Ratio to online bound", cells: cell((r) => (r.onlineBoundRatio === null ? "n/a" : `${r.onlineBoundRatio.toFixed(2)}x`)) },
@@ -129,11 +129,17 @@ function main(argv: string[]): void {
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];
+    const removed: string[] = [];
     const footer =
         "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.";
     // Each report has its own file: the stack comparison (compare.md and its charts) and the
     // reference comparison (reference-classroom.md) never overwrite each other.
     if (columns.length > 0) {
+        // Charts an earlier comparison wrote (its compare.md names them) of stacks not compared now.
+        for (const f of staleCharts(args.out, columns.map((c) => `${c.stack}.svg`))) {
+            fs.rmSync(path.join(args.out, f));
+            removed.push(f);
+        }
         const md: string[] = ["# Stack comparison", ""];
         const headers = columns.map((c) => c.stack);
         const rows = comparisonRows(columns);
@@ -157,7 +163,16 @@ function main(argv: string[]): void {
         written.push(REFERENCE_FILE);
     }
     const dir = path.relative(process.cwd(), args.out) || ".";
-    process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}\n`);
+    const gone = removed.length > 0 ? `; removed ${removed.map((f) => path.join(dir, f)).join(", ")} (charts of an earlier comparison)` : "";
+    process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}${gone}\n`);
+}
+
+/** The charts the previous compare.md in `out` links to, other than `keep`, that still exist (only files compare wrote). */
+export function staleCharts(out: string, keep: readonly string[]): string[] {
+    const report = path.join(out, COMPARE_FILE);
+    if (!fs.existsSync(report)) return [];
+    const linked = [...fs.readFileSync(report, "utf8").matchAll(/\]\(([^()/\\]+\.svg)\)/g)].map((m) => m[1]);
+    return [...new Set(linked)].filter((f) => !keep.includes(f) && fs.existsSync(path.join(out, f)));
 }
 
 if (require.main === module) {

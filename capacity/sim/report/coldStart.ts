@@ -29,6 +29,7 @@ export function coldStartRows(columns: readonly StackColumn[]): Row[] {
         {
             label: "Cold start phases",
             cells: columns.map((c) => workerPools(c.sim.expected).flatMap(({ w }) => [`${w.name}:`, ...w.coldStartPhases.map((p) => `  ${p.phase}: ${p.seconds} s`)])),
+            terminal: "markdown",
         },
     ];
 }
