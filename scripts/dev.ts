@@ -23,6 +23,7 @@ import { freePort } from "./dev/net";
 import { RedisServer, redisServerPath, startRedis } from "./dev/redis";
 import { UiServer, startUiServer } from "./dev/uiServer";
 import { Workers } from "./dev/workers";
+import { watchAncestors } from "./dev/ancestors";
 
 const ROOT = path.resolve(__dirname, "..");
 const GATEWAY_BUNDLE = path.join(ROOT, "gateway", "dist", "main.js");
@@ -162,6 +163,10 @@ async function main(): Promise<void> {
             void shutdown(0);
         });
     }
+    watchAncestors((pid) => {
+        say(`\nprocess ${pid}, which started this run, has exited: stopping the UI, the workers, the gateway${redis ? " and redis-server" : ""}…`);
+        void shutdown(0);
+    });
 
     try {
         let batch = "off (--no-batch)";

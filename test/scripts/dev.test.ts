@@ -1,7 +1,7 @@
 /**
  * `npm run dev` end to end, as a newcomer uses it: start it, read the URL and key it prints,
  * ask through the official OpenAI SDK (the request is held while the fake worker starts from
- * zero), run a small batch on its redis-server, ask about an image in chromium, then Ctrl-C
+ * zero), run a small batch on its redis-server, ask about an image and submit a small batch in chromium, then Ctrl-C
  * (SIGINT) and check that no process it started is left.
  */
 import * as assert from "assert";
@@ -11,6 +11,7 @@ import * as path from "path";
 import OpenAI from "openai";
 import { expectedAnswer } from "../fakes/vllm";
 import { ROOT } from "../helpers/program";
+import { ancestors } from "../../scripts/dev/ancestors";
 import { launchChromium, OUT_DIR } from "../ui/helpers";
 import { writePng } from "../ui/png";
 
@@ -145,6 +146,20 @@ describe("npm run dev", function () {
                 assert.strictEqual(await page.textContent(".msg.assistant .answer"), "Echo: Describe this image [image x1]");
                 fs.mkdirSync(path.join(OUT_DIR, ".."), { recursive: true });
                 await page.screenshot({ path: path.join(OUT_DIR, "..", "dev-answer.png"), fullPage: true });
+                // A small batch from the page: two images, one prompt, answered by the fake worker.
+                const image = (n: number) => ({ name: `slice-${n}.png`, mimeType: "image/png", buffer: writePng(32, 32, (x, y) => [x * 8, y * 8, n * 60]) });
+                await page.setInputFiles("#batch-files", [image(1), image(2)]);
+                await page.fill("#batch-prompt", "Describe this slice");
+                await page.click("#batch-submit");
+                await page.waitForSelector("#batch-results:not([hidden]) tbody tr:nth-child(2)", { timeout: 60_000 });
+                assert.match((await page.textContent("#batch-counts"))!, /2 answered, 0 failed, 0 waiting, of 2/);
+                const rows = await page.$$eval("#batch-results tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent)));
+                assert.deepStrictEqual(rows, [
+                    ["slice-1.png", "Echo: Describe this slice [image x1]"],
+                    ["slice-2.png", "Echo: Describe this slice [image x1]"],
+                ]);
+                await page.locator("#batch-results").scrollIntoViewIfNeeded();
+                await page.screenshot({ path: path.join(OUT_DIR, "..", "dev-batch.png") });
             } finally {
                 await browser.close();
             }
@@ -156,6 +171,31 @@ describe("npm run dev", function () {
             assert.ok(!fs.existsSync(dir), "the run's temp dir is removed");
         } finally {
             if (run.proc.exitCode === null) run.proc.kill("SIGKILL");
+        }
+    });
+
+    it("stops everything when the process that started it is killed alone (kill <npm pid> passes no signal on)", async () => {
+        // A shell in between stands for npm: killed with SIGKILL, it tells its child nothing.
+        const shell = spawn("/bin/sh", ["-c", `"${process.execPath}" --import tsx scripts/dev.ts --port 0 --no-batch; :`], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        const run = new DevRun(shell);
+        let dir = "";
+        let dev: number[] = [];
+        try {
+            const ready = await run.line(/^Ctrl-C stops everything\.|^exited/);
+            assert.match(ready[0], /^Ctrl-C/, run.lines.join("\n"));
+            dir = path.dirname((await run.line(/config (\S+\/gateway\.json)/))[1]);
+            assert.strictEqual(processesWith(dir).length, 1, "the gateway runs");
+            dev = processesWith("scripts/dev.ts").filter((pid) => ancestors(pid)[0] === shell.pid);
+            assert.strictEqual(dev.length, 1, "dev.ts runs under the shell");
+            shell.kill("SIGKILL");
+            // The run notices within a second or so and stops its children: wait for them to go.
+            for (let i = 0; i < 100 && (alive(dev[0]) || processesWith(dir).length > 0); i++) await new Promise((r) => setTimeout(r, 200));
+            assert.ok(!alive(dev[0]), "dev.ts stopped");
+            assert.deepStrictEqual(processesWith(dir), [], "no gateway left");
+            assert.ok(!fs.existsSync(dir), "the run's temp dir is removed");
+        } finally {
+            for (const pid of dev) if (alive(pid)) process.kill(pid, "SIGINT");
+            if (shell.exitCode === null && shell.signalCode === null) shell.kill("SIGKILL");
         }
     });
 });
