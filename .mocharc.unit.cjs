@@ -1,8 +1,8 @@
 /**
  * `npm run test:unit`: the fast part of `npm test` (under a minute on 2 cores), for the edit-test
  * loop. It runs every test file except those that start a program: a browser (the UI suites), a
- * redis-server, Prometheus, nginx, a built gateway process, a CLI (`npm run plan`, `compare`,
- * `dev`, ...) or curl, and the simulator's long property runs. `npm test` still runs everything,
+ * redis-server, Prometheus, nginx, containerd, a built gateway process or any other program (a
+ * CLI such as `npm run plan`, curl, a shell), and the simulator's long runs. `npm test` still runs everything,
  * and CI runs `npm test`. A file is classed by what its source uses (INTEGRATION below), so a new
  * test file lands on the right side without a list to update; test/helpers/mocharc.test.ts
  * checks the split.
@@ -18,11 +18,12 @@ const INTEGRATION = [
     /\brequirePrometheus\(|\bstartPrometheus\(/.source, // Prometheus, promtool
     /\bstartNginx\(/.source, // nginx
     /\bspawnGateway\(|\bbuildGateway\(/.source, // the built gateway as a process
-    /\b(?:spawn|spawnSync|execFile|execFileSync)\((?:process\.execPath|tsx|"curl")/.source, // a CLI or curl
+    /\bstartContainerd\(|\bstartRegistry\(|\brequireSystem\(/.source, // containerd, docker-registry, skopeo, python3
+    /\b(?:spawn|spawnSync|execFile|execFileSync|execSync)\(/.source, // any other program: a CLI, curl, a shell
 ].map((s) => new RegExp(s));
 
-/** Pure but long (simulator properties over many random stacks, 20-25 s). */
-const LONG = ["test/capacity/properties.test.ts"];
+/** Pure but long: simulator properties over many random stacks (20-25 s), 28-day simulated months (~60 s). */
+const LONG = ["test/capacity/properties.test.ts", "test/capacity/expected.test.ts"];
 
 function isUnit(file) {
     if (LONG.includes(file)) return false;

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { staticCost } from "../capacity/cost";
 import { PROJECT } from "../stacks/schema";
-import { natGatewayCount, simulateStack } from "../capacity/sim";
+import { DEFAULT_SIMULATED_DAYS, natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { stackChart } from "../capacity/sim/report/chart";
 import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
@@ -24,8 +24,6 @@ const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
-/** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
-const DEFAULT_DAYS = 28;
 
 export class UsageError extends Error {}
 
@@ -34,7 +32,7 @@ const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--ma
   (details and charts in <out>/compare.md and <out>/<stack>.svg).
   --out, -o <dir>          where to write (default plan/compare/)
   --markdown               print the table as Markdown
-  --days <n>               days to simulate (default ${DEFAULT_DAYS})
+  --days <n>               days to simulate (default ${DEFAULT_SIMULATED_DAYS})
   --reference-classroom    also compare the published reference policy on the classroom profile
   --debug                  stack traces on errors
   --help, -h               this text`;
@@ -73,7 +71,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -118,14 +116,19 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[
     };
 }
 
-function main(argv: string[]): void {
-    const args = parseArgs(argv);
-    const columns: StackColumn[] = args.stacks.map((stack) => {
-        const config = loadStack(ROOT, stack);
-        const sim = simulateStack(config, { days: args.days, root: ROOT, params: { timeseries: true } });
+/** One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling. */
+export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS): StackColumn[] {
+    return stacks.map((stack) => {
+        const config = loadStack(root, stack);
+        const sim = simulateStack(config, { days, root, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
     });
+}
+
+function main(argv: string[]): void {
+    const args = parseArgs(argv);
+    const columns = compareColumns(ROOT, args.stacks, args.days);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];
