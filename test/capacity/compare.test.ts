@@ -102,9 +102,9 @@ describe("compare", function () {
         // Readable in a terminal: 120 columns at most, the per-pool cold-start phases left to compare.md,
         // policies below the table, each saying what differs from a similar one.
         for (const text of [ok.stdout, ref.stdout]) for (const l of text.split("\n")) assert.ok(l.length <= 120, `${l.length} columns: ${l}`);
-        assert.doesNotMatch(ok.stdout, /node boot to Ready/);
+        assert.doesNotMatch(ok.stdout, /vLLM process start/);
         assert.match(ok.stdout, /\nIn the Markdown report only: Cold start phases, expected \/ pessimistic\.\n/);
-        assert.match(before, /node boot to Ready/);
+        assert.match(before, /vLLM process start/);
         assert.match(ok.stdout, /\nScale policies:\n {2}dev {3}qwen3-vl-2b: 0-2 on demand/);
         assert.match(ref.stdout, /\n {2}ours\+gpu70 +as 'ours', plus gpuUtil 70%\n/);
         assert.match(ref.stdout, /\n {2}from zero, queue-sized +as 'from zero', but demand 4 \(each held request counts\) instead of demand 4\n/);

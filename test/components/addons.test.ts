@@ -38,7 +38,8 @@ export function al2023Config(stack = "prod"): Record<string, any> {
 describe("PlatformAddons", () => {
     let prod: StackRun;
     let al2023: StackRun;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         prod = await runStack(stackConfig("prod"));
         al2023 = await runStack(al2023Config());
     });

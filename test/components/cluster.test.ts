@@ -17,7 +17,8 @@ const TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
 describe("GpuCluster and Network under mocks", () => {
     let dev: StackRun;
     let prod: StackRun;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         dev = await runStack(stackConfig("dev"));
         prod = await runStack(prodWithA100());
     });

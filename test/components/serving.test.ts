@@ -23,7 +23,8 @@ const API_KEY = "radiology-key-that-must-never-leak-0123456789";
 describe("ServingStack", () => {
     let dev: StackRun;
     let prod: StackRun;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         dev = await runStack(stackConfig("dev"));
         prod = await runStack(stackConfig("prod"), { hfToken: HF_TOKEN, gatewayApiKeys: JSON.stringify([{ team: "radiology", key: API_KEY }]) });
     });

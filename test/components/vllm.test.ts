@@ -25,7 +25,8 @@ const gib = (q: string) => {
 
 describe("vLLM workers' command line", () => {
     let runs: Record<string, StackRun>;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         // prod with an A100 pool serves every model family (Qwen3-VL, MedGemma) on every pool shape (g5.xlarge, g6e.xlarge, p4de).
         runs = { prod: await runStack(prodWithA100()) };
     });
