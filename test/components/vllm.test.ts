@@ -13,7 +13,7 @@ import { LOCAL_MODEL_DIR } from "../../components/serving/weights/fetch";
 import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStart";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
-import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
+import { ROOT, StackRun, prodWithA100, runStack } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
@@ -27,9 +27,10 @@ const gib = (q: string) => {
 
 describe("vLLM workers' command line", () => {
     let runs: Record<string, StackRun>;
-    before(async () => {
-        // prod serves every model family (Qwen3-VL, MedGemma) on both pool shapes (g5.xlarge, p4de).
-        runs = { prod: await runStack(stackConfig("prod")) };
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
+        // prod with an A100 pool serves every model family (Qwen3-VL, MedGemma) on every pool shape (g5.xlarge, g6e.xlarge, p4de).
+        runs = { prod: await runStack(prodWithA100()) };
     });
     const workers = () =>
         Object.entries(runs).flatMap(([stack, run]) =>
