@@ -13,7 +13,7 @@ import { parseStackConfig } from "../../stacks/validate";
 import { poolNodePrice } from "../../capacity/cost";
 import { diskSecondsPerGiB } from "../../capacity/sim/coldStart";
 import { INSTANCE_CATALOG } from "../../stacks/catalog/instances";
-import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+import { StackRun, clone, prodWithA100, runStack, stackConfig } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
@@ -308,7 +308,7 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
 describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth, priced per node", () => {
     let prod: StackRun;
     before(async () => {
-        prod = await runStack(stackConfig("prod"));
+        prod = await runStack(prodWithA100());
     });
     const volume = (pool: string) => inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`)).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
 
@@ -316,18 +316,20 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
         // g5.xlarge: up to 437.5 MB/s = 417 MiB/s -> 400; p4de.24xlarge: 2,375 MB/s -> gp3's 1,000 MiB/s, which needs 4,000 IOPS.
         assert.deepStrictEqual([volume("a10g").throughput, volume("a10g").iops], [400, 3000]);
         assert.deepStrictEqual([volume("a100").throughput, volume("a100").iops], [1000, 4000]);
-        for (const pool of ["a10g", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
+        // g6e.xlarge: no EBS figures in the table we read: gp3's included 125 MiB/s and 3,000 IOPS, at no extra cost.
+        assert.deepStrictEqual([volume("l40s").throughput, volume("l40s").iops], [125, 3000]);
+        for (const pool of ["a10g", "l40s", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
         const system = inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt")).blockDeviceMappings[0].ebs;
         assert.strictEqual(system.throughput, undefined, "system nodes keep gp3's default");
     });
 
     it("models the weights copy at the throughput the launch template provisions (within the instance's EBS bandwidth)", () => {
         // g5.xlarge: the volume's 400 MiB/s is under the instance's 437.5 MB/s maximum; p4de: 1,000 MiB/s under 2,375 MB/s.
-        for (const [pool, type] of [["a10g", "g5.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(1024 / diskSecondsPerGiB(type), volume(pool).throughput, pool);
+        for (const [pool, type] of [["a10g", "g5.xlarge"], ["l40s", "g6e.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(1024 / diskSecondsPerGiB(type), volume(pool).throughput, pool);
     });
 
     it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {
-        const { "aws:region": region, ...rest } = clone(stackConfig("prod"));
+        const { "aws:region": region, ...rest } = clone(prodWithA100());
         const cfg = parseStackConfig({ ...rest, region, environment: "test" });
         for (const pool of cfg.gpuPools) {
             const v = volume(pool.name);

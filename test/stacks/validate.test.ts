@@ -301,7 +301,9 @@ describe("coldStart.imageCacheInitRateMiBps", () => {
 describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its workers' weights copies", () => {
     it("refuses a volume too small for the workers one node can hold, naming the pool, what lands there and the size that fits", () => {
         const raw = prodRaw();
-        delete raw.gpuPools[1].diskSizeGiB; // 200 GiB by default
+        // An 8-GPU p4de pool for two MedGemma 27B workers, on the default 200 GiB volume.
+        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1 };
+        raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
         assert.strictEqual(
             errorOf(raw),
             "Invalid stack config: gpuserve:gpuPools[1].diskSizeGiB: pool 'a100' volume of 200 GiB is too small for what one node can hold: 2 x google/medgemma-27b-it (76 GiB each), plus the vLLM image, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts). Fix: set gpuPools[1].diskSizeGiB to at least 206, or lower the models' maxReplicas on this pool",
