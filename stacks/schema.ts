@@ -12,6 +12,7 @@ import { planSubnets } from "../components/network/subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
 import { ImageRefError, parseImageRef } from "./imageRef";
+import { POD_STORAGE } from "./podStorage";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "gpuserve";
@@ -121,11 +122,20 @@ export const gpuPoolSchema = z.strictObject({
     /** Upper bound for Cluster Autoscaler; maxNodes x GPUs per node must cover the pool's models' maxReplicas. */
     maxNodes: positiveInt,
     /**
-     * Encrypted gp3 volume in GiB for images and pod storage (Bottlerocket: the data volume): the vLLM image (~35 GB on
-     * disk) and, per worker on the node, its weights copied from S3 and vLLM's caches; validation says when it is too
-     * small for the node's workers (stacks/workerDisk.ts). @default 200
+     * Encrypted gp3 volume in GiB for images and, unless podStorage puts them on the instance store, pod storage
+     * (Bottlerocket: the data volume): the vLLM image (~35 GB on disk) and, per worker on the node, its weights copied
+     * from S3 and vLLM's caches; validation says when it is too small for the node's workers (stacks/workerDisk.ts).
+     * @default 200
      */
     diskSizeGiB: z.int().min(100).default(200),
+    /**
+     * Where the pods' emptyDirs (the kubelet's directory: the workers' weights copies and vLLM's caches) live:
+     * "instanceStore" (the instance's NVMe instance store, striped; Bottlerocket's ephemeral-storage bootstrap command or
+     * AL2023's nodeadm localStorage: components/cluster/userData.ts), "volume" (the node's EBS volume, diskSizeGiB), or
+     * "auto": the instance store where it copies and reads the weights faster than the volume (stacks/podStorage.ts;
+     * today p4d/p4de, not the single-GPU G types). containerd's images stay on the volume either way. @default "auto"
+     */
+    podStorage: z.enum(POD_STORAGE).default("auto"),
     /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
     minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
     /**

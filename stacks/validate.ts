@@ -11,7 +11,9 @@ import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./error
 import { EXAMPLE_FIXES, ownWords } from "./issueText";
 import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 import { durationSeconds } from "./scalePolicy";
-import { diskNeededGiB, workerDisk } from "./workerDisk";
+import { diskNeededGiB, instanceStoreNeededGiB, workerDisk } from "./workerDisk";
+import { PodStorage, choosePodStorage } from "./podStorage";
+import { instanceStore, instanceStoreGiB } from "./catalog/instanceStore";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
 import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
@@ -21,7 +23,11 @@ const UNNEEDED_SECONDS = { min: 10, max: 3600 } as const;
 
 export type GpuAmi = (typeof GPU_AMIS)[number];
 
-export interface ResolvedGpuPool extends GpuPoolConfig {
+export interface ResolvedGpuPool extends Omit<GpuPoolConfig, "podStorage"> {
+    /** Where the pods' emptyDirs live, resolved from gpuPools[].podStorage ("auto": stacks/podStorage.ts). */
+    readonly podStorage: PodStorage;
+    /** Why (the plan prints it). */
+    readonly podStorageReason: string;
     readonly instanceTypes: string[];
     /** Memory of one GPU (all instance types of a pool carry the same GPU). */
     readonly gpuMemoryGiB: number;
@@ -224,7 +230,24 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
             gpusPerNode = Math.min(gpusPerNode, gpu.count);
         });
         checkOneShape(instanceTypes, ["gpuPools", p, "instanceTypes"], issues);
-        return { ...pool, instanceTypes, gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0, gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0 };
+        const without = instanceTypes.filter((t) => !instanceStore(t));
+        if (pool.podStorage === "instanceStore" && without.length > 0) {
+            issues.push({
+                key: key("gpuPools", p, "podStorage"),
+                message: `is "instanceStore", but ${without.join(", ")} has no NVMe instance store we know of (stacks/catalog/instanceStore.ts)`,
+                fix: 'set it to "volume" or "auto", or use instance types with an instance store',
+            });
+        }
+        // An invalid explicit choice is reported above; resolving it to the volume keeps the other checks running.
+        const { storage, reason } = choosePodStorage(without.length > 0 && pool.podStorage === "instanceStore" ? "volume" : pool.podStorage, instanceTypes);
+        return {
+            ...pool,
+            podStorage: storage,
+            podStorageReason: reason,
+            instanceTypes,
+            gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0,
+            gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0,
+        };
     });
 
     const models: ResolvedModel[] = [];
@@ -521,8 +544,15 @@ function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
  * A GPU node's volume must hold the vLLM image and every worker that can land on the node with its weights copy and
  * caches (stacks/workerDisk.ts), within the kubelet's eviction headroom: else the pods are evicted for disk pressure
  * (or never scheduled, since they request their ephemeral storage). The worst node: its GPUs filled with the
- * pool's models, largest disk first, each at most its maxReplicas.
+ * pool's models, largest disk first, each at most its maxReplicas. With the pods on the instance store, that store
+ * (the kubelet's filesystem, whose size is the node's ephemeral-storage capacity) must hold the workers, and the
+ * volume (the image filesystem) the image.
  */
+/** Whether the pool's volume would hold its workers, said in a fix. */
+function volumeFits(diskSizeGiB: number, neededGiB: number): string {
+    return diskSizeGiB >= neededGiB ? `its ${diskSizeGiB} GiB diskSizeGiB holds them` : `and diskSizeGiB to at least ${neededGiB}`;
+}
+
 function checkWorkerDisk(cfg: StackConfig, issues: ConfigIssue[]): void {
     cfg.gpuPools.forEach((pool, p) => {
         const needs = cfg.models
@@ -538,12 +568,28 @@ function checkWorkerDisk(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
         const workers = onNode.reduce((t, w) => t + w.n, 0);
         const perWorker = workers === 0 ? 0 : onNode.reduce((t, w) => t + w.n * w.gib, 0) / workers;
-        const needed = diskNeededGiB(workers, perWorker);
+        const onStore = pool.podStorage === "instanceStore";
+        const needed = diskNeededGiB(workers, perWorker, onStore);
+        if (onStore && workers > 0) {
+            const storeNeeded = instanceStoreNeededGiB(workers, perWorker);
+            const smallest = [...pool.instanceTypes].sort((a, b) => instanceStoreGiB(a) - instanceStoreGiB(b))[0];
+            const store = Math.floor(instanceStoreGiB(smallest));
+            if (store < storeNeeded) {
+                const what = onNode.map((w) => `${w.n} x ${w.id} (${w.gib} GiB each)`).join(" + ");
+                issues.push({
+                    key: key("gpuPools", p, "podStorage"),
+                    message: `pool '${pool.name}' puts its pods on the instance store (${pool.podStorageReason}), but ${smallest}'s ${store} GiB cannot hold what one node can run: ${what}, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts)`,
+                    fix: `set gpuPools[${p}].podStorage to "volume" (${volumeFits(pool.diskSizeGiB, diskNeededGiB(workers, perWorker))}), or lower the models' maxReplicas on this pool`,
+                });
+            }
+        }
         if (workers > 0 && pool.diskSizeGiB < needed) {
             const what = onNode.map((w) => `${w.n} x ${w.id} (${w.gib} GiB each)`).join(" + ");
             issues.push({
                 key: key("gpuPools", p, "diskSizeGiB"),
-                message: `pool '${pool.name}' volume of ${pool.diskSizeGiB} GiB is too small for what one node can hold: ${what}, plus the vLLM image, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts)`,
+                message: onStore
+                    ? `pool '${pool.name}' volume of ${pool.diskSizeGiB} GiB is too small for the vLLM image within the 15 % the kubelet keeps free on the image filesystem (its pods are on the instance store: stacks/workerDisk.ts)`
+                    : `pool '${pool.name}' volume of ${pool.diskSizeGiB} GiB is too small for what one node can hold: ${what}, plus the vLLM image, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts)`,
                 fix: `set gpuPools[${p}].diskSizeGiB to at least ${needed}, or lower the models' maxReplicas on this pool`,
             });
         }

@@ -5,7 +5,9 @@
  * image-cache snapshot) all read.
  *
  * Everything a worker writes lands on the kubelet's filesystem: Bottlerocket's data volume (/dev/xvdb, which
- * also holds containerd's images; Bottlerocket README, "Storage") or AL2023's root volume. Per worker:
+ * also holds containerd's images; Bottlerocket README, "Storage"), AL2023's root volume, or, with
+ * gpuPools[].podStorage "instanceStore" (stacks/podStorage.ts), the instance store bound over /var/lib/kubelet while
+ * the images stay on the volume. Per worker:
  *   weights  (coldStart.weights "s3") the pinned revision copied from S3 before vLLM starts (weights/fetch.ts)
  *   cache    vLLM's cache root: config and tokenizer files, torch.compile, Inductor and Triton caches; with
  *            weights from the Hub also the Hub download itself (twice its size, as before, for .incomplete files)
@@ -23,6 +25,12 @@ export const CACHE_WITHOUT_WEIGHTS_GIB = 20;
  * eviction", default hard threshold nodefs.available<10%; EKS AMIs keep it).
  */
 export const KUBELET_USABLE_SHARE = 0.9;
+/**
+ * Share of the image filesystem images may fill once it is not the kubelet's: the kubelet then evicts below 15 % free
+ * on it (same page, default hard threshold imagefs.available<15%; imagefs is "an optional filesystem that container
+ * runtimes use to store container images and container writable layers").
+ */
+export const IMAGEFS_USABLE_SHARE = 0.85;
 
 const GB_PER_GIB = 1.073741824;
 
@@ -44,8 +52,15 @@ export function workerDisk(model: { readonly spec: { readonly weightsGiB: number
 
 /**
  * The smallest volume (GiB) that holds the image and `workers` workers of the largest disk need, with the
- * kubelet's eviction headroom.
+ * kubelet's eviction headroom; with the workers on the instance store, the image alone within the image
+ * filesystem's headroom.
  */
-export function diskNeededGiB(workers: number, perWorkerGiB: number): number {
-    return Math.ceil((VLLM_IMAGE_DISK_GB / GB_PER_GIB + workers * perWorkerGiB) / KUBELET_USABLE_SHARE);
+export function diskNeededGiB(workers: number, perWorkerGiB: number, podsOnInstanceStore = false): number {
+    const image = VLLM_IMAGE_DISK_GB / GB_PER_GIB;
+    return Math.ceil(podsOnInstanceStore ? image / IMAGEFS_USABLE_SHARE : (image + workers * perWorkerGiB) / KUBELET_USABLE_SHARE);
+}
+
+/** The instance store (GiB) `workers` workers need when it is the kubelet's filesystem (nodefs), with its eviction headroom. */
+export function instanceStoreNeededGiB(workers: number, perWorkerGiB: number): number {
+    return Math.ceil((workers * perWorkerGiB) / KUBELET_USABLE_SHARE);
 }

@@ -12,7 +12,10 @@
  * gateway's hold bound (holdBound.ts) sums the pessimistic ones.
  */
 import { IMAGE_CACHE_SNAPSHOT_GB } from "../cacheCost";
-import { INSTANCE_EBS_MBPS, nodeVolumePerformance } from "../../stacks/catalog/ebs";
+import { INSTANCE_EBS_MBPS } from "../../stacks/catalog/ebs";
+import { CLASSIC_CLI_S3_MIBPS, CRT_CLI_INSTANCE_TYPES, instanceNetwork } from "../../stacks/catalog/network";
+import { instanceStore } from "../../stacks/catalog/instanceStore";
+import { PodStorage, weightsRates } from "../../stacks/podStorage";
 import { COLD_START_PHASES } from "../../stacks/schema";
 import type { GpuAmi, ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
 import { DEFAULT_SIM_PARAMS, Range, SimParams } from "./params";
@@ -33,12 +36,14 @@ export interface ColdStartMechanisms {
      * vLLM's Run:ai streamer (components/serving/weights/fetch.ts); else downloaded from the Hub.
      */
     readonly weightsFromS3: boolean;
+    /** The disk the pods' emptyDirs, and so the weights copy, live on: the node's volume or its instance store (stacks/podStorage.ts). */
+    readonly podStorage: PodStorage;
     /** Where torch.compile artefacts survive a pod: "s3" (restored by an init container), a shared volume, or nowhere. */
     readonly compileCache: "s3" | "shared-volume" | "none";
 }
 
 /** The mechanisms a model's pods get from the stack config (what components/ deploys for it). */
-export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick<ResolvedGpuPool, "ami">, model: Pick<ResolvedModel, "cacheClaimName">): ColdStartMechanisms {
+export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick<ResolvedGpuPool, "ami" | "podStorage">, model: Pick<ResolvedModel, "cacheClaimName">): ColdStartMechanisms {
     const cs = config.coldStart;
     const imageCache = cs.imageCache === "snapshot" && pool.ami === "bottlerocket";
     return {
@@ -47,74 +52,45 @@ export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick
         // The launch template sets the data volume's volumeInitializationRate from it (components/cluster).
         imageInitRateMiBps: imageCache ? cs.imageCacheInitRateMiBps : 0,
         weightsFromS3: cs.weights === "s3",
+        // The launch template binds the kubelet's directory to the instance store exactly then (components/cluster/userData.ts).
+        podStorage: pool.podStorage,
         compileCache: cs.compileCache === "s3" ? "s3" : model.cacheClaimName ? "shared-volume" : "none",
     };
 }
 
 /**
- * Network bandwidth per instance type, Gbit/s: `burst` (what a fresh node can use while it
- * has network credits, "up to" in the instance tables) and `baseline` (what it can sustain)
- * (AWS EC2 User Guide, "Network specifications", accelerated computing: G5, G6, G6e, P4).
+ * Seconds per GiB of the weights from S3 (components/serving/weights/fetch.ts): the init container's `aws s3 sync`
+ * writes them onto the pods' disk at the slower of its S3 download and the disk's write (stacks/podStorage.ts
+ * weightsRates, the figures `gpuPools[].podStorage: auto` chooses by), then vLLM's streamer reads them back at the
+ * disk's read (no page cache credited: the worker's memory limit leaves little of the file cached while vLLM loads),
+ * at least at the measured local load rate (params.weightLoadSecondsPerGiB). Expected: a fresh node (EBS and network
+ * at their maximum); pessimistic: their baselines and the instance store's published 4 KiB figure.
  */
-export const INSTANCE_NETWORK_GBPS: Readonly<Record<string, { readonly burst: number; readonly baseline: number }>> = {
-    "g5.xlarge": { burst: 10, baseline: 2.5 },
-    "g5.2xlarge": { burst: 10, baseline: 5 },
-    "g5.4xlarge": { burst: 25, baseline: 10 },
-    "g5.12xlarge": { burst: 40, baseline: 40 },
-    "g6.xlarge": { burst: 10, baseline: 2.5 },
-    "g6e.xlarge": { burst: 20, baseline: 2.5 },
-    "p4d.24xlarge": { burst: 400, baseline: 400 },
-    "p4de.24xlarge": { burst: 400, baseline: 400 },
-};
-/** An instance type missing above: the smallest G figures (the slowest we know). */
-const UNKNOWN_NETWORK = { burst: 10, baseline: 2.5 };
-
-const GB_PER_GIB = 1.073741824;
-
-function instanceNetwork(instanceType: string): { readonly burst: number; readonly baseline: number } {
-    return INSTANCE_NETWORK_GBPS[instanceType] ?? UNKNOWN_NETWORK;
+export function weightsSecondsPerGiB(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, instanceType: string, storage: PodStorage, pessimistic = false): number {
+    const r = weightsRates(instanceType, storage, pessimistic, p.weightStreamLinkShare);
+    return 1024 / r.copyMiBps + Math.max(1024 / r.readMiBps, p.weightLoadSecondsPerGiB);
 }
 
-/**
- * Seconds per GiB the Run:ai streamer needs from S3 on an instance type: the share of the
- * link it reached where it was measured (params.weightStreamLinkShare) of the node's burst
- * bandwidth (expected: a fresh node has credits) or its baseline (pessimistic: credits spent).
- */
-export function streamSecondsPerGiB(p: Pick<SimParams, "weightStreamLinkShare">, instanceType: string, pessimistic = false): number {
-    const n = instanceNetwork(instanceType);
-    const gbps = pessimistic ? n.baseline : n.burst;
-    return GB_PER_GIB / ((gbps / 8) * p.weightStreamLinkShare);
+/** The weights-from-S3 phase, expected and pessimistic (weightsSecondsPerGiB). */
+export function weightsFromS3Figure(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, weightsGiB: number, instanceType: string, storage: PodStorage): PhaseFigure {
+    return { expected: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage), pessimistic: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage, true) };
 }
 
-const MIB_PER_MB = 1e6 / 1048576;
-
-/**
- * Seconds per GiB to write or read the node's volume, where the weights copy lands: the volume's provisioned gp3
- * throughput (stacks/catalog/ebs.ts nodeVolumePerformance, what the launch template asks for), within the instance's
- * EBS bandwidth: its maximum expected (a new node; "up to" types hold it "for 30 minutes at least once every 24
- * hours"), its baseline pessimistic (AWS "Amazon EC2 Instance Types", Amazon EBS specifications). A type without
- * figures: the volume's own throughput both ways.
- */
-export function diskSecondsPerGiB(instanceType: string, pessimistic = false): number {
-    const volume = nodeVolumePerformance([instanceType]).throughputMiBps;
-    const ebs = INSTANCE_EBS_MBPS[instanceType];
-    const instance = ebs ? (pessimistic ? ebs.baseline : ebs.maximum) * MIB_PER_MB : volume;
-    return 1024 / Math.min(volume, instance);
-}
-
-/**
- * The weights from S3 (components/serving/weights/fetch.ts): the init container copies them onto the node's disk,
- * at the slower of the network (the share of the link the Run:ai streamer reached on S3, streamSecondsPerGiB; the AWS
- * CLI's own rate is not measured) and the disk write, then vLLM's streamer reads them back from the disk (no page
- * cache credited: the worker's memory limit leaves little of the file cached while vLLM loads), at least at the
- * measured local load rate (params.weightLoadSecondsPerGiB).
- */
-export function weightsFromS3Figure(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, weightsGiB: number, instanceType: string): PhaseFigure {
-    const at = (pessimistic: boolean) => {
-        const disk = diskSecondsPerGiB(instanceType, pessimistic);
-        return weightsGiB * (Math.max(streamSecondsPerGiB(p, instanceType, pessimistic), disk) + Math.max(disk, p.weightLoadSecondsPerGiB));
-    };
-    return { expected: at(false), pessimistic: at(true) };
+/** What the weights phase's source says about its copy and read rates. */
+function weightsSource(p: SimParams, c: ColdStartInput): string {
+    const t = c.instanceType;
+    const storage = c.mechanisms.podStorage;
+    const rates = (pessimistic: boolean) => weightsRates(t, storage, pessimistic, p.weightStreamLinkShare);
+    const [e, w] = [rates(false), rates(true)];
+    const net = instanceNetwork(t);
+    const cli = CRT_CLI_INSTANCE_TYPES.includes(t)
+        ? `the AWS CLI's CRT client on ${t} (its default there, awscli topics/s3-config.rst) at ${Math.round(p.weightStreamLinkShare * 100)} % of the ${net.burst} Gbit/s burst or ${net.baseline} Gbit/s baseline link (the Run:ai streamer's share on S3, its g5.12xlarge benchmark)`
+        : `the AWS CLI's classic client at ${CLASSIC_CLI_S3_MIBPS} MiB/s (measured CPU-bound, aws/aws-cli#3910), within the ${net.burst} Gbit/s burst or ${net.baseline} Gbit/s baseline link`;
+    const disk =
+        storage === "instanceStore"
+            ? `the NVMe instance store bound over /var/lib/kubelet (${instanceStore(t)?.iopsSource === "assumed" ? "IOPS assumed equal to g5.xlarge's" : "AWS's published 4 KiB IOPS"} x 4 KiB, x the sequential/4 KiB ratio measured on c5d/m5d expected: stacks/catalog/instanceStore.ts)`
+            : `the node's gp3 volume at its provisioned throughput within ${t}'s maximum or baseline EBS bandwidth (stacks/catalog/ebs.ts${INSTANCE_EBS_MBPS[t] ? "" : ": no EBS figures, gp3's default"})`;
+    return `${c.weightsGiB} GiB copied at ${r1(e.copyMiBps)} MiB/s expected, ${r1(w.copyMiBps)} pessimistic (the slower of ${cli} and the disk's write) and read back at ${r1(e.readMiBps)} / ${r1(w.readMiBps)} MiB/s, no faster than ${p.weightLoadSecondsPerGiB} s/GiB (a measured local load); the disk: ${disk}`;
 }
 
 /** A phase's figures: expected (typical) and pessimistic (slow) seconds. */
@@ -210,7 +186,7 @@ export function vllmPhases(p: SimParams, m: ColdStartMechanisms, weightsGiB: num
     const weights: PhaseFigure =
         measured?.weights ??
         (m.weightsFromS3
-            ? weightsFromS3Figure(p, weightsGiB, instanceType)
+            ? weightsFromS3Figure(p, weightsGiB, instanceType, m.podStorage)
             : m.compileCache === "shared-volume"
               ? { expected: weightsGiB * disk, pessimistic: weightsGiB * disk }
               : { expected: weightsGiB * (p.weightDownloadSecondsPerGiB + disk), pessimistic: weightsGiB * (p.weightDownloadSecondsPerGiB + disk) });
@@ -268,7 +244,6 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
     const gpu = { expected: gpuAfterReady(p, m.ami, boot.expected, false, x), pessimistic: gpuAfterReady(p, m.ami, boot.pessimistic, true, x) };
     const v = vllmPhases(p, m, c.weightsGiB, c.instanceType, x);
     const route = routable(p, x);
-    const net = instanceNetwork(c.instanceType);
     const image = x?.image ?? imagePhase(p, m, boot, gpu);
     const measured = (key: MeasurablePhase, source: string) => (x?.[key] ? measuredSource(key) : source);
     const phases: ColdStartPhase[] = [
@@ -324,13 +299,13 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
         },
         {
             key: "weights",
-            phase: m.weightsFromS3 ? "weights copied from S3 to the node's disk, then loaded (Run:ai streamer)" : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
+            phase: m.weightsFromS3 ? `weights copied from S3 to the node's ${m.podStorage === "instanceStore" ? "instance store" : "volume"}, then loaded (Run:ai streamer)` : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
             seconds: v.weights.expected,
             pessimisticSeconds: v.weights.pessimistic,
             source: measured(
                 "weights",
                 m.weightsFromS3
-                    ? `${c.weightsGiB} GiB written to the node's volume and read back at ${r1(1024 / diskSecondsPerGiB(c.instanceType))} MiB/s expected, ${r1(1024 / diskSecondsPerGiB(c.instanceType, true))} MiB/s pessimistic (the volume's provisioned gp3 throughput, stacks/catalog/ebs.ts, within ${c.instanceType}'s maximum or baseline EBS bandwidth, AWS "Amazon EC2 Instance Types"); the copy no faster than ${Math.round(p.weightStreamLinkShare * 100)} % of the ${net.burst} Gbit/s burst or ${net.baseline} Gbit/s baseline link (the Run:ai streamer's 15 GB from S3 in 4.24 s on g5.12xlarge, its benchmarks); the load no faster than ${p.weightLoadSecondsPerGiB} s/GiB (a measured local load)`
+                    ? weightsSource(p, c)
                     : `${c.weightsGiB} GiB x ${m.compileCache === "shared-volume" ? p.weightLoadSecondsPerGiB : p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB} s/GiB (public vLLM deployment reports: an 8B model took 61 s to download from the Hub and 33 s to load; one measurement, no pessimistic figure)`,
             ),
         },

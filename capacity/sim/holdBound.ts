@@ -7,7 +7,7 @@
  * by a 503 with Retry-After.
  */
 import type { ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
-import { mechanismsFor, streamSecondsPerGiB, worstColdStartSeconds } from "./coldStart";
+import { mechanismsFor, weightsSecondsPerGiB, worstColdStartSeconds } from "./coldStart";
 import { DEFAULT_SIM_PARAMS, SimParams } from "./params";
 
 /** Worst case x 1.25 + 60 s, rounded up to 30 s: room for a slow EC2 launch or a retried pull. */
@@ -20,8 +20,9 @@ export function holdBoundSeconds(cfg: HoldInput, p: SimParams = DEFAULT_SIM_PARA
     for (const m of cfg.models) {
         const pool = cfg.gpuPools.find((g) => g.name === m.pool);
         if (!pool) continue;
-        // The slowest network among the pool's instance types (its baseline: a pessimistic start has no burst credits).
-        const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b, true) - streamSecondsPerGiB(p, a, true))[0];
+        // The slowest weights copy and read among the pool's instance types (pessimistic: no burst credits left).
+        const slow = (t: string) => weightsSecondsPerGiB(p, t, pool.podStorage, true);
+        const instanceType = [...pool.instanceTypes].sort((a, b) => slow(b) - slow(a))[0];
         if (!instanceType) continue;
         const s = worstColdStartSeconds(p, { mechanisms: mechanismsFor(cfg, pool, m), weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, measured: cfg.coldStart.phases });
         worst = Math.max(worst, s);

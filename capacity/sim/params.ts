@@ -6,6 +6,7 @@
  * shared/reference/charts. Where no published figure exists the value says
  * "assumption" and why. Everything is overridable through `expectedCost(cfg, { params })`.
  */
+import { NATIVE_S3_LINK_SHARE } from "../../stacks/catalog/network";
 
 /** A duration drawn uniformly from [min, max] seconds, once per node or pod. */
 export interface Range {
@@ -72,9 +73,10 @@ export interface SimParams {
     /** vLLM weight load from local disk into GPU memory per GiB. @default 2.0 s/GiB (facts.md: 33 s load for the 8B model) */
     readonly weightLoadSecondsPerGiB: number;
     /**
-     * Share of the node's network the Run:ai Model Streamer reaches from S3 (coldStart.ts: of the burst bandwidth
-     * expected, of the baseline pessimistic). @default 0.708 (facts.md: 15 GB from S3 in 4.24 s = 3.54 GB/s on
-     * g5.12xlarge, whose 40 Gbit/s is 5 GB/s; its benchmarks)
+     * Share of the node's network a native S3 client reaches: the AWS CLI's CRT client, which copies the weights on
+     * p4d/p4de (stacks/catalog/network.ts; of the burst bandwidth expected, of the baseline pessimistic).
+     * @default 0.708 (facts.md: the Run:ai Model Streamer's 15 GB from S3 in 4.24 s = 3.54 GB/s on g5.12xlarge, whose
+     * 40 Gbit/s is 5 GB/s; its benchmarks)
      */
     readonly weightStreamLinkShare: number;
     /**
@@ -165,7 +167,7 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
     weightLoadSecondsPerGiB: 2.0,
     imageInitLazyRateMiBps: 100,
     imageInitRateShortfall: 0.1,
-    weightStreamLinkShare: 3.54 / 5,
+    weightStreamLinkShare: NATIVE_S3_LINK_SHARE,
     engineStartSeconds: { min: 18, max: 30 },
     engineProfileSeconds: 9.6,
     compileUncachedSeconds: 200,

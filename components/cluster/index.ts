@@ -255,6 +255,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     amiType: GPU_AMI_TYPES[pool.ami],
                     dataVolume: pool.ami === "bottlerocket" ? { snapshotId, initRateMiBps: args.imageCache?.initRateMiBps } : undefined,
                     volumePerformance: nodeVolumePerformance(pool.instanceTypes),
+                    kubeletOnInstanceStore: pool.podStorage === "instanceStore",
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
                     liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],

@@ -11,6 +11,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { VolumePerformance } from "../../stacks/catalog/ebs";
 import { desiredSizeFor } from "./nodeGroupSize";
+import { nodeUserData } from "./userData";
 
 export interface NodeTaint {
     readonly key: string;
@@ -64,6 +65,11 @@ export interface NodePoolArgs {
      * @default gp3's included 125 MiB/s and 3,000 IOPS
      */
     readonly volumePerformance?: VolumePerformance;
+    /**
+     * Put the kubelet's directory (every pod's emptyDir) on the instance's NVMe instance store, through the launch
+     * template's user data (userData.ts); containerd's images stay on the volume. @default false
+     */
+    readonly kubeletOnInstanceStore?: boolean;
 }
 
 /** Bottlerocket's OS volume, GiB: larger than the AMI's own (a launch template may not shrink it). */
@@ -143,6 +149,7 @@ export class NodePool extends pulumi.ComponentResource {
                     instanceMetadataTags: "disabled",
                 },
                 blockDeviceMappings: blockDevices(args),
+                userData: nodeUserData(args.amiType, args.kubeletOnInstanceStore ?? false),
                 tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...args.instanceTags, Name: name } })),
             },
             parent,

@@ -11,7 +11,8 @@ import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbo
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";
 import { poolNodePrice } from "../../capacity/cost";
-import { diskSecondsPerGiB } from "../../capacity/sim/coldStart";
+import { diskMiBps } from "../../stacks/podStorage";
+import { kubeletOnInstanceStore } from "../helpers/userData";
 import { INSTANCE_CATALOG } from "../../stacks/catalog/instances";
 import { StackRun, clone, prodWithA100, runStack, stackConfig } from "../helpers/program";
 
@@ -44,6 +45,8 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
         // EBS Provisioned Rate for Volume Initialization of the data volume; none: lazy (0).
         imageInitRateMiBps: data?.ebs?.volumeInitializationRate ?? 0,
         weightsFromS3: fromS3Copy(spec, modelArg) && args[args.indexOf("--load-format") + 1] === "runai_streamer",
+        // The weights emptyDir is on the instance store exactly when the node binds the kubelet's directory there.
+        podStorage: kubeletOnInstanceStore(ng.amiType, lt) ? "instanceStore" : "volume",
         compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
 }
@@ -79,9 +82,9 @@ describe("cold start: what the plan deploys", () => {
 
     it("deploys exactly the mechanisms cost.json claims, with every mechanism on (dev) and every one off", () => {
         assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), claimed(stackConfig("dev"), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), { ami: "bottlerocket", imageCache: true, imageInitRateMiBps: 300, weightsFromS3: true, compileCache: "s3" });
+        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), { ami: "bottlerocket", imageCache: true, imageInitRateMiBps: 300, weightsFromS3: true, podStorage: "volume", compileCache: "s3" });
         assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), claimed(offConfig(), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), { ami: "al2023", imageCache: false, imageInitRateMiBps: 0, weightsFromS3: false, compileCache: "none" });
+        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), { ami: "al2023", imageCache: false, imageInitRateMiBps: 0, weightsFromS3: false, podStorage: "volume", compileCache: "none" });
     });
 
     it("creates a private, encrypted, TLS-only weights bucket that only the sync role may write models into", () => {
@@ -316,16 +319,23 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
         // g5.xlarge: up to 437.5 MB/s = 417 MiB/s -> 400; p4de.24xlarge: 2,375 MB/s -> gp3's 1,000 MiB/s, which needs 4,000 IOPS.
         assert.deepStrictEqual([volume("a10g").throughput, volume("a10g").iops], [400, 3000]);
         assert.deepStrictEqual([volume("a100").throughput, volume("a100").iops], [1000, 4000]);
-        // g6e.xlarge: no EBS figures in the table we read: gp3's included 125 MiB/s and 3,000 IOPS, at no extra cost.
-        assert.deepStrictEqual([volume("l40s").throughput, volume("l40s").iops], [125, 3000]);
+        // g6e.xlarge: up to 5,000 Mbps = 625 MB/s = 596 MiB/s (DescribeInstanceTypes, as Karpenter tabulates it) -> 575.
+        assert.deepStrictEqual([volume("l40s").throughput, volume("l40s").iops], [575, 3000]);
         for (const pool of ["a10g", "l40s", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
         const system = inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt")).blockDeviceMappings[0].ebs;
         assert.strictEqual(system.throughput, undefined, "system nodes keep gp3's default");
     });
 
+    it("models each pool's weights on the disk its nodes really keep the pods on: the instance store on p4de, the volume elsewhere", () => {
+        for (const [pool, model, storage] of [["a10g", "medgemma-4b", "volume"], ["l40s", "qwen3-vl-8b", "volume"], ["a100", "medgemma-27b", "instanceStore"]] as const) {
+            assert.deepStrictEqual(deployed(prod, pool, model), claimed(prodWithA100(), model), pool);
+            assert.strictEqual(deployed(prod, pool, model).podStorage, storage, pool);
+        }
+    });
+
     it("models the weights copy at the throughput the launch template provisions (within the instance's EBS bandwidth)", () => {
         // g5.xlarge: the volume's 400 MiB/s is under the instance's 437.5 MB/s maximum; p4de: 1,000 MiB/s under 2,375 MB/s.
-        for (const [pool, type] of [["a10g", "g5.xlarge"], ["l40s", "g6e.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(1024 / diskSecondsPerGiB(type), volume(pool).throughput, pool);
+        for (const [pool, type] of [["a10g", "g5.xlarge"], ["l40s", "g6e.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(diskMiBps(type, "volume").writeMiBps, volume(pool).throughput, pool);
     });
 
     it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {

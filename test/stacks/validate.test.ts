@@ -2,6 +2,7 @@ import * as assert from "assert";
 import { ConfigError } from "../../stacks/errors";
 import { rawStackConfig } from "../../stacks/load";
 import { parseStackConfig } from "../../stacks/validate";
+import { INSTANCE_STORE } from "../../stacks/catalog/instanceStore";
 import { clone, stackConfig } from "../helpers/program";
 
 /** The dev stack file as parseStackConfig's raw input. */
@@ -301,8 +302,8 @@ describe("coldStart.imageCacheInitRateMiBps", () => {
 describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its workers' weights copies", () => {
     it("refuses a volume too small for the workers one node can hold, naming the pool, what lands there and the size that fits", () => {
         const raw = prodRaw();
-        // An 8-GPU p4de pool for two MedGemma 27B workers, on the default 200 GiB volume.
-        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1 };
+        // An 8-GPU p4de pool for two MedGemma 27B workers, their pods on the default 200 GiB volume.
+        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, podStorage: "volume" };
         raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
         assert.strictEqual(
             errorOf(raw),
@@ -314,6 +315,40 @@ describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its work
         raw.gpuPools[1].diskSizeGiB = 200;
         raw.models[2].scaling.maxReplicas = 1;
         assert.doesNotThrow(() => parseStackConfig(raw));
+    });
+
+    it("needs only the image on the volume when the pods are on the instance store (auto picks it on p4de)", () => {
+        const raw = prodRaw();
+        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, diskSizeGiB: 100 };
+        raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
+        const pool = parseStackConfig(raw).gpuPools[1];
+        assert.strictEqual(pool.podStorage, "instanceStore");
+        assert.strictEqual(pool.podStorageReason, "the weights copy and read are faster on the instance store (p4de.24xlarge: 0.3 s/GiB on the instance store, 2 s/GiB on the volume)");
+    });
+
+    it("refuses an instance store too small for one node's workers, and one asked for where the type has none", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].podStorage = "instanceStore";
+        const real = INSTANCE_STORE["g5.xlarge"];
+        const store = INSTANCE_STORE as Record<string, unknown>;
+        try {
+            store["g5.xlarge"] = { ...real, diskGB: 30 }; // 27.9 GiB; one Qwen3-VL-2B worker needs 6 + 20 GiB / 0.9
+            assert.strictEqual(
+                errorOf(raw),
+                "Invalid stack config: gpuserve:gpuPools[0].podStorage: pool 'a10g' puts its pods on the instance store (set in gpuPools[].podStorage), but g5.xlarge's 27 GiB cannot hold what one node can run: 1 x Qwen/Qwen3-VL-2B-Instruct (26 GiB each), within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts). Fix: set gpuPools[0].podStorage to \"volume\" (its 200 GiB diskSizeGiB holds them), or lower the models' maxReplicas on this pool",
+            );
+            delete store["g5.xlarge"];
+            assert.strictEqual(
+                errorOf(raw),
+                'Invalid stack config: gpuserve:gpuPools[0].podStorage: is "instanceStore", but g5.xlarge has no NVMe instance store we know of (stacks/catalog/instanceStore.ts). Fix: set it to "volume" or "auto", or use instance types with an instance store',
+            );
+            raw.gpuPools[0].podStorage = "auto";
+            assert.strictEqual(parseStackConfig(raw).gpuPools[0].podStorage, "volume", "auto: no instance store, the volume");
+        } finally {
+            store["g5.xlarge"] = real;
+        }
+        raw.gpuPools[0].podStorage = "instanceStore";
+        assert.strictEqual(parseStackConfig(raw).gpuPools[0].podStorage, "instanceStore", "the real 250 GB store holds it");
     });
 
     it("counts at most one worker per GPU of the node, whatever maxReplicas says", () => {
