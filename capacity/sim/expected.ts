@@ -65,6 +65,8 @@ export interface PoolEstimate {
     readonly gpuType: string;
     readonly instanceType: string;
     readonly capacityType: "spot" | "on-demand";
+    /** Where the pool's nodes keep their pods' emptyDirs, and why (gpuPools[].podStorage, stacks/podStorage.ts). */
+    readonly podStorage: { readonly disk: "instanceStore" | "volume"; readonly reason: string };
     readonly usdPerNodeHour: number;
     readonly nodeHoursPerMonth: number;
     readonly gpuHoursPerMonth: number;
@@ -220,6 +222,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             gpuType: config.gpuPools[gi].gpuType,
             instanceType: g.instanceType,
             capacityType: g.capacityType,
+            podStorage: { disk: config.gpuPools[gi].podStorage, reason: config.gpuPools[gi].podStorageReason },
             usdPerNodeHour: round(g.usdPerHour, 4),
             nodeHoursPerMonth: round((g.nodeSeconds / 3600) * perMonth, 1),
             gpuHoursPerMonth: round(((g.nodeSeconds * g.gpusPerNode) / 3600) * perMonth, 1),

@@ -10,7 +10,16 @@ import { execFileSync } from "child_process";
 import * as YAML from "yaml";
 import { BOTTLEROCKET_BOOTSTRAP_COMMAND, KUBELET_DIR, MIME_BOUNDARY, al2023InstanceStoreMime, bottlerocketInstanceStoreToml, nodeUserData } from "../../components/cluster/userData";
 import { al2023BoundDirs, bottlerocketBoundDirs, decodedUserData, kubeletOnInstanceStore, nodeConfigs } from "../helpers/userData";
-import { StackRun, clone, prodWithA100, runStack } from "../helpers/program";
+import { StackRun, ROOT, clone, prodWithA100, runStack } from "../helpers/program";
+import { expectedCost } from "../../capacity/sim";
+import { expectedSummary } from "../../capacity/sim/report/summary";
+import { parseStackConfig } from "../../stacks/validate";
+
+/** A runStack config (aws:region, short gpuserve keys) as the raw object parseStackConfig reads. */
+function parsed(config: Record<string, any>) {
+    const { "aws:region": region, ...rest } = config;
+    return parseStackConfig({ environment: "test", ...rest, region });
+}
 
 /** Python's tomllib (strict TOML 1.0), as JSON. */
 function parseToml(text: string): any {
@@ -84,6 +93,7 @@ describe("node user data: what the plan emits", () => {
     let prod: StackRun;
     let al2023: StackRun;
     let forced: StackRun;
+    let forcedConfig: Record<string, any>;
     const lt = (run: StackRun, name: string) => run.get("aws:ec2/launchTemplate:LaunchTemplate", name).inputs as any;
     const ng = (run: StackRun, pool: string) => run.get("aws:eks/nodeGroup:NodeGroup", `gpuserve-test-gpu-${pool}-ng`).inputs as any;
     before(async () => {
@@ -94,6 +104,7 @@ describe("node user data: what the plan emits", () => {
         al2023 = await runStack(al);
         const f = clone(prodWithA100());
         f.gpuPools = f.gpuPools.map((p: any) => ({ ...p, podStorage: p.name === "a100" ? "volume" : "instanceStore" }));
+        forcedConfig = f;
         forced = await runStack(f);
     });
 
@@ -107,6 +118,19 @@ describe("node user data: what the plan emits", () => {
         // The data volume (containerd's images, restored from the snapshot) is still there, unchanged.
         assert.deepStrictEqual(lt(prod, "gpuserve-test-gpu-a100-lt").blockDeviceMappings.map((b: any) => b.deviceName), ["/dev/xvda", "/dev/xvdb"]);
         assert.strictEqual(lt(prod, "gpuserve-test-system-lt").userData, undefined, "system nodes: EKS's user data only");
+    });
+
+    it("is what cost.json and the plan's summary say about each pool's pods' disk", () => {
+        const pools = ["a10g", "l40s", "a100"];
+        for (const [run, config] of [[prod, prodWithA100()], [forced, forcedConfig]] as const) {
+            const e = expectedCost(parsed(config), { days: 1, root: ROOT });
+            assert.deepStrictEqual(e.perPool.map((p) => p.pool), pools);
+            const bound = pools.map((p) => kubeletOnInstanceStore(ng(run, p).amiType, lt(run, `gpuserve-test-gpu-${p}-lt`)));
+            assert.deepStrictEqual(e.perPool.map((p) => p.podStorage.disk === "instanceStore"), bound);
+            const lines = expectedSummary(e).filter((l) => l.includes("pods' disk (weights copies):"));
+            assert.deepStrictEqual(lines.map((l) => /:\s+(the NVMe instance store|the node's EBS volume): /.exec(l)?.[1]), bound.map((b) => (b ? "the NVMe instance store" : "the node's EBS volume")));
+            for (const [i, p] of e.perPool.entries()) assert.ok(lines[i].endsWith(p.podStorage.reason) && p.podStorage.reason.length > 0, lines[i]);
+        }
     });
 
     it("never binds anything on the image-cache builder: its snapshot is containerd's store on the data volume", () => {

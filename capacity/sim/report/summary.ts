@@ -48,6 +48,7 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
 export const GPU_POOL_LINES: readonly SummaryLine<PoolEstimate>[] = [
     { label: "GPU node time per month", value: (p) => `${count(p.nodeHoursPerMonth)} node-hours at ${usd(p.usdPerNodeHour)}/hour = ${usd(p.usdPerMonth)}; at most ${p.peakNodes} node(s) at once` },
     { label: "node launches per month", value: (p) => count(p.nodeLaunchesPerMonth) },
+    { label: "pods' disk (weights copies)", value: (p) => `${p.podStorage.disk === "instanceStore" ? "the NVMe instance store" : "the node's EBS volume"}: ${p.podStorage.reason}` },
 ];
 
 /** Lines of one worker pool (model Deployment): what its users see. */
