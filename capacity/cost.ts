@@ -79,6 +79,7 @@ export function platformUsdPerHour(cfg: StackConfig, natGatewayCount: number): n
 }
 
 export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstimate {
+    if (cfg.role === "team") return teamStaticCost(cfg);
     const system = cfg.systemNodes;
     const systemType = system.instanceTypes[0];
     const shared = [
@@ -97,20 +98,44 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
         if (warm > 0) floor.push(line(label, node.usdPerHour, warm));
         ceiling.push(line(label, node.usdPerHour, pool.maxNodes));
     }
-    // Sum exact amounts, round once (per-line rounding would drift by cents).
+    return estimate(floor, ceiling, [
+        `${HOURS_PER_MONTH} hours per month; on-demand prices from stacks/catalog/instances.ts unless overridden in gpuserve:prices`,
+        `spot priced at ${Math.round(cfg.prices.spotDiscount * 100)} % off on-demand`,
+        "warm windows are not in the floor (they depend on the schedule); NAT data, EBS volumes and LCUs are not included",
+    ]);
+}
+
+/** A static estimate from its floor and ceiling lines: exact amounts summed, rounded once (per-line rounding would drift by cents). */
+function estimate(floor: CostLine[], ceiling: CostLine[], assumptions: string[]): CostEstimate {
     const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerHour * l.quantity * HOURS_PER_MONTH, 0));
-    return {
-        currency: "USD",
-        hoursPerMonth: HOURS_PER_MONTH,
-        floorUsdPerMonth: sum(floor),
-        ceilingUsdPerMonth: sum(ceiling),
-        floor,
-        ceiling,
-        expected: null,
-        assumptions: [
-            `${HOURS_PER_MONTH} hours per month; on-demand prices from stacks/catalog/instances.ts unless overridden in gpuserve:prices`,
-            `spot priced at ${Math.round(cfg.prices.spotDiscount * 100)} % off on-demand`,
-            "warm windows are not in the floor (they depend on the schedule); NAT data, EBS volumes and LCUs are not included",
-        ],
-    };
+    return { currency: "USD", hoursPerMonth: HOURS_PER_MONTH, floorUsdPerMonth: sum(floor), ceilingUsdPerMonth: sum(ceiling), floor, ceiling, expected: null, assumptions };
+}
+
+/**
+ * A team stack on a platform pays for its own worker pools and its weights bucket; the control plane,
+ * NAT, ALB, system nodes, the image-cache snapshot and the shared pools are the platform's (its
+ * cost.json; the split between teams: npm run compare -- --shared). Floor: the GPU nodes its models'
+ * minReplicas keep; ceiling: the nodes its models' maxReplicas take.
+ */
+function teamStaticCost(cfg: StackConfig): CostEstimate {
+    const own = cfg.models.filter((m) => !m.shared);
+    const caches = cacheCostLines({ coldStart: { ...cfg.coldStart, imageCache: "none" }, models: own }).map((c) => line(c.item, cacheUsdPerHour(c), 1));
+    const floor = [...caches];
+    const ceiling = [...caches];
+    for (const pool of cfg.gpuPools) {
+        const mine = own.filter((m) => m.pool === pool.name);
+        if (mine.length === 0) continue;
+        const node = poolNodePrice(cfg, pool);
+        const label = `GPU pool ${pool.name} (platform '${cfg.platform?.stack}'): ${node.instanceType} ${pool.capacityType}`;
+        const nodes = (replicas: number) => Math.ceil(replicas / Math.max(1, pool.gpusPerNode));
+        const warm = nodes(mine.reduce((n, m) => n + m.scaling.minReplicas, 0));
+        if (warm > 0) floor.push(line(label, node.usdPerHour, warm));
+        ceiling.push(line(label, node.usdPerHour, nodes(mine.reduce((n, m) => n + m.scaling.maxReplicas, 0))));
+    }
+    const p = cfg.platform;
+    return estimate(floor, ceiling, [
+        `${HOURS_PER_MONTH} hours per month; node prices from platform '${p?.stack}' (its catalog and gpuserve:prices)`,
+        `the platform's floor ($${p?.floorUsdPerMonth.toFixed(2)}/month: control plane, NAT, ALB, system nodes${p && p.sharedPools.length > 0 ? ", shared pools at zero load" : ""}) is in platform '${p?.stack}''s cost.json, shared by its ${Object.keys(p?.teams ?? {}).length} teams`,
+        ...(own.length < cfg.models.length ? [`shared pools (${cfg.models.filter((m) => m.shared).map((m) => m.name).join(", ")}) run on the platform: expected simulates them as if this team were alone on them`] : []),
+    ]);
 }

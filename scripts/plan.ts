@@ -8,9 +8,11 @@ import * as fs from "fs";
 import { PROJECT } from "../stacks/schema";
 import { formatCliError } from "./engine/cliErrors";
 import { readStackFile, stackFilePath } from "./engine/stackFile";
+import { platformOf, readPlatformPlan } from "./engine/platformPlan";
+import { spawnSync } from "child_process";
 
 function usage(message: string): never {
-    process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--debug]\n`);
+    process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--plans <dir: plan/ by default, where a team finds its platform's plan>] [--debug]\n`);
     process.exit(2);
 }
 
@@ -19,6 +21,7 @@ async function main(argv: string[]): Promise<void> {
     let out: string | undefined;
     let dir: string | undefined;
     let debug = false;
+    let plansArg: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack" || a === "-s") stack = argv[++i];
@@ -26,17 +29,30 @@ async function main(argv: string[]): Promise<void> {
         else if (a === "--out" || a === "-o") out = argv[++i];
         else if (a.startsWith("--out=")) out = a.slice(6);
         else if (a === "--dir") dir = argv[++i];
+        else if (a === "--plans") plansArg = argv[++i];
         else if (a === "--debug") debug = true;
         else usage(`unknown argument '${a}'`);
     }
     if (!stack) usage("--stack is required");
     const root = path.resolve(__dirname, "..");
     const stackDir = path.resolve(dir ?? root);
-    const outDir = path.resolve(out ?? path.join(root, "plan", stack));
+    /** Where plans live: a team's platform plan is <plans>/<platform>/. */
+    const plans = path.resolve(plansArg ?? path.join(root, "plan"));
+    const outDir = path.resolve(out ?? path.join(plans, stack));
     try {
         readStackFile(stackDir, stack, PROJECT); // a missing or broken file fails before the program loads (seconds)
+        // A team stack reads its platform's plan: plan the platform first when its plan is missing.
+        const platform = platformOf(stackDir, stack, plans);
+        if (platform && !fs.existsSync(platform.file)) {
+            process.stdout.write(`platform '${platform.stack}' has no plan yet (${path.relative(process.cwd(), platform.file)}): planning it first\n`);
+            const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--stack", platform.stack, "--out", path.dirname(platform.file), "--dir", stackDir, "--plans", plans], { stdio: "inherit" });
+            if (child.status !== 0) {
+                process.stderr.write(`error: the platform '${platform.stack}' did not plan (above); fix it first, then plan '${stack}' again\n`);
+                process.exit(1);
+            }
+        }
         const { planStack, summarize, writePlan } = await import("./engine/plan.js");
-        const result = await planStack(stackDir, stack);
+        const result = await planStack(stackDir, stack, platform ? { platform: { ...platform, outputs: readPlatformPlan(platform) } } : {});
         writePlan(result, outDir);
         process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
     } catch (e) {

@@ -8,7 +8,11 @@ import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { AWS_REGIONS } from "./catalog/regions";
 import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
-import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, StackRole, gpuPoolSchema, modelSchema, stackConfigSchema } from "./schema";
+import { PlatformOutputs } from "./platformOutputs";
+import { roleIssues, roleOf } from "./roles";
+import { checkPlatform } from "./platformChecks";
+import { checkTeam, usedSharedPools, withPlatform } from "./teamChecks";
 import { durationSeconds } from "./scalePolicy";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
@@ -29,6 +33,8 @@ export interface ResolvedGpuPool extends GpuPoolConfig {
 
 export interface ResolvedModel extends ModelConfig {
     readonly name: string;
+    /** A team's use of a pool its platform shares: no workers of its own, its gateway forwards to the shared gateway. */
+    readonly shared?: { readonly gateway: string; readonly namespace: string };
     /** Pinned Hugging Face commit: models[].revision or the catalog's. */
     readonly revision: string;
     readonly spec: ModelSpec;
@@ -42,22 +48,54 @@ type ParsedServing = ParsedStackConfig["serving"];
 
 export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving"> {
     readonly gpuPools: ResolvedGpuPool[];
+    /** The stack's worker pools; a team's include the shared pools it uses (each with `shared`), last. */
     readonly models: ResolvedModel[];
+    /** A team stack's platform (from its StackReference, an outputs.json, or its existingCluster). */
+    readonly platform?: PlatformOutputs;
     /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
     readonly serving: Omit<ParsedServing, "gateway"> & { readonly gateway: ParsedServing["gateway"] & { readonly maxWaitSeconds: number } };
 }
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
-/** Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region). */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => fromZodIssue(i, raw)));
+/** The schema of a role: standalone stacks need GPU pools and models, a platform GPU pools (its models are shared pools). */
+function schemaFor(role: StackRole) {
+    if (role === "standalone") return stackConfigSchema.extend({ gpuPools: z.array(gpuPoolSchema).min(1), models: z.array(modelSchema).min(1) });
+    if (role === "platform") return stackConfigSchema.extend({ gpuPools: z.array(gpuPoolSchema).min(1) });
+    return stackConfigSchema;
+}
+
+/**
+ * Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region).
+ * A team stack's config is read with its platform's outputs: the platform's GPU pools, prices and
+ * add-ons, and the shared pools it uses, are added to it before the checks (stacks/teamChecks.ts).
+ */
+export function parseStackConfig(raw: Record<string, unknown>, platform?: PlatformOutputs): StackConfig {
+    const role = roleOf(raw);
+    const early = roleIssues(raw);
+    const input = role === "team" && platform ? withPlatform(raw, platform) : raw;
+    const parsed = schemaFor(role).safeParse(input);
+    if (!parsed.success) throw new ConfigError([...early, ...parsed.error.issues.map((i) => fromZodIssue(i, input)).filter((i) => !early.some((e) => e.key === i.key))]);
+    if (early.length > 0) throw new ConfigError(early);
+    if (role === "team" && !platform) {
+        throw new ConfigError([{ key: key("platformStack"), message: "a team stack is read with its platform's outputs, and none were given", fix: "plan it with npm run plan -- --stack <team> (it reads the platform's plan), or run pulumi up" }]);
+    }
     const issues: ConfigIssue[] = [];
-    const cfg = resolve(parsed.data, issues);
+    const resolved = resolve(parsed.data, issues);
+    // withPlatform appended the shared pools the team uses after its own models, in this order.
+    const shared = platform ? usedSharedPools(raw, platform) : [];
+    const own = resolved.models.length - shared.length;
+    const cfg: StackConfig = {
+        ...resolved,
+        ...(platform ? { platform } : {}),
+        models: resolved.models.map((m, i) => (i >= own ? { ...m, shared: { gateway: shared[i - own].gateway, namespace: shared[i - own].namespace } } : m)),
+    };
     checkCrossField(cfg, issues);
+    if (role === "platform") checkPlatform(cfg, issues);
+    if (role === "team" && platform) checkTeam(cfg, raw, platform, issues);
     if (issues.length > 0) throw new ConfigError(issues);
-    return cfg;
+    // A team simulates and prices the platform's pools its models run on, not the others.
+    return role === "team" ? { ...cfg, gpuPools: cfg.gpuPools.filter((p) => cfg.models.some((m) => m.pool === p.name)) } : cfg;
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
@@ -337,11 +375,19 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         const i = modelIndex.get(m)!;
         const pool = poolsByName.get(m.pool);
         if (!pool) {
-            issues.push({
-                key: key("models", i, "pool"),
-                message: `GPU pool '${m.pool}' does not exist (pools: ${[...poolsByName.keys()].join(", ")})`,
-                fix: `set it to one of the pools in gpuserve:gpuPools, or add a pool named '${m.pool}'`,
-            });
+            issues.push(
+                cfg.platform
+                    ? {
+                          key: key("models", i, "pool"),
+                          message: `platform '${cfg.platform.stack}' has no GPU pool '${m.pool}' (its pools: ${cfg.platform.gpuPools.map((p) => `${p.name} (${p.gpuType})`).join(", ")})`,
+                          fix: `set it to one of those pools; a team stack runs on its platform's node groups`,
+                      }
+                    : {
+                          key: key("models", i, "pool"),
+                          message: `GPU pool '${m.pool}' does not exist (pools: ${[...poolsByName.keys()].join(", ")})`,
+                          fix: `set it to one of the pools in gpuserve:gpuPools, or add a pool named '${m.pool}'`,
+                      },
+            );
             continue;
         }
         if (pool.gpuMemoryGiB > 0 && m.spec.minGpuMemoryGiB > pool.gpuMemoryGiB) {
@@ -368,7 +414,8 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
         replicasByPool.set(pool.name, (replicasByPool.get(pool.name) ?? 0) + s.maxReplicas);
     }
-    cfg.gpuPools.forEach((pool, p) => {
+    // A team's pools are bounded by its quota on the platform instead (stacks/teamChecks.ts).
+    if (cfg.role !== "team") cfg.gpuPools.forEach((pool, p) => {
         const replicas = replicasByPool.get(pool.name) ?? 0;
         const capacity = pool.maxNodes * pool.gpusPerNode;
         if (pool.gpusPerNode > 0 && replicas > capacity) {
@@ -388,8 +435,10 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }
 
+    // A team's TLS may come from its platform's ALB (the certificate on the platform's IngressClassParams).
+    const tls = serving.certificateArn !== undefined || (cfg.platform?.ingress.tls ?? false);
     if (cfg.production) {
-        if (!serving.certificateArn || !serving.domain) {
+        if (!tls || !serving.domain) {
             issues.push({
                 key: key("serving", serving.certificateArn ? "domain" : "certificateArn"),
                 message: "a production stack must serve HTTPS, but no TLS certificate and domain are set",
@@ -399,13 +448,13 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         if (serving.allowInsecureHttp) {
             issues.push({ key: key("serving", "allowInsecureHttp"), message: "plain HTTP is not allowed in production", fix: "set it to false" });
         }
-        if (cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
+        if (cfg.role !== "team" && cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
             issues.push({ key: key("cluster", "endpointPublicAccessCidrs"), message: "the Kubernetes API endpoint is open to 0.0.0.0/0 in production", fix: "list your office/VPN/CI CIDRs instead" });
         }
         if (serving.gateway.replicas < 2) {
             issues.push({ key: key("serving", "gateway", "replicas"), message: `production needs >= 2 gateway replicas (got ${serving.gateway.replicas})`, fix: "set it to 2 or more" });
         }
-    } else if (!serving.certificateArn && !serving.allowInsecureHttp) {
+    } else if (!tls && !serving.allowInsecureHttp) {
         issues.push({
             key: key("serving", "certificateArn"),
             message: "no TLS certificate is set and plain HTTP was not explicitly allowed",

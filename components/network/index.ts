@@ -30,6 +30,8 @@ export class Network extends pulumi.ComponentResource {
     readonly vpcCidr: pulumi.Output<string>;
     readonly publicSubnetIds: pulumi.Output<string>[];
     readonly privateSubnetIds: pulumi.Output<string>[];
+    /** CIDRs of the public subnets: where the internet-facing ALB's nodes, and so its traffic to pods, are. */
+    readonly publicSubnetCidrs: pulumi.Output<string>[];
     /** NAT gateways created (0 for an existing VPC), for the cost estimate. */
     readonly natGatewayCount: number;
 
@@ -41,6 +43,7 @@ export class Network extends pulumi.ComponentResource {
             this.vpcCidr = aws.ec2.getVpcOutput({ id: args.existing.vpcId }, { parent: this }).cidrBlock;
             this.publicSubnetIds = args.existing.publicSubnetIds.map((id) => pulumi.output(id));
             this.privateSubnetIds = args.existing.privateSubnetIds.map((id) => pulumi.output(id));
+            this.publicSubnetCidrs = args.existing.publicSubnetIds.map((id) => aws.ec2.getSubnetOutput({ id }, { parent: this }).cidrBlock);
             this.natGatewayCount = 0;
             this.registerOutputs({ vpcId: this.vpcId });
             return;
@@ -108,6 +111,7 @@ export class Network extends pulumi.ComponentResource {
         this.vpcCidr = vpc.cidrBlock;
         this.publicSubnetIds = publicSubnets.map((s) => s.id);
         this.privateSubnetIds = privateSubnets.map((s) => s.id);
+        this.publicSubnetCidrs = plan.publicCidrs.map((c) => pulumi.output(c));
         this.natGatewayCount = natCount;
         this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
     }

@@ -43,6 +43,8 @@ export interface GatewayArgs {
     readonly env?: k8s.types.input.core.v1.EnvVar[];
     /** Memory limit; batch uploads (up to maxFileBytes) are held and validated in memory. @default 512 */
     readonly memoryMiB?: number;
+    /** On a platform: scale on this namespace's gateways only (every team runs one). @default all gateways */
+    readonly metricsNamespace?: string;
 }
 
 /**
@@ -165,6 +167,7 @@ export class Gateway extends pulumi.ComponentResource {
             child,
         );
         // KEDA (no metrics-server needed): more gateways as streams or request rate grow; never below minReplicas.
+        const ns = args.metricsNamespace ? `{namespace="${args.metricsNamespace}"}` : "";
         new k8s.apiextensions.CustomResource(
             `${name}-scaler`,
             {
@@ -182,13 +185,13 @@ export class Gateway extends pulumi.ComponentResource {
                             type: "prometheus",
                             name: "inflight",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: "sum(gateway_inflight_requests) or vector(0)", threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
+                            metadata: { serverAddress: args.prometheusUrl, query: `sum(gateway_inflight_requests${ns}) or vector(0)`, threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
                         },
                         {
                             type: "prometheus",
                             name: "request-rate",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: "sum(rate(gateway_requests_total[1m])) or vector(0)", threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
+                            metadata: { serverAddress: args.prometheusUrl, query: `sum(rate(gateway_requests_total${ns}[1m])) or vector(0)`, threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
                         },
                     ],
                 },

@@ -12,6 +12,25 @@
 import { ScalingConfig } from "../../stacks/schema";
 import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 
+/**
+ * Which gateways' and workers' series count for a pool. A standalone stack has one gateway and one
+ * pool of each name, so the pool label alone selects them. On a platform, every team's gateway exports
+ * series for its own pools with the same names (two teams may both run `qwen3-vl-2b`): their queries
+ * add the namespace (Prometheus Operator's target label `namespace`) so one team's demand never scales
+ * another's pool. A shared pool counts warm-ups from the teams allowed to warm it (`warmup`).
+ */
+export interface MetricScope {
+    readonly namespace: string;
+    /** Namespaces whose gateways' warm-up gauges count (a shared pool's permitted teams). @default [namespace] */
+    readonly warmup?: readonly string[];
+}
+
+/** `{pool="x"}`, with the namespace matcher of a scope: `namespace="a"` or `namespace=~"a|b"`. */
+export function poolSelector(pool: string, namespaces?: readonly string[]): string {
+    if (!namespaces || namespaces.length === 0) return `{pool="${pool}"}`;
+    return namespaces.length === 1 ? `{pool="${pool}",namespace="${namespaces[0]}"}` : `{pool="${pool}",namespace=~"${[...namespaces].sort().join("|")}"}`;
+}
+
 export interface ScaledObjectInput {
     readonly poolName: string;
     readonly deploymentName: string;
@@ -27,6 +46,8 @@ export interface ScaledObjectInput {
      * rate of held requests instead of their count. Without it the demand query is the plain one.
      */
     readonly workerSecondsPerRequest?: number;
+    /** Whose series count (platform and team stacks). @default the pool label alone */
+    readonly scope?: MetricScope;
 }
 
 /**
@@ -41,8 +62,8 @@ export interface ScaledObjectInput {
  * In-flight requests count in full, so a pool whose workers are saturated still scales on
  * them. (PromQL: deriv, subqueries, clamp_min/clamp_max; Prometheus 2.x querying docs.)
  */
-export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number): string {
-    const sel = `{pool="${pool}"}`;
+export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number, scope?: MetricScope): string {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
     // Backlog: held in the gateway plus queued inside vLLM (in flight but not running); running requests count in full.
     const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
     const backlog = `((sum(gateway_queue_depth${sel}) or vector(0)) + ${waiting})`;
@@ -56,8 +77,8 @@ export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number,
 const round = (x: number) => Number(x.toPrecision(4));
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
-export function scalingQueries(pool: string) {
-    const sel = `{pool="${pool}"}`;
+export function scalingQueries(pool: string, scope?: MetricScope) {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
     return {
         demand: `(sum(gateway_queue_depth${sel}) or vector(0)) + (sum(gateway_inflight_requests${sel}) or vector(0))`,
         waiting: `sum(vllm:num_requests_waiting${sel}) or vector(0)`,
@@ -89,8 +110,8 @@ export function scalingQueries(pool: string) {
  * "Operators" and "Functions"), so a cancelled class frees its GPU. Empty without history,
  * hence `or vector(0)`. The simulator's historyRate (capacity/sim/control.ts) computes the same.
  */
-export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
-    const sel = `{pool="${pool}"}`;
+export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number, scope?: MetricScope): string {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
     const window = predictiveWindowSeconds(leadSeconds);
     const offset = lookbackDays * 86400 - leadSeconds;
     const lastWeek = `sum(rate(gateway_requests_total${sel}[${window}s] offset ${offset}s))`;
@@ -103,8 +124,8 @@ export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds:
  * Explicit warm-up (POST /v1/warmup): replicas a teacher asked for, as gauges of every
  * gateway replica; max, so several gateway replicas agree on one count rather than adding up.
  */
-export function warmupQuery(pool: string): string {
-    return `max(gateway_warmup_replicas{pool="${pool}"}) or vector(0)`;
+export function warmupQuery(pool: string, scope?: MetricScope): string {
+    return `max(gateway_warmup_replicas${poolSelector(pool, scope && (scope.warmup ?? [scope.namespace]))}) or vector(0)`;
 }
 
 /**
@@ -149,7 +170,7 @@ export function batchTrigger(url: string, query: string, perReplica: number): Re
 
 export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unknown> {
     const s = input.scaling;
-    const q = scalingQueries(input.poolName);
+    const q = scalingQueries(input.poolName, input.scope);
     const url = input.prometheusUrl;
     // Only demand wakes the pool (0 -> 1). The sizing triggers below can be non-zero only
     // while workers run, so they never activate (threshold NEVER) and only size.
@@ -158,7 +179,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         prometheusTrigger(
             "demand",
             url,
-            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds),
+            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds, input.scope),
             s.queueDepthPerReplica,
             0,
         ),
@@ -172,10 +193,10 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
-    triggers.push(prometheusTrigger("warmup", url, warmupQuery(input.poolName), 1, 0));
+    triggers.push(prometheusTrigger("warmup", url, warmupQuery(input.poolName, input.scope), 1, 0));
     if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
-        triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+        triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead, input.scope), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }
     s.warmWindows.forEach((w, i) => {
         triggers.push({

@@ -14,7 +14,7 @@ import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
-import { scaledObjectSpec } from "./scaling";
+import { MetricScope, scaledObjectSpec } from "./scaling";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
@@ -53,6 +53,10 @@ export interface WorkerPoolArgs {
     readonly clusterArn: pulumi.Input<string>;
     /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
     readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
+    /** Whose metrics the pool scales on, on a platform (components/serving/scaling.ts). @default the pool label alone */
+    readonly metricScope?: MetricScope;
+    /** Labels that select the GPU pool's nodes (a team's platform states them). @default {gpuserve.io/gpu-pool: <pool>} */
+    readonly nodeSelector?: Record<string, string>;
 }
 
 export function workerName(model: Pick<ResolvedModel, "name">): string {
@@ -109,7 +113,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                         metadata: { labels, annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } },
                         spec: {
                             securityContext: RESTRICTED_POD_SECURITY,
-                            nodeSelector: { [GPU_POOL_LABEL]: args.gpuPool.name },
+                            nodeSelector: args.nodeSelector ?? { [GPU_POOL_LABEL]: args.gpuPool.name },
                             tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: "NoSchedule" }],
                             terminationGracePeriodSeconds: WORKER_GRACE_SECONDS,
                             enableServiceLinks: false,
@@ -187,6 +191,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    scope: args.metricScope,
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),

@@ -1,0 +1,59 @@
+/**
+ * A registered team's ResourceQuota: GPUs as the platform registered them, CPU and memory as
+ * registered or, by default, what its GPU workers and its serving pods request at most:
+ *   per GPU worker: the worker's requests on the largest node shape of that GPU type among the
+ *     platform's pools (vllm/memory.ts) + its compile-cache sidecars (vllm/coldStart.ts: 2 x 50m / 128Mi);
+ *   serving footprint: the gateway at its default maxReplicas (4 x 250m / 256Mi, gateway.ts), the UI
+ *     in production (2 x 50m / 32Mi, ui.ts), the in-cluster batch store at its defaults (100m / 2048Mi,
+ *     batchStore.ts) and one weights sync Job at a time (100m / 256Mi, weights/syncJob.ts).
+ * A team that needs more (more gateway replicas, a larger batch store) asks for cpu / memoryGiB.
+ */
+import { ResolvedGpuPool } from "../../stacks/validate";
+import { TeamRegistration } from "../../stacks/schema";
+import { workerResources } from "../serving/workers";
+
+/** Sidecars of a worker with the S3 compile cache (vllm/coldStart.ts). */
+const WORKER_SIDECARS = { cpu: 2 * 0.05, memoryGiB: (2 * 128) / 1024 };
+
+/** What a team's non-GPU pods request at most with the defaults (see above). */
+export const SERVING_FOOTPRINT = {
+    cpu: 4 * 0.25 + 2 * 0.05 + 0.1 + 0.1,
+    memoryGiB: (4 * 256 + 2 * 32 + 2048 + 256) / 1024,
+} as const;
+
+export interface TeamQuota {
+    readonly gpus: number;
+    readonly cpu: number;
+    readonly memoryGiB: number;
+}
+
+const parseCpu = (q: string) => (q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q));
+const parseGiB = (q: string) => (q.endsWith("Gi") ? Number(q.slice(0, -2)) : q.endsWith("Mi") ? Number(q.slice(0, -2)) / 1024 : Number(q) / 2 ** 30);
+
+/** The largest worker (CPU, memory) a pool of this GPU type runs. */
+function workerOf(pools: readonly ResolvedGpuPool[], gpuType: string): { cpu: number; memoryGiB: number } {
+    let cpu = 0;
+    let memoryGiB = 0;
+    for (const p of pools.filter((x) => x.gpuType === gpuType)) {
+        const r = workerResources(p).requests;
+        cpu = Math.max(cpu, parseCpu(r.cpu));
+        memoryGiB = Math.max(memoryGiB, parseGiB(r.memory));
+    }
+    return { cpu: cpu + WORKER_SIDECARS.cpu, memoryGiB: memoryGiB + WORKER_SIDECARS.memoryGiB };
+}
+
+const round2 = (x: number) => Math.ceil(x * 100) / 100;
+
+export function teamQuota(team: TeamRegistration, pools: readonly ResolvedGpuPool[]): TeamQuota {
+    let gpus = 0;
+    let cpu = SERVING_FOOTPRINT.cpu;
+    let memoryGiB = SERVING_FOOTPRINT.memoryGiB;
+    for (const [gpuType, n] of Object.entries(team.gpus)) {
+        if (!n) continue;
+        const w = workerOf(pools, gpuType);
+        gpus += n;
+        cpu += n * w.cpu;
+        memoryGiB += n * w.memoryGiB;
+    }
+    return { gpus, cpu: team.cpu ?? round2(cpu), memoryGiB: team.memoryGiB ?? round2(memoryGiB) };
+}
