@@ -21,6 +21,10 @@ import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../
 import { StackConfig, parseStackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
 import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
+import { ensurePlatformPlan } from "./engine/platformPlan";
+import { PLATFORM_OUTPUT, parsePlatformOutputs } from "../stacks/platformOutputs";
+import { existingClusterSchema } from "../stacks/schema";
+import { existingClusterOutputs } from "../stacks/existingCluster";
 
 const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
@@ -31,8 +35,12 @@ const DEFAULT_DAYS = 28;
 
 export class UsageError extends Error {}
 
-/** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
-export function loadStack(root: string, stack: string): StackConfig {
+/**
+ * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. A team stack is
+ * read with its platform's planned outputs (<plans>/<platform>/outputs.json; planned first when missing),
+ * or its existingCluster.
+ */
+export function loadStack(root: string, stack: string, plans = path.join(root, "plan")): StackConfig {
     const known = listStacks(root);
     if (!known.includes(stack)) {
         throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
@@ -42,8 +50,14 @@ export function loadStack(root: string, stack: string): StackConfig {
         const { raw, issues } = rawStackConfig(file.config);
         if (issues.length > 0) throw new ConfigError(issues);
         if (raw.environment === undefined) raw.environment = stack;
-        return parseStackConfig(raw);
+        const planned = ensurePlatformPlan(root, stack, plans, (line) => process.stderr.write(`${line}\n`));
+        const existing = raw.role === "team" && raw.existingCluster !== undefined ? existingClusterSchema.safeParse(raw.existingCluster) : undefined;
+        const platform = planned ? parsePlatformOutputs(planned.outputs[PLATFORM_OUTPUT], `platform '${planned.stack}'`) : existing?.success ? existingClusterOutputs(raw, existing.data) : undefined;
+        const config = parseStackConfig(raw, platform);
+        if (config.models.length === 0) throw new UsageError(`stack '${stack}' has no worker pool to simulate (a platform without shared pools): compare its teams instead`);
+        return config;
     } catch (e) {
+        if (e instanceof UsageError) throw e;
         throw new StackConfigError(stack, e);
     }
 }

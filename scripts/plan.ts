@@ -8,8 +8,7 @@ import * as fs from "fs";
 import { PROJECT } from "../stacks/schema";
 import { formatCliError } from "./engine/cliErrors";
 import { readStackFile, stackFilePath } from "./engine/stackFile";
-import { platformOf, readPlatformPlan } from "./engine/platformPlan";
-import { spawnSync } from "child_process";
+import { ensurePlatformPlan } from "./engine/platformPlan";
 
 function usage(message: string): never {
     process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--plans <dir: plan/ by default, where a team finds its platform's plan>] [--debug]\n`);
@@ -42,17 +41,9 @@ async function main(argv: string[]): Promise<void> {
     try {
         readStackFile(stackDir, stack, PROJECT); // a missing or broken file fails before the program loads (seconds)
         // A team stack reads its platform's plan: plan the platform first when its plan is missing.
-        const platform = platformOf(stackDir, stack, plans);
-        if (platform && !fs.existsSync(platform.file)) {
-            process.stdout.write(`platform '${platform.stack}' has no plan yet (${path.relative(process.cwd(), platform.file)}): planning it first\n`);
-            const child = spawnSync(process.execPath, [...process.execArgv, __filename, "--stack", platform.stack, "--out", path.dirname(platform.file), "--dir", stackDir, "--plans", plans], { stdio: "inherit" });
-            if (child.status !== 0) {
-                process.stderr.write(`error: the platform '${platform.stack}' did not plan (above); fix it first, then plan '${stack}' again\n`);
-                process.exit(1);
-            }
-        }
+        const platform = ensurePlatformPlan(stackDir, stack, plans, (line) => process.stdout.write(`${line}\n`));
         const { planStack, summarize, writePlan } = await import("./engine/plan.js");
-        const result = await planStack(stackDir, stack, platform ? { platform: { ...platform, outputs: readPlatformPlan(platform) } } : {});
+        const result = await planStack(stackDir, stack, platform ? { platform } : {});
         writePlan(result, outDir);
         process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
     } catch (e) {

@@ -4,6 +4,7 @@
  * the last segment of gpuserve:platformStack (<org>/<project>/<stack>): its stack file is
  * Pulumi.<stack>.yaml next to the team's.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ConfigError } from "../../stacks/errors";
@@ -53,4 +54,25 @@ export function readPlatformPlan(p: PlatformPlan): Record<string, unknown> {
     // Validated here too, so a stale file fails with the fix before the program runs.
     parsePlatformOutputs(outputs[PLATFORM_OUTPUT], `platform '${p.stack}' (${p.file})`);
     return outputs;
+}
+
+/** The plan CLI, which plans a platform for a team (scripts/plan.ts). */
+const PLAN_CLI = path.resolve(__dirname, "..", "plan.ts");
+
+/**
+ * A team stack's platform outputs from the platform's plan, planning the platform first (in a child
+ * process: the mock engine runs one stack per process) when its plan is missing. Undefined for a
+ * stack that is not a team on a platform.
+ */
+export function ensurePlatformPlan(stackDir: string, stack: string, plans: string, log: (line: string) => void): (PlatformPlan & { readonly outputs: Record<string, unknown> }) | undefined {
+    const platform = platformOf(stackDir, stack, plans);
+    if (!platform) return undefined;
+    if (!fs.existsSync(platform.file)) {
+        log(`platform '${platform.stack}' has no plan yet (${path.relative(process.cwd(), platform.file) || platform.file}): planning it first`);
+        const child = spawnSync(process.execPath, ["--import", "tsx", PLAN_CLI, "--stack", platform.stack, "--out", path.dirname(platform.file), "--dir", stackDir, "--plans", plans], { stdio: ["ignore", "inherit", "inherit"] });
+        if (child.status !== 0) {
+            throw new ConfigError([{ key: `${PROJECT}:platformStack`, message: `the platform '${platform.stack}' did not plan (its errors are above)`, fix: `fix Pulumi.${platform.stack}.yaml, then plan '${stack}' again` }]);
+        }
+    }
+    return { ...platform, outputs: readPlatformPlan(platform) };
 }
