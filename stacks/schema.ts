@@ -78,12 +78,12 @@ export const clusterSchema = z.strictObject({
 });
 
 export const systemNodesSchema = z.strictObject({
-    /** CPU instance types for add-ons, gateway and UI. @default ["m7i.large"] */
-    instanceTypes: z.array(z.string().min(1)).min(1).default(["m7i.large"]),
-    /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default 2 */
-    minSize: positiveInt.default(2),
-    /** Most nodes Cluster Autoscaler may run. @default 4 */
-    maxSize: positiveInt.default(4),
+    /** CPU instance types for add-ons, gateway and UI. @default the cheapest catalogued type that holds the system pods' summed requests (stacks/systemNodes.ts; `npm run plan` prints the arithmetic) */
+    instanceTypes: z.array(z.string().min(1)).min(1).optional(),
+    /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default the nodes the system pods' requests need, at least 2 */
+    minSize: positiveInt.optional(),
+    /** Most nodes Cluster Autoscaler may run. @default the larger of 4 and minSize + 1 */
+    maxSize: positiveInt.optional(),
     /** Root volume size in GiB. @default 50 */
     diskSizeGiB: z.int().min(20).default(50),
 });

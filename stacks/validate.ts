@@ -14,6 +14,7 @@ import { roleIssues, roleOf } from "./roles";
 import { checkPlatform } from "./platformChecks";
 import { checkTeam, usedSharedPools, withPlatform } from "./teamChecks";
 import { durationSeconds } from "./scalePolicy";
+import { MIN_SYSTEM_NODES, SystemSizing, sizableTypes, sizeSystemNodes } from "./systemNodes";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
 import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
@@ -46,7 +47,18 @@ export interface ResolvedModel extends ModelConfig {
 
 type ParsedServing = ParsedStackConfig["serving"];
 
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving"> {
+/** The system node group, resolved: as configured, or sized from its pods' requests (stacks/systemNodes.ts). */
+export interface ResolvedSystemNodes {
+    readonly instanceTypes: string[];
+    readonly minSize: number;
+    readonly maxSize: number;
+    readonly diskSizeGiB: number;
+    /** The sizing, when the type or the size was derived. */
+    readonly sizing?: SystemSizing;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "systemNodes"> {
+    readonly systemNodes: ResolvedSystemNodes;
     readonly gpuPools: ResolvedGpuPool[];
     /** The stack's worker pools; a team's include the shared pools it uses (each with `shared`), last. */
     readonly models: ResolvedModel[];
@@ -224,10 +236,31 @@ function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: Con
     });
 }
 
-function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+/** The system node group: what the config says, the rest sized from the system pods' requests. */
+function resolveSystemNodes(cfg: ParsedStackConfig): ResolvedSystemNodes {
+    const s = cfg.systemNodes;
+    // A team runs on its platform's system nodes.
+    if (cfg.role === "team") return { instanceTypes: [], minSize: 0, maxSize: 0, diskSizeGiB: s.diskSizeGiB };
+    // Types outside the sizing's node facts are taken as configured, at the plain default size.
+    const sizable = s.instanceTypes === undefined || sizableTypes(s.instanceTypes);
+    const sizing = sizable && (s.instanceTypes === undefined || s.minSize === undefined) ? sizeSystemNodes(cfg, s.minSize ?? MIN_SYSTEM_NODES, s.instanceTypes) : undefined;
+    const minSize = s.minSize ?? sizing?.nodes ?? MIN_SYSTEM_NODES;
+    // No candidate priced in the region: the previous default, which checkInstanceType then reports with its fix.
+    const instanceTypes = s.instanceTypes ?? [sizing?.instanceType ?? "m7i.large"];
+    return { instanceTypes, minSize, maxSize: s.maxSize ?? Math.max(4, minSize + 1), diskSizeGiB: s.diskSizeGiB, ...(sizing ? { sizing } : {}) };
+}
+
+function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+    const cfg = { ...parsed, systemNodes: resolveSystemNodes(parsed) };
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
             issues.push({ key: key("systemNodes", "instanceTypes", i), message: `'${t}' is a GPU instance`, fix: "use a CPU instance type such as m7i.large for the system node group" });
+        } else if (instanceSpec(t)?.arm64) {
+            issues.push({
+                key: key("systemNodes", "instanceTypes", i),
+                message: `'${t}' is a Graviton (arm64) type, but the system node group runs the x86_64 AMI and the gateway image the stack builds is linux/amd64 only`,
+                fix: "use an x86_64 type (or leave instanceTypes out: the stack sizes the group from its pods' requests, docs/teams.md \"A cheaper floor\")",
+            });
         }
     });
 

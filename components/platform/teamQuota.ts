@@ -11,14 +11,19 @@
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { TeamRegistration } from "../../stacks/schema";
 import { workerResources } from "../serving/workers";
+import { GATEWAY_REQUESTS, SYNC_JOB_REQUESTS, UI_REQUESTS, VALKEY_CPU } from "../../stacks/catalog/systemPods";
+import { batchSchema } from "../../stacks/schema";
+
+/** serving.batch.memoryMiB's default. */
+const DEFAULT_VALKEY_MIB = batchSchema.parse({}).memoryMiB;
 
 /** Sidecars of a worker with the S3 compile cache (vllm/coldStart.ts). */
 const WORKER_SIDECARS = { cpu: 2 * 0.05, memoryGiB: (2 * 128) / 1024 };
 
 /** What a team's non-GPU pods request at most with the defaults (see above). */
 export const SERVING_FOOTPRINT = {
-    cpu: 4 * 0.25 + 2 * 0.05 + 0.1 + 0.1,
-    memoryGiB: (4 * 256 + 2 * 32 + 2048 + 256) / 1024,
+    cpu: 4 * GATEWAY_REQUESTS.cpu + 2 * UI_REQUESTS.cpu + VALKEY_CPU + SYNC_JOB_REQUESTS.cpu,
+    memoryGiB: (4 * GATEWAY_REQUESTS.memoryMiB + 2 * UI_REQUESTS.memoryMiB + DEFAULT_VALKEY_MIB + SYNC_JOB_REQUESTS.memoryMiB) / 1024,
 } as const;
 
 export interface TeamQuota {

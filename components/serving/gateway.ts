@@ -12,6 +12,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
+import { GATEWAY_REQUESTS, k8sRequests } from "../../stacks/catalog/systemPods";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, MAX_WAIT_WITHIN_ALB_DRAIN, deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
 import { fallbackSpec } from "./scaling";
@@ -135,7 +136,7 @@ export class Gateway extends pulumi.ComponentResource {
                                         ...(args.env ?? []),
                                     ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
+                                    resources: { requests: k8sRequests(GATEWAY_REQUESTS), limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 2, failureThreshold: 1 },
                                     // Keep accepting while the ALB deregisters the pod; SIGTERM (drain) comes after.

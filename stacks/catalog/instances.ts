@@ -28,6 +28,8 @@ export interface InstanceSpec {
     };
     /** On-demand USD/hour by region. */
     readonly usdPerHour: Readonly<Record<string, number>>;
+    /** Graviton (arm64); absent: x86_64. */
+    readonly arm64?: true;
 }
 
 export const PRICE_SOURCE = {
@@ -53,6 +55,11 @@ export const INSTANCE_CATALOG: Readonly<Record<string, InstanceSpec>> = {
     "p4de.24xlarge": { vcpu: 96, memoryGiB: 1152, gpu: { type: "a100-80gb", count: 8, memoryGiB: 80 }, usdPerHour: usEast1AndWest2(27.45) },
     // --- CPU: system node group ---
     "t3.large": { vcpu: 2, memoryGiB: 8, usdPerHour: usEast1AndWest2(0.0832) },
+    "c6i.large": { vcpu: 2, memoryGiB: 4, usdPerHour: usEast1AndWest2(0.085) },
+    "r6i.large": { vcpu: 2, memoryGiB: 16, usdPerHour: usEast1AndWest2(0.126) },
+    "m6i.xlarge": { vcpu: 4, memoryGiB: 16, usdPerHour: usEast1AndWest2(0.192) },
+    // Graviton: priced for the floor's options (cost.json floorOptions); the system node group is x86_64 (stacks/systemNodes.ts).
+    "m7g.large": { vcpu: 2, memoryGiB: 8, usdPerHour: usEast1AndWest2(0.0816), arm64: true },
     "m6i.large": { vcpu: 2, memoryGiB: 8, usdPerHour: usEast1AndWest2(0.096) },
     "m7i.large": { vcpu: 2, memoryGiB: 8, usdPerHour: usEast1AndWest2(0.1008) },
     "m7i.xlarge": { vcpu: 4, memoryGiB: 16, usdPerHour: usEast1AndWest2(0.2016) },
@@ -75,6 +82,8 @@ export const DEFAULT_INSTANCE_TYPES: Readonly<Record<GpuType, readonly string[]>
  * https://aws.amazon.com/ebs/pricing/, ALB https://aws.amazon.com/elasticloadbalancing/pricing/.
  */
 export const AWS_PRICES = {
+    /** An interface VPC endpoint per AZ per hour, before data (https://aws.amazon.com/privatelink/pricing/, us-east-1). */
+    vpcInterfaceEndpointPerAzHour: 0.01,
     /** EKS control plane per hour, standard support. Extended support is 0.60. */
     eksControlPlanePerHour: 0.1,
     natGatewayPerHour: 0.045,

@@ -16,6 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SYSTEM_NODE_SELECTOR } from "../../addons/scheduling";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "../security";
 import { COMPLETE_MARKER, modelPrefix } from "./paths";
+import { SYNC_JOB_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 /** AWS CLI v2 image (Pod Identity credentials need CLI >= 2.14), pinned. */
 export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.8";
@@ -82,7 +83,7 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
         ...(args.hfTokenSecret ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } }] : []),
     ];
     const mounts = [{ name: "work", mountPath: "/work" }, { name: "tmp", mountPath: "/tmp" }];
-    const small = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } };
+    const small = { requests: k8sRequests(SYNC_JOB_REQUESTS), limits: { memory: "512Mi" } };
     const container = (name: string, image: string, command: string[], extraEnv: typeof hfEnv = [], resources = small) => ({
         name,
         image,
