@@ -75,7 +75,7 @@ export async function deployClusterStack(config: StackConfig): Promise<ClusterSt
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
-            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
+            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId, initRateMiBps: config.coldStart.imageCacheInitRateMiBps } : undefined,
             liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
@@ -113,6 +113,7 @@ export function servingOn(c: ClusterStack, config: StackConfig) {
     return {
         config,
         vpcCidr: c.network.vpcCidr,
+        albSubnetCidrs: c.network.publicSubnetCidrs,
         prometheusUrl: c.addons.prometheusUrl,
         serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
         keda: c.addons.keda ? [c.addons.keda.release] : [],

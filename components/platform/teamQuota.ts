@@ -10,7 +10,8 @@
  */
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { TeamRegistration } from "../../stacks/schema";
-import { workerResources } from "../serving/workers";
+import { workerMemory } from "../serving/vllm/memory";
+import type { ModelSpec } from "../../stacks/catalog/models";
 import { GATEWAY_REQUESTS, SYNC_JOB_REQUESTS, UI_REQUESTS, VALKEY_CPU } from "../../stacks/catalog/systemPods";
 import { batchSchema } from "../../stacks/schema";
 
@@ -32,17 +33,18 @@ export interface TeamQuota {
     readonly memoryGiB: number;
 }
 
-const parseCpu = (q: string) => (q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q));
-const parseGiB = (q: string) => (q.endsWith("Gi") ? Number(q.slice(0, -2)) : q.endsWith("Mi") ? Number(q.slice(0, -2)) / 1024 : Number(q) / 2 ** 30);
+/** A model whose tensors fit any worker: sizes a worker without one (workerMemory throws for a tensor its buffer cannot hold). */
+const ANY_MODEL = { id: "any", spec: { largestTensorGiB: 0 } as ModelSpec };
 
 /** The largest worker (CPU, memory) a pool of this GPU type runs. */
 function workerOf(pools: readonly ResolvedGpuPool[], gpuType: string): { cpu: number; memoryGiB: number } {
     let cpu = 0;
     let memoryGiB = 0;
     for (const p of pools.filter((x) => x.gpuType === gpuType)) {
-        const r = workerResources(p).requests;
-        cpu = Math.max(cpu, parseCpu(r.cpu));
-        memoryGiB = Math.max(memoryGiB, parseGiB(r.memory));
+        // A worker's CPU and memory follow the node shape; the model only decides whether it fits (checked by the team).
+        const w = workerMemory(p, ANY_MODEL);
+        cpu = Math.max(cpu, w.cpu);
+        memoryGiB = Math.max(memoryGiB, w.limitGiB);
     }
     return { cpu: cpu + WORKER_SIDECARS.cpu, memoryGiB: memoryGiB + WORKER_SIDECARS.memoryGiB };
 }

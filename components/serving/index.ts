@@ -23,6 +23,8 @@ import { ModelWeights } from "./weights";
 export interface ServingStackArgs {
     readonly config: StackConfig;
     readonly vpcCidr: pulumi.Input<string>;
+    /** Where ALB traffic comes from: the subnets of the internet-facing ALB (NetworkPolicies). @default [vpcCidr] */
+    readonly albSubnetCidrs?: pulumi.Input<string>[];
     readonly prometheusUrl: string;
     readonly serviceMonitors: boolean;
     readonly hfToken?: pulumi.Output<string>;
@@ -98,7 +100,11 @@ export class ServingStack extends pulumi.ComponentResource {
         const namespace =
             place?.kind === "team"
                 ? new ServingPolicies(`${name}-policies`, { namespace: ns, specs: teamPolicySpecs(place, cfg) }, childOf(this, opts))
-                : new ServingNamespace(`${name}-ns`, { name: ns, vpcCidr: args.vpcCidr, specs: place?.kind === "shared" ? sharedPolicySpecs(place) : undefined }, childOf(this, opts));
+                : new ServingNamespace(
+                      `${name}-ns`,
+                      { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr], specs: place?.kind === "shared" ? sharedPolicySpecs(place) : undefined },
+                      childOf(this, opts),
+                  );
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
         const scope = place ? { namespace: ns, ...(place.kind === "shared" ? { warmup: [ns, ...place.warmupNamespaces] } : {}) } : undefined;
 
@@ -123,7 +129,6 @@ export class ServingStack extends pulumi.ComponentResource {
                           clusterName: args.clusterName,
                           clusterArn: args.clusterArn,
                           region: cfg.region,
-                          vllmImage: cfg.serving.vllmImage,
                           models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,
@@ -149,6 +154,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     keda: args.keda,
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    batchEnabled: cfg.serving.batch.enabled,
                     region: cfg.region,
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,

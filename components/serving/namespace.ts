@@ -2,7 +2,7 @@
  * The serving namespace: Pod Security "restricted" enforced for everything in it, and
  * default-deny NetworkPolicies (enforced by the VPC CNI's network policy agent) with
  * explicit allows:
- *   ALB (VPC addresses)  -> UI and gateway, port 8080
+ *   ALB (its subnets)    -> UI and gateway, port 8080
  *   gateway              -> workers, port 8000
  *   Prometheus           -> gateway and worker metrics ports
  *   workers              -> HTTPS anywhere (model download from Hugging Face)
@@ -19,9 +19,13 @@ import type { StackConfig } from "../../stacks/validate";
 
 export interface ServingNamespaceArgs {
     readonly name: string;
-    /** Where ALB traffic comes from (the VPC, as the ALB targets pod IPs directly). */
-    readonly vpcCidr: pulumi.Input<string>;
-    /** Other policies than a standalone stack's (a platform's shared pools). @default networkPolicySpecs(vpcCidr) */
+    /**
+     * Where ALB traffic comes from: the CIDRs of the subnets the internet-facing ALB lives in (the public
+     * ones). Not the whole VPC: pods have VPC addresses (VPC CNI) and the CNI's policy agent matches ipBlock
+     * against pod IPs too, so a VPC-wide rule let every pod of the cluster, any namespace, past the ALB.
+     */
+    readonly albSourceCidrs: pulumi.Input<string>[];
+    /** Other policies than a standalone stack's (a platform's shared pools). @default networkPolicySpecs(albSourceCidrs) */
     readonly specs?: PolicySpecs;
 }
 
@@ -52,8 +56,8 @@ export function baselinePolicySpecs(): PolicySpecs {
 }
 
 /** The policies as plain specs (name -> spec), so tests can check them against Services. */
-export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): PolicySpecs {
-    return { ...baselinePolicySpecs(), ...servingPolicySpecs({ albSources: [vpcCidr] }) };
+export function networkPolicySpecs(albSourceCidrs: pulumi.Input<string>[]): PolicySpecs {
+    return { ...baselinePolicySpecs(), ...servingPolicySpecs({ albSources: albSourceCidrs }) };
 }
 
 export interface ServingPolicyOptions {
@@ -87,11 +91,9 @@ function internalPolicySpecs(prometheusNamespace: string): PolicySpecs {
             policyTypes: ["Egress"],
             egress: [{ to: [{ podSelector: workers }], ports: [tcp(VLLM_PORT)] }],
         },
-        "allow-prometheus-scrape": {
-            podSelector: { matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["gateway", "worker"] }] },
-            policyTypes: ["Ingress"],
-            ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT), tcp(VLLM_PORT)] }],
-        },
+        // Prometheus scrapes each component on its own metrics port only (one policy for both opened both ports on both).
+        "allow-prometheus-scrape-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT)] }] },
+        "allow-prometheus-scrape-workers": { podSelector: workers, policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(VLLM_PORT)] }] },
         // Model loading (Hugging Face Hub, S3) is public HTTPS. Nothing private: not the Kubernetes API, other
         // pods or VPC services, nor link-local (instance metadata) - a media URL must not reach them (issue 13).
         "allow-workers-https-egress": {
@@ -143,7 +145,7 @@ export class ServingNamespace extends pulumi.ComponentResource {
             "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
         };
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels } }, childOf(this, opts));
-        for (const [policy, spec] of Object.entries(args.specs ?? networkPolicySpecs(args.vpcCidr))) {
+        for (const [policy, spec] of Object.entries(args.specs ?? networkPolicySpecs(args.albSourceCidrs))) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.name }, spec }, childOf(this, opts, [this.namespace]));
         }
         this.registerOutputs({});

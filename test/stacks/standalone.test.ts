@@ -3,7 +3,9 @@
  * dev and prod keeps its type, name and parent (the parts of a URN: a changed one would make
  * `pulumi up` replace a live resource), and a standalone plan has none of the team or platform
  * objects. The fixtures are the dev and prod plans of main before issue 25 (ec55ae8), as
- * `type::name <- parent`.
+ * `type::name <- parent`, regenerated when main itself removed resources on purpose (5eca809,
+ * issue 22: allow-prometheus-scrape split in two, the image-cache builder's SSM attachment); the
+ * merged branch was checked to plan the same resources as main.
  *
  * A resource added on purpose to every standalone stack does not fail this test (it is listed);
  * one that disappears or moves does. After a deliberate rename (with an alias), regenerate:
