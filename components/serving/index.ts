@@ -107,20 +107,23 @@ export class ServingStack extends pulumi.ComponentResource {
                   );
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
         const scope = place ? { namespace: ns, ...(place.kind === "shared" ? { warmup: [ns, ...place.warmupNamespaces] } : {}) } : undefined;
+        /** The stack's own worker pools (a team's shared pools run on the platform). */
+        const own = cfg.models.filter((m) => !m.shared);
 
         let hfTokenSecret: string | undefined;
         if (args.hfToken) {
             hfTokenSecret = "hf-token";
             new k8s.core.v1.Secret(`${name}-hf-token`, { metadata: { name: hfTokenSecret, namespace: ns }, type: "Opaque", stringData: { token: args.hfToken } }, inNs());
         } else {
-            const gated = cfg.models.filter((m) => m.spec.gated).map((m) => m.id);
+            const gated = own.filter((m) => m.spec.gated).map((m) => m.id);
             if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
         }
 
-        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart.
+        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart. Only for its own workers:
+        // a shared pool's weights are the platform's.
         const cs = cfg.coldStart;
         const weights =
-            cs.weights === "s3" || cs.compileCache === "s3"
+            own.length > 0 && (cs.weights === "s3" || cs.compileCache === "s3")
                 ? new ModelWeights(
                       `${name}-weights`,
                       {
@@ -129,7 +132,7 @@ export class ServingStack extends pulumi.ComponentResource {
                           clusterName: args.clusterName,
                           clusterArn: args.clusterArn,
                           region: cfg.region,
-                          models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
+                          models: cs.weights === "s3" ? own.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,
                       },
@@ -139,7 +142,7 @@ export class ServingStack extends pulumi.ComponentResource {
 
         const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
         // A shared pool's workers are the platform's: a team's gateway forwards to them.
-        for (const model of cfg.models.filter((m) => !m.shared)) {
+        for (const model of own) {
             new WorkerPool(
                 `${name}-${model.name}`,
                 {
@@ -225,7 +228,7 @@ export class ServingStack extends pulumi.ComponentResource {
             this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
         }
         this.scaling = Object.fromEntries(
-            cfg.models.filter((m) => !m.shared).map((m) => [
+            own.map((m) => [
                 workerName(m),
                 {
                     model: m.id,

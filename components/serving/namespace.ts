@@ -65,6 +65,8 @@ export interface ServingPolicyOptions {
     readonly albSources: pulumi.Input<string>[];
     /** Namespace of the Prometheus that scrapes the gateway and workers. @default "monitoring" */
     readonly prometheusNamespace?: string;
+    /** Workers run in the namespace. @default true */
+    readonly workers?: boolean;
 }
 
 /** What a serving namespace opens on top of its baseline: the ALB to the UI and gateway, and what runs inside. */
@@ -73,13 +75,16 @@ export function servingPolicySpecs(opts: ServingPolicyOptions): PolicySpecs {
     return {
         "allow-alb-to-ui": { podSelector: app(UI_NAME), policyTypes: ["Ingress"], ingress: [{ from: alb, ports: [tcp(UI_PORT)] }] },
         "allow-alb-to-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: alb, ports: [tcp(GATEWAY_PORT)] }] },
-        ...internalPolicySpecs(opts.prometheusNamespace ?? MONITORING_NAMESPACE),
+        ...internalPolicySpecs(opts.prometheusNamespace ?? MONITORING_NAMESPACE, opts.workers ?? true),
     };
 }
 
-/** Inside a serving namespace: gateway to workers, Prometheus scrapes, workers' model downloads. */
-function internalPolicySpecs(prometheusNamespace: string): PolicySpecs {
+/** Inside a serving namespace: gateway to workers, Prometheus scrapes, workers' model downloads (the worker rules only where workers run). */
+function internalPolicySpecs(prometheusNamespace: string, withWorkers = true): PolicySpecs {
     const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": prometheusNamespace } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } };
+    const scrapeGateway = { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT)] }] };
+    // A team with only shared pools runs no workers: no rule for pods that never exist.
+    if (!withWorkers) return { "allow-prometheus-scrape-gateway": scrapeGateway };
     return {
         "allow-gateway-to-workers": {
             podSelector: workers,
@@ -92,7 +97,7 @@ function internalPolicySpecs(prometheusNamespace: string): PolicySpecs {
             egress: [{ to: [{ podSelector: workers }], ports: [tcp(VLLM_PORT)] }],
         },
         // Prometheus scrapes each component on its own metrics port only (one policy for both opened both ports on both).
-        "allow-prometheus-scrape-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT)] }] },
+        "allow-prometheus-scrape-gateway": scrapeGateway,
         "allow-prometheus-scrape-workers": { podSelector: workers, policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(VLLM_PORT)] }] },
         // Model loading (Hugging Face Hub, S3) is public HTTPS. Nothing private: not the Kubernetes API, other
         // pods or VPC services, nor link-local (instance metadata) - a media URL must not reach them (issue 13).
@@ -117,7 +122,7 @@ function sharedGateway(namespace: string) {
 export function teamPolicySpecs(place: { readonly albSources: pulumi.Input<string>[]; readonly prometheusNamespace: string }, cfg: Pick<StackConfig, "models">): PolicySpecs {
     const shared = [...new Set(cfg.models.flatMap((m) => (m.shared ? [m.shared.namespace] : [])))];
     return {
-        ...servingPolicySpecs({ albSources: place.albSources, prometheusNamespace: place.prometheusNamespace }),
+        ...servingPolicySpecs({ albSources: place.albSources, prometheusNamespace: place.prometheusNamespace, workers: cfg.models.some((m) => !m.shared) }),
         ...(shared.length > 0
             ? { "allow-gateway-egress-to-shared-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Egress"], egress: [{ to: shared.map(sharedGateway), ports: [tcp(GATEWAY_PORT)] }] } }
             : {}),
