@@ -61,7 +61,7 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
         quotas[team] = teamQuota(registration, config.gpuPools);
         spaces[team] = new TeamSpace(
             `${name}-team-${team}`,
-            { team, namespace: teamNamespace(team, registration), platform, registration, quota: quotas[team], clusterName: cluster.clusterName },
+            { team, namespace: teamNamespace(team, registration), platform, registration, quota: quotas[team], clusterName: cluster.clusterName, ingressClassName: ingressClass.className },
             k8sOpts,
         );
     }

@@ -2,7 +2,8 @@
  * A team's place on the platform, created by the platform from its registry (gpuserve:teams):
  * the namespace (Pod Security "restricted", labelled for the platform's IngressClass), its
  * ResourceQuota (GPUs, CPU, memory) and LimitRange, the baseline NetworkPolicies (default-deny,
- * DNS), and the EKS access of the team's deploy and preview roles, limited to the namespace.
+ * DNS), the admission policy that keeps its Ingresses to its host (ingressGuard.ts), and the EKS
+ * access of the team's deploy and preview roles, limited to the namespace.
  *
  * Why the platform and not the team stack: a quota the team's own credentials could edit would not
  * bound anything. EKS's AmazonEKSAdminPolicy and AmazonEKSEditPolicy map to Kubernetes' `admin` and
@@ -23,6 +24,7 @@ import { podSecurityLabels } from "../addons";
 import { childOf } from "../deps";
 import { baselinePolicySpecs } from "../serving/namespace";
 import { TeamQuota } from "./teamQuota";
+import { IngressGuard } from "./ingressGuard";
 
 /** Labels of a team namespace: the platform's IngressClass admits only namespaces with PLATFORM_LABEL. */
 export const TEAM_LABEL = "gpuserve.io/team";
@@ -45,6 +47,8 @@ export interface TeamSpaceArgs {
     readonly registration: TeamRegistration;
     readonly quota: TeamQuota;
     readonly clusterName: pulumi.Input<string>;
+    /** The platform's IngressClass: the team's Ingresses must use it, for its registered host only. */
+    readonly ingressClassName: string;
 }
 
 /** The ResourceQuota's `hard`: GPUs, CPU and memory requests of all the team's pods together. */
@@ -73,6 +77,7 @@ export class TeamSpace extends pulumi.ComponentResource {
         for (const [policy, spec] of Object.entries(baselinePolicySpecs())) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: meta(policy), spec }, inNs);
         }
+        new IngressGuard(`${name}-ingress-guard`, { namespace: args.namespace, host: r.host, ingressClassName: args.ingressClassName, policyName: `gpuserve-${args.platform}-${args.team}-ingress` }, childOf(this, opts));
         const roles = [
             ["deploy", r.deployRoleArn],
             ["preview", r.previewRoleArn],
