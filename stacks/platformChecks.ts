@@ -42,6 +42,13 @@ export function checkPlatform(cfg: StackConfig, issues: ConfigIssue[]): void {
                 issues.push({ key: key("teams", team, "sharedPools", i), message: `the platform shares no pool '${p}' (its shared pools, gpuserve:models: ${sharedNames.join(", ") || "none"})`, fix: "name one of those, or add the model to the platform's gpuserve:models" });
             }
         });
+        if (t.deployRoleArn && !t.permissionsBoundaryArn) {
+            issues.push({
+                key: key("teams", team, "permissionsBoundaryArn"),
+                message: `team '${team}' has a deploy role but no permissions boundary: a role that may create IAM roles without one can give them, and so itself, any permission`,
+                fix: "create the boundary policy of docs/teams.md (\"The team's AWS roles\") and set its ARN here",
+            });
+        }
         const ns = teamNamespace(team, t);
         if (reserved.includes(ns)) {
             issues.push({ key: key("teams", team, "namespace"), message: `${showValue(ns)} is a namespace the platform uses itself`, fix: `choose another, e.g. team-${team}` });

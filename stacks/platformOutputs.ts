@@ -43,6 +43,8 @@ const teamOutput = z.strictObject({
     gpus: z.record(z.string(), z.int().nonnegative()),
     quota: z.strictObject({ gpus: z.int().nonnegative(), cpu: z.number().positive(), memoryGiB: z.number().positive() }),
     sharedPools: z.array(z.string()),
+    /** The permissions boundary of every IAM role the team's stack creates. */
+    permissionsBoundaryArn: z.string().optional(),
 });
 
 const sharedPoolOutput = z.strictObject({

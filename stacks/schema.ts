@@ -630,6 +630,11 @@ export const teamRegistrationSchema = z.strictObject({
     /** IAM role the team's CI previews with: EKS access (edit) limited to the team's namespace. */
     previewRoleArn: ROLE_ARN.optional(),
     /**
+     * IAM policy every role the team's stack creates carries as its permissions boundary (its pods' Pod Identity
+     * roles): the deploy role may create roles only with it (docs/teams.md). Required with deployRoleArn.
+     */
+    permissionsBoundaryArn: z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/.+$/, "must be an IAM policy ARN, e.g. arn:aws:iam::210987654321:policy/gpuserve-biology-boundary").optional(),
+    /**
      * Leaving the platform: the namespace is no longer protected, so the next `pulumi up` after removing the
      * entry deletes it (destroy the team stack first). @default false
      */

@@ -72,6 +72,13 @@ export function checkTeam(cfg: StackConfig, raw: Record<string, unknown>, platfo
         });
         return;
     }
+    if (cfg.tags.team !== name) {
+        issues.push({
+            key: key("tags", "team"),
+            message: `is ${showValue(cfg.tags.team)}, but the team is '${name}' on ${where}: the team's deploy role may only touch AWS resources tagged team=${name} (docs/teams.md)`,
+            fix: `set gpuserve:tags.team to ${name}`,
+        });
+    }
     if (cfg.serving.namespace !== team.namespace) {
         issues.push({ key: key("serving", "namespace"), message: `is ${showValue(cfg.serving.namespace)}, but ${where} gave team '${name}' the namespace '${team.namespace}'`, fix: "remove it (the registered namespace is the default)" });
     }

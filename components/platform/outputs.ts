@@ -64,7 +64,14 @@ export function platformOutputs(args: PlatformOutputsArgs): pulumi.Output<Platfo
             teams: Object.fromEntries(
                 Object.entries(c.teams).map(([team, t]) => [
                     team,
-                    { namespace: teamNamespace(team, t), host: t.host, gpus: { ...t.gpus } as Record<string, number>, quota: args.quotas[team], sharedPools: t.sharedPools },
+                    {
+                        namespace: teamNamespace(team, t),
+                        host: t.host,
+                        gpus: { ...t.gpus } as Record<string, number>,
+                        quota: args.quotas[team],
+                        sharedPools: t.sharedPools,
+                        ...(t.permissionsBoundaryArn ? { permissionsBoundaryArn: t.permissionsBoundaryArn } : {}),
+                    },
                 ]),
             ),
             sharedPools: args.sharedGateway

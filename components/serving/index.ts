@@ -107,6 +107,8 @@ export class ServingStack extends pulumi.ComponentResource {
                   );
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
         const scope = place ? { namespace: ns, ...(place.kind === "shared" ? { warmup: [ns, ...place.warmupNamespaces] } : {}) } : undefined;
+        /** A team's AWS roles carry its platform's permissions boundary (docs/teams.md). */
+        const boundary = cfg.platform?.teams[cfg.environment]?.permissionsBoundaryArn;
         /** The stack's own worker pools (a team's shared pools run on the platform). */
         const own = cfg.models.filter((m) => !m.shared);
 
@@ -135,6 +137,7 @@ export class ServingStack extends pulumi.ComponentResource {
                           models: cs.weights === "s3" ? own.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,
+                          permissionsBoundary: boundary,
                       },
                       inNs(),
                   )
@@ -164,6 +167,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     weights: weights ? { bucketName: weights.bucketName, bucketArn: weights.bucketArn, syncJob: weights.syncJobs[model.name] } : undefined,
                     metricScope: scope,
                     nodeSelector: cfg.platform?.gpuPools.find((p) => p.name === model.pool)?.nodeSelector,
+                    permissionsBoundary: boundary,
                 },
                 inNs(),
             );

@@ -58,6 +58,8 @@ export interface WorkerPoolArgs {
     readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
     /** Whose metrics the pool scales on, on a platform (components/serving/scaling.ts). @default the pool label alone */
     readonly metricScope?: MetricScope;
+    /** Permissions boundary of the pool's AWS role (a team's, from its platform). @default none */
+    readonly permissionsBoundary?: string;
     /** Labels that select the GPU pool's nodes (a team's platform states them). @default {gpuserve.io/gpu-pool: <pool>} */
     readonly nodeSelector?: Record<string, string>;
 }
@@ -102,7 +104,7 @@ export class WorkerPool extends pulumi.ComponentResource {
             memory,
         });
         env.push(...cold.env);
-        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
+        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels, permissionsBoundary: args.permissionsBoundary }, child) : [];
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {

@@ -5,7 +5,7 @@
  * which it refuses.
  */
 import * as assert from "assert";
-import { run } from "@bufbuild/cel";
+import { CelInput, run } from "@bufbuild/cel";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { validateManifests } from "../helpers/k8sSchema";
 import { StackRun, clone } from "../helpers/program";
@@ -14,7 +14,7 @@ import { TEAMS, exampleConfig, platformOutputsOf, renderPlatform, renderTeam } f
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
 /** JSON as CEL values: objects as maps (so `has(x.field)` and `.all()` work as on the API server's objects). */
-const toCel = (v: unknown): unknown => (Array.isArray(v) ? v.map(toCel) : v && typeof v === "object" ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)])) : v);
+const toCel = (v: unknown): CelInput => (Array.isArray(v) ? v.map(toCel) : v && typeof v === "object" ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)])) : (v as CelInput));
 const objects = (r: StackRun) => r.resources.filter(isKubernetesObject).map(manifestOf) as any[];
 
 describe("each team's Ingresses are held to its host on the shared ALB (ValidatingAdmissionPolicy)", function () {

@@ -90,6 +90,21 @@ describe("a platform and its team stacks", function () {
         assert.deepStrictEqual(outputs.teams.biology.quota, { gpus: 2, cpu: 5.5, memoryGiB: 27.82 });
     });
 
+    it("a team's deploy and preview roles get EKS access to its namespace only, and the roles its stack creates carry its boundary", () => {
+        const policies = lab.find("aws:eks/accessPolicyAssociation:AccessPolicyAssociation").map((r) => inputs(r));
+        assert.deepStrictEqual(
+            policies.map((p) => [p.principalArn.split("/").pop(), p.policyArn.split("/").pop(), p.accessScope]),
+            [
+                ["gpuserve-biology-deploy", "AmazonEKSAdminPolicy", { type: "namespace", namespaces: ["biology"] }],
+                ["gpuserve-biology-preview", "AmazonEKSEditPolicy", { type: "namespace", namespaces: ["biology"] }],
+            ],
+        );
+        const roles = teams.biology.find("aws:iam/role:Role").map((r) => inputs(r));
+        assert.ok(roles.length >= 2, "the workers' and the sync Job's roles");
+        for (const r of roles) assert.strictEqual(r.permissionsBoundary, "arn:aws:iam::123456789012:policy/gpuserve-biology-boundary", r.description);
+        for (const r of teams.chemistry.find("aws:iam/role:Role").map((x) => inputs(x))) assert.strictEqual(r.permissionsBoundary, undefined, "chemistry registered no boundary");
+    });
+
     it("every team joins the platform's ALB through its IngressClass, with only the annotations an IngressGroup merges", () => {
         const params = manifests(lab).find((m) => m.kind === "IngressClassParams");
         assert.deepStrictEqual(params.spec.group, { name: "gpuserve-lab" });

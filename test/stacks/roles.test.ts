@@ -99,6 +99,21 @@ describe("stack roles", function () {
         });
     });
 
+    describe("a team's AWS identity", () => {
+        it("a deploy role needs a permissions boundary, and a team's tags name the team", () => {
+            const raw = exampleRaw("lab");
+            delete raw.teams.biology.permissionsBoundaryArn;
+            assert.deepStrictEqual(issuesOf(raw), [
+                "gpuserve:teams.biology.permissionsBoundaryArn: team 'biology' has a deploy role but no permissions boundary: a role that may create IAM roles without one can give them, and so itself, any permission. Fix: create the boundary policy of docs/teams.md (\"The team's AWS roles\") and set its ARN here",
+            ]);
+            const bio = exampleRaw("biology");
+            bio.tags = { team: "bio" };
+            assert.deepStrictEqual(issuesOf(bio, lab), [
+                `gpuserve:tags.team: is "bio", but the team is 'biology' on platform '${lab.stack}': the team's deploy role may only touch AWS resources tagged team=biology (docs/teams.md). Fix: set gpuserve:tags.team to biology`,
+            ]);
+        });
+    });
+
     describe("a team against its platform", () => {
         it("adds the platform's pools, prices and add-ons, and the shared pools it uses after its own models", () => {
             const physics = parseStackConfig(exampleRaw("physics"), lab);
