@@ -76,13 +76,15 @@ export class StackConfigError extends Error {
 interface Args {
     stacks: string[];
     out: string;
+    /** Where a team finds its platform's plan (<plans>/<platform>/outputs.json). */
+    plans: string;
     markdown: boolean;
     days: number;
     reference: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_DAYS, reference: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -91,6 +93,7 @@ function parseArgs(argv: string[]): Args {
             return v;
         };
         if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        else if (a === "--plans" || a.startsWith("--plans=")) args.plans = path.resolve(value());
         else if (a === "--markdown" || a === "--md") args.markdown = true;
         else if (a === "--days" || a.startsWith("--days=")) {
             args.days = Number(value());
@@ -127,7 +130,7 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { la
 function main(argv: string[]): void {
     const args = parseArgs(argv);
     const columns: StackColumn[] = args.stacks.map((stack) => {
-        const config = loadStack(ROOT, stack);
+        const config = loadStack(ROOT, stack, args.plans);
         const sim = simulateStack(config, { days: args.days, root: ROOT, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
@@ -171,7 +174,7 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
+            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
             process.exit(1);
         }
         const argv = process.argv.slice(2);

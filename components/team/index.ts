@@ -66,7 +66,8 @@ export async function deployTeam({ config, secrets }: LoadedConfig) {
         url: serving.url,
         region: config.region,
         namespace: config.serving.namespace,
-        platform: { stack: p.stack, cluster: p.cluster.name },
+        // Not `platform`: that output name is a platform's own (its teams read it).
+        onPlatform: { stack: p.stack, cluster: p.cluster.name },
         scaling: serving.scaling,
         ...(own.length < config.models.length ? { sharedPools: config.models.filter((m) => m.shared).map((m) => m.name) } : {}),
         costEstimate: costSummary(cost),

@@ -7,6 +7,8 @@ import * as assert from "assert";
 import { ConfigError } from "../../stacks/errors";
 import { PLATFORM_OUTPUTS_VERSION, PlatformOutputs, parsePlatformOutputs } from "../../stacks/platformOutputs";
 import { parseStackConfig } from "../../stacks/validate";
+import { standaloneEquivalent } from "../../stacks/standaloneEquivalent";
+import { natGatewayCount, staticCost } from "../../capacity/cost";
 import { exampleRaw, platformOutputsOf, renderPlatform } from "../helpers/teams";
 import { clone } from "../helpers/program";
 
@@ -174,6 +176,19 @@ describe("stack roles", function () {
                 issuesOf(raw, lab).map((i) => i.split(":")[0] + ":" + i.split(":")[1]),
                 ["aws:region: is \"us-west-2\", but platform '" + lab.stack + "' runs in us-east-1. Fix", "gpuserve:serving.namespace: is \"bio\", but platform '" + lab.stack + "' gave team 'biology' the namespace 'biology'. Fix", "gpuserve:serving.domain: is \"bio.example.org\", but platform '" + lab.stack + "' routes host 'biology.lab.example.org' to team 'biology'. Fix"].map((s) => s.split(":")[0] + ":" + s.split(":")[1]),
             );
+        });
+    });
+
+    describe("a team as a standalone stack of its own (compare's other arrangement)", () => {
+        it("keeps the team's models, shared ones included, on the platform's pools as its own, with a cluster and a floor of its own", () => {
+            const physics = parseStackConfig(standaloneEquivalent(exampleRaw("physics"), lab));
+            assert.strictEqual(physics.role, "standalone");
+            assert.deepStrictEqual(physics.models.map((m) => [m.name, m.pool, m.shared]), [["qwen3-vl-2b", "l4", undefined]]);
+            assert.deepStrictEqual(physics.gpuPools.map((p) => [p.name, p.instanceTypes, p.capacityType, p.maxNodes]), [["l4", ["g6.xlarge"], "spot", 2]]);
+            const own = staticCost(physics, natGatewayCount(physics));
+            const onPlatform = staticCost(parseStackConfig(exampleRaw("physics"), lab), 0);
+            assert.ok(own.floor.some((l) => l.item.startsWith("EKS control plane")) && !onPlatform.floor.some((l) => l.item.startsWith("EKS control plane")));
+            assert.ok(own.floorUsdPerMonth > onPlatform.floorUsdPerMonth + 200, `${own.floorUsdPerMonth} vs ${onPlatform.floorUsdPerMonth}`);
         });
     });
 
