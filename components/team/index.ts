@@ -16,6 +16,7 @@ import { ServingStack, TeamPlacement } from "../serving";
 import { PlatformOutputs } from "../../stacks/platformOutputs";
 import { COST_KEY, PROJECT_ROOT, costSummary } from "../stackOutputs";
 import { teamClusterAccess } from "./clusterAccess";
+import { expectedAddons } from "../../stacks/existingCluster";
 
 /** Where a team's serving stack runs on its platform. */
 export function teamPlacement(p: PlatformOutputs): TeamPlacement {
@@ -70,6 +71,8 @@ export async function deployTeam({ config, secrets }: LoadedConfig) {
         onPlatform: { stack: p.stack, cluster: p.cluster.name },
         scaling: serving.scaling,
         ...(own.length < config.models.length ? { sharedPools: config.models.filter((m) => m.shared).map((m) => m.name) } : {}),
+        // On a cluster this program did not create: what must already be there (docs/teams.md).
+        ...(config.existingCluster ? { expectsOnCluster: expectedAddons(config.existingCluster) } : {}),
         costEstimate: costSummary(cost),
         [COST_KEY]: cost,
     };

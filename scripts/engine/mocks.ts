@@ -150,6 +150,11 @@ function mockCall(token: string, inputs: Record<string, any>, region: string): R
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
         case "aws:index/getRegion:getRegion":
             return { name: region, region, id: region };
+        case "aws:eks/getCluster:getCluster": {
+            // A cluster this program did not create (a team's existingCluster).
+            const name = String(inputs.name);
+            return { id: name, name, arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${name}`, endpoint: `https://${shortHash(name)}.gr7.${region}.eks.amazonaws.com`, certificateAuthorities: [{ data: "bW9jaw==" }] };
+        }
         case "aws:ec2/getSubnet:getSubnet":
             // An existing VPC's subnet: a /24 derived from its id (the VPC mock is 10.1.0.0/16).
             return { id: inputs.id, cidrBlock: `10.1.${parseInt(shortHash(String(inputs.id)).slice(0, 2), 16)}.0/24` };

@@ -106,6 +106,8 @@ export function summarize(result: PlanResult, outDir: string): string {
         ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
     if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
+    const expects = result.outputs.expectsOnCluster;
+    if (Array.isArray(expects)) lines.push(`  expects on the existing cluster (it creates none of these):`, ...expects.map((e) => `    - ${e}`));
     for (const w of result.warnings) lines.push(`  warning: ${w}`);
     if (result.placeholders.length > 0) {
         lines.push(
