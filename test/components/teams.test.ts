@@ -105,6 +105,15 @@ describe("a platform and its team stacks", function () {
         for (const r of teams.chemistry.find("aws:iam/role:Role").map((x) => inputs(x))) assert.strictEqual(r.permissionsBoundary, undefined, "chemistry registered no boundary");
     });
 
+    it("a team leaving the platform (offboard) has its namespace unprotected, so the platform's next update may delete it", async () => {
+        const cfg = exampleConfig("lab");
+        cfg.teams.physics.offboard = true;
+        const run = await renderPlatform(cfg);
+        const protect = (r: StackRun, ns: string) => r.find("kubernetes:core/v1:Namespace").find((x) => inputs(x).metadata.name === ns)!.options.protect;
+        assert.deepStrictEqual([protect(run, "physics"), protect(run, "biology")], [false, true]);
+        assert.deepStrictEqual([protect(lab, "physics"), protect(lab, "biology")], [true, true]);
+    });
+
     it("every team joins the platform's ALB through its IngressClass, with only the annotations an IngressGroup merges", () => {
         const params = manifests(lab).find((m) => m.kind === "IngressClassParams");
         assert.deepStrictEqual(params.spec.group, { name: "gpuserve-lab" });
