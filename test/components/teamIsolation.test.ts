@@ -111,6 +111,8 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
     it("a team's gateway reaches the shared gateway only when the platform shares a pool with it; only the shared gateway reaches the shared workers", () => {
         const shared = gateway("serving");
         yes(gateway("physics"), shared, tcp(GATEWAY_PORT));
+        // The shared gateway's own ingress admits only the teams it serves (not relying on the other team's egress).
+        for (const ns of ["biology", "chemistry"]) assert.strictEqual(evaluate(policies(), gateway(ns), shared, tcp(GATEWAY_PORT)).ingress.allowed, false, `ingress ${ns} -> shared gateway`);
         no(gateway("biology"), shared, tcp(GATEWAY_PORT));
         no(gateway("chemistry"), shared, tcp(GATEWAY_PORT));
         no(named("Deployment physics/ui"), shared, tcp(GATEWAY_PORT));

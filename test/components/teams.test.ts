@@ -150,6 +150,12 @@ describe("a platform and its team stacks", function () {
             { name: "GATEWAY_SHARED_POOL_KEY", valueFrom: { secretKeyRef: { name: "gpuserve-shared-pool-key", key: "key" } } },
         );
         assert.ok(!manifests(teams.physics).some((m) => m.metadata.name?.startsWith("worker-")), "physics runs no workers of its own");
+        assert.deepStrictEqual(manifests(teams.physics).filter((m) => m.kind === "Job"), [], "nor syncs the shared model's weights: they are the platform's");
+        assert.deepStrictEqual(
+            teams.physics.resources.filter((r) => r.type === "aws:s3/bucket:Bucket" || r.type === "aws:iam/role:Role").map((r) => r.name),
+            [],
+            "no bucket and no AWS role without workers of its own",
+        );
 
         // The platform: the key's Secret in physics's namespace, the shared gateway's limits per team.
         const secret = manifests(lab).find((m) => m.kind === "Secret" && m.metadata.namespace === "physics");
