@@ -29,7 +29,6 @@ const NODE_FACTS: Readonly<Record<string, { maxPods: number; baseline?: number }
     "c6i.large": { maxPods: 29 },
     "m6i.large": { maxPods: 29 },
     "m7i.large": { maxPods: 29 },
-    "r6i.large": { maxPods: 29 },
     "m6i.xlarge": { maxPods: 58 },
     "m7i.xlarge": { maxPods: 58 },
     "m7i.2xlarge": { maxPods: 58 },

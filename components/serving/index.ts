@@ -12,7 +12,7 @@ import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { GATEWAY_NAME, Gateway } from "./gateway";
-import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace, ServingPolicies, sharedPolicySpecs, teamPolicySpecs } from "./namespace";
 import type { TeamGatewayLimits } from "../../stacks/schema";
@@ -174,10 +174,10 @@ export class ServingStack extends pulumi.ComponentResource {
         }
 
         if (place?.kind !== "shared" && cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
-            pulumi.log.warn("gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: pulumi config set --secret gatewayApiKeys '[{\"team\":\"radiology\",\"key\":\"<random 32+ chars>\"}]'", this);
+            pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }
         const keys: pulumi.Output<ApiKey[] | undefined> =
-            place?.kind === "shared" ? place.teamKeys : args.gatewayApiKeys ? args.gatewayApiKeys.apply(parseApiKeys) : pulumi.output(undefined);
+            place?.kind === "shared" ? place.teamKeys : args.gatewayApiKeys ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team)) : pulumi.output(undefined);
         // The shared pools run no batches of their own: a team's batch lines come through its gateway.
         const batchStore = cfg.serving.batch.enabled && place?.kind !== "shared" ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
         const trusted = place?.kind === "team" ? pulumi.all(place.albSources) : pulumi.output(undefined);

@@ -103,8 +103,16 @@ export function summarize(result: PlanResult, outDir: string): string {
         ...(result.platform ? [`  platform: '${result.platform.stack}', outputs from ${path.relative(process.cwd(), result.platform.file) || result.platform.file}`] : []),
         `  resources: ${result.resources.length} of ${types} types (${[...byProvider].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([p, n]) => `${p} ${n}`).join(", ")}); Kubernetes objects: ${result.manifests.length}`,
         `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
+        ...wrapList("    floor = ", floorParts(result.cost, usd)),
+        ...floorChoiceLines(result.cost, usd),
         ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
+    const limits = result.cost.expected?.gatewayLimits;
+    if (limits) {
+        lines.push(
+            `  gateway: holds a request up to ${limits.maxWaitSeconds} s for a worker to start (serving.gateway.maxWaitSeconds), at most ${limits.maxQueueDepth} at a time, then answers 503 or 429`,
+        );
+    }
     if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
     const expects = result.outputs.expectsOnCluster;
     if (Array.isArray(expects)) lines.push(`  expects on the existing cluster (it creates none of these):`, ...expects.map((e) => `    - ${e}`));
@@ -116,4 +124,42 @@ export function summarize(result: PlanResult, outDir: string): string {
     }
     lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json${result.outputs[PLATFORM_OUTPUT] !== undefined ? ", outputs.json: what its team stacks read" : ""})`);
     return lines.join("\n");
+}
+
+/** The floor's lines, largest first, as "system nodes m7i.large x2 $147.17" (the item's parenthetical left to cost.json). */
+export function floorParts(cost: CostEstimate, usd: (n: number) => string): string[] {
+    return [...cost.floor]
+        .sort((a, b) => b.usdPerMonth - a.usdPerMonth)
+        .map((l) => `${l.item.replace(/ \([^)]*\)$/, "")}${l.quantity === 1 ? "" : ` x${l.quantity}`} ${usd(l.usdPerMonth)}`);
+}
+
+/**
+ * How the floor's system nodes were chosen (sized from their pods' requests, cost.json systemNodes) and
+ * the cheaper floors considered but not taken, each with its price (cost.json floorOptions says why).
+ */
+export function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string): string[] {
+    const lines: string[] = [];
+    const sized = cost.systemNodes;
+    if (sized) {
+        const r = sized.requests;
+        lines.push(`    system nodes: ${sized.nodes} x ${sized.instanceType}, the cheapest that holds what runs on them (${r.cpu} CPU, ${r.memoryMiB} MiB in ${r.pods} pods requested; cost.json systemNodes)`);
+    }
+    const notTaken = (cost.floorOptions ?? []).filter((o) => !o.taken);
+    if (notTaken.length > 0) lines.push("    cheaper floors not taken (cost.json floorOptions says why):", ...notTaken.map((o) => `      ${o.option}: ${usd(o.usdPerMonth)} instead of ${usd(o.insteadUsdPerMonth)}`));
+    return lines;
+}
+
+/** `parts` joined with " + " after `head`, wrapped to `width` columns with continuation lines aligned under the first part. */
+export function wrapList(head: string, parts: readonly string[], width = 120): string[] {
+    const lines: string[] = [];
+    let line = head;
+    for (const [i, part] of parts.entries()) {
+        const piece = i === 0 ? part : ` + ${part}`;
+        if (i > 0 && line.length + piece.length > width) {
+            lines.push(line);
+            line = `${" ".repeat(head.length - 2)}+ ${part}`;
+        } else line += piece;
+    }
+    if (parts.length > 0) lines.push(line);
+    return lines;
 }

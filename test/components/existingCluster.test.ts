@@ -66,7 +66,7 @@ describe("a team stack on an existing cluster", function () {
         assert.match(expects.join("\n"), /KEDA >= 2\.15/);
         assert.match(expects.join("\n"), /IngressClass 'alb'/);
         assert.match(expects.join("\n"), /EKS Pod Identity Agent/);
-        const text = summarize({ stack: "radiology", resources: run.resources, manifests: [], cost: { floorUsdPerMonth: 0, ceilingUsdPerMonth: 0, expected: null } as any, outputs: run.outputs, placeholders: [], warnings: [] }, "plan/radiology");
+        const text = summarize({ stack: "radiology", resources: run.resources, manifests: [], cost: { floorUsdPerMonth: 0, ceilingUsdPerMonth: 0, floor: [], ceiling: [], expected: null } as any, outputs: run.outputs, placeholders: [], warnings: [] }, "plan/radiology");
         assert.match(text, /\n {2}expects on the existing cluster \(it creates none of these\):\n {4}- the namespace 'radiology'/);
     });
 
