@@ -5,14 +5,14 @@
  *     platform's pools (vllm/memory.ts) + its compile-cache sidecars (vllm/coldStart.ts: 2 x 50m / 128Mi);
  *   serving footprint: the gateway at its default maxReplicas (4 x 250m / 256Mi, gateway.ts), the UI
  *     in production (2 x 50m / 32Mi, ui.ts), the in-cluster batch store at its defaults (100m / 2048Mi,
- *     batchStore.ts) and one weights sync Job at a time (100m / 256Mi, weights/syncJob.ts).
+ *     batchStore.ts) and one weights sync Job at a time (250m / 256Mi: its download container, weights/syncJob.ts).
  * A team that needs more (more gateway replicas, a larger batch store) asks for cpu / memoryGiB.
  */
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { TeamRegistration } from "../../stacks/schema";
 import { workerMemory } from "../serving/vllm/memory";
 import type { ModelSpec } from "../../stacks/catalog/models";
-import { GATEWAY_REQUESTS, SYNC_JOB_REQUESTS, UI_REQUESTS, VALKEY_CPU } from "../../stacks/catalog/systemPods";
+import { GATEWAY_REQUESTS, SYNC_JOB_POD_REQUESTS, UI_REQUESTS, VALKEY_CPU } from "../../stacks/catalog/systemPods";
 import { batchSchema } from "../../stacks/schema";
 
 /** serving.batch.memoryMiB's default. */
@@ -23,8 +23,8 @@ const WORKER_SIDECARS = { cpu: 2 * 0.05, memoryGiB: (2 * 128) / 1024 };
 
 /** What a team's non-GPU pods request at most with the defaults (see above). */
 export const SERVING_FOOTPRINT = {
-    cpu: 4 * GATEWAY_REQUESTS.cpu + 2 * UI_REQUESTS.cpu + VALKEY_CPU + SYNC_JOB_REQUESTS.cpu,
-    memoryGiB: (4 * GATEWAY_REQUESTS.memoryMiB + 2 * UI_REQUESTS.memoryMiB + DEFAULT_VALKEY_MIB + SYNC_JOB_REQUESTS.memoryMiB) / 1024,
+    cpu: 4 * GATEWAY_REQUESTS.cpu + 2 * UI_REQUESTS.cpu + VALKEY_CPU + SYNC_JOB_POD_REQUESTS.cpu,
+    memoryGiB: (4 * GATEWAY_REQUESTS.memoryMiB + 2 * UI_REQUESTS.memoryMiB + DEFAULT_VALKEY_MIB + SYNC_JOB_POD_REQUESTS.memoryMiB) / 1024,
 } as const;
 
 export interface TeamQuota {

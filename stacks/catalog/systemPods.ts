@@ -32,8 +32,18 @@ export const GATEWAY_REQUESTS: PodRequests = { cpu: 0.25, memoryMiB: 256 };
 export const UI_REQUESTS: PodRequests = { cpu: 0.05, memoryMiB: 32 };
 /** The in-cluster Valkey's CPU; its memory is serving.batch.memoryMiB (components/serving/batchStore.ts). */
 export const VALKEY_CPU = 0.1;
-/** One weights sync Job container (components/serving/weights/syncJob.ts); one runs at a time per stack. */
+/** The weights sync Job's check and upload containers (components/serving/weights/syncJob.ts). */
 export const SYNC_JOB_REQUESTS: PodRequests = { cpu: 0.1, memoryMiB: 256 };
+/** Its download container (the Hugging Face Hub download in Python). */
+export const SYNC_JOB_DOWNLOAD_REQUESTS: PodRequests = { cpu: 0.25, memoryMiB: 256 };
+/**
+ * What the Job's pod requests: its containers run one after another (two init containers, then the
+ * upload), so the largest counts (Kubernetes "Init Containers", resource sharing). One Job runs at a time per stack.
+ */
+export const SYNC_JOB_POD_REQUESTS: PodRequests = {
+    cpu: Math.max(SYNC_JOB_REQUESTS.cpu, SYNC_JOB_DOWNLOAD_REQUESTS.cpu),
+    memoryMiB: Math.max(SYNC_JOB_REQUESTS.memoryMiB, SYNC_JOB_DOWNLOAD_REQUESTS.memoryMiB),
+};
 /** Requests this program sets where the chart sets none (values from each chart's own commented example, above). */
 export const ADDON_REQUESTS = {
     clusterAutoscaler: { cpu: 0.1, memoryMiB: 300 },
@@ -82,7 +92,7 @@ export function servingPods(label: string, s: { gatewayReplicas: number; uiRepli
         { name: `${label} UI`, count: s.uiReplicas, ...UI_REQUESTS },
     ];
     if (s.valkeyMiB !== undefined) pods.push({ name: `${label} batch store (Valkey)`, count: 1, cpu: VALKEY_CPU, memoryMiB: s.valkeyMiB });
-    if (s.syncJob) pods.push({ name: `${label} weights sync Job`, count: 1, ...SYNC_JOB_REQUESTS });
+    if (s.syncJob) pods.push({ name: `${label} weights sync Job`, count: 1, ...SYNC_JOB_POD_REQUESTS });
     return pods;
 }
 

@@ -86,8 +86,34 @@ describe("a platform and its team stacks", function () {
             assert.deepStrictEqual(outputs.teams[team].quota.gpus, Number(want[team]));
         }
         // biology's quota: 2 A10G workers (g5.xlarge: 2 CPU, 12 GiB each + 2 sidecars) + the serving footprint.
-        // cpu: 2 x (2 + 0.1) + (4 x 0.25 + 2 x 0.05 + 0.1 + 0.1) = 5.5; memory: 2 x (12 + 0.25) + (4 x 256 + 2 x 32 + 2048 + 256) / 1024 = 27.8125 GiB.
-        assert.deepStrictEqual(outputs.teams.biology.quota, { gpus: 2, cpu: 5.5, memoryGiB: 27.82 });
+        // cpu: 2 x (2 + 0.1) + (4 x 0.25 + 2 x 0.05 + 0.1 + 0.25: the sync Job's download container) = 5.65;
+        // memory: 2 x (12 + 0.25) + (4 x 256 + 2 x 32 + 2048 + 256) / 1024 = 27.8125 GiB.
+        assert.deepStrictEqual(outputs.teams.biology.quota, { gpus: 2, cpu: 5.65, memoryGiB: 27.82 });
+    });
+
+    it("each team's pods, every one at its most replicas, fit the quota the platform gave it (requests as the quota counts them)", () => {
+        const limitRange = manifests(lab).find((m) => m.kind === "LimitRange" && m.metadata.namespace === "biology").spec.limits[0];
+        for (const [team, run] of Object.entries(teams)) {
+            const ms = manifests(run);
+            const scaled = new Map<string, number>(ms.filter((m) => m.kind === "ScaledObject").map((m) => [m.spec.scaleTargetRef.name, m.spec.maxReplicaCount]));
+            const total = { cpu: 0, memoryGiB: 0, gpus: 0 };
+            for (const w of ms.filter((m) => ["Deployment", "StatefulSet", "Job"].includes(m.kind))) {
+                const replicas = w.kind === "Job" ? 1 : (scaled.get(w.metadata.name) ?? w.spec.replicas ?? 1);
+                const pod = podRequests(w.spec.template.spec, limitRange.defaultRequest);
+                // Every container states its requests and memory limit: the LimitRange's defaults (a 512Mi limit) never decide.
+                for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
+                    assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, `${team}: ${w.metadata.name}/${c.name} leaves its resources to the LimitRange`);
+                }
+                total.cpu += replicas * pod.cpu;
+                total.memoryGiB += replicas * pod.memoryGiB;
+                total.gpus += replicas * pod.gpus;
+            }
+            const quota = outputs.teams[team].quota;
+            assert.ok(total.gpus <= quota.gpus, `${team}: ${total.gpus} GPUs > quota ${quota.gpus}`);
+            assert.ok(total.cpu <= quota.cpu + 1e-9, `${team}: ${total.cpu} CPU requested at most > quota ${quota.cpu}`);
+            assert.ok(total.memoryGiB <= quota.memoryGiB + 1e-9, `${team}: ${total.memoryGiB.toFixed(2)} GiB requested at most > quota ${quota.memoryGiB}`);
+            if (team === "biology") assert.strictEqual(total.gpus, quota.gpus, "biology's workers at their maximum use its 2 GPUs");
+        }
     });
 
     it("a team's deploy and preview roles get EKS access to its namespace only, and the roles its stack creates carry its boundary", () => {
@@ -190,3 +216,44 @@ describe("a platform and its team stacks", function () {
         await validateManifests([...manifests(lab), ...Object.values(teams).flatMap(manifests)]);
     });
 });
+
+/** "250m" -> 0.25, "2" -> 2. */
+function cpuOf(q: string | number | undefined): number {
+    if (q === undefined) return 0;
+    const t = String(q);
+    return t.endsWith("m") ? Number(t.slice(0, -1)) / 1000 : Number(t);
+}
+
+/** "256Mi" -> 0.25 (GiB), "12Gi" -> 12, bytes as a plain number. */
+function gibOf(q: string | number | undefined): number {
+    if (q === undefined) return 0;
+    const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti)?$/.exec(String(q));
+    if (!m) throw new Error(`unhandled quantity ${q}`);
+    const unit = { Ki: 1 / 1024 ** 2, Mi: 1 / 1024, Gi: 1, Ti: 1024 }[m[2] as "Ki" | "Mi" | "Gi" | "Ti"] ?? 1 / 1024 ** 3;
+    return Number(m[1]) * unit;
+}
+
+/**
+ * A pod's requests as a ResourceQuota counts them (Kubernetes "Resource Management for Pods and Containers",
+ * init containers and sidecars): the larger of any init container (plus the sidecars started before it) and
+ * the app containers plus every sidecar (init containers with restartPolicy Always). A container without
+ * requests gets the namespace LimitRange's defaultRequest.
+ */
+function podRequests(spec: any, defaults: Record<string, string>): { cpu: number; memoryGiB: number; gpus: number } {
+    const of = (c: any) => {
+        const r = c.resources?.requests ?? defaults;
+        const lim = c.resources?.limits ?? {};
+        return { cpu: cpuOf(r.cpu), memoryGiB: gibOf(r.memory), gpus: Number(r["nvidia.com/gpu"] ?? lim["nvidia.com/gpu"] ?? 0) };
+    };
+    const add = (a: any, b: any) => ({ cpu: a.cpu + b.cpu, memoryGiB: a.memoryGiB + b.memoryGiB, gpus: a.gpus + b.gpus });
+    const max = (a: any, b: any) => ({ cpu: Math.max(a.cpu, b.cpu), memoryGiB: Math.max(a.memoryGiB, b.memoryGiB), gpus: Math.max(a.gpus, b.gpus) });
+    const zero = { cpu: 0, memoryGiB: 0, gpus: 0 };
+    let sidecars = zero;
+    let init = zero;
+    for (const c of spec.initContainers ?? []) {
+        if (c.restartPolicy === "Always") sidecars = add(sidecars, of(c));
+        else init = max(init, add(of(c), sidecars));
+    }
+    const app = (spec.containers as any[]).map(of).reduce(add, zero);
+    return max(init, add(app, sidecars));
+}
