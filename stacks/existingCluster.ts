@@ -40,6 +40,8 @@ export function existingClusterOutputs(raw: Record<string, unknown>, ec: Existin
             maxNodes: p.maxNodes,
             ami: p.ami,
             diskSizeGiB: 200,
+            // Not our launch templates: nothing binds the instance store, so EKS's default (the kubelet on the node's volume).
+            podStorage: "volume" as const,
             gpusPerNode: gpu?.count ?? 1,
             gpuMemoryGiB: gpu?.memoryGiB ?? 1,
             nodeSelector: p.nodeSelector,

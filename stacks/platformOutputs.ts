@@ -28,6 +28,12 @@ const gpuPoolOutput = z.strictObject({
     maxNodes: z.int().positive(),
     ami: z.enum(GPU_AMIS),
     diskSizeGiB: z.int().positive(),
+    /**
+     * Where the pool's nodes keep the pods' emptyDirs, as the platform resolved gpuPools[].podStorage (its launch
+     * templates bind the instance store or not): a team models and sizes its weights copies on that disk. Absent in
+     * outputs of platforms planned before it existed: the team resolves "auto" itself, as the platform then did.
+     */
+    podStorage: z.enum(["instanceStore", "volume"]).optional(),
     scaleDownUnneededSeconds: z.number().optional(),
     /** GPUs per node and memory per GPU (the platform resolved them from the catalog). */
     gpusPerNode: z.int().positive(),

@@ -722,7 +722,7 @@ export const existingClusterSchema = z.strictObject({
     /** GPU node groups the team may schedule on, as the cluster labels them. */
     gpuPools: z
         .array(
-            gpuPoolSchema.omit({ minNodesReason: true, diskSizeGiB: true, scaleDownUnneededSeconds: true }).extend({
+            gpuPoolSchema.omit({ minNodesReason: true, diskSizeGiB: true, scaleDownUnneededSeconds: true, podStorage: true }).extend({
                 /** Labels that select the pool's nodes (the workers' nodeSelector). */
                 nodeSelector: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, "must select the pool's nodes by at least one label"),
                 /** GPUs the team may request on it at once. @default maxNodes x GPUs per node */

@@ -56,6 +56,7 @@ export function platformOutputs(args: PlatformOutputsArgs): pulumi.Output<Platfo
                 maxNodes: p.maxNodes,
                 ami: p.ami,
                 diskSizeGiB: p.diskSizeGiB,
+                podStorage: p.podStorage,
                 ...(p.scaleDownUnneededSeconds !== undefined ? { scaleDownUnneededSeconds: p.scaleDownUnneededSeconds } : {}),
                 gpusPerNode: p.gpusPerNode,
                 gpuMemoryGiB: p.gpuMemoryGiB,

@@ -80,6 +80,10 @@ describe("a team stack on an existing cluster", function () {
             (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.scaling\.maxReplicas: the team's a10g worker pools may run 3 workers at once .* but its quota on platform 'existing cluster university-eks' is 2 a10g GPUs/.test(e.message),
         );
         raw.models[0].scaling.maxReplicas = 2;
+        // Not our launch templates: the pods stay on the node's volume even where auto would bind the instance store (p4de).
+        const p4de = existingClusterSchema.parse({ ...raw.existingCluster, gpuPools: [{ ...raw.existingCluster.gpuPools[0], name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"] }] });
+        assert.deepStrictEqual(existingClusterOutputs(raw, p4de).gpuPools.map((p) => p.podStorage), ["volume"]);
+        assert.throws(() => existingClusterSchema.parse({ ...raw.existingCluster, gpuPools: [{ ...raw.existingCluster.gpuPools[0], podStorage: "instanceStore" }] }), /podStorage/);
         raw.region = "us-west-2";
         assert.throws(
             () => parseStackConfig(raw, existingClusterOutputs(raw, ec)),

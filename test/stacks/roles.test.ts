@@ -131,6 +131,18 @@ describe("stack roles", function () {
             assert.strictEqual(biology.coldStart.imageCache, "snapshot", "the platform's image cache");
         });
 
+        it("keeps the pods' disk its platform resolved for each pool (the platform's launch templates bind it or not)", () => {
+            assert.deepStrictEqual(lab.gpuPools.map((p) => p.podStorage), lab.gpuPools.map(() => "volume"), "auto on the lab's G types");
+            const forced = clone(lab);
+            forced.gpuPools = forced.gpuPools.map((p) => ({ ...p, podStorage: "instanceStore" as const }));
+            const biology = parseStackConfig(exampleRaw("biology"), forced);
+            assert.deepStrictEqual(biology.gpuPools.map((p) => [p.name, p.podStorage]), [["a10g", "instanceStore"]]);
+            // A platform planned before the field existed: the team resolves "auto" as the platform did.
+            const older = clone(lab);
+            older.gpuPools = older.gpuPools.map(({ podStorage: _s, ...p }) => p);
+            assert.deepStrictEqual(parseStackConfig(exampleRaw("biology"), older).gpuPools.map((p) => p.podStorage), ["volume"]);
+        });
+
         it("refuses a team the platform has not registered, saying where to register it", () => {
             const raw = exampleRaw("biology");
             raw.environment = "geology";
