@@ -75,6 +75,10 @@ describe("billing meter (PoolMeter)", () => {
         const m2 = new PoolMeter(1, 60, 0);
         m2.setWarmups(["c", "a", "c"], 1);
         assert.deepStrictEqual(m2.flush(130).map((s) => s.warmups), [["a", "c"], ["a", "c"]], "a warm-up still running carries into the next steps");
+        const m3 = new PoolMeter(1, 60, 0);
+        m3.setWarmups(["b"], 0);
+        m3.setWarmups([], 60); // ended exactly at the boundary
+        assert.deepStrictEqual(m3.flush(120).map((s) => s.warmups), [["b"], []], "a warm-up that ended at a step's start is not in that step");
     });
 
     it("refuses a meter without slots or steps", () => {
@@ -156,6 +160,20 @@ describe("billing rule (PoolLedger)", () => {
         assert.deepStrictEqual(c, { a: { busy: 0, warmup: 0, idle: 0, coldStart: 180, usd: 0.18 } });
         assert.ok(!l.waking);
         assert.deepStrictEqual(l.step(step({ start: 180, zeroSeconds: 60, zeroAtEnd: true }), price).teams, {}, "a pool at zero nobody asks for costs nothing");
+    });
+
+    it("a gap between steps is time at zero: a running cold start goes on through it, up to quietSeconds", () => {
+        const l = new PoolLedger({ quietSeconds: 300 });
+        l.step(step({ start: 0, zeroSeconds: 60, zeroAtEnd: true, heldAtZero: { a: 1 } }), price); // last demand at 60
+        // Nothing stored for 60..120; the worker is up 10 s into 120..180: cold start 60 + 60 + 10 = 130 s.
+        const c = charges(l.step(step({ start: 120, zeroSeconds: 10, workerSeconds: 50 }), price));
+        close(c.a.coldStart, 130, "cold start through the gap");
+        // A long gap: charged up to quiet (60 + 300 = 360), then closed before the next step is billed.
+        const l2 = new PoolLedger({ quietSeconds: 300 });
+        l2.step(step({ start: 0, zeroSeconds: 60, zeroAtEnd: true, heldAtZero: { a: 1 } }), price);
+        const c2 = charges(l2.step(step({ start: 3600, workerSeconds: 60, busy: { b: 60 } }), price));
+        close(c2.a.coldStart, 360, "cold start until quiet");
+        assert.strictEqual(c2.b.coldStart, 0);
     });
 
     it("never charges a worker-second twice: busy beyond the pool's worker time is scaled down to it", () => {

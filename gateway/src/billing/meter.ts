@@ -30,7 +30,7 @@ export interface PoolStep {
     readonly busy: Readonly<Record<string, number>>;
     /** Per team, the requests that waited in the gateway while the pool had no usable worker (each once per step). */
     readonly heldAtZero: Readonly<Record<string, number>>;
-    /** Teams with a warm-up (POST /v1/warmup) on the pool at some time in the step, sorted. */
+    /** Teams with a warm-up (POST /v1/warmup) on the pool for some time in the step, sorted. */
     readonly warmups: readonly string[];
 }
 
@@ -113,20 +113,36 @@ export class PoolMeter {
     setWarmups(teams: readonly string[], now: number): void {
         this.advance(now);
         this.warm = [...new Set(teams)].sort();
-        for (const team of this.warm) this.open.warmups.add(team);
     }
 
-    /** Steps that ended by `now`, oldest first (each returned once). */
-    flush(now: number): PoolStep[] {
+    /**
+     * Steps that ended by `now`, oldest first (each returned once). `last`: also the step still
+     * open, as observed so far (a gateway shutting down); the meter is not used after that.
+     */
+    flush(now: number, last = false): PoolStep[] {
         this.advance(now);
+        if (last && this.open.seconds > 0) this.done.push(this.close(this.open));
         return this.done.splice(0);
+    }
+
+    private close(o: Open): PoolStep {
+        return {
+            start: o.start,
+            seconds: o.seconds,
+            workerSeconds: o.workerSeconds,
+            zeroSeconds: o.zeroSeconds,
+            zeroAtEnd: this.workers === 0,
+            busy: o.busy,
+            heldAtZero: o.heldAtZero,
+            warmups: [...o.warmups].sort(),
+        };
     }
 
     private newStep(at: number): Open {
         const start = Math.floor(at / this.stepSeconds) * this.stepSeconds;
         const heldAtZero: Record<string, number> = {};
         if (this.workers === 0) for (const [team, c] of this.queued) heldAtZero[team] = c;
-        return { start, seconds: 0, workerSeconds: 0, zeroSeconds: 0, busy: {}, heldAtZero, warmups: new Set(this.warm) };
+        return { start, seconds: 0, workerSeconds: 0, zeroSeconds: 0, busy: {}, heldAtZero, warmups: new Set() };
     }
 
     private advance(now: number): void {
@@ -139,18 +155,10 @@ export class PoolMeter {
             o.workerSeconds += this.workers * dt;
             if (this.workers === 0) o.zeroSeconds += dt;
             for (const [team, n] of this.holding) add(o.busy, team, (n * dt) / this.slotsPerWorker);
+            for (const team of this.warm) o.warmups.add(team);
             this.t = to;
             if (to < end) return;
-            this.done.push({
-                start: o.start,
-                seconds: o.seconds,
-                workerSeconds: o.workerSeconds,
-                zeroSeconds: o.zeroSeconds,
-                zeroAtEnd: this.workers === 0,
-                busy: o.busy,
-                heldAtZero: o.heldAtZero,
-                warmups: [...o.warmups].sort(),
-            });
+            this.done.push(this.close(o));
             this.open = this.newStep(end);
         }
     }

@@ -19,7 +19,9 @@
  *    warm-up's team(s) if a warm-up was running when the wait began (a team arriving during
  *    another team's warm-up pays none of it); otherwise the teams whose requests waited, by the
  *    number of their waiting requests (each counted once per step it waited). It is charged when
- *    it ends: when a worker is usable, or after `quietSeconds` in which nobody waited.
+ *    it ends: when a worker is usable, or after `quietSeconds` in which nobody waited. A gap
+ *    between steps (nothing metered: the pool at zero with nobody waiting, steps the gateway does
+ *    not store) is time at zero: a running cold start goes on through it.
  * Dollars: each worker-second at the step's price (workerUsdPerSecond): the node pool's cost
  * above the platform floor, shared by the workers on it. The floor itself (control plane, NAT,
  * system nodes, GPU nodes kept at zero load) is split by splitFloor.
@@ -110,6 +112,9 @@ export class PoolLedger {
     private readonly trail: Array<{ start: number; busy: Record<string, number> }> = [];
     private wake: Wake | undefined;
     private readonly trailSeconds: number;
+    /** End of the last step and its price: a gap before the next step is time at zero nobody asked for. */
+    private lastEnd: number | undefined;
+    private lastPrice = 0;
 
     constructor(private readonly opts: LedgerOptions) {
         this.trailSeconds = opts.trailSeconds ?? 3600;
@@ -125,6 +130,20 @@ export class PoolLedger {
         const teams: Record<string, Charge> = {};
         const charge = (team: string) => (teams[team] ??= emptyCharge());
         const price = usdPerWorkerSecond;
+
+        // A gap since the last step (nothing metered: no worker, nobody waiting): a running cold
+        // start goes on through it until it has been quiet for quietSeconds.
+        if (this.wake && this.lastEnd !== undefined && s.start > this.lastEnd) {
+            const quietAt = this.wake.lastDemand + this.opts.quietSeconds;
+            const until = Math.min(s.start, quietAt);
+            if (until > this.lastEnd) {
+                this.wake.seconds += until - this.lastEnd;
+                this.wake.usd += (until - this.lastEnd) * this.lastPrice;
+            }
+            if (s.start >= quietAt) this.chargeWake(charge);
+        }
+        this.lastEnd = s.start + s.seconds;
+        this.lastPrice = price;
 
         // 1. Busy, never more than the pool's worker time (unless no worker counted as usable: then as measured).
         const measured = Object.values(s.busy).reduce((a, b) => a + b, 0);
@@ -174,20 +193,23 @@ export class PoolLedger {
             if (!this.wake.byWarmup) for (const [team, n] of Object.entries(s.heldAtZero)) if (n > 0) this.wake.causes[team] = (this.wake.causes[team] ?? 0) + n;
             if (waiting || warm.length > 0) this.wake.lastDemand = end;
             const up = s.workerSeconds > 0 && !s.zeroAtEnd;
-            if (up || end - this.wake.lastDemand >= this.opts.quietSeconds) {
-                const w = this.wake;
-                this.wake = undefined;
-                const seconds = byWeight(w.seconds, w.causes);
-                const usd = byWeight(w.usd, w.causes);
-                for (const team of Object.keys(seconds)) {
-                    charge(team).coldStart += seconds[team];
-                    charge(team).usd += usd[team];
-                }
-            }
+            if (up || end - this.wake.lastDemand >= this.opts.quietSeconds) this.chargeWake(charge);
         }
 
         for (const c of Object.values(teams)) c.usd += (c.busy + c.warmup + c.idle) * price;
         return { start: s.start, teams, unattributed: { seconds: unattributed, usd: unattributed * price } };
+    }
+
+    /** Ends the running cold start: its waiters pay it. */
+    private chargeWake(charge: (team: string) => Charge): void {
+        const w = this.wake!;
+        this.wake = undefined;
+        const seconds = byWeight(w.seconds, w.causes);
+        const usd = byWeight(w.usd, w.causes);
+        for (const team of Object.keys(seconds)) {
+            charge(team).coldStart += seconds[team];
+            charge(team).usd += usd[team];
+        }
     }
 }
 

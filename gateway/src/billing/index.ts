@@ -1,0 +1,270 @@
+/**
+ * Per-team bills in the gateway (issue 26): each pool's meter (meter.ts) records what the
+ * pool's workers did and which team held them; every few seconds this replica writes its
+ * closed steps to the usage store (store.ts) and folds all replicas' steps into the books
+ * (books.ts) with the attribution rule (rule.ts). Budgets: past 100 % a team's warm-ups and
+ * new batches are refused, and with `budgetHardStop` its chat requests too.
+ *
+ * Metrics (registered on the gateway's registry, metrics.ts stays as it was):
+ * - gateway_team_worker_seconds_total{team,pool}: worker-seconds this replica's requests of
+ *   the team held (slot-seconds / slots per worker). Per replica: aggregate with sum().
+ * - gateway_team_attributed_seconds_total{team,pool,kind} (busy|warmup|idle|cold_start),
+ *   gateway_team_usd_total{team,pool}, gateway_pool_unattributed_seconds_total{pool},
+ *   gateway_team_month_usd{team}, gateway_team_month_forecast_usd{team},
+ *   gateway_team_budget_usd{team}, gateway_billing_floor_usd_per_hour: from the books, the
+ *   same on every replica sharing a store: aggregate with max().
+ */
+import { randomUUID } from "crypto";
+import { Redis } from "ioredis";
+import { Counter, Gauge } from "prom-client";
+import type { GatewayConfig, PoolConfig } from "../config";
+import { teamLimits } from "../config";
+import { GatewayError } from "../errors";
+import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
+import type { WarmupEntry } from "../warmupStore";
+import { Books, TeamUsage } from "./books";
+import { PoolMeter, PoolStep } from "./meter";
+import { Charge } from "./rule";
+import { MemoryUsage, RedisUsage, UsageStore } from "./store";
+
+/** What a pool tells its meter (gateway/src/pool.ts calls these). */
+export interface PoolUsageHooks {
+    take(team: string): void;
+    release(team: string): void;
+    enqueue(team: string): void;
+    dequeue(team: string): void;
+    workers(n: number): void;
+}
+
+/** Refused because of the budget: an OpenAI spend-limit error (429 insufficient_quota) that retrying does not fix. */
+export class BudgetError extends GatewayError {
+    constructor(message: string) {
+        super(429, "insufficient_quota", "budget_exceeded", message);
+    }
+
+    override get shouldRetry(): boolean {
+        return false;
+    }
+}
+
+export interface BillingOptions {
+    /** Clock, ms (tests). @default Date.now */
+    readonly now?: () => number;
+    /** @default Valkey when config.batch is set, else memory */
+    readonly store?: UsageStore;
+    /** Active warm-ups (warmupStore.ts), read at every flush. */
+    readonly warmups?: (now: number) => Promise<readonly WarmupEntry[]>;
+}
+
+/** The store of a gateway config: the batch store's Valkey when there is one. */
+export function usageStoreFor(config: GatewayConfig): UsageStore {
+    if (!config.batch) return new MemoryUsage();
+    const redis = new Redis(config.batch.redisUrl, {
+        password: process.env.GATEWAY_BATCH_REDIS_PASSWORD || undefined,
+        connectionName: "gpuserve-gateway-usage",
+        maxRetriesPerRequest: 1,
+        commandTimeout: 5000,
+    });
+    redis.on("error", () => undefined); // failures reach the fold as rejected commands
+    return new RedisUsage(redis, config.batch.keyPrefix);
+}
+
+const KIND_LABEL = { busy: "busy", warmup: "warmup", idle: "idle", coldStart: "cold_start" } as const;
+/** Steps this replica keeps while the store does not answer (a day of minutes per pool). */
+const MAX_PENDING_STEPS = 1440;
+
+const money = (n: number) => `$${n.toFixed(2)}`;
+
+export class Billing {
+    readonly replica = randomUUID().slice(0, 12);
+    readonly books: Books;
+    private readonly store: UsageStore;
+    private readonly meters = new Map<string, PoolMeter>();
+    private readonly pending = new Map<string, PoolStep[]>();
+    private readonly now: () => number;
+    private timer: NodeJS.Timeout | undefined;
+    private running: Promise<void> | undefined;
+    private failing = false;
+    private readyResolve!: () => void;
+    /** Resolves once the books hold the month (the first fold). */
+    readonly ready = new Promise<void>((r) => (this.readyResolve = r));
+    private readonly m: {
+        workerSeconds: Counter;
+        attributed: Counter;
+        usd: Counter;
+        unattributed: Counter;
+    };
+
+    constructor(
+        readonly config: GatewayConfig,
+        metrics: Metrics,
+        private readonly log: Logger,
+        private readonly opts: BillingOptions = {},
+    ) {
+        this.now = opts.now ?? Date.now;
+        this.store = opts.store ?? usageStoreFor(config);
+        const registers = [metrics.registry];
+        this.m = {
+            workerSeconds: new Counter({ name: "gateway_team_worker_seconds_total", help: "Worker-seconds the team's requests held on this replica: seconds holding a worker slot / slots per worker (billing/meter.ts)", labelNames: ["team", "pool"], registers }),
+            attributed: new Counter({
+                name: "gateway_team_attributed_seconds_total",
+                help: "Worker-seconds billed to the team by the attribution rule (billing/rule.ts), by kind: busy, warmup, idle, cold_start; the same on every replica sharing a usage store",
+                labelNames: ["team", "pool", "kind"],
+                registers,
+            }),
+            usd: new Counter({ name: "gateway_team_usd_total", help: "GPU USD billed to the team (attributed worker-seconds at the node group's price above the floor); the same on every replica sharing a usage store", labelNames: ["team", "pool"], registers }),
+            unattributed: new Counter({ name: "gateway_pool_unattributed_seconds_total", help: "Idle worker-seconds of the pool nobody used it around (the platform's)", labelNames: ["pool"], registers }),
+        };
+        this.books = new Books(config, this.store, {
+            charged: (team, pool, c) => this.count(team, pool, c),
+            unattributed: (pool, seconds) => this.m.unattributed.inc({ pool }, seconds),
+        });
+        // Series from zero for every configured team and pool, so rates and dashboards work before the first request.
+        for (const p of config.pools) {
+            this.m.unattributed.inc({ pool: p.name }, 0);
+            for (const team of this.books.teams) this.count(team, p.name, { busy: 0, warmup: 0, idle: 0, coldStart: 0, usd: 0 }, true);
+        }
+        const month = new Gauge({ name: "gateway_team_month_usd", help: "USD the team spent this calendar month (UTC): GPU time billed to it plus its floor share", labelNames: ["team"], registers, collect: () => this.collect() });
+        const forecast = new Gauge({ name: "gateway_team_month_forecast_usd", help: "Forecast of the team's USD at the month's end: the last 7 days' GPU spend rate and the floor to the month's end", labelNames: ["team"], registers });
+        const budget = new Gauge({ name: "gateway_team_budget_usd", help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one", labelNames: ["team"], registers });
+        const floor = new Gauge({ name: "gateway_billing_floor_usd_per_hour", help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)", registers });
+        floor.set(config.billing.floorUsdPerHour);
+        this.gauges = { month, forecast, budget };
+    }
+
+    private readonly gauges: { month: Gauge; forecast: Gauge; budget: Gauge };
+
+    private collect(): void {
+        const now = this.now() / 1000;
+        for (const team of this.books.knownTeams()) {
+            const u = this.books.usage(team, now);
+            this.gauges.month.set({ team }, u.spentUsd);
+            this.gauges.forecast.set({ team }, u.forecastUsd);
+            if (u.budgetUsd !== undefined) this.gauges.budget.set({ team }, u.budgetUsd);
+        }
+    }
+
+    private count(team: string, pool: string, c: Charge, zero = false): void {
+        for (const [kind, label] of Object.entries(KIND_LABEL)) this.m.attributed.inc({ team, pool, kind: label }, zero ? 0 : c[kind as keyof typeof KIND_LABEL]);
+        this.m.usd.inc({ team, pool }, zero ? 0 : c.usd);
+        if (zero) this.m.workerSeconds.inc({ team, pool }, 0);
+    }
+
+    private get stepSeconds(): number {
+        return this.config.billing.stepSeconds;
+    }
+
+    /** How often this replica writes its steps and folds the store. */
+    private get flushSeconds(): number {
+        return Math.min(15, Math.max(0.05, this.stepSeconds / 4));
+    }
+
+    /** The hooks a pool calls (gateway/src/pool.ts). */
+    hooks(pool: PoolConfig): PoolUsageHooks {
+        const meter = new PoolMeter(pool.maxConcurrentPerUpstream ?? 1, this.stepSeconds, this.now() / 1000);
+        this.meters.set(pool.name, meter);
+        const t = () => this.now() / 1000;
+        return {
+            take: (team) => meter.take(team, t()),
+            release: (team) => meter.release(team, t()),
+            enqueue: (team) => meter.enqueue(team, t()),
+            dequeue: (team) => meter.dequeue(team, t()),
+            workers: (n) => meter.setWorkers(n, t()),
+        };
+    }
+
+    start(): void {
+        const tick = () => {
+            this.timer = setTimeout(() => void this.cycle(this.flushSeconds * 2).finally(tick), this.flushSeconds * 1000);
+            this.timer.unref();
+        };
+        void this.cycle(this.flushSeconds * 2).finally(tick);
+    }
+
+    /** Writes this replica's closed steps, then folds what every replica has written up to now (tests; and the last flush on close). */
+    settle(): Promise<void> {
+        return this.cycle(0);
+    }
+
+    /** One flush and fold; folds only steps that ended `graceSeconds` ago (other replicas write theirs every flush). */
+    private cycle(graceSeconds: number): Promise<void> {
+        const run = async () => {
+            const now = this.now() / 1000;
+            try {
+                await this.flush(now);
+                await this.books.fold(now - graceSeconds, now);
+                if (this.failing) this.log.info("usage store answers again: bills are current");
+                this.failing = false;
+            } catch (e) {
+                if (!this.failing) this.log.warn({ err: (e as Error).message }, "usage store unreachable: bills and budgets use the last steps folded; this replica keeps its steps until it answers");
+                this.failing = true;
+            } finally {
+                if (this.books.asOf !== undefined) this.readyResolve();
+            }
+        };
+        // One cycle at a time; a caller arriving during one waits for it, then runs its own.
+        const next = (this.running ?? Promise.resolve()).then(run);
+        this.running = next;
+        return next;
+    }
+
+    private async flush(now: number, last = false): Promise<void> {
+        let warm: readonly WarmupEntry[] = [];
+        if (this.opts.warmups) {
+            try {
+                warm = await this.opts.warmups(now * 1000);
+            } catch {
+                // The warm-up store is down: warm-ups are billed from the next read.
+            }
+        }
+        for (const [pool, meter] of this.meters) {
+            meter.setWarmups(
+                warm.filter((w) => w.pool === pool).map((w) => w.team),
+                now,
+            );
+            const steps = meter.flush(now, last);
+            for (const st of steps) for (const [team, b] of Object.entries(st.busy)) this.m.workerSeconds.inc({ team, pool }, b);
+            // Steps at zero with nothing going on are not stored: the rule reads a gap as exactly that.
+            const worth = steps.filter((st) => st.workerSeconds > 0 || !st.zeroAtEnd || st.warmups.length > 0 || Object.keys(st.busy).length > 0 || Object.keys(st.heldAtZero).length > 0);
+            const queue = [...(this.pending.get(pool) ?? []), ...worth].slice(-MAX_PENDING_STEPS);
+            this.pending.set(pool, queue);
+        }
+        for (const [pool, queue] of this.pending) {
+            if (queue.length === 0) continue;
+            await this.store.write(pool, this.replica, queue);
+            this.pending.set(pool, []);
+        }
+    }
+
+    /** The calling team's month; waits a moment for the first fold. */
+    async usage(team: string): Promise<TeamUsage> {
+        await Promise.race([this.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
+        return this.books.usage(team, this.now() / 1000);
+    }
+
+    /** The refusal for a team past its budget, or undefined. `what`: the request it is about. */
+    refusal(team: string, what: "warmup" | "batch" | "chat"): GatewayError | undefined {
+        const limits = teamLimits(this.config, team);
+        const budget = limits.budgetUsdPerMonth;
+        if (budget === undefined) return undefined;
+        if (what === "chat" && !limits.budgetHardStop) return undefined;
+        const u = this.books.usage(team, this.now() / 1000);
+        if (u.spentUsd < budget) return undefined;
+        const key = this.config.limits.teams[team]?.budgetUsdPerMonth !== undefined ? `limits.teams.${team}.budgetUsdPerMonth` : "limits.default.budgetUsdPerMonth";
+        const until = new Date(u.month.end * 1000).toISOString().slice(0, 10);
+        const refused = what === "warmup" ? "warm-ups are refused" : what === "batch" ? "new batches are refused" : "its requests are refused (budgetHardStop)";
+        const still = what === "chat" ? "" : " Requests to models that are already running still work.";
+        return new BudgetError(
+            `Team '${team}' has spent ${money(u.spentUsd)} of its ${money(budget)} monthly budget (${key}): ${refused} until the month ends (${until} UTC) or the budget is raised.${still}`,
+        );
+    }
+
+    async close(): Promise<void> {
+        clearTimeout(this.timer);
+        await this.running?.catch(() => undefined);
+        // The minute in progress too: another replica, or this one after a restart, bills the rest of it.
+        await this.flush(this.now() / 1000, true).catch(() => undefined);
+        await this.store.close();
+    }
+}
