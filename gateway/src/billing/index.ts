@@ -182,18 +182,23 @@ export class Billing {
         void this.cycle(this.flushSeconds * 2).finally(tick);
     }
 
-    /** Writes this replica's closed steps, then folds what every replica has written up to now (tests; and the last flush on close). */
+    /** Writes this replica's closed steps, then folds what every replica has written up to now (tests). */
     settle(): Promise<void> {
         return this.cycle(0);
     }
 
+    /** Writes this replica's closed steps without folding (tests: several replicas write before any folds). */
+    write(): Promise<void> {
+        return this.cycle(undefined);
+    }
+
     /** One flush and fold; folds only steps that ended `graceSeconds` ago (other replicas write theirs every flush). */
-    private cycle(graceSeconds: number): Promise<void> {
+    private cycle(graceSeconds: number | undefined): Promise<void> {
         const run = async () => {
             const now = this.now() / 1000;
             try {
                 await this.flush(now);
-                await this.books.fold(now - graceSeconds, now);
+                if (graceSeconds !== undefined) await this.books.fold(now - graceSeconds, now);
                 if (this.failing) this.log.info("usage store answers again: bills are current");
                 this.failing = false;
             } catch (e) {
