@@ -473,6 +473,15 @@ export const pricesSchema = z.strictObject({
     spotDiscount: z.number().min(0).max(0.95).default(0.6),
 });
 
+/** Per-team bills (gateway/src/billing): how the platform floor is shared. */
+export const billingSchema = z.strictObject({
+    /**
+     * How the teams share the floor (control plane, NAT, load balancer, system nodes, GPU nodes kept
+     * at zero load): "equal" parts, or by "usage" (each team's GPU spend). @default "equal"
+     */
+    floorSplit: z.enum(["equal", "usage"]).default("equal"),
+});
+
 export const stackConfigSchema = z.strictObject({
     /** AWS region, from `aws:region`. */
     region: z.string().refine(isAwsRegion, "is not an AWS region"),
@@ -506,6 +515,7 @@ export const stackConfigSchema = z.strictObject({
     addons: addonsSchema.default(addonsSchema.parse({})),
     traffic: trafficSchema.default(trafficSchema.parse({})),
     prices: pricesSchema.default(pricesSchema.parse({})),
+    billing: billingSchema.default(billingSchema.parse({})),
 });
 
 /** The raw shape a user writes (before defaults). */

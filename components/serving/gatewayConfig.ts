@@ -10,6 +10,7 @@ import { StackConfig } from "../../stacks/validate";
 import { batchRedisUrl } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { floorNodes, natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
 import { VLLM_PORT, workerName } from "./workers";
 
 /** Shortest API key accepted from the stack config. */
@@ -65,6 +66,19 @@ export function parseApiKeys(json: string): ApiKey[] {
 import { drainSeconds } from "./drain";
 export { drainSeconds };
 
+/** The node group a worker pool runs on, priced as capacity/cost.ts prices it. */
+export function poolBilling(cfg: StackConfig, poolName: string) {
+    const pool = cfg.gpuPools.find((p) => p.name === poolName);
+    if (pool === undefined) throw new Error(`no GPU pool '${poolName}'`);
+    return { nodePool: pool.name, nodeUsdPerHour: poolNodePrice(cfg, pool).usdPerHour, gpusPerNode: pool.gpusPerNode, minNodes: pool.minNodes, floorNodes: floorNodes(cfg, pool) };
+}
+
+/** USD/hour of everything that runs at zero load (cost.json floorUsdPerMonth / hours per month, unrounded). */
+export function floorUsdPerHour(cfg: StackConfig): number {
+    const floor = staticCost(cfg, natGatewayCount(cfg)).floor;
+    return Math.round(floor.reduce((s, l) => s + l.usdPerHour * l.quantity, 0) * 1e6) / 1e6;
+}
+
 export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Record<string, unknown> {
     const ns = cfg.serving.namespace;
     const config: Record<string, unknown> = {
@@ -79,7 +93,11 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
+            // One worker's price for the per-team bill: the same node price as cost.json and the cost rules.
+            billing: poolBilling(cfg, m.pool),
         })),
+        // The floor the teams share: cost.json's floorUsdPerMonth, per hour.
+        billing: { floorUsdPerHour: floorUsdPerHour(cfg), floorSplit: cfg.billing.floorSplit },
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
         drainTimeoutSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
         // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.

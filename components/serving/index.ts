@@ -12,7 +12,8 @@ import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { Gateway } from "./gateway";
-import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
+import { ApiKey, drainSeconds, floorUsdPerHour, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
 import { Ui } from "./ui";
@@ -152,6 +153,9 @@ export class ServingStack extends pulumi.ComponentResource {
             },
             inNs([...args.loadBalancerController, gateway, ui]),
         );
+
+        // Per-team dollars and budget alerts from the gateway's bill (components/serving/billingRules.ts).
+        if (args.serviceMonitors) billingPrometheusRule(`${name}-team-cost-rules`, ns, nodeGroupBilling(cfg), floorUsdPerHour(cfg), inNs());
 
         const scheme = cfg.serving.certificateArn ? "https" : "http";
         this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));

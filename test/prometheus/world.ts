@@ -27,7 +27,8 @@ export const INTERVAL = "500ms";
 export interface Expression {
     /** Where it comes from: "trigger worker-x/demand", "rule gpuserve:usd_per_hour", "serving.json: P95 latency". */
     readonly source: string;
-    readonly kind: "trigger" | "rule" | "panel";
+    /** "alert": an alerting rule's condition, which has data only while it fires. */
+    readonly kind: "trigger" | "rule" | "alert" | "panel";
     /** Panels: the unit they show. */
     readonly unit?: string;
     /** As Prometheus receives it. */
@@ -123,7 +124,7 @@ export class World {
         const poolNames = [...this.pools.keys()];
         return [
             ...triggers(this.run.resources).map((t) => ({ source: `trigger ${t.scaledObject}/${t.name}`, kind: "trigger" as const, expr: t.query })),
-            ...rules(this.run.resources).map((r) => ({ source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`, kind: "rule" as const, expr: r.expr })),
+            ...rules(this.run.resources).map((r) => ({ source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`, kind: r.alert ? ("alert" as const) : ("rule" as const), expr: r.expr })),
             ...panelQueries(this.run.resources).map((p) => ({ source: `${p.dashboard}: ${p.panel}`, kind: "panel" as const, unit: p.unit, expr: grafanaToPromQL(p.expr, { pool: poolNames }) })),
         ];
     }

@@ -188,6 +188,12 @@ export class Books {
         };
     }
 
+    /** Each listed team's part of the floor now (sums to 1 over the teams; splitFloor with this month's GPU spend). */
+    floorShares(now: number): Record<string, number> {
+        const gpu = this.monthStart === monthOf(now).start ? this.gpuByTeam() : {};
+        return splitFloor(1, this.config.billing.floorSplit, this.teams, gpu);
+    }
+
     /** Teams the books know: configured ones and any that was charged this month. */
     knownTeams(): string[] {
         return [...new Set([...this.teams, ...this.month.keys()])].sort();

@@ -11,7 +11,8 @@
  * - gateway_team_attributed_seconds_total{team,pool,kind} (busy|warmup|idle|cold_start),
  *   gateway_team_usd_total{team,pool}, gateway_pool_unattributed_seconds_total{pool},
  *   gateway_team_month_usd{team}, gateway_team_month_forecast_usd{team},
- *   gateway_team_budget_usd{team}, gateway_billing_floor_usd_per_hour: from the books, the
+ *   gateway_team_budget_usd{team}, gateway_team_floor_share{team},
+ *   gateway_billing_floor_usd_per_hour: from the books, the
  *   same on every replica sharing a store: aggregate with max().
  */
 import { randomUUID } from "crypto";
@@ -130,10 +131,11 @@ export class Billing {
         const budget = new Gauge({ name: "gateway_team_budget_usd", help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one", labelNames: ["team"], registers });
         const floor = new Gauge({ name: "gateway_billing_floor_usd_per_hour", help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)", registers });
         floor.set(config.billing.floorUsdPerHour);
-        this.gauges = { month, forecast, budget };
+        const floorShare = new Gauge({ name: "gateway_team_floor_share", help: "The team's part of the floor (0-1; billing.floorSplit: equal, or by this month's GPU spend)", labelNames: ["team"], registers });
+        this.gauges = { month, forecast, budget, floorShare };
     }
 
-    private readonly gauges: { month: Gauge; forecast: Gauge; budget: Gauge };
+    private readonly gauges: { month: Gauge; forecast: Gauge; budget: Gauge; floorShare: Gauge };
 
     private collect(): void {
         const now = this.now() / 1000;
@@ -143,6 +145,7 @@ export class Billing {
             this.gauges.forecast.set({ team }, u.forecastUsd);
             if (u.budgetUsd !== undefined) this.gauges.budget.set({ team }, u.budgetUsd);
         }
+        for (const [team, share] of Object.entries(this.books.floorShares(now))) this.gauges.floorShare.set({ team }, share);
     }
 
     private count(team: string, pool: string, c: Charge, zero = false): void {
