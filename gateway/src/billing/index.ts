@@ -4,20 +4,10 @@
  * closed steps to the usage store (store.ts) and folds all replicas' steps into the books
  * (books.ts) with the attribution rule (rule.ts). Budgets: past 100 % a team's warm-ups and
  * new batches are refused, and with `budgetHardStop` its chat requests too.
- *
- * Metrics (registered on the gateway's registry, metrics.ts stays as it was):
- * - gateway_team_worker_seconds_total{team,pool}: worker-seconds this replica's requests of
- *   the team held (slot-seconds / slots per worker). Per replica: aggregate with sum().
- * - gateway_team_attributed_seconds_total{team,pool,kind} (busy|warmup|idle|cold_start),
- *   gateway_team_usd_total{team,pool}, gateway_pool_unattributed_seconds_total{pool},
- *   gateway_team_month_usd{team}, gateway_team_month_forecast_usd{team},
- *   gateway_team_budget_usd{team}, gateway_team_floor_share{team},
- *   gateway_billing_floor_usd_per_hour: from the books, the
- *   same on every replica sharing a store: aggregate with max().
+ * Metrics: billing/metrics.ts.
  */
 import { randomUUID } from "crypto";
 import { Redis } from "ioredis";
-import { Counter, Gauge } from "prom-client";
 import type { GatewayConfig, PoolConfig } from "../config";
 import { teamLimits } from "../config";
 import { GatewayError } from "../errors";
@@ -25,6 +15,7 @@ import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { WarmupEntry } from "../warmupStore";
 import { Books, TeamUsage } from "./books";
+import { BillingMetrics } from "./metrics";
 import { PoolMeter, PoolStep } from "./meter";
 import { Charge } from "./rule";
 import { MemoryUsage, RedisUsage, UsageStore } from "./store";
@@ -90,12 +81,7 @@ export class Billing {
     private readyResolve!: () => void;
     /** Resolves once the books hold the month (the first fold). */
     readonly ready = new Promise<void>((r) => (this.readyResolve = r));
-    private readonly m: {
-        workerSeconds: Counter;
-        attributed: Counter;
-        usd: Counter;
-        unattributed: Counter;
-    };
+    private readonly m: BillingMetrics;
 
     constructor(
         readonly config: GatewayConfig,
@@ -105,18 +91,7 @@ export class Billing {
     ) {
         this.now = opts.now ?? Date.now;
         this.store = opts.store ?? usageStoreFor(config);
-        const registers = [metrics.registry];
-        this.m = {
-            workerSeconds: new Counter({ name: "gateway_team_worker_seconds_total", help: "Worker-seconds the team's requests held on this replica: seconds holding a worker slot / slots per worker (billing/meter.ts)", labelNames: ["team", "pool"], registers }),
-            attributed: new Counter({
-                name: "gateway_team_attributed_seconds_total",
-                help: "Worker-seconds billed to the team by the attribution rule (billing/rule.ts), by kind: busy, warmup, idle, cold_start; the same on every replica sharing a usage store",
-                labelNames: ["team", "pool", "kind"],
-                registers,
-            }),
-            usd: new Counter({ name: "gateway_team_usd_total", help: "GPU USD billed to the team (attributed worker-seconds at the node group's price above the floor); the same on every replica sharing a usage store", labelNames: ["team", "pool"], registers }),
-            unattributed: new Counter({ name: "gateway_pool_unattributed_seconds_total", help: "Idle worker-seconds of the pool nobody used it around (the platform's)", labelNames: ["pool"], registers }),
-        };
+        this.m = new BillingMetrics(metrics);
         this.books = new Books(config, this.store, {
             charged: (team, pool, c) => this.count(team, pool, c),
             unattributed: (pool, seconds) => this.m.unattributed.inc({ pool }, seconds),
@@ -126,26 +101,19 @@ export class Billing {
             this.m.unattributed.inc({ pool: p.name }, 0);
             for (const team of this.books.teams) this.count(team, p.name, { busy: 0, warmup: 0, idle: 0, coldStart: 0, usd: 0 }, true);
         }
-        const month = new Gauge({ name: "gateway_team_month_usd", help: "USD the team spent this calendar month (UTC): GPU time billed to it plus its floor share", labelNames: ["team"], registers, collect: () => this.collect() });
-        const forecast = new Gauge({ name: "gateway_team_month_forecast_usd", help: "Forecast of the team's USD at the month's end: the last 7 days' GPU spend rate and the floor to the month's end", labelNames: ["team"], registers });
-        const budget = new Gauge({ name: "gateway_team_budget_usd", help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one", labelNames: ["team"], registers });
-        const floor = new Gauge({ name: "gateway_billing_floor_usd_per_hour", help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)", registers });
-        floor.set(config.billing.floorUsdPerHour);
-        const floorShare = new Gauge({ name: "gateway_team_floor_share", help: "The team's part of the floor (0-1; billing.floorSplit: equal, or by this month's GPU spend)", labelNames: ["team"], registers });
-        this.gauges = { month, forecast, budget, floorShare };
+        this.m.floor.set(config.billing.floorUsdPerHour);
+        this.m.collector = () => this.collect();
     }
-
-    private readonly gauges: { month: Gauge; forecast: Gauge; budget: Gauge; floorShare: Gauge };
 
     private collect(): void {
         const now = this.now() / 1000;
         for (const team of this.books.knownTeams()) {
             const u = this.books.usage(team, now);
-            this.gauges.month.set({ team }, u.spentUsd);
-            this.gauges.forecast.set({ team }, u.forecastUsd);
-            if (u.budgetUsd !== undefined) this.gauges.budget.set({ team }, u.budgetUsd);
+            this.m.month.set({ team }, u.spentUsd);
+            this.m.forecast.set({ team }, u.forecastUsd);
+            if (u.budgetUsd !== undefined) this.m.budget.set({ team }, u.budgetUsd);
         }
-        for (const [team, share] of Object.entries(this.books.floorShares(now))) this.gauges.floorShare.set({ team }, share);
+        for (const [team, share] of Object.entries(this.books.floorShares(now))) this.m.floorShare.set({ team }, share);
     }
 
     private count(team: string, pool: string, c: Charge, zero = false): void {
