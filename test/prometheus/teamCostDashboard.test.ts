@@ -10,7 +10,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { readDashboards } from "../../components/addons/monitoring";
-import { billingRuleGroups, NodeGroupBilling } from "../../components/serving/billingRules";
+import { billingRecordingRules, NodeGroupBilling } from "../../components/serving/billingRules";
 import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir } from "./server";
 
 const GROUPS: NodeGroupBilling[] = [{ name: "a10g", nodeUsdPerHour: 1.006, gpusPerNode: 1, minNodes: 0, floorNodes: 0, workerPools: ["qwen"] }];
@@ -69,7 +69,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         assert.strictEqual(made.code, 0, made.out);
 
         // Rules in dependency order: prices and the floor, then the per-team series, then the totals.
-        const rules = billingRuleGroups(GROUPS, FLOOR)[0].rules;
+        const rules = billingRecordingRules(GROUPS, FLOOR);
         const levels = [["gpuserve:pool_worker_usd_per_hour", "gpuserve:floor_usd_per_hour"], ["gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour"], ["gpuserve:team_usd_per_hour"]];
         assert.deepStrictEqual(levels.flat().sort(), [...new Set(rules.map((r) => r.record))].sort(), "every recording rule is backfilled");
         // A Prometheus on a copy of the data (stop() deletes its directory), then the pass's blocks join the data.
