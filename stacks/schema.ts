@@ -575,6 +575,7 @@ export const stackConfigSchema = z.strictObject({
     traffic: trafficSchema.default(trafficSchema.parse({})),
     /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
+    /** Per-team bills: how the teams share the platform floor (docs/billing.md). @default {floorSplit: "equal"} */
     billing: billingSchema.default(billingSchema.parse({})),
 });
 
