@@ -46,6 +46,7 @@ export class Cluster {
                 this.bindTo(pod, g.nodes[Math.floor(k / g.setup.gpusPerNode)]);
                 pod.state = PodState.Ready;
                 s.wps[pod.wp].ready.push(pod);
+                s.meters?.workers(pod.wp, s.wps[pod.wp].ready.length, s.now);
             });
         });
     }
@@ -95,6 +96,7 @@ export class Cluster {
         pod.state = PodState.Draining;
         pod.drainUntil = this.s.now + this.s.p.preStopSeconds;
         w.ready.splice(w.ready.indexOf(pod), 1);
+        this.s.meters?.workers(pod.wp, w.ready.length, this.s.now);
         if (pod.outstanding === 0) this.release(pod);
     }
 
@@ -110,7 +112,10 @@ export class Cluster {
     private podGone(pod: Pod): void {
         const s = this.s;
         const w = s.wps[pod.wp];
-        if (pod.state === PodState.Ready) w.ready.splice(w.ready.indexOf(pod), 1);
+        if (pod.state === PodState.Ready) {
+            w.ready.splice(w.ready.indexOf(pod), 1);
+            s.meters?.workers(pod.wp, w.ready.length, s.now);
+        }
         pod.state = PodState.Gone;
         const node = pod.node;
         if (node) {
@@ -191,6 +196,7 @@ export class Cluster {
         const w = this.s.wps[pod.wp];
         pod.state = PodState.Ready;
         w.ready.push(pod);
+        this.s.meters?.workers(pod.wp, w.ready.length, this.s.now);
         w.podStarts++;
         this.gateway.drainHeld(w);
     }

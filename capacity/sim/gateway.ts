@@ -48,6 +48,7 @@ export class Gateway {
         (urgent ? w.urgentQ : w.heldQ).push(r);
         w.heldCount++;
         s.inQueue[r] = HELD;
+        s.meters?.enqueue(s.trace.pools[r], r, s.now);
         if (Number.isNaN(s.heldAt[r])) w.held++;
         s.heldAt[r] = s.now;
         if (w.ready.length === 0 && Number.isNaN(w.episodeStart)) {
@@ -61,6 +62,7 @@ export class Gateway {
         const s = this.s;
         if (s.inQueue[r] !== HELD || s.gen[r] !== g) return;
         s.inQueue[r] = 0;
+        s.meters?.dequeue(s.trace.pools[r], r, s.now);
         const w = s.wps[s.trace.pools[r]];
         w.heldCount--;
         w.rejected503++;
@@ -79,6 +81,7 @@ export class Gateway {
             const r = this.nextHeld(w);
             if (r === undefined) return;
             this.s.inQueue[r] = 0;
+            this.s.meters?.dequeue(pod.wp, r, this.s.now);
             w.heldCount--;
             this.assign(pod, r);
         }
@@ -135,6 +138,7 @@ export class Gateway {
         const s = this.s;
         const w = s.wps[pod.wp];
         w.inflight++;
+        s.meters?.take(pod.wp, r, s.now);
         s.reqPod[r] = pod;
         if (pod.running.size < w.setup.service.concurrency) return this.start(pod, r);
         pod.waiting.push(r);
@@ -158,6 +162,7 @@ export class Gateway {
         const w = s.wps[pod.wp];
         pod.running.delete(r);
         w.inflight--;
+        s.meters?.release(pod.wp, r, s.now);
         w.answered++;
         const latency = s.now - s.trace.times[r];
         w.workSeconds += s.service[r] / w.setup.service.concurrency;
@@ -188,6 +193,7 @@ export class Gateway {
         pod.waitingLive--;
         w.waitingTotal--;
         w.inflight--;
+        s.meters?.release(pod.wp, r, s.now);
         w.timedOut++;
         if (s.batch?.isBatch(r)) s.batch.left(pod);
         s.resolve(r, OUTCOME.timedOut);
@@ -236,6 +242,7 @@ export class Gateway {
             s.inQueue[r] = 0;
             s.reqPod[r] = undefined;
             w.inflight--;
+            s.meters?.release(pod.wp, r, s.now);
             w.requeued++;
             if (s.batch?.isBatch(r)) s.batch.requeue(pod, pod.wp, r);
             else this.hold(w, r, true);

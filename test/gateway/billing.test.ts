@@ -160,6 +160,30 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         close(metric(m, "gateway_team_attributed_seconds_total", { team: "cardiology", pool: "a10g", kind: "warmup" }), 30, "cardiology warm-up");
     });
 
+    it("two workers on one 8-GPU node share its price: a minute of both is one node-minute", async () => {
+        let clock = T0;
+        const [f1, f2] = [await fake(), await fake()];
+        const cfg = billingConfig(f1.url, { limits: {} });
+        const gw = await gateway(
+            { ...cfg, pools: [{ name: "a10g", models: [MODEL], upstreams: [f1.url, f2.url], maxConcurrentPerUpstream: 2, billing: { nodePool: "p4", nodeUsdPerHour: 7.2, gpusPerNode: 8 } }] },
+            { now: () => clock * 1000 },
+        );
+        await waitFor(() => gw.pools.get("a10g")!.readyCount() === 2, 5000, "workers ready");
+        f1.pause();
+        f2.pause();
+        const r = post(gw.url, chatBody("one", { max_tokens: 2 }), { key: KEY });
+        await waitFor(() => f1.stats().running + f2.stats().running === 1, 5000, "on a worker");
+        clock = T0 + 30;
+        f1.resume();
+        f2.resume();
+        assert.strictEqual((await r).status, 200);
+        clock = T0 + 60;
+        await gw.billing.settle();
+        // 120 worker-seconds (radiology's: busy 15, the rest idle it alone used), on one node of $7.20/h shared by 2: $0.12.
+        const u = (await get(gw.url, "/v1/usage", KEY)).json;
+        assert.deepStrictEqual(u.pools, [{ pool: "a10g", usd: 0.12, worker_seconds: { busy: 15, warmup: 0, idle: 105, cold_start: 0 } }]);
+    });
+
     it("answers GET /v1/usage only with a valid key, and with no budget shows none", async () => {
         const f = await fake();
         const gw = await gateway(billingConfig(f.url, { limits: {} }));

@@ -12,7 +12,7 @@
 import type { GatewayConfig, PoolConfig } from "../config";
 import { teamLimits } from "../config";
 import type { PoolStep } from "./meter";
-import { addCharges, Charge, NodePoolRates, PoolLedger, splitFloor, StepBill, workerUsdPerSecond } from "./rule";
+import { addCharges, billStep, Charge, NodePoolRates, PoolLedger, PricedPool, splitFloor, StepBill } from "./rule";
 import type { UsageStore } from "./store";
 
 const DAY = 86400;
@@ -52,6 +52,7 @@ function ratesOf(p: PoolConfig): NodePoolRates | undefined {
 
 export class Books {
     private readonly ledgers = new Map<string, PoolLedger>();
+    private readonly priced: ReadonlyMap<string, PricedPool>;
     private monthStart = -Infinity;
     /** This month's charges: team -> pool -> charge. */
     private month = new Map<string, Record<string, Charge>>();
@@ -68,6 +69,8 @@ export class Books {
         private readonly listener?: FoldListener,
     ) {
         for (const p of config.pools) this.ledgers.set(p.name, new PoolLedger({ quietSeconds: p.coldStartSecondsEstimate }));
+        // A pool without a price is its own node group at $0.
+        this.priced = new Map(config.pools.map((p) => [p.name, { nodePool: p.billing?.nodePool ?? `pool:${p.name}`, rates: ratesOf(p) }]));
         const keyed = config.auth?.disabled ? ["anonymous"] : (config.auth?.keys ?? []).map((k) => k.team);
         this.teams = [...new Set(config.billing.teams ?? keyed)].sort();
     }
@@ -103,25 +106,14 @@ export class Books {
         this.prune(now);
     }
 
-    /** One step of every pool that has one: prices from the node groups' workers, then the rule. */
+    /** One step of every pool that has one (rule.ts billStep). */
     private bill(start: number, steps: Map<string, PoolStep>): void {
-        const workers = new Map<string, number>();
-        for (const p of this.config.pools) {
-            const st = steps.get(p.name);
-            if (st && p.billing && st.seconds > 0) workers.set(p.billing.nodePool, (workers.get(p.billing.nodePool) ?? 0) + st.workerSeconds / st.seconds);
-        }
         const month = monthOf(start).start;
         if (month > this.monthStart) {
             this.monthStart = month;
             this.month = new Map();
         }
-        for (const p of this.config.pools) {
-            const st = steps.get(p.name);
-            if (!st) continue;
-            const rates = ratesOf(p);
-            const price = rates ? workerUsdPerSecond(rates, workers.get(p.billing!.nodePool) ?? 0) : 0;
-            this.record(p.name, st.start, this.ledgers.get(p.name)!.step(st, price));
-        }
+        for (const [pool, bill] of billStep(steps, this.priced, this.ledgers)) this.record(pool, start, bill);
     }
 
     private record(pool: string, start: number, bill: StepBill): void {

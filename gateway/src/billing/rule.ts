@@ -248,6 +248,34 @@ export function workerUsdPerSecond(r: NodePoolRates, workers: number): number {
     return (above * r.nodeUsdPerHour) / 3600 / w;
 }
 
+/** A pool as billStep prices it: the node group its workers run on, and the group's rates (none: $0). */
+export interface PricedPool {
+    readonly nodePool: string;
+    readonly rates: NodePoolRates | undefined;
+}
+
+/**
+ * Bills one step of every pool that has one: each node group's price from the average workers
+ * of all its pools in the step (workerUsdPerSecond), then each pool's ledger. The gateway's
+ * books and the plan's bill (capacity/bill/) both bill through this.
+ */
+export function billStep(steps: ReadonlyMap<string, StepInput>, pools: ReadonlyMap<string, PricedPool>, ledgers: ReadonlyMap<string, PoolLedger>): Map<string, StepBill> {
+    const workers = new Map<string, number>();
+    for (const [name, st] of steps) {
+        const p = pools.get(name);
+        if (p && st.seconds > 0) workers.set(p.nodePool, (workers.get(p.nodePool) ?? 0) + st.workerSeconds / st.seconds);
+    }
+    const out = new Map<string, StepBill>();
+    for (const [name, st] of steps) {
+        const p = pools.get(name);
+        const ledger = ledgers.get(name);
+        if (!p || !ledger) continue;
+        const price = p.rates ? workerUsdPerSecond(p.rates, workers.get(p.nodePool) ?? 0) : 0;
+        out.set(name, ledger.step(st, price));
+    }
+    return out;
+}
+
 /** How the platform floor is shared: in equal parts, or by each team's GPU spend. */
 export type FloorSplit = "equal" | "usage";
 
