@@ -9,7 +9,7 @@ import { billSimulation } from "../../capacity/bill/simulatedBill";
 import { buildSimInput, simulate } from "../../capacity/sim";
 import type { SimInput } from "../../capacity/sim/types";
 import { Books } from "../../gateway/src/billing/books";
-import { MemoryUsage } from "../../gateway/src/billing/store";
+import { MemoryUsage, RETENTION_SECONDS } from "../../gateway/src/billing/store";
 import { parseConfig } from "../../gateway/src/config";
 import { csvTrace, fixedService, oneStack } from "./helpers";
 
@@ -75,7 +75,7 @@ describe("the plan's bill of a simulated span (same meter and rule as the gatewa
         const result = simulate(input);
         const plan = billSimulation(input, result, () => 600);
         const g = input.gpuPools[0];
-        const store = new MemoryUsage();
+        const store = new MemoryUsage(RETENTION_SECONDS);
         await store.write("wp", "sim", result.steps![0]);
         const gw = parseConfig({
             pools: [{ name: "wp", models: ["m"], upstreams: ["http://127.0.0.1:9"], coldStartSecondsEstimate: 600, billing: { nodePool: g.name, nodeUsdPerHour: g.usdPerHour, gpusPerNode: g.gpusPerNode, minNodes: g.minNodes } }],

@@ -74,9 +74,15 @@ export function mergeStep(start: number, records: readonly string[]): PoolStep |
     return { start, seconds: best.s, workerSeconds: best.w, zeroSeconds: best.z, zeroAtEnd: best.e === 1, busy, heldAtZero: held, warmups: [...warm].sort() };
 }
 
+/** Steps this replica's memory keeps: the books fold them within a minute, and a restart forgets them anyway. */
+const MEMORY_RETENTION_SECONDS = 2 * 3600;
+
 export class MemoryUsage implements UsageStore {
     private readonly steps = new Map<string, Map<number, Map<string, string>>>();
     private first: number | undefined;
+
+    /** @param retentionSeconds steps older than this before the newest written are dropped */
+    constructor(private readonly retentionSeconds = MEMORY_RETENTION_SECONDS) {}
 
     async write(pool: string, replica: string, steps: readonly PoolStep[]): Promise<void> {
         let byStart = this.steps.get(pool);
@@ -87,7 +93,7 @@ export class MemoryUsage implements UsageStore {
             rec.set(replica, encode(st));
         }
         const last = steps.at(-1)?.start;
-        if (last !== undefined) for (const start of byStart.keys()) if (start < last - RETENTION_SECONDS) byStart.delete(start);
+        if (last !== undefined) for (const start of byStart.keys()) if (start < last - this.retentionSeconds) byStart.delete(start);
     }
 
     async read(pool: string, from: number, to: number): Promise<PoolStep[]> {
