@@ -7,6 +7,7 @@
  * Series the gateway exports from its books are the same on every replica sharing a usage store
  * (aggregated with max); the rules never add replicas up.
  *
+ * Every series is per serving namespace (a stack's gateway and workers), labelled `namespace`.
  * - gpuserve:pool_worker_usd_per_hour{pool}: one worker of the pool, above the floor, when the
  *   node group runs W workers (W = vLLM pods of its worker pools): the nodes W keeps up beyond the
  *   floor's, shared by the W (gateway/src/billing/rule.ts workerUsdPerSecond, at least one worker).
@@ -39,38 +40,45 @@ const num = (n: number) => String(Math.round(n * 1e6) / 1e6);
 /** How long a budget condition holds before its alert fires: spend only grows; the forecast moves with each class. */
 export const BUDGET_ALERT_FOR = { actual: "5m", forecast: "30m" } as const;
 
-export function billingRecordingRules(groups: readonly NodeGroupBilling[], floorUsdPerHour: number) {
+/**
+ * The rules of one serving namespace (its gateway and workers): every selector and every recorded
+ * series carries `namespace`, so several stacks' rules on one Prometheus (teams on a platform, whose
+ * pools may have the same names) never collide.
+ */
+export function billingRecordingRules(groups: readonly NodeGroupBilling[], floorUsdPerHour: number, namespace: string) {
     const sorted = [...groups].sort((a, b) => a.name.localeCompare(b.name));
+    const ns = `namespace="${namespace}"`;
     const rules: Array<{ record: string; expr: string; labels?: Record<string, string> }> = [];
     for (const g of sorted) {
         const pools = [...g.workerPools].sort();
         if (pools.length === 0) continue;
-        // Workers on the group, at least one (a cold start on an empty group brings up a node).
-        const w = `clamp_min((count(count by (namespace, pod) (vllm:num_requests_running{pool=~"${pools.map(regexQuote).join("|")}"})) or vector(0)), 1)`;
+        // The namespace's workers on the group, at least one (a cold start on an empty group brings up a node).
+        const w = `clamp_min((count(count by (namespace, pod) (vllm:num_requests_running{${ns},pool=~"${pools.map(regexQuote).join("|")}"})) or vector(0)), 1)`;
         const nodes = `clamp_min(ceil(${w} / ${Math.max(1, g.gpusPerNode)}), ${g.minNodes})`;
         const expr = `clamp_min(${nodes} - ${g.floorNodes}, 0) * ${num(g.nodeUsdPerHour)} / ${w}`;
-        for (const pool of pools) rules.push({ record: "gpuserve:pool_worker_usd_per_hour", expr, labels: { pool } });
+        for (const pool of pools) rules.push({ record: "gpuserve:pool_worker_usd_per_hour", expr, labels: { namespace, pool } });
     }
     rules.push(
         {
             record: "gpuserve:team_gpu_usd_per_hour",
-            expr: "sum by (team, pool) (max by (team, pool, kind) (rate(gateway_team_attributed_seconds_total[5m]))) * on (pool) group_left () gpuserve:pool_worker_usd_per_hour",
+            expr: `sum by (namespace, team, pool) (max by (namespace, team, pool, kind) (rate(gateway_team_attributed_seconds_total{${ns}}[5m]))) * on (namespace, pool) group_left () gpuserve:pool_worker_usd_per_hour{${ns}}`,
         },
-        { record: "gpuserve:floor_usd_per_hour", expr: `vector(${num(floorUsdPerHour)})` },
-        { record: "gpuserve:team_floor_usd_per_hour", expr: "max by (team) (gateway_team_floor_share) * on () group_left () gpuserve:floor_usd_per_hour" },
+        { record: "gpuserve:floor_usd_per_hour", expr: `vector(${num(floorUsdPerHour)})`, labels: { namespace } },
+        { record: "gpuserve:team_floor_usd_per_hour", expr: `max by (namespace, team) (gateway_team_floor_share{${ns}}) * on (namespace) group_left () gpuserve:floor_usd_per_hour{${ns}}` },
         {
             record: "gpuserve:team_usd_per_hour",
-            expr: "(sum by (team) (gpuserve:team_gpu_usd_per_hour) or 0 * gpuserve:team_floor_usd_per_hour) + on (team) (gpuserve:team_floor_usd_per_hour or 0 * sum by (team) (gpuserve:team_gpu_usd_per_hour))",
+            expr: `(sum by (namespace, team) (gpuserve:team_gpu_usd_per_hour{${ns}}) or 0 * gpuserve:team_floor_usd_per_hour{${ns}}) + on (namespace, team) (gpuserve:team_floor_usd_per_hour{${ns}} or 0 * sum by (namespace, team) (gpuserve:team_gpu_usd_per_hour{${ns}}))`,
         },
     );
     return rules;
 }
 
-/** Budget alerts at 80 % and 100 %, of the month's spend so far and of its forecast. */
-export function budgetAlertRules() {
-    const spend = "max by (team) (gateway_team_month_usd)";
-    const forecast = "max by (team) (gateway_team_month_forecast_usd)";
-    const budget = "max by (team) (gateway_team_budget_usd)";
+/** Budget alerts at 80 % and 100 %, of the month's spend so far and of its forecast (labelled namespace and team). */
+export function budgetAlertRules(namespace: string) {
+    const ns = `{namespace="${namespace}"}`;
+    const spend = `max by (namespace, team) (gateway_team_month_usd${ns})`;
+    const forecast = `max by (namespace, team) (gateway_team_month_forecast_usd${ns})`;
+    const budget = `max by (namespace, team) (gateway_team_budget_usd${ns})`;
     const alert = (name: string, what: string, share: number, severity: string, summary: string, description: string) => ({
         alert: name,
         expr: `${what} >= ${share} * ${budget}`,
@@ -115,10 +123,10 @@ export function budgetAlertRules() {
 }
 
 /** The PrometheusRule spec: the recording group every minute, the alerts beside it. */
-export function billingRuleGroups(groups: readonly NodeGroupBilling[], floorUsdPerHour: number) {
+export function billingRuleGroups(groups: readonly NodeGroupBilling[], floorUsdPerHour: number, namespace: string) {
     return [
-        { name: BILLING_RULE_GROUP, interval: "1m", rules: billingRecordingRules(groups, floorUsdPerHour) },
-        { name: BUDGET_ALERT_GROUP, interval: "1m", rules: budgetAlertRules() },
+        { name: BILLING_RULE_GROUP, interval: "1m", rules: billingRecordingRules(groups, floorUsdPerHour, namespace) },
+        { name: BUDGET_ALERT_GROUP, interval: "1m", rules: budgetAlertRules(namespace) },
     ];
 }
 
@@ -138,7 +146,7 @@ export function nodeGroupBilling(cfg: StackConfig): NodeGroupBilling[] {
 export function billingPrometheusRule(name: string, namespace: string, groups: readonly NodeGroupBilling[], floorUsdPerHour: number, opts: pulumi.CustomResourceOptions) {
     return new k8s.apiextensions.CustomResource(
         name,
-        { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "gpuserve-team-cost", namespace }, spec: { groups: billingRuleGroups(groups, floorUsdPerHour) } },
+        { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "gpuserve-team-cost", namespace }, spec: { groups: billingRuleGroups(groups, floorUsdPerHour, namespace) } },
         opts,
     );
 }

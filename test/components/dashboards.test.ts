@@ -44,7 +44,7 @@ describe("Grafana dashboards", () => {
             assert.ok(all.includes(needle), needle);
         }
         assert.deepStrictEqual(d.time, { from: "now/M", to: "now" }, "opens on this month so far");
-        const byPool = (d.panels as any[]).find((p) => p.targets.some((t: any) => /by \(team, pool\) \(gpuserve:team_gpu_usd_per_hour/.test(t.expr)));
+        const byPool = (d.panels as any[]).find((p) => p.targets.some((t: any) => /by \(namespace, team, pool\) \(gpuserve:team_gpu_usd_per_hour/.test(t.expr)));
         assert.ok(byPool, "no panel splits the GPU cost by pool");
     });
 

@@ -34,7 +34,7 @@ export async function gatewayMetricNames(): Promise<string[]> {
 export const RECORDING_RULES = [
     ...new Set([
         ...costRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record),
-        ...billingRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, floorNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record),
+        ...billingRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, floorNodes: 0, workerPools: ["p"] }], 1, "serving").map((r) => r.record),
     ]),
 ];
 

@@ -45,11 +45,11 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
             ["cardiology", "busy", 15],
             ["cardiology", "idle", 15],
         ];
-        at((t, i) => perMinute.flatMap(([team, kind, n]) => ["gw-a", "gw-b"].map((pod) => `gateway_team_attributed_seconds_total{team="${team}",pool="qwen",kind="${kind}",pod="${pod}"} ${n * i} ${t}`)));
+        at((t, i) => perMinute.flatMap(([team, kind, n]) => ["gw-a", "gw-b"].map((pod) => `gateway_team_attributed_seconds_total{namespace="serving",team="${team}",pool="qwen",kind="${kind}",pod="${pod}"} ${n * i} ${t}`)));
         counter("gateway_pool_unattributed_seconds", "unattributed");
-        at((t) => [`gateway_pool_unattributed_seconds_total{pool="qwen",pod="gw-a"} 0 ${t}`]);
+        at((t) => [`gateway_pool_unattributed_seconds_total{namespace="serving",pool="qwen",pod="gw-a"} 0 ${t}`]);
         counter("gateway_team_tokens", "tokens");
-        at((t, i) => [`gateway_team_tokens_total{team="radiology",pool="qwen",kind="completion",pod="gw-a"} ${120 * i} ${t}`]);
+        at((t, i) => [`gateway_team_tokens_total{namespace="serving",team="radiology",pool="qwen",kind="completion",pod="gw-a"} ${120 * i} ${t}`]);
         const gauges: Array<[string, string, number]> = [
             ["gateway_team_floor_share", "radiology", 0.5],
             ["gateway_team_floor_share", "cardiology", 0.5],
@@ -61,7 +61,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         ];
         for (const name of [...new Set(gauges.map((g) => g[0]))]) {
             gauge(name, name);
-            at((t) => gauges.filter((g) => g[0] === name).flatMap(([, team, v]) => ["gw-a", "gw-b"].map((pod) => `${name}{team="${team}",pod="${pod}"} ${v} ${t}`)));
+            at((t) => gauges.filter((g) => g[0] === name).flatMap(([, team, v]) => ["gw-a", "gw-b"].map((pod) => `${name}{namespace="serving",team="${team}",pod="${pod}"} ${v} ${t}`)));
         }
         lines.push("# EOF");
         fs.writeFileSync(path.join(dir, "series.om"), lines.join("\n") + "\n");
@@ -69,7 +69,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         assert.strictEqual(made.code, 0, made.out);
 
         // Rules in dependency order: prices and the floor, then the per-team series, then the totals.
-        const rules = billingRecordingRules(GROUPS, FLOOR);
+        const rules = billingRecordingRules(GROUPS, FLOOR, "serving");
         const levels = [["gpuserve:pool_worker_usd_per_hour", "gpuserve:floor_usd_per_hour"], ["gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour"], ["gpuserve:team_usd_per_hour"]];
         assert.deepStrictEqual(levels.flat().sort(), [...new Set(rules.map((r) => r.record))].sort(), "every recording rule is backfilled");
         // A Prometheus on a copy of the data (stop() deletes its directory), then the pass's blocks join the data.
