@@ -20,7 +20,7 @@ const GROUPS: NodeGroupBilling[] = [
 const FLOOR = 0.5;
 const NS = "serving";
 
-const vllm = (pool: string, pod: string) => ({ series: `vllm:num_requests_running{pool="${pool}",namespace="serving",pod="${pod}",engine="0",model_name="${pool}"}`, values: "1+0x60" });
+const vllm = (pool: string, pod: string, namespace = "serving") => ({ series: `vllm:num_requests_running{pool="${pool}",namespace="${namespace}",pod="${pod}",engine="0",model_name="${pool}"}`, values: "1+0x60" });
 /** The same billed series on both gateway replicas. */
 const billed = (team: string, pool: string, kind: string, perMinute: number) =>
     ["gw-a", "gw-b"].map((pod) => ({ series: `gateway_team_attributed_seconds_total{namespace="serving",team="${team}",pool="${pool}",kind="${kind}",pod="${pod}"}`, values: `0+${perMinute}x60` }));
@@ -73,9 +73,9 @@ describe("per-team cost rules and budget alerts (promtool test rules)", function
                 ],
             },
             {
-                name: "two workers share the 8-GPU node",
+                name: "two workers share the 8-GPU node (another namespace's worker of the same name is another stack's)",
                 interval: "1m",
-                input_series: [vllm("medgemma-27b", "g-0"), vllm("medgemma-27b", "g-1"), ...billed("cardiology", "medgemma-27b", "busy", 120)],
+                input_series: [vllm("medgemma-27b", "g-0"), vllm("medgemma-27b", "g-1"), vllm("medgemma-27b", "g-0", "team-physics"), ...billed("cardiology", "medgemma-27b", "busy", 120)],
                 // 2 workers on one p4de: $13.725 each; cardiology holds both: $27.45.
                 promql_expr_test: [
                     sample('gpuserve:pool_worker_usd_per_hour{pool="medgemma-27b"}', 'gpuserve:pool_worker_usd_per_hour{namespace="serving",pool="medgemma-27b"}', 13.725),
