@@ -11,6 +11,7 @@ import { z } from "zod";
 import { planSubnets } from "../components/network/subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
+import { ImageRefError, parseImageRef } from "./imageRef";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "gpuserve";
@@ -28,6 +29,24 @@ const TAG_VALUE_MESSAGE = "becomes an AWS tag value: use letters, digits, spaces
 const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
 const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', start with a letter, at most 32 characters");
 const positiveInt = z.int().positive();
+
+/**
+ * A container image containerd accepts (stacks/imageRef.ts), pinned by a tag or digest; `digestOnly`: by digest.
+ * Components emit it normalized (docker.io/..., normalizeImageRef), the form the kubelet asks containerd for.
+ */
+function pinnedImage(opts: { digestOnly?: boolean } = {}) {
+    return z.string().superRefine((s, ctx) => {
+        try {
+            const r = parseImageRef(s);
+            if (opts.digestOnly ? r.digest === undefined : r.tag === undefined && r.digest === undefined) {
+                ctx.addIssue({ code: "custom", message: opts.digestOnly ? "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>" : "must be pinned: add :<tag> or @sha256:<digest>" });
+            }
+        } catch (e) {
+            if (!(e instanceof ImageRefError)) throw e;
+            ctx.addIssue({ code: "custom", message: `is not an image reference containerd accepts: ${e.reason}` });
+        }
+    });
+}
 const nonNegativeInt = z.int().nonnegative();
 
 /** Kubernetes versions whose EKS managed add-on versions are pinned in components/cluster/versions.ts. */
@@ -114,7 +133,7 @@ export const gpuPoolSchema = z.strictObject({
     /**
      * Seconds Cluster Autoscaler keeps an empty GPU node of this pool before removing it (the node group's
      * ASG tag .../autoscaling-options/scaledownunneededtime; the simulator uses the same figure). Whole
-     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 50 s on Bottlerocket, 150 s on AL2023
+     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 110 s on Bottlerocket, 150 s on AL2023 (capacity/sim/coldStart.ts)
      */
     scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
@@ -167,8 +186,13 @@ export const scalingSchema = z.strictObject({
      * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
      */
     activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
-    /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
-    fallbackReplicas: nonNegativeInt.default(1),
+    /**
+     * KEDA fallback while Prometheus is unreachable. 0: none, so an outage neither starts nor stops anything
+     * (pools at zero stay there, running pools keep their replicas; components/serving/scaling.ts). N > 0: once
+     * more than 3 reads failed, every pool at zero starts and runs at least N replicas for the rest of the outage
+     * (KEDA >= 2.19 counts a trigger on fallback as active). @default 0
+     */
+    fallbackReplicas: nonNegativeInt.default(0),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
     /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */
@@ -212,12 +236,12 @@ export const gatewaySchema = z.strictObject({
     /** Opt-in exact-match response cache for deterministic requests (temperature 0). @default true */
     responseCache: z.boolean().default(true),
     /** Gateway image; when absent the stack builds `gateway/` into an ECR repository. */
-    image: z.string().min(1).optional(),
+    image: pinnedImage().optional(),
     /** Requests held per pool while workers start. @default 200 */
     maxQueueDepth: positiveInt.default(200),
     /**
      * Seconds a request may wait for a worker before a 503; the ALB idle timeout and the gateway's drain follow it.
-     * @default the modelled worst-case cold start of the stack's slowest pool x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
+     * @default the pessimistic cold start of the stack's slowest pool (every phase at its slow figure, capacity/sim/coldStart.ts) x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
      */
     maxWaitSeconds: positiveInt.max(3600).optional(),
 });
@@ -234,7 +258,7 @@ export const batchSchema = z.strictObject({
     /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
     endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
     /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
-    image: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127})?@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>").default(VALKEY_IMAGE),
+    image: pinnedImage({ digestOnly: true }).default(VALKEY_IMAGE),
     /** In-cluster Valkey volume size (append-only file). @default 20 */
     storageGiB: z.int().min(1).default(20),
     /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line); at least 2 x maxFileBytes / 0.75 (Valkey's maxmemory is 75 % of it). @default 2048 */
@@ -261,12 +285,47 @@ export const servingSchema = z.strictObject({
     /** The gateway: replicas, API keys, how many requests it holds while workers start and for how long. */
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
     /** vLLM image, pinned. @default "vllm/vllm-openai:v0.33.0" */
-    vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
+    vllmImage: pinnedImage().default("vllm/vllm-openai:v0.33.0"),
     /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
-    uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
+    uiImage: pinnedImage().default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
     /** Batch jobs (OpenAI Batch API) and their Valkey store. */
     batch: batchSchema.default(batchSchema.parse({})),
 });
+
+
+const phaseSeconds = z
+    .number({ error: "must be seconds as a number, e.g. 95" })
+    .min(0, "must be >= 0 seconds")
+    .max(3600, "must be at most 3600 seconds: a phase that takes longer is a failed start, not a slow one");
+
+/** One measured phase: what a typical start took and what a slow one took (seconds). */
+export const phaseFigureSchema = z.strictObject({
+    /** Seconds a typical start took (the median of your measurements). */
+    expected: phaseSeconds,
+    /** Seconds a slow start took (the slowest you measured, or a high percentile): the gateway's hold bound covers it. */
+    pessimistic: phaseSeconds,
+});
+
+/** Cold-start phases a team can measure on its own cluster (capacity/sim/coldStart.ts uses them in place of its model). */
+export const coldStartPhasesSchema = z.strictObject({
+    /** GPU node: launch to kubelet Ready, {expected, pessimistic} seconds. @default modelled by the node OS */
+    nodeBoot: phaseFigureSchema.optional(),
+    /** Node Ready to its GPU allocatable (device plugin registered). @default modelled by the node OS */
+    gpuAdvertised: phaseFigureSchema.optional(),
+    /** The vLLM image ready on a new node (pulled, or read from the image-cache volume). @default modelled from coldStart.imageCache */
+    image: phaseFigureSchema.optional(),
+    /** Weights into GPU memory. @default modelled from coldStart.weights, the model's size and the instance's network */
+    weights: phaseFigureSchema.optional(),
+    /** vLLM process start: imports, CUDA context, API server. @default 24 / 30 s (vLLM #20264) */
+    engineStart: phaseFigureSchema.optional(),
+    /** vLLM engine init: KV-cache profiling, torch.compile, CUDA graph capture. @default modelled from coldStart.compileCache */
+    engineInit: phaseFigureSchema.optional(),
+    /** vLLM serving to the gateway routing to it (probes, DNS). @default 11 / 21 s */
+    routable: phaseFigureSchema.optional(),
+});
+
+/** The measurable phases' names, in the order a cold start goes through them. */
+export const COLD_START_PHASES = Object.keys(coldStartPhasesSchema.shape) as (keyof typeof coldStartPhasesSchema.shape)[];
 
 /** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
 export const coldStartSchema = z.strictObject({
@@ -277,10 +336,19 @@ export const coldStartSchema = z.strictObject({
     weights: z.enum(["s3", "huggingface"]).default("s3"),
     /**
      * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot that the stack
-     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage>, or
+     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage, normalized as the
+     * kubelet asks for it: docker.io/vllm/vllm-openai:...>, or
      * `imageCacheSnapshotId` (no build); "none": every new node pulls it. @default "snapshot"
      */
     imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
+    /**
+     * EBS Provisioned Rate for Volume Initialization of a GPU node's image-cache data volume, MiB/s (100-300), or 0
+     * for EBS's default lazy restore, where every first read of a block waits for S3 (EBS user guide, "Initialize
+     * Amazon EBS volumes"). Billed once per node launch, per GiB of snapshot data per MiB/s (~$0.12 at 300 MiB/s for
+     * the ~35 GB image; capacity/cacheCost.ts). The region's quota is 5,000 MiB/s for volumes initializing at once.
+     * @default 300
+     */
+    imageCacheInitRateMiBps: z.int().refine((v) => v === 0 || (v >= 100 && v <= 300), "must be 0 (lazy, EBS default) or 100-300 MiB/s").default(300),
     /** Explicit image-cache snapshot (built for serving.vllmImage, encrypted); the stack then builds none. @default built by the stack */
     imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
     /**
@@ -288,6 +356,14 @@ export const coldStartSchema = z.strictObject({
      * GPU type and vLLM arguments; "none": every start compiles. @default "s3"
      */
     compileCache: z.enum(["s3", "none"]).default("s3"),
+    /**
+     * Cold-start phases you measured on your cluster, replacing the modelled figures for every pool, each
+     * `{expected, pessimistic}` seconds, e.g. `{nodeBoot: {expected: 95, pessimistic: 140}}`. Keys: nodeBoot (GPU node
+     * launch to Ready), gpuAdvertised (Ready to GPU allocatable), image (vLLM image ready on the node), weights,
+     * engineStart (vLLM process start), engineInit (profiling, torch.compile, CUDA graphs), routable (vLLM serving to
+     * the gateway routing to it). @default {} (the sourced figures; the plan prints them per phase)
+     */
+    phases: coldStartPhasesSchema.default({}),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */

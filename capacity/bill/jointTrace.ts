@@ -90,7 +90,7 @@ export function jointInput(base: Omit<SimInput, "trace" | "warmups" | "teams" | 
         kinds: Uint8Array.from(all, (r) => r.kind),
         pools: Uint16Array.from(all, (r) => r.pool),
         z: Float64Array.from(all, (r) => r.z),
-        ...(past.length > 0 ? { history: { times: Float64Array.from(past, (r) => r.t), pools: Uint16Array.from(past, (r) => r.pool) } } : {}),
+        ...(past.length > 0 ? { history: { times: Float64Array.from(past, (r) => r.t), pools: Uint16Array.from(past, (r) => r.pool), seconds: Math.max(...parts.map((p) => p.input.trace.history?.seconds ?? 0)) } } : {}),
     };
     const warmups: Warmup[] = parts.flatMap((part, team) =>
         (part.input.warmups ?? []).flatMap((w) => {

@@ -190,6 +190,7 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         outcome: s.outcome,
         batch: s.batch?.result(),
         steps: s.meters?.steps(end),
+        signals: s.rec,
         series: b && {
             t: Float64Array.from(b.t),
             perWorkerPool: b.wp.map((x) => ({ held: Float64Array.from(x.held), inflight: Float64Array.from(x.inflight), desired: Float64Array.from(x.desired), ready: Float64Array.from(x.ready) })),

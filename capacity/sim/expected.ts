@@ -10,6 +10,7 @@
  */
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { natGatewayCount, platformUsdPerHour } from "../cost";
+import { imageCacheInitUsdPerLaunch } from "../cacheCost";
 import { StackConfig } from "../../stacks/validate";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
@@ -49,8 +50,10 @@ export interface WorkerPoolEstimate {
     readonly coldStartsUnanswered: number;
     /** Median and worst seconds from the first held request to the first answer, over answered cold starts. */
     readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
-    /** Modelled median seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases. */
+    /** Modelled expected seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases' expected figures. */
     readonly coldStartSeconds: number;
+    /** The same, every phase at its pessimistic figure: what the gateway's hold bound covers (capacity/sim/holdBound.ts). */
+    readonly coldStartPessimisticSeconds: number;
     /** What that cold start is made of, each phase with its source (capacity/sim/coldStart.ts). */
     readonly coldStartPhases: readonly ColdStartPhase[];
     readonly peakReplicas: number;
@@ -74,8 +77,10 @@ export interface PoolEstimate {
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
-    /** The slowest modelled cold start of the pool's worker pools (seconds, request at zero to first answer). */
+    /** The slowest modelled cold start of the pool's worker pools (expected seconds, request at zero to first answer). */
     readonly coldStartSeconds: number;
+    /** The slowest pessimistic cold start of the pool's worker pools. */
+    readonly coldStartPessimisticSeconds: number;
     readonly workerPools: readonly WorkerPoolEstimate[];
 }
 
@@ -89,6 +94,8 @@ export interface ExpectedCost {
     readonly usdPerMonth: number;
     readonly fixedUsdPerMonth: number;
     readonly gpuUsdPerMonth: number;
+    /** GPU node launches x the image-cache volume initialization each pays (capacity/cacheCost.ts imageCacheInitUsdPerLaunch). */
+    readonly nodeLaunchUsdPerMonth: number;
     readonly gpuHoursPerMonth: number;
     readonly nodeHoursPerMonth: number;
     readonly p50LatencySeconds: number | null;
@@ -224,6 +231,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
             coldStartSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartSeconds)),
+            coldStartPessimisticSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartPessimisticSeconds)),
             workerPools: wps.map((w) => {
                 const wi = result.workerPools.indexOf(w);
                 const s = input.workerPools[wi].service;
@@ -247,6 +255,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     });
     const fixed = fixedUsdPerMonth(config);
     const gpuUsd = result.usd * perMonth;
+    const launchUsd = result.gpuPools.reduce((a, g, gi) => a + g.nodeLaunches * imageCacheInitUsdPerLaunch(config, config.gpuPools[gi]), 0) * perMonth;
     const nodeSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds, 0);
     const gpuSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds * g.gpusPerNode, 0);
     const requests = counts(result.workerPools);
@@ -259,9 +268,10 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         seed: input.trace.seed,
         days: round(days, 2),
         method: "discrete-event simulation of gateway, vLLM workers, KEDA, HPA, Cluster Autoscaler and node provisioning (capacity/sim); monthly = simulated x 730 h / simulated hours",
-        usdPerMonth: round(fixed + gpuUsd),
+        usdPerMonth: round(fixed + gpuUsd + launchUsd),
         fixedUsdPerMonth: fixed,
         gpuUsdPerMonth: round(gpuUsd),
+        nodeLaunchUsdPerMonth: round(launchUsd),
         gpuHoursPerMonth: round((gpuSeconds / 3600) * perMonth, 1),
         nodeHoursPerMonth: round((nodeSeconds / 3600) * perMonth, 1),
         p50LatencySeconds: orNull(result.latency.p50),
@@ -271,7 +281,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         coldStarts: round(result.workerPools.reduce((a, w) => a + w.coldStarts, 0) * perMonth, 1),
         coldStartsUnanswered: round(result.workerPools.reduce((a, w) => a + w.coldStartsUnanswered, 0) * perMonth, 1),
         timeToFirstAnswerSeconds: ttfa(result.workerPools.flatMap((w) => w.timeToFirstAnswer)),
-        usdPer1kRequests: answered > 0 ? round(((fixed + gpuUsd) / answered) * 1000, 3) : null,
+        usdPer1kRequests: answered > 0 ? round(((fixed + gpuUsd + launchUsd) / answered) * 1000, 3) : null,
         gpuUsdPer1kRequests: answered > 0 ? round((gpuUsd / answered) * 1000, 3) : null,
         oracleUsdPerMonth: round(oracleUsd),
         oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,
@@ -314,7 +324,7 @@ function batchEstimate(result: SimResult, perMonth: number, gpuUsd: number): Bat
 /**
  * The stack's expected monthly cost and latency for its traffic profile (cost.json
  * `expected`, stack output `costEstimate.expected`). Pure and deterministic for the
- * config (its `traffic.seed`); 7 simulated days by default.
+ * config (its `traffic.seed`); span.ts's span by default, the one compare uses.
  */
 export function expectedCost(config: StackConfig, opts: ExpectedCostOptions = {}): ExpectedCost {
     return simulateStack(config, opts).expected;

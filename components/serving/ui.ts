@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -139,7 +140,7 @@ export class Ui extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "nginx",
-                                    image: args.image,
+                                    image: normalizeImageRef(args.image),
                                     ports: [{ name: "http", containerPort: UI_PORT, protocol: "TCP" }],
                                     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,

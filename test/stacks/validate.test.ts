@@ -73,7 +73,7 @@ describe("parseStackConfig", () => {
         raw.gpuPools[0].scaleDownUnneededSeconds = 5;
         assert.strictEqual(
             errorOf(raw),
-            "Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 5 s: it must be whole seconds from 10 to 3600. Fix: set a whole number of seconds from 10 (Cluster Autoscaler's scan interval) to 3600 (an hour), or remove it for the derived 50 s",
+            "Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 5 s: it must be whole seconds from 10 to 3600. Fix: set a whole number of seconds from 10 (Cluster Autoscaler's scan interval) to 3600 (an hour), or remove it for the derived 110 s",
         );
         raw.gpuPools[0].scaleDownUnneededSeconds = 90.5;
         assert.match(errorOf(raw), /scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 90\.5 s: it must be whole seconds/);
@@ -268,5 +268,24 @@ describe("rawStackConfig", () => {
         const { raw, issues } = rawStackConfig({ "aws:region": "us-west-2", "gpuserve:production": "true", "gpuserve:timezone": "Europe/Berlin" });
         assert.deepStrictEqual(issues, []);
         assert.deepStrictEqual(raw, { region: "us-west-2", production: true, timezone: "Europe/Berlin" });
+    });
+});
+
+describe("coldStart.imageCacheInitRateMiBps", () => {
+    it("takes 0 (lazy) or 100-300 MiB/s", () => {
+        for (const v of [0, 100, 300]) assert.doesNotThrow(() => parseStackConfig({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: v } }), String(v));
+        assert.strictEqual(errorOf({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: 50 } }), 'Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: must be 0 (lazy, EBS default) or 100-300 MiB/s (got 50). Fix: set a valid value (see docs/config.md)');
+    });
+
+    it("refuses a rate the Region's EBS quota cannot give every GPU node launching at once (5,000 MiB/s)", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].maxNodes = 20;
+        raw.models[0].scaling.maxReplicas = 20;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: 300 MiB/s for up to 20 GPU nodes launching at once is 6000 MiB/s, over the Region's EBS volume initialization quota of 5000 MiB/s: launches over it fail. Fix: set it to at most 250 (or 0 for lazy restore), or raise the quota (Service Quotas, Amazon EBS) and keep it",
+        );
+        assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCacheInitRateMiBps: 250 } }));
+        assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCache: "none" } }), "no snapshot, nothing to initialize");
     });
 });
