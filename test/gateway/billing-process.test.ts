@@ -58,11 +58,14 @@ describe("per-team bill in the built gateway (process, real time)", function () 
         assert.ok(busy("cardiology") >= hold.min / 4 - MARGIN && busy("cardiology") <= hold.max / 4 + MARGIN, `cardiology busy ${busy("cardiology")} vs hold / 4`);
         // The bill's busy is the measured busy (one replica, nothing scaled).
         for (const t of ["radiology", "cardiology"]) assert.ok(Math.abs(attributed(t, "busy") - busy(t)) < 0.02, `${t}: billed busy ${attributed(t, "busy")} vs measured ${busy(t)}`);
-        // Idle after the requests is split by the hour's busy: radiology's twice cardiology's, as its busy is.
+        // Idle is split by the hour's busy: radiology's about twice cardiology's, as its busy is (while the requests
+        // were arriving, a step may have seen one team's slot before the other's: hence the margin; the exact rule
+        // is checked step by step in billing.test.ts).
         const ratio = attributed("radiology", "idle") / attributed("cardiology", "idle");
         const busyRatio = attributed("radiology", "busy") / attributed("cardiology", "busy");
         assert.ok(attributed("cardiology", "idle") > 0.3, `idle accrued: ${attributed("cardiology", "idle")}`);
-        assert.ok(Math.abs(ratio - busyRatio) < 0.05, `idle split ${ratio} vs busy ratio ${busyRatio}`);
+        assert.ok(Math.abs(ratio - busyRatio) < 0.15 * busyRatio, `idle split ${ratio} vs busy ratio ${busyRatio}`);
+        assert.ok(Math.abs(busyRatio - 2) < 0.5, `busy ratio ${busyRatio}: 2 slots against 1`);
         // Dollars: every attributed second at $0.001.
         for (const t of ["radiology", "cardiology"]) {
             const seconds = ["busy", "warmup", "idle", "cold_start"].reduce((s, k) => s + attributed(t, k), 0);
