@@ -2,7 +2,7 @@
  * The attribution rule: who pays for a pool's GPU time (issue 26). One rule, here only: the
  * gateway bills with it (gateway/src/billing/books.ts), the plan splits its simulated month
  * with it (capacity/bill/), and docs/billing.md states it in words. Pure: no clock, no I/O,
- * no imports.
+ * no imports beyond the meter's step type.
  *
  * Per step of a pool (PoolStep, meter.ts), in worker-seconds:
  * 1. **Busy.** A team pays the worker-seconds its requests held (a request holding one of a
@@ -26,6 +26,7 @@
  * above the platform floor, shared by the workers on it. The floor itself (control plane, NAT,
  * system nodes, GPU nodes kept at zero load) is split by splitFloor.
  */
+import type { PoolStep } from "./meter";
 
 /** What a team pays for one pool: worker-seconds by reason, and their USD. */
 export interface Charge {
@@ -48,17 +49,8 @@ export interface StepBill {
     readonly unattributed: { readonly seconds: number; readonly usd: number };
 }
 
-/** The part of the meter's step the rule reads (meter.ts PoolStep). */
-export interface StepInput {
-    readonly start: number;
-    readonly seconds: number;
-    readonly workerSeconds: number;
-    readonly zeroSeconds: number;
-    readonly zeroAtEnd: boolean;
-    readonly busy: Readonly<Record<string, number>>;
-    readonly heldAtZero: Readonly<Record<string, number>>;
-    readonly warmups: readonly string[];
-}
+/** A pool's step, as the meter records it (meter.ts). */
+export type StepInput = PoolStep;
 
 export function emptyCharge(): Charge {
     return { busy: 0, warmup: 0, idle: 0, coldStart: 0, usd: 0 };
