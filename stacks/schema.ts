@@ -606,6 +606,14 @@ export const billingSchema = z.strictObject({
      * at zero load): "equal" parts, or by "usage" (each team's GPU spend). @default "equal"
      */
     floorSplit: z.enum(["equal", "usage"]).default("equal"),
+    /**
+     * The stack's monthly budget in USD: everything its gateway bills (all its keys' teams, their floor
+     * share, idle time nobody used). Past it every team's warm-ups and new batches are refused (per-team
+     * budgets: the gateway's limits.teams, docs/billing.md). No budget when absent.
+     */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past that budget, refuse chat requests too. @default false */
+    budgetHardStop: z.boolean().default(false),
 });
 
 export const stackConfigSchema = z.strictObject({
@@ -651,7 +659,7 @@ export const stackConfigSchema = z.strictObject({
     traffic: trafficSchema.default(trafficSchema.parse({})),
     /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
-    /** Per-team bills: how the teams share the platform floor (docs/billing.md). @default {floorSplit: "equal"} */
+    /** Per-team bills: how the teams share the platform floor, and the stack's budget (docs/billing.md). @default {floorSplit: "equal", budgetHardStop: false} */
     billing: billingSchema.default(billingSchema.parse({})),
 });
 

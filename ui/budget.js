@@ -19,6 +19,17 @@ const REFRESH_MS = 60_000;
  * @property {number | null} budget_usd
  * @property {boolean} over_budget
  * @property {boolean} hard_stop
+ * @property {Account} [account] everything the gateway bills together, when it has a budget (billing.account)
+ */
+
+/**
+ * @typedef {object} Account
+ * @property {string} name
+ * @property {number} spent_usd
+ * @property {number} forecast_usd
+ * @property {number} budget_usd
+ * @property {boolean} over_budget
+ * @property {boolean} hard_stop
  */
 
 /**
@@ -31,11 +42,30 @@ export function dollars(usd) {
 }
 
 /**
- * The line and how loud it is: "ok", "warn" (80 % of the budget or forecast past it), "over".
- * @param {{ spent_usd: number, forecast_usd: number, budget_usd: number | null, over_budget: boolean, hard_stop: boolean }} u
+ * The line and how loud it is: "ok", "warn" (80 % of the budget or forecast past it), "over"; with an
+ * account (the whole team stack), its sentence follows and the louder of the two wins.
+ * @param {{ spent_usd: number, forecast_usd: number, budget_usd: number | null, over_budget: boolean, hard_stop: boolean, account?: Account }} u
  * @returns {{ text: string, level: "ok" | "warn" | "over" }}
  */
 export function budgetLine(u) {
+    const own = teamLine(u);
+    if (!u.account) return own;
+    const a = u.account;
+    const share = a.spent_usd / a.budget_usd;
+    /** @type {{ text: string, level: "ok" | "warn" | "over" }} */
+    const acc = a.over_budget
+        ? { text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}. Budget reached: ${a.hard_stop ? "questions, warm-ups and new batches are refused" : "warm-ups and new batches are refused; questions to running models still work"}.`, level: "over" }
+        : { text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}${share >= 0.8 ? ` (${Math.floor(share * 100)} % used)` : ""}.`, level: share >= 0.8 || a.forecast_usd > a.budget_usd ? "warn" : "ok" };
+    const rank = { ok: 0, warn: 1, over: 2 };
+    return { text: `${own.text} ${acc.text}`, level: rank[acc.level] > rank[own.level] ? acc.level : own.level };
+}
+
+/**
+ * The calling team's own sentence.
+ * @param {{ spent_usd: number, forecast_usd: number, budget_usd: number | null, over_budget: boolean, hard_stop: boolean }} u
+ * @returns {{ text: string, level: "ok" | "warn" | "over" }}
+ */
+function teamLine(u) {
     const spent = dollars(u.spent_usd);
     if (u.budget_usd === null) return { text: `This month: ${spent} (no budget set).`, level: "ok" };
     const budget = dollars(u.budget_usd);

@@ -119,6 +119,27 @@ export function budgetAlertRules(namespace: string) {
             "Team {{ $labels.team }} has used its monthly budget",
             "Team {{ $labels.team }} has spent ${{ $value | printf \"%.2f\" }} this month, its whole budget: its warm-ups and new batches are refused (and its requests too with budgetHardStop) until the month ends or the budget is raised.",
         ),
+        ...accountAlertRules(ns),
+    ];
+}
+
+/** The same four for the gateway's account (billing.account: every team of the gateway together). */
+function accountAlertRules(ns: string) {
+    const spend = `max by (namespace, account) (gateway_account_month_usd${ns})`;
+    const forecast = `max by (namespace, account) (gateway_account_month_forecast_usd${ns})`;
+    const budget = `max by (namespace, account) (gateway_account_budget_usd${ns})`;
+    const alert = (name: string, what: string, share: number, severity: string, summary: string) => ({
+        alert: name,
+        expr: `${what} >= ${share} * ${budget}`,
+        for: what === spend ? BUDGET_ALERT_FOR.actual : BUDGET_ALERT_FOR.forecast,
+        labels: { severity },
+        annotations: { summary, description: `${summary}: $\{{ $value | printf "%.2f" }} (billing.account.budgetUsdPerMonth); past 100 % every team's warm-ups and new batches are refused.` },
+    });
+    return [
+        alert("GpuserveAccountBudgetForecast80", forecast, 0.8, "info", "Account {{ $labels.account }} is forecast to use 80 % of its monthly budget"),
+        alert("GpuserveAccountBudgetForecast100", forecast, 1, "warning", "Account {{ $labels.account }} is forecast to exceed its monthly budget"),
+        alert("GpuserveAccountBudget80", spend, 0.8, "warning", "Account {{ $labels.account }} has used 80 % of its monthly budget"),
+        alert("GpuserveAccountBudget100", spend, 1, "critical", "Account {{ $labels.account }} has used its monthly budget"),
     ];
 }
 

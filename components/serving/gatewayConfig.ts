@@ -70,7 +70,9 @@ export { drainSeconds };
 export function poolBilling(cfg: StackConfig, poolName: string) {
     const pool = cfg.gpuPools.find((p) => p.name === poolName);
     if (pool === undefined) throw new Error(`no GPU pool '${poolName}'`);
-    return { nodePool: pool.name, nodeUsdPerHour: poolNodePrice(cfg, pool).usdPerHour, gpusPerNode: pool.gpusPerNode, minNodes: pool.minNodes, floorNodes: floorNodes(cfg, pool) };
+    // To the micro-dollar, as cost.json and the cost rules print prices (1.006 x 0.4 is 0.4024, not 0.40240000000000004).
+    const nodeUsdPerHour = Math.round(poolNodePrice(cfg, pool).usdPerHour * 1e6) / 1e6;
+    return { nodePool: pool.name, nodeUsdPerHour, gpusPerNode: pool.gpusPerNode, minNodes: pool.minNodes, floorNodes: floorNodes(cfg, pool) };
 }
 
 /** USD/hour of everything that runs at zero load (cost.json floorUsdPerMonth / hours per month, unrounded). */
@@ -97,7 +99,12 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             billing: poolBilling(cfg, m.pool),
         })),
         // The floor the teams share: cost.json's floorUsdPerMonth, per hour.
-        billing: { floorUsdPerHour: floorUsdPerHour(cfg), floorSplit: cfg.billing.floorSplit },
+        billing: {
+            floorUsdPerHour: floorUsdPerHour(cfg),
+            floorSplit: cfg.billing.floorSplit,
+            // The stack's own budget: every key of its gateway together.
+            ...(cfg.billing.budgetUsdPerMonth !== undefined ? { account: { name: cfg.environment, budgetUsdPerMonth: cfg.billing.budgetUsdPerMonth, budgetHardStop: cfg.billing.budgetHardStop } } : {}),
+        },
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
         drainTimeoutSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
         // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.

@@ -51,6 +51,20 @@ const billingSchema = z.strictObject({
     teams: z.array(z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'")).optional(),
     /** Length of an attribution step (the rule reads a pool minute by minute). @default 60 */
     stepSeconds: z.number().min(0.1).max(3600).default(60),
+    /**
+     * A budget for everything this gateway bills together (all its teams, their floor, idle time nobody
+     * used): a team stack on a platform, whose keys are its groups. Past it every team's warm-ups and new
+     * batches are refused (with budgetHardStop, chat too). Absent: budgets per team only.
+     */
+    account: z
+        .strictObject({
+            /** The account's name in messages and metrics, e.g. the team stack's name. */
+            name: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
+            budgetUsdPerMonth: z.number().positive(),
+            /** @default false */
+            budgetHardStop: z.boolean().default(false),
+        })
+        .optional(),
 });
 
 const cacheSchema = z.strictObject({

@@ -184,6 +184,33 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         assert.deepStrictEqual(u.pools, [{ pool: "a10g", usd: 0.12, worker_seconds: { busy: 15, warmup: 0, idle: 105, cold_start: 0 } }]);
     });
 
+    it("an account budget (every team of the gateway together) refuses every team's warm-ups once the account is past it", async () => {
+        let clock = T0;
+        const f = await fake();
+        const gw = await gateway(billingConfig(f.url, { limits: {}, billing: { floorUsdPerHour: FLOOR, account: { name: "biology", budgetUsdPerMonth: 0.05 } } }), { now: () => clock * 1000 });
+        await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 5000, "worker ready");
+        f.pause();
+        const r = post(gw.url, chatBody("spend", { max_tokens: 2 }), { key: KEY });
+        await waitFor(() => f.stats().running === 1, 5000, "on the worker");
+        clock = T0 + 30;
+        f.resume();
+        assert.strictEqual((await r).status, 200);
+        clock = T0 + 60;
+        await gw.billing.settle();
+        // Radiology: busy 15 + idle 45 = 60 worker-seconds, $0.06; the floor's minute $0.012 in halves. The account: $0.072.
+        const u = (await get(gw.url, "/v1/usage", KEY2)).json;
+        assert.strictEqual(u.team, "cardiology");
+        close(u.spent_usd, 0.006, "cardiology's own month", 1e-4);
+        assert.deepStrictEqual(u.account, { name: "biology", spent_usd: 0.072, forecast_usd: u.account.forecast_usd, budget_usd: 0.05, budget_used: 1.44, over_budget: true, hard_stop: false });
+        assert.deepStrictEqual(u.refused, ["warmup", "batch"]);
+        // Cardiology spent almost nothing, but its account is past its budget.
+        const refused = await warmup(gw.url, KEY2, 5);
+        assert.strictEqual(refused.status, 429);
+        assert.match(refused.json.error.message, /^'biology' \(every team of this gateway\) has spent \$0\.07 of its \$0\.05 monthly budget \(billing\.account\.budgetUsdPerMonth\): warm-ups are refused/);
+        assert.strictEqual((await post(gw.url, chatBody("still works", { max_tokens: 2 }), { key: KEY2 })).status, 200);
+        close(metric(await metrics(gw.url), "gateway_account_month_usd", { account: "biology" }), 0.072, "account metric");
+    });
+
     it("answers GET /v1/usage only with a valid key, and with no budget shows none", async () => {
         const f = await fake();
         const gw = await gateway(billingConfig(f.url, { limits: {} }));

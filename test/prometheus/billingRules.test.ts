@@ -138,6 +138,11 @@ describe("per-team cost rules and budget alerts (promtool test rules)", function
             ...gauge("gateway_team_month_usd", "cardiology", 10),
             ...gauge("gateway_team_month_forecast_usd", "cardiology", 50),
             ...gauge("gateway_team_budget_usd", "cardiology", 100),
+            // The account (every team of a gateway): $120 of $100.
+            ...["gw-a", "gw-b"].flatMap((pod) => [
+                { series: `gateway_account_month_usd{namespace="serving",account="biology",pod="${pod}"}`, values: "120+0x60" },
+                { series: `gateway_account_budget_usd{namespace="serving",account="biology",pod="${pod}"}`, values: "100+0x60" },
+            ]),
             // Anatomy: $500 but no budget: nothing.
             ...gauge("gateway_team_month_usd", "anatomy", 500),
             ...gauge("gateway_team_month_forecast_usd", "anatomy", 900),
@@ -154,6 +159,15 @@ describe("per-team cost rules and budget alerts (promtool test rules)", function
             ]),
             alerts("40m", "GpuserveTeamBudgetForecast100", [
                 radiology("warning", "Team radiology is forecast to exceed its monthly budget", "At the last 7 days' pace team radiology ends the month at $120.00, over its budget: past 100 % its warm-ups and new batches will be refused."),
+            ]),
+            alerts("40m", "GpuserveAccountBudget100", [
+                {
+                    exp_labels: { namespace: "serving", account: "biology", severity: "critical" },
+                    exp_annotations: {
+                        summary: "Account biology has used its monthly budget",
+                        description: "Account biology has used its monthly budget: $120.00 (billing.account.budgetUsdPerMonth); past 100 % every team's warm-ups and new batches are refused.",
+                    },
+                },
             ]),
             // Not yet held long enough: 3 minutes of the actual's 5, 20 of the forecast's 30.
             alerts("3m", "GpuserveTeamBudget80", []),

@@ -31,6 +31,16 @@ describe("ui/budget.js: the team's month in one line", () => {
         assert.match(budgetLine(usage(41.2, 40, { hard_stop: true })).text, /Budget reached: questions, warm-ups and new batches are refused until the month ends/);
     });
 
+    it("adds the account's sentence (every key of a team stack together), and the louder level wins", () => {
+        const account = (spent: number, budget: number) => ({ name: "biology", spent_usd: spent, forecast_usd: spent, budget_usd: budget, over_budget: spent >= budget, hard_stop: false });
+        assert.deepStrictEqual(budgetLine({ ...usage(3, null), account: account(12.4, 40) }), { text: "This month: $3 (no budget set). biology, every key together: $12.40 of $40.", level: "ok" });
+        assert.deepStrictEqual(budgetLine({ ...usage(3, 10), account: account(41, 40) }), {
+            text: "This month: $3 of $10. biology, every key together: $41 of $40. Budget reached: warm-ups and new batches are refused; questions to running models still work.",
+            level: "over",
+        });
+        assert.strictEqual(budgetLine({ ...usage(9, 10), account: account(1, 40) }).level, "warn", "the team's 90 % is louder than the account's 2.5 %");
+    });
+
     it("a 429 with code budget_exceeded is a budget refusal; a rate limit or queue-full 429 is not", () => {
         assert.strictEqual(isBudgetRefusal(429, { code: "budget_exceeded" }), true);
         assert.strictEqual(isBudgetRefusal(429, { code: "rate_limit_exceeded" }), false);

@@ -25,6 +25,20 @@ export function monthOf(t: number): { start: number; end: number } {
     return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 };
 }
 
+/** The hourly key of idle time nobody used (team names never start with a NUL). */
+const UNATTRIBUTED = "\u0000unattributed";
+
+/** Everything a gateway billed together: its teams, their floor and the idle time nobody used (billing.account). */
+export interface AccountUsage {
+    readonly name: string;
+    readonly month: { readonly start: number; readonly end: number };
+    readonly asOf: number;
+    readonly spentUsd: number;
+    readonly forecastUsd: number;
+    readonly budgetUsd: number;
+    readonly hardStop: boolean;
+}
+
 export interface TeamUsage {
     readonly team: string;
     readonly month: { readonly start: number; readonly end: number };
@@ -56,8 +70,10 @@ export class Books {
     private monthStart = -Infinity;
     /** This month's charges: team -> pool -> charge. */
     private month = new Map<string, Record<string, Charge>>();
-    /** GPU USD per team per hour started, for the forecast's trailing window. */
+    /** GPU USD per team per hour started, for the forecast's trailing window (UNATTRIBUTED: idle time nobody used). */
     private readonly hourly = new Map<number, Record<string, number>>();
+    /** This month's USD of idle time nobody used (the account pays it). */
+    private unattributedMonth = 0;
     /** Steps with start < foldedUntil are in the books. */
     private foldedUntil: number | undefined;
     private started: number | undefined;
@@ -112,6 +128,7 @@ export class Books {
         if (month > this.monthStart) {
             this.monthStart = month;
             this.month = new Map();
+            this.unattributedMonth = 0;
         }
         for (const [pool, bill] of billStep(steps, this.priced, this.ledgers)) this.record(pool, start, bill);
     }
@@ -127,7 +144,13 @@ export class Books {
             this.hourly.set(hour, h);
             this.listener?.charged(team, pool, c);
         }
-        if (bill.unattributed.seconds > 0) this.listener?.unattributed(pool, bill.unattributed.seconds, bill.unattributed.usd);
+        if (bill.unattributed.seconds > 0) {
+            this.listener?.unattributed(pool, bill.unattributed.seconds, bill.unattributed.usd);
+            this.unattributedMonth += bill.unattributed.usd;
+            const h = this.hourly.get(hour) ?? {};
+            h[UNATTRIBUTED] = (h[UNATTRIBUTED] ?? 0) + bill.unattributed.usd;
+            this.hourly.set(hour, h);
+        }
     }
 
     private prune(now: number): void {
@@ -184,6 +207,30 @@ export class Books {
     floorShares(now: number): Record<string, number> {
         const gpu = this.monthStart === monthOf(now).start ? this.gpuByTeam() : {};
         return splitFloor(1, this.config.billing.floorSplit, this.teams, gpu);
+    }
+
+    /**
+     * Everything this gateway billed this month together (billing.account): every team's spend (its GPU
+     * time and floor share; the shares add up to the floor), plus idle time nobody used. Undefined without
+     * an account.
+     */
+    account(now: number): AccountUsage | undefined {
+        const a = this.config.billing.account;
+        if (a === undefined) return undefined;
+        const month = monthOf(now);
+        const teams = this.knownTeams().map((t) => this.usage(t, now));
+        const current = this.monthStart === month.start;
+        const unattributed = current ? this.unattributedMonth : 0;
+        // The floor goes to listed teams only; with none listed it is the account's all the same.
+        const floorless = this.teams.length === 0 ? (this.config.billing.floorUsdPerHour * Math.max(0, (teams[0]?.asOf ?? now) - Math.max(month.start, this.started ?? now))) / 3600 : 0;
+        const spentUsd = teams.reduce((s, u) => s + u.spentUsd, 0) + unattributed + floorless;
+        const asOf = teams[0]?.asOf ?? now;
+        const since = Math.max(this.started ?? now, now - FORECAST_WINDOW_SECONDS);
+        let recent = 0;
+        for (const [h, byTeam] of this.hourly) if (h >= since - 3600) recent += byTeam[UNATTRIBUTED] ?? 0;
+        const idleForecast = unattributed + (recent / Math.max(3600, asOf - since)) * Math.max(0, month.end - asOf);
+        const forecastUsd = Math.max(spentUsd, teams.reduce((s, u) => s + u.forecastUsd, 0) + idleForecast + floorless);
+        return { name: a.name, month, asOf, spentUsd, forecastUsd, budgetUsd: a.budgetUsdPerMonth, hardStop: a.budgetHardStop };
     }
 
     /** Teams the books know: configured ones and any that was charged this month. */

@@ -14,7 +14,7 @@ import { GatewayError } from "../errors";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { WarmupEntry } from "../warmupStore";
-import { Books, TeamUsage } from "./books";
+import { AccountUsage, Books, TeamUsage } from "./books";
 import { BillingMetrics } from "./metrics";
 import { PoolMeter, PoolStep } from "./meter";
 import { Charge } from "./rule";
@@ -114,6 +114,12 @@ export class Billing {
             if (u.budgetUsd !== undefined) this.m.budget.set({ team }, u.budgetUsd);
         }
         for (const [team, share] of Object.entries(this.books.floorShares(now))) this.m.floorShare.set({ team }, share);
+        const a = this.books.account(now);
+        if (a) {
+            this.m.accountMonth.set({ account: a.name }, a.spentUsd);
+            this.m.accountForecast.set({ account: a.name }, a.forecastUsd);
+            this.m.accountBudget.set({ account: a.name }, a.budgetUsd);
+        }
     }
 
     private count(team: string, pool: string, c: Charge, zero = false): void {
@@ -213,14 +219,31 @@ export class Billing {
         }
     }
 
+    /** Everything this gateway bills together (billing.account), as of the last fold. */
+    account(): AccountUsage | undefined {
+        return this.books.account(this.now() / 1000);
+    }
+
     /** The calling team's month; waits a moment for the first fold. */
     async usage(team: string): Promise<TeamUsage> {
         await Promise.race([this.ready, new Promise((r) => setTimeout(r, 5000).unref())]);
         return this.books.usage(team, this.now() / 1000);
     }
 
-    /** The refusal for a team past its budget, or undefined. `what`: the request it is about. */
+    /** The refusal for a team past its budget (or past its account's), or undefined. `what`: the request it is about. */
     refusal(team: string, what: "warmup" | "batch" | "chat"): GatewayError | undefined {
+        const refused = what === "warmup" ? "warm-ups are refused" : what === "batch" ? "new batches are refused" : "its requests are refused (budgetHardStop)";
+        const still = what === "chat" ? "" : " Requests to models that are already running still work.";
+        const account = this.config.billing.account;
+        if (account && (what !== "chat" || account.budgetHardStop)) {
+            const a = this.books.account(this.now() / 1000)!;
+            if (a.spentUsd >= a.budgetUsd) {
+                const until = new Date(a.month.end * 1000).toISOString().slice(0, 10);
+                return new BudgetError(
+                    `'${a.name}' (every team of this gateway) has spent ${money(a.spentUsd)} of its ${money(a.budgetUsd)} monthly budget (billing.account.budgetUsdPerMonth): ${refused.replace("its requests", "requests")} until the month ends (${until} UTC) or the budget is raised.${still}`,
+                );
+            }
+        }
         const limits = teamLimits(this.config, team);
         const budget = limits.budgetUsdPerMonth;
         if (budget === undefined) return undefined;
@@ -229,8 +252,6 @@ export class Billing {
         if (u.spentUsd < budget) return undefined;
         const key = this.config.limits.teams[team]?.budgetUsdPerMonth !== undefined ? `limits.teams.${team}.budgetUsdPerMonth` : "limits.default.budgetUsdPerMonth";
         const until = new Date(u.month.end * 1000).toISOString().slice(0, 10);
-        const refused = what === "warmup" ? "warm-ups are refused" : what === "batch" ? "new batches are refused" : "its requests are refused (budgetHardStop)";
-        const still = what === "chat" ? "" : " Requests to models that are already running still work.";
         return new BudgetError(
             `Team '${team}' has spent ${money(u.spentUsd)} of its ${money(budget)} monthly budget (${key}): ${refused} until the month ends (${until} UTC) or the budget is raised.${still}`,
         );

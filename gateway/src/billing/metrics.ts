@@ -7,7 +7,8 @@
  *   warmup | idle | cold_start, the attribution rule's reasons), gateway_team_usd_total{team,pool}
  *   (GPU USD), gateway_pool_unattributed_seconds_total{pool}, and per team this month's
  *   gateway_team_month_usd, gateway_team_month_forecast_usd, gateway_team_budget_usd (teams with a
- *   budget), gateway_team_floor_share (0-1); gateway_billing_floor_usd_per_hour.
+ *   budget), gateway_team_floor_share (0-1); gateway_billing_floor_usd_per_hour; with billing.account,
+ *   gateway_account_month_usd, gateway_account_month_forecast_usd, gateway_account_budget_usd{account}.
  */
 import { Counter, Gauge } from "prom-client";
 import type { Metrics } from "../metrics";
@@ -22,6 +23,9 @@ export class BillingMetrics {
     readonly budget: Gauge;
     readonly floorShare: Gauge;
     readonly floor: Gauge;
+    readonly accountMonth: Gauge;
+    readonly accountForecast: Gauge;
+    readonly accountBudget: Gauge;
     /** Set by the books' owner (index.ts): refreshes the month gauges at scrape time. */
     collector?: () => void;
 
@@ -41,5 +45,8 @@ export class BillingMetrics {
         this.budget = new Gauge({ name: "gateway_team_budget_usd", help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one", labelNames: ["team"], registers });
         this.floorShare = new Gauge({ name: "gateway_team_floor_share", help: "The team's part of the floor (0-1; billing.floorSplit: equal, or by this month's GPU spend)", labelNames: ["team"], registers });
         this.floor = new Gauge({ name: "gateway_billing_floor_usd_per_hour", help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)", registers });
+        this.accountMonth = new Gauge({ name: "gateway_account_month_usd", help: "USD everything this gateway billed this month (billing.account: its teams, their floor, idle time nobody used)", labelNames: ["account"], registers });
+        this.accountForecast = new Gauge({ name: "gateway_account_month_forecast_usd", help: "Forecast of the account's USD at the month's end", labelNames: ["account"], registers });
+        this.accountBudget = new Gauge({ name: "gateway_account_budget_usd", help: "The account's monthly budget in USD (billing.account.budgetUsdPerMonth)", labelNames: ["account"], registers });
     }
 }

@@ -5,15 +5,18 @@
  */
 import type { FastifyInstance } from "fastify";
 import type { Billing } from "./index";
-import type { TeamUsage } from "./books";
+import type { AccountUsage, TeamUsage } from "./books";
 
 const usd = (n: number) => Math.round(n * 1e4) / 1e4;
 const sec = (n: number) => Math.round(n * 1e3) / 1e3;
 const iso = (t: number) => new Date(Math.round(t * 1000)).toISOString();
 
 /** The JSON answer of GET /v1/usage. */
-export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: string; teams: number }) {
+export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: string; teams: number }, a?: AccountUsage) {
+    const accountOver = a !== undefined && a.spentUsd >= a.budgetUsd;
     const over = u.budgetUsd !== undefined && u.spentUsd >= u.budgetUsd;
+    const refusing = over || accountOver;
+    const hardStop = (over && u.hardStop) || (accountOver && a!.hardStop);
     return {
         object: "usage",
         team: u.team,
@@ -29,11 +32,15 @@ export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: stri
         over_budget: over,
         hard_stop: u.hardStop,
         /** What the gateway refuses this team now. */
-        refused: over ? (u.hardStop ? ["warmup", "batch", "chat"] : ["warmup", "batch"]) : [],
+        refused: refusing ? (hardStop ? ["warmup", "batch", "chat"] : ["warmup", "batch"]) : [],
         pools: Object.entries(u.pools)
             .sort(([a], [b]) => a.localeCompare(b))
             .map(([pool, c]) => ({ pool, usd: usd(c.usd), worker_seconds: { busy: sec(c.busy), warmup: sec(c.warmup), idle: sec(c.idle), cold_start: sec(c.coldStart) } })),
         floor: { usd_per_hour: floor.usdPerHour, split: floor.split, teams: floor.teams },
+        // Everything this gateway bills together, when it has a budget of its own (billing.account).
+        ...(a
+            ? { account: { name: a.name, spent_usd: usd(a.spentUsd), forecast_usd: usd(a.forecastUsd), budget_usd: a.budgetUsd, budget_used: Math.round((a.spentUsd / a.budgetUsd) * 1e4) / 1e4, over_budget: accountOver, hard_stop: a.hardStop } }
+            : {}),
     };
 }
 
@@ -43,6 +50,7 @@ export function registerUsageRoutes(v1: FastifyInstance, billing: Billing): void
         const team = request.gw.team ?? "anonymous";
         const b = billing.books;
         const cfg = billing.config.billing;
-        return usageBody(await billing.usage(team), { usdPerHour: cfg.floorUsdPerHour, split: cfg.floorSplit, teams: b.teams.length });
+        const u = await billing.usage(team);
+        return usageBody(u, { usdPerHour: cfg.floorUsdPerHour, split: cfg.floorSplit, teams: b.teams.length }, billing.account());
     });
 }
