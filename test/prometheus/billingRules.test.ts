@@ -39,7 +39,7 @@ async function promtoolTest(tests: unknown[]): Promise<{ code: number; out: stri
 describe("per-team cost rules and budget alerts (promtool test rules)", function () {
     this.timeout(60_000);
     before(function () {
-        requirePrometheus(this);
+        requirePrometheus();
     });
 
     it("prices each team's billed worker-seconds at its pool's node price, adds its floor share, and never adds replicas up", async () => {

@@ -26,7 +26,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
     let dir: string;
 
     before(async function () {
-        requirePrometheus(this);
+        requirePrometheus();
         dir = tempDir("team-cost-");
         const lines: string[] = [];
         const counter = (name: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
