@@ -63,6 +63,19 @@ const billingSchema = z.strictObject({
             budgetUsdPerMonth: z.number().positive(),
             /** @default false */
             budgetHardStop: z.boolean().default(false),
+            /**
+             * The account's spend on other gateways, added to its own: a platform's shared gateway, which
+             * bills this stack's use of the shared pools. Read from their GET /v1/usage with the key in the
+             * environment variable (the team's key on that gateway). @default []
+             */
+            elsewhere: z
+                .array(
+                    z.strictObject({
+                        url: z.string().regex(HTTP_URL, "must be a base URL such as http://gateway.lab-serving.svc.cluster.local (no path)"),
+                        apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY"),
+                    }),
+                )
+                .default([]),
         })
         .optional(),
 });

@@ -201,7 +201,7 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         const u = (await get(gw.url, "/v1/usage", KEY2)).json;
         assert.strictEqual(u.team, "cardiology");
         close(u.spent_usd, 0.006, "cardiology's own month", 1e-4);
-        assert.deepStrictEqual(u.account, { name: "biology", spent_usd: 0.072, forecast_usd: u.account.forecast_usd, budget_usd: 0.05, budget_used: 1.44, over_budget: true, hard_stop: false });
+        assert.deepStrictEqual(u.account, { name: "biology", spent_usd: 0.072, elsewhere_usd: 0, forecast_usd: u.account.forecast_usd, budget_usd: 0.05, budget_used: 1.44, over_budget: true, hard_stop: false });
         assert.deepStrictEqual(u.refused, ["warmup", "batch"]);
         // Cardiology spent almost nothing, but its account is past its budget.
         const refused = await warmup(gw.url, KEY2, 5);
@@ -209,6 +209,47 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         assert.match(refused.json.error.message, /^'biology' \(every team of this gateway\) has spent \$0\.07 of its \$0\.05 monthly budget \(billing\.account\.budgetUsdPerMonth\): warm-ups are refused/);
         assert.strictEqual((await post(gw.url, chatBody("still works", { max_tokens: 2 }), { key: KEY2 })).status, 200);
         close(metric(await metrics(gw.url), "gateway_account_month_usd", { account: "biology" }), 0.072, "account metric");
+    });
+
+    it("an account counts what another gateway bills it (a platform's shared pool) and is refused on that too", async () => {
+        let clock = T0;
+        const f = await fake();
+        // The platform's shared gateway: the team "physics" is one key there; it bills the shared pool, no floor.
+        const shared = await gateway(
+            config([f.url], {
+                pools: [{ name: "qwen", models: [MODEL], upstreams: [f.url], maxConcurrentPerUpstream: 2, billing: { nodePool: "l4", nodeUsdPerHour: NODE } }],
+                auth: { keys: [{ team: "physics", sha256: sha256Hex("sk-physics-on-the-shared-gateway-0001") }] },
+            }),
+            { now: () => clock * 1000 },
+        );
+        // The team's own gateway: no GPU of its own, its keys' groups, an account with the shared gateway's bill in it.
+        process.env.TEST_SHARED_POOL_KEY = "sk-physics-on-the-shared-gateway-0001";
+        const own = await gateway(
+            config(["http://127.0.0.1:9"], {
+                pools: [{ name: "none", models: ["unused-model"], upstreams: ["http://127.0.0.1:9"] }],
+                auth: { keys: [{ team: "physics-staff", sha256: sha256Hex(KEY), permissions: ["warmup"] }] },
+                billing: { account: { name: "physics", budgetUsdPerMonth: 0.02, elsewhere: [{ url: shared.url, apiKeyEnv: "TEST_SHARED_POOL_KEY" }] } },
+            }),
+            { now: () => clock * 1000 },
+        );
+        await waitFor(() => shared.pools.get("qwen")!.readyCount() === 1, 5000, "worker ready");
+        f.pause();
+        const r = post(shared.url, chatBody("shared", { max_tokens: 2 }), { key: "sk-physics-on-the-shared-gateway-0001" });
+        await waitFor(() => f.stats().running === 1, 5000, "on the worker");
+        clock = T0 + 30;
+        f.resume();
+        assert.strictEqual((await r).status, 200);
+        clock = T0 + 60;
+        await shared.billing.settle(); // physics: 15 busy + 45 idle = $0.06 on the shared pool
+        await own.billing.settle();
+        const u = (await get(own.url, "/v1/usage", KEY)).json;
+        assert.strictEqual(u.account.elsewhere_usd, 0.06);
+        assert.strictEqual(u.account.spent_usd, 0.06);
+        assert.strictEqual(u.account.over_budget, true);
+        const refused = await warmup(own.url, KEY, 5);
+        assert.strictEqual(refused.status, 429);
+        assert.match(refused.json.error.message, /'physics' \(every team of this gateway\) has spent \$0\.06 of its \$0\.02 monthly budget/);
+        delete process.env.TEST_SHARED_POOL_KEY;
     });
 
     it("answers GET /v1/usage only with a valid key, and with no budget shows none", async () => {

@@ -37,6 +37,8 @@ export interface AccountUsage {
     readonly forecastUsd: number;
     readonly budgetUsd: number;
     readonly hardStop: boolean;
+    /** Of spentUsd: what other gateways bill the account (billing.account.elsewhere). */
+    readonly elsewhereUsd?: number;
 }
 
 export interface TeamUsage {

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "crypto";
 import { Redis } from "ioredis";
+import { request } from "undici";
 import type { GatewayConfig, PoolConfig } from "../config";
 import { teamLimits } from "../config";
 import { GatewayError } from "../errors";
@@ -114,7 +115,7 @@ export class Billing {
             if (u.budgetUsd !== undefined) this.m.budget.set({ team }, u.budgetUsd);
         }
         for (const [team, share] of Object.entries(this.books.floorShares(now))) this.m.floorShare.set({ team }, share);
-        const a = this.books.account(now);
+        const a = this.account();
         if (a) {
             this.m.accountMonth.set({ account: a.name }, a.spentUsd);
             this.m.accountForecast.set({ account: a.name }, a.forecastUsd);
@@ -175,7 +176,10 @@ export class Billing {
             const now = this.now() / 1000;
             try {
                 await this.flush(now);
-                if (graceSeconds !== undefined) await this.books.fold(now - graceSeconds, now);
+                if (graceSeconds !== undefined) {
+                    await this.books.fold(now - graceSeconds, now);
+                    await this.readElsewhere();
+                }
                 if (this.failing) this.log.info("usage store answers again: bills are current");
                 this.failing = false;
             } catch (e) {
@@ -219,9 +223,43 @@ export class Billing {
         }
     }
 
-    /** Everything this gateway bills together (billing.account), as of the last fold. */
+    /** Everything this gateway bills together (billing.account) and its spend elsewhere, as of the last fold. */
     account(): AccountUsage | undefined {
-        return this.books.account(this.now() / 1000);
+        const a = this.books.account(this.now() / 1000);
+        if (!a) return undefined;
+        const month = a.month.start;
+        const other = this.elsewhere.filter((e) => e.month === month);
+        const spent = other.reduce((s, e) => s + e.spentUsd, 0);
+        const forecast = other.reduce((s, e) => s + e.forecastUsd, 0);
+        return { ...a, spentUsd: a.spentUsd + spent, forecastUsd: a.forecastUsd + forecast, elsewhereUsd: spent };
+    }
+
+    /** The account's last spend read from each other gateway (billing.account.elsewhere). */
+    private elsewhere: Array<{ url: string; month: number; spentUsd: number; forecastUsd: number }> = [];
+    private elsewhereFailing = new Set<string>();
+
+    /** Reads the account's spend on the other gateways; a gateway that does not answer keeps its last figure. */
+    private async readElsewhere(): Promise<void> {
+        const list = this.config.billing.account?.elsewhere ?? [];
+        await Promise.all(
+            list.map(async ({ url, apiKeyEnv }) => {
+                try {
+                    const key = process.env[apiKeyEnv];
+                    if (!key) throw new Error(`${apiKeyEnv} is not set`);
+                    const res = await request(`${url}/v1/usage`, { headers: { authorization: `Bearer ${key}` }, headersTimeout: 5000, bodyTimeout: 5000 });
+                    const body = (await res.body.json()) as { spent_usd?: unknown; forecast_usd?: unknown; period?: { start?: unknown } };
+                    if (res.statusCode !== 200 || typeof body.spent_usd !== "number" || typeof body.forecast_usd !== "number" || typeof body.period?.start !== "string") {
+                        throw new Error(`GET /v1/usage answered ${res.statusCode}`);
+                    }
+                    const entry = { url, month: Date.parse(body.period.start) / 1000, spentUsd: body.spent_usd, forecastUsd: body.forecast_usd };
+                    this.elsewhere = [...this.elsewhere.filter((e) => e.url !== url), entry];
+                    if (this.elsewhereFailing.delete(url)) this.log.info({ url }, "the account's other gateway answers again");
+                } catch (e) {
+                    if (!this.elsewhereFailing.has(url)) this.log.warn({ url, err: (e as Error).message }, "cannot read the account's spend on another gateway: its last figure stands");
+                    this.elsewhereFailing.add(url);
+                }
+            }),
+        );
     }
 
     /** The calling team's month; waits a moment for the first fold. */
@@ -236,7 +274,7 @@ export class Billing {
         const still = what === "chat" ? "" : " Requests to models that are already running still work.";
         const account = this.config.billing.account;
         if (account && (what !== "chat" || account.budgetHardStop)) {
-            const a = this.books.account(this.now() / 1000)!;
+            const a = this.account()!;
             if (a.spentUsd >= a.budgetUsd) {
                 const until = new Date(a.month.end * 1000).toISOString().slice(0, 10);
                 return new BudgetError(

@@ -39,7 +39,19 @@ export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: stri
         floor: { usd_per_hour: floor.usdPerHour, split: floor.split, teams: floor.teams },
         // Everything this gateway bills together, when it has a budget of its own (billing.account).
         ...(a
-            ? { account: { name: a.name, spent_usd: usd(a.spentUsd), forecast_usd: usd(a.forecastUsd), budget_usd: a.budgetUsd, budget_used: Math.round((a.spentUsd / a.budgetUsd) * 1e4) / 1e4, over_budget: accountOver, hard_stop: a.hardStop } }
+            ? {
+                  account: {
+                      name: a.name,
+                      spent_usd: usd(a.spentUsd),
+                      // Of it, what other gateways (a platform's shared pools) bill the account.
+                      elsewhere_usd: usd(a.elsewhereUsd ?? 0),
+                      forecast_usd: usd(a.forecastUsd),
+                      budget_usd: a.budgetUsd,
+                      budget_used: Math.round((a.spentUsd / a.budgetUsd) * 1e4) / 1e4,
+                      over_budget: accountOver,
+                      hard_stop: a.hardStop,
+                  },
+              }
             : {}),
     };
 }
