@@ -4,6 +4,7 @@
  * the gateway's account.
  */
 import * as assert from "assert";
+import { nodeVolumeUsdPerHour } from "../../capacity/cacheCost";
 import { floorNodes, natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
 import { parseConfig } from "../../gateway/src/config";
@@ -30,13 +31,13 @@ describe("gateway config: the per-team bill's prices, floor and budget", () => {
             assert.ok(Math.abs(g.billing.floorUsdPerHour * HOURS_PER_MONTH - floor) < 0.01, `${name}: ${g.billing.floorUsdPerHour} x 730 vs ${floor}`);
             assert.strictEqual(g.billing.account, undefined, "no budget: no account");
         }
-        // dev: g5.xlarge spot, 60 % off $1.006.
-        assert.strictEqual(parseConfig(gatewayConfig(stack("dev"), undefined)).pools[0].billing?.nodeUsdPerHour, 0.4024);
+        // dev: g5.xlarge spot, 60 % off $1.006, plus its root volume.
+        assert.strictEqual(parseConfig(gatewayConfig(stack("dev"), undefined)).pools[0].billing?.nodeUsdPerHour, Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6);
     });
 
     it("carries gpuserve:billing's budget as the gateway's account, named after the stack", () => {
         const g = parseConfig(gatewayConfig(stack("dev", { billing: { budgetUsdPerMonth: 300, budgetHardStop: true, floorSplit: "usage" } }), undefined));
-        assert.deepStrictEqual(g.billing.account, { name: "dev", budgetUsdPerMonth: 300, budgetHardStop: true });
+        assert.deepStrictEqual(g.billing.account, { name: "dev", budgetUsdPerMonth: 300, budgetHardStop: true, elsewhere: [] });
         assert.strictEqual(g.billing.floorSplit, "usage");
     });
 });
