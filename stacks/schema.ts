@@ -240,6 +240,10 @@ export const teamGatewayLimitsSchema = z.strictObject({
     burst: positiveInt.optional(),
     /** The team's keys may warm pools up (POST /v1/warmup): true grants it to all of them, false takes it from all of them. @default each key's own permissions */
     warmup: z.boolean().optional(),
+    /** Monthly budget in USD (GPU time billed to the team plus its floor share, docs/billing.md); past it the team's warm-ups and new batches are refused. No budget when absent. */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past the budget, refuse the team's chat requests too (otherwise they go on). @default false */
+    budgetHardStop: z.boolean().optional(),
     /** The team's batch limits (OpenAI Batch API). @default serving.batch's */
     batch: z
         .strictObject({
@@ -689,7 +693,7 @@ export const teamRegistrationSchema = z.strictObject({
     /** Shared pools (worker pool names of the platform's models) the team may use. @default [] */
     sharedPools: z.array(dnsLabel).default([]),
     /** The team's limits on the shared gateway (its fair share of the shared pools). @default the platform's serving.gateway.limits.default */
-    sharedLimits: teamGatewayLimitsSchema.omit({ batch: true }).optional(),
+    sharedLimits: teamGatewayLimitsSchema.omit({ batch: true, budgetUsdPerMonth: true, budgetHardStop: true }).optional(),
     /** IAM role the team's CI deploys with: EKS access (admin) limited to the team's namespace. */
     deployRoleArn: ROLE_ARN.optional(),
     /** IAM role the team's CI previews with: EKS access (edit) limited to the team's namespace. */

@@ -41,6 +41,24 @@ export interface TeamMonth {
     readonly p99LatencySeconds: number | null;
 }
 
+/** A team's month on its platform, as a team plan's cost.json `bill` holds it and the PR comment reads it. */
+export interface PlannedBill {
+    readonly team: string;
+    readonly platform: string;
+    readonly usdPerMonth: number;
+    /** Its own pools' GPU time and its weights bucket. */
+    readonly ownGpuUsdPerMonth: number;
+    readonly sharedPoolsUsdPerMonth: number;
+    readonly floorShareUsdPerMonth: number;
+    /** The floor all the platform's teams share. */
+    readonly floorUsdPerMonth: number;
+    readonly floorSplit: "equal" | "usage";
+    /** The platform's registered teams. */
+    readonly teams: readonly string[];
+    readonly days: number;
+    readonly notes: readonly string[];
+}
+
 export interface SharedMonth {
     readonly totalUsdPerMonth: number;
     /** The platform's floor plus the shared pools' unattributed cost: what the floor shares add up to. */

@@ -159,7 +159,8 @@ export function nodeGroupBilling(cfg: StackConfig): NodeGroupBilling[] {
         gpusPerNode: p.gpusPerNode,
         minNodes: p.minNodes,
         floorNodes: floorNodes(cfg, p),
-        workerPools: cfg.models.filter((m) => m.pool === p.name).map((m) => m.name),
+        // Its own worker pools (a shared pool's workers are the platform's, billed by its shared gateway).
+        workerPools: cfg.models.filter((m) => m.pool === p.name && !m.shared).map((m) => m.name),
     }));
 }
 

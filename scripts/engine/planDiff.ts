@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import type { PlannedBill } from "../../capacity/bill/sharedMonth";
 
 export interface PlanResource {
     readonly type: string;
@@ -13,14 +14,8 @@ export interface PlanResource {
     readonly options: Record<string, unknown>;
 }
 
-/** A team's month in a plan's cost.json (`bill`, capacity/bill/): what the team pays, in parts. */
-export interface TeamBill {
-    readonly team: string;
-    readonly usdPerMonth: number;
-    readonly ownGpuUsdPerMonth: number;
-    readonly sharedPoolsUsdPerMonth: number;
-    readonly floorShareUsdPerMonth: number;
-}
+/** A team's month in a plan's cost.json (`bill`, capacity/bill/sharedMonth.ts PlannedBill): what the team pays, in parts. */
+export type TeamBill = Pick<PlannedBill, "team" | "usdPerMonth" | "ownGpuUsdPerMonth" | "sharedPoolsUsdPerMonth" | "floorShareUsdPerMonth">;
 
 export interface PlanSnapshot {
     readonly resources: PlanResource[];
