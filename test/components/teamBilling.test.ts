@@ -7,7 +7,8 @@
  */
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { floorUsdPerHour, gatewayConfig } from "../../components/serving/gatewayConfig";
+import { nodeVolumeUsdPerHour } from "../../capacity/cacheCost";
+import { SHARED_POOL_KEY_ENV, floorUsdPerHour, gatewayConfig } from "../../components/serving/gatewayConfig";
 import { placementGatewayOptions } from "../../components/serving";
 import { sharedPlacement } from "../../components/platform";
 import { teamPlacement } from "../../components/team";
@@ -38,7 +39,24 @@ describe("per-team bills on a platform (lab and its teams)", function () {
         const bio = parseStackConfig(exampleRaw("biology"), platform);
         const gb = parseConfig(gatewayConfig(bio, undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
         const own = gb.pools.find((p) => p.models.includes("google/medgemma-1.5-4b-it"))!;
-        assert.deepStrictEqual(own.billing, { nodePool: "a10g", nodeUsdPerHour: 1.006 * 0.4, gpusPerNode: 1, minNodes: 0, floorNodes: 0 });
+        // g5.xlarge spot, 60 % off $1.006, plus its root volume (capacity/cost.ts poolNodePrice).
+        assert.deepStrictEqual(own.billing, { nodePool: "a10g", nodeUsdPerHour: Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6, gpusPerNode: 1, minNodes: 0, floorNodes: 0 });
+    });
+
+    it("a team stack's budget counts what the shared gateway bills it (read from its GET /v1/usage with the team's key there)", () => {
+        const raw = exampleRaw("physics");
+        raw.billing = { budgetUsdPerMonth: 40 };
+        const cfg = parseStackConfig(raw, platform);
+        const g = parseConfig(gatewayConfig(cfg, undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
+        const sharedPool = platform.sharedPools.find((p) => p.name === "qwen3-vl-2b")!;
+        assert.deepStrictEqual(g.billing.account, { name: "physics", budgetUsdPerMonth: 40, budgetHardStop: false, elsewhere: [{ url: `http://${sharedPool.gateway}`, apiKeyEnv: SHARED_POOL_KEY_ENV }] });
+        // The key it reads with is the one the team's gateway already sends to the shared pool.
+        assert.strictEqual(g.pools.find((p) => p.name === "qwen3-vl-2b")!.upstreamApiKeyEnv, SHARED_POOL_KEY_ENV);
+        // Biology uses no shared pool: its account is its own gateway's alone.
+        const bioRaw = exampleRaw("biology");
+        bioRaw.billing = { budgetUsdPerMonth: 400, budgetHardStop: true };
+        const bio = parseConfig(gatewayConfig(parseStackConfig(bioRaw, platform), undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
+        assert.deepStrictEqual(bio.billing.account, { name: "biology", budgetUsdPerMonth: 400, budgetHardStop: true, elsewhere: [] });
     });
 
     it("the platform's shared gateway prices the shared pool and bills no floor (the teams' gateways do)", () => {

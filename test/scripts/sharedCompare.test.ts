@@ -18,17 +18,22 @@ const cents = (n: number) => Math.round(n * 100);
 describe("npm run compare -- --shared (the lab platform and its three teams)", function () {
     this.timeout(180_000);
     const out = tempDir("gpuserve-shared-");
+    // The platform's plan (outputs.json) the teams read: planned once, here, by the first command.
+    const plans = tempDir("gpuserve-shared-plans-");
     let stdout = "";
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let json: any;
 
     before(() => {
-        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", ...TEAMS, "--out", out], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", ...TEAMS, "--out", out, "--plans", plans], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
         stdout = r.stdout;
         json = JSON.parse(fs.readFileSync(path.join(out, "compare.json"), "utf8"));
     });
-    after(() => fs.rmSync(out, { recursive: true, force: true }));
+    after(() => {
+        fs.rmSync(out, { recursive: true, force: true });
+        fs.rmSync(plans, { recursive: true, force: true });
+    });
 
     it("writes compare.json in design.md's shape, exactly", () => {
         assert.deepStrictEqual(Object.keys(json), ["standalone", "shared"]);
@@ -65,11 +70,9 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
     });
 
     it("a team's plan prints and writes its bill, equal to compare's", () => {
-        const plans = tempDir("gpuserve-shared-plans-");
         const r = spawnSync(tsx, ["scripts/plan.ts", "--stack", "physics", "--plans", plans], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
         const bill = JSON.parse(fs.readFileSync(path.join(plans, "physics", "cost.json"), "utf8")).bill;
-        fs.rmSync(plans, { recursive: true, force: true });
         const s = json.shared.teams.physics;
         assert.deepStrictEqual(
             { team: bill.team, usd: bill.usdPerMonth, gpu: cents(bill.ownGpuUsdPerMonth + bill.sharedPoolsUsdPerMonth) / 100, floor: bill.floorShareUsdPerMonth },
@@ -80,11 +83,11 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
     });
 
     it("refuses a comparison without every registered team (the floor is shared by all) and a stack that is not the platform's team", () => {
-        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "biology", "physics", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "biology", "physics", "--out", out, "--plans", plans], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r.status, 1);
         assert.match(r.stderr, /platform 'lab' registers biology, chemistry, physics; the floor is shared by all of them, so the bills add up only with every one: chemistry missing/);
         assert.match(r.stderr, /npm run compare -- --shared lab biology chemistry physics/);
-        const r2 = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "dev", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        const r2 = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "dev", "--out", out, "--plans", plans], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r2.status, 1);
         assert.match(r2.stderr, /stack 'dev' is not a team of platform 'lab'/);
     });
