@@ -134,6 +134,10 @@ describe("per-team cost rules and budget alerts (promtool test rules)", function
             ...gauge("gateway_team_month_usd", "radiology", 85),
             ...gauge("gateway_team_month_forecast_usd", "radiology", 120),
             ...gauge("gateway_team_budget_usd", "radiology", 100),
+            // Neurology, on the thresholds: exactly $80 of $100 spent, forecast $82 (80 %, not 100 %).
+            ...gauge("gateway_team_month_usd", "neurology", 80),
+            ...gauge("gateway_team_month_forecast_usd", "neurology", 82),
+            ...gauge("gateway_team_budget_usd", "neurology", 100),
             // Cardiology: $10 of $100, forecast $50: nothing.
             ...gauge("gateway_team_month_usd", "cardiology", 10),
             ...gauge("gateway_team_month_forecast_usd", "cardiology", 50),
@@ -148,14 +152,20 @@ describe("per-team cost rules and budget alerts (promtool test rules)", function
             ...gauge("gateway_team_month_forecast_usd", "anatomy", 900),
         ];
         // promtool compares annotations exactly: each firing alert's text, written out.
-        const radiology = (severity: string, summary: string, description: string) => ({ exp_labels: { namespace: "serving", team: "radiology", severity }, exp_annotations: { summary, description } });
+        const firing = (team: string) => (severity: string, summary: string, description: string) => ({ exp_labels: { namespace: "serving", team, severity }, exp_annotations: { summary, description } });
+        const radiology = firing("radiology");
+        const neurology = firing("neurology");
         const alerts = (eval_time: string, alertname: string, exp_alerts: unknown[]) => ({ eval_time, alertname, exp_alerts });
         const cases = [
             // After 40 minutes every condition has held long enough (5 m actual, 30 m forecast).
-            alerts("40m", "GpuserveTeamBudget80", [radiology("warning", "Team radiology has used 80 % of its monthly budget", "Team radiology has spent $85.00 this month, 80 % or more of its budget.")]),
+            alerts("40m", "GpuserveTeamBudget80", [
+                radiology("warning", "Team radiology has used 80 % of its monthly budget", "Team radiology has spent $85.00 this month, 80 % or more of its budget."),
+                neurology("warning", "Team neurology has used 80 % of its monthly budget", "Team neurology has spent $80.00 this month, 80 % or more of its budget."),
+            ]),
             alerts("40m", "GpuserveTeamBudget100", []),
             alerts("40m", "GpuserveTeamBudgetForecast80", [
                 radiology("info", "Team radiology is forecast to use 80 % of its monthly budget", "At the last 7 days' pace team radiology ends the month at $120.00, 80 % or more of its budget (limits.teams.radiology.budgetUsdPerMonth)."),
+                neurology("info", "Team neurology is forecast to use 80 % of its monthly budget", "At the last 7 days' pace team neurology ends the month at $82.00, 80 % or more of its budget (limits.teams.neurology.budgetUsdPerMonth)."),
             ]),
             alerts("40m", "GpuserveTeamBudgetForecast100", [
                 radiology("warning", "Team radiology is forecast to exceed its monthly budget", "At the last 7 days' pace team radiology ends the month at $120.00, over its budget: past 100 % its warm-ups and new batches will be refused."),
