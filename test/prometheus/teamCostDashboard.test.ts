@@ -50,7 +50,10 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         at((t) => [`gateway_pool_unattributed_seconds_total{namespace="serving",pool="qwen",pod="gw-a"} 0 ${t}`]);
         counter("gateway_team_tokens", "tokens");
         at((t, i) => [`gateway_team_tokens_total{namespace="serving",team="radiology",pool="qwen",kind="completion",pod="gw-a"} ${120 * i} ${t}`]);
-        const gauges: Array<[string, string, number]> = [
+        // Namespace "quiet": a stack whose pool stayed at zero, nobody billed GPU time; its one team pays the floor.
+        const gauges: Array<[string, string, number, string?]> = [
+            ["gateway_team_floor_share", "anatomy", 1, "quiet"],
+            ["gateway_team_month_usd", "anatomy", 12, "quiet"],
             ["gateway_team_floor_share", "radiology", 0.5],
             ["gateway_team_floor_share", "cardiology", 0.5],
             ["gateway_team_month_usd", "radiology", 31],
@@ -61,7 +64,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         ];
         for (const name of [...new Set(gauges.map((g) => g[0]))]) {
             gauge(name, name);
-            at((t) => gauges.filter((g) => g[0] === name).flatMap(([, team, v]) => ["gw-a", "gw-b"].map((pod) => `${name}{namespace="serving",team="${team}",pod="${pod}"} ${v} ${t}`)));
+            at((t) => gauges.filter((g) => g[0] === name).flatMap(([, team, v, ns]) => ["gw-a", "gw-b"].map((pod) => `${name}{namespace="${ns ?? "serving"}",team="${team}",pod="${pod}"} ${v} ${t}`)));
         }
         lines.push("# EOF");
         fs.writeFileSync(path.join(dir, "series.om"), lines.join("\n") + "\n");
@@ -69,7 +72,7 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         assert.strictEqual(made.code, 0, made.out);
 
         // Rules in dependency order: prices and the floor, then the per-team series, then the totals.
-        const rules = billingRecordingRules(GROUPS, FLOOR, "serving");
+        const rules = [...billingRecordingRules(GROUPS, FLOOR, "serving"), ...billingRecordingRules(GROUPS, FLOOR, "quiet")];
         const levels = [["gpuserve:pool_worker_usd_per_hour", "gpuserve:floor_usd_per_hour"], ["gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour"], ["gpuserve:team_usd_per_hour"]];
         assert.deepStrictEqual(levels.flat().sort(), [...new Set(rules.map((r) => r.record))].sort(), "every recording rule is backfilled");
         // A Prometheus on a copy of the data (stop() deletes its directory), then the pass's blocks join the data.
@@ -139,6 +142,16 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         near(of(rows, { team: "cardiology", pool: "qwen" }), 0.503, 1e-9, "cardiology GPU $/h");
         const floor = rows.filter((r) => r.metric.pool === undefined);
         near(of(floor, { team: "radiology" }), 0.2, 1e-9, "radiology floor $/h");
+    });
+
+    it("at zero workers (a stack whose pool never woke): its team's cost per hour is its floor share alone, and its month shows", async () => {
+        const rows = await panel("Cost per hour by team: GPU by pool, and floor share");
+        assert.deepStrictEqual(
+            rows.filter((r) => r.metric.namespace === "quiet").map((r) => [r.metric.team, r.metric.pool ?? "floor", r.value]),
+            [["anatomy", "floor", FLOOR]],
+        );
+        assert.strictEqual(of(await panel("Spent this month (GPU time + floor share)"), { namespace: "quiet", team: "anatomy" }), 12);
+        near(of(await panel("Floor share over the time range"), { namespace: "quiet", team: "anatomy" }), FLOOR * 48, FLOOR * (2 / 60), "anatomy floor over 2 days");
     });
 
     it("over the two days: GPU cost by team and pool and the floor shares add up to the hours", async () => {
