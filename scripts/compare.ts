@@ -99,7 +99,7 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { la
             { label: "Policy", cells: cell((r) => r.policy) },
             { label: "GPU USD/month (A10G pool)", cells: cell((r) => usd(r.usdPerMonth)) },
             { label: "Ratio to clairvoyant bound", cells: cell((r) => (r.clairvoyantRatio === null ? "n/a" : `${r.clairvoyantRatio.toFixed(2)}x`)) },
-            { label: "Ratio to online bound", cells: cell((r) => (r.onlineBoundRatio === null ? "n/a" : `${r.onlineBoundRatio.toFixed(2)}x`)) },
+            { label: "Ratio to optimal online rule", cells: cell((r) => (r.onlineRuleRatio === null ? "n/a" : `${r.onlineRuleRatio.toFixed(2)}x`)) },
             { label: "Node hours/month", cells: cell((r) => (r.nodeHoursPerMonth === null ? "n/a" : r.nodeHoursPerMonth.toFixed(1))) },
             { label: "P95 latency", cells: cell((r) => (r.p95LatencySeconds === null ? "n/a (service time only)" : `${r.p95LatencySeconds.toFixed(2)} s`)) },
             { label: "P99 latency", cells: cell((r) => (r.p99LatencySeconds === null ? "n/a" : `${r.p99LatencySeconds.toFixed(2)} s`)) },

@@ -1,7 +1,7 @@
 /**
  * The profile's expected arrival rate per worker pool, per (weekday, local hour): what a
- * policy could know in advance of the traffic without seeing any arrival (the online
- * bound's rate-aware policy, capacity/bounds/online.ts).
+ * policy could know in advance of the traffic without seeing any arrival (the optimal
+ * online rule, capacity/bounds/online.ts).
  *
  * - Rate tables (built-ins, "hourly"): the table x rateScale x the pool's share.
  * - Timetables ("timetable", "classroom"): each session's expected questions
@@ -11,7 +11,7 @@
  *   per weekly hour slot, over the weeks it spans (the one case where the rates come from
  *   the arrivals, averaged; say so when quoting a bound on them).
  */
-import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
+import { DAY, WEEK_MINUTES, hhmmToMinutes, minuteOfWeek, parseCronDays } from "../sim/calendar";
 import type { TrafficConfig } from ".";
 import { poolShares } from ".";
 import { RATE_TABLE_PROFILES } from "./builtins";
@@ -69,6 +69,34 @@ function empiricalRates(trace: Trace, pools: number): PoolWeeklyRates {
         out[trace.pools[i]][(trace.startWeekday + Math.floor(t / DAY)) % 7][Math.floor((t % DAY) / 3600)]++;
     }
     return out.map((week) => week.map((day, d) => day.map((n, h) => (slotHours[d][h] > 0 ? n / slotHours[d][h] : 0))));
+}
+
+/**
+ * The expected rate as a function of simulated time, requests per second, per worker
+ * pool: timetables per minute (a session's questions spread over its scheduled minutes,
+ * so a rule sees where a class ends), rate tables per hour.
+ */
+export function profileRateFunctions(traffic: TrafficConfig, targets: readonly TrafficTarget[], trace: Trace): ((t: number) => number)[] {
+    if (traffic.profile === "classroom" || traffic.profile === "timetable") {
+        const perMinute = timetableMinuteRates(traffic.profile === "classroom" ? CLASSROOM_TIMETABLE : traffic.timetable, targets, traffic.rateScale);
+        return perMinute.map((week) => (t: number) => week[minuteOfWeek(t, trace.startWeekday)] / 60);
+    }
+    return profileRates(traffic, targets, trace).map((week) => (t: number) => rateAt(week, trace.startWeekday, t));
+}
+
+/** Expected requests per minute of the cron week (0 = Sunday 00:00), per worker pool. */
+function timetableMinuteRates(timetable: readonly TimetableSession[], targets: readonly TrafficTarget[], rateScale: number): Float64Array[] {
+    const out = targets.map(() => new Float64Array(WEEK_MINUTES));
+    for (const s of timetable) {
+        const pool = sessionPool(s, targets);
+        const perMinute = (s.students * ATTENDANCE * s.questionsPerStudent * rateScale * (1 - CANCEL_PROBABILITY)) / s.minutes;
+        parseCronDays(s.days).forEach((on, d) => {
+            if (!on) return;
+            const start = d * 1440 + hhmmToMinutes(s.start);
+            for (let m = start; m < start + s.minutes; m++) out[pool][m % WEEK_MINUTES] += perMinute;
+        });
+    }
+    return out;
 }
 
 /** Requests per second at `t` seconds of the trace (day 0 is weekday `startWeekday`). */

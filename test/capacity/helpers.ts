@@ -17,6 +17,8 @@ export interface StackOptions {
     readonly coldStart?: Record<string, unknown>;
     /** The GPU pool's node OS. @default "bottlerocket" */
     readonly ami?: "bottlerocket" | "al2023";
+    /** More keys of the GPU pool (e.g. scaleDownUnneededSeconds). */
+    readonly pool?: Record<string, unknown>;
 }
 
 /** A stack without any cold-start mechanism: AL2023 nodes pull the image, weights from the Hub, no compile cache. */
@@ -29,7 +31,7 @@ export function oneStack(o: StackOptions = {}): StackConfig {
         environment: "test",
         tags: { team: "test" },
         serving: { allowInsecureHttp: true, gateway: { ...o.gateway } },
-        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}) }],
+        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}), ...o.pool }],
         models: [{ id: o.model ?? "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", name: "wp", scaling: { maxReplicas: 4, ...o.scaling } }],
         traffic: o.traffic ?? { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }] },
         ...(o.coldStart ? { coldStart: o.coldStart } : {}),

@@ -26,17 +26,29 @@ const share = (part: number, whole: number) => {
     return ` (${pct < 0.1 ? "< 0.1" : pct.toLocaleString("en-US", { maximumFractionDigits: 1 })} % of arrivals)`;
 };
 
+const ratioText = (r: number | null) => (r === null ? "" : `; this policy's GPU cost is ${r.toFixed(2)}x that`);
+/** The release charge in words: one figure, or the range over worker pools. */
+const releaseText = (e: ExpectedCost) => {
+    const xs = [...new Set(Object.values(e.releaseChargeSeconds).map((x) => Math.round(x)))].sort((a, b) => a - b);
+    return xs.length === 0 ? "nothing" : xs.length === 1 ? `${xs[0]} s` : `${xs[0]}-${xs[xs.length - 1]} s`;
+};
+
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
-        value: (e) => `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts${e.clairvoyantRatio !== null ? `; this policy's GPU cost is ${e.clairvoyantRatio.toFixed(2)}x that` : ""}`,
+        value: (e) =>
+            `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts and ${releaseText(e)} per node release${ratioText(e.clairvoyantRatio)}`,
     },
     {
-        label: "GPU bound (online)",
-        value: (e) => `${usd(e.onlineBoundUsdPerMonth)} per month: the best a hold policy could do without knowing the next arrival (same accounting, latency ignored)${e.onlineBoundRatio !== null ? `; this policy's GPU cost is ${e.onlineBoundRatio.toFixed(2)}x that` : ""}`,
+        label: "GPU reference (optimal online rule)",
+        value: (e) => `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule that knows the profile's rate but not the arrivals (same accounting, latency ignored; a policy that knows more can beat it)${ratioText(e.onlineRuleRatio)}`,
+    },
+    {
+        label: "GPU reference (best hold in hindsight)",
+        value: (e) => `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, chosen knowing every gap (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
     },
 ];
 
