@@ -409,6 +409,52 @@ export const timetableSessionSchema = z.strictObject({
     model: z.string().min(1).optional(),
 });
 
+/** Worker pool, warm replicas and simulated load of a timetabled session (shared by sessions and calendars). */
+const sessionUse = {
+    /** Model id or worker pool name the session uses. @default the stack's first model */
+    model: z.string().min(1).optional(),
+    /** Replicas the pool is warmed to for the session (sessions of one pool at the same time do not add up: the highest wins). @default 1 */
+    replicas: positiveInt.default(1),
+    /** Students in the session: the simulated load of traffic profile "timetable" when traffic.timetable is empty. */
+    students: positiveInt.max(10000).optional(),
+    /** Questions (requests) one student asks in the session, on average (with students). */
+    questionsPerStudent: positiveNumber.max(1000).optional(),
+};
+
+/** A weekly session of the stack's timetable (gpuserve:timetable.sessions), in the stack's `timezone`. */
+export const courseSessionSchema = z.strictObject({
+    /** Days of week the session repeats on, cron syntax (0 = Sunday), e.g. "1,3". */
+    days: cronDays,
+    /** Start time, local HH:MM. */
+    start: z.string().regex(HHMM, "must be HH:MM (24h), e.g. 09:00"),
+    /** Length in minutes. */
+    minutes: positiveInt.max(12 * 60),
+    ...sessionUse,
+});
+
+/** An iCalendar file exported from a course calendar (gpuserve:timetable.calendars). */
+export const calendarSchema = z.strictObject({
+    /** Path of the .ics file (RFC 5545), relative to the project root: its timed events are sessions (recurring, with time zones and exceptions). */
+    file: z.string().min(1),
+    ...sessionUse,
+});
+
+/**
+ * The courses' timetable, given to the scale policy: each session's worker pool is warmed one (pessimistic) cold
+ * start before it and held through it by KEDA cron triggers (stacks/cronTriggers.ts), then released once the
+ * session is over and the pool idle (its cooldown).
+ */
+export const timetableSchema = z.strictObject({
+    /** Weekly sessions `{days, start, minutes, model?, replicas?, students?, questionsPerStudent?}`. @default [] */
+    sessions: z.array(courseSessionSchema).default([]),
+    /** iCalendar files `{file, model?, replicas?, students?, questionsPerStudent?}`; every timed event is a session. @default [] */
+    calendars: z.array(calendarSchema).default([]),
+    /** Deploy the cron triggers that warm the pools; false: the timetable is only the simulated load. @default true */
+    warm: z.boolean().default(true),
+    /** Seconds before a session's start its pool is asked for. @default the pool's pessimistic cold start, so the first question finds a worker */
+    leadSeconds: positiveInt.max(3600).optional(),
+});
+
 /** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */
 export const batchJobSchema = z.strictObject({
     /** Days it is submitted, cron syntax. @default "1-5" */
@@ -423,7 +469,7 @@ export const batchJobSchema = z.strictObject({
 
 export const trafficSchema = z
     .strictObject({
-        /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
+        /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES); a stack with gpuserve:timetable sessions and no profile gets "timetable". @default "classroom" */
         profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
         /** Random seed, so estimates are reproducible. @default 1 */
         seed: nonNegativeInt.default(1),
@@ -437,7 +483,7 @@ export const trafficSchema = z
         hourly: z.array(hourlyRatesSchema).default([]),
         /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. @default none (required by profile "csv") */
         csvFile: z.string().min(1).optional(),
-        /** Profile "timetable": weekly sessions `{days, start, minutes, students, questionsPerStudent, model?}`, repeated every week with noise. @default [] */
+        /** Profile "timetable": weekly sessions `{days, start, minutes, students, questionsPerStudent, model?}`, repeated every week with noise. Empty: the sessions of gpuserve:timetable that give students. @default [] */
         timetable: z.array(timetableSessionSchema).default([]),
         /**
          * Profiles "classroom" and "timetable": the teacher presses "Get GPUs ready for class"
@@ -450,13 +496,16 @@ export const trafficSchema = z
         service: z.record(z.string(), serviceOverrideSchema).default({}),
         /** Batch jobs next to the interactive profile (run on spare capacity, scaled by the batch-backlog trigger). @default [] */
         batches: z.array(batchJobSchema).default([]),
+        /**
+         * First simulated day, "YYYY-MM-DD" (the history week comes before it): places the span in the term of the
+         * timetable's calendars. Without calendars the simulation is weekly and needs no date. @default the Monday on
+         * or before the first session of gpuserve:timetable's calendars
+         */
+        startDate: z.iso.date({ error: "must be a date YYYY-MM-DD, e.g. 2026-09-07" }).optional(),
     })
     .superRefine((t, ctx) => {
         if (t.profile === "hourly" && t.hourly.length === 0) {
             ctx.addIssue({ code: "custom", path: ["hourly"], message: 'profile "hourly" needs at least one entry of 24 rates in traffic.hourly' });
-        }
-        if (t.profile === "timetable" && t.timetable.length === 0) {
-            ctx.addIssue({ code: "custom", path: ["timetable"], message: 'profile "timetable" needs at least one session in traffic.timetable, e.g. { days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6 }' });
         }
         if (t.profile === "csv" && t.csvFile === undefined) {
             ctx.addIssue({ code: "custom", path: ["csvFile"], message: 'profile "csv" needs traffic.csvFile (path of the arrival trace)' });
@@ -506,6 +555,8 @@ export const stackConfigSchema = z.strictObject({
     addons: addonsSchema.default(addonsSchema.parse({})),
     traffic: trafficSchema.default(trafficSchema.parse({})),
     prices: pricesSchema.default(pricesSchema.parse({})),
+    /** The courses' timetable as a scaling input (weekly sessions and .ics calendars). @default no timetable */
+    timetable: timetableSchema.default(timetableSchema.parse({})),
 });
 
 /** The raw shape a user writes (before defaults). */

@@ -13,6 +13,7 @@ import { durationSeconds } from "./scalePolicy";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
 import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
+import { ResolvedTimetable, resolveTimetable } from "./timetable";
 
 /** gpuPools[].scaleDownUnneededSeconds bounds: Cluster Autoscaler's 10 s scan interval to an hour. */
 const UNNEEDED_SECONDS = { min: 10, max: 3600 } as const;
@@ -40,21 +41,28 @@ export interface ResolvedModel extends ModelConfig {
 
 type ParsedServing = ParsedStackConfig["serving"];
 
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving"> {
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "timetable"> {
     readonly gpuPools: ResolvedGpuPool[];
     readonly models: ResolvedModel[];
+    /** gpuserve:timetable with its calendars read and expanded (stacks/timetable.ts). */
+    readonly timetable: ResolvedTimetable;
     /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
     readonly serving: Omit<ParsedServing, "gateway"> & { readonly gateway: ParsedServing["gateway"] & { readonly maxWaitSeconds: number } };
 }
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
+export interface ParseOptions {
+    /** Directory files named in the config (timetable calendars) are relative to. @default process.cwd() (the project, under Pulumi) */
+    readonly root?: string;
+}
+
 /** Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region). */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw);
+export function parseStackConfig(raw: Record<string, unknown>, opts: ParseOptions = {}): StackConfig {
+    const parsed = stackConfigSchema.safeParse(withTimetableProfile(raw));
     if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => fromZodIssue(i, raw)));
     const issues: ConfigIssue[] = [];
-    const cfg = resolve(parsed.data, issues);
+    const cfg = resolve(parsed.data, issues, opts.root ?? process.cwd());
     checkCrossField(cfg, issues);
     if (issues.length > 0) throw new ConfigError(issues);
     return cfg;
@@ -137,7 +145,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
     return s;
 }
 
-function priceFor(cfg: ParsedStackConfig, instanceType: string): number | undefined {
+function priceFor(cfg: Pick<ParsedStackConfig, "prices" | "region">, instanceType: string): number | undefined {
     return cfg.prices.instances[instanceType] ?? instanceSpec(instanceType)?.usdPerHour[cfg.region];
 }
 
@@ -186,7 +194,16 @@ function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: Con
     });
 }
 
-function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+/** A stack that gives a timetable and no traffic profile simulates its timetable (traffic.profile "timetable"). */
+function withTimetableProfile(raw: Record<string, unknown>): Record<string, unknown> {
+    const t = raw.timetable as { sessions?: unknown[]; calendars?: unknown[] } | undefined;
+    const traffic = raw.traffic as Record<string, unknown> | undefined;
+    const given = t !== null && typeof t === "object" && ((Array.isArray(t.sessions) && t.sessions.length > 0) || (Array.isArray(t.calendars) && t.calendars.length > 0));
+    if (!given || (traffic !== undefined && (traffic === null || typeof traffic !== "object" || traffic.profile !== undefined))) return raw;
+    return { ...raw, traffic: { ...traffic, profile: "timetable" } };
+}
+
+function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[], root: string): StackConfig {
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
             issues.push({ key: key("systemNodes", "instanceTypes", i), message: `'${t}' is a GPU instance`, fix: "use a CPU instance type such as m7i.large for the system node group" });
@@ -248,7 +265,8 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
             maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
         });
     });
-    const partial = { ...cfg, gpuPools, models };
+    const timetable = resolveTimetable(cfg.timetable, models, cfg.timezone, root, issues);
+    const partial = { ...cfg, gpuPools, models, timetable };
     // The hold bound follows the modelled cold start of the slowest pool (capacity/sim/holdBound.ts).
     const maxWaitSeconds = cfg.serving.gateway.maxWaitSeconds ?? holdBoundSeconds(partial);
     return { ...partial, serving: { ...cfg.serving, gateway: { ...cfg.serving.gateway, maxWaitSeconds } } };
@@ -299,6 +317,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             });
         }
     });
+    checkTimetable(cfg, issues);
     const { systemNodes, cluster, serving } = cfg;
     if (systemNodes.maxSize < systemNodes.minSize) {
         issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });
@@ -477,4 +496,42 @@ function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
             });
         }
     });
+}
+
+/** The timetable's warm replicas fit the pools; the "timetable" traffic profile has sessions with students. */
+function checkTimetable(cfg: StackConfig, issues: ConfigIssue[]): void {
+    const t = cfg.timetable;
+    const at = (source: string): PropertyKey[] => {
+        const session = /^sessions\[(\d+)\]$/.exec(source);
+        if (session) return ["timetable", "sessions", Number(session[1])];
+        const file = cfg.timetable.calendars.findIndex((c) => source.startsWith(`${c.file.split(/[\\/]/).pop()} `));
+        return ["timetable", "calendars", Math.max(0, file)];
+    };
+    const seen = new Set<string>();
+    for (const slot of t.slots) {
+        const m = cfg.models.find((x) => x.name === slot.pool);
+        const k = key(...at(slot.source), "replicas");
+        if (m && slot.replicas > m.scaling.maxReplicas && !seen.has(k)) {
+            seen.add(k);
+            issues.push({ key: k, message: `warms ${slot.replicas} replicas, more than worker pool '${m.name}' may run (maxReplicas ${m.scaling.maxReplicas})`, fix: `lower it to ${m.scaling.maxReplicas} or raise models[].scaling.maxReplicas` });
+        }
+    }
+    if (cfg.traffic.profile !== "timetable" || cfg.traffic.timetable.length > 0) return;
+    if (t.slots.length === 0) {
+        issues.push({
+            key: key("traffic", "timetable"),
+            message: 'profile "timetable" needs sessions: in traffic.timetable, or gpuserve:timetable sessions or calendars with students',
+            fix: 'add e.g. gpuserve:timetable: {sessions: [{days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6}]}',
+        });
+        return;
+    }
+    const missing = new Set<string>();
+    for (const slot of t.slots) if (slot.students === undefined || slot.questionsPerStudent === undefined) missing.add(key(...at(slot.source)));
+    for (const k of missing) {
+        issues.push({
+            key: k,
+            message: 'gives no students or questionsPerStudent, which the simulated load of traffic profile "timetable" needs',
+            fix: "add students (e.g. 20) and questionsPerStudent (e.g. 6), or set gpuserve:traffic.profile to another profile",
+        });
+    }
 }

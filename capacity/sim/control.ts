@@ -5,7 +5,7 @@
  * Deployment through Cluster.setReplicas. Metrics are what the last scrape saw, so
  * every decision lags the system by up to a scrape interval, as in a real cluster.
  */
-import { WEEK_MINUTES, cronMetricValue, minuteOfWeek } from "./calendar";
+import { cronMetricValue } from "./cron";
 import { Cluster } from "./cluster";
 import { MetricObservation, combineProposals, replicasForMetric } from "./hpa";
 import { fallbackActive, isActivated, kedaPoll } from "./keda";
@@ -109,10 +109,8 @@ export class Control {
     }
 
     windowReplicas(w: WorkerPoolState, t: number): number {
-        if (w.windows.length === 0) return 0;
-        const m = minuteOfWeek(t, this.s.trace.startWeekday) % WEEK_MINUTES;
         let r = 0;
-        for (const win of w.windows) if (win.table[m]) r = Math.max(r, win.replicas);
+        for (const win of w.windows) r = Math.max(r, cronMetricValue(win, t));
         return r;
     }
 
@@ -162,8 +160,7 @@ export class Control {
         if (batch) observations.push(batch);
         // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
         // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
-        const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-        for (const win of w.windows) observations.push({ kind: "AverageValue", total: cronMetricValue(win, minute), target: 1 });
+        for (const win of w.windows) observations.push({ kind: "AverageValue", total: cronMetricValue(win, s.now), target: 1 });
         const status = this.statusReplicas(w);
         const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));

@@ -17,6 +17,7 @@ import { OracleCost, oracleCost } from "./oracle";
 import { ClairvoyantCost, clairvoyantCost } from "../bounds/clairvoyant";
 import { RuleCost, hindsightHoldCost, onlineRuleCost } from "../bounds/online";
 import { profileRateFunctions } from "../traffic/rates";
+import { loadSessions } from "../traffic/timetable";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
@@ -191,7 +192,8 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
 /** The hold-rule references of a stack's simulated trace: the optimal online rule (with the rates its traffic profile expects) and the best hold in hindsight. */
 export function references(config: StackConfig, input: SimInput): { onlineRule: RuleCost; hindsightHold: RuleCost } {
     const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
-    return { onlineRule: onlineRuleCost(input, input.trace, profileRateFunctions(config.traffic, targets, input.trace)), hindsightHold: hindsightHoldCost(input, input.trace) };
+    const rates = profileRateFunctions(config.traffic, targets, input.trace, loadSessions(config.traffic, config.timetable, targets));
+    return { onlineRule: onlineRuleCost(input, input.trace, rates), hindsightHold: hindsightHoldCost(input, input.trace) };
 }
 
 const orNull = (n: number, digits = 2) => (Number.isFinite(n) ? round(n, digits) : null);

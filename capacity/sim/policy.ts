@@ -5,7 +5,8 @@
  */
 import { ACTIVATION_DEMAND, cooldownSecondsFor, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
-import { WarmWindow } from "./calendar";
+import { warmWindowTriggers } from "../../stacks/cronTriggers";
+import type { CronTrigger } from "../../stacks/cronTriggers";
 import { HpaBehavior } from "./hpa";
 
 /** What a trigger reads. */
@@ -48,7 +49,8 @@ export interface PolicySpec {
     readonly hpaSyncSeconds: number;
     readonly pollingIntervalSeconds: number;
     readonly cooldownSeconds: number;
-    readonly warmWindows: readonly WarmWindow[];
+    /** The ScaledObject's cron triggers (warm windows and timetable sessions), as deployed: stacks/cronTriggers.ts, capacity/timetableWarm.ts. */
+    readonly cron: readonly CronTrigger[];
     readonly fallbackReplicas: number;
     /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
     readonly activityLookbackSeconds?: number;
@@ -74,8 +76,9 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * Our policy for one worker pool: exactly what the stack's ScaledObject asks KEDA and the
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
+ * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number): PolicySpec {
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC")): PolicySpec {
     // As components/serving/scaling.ts builds the triggers: only demand activates; the others
     // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
     const metrics: MetricSpec[] = [
@@ -99,7 +102,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         hpaSyncSeconds: HPA_SYNC_SECONDS,
         pollingIntervalSeconds: s.pollingIntervalSeconds,
         cooldownSeconds: cooldownSecondsFor(s, coldStartSeconds),
-        warmWindows: s.warmWindows,
+        cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
@@ -128,7 +131,7 @@ export const REFERENCE_POLICY: PolicySpec = {
     hpaSyncSeconds: HPA_SYNC_SECONDS,
     pollingIntervalSeconds: HPA_SYNC_SECONDS,
     cooldownSeconds: 300,
-    warmWindows: [],
+    cron: [],
     fallbackReplicas: 1,
 };
 
@@ -138,7 +141,9 @@ export function describePolicy(p: PolicySpec): string {
         .filter((m) => m.source !== "warmup")
         .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`))
         .join(" + ");
-    const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");
+    const windows = p.cron.filter((c) => c.name.startsWith("warm-")).map((c) => `warm '${c.start}'-'${c.end}' x${c.desiredReplicas}`);
+    const classes = p.cron.length - windows.length;
+    const warm = [...windows, ...(classes > 0 ? [`${classes} timetable trigger${classes > 1 ? "s" : ""}`] : [])].join(", ");
     const range = `${p.minReplicas}-${p.maxReplicas}`;
     const zero = p.controller === "keda" && p.minReplicas === 0 ? `, to 0 after ${p.cooldownSeconds}s` : "";
     return `${range} on ${triggers}${zero}${warm ? `, ${warm}` : ""}`;

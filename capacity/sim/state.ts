@@ -7,7 +7,7 @@
 import { KIND_IMAGE, Trace } from "../traffic/trace";
 import type { BatchTrace } from "../traffic/batch";
 import { BatchSim } from "./batch";
-import { warmWindowTable } from "./calendar";
+import { CronSpan, CronWindow, compileCron } from "./cron";
 import { EventHeap } from "./heap";
 import { HpaController } from "./hpa";
 import { KedaState } from "./keda";
@@ -114,7 +114,8 @@ export interface WorkerPoolState {
     readonly setup: WorkerPoolSetup;
     readonly hpa: HpaController;
     readonly keda: KedaState;
-    readonly windows: readonly { table: Uint8Array; replicas: number }[];
+    /** The ScaledObject's cron triggers on the simulated clock. */
+    readonly windows: readonly CronWindow[];
     readonly tracksLatency: boolean;
     pods: Pod[];
     ready: Pod[];
@@ -221,7 +222,9 @@ export class SimState {
             this.service[i] = serviceSeconds(this.trace.kinds[i] === KIND_IMAGE ? s.image : s.text, this.trace.z[i]);
         }
         this.gps = input.gpuPools.map((setup) => ({ setup, nodes: [], retired: [], pending: [], nodeSeq: 0, nodeLaunches: 0, peakNodes: 0, interruptions: 0 }));
-        this.wps = input.workerPools.map((setup) => newWorkerPool(setup));
+        // Cron triggers are evaluated from day 0 to the end of the longest possible run (horizon + 14 days of tail).
+        const span = { startWeekday: this.trace.startWeekday, startDate: this.trace.startDate, days: Math.ceil(this.trace.horizonSeconds / 86400) + 15 };
+        this.wps = input.workerPools.map((setup) => newWorkerPool(setup, span));
         this.wps.forEach((w, wi) => {
             const all: number[] = [];
             const h = this.trace.history;
@@ -248,14 +251,14 @@ export class SimState {
     }
 }
 
-function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
+function newWorkerPool(setup: WorkerPoolSetup, span: CronSpan): WorkerPoolState {
     const pol = setup.policy;
     return {
         setup,
         // KEDA gives its HPA minReplicas = max(minReplicaCount, 1): the HPA never goes to 0.
         hpa: new HpaController(pol.behavior, Math.max(1, pol.minReplicas), pol.maxReplicas),
         keda: { lastActive: -Infinity },
-        windows: pol.controller === "keda" ? pol.warmWindows.map((w) => ({ table: warmWindowTable(w), replicas: w.replicas })) : [],
+        windows: pol.controller === "keda" ? pol.cron.map((c) => compileCron(c, span)) : [],
         tracksLatency: pol.metrics.some((m) => m.source === "latencyP95"),
         pods: [],
         ready: [],

@@ -15,7 +15,8 @@ import { DAY, WEEK_MINUTES, hhmmToMinutes, minuteOfWeek, parseCronDays } from ".
 import type { TrafficConfig } from ".";
 import { poolShares } from ".";
 import { RATE_TABLE_PROFILES } from "./builtins";
-import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, TimetableSession, sessionPool } from "./timetable";
+import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, LoadSession, TimetableSession, sessionPool } from "./timetable";
+import { dayOfDate } from "../../stacks/calendar/zones";
 import { Trace, TrafficTarget } from "./trace";
 import { WeeklyRates, emptyWeek, weekFromEntries } from "./weekly";
 
@@ -74,29 +75,31 @@ function empiricalRates(trace: Trace, pools: number): PoolWeeklyRates {
 /**
  * The expected rate as a function of simulated time, requests per second, per worker
  * pool: timetables per minute (a session's questions spread over its scheduled minutes,
- * so a rule sees where a class ends), rate tables per hour.
+ * so a rule sees where a class ends; a calendar's sessions on their dates), rate tables
+ * per hour. `sessions`: the timetabled profile's (capacity/traffic/timetable.ts loadSessions).
  */
-export function profileRateFunctions(traffic: TrafficConfig, targets: readonly TrafficTarget[], trace: Trace): ((t: number) => number)[] {
-    if (traffic.profile === "classroom" || traffic.profile === "timetable") {
-        const perMinute = timetableMinuteRates(traffic.profile === "classroom" ? CLASSROOM_TIMETABLE : traffic.timetable, targets, traffic.rateScale);
-        return perMinute.map((week) => (t: number) => week[minuteOfWeek(t, trace.startWeekday)] / 60);
+export function profileRateFunctions(traffic: TrafficConfig, targets: readonly TrafficTarget[], trace: Trace, sessions?: readonly LoadSession[]): ((t: number) => number)[] {
+    if (sessions !== undefined) {
+        const weekly = targets.map(() => new Float64Array(WEEK_MINUTES));
+        const spanMinutes = Math.ceil(trace.horizonSeconds / 60);
+        const dated = targets.map(() => new Float64Array(spanMinutes));
+        const day0 = trace.startDate === undefined ? undefined : dayOfDate(trace.startDate);
+        for (const s of sessions) {
+            const perMinute = (s.students * ATTENDANCE * s.questionsPerStudent * traffic.rateScale * (1 - CANCEL_PROBABILITY)) / s.minutes;
+            const start = Math.floor(s.startSeconds / 60);
+            if (s.days) {
+                s.days.forEach((on, d) => {
+                    if (!on) return;
+                    for (let m = d * 1440 + start; m < d * 1440 + start + s.minutes; m++) weekly[s.pool][m % WEEK_MINUTES] += perMinute;
+                });
+            } else if (s.date !== undefined && day0 !== undefined) {
+                const from = (dayOfDate(s.date) - day0) * 1440 + start;
+                for (let m = Math.max(0, from); m < Math.min(spanMinutes, from + s.minutes); m++) dated[s.pool][m] += perMinute;
+            }
+        }
+        return targets.map((_, p) => (t: number) => (weekly[p][minuteOfWeek(t, trace.startWeekday)] + (t >= 0 && t < spanMinutes * 60 ? dated[p][Math.floor(t / 60)] : 0)) / 60);
     }
     return profileRates(traffic, targets, trace).map((week) => (t: number) => rateAt(week, trace.startWeekday, t));
-}
-
-/** Expected requests per minute of the cron week (0 = Sunday 00:00), per worker pool. */
-function timetableMinuteRates(timetable: readonly TimetableSession[], targets: readonly TrafficTarget[], rateScale: number): Float64Array[] {
-    const out = targets.map(() => new Float64Array(WEEK_MINUTES));
-    for (const s of timetable) {
-        const pool = sessionPool(s, targets);
-        const perMinute = (s.students * ATTENDANCE * s.questionsPerStudent * rateScale * (1 - CANCEL_PROBABILITY)) / s.minutes;
-        parseCronDays(s.days).forEach((on, d) => {
-            if (!on) return;
-            const start = d * 1440 + hhmmToMinutes(s.start);
-            for (let m = start; m < start + s.minutes; m++) out[pool][m % WEEK_MINUTES] += perMinute;
-        });
-    }
-    return out;
 }
 
 /** Requests per second at `t` seconds of the trace (day 0 is weekday `startWeekday`). */

@@ -5,6 +5,7 @@
  * Prometheus Operator CRDs).
  */
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { cronTriggersFor } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
@@ -44,6 +45,8 @@ export interface PoolSummary {
     readonly maxReplicas: number;
     readonly scaleToZero: boolean;
     readonly warmWindows: string[];
+    /** The timetable's KEDA cron triggers (gpuserve:timetable): "start -> end (timezone): replicas". */
+    readonly timetableTriggers: string[];
     readonly cooldownSeconds: number;
 }
 
@@ -104,6 +107,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     keda: args.keda,
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    cronTriggers: cronTriggersFor(cfg, model),
                     region: cfg.region,
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,
@@ -165,6 +169,9 @@ export class ServingStack extends pulumi.ComponentResource {
                     maxReplicas: m.scaling.maxReplicas,
                     scaleToZero: m.scaling.minReplicas === 0,
                     warmWindows: m.scaling.warmWindows.map((w) => `${w.days} ${w.start}-${w.end} ${cfg.timezone}: ${w.replicas}`),
+                    timetableTriggers: cronTriggersFor(cfg, m)
+                        .filter((c) => c.name.startsWith("class-"))
+                        .map((c) => `${c.start} -> ${c.end} (${c.timezone}): ${c.desiredReplicas}`),
                     cooldownSeconds: cooldownSecondsFor(m.scaling, estimatedColdStartSeconds(cfg, m)),
                 },
             ]),

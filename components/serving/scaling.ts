@@ -11,6 +11,7 @@
  */
 import { ScalingConfig } from "../../stacks/schema";
 import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -27,6 +28,8 @@ export interface ScaledObjectInput {
      * rate of held requests instead of their count. Without it the demand query is the plain one.
      */
     readonly workerSecondsPerRequest?: number;
+    /** Cron triggers: warm windows and timetable sessions (stacks/cronTriggers.ts). @default the warm windows of `scaling` in `timezone` */
+    readonly cron?: readonly CronTrigger[];
 }
 
 /**
@@ -118,12 +121,6 @@ export function fallbackSpec(replicas: number) {
     return { failureThreshold: 3, replicas, behavior: "currentReplicasIfHigher" as const };
 }
 
-/** "08:00" + "1-5" -> "0 8 * * 1-5" */
-export function cronAt(hhmm: string, days: string): string {
-    const [h, m] = hhmm.split(":").map(Number);
-    return `${m} ${h} * * ${days}`;
-}
-
 function prometheusTrigger(name: string, url: string, query: string, threshold: number, activation: number) {
     return {
         type: "prometheus",
@@ -177,13 +174,10 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
         triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }
-    s.warmWindows.forEach((w, i) => {
-        triggers.push({
-            type: "cron",
-            name: `warm-${i}`,
-            metadata: { timezone: input.timezone, start: cronAt(w.start, w.days), end: cronAt(w.end, w.days), desiredReplicas: String(w.replicas) },
-        });
-    });
+    // KEDA cron scaler metadata (kedacore/keda pkg/scalers/cron_scaler.go cronMetadata at v2.20.2): start, end, timezone, desiredReplicas.
+    for (const c of input.cron ?? warmWindowTriggers(s.warmWindows, input.timezone)) {
+        triggers.push({ type: "cron", name: c.name, metadata: { timezone: c.timezone, start: c.start, end: c.end, desiredReplicas: String(c.desiredReplicas) } });
+    }
     return {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: input.deploymentName },
         pollingInterval: s.pollingIntervalSeconds,

@@ -15,6 +15,7 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { scaledObjectSpec } from "./scaling";
+import type { CronTrigger } from "../../stacks/cronTriggers";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
@@ -48,6 +49,8 @@ export interface WorkerPoolArgs {
     readonly coldStart: ColdStartConfig;
     /** The pool's modelled cold start (capacity/bounds/clairvoyant.ts estimatedColdStartSeconds): the predictive warm-up's lead. */
     readonly coldStartSeconds: number;
+    /** The ScaledObject's cron triggers: warm windows and timetable sessions (capacity/timetableWarm.ts cronTriggersFor). */
+    readonly cronTriggers: readonly CronTrigger[];
     readonly region: string;
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
@@ -187,6 +190,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    cron: args.cronTriggers,
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),

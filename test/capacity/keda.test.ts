@@ -4,7 +4,9 @@
  * -> Cluster Autoscaler -> node -> pod -> first answer.
  */
 import * as assert from "assert";
-import { hhmmToMinutes, warmWindowTable } from "../../capacity/sim/calendar";
+import { hhmmToMinutes } from "../../capacity/sim/calendar";
+import { compileCron } from "../../capacity/sim/cron";
+import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import { simulateStack } from "../../capacity/sim";
 import { isActivated, kedaPoll } from "../../capacity/sim/keda";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
@@ -49,27 +51,31 @@ describe("kedaPoll", () => {
     });
 });
 
-describe("warmWindowTable (KEDA cron trigger)", () => {
-    const at = (table: Uint8Array, weekday: number, hhmm: string) => table[weekday * 1440 + hhmmToMinutes(hhmm)];
+describe("warm windows as KEDA cron triggers (capacity/sim/cron.ts)", () => {
+    const win = (days: string, start: string, end: string) => compileCron(warmWindowTriggers([{ days, start, end, replicas: 1 }], "UTC")[0], { startWeekday: 1, days: 14 });
+    /** Second of the first week (day 0 is a Monday) at a weekday (cron numbering) and time. */
+    const at = (weekday: number, hhmm: string) => (((weekday + 6) % 7) * 1440 + hhmmToMinutes(hhmm)) * 60 + 30;
 
     it("is active from the start minute to the minute before the end, on the listed days only", () => {
-        const t = warmWindowTable({ days: "1-5", start: "08:00", end: "18:00", replicas: 1 });
+        const w = win("1-5", "08:00", "18:00");
         assert.deepStrictEqual(
-            ["07:59", "08:00", "17:59", "18:00"].map((h) => at(t, 1, h)),
-            [0, 1, 1, 0],
+            ["07:59", "08:00", "17:59", "18:00"].map((h) => w.activeAt(at(1, h))),
+            [false, true, true, false],
         );
-        assert.strictEqual(at(t, 6, "12:00"), 0);
-        assert.strictEqual(at(t, 0, "12:00"), 0);
-        assert.strictEqual(t.reduce((a, b) => a + b, 0), 5 * 600);
+        assert.strictEqual(w.activeAt(at(6, "12:00")), false);
+        assert.strictEqual(w.activeAt(at(0, "12:00")), false);
+        let minutes = 0;
+        for (let m = 0; m < 7 * 1440; m++) if (w.activeAt(m * 60 + 30)) minutes++;
+        assert.strictEqual(minutes, 5 * 600);
     });
 
     it("keeps a window that crosses midnight on Friday open until Monday's end, like KEDA with the same crons", () => {
-        const t = warmWindowTable({ days: "1-5", start: "22:00", end: "06:00", replicas: 1 });
-        assert.strictEqual(at(t, 1, "05:59"), 1); // from Friday 22:00
-        assert.strictEqual(at(t, 1, "06:00"), 0);
-        assert.strictEqual(at(t, 6, "12:00"), 1);
-        assert.strictEqual(at(t, 3, "21:59"), 0);
-        assert.strictEqual(at(t, 3, "22:00"), 1);
+        const w = win("1-5", "22:00", "06:00");
+        assert.strictEqual(w.activeAt(at(1, "05:59") + 7 * 86400), true); // from Friday 22:00
+        assert.strictEqual(w.activeAt(at(1, "06:00") + 7 * 86400), false);
+        assert.strictEqual(w.activeAt(at(6, "12:00")), true);
+        assert.strictEqual(w.activeAt(at(3, "21:59")), false);
+        assert.strictEqual(w.activeAt(at(3, "22:00")), true);
     });
 });
 

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { Level, ReleaseCharge, cheapestLevel, priceRule, workerLevels } from "../../capacity/bounds/accounting";
 import { bestConstantHold, constantHoldCost, onlineRuleSeconds, poissonStopRegion, releaseTime } from "../../capacity/bounds/online";
 import { profileRateFunctions, profileRates, rateAt } from "../../capacity/traffic/rates";
+import { loadSessions } from "../../capacity/traffic/timetable";
 import { expectedCost } from "../../capacity/sim";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { Rng } from "../../capacity/sim/rng";
@@ -161,7 +162,7 @@ describe("profileRates and profileRateFunctions", () => {
         assert.ok(Math.abs(r[1][9] - 20 * 0.9 * 6 * 0.95) < 1e-9, `${r[1][9]}`);
         assert.strictEqual(r[1][8], 0);
         // Per minute: the class's rate from 09:00 to 09:50, nothing from 09:50 (the hourly table would say the hour's mean).
-        const f = profileRateFunctions(config.traffic, targets, trace("classroom"))[0];
+        const f = profileRateFunctions(config.traffic, targets, trace("classroom"), loadSessions(config.traffic, undefined, targets))[0];
         assert.ok(Math.abs(f(9 * 3600 + 60) - (20 * 0.9 * 6 * 0.95) / 50 / 60) < 1e-12);
         assert.strictEqual(f(9 * 3600 + 51 * 60), 0);
     });
