@@ -1,7 +1,7 @@
 /**
  * A worker pool's cron triggers as deployed (components/serving/workers.ts) and simulated
  * (capacity/sim/setup.ts): its warm windows and its timetable sessions, each session warmed
- * one pessimistic cold start ahead (stacks/cronTriggers.ts says how sessions become triggers).
+ * one pessimistic warm-up (a cold start as a cron trigger starts it) ahead (stacks/cronTriggers.ts says how sessions become triggers).
  */
 import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cronTriggers";
 import { cooldownSecondsFor } from "../stacks/scalePolicy";
@@ -13,12 +13,14 @@ import { DEFAULT_SIM_PARAMS, SimParams } from "./sim/params";
 type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
 
 /**
- * A pool's pessimistic cold start, request at zero to routable: every wait a full period,
- * every range at its maximum, the node launched on the slowest network of the pool's
- * instance types, with the mechanisms the stack deploys (the compile cache restored, when
- * it is on). What a session's lead must cover for its first question to find a worker.
+ * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: a full
+ * KEDA poll (the cron trigger is read at polls; no metric scrape), the autoscaler's GPU
+ * buffer and a full scan, the slowest node boot, the pod start with the mechanisms the stack
+ * deploys (the compile cache restored, when it is on), a full readiness period and DNS
+ * refresh, on the slowest network of the pool's instance types. What a session's lead
+ * covers so its first question finds a worker.
  */
-export function pessimisticColdStartSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools">, m: ResolvedModel, p: SimParams = DEFAULT_SIM_PARAMS): number {
+export function pessimisticWarmupSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools">, m: ResolvedModel, p: SimParams = DEFAULT_SIM_PARAMS): number {
     const pool = config.gpuPools.find((g) => g.name === m.pool);
     if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
     const mech = mechanismsFor(config, pool, m);
@@ -26,13 +28,13 @@ export function pessimisticColdStartSeconds(config: Pick<StackConfig, "coldStart
     const boot = nodeBootRange(p, mech.ami).max;
     const image = mech.imageCache ? p.imagePullCachedSeconds : p.imagePullUncachedSeconds.max;
     const v = vllmStartSeconds(p, mech, m.spec.weightsGiB, streamSecondsPerGiB(p, instanceType));
-    const waits = p.scrapeSeconds + m.scaling.pollingIntervalSeconds + p.caGpuBufferSeconds + p.caScanSeconds;
+    const waits = m.scaling.pollingIntervalSeconds + p.caGpuBufferSeconds + p.caScanSeconds;
     return Math.ceil((waits + allocatableAfterLaunch(p, mech.ami, boot) + image + v.weights + v.engine + v.compile + p.readyToRoutableSeconds * 2) * p.coldStartScale);
 }
 
-/** Seconds before a session's start its pool is asked for: gpuserve:timetable.leadSeconds, or the pool's pessimistic cold start. */
+/** Seconds before a session's start its pool is asked for: gpuserve:timetable.leadSeconds, or the pool's pessimistic warm-up. */
 export function timetableLeadSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools" | "timetable">, m: ResolvedModel): number {
-    return config.timetable.leadSeconds ?? pessimisticColdStartSeconds(config, m);
+    return config.timetable.leadSeconds ?? pessimisticWarmupSeconds(config, m);
 }
 
 /** Every cron trigger of a worker pool's ScaledObject: warm windows, then timetable sessions. */

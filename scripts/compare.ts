@@ -42,7 +42,7 @@ export function loadStack(root: string, stack: string): StackConfig {
         const { raw, issues } = rawStackConfig(file.config);
         if (issues.length > 0) throw new ConfigError(issues);
         if (raw.environment === undefined) raw.environment = stack;
-        return parseStackConfig(raw);
+        return parseStackConfig(raw, { root });
     } catch (e) {
         throw new StackConfigError(stack, e);
     }

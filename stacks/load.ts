@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, ConfigIssue, closest } from "./errors";
 import { checkExampleValues } from "./examples";
 import { CONFIG_KEYS, PROJECT, SECRET_KEYS } from "./schema";
-import { StackConfig, parseStackConfig } from "./validate";
+import { ParseOptions, StackConfig, parseStackConfig } from "./validate";
 
 export interface StackSecrets {
     /** Hugging Face token for gated models (MedGemma). */
@@ -57,7 +57,8 @@ function isSecretConfig(fullKey: string): boolean {
     return check ? check(fullKey) : true;
 }
 
-export function loadStackConfig(): LoadedConfig {
+/** `opts.root`: the project directory the config's files (timetable calendars) are relative to. @default process.cwd() */
+export function loadStackConfig(opts: ParseOptions = {}): LoadedConfig {
     const { raw, issues } = rawStackConfig();
     if (raw.region === undefined) {
         issues.push({ key: "aws:region", message: "the AWS region is not set", fix: "pulumi config set aws:region us-east-1" });
@@ -72,14 +73,14 @@ export function loadStackConfig(): LoadedConfig {
     if (issues.length > 0) {
         // Report schema problems too, so the user fixes everything in one round.
         try {
-            parseStackConfig(raw);
+            parseStackConfig(raw, opts);
         } catch (e) {
             if (e instanceof ConfigError) issues.push(...e.issues.filter((i) => !issues.some((j) => j.key === i.key)));
         }
         throw new ConfigError(issues);
     }
     const cfg = new pulumi.Config(PROJECT);
-    const config = parseStackConfig(raw);
+    const config = parseStackConfig(raw, opts);
     // Example values from the committed stack files: fine offline, refused by a real `up`.
     checkExampleValues(raw);
     return {

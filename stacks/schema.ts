@@ -415,10 +415,10 @@ const sessionUse = {
     model: z.string().min(1).optional(),
     /** Replicas the pool is warmed to for the session (sessions of one pool at the same time do not add up: the highest wins). @default 1 */
     replicas: positiveInt.default(1),
-    /** Students in the session: the simulated load of traffic profile "timetable" when traffic.timetable is empty. */
-    students: positiveInt.max(10000).optional(),
-    /** Questions (requests) one student asks in the session, on average (with students). */
-    questionsPerStudent: positiveNumber.max(1000).optional(),
+    /** Students in the session: the simulated load of traffic profile "timetable" when traffic.timetable is empty (an assumption until set). @default 20 */
+    students: positiveInt.max(10000).default(20),
+    /** Questions (requests) one student asks in the session, on average, for the simulated load. @default 6 */
+    questionsPerStudent: positiveNumber.max(1000).default(6),
 };
 
 /** A weekly session of the stack's timetable (gpuserve:timetable.sessions), in the stack's `timezone`. */

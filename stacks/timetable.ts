@@ -25,8 +25,9 @@ export interface TimetableSlot {
     readonly days?: readonly number[];
     /** Dated: "YYYY-MM-DD". */
     readonly date?: string;
-    readonly students?: number;
-    readonly questionsPerStudent?: number;
+    /** The simulated load of the session (profile "timetable"). */
+    readonly students: number;
+    readonly questionsPerStudent: number;
     /** Where it comes from, for the plan: "sessions[0]" or 'biology-101.ics "Biology 101"'. */
     readonly source: string;
 }

@@ -23,6 +23,7 @@ import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
 import { ColdStartPhase } from "./coldStart";
 import { workerColdStart } from "./coldStartReport";
+import { TimetableEffect, timetableEffect } from "./timetableEffect";
 
 export interface RequestCounts {
     readonly arrived: number;
@@ -148,6 +149,8 @@ export interface ExpectedCost {
     readonly assumptions: readonly string[];
     /** Batch jobs of traffic.batches (absent without any): not in the latency figures above. */
     readonly batch?: BatchEstimate;
+    /** The timetable's cron triggers (gpuserve:timetable) and the month without them (absent without a timetable). */
+    readonly timetable?: TimetableEffect;
 }
 
 export interface BatchEstimate {
@@ -186,7 +189,10 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
     const oracle = oracleCost(input, input.trace);
     const clairvoyant = clairvoyantCost(input, input.trace);
     const refs = references(config, input);
-    return { input, result, oracle, clairvoyant, ...refs, expected: summarize(config, input, result, oracle, clairvoyant, refs) };
+    // The timetable's effect is the stack's own policy with and without its cron triggers: not for replaced policies.
+    const timetable = opts.policies ? undefined : timetableEffect(config, input);
+    const expected = summarize(config, input, result, oracle, clairvoyant, refs);
+    return { input, result, oracle, clairvoyant, ...refs, expected: timetable ? { ...expected, timetable } : expected };
 }
 
 /** The hold-rule references of a stack's simulated trace: the optimal online rule (with the rates its traffic profile expects) and the best hold in hindsight. */

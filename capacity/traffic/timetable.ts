@@ -69,13 +69,11 @@ export function weeklyLoad(timetable: readonly TimetableSession[], targets: read
     return timetable.map((s) => ({ pool: sessionPool(s, targets), startSeconds: hhmmToMinutes(s.start) * 60, minutes: s.minutes, days: parseCronDays(s.days), students: s.students, questionsPerStudent: s.questionsPerStudent }));
 }
 
-/** The stack timetable's sessions that give students (validate.ts requires them for profile "timetable"). */
+/** The stack timetable's sessions as the simulated load. */
 export function stackLoad(slots: readonly TimetableSlot[], targets: readonly TrafficTarget[]): LoadSession[] {
-    return slots.flatMap((s) => {
-        if (s.students === undefined || s.questionsPerStudent === undefined) return [];
-        const pool = targets.findIndex((t) => t.name === s.pool);
+    return slots.map((s) => {
         const days = s.days ? Array.from({ length: 7 }, (_, d) => s.days!.includes(d)) : undefined;
-        return [{ pool: Math.max(0, pool), startSeconds: s.startSeconds, minutes: s.minutes, days, date: s.date, students: s.students, questionsPerStudent: s.questionsPerStudent }];
+        return { pool: Math.max(0, targets.findIndex((t) => t.name === s.pool)), startSeconds: s.startSeconds, minutes: s.minutes, days, date: s.date, students: s.students, questionsPerStudent: s.questionsPerStudent };
     });
 }
 

@@ -49,7 +49,7 @@ export async function planStack(root: string, stack: string): Promise<PlanResult
         stack,
         config: file.config,
         secretKeys: file.secretKeys,
-        program: () => deployStack(loadStackConfig()),
+        program: () => deployStack(loadStackConfig({ root })),
     });
     const { [COST_KEY]: cost, ...stackOutputs } = outputs;
     return {

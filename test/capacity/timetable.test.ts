@@ -31,7 +31,7 @@ describe("timetable schema", () => {
     });
 
     it("requires at least one session for profile timetable", () => {
-        assert.match(configError({ profile: "timetable" }), /gpuserve:traffic\.timetable: profile "timetable" needs sessions: in traffic\.timetable, or gpuserve:timetable sessions or calendars with students\. Fix: add e\.g\. gpuserve:timetable/);
+        assert.match(configError({ profile: "timetable" }), /gpuserve:traffic\.timetable: profile "timetable" needs sessions: in traffic\.timetable, or gpuserve:timetable sessions or calendars\. Fix: add e\.g\. gpuserve:timetable/);
     });
 
     it("refuses a session whose model is not a model of the stack", () => {

@@ -36,6 +36,27 @@ const releaseText = (e: ExpectedCost) => {
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
+    {
+        label: "timetable",
+        value: (e) => {
+            const t = e.timetable;
+            if (!t) return null;
+            const files = t.calendars.map((c) => `${c.file}: ${c.sessions} sessions${c.first ? ` from ${c.first} to ${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? `, ${c.allDayEvents} all-day event${c.allDayEvents > 1 ? "s" : ""} skipped` : ""}`);
+            const triggers = Object.values(t.triggers).reduce((a, n) => a + n, 0);
+            const dated = t.calendars.some((c) => c.sessions > 0);
+            return [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") + `; ${triggers} KEDA cron trigger${triggers === 1 ? "" : "s"}${dated ? " (date-specific ones fire again on the same dates next year: give the stack each term's calendar)" : ""}`;
+        },
+    },
+    {
+        label: "timetable warm-ups",
+        value: (e) => {
+            const t = e.timetable;
+            if (!t) return null;
+            const leads = [...new Set(Object.values(t.leadSeconds))].map((x) => `${x} s`).join(" / ");
+            const w = t.without;
+            return `${count(t.sessionsPerMonth)} sessions a month, each warmed ${leads} ahead: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without the timetable's triggers ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
+        },
+    },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
