@@ -1,0 +1,72 @@
+/**
+ * The timetable as a scaling input, end to end: the example course stack (examples/) renders a
+ * ScaledObject whose cron triggers are exactly the ones the simulator runs, valid for KEDA, and
+ * the simulated month warms the pool before every session and not in the cancelled week.
+ */
+import * as assert from "assert";
+import * as path from "path";
+import { readStackFile } from "../../scripts/engine/stackFile";
+import { buildSimInput } from "../../capacity/sim/setup";
+import { simulateStack } from "../../capacity/sim";
+import { compileCron } from "../../capacity/sim/cron";
+import { rawStackConfig } from "../../stacks/load";
+import { PROJECT } from "../../stacks/schema";
+import { parseStackConfig } from "../../stacks/validate";
+import { runStack } from "../helpers/program";
+import { validateManifest } from "../helpers/k8sSchema";
+
+const EXAMPLES = path.join(__dirname, "../../examples");
+const SCALED = "kubernetes:keda.sh/v1alpha1:ScaledObject";
+
+/** The example course stack's raw config (keys without gpuserve:), calendar path made absolute for the program. */
+function courseRaw(): Record<string, unknown> {
+    const { raw } = rawStackConfig(readStackFile(EXAMPLES, "course", PROJECT).config);
+    const t = raw.timetable as { calendars: { file: string }[] };
+    t.calendars = t.calendars.map((c) => ({ ...c, file: path.join(EXAMPLES, c.file) }));
+    return { ...raw, environment: "course" };
+}
+
+describe("timetable: deployed cron triggers = simulated cron triggers (example course)", function () {
+    this.timeout(60000);
+
+    it("emits the timetable's cron triggers in the ScaledObject, valid for KEDA, and the simulator's policy runs exactly those", async () => {
+        const raw = courseRaw();
+        const { region, ...config } = raw;
+        const run = await runStack({ ...config, "aws:region": region });
+        const scaled = run.find(SCALED).map((r) => r.inputs as any).find((s) => s.metadata.name === "worker-qwen3-vl-2b");
+        assert.ok(scaled, "the worker pool's ScaledObject");
+        await validateManifest(scaled);
+        const emitted = scaled.spec.triggers.filter((t: any) => t.type === "cron").map((t: any) => ({ name: t.name, ...t.metadata }));
+        assert.strictEqual(emitted.length, 5);
+        assert.ok(emitted.every((t: any) => t.timezone === "Europe/Berlin" && t.desiredReplicas === "1"));
+        const sim = buildSimInput(parseStackConfig(raw), { days: 7 });
+        const simulated = sim.workerPools[0].policy.cron.map((c) => ({ name: c.name, start: c.start, end: c.end, timezone: c.timezone, desiredReplicas: String(c.desiredReplicas) }));
+        assert.deepStrictEqual(simulated, emitted);
+        // The stack output lists them too.
+        assert.strictEqual((run.outputs.scaling as any)["worker-qwen3-vl-2b"].timetableTriggers.length, 5);
+    });
+
+    it("warms the pool before every simulated session, answers the first question without a cold start, and skips the cancelled week", () => {
+        const config = parseStackConfig(courseRaw());
+        const s = simulateStack(config, { days: 28, params: { timeseries: true } });
+        assert.strictEqual(s.input.trace.startDate, "2026-09-07");
+        const minute = (day: number, hhmm: string) => day * 1440 + Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
+        // The first week has no history, so only the timetable warms: Monday 7 Sep 09:15 from 09:12 (lead 182 s), Thursday 10 Sep.
+        const desired = s.result.series!.perWorkerPool[0].desired;
+        assert.deepStrictEqual(["09:10", "09:13", "10:30"].map((h) => desired[minute(0, h)]), [0, 1, 1]);
+        assert.strictEqual(desired[minute(3, "09:13")], 1);
+        // The timetable's triggers are off in the field-trip week (21 and 24 Sep), on again on 28 Sep.
+        const windows = s.input.workerPools[0].policy.cron.map((c) => compileCron(c, { startWeekday: 1, startDate: "2026-09-07", days: 28 }));
+        const warm = (day: number, hhmm: string) => windows.some((w) => w.activeAt(minute(day, hhmm) * 60));
+        assert.deepStrictEqual([warm(0, "09:30"), warm(14, "09:30"), warm(17, "09:30"), warm(21, "09:30")], [true, false, false, true]);
+        const e = s.expected;
+        assert.ok(e.timetable, "expected.timetable");
+        assert.deepStrictEqual(e.timetable!.triggers, { "qwen3-vl-2b": 5 });
+        // 6 sessions in these 4 weeks (2 a week, none in the field-trip week), per month.
+        assert.strictEqual(e.timetable!.sessionsPerMonth, Math.round(6 * (730 / (28 * 24)) * 10) / 10);
+        // The warm-ups cost GPU time and remove the cold starts at the start of class.
+        assert.ok(e.gpuUsdPerMonth > e.timetable!.without.gpuUsdPerMonth, `${e.gpuUsdPerMonth} vs ${e.timetable!.without.gpuUsdPerMonth}`);
+        assert.ok(e.coldStarts < e.timetable!.without.coldStarts, `${e.coldStarts} vs ${e.timetable!.without.coldStarts}`);
+        assert.ok(e.p99LatencySeconds! <= 10, `P99 ${e.p99LatencySeconds}`);
+    });
+});
