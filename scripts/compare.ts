@@ -1,12 +1,14 @@
 /**
- * npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--reference]
  *
  * Side-by-side cost and latency of team stacks, before anyone spends money: reads each
  * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
  * a table (Markdown with --markdown), and writes <out>/compare.md and <out>/<stack>.svg
  * (default out: plan/compare/). --reference-classroom adds the classroom comparison of
  * the published reference policy, our default policy and the oracle (no stack needed),
- * written to <out>/reference-classroom.md (it never replaces compare.md).
+ * written to <out>/reference-classroom.md (it never replaces compare.md). --reference prints the
+ * policy targets (capacity/sim/targets.ts: 28 days, seeds 1-5, each scenario's figures per seed
+ * and every target met or missed, worst seed) and writes <out>/reference.md.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -16,6 +18,8 @@ import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
+import { measureTargets } from "../capacity/sim/targets";
+import { targetsReport } from "../capacity/sim/report/targets";
 import { stackChart } from "../capacity/sim/report/chart";
 import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig, parseStackConfig } from "../stacks/validate";
@@ -26,6 +30,7 @@ const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
+export const TARGETS_FILE = "reference.md";
 /** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
 const DEFAULT_DAYS = 28;
 
@@ -65,10 +70,11 @@ interface Args {
     markdown: boolean;
     days: number;
     reference: boolean;
+    targets: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false, targets: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -82,10 +88,11 @@ function parseArgs(argv: string[]): Args {
             args.days = Number(value());
             if (!Number.isInteger(args.days) || args.days < 1 || args.days > 366) throw new UsageError("--days must be a whole number from 1 to 366");
         } else if (a === "--reference-classroom") args.reference = true;
+        else if (a === "--reference") args.targets = true;
         else if (a.startsWith("-")) throw new UsageError(`unknown option '${a}'`);
         else args.stacks.push(a);
     }
-    if (args.stacks.length === 0 && !args.reference) throw new UsageError("name at least one stack (or --reference-classroom)");
+    if (args.stacks.length === 0 && !args.reference && !args.targets) throw new UsageError("name at least one stack (or --reference, --reference-classroom)");
     return args;
 }
 
@@ -148,6 +155,13 @@ function main(argv: string[]): void {
         fs.writeFileSync(path.join(args.out, REFERENCE_FILE), [`# ${title}`, "", renderMarkdown(t.headers, t.rows), "", footer, ""].join("\n"));
         written.push(REFERENCE_FILE);
     }
+    if (args.targets) {
+        const results = measureTargets(loadStack(ROOT, "dev"));
+        const report = targetsReport(results, args.markdown);
+        print.push(...(print.length > 0 ? [""] : []), report.text);
+        fs.writeFileSync(path.join(args.out, TARGETS_FILE), report.markdown);
+        written.push(TARGETS_FILE);
+    }
     const dir = path.relative(process.cwd(), args.out) || ".";
     process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}\n`);
 }
@@ -157,7 +171,7 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
+            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference] [--reference-classroom] [--debug]\n`);
             process.exit(1);
         }
         const argv = process.argv.slice(2);

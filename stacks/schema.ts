@@ -155,15 +155,17 @@ export const scalingSchema = z.strictObject({
     /** KEDA polling interval. @default 15 */
     pollingIntervalSeconds: positiveInt.default(15),
     /**
-     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod). @default the pool's estimated cold start
-     * (ski-rental: an idle GPU is kept about as long as restarting it would cost; stacks/scalePolicy.ts cooldownSecondsFor)
+     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod), counted from the last poll at which a trigger
+     * was active. @default 60 with the recent-requests trigger (it does the holding), else the pool's estimated cold start
+     * (ski-rental; stacks/scalePolicy.ts cooldownSecondsFor)
      */
     cooldownSeconds: positiveInt.optional(),
     /**
-     * A request answered within this many seconds keeps the pool active (no scale to zero),
-     * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
+     * Window of the recent-requests trigger: the pool stays active while the requests its workers answered in the last
+     * this-many seconds come often enough to expect one within a cold start (more than window / restart seconds of them;
+     * stacks/scalePolicy.ts recentRequestsActivation), even when scrapes see an empty queue between them. 0 = off. @default 300
      */
-    activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
+    activityLookbackSeconds: nonNegativeInt.max(3600).default(300),
     /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
     fallbackReplicas: nonNegativeInt.default(1),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */

@@ -73,6 +73,17 @@ export function estimatedColdStartSeconds(config: Pick<StackConfig, "coldStart" 
 }
 
 /**
+ * GPU seconds a worker pool's restart costs, node launch to routable with the simulator's default parameters
+ * (coldStartSeconds above, what the bound pays per run): the recent-requests trigger's activation
+ * (stacks/scalePolicy.ts recentRequestsActivation) and the simulator's copy of it.
+ */
+export function restartSeconds(config: Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools">, m: ResolvedModel): number {
+    const pool = config.gpuPools.find((g) => g.name === m.pool);
+    if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
+    return Math.round(coldStartSeconds(DEFAULT_SIM_PARAMS, { coldStart: mechanismsFor(config, pool, m), weightsGiB: m.spec.weightsGiB }, poolNodePrice(config, pool).instanceType) * 10) / 10;
+}
+
+/**
  * GPU-seconds one image request takes on a worker of the pool (median / concurrency, the
  * default service model): how the cold-start-aware demand query sizes a pool at zero.
  */

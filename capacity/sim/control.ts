@@ -62,6 +62,9 @@ export class Control {
                 }
             }
             w.snapHistory = historyRate(w, s.now);
+            // components/serving/scaling.ts recent-requests: sum(increase(gateway_upstream_requests_total[lookback])), the requests handed to a worker in the look-back.
+            const lookback = w.setup.policy.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
+            w.snapRecent = lookback > 0 ? upperBound(w.handoffs, s.now) - upperBound(w.handoffs, s.now - lookback) : 0;
             w.snapWarmup = 0;
             for (const x of w.warmups) if (s.now >= x.from && s.now < x.until) w.snapWarmup = Math.max(w.snapWarmup, x.replicas);
             w.snapWaitingPerPod = w.ready.map((p) => p.waitingLive);
@@ -180,7 +183,8 @@ export class Control {
         } else if (!error) {
             w.failedSyncs = 0;
             const lookback = pol.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
-            if (lookback > 0 && s.now - w.snapLastArrival < lookback) active = true;
+            // The recent-requests trigger: active while more requests than its activationThreshold came in the look-back.
+            if (lookback > 0 && isActivated(w.snapRecent, pol.activityActivation ?? 0)) active = true;
             for (const m of pol.metrics) {
                 const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : m.source === "history" ? w.snapHistory : m.source === "warmup" ? w.snapWarmup : 0;
                 if (isActivated(value, m.activation)) active = true;
@@ -193,7 +197,7 @@ export class Control {
 }
 
 /** First index of a sorted array with a value > x. */
-function upperBound(a: Float64Array, x: number): number {
+function upperBound(a: ArrayLike<number>, x: number): number {
     let lo = 0;
     let hi = a.length;
     while (lo < hi) {

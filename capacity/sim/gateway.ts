@@ -135,6 +135,7 @@ export class Gateway {
         const s = this.s;
         const w = s.wps[pod.wp];
         w.inflight++;
+        w.handoffs.push(s.now); // gateway_upstream_requests_total: a request handed to a worker
         s.reqPod[r] = pod;
         if (pod.running.size < w.setup.service.concurrency) return this.start(pod, r);
         pod.waiting.push(r);

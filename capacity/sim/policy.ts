@@ -3,7 +3,7 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, cooldownSecondsFor, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import { ACTIVATION_DEMAND, cooldownSecondsFor, recentRequestsActivation, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
 import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import type { CronTrigger } from "../../stacks/cronTriggers";
@@ -54,6 +54,8 @@ export interface PolicySpec {
     readonly fallbackReplicas: number;
     /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
     readonly activityLookbackSeconds?: number;
+    /** The recent-requests trigger's activationThreshold: more than this many requests in the look-back keep the pool active (stacks/scalePolicy.ts recentRequestsActivation). @default 0 */
+    readonly activityActivation?: number;
     /**
      * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
      * routable worker, held requests count for ceil(arrival rate x this / 1) replicas' worth
@@ -77,8 +79,9 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
  * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
+ * `restartSeconds`: the recent-requests trigger's rate threshold (capacity/bounds/clairvoyant.ts restartSeconds).
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC")): PolicySpec {
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"), restartSeconds?: number): PolicySpec {
     // As components/serving/scaling.ts builds the triggers: only demand activates; the others
     // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
     const metrics: MetricSpec[] = [
@@ -105,6 +108,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
+        activityActivation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds),
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
         history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,

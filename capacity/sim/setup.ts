@@ -13,7 +13,7 @@ import { LoadSession, loadSessions, timetableOccurrences } from "../traffic/time
 import { firstDate, mondayOf } from "../../stacks/timetable";
 import { dateOfDay, dayOfDate, weekdayOf } from "../../stacks/calendar/zones";
 import { cronTriggersFor } from "../timetableWarm";
-import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
+import { estimatedColdStartSeconds, restartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { withBatchJobs } from "../traffic/batch";
 import { BATCH_DEFAULTS } from "./batch";
@@ -96,7 +96,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             coldStart: mechanismsFor(config, pool, m),
             streamSecondsPerGiB: streamSecondsPerGiB(params, poolNodePrice(config, pool).instanceType),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), cronTriggersFor(config, m)),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), cronTriggersFor(config, m), restartSeconds(config, m)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };

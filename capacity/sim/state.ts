@@ -148,6 +148,10 @@ export interface WorkerPoolState {
     lastArrival: number;
     /** lastArrival as of the last scrape (what a requests counter shows). */
     snapLastArrival: number;
+    /** Requests handed to the pool's workers in the recent-requests trigger's look-back, as of the last scrape. */
+    snapRecent: number;
+    /** Times requests were handed to a worker, ascending (gateway_upstream_requests_total). */
+    handoffs: number[];
     recent: { t: number; latency: number }[];
     failedSyncs: number;
     /** Start of the current cold start (NaN when none). */
@@ -284,6 +288,8 @@ function newWorkerPool(setup: WorkerPoolSetup, span: CronSpan): WorkerPoolState 
         samples: [],
         lastArrival: -Infinity,
         snapLastArrival: -Infinity,
+        snapRecent: 0,
+        handoffs: [],
         recent: [],
         failedSyncs: 0,
         episodeStart: NaN,

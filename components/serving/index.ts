@@ -4,7 +4,7 @@
  * for the add-ons they need (KEDA CRDs, the Load Balancer Controller's webhook,
  * Prometheus Operator CRDs).
  */
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { estimatedColdStartSeconds, restartSeconds } from "../../capacity/bounds/clairvoyant";
 import { cronTriggersFor } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -108,6 +108,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
                     cronTriggers: cronTriggersFor(cfg, model),
+                    restartSeconds: restartSeconds(cfg, model),
                     region: cfg.region,
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,

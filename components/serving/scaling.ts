@@ -10,7 +10,7 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds, recentRequestsActivation } from "../../stacks/scalePolicy";
 import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
 
 export interface ScaledObjectInput {
@@ -28,6 +28,11 @@ export interface ScaledObjectInput {
      * rate of held requests instead of their count. Without it the demand query is the plain one.
      */
     readonly workerSecondsPerRequest?: number;
+    /**
+     * GPU seconds a restart costs (node launch to routable, capacity/bounds/clairvoyant.ts restartSeconds): the
+     * recent-requests trigger holds the pool while requests come more often than one per this. @default any request holds it
+     */
+    readonly restartSeconds?: number;
     /** Cron triggers: warm windows and timetable sessions (stacks/cronTriggers.ts). @default the warm windows of `scaling` in `timezone` */
     readonly cron?: readonly CronTrigger[];
 }
@@ -161,9 +166,9 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         ),
         prometheusTrigger("vllm-waiting", url, q.waiting, s.waitingPerReplica, NEVER),
     ];
-    // Keeps the pool active (never sizes it) while requests were answered recently: gauges
-    // sampled every poll can read 0 between sparse requests and let the pool cool to zero mid-class.
-    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
+    // Keeps the pool active (never sizes it) while requests come often enough to expect one within a restart:
+    // gauges sampled every poll read 0 between questions and would let a class's pool cool to zero mid-class.
+    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, recentRequestsActivation(s.activityLookbackSeconds, input.restartSeconds)));
     const batch = batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
     if (batch) triggers.push(batch);
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));

@@ -49,6 +49,8 @@ export interface WorkerPoolArgs {
     readonly coldStart: ColdStartConfig;
     /** The pool's modelled cold start (capacity/bounds/clairvoyant.ts estimatedColdStartSeconds): the predictive warm-up's lead. */
     readonly coldStartSeconds: number;
+    /** GPU seconds a restart of the pool costs (capacity/bounds/clairvoyant.ts restartSeconds): the recent-requests trigger's activation. */
+    readonly restartSeconds: number;
     /** The ScaledObject's cron triggers: warm windows and timetable sessions (capacity/timetableWarm.ts cronTriggersFor). */
     readonly cronTriggers: readonly CronTrigger[];
     readonly region: string;
@@ -191,6 +193,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
                     cron: args.cronTriggers,
+                    restartSeconds: args.restartSeconds,
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),

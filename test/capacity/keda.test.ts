@@ -9,7 +9,7 @@ import { compileCron } from "../../capacity/sim/cron";
 import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import { simulateStack } from "../../capacity/sim";
 import { isActivated, kedaPoll } from "../../capacity/sim/keda";
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { restartSeconds } from "../../capacity/bounds/clairvoyant";
 import { ACTIVATION_DEMAND } from "../../stacks/scalePolicy";
 import { UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
 
@@ -103,17 +103,22 @@ describe("activation through the simulated loop", () => {
         assert.deepStrictEqual(w.timeToFirstAnswer, [held + 1]);
     });
 
-    it("cools down to zero cooldownSeconds after the last active poll; the autoscaler removes the node after its unneeded time", () => {
+    it("holds the pool while its recent requests expect another within a restart, then cools down; the autoscaler removes the node after its unneeded time", () => {
         const { root, config } = oneRequest();
         const sim = simulateStack(config, { root, params });
         const node = sim.result.gpuPools[0].nodeSeconds;
-        // From launch: provisioning + cooldown (default: the pool's estimated cold start, ~13 min unoptimized) + preStop
-        // + the GPU node group's scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
-        const cooldown = sim.input.workerPools[0].policy.cooldownSeconds;
-        assert.strictEqual(cooldown, Math.round(estimatedColdStartSeconds(config, config.models[0])));
+        const pol = sim.input.workerPools[0].policy;
+        // An unoptimized restart costs ~12 min of GPU: one request in the 300 s look-back expects another within it
+        // (activation 300 / restart < 1), so the request keeps the pool active 300 s after it was handed to the worker.
+        assert.strictEqual(pol.activityLookbackSeconds, 300);
+        assert.strictEqual(pol.activityActivation, Math.round((300 / restartSeconds(config, config.models[0])) * 100) / 100);
+        assert.ok(pol.activityActivation! < 1);
+        // Then the cooldown (a minute: the recent-requests trigger does the holding), preStop, the node group's
+        // scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
+        assert.strictEqual(pol.cooldownSeconds, 60);
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
-        const lower = provisioning + cooldown + 15 + 150;
-        assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
+        const lower = provisioning + 300 - 15 + 60 + 15 + 150;
+        assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {

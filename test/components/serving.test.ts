@@ -5,7 +5,7 @@ import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayCon
 import { networkPolicySpecs } from "../../components/serving/namespace";
 import { predictiveQuery, scaledObjectSpec } from "../../components/serving/scaling";
 import { buildSimInput } from "../../capacity/sim/setup";
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { restartSeconds } from "../../capacity/bounds/clairvoyant";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
@@ -107,11 +107,16 @@ describe("ServingStack", () => {
         let derived = 0;
         for (const w of input.workerPools) {
             const spec = inputs(prod.get(SCALED, `gpuserve-test-${w.name}-scaler`)).spec;
-            // Ski-rental default: the pool's estimated cold start, not a constant.
+            // The deployed cooldown and the recent-requests trigger's rate threshold are the simulator's.
             assert.strictEqual(spec.cooldownPeriod, w.policy.cooldownSeconds, w.name);
             derived += config.models.find((x) => x.name === w.name)!.scaling.cooldownSeconds === undefined ? 1 : 0;
             const m = config.models.find((x) => x.name === w.name)!;
-            assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? Math.round(estimatedColdStartSeconds(config, m)));
+            // With the recent-requests trigger on, the default cooldown only bridges polls: a minute.
+            assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? 60);
+            const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
+            assert.strictEqual(Number(recent.metadata.activationThreshold), w.policy.activityActivation, w.name);
+            assert.strictEqual(w.policy.activityActivation, Math.round((m.scaling.activityLookbackSeconds / restartSeconds(config, m)) * 100) / 100);
+            assert.ok(w.policy.activityActivation! > 1, "a single request must not hold a fast-starting pool for 5 minutes");
             const h = w.policy.history!;
             assert.strictEqual(spec.triggers.find((t: any) => t.name === "predictive").metadata.query, predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds));
             assert.strictEqual(h.windowSeconds, h.leadSeconds);
@@ -136,7 +141,7 @@ describe("ServingStack", () => {
             // Demand (and a batch backlog) wakes the pool; recent requests keep it awake; warm-ups (explicit, predictive) wake it ahead; the sizing triggers never activate.
             for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive", "batch-backlog"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
-            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[120s])) or vector(0)`);
+            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[300s])) or vector(0)`);
             assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);
