@@ -25,6 +25,7 @@
  */
 import type { ResolvedTimetable, TimetableSlot } from "./timetable";
 import { dateOfDay, dayOfDate } from "./calendar/zones";
+import { PREDICTIVE_CONFIRM_SECONDS } from "./scalePolicy";
 
 /** One cron trigger's metadata, as KEDA reads it (plus the trigger name). */
 export interface CronTrigger {
@@ -59,16 +60,25 @@ export function warmWindowTriggers(windows: readonly { readonly days: string; re
 export interface SessionWindowOptions {
     /** Seconds before a session's start the pool is asked for. */
     readonly leadSeconds: number;
-    /** The pool's KEDA cooldownPeriod: the window closes that long before the session ends. */
+    /** The pool's KEDA cooldownPeriod: a "session" window closes that long before the session ends. */
     readonly cooldownSeconds: number;
+    /**
+     * "start": the window covers the session's first `confirmSeconds`, then the pool stays while the class asks
+     * questions (the recent-requests trigger) and is released once it is idle; "session": the window covers the
+     * whole session. @default the timetable's (gpuserve:timetable.hold) in timetableTriggers, "start" in sessionWindow
+     */
+    readonly hold?: "start" | "session";
+    /** "start" windows: seconds after the session's start they stay open. @default PREDICTIVE_CONFIRM_SECONDS (600) */
+    readonly confirmSeconds?: number;
 }
 
 /** A session's window in whole minutes from the midnight of its (start) day: [from, to). */
 export function sessionWindow(slot: Pick<TimetableSlot, "startSeconds" | "minutes">, o: SessionWindowOptions): { from: number; to: number } {
     const from = Math.floor((slot.startSeconds - o.leadSeconds) / 60);
-    // At least a minute, and ending where KEDA's cooldown from it ends the session.
-    const to = Math.max(from + 1, Math.ceil((slot.startSeconds + slot.minutes * 60 - o.cooldownSeconds) / 60));
-    return { from, to };
+    const end = slot.startSeconds + slot.minutes * 60;
+    // "session": ending where KEDA's cooldown from it ends the session; "start": after the confirmation, or at that same end if sooner. At least a minute.
+    const close = o.hold === "session" ? end - o.cooldownSeconds : Math.min(slot.startSeconds + (o.confirmSeconds ?? PREDICTIVE_CONFIRM_SECONDS), end - o.cooldownSeconds);
+    return { from, to: Math.max(from + 1, Math.ceil(close / 60)) };
 }
 
 const mod = (a: number, n: number) => ((a % n) + n) % n;
@@ -83,7 +93,7 @@ export function timetableTriggers(t: ResolvedTimetable, pool: string, timezone: 
     const dated = new Map<string, { first: number; startMonth: number; endMonth: number; startDays: number[]; endDays: number[]; from: number; to: number; replicas: number }>();
     for (const slot of t.slots) {
         if (slot.pool !== pool) continue;
-        const w = sessionWindow(slot, o);
+        const w = sessionWindow(slot, { ...o, hold: o.hold ?? t.hold });
         const fromDay = Math.floor(w.from / 1440);
         if (slot.days) {
             // One trigger per window time; the days of sessions with the same times are merged.

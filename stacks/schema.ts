@@ -443,8 +443,8 @@ export const calendarSchema = z.strictObject({
 
 /**
  * The courses' timetable, given to the scale policy: each session's worker pool is warmed one (pessimistic) cold
- * start before it and held through it by KEDA cron triggers (stacks/cronTriggers.ts), then released once the
- * session is over and the pool idle (its cooldown).
+ * start before it by KEDA cron triggers (stacks/cronTriggers.ts), held while the session runs, then released once
+ * the session is over and the pool idle.
  */
 export const timetableSchema = z.strictObject({
     /** Weekly sessions `{days, start, minutes, model?, replicas?, students?, questionsPerStudent?}`. @default [] */
@@ -453,8 +453,14 @@ export const timetableSchema = z.strictObject({
     calendars: z.array(calendarSchema).default([]),
     /** Deploy the cron triggers that warm the pools; false: the timetable is only the simulated load. @default true */
     warm: z.boolean().default(true),
-    /** Seconds before a session's start its pool is asked for. @default the pool's pessimistic cold start, so the first question finds a worker */
+    /** Seconds before a session's start its pool is asked for. @default the pool's pessimistic warm-up, so the first question finds a worker */
     leadSeconds: positiveInt.max(3600).optional(),
+    /**
+     * How long the triggers hold a session's pool: "start", its first 10 minutes, then the pool stays while the class
+     * asks questions and goes once it is idle (a session cancelled at short notice costs 10 minutes); "session", to its
+     * end (lectures with long silent parts; a cancelled session warms the pool for its whole length). @default "start"
+     */
+    hold: z.enum(["start", "session"]).default("start"),
 });
 
 /** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */

@@ -45,6 +45,8 @@ export interface ResolvedTimetable {
     /** Deploy the cron triggers (gpuserve:timetable.warm). */
     readonly warm: boolean;
     readonly leadSeconds?: number;
+    /** gpuserve:timetable.hold: "start" (the first minutes of a session) or "session" (all of it). */
+    readonly hold: "start" | "session";
     readonly slots: readonly TimetableSlot[];
     readonly calendars: readonly CalendarSummary[];
 }
@@ -114,5 +116,5 @@ export function resolveTimetable(t: ParsedTimetable, models: readonly { readonly
     if (dates.length > 1 && dayOfDate(dates[dates.length - 1]) - dayOfDate(dates[0]) > 365) {
         issues.push({ key: key("timetable", "calendars"), message: `the calendars' sessions run from ${dates[0]} to ${dates[dates.length - 1]}, more than a year`, fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year" });
     }
-    return { warm: t.warm, leadSeconds: t.leadSeconds, slots, calendars };
+    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, slots, calendars };
 }

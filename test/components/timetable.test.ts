@@ -58,7 +58,7 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         // The timetable's triggers are off in the field-trip week (21 and 24 Sep), on again on 28 Sep.
         const windows = s.input.workerPools[0].policy.cron.map((c) => compileCron(c, { startWeekday: 1, startDate: "2026-09-07", days: 28 }));
         const warm = (day: number, hhmm: string) => windows.some((w) => w.activeAt(minute(day, hhmm) * 60));
-        assert.deepStrictEqual([warm(0, "09:30"), warm(14, "09:30"), warm(17, "09:30"), warm(21, "09:30")], [true, false, false, true]);
+        assert.deepStrictEqual([warm(0, "09:20"), warm(14, "09:20"), warm(17, "09:20"), warm(21, "09:20")], [true, false, false, true]);
         const e = s.expected;
         assert.ok(e.timetable, "expected.timetable");
         assert.deepStrictEqual(e.timetable!.triggers, { "qwen3-vl-2b": 5 });

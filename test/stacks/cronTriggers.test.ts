@@ -40,11 +40,16 @@ function configError(f: () => unknown): string {
 }
 
 describe("sessionWindow", () => {
-    it("opens a lead before the start (whole minutes, earlier) and closes a cooldown before the end (later), so KEDA releases the pool at the end", () => {
+    it("hold session: opens a lead before the start (whole minutes, earlier) and closes a cooldown before the end (later), so KEDA releases the pool at the end", () => {
         // 09:15, 50 min: 09:15 - 197 s = 09:11:43 -> 09:11; 10:05 - 158 s = 10:02:22 -> 10:03.
-        assert.deepStrictEqual(sessionWindow({ startSeconds: 9.25 * 3600, minutes: 50 }, WINDOW), { from: 9 * 60 + 11, to: 10 * 60 + 3 });
+        assert.deepStrictEqual(sessionWindow({ startSeconds: 9.25 * 3600, minutes: 50 }, { ...WINDOW, hold: "session" }), { from: 9 * 60 + 11, to: 10 * 60 + 3 });
         // A session shorter than the cooldown still gets a minute.
-        assert.deepStrictEqual(sessionWindow({ startSeconds: 3600, minutes: 2 }, { leadSeconds: 60, cooldownSeconds: 600 }), { from: 59, to: 60 });
+        assert.deepStrictEqual(sessionWindow({ startSeconds: 3600, minutes: 2 }, { leadSeconds: 60, cooldownSeconds: 600, hold: "session" }), { from: 59, to: 60 });
+    });
+
+    it("hold start (the default): closes 10 minutes after the start, when the recent-requests trigger has taken over, or at the end of a shorter session", () => {
+        assert.deepStrictEqual(sessionWindow({ startSeconds: 9.25 * 3600, minutes: 50 }, WINDOW), { from: 9 * 60 + 11, to: 9 * 60 + 25 });
+        assert.deepStrictEqual(sessionWindow({ startSeconds: 9.25 * 3600, minutes: 8 }, WINDOW), { from: 9 * 60 + 11, to: 9 * 60 + 21 });
     });
 });
 
@@ -52,6 +57,7 @@ describe("timetableTriggers", () => {
     const weekly = (slots: Partial<ResolvedTimetable["slots"][number]>[]): ResolvedTimetable => ({
         warm: true,
         calendars: [],
+        hold: "session",
         slots: slots.map((s) => ({ pool: "wp", replicas: 1, startSeconds: 9.25 * 3600, minutes: 50, students: 20, questionsPerStudent: 6, source: "sessions[0]", ...s })),
     });
 
@@ -72,23 +78,26 @@ describe("timetableTriggers", () => {
     it("deploys the example course as five dated triggers, one per window time and month, without the cancelled week", () => {
         const cfg = stack({ calendars: [{ file: "biology-101.ics" }] });
         const t = timetableTriggers(cfg.timetable, cfg.models[0].name, cfg.timezone, WINDOW);
-        // 09:15-10:45: 09:11 to 10:43 (10:45 - 158 s = 10:42:22, up to the minute).
+        // 09:15-10:45: 09:11 to 09:25 (its first 10 minutes; the class's questions hold the pool after that).
         assert.deepStrictEqual(
             t.map((c) => [c.start, c.end]),
             [
-                ["11 9 7,10,14,17,28 9 *", "43 10 7,10,14,17,28 9 *"],
-                ["11 9 1,5,8,12,15,19,22,26,29 10 *", "43 10 1,5,8,12,15,19,22,26,29 10 *"],
-                ["11 9 2,9,12,16,19,23,26,30 11 *", "43 10 2,9,12,16,19,23,26,30 11 *"],
-                ["56 13 6 11 *", "28 15 6 11 *"],
-                ["11 9 3,7,10,14,17 12 *", "43 10 3,7,10,14,17 12 *"],
+                ["11 9 7,10,14,17,28 9 *", "25 9 7,10,14,17,28 9 *"],
+                ["11 9 1,5,8,12,15,19,22,26,29 10 *", "25 9 1,5,8,12,15,19,22,26,29 10 *"],
+                ["11 9 2,9,12,16,19,23,26,30 11 *", "25 9 2,9,12,16,19,23,26,30 11 *"],
+                ["56 13 6 11 *", "10 14 6 11 *"],
+                ["11 9 3,7,10,14,17 12 *", "25 9 3,7,10,14,17 12 *"],
             ],
         );
+        // hold: session holds to 10:43 (10:45 - 158 s = 10:42:22, up to the minute).
+        const held = timetableTriggers(stack({ hold: "session", calendars: [{ file: "biology-101.ics" }] }).timetable, cfg.models[0].name, cfg.timezone, WINDOW);
+        assert.deepStrictEqual([held[0].end, held[3].end], ["43 10 7,10,14,17,28 9 *", "28 15 6 11 *"]);
         assert.ok(t.every((c) => c.timezone === "Europe/Berlin" && c.desiredReplicas === 1));
         assert.deepStrictEqual(t.map((c) => c.name), ["class-0", "class-1", "class-2", "class-3", "class-4"]);
-        // On the simulated clock (day 0 = Monday 7 Sep): warm on 7 Sep at 09:30, not in the cancelled week (21 Sep), warm for the moved session (6 Nov 14:30).
+        // On the simulated clock (day 0 = Monday 7 Sep): warm on 7 Sep at 09:20, not in the cancelled week (21 Sep), warm for the moved session (6 Nov 14:05).
         const windows = t.map((c) => compileCron(c, { startWeekday: 1, startDate: "2026-09-07", days: 120 }));
         const warm = (day: number, hours: number) => windows.some((w) => w.activeAt(day * 86400 + hours * 3600));
-        assert.deepStrictEqual([warm(0, 9.5), warm(14, 9.5), warm(17, 9.5), warm(60, 14.5), warm(59, 9.5)], [true, false, false, true, false]);
+        assert.deepStrictEqual([warm(0, 9 + 20 / 60), warm(14, 9 + 20 / 60), warm(17, 9 + 20 / 60), warm(60, 14 + 5 / 60), warm(59, 9 + 20 / 60), warm(0, 9.5)], [true, false, false, true, false, false]);
     });
 
     it("deploys nothing with warm: false (the timetable is then only the simulated load)", () => {
