@@ -88,6 +88,7 @@ describe("cheapestLevel (the clairvoyant bound of one worker)", () => {
                     return Math.abs(got - bruteForce(l, C, r)) < 1e-6;
                 },
             ),
+            { numRuns: 1000 },
         );
     });
 });

@@ -48,6 +48,13 @@ describe("compileCron (KEDA cron triggers on the simulated clock)", () => {
         assert.deepStrictEqual([w.activeAt(8.5 * 3600), w.activeAt(5 * 86400 + 8.5 * 3600), w.activeAt(2 * 86400 + 8.5 * 3600)], [true, true, false]);
     });
 
+    it("counts a next start and a next end in the same minute as active, as KEDA does (not nextStart.Before(nextEnd))", () => {
+        // Monday 08:59 (day 0 is a Monday): the next start and the next end are both Monday 09:00.
+        const w = compileCron(trigger("0 9 * * 1", "0 9 * * 1-5"), { startWeekday: 1, days: 7 });
+        assert.strictEqual(kedaActive("0 9 * * 1", "0 9 * * 1-5", 8 * 3600 + 59 * 60 + 30, "2026-09-07"), true);
+        assert.strictEqual(w.activeAt(8 * 3600 + 59 * 60 + 30), true);
+    });
+
     it("agrees with KEDA's evaluation at every instant, for weekly and dated triggers (property)", () => {
         const minute = fc.integer({ min: 0, max: 1439 });
         const weekly = fc.tuple(minute, minute, fc.uniqueArray(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 7 })).map(([a, b, days]) => {

@@ -172,3 +172,27 @@ describe("activation through the simulated loop", () => {
         assert.strictEqual(desiredAt(7), 4);
     });
 });
+
+describe("the recent-requests trigger holds a pool while its requests come often enough (simulated)", () => {
+    // Default stack: Qwen3-VL-2B on a g5.xlarge, restart ~110 s of GPU: more than 300 / 110 = 2.7 requests in the
+    // last 5 minutes keep the pool active.
+    const run = (times: number[]) => {
+        const { root, file } = csvTrace(times.map((t) => `${t},image`));
+        return simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), { root }).result.workerPools[0];
+    };
+
+    it("keeps a class's GPU through a 3-minute pause: a question every 30 s for 20 minutes, 3 minutes of silence, 10 more minutes", () => {
+        const times: number[] = [];
+        for (let t = 1000; t < 1000 + 20 * 60; t += 30) times.push(t);
+        for (let t = 1000 + 23 * 60; t < 1000 + 33 * 60; t += 30) times.push(t);
+        const w = run(times);
+        assert.strictEqual(w.coldStarts, 1);
+        assert.strictEqual(w.podStarts, 1);
+    });
+
+    it("lets a user asking every 4 minutes release it in between (one request per restart is not worth holding)", () => {
+        const times = Array.from({ length: 15 }, (_, k) => 1000 + k * 240);
+        const w = run(times);
+        assert.ok(w.podStarts >= 10, `${w.podStarts} pod starts for 15 requests`);
+    });
+});

@@ -56,6 +56,14 @@ describe("the optimal online rule (Poisson stopping rule)", () => {
         assert.deepStrictEqual([quiet.gpuSeconds, quiet.runs, quiet.releaseSeconds], [30 + 3 * 100 + 2 * 65, 3, 130]);
     });
 
+    it("holds only the first worker by the rate: an extra worker's gaps take the best constant hold in hindsight", () => {
+        // Two overlapping requests twice, 2000 s apart, at 2 requests per cold start all day: the first worker is held
+        // (2000 s); the second, needed only while requests overlap, is released (65 + 100 < 2000), as the best constant hold does.
+        const r = onlineRuleSeconds([0, 0, 2010, 2010], [10, 10, 2020, 2020], 1, 100, R65, 2020, () => 0.02);
+        assert.deepStrictEqual([r.gpuSeconds, r.runs, r.heldSeconds, r.releaseSeconds], [100 + 20 + 2000 + (2 * 100 + 20 + 65), 3, 2000, 65]);
+        assert.match(r.policy, /extra workers held 0 s \(best in hindsight\)/);
+    });
+
     it("costs less on Poisson traffic of its rate than constant holds and than a rule reading only the current rate (mean of 400 traces)", () => {
         // A day: busy morning (0.03/s), a lull (0.004/s), a short busy hour (0.02/s), evening trickle (0.008/s).
         const rate = (t: number) => (t < 4 * 3600 ? 0.03 : t < 6 * 3600 ? 0.004 : t < 7 * 3600 ? 0.02 : t < 9 * 3600 ? 0.008 : 0);
