@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { Level, NO_RELEASE_CHARGE, ReleaseCharge, cheapestLevel, priceRule, releaseCharge, releaseTail, workerLevels } from "../../capacity/bounds/accounting";
 import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
 import { buildSimInput } from "../../capacity/sim/setup";
-import { oneStack } from "./helpers";
+import { busySpans, oneStack, releaseCharges } from "./helpers";
 
 /** preStop 15 s, unneeded 50 s, no delay after add. */
 const R65: ReleaseCharge = { preStopSeconds: 15, unneededSeconds: 50, delayAfterAddSeconds: 0 };
@@ -71,23 +71,7 @@ describe("cheapestLevel (the clairvoyant bound of one worker)", () => {
 
     it("is the cheapest of every hold/release choice (brute force, property)", () => {
         fc.assert(
-            fc.property(
-                fc.array(fc.tuple(fc.double({ min: 0, max: 400, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: 9 }),
-                fc.double({ min: 1, max: 300, noNaN: true }),
-                fc.record({ preStopSeconds: fc.integer({ min: 0, max: 30 }), unneededSeconds: fc.integer({ min: 0, max: 200 }), delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }) }),
-                (spans, C, r) => {
-                    // Disjoint busy intervals from (gap, length) pairs.
-                    const l: [number, number][] = [];
-                    let t = 0;
-                    for (const [gap, len] of spans) {
-                        t += gap;
-                        l.push([t, t + len]);
-                        t += len;
-                    }
-                    const got = cheapestLevel(level(l), C, r, Infinity).gpuSeconds;
-                    return Math.abs(got - bruteForce(l, C, r)) < 1e-6;
-                },
-            ),
+            fc.property(busySpans(400, 9), fc.double({ min: 1, max: 300, noNaN: true }), releaseCharges(200), (l, C, r) => Math.abs(cheapestLevel(level(l), C, r, Infinity).gpuSeconds - bruteForce(l, C, r)) < 1e-6),
             { numRuns: 1000 },
         );
     });
@@ -133,19 +117,12 @@ describe("priceRule (a release rule that does not know the next arrival)", () =>
     it("never beats the clairvoyant bound on the same level, whatever it releases (property)", () => {
         fc.assert(
             fc.property(
-                fc.array(fc.tuple(fc.double({ min: 0, max: 3000, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: 40 }),
+                busySpans(3000, 40),
                 fc.double({ min: 1, max: 600, noNaN: true }),
-                fc.record({ preStopSeconds: fc.integer({ min: 0, max: 30 }), unneededSeconds: fc.integer({ min: 0, max: 300 }), delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }) }),
+                releaseCharges(300),
                 fc.array(fc.double({ min: 0, max: 2000, noNaN: true }), { minLength: 1, maxLength: 40 }),
                 fc.double({ min: 0, max: 1e5, noNaN: true }),
-                (spans, C, r, holds, spanEnd) => {
-                    const l: [number, number][] = [];
-                    let t = 0;
-                    for (const [gap, len] of spans) {
-                        t += gap;
-                        l.push([t, t + len]);
-                        t += len;
-                    }
+                (l, C, r, holds, spanEnd) => {
                     let k = 0;
                     const rule = priceRule(level(l), C, r, spanEnd, () => holds[k++ % holds.length]).gpuSeconds;
                     return cheapestLevel(level(l), C, r, spanEnd).gpuSeconds <= rule + 1e-6;

@@ -1,6 +1,7 @@
 /** Builders for simulator tests: small valid stacks, deterministic service times, CSV traces. */
 import * as fs from "fs";
 import * as path from "path";
+import fc from "fast-check";
 import { StackConfig, parseStackConfig } from "../../stacks/validate";
 import { tempDir } from "../helpers/tmp";
 
@@ -49,4 +50,23 @@ export function csvTrace(lines: readonly string[]): { root: string; file: string
     const root = tempDir("sim-trace-");
     fs.writeFileSync(path.join(root, "trace.csv"), lines.join("\n") + "\n");
     return { root, file: "trace.csv" };
+}
+
+/** fast-check: one worker's disjoint busy intervals [start, end), from up to `maxCount` (gap, length) pairs. */
+export function busySpans(maxGap: number, maxCount: number): fc.Arbitrary<[number, number][]> {
+    return fc.array(fc.tuple(fc.double({ min: 0, max: maxGap, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: maxCount }).map((pairs) => {
+        const spans: [number, number][] = [];
+        let t = 0;
+        for (const [gap, len] of pairs) {
+            t += gap;
+            spans.push([t, t + len]);
+            t += len;
+        }
+        return spans;
+    });
+}
+
+/** fast-check: a node release's charge (capacity/bounds/accounting.ts ReleaseCharge). */
+export function releaseCharges(maxUnneeded: number) {
+    return fc.record({ preStopSeconds: fc.integer({ min: 0, max: 30 }), unneededSeconds: fc.integer({ min: 0, max: maxUnneeded }), delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }) });
 }

@@ -12,7 +12,7 @@ import { loadSessions } from "../../capacity/traffic/timetable";
 import { expectedCost } from "../../capacity/sim";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { Rng } from "../../capacity/sim/rng";
-import { oneStack } from "./helpers";
+import { busySpans, oneStack, releaseCharges } from "./helpers";
 
 const R65: ReleaseCharge = { preStopSeconds: 15, unneededSeconds: 50, delayAfterAddSeconds: 0 };
 /** Where the rule releases a worker idle since t (C = 100 s, W = 65 s). */
@@ -94,7 +94,7 @@ describe("the optimal online rule (Poisson stopping rule)", () => {
                 fc.integer({ min: 1, max: 4 }),
                 fc.double({ min: 1, max: 600, noNaN: true }),
                 fc.array(fc.double({ min: 0, max: 0.1, noNaN: true }), { minLength: 24, maxLength: 24 }),
-                fc.record({ preStopSeconds: fc.integer({ min: 0, max: 30 }), unneededSeconds: fc.integer({ min: 0, max: 300 }), delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }) }),
+                releaseCharges(300),
                 (reqs, concurrency, C, hourly, r) => {
                     const starts = reqs.map((x) => x[0]);
                     const ends = reqs.map((x) => x[0] + x[1]);
@@ -131,17 +131,11 @@ describe("the best constant hold in hindsight", () => {
     it("is no more expensive than any other constant hold (property, no delay after add)", () => {
         fc.assert(
             fc.property(
-                fc.array(fc.tuple(fc.double({ min: 0, max: 3000, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: 20 }),
+                busySpans(3000, 20),
                 fc.double({ min: 1, max: 600, noNaN: true }),
                 fc.array(fc.double({ min: 0, max: 4000, noNaN: true }), { minLength: 1, maxLength: 10 }),
-                (spans, C, holds) => {
-                    const l: [number, number][] = [];
-                    let t = 0;
-                    for (const [gap, len] of spans) {
-                        t += gap;
-                        l.push([t, t + len]);
-                        t += len;
-                    }
+                (l, C, holds) => {
+                    const t = l[l.length - 1][1];
                     const best = bestConstantHold([level(l)], C, R65, t).cost.gpuSeconds;
                     return holds.every((T) => best <= constantHoldCost([level(l)], T, C, R65, t).gpuSeconds + 1e-6);
                 },
