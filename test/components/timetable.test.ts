@@ -9,6 +9,7 @@ import { readStackFile } from "../../scripts/engine/stackFile";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { simulateStack } from "../../capacity/sim";
 import { compileCron } from "../../capacity/sim/cron";
+import { expectedSummary } from "../../capacity/sim/report/summary";
 import { rawStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
 import { parseStackConfig } from "../../stacks/validate";
@@ -68,5 +69,10 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         assert.ok(e.gpuUsdPerMonth > e.timetable!.without.gpuUsdPerMonth, `${e.gpuUsdPerMonth} vs ${e.timetable!.without.gpuUsdPerMonth}`);
         assert.ok(e.coldStarts < e.timetable!.without.coldStarts, `${e.coldStarts} vs ${e.timetable!.without.coldStarts}`);
         assert.ok(e.p99LatencySeconds! <= 10, `P99 ${e.p99LatencySeconds}`);
+        // The plan's summary says what is deployed and what it does.
+        const lines = expectedSummary(e);
+        const line = (label: string) => lines.find((l) => l.includes(`${label}:`)) ?? assert.fail(`no '${label}' line in\n${lines.join("\n")}`);
+        assert.match(line("timetable"), /biology-101\.ics: 28 sessions 2026-09-07\.\.2026-12-17 \(1 all-day skipped\); 5 cron triggers \(dated ones recur yearly: replace the calendar each term\)$/);
+        assert.match(line("timetable warm-ups"), new RegExp(`warmed ${e.timetable!.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable!.without.coldStarts} cold starts$`));
     });
 });

@@ -26,7 +26,7 @@ const share = (part: number, whole: number) => {
     return ` (${pct < 0.1 ? "< 0.1" : pct.toLocaleString("en-US", { maximumFractionDigits: 1 })} % of arrivals)`;
 };
 
-const ratioText = (r: number | null) => (r === null ? "" : `; this policy's GPU cost is ${r.toFixed(2)}x that`);
+const ratioText = (r: number | null) => (r === null ? "" : `; this policy: ${r.toFixed(2)}x`);
 /** The release charge in words: one figure, or the range over worker pools. */
 const releaseText = (e: ExpectedCost) => {
     const xs = [...new Set(Object.values(e.releaseChargeSeconds).map((x) => Math.round(x)))].sort((a, b) => a - b);
@@ -41,10 +41,10 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
         value: (e) => {
             const t = e.timetable;
             if (!t) return null;
-            const files = t.calendars.map((c) => `${c.file}: ${c.sessions} sessions${c.first ? ` from ${c.first} to ${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? `, ${c.allDayEvents} all-day event${c.allDayEvents > 1 ? "s" : ""} skipped` : ""}`);
+            const files = t.calendars.map((c) => `${c.file}: ${c.sessions} sessions${c.first ? ` ${c.first}..${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? ` (${c.allDayEvents} all-day skipped)` : ""}`);
             const triggers = Object.values(t.triggers).reduce((a, n) => a + n, 0);
             const dated = t.calendars.some((c) => c.sessions > 0);
-            return [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") + `; ${triggers} KEDA cron trigger${triggers === 1 ? "" : "s"}${dated ? " (date-specific ones fire again on the same dates next year: give the stack each term's calendar)" : ""}`;
+            return [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") + `; ${triggers} cron trigger${triggers === 1 ? "" : "s"}${dated ? " (dated ones recur yearly: replace the calendar each term)" : ""}`;
         },
     },
     {
@@ -54,22 +54,22 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
             if (!t) return null;
             const leads = [...new Set(Object.values(t.leadSeconds))].map((x) => `${x} s`).join(" / ");
             const w = t.without;
-            return `${count(t.sessionsPerMonth)} sessions a month, each warmed ${leads} ahead: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without the timetable's triggers ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
+            return `${count(t.sessionsPerMonth)} sessions/month warmed ${leads} ahead: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without: ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
         },
     },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
         value: (e) =>
-            `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts and ${releaseText(e)} per node release${ratioText(e.clairvoyantRatio)}`,
+            `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy knowing every arrival could do, paying cold starts and ${releaseText(e)} per node release${ratioText(e.clairvoyantRatio)}`,
     },
     {
         label: "GPU reference (optimal online rule)",
-        value: (e) => `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule that knows the profile's rate but not the arrivals (same accounting, latency ignored; a policy that knows more can beat it)${ratioText(e.onlineRuleRatio)}`,
+        value: (e) => `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule knowing the profile's rate, not the arrivals (latency ignored; not a bound)${ratioText(e.onlineRuleRatio)}`,
     },
     {
         label: "GPU reference (best hold in hindsight)",
-        value: (e) => `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, chosen knowing every gap (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
+        value: (e) => `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, the best in hindsight (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
     },
 ];
 
