@@ -7,29 +7,32 @@ import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cr
 import { cooldownSecondsFor } from "../stacks/scalePolicy";
 import type { ResolvedModel, StackConfig } from "../stacks/validate";
 import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
-import { allocatableAfterLaunch, mechanismsFor, nodeBootRange, streamSecondsPerGiB, vllmStartSeconds } from "./sim/coldStart";
+import { coldStartPhases, mechanismsFor, streamSecondsPerGiB } from "./sim/coldStart";
 import { DEFAULT_SIM_PARAMS, SimParams } from "./sim/params";
 
 type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
 
 /**
- * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: a full
- * KEDA poll (the cron trigger is read at polls; no metric scrape), the autoscaler's GPU
- * buffer and a full scan, the slowest node boot, the pod start with the mechanisms the stack
- * deploys (the compile cache restored, when it is on), a full readiness period and DNS
- * refresh, on the slowest network of the pool's instance types. What a session's lead
- * covers so its first question finds a worker.
+ * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: the pool's
+ * pessimistic cold start (capacity/sim/coldStart.ts: full waits, range maxima, network credits
+ * spent, the slowest EBS initialization; a team's measured phases replace the model) on the
+ * slowest network of the pool's instance types, without the metric scrape (KEDA reads a cron
+ * trigger at its poll) and without the answer. The compile cache counts as deployed: a hit
+ * (pessimistic restore) when the stack keeps one, as every start but the first after a change of
+ * image, model or vLLM arguments finds it; that first start may be ~3 min late. What a session's
+ * lead covers so its first question finds a worker.
  */
 export function pessimisticWarmupSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools">, m: ResolvedModel, p: SimParams = DEFAULT_SIM_PARAMS): number {
     const pool = config.gpuPools.find((g) => g.name === m.pool);
     if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
-    const mech = mechanismsFor(config, pool, m);
-    const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b) - streamSecondsPerGiB(p, a))[0];
-    const boot = nodeBootRange(p, mech.ami).max;
-    const image = mech.imageCache ? p.imagePullCachedSeconds : p.imagePullUncachedSeconds.max;
-    const v = vllmStartSeconds(p, mech, m.spec.weightsGiB, streamSecondsPerGiB(p, instanceType));
-    const waits = m.scaling.pollingIntervalSeconds + p.caGpuBufferSeconds + p.caScanSeconds;
-    return Math.ceil((waits + allocatableAfterLaunch(p, mech.ami, boot) + image + v.weights + v.engine + v.compile + p.readyToRoutableSeconds * 2) * p.coldStartScale);
+    const mechanisms = mechanismsFor(config, pool, m);
+    const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b, true) - streamSecondsPerGiB(p, a, true))[0];
+    const measured = config.coldStart.phases;
+    const phases = coldStartPhases(p, { mechanisms, weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+    const cacheHit = mechanisms.compileCache !== "none" && measured?.engineInit === undefined;
+    const hit = p.engineProfileSeconds + p.compileCachedSeconds + (mechanisms.compileCache === "s3" ? p.compileCacheRestoreSeconds.max : 0);
+    const seconds = phases.reduce((a, x) => a + (x.key === "engineInit" && cacheHit ? hit : x.pessimisticSeconds), 0) - p.scrapeSeconds;
+    return Math.ceil(seconds * p.coldStartScale);
 }
 
 /** Seconds before a session's start its pool is asked for: gpuserve:timetable.leadSeconds, or the pool's pessimistic warm-up. */

@@ -16,7 +16,7 @@ import { ConfigError } from "../stacks/errors";
 import { staticCost } from "../capacity/cost";
 import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
-import { natGatewayCount, simulateStack } from "../capacity/sim";
+import { DEFAULT_SIMULATED_DAYS, natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { measureTargets } from "../capacity/sim/targets";
 import { targetsReport } from "../capacity/sim/report/targets";
@@ -31,8 +31,6 @@ const ROOT = path.resolve(__dirname, "..");
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
 export const TARGETS_FILE = "reference.md";
-/** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
-const DEFAULT_DAYS = 28;
 
 export class UsageError extends Error {}
 
@@ -74,7 +72,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false, targets: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false, targets: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -117,14 +115,19 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { la
     };
 }
 
-function main(argv: string[]): void {
-    const args = parseArgs(argv);
-    const columns: StackColumn[] = args.stacks.map((stack) => {
-        const config = loadStack(ROOT, stack);
-        const sim = simulateStack(config, { days: args.days, root: ROOT, params: { timeseries: true } });
+/** One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling. */
+export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS): StackColumn[] {
+    return stacks.map((stack) => {
+        const config = loadStack(root, stack);
+        const sim = simulateStack(config, { days, root, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
     });
+}
+
+function main(argv: string[]): void {
+    const args = parseArgs(argv);
+    const columns = compareColumns(ROOT, args.stacks, args.days);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];

@@ -25,7 +25,7 @@
  */
 import type { ResolvedTimetable, TimetableSlot } from "./timetable";
 import { dateOfDay, dayOfDate } from "./calendar/zones";
-import { PREDICTIVE_CONFIRM_SECONDS } from "./scalePolicy";
+import { PREDICTIVE_CONFIRM_SECONDS, warmWindowTrigger } from "./scalePolicy";
 
 /** One cron trigger's metadata, as KEDA reads it (plus the trigger name). */
 export interface CronTrigger {
@@ -40,11 +40,6 @@ export interface CronTrigger {
 export function cronAt(hhmm: string, days: string): string {
     const [h, m] = hhmm.split(":").map(Number);
     return `${m} ${h} * * ${days}`;
-}
-
-/** The trigger name of the i-th warm window. */
-export function warmWindowTrigger(i: number): string {
-    return `warm-${i}`;
 }
 
 /** The trigger name of the i-th timetable trigger of a pool. */

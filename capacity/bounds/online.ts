@@ -174,26 +174,26 @@ export function onlineRuleSeconds(starts: ArrayLike<number>, ends: ArrayLike<num
 }
 
 /** The optimal online rule of a trace, priced per GPU like the clairvoyant bound; `rates` per worker pool (capacity/traffic/rates.ts). */
-export function onlineRuleCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, rates: readonly RateFunction[]): RuleCost {
+export function onlineRuleCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace, rates: readonly RateFunction[]): RuleCost {
     const { starts, ends } = requestSpans(input, trace);
     return priced(
         input,
         input.workerPools.map((w, wi) => {
             const g = input.gpuPools[w.gpuPool];
-            return onlineRuleSeconds(starts[wi], ends[wi], w.service.concurrency, coldStartSeconds(input.params, w, g.instanceType), releaseCharge(input.params, g), trace.horizonSeconds, rates[wi]);
+            return onlineRuleSeconds(starts[wi], ends[wi], w.service.concurrency, coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured), releaseCharge(input.params, g), trace.horizonSeconds, rates[wi]);
         }),
     );
 }
 
 /** The best constant hold in hindsight of a trace, priced per GPU like the clairvoyant bound. */
-export function hindsightHoldCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace): RuleCost {
+export function hindsightHoldCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace): RuleCost {
     const { starts, ends } = requestSpans(input, trace);
     return priced(
         input,
         input.workerPools.map((w, wi) => {
             const g = input.gpuPools[w.gpuPool];
             const { levels } = workerLevels(starts[wi], ends[wi], w.service.concurrency);
-            const best = bestConstantHold(levels, coldStartSeconds(input.params, w, g.instanceType), releaseCharge(input.params, g), trace.horizonSeconds);
+            const best = bestConstantHold(levels, coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured), releaseCharge(input.params, g), trace.horizonSeconds);
             return { ...best.cost, policy: `every idle worker held ${Math.round(best.holdSeconds)} s (the best constant hold, chosen in hindsight)` };
         }),
     );

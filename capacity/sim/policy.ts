@@ -3,10 +3,23 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, cooldownSecondsFor, recentRequestsActivation, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import {
+    ACTIVATION_DEMAND,
+    backlogDrainFactor,
+    cooldownSecondsFor,
+    HPA_BEHAVIOR,
+    HPA_SYNC_SECONDS,
+    HPA_TOLERANCE,
+    K8S_DEFAULT_SCALE_UP,
+    NEVER_THRESHOLD,
+    PREDICTIVE_CONFIRM_SECONDS,
+    predictiveLeadSeconds,
+    predictiveWindowSeconds,
+    recentRequestsActivation,
+    TRIGGER,
+} from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
-import { warmWindowTriggers } from "../../stacks/cronTriggers";
-import type { CronTrigger } from "../../stacks/cronTriggers";
+import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
 import { HpaBehavior } from "./hpa";
 
 /** What a trigger reads. */
@@ -22,9 +35,15 @@ export type MetricSource =
     /** Predictive warm-up: the pool's request rate `lookback - lead` seconds ago (PolicySpec.history). */
     | "history"
     /** Explicit warm-up: max(gateway_warmup_replicas) of the pool. */
-    | "warmup";
+    | "warmup"
+    /** Requests handed to a worker in the last PolicySpec.activityLookbackSeconds: increase(gateway_upstream_requests_total). */
+    | "recentRequests"
+    /** Batch lines waiting in the store: max(gateway_batch_backlog) of the pool. */
+    | "batchBacklog";
 
 export interface MetricSpec {
+    /** The ScaledObject trigger this models (stacks/scalePolicy.ts TRIGGER); absent for a plain HPA's metrics. */
+    readonly trigger?: string;
     readonly source: MetricSource;
     /**
      * How the HPA reads it: "AverageValue" (External, KEDA's default for Prometheus
@@ -33,7 +52,7 @@ export interface MetricSpec {
      */
     readonly type: "AverageValue" | "Value" | "PodsAverage";
     readonly target: number;
-    /** KEDA activationThreshold (KEDA policies only). */
+    /** KEDA activationThreshold (KEDA policies only): active while the value is above it. */
     readonly activation: number;
 }
 
@@ -52,10 +71,8 @@ export interface PolicySpec {
     /** The ScaledObject's cron triggers (warm windows and timetable sessions), as deployed: stacks/cronTriggers.ts, capacity/timetableWarm.ts. */
     readonly cron: readonly CronTrigger[];
     readonly fallbackReplicas: number;
-    /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
+    /** Range of the recent-requests trigger's increase() (source "recentRequests"). */
     readonly activityLookbackSeconds?: number;
-    /** The recent-requests trigger's activationThreshold: more than this many requests in the look-back keep the pool active (stacks/scalePolicy.ts recentRequestsActivation). @default 0 */
-    readonly activityActivation?: number;
     /**
      * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
      * routable worker, held requests count for ceil(arrival rate x this / 1) replicas' worth
@@ -64,6 +81,8 @@ export interface PolicySpec {
     readonly coldAwareSecondsPerRequest?: number;
     /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
     readonly coldAwareColdStartSeconds?: number;
+    /** backlogDrainFactor(coldAwareSecondsPerRequest, coldAwareColdStartSeconds): the number the query writes. */
+    readonly coldAwareBacklogFactor?: number;
     /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
     readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number; readonly confirmSeconds?: number };
 }
@@ -81,19 +100,23 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
  * `restartSeconds`: the recent-requests trigger's rate threshold (capacity/bounds/clairvoyant.ts restartSeconds).
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"), restartSeconds?: number): PolicySpec {
-    // As components/serving/scaling.ts builds the triggers: only demand activates; the others
-    // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"), restartSeconds?: number): PolicySpec {
+    // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
+    // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
+    // activation test of KEDA. Cron triggers (warm windows, timetable sessions) are PolicySpec.cron.
     const metrics: MetricSpec[] = [
-        { source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
-        { source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: Infinity },
+        { trigger: TRIGGER.demand, source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
+        { trigger: TRIGGER.waiting, source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: NEVER_THRESHOLD },
     ];
-    if (s.latencyP95Seconds !== undefined) metrics.push({ source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: Infinity });
-    if (s.gpuUtilizationPercent !== undefined) metrics.push({ source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: Infinity });
-    // components/serving/scaling.ts: the explicit warm-up trigger (target 1, activation 0), and the predictive one.
-    metrics.push({ source: "warmup", type: "AverageValue", target: 1, activation: 0 });
+    // Active while the requests of the look-back expect one within a restart (stacks/scalePolicy.ts recentRequestsActivation).
+    if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds) });
+    // No batch store (serving.batch.enabled false): no backlog, and the ScaledObject has no batch trigger.
+    if (batchEnabled && s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
+    if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
+    if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
+    metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });
     const predictive = s.predictiveWarmup.enabled && coldStartSeconds !== undefined;
-    if (predictive) metrics.push({ source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
+    if (predictive) metrics.push({ trigger: TRIGGER.predictive, source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
     return {
         name,
         controller: "keda",
@@ -108,9 +131,9 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
-        activityActivation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds),
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
+        coldAwareBacklogFactor: coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
         history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
     };
 }
@@ -142,7 +165,7 @@ export const REFERENCE_POLICY: PolicySpec = {
 /** One-line description for tables. */
 export function describePolicy(p: PolicySpec): string {
     const triggers = p.metrics
-        .filter((m) => m.source !== "warmup")
+        .filter((m) => m.source !== "warmup" && m.source !== "recentRequests" && m.source !== "batchBacklog")
         .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`))
         .join(" + ");
     const windows = p.cron.filter((c) => c.name.startsWith("warm-")).map((c) => `warm '${c.start}'-'${c.end}' x${c.desiredReplicas}`);

@@ -28,7 +28,8 @@ describe("release charge", () => {
         const r = releaseCharge(input.params, input.gpuPools[0]);
         // Bottlerocket's derived unneeded time (coldStart.ts gpuNodeUnneededSeconds) and the deployed CA delay after add.
         assert.deepStrictEqual(r, { preStopSeconds: DEFAULT_SIM_PARAMS.preStopSeconds, unneededSeconds: input.gpuPools[0].scaleDownUnneededSeconds, delayAfterAddSeconds: 300 });
-        assert.strictEqual(r.preStopSeconds + r.unneededSeconds, 65);
+        // 15 s preStop + a Bottlerocket node's launch to allocatable (coldStart.ts gpuNodeUnneededSeconds: 110 s).
+        assert.strictEqual(r.preStopSeconds + r.unneededSeconds, 125);
         // A pool's own scaleDownUnneededSeconds (gpuPools[].scaleDownUnneededSeconds) is what the bound charges.
         const own = buildSimInput(oneStack({ pool: { scaleDownUnneededSeconds: 600 } }), { days: 1 });
         assert.strictEqual(releaseCharge(own.params, own.gpuPools[0]).unneededSeconds, 600);

@@ -83,9 +83,9 @@ describe("warm windows as KEDA cron triggers (capacity/sim/cron.ts)", () => {
 describe("activation through the simulated loop", () => {
     // An unoptimized stack with fixed draws, so the cold-start chain is exact: the autoscaler's GPU buffer 30
     // + AL2023 boot 120 + device plugin 10 after Ready (its 90 s from launch are inside the boot) + pull 300
-    // + vLLM (4.3 GiB x (3.7 + 2.0) s/GiB + engine 15 + uncached compile 200) + routable 5.
+    // + vLLM (4.3 GiB x (3.7 + 2.0) s/GiB + process start 24 + profiling 9.6 + uncached compile 200) + routable 11.
     const params = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSeconds: { min: 300, max: 300 } };
-    const provisioning = 120 + 10 + 300 + 4.3 * 5.7 + 15 + 200 + 5;
+    const provisioning = 120 + 10 + 300 + 4.3 * 5.7 + 24 + 9.6 + 200 + 11;
     const chain = 30 + provisioning;
     const oneRequest = (extra: Record<string, unknown> = {}) => {
         const { root, file } = csvTrace(["1000,image"]);
@@ -112,14 +112,17 @@ describe("activation through the simulated loop", () => {
         // An unoptimized restart costs ~12 min of GPU: one request in the 300 s look-back expects another within it
         // (activation 300 / restart < 1), so the request keeps the pool active 300 s after it was handed to the worker.
         assert.strictEqual(pol.activityLookbackSeconds, 300);
-        assert.strictEqual(pol.activityActivation, Math.round((300 / restartSeconds(config, config.models[0])) * 100) / 100);
-        assert.ok(pol.activityActivation! < 1);
+        const activation = pol.metrics.find((m) => m.source === "recentRequests")!.activation;
+        assert.strictEqual(activation, Math.round((300 / restartSeconds(config, config.models[0])) * 100) / 100);
+        assert.ok(activation < 1);
         // Then the cooldown (a minute: the recent-requests trigger does the holding), preStop, the node group's
         // scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
         assert.strictEqual(pol.cooldownSeconds, 60);
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
-        const lower = provisioning + 300 - 15 + 60 + 15 + 150;
-        assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
+        // The recent-requests trigger keeps the pool active while increase(upstream requests[300s]) is over its threshold:
+        // until the window no longer holds the scrape before the hand-over, 270-300 s after it (two 15 s scrapes either side).
+        const lower = provisioning + 300 - 30 + 60 + 15 + 150;
+        assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {
@@ -137,10 +140,10 @@ describe("activation through the simulated loop", () => {
         const config = oneStack({ scaling: { warmWindows: [{ days: "1-5", start: "08:00", end: "18:00", replicas: 1 }] } });
         const sim = simulateStack(config, { days: 1 });
         const hours = sim.result.gpuPools[0].nodeSeconds / 3600;
-        // 10 h window + cooldown (the estimated cold start) + preStop 15 + unneeded (Bottlerocket launch-to-allocatable: 50 s),
-        // less the GPU buffer and a 30-60 s Bottlerocket boot before 08:00's replica runs.
-        const after = sim.input.workerPools[0].policy.cooldownSeconds + 15 + 50;
-        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 50);
+        // 10 h window + cooldown (the estimated cold start) + preStop 15 + unneeded (Bottlerocket launch-to-allocatable:
+        // 100 s boot + 5 s plugin, rounded up to the 10 s scan: 110 s), less the poll and the GPU buffer before the launch.
+        const after = sim.input.workerPools[0].policy.cooldownSeconds + 15 + 110;
+        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 110);
         assert.ok(hours > 10 + (after - 65) / 3600 && hours < 10 + (after + 45) / 3600, `node hours ${hours}`);
         assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
     });
@@ -174,25 +177,30 @@ describe("activation through the simulated loop", () => {
 });
 
 describe("the recent-requests trigger holds a pool while its requests come often enough (simulated)", () => {
-    // Default stack: Qwen3-VL-2B on a g5.xlarge, restart ~110 s of GPU: more than 300 / 110 = 2.7 requests in the
-    // last 5 minutes keep the pool active.
+    // Default stack: Qwen3-VL-2B on a g5.xlarge, a restart costs ~194 s of GPU: more than 300 / 194 = 1.55
+    // requests in the last 5 minutes keep the pool active.
     const run = (times: number[]) => {
         const { root, file } = csvTrace(times.map((t) => `${t},image`));
-        return simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), { root }).result.workerPools[0];
+        const sim = simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), { root, params: { timeseries: true } });
+        return { w: sim.result.workerPools[0], desired: sim.result.series!.perWorkerPool[0].desired, activation: sim.input.workerPools[0].policy.metrics.find((m) => m.source === "recentRequests")!.activation };
     };
 
     it("keeps a class's GPU through a 3-minute pause: a question every 30 s for 20 minutes, 3 minutes of silence, 10 more minutes", () => {
         const times: number[] = [];
         for (let t = 1000; t < 1000 + 20 * 60; t += 30) times.push(t);
         for (let t = 1000 + 23 * 60; t < 1000 + 33 * 60; t += 30) times.push(t);
-        const w = run(times);
+        const { w, desired, activation } = run(times);
+        assert.ok(activation > 1 && activation < 2, `activation ${activation}`);
         assert.strictEqual(w.coldStarts, 1);
-        assert.strictEqual(w.podStarts, 1);
+        // Never back to zero from the first worker to the last question (minute 50).
+        const first = Math.ceil((1000 + w.timeToFirstAnswer[0]) / 60);
+        for (let m = first; m <= 50; m++) assert.ok(desired[m] >= 1, `no replica at minute ${m}`);
     });
 
-    it("lets a user asking every 4 minutes release it in between (one request per restart is not worth holding)", () => {
-        const times = Array.from({ length: 15 }, (_, k) => 1000 + k * 240);
-        const w = run(times);
-        assert.ok(w.podStarts >= 10, `${w.podStarts} pod starts for 15 requests`);
+    it("releases it between the questions of a user asking every 8 minutes (0.4 per restart), keeps it for one asking every 2 minutes", () => {
+        const sparse = run(Array.from({ length: 10 }, (_, k) => 1000 + k * 480)).w;
+        assert.strictEqual(sparse.coldStarts, 10);
+        const dense = run(Array.from({ length: 20 }, (_, k) => 1000 + k * 120)).w;
+        assert.strictEqual(dense.coldStarts, 1);
     });
 });

@@ -182,7 +182,7 @@ describe("expected: the references", () => {
         assert.match(e.hindsightHoldPolicy.wp, /^every idle worker held \d+ s/);
         assert.strictEqual(e.perPool[0].onlineRuleUsdPerMonth, e.onlineRuleUsdPerMonth);
         assert.strictEqual(e.perPool[0].hindsightHoldUsdPerMonth, e.hindsightHoldUsdPerMonth);
-        assert.deepStrictEqual(e.releaseChargeSeconds, { wp: 65 });
+        assert.deepStrictEqual(e.releaseChargeSeconds, { wp: 125 });
         assert.ok(!("onlineBoundUsdPerMonth" in e), "the old name is gone");
     });
 });

@@ -114,9 +114,10 @@ describe("ServingStack", () => {
             // With the recent-requests trigger on, the default cooldown only bridges polls: a minute.
             assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? 60);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
-            assert.strictEqual(Number(recent.metadata.activationThreshold), w.policy.activityActivation, w.name);
-            assert.strictEqual(w.policy.activityActivation, Math.round((m.scaling.activityLookbackSeconds / restartSeconds(config, m)) * 100) / 100);
-            assert.ok(w.policy.activityActivation! > 1, "a single request must not hold a fast-starting pool for 5 minutes");
+            const activation = w.policy.metrics.find((x) => x.source === "recentRequests")!.activation;
+            assert.strictEqual(Number(recent.metadata.activationThreshold), activation, w.name);
+            assert.strictEqual(activation, Math.round((m.scaling.activityLookbackSeconds / restartSeconds(config, m)) * 100) / 100);
+            assert.ok(activation > 1, "a single request must not hold a fast-starting pool for 5 minutes");
             const h = w.policy.history!;
             assert.strictEqual(spec.triggers.find((t: any) => t.name === "predictive").metadata.query, predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds));
             assert.strictEqual(h.windowSeconds, h.leadSeconds);

@@ -9,6 +9,9 @@ import { readStackFile } from "../../scripts/engine/stackFile";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { simulateStack } from "../../capacity/sim";
 import { compileCron } from "../../capacity/sim/cron";
+import { pessimisticWarmupSeconds, timetableLeadSeconds } from "../../capacity/timetableWarm";
+import { coldStartPhases, mechanismsFor, pessimisticTotalSeconds } from "../../capacity/sim/coldStart";
+import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
 import { expectedSummary } from "../../capacity/sim/report/summary";
 import { rawStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
@@ -26,6 +29,24 @@ function courseRaw(): Record<string, unknown> {
     t.calendars = t.calendars.map((c) => ({ ...c, file: path.join(EXAMPLES, c.file) }));
     return { ...raw, environment: "course" };
 }
+
+describe("a session's lead (pessimistic warm-up)", () => {
+    it("is the pool's pessimistic cold start without the metric scrape and the answer, the compile cache a hit as deployed", () => {
+        const config = parseStackConfig(courseRaw());
+        const m = config.models[0];
+        const pool = config.gpuPools[0];
+        const phases = coldStartPhases(DEFAULT_SIM_PARAMS, { mechanisms: mechanismsFor(config, pool, m), weightsGiB: m.spec.weightsGiB, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 0, pessimistic: 0 } });
+        const p = DEFAULT_SIM_PARAMS;
+        const hit = p.engineProfileSeconds + p.compileCachedSeconds + p.compileCacheRestoreSeconds.max;
+        const engineInit = phases.find((x) => x.key === "engineInit")!.pessimisticSeconds;
+        assert.strictEqual(pessimisticWarmupSeconds(config, m), Math.ceil(pessimisticTotalSeconds(phases) - p.scrapeSeconds - engineInit + hit));
+        // A measured phase replaces the model; gpuserve:timetable.leadSeconds replaces the whole lead.
+        const measured = parseStackConfig({ ...courseRaw(), coldStart: { phases: { nodeBoot: { expected: 200, pessimistic: 300 } } } });
+        assert.ok(pessimisticWarmupSeconds(measured, measured.models[0]) > pessimisticWarmupSeconds(config, m) + 150);
+        const fixed = parseStackConfig({ ...courseRaw(), timetable: { ...(courseRaw().timetable as object), leadSeconds: 600 } });
+        assert.strictEqual(timetableLeadSeconds(fixed, fixed.models[0]), 600);
+    });
+});
 
 describe("timetable: deployed cron triggers = simulated cron triggers (example course)", function () {
     this.timeout(60000);
@@ -52,10 +73,13 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         const s = simulateStack(config, { days: 28, params: { timeseries: true } });
         assert.strictEqual(s.input.trace.startDate, "2026-09-07");
         const minute = (day: number, hhmm: string) => day * 1440 + Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3));
-        // The first week has no history, so only the timetable warms: Monday 7 Sep 09:15 from 09:12 (lead 182 s), Thursday 10 Sep.
+        // The first week has no history, so only the timetable warms: Monday 7 Sep 09:15 from one pessimistic warm-up
+        // before (the window's start minute), Thursday 10 Sep.
+        const lead = timetableLeadSeconds(config, config.models[0]);
+        assert.strictEqual(lead, pessimisticWarmupSeconds(config, config.models[0]));
+        const from = Math.floor((9.25 * 3600 - lead) / 60);
         const desired = s.result.series!.perWorkerPool[0].desired;
-        assert.deepStrictEqual(["09:10", "09:13", "10:30"].map((h) => desired[minute(0, h)]), [0, 1, 1]);
-        assert.strictEqual(desired[minute(3, "09:13")], 1);
+        assert.deepStrictEqual([desired[from - 1], desired[from + 1], desired[minute(0, "10:30")], desired[3 * 1440 + from + 1]], [0, 1, 1, 1]);
         // The timetable's triggers are off in the field-trip week (21 and 24 Sep), on again on 28 Sep.
         const windows = s.input.workerPools[0].policy.cron.map((c) => compileCron(c, { startWeekday: 1, startDate: "2026-09-07", days: 28 }));
         const warm = (day: number, hhmm: string) => windows.some((w) => w.activeAt(minute(day, hhmm) * 60));
