@@ -41,6 +41,8 @@ class PoolWorker {
     private readonly batchPerUp = new Map<Upstream, number>();
     /** Lines claimed but still waiting for a spare slot. */
     private held = 0;
+    /** Lines claimed whose last attempt failed, waiting to try again. */
+    private backingOff = 0;
     private stopping = false;
     private cursor = "0-0";
     private lastReclaim = 0;
@@ -62,6 +64,19 @@ class PoolWorker {
     ) {
         this.queueKey = store.keys.queue(pool.name);
         this.unsubscribe = pool.onSpare(() => this.wake?.());
+    }
+
+    /**
+     * Lines this replica has claimed that wait for a worker (no spare slot, or between attempts).
+     * Valkey counts them as claimed, not waiting, yet they are demand: a pool that scaled to zero
+     * just after its lines were claimed would otherwise read a backlog of 0 and never wake.
+     */
+    get waitingForWorker(): number {
+        return this.held + this.backingOff;
+    }
+
+    get poolName(): string {
+        return this.pool.name;
     }
 
     private get leaseMs(): number {
@@ -235,7 +250,12 @@ class PoolWorker {
                     return;
                 }
                 this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, attempts, err: failure }, "batch: line failed on the worker; retrying");
-                await sleep(Math.min(10_000, 500 * 2 ** attempts));
+                this.backingOff++;
+                try {
+                    await sleep(Math.min(10_000, 500 * 2 ** attempts));
+                } finally {
+                    this.backingOff--;
+                }
             }
         } catch (e) {
             // Valkey unreachable mid-line: the entry stays claimed and is retried after its lease.
@@ -327,7 +347,9 @@ export class BatchRunner {
     async updateGauges(): Promise<void> {
         for (const pool of this.pools.keys()) {
             await this.store.ensureGroup(pool);
-            this.metrics.backlog.set({ pool }, (await this.store.backlog(pool)).waiting);
+            // Waiting in Valkey, plus what this replica claimed but cannot run yet (the trigger takes the max over replicas).
+            const local = this.workers.filter((w) => w.poolName === pool).reduce((n, w) => n + w.waitingForWorker, 0);
+            this.metrics.backlog.set({ pool }, (await this.store.backlog(pool)).waiting + local);
         }
         const queued = new Map<string, number>();
         for (const b of await this.store.activeBatches()) {
