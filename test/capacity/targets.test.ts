@@ -52,6 +52,10 @@ describe("policy targets", function () {
         assert.deepStrictEqual(targetLines(results), ["MISSED  x: GPU cost / clairvoyant bound <= 1.1x (worst seed: 1.120x)", "met     x: P99 <= 30 s (worst seed: 12.00 s)"]);
         const report = targetsReport(results, false);
         assert.match(report.text, /x, seed 2 +\| \$11\.20 +\| \$10\.00 +\| 1\.120x/);
+        // A terminal is 120 columns (compare's rule): the long title wraps, the Markdown keeps it on one line.
+        const widest = Math.max(...report.text.split("\n").map((l) => l.length));
+        assert.ok(widest <= 120, `a line of ${widest} columns`);
+        assert.match(report.text, /^Policy targets: 28 days simulated, seeds 1, 2;.*\n  \S/);
         assert.match(report.markdown, /^# Policy targets: 28 days simulated, seeds 1, 2;/);
         assert.match(report.markdown, /\| x, seed 1 \| \$10\.80 \| \$10\.00 \| 1\.080x \|/);
     });

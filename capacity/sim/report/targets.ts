@@ -3,7 +3,7 @@
  * seed, then each target with the worst seed's figure and whether it is met.
  */
 import { ScenarioResult, TARGET_DAYS } from "../targets";
-import { Row, renderMarkdown, renderTerminal } from "./table";
+import { Row, TERMINAL_WIDTH, renderMarkdown, renderTerminal, wrap } from "./table";
 
 const HEADERS = ["GPU USD/month", "clairvoyant USD/month", "x clairvoyant", "x optimal online rule", "P95", "P99", "refused/month", "cold starts/month"];
 const sec = (n: number | null) => (n === null ? "n/a" : `${n.toFixed(2)} s`);
@@ -26,12 +26,16 @@ export function targetLines(results: readonly ScenarioResult[]): string[] {
     );
 }
 
+/** The report for the terminal (at most TERMINAL_WIDTH columns, continuation lines indented) and for reference.md. */
 export function targetsReport(results: readonly ScenarioResult[], markdown: boolean): { text: string; markdown: string } {
     const title = `Policy targets: ${TARGET_DAYS} days simulated, seeds ${results[0]?.seeds.map((s) => s.seed).join(", ")}; one A10G on-demand pool from zero (MedGemma 1.5 4B) unless said; the clairvoyant bound charges every node release (capacity/bounds/accounting.ts)`;
     const all = results.flatMap(rows);
     const scenarios = results.map((r) => `- ${r.name}: ${r.description}`);
     const lines = targetLines(results);
     const md = [`# ${title}`, "", ...scenarios, "", renderMarkdown(HEADERS, all), "", ...lines.map((l) => `- ${l}`), ""].join("\n");
-    const text = [title, ...scenarios, markdown ? renderMarkdown(HEADERS, all) : renderTerminal(HEADERS, all), "", ...lines].join("\n");
+    const fold = (line: string) => wrap(line, TERMINAL_WIDTH - 2).map((l, i) => (i === 0 ? l : `  ${l}`));
+    const text = markdown
+        ? [title, ...scenarios, renderMarkdown(HEADERS, all), "", ...lines].join("\n")
+        : [...[title, ...scenarios].flatMap(fold), renderTerminal(HEADERS, all), "", ...lines.flatMap(fold)].join("\n");
     return { text, markdown: md };
 }
