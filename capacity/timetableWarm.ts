@@ -7,7 +7,7 @@ import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cr
 import { cooldownSecondsFor } from "../stacks/scalePolicy";
 import type { ResolvedModel, StackConfig } from "../stacks/validate";
 import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
-import { coldStartPhases, mechanismsFor, streamSecondsPerGiB } from "./sim/coldStart";
+import { coldStartPhases, mechanismsFor } from "./sim/coldStart";
 import { DEFAULT_SIM_PARAMS, SimParams } from "./sim/params";
 
 type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
@@ -16,7 +16,7 @@ type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPool
  * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: the pool's
  * pessimistic cold start (capacity/sim/coldStart.ts: full waits, range maxima, network credits
  * spent, the slowest EBS initialization; a team's measured phases replace the model) on the
- * slowest network of the pool's instance types, without the metric scrape (KEDA reads a cron
+ * slowest of the pool's instance types, without the metric scrape (KEDA reads a cron
  * trigger at its poll) and without the answer. The compile cache counts as deployed: a hit
  * (pessimistic restore) when the stack keeps one, as every start but the first after a change of
  * image, model or vLLM arguments finds it; that first start may be ~3 min late. What a session's
@@ -26,12 +26,16 @@ export function pessimisticWarmupSeconds(config: Pick<StackConfig, "coldStart" |
     const pool = config.gpuPools.find((g) => g.name === m.pool);
     if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
     const mechanisms = mechanismsFor(config, pool, m);
-    const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b, true) - streamSecondsPerGiB(p, a, true))[0];
     const measured = config.coldStart.phases;
-    const phases = coldStartPhases(p, { mechanisms, weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
     const cacheHit = mechanisms.compileCache !== "none" && measured?.engineInit === undefined;
     const hit = p.engineProfileSeconds + p.compileCachedSeconds + (mechanisms.compileCache === "s3" ? p.compileCacheRestoreSeconds.max : 0);
-    const seconds = phases.reduce((a, x) => a + (x.key === "engineInit" && cacheHit ? hit : x.pessimisticSeconds), 0) - p.scrapeSeconds;
+    // The slowest of the pool's instance types (network for the weights download, EBS for their copy).
+    const seconds = Math.max(
+        ...pool.instanceTypes.map((instanceType) => {
+            const phases = coldStartPhases(p, { mechanisms, weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+            return phases.reduce((a, x) => a + (x.key === "engineInit" && cacheHit ? hit : x.pessimisticSeconds), 0) - p.scrapeSeconds;
+        }),
+    );
     return Math.ceil(seconds * p.coldStartScale);
 }
 

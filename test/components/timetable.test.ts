@@ -43,6 +43,11 @@ describe("a session's lead (pessimistic warm-up)", () => {
         // A measured phase replaces the model; gpuserve:timetable.leadSeconds replaces the whole lead.
         const measured = parseStackConfig({ ...courseRaw(), coldStart: { phases: { nodeBoot: { expected: 200, pessimistic: 300 } } } });
         assert.ok(pessimisticWarmupSeconds(measured, measured.models[0]) > pessimisticWarmupSeconds(config, m) + 150);
+        // A pool of several instance types: the slowest (g5.xlarge's lower network and EBS baselines than g5.2xlarge's).
+        // The catalog has no two A10G types of one shape yet, which validation requires: the pool is set directly.
+        const withTypes = (instanceTypes: string[]) => pessimisticWarmupSeconds({ ...config, gpuPools: [{ ...pool, instanceTypes }] }, m);
+        assert.ok(withTypes(["g5.2xlarge"]) < withTypes(["g5.xlarge"]), `${withTypes(["g5.2xlarge"])} vs ${withTypes(["g5.xlarge"])}`);
+        assert.strictEqual(withTypes(["g5.2xlarge", "g5.xlarge"]), withTypes(["g5.xlarge"]));
         const fixed = parseStackConfig({ ...courseRaw(), timetable: { ...(courseRaw().timetable as object), leadSeconds: 600 } });
         assert.strictEqual(timetableLeadSeconds(fixed, fixed.models[0]), 600);
     });
