@@ -86,8 +86,22 @@ export const MIN_COOLDOWN_SECONDS = 60;
 /** Without a cold-start estimate: KEDA's own default cooldownPeriod (facts.md "HPA and KEDA semantics"). */
 export const FALLBACK_COOLDOWN_SECONDS = 300;
 
-/** Margin added to a pool's estimated cold start for the predictive warm-up's lead. */
-export const PREDICTIVE_MARGIN_SECONDS = 120;
+/**
+ * Whether a pool's predictive warm-up is on: predictiveWarmup.enabled as stacks/validate.ts resolves it (off by
+ * default where the timetable's cron triggers warm the pool), on when a scaling block was parsed alone.
+ */
+export function predictiveWarmupEnabled(s: { readonly predictiveWarmup: { readonly enabled?: boolean } }): boolean {
+    return s.predictiveWarmup.enabled ?? true;
+}
+
+/**
+ * Margin added to a pool's estimated cold start for the predictive warm-up's lead: 120 s for a slower start than
+ * the estimate, plus 300 s because the lead counts from last week's first request, and a class may start up to
+ * ~5 min earlier than it did last week (timetable start jitter -2..+5 min, capacity/traffic/timetable.ts). With
+ * 120 s alone, the weeks a class started earlier than the week before left its first questions waiting for the
+ * GPU (P99 134 s over 28 days on the classroom's seed 3; 2.6 s with this margin: npm run compare -- --reference).
+ */
+export const PREDICTIVE_MARGIN_SECONDS = 420;
 /**
  * Window of the predictive warm-up's rate() over last week's requests: the lead itself. The query at t reads
  * last week's [t + lead - window, t + lead], so it asks for a replica from `lead` before last week's first

@@ -155,11 +155,16 @@ export const warmWindowSchema = z.strictObject({
 
 /** Predictive warm-up from last week's traffic (a KEDA Prometheus trigger with `offset`, components/serving/scaling.ts). */
 export const predictiveWarmupSchema = z.strictObject({
-    /** Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off). @default true */
-    enabled: z.boolean().default(true),
+    /**
+     * Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off).
+     * A pool the timetable warms (gpuserve:timetable, warm) has it off unless set: the timetable's cron triggers
+     * already warm its sessions from the schedule, and last week's slots, asked for a longer lead (a class may start
+     * earlier than last week's), would only add GPU time. @default true, false for a pool the timetable warms
+     */
+    enabled: z.boolean().optional(),
     /** How far back the query looks; Prometheus retention must exceed it by a day. @default 7 */
     lookbackDays: z.int().min(1).max(28).default(7),
-    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 120 s */
+    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 420 s (stacks/scalePolicy.ts PREDICTIVE_MARGIN_SECONDS) */
     leadSeconds: positiveInt.max(4 * 3600).optional(),
     /** Last week's requests/second one warm replica stands for (the trigger's per-replica target). @default 1 */
     requestsPerSecondPerReplica: z.number().positive().default(1),

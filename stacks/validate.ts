@@ -39,6 +39,8 @@ export interface ResolvedModel extends ModelConfig {
     readonly gpuMemoryUtilization: number;
     readonly maxImagesPerPrompt: number;
     readonly maxNumSeqs: number;
+    /** scaling, with predictiveWarmup.enabled resolved (off by default for a pool the timetable warms). */
+    readonly scaling: ModelConfig["scaling"] & { readonly predictiveWarmup: ModelConfig["scaling"]["predictiveWarmup"] & { readonly enabled: boolean } };
 }
 
 type ParsedServing = ParsedStackConfig["serving"];
@@ -244,7 +246,7 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[], root: string): S
         return { ...pool, instanceTypes, gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0, gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0 };
     });
 
-    const models: ResolvedModel[] = [];
+    const parsedModels: (Omit<ResolvedModel, "scaling"> & Pick<ModelConfig, "scaling">)[] = [];
     cfg.models.forEach((m, i) => {
         const spec = modelSpec(m.id);
         if (!spec) {
@@ -265,7 +267,7 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[], root: string): S
             });
             return;
         }
-        models.push({
+        parsedModels.push({
             ...m,
             name: m.name ?? spec.shortName,
             revision,
@@ -276,7 +278,13 @@ function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[], root: string): S
             maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
         });
     });
-    const timetable = resolveTimetable(cfg.timetable, models, cfg.timezone, root, issues);
+    const timetable = resolveTimetable(cfg.timetable, parsedModels, cfg.timezone, root, issues);
+    // The predictive warm-up defaults to off where the timetable's cron triggers warm the pool (schema.ts predictiveWarmupSchema).
+    const warmed = new Set(timetable.warm ? timetable.slots.map((s) => s.pool) : []);
+    const models: ResolvedModel[] = parsedModels.map((m) => {
+        const p = m.scaling.predictiveWarmup;
+        return { ...m, scaling: { ...m.scaling, predictiveWarmup: { ...p, enabled: p.enabled ?? !warmed.has(m.name) } } };
+    });
     const partial = { ...cfg, gpuPools, models, timetable };
     // The hold bound follows the modelled cold start of the slowest pool (capacity/sim/holdBound.ts).
     const maxWaitSeconds = cfg.serving.gateway.maxWaitSeconds ?? holdBoundSeconds(partial);

@@ -14,6 +14,7 @@ import {
     NEVER_THRESHOLD,
     PREDICTIVE_CONFIRM_SECONDS,
     predictiveLeadSeconds,
+    predictiveWarmupEnabled,
     predictiveWindowSeconds,
     recentRequestsActivation,
     TRIGGER,
@@ -115,7 +116,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
     if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
     if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
     metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });
-    const predictive = s.predictiveWarmup.enabled && coldStartSeconds !== undefined;
+    const predictive = predictiveWarmupEnabled(s) && coldStartSeconds !== undefined;
     if (predictive) metrics.push({ trigger: TRIGGER.predictive, source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
     return {
         name,

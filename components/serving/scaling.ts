@@ -22,6 +22,7 @@ import {
     backlogDrainFactor,
     cooldownSecondsFor,
     predictiveLeadSeconds,
+    predictiveWarmupEnabled,
     predictiveWindowSeconds,
     recentRequestsActivation,
 } from "../../stacks/scalePolicy";
@@ -207,7 +208,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
     triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName), 1, 0));
-    if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
+    if (predictiveWarmupEnabled(s) && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
         triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }

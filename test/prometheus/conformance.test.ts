@@ -60,7 +60,7 @@ const STACK: PlanCase = {
                     gpuUtilizationPercent: 70,
                     batchBacklogPerReplica: 100,
                     warmWindows: [{ days: "2", start: "16:00", end: "16:30", replicas: 1 }],
-                    predictiveWarmup: { lookbackDays: 1 },
+                    predictiveWarmup: { lookbackDays: 1, enabled: true },
                 },
             },
         ],
