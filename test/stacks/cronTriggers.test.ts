@@ -26,6 +26,7 @@ const stack = (timetable: Record<string, unknown>, extra: Record<string, unknown
             timetable,
             ...extra,
         },
+        undefined,
         { root },
     );
 
