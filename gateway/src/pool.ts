@@ -7,6 +7,7 @@ import { promises as dns } from "dns";
 import { EventEmitter } from "events";
 import { upstreamHeaders, type GatewayConfig, type PoolConfig } from "./config";
 import { errors, GatewayError } from "./errors";
+import type { PoolUsageHooks } from "./billing";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import { FairQueue, QueueTicket } from "./queue";
@@ -85,6 +86,8 @@ export class Pool {
         private readonly metrics: Metrics,
         private readonly log: Logger,
         private readonly resolve: Resolver = systemResolver,
+        /** The pool's meter for the per-team bill (billing/index.ts). */
+        private readonly usage?: PoolUsageHooks,
     ) {
         this.name = config.name;
         this.headers = upstreamHeaders(config);
@@ -180,7 +183,8 @@ export class Pool {
         return best ?? fallback;
     }
 
-    private take(up: Upstream): Upstream {
+    private take(up: Upstream, team: string): Upstream {
+        this.usage?.take(team);
         up.outstanding++;
         this.m.inflight.inc();
         this.m.handedToWorker.inc();
@@ -193,7 +197,7 @@ export class Pool {
         // FIFO: nobody overtakes a waiting request, except retries of admitted ones.
         if (this.queue.size === 0 || opts.urgent) {
             const up = this.pick(opts.avoid);
-            if (up) return Promise.resolve(this.take(up));
+            if (up) return Promise.resolve(this.take(up, opts.team));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
             // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
@@ -218,6 +222,7 @@ export class Pool {
             };
             opts.signal.once("abort", w.onAbort);
             w.ticket = this.queue.push(opts.team, w, opts.urgent);
+            this.usage?.enqueue(opts.team);
             this.m.queueDepth.set(this.queue.size);
         });
     }
@@ -228,7 +233,10 @@ export class Pool {
         w.opts.signal.removeListener("abort", w.onAbort);
         const removed = w.ticket !== undefined && this.queue.remove(w.ticket);
         this.m.queueDepth.set(this.queue.size);
-        if (removed) this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+        if (removed) {
+            this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+            this.usage?.dequeue(w.opts.team);
+        }
         return removed;
     }
 
@@ -251,12 +259,14 @@ export class Pool {
             head.opts.signal.removeListener("abort", head.onAbort);
             this.m.queueDepth.set(this.queue.size);
             this.m.queueWait.observe((Date.now() - head.enqueuedMs) / 1000);
-            head.resolve(this.take(up));
+            this.usage?.dequeue(head.opts.team);
+            head.resolve(this.take(up, head.opts.team));
         }
     }
 
-    /** Returns an upstream slot and feeds passive health. */
-    release(up: Upstream, outcome: Outcome): void {
+    /** Returns an upstream slot (taken for `team`) and feeds passive health. */
+    release(up: Upstream, outcome: Outcome, team: string): void {
+        this.usage?.release(team);
         up.outstanding--;
         this.m.inflight.dec();
         up.report(outcome);
@@ -281,12 +291,12 @@ export class Pool {
      * leave: nobody waits in this pool's queue, and `reserve` of maxConcurrentPerUpstream stay
      * free on the upstream. `room(up)`: batch lines that upstream may still take.
      */
-    takeSpare(reserve: number, room: (up: Upstream) => number): Upstream | undefined {
+    takeSpare(reserve: number, room: (up: Upstream) => number, team: string): Upstream | undefined {
         let best: Upstream | undefined;
         this.forSpare(reserve, room, (u) => {
             if (best === undefined || u.outstanding < best.outstanding) best = u;
         });
-        return best === undefined ? undefined : this.take(best);
+        return best === undefined ? undefined : this.take(best, team);
     }
 
     /** How many batch lines takeSpare would grant now. */
@@ -319,7 +329,9 @@ export class Pool {
     }
 
     private updateGauges(): void {
-        this.metrics.readyUpstreams.set({ pool: this.name }, this.readyCount());
+        const ready = this.readyCount();
+        this.usage?.workers(ready);
+        this.metrics.readyUpstreams.set({ pool: this.name }, ready);
         this.metrics.knownUpstreams.set({ pool: this.name }, this.upstreams.size);
     }
 
