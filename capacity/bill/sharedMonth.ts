@@ -156,7 +156,8 @@ export function sharedMonth(args: { readonly platformFloorUsdPerMonth: number; r
         totalUsdPerMonth: totalCents / 100,
         floorUsdPerMonth: floorTotalCents / 100,
         platformFloorUsdPerMonth: round2(args.platformFloorUsdPerMonth),
-        sharedPools: { nodeUsdPerMonth: round2(shared.nodeUsdPerMonth), attributedUsdPerMonth: round2(shared.attributedUsdPerMonth), unattributedUsdPerMonth: round2(shared.unattributedUsdPerMonth) },
+        // The difference of the rounded parts, so the three printed figures add up (each rounded on its own could be a cent off).
+        sharedPools: { nodeUsdPerMonth: round2(shared.nodeUsdPerMonth), attributedUsdPerMonth: round2(shared.attributedUsdPerMonth), unattributedUsdPerMonth: round2(round2(shared.nodeUsdPerMonth) - round2(shared.attributedUsdPerMonth)) },
         teams: out,
     };
 }

@@ -61,7 +61,7 @@ describe("teams on one platform: the shared pools' joint run and the month's spl
             // The difference between the shared pool's nodes and what the rule attributes goes to the floor, either
             // way (the rule counts a cold start from the first waiting request, the node bills from its launch).
             assert.ok(Math.abs(m.floorUsdPerMonth - (200 + m.sharedPools.unattributedUsdPerMonth)) <= 0.02, `${split}: floor ${m.floorUsdPerMonth}`);
-            assert.ok(Math.abs(m.sharedPools.nodeUsdPerMonth - m.sharedPools.attributedUsdPerMonth - m.sharedPools.unattributedUsdPerMonth) <= 0.01);
+            assert.ok(Math.abs(m.sharedPools.nodeUsdPerMonth - m.sharedPools.attributedUsdPerMonth - m.sharedPools.unattributedUsdPerMonth) <= 0.01, JSON.stringify(m.sharedPools));
             assert.ok(m.sharedPools.attributedUsdPerMonth > 0.9 * m.sharedPools.nodeUsdPerMonth, "the rule attributes most of the pool's cost");
             assert.ok(m.teams.biology.sharedPoolsUsdPerMonth > m.teams.physics.sharedPoolsUsdPerMonth, "20 students pay more than 10");
             assert.strictEqual(m.teams.chemistry.sharedPoolsUsdPerMonth, 0);
