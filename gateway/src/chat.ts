@@ -136,12 +136,10 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
             (fn) => onResponseClosed(req, res, fn),
             () => ({ status: res.writableFinished ? res.statusCode : 499, line: LOG_LINE, ip: deps.clientIp(req) }),
         );
-        const refused = gate.admit(ctx, "POST", req.headers, true);
+        const limit = config.maxBodyBytes;
+        const refused = gate.admit(ctx, "POST", req.headers, { json: true, limit });
         if (refused) return refuse(req, res, refused);
 
-        const limit = config.maxBodyBytes;
-        const declared = Number(req.headers["content-length"] ?? NaN);
-        if (declared > limit) return refuse(req, res, errors.tooLarge(limit));
         const parts: Buffer[] = [];
         let size = 0;
         const onData = (chunk: Buffer) => {

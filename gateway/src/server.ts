@@ -14,15 +14,18 @@ import { createChatRoute, isChatRequest } from "./chat";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import type { Flight } from "./flight";
-import { Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
+import { bodyRuleOf, Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
 import { registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
-import { clip } from "./request";
+import { clip, SMALL_JSON_BYTES } from "./json";
 import { sendError } from "./respond";
 import { registerWarmupRoutes } from "./warmup";
+
+/** What a POST route takes unless it says otherwise: a small JSON object. */
+const SMALL_JSON_RULE = { json: true, limit: SMALL_JSON_BYTES } as const;
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -52,9 +55,9 @@ declare module "fastify" {
     }
 }
 
-function toGatewayError(err: FastifyError, maxBodyBytes: number): GatewayError {
+function toGatewayError(err: FastifyError, bodyLimit: number): GatewayError {
     if (err instanceof GatewayError) return err;
-    if (err.statusCode === 413) return errors.tooLarge(maxBodyBytes);
+    if (err.statusCode === 413) return errors.tooLarge(bodyLimit);
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
         return new GatewayError(err.statusCode === 415 ? 400 : err.statusCode, "invalid_request_error", (err.code ?? "invalid_request").toLowerCase(), err.message);
     }
@@ -129,7 +132,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
     app.decorateRequest("gw", null as unknown as RequestContext);
     app.setErrorHandler((err: FastifyError, request, reply) => {
-        const ge = toGatewayError(err, config.maxBodyBytes);
+        const ge = toGatewayError(err, request.routeOptions.bodyLimit ?? config.maxBodyBytes);
         if (ge.status >= 500 && !(err instanceof GatewayError)) request.log.error({ err: { message: err.message, code: err.code } }, "unhandled error");
         // Refused before its body arrived: close the connection instead of reading (or waiting for) the rest.
         if (!request.raw.complete) reply.header("connection", "close");
@@ -153,9 +156,19 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
     void app.register(
         async (v1) => {
-            // Bodies are kept as bytes (routes parse what they need).
+            // Bodies are kept as bytes, up to the route's limit (routes parse what they need through json.ts),
+            // except file uploads: their route reads the stream itself, a window at a time (batch/upload.ts).
             v1.removeAllContentTypeParsers();
             v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+            v1.addContentTypeParser("multipart/form-data", (_req, payload, done) => done(null, payload));
+            // A POST route that does not say what body it takes (gate.ts bodyRoute) takes a small JSON object:
+            // the bound holds for every route, also ones added later.
+            v1.addHook("onRoute", (route) => {
+                const methods = Array.isArray(route.method) ? route.method : [route.method];
+                if (!methods.includes("POST") || bodyRuleOf(route.config) !== undefined) return;
+                route.bodyLimit = SMALL_JSON_RULE.limit;
+                route.config = { ...(route.config as object), body: SMALL_JSON_RULE };
+            });
 
             v1.addHook("onRequest", (request, reply, done) => {
                 const ctx = (request.gw = newContext(request.id));
@@ -169,8 +182,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                     (fn) => onResponseClosed(request.raw, reply.raw, fn),
                     () => ({ status: reply.raw.writableFinished ? reply.raw.statusCode : 499, line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`, ip: request.ip }),
                 );
-                // These routes parse their own bodies (JSON, or multipart file uploads): no content-type check here.
-                done(gate.admit(ctx, request.method, request.headers, false));
+                // What the route takes (set on every POST route: bodyRoute, or the onRoute hook above).
+                const rule = request.method === "POST" ? (bodyRuleOf(request.routeOptions.config) ?? SMALL_JSON_RULE) : undefined;
+                done(gate.admit(ctx, request.method, request.headers, rule));
             });
 
             registerModelRoutes(v1, { config, created: startedAt });

@@ -15,11 +15,14 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../log";
 import { Cancellation, Pool } from "../pool";
 import type { Outcome, Upstream } from "../upstream";
+import { randomBytes } from "crypto";
 import type { BatchConfig } from "./config";
+import type { BatchCreator } from "./create";
+import { expiredLine } from "./create";
 import type { BatchMetrics } from "./metrics";
 import { newLineRequestId, outputLine } from "./objects";
-import { BatchStore, decodeLine, GROUP } from "./store";
-import { randomBytes } from "crypto";
+import { BatchStore, decodeIndex, GROUP } from "./store";
+import { checkLine, LineRules } from "./validate";
 
 /** Lines handed back on shutdown are parked here, idle past the lease, for any replica's XAUTOCLAIM. */
 const PARKING = "returned";
@@ -59,6 +62,7 @@ class PoolWorker {
         private readonly metrics: BatchMetrics,
         private readonly log: Logger,
         private readonly isDraining: () => boolean,
+        private readonly rules: LineRules,
     ) {
         this.queueKey = store.keys.queue(pool.name);
         this.unsubscribe = pool.onSpare(() => this.wake?.());
@@ -175,19 +179,32 @@ class PoolWorker {
         const k = this.store.keys;
         let team = "unknown";
         try {
-            const [[, head], [, raw], [, done]] = (await this.store.redis.multi().hmget(k.batch(batchId), "status", "team").hget(k.lines(batchId), String(idx)).hexists(k.done(batchId), String(idx)).exec()) as [
+            const [[, head], [, raw], [, done]] = (await this.store.redis.multi().hmget(k.batch(batchId), "status", "team", "input_file_id").hget(k.index(batchId), String(idx)).hexists(k.done(batchId), String(idx)).exec()) as [
                 [null, (string | null)[]],
                 [null, string | null],
                 [null, number],
             ];
-            const [status, t] = head;
+            const [status, t, input] = head;
             if (raw === null || done === 1 || (status !== "in_progress" && status !== "validating")) {
                 // Finished, cancelled or deleted meanwhile: just drop the entry.
                 await this.store.redis.multi().xack(this.queueKey, GROUP, entryId).xdel(this.queueKey, entryId).exec();
                 return;
             }
             team = t ?? "unknown";
-            const line = decodeLine(raw);
+            const inputFileId = input ?? "";
+            // The line is read from the (pinned) input file and checked and rewritten as when it was queued, by the chat route's own function.
+            const entry = decodeIndex(raw);
+            const bytes = await this.store.readData(inputFileId, entry.offset, entry.length);
+            const check = bytes.length === entry.length ? checkLine(bytes, 0, bytes.length, idx + 1, this.rules, true) : undefined;
+            if (check?.kind !== "request" || check.body === undefined) {
+                const text =
+                    check?.kind === "refused"
+                        ? outputLine(entry.customId, { status: check.error.status, requestId: newLineRequestId(), body: Buffer.from(JSON.stringify(check.error.body())) })
+                        : outputLine(entry.customId, undefined, { code: "invalid_request", message: check?.kind === "invalid" ? check.message : "The input file's line could not be read from the batch store" });
+                await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
+                return;
+            }
+            const line = { customId: entry.customId, body: check.body };
             const running = this.metrics.running.labels({ pool: this.pool.name, team });
             for (;;) {
                 const up = await this.acquire(r);
@@ -225,13 +242,13 @@ class PoolWorker {
                 if (result) {
                     const ok = result.status >= 200 && result.status < 300;
                     const text = outputLine(line.customId, { status: result.status, requestId, body: result.body });
-                    await this.finish(batchId, team, idx, ok, text, entryId);
+                    await this.finish(batchId, team, inputFileId, idx, ok, text, entryId);
                     return;
                 }
                 const attempts = await this.store.redis.hincrby(k.attempts(batchId), String(idx), 1);
                 if (attempts >= this.cfg.maxAttempts) {
                     const text = outputLine(line.customId, undefined, { code: "upstream_failed", message: `Pool '${this.pool.name}' failed to answer after ${attempts} attempts: ${failure}` });
-                    await this.finish(batchId, team, idx, false, text, entryId);
+                    await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
                     return;
                 }
                 this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, attempts, err: failure }, "batch: line failed on the worker; retrying");
@@ -245,8 +262,8 @@ class PoolWorker {
         }
     }
 
-    private async finish(batchId: string, team: string, idx: number, ok: boolean, line: string, entryId: string): Promise<void> {
-        const r = await this.store.finishLine({ batchId, team, idx, pool: this.pool.name, ok, line, entryId });
+    private async finish(batchId: string, team: string, inputFileId: string, idx: number, ok: boolean, line: string, entryId: string): Promise<void> {
+        const r = await this.store.finishLine({ batchId, team, inputFileId, idx, pool: this.pool.name, ok, line, entryId });
         if (r === 0) return; // another attempt wrote it first
         this.metrics.lines.inc({ pool: this.pool.name, team, outcome: ok ? "completed" : "failed" });
         if (r === 2) this.log.info({ batch: batchId, team }, "batch: finished");
@@ -283,19 +300,24 @@ class PoolWorker {
     }
 }
 
+/** This replica's name in the consumer group and in creation leases. */
+export const newConsumerName = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+
 export class BatchRunner {
     private readonly workers: PoolWorker[] = [];
     private metricsTimer: NodeJS.Timeout | undefined;
     private sweeping = false;
-    readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     constructor(
+        readonly consumer: string,
         private readonly store: BatchStore,
         private readonly pools: ReadonlyMap<string, Pool>,
         private readonly cfg: BatchConfig,
         private readonly metrics: BatchMetrics,
         private readonly log: Logger,
         private readonly isDraining: () => boolean,
+        private readonly rules: LineRules,
+        private readonly creator: BatchCreator,
     ) {}
 
     start(): void {
@@ -303,18 +325,20 @@ export class BatchRunner {
             // XREADGROUP BLOCK holds its connection: one each, apart from the shared one.
             const blocking = this.store.redis.duplicate();
             blocking.on("error", () => undefined);
-            const w = new PoolWorker(pool, this.store, blocking, this.consumer, this.cfg, this.metrics, this.log, this.isDraining);
+            const w = new PoolWorker(pool, this.store, blocking, this.consumer, this.cfg, this.metrics, this.log, this.isDraining, this.rules);
             this.workers.push(w);
             w.start();
         }
         const tick = () => {
             void this.updateGauges().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: reading backlog failed"));
+            // Batches waiting to be created, or whose creation a stopped replica left (its lease lapsed).
+            if (!this.isDraining()) void this.creator.kick();
             // Every replica sweeps: a batch past its completion window expires even if the replica
             // that was running it is gone, and one that was down at the deadline expires it on start.
             if (this.sweeping) return;
             this.sweeping = true;
             void this.store
-                .expireDue()
+                .expireDue(expiredLine)
                 .then((n) => n > 0 && this.log.info({ batches: n }, "batch: expired at the end of their completion window"))
                 .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: expiring batches failed; retrying"))
                 .finally(() => (this.sweeping = false));
@@ -346,6 +370,6 @@ export class BatchRunner {
 
     async stop(timeoutMs: number): Promise<void> {
         clearInterval(this.metricsTimer);
-        await Promise.all(this.workers.map((w) => w.stop(timeoutMs)));
+        await Promise.all([this.creator.stop(), ...this.workers.map((w) => w.stop(timeoutMs))]);
     }
 }
