@@ -244,6 +244,16 @@ export const batchSchema = z.strictObject({
     maxBatchesInProgress: positiveInt.default(10),
     /** Days uploaded files, batch outputs and finished batches stay in the store (Redis TTLs; a running batch never expires). @default 30 (OpenAI's default for batch files) */
     retentionDays: z.number().positive().max(365).default(30),
+    /**
+     * MiB one team may keep in the store (its files and the results of its running batches); over it, its uploads and new
+     * batches are refused (403), so one team cannot fill the store for the others. @default the store's usable memory
+     * (75 % of Valkey's maxmemory) shared equally by the teams of gatewayApiKeys
+     */
+    storagePerTeamMiB: positiveInt.optional(),
+    /** Files one team may keep in the store. @default 1000 */
+    filesPerTeam: positiveInt.default(1000),
+    /** Per-team overrides of the storage quota: `{ "<team>": { "storageMiB": 4096, "files": 2000 } }`. @default {} */
+    teams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a team name of gatewayApiKeys"), z.strictObject({ storageMiB: positiveInt.optional(), files: positiveInt.optional() })).default({}),
 });
 
 export const servingSchema = z.strictObject({

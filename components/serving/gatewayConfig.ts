@@ -7,7 +7,7 @@
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
-import { batchRedisUrl } from "./batchStore";
+import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { VLLM_PORT, workerName } from "./workers";
@@ -76,6 +76,8 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
             maxConcurrentPerUpstream: m.maxNumSeqs,
             // What POST /v1/warmup tells a teacher to expect at zero workers.
             coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(cfg, m)),
+            // A warm-up may ask for up to the pool's max replicas, not more (POST /v1/warmup refuses more).
+            maxWarmupReplicas: m.scaling.maxReplicas,
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
@@ -92,10 +94,26 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
     };
     const batch = cfg.serving.batch;
     if (batch.enabled) {
+        const MiB = 1024 * 1024;
+        const limits = {
+            maxLinesPerBatch: batch.maxLinesPerBatch,
+            maxFileBytes: batch.maxFileBytes,
+            maxBatchesInProgress: batch.maxBatchesInProgress,
+            maxStoredFiles: batch.filesPerTeam,
+            ...(batch.storagePerTeamMiB !== undefined ? { maxStoredBytes: batch.storagePerTeamMiB * MiB } : {}),
+        };
         config.batch = {
             redisUrl: batchRedisUrl(cfg),
-            limits: { default: { maxLinesPerBatch: batch.maxLinesPerBatch, maxFileBytes: batch.maxFileBytes, maxBatchesInProgress: batch.maxBatchesInProgress } },
+            // A team's entry replaces the default (gateway/src/batch/config.ts batchLimits): each carries every field.
+            limits: {
+                default: limits,
+                teams: Object.fromEntries(
+                    Object.entries(batch.teams).map(([team, q]) => [team, { ...limits, ...(q.storageMiB !== undefined ? { maxStoredBytes: q.storageMiB * MiB } : {}), ...(q.files !== undefined ? { maxStoredFiles: q.files } : {}) }]),
+                ),
+            },
             retention: { inputFileDays: batch.retentionDays, outputFileDays: batch.retentionDays, batchDays: batch.retentionDays },
+            // The in-cluster Valkey's maxmemory (valkeyConf); an external store's is read from it (INFO) at run time.
+            ...(batch.store === "inCluster" ? { storage: { storeBytes: valkeyMaxMemoryMiB(batch.memoryMiB) * MiB } } : {}),
         };
     }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };

@@ -11,7 +11,7 @@ import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
-import { Gateway } from "./gateway";
+import { Gateway, gatewayMemoryMiB } from "./gateway";
 import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
@@ -133,8 +133,7 @@ export class ServingStack extends pulumi.ComponentResource {
                 prometheusUrl: args.prometheusUrl,
                 keda: args.keda,
                 env: batchStore?.gatewayEnv,
-                // A batch upload up to maxFileBytes is held, stored and validated in memory.
-                memoryMiB: cfg.serving.batch.enabled ? 512 + Math.ceil((3 * cfg.serving.batch.maxFileBytes) / 2 ** 20) : undefined,
+                memoryMiB: gatewayMemoryMiB(cfg.serving.batch.enabled),
             },
             inNs(batchStore ? [batchStore] : []),
         );
