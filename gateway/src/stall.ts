@@ -7,10 +7,17 @@
  * sk_stream_is_writeable). A client reading 4 KiB/s frees that in minutes, so waiting for
  * 'drain' cut it off as if it read nothing. The kernel does show it: the socket's send queue
  * (`tx_queue` in /proc/net/tcp and tcp6: write_seq - snd_una, bytes not yet acknowledged by the
- * client, net/ipv4/tcp_ipv4.c get_tcp4_sock) shrinks each time the client's window opens, one
- * segment or more at a time. A connection counts as progressing when, between two checks, its
- * tx_queue shrank, or Node handed more bytes to the kernel (bytesWritten), or libuv's write
- * queue shrank. Without /proc (not Linux) only the last two are seen.
+ * client, net/ipv4/tcp_ipv4.c get_tcp4_sock) shrinks each time the client's window opens. A
+ * connection counts as progressing when, between two looks, its tx_queue shrank, or Node handed
+ * more bytes to the kernel (bytesWritten), or libuv's write queue shrank. Without /proc (not
+ * Linux) only the last two are seen.
+ *
+ * The client's kernel opens its window in steps (it waits for a segment's worth of free space,
+ * and more when its buffer is large: __tcp_select_window, net/ipv4/tcp_output.c), so a slow
+ * reader shows progress in bursts: every ~30 s for 4 KiB/s over loopback, whose segments are
+ * 64 KiB. One that reads nothing never shows progress again once its buffers are full. So a
+ * connection that took something after a pause (a slow reader's signature) is allowed
+ * SLOW_READER_FACTOR x the stall time between bursts; one that never did is cut after the stall time.
  */
 import { promises as fs } from "fs";
 import type { ServerResponse } from "http";
@@ -93,21 +100,54 @@ export function unsent(socket: Socket): number {
     return handle?.writeQueueSize ?? socket.writableLength;
 }
 
-/** A snapshot of how far a socket's output has got; progress() compares the next one with it. */
-export class SendProgress {
+/** How much longer than the stall time a proven slow reader may go between bursts of progress. */
+export const SLOW_READER_FACTOR = 4;
+
+/** How far a socket's output has got, across every wait of its connection (one per socket). */
+class SendProgress {
     private last: { written: number; unsent: number; tx: number | undefined } | undefined;
+    /** performance.now() of the last look that saw progress (or of the first look). */
+    private lastMoved = performance.now();
+    /** The client took something after a pause of at least half the stall time: a slow reader, not a dead one. */
+    private slowReader = false;
 
     constructor(private readonly socket: Socket) {}
 
-    /** Whether the client took anything since the previous call (the first call records and says true). */
-    async progressed(): Promise<boolean> {
+    /** Looks again; true when the client took nothing for too long: stallMs, or SLOW_READER_FACTOR x stallMs for a proven slow reader. */
+    async stalled(stallMs: number): Promise<boolean> {
         const now = { written: this.socket.bytesWritten, unsent: unsent(this.socket), tx: await queues.of(this.socket) };
         const last = this.last;
         this.last = now;
-        if (last === undefined) return true;
-        return now.written > last.written || now.unsent < last.unsent || (now.tx !== undefined && last.tx !== undefined && now.tx < last.tx);
+        const moved = last !== undefined && (now.written > last.written || now.unsent < last.unsent || (now.tx !== undefined && last.tx !== undefined && now.tx < last.tx));
+        const t = performance.now();
+        if (moved) {
+            if (t - this.lastMoved >= stallMs / 2) this.slowReader = true;
+            this.lastMoved = t;
+        }
+        return t - this.lastMoved >= (this.slowReader ? SLOW_READER_FACTOR * stallMs : stallMs);
+    }
+
+    /** A wait begins: the stall time counts from now at the earliest. */
+    restart(): void {
+        this.lastMoved = Math.max(this.lastMoved, performance.now());
     }
 }
+
+const progressBySocket = new WeakMap<Socket, SendProgress>();
+
+/** The progress record of a socket's connection (kept across the waits of all its responses). */
+function progressOf(socket: Socket): SendProgress {
+    let p = progressBySocket.get(socket);
+    if (p === undefined) progressBySocket.set(socket, (p = new SendProgress(socket)));
+    return p;
+}
+
+/**
+ * How often a waiting socket is looked at: the window updates that show a slow reader's
+ * progress come a segment or more at a time (64 KiB on loopback), so a reader counts as stalled
+ * only when nothing moved over the whole stallMs, looked at several times.
+ */
+const lookEvery = (stallMs: number) => Math.max(50, Math.min(1000, stallMs / 4));
 
 /**
  * Waits until the response's buffer drains (true), the response closes (true: it holds nothing
@@ -115,7 +155,8 @@ export class SendProgress {
  */
 export function waitDrain(res: ServerResponse, stallMs: number): Promise<boolean> {
     if (res.destroyed || res.writableEnded || !res.writableNeedDrain || !res.socket) return Promise.resolve(true);
-    const progress = new SendProgress(res.socket);
+    const progress = progressOf(res.socket);
+    progress.restart();
     return new Promise<boolean>((resolve) => {
         let settled = false;
         const done = (ok: boolean) => {
@@ -127,12 +168,12 @@ export function waitDrain(res: ServerResponse, stallMs: number): Promise<boolean
         };
         const onDrain = () => done(true);
         const onClose = () => done(true);
-        void progress.progressed();
+        void progress.stalled(stallMs);
         const timer = setInterval(() => {
-            void progress.progressed().then((moved) => {
-                if (!moved) done(false);
+            void progress.stalled(stallMs).then((stuck) => {
+                if (stuck) done(false);
             });
-        }, stallMs);
+        }, lookEvery(stallMs));
         res.once("drain", onDrain).once("close", onClose);
     });
 }
@@ -150,16 +191,19 @@ export function watchUnread(res: ServerResponse, stallMs: number, cut: () => voi
         return;
     }
     if (unsent(socket) === 0) return;
-    const progress = new SendProgress(socket);
-    void progress.progressed();
+    const progress = progressOf(socket);
+    progress.restart();
+    void progress.stalled(stallMs);
+    let cutOnce = false;
     const timer = setInterval(() => {
         if (unsent(socket) === 0 || res.destroyed) return stop();
-        void progress.progressed().then((moved) => {
-            if (moved || res.destroyed) return;
+        void progress.stalled(stallMs).then((stuck) => {
+            if (!stuck || res.destroyed || cutOnce) return;
+            cutOnce = true;
             stop();
             cut();
         });
-    }, stallMs);
+    }, lookEvery(stallMs));
     const stop = () => clearInterval(timer);
     res.once("finish", stop).once("close", stop);
 }

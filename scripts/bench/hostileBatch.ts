@@ -110,16 +110,17 @@ async function startStack(env: Env, opts: { workerReady?: boolean } = {}): Promi
     };
 }
 
-/** /healthz polled from a separate process every 20 ms; stop() returns the worst latency (ms). */
-function healthProbe(url: string): { stop(): Promise<number> } {
-    const script = `let worst=0,stop=false;process.on("SIGTERM",()=>{stop=true});(async()=>{while(!stop){const t=performance.now();try{await (await fetch(${JSON.stringify(url)}+"/healthz")).arrayBuffer()}catch{}worst=Math.max(worst,performance.now()-t);await new Promise(r=>setTimeout(r,20))}process.stdout.write(String(Math.round(worst)))})()`;
+/** /healthz polled from a separate process every 20 ms (started once its first answer came); stop() returns the worst latency (ms). */
+async function healthProbe(url: string): Promise<{ stop(): Promise<number> }> {
+    const script = `let worst=0,n=0,stop=false;process.on("SIGTERM",()=>{stop=true});(async()=>{while(!stop){const t=performance.now();try{await (await fetch(${JSON.stringify(url)}+"/healthz")).arrayBuffer()}catch{}if(n++>0)worst=Math.max(worst,performance.now()-t);else process.stdout.write("ready\\n");await new Promise(r=>setTimeout(r,20))}process.stdout.write(String(Math.round(worst))+" ms over "+n+" probes")})()`;
     const p = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    while (!out.includes("ready")) await sleep(20);
     return {
         stop: () =>
             new Promise<number>((r) => {
-                p.once("exit", () => r(Number(out)));
+                p.once("exit", () => r(Number(/(\d+) ms over/.exec(out)?.[1] ?? NaN)));
                 p.kill("SIGTERM");
             }),
     };
@@ -188,34 +189,51 @@ async function postJson(url: string, p: string, key: string, body: Buffer | stri
 }
 
 const tally = (xs: { status: number; code?: string }[]) => {
+    xs = xs.map((x) => (x.status === 0 ? { status: 0, code: "connection closed by the gateway before the body was sent" } : x));
     const m = new Map<string, number>();
     for (const x of xs) m.set(`${x.status}${x.code ? ` ${x.code}` : ""}`, (m.get(`${x.status}${x.code ? ` ${x.code}` : ""}`) ?? 0) + 1);
     return [...m].map(([k, n]) => `${n} x ${k}`).join(", ");
 };
 
-function verdict(name: string, rss: number, worst: number, extra: string): void {
+/** The gateway's own longest event-loop stall since start (prom-client's monitorEventLoopDelay: nodejs_eventloop_lag_max_seconds), ms. */
+async function loopLagMaxMs(url: string): Promise<number> {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    return Math.round(Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000);
+}
+
+async function verdict(s: Running, name: string, worst: number, extra: string): Promise<void> {
+    const rss = hwmMiB(s.proc.pid!);
     const limit = podLimitMiB();
-    console.log(`${name}: gateway peak RSS ${rss} MiB (pod limit ${limit} MiB: ${rss <= limit ? "within" : "OVER"}), /healthz worst ${worst} ms; ${extra}`);
+    console.log(`${name}: gateway peak RSS ${rss} MiB (pod limit ${limit} MiB: ${rss <= limit ? "within" : "OVER"}), /healthz worst ${worst} ms (gateway's own longest event-loop stall ${await loopLagMaxMs(s.url)} ms); ${extra}`);
 }
 
 /** Point 1: 20 MB of '[' to POST /v1/batches and POST /v1/warmup, six at once each. */
 async function batchParse(env: Env): Promise<void> {
     const s = await startStack(env);
     const body = Buffer.alloc(20_000_000, "[");
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const one = await postJson(s.url, "/v1/batches", KEY_A, body);
     const batches = await Promise.all(Array.from({ length: 6 }, () => postJson(s.url, "/v1/batches", KEY_A, body)));
     const warm = await Promise.all(Array.from({ length: 6 }, () => postJson(s.url, "/v1/warmup", KEY_A, body)));
     const worst = await probe.stop();
-    verdict("1. 20 MB of '[' x (1 + 6) to /v1/batches, 6 to /v1/warmup", hwmMiB(s.proc.pid!), worst, `one alone: ${one.status} in ${one.ms} ms; batches: ${tally(batches)}; warmup: ${tally(warm)}`);
+    await verdict(s, "1. 20 MB of '[' x (1 + 6) to /v1/batches, 6 to /v1/warmup", worst, `one alone: ${one.status} in ${one.ms} ms; batches: ${tally(batches)}; warmup: ${tally(warm)}`);
     await s.stop();
 }
 
 /** Waits until no batch of the list is `validating` (creation may run after the POST answered). */
 async function settled(url: string, key: string, ids: string[], timeoutMs: number): Promise<Record<string, number>> {
     const until = Date.now() + timeoutMs;
+    const known = new Map<string, string>();
     for (;;) {
-        const st = await Promise.all(ids.map(async (id) => ((await (await fetch(`${url}/v1/batches/${id}`, { headers: auth(key) })).json()) as { status: string }).status));
+        // One GET at a time, slowly: the team's request rate applies to GETs too.
+        for (const id of ids) {
+            if (known.get(id) !== undefined && known.get(id) !== "validating") continue;
+            const res = await fetch(`${url}/v1/batches/${id}`, { headers: auth(key) });
+            if (res.ok) known.set(id, ((await res.json()) as { status: string }).status);
+            else await res.arrayBuffer();
+            await sleep(200);
+        }
+        const st = ids.map((id) => known.get(id) ?? "validating");
         if (st.every((x) => x !== "validating") || Date.now() > until) {
             const out: Record<string, number> = {};
             for (const x of st) out[x] = (out[x] ?? 0) + 1;
@@ -232,7 +250,7 @@ async function batchCreate(env: Env): Promise<void> {
     const up = await upload(s.url, KEY_A, file);
     if (up.status !== 200) throw new Error(`upload failed: ${up.status} ${JSON.stringify(up.json)}`);
     const base = hwmMiB(s.proc.pid!);
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const body = JSON.stringify({ input_file_id: up.json.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
     const t0 = performance.now();
     const res = await Promise.all(
@@ -248,9 +266,9 @@ async function batchCreate(env: Env): Promise<void> {
     const states = await settled(s.url, KEY_A, ids, 600_000);
     const worst = await probe.stop();
     const mem = await redisPeakMiB(s.redis);
-    verdict(
+    await verdict(
+        s,
         `2a. 12 concurrent POST /v1/batches on one ${Math.round(file.length / 1e6)} MB file (${(50_000).toLocaleString("en")} lines)`,
-        hwmMiB(s.proc.pid!),
         worst,
         `RSS after upload ${base} MiB; answers ${tally(res)} within ${answered} ms; batches then: ${JSON.stringify(states)}; Redis peak ${mem.peak} MiB of maxmemory ${mem.max} MiB`,
     );
@@ -261,13 +279,13 @@ async function batchCreate(env: Env): Promise<void> {
 async function uploads(env: Env): Promise<void> {
     const s = await startStack(env);
     const file = jsonl(Math.round((150 * MiB) / 3180), 3180);
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const t0 = performance.now();
     const res = await Promise.all(Array.from({ length: 8 }, () => upload(s.url, KEY_A, file).then((r) => ({ status: r.status, code: (r.json.error as { code?: string } | undefined)?.code }), (e: Error) => ({ status: 0, code: e.message }))));
     const ms = Math.round(performance.now() - t0);
     const worst = await probe.stop();
     const mem = await redisPeakMiB(s.redis);
-    verdict(`2b. 8 concurrent ${Math.round(file.length / MiB)} MiB uploads`, hwmMiB(s.proc.pid!), worst, `answers ${tally(res)} in ${ms} ms; Redis peak ${mem.peak} MiB of ${mem.max} MiB`);
+    await verdict(s, `2b. 8 concurrent ${Math.round(file.length / MiB)} MiB uploads`, worst, `answers ${tally(res)} in ${ms} ms; Redis peak ${mem.peak} MiB of ${mem.max} MiB`);
     await s.stop();
 }
 
@@ -276,7 +294,7 @@ async function downloads(env: Env): Promise<void> {
     const s = await startStack(env);
     const up = await upload(s.url, KEY_A, jsonl(Math.round((150 * MiB) / 3180), 3180));
     const base = hwmMiB(s.proc.pid!);
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const socks: net.Socket[] = [];
     for (let i = 0; i < 500; i++) {
         const c = net.connect(s.port, "127.0.0.1");
@@ -292,7 +310,7 @@ async function downloads(env: Env): Promise<void> {
     }
     const closed = socks.filter((c) => c.destroyed || c.readableEnded).length;
     const worst = await probe.stop();
-    verdict("2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s", hwmMiB(s.proc.pid!), worst, `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; connections the gateway closed: ${closed}/500`);
+    await verdict(s, "2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s", worst, `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; connections the gateway closed: ${closed}/500`);
     for (const c of socks) c.destroy();
     await s.stop();
 }
@@ -302,7 +320,7 @@ async function getFlood(env: Env): Promise<void> {
     const s = await startStack(env);
     const up = await upload(s.url, KEY_A, jsonl(10, 500));
     const agent = new Agent({ connections: 50 });
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const t0 = performance.now();
     const codes = new Map<number, number>();
     let next = 0;
@@ -318,14 +336,14 @@ async function getFlood(env: Env): Promise<void> {
     const ms = Math.round(performance.now() - t0);
     const worst = await probe.stop();
     await agent.close();
-    verdict("2c. 20,000 GET /v1/files/{id} from one key", hwmMiB(s.proc.pid!), worst, `in ${ms} ms: ${[...codes].map(([c, n]) => `${n} x ${c}`).join(", ")}`);
+    await verdict(s, "2c. 20,000 GET /v1/files/{id} from one key", worst, `in ${ms} ms: ${[...codes].map(([c, n]) => `${n} x ${c}`).join(", ")}`);
     await s.stop();
 }
 
 /** Point 6: team A holds 6 slow 19 MiB bodies; team B then sends a 15 MiB request. */
 async function bodyShare(env: Env): Promise<void> {
     const s = await startStack(env, { workerReady: true });
-    const probe = healthProbe(s.url);
+    const probe = await healthProbe(s.url);
     const total = 19 * MiB;
     const socks: net.Socket[] = [];
     for (let i = 0; i < 6; i++) {
@@ -339,7 +357,7 @@ async function bodyShare(env: Env): Promise<void> {
     const image = `data:image/png;base64,${Buffer.alloc(11 * MiB, 7).toString("base64")}`;
     const b = await postJson(s.url, "/v1/chat/completions", KEY_B, JSON.stringify({ model: M, max_tokens: 4, messages: [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: image } }] }] }));
     const worst = await probe.stop();
-    verdict("6. team A: 6 slow 19 MiB bodies; team B: one 15 MiB image request", hwmMiB(s.proc.pid!), worst, `team B got ${b.status}${b.code ? ` ${b.code}` : ""} in ${b.ms} ms`);
+    await verdict(s, "6. team A: 6 slow 19 MiB bodies; team B: one 15 MiB image request", worst, `team B got ${b.status}${b.code ? ` ${b.code}` : ""} in ${b.ms} ms`);
     for (const c of socks) c.destroy();
     await s.stop();
 }

@@ -25,10 +25,7 @@ import { batchLimits } from "./config";
 import type { BatchStore } from "./store";
 
 const MiB = 1024 * 1024;
-const fmt = (b: number) => (b >= 10 * MiB ? `${Math.round(b / MiB)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} bytes`);
-
-/** How long Valkey's maxmemory read by INFO is trusted. */
-const CAPACITY_TTL_MS = 60_000;
+const fmt = (b: number) => (b >= 10 * MiB ? `${Math.round(b / MiB)} MiB` : b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} bytes`);
 const LOCK_MS = 5000;
 
 export interface Usage {
@@ -45,8 +42,6 @@ export function storeFull(message: string): GatewayError {
 }
 
 export class StorageQuota {
-    private capacityRead: { value: number | undefined; at: number } | undefined;
-
     constructor(
         private readonly store: BatchStore,
         private readonly cfg: BatchConfig,
@@ -54,13 +49,16 @@ export class StorageQuota {
         private readonly teams: number,
     ) {}
 
-    /** Bytes Valkey may hold: batch.storage.storeBytes, else its maxmemory (undefined: unbounded). */
+    /** Valkey's memory now: used_memory, and the capacity (batch.storage.storeBytes, else its maxmemory; undefined: unbounded). One INFO, ~0.1 ms. */
+    private async memory(): Promise<{ used: number; capacity: number | undefined }> {
+        const info = await this.store.redis.info("memory");
+        const n = (k: string) => Number(new RegExp(`^${k}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
+        const max = n("maxmemory");
+        return { used: n("used_memory"), capacity: this.cfg.storage.storeBytes ?? (max > 0 ? max : undefined) };
+    }
+
     async capacity(): Promise<number | undefined> {
-        if (this.cfg.storage.storeBytes !== undefined) return this.cfg.storage.storeBytes;
-        if (this.capacityRead && performance.now() - this.capacityRead.at < CAPACITY_TTL_MS) return this.capacityRead.value;
-        const max = Number(/^maxmemory:(\d+)/m.exec(await this.store.redis.info("memory"))?.[1] ?? 0);
-        this.capacityRead = { value: max > 0 ? max : undefined, at: performance.now() };
-        return this.capacityRead.value;
+        return this.cfg.storage.storeBytes ?? (await this.memory()).capacity;
     }
 
     /** The team's byte quota: its own maxStoredBytes, else an equal share of what uploads may use. */
@@ -114,19 +112,12 @@ export class StorageQuota {
         await m.exec();
     }
 
-    /** Valkey's used memory and what uploads in progress will still write. */
-    private async storeUse(): Promise<{ used: number; pending: number }> {
-        const [info, pending] = await Promise.all([this.store.redis.info("memory"), this.store.redis.hvals(this.store.keys.pending)]);
-        const used = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
-        return { used, pending: pending.reduce((a, v) => a + Math.max(0, Number(v)), 0) };
-    }
-
     /** Refuses (507) when the store has no room for `bytes` more without eating into the headroom kept for results. */
     private async checkStore(bytes: number, what: string): Promise<void> {
-        const cap = await this.capacity();
+        const [{ used, capacity: cap }, pendingValues] = await Promise.all([this.memory(), this.store.redis.hvals(this.store.keys.pending)]);
         if (cap === undefined) return;
+        const pending = pendingValues.reduce((a, v) => a + Math.max(0, Number(v)), 0);
         const line = Math.floor(cap * (1 - this.cfg.storage.headroomFraction));
-        const { used, pending } = await this.storeUse();
         if (used + pending + bytes > line) {
             throw storeFull(
                 `The batch store has no room for ${what}: Valkey uses ${fmt(used)}${pending > 0 ? ` and uploads in progress will add ${fmt(pending)}` : ""}, and new data may use ${fmt(line)} of its ${fmt(cap)}; ` +
@@ -138,7 +129,8 @@ export class StorageQuota {
     private async withLock<T>(team: string, fn: () => Promise<T>): Promise<T> {
         const key = this.store.keys.quotaLock(team);
         const token = randomBytes(8).toString("hex");
-        const until = Date.now() + 2000;
+        // Held for a few Valkey round trips; several uploads of one team starting at once wait their turn.
+        const until = Date.now() + 10_000;
         while ((await this.store.redis.set(key, token, "PX", LOCK_MS, "NX")) !== "OK") {
             if (Date.now() > until) throw new GatewayError(503, "service_unavailable", "storage_busy", "Another upload of this team is being checked against its storage quota; retry shortly", 1);
             await new Promise((r) => setTimeout(r, 20));

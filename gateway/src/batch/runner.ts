@@ -35,6 +35,8 @@ type Entry = [id: string, fields: string[] | null];
 interface Running {
     entryId: string;
     abort: Cancellation;
+    /** Counted in PoolWorker.held (claimed, not on a worker yet). */
+    held: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -42,12 +44,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 class PoolWorker {
     private readonly running = new Map<string, Running>();
     private readonly batchPerUp = new Map<Upstream, number>();
-    /** Lines claimed but still waiting for a spare slot. */
+    /** Lines claimed and not yet on a worker (being read from Valkey, or waiting for a spare slot): the loop claims no more than the spare room minus these. */
     private held = 0;
     private stopping = false;
     private cursor = "0-0";
     private lastReclaim = 0;
-    private wake: (() => void) | undefined;
+    /** Everyone waiting for a spare slot (the loop and each line waiting in acquire): all are woken when one may have freed. */
+    private readonly wakers = new Set<() => void>();
     private readonly unsubscribe: () => void;
     private loopDone: Promise<void> = Promise.resolve();
     private heartbeat: NodeJS.Timeout | undefined;
@@ -65,7 +68,7 @@ class PoolWorker {
         private readonly rules: LineRules,
     ) {
         this.queueKey = store.keys.queue(pool.name);
-        this.unsubscribe = pool.onSpare(() => this.wake?.());
+        this.unsubscribe = pool.onSpare(() => this.wakeAll());
     }
 
     private get leaseMs(): number {
@@ -84,16 +87,20 @@ class PoolWorker {
         this.loopDone = this.loop();
     }
 
+    private wakeAll(): void {
+        for (const w of [...this.wakers]) w();
+    }
+
     private waitSpare(ms: number): Promise<void> {
         return new Promise((resolve) => {
             const t = setTimeout(done, ms);
-            const self = this;
+            const wakers = this.wakers;
             function done() {
                 clearTimeout(t);
-                if (self.wake === done) self.wake = undefined;
+                wakers.delete(done);
                 resolve();
             }
-            this.wake = done;
+            wakers.add(done);
         });
     }
 
@@ -110,7 +117,12 @@ class PoolWorker {
                 // Scan for expired or handed-back lines often (a hand-back is due at once), not only once per lease.
                 if (Date.now() - this.lastReclaim >= Math.min(this.leaseMs / 4, RECLAIM_SCAN_MS)) entries = await this.reclaim(free);
                 if (entries.length === 0) entries = await this.readNew(free);
-                for (const e of entries) if (e[1]) void this.runLine(e[0], e[1]);
+                for (const e of entries) {
+                    if (!e[1]) continue;
+                    // Counted from the claim: until it is on a worker, a line may not make the loop claim more.
+                    this.held++;
+                    void this.runLine(e[0], e[1]);
+                }
             } catch (e) {
                 if (this.stopped) break;
                 this.log.warn({ pool: this.pool.name, err: (e as Error).message }, "batch: reading the queue failed; retrying");
@@ -145,19 +157,24 @@ class PoolWorker {
         }
     }
 
+    /** A slot for a claimed line (held until then); undefined when stopping. */
     private async acquire(r: Running): Promise<Upstream | undefined> {
-        this.held++;
-        try {
-            for (;;) {
-                if (r.abort.aborted || this.stopped) return undefined;
-                const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room);
-                if (up) {
-                    this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
-                    return up;
-                }
-                await this.waitSpare(250);
+        for (;;) {
+            if (r.abort.aborted || this.stopped) return undefined;
+            const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room);
+            if (up) {
+                this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
+                this.unhold(r);
+                return up;
             }
-        } finally {
+            await this.waitSpare(250);
+        }
+    }
+
+    /** The line no longer counts as held (on a worker, or done without one); once per line. */
+    private unhold(r: Running): void {
+        if (r.held) {
+            r.held = false;
             this.held--;
         }
     }
@@ -174,7 +191,7 @@ class PoolWorker {
         for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
         const batchId = f.b;
         const idx = Number(f.i);
-        const r: Running = { entryId, abort: new Cancellation() };
+        const r: Running = { entryId, abort: new Cancellation(), held: true };
         this.running.set(entryId, r);
         const k = this.store.keys;
         let team = "unknown";
@@ -258,6 +275,7 @@ class PoolWorker {
             // Valkey unreachable mid-line: the entry stays claimed and is retried after its lease.
             this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, err: (e as Error).message }, "batch: line not recorded; it runs again after its lease");
         } finally {
+            this.unhold(r);
             this.running.delete(entryId);
         }
     }
@@ -273,7 +291,7 @@ class PoolWorker {
     async stop(timeoutMs: number): Promise<void> {
         this.stopping = true;
         this.unsubscribe();
-        this.wake?.();
+        this.wakeAll();
         this.blocking.disconnect();
         // Valkey unreachable: the loop waits on a command queued behind the reconnects, which ioredis never
         // settles once the client is disconnected while reconnecting (ioredis 6.0.0 built/Redis.js

@@ -79,7 +79,7 @@ export async function receiveUpload(store: BatchStore, quota: StorageQuota, cfg:
             if (current === "file") {
                 bytes += b.length;
                 if (bytes > limit) throw (failure = fileTooLarge(`more than ${limit}`, limit));
-                piece.push(Buffer.from(b));
+                piece.push(b); // a view: the parser hands out fresh chunks, nothing else holds them
                 pieceBytes += b.length;
                 return;
             }
