@@ -12,6 +12,14 @@ export const CACHE_PRICES = {
     s3PerGbMonth: 0.023,
     /** EBS snapshot, standard tier (aws.amazon.com/ebs/pricing, 2026-11). */
     snapshotPerGbMonth: 0.05,
+    /**
+     * EBS Provisioned Rate for Volume Initialization, us-east-1: USD per GiB of snapshot data per MiB/s, billed once when
+     * a volume created with a rate becomes active ("rate for Region x snapshot data size x volume initialization
+     * rate", EBS user guide "Initialize Amazon EBS volumes", Billing). Figure: aws.amazon.com/ebs/pricing Example 12
+     * as quoted in github-aws-runners/terraform-aws-github-runner PR #5165 (2026-06: "~$0.0036 per GiB of snapshot
+     * data per volume" at 300 MiB/s); not read on the pricing page itself. Other Regions differ; used for all.
+     */
+    volumeInitPerGibPerMibps: 0.000012,
 } as const;
 
 /**
@@ -55,6 +63,19 @@ export function imageCacheBuildUsd(region: string): { instanceUsd: number; natUs
     const instanceUsd = (perHour * IMAGE_CACHE_BUILD.minutes) / 60;
     const natUsd = IMAGE_CACHE_BUILD.pullGb * AWS_PRICES.natGatewayPerGb;
     return { instanceUsd, natUsd, totalUsd: instanceUsd + natUsd };
+}
+
+const GIB_PER_GB = 1 / GB_PER_GIB;
+
+/**
+ * What one GPU node launch pays to initialize its image-cache data volume at coldStart.imageCacheInitRateMiBps
+ * (components/cluster/nodePool.ts): snapshot data (IMAGE_CACHE_SNAPSHOT_GB, in GiB) x rate x the price. 0 without
+ * the cache on that pool (AL2023, imageCache none) or with lazy restore (rate 0). About $0.12 at 300 MiB/s.
+ */
+export function imageCacheInitUsdPerLaunch(cfg: Pick<StackConfig, "coldStart">, pool: { readonly ami: string }): number {
+    const rate = cfg.coldStart.imageCacheInitRateMiBps;
+    if (cfg.coldStart.imageCache !== "snapshot" || pool.ami !== "bottlerocket" || rate === 0) return 0;
+    return IMAGE_CACHE_SNAPSHOT_GB * GIB_PER_GB * rate * CACHE_PRICES.volumeInitPerGibPerMibps;
 }
 
 /** As hourly figures, so they sit in the cost lines beside the hourly resources. */

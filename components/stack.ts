@@ -68,7 +68,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
-            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId } : undefined,
+            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId, initRateMiBps: config.coldStart.imageCacheInitRateMiBps } : undefined,
             liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
@@ -104,6 +104,7 @@ export async function deployStack({ config, secrets }: LoadedConfig) {
         {
             config,
             vpcCidr: network.vpcCidr,
+            albSubnetCidrs: network.publicSubnetCidrs,
             prometheusUrl: addons.prometheusUrl,
             serviceMonitors: config.addons.prometheus.enabled || config.addons.prometheus.url !== undefined,
             hfToken: secrets.hfToken,

@@ -11,7 +11,8 @@
 # For the tests of this script: SYSTEM_DEPS_ROOT prefixes the binary paths, APT_GET replaces apt-get.
 set -euo pipefail
 # package:binary the tests call
-DEPS=(chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus prometheus:/usr/bin/promtool redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx)
+DEPS=(chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus prometheus:/usr/bin/promtool redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx
+  containerd:/usr/bin/containerd containerd:/usr/bin/ctr docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo curl:/usr/bin/curl python3:/usr/bin/python3)
 ROOT_PREFIX=${SYSTEM_DEPS_ROOT:-}
 APT=${APT_GET:-apt-get}
 mode=${1:-report}

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { planSubnets } from "../components/network/subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
+import { ImageRefError, parseImageRef } from "./imageRef";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "gpuserve";
@@ -28,6 +29,24 @@ const TAG_VALUE_MESSAGE = "becomes an AWS tag value: use letters, digits, spaces
 const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
 const dnsLabel = z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', start with a letter, at most 32 characters");
 const positiveInt = z.int().positive();
+
+/**
+ * A container image containerd accepts (stacks/imageRef.ts), pinned by a tag or digest; `digestOnly`: by digest.
+ * Components emit it normalized (docker.io/..., normalizeImageRef), the form the kubelet asks containerd for.
+ */
+function pinnedImage(opts: { digestOnly?: boolean } = {}) {
+    return z.string().superRefine((s, ctx) => {
+        try {
+            const r = parseImageRef(s);
+            if (opts.digestOnly ? r.digest === undefined : r.tag === undefined && r.digest === undefined) {
+                ctx.addIssue({ code: "custom", message: opts.digestOnly ? "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>" : "must be pinned: add :<tag> or @sha256:<digest>" });
+            }
+        } catch (e) {
+            if (!(e instanceof ImageRefError)) throw e;
+            ctx.addIssue({ code: "custom", message: `is not an image reference containerd accepts: ${e.reason}` });
+        }
+    });
+}
 const nonNegativeInt = z.int().nonnegative();
 
 /** Kubernetes versions whose EKS managed add-on versions are pinned in components/cluster/versions.ts. */
@@ -36,7 +55,7 @@ export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
 export const GPU_AMIS = ["bottlerocket", "al2023"] as const;
 
 export const networkSchema = z.strictObject({
-    /** CIDR of the new VPC. @default "10.0.0.0/16" */
+    /** CIDR of the new VPC, /16 to /20; private subnets get 1/8 of it each, the public ones share the last 1/8. @default "10.0.0.0/16" */
     vpcCidr: cidr
         .refine((c) => {
             try {
@@ -49,24 +68,27 @@ export const networkSchema = z.strictObject({
         .default("10.0.0.0/16"),
     /** Availability zones to spread subnets over. @default 2 */
     availabilityZoneCount: z.int().min(2).max(3).default(2),
-    /** "single" NAT gateway (cheap, one AZ) or one per AZ ("perAz", survives an AZ outage). @default "single" */
+    /** "single" NAT gateway (cheap, one AZ) or one per AZ ("perAz", survives an AZ outage, costs more). @default "single" */
     natGateways: z.enum(["single", "perAz"]).default("single"),
     /** Use an existing VPC instead of creating one. */
     existing: z
         .strictObject({
+            /** The VPC's id. */
             vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id such as vpc-0abc12345def67890"),
+            /** Public subnets (the ALB and NAT), in at least two availability zones. */
             publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id")).min(2),
+            /** Private subnets (nodes), in at least two availability zones. */
             privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "must be a subnet id")).min(2),
         })
         .optional(),
 });
 
 export const clusterSchema = z.strictObject({
-    /** Kubernetes minor version. @default "1.35" */
+    /** Kubernetes minor version (the EKS add-on versions are pinned per version). @default "1.35" */
     version: z.enum(KUBERNETES_VERSIONS).default("1.35"),
     /** CIDRs allowed to reach the public API endpoint. Production stacks may not use 0.0.0.0/0. @default ["0.0.0.0/0"] */
     endpointPublicAccessCidrs: z.array(cidr).min(1).default(["0.0.0.0/0"]),
-    /** IAM principals (users or roles) given cluster-admin through EKS access entries. @default [] */
+    /** IAM principals (users or roles) given cluster-admin through EKS access entries (the deployer has it too). @default [] */
     adminPrincipalArns: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN")).default([]),
     /** Control-plane log types sent to CloudWatch. @default ["api","audit","authenticator"] */
     logTypes: z.array(z.enum(["api", "audit", "authenticator", "controllerManager", "scheduler"])).default(["api", "audit", "authenticator"]),
@@ -77,18 +99,18 @@ export const clusterSchema = z.strictObject({
 export const systemNodesSchema = z.strictObject({
     /** CPU instance types for add-ons, gateway and UI. @default ["m7i.large"] */
     instanceTypes: z.array(z.string().min(1)).min(1).default(["m7i.large"]),
-    /** @default 2 */
+    /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default 2 */
     minSize: positiveInt.default(2),
-    /** @default 4 */
+    /** Most nodes Cluster Autoscaler may run. @default 4 */
     maxSize: positiveInt.default(4),
     /** Root volume size in GiB. @default 50 */
     diskSizeGiB: z.int().min(20).default(50),
 });
 
 export const gpuPoolSchema = z.strictObject({
-    /** Pool name: node group name suffix and the `gpu.pool` node label. */
+    /** Pool name (a DNS label): node group name suffix and the `gpuserve.io/gpu-pool` node label. */
     name: dnsLabel,
-    /** GPU model of the pool. */
+    /** GPU model of the pool (the catalog's instance types per GPU: see below). */
     gpuType: z.enum(GPU_TYPES),
     /** Instance types for the node group; all must carry `gpuType` and have one shape (vCPU, memory, GPUs). @default the catalog's types for gpuType */
     instanceTypes: z.array(z.string().min(1)).min(1).optional(),
@@ -96,9 +118,9 @@ export const gpuPoolSchema = z.strictObject({
     capacityType: z.enum(["spot", "on-demand"]).default("spot"),
     /** Nodes kept running at zero load. Scale-from-zero pools use 0. @default 0 */
     minNodes: nonNegativeInt.default(0),
-    /** Upper bound for Cluster Autoscaler. */
+    /** Upper bound for Cluster Autoscaler; maxNodes x GPUs per node must cover the pool's models' maxReplicas. */
     maxNodes: positiveInt,
-    /** Root volume size in GiB; vLLM images are ~10 GB and model caches more. @default 200 */
+    /** Encrypted gp3 volume in GiB for images and pod storage (Bottlerocket: the data volume); vLLM images are ~10 GB and model caches more. @default 200 */
     diskSizeGiB: z.int().min(100).default(200),
     /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
     minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
@@ -142,7 +164,7 @@ export const predictiveWarmupSchema = z.strictObject({
 export const scalingSchema = z.strictObject({
     /** Replicas outside warm windows. 0 scales the worker pool, and its GPU nodes, to zero. @default 0 */
     minReplicas: nonNegativeInt.default(0),
-    /** @default 4 */
+    /** Most replicas (one GPU each). @default 4 */
     maxReplicas: positiveInt.default(4),
     /** Target gateway queue depth per replica (held + in-flight requests). @default 4 */
     queueDepthPerReplica: positiveInt.default(4),
@@ -164,8 +186,13 @@ export const scalingSchema = z.strictObject({
      * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
      */
     activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
-    /** Replicas KEDA keeps when Prometheus is unreachable. @default 1 */
-    fallbackReplicas: nonNegativeInt.default(1),
+    /**
+     * KEDA fallback while Prometheus is unreachable. 0: none, so an outage neither starts nor stops anything
+     * (pools at zero stay there, running pools keep their replicas; components/serving/scaling.ts). N > 0: once
+     * more than 3 reads failed, every pool at zero starts and runs at least N replicas for the rest of the outage
+     * (KEDA >= 2.19 counts a trigger on fallback as active). @default 0
+     */
+    fallbackReplicas: nonNegativeInt.default(0),
     /** Windows that keep replicas warm, e.g. class hours. @default [] */
     warmWindows: z.array(warmWindowSchema).default([]),
     /** Warm replicas ahead of the slots that had traffic a week ago. @default enabled, 7 days, lead = cold start + 120 s */
@@ -175,9 +202,9 @@ export const scalingSchema = z.strictObject({
 });
 
 export const modelSchema = z.strictObject({
-    /** Hugging Face model id from the model catalog, e.g. "Qwen/Qwen3-VL-2B-Instruct". */
+    /** Hugging Face model id from the model catalog (see "Models in the catalog" below), e.g. "Qwen/Qwen3-VL-2B-Instruct". */
     id: z.string().min(1),
-    /** GPU pool (from gpuPools) the workers run on. */
+    /** GPU pool (a `gpuPools[].name`) the workers run on; the model must fit one of its GPUs. */
     pool: dnsLabel,
     /** Worker pool name: Kubernetes object names and the gateway's `pool` label. @default the catalog's short name */
     name: dnsLabel.optional(),
@@ -193,7 +220,7 @@ export const modelSchema = z.strictObject({
     extraArgs: z.array(z.string()).default([]),
     /** Hugging Face revision (40-hex commit) every pod loads. @default the catalog's pinned revision */
     revision: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-character Hugging Face commit SHA").optional(),
-    /** Existing PersistentVolumeClaim (ReadWriteMany, e.g. EFS) to cache model weights across pods; emptyDir when absent. */
+    /** Existing PersistentVolumeClaim (ReadWriteMany, e.g. EFS) caching weights and compile artefacts across pods (when coldStart.compileCache is "none"); emptyDir when absent. */
     cacheClaimName: dnsLabel.optional(),
     /** Scale policy of this worker pool. */
     scaling: scalingSchema.default(scalingSchema.parse({})),
@@ -202,19 +229,19 @@ export const modelSchema = z.strictObject({
 export const gatewaySchema = z.strictObject({
     /** Minimum gateway replicas (production requires >= 2); KEDA adds more on in-flight requests and request rate. @default 1 */
     replicas: positiveInt.default(1),
-    /** Most gateway replicas the HPA may run. @default 4 */
+    /** Most gateway replicas the HPA may run (it adds one per 200 in-flight requests or 200 requests/s). @default 4 */
     maxReplicas: positiveInt.default(4),
     /** Refuse /v1 requests without a valid API key (keys: the `gatewayApiKeys` secret). @default true */
     requireApiKey: z.boolean().default(true),
     /** Opt-in exact-match response cache for deterministic requests (temperature 0). @default true */
     responseCache: z.boolean().default(true),
     /** Gateway image; when absent the stack builds `gateway/` into an ECR repository. */
-    image: z.string().min(1).optional(),
+    image: pinnedImage().optional(),
     /** Requests held per pool while workers start. @default 200 */
     maxQueueDepth: positiveInt.default(200),
     /**
-     * Seconds a request may wait for a worker before a 503. @default the modelled worst-case cold start of the
-     * stack's slowest pool plus margin (capacity/sim/holdBound.ts), instead of a flat 1200
+     * Seconds a request may wait for a worker before a 503; the ALB idle timeout and the gateway's drain follow it.
+     * @default the modelled worst-case cold start of the stack's slowest pool x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
      */
     maxWaitSeconds: positiveInt.max(3600).optional(),
 });
@@ -231,10 +258,10 @@ export const batchSchema = z.strictObject({
     /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
     endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
     /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
-    image: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127})?@sha256:[a-f0-9]{64}$/, "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>").default(VALKEY_IMAGE),
+    image: pinnedImage({ digestOnly: true }).default(VALKEY_IMAGE),
     /** In-cluster Valkey volume size (append-only file). @default 20 */
     storageGiB: z.int().min(1).default(20),
-    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line). @default 2048 */
+    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line); at least maxFileBytes / 0.75 / 0.75 (Valkey's maxmemory is 75 % of it, and uploads may fill 75 % of that). @default 2048 */
     memoryMiB: z.int().min(256).default(2048),
     /** Lines per batch a team may submit. @default 50000 */
     maxLinesPerBatch: positiveInt.default(50_000),
@@ -253,7 +280,17 @@ export const batchSchema = z.strictObject({
     /** Files one team may keep in the store. @default 1000 */
     filesPerTeam: positiveInt.default(1000),
     /** Per-team overrides of the storage quota: `{ "<team>": { "storageMiB": 4096, "files": 2000 } }`. @default {} */
-    teams: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a team name of gatewayApiKeys"), z.strictObject({ storageMiB: positiveInt.optional(), files: positiveInt.optional() })).default({}),
+    teams: z
+        .record(
+            z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "must be a team name of gatewayApiKeys"),
+            z.strictObject({
+                /** MiB this team may keep in the store. @default storagePerTeamMiB */
+                storageMiB: positiveInt.optional(),
+                /** Files this team may keep. @default filesPerTeam */
+                files: positiveInt.optional(),
+            }),
+        )
+        .default({}),
 });
 
 export const servingSchema = z.strictObject({
@@ -265,11 +302,12 @@ export const servingSchema = z.strictObject({
     certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "must be an ACM certificate ARN").optional(),
     /** Allow plain HTTP without a certificate (dev only). @default false */
     allowInsecureHttp: z.boolean().default(false),
+    /** The gateway: replicas, API keys, how many requests it holds while workers start and for how long. */
     gateway: gatewaySchema.default(gatewaySchema.parse({})),
     /** vLLM image, pinned. @default "vllm/vllm-openai:v0.33.0" */
-    vllmImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("vllm/vllm-openai:v0.33.0"),
+    vllmImage: pinnedImage().default("vllm/vllm-openai:v0.33.0"),
     /** Unprivileged nginx image serving the UI, pinned. @default "nginxinc/nginx-unprivileged:1.29.3-alpine" */
-    uiImage: z.string().regex(/^[^:@\s]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/, "must be an image with a tag or digest").default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
+    uiImage: pinnedImage().default("nginxinc/nginx-unprivileged:1.29.3-alpine"),
     /** Batch jobs (OpenAI Batch API) and their Valkey store. */
     batch: batchSchema.default(batchSchema.parse({})),
 });
@@ -283,10 +321,19 @@ export const coldStartSchema = z.strictObject({
     weights: z.enum(["s3", "huggingface"]).default("s3"),
     /**
      * "snapshot": the vLLM image pre-pulled on a Bottlerocket data volume restored from an EBS snapshot that the stack
-     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage>, or
+     * builds (components/cluster/imageCache) and finds by its tag gpuserve.io/image=<serving.vllmImage, normalized as the
+     * kubelet asks for it: docker.io/vllm/vllm-openai:...>, or
      * `imageCacheSnapshotId` (no build); "none": every new node pulls it. @default "snapshot"
      */
     imageCache: z.enum(["snapshot", "none"]).default("snapshot"),
+    /**
+     * EBS Provisioned Rate for Volume Initialization of a GPU node's image-cache data volume, MiB/s (100-300), or 0
+     * for EBS's default lazy restore, where every first read of a block waits for S3 (EBS user guide, "Initialize
+     * Amazon EBS volumes"). Billed once per node launch, per GiB of snapshot data per MiB/s (~$0.12 at 300 MiB/s for
+     * the ~35 GB image; capacity/cacheCost.ts). The region's quota is 5,000 MiB/s for volumes initializing at once.
+     * @default 300
+     */
+    imageCacheInitRateMiBps: z.int().refine((v) => v === 0 || (v >= 100 && v <= 300), "must be 0 (lazy, EBS default) or 100-300 MiB/s").default(300),
     /** Explicit image-cache snapshot (built for serving.vllmImage, encrypted); the stack then builds none. @default built by the stack */
     imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
     /**
@@ -298,46 +345,78 @@ export const coldStartSchema = z.strictObject({
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */
 const helmValues = z.record(z.string(), z.unknown()).default({});
+/** Every add-on's switch; turning off one that another part needs is refused (validate.ts). */
+const enabled = z.boolean().default(true);
 
 export const addonsSchema = z.strictObject({
+    /** NVIDIA device plugin (AL2023 GPU nodes; Bottlerocket's NVIDIA variant has it built in). */
     nvidiaDevicePlugin: z
         .strictObject({
-            /** @default true */
-            enabled: z.boolean().default(true),
+            /** Install the chart. @default true */
+            enabled,
             /** GPU time-slicing replicas per physical GPU; 1 = off (each worker owns a whole GPU). @default 1 */
             timeSlicingReplicas: z.int().min(1).max(16).default(1),
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
             values: helmValues,
         })
         .default({ enabled: true, timeSlicingReplicas: 1, values: {} }),
+    /** Cluster Autoscaler: adds GPU nodes for pending workers, removes empty ones. */
     clusterAutoscaler: z
         .strictObject({
-            /** @default true */
-            enabled: z.boolean().default(true),
+            /** Install the chart (GPU pools cannot scale without it). @default true */
+            enabled,
             /** How long a node must be unneeded before removal (GPU nodes cost by the hour). @default "5m" */
             scaleDownUnneededTime: z.string().regex(/^\d+[smh]$/, "must be a duration such as 5m").default("5m"),
             /** Node utilization (requests/allocatable) below which a node is a scale-down candidate. @default 0.5 */
             scaleDownUtilizationThreshold: z.number().gt(0).lt(1).default(0.5),
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
             values: helmValues,
         })
         .default({ enabled: true, scaleDownUnneededTime: "5m", scaleDownUtilizationThreshold: 0.5, values: {} }),
-    keda: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
-    dcgmExporter: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
+    /** KEDA: scales each worker pool on the gateway's queue, from and to zero. */
+    keda: z
+        .strictObject({
+            /** Install the chart (the scale policies need it). @default true */
+            enabled,
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
+            values: helmValues,
+        })
+        .default({ enabled: true, values: {} }),
+    /** DCGM exporter: GPU metrics for the dashboards and the optional GPU-utilization trigger. */
+    dcgmExporter: z
+        .strictObject({
+            /** Install the chart. @default true */
+            enabled,
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
+            values: helmValues,
+        })
+        .default({ enabled: true, values: {} }),
+    /** kube-prometheus-stack: the Prometheus KEDA reads, and Grafana. */
     prometheus: z
         .strictObject({
             /** Install kube-prometheus-stack. When false, set `url` to an existing Prometheus (with the Prometheus Operator CRDs). @default true */
-            enabled: z.boolean().default(true),
+            enabled,
             /** URL of an existing Prometheus, used by KEDA when `enabled` is false. */
             url: z.url().optional(),
-            /** @default "15d" */
+            /** How long Prometheus keeps samples (predictive warm-up needs its look-back + 1 day). @default "15d" */
             retention: z.string().regex(/^\d+[dhw]$/, "must be a duration such as 15d").default("15d"),
             /** Persistent volume size (encrypted gp3). @default 50 */
             storageGiB: positiveInt.default(50),
             /** Install Grafana with the project's dashboards. @default true */
             grafana: z.boolean().default(true),
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
             values: helmValues,
         })
         .default({ enabled: true, retention: "15d", storageGiB: 50, grafana: true, values: {} }),
-    loadBalancerController: z.strictObject({ /** @default true */ enabled: z.boolean().default(true), values: helmValues }).default({ enabled: true, values: {} }),
+    /** AWS Load Balancer Controller: the ALB in front of the UI and the gateway. */
+    loadBalancerController: z
+        .strictObject({
+            /** Install the chart. @default true */
+            enabled,
+            /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
+            values: helmValues,
+        })
+        .default({ enabled: true, values: {} }),
 });
 
 export type AddonsConfig = z.output<typeof addonsSchema>;
@@ -433,7 +512,11 @@ export const batchJobSchema = z.strictObject({
 
 export const trafficSchema = z
     .strictObject({
-        /** Traffic profile used by the cost estimate (see TRAFFIC_PROFILES). @default "classroom" */
+        /**
+         * Traffic profile the cost estimate simulates: "classroom" (a weekly timetable of 20-student classes), "classroom-random"
+         * (random sessions, `traffic.classroom`), "office-hours", "steady", "batch-night", or your own: "timetable" (`traffic.timetable`),
+         * "hourly" (`traffic.hourly`), "csv" (a recorded trace, `traffic.csvFile`). @default "classroom"
+         */
         profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
         /** Random seed, so estimates are reproducible. @default 1 */
         seed: nonNegativeInt.default(1),
@@ -443,11 +526,21 @@ export const trafficSchema = z
         imageShare: z.number().min(0).max(1).default(0.8),
         /** Relative share of requests per worker pool (a model's `name` or `id`); pools not listed get none. @default {} (equal shares) */
         modelShares: z.record(z.string(), z.number().nonnegative()).default({}),
-        /** Profile "hourly": requests per hour per local hour and weekday group. @default [] */
+        /**
+         * Profile "hourly": requests per hour for each local hour, per group of weekdays, e.g. `[{days: "1-5", rates: [0, 0, 0, 0, 0, 0, 0, 5, 40, ...24 numbers]}]`
+         * (example: examples/Pulumi.hourly.yaml). @default []
+         */
         hourly: z.array(hourlyRatesSchema).default([]),
-        /** Profile "csv": file of arrivals, `timestamp,kind[,model]` per line (ISO 8601 or seconds; kind image|text), relative to the project root. @default none (required by profile "csv") */
+        /**
+         * Profile "csv": a recorded trace, relative to the project root; one request per line `timestamp,kind[,model]`: an ISO 8601 time
+         * with a zone or seconds from the trace's start, `image` or `text`, optionally the worker pool or model id; a header line and
+         * `#` comments are allowed (example: examples/traffic/arrivals.csv). @default none (required by profile "csv")
+         */
         csvFile: z.string().min(1).optional(),
-        /** Profile "timetable": weekly sessions `{days, start, minutes, students, questionsPerStudent, model?}`, repeated every week with noise. @default [] */
+        /**
+         * Profile "timetable": weekly sessions `{days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6, model?}` in `timezone`,
+         * repeated every week with noise (start -2..+5 min, length ±10 %, 5 % cancelled, 90 % attendance, late arrivals). @default []
+         */
         timetable: z.array(timetableSessionSchema).default([]),
         /**
          * Profiles "classroom" and "timetable": the teacher presses "Get GPUs ready for class"
@@ -484,11 +577,11 @@ export const pricesSchema = z.strictObject({
 });
 
 export const stackConfigSchema = z.strictObject({
-    /** AWS region, from `aws:region`. */
+    /** AWS region code, set as `aws:region` (checked against the pinned @pulumi/aws region list); the catalog prices some regions (see below), others need `prices.instances`. */
     region: z.string().refine(isAwsRegion, "is not an AWS region"),
-    /** Environment name used in tags and names. @default the stack name */
+    /** Environment name used in resource names and tags (`gpuserve-<environment>` is the cluster name). @default the stack name */
     environment: dnsLabel,
-    /** Turns on production guardrails: TLS, private API endpoint CIDRs, >= 2 gateway replicas. @default false */
+    /** Turns on production guardrails: TLS required, API endpoint not open to 0.0.0.0/0, >= 2 gateway replicas, cluster deletion protection. @default false */
     production: z.boolean().default(false),
     /** IANA time zone for warm windows and the traffic profile. @default "UTC" */
     timezone: z
@@ -502,19 +595,29 @@ export const stackConfigSchema = z.strictObject({
             }
         }, "must be an IANA time zone such as Europe/Berlin")
         .default("UTC"),
-    /** Cost-allocation tags on every AWS resource; `team` is required (AWS Cost Explorer groups by it). */
+    /** Cost-allocation tags on every AWS resource (added to `project`, `environment`, `managed-by`); `team` is required (AWS Cost Explorer groups by it), e.g. `{team: radiology}`. */
     tags: z
         .record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().min(1).max(255).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE))
         .refine((t) => t.team !== undefined, "must include a 'team' tag for cost allocation, e.g. {team: radiology}"),
+    /** The VPC: a new one (CIDR, availability zones, NAT gateways) or an existing one. */
     network: networkSchema.default(networkSchema.parse({})),
+    /** The EKS control plane: version, who may reach and administer it, its logs. */
     cluster: clusterSchema.default(clusterSchema.parse({})),
+    /** The CPU node group for add-ons, gateway and UI. */
     systemNodes: systemNodesSchema.default(systemNodesSchema.parse({})),
+    /** GPU node groups, one per entry, each scaled by Cluster Autoscaler (from zero when minNodes is 0). */
     gpuPools: z.array(gpuPoolSchema).min(1),
+    /** Worker pools, one vLLM Deployment each (one GPU per worker), with their scale policy. */
     models: z.array(modelSchema).min(1),
+    /** The serving stack: namespace, public host name and TLS, gateway, images, batch jobs. */
     serving: servingSchema.default(servingSchema.parse({})),
+    /** What makes a pool at zero answer fast: weights from S3, a pre-pulled image, a compile cache. */
     coldStart: coldStartSchema.default(coldStartSchema.parse({})),
+    /** The platform add-ons (pinned Helm charts): each can be turned off or given extra Helm values. */
     addons: addonsSchema.default(addonsSchema.parse({})),
+    /** The traffic the cost estimate simulates (`npm run plan`, `npm run compare`); it creates no resource. */
     traffic: trafficSchema.default(trafficSchema.parse({})),
+    /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
 });
 

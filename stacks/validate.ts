@@ -476,9 +476,26 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
     }
 }
 
+/** EBS: cumulative volume initialization rate of concurrent volume creations per Region, MiB/s (default quota). */
+export const EBS_INIT_RATE_QUOTA_MIBPS = 5000;
+
 /** The image cache is a Bottlerocket data volume: an AL2023 pool cannot use it, and must not look as if it did. */
 function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
     if (cfg.coldStart.imageCache !== "snapshot") return;
+    // EBS quota: 5,000 MiB/s of volume initialization rate across concurrent volume creations per Region; a launch
+    // over it fails (EBS user guide, "Initialize Amazon EBS volumes", Quotas and Considerations).
+    const rate = cfg.coldStart.imageCacheInitRateMiBps;
+    const nodes = cfg.gpuPools.filter((p) => p.ami === "bottlerocket").reduce((n, p) => n + p.maxNodes, 0);
+    if (rate > 0 && rate * nodes > EBS_INIT_RATE_QUOTA_MIBPS) {
+        issues.push({
+            key: key("coldStart", "imageCacheInitRateMiBps"),
+            message: `${rate} MiB/s for up to ${nodes} GPU nodes launching at once is ${rate * nodes} MiB/s, over the Region's EBS volume initialization quota of ${EBS_INIT_RATE_QUOTA_MIBPS} MiB/s: launches over it fail`,
+            fix:
+                Math.floor(EBS_INIT_RATE_QUOTA_MIBPS / nodes) >= 100
+                    ? `set it to at most ${Math.floor(EBS_INIT_RATE_QUOTA_MIBPS / nodes)} (or 0 for lazy restore), or raise the quota (Service Quotas, Amazon EBS) and keep it`
+                    : "set it to 0 (lazy restore), or raise the quota (Service Quotas, Amazon EBS) and keep it",
+        });
+    }
     cfg.gpuPools.forEach((pool, p) => {
         if (pool.ami !== "bottlerocket") {
             issues.push({

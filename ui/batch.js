@@ -1,51 +1,83 @@
-/*
+// @ts-check
+/**
  * The Batch view: many images, one prompt, run as an OpenAI batch job (POST /v1/files +
  * POST /v1/batches) on GPU time the interactive users leave free. Images are converted in
- * the browser exactly like the chat view (window.gpuChat from app.js: same resizing, DICOM
- * pixels only, no tags). Only pixels and the prompt are sent: file names stay in this
- * browser (custom_id is "image-<n>"), kept per batch in local storage for the results table.
- * The team's batches come from GET /v1/batches, so the list survives a reload.
+ * the browser exactly like the chat view (images.js: same resizing, DICOM pixels only, no
+ * tags). Only pixels and the prompt are sent: file names stay in this browser (custom_id is
+ * "image-<n>"), kept per batch in local storage for the results table. The team's batches
+ * come from GET /v1/batches, so the list survives a reload.
  */
-(function () {
-    "use strict";
+import { authHeaders, readError } from "./api.js";
+import { resultRows, resultsCsv } from "./batch-results.js";
+import { byId, make, store, stored } from "./dom.js";
+import { encode, loadAttachment } from "./images.js";
+import { selectedModel } from "./settings.js";
 
-    var NAMES_STORE = "gpuserve.batchNames.";
-    var SELECTED_STORE = "gpuserve.batchSelected";
-    var ENDPOINT = "/v1/chat/completions";
-    var ACTIVE = { validating: true, in_progress: true, finalizing: true, cancelling: true };
-    var chat = window.gpuChat;
-    if (!chat) return;
-    var make = chat.make;
-    var $ = function (id) { return document.getElementById(id); };
+const NAMES_STORE = "gpuserve.batchNames.";
+const SELECTED_STORE = "gpuserve.batchSelected";
+const ENDPOINT = "/v1/chat/completions";
+/** @type {Record<string, boolean>} */
+const ACTIVE = { validating: true, in_progress: true, finalizing: true, cancelling: true };
 
-    function store(key, value) {
-        try {
-            if (value === null) localStorage.removeItem(key);
-            else localStorage.setItem(key, value);
-        } catch (e) { /* storage off: names live for this page only */ }
+/**
+ * The parts of an OpenAI batch object the view reads.
+ * @typedef {object} Batch
+ * @property {string} id
+ * @property {string} status
+ * @property {number} created_at
+ * @property {{ total: number, completed: number, failed: number }} [request_counts]
+ * @property {Record<string, string>} [metadata]
+ * @property {string | null} [output_file_id]
+ * @property {string | null} [error_file_id]
+ * @property {{ data?: Array<{ message: string }> }} [errors]
+ */
+
+/** An API error with its status and code. */
+class ApiFailure extends Error {
+    /**
+     * @param {string} message
+     * @param {number} status
+     * @param {string} code
+     */
+    constructor(message, status, code) {
+        super(message);
+        this.status = status;
+        this.code = code;
     }
-    function stored(key) {
-        try { return localStorage.getItem(key); } catch (e) { return null; }
+}
+
+/**
+ * @param {string} path
+ * @param {RequestInit} [init]
+ */
+async function api(path, init = {}) {
+    const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(/** @type {Record<string, string>} */ (init.headers) ?? {}) } });
+    if (!res.ok) {
+        const err = await readError(res);
+        throw new ApiFailure((res.status === 401 ? "The API key was refused. " : "") + (err.message || `HTTP ${res.status}`), res.status, err.code);
     }
+    return res;
+}
 
-    // ---------- markup ----------
-
-    var root = $("batch-view");
-    var files = make("input", { id: "batch-files", type: "file", multiple: true, accept: "image/png,image/jpeg,.dcm,.dicom,application/dicom", "aria-describedby": "batch-files-hint" });
-    var prompt = make("textarea", { id: "batch-prompt", rows: 2, placeholder: "e.g. Describe the findings on this slice." });
-    var submit = make("button", { id: "batch-submit", type: "button", class: "primary", text: "Submit batch" });
-    var status = make("p", { id: "batch-status", role: "status", "aria-live": "polite" });
-    var error = make("p", { id: "batch-error", class: "error-box", role: "alert", hidden: true });
-    var list = make("ul", { id: "batch-list", class: "batch-list", "aria-label": "Your team's batches" });
-    var detailTitle = make("h3", { id: "batch-detail-title" });
-    var progress = make("progress", { id: "batch-progress", max: 1, value: 0, "aria-labelledby": "batch-detail-title" });
-    var counts = make("p", { id: "batch-counts", class: "hint" });
-    var actions = make("div", { class: "buttons" });
-    var table = make("table", { id: "batch-results", class: "batch-results", hidden: true }, [
+/** Builds the view into #batch-view and lists the team's batches. */
+export function initBatch() {
+    const root = byId("batch-view", HTMLElement);
+    const files = make("input", { id: "batch-files", type: "file", multiple: true, accept: "image/png,image/jpeg,.dcm,.dicom,application/dicom", "aria-describedby": "batch-files-hint" });
+    const prompt = make("textarea", { id: "batch-prompt", rows: 2, placeholder: "e.g. Describe the findings on this slice." });
+    const submit = make("button", { id: "batch-submit", type: "button", class: "primary", text: "Submit batch" });
+    const status = make("p", { id: "batch-status", role: "status", "aria-live": "polite" });
+    const error = make("p", { id: "batch-error", class: "error-box", role: "alert", hidden: true });
+    const list = make("ul", { id: "batch-list", class: "batch-list", "aria-label": "Your team's batches" });
+    const detailTitle = make("h3", { id: "batch-detail-title" });
+    const progress = make("progress", { id: "batch-progress", max: 1, value: 0, "aria-labelledby": "batch-detail-title" });
+    const counts = make("p", { id: "batch-counts", class: "hint" });
+    const actions = make("div", { class: "buttons" });
+    const tbody = make("tbody");
+    const table = make("table", { id: "batch-results", class: "batch-results", hidden: true }, [
         make("thead", {}, [make("tr", {}, [make("th", { text: "Image", scope: "col" }), make("th", { text: "Answer", scope: "col" })])]),
-        make("tbody"),
+        tbody,
     ]);
-    var detail = make("div", { id: "batch-detail", class: "batch-detail", hidden: true }, [detailTitle, progress, counts, actions, table]);
+    const detail = make("div", { id: "batch-detail", class: "batch-detail", hidden: true }, [detailTitle, progress, counts, actions, table]);
     root.append(
         make("h2", { id: "batch-title", text: "Batch: many images, one prompt" }),
         make("p", { class: "hint", text: "Runs as a batch job on GPU time the interactive users leave free; results usually arrive within minutes, at most within 24 hours. Only the pixels and the prompt are sent: file names stay in this browser." }),
@@ -62,197 +94,189 @@
         detail,
     );
 
-    function showError(text) {
+    let selected = stored(SELECTED_STORE);
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    let poll;
+
+    /** @param {string} [text] */
+    const showError = (text) => {
         error.textContent = text || "";
         error.hidden = !text;
-    }
-
-    async function api(path, init) {
-        init = init || {};
-        init.headers = Object.assign({}, chat.authHeaders(), init.headers || {});
-        var res = await fetch(path, init);
-        if (!res.ok) {
-            var err = await chat.readError(res);
-            var e = new Error((res.status === 401 ? "The API key was refused. " : "") + (err.message || "HTTP " + res.status));
-            e.status = res.status;
-            e.code = err.code;
-            throw e;
-        }
-        return res;
-    }
+    };
 
     /**
      * A gateway without a batch store has no batch routes: listing answers 404 (a listing never
      * does when batches are on). Says so plainly, not "No route for ...", and disables submitting.
+     * @param {unknown} e
      */
-    function offWhen(e) {
-        if (e.status !== 404 || e.code !== "not_found") return false;
+    const offWhen = (e) => {
+        if (!(e instanceof ApiFailure) || e.status !== 404 || e.code !== "not_found") return false;
         list.replaceChildren(make("li", { class: "hint", text: "Batch jobs are not enabled on this gateway (it has no batch store). Ask your platform team, or send images one at a time above." }));
         submit.disabled = true;
         return true;
-    }
-
-    // ---------- submit ----------
+    };
 
     async function submitBatch() {
         showError("");
-        var picked = Array.prototype.slice.call(files.files || []);
-        var text = prompt.value.trim();
-        var model = chat.model();
+        const picked = Array.from(files.files || []);
+        const text = prompt.value.trim();
+        const model = selectedModel();
         if (!picked.length) return showError("Choose one or more images first.");
         if (!text) return showError("Write the prompt every image is sent with.");
         if (!model) return showError("Choose a model in Settings first.");
         submit.disabled = true;
         try {
-            var lines = [];
-            var names = [];
-            for (var i = 0; i < picked.length; i++) {
-                status.textContent = "Converting image " + (i + 1) + " of " + picked.length + " (" + picked[i].name + ")…";
-                var a = await chat.loadImage(picked[i]);
-                var im = await chat.encodeImage(a);
-                var id = "image-" + (i + 1);
+            const lines = [];
+            const names = [];
+            for (let i = 0; i < picked.length; i++) {
+                status.textContent = `Converting image ${i + 1} of ${picked.length} (${picked[i].name})…`;
+                const im = await encode(await loadAttachment(picked[i]));
+                const id = `image-${i + 1}`;
                 names.push(picked[i].name || id);
-                lines.push(JSON.stringify({
-                    custom_id: id,
-                    method: "POST",
-                    url: ENDPOINT,
-                    body: { model: model, messages: [{ role: "user", content: [{ type: "text", text: text }, { type: "image_url", image_url: { url: im.url } }] }] },
-                }));
+                lines.push(JSON.stringify({ custom_id: id, method: "POST", url: ENDPOINT, body: { model, messages: [{ role: "user", content: [{ type: "text", text }, { type: "image_url", image_url: { url: im.url } }] }] } }));
             }
-            status.textContent = "Uploading " + picked.length + " images…";
-            var form = new FormData();
+            status.textContent = `Uploading ${picked.length} images…`;
+            const form = new FormData();
             form.append("purpose", "batch");
-            form.append("file", new Blob([lines.join("\n") + "\n"], { type: "application/jsonl" }), "batch.jsonl");
-            var file = await (await api("/v1/files", { method: "POST", body: form })).json();
-            var batch = await (await api("/v1/batches", {
-                method: "POST",
-                headers: { "content-type": "application/json" },
-                body: JSON.stringify({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: "24h", metadata: { source: "ui", prompt: text.slice(0, 500) } }),
-            })).json();
+            form.append("file", new Blob([`${lines.join("\n")}\n`], { type: "application/jsonl" }), "batch.jsonl");
+            const file = await (await api("/v1/files", { method: "POST", body: form })).json();
+            /** @type {Batch} */
+            const batch = await (
+                await api("/v1/batches", {
+                    method: "POST",
+                    headers: { "content-type": "application/json" },
+                    body: JSON.stringify({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: "24h", metadata: { source: "ui", prompt: text.slice(0, 500) } }),
+                })
+            ).json();
             store(NAMES_STORE + batch.id, JSON.stringify(names));
             if (batch.status === "failed") {
-                var first = batch.errors && batch.errors.data && batch.errors.data[0];
-                showError("The batch was refused: " + (first ? first.message : "invalid input") + ".");
+                const first = batch.errors?.data?.[0];
+                showError(`The batch was refused: ${first ? first.message : "invalid input"}.`);
             }
-            status.textContent = "Submitted " + picked.length + " images as " + batch.id + ".";
+            status.textContent = `Submitted ${picked.length} images as ${batch.id}.`;
             files.value = "";
             await refreshList();
-            select(batch.id);
+            void select(batch.id);
         } catch (e) {
             status.textContent = "";
-            showError("Could not submit the batch: " + e.message);
+            showError(`Could not submit the batch: ${e instanceof Error ? e.message : String(e)}`);
         } finally {
             submit.disabled = false;
         }
     }
 
-    // ---------- list and progress ----------
+    /** @param {Batch} b */
+    const label = (b) => {
+        const rc = b.request_counts || { total: 0, completed: 0, failed: 0 };
+        const when = new Date(b.created_at * 1000).toLocaleString();
+        return `${when} · ${b.status.replace("_", " ")} · ${rc.completed + rc.failed}/${rc.total} done${b.metadata?.prompt ? ` · “${b.metadata.prompt.slice(0, 60)}”` : ""}`;
+    };
 
-    var selected = stored(SELECTED_STORE);
-    var poll = null;
-
-    function label(b) {
-        var rc = b.request_counts || { total: 0, completed: 0, failed: 0 };
-        var when = new Date(b.created_at * 1000).toLocaleString();
-        return when + " · " + b.status.replace("_", " ") + " · " + (rc.completed + rc.failed) + "/" + rc.total + " done" + (b.metadata && b.metadata.prompt ? " · “" + b.metadata.prompt.slice(0, 60) + "”" : "");
-    }
-
-    /** Reloads the team's batch list; `open` then shows the remembered batch (page load). */
+    /**
+     * Reloads the team's batch list; `open` then shows the remembered batch (page load).
+     * @param {boolean} [open]
+     */
     async function refreshList(open) {
-        if (!chat.authHeaders().authorization) {
+        if (!authHeaders().authorization) {
             list.replaceChildren(make("li", { class: "hint", text: "Enter your API key to see your team's batches." }));
             return;
         }
         try {
-            var page = await (await api("/v1/batches?limit=20")).json();
-            list.replaceChildren.apply(list, page.data.length ? page.data.map(function (b) {
-                var button = make("button", { type: "button", class: "link", text: label(b), "aria-pressed": b.id === selected ? "true" : "false" });
-                button.dataset.batch = b.id;
-                button.addEventListener("click", function () { select(b.id); });
-                return make("li", {}, [button]);
-            }) : [make("li", { class: "hint", text: "No batches yet." })]);
-            if (open === true && selected && page.data.some(function (b) { return b.id === selected; })) select(selected);
+            /** @type {{ data: Batch[] }} */
+            const page = await (await api("/v1/batches?limit=20")).json();
+            list.replaceChildren(
+                ...(page.data.length
+                    ? page.data.map((b) => {
+                          const button = make("button", { type: "button", class: "link", text: label(b), "aria-pressed": b.id === selected ? "true" : "false" });
+                          button.dataset.batch = b.id;
+                          button.addEventListener("click", () => void select(b.id));
+                          return make("li", {}, [button]);
+                      })
+                    : [make("li", { class: "hint", text: "No batches yet." })]),
+            );
+            if (open === true && selected && page.data.some((b) => b.id === selected)) void select(selected);
         } catch (e) {
             if (offWhen(e)) return;
-            list.replaceChildren(make("li", { class: "error-text", text: "Could not load your batches: " + e.message }));
+            list.replaceChildren(make("li", { class: "error-text", text: `Could not load your batches: ${e instanceof Error ? e.message : String(e)}` }));
         }
     }
 
+    /** @param {string} id */
     function select(id) {
         selected = id;
         store(SELECTED_STORE, id);
-        Array.prototype.forEach.call(list.querySelectorAll("button[data-batch]"), function (b) { b.setAttribute("aria-pressed", b.dataset.batch === id ? "true" : "false"); });
+        for (const b of list.querySelectorAll("button[data-batch]")) b.setAttribute("aria-pressed", /** @type {HTMLElement} */ (b).dataset.batch === id ? "true" : "false");
         clearTimeout(poll);
         return update(id);
     }
 
+    /** @param {string} id */
     async function update(id) {
         if (id !== selected) return;
-        var b;
+        /** @type {Batch} */
+        let b;
         try {
-            b = await (await api("/v1/batches/" + encodeURIComponent(id))).json();
-        } catch (e) {
+            b = await (await api(`/v1/batches/${encodeURIComponent(id)}`)).json();
+        } catch {
             detail.hidden = true;
             return;
         }
         if (id !== selected) return;
-        var rc = b.request_counts || { total: 0, completed: 0, failed: 0 };
+        const rc = b.request_counts || { total: 0, completed: 0, failed: 0 };
         detail.hidden = false;
-        detailTitle.textContent = "Batch " + b.id + ": " + b.status.replace("_", " ");
+        detailTitle.textContent = `Batch ${b.id}: ${b.status.replace("_", " ")}`;
         progress.max = Math.max(1, rc.total);
         progress.value = rc.completed + rc.failed;
-        counts.textContent = rc.completed + " answered, " + rc.failed + " failed, " + (rc.total - rc.completed - rc.failed) + " waiting, of " + rc.total + ".";
+        counts.textContent = `${rc.completed} answered, ${rc.failed} failed, ${rc.total - rc.completed - rc.failed} waiting, of ${rc.total}.`;
         actions.replaceChildren();
         table.hidden = true;
         if (ACTIVE[b.status]) {
             if (b.status === "in_progress" || b.status === "validating") {
-                var cancel = make("button", { type: "button", class: "secondary", text: "Cancel batch" });
-                cancel.addEventListener("click", function () { api("/v1/batches/" + encodeURIComponent(id) + "/cancel", { method: "POST" }).then(function () { return update(id); }, function (e) { showError(e.message); }); });
+                const cancel = make("button", { type: "button", class: "secondary", text: "Cancel batch" });
+                cancel.addEventListener("click", () => {
+                    api(`/v1/batches/${encodeURIComponent(id)}/cancel`, { method: "POST" }).then(
+                        () => update(id),
+                        (e) => showError(e instanceof Error ? e.message : String(e)),
+                    );
+                });
                 actions.append(cancel);
             }
-            poll = setTimeout(function () { update(id); }, 1500);
+            poll = setTimeout(() => void update(id), 1500);
             return;
         }
         if (b.output_file_id || b.error_file_id) await showResults(b);
-        refreshList();
+        void refreshList();
     }
 
-    async function fileText(id) {
-        return id ? (await api("/v1/files/" + encodeURIComponent(id) + "/content")).text() : "";
-    }
+    /** @param {string | null | undefined} id */
+    const fileText = async (id) => (id ? (await api(`/v1/files/${encodeURIComponent(id)}/content`)).text() : "");
 
-    function csvCell(v) { return /[",\n\r]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v; }
-
+    /** @param {Batch} b */
     async function showResults(b) {
-        var out = await fileText(b.output_file_id);
-        var err = await fileText(b.error_file_id);
-        var names = [];
-        try { names = JSON.parse(stored(NAMES_STORE + b.id) || "[]"); } catch (e) { names = []; }
-        var rows = (out + err).split("\n").filter(Boolean).map(function (l) { return JSON.parse(l); }).map(function (r) {
-            var n = Number(String(r.custom_id).replace(/^image-/, ""));
-            var body = r.response && r.response.body;
-            var ok = r.response && r.response.status_code === 200;
-            var answer = ok && body && body.choices && body.choices[0] ? String(body.choices[0].message.content || "") : "Failed: " + ((r.error && r.error.message) || (body && body.error && body.error.message) || "HTTP " + (r.response && r.response.status_code));
-            return { n: n, id: r.custom_id, image: names[n - 1] || r.custom_id, answer: answer, ok: ok };
-        }).sort(function (a, c) { return a.n - c.n; });
-        var tbody = table.tBodies[0];
-        tbody.replaceChildren.apply(tbody, rows.map(function (r) {
-            return make("tr", {}, [make("td", { text: r.image }), make("td", { text: r.answer, class: r.ok ? "" : "bad" })]);
-        }));
+        const out = await fileText(b.output_file_id);
+        const err = await fileText(b.error_file_id);
+        /** @type {string[]} */
+        let names = [];
+        try {
+            names = JSON.parse(stored(NAMES_STORE + b.id) || "[]");
+        } catch {
+            names = [];
+        }
+        const rows = resultRows(out + err, names);
+        tbody.replaceChildren(...rows.map((r) => make("tr", {}, [make("td", { text: r.image }), make("td", { text: r.answer, class: r.ok ? "" : "bad" })])));
         table.hidden = rows.length === 0;
-        var csv = "image,custom_id,answer\n" + rows.map(function (r) { return [r.image, r.id, r.answer].map(csvCell).join(","); }).join("\n") + "\n";
-        actions.replaceChildren(
-            download("Download CSV", "batch-" + b.id + ".csv", "text/csv", csv),
-            download("Download JSONL", "batch-" + b.id + ".jsonl", "application/jsonl", out + err),
-        );
+        actions.replaceChildren(download("Download CSV", `batch-${b.id}.csv`, "text/csv", resultsCsv(rows)), download("Download JSONL", `batch-${b.id}.jsonl`, "application/jsonl", out + err));
     }
 
-    function download(text, name, type, content) {
-        var a = make("a", { class: "button secondary", text: text, download: name, href: URL.createObjectURL(new Blob([content], { type: type })) });
-        return a;
-    }
+    /**
+     * @param {string} text
+     * @param {string} name
+     * @param {string} type
+     * @param {string} content
+     */
+    const download = (text, name, type, content) => make("a", { class: "button secondary", text, download: name, href: URL.createObjectURL(new Blob([content], { type })) });
 
-    submit.addEventListener("click", submitBatch);
-    $("api-key").addEventListener("change", function () { refreshList(true); });
-    refreshList(true);
-})();
+    submit.addEventListener("click", () => void submitBatch());
+    byId("api-key", HTMLInputElement).addEventListener("change", () => void refreshList(true));
+    void refreshList(true);
+}

@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * The page's side of ui/dicom-worker.js: one worker per DICOM attachment (it keeps the parsed
  * file for frame changes), a time budget per operation, and plain messages when a file is
@@ -10,17 +11,25 @@
 
     /** Seconds a file may take to open (parse + first frame), and a frame change. */
     var BUDGET = { openSeconds: 15, frameSeconds: 10 };
-    /** Overrides of dicom.js LIMITS for the worker (tests use smaller bounds, same mechanism). */
+    /** Overrides of dicom.js LIMITS for the worker (tests use smaller bounds, same mechanism). @type {Record<string, number>} */
     var LIMITS = {};
 
+    /**
+     * Opens a file in a new worker: its attributes and first frame, and a reader for the others.
+     * @param {Uint8Array} bytes transferred to the worker (the page's copy is emptied)
+     * @param {boolean} raw a bare data set without the Part 10 header
+     * @returns {Promise<GpuDicomReader>}
+     */
     function open(bytes, raw) {
+        /** @type {Worker} */
         var worker;
         try {
             worker = new Worker("dicom-worker.js");
         } catch (e) {
-            return Promise.reject(new Error("the DICOM reader could not start in this browser (" + e.message + ")."));
+            return Promise.reject(new Error("the DICOM reader could not start in this browser (" + (e instanceof Error ? e.message : String(e)) + ")."));
         }
         var nextId = 1;
+        /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> }>} */
         var pending = new Map();
         var closed = false;
 
@@ -47,6 +56,13 @@
             pending.clear();
         };
 
+        /**
+         * Posts a message and waits for its answer, at most `seconds`.
+         * @param {Record<string, unknown>} msg
+         * @param {number} seconds
+         * @param {Transferable[]} [transfer]
+         * @returns {Promise<any>}
+         */
         function call(msg, seconds, transfer) {
             if (closed) return Promise.reject(new Error("the DICOM reader was closed."));
             return new Promise(function (resolve, reject) {
@@ -59,7 +75,7 @@
                     reject(new Error("this DICOM file took longer than " + seconds + " s to decode and was refused. Export it as PNG or JPEG."));
                 }, seconds * 1000);
                 pending.set(id, { resolve: resolve, reject: reject, timer: timer });
-                worker.postMessage(msg, transfer || []);
+                worker.postMessage(msg, { transfer: transfer || [] });
             });
         }
 
@@ -68,6 +84,7 @@
                 return {
                     study: r.study,
                     frame: r.frame,
+                    /** @param {number} index */
                     readFrame: function (index) {
                         return call({ op: "frame", index: index }, BUDGET.frameSeconds).then(function (x) { return x.frame; });
                     },
@@ -82,4 +99,4 @@
     }
 
     root.gpuDicomWorker = { open: open, BUDGET: BUDGET, LIMITS: LIMITS };
-})(typeof self !== "undefined" ? self : this);
+})(self);

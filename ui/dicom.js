@@ -1,3 +1,4 @@
+// @ts-check
 /*
  * DICOM for the page: parse a file with dicomParser (served as dicom-parser.min.js), read one
  * frame's pixels, apply the modality LUT (rescale slope/intercept) and a linear VOI window,
@@ -12,12 +13,18 @@
 (function (root, factory) {
     if (typeof module === "object" && module.exports) module.exports = factory(require("dicom-parser"));
     else root.gpuDicom = factory(root.dicomParser);
-})(typeof self !== "undefined" ? self : this, function (dicomParser) {
+})(/** @type {{ gpuDicom?: unknown, dicomParser?: unknown }} */ (typeof self !== "undefined" ? self : this), /** @param {any} parser */ function (parser) {
+    /** @type {typeof import("dicom-parser")} */
+    var dicomParser = parser;
     "use strict";
 
     var IMPLICIT_LE = "1.2.840.10008.1.2";
     var DEFLATED = "1.2.840.10008.1.2.1.99";
-    /** Transfer syntaxes this page decodes. */
+    /**
+     * How a transfer syntax is decoded.
+     * @typedef {{ name: string, bigEndian?: boolean, rle?: boolean, jpeg?: boolean }} Syntax
+     */
+    /** Transfer syntaxes this page decodes. @type {Record<string, Syntax>} */
     var SUPPORTED = {
         "1.2.840.10008.1.2": { name: "Implicit VR Little Endian" },
         "1.2.840.10008.1.2.1": { name: "Explicit VR Little Endian" },
@@ -26,7 +33,7 @@
         "1.2.840.10008.1.2.5": { name: "RLE Lossless", rle: true },
         "1.2.840.10008.1.2.4.50": { name: "JPEG Baseline", jpeg: true },
     };
-    /** Compressed syntaxes browsers cannot decode without a codec library (named in the error). */
+    /** Compressed syntaxes browsers cannot decode without a codec library (named in the error). @type {Record<string, string>} */
     var UNSUPPORTED = {
         "1.2.840.10008.1.2.4.51": "JPEG Extended (12-bit)",
         "1.2.840.10008.1.2.4.57": "JPEG Lossless",
@@ -54,28 +61,42 @@
         maxInflatedBytes: 256 * 1024 * 1024,
     };
 
+    /** @param {number} n */
     function megabytes(n) {
         return Math.round(n / 1024 / 1024) + " MB";
     }
 
+    /**
+     * An error whose message is meant for the user.
+     * @constructor
+     * @param {string} message
+     */
     function DicomError(message) {
         this.name = "DicomError";
         this.message = message;
     }
     DicomError.prototype = Object.create(Error.prototype);
 
+    /** @param {unknown} e */
     function errText(e) {
-        return typeof e === "string" ? e : e && e.message ? e.message : String(e);
+        return typeof e === "string" ? e : e instanceof Error || e instanceof DicomError ? e.message : String(e);
     }
 
-    /** True when the bytes carry the DICOM Part 10 "DICM" marker after the 128-byte preamble. */
+    /**
+     * True when the bytes carry the DICOM Part 10 "DICM" marker after the 128-byte preamble.
+     * @param {Uint8Array} bytes
+     */
     function isDicom(bytes) {
         return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
     }
 
-    /** Inflates, giving up (and freeing what it read) past LIMITS.maxInflatedBytes: deflate bombs stay small. */
+    /**
+     * Inflates, giving up (and freeing what it read) past LIMITS.maxInflatedBytes: deflate bombs stay small.
+     * @param {Uint8Array<ArrayBuffer>} bytes
+     */
     async function inflateRaw(bytes) {
         var reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+        /** @type {Uint8Array[] | null} */
         var parts = [];
         var total = 0;
         for (;;) {
@@ -87,17 +108,19 @@
                 await reader.cancel().catch(function () {});
                 throw new DicomError("This compressed DICOM file expands to more than " + megabytes(LIMITS.maxInflatedBytes) + "; it was refused. Export it as uncompressed DICOM, PNG or JPEG.");
             }
-            parts.push(r.value);
+            /** @type {Uint8Array[]} */ (parts).push(r.value);
         }
         var out = new Uint8Array(total);
         var at = 0;
-        parts.forEach(function (p) { out.set(p, at); at += p.length; });
+        /** @type {Uint8Array[]} */ (parts).forEach(function (p) { out.set(p, at); at += p.length; });
         return out;
     }
 
     /**
      * Parses a DICOM file. `raw` true: a bare data set without the Part 10 header (read as
      * Implicit VR Little Endian). Throws DicomError with a message for the user.
+     * @param {Uint8Array<ArrayBuffer>} bytes
+     * @param {boolean} raw
      */
     async function parse(bytes, raw) {
         var ds;
@@ -106,7 +129,7 @@
                 if (!raw) throw new DicomError("not a DICOM file (no DICM marker)");
                 ds = dicomParser.parseDicom(bytes, { TransferSyntaxUID: IMPLICIT_LE });
             } else {
-                var meta = dicomParser.readPart10Header(bytes);
+                var meta = /** @type {import("dicom-parser").DataSet & { position: number }} */ (dicomParser.readPart10Header(bytes));
                 var syntax = (meta.string("x00020010") || "").trim();
                 if (syntax === DEFLATED) {
                     var pos = meta.position;
@@ -126,11 +149,21 @@
         return describe(ds);
     }
 
+    /**
+     * @param {number | undefined} v
+     * @param {number} fallback
+     */
     function positive(v, fallback) {
         return typeof v === "number" && isFinite(v) && v > 0 ? v : fallback;
     }
 
-    /** The image attributes of a parsed data set, and a frame reader. */
+    /** @typedef {GpuDicomStudy & { frame: (index: number, decodeJpeg?: (bytes: Uint8Array) => Promise<ImageData>) => Promise<GpuDicomFrame> }} Study */
+
+    /**
+     * The image attributes of a parsed data set, and a frame reader.
+     * @param {import("dicom-parser").DataSet} ds
+     * @returns {Study}
+     */
     function describe(ds) {
         var syntax = (ds.string("x00020010") || IMPLICIT_LE).trim();
         if (UNSUPPORTED[syntax]) {
@@ -159,24 +192,26 @@
         if (rows * columns > LIMITS.maxPixels || frameBytes > LIMITS.maxFrameBytes) {
             throw new DicomError("This DICOM image is " + columns + "×" + rows + " pixels (" + megabytes(frameBytes) + " per frame), too large to open here; it was refused. Export a smaller PNG or JPEG.");
         }
-        var slope = ds.floatString("x00281053");
-        var intercept = ds.floatString("x00281052");
+        var slope = ds.floatString("x00281053") ?? NaN;
+        var intercept = ds.floatString("x00281052") ?? NaN;
+        /** @type {GpuDicomWindow[]} */
         var windows = [];
         var nw = Math.min(ds.numStringValues("x00281050") || 0, ds.numStringValues("x00281051") || 0);
         for (var i = 0; i < nw; i++) {
-            var c = ds.floatString("x00281050", i);
-            var w = ds.floatString("x00281051", i);
+            var c = ds.floatString("x00281050", i) ?? NaN;
+            var w = ds.floatString("x00281051", i) ?? NaN;
             if (isFinite(c) && isFinite(w) && w >= 1) windows.push({ center: c, width: w, name: (ds.string("x00281055", i) || "").trim() });
         }
         // Pixel aspect: (0028,0030) Pixel Spacing is "row spacing \ column spacing".
         var aspect = 1;
-        var dy = ds.floatString("x00280030", 0);
-        var dx = ds.floatString("x00280030", 1);
+        var dy = ds.floatString("x00280030", 0) ?? NaN;
+        var dx = ds.floatString("x00280030", 1) ?? NaN;
         if (positive(dy, 0) && positive(dx, 0)) aspect = dy / dx;
         else {
             var ar = (ds.string("x00280034") || "").split("\\").map(Number);
             if (ar.length === 2 && positive(ar[0], 0) && positive(ar[1], 0)) aspect = ar[0] / ar[1];
         }
+        /** @type {Study} */
         var study = {
             transferSyntax: syntax,
             transferSyntaxName: ts.name,
@@ -196,23 +231,40 @@
             modality: (ds.string("x00080060") || "").trim(),
             /** (0028,0301) Burned In Annotation: the pixels themselves may show identifying text. */
             burnedInAnnotation: (ds.string("x00280301") || "").trim().toUpperCase() === "YES",
-        };
-        /** One frame (0-based): {gray: Float32Array of modality values} or {rgb: Uint8ClampedArray}, with min/max. */
-        study.frame = function (index, decodeJpeg) {
-            return readFrame(ds, study, ts, planar, index, decodeJpeg);
+            /** One frame (0-based): {gray: Float32Array of modality values} or {rgb: Uint8ClampedArray}, with min/max. */
+            frame: function (index, decodeJpeg) {
+                return readFrame(ds, study, ts, planar, index, decodeJpeg);
+            },
         };
         return study;
     }
 
+    /**
+     * The compressed bytes of one frame.
+     * @param {import("dicom-parser").DataSet} ds
+     * @param {import("dicom-parser").Element} pixel the Pixel Data element
+     * @param {number} index
+     * @param {number} frames
+     * @param {boolean} jpeg
+     * @returns {Uint8Array}
+     */
     function encapsulatedFrame(ds, pixel, index, frames, jpeg) {
         if (pixel.basicOffsetTable && pixel.basicOffsetTable.length) return dicomParser.readEncapsulatedImageFrame(ds, pixel, index);
-        if (frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, pixel.fragments.length);
-        if (pixel.fragments.length === frames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, index, 1);
+        // dicomParser gives every encapsulated Pixel Data element its fragments.
+        var fragments = /** @type {import("dicom-parser").Fragment[]} */ (pixel.fragments);
+        if (frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, 0, fragments.length);
+        if (fragments.length === frames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, pixel, index, 1);
         if (jpeg) return dicomParser.readEncapsulatedImageFrame(ds, pixel, index, dicomParser.createJPEGBasicOffsetTable(ds, pixel));
         throw new DicomError("The compressed frames of this file cannot be told apart (no offset table).");
     }
 
-    /** PackBits-decodes RLE Lossless segments into interleaved little-endian samples. */
+    /**
+     * PackBits-decodes RLE Lossless segments into interleaved little-endian samples.
+     * @param {Uint8Array} data
+     * @param {number} pixels
+     * @param {number} samplesPerPixel
+     * @param {number} bytesPerSample
+     */
     function decodeRle(data, pixels, samplesPerPixel, bytesPerSample) {
         if (data.length < 64) throw new DicomError("Broken RLE data: the frame is shorter than its 64-byte header.");
         var dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -249,6 +301,15 @@
         return out;
     }
 
+    /**
+     * @param {import("dicom-parser").DataSet} ds
+     * @param {GpuDicomStudy} study
+     * @param {Syntax} ts
+     * @param {number} planar Planar Configuration
+     * @param {number} index
+     * @param {(bytes: Uint8Array) => Promise<ImageData>} [decodeJpeg] the browser's JPEG decoder
+     * @returns {Promise<GpuDicomFrame>}
+     */
     async function readFrame(ds, study, ts, planar, index, decodeJpeg) {
         if (!(index >= 0 && index < study.frames)) throw new DicomError("No frame " + (index + 1) + " (the file has " + study.frames + ").");
         var pixel = ds.elements.x7fe00010;
@@ -322,7 +383,14 @@
         return { rgb: rgb, min: 0, max: 255 };
     }
 
-    /** Stored values as numbers: masked to Bits Stored, sign-extended when signed. */
+    /**
+     * Stored values as numbers: masked to Bits Stored, sign-extended when signed.
+     * @param {Uint8Array} raw
+     * @param {number} bitsAllocated
+     * @param {number} bitsStored
+     * @param {boolean} signed
+     * @param {boolean} bigEndian
+     */
     function samples(raw, bitsAllocated, bitsStored, signed, bigEndian) {
         var bytes = bitsAllocated / 8;
         var n = Math.floor(raw.length / bytes);
@@ -340,6 +408,11 @@
         return out;
     }
 
+    /**
+     * The frame with its value range.
+     * @param {{ gray: Float32Array }} frame
+     * @returns {GpuDicomFrame}
+     */
     function withRange(frame) {
         var g = frame.gray;
         var min = Infinity;
@@ -348,17 +421,22 @@
             if (g[i] < min) min = g[i];
             if (g[i] > max) max = g[i];
         }
-        frame.min = min === Infinity ? 0 : min;
-        frame.max = max === -Infinity ? 0 : max;
-        return frame;
+        return { gray: g, min: min === Infinity ? 0 : min, max: max === -Infinity ? 0 : max };
     }
 
-    /** A window covering the frame's whole value range. */
+    /**
+     * A window covering the frame's whole value range.
+     * @param {GpuDicomFrame} frame
+     */
     function autoWindow(frame) {
         return { center: (frame.min + frame.max) / 2, width: Math.max(1, frame.max - frame.min + 1) };
     }
 
-    /** The window the file asks for (first preset), else the frame's full range. */
+    /**
+     * The window the file asks for (first preset), else the frame's full range.
+     * @param {GpuDicomStudy} study
+     * @param {GpuDicomFrame} frame
+     */
     function defaultWindow(study, frame) {
         return study.windows.length ? { center: study.windows[0].center, width: study.windows[0].width } : autoWindow(frame);
     }
@@ -366,6 +444,9 @@
     /**
      * RGBA pixels (rows x columns) of a frame: the linear VOI LUT of DICOM PS3.3 C.11.2.1.2
      * for greyscale (inverted for MONOCHROME1), the colours as they are for colour images.
+     * @param {GpuDicomStudy} study
+     * @param {GpuDicomFrame} frame
+     * @param {{ center: number, width: number }} win
      */
     function render(study, frame, win) {
         var n = study.rows * study.columns;
@@ -385,7 +466,7 @@
         var lo = c - 0.5 - (w - 1) / 2;
         var hi = c - 0.5 + (w - 1) / 2;
         var invert = study.photometric === "MONOCHROME1";
-        var g = frame.gray;
+        var g = /** @type {Float32Array} */ (frame.gray);
         for (i = 0; i < n; i++) {
             var x = g[i];
             var y = x <= lo ? 0 : x > hi ? 255 : ((x - (c - 0.5)) / (w - 1) + 0.5) * 255;

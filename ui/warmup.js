@@ -1,133 +1,110 @@
-/*
+// @ts-check
+/**
  * "Get GPUs ready for class": for API keys with the `warmup` permission, asks the gateway
  * (POST /v1/warmup) to keep the selected model's workers up for the class, shows a
- * countdown from the gateway's estimate until the model answers, then "ready".
- * Self-contained: it adds its own field to the settings panel and reads the key and model
- * from the page's inputs (#api-key, #model), so app.js needs no hook.
+ * countdown from the gateway's estimate until the model answers, then "ready". It adds its
+ * own field to the Settings panel, shown only to keys that may warm up.
  */
-(function () {
-    "use strict";
-    var POLL_MS = 2000;
-    var state = { timer: null, poll: null, deadline: 0 };
+import { authHeaders } from "./api.js";
+import { byId, make } from "./dom.js";
+import { selectedModel } from "./settings.js";
 
-    function $(id) { return document.getElementById(id); }
-    function key() { var k = $("api-key"); return k ? k.value.trim() : ""; }
-    function headers() { var k = key(); return k ? { authorization: "Bearer " + k } : {}; }
+const POLL_MS = 2000;
 
-    function build() {
-        var panel = $("settings-title") && $("settings-title").parentElement;
-        if (!panel) return null;
-        var field = document.createElement("div");
-        field.className = "field";
-        field.id = "warmup-field";
-        field.hidden = true;
-        var row = document.createElement("div");
-        row.className = "row";
-        var button = document.createElement("button");
-        button.id = "warmup";
-        button.type = "button";
-        button.className = "secondary";
-        button.textContent = "Get GPUs ready for class";
-        var label = document.createElement("label");
-        label.htmlFor = "warmup-minutes";
-        label.textContent = "for (minutes)";
-        var minutes = document.createElement("input");
-        minutes.id = "warmup-minutes";
-        minutes.type = "number";
-        minutes.min = "1";
-        minutes.max = "240";
-        minutes.value = "60";
-        row.append(button, label, minutes);
-        var status = document.createElement("p");
-        status.id = "warmup-status";
-        status.className = "hint";
-        status.setAttribute("role", "status");
-        status.setAttribute("aria-live", "polite");
-        field.append(row, status);
-        panel.append(field);
-        button.addEventListener("click", start);
-        return field;
-    }
+/**
+ * GET /v1/warmup's answer (gateway/src/warmup.ts).
+ * @typedef {{ permitted: boolean, data: Array<{ model: string, ready: boolean, warm_until: string }> }} WarmupList
+ */
 
-    function say(text) { $("warmup-status").textContent = text; }
+/** @returns {Promise<WarmupList | null>} */
+async function list() {
+    const res = await fetch("/v1/warmup", { headers: authHeaders(), cache: "no-store" });
+    return res.ok ? res.json() : null;
+}
 
-    function stopTimers() {
-        if (state.timer) clearInterval(state.timer);
-        if (state.poll) clearTimeout(state.poll);
-        state.timer = state.poll = null;
-    }
+/** Adds the warm-up field to Settings and shows it to keys that may warm up. */
+export function initWarmup() {
+    const button = make("button", { id: "warmup", type: "button", class: "secondary", text: "Get GPUs ready for class" });
+    const minutes = make("input", { id: "warmup-minutes", type: "number", min: "1", max: "240", step: "1", value: "60", inputMode: "numeric" });
+    const status = make("p", { id: "warmup-status", class: "hint", role: "status", "aria-live": "polite" });
+    // The minutes first, then the button: on a 390 px phone the row wraps instead of squeezing the number box.
+    const field = make("div", { class: "field warmup", id: "warmup-field", hidden: true }, [
+        make("label", { for: "warmup-minutes", text: "Class length (minutes)" }),
+        make("div", { class: "row" }, [minutes, button]),
+        status,
+    ]);
+    byId("settings-title", HTMLElement).parentElement?.append(field);
 
-    function tick() {
-        var left = Math.max(0, Math.round((state.deadline - Date.now()) / 1000));
-        say(left > 0 ? "GPUs are starting: ready in about " + left + " s." : "GPUs are starting: almost ready…");
-    }
-
-    async function list() {
-        var res = await fetch("/v1/warmup", { headers: headers(), cache: "no-store" });
-        if (!res.ok) return null;
-        return res.json();
-    }
-
-    function mine(body) {
-        var model = $("model") ? $("model").value : "";
-        return (body.data || []).filter(function (w) { return w.model === model; })[0];
-    }
+    /** @type {{ timer?: ReturnType<typeof setInterval>, poll?: ReturnType<typeof setTimeout>, deadline: number }} */
+    const state = { deadline: 0 };
+    /** @param {string} text */
+    const say = (text) => {
+        status.textContent = text;
+    };
+    const stopTimers = () => {
+        clearInterval(state.timer);
+        clearTimeout(state.poll);
+        state.timer = state.poll = undefined;
+    };
+    const tick = () => {
+        const left = Math.max(0, Math.round((state.deadline - Date.now()) / 1000));
+        say(left > 0 ? `GPUs are starting: ready in about ${left} s.` : "GPUs are starting: almost ready…");
+    };
 
     async function poll() {
         try {
-            var body = await list();
-            var w = body && mine(body);
+            const body = await list();
+            const w = body?.data.find((x) => x.model === selectedModel());
             if (w && w.ready) {
                 stopTimers();
-                say("Ready: the model answers. Warm until " + new Date(w.warm_until).toLocaleTimeString() + ".");
-                $("warmup").disabled = false;
+                say(`Ready: the model answers. Warm until ${new Date(w.warm_until).toLocaleTimeString()}.`);
+                button.disabled = false;
                 return;
             }
-        } catch (e) { /* network hiccup: keep polling */ }
-        state.poll = setTimeout(poll, POLL_MS);
+        } catch {
+            /* network hiccup: keep polling */
+        }
+        state.poll = setTimeout(() => void poll(), POLL_MS);
     }
 
     async function start() {
-        var model = $("model") ? $("model").value : "";
-        var minutes = Number($("warmup-minutes").value);
-        if (!model) { say("Choose a model first."); return; }
-        if (!(minutes >= 1 && minutes <= 240 && Math.round(minutes) === minutes)) { say("Minutes must be a whole number from 1 to 240."); return; }
-        $("warmup").disabled = true;
+        const model = selectedModel();
+        const n = Number(minutes.value);
+        if (!model) return say("Choose a model first.");
+        if (!(n >= 1 && n <= 240 && Math.round(n) === n)) return say("Minutes must be a whole number from 1 to 240.");
+        button.disabled = true;
         stopTimers();
         try {
-            var res = await fetch("/v1/warmup", { method: "POST", headers: Object.assign({ "content-type": "application/json" }, headers()), body: JSON.stringify({ model: model, minutes: minutes }) });
-            var body = await res.json().catch(function () { return {}; });
+            const res = await fetch("/v1/warmup", { method: "POST", headers: { "content-type": "application/json", ...authHeaders() }, body: JSON.stringify({ model, minutes: n }) });
+            const body = await res.json().catch(() => ({}));
             if (res.status !== 202) {
-                $("warmup").disabled = false;
-                say((body.error && body.error.message) || "The gateway refused the warm-up (HTTP " + res.status + ").");
-                return;
+                button.disabled = false;
+                return say(body.error?.message || `The gateway refused the warm-up (HTTP ${res.status}).`);
             }
             state.deadline = Date.now() + body.ready_in_seconds_estimate * 1000;
             tick();
             state.timer = setInterval(tick, 1000);
-            poll();
+            void poll();
         } catch (e) {
-            $("warmup").disabled = false;
-            say("Could not reach the gateway: " + e.message);
+            button.disabled = false;
+            say(`Could not reach the gateway: ${e instanceof Error ? e.message : String(e)}`);
         }
     }
 
     async function refresh() {
-        var field = $("warmup-field");
-        if (!field) return;
-        if (!key()) { field.hidden = true; return; }
+        if (!authHeaders().authorization) {
+            field.hidden = true;
+            return;
+        }
         try {
-            var body = await list();
+            const body = await list();
             field.hidden = !(body && body.permitted);
-        } catch (e) { field.hidden = true; }
+        } catch {
+            field.hidden = true;
+        }
     }
 
-    function init() {
-        if (!build()) return;
-        refresh();
-        if ($("api-key")) $("api-key").addEventListener("change", refresh);
-    }
-
-    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-    else init();
-})();
+    button.addEventListener("click", () => void start());
+    byId("api-key", HTMLInputElement).addEventListener("change", () => void refresh());
+    void refresh();
+}

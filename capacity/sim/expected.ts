@@ -10,6 +10,7 @@
  */
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { natGatewayCount, platformUsdPerHour } from "../cost";
+import { imageCacheInitUsdPerLaunch } from "../cacheCost";
 import { StackConfig } from "../../stacks/validate";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
@@ -89,6 +90,8 @@ export interface ExpectedCost {
     readonly usdPerMonth: number;
     readonly fixedUsdPerMonth: number;
     readonly gpuUsdPerMonth: number;
+    /** GPU node launches x the image-cache volume initialization each pays (capacity/cacheCost.ts imageCacheInitUsdPerLaunch). */
+    readonly nodeLaunchUsdPerMonth: number;
     readonly gpuHoursPerMonth: number;
     readonly nodeHoursPerMonth: number;
     readonly p50LatencySeconds: number | null;
@@ -247,6 +250,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     });
     const fixed = fixedUsdPerMonth(config);
     const gpuUsd = result.usd * perMonth;
+    const launchUsd = result.gpuPools.reduce((a, g, gi) => a + g.nodeLaunches * imageCacheInitUsdPerLaunch(config, config.gpuPools[gi]), 0) * perMonth;
     const nodeSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds, 0);
     const gpuSeconds = result.gpuPools.reduce((a, g) => a + g.nodeSeconds * g.gpusPerNode, 0);
     const requests = counts(result.workerPools);
@@ -259,9 +263,10 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         seed: input.trace.seed,
         days: round(days, 2),
         method: "discrete-event simulation of gateway, vLLM workers, KEDA, HPA, Cluster Autoscaler and node provisioning (capacity/sim); monthly = simulated x 730 h / simulated hours",
-        usdPerMonth: round(fixed + gpuUsd),
+        usdPerMonth: round(fixed + gpuUsd + launchUsd),
         fixedUsdPerMonth: fixed,
         gpuUsdPerMonth: round(gpuUsd),
+        nodeLaunchUsdPerMonth: round(launchUsd),
         gpuHoursPerMonth: round((gpuSeconds / 3600) * perMonth, 1),
         nodeHoursPerMonth: round((nodeSeconds / 3600) * perMonth, 1),
         p50LatencySeconds: orNull(result.latency.p50),
@@ -271,7 +276,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         coldStarts: round(result.workerPools.reduce((a, w) => a + w.coldStarts, 0) * perMonth, 1),
         coldStartsUnanswered: round(result.workerPools.reduce((a, w) => a + w.coldStartsUnanswered, 0) * perMonth, 1),
         timeToFirstAnswerSeconds: ttfa(result.workerPools.flatMap((w) => w.timeToFirstAnswer)),
-        usdPer1kRequests: answered > 0 ? round(((fixed + gpuUsd) / answered) * 1000, 3) : null,
+        usdPer1kRequests: answered > 0 ? round(((fixed + gpuUsd + launchUsd) / answered) * 1000, 3) : null,
         gpuUsdPer1kRequests: answered > 0 ? round((gpuUsd / answered) * 1000, 3) : null,
         oracleUsdPerMonth: round(oracleUsd),
         oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,

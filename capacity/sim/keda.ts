@@ -5,7 +5,9 @@
  * - active at 0 replicas: scale to max(minReplicaCount, 1) and remember the time;
  * - active above 0: remember the time (lastActiveTime);
  * - inactive, minReplicaCount 0, lastActiveTime + cooldownPeriod in the past: scale to 0;
- * - inactive because a trigger failed and a fallback is configured: do nothing;
+ * - inactive because a trigger failed: do nothing, with a fallback configured (the log-only case) and
+ *   without one (`isError && Fallback == nil`: TriggerError condition, no scale to zero). The stack emits
+ *   no fallback block for fallbackReplicas 0 (components/serving/scaling.ts), so 0 means "none" here too;
  * - a trigger whose failures exceed `fallback.failureThreshold` (strictly: `>`,
  *   pkg/fallback/fallback.go GetMetricsWithFallback at v2.20.2) answers with the fallback
  *   metric and counts as ACTIVE (pkg/scaling/scale_handler.go at v2.20.2: "When fallback
@@ -37,7 +39,7 @@ export function kedaPoll(state: KedaState, p: KedaPoll): number | undefined {
         state.lastActive = p.now;
         return p.replicas === 0 ? Math.max(p.minReplicas, 1) : undefined;
     }
-    if (p.error && p.fallbackReplicas !== 0) return undefined;
+    if (p.error) return undefined;
     if (p.replicas > 0 && p.minReplicas === 0) {
         return state.lastActive + p.cooldownSeconds < p.now ? 0 : undefined;
     }
@@ -46,8 +48,8 @@ export function kedaPoll(state: KedaState, p: KedaPoll): number | undefined {
 }
 
 /**
- * KEDA's fallback rule (pkg/fallback/fallback.go at v2.20.2): with `fallback.replicas` set
- * (the stack sets replicas 0 to mean none) a failing trigger falls back once its
+ * KEDA's fallback rule (pkg/fallback/fallback.go at v2.20.2): with a fallback block (the stack emits
+ * one only for fallbackReplicas > 0) a failing trigger falls back once its
  * consecutive failures are strictly above `failureThreshold`.
  */
 export function fallbackActive(consecutiveFailures: number, failureThreshold: number, fallbackReplicas: number): boolean {

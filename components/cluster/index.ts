@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
 import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
@@ -80,7 +81,7 @@ export interface GpuClusterArgs {
      * or the newest own completed snapshot tagged gpuserve.io/image=<image>, which the stack builds
      * (ImageCacheBuilder) when no `snapshotId` is given. Absent: nodes pull the image.
      */
-    readonly imageCache?: { readonly image: string; readonly snapshotId?: string };
+    readonly imageCache?: { readonly image: string; readonly snapshotId?: string; /** coldStart.imageCacheInitRateMiBps (0: lazy). @default 0 */ readonly initRateMiBps?: number };
     /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
     readonly liveDesiredSizes?: Record<string, number>;
 }
@@ -97,10 +98,12 @@ export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, 
  */
 export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }, opts: pulumi.InvokeOutputOptions): pulumi.Output<string | undefined> {
     if (cache.snapshotId) return pulumi.output(cache.snapshotId);
-    const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [cache.image] }, { name: "status", values: ["completed"] }] }, opts);
+    // The builder tags the snapshot with the normalized name it pulled (imageCache/builder.ts).
+    const image = normalizeImageRef(cache.image);
+    const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [image] }, { name: "status", values: ["completed"] }] }, opts);
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${cache.image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`);
+            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`);
             return undefined;
         }
         return ids[0];
@@ -249,7 +252,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     capacityType: pool.capacityType === "spot" ? "SPOT" : "ON_DEMAND",
                     // Bottlerocket NVIDIA: driver + built-in device plugin; AL2023 NVIDIA: driver and toolkit, plugin from the chart.
                     amiType: GPU_AMI_TYPES[pool.ami],
-                    dataVolume: pool.ami === "bottlerocket" ? { snapshotId } : undefined,
+                    dataVolume: pool.ami === "bottlerocket" ? { snapshotId, initRateMiBps: args.imageCache?.initRateMiBps } : undefined,
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
                     liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],

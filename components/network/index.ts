@@ -29,6 +29,8 @@ export class Network extends pulumi.ComponentResource {
     readonly vpcId: pulumi.Output<string>;
     readonly vpcCidr: pulumi.Output<string>;
     readonly publicSubnetIds: pulumi.Output<string>[];
+    /** CIDRs of the public subnets, where the internet-facing ALB's addresses are. */
+    readonly publicSubnetCidrs: pulumi.Output<string>[];
     readonly privateSubnetIds: pulumi.Output<string>[];
     /** NAT gateways created (0 for an existing VPC), for the cost estimate. */
     readonly natGatewayCount: number;
@@ -40,6 +42,7 @@ export class Network extends pulumi.ComponentResource {
             this.vpcId = pulumi.output(args.existing.vpcId);
             this.vpcCidr = aws.ec2.getVpcOutput({ id: args.existing.vpcId }, { parent: this }).cidrBlock;
             this.publicSubnetIds = args.existing.publicSubnetIds.map((id) => pulumi.output(id));
+            this.publicSubnetCidrs = args.existing.publicSubnetIds.map((id) => aws.ec2.getSubnetOutput({ id }, { parent: this }).cidrBlock);
             this.privateSubnetIds = args.existing.privateSubnetIds.map((id) => pulumi.output(id));
             this.natGatewayCount = 0;
             this.registerOutputs({ vpcId: this.vpcId });
@@ -107,6 +110,7 @@ export class Network extends pulumi.ComponentResource {
         this.vpcId = vpc.id;
         this.vpcCidr = vpc.cidrBlock;
         this.publicSubnetIds = publicSubnets.map((s) => s.id);
+        this.publicSubnetCidrs = publicSubnets.map((s) => s.cidrBlock);
         this.privateSubnetIds = privateSubnets.map((s) => s.id);
         this.natGatewayCount = natCount;
         this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });

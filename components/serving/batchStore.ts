@@ -24,6 +24,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { StackConfig } from "../../stacks/validate";
 import { STORAGE_CLASS } from "../cluster";
 import { childOf } from "../deps";
@@ -143,7 +144,7 @@ export class BatchStore extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: VALKEY_NAME,
-                                    image: b.image,
+                                    image: normalizeImageRef(b.image),
                                     args: ["valkey-server", "/etc/valkey/valkey.conf"],
                                     ports: [{ name: "redis", containerPort: VALKEY_PORT, protocol: "TCP" }],
                                     resources: { requests: { cpu: "100m", memory: `${b.memoryMiB}Mi` }, limits: { memory: `${b.memoryMiB}Mi` } },

@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -93,7 +94,8 @@ export class Gateway extends pulumi.ComponentResource {
         const child = childOf(this, opts);
         const labels = componentLabels("gateway", { "app.kubernetes.io/name": GATEWAY_NAME });
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels });
-        this.image = args.image ? pulumi.output(args.image) : this.buildImage(name);
+        // As the kubelet asks containerd for it (stacks/imageRef.ts); the built image is <ECR repository>@<digest> already.
+        this.image = args.image ? pulumi.output(normalizeImageRef(args.image)) : this.buildImage(name);
         if (args.maxWaitSeconds > MAX_WAIT_WITHIN_ALB_DRAIN) {
             pulumi.log.warn(
                 `serving.gateway.maxWaitSeconds (${args.maxWaitSeconds}) makes a gateway drain longer than the ALB's longest deregistration delay (${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} s): a request held that long when its gateway pod stops is cut. Fix: set it to at most ${MAX_WAIT_WITHIN_ALB_DRAIN}`,

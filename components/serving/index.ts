@@ -22,6 +22,8 @@ import { ModelWeights } from "./weights";
 export interface ServingStackArgs {
     readonly config: StackConfig;
     readonly vpcCidr: pulumi.Input<string>;
+    /** Where ALB traffic comes from: the subnets of the internet-facing ALB (NetworkPolicies). @default [vpcCidr] */
+    readonly albSubnetCidrs?: pulumi.Input<string>[];
     readonly prometheusUrl: string;
     readonly serviceMonitors: boolean;
     readonly hfToken?: pulumi.Output<string>;
@@ -55,7 +57,7 @@ export class ServingStack extends pulumi.ComponentResource {
         super("gpuserve:serving:ServingStack", name, {}, opts);
         const cfg = args.config;
         const ns = cfg.serving.namespace;
-        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, vpcCidr: args.vpcCidr }, childOf(this, opts));
+        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr] }, childOf(this, opts));
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
 
         let hfTokenSecret: string | undefined;
@@ -79,7 +81,6 @@ export class ServingStack extends pulumi.ComponentResource {
                           clusterName: args.clusterName,
                           clusterArn: args.clusterArn,
                           region: cfg.region,
-                          vllmImage: cfg.serving.vllmImage,
                           models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,
@@ -104,6 +105,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     keda: args.keda,
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    batchEnabled: cfg.serving.batch.enabled,
                     region: cfg.region,
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,

@@ -2,7 +2,7 @@
  * The serving namespace: Pod Security "restricted" enforced for everything in it, and
  * default-deny NetworkPolicies (enforced by the VPC CNI's network policy agent) with
  * explicit allows:
- *   ALB (VPC addresses)  -> UI and gateway, port 8080
+ *   ALB (its subnets)    -> UI and gateway, port 8080
  *   gateway              -> workers, port 8000
  *   Prometheus           -> gateway and worker metrics ports
  *   workers              -> HTTPS anywhere (model download from Hugging Face)
@@ -18,8 +18,12 @@ import { VLLM_PORT } from "./workers";
 
 export interface ServingNamespaceArgs {
     readonly name: string;
-    /** Where ALB traffic comes from (the VPC, as the ALB targets pod IPs directly). */
-    readonly vpcCidr: pulumi.Input<string>;
+    /**
+     * Where ALB traffic comes from: the CIDRs of the subnets the internet-facing ALB lives in (the public
+     * ones). Not the whole VPC: pods have VPC addresses (VPC CNI) and the CNI's policy agent matches ipBlock
+     * against pod IPs too, so a VPC-wide rule let every pod of the cluster, any namespace, past the ALB.
+     */
+    readonly albSourceCidrs: pulumi.Input<string>[];
 }
 
 const app = (name: string) => ({ matchLabels: { "app.kubernetes.io/name": name } });
@@ -30,7 +34,8 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 export const NON_PUBLIC_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] as const;
 
 /** The policies as plain specs (name -> spec), so tests can check them against Services. */
-export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
+export function networkPolicySpecs(albSourceCidrs: pulumi.Input<string>[]): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
+    const alb = albSourceCidrs.map((cidr) => ({ ipBlock: { cidr } }));
     const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": MONITORING_NAMESPACE } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } };
     return {
         "default-deny": { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
@@ -44,8 +49,8 @@ export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string
                 },
             ],
         },
-        "allow-alb-to-ui": { podSelector: app(UI_NAME), policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr: vpcCidr } }], ports: [tcp(UI_PORT)] }] },
-        "allow-alb-to-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [{ ipBlock: { cidr: vpcCidr } }], ports: [tcp(GATEWAY_PORT)] }] },
+        "allow-alb-to-ui": { podSelector: app(UI_NAME), policyTypes: ["Ingress"], ingress: [{ from: alb, ports: [tcp(UI_PORT)] }] },
+        "allow-alb-to-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: alb, ports: [tcp(GATEWAY_PORT)] }] },
         "allow-gateway-to-workers": {
             podSelector: workers,
             policyTypes: ["Ingress"],
@@ -56,11 +61,9 @@ export function networkPolicySpecs(vpcCidr: pulumi.Input<string>): Record<string
             policyTypes: ["Egress"],
             egress: [{ to: [{ podSelector: workers }], ports: [tcp(VLLM_PORT)] }],
         },
-        "allow-prometheus-scrape": {
-            podSelector: { matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["gateway", "worker"] }] },
-            policyTypes: ["Ingress"],
-            ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT), tcp(VLLM_PORT)] }],
-        },
+        // Prometheus scrapes each component on its own metrics port only (one policy for both opened both ports on both).
+        "allow-prometheus-scrape-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT)] }] },
+        "allow-prometheus-scrape-workers": { podSelector: workers, policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(VLLM_PORT)] }] },
         // Model loading (Hugging Face Hub, S3) is public HTTPS. Nothing private: not the Kubernetes API, other
         // pods or VPC services, nor link-local (instance metadata) - a media URL must not reach them (issue 13).
         "allow-workers-https-egress": {
@@ -82,7 +85,7 @@ export class ServingNamespace extends pulumi.ComponentResource {
             "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
         };
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels } }, childOf(this, opts));
-        for (const [policy, spec] of Object.entries(networkPolicySpecs(args.vpcCidr))) {
+        for (const [policy, spec] of Object.entries(networkPolicySpecs(args.albSourceCidrs))) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.name }, spec }, childOf(this, opts, [this.namespace]));
         }
         this.registerOutputs({});

@@ -27,6 +27,8 @@ export interface ScaledObjectInput {
      * rate of held requests instead of their count. Without it the demand query is the plain one.
      */
     readonly workerSecondsPerRequest?: number;
+    /** The gateway runs batch jobs (serving.batch.enabled): only then is there a backlog to wake the pool. @default true */
+    readonly batchEnabled?: boolean;
 }
 
 /**
@@ -66,7 +68,9 @@ export function scalingQueries(pool: string) {
         // Per-replica values (P95, utilization) times the replica count: as an AverageValue
         // target this gives the HPA's Value semantics, ceil(replicas * metric / target), and
         // keeps KEDA's fallback available (it only supports AverageValue triggers).
-        latencyP95: `(histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) or vector(0)`,
+        // `>= 0` drops NaN, which `or vector(0)` would keep: histogram_quantile is NaN once no request finished in
+        // the window (0/0), and scalar() of no workers is NaN (Prometheus docs, "histogram_quantile", "scalar").
+        latencyP95: `((histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) >= 0) or vector(0)`,
         // Every gateway replica exports the same backlog (read from Valkey): max, not sum.
         batchBacklog: `max(gateway_batch_backlog${sel}) or vector(0)`,
         // `and on (namespace, pod)` keeps the GPUs of the pool's pods without multiplying by any
@@ -80,22 +84,25 @@ export function scalingQueries(pool: string) {
 }
 
 /**
- * Predictive warm-up: the pool's request rate in the same slot `lookbackDays` earlier,
- * shifted ahead by `leadSeconds` (PromQL `offset`, Prometheus docs "offset modifier"), so
- * a replica is asked for `leadSeconds` before last week's traffic began and is ready when
- * it would have been needed. It counts only while last week's traffic began less than
- * PREDICTIVE_CONFIRM_SECONDS ago (last week had none in the window ending that long before) or the pool answered
- * requests within that time (`and on()` / `or` set operators and `increase`, Prometheus docs
- * "Operators" and "Functions"), so a cancelled class frees its GPU. Empty without history,
- * hence `or vector(0)`. The simulator's historyRate (capacity/sim/control.ts) computes the same.
+ * Predictive warm-up: the pool's rate of requests handed to a worker in the same slot `lookbackDays`
+ * earlier, shifted ahead by `leadSeconds` (PromQL `offset`, Prometheus docs "offset modifier"), so a
+ * replica is asked for `leadSeconds` before last week's traffic began and is ready when it would have
+ * been needed. It counts only while last week's traffic began less than PREDICTIVE_CONFIRM_SECONDS ago
+ * (last week had none in the window ending that long before) or the pool's workers were handed requests
+ * within that time (`and on()` / `or` set operators and `increase`, Prometheus docs "Operators" and
+ * "Functions"), so a cancelled class frees its GPU. Empty without history, hence `or vector(0)`.
+ * The series is gateway_upstream_requests_total (gateway/src/metrics.ts: requests handed to a worker),
+ * never gateway_requests_total, which counts cache hits and refusals (429) too: a burst of refused or
+ * cached requests must not warm a GPU next week, nor keep a cancelled class's GPU. The simulator's
+ * historyRate (capacity/sim/control.ts) computes the same.
  */
 export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
-    const sel = `{pool="${pool}"}`;
+    const series = `gateway_upstream_requests_total{pool="${pool}"}`;
     const window = predictiveWindowSeconds(leadSeconds);
     const offset = lookbackDays * 86400 - leadSeconds;
-    const lastWeek = `sum(rate(gateway_requests_total${sel}[${window}s] offset ${offset}s))`;
-    const began = `(sum(increase(gateway_requests_total${sel}[${window}s] offset ${offset + leadSeconds + PREDICTIVE_CONFIRM_SECONDS}s)) or vector(0)) == 0`;
-    const used = `sum(increase(gateway_requests_total${sel}[${PREDICTIVE_CONFIRM_SECONDS}s])) > 0`;
+    const lastWeek = `sum(rate(${series}[${window}s] offset ${offset}s))`;
+    const began = `(sum(increase(${series}[${window}s] offset ${offset + leadSeconds + PREDICTIVE_CONFIRM_SECONDS}s)) or vector(0)) == 0`;
+    const used = `sum(increase(${series}[${PREDICTIVE_CONFIRM_SECONDS}s])) > 0`;
     return `(${lastWeek} and on() (${began} or ${used})) or vector(0)`;
 }
 
@@ -108,11 +115,25 @@ export function warmupQuery(pool: string): string {
 }
 
 /**
- * KEDA fallback while Prometheus fails: after `failureThreshold` failed polls, the HPA gets
- * max(current replicas, `replicas`) instead of the bare `replicas` (behavior
- * `currentReplicasIfHigher`, KEDA >= 2.15; keda-docs content/docs/2.20/reference/scaledobject-spec.md,
- * "fallback"; the CRD enum is static | currentReplicas | currentReplicasIfHigher |
- * currentReplicasIfLower). With the default `static`, an outage shrank a busy pool to `replicas`.
+ * What a worker pool does while Prometheus cannot be read (every trigger but cron fails).
+ *
+ * Without a `fallback` block (fallbackReplicas 0, the default), KEDA v2.20.2 changes nothing:
+ * - pkg/scaling/executor/scale_scaledobjects.go RequestScale, not active: case `isError &&
+ *   scaledObject.Spec.Fallback == nil` sets the TriggerError condition and neither scales from nor to zero;
+ *   active (a cron warm window, which reads no Prometheus): `case isError` (PartialTriggerError), no change.
+ * - the HPA, fed by KEDA's metrics server, keeps its replica count when every external metric fails and
+ *   never scales down while one fails (kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go
+ *   computeReplicasForMetrics, read at commit 00067268: `invalidMetricsCount >= len(metricSpecs) ||
+ *   (invalidMetricsCount > 0 && replicas < specReplicas)` returns an error and reconcileAutoscaler does not rescale).
+ * So an outage starts no GPU for an idle pool and shrinks no busy one; requests held at a pool at zero wait
+ * up to the gateway's maxWaitSeconds and then get 503 with Retry-After (docs/scaling.md).
+ * With any `fallback` block, even `replicas: 0`, a trigger past `failureThreshold` answers the fallback
+ * metric and counts as ACTIVE (pkg/fallback/fallback.go GetMetricsWithFallback returns fallbackActive;
+ * pkg/scaling/scale_handler.go getScalerState: `isActiveOrFallback := fallbackActive || isMetricActive`),
+ * and RequestScale scales every pool at zero to max(minReplicaCount, 1) (scaleFromZeroOrIdle): about
+ * 45 s of outage started a p4de in prod. Hence no block unless fallbackReplicas > 0 asks for exactly that.
+ * When asked: behavior `currentReplicasIfHigher` (max(current, replicas); keda-docs 2.20 scaledobject-spec.md,
+ * "fallback") so a busy pool is not shrunk to `replicas`.
  */
 export function fallbackSpec(replicas: number) {
     return { failureThreshold: 3, replicas, behavior: "currentReplicasIfHigher" as const };
@@ -167,7 +188,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     // Keeps the pool active (never sizes it) while requests were answered recently: gauges
     // sampled every poll can read 0 between sparse requests and let the pool cool to zero mid-class.
     if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
-    const batch = batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
+    const batch = input.batchEnabled === false ? undefined : batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
     if (batch) triggers.push(batch);
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
@@ -190,7 +211,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         cooldownPeriod: cooldownSecondsFor(s, input.coldStartSeconds),
         minReplicaCount: s.minReplicas,
         maxReplicaCount: s.maxReplicas,
-        fallback: fallbackSpec(s.fallbackReplicas),
+        ...(s.fallbackReplicas > 0 ? { fallback: fallbackSpec(s.fallbackReplicas) } : {}),
         advanced: {
             restoreToOriginalReplicaCount: false,
             horizontalPodAutoscalerConfig: {

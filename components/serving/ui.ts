@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -34,7 +35,7 @@ export function readUiFiles(dir = UI_DIR): Record<string, string> {
 
 /**
  * The page's Content-Security-Policy. Scripts only from the page's origin (ui/index.html loads
- * app.js, dicom.js and the DICOM parser as files; nothing inline). Inline styles stay allowed:
+ * main.js (an ES module importing the others), dicom.js and the DICOM parser as files; nothing inline). Inline styles stay allowed:
  * a style attribute cannot run code.
  */
 export const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -86,7 +87,7 @@ ${block("    ")}
     location = /index.html {
 ${block("        ", ['add_header Cache-Control "no-store" always;'])}
     }
-    # Assets keep their names across deploys (app.js, style.css, ...): a cache may keep them
+    # Assets keep their names across deploys (main.js, style.css, ...): a cache may keep them
     # but must revalidate on every use (ETag changes with the file), so no stale script runs
     # against a new page.
     location / {
@@ -139,7 +140,7 @@ export class Ui extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "nginx",
-                                    image: args.image,
+                                    image: normalizeImageRef(args.image),
                                     ports: [{ name: "http", containerPort: UI_PORT, protocol: "TCP" }],
                                     resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,

@@ -10,6 +10,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../stacks/imageRef";
 import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
@@ -18,7 +19,7 @@ import { scaledObjectSpec } from "./scaling";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
-import { workerMemory } from "./vllm/memory";
+import { WorkerMemory, workerMemory } from "./vllm/memory";
 
 export { VLLM_PORT } from "./vllm/args";
 import type { ColdStartConfig } from "../../stacks/schema";
@@ -51,6 +52,8 @@ export interface WorkerPoolArgs {
     readonly region: string;
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
+    /** The gateway runs batch jobs (serving.batch.enabled): the pool gets the batch-backlog trigger. @default true */
+    readonly batchEnabled?: boolean;
     /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
     readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
 }
@@ -60,8 +63,7 @@ export function workerName(model: Pick<ResolvedModel, "name">): string {
 }
 
 /** CPU and memory per worker, from the pool's one instance shape (vllm/memory.ts has the arithmetic). */
-export function workerResources(pool: Pick<ResolvedGpuPool, "instanceTypes" | "gpusPerNode">) {
-    const m = workerMemory(pool);
+function workerResources(m: WorkerMemory) {
     return {
         requests: { cpu: String(m.cpu), memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
         limits: { memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
@@ -75,22 +77,25 @@ export class WorkerPool extends pulumi.ComponentResource {
     constructor(name: string, args: WorkerPoolArgs, opts: pulumi.ComponentResourceOptions) {
         super("gpuserve:serving:WorkerPool", name, {}, opts);
         const m = args.model;
+        // The name the image-cache snapshot stores it under (components/cluster/imageCache) and the kubelet asks for.
+        const image = normalizeImageRef(args.image);
         this.deploymentName = workerName(m);
         this.serviceName = workerName(m);
         const labels = componentLabels("worker", { "app.kubernetes.io/name": "vllm", [WORKER_POOL_LABEL]: m.name });
         const meta = (objName: string) => ({ name: objName, namespace: args.namespace, labels });
         const child = childOf(this, opts);
 
-        const memory = workerMemory(args.gpuPool);
+        const memory = workerMemory(args.gpuPool, m);
         const env = vllmEnv(args.hfTokenSecret);
         const cold = workerColdStart({
             model: m,
             gpuPool: args.gpuPool,
             coldStart: args.coldStart,
-            image: args.image,
+            image,
             vllmArgs: vllmArgs(m, { mmProcessorCacheGiB: memory.mmProcessorCacheGiB }),
             region: args.region,
             bucket: args.weights?.bucketName,
+            memory,
         });
         env.push(...cold.env);
         const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
@@ -119,13 +124,13 @@ export class WorkerPool extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "vllm",
-                                    image: args.image,
+                                    image,
                                     command: [...VLLM_COMMAND],
                                     // The model source and load format follow gpuserve:coldStart (vllm/coldStart.ts).
                                     args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
-                                    resources: workerResources(args.gpuPool),
+                                    resources: workerResources(memory),
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     // /v1/models answers only once the model is loaded; /health only says the process lives.
                                     startupProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },
@@ -187,6 +192,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    batchEnabled: args.batchEnabled,
                 }),
             },
             childOf(this, opts, [deployment, ...args.keda]),

@@ -18,7 +18,7 @@ import { bodyRuleOf, Gate, newContext, onResponseClosed, RequestContext, request
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
-import { registerModelRoutes } from "./models";
+import { modelObjects, registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
 import { clip, SMALL_JSON_BYTES } from "./json";
 import { sendError } from "./respond";
@@ -193,7 +193,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
             v1.get("/models", async () => ({
                 object: "list",
-                data: config.pools.flatMap((p) => p.models.map((id) => ({ id, object: "model", created: startedAt, owned_by: p.name }))),
+                data: modelObjects(config, startedAt),
             }));
         },
         { prefix: "/v1" },

@@ -20,6 +20,12 @@ export interface ModelSpec {
     readonly shortName: string;
     readonly parametersB: number;
     readonly weightsGiB: number;
+    /**
+     * The largest single tensor of the checkpoint, GiB: the token embedding, vocab_size x hidden_size x 2 bytes
+     * (bf16; config.json text_config). The Run:ai streamer refuses a CPU buffer smaller than its largest chunk, one
+     * tensor (run-ai/runai-model-streamer requests_iterator.py with_memory_cap), so this bounds memory_limit from below.
+     */
+    readonly largestTensorGiB: number;
     /** Smallest single-GPU memory this model serves on with the defaults below. */
     readonly minGpuMemoryGiB: number;
     /** Gated on Hugging Face: needs an accepted licence and a token. */
@@ -75,6 +81,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "qwen3-vl-2b",
         parametersB: 2.1,
         weightsGiB: 4.3,
+        largestTensorGiB: 0.58, // embedding 151936 x 2048 x 2 B
         minGpuMemoryGiB: 16,
         gated: false,
         revision: "89644892e4d85e24eaac8bacfd4f463576704203", // commit URL cited in a public course repo
@@ -89,6 +96,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "qwen3-vl-8b",
         parametersB: 8.8,
         weightsGiB: 17.5,
+        largestTensorGiB: 1.16, // embedding 151936 x 4096 x 2 B
         minGpuMemoryGiB: 40,
         gated: false,
         revision: "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b", // "immutable revision" link in a public repo
@@ -103,6 +111,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "medgemma-4b",
         parametersB: 4.3,
         weightsGiB: 8.6,
+        largestTensorGiB: 1.25, // embedding 262208 x 2560 x 2 B
         minGpuMemoryGiB: 24,
         gated: true,
         revision: "698f7911b8e0569ff4ebac5d5552f02a9553063c", // commit URL in a public model-conversion guide
@@ -115,6 +124,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "medgemma-1-5-4b",
         parametersB: 4.3,
         weightsGiB: 8.6,
+        largestTensorGiB: 1.25, // embedding 262208 x 2560 x 2 B
         minGpuMemoryGiB: 24,
         gated: true,
         revision: "91850547d9f0b2fdd21aa7c5f4f3d1a8a52c243b", // commit URL in a public model review
@@ -128,6 +138,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "medgemma-27b",
         parametersB: 27.4,
         weightsGiB: 54.8,
+        largestTensorGiB: 2.63, // embedding 262208 x 5376 x 2 B
         minGpuMemoryGiB: 80,
         gated: true,
         revision: "2d3e00ea38b50018bf5dd3aa1009457cd2d5a48f", // tree URL in a public model-conversion guide
@@ -145,6 +156,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelSpec>> = {
         shortName: "medgemma-27b-fp8",
         parametersB: 27.4,
         weightsGiB: 29,
+        largestTensorGiB: 2.63, // embedding 262208 x 5376 (bf16, not quantized) x 2 B
         minGpuMemoryGiB: 40,
         gated: true,
         variantOf: "google/medgemma-27b-it",

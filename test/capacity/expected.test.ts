@@ -1,5 +1,6 @@
 /** expectedCost: the `expected` block of cost.json (determinism, monthly normalization, totals). */
 import * as assert from "assert";
+import { imageCacheInitUsdPerLaunch } from "../../capacity/cacheCost";
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { staticCost } from "../../capacity/cost";
 import { expectedCost, fixedUsdPerMonth, natGatewayCount } from "../../capacity/sim";
@@ -35,9 +36,23 @@ describe("expectedCost", () => {
         const config = oneStack({ traffic: steady });
         const e = expectedCost(config);
         assert.strictEqual(e.fixedUsdPerMonth, staticCost(config, natGatewayCount(config)).floorUsdPerMonth); // no warm GPU: floor is all fixed
-        assert.ok(Math.abs(e.usdPerMonth - (e.fixedUsdPerMonth + e.gpuUsdPerMonth)) < 0.011);
+        assert.ok(Math.abs(e.usdPerMonth - (e.fixedUsdPerMonth + e.gpuUsdPerMonth + e.nodeLaunchUsdPerMonth)) < 0.016);
         const warm = oneStack({ scaling: { minReplicas: 1 }, traffic: steady });
         assert.ok(Math.abs(fixedUsdPerMonth(warm) - (staticCost(warm, 1).floorUsdPerMonth - HOURS_PER_MONTH * 1.006)) < 0.011);
+    });
+
+    it("charges each GPU node launch the image-cache volume initialization: snapshot GiB x MiB/s x the price, none when lazy or without the cache", () => {
+        const config = oneStack({ traffic: steady });
+        const e = expectedCost(config);
+        const launches = e.perPool.reduce((a, p) => a + p.nodeLaunchesPerMonth, 0);
+        assert.ok(launches > 0);
+        const perLaunch = imageCacheInitUsdPerLaunch(config, config.gpuPools[0]);
+        // 35 GB = 32.6 GiB of snapshot data x 300 MiB/s x $0.000012 (us-east-1).
+        assert.ok(Math.abs(perLaunch - (35 / 1.073741824) * 300 * 0.000012) < 1e-9 && perLaunch > 0.11 && perLaunch < 0.12, `${perLaunch}`);
+        assert.ok(Math.abs(e.nodeLaunchUsdPerMonth - launches * perLaunch) < 0.06 + launches * 0.001, `${e.nodeLaunchUsdPerMonth} vs ${launches} x ${perLaunch}`);
+        const lazy = oneStack({ traffic: steady, coldStart: { imageCacheInitRateMiBps: 0 } });
+        assert.strictEqual(imageCacheInitUsdPerLaunch(lazy, lazy.gpuPools[0]), 0);
+        assert.strictEqual(imageCacheInitUsdPerLaunch(config, { ami: "al2023" }), 0);
     });
 
     it("is plain JSON (no NaN or Infinity), also when nothing is answered", () => {

@@ -42,10 +42,11 @@ describe("kedaPoll", () => {
         assert.strictEqual(poll({ replicas: 0, minReplicas: 1 }).next, 1);
     });
 
-    it("does nothing while a trigger errors and a fallback is set, even at 0 replicas", () => {
+    it("does nothing while a trigger errors, with a fallback set or without one (RequestScale: TriggerError), even at 0 replicas", () => {
         assert.strictEqual(poll({ replicas: 3, error: true, lastActive: 0 }).next, undefined);
         assert.strictEqual(poll({ replicas: 0, error: true }).next, undefined);
-        assert.strictEqual(poll({ replicas: 3, error: true, fallbackReplicas: 0, lastActive: 0 }).next, 0);
+        // fallbackReplicas 0: the stack emits no fallback block; a busy pool is not cooled to zero during an outage.
+        assert.strictEqual(poll({ replicas: 3, error: true, fallbackReplicas: 0, lastActive: 0 }).next, undefined);
     });
 });
 
@@ -113,7 +114,7 @@ describe("activation through the simulated loop", () => {
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {
         const { root, file } = csvTrace(["1000,image"]);
         const outage = { ...params, metricOutages: [{ min: 900, max: 5000 }] };
-        const withFallback = simulateStack(oneStack({ gateway: { maxWaitSeconds: 1800 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
+        const withFallback = simulateStack(oneStack({ scaling: { fallbackReplicas: 1 }, gateway: { maxWaitSeconds: 1800 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
         assert.strictEqual(withFallback.result.workerPools[0].answered, 1);
         assert.ok(withFallback.result.gpuPools[0].nodeSeconds > 0);
         const none = simulateStack(oneStack({ scaling: { fallbackReplicas: 0 }, gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
@@ -131,6 +132,19 @@ describe("activation through the simulated loop", () => {
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 50);
         assert.ok(hours > 10 + (after - 65) / 3600 && hours < 10 + (after + 45) / 3600, `node hours ${hours}`);
         assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
+    });
+
+    it("keeps a busy pool's replicas through a Prometheus outage without a fallback (the default): KEDA and the HPA change nothing", () => {
+        const config = oneStack({
+            scaling: { minReplicas: 0, maxReplicas: 4, queueDepthPerReplica: 1 },
+            traffic: { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(3600) }], service: fixedService(2, 1) },
+            gateway: { maxQueueDepth: 100000, maxWaitSeconds: 3600 },
+        });
+        const sim = simulateStack(config, { days: 1, params: { metricOutages: [{ min: 4 * 3600, max: 6 * 3600 }], timeseries: true } });
+        assert.strictEqual(sim.input.workerPools[0].policy.fallbackReplicas, 0);
+        const desired = sim.result.series!.perWorkerPool[0].desired;
+        assert.strictEqual(desired[Math.round(3.9 * 60)], 4);
+        for (let m = 4 * 60; m < 6 * 60; m += 5) assert.strictEqual(desired[m], 4, `minute ${m}: an outage must not shrink or cool a busy pool`);
     });
 
     it("keeps a busy pool's replicas through a Prometheus outage (fallback currentReplicasIfHigher), and recovers after it", () => {

@@ -141,6 +141,7 @@ describe("PlatformAddons", () => {
         assert.deepStrictEqual(Object.keys(all).sort(), [
             "gpuserve-test-cluster-autoscaler-identity-inline",
             "gpuserve-test-image-cache-automation",
+            "gpuserve-test-image-cache-instance-pluto",
             "gpuserve-test-lbc-identity-inline",
             "gpuserve-test-medgemma-27b-s3-inline",
             "gpuserve-test-medgemma-4b-s3-inline",

@@ -40,7 +40,7 @@ describe("batch store (Valkey) in the plan", () => {
         const [sts] = dev.find(STS).map(inputs);
         assert.strictEqual(sts.metadata.name, "valkey");
         const pod = sts.spec.template.spec;
-        assert.match(pod.containers[0].image, /^valkey\/valkey:[\w.-]+@sha256:[0-9a-f]{64}$/);
+        assert.match(pod.containers[0].image, /^docker\.io\/valkey\/valkey@sha256:[0-9a-f]{64}$/);
         assert.deepStrictEqual(pod.containers[0].args, ["valkey-server", "/etc/valkey/valkey.conf"]);
         assert.strictEqual(pod.securityContext.runAsNonRoot, true);
         assert.notStrictEqual(pod.securityContext.runAsUser, 0);

@@ -87,6 +87,19 @@ describe("GpuCluster and Network under mocks", () => {
         assert.strictEqual(data.encrypted, undefined, "EC2 takes a restored volume's encryption from its snapshot");
     });
 
+    it("restores the image-cache data volume at the provisioned initialization rate (not lazily), and only a restored one", async () => {
+        const data = (run: StackRun) => (run.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
+        assert.strictEqual(data(dev).volumeInitializationRate, 300, "coldStart.imageCacheInitRateMiBps default");
+        assert.match(data(dev).snapshotId, /^snap-/);
+        const lazy = clone(stackConfig("dev"));
+        lazy.coldStart = { imageCacheInitRateMiBps: 0 };
+        assert.strictEqual(data(await runStack(lazy)).volumeInitializationRate, undefined);
+        const builder = (prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-image-cache-lt").inputs as any).blockDeviceMappings;
+        assert.ok(builder.every((b: any) => b.ebs.volumeInitializationRate === undefined), "the builder's empty volumes have nothing to initialize");
+        const system = (prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt").inputs as any).blockDeviceMappings;
+        assert.ok(system.every((b: any) => b.ebs.volumeInitializationRate === undefined));
+    });
+
     it("configures EKS with STANDARD support, KMS secrets encryption, API auth and no default node group", () => {
         const c = prod.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any;
         assert.deepStrictEqual(c.upgradePolicy, { supportType: "STANDARD" });

@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, warmupQuery } from "../../components/serving/scaling";
+import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, scalingQueries, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
 import { PREDICTIVE_CONFIRM_SECONDS } from "../../stacks/scalePolicy";
 import { scalingSchema } from "../../stacks/schema";
@@ -19,6 +19,8 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     const pool = "qwen3-vl-2b";
     // A pool whose class took place last week but is cancelled this week.
     const cancelled = "cancelled";
+    // A pool whose requests last week were all refused (429) or answered from the cache: no worker was handed any.
+    const refused = "refused";
     const lead = 900; // 15 min
     const now = Math.floor(Date.now() / 1000 / 60) * 60;
     const week = 7 * 86400;
@@ -31,19 +33,37 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     before(async function () {
         requirePrometheus(this);
         const dir = tempDir("predictive-");
-        // gateway_requests_total scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
-        const lines = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
+        // The gateway's counters scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
+        // gateway_upstream_requests_total: requests handed to a worker (what the trigger reads);
+        // gateway_requests_total: every answer, including cache hits and refusals (what it must not read).
+        const upstream = ["# HELP gateway_upstream_requests Requests handed to a worker.", "# TYPE gateway_upstream_requests counter"];
+        const answered = ["# HELP gateway_requests Requests answered by the gateway.", "# TYPE gateway_requests counter"];
         const inSession = (t: number, start: number) => t > start && t <= start + 50 * 60;
-        const totals: Record<string, number> = { [pool]: 0, [cancelled]: 0 };
+        const handed: Record<string, number> = { [pool]: 0, [cancelled]: 0, [refused]: 0 };
+        const all: Record<string, number> = { [pool]: 0, [cancelled]: 0, [refused]: 0 };
         // Samples 6 h either side of each week's session only (a small file: promtool has 20 s under a loaded machine).
         for (const around of [sessionStart, thisWeekStart]) {
             for (let t = around - 6 * 3600; t <= around + 6 * 3600; t += 30) {
-                if (inSession(t, sessionStart)) (totals[pool] += 1.2), (totals[cancelled] += 1.2);
-                if (inSession(t, thisWeekStart)) totals[pool] += 1.2;
-                for (const p of [pool, cancelled]) lines.push(`gateway_requests_total{pool="${p}",code="200"} ${totals[p]} ${t}`);
+                if (inSession(t, sessionStart)) for (const p of [pool, cancelled, refused]) all[p] += 1.2;
+                if (inSession(t, sessionStart)) (handed[pool] += 1.2), (handed[cancelled] += 1.2);
+                if (inSession(t, thisWeekStart)) (handed[pool] += 1.2), (all[pool] += 1.2);
+                for (const p of [pool, cancelled, refused]) {
+                    upstream.push(`gateway_upstream_requests_total{pool="${p}"} ${handed[p]} ${t}`);
+                    answered.push(`gateway_requests_total{pool="${p}",code="${p === refused ? "429" : "200"}"} ${all[p]} ${t}`);
+                }
             }
         }
-        lines.push("# EOF");
+        // This week's session seen by the latency trigger: request durations (all in the 1 s bucket) and one running
+        // worker until 20 min after the session; then the workers are gone.
+        const buckets = ["# TYPE gateway_request_duration_seconds_bucket unknown"];
+        const running = ["# TYPE vllm:num_requests_running unknown"];
+        let observed = 0;
+        for (let t = thisWeekStart - 600; t <= thisWeekStart + 80 * 60; t += 30) {
+            if (inSession(t, thisWeekStart)) observed += 1.2;
+            for (const le of ["0.5", "1", "+Inf"]) buckets.push(`gateway_request_duration_seconds_bucket{pool="${pool}",le="${le}"} ${le === "0.5" ? 0 : observed} ${t}`);
+            if (t >= thisWeekStart && t <= thisWeekStart + 70 * 60) running.push(`vllm:num_requests_running{pool="${pool}"} 0 ${t}`);
+        }
+        const lines = [...upstream, ...answered, ...buckets, ...running, "# EOF"];
         fs.writeFileSync(path.join(dir, "history.om"), lines.join("\n") + "\n");
         const backfill = await promtool(["tsdb", "create-blocks-from", "openmetrics", "--quiet", path.join(dir, "history.om"), path.join(dir, "data")]);
         assert.strictEqual(backfill.code, 0, backfill.out);
@@ -87,6 +107,24 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         const q = predictiveQuery(cancelled, 7, lead);
         for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS - 60]) assert.ok((await valueAt(q, t)) > 0, `no demand at ${(t - lastWeekStartNow) / 60} min`);
         for (const t of [lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS + 120, lastWeekStartNow + 20 * 60]) assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
+    });
+
+    it("counts only requests handed to a worker: last week's refused or cached requests warm nothing", async () => {
+        const q = predictiveQuery(refused, 7, lead);
+        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow, lastWeekStartNow + 20 * 60]) assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
+        // The same traffic counted by gateway_requests_total would have asked for a replica.
+        const wrong = q.replaceAll("gateway_upstream_requests_total", "gateway_requests_total");
+        assert.ok((await valueAt(wrong, lastWeekStartNow)) > 0);
+    });
+
+    it("the P95-latency trigger reads a value while requests finish, and 0 (not NaN) once none finished in its window or no worker runs", async () => {
+        const q = scalingQueries(pool).latencyP95;
+        const during = await valueAt(q, thisWeekStart + 20 * 60);
+        assert.ok(during > 0.5 && during <= 1, `P95 x 1 worker during the session: ${during}`);
+        // 10 min after the session: histogram_quantile of a zero rate is NaN, which `or vector(0)` alone kept.
+        assert.strictEqual(await valueAt(q, thisWeekStart + 60 * 60), 0);
+        // Requests finished in the window but no worker runs: scalar() of nothing is NaN.
+        assert.strictEqual(await valueAt(q.replaceAll("vllm:num_requests_running", "vllm:num_requests_gone"), thisWeekStart + 20 * 60), 0);
     });
 
     it("reads 0, not an empty result, for a pool with no history, and the warm-up gauge and cold-start-aware demand queries likewise", async () => {

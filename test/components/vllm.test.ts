@@ -7,8 +7,10 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
-import { VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, flagsIn } from "../../components/serving/vllm/args";
-import { VLLM_BASE_MEMORY_GIB } from "../../components/serving/vllm/memory";
+import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, VLLM_INTERFACE_CHECKS, flagsIn } from "../../components/serving/vllm/args";
+import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
+import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
+import { fittingGpuTypes } from "../../stacks/catalog/fit";
 import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
@@ -45,6 +47,17 @@ describe("vLLM workers' command line", () => {
         assert.ok(Object.keys(fixture._source.removed).every((f) => f in VLLM_FORBIDDEN_FLAGS));
     });
 
+    it("has a record of where each flag and vLLM env var it passes was checked upstream, and docs/deploy.md names the ones checked only in older copies", () => {
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            for (const f of flagsIn(c.args)) assert.ok(f in VLLM_INTERFACE_CHECKS, `${w.name} passes ${f}, never checked against vLLM's sources`);
+            for (const e of c.env.filter((x: any) => x.name.startsWith("VLLM_"))) assert.ok(e.name in VLLM_INTERFACE_CHECKS, `${w.name} sets ${e.name}, never checked`);
+        }
+        for (const f of Object.values(VLLM_FLAGS)) assert.ok(f in VLLM_INTERFACE_CHECKS, f);
+        const deploy = fs.readFileSync(path.join(ROOT, "docs/deploy.md"), "utf8");
+        for (const f of VLLM_CHECKED_ONLY_IN_OLDER_COPIES) assert.ok(deploy.includes(`\`${f}\``), `docs/deploy.md does not name ${f}`);
+    });
+
     it("runs `vllm serve` explicitly with the model as its positional argument", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
@@ -76,6 +89,47 @@ describe("vLLM workers' command line", () => {
             // API server and engine core each keep one cache (vLLM conserving_memory.md); tmpfs counts against the limit.
             assert.ok(VLLM_BASE_MEMORY_GIB + 2 * cache + shm <= limit, `${w.stack}/${w.name}: ${VLLM_BASE_MEMORY_GIB} + 2 x ${cache} + ${shm} > ${limit} GiB`);
         }
+    });
+
+    it("bounds the Run:ai streamer's buffer so loading fits the worker's memory limit, and never below the largest tensor", () => {
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            const spec = MODEL_CATALOG[c.args[c.args.indexOf("--served-model-name") + 1]];
+            assert.strictEqual(arg(c, "--load-format"), "runai_streamer", `${w.name} streams from S3 (prod's coldStart)`);
+            const extra = JSON.parse(arg(c, "--model-loader-extra-config"));
+            assert.ok(Number.isInteger(extra.memory_limit), "vLLM's loader takes only an int (runai_streamer_loader.py)");
+            const buffer = extra.memory_limit / 2 ** 30;
+            const shm = gib(w.spec.volumes.find((v: any) => v.name === "dshm").emptyDir.sizeLimit);
+            const limit = gib(c.resources.limits.memory);
+            assert.ok(VLLM_BASE_MEMORY_GIB + buffer + shm <= limit, `${w.stack}/${w.name}: loading ${VLLM_BASE_MEMORY_GIB} + ${buffer} + ${shm} > ${limit} GiB`);
+            assert.ok(buffer >= spec.largestTensorGiB, `${w.name}: ${buffer} GiB < the ${spec.largestTensorGiB} GiB largest tensor`);
+        }
+    });
+
+    it("fits every catalog model on every instance type of every GPU type it fits: loading and serving peaks within the limit", () => {
+        let checked = 0;
+        for (const spec of Object.values(MODEL_CATALOG)) {
+            for (const choice of fittingGpuTypes(spec.minGpuMemoryGiB, (t) => instanceSpec(t)?.usdPerHour["us-east-1"])) {
+                for (const instanceType of DEFAULT_INSTANCE_TYPES[choice.gpuType]) {
+                    const gpu = instanceSpec(instanceType)!.gpu!;
+                    if (gpu.memoryGiB < spec.minGpuMemoryGiB) continue;
+                    const m = workerMemory({ name: choice.gpuType, instanceTypes: [instanceType], gpusPerNode: gpu.count }, { id: spec.id, spec });
+                    const where = `${spec.id} on ${instanceType}`;
+                    assert.ok(m.peakGiB.loading <= m.limitGiB, `${where}: loading peak ${m.peakGiB.loading} > ${m.limitGiB} GiB`);
+                    assert.ok(m.peakGiB.serving <= m.limitGiB, `${where}: serving peak ${m.peakGiB.serving} > ${m.limitGiB} GiB`);
+                    assert.ok(m.streamerBufferGiB >= spec.largestTensorGiB && m.streamerBufferGiB <= STREAMER_MAX_GIB, `${where}: buffer ${m.streamerBufferGiB} GiB`);
+                    assert.strictEqual(streamerLoaderConfig(m).memory_limit, Math.floor(m.streamerBufferGiB * 2 ** 30));
+                    checked++;
+                }
+            }
+        }
+        assert.ok(checked >= 12, `${checked} model x instance combinations`);
+        // MedGemma 1.5 4B on g5.xlarge (16 GiB): 12 GiB limit, 4 GiB buffer instead of the streamer's 40 GB default.
+        const g5 = workerMemory({ name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 }, { id: "google/medgemma-1.5-4b-it", spec: MODEL_CATALOG["google/medgemma-1.5-4b-it"] });
+        assert.deepStrictEqual([g5.limitGiB, g5.streamerBufferGiB, g5.peakGiB.loading], [12, 4, 12]);
+        // A model whose largest tensor cannot be buffered is refused with the pool, the figures and the ways out.
+        const huge = { ...MODEL_CATALOG["google/medgemma-27b-it"], largestTensorGiB: 5 };
+        assert.throws(() => workerMemory({ name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 }, { id: huge.id, spec: huge }), /needs a 5 GiB buffer for its largest tensor, and a 12 GiB worker has 4 GiB left .* use an instance type with more memory per GPU or coldStart\.weights: huggingface/);
     });
 
     it("bounds images per prompt and pixels per image per model, and turns video off where the model could take it", () => {

@@ -61,25 +61,30 @@ describe("gateway HTTP API", function () {
         assert.deepStrictEqual(f.requests[0].body, body);
     });
 
-    it("lists the configured models in the OpenAI list shape", async () => {
+    it("lists the configured models in the OpenAI list shape, with each pool's cold-start estimate and the hold bound", async () => {
         const gw = await gateway(
             config([], {
                 pools: [
-                    { name: "a10g", models: [MODEL], upstreams: ["http://127.0.0.1:9"] },
-                    { name: "a100", models: ["google/medgemma-4b-it"], upstreams: ["http://127.0.0.1:9"] },
+                    { name: "a10g", models: [MODEL], upstreams: ["http://127.0.0.1:9"], coldStartSecondsEstimate: 158 },
+                    { name: "a100", models: ["google/medgemma-4b-it"], upstreams: ["http://127.0.0.1:9"], coldStartSecondsEstimate: 173 },
                 ],
+                queue: { maxWaitSeconds: 540 },
             }),
         );
         const r = await get(gw.url, "/v1/models");
         assert.strictEqual(r.status, 200);
         assert.strictEqual(r.json.object, "list");
+        type Model = { id: string; object: string; owned_by: string; cold_start_seconds_estimate: number; max_wait_seconds: number };
         assert.deepStrictEqual(
-            r.json.data.map((m: { id: string; object: string; owned_by: string }) => [m.id, m.object, m.owned_by]),
+            r.json.data.map((m: Model) => [m.id, m.object, m.owned_by, m.cold_start_seconds_estimate, m.max_wait_seconds]),
             [
-                [MODEL, "model", "a10g"],
-                ["google/medgemma-4b-it", "model", "a100"],
+                [MODEL, "model", "a10g", 158, 540],
+                ["google/medgemma-4b-it", "model", "a100", 173, 540],
             ],
         );
+        // models.retrieve(id) sees the same object.
+        const one = await get(gw.url, `/v1/models/${encodeURIComponent("google/medgemma-4b-it")}`);
+        assert.deepStrictEqual(one.json, r.json.data[1]);
     });
 
     it("serves /healthz, /readyz (ready at zero workers) and /metrics with the documented names", async () => {

@@ -8,6 +8,8 @@ export interface PlanCase {
     readonly label: string;
     readonly config: Record<string, unknown>;
     readonly secrets: Record<string, string>;
+    /** The optional latency-p95 and gpu-utilization triggers are configured. */
+    readonly optionalTriggers?: boolean;
 }
 
 const PROD_SECRETS = { hfToken: "hf_offlineTestTokenThatMustNeverLeak123", gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]) };
@@ -21,7 +23,7 @@ function withOptionalTriggers(): Record<string, unknown> {
 export const PLAN_CASES: PlanCase[] = [
     { label: "dev", config: stackConfig("dev"), secrets: {} },
     { label: "prod", config: stackConfig("prod"), secrets: PROD_SECRETS },
-    { label: "dev + latency and GPU-utilization triggers", config: withOptionalTriggers(), secrets: {} },
+    { label: "dev + latency and GPU-utilization triggers", config: withOptionalTriggers(), secrets: {}, optionalTriggers: true },
 ];
 
 const runs = new Map<string, Promise<StackRun>>();

@@ -17,6 +17,7 @@ import { natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost"
 import { FakeGpu } from "../fakes/dcgm";
 import { gatewayMetricNames, promqlMetricNames } from "../helpers/metrics";
 import { parsedConfig, PLAN_CASES, render } from "./plans";
+import { triggers } from "./plan";
 import { eventually, requirePrometheus } from "./server";
 import { Expression, World } from "./world";
 
@@ -46,6 +47,16 @@ async function evaluateAll(w: World): Promise<Evaluated[]> {
 function assertNoErrors(results: Evaluated[]): void {
     const failed = results.filter((r) => r.status !== "success").map((r) => `${r.e.source}: ${r.error}\n    ${r.e.expr}`);
     assert.deepStrictEqual(failed, [], `queries Prometheus refused:\n${failed.join("\n")}`);
+}
+
+/** Every prometheus trigger of every ScaledObject (workers and the gateway): exactly one finite sample. */
+async function assertOneFiniteValueEach(w: World): Promise<void> {
+    const bad: string[] = [];
+    for (const e of w.expressions().filter((x) => x.kind === "trigger")) {
+        const r = await w.prometheus.query(e.expr);
+        if (r.status !== "success" || r.samples.length !== 1 || !Number.isFinite(r.samples[0].value)) bad.push(`${e.source}: ${r.error ?? JSON.stringify(r.samples.map((x) => x.value))}`);
+    }
+    assert.deepStrictEqual(bad, [], "triggers without exactly one finite value (KEDA would read NaN, Inf or nothing as 0)");
 }
 
 const usdPerHour = async (w: World) => (await w.prometheus.query("gpuserve:usd_per_hour")).samples.map((s) => s.value);
@@ -83,20 +94,14 @@ for (const plan of PLAN_CASES) {
             await w?.stop();
         });
 
-        it("no traffic: every expression evaluates, every trigger reads one value, demand is 0, the cost panel shows the floor", async () => {
+        it("no traffic: every expression evaluates, every trigger reads one finite value (0), the cost panel shows the floor", async () => {
             assertNoErrors(await evaluateAll(w));
-            for (const p of w.pools.keys()) {
-                assert.strictEqual(await w.triggerValue(p, "demand"), 0, `${p} demand`);
-                for (const t of ["recent-requests", "vllm-waiting", "gpu-utilization", "latency-p95"]) {
-                    const v = await w.triggerValue(p, t);
-                    if (v !== undefined) assert.strictEqual(v, 0, `${p} ${t}`);
-                }
-            }
-            // Every prometheus trigger of every ScaledObject: exactly one value (triggerValue throws otherwise).
-            for (const e of w.expressions().filter((x) => x.kind === "trigger")) {
-                const r = await w.prometheus.query(e.expr);
-                assert.strictEqual(r.samples.length, 1, `${e.source} returned ${r.samples.length} series: ${e.expr}`);
-            }
+            // Every prometheus trigger of every ScaledObject: exactly one finite value, and 0 with nothing happening
+            // (triggerValue throws on none, several, NaN or Inf).
+            const all = w.triggerNames();
+            assert.ok(all.length >= w.pools.size * 4, JSON.stringify(all));
+            for (const [p, t] of all) assert.strictEqual(await w.triggerValue(p, t), 0, `${p} ${t}`);
+            await assertOneFiniteValueEach(w);
             // The cost panels (currency unit) have a value now, when the platform floor is the whole bill.
             const costPanels = w.expressions().filter((e) => e.kind === "panel" && e.unit?.startsWith("currency"));
             assert.ok(costPanels.length > 0, "no dashboard panel shows a cost");
@@ -140,8 +145,7 @@ for (const plan of PLAN_CASES) {
             ];
             w.setGpus(gpus);
             const expectedGpu = (utils.reduce((a, b) => a + b, 0) / utils.length) * WORKERS;
-            const gpuUtil = await w.triggerValue(pool, "gpu-utilization");
-            if (gpuUtil !== undefined) {
+            if (plan.optionalTriggers) {
                 await eventually(
                     `the GPU-utilization trigger of ${pool} to read avg util x replicas = ${expectedGpu}`,
                     async () => {
@@ -150,7 +154,11 @@ for (const plan of PLAN_CASES) {
                     },
                     (r) => r.running === RUNNING_ON_FIRST && r.value === expectedGpu,
                 );
+                // Requests finished within the window: the P95 latency trigger reads a positive, finite value.
+                assert.ok((await w.triggerValue(pool, "latency-p95")) > 0);
             }
+            // Every trigger (the gateway's too) still reads exactly one finite value with workers up.
+            await assertOneFiniteValueEach(w);
 
             // Cost: the pool's GPU node group at ceil(workers / GPUs per node) nodes, at a whole node's price.
             const gpuPool = w.cfg.gpuPools.find((p) => p.name === w.cfg.models.find((m) => m.name === pool)!.pool)!;
@@ -187,3 +195,12 @@ for (const plan of PLAN_CASES) {
         });
     });
 }
+
+describe("Scaling signals on a real Prometheus: coverage", () => {
+    it("evaluates every kind of prometheus trigger the stack can emit, in at least one plan", async function () {
+        this.timeout(60_000);
+        const names = new Set<string>();
+        for (const p of PLAN_CASES) for (const t of triggers((await render(p)).resources).filter((x) => x.target.startsWith("worker-"))) names.add(t.name);
+        assert.deepStrictEqual([...names].sort(), ["batch-backlog", "demand", "gpu-utilization", "latency-p95", "predictive", "recent-requests", "vllm-waiting", "warmup"]);
+    });
+});

@@ -210,16 +210,32 @@ export class World {
         );
     }
 
-    /** The value a KEDA trigger reads: the single sample (KEDA errors on several), NaN/empty as 0 (ignoreNullValues default true). */
-    async triggerValue(pool: string, name: string): Promise<number | undefined> {
+    /** The pool's trigger of that name; throws when the plan has none (a test names only triggers the plan must have). */
+    trigger(pool: string, name: string) {
         const dep = this.pools.get(pool)!;
         const t = triggers(this.run.resources).find((x) => x.target === dep.name && x.name === name);
-        if (!t) return undefined;
+        if (!t) throw new Error(`${dep.name} has no trigger '${name}'; it has: ${triggers(this.run.resources).filter((x) => x.target === dep.name).map((x) => x.name).join(", ")}`);
+        return t;
+    }
+
+    /**
+     * The value a KEDA trigger reads: exactly one finite sample. KEDA errors on several, and would read an empty
+     * result, NaN or Inf as 0 (pkg/scalers/prometheus_scaler.go ExecutePromQuery, ignoreNullValues default
+     * true), which hides a broken query: here each of those throws.
+     */
+    async triggerValue(pool: string, name: string): Promise<number> {
+        const t = this.trigger(pool, name);
         const r = await this.prometheus.query(t.query);
         if (r.status !== "success") throw new Error(`${t.scaledObject}/${t.name}: ${r.error}`);
-        if (r.samples.length > 1) throw new Error(`${t.scaledObject}/${t.name} returned ${r.samples.length} series: KEDA refuses that`);
-        const v = r.samples[0]?.value;
-        return v === undefined || !Number.isFinite(v) ? 0 : v;
+        if (r.samples.length !== 1) throw new Error(`${t.scaledObject}/${t.name} returned ${r.samples.length} series (one finite value expected): ${t.query}`);
+        const v = r.samples[0].value;
+        if (!Number.isFinite(v)) throw new Error(`${t.scaledObject}/${t.name} returned ${v} (KEDA would read it as 0): ${t.query}`);
+        return v;
+    }
+
+    /** Every trigger of the plan as [pool, name], for the pools this world knows. */
+    triggerNames(): Array<[pool: string, name: string]> {
+        return [...this.pools].flatMap(([pool, dep]) => triggers(this.run.resources).filter((t) => t.target === dep.name).map((t) => [pool, t.name] as [string, string]));
     }
 
     async stop(): Promise<void> {

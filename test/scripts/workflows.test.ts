@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { BUILD_TIMEOUT_SECONDS } from "../../components/cluster/imageCache/runbook";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -164,6 +165,9 @@ describe("GitHub workflows", () => {
             assert.notStrictEqual(pulumi.with!.upsert, true, "stacks are created with `pulumi stack init` (docs/deploy.md)");
             const aws = stepOf(job, "aws-actions/configure-aws-credentials")!;
             assert.ok(Number(aws.with!["role-duration-seconds"]) >= job["timeout-minutes"]! * 60, `${name}: AWS credentials expire before the job's timeout`);
+            // A first `pulumi up` waits for the image-cache snapshot (the association's waitForSuccessTimeoutSeconds)
+            // on top of EKS creation, add-ons and the image build: at least 45 minutes more than that wait.
+            assert.ok(job["timeout-minutes"]! >= BUILD_TIMEOUT_SECONDS / 60 + 45, `${name}: ${job["timeout-minutes"]} min is not enough for a ${BUILD_TIMEOUT_SECONDS / 60}-minute snapshot build plus EKS`);
             assert.match(String(job["runs-on"]), new RegExp(`vars\\.GPUSERVE_${name.toUpperCase()}_RUNS_ON`));
         }
         // prod refuses to start on a runner that cannot reach its API endpoint.

@@ -40,7 +40,11 @@ const validConfig = fc
         for (const pool of gpuPools) {
             pool.maxNodes = Math.max(pool.minNodes, 1, Math.ceil((replicas.get(pool.name) ?? 0) / gpusPerNode(pool.gpuType as GpuType)));
         }
+        // The image-cache initialization rate the Region's EBS quota (5,000 MiB/s) allows for every node launching at once.
+        const nodes = gpuPools.reduce((n, p) => n + p.maxNodes, 0);
+        const initRate = nodes * 300 <= 5000 ? 300 : Math.floor(5000 / nodes) >= 100 ? Math.floor(5000 / nodes) : 0;
         return {
+            coldStart: { imageCacheInitRateMiBps: initRate },
             region,
             environment: "prop",
             tags: { team: "props" },

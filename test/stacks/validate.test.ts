@@ -270,3 +270,22 @@ describe("rawStackConfig", () => {
         assert.deepStrictEqual(raw, { region: "us-west-2", production: true, timezone: "Europe/Berlin" });
     });
 });
+
+describe("coldStart.imageCacheInitRateMiBps", () => {
+    it("takes 0 (lazy) or 100-300 MiB/s", () => {
+        for (const v of [0, 100, 300]) assert.doesNotThrow(() => parseStackConfig({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: v } }), String(v));
+        assert.strictEqual(errorOf({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: 50 } }), 'Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: must be 0 (lazy, EBS default) or 100-300 MiB/s (got 50). Fix: set a valid value (see docs/config.md)');
+    });
+
+    it("refuses a rate the Region's EBS quota cannot give every GPU node launching at once (5,000 MiB/s)", () => {
+        const raw = devRaw();
+        raw.gpuPools[0].maxNodes = 20;
+        raw.models[0].scaling.maxReplicas = 20;
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: 300 MiB/s for up to 20 GPU nodes launching at once is 6000 MiB/s, over the Region's EBS volume initialization quota of 5000 MiB/s: launches over it fail. Fix: set it to at most 250 (or 0 for lazy restore), or raise the quota (Service Quotas, Amazon EBS) and keep it",
+        );
+        assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCacheInitRateMiBps: 250 } }));
+        assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCache: "none" } }), "no snapshot, nothing to initialize");
+    });
+});

@@ -59,7 +59,7 @@ describe("ui: the generated nginx config under real nginx", function () {
             }
 
             it("each asset has every security header, its type and a revalidated cache", async () => {
-                assert.ok(assets.includes("app.js") && assets.includes("style.css"));
+                assert.ok(assets.includes("main.js") && assets.includes("style.css"));
                 for (const name of assets) {
                     const r = await get(`${nginx.url}/${name}`);
                     assert.strictEqual(r.status, 200, name);
@@ -75,7 +75,7 @@ describe("ui: the generated nginx config under real nginx", function () {
             });
 
             it("gzips text assets for clients that accept it", async () => {
-                for (const name of ["app.js", "style.css", "index.html"]) {
+                for (const name of ["main.js", "style.css", "index.html"]) {
                     const r = await get(`${nginx.url}/${name}`, { "accept-encoding": "gzip" });
                     assert.strictEqual(r.headers["content-encoding"], "gzip", name);
                     assert.match(String(r.headers.vary), /Accept-Encoding/, name);

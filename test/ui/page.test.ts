@@ -24,7 +24,7 @@ describe("ui: page files", () => {
         const parser = fs.readFileSync(require.resolve("dicom-parser/dist/dicomParser.min.js"), "utf8");
         assert.strictEqual(files["dicom-parser.min.js"], parser, "the parser is served from node_modules under a fixed name");
         assert.ok(!fs.existsSync(path.join(UI_DIR, "dicom-parser.min.js")), "the parser is not copied into ui/");
-        for (const f of ["index.html", "app.js", "dicom.js", "style.css", "models.json"]) assert.ok(f in files, `${f} is served`);
+        for (const f of ["index.html", "main.js", "dicom.js", "style.css", "models.json"]) assert.ok(f in files, `${f} is served`);
         assert.ok(!("README.md" in files), "the README is not served");
         const total = Object.values(files).reduce((n, text) => n + Buffer.byteLength(text, "utf8"), 0);
         assert.ok(total < PAGE_BUDGET_BYTES, `the page is ${(total / 1024).toFixed(1)} KB, over the ${PAGE_BUDGET_BYTES / 1024} KB budget`);

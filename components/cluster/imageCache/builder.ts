@@ -13,9 +13,40 @@
  * waits on create only (terraform-provider-aws internal/service/ssm/association.go: resourceAssociationCreate
  * calls waitAssociationSuccess, resourceAssociationUpdate does not), hence replaceOnChanges: a new image is a
  * new association, which runs and is waited for.
+ *
+ * Compared line by line with aws-samples/bottlerocket-images-cache at 3370ea0a (ebs-snapshot-instance.yaml,
+ * snapshot.sh); docs/scaling.md "Image cache" has the same table for readers:
+ * - instance role: the sample attaches AmazonEC2ContainerRegistryReadOnly, AmazonSSMManagedInstanceCore and
+ *   AmazonEKSWorkerNodePolicy. Here: SSMManagedInstanceCore (the SSM agent), AmazonEC2ContainerRegistryPullOnly
+ *   (Bottlerocket pulls its control container, which runs the SSM agent, and its admin container from ECR:
+ *   without it the agent never comes online and waitForSsm times out; pull-only is the read-only policy
+ *   less the list/describe calls), and instead of the node policy only ec2:DescribeInstances, the one AWS
+ *   call Bottlerocket's boot makes on a host with no cluster name (bottlerocket-core-kit
+ *   sources/api/pluto/src/main.rs: EKS DescribeCluster only with settings.kubernetes.cluster-name set; ec2.rs
+ *   DescribeInstances for a private-dns-name hostname override, retried for 5 min before pluto fails).
+ * - instance profile: the same (one role).
+ * - launch template: AMI from the same SSM parameter path (the cluster's Kubernetes version, not 1.27);
+ *   m6i.large instead of m5.large (same size and price); user data identical (admin container on); OS volume
+ *   8 GiB gp3 (sample: 10); data volume /dev/xvdb gp3 with the sample's 1000 MiB/s and 4000 IOPS, sized to the
+ *   smallest GPU data volume (sample: 50 GiB) and always encrypted (sample: optional), since EC2 restores
+ *   only an encrypted snapshot onto our encrypted node volumes; private subnet without public IP and our own
+ *   security group with HTTPS egress only (sample: public IP, default VPC group); IMDSv2 with hop limit 1
+ *   (sample: EC2 defaults); tags for the automation role's conditions.
+ * - steps: the sample's CloudFormation stack + CLI loop becomes one Automation runbook (runbook.ts) with the
+ *   same order: wait for SSM Online (bounded: 600 s; the sample loops for ever), stop kubelet, remove the
+ *   AMI's images, pull with the CRI label for amd64, stop, snapshot /dev/xvdb, wait for `completed`, delete
+ *   the instance (sample: delete the stack). We add: the normalized image name (the sample's caller must
+ *   pass one), a repo-digest tag (CRI's own second name), termination on any failure, snapshot tags.
+ *   Not carried over: ECR credentials for private ECR images (`--u AWS:<token>`) and several images or
+ *   platforms per snapshot: the builder pulls one public image, amd64.
+ * - automation role (no counterpart: the sample runs as the caller): exactly the calls of the steps
+ *   (automationStatements below). aws:runCommand is granted SendCommand (document and tagged instance),
+ *   ListCommands and ListCommandInvocations; AWS documents no fuller list for the action (its
+ *   AmazonSSMAutomationRole grants ssm:*), so CloudTrail of a first real build is the check still owed.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../../stacks/imageRef";
 import { PolicyStatement } from "../../iam/podIdentityRole";
 import { BOTTLEROCKET_OS_VOLUME_GIB } from "../nodePool";
 import { BUILDER_INSTANCE_TYPE, BUILDER_TAG, BUILD_TIMEOUT_SECONDS, DATA_DEVICE, imageCacheRunbook } from "./runbook";
@@ -25,7 +56,7 @@ export interface ImageCacheBuilderArgs {
     readonly accountId: string;
     readonly region: string;
     readonly kubernetesVersion: string;
-    /** Image to pre-pull (serving.vllmImage). */
+    /** Image to pre-pull (serving.vllmImage); built under its normalized name (stacks/imageRef.ts). */
     readonly image: string;
     readonly vpcId: pulumi.Input<string>;
     readonly subnetId: pulumi.Input<string>;
@@ -35,6 +66,18 @@ export interface ImageCacheBuilderArgs {
 }
 
 const statement = (s: PolicyStatement) => s;
+
+/**
+ * Managed policies of the builder instance: the SSM agent (AmazonSSMManagedInstanceCore), and ECR pulls of
+ * Bottlerocket's control and admin host containers (bottlerocket-os/bottlerocket README, "Control container",
+ * "Admin container": pulled from Amazon ECR with the instance's credentials). AmazonEC2ContainerRegistryPullOnly:
+ * ecr:GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer, BatchImportUpstreamImage (AWS managed
+ * policy reference, v1 of 2024-10-04).
+ */
+export const INSTANCE_POLICY_ARNS = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"] as const;
+
+/** pluto's private-dns-name lookup (bottlerocket-core-kit sources/api/pluto/src/ec2.rs); Describe* has no resource-level permissions. */
+export const PLUTO_STATEMENT = { Sid: "BottlerocketPlutoHostname", Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" } as const;
 
 export class ImageCacheBuilder extends pulumi.ComponentResource {
     readonly association: aws.ssm.Association;
@@ -46,16 +89,21 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
         const parent = { parent: this };
         const { region, accountId: account } = args;
 
-        // The instance needs SSM only: the vLLM image comes from a public registry over the NAT.
+        // The name the kubelet asks containerd for, which the pull stores and the snapshot tag carries.
+        const image = normalizeImageRef(args.image);
+
+        // SSM agent, Bottlerocket's own host containers from ECR, and pluto's one EC2 call (see the header);
+        // the vLLM image comes from a public registry over the NAT without credentials.
         const instanceRole = new aws.iam.Role(
             `${name}-instance`,
             {
-                description: `Image-cache builder instance of ${args.clusterName} (SSM agent only)`,
+                description: `Image-cache builder instance of ${args.clusterName} (SSM agent, Bottlerocket host containers)`,
                 assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
             },
             parent,
         );
-        const ssmCore = new aws.iam.RolePolicyAttachment(`${name}-instance-ssm`, { role: instanceRole.name, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" }, parent);
+        const instancePolicies = INSTANCE_POLICY_ARNS.map((policyArn) => new aws.iam.RolePolicyAttachment(`${name}-instance-${policyArn.split("/").pop()}`, { role: instanceRole.name, policyArn }, parent));
+        const pluto = new aws.iam.RolePolicy(`${name}-instance-pluto`, { role: instanceRole.id, policy: JSON.stringify({ Version: "2012-10-17", Statement: [PLUTO_STATEMENT] }) }, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: instanceRole.name }, parent);
 
         // No ingress; egress HTTPS only (SSM endpoints, the registry). The VPC resolver, IMDS and time sync are not filtered by security groups.
@@ -129,11 +177,11 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
             {
                 name: this.document.name,
                 associationName: `${args.clusterName}-image-cache`,
-                parameters: { Image: args.image, LaunchTemplateId: launchTemplate.id, ClusterName: args.clusterName, AutomationAssumeRole: this.automationRole.arn },
+                parameters: { Image: image, LaunchTemplateId: launchTemplate.id, ClusterName: args.clusterName, AutomationAssumeRole: this.automationRole.arn },
                 waitForSuccessTimeoutSeconds: BUILD_TIMEOUT_SECONDS,
             },
             // A new image (or template) is a new association, which runs on creation; the old one goes.
-            { parent: this, replaceOnChanges: ["parameters"], deleteBeforeReplace: true, dependsOn: [ssmCore, automationPolicy] },
+            { parent: this, replaceOnChanges: ["parameters"], deleteBeforeReplace: true, dependsOn: [...instancePolicies, pluto, automationPolicy] },
         );
         this.registerOutputs({ association: this.association.associationId });
     }

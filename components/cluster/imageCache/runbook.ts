@@ -31,27 +31,52 @@ export const DATA_DEVICE = "/dev/xvdb";
  * containerd's client inside Bottlerocket, reached through the admin container: the sample's CTR_CMD
  * (snapshot.sh@3370ea0a: `apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io`).
  */
-const CTR = "apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io";
+export const CTR = "apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io";
+
+/** The SSM parameter reference the pull step's script is written with; Automation substitutes it before sending. */
+export const IMAGE_PARAMETER = "{{ Image }}";
 
 /**
- * What the instance runs (snapshot.sh@3370ea0a steps 3-5): stop kubelet so it does not garbage-collect
- * images, remove what the AMI shipped, pull the image for amd64 with the label the CRI plugin gives the
- * images it manages (`io.cri-containerd.image=managed`), so kubelet sees it as present.
+ * The pull-and-tag step (snapshot.sh@3370ea0a steps 3-5), as the shell lines of AWS-RunShellScript's
+ * `commands` (amazon-ssm-agent agent/plugins/runscript: the lines go to _script.sh, run with `sh -c`):
+ * - stop kubelet so it does not garbage-collect images; remove what the AMI shipped;
+ * - pull the image for amd64 under its normalized name (stacks/imageRef.ts: `ctr` does not normalize,
+ *   and the kubelet asks containerd's CRI for `docker.io/<ns>/<repo>:<tag>`), labelled as CRI pulls label
+ *   theirs (`io.cri-containerd.image=managed`);
+ * - tag it with its repository digest too, the second name CRI's PullImage records (containerd v1.6.20
+ *   pkg/cri/server/image_pull.go: imageID, repoTag, repoDigest; the same in v2.1
+ *   internal/cri/server/images/image_pull.go), so a node finds it by tag or by digest and reports the
+ *   digest as the pod's imageID; a digest reference is already that name.
+ * `image` is a normalized reference (the runbook's parameter admits only those, IMAGE_PATTERN); the
+ * runbook passes IMAGE_PARAMETER. Plain POSIX sh and ctr: the same lines run in test/cluster/imageCache.test.ts
+ * against Debian's containerd.
  */
-export function pullCommands(image: string): string[] {
+export function pullCommands(image: string = IMAGE_PARAMETER): string[] {
     return [
         "set -eu",
+        `CTR="${CTR}"`,
+        `image='${image}'`,
         "apiclient exec admin sheltie systemctl stop kubelet",
-        `${CTR} images rm $(${CTR} images ls -q) || true`,
-        `${CTR} images pull --label io.cri-containerd.image=managed --platform amd64 ${image}`,
+        "$CTR images rm $($CTR images ls -q) || true",
+        '$CTR images pull --label io.cri-containerd.image=managed --platform amd64 "$image"',
+        'case "$image" in',
+        "  *@*) ;;",
+        '  *) digest=$($CTR images ls "name==$image" | while read -r ref type dgst rest; do [ "$ref" = "$image" ] && echo "$dgst"; done)',
+        '     [ -n "$digest" ] || { echo "pulled $image but containerd lists no digest for it" >&2; exit 1; }',
+        '     $CTR images tag "$image" "${image%:*}@$digest" ;;',
+        "esac",
+        "$CTR images ls",
     ];
 }
 
 /**
- * Image references the runbook accepts: no shell metacharacters, since the reference is spliced into the
- * shell command above (SSM parameters' allowedPattern is checked before the execution starts).
+ * Image references the runbook accepts: normalized ones only (a registry host with a "." or ":" or
+ * `localhost` first, stacks/imageRef.ts), so a short name such as `vllm/vllm-openai:v0.33.0`, which `ctr`
+ * would dial as the host `vllm`, is refused before the execution starts (SSM checks allowedPattern on
+ * the parameters first); and no shell metacharacters, since the reference is spliced into the script
+ * above between single quotes.
  */
-export const IMAGE_PATTERN = "^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}$";
+export const IMAGE_PATTERN = "^(localhost(:[0-9]+)?|[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)+(:[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+)/[a-z0-9._/-]+(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}|@sha(256|384|512):[a-f0-9]{64,128})$";
 
 type Step = { name: string; action: string; inputs: Record<string, unknown>; [k: string]: unknown };
 
@@ -82,7 +107,7 @@ export function imageCacheRunbook() {
             action: "aws:runCommand",
             timeoutSeconds: 3600,
             onFailure: cleanup,
-            inputs: { DocumentName: "AWS-RunShellScript", InstanceIds: [instance], TimeoutSeconds: 3600, Parameters: { commands: pullCommands("{{ Image }}"), executionTimeout: "3600" } },
+            inputs: { DocumentName: "AWS-RunShellScript", InstanceIds: [instance], TimeoutSeconds: 3600, Parameters: { commands: pullCommands(), executionTimeout: "3600" } },
         },
         { name: "stop", action: "aws:executeAwsApi", onFailure: cleanup, inputs: { Service: "ec2", Api: "StopInstances", InstanceIds: [instance] } },
         {
@@ -135,7 +160,7 @@ export function imageCacheRunbook() {
         description: "Builds the gpuserve image-cache snapshot: a Bottlerocket data volume with the vLLM image pre-pulled (aws-samples/bottlerocket-images-cache).",
         assumeRole: "{{ AutomationAssumeRole }}",
         parameters: {
-            Image: { type: "String", description: "Container image to pre-pull (serving.vllmImage).", allowedPattern: IMAGE_PATTERN },
+            Image: { type: "String", description: "Container image to pre-pull, normalized as the kubelet asks for it (serving.vllmImage through stacks/imageRef.ts).", allowedPattern: IMAGE_PATTERN },
             LaunchTemplateId: { type: "String", description: "The builder's launch template.", allowedPattern: "^lt-[0-9a-f]{8,17}$" },
             ClusterName: { type: "String", description: "Cluster the snapshot is built for (tag).", allowedPattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$" },
             AutomationAssumeRole: { type: "String", description: "Role the automation runs as.", allowedPattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+$" },

@@ -2,7 +2,8 @@
  * Every interface we use of vLLM's command line, in one place: the command, each flag and
  * each environment variable, with where it is defined upstream. Bump the image tag only
  * after checking this list against that tag (test/fixtures/vllm/ holds the flag list the
- * tests check it against, with its source).
+ * tests check it against, with its source; VLLM_INTERFACE_CHECKS below says where each flag
+ * was last re-checked, since the tag itself could not be read here).
  *
  * Sources (vllm-project/vllm, image tag in stacks/schema.ts `serving.vllmImage`, v0.33.0):
  * - flags: `vllm/engine/arg_utils.py` (EngineArgs.add_cli_args: model, cache, scheduler,
@@ -54,7 +55,59 @@ export const VLLM_FLAGS = {
      * host match on every redirect hop, and an empty list allows every domain.
      */
     allowedMediaDomains: "--allowed-media-domains",
+    /** arg_utils.py, LoadConfig group: `runai_streamer` with an s3:// model (vllm/coldStart.ts). */
+    loadFormat: "--load-format",
+    /** arg_utils.py, LoadConfig group: JSON for the loader; the Run:ai loader reads `memory_limit` (int bytes). */
+    modelLoaderExtraConfig: "--model-loader-extra-config",
+    /** arg_utils.py, ModelConfig group: the pinned Hub commit (weights from the Hub). */
+    revision: "--revision",
+    /** arg_utils.py, ModelConfig group. */
+    tokenizerRevision: "--tokenizer-revision",
 } as const;
+
+/**
+ * Where each flag and environment variable the workers get was last checked against vLLM's own
+ * sources (issue 22 point 8). The pinned tag v0.33.0 could not be read here (the repository is
+ * over the fetch limit and the index does not address files by tag), so the newest copies the
+ * tools could read stand in: CHECKED_IN says which, per entry. docs/deploy.md lists what is only
+ * checked in an older copy.
+ */
+export const CHECKED_IN = {
+    /**
+     * A 2026 copy of vllm/engine/arg_utils.py EngineArgs.add_cli_args (annotated fork; newer than v0.20: it
+     * registers --renderer-num-workers, --enable-trace-replay, --mm-processor-device), search index id 66183572322.
+     */
+    argUtils2026: "vllm/engine/arg_utils.py, 2026 copy (newer than v0.20)",
+    /** A 2026 copy of vllm/envs.py (environment_variables), search index id 66428353334. */
+    envs2026: "vllm/envs.py, 2026 copy",
+    /** vllm/entrypoints/openai/cli_args.py FrontendArgs (host: str | None, port: int = 8000), a v0.11-era copy; newer trees move FrontendArgs to vllm/entrypoints/launchers/cli_args.py. */
+    frontendV011: "vllm/entrypoints/openai/cli_args.py FrontendArgs, v0.11-era copy",
+    /** vllm/model_executor/model_loader/runai_streamer_loader.py (memory_limit must be an int), stored copy at commit 04883019. */
+    runaiLoader: "vllm/model_executor/model_loader/runai_streamer_loader.py @04883019",
+} as const;
+
+/** Flag or env var -> where it was checked (CHECKED_IN) and in which group or table. */
+export const VLLM_INTERFACE_CHECKS: Readonly<Record<string, string>> = {
+    "--served-model-name": `${CHECKED_IN.argUtils2026}, ModelConfig group`,
+    "--max-model-len": `${CHECKED_IN.argUtils2026}, ModelConfig group`,
+    "--allowed-media-domains": `${CHECKED_IN.argUtils2026}, ModelConfig group`,
+    "--revision": `${CHECKED_IN.argUtils2026}, ModelConfig group`,
+    "--tokenizer-revision": `${CHECKED_IN.argUtils2026}, ModelConfig group`,
+    "--load-format": `${CHECKED_IN.argUtils2026}, LoadConfig group`,
+    "--model-loader-extra-config": `${CHECKED_IN.argUtils2026}, LoadConfig group; memory_limit: ${CHECKED_IN.runaiLoader}`,
+    "--gpu-memory-utilization": `${CHECKED_IN.argUtils2026}, CacheConfig group`,
+    "--max-num-seqs": `${CHECKED_IN.argUtils2026}, SchedulerConfig group`,
+    "--limit-mm-per-prompt": `${CHECKED_IN.argUtils2026}, MultiModalConfig group (field limit_per_prompt)`,
+    "--mm-processor-kwargs": `${CHECKED_IN.argUtils2026}, MultiModalConfig group`,
+    "--mm-processor-cache-gb": `${CHECKED_IN.argUtils2026}, MultiModalConfig group`,
+    "--host": CHECKED_IN.frontendV011,
+    "--port": CHECKED_IN.frontendV011,
+    VLLM_CACHE_ROOT: CHECKED_IN.envs2026,
+    VLLM_NO_USAGE_STATS: CHECKED_IN.envs2026,
+};
+
+/** Checked only in a copy older than 2026: named in docs/deploy.md ("vLLM interface"). */
+export const VLLM_CHECKED_ONLY_IN_OLDER_COPIES = ["--host", "--port"] as const;
 
 /**
  * The only "allowed" remote media host: a name that cannot exist (RFC 6761 `.invalid`), so vLLM

@@ -24,6 +24,8 @@ import type { ResolvedGpuPool, ResolvedModel } from "../../../stacks/validate";
 import { RESTRICTED_CONTAINER_SECURITY } from "../security";
 import { compileCachePrefix, modelPrefix } from "../weights/paths";
 import { AWS_CLI_IMAGE } from "../weights/syncJob";
+import { VLLM_FLAGS } from "./args";
+import { WorkerMemory, streamerLoaderConfig } from "./memory";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 type Container = k8s.types.input.core.v1.Container;
@@ -41,6 +43,8 @@ export interface WorkerColdStartArgs {
     readonly region: string;
     /** The weights bucket, when weights or compile caches live in S3. */
     readonly bucket?: pulumi.Input<string>;
+    /** The worker's memory: sizes the Run:ai streamer's buffer (vllm/memory.ts). */
+    readonly memory: Pick<WorkerMemory, "streamerBufferGiB">;
 }
 
 export interface WorkerColdStart {
@@ -109,10 +113,17 @@ export function workerColdStart(a: WorkerColdStartArgs): WorkerColdStart {
         // The Run:ai streamer's S3 client and the AWS CLI need the region; credentials come from Pod Identity.
         env.push({ name: "AWS_REGION", value: a.region }, { name: "AWS_DEFAULT_REGION", value: a.region });
     }
-    // vLLM flags: --load-format runai_streamer, --revision, --tokenizer-revision (vllm/engine/arg_utils.py EngineArgs).
+    // vLLM flags (args.ts VLLM_FLAGS): the S3 copy with the streamer and its buffer bounded to the worker's memory
+    // (vllm/memory.ts: unbounded it buffers up to 40 GB or the whole model in the pod's RAM), or the pinned Hub revision.
     const args: pulumi.Input<string>[] = s3Weights
-        ? [...withModelSource(a.vllmArgs, m.id, pulumi.interpolate`s3://${a.bucket!}/${weightsPrefix!}`), "--load-format", "runai_streamer"]
-        : [...a.vllmArgs, "--revision", m.revision, "--tokenizer-revision", m.revision];
+        ? [
+              ...withModelSource(a.vllmArgs, m.id, pulumi.interpolate`s3://${a.bucket!}/${weightsPrefix!}`),
+              VLLM_FLAGS.loadFormat,
+              "runai_streamer",
+              VLLM_FLAGS.modelLoaderExtraConfig,
+              JSON.stringify(streamerLoaderConfig(a.memory)),
+          ]
+        : [...a.vllmArgs, VLLM_FLAGS.revision, m.revision, VLLM_FLAGS.tokenizerRevision, m.revision];
     if (s3Compile) {
         compilePrefix = compileCachePrefix(m.name, { image: a.image, revision: m.revision, gpuType: a.gpuPool.gpuType, args: [...a.vllmArgs, a.coldStart.weights] });
         const cacheEnv: EnvVar[] = [

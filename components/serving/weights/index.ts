@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PodIdentityRole } from "../../iam/podIdentityRole";
 import { childOf } from "../../deps";
+import { NON_PUBLIC_RANGES } from "../namespace";
 import { WeightsBucket } from "./bucket";
 import { syncS3Statements } from "./readRole";
 import { SyncJobModel, WEIGHTS_SYNC_COMPONENT, WEIGHTS_SYNC_SA, weightsSyncJob } from "./syncJob";
@@ -21,7 +22,6 @@ export interface ModelWeightsArgs {
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
     readonly region: string;
-    readonly vllmImage: string;
     /** Models to copy into the bucket (weights: "s3"); [] when only compile caches use it. */
     readonly models: readonly SyncJobModel[];
     readonly hfTokenSecret?: string;
@@ -36,10 +36,12 @@ export function weightsNetworkPolicySpecs(): Record<string, k8s.types.input.netw
             policyTypes: ["Egress"],
             egress: [{ to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT.cidr } }], ports: [{ protocol: "TCP", port: POD_IDENTITY_AGENT.port }] }],
         },
+        // The Hub (and its CDN) and S3 are public addresses (S3 through the VPC gateway endpoint keeps S3's public
+        // prefixes): nothing private, not the Kubernetes API nor other pods, as for the workers.
         "allow-weights-sync-https-egress": {
             podSelector: { matchLabels: { "app.kubernetes.io/component": WEIGHTS_SYNC_COMPONENT } },
             policyTypes: ["Egress"],
-            egress: [{ ports: [{ protocol: "TCP", port: 443 }] }],
+            egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...NON_PUBLIC_RANGES] } }], ports: [{ protocol: "TCP", port: 443 }] }],
         },
     };
 }
@@ -69,7 +71,7 @@ export class ModelWeights extends pulumi.ComponentResource {
             for (const model of args.models) {
                 this.syncJobs[model.name] = weightsSyncJob(
                     `${name}-sync-${model.name}`,
-                    { namespace: args.namespace, model, bucket: this.bucketName, region: args.region, vllmImage: args.vllmImage, hfTokenSecret: args.hfTokenSecret },
+                    { namespace: args.namespace, model, bucket: this.bucketName, region: args.region, hfTokenSecret: args.hfTokenSecret },
                     childOf(this, opts, [sa, writer]),
                 );
             }

@@ -5,25 +5,32 @@
  * the others do nothing. The marker is written last, so a Job killed mid-copy runs again.
  *
  *   check    (aws-cli)  head-object <prefix>/.gpuserve-complete -> /work/done
- *   download (vLLM image: the huggingface_hub it ships) snapshot_download(id, revision) -> /work/model
+ *   download (python, standard library only: hubDownload.ts) the pinned revision -> /work/model
  *   upload   (aws-cli)  aws s3 sync /work/model -> s3://<bucket>/<prefix>/, then the marker
  *
- * The download runs in the pinned vLLM image because it already carries huggingface_hub
- * (a vLLM dependency) and no pip install at run time is needed; it pulls once per system node.
+ * The download runs in a small official `python` image (~50 MB compressed) instead of the vLLM image
+ * it used to borrow huggingface_hub from: that ~10 GB image (~35 GB unpacked) pulled onto a 50 GiB
+ * system node put it under disk pressure (kubelet's image GC and eviction start at 85 %), for a Job
+ * that runs once per model revision. No pip install at run time.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { normalizeImageRef } from "../../../stacks/imageRef";
 import { SYSTEM_NODE_SELECTOR } from "../../addons/scheduling";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "../security";
+import { HUB_DOWNLOAD_SCRIPT } from "./hubDownload";
 import { COMPLETE_MARKER, modelPrefix } from "./paths";
 
-/** AWS CLI v2 image (Pod Identity credentials need CLI >= 2.14), pinned. */
-export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.8";
+/** AWS CLI v2 image (Pod Identity credentials need CLI >= 2.14), pinned, as the kubelet asks containerd for it. */
+export const AWS_CLI_IMAGE = normalizeImageRef("amazon/aws-cli:2.32.8");
 export const WEIGHTS_SYNC_SA = "weights-sync";
 export const WEIGHTS_SYNC_COMPONENT = "weights-sync";
 
-/** Weight formats the Run:ai streamer does not read: not copied. */
-const IGNORE = ["*.bin", "*.pt", "*.pth", "*.gguf", "*.onnx", "*.msgpack", "*.h5", "original/*"];
+/**
+ * Python for the download step: the official image (docker-library/python, Debian trixie slim), as the
+ * kubelet asks containerd for it. Runs as the pod's non-root uid with HOME=/work; needs no writable root.
+ */
+export const PYTHON_IMAGE = normalizeImageRef("python:3.13.9-slim");
 
 export interface SyncJobModel {
     readonly id: string;
@@ -37,8 +44,6 @@ export interface WeightsSyncJobArgs {
     readonly model: SyncJobModel;
     readonly bucket: pulumi.Input<string>;
     readonly region: string;
-    /** The pinned vLLM image (huggingface_hub inside). */
-    readonly vllmImage: string;
     /** Secret with the Hugging Face token (key `token`), for gated models. */
     readonly hfTokenSecret?: string;
 }
@@ -52,11 +57,6 @@ const SCRIPT_CHECK = `set -eu
 if aws s3api head-object --bucket "$BUCKET" --key "$PREFIX/${COMPLETE_MARKER}" >/dev/null 2>&1; then
   echo "s3://$BUCKET/$PREFIX is complete: nothing to do"; touch /work/done
 fi`;
-
-const SCRIPT_DOWNLOAD = `import os, sys
-if os.path.exists("/work/done"): sys.exit(0)
-from huggingface_hub import snapshot_download
-snapshot_download(repo_id=os.environ["MODEL_ID"], revision=os.environ["REVISION"], local_dir="/work/model", ignore_patterns=${JSON.stringify(IGNORE)})`;
 
 const SCRIPT_UPLOAD = `set -eu
 [ -e /work/done ] && exit 0
@@ -77,8 +77,7 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
         { name: "HOME", value: "/work" },
     ];
     const hfEnv = [
-        { name: "HF_HOME", value: "/work/hf" },
-        { name: "HF_HUB_DISABLE_TELEMETRY", value: "1" },
+        { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
         ...(args.hfTokenSecret ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } }] : []),
     ];
     const mounts = [{ name: "work", mountPath: "/work" }, { name: "tmp", mountPath: "/tmp" }];
@@ -104,7 +103,7 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
                 enableServiceLinks: false,
                 initContainers: [
                     container("check", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_CHECK]),
-                    container("download", args.vllmImage, ["python3", "-c", SCRIPT_DOWNLOAD], hfEnv, { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "2Gi" } }),
+                    container("download", PYTHON_IMAGE, ["python3", "-c", HUB_DOWNLOAD_SCRIPT], hfEnv, { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } }),
                 ],
                 containers: [container("upload", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_UPLOAD])],
                 volumes: [

@@ -1,0 +1,50 @@
+// @ts-check
+/** The page's side of the gateway's API: the caller's key as a header, and errors in the OpenAI shape. */
+import { byId } from "./dom.js";
+
+/** The API key typed in Settings (trimmed; "" when none). */
+export function apiKey() {
+    return byId("api-key", HTMLInputElement).value.trim();
+}
+
+/** `Authorization: Bearer <key>` when a key is set. @returns {Record<string, string>} */
+export function authHeaders() {
+    const k = apiKey();
+    return k ? { authorization: `Bearer ${k}` } : {};
+}
+
+/**
+ * @typedef {object} ApiError
+ * @property {string} message
+ * @property {string} code
+ */
+
+/**
+ * The OpenAI-shaped (or vLLM-shaped) error of a response, or its text.
+ * @param {Response} res
+ * @returns {Promise<ApiError>}
+ */
+export async function readError(res) {
+    let text = "";
+    try {
+        text = await res.text();
+    } catch {
+        /* no body */
+    }
+    return parseError(text);
+}
+
+/**
+ * `{"error": {"message", "code"}}` (OpenAI), `{"message"}` or `{"detail"}` (vLLM, fastify), else the text itself.
+ * @param {string} text
+ * @returns {ApiError}
+ */
+export function parseError(text) {
+    try {
+        const body = JSON.parse(text);
+        const err = body && body.error && typeof body.error === "object" ? body.error : body;
+        return { message: String(err.message || err.detail || ""), code: String(err.code || "") };
+    } catch {
+        return { message: text.slice(0, 300).trim(), code: "" };
+    }
+}
