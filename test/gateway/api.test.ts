@@ -173,7 +173,7 @@ describe("gateway HTTP API", function () {
                 // OpenAI's own 401: type invalid_request_error, code invalid_api_key (issue 23 point 11).
                 assert.strictEqual(body.error.type, "invalid_request_error");
             }
-            const onFastify = await get(gw.url, "/v1/batches", "sk-wrong");
+            const onFastify = await get(gw.url, "/v1/warmup", "sk-wrong");
             assert.deepStrictEqual([onFastify.status, onFastify.json.error.type, onFastify.json.error.code], [401, "invalid_request_error", "invalid_api_key"]);
             assert.strictEqual((await get(gw.url, "/v1/models", null)).status, 401);
             assert.strictEqual((await get(gw.url, "/v1/models", "sk-wrong")).status, 401);
