@@ -13,7 +13,7 @@ import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import { Flight } from "./flight";
-import { Gate, newContext, onClosed, onResponseClosed, RequestContext, requestIdOf } from "./gate";
+import { bodyDeadline, Gate, newContext, onClosed, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
@@ -40,11 +40,14 @@ export interface ChatRouteDeps {
     readonly clientIp: (req: IncomingMessage) => string;
     /** Upstream calls in progress (the drain waits for them). */
     readonly flights: Set<Flight>;
+    /** Node's requestTimeout (ms): when an upload's is longer than requestTimeoutSeconds, the chat route bounds its own bodies. */
+    readonly serverRequestMs: number;
 }
 
 export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
     const { config, gate, poolByModel, caches, metrics, log } = deps;
     const stallMs = config.streams.clientStallSeconds * 1000;
+    const requestMs = config.requestTimeoutSeconds * 1000;
     /** Cacheable upstream calls in progress, joinable by identical requests. */
     const sharedFlights = new Map<string, Flight>();
 
@@ -139,6 +142,7 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
         const limit = config.maxBodyBytes;
         const refused = gate.admit(ctx, "POST", req.headers, { json: true, limit });
         if (refused) return refuse(req, res, refused);
+        if (deps.serverRequestMs > requestMs) bodyDeadline(ctx, req, res, requestMs);
 
         const parts: Buffer[] = [];
         let size = 0;

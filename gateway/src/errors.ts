@@ -54,6 +54,8 @@ export const errors = {
      */
     unauthorized: (msg: string) => new GatewayError(401, "invalid_request_error", "invalid_api_key", msg),
     modelNotFound: (model: string) => new GatewayError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist or is not served by this gateway`),
+    requestTimeout: (seconds: number, what = "The request") =>
+        new GatewayError(408, "invalid_request_error", "request_timeout", `${what} did not arrive within ${seconds} s; send it again (a slow link: a smaller body, or ask for a longer timeout)`),
     tooLarge: (limit: number) => new GatewayError(413, "invalid_request_error", "request_too_large", `Request body exceeds the limit of ${limit} bytes`),
     rateLimited: (msg: string, retryAfter: number, code = "rate_limit_exceeded") => new GatewayError(429, "rate_limit_error", code, msg, retryAfter),
     queueFull: (pool: string, retryAfter: number) => new GatewayError(429, "rate_limit_error", "queue_full", `Pool '${pool}' has too many waiting requests; retry later`, retryAfter),

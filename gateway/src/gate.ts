@@ -18,6 +18,7 @@ import { clip } from "./json";
 import type { TeamLimiter } from "./limits";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
+import { writeError } from "./respond";
 
 export interface RequestContext {
     readonly id: string;
@@ -90,6 +91,27 @@ export interface BodyRule {
     readonly limit: number;
     /** Bytes the request holds in memory at once: a streamed upload holds its window, not its size. @default min(Content-Length, limit) */
     readonly held?: number;
+    /** How long the whole request may take to arrive, ms (uploads: batch.uploadTimeoutSeconds). @default requestTimeoutSeconds */
+    readonly timeoutMs?: number;
+}
+
+/**
+ * Answers 408 (OpenAI shape) and closes the connection if the request's body is not complete
+ * `ms` after the request began. Node's own requestTimeout is set to the longest route's (an
+ * upload's); this holds every other route to requestTimeoutSeconds, so a trickled chat body
+ * is still cut as before (issue 13) while a 200 MiB upload over a slow link may take minutes.
+ */
+export function bodyDeadline(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, ms: number): void {
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+        if (req.complete || res.headersSent || res.destroyed) return;
+        res.setHeader("connection", "close");
+        writeError(res, errors.requestTimeout(ms / 1000));
+        // The client may still be sending: close once the answer is out.
+        res.once("finish", () => req.socket.destroy());
+    }, Math.max(0, ms - (performance.now() - ctx.startMs)));
+    req.once("end", () => clearTimeout(timer));
+    onClosed(ctx, () => clearTimeout(timer));
 }
 
 export class Gate {

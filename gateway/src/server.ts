@@ -14,7 +14,7 @@ import { createChatRoute, isChatRequest } from "./chat";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import type { Flight } from "./flight";
-import { bodyRuleOf, Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
+import { bodyDeadline, BodyRule, bodyRuleOf, Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
@@ -25,7 +25,7 @@ import { sendError } from "./respond";
 import { registerWarmupRoutes } from "./warmup";
 
 /** What a POST route takes unless it says otherwise: a small JSON object. */
-const SMALL_JSON_RULE = { json: true, limit: SMALL_JSON_BYTES } as const;
+const SMALL_JSON_RULE: BodyRule = { json: true, limit: SMALL_JSON_BYTES };
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -68,6 +68,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const config = parseConfig(input);
     const metrics = new Metrics({ processMetrics: options.processMetrics, holdSeconds: config.queue.maxWaitSeconds });
     const connectionTimeoutMs = (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000;
+    // A request must arrive within requestTimeoutSeconds, an upload within batch.uploadTimeoutSeconds: Node's
+    // bound is the longer, and every other route is held to the shorter by gate.ts bodyDeadline.
+    const requestMs = config.requestTimeoutSeconds * 1000;
+    const serverRequestMs = Math.max(requestMs, (config.batch?.uploadTimeoutSeconds ?? 0) * 1000);
     // Set once the routes exist: the server is made inside Fastify().
     let chatRoute: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
@@ -79,13 +83,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         bodyLimit: config.maxBodyBytes,
         // A client must send its whole request (headers and body) within this time, or gets 408:
         // a trickled body cannot hold a connection and its buffer open (fastify docs, Server.md#requesttimeout).
-        requestTimeout: config.requestTimeoutSeconds * 1000,
+        requestTimeout: serverRequestMs,
         // Node checks that timeout only every connectionsCheckingInterval (30 s by default); headers
-        // get no longer than the whole request (Node http.createServer options, v20 docs).
+        // get no longer than a whole (non-upload) request (Node http.createServer options, v20 docs).
         http: {
-            requestTimeout: config.requestTimeoutSeconds * 1000,
-            headersTimeout: Math.min(60_000, config.requestTimeoutSeconds * 1000),
-            connectionsCheckingInterval: Math.min(5000, Math.max(100, (config.requestTimeoutSeconds * 1000) / 4)),
+            requestTimeout: serverRequestMs,
+            headersTimeout: Math.min(60_000, requestMs),
+            connectionsCheckingInterval: Math.min(5000, Math.max(100, requestMs / 4)),
         },
         // Socket inactivity backstop (Server.md#connectiontimeout). Held requests are silent for up to a
         // queue wait plus a non-stream answer, so it cannot be short; stalled readers are cut by respond.ts.
@@ -100,7 +104,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         serverFactory: (fastifyHandler, opts) => {
             const server = createServer(opts.http ?? {}, (req, res) => (chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res)));
             server.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
-            server.requestTimeout = config.requestTimeoutSeconds * 1000;
+            server.requestTimeout = serverRequestMs;
             server.setTimeout(connectionTimeoutMs);
             return server;
         },
@@ -126,7 +130,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const trusted = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : undefined;
     /** The client's address, as fastify's request.ip computes it (fastify 5.12 lib/request.js). */
     const clientIp = (req: IncomingMessage): string => (trusted ? proxyAddr(req, trusted) : (req.socket.remoteAddress ?? ""));
-    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights });
+    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, serverRequestMs });
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 
@@ -184,7 +188,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 );
                 // What the route takes (set on every POST route: bodyRoute, or the onRoute hook above).
                 const rule = request.method === "POST" ? (bodyRuleOf(request.routeOptions.config) ?? SMALL_JSON_RULE) : undefined;
-                done(gate.admit(ctx, request.method, request.headers, rule));
+                const refused = gate.admit(ctx, request.method, request.headers, rule);
+                if (!refused && serverRequestMs > (rule?.timeoutMs ?? requestMs)) bodyDeadline(ctx, request.raw, reply.raw, rule?.timeoutMs ?? requestMs);
+                done(refused);
             });
 
             registerModelRoutes(v1, { config, created: startedAt });

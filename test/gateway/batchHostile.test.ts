@@ -5,6 +5,7 @@
 import * as assert from "assert";
 import { Redis } from "ioredis";
 import OpenAI, { toFile } from "openai";
+import { Readable } from "stream";
 import { request } from "undici";
 import type { GatewayConfigInput } from "../../gateway/src/index";
 import { redisForFile } from "../helpers/redis";
@@ -163,6 +164,41 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const done = await waitDone(c, b.id);
             assert.strictEqual(done.status, "completed");
             assert.deepStrictEqual(done.request_counts, { total: 40, completed: 40, failed: 0 });
+        });
+    });
+
+    describe("uploads over slow links", () => {
+        it("lets an upload take batch.uploadTimeoutSeconds while other requests keep requestTimeoutSeconds (408 in the OpenAI shape)", async () => {
+            const f = await fake();
+            const gw = await gateway(batchConfig([f.url], { uploadTimeoutSeconds: 20 }, { requestTimeoutSeconds: 1 }));
+            await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
+            /** A body sent in 10 slices 250 ms apart: 2.5 s in all, over requestTimeoutSeconds. */
+            const slowly = (body: Buffer) =>
+                (async function* () {
+                    for (let i = 0; i < 10; i++) {
+                        yield body.subarray(Math.floor((i * body.length) / 10), Math.floor(((i + 1) * body.length) / 10));
+                        await new Promise((r) => setTimeout(r, 250));
+                    }
+                })();
+            const boundary = "----slow-upload";
+            const file = Buffer.from(line("s", chatBody("slow")) + "\n");
+            const multipart = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+            const up = await request(`${gw.url}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(multipart.length) }, body: Readable.from(slowly(multipart)) });
+            assert.strictEqual(up.statusCode, 200, await up.body.text());
+            const chat = Buffer.from(JSON.stringify(chatBody("slow question")));
+            const res = await request(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(chat.length) }, body: Readable.from(slowly(chat)) }).catch((e: Error) => e);
+            assert.ok(!(res instanceof Error), String(res));
+            assert.strictEqual(res.statusCode, 408);
+            const err = (await res.body.json()) as { error: { code: string; message: string } };
+            assert.strictEqual(err.error.code, "request_timeout");
+            assert.match(err.error.message, /within 1 s/);
+            // A fastify route too (its body read by fastify).
+            const create = Buffer.from(JSON.stringify({ input_file_id: "file-x", endpoint: "/v1/chat/completions", completion_window: "24h" }));
+            const slowCreate = await request(`${gw.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(create.length) }, body: Readable.from(slowly(create)) }).catch((e: Error) => e);
+            assert.ok(!(slowCreate instanceof Error), String(slowCreate));
+            assert.strictEqual(slowCreate.statusCode, 408);
+            assert.strictEqual(((await slowCreate.body.json()) as { error: { code: string } }).error.code, "request_timeout");
+            assert.strictEqual((await post(gw.url, chatBody("still serving"))).status, 200);
         });
     });
 

@@ -71,6 +71,11 @@ export const batchConfigSchema = z.strictObject({
             headroomFraction: z.number().min(0.05).max(0.9).default(0.25),
         })
         .prefault({}),
+    /**
+     * How long an upload (POST /v1/files) may take to arrive; every other request keeps
+     * requestTimeoutSeconds. 200 MiB at 20 Mbit/s takes ~85 s. @default 600
+     */
+    uploadTimeoutSeconds: z.number().positive().max(3600).default(600),
     /** Batch creations (validating and queueing a file) one gateway runs at once; more wait their turn as `validating`. @default 1 */
     createConcurrency: z.int().positive().max(8).default(1),
     /** How long POST /v1/batches waits for the batch's creation before answering with it still `validating`. @default 5 */

@@ -131,9 +131,9 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
 
     // ---- files
     // Streamed (upload.ts): the body budget counts the window an upload holds, not its size.
-    v1.post("/files", bodyRoute({ json: false, limit: maxUpload + MULTIPART_SLACK_BYTES, held: UPLOAD_WINDOW_BYTES }), async (request, reply) => {
+    v1.post("/files", bodyRoute({ json: false, limit: maxUpload + MULTIPART_SLACK_BYTES, held: UPLOAD_WINDOW_BYTES, timeoutMs: cfg.uploadTimeoutSeconds * 1000 }), async (request, reply) => {
         const t = team(request);
-        const up = { id: newFileId(), team: t, body: request.raw, contentType: request.headers["content-type"], contentLength: Number(request.headers["content-length"] ?? NaN), deadlineMs: Date.now() + deps.config.requestTimeoutSeconds * 1000 + 60_000 };
+        const up = { id: newFileId(), team: t, body: request.raw, contentType: request.headers["content-type"], contentLength: Number(request.headers["content-length"] ?? NaN), deadlineMs: Date.now() + cfg.uploadTimeoutSeconds * 1000 + 60_000 };
         const got = await receiveUpload(store, quota, cfg, up);
         try {
             if (got.purpose !== "batch") throw errors.badRequest(`'purpose' must be "batch" (got ${JSON.stringify(got.purpose ?? null)?.slice(0, 40)})`, "invalid_purpose");

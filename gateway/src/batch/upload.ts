@@ -93,7 +93,7 @@ export async function receiveUpload(store: BatchStore, quota: StorageQuota, cfg:
         piece = [];
         pieceBytes = 0;
         const r = await store.redis.uploadPiece(k.fileData(req.id), k.pending, data, member, written ? "0" : "1", String(Math.max(1, req.deadlineMs - Date.now())));
-        if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (requestTimeoutSeconds); send it again");
+        if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again");
         written = true;
     };
     try {
@@ -116,7 +116,7 @@ export async function commitUpload(store: BatchStore, req: Pick<UploadRequest, "
     const k = store.keys;
     const member = `${req.team} ${req.id}`;
     const r = await store.redis.commitUpload(k.file(req.id), k.fileData(req.id), k.files(req.team), k.teamPending(req.team), k.pending, k.pendingDeadlines, req.id, String(ttl), String(Date.now()), member, ...Object.entries(h).flat());
-    if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (requestTimeoutSeconds); send it again");
+    if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again");
 }
 
 /** Drops a received upload that is not committed (a bad field after the file arrived). */
