@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     if (process.env.GATEWAY_BUNDLE === undefined) {
         await esbuild.build({ entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")], bundle: true, platform: "node", target: "node20", outfile: bundle, logLevel: "warning" });
     }
-    console.log(`gateway attacks against ${process.env.GATEWAY_BUNDLE ?? "the current gateway build"} (RSS = peak VmHWM of the gateway process; pod limit 512 MiB, + 3 x maxFileBytes with batch on)`);
+    console.log(`gateway attacks against ${process.env.GATEWAY_BUNDLE ?? "the current gateway build"} (RSS = peak VmHWM of the gateway process; pod limit 512 MiB, 640 MiB with batch on)`);
     for (const a of only.length ? only : ATTACKS) await attack(a);
     fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -22,6 +22,7 @@ import { Readable } from "stream";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { valkeyConf } from "../../components/serving/batchStore";
+import { GATEWAY_HEAP_MIB, gatewayMemoryMiB } from "../../components/serving/gateway";
 import { spawnFakeVllm } from "../../test/fakes/vllm";
 import { startRedis } from "../../test/helpers/redis";
 
@@ -37,10 +38,9 @@ const sha = (k: string) => createHash("sha256").update(k).digest("hex");
 const kb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 const hwmMiB = (pid: number) => Math.round(kb(pid, "VmHWM") / 1024);
 
-/** The deployed pod limit of the gateway with batch on (components/serving/index.ts), for the printed verdicts. */
-function podLimitMiB(maxFileBytes = 200 * MiB): number {
-    return 512 + Math.ceil((3 * maxFileBytes) / MiB);
-}
+/** The gateway's pod memory limit with batch on: as deployed now (components/serving/gateway.ts), and before issue 23 (512 + 3 x maxFileBytes). */
+const LIMIT_NOW_MIB = gatewayMemoryMiB(true);
+const LIMIT_BEFORE_MIB = 512 + Math.ceil((3 * 200 * MiB) / MiB);
 
 interface Env {
     bundle: string;
@@ -52,8 +52,12 @@ interface Running {
     port: number;
     proc: ChildProcess;
     redis: Redis;
+    /** Longest GC pause (ms) seen when GATEWAY_BENCH_TRACE_GC=1 (the gateway runs with --trace-gc). */
+    gcMaxMs(): number | undefined;
     stop(): Promise<void>;
 }
+
+const TRACE_GC = process.env.GATEWAY_BENCH_TRACE_GC === "1";
 
 /** A gateway config shaped like the stack's (components/serving/gatewayConfig.ts): per-team limits, 20 MiB bodies, batch on. */
 function stackLikeConfig(upstream: string, redisUrl: string): Record<string, unknown> {
@@ -82,9 +86,15 @@ async function startStack(env: Env, opts: { workerReady?: boolean } = {}): Promi
             s.close(() => r(p));
         });
     });
-    const proc = spawn(process.execPath, [env.bundle, "--config", cfg], {
-        env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD, NODE_OPTIONS: "--max-old-space-size=320" },
-        stdio: ["ignore", "ignore", "inherit"],
+    // As deployed: the V8 old-space bound of components/serving/gateway.ts.
+    const proc = spawn(process.execPath, [...(TRACE_GC ? ["--trace-gc"] : []), env.bundle, "--config", cfg], {
+        env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MIB}` },
+        stdio: ["ignore", TRACE_GC ? "pipe" : "ignore", "inherit"],
+    });
+    let gcMax: number | undefined;
+    // --trace-gc lines: "... Mark-Compact 120.1 (150.2) -> 80.3 (140.0) MB, pooled: 0 MB, 35.20 / 0.00 ms ..."
+    proc.stdout?.on("data", (d: Buffer) => {
+        for (const m of d.toString().matchAll(/MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/g)) gcMax = Math.max(gcMax ?? 0, Number(m[1]));
     });
     const url = `http://127.0.0.1:${port}`;
     for (;;) {
@@ -101,6 +111,7 @@ async function startStack(env: Env, opts: { workerReady?: boolean } = {}): Promi
         port,
         proc,
         redis,
+        gcMaxMs: () => gcMax,
         stop: async () => {
             proc.kill("SIGKILL");
             redis.disconnect();
@@ -203,8 +214,13 @@ async function loopLagMaxMs(url: string): Promise<number> {
 
 async function verdict(s: Running, name: string, worst: number, extra: string): Promise<void> {
     const rss = hwmMiB(s.proc.pid!);
-    const limit = podLimitMiB();
-    console.log(`${name}: gateway peak RSS ${rss} MiB (pod limit ${limit} MiB: ${rss <= limit ? "within" : "OVER"}), /healthz worst ${worst} ms (gateway's own longest event-loop stall ${await loopLagMaxMs(s.url)} ms); ${extra}`);
+    const within = (limit: number) => `${limit} MiB ${rss <= limit ? "within" : "OVER"}`;
+    const gc = s.gcMaxMs();
+    const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0];
+    console.log(
+        `${name}: gateway peak RSS ${rss} MiB (pod limit: ${within(LIMIT_NOW_MIB)} now, ${within(LIMIT_BEFORE_MIB)} before), /healthz worst ${worst} ms ` +
+            `(gateway's own longest event-loop stall ${await loopLagMaxMs(s.url)} ms${gc === undefined ? "" : `, longest GC pause ${gc.toFixed(0)} ms`}; load average ${load} on ${os.cpus().length} cores); ${extra}`,
+    );
 }
 
 /** Point 1: 20 MB of '[' to POST /v1/batches and POST /v1/warmup, six at once each. */
@@ -308,9 +324,11 @@ async function downloads(env: Env): Promise<void> {
         await sleep(1000);
         if (t % 5 === 4) series.push(Math.round(kb(s.proc.pid!, "VmRSS") / 1024));
     }
-    const closed = socks.filter((c) => c.destroyed || c.readableEnded).length;
     const worst = await probe.stop();
-    await verdict(s, "2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s", worst, `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; connections the gateway closed: ${closed}/500`);
+    // How the gateway ended them (its per-request counter: 499 = cut while the client held the connection).
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const codes = [...text.matchAll(/^gateway_requests_total\{pool="none",code="(\d+)"\} (\d+)/gm)].map((m) => `${m[2]} x ${m[1]}`).join(", ");
+    await verdict(s, "2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s", worst, `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; the gateway's answers: ${codes || "none finished"}`);
     for (const c of socks) c.destroy();
     await s.stop();
 }
