@@ -6,6 +6,7 @@
  */
 import * as assert from "assert";
 import * as net from "net";
+import { Readable } from "stream";
 import { request } from "undici";
 import { sha256Hex } from "../../gateway/src/index";
 import { chatBody, config, fake, gateway, get, KEY, KEY2, logCapture, metric, metrics, MODEL, onCleanup, post, sleep, waitFor } from "./helpers";
@@ -21,13 +22,16 @@ describe("guards shared by every route (issue 23)", function () {
     describe("point 1: POST /v1/warmup takes a small JSON object through the bounded parse", () => {
         it("refuses a 20 MB body by its declared size (413) and a deeply nested one as request_too_complex (400)", async () => {
             const gw = await gateway(config(["http://127.0.0.1:9"], { auth: { keys: [{ team: "teaching", sha256: sha256Hex(TEACHER_A), permissions: ["warmup"] }] } }));
-            const send = async (body: string | Buffer) => {
+            const send = async (body: string | Buffer | Readable) => {
                 const res = await request(`${gw.url}/v1/warmup`, { method: "POST", headers: { authorization: `Bearer ${TEACHER_A}`, "content-type": "application/json" }, body });
                 return { status: res.statusCode, json: (await res.body.json()) as { error: { code: string; message: string } } };
             };
             const huge = await send(Buffer.alloc(20_000_000, "["));
             assert.deepStrictEqual([huge.status, huge.json.error.code], [413, "request_too_large"]);
             assert.match(huge.json.error.message, /65536 bytes/);
+            // Chunked, without a Content-Length: refused at 64 KiB read, not parsed.
+            const chunked = await send(Readable.from(Array.from({ length: 20 }, () => Buffer.alloc(1_000_000, "["))));
+            assert.deepStrictEqual([chunked.status, chunked.json.error.code], [413, "request_too_large"]);
             const deep = await send("[".repeat(50_000));
             assert.deepStrictEqual([deep.status, deep.json.error.code], [400, "request_too_complex"]);
         });
