@@ -120,7 +120,7 @@ export class StorageQuota {
         const line = Math.floor(cap * (1 - this.cfg.storage.headroomFraction));
         if (used + pending + bytes > line) {
             throw storeFull(
-                `The batch store has no room for ${what}: Valkey uses ${fmt(used)}${pending > 0 ? ` and uploads in progress will add ${fmt(pending)}` : ""}, and new data may use ${fmt(line)} of its ${fmt(cap)}; ` +
+                `The batch store has no room for ${what}: Valkey uses ${fmt(used)}${pending > 0 ? ` and uploads in progress will add ${fmt(pending)}` : ""}, and new data may use ${fmt(line)} of its ${fmt(cap)} (maxmemory); ` +
                     `the rest is kept for the results of running batches (batch.storage.headroomFraction). Delete files no longer needed, wait for their retention to free space, or give Valkey more memory (serving.batch.memoryMiB)`,
             );
         }
