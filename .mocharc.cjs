@@ -22,6 +22,7 @@ const LONGEST = [
     "test/ui/hostile-dicom.test.ts", // 17-25 s
     "test/capacity/properties.test.ts", // 21-25 s
     "test/capacity/compare.test.ts", // 15-17 s
+    "test/prometheus/conformance.test.ts", // 12-20 s: two simulated days, a backfill and a Prometheus
     "test/gateway/batchLifecycle.test.ts", // 15 s
     "test/ui/batch.test.ts", // 12-14 s
     "test/gateway/batch-process.test.ts", // 11-13 s

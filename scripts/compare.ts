@@ -14,7 +14,7 @@ import { ConfigError } from "../stacks/errors";
 import { staticCost } from "../capacity/cost";
 import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
-import { natGatewayCount, simulateStack } from "../capacity/sim";
+import { DEFAULT_SIMULATED_DAYS, natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { stackChart } from "../capacity/sim/report/chart";
 import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
@@ -26,8 +26,6 @@ const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
-/** Four whole weeks: weekly profiles normalize to a month without weekday bias. */
-const DEFAULT_DAYS = 28;
 
 export class UsageError extends Error {}
 
@@ -68,7 +66,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -110,14 +108,19 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { la
     };
 }
 
-function main(argv: string[]): void {
-    const args = parseArgs(argv);
-    const columns: StackColumn[] = args.stacks.map((stack) => {
-        const config = loadStack(ROOT, stack);
-        const sim = simulateStack(config, { days: args.days, root: ROOT, params: { timeseries: true } });
+/** One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling. */
+export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS): StackColumn[] {
+    return stacks.map((stack) => {
+        const config = loadStack(root, stack);
+        const sim = simulateStack(config, { days, root, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
     });
+}
+
+function main(argv: string[]): void {
+    const args = parseArgs(argv);
+    const columns = compareColumns(ROOT, args.stacks, args.days);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];

@@ -106,3 +106,42 @@ export function durationSeconds(d: string): number {
 
 /** Longest explicit warm-up (POST /v1/warmup `minutes`): a half-day class at most, so a forgotten one cannot hold GPUs for days. */
 export const MAX_WARMUP_MINUTES = 240;
+
+/**
+ * The names of a worker pool's KEDA triggers (components/serving/scaling.ts) and of the
+ * simulator's trigger models (capacity/sim/policy.ts): one list, so the conformance test
+ * (test/prometheus/conformance.test.ts) can pair each emitted trigger with its model.
+ */
+export const TRIGGER = {
+    demand: "demand",
+    waiting: "vllm-waiting",
+    recentRequests: "recent-requests",
+    batchBacklog: "batch-backlog",
+    latencyP95: "latency-p95",
+    gpuUtilization: "gpu-utilization",
+    warmup: "warmup",
+    predictive: "predictive",
+} as const;
+
+/** The cron trigger of warm window `i` (scaling.warmWindows[i]). */
+export const warmWindowTrigger = (i: number) => `warm-${i}`;
+
+/**
+ * Threshold of a trigger that never decides on its own: as activationThreshold, a trigger that
+ * only sizes (it reads 0 at zero workers); as threshold, one that only activates.
+ */
+export const NEVER_THRESHOLD = 1e9;
+
+/** The cold-start-aware demand's arrival-rate subquery: deriv over this range at this step (`[2m:15s]`). */
+export const ARRIVAL_RATE_RANGE_SECONDS = 120;
+export const ARRIVAL_RATE_STEP_SECONDS = 15;
+/** Range of the P95 latency trigger's rate() over the gateway's duration histogram. */
+export const LATENCY_RANGE_SECONDS = 120;
+
+/**
+ * The cold-start-aware demand's backlog factor, GPU-seconds per request / cold start, as the
+ * query writes it (4 significant digits): the simulator multiplies by the same number.
+ */
+export function backlogDrainFactor(workerSecondsPerRequest: number, coldStartSeconds: number): number {
+    return Number((workerSecondsPerRequest / coldStartSeconds).toPrecision(4));
+}

@@ -133,7 +133,7 @@ export const gpuPoolSchema = z.strictObject({
     /**
      * Seconds Cluster Autoscaler keeps an empty GPU node of this pool before removing it (the node group's
      * ASG tag .../autoscaling-options/scaledownunneededtime; the simulator uses the same figure). Whole
-     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 50 s on Bottlerocket, 150 s on AL2023
+     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 110 s on Bottlerocket, 150 s on AL2023 (capacity/sim/coldStart.ts)
      */
     scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
@@ -241,7 +241,7 @@ export const gatewaySchema = z.strictObject({
     maxQueueDepth: positiveInt.default(200),
     /**
      * Seconds a request may wait for a worker before a 503; the ALB idle timeout and the gateway's drain follow it.
-     * @default the modelled worst-case cold start of the stack's slowest pool x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
+     * @default the pessimistic cold start of the stack's slowest pool (every phase at its slow figure, capacity/sim/coldStart.ts) x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
      */
     maxWaitSeconds: positiveInt.max(3600).optional(),
 });
@@ -312,6 +312,41 @@ export const servingSchema = z.strictObject({
     batch: batchSchema.default(batchSchema.parse({})),
 });
 
+
+const phaseSeconds = z
+    .number({ error: "must be seconds as a number, e.g. 95" })
+    .min(0, "must be >= 0 seconds")
+    .max(3600, "must be at most 3600 seconds: a phase that takes longer is a failed start, not a slow one");
+
+/** One measured phase: what a typical start took and what a slow one took (seconds). */
+export const phaseFigureSchema = z.strictObject({
+    /** Seconds a typical start took (the median of your measurements). */
+    expected: phaseSeconds,
+    /** Seconds a slow start took (the slowest you measured, or a high percentile): the gateway's hold bound covers it. */
+    pessimistic: phaseSeconds,
+});
+
+/** Cold-start phases a team can measure on its own cluster (capacity/sim/coldStart.ts uses them in place of its model). */
+export const coldStartPhasesSchema = z.strictObject({
+    /** GPU node: launch to kubelet Ready, {expected, pessimistic} seconds. @default modelled by the node OS */
+    nodeBoot: phaseFigureSchema.optional(),
+    /** Node Ready to its GPU allocatable (device plugin registered). @default modelled by the node OS */
+    gpuAdvertised: phaseFigureSchema.optional(),
+    /** The vLLM image ready on a new node (pulled, or read from the image-cache volume). @default modelled from coldStart.imageCache */
+    image: phaseFigureSchema.optional(),
+    /** Weights into GPU memory. @default modelled from coldStart.weights, the model's size and the instance's network */
+    weights: phaseFigureSchema.optional(),
+    /** vLLM process start: imports, CUDA context, API server. @default 24 / 30 s (vLLM #20264) */
+    engineStart: phaseFigureSchema.optional(),
+    /** vLLM engine init: KV-cache profiling, torch.compile, CUDA graph capture. @default modelled from coldStart.compileCache */
+    engineInit: phaseFigureSchema.optional(),
+    /** vLLM serving to the gateway routing to it (probes, DNS). @default 11 / 21 s */
+    routable: phaseFigureSchema.optional(),
+});
+
+/** The measurable phases' names, in the order a cold start goes through them. */
+export const COLD_START_PHASES = Object.keys(coldStartPhasesSchema.shape) as (keyof typeof coldStartPhasesSchema.shape)[];
+
 /** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
 export const coldStartSchema = z.strictObject({
     /**
@@ -341,6 +376,14 @@ export const coldStartSchema = z.strictObject({
      * GPU type and vLLM arguments; "none": every start compiles. @default "s3"
      */
     compileCache: z.enum(["s3", "none"]).default("s3"),
+    /**
+     * Cold-start phases you measured on your cluster, replacing the modelled figures for every pool, each
+     * `{expected, pessimistic}` seconds, e.g. `{nodeBoot: {expected: 95, pessimistic: 140}}`. Keys: nodeBoot (GPU node
+     * launch to Ready), gpuAdvertised (Ready to GPU allocatable), image (vLLM image ready on the node), weights,
+     * engineStart (vLLM process start), engineInit (profiling, torch.compile, CUDA graphs), routable (vLLM serving to
+     * the gateway routing to it). @default {} (the sourced figures; the plan prints them per phase)
+     */
+    phases: coldStartPhasesSchema.default({}),
 });
 
 /** Extra Helm values, deep-merged over the computed ones (last wins). */

@@ -481,6 +481,15 @@ export const EBS_INIT_RATE_QUOTA_MIBPS = 5000;
 
 /** The image cache is a Bottlerocket data volume: an AL2023 pool cannot use it, and must not look as if it did. */
 function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
+    for (const [phase, f] of Object.entries(cfg.coldStart.phases)) {
+        if (f && f.pessimistic < f.expected) {
+            issues.push({
+                key: key("coldStart", "phases", phase, "pessimistic"),
+                message: `${f.pessimistic} s is below the phase's expected ${f.expected} s: a slow start cannot be faster than a typical one`,
+                fix: `enter the slowest ${phase} you measured (at least ${f.expected} s) as pessimistic, and the typical one as expected`,
+            });
+        }
+    }
     if (cfg.coldStart.imageCache !== "snapshot") return;
     // EBS quota: 5,000 MiB/s of volume initialization rate across concurrent volume creations per Region; a launch
     // over it fails (EBS user guide, "Initialize Amazon EBS volumes", Quotas and Considerations).

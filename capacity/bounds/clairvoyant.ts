@@ -24,7 +24,7 @@ import { defaultServiceProfile, serviceSeconds } from "../sim/service";
 import type { GpuType } from "../../stacks/catalog/instances";
 import type { ModelSpec } from "../../stacks/catalog/models";
 import { SimInput, WorkerPoolSetup } from "../sim/types";
-import { coldStartPhases, mechanismsFor, totalSeconds } from "../sim/coldStart";
+import { MeasuredPhases, coldStartPhases, firstAnswer, mechanismsFor, totalSeconds } from "../sim/coldStart";
 import { poolNodePrice } from "../cost";
 import type { ResolvedModel, StackConfig } from "../../stacks/validate";
 
@@ -53,13 +53,10 @@ export interface ClairvoyantCost {
  * launches the node itself, so it pays no metric scrape, KEDA poll or autoscaler reaction,
  * and the answer is busy time, not cold start. "Strict": every start pays a new node.
  */
-export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "coldStart" | "weightsGiB">, instanceType: string): number {
-    const phases = coldStartPhases(p, { mechanisms: w.coldStart, weightsGiB: w.weightsGiB, instanceType, pollingIntervalSeconds: 0, firstAnswerSeconds: 0 });
-    return totalSeconds(phases.filter((x) => !REACTION_PHASES.has(x.phase))) * p.coldStartScale;
+export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "coldStart" | "weightsGiB">, instanceType: string, measured?: MeasuredPhases): number {
+    const phases = coldStartPhases(p, { mechanisms: w.coldStart, weightsGiB: w.weightsGiB, instanceType, pollingIntervalSeconds: 0, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+    return totalSeconds(phases.filter((x) => x.key !== "trigger" && x.key !== "autoscaler")) * p.coldStartScale;
 }
-
-/** Phases of a cold start that only a reactive policy pays. */
-const REACTION_PHASES = new Set(["gateway metric scraped, KEDA polls and wakes the pool", "Cluster Autoscaler scales up"]);
 
 /**
  * A model's modelled cold start as deployed (request at zero to first answer, the median
@@ -74,7 +71,8 @@ export function estimatedColdStartSeconds(config: Pick<StackConfig, "coldStart" 
         weightsGiB: m.spec.weightsGiB,
         instanceType: poolNodePrice(config, pool).instanceType,
         pollingIntervalSeconds: m.scaling.pollingIntervalSeconds,
-        firstAnswerSeconds: defaultServiceProfile(m.spec, pool.gpuType).image.medianSeconds,
+        firstAnswer: firstAnswer(defaultServiceProfile(m.spec, pool.gpuType).image),
+        measured: config.coldStart.phases,
     });
     return totalSeconds(phases);
 }
@@ -185,10 +183,10 @@ export function requestSpans(input: Pick<SimInput, "workerPools">, trace: Trace,
 }
 
 /** The bound for the requests of a trace selected by `include` (default: all), priced per GPU like the oracle. */
-export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
+export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
     const { starts, ends } = requestSpans(input, trace, include);
     const perWorkerPool = input.workerPools.map((w, wi) => {
-        const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType);
+        const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType, input.coldStartMeasured);
         const r = clairvoyantSeconds(starts[wi], ends[wi], w.service.concurrency, cs);
         const g = input.gpuPools[w.gpuPool];
         return { ...r, coldStartEachSeconds: cs, usd: (r.gpuSeconds / 3600) * (g.usdPerHour / g.gpusPerNode) };

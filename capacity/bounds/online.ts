@@ -111,10 +111,10 @@ export function onlineSeconds(g: LevelGaps, coldStart: number, rate: (t: number)
 }
 
 /** The online bound of a trace, priced per GPU like the clairvoyant bound; `rates` from capacity/traffic/rates.ts. */
-export function onlineCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params">, trace: Trace, rates: PoolWeeklyRates): OnlineCost {
+export function onlineCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace, rates: PoolWeeklyRates): OnlineCost {
     const { starts, ends } = requestSpans(input, trace);
     const perWorkerPool = input.workerPools.map((w, wi) => {
-        const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType);
+        const cs = coldStartSeconds(input.params, w, input.gpuPools[w.gpuPool].instanceType, input.coldStartMeasured);
         const week: WeeklyRates = rates[wi];
         const r = onlineSeconds(levelGaps(starts[wi], ends[wi], w.service.concurrency), cs, (t) => rateAt(week, trace.startWeekday, t));
         const g = input.gpuPools[w.gpuPool];

@@ -4,15 +4,13 @@
  * interactive request is held, on a worker with fewer than maxConcurrentPerWorker -
  * reservedSlots outstanding and fewer than perWorker batch lines; never held (no 503), no
  * latency sample in the interactive figures. The pool's batch-backlog KEDA trigger
- * (components/serving/scaling.ts batchTrigger) sees the waiting lines: it activates the pool
- * at zero and asks the HPA for backlog / backlogPerReplica replicas.
+ * (components/serving/scaling.ts batchTrigger) reads the waiting lines (gateway_batch_backlog,
+ * `waiting`, scraped by control.ts): it activates the pool at zero and asks the HPA for
+ * backlog / batchBacklogPerReplica replicas.
  */
-import type { MetricObservation } from "./hpa";
 import type { Pod, SimState } from "./state";
 
 export interface BatchSetup {
-    /** Per worker pool: waiting lines per replica of the batch trigger (scaling.batchBacklogPerReplica; 0 = no trigger). */
-    readonly backlogPerReplica: readonly number[];
     /** Slots per worker batch never takes (gateway batch.reservedSlotsPerUpstream). @default 2 */
     readonly reservedSlots: number;
     /** Batch lines per worker at most (gateway batch.concurrencyPerUpstream). @default 4 */
@@ -44,7 +42,6 @@ export class BatchSim {
     private readonly queue: number[][];
     private readonly head: number[];
     private readonly onPod = new Map<Pod, number>();
-    private readonly snap: number[];
     private readonly jobLast: Float64Array;
     private readonly jobLines: Uint32Array;
     private readonly jobAnswered: Uint32Array;
@@ -60,7 +57,6 @@ export class BatchSim {
         const pools = s.input.workerPools.length;
         this.queue = Array.from({ length: pools }, () => []);
         this.head = new Array<number>(pools).fill(0);
-        this.snap = new Array<number>(pools).fill(0);
         this.work = new Array<number>(pools).fill(0);
         this.jobLast = new Float64Array(submitted.length).fill(NaN);
         this.jobLines = new Uint32Array(submitted.length);
@@ -127,22 +123,6 @@ export class BatchSim {
         this.jobAnswered[job]++;
         this.jobLast[job] = Number.isNaN(this.jobLast[job]) ? now : Math.max(this.jobLast[job], now);
         this.work[wi] += workSeconds;
-    }
-
-    /** Prometheus scrape of gateway_batch_backlog. */
-    scrape(): void {
-        for (let wi = 0; wi < this.snap.length; wi++) this.snap[wi] = this.waiting(wi);
-    }
-
-    /** KEDA activation by the batch-backlog trigger (activationThreshold 0). */
-    activates(wi: number): boolean {
-        return this.setup.backlogPerReplica[wi] > 0 && this.snap[wi] > 0;
-    }
-
-    /** The HPA's view of the batch-backlog trigger (AverageValue). */
-    observation(wi: number): MetricObservation | undefined {
-        const target = this.setup.backlogPerReplica[wi];
-        return target > 0 ? { kind: "AverageValue", total: this.snap[wi], target } : undefined;
     }
 
     result(): BatchResult {

@@ -5,7 +5,7 @@
  * GPU buffer, scale-down of empty nodes after the unneeded time and the delay after a
  * scale-up) and spot reclaims. Cold-start phases come from coldStart.ts.
  */
-import { allocatableAfterLaunch, nodeBootRange, vllmStartSeconds } from "./coldStart";
+import { allocatableAfterLaunch, drawRange, nodeBoot } from "./coldStart";
 import { Gateway } from "./gateway";
 import { unitDraw } from "./rng";
 import { Ev, Node, NodeState, Pod, PodState, SimState } from "./state";
@@ -46,6 +46,7 @@ export class Cluster {
                 this.bindTo(pod, g.nodes[Math.floor(k / g.setup.gpusPerNode)]);
                 pod.state = PodState.Ready;
                 s.wps[pod.wp].ready.push(pod);
+                s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
             });
         });
     }
@@ -95,6 +96,7 @@ export class Cluster {
         pod.state = PodState.Draining;
         pod.drainUntil = this.s.now + this.s.p.preStopSeconds;
         w.ready.splice(w.ready.indexOf(pod), 1);
+        this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
         if (pod.outstanding === 0) this.release(pod);
     }
 
@@ -110,10 +112,14 @@ export class Cluster {
     private podGone(pod: Pod): void {
         const s = this.s;
         const w = s.wps[pod.wp];
-        if (pod.state === PodState.Ready) w.ready.splice(w.ready.indexOf(pod), 1);
+        if (pod.state === PodState.Ready) {
+            w.ready.splice(w.ready.indexOf(pod), 1);
+            s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
+        }
         pod.state = PodState.Gone;
         const node = pod.node;
         if (node) {
+            s.rec?.events.push({ t: s.now, kind: "gpu", pool: pod.wp, pod: pod.seq, bound: false });
             w.podGpuSeconds += s.now - pod.boundAt;
             node.slotsUsed--;
             node.pods.splice(node.pods.indexOf(pod), 1);
@@ -164,6 +170,7 @@ export class Cluster {
         node.slotsUsed++;
         node.pods.push(pod);
         node.emptySince = Infinity;
+        this.s.rec?.events.push({ t: this.s.now, kind: "gpu", pool: pod.wp, pod: pod.seq, bound: true });
     }
 
     private bind(pod: Pod, node: Node): void {
@@ -173,17 +180,21 @@ export class Cluster {
         const scale = p.coldStartScale;
         this.bindTo(pod, node);
         pod.state = PodState.Starting;
+        const create = p.imagePullCachedSeconds * scale;
         let pulled: number;
-        if (node.imageReadyAt <= s.now) pulled = s.now + p.imagePullCachedSeconds * scale;
+        if (node.imageReadyAt <= s.now) pulled = s.now + create;
+        // The snapshot volume still initializing: the container is created once its blocks are there.
+        else if (node.imageFromSnapshot) pulled = node.imageReadyAt + create;
         else if (node.imageReadyAt < Infinity) pulled = node.imageReadyAt; // another pod is pulling it
         else {
+            // The image phase of the first pod on the node: the team's measured figure, or a pull.
+            const measured = s.input.coldStartMeasured?.image;
+            const range = measured ? drawRange(measured) : p.imagePullUncachedSeconds;
             const u = unitDraw(s.input.seed, `pull:${s.gps[node.gp].setup.name}`, node.seq);
-            pulled = s.now + (p.imagePullUncachedSeconds.min + u * (p.imagePullUncachedSeconds.max - p.imagePullUncachedSeconds.min)) * scale;
+            pulled = s.now + (range.min + u * (range.max - range.min)) * scale;
             node.imageReadyAt = pulled;
         }
-        const v = vllmStartSeconds(p, w.setup.coldStart, w.setup.weightsGiB, w.setup.streamSecondsPerGiB);
-        const vllm = v.weights + v.engine + v.compile;
-        s.at(pulled + (vllm + p.readyToRoutableSeconds) * scale, Ev.PodReady, { pod });
+        s.at(pulled + (w.setup.start.vllmSeconds + w.setup.start.routableSeconds) * scale, Ev.PodReady, { pod });
     }
 
     podReady(pod: Pod): void {
@@ -191,6 +202,7 @@ export class Cluster {
         const w = this.s.wps[pod.wp];
         pod.state = PodState.Ready;
         w.ready.push(pod);
+        this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
         w.podStarts++;
         this.gateway.drainHeld(w);
     }
@@ -236,11 +248,16 @@ export class Cluster {
         const p = s.p;
         const node = new Node(gi, g.nodeSeq++, s.now);
         const u = unitDraw(s.input.seed, `boot:${g.setup.name}`, node.seq);
-        const range = nodeBootRange(p, g.setup.ami);
+        const measured = s.input.coldStartMeasured;
+        const range = drawRange(nodeBoot(p, g.setup.ami, measured));
         const boot = range.min + u * (range.max - range.min);
-        node.allocatableAt = s.now + allocatableAfterLaunch(p, g.setup.ami, boot) * p.coldStartScale;
-        // The image-cache snapshot puts the vLLM image on the node's data volume from boot.
-        if (g.setup.imageCache) node.imageReadyAt = node.allocatableAt;
+        node.allocatableAt = s.now + allocatableAfterLaunch(p, g.setup.ami, boot, measured) * p.coldStartScale;
+        // The image-cache snapshot puts the vLLM image on the node's data volume, readable once EBS has
+        // initialized it (coldStart.ts imageInitSeconds); a measured image phase replaces that model.
+        if (g.setup.imageCache && !measured?.image) {
+            node.imageFromSnapshot = true;
+            node.imageReadyAt = s.now + g.setup.imageInitSeconds * p.coldStartScale;
+        }
         g.nodes.push(node);
         g.nodeLaunches++;
         g.peakNodes = Math.max(g.peakNodes, g.nodes.length);

@@ -1,16 +1,18 @@
 /**
- * cost.json's cold-start figures per worker pool: the modelled median from a request at
- * zero (no worker, no node) to its first answer, and the phases it is made of, each with
- * its source. The same phases drive the simulator (cluster.ts), whose measured
- * time-to-first-answer is reported beside them (`timeToFirstAnswerSeconds`).
+ * cost.json's cold-start figures per worker pool: from a request at zero (no worker, no node)
+ * to its first answer, expected and pessimistic, and the phases they are made of, each with its
+ * source. The same phases drive the simulator (cluster.ts), whose measured time-to-first-answer
+ * is reported beside them (`timeToFirstAnswerSeconds`), and the gateway's hold bound (holdBound.ts).
  */
 import type { StackConfig } from "../../stacks/validate";
-import { ColdStartPhase, coldStartPhases, totalSeconds } from "./coldStart";
+import { ColdStartPhase, coldStartPhases, firstAnswer, pessimisticTotalSeconds, totalSeconds } from "./coldStart";
 import { SimInput } from "./types";
 
 export interface WorkerColdStart {
-    /** Median seconds from a request at zero to its first answer (modelled: the sum of the phases). */
+    /** Expected seconds from a request at zero to its first answer: the sum of the phases' expected figures. */
     readonly coldStartSeconds: number;
+    /** Pessimistic seconds: the sum of the phases' pessimistic figures (the hold bound's base). */
+    readonly coldStartPessimisticSeconds: number;
     readonly coldStartPhases: readonly ColdStartPhase[];
 }
 
@@ -21,7 +23,8 @@ export function workerColdStart(config: StackConfig, input: SimInput, wi: number
         weightsGiB: w.weightsGiB,
         instanceType: input.gpuPools[w.gpuPool].instanceType,
         pollingIntervalSeconds: config.models[wi].scaling.pollingIntervalSeconds,
-        firstAnswerSeconds: w.service.image.medianSeconds,
+        firstAnswer: firstAnswer(w.service.image),
+        measured: input.coldStartMeasured,
     });
-    return { coldStartSeconds: totalSeconds(phases), coldStartPhases: phases };
+    return { coldStartSeconds: totalSeconds(phases), coldStartPessimisticSeconds: pessimisticTotalSeconds(phases), coldStartPhases: phases };
 }

@@ -5,13 +5,14 @@
  * Deployment through Cluster.setReplicas. Metrics are what the last scrape saw, so
  * every decision lags the system by up to a scrape interval, as in a real cluster.
  */
+import { warmWindowTrigger } from "../../stacks/scalePolicy";
 import { WEEK_MINUTES, cronMetricValue, minuteOfWeek } from "./calendar";
 import { Cluster } from "./cluster";
 import { MetricObservation, combineProposals, replicasForMetric } from "./hpa";
 import { fallbackActive, isActivated, kedaPoll } from "./keda";
 import { MetricSpec } from "./policy";
 import { PodState, SimState, WorkerPoolState } from "./state";
-import { quantileSorted, sortedCopy } from "./stats";
+import { kedaReads, triggerValue } from "./triggers";
 
 export class Control {
     constructor(
@@ -34,44 +35,30 @@ export class Control {
         return false;
     }
 
+    /**
+     * Prometheus scrapes the gateway and the pool's vLLM workers (ServiceMonitor interval): the
+     * samples go to each pool's series (exported.ts), which is all the triggers read.
+     */
     scrape(): void {
         const s = this.s;
-        if (this.outage()) return; // Prometheus is unreachable: queries fail (hpaSync, kedaPoll)
-        s.batch?.scrape();
-        for (const w of s.wps) {
-            w.snapDemand = w.heldCount + w.inflight;
-            const perRequest = w.setup.policy.coldAwareSecondsPerRequest;
-            if (perRequest !== undefined) {
-                // components/serving/scaling.ts coldAwareDemandQuery: deriv(held[2m]) as the arrival rate, plus the backlog drained within a cold start.
-                w.heldSamples = w.heldSamples.filter((x) => x.t > s.now - 120);
-                w.heldSamples.push({ t: s.now, held: w.heldCount });
-                const first = w.heldSamples[0];
-                const rate = s.now > first.t ? Math.max(0, (w.heldCount - first.held) / (s.now - first.t)) : 0;
-                const backlog = w.heldCount + w.waitingTotal; // held in the gateway + queued inside vLLM
-                const replicas = Math.max(1, Math.ceil(rate * perRequest + (backlog * perRequest) / (w.setup.policy.coldAwareColdStartSeconds ?? Infinity)));
-                const target = w.setup.policy.metrics.find((m) => m.source === "demand")?.target ?? 1;
-                w.snapDemand = w.inflight - w.waitingTotal + Math.min(backlog, target * replicas);
-            }
-            if (s.p.queryLookbackSeconds > 0) {
-                const cutoff = s.now - s.p.queryLookbackSeconds;
-                w.samples = w.samples.filter((x) => x.t > cutoff);
-                w.samples.push({ t: s.now, demand: w.snapDemand, waiting: w.snapWaiting });
-                for (const x of w.samples) {
-                    w.snapDemand = Math.max(w.snapDemand, x.demand);
-                    w.snapWaiting = Math.max(w.snapWaiting, x.waiting);
-                }
-            }
-            w.snapHistory = historyRate(w, s.now);
-            w.snapWarmup = 0;
-            for (const x of w.warmups) if (s.now >= x.from && s.now < x.until) w.snapWarmup = Math.max(w.snapWarmup, x.replicas);
+        if (this.outage()) return; // Prometheus is unreachable: no samples, queries fail (hpaSync, kedaPoll)
+        s.rec?.events.push({ t: s.now, kind: "scrape" });
+        s.wps.forEach((w, wi) => {
+            let warmup = 0;
+            for (const x of w.warmups) if (s.now >= x.from && s.now < x.until) warmup += x.replicas;
+            w.series.scrape({
+                t: s.now,
+                queueDepth: w.heldCount,
+                inflight: w.inflight,
+                warmupReplicas: warmup,
+                batchBacklog: s.batch?.waiting(wi) ?? 0,
+                pods: w.ready.map((p) => p.seq),
+                waiting: w.ready.map((p) => p.waitingLive),
+            });
+            // The reference policy's per-pod metric (prometheus-adapter): pods not running vLLM yet have none.
             w.snapWaitingPerPod = w.ready.map((p) => p.waitingLive);
             w.snapWaitingMissing = w.pods.filter((p) => p.state === PodState.Pending || p.state === PodState.Starting).length;
-            if (w.recent.length > 0) {
-                const cutoff = s.now - s.p.latencyWindowSeconds;
-                w.recent = w.recent.filter((x) => x.t > cutoff);
-                w.snapLatencyP95 = w.recent.length > 0 ? quantileSorted(sortedCopy(w.recent.map((x) => x.latency)), 0.95) : 0;
-            } else w.snapLatencyP95 = 0;
-        }
+        });
     }
 
     /**
@@ -82,11 +69,16 @@ export class Control {
      */
     dcgmScrape(): void {
         const s = this.s;
+        if (this.outage()) return;
+        s.rec?.events.push({ t: s.now, kind: "dcgmScrape" });
         for (const w of s.wps) {
+            const util = new Map<number, number>();
             for (const pod of w.pods) {
                 if (!pod.node) continue;
                 pod.util = pod.running.size > 0 ? 100 : 0;
+                util.set(pod.seq, pod.util);
             }
+            w.series.dcgm = { t: s.now, util };
         }
     }
 
@@ -116,7 +108,12 @@ export class Control {
         return r;
     }
 
-    private observe(w: WorkerPoolState, m: MetricSpec, failed: boolean, fallback: boolean): MetricObservation {
+    /**
+     * The HPA's reading of one metric. KEDA's triggers are External AverageValue metrics whose
+     * value is the trigger query's (triggers.ts; NaN read as 0 by KEDA); the reference policy's
+     * per-pod metrics come from the pods themselves (prometheus-adapter).
+     */
+    private observe(w: WorkerPoolState, m: MetricSpec, value: number, failed: boolean, fallback: boolean): MetricObservation {
         const pol = w.setup.policy;
         if (failed) {
             // KEDA's fallback (behavior currentReplicasIfHigher, components/serving/scaling.ts) answers the HPA
@@ -124,29 +121,23 @@ export class Control {
             if (fallback && m.type === "AverageValue") return { kind: "AverageValue", total: Math.max(w.desired, pol.fallbackReplicas) * m.target, target: m.target };
             return { kind: "Failed" };
         }
-        switch (m.source) {
-            case "demand":
-                return { kind: "AverageValue", total: w.snapDemand, target: m.target };
-            case "waiting":
-                return m.type === "PodsAverage"
-                    ? { kind: "PodsAverage", values: w.snapWaitingPerPod, missing: w.snapWaitingMissing, target: m.target }
-                    : { kind: "AverageValue", total: w.snapWaiting, target: m.target };
-            case "gpuUtil": {
-                if (m.type === "PodsAverage") {
-                    // prometheus-adapter per-pod metric: every pod holding a GPU reports; pending ones are missing.
-                    const bound = w.pods.filter((p) => p.state === PodState.Starting || p.state === PodState.Ready);
-                    return { kind: "PodsAverage", values: bound.map((p) => p.util), missing: w.pods.filter((p) => p.state === PodState.Pending).length, target: m.target };
-                }
-                // components/serving/scaling.ts: average over GPUs running vLLM x their count.
-                return { kind: "AverageValue", total: w.ready.reduce((a, p) => a + p.util, 0), target: m.target };
-            }
-            case "history":
-                return { kind: "AverageValue", total: w.snapHistory, target: m.target };
-            case "warmup":
-                return { kind: "AverageValue", total: w.snapWarmup, target: m.target };
-            case "latencyP95":
-                return m.type === "Value" ? { kind: "Value", value: w.snapLatencyP95, target: m.target } : { kind: "AverageValue", total: w.snapLatencyP95 * w.ready.length, target: m.target };
+        if (m.type === "PodsAverage") {
+            if (m.source === "waiting") return { kind: "PodsAverage", values: w.snapWaitingPerPod, missing: w.snapWaitingMissing, target: m.target };
+            // Every pod holding a GPU reports its DCGM utilization; pending ones are missing.
+            const bound = w.pods.filter((p) => p.state === PodState.Starting || p.state === PodState.Ready);
+            return { kind: "PodsAverage", values: bound.map((p) => p.util), missing: w.pods.filter((p) => p.state === PodState.Pending).length, target: m.target };
         }
+        return m.type === "Value" ? { kind: "Value", value, target: m.target } : { kind: "AverageValue", total: value, target: m.target };
+    }
+
+    /** Every trigger's value at the current time, as KEDA reads it (NaN as 0), recorded when asked. */
+    private readTriggers(w: WorkerPoolState): number[] {
+        const pol = w.setup.policy;
+        return pol.metrics.map((m) => (m.type === "PodsAverage" ? NaN : kedaReads(triggerValue(m, pol, w.series, this.s.now))));
+    }
+
+    private readings(metrics: readonly MetricSpec[], values: readonly number[], activated?: readonly boolean[]) {
+        return metrics.map((m, k) => ({ trigger: m.trigger ?? m.source, value: values[k], ...(activated ? { active: activated[k] } : {}) }));
     }
 
     hpaSync(wi: number): void {
@@ -157,13 +148,14 @@ export class Control {
         if (current === 0) return;
         const failed = this.outage();
         const fallback = this.countRead(w, failed);
-        const observations = pol.metrics.map((m) => this.observe(w, m, failed, fallback));
-        const batch = failed ? undefined : s.batch?.observation(wi);
-        if (batch) observations.push(batch);
+        const values = failed ? pol.metrics.map(() => NaN) : this.readTriggers(w);
+        const observations = pol.metrics.map((m, k) => this.observe(w, m, values[k], failed, fallback));
         // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
         // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
         const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-        for (const win of w.windows) observations.push({ kind: "AverageValue", total: cronMetricValue(win, minute), target: 1 });
+        const cron = w.windows.map((win) => cronMetricValue(win, minute));
+        for (const v of cron) observations.push({ kind: "AverageValue", total: v, target: 1 });
+        if (s.rec && !failed) s.rec.evaluations.push({ t: s.now, pool: wi, loop: "hpa", readings: [...this.readings(pol.metrics, values), ...cron.map((v, i) => ({ trigger: warmWindowTrigger(i), value: v }))] });
         const status = this.statusReplicas(w);
         const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));
@@ -182,49 +174,16 @@ export class Control {
             error = false;
         } else if (!error) {
             w.failedSyncs = 0;
-            const lookback = pol.activityLookbackSeconds ?? s.p.activityLookbackSeconds;
-            if (lookback > 0 && s.now - w.snapLastArrival < lookback) active = true;
-            for (const m of pol.metrics) {
-                const value = m.source === "demand" ? w.snapDemand : m.source === "waiting" ? w.snapWaiting : m.source === "latencyP95" ? w.snapLatencyP95 : m.source === "history" ? w.snapHistory : m.source === "warmup" ? w.snapWarmup : 0;
-                if (isActivated(value, m.activation)) active = true;
+            const values = this.readTriggers(w);
+            const activated = pol.metrics.map((m, k) => isActivated(values[k], m.activation));
+            if (activated.some((a) => a)) active = true;
+            if (s.rec) {
+                const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
+                const cron = w.windows.map((win, i) => ({ trigger: warmWindowTrigger(i), value: cronMetricValue(win, minute), active: cronMetricValue(win, minute) > 0 }));
+                s.rec.evaluations.push({ t: s.now, pool: wi, loop: "keda", readings: [...this.readings(pol.metrics, values, activated), ...cron] });
             }
-            if (s.batch?.activates(wi)) active = true;
         }
         const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);
     }
-}
-
-/** First index of a sorted array with a value > x. */
-function upperBound(a: Float64Array, x: number): number {
-    let lo = 0;
-    let hi = a.length;
-    while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (a[mid] <= x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
-}
-
-/**
- * The predictive trigger's value: `sum(rate(gateway_requests_total[window] offset
- * (lookback - lead)))`, i.e. requests per second in the window ending lookback - lead ago,
- * from the pool's arrivals (history included). 0 before any history.
- */
-export function historyRate(w: WorkerPoolState, now: number): number {
-    const h = w.setup.policy.history;
-    if (!h) return 0;
-    const a = w.arrivalsAll;
-    const count = (from: number, to: number) => upperBound(a, to) - upperBound(a, from);
-    const end = now - h.lookbackSeconds + h.leadSeconds;
-    const n = count(end - h.windowSeconds, end);
-    if (n === 0 || h.confirmSeconds === undefined) return n / h.windowSeconds;
-    // components/serving/scaling.ts predictiveQuery: last week's slot counts only while last week's traffic began
-    // less than confirmSeconds ago (none in the window ending confirmSeconds before that moment last week) or the
-    // pool had requests in the last confirmSeconds.
-    const lastWeekNow = now - h.lookbackSeconds;
-    const began = count(lastWeekNow - h.confirmSeconds - h.windowSeconds, lastWeekNow - h.confirmSeconds) === 0;
-    const used = count(now - h.confirmSeconds, now) > 0;
-    return began || used ? n / h.windowSeconds : 0;
 }

@@ -189,6 +189,7 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         completion: s.completion,
         outcome: s.outcome,
         batch: s.batch?.result(),
+        signals: s.rec,
         series: b && {
             t: Float64Array.from(b.t),
             perWorkerPool: b.wp.map((x) => ({ held: Float64Array.from(x.held), inflight: Float64Array.from(x.inflight), desired: Float64Array.from(x.desired), ready: Float64Array.from(x.ready) })),

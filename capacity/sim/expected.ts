@@ -50,8 +50,10 @@ export interface WorkerPoolEstimate {
     readonly coldStartsUnanswered: number;
     /** Median and worst seconds from the first held request to the first answer, over answered cold starts. */
     readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
-    /** Modelled median seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases. */
+    /** Modelled expected seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases' expected figures. */
     readonly coldStartSeconds: number;
+    /** The same, every phase at its pessimistic figure: what the gateway's hold bound covers (capacity/sim/holdBound.ts). */
+    readonly coldStartPessimisticSeconds: number;
     /** What that cold start is made of, each phase with its source (capacity/sim/coldStart.ts). */
     readonly coldStartPhases: readonly ColdStartPhase[];
     readonly peakReplicas: number;
@@ -75,8 +77,10 @@ export interface PoolEstimate {
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
-    /** The slowest modelled cold start of the pool's worker pools (seconds, request at zero to first answer). */
+    /** The slowest modelled cold start of the pool's worker pools (expected seconds, request at zero to first answer). */
     readonly coldStartSeconds: number;
+    /** The slowest pessimistic cold start of the pool's worker pools. */
+    readonly coldStartPessimisticSeconds: number;
     readonly workerPools: readonly WorkerPoolEstimate[];
 }
 
@@ -227,6 +231,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
             coldStartSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartSeconds)),
+            coldStartPessimisticSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartPessimisticSeconds)),
             workerPools: wps.map((w) => {
                 const wi = result.workerPools.indexOf(w);
                 const s = input.workerPools[wi].service;
@@ -319,7 +324,7 @@ function batchEstimate(result: SimResult, perMonth: number, gpuUsd: number): Bat
 /**
  * The stack's expected monthly cost and latency for its traffic profile (cost.json
  * `expected`, stack output `costEstimate.expected`). Pure and deterministic for the
- * config (its `traffic.seed`); 7 simulated days by default.
+ * config (its `traffic.seed`); span.ts's span by default, the one compare uses.
  */
 export function expectedCost(config: StackConfig, opts: ExpectedCostOptions = {}): ExpectedCost {
     return simulateStack(config, opts).expected;

@@ -30,13 +30,14 @@ export class Gateway {
         w.arrived++;
         if (s.batch?.isBatch(r)) {
             s.batch.arrive(s.trace.pools[r], r);
+            s.rec?.events.push({ t: s.now, kind: "backlog", pool: s.trace.pools[r], delta: 1 });
             return this.drainBatch(w);
         }
-        w.lastArrival = s.now;
         const pod = this.pick(w);
         if (pod) return this.assign(pod, r);
         if (w.heldCount >= s.input.gateway.maxQueueDepth) {
             w.rejected429++;
+            this.finished(w, r, 429);
             return s.resolve(r, OUTCOME.rejected429);
         }
         this.hold(w, r, false);
@@ -46,7 +47,7 @@ export class Gateway {
     hold(w: WorkerPoolState, r: number, urgent: boolean): void {
         const s = this.s;
         (urgent ? w.urgentQ : w.heldQ).push(r);
-        w.heldCount++;
+        this.held(w, 1);
         s.inQueue[r] = HELD;
         if (Number.isNaN(s.heldAt[r])) w.held++;
         s.heldAt[r] = s.now;
@@ -62,8 +63,9 @@ export class Gateway {
         if (s.inQueue[r] !== HELD || s.gen[r] !== g) return;
         s.inQueue[r] = 0;
         const w = s.wps[s.trace.pools[r]];
-        w.heldCount--;
+        this.held(w, -1);
         w.rejected503++;
+        this.finished(w, r, 503);
         s.resolve(r, OUTCOME.rejected503);
         if (w.heldCount === 0 && !Number.isNaN(w.episodeStart)) {
             w.episodeStart = NaN;
@@ -79,7 +81,7 @@ export class Gateway {
             const r = this.nextHeld(w);
             if (r === undefined) return;
             this.s.inQueue[r] = 0;
-            w.heldCount--;
+            this.held(w, -1);
             this.assign(pod, r);
         }
         this.drainBatch(w);
@@ -96,6 +98,7 @@ export class Gateway {
             for (const pod of w.ready) if (pod.outstanding < limit && b.room(pod) > 0 && (!best || pod.outstanding < best.outstanding)) best = pod;
             if (!best) return;
             b.started(best);
+            this.s.rec?.events.push({ t: this.s.now, kind: "backlog", pool: wi, delta: -1 });
             this.assign(best, b.next(wi)!);
         }
     }
@@ -134,12 +137,13 @@ export class Gateway {
     private assign(pod: Pod, r: number): void {
         const s = this.s;
         const w = s.wps[pod.wp];
-        w.inflight++;
+        this.inflight(w, 1);
+        w.series.handoff(s.now);
+        s.rec?.events.push({ t: s.now, kind: "handoff", pool: pod.wp });
         s.reqPod[r] = pod;
         if (pod.running.size < w.setup.service.concurrency) return this.start(pod, r);
         pod.waiting.push(r);
-        pod.waitingLive++;
-        w.waitingTotal++;
+        this.waiting(pod, 1);
         s.inQueue[r] = WAITING;
         s.at(s.now + s.p.upstreamTimeoutSeconds, Ev.UpstreamTimeout, { i: r, g: s.gen[r] });
     }
@@ -148,6 +152,7 @@ export class Gateway {
         const s = this.s;
         if (pod.running.size === 0) pod.busySince = s.now;
         pod.running.add(r);
+        s.rec?.events.push({ t: s.now, kind: "running", pool: pod.wp, pod: pod.seq, delta: 1 });
         s.at(s.now + s.service[r], Ev.Complete, { i: r, g: s.gen[r] });
     }
 
@@ -157,14 +162,15 @@ export class Gateway {
         const pod = s.reqPod[r]!;
         const w = s.wps[pod.wp];
         pod.running.delete(r);
-        w.inflight--;
+        s.rec?.events.push({ t: s.now, kind: "running", pool: pod.wp, pod: pod.seq, delta: -1 });
+        this.inflight(w, -1);
         w.answered++;
         const latency = s.now - s.trace.times[r];
         w.workSeconds += s.service[r] / w.setup.service.concurrency;
         if (s.batch?.isBatch(r)) s.batch.answered(pod, pod.wp, r, s.now, s.service[r] / w.setup.service.concurrency);
         else {
             w.latencies.push(latency);
-            if (w.tracksLatency) w.recent.push({ t: s.now, latency });
+            this.finished(w, r, 200);
         }
         if (!Number.isNaN(w.episodeStart) && s.heldAt[r] >= w.episodeStart) {
             w.ttfa.push(s.now - w.episodeStart);
@@ -185,11 +191,11 @@ export class Gateway {
         s.inQueue[r] = 0;
         const pod = s.reqPod[r]!;
         const w = s.wps[pod.wp];
-        pod.waitingLive--;
-        w.waitingTotal--;
-        w.inflight--;
+        this.waiting(pod, -1);
+        this.inflight(w, -1);
         w.timedOut++;
         if (s.batch?.isBatch(r)) s.batch.left(pod);
+        else this.finished(w, r, 504);
         s.resolve(r, OUTCOME.timedOut);
         this.afterRequestLeft(pod);
     }
@@ -204,8 +210,7 @@ export class Gateway {
             }
             if (s.inQueue[next] !== WAITING) continue;
             s.inQueue[next] = 0;
-            pod.waitingLive--;
-            s.wps[pod.wp].waitingTotal--;
+            this.waiting(pod, -1);
             this.start(pod, next);
         }
     }
@@ -226,19 +231,47 @@ export class Gateway {
         const lost = [...pod.running];
         for (let k = pod.waitHead; k < pod.waiting.length; k++) if (s.inQueue[pod.waiting[k]] === WAITING) lost.push(pod.waiting[k]);
         if (pod.running.size > 0) pod.busyAccum += s.now - pod.busySince;
+        if (pod.running.size > 0) s.rec?.events.push({ t: s.now, kind: "running", pool: pod.wp, pod: pod.seq, delta: -pod.running.size });
         pod.running.clear();
-        w.waitingTotal -= pod.waitingLive;
+        this.waiting(pod, -pod.waitingLive);
         pod.waiting = [];
         pod.waitHead = 0;
-        pod.waitingLive = 0;
         for (const r of lost) {
             s.gen[r]++; // its completion or timeout event no longer counts
             s.inQueue[r] = 0;
             s.reqPod[r] = undefined;
-            w.inflight--;
+            this.inflight(w, -1);
             w.requeued++;
-            if (s.batch?.isBatch(r)) s.batch.requeue(pod, pod.wp, r);
-            else this.hold(w, r, true);
+            if (s.batch?.isBatch(r)) {
+                s.batch.requeue(pod, pod.wp, r);
+                s.rec?.events.push({ t: s.now, kind: "backlog", pool: pod.wp, delta: 1 });
+            } else this.hold(w, r, true);
         }
+    }
+
+    // --- what the gateway and vLLM export (the recording mirrors each change; exported.ts) ---
+
+    private held(w: WorkerPoolState, delta: number): void {
+        w.heldCount += delta;
+        this.s.rec?.events.push({ t: this.s.now, kind: "held", pool: this.s.wps.indexOf(w), delta });
+    }
+
+    private inflight(w: WorkerPoolState, delta: number): void {
+        w.inflight += delta;
+        this.s.rec?.events.push({ t: this.s.now, kind: "inflight", pool: this.s.wps.indexOf(w), delta });
+    }
+
+    private waiting(pod: Pod, delta: number): void {
+        if (delta === 0) return;
+        pod.waitingLive += delta;
+        this.s.wps[pod.wp].waitingTotal += delta;
+        this.s.rec?.events.push({ t: this.s.now, kind: "waiting", pool: pod.wp, pod: pod.seq, delta });
+    }
+
+    /** An interactive request's answer or refusal: gateway_requests_total and the duration histogram (gateway/src/gate.ts account()). */
+    private finished(w: WorkerPoolState, r: number, code: number): void {
+        const seconds = this.s.now - this.s.trace.times[r];
+        w.series.finished(seconds);
+        this.s.rec?.events.push({ t: this.s.now, kind: "finished", pool: this.s.wps.indexOf(w), code, seconds });
     }
 }

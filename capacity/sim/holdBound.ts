@@ -1,9 +1,10 @@
 /**
  * The gateway's default hold bound (serving.gateway.maxWaitSeconds, and through it the ALB
- * idle timeout and the gateway's drain time): the modelled worst-case cold start of the
- * stack's slowest worker pool plus margin, instead of a flat 1200 s. A request held longer
- * than a worst-case cold start is waiting for something that is not coming (a failed node,
- * no capacity), and the user is better served by a 503 with Retry-After.
+ * idle timeout and the gateway's drain time): the pessimistic cold start (capacity/sim/coldStart.ts,
+ * every phase at its slow figure, the team's measured phases where given) of the stack's slowest
+ * worker pool plus margin, instead of a flat 1200 s. A request held longer than that is waiting
+ * for something that is not coming (a failed node, no capacity), and the user is better served
+ * by a 503 with Retry-After.
  */
 import type { ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
 import { mechanismsFor, streamSecondsPerGiB, worstColdStartSeconds } from "./coldStart";
@@ -19,10 +20,10 @@ export function holdBoundSeconds(cfg: HoldInput, p: SimParams = DEFAULT_SIM_PARA
     for (const m of cfg.models) {
         const pool = cfg.gpuPools.find((g) => g.name === m.pool);
         if (!pool) continue;
-        // The slowest network among the pool's instance types.
-        const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b) - streamSecondsPerGiB(p, a))[0];
+        // The slowest network among the pool's instance types (its baseline: a pessimistic start has no burst credits).
+        const instanceType = [...pool.instanceTypes].sort((a, b) => streamSecondsPerGiB(p, b, true) - streamSecondsPerGiB(p, a, true))[0];
         if (!instanceType) continue;
-        const s = worstColdStartSeconds(p, { mechanisms: mechanismsFor(cfg, pool, m), weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds });
+        const s = worstColdStartSeconds(p, { mechanisms: mechanismsFor(cfg, pool, m), weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, measured: cfg.coldStart.phases });
         worst = Math.max(worst, s);
     }
     if (worst === 0) return 1200;

@@ -1,7 +1,8 @@
 /**
  * Cost and elasticity simulator: public entry points.
  * - expectedCost(config, { days }) -> the `expected` block of cost.json and of the
- *   `costEstimate` stack output (7 simulated days by default, monthly-normalized);
+ *   `costEstimate` stack output (span.ts: 28 simulated days and the stack's traffic seed by default, as
+ *   compare; monthly-normalized);
  * - simulateStack(config, opts) -> the full run (input, per-request outcomes, series) for compare;
  * - classroomComparison() -> reference policy vs ours vs oracle on the classroom profile;
  * - the pieces (HPA, KEDA, engine, oracle, traffic) for tests and tools.
@@ -21,3 +22,4 @@ export { K8S_DEFAULT_BEHAVIOR, REFERENCE_POLICY, describePolicy, policyFromScali
 export type { SetupOptions } from "./setup";
 export { buildSimInput } from "./setup";
 export { classroomComparison } from "./reference";
+export { DEFAULT_SIMULATED_DAYS, spanLabel } from "./span";

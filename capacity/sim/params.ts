@@ -21,11 +21,16 @@ export interface SimParams {
      * @default 30 s (unschedulablePodWithGpuTimeBuffer, kubernetes/autoscaler cluster-autoscaler/core/static_autoscaler.go)
      */
     readonly caGpuBufferSeconds: number;
-    /** AL2023 GPU node launch to kubelet Ready. @default 90-180 s (facts.md: "node boot to Ready: 90-180 s" unoptimized) */
+    /**
+     * AL2023 NVIDIA GPU node: ASG launch to kubelet Ready; the simulator draws uniformly from it, expected = midpoint,
+     * pessimistic = max. @default 90-180 s (facts.md: "node boot to Ready: 90-180 s" unoptimized; the NVIDIA kernel
+     * module load is part of it, amazon-eks-ami #2733)
+     */
     readonly nodeBootSeconds: Range;
     /**
-     * Bottlerocket GPU node launch to kubelet Ready.
-     * @default 30-60 s (facts.md best public figure "~30-60 s", amazon-eks-ami #2210, #2733: pre-kubelet 24-30 s)
+     * Bottlerocket NVIDIA GPU node: ASG launch to kubelet Ready.
+     * @default 80-120 s (GPU instances "80-120 s to provision and boot", facts.md "Cold start, published"; typical non-GPU
+     * nodes 30-40 s, karpenter-provider-aws #6165; "GPU instance types often take much longer", amazon-eks-ami #1099)
      */
     readonly nodeBootBottlerocketSeconds: Range;
     /**
@@ -36,17 +41,28 @@ export interface SimParams {
     readonly devicePluginFromLaunchSeconds: number;
     /** AL2023: the chart's plugin registers at least this long after Ready. @default 10 s (assumption: DaemonSet pod start on a Ready node) */
     readonly devicePluginAfterReadySeconds: number;
-    /** Bottlerocket NVIDIA variant: the built-in plugin registers this long after Ready. @default 5 s (assumption: host service, no image pull) */
-    readonly devicePluginBuiltInSeconds: number;
+    /** Bottlerocket NVIDIA variant: the built-in plugin registers this long after Ready. @default 0-10 s (assumption: a host service, no image pull) */
+    readonly devicePluginBuiltInSeconds: Range;
     /** vLLM image pull on a node without it. @default 120-480 s (facts.md: "2-8 min uncached") */
     readonly imagePullUncachedSeconds: Range;
     /**
      * vLLM image already in the node's containerd store (pulled earlier, or on a data volume restored from the
-     * image-cache snapshot): container create only.
-     * @default 5 s (facts.md: "~0 pre-pulled on a Bottlerocket data-volume EBS snapshot", AWS containers blog; 5 s allowance
-     * for container create and first reads from a snapshot-restored volume: assumption)
+     * image-cache snapshot): container create. The snapshot volume's initialization comes on top (coldStart.ts).
+     * @default 5 s (facts.md: "~0 pre-pulled on a Bottlerocket data-volume EBS snapshot", AWS containers blog; 5 s for
+     * container create: assumption)
      */
     readonly imagePullCachedSeconds: number;
+    /**
+     * EBS lazy initialization (no provisioned rate): AWS publishes no rate ("The default volume initialization rate
+     * fluctuates", EBS user guide, "Initialize Amazon EBS volumes"); taken as the slowest rate one can provision.
+     * @default 100 MiB/s (the provisioned rate's range is 100-300 MiB/s, same page)
+     */
+    readonly imageInitLazyRateMiBps: number;
+    /**
+     * How far below the provisioned initialization rate a pessimistic start runs. @default 0.1 (EBS user guide: "an
+     * average rate that is within 10 percent of the volume initialization rate that you specify for 99 percent of the time")
+     */
+    readonly imageInitRateShortfall: number;
     /**
      * vLLM weight download from Hugging Face per GiB (weights: "huggingface"). The worker's cache is an emptyDir
      * that dies with the pod, so every start downloads again.
@@ -56,24 +72,33 @@ export interface SimParams {
     /** vLLM weight load from local disk into GPU memory per GiB. @default 2.0 s/GiB (facts.md: 33 s load for the 8B model) */
     readonly weightLoadSecondsPerGiB: number;
     /**
-     * Run:ai Model Streamer's peak from S3 straight into GPU memory, GB/s; the node's network caps it
-     * (coldStart.ts INSTANCE_NETWORK_GBPS). @default 3.54 GB/s (facts.md: 15 GB from S3 in 4.24 s on g5.12xlarge, its benchmarks)
+     * Share of the node's network the Run:ai Model Streamer reaches from S3 (coldStart.ts: of the burst bandwidth
+     * expected, of the baseline pessimistic). @default 0.708 (facts.md: 15 GB from S3 in 4.24 s = 3.54 GB/s on
+     * g5.12xlarge, whose 40 Gbit/s is 5 GB/s; its benchmarks)
      */
-    readonly weightStreamPeakGBps: number;
-    /** vLLM process start to model load: imports, CUDA context, KV-cache profiling. @default 15 s (assumption: not published separately) */
-    readonly engineStartSeconds: number;
+    readonly weightStreamLinkShare: number;
+    /**
+     * vLLM process start to model load: imports, CUDA context, API server, not in vLLM's logged phases.
+     * @default 18-30 s (vLLM #20264: first answer 59 s after start; 0.9 s weights and 34.1 s engine init logged;
+     * "a loss of ~30 s, which isn't logged": 24 s expected, 30 s pessimistic)
+     */
+    readonly engineStartSeconds: Range;
+    /** Engine init without compile and graphs: KV-cache profiling and allocation. @default 9.6 s (vLLM #20264: 34.11 s init - 7.51 s compile - 17 s graphs) */
+    readonly engineProfileSeconds: number;
     /** torch.compile + CUDA graphs without a compile cache. @default 200 s (facts.md: "compile+graphs ~200 s uncached") */
     readonly compileUncachedSeconds: number;
-    /** Compile from a warm cache + CUDA graph capture. @default 25 s (facts.md: ~5-8 s cached compile + ~17 s graph capture, vLLM #20264, PRs #16848, #33641) */
+    /** Compile from a warm cache + CUDA graph capture. @default 24.5 s (vLLM #20264: "torch.compile takes 7.51 s in total", "Graph capturing finished in 17 secs") */
     readonly compileCachedSeconds: number;
-    /** Copying the compile cache from S3 before vLLM starts (init container). @default 3 s (assumption: a few hundred MB at >= 100 MB/s) */
-    readonly compileCacheRestoreSeconds: number;
-    /**
-     * vLLM serving to the gateway routing to it: readiness probe period 5 s
-     * (components/serving/workers.ts, ~2.5 s on average) plus the gateway's DNS refresh of the
-     * headless Service (gateway config dnsRefreshSeconds 5, ~2.5 s on average). @default 5 s
-     */
-    readonly readyToRoutableSeconds: number;
+    /** Copying the compile cache from S3 before vLLM starts (init container). @default 1-5 s (assumption: ~0.5 GB, capacity/cacheCost.ts COMPILE_CACHE_GB, at 0.3-1.25 GB/s) */
+    readonly compileCacheRestoreSeconds: Range;
+    /** The vLLM container's startup probe period (components/serving/workers.ts: periodSeconds 10; test/capacity/coldStart.test.ts checks it). @default 10 s */
+    readonly startupProbePeriodSeconds: number;
+    /** Kubelet runs the readiness probe right after the startup probe succeeds (prober_manager.go UpdatePodStatus). @default 1 s (assumption: one pod status sync) */
+    readonly readinessAfterStartupSeconds: number;
+    /** TTL of a headless Service's DNS records. @default 5 s (CoreDNS `kubernetes` plugin default ttl; EKS's Corefile sets none) */
+    readonly dnsTtlSeconds: number;
+    /** The gateway re-resolves a pool's headless Service this often. @default 5 s (gateway/src/config.ts health.dnsRefreshSeconds) */
+    readonly gatewayDnsRefreshSeconds: number;
     /**
      * A deleted worker keeps its GPU at least this long (preStop sleep before SIGTERM, so it
      * leaves the endpoints first), then until its requests finish.
@@ -87,22 +112,6 @@ export interface SimParams {
     readonly scrapeSeconds: number;
     /** DCGM exporter scrape interval (GPU utilization). @default 15 s (dcgm-exporter values.yaml serviceMonitor.interval) */
     readonly dcgmScrapeSeconds: number;
-    /**
-     * Lookback of the demand and waiting queries: 0 reads the gauges as scraped (what a
-     * plain `sum(gateway_queue_depth) + sum(gateway_inflight_requests)` query returns);
-     * w > 0 models `max_over_time(...[w])`, which keeps a pool with sparse short requests
-     * active between them. @default 0 (the query scalePolicy.ts describes)
-     */
-    readonly queryLookbackSeconds: number;
-    /**
-     * Also count the pool active for KEDA when a request arrived in the last w seconds
-     * (a query OR-ing `increase(gateway_upstream_requests_total[w]) > 0`: requests a worker served). The gauges alone are 0 at
-     * most scrapes when requests are short and sparse, so a pool in use can cool down to
-     * zero between two scrapes that happened to see nothing. @default 0 (off: scalePolicy.ts)
-     */
-    readonly activityLookbackSeconds: number;
-    /** Window of the gateway P95 latency trigger (rate() range). @default 120 s (assumption: 4 scrapes at 30 s) */
-    readonly latencyWindowSeconds: number;
     /** KEDA fallback.failureThreshold: failed polls before fallback replicas apply. @default 3 (KEDA docs example) */
     readonly fallbackFailureThreshold: number;
     /** Prometheus outages [start, end) in simulated seconds, to exercise KEDA fallback. @default [] */
@@ -139,32 +148,37 @@ export interface SimParams {
 
     /** Record per-minute series for charts (slower). @default false */
     readonly timeseries: boolean;
+    /** Record every exported signal change and trigger reading (SimResult.signals; capacity/sim/recording.ts), for the conformance test. @default false */
+    readonly recordSignals: boolean;
 }
 
 export const DEFAULT_SIM_PARAMS: SimParams = {
     caGpuBufferSeconds: 30,
     nodeBootSeconds: { min: 90, max: 180 },
-    nodeBootBottlerocketSeconds: { min: 30, max: 60 },
+    nodeBootBottlerocketSeconds: { min: 80, max: 120 },
     devicePluginFromLaunchSeconds: 90,
     devicePluginAfterReadySeconds: 10,
-    devicePluginBuiltInSeconds: 5,
+    devicePluginBuiltInSeconds: { min: 0, max: 10 },
     imagePullUncachedSeconds: { min: 120, max: 480 },
     imagePullCachedSeconds: 5,
     weightDownloadSecondsPerGiB: 3.7,
     weightLoadSecondsPerGiB: 2.0,
-    weightStreamPeakGBps: 3.54,
-    engineStartSeconds: 15,
+    imageInitLazyRateMiBps: 100,
+    imageInitRateShortfall: 0.1,
+    weightStreamLinkShare: 3.54 / 5,
+    engineStartSeconds: { min: 18, max: 30 },
+    engineProfileSeconds: 9.6,
     compileUncachedSeconds: 200,
-    compileCachedSeconds: 25,
-    compileCacheRestoreSeconds: 3,
-    readyToRoutableSeconds: 5,
+    compileCachedSeconds: 24.5,
+    compileCacheRestoreSeconds: { min: 1, max: 5 },
+    startupProbePeriodSeconds: 10,
+    readinessAfterStartupSeconds: 1,
+    dnsTtlSeconds: 5,
+    gatewayDnsRefreshSeconds: 5,
     preStopSeconds: 15,
     coldStartScale: 1,
     scrapeSeconds: 15,
-    queryLookbackSeconds: 0,
-    activityLookbackSeconds: 0,
     dcgmScrapeSeconds: 15,
-    latencyWindowSeconds: 120,
     fallbackFailureThreshold: 3,
     metricOutages: [],
     caScanSeconds: 10,
@@ -175,6 +189,7 @@ export const DEFAULT_SIM_PARAMS: SimParams = {
     spotInterruptionsPerNodeHour: 0,
     spotNoticeSeconds: 120,
     timeseries: false,
+    recordSignals: false,
 };
 
 export function resolveParams(overrides: Partial<SimParams> = {}): SimParams {
@@ -182,7 +197,7 @@ export function resolveParams(overrides: Partial<SimParams> = {}): SimParams {
     for (const [k, v] of Object.entries(p)) {
         if (typeof v === "number" && (!Number.isFinite(v) || v < 0)) throw new Error(`simulator parameter '${k}' must be a finite number >= 0 (got ${v})`);
     }
-    for (const k of ["scrapeSeconds", "dcgmScrapeSeconds", "caScanSeconds", "weightStreamPeakGBps"] as const) {
+    for (const k of ["scrapeSeconds", "dcgmScrapeSeconds", "caScanSeconds", "weightStreamLinkShare", "imageInitLazyRateMiBps"] as const) {
         if (p[k] <= 0) throw new Error(`simulator parameter '${k}' must be > 0 (got ${p[k]})`);
     }
     return p;

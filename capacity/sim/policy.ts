@@ -3,7 +3,20 @@
  * model's `scaling` config and the constants in stacks/scalePolicy.ts, the same ones the
  * deployed ScaledObject uses) and the published reference deployment's plain HPA.
  */
-import { ACTIVATION_DEMAND, cooldownSecondsFor, HPA_BEHAVIOR, HPA_SYNC_SECONDS, HPA_TOLERANCE, K8S_DEFAULT_SCALE_UP, PREDICTIVE_CONFIRM_SECONDS, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import {
+    ACTIVATION_DEMAND,
+    backlogDrainFactor,
+    cooldownSecondsFor,
+    HPA_BEHAVIOR,
+    HPA_SYNC_SECONDS,
+    HPA_TOLERANCE,
+    K8S_DEFAULT_SCALE_UP,
+    NEVER_THRESHOLD,
+    PREDICTIVE_CONFIRM_SECONDS,
+    predictiveLeadSeconds,
+    predictiveWindowSeconds,
+    TRIGGER,
+} from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
 import { WarmWindow } from "./calendar";
 import { HpaBehavior } from "./hpa";
@@ -21,9 +34,15 @@ export type MetricSource =
     /** Predictive warm-up: the pool's request rate `lookback - lead` seconds ago (PolicySpec.history). */
     | "history"
     /** Explicit warm-up: max(gateway_warmup_replicas) of the pool. */
-    | "warmup";
+    | "warmup"
+    /** Requests handed to a worker in the last PolicySpec.activityLookbackSeconds: increase(gateway_upstream_requests_total). */
+    | "recentRequests"
+    /** Batch lines waiting in the store: max(gateway_batch_backlog) of the pool. */
+    | "batchBacklog";
 
 export interface MetricSpec {
+    /** The ScaledObject trigger this models (stacks/scalePolicy.ts TRIGGER); absent for a plain HPA's metrics. */
+    readonly trigger?: string;
     readonly source: MetricSource;
     /**
      * How the HPA reads it: "AverageValue" (External, KEDA's default for Prometheus
@@ -32,7 +51,7 @@ export interface MetricSpec {
      */
     readonly type: "AverageValue" | "Value" | "PodsAverage";
     readonly target: number;
-    /** KEDA activationThreshold (KEDA policies only). */
+    /** KEDA activationThreshold (KEDA policies only): active while the value is above it. */
     readonly activation: number;
 }
 
@@ -50,7 +69,7 @@ export interface PolicySpec {
     readonly cooldownSeconds: number;
     readonly warmWindows: readonly WarmWindow[];
     readonly fallbackReplicas: number;
-    /** Recent answered requests keep a KEDA pool active (the stack's recent-requests trigger); falls back to SimParams. */
+    /** Range of the recent-requests trigger's increase() (source "recentRequests"). */
     readonly activityLookbackSeconds?: number;
     /**
      * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
@@ -60,6 +79,8 @@ export interface PolicySpec {
     readonly coldAwareSecondsPerRequest?: number;
     /** The cold start the cold-start-aware demand drains a backlog within (the deployed query's constant). */
     readonly coldAwareColdStartSeconds?: number;
+    /** backlogDrainFactor(coldAwareSecondsPerRequest, coldAwareColdStartSeconds): the number the query writes. */
+    readonly coldAwareBacklogFactor?: number;
     /** The predictive trigger's query shape: rate over `windowSeconds` at `lookbackSeconds - leadSeconds` ago. */
     readonly history?: { readonly lookbackSeconds: number; readonly leadSeconds: number; readonly windowSeconds: number; readonly confirmSeconds?: number };
 }
@@ -75,19 +96,22 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number): PolicySpec {
-    // As components/serving/scaling.ts builds the triggers: only demand activates; the others
-    // are AverageValue over (per-replica value x routable replicas), i.e. Value semantics.
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true): PolicySpec {
+    // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
+    // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
+    // activation test of KEDA. Cron warm windows are PolicySpec.warmWindows.
     const metrics: MetricSpec[] = [
-        { source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
-        { source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: Infinity },
+        { trigger: TRIGGER.demand, source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
+        { trigger: TRIGGER.waiting, source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: NEVER_THRESHOLD },
     ];
-    if (s.latencyP95Seconds !== undefined) metrics.push({ source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: Infinity });
-    if (s.gpuUtilizationPercent !== undefined) metrics.push({ source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: Infinity });
-    // components/serving/scaling.ts: the explicit warm-up trigger (target 1, activation 0), and the predictive one.
-    metrics.push({ source: "warmup", type: "AverageValue", target: 1, activation: 0 });
+    if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: 0 });
+    // No batch store (serving.batch.enabled false): no backlog, and the ScaledObject has no batch trigger.
+    if (batchEnabled && s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
+    if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
+    if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
+    metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });
     const predictive = s.predictiveWarmup.enabled && coldStartSeconds !== undefined;
-    if (predictive) metrics.push({ source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
+    if (predictive) metrics.push({ trigger: TRIGGER.predictive, source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
     return {
         name,
         controller: "keda",
@@ -104,6 +128,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
+        coldAwareBacklogFactor: coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
         history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
     };
 }
@@ -135,7 +160,7 @@ export const REFERENCE_POLICY: PolicySpec = {
 /** One-line description for tables. */
 export function describePolicy(p: PolicySpec): string {
     const triggers = p.metrics
-        .filter((m) => m.source !== "warmup")
+        .filter((m) => m.source !== "warmup" && m.source !== "recentRequests" && m.source !== "batchBacklog")
         .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`))
         .join(" + ");
     const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");

@@ -79,7 +79,7 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
     // rate of held requests (cold-start aware) vs by their count (every held request is demand).
     const zeroConfig = classroomStack({ traffic: { seed: opts.seed ?? 1 }, scaling: { warmWindows: [] } });
     const fromZero = simulateStack(zeroConfig, sim);
-    const queueSized = { ...fromZero.input.workerPools[0].policy, name: "ours (queue-sized at zero)", coldAwareSecondsPerRequest: undefined };
+    const queueSized = { ...fromZero.input.workerPools[0].policy, name: "ours (queue-sized at zero)", coldAwareSecondsPerRequest: undefined, coldAwareBacklogFactor: undefined };
     const fromZeroQueueSized = simulateStack(zeroConfig, { ...sim, policies: { "*": queueSized } });
     const row = (name: string, sim: StackSimulation): ComparisonRow => {
         const pool = sim.expected.perPool[0];

@@ -19,12 +19,13 @@ import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
 import { SimParams, resolveParams } from "./params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
-import { mechanismsFor, poolUnneededSeconds, streamSecondsPerGiB } from "./coldStart";
+import { imageInitSeconds, mechanismsFor, poolUnneededSeconds, workerStart } from "./coldStart";
 import { durationSeconds } from "./duration";
+import { DEFAULT_SIMULATED_DAYS } from "./span";
 import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
 
 export interface SetupOptions {
-    /** Days to simulate (the "csv" profile uses its own span). @default 7 */
+    /** Days to simulate (the "csv" profile uses its own span). @default DEFAULT_SIMULATED_DAYS (span.ts: 28, as compare) */
     readonly days?: number;
     readonly params?: Partial<SimParams>;
     /** Directory a CSV trace path is relative to. @default process.cwd() */
@@ -57,7 +58,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
         }
     }
-    const days = opts.days ?? 7;
+    const days = opts.days ?? DEFAULT_SIMULATED_DAYS;
     const lookbacks = config.models.filter((m) => m.scaling.predictiveWarmup.enabled).map((m) => m.scaling.predictiveWarmup.lookbackDays);
     const historyDays = traffic.profile === "csv" ? 0 : (opts.historyDays ?? Math.max(0, ...lookbacks));
     // History first (unreported), then the batch jobs of the reported span (traffic/batch.ts).
@@ -75,6 +76,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             maxNodes: pool.maxNodes,
             ami: pool.ami,
             imageCache: config.coldStart.imageCache === "snapshot" && pool.ami === "bottlerocket",
+            imageInitSeconds: imageInitSeconds(params, mechanismsFor(config, pool, { cacheClaimName: undefined }).imageInitRateMiBps),
             // The node group's ASG tag (components/cluster/index.ts): the pool's override or the derived figure; an explicit caUnneededSeconds parameter overrides both.
             scaleDownUnneededSeconds: opts.params?.caUnneededSeconds ?? poolUnneededSeconds(pool),
         };
@@ -83,20 +85,21 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
         const gpuPool = config.gpuPools.findIndex((p) => p.name === m.pool);
         const pool = config.gpuPools[gpuPool];
         const override = traffic.service[m.name] ?? traffic.service[m.id];
+        const mechanisms = mechanismsFor(config, pool, m);
         return {
             name: m.name,
             model: m.id,
             weightsGiB: m.spec.weightsGiB,
-            coldStart: mechanismsFor(config, pool, m),
-            streamSecondsPerGiB: streamSecondsPerGiB(params, poolNodePrice(config, pool).instanceType),
+            coldStart: mechanisms,
+            start: workerStart(params, mechanisms, m.spec.weightsGiB, poolNodePrice(config, pool).instanceType, config.coldStart.phases),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool)),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), config.serving.batch.enabled),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
-    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS, backlogPerReplica: config.models.map((m) => m.scaling.batchBacklogPerReplica) } : undefined;
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch };
+    const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS } : undefined;
+    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch, coldStartMeasured: config.coldStart.phases };
 }
 
 /**

@@ -4,14 +4,17 @@
  * the cluster and the control loops (gateway.ts, cluster.ts, control.ts) each own the
  * rules for their part and change this state only through their own methods.
  */
+import { ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS } from "../../stacks/scalePolicy";
 import { KIND_IMAGE, Trace } from "../traffic/trace";
 import type { BatchTrace } from "../traffic/batch";
 import { BatchSim } from "./batch";
 import { warmWindowTable } from "./calendar";
 import { EventHeap } from "./heap";
+import { durationBucketBounds, PoolSeries } from "./exported";
 import { HpaController } from "./hpa";
 import { KedaState } from "./keda";
 import { SimParams } from "./params";
+import type { SignalRecording } from "./recording";
 import { serviceSeconds } from "./service";
 import { GpuPoolSetup, OUTCOME, SimInput, WorkerPoolSetup } from "./types";
 
@@ -100,8 +103,10 @@ export class Node {
     goneAt = Infinity;
     slotsUsed = 0;
     pods: Pod[] = [];
-    /** When the vLLM image is (or will be) on the node's disk. */
+    /** When the vLLM image is (or will be) on the node's disk (with a snapshot volume: when EBS has initialized it). */
     imageReadyAt = Infinity;
+    /** The image comes on the image-cache snapshot's data volume. */
+    imageFromSnapshot = false;
     emptySince = Infinity;
     constructor(
         readonly gp: number,
@@ -115,7 +120,8 @@ export interface WorkerPoolState {
     readonly hpa: HpaController;
     readonly keda: KedaState;
     readonly windows: readonly { table: Uint8Array; replicas: number }[];
-    readonly tracksLatency: boolean;
+    /** What Prometheus holds about the pool: all the triggers read. */
+    readonly series: PoolSeries;
     pods: Pod[];
     ready: Pod[];
     /** Deployment spec.replicas. */
@@ -128,26 +134,10 @@ export interface WorkerPoolState {
     heldCount: number;
     inflight: number;
     waitingTotal: number;
-    /** Last scrape of the gateway and vLLM metrics. */
-    snapDemand: number;
-    snapWaiting: number;
+    /** vLLM waiting requests per pod at the last scrape, and pods without metrics yet (the reference policy's per-pod metric). */
     snapWaitingPerPod: number[];
     snapWaitingMissing: number;
-    snapLatencyP95: number;
-    /** Predictive trigger value (last week's request rate) and explicit warm-up replicas at the last scrape. */
-    snapHistory: number;
-    snapWarmup: number;
-    /** The pool's arrivals, history (negative times) first, ascending: what gateway_requests_total remembers. */
-    arrivalsAll: Float64Array;
-    /** Held counts at recent scrapes (the cold-start-aware demand's deriv window). */
-    heldSamples: { t: number; held: number }[];
     warmups: { from: number; until: number; replicas: number }[];
-    /** Scrape samples inside the query lookback window. */
-    samples: { t: number; demand: number; waiting: number }[];
-    lastArrival: number;
-    /** lastArrival as of the last scrape (what a requests counter shows). */
-    snapLastArrival: number;
-    recent: { t: number; latency: number }[];
     failedSyncs: number;
     /** Start of the current cold start (NaN when none). */
     episodeStart: number;
@@ -203,6 +193,8 @@ export class SimState {
     readonly reqPod: (Pod | undefined)[];
     /** Batch lines of the trace (capacity/sim/batch.ts), when it has any. */
     readonly batch: BatchSim | undefined;
+    /** The run's signals and trigger readings (SimParams.recordSignals). */
+    readonly rec: SignalRecording | undefined;
 
     constructor(readonly input: SimInput) {
         this.p = input.params;
@@ -221,15 +213,20 @@ export class SimState {
             this.service[i] = serviceSeconds(this.trace.kinds[i] === KIND_IMAGE ? s.image : s.text, this.trace.z[i]);
         }
         this.gps = input.gpuPools.map((setup) => ({ setup, nodes: [], retired: [], pending: [], nodeSeq: 0, nodeLaunches: 0, peakNodes: 0, interruptions: 0 }));
-        this.wps = input.workerPools.map((setup) => newWorkerPool(setup));
-        this.wps.forEach((w, wi) => {
-            const all: number[] = [];
-            const h = this.trace.history;
-            if (h) for (let i = 0; i < h.times.length; i++) if (h.pools[i] === wi) all.push(h.times[i]);
-            for (let i = 0; i < n; i++) if (this.trace.pools[i] === wi) all.push(this.trace.times[i]);
-            w.arrivalsAll = Float64Array.from(all);
+        const h = this.trace.history;
+        // The gateway has been up since before the history Prometheus keeps: scrapes from its start.
+        const clock = { period: this.p.scrapeSeconds, start: -(h?.seconds ?? 0), outages: this.p.metricOutages };
+        // Gauge scrapes kept: the longest range a gauge query reads (2 min), plus two.
+        const keep = Math.ceil(Math.max(ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS) / this.p.scrapeSeconds) + 2;
+        this.wps = input.workerPools.map((setup, wi) => {
+            const history: number[] = [];
+            if (h) for (let i = 0; i < h.times.length; i++) if (h.pools[i] === wi) history.push(h.times[i]);
+            const bounds = setup.policy.metrics.some((m) => m.source === "latencyP95") ? durationBucketBounds(input.gateway.maxWaitSeconds) : undefined;
+            const w = newWorkerPool(setup, new PoolSeries(clock, keep, history, bounds));
             w.warmups = (input.warmups ?? []).filter((x) => x.pool === wi).map((x) => ({ from: x.from, until: x.until, replicas: x.replicas }));
+            return w;
         });
+        this.rec = this.p.recordSignals ? { events: [], evaluations: [] } : undefined;
         const bt = this.trace as BatchTrace;
         this.batch = input.batch && bt.batch && bt.batchJobs ? new BatchSim(this, input.batch, bt.batch, bt.batchJobs) : undefined;
     }
@@ -248,7 +245,7 @@ export class SimState {
     }
 }
 
-function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
+function newWorkerPool(setup: WorkerPoolSetup, series: PoolSeries): WorkerPoolState {
     const pol = setup.policy;
     return {
         setup,
@@ -256,7 +253,7 @@ function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
         hpa: new HpaController(pol.behavior, Math.max(1, pol.minReplicas), pol.maxReplicas),
         keda: { lastActive: -Infinity },
         windows: pol.controller === "keda" ? pol.warmWindows.map((w) => ({ table: warmWindowTable(w), replicas: w.replicas })) : [],
-        tracksLatency: pol.metrics.some((m) => m.source === "latencyP95"),
+        series,
         pods: [],
         ready: [],
         desired: 0,
@@ -268,20 +265,9 @@ function newWorkerPool(setup: WorkerPoolSetup): WorkerPoolState {
         heldCount: 0,
         inflight: 0,
         waitingTotal: 0,
-        snapDemand: 0,
-        snapWaiting: 0,
         snapWaitingPerPod: [],
         snapWaitingMissing: 0,
-        snapLatencyP95: 0,
-        snapHistory: 0,
-        snapWarmup: 0,
-        arrivalsAll: new Float64Array(0),
-        heldSamples: [],
         warmups: [],
-        samples: [],
-        lastArrival: -Infinity,
-        snapLastArrival: -Infinity,
-        recent: [],
         failedSyncs: 0,
         episodeStart: NaN,
         arrived: 0,

@@ -4,9 +4,10 @@
 import { Trace } from "../traffic/trace";
 import type { BatchResult, BatchSetup } from "./batch";
 import type { GpuAmi } from "../../stacks/validate";
-import { ColdStartMechanisms } from "./coldStart";
+import { ColdStartMechanisms, MeasuredPhases, WorkerStart } from "./coldStart";
 import { SimParams } from "./params";
 import { PolicySpec } from "./policy";
+import type { SignalRecording } from "./recording";
 import { ServiceProfile } from "./service";
 
 /** Final outcome of a request (SimResult.outcome). */
@@ -20,8 +21,8 @@ export interface WorkerPoolSetup {
     readonly weightsGiB: number;
     /** How its pods start (image cache, weights from S3, compile cache): capacity/sim/coldStart.ts. */
     readonly coldStart: ColdStartMechanisms;
-    /** Seconds per GiB the Run:ai streamer needs from S3 on the pool's (cheapest) instance type. */
-    readonly streamSecondsPerGiB: number;
+    /** Its pods' start after the image, expected figures on the pool's (cheapest) instance type (coldStart.ts workerStart). */
+    readonly start: WorkerStart;
     /** Index into SimInput.gpuPools. */
     readonly gpuPool: number;
     readonly policy: PolicySpec;
@@ -45,6 +46,8 @@ export interface GpuPoolSetup {
     readonly ami: GpuAmi;
     /** New nodes have the vLLM image on their data volume (image-cache snapshot). */
     readonly imageCache: boolean;
+    /** With the image cache: seconds from launch until the data volume's EBS initialization is done (coldStart.ts imageInitSeconds). */
+    readonly imageInitSeconds: number;
     /** Cluster Autoscaler removes an empty node of the pool after this long (the ASG's autoscaling-options tag). */
     readonly scaleDownUnneededSeconds: number;
 }
@@ -61,6 +64,8 @@ export interface SimInput {
     readonly warmups?: readonly Warmup[];
     /** Batch jobs in the trace (traffic.batches; capacity/sim/batch.ts). */
     readonly batch?: BatchSetup;
+    /** The team's measured cold-start phases (gpuserve:coldStart.phases), replacing the modelled ones. @default {} */
+    readonly coldStartMeasured?: MeasuredPhases;
 }
 
 export interface Warmup {
@@ -137,4 +142,6 @@ export interface SimResult {
     readonly series?: Series;
     /** Batch jobs (absent without traffic.batches); their lines are not in the latency figures. */
     readonly batch?: BatchResult;
+    /** Every exported signal change and trigger reading (SimParams.recordSignals). */
+    readonly signals?: SignalRecording;
 }

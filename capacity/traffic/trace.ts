@@ -30,7 +30,7 @@ export interface Trace {
      * pools: what Prometheus remembers of last week, read by the predictive warm-up. Not
      * simulated, not reported.
      */
-    readonly history?: { readonly times: Float64Array; readonly pools: Uint16Array };
+    readonly history?: { readonly times: Float64Array; readonly pools: Uint16Array; /** Length of the history before time 0. */ readonly seconds: number };
 }
 
 /** Splits a trace generated from `historySeconds` before the span into history (shifted negative) and the span. */
@@ -47,7 +47,7 @@ export function splitHistory(trace: Trace, historySeconds: number): Trace {
         kinds: trace.kinds.slice(k),
         pools: trace.pools.slice(k),
         z: trace.z.slice(k),
-        history: { times: shift(trace.times.slice(0, k)), pools: trace.pools.slice(0, k) },
+        history: { times: shift(trace.times.slice(0, k)), pools: trace.pools.slice(0, k), seconds: historySeconds },
     };
 }
 

@@ -10,7 +10,20 @@
  * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
-import { HPA_BEHAVIOR, PREDICTIVE_CONFIRM_SECONDS, cooldownSecondsFor, predictiveLeadSeconds, predictiveWindowSeconds } from "../../stacks/scalePolicy";
+import {
+    ARRIVAL_RATE_RANGE_SECONDS,
+    ARRIVAL_RATE_STEP_SECONDS,
+    HPA_BEHAVIOR,
+    LATENCY_RANGE_SECONDS,
+    NEVER_THRESHOLD,
+    PREDICTIVE_CONFIRM_SECONDS,
+    TRIGGER,
+    backlogDrainFactor,
+    cooldownSecondsFor,
+    predictiveLeadSeconds,
+    predictiveWindowSeconds,
+    warmWindowTrigger,
+} from "../../stacks/scalePolicy";
 
 export interface ScaledObjectInput {
     readonly poolName: string;
@@ -49,13 +62,11 @@ export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number,
     const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
     const backlog = `((sum(gateway_queue_depth${sel}) or vector(0)) + ${waiting})`;
     const running = `clamp_min((sum(gateway_inflight_requests${sel}) or vector(0)) - ${waiting}, 0)`;
-    const arrivals = `(clamp_min(deriv(sum(gateway_queue_depth${sel})[2m:15s]), 0) or vector(0))`;
-    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${backlog} * ${round(workerSecondsPerRequest / coldStartSeconds)}), 1)`;
+    const arrivals = `(clamp_min(deriv(sum(gateway_queue_depth${sel})[${ARRIVAL_RATE_RANGE_SECONDS}s:${ARRIVAL_RATE_STEP_SECONDS}s]), 0) or vector(0))`;
+    const replicas = `clamp_min(ceil(${arrivals} * ${workerSecondsPerRequest} + ${backlog} * ${backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds)}), 1)`;
     // clamp_max takes a scalar bound: scalar() of the one-element replicas vector.
     return `${running} + clamp_max(${backlog}, scalar(${queueDepthPerReplica} * ${replicas}))`;
 }
-
-const round = (x: number) => Number(x.toPrecision(4));
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
 export function scalingQueries(pool: string) {
@@ -70,7 +81,7 @@ export function scalingQueries(pool: string) {
         // keeps KEDA's fallback available (it only supports AverageValue triggers).
         // `>= 0` drops NaN, which `or vector(0)` would keep: histogram_quantile is NaN once no request finished in
         // the window (0/0), and scalar() of no workers is NaN (Prometheus docs, "histogram_quantile", "scalar").
-        latencyP95: `((histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[2m]))) * scalar(count(vllm:num_requests_running${sel}))) >= 0) or vector(0)`,
+        latencyP95: `((histogram_quantile(0.95, sum by (le) (rate(gateway_request_duration_seconds_bucket${sel}[${LATENCY_RANGE_SECONDS}s]))) * scalar(count(vllm:num_requests_running${sel}))) >= 0) or vector(0)`,
         // Every gateway replica exports the same backlog (read from Valkey): max, not sum.
         batchBacklog: `max(gateway_batch_backlog${sel}) or vector(0)`,
         // `and on (namespace, pod)` keeps the GPUs of the pool's pods without multiplying by any
@@ -94,7 +105,7 @@ export function scalingQueries(pool: string) {
  * The series is gateway_upstream_requests_total (gateway/src/metrics.ts: requests handed to a worker),
  * never gateway_requests_total, which counts cache hits and refusals (429) too: a burst of refused or
  * cached requests must not warm a GPU next week, nor keep a cancelled class's GPU. The simulator's
- * historyRate (capacity/sim/control.ts) computes the same.
+ * model: capacity/sim/triggers.ts `predictive`.
  */
 export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
     const series = `gateway_upstream_requests_total{pool="${pool}"}`;
@@ -165,7 +176,7 @@ function prometheusTrigger(name: string, url: string, query: string, threshold: 
  * already (gateway_inflight_requests), so the pool stays up until the batch is done.
  */
 export function batchTrigger(url: string, query: string, perReplica: number): Record<string, unknown> | undefined {
-    return perReplica > 0 ? prometheusTrigger("batch-backlog", url, query, perReplica, 0) : undefined;
+    return perReplica > 0 ? prometheusTrigger(TRIGGER.batchBacklog, url, query, perReplica, 0) : undefined;
 }
 
 export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unknown> {
@@ -173,35 +184,34 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     const q = scalingQueries(input.poolName);
     const url = input.prometheusUrl;
     // Only demand wakes the pool (0 -> 1). The sizing triggers below can be non-zero only
-    // while workers run, so they never activate (threshold NEVER) and only size.
-    const NEVER = 1e9;
+    // while workers run, so they never activate (NEVER_THRESHOLD) and only size.
     const triggers: Record<string, unknown>[] = [
         prometheusTrigger(
-            "demand",
+            TRIGGER.demand,
             url,
             input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds),
             s.queueDepthPerReplica,
             0,
         ),
-        prometheusTrigger("vllm-waiting", url, q.waiting, s.waitingPerReplica, NEVER),
+        prometheusTrigger(TRIGGER.waiting, url, q.waiting, s.waitingPerReplica, NEVER_THRESHOLD),
     ];
     // Keeps the pool active (never sizes it) while requests were answered recently: gauges
     // sampled every poll can read 0 between sparse requests and let the pool cool to zero mid-class.
-    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger("recent-requests", url, q.recentRequests(s.activityLookbackSeconds), NEVER, 0));
+    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger(TRIGGER.recentRequests, url, q.recentRequests(s.activityLookbackSeconds), NEVER_THRESHOLD, 0));
     const batch = input.batchEnabled === false ? undefined : batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
     if (batch) triggers.push(batch);
-    if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger("latency-p95", url, q.latencyP95, s.latencyP95Seconds, NEVER));
-    if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger("gpu-utilization", url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER));
+    if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger(TRIGGER.latencyP95, url, q.latencyP95, s.latencyP95Seconds, NEVER_THRESHOLD));
+    if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
-    triggers.push(prometheusTrigger("warmup", url, warmupQuery(input.poolName), 1, 0));
+    triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName), 1, 0));
     if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
-        triggers.push(prometheusTrigger("predictive", url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+        triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }
     s.warmWindows.forEach((w, i) => {
         triggers.push({
             type: "cron",
-            name: `warm-${i}`,
+            name: warmWindowTrigger(i),
             metadata: { timezone: input.timezone, start: cronAt(w.start, w.days), end: cronAt(w.end, w.days), desiredReplicas: String(w.replicas) },
         });
     });

@@ -45,7 +45,7 @@ class DeferredChildren {
 }
 
 /** Fine buckets for answers that start at once (seconds). */
-const FAST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+export const FAST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const WAIT_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300];
 /** Past the fine buckets, one bucket every 5 minutes. */
 const SLOW_STEP_SECONDS = 300;

@@ -28,8 +28,8 @@ describe("batch jobs in the simulator", () => {
     });
 
     it("answers every line, keeps them out of the interactive latency, and costs the batch", () => {
-        const without = simulateStack(oneStack({ traffic: classroom }));
-        const withBatch = simulateStack(oneStack({ traffic: { ...classroom, batches: scans } }));
+        const without = simulateStack(oneStack({ traffic: classroom }), { days: 7 });
+        const withBatch = simulateStack(oneStack({ traffic: { ...classroom, batches: scans } }), { days: 7 });
         const b = withBatch.result.batch!;
         assert.strictEqual(b.lines, 500);
         assert.strictEqual(b.answered, 500);
@@ -50,10 +50,10 @@ describe("batch jobs in the simulator", () => {
     it("wakes a pool at zero for a batch on its own trigger, and finishes it long before the next day", () => {
         // No interactive traffic at all: only the batch-backlog trigger can start a worker.
         const config = oneStack({ traffic: { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }], batches: scans } });
-        const r = simulateStack(config).result;
+        const r = simulateStack(config, { days: 7 }).result;
         assert.strictEqual(r.batch!.answered, 500);
         for (const j of r.batch!.jobs) assert.ok(j.makespanSeconds < 2 * 3600, `job at ${j.submittedAt}: ${j.makespanSeconds} s`);
         assert.ok(r.usd > 0);
-        assert.ok(expectedCost(config).batch!.completionSeconds!.max > 60, "includes the cold start");
+        assert.ok(expectedCost(config, { days: 7 }).batch!.completionSeconds!.max > 60, "includes the cold start");
     });
 });

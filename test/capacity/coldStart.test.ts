@@ -7,34 +7,44 @@ import * as assert from "assert";
 import { IMAGE_CACHE_BUILD, imageCacheBuildUsd } from "../../capacity/cacheCost";
 import { BUILDER_INSTANCE_TYPE } from "../../components/cluster/imageCache/runbook";
 import { AWS_PRICES, instanceSpec } from "../../stacks/catalog/instances";
-import { allocatableAfterLaunch, coldStartPhases, mechanismsFor, totalSeconds } from "../../capacity/sim/coldStart";
+import { ColdStartPhase, allocatableAfterLaunch, coldStartPhases, imageInitSeconds, mechanismsFor, pessimisticTotalSeconds, totalSeconds } from "../../capacity/sim/coldStart";
+import { ConfigError } from "../../stacks/errors";
+import { StackConfig } from "../../stacks/validate";
 import { workerColdStart } from "../../capacity/sim/coldStartReport";
 import { holdBoundSeconds } from "../../capacity/sim/holdBound";
 import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { simulateStack } from "../../capacity/sim";
 import { loadStack } from "../../scripts/compare";
-import { ROOT } from "../helpers/program";
+import { ROOT, runStack, stackConfig } from "../helpers/program";
 import { UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
 
 const p = DEFAULT_SIM_PARAMS;
-const phase = (phases: { phase: string; seconds: number }[], re: RegExp) => phases.find((x) => re.test(x.phase))!.seconds;
 
 describe("cold start phases follow the stack's config", () => {
-    it("dev and prod: every worker pool's median cold start from zero is <= 180 s, the sum of phases that each cite a source", () => {
+    it("dev and prod: every phase cites a source and has a pessimistic figure >= its expected one; the totals are their sums", () => {
         for (const stack of ["dev", "prod"]) {
             const config = loadStack(ROOT, stack);
             const input = buildSimInput(config, { days: 1, root: ROOT });
             config.models.forEach((m, wi) => {
                 const c = workerColdStart(config, input, wi);
-                assert.ok(c.coldStartSeconds <= 180, `${stack} ${m.name}: ${c.coldStartSeconds} s`);
                 assert.strictEqual(c.coldStartSeconds, totalSeconds(c.coldStartPhases));
-                for (const x of c.coldStartPhases) assert.ok(x.source.length > 10 && x.seconds >= 0, `${stack} ${m.name} ${x.phase}`);
+                assert.strictEqual(c.coldStartPessimisticSeconds, pessimisticTotalSeconds(c.coldStartPhases));
+                assert.deepStrictEqual(
+                    c.coldStartPhases.map((x) => x.key),
+                    ["trigger", "autoscaler", "nodeBoot", "gpuAdvertised", "image", "weights", "engineStart", "engineInit", "routable", "firstAnswer"],
+                );
+                for (const x of c.coldStartPhases) {
+                    assert.ok(x.source.length > 10, `${stack} ${m.name} ${x.phase}: no source`);
+                    assert.ok(x.seconds >= 0 && x.pessimisticSeconds >= x.seconds, `${stack} ${m.name} ${x.phase}: ${x.seconds} / ${x.pessimisticSeconds}`);
+                }
+                // The hold bound covers the slowest pool's pessimistic start (without the answer) with margin.
+                assert.ok(config.serving.gateway.maxWaitSeconds >= c.coldStartPessimisticSeconds, `${stack} ${m.name}: hold ${config.serving.gateway.maxWaitSeconds} s < ${c.coldStartPessimisticSeconds} s`);
             });
         }
     });
 
-    it("the simulated dev month answers the first request after a cold start within 180 s at the median", () => {
+    it("the simulated month pays the modelled cold start: median time to first answer within the drawn phases' spread of the expected total", () => {
         // Warm-ups off (predictive and the teacher's), so the month has cold starts to measure.
         const dev = loadStack(ROOT, "dev");
         const cold = {
@@ -44,31 +54,97 @@ describe("cold start phases follow the stack's config", () => {
         };
         const sim = simulateStack(cold, { days: 7, root: ROOT });
         const t = sim.expected.timeToFirstAnswerSeconds!;
-        assert.ok(t.median <= 180, `median ${t.median} s`);
+        const c = sim.expected.perPool[0].workerPools[0];
+        // Drawn: the node's boot (80-120 s); the rest is expected figures. A pool already starting (a node
+        // left over) answers sooner, so the median sits at most one boot spread above the expected total.
+        assert.ok(t.median <= c.coldStartSeconds + 20 && t.median >= c.coldStartSeconds - 60, `median ${t.median} s vs modelled ${c.coldStartSeconds} s`);
+        assert.ok(t.max <= c.coldStartPessimisticSeconds, `worst ${t.max} s vs pessimistic ${c.coldStartPessimisticSeconds} s`);
         assert.strictEqual(sim.expected.requests.rejected503, 0);
     });
 
     it("each mechanism switched off puts its slow phase back", () => {
         const at = (o: Parameters<typeof oneStack>[0]) => {
             const config = oneStack(o);
-            return coldStartPhases(p, { mechanisms: mechanismsFor(config, config.gpuPools[0], config.models[0]), weightsGiB: 4.3, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswerSeconds: 1 });
+            return coldStartPhases(p, { mechanisms: mechanismsFor(config, config.gpuPools[0], config.models[0]), weightsGiB: 4.3, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 1, pessimistic: 1.3 } });
+        };
+        const fig = (phases: ColdStartPhase[], key: string) => {
+            const x = phases.find((y) => y.key === key)!;
+            return [x.seconds, x.pessimisticSeconds];
         };
         const on = at({});
-        assert.strictEqual(phase(on, /^weights streamed from S3/), 3.7); // 4.3 GiB at 1.25 GB/s (g5.xlarge 10 Gbit/s)
-        assert.strictEqual(phase(on, /^vLLM image \(pre-pulled/), 5);
-        assert.strictEqual(phase(on, /^torch\.compile \(cached, restored from S3\)/), 28);
-        assert.strictEqual(phase(on, /^node boot to Ready \(bottlerocket\)/), 45);
-        assert.strictEqual(phase(at({ coldStart: { weights: "huggingface" } }), /^weights downloaded from Hugging Face/), 24.5);
-        assert.strictEqual(phase(at({ coldStart: { imageCache: "none" } }), /^vLLM image pull/), 300);
-        assert.strictEqual(phase(at({ coldStart: { compileCache: "none" } }), /uncached/), 200);
+        // 4.3 GiB at 70.8 % of g5.xlarge's 10 Gbit/s burst (expected) and 2.5 Gbit/s baseline (pessimistic).
+        assert.deepStrictEqual(fig(on, "weights"), [5.2, 20.9]);
+        // The 35 GB snapshot initialized at 300 MiB/s (the default): 111.3 s from launch, less boot and plugin (105 s), + 5 s
+        // create; pessimistic 10 % slower: 123.6 s. Lazy (no published rate, taken as 100 MiB/s): 333.8 s and 370.9 s.
+        assert.deepStrictEqual(fig(on, "image"), [11.3, 23.6]);
+        assert.deepStrictEqual(fig(at({ coldStart: { imageCacheInitRateMiBps: 0 } }), "image"), [233.8, 270.9]);
+        assert.deepStrictEqual(fig(on, "engineInit"), [37.1, 214.6]); // 9.6 profile + 24.5 cached compile and graphs + 3 restore; a cache miss: 200
+        assert.deepStrictEqual(fig(on, "nodeBoot"), [100, 120]);
+        assert.deepStrictEqual(fig(on, "routable"), [11, 21]);
+        assert.deepStrictEqual(fig(at({ coldStart: { weights: "huggingface" } }), "weights"), [24.5, 24.5]);
+        assert.deepStrictEqual(fig(at({ coldStart: { imageCache: "none" } }), "image"), [300, 480]);
+        assert.deepStrictEqual(fig(at({ coldStart: { compileCache: "none" } }), "engineInit"), [209.6, 209.6]);
         const al = at({ ami: "al2023", coldStart: { imageCache: "none" } });
-        assert.strictEqual(phase(al, /^node boot to Ready \(al2023\)/), 135);
-        assert.strictEqual(phase(al, /^GPU advertised/), 10);
+        assert.deepStrictEqual(fig(al, "nodeBoot"), [135, 180]);
+        assert.deepStrictEqual(fig(al, "gpuAdvertised"), [10, 10]);
         assert.ok(totalSeconds(at(UNOPTIMIZED)) > 700, "all off: the ~12 minutes of the issue");
+    });
+
+    it("follows the EBS initialization rate of the image-cache volume: provisioned 300 MiB/s hides behind the boot, lazy does not", () => {
+        const config = oneStack({});
+        const m = mechanismsFor(config, config.gpuPools[0], config.models[0]);
+        const image = (rate: number) => coldStartPhases(p, { mechanisms: { ...m, imageInitRateMiBps: rate }, weightsGiB: 4.3, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 1, pessimistic: 1 } }).find((x) => x.key === "image")!;
+        // 35 GB at 300 MiB/s = 111.3 s from launch (EBS user guide's example: 10 GiB at 300 MiB/s in 34.1 s), 6.3 s after the node's 105 s.
+        assert.strictEqual(imageInitSeconds(p, 300), (35e9 / (300 * 1048576)));
+        assert.deepStrictEqual([image(300).seconds, image(300).pessimisticSeconds], [11.3, 23.6]);
+        assert.deepStrictEqual([image(100).seconds, image(0).seconds], [233.8, 233.8]);
+        assert.match(image(0).source, /lazy initialization, which has no published rate/);
+    });
+
+    it("takes a team's measured phases in place of the model, in the report, the hold bound and the simulation", () => {
+        // Fixed boot and image figures (expected = pessimistic): the simulated start is then exact.
+        const measured = { nodeBoot: { expected: 60, pessimistic: 60 }, image: { expected: 20, pessimistic: 20 }, engineInit: { expected: 30, pessimistic: 45 } };
+        // Lazy initialization (333.8 s) outlasts any boot, so the modelled start does not depend on the boot draw.
+        const base = oneStack({ coldStart: { imageCacheInitRateMiBps: 0 } });
+        const mine = oneStack({ coldStart: { imageCacheInitRateMiBps: 0, phases: measured } });
+        const phases = (cfg: StackConfig) => workerColdStart(cfg, buildSimInput(cfg, { days: 1 }), 0).coldStartPhases;
+        for (const [key, f] of Object.entries(measured)) {
+            const x = phases(mine).find((y) => y.key === key)!;
+            assert.deepStrictEqual([x.seconds, x.pessimisticSeconds], [f.expected, f.pessimistic], key);
+            assert.match(x.source, new RegExp(`measured by the team \\(gpuserve:coldStart\\.phases\\.${key}\\)`));
+        }
+        assert.deepStrictEqual(phases(mine).find((y) => y.key === "weights"), phases(base).find((y) => y.key === "weights"));
+        assert.ok(mine.serving.gateway.maxWaitSeconds < base.serving.gateway.maxWaitSeconds, `${mine.serving.gateway.maxWaitSeconds} vs ${base.serving.gateway.maxWaitSeconds}`);
+        // The simulated start follows: one request at zero, answered after the measured phases.
+        const { root, file } = csvTrace(["1000,image"]);
+        const run = (cfg: StackConfig) => simulateStack({ ...cfg, traffic: { ...cfg.traffic, profile: "csv", csvFile: file, service: fixedService(1, 4) } } as StackConfig, { root }).result.completion[0];
+        const faster = run(base) - run(mine);
+        // Modelled: the pod waits for the lazily initialized volume (333.8 s from launch, whatever the 80-120 s boot) + 5 s
+        // create, then weights, process start and engine init (37.1 s). Measured: the 60 s boot, 5 s plugin, 20 s image,
+        // engine init 30 s.
+        const vllm = (cfg: StackConfig) => buildSimInput(cfg, { days: 1 }).workerPools[0].start.vllmSeconds;
+        const saved = imageInitSeconds(p, 0) + p.imagePullCachedSeconds + vllm(base) - (60 + 5 + 20 + vllm(mine));
+        assert.ok(Math.abs(faster - saved) < 1e-6, `measured phases saved ${faster} s, expected ${saved} s`);
+    });
+
+    it("rejects measured phases that are not sourced figures: a pessimistic below the expected, a negative, an unknown phase, a missing figure", () => {
+        const bad = (phases: Record<string, unknown>) => () => oneStack({ coldStart: { phases } });
+        assert.throws(bad({ nodeBoot: { expected: 90, pessimistic: 60 } }), (e: unknown) => e instanceof ConfigError && e.message === "Invalid stack config: gpuserve:coldStart.phases.nodeBoot.pessimistic: 60 s is below the phase's expected 90 s: a slow start cannot be faster than a typical one. Fix: enter the slowest nodeBoot you measured (at least 90 s) as pessimistic, and the typical one as expected");
+        assert.throws(bad({ weights: { expected: -1, pessimistic: 5 } }), /gpuserve:coldStart\.phases\.weights\.expected: must be >= 0 seconds \(got -1\)/);
+        assert.throws(bad({ nodeboot: { expected: 90, pessimistic: 120 } }), /gpuserve:coldStart\.phases\.nodeboot: unknown key 'nodeboot'\. Fix: did you mean 'nodeBoot'\?/);
+        assert.throws(bad({ image: { expected: 20 } }), /gpuserve:coldStart\.phases\.image\.pessimistic: must be seconds as a number, e\.g\. 95 \(it is missing\)/);
+        assert.throws(bad({ routable: { expected: 5, pessimistic: 7200 } }), /gpuserve:coldStart\.phases\.routable\.pessimistic: must be at most 3600 seconds/);
     });
 
     it("rejects an image cache on an AL2023 pool: the snapshot is a Bottlerocket data volume", () => {
         assert.throws(() => oneStack({ ami: "al2023" }), /gpuserve:gpuPools\[0\]\.ami: pool 'gpu' uses "al2023", but gpuserve:coldStart\.imageCache is "snapshot"/);
+    });
+
+    it("models the startup probe period the workers deploy", async () => {
+        const run = await runStack(stackConfig("dev"));
+        const dep = run.resources.find((r) => (r.inputs as { kind?: string }).kind === "Deployment" && (r.inputs as { metadata: { name: string } }).metadata.name.startsWith("worker-"))!;
+        const probe = (dep.inputs as { spec: { template: { spec: { containers: { startupProbe: { periodSeconds: number } }[] } } } }).spec.template.spec.containers[0].startupProbe;
+        assert.strictEqual(probe.periodSeconds, p.startupProbePeriodSeconds);
     });
 });
 
@@ -104,8 +180,13 @@ describe("gateway hold bound", () => {
         const slow = oneStack(UNOPTIMIZED);
         assert.strictEqual(fast.serving.gateway.maxWaitSeconds, holdBoundSeconds(fast));
         assert.ok(fast.serving.gateway.maxWaitSeconds < slow.serving.gateway.maxWaitSeconds, `${fast.serving.gateway.maxWaitSeconds} vs ${slow.serving.gateway.maxWaitSeconds}`);
-        // Fast stack, worst case: full scrape, poll, buffer, scan, a 60 s boot, first compile (200 s): ~ 365 s -> x1.25 + 60 -> 540.
-        assert.strictEqual(fast.serving.gateway.maxWaitSeconds, 540);
+        // The pessimistic start without its answer: full scrape and poll (30), buffer and scan (40), a 120 s boot, 10 s plugin,
+        // the image volume's initialization 10 % below 300 MiB/s (23.6), weights at the baseline bandwidth (20.9), process
+        // start 30, a compile-cache miss (214.6), routable 21: 510.1 s -> x1.25 + 60 = 697.6 -> 720 (30 s steps).
+        const input0 = buildSimInput(fast, { days: 1 });
+        const worst = pessimisticTotalSeconds(workerColdStart(fast, input0, 0).coldStartPhases.filter((x) => x.key !== "firstAnswer"));
+        assert.strictEqual(worst, 510.1);
+        assert.strictEqual(fast.serving.gateway.maxWaitSeconds, 720);
         const input = buildSimInput(fast, { days: 1 });
         assert.ok(fast.serving.gateway.maxWaitSeconds > 2 * workerColdStart(fast, input, 0).coldStartSeconds);
         assert.strictEqual(oneStack({ gateway: { maxWaitSeconds: 900 } }).serving.gateway.maxWaitSeconds, 900);

@@ -3,8 +3,11 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { UsageError, loadStack } from "../../scripts/compare";
-import { simulateStack } from "../../capacity/sim";
+import { UsageError, compareColumns, loadStack } from "../../scripts/compare";
+import { planStack } from "../../scripts/engine/plan";
+import { DEFAULT_SIMULATED_DAYS, simulateStack, spanLabel } from "../../capacity/sim";
+import { expectedSummary } from "../../capacity/sim/report/summary";
+import { comparisonRows } from "../../capacity/sim/report/table";
 import { representativeDay, stackChart } from "../../capacity/sim/report/chart";
 import { renderMarkdown, renderTerminal } from "../../capacity/sim/report/table";
 import { listStacks } from "../../scripts/engine/stackFile";
@@ -15,6 +18,24 @@ const ROOT = path.resolve(__dirname, "../..");
 
 describe("compare", function () {
     this.timeout(60000);
+
+    it("gives the plan's figures for dev: the same span and seed by default, printed by both", async () => {
+        const plan = await planStack(ROOT, "dev");
+        const [column] = compareColumns(ROOT, ["dev"]);
+        const expected = plan.cost.expected!;
+        assert.deepStrictEqual(column.sim.expected, expected);
+        assert.strictEqual(expected.days, DEFAULT_SIMULATED_DAYS);
+        assert.strictEqual(expected.seed, column.config.traffic.seed);
+        // What each prints: the span, and the same monthly cost.
+        const summary = expectedSummary(expected).join("\n");
+        const table = comparisonRows([column]);
+        const cell = (label: string) => table.find((r) => r.label === label)!.cells[0].join(" ");
+        assert.ok(summary.includes(`(${spanLabel(expected)},`), summary);
+        assert.strictEqual(cell("Traffic profile"), `classroom (${spanLabel(expected)})`);
+        const usd = `$${expected.usdPerMonth.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+        assert.ok(summary.includes(`cost per month:`) && summary.includes(usd), `plan summary lacks ${usd}`);
+        assert.ok(cell("Expected USD/month").startsWith(usd), cell("Expected USD/month"));
+    });
 
     it("loads a stack file offline by name", () => {
         const dev = loadStack(ROOT, "dev");

@@ -77,9 +77,9 @@ describe("warmWindowTable (KEDA cron trigger)", () => {
 describe("activation through the simulated loop", () => {
     // An unoptimized stack with fixed draws, so the cold-start chain is exact: the autoscaler's GPU buffer 30
     // + AL2023 boot 120 + device plugin 10 after Ready (its 90 s from launch are inside the boot) + pull 300
-    // + vLLM (4.3 GiB x (3.7 + 2.0) s/GiB + engine 15 + uncached compile 200) + routable 5.
+    // + vLLM (4.3 GiB x (3.7 + 2.0) s/GiB + process start 24 + profiling 9.6 + uncached compile 200) + routable 11.
     const params = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSeconds: { min: 300, max: 300 } };
-    const provisioning = 120 + 10 + 300 + 4.3 * 5.7 + 15 + 200 + 5;
+    const provisioning = 120 + 10 + 300 + 4.3 * 5.7 + 24 + 9.6 + 200 + 11;
     const chain = 30 + provisioning;
     const oneRequest = (extra: Record<string, unknown> = {}) => {
         const { root, file } = csvTrace(["1000,image"]);
@@ -107,8 +107,12 @@ describe("activation through the simulated loop", () => {
         const cooldown = sim.input.workerPools[0].policy.cooldownSeconds;
         assert.strictEqual(cooldown, Math.round(estimatedColdStartSeconds(config, config.models[0])));
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
-        const lower = provisioning + cooldown + 15 + 150;
-        assert.ok(node >= lower - 1e-6 && node <= lower + 15 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
+        // The recent-requests trigger keeps the pool active while increase(upstream requests[120s]) > 0: until the
+        // window no longer holds the scrape before the hand-over, 90-120 s after it (two 15 s scrapes either side).
+        const activity = config.models[0].scaling.activityLookbackSeconds;
+        assert.strictEqual(activity, 120);
+        const lower = provisioning + activity - 30 + cooldown + 15 + 150;
+        assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {
@@ -126,10 +130,10 @@ describe("activation through the simulated loop", () => {
         const config = oneStack({ scaling: { warmWindows: [{ days: "1-5", start: "08:00", end: "18:00", replicas: 1 }] } });
         const sim = simulateStack(config, { days: 1 });
         const hours = sim.result.gpuPools[0].nodeSeconds / 3600;
-        // 10 h window + cooldown (the estimated cold start) + preStop 15 + unneeded (Bottlerocket launch-to-allocatable: 50 s),
-        // less the GPU buffer and a 30-60 s Bottlerocket boot before 08:00's replica runs.
-        const after = sim.input.workerPools[0].policy.cooldownSeconds + 15 + 50;
-        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 50);
+        // 10 h window + cooldown (the estimated cold start) + preStop 15 + unneeded (Bottlerocket launch-to-allocatable:
+        // 100 s boot + 5 s plugin, rounded up to the 10 s scan: 110 s), less the poll and the GPU buffer before the launch.
+        const after = sim.input.workerPools[0].policy.cooldownSeconds + 15 + 110;
+        assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 110);
         assert.ok(hours > 10 + (after - 65) / 3600 && hours < 10 + (after + 45) / 3600, `node hours ${hours}`);
         assert.strictEqual(sim.result.workerPools[0].coldStarts, 0);
     });

@@ -153,8 +153,8 @@ describe("GpuCluster and Network under mocks", () => {
                 .map((t) => (t.inputs as any).tag)
                 .find((t) => t.key === `${TEMPLATE}/autoscaling-options/scaledownunneededtime`)?.value;
         assert.strictEqual(unneeded(run), "240s");
-        // Without the override: the derived Bottlerocket figure.
-        assert.strictEqual(unneeded(dev), "50s");
+        // Without the override: the derived Bottlerocket figure (100 s expected boot + 5 s plugin, up to the 10 s scan).
+        assert.strictEqual(unneeded(dev), "110s");
         const { "aws:region": region, ...rest } = cfg;
         const input = buildSimInput(parseStackConfig({ ...rest, region, environment: "test" }), { days: 1, historyDays: 0 });
         assert.strictEqual(input.gpuPools[0].scaleDownUnneededSeconds, 240);

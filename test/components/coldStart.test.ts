@@ -38,6 +38,8 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
     return {
         ami: ng.amiType === "BOTTLEROCKET_x86_64_NVIDIA" ? "bottlerocket" : "al2023",
         imageCache: typeof data?.ebs?.snapshotId === "string" && data.ebs.snapshotId.startsWith("snap-") && snapshotBuilt,
+        // EBS Provisioned Rate for Volume Initialization of the data volume; none: lazy (0).
+        imageInitRateMiBps: data?.ebs?.volumeInitializationRate ?? 0,
         weightsFromS3: modelArg.startsWith("s3://") && args[args.indexOf("--load-format") + 1] === "runai_streamer",
         compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
@@ -66,9 +68,9 @@ describe("cold start: what the plan deploys", () => {
 
     it("deploys exactly the mechanisms cost.json claims, with every mechanism on (dev) and every one off", () => {
         assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), claimed(stackConfig("dev"), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), { ami: "bottlerocket", imageCache: true, weightsFromS3: true, compileCache: "s3" });
+        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), { ami: "bottlerocket", imageCache: true, imageInitRateMiBps: 300, weightsFromS3: true, compileCache: "s3" });
         assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), claimed(offConfig(), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), { ami: "al2023", imageCache: false, weightsFromS3: false, compileCache: "none" });
+        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), { ami: "al2023", imageCache: false, imageInitRateMiBps: 0, weightsFromS3: false, compileCache: "none" });
     });
 
     it("creates a private, encrypted, TLS-only weights bucket that only the sync role may write models into", () => {

@@ -61,8 +61,13 @@ export interface PrometheusServer {
     stop(): Promise<void>;
 }
 
+export interface PrometheusOptions {
+    /** --query.lookback-delta: how old a sample an instant query still finds. @default "30s" (the live suites move in seconds) */
+    readonly lookbackDelta?: string;
+}
+
 /** Starts Prometheus with this config (JSON is YAML) in a temp dir; resolves when /-/ready answers. */
-export async function startPrometheus(config: unknown, dir = tempDir("prom-")): Promise<PrometheusServer> {
+export async function startPrometheus(config: unknown, dir = tempDir("prom-"), options: PrometheusOptions = {}): Promise<PrometheusServer> {
     fs.writeFileSync(path.join(dir, "prometheus.yml"), JSON.stringify(config, null, 1));
     let lastErr = "";
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -75,7 +80,7 @@ export async function startPrometheus(config: unknown, dir = tempDir("prom-")): 
                 `--web.listen-address=127.0.0.1:${port}`,
                 "--log.level=warn",
                 // Queries see samples up to 5 m old by default; the suite moves in seconds.
-                "--query.lookback-delta=30s",
+                `--query.lookback-delta=${options.lookbackDelta ?? "30s"}`,
             ],
             { stdio: ["ignore", "ignore", "pipe"] },
         );

@@ -73,7 +73,7 @@ describe("parseStackConfig", () => {
         raw.gpuPools[0].scaleDownUnneededSeconds = 5;
         assert.strictEqual(
             errorOf(raw),
-            "Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 5 s: it must be whole seconds from 10 to 3600. Fix: set a whole number of seconds from 10 (Cluster Autoscaler's scan interval) to 3600 (an hour), or remove it for the derived 50 s",
+            "Invalid stack config: gpuserve:gpuPools[0].scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 5 s: it must be whole seconds from 10 to 3600. Fix: set a whole number of seconds from 10 (Cluster Autoscaler's scan interval) to 3600 (an hour), or remove it for the derived 110 s",
         );
         raw.gpuPools[0].scaleDownUnneededSeconds = 90.5;
         assert.match(errorOf(raw), /scaleDownUnneededSeconds: pool 'a10g' keeps an empty GPU node 90\.5 s: it must be whole seconds/);

@@ -4,6 +4,7 @@
  * entry (a label and a function that returns the text, or null to skip the line).
  */
 import type { ExpectedCost, PoolEstimate, WorkerPoolEstimate } from "../expected";
+import { spanLabel } from "../span";
 
 export interface SummaryLine<T> {
     readonly label: string;
@@ -28,7 +29,10 @@ const share = (part: number, whole: number) => {
 
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
-    { label: "cost per month", value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes)` },
+    {
+        label: "cost per month",
+        value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes${e.nodeLaunchUsdPerMonth > 0 ? ` + ${usd(e.nodeLaunchUsdPerMonth)} image-cache volume initialization at node launches` : ""})`,
+    },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
@@ -79,7 +83,7 @@ function render<T>(lines: readonly SummaryLine<T>[], x: T, indent: string): stri
 
 /** The simulated month of a stack, as indented lines. */
 export function expectedSummary(e: ExpectedCost, indent = "  "): string[] {
-    const out = [`${indent}expected month for the '${e.profile}' traffic profile (${e.days} days simulated, scaled to 730 hours):`];
+    const out = [`${indent}expected month for the '${e.profile}' traffic profile (${spanLabel(e)}, scaled to 730 hours; npm run compare simulates the same):`];
     out.push(...render(EXPECTED_LINES, e, indent + "  "));
     for (const pool of e.perPool) {
         out.push(`${indent}  GPU pool ${pool.pool} (${pool.gpuType}, ${pool.instanceType} ${pool.capacityType}):`);

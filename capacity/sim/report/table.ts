@@ -8,6 +8,7 @@ import { StackConfig } from "../../../stacks/validate";
 import { StackSimulation } from "../expected";
 import { describePolicy } from "../policy";
 import { coldStartRows } from "./coldStart";
+import { spanLabel } from "../span";
 
 export interface StackColumn {
     readonly stack: string;
@@ -30,7 +31,7 @@ const num = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 1 
 export function comparisonRows(columns: readonly StackColumn[]): Row[] {
     const row = (label: string, f: (c: StackColumn) => string | string[]): Row => ({ label, cells: columns.map((c) => [f(c)].flat()) });
     return [
-        row("Traffic profile", (c) => `${c.sim.expected.profile} (seed ${c.sim.expected.seed}, ${c.sim.expected.days} days simulated)`),
+        row("Traffic profile", (c) => `${c.sim.expected.profile} (${spanLabel(c.sim.expected)})`),
         row("GPU pools", (c) => c.config.gpuPools.map((p) => `${p.name}: ${p.gpuType} ${c.sim.input.gpuPools.find((g) => g.name === p.name)!.instanceType} ${p.capacityType}, ${p.minNodes}-${p.maxNodes} nodes`)),
         row("Scale policies", (c) => c.sim.input.workerPools.map((w) => `${w.name}: ${describePolicy(w.policy)}`)),
         row("Floor USD/month", (c) => usd(c.floorUsdPerMonth)),
