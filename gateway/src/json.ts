@@ -35,7 +35,7 @@ export function clip(s: string, max = 128): string {
  * a native indexOf (a 20 MB image data URL costs microseconds). Returns the problem, if any;
  * syntax errors are left to JSON.parse.
  */
-export function checkJsonShape(buf: Buffer, maxDepth: number, maxValues = MAX_JSON_VALUES, start = 0, end = buf.length): string | undefined {
+function checkJsonShape(buf: Buffer, maxDepth: number, maxValues = MAX_JSON_VALUES, start = 0, end = buf.length): string | undefined {
     let depth = 0;
     let values = 0;
     for (let i = start; i < end; i++) {

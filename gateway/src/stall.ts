@@ -95,13 +95,13 @@ class SendQueues {
 const queues = new SendQueues();
 
 /** Bytes written to the socket that libuv has not handed to the kernel yet (lib/net.js Socket.prototype._onTimeout reads the same, v20). */
-export function unsent(socket: Socket): number {
+function unsent(socket: Socket): number {
     const handle = (socket as Socket & { _handle?: { writeQueueSize?: number } })._handle;
     return handle?.writeQueueSize ?? socket.writableLength;
 }
 
 /** How much longer than the stall time a proven slow reader may go between bursts of progress. */
-export const SLOW_READER_FACTOR = 4;
+const SLOW_READER_FACTOR = 4;
 
 /** How far a socket's output has got, across every wait of its connection (one per socket). */
 class SendProgress {

@@ -25,7 +25,7 @@ import { BatchStore, encodeIndex } from "./store";
 import { checkLine, fileLines, isBlank, LineRules, maxLineBytes, scanFile } from "./validate";
 
 /** Attempts at creating one batch before it fails (a creation interrupted by crashes this often will not finish by itself). */
-export const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 3;
 /** Lines per queueing chunk, and the most bytes of error lines in one. */
 const CHUNK_LINES = 500;
 const CHUNK_ERROR_BYTES = 1024 * 1024;

@@ -28,16 +28,16 @@ const MiB = 1024 * 1024;
 const fmt = (b: number) => (b >= 10 * MiB ? `${Math.round(b / MiB)} MiB` : b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} bytes`);
 const LOCK_MS = 5000;
 
-export interface Usage {
+interface Usage {
     bytes: number;
     files: number;
 }
 
-export function quotaExceeded(message: string): GatewayError {
+function quotaExceeded(message: string): GatewayError {
     return new GatewayError(403, "invalid_request_error", "storage_quota_exceeded", message);
 }
 
-export function storeFull(message: string): GatewayError {
+function storeFull(message: string): GatewayError {
     return new GatewayError(507, "server_error", "batch_storage_full", message);
 }
 

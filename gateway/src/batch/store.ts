@@ -24,10 +24,9 @@ import { Redis, RedisOptions } from "ioredis";
 import { GatewayError } from "../errors";
 import type { BatchConfig } from "./config";
 import { errorFileId, outputFileId } from "./objects";
-import { BKEYS, defineScripts, Scripts } from "./scripts";
+import { defineScripts, Scripts } from "./scripts";
 import type { LineError } from "./validate";
 
-export { BKEYS };
 export const GROUP = "gateways";
 
 /** How long a route waits for Valkey before answering 503 (issue 23 point 10: it waited 73 s). */

@@ -15,7 +15,7 @@ import type { StorageQuota } from "./quota";
 import type { BatchStore } from "./store";
 
 /** Bytes of file data sent to Valkey at once. */
-export const UPLOAD_PIECE_BYTES = 1024 * 1024;
+const UPLOAD_PIECE_BYTES = 1024 * 1024;
 /** What one upload holds in memory at most: a piece being filled, one being written, and the socket's buffer. */
 export const UPLOAD_WINDOW_BYTES = 2 * UPLOAD_PIECE_BYTES + 64 * 1024;
 /** Room around the file in a multipart body: boundaries, part headers, the small fields. */

@@ -37,16 +37,16 @@ export interface LineRules {
 }
 
 /** Room for a line's envelope (custom_id, method, url) around its body. */
-export const ENVELOPE_BYTES = 4096;
+const ENVELOPE_BYTES = 4096;
 
 /** The longest line kept in memory: a body at the limit in its envelope. Longer ones are refused unread. */
 export const maxLineBytes = (rules: LineRules): number => rules.maxBodyBytes + ENVELOPE_BYTES;
 
 /** At most this many errors are listed: enough to fix a file, bounded for a 50,000-line one. */
-export const MAX_REPORTED_ERRORS = 100;
+const MAX_REPORTED_ERRORS = 100;
 
 /** Bytes read from the store per GETRANGE. */
-export const PIECE_BYTES = 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
 
 export type LineCheck =
     /** The envelope is wrong: the batch fails validation. */
