@@ -238,6 +238,23 @@ describe("batch API (OpenAI SDK, real redis-server)", function () {
 describe("batch scheduling (real redis-server)", function () {
     this.timeout(60_000);
 
+    it("takes no slot interactive demand needed in the last 10 s: a busy class's slots stay free for it (point 7)", async () => {
+        // One worker of 4 slots, none reserved: only the recent interactive peak keeps batch off them.
+        const f = await fake({ tokenDelayMs: 150, maxRunning: 4 });
+        const gw = await gateway(batchConfig([f.url], { concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 }, { pools: [{ name: "a10g", models: [MODEL], upstreams: [f.url], maxConcurrentPerUpstream: 4 }] }));
+        await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
+        const c = client(gw.url);
+        const file = await upload(c, Array.from({ length: 8 }, (_, i) => line(`l${i}`, "a b")));
+        // The class: 4 questions at once, every slot.
+        await Promise.all(Array.from({ length: 4 }, (_, i) => post(gw.url, chatBody(`class question ${i}`))));
+        const classDone = Date.now();
+        const b = await c.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+        await waitDone(c, b.id, 30_000);
+        const firstLine = Math.min(...f.requests.filter((q) => q.body.stream === false && String(JSON.stringify(q.body.messages)).includes('"a b"')).map((q) => q.receivedAtMs));
+        // The batch waited for the class's peak to leave the 10 s window (it started at once before).
+        assert.ok(firstLine - classDone >= 7000, `the first batch line started ${firstLine - classDone} ms after the class's requests`);
+    });
+
     it("claims no more lines from the queue than it has spare slots for (interactive latency: npm run bench -- batchPriority)", async () => {
         // One worker, 4 slots, 2 kept for interactive requests: batch may run 2 lines, so it may hold 2 claimed.
         const f = await fake({ tokenDelayMs: 20, maxRunning: 4 });

@@ -183,7 +183,7 @@ class PoolWorker {
         const n = (this.batchPerUp.get(up) ?? 1) - 1;
         if (n <= 0) this.batchPerUp.delete(up);
         else this.batchPerUp.set(up, n);
-        this.pool.release(up, outcome);
+        this.pool.releaseSpare(up, outcome);
     }
 
     private async runLine(entryId: string, fields: string[]): Promise<void> {
