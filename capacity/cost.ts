@@ -111,6 +111,9 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
             `${HOURS_PER_MONTH} hours per month; on-demand prices from stacks/catalog/instances.ts unless overridden in gpuserve:prices`,
             `spot priced at ${Math.round(cfg.prices.spotDiscount * 100)} % off on-demand`,
             "warm windows are not in the floor (they depend on the schedule); NAT data, EBS volumes and LCUs are not included",
+            ...(AWS_PRICES.regions.includes(cfg.region)
+                ? []
+                : [`EKS, NAT gateway, load balancer and EBS lines use ${AWS_PRICES.regions.join("/")} prices (stacks/catalog/instances.ts has no ${cfg.region} figures for them)`]),
         ],
     };
 }

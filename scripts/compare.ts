@@ -10,17 +10,15 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError } from "../stacks/errors";
 import { staticCost } from "../capacity/cost";
-import { rawStackConfig } from "../stacks/load";
 import { PROJECT } from "../stacks/schema";
 import { DEFAULT_SIMULATED_DAYS, natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
 import { stackChart } from "../capacity/sim/report/chart";
-import { StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
-import { StackConfig, parseStackConfig } from "../stacks/validate";
+import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
+import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
-import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
+import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
 
 const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
@@ -29,18 +27,25 @@ export const REFERENCE_FILE = "reference-classroom.md";
 
 export class UsageError extends Error {}
 
+const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+  Simulates each stack's traffic profile offline and prints cost and latency side by side
+  (details and charts in <out>/compare.md and <out>/<stack>.svg).
+  --out, -o <dir>          where to write (default plan/compare/)
+  --markdown               print the table as Markdown
+  --days <n>               days to simulate (default ${DEFAULT_SIMULATED_DAYS})
+  --reference-classroom    also compare the published reference policy on the classroom profile
+  --debug                  stack traces on errors
+  --help, -h               this text`;
+
 /** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
 export function loadStack(root: string, stack: string): StackConfig {
     const known = listStacks(root);
     if (!known.includes(stack)) {
-        throw new UsageError(`unknown stack '${stack}': there is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
+        const hint = stackHint(stack, known);
+        throw new UsageError(`unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
     try {
-        const file = readStackFile(root, stack, PROJECT);
-        const { raw, issues } = rawStackConfig(file.config);
-        if (issues.length > 0) throw new ConfigError(issues);
-        if (raw.environment === undefined) raw.environment = stack;
-        return parseStackConfig(raw);
+        return stackConfigFromFile(root, stack, PROJECT);
     } catch (e) {
         throw new StackConfigError(stack, e);
     }
@@ -74,7 +79,10 @@ function parseArgs(argv: string[]): Args {
             if (v === undefined) throw new UsageError(`${a} needs a value`);
             return v;
         };
-        if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        if (a === "--help" || a === "-h") {
+            process.stdout.write(`${USAGE}\n`);
+            process.exit(0);
+        } else if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
         else if (a === "--markdown" || a === "--md") args.markdown = true;
         else if (a === "--days" || a.startsWith("--days=")) {
             args.days = Number(value());
@@ -87,14 +95,14 @@ function parseArgs(argv: string[]): Args {
     return args;
 }
 
-function classroomTable(c: ClassroomComparison): { headers: string[]; rows: { label: string; cells: string[][] }[] } {
+function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[] } {
     const usd = (n: number) => `$${n.toFixed(2)}`;
     const headers = c.rows.map((r) => r.name);
     const cell = (f: (r: ClassroomComparison["rows"][number]) => string) => c.rows.map((r) => [f(r)]);
     return {
         headers,
         rows: [
-            { label: "Policy", cells: cell((r) => r.policy) },
+            { label: "Policy", cells: cell((r) => r.policy), terminal: "legend" },
             { label: "GPU USD/month (A10G pool)", cells: cell((r) => usd(r.usdPerMonth)) },
             { label: "Ratio to clairvoyant bound", cells: cell((r) => (r.clairvoyantRatio === null ? "n/a" : `${r.clairvoyantRatio.toFixed(2)}x`)) },
             { label: "Ratio to online bound", cells: cell((r) => (r.onlineBoundRatio === null ? "n/a" : `${r.onlineBoundRatio.toFixed(2)}x`)) },
@@ -124,11 +132,17 @@ function main(argv: string[]): void {
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];
+    const removed: string[] = [];
     const footer =
         "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.";
     // Each report has its own file: the stack comparison (compare.md and its charts) and the
     // reference comparison (reference-classroom.md) never overwrite each other.
     if (columns.length > 0) {
+        // Charts an earlier comparison wrote (its compare.md names them) of stacks not compared now.
+        for (const f of staleCharts(args.out, columns.map((c) => `${c.stack}.svg`))) {
+            fs.rmSync(path.join(args.out, f));
+            removed.push(f);
+        }
         const md: string[] = ["# Stack comparison", ""];
         const headers = columns.map((c) => c.stack);
         const rows = comparisonRows(columns);
@@ -152,7 +166,16 @@ function main(argv: string[]): void {
         written.push(REFERENCE_FILE);
     }
     const dir = path.relative(process.cwd(), args.out) || ".";
-    process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}\n`);
+    const gone = removed.length > 0 ? `; removed ${removed.map((f) => path.join(dir, f)).join(", ")} (charts of an earlier comparison)` : "";
+    process.stdout.write(print.join("\n") + `\n\nwrote ${written.map((f) => path.join(dir, f)).join(", ")}${gone}\n`);
+}
+
+/** The charts the previous compare.md in `out` links to, other than `keep`, that still exist (only files compare wrote). */
+export function staleCharts(out: string, keep: readonly string[]): string[] {
+    const report = path.join(out, COMPARE_FILE);
+    if (!fs.existsSync(report)) return [];
+    const linked = [...fs.readFileSync(report, "utf8").matchAll(/\]\(([^()/\\]+\.svg)\)/g)].map((m) => m[1]);
+    return [...new Set(linked)].filter((f) => !keep.includes(f) && fs.existsSync(path.join(out, f)));
 }
 
 if (require.main === module) {
@@ -160,7 +183,7 @@ if (require.main === module) {
         main(process.argv.slice(2));
     } catch (e) {
         if (e instanceof UsageError) {
-            process.stderr.write(`error: ${e.message}\nusage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]\n`);
+            process.stderr.write(`error: ${e.message}\n${USAGE}\n`);
             process.exit(1);
         }
         const argv = process.argv.slice(2);

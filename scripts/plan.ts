@@ -7,10 +7,19 @@ import * as path from "path";
 import * as fs from "fs";
 import { PROJECT } from "../stacks/schema";
 import { formatCliError } from "./engine/cliErrors";
-import { readStackFile, stackFilePath } from "./engine/stackFile";
+import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
+
+const USAGE = `usage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--debug]
+  Renders the stack offline under Pulumi's mock engine (no cloud): every Kubernetes object, every
+  resource with its inputs, the cost estimate, and a summary.
+  --stack, -s <name>  the stack file Pulumi.<name>.yaml (stacks here: ${listStacks(path.resolve(__dirname, "..")).join(", ") || "none"})
+  --out, -o <dir>     where to write (default plan/<name>/)
+  --dir <folder>      where Pulumi.<name>.yaml is (default: the project root)
+  --debug             stack traces on errors
+  --help, -h          this text`;
 
 function usage(message: string): never {
-    process.stderr.write(`${message}\nusage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--debug]\n`);
+    process.stderr.write(`${message}\n${USAGE}\n`);
     process.exit(2);
 }
 
@@ -27,6 +36,10 @@ async function main(argv: string[]): Promise<void> {
         else if (a.startsWith("--out=")) out = a.slice(6);
         else if (a === "--dir") dir = argv[++i];
         else if (a === "--debug") debug = true;
+        else if (a === "--help" || a === "-h") {
+            process.stdout.write(`${USAGE}\n`);
+            process.exit(0);
+        } else if (!a.startsWith("-") && stack === undefined) usage(`unknown argument '${a}': did you mean --stack ${a}?`);
         else usage(`unknown argument '${a}'`);
     }
     if (!stack) usage("--stack is required");

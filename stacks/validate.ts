@@ -6,8 +6,9 @@ import { z } from "zod";
 import { DEFAULT_INSTANCE_TYPES, INSTANCE_CATALOG, catalogRegions, instanceSpec } from "./catalog/instances";
 import { MODEL_CATALOG, ModelSpec, modelSpec } from "./catalog/models";
 import { AWS_REGIONS } from "./catalog/regions";
-import { fittingGpuTypes, smallerVariants } from "./catalog/fit";
+import { fittingGpuTypes, smallerVariants, variantNeeds } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
+import { EXAMPLE_FIXES, ownWords } from "./issueText";
 import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 import { durationSeconds } from "./scalePolicy";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
@@ -96,10 +97,13 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
             fix: hint ? `did you mean '${hint}'?` : `use one of ${options.join(", ")}`,
         };
     }
+    const words = ownWords(issue, value, schemaAt(issue.path));
+    if (words) return { key: key(...issue.path), ...words };
+    const example = EXAMPLE_FIXES[issue.path.map(String).join(".")];
     return {
         key: key(...issue.path),
         message: `${issue.message} (${got})`,
-        fix: value === undefined ? "set it: it has no default" : "set a valid value (see docs/config.md)",
+        fix: example ?? (value === undefined ? "set it: it has no default" : "set a valid value (see docs/config.md)"),
     };
 }
 
@@ -119,15 +123,21 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
     return v;
 }
 
-/** Keys the schema accepts at a path, for "did you mean" hints. */
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
+/** The schema at a config path (list items and map values included), unwrapped of defaults and optionals. */
+function schemaAt(path: readonly PropertyKey[]): z.ZodType {
     let schema: z.ZodType = stackConfigSchema;
     for (const p of path) {
         schema = unwrap(schema);
         if (schema instanceof z.ZodObject) schema = schema.shape[p as string] ?? schema;
         else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+        else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
     }
-    schema = unwrap(schema);
+    return unwrap(schema);
+}
+
+/** Keys the schema accepts at a path, for "did you mean" hints. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+    const schema = schemaAt(path);
     return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
 }
 
@@ -265,7 +275,7 @@ function fitHint(cfg: StackConfig, spec: ModelSpec): string {
     ];
     const variants = smallerVariants(spec).map((v) => {
         const [fit] = fittingGpuTypes(v.minGpuMemoryGiB, (t) => priceFor(cfg, t));
-        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""})`;
+        return `'${v.id}' (needs ${v.minGpuMemoryGiB} GiB${fit ? `, fits ${fit.gpuType} ${fit.instanceType} at ${usd(fit.usdPerHour)}` : ""}${variantNeeds(v)})`;
     });
     if (variants.length > 0) parts.push(`or serve ${variants.join(" or ")}`);
     else parts.push("or choose a smaller model");

@@ -157,11 +157,16 @@ export const REFERENCE_POLICY: PolicySpec = {
     fallbackReplicas: 1,
 };
 
+/** How held requests count as demand, when it is not the default (sized by their arrival rate, cold-start aware). */
+function heldDemand(p: PolicySpec): string {
+    return p.coldAwareSecondsPerRequest === undefined && p.minReplicas === 0 ? " (each held request counts)" : "";
+}
+
 /** One-line description for tables. */
 export function describePolicy(p: PolicySpec): string {
     const triggers = p.metrics
         .filter((m) => m.source !== "warmup" && m.source !== "recentRequests" && m.source !== "batchBacklog")
-        .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}`))
+        .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}${m.source === "demand" ? heldDemand(p) : ""}`))
         .join(" + ");
     const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");
     const range = `${p.minReplicas}-${p.maxReplicas}`;

@@ -4,7 +4,8 @@
  * - kind: `image` (image + question) or `text` (aliases: image+question, text-only);
  * - model: optional worker pool name or model id; absent, `traffic.modelShares` decide.
  * ISO timestamps are converted to local time in the stack's time zone, because warm
- * windows and the rest of the simulation run on that clock. A header line is allowed.
+ * windows and the rest of the simulation run on that clock. A header line (the first line that
+ * is not a `#` comment) is allowed. Example: examples/traffic/arrivals.csv.
  * The simulated span is the trace's whole days; `days` does not apply.
  */
 import { DAY } from "../sim/calendar";
@@ -43,7 +44,7 @@ export function parseTraceCsv(text: string, timezone: string, targets: readonly 
         const iso = !Number.isFinite(seconds);
         const t = iso ? Date.parse(ts) : seconds;
         if (!Number.isFinite(t)) {
-            if (rows.length === 0 && i === lines.findIndex((l) => l.trim() !== "")) return; // header
+            if (rows.length === 0 && i === lines.findIndex((l) => l.trim() !== "" && !l.trim().startsWith("#"))) return; // header (after any comments)
             throw new Error(`${where}: '${ts}' is not an ISO 8601 timestamp or a number of seconds`);
         }
         const kind = KINDS[(kindRaw ?? "").toLowerCase()];

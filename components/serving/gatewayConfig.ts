@@ -36,16 +36,24 @@ export interface ApiKey {
     readonly permissions?: readonly "warmup"[];
 }
 
-/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "...", "permissions"?: ["warmup"]}]. */
-export function parseApiKeys(json: string): ApiKey[] {
+/**
+ * The command that sets one key for `team`, ready to paste: the shell makes a random 32-byte key
+ * (openssl rand -base64 32: 44 characters) inside the JSON.
+ */
+export function apiKeysCommand(team: string): string {
+    return `pulumi config set --secret gatewayApiKeys "[{\\"team\\":\\"${team}\\",\\"key\\":\\"$(openssl rand -base64 32)\\"}]"`;
+}
+
+/** Parses the `gatewayApiKeys` secret: JSON [{"team": "...", "key": "...", "permissions"?: ["warmup"]}]. `team`: the stack's team tag, for the fixes. */
+export function parseApiKeys(json: string, team = "radiology"): ApiKey[] {
     let parsed: unknown;
     try {
         parsed = JSON.parse(json);
     } catch {
-        throw new Error(`gpuserve:gatewayApiKeys: not JSON. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
+        throw new Error(`gpuserve:gatewayApiKeys: not JSON. Fix: ${apiKeysCommand(team)}`);
     }
     if (!Array.isArray(parsed) || parsed.some((k) => typeof k?.team !== "string" || typeof k?.key !== "string")) {
-        throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string}. Fix: pulumi config set --secret gatewayApiKeys '[{"team":"radiology","key":"<random 32+ chars>"}]'`);
+        throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string}. Fix: ${apiKeysCommand(team)}`);
     }
     // A guessable key is a team's quota and data: at least 32 characters, not a short pattern repeated.
     const weak = (parsed as ApiKey[]).find((k) => k.key.length < MIN_KEY_LENGTH || new Set(k.key).size < 12);

@@ -12,7 +12,7 @@ import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { Gateway, gatewayMemoryMiB } from "./gateway";
-import { ApiKey, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { ApiKey, apiKeysCommand, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace } from "./namespace";
 import { Ui } from "./ui";
@@ -116,9 +116,9 @@ export class ServingStack extends pulumi.ComponentResource {
         }
 
         if (cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
-            pulumi.log.warn("gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: pulumi config set --secret gatewayApiKeys '[{\"team\":\"radiology\",\"key\":\"<random 32+ chars>\"}]'", this);
+            pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }
-        const keys: pulumi.Output<ApiKey[] | undefined> = args.gatewayApiKeys ? args.gatewayApiKeys.apply(parseApiKeys) : pulumi.output(undefined);
+        const keys: pulumi.Output<ApiKey[] | undefined> = args.gatewayApiKeys ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team)) : pulumi.output(undefined);
         const batchStore = cfg.serving.batch.enabled ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
         const configJson = pulumi.secret(keys.apply((k) => JSON.stringify(gatewayConfig(cfg, k), null, 2)));
         const gateway = new Gateway(

@@ -38,12 +38,55 @@ export function parseStackYaml(file: string, text: string): { doc: Document; lin
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
     const [first] = doc.errors;
     if (first) {
+        const unclosed = unclosedOpener(first.message, text, first.pos[0]);
+        if (unclosed) {
+            const pos = lines.linePos(unclosed.offset);
+            const line = (text.split(/\r?\n/)[pos.line - 1] ?? "").trim();
+            const fix = unclosed.char === '"' || unclosed.char === "'" ? `close it with ${unclosed.closer} at the end of the value` : `close it with '${unclosed.closer}' on the same line: ${line}${unclosed.closer}`;
+            throw new StackFileError(file, `YAML syntax: the '${unclosed.char}' here is never closed`, fix, pos, sourceExcerpt(text, pos.line, pos.col));
+        }
         const pos = first.linePos?.[0];
         const problem = `YAML syntax: ${first.message.split(/ at line \d+/)[0].split("\n")[0]}`;
         const excerpt = pos ? sourceExcerpt(text, pos.line, pos.col) : undefined;
         throw new StackFileError(file, problem, YAML_FIXES[first.code] ?? "correct the YAML at this position", pos, excerpt);
     }
     return { doc, lines };
+}
+
+/**
+ * A flow collection or quoted string left open: the yaml parser notices only where the next
+ * line breaks the structure ("... must be sufficiently indented and end with a ]", "Missing
+ * closing "quote") and reports that line, whose keys are fine. The culprit is the last
+ * unclosed '[', '{' or quote before that point.
+ */
+export function unclosedOpener(message: string, text: string, at: number): { offset: number; char: string; closer: string } | undefined {
+    const flow = /end with an? ([\]}])/.exec(message);
+    const quote = /Missing closing ("|')quote/.exec(message);
+    if (!flow && !quote) return undefined;
+    const open: Array<{ char: string; offset: number }> = [];
+    let inQuote: { char: string; offset: number } | undefined;
+    let comment = false;
+    for (let i = 0; i < Math.min(at, text.length); i++) {
+        const c = text[i];
+        if (comment) {
+            if (c === "\n") comment = false;
+            continue;
+        }
+        if (inQuote) {
+            if (inQuote.char === "'" && c === "'" && text[i + 1] === "'") i++; // '' is a quote inside '...'
+            else if (inQuote.char === '"' && c === "\\") i++;
+            else if (c === inQuote.char) inQuote = undefined;
+            continue;
+        }
+        if (c === "#" && (i === 0 || /\s/.test(text[i - 1]))) comment = true;
+        else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1]))) inQuote = { char: c, offset: i };
+        else if (c === "[" || c === "{") open.push({ char: c, offset: i });
+        else if ((c === "]" || c === "}") && open.length) open.pop();
+    }
+    if (quote) return inQuote ? { ...inQuote, closer: inQuote.char } : undefined;
+    const want = flow![1] === "]" ? "[" : "{";
+    const opener = [...open].reverse().find((o) => o.char === want);
+    return opener ? { ...opener, closer: flow![1] } : undefined;
 }
 
 function sourceExcerpt(text: string, line: number, col: number): string {

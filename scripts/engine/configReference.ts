@@ -241,7 +241,7 @@ export function generatedBlock(rows: readonly KeyRow[] = keyRows()): string {
         "",
         "## Instance types and on-demand prices (USD per hour)",
         "",
-        `Source: ${PRICE_SOURCE.gpu}. A region or type marked \`-\` needs \`prices.instances\`; spot prices are on-demand x (1 - \`prices.spotDiscount\`).`,
+        `Sources: us-east-1 and us-west-2: ${PRICE_SOURCE.gpu}; ${PRICE_SOURCE.regional}. A \`-\` is a type not offered in that region or without a price we could verify (the header of \`stacks/catalog/instances.ts\` says which): set \`prices.instances\` for it. Spot prices are on-demand x (1 - \`prices.spotDiscount\`).`,
         "",
         instanceTable(),
         "",

@@ -88,8 +88,15 @@ export function summarize(result: PlanResult, outDir: string): string {
         `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
         `  resources: ${result.resources.length} of ${types} types (${[...byProvider].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([p, n]) => `${p} ${n}`).join(", ")}); Kubernetes objects: ${result.manifests.length}`,
         `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
+        ...wrapList("    floor = ", floorParts(result.cost, usd)),
         ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
+    const limits = result.cost.expected?.gatewayLimits;
+    if (limits) {
+        lines.push(
+            `  gateway: holds a request up to ${limits.maxWaitSeconds} s for a worker to start (serving.gateway.maxWaitSeconds), at most ${limits.maxQueueDepth} at a time, then answers 503 or 429`,
+        );
+    }
     if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
     for (const w of result.warnings) lines.push(`  warning: ${w}`);
     if (result.placeholders.length > 0) {
@@ -99,4 +106,26 @@ export function summarize(result: PlanResult, outDir: string): string {
     }
     lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json)`);
     return lines.join("\n");
+}
+
+/** The floor's lines, largest first, as "system nodes m7i.large x2 $147.17" (the item's parenthetical left to cost.json). */
+export function floorParts(cost: CostEstimate, usd: (n: number) => string): string[] {
+    return [...cost.floor]
+        .sort((a, b) => b.usdPerMonth - a.usdPerMonth)
+        .map((l) => `${l.item.replace(/ \([^)]*\)$/, "")}${l.quantity === 1 ? "" : ` x${l.quantity}`} ${usd(l.usdPerMonth)}`);
+}
+
+/** `parts` joined with " + " after `head`, wrapped to `width` columns with continuation lines aligned under the first part. */
+export function wrapList(head: string, parts: readonly string[], width = 120): string[] {
+    const lines: string[] = [];
+    let line = head;
+    for (const [i, part] of parts.entries()) {
+        const piece = i === 0 ? part : ` + ${part}`;
+        if (i > 0 && line.length + piece.length > width) {
+            lines.push(line);
+            line = `${" ".repeat(head.length - 2)}+ ${part}`;
+        } else line += piece;
+    }
+    if (parts.length > 0) lines.push(line);
+    return lines;
 }

@@ -7,7 +7,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { StackFileError, parseStackYaml } from "./cliErrors";
+import { ConfigError, closest } from "../../stacks/errors";
+import { rawStackConfig } from "../../stacks/load";
 import { offlinePlaceholder } from "../../stacks/secrets";
+import { StackConfig, parseStackConfig } from "../../stacks/validate";
 
 export interface StackFile {
     readonly config: Record<string, string>;
@@ -28,16 +31,24 @@ export function listStacks(root: string): string[] {
         .sort();
 }
 
+/** The known stack closest to a mistyped name ("Biology", "biolgy" -> "biology"), if any is close. */
+export function stackHint(stack: string, known: readonly string[]): string | undefined {
+    return known.find((k) => k.toLowerCase() === stack.toLowerCase()) ?? closest(stack, known);
+}
+
 export function readStackFile(root: string, stack: string, project: string): StackFile {
     const file = stackFilePath(root, stack);
     if (!fs.existsSync(file)) {
         const known = listStacks(root);
+        const hint = stackHint(stack, known);
         throw new StackFileError(
             file,
             `no stack file ${path.basename(file)}; stacks here: ${known.join(", ") || "none"}`,
-            known.length > 0
-                ? `use one of those, or create it: cp Pulumi.${known.includes("dev") ? "dev" : known[0]}.yaml Pulumi.${stack}.yaml, then set its team tag, pools and models (README: team stacks)`
-                : `run from the project root, or pass --dir <folder with Pulumi.${stack}.yaml>`,
+            hint
+                ? `did you mean '${hint}'? (--stack ${hint}; names are case-sensitive)`
+                : known.length > 0
+                  ? `use one of those, or create it: cp Pulumi.${known.includes("dev") ? "dev" : known[0]}.yaml Pulumi.${stack}.yaml, then set its team tag, pools and models (README: team stacks)`
+                  : `run from the project root, or pass --dir <folder with Pulumi.${stack}.yaml>`,
         );
     }
     const { doc: parsed } = parseStackYaml(file, fs.readFileSync(file, "utf8"));
@@ -59,4 +70,16 @@ export function readStackFile(root: string, stack: string, project: string): Sta
         }
     }
     return { config, secretKeys, placeholders };
+}
+
+/**
+ * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine (compare,
+ * dev): the same keys, defaults and errors as the program's own load.
+ */
+export function stackConfigFromFile(root: string, stack: string, project: string): StackConfig {
+    const file = readStackFile(root, stack, project);
+    const { raw, issues } = rawStackConfig(file.config);
+    if (issues.length > 0) throw new ConfigError(issues);
+    if (raw.environment === undefined) raw.environment = stack;
+    return parseStackConfig(raw);
 }

@@ -41,6 +41,11 @@ export function smallerVariants(spec: ModelSpec): ModelSpec[] {
         .sort((a, b) => a.minGpuMemoryGiB - b.minGpuMemoryGiB);
 }
 
+/** What a recommended variant still needs before a stack can serve it: its commit, when the catalog pins none. */
+export function variantNeeds(v: ModelSpec): string {
+    return v.revision ? "" : ", with models[].revision set to the Hugging Face commit you checked (the catalog pins none for it)";
+}
+
 export interface IdleGpus {
     readonly pool: string;
     readonly instanceType: string;
@@ -88,7 +93,7 @@ export function idleGpuWarning(
     const fix = shape
         ? `use gpuType ${shape.gpuType} (${shape.instanceType}, ${shape.gpusPerNode} GPU per node, $${shape.usdPerHour}/hour on demand)`
         : variants.length > 0
-          ? `serve ${variants.map((x) => `'${x.v.id}' on gpuType ${x.fit!.gpuType} (${x.fit!.instanceType}, $${x.fit!.usdPerHour}/hour on demand)`).join(" or ")}`
+          ? `serve ${variants.map((x) => `'${x.v.id}' on gpuType ${x.fit!.gpuType} (${x.fit!.instanceType}, $${x.fit!.usdPerHour}/hour on demand)${variantNeeds(x.v)}`).join(" or ")}`
           : `raise the models' maxReplicas to ${idle.gpusPerNode} if the load needs it`;
     const cost = month
         ? ` In the expected month the pool costs ${usd(month.usdPerMonth)} of the stack's ${usd(month.totalUsdPerMonth)} and runs at most ${month.peakWorkers} worker${month.peakWorkers === 1 ? "" : "s"}.`

@@ -83,7 +83,7 @@ describe("compare", function () {
     });
 
     it("runs end to end: table on stdout, compare.md and one SVG per stack, the reference comparison in its own file; exit 1 naming an unknown stack", function () {
-        this.timeout(120000); // four CLI runs
+        this.timeout(180000); // four CLI runs
         const out = tempDir("compare-");
         const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
         const ok = spawnSync(tsx, ["scripts/compare.ts", "dev", "prod", "--days", "2", "--out", out], { cwd: ROOT, encoding: "utf8" });
@@ -99,6 +99,21 @@ describe("compare", function () {
         assert.strictEqual(fs.readFileSync(path.join(out, "compare.md"), "utf8"), before);
         assert.match(fs.readFileSync(path.join(out, "reference-classroom.md"), "utf8"), /^# Classroom profile, one A10G on-demand pool/);
         assert.match(ref.stdout, /wrote .*reference-classroom\.md\n$/);
+        // Readable in a terminal: 120 columns at most, the per-pool cold-start phases left to compare.md,
+        // policies below the table, each saying what differs from a similar one.
+        for (const text of [ok.stdout, ref.stdout]) for (const l of text.split("\n")) assert.ok(l.length <= 120, `${l.length} columns: ${l}`);
+        assert.doesNotMatch(ok.stdout, /vLLM process start/);
+        assert.match(ok.stdout, /\nIn the Markdown report only: Cold start phases, expected \/ pessimistic\.\n/);
+        assert.match(before, /vLLM process start/);
+        assert.match(ok.stdout, /\nScale policies:\n {2}dev {3}qwen3-vl-2b: 0-2 on demand/);
+        assert.match(ref.stdout, /\n {2}ours\+gpu70 +as 'ours', plus gpuUtil 70%\n/);
+        assert.match(ref.stdout, /\n {2}from zero, queue-sized +as 'from zero', but demand 4 \(each held request counts\) instead of demand 4\n/);
+        // A later comparison of other stacks removes the charts the earlier report linked, and nothing else.
+        fs.writeFileSync(path.join(out, "mine.svg"), "<svg/>");
+        const devOnly = spawnSync(tsx, ["scripts/compare.ts", "dev", "--days", "1", "--out", out], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(devOnly.status, 0, devOnly.stderr);
+        assert.deepStrictEqual(fs.readdirSync(out).sort(), ["compare.md", "dev.svg", "mine.svg", "reference-classroom.md"]);
+        assert.match(devOnly.stdout, /; removed .*prod\.svg \(charts of an earlier comparison\)\n$/);
         const bad = spawnSync(tsx, ["scripts/compare.ts", "dev", "nope", "--out", out], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(bad.status, 1);
         assert.match(bad.stderr, new RegExp(`unknown stack 'nope'.*Known stacks: ${listStacks(ROOT).join(", ")}\\n`));

@@ -38,7 +38,8 @@ export function al2023Config(stack = "prod"): Record<string, any> {
 describe("PlatformAddons", () => {
     let prod: StackRun;
     let al2023: StackRun;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         prod = await runStack(stackConfig("prod"));
         al2023 = await runStack(al2023Config());
     });
@@ -109,10 +110,10 @@ describe("PlatformAddons", () => {
         assert.strictEqual(v.extraArgs["balance-similar-node-groups"], true);
         assert.strictEqual(v.extraArgs["scale-down-unneeded-time"], "5m");
         assert.strictEqual(v.extraArgs["scale-down-utilization-threshold"], 0.5);
-        // prod: a10g (1.006/h) is cheaper than a100 (27.45/h): a higher priority number.
+        // prod: a10g (1.006/h) is cheaper than l40s (1.861/h): a higher priority number.
         const prio = v.expanderPriorities as Record<string, string[]>;
         const of = (pool: string) => Number(Object.entries(prio).find(([, r]) => r.some((x) => x.includes(`gpu-${pool}-ng`)))![0]);
-        assert.ok(of("a10g") > of("a100"), JSON.stringify(prio));
+        assert.ok(of("a10g") > of("l40s"), JSON.stringify(prio));
         assert.deepStrictEqual(prio["1"], [".*"]);
     });
 
@@ -143,9 +144,9 @@ describe("PlatformAddons", () => {
             "gpuserve-test-image-cache-automation",
             "gpuserve-test-image-cache-instance-pluto",
             "gpuserve-test-lbc-identity-inline",
-            "gpuserve-test-medgemma-27b-s3-inline",
             "gpuserve-test-medgemma-4b-s3-inline",
             "gpuserve-test-qwen3-vl-2b-s3-inline",
+            "gpuserve-test-qwen3-vl-8b-s3-inline",
             "gpuserve-test-weights-sync-inline",
         ]);
         for (const [name, doc] of Object.entries(all)) {
@@ -198,9 +199,9 @@ describe("PlatformAddons", () => {
             "kube-system/aws-load-balancer-controller",
             "kube-system/cluster-autoscaler",
             "serving/weights-sync",
-            "serving/worker-medgemma-27b",
             "serving/worker-medgemma-4b",
             "serving/worker-qwen3-vl-2b",
+            "serving/worker-qwen3-vl-8b",
         ]);
         assert.strictEqual(valuesOf(prod, "cluster-autoscaler").rbac.serviceAccount.name, "cluster-autoscaler");
         assert.strictEqual(valuesOf(prod, "aws-load-balancer-controller").serviceAccount.name, "aws-load-balancer-controller");

@@ -6,7 +6,7 @@ import { desiredSizeFor } from "../../components/cluster/nodeGroupSize";
 import { MOCK_ACCOUNT, callOverrides, recorder } from "../../scripts/engine/mocks";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { validateManifests } from "../helpers/k8sSchema";
-import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+import { StackRun, clone, prodWithA100, runStack, stackConfig } from "../helpers/program";
 import { parseStackConfig } from "../../stacks/validate";
 import { buildSimInput } from "../../capacity/sim/setup";
 
@@ -17,13 +17,14 @@ const TEMPLATE = "k8s.io/cluster-autoscaler/node-template";
 describe("GpuCluster and Network under mocks", () => {
     let dev: StackRun;
     let prod: StackRun;
-    before(async () => {
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
         dev = await runStack(stackConfig("dev"));
-        prod = await runStack(stackConfig("prod"));
+        prod = await runStack(prodWithA100());
     });
 
     it("creates one scale-from-zero NVIDIA node group per GPU pool", () => {
-        for (const [run, pools] of [[dev, ["a10g"]], [prod, ["a10g", "a100"]]] as const) {
+        for (const [run, pools] of [[dev, ["a10g"]], [prod, ["a10g", "l40s", "a100"]]] as const) {
             const groups = run.find(NG).filter((r) => r.name.includes("-gpu-"));
             assert.deepStrictEqual(groups.map((g) => g.name).sort(), pools.map((p) => `gpuserve-test-gpu-${p}-ng`).sort());
             for (const g of groups) {
@@ -44,7 +45,7 @@ describe("GpuCluster and Network under mocks", () => {
     });
 
     it("tags each GPU node group's ASG with node-template tags for every label, the taint and the GPU count", () => {
-        for (const pool of ["a10g", "a100"]) {
+        for (const pool of ["a10g", "l40s", "a100"]) {
             const ng = prod.get(NG, `gpuserve-test-gpu-${pool}-ng`);
             const tags = prod.find(TAG).filter((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${pool}`);
             const byKey = Object.fromEntries(tags.map((t) => [(t.inputs as any).tag.key, (t.inputs as any).tag]));
@@ -62,7 +63,7 @@ describe("GpuCluster and Network under mocks", () => {
 
     it("requires IMDSv2 with hop limit 1 and an encrypted gp3 root volume on every node", () => {
         const lts = prod.find("aws:ec2/launchTemplate:LaunchTemplate");
-        assert.strictEqual(lts.length, 4, "system, one GPU pool, the image-cache builder");
+        assert.strictEqual(lts.length, 5, "system, one per GPU pool (a10g, l40s, a100), the image-cache builder");
         for (const lt of lts) {
             const i = lt.inputs as any;
             assert.strictEqual(i.metadataOptions.httpTokens, "required");
@@ -234,8 +235,8 @@ describe("node group sizes on an existing cluster", () => {
     const desired = (run: StackRun, ng: string) => (run.get(NG, ng).inputs as any).scalingConfig;
 
     it("raises desiredSize with minNodes (EKS rejects desired < min) and keeps the autoscaler's larger size", async () => {
-        liveSizes({ "gpuserve-test-gpu-a10g-ng": 0, "gpuserve-test-gpu-a100-ng": 1, "gpuserve-test-system-ng": 4 });
-        const cfg = clone(stackConfig("prod"));
+        liveSizes({ "gpuserve-test-gpu-a10g-ng": 0, "gpuserve-test-gpu-l40s-ng": 0, "gpuserve-test-gpu-a100-ng": 1, "gpuserve-test-system-ng": 4 });
+        const cfg = prodWithA100();
         cfg.gpuPools[0].minNodes = 1;
         cfg.gpuPools[0].minNodesReason = "clinic opens at 7: first answer within 5 s";
         const run = await runStack(cfg);

@@ -31,7 +31,7 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
     let prom: PrometheusServer | undefined;
 
     before(async function () {
-        requirePrometheus(this);
+        requirePrometheus();
         const dir = tempDir("predictive-");
         // The gateway's counters scraped every 30 s: flat (no requests) except ~2.4 requests/min in the sessions.
         // gateway_upstream_requests_total: requests handed to a worker (what the trigger reads);

@@ -11,7 +11,7 @@ import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FOR
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
-import { ROOT, StackRun, runStack, stackConfig } from "../helpers/program";
+import { ROOT, StackRun, prodWithA100, runStack } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
@@ -25,9 +25,10 @@ const gib = (q: string) => {
 
 describe("vLLM workers' command line", () => {
     let runs: Record<string, StackRun>;
-    before(async () => {
-        // prod serves every model family (Qwen3-VL, MedGemma) on both pool shapes (g5.xlarge, p4de).
-        runs = { prod: await runStack(stackConfig("prod")) };
+    before(async function () {
+        this.timeout(120_000); // renders stacks: 1-2 s of CPU each, several times that on a busy machine
+        // prod with an A100 pool serves every model family (Qwen3-VL, MedGemma) on every pool shape (g5.xlarge, g6e.xlarge, p4de).
+        runs = { prod: await runStack(prodWithA100()) };
     });
     const workers = () =>
         Object.entries(runs).flatMap(([stack, run]) =>

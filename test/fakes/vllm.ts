@@ -73,6 +73,8 @@ export interface FakeStats {
     waiting: number;
     /** TCP connections accepted since start (keep-alive reuse shows as few connections for many requests). */
     connections: number;
+    /** GET /v1/models requests answered, ready or not (the gateway's readiness probes). */
+    probes: number;
 }
 
 export interface FakeVllm {
@@ -82,6 +84,8 @@ export interface FakeVllm {
     readonly requests: RecordedRequest[];
     stats(): FakeStats;
     ready(): boolean;
+    /** Ends the startup delay now (a test that sets a long startupDelayMs decides when the model has loaded). */
+    becomeReady(): void;
     /** Changes the fail mode; `times` limits it to the next N chat requests. */
     setFail(mode: FailMode, opts?: { times?: number; afterTokens?: number }): void;
     setTokenDelay(ms: number): void;
@@ -136,7 +140,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     let fail: FailMode = options.fail ?? "none";
     let failTimes = Infinity;
     let failAfterTokens = options.failAfterTokens ?? 2;
-    const readyAt = Date.now() + (options.startupDelayMs ?? 0);
+    let readyAt = Date.now() + (options.startupDelayMs ?? 0);
+    let probes = 0;
     const requests: RecordedRequest[] = [];
     const counts = { completed: 0, aborted: 0, running: 0, waiting: 0 };
     const slotWaiters: Array<() => void> = [];
@@ -291,6 +296,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
             const url = (req.url ?? "/").split("?")[0];
             if (req.method === "GET" && url === "/health") return void res.writeHead(200).end();
             if (req.method === "GET" && url === "/v1/models") {
+                probes++;
                 if (!isReady()) return vllmError(res, 503, "model is loading", "ServiceUnavailableError");
                 if (fail === "dead-engine") return vllmError(res, 500, "EngineCore is dead", "InternalServerError");
                 const created = Math.floor(Date.now() / 1000);
@@ -331,7 +337,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
     await listen();
 
-    const stats = (): FakeStats => ({ requests: requests.length, ...counts, connections });
+    const stats = (): FakeStats => ({ requests: requests.length, ...counts, connections, probes });
     return {
         get url() {
             return `http://127.0.0.1:${port}`;
@@ -342,6 +348,9 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         requests,
         stats,
         ready: isReady,
+        becomeReady() {
+            readyAt = Math.min(readyAt, Date.now());
+        },
         setFail(mode, opts = {}) {
             fail = mode;
             failTimes = opts.times ?? Infinity;

@@ -55,21 +55,19 @@ describe("batch with Valkey unreachable", function () {
         assert.deepStrictEqual(await listBatches(gw.url), { status: 503, code: "batch_store_unavailable", retryAfter: "5" });
     });
 
-    it("closes the gateway within 3 s, without an error, and stops reconnecting, when Valkey never answered", async () => {
+    it("closes the gateway without an error, and stops reconnecting, when Valkey never answered", async () => {
         const f = await fake();
         // Nothing listens there: every connection attempt is refused and ioredis retries.
         const port = await freePort();
         const gw = await startGateway(config([f.url], { batch: { redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: "gone:{b}:", metricsIntervalSeconds: 0.2 } }), { port: 0, host: "127.0.0.1" });
         // Let the runner queue its reads (group creation, reclaim, backlog) behind the reconnects.
         await sleep(500);
-        const t0 = Date.now();
+        // A close() that waited on ioredis' reconnects would never settle: the test's timeout catches it.
         const closed = await gw.close().then(
             () => "closed",
             (e: Error) => `rejected: ${e.message}`,
         );
-        const ms = Date.now() - t0;
         assert.strictEqual(closed, "closed");
-        assert.ok(ms < 3000, `close took ${ms} ms`);
         // Closed means closed: Valkey coming up at that address sees no connection from this gateway
         // (ioredis' reconnect delay is min(50 ms x attempts, 2 s), so a live client shows within 2.5 s).
         const srv = net.createServer((s) => s.destroy());

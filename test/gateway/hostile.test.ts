@@ -6,22 +6,20 @@
 import * as assert from "assert";
 import { setMaxListeners } from "events";
 import * as net from "net";
-import { monitorEventLoopDelay } from "perf_hooks";
 import { cacheKey } from "../../gateway/src/cache";
 import { SseScanner } from "../../gateway/src/usage";
 import { chatBody, config, fake, FAST_HEALTH, freePort, gateway, get, KEY, KEY2, logCapture, MODEL, post, postStream, sleep, waitFor } from "./helpers";
 
-/** Sends raw bytes and reports the status line and when the server closed the connection. */
-function rawRequest(port: number, head: string, body: Buffer | string): { result: Promise<{ status: number; closedAfterMs: number; text: string }>; socket: net.Socket } {
+/** Sends raw bytes and reports the status line once the server has closed the connection. */
+function rawRequest(port: number, head: string, body: Buffer | string): { result: Promise<{ status: number; text: string }>; socket: net.Socket } {
     const socket = net.connect(port, "127.0.0.1");
-    const t0 = Date.now();
     let text = "";
     socket.on("data", (d) => (text += d.toString("latin1")));
     socket.write(head);
     if (body.length > 0) socket.write(body);
-    const result = new Promise<{ status: number; closedAfterMs: number; text: string }>((resolve) => {
+    const result = new Promise<{ status: number; text: string }>((resolve) => {
         socket.on("error", () => undefined);
-        socket.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), closedAfterMs: Date.now() - t0, text }));
+        socket.on("close", () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0), text }));
     });
     return { result, socket };
 }
@@ -46,12 +44,12 @@ describe("gateway under hostile clients (issue 13)", function () {
             const r = await result;
             clearInterval(timer);
             assert.strictEqual(r.status, 408, r.text);
-            assert.ok(r.closedAfterMs < 2500, `closed after ${r.closedAfterMs} ms`);
         });
 
         it("refuses a team over its concurrency limit before reading the body, and closes the connection", async () => {
             const f = await fake({ tokenDelayMs: 200 });
-            const gw = await gateway(config([f.url], { limits: { default: { maxConcurrent: 1 } } }));
+            // A gateway that waited for the body would answer 408 after requestTimeoutSeconds, not 429.
+            const gw = await gateway(config([f.url], { limits: { default: { maxConcurrent: 1 } }, requestTimeoutSeconds: 5 }));
             await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
             const held = post(gw.url, chatBody("a b"));
             await waitFor(() => f.stats().running === 1, 2000);
@@ -60,16 +58,15 @@ describe("gateway under hostile clients (issue 13)", function () {
             const r = await result;
             assert.strictEqual(r.status, 429, r.text);
             assert.match(r.text, /concurrency_limit_exceeded/);
-            assert.ok(r.closedAfterMs < 1000, `closed after ${r.closedAfterMs} ms`);
             assert.strictEqual((await held).status, 200);
         });
 
         it("closes an unauthenticated connection with a trickled body at once (401)", async () => {
-            const gw = await gateway(config(["http://127.0.0.1:9"]));
+            // A gateway that waited for the body would answer 408 after requestTimeoutSeconds, not 401.
+            const gw = await gateway(config(["http://127.0.0.1:9"], { requestTimeoutSeconds: 5 }));
             const { result } = rawRequest(portOf(gw.url), postHead(1_000_000, null), '{"model":');
             const r = await result;
             assert.strictEqual(r.status, 401);
-            assert.ok(r.closedAfterMs < 1000, `closed after ${r.closedAfterMs} ms`);
         });
 
         it("bounds the bytes of held bodies (queued requests) with a global budget: 503 beyond it", async () => {
@@ -120,21 +117,39 @@ describe("gateway under hostile clients (issue 13)", function () {
             const f = await fake({ fail: "no-newlines", chunkBytes: 65536 });
             const gw = await gateway(config([f.url]));
             await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
-            const t0 = Date.now();
+            // Bounded: the fake never ends the stream, so the answer ends only because the line bound cut it.
             const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(chatBody("x", { stream: true })) });
             const text = await res.text();
-            assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
             assert.match(text, /SSE line longer than 1 MiB/);
         });
 
         it("SseScanner: scans a newline-free 16 MiB in linear time and flags the overlong line", () => {
-            const s = new SseScanner();
-            const chunk = Buffer.alloc(16384, 0x78);
-            const t0 = process.hrtime.bigint();
-            for (let i = 0; i < 1024; i++) s.push(chunk);
-            const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-            assert.strictEqual(s.lineTooLong, true);
-            assert.ok(ms < 500, `${ms} ms`);
+            // Linear, counted rather than timed: the bytes it searches and copies stay within a small
+            // multiple of the bytes pushed (a scanner that re-read its pending line on every chunk
+            // would touch ~8 GiB here).
+            let searched = 0;
+            let copied = 0;
+            const concat = Buffer.concat;
+            Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+                const out = concat(list, total);
+                copied += out.length;
+                return out;
+            }) as typeof Buffer.concat;
+            try {
+                const s = new SseScanner();
+                for (let i = 0; i < 1024; i++) {
+                    const chunk = Buffer.alloc(16384, 0x78);
+                    chunk.indexOf = function (this: Buffer, value: never, from?: number) {
+                        searched += this.length - (from ?? 0);
+                        return Buffer.prototype.indexOf.call(this, value, from);
+                    } as Buffer["indexOf"];
+                    s.push(chunk);
+                }
+                assert.strictEqual(s.lineTooLong, true);
+            } finally {
+                Buffer.concat = concat;
+            }
+            assert.ok(searched + copied <= 2 * (16 << 20), `searched ${searched} + copied ${copied} bytes for 16 MiB pushed`);
         });
     });
 
@@ -223,16 +238,26 @@ describe("gateway under hostile clients (issue 13)", function () {
         });
     });
 
-    describe("5. bodies that stall the event loop are refused with 400 first", () => {
-        async function stallDuring<T>(fn: () => Promise<T>): Promise<{ value: T; maxStallMs: number }> {
-            const h = monitorEventLoopDelay({ resolution: 10 });
-            h.enable();
-            const value = await fn();
-            h.disable();
-            return { value, maxStallMs: h.max / 1e6 };
+    describe("5. bodies that would stall the event loop are refused with 400 before they are parsed", () => {
+        /**
+         * What the gateway does with such a body, counted rather than timed: the longest text it
+         * hands to JSON.parse (the step that stalls: seconds for a 20 MB nested array) while `fn` runs.
+         */
+        async function parsedDuring<T>(fn: () => Promise<T>): Promise<{ value: T; longestParsed: number }> {
+            const parse = JSON.parse;
+            let longestParsed = 0;
+            JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+                longestParsed = Math.max(longestParsed, String(text).length);
+                return parse(text, reviver);
+            }) as typeof JSON.parse;
+            try {
+                return { value: await fn(), longestParsed };
+            } finally {
+                JSON.parse = parse;
+            }
         }
 
-        it("a 20 MB nested-array body: 400 at once, no stall", async () => {
+        it("a 20 MB nested-array body: 400, never parsed", async () => {
             const gw = await gateway(config(["http://127.0.0.1:9"]));
             const n = 10_000_000 - 100;
             const raw = Buffer.alloc(2 * n + 20);
@@ -240,10 +265,10 @@ describe("gateway under hostile clients (issue 13)", function () {
             raw.fill("[", 17, 17 + n);
             raw.fill("]", 17 + n, 17 + 2 * n);
             raw.write("}", 17 + 2 * n);
-            const { value: r, maxStallMs } = await stallDuring(() => post(gw.url, null, { raw: raw.subarray(0, 18 + 2 * n) }));
+            const { value: r, longestParsed } = await parsedDuring(() => post(gw.url, null, { raw: raw.subarray(0, 18 + 2 * n) }));
             assert.strictEqual(r.status, 400);
             assert.strictEqual(r.json.error.code, "request_too_complex");
-            assert.ok(maxStallMs < 1000, `event loop stalled ${maxStallMs} ms`);
+            assert.ok(longestParsed < 10_000, `the gateway parsed ${longestParsed} characters of JSON: the body was not refused before parsing`);
         });
 
         it("deep nesting with temperature 0 and the cache on: 400, not 500", async () => {
@@ -253,14 +278,14 @@ describe("gateway under hostile clients (issue 13)", function () {
             assert.strictEqual(r.status, 400, r.text);
         });
 
-        it("400k content parts: 400 too_many_parts, no stall", async () => {
+        it("400k content parts: 400 too_many_parts, never parsed", async () => {
             const gw = await gateway(config(["http://127.0.0.1:9"], { requestBounds: { maxParts: 1000 } }));
             const parts = `${'{"type":"text","text":""},'.repeat(400_000)}{"type":"text","text":""}`;
             const body = `{"model":"${MODEL}","messages":[{"role":"user","content":[${parts}]}]}`;
-            const { value: r, maxStallMs } = await stallDuring(() => post(gw.url, null, { raw: body }));
+            const { value: r, longestParsed } = await parsedDuring(() => post(gw.url, null, { raw: body }));
             assert.strictEqual(r.status, 400);
             assert.ok(["too_many_parts", "request_too_complex"].includes(r.json.error.code), r.json.error.code);
-            assert.ok(maxStallMs < 1000, `event loop stalled ${maxStallMs} ms`);
+            assert.ok(longestParsed < 10_000, `the gateway parsed ${longestParsed} characters of JSON: the body was not refused before parsing`);
         });
 
         it("more images than requestBounds.maxMedia: 400", async () => {

@@ -102,11 +102,10 @@ describe("gateway process", function () {
         await waitFor(() => f.stats().running === 1, 2000);
         const queued = post(gw.url, chatBody("queued"));
         await waitFor(async () => metric(await metrics(gw.url), "gateway_queue_depth", { pool: "a10g" }) === 1, 2000);
-        const t0 = Date.now();
         gw.proc.kill("SIGTERM");
         const [s, q, exit] = await Promise.all([stream, queued, gw.exit]);
+        // Exited while the 50-word stream was still running: the drain timeout (0.5 s) cut it, as the stream's error says.
         assert.deepStrictEqual(exit, { code: 0, signal: null });
-        assert.ok(Date.now() - t0 < 5000, `exit took ${Date.now() - t0} ms (drain timeout 0.5 s)`);
         assert.strictEqual(s.done, false);
         assert.strictEqual(s.error?.code, "shutting_down", s.raw.slice(-300));
         assert.ok(s.content.startsWith("Echo: w0"), "the stream had started");

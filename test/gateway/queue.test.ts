@@ -40,7 +40,7 @@ describe("gateway queue (pool with no ready upstream)", function () {
         const t0 = Date.now();
         const [a, b] = await Promise.all([post(gw.url, chatBody("a")), postStream(gw.url, chatBody("b"))]);
         const waited = Date.now() - t0;
-        assert.ok(waited >= 380 && waited < 2000, `waited ${waited} ms`);
+        assert.ok(waited >= 380, `answered after ${waited} ms, before maxWaitSeconds (0.4 s)`);
         assert.strictEqual(a.status, 503);
         assert.strictEqual(a.headers["retry-after"], "20");
         assert.strictEqual(a.json.error.code, "pool_starting");

@@ -66,14 +66,17 @@ describe("gateway routing and upstream health", function () {
     });
 
     it("probes /v1/models (not /health) and sends traffic only once an upstream is ready", async () => {
-        const f = await fake({ startupDelayMs: 600 });
-        const readyAt = Date.now() + 600;
+        const f = await fake({ startupDelayMs: 3_600_000 }); // loading until the test says otherwise
         const gw = await gateway(config([f.url]));
-        await sleep(300);
+        await waitFor(() => f.stats().probes >= 1, 5000, "the gateway's first probe");
         // /health already answers 200, but the model is still loading.
         assert.strictEqual((await fetch(`${f.url}/health`)).status, 200);
         assert.strictEqual(metric(await metrics(gw.url), "gateway_upstreams_ready", { pool: "a10g" }), 0);
-        const r = await post(gw.url, chatBody("held until ready"));
+        const pending = post(gw.url, chatBody("held until ready"));
+        await waitFor(() => gw.pools.get("a10g")!.queueDepth === 1, 5000, "the request held");
+        const readyAt = Date.now();
+        f.becomeReady();
+        const r = await pending;
         assert.strictEqual(r.status, 200);
         assert.ok(f.requests[0].receivedAtMs >= readyAt, "the request waited for readiness");
         assert.strictEqual(f.requests.length, 1, "nothing was sent while the upstream was loading");
@@ -123,6 +126,7 @@ describe("gateway routing and upstream health", function () {
         const pool = gw.pools.get("a10g")!;
         await waitFor(() => pool.readyCount() === 2, 2000);
         // One team's request that vLLM answers with 500 (e.g. caused by its own content).
+        const probesBefore = bad.stats().probes;
         bad.setFail("status500");
         const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => post(gw.url, chatBody(`q${i}`))));
         const failed = replies.filter((r) => r.status !== 200);
@@ -133,7 +137,9 @@ describe("gateway routing and upstream health", function () {
             assert.strictEqual(r.json.error.code, "upstream_failed");
         }
         assert.strictEqual(good.requests.length, 6 - failed.length, "no request was sent twice");
-        await sleep(200); // the probe the 5xx triggered has run, and passed
+        // The probe the 5xx triggered has run (bad answered it) and the gateway has read its answer.
+        const probing = () => [...(pool as unknown as { upstreams: Map<string, { probing: boolean }> }).upstreams.values()].some((u) => u.probing);
+        await waitFor(() => bad.stats().probes > probesBefore && !probing(), 5000, "the probe after the 5xx");
         const m = await metrics(gw.url);
         assert.strictEqual(metric(m, "gateway_upstream_retries_total", { pool: "a10g" }) ?? 0, 0);
         assert.strictEqual(metric(m, "gateway_upstream_ejections_total", { pool: "a10g" }) ?? 0, 0);

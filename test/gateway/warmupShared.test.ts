@@ -35,9 +35,8 @@ function sharedConfig(upstreams: string[], redisUrl = redis.url, keyPrefix = `w$
 }
 
 async function postWarmup(url: string, minutes: number, key = TEACHER) {
-    const started = Date.now();
     const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ model: MODEL, minutes }) });
-    return { status: res.statusCode, json: JSON.parse(await res.body.text()), ms: Date.now() - started, retryAfter: res.headers["retry-after"] };
+    return { status: res.statusCode, json: JSON.parse(await res.body.text()), retryAfter: res.headers["retry-after"] };
 }
 
 async function gauge(url: string): Promise<number | undefined> {
@@ -124,7 +123,6 @@ describe("warm-ups in the batch store (real redis-server)", function () {
         assert.strictEqual(r.json.error.code, "warmup_store_unavailable");
         assert.match(r.json.error.message, /warm-up store \(Valkey\) did not answer/);
         assert.strictEqual(r.retryAfter, "5");
-        assert.ok(r.ms < 5000, `503 after ${r.ms} ms`);
         const listed = await get(gw.url, "/v1/warmup", TEACHER);
         assert.strictEqual(listed.status, 503);
         assert.strictEqual(listed.json.error.code, "warmup_store_unavailable");

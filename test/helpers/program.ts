@@ -23,6 +23,17 @@ export function stackConfig(stack: string): Record<string, any> {
     return out;
 }
 
+/**
+ * The prod stack with an 8-GPU A100 pool added (MedGemma 27B on one p4de.24xlarge): the
+ * multi-GPU node shape the committed stacks no longer use, for the tests of what it renders.
+ */
+export function prodWithA100(): Record<string, any> {
+    const cfg = clone(stackConfig("prod"));
+    cfg.gpuPools.push({ name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1 });
+    cfg.models.push({ id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } });
+    return cfg;
+}
+
 /** Deep clone, so a test can change one field of a stack file's config. */
 export function clone<T>(v: T): T {
     return JSON.parse(JSON.stringify(v));

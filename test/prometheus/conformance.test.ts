@@ -171,7 +171,7 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
     const compared: Compared[] = [];
 
     before(async function () {
-        requirePrometheus(this);
+        requirePrometheus();
         run = await runStack(STACK.config);
         const cfg = parsedConfig(STACK);
         sim = simulateStack(cfg, { days: 2, params: { recordSignals: true } });

@@ -46,7 +46,7 @@ async function promtoolTest(rulesFile: string, cases: UnitCase[]): Promise<{ cod
 describe("PrometheusRules under promtool", function () {
     this.timeout(60_000);
     before(function () {
-        requirePrometheus(this);
+        requirePrometheus();
     });
 
     for (const plan of PLAN_CASES) {

@@ -82,7 +82,7 @@ for (const plan of PLAN_CASES) {
         const floor = () => staticCost(w.cfg, natGatewayCount(w.cfg)).floor.reduce((s, l) => s + l.usdPerHour * l.quantity, 0);
 
         before(async function () {
-            requirePrometheus(this);
+            requirePrometheus();
             w = await worldFor(plan.label);
             pool = w.biggestNodePool();
             // A GPU of another namespace's pod with the same name as a worker-to-be, and an idle unallocated GPU.

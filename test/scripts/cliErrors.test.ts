@@ -3,7 +3,7 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { formatCliError } from "../../scripts/engine/cliErrors";
+import { formatCliError, unclosedOpener } from "../../scripts/engine/cliErrors";
 import { readStackFile } from "../../scripts/engine/stackFile";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT } from "../../stacks/schema";
@@ -35,6 +35,44 @@ describe("CLI errors", function () {
         );
         const line = dev.split("\n").findIndex((l) => l === "    team: platform") + 2;
         assert.match(text, new RegExp(`^error: .*Pulumi\\.yaml1\\.yaml:${line}:1: YAML syntax: All mapping items must start at the same column\\n  ${line} \\|    owner: x\\n .*\\^\\n  fix: indent the keys of one mapping by the same number of spaces$`));
+    });
+
+    it("points an unclosed '[' at the bracket itself and says to close it (not at the next line, not 'indent')", () => {
+        const text = dev.replace("instanceTypes: [g5.xlarge]", "instanceTypes: [g5.xlarge");
+        fs.writeFileSync(path.join(dir, "Pulumi.open1.yaml"), text);
+        const out = formatCliError(errorOf(() => readStackFile(dir, "open1", PROJECT)), { debug: false });
+        const line = text.split("\n").findIndex((l) => l.includes("instanceTypes: [g5.xlarge")) + 1;
+        const col = text.split("\n")[line - 1].indexOf("[") + 1;
+        assert.match(out, new RegExp(`^error: .*Pulumi\\.open1\\.yaml:${line}:${col}: YAML syntax: the '\\[' here is never closed\\n  ${line} \\|.*instanceTypes: \\[g5\\.xlarge\\n .*\\^\\n  fix: close it with '\\]' on the same line: instanceTypes: \\[g5\\.xlarge\\]$`));
+        assert.doesNotMatch(out, /indent/);
+    });
+
+    it("finds the unclosed '{' or quote, skipping brackets inside quotes and comments", () => {
+        const text = 'config:\n  a: "[x"  # ] [ not counted\n  gpuserve:tags: {team: x, note: "}"\n  b: 1\n';
+        const at = text.indexOf("  b:");
+        assert.deepStrictEqual(unclosedOpener("Flow map in block collection must be sufficiently indented and end with a }", text, at), { char: "{", offset: text.indexOf("{team"), closer: "}" });
+        const quoted = 'config:\n  aws:region: "us-east-1\n  b: 1\n';
+        assert.deepStrictEqual(unclosedOpener('Missing closing "quote', quoted, quoted.length), { char: '"', offset: quoted.indexOf('"us'), closer: '"' });
+        assert.strictEqual(unclosedOpener("All mapping items must start at the same column", text, at), undefined);
+    });
+
+    it("plan and compare: --help prints usage (exit 0); a bare stack name and a misspelt one get a did-you-mean", function () {
+        this.timeout(120_000); // eight CLI starts (tsx): seconds each, more on a loaded machine
+        const cli = (script: string, args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8" });
+        for (const script of ["plan.ts", "compare.ts"]) {
+            const help = cli(script, ["--help"]);
+            assert.strictEqual(help.status, 0, help.stderr);
+            assert.match(help.stdout, new RegExp(`^usage: npm run ${script.replace(".ts", "")} -- `));
+        }
+        const bare = cli("plan.ts", ["dev"]);
+        assert.strictEqual(bare.status, 2);
+        assert.match(bare.stderr, /^unknown argument 'dev': did you mean --stack dev\?\nusage: /);
+        const cased = cli("plan.ts", ["--stack", "Dev", "--out", path.join(dir, "cased")]);
+        assert.strictEqual(cased.status, 1);
+        assert.match(cased.stderr, /fix: did you mean 'dev'\? \(--stack dev; names are case-sensitive\)/);
+        const typo = cli("compare.ts", ["prdo"]);
+        assert.strictEqual(typo.status, 1);
+        assert.match(typo.stderr, /unknown stack 'prdo': did you mean 'prod'\? There is no Pulumi\.prdo\.yaml/);
     });
 
     it("names a missing stack file, the stacks that exist and how to create it", () => {

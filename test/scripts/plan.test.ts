@@ -11,10 +11,10 @@ import { SECRET_KEYS } from "../../stacks/schema";
 import { OFFLINE_SECRET_PLACEHOLDERS } from "../../stacks/secrets";
 import { tempDir } from "../helpers/tmp";
 
-function plan(args: string[]): { status: number | null; stdout: string; stderr: string; seconds: number } {
-    const start = Date.now();
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - start) / 1000 };
+/** One CLI plan. How long it takes is a benchmark figure (npm run bench -- plan), not a test. */
+function plan(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 90_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 function readPlan(dir: string) {
@@ -31,11 +31,10 @@ describe("npm run plan (end to end)", () => {
     after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     for (const stack of ["dev", "prod"]) {
-        it(`plans the ${stack} stack in under 15 s and writes manifests, resources.json and cost.json`, async () => {
+        it(`plans the ${stack} stack and writes manifests, resources.json and cost.json`, async () => {
             const out = path.join(tmp, stack);
             const r = plan(["--stack", stack, "--out", out]);
             assert.strictEqual(r.status, 0, r.stderr);
-            assert.ok(r.seconds < 15, `took ${r.seconds} s`);
             assert.match(r.stdout, new RegExp(`Offline plan of stack '${stack}'`));
             const { resources, cost, manifests } = readPlan(out);
 
@@ -69,10 +68,31 @@ describe("npm run plan (end to end)", () => {
                 assert.strictEqual(r.stdout.split("\n").filter((l) => l.includes(label)).length, cost.expected.perPool.flatMap((p: any) => p.workerPools).length, label);
             }
             for (const l of r.stdout.split("\n").filter((x) => !x.startsWith("  warning:") && !x.startsWith("  note:"))) assert.ok(l.length <= 200, `long summary line: ${l}`);
-            if (stack === "prod") assert.match(r.stdout, /warning: GPU pool 'a100' runs p4de\.24xlarge nodes with 8 GPUs each, but its models can use at most 2/);
+            // The floor's parts, each with its monthly amount, adding up to the floor; the gateway's hold limit.
+            const floorLines = r.stdout.split("\n").filter((l) => /^ {4}floor = | {10}\+ /.test(l));
+            assert.ok(floorLines.length > 0 && floorLines.every((l) => l.length <= 120), floorLines.join("\n"));
+            const amounts = floorLines.join(" ").match(/\$[\d,]+\.\d\d/g)!.map((a) => Number(a.slice(1).replace(/,/g, "")));
+            assert.strictEqual(amounts.length, cost.floor.length, floorLines.join("\n"));
+            assert.ok(Math.abs(amounts.reduce((a, b) => a + b, 0) - cost.floorUsdPerMonth) < 0.01 * cost.floor.length, floorLines.join("\n"));
+            assert.match(floorLines[0], /^ {4}floor = system nodes m7i\.\w+ x\d \$/);
+            assert.ok(
+                r.stdout.includes(`  gateway: holds a request up to ${cost.expected.gatewayLimits.maxWaitSeconds} s for a worker to start (serving.gateway.maxWaitSeconds)`),
+                r.stdout,
+            );
+            // README.md's cost table shows what this plan computes.
+            const dollars = (n: number) => `$${Math.round(n).toLocaleString("en-US")}`;
+            const range = (field: string) => {
+                const all: number[] = cost.expected.perPool.flatMap((p: any) => p.workerPools.map((w: any) => Math.round(w[field])));
+                return Math.min(...all) === Math.max(...all) ? `${all[0]}` : `${Math.min(...all)}-${Math.max(...all)}`;
+            };
+            const want = `| ${dollars(cost.floorUsdPerMonth)} | ${dollars(cost.expected.usdPerMonth)} | ${range("coldStartSeconds")} / ${range("coldStartPessimisticSeconds")} s |`;
+            const readmeRow = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("\n").find((l) => l.startsWith(`| ${stack} (`));
+            assert.ok(readmeRow?.endsWith(want), `README.md's cost table is out of date for ${stack}: the plan gives floor, expected month and first answer ${want}; README has ${readmeRow}`);
+            // The committed stacks follow the plan's own advice: no pool with GPUs its workers can never use.
+            assert.doesNotMatch(r.stdout, /GPUs per node are always idle/);
             // Program warnings are part of the summary, not "warning: [runtime]" lines on stderr.
             assert.doesNotMatch(r.stderr, /warning: \[runtime\]/);
-            assert.match(r.stdout, /\n  warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request/);
+            assert.match(r.stdout, /\n  warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request\. Fix: pulumi config set --secret gatewayApiKeys "\[\{\\"team\\":\\"platform\\",/);
             assert.ok(manifests.length > 0);
             for (const m of manifests) {
                 const meta = m.doc.metadata;

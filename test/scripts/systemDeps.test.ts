@@ -65,6 +65,19 @@ describe("scripts/system-deps.sh", () => {
         assert.strictEqual(fs.existsSync(calls), false, "nothing installed");
     });
 
+    it("lists every program a test runs by name (batchLoad uploads with curl)", () => {
+        const listed = /^DEPS=\(([^)]*)\)/m.exec(fs.readFileSync(SCRIPT, "utf8"))![1].split(/\s+/).map((d) => path.basename(d.split(":")[1]));
+        // Node, npm and what Debian installs everywhere (sh, bash, apt-get, util-linux's taskset, sudo where it is used).
+        const base = ["node", "npm", "sh", "bash", "sudo", "apt-get", "taskset"];
+        const run = /\b(?:execFile|execFileSync|spawn|spawnSync)\("([^"]+)"/g;
+        const files = fs.readdirSync(path.join(ROOT, "test"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+        const unlisted = files.flatMap((f) =>
+            [...fs.readFileSync(path.join(ROOT, "test", f), "utf8").matchAll(run)].map((m) => path.basename(m[1])).filter((b) => !listed.includes(b) && !base.includes(b)).map((b) => `${b} (test/${f})`),
+        );
+        assert.deepStrictEqual(unlisted, [], "add these to DEPS in scripts/system-deps.sh");
+        assert.ok(listed.includes("curl"));
+    });
+
     it("without apt-get, lists the paths the tests need", () => {
         const r = run(["--auto"], { SYSTEM_DEPS_ROOT: path.join(tmp, "empty"), APT_GET: path.join(tmp, "no-such-apt") });
         assert.strictEqual(r.status, 1);

@@ -49,7 +49,7 @@ describe("too-big-model hint", () => {
         raw.models[0].id = "google/medgemma-27b-it";
         assert.match(
             messageOf(raw),
-            /gpuType a100-80gb \(the cheapest GPU in the catalog with >= 80 GiB: p4de\.24xlarge, 8 GPUs of 80 GiB, \$27\.45\/hour.*\), or serve 'ig1\/medgemma-27b-it-FP8-Dynamic' \(needs 40 GiB, fits l40s g6e\.xlarge at \$1\.861\/hour\)$/,
+            /gpuType a100-80gb \(the cheapest GPU in the catalog with >= 80 GiB: p4de\.24xlarge, 8 GPUs of 80 GiB, \$27\.45\/hour.*\), or serve 'ig1\/medgemma-27b-it-FP8-Dynamic' \(needs 40 GiB, fits l40s g6e\.xlarge at \$1\.861\/hour, with models\[\]\.revision set to the Hugging Face commit you checked \(the catalog pins none for it\)\)$/,
         );
     });
 
@@ -101,7 +101,7 @@ describe("idle GPUs per node", () => {
         assert.strictEqual(
             text,
             "GPU pool 'a100' runs p4de.24xlarge nodes with 8 GPUs each, but its models can use at most 2 (one GPU per worker, the sum of their maxReplicas): 6 of 8 GPUs per node are always idle and paid for. " +
-                "In the expected month the pool costs $11,297.83 of the stack's $12,759.62 and runs at most 1 worker. Fix: serve 'ig1/medgemma-27b-it-FP8-Dynamic' on gpuType l40s (g6e.xlarge, $1.861/hour on demand).",
+                "In the expected month the pool costs $11,297.83 of the stack's $12,759.62 and runs at most 1 worker. Fix: serve 'ig1/medgemma-27b-it-FP8-Dynamic' on gpuType l40s (g6e.xlarge, $1.861/hour on demand), with models[].revision set to the Hugging Face commit you checked (the catalog pins none for it).",
         );
         // A model that fits a one-GPU node: the fix is that GPU type.
         assert.match(idleGpuWarning({ pool: "p", instanceType: "p4d.24xlarge", gpusPerNode: 8, usable: 1 }, [modelSpec("Qwen/Qwen3-VL-8B-Instruct")!], usEast1), /Fix: use gpuType l40s \(g6e\.xlarge, 1 GPU per node, \$1\.861\/hour on demand\)\.$/);

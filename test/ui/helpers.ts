@@ -1,30 +1,22 @@
 /// <reference lib="dom" />
 /**
  * Browser test plumbing: Debian's chromium driven by playwright-core, and the page served
- * like production: a static server over exactly readUiFiles() with the nginx CSP, and /v1
- * routed to the real gateway on the same origin (what the ALB does by path).
+ * like production by scripts/dev/uiServer.ts (what `npm run dev` serves too): exactly
+ * readUiFiles() with the nginx CSP, and /v1 routed to the real gateway on the same origin
+ * (what the ALB does by path).
  */
 import * as fs from "fs";
-import * as http from "http";
-import { AddressInfo } from "net";
 import * as path from "path";
 import { Browser, BrowserContext, chromium, Page } from "playwright-core";
-import { NGINX_CONF, readUiFiles } from "../../components/serving/ui";
 import { Gateway, GatewayConfigInput, startGateway } from "../../gateway/src/index";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
 import { config } from "../gateway/helpers";
 import { freePort } from "../helpers/net";
+import { UiServer, startUiServer } from "../../scripts/dev/uiServer";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 export const OUT_DIR = path.resolve(__dirname, "../../test-output/ui");
-
-/** The CSP the nginx of the UI sends, taken from its config so the test page runs under the same one. */
-export const CSP = (() => {
-    const m = /add_header Content-Security-Policy "([^"]+)"/.exec(NGINX_CONF);
-    if (!m) throw new Error("no Content-Security-Policy in NGINX_CONF");
-    return m[1];
-})();
 
 /**
  * Launches chromium headless. Playwright gives a launched browser a fresh temporary
@@ -35,78 +27,6 @@ export async function launchChromium(): Promise<Browser> {
         throw new Error(`The UI browser tests need Debian's chromium at ${CHROMIUM}, which is missing. Install it with: sudo apt-get install -y chromium`);
     }
     return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-}
-
-const TYPES: Record<string, string> = {
-    html: "text/html; charset=utf-8",
-    js: "text/javascript; charset=utf-8",
-    css: "text/css; charset=utf-8",
-    json: "application/json; charset=utf-8",
-    svg: "image/svg+xml",
-    txt: "text/plain; charset=utf-8",
-};
-
-export interface UiServer {
-    url: string;
-    files: Record<string, string>;
-    close(): Promise<void>;
-}
-
-/** Serves readUiFiles() like the UI's nginx and proxies /v1/* to the gateway. */
-export async function startUiServer(gatewayUrl: string): Promise<UiServer> {
-    const files = readUiFiles();
-    const gw = new URL(gatewayUrl);
-    const server = http.createServer((req, res) => {
-        const url = new URL(req.url ?? "/", "http://page.invalid");
-        if (url.pathname === "/v1" || url.pathname.startsWith("/v1/")) {
-            // Request bodies are buffered before they go upstream (as nginx and the ALB do), so an
-            // early answer such as 413 reaches the browser instead of a reset connection.
-            const chunks: Buffer[] = [];
-            req.on("data", (c: Buffer) => chunks.push(c));
-            req.on("end", () => {
-                const body = Buffer.concat(chunks);
-                const headers = { ...req.headers, host: gw.host, "content-length": String(body.length) };
-                delete headers["transfer-encoding"];
-                const up = http.request({ host: gw.hostname, port: gw.port, method: req.method, path: req.url, headers }, (ur) => {
-                    res.writeHead(ur.statusCode ?? 502, ur.headers);
-                    ur.pipe(res);
-                });
-                up.on("error", () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-                // The browser gave up (Stop): drop the upstream call too, as the ALB does.
-                res.on("close", () => {
-                    if (!res.writableFinished) up.destroy();
-                });
-                up.end(body);
-            });
-            return;
-        }
-        if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405).end();
-        // nginx: try_files $uri /index.html
-        const want = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname.slice(1));
-        const name = Object.hasOwn(files, want) ? want : "index.html";
-        const body = Buffer.from(files[name], "utf8");
-        res.writeHead(200, {
-            "content-type": TYPES[name.split(".").pop()!] ?? "application/octet-stream",
-            "content-length": body.length,
-            "content-security-policy": CSP,
-            "x-content-type-options": "nosniff",
-            "x-frame-options": "DENY",
-            "referrer-policy": "no-referrer",
-            ...(name === "index.html" ? { "cache-control": "no-store" } : {}),
-        });
-        res.end(req.method === "HEAD" ? undefined : body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as AddressInfo).port;
-    return {
-        url: `http://127.0.0.1:${port}`,
-        files,
-        close: () =>
-            new Promise<void>((resolve) => {
-                server.closeAllConnections();
-                server.close(() => resolve());
-            }),
-    };
 }
 
 export interface Stack {

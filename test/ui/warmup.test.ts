@@ -8,7 +8,7 @@ import * as assert from "assert";
 import { Browser } from "playwright-core";
 import { sha256Hex } from "../../gateway/src/index";
 import { KEY, MODEL } from "../gateway/helpers";
-import { cspViolations, launchChromium, openPage, Stack, startStack } from "./helpers";
+import { cspViolations, launchChromium, openPage, OUT_DIR, Stack, startStack } from "./helpers";
 
 const TEACHER = "sk-teacher-ui-key-000001";
 
@@ -59,6 +59,30 @@ describe("ui: Get GPUs ready for class", function () {
         await p.screenshot("21-warmup-ready");
         assert.deepStrictEqual(await cspViolations(page), []);
         assert.deepStrictEqual(p.problems, []);
+        await p.context.close();
+    });
+
+    it("keeps the minutes field readable on a 390 px phone: wide enough for 240, the button below it", async () => {
+        const s = await stack();
+        const p = await openPage(browser, s.ui.url, { key: TEACHER, viewport: { width: 390, height: 844 } });
+        const { page } = p;
+        await page.waitForSelector("#warmup", { state: "visible", timeout: 10000 });
+        await page.fill("#warmup-minutes", "240");
+        const box = (await page.locator("#warmup-minutes").boundingBox())!;
+        const button = (await page.locator("#warmup").boundingBox())!;
+        assert.ok(box.width >= 64, `the minutes field is ${box.width} px wide`);
+        const fits = await page.$eval("#warmup-minutes", (el) => {
+            const input = el as HTMLInputElement;
+            const style = getComputedStyle(input);
+            const ctx = document.createElement("canvas").getContext("2d")!;
+            ctx.font = style.font;
+            // The digits plus the number box's spinner fit inside the padding box.
+            return ctx.measureText(input.value).width + 24 <= input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        });
+        assert.ok(fits, "'240' is readable in the minutes field");
+        assert.ok(button.x + button.width <= 390 && box.x + box.width <= 390, "nothing overflows the screen");
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no horizontal scrolling at 390 px");
+        await page.locator("#warmup-field").screenshot({ path: `${OUT_DIR}/22-warmup-phone-390px.png` });
         await p.context.close();
     });
 

@@ -31,6 +31,7 @@ export function coldStartRows(columns: readonly StackColumn[]): Row[] {
         {
             label: "Cold start phases, expected / pessimistic",
             cells: columns.map((c) => workerPools(c.sim.expected).flatMap(({ w }) => [`${w.name}:`, ...w.coldStartPhases.map((p) => `  ${p.phase}: ${p.seconds} / ${p.pessimisticSeconds} s`)])),
+            terminal: "markdown",
         },
     ];
 }

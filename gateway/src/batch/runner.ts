@@ -46,6 +46,8 @@ class PoolWorker {
     private readonly batchPerUp = new Map<Upstream, number>();
     /** Lines claimed and not yet on a worker (being read from Valkey, or waiting for a spare slot): the loop claims no more than the spare room minus these. */
     private held = 0;
+    /** Lines claimed whose last attempt failed, waiting to try again. */
+    private backingOff = 0;
     private stopping = false;
     private cursor = "0-0";
     private lastReclaim = 0;
@@ -69,6 +71,19 @@ class PoolWorker {
     ) {
         this.queueKey = store.keys.queue(pool.name);
         this.unsubscribe = pool.onSpare(() => this.wakeAll());
+    }
+
+    /**
+     * Lines this replica has claimed that wait for a worker (no spare slot, or between attempts).
+     * Valkey counts them as claimed, not waiting, yet they are demand: a pool that scaled to zero
+     * just after its lines were claimed would otherwise read a backlog of 0 and never wake.
+     */
+    get waitingForWorker(): number {
+        return this.held + this.backingOff;
+    }
+
+    get poolName(): string {
+        return this.pool.name;
     }
 
     private get leaseMs(): number {
@@ -159,6 +174,11 @@ class PoolWorker {
 
     /** A slot for a claimed line (held until then); undefined when stopping. */
     private async acquire(r: Running): Promise<Upstream | undefined> {
+        // A retry waits for a slot again: held again (it is demand, and the loop must not claim past it).
+        if (!r.held) {
+            r.held = true;
+            this.held++;
+        }
         for (;;) {
             if (r.abort.aborted || this.stopped) return undefined;
             const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room);
@@ -269,7 +289,12 @@ class PoolWorker {
                     return;
                 }
                 this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, attempts, err: failure }, "batch: line failed on the worker; retrying");
-                await sleep(Math.min(10_000, 500 * 2 ** attempts));
+                this.backingOff++;
+                try {
+                    await sleep(Math.min(10_000, 500 * 2 ** attempts));
+                } finally {
+                    this.backingOff--;
+                }
             }
         } catch (e) {
             // Valkey unreachable mid-line: the entry stays claimed and is retried after its lease.
@@ -369,7 +394,9 @@ export class BatchRunner {
     async updateGauges(): Promise<void> {
         for (const pool of this.pools.keys()) {
             await this.store.ensureGroup(pool);
-            this.metrics.backlog.set({ pool }, (await this.store.backlog(pool)).waiting);
+            // Waiting in Valkey, plus what this replica claimed but cannot run yet (the trigger takes the max over replicas).
+            const local = this.workers.filter((w) => w.poolName === pool).reduce((n, w) => n + w.waitingForWorker, 0);
+            this.metrics.backlog.set({ pool }, (await this.store.backlog(pool)).waiting + local);
         }
         const queued = new Map<string, number>();
         for (const b of await this.store.activeBatches()) {
