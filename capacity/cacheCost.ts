@@ -6,6 +6,8 @@
 import { BUILDER_INSTANCE_TYPE } from "../components/cluster/imageCache/runbook";
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { StackConfig } from "../stacks/validate";
+import { VLLM_IMAGE_DISK_GB } from "../stacks/workerDisk";
+import { nodeVolumePerformance, volumePerformanceUsdPerMonth } from "../stacks/catalog/ebs";
 
 export const CACHE_PRICES = {
     /** S3 Standard, first 50 TB, us-east-1 (aws.amazon.com/s3/pricing, 2026-11). */
@@ -23,10 +25,10 @@ export const CACHE_PRICES = {
 } as const;
 
 /**
- * Size of the image-cache snapshot: the vLLM image's compressed layers (~10 GB, facts.md) plus the
- * unpacked copy containerd keeps beside them. Assumption: ~25 GB unpacked; snapshots store used blocks only.
+ * Size of the image-cache snapshot: the vLLM image as it sits on a node's disk (stacks/workerDisk.ts
+ * VLLM_IMAGE_DISK_GB: compressed layers plus the unpacked copy); snapshots store used blocks only.
  */
-export const IMAGE_CACHE_SNAPSHOT_GB = 35;
+export const IMAGE_CACHE_SNAPSHOT_GB = VLLM_IMAGE_DISK_GB;
 /** torch.compile cache per worker pool in S3. Assumption: a few hundred MB of Inductor/Triton artefacts. */
 export const COMPILE_CACHE_GB = 0.5;
 
@@ -81,4 +83,12 @@ export function imageCacheInitUsdPerLaunch(cfg: Pick<StackConfig, "coldStart">, 
 /** As hourly figures, so they sit in the cost lines beside the hourly resources. */
 export function cacheUsdPerHour(line: CacheCostLine): number {
     return line.usdPerMonth / HOURS_PER_MONTH;
+}
+
+/**
+ * What a GPU node's faster volume costs per hour while the node exists (stacks/catalog/ebs.ts: gp3 throughput and IOPS
+ * above the included ones, per volume-month): g5.xlarge ~$0.015/h (400 MiB/s), g6.xlarge ~$0.025/h, p4d/p4de ~$0.055/h.
+ */
+export function nodeVolumeUsdPerHour(instanceType: string): number {
+    return volumePerformanceUsdPerMonth(nodeVolumePerformance([instanceType])) / HOURS_PER_MONTH;
 }

@@ -5,7 +5,7 @@
  */
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { ExpectedCost } from "./sim/expected";
-import { cacheCostLines, cacheUsdPerHour } from "./cacheCost";
+import { cacheCostLines, cacheUsdPerHour, nodeVolumeUsdPerHour } from "./cacheCost";
 import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
 
 export interface CostLine {
@@ -43,10 +43,15 @@ export function onDemandPrice(cfg: Pick<StackConfig, "prices" | "region">, insta
     return price;
 }
 
-/** USD/hour of one node of a pool: its cheapest instance type, spot-discounted when spot. */
+/**
+ * USD/hour of one node of a pool: its cheapest instance type, spot-discounted when spot, plus its volume's provisioned
+ * throughput (capacity/cacheCost.ts nodeVolumeUsdPerHour: billed per node while it exists, never discounted).
+ */
 export function poolNodePrice(cfg: Pick<StackConfig, "prices" | "region">, pool: ResolvedGpuPool): { instanceType: string; usdPerHour: number } {
     const discount = pool.capacityType === "spot" ? 1 - cfg.prices.spotDiscount : 1;
-    const [cheapest] = pool.instanceTypes.map((t) => ({ instanceType: t, usdPerHour: onDemandPrice(cfg, t) * discount })).sort((a, b) => a.usdPerHour - b.usdPerHour);
+    const [cheapest] = pool.instanceTypes
+        .map((t) => ({ instanceType: t, usdPerHour: onDemandPrice(cfg, t) * discount + nodeVolumeUsdPerHour(t) }))
+        .sort((a, b) => a.usdPerHour - b.usdPerHour);
     return cheapest;
 }
 

@@ -12,7 +12,8 @@
 set -euo pipefail
 # package:binary the tests call
 DEPS=(chromium:/usr/bin/chromium prometheus:/usr/bin/prometheus prometheus:/usr/bin/promtool redis-server:/usr/bin/redis-server nginx:/usr/sbin/nginx
-  containerd:/usr/bin/containerd containerd:/usr/bin/ctr docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo curl:/usr/bin/curl python3:/usr/bin/python3)
+  containerd:/usr/bin/containerd containerd:/usr/bin/ctr docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo curl:/usr/bin/curl python3:/usr/bin/python3
+  awscli:/usr/bin/aws)
 ROOT_PREFIX=${SYSTEM_DEPS_ROOT:-}
 APT=${APT_GET:-apt-get}
 mode=${1:-report}

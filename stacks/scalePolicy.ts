@@ -84,9 +84,18 @@ export function predictiveWindowSeconds(leadSeconds: number): number {
     return leadSeconds;
 }
 
-/** Seconds ahead of last week's traffic the predictive trigger asks for replicas. */
+/** The gateway's and workers' ServiceMonitor interval, seconds (components/serving/monitoring.ts `interval: "15s"`). */
+export const SCRAPE_INTERVAL_SECONDS = 15;
+
+/**
+ * Seconds ahead of last week's traffic the predictive trigger asks for replicas: the cold start plus a margin, rounded
+ * up to whole scrape intervals. The query's ranges then reach back a whole number of scrapes (lead + offset), so
+ * none starts exactly on a scrape at KEDA's polls, where Prometheus 2.x (closed ranges) and 3.x (left-open) would
+ * read different samples (test/prometheus/conformance.test.ts); an unrounded lead hit that whenever the modelled
+ * cold start moved by a few seconds.
+ */
 export function predictiveLeadSeconds(s: { readonly predictiveWarmup: { readonly leadSeconds?: number } }, coldStartSeconds: number): number {
-    return s.predictiveWarmup.leadSeconds ?? Math.round(coldStartSeconds + PREDICTIVE_MARGIN_SECONDS);
+    return s.predictiveWarmup.leadSeconds ?? Math.ceil((coldStartSeconds + PREDICTIVE_MARGIN_SECONDS) / SCRAPE_INTERVAL_SECONDS) * SCRAPE_INTERVAL_SECONDS;
 }
 
 /**

@@ -120,7 +120,11 @@ export const gpuPoolSchema = z.strictObject({
     minNodes: nonNegativeInt.default(0),
     /** Upper bound for Cluster Autoscaler; maxNodes x GPUs per node must cover the pool's models' maxReplicas. */
     maxNodes: positiveInt,
-    /** Encrypted gp3 volume in GiB for images and pod storage (Bottlerocket: the data volume); vLLM images are ~10 GB and model caches more. @default 200 */
+    /**
+     * Encrypted gp3 volume in GiB for images and pod storage (Bottlerocket: the data volume): the vLLM image (~35 GB on
+     * disk) and, per worker on the node, its weights copied from S3 and vLLM's caches; validation says when it is too
+     * small for the node's workers (stacks/workerDisk.ts). @default 200
+     */
     diskSizeGiB: z.int().min(100).default(200),
     /** Why this pool keeps nodes at zero load (required by the policy pack when minNodes > 0). A node group tag value: AWS tag characters only. */
     minNodesReason: z.string().min(10).max(200).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE).optional(),
@@ -350,8 +354,9 @@ export const COLD_START_PHASES = Object.keys(coldStartPhasesSchema.shape) as (ke
 /** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
 export const coldStartSchema = z.strictObject({
     /**
-     * "s3": weights copied once per pinned revision into the stack's private bucket by a sync Job, streamed by vLLM's
-     * Run:ai streamer (`--load-format runai_streamer`); "huggingface": every pod start downloads them from the Hub. @default "s3"
+     * "s3": weights copied once per pinned revision into the stack's private bucket by a sync Job; each worker copies
+     * them from there onto its node's disk before vLLM starts, and vLLM's Run:ai streamer (`--load-format
+     * runai_streamer`) loads that copy; "huggingface": every pod start downloads them from the Hub. @default "s3"
      */
     weights: z.enum(["s3", "huggingface"]).default("s3"),
     /**

@@ -11,6 +11,7 @@ import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./error
 import { EXAMPLE_FIXES, ownWords } from "./issueText";
 import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
 import { durationSeconds } from "./scalePolicy";
+import { diskNeededGiB, workerDisk } from "./workerDisk";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
 import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
@@ -394,6 +395,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     checkAddons(cfg, issues);
     checkBatch(cfg, issues);
     checkColdStart(cfg, issues);
+    checkWorkerDisk(cfg, issues);
     if (serving.gateway.maxReplicas < serving.gateway.replicas) {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }
@@ -521,6 +523,39 @@ function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
                 key: key("gpuPools", p, "ami"),
                 message: `pool '${pool.name}' uses ${showValue(pool.ami)}, but gpuserve:coldStart.imageCache is "snapshot", which restores the vLLM image onto a Bottlerocket data volume`,
                 fix: 'set ami: bottlerocket on this pool, or gpuserve:coldStart.imageCache: none (every new node then pulls the ~10 GB image)',
+            });
+        }
+    });
+}
+
+/**
+ * A GPU node's volume must hold the vLLM image and every worker that can land on the node with its weights copy and
+ * caches (stacks/workerDisk.ts), within the kubelet's eviction headroom: else the pods are evicted for disk pressure
+ * (or never scheduled, since they request their ephemeral storage). The worst node: its GPUs filled with the
+ * pool's models, largest disk first, each at most its maxReplicas.
+ */
+function checkWorkerDisk(cfg: StackConfig, issues: ConfigIssue[]): void {
+    cfg.gpuPools.forEach((pool, p) => {
+        const needs = cfg.models
+            .filter((m) => m.pool === pool.name)
+            .map((m) => ({ m, disk: workerDisk(m, cfg.coldStart.weights) }))
+            .sort((a, b) => b.disk.requestGiB - a.disk.requestGiB);
+        let slots = Math.max(1, pool.gpusPerNode);
+        const onNode: { id: string; n: number; gib: number }[] = [];
+        for (const { m, disk } of needs) {
+            const n = Math.min(slots, m.scaling.maxReplicas);
+            if (n > 0) onNode.push({ id: m.id, n, gib: disk.requestGiB });
+            slots -= n;
+        }
+        const workers = onNode.reduce((t, w) => t + w.n, 0);
+        const perWorker = workers === 0 ? 0 : onNode.reduce((t, w) => t + w.n * w.gib, 0) / workers;
+        const needed = diskNeededGiB(workers, perWorker);
+        if (workers > 0 && pool.diskSizeGiB < needed) {
+            const what = onNode.map((w) => `${w.n} x ${w.id} (${w.gib} GiB each)`).join(" + ");
+            issues.push({
+                key: key("gpuPools", p, "diskSizeGiB"),
+                message: `pool '${pool.name}' volume of ${pool.diskSizeGiB} GiB is too small for what one node can hold: ${what}, plus the vLLM image, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts)`,
+                fix: `set gpuPools[${p}].diskSizeGiB to at least ${needed}, or lower the models' maxReplicas on this pool`,
             });
         }
     });

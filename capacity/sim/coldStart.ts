@@ -12,6 +12,7 @@
  * gateway's hold bound (holdBound.ts) sums the pessimistic ones.
  */
 import { IMAGE_CACHE_SNAPSHOT_GB } from "../cacheCost";
+import { INSTANCE_EBS_MBPS, nodeVolumePerformance } from "../../stacks/catalog/ebs";
 import { COLD_START_PHASES } from "../../stacks/schema";
 import type { GpuAmi, ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
 import { DEFAULT_SIM_PARAMS, Range, SimParams } from "./params";
@@ -27,7 +28,10 @@ export interface ColdStartMechanisms {
      * lazy initialization (gpuserve:coldStart.imageCacheInitRateMiBps, components/cluster).
      */
     readonly imageInitRateMiBps: number;
-    /** Weights streamed from the stack's S3 bucket by vLLM's Run:ai streamer (else downloaded from the Hub). */
+    /**
+     * Weights from the stack's S3 bucket: copied onto the node's disk by the worker's init container, then loaded by
+     * vLLM's Run:ai streamer (components/serving/weights/fetch.ts); else downloaded from the Hub.
+     */
     readonly weightsFromS3: boolean;
     /** Where torch.compile artefacts survive a pod: "s3" (restored by an init container), a shared volume, or nowhere. */
     readonly compileCache: "s3" | "shared-volume" | "none";
@@ -80,6 +84,37 @@ export function streamSecondsPerGiB(p: Pick<SimParams, "weightStreamLinkShare">,
     const n = instanceNetwork(instanceType);
     const gbps = pessimistic ? n.baseline : n.burst;
     return GB_PER_GIB / ((gbps / 8) * p.weightStreamLinkShare);
+}
+
+const MIB_PER_MB = 1e6 / 1048576;
+
+/**
+ * Seconds per GiB to write or read the node's volume, where the weights copy lands: the volume's provisioned gp3
+ * throughput (stacks/catalog/ebs.ts nodeVolumePerformance, what the launch template asks for), within the instance's
+ * EBS bandwidth: its maximum expected (a new node; "up to" types hold it "for 30 minutes at least once every 24
+ * hours"), its baseline pessimistic (AWS "Amazon EC2 Instance Types", Amazon EBS specifications). A type without
+ * figures: the volume's own throughput both ways.
+ */
+export function diskSecondsPerGiB(instanceType: string, pessimistic = false): number {
+    const volume = nodeVolumePerformance([instanceType]).throughputMiBps;
+    const ebs = INSTANCE_EBS_MBPS[instanceType];
+    const instance = ebs ? (pessimistic ? ebs.baseline : ebs.maximum) * MIB_PER_MB : volume;
+    return 1024 / Math.min(volume, instance);
+}
+
+/**
+ * The weights from S3 (components/serving/weights/fetch.ts): the init container copies them onto the node's disk,
+ * at the slower of the network (the share of the link the Run:ai streamer reached on S3, streamSecondsPerGiB; the AWS
+ * CLI's own rate is not measured) and the disk write, then vLLM's streamer reads them back from the disk (no page
+ * cache credited: the worker's memory limit leaves little of the file cached while vLLM loads), at least at the
+ * measured local load rate (params.weightLoadSecondsPerGiB).
+ */
+export function weightsFromS3Figure(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, weightsGiB: number, instanceType: string): PhaseFigure {
+    const at = (pessimistic: boolean) => {
+        const disk = diskSecondsPerGiB(instanceType, pessimistic);
+        return weightsGiB * (Math.max(streamSecondsPerGiB(p, instanceType, pessimistic), disk) + Math.max(disk, p.weightLoadSecondsPerGiB));
+    };
+    return { expected: at(false), pessimistic: at(true) };
 }
 
 /** A phase's figures: expected (typical) and pessimistic (slow) seconds. */
@@ -175,7 +210,7 @@ export function vllmPhases(p: SimParams, m: ColdStartMechanisms, weightsGiB: num
     const weights: PhaseFigure =
         measured?.weights ??
         (m.weightsFromS3
-            ? { expected: weightsGiB * streamSecondsPerGiB(p, instanceType), pessimistic: weightsGiB * streamSecondsPerGiB(p, instanceType, true) }
+            ? weightsFromS3Figure(p, weightsGiB, instanceType)
             : m.compileCache === "shared-volume"
               ? { expected: weightsGiB * disk, pessimistic: weightsGiB * disk }
               : { expected: weightsGiB * (p.weightDownloadSecondsPerGiB + disk), pessimistic: weightsGiB * (p.weightDownloadSecondsPerGiB + disk) });
@@ -289,13 +324,13 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
         },
         {
             key: "weights",
-            phase: m.weightsFromS3 ? "weights streamed from S3 to the GPU (Run:ai streamer)" : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
+            phase: m.weightsFromS3 ? "weights copied from S3 to the node's disk, then loaded (Run:ai streamer)" : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
             seconds: v.weights.expected,
             pessimisticSeconds: v.weights.pessimistic,
             source: measured(
                 "weights",
                 m.weightsFromS3
-                    ? `${c.weightsGiB} GiB at ${Math.round(p.weightStreamLinkShare * 100)} % of the link (the Run:ai streamer's 15 GB from S3 in 4.24 s on g5.12xlarge's 40 Gbit/s, its benchmarks) of ${c.instanceType}'s ${net.burst} Gbit/s burst, expected, or its ${net.baseline} Gbit/s baseline, pessimistic (EC2 network specifications)`
+                    ? `${c.weightsGiB} GiB written to the node's volume and read back at ${r1(1024 / diskSecondsPerGiB(c.instanceType))} MiB/s expected, ${r1(1024 / diskSecondsPerGiB(c.instanceType, true))} MiB/s pessimistic (the volume's provisioned gp3 throughput, stacks/catalog/ebs.ts, within ${c.instanceType}'s maximum or baseline EBS bandwidth, AWS "Amazon EC2 Instance Types"); the copy no faster than ${Math.round(p.weightStreamLinkShare * 100)} % of the ${net.burst} Gbit/s burst or ${net.baseline} Gbit/s baseline link (the Run:ai streamer's 15 GB from S3 in 4.24 s on g5.12xlarge, its benchmarks); the load no faster than ${p.weightLoadSecondsPerGiB} s/GiB (a measured local load)`
                     : `${c.weightsGiB} GiB x ${m.compileCache === "shared-volume" ? p.weightLoadSecondsPerGiB : p.weightDownloadSecondsPerGiB + p.weightLoadSecondsPerGiB} s/GiB (public vLLM deployment reports: an 8B model took 61 s to download from the Hub and 33 s to load; one measurement, no pessimistic figure)`,
             ),
         },

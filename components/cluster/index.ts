@@ -8,6 +8,7 @@ import * as eks from "@pulumi/eks";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { normalizeImageRef } from "../../stacks/imageRef";
+import { nodeVolumePerformance } from "../../stacks/catalog/ebs";
 import { ResolvedGpuPool } from "../../stacks/validate";
 import { PodIdentityRole } from "../iam/podIdentityRole";
 import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
@@ -253,6 +254,7 @@ export class GpuCluster extends pulumi.ComponentResource {
                     // Bottlerocket NVIDIA: driver + built-in device plugin; AL2023 NVIDIA: driver and toolkit, plugin from the chart.
                     amiType: GPU_AMI_TYPES[pool.ami],
                     dataVolume: pool.ami === "bottlerocket" ? { snapshotId, initRateMiBps: args.imageCache?.initRateMiBps } : undefined,
+                    volumePerformance: nodeVolumePerformance(pool.instanceTypes),
                     minSize: pool.minNodes,
                     maxSize: pool.maxNodes,
                     liveDesiredSize: args.liveDesiredSizes?.[prefixes.gpu[pool.name]],

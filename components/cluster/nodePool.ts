@@ -9,6 +9,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { VolumePerformance } from "../../stacks/catalog/ebs";
 import { desiredSizeFor } from "./nodeGroupSize";
 
 export interface NodeTaint {
@@ -57,6 +58,12 @@ export interface NodePoolArgs {
          */
         readonly initRateMiBps?: number;
     };
+    /**
+     * gp3 throughput and IOPS of the volume that holds images and pod storage (the data volume, else the root volume):
+     * GPU nodes read the vLLM image and write and read their weights copy there (stacks/catalog/ebs.ts).
+     * @default gp3's included 125 MiB/s and 3,000 IOPS
+     */
+    readonly volumePerformance?: VolumePerformance;
 }
 
 /** Bottlerocket's OS volume, GiB: larger than the AMI's own (a launch template may not shrink it). */
@@ -69,9 +76,11 @@ export const BOTTLEROCKET_OS_VOLUME_GIB = 8;
  * an explicit `encrypted` beside `snapshotId` (launch template EBS block device), so the snapshot must be
  * encrypted (docs/scaling.md, "Cold start": build it encrypted).
  */
-export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume">) {
+export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume" | "volumePerformance">) {
     const ebs = (volumeSize: number) => ({ volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" });
-    if (!args.dataVolume) return [{ deviceName: "/dev/xvda", ebs: ebs(args.diskSizeGiB) }];
+    // @pulumi/aws 7.48.0 LaunchTemplateBlockDeviceMappingEbs.throughput (MiB/s, gp3 only) and .iops; also with a snapshot.
+    const perf = args.volumePerformance ? { throughput: args.volumePerformance.throughputMiBps, iops: args.volumePerformance.iops } : {};
+    if (!args.dataVolume) return [{ deviceName: "/dev/xvda", ebs: { ...ebs(args.diskSizeGiB), ...perf } }];
     const snapshotId = args.dataVolume.snapshotId;
     const data = snapshotId
         ? pulumi.output(snapshotId).apply((id) =>
@@ -81,12 +90,13 @@ export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolum
                         volumeType: "gp3",
                         snapshotId: id,
                         deleteOnTermination: "true",
+                        ...perf,
                         // @pulumi/aws 7.48.0 LaunchTemplateBlockDeviceMappingEbs.volumeInitializationRate (100-300 MiB/s); only with a snapshot.
                         ...(args.dataVolume?.initRateMiBps ? { volumeInitializationRate: args.dataVolume.initRateMiBps } : {}),
                     }
-                  : ebs(args.diskSizeGiB),
+                  : { ...ebs(args.diskSizeGiB), ...perf },
           )
-        : ebs(args.diskSizeGiB);
+        : { ...ebs(args.diskSizeGiB), ...perf };
     return [
         { deviceName: "/dev/xvda", ebs: ebs(BOTTLEROCKET_OS_VOLUME_GIB) },
         { deviceName: "/dev/xvdb", ebs: data },

@@ -62,10 +62,14 @@ export function workerName(model: Pick<ResolvedModel, "name">): string {
     return `worker-${model.name}`;
 }
 
-/** CPU and memory per worker, from the pool's one instance shape (vllm/memory.ts has the arithmetic). */
-function workerResources(m: WorkerMemory) {
+/**
+ * CPU and memory per worker, from the pool's one instance shape (vllm/memory.ts has the arithmetic), and the node
+ * disk its volumes may fill (stacks/workerDisk.ts), so the scheduler never packs more weights copies on a node than
+ * its volume holds.
+ */
+function workerResources(m: WorkerMemory, diskGiB: number) {
     return {
-        requests: { cpu: String(m.cpu), memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
+        requests: { cpu: String(m.cpu), memory: `${m.limitGiB}Gi`, "ephemeral-storage": `${diskGiB}Gi`, "nvidia.com/gpu": "1" },
         limits: { memory: `${m.limitGiB}Gi`, "nvidia.com/gpu": "1" },
     };
 }
@@ -130,7 +134,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                                     args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],
-                                    resources: workerResources(memory),
+                                    resources: workerResources(memory, cold.disk.requestGiB),
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     // /v1/models answers only once the model is loaded; /health only says the process lives.
                                     startupProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },
@@ -142,6 +146,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                                         { name: "dshm", mountPath: "/dev/shm" },
                                         { name: "cache", mountPath: "/cache" },
                                         { name: "tmp", mountPath: "/tmp" },
+                                        ...cold.volumeMounts,
                                     ],
                                 },
                             ],
@@ -149,8 +154,9 @@ export class WorkerPool extends pulumi.ComponentResource {
                                 { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: `${memory.shmGiB}Gi` } },
                                 m.cacheClaimName
                                     ? { name: "cache", persistentVolumeClaim: { claimName: m.cacheClaimName } }
-                                    : { name: "cache", emptyDir: { sizeLimit: `${cold.cacheSizeGiB}Gi` } },
+                                    : { name: "cache", emptyDir: { sizeLimit: `${cold.disk.cacheGiB}Gi` } },
                                 { name: "tmp", emptyDir: { sizeLimit: "10Gi" } },
+                                ...cold.volumes,
                             ],
                         },
                     },

@@ -4,7 +4,7 @@
  */
 import * as assert from "assert";
 import { simulateStack } from "../../capacity/sim";
-import { UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
+import { G5_XLARGE_NODE_USD_PER_HOUR, UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
 
 const fixed = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSeconds: { min: 300, max: 300 } };
 
@@ -77,7 +77,7 @@ describe("simulate: cluster and cost", () => {
         const sim = simulateStack(oneStack({ scaling: { minReplicas: 1 } }), { days: 1 });
         const g = sim.result.gpuPools[0];
         assert.strictEqual(g.nodeSeconds, 86400);
-        assert.ok(Math.abs(g.usd - 24 * 1.006) < 1e-9, `usd ${g.usd}`);
+        assert.ok(Math.abs(g.usd - 24 * G5_XLARGE_NODE_USD_PER_HOUR) < 1e-9, `usd ${g.usd}`);
     });
 
     it("bills nothing for a pool at zero without traffic", () => {
@@ -85,7 +85,7 @@ describe("simulate: cluster and cost", () => {
     });
 
     it("packs several workers on a multi-GPU node (gpusPerNode pods per node)", () => {
-        const config = oneStack({ gpuType: "a100-80gb", model: "google/medgemma-27b-it", maxNodes: 1, scaling: { minReplicas: 3, maxReplicas: 3 } });
+        const config = oneStack({ gpuType: "a100-80gb", model: "google/medgemma-27b-it", maxNodes: 1, diskSizeGiB: 300, scaling: { minReplicas: 3, maxReplicas: 3 } });
         const sim = simulateStack(config, { days: 1 });
         assert.strictEqual(sim.result.gpuPools[0].peakNodes, 1);
         assert.strictEqual(sim.result.gpuPools[0].nodeSeconds, 86400);

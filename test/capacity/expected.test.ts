@@ -5,7 +5,7 @@ import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { staticCost } from "../../capacity/cost";
 import { expectedCost, fixedUsdPerMonth, natGatewayCount } from "../../capacity/sim";
 import { classroomComparison } from "../../capacity/sim/reference";
-import { oneStack } from "./helpers";
+import { G5_XLARGE_NODE_USD_PER_HOUR, oneStack } from "./helpers";
 
 const steady = { profile: "steady" };
 
@@ -21,7 +21,7 @@ describe("expectedCost", () => {
         for (const days of [7, 28]) {
             const e = expectedCost(config, { days });
             assert.ok(Math.abs(e.nodeHoursPerMonth - HOURS_PER_MONTH) < 0.2, `${days} days: ${e.nodeHoursPerMonth} node-hours`);
-            assert.ok(Math.abs(e.gpuUsdPerMonth - HOURS_PER_MONTH * 1.006) < 0.2, `${days} days: $${e.gpuUsdPerMonth}`);
+            assert.ok(Math.abs(e.gpuUsdPerMonth - HOURS_PER_MONTH * G5_XLARGE_NODE_USD_PER_HOUR) < 0.2, `${days} days: $${e.gpuUsdPerMonth}`);
         }
     });
 
@@ -38,7 +38,7 @@ describe("expectedCost", () => {
         assert.strictEqual(e.fixedUsdPerMonth, staticCost(config, natGatewayCount(config)).floorUsdPerMonth); // no warm GPU: floor is all fixed
         assert.ok(Math.abs(e.usdPerMonth - (e.fixedUsdPerMonth + e.gpuUsdPerMonth + e.nodeLaunchUsdPerMonth)) < 0.016);
         const warm = oneStack({ scaling: { minReplicas: 1 }, traffic: steady });
-        assert.ok(Math.abs(fixedUsdPerMonth(warm) - (staticCost(warm, 1).floorUsdPerMonth - HOURS_PER_MONTH * 1.006)) < 0.011);
+        assert.ok(Math.abs(fixedUsdPerMonth(warm) - (staticCost(warm, 1).floorUsdPerMonth - HOURS_PER_MONTH * G5_XLARGE_NODE_USD_PER_HOUR)) < 0.011);
     });
 
     it("charges each GPU node launch the image-cache volume initialization: snapshot GiB x MiB/s x the price, none when lazy or without the cache", () => {

@@ -17,7 +17,12 @@ export interface StackOptions {
     readonly coldStart?: Record<string, unknown>;
     /** The GPU pool's node OS. @default "bottlerocket" */
     readonly ami?: "bottlerocket" | "al2023";
+    /** The GPU pool's node volume, GiB. @default the schema's */
+    readonly diskSizeGiB?: number;
 }
+
+/** g5.xlarge's hourly price in cost.json: the instance plus its node volume's provisioned throughput (capacity/cacheCost.ts). */
+export const G5_XLARGE_NODE_USD_PER_HOUR = 1.006 + (275 * 0.04) / 730;
 
 /** A stack without any cold-start mechanism: AL2023 nodes pull the image, weights from the Hub, no compile cache. */
 export const UNOPTIMIZED: Pick<StackOptions, "coldStart" | "ami"> = { ami: "al2023", coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" } };
@@ -29,7 +34,7 @@ export function oneStack(o: StackOptions = {}): StackConfig {
         environment: "test",
         tags: { team: "test" },
         serving: { allowInsecureHttp: true, gateway: { ...o.gateway } },
-        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}) }],
+        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}), ...(o.diskSizeGiB ? { diskSizeGiB: o.diskSizeGiB } : {}) }],
         models: [{ id: o.model ?? "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", name: "wp", scaling: { maxReplicas: 4, ...o.scaling } }],
         traffic: o.traffic ?? { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }] },
         ...(o.coldStart ? { coldStart: o.coldStart } : {}),

@@ -7,10 +7,13 @@
  */
 import * as assert from "assert";
 import { ColdStartMechanisms, mechanismsFor } from "../../capacity/sim/coldStart";
-import { IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
+import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";
-import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
+import { poolNodePrice } from "../../capacity/cost";
+import { diskSecondsPerGiB } from "../../capacity/sim/coldStart";
+import { INSTANCE_CATALOG } from "../../stacks/catalog/instances";
+import { StackRun, clone, prodWithA100, runStack, stackConfig } from "../helpers/program";
 
 const DEPLOY = "kubernetes:apps/v1:Deployment";
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
@@ -40,9 +43,17 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
         imageCache: typeof data?.ebs?.snapshotId === "string" && data.ebs.snapshotId.startsWith("snap-") && snapshotBuilt,
         // EBS Provisioned Rate for Volume Initialization of the data volume; none: lazy (0).
         imageInitRateMiBps: data?.ebs?.volumeInitializationRate ?? 0,
-        weightsFromS3: modelArg.startsWith("s3://") && args[args.indexOf("--load-format") + 1] === "runai_streamer",
+        weightsFromS3: fromS3Copy(spec, modelArg) && args[args.indexOf("--load-format") + 1] === "runai_streamer",
         compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
+}
+
+/** vLLM's model argument is a directory an init container filled from the model's S3 prefix (weights/fetch.ts). */
+function fromS3Copy(spec: any, modelArg: string): boolean {
+    const vllm = spec.containers[0];
+    const mount = vllm.volumeMounts.find((v: any) => modelArg.startsWith(v.mountPath + "/"));
+    const fetch = (spec.initContainers ?? []).find((i: any) => i.command?.join(" ").includes("aws s3 sync") && i.volumeMounts.some((v: any) => v.name === mount?.name));
+    return !!fetch && /^models\//.test(fetch.env.find((e: any) => e.name === "PREFIX")?.value ?? "");
 }
 
 function claimed(raw: Record<string, any>, model: string): ColdStartMechanisms {
@@ -222,7 +233,11 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         const names = steps.map((s) => s.name);
         for (const s of steps.slice(1)) {
             if (s.inputs.Api === "TerminateInstances") assert.strictEqual(s.isEnd, true);
-            else assert.strictEqual(s.onFailure, "step:terminateOnFailure", `${s.name} cleans up on failure`);
+            else {
+                assert.strictEqual(s.onFailure, "step:terminateOnFailure", `${s.name} cleans up on failure`);
+                // isCritical counts only where a step says it (automation-actions.md): else the clean-up step's Success could end the run.
+                assert.strictEqual(s.isCritical, true, `${s.name}: a failed build must fail the execution and the association`);
+            }
         }
         assert.ok(names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"), "snapshot of a stopped instance, terminated once completed");
         for (const s of steps) if (s.isCritical !== undefined) assert.strictEqual(s.isCritical, true, "a failed build must fail the association");
@@ -232,6 +247,20 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.ok(re.test("docker.io/vllm/vllm-openai:v0.33.0") && re.test("docker.io/vllm/vllm-openai@sha256:" + "a".repeat(64)) && re.test("localhost:5000/x:1") && re.test("123456789012.dkr.ecr.us-east-1.amazonaws.com/gw:1"));
         // Short names (ctr would dial `vllm` as a registry) and shell metacharacters are refused before the run.
         for (const bad of ["vllm/vllm-openai:v0.33.0", "busybox", "docker.io/x; rm -rf /", "docker.io/x$(id)", "docker.io/x`id`", "docker.io/x && y", "docker.io/x|y", "docker.io/x'y"]) assert.ok(!re.test(bad), bad);
+    });
+
+    it("ends every build, successful or not, before the association stops waiting for it", () => {
+        const steps: any[] = runbook().mainSteps;
+        // Worst case: every waiting step at its bound, every API call at 25 s with its retries, one of the two terminations.
+        const worst = steps
+            .filter((s) => s.name !== "terminateOnFailure")
+            .reduce((t, s) => t + (s.timeoutSeconds ?? 0) + (s.action === "aws:executeAwsApi" ? API_CALL_SECONDS * (s.maxAttempts ?? 1) : 0), 0);
+        for (const s of steps) if (s.action !== "aws:executeAwsApi") assert.ok(s.timeoutSeconds > 0, `${s.name} is bounded`);
+        const pull = steps.find((s) => s.action === "aws:runCommand");
+        assert.strictEqual(pull.inputs.Parameters.executionTimeout, String(pull.timeoutSeconds), "the script stops when the step does");
+        const assoc = inputs(dev.get(ASSOC, "gpuserve-test-image-cache-build"));
+        assert.strictEqual(assoc.waitForSuccessTimeoutSeconds, BUILD_TIMEOUT_SECONDS);
+        assert.ok(worst <= BUILD_TIMEOUT_SECONDS, `the steps may take ${worst} s, the association waits ${BUILD_TIMEOUT_SECONDS} s`);
     });
 
     it("gives the automation role exactly the runbook's API calls (plus tagging, PassRole of the builder role, the AMI parameter), scoped to the builder", () => {
@@ -248,8 +277,10 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.match(bySid.PassOnlyTheBuilderRole.Resource, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-instance/);
         assert.deepStrictEqual(bySid.PassOnlyTheBuilderRole.Condition, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
         assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, { StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" } });
-        // Only Describe/List calls, which have no resource-level permissions, are on "*" unconditioned.
-        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List)/, a);
+        // aws:runCommand also reads each invocation and cancels a timed-out command.
+        for (const a of ["ssm:GetCommandInvocation", "ssm:CancelCommand"]) assert.ok(granted.has(a), a);
+        // On "*" unconditioned only what has no resource-level permissions (Service Authorization Reference): reads, and CancelCommand.
+        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List|GetCommandInvocation$|CancelCommand$)/, a);
         const trust = JSON.parse(inputs(dev.get("aws:iam/role:Role", "gpuserve-test-image-cache-automation")).assumeRolePolicy);
         assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ssm.amazonaws.com" });
         assert.deepStrictEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": "123456789012" } });
@@ -273,3 +304,38 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
     });
 });
 
+
+describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth, priced per node", () => {
+    let prod: StackRun;
+    before(async () => {
+        prod = await runStack(prodWithA100());
+    });
+    const volume = (pool: string) => inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`)).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
+
+    it("gives the data volume (images, weights copies) the instance's maximum EBS throughput, not gp3's 125 MiB/s", () => {
+        // g5.xlarge: up to 437.5 MB/s = 417 MiB/s -> 400; p4de.24xlarge: 2,375 MB/s -> gp3's 1,000 MiB/s, which needs 4,000 IOPS.
+        assert.deepStrictEqual([volume("a10g").throughput, volume("a10g").iops], [400, 3000]);
+        assert.deepStrictEqual([volume("a100").throughput, volume("a100").iops], [1000, 4000]);
+        // g6e.xlarge: no EBS figures in the table we read: gp3's included 125 MiB/s and 3,000 IOPS, at no extra cost.
+        assert.deepStrictEqual([volume("l40s").throughput, volume("l40s").iops], [125, 3000]);
+        for (const pool of ["a10g", "l40s", "a100"]) assert.ok(volume(pool).throughput <= volume(pool).iops * 0.25, "gp3 allows 0.25 MiB/s per IOPS");
+        const system = inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt")).blockDeviceMappings[0].ebs;
+        assert.strictEqual(system.throughput, undefined, "system nodes keep gp3's default");
+    });
+
+    it("models the weights copy at the throughput the launch template provisions (within the instance's EBS bandwidth)", () => {
+        // g5.xlarge: the volume's 400 MiB/s is under the instance's 437.5 MB/s maximum; p4de: 1,000 MiB/s under 2,375 MB/s.
+        for (const [pool, type] of [["a10g", "g5.xlarge"], ["l40s", "g6e.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(1024 / diskSecondsPerGiB(type), volume(pool).throughput, pool);
+    });
+
+    it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {
+        const { "aws:region": region, ...rest } = clone(prodWithA100());
+        const cfg = parseStackConfig({ ...rest, region, environment: "test" });
+        for (const pool of cfg.gpuPools) {
+            const v = volume(pool.name);
+            const perMonth = (v.throughput - 125) * 0.04 + (v.iops - 3000) * 0.005;
+            const node = poolNodePrice(cfg, pool);
+            assert.ok(Math.abs(node.usdPerHour - (INSTANCE_CATALOG[node.instanceType].usdPerHour["us-east-1"] + perMonth / 730)) < 1e-9, `${pool.name}: ${node.usdPerHour}`);
+        }
+    });
+});

@@ -41,6 +41,10 @@ case "$1" in
     shift 2
     exec ctr -a "$CONTAINERD_SOCKET" "$@" ;;
   systemctl) exit 0 ;;
+  true)
+    # The admin container answers only from the ADMIN_UP_AFTER-th call on (SSM is Online before it runs).
+    n=$(($(cat "$APICLIENT_LOG.admin" 2>/dev/null || echo 0) + 1)); echo "$n" > "$APICLIENT_LOG.admin"
+    [ "$n" -ge "\${ADMIN_UP_AFTER:-1}" ] ;;
   *) echo "apiclient stand-in: no host command $1 here" >&2; exit 64 ;;
 esac
 `;
@@ -102,18 +106,28 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
 
     const env = () => ({ ...process.env, PATH: `${shim}:${process.env.PATH}`, APICLIENT_LOG: log, CONTAINERD_SOCKET: containerd!.socket, HTTPS_PROXY: proxy!.url, HTTP_PROXY: proxy!.url, NO_PROXY: "" });
 
-    /** Runs the step's script with `sh`, as SSM's runShellScript plugin does (`sh -c _script.sh`). */
-    async function runPullStep(imageArg: string): Promise<{ code: number; output: string }> {
-        const file = path.join(tempDir("ssm-"), "_script.sh");
+    /**
+     * Runs the step's script with `sh`, as SSM's runShellScript plugin does (`sh -c _script.sh`). `adminUpAfter`: the
+     * admin container answers from that probe on; `sleep` is then a stand-in that only counts, so the wait runs at once.
+     */
+    async function runPullStep(imageArg: string, adminUpAfter = 1): Promise<{ code: number; output: string; sleeps: number }> {
+        const dir = tempDir("ssm-");
+        const file = path.join(dir, "_script.sh");
         fs.writeFileSync(file, pullStepScript(imageArg), { mode: 0o700 });
+        fs.writeFileSync(path.join(dir, "sleep"), `#!/bin/sh\necho "$1" >> "${dir}/sleeps"\n`, { mode: 0o755 });
         fs.rmSync(log, { force: true });
-        const proc = spawn("sh", ["-c", file], { env: env(), stdio: ["ignore", "pipe", "pipe"] });
+        fs.rmSync(`${log}.admin`, { force: true });
+        const path_ = adminUpAfter > 1 ? `${dir}:${env().PATH}` : env().PATH;
+        const proc = spawn("sh", ["-c", file], { env: { ...env(), PATH: path_, ADMIN_UP_AFTER: String(adminUpAfter) }, stdio: ["ignore", "pipe", "pipe"] });
         let output = "";
         proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
         proc.stderr.on("data", (d: Buffer) => (output += d.toString()));
         const code = await new Promise<number>((r) => proc.on("exit", (c) => r(c ?? 1)));
-        return { code, output };
+        const sleeps = fs.existsSync(path.join(dir, "sleeps")) ? fs.readFileSync(path.join(dir, "sleeps"), "utf8").trim().split("\n").length : 0;
+        return { code, output, sleeps };
     }
+    /** The host commands the script ran through the admin container, in order. */
+    const hostCommands = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
 
     /** Removes every image from the k8s.io namespace and waits until the CRI has forgotten them. */
     async function clear(names: string[] = []): Promise<void> {
@@ -134,7 +148,7 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
         built = await names();
         assert.deepStrictEqual(built, [local, repoDigest].sort());
         for (const i of await containerd!.images()) assert.match(i.labels, /io\.cri-containerd\.image=managed/, i.name);
-        assert.deepStrictEqual(fs.readFileSync(log, "utf8").trim().split("\n")[0], "systemctl stop kubelet", "kubelet is stopped before anything else");
+        assert.deepStrictEqual(hostCommands().slice(0, 2), ["true", "systemctl stop kubelet"], "the admin container answers, then kubelet is stopped before anything else");
         // The kubelet asks the CRI for the pod's image string; containerd resolves it to what the build stored.
         const status = await eventually("the CRI to see the pulled image", () => containerd!.imageStatus(local), (s) => s !== undefined, 5000);
         assert.strictEqual(status!.id, layout.configDigest);
@@ -149,6 +163,22 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
         const id = await containerd!.pullImage(local);
         assert.strictEqual(id, layout.configDigest);
         assert.deepStrictEqual(await names(), built);
+    });
+
+    it("waits, bounded, for the admin container that SSM's Online does not wait for, then pulls", async () => {
+        await clear([local]);
+        const late = await runPullStep(local, 4);
+        assert.strictEqual(late.code, 0, late.output);
+        assert.deepStrictEqual(hostCommands().slice(0, 5), ["true", "true", "true", "true", "systemctl stop kubelet"]);
+        assert.strictEqual(late.sleeps, 3);
+        assert.deepStrictEqual(await names(), built);
+        await clear([local]);
+        const never = await runPullStep(local, 1e6);
+        assert.notStrictEqual(never.code, 0);
+        assert.match(never.output, /the admin container did not answer in 300 s/);
+        assert.ok(hostCommands().every((c) => c === "true"), "nothing ran on the host");
+        assert.strictEqual(never.sleeps, 59);
+        assert.deepStrictEqual(await names(), []);
     });
 
     it("fails with a short name, as the runbook ran before: ctr dials the first path part as a registry and caches nothing", async () => {

@@ -9,6 +9,8 @@ import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
+import { LOCAL_MODEL_DIR, WEIGHTS_FETCH_SCRIPT } from "../../components/serving/weights/fetch";
+import { MODEL_CATALOG } from "../../stacks/catalog/models";
 import { scalingSchema } from "../../stacks/schema";
 import { knownMetricNames, promqlMetricNames } from "../helpers/metrics";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
@@ -69,9 +71,27 @@ describe("ServingStack", () => {
         const [c] = d.spec.template.spec.containers;
         const arg = (flag: string) => c.args[c.args.indexOf(flag) + 1];
         assert.deepStrictEqual(c.command, ["vllm", "serve"]);
-        // The positional model: the stack's S3 copy of the pinned revision, streamed by the Run:ai streamer (gpuserve:coldStart.weights "s3").
-        assert.match(c.args[0], /^s3:\/\/gpuserve-test-weights-[0-9a-f]+\/models\/Qwen\/Qwen3-VL-2B-Instruct\/89644892e4d85e24eaac8bacfd4f463576704203$/, "the model is vllm serve's positional argument");
+        // The positional model: the node-disk copy of the stack's S3 copy of the pinned revision, which an init container
+        // made before vLLM starts, streamed to the GPU by the Run:ai streamer (gpuserve:coldStart.weights "s3").
+        assert.strictEqual(c.args[0], LOCAL_MODEL_DIR, "the model is vllm serve's positional argument");
         assert.strictEqual(arg("--load-format"), "runai_streamer");
+        const pod = d.spec.template.spec;
+        const fetch = pod.initContainers.find((i: any) => i.name === "weights-fetch");
+        const env = (name: string) => fetch.env.find((e: any) => e.name === name)?.value;
+        assert.strictEqual(pod.initContainers[0].name, "weights-fetch", "the weights are on disk before anything else runs");
+        assert.deepStrictEqual(fetch.command, ["/bin/sh", "-c", WEIGHTS_FETCH_SCRIPT]);
+        assert.match(env("BUCKET"), /^gpuserve-test-weights-[0-9a-f]+$/);
+        assert.strictEqual(env("PREFIX"), "models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203");
+        // The copy lands in the volume vLLM reads the model from (read-only there), on the node's disk, sized for the weights.
+        const writes = fetch.volumeMounts.find((v: any) => LOCAL_MODEL_DIR.startsWith(v.mountPath + "/"));
+        const reads = c.volumeMounts.find((v: any) => LOCAL_MODEL_DIR.startsWith(v.mountPath + "/"));
+        assert.ok(writes && reads && writes.name === reads.name && writes.mountPath === reads.mountPath, "the init container writes where vLLM reads");
+        assert.strictEqual(reads.readOnly, true);
+        const volume = pod.volumes.find((v: any) => v.name === reads.name);
+        assert.deepStrictEqual(volume, { name: reads.name, emptyDir: { sizeLimit: `${Math.ceil(MODEL_CATALOG["Qwen/Qwen3-VL-2B-Instruct"].weightsGiB + 1)}Gi` } });
+        // The scheduler counts the weights and the cache volume against the node's disk.
+        const cache = pod.volumes.find((v: any) => v.name === "cache");
+        assert.strictEqual(c.resources.requests["ephemeral-storage"], `${parseInt(volume.emptyDir.sizeLimit) + parseInt(cache.emptyDir.sizeLimit)}Gi`);
         assert.strictEqual(arg("--max-model-len"), "16384");
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
         assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');

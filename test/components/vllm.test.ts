@@ -9,6 +9,8 @@ import * as path from "path";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
 import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, VLLM_INTERFACE_CHECKS, flagsIn } from "../../components/serving/vllm/args";
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
+import { LOCAL_MODEL_DIR } from "../../components/serving/weights/fetch";
+import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStart";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
 import { ROOT, StackRun, prodWithA100, runStack } from "../helpers/program";
@@ -63,13 +65,33 @@ describe("vLLM workers' command line", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
             assert.deepStrictEqual(c.command, ["vllm", "serve"]);
-            // The positional model: the Hub id, or its pinned S3 copy when weights stream from the bucket (vllm/coldStart.ts).
+            // The positional model: the Hub id, or the local copy of its pinned S3 copy when weights come from the bucket (vllm/coldStart.ts).
             const id = c.args[c.args.indexOf("--served-model-name") + 1];
             assert.ok(id in MODEL_CATALOG, `${w.name}: served model name ${id} is not a model id`);
-            const s3 = new RegExp(`^s3://[a-z0-9.-]+/models/${id.replace(/[.]/g, "\\.")}/${MODEL_CATALOG[id].revision}$`);
-            assert.ok(c.args[0] === id || s3.test(c.args[0]), `${w.name}: first argument ${c.args[0]} is neither ${id} nor its S3 copy`);
+            const fetch = (w.spec.initContainers ?? []).find((i: any) => i.name === "weights-fetch");
+            if (c.args[0] === LOCAL_MODEL_DIR) {
+                assert.ok(fetch, `${w.name} loads ${LOCAL_MODEL_DIR}, which no init container fills`);
+                assert.strictEqual(fetch.env.find((e: any) => e.name === "PREFIX").value, `models/${id}/${MODEL_CATALOG[id].revision}`, `${w.name} copies the pinned revision`);
+            } else assert.strictEqual(c.args[0], id, `${w.name}: first argument ${c.args[0]} is neither ${id} nor its local copy`);
             assert.ok(!c.args.includes("--model"));
         }
+    });
+
+    it("saves and restores exactly the compile caches vLLM leaves where we point them: its torch_compile_cache and Triton's, not Inductor's (vLLM moves it)", () => {
+        let checked = 0;
+        for (const w of workers()) {
+            const [c] = w.spec.containers;
+            const env = (name: string) => c.env.find((e: any) => e.name === name)?.value as string | undefined;
+            const restore = (w.spec.initContainers ?? []).find((i: any) => i.name === "compile-cache-restore");
+            if (!restore) continue;
+            checked++;
+            const under = (dir: string) => dir.replace(/^\/cache\//, "");
+            // VLLM_CACHE_ROOT/torch_compile_cache holds vLLM's artefacts and Inductor's (vLLM sets TORCHINDUCTOR_CACHE_DIR inside it).
+            assert.deepStrictEqual([...COMPILE_CACHE_DIRS].sort(), [`${under(env("VLLM_CACHE_ROOT")!)}/torch_compile_cache`, under(env("TRITON_CACHE_DIR")!)].sort());
+            assert.ok(!COMPILE_CACHE_DIRS.some((d) => `/cache/${d}` === env("TORCHINDUCTOR_CACHE_DIR")), "the directory vLLM overrides stays empty: nothing to save");
+            assert.ok(restore.command[2].includes(`for d in ${COMPILE_CACHE_DIRS.join(" ")}; do`));
+        }
+        assert.ok(checked > 0, "no worker restores a compile cache");
     });
 
     it("sets only vLLM environment variables that vllm/envs.py reads", () => {
@@ -96,7 +118,7 @@ describe("vLLM workers' command line", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
             const spec = MODEL_CATALOG[c.args[c.args.indexOf("--served-model-name") + 1]];
-            assert.strictEqual(arg(c, "--load-format"), "runai_streamer", `${w.name} streams from S3 (prod's coldStart)`);
+            assert.strictEqual(arg(c, "--load-format"), "runai_streamer", `${w.name} streams its weights (prod's coldStart)`);
             const extra = JSON.parse(arg(c, "--model-loader-extra-config"));
             assert.ok(Number.isInteger(extra.memory_limit), "vLLM's loader takes only an int (runai_streamer_loader.py)");
             const buffer = extra.memory_limit / 2 ** 30;

@@ -29,7 +29,8 @@ export function stackConfig(stack: string): Record<string, any> {
  */
 export function prodWithA100(): Record<string, any> {
     const cfg = clone(stackConfig("prod"));
-    cfg.gpuPools.push({ name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1 });
+    // 250 GiB: two MedGemma 27B workers per node, each with its ~56 GiB weights copied from S3 (stacks/workerDisk.ts).
+    cfg.gpuPools.push({ name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, diskSizeGiB: 250 });
     cfg.models.push({ id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } });
     return cfg;
 }

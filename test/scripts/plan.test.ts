@@ -109,8 +109,8 @@ describe("npm run plan (end to end)", () => {
         // 730 h x (0.10 EKS + 0.045 NAT + 0.0225 ALB + 2 x 0.1008 m7i.large)
         assert.strictEqual(cost.floorUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 2 * 0.1008) + caches) * 100) / 100);
         assert.ok(cost.floor.some((l: any) => /^S3 weights/.test(l.item)) && cost.floor.some((l: any) => /^EBS snapshot/.test(l.item)), JSON.stringify(cost.floor));
-        // ceiling: 3 system nodes + 2 g5.xlarge spot nodes at 60 % off
-        assert.strictEqual(cost.ceilingUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + 2 * 1.006 * 0.4) + caches) * 100) / 100);
+        // ceiling: 3 system nodes + 2 g5.xlarge spot nodes at 60 % off, each with its 400 MiB/s volume ($0.04 per MiB/s-month over 125, not discounted)
+        assert.strictEqual(cost.ceilingUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + 2 * 1.006 * 0.4) + 2 * 275 * 0.04 + caches) * 100) / 100);
     });
 
     it("exits 1 with the config error on stderr and writes nothing for a bad config", () => {

@@ -33,12 +33,14 @@ describe("npm run plan:diff", () => {
         assert.match(md, /\| ✏️ changed \| `Deployment serving\/worker-qwen3-vl-2b` \| `spec\.template\.spec\.containers\[0\]\.args\[\d+\]`(, `spec\.template\.spec\.initContainers\[\d\]\.env\[\d\]\.value`)* \|/); // the compile-cache key follows the vLLM arguments
         assert.match(md, /\| ✏️ changed \| `ScaledObject serving\/worker-qwen3-vl-2b` \| `spec\.maxReplicaCount` \|/);
         assert.match(md, /\| ✏️ changed \| `NodeGroup gpuserve-test-gpu-a10g-ng` \| `scalingConfig\.maxSize` \|/);
-        // Ceiling grows by two g5.xlarge spot nodes (2 x 1.006 x 0.4 x 730 = 587.50), each side rounded to cents.
+        // Ceiling grows by two g5.xlarge spot nodes (2 x 1.006 x 0.4 x 730 = 587.50) and their 400 MiB/s volumes
+        // (2 x 275 MiB/s x $0.04 = 22.00), each side rounded to cents.
         // Plus the cold-start caches at rest (capacity/cacheCost.ts): S3 weights + compile cache, the image snapshot.
         const caches = (4.3 * 1.073741824 + 0.5) * 0.023 + 35 * 0.05;
-        const ceiling = (gpuNodes: number) => Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + gpuNodes * 1.006 * 0.4) + caches) * 100) / 100;
+        const ceiling = (gpuNodes: number) => Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + gpuNodes * 1.006 * 0.4) + gpuNodes * 275 * 0.04 + caches) * 100) / 100;
         const money = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2 })}`;
-        const line = `| ceiling | ${money(ceiling(2))} | ${money(ceiling(4))} | +${money(Math.round((ceiling(4) - ceiling(2)) * 100) / 100)} (+63.0 %) |`;
+        const pct = (((ceiling(4) - ceiling(2)) / ceiling(2)) * 100).toFixed(1);
+        const line = `| ceiling | ${money(ceiling(2))} | ${money(ceiling(4))} | +${money(Math.round((ceiling(4) - ceiling(2)) * 100) / 100)} (+${pct} %) |`;
         assert.ok(md.includes(line), `missing ${line}`);
         assert.match(md, /\| floor \| \$271\.31 \| \$271\.31 \| 0 \|/);
         // (The gateway's config follows maxReplicas: a warm-up may ask for up to the pool's max, pools[].maxWarmupReplicas.)

@@ -7,7 +7,7 @@ import { ROOT } from "../helpers/program";
 import { tempDir } from "../helpers/tmp";
 
 const SCRIPT = path.join(ROOT, "scripts", "system-deps.sh");
-const PACKAGES = "chromium containerd curl docker-registry nginx prometheus python3 redis-server skopeo";
+const PACKAGES = "awscli chromium containerd curl docker-registry nginx prometheus python3 redis-server skopeo";
 
 function run(args: string[], env: Record<string, string> = {}) {
     const r = spawnSync("bash", [SCRIPT, ...args], { encoding: "utf8", env: { ...process.env, GPUSERVE_NO_INSTALL: "", ...env } });
@@ -61,7 +61,7 @@ describe("scripts/system-deps.sh", () => {
         fs.rmSync(calls, { force: true });
         const r = run(["--auto"], { SYSTEM_DEPS_ROOT: path.join(tmp, "empty"), APT_GET: fakeApt, GPUSERVE_NO_INSTALL: "1" });
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /sudo apt-get install -y chromium/);
+        assert.match(r.stderr, /sudo apt-get install -y awscli chromium/);
         assert.strictEqual(fs.existsSync(calls), false, "nothing installed");
     });
 

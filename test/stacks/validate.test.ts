@@ -110,6 +110,7 @@ describe("parseStackConfig", () => {
         const parsed = parseStackConfig(raw);
         assert.strictEqual(parsed.gpuPools[1].gpusPerNode, 8);
         raw.models[2].scaling.maxReplicas = 8;
+        raw.gpuPools[1].diskSizeGiB = 712; // eight 27B weights copies on the node's disk
         assert.doesNotThrow(() => parseStackConfig(raw));
         raw.models[2].scaling.maxReplicas = 9;
         assert.match(errorOf(raw), /gpuserve:gpuPools\[1\]\.maxNodes: pool 'a100' can host 8 one-GPU workers \(1 nodes x 8 GPUs\), but its models' maxReplicas add up to 9/);
@@ -294,5 +295,32 @@ describe("coldStart.imageCacheInitRateMiBps", () => {
         );
         assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCacheInitRateMiBps: 250 } }));
         assert.doesNotThrow(() => parseStackConfig({ ...raw, coldStart: { imageCache: "none" } }), "no snapshot, nothing to initialize");
+    });
+});
+
+describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its workers' weights copies", () => {
+    it("refuses a volume too small for the workers one node can hold, naming the pool, what lands there and the size that fits", () => {
+        const raw = prodRaw();
+        // An 8-GPU p4de pool for two MedGemma 27B workers, on the default 200 GiB volume.
+        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1 };
+        raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools[1].diskSizeGiB: pool 'a100' volume of 200 GiB is too small for what one node can hold: 2 x google/medgemma-27b-it (76 GiB each), plus the vLLM image, within the 10 % the kubelet keeps free (weights copied from S3 and vLLM's caches: stacks/workerDisk.ts). Fix: set gpuPools[1].diskSizeGiB to at least 206, or lower the models' maxReplicas on this pool",
+        );
+        raw.gpuPools[1].diskSizeGiB = 206;
+        assert.doesNotThrow(() => parseStackConfig(raw));
+        // Fewer workers per node, or no weights copy on the node, need less.
+        raw.gpuPools[1].diskSizeGiB = 200;
+        raw.models[2].scaling.maxReplicas = 1;
+        assert.doesNotThrow(() => parseStackConfig(raw));
+    });
+
+    it("counts at most one worker per GPU of the node, whatever maxReplicas says", () => {
+        const raw = devRaw();
+        raw.models[0].scaling.maxReplicas = 8; // one GPU per g5.xlarge: one worker per node
+        raw.gpuPools[0].maxNodes = 8;
+        raw.gpuPools[0].diskSizeGiB = 100;
+        assert.doesNotThrow(() => parseStackConfig(raw));
     });
 });

@@ -41,8 +41,12 @@
  *   platforms per snapshot: the builder pulls one public image, amd64.
  * - automation role (no counterpart: the sample runs as the caller): exactly the calls of the steps
  *   (automationStatements below). aws:runCommand is granted SendCommand (document and tagged instance),
- *   ListCommands and ListCommandInvocations; AWS documents no fuller list for the action (its
- *   AmazonSSMAutomationRole grants ssm:*), so CloudTrail of a first real build is the check still owed.
+ *   and ListCommands, ListCommandInvocations, GetCommandInvocation and CancelCommand (runbook.ts
+ *   RUN_COMMAND_CALLS); AWS documents no fuller list for the action (its AmazonSSMAutomationRole grants
+ *   ssm:*). CloudTrail cannot settle it: State Manager does not log the API calls of an automation it runs
+ *   (SSM user guide, scheduling-automations-state-manager-associations.md). So the first deploy starts the
+ *   runbook once by hand (`aws ssm start-automation-execution`, docs/deploy.md "First deploy"), whose
+ *   execution shows each step's API error, if any.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -193,7 +197,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
  * "Actions, resources, and condition keys for Amazon EC2" (RunInstances on instance with ec2:LaunchTemplate; CreateTags with ec2:CreateAction;
  * Stop/TerminateInstances and CreateSnapshot with aws:ResourceTag; Describe* support no resource-level
  * permissions), "... for AWS Systems Manager" (SendCommand on document and instance; DescribeInstanceInformation,
- * ListCommands, ListCommandInvocations on *), "... for IAM" (PassRole with iam:PassedToService). Launching
+ * ListCommands, ListCommandInvocations, GetCommandInvocation and CancelCommand have no resource types: *), "... for IAM" (PassRole with iam:PassedToService). Launching
  * from an AMI named by an SSM parameter needs ssm:GetParameters on it (EC2 user guide, "Use a Systems Manager
  * parameter instead of an AMI ID").
  */
@@ -228,8 +232,12 @@ export function automationStatements(a: {
         statement({
             Sid: "ReadState",
             Effect: "Allow",
-            Action: ["ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ssm:DescribeInstanceInformation", "ssm:ListCommandInvocations", "ssm:ListCommands"],
+            Action: ["ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands"],
             Resource: "*",
         }),
+        // aws:runCommand cancels its command when the step times out. CancelCommand has no resource types or condition
+        // keys in the Service Authorization Reference ("Actions ... for AWS Systems Manager"): only "*" can grant it.
+        // What it can do is stop a Run Command in this account; the role is assumable by SSM of this account only.
+        statement({ Sid: "CancelTheTimedOutPull", Effect: "Allow", Action: "ssm:CancelCommand", Resource: "*" }),
     ];
 }

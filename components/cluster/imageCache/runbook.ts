@@ -7,9 +7,18 @@
  *   -> stop the instance -> snapshot the data volume (/dev/xvdb), tagged gpuserve.io/image=<image>
  *   -> wait until the snapshot is completed -> terminate the instance.
  * Every step after the launch goes to `terminateOnFailure` when it fails, so no builder outlives a
- * failed build; steps stay critical (default isCritical: true), so the execution still reports
- * Failed and the association does not reach Success (AWS Systems Manager user guide,
- * "Automation actions", common properties onFailure / isCritical).
+ * failed build, and says `isCritical: true` outright: the user guide's common properties
+ * (awsdocs/aws-systems-manager-user-guide doc_source/automation-actions.md, isCritical) say the
+ * property "is only evaluated if you explicitly define it in your step", so a step that jumps to
+ * cleanup without it could let the execution end in the clean-up step's Success, and the
+ * association would report a build that made no snapshot as done.
+ *
+ * Time: the steps' own bounds (STEP_TIMEOUTS, plus every aws:executeAwsApi call at its 25 s and
+ * the launch's retries) add up to at most BUILD_TIMEOUT_SECONDS, the association's wait, so the
+ * execution ends (Success, or Failed with the builder terminated) before `pulumi up` stops waiting;
+ * test/components/coldStart.test.ts adds them up. A build that does time out (a slow registry, a
+ * snapshot EBS took long to complete) fails the `pulumi up` that created the association; run the
+ * build again with `pulumi up --replace <the association's URN>` (docs/deploy.md, "First deploy").
  *
  * Actions (AWS Systems Manager user guide): aws:executeAwsApi (inputs Service, Api, the API's own
  * parameters; outputs Name/Selector/Type, JSONPath; at most 25 s per call), aws:waitForAwsResourceProperty
@@ -24,6 +33,20 @@ export const BUILDER_TAG = "gpuserve.io/image-cache-builder";
 export const BUILDER_INSTANCE_TYPE = "m6i.large";
 /** Upper bound of one build (launch, ~10 GB pull, stop, first full snapshot); the association waits this long. */
 export const BUILD_TIMEOUT_SECONDS = 5400;
+
+/**
+ * Each waiting step's bound, seconds; with the API calls' bounds (API_CALL_SECONDS) they add up to at most
+ * BUILD_TIMEOUT_SECONDS. SSM Online: Bottlerocket boots and its control container starts in ~1-2 min (600 s
+ * is the bound the sample lacks). The pull: ~10 GB in 2-8 min measured (facts.md), 25 min allowed. Stop:
+ * minutes at most. The snapshot: EBS does not bound a first full snapshot of ~35 GB; what is left, 40 min.
+ */
+export const STEP_TIMEOUTS = { waitForSsm: 600, pullImage: 1500, waitStopped: 600, waitSnapshot: 2400 } as const;
+/** An aws:executeAwsApi call runs at most this long (user guide, "aws:executeAwsApi": "up to 25 seconds"). */
+export const API_CALL_SECONDS = 25;
+/** Attempts of the launch (a just-created instance profile can be rejected for a few seconds). */
+const LAUNCH_ATTEMPTS = 5;
+/** How long the pull step waits for Bottlerocket's admin container (tries x 5 s). */
+export const ADMIN_WAIT_TRIES = 60;
 /** The data volume Bottlerocket keeps containerd's store on (Bottlerocket README, "Storage"). */
 export const DATA_DEVICE = "/dev/xvdb";
 
@@ -56,6 +79,13 @@ export function pullCommands(image: string = IMAGE_PARAMETER): string[] {
         "set -eu",
         `CTR="${CTR}"`,
         `image='${image}'`,
+        // SSM reports Online once the control container's agent runs; the admin container (which `sheltie` needs) may
+        // still be pulling from ECR then. Wait for it, bounded (the sample sends its commands at once: the same race).
+        "n=0",
+        "until apiclient exec admin sheltie true >/dev/null 2>&1; do",
+        `  n=$((n + 1)); [ "$n" -lt ${ADMIN_WAIT_TRIES} ] || { echo "the admin container did not answer in ${ADMIN_WAIT_TRIES * 5} s" >&2; exit 1; }`,
+        "  sleep 5",
+        "done",
         "apiclient exec admin sheltie systemctl stop kubelet",
         "$CTR images rm $($CTR images ls -q) || true",
         '$CTR images pull --label io.cri-containerd.image=managed --platform amd64 "$image"',
@@ -81,7 +111,8 @@ export const IMAGE_PATTERN = "^(localhost(:[0-9]+)?|[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-
 type Step = { name: string; action: string; inputs: Record<string, unknown>; [k: string]: unknown };
 
 const instance = "{{ launch.InstanceId }}";
-const cleanup = "step:terminateOnFailure";
+/** On failure: terminate the builder, and report the execution Failed (isCritical must be explicit to count). */
+const cleanup = { onFailure: "step:terminateOnFailure", isCritical: true } as const;
 
 /** The runbook (documentType Automation, schemaVersion 0.3), as the JSON object SSM stores. */
 export function imageCacheRunbook() {
@@ -90,7 +121,7 @@ export function imageCacheRunbook() {
             name: "launch",
             action: "aws:executeAwsApi",
             // A just-created instance profile can be rejected for a few seconds (IAM is eventually consistent).
-            maxAttempts: 5,
+            maxAttempts: LAUNCH_ATTEMPTS,
             // Everything else (AMI, subnet, security group, profile, IMDSv2, encrypted volumes, tags) comes from the template.
             inputs: { Service: "ec2", Api: "RunInstances", MinCount: 1, MaxCount: 1, LaunchTemplate: { LaunchTemplateId: "{{ LaunchTemplateId }}", Version: "$Latest" } },
             outputs: [{ Name: "InstanceId", Selector: "$.Instances[0].InstanceId", Type: "String" }],
@@ -98,36 +129,36 @@ export function imageCacheRunbook() {
         {
             name: "waitForSsm",
             action: "aws:waitForAwsResourceProperty",
-            timeoutSeconds: 600,
-            onFailure: cleanup,
+            timeoutSeconds: STEP_TIMEOUTS.waitForSsm,
+            ...cleanup,
             inputs: { Service: "ssm", Api: "DescribeInstanceInformation", Filters: [{ Key: "InstanceIds", Values: [instance] }], PropertySelector: "$.InstanceInformationList[0].PingStatus", DesiredValues: ["Online"] },
         },
         {
             name: "pullImage",
             action: "aws:runCommand",
-            timeoutSeconds: 3600,
-            onFailure: cleanup,
-            inputs: { DocumentName: "AWS-RunShellScript", InstanceIds: [instance], TimeoutSeconds: 3600, Parameters: { commands: pullCommands(), executionTimeout: "3600" } },
+            timeoutSeconds: STEP_TIMEOUTS.pullImage,
+            ...cleanup,
+            inputs: { DocumentName: "AWS-RunShellScript", InstanceIds: [instance], TimeoutSeconds: STEP_TIMEOUTS.pullImage, Parameters: { commands: pullCommands(), executionTimeout: String(STEP_TIMEOUTS.pullImage) } },
         },
-        { name: "stop", action: "aws:executeAwsApi", onFailure: cleanup, inputs: { Service: "ec2", Api: "StopInstances", InstanceIds: [instance] } },
+        { name: "stop", action: "aws:executeAwsApi", ...cleanup, inputs: { Service: "ec2", Api: "StopInstances", InstanceIds: [instance] } },
         {
             name: "waitStopped",
             action: "aws:waitForAwsResourceProperty",
-            timeoutSeconds: 900,
-            onFailure: cleanup,
+            timeoutSeconds: STEP_TIMEOUTS.waitStopped,
+            ...cleanup,
             inputs: { Service: "ec2", Api: "DescribeInstances", InstanceIds: [instance], PropertySelector: "$.Reservations[0].Instances[0].State.Name", DesiredValues: ["stopped"] },
         },
         {
             name: "findDataVolume",
             action: "aws:executeAwsApi",
-            onFailure: cleanup,
+            ...cleanup,
             inputs: { Service: "ec2", Api: "DescribeVolumes", Filters: [{ Name: "attachment.instance-id", Values: [instance] }, { Name: "attachment.device", Values: [DATA_DEVICE] }] },
             outputs: [{ Name: "VolumeId", Selector: "$.Volumes[0].VolumeId", Type: "String" }],
         },
         {
             name: "snapshot",
             action: "aws:executeAwsApi",
-            onFailure: cleanup,
+            ...cleanup,
             inputs: {
                 Service: "ec2",
                 Api: "CreateSnapshot",
@@ -148,8 +179,8 @@ export function imageCacheRunbook() {
         {
             name: "waitSnapshot",
             action: "aws:waitForAwsResourceProperty",
-            timeoutSeconds: 3600,
-            onFailure: cleanup,
+            timeoutSeconds: STEP_TIMEOUTS.waitSnapshot,
+            ...cleanup,
             inputs: { Service: "ec2", Api: "DescribeSnapshots", SnapshotIds: ["{{ snapshot.SnapshotId }}"], PropertySelector: "$.Snapshots[0].State", DesiredValues: ["completed"] },
         },
         { name: "terminate", action: "aws:executeAwsApi", isEnd: true, inputs: { Service: "ec2", Api: "TerminateInstances", InstanceIds: [instance] } },
@@ -170,10 +201,17 @@ export function imageCacheRunbook() {
     };
 }
 
-/** `service:Api` of every AWS API the runbook calls itself (the runCommand step calls SendCommand and reads invocations). */
+/**
+ * What aws:runCommand calls as the automation role: it sends the command, polls its invocations, and cancels
+ * the command when the step times out. AWS documents no list for the action; AWS's own AmazonSSMAutomationRole
+ * grants ssm:* for it. These are the Run Command APIs a send-wait-cancel cycle uses (SSM API reference:
+ * SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand); the first manual
+ * run on a new account (docs/deploy.md, "First deploy") is what shows whether one is missing.
+ */
+export const RUN_COMMAND_CALLS = ["ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation", "ssm:CancelCommand"] as const;
+
+/** `service:Api` of every AWS API the runbook calls itself (the runCommand step: RUN_COMMAND_CALLS). */
 export function runbookApiCalls(doc: ReturnType<typeof imageCacheRunbook> = imageCacheRunbook()): string[] {
-    const calls = doc.mainSteps.flatMap((s) =>
-        s.action === "aws:runCommand" ? ["ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations"] : [`${s.inputs.Service}:${s.inputs.Api}`],
-    );
+    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${s.inputs.Service}:${s.inputs.Api}`]));
     return [...new Set(calls)].sort();
 }

@@ -55,7 +55,7 @@ export const VLLM_FLAGS = {
      * host match on every redirect hop, and an empty list allows every domain.
      */
     allowedMediaDomains: "--allowed-media-domains",
-    /** arg_utils.py, LoadConfig group: `runai_streamer` with an s3:// model (vllm/coldStart.ts). */
+    /** arg_utils.py, LoadConfig group: `runai_streamer` on the local copy of the model (vllm/coldStart.ts, weights/fetch.ts). */
     loadFormat: "--load-format",
     /** arg_utils.py, LoadConfig group: JSON for the loader; the Run:ai loader reads `memory_limit` (int bytes). */
     modelLoaderExtraConfig: "--model-loader-extra-config",
@@ -82,8 +82,13 @@ export const CHECKED_IN = {
     envs2026: "vllm/envs.py, 2026 copy",
     /** vllm/entrypoints/openai/cli_args.py FrontendArgs (host: str | None, port: int = 8000), a v0.11-era copy; newer trees move FrontendArgs to vllm/entrypoints/launchers/cli_args.py. */
     frontendV011: "vllm/entrypoints/openai/cli_args.py FrontendArgs, v0.11-era copy",
-    /** vllm/model_executor/model_loader/runai_streamer_loader.py (memory_limit must be an int), stored copy at commit 04883019. */
-    runaiLoader: "vllm/model_executor/model_loader/runai_streamer_loader.py @04883019",
+    /**
+     * vllm/model_executor/model_loader/runai_streamer_loader.py, stored copies at commit 04883019 (memory_limit must be an
+     * int) and a 2026 copy, cyyever/vllm @f12927df (memory_limit an int >= -1; extra config keys limited to distributed,
+     * concurrency, memory_limit). Both read a local directory in place (`os.path.isdir`); the 2026 copy has no S3 path,
+     * which is why the workers copy the weights to disk first (weights/fetch.ts).
+     */
+    runaiLoader: "vllm/model_executor/model_loader/runai_streamer_loader.py @04883019 and cyyever/vllm @f12927df (2026)",
 } as const;
 
 /** Flag or env var -> where it was checked (CHECKED_IN) and in which group or table. */
@@ -182,7 +187,8 @@ export function vllmEnv(hfTokenSecret?: string): k8s.types.input.core.v1.EnvVar[
         { name: "HF_HOME", value: "/cache/huggingface" }, // huggingface_hub constants.py
         { name: "XDG_CACHE_HOME", value: "/cache" },
         { name: "VLLM_CACHE_ROOT", value: "/cache/vllm" }, // vllm/envs.py (compile cache, assets)
-        { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" }, // torch._inductor config
+        // torch._inductor config; vLLM overrides it with a directory inside its torch_compile_cache once it compiles (coldStart.ts COMPILE_CACHE_DIRS).
+        { name: "TORCHINDUCTOR_CACHE_DIR", value: "/cache/torchinductor" },
         { name: "TRITON_CACHE_DIR", value: "/cache/triton" }, // triton knobs
         // The non-root uid has no passwd entry; getpass.getuser() (torch) reads these first.
         { name: "USER", value: "vllm" },

@@ -2,19 +2,17 @@
  * What a worker pod adds to start fast (gpuserve:coldStart), kept apart from the vLLM flag
  * list (args.ts) so each can change alone:
  *
- *   weights "s3"         the model argument becomes s3://<bucket>/models/<id>/<revision> with
- *                        `--load-format runai_streamer`: vLLM pulls config and tokenizer files
- *                        (*.json, *.model, *.py) into <VLLM_CACHE_ROOT>/assets/model_streamer/<hash>
- *                        and streams the safetensors from S3 into GPU memory (vllm
- *                        config/model.py maybe_pull_model_tokenizer_for_runai, transformers_utils/
- *                        runai_utils.py ObjectStorageModel, model_executor/model_loader/
- *                        runai_streamer_loader.py; vLLM docs "Loading models with Run:ai Model
- *                        Streamer"). AWS credentials come from EKS Pod Identity through a
- *                        per-pool service account whose role reads only that prefix.
+ *   weights "s3"         an init container copies models/<id>/<revision> from the stack's bucket onto
+ *                        the node's disk (weights/fetch.ts: why not `s3://` into vLLM), and the model
+ *                        argument becomes that local directory with `--load-format runai_streamer`,
+ *                        which streams its safetensors into GPU memory with a bounded CPU buffer
+ *                        (model_executor/model_loader/runai_streamer_loader.py: a local directory is
+ *                        read in place in every copy we read). AWS credentials come from EKS Pod
+ *                        Identity through a per-pool service account whose role reads only that prefix.
  *   weights "huggingface" `--revision` and `--tokenizer-revision` pin the Hub download instead.
  *   compileCache "s3"    an init container restores vLLM's torch.compile cache
- *                        (<VLLM_CACHE_ROOT>/torch_compile_cache/<hash>, vllm/compilation/backends.py),
- *                        the Inductor and Triton caches from compile-cache/<pool>/<key>; a sidecar
+ *                        (<VLLM_CACHE_ROOT>/torch_compile_cache/<hash>, vllm/compilation/backends.py,
+ *                        Inductor's cache inside it) and Triton's cache from compile-cache/<pool>/<key>; a sidecar
  *                        saves them once vLLM answers, if that key has no saved cache yet.
  */
 import * as k8s from "@pulumi/kubernetes";
@@ -22,6 +20,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ColdStartConfig } from "../../../stacks/schema";
 import type { ResolvedGpuPool, ResolvedModel } from "../../../stacks/validate";
 import { RESTRICTED_CONTAINER_SECURITY } from "../security";
+import { WorkerDisk, workerDisk } from "../../../stacks/workerDisk";
+import { LOCAL_MODEL_DIR, WEIGHTS_MOUNT, weightsFetchContainer, weightsVolume } from "../weights/fetch";
 import { compileCachePrefix, modelPrefix } from "../weights/paths";
 import { AWS_CLI_IMAGE } from "../weights/syncJob";
 import { VLLM_FLAGS } from "./args";
@@ -29,9 +29,20 @@ import { WorkerMemory, streamerLoaderConfig } from "./memory";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 type Container = k8s.types.input.core.v1.Container;
+type Volume = k8s.types.input.core.v1.Volume;
+type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 
-/** Cache directories (under the worker's /cache volume) that hold compile artefacts; workers.ts points the env vars here. */
-export const COMPILE_CACHE_DIRS = ["vllm/torch_compile_cache", "torchinductor", "triton"] as const;
+/**
+ * Cache directories (under the worker's /cache volume) that hold compile artefacts, restored from and saved to S3:
+ * - vLLM's own, <VLLM_CACHE_ROOT>/torch_compile_cache (args.ts vllmEnv: VLLM_CACHE_ROOT=/cache/vllm). Inductor's cache
+ *   lands inside it too: vLLM overrides TORCHINDUCTOR_CACHE_DIR on both compile paths, to
+ *   torch_compile_cache/torch_aot_compile/<hash>/inductor_cache on the AOT path (vllm/compilation/decorators.py; the
+ *   default with torch >= 2.10: vllm/envs.py use_aot_compile, 2026 copy) and to <cache dir>/inductor_cache in
+ *   InductorAdaptor.initialize_cache (vllm/compilation/compiler_interface.py @193d8f3a), so /cache/torchinductor stays
+ *   empty and is not synced.
+ * - Triton's, TRITON_CACHE_DIR=/cache/triton: the AOT path leaves it as we set it (only InductorAdaptor overrides it).
+ */
+export const COMPILE_CACHE_DIRS = ["vllm/torch_compile_cache", "triton"] as const;
 
 export interface WorkerColdStartArgs {
     readonly model: ResolvedModel;
@@ -43,8 +54,8 @@ export interface WorkerColdStartArgs {
     readonly region: string;
     /** The weights bucket, when weights or compile caches live in S3. */
     readonly bucket?: pulumi.Input<string>;
-    /** The worker's memory: sizes the Run:ai streamer's buffer (vllm/memory.ts). */
-    readonly memory: Pick<WorkerMemory, "streamerBufferGiB">;
+    /** The worker's memory and CPU: sizes the Run:ai streamer's buffer (vllm/memory.ts) and the copy's CPU. */
+    readonly memory: Pick<WorkerMemory, "streamerBufferGiB" | "cpu">;
 }
 
 export interface WorkerColdStart {
@@ -57,8 +68,11 @@ export interface WorkerColdStart {
     /** Prefixes the pool's role may use. */
     readonly weightsPrefix?: string;
     readonly compileCachePrefix?: string;
-    /** Size of the worker's /cache emptyDir. */
-    readonly cacheSizeGiB: number;
+    /** Node disk of the worker: its emptyDirs and ephemeral-storage request (stacks/workerDisk.ts). */
+    readonly disk: WorkerDisk;
+    /** Volumes the pod adds (the weights copy) and where vLLM mounts them. */
+    readonly volumes: Volume[];
+    readonly volumeMounts: VolumeMount[];
 }
 
 export function workerServiceAccount(model: Pick<ResolvedModel, "name">): string {
@@ -68,11 +82,11 @@ export function workerServiceAccount(model: Pick<ResolvedModel, "name">): string
 /**
  * Puts `source` where vLLM's arguments name the model: the first argument equal to the
  * model id (the positional model of `vllm serve`, or the value of the older --model).
- * --served-model-name keeps the id, so clients never see the S3 path.
+ * --served-model-name keeps the id, so clients never see the local path.
  */
 export function withModelSource(base: readonly string[], modelId: string, source: pulumi.Input<string>): pulumi.Input<string>[] {
     const i = base.indexOf(modelId);
-    if (i < 0) throw new Error(`vLLM arguments do not name the model '${modelId}': cannot point them at ${modelId}'s S3 copy`);
+    if (i < 0) throw new Error(`vLLM arguments do not name the model '${modelId}': cannot point them at ${modelId}'s local copy`);
     return [...base.slice(0, i), source, ...base.slice(i + 1)];
 }
 
@@ -113,11 +127,19 @@ export function workerColdStart(a: WorkerColdStartArgs): WorkerColdStart {
         // The Run:ai streamer's S3 client and the AWS CLI need the region; credentials come from Pod Identity.
         env.push({ name: "AWS_REGION", value: a.region }, { name: "AWS_DEFAULT_REGION", value: a.region });
     }
-    // vLLM flags (args.ts VLLM_FLAGS): the S3 copy with the streamer and its buffer bounded to the worker's memory
+    // vLLM flags (args.ts VLLM_FLAGS): the local copy with the streamer and its buffer bounded to the worker's memory
     // (vllm/memory.ts: unbounded it buffers up to 40 GB or the whole model in the pod's RAM), or the pinned Hub revision.
+    const disk = workerDisk(m, a.coldStart.weights);
+    const volumes: Volume[] = [];
+    const volumeMounts: VolumeMount[] = [];
+    if (s3Weights) {
+        initContainers.push(weightsFetchContainer({ bucket: a.bucket!, prefix: weightsPrefix!, region: a.region, cpu: a.memory.cpu }));
+        volumes.push(weightsVolume(disk.weightsGiB));
+        volumeMounts.push({ name: "weights", mountPath: WEIGHTS_MOUNT, readOnly: true });
+    }
     const args: pulumi.Input<string>[] = s3Weights
         ? [
-              ...withModelSource(a.vllmArgs, m.id, pulumi.interpolate`s3://${a.bucket!}/${weightsPrefix!}`),
+              ...withModelSource(a.vllmArgs, m.id, LOCAL_MODEL_DIR),
               VLLM_FLAGS.loadFormat,
               "runai_streamer",
               VLLM_FLAGS.modelLoaderExtraConfig,
@@ -150,7 +172,8 @@ export function workerColdStart(a: WorkerColdStartArgs): WorkerColdStart {
         serviceAccountName: s3Weights || s3Compile ? workerServiceAccount(m) : undefined,
         weightsPrefix,
         compileCachePrefix: compilePrefix,
-        // Streamed weights never touch the disk: /cache holds config, tokenizer and compile caches only.
-        cacheSizeGiB: s3Weights ? 20 : Math.ceil(m.spec.weightsGiB * 2 + 20),
+        disk,
+        volumes,
+        volumeMounts,
     };
 }

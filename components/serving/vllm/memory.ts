@@ -19,7 +19,7 @@
  * EKS AL2023), the eviction threshold (100 MiB) and the GPU node's daemonsets. Then
  * cache = (12 - 6 - 2) / 2 = 2 GiB per process. Larger nodes get vLLM's default 4 GiB.
  *
- * Loading peak (weights streamed from S3, `--load-format runai_streamer`): the Run:ai streamer reads
+ * Loading peak (`--load-format runai_streamer`, on the node-disk copy of the weights): the Run:ai streamer reads
  * ahead into a CPU buffer of RUNAI_STREAMER_MEMORY_LIMIT bytes, unlimited (the whole model) or 40 GB by
  * default depending on its version (run-ai/runai-model-streamer requests_iterator.py, FilesRequestsIterator
  * with_memory_mode), and at least its largest chunk, one tensor (with_memory_cap raises below that). vLLM
