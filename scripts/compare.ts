@@ -1,5 +1,5 @@
 /**
- * npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom]
  *
  * Side-by-side cost and latency of team stacks, before anyone spends money: reads each
  * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
@@ -19,6 +19,10 @@ import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from
 import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
 import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
+import { ensurePlatformPlan } from "./engine/platformPlan";
+import { PLATFORM_OUTPUT, parsePlatformOutputs } from "../stacks/platformOutputs";
+import { existingClusterSchema } from "../stacks/schema";
+import { existingClusterOutputs } from "../stacks/existingCluster";
 
 const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
@@ -27,26 +31,39 @@ export const REFERENCE_FILE = "reference-classroom.md";
 
 export class UsageError extends Error {}
 
-const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
   Simulates each stack's traffic profile offline and prints cost and latency side by side
   (details and charts in <out>/compare.md and <out>/<stack>.svg).
   --out, -o <dir>          where to write (default plan/compare/)
+  --plans <dir>            where a team stack finds its platform's plan (default plan/; planned there when missing)
   --markdown               print the table as Markdown
   --days <n>               days to simulate (default ${DEFAULT_SIMULATED_DAYS})
   --reference-classroom    also compare the published reference policy on the classroom profile
   --debug                  stack traces on errors
   --help, -h               this text`;
 
-/** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
-export function loadStack(root: string, stack: string): StackConfig {
+/**
+ * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. A team stack is
+ * read with its platform's planned outputs (<plans>/<platform>/outputs.json; planned first when missing),
+ * or its existingCluster.
+ */
+export function loadStack(root: string, stack: string, plans = path.join(root, "plan")): StackConfig {
     const known = listStacks(root);
     if (!known.includes(stack)) {
         const hint = stackHint(stack, known);
         throw new UsageError(`unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
     try {
-        return stackConfigFromFile(root, stack, PROJECT);
+        const planned = ensurePlatformPlan(root, stack, plans, (line) => process.stderr.write(`${line}\n`));
+        const config = stackConfigFromFile(root, stack, PROJECT, (raw) => {
+            if (planned) return parsePlatformOutputs(planned.outputs[PLATFORM_OUTPUT], `platform '${planned.stack}'`);
+            const existing = raw.role === "team" && raw.existingCluster !== undefined ? existingClusterSchema.safeParse(raw.existingCluster) : undefined;
+            return existing?.success ? existingClusterOutputs(raw, existing.data) : undefined;
+        });
+        if (config.models.length === 0) throw new UsageError(`stack '${stack}' has no worker pool to simulate (a platform without shared pools): compare its teams instead`);
+        return config;
     } catch (e) {
+        if (e instanceof UsageError) throw e;
         throw new StackConfigError(stack, e);
     }
 }
@@ -65,13 +82,15 @@ export class StackConfigError extends Error {
 interface Args {
     stacks: string[];
     out: string;
+    /** Where a team finds its platform's plan (<plans>/<platform>/outputs.json). */
+    plans: string;
     markdown: boolean;
     days: number;
     reference: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -83,6 +102,7 @@ function parseArgs(argv: string[]): Args {
             process.stdout.write(`${USAGE}\n`);
             process.exit(0);
         } else if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        else if (a === "--plans" || a.startsWith("--plans=")) args.plans = path.resolve(value());
         else if (a === "--markdown" || a === "--md") args.markdown = true;
         else if (a === "--days" || a.startsWith("--days=")) {
             args.days = Number(value());
@@ -116,10 +136,13 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[
     };
 }
 
-/** One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling. */
-export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS): StackColumn[] {
+/**
+ * One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling.
+ * Team stacks read their platform's plan from `plans` (see loadStack).
+ */
+export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS, plans = path.join(root, "plan")): StackColumn[] {
     return stacks.map((stack) => {
-        const config = loadStack(root, stack);
+        const config = loadStack(root, stack, plans);
         const sim = simulateStack(config, { days, root, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
@@ -128,7 +151,7 @@ export function compareColumns(root: string, stacks: readonly string[], days = D
 
 function main(argv: string[]): void {
     const args = parseArgs(argv);
-    const columns = compareColumns(ROOT, args.stacks, args.days);
+    const columns = compareColumns(ROOT, args.stacks, args.days, args.plans);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];

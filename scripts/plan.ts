@@ -8,13 +8,16 @@ import * as fs from "fs";
 import { PROJECT } from "../stacks/schema";
 import { formatCliError } from "./engine/cliErrors";
 import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
+import { ensurePlatformPlan } from "./engine/platformPlan";
 
-const USAGE = `usage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--debug]
+const USAGE = `usage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--plans <dir>] [--debug]
   Renders the stack offline under Pulumi's mock engine (no cloud): every Kubernetes object, every
   resource with its inputs, the cost estimate, and a summary.
   --stack, -s <name>  the stack file Pulumi.<name>.yaml (stacks here: ${listStacks(path.resolve(__dirname, "..")).join(", ") || "none"})
   --out, -o <dir>     where to write (default plan/<name>/)
   --dir <folder>      where Pulumi.<name>.yaml is (default: the project root)
+  --plans <dir>       where a team stack finds its platform's plan, <dir>/<platform>/outputs.json (default plan/;
+                      the platform is planned there first when missing)
   --debug             stack traces on errors
   --help, -h          this text`;
 
@@ -28,6 +31,7 @@ async function main(argv: string[]): Promise<void> {
     let out: string | undefined;
     let dir: string | undefined;
     let debug = false;
+    let plansArg: string | undefined;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--stack" || a === "-s") stack = argv[++i];
@@ -35,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
         else if (a === "--out" || a === "-o") out = argv[++i];
         else if (a.startsWith("--out=")) out = a.slice(6);
         else if (a === "--dir") dir = argv[++i];
+        else if (a === "--plans") plansArg = argv[++i];
         else if (a === "--debug") debug = true;
         else if (a === "--help" || a === "-h") {
             process.stdout.write(`${USAGE}\n`);
@@ -45,11 +50,15 @@ async function main(argv: string[]): Promise<void> {
     if (!stack) usage("--stack is required");
     const root = path.resolve(__dirname, "..");
     const stackDir = path.resolve(dir ?? root);
-    const outDir = path.resolve(out ?? path.join(root, "plan", stack));
+    /** Where plans live: a team's platform plan is <plans>/<platform>/. */
+    const plans = path.resolve(plansArg ?? path.join(root, "plan"));
+    const outDir = path.resolve(out ?? path.join(plans, stack));
     try {
         readStackFile(stackDir, stack, PROJECT); // a missing or broken file fails before the program loads (seconds)
+        // A team stack reads its platform's plan: plan the platform first when its plan is missing.
+        const platform = ensurePlatformPlan(stackDir, stack, plans, (line) => process.stdout.write(`${line}\n`));
         const { planStack, summarize, writePlan } = await import("./engine/plan.js");
-        const result = await planStack(stackDir, stack);
+        const result = await planStack(stackDir, stack, platform ? { platform } : {});
         writePlan(result, outDir);
         process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
     } catch (e) {

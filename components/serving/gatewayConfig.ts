@@ -7,6 +7,7 @@
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
+import type { TeamGatewayLimits } from "../../stacks/schema";
 import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
@@ -73,15 +74,56 @@ export function parseApiKeys(json: string, team = "radiology"): ApiKey[] {
 import { drainSeconds } from "./drain";
 export { drainSeconds };
 
-export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Record<string, unknown> {
+/** Env var of a team gateway holding its key to the platform's shared gateway (gateway/src/config.ts upstreamApiKeyEnv). */
+export const SHARED_POOL_KEY_ENV = "GATEWAY_SHARED_POOL_KEY";
+/** The Secret (key `key`) the platform puts in a team's namespace with that key (components/platform/sharedPools.ts). */
+export const SHARED_POOL_KEY_SECRET = "gpuserve-shared-pool-key";
+
+/** Where the gateway runs, when not a standalone stack's (components/serving/index.ts ServingPlacement). */
+export interface GatewayConfigOptions {
+    /** Proxies whose X-Forwarded-For is believed: the ALB's subnets. @default the VPC (RFC 1918 for an existing VPC) */
+    readonly trustedProxies?: readonly string[];
+    /** The ALB's idle timeout in front of the gateway (a platform's). @default idleTimeoutSeconds(maxWaitSeconds) */
+    readonly albIdleTimeoutSeconds?: number;
+    /** Per-team limits that replace the stack's serving.gateway.limits.teams (a platform's shared gateway: its registry). */
+    readonly teamLimits?: Readonly<Record<string, TeamGatewayLimits>>;
+}
+
+type GatewayTeamLimits = { maxConcurrent?: number; requestsPerMinute?: number; burst?: number };
+
+/** The gateway's `limits`: the stack's default (else half the queue and 600/min) and each team's own. */
+function limitsOf(cfg: StackConfig, teams: Readonly<Record<string, TeamGatewayLimits>>) {
+    const configured = cfg.serving.gateway.limits.default ?? {};
+    const base: GatewayTeamLimits = { maxConcurrent: perTeamMaxConcurrent(cfg.serving.gateway.maxQueueDepth), requestsPerMinute: PER_TEAM_REQUESTS_PER_MINUTE, ...configured };
+    const own = (t: TeamGatewayLimits): GatewayTeamLimits => {
+        const { warmup: _w, batch: _b, ...rest } = t;
+        return { ...base, ...rest };
+    };
+    const perTeam = Object.fromEntries(Object.entries(teams).map(([team, t]) => [team, own(t)]));
+    return { default: base, ...(Object.keys(perTeam).length > 0 ? { teams: perTeam } : {}) };
+}
+
+/** A key's permissions with its team's `warmup` setting applied (true grants, false takes away). */
+function permissionsOf(k: ApiKey, teams: Readonly<Record<string, TeamGatewayLimits>>): "warmup"[] {
+    const own = new Set(k.permissions ?? []);
+    const warmup = teams[k.team]?.warmup;
+    if (warmup === true) own.add("warmup");
+    if (warmup === false) own.delete("warmup");
+    return [...own];
+}
+
+export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts: GatewayConfigOptions = {}): Record<string, unknown> {
     const ns = cfg.serving.namespace;
+    const teams = opts.teamLimits ?? cfg.serving.gateway.limits.teams;
     const config: Record<string, unknown> = {
         pools: cfg.models.map((m) => ({
             name: m.name,
             models: [m.id, m.name],
-            dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}`,
-            // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand).
-            maxConcurrentPerUpstream: m.maxNumSeqs,
+            // A shared pool: the platform's shared gateway, which queues it fairly across teams.
+            ...(m.shared ? { dns: m.shared.gateway, upstreamApiKeyEnv: SHARED_POOL_KEY_ENV } : { dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}` }),
+            // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand). A shared
+            // gateway upstream holds and bounds per team itself.
+            ...(m.shared ? {} : { maxConcurrentPerUpstream: m.maxNumSeqs }),
             // What POST /v1/warmup tells a teacher to expect at zero workers.
             coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(cfg, m)),
             // A warm-up may ask for up to the pool's max replicas, not more (POST /v1/warmup refuses more).
@@ -93,40 +135,55 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined): Rec
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
         drainTimeoutSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
         // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.
-        keepAliveTimeoutSeconds: idleTimeoutSeconds(cfg.serving.gateway.maxWaitSeconds) + 5,
+        keepAliveTimeoutSeconds: (opts.albIdleTimeoutSeconds ?? idleTimeoutSeconds(cfg.serving.gateway.maxWaitSeconds)) + 5,
         maxBodyBytes: 20 * 1024 * 1024,
-        // Per-team defaults: one key holder cannot take a pool's whole queue (the queue also shares slots fairly).
-        limits: { default: { maxConcurrent: perTeamMaxConcurrent(cfg.serving.gateway.maxQueueDepth), requestsPerMinute: PER_TEAM_REQUESTS_PER_MINUTE } },
+        // Per-team limits: one key holder cannot take a pool's whole queue (the queue also shares slots fairly).
+        limits: limitsOf(cfg, teams),
         // Client addresses in logs come from the ALB's X-Forwarded-For, believed only from inside the VPC.
-        trustedProxies: cfg.network.existing ? PRIVATE_RANGES : [cfg.network.vpcCidr],
+        trustedProxies: opts.trustedProxies ? [...opts.trustedProxies] : cfg.network.existing ? PRIVATE_RANGES : [cfg.network.vpcCidr],
     };
+    // A shared gateway upstream holds a request up to its own bound while its pool starts: wait for its answer that long.
+    const sharedHold = Math.max(0, ...cfg.models.map((m) => (m.shared ? (cfg.platform?.sharedPools.find((p) => p.name === m.name)?.maxWaitSeconds ?? 0) : 0)));
+    if (sharedHold > 0) config.upstream = { headersTimeoutSeconds: sharedHold + UPSTREAM_HEADERS_TIMEOUT_SECONDS };
     const batch = cfg.serving.batch;
     if (batch.enabled) {
         const MiB = 1024 * 1024;
-        const limits = {
+        const batchDefault = {
             maxLinesPerBatch: batch.maxLinesPerBatch,
             maxFileBytes: batch.maxFileBytes,
             maxBatchesInProgress: batch.maxBatchesInProgress,
             maxStoredFiles: batch.filesPerTeam,
             ...(batch.storagePerTeamMiB !== undefined ? { maxStoredBytes: batch.storagePerTeamMiB * MiB } : {}),
         };
+        // A team's entry replaces the default (gateway/src/batch/config.ts batchLimits): each carries every field.
+        const teamBatch = ({ storageMiB, files, ...rest }: NonNullable<TeamGatewayLimits["batch"]>) => ({
+            ...batchDefault,
+            ...rest,
+            ...(storageMiB !== undefined ? { maxStoredBytes: storageMiB * MiB } : {}),
+            ...(files !== undefined ? { maxStoredFiles: files } : {}),
+        });
+        const batchTeams = Object.entries(teams).flatMap(([team, t]) => (t.batch ? [[team, teamBatch(t.batch)] as const] : []));
         config.batch = {
             redisUrl: batchRedisUrl(cfg),
-            // A team's entry replaces the default (gateway/src/batch/config.ts batchLimits): each carries every field.
-            limits: {
-                default: limits,
-                teams: Object.fromEntries(
-                    Object.entries(batch.teams).map(([team, q]) => [team, { ...limits, ...(q.storageMiB !== undefined ? { maxStoredBytes: q.storageMiB * MiB } : {}), ...(q.files !== undefined ? { maxStoredFiles: q.files } : {}) }]),
-                ),
-            },
+            limits: { default: batchDefault, ...(batchTeams.length > 0 ? { teams: Object.fromEntries(batchTeams) } : {}) },
             retention: { inputFileDays: batch.retentionDays, outputFileDays: batch.retentionDays, batchDays: batch.retentionDays },
             // The in-cluster Valkey's maxmemory (valkeyConf); an external store's is read from it (INFO) at run time.
             ...(batch.store === "inCluster" ? { storage: { storeBytes: valkeyMaxMemoryMiB(batch.memoryMiB) * MiB } } : {}),
         };
     }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
-    else if (keys && keys.length > 0) config.auth = { keys: keys.map((k) => ({ team: k.team, sha256: createHash("sha256").update(k.key).digest("hex"), ...(k.permissions?.length ? { permissions: [...k.permissions] } : {}) })) };
+    else if (keys && keys.length > 0) {
+        config.auth = {
+            keys: keys.map((k) => {
+                const permissions = permissionsOf(k, teams);
+                return { team: k.team, sha256: createHash("sha256").update(k.key).digest("hex"), ...(permissions.length ? { permissions } : {}) };
+            }),
+        };
+    }
     // else: no auth section, and the gateway refuses every /v1 request (secure default).
     parseConfig(config); // throws, naming the field, if the gateway would refuse it
     return config;
 }
+
+/** The gateway's default time to an upstream's response headers (gateway/src/config.ts upstream.headersTimeoutSeconds). */
+const UPSTREAM_HEADERS_TIMEOUT_SECONDS = 600;

@@ -65,6 +65,12 @@ const poolSchema = z
          * set when absent, so `ignore_eos` cannot hold a GPU slot up to the context length. Unbounded when absent.
          */
         maxTokens: z.int().positive().optional(),
+        /**
+         * Env var holding an API key sent as `Authorization: Bearer <key>` to this pool's upstreams (requests
+         * and health probes): the pool is another gateway, e.g. a platform's shared gateway in front of a pool
+         * several teams share. The key comes from the environment (a Secret), never the config file. Absent: none sent.
+         */
+        upstreamApiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY").optional(),
     })
     .superRefine((p, ctx) => {
         if ((p.upstreams === undefined) === (p.dns === undefined)) {
@@ -285,6 +291,17 @@ export function reserves(config: Pick<GatewayConfig, "auth" | "limits" | "maxBod
     const teams = knownTeams(config);
     const fallback = config.limits.default?.reservedBodyBytes ?? Math.min(config.maxBodyBytes, Math.floor(config.maxHeldBodyBytes / (2 * Math.max(1, teams.length))));
     return new Map(teams.map((t) => [t, config.limits.teams[t]?.reservedBodyBytes ?? fallback]));
+}
+
+/**
+ * Headers every request to a pool's upstreams carries: the upstream API key (upstreamApiKeyEnv), read
+ * when the pool starts. A pool that names an unset or empty variable fails at start, not at the first request.
+ */
+export function upstreamHeaders(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+    if (pool.upstreamApiKeyEnv === undefined) return {};
+    const key = env[pool.upstreamApiKeyEnv];
+    if (!key) throw new ConfigError([`pools[${JSON.stringify(pool.name)}].upstreamApiKeyEnv: environment variable ${pool.upstreamApiKeyEnv} is not set (it holds the key of the pool's upstream gateway)`]);
+    return { authorization: `Bearer ${key}` };
 }
 
 /** Effective limits of a team: its own entry, else the default, else none. */

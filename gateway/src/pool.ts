@@ -5,7 +5,7 @@
  */
 import { promises as dns } from "dns";
 import { EventEmitter } from "events";
-import type { GatewayConfig, PoolConfig } from "./config";
+import { upstreamHeaders, type GatewayConfig, type PoolConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
@@ -81,6 +81,8 @@ export class Pool {
     private readonly upstreams = new Map<string, Upstream>();
     private readonly queue = new FairQueue<Waiter>();
     private rotation = 0;
+    /** Headers of every request to this pool's upstreams (its upstream gateway's key). */
+    private readonly headers: Readonly<Record<string, string>>;
     private discoveryTimer: NodeJS.Timeout | undefined;
     private closed = false;
     /** Labelled metric children, bound once (label hashing per call shows in profiles). */
@@ -94,6 +96,7 @@ export class Pool {
         private readonly resolve: Resolver = systemResolver,
     ) {
         this.name = config.name;
+        this.headers = upstreamHeaders(config);
         const labels = { pool: this.name };
         this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequestsFor(this.name) };
         metrics.queueDepth.set(labels, 0);
@@ -140,7 +143,7 @@ export class Pool {
                     this.metrics.ejections.inc({ pool: this.name });
                     this.log.warn({ pool: this.name, upstream: u.origin, reason, seconds: this.gateway.health.ejectSeconds }, "upstream ejected");
                 },
-            });
+            }, this.headers);
             this.upstreams.set(origin, up);
             up.startProbing();
             this.log.info({ pool: this.name, upstream: origin }, "upstream added");

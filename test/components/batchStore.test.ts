@@ -144,18 +144,22 @@ describe("batch store (Valkey) in the plan", () => {
     });
 
     it("writes per-team storage quotas into the gateway config, each team entry complete, and refuses a quota below one largest upload", () => {
-        const cfg = withBatch("dev", { storagePerTeamMiB: 800, filesPerTeam: 300, teams: { radiology: { storageMiB: 4096 }, anatomy: { files: 50 } } });
+        const teamBatch = (cfg: any, teams: Record<string, unknown>) => {
+            cfg.serving.gateway = { ...cfg.serving.gateway, limits: { teams: Object.fromEntries(Object.entries(teams).map(([t, b]) => [t, { batch: b }])) } };
+            return cfg;
+        };
+        const cfg = teamBatch(withBatch("dev", { storagePerTeamMiB: 800, filesPerTeam: 300 }), { radiology: { storageMiB: 4096 }, anatomy: { files: 50, maxLinesPerBatch: 10 } });
         const { "aws:region": region, ...rest } = cfg;
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         const MiB = 1024 * 1024;
         const base = { maxLinesPerBatch: 50000, maxFileBytes: 200 * MiB, maxBatchesInProgress: 10 };
         assert.deepStrictEqual(g.batch?.limits.default, { ...base, maxStoredBytes: 800 * MiB, maxStoredFiles: 300 });
-        assert.deepStrictEqual(g.batch?.limits.teams, { radiology: { ...base, maxStoredBytes: 4096 * MiB, maxStoredFiles: 300 }, anatomy: { ...base, maxStoredBytes: 800 * MiB, maxStoredFiles: 50 } });
-        const low = withBatch("dev", { teams: { anatomy: { storageMiB: 100 } } });
+        assert.deepStrictEqual(g.batch?.limits.teams, { radiology: { ...base, maxStoredBytes: 4096 * MiB, maxStoredFiles: 300 }, anatomy: { ...base, maxLinesPerBatch: 10, maxStoredBytes: 800 * MiB, maxStoredFiles: 50 } });
+        const low = teamBatch(withBatch("dev", {}), { anatomy: { storageMiB: 100 } });
         const { "aws:region": r2, ...rest2 } = low;
         assert.throws(
             () => parseStackConfig({ ...rest2, region: r2, environment: "dev" }),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.teams\.anatomy\.storageMiB/.test(e.message) && /is 100/.test(e.message) && /at least 200/.test(e.message),
+            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.gateway\.limits\.teams\.anatomy\.batch\.storageMiB/.test(e.message) && /is 100/.test(e.message) && /at least 200/.test(e.message),
         );
     });
 

@@ -255,7 +255,7 @@ class PoolWorker {
                     const res = await up.http.request({
                         method: "POST",
                         path: "/v1/chat/completions",
-                        headers: { "content-type": "application/json", accept: "application/json", "x-request-id": requestId },
+                        headers: { ...up.headers, "content-type": "application/json", accept: "application/json", "x-request-id": requestId },
                         body: line.body,
                         signal: r.abort,
                     });
