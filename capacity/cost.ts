@@ -5,6 +5,7 @@
  */
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { ExpectedCost } from "./sim/expected";
+import type { PlannedBill } from "./bill/sharedMonth";
 import { cacheCostLines, cacheUsdPerHour, nodeVolumeUsdPerHour } from "./cacheCost";
 import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
 
@@ -24,6 +25,8 @@ export interface CostEstimate {
     readonly ceiling: CostLine[];
     /** The simulated month for the stack's traffic profile (capacity/sim); null in the static estimate alone. */
     readonly expected: ExpectedCost | null;
+    /** A team stack's month on its platform, split by the gateway's rule (npm run plan adds it: scripts/engine/sharedCompare.ts). */
+    readonly bill?: PlannedBill;
     readonly assumptions: string[];
     /** How the system node group was sized from its pods' requests (stacks/systemNodes.ts), when it was. */
     readonly systemNodes?: { readonly instanceType: string; readonly nodes: number; readonly requests: { readonly cpu: number; readonly memoryMiB: number; readonly pods: number }; readonly arithmetic: readonly string[] };

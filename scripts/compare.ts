@@ -1,5 +1,8 @@
 /**
  * npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- --shared <platform> <team> <team> ...: the platform's teams each alone and all on the
+ * platform, per-team and total cost and latency, written to <out>/compare.md and <out>/compare.json
+ * (scripts/engine/sharedCompare.ts).
  *
  * Side-by-side cost and latency of team stacks, before anyone spends money: reads each
  * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
@@ -18,6 +21,7 @@ import { stackChart } from "../capacity/sim/report/chart";
 import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
+import { compareJson, compareShared, renderShared } from "./engine/sharedCompare";
 import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
 import { ensurePlatformPlan } from "./engine/platformPlan";
 import { PLATFORM_OUTPUT, parsePlatformOutputs } from "../stacks/platformOutputs";
@@ -28,12 +32,17 @@ const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
+/** --shared: the two arrangements as JSON (shared/design.md "Per-team cost"). */
+export const COMPARE_JSON = "compare.json";
 
 export class UsageError extends Error {}
 
 const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+       npm run compare -- --shared <platform> <team> <team> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>]
   Simulates each stack's traffic profile offline and prints cost and latency side by side
   (details and charts in <out>/compare.md and <out>/<stack>.svg).
+  --shared <platform>      the platform's teams each alone and all on the platform: per-team and total
+                           cost and P95/P99 (<out>/compare.md and <out>/compare.json)
   --out, -o <dir>          where to write (default plan/compare/)
   --plans <dir>            where a team stack finds its platform's plan (default plan/; planned there when missing)
   --markdown               print the table as Markdown
@@ -81,6 +90,8 @@ export class StackConfigError extends Error {
 
 interface Args {
     stacks: string[];
+    /** --shared <platform>: the stacks are its teams, compared alone and on the platform. */
+    shared?: string;
     out: string;
     /** Where a team finds its platform's plan (<plans>/<platform>/outputs.json). */
     plans: string;
@@ -108,10 +119,12 @@ function parseArgs(argv: string[]): Args {
             args.days = Number(value());
             if (!Number.isInteger(args.days) || args.days < 1 || args.days > 366) throw new UsageError("--days must be a whole number from 1 to 366");
         } else if (a === "--reference-classroom") args.reference = true;
+        else if (a === "--shared" || a.startsWith("--shared=")) args.shared = value();
         else if (a.startsWith("-")) throw new UsageError(`unknown option '${a}'`);
         else args.stacks.push(a);
     }
     if (args.stacks.length === 0 && !args.reference) throw new UsageError("name at least one stack (or --reference-classroom)");
+    if (args.shared !== undefined && args.stacks.length === 0) throw new UsageError(`name the teams of platform '${args.shared}': npm run compare -- --shared ${args.shared} <team> <team> ...`);
     return args;
 }
 
@@ -149,8 +162,19 @@ export function compareColumns(root: string, stacks: readonly string[], days = D
     });
 }
 
+/** --shared: the platform's teams alone and together; writes compare.md and compare.json. */
+function mainShared(args: Args & { shared: string }): void {
+    const c = compareShared(args.shared, args.stacks, { days: args.days, root: ROOT, load: (s) => loadStack(ROOT, s, args.plans) });
+    fs.mkdirSync(args.out, { recursive: true });
+    fs.writeFileSync(path.join(args.out, COMPARE_JSON), JSON.stringify(compareJson(c), null, 2) + "\n");
+    fs.writeFileSync(path.join(args.out, COMPARE_FILE), `# Teams of platform '${c.platform}'\n\n${renderShared(c, true)}\n\nThe rule that splits the shared pools and the floor: docs/billing.md.\n`);
+    const dir = path.relative(process.cwd(), args.out) || ".";
+    process.stdout.write(`${renderShared(c, args.markdown)}\n\nwrote ${path.join(dir, COMPARE_FILE)}, ${path.join(dir, COMPARE_JSON)}\n`);
+}
+
 function main(argv: string[]): void {
     const args = parseArgs(argv);
+    if (args.shared !== undefined) return mainShared({ ...args, shared: args.shared });
     const columns = compareColumns(ROOT, args.stacks, args.days, args.plans);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];

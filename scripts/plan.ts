@@ -9,6 +9,7 @@ import { PROJECT } from "../stacks/schema";
 import { formatCliError } from "./engine/cliErrors";
 import { listStacks, readStackFile, stackFilePath } from "./engine/stackFile";
 import { ensurePlatformPlan } from "./engine/platformPlan";
+import type { PlannedBill } from "../capacity/bill/sharedMonth";
 
 const USAGE = `usage: npm run plan -- --stack <name> [--out <dir>] [--dir <folder with Pulumi.<name>.yaml>] [--plans <dir>] [--debug]
   Renders the stack offline under Pulumi's mock engine (no cloud): every Kubernetes object, every
@@ -59,14 +60,35 @@ async function main(argv: string[]): Promise<void> {
         const platform = ensurePlatformPlan(stackDir, stack, plans, (line) => process.stdout.write(`${line}\n`));
         const { planStack, summarize, writePlan } = await import("./engine/plan.js");
         const result = await planStack(stackDir, stack, platform ? { platform } : {});
-        writePlan(result, outDir);
-        process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n");
+        // A team on a platform: its month as its platform's gateways will bill it (scripts/engine/sharedCompare.ts).
+        const bill = platform ? await teamBill(stackDir, stack, plans) : undefined;
+        writePlan(bill ? { ...result, cost: { ...result.cost, bill } } : result, outDir);
+        process.stdout.write(summarize(result, path.relative(process.cwd(), outDir) || ".") + "\n" + (bill ? billSummary(bill) + "\n" : ""));
     } catch (e) {
         const file = stackFilePath(stackDir, stack);
         const stackFile = fs.existsSync(file) ? { file, text: fs.readFileSync(file, "utf8"), project: PROJECT } : undefined;
         process.stderr.write(`${formatCliError(e, { debug, stackFile })}\n`);
         process.exit(1);
     }
+}
+
+async function teamBill(stackDir: string, stack: string, plans: string) {
+    const { DEFAULT_SIMULATED_DAYS } = await import("../capacity/sim/index.js");
+    const { loadStack } = await import("./compare.js");
+    const { plannedBill } = await import("./engine/sharedCompare.js");
+    const { listStacks } = await import("./engine/stackFile.js");
+    const load = (s: string) => loadStack(stackDir, s, plans);
+    return plannedBill(stack, load(stack), { days: DEFAULT_SIMULATED_DAYS, root: stackDir, load, stacksHere: listStacks(stackDir) });
+}
+
+function billSummary(b: PlannedBill): string {
+    const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    return [
+        `  bill on platform '${b.platform}' (${b.days} simulated days, the gateway's attribution rule, docs/billing.md): ${usd(b.usdPerMonth)}/month`,
+        `    own GPU time (and its weights bucket) ${usd(b.ownGpuUsdPerMonth)} + share of shared pools ${usd(b.sharedPoolsUsdPerMonth)} + share of the floor ${usd(b.floorShareUsdPerMonth)} (of ${usd(b.floorUsdPerMonth)}, ${b.floorSplit === "equal" ? "equal parts" : "by GPU spend"} among ${b.teams.join(", ")})`,
+        ...b.notes.map((n) => `    note: ${n}`),
+        `    all the teams side by side, alone and together: npm run compare -- --shared ${b.platform} ${b.teams.join(" ")}`,
+    ].join("\n");
 }
 
 void main(process.argv.slice(2));

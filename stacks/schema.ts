@@ -240,6 +240,10 @@ export const teamGatewayLimitsSchema = z.strictObject({
     burst: positiveInt.optional(),
     /** The team's keys may warm pools up (POST /v1/warmup): true grants it to all of them, false takes it from all of them. @default each key's own permissions */
     warmup: z.boolean().optional(),
+    /** Monthly budget in USD (GPU time billed to the team plus its floor share, docs/billing.md); past it the team's warm-ups and new batches are refused. No budget when absent. */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past the budget, refuse the team's chat requests too (otherwise they go on). @default false */
+    budgetHardStop: z.boolean().optional(),
     /** The team's batch limits (OpenAI Batch API). @default serving.batch's */
     batch: z
         .strictObject({
@@ -654,6 +658,23 @@ export const pricesSchema = z.strictObject({
     spotDiscount: z.number().min(0).max(0.95).default(0.6),
 });
 
+/** Per-team bills (gateway/src/billing): how the platform floor is shared. */
+export const billingSchema = z.strictObject({
+    /**
+     * How the teams share the floor (control plane, NAT, load balancer, system nodes, GPU nodes kept
+     * at zero load): "equal" parts, or by "usage" (each team's GPU spend). @default "equal"
+     */
+    floorSplit: z.enum(["equal", "usage"]).default("equal"),
+    /**
+     * The stack's monthly budget in USD: everything its gateway bills (all its keys' teams, their floor
+     * share, idle time nobody used). Past it every team's warm-ups and new batches are refused (per-team
+     * budgets: the gateway's limits.teams, docs/billing.md). No budget when absent.
+     */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past that budget, refuse chat requests too. @default false */
+    budgetHardStop: z.boolean().default(false),
+});
+
 /** What a stack is (docs/teams.md): one whole cluster, a shared platform, or a team on a platform. */
 export const STACK_ROLES = ["standalone", "platform", "team"] as const;
 export type StackRole = (typeof STACK_ROLES)[number];
@@ -684,7 +705,7 @@ export const teamRegistrationSchema = z.strictObject({
     /** Shared pools (worker pool names of the platform's models) the team may use. @default [] */
     sharedPools: z.array(dnsLabel).default([]),
     /** The team's limits on the shared gateway (its fair share of the shared pools). @default the platform's serving.gateway.limits.default */
-    sharedLimits: teamGatewayLimitsSchema.omit({ batch: true }).optional(),
+    sharedLimits: teamGatewayLimitsSchema.omit({ batch: true, budgetUsdPerMonth: true, budgetHardStop: true }).optional(),
     /** IAM role the team's CI deploys with: EKS access (admin) limited to the team's namespace. */
     deployRoleArn: ROLE_ARN.optional(),
     /** IAM role the team's CI previews with: EKS access (edit) limited to the team's namespace. */
@@ -787,6 +808,8 @@ export const stackConfigSchema = z.strictObject({
     traffic: trafficSchema.default(trafficSchema.parse({})),
     /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
+    /** Per-team bills: how the teams share the platform floor, and the stack's budget (docs/billing.md). @default {floorSplit: "equal", budgetHardStop: false} */
+    billing: billingSchema.default(billingSchema.parse({})),
 });
 
 /** The raw shape a user writes (before defaults). */

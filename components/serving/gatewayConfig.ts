@@ -11,6 +11,8 @@ import type { TeamGatewayLimits } from "../../stacks/schema";
 import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { floorNodes, natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
+import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { VLLM_PORT, workerName } from "./workers";
 
 /** Shortest API key accepted from the stack config. */
@@ -74,6 +76,51 @@ export function parseApiKeys(json: string, team = "radiology"): ApiKey[] {
 import { drainSeconds } from "./drain";
 export { drainSeconds };
 
+/** The node group a worker pool runs on, priced as capacity/cost.ts prices it. */
+export function poolBilling(cfg: StackConfig, poolName: string) {
+    const pool = cfg.gpuPools.find((p) => p.name === poolName);
+    if (pool === undefined) throw new Error(`no GPU pool '${poolName}'`);
+    // To the micro-dollar, as cost.json and the cost rules print prices (1.006 x 0.4 is 0.4024, not 0.40240000000000004).
+    const nodeUsdPerHour = Math.round(poolNodePrice(cfg, pool).usdPerHour * 1e6) / 1e6;
+    return { nodePool: pool.name, nodeUsdPerHour, gpusPerNode: pool.gpusPerNode, minNodes: pool.minNodes, floorNodes: floorNodes(cfg, pool) };
+}
+
+/** USD/hour of everything that runs at zero load (cost.json floorUsdPerMonth / hours per month, unrounded). */
+export function floorUsdPerHour(cfg: StackConfig): number {
+    const floor = staticCost(cfg, natGatewayCount(cfg)).floor;
+    return Math.round(floor.reduce((s, l) => s + l.usdPerHour * l.quantity, 0) * 1e6) / 1e6;
+}
+
+/**
+ * The floor a stack's gateway bills its teams (USD/hour). Standalone: the stack's whole floor. A team
+ * on a platform: its own floor (GPU nodes its minReplicas keep, its bucket) plus an equal part of the
+ * platform's floor (a team's gateway sees no other team's spend, so it cannot split by usage; the plan
+ * does). The platform's shared gateway: none (the teams' gateways bill the platform's floor).
+ */
+export function billingFloorUsdPerHour(cfg: StackConfig): number {
+    if (cfg.role === "platform") return 0;
+    const own = floorUsdPerHour(cfg);
+    if (cfg.role !== "team" || !cfg.platform) return own;
+    const teams = Math.max(1, Object.keys(cfg.platform.teams).length);
+    return Math.round((own + cfg.platform.floorUsdPerMonth / HOURS_PER_MONTH / teams) * 1e6) / 1e6;
+}
+
+/**
+ * The stack's own budget (gpuserve:billing.budgetUsdPerMonth) as the gateway's billing.account: every key of
+ * its gateway together. A team using shared pools also counts what the platform's shared gateway bills it
+ * there (its GET /v1/usage, with the team's key on it), so a team on shared pools only is held to its budget too.
+ */
+function accountOf(cfg: StackConfig) {
+    if (cfg.billing.budgetUsdPerMonth === undefined) return undefined;
+    const sharedGateways = [...new Set(cfg.models.flatMap((m) => (m.shared ? [m.shared.gateway] : [])))];
+    return {
+        name: cfg.environment,
+        budgetUsdPerMonth: cfg.billing.budgetUsdPerMonth,
+        budgetHardStop: cfg.billing.budgetHardStop,
+        ...(sharedGateways.length > 0 ? { elsewhere: sharedGateways.map((g) => ({ url: `http://${g}`, apiKeyEnv: SHARED_POOL_KEY_ENV })) } : {}),
+    };
+}
+
 /** Env var of a team gateway holding its key to the platform's shared gateway (gateway/src/config.ts upstreamApiKeyEnv). */
 export const SHARED_POOL_KEY_ENV = "GATEWAY_SHARED_POOL_KEY";
 /** The Secret (key `key`) the platform puts in a team's namespace with that key (components/platform/sharedPools.ts). */
@@ -131,7 +178,17 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
+            // One worker's price for the per-team bill: the same node price as cost.json and the cost rules. A shared
+            // pool's upstream is the platform's shared gateway, which bills it.
+            ...(m.shared ? {} : { billing: poolBilling(cfg, m.pool) }),
         })),
+        // The floor this gateway's teams share (per hour): billingFloorUsdPerHour.
+        billing: {
+            floorUsdPerHour: billingFloorUsdPerHour(cfg),
+            floorSplit: cfg.billing.floorSplit,
+            // The stack's own budget: every key of its gateway together (and its spend on the shared gateway).
+            ...(accountOf(cfg) ? { account: accountOf(cfg) } : {}),
+        },
         queue: { maxDepth: cfg.serving.gateway.maxQueueDepth, maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds, retryAfterSeconds: 30 },
         drainTimeoutSeconds: drainSeconds(cfg.serving.gateway.maxWaitSeconds),
         // Above the ALB's idle timeout, so the ALB never reuses a connection the gateway closed.

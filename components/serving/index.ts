@@ -12,7 +12,8 @@ import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { GATEWAY_NAME, Gateway, gatewayMemoryMiB } from "./gateway";
-import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
+import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, billingFloorUsdPerHour, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace, ServingPolicies, sharedPolicySpecs, teamPolicySpecs } from "./namespace";
 import type { TeamGatewayLimits } from "../../stacks/schema";
@@ -230,6 +231,10 @@ export class ServingStack extends pulumi.ComponentResource {
             );
             this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
         }
+
+        // Per-team dollars and budget alerts from the gateway's bill (components/serving/billingRules.ts): its own
+        // pools (a shared pool is billed by the platform's shared gateway, whose rules cover it).
+        if (args.serviceMonitors) billingPrometheusRule(`${name}-team-cost-rules`, ns, nodeGroupBilling(cfg), billingFloorUsdPerHour(cfg), inNs());
         this.scaling = Object.fromEntries(
             own.map((m) => [
                 workerName(m),

@@ -9,6 +9,7 @@
  * size limit, then routes, bounds, caches and relays the answer through a Flight.
  */
 import type { IncomingMessage, ServerResponse } from "http";
+import type { Billing } from "./billing";
 import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
@@ -42,6 +43,8 @@ export interface ChatRouteDeps {
     readonly flights: Set<Flight>;
     /** Node's requestTimeout (ms): when an upload's is longer than requestTimeoutSeconds, the chat route bounds its own bodies. */
     readonly serverRequestMs: number;
+    /** Per-team bills: a team past its budget with budgetHardStop is refused. */
+    readonly billing?: Billing;
 }
 
 export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -140,7 +143,7 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
             () => ({ status: res.writableFinished ? res.statusCode : 499, line: LOG_LINE, ip: deps.clientIp(req) }),
         );
         const limit = config.maxBodyBytes;
-        const refused = gate.admit(ctx, "POST", req.headers, { json: true, limit });
+        const refused = gate.admit(ctx, "POST", req.headers, { json: true, limit }) ?? deps.billing?.refusal(ctx.team!, "chat");
         if (refused) return refuse(req, res, refused);
         if (deps.serverRequestMs > requestMs) bodyDeadline(ctx, req, res, requestMs);
 

@@ -269,7 +269,7 @@ export class Flight {
             if (this.state === "waiting") throw new RetryableError(detail);
             this.streamFailed(up, detail);
         } finally {
-            pool.release(up, outcome);
+            pool.release(up, outcome, this.req.team);
         }
     }
 

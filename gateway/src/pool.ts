@@ -7,6 +7,7 @@ import { promises as dns } from "dns";
 import { EventEmitter } from "events";
 import { upstreamHeaders, type GatewayConfig, type PoolConfig } from "./config";
 import { errors, GatewayError } from "./errors";
+import type { PoolUsageHooks } from "./billing";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import { FairQueue, QueueTicket } from "./queue";
@@ -94,6 +95,8 @@ export class Pool {
         private readonly metrics: Metrics,
         private readonly log: Logger,
         private readonly resolve: Resolver = systemResolver,
+        /** The pool's meter for the per-team bill (billing/index.ts). */
+        private readonly usage?: PoolUsageHooks,
     ) {
         this.name = config.name;
         this.headers = upstreamHeaders(config);
@@ -189,7 +192,8 @@ export class Pool {
         return best ?? fallback;
     }
 
-    private take(up: Upstream): Upstream {
+    private take(up: Upstream, team: string): Upstream {
+        this.usage?.take(team);
         up.outstanding++;
         this.m.inflight.inc();
         this.m.handedToWorker.inc();
@@ -229,7 +233,7 @@ export class Pool {
         // FIFO: nobody overtakes a waiting request, except retries of admitted ones.
         if (this.queue.size === 0 || opts.urgent) {
             const up = this.pick(opts.avoid);
-            if (up) return Promise.resolve(this.take(up));
+            if (up) return Promise.resolve(this.take(up, opts.team));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
             // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
@@ -254,6 +258,7 @@ export class Pool {
             };
             opts.signal.once("abort", w.onAbort);
             w.ticket = this.queue.push(opts.team, w, opts.urgent);
+            this.usage?.enqueue(opts.team);
             this.m.queueDepth.set(this.queue.size);
         });
     }
@@ -264,7 +269,10 @@ export class Pool {
         w.opts.signal.removeListener("abort", w.onAbort);
         const removed = w.ticket !== undefined && this.queue.remove(w.ticket);
         this.m.queueDepth.set(this.queue.size);
-        if (removed) this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+        if (removed) {
+            this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+            this.usage?.dequeue(w.opts.team);
+        }
         return removed;
     }
 
@@ -288,12 +296,14 @@ export class Pool {
             head.opts.signal.removeListener("abort", head.onAbort);
             this.m.queueDepth.set(this.queue.size);
             this.m.queueWait.observe((Date.now() - head.enqueuedMs) / 1000);
-            head.resolve(this.take(up));
+            this.usage?.dequeue(head.opts.team);
+            head.resolve(this.take(up, head.opts.team));
         }
     }
 
-    /** Returns an upstream slot and feeds passive health. */
-    release(up: Upstream, outcome: Outcome): void {
+    /** Returns an upstream slot (taken for `team`) and feeds passive health. */
+    release(up: Upstream, outcome: Outcome, team: string): void {
+        this.usage?.release(team);
         up.outstanding--;
         this.m.inflight.dec();
         up.report(outcome);
@@ -321,20 +331,20 @@ export class Pool {
      * between its requests and make the next ones wait: issue 23 point 7). `room(up)`: batch
      * lines that upstream may still take. Give it back with releaseSpare.
      */
-    takeSpare(reserve: number, room: (up: Upstream) => number): Upstream | undefined {
+    takeSpare(reserve: number, room: (up: Upstream) => number, team: string): Upstream | undefined {
         let best: Upstream | undefined;
         this.forSpare(reserve, room, (u) => {
             if (best === undefined || u.outstanding < best.outstanding) best = u;
         });
         if (best === undefined) return undefined;
         this.batchOutstanding++;
-        return this.take(best);
+        return this.take(best, team);
     }
 
     /** Returns a slot taken with takeSpare. */
-    releaseSpare(up: Upstream, outcome: Outcome): void {
+    releaseSpare(up: Upstream, outcome: Outcome, team: string): void {
         this.batchOutstanding--;
-        this.release(up, outcome);
+        this.release(up, outcome, team);
     }
 
     /** How many batch lines takeSpare would grant now. */
@@ -378,7 +388,9 @@ export class Pool {
     }
 
     private updateGauges(): void {
-        this.metrics.readyUpstreams.set({ pool: this.name }, this.readyCount());
+        const ready = this.readyCount();
+        this.usage?.workers(ready);
+        this.metrics.readyUpstreams.set({ pool: this.name }, ready);
         this.metrics.knownUpstreams.set({ pool: this.name }, this.upstreams.size);
     }
 

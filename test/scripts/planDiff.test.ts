@@ -60,6 +60,32 @@ describe("npm run plan:diff", () => {
         assert.match(r2.stdout, /### dev\n\nNew stack in this pull request\./);
     });
 
+    it("shows the cost change per team, with the head's parts, for every team a plan bills", () => {
+        const plan = (side: string, stack: string, bill: Record<string, unknown> | undefined) => {
+            const dir = path.join(tmp, `teams-${side}`, stack);
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "resources.json"), "[]");
+            fs.writeFileSync(path.join(dir, "cost.json"), JSON.stringify({ floorUsdPerMonth: 10, ceilingUsdPerMonth: 20, expected: { usdPerMonth: 15 }, ...(bill ? { bill } : {}) }));
+        };
+        const bill = (team: string, usd: number, own: number, shared: number, floor: number) => ({ team, usdPerMonth: usd, ownGpuUsdPerMonth: own, sharedPoolsUsdPerMonth: shared, floorShareUsdPerMonth: floor });
+        plan("base", "lab", undefined);
+        plan("base", "biology", bill("biology", 120, 40, 0, 80));
+        plan("base", "physics", bill("physics", 100, 0, 20, 80));
+        plan("head", "lab", undefined);
+        plan("head", "biology", bill("biology", 100, 40, 0, 60));
+        plan("head", "physics", bill("physics", 95.5, 0, 35.5, 60));
+        plan("head", "chemistry", bill("chemistry", 150, 90, 0, 60));
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), path.join(tmp, "teams-base"), path.join(tmp, "teams-head")], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        const rows = r.stdout.split("\n").filter((l) => /^\| (biology|chemistry|physics) \|/.test(l));
+        assert.deepStrictEqual(rows, [
+            "| biology | $120.00 | $100.00 | -$20.00 (-16.7 %) | $40.00 | $0.00 | $60.00 |",
+            "| chemistry | n/a | $150.00 | n/a | $90.00 | $0.00 | $60.00 |",
+            "| physics | $100.00 | $95.50 | -$4.50 (-4.5 %) | $0.00 | $35.50 | $60.00 |",
+        ]);
+        assert.ok(r.stdout.indexOf("### Cost per team (USD/month)") < r.stdout.indexOf("### biology"), "the team table comes first");
+    });
+
     it("changedPaths lists the leaf paths that differ", () => {
         assert.deepStrictEqual(changedPaths({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { b: 2, c: [1, 3] }, d: 1 }), ["a.b", "a.c[1]"]);
         assert.deepStrictEqual(changedPaths({ a: [1] }, { a: [1, 2] }), ["a"]);

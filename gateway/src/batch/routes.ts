@@ -37,6 +37,8 @@ export interface BatchDeps {
     metrics: Metrics;
     log: Logger;
     isDraining: () => boolean;
+    /** The team's budget refusal (billing/), checked before a batch is created. */
+    refusal?: (team: string) => GatewayError | undefined;
 }
 
 const ENDPOINT = "/v1/chat/completions";
@@ -184,6 +186,8 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     // ---- batches
     v1.post("/batches", bodyRoute({ json: true, limit: SMALL_JSON_BYTES }), async (request) => {
         const t = team(request);
+        const refused = deps.refusal?.(t);
+        if (refused) throw refused;
         const b = parseJsonObject(request.body as Buffer | undefined, deps.config.requestBounds);
         if (typeof b.input_file_id !== "string" || !ID.test(b.input_file_id)) throw errors.badRequest("'input_file_id' is required: the id of a file uploaded with purpose \"batch\"", "invalid_input_file_id");
         if (b.endpoint !== ENDPOINT) throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)?.slice(0, 80)})`, "invalid_endpoint");

@@ -173,7 +173,7 @@ class PoolWorker {
     }
 
     /** A slot for a claimed line (held until then); undefined when stopping. */
-    private async acquire(r: Running): Promise<Upstream | undefined> {
+    private async acquire(r: Running, team: string): Promise<Upstream | undefined> {
         // A retry waits for a slot again: held again (it is demand, and the loop must not claim past it).
         if (!r.held) {
             r.held = true;
@@ -181,7 +181,7 @@ class PoolWorker {
         }
         for (;;) {
             if (r.abort.aborted || this.stopped) return undefined;
-            const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room);
+            const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room, team);
             if (up) {
                 this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
                 this.unhold(r);
@@ -199,11 +199,11 @@ class PoolWorker {
         }
     }
 
-    private release(up: Upstream, outcome: Outcome): void {
+    private release(up: Upstream, outcome: Outcome, team: string): void {
         const n = (this.batchPerUp.get(up) ?? 1) - 1;
         if (n <= 0) this.batchPerUp.delete(up);
         else this.batchPerUp.set(up, n);
-        this.pool.releaseSpare(up, outcome);
+        this.pool.releaseSpare(up, outcome, team);
     }
 
     private async runLine(entryId: string, fields: string[]): Promise<void> {
@@ -244,7 +244,7 @@ class PoolWorker {
             const line = { customId: entry.customId, body: check.body };
             const running = this.metrics.running.labels({ pool: this.pool.name, team });
             for (;;) {
-                const up = await this.acquire(r);
+                const up = await this.acquire(r, team);
                 if (!up) return; // stopping: the entry is handed back by stop()
                 running.inc();
                 const requestId = newLineRequestId();
@@ -273,7 +273,7 @@ class PoolWorker {
                     failure = (e as Error).message || String(e);
                 } finally {
                     running.dec();
-                    this.release(up, outcome);
+                    this.release(up, outcome, team);
                 }
                 if (r.abort.aborted) return;
                 if (result) {
