@@ -41,8 +41,12 @@ export async function readError(res) {
  */
 export function parseError(text) {
     try {
-        const body = JSON.parse(text);
-        const err = body && body.error && typeof body.error === "object" ? body.error : body;
+        /** @typedef {{ error?: unknown, message?: string, detail?: string, code?: string | number }} ErrorBody */
+        /** @type {unknown} */
+        const parsed = JSON.parse(text);
+        const body = /** @type {ErrorBody | null} */ (parsed);
+        const err = body && body.error && typeof body.error === "object" ? /** @type {ErrorBody} */ (body.error) : body;
+        if (!err) return { message: text.slice(0, 300).trim(), code: "" };
         return { message: String(err.message || err.detail || ""), code: String(err.code || "") };
     } catch {
         return { message: text.slice(0, 300).trim(), code: "" };

@@ -298,6 +298,7 @@ export async function encode(a) {
         const ctx = /** @type {CanvasRenderingContext2D} */ (a.canvas.getContext("2d"));
         url = `data:image/png;base64,${base64(await encodePng(ctx.getImageData(0, 0, a.canvas.width, a.canvas.height)))}`;
     } else {
+        /** @type {Blob | null} */
         const blob = await new Promise((resolve) => a.canvas.toBlob(resolve, "image/jpeg", 0.92));
         if (!(blob instanceof Blob)) throw new Error(`could not encode ${a.name}`);
         url = `data:image/jpeg;base64,${base64(new Uint8Array(await blob.arrayBuffer()))}`;

@@ -19,7 +19,7 @@ export async function schemaFor(apiVersion: string, kind: string): Promise<Model
     try {
         mod = (await import(moduleFor(apiVersion))) as Record<string, unknown>;
     } catch (e) {
-        throw new Error(`no schema package for apiVersion ${apiVersion} (${(e as Error).message})`);
+        throw new Error(`no schema package for apiVersion ${apiVersion} (${(e as Error).message})`, { cause: e });
     }
     const cls = mod[kind];
     if (typeof cls !== "function") throw new Error(`no schema for ${kind} in ${apiVersion}`);
@@ -35,7 +35,7 @@ export async function validateManifest(m: Record<string, unknown>): Promise<void
     try {
         new Model(m).validate();
     } catch (e) {
-        throw new Error(`${kind}/${name} (${apiVersion}) fails schema validation: ${(e as Error).message}`);
+        throw new Error(`${kind}/${name} (${apiVersion}) fails schema validation: ${(e as Error).message}`, { cause: e });
     }
 }
 

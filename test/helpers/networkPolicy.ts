@@ -28,7 +28,6 @@
  *   policiesOf(objects) / podsOf(objects, opts)                     from rendered Kubernetes objects
  */
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 export interface LabelSelector {
     readonly matchLabels?: Readonly<Record<string, string>>;

@@ -9,7 +9,6 @@
 import { GRAFANA_DASHBOARD_LABEL } from "../../components/addons/monitoring";
 import { ResourceRecord } from "../../scripts/engine/mocks";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const inputs = (r: ResourceRecord) => r.inputs as any;
 const ofKind = (resources: ResourceRecord[], kind: string) => resources.filter((r) => inputs(r)?.kind === kind);
 

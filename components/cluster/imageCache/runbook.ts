@@ -212,6 +212,6 @@ export const RUN_COMMAND_CALLS = ["ssm:SendCommand", "ssm:ListCommands", "ssm:Li
 
 /** `service:Api` of every AWS API the runbook calls itself (the runCommand step: RUN_COMMAND_CALLS). */
 export function runbookApiCalls(doc: ReturnType<typeof imageCacheRunbook> = imageCacheRunbook()): string[] {
-    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${s.inputs.Service}:${s.inputs.Api}`]));
+    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${String(s.inputs.Service)}:${String(s.inputs.Api)}`]));
     return [...new Set(calls)].sort();
 }
