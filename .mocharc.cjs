@@ -21,6 +21,7 @@ const LONGEST = [
     "test/ui/page.test.ts", // 40-53 s
     "test/ui/hostile-dicom.test.ts", // 17-25 s
     "test/capacity/properties.test.ts", // 21-25 s
+    "test/prometheus/teamCostDashboard.test.ts", // 20-27 s (promtool backfills, three Prometheus starts)
     "test/capacity/compare.test.ts", // 15-17 s
     "test/prometheus/conformance.test.ts", // 12-20 s: two simulated days, a backfill and a Prometheus
     "test/gateway/batchLifecycle.test.ts", // 15 s

@@ -20,6 +20,7 @@ const INTEGRATION = [
     /\bspawnGateway\(|\bbuildGateway\(/.source, // the built gateway as a process
     /\bstartContainerd\(|\bstartRegistry\(|\brequireSystem\(/.source, // containerd, docker-registry, skopeo, python3
     /\b(?:spawn|spawnSync|execFile|execFileSync|execSync)\(/.source, // any other program: a CLI, curl, a shell
+    /\bplanResources\(/.source, // the plan CLI, through test/stacks/standaloneFixture.ts
 ].map((s) => new RegExp(s));
 
 /** Pure but long: simulator properties over many random stacks (20-25 s), 28-day simulated months (~60 s). */

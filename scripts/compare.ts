@@ -1,5 +1,8 @@
 /**
- * npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- --shared <platform> <team> <team> ...: the platform's teams each alone and all on the
+ * platform, per-team and total cost and latency, written to <out>/compare.md and <out>/compare.json
+ * (scripts/engine/sharedCompare.ts).
  *
  * Side-by-side cost and latency of team stacks, before anyone spends money: reads each
  * `Pulumi.<stack>.yaml` offline (no Pulumi engine), simulates its traffic profile, prints
@@ -18,35 +21,58 @@ import { stackChart } from "../capacity/sim/report/chart";
 import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig } from "../stacks/validate";
 import { formatCliError } from "./engine/cliErrors";
+import { compareJson, compareShared, renderShared } from "./engine/sharedCompare";
 import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
+import { ensurePlatformPlan } from "./engine/platformPlan";
+import { PLATFORM_OUTPUT, parsePlatformOutputs } from "../stacks/platformOutputs";
+import { existingClusterSchema } from "../stacks/schema";
+import { existingClusterOutputs } from "../stacks/existingCluster";
 
 const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
+/** --shared: the two arrangements as JSON (shared/design.md "Per-team cost"). */
+export const COMPARE_JSON = "compare.json";
 
 export class UsageError extends Error {}
 
-const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+       npm run compare -- --shared <platform> <team> <team> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>]
   Simulates each stack's traffic profile offline and prints cost and latency side by side
   (details and charts in <out>/compare.md and <out>/<stack>.svg).
+  --shared <platform>      the platform's teams each alone and all on the platform: per-team and total
+                           cost and P95/P99 (<out>/compare.md and <out>/compare.json)
   --out, -o <dir>          where to write (default plan/compare/)
+  --plans <dir>            where a team stack finds its platform's plan (default plan/; planned there when missing)
   --markdown               print the table as Markdown
   --days <n>               days to simulate (default ${DEFAULT_SIMULATED_DAYS})
   --reference-classroom    also compare the published reference policy on the classroom profile
   --debug                  stack traces on errors
   --help, -h               this text`;
 
-/** A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. */
-export function loadStack(root: string, stack: string): StackConfig {
+/**
+ * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine. A team stack is
+ * read with its platform's planned outputs (<plans>/<platform>/outputs.json; planned first when missing),
+ * or its existingCluster.
+ */
+export function loadStack(root: string, stack: string, plans = path.join(root, "plan")): StackConfig {
     const known = listStacks(root);
     if (!known.includes(stack)) {
         const hint = stackHint(stack, known);
         throw new UsageError(`unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
     }
     try {
-        return stackConfigFromFile(root, stack, PROJECT);
+        const planned = ensurePlatformPlan(root, stack, plans, (line) => process.stderr.write(`${line}\n`));
+        const config = stackConfigFromFile(root, stack, PROJECT, (raw) => {
+            if (planned) return parsePlatformOutputs(planned.outputs[PLATFORM_OUTPUT], `platform '${planned.stack}'`);
+            const existing = raw.role === "team" && raw.existingCluster !== undefined ? existingClusterSchema.safeParse(raw.existingCluster) : undefined;
+            return existing?.success ? existingClusterOutputs(raw, existing.data) : undefined;
+        });
+        if (config.models.length === 0) throw new UsageError(`stack '${stack}' has no worker pool to simulate (a platform without shared pools): compare its teams instead`);
+        return config;
     } catch (e) {
+        if (e instanceof UsageError) throw e;
         throw new StackConfigError(stack, e);
     }
 }
@@ -64,14 +90,18 @@ export class StackConfigError extends Error {
 
 interface Args {
     stacks: string[];
+    /** --shared <platform>: the stacks are its teams, compared alone and on the platform. */
+    shared?: string;
     out: string;
+    /** Where a team finds its platform's plan (<plans>/<platform>/outputs.json). */
+    plans: string;
     markdown: boolean;
     days: number;
     reference: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -83,15 +113,18 @@ function parseArgs(argv: string[]): Args {
             process.stdout.write(`${USAGE}\n`);
             process.exit(0);
         } else if (a === "--out" || a === "-o" || a.startsWith("--out=")) args.out = path.resolve(value());
+        else if (a === "--plans" || a.startsWith("--plans=")) args.plans = path.resolve(value());
         else if (a === "--markdown" || a === "--md") args.markdown = true;
         else if (a === "--days" || a.startsWith("--days=")) {
             args.days = Number(value());
             if (!Number.isInteger(args.days) || args.days < 1 || args.days > 366) throw new UsageError("--days must be a whole number from 1 to 366");
         } else if (a === "--reference-classroom") args.reference = true;
+        else if (a === "--shared" || a.startsWith("--shared=")) args.shared = value();
         else if (a.startsWith("-")) throw new UsageError(`unknown option '${a}'`);
         else args.stacks.push(a);
     }
     if (args.stacks.length === 0 && !args.reference) throw new UsageError("name at least one stack (or --reference-classroom)");
+    if (args.shared !== undefined && args.stacks.length === 0) throw new UsageError(`name the teams of platform '${args.shared}': npm run compare -- --shared ${args.shared} <team> <team> ...`);
     return args;
 }
 
@@ -116,19 +149,33 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[
     };
 }
 
-/** One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling. */
-export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS): StackColumn[] {
+/**
+ * One column per stack: its config, its simulation (with the chart's series) and its static floor and ceiling.
+ * Team stacks read their platform's plan from `plans` (see loadStack).
+ */
+export function compareColumns(root: string, stacks: readonly string[], days = DEFAULT_SIMULATED_DAYS, plans = path.join(root, "plan")): StackColumn[] {
     return stacks.map((stack) => {
-        const config = loadStack(root, stack);
+        const config = loadStack(root, stack, plans);
         const sim = simulateStack(config, { days, root, params: { timeseries: true } });
         const cost = staticCost(config, natGatewayCount(config));
         return { stack, config, sim, floorUsdPerMonth: cost.floorUsdPerMonth, ceilingUsdPerMonth: cost.ceilingUsdPerMonth };
     });
 }
 
+/** --shared: the platform's teams alone and together; writes compare.md and compare.json. */
+function mainShared(args: Args & { shared: string }): void {
+    const c = compareShared(args.shared, args.stacks, { days: args.days, root: ROOT, load: (s) => loadStack(ROOT, s, args.plans) });
+    fs.mkdirSync(args.out, { recursive: true });
+    fs.writeFileSync(path.join(args.out, COMPARE_JSON), JSON.stringify(compareJson(c), null, 2) + "\n");
+    fs.writeFileSync(path.join(args.out, COMPARE_FILE), `# Teams of platform '${c.platform}'\n\n${renderShared(c, true)}\n\nThe rule that splits the shared pools and the floor: docs/billing.md.\n`);
+    const dir = path.relative(process.cwd(), args.out) || ".";
+    process.stdout.write(`${renderShared(c, args.markdown)}\n\nwrote ${path.join(dir, COMPARE_FILE)}, ${path.join(dir, COMPARE_JSON)}\n`);
+}
+
 function main(argv: string[]): void {
     const args = parseArgs(argv);
-    const columns = compareColumns(ROOT, args.stacks, args.days);
+    if (args.shared !== undefined) return mainShared({ ...args, shared: args.shared });
+    const columns = compareColumns(ROOT, args.stacks, args.days, args.plans);
     fs.mkdirSync(args.out, { recursive: true });
     const print: string[] = [];
     const written: string[] = [];

@@ -13,7 +13,8 @@ if (args.length !== 2) {
     process.exit(2);
 }
 try {
-    const markdown = renderMarkdown(diffPlanDirs(args[0], args[1]));
+    const { stacks, teams } = diffPlanDirs(args[0], args[1]);
+    const markdown = renderMarkdown(stacks, teams);
     if (out) fs.writeFileSync(out, markdown);
     else process.stdout.write(markdown);
 } catch (e) {

@@ -97,12 +97,12 @@ export const clusterSchema = z.strictObject({
 });
 
 export const systemNodesSchema = z.strictObject({
-    /** CPU instance types for add-ons, gateway and UI. @default ["m7i.large"] */
-    instanceTypes: z.array(z.string().min(1)).min(1).default(["m7i.large"]),
-    /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default 2 */
-    minSize: positiveInt.default(2),
-    /** Most nodes Cluster Autoscaler may run. @default 4 */
-    maxSize: positiveInt.default(4),
+    /** CPU instance types for add-ons, gateway and UI. @default the cheapest catalogued type that holds the system pods' summed requests (stacks/systemNodes.ts; `npm run plan` prints the arithmetic) */
+    instanceTypes: z.array(z.string().min(1)).min(1).optional(),
+    /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default the nodes the system pods' requests need, at least 2 */
+    minSize: positiveInt.optional(),
+    /** Most nodes Cluster Autoscaler may run. @default the larger of 4 and minSize + 1 */
+    maxSize: positiveInt.optional(),
     /** Root volume size in GiB. @default 50 */
     diskSizeGiB: z.int().min(20).default(50),
 });
@@ -230,6 +230,39 @@ export const modelSchema = z.strictObject({
     scaling: scalingSchema.default(scalingSchema.parse({})),
 });
 
+/** One team's limits on a gateway (the gateway config's `limits.teams` and `batch.limits.teams` entries). */
+export const teamGatewayLimitsSchema = z.strictObject({
+    /** Requests the team may hold at once (queued or in flight). @default serving.gateway.limits.default, else half the queue */
+    maxConcurrent: positiveInt.optional(),
+    /** Sustained requests per minute (token bucket). @default serving.gateway.limits.default, else 600 */
+    requestsPerMinute: z.number().positive().optional(),
+    /** Requests allowed in one burst. @default requestsPerMinute */
+    burst: positiveInt.optional(),
+    /** The team's keys may warm pools up (POST /v1/warmup): true grants it to all of them, false takes it from all of them. @default each key's own permissions */
+    warmup: z.boolean().optional(),
+    /** Monthly budget in USD (GPU time billed to the team plus its floor share, docs/billing.md); past it the team's warm-ups and new batches are refused. No budget when absent. */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past the budget, refuse the team's chat requests too (otherwise they go on). @default false */
+    budgetHardStop: z.boolean().optional(),
+    /** The team's batch limits (OpenAI Batch API). @default serving.batch's */
+    batch: z
+        .strictObject({
+            /** Lines one batch of the team may have. @default serving.batch.maxLinesPerBatch */
+            maxLinesPerBatch: positiveInt.optional(),
+            /** Bytes of one file the team uploads. @default serving.batch.maxFileBytes */
+            maxFileBytes: positiveInt.optional(),
+            /** Batches of the team in progress at once. @default serving.batch.maxBatchesInProgress */
+            maxBatchesInProgress: positiveInt.optional(),
+        })
+        .optional(),
+});
+
+/** Team names as the gateway knows them (the `team` of each API key). */
+const GATEWAY_TEAM = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** The longest a gateway may hold a request (serving.gateway.maxWaitSeconds); a platform's ALB idle timeout covers it. */
+export const MAX_HOLD_SECONDS = 3600;
+
 export const gatewaySchema = z.strictObject({
     /** Minimum gateway replicas (production requires >= 2); KEDA adds more on in-flight requests and request rate. @default 1 */
     replicas: positiveInt.default(1),
@@ -247,7 +280,16 @@ export const gatewaySchema = z.strictObject({
      * Seconds a request may wait for a worker before a 503; the ALB idle timeout and the gateway's drain follow it.
      * @default the pessimistic cold start of the stack's slowest pool (every phase at its slow figure, capacity/sim/coldStart.ts) x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
      */
-    maxWaitSeconds: positiveInt.max(3600).optional(),
+    maxWaitSeconds: positiveInt.max(MAX_HOLD_SECONDS).optional(),
+    /** Per-team limits of the gateway (a team is the `team` of an API key in gatewayApiKeys). @default {"teams":{}} */
+    limits: z
+        .strictObject({
+            /** Limits of every team without an entry of its own. @default half the queue (maxQueueDepth / 2) and 600 requests per minute */
+            default: teamGatewayLimitsSchema.omit({ warmup: true, batch: true }).optional(),
+            /** One team's limits, by the team named in gatewayApiKeys; unset fields take `default`. @default {} */
+            teams: z.record(z.string().regex(GATEWAY_TEAM, "team names are letters, digits, '.', '_' or '-'"), teamGatewayLimitsSchema).default({}),
+        })
+        .default({ teams: {} }),
 });
 
 /** The official Valkey image, multi-arch index digest of valkey/valkey:9.1.2-alpine (see components/serving/batchStore.ts for the source). */
@@ -604,10 +646,117 @@ export const pricesSchema = z.strictObject({
     spotDiscount: z.number().min(0).max(0.95).default(0.6),
 });
 
+/** Per-team bills (gateway/src/billing): how the platform floor is shared. */
+export const billingSchema = z.strictObject({
+    /**
+     * How the teams share the floor (control plane, NAT, load balancer, system nodes, GPU nodes kept
+     * at zero load): "equal" parts, or by "usage" (each team's GPU spend). @default "equal"
+     */
+    floorSplit: z.enum(["equal", "usage"]).default("equal"),
+    /**
+     * The stack's monthly budget in USD: everything its gateway bills (all its keys' teams, their floor
+     * share, idle time nobody used). Past it every team's warm-ups and new batches are refused (per-team
+     * budgets: the gateway's limits.teams, docs/billing.md). No budget when absent.
+     */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past that budget, refuse chat requests too. @default false */
+    budgetHardStop: z.boolean().default(false),
+});
+
+/** What a stack is (docs/teams.md): one whole cluster, a shared platform, or a team on a platform. */
+export const STACK_ROLES = ["standalone", "platform", "team"] as const;
+export type StackRole = (typeof STACK_ROLES)[number];
+
+/** A Pulumi stack reference: <org>/<project>/<stack>. */
+export const STACK_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** IAM role ARN (deploy and preview roles of a team). */
+const ROLE_ARN = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "must be an IAM role ARN, e.g. arn:aws:iam::210987654321:role/gpuserve-biology-deploy");
+const FQDN = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a fully qualified domain name");
+
+/**
+ * A team registered on a platform (`gpuserve:teams.<team>` of the platform stack). The platform creates the
+ * team's namespace with its ResourceQuota, LimitRange and baseline NetworkPolicies, and the EKS access of the
+ * team's deploy roles; the team stack creates everything inside the namespace (docs/teams.md).
+ */
+export const teamRegistrationSchema = z.strictObject({
+    /** Kubernetes namespace of the team. @default the team's name */
+    namespace: dnsLabel.optional(),
+    /** Host of the team on the platform's load balancer (its UI at /, its gateway at /v1). */
+    host: FQDN,
+    /** GPUs the team's own worker pools may request at once, per GPU type of the platform's pools, e.g. {a10g: 2}. @default {} (shared pools only) */
+    gpus: z.partialRecord(z.enum(GPU_TYPES), nonNegativeInt).default({}),
+    /** CPU cores all the team's pods may request (requests.cpu of its ResourceQuota). @default its GPUs' workers plus the serving footprint */
+    cpu: z.number().positive().optional(),
+    /** Memory all the team's pods may request, GiB (requests.memory). @default its GPUs' workers plus the serving footprint */
+    memoryGiB: z.number().positive().optional(),
+    /** Shared pools (worker pool names of the platform's models) the team may use. @default [] */
+    sharedPools: z.array(dnsLabel).default([]),
+    /** The team's limits on the shared gateway (its fair share of the shared pools). @default the platform's serving.gateway.limits.default */
+    sharedLimits: teamGatewayLimitsSchema.omit({ batch: true, budgetUsdPerMonth: true, budgetHardStop: true }).optional(),
+    /** IAM role the team's CI deploys with: EKS access (admin) limited to the team's namespace. */
+    deployRoleArn: ROLE_ARN.optional(),
+    /** IAM role the team's CI previews with: EKS access (edit) limited to the team's namespace. */
+    previewRoleArn: ROLE_ARN.optional(),
+    /**
+     * IAM policy every role the team's stack creates carries as its permissions boundary (its pods' Pod Identity
+     * roles): the deploy role may create roles only with it (docs/teams.md). Required with deployRoleArn.
+     */
+    permissionsBoundaryArn: z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/.+$/, "must be an IAM policy ARN, e.g. arn:aws:iam::210987654321:policy/gpuserve-biology-boundary").optional(),
+    /**
+     * Leaving the platform: the namespace is no longer protected, so the next `pulumi up` after removing the
+     * entry deletes it (destroy the team stack first). @default false
+     */
+    offboard: z.boolean().default(false),
+});
+
+/** A team stack on a cluster this program did not create (a university's central platform). */
+export const existingClusterSchema = z.strictObject({
+    /** EKS cluster name. */
+    name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "must be an EKS cluster name"),
+    /** Its region (must equal aws:region). */
+    region: z.string().refine(isAwsRegion, "is not an AWS region"),
+    /** The team's namespace, created (with its quota) by the cluster's admins. */
+    namespace: dnsLabel,
+    /** Prometheus that scrapes ServiceMonitors and that KEDA queries. */
+    prometheusUrl: z.url(),
+    /** Namespace of that Prometheus (NetworkPolicies admit its scrapes). @default "monitoring" */
+    prometheusNamespace: dnsLabel.default("monitoring"),
+    /** IngressClass of the AWS Load Balancer Controller the team's Ingress uses. @default "alb" */
+    ingressClassName: dnsLabel.default("alb"),
+    /** Where the ALB reaches pods from: the CIDRs of the load balancer's subnets (NetworkPolicy ipBlocks). */
+    loadBalancerSourceCidrs: z.array(cidr).min(1),
+    /** The cluster's VPC (an external batch store lives in it). */
+    vpcCidr: cidr,
+    /** How long that Prometheus keeps samples (predictive warm-up looks back a week). @default "15d" */
+    prometheusRetention: z.string().regex(/^\d+[dhw]$/, "must be a duration such as 15d").default("15d"),
+    /** GPU node groups the team may schedule on, as the cluster labels them. */
+    gpuPools: z
+        .array(
+            gpuPoolSchema.omit({ minNodesReason: true, diskSizeGiB: true, scaleDownUnneededSeconds: true }).extend({
+                /** Labels that select the pool's nodes (the workers' nodeSelector). */
+                nodeSelector: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, "must select the pool's nodes by at least one label"),
+                /** GPUs the team may request on it at once. @default maxNodes x GPUs per node */
+                quota: nonNegativeInt.optional(),
+            }),
+        )
+        .min(1),
+});
+
 export const stackConfigSchema = z.strictObject({
     /** AWS region code, set as `aws:region` (checked against the pinned @pulumi/aws region list); the catalog prices some regions (see below), others need `prices.instances`. */
     region: z.string().refine(isAwsRegion, "is not an AWS region"),
-    /** Environment name used in resource names and tags (`gpuserve-<environment>` is the cluster name). @default the stack name */
+    /** "standalone": one stack = one cluster and its serving stack; "platform": the cluster teams share; "team": a team on a platform (docs/teams.md). @default "standalone" */
+    role: z.enum(STACK_ROLES).default("standalone"),
+    /** Team stacks: the platform stack, <org>/<project>/<stack> (a Pulumi StackReference; offline, plan/<stack>/outputs.json). */
+    platformStack: z.string().regex(STACK_REFERENCE, "must be <org>/<project>/<stack>, e.g. acme/gpuserve/lab").optional(),
+    /** Team stacks on a cluster this program did not create, instead of platformStack. */
+    existingCluster: existingClusterSchema.optional(),
+    /** Platform stacks: the teams on the platform, by team name. @default {} */
+    teams: z.record(dnsLabel, teamRegistrationSchema).default({}),
+    /** Team stacks: shared pools of the platform the team uses (its gateway forwards them to the platform's shared gateway). @default [] */
+    sharedPools: z.array(dnsLabel).default([]),
+    /** Environment name used in resource names and tags (`gpuserve-<environment>` is the cluster name; a team's name on its platform). @default the stack name */
     environment: dnsLabel,
     /** Turns on production guardrails: TLS required, API endpoint not open to 0.0.0.0/0, >= 2 gateway replicas, cluster deletion protection. @default false */
     production: z.boolean().default(false),
@@ -633,10 +782,10 @@ export const stackConfigSchema = z.strictObject({
     cluster: clusterSchema.default(clusterSchema.parse({})),
     /** The CPU node group for add-ons, gateway and UI. */
     systemNodes: systemNodesSchema.default(systemNodesSchema.parse({})),
-    /** GPU node groups, one per entry, each scaled by Cluster Autoscaler (from zero when minNodes is 0). */
-    gpuPools: z.array(gpuPoolSchema).min(1),
-    /** Worker pools, one vLLM Deployment each (one GPU per worker), with their scale policy. */
-    models: z.array(modelSchema).min(1),
+    /** GPU node groups, one per entry, each scaled by Cluster Autoscaler (from zero when minNodes is 0); at least one in standalone and platform stacks, none in a team stack (it uses its platform's). */
+    gpuPools: z.array(gpuPoolSchema).default([]),
+    /** Worker pools, one vLLM Deployment each (one GPU per worker), with their scale policy; at least one in a standalone stack; a platform's are the pools it shares with its teams. */
+    models: z.array(modelSchema).default([]),
     /** The serving stack: namespace, public host name and TLS, gateway, images, batch jobs. */
     serving: servingSchema.default(servingSchema.parse({})),
     /** What makes a pool at zero answer fast: weights from S3, a pre-pulled image, a compile cache. */
@@ -647,6 +796,8 @@ export const stackConfigSchema = z.strictObject({
     traffic: trafficSchema.default(trafficSchema.parse({})),
     /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
+    /** Per-team bills: how the teams share the platform floor, and the stack's budget (docs/billing.md). @default {floorSplit: "equal", budgetHardStop: false} */
+    billing: billingSchema.default(billingSchema.parse({})),
 });
 
 /** The raw shape a user writes (before defaults). */
@@ -657,6 +808,9 @@ export type GpuPoolConfig = z.output<typeof gpuPoolSchema>;
 export type ModelConfig = z.output<typeof modelSchema>;
 export type ScalingConfig = z.output<typeof scalingSchema>;
 export type ColdStartConfig = z.output<typeof coldStartSchema>;
+export type TeamRegistration = z.output<typeof teamRegistrationSchema>;
+export type ExistingCluster = z.output<typeof existingClusterSchema>;
+export type TeamGatewayLimits = z.output<typeof teamGatewayLimitsSchema>;
 
 /** Config keys the user sets as `gpuserve:<key>`; `region` comes from `aws:region`. */
 export const CONFIG_KEYS = Object.keys(stackConfigSchema.shape).filter((k) => k !== "region");

@@ -9,8 +9,13 @@ import { AWS_REGIONS } from "./catalog/regions";
 import { fittingGpuTypes, smallerVariants, variantNeeds } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { EXAMPLE_FIXES, ownWords } from "./issueText";
-import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, stackConfigSchema } from "./schema";
+import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, StackRole, gpuPoolSchema, modelSchema, stackConfigSchema } from "./schema";
+import { PlatformOutputs } from "./platformOutputs";
+import { roleIssues, roleOf } from "./roles";
+import { checkPlatform } from "./platformChecks";
+import { checkTeam, usedSharedPools, withPlatform } from "./teamChecks";
 import { durationSeconds } from "./scalePolicy";
+import { MIN_SYSTEM_NODES, SystemSizing, sizableTypes, sizeSystemNodes } from "./systemNodes";
 import { diskNeededGiB, workerDisk } from "./workerDisk";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
@@ -31,6 +36,8 @@ export interface ResolvedGpuPool extends GpuPoolConfig {
 
 export interface ResolvedModel extends ModelConfig {
     readonly name: string;
+    /** A team's use of a pool its platform shares: no workers of its own, its gateway forwards to the shared gateway. */
+    readonly shared?: { readonly gateway: string; readonly namespace: string };
     /** Pinned Hugging Face commit: models[].revision or the catalog's. */
     readonly revision: string;
     readonly spec: ModelSpec;
@@ -42,24 +49,67 @@ export interface ResolvedModel extends ModelConfig {
 
 type ParsedServing = ParsedStackConfig["serving"];
 
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving"> {
+/** The system node group, resolved: as configured, or sized from its pods' requests (stacks/systemNodes.ts). */
+export interface ResolvedSystemNodes {
+    readonly instanceTypes: string[];
+    readonly minSize: number;
+    readonly maxSize: number;
+    readonly diskSizeGiB: number;
+    /** The sizing, when the type or the size was derived. */
+    readonly sizing?: SystemSizing;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "systemNodes"> {
+    readonly systemNodes: ResolvedSystemNodes;
     readonly gpuPools: ResolvedGpuPool[];
+    /** The stack's worker pools; a team's include the shared pools it uses (each with `shared`), last. */
     readonly models: ResolvedModel[];
+    /** A team stack's platform (from its StackReference, an outputs.json, or its existingCluster). */
+    readonly platform?: PlatformOutputs;
     /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
     readonly serving: Omit<ParsedServing, "gateway"> & { readonly gateway: ParsedServing["gateway"] & { readonly maxWaitSeconds: number } };
 }
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
-/** Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region). */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-    const parsed = stackConfigSchema.safeParse(raw);
-    if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => fromZodIssue(i, raw)));
+/** The schema of a role: standalone stacks need GPU pools and models, a platform GPU pools (its models are shared pools). */
+function schemaFor(role: StackRole) {
+    if (role === "standalone") return stackConfigSchema.extend({ gpuPools: z.array(gpuPoolSchema).min(1), models: z.array(modelSchema).min(1) });
+    if (role === "platform") return stackConfigSchema.extend({ gpuPools: z.array(gpuPoolSchema).min(1) });
+    return stackConfigSchema;
+}
+
+/**
+ * Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region).
+ * A team stack's config is read with its platform's outputs: the platform's GPU pools, prices and
+ * add-ons, and the shared pools it uses, are added to it before the checks (stacks/teamChecks.ts).
+ */
+export function parseStackConfig(raw: Record<string, unknown>, platform?: PlatformOutputs): StackConfig {
+    const role = roleOf(raw);
+    const early = roleIssues(raw);
+    const input = role === "team" && platform ? withPlatform(raw, platform) : raw;
+    const parsed = schemaFor(role).safeParse(input);
+    if (!parsed.success) throw new ConfigError([...early, ...parsed.error.issues.map((i) => fromZodIssue(i, input)).filter((i) => !early.some((e) => e.key === i.key))]);
+    if (early.length > 0) throw new ConfigError(early);
+    if (role === "team" && !platform) {
+        throw new ConfigError([{ key: key("platformStack"), message: "a team stack is read with its platform's outputs, and none were given", fix: "plan it with npm run plan -- --stack <team> (it reads the platform's plan), or run pulumi up" }]);
+    }
     const issues: ConfigIssue[] = [];
-    const cfg = resolve(parsed.data, issues);
+    const resolved = resolve(parsed.data, issues);
+    // withPlatform appended the shared pools the team uses after its own models, in this order.
+    const shared = platform ? usedSharedPools(raw, platform) : [];
+    const own = resolved.models.length - shared.length;
+    const cfg: StackConfig = {
+        ...resolved,
+        ...(platform ? { platform } : {}),
+        models: resolved.models.map((m, i) => (i >= own ? { ...m, shared: { gateway: shared[i - own].gateway, namespace: shared[i - own].namespace } } : m)),
+    };
     checkCrossField(cfg, issues);
+    if (role === "platform") checkPlatform(cfg, issues);
+    if (role === "team" && platform) checkTeam(cfg, raw, platform, issues);
     if (issues.length > 0) throw new ConfigError(issues);
-    return cfg;
+    // A team simulates and prices the platform's pools its models run on, not the others.
+    return role === "team" ? { ...cfg, gpuPools: cfg.gpuPools.filter((p) => cfg.models.some((m) => m.pool === p.name)) } : cfg;
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
@@ -197,10 +247,31 @@ function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: Con
     });
 }
 
-function resolve(cfg: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+/** The system node group: what the config says, the rest sized from the system pods' requests. */
+function resolveSystemNodes(cfg: ParsedStackConfig): ResolvedSystemNodes {
+    const s = cfg.systemNodes;
+    // A team runs on its platform's system nodes.
+    if (cfg.role === "team") return { instanceTypes: [], minSize: 0, maxSize: 0, diskSizeGiB: s.diskSizeGiB };
+    // Types outside the sizing's node facts are taken as configured, at the plain default size.
+    const sizable = s.instanceTypes === undefined || sizableTypes(s.instanceTypes);
+    const sizing = sizable && (s.instanceTypes === undefined || s.minSize === undefined) ? sizeSystemNodes(cfg, s.minSize ?? MIN_SYSTEM_NODES, s.instanceTypes) : undefined;
+    const minSize = s.minSize ?? sizing?.nodes ?? MIN_SYSTEM_NODES;
+    // No candidate priced in the region: the previous default, which checkInstanceType then reports with its fix.
+    const instanceTypes = s.instanceTypes ?? [sizing?.instanceType ?? "m7i.large"];
+    return { instanceTypes, minSize, maxSize: s.maxSize ?? Math.max(4, minSize + 1), diskSizeGiB: s.diskSizeGiB, ...(sizing ? { sizing } : {}) };
+}
+
+function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+    const cfg = { ...parsed, systemNodes: resolveSystemNodes(parsed) };
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
             issues.push({ key: key("systemNodes", "instanceTypes", i), message: `'${t}' is a GPU instance`, fix: "use a CPU instance type such as m7i.large for the system node group" });
+        } else if (instanceSpec(t)?.arm64) {
+            issues.push({
+                key: key("systemNodes", "instanceTypes", i),
+                message: `'${t}' is a Graviton (arm64) type, but the system node group runs the x86_64 AMI and the gateway image the stack builds is linux/amd64 only`,
+                fix: "use an x86_64 type (or leave instanceTypes out: the stack sizes the group from its pods' requests, docs/teams.md \"A cheaper floor\")",
+            });
         }
     });
 
@@ -348,11 +419,19 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         const i = modelIndex.get(m)!;
         const pool = poolsByName.get(m.pool);
         if (!pool) {
-            issues.push({
-                key: key("models", i, "pool"),
-                message: `GPU pool '${m.pool}' does not exist (pools: ${[...poolsByName.keys()].join(", ")})`,
-                fix: `set it to one of the pools in gpuserve:gpuPools, or add a pool named '${m.pool}'`,
-            });
+            issues.push(
+                cfg.platform
+                    ? {
+                          key: key("models", i, "pool"),
+                          message: `platform '${cfg.platform.stack}' has no GPU pool '${m.pool}' (its pools: ${cfg.platform.gpuPools.map((p) => `${p.name} (${p.gpuType})`).join(", ")})`,
+                          fix: `set it to one of those pools; a team stack runs on its platform's node groups`,
+                      }
+                    : {
+                          key: key("models", i, "pool"),
+                          message: `GPU pool '${m.pool}' does not exist (pools: ${[...poolsByName.keys()].join(", ")})`,
+                          fix: `set it to one of the pools in gpuserve:gpuPools, or add a pool named '${m.pool}'`,
+                      },
+            );
             continue;
         }
         if (pool.gpuMemoryGiB > 0 && m.spec.minGpuMemoryGiB > pool.gpuMemoryGiB) {
@@ -379,7 +458,8 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
         replicasByPool.set(pool.name, (replicasByPool.get(pool.name) ?? 0) + s.maxReplicas);
     }
-    cfg.gpuPools.forEach((pool, p) => {
+    // A team's pools are bounded by its quota on the platform instead (stacks/teamChecks.ts).
+    if (cfg.role !== "team") cfg.gpuPools.forEach((pool, p) => {
         const replicas = replicasByPool.get(pool.name) ?? 0;
         const capacity = pool.maxNodes * pool.gpusPerNode;
         if (pool.gpusPerNode > 0 && replicas > capacity) {
@@ -400,8 +480,10 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
     }
 
+    // A team's TLS may come from its platform's ALB (the certificate on the platform's IngressClassParams).
+    const tls = serving.certificateArn !== undefined || (cfg.platform?.ingress.tls ?? false);
     if (cfg.production) {
-        if (!serving.certificateArn || !serving.domain) {
+        if (!tls || !serving.domain) {
             issues.push({
                 key: key("serving", serving.certificateArn ? "domain" : "certificateArn"),
                 message: "a production stack must serve HTTPS, but no TLS certificate and domain are set",
@@ -411,13 +493,13 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         if (serving.allowInsecureHttp) {
             issues.push({ key: key("serving", "allowInsecureHttp"), message: "plain HTTP is not allowed in production", fix: "set it to false" });
         }
-        if (cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
+        if (cfg.role !== "team" && cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
             issues.push({ key: key("cluster", "endpointPublicAccessCidrs"), message: "the Kubernetes API endpoint is open to 0.0.0.0/0 in production", fix: "list your office/VPN/CI CIDRs instead" });
         }
         if (serving.gateway.replicas < 2) {
             issues.push({ key: key("serving", "gateway", "replicas"), message: `production needs >= 2 gateway replicas (got ${serving.gateway.replicas})`, fix: "set it to 2 or more" });
         }
-    } else if (!serving.certificateArn && !serving.allowInsecureHttp) {
+    } else if (!tls && !serving.allowInsecureHttp) {
         issues.push({
             key: key("serving", "certificateArn"),
             message: "no TLS certificate is set and plain HTTP was not explicitly allowed",

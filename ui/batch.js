@@ -8,6 +8,7 @@
  * come from GET /v1/batches, so the list survives a reload.
  */
 import { authHeaders, readError } from "./api.js";
+import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { resultRows, resultsCsv } from "./batch-results.js";
 import { byId, make, store, stored } from "./dom.js";
 import { encode, loadAttachment } from "./images.js";
@@ -159,6 +160,7 @@ export function initBatch() {
             void select(batch.id);
         } catch (e) {
             status.textContent = "";
+            if (e instanceof ApiFailure && isBudgetRefusal(e.status, e)) void refreshBudget();
             showError(`Could not submit the batch: ${e instanceof Error ? e.message : String(e)}`);
         } finally {
             submit.disabled = false;

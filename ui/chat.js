@@ -7,6 +7,7 @@
  * presses Stop. The page sets no timeout of its own: the gateway's hold bound decides.
  */
 import { authHeaders, readError } from "./api.js";
+import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { addTurn, answerEnds, answerStarts, clearLog, finishTurn } from "./conversation.js";
 import { byId, plural, show } from "./dom.js";
 import { encode, imageError, pending, removeAttachment, setUsedImages, updateFileHint } from "./images.js";
@@ -101,7 +102,13 @@ async function run(model, messages, turn, onFirstToken) {
                 clearInterval(waiting);
             }
             if (res.status === 503 || res.status === 429) {
-                const message = retryMessage(res.status, await readError(res), times);
+                const err = await readError(res);
+                // The team's budget is used up (with a hard stop): waiting does not help.
+                if (isBudgetRefusal(res.status, err)) {
+                    void refreshBudget();
+                    return { outcome: "error", text: "", message: err.message };
+                }
+                const message = retryMessage(res.status, err, times);
                 const seconds = retryAfterSeconds(res.headers.get("retry-after"), res.status === 503 ? 10 : 5);
                 const go = await countdown(seconds, signal, (left) => setStatus(message, `Retrying in ${left} s (attempt ${attempt + 1}). Press Stop or Esc to cancel.`));
                 if (!go) return { outcome: "stopped", text: "" };

@@ -6,6 +6,7 @@
  * No framework, no build step; runs under the UI's CSP (script-src 'self').
  */
 import { initBatch } from "./batch.js";
+import { initBudget } from "./budget.js";
 import { analyze, clearConversation, isBusy, stop } from "./chat.js";
 import { byId } from "./dom.js";
 import { addFiles, redrawAll, updateFileHint } from "./images.js";
@@ -78,6 +79,7 @@ document.addEventListener("drop", (e) => {
     void addFiles(e.dataTransfer.files);
 });
 
+initBudget();
 initWarmup();
 initBatch();
 updateFileHint();

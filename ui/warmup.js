@@ -6,6 +6,7 @@
  * own field to the Settings panel, shown only to keys that may warm up.
  */
 import { authHeaders } from "./api.js";
+import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { byId, make } from "./dom.js";
 import { selectedModel } from "./settings.js";
 
@@ -37,9 +38,10 @@ export function initWarmup() {
 
     /** @type {{ timer?: ReturnType<typeof setInterval>, poll?: ReturnType<typeof setTimeout>, deadline: number }} */
     const state = { deadline: 0 };
-    /** @param {string} text */
-    const say = (text) => {
+    /** @param {string} text @param {boolean} [refused] a refusal reads as an error, not a hint */
+    const say = (text, refused = false) => {
         status.textContent = text;
+        status.classList.toggle("error-text", refused);
     };
     const stopTimers = () => {
         clearInterval(state.timer);
@@ -79,7 +81,8 @@ export function initWarmup() {
             const body = await res.json().catch(() => ({}));
             if (res.status !== 202) {
                 button.disabled = false;
-                return say(body.error?.message || `The gateway refused the warm-up (HTTP ${res.status}).`);
+                if (isBudgetRefusal(res.status, { code: String(body.error?.code ?? "") })) void refreshBudget();
+                return say(body.error?.message || `The gateway refused the warm-up (HTTP ${res.status}).`, true);
             }
             state.deadline = Date.now() + body.ready_in_seconds_estimate * 1000;
             tick();
@@ -87,7 +90,7 @@ export function initWarmup() {
             void poll();
         } catch (e) {
             button.disabled = false;
-            say(`Could not reach the gateway: ${e instanceof Error ? e.message : String(e)}`);
+            say(`Could not reach the gateway: ${e instanceof Error ? e.message : String(e)}`, true);
         }
     }
 

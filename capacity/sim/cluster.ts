@@ -46,6 +46,7 @@ export class Cluster {
                 this.bindTo(pod, g.nodes[Math.floor(k / g.setup.gpusPerNode)]);
                 pod.state = PodState.Ready;
                 s.wps[pod.wp].ready.push(pod);
+                s.meters?.workers(pod.wp, s.wps[pod.wp].ready.length, s.now);
                 s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
             });
         });
@@ -96,6 +97,7 @@ export class Cluster {
         pod.state = PodState.Draining;
         pod.drainUntil = this.s.now + this.s.p.preStopSeconds;
         w.ready.splice(w.ready.indexOf(pod), 1);
+        this.s.meters?.workers(pod.wp, w.ready.length, this.s.now);
         this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
         if (pod.outstanding === 0) this.release(pod);
     }
@@ -114,6 +116,7 @@ export class Cluster {
         const w = s.wps[pod.wp];
         if (pod.state === PodState.Ready) {
             w.ready.splice(w.ready.indexOf(pod), 1);
+            s.meters?.workers(pod.wp, w.ready.length, s.now);
             s.rec?.events.push({ t: s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: false });
         }
         pod.state = PodState.Gone;
@@ -202,6 +205,7 @@ export class Cluster {
         const w = this.s.wps[pod.wp];
         pod.state = PodState.Ready;
         w.ready.push(pod);
+        this.s.meters?.workers(pod.wp, w.ready.length, this.s.now);
         this.s.rec?.events.push({ t: this.s.now, kind: "vllm", pool: pod.wp, pod: pod.seq, up: true });
         w.podStarts++;
         this.gateway.drainHeld(w);

@@ -189,6 +189,7 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         completion: s.completion,
         outcome: s.outcome,
         batch: s.batch?.result(),
+        steps: s.meters?.steps(end),
         signals: s.rec,
         series: b && {
             t: Float64Array.from(b.t),

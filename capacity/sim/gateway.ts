@@ -49,6 +49,7 @@ export class Gateway {
         (urgent ? w.urgentQ : w.heldQ).push(r);
         this.held(w, 1);
         s.inQueue[r] = HELD;
+        s.meters?.enqueue(s.trace.pools[r], r, s.now);
         if (Number.isNaN(s.heldAt[r])) w.held++;
         s.heldAt[r] = s.now;
         if (w.ready.length === 0 && Number.isNaN(w.episodeStart)) {
@@ -62,6 +63,7 @@ export class Gateway {
         const s = this.s;
         if (s.inQueue[r] !== HELD || s.gen[r] !== g) return;
         s.inQueue[r] = 0;
+        s.meters?.dequeue(s.trace.pools[r], r, s.now);
         const w = s.wps[s.trace.pools[r]];
         this.held(w, -1);
         w.rejected503++;
@@ -81,6 +83,7 @@ export class Gateway {
             const r = this.nextHeld(w);
             if (r === undefined) return;
             this.s.inQueue[r] = 0;
+            this.s.meters?.dequeue(pod.wp, r, this.s.now);
             this.held(w, -1);
             this.assign(pod, r);
         }
@@ -140,6 +143,7 @@ export class Gateway {
         this.inflight(w, 1);
         w.series.handoff(s.now);
         s.rec?.events.push({ t: s.now, kind: "handoff", pool: pod.wp });
+        s.meters?.take(pod.wp, r, s.now);
         s.reqPod[r] = pod;
         if (pod.running.size < w.setup.service.concurrency) return this.start(pod, r);
         pod.waiting.push(r);
@@ -164,6 +168,7 @@ export class Gateway {
         pod.running.delete(r);
         s.rec?.events.push({ t: s.now, kind: "running", pool: pod.wp, pod: pod.seq, delta: -1 });
         this.inflight(w, -1);
+        s.meters?.release(pod.wp, r, s.now);
         w.answered++;
         const latency = s.now - s.trace.times[r];
         w.workSeconds += s.service[r] / w.setup.service.concurrency;
@@ -193,6 +198,7 @@ export class Gateway {
         const w = s.wps[pod.wp];
         this.waiting(pod, -1);
         this.inflight(w, -1);
+        s.meters?.release(pod.wp, r, s.now);
         w.timedOut++;
         if (s.batch?.isBatch(r)) s.batch.left(pod);
         else this.finished(w, r, 504);
@@ -241,6 +247,7 @@ export class Gateway {
             s.inQueue[r] = 0;
             s.reqPod[r] = undefined;
             this.inflight(w, -1);
+            s.meters?.release(pod.wp, r, s.now);
             w.requeued++;
             if (s.batch?.isBatch(r)) {
                 s.batch.requeue(pod, pod.wp, r);

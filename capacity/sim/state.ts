@@ -16,6 +16,7 @@ import { KedaState } from "./keda";
 import { SimParams } from "./params";
 import type { SignalRecording } from "./recording";
 import { serviceSeconds } from "./service";
+import { TeamMeters } from "./teamMeter";
 import { GpuPoolSetup, OUTCOME, SimInput, WorkerPoolSetup } from "./types";
 
 export enum PodState {
@@ -193,6 +194,8 @@ export class SimState {
     readonly reqPod: (Pod | undefined)[];
     /** Batch lines of the trace (capacity/sim/batch.ts), when it has any. */
     readonly batch: BatchSim | undefined;
+    /** Per-team meters (capacity/sim/teamMeter.ts), when the input names the teams. */
+    readonly meters: TeamMeters | undefined;
     /** The run's signals and trigger readings (SimParams.recordSignals). */
     readonly rec: SignalRecording | undefined;
 
@@ -229,6 +232,7 @@ export class SimState {
         this.rec = this.p.recordSignals ? { events: [], evaluations: [] } : undefined;
         const bt = this.trace as BatchTrace;
         this.batch = input.batch && bt.batch && bt.batchJobs ? new BatchSim(this, input.batch, bt.batch, bt.batchJobs) : undefined;
+        this.meters = input.teams ? new TeamMeters({ ...input, teams: input.teams }) : undefined;
     }
 
     at(t: number, type: Ev, extra: { pod?: Pod; node?: Node; i?: number; g?: number } = {}): void {

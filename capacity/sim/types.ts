@@ -1,6 +1,7 @@
 /**
  * The simulator's public input and output shapes (see engine.ts for the loop itself).
  */
+import type { PoolStep } from "../../gateway/src/billing/meter";
 import { Trace } from "../traffic/trace";
 import type { BatchResult, BatchSetup } from "./batch";
 import type { GpuAmi } from "../../stacks/validate";
@@ -64,6 +65,11 @@ export interface SimInput {
     readonly warmups?: readonly Warmup[];
     /** Batch jobs in the trace (traffic.batches; capacity/sim/batch.ts). */
     readonly batch?: BatchSetup;
+    /**
+     * Who sent each request: turns on the per-team meters (capacity/sim/teamMeter.ts) and
+     * SimResult.steps, the input of the plan's bill (capacity/bill/). Off when absent.
+     */
+    readonly teams?: { readonly names: readonly string[]; readonly ofRequest: Uint16Array };
     /** The team's measured cold-start phases (gpuserve:coldStart.phases), replacing the modelled ones. @default {} */
     readonly coldStartMeasured?: MeasuredPhases;
 }
@@ -73,6 +79,8 @@ export interface Warmup {
     readonly from: number;
     readonly until: number;
     readonly replicas: number;
+    /** Index into SimInput.teams.names of the team that asked for it. @default 0 */
+    readonly team?: number;
 }
 
 export interface WorkerPoolResult {
@@ -142,6 +150,8 @@ export interface SimResult {
     readonly series?: Series;
     /** Batch jobs (absent without traffic.batches); their lines are not in the latency figures. */
     readonly batch?: BatchResult;
+    /** Per worker pool, its metered minutes (with SimInput.teams): what the gateway would bill. */
+    readonly steps?: readonly (readonly PoolStep[])[];
     /** Every exported signal change and trigger reading (SimParams.recordSignals). */
     readonly signals?: SignalRecording;
 }

@@ -115,6 +115,10 @@ export class GpuCluster extends pulumi.ComponentResource {
     readonly clusterName: pulumi.Output<string>;
     readonly clusterArn: pulumi.Output<string>;
     readonly kubeconfig: pulumi.Output<string>;
+    /** API server endpoint and CA (base64 PEM): what a team stack builds its own kubeconfig from. */
+    readonly endpoint: pulumi.Output<string>;
+    readonly certificateAuthority: pulumi.Output<string>;
+    readonly kubernetesVersion: string;
     readonly provider: k8s.Provider;
     readonly nodeRoleArn: pulumi.Output<string>;
     readonly clusterSecurityGroupId: pulumi.Output<string>;
@@ -194,6 +198,9 @@ export class GpuCluster extends pulumi.ComponentResource {
         this.clusterName = cluster.eksCluster.name;
         this.clusterArn = cluster.eksCluster.arn;
         this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+        this.endpoint = cluster.eksCluster.endpoint;
+        this.certificateAuthority = cluster.eksCluster.certificateAuthority.data;
+        this.kubernetesVersion = args.kubernetesVersion;
         // The security group EKS creates and attaches to managed nodes (and so to pod ENIs),
         // not pulumi-eks's control-plane group: the ALB's rules must open this one.
         this.clusterSecurityGroupId = cluster.eksCluster.vpcConfig.clusterSecurityGroupId;

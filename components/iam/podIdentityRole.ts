@@ -33,6 +33,8 @@ export interface PodIdentityRoleArgs {
     readonly statements?: PolicyStatement[];
     /** Create the Pod Identity association. False when an EKS add-on creates it. @default true */
     readonly associate?: boolean;
+    /** Permissions boundary of the role (a team stack's roles carry its platform's boundary). @default none */
+    readonly permissionsBoundary?: pulumi.Input<string>;
 }
 
 export class PodIdentityRole extends pulumi.ComponentResource {
@@ -48,6 +50,7 @@ export class PodIdentityRole extends pulumi.ComponentResource {
             `${name}-role`,
             {
                 description: `EKS Pod Identity role for ${args.namespace}/${args.serviceAccount}`,
+                ...(args.permissionsBoundary ? { permissionsBoundary: args.permissionsBoundary } : {}),
                 assumeRolePolicy: pulumi.jsonStringify({
                     Version: "2012-10-17",
                     Statement: [

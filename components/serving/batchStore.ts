@@ -28,6 +28,7 @@ import { normalizeImageRef } from "../../stacks/imageRef";
 import { StackConfig } from "../../stacks/validate";
 import { STORAGE_CLASS } from "../cluster";
 import { childOf } from "../deps";
+import { VALKEY_CPU, k8sRequests } from "../../stacks/catalog/systemPods";
 import { GATEWAY_NAME } from "./gateway";
 import { RESTRICTED_CONTAINER_SECURITY, componentLabels } from "./security";
 
@@ -143,7 +144,7 @@ export class BatchStore extends pulumi.ComponentResource {
                                     image: normalizeImageRef(b.image),
                                     args: ["valkey-server", "/etc/valkey/valkey.conf"],
                                     ports: [{ name: "redis", containerPort: VALKEY_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "100m", memory: `${b.memoryMiB}Mi` }, limits: { memory: `${b.memoryMiB}Mi` } },
+                                    resources: { requests: k8sRequests({ cpu: VALKEY_CPU, memoryMiB: b.memoryMiB }), limits: { memory: `${b.memoryMiB}Mi` } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     // TCP probes: a PING would need the password in the probe command.
                                     readinessProbe: { tcpSocket: { port: "redis" }, periodSeconds: 5 },

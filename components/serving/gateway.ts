@@ -13,6 +13,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
+import { GATEWAY_REQUESTS, k8sRequests } from "../../stacks/catalog/systemPods";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { ALB_MAX_DEREGISTRATION_DELAY_SECONDS, MAX_WAIT_WITHIN_ALB_DRAIN, deregistrationDelaySeconds, gatewayGraceSeconds } from "./drain";
 import { fallbackSpec } from "./scaling";
@@ -44,6 +45,8 @@ export interface GatewayArgs {
     readonly env?: k8s.types.input.core.v1.EnvVar[];
     /** Memory limit; batch uploads (up to maxFileBytes) are held and validated in memory. @default 512 */
     readonly memoryMiB?: number;
+    /** On a platform: scale on this namespace's gateways only (every team runs one). @default all gateways */
+    readonly metricsNamespace?: string;
 }
 
 /**
@@ -135,7 +138,7 @@ export class Gateway extends pulumi.ComponentResource {
                                         ...(args.env ?? []),
                                     ],
                                     ports: [{ name: "http", containerPort: GATEWAY_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
+                                    resources: { requests: k8sRequests(GATEWAY_REQUESTS), limits: { memory: `${args.memoryMiB ?? 512}Mi` } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 2, failureThreshold: 1 },
                                     // Keep accepting while the ALB deregisters the pod; SIGTERM (drain) comes after.
@@ -167,6 +170,7 @@ export class Gateway extends pulumi.ComponentResource {
             child,
         );
         // KEDA (no metrics-server needed): more gateways as streams or request rate grow; never below minReplicas.
+        const ns = args.metricsNamespace ? `{namespace="${args.metricsNamespace}"}` : "";
         new k8s.apiextensions.CustomResource(
             `${name}-scaler`,
             {
@@ -184,13 +188,13 @@ export class Gateway extends pulumi.ComponentResource {
                             type: "prometheus",
                             name: "inflight",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: "sum(gateway_inflight_requests) or vector(0)", threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
+                            metadata: { serverAddress: args.prometheusUrl, query: `sum(gateway_inflight_requests${ns}) or vector(0)`, threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
                         },
                         {
                             type: "prometheus",
                             name: "request-rate",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: "sum(rate(gateway_requests_total[1m])) or vector(0)", threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
+                            metadata: { serverAddress: args.prometheusUrl, query: `sum(rate(gateway_requests_total${ns}[1m])) or vector(0)`, threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
                         },
                     ],
                 },

@@ -11,10 +11,12 @@ import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
-import { Gateway } from "./gateway";
-import { ApiKey, apiKeysCommand, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import { GATEWAY_NAME, Gateway } from "./gateway";
+import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
+import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, billingFloorUsdPerHour, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
-import { ServingNamespace } from "./namespace";
+import { ServingNamespace, ServingPolicies, sharedPolicySpecs, teamPolicySpecs } from "./namespace";
+import type { TeamGatewayLimits } from "../../stacks/schema";
 import { Ui } from "./ui";
 import { WorkerPool, workerName } from "./workers";
 import { ModelWeights } from "./weights";
@@ -37,6 +39,43 @@ export interface ServingStackArgs {
     readonly clusterArn: pulumi.Input<string>;
     /** Prefix of the weights bucket's name. */
     readonly namePrefix: string;
+    /** Where it runs: its own namespace and ALB (standalone), a team's namespace on a platform, or a platform's shared pools. @default standalone */
+    readonly placement?: ServingPlacement;
+}
+
+/**
+ * A team's serving stack on a platform: in the namespace the platform made for it (which has its quota
+ * and baseline policies), reached through the platform's ALB, scaled on its own gateway's metrics.
+ */
+export interface TeamPlacement {
+    readonly kind: "team";
+    /** The ALB's subnets (NetworkPolicy ipBlocks and the gateway's trusted proxies). */
+    readonly albSources: pulumi.Input<string>[];
+    /** The platform's IngressClass and its group (absent on an existing cluster: the team's Ingress gets its own ALB). */
+    readonly ingress: { readonly className: string; readonly groupName?: string; readonly tls: boolean; readonly idleTimeoutSeconds: number };
+    readonly prometheusNamespace: string;
+}
+
+/** A platform's shared pools: their workers and the gateway that queues them fairly per team, reached only by the teams' gateways. */
+export interface SharedPlacement {
+    readonly kind: "shared";
+    /** Namespaces of the teams that use the shared pools (their gateways may call the shared gateway). */
+    readonly teamNamespaces: readonly string[];
+    /** Namespaces whose gateways' warm-up gauges wake the shared pools (teams with sharedLimits.warmup). */
+    readonly warmupNamespaces: readonly string[];
+    /** The teams' keys to the shared gateway (team = the registered team name) and their limits. */
+    readonly teamKeys: pulumi.Output<ApiKey[]>;
+    readonly teamLimits: Readonly<Record<string, TeamGatewayLimits>>;
+    readonly prometheusNamespace: string;
+}
+
+export type ServingPlacement = TeamPlacement | SharedPlacement;
+
+/** The gateway config's options for where it runs (the ALB's subnets as resolved, for a team). */
+export function placementGatewayOptions(place: ServingPlacement | undefined, albSources?: readonly string[]): GatewayConfigOptions {
+    if (place?.kind === "team") return { albIdleTimeoutSeconds: place.ingress.idleTimeoutSeconds, ...(albSources ? { trustedProxies: albSources } : {}) };
+    if (place?.kind === "shared") return { teamLimits: place.teamLimits };
+    return {};
 }
 
 export interface PoolSummary {
@@ -57,22 +96,37 @@ export class ServingStack extends pulumi.ComponentResource {
         super("gpuserve:serving:ServingStack", name, {}, opts);
         const cfg = args.config;
         const ns = cfg.serving.namespace;
-        const namespace = new ServingNamespace(`${name}-ns`, { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr] }, childOf(this, opts));
+        const place = args.placement;
+        // A team's namespace is the platform's (with its quota): the team adds its policies to it.
+        const namespace =
+            place?.kind === "team"
+                ? new ServingPolicies(`${name}-policies`, { namespace: ns, specs: teamPolicySpecs(place, cfg) }, childOf(this, opts))
+                : new ServingNamespace(
+                      `${name}-ns`,
+                      { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr], specs: place?.kind === "shared" ? sharedPolicySpecs(place) : undefined },
+                      childOf(this, opts),
+                  );
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
+        const scope = place ? { namespace: ns, ...(place.kind === "shared" ? { warmup: [ns, ...place.warmupNamespaces] } : {}) } : undefined;
+        /** A team's AWS roles carry its platform's permissions boundary (docs/teams.md). */
+        const boundary = cfg.platform?.teams[cfg.environment]?.permissionsBoundaryArn;
+        /** The stack's own worker pools (a team's shared pools run on the platform). */
+        const own = cfg.models.filter((m) => !m.shared);
 
         let hfTokenSecret: string | undefined;
         if (args.hfToken) {
             hfTokenSecret = "hf-token";
             new k8s.core.v1.Secret(`${name}-hf-token`, { metadata: { name: hfTokenSecret, namespace: ns }, type: "Opaque", stringData: { token: args.hfToken } }, inNs());
         } else {
-            const gated = cfg.models.filter((m) => m.spec.gated).map((m) => m.id);
+            const gated = own.filter((m) => m.spec.gated).map((m) => m.id);
             if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
         }
 
-        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart.
+        // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart. Only for its own workers:
+        // a shared pool's weights are the platform's.
         const cs = cfg.coldStart;
         const weights =
-            cs.weights === "s3" || cs.compileCache === "s3"
+            own.length > 0 && (cs.weights === "s3" || cs.compileCache === "s3")
                 ? new ModelWeights(
                       `${name}-weights`,
                       {
@@ -81,16 +135,18 @@ export class ServingStack extends pulumi.ComponentResource {
                           clusterName: args.clusterName,
                           clusterArn: args.clusterArn,
                           region: cfg.region,
-                          models: cs.weights === "s3" ? cfg.models.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
+                          models: cs.weights === "s3" ? own.map((m) => ({ id: m.id, name: m.name, revision: m.revision, weightsGiB: m.spec.weightsGiB })) : [],
                           hfTokenSecret,
                           retain: cfg.production,
+                          permissionsBoundary: boundary,
                       },
                       inNs(),
                   )
                 : undefined;
 
         const poolsByName = new Map(cfg.gpuPools.map((p) => [p.name, p]));
-        for (const model of cfg.models) {
+        // A shared pool's workers are the platform's: a team's gateway forwards to them.
+        for (const model of own) {
             new WorkerPool(
                 `${name}-${model.name}`,
                 {
@@ -110,17 +166,25 @@ export class ServingStack extends pulumi.ComponentResource {
                     clusterName: args.clusterName,
                     clusterArn: args.clusterArn,
                     weights: weights ? { bucketName: weights.bucketName, bucketArn: weights.bucketArn, syncJob: weights.syncJobs[model.name] } : undefined,
+                    metricScope: scope,
+                    nodeSelector: cfg.platform?.gpuPools.find((p) => p.name === model.pool)?.nodeSelector,
+                    permissionsBoundary: boundary,
                 },
                 inNs(),
             );
         }
 
-        if (cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
+        if (place?.kind !== "shared" && cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
             pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }
-        const keys: pulumi.Output<ApiKey[] | undefined> = args.gatewayApiKeys ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team)) : pulumi.output(undefined);
-        const batchStore = cfg.serving.batch.enabled ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
-        const configJson = pulumi.secret(keys.apply((k) => JSON.stringify(gatewayConfig(cfg, k), null, 2)));
+        const keys: pulumi.Output<ApiKey[] | undefined> =
+            place?.kind === "shared" ? place.teamKeys : args.gatewayApiKeys ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team)) : pulumi.output(undefined);
+        // The shared pools run no batches of their own: a team's batch lines come through its gateway.
+        const batchStore = cfg.serving.batch.enabled && place?.kind !== "shared" ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
+        const trusted = place?.kind === "team" ? pulumi.all(place.albSources) : pulumi.output(undefined);
+        const configJson = pulumi.secret(pulumi.all([keys, trusted]).apply(([k, proxies]) => JSON.stringify(gatewayConfig(cfg, k, placementGatewayOptions(place, proxies)), null, 2)));
+        // A team gateway's key to the platform's shared gateway, from the Secret the platform put in the namespace.
+        const sharedKey = cfg.models.some((m) => m.shared) ? [{ name: SHARED_POOL_KEY_ENV, valueFrom: { secretKeyRef: { name: SHARED_POOL_KEY_SECRET, key: "key" } } }] : [];
         const gateway = new Gateway(
             `${name}-gateway`,
             {
@@ -134,31 +198,46 @@ export class ServingStack extends pulumi.ComponentResource {
                 serviceMonitor: args.serviceMonitors,
                 prometheusUrl: args.prometheusUrl,
                 keda: args.keda,
-                env: batchStore?.gatewayEnv,
+                env: [...(batchStore?.gatewayEnv ?? []), ...sharedKey],
+                metricsNamespace: place ? ns : undefined,
                 // A batch upload up to maxFileBytes is held, stored and validated in memory.
                 memoryMiB: cfg.serving.batch.enabled ? 512 + Math.ceil((3 * cfg.serving.batch.maxFileBytes) / 2 ** 20) : undefined,
             },
             inNs(batchStore ? [batchStore] : []),
         );
-        const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1, tls: cfg.serving.certificateArn !== undefined }, inNs());
-        const ingress = new ServingIngress(
-            `${name}-ingress`,
-            {
-                namespace: ns,
-                domain: cfg.serving.domain,
-                certificateArn: cfg.serving.certificateArn,
-                gatewayService: gateway.serviceName,
-                uiService: ui.serviceName,
-                maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds,
-                tags: args.tags,
-            },
-            inNs([...args.loadBalancerController, gateway, ui]),
-        );
+        const tls = cfg.serving.certificateArn !== undefined || (place?.kind === "team" && place.ingress.tls);
+        const scheme = tls ? "https" : "http";
+        if (place?.kind === "shared") {
+            // Not on the ALB: only the teams' gateways reach it (sharedPolicySpecs).
+            this.url = pulumi.output(`http://${GATEWAY_NAME}.${ns}.svc.cluster.local`);
+        } else {
+            const ui = new Ui(`${name}-ui`, { namespace: ns, image: cfg.serving.uiImage, replicas: cfg.production ? 2 : 1, tls }, inNs());
+            const ingress = new ServingIngress(
+                `${name}-ingress`,
+                {
+                    namespace: ns,
+                    domain: cfg.serving.domain,
+                    certificateArn: cfg.serving.certificateArn,
+                    gatewayService: gateway.serviceName,
+                    uiService: ui.serviceName,
+                    maxWaitSeconds: cfg.serving.gateway.maxWaitSeconds,
+                    tags: args.tags,
+                    ...(place?.kind === "team"
+                        ? place.ingress.groupName
+                            ? { group: { className: place.ingress.className, name: place.ingress.groupName, tls: place.ingress.tls } }
+                            : { className: place.ingress.className }
+                        : {}),
+                },
+                inNs([...args.loadBalancerController, gateway, ui]),
+            );
+            this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
+        }
 
-        const scheme = cfg.serving.certificateArn ? "https" : "http";
-        this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
+        // Per-team dollars and budget alerts from the gateway's bill (components/serving/billingRules.ts): its own
+        // pools (a shared pool is billed by the platform's shared gateway, whose rules cover it).
+        if (args.serviceMonitors) billingPrometheusRule(`${name}-team-cost-rules`, ns, nodeGroupBilling(cfg), billingFloorUsdPerHour(cfg), inNs());
         this.scaling = Object.fromEntries(
-            cfg.models.map((m) => [
+            own.map((m) => [
                 workerName(m),
                 {
                     model: m.id,

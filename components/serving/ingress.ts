@@ -22,6 +22,32 @@ export interface IngressArgs {
     /** The gateway's longest hold; the ALB must not cut a silent connection before it. */
     readonly maxWaitSeconds: number;
     readonly tags: Record<string, string>;
+    /**
+     * A team on a platform: the Ingress joins the platform's ALB through its IngressClass, whose
+     * IngressClassParams hold the ALB-wide settings (components/platform/ingressClass.ts). @default its own ALB
+     */
+    readonly group?: { readonly className: string; readonly name: string; readonly tls: boolean };
+    /** IngressClass of an ALB of its own (a team on an existing cluster). @default "alb" */
+    readonly className?: string;
+}
+
+/**
+ * A team's Ingress on the platform's ALB: only annotations whose MergeBehavior is "Merge" or "N/A"
+ * (AWS Load Balancer Controller v3.5.0 docs/guide/ingress/annotations.md): listen-ports and tags
+ * merge across the IngressGroup; the group comes from the class (the annotation states it too); the
+ * Exclusive ones (scheme, attributes, TLS policy, redirect) are the platform's, on its IngressClassParams.
+ */
+export function groupIngressAnnotations(group: NonNullable<IngressArgs["group"]>, tags: Record<string, string>, certificateArn?: string): Record<string, string> {
+    return {
+        // A team's own certificate is added to the listener's (certificate-arn merges, the ALB picks by SNI).
+        ...(certificateArn ? { "alb.ingress.kubernetes.io/certificate-arn": certificateArn } : {}),
+        "alb.ingress.kubernetes.io/group.name": group.name,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": JSON.stringify(group.tls ? [{ HTTP: 80 }, { HTTPS: 443 }] : [{ HTTP: 80 }]),
+        "alb.ingress.kubernetes.io/tags": Object.entries(tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+    };
 }
 
 export function idleTimeoutSeconds(maxWaitSeconds: number): number {
@@ -61,9 +87,9 @@ export class ServingIngress extends pulumi.ComponentResource {
         const ingress = new k8s.networking.v1.Ingress(
             `${name}-ingress`,
             {
-                metadata: { name: "gpuserve", namespace: args.namespace, labels: componentLabels("ingress"), annotations: ingressAnnotations(args) },
+                metadata: { name: "gpuserve", namespace: args.namespace, labels: componentLabels("ingress"), annotations: args.group ? groupIngressAnnotations(args.group, args.tags, args.certificateArn) : ingressAnnotations(args) },
                 spec: {
-                    ingressClassName: ALB_INGRESS_CLASS,
+                    ingressClassName: args.group?.className ?? args.className ?? ALB_INGRESS_CLASS,
                     rules: [
                         {
                             ...(args.domain ? { host: args.domain } : {}),

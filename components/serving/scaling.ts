@@ -25,6 +25,25 @@ import {
     warmWindowTrigger,
 } from "../../stacks/scalePolicy";
 
+/**
+ * Which gateways' and workers' series count for a pool. A standalone stack has one gateway and one
+ * pool of each name, so the pool label alone selects them. On a platform, every team's gateway exports
+ * series for its own pools with the same names (two teams may both run `qwen3-vl-2b`): their queries
+ * add the namespace (Prometheus Operator's target label `namespace`) so one team's demand never scales
+ * another's pool. A shared pool counts warm-ups from the teams allowed to warm it (`warmup`).
+ */
+export interface MetricScope {
+    readonly namespace: string;
+    /** Namespaces whose gateways' warm-up gauges count (a shared pool's permitted teams). @default [namespace] */
+    readonly warmup?: readonly string[];
+}
+
+/** `{pool="x"}`, with the namespace matcher of a scope: `namespace="a"` or `namespace=~"a|b"`. */
+export function poolSelector(pool: string, namespaces?: readonly string[]): string {
+    if (!namespaces || namespaces.length === 0) return `{pool="${pool}"}`;
+    return namespaces.length === 1 ? `{pool="${pool}",namespace="${namespaces[0]}"}` : `{pool="${pool}",namespace=~"${[...namespaces].sort().join("|")}"}`;
+}
+
 export interface ScaledObjectInput {
     readonly poolName: string;
     readonly deploymentName: string;
@@ -40,6 +59,8 @@ export interface ScaledObjectInput {
      * rate of held requests instead of their count. Without it the demand query is the plain one.
      */
     readonly workerSecondsPerRequest?: number;
+    /** Whose series count (platform and team stacks). @default the pool label alone */
+    readonly scope?: MetricScope;
     /** The gateway runs batch jobs (serving.batch.enabled): only then is there a backlog to wake the pool. @default true */
     readonly batchEnabled?: boolean;
 }
@@ -56,8 +77,8 @@ export interface ScaledObjectInput {
  * In-flight requests count in full, so a pool whose workers are saturated still scales on
  * them. (PromQL: deriv, subqueries, clamp_min/clamp_max; Prometheus 2.x querying docs.)
  */
-export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number): string {
-    const sel = `{pool="${pool}"}`;
+export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number, scope?: MetricScope): string {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
     // Backlog: held in the gateway plus queued inside vLLM (in flight but not running); running requests count in full.
     const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
     const backlog = `((sum(gateway_queue_depth${sel}) or vector(0)) + ${waiting})`;
@@ -69,8 +90,8 @@ export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number,
 }
 
 /** PromQL per trigger. `or vector(0)` keeps a query valid (0, not empty) when no series exists yet. */
-export function scalingQueries(pool: string) {
-    const sel = `{pool="${pool}"}`;
+export function scalingQueries(pool: string, scope?: MetricScope) {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
     return {
         demand: `(sum(gateway_queue_depth${sel}) or vector(0)) + (sum(gateway_inflight_requests${sel}) or vector(0))`,
         waiting: `sum(vllm:num_requests_waiting${sel}) or vector(0)`,
@@ -107,8 +128,8 @@ export function scalingQueries(pool: string) {
  * cached requests must not warm a GPU next week, nor keep a cancelled class's GPU. The simulator's
  * model: capacity/sim/triggers.ts `predictive`.
  */
-export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number): string {
-    const series = `gateway_upstream_requests_total{pool="${pool}"}`;
+export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds: number, scope?: MetricScope): string {
+    const series = `gateway_upstream_requests_total${poolSelector(pool, scope && [scope.namespace])}`;
     const window = predictiveWindowSeconds(leadSeconds);
     const offset = lookbackDays * 86400 - leadSeconds;
     const lastWeek = `sum(rate(${series}[${window}s] offset ${offset}s))`;
@@ -121,8 +142,8 @@ export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds:
  * Explicit warm-up (POST /v1/warmup): replicas a teacher asked for, as gauges of every
  * gateway replica; max, so several gateway replicas agree on one count rather than adding up.
  */
-export function warmupQuery(pool: string): string {
-    return `max(gateway_warmup_replicas{pool="${pool}"}) or vector(0)`;
+export function warmupQuery(pool: string, scope?: MetricScope): string {
+    return `max(gateway_warmup_replicas${poolSelector(pool, scope && (scope.warmup ?? [scope.namespace]))}) or vector(0)`;
 }
 
 /**
@@ -181,7 +202,7 @@ export function batchTrigger(url: string, query: string, perReplica: number): Re
 
 export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unknown> {
     const s = input.scaling;
-    const q = scalingQueries(input.poolName);
+    const q = scalingQueries(input.poolName, input.scope);
     const url = input.prometheusUrl;
     // Only demand wakes the pool (0 -> 1). The sizing triggers below can be non-zero only
     // while workers run, so they never activate (NEVER_THRESHOLD) and only size.
@@ -189,7 +210,7 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         prometheusTrigger(
             TRIGGER.demand,
             url,
-            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds),
+            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds, input.scope),
             s.queueDepthPerReplica,
             0,
         ),
@@ -203,10 +224,10 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger(TRIGGER.latencyP95, url, q.latencyP95, s.latencyP95Seconds, NEVER_THRESHOLD));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
-    triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName), 1, 0));
+    triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName, input.scope), 1, 0));
     if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
-        triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+        triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead, input.scope), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }
     s.warmWindows.forEach((w, i) => {
         triggers.push({

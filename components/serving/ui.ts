@@ -10,6 +10,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { childOf } from "../deps";
+import { UI_REQUESTS, k8sRequests } from "../../stacks/catalog/systemPods";
 import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 
 export const UI_NAME = "ui";
@@ -142,7 +143,7 @@ export class Ui extends pulumi.ComponentResource {
                                     name: "nginx",
                                     image: normalizeImageRef(args.image),
                                     ports: [{ name: "http", containerPort: UI_PORT, protocol: "TCP" }],
-                                    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+                                    resources: { requests: k8sRequests(UI_REQUESTS), limits: { memory: "64Mi" } },
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
                                     livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 15 },

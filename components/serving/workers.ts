@@ -15,7 +15,7 @@ import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
-import { scaledObjectSpec } from "./scaling";
+import { MetricScope, scaledObjectSpec } from "./scaling";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
@@ -56,6 +56,12 @@ export interface WorkerPoolArgs {
     readonly batchEnabled?: boolean;
     /** The weights bucket (when coldStart uses S3) and the sync Job pods wait for. */
     readonly weights?: { readonly bucketName: pulumi.Input<string>; readonly bucketArn: pulumi.Input<string>; readonly syncJob?: pulumi.Resource };
+    /** Whose metrics the pool scales on, on a platform (components/serving/scaling.ts). @default the pool label alone */
+    readonly metricScope?: MetricScope;
+    /** Permissions boundary of the pool's AWS role (a team's, from its platform). @default none */
+    readonly permissionsBoundary?: string;
+    /** Labels that select the GPU pool's nodes (a team's platform states them). @default {gpuserve.io/gpu-pool: <pool>} */
+    readonly nodeSelector?: Record<string, string>;
 }
 
 export function workerName(model: Pick<ResolvedModel, "name">): string {
@@ -102,7 +108,7 @@ export class WorkerPool extends pulumi.ComponentResource {
             memory,
         });
         env.push(...cold.env);
-        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels }, child) : [];
+        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels, permissionsBoundary: args.permissionsBoundary }, child) : [];
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
@@ -118,7 +124,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                         metadata: { labels, annotations: { "cluster-autoscaler.kubernetes.io/safe-to-evict": "true" } },
                         spec: {
                             securityContext: RESTRICTED_POD_SECURITY,
-                            nodeSelector: { [GPU_POOL_LABEL]: args.gpuPool.name },
+                            nodeSelector: args.nodeSelector ?? { [GPU_POOL_LABEL]: args.gpuPool.name },
                             tolerations: [{ key: GPU_TAINT.key, operator: "Equal", value: GPU_TAINT.value, effect: "NoSchedule" }],
                             terminationGracePeriodSeconds: WORKER_GRACE_SECONDS,
                             enableServiceLinks: false,
@@ -198,6 +204,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    scope: args.metricScope,
                     batchEnabled: args.batchEnabled,
                 }),
             },

@@ -9,6 +9,7 @@
  * size limit, then routes, bounds, caches and relays the answer through a Flight.
  */
 import type { IncomingMessage, ServerResponse } from "http";
+import type { Billing } from "./billing";
 import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
@@ -40,6 +41,8 @@ export interface ChatRouteDeps {
     readonly clientIp: (req: IncomingMessage) => string;
     /** Upstream calls in progress (the drain waits for them). */
     readonly flights: Set<Flight>;
+    /** Per-team bills: a team past its budget with budgetHardStop is refused. */
+    readonly billing?: Billing;
 }
 
 export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -136,7 +139,7 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
             (fn) => onResponseClosed(req, res, fn),
             () => ({ status: res.writableFinished ? res.statusCode : 499, line: LOG_LINE, ip: deps.clientIp(req) }),
         );
-        const refused = gate.admit(ctx, "POST", req.headers, true);
+        const refused = gate.admit(ctx, "POST", req.headers, true) ?? deps.billing?.refusal(ctx.team!, "chat");
         if (refused) return refuse(req, res, refused);
 
         const limit = config.maxBodyBytes;

@@ -19,6 +19,65 @@ const teamLimitsSchema = z.strictObject({
     requestsPerMinute: z.number().positive().optional(),
     /** Bucket size: requests allowed in a burst. @default requestsPerMinute */
     burst: z.int().positive().optional(),
+    /**
+     * Monthly budget in USD (GPU time attributed to the team plus its floor share, billing/books.ts). Past
+     * 100 %, the team's warm-ups and new batches are refused (429 insufficient_quota). No budget when absent.
+     */
+    budgetUsdPerMonth: z.number().positive().optional(),
+    /** Past 100 % of the budget, refuse chat completions too (otherwise interactive requests go on). @default false */
+    budgetHardStop: z.boolean().optional(),
+});
+
+/** What one worker of a pool costs: its GPU node group's price (capacity/cost.ts), for the per-team bill (billing/). */
+const poolBillingSchema = z.strictObject({
+    /** The GPU node group the pool's workers run on: pools on one group share its nodes. */
+    nodePool: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
+    /** USD/hour of one node of the group (spot-discounted when spot). */
+    nodeUsdPerHour: z.number().nonnegative(),
+    /** @default 1 */
+    gpusPerNode: z.int().positive().default(1),
+    /** The group's minimum size. @default 0 */
+    minNodes: z.int().nonnegative().default(0),
+    /** The group's nodes counted in the platform floor (paid by the floor, not by the teams). @default minNodes */
+    floorNodes: z.int().nonnegative().optional(),
+});
+
+const billingSchema = z.strictObject({
+    /** USD/hour of what runs at zero load (control plane, NAT, load balancer, system nodes, floor GPU nodes), shared by the teams. @default 0 */
+    floorUsdPerHour: z.number().nonnegative().default(0),
+    /** "equal": each team pays the same part of the floor; "usage": in proportion to its GPU spend this month. @default "equal" */
+    floorSplit: z.enum(["equal", "usage"]).default("equal"),
+    /** Teams that share the floor. @default the teams of auth.keys */
+    teams: z.array(z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'")).optional(),
+    /** Length of an attribution step (the rule reads a pool minute by minute). @default 60 */
+    stepSeconds: z.number().min(0.1).max(3600).default(60),
+    /**
+     * A budget for everything this gateway bills together (all its teams, their floor, idle time nobody
+     * used): a team stack on a platform, whose keys are its groups. Past it every team's warm-ups and new
+     * batches are refused (with budgetHardStop, chat too). Absent: budgets per team only.
+     */
+    account: z
+        .strictObject({
+            /** The account's name in messages and metrics, e.g. the team stack's name. */
+            name: z.string().regex(NAME, "must be letters, digits, '.', '_' or '-'"),
+            budgetUsdPerMonth: z.number().positive(),
+            /** @default false */
+            budgetHardStop: z.boolean().default(false),
+            /**
+             * The account's spend on other gateways, added to its own: a platform's shared gateway, which
+             * bills this stack's use of the shared pools. Read from their GET /v1/usage with the key in the
+             * environment variable (the team's key on that gateway). @default []
+             */
+            elsewhere: z
+                .array(
+                    z.strictObject({
+                        url: z.string().regex(HTTP_URL, "must be a base URL such as http://gateway.lab-serving.svc.cluster.local (no path)"),
+                        apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY"),
+                    }),
+                )
+                .default([]),
+        })
+        .optional(),
 });
 
 const cacheSchema = z.strictObject({
@@ -57,6 +116,14 @@ const poolSchema = z
          * set when absent, so `ignore_eos` cannot hold a GPU slot up to the context length. Unbounded when absent.
          */
         maxTokens: z.int().positive().optional(),
+        /** Price of one worker, for the per-team bill. Without it the pool's time is measured but costs $0. */
+        billing: poolBillingSchema.optional(),
+        /**
+         * Env var holding an API key sent as `Authorization: Bearer <key>` to this pool's upstreams (requests
+         * and health probes): the pool is another gateway, e.g. a platform's shared gateway in front of a pool
+         * several teams share. The key comes from the environment (a Secret), never the config file. Absent: none sent.
+         */
+        upstreamApiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY").optional(),
     })
     .superRefine((p, ctx) => {
         if ((p.upstreams === undefined) === (p.dns === undefined)) {
@@ -182,12 +249,25 @@ export const configSchema = z
         drainTimeoutSeconds: seconds.default(60),
         /** Idle keep-alive time of client connections; behind a load balancer set it above the LB's idle timeout, or the LB reuses connections the gateway already closed (502s). @default 75 */
         keepAliveTimeoutSeconds: seconds.default(75),
+        /** Per-team bills (billing/): the floor and how it is shared. Prices per pool are in pools[].billing. */
+        billing: billingSchema.prefault({}),
         /** OpenAI Batch API on Valkey/Redis (batch/config.ts). Absent: /v1/files and /v1/batches are off. */
         batch: batchConfigSchema.optional(),
         /** @default "info" */
         logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })
     .superRefine((c, ctx) => {
+        // Pools on one node group describe the same nodes.
+        const groups = new Map<string, { pool: string; key: string }>();
+        c.pools.forEach((p, i) => {
+            const b = p.billing;
+            if (b === undefined) return;
+            if (b.floorNodes !== undefined && b.floorNodes < b.minNodes) ctx.addIssue({ code: "custom", path: ["pools", i, "billing", "floorNodes"], message: `must be >= minNodes (${b.minNodes})` });
+            const key = JSON.stringify([b.nodeUsdPerHour, b.gpusPerNode, b.minNodes, b.floorNodes ?? b.minNodes]);
+            const seen = groups.get(b.nodePool);
+            if (seen === undefined) groups.set(b.nodePool, { pool: p.name, key });
+            else if (seen.key !== key) ctx.addIssue({ code: "custom", path: ["pools", i, "billing"], message: `node pool '${b.nodePool}' is priced differently by pool '${seen.pool}'; pools on one node group must give the same nodeUsdPerHour, gpusPerNode, minNodes and floorNodes` });
+        });
         const owner = new Map<string, string>();
         c.pools.forEach((p, i) => {
             if (c.pools.findIndex((q) => q.name === p.name) !== i) ctx.addIssue({ code: "custom", path: ["pools", i, "name"], message: `duplicate pool name '${p.name}'` });
@@ -203,6 +283,7 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type GatewayConfigInput = z.input<typeof configSchema>;
 export type PoolConfig = GatewayConfig["pools"][number];
 export type TeamLimits = z.output<typeof teamLimitsSchema>;
+export type PoolBilling = z.output<typeof poolBillingSchema>;
 
 export class ConfigError extends Error {
     constructor(readonly issues: readonly string[]) {
@@ -252,6 +333,17 @@ export function loadConfigFile(file: string): GatewayConfig {
         throw new ConfigError([`config file ${file} is not valid JSON: ${(e as Error).message}`]);
     }
     return parseConfig(raw);
+}
+
+/**
+ * Headers every request to a pool's upstreams carries: the upstream API key (upstreamApiKeyEnv), read
+ * when the pool starts. A pool that names an unset or empty variable fails at start, not at the first request.
+ */
+export function upstreamHeaders(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+    if (pool.upstreamApiKeyEnv === undefined) return {};
+    const key = env[pool.upstreamApiKeyEnv];
+    if (!key) throw new ConfigError([`pools[${JSON.stringify(pool.name)}].upstreamApiKeyEnv: environment variable ${pool.upstreamApiKeyEnv} is not set (it holds the key of the pool's upstream gateway)`]);
+    return { authorization: `Bearer ${key}` };
 }
 
 /** Effective limits of a team: its own entry, else the default, else none. */

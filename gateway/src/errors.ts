@@ -1,6 +1,6 @@
 /** Errors in the OpenAI shape, `{"error":{"message","type","code"}}`, so OpenAI SDKs surface them. */
 
-export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error" | "service_unavailable";
+export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error" | "service_unavailable" | "insufficient_quota";
 
 export class GatewayError extends Error {
     constructor(

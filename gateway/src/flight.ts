@@ -188,7 +188,7 @@ export class Flight {
         const { pool, stream } = this.req;
         let outcome: Outcome = "ok";
         try {
-            const headers = { "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId };
+            const headers = { ...up.headers, "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId };
             if (!stream) {
                 const res = await requestWhole(up.http, { path: CHAT_PATH, headers, body: this.req.body, signal: this.abort, maxBytes: MAX_WHOLE_BYTES });
                 if (res.statusCode >= 500) {
@@ -269,7 +269,7 @@ export class Flight {
             if (this.state === "waiting") throw new RetryableError(detail);
             this.streamFailed(up, detail);
         } finally {
-            pool.release(up, outcome);
+            pool.release(up, outcome, this.req.team);
         }
     }
 

@@ -127,8 +127,8 @@ export class Metrics {
     });
     readonly teamTokens = new Counter({
         name: "gateway_team_tokens_total",
-        help: "Tokens reported by upstreams (usage), per team; type is prompt or completion",
-        labelNames: ["team", "pool", "type"],
+        help: "Tokens reported by upstreams (usage), per team; kind is prompt or completion",
+        labelNames: ["team", "pool", "kind"],
         registers: [this.registry],
         collect: () => this.deferred.teamTokens.flush(),
     });
@@ -137,7 +137,7 @@ export class Metrics {
     readonly requestsFor = memo((pool: string, code: string) => this.deferred.requests.child(this.requests, { pool, code }));
     readonly durationFor = memo((pool: string) => this.duration.labels({ pool }));
     readonly teamRequestsFor = memo((team: string, pool: string, code: string) => this.deferred.teamRequests.child(this.teamRequests, { team, pool, code }));
-    readonly teamTokensFor = memo((team: string, pool: string, type: string) => this.deferred.teamTokens.child(this.teamTokens, { team, pool, type }));
+    readonly teamTokensFor = memo((team: string, pool: string, kind: string) => this.deferred.teamTokens.child(this.teamTokens, { team, pool, kind }));
     readonly upstreamRequestsFor = memo((pool: string) => this.deferred.upstreamRequests.child(this.upstreamRequests, { pool }));
 
     constructor(options: MetricsOptions = {}) {

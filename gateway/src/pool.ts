@@ -5,8 +5,9 @@
  */
 import { promises as dns } from "dns";
 import { EventEmitter } from "events";
-import type { GatewayConfig, PoolConfig } from "./config";
+import { upstreamHeaders, type GatewayConfig, type PoolConfig } from "./config";
 import { errors, GatewayError } from "./errors";
+import type { PoolUsageHooks } from "./billing";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import { FairQueue, QueueTicket } from "./queue";
@@ -72,6 +73,8 @@ export class Pool {
     private readonly upstreams = new Map<string, Upstream>();
     private readonly queue = new FairQueue<Waiter>();
     private rotation = 0;
+    /** Headers of every request to this pool's upstreams (its upstream gateway's key). */
+    private readonly headers: Readonly<Record<string, string>>;
     private discoveryTimer: NodeJS.Timeout | undefined;
     private closed = false;
     /** Labelled metric children, bound once (label hashing per call shows in profiles). */
@@ -83,8 +86,11 @@ export class Pool {
         private readonly metrics: Metrics,
         private readonly log: Logger,
         private readonly resolve: Resolver = systemResolver,
+        /** The pool's meter for the per-team bill (billing/index.ts). */
+        private readonly usage?: PoolUsageHooks,
     ) {
         this.name = config.name;
+        this.headers = upstreamHeaders(config);
         const labels = { pool: this.name };
         this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequestsFor(this.name) };
         metrics.queueDepth.set(labels, 0);
@@ -131,7 +137,7 @@ export class Pool {
                     this.metrics.ejections.inc({ pool: this.name });
                     this.log.warn({ pool: this.name, upstream: u.origin, reason, seconds: this.gateway.health.ejectSeconds }, "upstream ejected");
                 },
-            });
+            }, this.headers);
             this.upstreams.set(origin, up);
             up.startProbing();
             this.log.info({ pool: this.name, upstream: origin }, "upstream added");
@@ -177,7 +183,8 @@ export class Pool {
         return best ?? fallback;
     }
 
-    private take(up: Upstream): Upstream {
+    private take(up: Upstream, team: string): Upstream {
+        this.usage?.take(team);
         up.outstanding++;
         this.m.inflight.inc();
         this.m.handedToWorker.inc();
@@ -190,7 +197,7 @@ export class Pool {
         // FIFO: nobody overtakes a waiting request, except retries of admitted ones.
         if (this.queue.size === 0 || opts.urgent) {
             const up = this.pick(opts.avoid);
-            if (up) return Promise.resolve(this.take(up));
+            if (up) return Promise.resolve(this.take(up, opts.team));
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
             // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
@@ -215,6 +222,7 @@ export class Pool {
             };
             opts.signal.once("abort", w.onAbort);
             w.ticket = this.queue.push(opts.team, w, opts.urgent);
+            this.usage?.enqueue(opts.team);
             this.m.queueDepth.set(this.queue.size);
         });
     }
@@ -225,7 +233,10 @@ export class Pool {
         w.opts.signal.removeListener("abort", w.onAbort);
         const removed = w.ticket !== undefined && this.queue.remove(w.ticket);
         this.m.queueDepth.set(this.queue.size);
-        if (removed) this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+        if (removed) {
+            this.m.queueWait.observe((Date.now() - w.enqueuedMs) / 1000);
+            this.usage?.dequeue(w.opts.team);
+        }
         return removed;
     }
 
@@ -248,12 +259,14 @@ export class Pool {
             head.opts.signal.removeListener("abort", head.onAbort);
             this.m.queueDepth.set(this.queue.size);
             this.m.queueWait.observe((Date.now() - head.enqueuedMs) / 1000);
-            head.resolve(this.take(up));
+            this.usage?.dequeue(head.opts.team);
+            head.resolve(this.take(up, head.opts.team));
         }
     }
 
-    /** Returns an upstream slot and feeds passive health. */
-    release(up: Upstream, outcome: Outcome): void {
+    /** Returns an upstream slot (taken for `team`) and feeds passive health. */
+    release(up: Upstream, outcome: Outcome, team: string): void {
+        this.usage?.release(team);
         up.outstanding--;
         this.m.inflight.dec();
         up.report(outcome);
@@ -278,12 +291,12 @@ export class Pool {
      * leave: nobody waits in this pool's queue, and `reserve` of maxConcurrentPerUpstream stay
      * free on the upstream. `room(up)`: batch lines that upstream may still take.
      */
-    takeSpare(reserve: number, room: (up: Upstream) => number): Upstream | undefined {
+    takeSpare(reserve: number, room: (up: Upstream) => number, team: string): Upstream | undefined {
         let best: Upstream | undefined;
         this.forSpare(reserve, room, (u) => {
             if (best === undefined || u.outstanding < best.outstanding) best = u;
         });
-        return best === undefined ? undefined : this.take(best);
+        return best === undefined ? undefined : this.take(best, team);
     }
 
     /** How many batch lines takeSpare would grant now. */
@@ -316,7 +329,9 @@ export class Pool {
     }
 
     private updateGauges(): void {
-        this.metrics.readyUpstreams.set({ pool: this.name }, this.readyCount());
+        const ready = this.readyCount();
+        this.usage?.workers(ready);
+        this.metrics.readyUpstreams.set({ pool: this.name }, ready);
         this.metrics.knownUpstreams.set({ pool: this.name }, this.upstreams.size);
     }
 

@@ -8,6 +8,9 @@ import Fastify, { FastifyError, FastifyInstance, LogController } from "fastify";
 import { createServer, IncomingMessage, ServerResponse } from "http";
 import { AddressInfo } from "net";
 import { createAuthenticator } from "./auth";
+import { Billing } from "./billing";
+import { registerUsageRoutes } from "./billing/routes";
+import type { UsageStore } from "./billing/store";
 import { registerBatchRoutes } from "./batch/routes";
 import { ResponseCache } from "./cache";
 import { createChatRoute, isChatRequest } from "./chat";
@@ -22,7 +25,7 @@ import { modelObjects, registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
 import { clip } from "./request";
 import { sendError } from "./respond";
-import { registerWarmupRoutes } from "./warmup";
+import { registerWarmupRoutes, warmupStoreFor } from "./warmup";
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -31,6 +34,10 @@ export interface GatewayOptions {
     logStream?: NodeJS.WritableStream;
     /** Add Node process metrics (CPU, memory, event loop) to /metrics. @default false */
     processMetrics?: boolean;
+    /** Clock of the per-team bill, ms (tests). @default Date.now */
+    now?: () => number;
+    /** Where the per-team bill keeps its steps. @default Valkey with a batch store, else memory */
+    usageStore?: UsageStore;
 }
 
 export interface Gateway {
@@ -38,6 +45,8 @@ export interface Gateway {
     readonly config: GatewayConfig;
     readonly metrics: Metrics;
     readonly pools: ReadonlyMap<string, Pool>;
+    /** Per-team bills and budgets (billing/). */
+    readonly billing: Billing;
     readonly draining: boolean;
     /** Starts upstream discovery and probing, then listens. Resolves with the base URL. */
     listen(opts?: { port?: number; host?: string }): Promise<string>;
@@ -106,12 +115,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const authenticate = createAuthenticator(config.auth);
     if (config.auth === undefined) log.warn("no 'auth' section in the config: every /v1 request is refused");
     const gate = new Gate(config, authenticate, new TeamLimiter(config), metrics, log);
+    const warmups = warmupStoreFor(config);
+    const billing = new Billing(config, metrics, log, { now: options.now, store: options.usageStore, warmups: (now) => warmups.active(now) });
 
     const pools = new Map<string, Pool>();
     const poolByModel = new Map<string, Pool>();
     const caches = new Map<string, ResponseCache>();
     for (const pc of config.pools) {
-        const pool = new Pool(pc, config, metrics, log, options.resolver);
+        const pool = new Pool(pc, config, metrics, log, options.resolver, billing.hooks(pc));
         pools.set(pc.name, pool);
         for (const m of pc.models) poolByModel.set(m, pool);
         if (pc.cache?.enabled) {
@@ -123,7 +134,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const trusted = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : undefined;
     /** The client's address, as fastify's request.ip computes it (fastify 5.12 lib/request.js). */
     const clientIp = (req: IncomingMessage): string => (trusted ? proxyAddr(req, trusted) : (req.socket.remoteAddress ?? ""));
-    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights });
+    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, billing });
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 
@@ -174,8 +185,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             });
 
             registerModelRoutes(v1, { config, created: startedAt });
-            registerWarmupRoutes(v1, { config, pools, poolByModel, metrics });
-            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => gate.draining });
+            registerWarmupRoutes(v1, { config, pools, poolByModel, metrics, store: warmups, now: options.now, refusal: (team) => billing.refusal(team, "warmup") });
+            registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => gate.draining, refusal: (team) => billing.refusal(team, "batch") });
+            registerUsageRoutes(v1, billing);
 
             v1.get("/models", async () => ({
                 object: "list",
@@ -199,6 +211,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         (closing ??= (async () => {
             await app.close();
             await Promise.all([...pools.values()].map((p) => p.close(force)));
+            await billing.close();
+            await warmups.close();
         })());
 
     return {
@@ -206,6 +220,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         config,
         metrics,
         pools,
+        billing,
         get draining() {
             return gate.draining;
         },
@@ -213,6 +228,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             if (!started) {
                 started = true;
                 for (const p of pools.values()) p.start();
+                billing.start();
             }
             // A deep accept backlog: a burst of clients arriving at a cold pool all get in and wait.
             await app.listen({ port: opts.port ?? 8080, host: opts.host ?? "0.0.0.0", backlog: 2048 });

@@ -37,6 +37,8 @@ export class Upstream {
         readonly origin: string,
         private readonly config: GatewayConfig,
         private readonly events: UpstreamEvents,
+        /** Sent with every request and probe to this upstream (config.ts upstreamHeaders). @default {} */
+        readonly headers: Readonly<Record<string, string>> = {},
     ) {
         const u = config.upstream;
         this.http = new HttpPool(origin, {
@@ -77,7 +79,7 @@ export class Upstream {
 
     private async probeOnce(timeoutMs: number): Promise<boolean> {
         try {
-            const res = await this.http.request({ method: "GET", path: "/v1/models", headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+            const res = await this.http.request({ method: "GET", path: "/v1/models", headers: { ...this.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
             const body = (await res.body.json()) as { data?: unknown };
             return res.statusCode === 200 && Array.isArray(body?.data);
         } catch {

@@ -40,6 +40,8 @@ export interface WarmupDeps {
     readonly now?: () => number;
     /** Where warm-ups live. @default Valkey when config.batch is set (its redisUrl, key `<keyPrefix>warmups`), else this replica's memory */
     readonly store?: WarmupStore;
+    /** The team's budget refusal (billing/), checked before a warm-up is recorded. */
+    readonly refusal?: (team: string) => GatewayError | undefined;
 }
 
 /** The store of a gateway config: the batch store's Valkey when there is one. */
@@ -116,6 +118,8 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         if (!permissions(request.headers.authorization).has("warmup")) {
             throw new GatewayError(403, "invalid_request_error", "permission_denied", "This API key may not warm up pools: it needs the 'warmup' permission (gateway config auth.keys[].permissions)");
         }
+        const refused = deps.refusal?.(request.gw.team ?? "anonymous");
+        if (refused) throw refused;
         const { model, minutes } = parseBody(request.body);
         const pool = deps.poolByModel.get(model);
         if (pool === undefined) throw errors.modelNotFound(model);

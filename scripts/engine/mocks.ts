@@ -101,6 +101,7 @@ function mockOutputs(type: string, name: string, inputs: MockInputs, region: str
                     arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${clusterName}`,
                     version: inputs.version,
                     endpoint: kubeconfig.clusters[0].cluster.server,
+                    certificateAuthority: { data: kubeconfig.clusters[0].cluster["certificate-authority-data"] },
                     vpcConfig: { clusterSecurityGroupId: `sg-${shortHash(`${name}-eks-managed`)}`, vpcId: inputs.vpcId },
                 },
                 kubeconfig,
@@ -154,6 +155,14 @@ function mockCall(token: string, inputs: MockInputs, region: string): Record<str
             return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
         case "aws:index/getRegion:getRegion":
             return { name: region, region, id: region };
+        case "aws:eks/getCluster:getCluster": {
+            // A cluster this program did not create (a team's existingCluster).
+            const name = String(inputs.name);
+            return { id: name, name, arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${name}`, endpoint: `https://${shortHash(name)}.gr7.${region}.eks.amazonaws.com`, certificateAuthorities: [{ data: "bW9jaw==" }] };
+        }
+        case "aws:ec2/getSubnet:getSubnet":
+            // An existing VPC's subnet: a /24 derived from its id (the VPC mock is 10.1.0.0/16).
+            return { id: inputs.id, cidrBlock: `10.1.${parseInt(shortHash(String(inputs.id)).slice(0, 2), 16)}.0/24` };
         case "aws:ec2/getVpc:getVpc":
             return { id: inputs.id, cidrBlock: "10.1.0.0/16", cidrBlockAssociations: [] };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
@@ -186,6 +195,7 @@ export class Recorder {
 
     reset(region = "us-east-1"): void {
         this.resources.clear();
+        this.stackReferences.clear();
         this.calls.length = 0;
         this.created = [];
         this.region = region;
@@ -215,8 +225,12 @@ export class Recorder {
         return r;
     }
 
+    /** Outputs of the stacks a program references (pulumi:pulumi:StackReference), by stack name. */
+    readonly stackReferences = new Map<string, Record<string, unknown>>();
+
     readonly mocks: pulumi.runtime.Mocks = {
         newResource: (args) => {
+            if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(args.name, args.inputs);
             const r = this.entry(args.type, args.name);
             r.inputs = redactSecrets(args.inputs) as Record<string, unknown>;
             r.custom = args.custom ?? true;
@@ -231,6 +245,17 @@ export class Recorder {
             return mockCall(args.token, inputs, this.region);
         },
     };
+
+    /** A read of another stack's outputs: answered from stackReferences (the offline plan fills it from outputs.json). */
+    private stackReference(name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
+        const stack = String(inputs.name ?? name);
+        const outputs = this.stackReferences.get(stack);
+        if (!outputs) throw new Error(`no outputs for stack '${stack}' (the offline plan reads them from plan/<stack>/outputs.json)`);
+        const r = this.entry("pulumi:pulumi:StackReference", name);
+        r.inputs = { name: stack };
+        this.created.push(key("pulumi:pulumi:StackReference", name));
+        return { id: stack, state: { name: stack, outputs, secretOutputNames: [] } };
+    }
 
     private nameOf(res: unknown): string | undefined {
         return res && typeof res === "object" ? this.names.get(res as pulumi.Resource) : undefined;
@@ -283,10 +308,13 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
     stack: string;
     config: Record<string, string>;
     secretKeys?: string[];
+    /** Outputs of referenced stacks, by stack name (a team's platform). @default {} */
+    stackReferences?: Record<string, Record<string, unknown>>;
     program: () => T | Promise<T>;
 }): Promise<{ outputs: Record<string, unknown>; resources: ResourceRecord[]; warnings: string[] }> {
     installMocks(opts.project, opts.stack);
     recorder.reset(opts.config["aws:region"] ?? "us-east-1");
+    for (const [stack, outputs] of Object.entries(opts.stackReferences ?? {})) recorder.stackReferences.set(stack, outputs);
     pulumi.runtime.setAllConfig(opts.config, opts.secretKeys ?? []);
     // Without an engine, pulumi.log.warn prints "warning: [runtime] ..." to the console
     // (@pulumi/pulumi log/index.ts). Collect them instead: the plan lists them in its

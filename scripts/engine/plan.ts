@@ -10,7 +10,8 @@ import { stringify } from "yaml";
 import { COST_KEY, deployStack } from "../../components/stack";
 import { CostEstimate } from "../../capacity/cost";
 import { expectedSummary } from "../../capacity/sim/report/summary";
-import { loadStackConfig } from "../../stacks/load";
+import { loadStack } from "../../stacks/load";
+import { PLATFORM_OUTPUT } from "../../stacks/platformOutputs";
 import { PROJECT } from "../../stacks/schema";
 import { ResourceRecord, runProgram } from "./mocks";
 import { readStackFile } from "./stackFile";
@@ -24,6 +25,13 @@ export interface PlanResult {
     readonly placeholders: string[];
     /** pulumi.log.warn messages of the program run. */
     readonly warnings: string[];
+    /** A team stack's platform: the stack it names and the plan its outputs came from. */
+    readonly platform?: { readonly stack: string; readonly file: string };
+}
+
+export interface PlanOptions {
+    /** A team stack's platform and its planned outputs (scripts/engine/platformPlan.ts). */
+    readonly platform?: { readonly stack: string; readonly reference: string; readonly file: string; readonly outputs: Record<string, unknown> };
 }
 
 /** Kubernetes object types, as opposed to providers and Helm releases (which are not objects). */
@@ -42,14 +50,15 @@ export function manifestFileName(m: Record<string, unknown>): string {
     return `${safe(String(m.kind).toLowerCase())}-${safe(meta.namespace ?? "_cluster")}-${safe(meta.name ?? "unnamed")}.yaml`;
 }
 
-export async function planStack(root: string, stack: string): Promise<PlanResult> {
+export async function planStack(root: string, stack: string, opts: PlanOptions = {}): Promise<PlanResult> {
     const file = readStackFile(root, stack, PROJECT);
     const { outputs, resources, warnings } = await runProgram({
         project: PROJECT,
         stack,
         config: file.config,
         secretKeys: file.secretKeys,
-        program: () => deployStack(loadStackConfig()),
+        stackReferences: opts.platform ? { [opts.platform.reference]: opts.platform.outputs } : {},
+        program: async () => deployStack(await loadStack()),
     });
     const { [COST_KEY]: cost, ...stackOutputs } = outputs;
     return {
@@ -60,6 +69,7 @@ export async function planStack(root: string, stack: string): Promise<PlanResult
         outputs: stackOutputs,
         placeholders: file.placeholders,
         warnings,
+        ...(opts.platform ? { platform: { stack: opts.platform.stack, file: opts.platform.file } } : {}),
     };
 }
 
@@ -74,6 +84,10 @@ export function writePlan(result: PlanResult, outDir: string): void {
     const resources = result.resources.map(({ type, name, parent, inputs, options }) => ({ type, name, parent: parent ?? null, inputs, options }));
     fs.writeFileSync(path.join(outDir, "resources.json"), JSON.stringify(resources, null, 2) + "\n");
     fs.writeFileSync(path.join(outDir, "cost.json"), JSON.stringify(result.cost, null, 2) + "\n");
+    // A platform's outputs, for its team stacks' plans (the `platform` output; nothing secret is in it).
+    const outputsFile = path.join(outDir, "outputs.json");
+    if (result.outputs[PLATFORM_OUTPUT] !== undefined) fs.writeFileSync(outputsFile, JSON.stringify({ [PLATFORM_OUTPUT]: result.outputs[PLATFORM_OUTPUT] }, null, 2) + "\n");
+    else fs.rmSync(outputsFile, { force: true });
 }
 
 export function summarize(result: PlanResult, outDir: string): string {
@@ -86,9 +100,11 @@ export function summarize(result: PlanResult, outDir: string): string {
     const types = new Set(result.resources.map((r) => r.type)).size;
     const lines = [
         `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
+        ...(result.platform ? [`  platform: '${result.platform.stack}', outputs from ${path.relative(process.cwd(), result.platform.file) || result.platform.file}`] : []),
         `  resources: ${result.resources.length} of ${types} types (${[...byProvider].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([p, n]) => `${p} ${n}`).join(", ")}); Kubernetes objects: ${result.manifests.length}`,
         `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
         ...wrapList("    floor = ", floorParts(result.cost, usd)),
+        ...floorChoiceLines(result.cost, usd),
         ...(result.cost.expected ? expectedSummary(result.cost.expected) : []),
     ];
     const limits = result.cost.expected?.gatewayLimits;
@@ -98,13 +114,15 @@ export function summarize(result: PlanResult, outDir: string): string {
         );
     }
     if (result.cost.expected) lines.push(...coldStartSummaryLines(result.cost.expected));
+    const expects = result.outputs.expectsOnCluster;
+    if (Array.isArray(expects)) lines.push(`  expects on the existing cluster (it creates none of these):`, ...expects.map((e) => `    - ${e}`));
     for (const w of result.warnings) lines.push(`  warning: ${w}`);
     if (result.placeholders.length > 0) {
         lines.push(
             `  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a placeholder was used (kept secret: "[secret]" in the output)`,
         );
     }
-    lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json)`);
+    lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json${result.outputs[PLATFORM_OUTPUT] !== undefined ? ", outputs.json: what its team stacks read" : ""})`);
     return lines.join("\n");
 }
 
@@ -113,6 +131,22 @@ export function floorParts(cost: CostEstimate, usd: (n: number) => string): stri
     return [...cost.floor]
         .sort((a, b) => b.usdPerMonth - a.usdPerMonth)
         .map((l) => `${l.item.replace(/ \([^)]*\)$/, "")}${l.quantity === 1 ? "" : ` x${l.quantity}`} ${usd(l.usdPerMonth)}`);
+}
+
+/**
+ * How the floor's system nodes were chosen (sized from their pods' requests, cost.json systemNodes) and
+ * the cheaper floors considered but not taken, each with its price (cost.json floorOptions says why).
+ */
+export function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string): string[] {
+    const lines: string[] = [];
+    const sized = cost.systemNodes;
+    if (sized) {
+        const r = sized.requests;
+        lines.push(`    system nodes: ${sized.nodes} x ${sized.instanceType}, the cheapest that holds what runs on them (${r.cpu} CPU, ${r.memoryMiB} MiB in ${r.pods} pods requested; cost.json systemNodes)`);
+    }
+    const notTaken = (cost.floorOptions ?? []).filter((o) => !o.taken);
+    if (notTaken.length > 0) lines.push("    cheaper floors not taken (cost.json floorOptions says why):", ...notTaken.map((o) => `      ${o.option}: ${usd(o.usdPerMonth)} instead of ${usd(o.insteadUsdPerMonth)}`));
+    return lines;
 }
 
 /** `parts` joined with " + " after `head`, wrapped to `width` columns with continuation lines aligned under the first part. */

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import type { PlannedBill } from "../../capacity/bill/sharedMonth";
 
 export interface PlanResource {
     readonly type: string;
@@ -13,9 +14,26 @@ export interface PlanResource {
     readonly options: Record<string, unknown>;
 }
 
+/** A team's month in a plan's cost.json (`bill`, capacity/bill/sharedMonth.ts PlannedBill): what the team pays, in parts. */
+export type TeamBill = Pick<PlannedBill, "team" | "usdPerMonth" | "ownGpuUsdPerMonth" | "sharedPoolsUsdPerMonth" | "floorShareUsdPerMonth">;
+
 export interface PlanSnapshot {
     readonly resources: PlanResource[];
-    readonly cost: { floorUsdPerMonth: number; ceilingUsdPerMonth: number; expected: null | { usdPerMonth?: number } };
+    readonly cost: { floorUsdPerMonth: number; ceilingUsdPerMonth: number; expected: null | { usdPerMonth?: number }; bill?: TeamBill };
+}
+
+/** Cost change per team: every team a plan bills (team stacks' cost.json `bill`), base against head. */
+export interface TeamCostDiff {
+    readonly team: string;
+    readonly base: TeamBill | null;
+    readonly head: TeamBill | null;
+}
+
+export function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
+    const bills = (plans: ReadonlyMap<string, PlanSnapshot>) => new Map([...plans.values()].flatMap((p) => (p.cost.bill ? [[p.cost.bill.team, p.cost.bill] as const] : [])));
+    const b = bills(base);
+    const h = bills(head);
+    return [...new Set([...b.keys(), ...h.keys()])].sort().map((team) => ({ team, base: b.get(team) ?? null, head: h.get(team) ?? null }));
 }
 
 export interface Change {
@@ -98,9 +116,17 @@ const SYMBOL = { added: "➕ added", changed: "✏️ changed", removed: "➖ re
 export const COMMENT_MARKER = "<!-- gpuserve-plan-diff -->";
 const MAX_FIELDS = 6;
 
-export function renderMarkdown(diffs: StackDiff[]): string {
+export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): string {
     const total = diffs.reduce((n, d) => n + d.changes.length, 0);
     const out = [COMMENT_MARKER, `## Offline plan: ${diffs.length} stack${diffs.length === 1 ? "" : "s"}, ${total} change${total === 1 ? "" : "s"}`, ""];
+    if (teams.length > 0) {
+        out.push("### Cost per team (USD/month)", "", "| team | base | head | delta | head: own GPU | shared pools | floor share |", "|---|---:|---:|---:|---:|---:|---:|");
+        for (const t of teams) {
+            const h = t.head;
+            out.push(`| ${t.team} | ${usd(t.base?.usdPerMonth ?? null)} | ${usd(h?.usdPerMonth ?? null)} | ${delta(t.base?.usdPerMonth ?? null, h?.usdPerMonth ?? null)} | ${usd(h?.ownGpuUsdPerMonth ?? null)} | ${usd(h?.sharedPoolsUsdPerMonth ?? null)} | ${usd(h?.floorShareUsdPerMonth ?? null)} |`);
+        }
+        out.push("");
+    }
     for (const d of diffs) {
         if (d.only) {
             out.push(`### ${d.stack}`, "", d.only === "head" ? "New stack in this pull request." : "Stack removed in this pull request.", "");
@@ -140,15 +166,18 @@ export function readPlans(dir: string): Map<string, PlanSnapshot> {
     return plans;
 }
 
-export function diffPlanDirs(baseDir: string, headDir: string): StackDiff[] {
+export function diffPlanDirs(baseDir: string, headDir: string): { stacks: StackDiff[]; teams: TeamCostDiff[] } {
     const base = readPlans(baseDir);
     const head = readPlans(headDir);
     if (base.size === 0 && head.size === 0) throw new Error(`no plans in ${baseDir} or ${headDir} (expected resources.json and cost.json)`);
     const stacks = [...new Set([...base.keys(), ...head.keys()])].sort();
-    return stacks.map((s) => {
-        const b = base.get(s);
-        const h = head.get(s);
-        if (!b || !h) return { stack: s, changes: [], cost: [], only: b ? "base" : "head" };
-        return diffStack(s, b, h);
-    });
+    return {
+        stacks: stacks.map((s) => {
+            const b = base.get(s);
+            const h = head.get(s);
+            if (!b || !h) return { stack: s, changes: [], cost: [], only: b ? "base" : "head" };
+            return diffStack(s, b, h);
+        }),
+        teams: diffTeamBills(base, head),
+    };
 }

@@ -11,6 +11,7 @@ import { ConfigError, closest } from "../../stacks/errors";
 import { rawStackConfig } from "../../stacks/load";
 import { offlinePlaceholder } from "../../stacks/secrets";
 import { StackConfig, parseStackConfig } from "../../stacks/validate";
+import type { PlatformOutputs } from "../../stacks/platformOutputs";
 
 export interface StackFile {
     readonly config: Record<string, string>;
@@ -74,12 +75,13 @@ export function readStackFile(root: string, stack: string, project: string): Sta
 
 /**
  * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine (compare,
- * dev): the same keys, defaults and errors as the program's own load.
+ * dev): the same keys, defaults and errors as the program's own load. `platformFor` gives a team
+ * stack its platform's outputs (compare: the platform's plan or the team's existingCluster).
  */
-export function stackConfigFromFile(root: string, stack: string, project: string): StackConfig {
+export function stackConfigFromFile(root: string, stack: string, project: string, platformFor?: (raw: Record<string, unknown>) => PlatformOutputs | undefined): StackConfig {
     const file = readStackFile(root, stack, project);
     const { raw, issues } = rawStackConfig(file.config);
     if (issues.length > 0) throw new ConfigError(issues);
     if (raw.environment === undefined) raw.environment = stack;
-    return parseStackConfig(raw);
+    return parseStackConfig(raw, platformFor?.(raw));
 }

@@ -14,7 +14,7 @@
  * tabulated in SkyPilot's catalog, skypilot-org/skypilot-catalog catalogs/v7/aws/vms.csv at commit
  * 001367d22a0033fac286a8c71aeac7109e431bcb (2026-12-04; column Price, one row per zone, equal
  * across a region's zones). Its us-east-1 rows equal the prices above for every g5, g6, g6e,
- * t3 and m type, which is why it is trusted for the other regions. Left unpriced on purpose
+ * t3, c6i and m type, which is why it is trusted for the other regions. Left unpriced on purpose
  * (validation then says so and asks for `prices.instances`):
  *  - g6.xlarge and g6e.xlarge in eu-west-1: not offered there (no row);
  *  - p4d.24xlarge outside the US and p4de.24xlarge everywhere but the US: that table still lists
@@ -40,6 +40,8 @@ export interface InstanceSpec {
     };
     /** On-demand USD/hour by region. */
     readonly usdPerHour: Readonly<Record<string, number>>;
+    /** Graviton (arm64); absent: x86_64. */
+    readonly arm64?: true;
 }
 
 export const PRICE_SOURCE = {
@@ -82,7 +84,12 @@ export const INSTANCE_CATALOG: Readonly<Record<string, InstanceSpec>> = {
     "p4d.24xlarge": { vcpu: 96, memoryGiB: 1152, gpu: { type: "a100-40gb", count: 8, memoryGiB: 40 }, usdPerHour: priced(21.96) },
     "p4de.24xlarge": { vcpu: 96, memoryGiB: 1152, gpu: { type: "a100-80gb", count: 8, memoryGiB: 80 }, usdPerHour: priced(27.45) },
     // --- CPU: system node group ---
+    // c6i.large, m6i.xlarge and m7g.large: vms.csv rows read at the same commit (their us-east-1 rows equal the US prices here).
     "t3.large": { vcpu: 2, memoryGiB: 8, usdPerHour: priced(0.0832, [0.0912, 0.096, 0.0864, 0.1088]) },
+    "c6i.large": { vcpu: 2, memoryGiB: 4, usdPerHour: priced(0.085, [0.0912, 0.097, 0.091, 0.107]) },
+    "m6i.xlarge": { vcpu: 4, memoryGiB: 16, usdPerHour: priced(0.192, [0.214, 0.23, 0.204, 0.248]) },
+    // Graviton: priced for the floor's options (cost.json floorOptions); the system node group is x86_64 (stacks/systemNodes.ts).
+    "m7g.large": { vcpu: 2, memoryGiB: 8, usdPerHour: priced(0.0816, [0.091, 0.0978, 0.0867, 0.1054]), arm64: true },
     "m6i.large": { vcpu: 2, memoryGiB: 8, usdPerHour: priced(0.096, [0.107, 0.115, 0.102, 0.124]) },
     "m7i.large": { vcpu: 2, memoryGiB: 8, usdPerHour: priced(0.1008, [0.11235, 0.12075, 0.1071, 0.1302]) },
     "m7i.xlarge": { vcpu: 4, memoryGiB: 16, usdPerHour: priced(0.2016, [0.2247, 0.2415, 0.2142, 0.2604]) },
@@ -107,6 +114,8 @@ export const DEFAULT_INSTANCE_TYPES: Readonly<Record<GpuType, readonly string[]>
 export const AWS_PRICES = {
     /** Regions these figures hold for (the same in both); elsewhere they are an approximation the plan states. */
     regions: ["us-east-1", "us-west-2"] as readonly string[],
+    /** An interface VPC endpoint per AZ per hour, before data (https://aws.amazon.com/privatelink/pricing/, us-east-1). */
+    vpcInterfaceEndpointPerAzHour: 0.01,
     /** EKS control plane per hour, standard support. Extended support is 0.60. */
     eksControlPlanePerHour: 0.1,
     natGatewayPerHour: 0.045,

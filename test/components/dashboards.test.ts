@@ -11,8 +11,8 @@ function expressions(dashboard: any): string[] {
 describe("Grafana dashboards", () => {
     const dashboards = readDashboards();
 
-    it("ships the GPU and serving dashboards as valid JSON with unique uids", () => {
-        assert.deepStrictEqual(Object.keys(dashboards).sort(), ["gpu.json", "serving.json"]);
+    it("ships the GPU, serving and cost-per-team dashboards as valid JSON with unique uids", () => {
+        assert.deepStrictEqual(Object.keys(dashboards).sort(), ["gpu.json", "serving.json", "team-cost.json"]);
         const uids = Object.values(dashboards).map((d) => JSON.parse(d).uid);
         assert.strictEqual(new Set(uids).size, uids.length);
     });
@@ -35,6 +35,17 @@ describe("Grafana dashboards", () => {
         for (const needle of ["gateway_requests_total", "gateway_queue_depth", "histogram_quantile(0.95", "vllm:num_requests_running", "DCGM_FI_DEV_GPU_UTIL", "gpuserve:usd_per_hour"]) {
             assert.ok(all.includes(needle), needle);
         }
+    });
+
+    it("shows the cost per team: month so far, forecast, budget, per hour by pool with the floor share, over the range, by reason; this month by default", () => {
+        const d = JSON.parse(dashboards["team-cost.json"]);
+        const all = expressions(d).join("\n");
+        for (const needle of ["gateway_team_month_usd", "gateway_team_month_forecast_usd", "gateway_team_budget_usd", "gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour", "[$__range]", "gateway_team_attributed_seconds_total"]) {
+            assert.ok(all.includes(needle), needle);
+        }
+        assert.deepStrictEqual(d.time, { from: "now/M", to: "now" }, "opens on this month so far");
+        const byPool = (d.panels as any[]).find((p) => p.targets.some((t: any) => /by \(namespace, team, pool\) \(gpuserve:team_gpu_usd_per_hour/.test(t.expr)));
+        assert.ok(byPool, "no panel splits the GPU cost by pool");
     });
 
     it("shows batch work per pool and team: backlog, running, unfinished, finished by outcome", () => {

@@ -14,7 +14,7 @@ import { GATEWAY_PORT } from "../../components/serving/gateway";
 import { UI_PORT } from "../../components/serving/ui";
 import { VLLM_PORT } from "../../components/serving/workers";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
-import { Endpoint, ExternalEndpoint, NetworkPolicy, PodEndpoint, Traffic, evaluate, inCidr, outsidePod, podsOf, policiesOf, selects } from "../helpers/networkPolicy";
+import { Endpoint, ExternalEndpoint, NetworkPolicy, PodEndpoint, Traffic, allowedSet, evaluate, inCidr, outsidePod, podsOf, policiesOf, selects, weakenings } from "../helpers/networkPolicy";
 import { planSubnets } from "../../components/network/subnets";
 import { parseStackConfig } from "../../stacks/validate";
 import { runStack, stackConfig } from "../helpers/program";
@@ -184,62 +184,6 @@ function intended(w: ReturnType<typeof world>, from: Endpoint, to: Endpoint, t: 
     return { egress, ingress };
 }
 
-/**
- * What each side allows among the endpoints on the probe ports: "egress from -> to port/proto" when the
- * source's policies let it out, "ingress ..." when the destination's let it in. Per side, not only the
- * conjunction, so widening one side is seen even while the other side still blocks (defence in depth).
- */
-function allowedSet(policies: readonly NetworkPolicy[], endpoints: readonly Endpoint[]): Set<string> {
-    const out = new Set<string>();
-    for (const from of endpoints)
-        for (const to of endpoints)
-            for (const t of PROBES) {
-                if (from === to) continue;
-                const v = evaluate(policies, from, to, t);
-                const key = `${from.name} -> ${to.name} ${t.port}/${t.protocol}`;
-                if (v.egress.allowed) out.add(`egress ${key}`);
-                if (v.ingress.allowed) out.add(`ingress ${key}`);
-            }
-    return out;
-}
-
-/** Every way to make one policy weaker: delete it, widen one peer of one rule, drop one rule's port list. */
-function weakenings(policies: readonly NetworkPolicy[]): Array<{ what: string; policies: NetworkPolicy[] }> {
-    const out: Array<{ what: string; policies: NetworkPolicy[] }> = [];
-    const clone = (x: NetworkPolicy[]) => JSON.parse(JSON.stringify(x)) as any[];
-    policies.forEach((p, i) => {
-        const id = `${p.metadata.namespace}/${p.metadata.name}`;
-        out.push({ what: `delete ${id}`, policies: policies.filter((_, j) => j !== i) });
-        for (const dir of ["ingress", "egress"] as const) {
-            const rules: any[] = (p.spec as any)[dir] ?? [];
-            rules.forEach((rule, r) => {
-                const peersKey = dir === "ingress" ? "from" : "to";
-                (rule[peersKey] ?? []).forEach((peer: any, k: number) => {
-                    const wider: any[] = [];
-                    if (peer.ipBlock?.except?.length) wider.push({ label: "drop except", peer: { ipBlock: { cidr: peer.ipBlock.cidr } } });
-                    if (peer.ipBlock && peer.ipBlock.cidr !== "0.0.0.0/0") wider.push({ label: "cidr 0.0.0.0/0", peer: { ipBlock: { ...peer.ipBlock, cidr: "0.0.0.0/0" } } });
-                    if (peer.podSelector && Object.keys(peer.podSelector).length > 0) {
-                        const { podSelector: _drop, ...rest } = peer;
-                        wider.push({ label: "podSelector {}", peer: { ...rest, podSelector: {} } });
-                    }
-                    if (peer.namespaceSelector && Object.keys(peer.namespaceSelector).length > 0) wider.push({ label: "namespaceSelector {}", peer: { ...peer, namespaceSelector: {} } });
-                    for (const w of wider) {
-                        const copy = clone(policies as NetworkPolicy[]);
-                        copy[i].spec[dir][r][peersKey][k] = w.peer;
-                        out.push({ what: `${id} ${dir}[${r}].${peersKey}[${k}]: ${w.label}`, policies: copy });
-                    }
-                });
-                if (rule.ports?.length) {
-                    const copy = clone(policies as NetworkPolicy[]);
-                    delete copy[i].spec[dir][r].ports;
-                    out.push({ what: `${id} ${dir}[${r}]: every port`, policies: copy });
-                }
-            });
-        }
-    });
-    return out;
-}
-
 for (const stack of ["dev", "prod"] as const) {
     describe(`NetworkPolicies of ${stack}, by what they allow`, function () {
         this.timeout(60_000);
@@ -340,11 +284,11 @@ for (const stack of ["dev", "prod"] as const) {
         });
 
         it("changes what is allowed when any one policy is deleted, any one peer widened, or any one rule opened to every port", () => {
-            const base = allowedSet(w.policies, w.endpoints);
+            const base = allowedSet(w.policies, w.endpoints, PROBES);
             const cases = weakenings(w.policies);
             assert.ok(cases.length > w.policies.length, `${cases.length} weakenings of ${w.policies.length} policies`);
             const unnoticed = cases.filter((c) => {
-                const after = allowedSet(c.policies, w.endpoints);
+                const after = allowedSet(c.policies, w.endpoints, PROBES);
                 return after.size === base.size && [...after].every((x) => base.has(x));
             });
             assert.deepStrictEqual(

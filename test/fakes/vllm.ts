@@ -89,6 +89,9 @@ export interface FakeVllm {
     /** Changes the fail mode; `times` limits it to the next N chat requests. */
     setFail(mode: FailMode, opts?: { times?: number; afterTokens?: number }): void;
     setTokenDelay(ms: number): void;
+    /** Holds every chat answer (after its slot is taken) until resume(): a test decides how long requests hold a worker. */
+    pause(): void;
+    resume(): void;
     /** Stops listening and drops every connection (like a killed process). */
     stop(): Promise<void>;
     /** Listens again on the same port. */
@@ -145,6 +148,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
     const requests: RecordedRequest[] = [];
     const counts = { completed: 0, aborted: 0, running: 0, waiting: 0 };
     const slotWaiters: Array<() => void> = [];
+    let paused = false;
+    const pausedWaiters: Array<() => void> = [];
     const sockets = new Set<Socket>();
     let seq = 0;
     let port = options.port ?? 0;
@@ -233,6 +238,7 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         });
         await acquireSlot();
         try {
+            if (paused) await new Promise<void>((r) => pausedWaiters.push(r));
             if (options.serviceTimeMs) await sleep(options.serviceTimeMs);
             const id = `chatcmpl-${++seq}`;
             const created = Math.floor(Date.now() / 1000);
@@ -358,6 +364,13 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         },
         setTokenDelay(ms) {
             tokenDelay = ms;
+        },
+        pause() {
+            paused = true;
+        },
+        resume() {
+            paused = false;
+            for (const r of pausedWaiters.splice(0)) r();
         },
         async stop() {
             const closed = new Promise<void>((r) => server.close(() => r()));

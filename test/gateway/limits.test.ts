@@ -74,8 +74,8 @@ describe("gateway team limits and usage", function () {
         const m = await metrics(gw.url);
         assert.strictEqual(metric(m, "gateway_team_requests_total", { team: "radiology", pool: "a10g", code: "200" }), 2);
         assert.strictEqual(metric(m, "gateway_team_requests_total", { team: "cardiology", pool: "a10g", code: "200" }), 1);
-        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", type: "completion" }), a.json.usage.completion_tokens + streamUsage.completion_tokens);
-        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", type: "prompt" }), a.json.usage.prompt_tokens + streamUsage.prompt_tokens);
-        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "cardiology", pool: "a10g", type: "completion" }), c.json.usage.completion_tokens);
+        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "completion" }), a.json.usage.completion_tokens + streamUsage.completion_tokens);
+        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "prompt" }), a.json.usage.prompt_tokens + streamUsage.prompt_tokens);
+        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "cardiology", pool: "a10g", kind: "completion" }), c.json.usage.completion_tokens);
     });
 });

@@ -30,4 +30,13 @@ describe("validateManifest (the schema helper itself)", () => {
             /1 invalid Kubernetes object\(s\):\nScaledObject\/s/,
         );
     });
+
+    it("validates an IngressClassParams against the CRD of the pinned Load Balancer Controller: types, enums and unknown fields", async () => {
+        const params = (spec: Record<string, unknown>) => ({ apiVersion: "elbv2.k8s.aws/v1beta1", kind: "IngressClassParams", metadata: { name: "p" }, spec });
+        await validateManifest(params({ group: { name: "g" }, scheme: "internet-facing", loadBalancerAttributes: [{ key: "idle_timeout.timeout_seconds", value: "60" }] }));
+        await assert.rejects(validateManifest(params({ scheme: "public" })), /IngressClassParams\/p .*\.spec\.scheme: "public" is not one of internal, internet-facing/);
+        await assert.rejects(validateManifest(params({ groupName: "g" })), /\.spec\.groupName: unknown field/);
+        await assert.rejects(validateManifest(params({ group: {} })), /\.spec\.group\.name: required/);
+        await assert.rejects(validateManifest(params({ loadBalancerAttributes: [{ key: "k", value: 60 }] })), /\.spec\.loadBalancerAttributes\[0\]\.value: expected string, got integer/);
+    });
 });

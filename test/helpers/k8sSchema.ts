@@ -14,7 +14,65 @@ function moduleFor(apiVersion: string): string {
     return `kubernetes-models/${group}/${version}`;
 }
 
+/** One OpenAPI v3 schema node of a CRD (the parts CRDs of the pinned charts use). */
+interface CrdSchema {
+    type?: string;
+    properties?: Record<string, CrdSchema>;
+    additionalProperties?: CrdSchema | boolean;
+    items?: CrdSchema;
+    required?: string[];
+    enum?: unknown[];
+    pattern?: string;
+    minItems?: number;
+}
+
+/**
+ * CRDs with no kubernetes-models package, validated against the CRD's own openAPIV3Schema from the
+ * pinned release (test/fixtures: the file says where it comes from). Unknown fields are errors here:
+ * the API server would prune them silently, which is how a misspelt setting is lost.
+ */
+const CRD_SCHEMAS: Record<string, string> = {
+    "elbv2.k8s.aws/v1beta1/IngressClassParams": "../fixtures/lbc/ingressclassparams-v3.5.0.json",
+};
+
+function checkCrd(schema: CrdSchema, value: unknown, at: string, errors: string[]): void {
+    const type = Array.isArray(value) ? "array" : value === null ? "null" : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number") : typeof value;
+    if (schema.type && !(schema.type === type || (schema.type === "number" && type === "integer"))) {
+        errors.push(`${at}: expected ${schema.type}, got ${type}`);
+        return;
+    }
+    if (schema.enum && !schema.enum.includes(value)) errors.push(`${at}: ${JSON.stringify(value)} is not one of ${schema.enum.join(", ")}`);
+    if (schema.pattern && typeof value === "string" && !new RegExp(schema.pattern).test(value)) errors.push(`${at}: does not match ${schema.pattern}`);
+    if (Array.isArray(value)) {
+        if (schema.minItems !== undefined && value.length < schema.minItems) errors.push(`${at}: fewer than ${schema.minItems} items`);
+        value.forEach((v, i) => schema.items && checkCrd(schema.items, v, `${at}[${i}]`, errors));
+    } else if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        for (const r of schema.required ?? []) if (!(r in obj)) errors.push(`${at}.${r}: required`);
+        for (const [k, v] of Object.entries(obj)) {
+            const sub = schema.properties?.[k] ?? (typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined);
+            if (sub) checkCrd(sub, v, `${at}.${k}`, errors);
+            else if (schema.properties && k !== "metadata") errors.push(`${at}.${k}: unknown field`);
+        }
+    }
+}
+
+function crdModel(file: string): ModelClass {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const schema = (require(file) as { openAPIV3Schema: CrdSchema }).openAPIV3Schema;
+    return class {
+        constructor(private readonly data: Record<string, unknown>) {}
+        validate(): void {
+            const errors: string[] = [];
+            checkCrd(schema, this.data, "", errors);
+            if (errors.length > 0) throw new Error(errors.join("; "));
+        }
+    };
+}
+
 export async function schemaFor(apiVersion: string, kind: string): Promise<ModelClass> {
+    const crd = CRD_SCHEMAS[`${apiVersion}/${kind}`];
+    if (crd) return crdModel(crd);
     let mod: Record<string, unknown>;
     try {
         mod = (await import(moduleFor(apiVersion))) as Record<string, unknown>;

@@ -3,6 +3,8 @@
  * that dashboards and scale policies only query metrics that exist.
  */
 import { BatchMetrics } from "../../gateway/src/batch/metrics";
+import { BillingMetrics } from "../../gateway/src/billing/metrics";
+import { billingRecordingRules } from "../../components/serving/billingRules";
 import { Metrics } from "../../gateway/src/metrics";
 import { costRecordingRules } from "../../components/addons/monitoring";
 
@@ -23,12 +25,18 @@ export const DCGM_METRICS = [
 export async function gatewayMetricNames(): Promise<string[]> {
     const metrics = new Metrics();
     new BatchMetrics(metrics); // registered when the gateway config has a batch section
+    new BillingMetrics(metrics); // registered by every gateway (billing/index.ts)
     const json = await metrics.registry.getMetricsAsJSON();
     return json.flatMap((m) => (m.type === ("histogram" as unknown) ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name]));
 }
 
 /** Recording rules the stack defines itself. */
-export const RECORDING_RULES = [...new Set(costRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record))];
+export const RECORDING_RULES = [
+    ...new Set([
+        ...costRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record),
+        ...billingRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, floorNodes: 0, workerPools: ["p"] }], 1, "serving").map((r) => r.record),
+    ]),
+];
 
 export async function knownMetricNames(): Promise<Set<string>> {
     return new Set([...VLLM_METRICS, ...DCGM_METRICS, ...(await gatewayMetricNames()), ...RECORDING_RULES]);

@@ -202,3 +202,61 @@ export function podsOf(objects: readonly any[], ipFor: (name: string, index: num
 export function outsidePod(name: string, namespace: string, labels: Record<string, string>, ip: string, ports: PodEndpoint["ports"] = []): PodEndpoint {
     return { kind: "pod", name: `${namespace}/${name}`, namespace, namespaceLabels: { "kubernetes.io/metadata.name": namespace }, labels, ip, ports };
 }
+
+// --- mutation testing of policies (issue 22; team isolation, issue 25) ---------------------------------------
+
+/**
+ * What each side allows among the endpoints on the probe ports: "egress from -> to port/proto" when the
+ * source's policies let it out, "ingress ..." when the destination's let it in. Per side, not only the
+ * conjunction, so widening one side is seen even while the other side still blocks (defence in depth).
+ */
+export function allowedSet(policies: readonly NetworkPolicy[], endpoints: readonly Endpoint[], probes: readonly Traffic[]): Set<string> {
+    const out = new Set<string>();
+    for (const from of endpoints)
+        for (const to of endpoints)
+            for (const t of probes) {
+                if (from === to) continue;
+                const v = evaluate(policies, from, to, t);
+                const key = `${from.name} -> ${to.name} ${t.port}/${t.protocol}`;
+                if (v.egress.allowed) out.add(`egress ${key}`);
+                if (v.ingress.allowed) out.add(`ingress ${key}`);
+            }
+    return out;
+}
+
+/** Every way to make one policy weaker: delete it, widen one peer of one rule, drop one rule's port list. */
+export function weakenings(policies: readonly NetworkPolicy[]): Array<{ what: string; policies: NetworkPolicy[] }> {
+    const out: Array<{ what: string; policies: NetworkPolicy[] }> = [];
+    const clone = (x: NetworkPolicy[]) => JSON.parse(JSON.stringify(x)) as any[];
+    policies.forEach((p, i) => {
+        const id = `${p.metadata.namespace}/${p.metadata.name}`;
+        out.push({ what: `delete ${id}`, policies: policies.filter((_, j) => j !== i) });
+        for (const dir of ["ingress", "egress"] as const) {
+            const rules: any[] = (p.spec as any)[dir] ?? [];
+            rules.forEach((rule, r) => {
+                const peersKey = dir === "ingress" ? "from" : "to";
+                (rule[peersKey] ?? []).forEach((peer: any, k: number) => {
+                    const wider: any[] = [];
+                    if (peer.ipBlock?.except?.length) wider.push({ label: "drop except", peer: { ipBlock: { cidr: peer.ipBlock.cidr } } });
+                    if (peer.ipBlock && peer.ipBlock.cidr !== "0.0.0.0/0") wider.push({ label: "cidr 0.0.0.0/0", peer: { ipBlock: { ...peer.ipBlock, cidr: "0.0.0.0/0" } } });
+                    if (peer.podSelector && Object.keys(peer.podSelector).length > 0) {
+                        const { podSelector: _drop, ...rest } = peer;
+                        wider.push({ label: "podSelector {}", peer: { ...rest, podSelector: {} } });
+                    }
+                    if (peer.namespaceSelector && Object.keys(peer.namespaceSelector).length > 0) wider.push({ label: "namespaceSelector {}", peer: { ...peer, namespaceSelector: {} } });
+                    for (const w of wider) {
+                        const copy = clone(policies as NetworkPolicy[]);
+                        copy[i].spec[dir][r][peersKey][k] = w.peer;
+                        out.push({ what: `${id} ${dir}[${r}].${peersKey}[${k}]: ${w.label}`, policies: copy });
+                    }
+                });
+                if (rule.ports?.length) {
+                    const copy = clone(policies as NetworkPolicy[]);
+                    delete copy[i].spec[dir][r].ports;
+                    out.push({ what: `${id} ${dir}[${r}]: every port`, policies: copy });
+                }
+            });
+        }
+    });
+    return out;
+}

@@ -3,7 +3,7 @@ import * as path from "path";
 import { COST_KEY, deployStack } from "../../components/stack";
 import { CallRecord, ResourceRecord, callOverrides, recorder, runProgram } from "../../scripts/engine/mocks";
 import { readStackFile } from "../../scripts/engine/stackFile";
-import { loadStackConfig } from "../../stacks/load";
+import { loadStack } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
@@ -66,20 +66,24 @@ interface Rendered {
  */
 const renders = new Map<string, Promise<Rendered>>();
 
-async function render(flat: Record<string, string>, secretKeys: string[]): Promise<Rendered> {
+async function render(flat: Record<string, string>, secretKeys: string[], stackReferences: Record<string, Record<string, unknown>>): Promise<Rendered> {
     const { outputs, resources, warnings } = await runProgram({
         project: PROJECT,
         stack: "test",
         config: flat,
         secretKeys,
-        program: () => deployStack(loadStackConfig()),
+        stackReferences,
+        program: async () => deployStack(await loadStack()),
     });
     const { [COST_KEY]: _cost, ...stackOutputs } = outputs;
     return { resources, outputs: stackOutputs, warnings, calls: [...recorder.calls] };
 }
 
-/** Runs deployStack with this config (keys without the gpuserve: prefix, except aws:*). */
-export async function runStack(config: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<StackRun> {
+/**
+ * Runs deployStack with this config (keys without the gpuserve: prefix, except aws:*). A team stack's
+ * platform outputs come in `stackReferences` (stack reference name -> the platform's stack outputs).
+ */
+export async function runStack(config: Record<string, unknown>, secrets: Record<string, string> = {}, stackReferences: Record<string, Record<string, unknown>> = {}): Promise<StackRun> {
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries({ environment: "test", ...config })) {
         flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
@@ -88,11 +92,11 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
     const secretKeys = Object.keys(secrets).map((k) => `${PROJECT}:${k}`);
     let rendered: Promise<Rendered>;
     if (callOverrides.size > 0) {
-        rendered = render(flat, secretKeys);
+        rendered = render(flat, secretKeys, stackReferences);
     } else {
-        const key = JSON.stringify([flat, secretKeys]);
+        const key = JSON.stringify([flat, secretKeys, stackReferences]);
         if (!renders.has(key)) {
-            const r = render(flat, secretKeys);
+            const r = render(flat, secretKeys, stackReferences);
             renders.set(key, r);
             r.catch(() => renders.delete(key));
         }

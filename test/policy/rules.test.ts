@@ -2,7 +2,8 @@ import * as assert from "assert";
 import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { POLICIES, costAllocationTags, gpuPoolsScaleFromZero, helmVersionsPinned, isPinnedImage, noOpenEndpointInProd, pinnedImages, workersRequestOneGpu } from "../../policy/rules";
 import { ResourceRecord } from "../../scripts/engine/mocks";
-import { runStack, stackConfig } from "../helpers/program";
+import { StackRun, runStack, stackConfig } from "../helpers/program";
+import { TEAMS, exampleConfig, platformOutputsOf, renderPlatform, renderTeam } from "../helpers/teams";
 
 /** The engine's view of a planned resource, as a policy sees it. */
 function argsOf(r: ResourceRecord, provider?: ResourceRecord): ResourceValidationArgs {
@@ -27,7 +28,24 @@ function violations(policy: ResourceValidationPolicy, args: ResourceValidationAr
 const resource = (type: string, inputs: Record<string, unknown>): ResourceRecord => ({ type, name: "x", inputs, options: {}, custom: true });
 const deployment = (container: Record<string, unknown>) => resource("kubernetes:apps/v1:Deployment", { spec: { template: { spec: { containers: [{ name: "c", ...container }] } } } });
 
+/** Every violation of every rule on a rendered stack. */
+function allViolations(run: StackRun): string[] {
+    const provider = run.resources.find((r) => r.type === "pulumi:providers:aws")!;
+    const found: string[] = [];
+    for (const r of run.resources) {
+        for (const p of POLICIES) found.push(...violations(p, argsOf(r, r.type.startsWith("aws:") ? provider : undefined)).map((v) => `${p.name} on ${r.type} ${r.name}: ${v}`));
+    }
+    return found;
+}
+
 describe("policy pack", () => {
+    it("passes every rule on the lab platform and its three team stacks", async function () {
+        this.timeout(120_000);
+        const lab = await renderPlatform();
+        assert.deepStrictEqual(allViolations(lab), []);
+        for (const t of TEAMS) assert.deepStrictEqual(allViolations(await renderTeam(exampleConfig(t), platformOutputsOf(lab))), [], t);
+    });
+
     for (const stack of ["dev", "prod"]) {
         it(`passes every rule on the ${stack} plan`, async () => {
             const run = await runStack(stackConfig(stack), { gatewayApiKeys: JSON.stringify([{ team: "t", key: "0123456789abcdef0123456789abcdef" }]) });

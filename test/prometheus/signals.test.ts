@@ -181,7 +181,8 @@ for (const plan of PLAN_CASES) {
                     const results = await evaluateAll(w);
                     assertNoErrors(results);
                     const out: string[] = [];
-                    for (const r of results.filter((x) => x.samples === 0)) {
+                    // Alert conditions have data only while they fire (the budget alerts are tested under promtool).
+                    for (const r of results.filter((x) => x.samples === 0 && x.e.kind !== "alert")) {
                         const names = promqlMetricNames(r.e.expr);
                         const lazy = r.e.kind === "panel" && names.length > 0 && names.every((n) => gatewayNames.has(n)) && (await Promise.all(names.map(unseen))).every(Boolean);
                         if (!lazy) out.push(`${r.e.source}: ${r.e.expr}`);

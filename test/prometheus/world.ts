@@ -27,7 +27,8 @@ export const INTERVAL = "500ms";
 export interface Expression {
     /** Where it comes from: "trigger worker-x/demand", "rule gpuserve:usd_per_hour", "serving.json: P95 latency". */
     readonly source: string;
-    readonly kind: "trigger" | "rule" | "panel";
+    /** "alert": an alerting rule's condition, which has data only while it fires. */
+    readonly kind: "trigger" | "rule" | "alert" | "panel";
     /** Panels: the unit they show. */
     readonly unit?: string;
     /** As Prometheus receives it. */
@@ -78,7 +79,8 @@ export class World {
     static async start(label: string, run: StackRun, cfg: StackConfig, holdLimit: number): Promise<World> {
         const gwCfg = gatewayConfig(cfg, [{ team: "radiology", key: KEY }]) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
         const gateway = await startGateway(
-            { ...gwCfg, queue: { ...gwCfg.queue, maxDepth: holdLimit }, health: FAST_HEALTH, logLevel: "silent" } as GatewayConfigInput,
+            // A budget for the team, so the budget panels and alerts have their series.
+            { ...gwCfg, queue: { ...gwCfg.queue, maxDepth: holdLimit }, health: FAST_HEALTH, logLevel: "silent", limits: { ...gwCfg.limits, teams: { radiology: { budgetUsdPerMonth: 1000 } } } } as GatewayConfigInput,
             {
                 port: 0,
                 host: "127.0.0.1",
@@ -123,7 +125,7 @@ export class World {
         const poolNames = [...this.pools.keys()];
         return [
             ...triggers(this.run.resources).map((t) => ({ source: `trigger ${t.scaledObject}/${t.name}`, kind: "trigger" as const, expr: t.query })),
-            ...rules(this.run.resources).map((r) => ({ source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`, kind: "rule" as const, expr: r.expr })),
+            ...rules(this.run.resources).map((r) => ({ source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`, kind: r.alert ? ("alert" as const) : ("rule" as const), expr: r.expr })),
             ...panelQueries(this.run.resources).map((p) => ({ source: `${p.dashboard}: ${p.panel}`, kind: "panel" as const, unit: p.unit, expr: grafanaToPromQL(p.expr, { pool: poolNames }) })),
         ];
     }
@@ -161,11 +163,14 @@ export class World {
     async ready(): Promise<void> {
         const targets = this.jobs.reduce((n, j) => n + j.targetsFor(this.pods()).length, 0);
         await eventually(`${targets} targets up`, async () => (await this.prometheus.query("count(up == 1)")).samples[0]?.value ?? 0, (n) => n === targets);
+        // Two scrapes of every target, so rules on rate() have a value (a minute after a start in the cluster).
+        await eventually(`${targets} targets scraped twice`, async () => (await this.prometheus.query("count(rate(up[5m]))")).samples[0]?.value ?? 0, (n) => n === targets);
+        const since = Date.now();
         await eventually(
-            "every rule group evaluated",
+            "every rule group evaluated since",
             async () => {
                 const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ name: string; lastEvaluation: string }> } };
-                return body.data.groups.filter((g) => g.lastEvaluation.startsWith("0001-")).map((g) => g.name);
+                return body.data.groups.filter((g) => Date.parse(g.lastEvaluation) <= since).map((g) => g.name);
             },
             (pending) => pending.length === 0,
         );

@@ -74,7 +74,13 @@ describe("npm run plan (end to end)", () => {
             const amounts = floorLines.join(" ").match(/\$[\d,]+\.\d\d/g)!.map((a) => Number(a.slice(1).replace(/,/g, "")));
             assert.strictEqual(amounts.length, cost.floor.length, floorLines.join("\n"));
             assert.ok(Math.abs(amounts.reduce((a, b) => a + b, 0) - cost.floorUsdPerMonth) < 0.01 * cost.floor.length, floorLines.join("\n"));
-            assert.match(floorLines[0], /^ {4}floor = system nodes m7i\.\w+ x\d \$/);
+            assert.ok(floorLines[0].startsWith(`    floor = system nodes ${cost.systemNodes.instanceType} x${cost.systemNodes.nodes} $`), floorLines[0]);
+            // How the system nodes were sized, and every cheaper floor not taken with both prices (cost.json says why).
+            assert.ok(r.stdout.includes(`    system nodes: ${cost.systemNodes.nodes} x ${cost.systemNodes.instanceType}, the cheapest that holds what runs on them (${cost.systemNodes.requests.cpu} CPU,`), r.stdout);
+            const notTaken = cost.floorOptions.filter((o: any) => !o.taken);
+            assert.ok(notTaken.length >= 2, JSON.stringify(cost.floorOptions));
+            const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+            for (const o of notTaken) assert.ok(r.stdout.includes(`\n      ${o.option}: ${usd(o.usdPerMonth)} instead of ${usd(o.insteadUsdPerMonth)}\n`), o.option);
             assert.ok(
                 r.stdout.includes(`  gateway: holds a request up to ${cost.expected.gatewayLimits.maxWaitSeconds} s for a worker to start (serving.gateway.maxWaitSeconds)`),
                 r.stdout,
@@ -102,15 +108,17 @@ describe("npm run plan (end to end)", () => {
         });
     }
 
-    it("prices the dev floor from its parts: control plane, NAT, ALB, two system nodes and the cold-start caches", () => {
+    it("prices the dev floor from its parts: control plane, NAT, ALB, two system nodes sized from their requests and the cold-start caches", () => {
         const { cost } = readPlan(path.join(tmp, "dev"));
         // Caches at rest: S3 (4.3 GiB of Qwen3-VL-2B weights + 0.5 GB compile cache) at $0.023/GB-month, the ~35 GB image snapshot at $0.05/GB-month.
         const caches = (4.3 * 1.073741824 + 0.5) * 0.023 + 35 * 0.05;
-        // 730 h x (0.10 EKS + 0.045 NAT + 0.0225 ALB + 2 x 0.1008 m7i.large)
-        assert.strictEqual(cost.floorUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 2 * 0.1008) + caches) * 100) / 100);
+        // 730 h x (0.10 EKS + 0.045 NAT + 0.0225 ALB + 2 x 0.085 c6i.large): the system pods' requests fit two c6i.large
+        // (test/stacks/systemNodes.test.ts has the arithmetic); before issue 25 the floor had 2 x 0.1008 m7i.large.
+        assert.strictEqual(cost.floorUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 2 * 0.085) + caches) * 100) / 100);
+        assert.deepStrictEqual([cost.systemNodes.instanceType, cost.systemNodes.nodes], ["c6i.large", 2]);
         assert.ok(cost.floor.some((l: any) => /^S3 weights/.test(l.item)) && cost.floor.some((l: any) => /^EBS snapshot/.test(l.item)), JSON.stringify(cost.floor));
-        // ceiling: 3 system nodes + 2 g5.xlarge spot nodes at 60 % off, each with its 400 MiB/s volume ($0.04 per MiB/s-month over 125, not discounted)
-        assert.strictEqual(cost.ceilingUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + 2 * 1.006 * 0.4) + 2 * 275 * 0.04 + caches) * 100) / 100);
+        // ceiling: 4 system nodes (the derived maxSize) + 2 g5.xlarge spot nodes at 60 % off, each with its 400 MiB/s volume ($0.04 per MiB/s-month over 125, not discounted)
+        assert.strictEqual(cost.ceilingUsdPerMonth, Math.round((730 * (0.1 + 0.045 + 0.0225 + 4 * 0.085 + 2 * 1.006 * 0.4) + 2 * 275 * 0.04 + caches) * 100) / 100);
     });
 
     it("exits 1 with the config error on stderr and writes nothing for a bad config", () => {

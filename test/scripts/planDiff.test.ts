@@ -37,12 +37,14 @@ describe("npm run plan:diff", () => {
         // (2 x 275 MiB/s x $0.04 = 22.00), each side rounded to cents.
         // Plus the cold-start caches at rest (capacity/cacheCost.ts): S3 weights + compile cache, the image snapshot.
         const caches = (4.3 * 1.073741824 + 0.5) * 0.023 + 35 * 0.05;
-        const ceiling = (gpuNodes: number) => Math.round((730 * (0.1 + 0.045 + 0.0225 + 3 * 0.1008 + gpuNodes * 1.006 * 0.4) + gpuNodes * 275 * 0.04 + caches) * 100) / 100;
+        // System nodes: two c6i.large at the floor, four (the derived maxSize) at the ceiling (test/scripts/plan.test.ts).
+        const ceiling = (gpuNodes: number) => Math.round((730 * (0.1 + 0.045 + 0.0225 + 4 * 0.085 + gpuNodes * 1.006 * 0.4) + gpuNodes * 275 * 0.04 + caches) * 100) / 100;
+        const floor = Math.round((730 * (0.1 + 0.045 + 0.0225 + 2 * 0.085) + caches) * 100) / 100;
         const money = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2 })}`;
         const pct = (((ceiling(4) - ceiling(2)) / ceiling(2)) * 100).toFixed(1);
         const line = `| ceiling | ${money(ceiling(2))} | ${money(ceiling(4))} | +${money(Math.round((ceiling(4) - ceiling(2)) * 100) / 100)} (+${pct} %) |`;
         assert.ok(md.includes(line), `missing ${line}`);
-        assert.match(md, /\| floor \| \$271\.31 \| \$271\.31 \| 0 \|/);
+        assert.ok(md.includes(`| floor | ${money(floor)} | ${money(floor)} | 0 |`), `missing floor ${money(floor)}`);
         assert.ok(!md.includes("Deployment serving/gateway"), "unchanged objects must not be listed");
     });
 
@@ -55,6 +57,32 @@ describe("npm run plan:diff", () => {
         const empty = fs.mkdtempSync(path.join(tmp, "empty-"));
         const r2 = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), empty, base], { cwd: ROOT, encoding: "utf8" });
         assert.match(r2.stdout, /### dev\n\nNew stack in this pull request\./);
+    });
+
+    it("shows the cost change per team, with the head's parts, for every team a plan bills", () => {
+        const plan = (side: string, stack: string, bill: Record<string, unknown> | undefined) => {
+            const dir = path.join(tmp, `teams-${side}`, stack);
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, "resources.json"), "[]");
+            fs.writeFileSync(path.join(dir, "cost.json"), JSON.stringify({ floorUsdPerMonth: 10, ceilingUsdPerMonth: 20, expected: { usdPerMonth: 15 }, ...(bill ? { bill } : {}) }));
+        };
+        const bill = (team: string, usd: number, own: number, shared: number, floor: number) => ({ team, usdPerMonth: usd, ownGpuUsdPerMonth: own, sharedPoolsUsdPerMonth: shared, floorShareUsdPerMonth: floor });
+        plan("base", "lab", undefined);
+        plan("base", "biology", bill("biology", 120, 40, 0, 80));
+        plan("base", "physics", bill("physics", 100, 0, 20, 80));
+        plan("head", "lab", undefined);
+        plan("head", "biology", bill("biology", 100, 40, 0, 60));
+        plan("head", "physics", bill("physics", 95.5, 0, 35.5, 60));
+        plan("head", "chemistry", bill("chemistry", 150, 90, 0, 60));
+        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), path.join(tmp, "teams-base"), path.join(tmp, "teams-head")], { cwd: ROOT, encoding: "utf8" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        const rows = r.stdout.split("\n").filter((l) => /^\| (biology|chemistry|physics) \|/.test(l));
+        assert.deepStrictEqual(rows, [
+            "| biology | $120.00 | $100.00 | -$20.00 (-16.7 %) | $40.00 | $0.00 | $60.00 |",
+            "| chemistry | n/a | $150.00 | n/a | $90.00 | $0.00 | $60.00 |",
+            "| physics | $100.00 | $95.50 | -$4.50 (-4.5 %) | $0.00 | $35.50 | $60.00 |",
+        ]);
+        assert.ok(r.stdout.indexOf("### Cost per team (USD/month)") < r.stdout.indexOf("### biology"), "the team table comes first");
     });
 
     it("changedPaths lists the leaf paths that differ", () => {

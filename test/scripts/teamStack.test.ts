@@ -25,13 +25,13 @@ describe("a team stack file in the project root (README: team stacks)", function
         if (created) fs.rmSync(file, { force: true });
     });
 
-    it("is listed next to dev and prod when a stack name is wrong (plan and compare)", () => {
+    it("is listed next to the committed stacks (dev, prod, the lab platform and its teams) when a stack name is wrong (plan and compare)", () => {
         const p = spawnSync(tsx, ["scripts/plan.ts", "--stack", "nope", "--out", path.join(os.tmpdir(), "gpuserve-nope")], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(p.status, 1);
-        assert.match(p.stderr, /stacks here: cardiology, dev, prod/);
+        assert.match(p.stderr, /stacks here: biology, cardiology, chemistry, dev, lab, physics, prod/);
         const c = spawnSync(tsx, ["scripts/compare.ts", "nope"], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(c.status, 1);
-        assert.match(c.stderr, /Known stacks: cardiology, dev, prod/);
+        assert.match(c.stderr, /Known stacks: biology, cardiology, chemistry, dev, lab, physics, prod/);
     });
 
 });

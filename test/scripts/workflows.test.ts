@@ -40,7 +40,7 @@ const stepOf = (job: Job, action: string) => job.steps.find((s) => String(s.uses
 describe("GitHub workflows", () => {
     it("all pass the workflow schema validator, and `npm run validate:workflows` checks them one by one", function () {
         this.timeout(60_000);
-        assert.deepStrictEqual(files, ["ci.yml", "deploy.yml", "plan-comment.yml", "plan.yml", "preview.yml"]);
+        assert.deepStrictEqual(files, ["ci.yml", "deploy.yml", "plan-comment.yml", "plan.yml", "preview.yml", "team.yml"]);
         // The npm script runs the validator on each file (it takes one file at a time).
         const npm = spawnSync("npm", ["run", "--silent", "validate:workflows"], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(npm.status, 0, npm.stdout + npm.stderr);
@@ -82,7 +82,7 @@ describe("GitHub workflows", () => {
                 assert.strictEqual(s.with!.policyPacks, "policy", `${f}: every real run applies the policy pack`);
             }
         }
-        assert.strictEqual(steps, 3);
+        assert.strictEqual(steps, 5);
     });
 
     it("runs the README's test command on every push and pull request", () => {
@@ -176,11 +176,32 @@ describe("GitHub workflows", () => {
         assert.match(guard.run!, /exit 1/);
     });
 
+    it("previews or deploys one team stack, by hand, in that team's own environments, one run per team at a time", () => {
+        const t = load("team.yml");
+        assert.deepStrictEqual(triggers("team.yml"), ["workflow_dispatch"], "never on pull_request or push: no secret reaches PR code, a team decides when its stack changes");
+        assert.deepStrictEqual(t.on.workflow_dispatch.inputs.command.options, ["preview", "up"]);
+        const expect = { preview: { env: "team-${{ inputs.team }}-preview", command: "preview" }, deploy: { env: "team-${{ inputs.team }}", command: "up" } };
+        for (const [name, e] of Object.entries(expect)) {
+            const job: Job = t.jobs[name];
+            // The team's own environment: its AWS role (EKS access to its namespace only) and Pulumi token.
+            assert.strictEqual(job.environment, e.env);
+            assert.match(String(job.if), /vars\.GPUSERVE_TEAMS == 'true'/);
+            assert.match(String(job.if), new RegExp(`inputs\\.command == '${e.command}'`));
+            assert.deepStrictEqual(job.concurrency, { group: "gpuserve-team-${{ inputs.team }}", "cancel-in-progress": false });
+            const pulumi = stepOf(job, "pulumi/actions")!;
+            assert.deepStrictEqual([pulumi.with!.command, pulumi.with!["stack-name"]], [e.command, "${{ inputs.team }}"]);
+            assert.notStrictEqual(pulumi.with!.upsert, true);
+            const aws = stepOf(job, "aws-actions/configure-aws-credentials")!;
+            assert.strictEqual(aws.with!["role-to-assume"], "${{ vars.AWS_ROLE_ARN }}");
+            assert.ok(Number(aws.with!["role-duration-seconds"] ?? 3600) >= job["timeout-minutes"]! * 60, `${name}: AWS credentials expire before the job's timeout`);
+        }
+    });
+
     it("docs/deploy.md names every secret, variable and environment the workflows use, and each role's trust", () => {
         const all = files.map(raw).join("\n");
         const names = new Set([...all.matchAll(/(?:vars|secrets)\.([A-Z_]+)/g)].map((m) => m[1]).filter((n) => n !== "GITHUB_TOKEN"));
         for (const n of names) assert.ok(DEPLOY_DOC.includes(`\`${n}\``), `docs/deploy.md does not mention ${n}`);
-        for (const env of ["preview", "dev", "production"]) {
+        for (const env of ["preview", "dev", "production", "team-<team>", "team-<team>-preview"]) {
             assert.ok(DEPLOY_DOC.includes(`repo:<owner>/<repo>:environment:${env}`), `docs/deploy.md: trust of the ${env} role`);
         }
         assert.match(DEPLOY_DOC, /pulumi stack init/);

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { Browser, BrowserContext, chromium, Page } from "playwright-core";
-import { Gateway, GatewayConfigInput, startGateway } from "../../gateway/src/index";
+import { Gateway, GatewayConfigInput, GatewayOptions, startGateway } from "../../gateway/src/index";
 import { FakeVllm, FakeVllmOptions, startFakeVllm } from "../fakes/vllm";
 import { config } from "../gateway/helpers";
 import { freePort } from "../helpers/net";
@@ -44,7 +44,7 @@ export interface Stack {
  * worker yet (call startFake later). Short gateway wait bounds keep cold-start tests fast.
  */
 export async function startStack(
-    opts: { fake?: FakeVllmOptions | null; gateway?: Partial<GatewayConfigInput> | ((upstream: string) => Partial<GatewayConfigInput>) } = {},
+    opts: { fake?: FakeVllmOptions | null; gateway?: Partial<GatewayConfigInput> | ((upstream: string) => Partial<GatewayConfigInput>); gatewayOptions?: GatewayOptions } = {},
 ): Promise<Stack> {
     const port = await freePort();
     let fake: FakeVllm | undefined;
@@ -58,7 +58,7 @@ export async function startStack(
     const cfg = config([upstream], { queue: { maxDepth: 50, maxWaitSeconds: 3, retryAfterSeconds: 1 }, ...extra });
     const stack: Stack = { startFake, close: async () => undefined } as unknown as Stack;
     if (opts.fake !== null) await startFake(opts.fake ?? {});
-    const gateway = await startGateway(cfg, { port: 0, host: "127.0.0.1" });
+    const gateway = await startGateway(cfg, { ...opts.gatewayOptions, port: 0, host: "127.0.0.1" });
     const ui = await startUiServer(gateway.url);
     Object.assign(stack, {
         gateway,

@@ -14,6 +14,7 @@ import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 import { clusterAutoscalerPolicy } from "./iam";
 import { CA_TIMING } from "./flags";
+import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
 
@@ -52,6 +53,8 @@ export function clusterAutoscalerValues(args: Omit<ClusterAutoscalerArgs, "overr
         rbac: { serviceAccount: { create: true, name: CLUSTER_AUTOSCALER_SA } },
         nodeSelector: SYSTEM_NODE_SELECTOR,
         priorityClassName: "system-cluster-critical",
+        // The chart sets none; its values.yaml example (9.59.0): the system nodes are sized from these (stacks/catalog/systemPods.ts).
+        resources: { requests: k8sRequests(ADDON_REQUESTS.clusterAutoscaler) },
         expanderPriorities: expanderPriorities(args.nodeGroups),
         extraArgs: {
             expander: "priority,least-waste",

@@ -13,6 +13,7 @@ import { SYSTEM_NODE_SELECTOR } from "../scheduling";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 import { loadBalancerControllerPolicy } from "./iam";
+import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 export const LBC_SA = "aws-load-balancer-controller";
 export const ALB_INGRESS_CLASS = "alb";
@@ -36,6 +37,8 @@ export function loadBalancerControllerValues(args: Pick<LoadBalancerControllerAr
         serviceAccount: { create: true, name: LBC_SA },
         nodeSelector: SYSTEM_NODE_SELECTOR,
         priorityClassName: "system-cluster-critical",
+        // The chart sets none; its values.yaml example (3.5.0): the system nodes are sized from these (stacks/catalog/systemPods.ts).
+        resources: { requests: k8sRequests(ADDON_REQUESTS.loadBalancerController) },
         createIngressClassResource: true,
         ingressClass: ALB_INGRESS_CLASS,
         enableShield: false,

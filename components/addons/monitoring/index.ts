@@ -15,6 +15,7 @@ import { chartRelease } from "../release";
 import { SYSTEM_NODE_SELECTOR } from "../scheduling";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
+import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 /** Fixed object names (fullnameOverride) so KEDA's server address is known up front. */
 export const KPS_FULLNAME = "kps";
@@ -45,7 +46,13 @@ export function monitoringValues(args: Pick<MonitoringArgs, "retention" | "stora
         fullnameOverride: KPS_FULLNAME,
         crds: { enabled: true },
         alertmanager: { enabled: false },
-        prometheusOperator: { nodeSelector: SYSTEM_NODE_SELECTOR },
+        // The chart sets no requests for the operator and the config reloader; its values.yaml examples (88.5.3):
+        // the system nodes are sized from these (stacks/catalog/systemPods.ts).
+        prometheusOperator: {
+            nodeSelector: SYSTEM_NODE_SELECTOR,
+            resources: { requests: k8sRequests(ADDON_REQUESTS.prometheusOperator) },
+            prometheusConfigReloader: { resources: { requests: k8sRequests(ADDON_REQUESTS.prometheusConfigReloader) } },
+        },
         prometheus: {
             prometheusSpec: {
                 // Select every monitor and rule in every namespace, not only this release's.
@@ -55,6 +62,7 @@ export function monitoringValues(args: Pick<MonitoringArgs, "retention" | "stora
                 probeSelectorNilUsesHelmValues: false,
                 retention: args.retention,
                 nodeSelector: SYSTEM_NODE_SELECTOR,
+                // = PROMETHEUS_REQUESTS (stacks/catalog/systemPods.ts), written as 1Gi as before.
                 resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "4Gi" } },
                 storageSpec: {
                     volumeClaimTemplate: {

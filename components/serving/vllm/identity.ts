@@ -16,6 +16,8 @@ export interface WorkerIdentityArgs {
     readonly bucketArn: pulumi.Input<string>;
     readonly coldStart: WorkerColdStart;
     readonly labels: Record<string, string>;
+    /** Permissions boundary of the role (a team's). @default none */
+    readonly permissionsBoundary?: string;
 }
 
 /** Resources pods must wait for (the service account), or [] when the pool needs no AWS access. */
@@ -32,6 +34,7 @@ export function workerIdentity(name: string, args: WorkerIdentityArgs, opts: pul
         {
             clusterName: args.clusterName,
             clusterArn: args.clusterArn,
+            permissionsBoundary: args.permissionsBoundary,
             namespace: args.namespace,
             serviceAccount: c.serviceAccountName,
             statements: workerS3Statements(args.bucketArn, c.weightsPrefix, c.compileCachePrefix),

@@ -26,6 +26,8 @@ export interface ModelWeightsArgs {
     readonly models: readonly SyncJobModel[];
     readonly hfTokenSecret?: string;
     readonly retain: boolean;
+    /** Permissions boundary of the sync role (a team's). @default none */
+    readonly permissionsBoundary?: string;
 }
 
 /** Egress the serving namespace's default-deny must open for S3 access through Pod Identity. */
@@ -59,7 +61,7 @@ export class ModelWeights extends pulumi.ComponentResource {
         this.bucketArn = bucket.bucketArn;
         const writer = new PodIdentityRole(
             `${name}-sync`,
-            { clusterName: args.clusterName, clusterArn: args.clusterArn, namespace: args.namespace, serviceAccount: WEIGHTS_SYNC_SA, statements: syncS3Statements(this.bucketArn) },
+            { clusterName: args.clusterName, clusterArn: args.clusterArn, namespace: args.namespace, serviceAccount: WEIGHTS_SYNC_SA, statements: syncS3Statements(this.bucketArn), permissionsBoundary: args.permissionsBoundary },
             { parent: this },
         );
         bucket.restrictWrites(writer.roleArn);

@@ -20,6 +20,7 @@ import { SYSTEM_NODE_SELECTOR } from "../../addons/scheduling";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "../security";
 import { HUB_DOWNLOAD_SCRIPT } from "./hubDownload";
 import { COMPLETE_MARKER, modelPrefix } from "./paths";
+import { SYNC_JOB_DOWNLOAD_REQUESTS, SYNC_JOB_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 /** AWS CLI v2 image (Pod Identity credentials need CLI >= 2.14), pinned, as the kubelet asks containerd for it. */
 export const AWS_CLI_IMAGE = normalizeImageRef("amazon/aws-cli:2.32.8");
@@ -81,7 +82,7 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
         ...(args.hfTokenSecret ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } }] : []),
     ];
     const mounts = [{ name: "work", mountPath: "/work" }, { name: "tmp", mountPath: "/tmp" }];
-    const small = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } };
+    const small = { requests: k8sRequests(SYNC_JOB_REQUESTS), limits: { memory: "512Mi" } };
     const container = (name: string, image: string, command: string[], extraEnv: typeof hfEnv = [], resources = small) => ({
         name,
         image,
@@ -103,7 +104,7 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
                 enableServiceLinks: false,
                 initContainers: [
                     container("check", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_CHECK]),
-                    container("download", PYTHON_IMAGE, ["python3", "-c", HUB_DOWNLOAD_SCRIPT], hfEnv, { requests: { cpu: "250m", memory: "256Mi" }, limits: { memory: "512Mi" } }),
+                    container("download", PYTHON_IMAGE, ["python3", "-c", HUB_DOWNLOAD_SCRIPT], hfEnv, { requests: k8sRequests(SYNC_JOB_DOWNLOAD_REQUESTS), limits: { memory: "512Mi" } }),
                 ],
                 containers: [container("upload", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_UPLOAD])],
                 volumes: [

@@ -24,6 +24,8 @@ export interface BatchDeps {
     metrics: Metrics;
     log: Logger;
     isDraining: () => boolean;
+    /** The team's budget refusal (billing/), checked before a batch is created. */
+    refusal?: (team: string) => GatewayError | undefined;
 }
 
 const ENDPOINT = "/v1/chat/completions";
@@ -157,6 +159,8 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     // ---- batches
     v1.post("/batches", async (request) => {
         const t = team(request);
+        const refused = deps.refusal?.(t);
+        if (refused) throw refused;
         const b = jsonBody(request);
         if (typeof b.input_file_id !== "string" || !ID.test(b.input_file_id)) throw errors.badRequest("'input_file_id' is required: the id of a file uploaded with purpose \"batch\"", "invalid_input_file_id");
         if (b.endpoint !== ENDPOINT) throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)})`, "invalid_endpoint");

@@ -156,12 +156,12 @@ class PoolWorker {
         }
     }
 
-    private async acquire(r: Running): Promise<Upstream | undefined> {
+    private async acquire(r: Running, team: string): Promise<Upstream | undefined> {
         this.held++;
         try {
             for (;;) {
                 if (r.abort.aborted || this.stopped) return undefined;
-                const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room);
+                const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room, team);
                 if (up) {
                     this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
                     return up;
@@ -173,11 +173,11 @@ class PoolWorker {
         }
     }
 
-    private release(up: Upstream, outcome: Outcome): void {
+    private release(up: Upstream, outcome: Outcome, team: string): void {
         const n = (this.batchPerUp.get(up) ?? 1) - 1;
         if (n <= 0) this.batchPerUp.delete(up);
         else this.batchPerUp.set(up, n);
-        this.pool.release(up, outcome);
+        this.pool.release(up, outcome, team);
     }
 
     private async runLine(entryId: string, fields: string[]): Promise<void> {
@@ -205,7 +205,7 @@ class PoolWorker {
             const line = decodeLine(raw);
             const running = this.metrics.running.labels({ pool: this.pool.name, team });
             for (;;) {
-                const up = await this.acquire(r);
+                const up = await this.acquire(r, team);
                 if (!up) return; // stopping: the entry is handed back by stop()
                 running.inc();
                 const requestId = newLineRequestId();
@@ -216,7 +216,7 @@ class PoolWorker {
                     const res = await up.http.request({
                         method: "POST",
                         path: "/v1/chat/completions",
-                        headers: { "content-type": "application/json", accept: "application/json", "x-request-id": requestId },
+                        headers: { ...up.headers, "content-type": "application/json", accept: "application/json", "x-request-id": requestId },
                         body: line.body,
                         signal: r.abort,
                     });
@@ -234,7 +234,7 @@ class PoolWorker {
                     failure = (e as Error).message || String(e);
                 } finally {
                     running.dec();
-                    this.release(up, outcome);
+                    this.release(up, outcome, team);
                 }
                 if (r.abort.aborted) return;
                 if (result) {
