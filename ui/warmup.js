@@ -77,7 +77,11 @@ export function initWarmup() {
         button.disabled = true;
         stopTimers();
         try {
-            const res = await fetch("/v1/warmup", { method: "POST", headers: { "content-type": "application/json", ...authHeaders() }, body: JSON.stringify({ model, minutes: n }) });
+            const res = await fetch("/v1/warmup", {
+                method: "POST",
+                headers: { "content-type": "application/json", ...authHeaders() },
+                body: JSON.stringify({ model, minutes: n }),
+            });
             const body = await res.json().catch(() => ({}));
             if (res.status !== 202) {
                 button.disabled = false;
