@@ -8,5 +8,5 @@
 export default {
     printWidth: 160,
     tabWidth: 4,
-    overrides: [{ files: ["*.json", "*.yaml", "*.yml", "*.css", "*.html"], options: { tabWidth: 2 } }],
+    overrides: [{ files: ["*.json", "*.jsonc", "*.yaml", "*.yml", "*.css", "*.html"], options: { tabWidth: 2 } }],
 };

@@ -124,7 +124,7 @@ export function sizeSystemNodes(cfg: SizingInput, minNodes = MIN_SYSTEM_NODES, t
                     : baseline !== undefined && requests.cpu + nodes * perNode.cpu > baseline * instanceSpec(t)!.vcpu * nodes
                       ? `burstable: ${r2(requests.cpu + nodes * perNode.cpu)} CPU requested > its ${Math.round(baseline * 100)} % baseline x ${instanceSpec(t)!.vcpu} vCPU x ${nodes} nodes (surplus credits)`
                       : undefined;
-            return { instanceType: t, nodes, usdPerMonth: r2(nodes * price(t)! * HOURS_PER_MONTH), fits: why === undefined, ...(why ? { why } : {}) };
+            return { instanceType: t, nodes, usdPerMonth: r2(nodes * price(t) * HOURS_PER_MONTH), fits: why === undefined, ...(why ? { why } : {}) };
         })
         .sort((a, b) => a.usdPerMonth - b.usdPerMonth || a.instanceType.localeCompare(b.instanceType));
     // A configured type that does not "fit" (burstable over its baseline) is still the user's choice.

@@ -14,7 +14,7 @@ const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
 /** The team's name on its platform: its environment (the stack name unless set). */
 export function teamName(raw: Record<string, unknown>): string {
-    return String(raw.environment ?? "");
+    return typeof raw.environment === "string" ? raw.environment : "";
 }
 
 /** The shared pools of the platform a team config names (unknown names are reported by checkTeam). */
@@ -42,7 +42,7 @@ export function withPlatform(raw: Record<string, unknown>, platform: PlatformOut
         coldStart: typeof coldStart === "object" ? { ...coldStart, imageCache: platform.coldStart.imageCache } : coldStart,
         // The registered namespace and host are the defaults; another value is refused below.
         serving: typeof serving === "object" && team ? { namespace: team.namespace, domain: team.host, ...serving } : serving,
-        models: [...(Array.isArray(raw.models) ? raw.models : []), ...usedSharedPools(raw, platform).map((p) => p.model)],
+        models: [...(Array.isArray(raw.models) ? (raw.models as unknown[]) : []), ...usedSharedPools(raw, platform).map((p) => p.model)],
     };
 }
 

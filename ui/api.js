@@ -52,3 +52,14 @@ export function parseError(text) {
         return { message: text.slice(0, 300).trim(), code: "" };
     }
 }
+
+/**
+ * A response's JSON body as what it is until checked: unknown (the caller casts it to the shape it expects).
+ * @param {Response} res
+ * @returns {Promise<unknown>}
+ */
+export async function jsonOf(res) {
+    /** @type {unknown} */
+    const body = await res.json();
+    return body;
+}

@@ -7,7 +7,8 @@
  * "image-<n>"), kept per batch in local storage for the results table. The team's batches
  * come from GET /v1/batches, so the list survives a reload.
  */
-import { authHeaders, readError } from "./api.js";
+import { authHeaders, jsonOf } from "./api.js";
+import { api, ApiFailure } from "./batch-api.js";
 import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { resultRows, resultsCsv } from "./batch-results.js";
 import { byId, make, store, stored } from "./dom.js";
@@ -20,45 +21,7 @@ const ENDPOINT = "/v1/chat/completions";
 /** @type {Record<string, boolean>} */
 const ACTIVE = { validating: true, in_progress: true, finalizing: true, cancelling: true };
 
-/**
- * The parts of an OpenAI batch object the view reads.
- * @typedef {object} Batch
- * @property {string} id
- * @property {string} status
- * @property {number} created_at
- * @property {{ total: number, completed: number, failed: number }} [request_counts]
- * @property {Record<string, string>} [metadata]
- * @property {string | null} [output_file_id]
- * @property {string | null} [error_file_id]
- * @property {{ data?: Array<{ message: string }> }} [errors]
- */
-
-/** An API error with its status and code. */
-class ApiFailure extends Error {
-    /**
-     * @param {string} message
-     * @param {number} status
-     * @param {string} code
-     */
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-
-/**
- * @param {string} path
- * @param {RequestInit} [init]
- */
-async function api(path, init = {}) {
-    const res = await fetch(path, { ...init, headers: { ...authHeaders(), .../** @type {Record<string, string>} */ ((init.headers) ?? {}) } });
-    if (!res.ok) {
-        const err = await readError(res);
-        throw new ApiFailure((res.status === 401 ? "The API key was refused. " : "") + (err.message || `HTTP ${res.status}`), res.status, err.code);
-    }
-    return res;
-}
+/** @typedef {import("./batch-api.js").Batch} Batch */
 
 /** Builds the view into #batch-view and lists the team's batches. */
 export function initBatch() {
@@ -172,20 +135,21 @@ export function initBatch() {
             const form = new FormData();
             form.append("purpose", "batch");
             form.append("file", new Blob([`${lines.join("\n")}\n`], { type: "application/jsonl" }), "batch.jsonl");
-            const file = await (await api("/v1/files", { method: "POST", body: form })).json();
-            /** @type {Batch} */
-            const batch = await (
-                await api("/v1/batches", {
-                    method: "POST",
-                    headers: { "content-type": "application/json" },
-                    body: JSON.stringify({
-                        input_file_id: file.id,
-                        endpoint: ENDPOINT,
-                        completion_window: "24h",
-                        metadata: { source: "ui", prompt: text.slice(0, 500) },
+            const file = /** @type {{ id: string }} */ (await jsonOf(await api("/v1/files", { method: "POST", body: form })));
+            const batch = /** @type {Batch} */ (
+                await jsonOf(
+                    await api("/v1/batches", {
+                        method: "POST",
+                        headers: { "content-type": "application/json" },
+                        body: JSON.stringify({
+                            input_file_id: file.id,
+                            endpoint: ENDPOINT,
+                            completion_window: "24h",
+                            metadata: { source: "ui", prompt: text.slice(0, 500) },
+                        }),
                     }),
-                })
-            ).json();
+                )
+            );
             store(NAMES_STORE + batch.id, JSON.stringify(names));
             if (batch.status === "failed") {
                 const first = batch.errors?.data?.[0];
@@ -221,8 +185,7 @@ export function initBatch() {
             return;
         }
         try {
-            /** @type {{ data: Batch[] }} */
-            const page = await (await api("/v1/batches?limit=20")).json();
+            const page = /** @type {{ data: Batch[] }} */ (await jsonOf(await api("/v1/batches?limit=20")));
             list.replaceChildren(
                 ...(page.data.length
                     ? page.data.map((b) => {
@@ -261,7 +224,7 @@ export function initBatch() {
         /** @type {Batch} */
         let b;
         try {
-            b = await (await api(`/v1/batches/${encodeURIComponent(id)}`)).json();
+            b = /** @type {Batch} */ (await jsonOf(await api(`/v1/batches/${encodeURIComponent(id)}`)));
         } catch {
             detail.hidden = true;
             return;
@@ -301,9 +264,11 @@ export function initBatch() {
         const out = await fileText(b.output_file_id);
         const err = await fileText(b.error_file_id);
         /** @type {string[]} */
-        let names = [];
+        let names;
         try {
-            names = JSON.parse(stored(NAMES_STORE + b.id) || "[]");
+            /** @type {unknown} */
+            const parsed = JSON.parse(stored(NAMES_STORE + b.id) || "[]");
+            names = /** @type {string[]} */ (parsed);
         } catch {
             names = [];
         }

@@ -6,7 +6,7 @@
  * changes, every minute, and after a refusal. The pure parts (the line, telling a budget
  * refusal from a rate limit) are tested in Node (test/ui/budget.test.ts).
  */
-import { authHeaders } from "./api.js";
+import { authHeaders, jsonOf } from "./api.js";
 import { byId, make } from "./dom.js";
 
 const REFRESH_MS = 60_000;
@@ -122,7 +122,7 @@ export function initBudget() {
                 line.hidden = true;
                 return;
             }
-            const { text, level } = budgetLine(/** @type {Usage} */ (await res.json()));
+            const { text, level } = budgetLine(/** @type {Usage} */ (await jsonOf(res)));
             line.textContent = text;
             line.dataset.level = level;
             line.hidden = false;

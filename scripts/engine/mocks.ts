@@ -230,7 +230,7 @@ export class Recorder {
 
     readonly mocks: pulumi.runtime.Mocks = {
         newResource: (args) => {
-            if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(args.name, args.inputs);
+            if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(args.name, args.inputs as MockInputs);
             const r = this.entry(args.type, args.name);
             r.inputs = redactSecrets(args.inputs) as Record<string, unknown>;
             r.custom = args.custom ?? true;
@@ -247,8 +247,8 @@ export class Recorder {
     };
 
     /** A read of another stack's outputs: answered from stackReferences (the offline plan fills it from outputs.json). */
-    private stackReference(name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
-        const stack = String(inputs.name ?? name);
+    private stackReference(name: string, inputs: MockInputs): { id: string; state: Record<string, unknown> } {
+        const stack = str(inputs.name) ?? name;
         const outputs = this.stackReferences.get(stack);
         if (!outputs) throw new Error(`no outputs for stack '${stack}' (the offline plan reads them from plan/<stack>/outputs.json)`);
         const r = this.entry("pulumi:pulumi:StackReference", name);

@@ -69,7 +69,7 @@ export function changedPaths(a: unknown, b: unknown, prefix = ""): string[] {
     const bothObjects = a && b && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b);
     if (!bothObjects) return [prefix || "(value)"];
     if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return [prefix || "(list)"];
-    const keys = [...new Set([...Object.keys(a as object), ...Object.keys(b as object)])].sort();
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => {
         const p = Array.isArray(a) ? `${prefix}[${k}]` : prefix ? `${prefix}.${k}` : k;
         return changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], p);
@@ -155,8 +155,8 @@ export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): 
 /** A plan directory: one stack (has resources.json) or one subdirectory per stack. */
 export function readPlans(dir: string): Map<string, PlanSnapshot> {
     const load = (d: string): PlanSnapshot => ({
-        resources: JSON.parse(fs.readFileSync(path.join(d, "resources.json"), "utf8")),
-        cost: JSON.parse(fs.readFileSync(path.join(d, "cost.json"), "utf8")),
+        resources: JSON.parse(fs.readFileSync(path.join(d, "resources.json"), "utf8")) as PlanSnapshot["resources"],
+        cost: JSON.parse(fs.readFileSync(path.join(d, "cost.json"), "utf8")) as PlanSnapshot["cost"],
     });
     if (fs.existsSync(path.join(dir, "resources.json"))) return new Map([[path.basename(path.resolve(dir)), load(dir)]]);
     const plans = new Map<string, PlanSnapshot>();

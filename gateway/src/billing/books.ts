@@ -115,7 +115,7 @@ export class Books {
         for (const p of this.config.pools) {
             for (const st of await this.store.read(p.name, from, end)) {
                 let m = byStart.get(st.start);
-                if (m === undefined) byStart.set(st.start, (m = new Map()));
+                if (m === undefined) byStart.set(st.start, (m = new Map<string, PoolStep>()));
                 m.set(p.name, st);
             }
         }

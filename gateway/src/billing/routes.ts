@@ -16,7 +16,7 @@ export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: stri
     const accountOver = a !== undefined && a.spentUsd >= a.budgetUsd;
     const over = u.budgetUsd !== undefined && u.spentUsd >= u.budgetUsd;
     const refusing = over || accountOver;
-    const hardStop = (over && u.hardStop) || (accountOver && a!.hardStop);
+    const hardStop = (over && u.hardStop) || (accountOver && a.hardStop);
     return {
         object: "usage",
         team: u.team,

@@ -86,10 +86,10 @@ export class MemoryUsage implements UsageStore {
 
     async write(pool: string, replica: string, steps: readonly PoolStep[]): Promise<void> {
         let byStart = this.steps.get(pool);
-        if (byStart === undefined) this.steps.set(pool, (byStart = new Map()));
+        if (byStart === undefined) this.steps.set(pool, (byStart = new Map<number, Map<string, string>>()));
         for (const st of steps) {
             let rec = byStart.get(st.start);
-            if (rec === undefined) byStart.set(st.start, (rec = new Map()));
+            if (rec === undefined) byStart.set(st.start, (rec = new Map<string, string>()));
             rec.set(replica, encode(st));
         }
         const last = steps.at(-1)?.start;
