@@ -78,11 +78,6 @@ export function floorNodes(cfg: StackConfig, pool: ResolvedGpuPool): number {
     return Math.max(pool.minNodes, Math.ceil(minReplicas / Math.max(1, pool.gpusPerNode)));
 }
 
-/** USD/hour of one worker (one GPU) of a pool: a node's price shared by its GPUs. */
-export function workerPrice(cfg: Pick<StackConfig, "prices" | "region">, pool: ResolvedGpuPool): number {
-    return poolNodePrice(cfg, pool).usdPerHour / Math.max(1, pool.gpusPerNode);
-}
-
 /** NAT gateways a stack's network has (0 for an existing VPC): one, or one per AZ. */
 export function natGatewayCount(cfg: Pick<StackConfig, "network">): number {
     return natGatewaysFor(cfg.network);
@@ -139,7 +134,7 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
 const PREVIOUS_SYSTEM_TYPE = "m7i.large";
 
 /** Interface endpoints the nodes and controllers would need without a NAT gateway (ECR api and dkr, STS, EKS auth, EKS, EC2, ELB, Auto Scaling). */
-export const NAT_REPLACING_ENDPOINTS = ["ecr.api", "ecr.dkr", "sts", "eks-auth", "eks", "ec2", "elasticloadbalancing", "autoscaling"] as const;
+const NAT_REPLACING_ENDPOINTS = ["ecr.api", "ecr.dkr", "sts", "eks-auth", "eks", "ec2", "elasticloadbalancing", "autoscaling"] as const;
 
 /**
  * The floor's cheaper options, priced against what the stack has: the system nodes sized from their

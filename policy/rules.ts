@@ -6,9 +6,9 @@ import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } fro
 
 const WORKLOADS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job"];
 const GPU = "nvidia.com/gpu";
-export const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
-export const PRODUCTION_TAG = "gpuserve.io/production";
-export const REQUIRED_COST_TAGS = ["team", "environment", "project"];
+const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
+const PRODUCTION_TAG = "gpuserve.io/production";
+const REQUIRED_COST_TAGS = ["team", "environment", "project"];
 
 /** The fields the rules read, as the engine sends them: unchecked input, so every field is optional and unknown where it may be anything. */
 interface ContainerProps {

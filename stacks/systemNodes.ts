@@ -19,7 +19,7 @@ import { PER_NODE_PODS, SystemPod, addonPods, servingPods } from "./catalog/syst
 import type { ParsedStackConfig } from "./schema";
 
 /** Room above the summed requests: pods that request nothing (Grafana, kube-state-metrics, node-exporter) and limits above requests. */
-export const SYSTEM_HEADROOM = 0.25;
+const SYSTEM_HEADROOM = 0.25;
 /** At least two system nodes (two CoreDNS and Load Balancer Controller replicas on separate nodes). */
 export const MIN_SYSTEM_NODES = 2;
 
@@ -72,7 +72,7 @@ export interface SystemSizing {
 type SizingInput = Pick<ParsedStackConfig, "role" | "addons" | "serving" | "teams" | "models" | "coldStart" | "production" | "prices" | "region">;
 
 /** The pods a standalone or platform stack runs on its system nodes. */
-export function systemPods(cfg: SizingInput): SystemPod[] {
+function systemPods(cfg: SizingInput): SystemPod[] {
     const a = cfg.addons;
     const pods = addonPods({ keda: a.keda.enabled, prometheus: a.prometheus.enabled, clusterAutoscaler: a.clusterAutoscaler.enabled, loadBalancerController: a.loadBalancerController.enabled });
     const sync = cfg.coldStart.weights === "s3";

@@ -13,7 +13,7 @@ import type { StackConfig } from "./validate";
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
 /** The team's name on its platform: its environment (the stack name unless set). */
-export function teamName(raw: Record<string, unknown>): string {
+function teamName(raw: Record<string, unknown>): string {
     return typeof raw.environment === "string" ? raw.environment : "";
 }
 
@@ -47,7 +47,7 @@ export function withPlatform(raw: Record<string, unknown>, platform: PlatformOut
 }
 
 /** GPUs a team's own worker pools may ask for at once, per GPU type (each worker takes one GPU). */
-export function gpusByType(cfg: Pick<StackConfig, "models" | "gpuPools">): Map<string, number> {
+function gpusByType(cfg: Pick<StackConfig, "models" | "gpuPools">): Map<string, number> {
     const out = new Map<string, number>();
     for (const m of cfg.models.filter((x) => !x.shared)) {
         const pool = cfg.gpuPools.find((p) => p.name === m.pool);

@@ -39,7 +39,7 @@ export async function readError(res) {
  * @param {string} text
  * @returns {ApiError}
  */
-export function parseError(text) {
+function parseError(text) {
     try {
         /** @typedef {{ error?: unknown, message?: string, detail?: string, code?: string | number }} ErrorBody */
         /** @type {unknown} */

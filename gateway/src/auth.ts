@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 
-export const ANONYMOUS = "anonymous";
+const ANONYMOUS = "anonymous";
 
 export type Authenticator = (authorization: string | undefined) => string | GatewayError;
 

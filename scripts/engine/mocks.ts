@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 
 export const MOCK_ACCOUNT = "123456789012";
-export const SECRET_PLACEHOLDER = "[secret]";
+const SECRET_PLACEHOLDER = "[secret]";
 
 export interface ResourceOptionsRecord {
     parent?: string;
@@ -51,7 +51,7 @@ function redactLeaves(value: unknown): unknown {
 }
 
 /** Replaces the values inside secret markers (as the mock monitor passes them) with a placeholder, recursively. */
-export function redactSecrets(value: unknown): unknown {
+function redactSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(redactSecrets);
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
@@ -186,7 +186,7 @@ export interface CallRecord {
 }
 
 /** The recorder: one instance per process; `reset()` between program runs. */
-export class Recorder {
+class Recorder {
     readonly resources = new Map<string, ResourceRecord>();
     readonly calls: CallRecord[] = [];
     private created: string[] = [];

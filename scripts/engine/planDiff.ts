@@ -29,7 +29,7 @@ export interface TeamCostDiff {
     readonly head: TeamBill | null;
 }
 
-export function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
+function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
     const bills = (plans: ReadonlyMap<string, PlanSnapshot>) => new Map([...plans.values()].flatMap((p) => (p.cost.bill ? [[p.cost.bill.team, p.cost.bill] as const] : [])));
     const b = bills(base);
     const h = bills(head);
@@ -76,7 +76,7 @@ export function changedPaths(a: unknown, b: unknown, prefix = ""): string[] {
     });
 }
 
-export function diffStack(stack: string, base: PlanSnapshot, head: PlanSnapshot): StackDiff {
+function diffStack(stack: string, base: PlanSnapshot, head: PlanSnapshot): StackDiff {
     const key = (r: PlanResource) => `${r.type}::${r.name}`;
     const baseByKey = new Map(base.resources.filter((r) => !isComponent(r)).map((r) => [key(r), r]));
     const headByKey = new Map(head.resources.filter((r) => !isComponent(r)).map((r) => [key(r), r]));
@@ -113,7 +113,7 @@ function delta(base: number | null, head: number | null): string {
 }
 
 const SYMBOL = { added: "➕ added", changed: "✏️ changed", removed: "➖ removed" };
-export const COMMENT_MARKER = "<!-- gpuserve-plan-diff -->";
+const COMMENT_MARKER = "<!-- gpuserve-plan-diff -->";
 const MAX_FIELDS = 6;
 
 export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): string {
@@ -153,7 +153,7 @@ export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): 
 }
 
 /** A plan directory: one stack (has resources.json) or one subdirectory per stack. */
-export function readPlans(dir: string): Map<string, PlanSnapshot> {
+function readPlans(dir: string): Map<string, PlanSnapshot> {
     const load = (d: string): PlanSnapshot => ({
         resources: JSON.parse(fs.readFileSync(path.join(d, "resources.json"), "utf8")) as PlanSnapshot["resources"],
         cost: JSON.parse(fs.readFileSync(path.join(d, "cost.json"), "utf8")) as PlanSnapshot["cost"],

@@ -108,7 +108,7 @@ interface ChatBody {
 }
 
 /** The answer's tokens: "Echo:" + the last user message's words (+ an image marker). */
-export function answerTokens(body: ChatBody, cap: number): string[] {
+function answerTokens(body: ChatBody, cap: number): string[] {
     const last = [...(body.messages ?? [])].reverse().find((m) => m.role === "user");
     let text = "";
     let images = 0;

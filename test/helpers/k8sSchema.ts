@@ -70,7 +70,7 @@ function crdModel(file: string): ModelClass {
     };
 }
 
-export async function schemaFor(apiVersion: string, kind: string): Promise<ModelClass> {
+async function schemaFor(apiVersion: string, kind: string): Promise<ModelClass> {
     const crd = CRD_SCHEMAS[`${apiVersion}/${kind}`];
     if (crd) return crdModel(crd);
     let mod: Record<string, unknown>;

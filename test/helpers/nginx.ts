@@ -11,9 +11,9 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { freePort } from "./net";
-export { freePort };
+;
 
-export const NGINX = "/usr/sbin/nginx";
+const NGINX = "/usr/sbin/nginx";
 
 export interface RunningNginx {
     url: string;

@@ -22,7 +22,7 @@ import { deployments, grafanaToPromQL, MonitorSpec, panelQueries, PlanPod, ruleS
 import { eventually, PrometheusServer, startPrometheus, tempDir } from "./server";
 
 /** Scrape and rule-evaluation interval of the test Prometheus (15 s / 1 m in the cluster). */
-export const INTERVAL = "500ms";
+const INTERVAL = "500ms";
 
 export interface Expression {
     /** Where it comes from: "trigger worker-x/demand", "rule gpuserve:usd_per_hour", "serving.json: P95 latency". */

@@ -129,7 +129,7 @@ export function cyclePath(graph: ImportGraph, component: readonly RepoPath[]): R
  * schema, validation, catalogs, shared models). gateway/src and policy/ are packages of their own: they
  * import nothing outside themselves (anyone may import the gateway's types and pure functions).
  */
-export const LAYERS: readonly { readonly prefix: string; readonly rank: number }[] = [
+const LAYERS: readonly { readonly prefix: string; readonly rank: number }[] = [
     { prefix: "test/", rank: 6 },
     { prefix: "scripts/", rank: 5 },
     { prefix: "index.ts", rank: 4 },
@@ -139,7 +139,7 @@ export const LAYERS: readonly { readonly prefix: string; readonly rank: number }
 ];
 
 /** Packages that import only themselves. */
-export const SELF_CONTAINED: readonly string[] = ["gateway/src/", "policy/", "ui/"];
+const SELF_CONTAINED: readonly string[] = ["gateway/src/", "policy/", "ui/"];
 
 /** Why the arrow a -> b breaks the layering, or undefined when it is allowed. */
 export function layerViolation(from: RepoPath, to: RepoPath): string | undefined {

@@ -52,7 +52,7 @@ function encode(step: PoolStep): string {
 }
 
 /** The replicas' records of one step merged into the pool's step. */
-export function mergeStep(start: number, records: readonly string[]): PoolStep | undefined {
+function mergeStep(start: number, records: readonly string[]): PoolStep | undefined {
     let best: Stored | undefined;
     const busy: Record<string, number> = {};
     const held: Record<string, number> = {};
