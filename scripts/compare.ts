@@ -1,5 +1,5 @@
 /**
- * npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom]
+ * npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--reference]
  * npm run compare -- --shared <platform> <team> <team> ...: the platform's teams each alone and all on the
  * platform, per-team and total cost and latency, written to <out>/compare.md and <out>/compare.json
  * (scripts/engine/sharedCompare.ts).
@@ -9,7 +9,9 @@
  * a table (Markdown with --markdown), and writes <out>/compare.md and <out>/<stack>.svg
  * (default out: plan/compare/). --reference-classroom adds the classroom comparison of
  * the published reference policy, our default policy and the oracle (no stack needed),
- * written to <out>/reference-classroom.md (it never replaces compare.md).
+ * written to <out>/reference-classroom.md (it never replaces compare.md). --reference prints the
+ * policy targets (capacity/sim/targets.ts: 28 days, seeds 1-5, each scenario's figures per seed
+ * and every target met or missed, worst seed) and writes <out>/reference.md.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -17,6 +19,8 @@ import { staticCost } from "../capacity/cost";
 import { PROJECT } from "../stacks/schema";
 import { DEFAULT_SIMULATED_DAYS, natGatewayCount, simulateStack } from "../capacity/sim";
 import { ClassroomComparison, classroomComparison } from "../capacity/sim/reference";
+import { measureTargets } from "../capacity/sim/targets";
+import { targetsReport } from "../capacity/sim/report/targets";
 import { stackChart } from "../capacity/sim/report/chart";
 import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
 import { StackConfig } from "../stacks/validate";
@@ -32,12 +36,14 @@ const ROOT = path.resolve(__dirname, "..");
 /** The stack comparison's report (with one <stack>.svg per stack) and the reference comparison's. */
 export const COMPARE_FILE = "compare.md";
 export const REFERENCE_FILE = "reference-classroom.md";
+export const TARGETS_FILE = "reference.md";
+
 /** --shared: the two arrangements as JSON (shared/design.md "Per-team cost"). */
 export const COMPARE_JSON = "compare.json";
 
 export class UsageError extends Error {}
 
-const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference-classroom] [--debug]
+const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>] [--reference] [--reference-classroom] [--debug]
        npm run compare -- --shared <platform> <team> <team> ... [--out <dir>] [--plans <dir>] [--markdown] [--days <n>]
   Simulates each stack's traffic profile offline and prints cost and latency side by side
   (details and charts in <out>/compare.md and <out>/<stack>.svg).
@@ -47,6 +53,7 @@ const USAGE = `usage: npm run compare -- <stack> <stack> ... [--out <dir>] [--pl
   --plans <dir>            where a team stack finds its platform's plan (default plan/; planned there when missing)
   --markdown               print the table as Markdown
   --days <n>               days to simulate (default ${DEFAULT_SIMULATED_DAYS})
+  --reference              the default policy's targets (28 days, seeds 1-5), met or MISSED; writes <out>/reference.md
   --reference-classroom    also compare the published reference policy on the classroom profile
   --debug                  stack traces on errors
   --help, -h               this text`;
@@ -98,10 +105,11 @@ interface Args {
     markdown: boolean;
     days: number;
     reference: boolean;
+    targets: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false };
+    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false, targets: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -119,11 +127,12 @@ function parseArgs(argv: string[]): Args {
             args.days = Number(value());
             if (!Number.isInteger(args.days) || args.days < 1 || args.days > 366) throw new UsageError("--days must be a whole number from 1 to 366");
         } else if (a === "--reference-classroom") args.reference = true;
+        else if (a === "--reference") args.targets = true;
         else if (a === "--shared" || a.startsWith("--shared=")) args.shared = value();
         else if (a.startsWith("-")) throw new UsageError(`unknown option '${a}'`);
         else args.stacks.push(a);
     }
-    if (args.stacks.length === 0 && !args.reference) throw new UsageError("name at least one stack (or --reference-classroom)");
+    if (args.stacks.length === 0 && !args.reference && !args.targets) throw new UsageError("name at least one stack (or --reference, --reference-classroom)");
     if (args.shared !== undefined && args.stacks.length === 0) throw new UsageError(`name the teams of platform '${args.shared}': npm run compare -- --shared ${args.shared} <team> <team> ...`);
     return args;
 }
@@ -138,7 +147,7 @@ function classroomTable(c: ClassroomComparison): { headers: string[]; rows: Row[
             { label: "Policy", cells: cell((r) => r.policy), terminal: "legend" },
             { label: "GPU USD/month (A10G pool)", cells: cell((r) => usd(r.usdPerMonth)) },
             { label: "Ratio to clairvoyant bound", cells: cell((r) => (r.clairvoyantRatio === null ? "n/a" : `${r.clairvoyantRatio.toFixed(2)}x`)) },
-            { label: "Ratio to online bound", cells: cell((r) => (r.onlineBoundRatio === null ? "n/a" : `${r.onlineBoundRatio.toFixed(2)}x`)) },
+            { label: "Ratio to optimal online rule", cells: cell((r) => (r.onlineRuleRatio === null ? "n/a" : `${r.onlineRuleRatio.toFixed(2)}x`)) },
             { label: "Node hours/month", cells: cell((r) => (r.nodeHoursPerMonth === null ? "n/a" : r.nodeHoursPerMonth.toFixed(1))) },
             { label: "P95 latency", cells: cell((r) => (r.p95LatencySeconds === null ? "n/a (service time only)" : `${r.p95LatencySeconds.toFixed(2)} s`)) },
             { label: "P99 latency", cells: cell((r) => (r.p99LatencySeconds === null ? "n/a" : `${r.p99LatencySeconds.toFixed(2)} s`)) },
@@ -211,6 +220,13 @@ function main(argv: string[]): void {
         print.push(...(print.length > 0 ? [""] : []), title, args.markdown ? renderMarkdown(t.headers, t.rows) : renderTerminal(t.headers, t.rows));
         fs.writeFileSync(path.join(args.out, REFERENCE_FILE), [`# ${title}`, "", renderMarkdown(t.headers, t.rows), "", footer, ""].join("\n"));
         written.push(REFERENCE_FILE);
+    }
+    if (args.targets) {
+        const results = measureTargets(loadStack(ROOT, "dev"));
+        const report = targetsReport(results, args.markdown);
+        print.push(...(print.length > 0 ? [""] : []), report.text);
+        fs.writeFileSync(path.join(args.out, TARGETS_FILE), report.markdown);
+        written.push(TARGETS_FILE);
     }
     const dir = path.relative(process.cwd(), args.out) || ".";
     const gone = removed.length > 0 ? `; removed ${removed.map((f) => path.join(dir, f)).join(", ")} (charts of an earlier comparison)` : "";

@@ -9,7 +9,7 @@ import { CONFIG_KEYS, PROJECT, SECRET_KEYS, existingClusterSchema } from "./sche
 import { existingClusterOutputs } from "./existingCluster";
 import { PLATFORM_OUTPUT, PlatformOutputs, parsePlatformOutputs } from "./platformOutputs";
 import { roleIssues, roleOf } from "./roles";
-import { StackConfig, parseStackConfig } from "./validate";
+import { ParseOptions, StackConfig, parseStackConfig } from "./validate";
 
 export interface StackSecrets {
     /** Hugging Face token for gated models (MedGemma). */
@@ -78,21 +78,22 @@ function earlyIssues(): { raw: Record<string, unknown>; issues: ConfigIssue[] } 
 
 /**
  * The validated config of a standalone or platform stack, or of a team stack given its platform's
- * outputs. Throws ConfigError, before any resource is created, naming every bad key.
+ * outputs. Throws ConfigError, before any resource is created, naming every bad key. `opts.root`: the
+ * project directory the config's files (timetable calendars) are relative to. @default process.cwd()
  */
-export function loadStackConfig(platform?: PlatformOutputs): LoadedConfig {
+export function loadStackConfig(platform?: PlatformOutputs, opts: ParseOptions = {}): LoadedConfig {
     const { raw, issues } = earlyIssues();
     if (issues.length > 0) {
         // Report schema problems too, so the user fixes everything in one round.
         try {
-            parseStackConfig(raw, platform);
+            parseStackConfig(raw, platform, opts);
         } catch (e) {
             if (e instanceof ConfigError) issues.push(...e.issues.filter((i) => !issues.some((j) => j.key === i.key)));
         }
         throw new ConfigError(issues);
     }
     const cfg = new pulumi.Config(PROJECT);
-    const config = parseStackConfig(raw, platform);
+    const config = parseStackConfig(raw, platform, opts);
     // Example values from the committed stack files: fine offline, refused by a real `up`.
     checkExampleValues(raw);
     return {
@@ -109,12 +110,12 @@ export const PLATFORM_REFERENCE = "platform";
  * to gpuserve:platformStack (offline, the mock engine answers it from plan/<platform>/outputs.json),
  * or from gpuserve:existingCluster. The team's own keys are checked before the reference is read.
  */
-export async function loadStack(): Promise<LoadedConfig> {
+export async function loadStack(opts: ParseOptions = {}): Promise<LoadedConfig> {
     const { raw, issues } = earlyIssues();
-    if (!isTeamStack(raw)) return loadStackConfig();
+    if (!isTeamStack(raw)) return loadStackConfig(undefined, opts);
     const early = [...issues, ...roleIssues(raw)];
     if (early.length > 0) throw new ConfigError(early);
-    return loadStackConfig(await readPlatform(raw));
+    return loadStackConfig(await readPlatform(raw), opts);
 }
 
 async function readPlatform(raw: Record<string, unknown>): Promise<PlatformOutputs> {

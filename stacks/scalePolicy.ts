@@ -58,22 +58,50 @@ export const ACTIVATION_DEMAND = 0;
 
 
 /**
- * KEDA cooldownPeriod of a pool: the configured one, else its estimated cold start. Ski-rental: after the last
- * request a worker is kept idle about as long as a restart costs (a cold start of GPU time and of waiting), so
- * a pool never pays more than twice the best choice made knowing when the next request comes; the old 600 s
- * kept every idle GPU ~4x its restart cost. The recent-requests trigger (activityLookbackSeconds) comes first:
- * KEDA counts the cooldown from the last poll at which any trigger was active.
+ * KEDA cooldownPeriod of a pool: the configured one; else, with the recent-requests trigger on, a minute: that
+ * trigger holds an idle pool while requests come often enough to be worth it (recentRequestsActivation), so the
+ * cooldown only bridges polls; without it the pool's estimated cold start (ski-rental: an idle worker kept as long
+ * as a restart costs). KEDA counts the cooldown from the last poll at which any trigger was active.
  */
-export function cooldownSecondsFor(s: { readonly cooldownSeconds?: number }, coldStartSeconds: number | undefined): number {
-    return s.cooldownSeconds ?? Math.max(MIN_COOLDOWN_SECONDS, Math.round(coldStartSeconds ?? FALLBACK_COOLDOWN_SECONDS));
+export function cooldownSecondsFor(s: { readonly cooldownSeconds?: number; readonly activityLookbackSeconds: number }, coldStartSeconds: number | undefined): number {
+    if (s.cooldownSeconds !== undefined) return s.cooldownSeconds;
+    return s.activityLookbackSeconds > 0 ? MIN_COOLDOWN_SECONDS : Math.max(MIN_COOLDOWN_SECONDS, Math.round(coldStartSeconds ?? FALLBACK_COOLDOWN_SECONDS));
+}
+
+/**
+ * The recent-requests trigger's activationThreshold: the pool stays active while more than `lookback / restart`
+ * requests were handed to its workers in the last `lookbackSeconds`, i.e. while their rate x the pool's restart
+ * (GPU seconds from a node launch to a routable worker, capacity/bounds/clairvoyant.ts coldStartSeconds) exceeds
+ * one: the expected requests within a cold start. That is the optimal online rule for Poisson arrivals
+ * (capacity/bounds/online.ts: hold an idle worker while rate x cold start >= 1) with the rate observed over the
+ * look-back instead of known in advance. A class asking a question every half minute keeps its GPU through a
+ * three-minute pause; a user asking every few minutes releases it in between. Without a restart estimate: any request.
+ */
+export function recentRequestsActivation(lookbackSeconds: number, restartSeconds: number | undefined): number {
+    if (restartSeconds === undefined || restartSeconds <= 0) return 0;
+    return Math.round((lookbackSeconds / restartSeconds) * 100) / 100;
 }
 /** Never below a few KEDA polls, so one empty scrape cannot take a pool to zero. */
 export const MIN_COOLDOWN_SECONDS = 60;
 /** Without a cold-start estimate: KEDA's own default cooldownPeriod (facts.md "HPA and KEDA semantics"). */
 export const FALLBACK_COOLDOWN_SECONDS = 300;
 
-/** Margin added to a pool's estimated cold start for the predictive warm-up's lead. */
-export const PREDICTIVE_MARGIN_SECONDS = 120;
+/**
+ * Whether a pool's predictive warm-up is on: predictiveWarmup.enabled as stacks/validate.ts resolves it (off by
+ * default where the timetable's cron triggers warm the pool), on when a scaling block was parsed alone.
+ */
+export function predictiveWarmupEnabled(s: { readonly predictiveWarmup: { readonly enabled?: boolean } }): boolean {
+    return s.predictiveWarmup.enabled ?? true;
+}
+
+/**
+ * Margin added to a pool's estimated cold start for the predictive warm-up's lead: 120 s for a slower start than
+ * the estimate, plus 300 s because the lead counts from last week's first request, and a class may start up to
+ * ~5 min earlier than it did last week (timetable start jitter -2..+5 min, capacity/traffic/timetable.ts). With
+ * 120 s alone, the weeks a class started earlier than the week before left its first questions waiting for the
+ * GPU (P99 134 s over 28 days on the classroom's seed 3; 2.6 s with this margin: npm run compare -- --reference).
+ */
+export const PREDICTIVE_MARGIN_SECONDS = 420;
 /**
  * Window of the predictive warm-up's rate() over last week's requests: the lead itself. The query at t reads
  * last week's [t + lead - window, t + lead], so it asks for a replica from `lead` before last week's first

@@ -155,11 +155,16 @@ export const warmWindowSchema = z.strictObject({
 
 /** Predictive warm-up from last week's traffic (a KEDA Prometheus trigger with `offset`, components/serving/scaling.ts). */
 export const predictiveWarmupSchema = z.strictObject({
-    /** Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off). @default true */
-    enabled: z.boolean().default(true),
+    /**
+     * Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off).
+     * A pool the timetable warms (gpuserve:timetable, warm) has it off unless set: the timetable's cron triggers
+     * already warm its sessions from the schedule, and last week's slots, asked for a longer lead (a class may start
+     * earlier than last week's), would only add GPU time. @default true, false for a pool the timetable warms
+     */
+    enabled: z.boolean().optional(),
     /** How far back the query looks; Prometheus retention must exceed it by a day. @default 7 */
     lookbackDays: z.int().min(1).max(28).default(7),
-    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 120 s */
+    /** Seconds ahead of last week's slot the replica is asked for. @default the pool's estimated cold start + 420 s (stacks/scalePolicy.ts PREDICTIVE_MARGIN_SECONDS) */
     leadSeconds: positiveInt.max(4 * 3600).optional(),
     /** Last week's requests/second one warm replica stands for (the trigger's per-replica target). @default 1 */
     requestsPerSecondPerReplica: z.number().positive().default(1),
@@ -181,15 +186,17 @@ export const scalingSchema = z.strictObject({
     /** KEDA polling interval. @default 15 */
     pollingIntervalSeconds: positiveInt.default(15),
     /**
-     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod). @default the pool's estimated cold start
-     * (ski-rental: an idle GPU is kept about as long as restarting it would cost; stacks/scalePolicy.ts cooldownSecondsFor)
+     * Idle seconds before the pool scales from 1 to 0 (KEDA cooldownPeriod), counted from the last poll at which a trigger
+     * was active. @default 60 with the recent-requests trigger (it does the holding), else the pool's estimated cold start
+     * (ski-rental; stacks/scalePolicy.ts cooldownSecondsFor)
      */
     cooldownSeconds: positiveInt.optional(),
     /**
-     * A request answered within this many seconds keeps the pool active (no scale to zero),
-     * even when every scrape happens to see an empty queue between sparse requests. 0 = off. @default 120
+     * Window of the recent-requests trigger: the pool stays active while the requests its workers answered in the last
+     * this-many seconds come often enough to expect one within a cold start (more than window / restart seconds of them;
+     * stacks/scalePolicy.ts recentRequestsActivation), even when scrapes see an empty queue between them. 0 = off. @default 300
      */
-    activityLookbackSeconds: nonNegativeInt.max(3600).default(120),
+    activityLookbackSeconds: nonNegativeInt.max(3600).default(300),
     /**
      * KEDA fallback while Prometheus is unreachable. 0: none, so an outage neither starts nor stops anything
      * (pools at zero stay there, running pools keep their replicas; components/serving/scaling.ts). N > 0: once
@@ -568,6 +575,58 @@ export const timetableSessionSchema = z.strictObject({
     model: z.string().min(1).optional(),
 });
 
+/** Worker pool, warm replicas and simulated load of a timetabled session (shared by sessions and calendars). */
+const sessionUse = {
+    /** Model id or worker pool name the session uses. @default the stack's first model */
+    model: z.string().min(1).optional(),
+    /** Replicas the pool is warmed to for the session (sessions of one pool at the same time do not add up: the highest wins). @default 1 */
+    replicas: positiveInt.default(1),
+    /** Students in the session: the simulated load of traffic profile "timetable" when traffic.timetable is empty (an assumption until set). @default 20 */
+    students: positiveInt.max(10000).default(20),
+    /** Questions (requests) one student asks in the session, on average, for the simulated load. @default 6 */
+    questionsPerStudent: positiveNumber.max(1000).default(6),
+};
+
+/** A weekly session of the stack's timetable (gpuserve:timetable.sessions), in the stack's `timezone`. */
+export const courseSessionSchema = z.strictObject({
+    /** Days of week the session repeats on, cron syntax (0 = Sunday), e.g. "1,3". */
+    days: cronDays,
+    /** Start time, local HH:MM. */
+    start: z.string().regex(HHMM, "must be HH:MM (24h), e.g. 09:00"),
+    /** Length in minutes. */
+    minutes: positiveInt.max(12 * 60),
+    ...sessionUse,
+});
+
+/** An iCalendar file exported from a course calendar (gpuserve:timetable.calendars). */
+export const calendarSchema = z.strictObject({
+    /** Path of the .ics file (RFC 5545), relative to the project root: its timed events are sessions (recurring, with time zones and exceptions). */
+    file: z.string().min(1),
+    ...sessionUse,
+});
+
+/**
+ * The courses' timetable, given to the scale policy: each session's worker pool is warmed one (pessimistic) cold
+ * start before it by KEDA cron triggers (stacks/cronTriggers.ts), held while the session runs, then released once
+ * the session is over and the pool idle.
+ */
+export const timetableSchema = z.strictObject({
+    /** Weekly sessions `{days, start, minutes, model?, replicas?, students?, questionsPerStudent?}`. @default [] */
+    sessions: z.array(courseSessionSchema).default([]),
+    /** iCalendar files `{file, model?, replicas?, students?, questionsPerStudent?}`; every timed event is a session. @default [] */
+    calendars: z.array(calendarSchema).default([]),
+    /** Deploy the cron triggers that warm the pools; false: the timetable is only the simulated load. @default true */
+    warm: z.boolean().default(true),
+    /** Seconds before a session's start its pool is asked for. @default the pool's pessimistic warm-up, so the first question finds a worker */
+    leadSeconds: positiveInt.max(3600).optional(),
+    /**
+     * How long the triggers hold a session's pool: "start", its first 10 minutes, then the pool stays while the class
+     * asks questions and goes once it is idle (a session cancelled at short notice costs 10 minutes); "session", to its
+     * end (lectures with long silent parts; a cancelled session warms the pool for its whole length). @default "start"
+     */
+    hold: z.enum(["start", "session"]).default("start"),
+});
+
 /** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */
 export const batchJobSchema = z.strictObject({
     /** Days it is submitted, cron syntax. @default "1-5" */
@@ -584,8 +643,9 @@ export const trafficSchema = z
     .strictObject({
         /**
          * Traffic profile the cost estimate simulates: "classroom" (a weekly timetable of 20-student classes), "classroom-random"
-         * (random sessions, `traffic.classroom`), "office-hours", "steady", "batch-night", or your own: "timetable" (`traffic.timetable`),
-         * "hourly" (`traffic.hourly`), "csv" (a recorded trace, `traffic.csvFile`). @default "classroom"
+         * (random sessions, `traffic.classroom`), "office-hours", "steady", "batch-night", or your own: "timetable" (`traffic.timetable`,
+         * or gpuserve:timetable's sessions), "hourly" (`traffic.hourly`), "csv" (a recorded trace, `traffic.csvFile`); a stack with
+         * gpuserve:timetable sessions and no profile gets "timetable". @default "classroom"
          */
         profile: z.enum(TRAFFIC_PROFILES).default("classroom"),
         /** Random seed, so estimates are reproducible. @default 1 */
@@ -609,7 +669,8 @@ export const trafficSchema = z
         csvFile: z.string().min(1).optional(),
         /**
          * Profile "timetable": weekly sessions `{days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6, model?}` in `timezone`,
-         * repeated every week with noise (start -2..+5 min, length ±10 %, 5 % cancelled, 90 % attendance, late arrivals). @default []
+         * repeated every week with noise (start -2..+5 min, length ±10 %, 5 % cancelled, 90 % attendance, late arrivals). Empty: the sessions of
+         * gpuserve:timetable (with their dates). @default []
          */
         timetable: z.array(timetableSessionSchema).default([]),
         /**
@@ -623,13 +684,16 @@ export const trafficSchema = z
         service: z.record(z.string(), serviceOverrideSchema).default({}),
         /** Batch jobs next to the interactive profile (run on spare capacity, scaled by the batch-backlog trigger). @default [] */
         batches: z.array(batchJobSchema).default([]),
+        /**
+         * First simulated day, "YYYY-MM-DD" (the history week comes before it): places the span in the term of the
+         * timetable's calendars. Without calendars the simulation is weekly and needs no date. @default the Monday on
+         * or before the first session of gpuserve:timetable's calendars
+         */
+        startDate: z.iso.date({ error: "must be a date YYYY-MM-DD, e.g. 2026-09-07" }).optional(),
     })
     .superRefine((t, ctx) => {
         if (t.profile === "hourly" && t.hourly.length === 0) {
             ctx.addIssue({ code: "custom", path: ["hourly"], message: 'profile "hourly" needs at least one entry of 24 rates in traffic.hourly' });
-        }
-        if (t.profile === "timetable" && t.timetable.length === 0) {
-            ctx.addIssue({ code: "custom", path: ["timetable"], message: 'profile "timetable" needs at least one session in traffic.timetable, e.g. { days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6 }' });
         }
         if (t.profile === "csv" && t.csvFile === undefined) {
             ctx.addIssue({ code: "custom", path: ["csvFile"], message: 'profile "csv" needs traffic.csvFile (path of the arrival trace)' });
@@ -796,6 +860,8 @@ export const stackConfigSchema = z.strictObject({
     traffic: trafficSchema.default(trafficSchema.parse({})),
     /** Price overrides for the cost estimate. */
     prices: pricesSchema.default(pricesSchema.parse({})),
+    /** The courses' timetable as a scaling input (weekly sessions and .ics calendars). @default no timetable */
+    timetable: timetableSchema.default(timetableSchema.parse({})),
     /** Per-team bills: how the teams share the platform floor, and the stack's budget (docs/billing.md). @default {floorSplit: "equal", budgetHardStop: false} */
     billing: billingSchema.default(billingSchema.parse({})),
 });

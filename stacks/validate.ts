@@ -20,6 +20,7 @@ import { diskNeededGiB, workerDisk } from "./workerDisk";
 import { holdBoundSeconds } from "../capacity/sim/holdBound";
 import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
 import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
+import { ResolvedTimetable, resolveTimetable } from "./timetable";
 
 /** gpuPools[].scaleDownUnneededSeconds bounds: Cluster Autoscaler's 10 s scan interval to an hour. */
 const UNNEEDED_SECONDS = { min: 10, max: 3600 } as const;
@@ -45,6 +46,8 @@ export interface ResolvedModel extends ModelConfig {
     readonly gpuMemoryUtilization: number;
     readonly maxImagesPerPrompt: number;
     readonly maxNumSeqs: number;
+    /** scaling, with predictiveWarmup.enabled resolved (off by default for a pool the timetable warms). */
+    readonly scaling: ModelConfig["scaling"] & { readonly predictiveWarmup: ModelConfig["scaling"]["predictiveWarmup"] & { readonly enabled: boolean } };
 }
 
 type ParsedServing = ParsedStackConfig["serving"];
@@ -59,11 +62,13 @@ export interface ResolvedSystemNodes {
     readonly sizing?: SystemSizing;
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "systemNodes"> {
+export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "systemNodes" | "timetable"> {
     readonly systemNodes: ResolvedSystemNodes;
     readonly gpuPools: ResolvedGpuPool[];
     /** The stack's worker pools; a team's include the shared pools it uses (each with `shared`), last. */
     readonly models: ResolvedModel[];
+    /** gpuserve:timetable with its calendars read and expanded (stacks/timetable.ts). */
+    readonly timetable: ResolvedTimetable;
     /** A team stack's platform (from its StackReference, an outputs.json, or its existingCluster). */
     readonly platform?: PlatformOutputs;
     /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
@@ -71,6 +76,11 @@ export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "model
 }
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
+
+export interface ParseOptions {
+    /** Directory files named in the config (timetable calendars) are relative to. @default process.cwd() (the project, under Pulumi) */
+    readonly root?: string;
+}
 
 /** The schema of a role: standalone stacks need GPU pools and models, a platform GPU pools (its models are shared pools). */
 function schemaFor(role: StackRole) {
@@ -83,19 +93,20 @@ function schemaFor(role: StackRole) {
  * Parses and cross-checks the raw config (keys without the `gpuserve:` prefix; `region` from aws:region).
  * A team stack's config is read with its platform's outputs: the platform's GPU pools, prices and
  * add-ons, and the shared pools it uses, are added to it before the checks (stacks/teamChecks.ts).
+ * `opts.root`: the directory timetable calendars are read relative to.
  */
-export function parseStackConfig(raw: Record<string, unknown>, platform?: PlatformOutputs): StackConfig {
+export function parseStackConfig(raw: Record<string, unknown>, platform?: PlatformOutputs, opts: ParseOptions = {}): StackConfig {
     const role = roleOf(raw);
     const early = roleIssues(raw);
     const input = role === "team" && platform ? withPlatform(raw, platform) : raw;
-    const parsed = schemaFor(role).safeParse(input);
+    const parsed = schemaFor(role).safeParse(withTimetableProfile(input));
     if (!parsed.success) throw new ConfigError([...early, ...parsed.error.issues.map((i) => fromZodIssue(i, input)).filter((i) => !early.some((e) => e.key === i.key))]);
     if (early.length > 0) throw new ConfigError(early);
     if (role === "team" && !platform) {
         throw new ConfigError([{ key: key("platformStack"), message: "a team stack is read with its platform's outputs, and none were given", fix: "plan it with npm run plan -- --stack <team> (it reads the platform's plan), or run pulumi up" }]);
     }
     const issues: ConfigIssue[] = [];
-    const resolved = resolve(parsed.data, issues);
+    const resolved = resolve(parsed.data, issues, opts.root ?? process.cwd());
     // withPlatform appended the shared pools the team uses after its own models, in this order.
     const shared = platform ? usedSharedPools(raw, platform) : [];
     const own = resolved.models.length - shared.length;
@@ -198,7 +209,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
     return s;
 }
 
-function priceFor(cfg: ParsedStackConfig, instanceType: string): number | undefined {
+function priceFor(cfg: Pick<ParsedStackConfig, "prices" | "region">, instanceType: string): number | undefined {
     return cfg.prices.instances[instanceType] ?? instanceSpec(instanceType)?.usdPerHour[cfg.region];
 }
 
@@ -247,6 +258,15 @@ function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: Con
     });
 }
 
+/** A stack that gives a timetable and no traffic profile simulates its timetable (traffic.profile "timetable"). */
+function withTimetableProfile(raw: Record<string, unknown>): Record<string, unknown> {
+    const t = raw.timetable as { sessions?: unknown[]; calendars?: unknown[] } | undefined;
+    const traffic = raw.traffic as Record<string, unknown> | undefined;
+    const given = t !== null && typeof t === "object" && ((Array.isArray(t.sessions) && t.sessions.length > 0) || (Array.isArray(t.calendars) && t.calendars.length > 0));
+    if (!given || (traffic !== undefined && (traffic === null || typeof traffic !== "object" || traffic.profile !== undefined))) return raw;
+    return { ...raw, traffic: { ...traffic, profile: "timetable" } };
+}
+
 /** The system node group: what the config says, the rest sized from the system pods' requests. */
 function resolveSystemNodes(cfg: ParsedStackConfig): ResolvedSystemNodes {
     const s = cfg.systemNodes;
@@ -261,7 +281,7 @@ function resolveSystemNodes(cfg: ParsedStackConfig): ResolvedSystemNodes {
     return { instanceTypes, minSize, maxSize: s.maxSize ?? Math.max(4, minSize + 1), diskSizeGiB: s.diskSizeGiB, ...(sizing ? { sizing } : {}) };
 }
 
-function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig {
+function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[], root: string): StackConfig {
     const cfg = { ...parsed, systemNodes: resolveSystemNodes(parsed) };
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
@@ -298,7 +318,7 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig 
         return { ...pool, instanceTypes, gpuMemoryGiB: isFinite(gpuMemoryGiB) ? gpuMemoryGiB : 0, gpusPerNode: isFinite(gpusPerNode) ? gpusPerNode : 0 };
     });
 
-    const models: ResolvedModel[] = [];
+    const parsedModels: (Omit<ResolvedModel, "scaling"> & Pick<ModelConfig, "scaling">)[] = [];
     cfg.models.forEach((m, i) => {
         const spec = modelSpec(m.id);
         if (!spec) {
@@ -319,7 +339,7 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig 
             });
             return;
         }
-        models.push({
+        parsedModels.push({
             ...m,
             name: m.name ?? spec.shortName,
             revision,
@@ -330,7 +350,14 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[]): StackConfig 
             maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
         });
     });
-    const partial = { ...cfg, gpuPools, models };
+    const timetable = resolveTimetable(cfg.timetable, parsedModels, cfg.timezone, root, issues);
+    // The predictive warm-up defaults to off where the timetable's cron triggers warm the pool (schema.ts predictiveWarmupSchema).
+    const warmed = new Set(timetable.warm ? timetable.slots.map((s) => s.pool) : []);
+    const models: ResolvedModel[] = parsedModels.map((m) => {
+        const p = m.scaling.predictiveWarmup;
+        return { ...m, scaling: { ...m.scaling, predictiveWarmup: { ...p, enabled: p.enabled ?? !warmed.has(m.name) } } };
+    });
+    const partial = { ...cfg, gpuPools, models, timetable };
     // The hold bound follows the modelled cold start of the slowest pool (capacity/sim/holdBound.ts).
     const maxWaitSeconds = cfg.serving.gateway.maxWaitSeconds ?? holdBoundSeconds(partial);
     return { ...partial, serving: { ...cfg.serving, gateway: { ...cfg.serving.gateway, maxWaitSeconds } } };
@@ -381,6 +408,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             });
         }
     });
+    checkTimetable(cfg, issues);
     const { systemNodes, cluster, serving } = cfg;
     if (systemNodes.maxSize < systemNodes.minSize) {
         issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });
@@ -597,6 +625,33 @@ function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
             });
         }
     });
+}
+
+/** The timetable's warm replicas fit the pools; the "timetable" traffic profile has sessions. */
+function checkTimetable(cfg: StackConfig, issues: ConfigIssue[]): void {
+    const t = cfg.timetable;
+    const at = (source: string): PropertyKey[] => {
+        const session = /^sessions\[(\d+)\]$/.exec(source);
+        if (session) return ["timetable", "sessions", Number(session[1])];
+        const file = cfg.timetable.calendars.findIndex((c) => source.startsWith(`${c.file.split(/[\\/]/).pop()} `));
+        return ["timetable", "calendars", Math.max(0, file)];
+    };
+    const seen = new Set<string>();
+    for (const slot of t.slots) {
+        const m = cfg.models.find((x) => x.name === slot.pool);
+        const k = key(...at(slot.source), "replicas");
+        if (m && slot.replicas > m.scaling.maxReplicas && !seen.has(k)) {
+            seen.add(k);
+            issues.push({ key: k, message: `warms ${slot.replicas} replicas, more than worker pool '${m.name}' may run (maxReplicas ${m.scaling.maxReplicas})`, fix: `lower it to ${m.scaling.maxReplicas} or raise models[].scaling.maxReplicas` });
+        }
+    }
+    if (cfg.traffic.profile === "timetable" && cfg.traffic.timetable.length === 0 && t.slots.length === 0) {
+        issues.push({
+            key: key("traffic", "timetable"),
+            message: 'profile "timetable" needs sessions: in traffic.timetable, or gpuserve:timetable sessions or calendars',
+            fix: 'add e.g. gpuserve:timetable: {sessions: [{days: "1,3", start: "09:00", minutes: 50, students: 20, questionsPerStudent: 6}]}',
+        });
+    }
 }
 
 /**

@@ -5,8 +5,7 @@
  * Deployment through Cluster.setReplicas. Metrics are what the last scrape saw, so
  * every decision lags the system by up to a scrape interval, as in a real cluster.
  */
-import { warmWindowTrigger } from "../../stacks/scalePolicy";
-import { WEEK_MINUTES, cronMetricValue, minuteOfWeek } from "./calendar";
+import { cronMetricValue } from "./cron";
 import { Cluster } from "./cluster";
 import { MetricObservation, combineProposals, replicasForMetric } from "./hpa";
 import { fallbackActive, isActivated, kedaPoll } from "./keda";
@@ -101,10 +100,8 @@ export class Control {
     }
 
     windowReplicas(w: WorkerPoolState, t: number): number {
-        if (w.windows.length === 0) return 0;
-        const m = minuteOfWeek(t, this.s.trace.startWeekday) % WEEK_MINUTES;
         let r = 0;
-        for (const win of w.windows) if (win.table[m]) r = Math.max(r, win.replicas);
+        for (const win of w.windows) r = Math.max(r, cronMetricValue(win, t));
         return r;
     }
 
@@ -152,10 +149,9 @@ export class Control {
         const observations = pol.metrics.map((m, k) => this.observe(w, m, values[k], failed, fallback));
         // KEDA cron trigger: External AverageValue, target 1, value = desiredReplicas inside the
         // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
-        const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-        const cron = w.windows.map((win) => cronMetricValue(win, minute));
+        const cron = w.windows.map((win) => cronMetricValue(win, s.now));
         for (const v of cron) observations.push({ kind: "AverageValue", total: v, target: 1 });
-        if (s.rec && !failed) s.rec.evaluations.push({ t: s.now, pool: wi, loop: "hpa", readings: [...this.readings(pol.metrics, values), ...cron.map((v, i) => ({ trigger: warmWindowTrigger(i), value: v }))] });
+        if (s.rec && !failed) s.rec.evaluations.push({ t: s.now, pool: wi, loop: "hpa", readings: [...this.readings(pol.metrics, values), ...cron.map((v, i) => ({ trigger: w.windows[i].name, value: v }))] });
         const status = this.statusReplicas(w);
         const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));
@@ -178,8 +174,7 @@ export class Control {
             const activated = pol.metrics.map((m, k) => isActivated(values[k], m.activation));
             if (activated.some((a) => a)) active = true;
             if (s.rec) {
-                const minute = minuteOfWeek(s.now, s.trace.startWeekday) % WEEK_MINUTES;
-                const cron = w.windows.map((win, i) => ({ trigger: warmWindowTrigger(i), value: cronMetricValue(win, minute), active: cronMetricValue(win, minute) > 0 }));
+                const cron = w.windows.map((win) => ({ trigger: win.name, value: cronMetricValue(win, s.now), active: cronMetricValue(win, s.now) > 0 }));
                 s.rec.evaluations.push({ t: s.now, pool: wi, loop: "keda", readings: [...this.readings(pol.metrics, values, activated), ...cron] });
             }
         }

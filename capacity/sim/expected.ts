@@ -16,13 +16,15 @@ import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
 import { OracleCost, oracleCost } from "./oracle";
 import { ClairvoyantCost, clairvoyantCost } from "../bounds/clairvoyant";
-import { OnlineCost, onlineCost } from "../bounds/online";
-import { profileRates } from "../traffic/rates";
+import { RuleCost, hindsightHoldCost, onlineRuleCost } from "../bounds/online";
+import { profileRateFunctions } from "../traffic/rates";
+import { loadSessions } from "../traffic/timetable";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
 import { ColdStartPhase } from "./coldStart";
 import { workerColdStart } from "./coldStartReport";
+import { TimetableEffect, timetableEffect } from "./timetableEffect";
 
 export interface RequestCounts {
     readonly arrived: number;
@@ -72,8 +74,10 @@ export interface PoolEstimate {
     readonly oracleUsdPerMonth: number;
     /** GPU cost of the clairvoyant bound (capacity/bounds/clairvoyant.ts) for this pool's requests. */
     readonly clairvoyantUsdPerMonth: number;
-    /** GPU cost of the online bound (capacity/bounds/online.ts) for this pool's requests. */
-    readonly onlineBoundUsdPerMonth: number;
+    /** GPU cost of the optimal online rule (capacity/bounds/online.ts) for this pool's requests. */
+    readonly onlineRuleUsdPerMonth: number;
+    /** GPU cost of the best constant hold in hindsight (capacity/bounds/online.ts) for this pool's requests. */
+    readonly hindsightHoldUsdPerMonth: number;
     readonly peakNodes: number;
     readonly nodeLaunchesPerMonth: number;
     readonly spotInterruptionsPerMonth: number;
@@ -115,8 +119,9 @@ export interface ExpectedCost {
     /** gpuUsdPerMonth / oracleUsdPerMonth (null when the oracle is 0). */
     readonly oracleRatio: number | null;
     /**
-     * GPU cost of the clairvoyant bound: knows every arrival, pays real cold starts
-     * (capacity/bounds/clairvoyant.ts). Compare it with gpuUsdPerMonth.
+     * GPU cost of the clairvoyant bound: knows every arrival, pays real cold starts and the
+     * platform's charge on each node release (capacity/bounds/clairvoyant.ts, accounting in
+     * capacity/bounds/accounting.ts). Compare it with gpuUsdPerMonth.
      */
     readonly clairvoyantUsdPerMonth: number;
     /** gpuUsdPerMonth / clairvoyantUsdPerMonth (null when the bound is 0). */
@@ -124,16 +129,26 @@ export interface ExpectedCost {
     /** Cold start the bound pays per start, seconds, per worker pool (the simulator's mean phases). */
     readonly clairvoyantColdStartSeconds: Readonly<Record<string, number>>;
     /**
-     * GPU cost of the online bound: the same accounting as the clairvoyant bound, for hold
-     * policies that do not know the next arrival (the cheaper of the best constant hold in
-     * hindsight and a hold rule that knows the profile's hourly rate; capacity/bounds/online.ts).
-     * Ignores the latency a release causes: a lower bound, not a policy.
+     * Seconds a node release is billed at least, per worker pool: the worker's preStop + the
+     * autoscaler's unneeded time (longer within scale-down-delay-after-add of the node's launch).
      */
-    readonly onlineBoundUsdPerMonth: number;
-    /** gpuUsdPerMonth / onlineBoundUsdPerMonth (null when the bound is 0). */
-    readonly onlineBoundRatio: number | null;
-    /** Which online rule gives the bound, per worker pool (e.g. "constant hold 140 s"). */
-    readonly onlineBoundPolicy: Readonly<Record<string, string>>;
+    readonly releaseChargeSeconds: Readonly<Record<string, number>>;
+    /**
+     * GPU cost of the optimal online rule for the profile's known rate (capacity/bounds/online.ts):
+     * the bounds' accounting, the first worker released by the Poisson stopping rule, extra
+     * workers by the best constant hold in hindsight; latency ignored. A reference, not a bound.
+     */
+    readonly onlineRuleUsdPerMonth: number;
+    /** gpuUsdPerMonth / onlineRuleUsdPerMonth (null when it is 0). */
+    readonly onlineRuleRatio: number | null;
+    /** The rule, per worker pool, in words. */
+    readonly onlineRulePolicy: Readonly<Record<string, string>>;
+    /** GPU cost of the best constant hold (one cooldown for every idle worker) chosen in hindsight, latency ignored. */
+    readonly hindsightHoldUsdPerMonth: number;
+    /** gpuUsdPerMonth / hindsightHoldUsdPerMonth (null when it is 0). */
+    readonly hindsightHoldRatio: number | null;
+    /** The hold, per worker pool, in words. */
+    readonly hindsightHoldPolicy: Readonly<Record<string, string>>;
     readonly requests: RequestCounts;
     /** The gateway's bounds behind the 429s (queue depth per pool) and 503s (seconds held). */
     readonly gatewayLimits: { readonly maxQueueDepth: number; readonly maxWaitSeconds: number };
@@ -141,6 +156,8 @@ export interface ExpectedCost {
     readonly assumptions: readonly string[];
     /** Batch jobs of traffic.batches (absent without any): not in the latency figures above. */
     readonly batch?: BatchEstimate;
+    /** The timetable's cron triggers (gpuserve:timetable) and the month without them (absent without a timetable). */
+    readonly timetable?: TimetableEffect;
 }
 
 export interface BatchEstimate {
@@ -167,7 +184,8 @@ export interface StackSimulation {
     readonly result: SimResult;
     readonly oracle: OracleCost;
     readonly clairvoyant: ClairvoyantCost;
-    readonly online: OnlineCost;
+    readonly onlineRule: RuleCost;
+    readonly hindsightHold: RuleCost;
     readonly expected: ExpectedCost;
 }
 
@@ -177,14 +195,18 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
     const result = simulate(input);
     const oracle = oracleCost(input, input.trace);
     const clairvoyant = clairvoyantCost(input, input.trace);
-    const online = onlineBound(config, input);
-    return { input, result, oracle, clairvoyant, online, expected: summarize(config, input, result, oracle, clairvoyant, online) };
+    const refs = references(config, input);
+    // The timetable's effect is the stack's own policy with and without its cron triggers: not for replaced policies.
+    const timetable = opts.policies ? undefined : timetableEffect(config, input);
+    const expected = summarize(config, input, result, oracle, clairvoyant, refs);
+    return { input, result, oracle, clairvoyant, ...refs, expected: timetable ? { ...expected, timetable } : expected };
 }
 
-/** The online bound of a stack's simulated trace, with the rates its traffic profile expects. */
-export function onlineBound(config: StackConfig, input: SimInput): OnlineCost {
+/** The hold-rule references of a stack's simulated trace: the optimal online rule (with the rates its traffic profile expects) and the best hold in hindsight. */
+export function references(config: StackConfig, input: SimInput): { onlineRule: RuleCost; hindsightHold: RuleCost } {
     const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
-    return onlineCost(input, input.trace, profileRates(config.traffic, targets, input.trace));
+    const rates = profileRateFunctions(config.traffic, targets, input.trace, loadSessions(config.traffic, config.timetable, targets));
+    return { onlineRule: onlineRuleCost(input, input.trace, rates), hindsightHold: hindsightHoldCost(input, input.trace) };
 }
 
 const orNull = (n: number, digits = 2) => (Number.isFinite(n) ? round(n, digits) : null);
@@ -195,7 +217,7 @@ function ttfa(values: readonly number[]): { median: number; max: number } | null
     return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
 }
 
-export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace), online: OnlineCost = onlineBound(config, input)): ExpectedCost {
+export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace), refs = references(config, input)): ExpectedCost {
     const days = input.trace.horizonSeconds / 86400;
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const counts = (xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[]): RequestCounts => {
@@ -214,7 +236,7 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         const wps = result.workerPools.filter((_, wi) => input.workerPools[wi].gpuPool === gi);
         const oracleUsd = oracle.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
         const clairvoyantUsd = clairvoyant.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
-        const onlineUsd = online.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
+        const poolUsd = (c: RuleCost) => c.perWorkerPool.reduce((a, o, wi) => a + (input.workerPools[wi].gpuPool === gi ? o.usd : 0), 0);
         return {
             pool: g.name,
             gpuType: config.gpuPools[gi].gpuType,
@@ -226,7 +248,8 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             usdPerMonth: round(g.usd * perMonth),
             oracleUsdPerMonth: round(oracleUsd * perMonth),
             clairvoyantUsdPerMonth: round(clairvoyantUsd * perMonth),
-            onlineBoundUsdPerMonth: round(onlineUsd * perMonth),
+            onlineRuleUsdPerMonth: round(poolUsd(refs.onlineRule) * perMonth),
+            hindsightHoldUsdPerMonth: round(poolUsd(refs.hindsightHold) * perMonth),
             peakNodes: g.peakNodes,
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
@@ -262,7 +285,8 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
     const answered = result.workerPools.reduce((a, w) => a + w.answered, 0) * perMonth;
     const oracleUsd = oracle.usd * perMonth;
     const clairvoyantUsd = clairvoyant.usd * perMonth;
-    const onlineUsd = online.usd * perMonth;
+    const onlineUsd = refs.onlineRule.usd * perMonth;
+    const holdUsd = refs.hindsightHold.usd * perMonth;
     return {
         profile: input.trace.profile,
         seed: input.trace.seed,
@@ -288,9 +312,13 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         clairvoyantUsdPerMonth: round(clairvoyantUsd),
         clairvoyantRatio: clairvoyantUsd > 0 ? round(gpuUsd / clairvoyantUsd, 2) : null,
         clairvoyantColdStartSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, round(clairvoyant.perWorkerPool[wi].coldStartEachSeconds, 1)])),
-        onlineBoundUsdPerMonth: round(onlineUsd),
-        onlineBoundRatio: onlineUsd > 0 ? round(gpuUsd / onlineUsd, 2) : null,
-        onlineBoundPolicy: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, online.perWorkerPool[wi].policy])),
+        releaseChargeSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, clairvoyant.perWorkerPool[wi].release.preStopSeconds + clairvoyant.perWorkerPool[wi].release.unneededSeconds])),
+        onlineRuleUsdPerMonth: round(onlineUsd),
+        onlineRuleRatio: onlineUsd > 0 ? round(gpuUsd / onlineUsd, 2) : null,
+        onlineRulePolicy: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, refs.onlineRule.perWorkerPool[wi].policy])),
+        hindsightHoldUsdPerMonth: round(holdUsd),
+        hindsightHoldRatio: holdUsd > 0 ? round(gpuUsd / holdUsd, 2) : null,
+        hindsightHoldPolicy: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, refs.hindsightHold.perWorkerPool[wi].policy])),
         requests,
         gatewayLimits: { maxQueueDepth: input.gateway.maxQueueDepth, maxWaitSeconds: input.gateway.maxWaitSeconds },
         perPool,

@@ -14,11 +14,13 @@ import {
     NEVER_THRESHOLD,
     PREDICTIVE_CONFIRM_SECONDS,
     predictiveLeadSeconds,
+    predictiveWarmupEnabled,
     predictiveWindowSeconds,
+    recentRequestsActivation,
     TRIGGER,
 } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
-import { WarmWindow } from "./calendar";
+import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
 import { HpaBehavior } from "./hpa";
 
 /** What a trigger reads. */
@@ -67,7 +69,8 @@ export interface PolicySpec {
     readonly hpaSyncSeconds: number;
     readonly pollingIntervalSeconds: number;
     readonly cooldownSeconds: number;
-    readonly warmWindows: readonly WarmWindow[];
+    /** The ScaledObject's cron triggers (warm windows and timetable sessions), as deployed: stacks/cronTriggers.ts, capacity/timetableWarm.ts. */
+    readonly cron: readonly CronTrigger[];
     readonly fallbackReplicas: number;
     /** Range of the recent-requests trigger's increase() (source "recentRequests"). */
     readonly activityLookbackSeconds?: number;
@@ -95,22 +98,25 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * Our policy for one worker pool: exactly what the stack's ScaledObject asks KEDA and the
  * HPA to do. `coldStartSeconds`: the pool's estimated cold start, the predictive trigger's
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
+ * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
+ * `restartSeconds`: the recent-requests trigger's rate threshold (capacity/bounds/clairvoyant.ts restartSeconds).
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true): PolicySpec {
+export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"), restartSeconds?: number): PolicySpec {
     // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
     // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
-    // activation test of KEDA. Cron warm windows are PolicySpec.warmWindows.
+    // activation test of KEDA. Cron triggers (warm windows, timetable sessions) are PolicySpec.cron.
     const metrics: MetricSpec[] = [
         { trigger: TRIGGER.demand, source: "demand", type: "AverageValue", target: s.queueDepthPerReplica, activation: ACTIVATION_DEMAND },
         { trigger: TRIGGER.waiting, source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: NEVER_THRESHOLD },
     ];
-    if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: 0 });
+    // Active while the requests of the look-back expect one within a restart (stacks/scalePolicy.ts recentRequestsActivation).
+    if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds) });
     // No batch store (serving.batch.enabled false): no backlog, and the ScaledObject has no batch trigger.
     if (batchEnabled && s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
     if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
     if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
     metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });
-    const predictive = s.predictiveWarmup.enabled && coldStartSeconds !== undefined;
+    const predictive = predictiveWarmupEnabled(s) && coldStartSeconds !== undefined;
     if (predictive) metrics.push({ trigger: TRIGGER.predictive, source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
     return {
         name,
@@ -123,7 +129,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         hpaSyncSeconds: HPA_SYNC_SECONDS,
         pollingIntervalSeconds: s.pollingIntervalSeconds,
         cooldownSeconds: cooldownSecondsFor(s, coldStartSeconds),
-        warmWindows: s.warmWindows,
+        cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
@@ -153,7 +159,7 @@ export const REFERENCE_POLICY: PolicySpec = {
     hpaSyncSeconds: HPA_SYNC_SECONDS,
     pollingIntervalSeconds: HPA_SYNC_SECONDS,
     cooldownSeconds: 300,
-    warmWindows: [],
+    cron: [],
     fallbackReplicas: 1,
 };
 
@@ -168,7 +174,9 @@ export function describePolicy(p: PolicySpec): string {
         .filter((m) => m.source !== "warmup" && m.source !== "recentRequests" && m.source !== "batchBacklog")
         .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}${m.source === "demand" ? heldDemand(p) : ""}`))
         .join(" + ");
-    const warm = p.warmWindows.map((w) => `warm ${w.days} ${w.start}-${w.end} x${w.replicas}`).join(", ");
+    const windows = p.cron.filter((c) => c.name.startsWith("warm-")).map((c) => `warm '${c.start}'-'${c.end}' x${c.desiredReplicas}`);
+    const classes = p.cron.length - windows.length;
+    const warm = [...windows, ...(classes > 0 ? [`${classes} timetable trigger${classes > 1 ? "s" : ""}`] : [])].join(", ");
     const range = `${p.minReplicas}-${p.maxReplicas}`;
     const zero = p.controller === "keda" && p.minReplicas === 0 ? `, to 0 after ${p.cooldownSeconds}s` : "";
     return `${range} on ${triggers}${zero}${warm ? `, ${warm}` : ""}`;

@@ -8,7 +8,7 @@
  *   can start so its cold start is over in time, max 8 like the reference;
  * - the same with the optional GPU-utilization trigger at 70 % (`gpuUtilizationPercent`),
  *   which buys the reference's extra headroom during overlapping classes;
- * - the online bound (capacity/bounds/online.ts), the clairvoyant bound
+ * - the optimal online rule (capacity/bounds/online.ts), the clairvoyant bound
  *   (capacity/bounds/clairvoyant.ts) and the oracle for the same trace.
  */
 import { parseStackConfig } from "../../stacks/validate";
@@ -26,8 +26,8 @@ export interface ComparisonRow {
     readonly p99LatencySeconds: number | null;
     /** usdPerMonth / the clairvoyant bound (null for the bounds themselves). */
     readonly clairvoyantRatio: number | null;
-    /** usdPerMonth / the online bound (capacity/bounds/online.ts; null for the bounds themselves). */
-    readonly onlineBoundRatio: number | null;
+    /** usdPerMonth / the optimal online rule (capacity/bounds/online.ts; null for the references themselves). */
+    readonly onlineRuleRatio: number | null;
     readonly coldStarts: number | null;
     readonly rejectedPerMonth: number | null;
     readonly nodeHoursPerMonth: number | null;
@@ -90,7 +90,7 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             p95LatencySeconds: sim.expected.p95LatencySeconds,
             p99LatencySeconds: sim.expected.p99LatencySeconds,
             clairvoyantRatio: sim.expected.clairvoyantRatio,
-            onlineBoundRatio: sim.expected.onlineBoundRatio,
+            onlineRuleRatio: sim.expected.onlineRuleRatio,
             coldStarts: sim.expected.coldStarts,
             rejectedPerMonth: sim.expected.requests.rejected,
             nodeHoursPerMonth: pool.nodeHoursPerMonth,
@@ -99,8 +99,9 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
     };
     const oracle = ours.expected.perPool[0].oracleUsdPerMonth;
     const clairvoyant = ours.expected.perPool[0].clairvoyantUsdPerMonth;
-    const online = ours.expected.perPool[0].onlineBoundUsdPerMonth;
+    const online = ours.expected.perPool[0].onlineRuleUsdPerMonth;
     const coldStart = Object.values(ours.expected.clairvoyantColdStartSeconds)[0];
+    const release = Object.values(ours.expected.releaseChargeSeconds)[0];
     return {
         days,
         requestsPerMonth: ours.expected.requests.arrived,
@@ -111,13 +112,13 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             row("from zero", fromZero),
             row("from zero, queue-sized", fromZeroQueueSized),
             {
-                name: "online bound",
-                policy: `does not know the next arrival: ${Object.values(ours.expected.onlineBoundPolicy)[0]}, latency ignored`,
+                name: "optimal online rule",
+                policy: `knows the profile's rate, not the arrivals: ${Object.values(ours.expected.onlineRulePolicy)[0]}; latency ignored`,
                 usdPerMonth: online,
                 p95LatencySeconds: null,
                 p99LatencySeconds: null,
                 clairvoyantRatio: clairvoyant > 0 ? Math.round((online / clairvoyant) * 100) / 100 : null,
-                onlineBoundRatio: null,
+                onlineRuleRatio: null,
                 coldStarts: null,
                 rejectedPerMonth: 0,
                 nodeHoursPerMonth: null,
@@ -125,18 +126,18 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
             },
             {
                 name: "clairvoyant",
-                policy: `knows every arrival, pays a ${Math.round(coldStart)} s cold start per start (min(gap, cold start) per idle gap)`,
+                policy: `knows every arrival, pays a ${Math.round(coldStart)} s cold start per start and ${Math.round(release)} s per node release (capacity/bounds/accounting.ts)`,
                 usdPerMonth: clairvoyant,
                 p95LatencySeconds: null,
                 p99LatencySeconds: null,
                 clairvoyantRatio: null,
-                onlineBoundRatio: null,
+                onlineRuleRatio: null,
                 coldStarts: null,
                 rejectedPerMonth: 0,
                 nodeHoursPerMonth: null,
                 nodeLaunchesPerMonth: null,
             },
-            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, onlineBoundRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
+            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, onlineRuleRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
         ],
         runs: { reference, ours, oursGpu, fromZero, fromZeroQueueSized },
     };

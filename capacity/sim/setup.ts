@@ -7,10 +7,13 @@
 import { poolNodePrice } from "../cost";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT } from "../../stacks/schema";
-import { TrafficConfig, TrafficTarget, buildTrace, timetableOf } from "../traffic";
+import { TrafficConfig, buildTrace } from "../traffic";
 import { splitHistory } from "../traffic/trace";
-import { timetableOccurrences } from "../traffic/timetable";
-import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
+import { LoadSession, loadSessions, timetableOccurrences } from "../traffic/timetable";
+import { firstDate, mondayOf } from "../../stacks/timetable";
+import { dateOfDay, dayOfDate, weekdayOf } from "../../stacks/calendar/zones";
+import { cronTriggersFor } from "../timetableWarm";
+import { estimatedColdStartSeconds, restartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { withBatchJobs } from "../traffic/batch";
 import { BATCH_DEFAULTS } from "./batch";
@@ -61,9 +64,12 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
     const days = opts.days ?? DEFAULT_SIMULATED_DAYS;
     const lookbacks = config.models.filter((m) => m.scaling.predictiveWarmup.enabled).map((m) => m.scaling.predictiveWarmup.lookbackDays);
     const historyDays = traffic.profile === "csv" ? 0 : (opts.historyDays ?? Math.max(0, ...lookbacks));
+    // A span with calendar sessions has dates (traffic.startDate, or the Monday before the first session); generation starts the history before it.
+    const startDate = spanStartDate(config);
+    const generatedFrom = startDate === undefined ? undefined : dateOfDay(dayOfDate(startDate) - historyDays);
     // History first (unreported), then the batch jobs of the reported span (traffic/batch.ts).
-    const trace = withBatchJobs(splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root }), historyDays * 86400), traffic.batches, targets);
-    const warmups = teacherWarmups(traffic, targets, days, historyDays);
+    const trace = withBatchJobs(splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root, startDate: generatedFrom, timetable: config.timetable }), historyDays * 86400), traffic.batches, targets);
+    const warmups = teacherWarmups(traffic, loadSessions(traffic, config.timetable, targets), days, historyDays, generatedFrom);
     const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
         const price = poolNodePrice(config, pool);
         return {
@@ -93,7 +99,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             coldStart: mechanisms,
             start: workerStart(params, mechanisms, m.spec.weightsGiB, poolNodePrice(config, pool).instanceType, config.coldStart.phases),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), config.serving.batch.enabled),
+            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), config.serving.batch.enabled, cronTriggersFor(config, m), restartSeconds(config, m)),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
@@ -102,19 +108,27 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
     return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch, coldStartMeasured: config.coldStart.phases };
 }
 
+/** The date of the simulated span's day 0: traffic.startDate, else the Monday on or before the timetable's first dated session, else none. */
+export function spanStartDate(config: Pick<StackConfig, "traffic" | "timetable">): string | undefined {
+    if (config.traffic.startDate !== undefined) return config.traffic.startDate;
+    const first = firstDate(config.timetable);
+    return first === undefined ? undefined : mondayOf(first);
+}
+
 /**
  * The teacher of every timetabled class presses "Get GPUs ready for class" (POST
  * /v1/warmup, one replica for the class's length) `warmupMinutesBefore` minutes before
- * it starts; nothing for other profiles or when set to 0.
+ * it starts; nothing for other profiles or when set to 0. `generatedFrom`: the date of the
+ * trace's first generated day (history included), when sessions have dates.
  */
-export function teacherWarmups(traffic: TrafficConfig, targets: readonly TrafficTarget[], days: number, historyDays: number): Warmup[] {
-    const tt = timetableOf(traffic);
-    if (traffic.warmupMinutesBefore === 0 || (traffic.profile !== "timetable" && traffic.profile !== "classroom")) return [];
+export function teacherWarmups(traffic: TrafficConfig, sessions: readonly LoadSession[] | undefined, days: number, historyDays: number, generatedFrom?: string): Warmup[] {
+    if (traffic.warmupMinutesBefore === 0 || sessions === undefined) return [];
     const shift = historyDays * 86400;
-    return timetableOccurrences(tt, targets, days + historyDays, 1, traffic.seed)
+    const startWeekday = generatedFrom === undefined ? 1 : weekdayOf(generatedFrom);
+    return timetableOccurrences(sessions, days + historyDays, startWeekday, traffic.seed, generatedFrom)
         .filter((c) => c.start >= shift)
         .map((c) => {
             const from = c.start - shift - traffic.warmupMinutesBefore * 60;
-            return { pool: c.pool, from, until: from + Math.min(MAX_WARMUP_MINUTES, traffic.warmupMinutesBefore + tt[c.entry].minutes) * 60, replicas: 1 };
+            return { pool: c.pool, from, until: from + Math.min(MAX_WARMUP_MINUTES, traffic.warmupMinutesBefore + sessions[c.entry].minutes) * 60, replicas: 1 };
         });
 }

@@ -8,7 +8,7 @@ import { ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS } from "../../stacks/
 import { KIND_IMAGE, Trace } from "../traffic/trace";
 import type { BatchTrace } from "../traffic/batch";
 import { BatchSim } from "./batch";
-import { warmWindowTable } from "./calendar";
+import { CronSpan, CronWindow, compileCron } from "./cron";
 import { EventHeap } from "./heap";
 import { durationBucketBounds, PoolSeries } from "./exported";
 import { HpaController } from "./hpa";
@@ -120,7 +120,8 @@ export interface WorkerPoolState {
     readonly setup: WorkerPoolSetup;
     readonly hpa: HpaController;
     readonly keda: KedaState;
-    readonly windows: readonly { table: Uint8Array; replicas: number }[];
+    /** The ScaledObject's cron triggers on the simulated clock. */
+    readonly windows: readonly CronWindow[];
     /** What Prometheus holds about the pool: all the triggers read. */
     readonly series: PoolSeries;
     pods: Pod[];
@@ -221,11 +222,13 @@ export class SimState {
         const clock = { period: this.p.scrapeSeconds, start: -(h?.seconds ?? 0), outages: this.p.metricOutages };
         // Gauge scrapes kept: the longest range a gauge query reads (2 min), plus two.
         const keep = Math.ceil(Math.max(ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS) / this.p.scrapeSeconds) + 2;
+        // Cron triggers are evaluated from day 0 to the end of the longest possible run (horizon + 14 days of tail).
+        const span: CronSpan = { startWeekday: this.trace.startWeekday, startDate: this.trace.startDate, days: Math.ceil(this.trace.horizonSeconds / 86400) + 15 };
         this.wps = input.workerPools.map((setup, wi) => {
             const history: number[] = [];
             if (h) for (let i = 0; i < h.times.length; i++) if (h.pools[i] === wi) history.push(h.times[i]);
             const bounds = setup.policy.metrics.some((m) => m.source === "latencyP95") ? durationBucketBounds(input.gateway.maxWaitSeconds) : undefined;
-            const w = newWorkerPool(setup, new PoolSeries(clock, keep, history, bounds));
+            const w = newWorkerPool(setup, new PoolSeries(clock, keep, history, bounds), span);
             w.warmups = (input.warmups ?? []).filter((x) => x.pool === wi).map((x) => ({ from: x.from, until: x.until, replicas: x.replicas }));
             return w;
         });
@@ -249,14 +252,14 @@ export class SimState {
     }
 }
 
-function newWorkerPool(setup: WorkerPoolSetup, series: PoolSeries): WorkerPoolState {
+function newWorkerPool(setup: WorkerPoolSetup, series: PoolSeries, span: CronSpan): WorkerPoolState {
     const pol = setup.policy;
     return {
         setup,
         // KEDA gives its HPA minReplicas = max(minReplicaCount, 1): the HPA never goes to 0.
         hpa: new HpaController(pol.behavior, Math.max(1, pol.minReplicas), pol.maxReplicas),
         keda: { lastActive: -Infinity },
-        windows: pol.controller === "keda" ? pol.warmWindows.map((w) => ({ table: warmWindowTable(w), replicas: w.replicas })) : [],
+        windows: pol.controller === "keda" ? pol.cron.map((c) => compileCron(c, span)) : [],
         series,
         pods: [],
         ready: [],

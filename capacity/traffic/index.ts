@@ -14,7 +14,9 @@ import { classroomArrivals } from "./classroom";
 import { parseTraceCsv } from "./csv";
 import { Trace, TrafficTarget, finishTrace } from "./trace";
 import { arrivalsFromWeek, weekFromEntries } from "./weekly";
-import { CLASSROOM_TIMETABLE, timetableArrivals } from "./timetable";
+import { loadSessions, timetableArrivals } from "./timetable";
+import type { ResolvedTimetable } from "../../stacks/timetable";
+import { weekdayOf } from "../../stacks/calendar/zones";
 
 export type TrafficConfig = z.output<typeof trafficSchema>;
 export type { Trace, TrafficTarget } from "./trace";
@@ -27,8 +29,12 @@ export interface TraceOptions {
     readonly timezone: string;
     /** Directory `traffic.csvFile` is relative to. @default process.cwd() */
     readonly root?: string;
-    /** Weekday of day 0 for generated profiles, cron numbering. @default 1 (Monday) */
+    /** Weekday of day 0 for generated profiles, cron numbering. @default 1 (Monday), the weekday of startDate when given */
     readonly startWeekday?: number;
+    /** Date ("YYYY-MM-DD") of day 0: the stack's calendar sessions fall on their dates. @default none (weekly profiles need no date) */
+    readonly startDate?: string;
+    /** The stack's timetable (gpuserve:timetable): the "timetable" profile's sessions when traffic.timetable is empty. */
+    readonly timetable?: Pick<ResolvedTimetable, "slots">;
 }
 
 /** Relative request shares per worker pool from `traffic.modelShares` (by name, then by model id). */
@@ -53,24 +59,19 @@ export function poolShares(traffic: TrafficConfig, targets: readonly TrafficTarg
     return shares;
 }
 
-/** The weekly sessions of a "timetable" or built-in "classroom" profile (undefined for other profiles). */
-export function timetableOf(traffic: TrafficConfig) {
-    return traffic.profile === "classroom" ? CLASSROOM_TIMETABLE : traffic.timetable;
-}
-
 export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarget[], opts: TraceOptions): Trace {
     if (!Number.isInteger(opts.days) || opts.days < 1) throw new Error(`days must be a whole number >= 1 (got ${opts.days})`);
     const shares = poolShares(traffic, targets);
-    const startWeekday = opts.startWeekday ?? 1;
+    const startWeekday = opts.startDate !== undefined ? weekdayOf(opts.startDate) : (opts.startWeekday ?? 1);
     // "classroom-random" keeps the stream of the generator it was called "classroom" under, so its traces (and the figures computed on them) stay the same.
     const rng = new Rng(traffic.seed, `traffic:arrivals:${traffic.profile === "classroom-random" ? "classroom" : traffic.profile}`);
-    const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares };
+    const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares, startDate: opts.startDate };
     switch (traffic.profile) {
         case "classroom-random":
             return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: classroomArrivals(traffic.classroom, opts.days, startWeekday, traffic.rateScale, rng) });
         case "classroom":
         case "timetable": {
-            const a = timetableArrivals(timetableOf(traffic), targets, opts.days, startWeekday, traffic.rateScale, traffic.seed);
+            const a = timetableArrivals(loadSessions(traffic, opts.timetable, targets)!, opts.days, startWeekday, traffic.rateScale, traffic.seed, opts.startDate);
             return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: a.times, pools: a.pools });
         }
         case "hourly":
@@ -81,7 +82,7 @@ export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarg
                 throw new ConfigError([{ key: `${PROJECT}:traffic.csvFile`, message: `file ${JSON.stringify(traffic.csvFile)} does not exist (looked in ${file})`, fix: "give a path relative to the project root" }]);
             }
             const csv = parseTraceCsv(fs.readFileSync(file, "utf8"), opts.timezone, targets, traffic.csvFile);
-            const trace = finishTrace({ ...common, horizonSeconds: csv.days * 86400, startWeekday: csv.startWeekday, times: csv.times, kinds: csv.kinds });
+            const trace = finishTrace({ ...common, startDate: undefined, horizonSeconds: csv.days * 86400, startWeekday: csv.startWeekday, times: csv.times, kinds: csv.kinds });
             csv.pools.forEach((p, i) => {
                 if (p >= 0) trace.pools[i] = p;
             });

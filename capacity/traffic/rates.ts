@@ -1,7 +1,7 @@
 /**
  * The profile's expected arrival rate per worker pool, per (weekday, local hour): what a
- * policy could know in advance of the traffic without seeing any arrival (the online
- * bound's rate-aware policy, capacity/bounds/online.ts).
+ * policy could know in advance of the traffic without seeing any arrival (the optimal
+ * online rule, capacity/bounds/online.ts).
  *
  * - Rate tables (built-ins, "hourly"): the table x rateScale x the pool's share.
  * - Timetables ("timetable", "classroom"): each session's expected questions
@@ -11,11 +11,12 @@
  *   per weekly hour slot, over the weeks it spans (the one case where the rates come from
  *   the arrivals, averaged; say so when quoting a bound on them).
  */
-import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
+import { DAY, WEEK_MINUTES, hhmmToMinutes, minuteOfWeek, parseCronDays } from "../sim/calendar";
 import type { TrafficConfig } from ".";
 import { poolShares } from ".";
 import { RATE_TABLE_PROFILES } from "./builtins";
-import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, TimetableSession, sessionPool } from "./timetable";
+import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, LoadSession, TimetableSession, sessionPool } from "./timetable";
+import { dayOfDate } from "../../stacks/calendar/zones";
 import { Trace, TrafficTarget } from "./trace";
 import { WeeklyRates, emptyWeek, weekFromEntries } from "./weekly";
 
@@ -69,6 +70,36 @@ function empiricalRates(trace: Trace, pools: number): PoolWeeklyRates {
         out[trace.pools[i]][(trace.startWeekday + Math.floor(t / DAY)) % 7][Math.floor((t % DAY) / 3600)]++;
     }
     return out.map((week) => week.map((day, d) => day.map((n, h) => (slotHours[d][h] > 0 ? n / slotHours[d][h] : 0))));
+}
+
+/**
+ * The expected rate as a function of simulated time, requests per second, per worker
+ * pool: timetables per minute (a session's questions spread over its scheduled minutes,
+ * so a rule sees where a class ends; a calendar's sessions on their dates), rate tables
+ * per hour. `sessions`: the timetabled profile's (capacity/traffic/timetable.ts loadSessions).
+ */
+export function profileRateFunctions(traffic: TrafficConfig, targets: readonly TrafficTarget[], trace: Trace, sessions?: readonly LoadSession[]): ((t: number) => number)[] {
+    if (sessions !== undefined) {
+        const weekly = targets.map(() => new Float64Array(WEEK_MINUTES));
+        const spanMinutes = Math.ceil(trace.horizonSeconds / 60);
+        const dated = targets.map(() => new Float64Array(spanMinutes));
+        const day0 = trace.startDate === undefined ? undefined : dayOfDate(trace.startDate);
+        for (const s of sessions) {
+            const perMinute = (s.students * ATTENDANCE * s.questionsPerStudent * traffic.rateScale * (1 - CANCEL_PROBABILITY)) / s.minutes;
+            const start = Math.floor(s.startSeconds / 60);
+            if (s.days) {
+                s.days.forEach((on, d) => {
+                    if (!on) return;
+                    for (let m = d * 1440 + start; m < d * 1440 + start + s.minutes; m++) weekly[s.pool][m % WEEK_MINUTES] += perMinute;
+                });
+            } else if (s.date !== undefined && day0 !== undefined) {
+                const from = (dayOfDate(s.date) - day0) * 1440 + start;
+                for (let m = Math.max(0, from); m < Math.min(spanMinutes, from + s.minutes); m++) dated[s.pool][m] += perMinute;
+            }
+        }
+        return targets.map((_, p) => (t: number) => (weekly[p][minuteOfWeek(t, trace.startWeekday)] + (t >= 0 && t < spanMinutes * 60 ? dated[p][Math.floor(t / 60)] : 0)) / 60);
+    }
+    return profileRates(traffic, targets, trace).map((week) => (t: number) => rateAt(week, trace.startWeekday, t));
 }
 
 /** Requests per second at `t` seconds of the trace (day 0 is weekday `startWeekday`). */

@@ -4,6 +4,7 @@
  * draw for its service time, so every policy and the oracle serve the same work.
  */
 import { Rng } from "../sim/rng";
+import { dateOfDay, dayOfDate } from "../../stacks/calendar/zones";
 
 export const KIND_IMAGE = 0;
 export const KIND_TEXT = 1;
@@ -17,6 +18,8 @@ export interface Trace {
     readonly horizonSeconds: number;
     /** Cron weekday of day 0 (0 = Sunday). Built-in profiles start on a Monday. */
     readonly startWeekday: number;
+    /** Date of day 0 ("YYYY-MM-DD") when the trace follows a calendar; undefined for weekly profiles. */
+    readonly startDate?: string;
     /** Arrival times, seconds, ascending. */
     readonly times: Float64Array;
     /** KIND_IMAGE (image + question) or KIND_TEXT (text only). */
@@ -43,6 +46,7 @@ export function splitHistory(trace: Trace, historySeconds: number): Trace {
         ...trace,
         horizonSeconds: trace.horizonSeconds - historySeconds,
         startWeekday: (trace.startWeekday + Math.round(historySeconds / 86400)) % 7,
+        startDate: trace.startDate === undefined ? undefined : dateOfDay(dayOfDate(trace.startDate) + Math.round(historySeconds / 86400)),
         times: shift(trace.times.slice(k)),
         kinds: trace.kinds.slice(k),
         pools: trace.pools.slice(k),
@@ -66,6 +70,7 @@ export function finishTrace(args: {
     seed: number;
     horizonSeconds: number;
     startWeekday: number;
+    startDate?: string;
     times: Float64Array;
     imageShare: number;
     shares: readonly number[];
@@ -99,7 +104,7 @@ export function finishTrace(args: {
             pools[i] = p;
         }
     }
-    return { profile: args.profile, seed: args.seed, horizonSeconds: args.horizonSeconds, startWeekday: args.startWeekday, times: args.times, kinds, pools, z };
+    return { profile: args.profile, seed: args.seed, horizonSeconds: args.horizonSeconds, startWeekday: args.startWeekday, ...(args.startDate !== undefined ? { startDate: args.startDate } : {}), times: args.times, kinds, pools, z };
 }
 
 /** Number of requests per worker pool. */

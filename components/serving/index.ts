@@ -4,7 +4,8 @@
  * for the add-ons they need (KEDA CRDs, the Load Balancer Controller's webhook,
  * Prometheus Operator CRDs).
  */
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { estimatedColdStartSeconds, restartSeconds } from "../../capacity/bounds/clairvoyant";
+import { cronTriggersFor } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StackConfig } from "../../stacks/validate";
@@ -85,6 +86,8 @@ export interface PoolSummary {
     readonly maxReplicas: number;
     readonly scaleToZero: boolean;
     readonly warmWindows: string[];
+    /** The timetable's KEDA cron triggers (gpuserve:timetable): "start -> end (timezone): replicas". */
+    readonly timetableTriggers: string[];
     readonly cooldownSeconds: number;
 }
 
@@ -161,6 +164,8 @@ export class ServingStack extends pulumi.ComponentResource {
                     keda: args.keda,
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
+                    cronTriggers: cronTriggersFor(cfg, model),
+                    restartSeconds: restartSeconds(cfg, model),
                     batchEnabled: cfg.serving.batch.enabled,
                     region: cfg.region,
                     clusterName: args.clusterName,
@@ -246,6 +251,9 @@ export class ServingStack extends pulumi.ComponentResource {
                     maxReplicas: m.scaling.maxReplicas,
                     scaleToZero: m.scaling.minReplicas === 0,
                     warmWindows: m.scaling.warmWindows.map((w) => `${w.days} ${w.start}-${w.end} ${cfg.timezone}: ${w.replicas}`),
+                    timetableTriggers: cronTriggersFor(cfg, m)
+                        .filter((c) => c.name.startsWith("class-"))
+                        .map((c) => `${c.start} -> ${c.end} (${c.timezone}): ${c.desiredReplicas}`),
                     cooldownSeconds: cooldownSecondsFor(m.scaling, estimatedColdStartSeconds(cfg, m)),
                 },
             ]),

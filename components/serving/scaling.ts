@@ -7,7 +7,8 @@
  * At peak: the HPA takes the highest replica count any trigger asks for: demand per
  * replica, vLLM waiting per replica, and optionally P95 latency and GPU utilization.
  * After the peak: the HPA steps down slowly (HPA_BEHAVIOR); KEDA returns the pool to zero
- * `cooldownSeconds` after the last demand, unless a warm window (cron trigger) holds it.
+ * `cooldownSeconds` after the last demand, unless a warm window or a timetable session (cron
+ * triggers, stacks/cronTriggers.ts) holds it.
  */
 import { ScalingConfig } from "../../stacks/schema";
 import {
@@ -21,9 +22,11 @@ import {
     backlogDrainFactor,
     cooldownSecondsFor,
     predictiveLeadSeconds,
+    predictiveWarmupEnabled,
     predictiveWindowSeconds,
-    warmWindowTrigger,
+    recentRequestsActivation,
 } from "../../stacks/scalePolicy";
+import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
 
 /**
  * Which gateways' and workers' series count for a pool. A standalone stack has one gateway and one
@@ -63,6 +66,13 @@ export interface ScaledObjectInput {
     readonly scope?: MetricScope;
     /** The gateway runs batch jobs (serving.batch.enabled): only then is there a backlog to wake the pool. @default true */
     readonly batchEnabled?: boolean;
+    /**
+     * GPU seconds a restart costs (node launch to routable, capacity/bounds/clairvoyant.ts restartSeconds): the
+     * recent-requests trigger holds the pool while requests come more often than one per this. @default any request holds it
+     */
+    readonly restartSeconds?: number;
+    /** Cron triggers: warm windows and timetable sessions (stacks/cronTriggers.ts). @default the warm windows of `scaling` in `timezone` */
+    readonly cron?: readonly CronTrigger[];
 }
 
 /**
@@ -171,12 +181,6 @@ export function fallbackSpec(replicas: number) {
     return { failureThreshold: 3, replicas, behavior: "currentReplicasIfHigher" as const };
 }
 
-/** "08:00" + "1-5" -> "0 8 * * 1-5" */
-export function cronAt(hhmm: string, days: string): string {
-    const [h, m] = hhmm.split(":").map(Number);
-    return `${m} ${h} * * ${days}`;
-}
-
 function prometheusTrigger(name: string, url: string, query: string, threshold: number, activation: number) {
     return {
         type: "prometheus",
@@ -216,26 +220,23 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         ),
         prometheusTrigger(TRIGGER.waiting, url, q.waiting, s.waitingPerReplica, NEVER_THRESHOLD),
     ];
-    // Keeps the pool active (never sizes it) while requests were answered recently: gauges
-    // sampled every poll can read 0 between sparse requests and let the pool cool to zero mid-class.
-    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger(TRIGGER.recentRequests, url, q.recentRequests(s.activityLookbackSeconds), NEVER_THRESHOLD, 0));
+    // Keeps the pool active (never sizes it) while requests come often enough to expect one within a restart:
+    // gauges sampled every poll read 0 between questions and would let a class's pool cool to zero mid-class.
+    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger(TRIGGER.recentRequests, url, q.recentRequests(s.activityLookbackSeconds), NEVER_THRESHOLD, recentRequestsActivation(s.activityLookbackSeconds, input.restartSeconds)));
     const batch = input.batchEnabled === false ? undefined : batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
     if (batch) triggers.push(batch);
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger(TRIGGER.latencyP95, url, q.latencyP95, s.latencyP95Seconds, NEVER_THRESHOLD));
     if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
     triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName, input.scope), 1, 0));
-    if (s.predictiveWarmup.enabled && input.coldStartSeconds !== undefined) {
+    if (predictiveWarmupEnabled(s) && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
         triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead, input.scope), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
     }
-    s.warmWindows.forEach((w, i) => {
-        triggers.push({
-            type: "cron",
-            name: warmWindowTrigger(i),
-            metadata: { timezone: input.timezone, start: cronAt(w.start, w.days), end: cronAt(w.end, w.days), desiredReplicas: String(w.replicas) },
-        });
-    });
+    // KEDA cron scaler metadata (kedacore/keda pkg/scalers/cron_scaler.go cronMetadata at v2.20.2): start, end, timezone, desiredReplicas.
+    for (const c of input.cron ?? warmWindowTriggers(s.warmWindows, input.timezone)) {
+        triggers.push({ type: "cron", name: c.name, metadata: { timezone: c.timezone, start: c.start, end: c.end, desiredReplicas: String(c.desiredReplicas) } });
+    }
     return {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: input.deploymentName },
         pollingInterval: s.pollingIntervalSeconds,

@@ -16,6 +16,7 @@ import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
 import { MetricScope, scaledObjectSpec } from "./scaling";
+import type { CronTrigger } from "../../stacks/cronTriggers";
 import { workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 import { RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, componentLabels } from "./security";
 import { VLLM_COMMAND, VLLM_PORT, vllmArgs, vllmEnv } from "./vllm/args";
@@ -49,6 +50,10 @@ export interface WorkerPoolArgs {
     readonly coldStart: ColdStartConfig;
     /** The pool's modelled cold start (capacity/bounds/clairvoyant.ts estimatedColdStartSeconds): the predictive warm-up's lead. */
     readonly coldStartSeconds: number;
+    /** GPU seconds a restart of the pool costs (capacity/bounds/clairvoyant.ts restartSeconds): the recent-requests trigger's activation. */
+    readonly restartSeconds: number;
+    /** The ScaledObject's cron triggers: warm windows and timetable sessions (capacity/timetableWarm.ts cronTriggersFor). */
+    readonly cronTriggers: readonly CronTrigger[];
     readonly region: string;
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
@@ -204,6 +209,8 @@ export class WorkerPool extends pulumi.ComponentResource {
                     scaling: m.scaling,
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
+                    cron: args.cronTriggers,
+                    restartSeconds: args.restartSeconds,
                     scope: args.metricScope,
                     batchEnabled: args.batchEnabled,
                 }),

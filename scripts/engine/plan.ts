@@ -58,7 +58,7 @@ export async function planStack(root: string, stack: string, opts: PlanOptions =
         config: file.config,
         secretKeys: file.secretKeys,
         stackReferences: opts.platform ? { [opts.platform.reference]: opts.platform.outputs } : {},
-        program: async () => deployStack(await loadStack()),
+        program: async () => deployStack(await loadStack({ root })),
     });
     const { [COST_KEY]: cost, ...stackOutputs } = outputs;
     return {

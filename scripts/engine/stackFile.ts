@@ -75,13 +75,14 @@ export function readStackFile(root: string, stack: string, project: string): Sta
 
 /**
  * A stack's validated config from its Pulumi.<stack>.yaml, without the Pulumi engine (compare,
- * dev): the same keys, defaults and errors as the program's own load. `platformFor` gives a team
- * stack its platform's outputs (compare: the platform's plan or the team's existingCluster).
+ * dev): the same keys, defaults and errors as the program's own load; timetable calendars are read
+ * relative to `root`, the stack file's directory. `platformFor` gives a team stack its platform's
+ * outputs (compare: the platform's plan or the team's existingCluster).
  */
 export function stackConfigFromFile(root: string, stack: string, project: string, platformFor?: (raw: Record<string, unknown>) => PlatformOutputs | undefined): StackConfig {
     const file = readStackFile(root, stack, project);
     const { raw, issues } = rawStackConfig(file.config);
     if (issues.length > 0) throw new ConfigError(issues);
     if (raw.environment === undefined) raw.environment = stack;
-    return parseStackConfig(raw, platformFor?.(raw));
+    return parseStackConfig(raw, platformFor?.(raw), { root });
 }

@@ -6,7 +6,8 @@ import * as assert from "assert";
 import { simulateStack } from "../../capacity/sim";
 import { replicasForMetric } from "../../capacity/sim/hpa";
 import { fallbackActive, kedaPoll } from "../../capacity/sim/keda";
-import { cronMetricValue, warmWindowTable } from "../../capacity/sim/calendar";
+import { compileCron, cronMetricValue } from "../../capacity/sim/cron";
+import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import { fixedService, oneStack } from "./helpers";
 
 describe("simulator fidelity (upstream rules)", function () {
@@ -36,11 +37,12 @@ describe("simulator fidelity (upstream rules)", function () {
 
     // kedacore/keda v2.20.2 pkg/scalers/cron_scaler.go GetMetricsAndActivity: `metricValue := float64(0); if isWithinInterval { metricValue = DesiredReplicas }`.
     it("KEDA cron trigger: its metric is 0 outside the window, not 1 (pkg/scalers/cron_scaler.go@v2.20.2)", () => {
-        const win = { table: warmWindowTable({ days: "1-5", start: "08:00", end: "09:00", replicas: 3 }), replicas: 3 };
-        assert.strictEqual(cronMetricValue(win, 1 * 1440 + 8 * 60 + 30), 3); // Monday 08:30
-        assert.strictEqual(cronMetricValue(win, 1 * 1440 + 12 * 60), 0); // Monday 12:00
+        // Day 0 is a Monday.
+        const win = compileCron(warmWindowTriggers([{ days: "1-5", start: "08:00", end: "09:00", replicas: 3 }], "UTC")[0], { startWeekday: 1, days: 7 });
+        assert.strictEqual(cronMetricValue(win, (8 * 60 + 30) * 60), 3); // Monday 08:30
+        assert.strictEqual(cronMetricValue(win, 12 * 3600), 0); // Monday 12:00
         // The HPA reads 0 as "no replicas wanted": ceil(0 / 1) = 0, below any other trigger's proposal.
-        assert.strictEqual(replicasForMetric({ kind: "AverageValue", total: cronMetricValue(win, 1 * 1440 + 12 * 60), target: 1 }, 3, 3, 0.1), 0);
+        assert.strictEqual(replicasForMetric({ kind: "AverageValue", total: cronMetricValue(win, 12 * 3600), target: 1 }, 3, 3, 0.1), 0);
     });
 
     // kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go GetExternalPerPodMetricReplicas(statusReplicas, ...):

@@ -4,10 +4,12 @@
  * -> Cluster Autoscaler -> node -> pod -> first answer.
  */
 import * as assert from "assert";
-import { hhmmToMinutes, warmWindowTable } from "../../capacity/sim/calendar";
+import { hhmmToMinutes } from "../../capacity/sim/calendar";
+import { compileCron } from "../../capacity/sim/cron";
+import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import { simulateStack } from "../../capacity/sim";
 import { isActivated, kedaPoll } from "../../capacity/sim/keda";
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { restartSeconds } from "../../capacity/bounds/clairvoyant";
 import { ACTIVATION_DEMAND } from "../../stacks/scalePolicy";
 import { UNOPTIMIZED, csvTrace, fixedService, oneStack } from "./helpers";
 
@@ -50,27 +52,31 @@ describe("kedaPoll", () => {
     });
 });
 
-describe("warmWindowTable (KEDA cron trigger)", () => {
-    const at = (table: Uint8Array, weekday: number, hhmm: string) => table[weekday * 1440 + hhmmToMinutes(hhmm)];
+describe("warm windows as KEDA cron triggers (capacity/sim/cron.ts)", () => {
+    const win = (days: string, start: string, end: string) => compileCron(warmWindowTriggers([{ days, start, end, replicas: 1 }], "UTC")[0], { startWeekday: 1, days: 14 });
+    /** Second of the first week (day 0 is a Monday) at a weekday (cron numbering) and time. */
+    const at = (weekday: number, hhmm: string) => (((weekday + 6) % 7) * 1440 + hhmmToMinutes(hhmm)) * 60 + 30;
 
     it("is active from the start minute to the minute before the end, on the listed days only", () => {
-        const t = warmWindowTable({ days: "1-5", start: "08:00", end: "18:00", replicas: 1 });
+        const w = win("1-5", "08:00", "18:00");
         assert.deepStrictEqual(
-            ["07:59", "08:00", "17:59", "18:00"].map((h) => at(t, 1, h)),
-            [0, 1, 1, 0],
+            ["07:59", "08:00", "17:59", "18:00"].map((h) => w.activeAt(at(1, h))),
+            [false, true, true, false],
         );
-        assert.strictEqual(at(t, 6, "12:00"), 0);
-        assert.strictEqual(at(t, 0, "12:00"), 0);
-        assert.strictEqual(t.reduce((a, b) => a + b, 0), 5 * 600);
+        assert.strictEqual(w.activeAt(at(6, "12:00")), false);
+        assert.strictEqual(w.activeAt(at(0, "12:00")), false);
+        let minutes = 0;
+        for (let m = 0; m < 7 * 1440; m++) if (w.activeAt(m * 60 + 30)) minutes++;
+        assert.strictEqual(minutes, 5 * 600);
     });
 
     it("keeps a window that crosses midnight on Friday open until Monday's end, like KEDA with the same crons", () => {
-        const t = warmWindowTable({ days: "1-5", start: "22:00", end: "06:00", replicas: 1 });
-        assert.strictEqual(at(t, 1, "05:59"), 1); // from Friday 22:00
-        assert.strictEqual(at(t, 1, "06:00"), 0);
-        assert.strictEqual(at(t, 6, "12:00"), 1);
-        assert.strictEqual(at(t, 3, "21:59"), 0);
-        assert.strictEqual(at(t, 3, "22:00"), 1);
+        const w = win("1-5", "22:00", "06:00");
+        assert.strictEqual(w.activeAt(at(1, "05:59") + 7 * 86400), true); // from Friday 22:00
+        assert.strictEqual(w.activeAt(at(1, "06:00") + 7 * 86400), false);
+        assert.strictEqual(w.activeAt(at(6, "12:00")), true);
+        assert.strictEqual(w.activeAt(at(3, "21:59")), false);
+        assert.strictEqual(w.activeAt(at(3, "22:00")), true);
     });
 });
 
@@ -98,20 +104,24 @@ describe("activation through the simulated loop", () => {
         assert.deepStrictEqual(w.timeToFirstAnswer, [held + 1]);
     });
 
-    it("cools down to zero cooldownSeconds after the last active poll; the autoscaler removes the node after its unneeded time", () => {
+    it("holds the pool while its recent requests expect another within a restart, then cools down; the autoscaler removes the node after its unneeded time", () => {
         const { root, config } = oneRequest();
         const sim = simulateStack(config, { root, params });
         const node = sim.result.gpuPools[0].nodeSeconds;
-        // From launch: provisioning + cooldown (default: the pool's estimated cold start, ~13 min unoptimized) + preStop
-        // + the GPU node group's scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
-        const cooldown = sim.input.workerPools[0].policy.cooldownSeconds;
-        assert.strictEqual(cooldown, Math.round(estimatedColdStartSeconds(config, config.models[0])));
+        const pol = sim.input.workerPools[0].policy;
+        // An unoptimized restart costs ~12 min of GPU: one request in the 300 s look-back expects another within it
+        // (activation 300 / restart < 1), so the request keeps the pool active 300 s after it was handed to the worker.
+        assert.strictEqual(pol.activityLookbackSeconds, 300);
+        const activation = pol.metrics.find((m) => m.source === "recentRequests")!.activation;
+        assert.strictEqual(activation, Math.round((300 / restartSeconds(config, config.models[0])) * 100) / 100);
+        assert.ok(activation < 1);
+        // Then the cooldown (a minute: the recent-requests trigger does the holding), preStop, the node group's
+        // scale-down-unneeded-time (its launch-to-allocatable, 150 s on AL2023).
+        assert.strictEqual(pol.cooldownSeconds, 60);
         assert.strictEqual(sim.input.gpuPools[0].scaleDownUnneededSeconds, 150);
-        // The recent-requests trigger keeps the pool active while increase(upstream requests[120s]) > 0: until the
-        // window no longer holds the scrape before the hand-over, 90-120 s after it (two 15 s scrapes either side).
-        const activity = config.models[0].scaling.activityLookbackSeconds;
-        assert.strictEqual(activity, 120);
-        const lower = provisioning + activity - 30 + cooldown + 15 + 150;
+        // The recent-requests trigger keeps the pool active while increase(upstream requests[300s]) is over its threshold:
+        // until the window no longer holds the scrape before the hand-over, 270-300 s after it (two 15 s scrapes either side).
+        const lower = provisioning + 300 - 30 + 60 + 15 + 150;
         assert.ok(node >= lower - 1e-6 && node <= lower + 30 + 15 + 15 + 10 + 10 + 1, `node seconds ${node}, expected ${lower} plus loop delays`);
     });
 
@@ -163,5 +173,34 @@ describe("activation through the simulated loop", () => {
         assert.strictEqual(desiredAt(3.9), 4);
         assert.strictEqual(desiredAt(5.5), 4, "fallback must not shrink a pool above fallbackReplicas");
         assert.strictEqual(desiredAt(7), 4);
+    });
+});
+
+describe("the recent-requests trigger holds a pool while its requests come often enough (simulated)", () => {
+    // Default stack: Qwen3-VL-2B on a g5.xlarge, a restart costs ~194 s of GPU: more than 300 / 194 = 1.55
+    // requests in the last 5 minutes keep the pool active.
+    const run = (times: number[]) => {
+        const { root, file } = csvTrace(times.map((t) => `${t},image`));
+        const sim = simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), { root, params: { timeseries: true } });
+        return { w: sim.result.workerPools[0], desired: sim.result.series!.perWorkerPool[0].desired, activation: sim.input.workerPools[0].policy.metrics.find((m) => m.source === "recentRequests")!.activation };
+    };
+
+    it("keeps a class's GPU through a 3-minute pause: a question every 30 s for 20 minutes, 3 minutes of silence, 10 more minutes", () => {
+        const times: number[] = [];
+        for (let t = 1000; t < 1000 + 20 * 60; t += 30) times.push(t);
+        for (let t = 1000 + 23 * 60; t < 1000 + 33 * 60; t += 30) times.push(t);
+        const { w, desired, activation } = run(times);
+        assert.ok(activation > 1 && activation < 2, `activation ${activation}`);
+        assert.strictEqual(w.coldStarts, 1);
+        // Never back to zero from the first worker to the last question (minute 50).
+        const first = Math.ceil((1000 + w.timeToFirstAnswer[0]) / 60);
+        for (let m = first; m <= 50; m++) assert.ok(desired[m] >= 1, `no replica at minute ${m}`);
+    });
+
+    it("releases it between the questions of a user asking every 8 minutes (0.4 per restart), keeps it for one asking every 2 minutes", () => {
+        const sparse = run(Array.from({ length: 10 }, (_, k) => 1000 + k * 480)).w;
+        assert.strictEqual(sparse.coldStarts, 10);
+        const dense = run(Array.from({ length: 20 }, (_, k) => 1000 + k * 120)).w;
+        assert.strictEqual(dense.coldStarts, 1);
     });
 });

@@ -3,7 +3,7 @@ import * as assert from "assert";
 import { ConfigError } from "../../stacks/errors";
 import { trafficSchema } from "../../stacks/schema";
 import { buildTrace } from "../../capacity/traffic";
-import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, timetableOccurrences } from "../../capacity/traffic/timetable";
+import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, timetableOccurrences, weeklyLoad } from "../../capacity/traffic/timetable";
 import { oneStack } from "./helpers";
 
 const targets = [
@@ -31,7 +31,7 @@ describe("timetable schema", () => {
     });
 
     it("requires at least one session for profile timetable", () => {
-        assert.match(configError({ profile: "timetable" }), /gpuserve:traffic\.timetable: profile "timetable" needs at least one session/);
+        assert.match(configError({ profile: "timetable" }), /gpuserve:traffic\.timetable: profile "timetable" needs sessions: in traffic\.timetable, or gpuserve:timetable sessions or calendars\. Fix: add e\.g\. gpuserve:timetable/);
     });
 
     it("refuses a session whose model is not a model of the stack", () => {
@@ -49,7 +49,7 @@ describe("timetable schema", () => {
 
 describe("timetable generator", () => {
     it("repeats each session every week on its days only, starting within [-2, +5] min of the schedule, length within 10 %", () => {
-        const occ = timetableOccurrences([session], targets, 28, 1, 7);
+        const occ = timetableOccurrences(weeklyLoad([session], targets), 28, 1, 7);
         const expected = 8; // Mon and Wed of four weeks
         assert.ok(occ.length <= expected && occ.length >= expected - 3, `${occ.length} classes`);
         for (const c of occ) {
@@ -63,17 +63,17 @@ describe("timetable generator", () => {
     });
 
     it("cancels a few classes over many weeks, and keeps a day's classes whatever the span generated", () => {
-        const long = timetableOccurrences([{ ...session, days: "0-6" }], targets, 700, 1, 3);
+        const long = timetableOccurrences(weeklyLoad([{ ...session, days: "0-6" }], targets), 700, 1, 3);
         const rate = 1 - long.length / 700;
         assert.ok(Math.abs(rate - CANCEL_PROBABILITY) < 0.03, `cancelled ${rate}`);
-        const short = timetableOccurrences([{ ...session, days: "0-6" }], targets, 14, 1, 3);
+        const short = timetableOccurrences(weeklyLoad([{ ...session, days: "0-6" }], targets), 14, 1, 3);
         assert.deepStrictEqual(short, long.filter((c) => c.start < 14 * 86400));
     });
 
     it("sends students x questions x attendance requests per class, inside the class, to the session's model", () => {
         const traffic = trafficSchema.parse({ profile: "timetable", seed: 5, timetable: [{ ...session, days: "0-6", model: "medgemma" }] });
         const trace = buildTrace(traffic, targets, { days: 56, timezone: "UTC" });
-        const occ = timetableOccurrences(traffic.timetable, targets, 56, 1, 5);
+        const occ = timetableOccurrences(weeklyLoad(traffic.timetable, targets), 56, 1, 5);
         const perClass = trace.times.length / occ.length;
         const expected = 20 * 6 * ATTENDANCE;
         assert.ok(Math.abs(perClass - expected) < expected * 0.08, `${perClass} requests per class, expected ~${expected}`);

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { coldAwareDemandQuery, predictiveQuery, scaledObjectSpec, scalingQueries, warmupQuery } from "../../components/serving/scaling";
 import { ConfigError } from "../../stacks/errors";
-import { PREDICTIVE_CONFIRM_SECONDS } from "../../stacks/scalePolicy";
+import { PREDICTIVE_CONFIRM_SECONDS, PREDICTIVE_MARGIN_SECONDS } from "../../stacks/scalePolicy";
 import { scalingSchema } from "../../stacks/schema";
 import { parseStackConfig } from "../../stacks/validate";
 import { PrometheusServer, promtool, requirePrometheus, startPrometheus, tempDir } from "../prometheus/server";
@@ -137,14 +137,43 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
 describe("predictive warm-up in the ScaledObject and the schema", () => {
     const input = { poolName: "p", deploymentName: "d", namespace: "n", prometheusUrl: "http://prom:9090", timezone: "UTC" };
 
-    it("adds a predictive trigger (lead = cold start + 120 s) and the explicit warm-up trigger; none predictive when turned off", () => {
+    it("adds a predictive trigger (lead = cold start + 7 min) and the explicit warm-up trigger; none predictive when turned off", () => {
         const on = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({}), coldStartSeconds: 780 }) as { triggers: { name: string; metadata: Record<string, string> }[] };
         const pred = on.triggers.find((t) => t.name === "predictive")!;
-        assert.strictEqual(pred.metadata.query, predictiveQuery("p", 7, 900));
+        assert.strictEqual(PREDICTIVE_MARGIN_SECONDS, 420);
+        assert.strictEqual(pred.metadata.query, predictiveQuery("p", 7, 1200));
         assert.strictEqual(pred.metadata.activationThreshold, "0");
         assert.ok(on.triggers.some((t) => t.name === "warmup" && t.metadata.query === warmupQuery("p") && t.metadata.threshold === "1"));
         const off = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({ predictiveWarmup: { enabled: false } }), coldStartSeconds: 780 }) as { triggers: { name: string }[] };
         assert.ok(!off.triggers.some((t) => t.name === "predictive"));
+    });
+
+    it("is off by default on a pool the timetable warms, on for the stack's other pools, and on where set", () => {
+        const stack = (timetable: Record<string, unknown>, scaling: Record<string, unknown> = {}) =>
+            parseStackConfig({
+                region: "us-east-1",
+                environment: "t",
+                tags: { team: "t" },
+                serving: { allowInsecureHttp: true },
+                gpuPools: [{ name: "gpu", gpuType: "a10g", maxNodes: 8 }],
+                models: [
+                    { id: "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", scaling },
+                    { id: "google/medgemma-1.5-4b-it", pool: "gpu" },
+                ],
+                timetable,
+            });
+        const session = { days: "1,3", start: "09:00", minutes: 50 };
+        const enabled = (c: ReturnType<typeof stack>) => c.models.map((m) => m.scaling.predictiveWarmup.enabled);
+        assert.deepStrictEqual(enabled(stack({ sessions: [session] })), [false, true]);
+        assert.deepStrictEqual(enabled(stack({ sessions: [session] }, { predictiveWarmup: { enabled: true } })), [true, true]);
+        // No cron triggers (warm: false), no sessions: the predictive trigger stays on.
+        assert.deepStrictEqual(enabled(stack({ sessions: [session], warm: false })), [true, true]);
+        assert.deepStrictEqual(enabled(stack({})), [true, true]);
+        // What the ScaledObject gets follows: no predictive trigger on the warmed pool.
+        const c = stack({ sessions: [session] });
+        const triggers = (i: number) => (scaledObjectSpec({ ...input, scaling: c.models[i].scaling, coldStartSeconds: 300 }) as { triggers: { name: string }[] }).triggers.map((t) => t.name);
+        assert.ok(!triggers(0).includes("predictive"));
+        assert.ok(triggers(1).includes("predictive"));
     });
 
     it("refuses predictive warm-up when Prometheus keeps less than the look-back plus a day", () => {

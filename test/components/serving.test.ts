@@ -5,7 +5,7 @@ import { gatewayConfig, parseApiKeys } from "../../components/serving/gatewayCon
 import { networkPolicySpecs } from "../../components/serving/namespace";
 import { predictiveQuery, scaledObjectSpec } from "../../components/serving/scaling";
 import { buildSimInput } from "../../capacity/sim/setup";
-import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { restartSeconds } from "../../capacity/bounds/clairvoyant";
 import { uiNginxConf } from "../../components/serving/ui";
 import { parseStackConfig } from "../../stacks/validate";
 import { STARTUP_BUDGET_SECONDS } from "../../components/serving/workers";
@@ -126,18 +126,31 @@ describe("ServingStack", () => {
         const config = parseStackConfig({ ...rest, region, environment: "test" });
         const input = buildSimInput(config, { days: 1, historyDays: 0 });
         let derived = 0;
+        let fast = 0;
         for (const w of input.workerPools) {
             const spec = inputs(prod.get(SCALED, `gpuserve-test-${w.name}-scaler`)).spec;
-            // Ski-rental default: the pool's estimated cold start, not a constant.
+            // The deployed cooldown and the recent-requests trigger's rate threshold are the simulator's.
             assert.strictEqual(spec.cooldownPeriod, w.policy.cooldownSeconds, w.name);
             derived += config.models.find((x) => x.name === w.name)!.scaling.cooldownSeconds === undefined ? 1 : 0;
             const m = config.models.find((x) => x.name === w.name)!;
-            assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? Math.round(estimatedColdStartSeconds(config, m)));
+            // With the recent-requests trigger on, the default cooldown only bridges polls: a minute.
+            assert.strictEqual(w.policy.cooldownSeconds, m.scaling.cooldownSeconds ?? 60);
+            const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
+            const activation = w.policy.metrics.find((x) => x.source === "recentRequests")!.activation;
+            assert.strictEqual(Number(recent.metadata.activationThreshold), activation, w.name);
+            assert.strictEqual(activation, Math.round((m.scaling.activityLookbackSeconds / restartSeconds(config, m)) * 100) / 100);
+            // A pool that restarts within the look-back needs two requests in it (a single one must not hold it for 5
+            // minutes); one that takes longer (prod's L40S pool: its volume reads at gp3's 125 MiB/s) keeps its GPU
+            // after one (rate x restart >= 1).
+            const restart = restartSeconds(config, m);
+            assert.strictEqual(activation > 1, restart < m.scaling.activityLookbackSeconds, `${w.name}: restart ${restart} s, activation ${activation}`);
+            fast += restart < m.scaling.activityLookbackSeconds ? 1 : 0;
             const h = w.policy.history!;
             assert.strictEqual(spec.triggers.find((t: any) => t.name === "predictive").metadata.query, predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds));
             assert.strictEqual(h.windowSeconds, h.leadSeconds);
         }
         assert.ok(derived > 0, "some prod pool should use the derived cooldown");
+        assert.ok(fast > 0, "some prod pool restarts within the look-back");
         for (const g of input.gpuPools) {
             const tag = prod.find("aws:autoscaling/tag:Tag").find((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${g.name}` && (t.inputs as any).tag.key === "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime");
             assert.ok(tag, `no scale-down-unneeded tag on ${g.name}`);
@@ -157,7 +170,7 @@ describe("ServingStack", () => {
             // Demand (and a batch backlog) wakes the pool; recent requests keep it awake; warm-ups (explicit, predictive) wake it ahead; the sizing triggers never activate.
             for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive", "batch-backlog"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
-            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[120s])) or vector(0)`);
+            assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[300s])) or vector(0)`);
             assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
             assert.strictEqual(spec.scaleTargetRef.name, `worker-${pool}`);
             assert.strictEqual(spec.minReplicaCount, 0);

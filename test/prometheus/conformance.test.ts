@@ -34,7 +34,7 @@ import { simulatedSeries } from "./simSeries";
  * demand, vLLM waiting (one request at a time per worker, up to 8 sent: vLLM queues the rest),
  * recent requests, batch backlog (400 lines at 13:00), P95 latency, GPU utilization, the
  * teachers' warm-ups (1 min before class), the predictive warm-up (a 1-day look-back: yesterday's
- * classes), a cron window. Day 0 of a generated trace is a Monday (history, not simulated); the simulated days are
+ * classes), a cron window, the stack's timetable (a cron trigger per session time). Day 0 of a generated trace is a Monday (history, not simulated); the simulated days are
  * Tuesday, whose 19:00 class has no history (a cold start with requests held), and Wednesday,
  * whose predictive warm-up reads Tuesday's simulated requests. The 19:00 class of 400 (1.3 requests
  * a second) is held through its cold start: the held count's deriv sizes the pool.
@@ -60,7 +60,7 @@ const STACK: PlanCase = {
                     gpuUtilizationPercent: 70,
                     batchBacklogPerReplica: 100,
                     warmWindows: [{ days: "2", start: "16:00", end: "16:30", replicas: 1 }],
-                    predictiveWarmup: { lookbackDays: 1 },
+                    predictiveWarmup: { lookbackDays: 1, enabled: true },
                 },
             },
         ],
@@ -76,6 +76,8 @@ const STACK: PlanCase = {
             ],
             batches: [{ days: "2", at: "13:00", lines: 400 }],
         },
+        // The stack's timetable: a cron trigger warms the pool before the 11:30 class (stacks/cronTriggers.ts).
+        timetable: { sessions: [{ days: "2-3", start: "11:30", minutes: 45 }] },
     },
 };
 
@@ -245,7 +247,7 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         }
         // Every kind of trigger is in this stack's ScaledObject.
         const kinds = emitted.flatMap((so) => so.spec.triggers.map((t: { name: string }) => t.name.replace(/-\d+$/, "")));
-        assert.deepStrictEqual([...new Set(kinds)].sort(), ["batch-backlog", "demand", "gpu-utilization", "latency-p95", "predictive", "recent-requests", "vllm-waiting", "warm", "warmup"]);
+        assert.deepStrictEqual([...new Set(kinds)].sort(), ["batch-backlog", "class", "demand", "gpu-utilization", "latency-p95", "predictive", "recent-requests", "vllm-waiting", "warm", "warmup"]);
     });
 
     it("models each ScaledObject's loop: polling, cooldown, replica range, fallback, HPA behavior, thresholds", () => {

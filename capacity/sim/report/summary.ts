@@ -27,20 +27,53 @@ const share = (part: number, whole: number) => {
     return ` (${pct < 0.1 ? "< 0.1" : pct.toLocaleString("en-US", { maximumFractionDigits: 1 })} % of arrivals)`;
 };
 
+const ratioText = (r: number | null) => (r === null ? "" : `; this policy: ${r.toFixed(2)}x`);
+/** The release charge in words: one figure, or the range over worker pools. */
+const releaseText = (e: ExpectedCost) => {
+    const xs = [...new Set(Object.values(e.releaseChargeSeconds).map((x) => Math.round(x)))].sort((a, b) => a - b);
+    return xs.length === 0 ? "nothing" : xs.length === 1 ? `${xs[0]} s` : `${xs[0]}-${xs[xs.length - 1]} s`;
+};
+
 /** Lines of the whole stack's simulated month. */
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     {
         label: "cost per month",
         value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes${e.nodeLaunchUsdPerMonth > 0 ? ` + ${usd(e.nodeLaunchUsdPerMonth)} image-cache volume initialization at node launches` : ""})`,
     },
+    {
+        label: "timetable",
+        value: (e) => {
+            const t = e.timetable;
+            if (!t) return null;
+            const files = t.calendars.map((c) => `${c.file}: ${c.sessions} sessions${c.first ? ` ${c.first}..${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? ` (${c.allDayEvents} all-day skipped)` : ""}`);
+            const triggers = Object.values(t.triggers).reduce((a, n) => a + n, 0);
+            const dated = t.calendars.some((c) => c.sessions > 0);
+            return [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") + `; ${triggers} cron trigger${triggers === 1 ? "" : "s"}${dated ? " (dated ones recur yearly: replace the calendar each term)" : ""}`;
+        },
+    },
+    {
+        label: "timetable warm-ups",
+        value: (e) => {
+            const t = e.timetable;
+            if (!t) return null;
+            const leads = [...new Set(Object.values(t.leadSeconds))].map((x) => `${x} s`).join(" / ");
+            const w = t.without;
+            return `${count(t.sessionsPerMonth)} sessions/month warmed ${leads} ahead: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without: ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
+        },
+    },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
     {
         label: "GPU bound (clairvoyant)",
-        value: (e) => `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy could do knowing every arrival, paying real cold starts${e.clairvoyantRatio !== null ? `; this policy's GPU cost is ${e.clairvoyantRatio.toFixed(2)}x that` : ""}`,
+        value: (e) =>
+            `${usd(e.clairvoyantUsdPerMonth)} per month: the best any policy knowing every arrival could do, paying cold starts and ${releaseText(e)} per node release${ratioText(e.clairvoyantRatio)}`,
     },
     {
-        label: "GPU bound (online)",
-        value: (e) => `${usd(e.onlineBoundUsdPerMonth)} per month: the best a hold policy could do without knowing the next arrival (same accounting, latency ignored)${e.onlineBoundRatio !== null ? `; this policy's GPU cost is ${e.onlineBoundRatio.toFixed(2)}x that` : ""}`,
+        label: "GPU reference (optimal online rule)",
+        value: (e) => `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule knowing the profile's rate, not the arrivals (latency ignored; not a bound)${ratioText(e.onlineRuleRatio)}`,
+    },
+    {
+        label: "GPU reference (best hold in hindsight)",
+        value: (e) => `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, the best in hindsight (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
     },
 ];
 

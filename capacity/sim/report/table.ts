@@ -55,7 +55,8 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
         ...coldStartRows(columns),
         row("GPU hours/month", (c) => num(c.sim.expected.gpuHoursPerMonth)),
         row("Clairvoyant bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`),
-        row("Online bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.onlineBoundUsdPerMonth)} (${c.sim.expected.onlineBoundRatio === null ? "n/a" : `${c.sim.expected.onlineBoundRatio}x`})`),
+        row("Optimal online rule GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.onlineRuleUsdPerMonth)} (${c.sim.expected.onlineRuleRatio === null ? "n/a" : `${c.sim.expected.onlineRuleRatio}x`})`),
+        row("Best hold in hindsight GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.hindsightHoldUsdPerMonth)} (${c.sim.expected.hindsightHoldRatio === null ? "n/a" : `${c.sim.expected.hindsightHoldRatio}x`})`),
         row("Oracle GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`),
         // Batch jobs (traffic.batches), only when a compared stack has any.
         ...(columns.some((c) => c.sim.expected.batch)

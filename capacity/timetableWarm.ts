@@ -1,0 +1,51 @@
+/**
+ * A worker pool's cron triggers as deployed (components/serving/workers.ts) and simulated
+ * (capacity/sim/setup.ts): its warm windows and its timetable sessions, each session warmed
+ * one pessimistic warm-up (a cold start as a cron trigger starts it) ahead (stacks/cronTriggers.ts says how sessions become triggers).
+ */
+import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cronTriggers";
+import { cooldownSecondsFor } from "../stacks/scalePolicy";
+import type { ResolvedModel, StackConfig } from "../stacks/validate";
+import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
+import { coldStartPhases, mechanismsFor } from "./sim/coldStart";
+import { DEFAULT_SIM_PARAMS, SimParams } from "./sim/params";
+
+type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
+
+/**
+ * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: the pool's
+ * pessimistic cold start (capacity/sim/coldStart.ts: full waits, range maxima, network credits
+ * spent, the slowest EBS initialization; a team's measured phases replace the model) on the
+ * slowest of the pool's instance types, without the metric scrape (KEDA reads a cron
+ * trigger at its poll) and without the answer. The compile cache counts as deployed: a hit
+ * (pessimistic restore) when the stack keeps one, as every start but the first after a change of
+ * image, model or vLLM arguments finds it; that first start may be ~3 min late. What a session's
+ * lead covers so its first question finds a worker.
+ */
+export function pessimisticWarmupSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools">, m: ResolvedModel, p: SimParams = DEFAULT_SIM_PARAMS): number {
+    const pool = config.gpuPools.find((g) => g.name === m.pool);
+    if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
+    const mechanisms = mechanismsFor(config, pool, m);
+    const measured = config.coldStart.phases;
+    const cacheHit = mechanisms.compileCache !== "none" && measured?.engineInit === undefined;
+    const hit = p.engineProfileSeconds + p.compileCachedSeconds + (mechanisms.compileCache === "s3" ? p.compileCacheRestoreSeconds.max : 0);
+    // The slowest of the pool's instance types (network for the weights download, EBS for their copy).
+    const seconds = Math.max(
+        ...pool.instanceTypes.map((instanceType) => {
+            const phases = coldStartPhases(p, { mechanisms, weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+            return phases.reduce((a, x) => a + (x.key === "engineInit" && cacheHit ? hit : x.pessimisticSeconds), 0) - p.scrapeSeconds;
+        }),
+    );
+    return Math.ceil(seconds * p.coldStartScale);
+}
+
+/** Seconds before a session's start its pool is asked for: gpuserve:timetable.leadSeconds, or the pool's pessimistic warm-up. */
+export function timetableLeadSeconds(config: Pick<StackConfig, "coldStart" | "gpuPools" | "timetable">, m: ResolvedModel): number {
+    return config.timetable.leadSeconds ?? pessimisticWarmupSeconds(config, m);
+}
+
+/** Every cron trigger of a worker pool's ScaledObject: warm windows, then timetable sessions. */
+export function cronTriggersFor(config: WarmConfig, m: ResolvedModel): CronTrigger[] {
+    const cooldownSeconds = cooldownSecondsFor(m.scaling, estimatedColdStartSeconds(config, m));
+    return [...warmWindowTriggers(m.scaling.warmWindows, config.timezone), ...timetableTriggers(config.timetable, m.name, config.timezone, { leadSeconds: timetableLeadSeconds(config, m), cooldownSeconds })];
+}
