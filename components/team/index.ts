@@ -8,7 +8,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, staticCost } from "../../capacity/cost";
+import { staticCost } from "../../capacity/cost";
+import type { CostEstimate } from "../../capacity/costEstimate";
 import { expectedCost } from "../../capacity/sim";
 import { LoadedConfig } from "../../stacks/load";
 import { clusterNameFor, costTags } from "../clusterStack";

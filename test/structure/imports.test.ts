@@ -8,9 +8,12 @@ import * as assert from "assert";
 import { ROOT } from "../helpers/program";
 import { cyclePath, cycles, importGraph, layerViolation, type ImportGraph } from "./importGraph";
 
-/** Import cycles of 2026-12-05 (strongly connected components), to be broken (issue 27 point 11). */
+/**
+ * Import cycles left (strongly connected components), to be broken (issue 27 point 11): config validation
+ * and the simulator's cold-start model (the model moves to a leaf in stacks/), and the simulator's state and
+ * its batch lines (batch.ts reads the state's types; the state creates the BatchSim).
+ */
 const KNOWN_CYCLES: readonly (readonly string[])[] = [
-    ["capacity/bounds/clairvoyant.ts", "capacity/bounds/online.ts", "capacity/cost.ts", "capacity/sim/expected.ts", "capacity/sim/setup.ts"],
     [
         "capacity/cacheCost.ts",
         "capacity/sim/coldStart.ts",
@@ -19,15 +22,12 @@ const KNOWN_CYCLES: readonly (readonly string[])[] = [
         "stacks/teamChecks.ts",
         "stacks/validate.ts",
     ],
-    ["capacity/sim/batch.ts", "capacity/sim/state.ts", "capacity/sim/teamMeter.ts", "capacity/sim/types.ts"],
-    ["capacity/sim/cluster.ts", "capacity/sim/gateway.ts"],
-    ["capacity/sim/report/coldStart.ts", "capacity/sim/report/table.ts"],
+    ["capacity/sim/batch.ts", "capacity/sim/state.ts"],
 ];
 
 /** Upward arrows of 2026-12-04, to be turned around (file -> file it imports). */
 const KNOWN_UPWARD: readonly string[] = [
     "capacity/cacheCost.ts -> components/cluster/imageCache/runbook.ts",
-    "capacity/sim/setup.ts -> components/addons/clusterAutoscaler/flags.ts",
     "scripts/bench/gateway.bench.ts -> test/fakes/vllm.ts",
     "scripts/bench/hostile.bench.ts -> test/fakes/vllm.ts",
     "scripts/dev/workers.ts -> test/fakes/vllm.ts",

@@ -13,7 +13,7 @@ import { SYSTEM_NODE_SELECTOR } from "../scheduling";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 import { clusterAutoscalerPolicy } from "./iam";
-import { CA_TIMING } from "./flags";
+import { CA_TIMING } from "../../../stacks/clusterAutoscalerTiming";
 import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
