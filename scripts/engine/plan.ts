@@ -40,7 +40,7 @@ export function isKubernetesObject(r: ResourceRecord): boolean {
 }
 
 export function manifestOf(r: ResourceRecord): Record<string, unknown> {
-    const { apiVersion, kind, metadata, ...rest } = r.inputs as Record<string, unknown>;
+    const { apiVersion, kind, metadata, ...rest } = r.inputs;
     return { apiVersion, kind, metadata, ...rest };
 }
 
