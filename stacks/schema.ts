@@ -260,6 +260,10 @@ export const teamGatewayLimitsSchema = z.strictObject({
             maxFileBytes: positiveInt.optional(),
             /** Batches of the team in progress at once. @default serving.batch.maxBatchesInProgress */
             maxBatchesInProgress: positiveInt.optional(),
+            /** MiB the team may keep in the batch store (its files and its running batches' results). @default serving.batch.storagePerTeamMiB */
+            storageMiB: positiveInt.optional(),
+            /** Files the team may keep in the batch store. @default serving.batch.filesPerTeam */
+            files: positiveInt.optional(),
         })
         .optional(),
 });
@@ -314,7 +318,7 @@ export const batchSchema = z.strictObject({
     image: pinnedImage({ digestOnly: true }).default(VALKEY_IMAGE),
     /** In-cluster Valkey volume size (append-only file). @default 20 */
     storageGiB: z.int().min(1).default(20),
-    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line); at least 2 x maxFileBytes / 0.75 (Valkey's maxmemory is 75 % of it). @default 2048 */
+    /** In-cluster Valkey memory limit (batch inputs with images are large: ~1 MB per image line); at least maxFileBytes / 0.75 / 0.75 (Valkey's maxmemory is 75 % of it, and uploads may fill 75 % of that). @default 2048 */
     memoryMiB: z.int().min(256).default(2048),
     /** Lines per batch a team may submit. @default 50000 */
     maxLinesPerBatch: positiveInt.default(50_000),
@@ -324,6 +328,14 @@ export const batchSchema = z.strictObject({
     maxBatchesInProgress: positiveInt.default(10),
     /** Days uploaded files, batch outputs and finished batches stay in the store (Redis TTLs; a running batch never expires). @default 30 (OpenAI's default for batch files) */
     retentionDays: z.number().positive().max(365).default(30),
+    /**
+     * MiB one team may keep in the store (its files and the results of its running batches); over it, its uploads and new
+     * batches are refused (403), so one team cannot fill the store for the others. @default the store's usable memory
+     * (75 % of Valkey's maxmemory) shared equally by the teams of gatewayApiKeys
+     */
+    storagePerTeamMiB: positiveInt.optional(),
+    /** Files one team may keep in the store. @default 1000 */
+    filesPerTeam: positiveInt.default(1000),
 });
 
 export const servingSchema = z.strictObject({

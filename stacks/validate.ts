@@ -536,6 +536,9 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     }
 }
 
+/** Share of the store's memory uploads may use, twice over: Valkey's maxmemory of its container, and the gateway's upload line of maxmemory (batch.storage.headroomFraction 0.25). */
+const UPLOAD_SHARE = 0.75;
+
 /** The batch store: an endpoint exactly when it is external. */
 function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
     const b = cfg.serving.batch;
@@ -546,15 +549,31 @@ function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
     if (b.store === "inCluster" && b.endpoint !== undefined) {
         issues.push({ key: key("serving", "batch", "endpoint"), message: `is set (${showValue(b.endpoint)}) but store is "inCluster", which ignores it`, fix: "remove it, or set serving.batch.store to \"external\"" });
     }
-    // Valkey refuses writes at maxmemory (75 % of memoryMiB, valkeyConf): it must hold at least one
-    // largest upload plus the running batch's copy of it.
-    const needMiB = Math.ceil((2 * b.maxFileBytes) / 2 ** 20 / 0.75);
+    // Valkey's maxmemory is 75 % of memoryMiB (valkeyConf), and uploads may fill 75 % of that: the rest is kept for the
+    // results of running batches (gateway batch.storage.headroomFraction). One largest upload must fit under that line.
+    // (A batch reads its lines from the uploaded file: no second copy.)
+    const needMiB = Math.ceil(b.maxFileBytes / 2 ** 20 / UPLOAD_SHARE / UPLOAD_SHARE);
     if (b.store === "inCluster" && b.memoryMiB < needMiB) {
         issues.push({
             key: key("serving", "batch", "memoryMiB"),
-            message: `is ${b.memoryMiB}: Valkey's maxmemory (75 % of it) cannot hold one ${Math.round(b.maxFileBytes / 2 ** 20)} MiB upload (maxFileBytes) and the running batch's copy of it`,
+            message: `is ${b.memoryMiB}: uploads may use 75 % of Valkey's maxmemory (itself 75 % of memoryMiB), which cannot hold one ${Math.round(b.maxFileBytes / 2 ** 20)} MiB upload (maxFileBytes)`,
             fix: `set it to at least ${needMiB}, or lower serving.batch.maxFileBytes`,
         });
+    }
+    // A storage quota below one largest upload (the team's own maxFileBytes) refuses every such upload.
+    const quotas: [string[], number | undefined, number][] = [
+        [["serving", "batch", "storagePerTeamMiB"], b.storagePerTeamMiB, b.maxFileBytes],
+        ...Object.entries(cfg.serving.gateway.limits.teams).map(([t, l]): [string[], number | undefined, number] => [
+            ["serving", "gateway", "limits", "teams", t, "batch", "storageMiB"],
+            l.batch?.storageMiB ?? b.storagePerTeamMiB,
+            l.batch?.maxFileBytes ?? b.maxFileBytes,
+        ]),
+    ];
+    for (const [path, mib, fileBytes] of quotas) {
+        const fileMiB = Math.ceil(fileBytes / 2 ** 20);
+        if (mib !== undefined && mib < fileMiB) {
+            issues.push({ key: key(...path), message: `is ${mib}: below one largest upload (maxFileBytes, ${fileMiB} MiB), so such uploads are always refused`, fix: `set it to at least ${fileMiB}, or lower the team's maxFileBytes` });
+        }
     }
 }
 

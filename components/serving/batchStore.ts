@@ -44,6 +44,11 @@ export function batchRedisUrl(cfg: StackConfig): string {
     return b.store === "external" ? b.endpoint! : `redis://${VALKEY_NAME}.${cfg.serving.namespace}.svc.cluster.local:${VALKEY_PORT}`;
 }
 
+/** Valkey's maxmemory (MiB) in a container of memoryMiB: headroom under the limit for the AOF rewrite buffer and client buffers. */
+export function valkeyMaxMemoryMiB(memoryMiB: number): number {
+    return Math.floor(memoryMiB * 0.75);
+}
+
 /** valkey.conf for the in-cluster store. */
 export function valkeyConf(password: string, memoryMiB: number): string {
     return [
@@ -57,8 +62,7 @@ export function valkeyConf(password: string, memoryMiB: number): string {
         "appendfsync everysec",
         // AOF only: no RDB snapshots on top.
         'save ""',
-        // Headroom under the container limit for the AOF rewrite buffer and client buffers.
-        `maxmemory ${Math.floor(memoryMiB * 0.75)}mb`,
+        `maxmemory ${valkeyMaxMemoryMiB(memoryMiB)}mb`,
         "maxmemory-policy noeviction",
         "",
     ].join("\n");

@@ -23,6 +23,13 @@ export const GATEWAY_NAME = "gateway";
 export const GATEWAY_PORT = 8080;
 /** V8 old-space bound of the gateway (MiB), under its 512Mi memory limit with room for buffers outside the heap. */
 export const GATEWAY_HEAP_MIB = 320;
+/** Memory the gateway's batch work may add (MiB): creations (a 1 MiB piece of the file, one line, the custom_id digests), lines in flight and downloads, each bounded (gateway/README.md, "Memory"). */
+export const GATEWAY_BATCH_MEMORY_MIB = 128;
+
+/** The gateway's memory limit (MiB): 512, plus GATEWAY_BATCH_MEMORY_MIB with batch on. Uploads are streamed: no file is ever held whole. */
+export function gatewayMemoryMiB(batchEnabled: boolean): number {
+    return 512 + (batchEnabled ? GATEWAY_BATCH_MEMORY_MIB : 0);
+}
 export const GATEWAY_DIR = path.resolve(__dirname, "..", "..", "gateway");
 
 export interface GatewayArgs {
@@ -43,7 +50,7 @@ export interface GatewayArgs {
     readonly keda: pulumi.Input<pulumi.Resource>[];
     /** Extra env vars (the batch store's password from its Secret). @default [] */
     readonly env?: k8s.types.input.core.v1.EnvVar[];
-    /** Memory limit; batch uploads (up to maxFileBytes) are held and validated in memory. @default 512 */
+    /** Memory limit (gatewayMemoryMiB). @default 512 */
     readonly memoryMiB?: number;
     /** On a platform: scale on this namespace's gateways only (every team runs one). @default all gateways */
     readonly metricsNamespace?: string;
@@ -133,7 +140,6 @@ export class Gateway extends pulumi.ComponentResource {
                                         { name: "GATEWAY_CONFIG", value: "/etc/gateway/config.json" },
                                         // V8 heap bound well under the 512Mi limit: request bodies parsed into strings are
                                         // garbage the heap must collect before the OOM killer comes (issue 13).
-                                        // (Batch uploads are Buffers, outside this heap: they use the extra memoryMiB.)
                                         { name: "NODE_OPTIONS", value: `--max-old-space-size=${GATEWAY_HEAP_MIB}` },
                                         ...(args.env ?? []),
                                     ],

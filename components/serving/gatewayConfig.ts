@@ -8,7 +8,7 @@ import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
 import { StackConfig } from "../../stacks/validate";
 import type { TeamGatewayLimits } from "../../stacks/schema";
-import { batchRedisUrl } from "./batchStore";
+import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
 import { floorNodes, natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
@@ -173,6 +173,8 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts
             ...(m.shared ? {} : { maxConcurrentPerUpstream: m.maxNumSeqs }),
             // What POST /v1/warmup tells a teacher to expect at zero workers.
             coldStartSecondsEstimate: Math.round(estimatedColdStartSeconds(cfg, m)),
+            // A warm-up may ask for up to the pool's max replicas, not more (POST /v1/warmup refuses more).
+            maxWarmupReplicas: m.scaling.maxReplicas,
             // A client-chosen max_tokens (or ignore_eos without one) cannot hold a slot for the whole context.
             maxTokens: Math.min(MAX_OUTPUT_TOKENS, m.maxModelLen),
             ...(cfg.serving.gateway.responseCache ? { cache: { enabled: true } } : {}),
@@ -202,12 +204,28 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts
     if (sharedHold > 0) config.upstream = { headersTimeoutSeconds: sharedHold + UPSTREAM_HEADERS_TIMEOUT_SECONDS };
     const batch = cfg.serving.batch;
     if (batch.enabled) {
-        const batchDefault = { maxLinesPerBatch: batch.maxLinesPerBatch, maxFileBytes: batch.maxFileBytes, maxBatchesInProgress: batch.maxBatchesInProgress };
-        const batchTeams = Object.entries(teams).filter(([, t]) => t.batch);
+        const MiB = 1024 * 1024;
+        const batchDefault = {
+            maxLinesPerBatch: batch.maxLinesPerBatch,
+            maxFileBytes: batch.maxFileBytes,
+            maxBatchesInProgress: batch.maxBatchesInProgress,
+            maxStoredFiles: batch.filesPerTeam,
+            ...(batch.storagePerTeamMiB !== undefined ? { maxStoredBytes: batch.storagePerTeamMiB * MiB } : {}),
+        };
+        // A team's entry replaces the default (gateway/src/batch/config.ts batchLimits): each carries every field.
+        const teamBatch = ({ storageMiB, files, ...rest }: NonNullable<TeamGatewayLimits["batch"]>) => ({
+            ...batchDefault,
+            ...rest,
+            ...(storageMiB !== undefined ? { maxStoredBytes: storageMiB * MiB } : {}),
+            ...(files !== undefined ? { maxStoredFiles: files } : {}),
+        });
+        const batchTeams = Object.entries(teams).flatMap(([team, t]) => (t.batch ? [[team, teamBatch(t.batch)] as const] : []));
         config.batch = {
             redisUrl: batchRedisUrl(cfg),
-            limits: { default: batchDefault, ...(batchTeams.length > 0 ? { teams: Object.fromEntries(batchTeams.map(([team, t]) => [team, { ...batchDefault, ...t.batch }])) } : {}) },
+            limits: { default: batchDefault, ...(batchTeams.length > 0 ? { teams: Object.fromEntries(batchTeams) } : {}) },
             retention: { inputFileDays: batch.retentionDays, outputFileDays: batch.retentionDays, batchDays: batch.retentionDays },
+            // The in-cluster Valkey's maxmemory (valkeyConf); an external store's is read from it (INFO) at run time.
+            ...(batch.store === "inCluster" ? { storage: { storeBytes: valkeyMaxMemoryMiB(batch.memoryMiB) * MiB } } : {}),
         };
     }
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };

@@ -12,7 +12,7 @@ import { StackConfig } from "../../stacks/validate";
 import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
-import { GATEWAY_NAME, Gateway } from "./gateway";
+import { GATEWAY_NAME, Gateway, gatewayMemoryMiB } from "./gateway";
 import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
 import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, billingFloorUsdPerHour, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
@@ -205,8 +205,7 @@ export class ServingStack extends pulumi.ComponentResource {
                 keda: args.keda,
                 env: [...(batchStore?.gatewayEnv ?? []), ...sharedKey],
                 metricsNamespace: place ? ns : undefined,
-                // A batch upload up to maxFileBytes is held, stored and validated in memory.
-                memoryMiB: cfg.serving.batch.enabled ? 512 + Math.ceil((3 * cfg.serving.batch.maxFileBytes) / 2 ** 20) : undefined,
+                memoryMiB: gatewayMemoryMiB(cfg.serving.batch.enabled),
             },
             inNs(batchStore ? [batchStore] : []),
         );

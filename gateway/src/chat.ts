@@ -14,7 +14,7 @@ import { cacheKey, isDeterministic, ResponseCache } from "./cache";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import { Flight } from "./flight";
-import { Gate, newContext, onClosed, onResponseClosed, RequestContext, requestIdOf } from "./gate";
+import { bodyDeadline, Gate, newContext, onClosed, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
@@ -41,6 +41,8 @@ export interface ChatRouteDeps {
     readonly clientIp: (req: IncomingMessage) => string;
     /** Upstream calls in progress (the drain waits for them). */
     readonly flights: Set<Flight>;
+    /** Node's requestTimeout (ms): when an upload's is longer than requestTimeoutSeconds, the chat route bounds its own bodies. */
+    readonly serverRequestMs: number;
     /** Per-team bills: a team past its budget with budgetHardStop is refused. */
     readonly billing?: Billing;
 }
@@ -48,6 +50,7 @@ export interface ChatRouteDeps {
 export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res: ServerResponse) => void {
     const { config, gate, poolByModel, caches, metrics, log } = deps;
     const stallMs = config.streams.clientStallSeconds * 1000;
+    const requestMs = config.requestTimeoutSeconds * 1000;
     /** Cacheable upstream calls in progress, joinable by identical requests. */
     const sharedFlights = new Map<string, Flight>();
 
@@ -139,12 +142,11 @@ export function createChatRoute(deps: ChatRouteDeps): (req: IncomingMessage, res
             (fn) => onResponseClosed(req, res, fn),
             () => ({ status: res.writableFinished ? res.statusCode : 499, line: LOG_LINE, ip: deps.clientIp(req) }),
         );
-        const refused = gate.admit(ctx, "POST", req.headers, true) ?? deps.billing?.refusal(ctx.team!, "chat");
-        if (refused) return refuse(req, res, refused);
-
         const limit = config.maxBodyBytes;
-        const declared = Number(req.headers["content-length"] ?? NaN);
-        if (declared > limit) return refuse(req, res, errors.tooLarge(limit));
+        const refused = gate.admit(ctx, "POST", req.headers, { json: true, limit }) ?? deps.billing?.refusal(ctx.team!, "chat");
+        if (refused) return refuse(req, res, refused);
+        if (deps.serverRequestMs > requestMs) bodyDeadline(ctx, req, res, requestMs);
+
         const parts: Buffer[] = [];
         let size = 0;
         const onData = (chunk: Buffer) => {

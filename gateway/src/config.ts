@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import { z } from "zod";
 import { batchConfigSchema } from "./batch/config";
+import { ANONYMOUS } from "./auth";
 
 const seconds = z.number().positive();
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -19,6 +20,11 @@ const teamLimitsSchema = z.strictObject({
     requestsPerMinute: z.number().positive().optional(),
     /** Bucket size: requests allowed in a burst. @default requestsPerMinute */
     burst: z.int().positive().optional(),
+    /**
+     * Bytes of the body budget (maxHeldBodyBytes) kept for this team: other teams cannot take them
+     * (bodyBudget.ts). @default min(maxBodyBytes, maxHeldBodyBytes / (2 x the teams of auth.keys))
+     */
+    reservedBodyBytes: z.int().nonnegative().optional(),
     /**
      * Monthly budget in USD (GPU time attributed to the team plus its floor share, billing/books.ts). Past
      * 100 %, the team's warm-ups and new batches are refused (429 insufficient_quota). No budget when absent.
@@ -108,6 +114,8 @@ const poolSchema = z
         dns: z.string().regex(HOST_PORT, "must be 'host:port', e.g. vllm-a10g-headless:8000").optional(),
         /** Requests per upstream before the gateway queues instead (vLLM batches internally). Unlimited when absent. */
         maxConcurrentPerUpstream: z.int().positive().optional(),
+        /** Most replicas one warm-up may ask for (POST /v1/warmup `replicas`); the stack sets the pool's max replicas. @default 1 */
+        maxWarmupReplicas: z.int().positive().default(1),
         /** Expected seconds from zero workers to a ready one (POST /v1/warmup's ready_in_seconds_estimate). @default 600 */
         coldStartSecondsEstimate: z.int().positive().max(7200).default(600),
         cache: cacheSchema.optional(),
@@ -193,6 +201,8 @@ export const configSchema = z
                 maxParts: z.int().positive().default(1000),
                 /** Image/video/audio parts over all messages. @default 32 */
                 maxMedia: z.int().positive().default(32),
+                /** Largest `n` (and `best_of`): each choice is a whole answer's GPU work. @default 4 */
+                maxChoices: z.int().positive().default(4),
             })
             .prefault({}),
         /**
@@ -257,6 +267,10 @@ export const configSchema = z
         logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })
     .superRefine((c, ctx) => {
+        const reserved = [...reserves(c).values()].reduce((a, b) => a + b, 0);
+        if (reserved > c.maxHeldBodyBytes) {
+            ctx.addIssue({ code: "custom", path: ["limits"], message: `the teams' reservedBodyBytes add up to ${reserved}, over maxHeldBodyBytes (${c.maxHeldBodyBytes}); lower them or raise maxHeldBodyBytes` });
+        }
         // Pools on one node group describe the same nodes.
         const groups = new Map<string, { pool: string; key: string }>();
         c.pools.forEach((p, i) => {
@@ -333,6 +347,25 @@ export function loadConfigFile(file: string): GatewayConfig {
         throw new ConfigError([`config file ${file} is not valid JSON: ${(e as Error).message}`]);
     }
     return parseConfig(raw);
+}
+
+/** The teams a config knows: those with keys (or "anonymous" when auth is off) and those with limits. */
+export function knownTeams(config: Pick<GatewayConfig, "auth" | "limits">): string[] {
+    const teams = new Set<string>();
+    if (config.auth?.disabled) teams.add(ANONYMOUS);
+    for (const k of config.auth?.keys ?? []) teams.add(k.team);
+    for (const t of Object.keys(config.limits.teams)) teams.add(t);
+    return [...teams].sort();
+}
+
+/**
+ * Each known team's reserve of the body budget (bodyBudget.ts): its own `reservedBodyBytes`, else
+ * limits.default's, else min(maxBodyBytes, maxHeldBodyBytes / (2 x teams)).
+ */
+export function reserves(config: Pick<GatewayConfig, "auth" | "limits" | "maxBodyBytes" | "maxHeldBodyBytes">): Map<string, number> {
+    const teams = knownTeams(config);
+    const fallback = config.limits.default?.reservedBodyBytes ?? Math.min(config.maxBodyBytes, Math.floor(config.maxHeldBodyBytes / (2 * Math.max(1, teams.length))));
+    return new Map(teams.map((t) => [t, config.limits.teams[t]?.reservedBodyBytes ?? fallback]));
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Errors in the OpenAI shape, `{"error":{"message","type","code"}}`, so OpenAI SDKs surface them. */
 
-export type ErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "upstream_error" | "service_unavailable" | "insufficient_quota";
+export type ErrorType = "invalid_request_error" | "rate_limit_error" | "server_error" | "upstream_error" | "service_unavailable" | "insufficient_quota";
 
 export class GatewayError extends Error {
     constructor(
@@ -47,8 +47,15 @@ export function sseErrorEvent(err: GatewayError): Buffer {
 
 export const errors = {
     badRequest: (msg: string, code = "invalid_request") => new GatewayError(400, "invalid_request_error", code, msg),
-    unauthorized: (msg: string) => new GatewayError(401, "authentication_error", "invalid_api_key", msg),
+    /**
+     * As OpenAI answers a missing or wrong key: 401 with type `invalid_request_error`, code
+     * `invalid_api_key` (the API's body as reported verbatim in continuedev/continue#11409; the
+     * openai-node 6.30.1 SDK maps any 401 to AuthenticationError by status alone, src/core/error.ts).
+     */
+    unauthorized: (msg: string) => new GatewayError(401, "invalid_request_error", "invalid_api_key", msg),
     modelNotFound: (model: string) => new GatewayError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist or is not served by this gateway`),
+    requestTimeout: (seconds: number, what = "The request") =>
+        new GatewayError(408, "invalid_request_error", "request_timeout", `${what} did not arrive within ${seconds} s; send it again (a slow link: a smaller body, or ask for a longer timeout)`),
     tooLarge: (limit: number) => new GatewayError(413, "invalid_request_error", "request_too_large", `Request body exceeds the limit of ${limit} bytes`),
     rateLimited: (msg: string, retryAfter: number, code = "rate_limit_exceeded") => new GatewayError(429, "rate_limit_error", code, msg, retryAfter),
     queueFull: (pool: string, retryAfter: number) => new GatewayError(429, "rate_limit_error", "queue_full", `Pool '${pool}' has too many waiting requests; retry later`, retryAfter),

@@ -1,20 +1,24 @@
 /**
  * Admission: what every /v1 request passes before its body is read, on both request paths
  * (the chat route on node:http, chat.ts, and the fastify routes, server.ts): draining, the
- * API key, the content type, the team's limits and the gateway-wide body budget. A request
- * refused here costs no buffer. Also the one log line and the metrics each request ends with.
+ * API key, the content type, the body limit, the team's limits (every method: a GET counts
+ * against the team's request rate and concurrency like a POST) and the body budget with each
+ * team's reserve (bodyBudget.ts). A request refused here costs no buffer. Also the one log
+ * line and the metrics each request ends with.
  */
 import { randomUUID } from "crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "http";
 import type { Socket } from "net";
 import { performance } from "perf_hooks";
 import type { Authenticator } from "./auth";
+import { BodyBudget } from "./bodyBudget";
 import type { GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
+import { clip } from "./json";
 import type { TeamLimiter } from "./limits";
 import type { Logger } from "./log";
 import type { Metrics } from "./metrics";
-import { clip } from "./request";
+import { writeError } from "./respond";
 
 export interface RequestContext {
     readonly id: string;
@@ -79,21 +83,54 @@ export function onResponseClosed(req: IncomingMessage, res: ServerResponse, fn: 
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
+/** What a route does with a request body, for admission. */
+export interface BodyRule {
+    /** The body must be JSON (415 otherwise). */
+    readonly json: boolean;
+    /** Most bytes the route reads (413 before reading when Content-Length says more). */
+    readonly limit: number;
+    /** Bytes the request holds in memory at once: a streamed upload holds its window, not its size. @default min(Content-Length, limit) */
+    readonly held?: number;
+    /** How long the whole request may take to arrive, ms (uploads: batch.uploadTimeoutSeconds). @default requestTimeoutSeconds */
+    readonly timeoutMs?: number;
+}
+
+/**
+ * Answers 408 (OpenAI shape) and closes the connection if the request's body is not complete
+ * `ms` after the request began. Node's own requestTimeout is set to the longest route's (an
+ * upload's); this holds every other route to requestTimeoutSeconds, so a trickled chat body
+ * is still cut as before (issue 13) while a 200 MiB upload over a slow link may take minutes.
+ */
+export function bodyDeadline(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, ms: number): void {
+    if (req.complete) return;
+    const timer = setTimeout(() => {
+        if (req.complete || res.headersSent || res.destroyed) return;
+        res.setHeader("connection", "close");
+        writeError(res, errors.requestTimeout(ms / 1000));
+        // The client may still be sending: close once the answer is out.
+        res.once("finish", () => req.socket.destroy());
+    }, Math.max(0, ms - (performance.now() - ctx.startMs)));
+    req.once("end", () => clearTimeout(timer));
+    onClosed(ctx, () => clearTimeout(timer));
+}
+
 export class Gate {
     /** SIGTERM: new requests are refused. */
     draining = false;
     /** Requests admitted whose response has not closed yet. */
     admitted = 0;
-    /** Body bytes held by all requests (being received, queued, in flight): bounded by maxHeldBodyBytes. */
-    private heldBodyBytes = 0;
+    /** Body bytes held by all requests (being received, queued, in flight): bounded by maxHeldBodyBytes, a reserve per team. */
+    readonly bodies: BodyBudget;
 
     constructor(
-        private readonly config: GatewayConfig,
+        config: GatewayConfig,
         private readonly authenticate: Authenticator,
         private readonly limiter: TeamLimiter,
         private readonly metrics: Metrics,
         private readonly log: Logger,
-    ) {}
+    ) {
+        this.bodies = new BodyBudget(config);
+    }
 
     /**
      * Counts the request as admitted until `closed` fires, then releases what it held and
@@ -111,27 +148,32 @@ export class Gate {
     }
 
     /**
-     * The checks before the body (the caller has handled draining). `json`: the route takes a
-     * JSON body (other POST routes, file uploads, bring their own parsers). Fills ctx.team.
+     * The checks before the body (the caller has handled draining). `body`: what the route does
+     * with a body (POST); absent for routes without one. Fills ctx.team.
      */
-    admit(ctx: RequestContext, method: string, headers: IncomingHttpHeaders, json: boolean): GatewayError | undefined {
+    admit(ctx: RequestContext, method: string, headers: IncomingHttpHeaders, body?: BodyRule): GatewayError | undefined {
         const who = this.authenticate(headers.authorization);
         if (who instanceof GatewayError) return who;
         ctx.team = who;
-        if (method !== "POST") return undefined;
-        if (json && (headers["content-type"] === undefined || !JSON_TYPE.test(headers["content-type"]))) {
+        const post = method === "POST" && body !== undefined;
+        const declared = Number(headers["content-length"] ?? NaN);
+        // A POST without a body (cancel) needs no content type.
+        const hasBody = declared > 0 || headers["transfer-encoding"] !== undefined;
+        if (post && body.json && hasBody && (headers["content-type"] === undefined || !JSON_TYPE.test(headers["content-type"]))) {
             return new GatewayError(415, "invalid_request_error", "unsupported_media_type", "Send the body as JSON with 'Content-Type: application/json'");
         }
+        if (post && declared > body.limit) return errors.tooLarge(body.limit);
         const release = this.limiter.admit(who);
         if (release instanceof GatewayError) return release;
         onClosed(ctx, release);
-        // The body budget: the declared size (or the most a chunked body may be).
-        const declared = Number(headers["content-length"] ?? NaN);
-        const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, this.config.maxBodyBytes) : this.config.maxBodyBytes;
-        if (this.heldBodyBytes + bytes > this.config.maxHeldBodyBytes) return errors.tooBusy("request bodies", 1);
-        this.heldBodyBytes += bytes;
+        if (!post) return undefined;
+        // The body budget: what the request will hold (the declared size, or the most a chunked body may be).
+        const size = Number.isFinite(declared) && declared >= 0 ? declared : hasBody ? body.limit : 0;
+        const bytes = Math.min(size, body.held ?? body.limit);
+        const free = this.bodies.take(who, bytes);
+        if (free === undefined) return errors.tooBusy("request bodies", 1);
         ctx.bodyBytes = bytes;
-        onClosed(ctx, () => (this.heldBodyBytes -= bytes));
+        onClosed(ctx, free);
         return undefined;
     }
 
@@ -148,4 +190,14 @@ export class Gate {
             line,
         );
     }
+}
+
+/** Fastify route options for a route taking a body: its limit (fastify enforces it while reading) and the rule admission reads. */
+export function bodyRoute(rule: BodyRule): { bodyLimit: number; config: { body: BodyRule } } {
+    return { bodyLimit: rule.limit, config: { body: rule } };
+}
+
+/** The rule of a fastify route (bodyRoute), or none for a route that takes no body. */
+export function bodyRuleOf(routeConfig: unknown): BodyRule | undefined {
+    return (routeConfig as { body?: BodyRule } | undefined)?.body;
 }

@@ -68,8 +68,17 @@ export class AbortedError extends Error {
     }
 }
 
+/** How long a peak of interactive demand keeps batch work off the slots it needed. */
+export const INTERACTIVE_PEAK_WINDOW_MS = 10_000;
+const PEAK_BUCKETS = 10;
+
 export class Pool {
     readonly name: string;
+    /** Slots held by batch lines (takeSpare, releaseSpare). */
+    private batchOutstanding = 0;
+    /** Interactive demand (in flight + waiting), the most seen in each second of the last INTERACTIVE_PEAK_WINDOW_MS. */
+    private readonly peaks = new Array<number>(PEAK_BUCKETS).fill(0);
+    private peakSecond = 0;
     private readonly upstreams = new Map<string, Upstream>();
     private readonly queue = new FairQueue<Waiter>();
     private rotation = 0;
@@ -191,9 +200,36 @@ export class Pool {
         return up;
     }
 
+    /** Interactive requests in flight or waiting, all upstreams. */
+    private interactiveDemand(): number {
+        let n = this.queue.size - this.batchOutstanding;
+        for (const u of this.upstreams.values()) n += u.outstanding;
+        return n;
+    }
+
+    /** Records the interactive demand now (plus `arriving`, a request not counted anywhere yet) in this second's bucket. */
+    private notePeak(arriving = 0): void {
+        const sec = Math.floor(Date.now() / (INTERACTIVE_PEAK_WINDOW_MS / PEAK_BUCKETS));
+        if (sec !== this.peakSecond) {
+            // Buckets of the seconds that passed without a note start empty.
+            for (let k = this.peakSecond + 1; k <= sec && k <= this.peakSecond + PEAK_BUCKETS; k++) this.peaks[k % PEAK_BUCKETS] = 0;
+            this.peakSecond = sec;
+        }
+        const i = sec % PEAK_BUCKETS;
+        this.peaks[i] = Math.max(this.peaks[i], this.interactiveDemand() + arriving);
+    }
+
+    /** The most interactive demand seen in the last INTERACTIVE_PEAK_WINDOW_MS. */
+    recentInteractivePeak(): number {
+        this.notePeak();
+        return Math.max(...this.peaks);
+    }
+
     /** Resolves with an upstream (its slot taken), or rejects: 429 queue full, 503 wait exceeded, AbortedError. */
     acquire(opts: AcquireOptions): Promise<Upstream> {
         if (opts.signal.aborted) return Promise.reject(new AbortedError());
+        // This request counts as interactive demand from its arrival (batch lines take slots through takeSpare).
+        this.notePeak(1);
         // FIFO: nobody overtakes a waiting request, except retries of admitted ones.
         if (this.queue.size === 0 || opts.urgent) {
             const up = this.pick(opts.avoid);
@@ -249,6 +285,7 @@ export class Pool {
 
     /** Serves waiting requests while an upstream has room. */
     dispatch(): void {
+        if (this.queue.size > 0) this.notePeak();
         while (this.queue.size > 0) {
             const head = this.queue.peek()!;
             const up = this.pick(head.opts.avoid);
@@ -288,15 +325,26 @@ export class Pool {
 
     /**
      * An upstream slot for batch work (batch/runner.ts), only from room interactive requests
-     * leave: nobody waits in this pool's queue, and `reserve` of maxConcurrentPerUpstream stay
-     * free on the upstream. `room(up)`: batch lines that upstream may still take.
+     * leave: nobody waits in this pool's queue, `reserve` of maxConcurrentPerUpstream stay free
+     * on the upstream, and batch holds no slot interactive demand needed in the last
+     * INTERACTIVE_PEAK_WINDOW_MS (so when the class is busy, batch lines do not take the slots
+     * between its requests and make the next ones wait: issue 23 point 7). `room(up)`: batch
+     * lines that upstream may still take. Give it back with releaseSpare.
      */
     takeSpare(reserve: number, room: (up: Upstream) => number, team: string): Upstream | undefined {
         let best: Upstream | undefined;
         this.forSpare(reserve, room, (u) => {
             if (best === undefined || u.outstanding < best.outstanding) best = u;
         });
-        return best === undefined ? undefined : this.take(best, team);
+        if (best === undefined) return undefined;
+        this.batchOutstanding++;
+        return this.take(best, team);
+    }
+
+    /** Returns a slot taken with takeSpare. */
+    releaseSpare(up: Upstream, outcome: Outcome, team: string): void {
+        this.batchOutstanding--;
+        this.release(up, outcome, team);
     }
 
     /** How many batch lines takeSpare would grant now. */
@@ -312,10 +360,21 @@ export class Pool {
         const max = this.config.maxConcurrentPerUpstream;
         // With one slot per upstream nothing can be reserved: batch then waits only for an idle upstream.
         const limit = max === undefined ? undefined : Math.max(1, max - reserve);
+        // Pool-wide, batch may hold what the ready upstreams' limits leave above the recent interactive peak.
+        let budget = Infinity;
+        if (limit !== undefined) {
+            let slots = 0;
+            for (const u of this.upstreams.values()) if (u.available(now, undefined)) slots += limit;
+            budget = slots - this.recentInteractivePeak() - this.batchOutstanding;
+        }
         for (const u of this.upstreams.values()) {
+            if (budget <= 0) return;
             if (!u.available(now, limit)) continue;
-            const free = Math.min(room(u), limit === undefined ? Infinity : limit - u.outstanding);
-            if (free > 0) fn(u, free);
+            const free = Math.min(room(u), limit === undefined ? Infinity : limit - u.outstanding, budget);
+            if (free > 0) {
+                fn(u, free);
+                budget -= free;
+            }
         }
     }
 

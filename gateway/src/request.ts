@@ -1,13 +1,19 @@
 /**
- * Validation of a chat completion request: just what the gateway needs to route, bound and
- * cache it, with 400s that name the field. vLLM validates the rest and its 400s pass through.
+ * Validation and rewriting of a chat completion request: just what the gateway needs to route,
+ * bound and cache it, with 400s that name the field. vLLM validates the rest and its 400s pass
+ * through. One function for both ways a request arrives: POST /v1/chat/completions (chat.ts)
+ * and each line of a batch input file (batch/validate.ts), so a batch line is refused, or
+ * rewritten, exactly as the same request sent interactively would be.
  *
- * The shape (nesting, number of values) is checked on the raw bytes before JSON.parse, and
- * messages, parts and media are counted before anything walks them: a hostile body is refused
- * in time linear in its size with a small constant, instead of stalling the event loop.
+ * The body goes through the bounded JSON parse (json.ts) first, and messages, parts and media
+ * are counted before anything walks them: a hostile body is refused in time linear in its size
+ * with a small constant, instead of stalling the event loop.
  */
 import type { GatewayConfig } from "./config";
 import { errors } from "./errors";
+import { clip, parseJsonObject } from "./json";
+
+export { clip };
 
 /** The chat completions path, on the gateway and on vLLM alike. */
 export const CHAT_PATH = "/v1/chat/completions";
@@ -20,49 +26,6 @@ export interface ChatRequest {
 }
 
 export type RequestBounds = GatewayConfig["requestBounds"];
-
-/** JSON values (array/object openings and separators) a body may hold; a chat request with 1,000 messages has a few thousand. */
-export const MAX_JSON_VALUES = 100_000;
-
-/** What is echoed back (errors) or logged of a client-chosen string. */
-export function clip(s: string, max = 128): string {
-    return s.length <= max ? s : `${s.slice(0, max)}…(${s.length} chars)`;
-}
-
-/**
- * Nesting depth and value count of JSON bytes, without parsing: strings are skipped with
- * a native indexOf (a 20 MB image data URL costs microseconds). Returns the problem, if any;
- * syntax errors are left to JSON.parse.
- */
-export function checkJsonShape(buf: Buffer, maxDepth: number, maxValues = MAX_JSON_VALUES): string | undefined {
-    let depth = 0;
-    let values = 0;
-    const n = buf.length;
-    for (let i = 0; i < n; i++) {
-        const c = buf[i];
-        if (c === 0x22) {
-            // Skip to the closing quote: one not preceded by an odd number of backslashes.
-            let j = i + 1;
-            for (;;) {
-                j = buf.indexOf(0x22, j);
-                if (j < 0) return undefined;
-                let k = j - 1;
-                while (buf[k] === 0x5c) k--;
-                if ((j - 1 - k) % 2 === 0) break;
-                j++;
-            }
-            i = j;
-        } else if (c === 0x5b || c === 0x7b) {
-            if (++depth > maxDepth) return `the JSON nests deeper than ${maxDepth} levels`;
-            if (++values > maxValues) return `the JSON holds more than ${maxValues} values`;
-        } else if (c === 0x5d || c === 0x7d) {
-            depth--;
-        } else if (c === 0x2c) {
-            if (++values > maxValues) return `the JSON holds more than ${maxValues} values`;
-        }
-    }
-    return undefined;
-}
 
 const MEDIA_TYPES: Record<string, string> = { image_url: "image_url", video_url: "video_url", audio_url: "audio_url", input_audio: "" };
 
@@ -95,18 +58,18 @@ function checkMediaUrl(url: unknown, where: string, allowed: readonly string[]):
     }
 }
 
+/** A chat completion request as bytes (POST /v1/chat/completions): the bounded parse, then checkChatBody. */
 export function parseChatRequest(raw: Buffer | undefined, bounds: RequestBounds, allowedMediaDomains: readonly string[] = []): ChatRequest {
     if (raw === undefined || raw.length === 0) throw errors.badRequest("The request body is empty; send a JSON chat completion request", "invalid_json");
-    const shape = checkJsonShape(raw, bounds.maxDepth);
-    if (shape !== undefined) throw errors.badRequest(`The request body is refused: ${shape}`, "request_too_complex");
-    let body: unknown;
-    try {
-        body = JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-        throw errors.badRequest(`The request body is not valid JSON: ${clip((e as Error).message, 200)}`, "invalid_json");
-    }
-    if (body === null || typeof body !== "object" || Array.isArray(body)) throw errors.badRequest("The request body must be a JSON object", "invalid_json");
-    const b = body as Record<string, unknown>;
+    return checkChatBody(parseJsonObject(raw, bounds), bounds, allowedMediaDomains);
+}
+
+/**
+ * The checks of a parsed chat completion body, on both paths (a chat request, a batch line's
+ * `body`): model, messages (count, roles), content parts and media (count, remote URLs), stream,
+ * and `n` (choices multiply the GPU work of one request).
+ */
+export function checkChatBody(b: Record<string, unknown>, bounds: RequestBounds, allowedMediaDomains: readonly string[] = []): ChatRequest {
     if (typeof b.model !== "string" || b.model === "") throw errors.badRequest("'model' is required and must be a non-empty string", "missing_model");
     if (!Array.isArray(b.messages) || b.messages.length === 0) throw errors.badRequest("'messages' is required and must be a non-empty array", "missing_messages");
     const messages = b.messages as unknown[];
@@ -135,28 +98,54 @@ export function parseChatRequest(raw: Buffer | undefined, bounds: RequestBounds,
         }
     }
     if (b.stream !== undefined && typeof b.stream !== "boolean") throw errors.badRequest("'stream' must be a boolean", "invalid_stream");
+    // vLLM takes any n >= 1 and best_of >= n (ChatCompletionRequest `n: Optional[int] = 1`, `best_of: Optional[int] = None`,
+    // vllm-project/vllm vllm/entrypoints/openai/protocol.py, read at commit 0052bed; the fields are the OpenAI API's):
+    // each choice is generated in full, so n choices cost n times the GPU of one answer.
+    for (const f of ["n", "best_of"] as const) {
+        const v = b[f];
+        if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > bounds.maxChoices)) {
+            throw errors.badRequest(`'${f}' is ${clip(JSON.stringify(v), 40)}; it must be a whole number from 1 to ${bounds.maxChoices} (requestBounds.maxChoices)`, "invalid_n");
+        }
+    }
     return { model: b.model, stream: b.stream === true, body: b };
 }
 
 const TOKEN_FIELDS = ["max_tokens", "max_completion_tokens", "min_tokens"] as const;
 
 /**
- * Bounds the tokens a request may generate to the pool's maxTokens: a larger value is a 400;
- * without max_tokens/max_completion_tokens the bound is added to the body forwarded to vLLM
- * (its default is the whole context, which `ignore_eos` then really uses).
+ * Bounds the tokens a request may generate to the pool's maxTokens: a larger value is a 400.
+ * Returns the max_tokens to add to the body forwarded to vLLM when it sets neither max_tokens
+ * nor max_completion_tokens (vLLM's default is the whole context, which `ignore_eos` then
+ * really uses), else undefined. Both paths apply it: boundTokens (chat bytes), batchBody.
  */
-export function boundTokens(chat: ChatRequest, raw: Buffer, maxTokens: number | undefined): Buffer {
-    if (maxTokens === undefined) return raw;
-    const b = chat.body;
+export function tokensToAdd(body: Record<string, unknown>, maxTokens: number | undefined): number | undefined {
+    if (maxTokens === undefined) return undefined;
     for (const f of TOKEN_FIELDS) {
-        const v = b[f];
+        const v = body[f];
         if (v === undefined) continue;
+        // null too: the chat path inserts max_tokens before the client's fields, and a later "max_tokens": null would win (last key).
         if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw errors.badRequest(`'${f}' must be a non-negative integer`, "invalid_max_tokens");
         if (v > maxTokens) throw errors.badRequest(`'${f}' is ${v}; this model generates at most ${maxTokens} tokens per request`, "max_tokens_exceeded");
     }
-    if (typeof b.max_tokens === "number" || typeof b.max_completion_tokens === "number") return raw;
+    return typeof body.max_tokens === "number" || typeof body.max_completion_tokens === "number" ? undefined : maxTokens;
+}
+
+/** The chat path: the client's bytes, with max_tokens inserted when tokensToAdd says so (nothing else is re-encoded). */
+export function boundTokens(chat: ChatRequest, raw: Buffer, maxTokens: number | undefined): Buffer {
+    const add = tokensToAdd(chat.body, maxTokens);
+    if (add === undefined) return raw;
     // The body is a JSON object (checked): insert the field after its opening brace.
     const open = raw.indexOf(0x7b);
-    b.max_tokens = maxTokens;
-    return Buffer.concat([raw.subarray(0, open + 1), Buffer.from(`"max_tokens":${maxTokens},`), raw.subarray(open + 1)]);
+    chat.body.max_tokens = add;
+    return Buffer.concat([raw.subarray(0, open + 1), Buffer.from(`"max_tokens":${add},`), raw.subarray(open + 1)]);
+}
+
+/** The batch path: the line's body as sent upstream, stream forced off (a batch answer is stored whole) and max_tokens as on the chat path. */
+export function batchBody(chat: ChatRequest, maxTokens: number | undefined): string {
+    const add = tokensToAdd(chat.body, maxTokens);
+    const out: Record<string, unknown> = { ...chat.body, stream: false };
+    // Only valid with stream: true: vLLM refuses it otherwise (ChatCompletionRequest.validate_stream_options, same file as above).
+    delete out.stream_options;
+    if (add !== undefined) out.max_tokens = add;
+    return JSON.stringify(out);
 }

@@ -1,14 +1,15 @@
 /**
- * Writing answers to the client: a flight subscriber bound to a node:http response, and errors.
- * Nothing is written past a full socket: streamData() reports it and the flight waits on
- * waitWritable(); an answer left unread for clientStallSeconds closes the connection.
+ * Writing answers to the client: a flight subscriber bound to a node:http response, streamed
+ * bodies (file downloads), and errors. Nothing is written past a full socket: streamData()
+ * reports it and the flight waits on waitWritable(); a client that takes nothing of an answer
+ * for clientStallSeconds is disconnected, one that reads slowly is not (stall.ts).
  */
 import type { ServerResponse } from "http";
-import type { Socket } from "net";
 import type { FastifyReply } from "fastify";
 import type { CachedResponse } from "./cache";
 import { GatewayError, sseErrorEvent } from "./errors";
 import type { Subscriber } from "./flight";
+import { waitDrain, watchUnread } from "./stall";
 
 const NEWLINE = Buffer.from("\n");
 const JSON_UTF8 = "application/json; charset=utf-8";
@@ -29,17 +30,6 @@ export function writeError(res: ServerResponse, err: GatewayError): void {
     res.end(body);
 }
 
-/**
- * Bytes written to the socket that the kernel has not taken yet. The stream's writableLength
- * stays at the whole write until it completes; libuv's queue size on the socket's handle shrinks
- * as a slow client reads, so progress shows (Node's own socket timeout tells an active write this
- * way: lib/net.js Socket.prototype._onTimeout, v20).
- */
-function unsent(socket: Socket): number {
-    const handle = (socket as Socket & { _handle?: { writeQueueSize?: number } })._handle;
-    return handle?.writeQueueSize ?? socket.writableLength;
-}
-
 export class ResponseSubscriber implements Subscriber {
     private sent = false;
     private streaming = false;
@@ -58,32 +48,9 @@ export class ResponseSubscriber implements Subscriber {
         this.watchStall();
     }
 
-    /**
-     * After the last write: what is left to send sits in memory until the client reads it. A
-     * client that reads nothing for stallMs is disconnected; one that reads slowly is not.
-     */
+    /** After the last write: a client that takes nothing of the rest for stallMs is disconnected (stall.ts). */
     private watchStall(): void {
-        const res = this.res;
-        const socket = res.socket;
-        if (!socket) {
-            // A pipelined answer waits for the one before it: watch once it has its socket and is
-            // flushed (ServerResponse.assignSocket emits 'socket', then flushes; lib/_http_server.js, v20).
-            res.once("socket", () => process.nextTick(() => this.watchStall()));
-            return;
-        }
-        if (unsent(socket) === 0) return;
-        let last = unsent(socket);
-        const timer = setInterval(() => {
-            const now = unsent(socket);
-            if (now === 0 || res.destroyed) return stop();
-            if (now >= last) {
-                stop();
-                this.abandon();
-            }
-            last = now;
-        }, this.stallMs);
-        const stop = () => clearInterval(timer);
-        res.once("finish", stop).once("close", stop);
+        watchUnread(this.res, this.stallMs, () => this.abandon());
     }
 
     streamStart(status: number, contentType: string): void {
@@ -103,19 +70,8 @@ export class ResponseSubscriber implements Subscriber {
     }
 
     waitWritable(ms: number): Promise<boolean> {
-        const res = this.res;
-        if (!this.writable || !res.writableNeedDrain) return Promise.resolve(true);
-        return new Promise<boolean>((resolve) => {
-            const done = (ok: boolean) => {
-                clearTimeout(timer);
-                res.off("drain", onDrain).off("close", onClose);
-                resolve(ok);
-            };
-            const onDrain = () => done(true);
-            const onClose = () => done(true); // gone: it no longer holds anything back
-            const timer = setTimeout(() => done(false), ms);
-            res.once("drain", onDrain).once("close", onClose);
-        });
+        if (!this.writable) return Promise.resolve(true);
+        return waitDrain(this.res, ms);
     }
 
     abandon(): void {
@@ -147,5 +103,40 @@ export function replay(sub: Subscriber, hit: CachedResponse): void {
         sub.streamEnd();
     } else {
         sub.whole(hit.status, hit.contentType, Buffer.concat(hit.chunks));
+    }
+}
+
+/**
+ * Sends a body read piece by piece (a file from the batch store), never faster than the client
+ * reads: the next piece is read only once the socket has room, and a client that takes nothing
+ * for stallMs is disconnected. The caller reads the first piece before (a store failure then is
+ * still an error response); a failure later cuts the connection (the Content-Length then tells
+ * the client the body is incomplete).
+ */
+export async function sendPieces(
+    res: ServerResponse,
+    head: { status: number; headers: Record<string, string | number>; length: number },
+    first: IteratorResult<Buffer>,
+    pieces: AsyncIterator<Buffer>,
+    stallMs: number,
+): Promise<void> {
+    let next = first;
+    res.writeHead(head.status, { ...head.headers, "content-length": head.length });
+    try {
+        while (!next.done) {
+            if (res.destroyed) return;
+            if (!res.write(next.value) && !(await waitDrain(res, stallMs))) {
+                res.destroy();
+                return;
+            }
+            next = await pieces.next();
+        }
+        res.end();
+        watchUnread(res, stallMs, () => res.destroy());
+    } catch (e) {
+        res.destroy();
+        throw e;
+    } finally {
+        await pieces.return?.(undefined);
     }
 }

@@ -17,15 +17,18 @@ import { createChatRoute, isChatRequest } from "./chat";
 import { GatewayConfig, GatewayConfigInput, parseConfig } from "./config";
 import { errors, GatewayError } from "./errors";
 import type { Flight } from "./flight";
-import { Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
+import { bodyDeadline, BodyRule, bodyRuleOf, Gate, newContext, onResponseClosed, RequestContext, requestIdOf } from "./gate";
 import { TeamLimiter } from "./limits";
 import { loggerOptions } from "./log";
 import { Metrics } from "./metrics";
 import { modelObjects, registerModelRoutes } from "./models";
 import { Pool, Resolver } from "./pool";
-import { clip } from "./request";
+import { clip, SMALL_JSON_BYTES } from "./json";
 import { sendError } from "./respond";
 import { registerWarmupRoutes, warmupStoreFor } from "./warmup";
+
+/** What a POST route takes unless it says otherwise: a small JSON object. */
+const SMALL_JSON_RULE: BodyRule = { json: true, limit: SMALL_JSON_BYTES };
 
 export interface GatewayOptions {
     /** DNS resolver for `dns` pools (tests inject one). */
@@ -61,9 +64,9 @@ declare module "fastify" {
     }
 }
 
-function toGatewayError(err: FastifyError, maxBodyBytes: number): GatewayError {
+function toGatewayError(err: FastifyError, bodyLimit: number): GatewayError {
     if (err instanceof GatewayError) return err;
-    if (err.statusCode === 413) return errors.tooLarge(maxBodyBytes);
+    if (err.statusCode === 413) return errors.tooLarge(bodyLimit);
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
         return new GatewayError(err.statusCode === 415 ? 400 : err.statusCode, "invalid_request_error", (err.code ?? "invalid_request").toLowerCase(), err.message);
     }
@@ -74,6 +77,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const config = parseConfig(input);
     const metrics = new Metrics({ processMetrics: options.processMetrics, holdSeconds: config.queue.maxWaitSeconds });
     const connectionTimeoutMs = (config.queue.maxWaitSeconds + config.upstream.headersTimeoutSeconds + 60) * 1000;
+    // A request must arrive within requestTimeoutSeconds, an upload within batch.uploadTimeoutSeconds: Node's
+    // bound is the longer, and every other route is held to the shorter by gate.ts bodyDeadline.
+    const requestMs = config.requestTimeoutSeconds * 1000;
+    const serverRequestMs = Math.max(requestMs, (config.batch?.uploadTimeoutSeconds ?? 0) * 1000);
     // Set once the routes exist: the server is made inside Fastify().
     let chatRoute: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
     const app = Fastify({
@@ -85,13 +92,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         bodyLimit: config.maxBodyBytes,
         // A client must send its whole request (headers and body) within this time, or gets 408:
         // a trickled body cannot hold a connection and its buffer open (fastify docs, Server.md#requesttimeout).
-        requestTimeout: config.requestTimeoutSeconds * 1000,
+        requestTimeout: serverRequestMs,
         // Node checks that timeout only every connectionsCheckingInterval (30 s by default); headers
-        // get no longer than the whole request (Node http.createServer options, v20 docs).
+        // get no longer than a whole (non-upload) request (Node http.createServer options, v20 docs).
         http: {
-            requestTimeout: config.requestTimeoutSeconds * 1000,
-            headersTimeout: Math.min(60_000, config.requestTimeoutSeconds * 1000),
-            connectionsCheckingInterval: Math.min(5000, Math.max(100, (config.requestTimeoutSeconds * 1000) / 4)),
+            requestTimeout: serverRequestMs,
+            headersTimeout: Math.min(60_000, requestMs),
+            connectionsCheckingInterval: Math.min(5000, Math.max(100, requestMs / 4)),
         },
         // Socket inactivity backstop (Server.md#connectiontimeout). Held requests are silent for up to a
         // queue wait plus a non-stream answer, so it cannot be short; stalled readers are cut by respond.ts.
@@ -106,7 +113,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         serverFactory: (fastifyHandler, opts) => {
             const server = createServer(opts.http ?? {}, (req, res) => (chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res)));
             server.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
-            server.requestTimeout = config.requestTimeoutSeconds * 1000;
+            server.requestTimeout = serverRequestMs;
             server.setTimeout(connectionTimeoutMs);
             return server;
         },
@@ -134,13 +141,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const trusted = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : undefined;
     /** The client's address, as fastify's request.ip computes it (fastify 5.12 lib/request.js). */
     const clientIp = (req: IncomingMessage): string => (trusted ? proxyAddr(req, trusted) : (req.socket.remoteAddress ?? ""));
-    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, billing });
+    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, serverRequestMs, billing });
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 
     app.decorateRequest("gw", null as unknown as RequestContext);
     app.setErrorHandler((err: FastifyError, request, reply) => {
-        const ge = toGatewayError(err, config.maxBodyBytes);
+        const ge = toGatewayError(err, request.routeOptions.bodyLimit ?? config.maxBodyBytes);
         if (ge.status >= 500 && !(err instanceof GatewayError)) request.log.error({ err: { message: err.message, code: err.code } }, "unhandled error");
         // Refused before its body arrived: close the connection instead of reading (or waiting for) the rest.
         if (!request.raw.complete) reply.header("connection", "close");
@@ -164,9 +171,19 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
     void app.register(
         async (v1) => {
-            // Bodies are kept as bytes (routes parse what they need).
+            // Bodies are kept as bytes, up to the route's limit (routes parse what they need through json.ts),
+            // except file uploads: their route reads the stream itself, a window at a time (batch/upload.ts).
             v1.removeAllContentTypeParsers();
             v1.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+            v1.addContentTypeParser("multipart/form-data", (_req, payload, done) => done(null, payload));
+            // A POST route that does not say what body it takes (gate.ts bodyRoute) takes a small JSON object:
+            // the bound holds for every route, also ones added later.
+            v1.addHook("onRoute", (route) => {
+                const methods = Array.isArray(route.method) ? route.method : [route.method];
+                if (!methods.includes("POST") || bodyRuleOf(route.config) !== undefined) return;
+                route.bodyLimit = SMALL_JSON_RULE.limit;
+                route.config = { ...(route.config as object), body: SMALL_JSON_RULE };
+            });
 
             v1.addHook("onRequest", (request, reply, done) => {
                 const ctx = (request.gw = newContext(request.id));
@@ -180,8 +197,11 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                     (fn) => onResponseClosed(request.raw, reply.raw, fn),
                     () => ({ status: reply.raw.writableFinished ? reply.raw.statusCode : 499, line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`, ip: request.ip }),
                 );
-                // These routes parse their own bodies (JSON, or multipart file uploads): no content-type check here.
-                done(gate.admit(ctx, request.method, request.headers, false));
+                // What the route takes (set on every POST route: bodyRoute, or the onRoute hook above).
+                const rule = request.method === "POST" ? (bodyRuleOf(request.routeOptions.config) ?? SMALL_JSON_RULE) : undefined;
+                const refused = gate.admit(ctx, request.method, request.headers, rule);
+                if (!refused && serverRequestMs > (rule?.timeoutMs ?? requestMs)) bodyDeadline(ctx, request.raw, reply.raw, rule?.timeoutMs ?? requestMs);
+                done(refused);
             });
 
             registerModelRoutes(v1, { config, created: startedAt });

@@ -1,14 +1,16 @@
 /**
  * Explicit warm-up: a teacher says "get GPUs ready for class" before students arrive.
  *
- * - POST /v1/warmup {"model", "minutes"} (keys with the `warmup` permission; minutes 1-240)
- *   -> 202 {pool, warm_until, ready_in_seconds_estimate}. The pool's ScaledObject reads
+ * - POST /v1/warmup {"model", "minutes", "replicas"?} (keys with the `warmup` permission;
+ *   minutes 1-240; replicas 1 to the pool's maxWarmupReplicas, default 1)
+ *   -> 202 {pool, warm_until, replicas, ready_in_seconds_estimate}. The pool's ScaledObject reads
  *   max(gateway_warmup_replicas{pool}) (components/serving/scaling.ts) and holds at least
  *   that many replicas until the warm-up expires: nothing in the gateway starts workers.
- * - GET /v1/warmup: active warm-ups with readiness, and whether the caller may warm up
- *   (the UI shows its button from that).
- * - gateway_warmup_replicas{pool}: active warm-ups of the pool (one replica each; a team's
- *   repeated warm-up of a model extends it rather than adding one). With a
+ * - GET /v1/warmup: the caller's team's active warm-ups with readiness, and whether the caller
+ *   may warm up (the UI shows its button from that). Another team's warm-ups are not listed.
+ * - gateway_warmup_replicas{pool}: the replicas the teams' active warm-ups of the pool ask for,
+ *   summed. One warm-up per (pool, team): a repeat, by
+ *   either of the pool's model names, extends it rather than adding one. With a
  *   batch store they live in Valkey and every gateway replica exports the same count, across
  *   restarts; without one, in the memory of the replica that received them
  *   (warmupStore.ts). Either way the trigger takes the max across replicas, so replicas
@@ -19,8 +21,9 @@
  */
 import type { FastifyInstance } from "fastify";
 import { sha256Hex } from "./auth";
-import type { GatewayConfig } from "./config";
+import type { GatewayConfig, PoolConfig } from "./config";
 import { errors, GatewayError } from "./errors";
+import { parseJsonObject } from "./json";
 import type { Metrics } from "./metrics";
 import type { Pool } from "./pool";
 import { MemoryWarmups, RedisWarmups, WarmupEntry, WarmupStore } from "./warmupStore";
@@ -60,19 +63,24 @@ export function permissionsOf(auth: GatewayConfig["auth"]): (authorization: stri
     };
 }
 
-function parseBody(body: unknown): { model: string; minutes: number } {
-    let json: unknown;
-    try {
-        json = JSON.parse(Buffer.isBuffer(body) ? body.toString("utf8") : String(body ?? ""));
-    } catch {
-        throw errors.badRequest('Body must be JSON: {"model": "<id>", "minutes": N}');
-    }
-    const o = json as { model?: unknown; minutes?: unknown };
-    if (typeof o !== "object" || o === null || typeof o.model !== "string" || o.model === "") throw errors.badRequest("'model' must be a model id served by this gateway", "invalid_model");
+/** The body: {"model", "minutes", "replicas"?}, through the one bounded JSON parse (json.ts); small (the route's body limit is SMALL_JSON_BYTES). */
+function parseBody(body: unknown, config: GatewayConfig): { model: string; minutes: number; replicas: unknown } {
+    const o = parseJsonObject(Buffer.isBuffer(body) ? body : undefined, config.requestBounds, 'The body (JSON {"model": "<id>", "minutes": N})');
+    if (typeof o.model !== "string" || o.model === "") throw errors.badRequest("'model' must be a model id served by this gateway", "invalid_model");
     if (typeof o.minutes !== "number" || !Number.isInteger(o.minutes) || o.minutes < 1 || o.minutes > MAX_WARMUP_MINUTES) {
-        throw errors.badRequest(`'minutes' must be a whole number from 1 to ${MAX_WARMUP_MINUTES} (got ${JSON.stringify(o.minutes ?? null)})`, "invalid_minutes");
+        throw errors.badRequest(`'minutes' must be a whole number from 1 to ${MAX_WARMUP_MINUTES} (got ${JSON.stringify(o.minutes ?? null)?.slice(0, 40)})`, "invalid_minutes");
     }
-    return { model: o.model, minutes: o.minutes };
+    return { model: o.model, minutes: o.minutes, replicas: o.replicas };
+}
+
+/** `replicas`: 1 when absent, else a whole number up to the pool's maxWarmupReplicas (more is refused, never silently capped). */
+function replicasOf(v: unknown, pool: PoolConfig): number {
+    if (v === undefined || v === null) return 1;
+    const max = pool.maxWarmupReplicas;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+        throw errors.badRequest(`'replicas' must be a whole number from 1 to ${max}, the most pool '${pool.name}' warms (pools[].maxWarmupReplicas) (got ${JSON.stringify(v)?.slice(0, 40)})`, "invalid_replicas");
+    }
+    return v;
 }
 
 /** Registers the warm-up routes on the /v1 scope (after its auth hook, which sets request.gw.team). */
@@ -108,7 +116,8 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         clearTimeout(timer);
         const t = now();
         const list = lastRead.filter((w) => w.until > t);
-        for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).length);
+        // The teams' asks add up (the ScaledObject's maxReplicaCount bounds the pool anyway).
+        for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).reduce((n, e) => n + e.replicas, 0));
     };
     for (const name of deps.pools.keys()) gauge.set({ pool: name }, 0);
 
@@ -120,24 +129,29 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         }
         const refused = deps.refusal?.(request.gw.team ?? "anonymous");
         if (refused) throw refused;
-        const { model, minutes } = parseBody(request.body);
-        const pool = deps.poolByModel.get(model);
-        if (pool === undefined) throw errors.modelNotFound(model);
+        const body = parseBody(request.body, deps.config);
+        const pool = deps.poolByModel.get(body.model);
+        if (pool === undefined) throw errors.modelNotFound(body.model.slice(0, 200));
+        const replicas = replicasOf(body.replicas, pool.config);
         request.gw.pool = pool.name;
-        request.gw.model = model;
+        request.gw.model = body.model;
         const t = now();
-        const until = t + minutes * 60_000;
-        await store.add({ pool: pool.name, model, team: request.gw.team ?? "anonymous", until }, t);
-        request.log.info({ team: request.gw.team, pool: pool.name, minutes }, "warm-up requested");
-        return reply.code(202).send({ object: "warmup", pool: pool.name, model, warm_until: new Date(until).toISOString(), ready_in_seconds_estimate: estimate(pool) });
+        const until = t + body.minutes * 60_000;
+        const team = request.gw.team ?? "anonymous";
+        await store.add({ pool: pool.name, model: body.model, team, until, replicas }, t);
+        request.log.info({ team, pool: pool.name, minutes: body.minutes, replicas }, "warm-up requested");
+        return reply.code(202).send({ object: "warmup", pool: pool.name, model: body.model, warm_until: new Date(until).toISOString(), replicas, ready_in_seconds_estimate: estimate(pool) });
     });
 
+    // A team sees its own warm-ups only: another team's would tell who teaches when.
     v1.get("/warmup", async (request) => ({
         object: "list",
         permitted: permissions(request.headers.authorization).has("warmup"),
-        data: (await active()).map((e) => {
-            const pool = deps.pools.get(e.pool)!;
-            return { object: "warmup", pool: e.pool, model: e.model, team: e.team, warm_until: new Date(e.until).toISOString(), ready: pool.readyCount() > 0, ready_in_seconds_estimate: estimate(pool) };
-        }),
+        data: (await active())
+            .filter((e) => e.team === request.gw.team && deps.pools.has(e.pool))
+            .map((e) => {
+                const pool = deps.pools.get(e.pool)!;
+                return { object: "warmup", pool: e.pool, model: e.model, team: e.team, warm_until: new Date(e.until).toISOString(), replicas: e.replicas, ready: pool.readyCount() > 0, ready_in_seconds_estimate: estimate(pool) };
+            }),
     }));
 }

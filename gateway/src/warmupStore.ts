@@ -10,13 +10,18 @@
  *   exports only its own (the KEDA trigger takes the max across replicas, so a warm-up still
  *   holds its replica while the replica that took it runs).
  *
- * One warm-up per (pool, model, team): asking again extends it to the later warm_until
- * instead of adding a replica, so a double click, or a retry after a 503 whose write did
- * reach the store, never doubles the GPUs. Two teams warming one pool are two replicas.
+ * One warm-up per (pool, team): asking again, for any name of the pool's models, extends it
+ * to the later warm_until and sets its replicas to the latest asked, instead of adding
+ * replicas, so a double click, a retry after a 503 whose write did reach the store, or the
+ * pool's other model name never doubles the GPUs. Two teams warming one pool add up.
+ *
+ * In Valkey: the sorted set `<key>` (member JSON [pool, team], score warm_until ms) and the
+ * hash `<key>:meta` (same member -> JSON {model, replicas}). Members of the earlier layout,
+ * [pool, model, team] (one replica each), are still read until they expire.
  *
  * Commands (Redis >= 7.0, Valkey 7.2+), per redis.io/docs/latest/commands: MULTI/EXEC,
  * ZREMRANGEBYSCORE, ZADD key GT (since 6.2.0: a member's score only grows; a new member is
- * added), PEXPIREAT key ms NX and GT (the options since 7.0.0: NX sets the
+ * added), HSET, HMGET, PEXPIREAT key ms NX and GT (the options since 7.0.0: NX sets the
  * expiry of a new key, GT extends it only to a later warm_until), ZRANGE key (now +inf BYSCORE
  * (BYSCORE since 6.2.0).
  */
@@ -25,10 +30,13 @@ import { GatewayError } from "./errors";
 
 export interface WarmupEntry {
     readonly pool: string;
+    /** The model name the team asked with (the latest ask). */
     readonly model: string;
     readonly team: string;
     /** warm_until, ms since the epoch. */
     readonly until: number;
+    /** Replicas the team wants warm (the latest ask). @default 1 */
+    readonly replicas: number;
 }
 
 export interface WarmupStore {
@@ -44,9 +52,9 @@ export class MemoryWarmups implements WarmupStore {
 
     async add(entry: WarmupEntry, now: number): Promise<void> {
         this.prune(now);
-        const same = this.entries.findIndex((e) => e.pool === entry.pool && e.model === entry.model && e.team === entry.team);
+        const same = this.entries.findIndex((e) => e.pool === entry.pool && e.team === entry.team);
         if (same < 0) this.entries.push(entry);
-        else if (this.entries[same].until < entry.until) this.entries[same] = entry;
+        else this.entries[same] = { ...entry, until: Math.max(entry.until, this.entries[same].until) };
     }
 
     async active(now: number): Promise<WarmupEntry[]> {
@@ -97,16 +105,23 @@ export class RedisWarmups implements WarmupStore {
         return new RedisWarmups(redis, key);
     }
 
+    private get meta(): string {
+        return `${this.key}:meta`;
+    }
+
     async add(entry: WarmupEntry, now: number): Promise<void> {
-        const member = JSON.stringify([entry.pool, entry.model, entry.team]);
+        const member = JSON.stringify([entry.pool, entry.team]);
         try {
             const replies = await within(
                 this.redis
                     .multi()
                     .zremrangebyscore(this.key, "-inf", now)
                     .zadd(this.key, "GT", entry.until, member)
+                    .hset(this.meta, member, JSON.stringify({ model: entry.model, replicas: entry.replicas }))
                     .pexpireat(this.key, entry.until, "NX")
                     .pexpireat(this.key, entry.until, "GT")
+                    .pexpireat(this.meta, entry.until, "NX")
+                    .pexpireat(this.meta, entry.until, "GT")
                     .exec(),
                 this.timeoutMs,
             );
@@ -119,16 +134,26 @@ export class RedisWarmups implements WarmupStore {
 
     async active(now: number): Promise<WarmupEntry[]> {
         let reply: string[];
+        let meta: (string | null)[] = [];
         try {
             reply = await within(this.redis.zrange(this.key, `(${now}`, "+inf", "BYSCORE", "WITHSCORES"), this.timeoutMs);
+            const members = reply.filter((_, i) => i % 2 === 0);
+            if (members.length > 0) meta = await within(this.redis.hmget(this.meta, ...members), this.timeoutMs);
         } catch (e) {
             throw storeUnavailable(e);
         }
         const out: WarmupEntry[] = [];
         for (let i = 0; i + 1 < reply.length; i += 2) {
             try {
-                const [pool, model, team] = JSON.parse(reply[i]) as [string, string, string];
-                out.push({ pool, model, team, until: Number(reply[i + 1]) });
+                const m = JSON.parse(reply[i]) as string[];
+                const until = Number(reply[i + 1]);
+                if (m.length === 3) {
+                    // The earlier layout: [pool, model, team], one replica.
+                    out.push({ pool: m[0], model: m[1], team: m[2], until, replicas: 1 });
+                    continue;
+                }
+                const { model, replicas } = JSON.parse(meta[i / 2] ?? "{}") as { model?: string; replicas?: number };
+                out.push({ pool: m[0], team: m[1], model: model ?? "", until, replicas: Number.isInteger(replicas) && replicas! > 0 ? replicas! : 1 });
             } catch {
                 // Not ours (another writer under the same key): skip it rather than fail every scrape.
             }

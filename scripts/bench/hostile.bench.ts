@@ -1,8 +1,10 @@
 /**
- * The attacks of the gateway security review (issue 13) at the review's sizes, against the
- * current gateway build, each on a fresh gateway process: peak RSS (VmHWM), event-loop stall,
- * what another team sees. Prints numbers; the tests (test/gateway/hostile*.test.ts) assert
- * the same mechanisms at smaller sizes. Run: npm run bench -- hostile (or: npx tsx scripts/bench/hostile.bench.ts stream)
+ * The attacks of the gateway security reviews at the reviews' sizes, against the current gateway
+ * build (or GATEWAY_BUNDLE=<main.js>), each on a fresh gateway process: peak RSS (VmHWM),
+ * event-loop stall, what another team sees. Issue 13: the chat path (below); issue 23: the batch,
+ * files and warm-up routes with a real redis-server (hostileBatch.ts). Prints numbers; the tests
+ * (test/gateway/hostile*.test.ts) assert the same mechanisms at smaller sizes.
+ * Run: npm run bench -- hostile (or: npx tsx scripts/bench/hostile.bench.ts stream uploads)
  */
 import { spawn } from "child_process";
 import * as esbuild from "esbuild";
@@ -12,9 +14,11 @@ import * as fs from "fs";
 import * as net from "net";
 import { createHash } from "crypto";
 import { spawnFakeVllm } from "../../test/fakes/vllm";
+import { BATCH_ATTACKS, runBatchAttack } from "./hostileBatch";
 
-const ATTACKS = ["slow-bodies", "stream", "queued", "stall", "fair", "newline"];
+const ATTACKS: string[] = ["slow-bodies", "stream", "queued", "stall", "fair", "newline", ...BATCH_ATTACKS];
 let bundle = "";
+let dir = "";
 const KEY = "sk-team-a-0123456789abcdefghijklmnop";
 const KEY2 = "sk-team-b-0123456789abcdefghijklmnop";
 const M = "Qwen/Qwen3-VL-2B-Instruct";
@@ -23,7 +27,7 @@ const mem = (pid: number) => { const s = fs.readFileSync(`/proc/${pid}/status`, 
 const cpu = (pid: number) => { const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) / 100; };
 const sha = (k: string) => createHash("sha256").update(k).digest("hex");
 async function start(pool: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-    const cfg = `/tmp/i13/att-${process.pid}.json`;
+    const cfg = path.join(dir, "gateway.json");
     fs.writeFileSync(cfg, JSON.stringify({ pools: [{ name: "a10g", models: [M], ...pool }], queue: { maxDepth: 200, maxWaitSeconds: 1200 }, auth: { keys: [{ team: "a", sha256: sha(KEY) }, { team: "b", sha256: sha(KEY2) }] }, logLevel: "info", ...extra }));
     const port = 20000 + (process.pid % 20000);
     const gw = spawn(process.execPath, [bundle, "--config", cfg], { env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "ignore", "inherit"] });
@@ -32,7 +36,9 @@ async function start(pool: Record<string, unknown>, extra: Record<string, unknow
 }
 const raw = (port: number, key: string, body: Buffer | string, length?: number) => { const s = net.connect(port, "127.0.0.1"); s.on("error", () => {}); s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length ?? Buffer.byteLength(body)}\r\nAuthorization: Bearer ${key}\r\n\r\n`); s.write(body); return s; };
 async function attack(which: string): Promise<void> {
-    if (which === "slow-bodies") {
+    if ((BATCH_ATTACKS as readonly string[]).includes(which)) {
+        await runBatchAttack(which as (typeof BATCH_ATTACKS)[number], bundle);
+    } else if (which === "slow-bodies") {
         const { gw, port } = await start({ upstreams: ["http://127.0.0.1:9"] }, { limits: { default: { maxConcurrent: 5 } } });
         const base = mem(gw.pid!);
         const part = Buffer.alloc(18 << 20, 0x20);
@@ -102,10 +108,12 @@ async function attack(which: string): Promise<void> {
 
 async function main(): Promise<void> {
     const only = process.argv.slice(2).filter((a) => ATTACKS.includes(a));
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-hostile-"));
-    bundle = path.join(dir, "main.js");
-    await esbuild.build({ entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")], bundle: true, platform: "node", target: "node20", outfile: bundle, logLevel: "warning" });
-    console.log(`issue 13 attacks against the current gateway build (RSS = peak VmHWM of the gateway process; pod limit 512 MiB)`);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-hostile-"));
+    bundle = process.env.GATEWAY_BUNDLE ?? path.join(dir, "main.js");
+    if (process.env.GATEWAY_BUNDLE === undefined) {
+        await esbuild.build({ entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")], bundle: true, platform: "node", target: "node20", outfile: bundle, logLevel: "warning" });
+    }
+    console.log(`gateway attacks against ${process.env.GATEWAY_BUNDLE ?? "the current gateway build"} (RSS = peak VmHWM of the gateway process; pod limit 512 MiB, 640 MiB with batch on)`);
     for (const a of only.length ? only : ATTACKS) await attack(a);
     fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -120,23 +120,52 @@ describe("batch store (Valkey) in the plan", () => {
         const { "aws:region": region, ...rest } = cfg;
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         assert.strictEqual(g.batch?.redisUrl, "redis://valkey.serving.svc.cluster.local:6379");
-        assert.deepStrictEqual(g.batch?.limits.default, { maxLinesPerBatch: 50000, maxFileBytes: 200 * 1024 * 1024, maxBatchesInProgress: 10 });
+        assert.deepStrictEqual(g.batch?.limits.default, { maxLinesPerBatch: 50000, maxFileBytes: 200 * 1024 * 1024, maxBatchesInProgress: 10, maxStoredFiles: 1000 });
         assert.deepStrictEqual(g.batch?.retention, { inputFileDays: 30, outputFileDays: 30, batchDays: 30 });
+        // The store's size is Valkey's maxmemory (valkeyConf), so per-team quotas derive from it; a warm-up asks at most the pool's max replicas.
+        assert.strictEqual(g.batch?.storage.storeBytes, 1536 * 1024 * 1024);
+        assert.match(valkeyConf("x", 2048), /^maxmemory 1536mb$/m);
+        for (const p of g.pools) assert.strictEqual(p.maxWarmupReplicas, parseStackConfig({ ...rest, region, environment: "dev" }).models.find((m) => m.name === p.name)!.scaling.maxReplicas);
         const week = withBatch("dev", { retentionDays: 7 });
         const { "aws:region": r2, ...rest2 } = week;
         assert.deepStrictEqual(parseConfig(gatewayConfig(parseStackConfig({ ...rest2, region: r2, environment: "dev" }), undefined)).batch?.retention, { inputFileDays: 7, outputFileDays: 7, batchDays: 7 });
     });
 
-    it("rejects an in-cluster Valkey too small for the largest upload and its copy, naming the key and the size that fits", () => {
-        const cfg = withBatch("dev", { memoryMiB: 512 });
+    it("rejects an in-cluster Valkey too small for the largest upload under its upload line, naming the key and the size that fits", () => {
+        const cfg = withBatch("dev", { memoryMiB: 256 });
         const { "aws:region": region, ...rest } = cfg;
         assert.throws(
             () => parseStackConfig({ ...rest, region, environment: "dev" }),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 512/.test(e.message) && /at least 534/.test(e.message),
+            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 256/.test(e.message) && /at least 356/.test(e.message),
         );
-        const ok = withBatch("dev", { memoryMiB: 512, maxFileBytes: 100 * 1024 * 1024 });
+        const ok = withBatch("dev", { memoryMiB: 256, maxFileBytes: 100 * 1024 * 1024 });
         const { "aws:region": r2, ...rest2 } = ok;
-        assert.strictEqual(parseStackConfig({ ...rest2, region: r2, environment: "dev" }).serving.batch.memoryMiB, 512);
+        assert.strictEqual(parseStackConfig({ ...rest2, region: r2, environment: "dev" }).serving.batch.memoryMiB, 256);
+    });
+
+    it("writes per-team storage quotas into the gateway config, each team entry complete, and refuses a quota below one largest upload", () => {
+        const teamBatch = (cfg: any, teams: Record<string, unknown>) => {
+            cfg.serving.gateway = { ...cfg.serving.gateway, limits: { teams: Object.fromEntries(Object.entries(teams).map(([t, b]) => [t, { batch: b }])) } };
+            return cfg;
+        };
+        const cfg = teamBatch(withBatch("dev", { storagePerTeamMiB: 800, filesPerTeam: 300 }), { radiology: { storageMiB: 4096 }, anatomy: { files: 50, maxLinesPerBatch: 10 } });
+        const { "aws:region": region, ...rest } = cfg;
+        const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
+        const MiB = 1024 * 1024;
+        const base = { maxLinesPerBatch: 50000, maxFileBytes: 200 * MiB, maxBatchesInProgress: 10 };
+        assert.deepStrictEqual(g.batch?.limits.default, { ...base, maxStoredBytes: 800 * MiB, maxStoredFiles: 300 });
+        assert.deepStrictEqual(g.batch?.limits.teams, { radiology: { ...base, maxStoredBytes: 4096 * MiB, maxStoredFiles: 300 }, anatomy: { ...base, maxLinesPerBatch: 10, maxStoredBytes: 800 * MiB, maxStoredFiles: 50 } });
+        const low = teamBatch(withBatch("dev", {}), { anatomy: { storageMiB: 100 } });
+        const { "aws:region": r2, ...rest2 } = low;
+        assert.throws(
+            () => parseStackConfig({ ...rest2, region: r2, environment: "dev" }),
+            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.gateway\.limits\.teams\.anatomy\.batch\.storageMiB/.test(e.message) && /is 100/.test(e.message) && /at least 200/.test(e.message),
+        );
+    });
+
+    it("sizes the gateway's memory limit for bounded batch work (512 + 128 MiB), not for whole files", () => {
+        const gw = inputs(dev.find("kubernetes:apps/v1:Deployment").find((d) => inputs(d).metadata.name === "gateway")!);
+        assert.strictEqual(gw.spec.template.spec.containers[0].resources.limits.memory, "640Mi");
     });
 
     it("wakes and sizes each worker pool on its batch backlog through its own KEDA trigger", () => {

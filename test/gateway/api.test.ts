@@ -168,8 +168,13 @@ describe("gateway HTTP API", function () {
             for (const headers of [{}, { authorization: "Bearer sk-wrong" }, { authorization: `Basic ${KEY}` }]) {
                 const res = await request(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(chatBody("x")) });
                 assert.strictEqual(res.statusCode, 401);
-                assertOpenAIError(await res.body.json(), "invalid_api_key");
+                const body = (await res.body.json()) as { error: { type: string } };
+                assertOpenAIError(body, "invalid_api_key");
+                // OpenAI's own 401: type invalid_request_error, code invalid_api_key (issue 23 point 11).
+                assert.strictEqual(body.error.type, "invalid_request_error");
             }
+            const onFastify = await get(gw.url, "/v1/warmup", "sk-wrong");
+            assert.deepStrictEqual([onFastify.status, onFastify.json.error.type, onFastify.json.error.code], [401, "invalid_request_error", "invalid_api_key"]);
             assert.strictEqual((await get(gw.url, "/v1/models", null)).status, 401);
             assert.strictEqual((await get(gw.url, "/v1/models", "sk-wrong")).status, 401);
             assert.strictEqual(f.requests.length, 0);

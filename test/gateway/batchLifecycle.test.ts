@@ -9,7 +9,6 @@ import { Redis } from "ioredis";
 import OpenAI, { toFile } from "openai";
 import { batchConfigSchema } from "../../gateway/src/batch/config";
 import { BatchStore, connect } from "../../gateway/src/batch/store";
-import type { ValidLine } from "../../gateway/src/batch/validate";
 import { redisForFile } from "../helpers/redis";
 import { chatBody, config, fake, gateway, KEY, onCleanup, waitFor } from "./helpers";
 import type { GatewayConfigInput } from "../../gateway/src/index";
@@ -108,9 +107,10 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         assert.ok(ttlInput > 0 && ttlInput <= 3, String(ttlInput));
         const b = await create(c, input.id, { output_expires_after: { anchor: "created_at", seconds: 7200 } });
         await waitFor(async () => (await r.exists(`${prefix}file:${input.id}`)) === 0, 6000, "input file expired");
-        // The running batch has its own copy of the lines and no TTL on anything.
+        // The running batch reads its lines from the input file, whose data it keeps (pinned) past the file's expiry; no TTL on anything of it.
         assert.strictEqual((await c.batches.retrieve(b.id)).status, "in_progress");
-        for (const k of ["", ":lines", ":done"]) assert.strictEqual(await r.ttl(`${prefix}batch:${b.id}${k}`), k === ":done" ? -2 : -1, `TTL of batch${k}`);
+        for (const k of ["", ":index", ":done"]) assert.strictEqual(await r.ttl(`${prefix}batch:${b.id}${k}`), k === ":done" ? -2 : -1, `TTL of batch${k}`);
+        assert.strictEqual(await r.ttl(`${prefix}file:${input.id}:data`), -1, "the input's data is pinned");
         let done = await c.batches.retrieve(b.id);
         await waitFor(async () => (done = await c.batches.retrieve(b.id)).status === "completed", 15_000, "batch completed");
         assert.deepStrictEqual(done.request_counts, { total: 2, completed: 2, failed: 0 });
@@ -118,7 +118,8 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         assert.strictEqual(outFile.expires_at, outFile.created_at + 7200);
         const ttlOut = await r.ttl(`${prefix}batch:${b.id}:out`);
         assert.ok(ttlOut > 7100 && ttlOut <= 7200, String(ttlOut));
-        assert.strictEqual(await r.exists(`${prefix}batch:${b.id}:lines`), 0, "the input copy is dropped once the batch ends");
+        assert.strictEqual(await r.exists(`${prefix}batch:${b.id}:index`), 0, "the line index is dropped once the batch ends");
+        assert.strictEqual(await r.exists(`${prefix}file:${input.id}:data`), 0, "the expired input's data goes once no batch reads it");
         const ttlBatch = await r.ttl(`${prefix}batch:${b.id}`);
         assert.ok(ttlBatch > 0 && ttlBatch <= 3, String(ttlBatch));
         // After its retention the batch is gone, and the list forgets it.
@@ -176,27 +177,30 @@ describe("a batch whose lines all finish while it is still validating (real redi
         conn.on("error", () => undefined);
         onCleanup(async () => void conn.disconnect());
         const store = new BatchStore(conn, cfg);
+        const k = store.keys;
         const id = "batch_validating_race";
-        assert.strictEqual(await store.reserve({ id, team: "radiology", object: "batch", endpoint: "/v1/chat/completions" }, 5), undefined);
-        const n = 500; // one queueing chunk: the lines are on the stream before the generator is asked for more
-        const lines = Array.from({ length: n }, (_, i): ValidLine => ({ customId: `c-${i}`, pool: "a10g", model: "m", body: "{}" }));
-        let finished = false;
-        async function* input(): AsyncIterable<ValidLine> {
-            yield* lines;
-            // Queueing asks for the next line only after the chunk is on the stream: a runner takes and finishes every line now.
-            const entries = await conn.lrange(store.keys.entries(id), 0, -1);
-            assert.strictEqual(entries.length, n);
-            for (let i = 0; i < n; i++) {
-                const entryId = entries[i].split(" ")[1];
-                assert.strictEqual(await store.finishLine({ batchId: id, team: "radiology", idx: i, pool: "a10g", ok: true, line: JSON.stringify({ custom_id: `c-${i}` }), entryId }), 1);
-            }
-            finished = true;
+        // An uploaded input file, as upload.ts leaves it.
+        await conn.hset(k.file("file-in"), { id: "file-in", team: "radiology", purpose: "batch", bytes: "1" });
+        await conn.set(k.fileData("file-in"), "x");
+        assert.strictEqual(await store.reserve({ id, team: "radiology", object: "batch", endpoint: "/v1/chat/completions", input_file_id: "file-in" }, 5), undefined);
+        assert.strictEqual(await conn.acquireCreation(k.batch(id), k.creator(id), k.creating, "me", "30000", id), 1);
+        const n = 500;
+        assert.strictEqual(await conn.beginQueue(k.batch(id), k.creator(id), "me", "total", String(n), "pools", '["a10g"]', "total:a10g", String(n), "done:a10g", "0"), 1);
+        const lines = Array.from({ length: n }, (_, i) => [String(i), "1", JSON.stringify([0, 1, `c-${i}`]), ""]).flat();
+        const keys = [k.batch(id), k.index(id), k.entries(id), k.done(id), k.err(id), k.creator(id), k.queue("a10g")];
+        assert.strictEqual(await conn.queueChunk(keys.length, ...keys, id, "me", String(n), "1", "1", "a10g", ...lines), 1);
+        // A runner takes and finishes every line before the creation starts the batch.
+        const entries = await conn.lrange(k.entries(id), 0, -1);
+        assert.strictEqual(entries.length, n);
+        for (let i = 0; i < n; i++) {
+            const entryId = entries[i].split(" ")[1];
+            assert.strictEqual(await store.finishLine({ batchId: id, team: "radiology", inputFileId: "file-in", idx: i, pool: "a10g", ok: true, line: JSON.stringify({ custom_id: `c-${i}` }), entryId }), 1);
         }
-        await store.createQueued(id, "radiology", input(), new Map([["a10g", n]]));
-        assert.ok(finished);
+        await store.start(id);
         const b = await store.getBatch(id, "radiology");
         assert.strictEqual(b?.status, "completed", `status ${b?.status}, completed ${b?.completed} of ${b?.total}`);
         assert.ok(b?.output_file_id, "the output file was made");
-        assert.strictEqual(await conn.sismember(store.keys.active, id), 0, "no longer counted in progress");
+        assert.strictEqual(await conn.sismember(k.active, id), 0, "no longer counted in progress");
+        assert.strictEqual(await conn.scard(k.fileRefs("file-in")), 0, "the input file is no longer pinned");
     });
 });

@@ -7,12 +7,53 @@
  */
 import * as assert from "assert";
 import * as net from "net";
+import { request } from "undici";
 import { freePort } from "../helpers/net";
-import { config, fake, sleep } from "./helpers";
+import { startRedis } from "../helpers/redis";
+import { config, fake, gateway, KEY, onCleanup, sleep } from "./helpers";
 import { startGateway } from "../../gateway/src/index";
+
+/** GET /v1/batches, given up on by the client after 15 s (before the fix the first answer took 73 s). */
+async function listBatches(url: string): Promise<{ status: number; code?: string; retryAfter?: string }> {
+    const res = await request(`${url}/v1/batches`, { headers: { authorization: `Bearer ${KEY}` }, headersTimeout: 15_000 });
+    const body = (await res.body.json()) as { error?: { code?: string } };
+    return { status: res.statusCode, code: body.error?.code, retryAfter: res.headers["retry-after"] as string | undefined };
+}
 
 describe("batch with Valkey unreachable", function () {
     this.timeout(30_000);
+
+    it("answers the batch routes 503 batch_store_unavailable within seconds once Valkey stops, and serves again when it is back (issue 23 point 10)", async () => {
+        const own = await startRedis();
+        let current = own;
+        onCleanup(() => current.stop());
+        const f = await fake();
+        const gw = await gateway(config([f.url], { batch: { redisUrl: own.url, keyPrefix: "down:{b}:", metricsIntervalSeconds: 0.2 } }));
+        assert.strictEqual((await listBatches(gw.url)).status, 200);
+        await own.stop();
+        for (let i = 0; i < 2; i++) {
+            // The first request after the stop, and a later one (the old code's first waited out 20 reconnects).
+            assert.deepStrictEqual(await listBatches(gw.url), { status: 503, code: "batch_store_unavailable", retryAfter: "5" });
+        }
+        current = await startRedis({ port: own.port });
+        let back = await listBatches(gw.url);
+        for (let i = 0; back.status !== 200 && i < 20; i++) {
+            await sleep(250);
+            back = await listBatches(gw.url);
+        }
+        assert.strictEqual(back.status, 200);
+    });
+
+    it("answers 503 within seconds when Valkey accepts connections but never answers", async () => {
+        // A hung store: TCP accepted, no reply to anything.
+        const silent = net.createServer((s) => s.on("data", () => undefined));
+        await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+        onCleanup(() => new Promise<void>((r) => silent.close(() => r())));
+        const port = (silent.address() as net.AddressInfo).port;
+        const f = await fake();
+        const gw = await gateway(config([f.url], { batch: { redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: "hung:{b}:", metricsIntervalSeconds: 0.2 } }));
+        assert.deepStrictEqual(await listBatches(gw.url), { status: 503, code: "batch_store_unavailable", retryAfter: "5" });
+    });
 
     it("closes the gateway without an error, and stops reconnecting, when Valkey never answered", async () => {
         const f = await fake();

@@ -230,7 +230,7 @@ export function writeConfig(cfg: unknown): string {
  */
 export async function warmupRoutesApp(deps: Omit<WarmupDeps, "pools" | "poolByModel">): Promise<FastifyInstance> {
     const app = Fastify();
-    const pool = { name: "a10g", readyCount: () => 0 };
+    const pool = { name: "a10g", readyCount: () => 0, config: deps.config.pools[0] };
     await app.register(
         async (v1) => {
             v1.removeAllContentTypeParsers();

@@ -5,10 +5,8 @@
  * sends or fails to read); the bound asserted is the process's peak RSS growth.
  */
 import * as assert from "assert";
-import { ChildProcess, spawn } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import { buildGateway, chatBody, config, fake, FAST_HEALTH, KEY, KEY2, onCleanup, sleep, waitFor, writeConfig } from "./helpers";
+import { buildGateway, chatBody, config, fake, FAST_HEALTH, KEY, KEY2, sleep } from "./helpers";
+import { cpuSeconds, flushed, memoryOf as status, openSocket, report, requestHead, spawnGateway } from "./processes";
 
 /**
  * The peak RSS the attacks may add over a warmed-up gateway (idle ~85 MiB): far under the 512Mi
@@ -18,67 +16,16 @@ import { buildGateway, chatBody, config, fake, FAST_HEALTH, KEY, KEY2, onCleanup
  */
 const GROWTH_BOUND_MIB = 48;
 
-interface Proc {
-    url: string;
-    port: number;
-    proc: ChildProcess;
-}
-
-async function spawnGateway(cfg: unknown): Promise<Proc> {
-    const bundle = await buildGateway();
-    const proc = spawn(process.execPath, [bundle, "--config", writeConfig(cfg)], { env: { ...process.env, PORT: "0", HOST: "127.0.0.1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    const exit = new Promise<void>((r) => proc.once("exit", () => r()));
-    onCleanup(async () => {
-        if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-        await exit;
-    });
-    await waitFor(() => /"msg":"gateway listening"/.test(out), 10_000, "gateway listening");
-    const url = /"url":"(http:\/\/[^"]+)"/.exec(out)![1];
-    return { url, port: Number(new URL(url).port), proc };
-}
-
-function status(pid: number): { rssMiB: number; hwmMiB: number } {
-    const s = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)![1]);
-    return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024 };
-}
-
-/** CPU seconds (user + system) the process has used. */
-function cpuSeconds(pid: number): number {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-}
-
 function head(length: number, key: string): string {
-    return `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+    return requestHead("POST", "/v1/chat/completions", key, { "Content-Type": "application/json", "Content-Length": length });
 }
 
-function open(port: number, text: string | Buffer): net.Socket {
-    const s = net.connect(port, "127.0.0.1");
-    s.on("error", () => undefined);
-    s.write(text);
-    onCleanup(async () => void s.destroy());
-    return s;
-}
-
-/** Waits until every socket has handed its bytes to the kernel or was closed (the gateway read or refused them). */
-async function flushed(sockets: net.Socket[]): Promise<void> {
-    await waitFor(() => sockets.every((s) => s.destroyed || s.writableLength === 0), 10_000, "request bytes sent");
-    await sleep(300);
-}
+const open = openSocket;
 
 /** One ordinary request, so JIT and heap growth from serving are in the baseline, not in the attack. */
 async function warmUp(url: string, body: Record<string, unknown>): Promise<void> {
     for (let i = 0; i < 3; i++) await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) }).then((r) => r.arrayBuffer());
     await sleep(200);
-}
-
-function report(what: string, base: number, peak: number): void {
-    // Numbers for the closing note; the assertion below is what the test checks.
-    if (process.env.GATEWAY_MEMORY_REPORT) process.stdout.write(`      ${what}: baseline ${base.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB\n`);
 }
 
 describe("gateway process memory under hostile clients (issue 13)", function () {

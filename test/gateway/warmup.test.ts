@@ -7,13 +7,14 @@ import { Metrics } from "../../gateway/src/metrics";
 import { KEY, KEY2, MODEL, config, fake, freePort, gateway, get, warmupRoutesApp } from "./helpers";
 
 const TEACHER = "sk-teacher-warmup-key-0001";
+const STUDENT = "sk-student-of-teaching-0001";
 
 function warmupConfig(upstreams: string[], extra: Record<string, unknown> = {}) {
     const base = config(upstreams);
     return {
         ...base,
         pools: [{ name: "a10g", models: [MODEL], upstreams, coldStartSecondsEstimate: 180 }],
-        auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }, { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup" as const] }] },
+        auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }, { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup" as const] }, { team: "teaching", sha256: sha256Hex(STUDENT) }] },
         ...extra,
     };
 }
@@ -51,8 +52,8 @@ describe("POST /v1/warmup and GET /v1/warmup", function () {
         assert.strictEqual(list.status, 200);
         assert.strictEqual(list.json.permitted, true);
         assert.deepStrictEqual(list.json.data.map((w: { pool: string; team: string; ready: boolean }) => [w.pool, w.team, w.ready]), [["a10g", "teaching", false]]);
-        // A student's key sees the warm-up but may not start one.
-        const asStudent = await get(gw.url, "/v1/warmup", KEY);
+        // A student's key of the same team sees the warm-up but may not start one.
+        const asStudent = await get(gw.url, "/v1/warmup", STUDENT);
         assert.strictEqual(asStudent.json.permitted, false);
         assert.strictEqual(asStudent.json.data.length, 1);
     });

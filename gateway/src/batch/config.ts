@@ -13,6 +13,15 @@ export const batchLimitsSchema = z.strictObject({
     maxFileBytes: z.int().positive().default(200 * 1024 * 1024),
     /** Batches of one team in validating / in_progress / cancelling at once. @default 10 */
     maxBatchesInProgress: z.int().positive().default(10),
+    /**
+     * Bytes one team may keep in the batch store: its files (uploads, outputs, error files), the
+     * results of its running batches and its uploads in progress. Over it, uploads and new batches
+     * get 403 storage_quota_exceeded (running batches always finish).
+     * @default the store's usable capacity (storage) shared equally by the teams of auth.keys
+     */
+    maxStoredBytes: z.int().positive().optional(),
+    /** Files one team may keep (uploads, outputs, error files). @default 1000 */
+    maxStoredFiles: z.int().positive().default(1000),
 });
 
 export const batchConfigSchema = z.strictObject({
@@ -50,6 +59,27 @@ export const batchConfigSchema = z.strictObject({
             batchDays: z.number().positive().default(30),
         })
         .prefault({}),
+    /** The store's capacity, and what of it uploads may not take. */
+    storage: z
+        .strictObject({
+            /** Bytes of data Valkey may hold (its maxmemory). @default Valkey's own maxmemory (INFO memory), read at run time; no bound when that is 0 */
+            storeBytes: z.int().positive().optional(),
+            /**
+             * Share of storeBytes kept for the results of running batches: uploads and new batches are
+             * refused (507) once Valkey's used memory would pass storeBytes x (1 - this). @default 0.25
+             */
+            headroomFraction: z.number().min(0.05).max(0.9).default(0.25),
+        })
+        .prefault({}),
+    /**
+     * How long an upload (POST /v1/files) may take to arrive; every other request keeps
+     * requestTimeoutSeconds. 200 MiB at 20 Mbit/s takes ~85 s. @default 600
+     */
+    uploadTimeoutSeconds: z.number().positive().max(3600).default(600),
+    /** Batch creations (validating and queueing a file) one gateway runs at once; more wait their turn as `validating`. @default 1 */
+    createConcurrency: z.int().positive().max(8).default(1),
+    /** How long POST /v1/batches waits for the batch's creation before answering with it still `validating`. @default 5 */
+    createWaitSeconds: z.number().nonnegative().max(60).default(5),
     /** Per-team limits: `teams[<team>]` overrides `default`. */
     limits: z
         .strictObject({

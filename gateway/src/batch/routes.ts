@@ -1,22 +1,35 @@
 /**
- * The OpenAI Batch API routes, inside the gateway's /v1 scope (so API-key auth, drain refusal
- * and per-request accounting apply): /v1/files and /v1/batches. A team sees only its own
- * files and batches; another team's id answers 404 exactly like an unknown one.
- * Wired by one call in server.ts; absent `batch` config, nothing is registered.
+ * The OpenAI Batch API routes, inside the gateway's /v1 scope (so API-key auth, drain refusal,
+ * the team's request rate and per-request accounting apply to every one, GETs included):
+ * /v1/files and /v1/batches. A team sees only its own files and batches; another team's id
+ * answers 404 exactly like an unknown one. Wired by one call in server.ts; absent `batch`
+ * config, nothing is registered.
+ *
+ * Bounded work per request (issue 23): JSON bodies are small and go through the one bounded
+ * parse (json.ts); uploads stream into Valkey (upload.ts) within the team's storage quota
+ * (quota.ts); batch creation runs in the background, resumable (create.ts); downloads stream
+ * out a piece at a time, never faster than the client reads (respond.ts sendPieces). The routes
+ * use a connection that fails fast, so Valkey down is a 503 within seconds (store.ts).
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { GatewayConfig } from "../config";
+import { knownTeams } from "../config";
 import { errors, GatewayError } from "../errors";
+import { bodyRoute } from "../gate";
+import { parseJsonObject, SMALL_JSON_BYTES } from "../json";
 import type { Logger } from "../log";
 import type { Metrics } from "../metrics";
 import type { Pool } from "../pool";
+import { sendPieces } from "../respond";
 import { batchLimits, ttlSeconds } from "./config";
+import { BatchCreator } from "./create";
 import { BatchMetrics } from "./metrics";
-import { parseMultipart } from "./multipart";
 import { batchObject, fileObject, ID, newBatchId, newFileId } from "./objects";
-import { BatchRunner } from "./runner";
-import { BatchStore, connect, storeError } from "./store";
-import { LineError, scanEvery, yielding } from "./validate";
+import { StorageQuota } from "./quota";
+import { BatchRunner, newConsumerName } from "./runner";
+import { API_TIMEOUT_MS, BatchStore, connect, storeError, whenReady } from "./store";
+import { commitUpload, discardUpload, MULTIPART_SLACK_BYTES, receiveUpload, UPLOAD_WINDOW_BYTES } from "./upload";
+import type { LineRules } from "./validate";
 
 export interface BatchDeps {
     config: GatewayConfig;
@@ -34,19 +47,6 @@ const notFound = (what: string, id: string) => new GatewayError(404, "invalid_re
 
 function team(request: FastifyRequest): string {
     return request.gw.team!;
-}
-
-function jsonBody(request: FastifyRequest): Record<string, unknown> {
-    const raw = request.body as Buffer | undefined;
-    if (!raw || raw.length === 0) return {};
-    let v: unknown;
-    try {
-        v = JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-        throw errors.badRequest(`The request body is not valid JSON: ${(e as Error).message}`, "invalid_json");
-    }
-    if (v === null || typeof v !== "object" || Array.isArray(v)) throw errors.badRequest("The request body must be a JSON object", "invalid_json");
-    return v as Record<string, unknown>;
 }
 
 function pageArgs(query: unknown): { limit: number; after: string | undefined } {
@@ -83,14 +83,27 @@ function validMetadata(m: unknown): Record<string, string> | undefined {
 export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void {
     const cfg = deps.config.batch;
     if (cfg === undefined) return;
-    const redis = connect(cfg, "gpuserve-gateway");
-    redis.on("error", (e: Error) => deps.log.warn({ err: e.message }, "batch: Valkey connection error"));
-    const store = new BatchStore(redis, cfg);
-    const bm = new BatchMetrics(deps.metrics);
-    const runner = new BatchRunner(store, deps.pools, cfg, bm, deps.log, deps.isDraining);
-    const poolByModel = new Map<string, string>();
-    for (const p of deps.config.pools) for (const m of p.models) poolByModel.set(m, p.name);
+    // The routes' connection fails fast; the background work's waits out a Valkey restart (store.ts connect).
+    const apiRedis = connect(cfg, "gpuserve-gateway-api", { api: true });
+    const workRedis = connect(cfg, "gpuserve-gateway");
+    apiRedis.on("error", () => undefined); // its failures reach the requests as 503s
+    workRedis.on("error", (e: Error) => deps.log.warn({ err: e.message }, "batch: Valkey connection error"));
+    const store = new BatchStore(apiRedis, cfg);
+    const work = new BatchStore(workRedis, cfg);
+    const poolByModel = new Map(deps.config.pools.flatMap((p) => p.models.map((m) => [m, p] as const)));
+    const rules: LineRules = {
+        endpoint: ENDPOINT,
+        poolOf: (m) => poolByModel.get(m),
+        maxBodyBytes: deps.config.maxBodyBytes,
+        bounds: deps.config.requestBounds,
+        allowedMediaDomains: deps.config.allowedMediaDomains,
+    };
+    const consumer = newConsumerName();
+    const quota = new StorageQuota(store, cfg, knownTeams(deps.config).length);
+    const creator = new BatchCreator({ store: work, cfg, rules, log: deps.log, consumer });
+    const runner = new BatchRunner(consumer, work, deps.pools, cfg, new BatchMetrics(deps.metrics), deps.log, deps.isDraining, rules, creator);
     const maxUpload = Math.max(cfg.limits.default.maxFileBytes, ...Object.values(cfg.limits.teams).map((l) => l.maxFileBytes));
+    const stallMs = deps.config.streams.clientStallSeconds * 1000;
 
     v1.addHook("onReady", async () => runner.start());
     // Valkey full or unreachable: an OpenAI-shaped 507/503 from every batch route, not a 500.
@@ -99,6 +112,7 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         const h = route.handler;
         route.handler = async function (this: unknown, request, reply) {
             try {
+                await whenReady(apiRedis, API_TIMEOUT_MS);
                 return await (h as (...a: unknown[]) => unknown).call(this, request, reply);
             } catch (e) {
                 throw storeError(e);
@@ -111,25 +125,31 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         // QUIT waits for a connection: with Valkey unreachable it sits in the offline queue behind the
         // commands already there (ioredis 6.0.0 built/Redis.js sendCommand) for ~10 s of reconnects, past
         // fastify's 10 s close timeout (AVV_ERR_READY_TIMEOUT), so drop the connection instead.
-        if (redis.status === "ready") await redis.quit().catch(() => redis.disconnect());
-        else redis.disconnect();
+        for (const r of [workRedis, apiRedis]) {
+            if (r.status === "ready") await r.quit().catch(() => r.disconnect());
+            else r.disconnect();
+        }
     });
 
     // ---- files
-    v1.post("/files", { bodyLimit: maxUpload + 64 * 1024 }, async (request, reply) => {
+    // Streamed (upload.ts): the body budget counts the window an upload holds, not its size.
+    v1.post("/files", bodyRoute({ json: false, limit: maxUpload + MULTIPART_SLACK_BYTES, held: UPLOAD_WINDOW_BYTES, timeoutMs: cfg.uploadTimeoutSeconds * 1000 }), async (request, reply) => {
         const t = team(request);
-        const parts = parseMultipart(request.body as Buffer, request.headers["content-type"]);
-        const purpose = parts.find((p) => p.name === "purpose")?.data.toString("utf8");
-        const file = parts.find((p) => p.name === "file");
-        if (purpose !== "batch") throw errors.badRequest(`'purpose' must be "batch" (got ${JSON.stringify(purpose ?? null)})`, "invalid_purpose");
-        if (!file) throw errors.badRequest("The multipart body has no 'file' part", "missing_file");
-        const limit = batchLimits(cfg, t).maxFileBytes;
-        if (file.data.length > limit) throw new GatewayError(413, "invalid_request_error", "file_too_large", `The file is ${file.data.length} bytes, over this team's limit of ${limit} bytes (batch.limits maxFileBytes)`);
-        // The SDK sends nested form fields with brackets: expires_after[anchor], expires_after[seconds] (openai-node 6.30.1 internal/uploads.js addFormValue).
-        const field = (n: string) => parts.find((p) => p.name === n)?.data.toString("utf8");
-        const ttl = expiresAfter("expires_after", field("expires_after[anchor]"), field("expires_after[seconds]")) ?? ttlSeconds(cfg.retention.inputFileDays);
-        const h = await store.createFile({ id: newFileId(), team: t, purpose, filename: (file.filename ?? "input.jsonl").slice(0, 255), data: file.data, ttl });
-        return reply.send(fileObject(h));
+        const up = { id: newFileId(), team: t, body: request.raw, contentType: request.headers["content-type"], contentLength: Number(request.headers["content-length"] ?? NaN), deadlineMs: Date.now() + cfg.uploadTimeoutSeconds * 1000 + 60_000 };
+        const got = await receiveUpload(store, quota, cfg, up);
+        try {
+            if (got.purpose !== "batch") throw errors.badRequest(`'purpose' must be "batch" (got ${JSON.stringify(got.purpose ?? null)?.slice(0, 40)})`, "invalid_purpose");
+            if (!got.file) throw errors.badRequest("The multipart body has no 'file' part", "missing_file");
+            // The SDK sends nested form fields with brackets: expires_after[anchor], expires_after[seconds] (openai-node 6.30.1 internal/uploads.js addFormValue).
+            const ttl = expiresAfter("expires_after", got.fields.get("expires_after[anchor]"), got.fields.get("expires_after[seconds]")) ?? ttlSeconds(cfg.retention.inputFileDays);
+            const now = Math.floor(Date.now() / 1000);
+            const h = { id: up.id, team: t, purpose: "batch", filename: (got.filename ?? "input.jsonl").slice(0, 255), bytes: String(got.bytes), created_at: String(now), expires_at: String(now + ttl) };
+            await commitUpload(store, up, h, ttl);
+            return reply.send(fileObject(h));
+        } catch (e) {
+            await discardUpload(store, quota, up);
+            throw e;
+        }
     });
 
     v1.get("/files", async (request) => {
@@ -148,7 +168,14 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     v1.get("/files/:id", async (request) => fileObject(await fileOf(request)));
     v1.get("/files/:id/content", async (request, reply) => {
         const h = await fileOf(request);
-        return reply.type(h.purpose === "batch" || h.batch ? "application/jsonl" : "application/octet-stream").send(store.fileStream(h));
+        const pieces = store.pieces(h);
+        // The first piece is read before anything is sent: a store failure here is still an error response.
+        const first = await pieces.next();
+        void reply.hijack();
+        const headers = { ...(reply.getHeaders() as Record<string, string>), "content-type": h.purpose === "batch" || h.batch ? "application/jsonl" : "application/octet-stream" };
+        await sendPieces(reply.raw, { status: 200, headers, length: Number(h.bytes) }, first, pieces, stallMs).catch((e: unknown) => {
+            request.log.warn({ err: (e as Error).message, file: h.id }, "batch: download cut: the store failed mid-file");
+        });
     });
     v1.delete("/files/:id", async (request) => {
         const h = await fileOf(request);
@@ -157,14 +184,14 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
     });
 
     // ---- batches
-    v1.post("/batches", async (request) => {
+    v1.post("/batches", bodyRoute({ json: true, limit: SMALL_JSON_BYTES }), async (request) => {
         const t = team(request);
         const refused = deps.refusal?.(t);
         if (refused) throw refused;
-        const b = jsonBody(request);
+        const b = parseJsonObject(request.body as Buffer | undefined, deps.config.requestBounds);
         if (typeof b.input_file_id !== "string" || !ID.test(b.input_file_id)) throw errors.badRequest("'input_file_id' is required: the id of a file uploaded with purpose \"batch\"", "invalid_input_file_id");
-        if (b.endpoint !== ENDPOINT) throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)})`, "invalid_endpoint");
-        if (b.completion_window !== WINDOW) throw errors.badRequest(`'completion_window' must be "${WINDOW}" (got ${JSON.stringify(b.completion_window ?? null)})`, "invalid_completion_window");
+        if (b.endpoint !== ENDPOINT) throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)?.slice(0, 80)})`, "invalid_endpoint");
+        if (b.completion_window !== WINDOW) throw errors.badRequest(`'completion_window' must be "${WINDOW}" (got ${JSON.stringify(b.completion_window ?? null)?.slice(0, 80)})`, "invalid_completion_window");
         const metadata = validMetadata(b.metadata);
         const oea = (b.output_expires_after ?? {}) as Record<string, unknown>;
         const outputTtl = expiresAfter("output_expires_after", oea.anchor, oea.seconds) ?? ttlSeconds(cfg.retention.outputFileDays);
@@ -172,12 +199,15 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         const file = await store.getFile(b.input_file_id, t);
         if (!file || file.batch) throw notFound("file", b.input_file_id);
         const limits = batchLimits(cfg, t);
+        // The limits before any work: the team's storage (its results need room) and the store's.
+        await quota.checkCreate(t);
         const now = Math.floor(Date.now() / 1000);
         const base: Record<string, string> = {
             id: newBatchId(),
             team: t,
             endpoint: ENDPOINT,
             input_file_id: file.id,
+            input_bytes: file.bytes,
             completion_window: WINDOW,
             created_at: String(now),
             expires_at: String(now + cfg.completionWindowSeconds),
@@ -185,27 +215,15 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
             batch_ttl: String(batchTtl),
             ...(metadata ? { metadata: JSON.stringify(metadata) } : {}),
         };
-        const content = await store.fileContent(file);
         // The limit check and the batch's record are one atomic step (two concurrent creates cannot both pass).
         const active = await store.reserve(base, limits.maxBatchesInProgress);
+        if (active === "gone") throw notFound("file", b.input_file_id);
         if (active !== undefined) {
             throw errors.rateLimited(`Team '${t}' has ${active} batches in progress, its limit (batch.limits maxBatchesInProgress); wait for one to finish or cancel one`, 60, "too_many_batches");
         }
-        const opts = { endpoint: ENDPOINT, poolOf: (m: string) => poolByModel.get(m), maxLines: limits.maxLinesPerBatch, maxBodyBytes: deps.config.maxBodyBytes };
-        // Two passes over the file: validate everything first, then queue a chunk at a time.
-        // Both yield to the event loop every few ms: a 200 MB file never stalls other requests.
-        const errs: LineError[] = [];
-        const perPool = new Map<string, number>();
-        try {
-            for await (const l of yielding(scanEvery(content, opts, errs))) perPool.set(l.pool, (perPool.get(l.pool) ?? 0) + 1);
-            if (errs.length > 0) await store.failValidation(base.id, t, errs, batchTtl);
-            else await store.createQueued(base.id, t, yielding(scanEvery(content, opts, [])), perPool);
-        } catch (e) {
-            // E.g. Valkey full while queueing: the batch fails (and stops counting) rather than staying validating.
-            await store.failValidation(base.id, t, [{ code: "batch_store_error", message: String((storeError(e) as Error).message).slice(0, 500), param: null, line: null }], batchTtl).catch(() => undefined);
-            throw e;
-        }
-        request.log.info({ batch: base.id, team: t, lines: [...perPool.values()].reduce((a, b) => a + b, 0), invalid: errs.length }, "batch created");
+        // Validation and queueing run in the background (create.ts); a small file is done before this answers.
+        await creator.createSoon(base.id, cfg.createWaitSeconds * 1000);
+        request.log.info({ batch: base.id, team: t, file: file.id, bytes: Number(file.bytes) }, "batch created");
         return batchObject((await store.getBatch(base.id))!);
     });
 
@@ -223,7 +241,7 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         return h;
     };
     v1.get("/batches/:id", async (request) => batchObject(await batchOf(request)));
-    v1.post("/batches/:id/cancel", async (request) => {
+    v1.post("/batches/:id/cancel", bodyRoute({ json: true, limit: SMALL_JSON_BYTES }), async (request) => {
         const h = await batchOf(request);
         await store.cancel(h.id);
         return batchObject((await store.getBatch(h.id))!);

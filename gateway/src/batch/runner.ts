@@ -15,11 +15,14 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../log";
 import { Cancellation, Pool } from "../pool";
 import type { Outcome, Upstream } from "../upstream";
+import { randomBytes } from "crypto";
 import type { BatchConfig } from "./config";
+import type { BatchCreator } from "./create";
+import { expiredLine } from "./create";
 import type { BatchMetrics } from "./metrics";
 import { newLineRequestId, outputLine } from "./objects";
-import { BatchStore, decodeLine, GROUP } from "./store";
-import { randomBytes } from "crypto";
+import { BatchStore, decodeIndex, GROUP } from "./store";
+import { checkLine, LineRules } from "./validate";
 
 /** Lines handed back on shutdown are parked here, idle past the lease, for any replica's XAUTOCLAIM. */
 const PARKING = "returned";
@@ -32,6 +35,8 @@ type Entry = [id: string, fields: string[] | null];
 interface Running {
     entryId: string;
     abort: Cancellation;
+    /** Counted in PoolWorker.held (claimed, not on a worker yet). */
+    held: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -39,14 +44,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 class PoolWorker {
     private readonly running = new Map<string, Running>();
     private readonly batchPerUp = new Map<Upstream, number>();
-    /** Lines claimed but still waiting for a spare slot. */
+    /** Lines claimed and not yet on a worker (being read from Valkey, or waiting for a spare slot): the loop claims no more than the spare room minus these. */
     private held = 0;
     /** Lines claimed whose last attempt failed, waiting to try again. */
     private backingOff = 0;
     private stopping = false;
     private cursor = "0-0";
     private lastReclaim = 0;
-    private wake: (() => void) | undefined;
+    /** Everyone waiting for a spare slot (the loop and each line waiting in acquire): all are woken when one may have freed. */
+    private readonly wakers = new Set<() => void>();
     private readonly unsubscribe: () => void;
     private loopDone: Promise<void> = Promise.resolve();
     private heartbeat: NodeJS.Timeout | undefined;
@@ -61,9 +67,10 @@ class PoolWorker {
         private readonly metrics: BatchMetrics,
         private readonly log: Logger,
         private readonly isDraining: () => boolean,
+        private readonly rules: LineRules,
     ) {
         this.queueKey = store.keys.queue(pool.name);
-        this.unsubscribe = pool.onSpare(() => this.wake?.());
+        this.unsubscribe = pool.onSpare(() => this.wakeAll());
     }
 
     /**
@@ -95,16 +102,20 @@ class PoolWorker {
         this.loopDone = this.loop();
     }
 
+    private wakeAll(): void {
+        for (const w of [...this.wakers]) w();
+    }
+
     private waitSpare(ms: number): Promise<void> {
         return new Promise((resolve) => {
             const t = setTimeout(done, ms);
-            const self = this;
+            const wakers = this.wakers;
             function done() {
                 clearTimeout(t);
-                if (self.wake === done) self.wake = undefined;
+                wakers.delete(done);
                 resolve();
             }
-            this.wake = done;
+            wakers.add(done);
         });
     }
 
@@ -121,7 +132,12 @@ class PoolWorker {
                 // Scan for expired or handed-back lines often (a hand-back is due at once), not only once per lease.
                 if (Date.now() - this.lastReclaim >= Math.min(this.leaseMs / 4, RECLAIM_SCAN_MS)) entries = await this.reclaim(free);
                 if (entries.length === 0) entries = await this.readNew(free);
-                for (const e of entries) if (e[1]) void this.runLine(e[0], e[1]);
+                for (const e of entries) {
+                    if (!e[1]) continue;
+                    // Counted from the claim: until it is on a worker, a line may not make the loop claim more.
+                    this.held++;
+                    void this.runLine(e[0], e[1]);
+                }
             } catch (e) {
                 if (this.stopped) break;
                 this.log.warn({ pool: this.pool.name, err: (e as Error).message }, "batch: reading the queue failed; retrying");
@@ -156,19 +172,29 @@ class PoolWorker {
         }
     }
 
+    /** A slot for a claimed line (held until then); undefined when stopping. */
     private async acquire(r: Running, team: string): Promise<Upstream | undefined> {
-        this.held++;
-        try {
-            for (;;) {
-                if (r.abort.aborted || this.stopped) return undefined;
-                const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room, team);
-                if (up) {
-                    this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
-                    return up;
-                }
-                await this.waitSpare(250);
+        // A retry waits for a slot again: held again (it is demand, and the loop must not claim past it).
+        if (!r.held) {
+            r.held = true;
+            this.held++;
+        }
+        for (;;) {
+            if (r.abort.aborted || this.stopped) return undefined;
+            const up = this.pool.takeSpare(this.cfg.reservedSlotsPerUpstream, this.room, team);
+            if (up) {
+                this.batchPerUp.set(up, (this.batchPerUp.get(up) ?? 0) + 1);
+                this.unhold(r);
+                return up;
             }
-        } finally {
+            await this.waitSpare(250);
+        }
+    }
+
+    /** The line no longer counts as held (on a worker, or done without one); once per line. */
+    private unhold(r: Running): void {
+        if (r.held) {
+            r.held = false;
             this.held--;
         }
     }
@@ -177,7 +203,7 @@ class PoolWorker {
         const n = (this.batchPerUp.get(up) ?? 1) - 1;
         if (n <= 0) this.batchPerUp.delete(up);
         else this.batchPerUp.set(up, n);
-        this.pool.release(up, outcome, team);
+        this.pool.releaseSpare(up, outcome, team);
     }
 
     private async runLine(entryId: string, fields: string[]): Promise<void> {
@@ -185,24 +211,37 @@ class PoolWorker {
         for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
         const batchId = f.b;
         const idx = Number(f.i);
-        const r: Running = { entryId, abort: new Cancellation() };
+        const r: Running = { entryId, abort: new Cancellation(), held: true };
         this.running.set(entryId, r);
         const k = this.store.keys;
         let team = "unknown";
         try {
-            const [[, head], [, raw], [, done]] = (await this.store.redis.multi().hmget(k.batch(batchId), "status", "team").hget(k.lines(batchId), String(idx)).hexists(k.done(batchId), String(idx)).exec()) as [
+            const [[, head], [, raw], [, done]] = (await this.store.redis.multi().hmget(k.batch(batchId), "status", "team", "input_file_id").hget(k.index(batchId), String(idx)).hexists(k.done(batchId), String(idx)).exec()) as [
                 [null, (string | null)[]],
                 [null, string | null],
                 [null, number],
             ];
-            const [status, t] = head;
+            const [status, t, input] = head;
             if (raw === null || done === 1 || (status !== "in_progress" && status !== "validating")) {
                 // Finished, cancelled or deleted meanwhile: just drop the entry.
                 await this.store.redis.multi().xack(this.queueKey, GROUP, entryId).xdel(this.queueKey, entryId).exec();
                 return;
             }
             team = t ?? "unknown";
-            const line = decodeLine(raw);
+            const inputFileId = input ?? "";
+            // The line is read from the (pinned) input file and checked and rewritten as when it was queued, by the chat route's own function.
+            const entry = decodeIndex(raw);
+            const bytes = await this.store.readData(inputFileId, entry.offset, entry.length);
+            const check = bytes.length === entry.length ? checkLine(bytes, 0, bytes.length, idx + 1, this.rules, true) : undefined;
+            if (check?.kind !== "request" || check.body === undefined) {
+                const text =
+                    check?.kind === "refused"
+                        ? outputLine(entry.customId, { status: check.error.status, requestId: newLineRequestId(), body: Buffer.from(JSON.stringify(check.error.body())) })
+                        : outputLine(entry.customId, undefined, { code: "invalid_request", message: check?.kind === "invalid" ? check.message : "The input file's line could not be read from the batch store" });
+                await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
+                return;
+            }
+            const line = { customId: entry.customId, body: check.body };
             const running = this.metrics.running.labels({ pool: this.pool.name, team });
             for (;;) {
                 const up = await this.acquire(r, team);
@@ -240,13 +279,13 @@ class PoolWorker {
                 if (result) {
                     const ok = result.status >= 200 && result.status < 300;
                     const text = outputLine(line.customId, { status: result.status, requestId, body: result.body });
-                    await this.finish(batchId, team, idx, ok, text, entryId);
+                    await this.finish(batchId, team, inputFileId, idx, ok, text, entryId);
                     return;
                 }
                 const attempts = await this.store.redis.hincrby(k.attempts(batchId), String(idx), 1);
                 if (attempts >= this.cfg.maxAttempts) {
                     const text = outputLine(line.customId, undefined, { code: "upstream_failed", message: `Pool '${this.pool.name}' failed to answer after ${attempts} attempts: ${failure}` });
-                    await this.finish(batchId, team, idx, false, text, entryId);
+                    await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
                     return;
                 }
                 this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, attempts, err: failure }, "batch: line failed on the worker; retrying");
@@ -261,12 +300,13 @@ class PoolWorker {
             // Valkey unreachable mid-line: the entry stays claimed and is retried after its lease.
             this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, err: (e as Error).message }, "batch: line not recorded; it runs again after its lease");
         } finally {
+            this.unhold(r);
             this.running.delete(entryId);
         }
     }
 
-    private async finish(batchId: string, team: string, idx: number, ok: boolean, line: string, entryId: string): Promise<void> {
-        const r = await this.store.finishLine({ batchId, team, idx, pool: this.pool.name, ok, line, entryId });
+    private async finish(batchId: string, team: string, inputFileId: string, idx: number, ok: boolean, line: string, entryId: string): Promise<void> {
+        const r = await this.store.finishLine({ batchId, team, inputFileId, idx, pool: this.pool.name, ok, line, entryId });
         if (r === 0) return; // another attempt wrote it first
         this.metrics.lines.inc({ pool: this.pool.name, team, outcome: ok ? "completed" : "failed" });
         if (r === 2) this.log.info({ batch: batchId, team }, "batch: finished");
@@ -276,7 +316,7 @@ class PoolWorker {
     async stop(timeoutMs: number): Promise<void> {
         this.stopping = true;
         this.unsubscribe();
-        this.wake?.();
+        this.wakeAll();
         this.blocking.disconnect();
         // Valkey unreachable: the loop waits on a command queued behind the reconnects, which ioredis never
         // settles once the client is disconnected while reconnecting (ioredis 6.0.0 built/Redis.js
@@ -303,19 +343,24 @@ class PoolWorker {
     }
 }
 
+/** This replica's name in the consumer group and in creation leases. */
+export const newConsumerName = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+
 export class BatchRunner {
     private readonly workers: PoolWorker[] = [];
     private metricsTimer: NodeJS.Timeout | undefined;
     private sweeping = false;
-    readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 
     constructor(
+        readonly consumer: string,
         private readonly store: BatchStore,
         private readonly pools: ReadonlyMap<string, Pool>,
         private readonly cfg: BatchConfig,
         private readonly metrics: BatchMetrics,
         private readonly log: Logger,
         private readonly isDraining: () => boolean,
+        private readonly rules: LineRules,
+        private readonly creator: BatchCreator,
     ) {}
 
     start(): void {
@@ -323,18 +368,20 @@ export class BatchRunner {
             // XREADGROUP BLOCK holds its connection: one each, apart from the shared one.
             const blocking = this.store.redis.duplicate();
             blocking.on("error", () => undefined);
-            const w = new PoolWorker(pool, this.store, blocking, this.consumer, this.cfg, this.metrics, this.log, this.isDraining);
+            const w = new PoolWorker(pool, this.store, blocking, this.consumer, this.cfg, this.metrics, this.log, this.isDraining, this.rules);
             this.workers.push(w);
             w.start();
         }
         const tick = () => {
             void this.updateGauges().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: reading backlog failed"));
+            // Batches waiting to be created, or whose creation a stopped replica left (its lease lapsed).
+            if (!this.isDraining()) void this.creator.kick();
             // Every replica sweeps: a batch past its completion window expires even if the replica
             // that was running it is gone, and one that was down at the deadline expires it on start.
             if (this.sweeping) return;
             this.sweeping = true;
             void this.store
-                .expireDue()
+                .expireDue(expiredLine)
                 .then((n) => n > 0 && this.log.info({ batches: n }, "batch: expired at the end of their completion window"))
                 .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "batch: expiring batches failed; retrying"))
                 .finally(() => (this.sweeping = false));
@@ -368,6 +415,6 @@ export class BatchRunner {
 
     async stop(timeoutMs: number): Promise<void> {
         clearInterval(this.metricsTimer);
-        await Promise.all(this.workers.map((w) => w.stop(timeoutMs)));
+        await Promise.all([this.creator.stop(), ...this.workers.map((w) => w.stop(timeoutMs))]);
     }
 }
