@@ -9,7 +9,7 @@ import type { StackConfig } from "../stacks/validate";
 import { VLLM_IMAGE_DISK_GB } from "../stacks/workerDisk";
 import { nodeVolumePerformance, volumePerformanceUsdPerMonth } from "../stacks/catalog/ebs";
 
-export const CACHE_PRICES = {
+const CACHE_PRICES = {
     /** S3 Standard, first 50 TB, us-east-1 (aws.amazon.com/s3/pricing, 2026-11). */
     s3PerGbMonth: 0.023,
     /** EBS snapshot, standard tier (aws.amazon.com/ebs/pricing, 2026-11). */
@@ -30,7 +30,7 @@ export const CACHE_PRICES = {
  */
 export const IMAGE_CACHE_SNAPSHOT_GB = VLLM_IMAGE_DISK_GB;
 /** torch.compile cache per worker pool in S3. Assumption: a few hundred MB of Inductor/Triton artefacts. */
-export const COMPILE_CACHE_GB = 0.5;
+const COMPILE_CACHE_GB = 0.5;
 
 const GB_PER_GIB = 1.073741824;
 

@@ -4,7 +4,6 @@
  * from the simulator (capacity/sim) and is filled in by the stack.
  */
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
-import type { ExpectedCost } from "./sim/expected";
 import type { PlannedBill } from "./bill/sharedMonth";
 import { cacheCostLines, cacheUsdPerHour, nodeVolumeUsdPerHour } from "./cacheCost";
 import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
@@ -16,15 +15,16 @@ export interface CostLine {
     readonly usdPerMonth: number;
 }
 
-export interface CostEstimate {
+/** The static part of cost.json's estimate; capacity/costEstimate.ts adds the simulated month (so this file needs no simulator). */
+export interface StaticCost {
     readonly currency: "USD";
     readonly hoursPerMonth: number;
     readonly floorUsdPerMonth: number;
     readonly ceilingUsdPerMonth: number;
     readonly floor: CostLine[];
     readonly ceiling: CostLine[];
-    /** The simulated month for the stack's traffic profile (capacity/sim); null in the static estimate alone. */
-    readonly expected: ExpectedCost | null;
+    /** The simulated month: none here (CostEstimate in capacity/costEstimate.ts has it). */
+    readonly expected: null;
     /** A team stack's month on its platform, split by the gateway's rule (npm run plan adds it: scripts/engine/sharedCompare.ts). */
     readonly bill?: PlannedBill;
     readonly assumptions: string[];
@@ -78,11 +78,6 @@ export function floorNodes(cfg: StackConfig, pool: ResolvedGpuPool): number {
     return Math.max(pool.minNodes, Math.ceil(minReplicas / Math.max(1, pool.gpusPerNode)));
 }
 
-/** USD/hour of one worker (one GPU) of a pool: a node's price shared by its GPUs. */
-export function workerPrice(cfg: Pick<StackConfig, "prices" | "region">, pool: ResolvedGpuPool): number {
-    return poolNodePrice(cfg, pool).usdPerHour / Math.max(1, pool.gpusPerNode);
-}
-
 /** NAT gateways a stack's network has (0 for an existing VPC): one, or one per AZ. */
 export function natGatewayCount(cfg: Pick<StackConfig, "network">): number {
     return natGatewaysFor(cfg.network);
@@ -100,7 +95,7 @@ export function platformUsdPerHour(cfg: StackConfig, natGatewayCount: number): n
         .reduce((s, l) => s + l.usdPerHour * l.quantity, 0);
 }
 
-export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstimate {
+export function staticCost(cfg: StackConfig, natGatewayCount: number): StaticCost {
     if (cfg.role === "team") return teamStaticCost(cfg);
     const system = cfg.systemNodes;
     const systemType = system.instanceTypes[0];
@@ -139,7 +134,7 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): CostEstim
 const PREVIOUS_SYSTEM_TYPE = "m7i.large";
 
 /** Interface endpoints the nodes and controllers would need without a NAT gateway (ECR api and dkr, STS, EKS auth, EKS, EC2, ELB, Auto Scaling). */
-export const NAT_REPLACING_ENDPOINTS = ["ecr.api", "ecr.dkr", "sts", "eks-auth", "eks", "ec2", "elasticloadbalancing", "autoscaling"] as const;
+const NAT_REPLACING_ENDPOINTS = ["ecr.api", "ecr.dkr", "sts", "eks-auth", "eks", "ec2", "elasticloadbalancing", "autoscaling"] as const;
 
 /**
  * The floor's cheaper options, priced against what the stack has: the system nodes sized from their
@@ -189,7 +184,7 @@ export function floorOptions(cfg: StackConfig, natGatewayCount: number): FloorOp
 }
 
 /** A static estimate from its floor and ceiling lines: exact amounts summed, rounded once (per-line rounding would drift by cents). */
-function estimate(floor: CostLine[], ceiling: CostLine[], assumptions: string[]): CostEstimate {
+function estimate(floor: CostLine[], ceiling: CostLine[], assumptions: string[]): StaticCost {
     const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerHour * l.quantity * HOURS_PER_MONTH, 0));
     return { currency: "USD", hoursPerMonth: HOURS_PER_MONTH, floorUsdPerMonth: sum(floor), ceilingUsdPerMonth: sum(ceiling), floor, ceiling, expected: null, assumptions };
 }
@@ -200,7 +195,7 @@ function estimate(floor: CostLine[], ceiling: CostLine[], assumptions: string[])
  * cost.json; the split between teams: npm run compare -- --shared). Floor: the GPU nodes its models'
  * minReplicas keep; ceiling: the nodes its models' maxReplicas take.
  */
-function teamStaticCost(cfg: StackConfig): CostEstimate {
+function teamStaticCost(cfg: StackConfig): StaticCost {
     const own = cfg.models.filter((m) => !m.shared);
     const caches = cacheCostLines({ coldStart: { ...cfg.coldStart, imageCache: "none" }, models: own }).map((c) => line(c.item, cacheUsdPerHour(c), 1));
     const floor = [...caches];

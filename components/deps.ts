@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 
 type Deps = pulumi.Input<pulumi.Resource>[];
 
-export function dependsOnOf(opts?: pulumi.ResourceOptions): Deps {
+function dependsOnOf(opts?: pulumi.ResourceOptions): Deps {
     const d = opts?.dependsOn;
     if (d === undefined) return [];
     return Array.isArray(d) ? [...d] : [d as pulumi.Input<pulumi.Resource>];

@@ -20,7 +20,7 @@ export function warnIdleGpus(config: StackConfig, expected: ExpectedCost): void 
     for (const idle of idleGpuPools(config.gpuPools, config.models)) {
         const month = expected.perPool.find((p) => p.pool === idle.pool);
         const specs = config.models.filter((m) => m.pool === idle.pool).map((m) => m.spec);
-        pulumi.log.warn(
+        void pulumi.log.warn(
             idleGpuWarning(idle, specs, price, month && { usdPerMonth: month.usdPerMonth, totalUsdPerMonth: expected.usdPerMonth, peakWorkers: month.workerPools.reduce((n, w) => n + w.peakReplicas, 0) }),
         );
     }

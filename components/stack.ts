@@ -4,7 +4,8 @@
  * Returns the stack outputs. Called by index.ts under the real engine and by the offline plan and
  * the tests under mocks.
  */
-import { CostEstimate, staticCost } from "../capacity/cost";
+import { staticCost } from "../capacity/cost";
+import type { CostEstimate } from "../capacity/costEstimate";
 import { expectedCost } from "../capacity/sim";
 import { LoadedConfig } from "../stacks/load";
 import { deployClusterStack, servingOn } from "./clusterStack";

@@ -3,7 +3,7 @@
  * plan (under COST_KEY, not a stack output) and the `costEstimate` stack output in brief.
  */
 import * as path from "path";
-import { CostEstimate } from "../capacity/cost";
+import type { CostEstimate } from "../capacity/costEstimate";
 
 /** Key under which deployStack hands the full cost estimate to the offline plan. */
 export const COST_KEY = "__costEstimate";

@@ -6,11 +6,39 @@ import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } fro
 
 const WORKLOADS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet", "kubernetes:batch/v1:Job"];
 const GPU = "nvidia.com/gpu";
-export const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
-export const PRODUCTION_TAG = "gpuserve.io/production";
-export const REQUIRED_COST_TAGS = ["team", "environment", "project"];
+const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
+const PRODUCTION_TAG = "gpuserve.io/production";
+const REQUIRED_COST_TAGS = ["team", "environment", "project"];
 
-function containersOf(props: Record<string, any>): any[] {
+/** The fields the rules read, as the engine sends them: unchecked input, so every field is optional and unknown where it may be anything. */
+interface ContainerProps {
+    readonly name?: string;
+    readonly image?: unknown;
+    readonly resources?: { readonly requests?: Readonly<Record<string, string | number>>; readonly limits?: Readonly<Record<string, string | number>> };
+}
+interface PodSpecProps {
+    readonly initContainers?: readonly ContainerProps[];
+    readonly containers?: readonly ContainerProps[];
+}
+interface WorkloadProps {
+    readonly spec?: { readonly template?: { readonly spec?: PodSpecProps }; readonly jobTemplate?: { readonly spec?: { readonly template?: { readonly spec?: PodSpecProps } } } };
+}
+interface NodeGroupProps {
+    readonly amiType?: string;
+    readonly scalingConfig?: { readonly minSize?: unknown };
+    readonly tags?: Readonly<Record<string, string>>;
+}
+interface VpcProps {
+    readonly endpointPublicAccess?: boolean;
+    readonly publicAccessCidrs?: readonly string[];
+}
+interface ClusterProps extends VpcProps {
+    readonly clusterTags?: unknown;
+    readonly tags?: unknown;
+    readonly vpcConfig?: VpcProps;
+}
+
+function containersOf(props: WorkloadProps): readonly ContainerProps[] {
     const spec = props.spec?.template?.spec ?? props.spec?.jobTemplate?.spec?.template?.spec;
     return [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
 }
@@ -33,11 +61,11 @@ export const workersRequestOneGpu: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
         if (!WORKLOADS.includes(args.type)) return;
-        for (const c of containersOf(args.props)) {
+        for (const c of containersOf(args.props as WorkloadProps)) {
             const req = c.resources?.requests?.[GPU];
             const lim = c.resources?.limits?.[GPU];
             if (req === undefined && lim === undefined) continue;
-            if (String(req) !== "1" || String(lim) !== "1") report(`container '${c.name}' requests ${req ?? "no"} and limits ${lim ?? "no"} ${GPU}; workers must request and limit exactly 1`);
+            if (String(req) !== "1" || String(lim) !== "1") report(`container '${c.name}' requests ${String(req ?? "no")} and limits ${String(lim ?? "no")} ${GPU}; workers must request and limit exactly 1`);
         }
     },
 };
@@ -56,7 +84,7 @@ export const pinnedImages: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (!WORKLOADS.includes(args.type)) return;
-        for (const c of containersOf(args.props)) {
+        for (const c of containersOf(args.props as WorkloadProps)) {
             if (typeof c.image === "string" && !isPinnedImage(c.image)) report(`container '${c.name}' uses unpinned image '${c.image}': pin a version tag or a digest`);
         }
     },
@@ -67,9 +95,10 @@ export const gpuPoolsScaleFromZero: ResourceValidationPolicy = {
     description: `GPU node groups have minSize 0, or say why not in the '${MIN_NODES_REASON_TAG}' tag.`,
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
-        if (args.type !== "aws:eks/nodeGroup:NodeGroup" || !String(args.props.amiType ?? "").includes("NVIDIA")) return;
-        const min = Number(args.props.scalingConfig?.minSize ?? 0);
-        const reason = args.props.tags?.[MIN_NODES_REASON_TAG];
+        const props = args.props as NodeGroupProps;
+        if (args.type !== "aws:eks/nodeGroup:NodeGroup" || !String(props.amiType ?? "").includes("NVIDIA")) return;
+        const min = Number(props.scalingConfig?.minSize ?? 0);
+        const reason = props.tags?.[MIN_NODES_REASON_TAG];
         if (min > 0 && !reason) report(`GPU node group keeps ${min} node(s) at zero load; set minSize 0 or explain it in the '${MIN_NODES_REASON_TAG}' tag (gpuserve:gpuPools[].minNodesReason)`);
     },
 };
@@ -80,8 +109,8 @@ export const helmVersionsPinned: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (!args.type.startsWith("kubernetes:helm.sh/")) return;
-        const version = args.props.version;
-        if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+([-+][\w.]+)?$/.test(version)) report(`Helm chart '${args.props.chart}' has version ${JSON.stringify(version)}; pin an exact version`);
+        const { version, chart } = args.props as { readonly version?: unknown; readonly chart?: unknown };
+        if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+([-+][\w.]+)?$/.test(version)) report(`Helm chart '${String(chart)}' has version ${JSON.stringify(version)}; pin an exact version`);
     },
 };
 
@@ -91,11 +120,12 @@ export const noOpenEndpointInProd: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, report) => {
         if (args.type !== "eks:index:Cluster" && args.type !== "aws:eks/cluster:Cluster") return;
-        const tags = parsed<Record<string, string>>(args.props.clusterTags ?? args.props.tags) ?? {};
+        const props = args.props as ClusterProps;
+        const tags = parsed<Record<string, string>>(props.clusterTags ?? props.tags) ?? {};
         if (tags[PRODUCTION_TAG] !== "true") return;
-        const vpc = args.props.vpcConfig ?? args.props;
+        const vpc = props.vpcConfig ?? props;
         if (vpc.endpointPublicAccess === false) return;
-        const cidrs: string[] = vpc.publicAccessCidrs ?? ["0.0.0.0/0"];
+        const cidrs = vpc.publicAccessCidrs ?? ["0.0.0.0/0"];
         if (cidrs.includes("0.0.0.0/0")) report("the production cluster's public API endpoint is open to 0.0.0.0/0; restrict gpuserve:cluster.endpointPublicAccessCidrs");
     },
 };

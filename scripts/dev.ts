@@ -205,7 +205,7 @@ async function main(): Promise<void> {
         try {
             ui = await startUiServer(gatewayUrl, { port: opts.port });
         } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new Error(`port ${opts.port} is in use: pass another, e.g. npm run dev -- --port ${opts.port + 1} (0 = any free port)`);
+            if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new Error(`port ${opts.port} is in use: pass another, e.g. npm run dev -- --port ${opts.port + 1} (0 = any free port)`, { cause: e });
             throw e;
         }
 

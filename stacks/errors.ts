@@ -6,7 +6,7 @@ export interface ConfigIssue {
     readonly fix: string;
 }
 
-export function formatIssue(issue: ConfigIssue): string {
+function formatIssue(issue: ConfigIssue): string {
     return `${issue.key}: ${issue.message}. Fix: ${issue.fix}`;
 }
 

@@ -10,9 +10,9 @@ import { ConfigError, ConfigIssue, configKey, showValue } from "./errors";
 import { PROJECT } from "./schema";
 
 /** The account ID AWS uses in its documentation examples. */
-export const EXAMPLE_ACCOUNT = "123456789012";
+const EXAMPLE_ACCOUNT = "123456789012";
 /** The certificate ARN committed in Pulumi.prod.yaml: a made-up ID in the example account. */
-export const EXAMPLE_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f";
+const EXAMPLE_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d4e5f";
 /** Domains reserved for documentation (RFC 2606 section 3 and its TLDs in section 2). */
 const EXAMPLE_DOMAIN = /(^|\.)(example\.(com|net|org)|[a-z0-9-]+\.(example|test|invalid|localhost))$/i;
 /** Address blocks reserved for documentation (RFC 5737): no office or runner lives there. */

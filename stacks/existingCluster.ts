@@ -27,7 +27,7 @@ export function existingClusterOutputs(raw: Record<string, unknown>, ec: Existin
     const vllmImage = serving.success ? serving.data.vllmImage : servingSchema.parse({}).vllmImage;
     const tls = serving.success && serving.data.certificateArn !== undefined;
     const prices = pricesSchema.safeParse(raw.prices ?? {});
-    const team = String(raw.environment ?? ec.namespace);
+    const team = typeof raw.environment === "string" ? raw.environment : ec.namespace;
     const pools = ec.gpuPools.map((p) => {
         const instanceTypes = p.instanceTypes ?? [...DEFAULT_INSTANCE_TYPES[p.gpuType]];
         const gpu = instanceSpec(instanceTypes[0])?.gpu;

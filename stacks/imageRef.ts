@@ -42,7 +42,7 @@ const DIGEST_HEX: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, s
 /** reference.go NameTotalLengthMax. */
 const NAME_MAX = 255;
 
-export const DEFAULT_REGISTRY = "docker.io";
+const DEFAULT_REGISTRY = "docker.io";
 const LEGACY_REGISTRY = "index.docker.io";
 const OFFICIAL_PREFIX = "library/";
 

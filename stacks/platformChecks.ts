@@ -11,7 +11,7 @@ import type { StackConfig } from "./validate";
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
 /** Namespaces the platform itself uses (add-ons, Kubernetes): no team may take one. */
-export const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease", "monitoring", "keda"] as const;
+const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease", "monitoring", "keda"] as const;
 
 /** A registered team's namespace: its own setting, or the team's name. */
 export function teamNamespace(team: string, registration: { readonly namespace?: string }): string {

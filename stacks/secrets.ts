@@ -17,7 +17,7 @@ export const OFFLINE_SECRET_PLACEHOLDERS: Readonly<Record<SecretKey, string>> = 
 };
 
 /** Placeholder for any other encrypted value (a key outside the secret keys, another namespace). */
-export const OFFLINE_SECRET = "offline-placeholder-secret";
+const OFFLINE_SECRET = "offline-placeholder-secret";
 
 /** The placeholder for an encrypted value of `namespace:key`. */
 export function offlinePlaceholder(fullKey: string, project: string): string {

@@ -19,7 +19,7 @@ import { PER_NODE_PODS, SystemPod, addonPods, servingPods } from "./catalog/syst
 import type { ParsedStackConfig } from "./schema";
 
 /** Room above the summed requests: pods that request nothing (Grafana, kube-state-metrics, node-exporter) and limits above requests. */
-export const SYSTEM_HEADROOM = 0.25;
+const SYSTEM_HEADROOM = 0.25;
 /** At least two system nodes (two CoreDNS and Load Balancer Controller replicas on separate nodes). */
 export const MIN_SYSTEM_NODES = 2;
 
@@ -72,7 +72,7 @@ export interface SystemSizing {
 type SizingInput = Pick<ParsedStackConfig, "role" | "addons" | "serving" | "teams" | "models" | "coldStart" | "production" | "prices" | "region">;
 
 /** The pods a standalone or platform stack runs on its system nodes. */
-export function systemPods(cfg: SizingInput): SystemPod[] {
+function systemPods(cfg: SizingInput): SystemPod[] {
     const a = cfg.addons;
     const pods = addonPods({ keda: a.keda.enabled, prometheus: a.prometheus.enabled, clusterAutoscaler: a.clusterAutoscaler.enabled, loadBalancerController: a.loadBalancerController.enabled });
     const sync = cfg.coldStart.weights === "s3";
@@ -124,7 +124,7 @@ export function sizeSystemNodes(cfg: SizingInput, minNodes = MIN_SYSTEM_NODES, t
                     : baseline !== undefined && requests.cpu + nodes * perNode.cpu > baseline * instanceSpec(t)!.vcpu * nodes
                       ? `burstable: ${r2(requests.cpu + nodes * perNode.cpu)} CPU requested > its ${Math.round(baseline * 100)} % baseline x ${instanceSpec(t)!.vcpu} vCPU x ${nodes} nodes (surplus credits)`
                       : undefined;
-            return { instanceType: t, nodes, usdPerMonth: r2(nodes * price(t)! * HOURS_PER_MONTH), fits: why === undefined, ...(why ? { why } : {}) };
+            return { instanceType: t, nodes, usdPerMonth: r2(nodes * price(t) * HOURS_PER_MONTH), fits: why === undefined, ...(why ? { why } : {}) };
         })
         .sort((a, b) => a.usdPerMonth - b.usdPerMonth || a.instanceType.localeCompare(b.instanceType));
     // A configured type that does not "fit" (burstable over its baseline) is still the user's choice.

@@ -13,8 +13,8 @@ import type { StackConfig } from "./validate";
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
 /** The team's name on its platform: its environment (the stack name unless set). */
-export function teamName(raw: Record<string, unknown>): string {
-    return String(raw.environment ?? "");
+function teamName(raw: Record<string, unknown>): string {
+    return typeof raw.environment === "string" ? raw.environment : "";
 }
 
 /** The shared pools of the platform a team config names (unknown names are reported by checkTeam). */
@@ -42,12 +42,12 @@ export function withPlatform(raw: Record<string, unknown>, platform: PlatformOut
         coldStart: typeof coldStart === "object" ? { ...coldStart, imageCache: platform.coldStart.imageCache } : coldStart,
         // The registered namespace and host are the defaults; another value is refused below.
         serving: typeof serving === "object" && team ? { namespace: team.namespace, domain: team.host, ...serving } : serving,
-        models: [...(Array.isArray(raw.models) ? raw.models : []), ...usedSharedPools(raw, platform).map((p) => p.model)],
+        models: [...(Array.isArray(raw.models) ? (raw.models as unknown[]) : []), ...usedSharedPools(raw, platform).map((p) => p.model)],
     };
 }
 
 /** GPUs a team's own worker pools may ask for at once, per GPU type (each worker takes one GPU). */
-export function gpusByType(cfg: Pick<StackConfig, "models" | "gpuPools">): Map<string, number> {
+function gpusByType(cfg: Pick<StackConfig, "models" | "gpuPools">): Map<string, number> {
     const out = new Map<string, number>();
     for (const m of cfg.models.filter((x) => !x.shared)) {
         const pool = cfg.gpuPools.find((p) => p.name === m.pool);

@@ -11,7 +11,7 @@ import { IcsError, parseIcs } from "./calendar/ics";
 import { expandCalendar } from "./calendar/expand";
 import { dayOfDate, dateOfDay, weekdayOf } from "./calendar/zones";
 import { PROJECT, ParsedStackConfig } from "./schema";
-import { hhmmToMinutes, parseCronDays } from "../capacity/sim/calendar";
+import { hhmmToMinutes, parseCronDays } from "./calendar/clock";
 
 /** One session slot: weekly (days) or on a date. Times are the stack's local wall clock. */
 export interface TimetableSlot {

@@ -39,12 +39,27 @@ export async function readError(res) {
  * @param {string} text
  * @returns {ApiError}
  */
-export function parseError(text) {
+function parseError(text) {
     try {
-        const body = JSON.parse(text);
-        const err = body && body.error && typeof body.error === "object" ? body.error : body;
+        /** @typedef {{ error?: unknown, message?: string, detail?: string, code?: string | number }} ErrorBody */
+        /** @type {unknown} */
+        const parsed = JSON.parse(text);
+        const body = /** @type {ErrorBody | null} */ (parsed);
+        const err = body && body.error && typeof body.error === "object" ? /** @type {ErrorBody} */ (body.error) : body;
+        if (!err) return { message: text.slice(0, 300).trim(), code: "" };
         return { message: String(err.message || err.detail || ""), code: String(err.code || "") };
     } catch {
         return { message: text.slice(0, 300).trim(), code: "" };
     }
+}
+
+/**
+ * A response's JSON body as what it is until checked: unknown (the caller casts it to the shape it expects).
+ * @param {Response} res
+ * @returns {Promise<unknown>}
+ */
+export async function jsonOf(res) {
+    /** @type {unknown} */
+    const body = await res.json();
+    return body;
 }

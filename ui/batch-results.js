@@ -25,7 +25,10 @@ export function resultRows(jsonl, names) {
         .split("\n")
         .filter(Boolean)
         .map((line) => {
-            const r = JSON.parse(line);
+            /** @typedef {{ status_code?: number, body?: { choices?: { message?: { content?: string | null } }[], error?: { message?: string } } }} LineResponse */
+            /** @type {unknown} */
+            const parsed = JSON.parse(line);
+            const r = /** @type {{ custom_id?: string, response?: LineResponse, error?: { message?: string } }} */ (parsed);
             const n = Number(String(r.custom_id).replace(/^image-/, ""));
             const body = r.response?.body;
             const ok = r.response?.status_code === 200;

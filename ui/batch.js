@@ -7,7 +7,8 @@
  * "image-<n>"), kept per batch in local storage for the results table. The team's batches
  * come from GET /v1/batches, so the list survives a reload.
  */
-import { authHeaders, readError } from "./api.js";
+import { authHeaders, jsonOf } from "./api.js";
+import { api, ApiFailure } from "./batch-api.js";
 import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { resultRows, resultsCsv } from "./batch-results.js";
 import { byId, make, store, stored } from "./dom.js";
@@ -20,50 +21,18 @@ const ENDPOINT = "/v1/chat/completions";
 /** @type {Record<string, boolean>} */
 const ACTIVE = { validating: true, in_progress: true, finalizing: true, cancelling: true };
 
-/**
- * The parts of an OpenAI batch object the view reads.
- * @typedef {object} Batch
- * @property {string} id
- * @property {string} status
- * @property {number} created_at
- * @property {{ total: number, completed: number, failed: number }} [request_counts]
- * @property {Record<string, string>} [metadata]
- * @property {string | null} [output_file_id]
- * @property {string | null} [error_file_id]
- * @property {{ data?: Array<{ message: string }> }} [errors]
- */
-
-/** An API error with its status and code. */
-class ApiFailure extends Error {
-    /**
-     * @param {string} message
-     * @param {number} status
-     * @param {string} code
-     */
-    constructor(message, status, code) {
-        super(message);
-        this.status = status;
-        this.code = code;
-    }
-}
-
-/**
- * @param {string} path
- * @param {RequestInit} [init]
- */
-async function api(path, init = {}) {
-    const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(/** @type {Record<string, string>} */ (init.headers) ?? {}) } });
-    if (!res.ok) {
-        const err = await readError(res);
-        throw new ApiFailure((res.status === 401 ? "The API key was refused. " : "") + (err.message || `HTTP ${res.status}`), res.status, err.code);
-    }
-    return res;
-}
+/** @typedef {import("./batch-api.js").Batch} Batch */
 
 /** Builds the view into #batch-view and lists the team's batches. */
 export function initBatch() {
     const root = byId("batch-view", HTMLElement);
-    const files = make("input", { id: "batch-files", type: "file", multiple: true, accept: "image/png,image/jpeg,.dcm,.dicom,application/dicom", "aria-describedby": "batch-files-hint" });
+    const files = make("input", {
+        id: "batch-files",
+        type: "file",
+        multiple: true,
+        accept: "image/png,image/jpeg,.dcm,.dicom,application/dicom",
+        "aria-describedby": "batch-files-hint",
+    });
     const prompt = make("textarea", { id: "batch-prompt", rows: 2, placeholder: "e.g. Describe the findings on this slice." });
     const submit = make("button", { id: "batch-submit", type: "button", class: "primary", text: "Submit batch" });
     const status = make("p", { id: "batch-status", role: "status", "aria-live": "polite" });
@@ -81,7 +50,10 @@ export function initBatch() {
     const detail = make("div", { id: "batch-detail", class: "batch-detail", hidden: true }, [detailTitle, progress, counts, actions, table]);
     root.append(
         make("h2", { id: "batch-title", text: "Batch: many images, one prompt" }),
-        make("p", { class: "hint", text: "Runs as a batch job on GPU time the interactive users leave free; results usually arrive within minutes, at most within 24 hours. Only the pixels and the prompt are sent: file names stay in this browser." }),
+        make("p", {
+            class: "hint",
+            text: "Runs as a batch job on GPU time the interactive users leave free; results usually arrive within minutes, at most within 24 hours. Only the pixels and the prompt are sent: file names stay in this browser.",
+        }),
         make("label", { for: "batch-files", text: "Images (PNG, JPEG or DICOM)" }),
         files,
         make("p", { id: "batch-files-hint", class: "hint", text: "Each image becomes one request with the prompt below." }),
@@ -112,7 +84,12 @@ export function initBatch() {
      */
     const offWhen = (e) => {
         if (!(e instanceof ApiFailure) || e.status !== 404 || e.code !== "not_found") return false;
-        list.replaceChildren(make("li", { class: "hint", text: "Batch jobs are not enabled on this gateway (it has no batch store). Ask your platform team, or send images one at a time above." }));
+        list.replaceChildren(
+            make("li", {
+                class: "hint",
+                text: "Batch jobs are not enabled on this gateway (it has no batch store). Ask your platform team, or send images one at a time above.",
+            }),
+        );
         submit.disabled = true;
         return true;
     };
@@ -134,21 +111,45 @@ export function initBatch() {
                 const im = await encode(await loadAttachment(picked[i]));
                 const id = `image-${i + 1}`;
                 names.push(picked[i].name || id);
-                lines.push(JSON.stringify({ custom_id: id, method: "POST", url: ENDPOINT, body: { model, messages: [{ role: "user", content: [{ type: "text", text }, { type: "image_url", image_url: { url: im.url } }] }] } }));
+                lines.push(
+                    JSON.stringify({
+                        custom_id: id,
+                        method: "POST",
+                        url: ENDPOINT,
+                        body: {
+                            model,
+                            messages: [
+                                {
+                                    role: "user",
+                                    content: [
+                                        { type: "text", text },
+                                        { type: "image_url", image_url: { url: im.url } },
+                                    ],
+                                },
+                            ],
+                        },
+                    }),
+                );
             }
             status.textContent = `Uploading ${picked.length} images…`;
             const form = new FormData();
             form.append("purpose", "batch");
             form.append("file", new Blob([`${lines.join("\n")}\n`], { type: "application/jsonl" }), "batch.jsonl");
-            const file = await (await api("/v1/files", { method: "POST", body: form })).json();
-            /** @type {Batch} */
-            const batch = await (
-                await api("/v1/batches", {
-                    method: "POST",
-                    headers: { "content-type": "application/json" },
-                    body: JSON.stringify({ input_file_id: file.id, endpoint: ENDPOINT, completion_window: "24h", metadata: { source: "ui", prompt: text.slice(0, 500) } }),
-                })
-            ).json();
+            const file = /** @type {{ id: string }} */ (await jsonOf(await api("/v1/files", { method: "POST", body: form })));
+            const batch = /** @type {Batch} */ (
+                await jsonOf(
+                    await api("/v1/batches", {
+                        method: "POST",
+                        headers: { "content-type": "application/json" },
+                        body: JSON.stringify({
+                            input_file_id: file.id,
+                            endpoint: ENDPOINT,
+                            completion_window: "24h",
+                            metadata: { source: "ui", prompt: text.slice(0, 500) },
+                        }),
+                    }),
+                )
+            );
             store(NAMES_STORE + batch.id, JSON.stringify(names));
             if (batch.status === "failed") {
                 const first = batch.errors?.data?.[0];
@@ -184,12 +185,16 @@ export function initBatch() {
             return;
         }
         try {
-            /** @type {{ data: Batch[] }} */
-            const page = await (await api("/v1/batches?limit=20")).json();
+            const page = /** @type {{ data: Batch[] }} */ (await jsonOf(await api("/v1/batches?limit=20")));
             list.replaceChildren(
                 ...(page.data.length
                     ? page.data.map((b) => {
-                          const button = make("button", { type: "button", class: "link", text: label(b), "aria-pressed": b.id === selected ? "true" : "false" });
+                          const button = make("button", {
+                              type: "button",
+                              class: "link",
+                              text: label(b),
+                              "aria-pressed": b.id === selected ? "true" : "false",
+                          });
                           button.dataset.batch = b.id;
                           button.addEventListener("click", () => void select(b.id));
                           return make("li", {}, [button]);
@@ -207,7 +212,8 @@ export function initBatch() {
     function select(id) {
         selected = id;
         store(SELECTED_STORE, id);
-        for (const b of list.querySelectorAll("button[data-batch]")) b.setAttribute("aria-pressed", /** @type {HTMLElement} */ (b).dataset.batch === id ? "true" : "false");
+        for (const b of list.querySelectorAll("button[data-batch]"))
+            b.setAttribute("aria-pressed", /** @type {HTMLElement} */ (b).dataset.batch === id ? "true" : "false");
         clearTimeout(poll);
         return update(id);
     }
@@ -218,7 +224,7 @@ export function initBatch() {
         /** @type {Batch} */
         let b;
         try {
-            b = await (await api(`/v1/batches/${encodeURIComponent(id)}`)).json();
+            b = /** @type {Batch} */ (await jsonOf(await api(`/v1/batches/${encodeURIComponent(id)}`)));
         } catch {
             detail.hidden = true;
             return;
@@ -258,16 +264,21 @@ export function initBatch() {
         const out = await fileText(b.output_file_id);
         const err = await fileText(b.error_file_id);
         /** @type {string[]} */
-        let names = [];
+        let names;
         try {
-            names = JSON.parse(stored(NAMES_STORE + b.id) || "[]");
+            /** @type {unknown} */
+            const parsed = JSON.parse(stored(NAMES_STORE + b.id) || "[]");
+            names = /** @type {string[]} */ (parsed);
         } catch {
             names = [];
         }
         const rows = resultRows(out + err, names);
         tbody.replaceChildren(...rows.map((r) => make("tr", {}, [make("td", { text: r.image }), make("td", { text: r.answer, class: r.ok ? "" : "bad" })])));
         table.hidden = rows.length === 0;
-        actions.replaceChildren(download("Download CSV", `batch-${b.id}.csv`, "text/csv", resultsCsv(rows)), download("Download JSONL", `batch-${b.id}.jsonl`, "application/jsonl", out + err));
+        actions.replaceChildren(
+            download("Download CSV", `batch-${b.id}.csv`, "text/csv", resultsCsv(rows)),
+            download("Download JSONL", `batch-${b.id}.jsonl`, "application/jsonl", out + err),
+        );
     }
 
     /**
@@ -276,7 +287,8 @@ export function initBatch() {
      * @param {string} type
      * @param {string} content
      */
-    const download = (text, name, type, content) => make("a", { class: "button secondary", text, download: name, href: URL.createObjectURL(new Blob([content], { type })) });
+    const download = (text, name, type, content) =>
+        make("a", { class: "button secondary", text, download: name, href: URL.createObjectURL(new Blob([content], { type })) });
 
     submit.addEventListener("click", () => void submitBatch());
     byId("api-key", HTMLInputElement).addEventListener("change", () => void refreshList(true));

@@ -6,7 +6,7 @@
  * changes, every minute, and after a refusal. The pure parts (the line, telling a budget
  * refusal from a rate limit) are tested in Node (test/ui/budget.test.ts).
  */
-import { authHeaders } from "./api.js";
+import { authHeaders, jsonOf } from "./api.js";
 import { byId, make } from "./dom.js";
 
 const REFRESH_MS = 60_000;
@@ -54,8 +54,14 @@ export function budgetLine(u) {
     const share = a.spent_usd / a.budget_usd;
     /** @type {{ text: string, level: "ok" | "warn" | "over" }} */
     const acc = a.over_budget
-        ? { text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}. Budget reached: ${a.hard_stop ? "questions, warm-ups and new batches are refused" : "warm-ups and new batches are refused; questions to running models still work"}.`, level: "over" }
-        : { text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}${share >= 0.8 ? ` (${Math.floor(share * 100)} % used)` : ""}.`, level: share >= 0.8 || a.forecast_usd > a.budget_usd ? "warn" : "ok" };
+        ? {
+              text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}. Budget reached: ${a.hard_stop ? "questions, warm-ups and new batches are refused" : "warm-ups and new batches are refused; questions to running models still work"}.`,
+              level: "over",
+          }
+        : {
+              text: `${a.name}, every key together: ${dollars(a.spent_usd)} of ${dollars(a.budget_usd)}${share >= 0.8 ? ` (${Math.floor(share * 100)} % used)` : ""}.`,
+              level: share >= 0.8 || a.forecast_usd > a.budget_usd ? "warn" : "ok",
+          };
     const rank = { ok: 0, warn: 1, over: 2 };
     return { text: `${own.text} ${acc.text}`, level: rank[acc.level] > rank[own.level] ? acc.level : own.level };
 }
@@ -70,12 +76,15 @@ function teamLine(u) {
     if (u.budget_usd === null) return { text: `This month: ${spent} (no budget set).`, level: "ok" };
     const budget = dollars(u.budget_usd);
     if (u.over_budget) {
-        const refused = u.hard_stop ? "questions, warm-ups and new batches are refused" : "warm-ups and new batches are refused; questions to running models still work";
+        const refused = u.hard_stop
+            ? "questions, warm-ups and new batches are refused"
+            : "warm-ups and new batches are refused; questions to running models still work";
         return { text: `This month: ${spent} of ${budget}. Budget reached: ${refused} until the month ends or the budget is raised.`, level: "over" };
     }
     const share = u.spent_usd / u.budget_usd;
     if (share >= 0.8) return { text: `This month: ${spent} of ${budget} (${Math.floor(share * 100)} % used).`, level: "warn" };
-    if (u.forecast_usd > u.budget_usd) return { text: `This month: ${spent} of ${budget}; at this pace ${dollars(u.forecast_usd)} by the month's end.`, level: "warn" };
+    if (u.forecast_usd > u.budget_usd)
+        return { text: `This month: ${spent} of ${budget}; at this pace ${dollars(u.forecast_usd)} by the month's end.`, level: "warn" };
     return { text: `This month: ${spent} of ${budget}.`, level: "ok" };
 }
 
@@ -113,7 +122,7 @@ export function initBudget() {
                 line.hidden = true;
                 return;
             }
-            const { text, level } = budgetLine(/** @type {Usage} */ (await res.json()));
+            const { text, level } = budgetLine(/** @type {Usage} */ (await jsonOf(res)));
             line.textContent = text;
             line.dataset.level = level;
             line.hidden = false;

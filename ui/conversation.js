@@ -97,7 +97,8 @@ export function clearLog() {
  * @param {HTMLElement} feedback
  */
 async function copyText(text, feedback) {
-    let ok = false;
+    /** @type {boolean} */
+    let ok;
     try {
         await navigator.clipboard.writeText(text);
         ok = true;

@@ -29,7 +29,7 @@
             return Promise.reject(new Error("the DICOM reader could not start in this browser (" + (e instanceof Error ? e.message : String(e)) + ")."));
         }
         var nextId = 1;
-        /** @type {Map<number, { resolve: (v: any) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> }>} */
+        /** @type {Map<number, { resolve: (v: GpuDicomReply & { ok: true }) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout> }>} */
         var pending = new Map();
         var closed = false;
 
@@ -41,13 +41,15 @@
             pending.clear();
         }
 
+        /** @param {MessageEvent<GpuDicomReply>} e */
         worker.onmessage = function (e) {
-            var p = pending.get(e.data.id);
+            var reply = e.data;
+            var p = pending.get(reply.id);
             if (!p) return;
-            pending.delete(e.data.id);
+            pending.delete(reply.id);
             clearTimeout(p.timer);
-            if (e.data.ok) p.resolve(e.data);
-            else p.reject(new Error(e.data.message));
+            if (reply.ok) p.resolve(reply);
+            else p.reject(new Error(reply.message));
         };
         worker.onerror = function (e) {
             e.preventDefault();
@@ -58,16 +60,17 @@
 
         /**
          * Posts a message and waits for its answer, at most `seconds`.
-         * @param {Record<string, unknown>} msg
+         * @param {GpuDicomCall} msg
          * @param {number} seconds
          * @param {Transferable[]} [transfer]
-         * @returns {Promise<any>}
+         * @returns {Promise<GpuDicomReply & { ok: true }>}
          */
         function call(msg, seconds, transfer) {
             if (closed) return Promise.reject(new Error("the DICOM reader was closed."));
             return new Promise(function (resolve, reject) {
                 var id = nextId++;
-                msg.id = id;
+                /** @type {GpuDicomRequest} */
+                var request = Object.assign({ id: id }, msg);
                 var timer = setTimeout(function () {
                     // Over budget: a hostile or broken file. Stop the worker, which frees its memory.
                     pending.delete(id);
@@ -75,14 +78,14 @@
                     reject(new Error("this DICOM file took longer than " + seconds + " s to decode and was refused. Export it as PNG or JPEG."));
                 }, seconds * 1000);
                 pending.set(id, { resolve: resolve, reject: reject, timer: timer });
-                worker.postMessage(msg, { transfer: transfer || [] });
+                worker.postMessage(request, { transfer: transfer || [] });
             });
         }
 
         return call({ op: "open", bytes: bytes, raw: raw, limits: LIMITS }, BUDGET.openSeconds, [bytes.buffer]).then(
             function (r) {
                 return {
-                    study: r.study,
+                    study: /** @type {GpuDicomStudy} */ (r.study), // an "open" reply always has it (dicom-worker.js)
                     frame: r.frame,
                     /** @param {number} index */
                     readFrame: function (index) {

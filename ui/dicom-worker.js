@@ -44,16 +44,17 @@ function transferables(frame) {
     return [/** @type {Float32Array | Uint8ClampedArray} */ (frame.gray || frame.rgb).buffer];
 }
 
-/** @param {MessageEvent} e */
+/** @param {MessageEvent<GpuDicomRequest>} e */
 self.onmessage = async function (e) {
     var m = e.data;
     var dicom = gpuDicom;
     try {
         if (m.op === "open") {
-            Object.keys(m.limits || {}).forEach(function (k) {
-                if (k in dicom.LIMITS && typeof m.limits[k] === "number") dicom.LIMITS[k] = m.limits[k];
+            var limits = m.limits || {};
+            Object.keys(limits).forEach(function (k) {
+                if (k in dicom.LIMITS && typeof limits[k] === "number") dicom.LIMITS[k] = limits[k];
             });
-            study = await dicom.parse(m.bytes, m.raw);
+            study = await dicom.parse(/** @type {Uint8Array<ArrayBuffer>} */ (m.bytes), m.raw); // transferred: its own ArrayBuffer
             var first = await study.frame(0, decodeJpeg);
             self.postMessage({ id: m.id, ok: true, study: summary(study), frame: first }, { transfer: transferables(first) });
         } else if (m.op === "frame" && study) {
@@ -61,8 +62,8 @@ self.onmessage = async function (e) {
             self.postMessage({ id: m.id, ok: true, frame: frame }, { transfer: transferables(frame) });
         }
     } catch (err) {
-        var x = /** @type {{ name?: unknown, message?: unknown } | null | undefined} */ (err);
-        var text = x && x.message ? String(x.message) : String(err);
+        var x = /** @type {{ name?: unknown, message?: string } | null | undefined} */ (err);
+        var text = x && x.message ? x.message : String(err);
         var known = !!x && x.name === "DicomError";
         self.postMessage({ id: m.id, ok: false, message: known ? text : "This file could not be read as DICOM (" + text + ")." });
     }

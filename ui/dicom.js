@@ -11,12 +11,12 @@
  * UMD: the page gets window.gpuDicom; tests require() it in Node.
  */
 (function (root, factory) {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-call -- Node's require (the tests) is untyped here: the page's tsconfig has no Node types
     if (typeof module === "object" && module.exports) module.exports = factory(require("dicom-parser"));
     else root.gpuDicom = factory(root.dicomParser);
-})(/** @type {{ gpuDicom?: unknown, dicomParser?: unknown }} */ (typeof self !== "undefined" ? self : this), /** @param {any} parser */ function (parser) {
-    /** @type {typeof import("dicom-parser")} */
-    var dicomParser = parser;
+})(/** @type {{ gpuDicom?: unknown, dicomParser?: unknown }} */ (typeof self !== "undefined" ? self : this), /** @param {unknown} parser */ function (parser) {
     "use strict";
+    var dicomParser = /** @type {typeof import("dicom-parser")} */ (parser);
 
     var IMPLICIT_LE = "1.2.840.10008.1.2";
     var DEFLATED = "1.2.840.10008.1.2.1.99";
@@ -66,16 +66,14 @@
         return Math.round(n / 1024 / 1024) + " MB";
     }
 
-    /**
-     * An error whose message is meant for the user.
-     * @constructor
-     * @param {string} message
-     */
-    function DicomError(message) {
-        this.name = "DicomError";
-        this.message = message;
+    /** An error whose message is meant for the user. */
+    class DicomError extends Error {
+        /** @param {string} message */
+        constructor(message) {
+            super(message);
+            this.name = "DicomError";
+        }
     }
-    DicomError.prototype = Object.create(Error.prototype);
 
     /** @param {unknown} e */
     function errText(e) {
@@ -96,7 +94,7 @@
      */
     async function inflateRaw(bytes) {
         var reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
-        /** @type {Uint8Array[] | null} */
+        /** @type {Uint8Array[]} */
         var parts = [];
         var total = 0;
         for (;;) {
@@ -104,15 +102,15 @@
             if (r.done) break;
             total += r.value.length;
             if (total > LIMITS.maxInflatedBytes) {
-                parts = null;
+                parts.length = 0; // the chunks read so far can go while the stream is cancelled
                 await reader.cancel().catch(function () {});
                 throw new DicomError("This compressed DICOM file expands to more than " + megabytes(LIMITS.maxInflatedBytes) + "; it was refused. Export it as uncompressed DICOM, PNG or JPEG.");
             }
-            /** @type {Uint8Array[]} */ (parts).push(r.value);
+            parts.push(r.value);
         }
         var out = new Uint8Array(total);
         var at = 0;
-        /** @type {Uint8Array[]} */ (parts).forEach(function (p) { out.set(p, at); at += p.length; });
+        parts.forEach(function (p) { out.set(p, at); at += p.length; });
         return out;
     }
 
@@ -358,7 +356,8 @@
             return { rgb: fromJpeg, min: 0, max: 255 };
         }
 
-        var values = samples(raw, study.bitsAllocated, study.bitsStored, study.signed, bigEndian);
+        // Every branch above that does not set rgba sets raw.
+        var values = samples(/** @type {Uint8Array} */ (raw), study.bitsAllocated, study.bitsStored, study.signed, bigEndian);
         if (study.monochrome) {
             var slope = study.rescale.slope;
             var intercept = study.rescale.intercept;

@@ -103,7 +103,7 @@ export function imageError(text) {
  * @param {File} file
  * @returns {"dicom" | "png" | "jpeg" | "raw-dicom" | null}
  */
-export function sniff(head, file) {
+function sniff(head, file) {
     const name = (file.name || "").toLowerCase();
     if (window.gpuDicom && window.gpuDicom.isDicom(head)) return "dicom";
     if (head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47) return "png";
@@ -207,7 +207,7 @@ export async function loadAttachment(file) {
  * @param {{ width: number, height: number }} a
  * @param {number} maxSide
  */
-export function sendSize(a, maxSide) {
+function sendSize(a, maxSide) {
     const s = Math.min(1, maxSide / Math.max(a.width, a.height));
     return { width: Math.max(1, Math.round(a.width * s)), height: Math.max(1, Math.round(a.height * s)) };
 }
@@ -216,7 +216,7 @@ export function sendSize(a, maxSide) {
  * Draws the attachment at its send size: the preview is exactly what is sent.
  * @param {Attachment} a
  */
-export function draw(a) {
+function draw(a) {
     const size = sendSize(a, currentHint().maxSide);
     const c = a.canvas;
     c.width = size.width;
@@ -298,6 +298,7 @@ export async function encode(a) {
         const ctx = /** @type {CanvasRenderingContext2D} */ (a.canvas.getContext("2d"));
         url = `data:image/png;base64,${base64(await encodePng(ctx.getImageData(0, 0, a.canvas.width, a.canvas.height)))}`;
     } else {
+        /** @type {Blob | null} */
         const blob = await new Promise((resolve) => a.canvas.toBlob(resolve, "image/jpeg", 0.92));
         if (!(blob instanceof Blob)) throw new Error(`could not encode ${a.name}`);
         url = `data:image/jpeg;base64,${base64(new Uint8Array(await blob.arrayBuffer()))}`;

@@ -83,7 +83,7 @@ initBudget();
 initWarmup();
 initBatch();
 updateFileHint();
-loadHints()
+void loadHints()
     .then(() => {
         updateModelHint();
         updateFileHint();

@@ -90,7 +90,9 @@ export function showKeyError(text) {
 export async function loadHints() {
     try {
         const res = await fetch("models.json", { cache: "no-cache" });
-        if (res.ok) hints = await res.json();
+        /** @type {unknown} */
+        const parsed = res.ok ? await res.json() : undefined;
+        if (res.ok) hints = /** @type {typeof hints} */ (parsed);
     } catch {
         /* keep the built-in default */
     }
@@ -131,7 +133,9 @@ export async function loadModels() {
     /** @type {Array<{ id: unknown, cold_start_seconds_estimate?: unknown, max_wait_seconds?: unknown }>} */
     let data = [];
     try {
-        data = (await res.json()).data || [];
+        /** @type {unknown} */
+        const parsed = await res.json();
+        data = /** @type {{ data?: typeof data }} */ (parsed).data || [];
     } catch {
         /* handled below */
     }

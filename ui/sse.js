@@ -59,14 +59,17 @@ export async function readAnswer(body, { onDelta, signal }) {
                     done = true;
                     continue;
                 }
+                /** @type {{ error?: { message?: string } | string, choices?: { delta?: { content?: unknown } }[] } | null} */
                 let obj;
                 try {
-                    obj = JSON.parse(data);
+                    /** @type {unknown} */
+                    const parsed = JSON.parse(data);
+                    obj = /** @type {typeof obj} */ (parsed);
                 } catch {
                     continue;
                 }
                 if (obj && obj.error) {
-                    failure = obj.error.message || String(obj.error);
+                    failure = typeof obj.error === "string" ? obj.error : obj.error.message || JSON.stringify(obj.error);
                     continue;
                 }
                 const delta = obj?.choices?.[0]?.delta?.content;

@@ -74,5 +74,11 @@ interface GpuDicom {
     parse(bytes: Uint8Array<ArrayBuffer>, raw: boolean): Promise<GpuDicomParsed>;
 }
 /** dicom-worker.js: the worker's global `gpuDicom`, and importScripts (WebWorker lib, not in the DOM lib this program uses). */
-declare var gpuDicom: GpuDicom;
+declare let gpuDicom: GpuDicom;
 declare function importScripts(...urls: string[]): void;
+/** dicom-parser's types name Node's Buffer (`ByteArray = Uint8Array | Buffer`); in the page and the worker its byte arrays are Uint8Arrays. */
+type Buffer = Uint8Array;
+/** dicom-worker.js's messages: from the page (dicom-client.js) and back. */
+type GpuDicomCall = { op: "open"; bytes: Uint8Array; raw: boolean; limits?: Record<string, number> } | { op: "frame"; index: number };
+type GpuDicomRequest = GpuDicomCall & { id: number };
+type GpuDicomReply = { id: number; ok: true; study?: GpuDicomStudy; frame: GpuDicomFrame } | { id: number; ok: false; message: string };

@@ -5,7 +5,7 @@
  * countdown from the gateway's estimate until the model answers, then "ready". It adds its
  * own field to the Settings panel, shown only to keys that may warm up.
  */
-import { authHeaders } from "./api.js";
+import { authHeaders, jsonOf } from "./api.js";
 import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { byId, make } from "./dom.js";
 import { selectedModel } from "./settings.js";
@@ -20,7 +20,7 @@ const POLL_MS = 2000;
 /** @returns {Promise<WarmupList | null>} */
 async function list() {
     const res = await fetch("/v1/warmup", { headers: authHeaders(), cache: "no-store" });
-    return res.ok ? res.json() : null;
+    return res.ok ? /** @type {WarmupList} */ (await jsonOf(res)) : null;
 }
 
 /** Adds the warm-up field to Settings and shows it to keys that may warm up. */
@@ -77,11 +77,17 @@ export function initWarmup() {
         button.disabled = true;
         stopTimers();
         try {
-            const res = await fetch("/v1/warmup", { method: "POST", headers: { "content-type": "application/json", ...authHeaders() }, body: JSON.stringify({ model, minutes: n }) });
-            const body = await res.json().catch(() => ({}));
+            const res = await fetch("/v1/warmup", {
+                method: "POST",
+                headers: { "content-type": "application/json", ...authHeaders() },
+                body: JSON.stringify({ model, minutes: n }),
+            });
+            const body = /** @type {{ error?: { code?: string, message?: string }, ready_in_seconds_estimate: number }} */ (
+                await jsonOf(res).catch(() => ({}))
+            );
             if (res.status !== 202) {
                 button.disabled = false;
-                if (isBudgetRefusal(res.status, { code: String(body.error?.code ?? "") })) void refreshBudget();
+                if (isBudgetRefusal(res.status, { code: body.error?.code ?? "" })) void refreshBudget();
                 return say(body.error?.message || `The gateway refused the warm-up (HTTP ${res.status}).`, true);
             }
             state.deadline = Date.now() + body.ready_in_seconds_estimate * 1000;

@@ -45,7 +45,7 @@ export function billSimulation(input: SimInput, result: SimResult, quietSeconds:
     result.steps.forEach((steps, i) => {
         for (const st of steps) {
             let m = byStart.get(st.start);
-            if (m === undefined) byStart.set(st.start, (m = new Map()));
+            if (m === undefined) byStart.set(st.start, (m = new Map<string, StepInput>()));
             m.set(names[i], st);
         }
     });

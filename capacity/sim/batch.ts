@@ -9,33 +9,10 @@
  * backlog / batchBacklogPerReplica replicas.
  */
 import type { Pod, SimState } from "./state";
-
-export interface BatchSetup {
-    /** Slots per worker batch never takes (gateway batch.reservedSlotsPerUpstream). @default 2 */
-    readonly reservedSlots: number;
-    /** Batch lines per worker at most (gateway batch.concurrencyPerUpstream). @default 4 */
-    readonly perWorker: number;
-}
+import type { BatchResult, BatchSetup } from "./types";
 
 /** The gateway's defaults (gateway/src/batch/config.ts). */
 export const BATCH_DEFAULTS = { reservedSlots: 2, perWorker: 4 } as const;
-
-export interface BatchJobResult {
-    readonly pool: string;
-    readonly submittedAt: number;
-    readonly lines: number;
-    readonly answered: number;
-    /** Seconds from submission to the last line's answer (NaN while unfinished). */
-    readonly makespanSeconds: number;
-}
-
-export interface BatchResult {
-    readonly jobs: readonly BatchJobResult[];
-    readonly lines: number;
-    readonly answered: number;
-    /** GPU seconds the batch lines used (service time / worker concurrency), per worker pool. */
-    readonly workSeconds: readonly number[];
-}
 
 export class BatchSim {
     readonly lines: number;

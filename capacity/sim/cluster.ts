@@ -6,11 +6,11 @@
  * scale-up) and spot reclaims. Cold-start phases come from coldStart.ts.
  */
 import { allocatableAfterLaunch, drawRange, nodeBoot } from "./coldStart";
-import { Gateway } from "./gateway";
+import { Gateway, WorkerDrain } from "./gateway";
 import { unitDraw } from "./rng";
 import { Ev, Node, NodeState, Pod, PodState, SimState } from "./state";
 
-export class Cluster {
+export class Cluster implements WorkerDrain {
     gateway!: Gateway;
 
     constructor(private readonly s: SimState) {}

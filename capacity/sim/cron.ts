@@ -6,14 +6,14 @@
  * matching is robfig's dayMatches: when day-of-month or day-of-week is `*`, both must match,
  * else either. The triggers are the ones the stack deploys (stacks/cronTriggers.ts).
  *
- * Simulated time is the stack's local wall clock (calendar.ts) and every trigger's timezone
+ * Simulated time is the stack's local wall clock (stacks/calendar/clock.ts) and every trigger's timezone
  * is the stack's, so a cron's wall-clock fields compare with simulated time directly.
  * Weekly crons need only the weekday of day 0; date-specific ones (day of month, month) the
  * trace's startDate.
  */
 import type { CronTrigger } from "../../stacks/cronTriggers";
 import { dateOfDay, dayOfDate } from "../../stacks/calendar/zones";
-import { DAY } from "./calendar";
+import { DAY } from "../../stacks/calendar/clock";
 
 /** A five-field cron expression's sets (robfig/cron v3.0.1 parser with Minute | Hour | Dom | Month | Dow). */
 export interface CronSpec {

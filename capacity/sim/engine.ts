@@ -10,7 +10,7 @@
  *   (scale-up for pending pods, scale-down of empty nodes) -> node boot, device plugin,
  *   image pull, model load -> routable; optional spot reclaims        [cluster.ts]
  *
- * Time is simulated seconds of local wall-clock (calendar.ts). Arrivals come from a
+ * Time is simulated seconds of local wall-clock (stacks/calendar/clock.ts). Arrivals come from a
  * Trace; everything random in the cluster (boot and pull times, spot reclaims) is drawn
  * per node from hashed streams, so two runs differing in one knob stay comparable.
  * The run continues past the horizon until every request has an outcome, so

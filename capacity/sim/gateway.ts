@@ -12,15 +12,22 @@
  *   with the first answer to a held request (time to first answer) or, if every held
  *   request gave up first, unanswered.
  */
-import { Cluster } from "./cluster";
 import { Ev, Pod, SimState, WorkerPoolState } from "./state";
 import { OUTCOME } from "./types";
 
 const HELD = 1;
 const WAITING = 2;
 
+/** What the gateway asks of the cluster about a worker it routed to (cluster.ts implements it; engine.ts wires the two). */
+export interface WorkerDrain {
+    /** The worker is being taken out (scale-down): it gets no new request. */
+    isDraining(pod: Pod): boolean;
+    /** A draining worker has finished its last request: it goes once its preStop time is over. */
+    release(pod: Pod): void;
+}
+
 export class Gateway {
-    cluster!: Cluster;
+    cluster!: WorkerDrain;
 
     constructor(private readonly s: SimState) {}
 

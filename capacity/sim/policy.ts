@@ -135,7 +135,7 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
         coldAwareBacklogFactor: coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
-        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds!), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds!)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
+        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
     };
 }
 

@@ -9,7 +9,7 @@
  */
 
 /** 32-bit FNV-1a of a string, to turn stream names into seeds. */
-export function hashString(s: string): number {
+function hashString(s: string): number {
     let h = 0x811c9dc5;
     for (let i = 0; i < s.length; i++) {
         h ^= s.charCodeAt(i);

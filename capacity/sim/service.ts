@@ -33,7 +33,7 @@ export interface ServiceProfile {
  * SXM 1555, A100 80GB SXM 2039). Used only to carry a measured time
  * from one GPU to another.
  */
-export const GPU_BANDWIDTH_GBPS: Readonly<Record<GpuType, number>> = { a10g: 600, l4: 300, l40s: 864, "a100-40gb": 1555, "a100-80gb": 2039 };
+const GPU_BANDWIDTH_GBPS: Readonly<Record<GpuType, number>> = { a10g: 600, l4: 300, l40s: 864, "a100-40gb": 1555, "a100-80gb": 2039 };
 
 interface Anchor {
     readonly gpu: GpuType;
@@ -75,7 +75,7 @@ function scaled(base: Anchor, factor: number, concurrency: number, why: string):
 }
 
 /** Anchors per model id of the catalog. */
-export const SERVICE_ANCHORS: Readonly<Record<string, Anchor>> = {
+const SERVICE_ANCHORS: Readonly<Record<string, Anchor>> = {
     "Qwen/Qwen3-VL-2B-Instruct": QWEN_2B,
     "Qwen/Qwen3-VL-8B-Instruct": scaled(QWEN_2B, 17.5 / 4.3, 7, "Qwen3-VL-8B = Qwen3-VL-2B x 4.07 (weights ratio, bandwidth-bound decode; assumption), concurrency kept at 7"),
     "google/medgemma-4b-it": MEDGEMMA_4B,
@@ -112,12 +112,6 @@ export function withOverride(base: ServiceProfile, o: ServiceOverride | undefine
 /** Log-normal parameters (mu, sigma of ln S) from a median and a P95. */
 export function logNormal(t: ServiceTime): { mu: number; sigma: number } {
     return { mu: Math.log(t.medianSeconds), sigma: Math.log(t.p95Seconds / t.medianSeconds) / 1.6448536269514722 };
-}
-
-/** Mean of the log-normal (for capacity and oracle documentation). */
-export function meanSeconds(t: ServiceTime): number {
-    const { mu, sigma } = logNormal(t);
-    return Math.exp(mu + (sigma * sigma) / 2);
 }
 
 /** Service seconds of one request from its normal draw. */

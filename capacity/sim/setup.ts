@@ -25,7 +25,7 @@ import { defaultServiceProfile, withOverride } from "./service";
 import { imageInitSeconds, mechanismsFor, poolUnneededSeconds, workerStart } from "./coldStart";
 import { durationSeconds } from "./duration";
 import { DEFAULT_SIMULATED_DAYS } from "./span";
-import { CA_TIMING } from "../../components/addons/clusterAutoscaler/flags";
+import { CA_TIMING } from "../../stacks/clusterAutoscalerTiming";
 
 export interface SetupOptions {
     /** Days to simulate (the "csv" profile uses its own span). @default DEFAULT_SIMULATED_DAYS (span.ts: 28, as compare) */

@@ -14,7 +14,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 }
 
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
-    return Float64Array.from(values as ArrayLike<number>).sort();
+    return Float64Array.from(values).sort();
 }
 
 export function mean(values: ArrayLike<number>): number {

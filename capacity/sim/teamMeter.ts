@@ -12,7 +12,7 @@ import { PoolMeter, PoolStep } from "../../gateway/src/billing/meter";
 import type { SimInput } from "./types";
 
 /** Metering step: a minute, as the gateway bills. */
-export const BILL_STEP_SECONDS = 60;
+const BILL_STEP_SECONDS = 60;
 
 export class TeamMeters {
     private readonly meters: PoolMeter[];

@@ -3,7 +3,6 @@
  */
 import type { PoolStep } from "../../gateway/src/billing/meter";
 import { Trace } from "../traffic/trace";
-import type { BatchResult, BatchSetup } from "./batch";
 import type { GpuAmi } from "../../stacks/validate";
 import { ColdStartMechanisms, MeasuredPhases, WorkerStart } from "./coldStart";
 import { SimParams } from "./params";
@@ -154,4 +153,29 @@ export interface SimResult {
     readonly steps?: readonly (readonly PoolStep[])[];
     /** Every exported signal change and trigger reading (SimParams.recordSignals). */
     readonly signals?: SignalRecording;
+}
+
+/** Batch lines' setup (capacity/sim/batch.ts runs them). */
+export interface BatchSetup {
+    /** Slots per worker batch never takes (gateway batch.reservedSlotsPerUpstream). @default 2 */
+    readonly reservedSlots: number;
+    /** Batch lines per worker at most (gateway batch.concurrencyPerUpstream). @default 4 */
+    readonly perWorker: number;
+}
+
+export interface BatchJobResult {
+    readonly pool: string;
+    readonly submittedAt: number;
+    readonly lines: number;
+    readonly answered: number;
+    /** Seconds from submission to the last line's answer (NaN while unfinished). */
+    readonly makespanSeconds: number;
+}
+
+export interface BatchResult {
+    readonly jobs: readonly BatchJobResult[];
+    readonly lines: number;
+    readonly answered: number;
+    /** GPU seconds the batch lines used (service time / worker concurrency), per worker pool. */
+    readonly workSeconds: readonly number[];
 }

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { ConfigError } from "../../stacks/errors";
 import { PROJECT, batchJobSchema } from "../../stacks/schema";
-import { DAY, hhmmToMinutes, parseCronDays, weekdayAt } from "../sim/calendar";
+import { DAY, hhmmToMinutes, parseCronDays, weekdayAt } from "../../stacks/calendar/clock";
 import { Rng } from "../sim/rng";
 import { KIND_IMAGE, Trace, TrafficTarget } from "./trace";
 

@@ -36,4 +36,3 @@ export const RATE_TABLE_PROFILES = {
     "batch-night": batchNight,
 } as const;
 
-export type RateTableProfile = keyof typeof RATE_TABLE_PROFILES;

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import { classroomSchema } from "../../stacks/schema";
-import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
+import { DAY, hhmmToMinutes, parseCronDays } from "../../stacks/calendar/clock";
 import { Rng } from "../sim/rng";
 
 export type ClassroomShape = z.output<typeof classroomSchema>;

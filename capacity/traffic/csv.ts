@@ -8,7 +8,7 @@
  * is not a `#` comment) is allowed. Example: examples/traffic/arrivals.csv.
  * The simulated span is the trace's whole days; `days` does not apply.
  */
-import { DAY } from "../sim/calendar";
+import { DAY } from "../../stacks/calendar/clock";
 import { KIND_IMAGE, KIND_TEXT, TrafficTarget } from "./trace";
 
 export interface CsvTrace {

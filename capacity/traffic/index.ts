@@ -5,9 +5,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { z } from "zod";
 import { ConfigError } from "../../stacks/errors";
-import { PROJECT, trafficSchema } from "../../stacks/schema";
+import { PROJECT } from "../../stacks/schema";
+import type { TrafficConfig } from "./config";
 import { Rng } from "../sim/rng";
 import { RATE_TABLE_PROFILES } from "./builtins";
 import { classroomArrivals } from "./classroom";
@@ -18,7 +18,7 @@ import { loadSessions, timetableArrivals } from "./timetable";
 import type { ResolvedTimetable } from "../../stacks/timetable";
 import { weekdayOf } from "../../stacks/calendar/zones";
 
-export type TrafficConfig = z.output<typeof trafficSchema>;
+export type { TrafficConfig } from "./config";
 export type { Trace, TrafficTarget } from "./trace";
 export { KIND_IMAGE, KIND_TEXT, countByPool } from "./trace";
 

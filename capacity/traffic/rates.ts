@@ -11,8 +11,8 @@
  *   per weekly hour slot, over the weeks it spans (the one case where the rates come from
  *   the arrivals, averaged; say so when quoting a bound on them).
  */
-import { DAY, WEEK_MINUTES, hhmmToMinutes, minuteOfWeek, parseCronDays } from "../sim/calendar";
-import type { TrafficConfig } from ".";
+import { DAY, WEEK_MINUTES, hhmmToMinutes, minuteOfWeek, parseCronDays } from "../../stacks/calendar/clock";
+import type { TrafficConfig } from "./config";
 import { poolShares } from ".";
 import { RATE_TABLE_PROFILES } from "./builtins";
 import { ATTENDANCE, CANCEL_PROBABILITY, CLASSROOM_TIMETABLE, LoadSession, TimetableSession, sessionPool } from "./timetable";

@@ -20,10 +20,10 @@
  */
 import { z } from "zod";
 import { timetableSessionSchema } from "../../stacks/schema";
-import { DAY, hhmmToMinutes, parseCronDays } from "../sim/calendar";
+import { DAY, hhmmToMinutes, parseCronDays } from "../../stacks/calendar/clock";
 import { Rng } from "../sim/rng";
 import { TrafficTarget } from "./trace";
-import type { TrafficConfig } from ".";
+import type { TrafficConfig } from "./config";
 import type { ResolvedTimetable, TimetableSlot } from "../../stacks/timetable";
 import { dayOfDate } from "../../stacks/calendar/zones";
 

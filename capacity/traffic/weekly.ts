@@ -4,7 +4,7 @@
  * hitting one endpoint are the textbook case for it; piecewise constant because that is
  * what a team can write down ("~300 requests an hour from 9 to 12").
  */
-import { DAY, parseCronDays } from "../sim/calendar";
+import { DAY, parseCronDays } from "../../stacks/calendar/clock";
 import { Rng } from "../sim/rng";
 
 /** rates[weekday][hour], weekday 0 = Sunday (cron), requests per hour. */

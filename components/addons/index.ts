@@ -16,7 +16,7 @@ import { GpuPoolCost, Monitoring } from "./monitoring";
 import { NvidiaDevicePlugin } from "./nvidiaDevicePlugin";
 
 export const MONITORING_NAMESPACE = "monitoring";
-export const KEDA_NAMESPACE = "keda";
+const KEDA_NAMESPACE = "keda";
 
 export interface PlatformAddonsArgs {
     readonly config: AddonsConfig;

@@ -24,7 +24,7 @@ export function deepMerge(base: HelmValues, override: Record<string, unknown>): 
     const out: HelmValues = copy(base);
     for (const [k, v] of Object.entries(override)) {
         const current = out[k];
-        out[k] = isPlainObject(current) && isPlainObject(v) ? deepMerge(current as HelmValues, v) : (copy(v) as HelmValue);
+        out[k] = isPlainObject(current) && isPlainObject(v) ? deepMerge(current, v) : (copy(v) as HelmValue);
     }
     return out;
 }

@@ -12,8 +12,8 @@ export interface SubnetPlan {
     readonly publicCidrs: string[];
 }
 
-export const MIN_VPC_PREFIX = 16;
-export const MAX_VPC_PREFIX = 20;
+const MIN_VPC_PREFIX = 16;
+const MAX_VPC_PREFIX = 20;
 
 export function ipToInt(ip: string): number {
     return ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);

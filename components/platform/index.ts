@@ -6,7 +6,8 @@
  * its team stacks read.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, staticCost } from "../../capacity/cost";
+import { staticCost } from "../../capacity/cost";
+import type { CostEstimate } from "../../capacity/costEstimate";
 import { expectedCost } from "../../capacity/sim";
 import { LoadedConfig } from "../../stacks/load";
 import { PLATFORM_OUTPUT } from "../../stacks/platformOutputs";

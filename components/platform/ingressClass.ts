@@ -22,7 +22,7 @@ import { PLATFORM_LABEL } from "./teamSpace";
 import { MAX_HOLD_SECONDS } from "../../stacks/schema";
 
 /** The controller name of the AWS Load Balancer Controller's IngressClasses. */
-export const ALB_CONTROLLER = "ingress.k8s.aws/alb";
+const ALB_CONTROLLER = "ingress.k8s.aws/alb";
 
 export interface PlatformIngressClassArgs {
     /** The platform's environment: class, group and namespace selector. */
@@ -40,11 +40,11 @@ export function platformIdleTimeoutSeconds(): number {
     return idleTimeoutSeconds(MAX_HOLD_SECONDS);
 }
 
-export function ingressClassName(platform: string): string {
+function ingressClassName(platform: string): string {
     return `gpuserve-${platform}`;
 }
 
-export function ingressClassParamsSpec(args: PlatformIngressClassArgs): Record<string, unknown> {
+function ingressClassParamsSpec(args: PlatformIngressClassArgs): Record<string, unknown> {
     const tls = args.certificateArn !== undefined;
     return {
         group: { name: ingressClassName(args.platform) },

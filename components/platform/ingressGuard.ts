@@ -21,7 +21,7 @@ export interface IngressGuardArgs {
 }
 
 /** The policy's validations: each a CEL expression over the admitted Ingress (`object`) and its message. */
-export function ingressGuardValidations(args: IngressGuardArgs): { expression: string; message: string }[] {
+function ingressGuardValidations(args: IngressGuardArgs): { expression: string; message: string }[] {
     const host = `'${args.host}'`;
     return [
         { expression: `has(object.spec.ingressClassName) && object.spec.ingressClassName == '${args.ingressClassName}'`, message: `a team's Ingress uses the platform's IngressClass '${args.ingressClassName}'` },
@@ -31,7 +31,7 @@ export function ingressGuardValidations(args: IngressGuardArgs): { expression: s
     ];
 }
 
-export function ingressGuardSpec(args: IngressGuardArgs) {
+function ingressGuardSpec(args: IngressGuardArgs) {
     return {
         failurePolicy: "Fail",
         matchConstraints: {

@@ -68,7 +68,7 @@ export function platformOutputs(args: PlatformOutputsArgs): pulumi.Output<Platfo
                     {
                         namespace: teamNamespace(team, t),
                         host: t.host,
-                        gpus: { ...t.gpus } as Record<string, number>,
+                        gpus: { ...t.gpus },
                         quota: args.quotas[team],
                         sharedPools: t.sharedPools,
                         ...(t.permissionsBoundaryArn ? { permissionsBoundaryArn: t.permissionsBoundaryArn } : {}),

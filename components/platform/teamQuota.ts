@@ -22,7 +22,7 @@ const DEFAULT_VALKEY_MIB = batchSchema.parse({}).memoryMiB;
 const WORKER_SIDECARS = { cpu: 2 * 0.05, memoryGiB: (2 * 128) / 1024 };
 
 /** What a team's non-GPU pods request at most with the defaults (see above). */
-export const SERVING_FOOTPRINT = {
+const SERVING_FOOTPRINT = {
     cpu: 4 * GATEWAY_REQUESTS.cpu + 2 * UI_REQUESTS.cpu + VALKEY_CPU + SYNC_JOB_POD_REQUESTS.cpu,
     memoryGiB: (4 * GATEWAY_REQUESTS.memoryMiB + 2 * UI_REQUESTS.memoryMiB + DEFAULT_VALKEY_MIB + SYNC_JOB_POD_REQUESTS.memoryMiB) / 1024,
 } as const;

@@ -31,13 +31,13 @@ export const TEAM_LABEL = "gpuserve.io/team";
 export const PLATFORM_LABEL = "gpuserve.io/platform";
 
 /** EKS access policies (EKS user guide, "Associate access policies with access entries"). */
-export const ACCESS_POLICIES = {
+const ACCESS_POLICIES = {
     deploy: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy",
     preview: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
 } as const;
 
 /** Defaults for a container that states no requests or limits (every container of this product does). */
-export const CONTAINER_DEFAULTS = { defaultRequest: { cpu: "100m", memory: "128Mi" }, default: { memory: "512Mi" } } as const;
+const CONTAINER_DEFAULTS = { defaultRequest: { cpu: "100m", memory: "128Mi" }, default: { memory: "512Mi" } } as const;
 
 export interface TeamSpaceArgs {
     readonly team: string;
@@ -52,7 +52,7 @@ export interface TeamSpaceArgs {
 }
 
 /** The ResourceQuota's `hard`: GPUs, CPU and memory requests of all the team's pods together. */
-export function quotaHard(q: TeamQuota): Record<string, string> {
+function quotaHard(q: TeamQuota): Record<string, string> {
     return { "requests.nvidia.com/gpu": String(q.gpus), "requests.cpu": String(q.cpu), "requests.memory": `${Math.ceil(q.memoryGiB * 1024)}Mi` };
 }
 

@@ -25,8 +25,8 @@ import { floorNodes, poolNodePrice } from "../../capacity/cost";
 import type { StackConfig } from "../../stacks/validate";
 import type { GpuPoolCost } from "../addons/monitoring";
 
-export const BILLING_RULE_GROUP = "gpuserve-team-cost";
-export const BUDGET_ALERT_GROUP = "gpuserve-team-budgets";
+const BILLING_RULE_GROUP = "gpuserve-team-cost";
+const BUDGET_ALERT_GROUP = "gpuserve-team-budgets";
 
 /** Worker pools of one GPU node group, priced as the gateway prices them (gatewayConfig.ts poolBilling). */
 export interface NodeGroupBilling extends GpuPoolCost {
@@ -38,7 +38,7 @@ const regexQuote = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&");
 const num = (n: number) => String(Math.round(n * 1e6) / 1e6);
 
 /** How long a budget condition holds before its alert fires: spend only grows; the forecast moves with each class. */
-export const BUDGET_ALERT_FOR = { actual: "5m", forecast: "30m" } as const;
+const BUDGET_ALERT_FOR = { actual: "5m", forecast: "30m" } as const;
 
 /**
  * The rules of one serving namespace (its gateway and workers): every selector and every recorded
@@ -74,7 +74,7 @@ export function billingRecordingRules(groups: readonly NodeGroupBilling[], floor
 }
 
 /** Budget alerts at 80 % and 100 %, of the month's spend so far and of its forecast (labelled namespace and team). */
-export function budgetAlertRules(namespace: string) {
+function budgetAlertRules(namespace: string) {
     const ns = `{namespace="${namespace}"}`;
     const spend = `max by (namespace, team) (gateway_team_month_usd${ns})`;
     const forecast = `max by (namespace, team) (gateway_team_month_forecast_usd${ns})`;

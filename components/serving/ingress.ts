@@ -37,7 +37,7 @@ export interface IngressArgs {
  * merge across the IngressGroup; the group comes from the class (the annotation states it too); the
  * Exclusive ones (scheme, attributes, TLS policy, redirect) are the platform's, on its IngressClassParams.
  */
-export function groupIngressAnnotations(group: NonNullable<IngressArgs["group"]>, tags: Record<string, string>, certificateArn?: string): Record<string, string> {
+function groupIngressAnnotations(group: NonNullable<IngressArgs["group"]>, tags: Record<string, string>, certificateArn?: string): Record<string, string> {
     return {
         // A team's own certificate is added to the listener's (certificate-arn merges, the ALB picks by SNI).
         ...(certificateArn ? { "alb.ingress.kubernetes.io/certificate-arn": certificateArn } : {}),
@@ -54,7 +54,7 @@ export function idleTimeoutSeconds(maxWaitSeconds: number): number {
     return Math.min(4000, maxWaitSeconds + 120); // ALB maximum is 4000 s
 }
 
-export function ingressAnnotations(args: Pick<IngressArgs, "certificateArn" | "maxWaitSeconds" | "tags">): Record<string, string> {
+function ingressAnnotations(args: Pick<IngressArgs, "certificateArn" | "maxWaitSeconds" | "tags">): Record<string, string> {
     const tls = args.certificateArn !== undefined;
     const annotations: Record<string, string> = {
         "alb.ingress.kubernetes.io/scheme": "internet-facing",

@@ -70,7 +70,7 @@ export interface ServingPolicyOptions {
 }
 
 /** What a serving namespace opens on top of its baseline: the ALB to the UI and gateway, and what runs inside. */
-export function servingPolicySpecs(opts: ServingPolicyOptions): PolicySpecs {
+function servingPolicySpecs(opts: ServingPolicyOptions): PolicySpecs {
     const alb = opts.albSources.map((cidr) => ({ ipBlock: { cidr } }));
     return {
         "allow-alb-to-ui": { podSelector: app(UI_NAME), policyTypes: ["Ingress"], ingress: [{ from: alb, ports: [tcp(UI_PORT)] }] },

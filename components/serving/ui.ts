@@ -15,11 +15,11 @@ import { PRE_STOP_SECONDS, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURIT
 
 export const UI_NAME = "ui";
 export const UI_PORT = 8080;
-export const UI_DIR = path.resolve(__dirname, "..", "..", "ui");
+const UI_DIR = path.resolve(__dirname, "..", "..", "ui");
 /** Files served: the page and what it loads (no build step, no CDN). */
 const SERVED = /\.(html|js|css|svg|json|txt)$/;
 /** The DICOM parser the page loads, served from node_modules under this fixed name (not copied into ui/). */
-export const DICOM_PARSER_FILE = "dicom-parser.min.js";
+const DICOM_PARSER_FILE = "dicom-parser.min.js";
 
 /** File name -> content of every served file: those in ui/ plus the DICOM parser from node_modules. */
 export function readUiFiles(dir = UI_DIR): Record<string, string> {
@@ -41,7 +41,7 @@ export function readUiFiles(dir = UI_DIR): Record<string, string> {
  */
 export const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /** Where the content ConfigMap is mounted (the image's default document root). */
-export const UI_ROOT = "/usr/share/nginx/html";
+const UI_ROOT = "/usr/share/nginx/html";
 /** HSTS for a year once the ALB serves HTTPS (the browser then never tries plain HTTP). */
 export const HSTS = "max-age=31536000";
 

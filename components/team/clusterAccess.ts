@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformOutputs } from "../../stacks/platformOutputs";
 
 /** A kubeconfig that authenticates through `aws eks get-token` (AWS CLI v2) with the caller's credentials. */
-export function teamKubeconfig(cluster: { name: string; endpoint: string; certificateAuthority: string }, region: string): string {
+function teamKubeconfig(cluster: { name: string; endpoint: string; certificateAuthority: string }, region: string): string {
     return JSON.stringify({
         apiVersion: "v1",
         kind: "Config",

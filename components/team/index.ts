@@ -8,7 +8,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CostEstimate, staticCost } from "../../capacity/cost";
+import { staticCost } from "../../capacity/cost";
+import type { CostEstimate } from "../../capacity/costEstimate";
 import { expectedCost } from "../../capacity/sim";
 import { LoadedConfig } from "../../stacks/load";
 import { clusterNameFor, costTags } from "../clusterStack";
@@ -35,7 +36,7 @@ export async function deployTeam({ config, secrets }: LoadedConfig) {
     const awsProvider = new aws.Provider("aws", { region: config.region as aws.Region, defaultTags: { tags: { ...tags, "managed-by": "pulumi" } } });
     const access = teamClusterAccess(name, p, awsProvider);
     if (p.coldStart.imageCache === "snapshot" && config.serving.vllmImage !== p.coldStart.vllmImage) {
-        pulumi.log.warn(
+        void pulumi.log.warn(
             `serving.vllmImage is ${config.serving.vllmImage}, but platform '${p.stack}' caches ${p.coldStart.vllmImage} on its GPU nodes: every new node pulls this team's image (minutes of cold start). Fix: use ${p.coldStart.vllmImage}, or ask for it in the platform's serving.vllmImage`,
         );
     }

@@ -4,10 +4,8 @@
  * cannot steer the hash toward a stored one.
  */
 import { createHash } from "crypto";
-import type { GatewayConfig } from "./config";
+import { ANONYMOUS, type GatewayConfig } from "./config";
 import { errors, GatewayError } from "./errors";
-
-export const ANONYMOUS = "anonymous";
 
 export type Authenticator = (authorization: string | undefined) => string | GatewayError;
 

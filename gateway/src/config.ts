@@ -5,7 +5,6 @@
 import * as fs from "fs";
 import { z } from "zod";
 import { batchConfigSchema } from "./batch/config";
-import { ANONYMOUS } from "./auth";
 
 const seconds = z.number().positive();
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -348,6 +347,9 @@ export function loadConfigFile(file: string): GatewayConfig {
     }
     return parseConfig(raw);
 }
+
+/** The one team of a gateway without keys (auth.disabled): every request is its. */
+export const ANONYMOUS = "anonymous";
 
 /** The teams a config knows: those with keys (or "anonymous" when auth is off) and those with limits. */
 export function knownTeams(config: Pick<GatewayConfig, "auth" | "limits">): string[] {

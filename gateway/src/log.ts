@@ -12,7 +12,7 @@ export type Logger = FastifyBaseLogger;
  * is one write syscall for many requests. Lines pending at exit are written synchronously
  * (stdout to a pipe or file is synchronous on Linux).
  */
-export class BatchedStdout {
+class BatchedStdout {
     private pending: string[] = [];
     private scheduled = false;
 

@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, LabelValues, Registry
  * and re-hash their label set on every call (prom-client 15.1.3 lib/counter.js `labels()`:
  * `inc: this.inc.bind(this, labels)`), which showed in the request path's profile.
  */
-export class DeferredCounter {
+class DeferredCounter {
     private pending = 0;
 
     constructor(

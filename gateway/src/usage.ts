@@ -39,7 +39,7 @@ export function usageOfJson(body: Buffer): Usage | undefined {
 }
 
 /** Longest SSE line the scanner keeps (vLLM's chunks are a few KB, with logprobs tens of KB). */
-export const MAX_SSE_LINE_BYTES = 1024 * 1024;
+const MAX_SSE_LINE_BYTES = 1024 * 1024;
 
 const DATA = Buffer.from("data:");
 const USAGE_KEY = Buffer.from('"usage"');

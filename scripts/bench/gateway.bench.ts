@@ -174,10 +174,9 @@ function installNginx(): string | undefined {
     if (process.getuid?.() !== 0 || !fs.existsSync("/usr/bin/apt-get")) return undefined;
     console.log("nginx not found: installing the Debian package (apt-get install -y nginx) ...");
     const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    let r = spawnSync("apt-get", ["install", "-y", "-qq", "nginx"], { env, stdio: "ignore" });
-    if (r.status !== 0) {
+    if (spawnSync("apt-get", ["install", "-y", "-qq", "nginx"], { env, stdio: "ignore" }).status !== 0) {
         spawnSync("apt-get", ["update", "-qq"], { env, stdio: "ignore" });
-        r = spawnSync("apt-get", ["install", "-y", "-qq", "nginx"], { env, stdio: "ignore" });
+        spawnSync("apt-get", ["install", "-y", "-qq", "nginx"], { env, stdio: "ignore" });
     }
     return findNginx();
 }
@@ -421,14 +420,13 @@ async function main(): Promise<void> {
     const gw = await startGateway(bundle, upstream.url, "proxy");
     await waitHttp(`${gw.url}/metrics`, (_s, t) => /gateway_upstreams_ready\{pool="a10g"\} 1/.test(t), "gateway upstream ready");
 
-    let nginxBin = findNginx() ?? installNginx();
+    const nginxBin = findNginx() ?? installNginx();
     let nginx: { url: string; version: string; pid: number; stop: () => void } | undefined;
     if (nginxBin) {
         try {
             nginx = await startNginx(nginxBin, upstream.url);
         } catch (e) {
             console.log(`nginx column skipped: could not start nginx (${(e as Error).message})`);
-            nginxBin = undefined;
         }
     } else {
         console.log("nginx column skipped: nginx is not installed and could not be installed (run: apt-get install -y nginx)");

@@ -13,7 +13,7 @@ import { AddressInfo } from "net";
 import { NGINX_CONF, readUiFiles } from "../../components/serving/ui";
 
 /** The CSP the UI's nginx sends, taken from its config. */
-export const CSP = (() => {
+const CSP = (() => {
     const m = /add_header Content-Security-Policy "([^"]+)"/.exec(NGINX_CONF);
     if (!m) throw new Error("no Content-Security-Policy in NGINX_CONF");
     return m[1];

@@ -32,7 +32,7 @@ export interface WorkerOptions {
 }
 
 /** Demand per pool from the gateway's /metrics (Prometheus text), as the ScaledObject's triggers read it. */
-export function demandByPool(metrics: string): Map<string, number> {
+function demandByPool(metrics: string): Map<string, number> {
     const demand = new Map<string, number>();
     const re = /^(gateway_queue_depth|gateway_inflight_requests|gateway_warmup_replicas|gateway_batch_backlog)\{[^}]*pool="([^"]+)"[^}]*\} ([0-9.eE+-]+)$/gm;
     for (const m of metrics.matchAll(re)) demand.set(m[2], (demand.get(m[2]) ?? 0) + Number(m[3]));

@@ -108,7 +108,7 @@ function issuePath(key: string, project: string): { top: string[]; rest: (string
 }
 
 /** Line and column of the deepest node of the stack file an issue's key reaches. */
-export function locate(doc: Document, lines: LineCounter, key: string, project: string): { line: number; col: number } | undefined {
+function locate(doc: Document, lines: LineCounter, key: string, project: string): { line: number; col: number } | undefined {
     const config = doc.get("config", true) as Node | undefined;
     if (!isMap(config)) return undefined;
     const { top, rest } = issuePath(key, project);

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 
 export const MOCK_ACCOUNT = "123456789012";
-export const SECRET_PLACEHOLDER = "[secret]";
+const SECRET_PLACEHOLDER = "[secret]";
 
 export interface ResourceOptionsRecord {
     parent?: string;
@@ -51,7 +51,7 @@ function redactLeaves(value: unknown): unknown {
 }
 
 /** Replaces the values inside secret markers (as the mock monitor passes them) with a placeholder, recursively. */
-export function redactSecrets(value: unknown): unknown {
+function redactSecrets(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(redactSecrets);
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
@@ -75,14 +75,18 @@ function unwrapSecrets(value: unknown): unknown {
 const key = (type: string, name: string) => `${type}::${name}`;
 const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 8);
 
+/** What the engine hands a mock: a resource's or an invoke's inputs, unchecked. */
+type MockInputs = Readonly<Record<string, unknown>>;
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
 /** Computed outputs per resource type: what AWS or Kubernetes would add to the inputs. */
-function mockOutputs(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
-    const physical = inputs.name ?? `${name}-${shortHash(name)}`;
+function mockOutputs(type: string, name: string, inputs: MockInputs, region: string): Record<string, unknown> {
+    const physical = str(inputs.name) ?? `${name}-${shortHash(name)}`;
     const service = type.split(":")[1]?.split("/")[0] ?? "x";
     const base = { ...inputs, name: physical, arn: `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`, tagsAll: inputs.tags };
     switch (type) {
         case "eks:index:Cluster": {
-            const clusterName = inputs.name ?? name;
+            const clusterName = str(inputs.name) ?? name;
             const kubeconfig = {
                 apiVersion: "v1",
                 kind: "Config",
@@ -109,13 +113,13 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
             };
         }
         case "aws:eks/nodeGroup:NodeGroup":
-            return { ...base, resources: [{ autoscalingGroups: [{ name: `eks-${inputs.nodeGroupName ?? name}-${shortHash(name)}` }], remoteAccessSecurityGroupId: "" }], status: "ACTIVE" };
+            return { ...base, resources: [{ autoscalingGroups: [{ name: `eks-${str(inputs.nodeGroupName) ?? name}-${shortHash(name)}` }], remoteAccessSecurityGroupId: "" }], status: "ACTIVE" };
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...base, latestVersion: 1, defaultVersion: 1 };
         case "aws:iam/role:Role":
             return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
         case "aws:s3/bucket:Bucket": {
-            const bucket = inputs.bucket ?? `${inputs.bucketPrefix ?? ""}${shortHash(name)}`;
+            const bucket = str(inputs.bucket) ?? `${str(inputs.bucketPrefix) ?? ""}${shortHash(name)}`;
             return { ...base, bucket, id: bucket, arn: `arn:aws:s3:::${bucket}` };
         }
         case "aws:iam/policy:Policy":
@@ -124,10 +128,11 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
             // A stand-in for the content digest: a hash of what is built (labels carry the source
             // hash), not of paths, so the same source plans the same from any checkout.
             const digest = `sha256:${createHash("sha256").update(JSON.stringify([inputs.labels, inputs.platforms, inputs.buildArgs, inputs.tags])).digest("hex")}`;
-            return { ...inputs, ref: inputs.tags?.[0] ? `${inputs.tags[0]}@${digest}` : "", digest };
+            const tags = inputs.tags as readonly string[] | undefined;
+            return { ...inputs, ref: tags?.[0] ? `${tags[0]}@${digest}` : "", digest };
         }
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: `offline-${shortHash(name)}`.padEnd(inputs.length ?? 16, "x") };
+            return { ...inputs, result: `offline-${shortHash(name)}`.padEnd(typeof inputs.length === "number" ? inputs.length : 16, "x") };
         case "aws:ecr/repository:Repository":
             return { ...base, repositoryUrl: `${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${physical}` };
         default:
@@ -136,9 +141,9 @@ function mockOutputs(type: string, name: string, inputs: Record<string, any>, re
 }
 
 /** Answers a test sets for an invoke (e.g. a different caller identity); kept until cleared. */
-export const callOverrides = new Map<string, (inputs: Record<string, any>) => Record<string, unknown>>();
+export const callOverrides = new Map<string, (inputs: MockInputs) => Record<string, unknown>>();
 
-function mockCall(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+function mockCall(token: string, inputs: MockInputs, region: string): Record<string, unknown> {
     const override = callOverrides.get(token);
     if (override) return override(inputs);
     switch (token) {
@@ -181,7 +186,7 @@ export interface CallRecord {
 }
 
 /** The recorder: one instance per process; `reset()` between program runs. */
-export class Recorder {
+class Recorder {
     readonly resources = new Map<string, ResourceRecord>();
     readonly calls: CallRecord[] = [];
     private created: string[] = [];
@@ -225,24 +230,25 @@ export class Recorder {
 
     readonly mocks: pulumi.runtime.Mocks = {
         newResource: (args) => {
-            if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(args.name, args.inputs);
+            if (args.type === "pulumi:pulumi:StackReference") return this.stackReference(args.name, args.inputs as MockInputs);
             const r = this.entry(args.type, args.name);
             r.inputs = redactSecrets(args.inputs) as Record<string, unknown>;
             r.custom = args.custom ?? true;
-            const inputs = unwrapSecrets(args.inputs) as Record<string, any>;
+            const inputs = unwrapSecrets(args.inputs) as MockInputs;
             const id = args.custom === false ? undefined : `${args.name}-id`;
             this.created.push(key(args.type, args.name));
             return { id, state: mockOutputs(args.type, args.name, inputs, this.region) };
         },
         call: (args) => {
-            this.calls.push({ token: args.token, inputs: args.inputs, createdBefore: [...this.created] });
-            return mockCall(args.token, args.inputs, this.region);
+            const inputs = args.inputs as MockInputs;
+            this.calls.push({ token: args.token, inputs, createdBefore: [...this.created] });
+            return mockCall(args.token, inputs, this.region);
         },
     };
 
     /** A read of another stack's outputs: answered from stackReferences (the offline plan fills it from outputs.json). */
-    private stackReference(name: string, inputs: Record<string, any>): { id: string; state: Record<string, unknown> } {
-        const stack = String(inputs.name ?? name);
+    private stackReference(name: string, inputs: MockInputs): { id: string; state: Record<string, unknown> } {
+        const stack = str(inputs.name) ?? name;
         const outputs = this.stackReferences.get(stack);
         if (!outputs) throw new Error(`no outputs for stack '${stack}' (the offline plan reads them from plan/<stack>/outputs.json)`);
         const r = this.entry("pulumi:pulumi:StackReference", name);
@@ -333,7 +339,7 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
         });
         const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
         if (wait) await wait();
-        return { outputs: (outputs ?? {}) as Record<string, unknown>, resources: recorder.records(), warnings };
+        return { outputs: (outputs ?? {}), resources: recorder.records(), warnings };
     } finally {
         console.warn = consoleWarn;
         process.setSourceMapsEnabled(sourceMaps);

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
 import { COST_KEY, deployStack } from "../../components/stack";
-import { CostEstimate } from "../../capacity/cost";
+import type { CostEstimate } from "../../capacity/costEstimate";
 import { expectedSummary } from "../../capacity/sim/report/summary";
 import { loadStack } from "../../stacks/load";
 import { PLATFORM_OUTPUT } from "../../stacks/platformOutputs";
@@ -40,7 +40,7 @@ export function isKubernetesObject(r: ResourceRecord): boolean {
 }
 
 export function manifestOf(r: ResourceRecord): Record<string, unknown> {
-    const { apiVersion, kind, metadata, ...rest } = r.inputs as Record<string, unknown>;
+    const { apiVersion, kind, metadata, ...rest } = r.inputs;
     return { apiVersion, kind, metadata, ...rest };
 }
 

@@ -29,7 +29,7 @@ export interface TeamCostDiff {
     readonly head: TeamBill | null;
 }
 
-export function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
+function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
     const bills = (plans: ReadonlyMap<string, PlanSnapshot>) => new Map([...plans.values()].flatMap((p) => (p.cost.bill ? [[p.cost.bill.team, p.cost.bill] as const] : [])));
     const b = bills(base);
     const h = bills(head);
@@ -69,14 +69,14 @@ export function changedPaths(a: unknown, b: unknown, prefix = ""): string[] {
     const bothObjects = a && b && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b);
     if (!bothObjects) return [prefix || "(value)"];
     if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return [prefix || "(list)"];
-    const keys = [...new Set([...Object.keys(a as object), ...Object.keys(b as object)])].sort();
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => {
         const p = Array.isArray(a) ? `${prefix}[${k}]` : prefix ? `${prefix}.${k}` : k;
         return changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], p);
     });
 }
 
-export function diffStack(stack: string, base: PlanSnapshot, head: PlanSnapshot): StackDiff {
+function diffStack(stack: string, base: PlanSnapshot, head: PlanSnapshot): StackDiff {
     const key = (r: PlanResource) => `${r.type}::${r.name}`;
     const baseByKey = new Map(base.resources.filter((r) => !isComponent(r)).map((r) => [key(r), r]));
     const headByKey = new Map(head.resources.filter((r) => !isComponent(r)).map((r) => [key(r), r]));
@@ -113,7 +113,7 @@ function delta(base: number | null, head: number | null): string {
 }
 
 const SYMBOL = { added: "➕ added", changed: "✏️ changed", removed: "➖ removed" };
-export const COMMENT_MARKER = "<!-- gpuserve-plan-diff -->";
+const COMMENT_MARKER = "<!-- gpuserve-plan-diff -->";
 const MAX_FIELDS = 6;
 
 export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): string {
@@ -153,10 +153,10 @@ export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): 
 }
 
 /** A plan directory: one stack (has resources.json) or one subdirectory per stack. */
-export function readPlans(dir: string): Map<string, PlanSnapshot> {
+function readPlans(dir: string): Map<string, PlanSnapshot> {
     const load = (d: string): PlanSnapshot => ({
-        resources: JSON.parse(fs.readFileSync(path.join(d, "resources.json"), "utf8")),
-        cost: JSON.parse(fs.readFileSync(path.join(d, "cost.json"), "utf8")),
+        resources: JSON.parse(fs.readFileSync(path.join(d, "resources.json"), "utf8")) as PlanSnapshot["resources"],
+        cost: JSON.parse(fs.readFileSync(path.join(d, "cost.json"), "utf8")) as PlanSnapshot["cost"],
     });
     if (fs.existsSync(path.join(dir, "resources.json"))) return new Map([[path.basename(path.resolve(dir)), load(dir)]]);
     const plans = new Map<string, PlanSnapshot>();

@@ -14,7 +14,7 @@ import { PROJECT } from "../../stacks/schema";
 import { listStacks, readStackFile } from "./stackFile";
 
 /** The file a platform's plan writes its outputs to. */
-export const OUTPUTS_FILE = "outputs.json";
+const OUTPUTS_FILE = "outputs.json";
 
 export interface PlatformPlan {
     /** The platform's stack name (its Pulumi.<name>.yaml). */
@@ -26,7 +26,7 @@ export interface PlatformPlan {
 }
 
 /** The platform a team stack names, or undefined for any other stack (or a team on an existing cluster). */
-export function platformOf(stackDir: string, stack: string, planRoot: string): PlatformPlan | undefined {
+function platformOf(stackDir: string, stack: string, planRoot: string): PlatformPlan | undefined {
     const { raw } = rawStackConfig(readStackFile(stackDir, stack, PROJECT).config);
     if (raw.role !== "team" || typeof raw.platformStack !== "string" || raw.existingCluster !== undefined) return undefined;
     const reference = raw.platformStack;
@@ -44,7 +44,7 @@ export function platformOf(stackDir: string, stack: string, planRoot: string): P
 }
 
 /** The platform's outputs from its plan, validated; a missing plan says to plan the platform first. */
-export function readPlatformPlan(p: PlatformPlan): Record<string, unknown> {
+function readPlatformPlan(p: PlatformPlan): Record<string, unknown> {
     if (!fs.existsSync(p.file)) {
         throw new ConfigError([
             { key: `${PROJECT}:platformStack`, message: `platform '${p.stack}' has no plan (${path.relative(process.cwd(), p.file) || p.file} is missing)`, fix: `plan the platform first: npm run plan -- --stack ${p.stack}` },

@@ -70,7 +70,7 @@ function answeredLatencies(input: ReturnType<typeof buildSimInput>, result: Retu
  * A team as a stack of its own (D's stacks/standaloneEquivalent.ts: the platform's node groups its models
  * use and the shared models as its own pools, its own cluster), read from the team's own stack file.
  */
-export function standaloneOf(root: string, team: string, config: StackConfig): StackConfig {
+function standaloneOf(root: string, team: string, config: StackConfig): StackConfig {
     const p = config.platform;
     if (!p) throw new ConfigError([{ key: `${PROJECT}:platformStack`, message: `stack '${team}' is not a team on a platform`, fix: "compare --shared takes a platform and its team stacks" }]);
     const { raw } = rawStackConfig(readStackFile(root, team, PROJECT).config);
@@ -117,7 +117,7 @@ export function compareShared(platformStack: string, teams: readonly string[], o
  * The teams on the platform: each team's own pools simulated alone (its own), the shared pools
  * once with the traffic of every team given, split by the rule; the floor among the `registered`.
  */
-export function sharedArrangement(platform: StackConfig, configs: ReadonlyArray<{ team: string; config: StackConfig }>, registered: readonly string[], opts: { days: number; root: string }): { month: SharedMonth; notes: string[] } {
+function sharedArrangement(platform: StackConfig, configs: ReadonlyArray<{ team: string; config: StackConfig }>, registered: readonly string[], opts: { days: number; root: string }): { month: SharedMonth; notes: string[] } {
     const { days } = opts;
     const notes: string[] = [];
     const own: OwnPools[] = [];

@@ -69,7 +69,7 @@ export interface ModelSpec {
 }
 
 /** Qwen-VL pixel bound per image: the UI's largest image, 1024 x 1024 (see maxPixels). */
-export const QWEN_VL_MAX_PIXELS = 1024 * 1024;
+const QWEN_VL_MAX_PIXELS = 1024 * 1024;
 /** Qwen3-VL's own size.shortest_edge (preprocessor_config.json), kept. */
 const QWEN3_VL_MIN_PIXELS = 65536;
 /** Gemma 3 (MedGemma) encodes every image at 896x896 into 256 soft tokens (Gemma 3 model card). */

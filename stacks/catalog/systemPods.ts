@@ -52,7 +52,7 @@ export const ADDON_REQUESTS = {
     prometheusConfigReloader: { cpu: 0.2, memoryMiB: 50 },
 } as const satisfies Record<string, PodRequests>;
 /** Prometheus itself (components/addons/monitoring). */
-export const PROMETHEUS_REQUESTS: PodRequests = { cpu: 0.2, memoryMiB: 1024 };
+const PROMETHEUS_REQUESTS: PodRequests = { cpu: 0.2, memoryMiB: 1024 };
 
 export interface SystemPod extends PodRequests {
     readonly name: string;

@@ -38,8 +38,8 @@ describe("batch jobs in the simulator", () => {
         assert.strictEqual(withBatch.result.outcome.length - b.lines, without.result.outcome.length);
         const e = withBatch.expected;
         assert.ok(e.batch, "cost.json expected.batch");
-        assert.ok(e.batch!.gpuUsdPerMonth > 0 && e.batch!.workGpuHoursPerMonth > 0);
-        assert.ok(Math.abs(e.batch!.linesPerMonth - 500 * (730 / 168)) <= 1);
+        assert.ok(e.batch.gpuUsdPerMonth > 0 && e.batch.workGpuHoursPerMonth > 0);
+        assert.ok(Math.abs(e.batch.linesPerMonth - 500 * (730 / 168)) <= 1);
         assert.ok(e.gpuUsdPerMonth >= without.expected.gpuUsdPerMonth, "batch work costs GPU time");
         assert.strictEqual(without.expected.batch, undefined);
         // Classes are at most slightly slower with a batch next to them (shared warm workers, reserved slots).

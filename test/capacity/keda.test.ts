@@ -4,7 +4,7 @@
  * -> Cluster Autoscaler -> node -> pod -> first answer.
  */
 import * as assert from "assert";
-import { hhmmToMinutes } from "../../capacity/sim/calendar";
+import { hhmmToMinutes } from "../../stacks/calendar/clock";
 import { compileCron } from "../../capacity/sim/cron";
 import { warmWindowTriggers } from "../../stacks/cronTriggers";
 import { simulateStack } from "../../capacity/sim";

@@ -16,7 +16,7 @@ function configError(traffic: Record<string, unknown>): string {
     try {
         oneStack({ traffic });
     } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
         return e.message;
     }
     assert.fail("config was accepted");

@@ -12,7 +12,7 @@ import { existingClusterOutputs } from "../../stacks/existingCluster";
 import { existingClusterSchema } from "../../stacks/schema";
 import { runStack } from "../helpers/program";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 
 const CONFIG = {
     "aws:region": "us-east-1",

@@ -6,7 +6,6 @@
  * on another host. Checks what the script writes, what it sends where, and that it refuses bad
  * checksums, gated models without a token, and paths outside its destination.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import * as assert from "assert";
 import { spawn } from "child_process";
 import { createHash } from "crypto";

@@ -8,7 +8,6 @@ import { normalizeImageRef } from "../../stacks/imageRef";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { StackRun, runStack, stackConfig } from "../helpers/program";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 function containerImages(run: StackRun): Array<{ where: string; image: string }> {
     return run.resources
         .filter(isKubernetesObject)

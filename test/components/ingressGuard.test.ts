@@ -11,7 +11,7 @@ import { validateManifests } from "../helpers/k8sSchema";
 import { StackRun, clone } from "../helpers/program";
 import { TEAMS, exampleConfig, platformOutputsOf, renderPlatform, renderTeam } from "../helpers/teams";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 
 /** JSON as CEL values: objects as maps (so `has(x.field)` and `.all()` work as on the API server's objects). */
 const toCel = (v: unknown): CelInput => (Array.isArray(v) ? v.map(toCel) : v && typeof v === "object" ? new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)])) : (v as CelInput));

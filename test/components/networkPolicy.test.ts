@@ -19,7 +19,6 @@ import { planSubnets } from "../../components/network/subnets";
 import { parseStackConfig } from "../../stacks/validate";
 import { runStack, stackConfig } from "../helpers/program";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 const tcp = (port: number): Traffic => ({ port, protocol: "TCP" });
 const udp = (port: number): Traffic => ({ port, protocol: "UDP" });

@@ -45,8 +45,14 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         for (const around of [sessionStart, thisWeekStart]) {
             for (let t = around - 6 * 3600; t <= around + 6 * 3600; t += 30) {
                 if (inSession(t, sessionStart)) for (const p of [pool, cancelled, refused]) all[p] += 1.2;
-                if (inSession(t, sessionStart)) (handed[pool] += 1.2), (handed[cancelled] += 1.2);
-                if (inSession(t, thisWeekStart)) (handed[pool] += 1.2), (all[pool] += 1.2);
+                if (inSession(t, sessionStart)) {
+                    handed[pool] += 1.2;
+                    handed[cancelled] += 1.2;
+                }
+                if (inSession(t, thisWeekStart)) {
+                    handed[pool] += 1.2;
+                    all[pool] += 1.2;
+                }
                 for (const p of [pool, cancelled, refused]) {
                     upstream.push(`gateway_upstream_requests_total{pool="${p}"} ${handed[p]} ${t}`);
                     answered.push(`gateway_requests_total{pool="${p}",code="${p === refused ? "429" : "200"}"} ${all[p]} ${t}`);

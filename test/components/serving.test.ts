@@ -154,7 +154,7 @@ describe("ServingStack", () => {
         for (const g of input.gpuPools) {
             const tag = prod.find("aws:autoscaling/tag:Tag").find((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${g.name}` && (t.inputs as any).tag.key === "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime");
             assert.ok(tag, `no scale-down-unneeded tag on ${g.name}`);
-            assert.strictEqual((tag!.inputs as any).tag.value, `${g.scaleDownUnneededSeconds}s`);
+            assert.strictEqual((tag.inputs as any).tag.value, `${g.scaleDownUnneededSeconds}s`);
             assert.ok(g.scaleDownUnneededSeconds < 300, "a GPU node is kept about its launch time, below the global 5m");
         }
     });
@@ -233,7 +233,7 @@ describe("ServingStack", () => {
         const svc = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-gateway-service")).metadata.annotations;
         const m = /^deregistration_delay\.timeout_seconds=(\d+)$/.exec(svc["alb.ingress.kubernetes.io/target-group-attributes"]);
         assert.ok(m, "the gateway's target group needs a deregistration delay (ALB default 300 s cuts held requests)");
-        const delay = Number(m![1]);
+        const delay = Number(m[1]);
         const pod = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec;
         const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
         const { "aws:region": region, ...rest } = stackConfig("prod");

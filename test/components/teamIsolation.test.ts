@@ -16,7 +16,7 @@ import { Endpoint, ExternalEndpoint, PodEndpoint, Traffic, allowedSet, evaluate,
 import { StackRun } from "../helpers/program";
 import { TEAMS, exampleConfig, platformOutputsOf, renderPlatform, renderTeam } from "../helpers/teams";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 
 const tcp = (port: number): Traffic => ({ port, protocol: "TCP" });
 const udp = (port: number): Traffic => ({ port, protocol: "UDP" });

@@ -91,17 +91,17 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         assert.deepStrictEqual([warm(0, "09:20"), warm(14, "09:20"), warm(17, "09:20"), warm(21, "09:20")], [true, false, false, true]);
         const e = s.expected;
         assert.ok(e.timetable, "expected.timetable");
-        assert.deepStrictEqual(e.timetable!.triggers, { "qwen3-vl-2b": 5 });
+        assert.deepStrictEqual(e.timetable.triggers, { "qwen3-vl-2b": 5 });
         // 6 sessions in these 4 weeks (2 a week, none in the field-trip week), per month.
-        assert.strictEqual(e.timetable!.sessionsPerMonth, Math.round(6 * (730 / (28 * 24)) * 10) / 10);
+        assert.strictEqual(e.timetable.sessionsPerMonth, Math.round(6 * (730 / (28 * 24)) * 10) / 10);
         // The warm-ups cost GPU time and remove the cold starts at the start of class.
-        assert.ok(e.gpuUsdPerMonth > e.timetable!.without.gpuUsdPerMonth, `${e.gpuUsdPerMonth} vs ${e.timetable!.without.gpuUsdPerMonth}`);
-        assert.ok(e.coldStarts < e.timetable!.without.coldStarts, `${e.coldStarts} vs ${e.timetable!.without.coldStarts}`);
+        assert.ok(e.gpuUsdPerMonth > e.timetable.without.gpuUsdPerMonth, `${e.gpuUsdPerMonth} vs ${e.timetable.without.gpuUsdPerMonth}`);
+        assert.ok(e.coldStarts < e.timetable.without.coldStarts, `${e.coldStarts} vs ${e.timetable.without.coldStarts}`);
         assert.ok(e.p99LatencySeconds! <= 10, `P99 ${e.p99LatencySeconds}`);
         // The plan's summary says what is deployed and what it does.
         const lines = expectedSummary(e);
         const line = (label: string) => lines.find((l) => l.includes(`${label}:`)) ?? assert.fail(`no '${label}' line in\n${lines.join("\n")}`);
         assert.match(line("timetable"), /biology-101\.ics: 28 sessions 2026-09-07\.\.2026-12-17 \(1 all-day skipped\); 5 cron triggers \(dated ones recur yearly: replace the calendar each term\)$/);
-        assert.match(line("timetable warm-ups"), new RegExp(`warmed ${e.timetable!.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable!.without.coldStarts} cold starts$`));
+        assert.match(line("timetable warm-ups"), new RegExp(`warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`));
     });
 });

@@ -19,7 +19,6 @@ import { parseStackConfig } from "../../stacks/validate";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
 import { estimatedColdStartSeconds, workerSecondsPerRequest } from "../../capacity/bounds/clairvoyant";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const SCALED = "kubernetes:keda.sh/v1alpha1:ScaledObject";
 const POOL = "qwen3-vl-2b";
 

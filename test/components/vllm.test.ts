@@ -22,7 +22,7 @@ const UPSTREAM_FLAGS = new Set<string>(Object.values(fixture.groups as Record<st
 const gib = (q: string) => {
     const m = /^(\d+(?:\.\d+)?)Gi$/.exec(q);
     assert.ok(m, `quantity ${q} is not in Gi`);
-    return Number(m![1]);
+    return Number(m[1]);
 };
 
 describe("vLLM workers' command line", () => {

@@ -108,7 +108,7 @@ interface ChatBody {
 }
 
 /** The answer's tokens: "Echo:" + the last user message's words (+ an image marker). */
-export function answerTokens(body: ChatBody, cap: number): string[] {
+function answerTokens(body: ChatBody, cap: number): string[] {
     const last = [...(body.messages ?? [])].reverse().find((m) => m.role === "user");
     let text = "";
     let images = 0;
@@ -404,12 +404,12 @@ export async function spawnFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
             out += d.toString();
             const m = /"port":(\d+)/.exec(out);
             if (m) {
-                proc.stdout!.off("data", onData);
-                proc.stdout!.resume();
+                proc.stdout.off("data", onData);
+                proc.stdout.resume();
                 resolve(Number(m[1]));
             }
         };
-        proc.stdout!.on("data", onData);
+        proc.stdout.on("data", onData);
         proc.once("exit", (code) => reject(new Error(`fake vLLM exited with ${code} before listening`)));
     });
     const url = `http://127.0.0.1:${port}`;

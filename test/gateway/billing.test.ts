@@ -35,7 +35,7 @@ function billingConfig(upstream: string, extra: Record<string, unknown> = {}) {
 
 async function warmup(url: string, key: string, minutes: number) {
     const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ model: MODEL, minutes }) });
-    return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as any };  
 }
 
 describe("gateway per-team bill (two teams, one pool, fake worker)", function () {

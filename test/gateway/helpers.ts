@@ -79,7 +79,7 @@ export interface Reply {
     status: number;
     headers: Record<string, string | string[] | undefined>;
     text: string;
-    json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    json: any;
 }
 
 export async function post(url: string, body: unknown, opts: { key?: string | null; headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {}): Promise<Reply> {
@@ -109,7 +109,7 @@ export interface StreamResult {
     status: number;
     headers: Record<string, string | string[] | undefined>;
     /** Parsed `data:` payloads except [DONE]. */
-    events: any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    events: any[];
     /** Concatenated delta contents. */
     content: string;
     done: boolean;

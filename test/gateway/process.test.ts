@@ -6,7 +6,7 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import { spawnGateway } from "./spawn";
 import { expectedAnswer, spawnFakeVllm } from "../fakes/vllm";
-import { buildGateway, chatBody, config, fake, FAST_HEALTH, freePort, gateway, get, metric, metrics, MODEL, onCleanup, post, postStream, sleep, StreamResult, waitFor, writeConfig } from "./helpers";
+import { buildGateway, chatBody, config, fake, FAST_HEALTH, freePort, gateway, get, metric, metrics, MODEL, onCleanup, post, postStream, sleep, waitFor, writeConfig } from "./helpers";
 
 
 describe("gateway process", function () {
@@ -129,7 +129,7 @@ describe("gateway process", function () {
         results.forEach((r, i) => {
             const want = expectedAnswer(bodies[i]);
             if ("content" in r) {
-                const s = r as StreamResult;
+                const s = r;
                 assert.strictEqual(s.status, 200);
                 if (s.error) {
                     // Only a stream that had already started may fail, and it says so.

@@ -16,8 +16,8 @@ export async function spawnGateway(args: string[], env: Record<string, string>):
     const bundle = await buildGateway();
     const proc = spawn(process.execPath, [bundle, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once("exit", (code, signal) => r({ code, signal })));
     onCleanup(async () => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");

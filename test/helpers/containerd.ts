@@ -23,7 +23,7 @@ const run = promisify(execFile);
 export const CONTAINERD = "/usr/bin/containerd";
 export const CTR = "/usr/bin/ctr";
 /** The namespace the CRI plugin (and so the kubelet) uses. */
-export const K8S_NAMESPACE = "k8s.io";
+const K8S_NAMESPACE = "k8s.io";
 
 export interface CriImage {
     readonly id: string;

@@ -70,14 +70,14 @@ function crdModel(file: string): ModelClass {
     };
 }
 
-export async function schemaFor(apiVersion: string, kind: string): Promise<ModelClass> {
+async function schemaFor(apiVersion: string, kind: string): Promise<ModelClass> {
     const crd = CRD_SCHEMAS[`${apiVersion}/${kind}`];
     if (crd) return crdModel(crd);
     let mod: Record<string, unknown>;
     try {
         mod = (await import(moduleFor(apiVersion))) as Record<string, unknown>;
     } catch (e) {
-        throw new Error(`no schema package for apiVersion ${apiVersion} (${(e as Error).message})`);
+        throw new Error(`no schema package for apiVersion ${apiVersion} (${(e as Error).message})`, { cause: e });
     }
     const cls = mod[kind];
     if (typeof cls !== "function") throw new Error(`no schema for ${kind} in ${apiVersion}`);
@@ -93,7 +93,7 @@ export async function validateManifest(m: Record<string, unknown>): Promise<void
     try {
         new Model(m).validate();
     } catch (e) {
-        throw new Error(`${kind}/${name} (${apiVersion}) fails schema validation: ${(e as Error).message}`);
+        throw new Error(`${kind}/${name} (${apiVersion}) fails schema validation: ${(e as Error).message}`, { cause: e });
     }
 }
 

@@ -9,10 +9,10 @@ import { Metrics } from "../../gateway/src/metrics";
 import { costRecordingRules } from "../../components/addons/monitoring";
 
 /** vLLM's Prometheus metrics we use (vLLM docs, shared/facts.md "vLLM"). */
-export const VLLM_METRICS = ["vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc"];
+const VLLM_METRICS = ["vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc"];
 
 /** DCGM exporter fields (default counters of dcgm-exporter 4.x, shared/facts.md). */
-export const DCGM_METRICS = [
+const DCGM_METRICS = [
     "DCGM_FI_DEV_GPU_UTIL",
     "DCGM_FI_DEV_FB_USED",
     "DCGM_FI_DEV_FB_FREE",
@@ -31,7 +31,7 @@ export async function gatewayMetricNames(): Promise<string[]> {
 }
 
 /** Recording rules the stack defines itself. */
-export const RECORDING_RULES = [
+const RECORDING_RULES = [
     ...new Set([
         ...costRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, workerPools: ["p"] }], 1).map((r) => r.record),
         ...billingRecordingRules([{ name: "x", nodeUsdPerHour: 1, gpusPerNode: 1, minNodes: 0, floorNodes: 0, workerPools: ["p"] }], 1, "serving").map((r) => r.record),

@@ -28,7 +28,6 @@
  *   policiesOf(objects) / podsOf(objects, opts)                     from rendered Kubernetes objects
  */
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 export interface LabelSelector {
     readonly matchLabels?: Readonly<Record<string, string>>;
@@ -124,7 +123,7 @@ export function inCidr(ip: string, cidr: string): boolean {
     return ((ipv4(ip) & mask) >>> 0) === ((ipv4(base) & mask) >>> 0);
 }
 
-export function policyTypes(p: NetworkPolicy): string[] {
+function policyTypes(p: NetworkPolicy): string[] {
     if (p.spec.policyTypes && p.spec.policyTypes.length > 0) return [...p.spec.policyTypes];
     return p.spec.egress !== undefined ? ["Ingress", "Egress"] : ["Ingress"];
 }

@@ -11,9 +11,9 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { freePort } from "./net";
-export { freePort };
+;
 
-export const NGINX = "/usr/sbin/nginx";
+const NGINX = "/usr/sbin/nginx";
 
 export interface RunningNginx {
     url: string;
@@ -70,7 +70,7 @@ export async function startNginx(serverBlock: (listen: string, root: string) => 
         const port = await freePort();
         const child = spawn(NGINX, args(port), { stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
-        child.stderr!.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => (stderr += d));
         const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
         const url = `http://127.0.0.1:${port}`;
         const up = await Promise.race([waitUp(url), exited.then(() => false)]);

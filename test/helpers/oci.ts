@@ -13,7 +13,7 @@ import { gzipSync } from "zlib";
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** One regular file in a ustar archive (POSIX.1-1988 header, 512-byte blocks, two zero blocks at the end). */
-export function tarOneFile(name: string, content: Buffer): Buffer {
+function tarOneFile(name: string, content: Buffer): Buffer {
     const header = Buffer.alloc(512);
     const field = (offset: number, length: number, value: string) => header.write(value, offset, length, "ascii");
     const octal = (n: number, length: number) => n.toString(8).padStart(length - 1, "0") + "\0";

@@ -5,7 +5,7 @@
 import { PLATFORM_OUTPUT, PlatformOutputs, parsePlatformOutputs } from "../../stacks/platformOutputs";
 import { StackRun, clone, runStack, stackConfig } from "./program";
 
-export const PLATFORM_REFERENCE = "acme/gpuserve/lab";
+const PLATFORM_REFERENCE = "acme/gpuserve/lab";
 export const TEAMS = ["biology", "chemistry", "physics"] as const;
 
 /** A stack file's config with its stack name as the environment (what `npm run plan` does). */

@@ -35,20 +35,22 @@ function startPack(dir: string): Promise<Loaded & { child: ChildProcess }> {
     return new Promise((resolve) => {
         let stdout = "";
         let stderr = "";
-        child.stdout!.on("data", (d) => {
+        child.stdout.on("data", (d) => {
             stdout += d;
             const m = /^(\d+)\s*$/m.exec(stdout);
             if (m) resolve({ child, port: Number(m[1]), stderr, code: null });
         });
-        child.stderr!.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => (stderr += d));
         child.on("exit", (code) => resolve({ child, stderr, code }));
     });
 }
 
 async function policyNames(port: number): Promise<string[]> {
     // The gRPC stubs and runtime the SDK itself uses.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- CommonJS stubs resolved from the SDK's own directory
     const from = (m: string) => require(require.resolve(m, { paths: [moduleDir("@pulumi/pulumi")] }));
     const grpc = from("@grpc/grpc-js");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the SDK's generated CommonJS stub, by path
     const { AnalyzerClient } = require(path.join(moduleDir("@pulumi/pulumi"), "proto", "analyzer_grpc_pb.js"));
     const { Empty } = from("google-protobuf/google/protobuf/empty_pb");
     const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -72,6 +74,7 @@ describe("policy pack loading (Pulumi's run-policy-pack)", function () {
             const installed = JSON.parse(fs.readFileSync(path.join(moduleDir(name), "package.json"), "utf8")).version.replace(/^v/, "");
             assert.strictEqual(installed, deps[name], `${name}: policy/package.json pins ${deps[name]}, ${installed} is installed`);
         }
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the installed copy's package.json, by path
         assert.match(require(path.join(moduleDir("typescript"), "package.json")).version, /^5\.9\./);
     });
 
@@ -79,7 +82,7 @@ describe("policy pack loading (Pulumi's run-policy-pack)", function () {
         const r = await startPack(POLICY_DIR);
         children.push(r.child);
         assert.ok(r.port, `run-policy-pack exited ${r.code} without serving:\n${r.stderr}`);
-        assert.deepStrictEqual((await policyNames(r.port!)).sort(), POLICIES.map((p) => p.name).sort());
+        assert.deepStrictEqual((await policyNames(r.port)).sort(), POLICIES.map((p) => p.name).sort());
     });
 
     it("the same loader rejects a pack whose tsconfig sets module commonjs (TS5110, the old config)", async () => {

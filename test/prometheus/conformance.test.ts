@@ -81,7 +81,6 @@ const STACK: PlanCase = {
     },
 };
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 interface EmittedScaledObject {
     readonly pool: string;
     readonly deployment: string;
@@ -97,7 +96,6 @@ function scaledObjects(run: StackRun): EmittedScaledObject[] {
             return { pool: i.metadata.labels[WORKER_POOL_LABEL], deployment: i.spec.scaleTargetRef.name, spec: i.spec };
         });
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Prometheus answers at most 11,000 points per series and range query. */
 const MAX_POINTS = 10_000;

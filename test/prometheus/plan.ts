@@ -9,7 +9,6 @@
 import { GRAFANA_DASHBOARD_LABEL } from "../../components/addons/monitoring";
 import { ResourceRecord } from "../../scripts/engine/mocks";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const inputs = (r: ResourceRecord) => r.inputs as any;
 const ofKind = (resources: ResourceRecord[], kind: string) => resources.filter((r) => inputs(r)?.kind === kind);
 
@@ -123,7 +122,7 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
     selector !== undefined && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** ServiceMonitor relabelings (camelCase) as Prometheus relabel_configs. */
-export function relabelConfig(r: Record<string, unknown>): Record<string, unknown> {
+function relabelConfig(r: Record<string, unknown>): Record<string, unknown> {
     const keys: Record<string, string> = { sourceLabels: "source_labels", targetLabel: "target_label", separator: "separator", regex: "regex", modulus: "modulus", replacement: "replacement", action: "action" };
     return Object.fromEntries(
         Object.entries(r).map(([k, v]) => {

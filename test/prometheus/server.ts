@@ -9,8 +9,8 @@ import * as path from "path";
 import { promisify } from "util";
 import { freePort } from "../helpers/net";
 
-export const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
-export const PROMTOOL = process.env.PROMTOOL_BIN ?? "/usr/bin/promtool";
+const PROMETHEUS = process.env.PROMETHEUS_BIN ?? "/usr/bin/prometheus";
+const PROMTOOL = process.env.PROMTOOL_BIN ?? "/usr/bin/promtool";
 
 const run = promisify(execFile);
 
@@ -137,7 +137,7 @@ export async function startPrometheus(config: unknown, dir = tempDir("prom-"), o
     throw new Error(`prometheus did not become ready: ${lastErr}`);
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls fn until it returns a value accepted by ok; throws with the last value otherwise. */
 export async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {

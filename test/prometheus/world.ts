@@ -22,7 +22,7 @@ import { deployments, grafanaToPromQL, MonitorSpec, panelQueries, PlanPod, ruleS
 import { eventually, PrometheusServer, startPrometheus, tempDir } from "./server";
 
 /** Scrape and rule-evaluation interval of the test Prometheus (15 s / 1 m in the cluster). */
-export const INTERVAL = "500ms";
+const INTERVAL = "500ms";
 
 export interface Expression {
     /** Where it comes from: "trigger worker-x/demand", "rule gpuserve:usd_per_hour", "serving.json: P95 latency". */
@@ -77,7 +77,7 @@ export class World {
      * next request is refused with 429 (the stack's depth is in the hundreds).
      */
     static async start(label: string, run: StackRun, cfg: StackConfig, holdLimit: number): Promise<World> {
-        const gwCfg = gatewayConfig(cfg, [{ team: "radiology", key: KEY }]) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+        const gwCfg = gatewayConfig(cfg, [{ team: "radiology", key: KEY }]) as Record<string, any>;  
         const gateway = await startGateway(
             // A budget for the team, so the budget panels and alerts have their series.
             { ...gwCfg, queue: { ...gwCfg.queue, maxDepth: holdLimit }, health: FAST_HEALTH, logLevel: "silent", limits: { ...gwCfg.limits, teams: { radiology: { budgetUsdPerMonth: 1000 } } } } as GatewayConfigInput,

@@ -78,13 +78,13 @@ describe("CLI errors", function () {
     it("names a missing stack file, the stacks that exist and how to create it", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev);
         const text = formatCliError(errorOf(() => readStackFile(dir, "cardiology", PROJECT)), { debug: false });
-        assert.match(text, /^error: .*Pulumi\.cardiology\.yaml: no stack file Pulumi\.cardiology\.yaml; stacks here: dev.*\n  fix: use one of those, or create it: cp Pulumi\.dev\.yaml Pulumi\.cardiology\.yaml/);
+        assert.match(text, /^error: .*Pulumi\.cardiology\.yaml: no stack file Pulumi\.cardiology\.yaml; stacks here: dev.*\n {2}fix: use one of those, or create it: cp Pulumi\.dev\.yaml Pulumi\.cardiology\.yaml/);
         assert.doesNotMatch(text, FRAME);
     });
 
     it("rejects a file without a config mapping", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.flat.yaml"), "config: [1, 2]\n");
-        assert.match(formatCliError(errorOf(() => readStackFile(dir, "flat", PROJECT)), { debug: false }), /Pulumi\.flat\.yaml:1:1: the file has no 'config:' mapping\n  fix: start it with 'config:'/);
+        assert.match(formatCliError(errorOf(() => readStackFile(dir, "flat", PROJECT)), { debug: false }), /Pulumi\.flat\.yaml:1:1: the file has no 'config:' mapping\n {2}fix: start it with 'config:'/);
     });
 
     it("locates each config problem at its line and column in the stack file", () => {
@@ -114,7 +114,7 @@ describe("CLI errors", function () {
         const err = new Error("boom\nsecond line");
         err.stack = `Error: boom\n    at f (${path.join(ROOT, "node_modules", "x", "y.js")}:1:2)\n    at g (${path.join(ROOT, "components", "stack.ts")}:12:7)\n    at h (node:internal/x:1:1)`;
         const text = formatCliError(err, { debug: false });
-        assert.match(text, /^error: (.*\/)?components\/stack\.ts:12:7: boom\n  fix: .*--debug/);
+        assert.match(text, /^error: (.*\/)?components\/stack\.ts:12:7: boom\n {2}fix: .*--debug/);
         assert.doesNotMatch(text, /node_modules|\n\s+at /);
         assert.match(formatCliError(err, { debug: true }), /node_modules\/x\/y\.js:1:2/);
     });
@@ -124,7 +124,7 @@ describe("CLI errors", function () {
         const run = (extra: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "plan.ts"), "--stack", "yaml2", "--dir", dir, "--out", path.join(dir, "out"), ...extra], { cwd: ROOT, encoding: "utf8" });
         const plain = run([]);
         assert.strictEqual(plain.status, 1);
-        assert.match(plain.stderr, /Pulumi\.yaml2\.yaml:3:1: YAML syntax: .*\n[\s\S]*  fix: /);
+        assert.match(plain.stderr, /Pulumi\.yaml2\.yaml:3:1: YAML syntax: .*\n[\s\S]* {2}fix: /);
         assert.doesNotMatch(plain.stderr, FRAME);
         const debug = run(["--debug"]);
         assert.strictEqual(debug.status, 1);

@@ -178,7 +178,7 @@ describe("npm run dev", function () {
         // A shell in between stands for npm: killed with SIGKILL, it tells its child nothing.
         const shell = spawn("/bin/sh", ["-c", `"${process.execPath}" --import tsx scripts/dev.ts --port 0 --no-batch; :`], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
         const run = new DevRun(shell);
-        let dir = "";
+        let dir: string;
         let dev: number[] = [];
         try {
             const ready = await run.line(/^Ctrl-C stops everything\.|^exited/);

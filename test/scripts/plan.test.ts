@@ -98,7 +98,7 @@ describe("npm run plan (end to end)", () => {
             assert.doesNotMatch(r.stdout, /GPUs per node are always idle/);
             // Program warnings are part of the summary, not "warning: [runtime]" lines on stderr.
             assert.doesNotMatch(r.stderr, /warning: \[runtime\]/);
-            assert.match(r.stdout, /\n  warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request\. Fix: pulumi config set --secret gatewayApiKeys "\[\{\\"team\\":\\"platform\\",/);
+            assert.match(r.stdout, /\n {2}warning: gpuserve:gatewayApiKeys is not set: the gateway will refuse every \/v1 request\. Fix: pulumi config set --secret gatewayApiKeys "\[\{\\"team\\":\\"platform\\",/);
             assert.ok(manifests.length > 0);
             for (const m of manifests) {
                 const meta = m.doc.metadata;

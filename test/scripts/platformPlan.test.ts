@@ -31,7 +31,7 @@ describe("platform and team stacks, offline (npm run plan, npm run compare)", fu
         assert.strictEqual(r.status, 0, r.stderr);
         assert.match(r.stdout, /platform 'lab' has no plan yet \(.*lab\/outputs\.json\): planning it first/);
         assert.match(r.stdout, /Offline plan of stack 'lab'/);
-        assert.match(r.stdout, /Offline plan of stack 'biology'.*\n  platform: 'lab', outputs from .*lab\/outputs\.json/);
+        assert.match(r.stdout, /Offline plan of stack 'biology'.*\n {2}platform: 'lab', outputs from .*lab\/outputs\.json/);
         const outputs = JSON.parse(fs.readFileSync(path.join(plans, "lab", "outputs.json"), "utf8"));
         assert.deepStrictEqual(Object.keys(outputs.platform.teams), ["biology", "chemistry", "physics"]);
         assert.ok(!fs.existsSync(path.join(plans, "biology", "outputs.json")), "a team's plan writes no platform outputs");

@@ -21,7 +21,7 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
     // The platform's plan (outputs.json) the teams read: planned once, here, by the first command.
     const plans = tempDir("gpuserve-shared-plans-");
     let stdout = "";
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+     
     let json: any;
 
     before(() => {

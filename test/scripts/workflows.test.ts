@@ -109,7 +109,7 @@ describe("GitHub workflows", () => {
         for (const f of files) {
             for (const [name, job] of jobs(f)) {
                 for (const s of job.steps) {
-                    const code = `${s.run ?? ""}\n${String(s.with?.script ?? "")}`;
+                    const code = `${s.run ?? ""}\n${typeof s.with?.script === "string" ? s.with.script : ""}`;
                     assert.doesNotMatch(code, /\$\{\{\s*(github\.event|steps\.|needs\.|env\.)/, `${f} ${name}: ${s.name ?? s.uses}`);
                     if (f === "plan-comment.yml") assert.doesNotMatch(code, /\$\{\{/, `${f}: the commenting job interpolates nothing into code`);
                 }
@@ -159,7 +159,7 @@ describe("GitHub workflows", () => {
             assert.match(String(job.if), /vars\.GPUSERVE_DEPLOY == 'true'/);
             // Grouped by stack: two tags (or a tag and a re-run) never deploy prod at once.
             assert.deepStrictEqual(job.concurrency, { group: e.group, "cancel-in-progress": false });
-            assert.doesNotMatch(job.concurrency!.group, /github\./);
+            assert.doesNotMatch(job.concurrency.group, /github\./);
             const pulumi = stepOf(job, "pulumi/actions")!;
             assert.deepStrictEqual([pulumi.with!.command, pulumi.with!["stack-name"]], ["up", name]);
             assert.notStrictEqual(pulumi.with!.upsert, true, "stacks are created with `pulumi stack init` (docs/deploy.md)");

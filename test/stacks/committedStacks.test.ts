@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import { RATE_TABLE_PROFILES } from "../../capacity/traffic/builtins";
-import { hhmmToMinutes, parseCronDays } from "../../capacity/sim/calendar";
+import { hhmmToMinutes, parseCronDays } from "../../stacks/calendar/clock";
 import { stackConfigFromFile } from "../../scripts/engine/stackFile";
 import { ROOT } from "../helpers/program";
 

@@ -16,7 +16,7 @@ function issuesOf(raw: Record<string, unknown>, platform?: PlatformOutputs): str
     try {
         parseStackConfig(raw, platform);
     } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
         return e.issues.map((i) => `${i.key}: ${i.message}. Fix: ${i.fix}`);
     }
     assert.fail("config was accepted");

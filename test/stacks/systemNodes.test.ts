@@ -71,7 +71,7 @@ describe("system nodes sized from their pods' requests", function () {
         const requests = (name: string) => {
             const d = run.resources.find((r) => (r.inputs as any).metadata?.name === name && ["Deployment", "StatefulSet"].includes((r.inputs as any).kind));
             assert.ok(d, name);
-            return (d!.inputs as any).spec.template.spec.containers[0].resources.requests;
+            return (d.inputs as any).spec.template.spec.containers[0].resources.requests;
         };
         assert.deepStrictEqual(requests("gateway"), { cpu: "250m", memory: "256Mi" });
         assert.deepStrictEqual(requests("ui"), { cpu: "50m", memory: "32Mi" });

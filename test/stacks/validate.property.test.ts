@@ -38,10 +38,10 @@ const validConfig = fc
             return [{ id: spec.id, pool: pool.name, name: `w${i}`, scaling, ...(spec.revision ? {} : { revision: "0123456789abcdef0123456789abcdef01234567" }) }];
         });
         for (const pool of gpuPools) {
-            pool.maxNodes = Math.max(pool.minNodes, 1, Math.ceil((replicas.get(pool.name) ?? 0) / gpusPerNode(pool.gpuType as GpuType)));
+            pool.maxNodes = Math.max(pool.minNodes, 1, Math.ceil((replicas.get(pool.name) ?? 0) / gpusPerNode(pool.gpuType)));
             // A volume for the image and every GPU of the node holding the pool's largest weights copy plus 21 GiB of cache.
             const largest = Math.max(0, ...modelEntries.filter((m) => m.pool === pool.name).map((m) => MODEL_CATALOG[m.id].weightsGiB));
-            (pool as Record<string, unknown>).diskSizeGiB = Math.max(200, Math.ceil((40 + gpusPerNode(pool.gpuType as GpuType) * (largest + 22)) / 0.9));
+            (pool as Record<string, unknown>).diskSizeGiB = Math.max(200, Math.ceil((40 + gpusPerNode(pool.gpuType) * (largest + 22)) / 0.9));
         }
         // The image-cache initialization rate the Region's EBS quota (5,000 MiB/s) allows for every node launching at once.
         const nodes = gpuPools.reduce((n, p) => n + p.maxNodes, 0);
@@ -95,7 +95,7 @@ describe("parseStackConfig (properties)", () => {
                 try {
                     parseStackConfig(c);
                 } catch (e) {
-                    assert.ok(e instanceof ConfigError, `${m.name}: not a ConfigError: ${e}`);
+                    assert.ok(e instanceof ConfigError, `${m.name}: not a ConfigError: ${String(e)}`);
                     assert.match(e.message, m.key, `${m.name}: ${e.message}`);
                     assert.match(e.message, /Fix: /);
                     return;

@@ -68,12 +68,12 @@ describe("ui: the Batch view in chromium against the real gateway and a real red
 
         // Downloads: CSV (image, custom_id, answer) and the JSONL output as the API returns it.
         const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.click("text=Download CSV")]);
-        const csv = fs.readFileSync((await csvDownload.path())!, "utf8").trim().split("\n");
+        const csv = fs.readFileSync((await csvDownload.path()), "utf8").trim().split("\n");
         assert.strictEqual(csv[0], "image,custom_id,answer");
         assert.strictEqual(csv.length, 6);
         assert.strictEqual(csv[5], "Doe_Jane_ct.dcm,image-5,Echo: Describe the findings [image x1]");
         const [jsonlDownload] = await Promise.all([page.waitForEvent("download"), page.click("text=Download JSONL")]);
-        const jsonl = fs.readFileSync((await jsonlDownload.path())!, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const jsonl = fs.readFileSync((await jsonlDownload.path()), "utf8").trim().split("\n").map((l) => JSON.parse(l));
         assert.deepStrictEqual(jsonl.map((l) => l.custom_id).sort(), ["image-1", "image-2", "image-3", "image-4", "image-5"]);
         assert.ok(jsonl.every((l) => l.response.status_code === 200 && l.error === null));
         // Scrolled to the results on a wide screen, the sticky conversation panel stays above the batch view.

@@ -63,7 +63,7 @@ describe("ui: the team's budget line and budget refusals", function () {
         await page.waitForSelector("#warmup", { state: "visible", timeout: 10000 });
         await page.waitForFunction(() => (document.getElementById("model") as HTMLSelectElement).value !== "", undefined, { timeout: 10000 });
         await page.click("#warmup");
-        await page.waitForFunction(() => /monthly budget/.test(document.getElementById("warmup-status")!.textContent!), undefined, { timeout: 5000 });
+        await page.waitForFunction(() => /monthly budget/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 5000 });
         assert.match((await page.textContent("#warmup-status"))!, /Team 'cardiology' has spent \$12\.40 of its \$10\.00 monthly budget \(limits\.teams\.cardiology\.budgetUsdPerMonth\): warm-ups are refused/);
         assert.ok(await page.isEnabled("#warmup"));
         // A question: one request, refused, the reason shown; no countdown to a retry.

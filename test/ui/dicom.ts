@@ -7,7 +7,7 @@ import { deflateRawSync } from "zlib";
 
 export type Syntax = "explicit-le" | "implicit-le" | "explicit-be" | "deflated" | "rle" | "jpeg2000";
 
-export const SYNTAX_UID: Record<Syntax, string> = {
+const SYNTAX_UID: Record<Syntax, string> = {
     "implicit-le": "1.2.840.10008.1.2",
     "explicit-le": "1.2.840.10008.1.2.1",
     "explicit-be": "1.2.840.10008.1.2.2",
@@ -26,7 +26,7 @@ export interface Patient {
     referringPhysician: string;
 }
 
-export const PATIENT: Patient = {
+const PATIENT: Patient = {
     name: "Doe^Jane^Marie",
     id: "MRN-4711-0815",
     birthDate: "19560412",

@@ -14,8 +14,8 @@ import { config } from "../gateway/helpers";
 import { freePort } from "../helpers/net";
 import { UiServer, startUiServer } from "../../scripts/dev/uiServer";
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 export const OUT_DIR = path.resolve(__dirname, "../../test-output/ui");
 
 /**

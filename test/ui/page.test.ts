@@ -186,7 +186,7 @@ describe("ui: the page in chromium against the real gateway", function () {
             w.lengths = [];
             new MutationObserver(() => {
                 const a = document.querySelector(".msg.assistant .answer");
-                if (a) w.lengths.push(a.textContent!.length);
+                if (a) w.lengths.push(a.textContent.length);
             }).observe(document.getElementById("log")!, { subtree: true, childList: true, characterData: true });
         });
         await page.click("#analyze");
@@ -338,7 +338,7 @@ describe("ui: the page in chromium against the real gateway", function () {
         await page.fill("#question", "Is the lung field clear?");
         await s.startFake({ startupDelayMs: 2500 }); // the pool's first worker is loading its model
         await page.click("#analyze");
-        await page.waitForFunction(() => /GPU workers are starting/.test(document.getElementById("status")!.textContent!) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent!), undefined, { timeout: 5000 });
+        await page.waitForFunction(() => /GPU workers are starting/.test(document.getElementById("status")!.textContent) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent), undefined, { timeout: 5000 });
         assert.ok(await page.isVisible("#status-box"));
         assert.ok(await page.isEnabled("#stop"), "the user can cancel while waiting");
         assert.deepStrictEqual(await lowContrast(page), []);
@@ -365,7 +365,7 @@ describe("ui: the page in chromium against the real gateway", function () {
         await waitFor(() => s.fake!.stats().running === 1, 3000, "the other request to run");
         await page.fill("#question", "Is there an effusion?");
         await page.click("#analyze");
-        await page.waitForFunction(() => /Too many requests right now/.test(document.getElementById("status")!.textContent!) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent!), undefined, { timeout: 5000 });
+        await page.waitForFunction(() => /Too many requests right now/.test(document.getElementById("status")!.textContent) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent), undefined, { timeout: 5000 });
         assert.doesNotMatch((await page.textContent("#status"))!, /GPU workers are starting/);
         await p.screenshot("07-rate-limited");
         assert.strictEqual((await other).done, true);
@@ -467,7 +467,7 @@ describe("ui: the page in chromium against the real gateway", function () {
             { name: "a.png", mimeType: "image/png", buffer: big },
             { name: "b.png", mimeType: "image/png", buffer: writePng(10, 10, () => [0, 0, 0]) },
         ]);
-        await page.waitForFunction(() => /accepts 1 image per conversation; 1 not added/.test(document.getElementById("image-error")!.textContent!));
+        await page.waitForFunction(() => /accepts 1 image per conversation; 1 not added/.test(document.getElementById("image-error")!.textContent));
         assert.strictEqual(await page.locator(".attachment").count(), 1);
         assert.match((await page.textContent(".attachment .meta"))!, /Sent as 896×672 PNG \(resized from 1600×1200\)/);
 
@@ -504,7 +504,7 @@ describe("ui: the page in chromium against the real gateway", function () {
         await modelsLoaded(page);
         const unnamed = await page.evaluate(() =>
             Array.from(document.querySelectorAll("input, select, textarea, button"))
-                .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label") && !el.textContent!.trim())
+                .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label") && !el.textContent.trim())
                 .map((el) => el.id || el.outerHTML.slice(0, 80)),
         );
         assert.deepStrictEqual(unnamed, []);

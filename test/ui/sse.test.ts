@@ -8,7 +8,7 @@ function body(chunks: string[], error?: Error): ReadableStream<Uint8Array<ArrayB
     let i = 0;
     return new ReadableStream({
         pull(c) {
-            if (i < chunks.length) c.enqueue(enc.encode(chunks[i++]) as Uint8Array<ArrayBuffer>);
+            if (i < chunks.length) c.enqueue(enc.encode(chunks[i++]));
             else if (error) c.error(error);
             else c.close();
         },

@@ -45,16 +45,16 @@ describe("ui: Get GPUs ready for class", function () {
         await page.waitForFunction(() => (document.getElementById("model") as HTMLSelectElement).value !== "", undefined, { timeout: 10000 });
         await page.fill("#warmup-minutes", "50");
         await page.click("#warmup");
-        await page.waitForFunction(() => /ready in about \d+ s/.test(document.getElementById("warmup-status")!.textContent!), undefined, { timeout: 5000 });
+        await page.waitForFunction(() => /ready in about \d+ s/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 5000 });
         const first = Number(/about (\d+) s/.exec((await page.textContent("#warmup-status"))!)![1]);
         assert.ok(first <= 30 && first >= 25, `countdown starts at ${first}`);
-        await page.waitForFunction((n) => Number(/about (\d+) s/.exec(document.getElementById("warmup-status")!.textContent!)?.[1] ?? 99) < n, first, { timeout: 5000 });
+        await page.waitForFunction((n) => Number(/about (\d+) s/.exec(document.getElementById("warmup-status")!.textContent)?.[1] ?? 99) < n, first, { timeout: 5000 });
         assert.ok(await page.isDisabled("#warmup"), "no second click while starting");
         await p.screenshot("20-warmup-countdown");
         const list = (await (await fetch(`${s.gateway.url}/v1/warmup`, { headers: { authorization: `Bearer ${TEACHER}` } })).json()) as { data: { pool: string; ready: boolean }[] };
         assert.deepStrictEqual(list.data.map((w) => [w.pool, w.ready]), [["a10g", false]]);
         await s.startFake(); // the worker KEDA started becomes ready
-        await page.waitForFunction(() => /^Ready: the model answers/.test(document.getElementById("warmup-status")!.textContent!), undefined, { timeout: 15000 });
+        await page.waitForFunction(() => /^Ready: the model answers/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 15000 });
         assert.ok(await page.isEnabled("#warmup"));
         await p.screenshot("21-warmup-ready");
         assert.deepStrictEqual(await cspViolations(page), []);

@@ -4,7 +4,7 @@
  * its phases (capacity/sim/coldStart.ts).
  */
 import type { ExpectedCost } from "../expected";
-import type { Row, StackColumn } from "./table";
+import type { Row, StackColumn } from "./rows";
 
 const s0 = (n: number) => `${Math.round(n)} s`;
 

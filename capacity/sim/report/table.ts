@@ -4,31 +4,12 @@
  * answers; how often users wait for a cold start; how far from the physical limit).
  * Rendered as an aligned terminal table and as Markdown for pull requests.
  */
-import { StackConfig } from "../../../stacks/validate";
-import { StackSimulation } from "../expected";
+import type { Row, StackColumn } from "./rows";
 import { describePolicy } from "../policy";
 import { coldStartRows } from "./coldStart";
 import { spanLabel } from "../span";
 
-export interface StackColumn {
-    readonly stack: string;
-    readonly config: StackConfig;
-    readonly sim: StackSimulation;
-    readonly floorUsdPerMonth: number;
-    readonly ceilingUsdPerMonth: number;
-}
-
-export interface Row {
-    readonly label: string;
-    /** One cell per stack; a cell may have several lines. */
-    readonly cells: readonly (readonly string[])[];
-    /**
-     * Where the terminal shows the row (the Markdown report shows every row in the table):
-     * "legend" below the table, one entry per column saying what differs from a similar
-     * column; "markdown" not at all (too long for a terminal; the output names the report).
-     */
-    readonly terminal?: "legend" | "markdown";
-}
+export type { Row, StackColumn } from "./rows";
 
 const usd = (n: number | null) => (n === null ? "n/a" : `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
 const sec = (n: number | null) => (n === null ? "n/a" : n >= 100 ? `${n.toFixed(0)} s` : `${n.toFixed(2)} s`);

@@ -13,10 +13,10 @@ import { SYSTEM_NODE_SELECTOR } from "../scheduling";
 import { HelmValues } from "../values";
 import { CHARTS } from "../versions";
 import { clusterAutoscalerPolicy } from "./iam";
-import { CA_TIMING } from "./flags";
+import { CA_TIMING } from "../../../stacks/clusterAutoscalerTiming";
 import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
-export const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
+const CLUSTER_AUTOSCALER_SA = "cluster-autoscaler";
 
 export interface NodeGroupPrice {
     /** Node pool name as used in node group names (`<cluster>-gpu-<pool>-ng`). */
@@ -44,7 +44,7 @@ export function expanderPriorities(groups: NodeGroupPrice[]): Record<string, str
     return priorities;
 }
 
-export function clusterAutoscalerValues(args: Omit<ClusterAutoscalerArgs, "overrides">): HelmValues {
+function clusterAutoscalerValues(args: Omit<ClusterAutoscalerArgs, "overrides">): HelmValues {
     return {
         cloudProvider: "aws",
         awsRegion: args.scope.region,

@@ -17,7 +17,7 @@ export interface KedaArgs {
     readonly overrides: Record<string, unknown>;
 }
 
-export function kedaValues(args: Pick<KedaArgs, "serviceMonitors">): HelmValues {
+function kedaValues(args: Pick<KedaArgs, "serviceMonitors">): HelmValues {
     const monitor = { enabled: args.serviceMonitors };
     return {
         nodeSelector: SYSTEM_NODE_SELECTOR,

@@ -16,7 +16,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PolicyStatement } from "../../iam/podIdentityRole";
 import { AwsScope } from "../awsScope";
 
-export const LBC_CLUSTER_TAG = "elbv2.k8s.aws/cluster";
+const LBC_CLUSTER_TAG = "elbv2.k8s.aws/cluster";
 
 /** Upstream actions this policy leaves out, and why (docs/install/iam_policy.json at v3.5.0). */
 export const LBC_OMITTED_ACTIONS: Readonly<Record<string, string>> = {

@@ -15,7 +15,7 @@ import { CHARTS } from "../versions";
 import { loadBalancerControllerPolicy } from "./iam";
 import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
-export const LBC_SA = "aws-load-balancer-controller";
+const LBC_SA = "aws-load-balancer-controller";
 export const ALB_INGRESS_CLASS = "alb";
 
 export interface LoadBalancerControllerArgs {
@@ -28,7 +28,7 @@ export interface LoadBalancerControllerArgs {
     readonly overrides: Record<string, unknown>;
 }
 
-export function loadBalancerControllerValues(args: Pick<LoadBalancerControllerArgs, "scope" | "vpcId" | "tags" | "serviceMonitor">): HelmValues {
+function loadBalancerControllerValues(args: Pick<LoadBalancerControllerArgs, "scope" | "vpcId" | "tags" | "serviceMonitor">): HelmValues {
     return {
         clusterName: args.scope.clusterName,
         region: args.scope.region,

@@ -18,11 +18,11 @@ import { CHARTS } from "../versions";
 import { ADDON_REQUESTS, k8sRequests } from "../../../stacks/catalog/systemPods";
 
 /** Fixed object names (fullnameOverride) so KEDA's server address is known up front. */
-export const KPS_FULLNAME = "kps";
+const KPS_FULLNAME = "kps";
 export const GRAFANA_DASHBOARD_LABEL = "grafana_dashboard";
-export const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "..", "dashboards");
+const DASHBOARDS_DIR = path.resolve(__dirname, "..", "..", "..", "dashboards");
 
-export function prometheusUrl(namespace: string): string {
+function prometheusUrl(namespace: string): string {
     return `http://${KPS_FULLNAME}-prometheus.${namespace}.svc.cluster.local:9090`;
 }
 
@@ -39,9 +39,9 @@ export interface MonitoringArgs {
     readonly overrides: Record<string, unknown>;
 }
 
-export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+const GRAFANA_ADMIN_SECRET = "grafana-admin";
 
-export function monitoringValues(args: Pick<MonitoringArgs, "retention" | "storageGiB" | "storageClassName" | "grafana">): HelmValues {
+function monitoringValues(args: Pick<MonitoringArgs, "retention" | "storageGiB" | "storageClassName" | "grafana">): HelmValues {
     return {
         fullnameOverride: KPS_FULLNAME,
         crds: { enabled: true },

@@ -23,7 +23,7 @@ export interface NvidiaDevicePluginArgs {
  * GPU nodes without a built-in plugin: Bottlerocket's NVIDIA variant runs its own (Bottlerocket README,
  * "NVIDIA GPUs support"), and a second one would fight it for the kubelet's nvidia.com/gpu registration.
  */
-export const DEVICE_PLUGIN_NODE_AFFINITY: HelmValues = {
+const DEVICE_PLUGIN_NODE_AFFINITY: HelmValues = {
     nodeAffinity: {
         requiredDuringSchedulingIgnoredDuringExecution: {
             nodeSelectorTerms: [

@@ -78,10 +78,10 @@ const statement = (s: PolicyStatement) => s;
  * ecr:GetAuthorizationToken, BatchGetImage, GetDownloadUrlForLayer, BatchImportUpstreamImage (AWS managed
  * policy reference, v1 of 2024-10-04).
  */
-export const INSTANCE_POLICY_ARNS = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"] as const;
+const INSTANCE_POLICY_ARNS = ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"] as const;
 
 /** pluto's private-dns-name lookup (bottlerocket-core-kit sources/api/pluto/src/ec2.rs); Describe* has no resource-level permissions. */
-export const PLUTO_STATEMENT = { Sid: "BottlerocketPlutoHostname", Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" } as const;
+const PLUTO_STATEMENT = { Sid: "BottlerocketPlutoHostname", Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" } as const;
 
 export class ImageCacheBuilder extends pulumi.ComponentResource {
     readonly association: aws.ssm.Association;
@@ -201,7 +201,7 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
  * from an AMI named by an SSM parameter needs ssm:GetParameters on it (EC2 user guide, "Use a Systems Manager
  * parameter instead of an AMI ID").
  */
-export function automationStatements(a: {
+function automationStatements(a: {
     arn: (service: string, resource: pulumi.Input<string>, withAccount?: boolean) => pulumi.Output<string>;
     builderOnly: Record<string, Record<string, string>>;
     clusterName: string;

@@ -40,13 +40,13 @@ export const BUILD_TIMEOUT_SECONDS = 5400;
  * is the bound the sample lacks). The pull: ~10 GB in 2-8 min measured (facts.md), 25 min allowed. Stop:
  * minutes at most. The snapshot: EBS does not bound a first full snapshot of ~35 GB; what is left, 40 min.
  */
-export const STEP_TIMEOUTS = { waitForSsm: 600, pullImage: 1500, waitStopped: 600, waitSnapshot: 2400 } as const;
+const STEP_TIMEOUTS = { waitForSsm: 600, pullImage: 1500, waitStopped: 600, waitSnapshot: 2400 } as const;
 /** An aws:executeAwsApi call runs at most this long (user guide, "aws:executeAwsApi": "up to 25 seconds"). */
 export const API_CALL_SECONDS = 25;
 /** Attempts of the launch (a just-created instance profile can be rejected for a few seconds). */
 const LAUNCH_ATTEMPTS = 5;
 /** How long the pull step waits for Bottlerocket's admin container (tries x 5 s). */
-export const ADMIN_WAIT_TRIES = 60;
+const ADMIN_WAIT_TRIES = 60;
 /** The data volume Bottlerocket keeps containerd's store on (Bottlerocket README, "Storage"). */
 export const DATA_DEVICE = "/dev/xvdb";
 
@@ -54,7 +54,7 @@ export const DATA_DEVICE = "/dev/xvdb";
  * containerd's client inside Bottlerocket, reached through the admin container: the sample's CTR_CMD
  * (snapshot.sh@3370ea0a: `apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io`).
  */
-export const CTR = "apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io";
+const CTR = "apiclient exec admin sheltie ctr -a /run/containerd/containerd.sock -n k8s.io";
 
 /** The SSM parameter reference the pull step's script is written with; Automation substitutes it before sending. */
 export const IMAGE_PARAMETER = "{{ Image }}";
@@ -74,7 +74,7 @@ export const IMAGE_PARAMETER = "{{ Image }}";
  * runbook passes IMAGE_PARAMETER. Plain POSIX sh and ctr: the same lines run in test/cluster/imageCache.test.ts
  * against Debian's containerd.
  */
-export function pullCommands(image: string = IMAGE_PARAMETER): string[] {
+function pullCommands(image: string = IMAGE_PARAMETER): string[] {
     return [
         "set -eu",
         `CTR="${CTR}"`,
@@ -208,10 +208,10 @@ export function imageCacheRunbook() {
  * SendCommand, ListCommands, ListCommandInvocations, GetCommandInvocation, CancelCommand); the first manual
  * run on a new account (docs/deploy.md, "First deploy") is what shows whether one is missing.
  */
-export const RUN_COMMAND_CALLS = ["ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation", "ssm:CancelCommand"] as const;
+const RUN_COMMAND_CALLS = ["ssm:SendCommand", "ssm:ListCommands", "ssm:ListCommandInvocations", "ssm:GetCommandInvocation", "ssm:CancelCommand"] as const;
 
 /** `service:Api` of every AWS API the runbook calls itself (the runCommand step: RUN_COMMAND_CALLS). */
 export function runbookApiCalls(doc: ReturnType<typeof imageCacheRunbook> = imageCacheRunbook()): string[] {
-    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${s.inputs.Service}:${s.inputs.Api}`]));
+    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${String(s.inputs.Service)}:${String(s.inputs.Api)}`]));
     return [...new Set(calls)].sort();
 }

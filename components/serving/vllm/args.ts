@@ -72,7 +72,7 @@ export const VLLM_FLAGS = {
  * tools could read stand in: CHECKED_IN says which, per entry. docs/deploy.md lists what is only
  * checked in an older copy.
  */
-export const CHECKED_IN = {
+const CHECKED_IN = {
     /**
      * A 2026 copy of vllm/engine/arg_utils.py EngineArgs.add_cli_args (annotated fork; newer than v0.20: it
      * registers --renderer-num-workers, --enable-trace-replay, --mm-processor-device), search index id 66183572322.
@@ -119,7 +119,7 @@ export const VLLM_CHECKED_ONLY_IN_OLDER_COPIES = ["--host", "--port"] as const;
  * fetches no media URL. The gateway refuses http(s) media URLs too (its allowedMediaDomains is
  * empty): a worker must not be made to fetch 169.254.169.254 or anything else (issue 13).
  */
-export const NO_MEDIA_DOMAIN = "media.invalid";
+const NO_MEDIA_DOMAIN = "media.invalid";
 
 /** Flags that must never be passed again (removed upstream, or deprecated for `vllm serve`). */
 export const VLLM_FORBIDDEN_FLAGS: Readonly<Record<string, string>> = {
@@ -140,14 +140,14 @@ function sortedJson(value: Json): string {
 }
 
 /** HF processor kwargs: the Qwen-VL pixel bounds as the image processor's `size` (see ModelSpec.maxPixels). */
-export function mmProcessorKwargs(model: Pick<ResolvedModel, "spec">): Record<string, Json> | undefined {
+function mmProcessorKwargs(model: Pick<ResolvedModel, "spec">): Record<string, Json> | undefined {
     const { maxPixels, minPixels } = model.spec;
     if (maxPixels === undefined) return undefined;
     return { size: { longest_edge: maxPixels, ...(minPixels !== undefined ? { shortest_edge: minPixels } : {}) } };
 }
 
 /** Per-prompt multimodal limits: the model's image count, and video off where the model could take it. */
-export function limitMmPerPrompt(model: Pick<ResolvedModel, "maxImagesPerPrompt" | "spec">): Record<string, number> {
+function limitMmPerPrompt(model: Pick<ResolvedModel, "maxImagesPerPrompt" | "spec">): Record<string, number> {
     return { image: model.maxImagesPerPrompt, ...(model.spec.acceptsVideo ? { video: 0 } : {}) };
 }
 

@@ -75,7 +75,7 @@ export interface WorkerColdStart {
     readonly volumeMounts: VolumeMount[];
 }
 
-export function workerServiceAccount(model: Pick<ResolvedModel, "name">): string {
+function workerServiceAccount(model: Pick<ResolvedModel, "name">): string {
     return `worker-${model.name}`;
 }
 
@@ -84,7 +84,7 @@ export function workerServiceAccount(model: Pick<ResolvedModel, "name">): string
  * model id (the positional model of `vllm serve`, or the value of the older --model).
  * --served-model-name keeps the id, so clients never see the local path.
  */
-export function withModelSource(base: readonly string[], modelId: string, source: pulumi.Input<string>): pulumi.Input<string>[] {
+function withModelSource(base: readonly string[], modelId: string, source: pulumi.Input<string>): pulumi.Input<string>[] {
     const i = base.indexOf(modelId);
     if (i < 0) throw new Error(`vLLM arguments do not name the model '${modelId}': cannot point them at ${modelId}'s local copy`);
     return [...base.slice(0, i), source, ...base.slice(i + 1)];

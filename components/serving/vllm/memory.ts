@@ -36,9 +36,9 @@ import { ResolvedGpuPool, ResolvedModel } from "../../../stacks/validate";
 /** API server + engine core without caches, GiB (estimate; see above). */
 export const VLLM_BASE_MEMORY_GIB = 6;
 /** /dev/shm size limit, GiB. */
-export const SHM_GIB = 2;
+const SHM_GIB = 2;
 /** vLLM's default --mm-processor-cache-gb; never more than that. */
-export const MM_CACHE_DEFAULT_GIB = 4;
+const MM_CACHE_DEFAULT_GIB = 4;
 /** Share of one GPU's slice of node memory a worker may use. */
 const NODE_SHARE = 0.75;
 /** The streamer's own default buffer in newer releases (40 GB): never more than that. */

@@ -16,7 +16,7 @@ export interface WeightsBucketArgs {
 }
 
 /** The bucket policy: TLS only; model files written only by `writerRoleArn`. */
-export function weightsBucketPolicy(bucketArn: string, writerRoleArn: string) {
+function weightsBucketPolicy(bucketArn: string, writerRoleArn: string) {
     return {
         Version: "2012-10-17",
         Statement: [

@@ -14,7 +14,7 @@ import { syncS3Statements } from "./readRole";
 import { SyncJobModel, WEIGHTS_SYNC_COMPONENT, WEIGHTS_SYNC_SA, weightsSyncJob } from "./syncJob";
 
 /** The EKS Pod Identity agent's link-local address (EKS user guide, pod-id-agent-setup). */
-export const POD_IDENTITY_AGENT = { cidr: "169.254.170.23/32", port: 80 } as const;
+const POD_IDENTITY_AGENT = { cidr: "169.254.170.23/32", port: 80 } as const;
 
 export interface ModelWeightsArgs {
     readonly namespace: string;
@@ -31,7 +31,7 @@ export interface ModelWeightsArgs {
 }
 
 /** Egress the serving namespace's default-deny must open for S3 access through Pod Identity. */
-export function weightsNetworkPolicySpecs(): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
+function weightsNetworkPolicySpecs(): Record<string, k8s.types.input.networking.v1.NetworkPolicySpec> {
     return {
         "allow-pod-identity-agent": {
             podSelector: { matchExpressions: [{ key: "app.kubernetes.io/component", operator: "In", values: ["worker", WEIGHTS_SYNC_COMPONENT] }] },

@@ -13,11 +13,6 @@ export function modelPrefix(model: { readonly id: string; readonly revision: str
 /** Object the sync Job writes last; its presence means the copy is complete (the Job is then a no-op). */
 export const COMPLETE_MARKER = ".gpuserve-complete";
 
-/** `s3://<bucket>/models/<id>/<revision>`: vLLM's model argument with --load-format runai_streamer. */
-export function modelUri(bucket: string, model: { readonly id: string; readonly revision: string }): string {
-    return `s3://${bucket}/${modelPrefix(model)}`;
-}
-
 /**
  * `compile-cache/<worker pool>/<key>`: the key hashes everything torch.compile's artefacts depend on
  * (vLLM image, model revision, GPU type, vLLM arguments), so a change starts a fresh cache instead of

@@ -50,7 +50,7 @@ export interface WeightsSyncJobArgs {
 }
 
 /** Job name: per model and revision, so a new revision is a new Job (Job specs are immutable). */
-export function syncJobName(model: Pick<SyncJobModel, "name" | "revision">): string {
+function syncJobName(model: Pick<SyncJobModel, "name" | "revision">): string {
     return `weights-sync-${model.name}-${model.revision.slice(0, 8)}`.slice(0, 63);
 }
 

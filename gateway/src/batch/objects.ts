@@ -7,9 +7,6 @@ import { randomBytes } from "crypto";
 
 export type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
 
-/** Statuses that still count against maxBatchesInProgress and may run lines. */
-export const ACTIVE: ReadonlySet<string> = new Set(["validating", "in_progress", "finalizing", "cancelling"]);
-
 export const newFileId = () => `file-${randomBytes(12).toString("hex")}`;
 export const newBatchId = () => `batch_${randomBytes(12).toString("hex")}`;
 export const newLineRequestId = () => `batch_req_${randomBytes(12).toString("hex")}`;

@@ -17,10 +17,10 @@ import type { UsageStore } from "./store";
 
 const DAY = 86400;
 /** Window of the spend rate the forecast extrapolates. */
-export const FORECAST_WINDOW_SECONDS = 7 * DAY;
+const FORECAST_WINDOW_SECONDS = 7 * DAY;
 
 /** [start, end) of the UTC calendar month holding t (seconds). */
-export function monthOf(t: number): { start: number; end: number } {
+function monthOf(t: number): { start: number; end: number } {
     const d = new Date(t * 1000);
     return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000, end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 };
 }
@@ -115,7 +115,7 @@ export class Books {
         for (const p of this.config.pools) {
             for (const st of await this.store.read(p.name, from, end)) {
                 let m = byStart.get(st.start);
-                if (m === undefined) byStart.set(st.start, (m = new Map()));
+                if (m === undefined) byStart.set(st.start, (m = new Map<string, PoolStep>()));
                 m.set(p.name, st);
             }
         }

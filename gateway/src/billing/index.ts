@@ -31,7 +31,7 @@ export interface PoolUsageHooks {
 }
 
 /** Refused because of the budget: an OpenAI spend-limit error (429 insufficient_quota) that retrying does not fix. */
-export class BudgetError extends GatewayError {
+class BudgetError extends GatewayError {
     constructor(message: string) {
         super(429, "insufficient_quota", "budget_exceeded", message);
     }
@@ -51,7 +51,7 @@ export interface BillingOptions {
 }
 
 /** The store of a gateway config: the batch store's Valkey when there is one. */
-export function usageStoreFor(config: GatewayConfig): UsageStore {
+function usageStoreFor(config: GatewayConfig): UsageStore {
     if (!config.batch) return new MemoryUsage();
     const redis = new Redis(config.batch.redisUrl, {
         password: process.env.GATEWAY_BATCH_REDIS_PASSWORD || undefined,

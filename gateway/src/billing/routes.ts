@@ -12,11 +12,11 @@ const sec = (n: number) => Math.round(n * 1e3) / 1e3;
 const iso = (t: number) => new Date(Math.round(t * 1000)).toISOString();
 
 /** The JSON answer of GET /v1/usage. */
-export function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: string; teams: number }, a?: AccountUsage) {
+function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: string; teams: number }, a?: AccountUsage) {
     const accountOver = a !== undefined && a.spentUsd >= a.budgetUsd;
     const over = u.budgetUsd !== undefined && u.spentUsd >= u.budgetUsd;
     const refusing = over || accountOver;
-    const hardStop = (over && u.hardStop) || (accountOver && a!.hardStop);
+    const hardStop = (over && u.hardStop) || (accountOver && a.hardStop);
     return {
         object: "usage",
         team: u.team,

@@ -37,10 +37,6 @@ export interface Charge {
     usd: number;
 }
 
-/** The reasons a team pays worker-seconds (the `kind` label of gateway_team_attributed_seconds_total). */
-export const CHARGE_KINDS = ["busy", "warmup", "idle", "coldStart"] as const;
-export type ChargeKind = (typeof CHARGE_KINDS)[number];
-
 export interface StepBill {
     readonly start: number;
     /** Charged in this step, per team (a cold start is charged in the step it ends). */
@@ -52,7 +48,7 @@ export interface StepBill {
 /** A pool's step, as the meter records it (meter.ts). */
 export type StepInput = PoolStep;
 
-export function emptyCharge(): Charge {
+function emptyCharge(): Charge {
     return { busy: 0, warmup: 0, idle: 0, coldStart: 0, usd: 0 };
 }
 

@@ -52,7 +52,7 @@ function encode(step: PoolStep): string {
 }
 
 /** The replicas' records of one step merged into the pool's step. */
-export function mergeStep(start: number, records: readonly string[]): PoolStep | undefined {
+function mergeStep(start: number, records: readonly string[]): PoolStep | undefined {
     let best: Stored | undefined;
     const busy: Record<string, number> = {};
     const held: Record<string, number> = {};
@@ -86,10 +86,10 @@ export class MemoryUsage implements UsageStore {
 
     async write(pool: string, replica: string, steps: readonly PoolStep[]): Promise<void> {
         let byStart = this.steps.get(pool);
-        if (byStart === undefined) this.steps.set(pool, (byStart = new Map()));
+        if (byStart === undefined) this.steps.set(pool, (byStart = new Map<number, Map<string, string>>()));
         for (const st of steps) {
             let rec = byStart.get(st.start);
-            if (rec === undefined) byStart.set(st.start, (rec = new Map()));
+            if (rec === undefined) byStart.set(st.start, (rec = new Map<string, string>()));
             rec.set(replica, encode(st));
         }
         const last = steps.at(-1)?.start;

@@ -1,7 +1,8 @@
 /**
  * Cluster Autoscaler timing flags as deployed (chart cluster-autoscaler 9.59.0 `extraArgs`, app 1.35.0;
  * flag names and defaults: kubernetes/autoscaler cluster-autoscaler/FAQ.md "What are the parameters to CA?"
- * and config/flags/flags.go). Plain values, no Pulumi: the simulator reads the same ones (capacity/sim/setup.ts).
+ * and config/flags/flags.go). Plain values, no Pulumi: the chart (components/addons/clusterAutoscaler) and the
+ * simulator (capacity/sim/setup.ts) read the same ones, so they live with the config both depend on.
  */
 export const CA_TIMING = {
     /** How often CA re-evaluates scale-up and scale-down. Upstream default 10s, kept: GPU scale-up waits 30 s for its pod anyway. */
