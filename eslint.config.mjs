@@ -33,7 +33,10 @@ export default tseslint.config(
         files: ["test/**/*.ts"],
         rules: {
             // Relaxed: an array in an assertion message reads as "1,2,3", which is what the message wants.
-            "@typescript-eslint/restrict-template-expressions": ["error", { allowAny: true, allowBoolean: true, allowNullish: true, allowNumber: true, allowRegExp: true, allowArray: true }],
+            "@typescript-eslint/restrict-template-expressions": [
+                "error",
+                { allowAny: true, allowBoolean: true, allowNullish: true, allowNumber: true, allowRegExp: true, allowArray: true },
+            ],
             "@typescript-eslint/no-explicit-any": "off",
             "@typescript-eslint/no-unsafe-argument": "off",
             "@typescript-eslint/no-unsafe-assignment": "off",

@@ -43,10 +43,15 @@ export function cacheCostLines(cfg: Pick<StackConfig, "coldStart" | "models">): 
     const lines: CacheCostLine[] = [];
     const cs = cfg.coldStart;
     const s3Gb =
-        (cs.weights === "s3" ? [...new Map(cfg.models.map((m) => [`${m.id}@${m.revision}`, m.spec.weightsGiB])).values()].reduce((a, g) => a + g * GB_PER_GIB, 0) : 0) +
-        (cs.compileCache === "s3" ? cfg.models.length * COMPILE_CACHE_GB : 0);
+        (cs.weights === "s3"
+            ? [...new Map(cfg.models.map((m) => [`${m.id}@${m.revision}`, m.spec.weightsGiB])).values()].reduce((a, g) => a + g * GB_PER_GIB, 0)
+            : 0) + (cs.compileCache === "s3" ? cfg.models.length * COMPILE_CACHE_GB : 0);
     if (s3Gb > 0) lines.push({ item: `S3 weights and compile cache (${s3Gb.toFixed(1)} GB)`, usdPerMonth: s3Gb * CACHE_PRICES.s3PerGbMonth });
-    if (cs.imageCache === "snapshot") lines.push({ item: `EBS snapshot with the vLLM image (~${IMAGE_CACHE_SNAPSHOT_GB} GB)`, usdPerMonth: IMAGE_CACHE_SNAPSHOT_GB * CACHE_PRICES.snapshotPerGbMonth });
+    if (cs.imageCache === "snapshot")
+        lines.push({
+            item: `EBS snapshot with the vLLM image (~${IMAGE_CACHE_SNAPSHOT_GB} GB)`,
+            usdPerMonth: IMAGE_CACHE_SNAPSHOT_GB * CACHE_PRICES.snapshotPerGbMonth,
+        });
     return lines;
 }
 

@@ -29,7 +29,12 @@ export interface StaticCost {
     readonly bill?: PlannedBill;
     readonly assumptions: string[];
     /** How the system node group was sized from its pods' requests (stacks/systemNodes.ts), when it was. */
-    readonly systemNodes?: { readonly instanceType: string; readonly nodes: number; readonly requests: { readonly cpu: number; readonly memoryMiB: number; readonly pods: number }; readonly arithmetic: readonly string[] };
+    readonly systemNodes?: {
+        readonly instanceType: string;
+        readonly nodes: number;
+        readonly requests: { readonly cpu: number; readonly memoryMiB: number; readonly pods: number };
+        readonly arithmetic: readonly string[];
+    };
     /** The floor's cheaper options, each priced, taken or not and why (issue 25 point 6). */
     readonly floorOptions?: readonly FloorOption[];
 }
@@ -123,9 +128,13 @@ export function staticCost(cfg: StackConfig, natGatewayCount: number): StaticCos
             "warm windows are not in the floor (they depend on the schedule); NAT data, EBS volumes and LCUs are not included",
             ...(AWS_PRICES.regions.includes(cfg.region)
                 ? []
-                : [`EKS, NAT gateway, load balancer and EBS lines use ${AWS_PRICES.regions.join("/")} prices (stacks/catalog/instances.ts has no ${cfg.region} figures for them)`]),
+                : [
+                      `EKS, NAT gateway, load balancer and EBS lines use ${AWS_PRICES.regions.join("/")} prices (stacks/catalog/instances.ts has no ${cfg.region} figures for them)`,
+                  ]),
         ]),
-        ...(sizing ? { systemNodes: { instanceType: sizing.instanceType, nodes: sizing.nodes, requests: sizing.requests, arithmetic: sizing.arithmetic } } : {}),
+        ...(sizing
+            ? { systemNodes: { instanceType: sizing.instanceType, nodes: sizing.nodes, requests: sizing.requests, arithmetic: sizing.arithmetic } }
+            : {}),
         floorOptions: floorOptions(cfg, natGatewayCount),
     };
 }
@@ -186,7 +195,16 @@ export function floorOptions(cfg: StackConfig, natGatewayCount: number): FloorOp
 /** A static estimate from its floor and ceiling lines: exact amounts summed, rounded once (per-line rounding would drift by cents). */
 function estimate(floor: CostLine[], ceiling: CostLine[], assumptions: string[]): StaticCost {
     const sum = (lines: CostLine[]) => round2(lines.reduce((s, l) => s + l.usdPerHour * l.quantity * HOURS_PER_MONTH, 0));
-    return { currency: "USD", hoursPerMonth: HOURS_PER_MONTH, floorUsdPerMonth: sum(floor), ceilingUsdPerMonth: sum(ceiling), floor, ceiling, expected: null, assumptions };
+    return {
+        currency: "USD",
+        hoursPerMonth: HOURS_PER_MONTH,
+        floorUsdPerMonth: sum(floor),
+        ceilingUsdPerMonth: sum(ceiling),
+        floor,
+        ceiling,
+        expected: null,
+        assumptions,
+    };
 }
 
 /**
@@ -214,6 +232,13 @@ function teamStaticCost(cfg: StackConfig): StaticCost {
     return estimate(floor, ceiling, [
         `${HOURS_PER_MONTH} hours per month; node prices from platform '${p?.stack}' (its catalog and gpuserve:prices)`,
         `the platform's floor ($${p?.floorUsdPerMonth.toFixed(2)}/month: control plane, NAT, ALB, system nodes${p && p.sharedPools.length > 0 ? ", shared pools at zero load" : ""}) is in platform '${p?.stack}''s cost.json, shared by its ${Object.keys(p?.teams ?? {}).length} teams`,
-        ...(own.length < cfg.models.length ? [`shared pools (${cfg.models.filter((m) => m.shared).map((m) => m.name).join(", ")}) run on the platform: expected simulates them as if this team were alone on them`] : []),
+        ...(own.length < cfg.models.length
+            ? [
+                  `shared pools (${cfg.models
+                      .filter((m) => m.shared)
+                      .map((m) => m.name)
+                      .join(", ")}) run on the platform: expected simulates them as if this team were alone on them`,
+              ]
+            : []),
     ]);
 }

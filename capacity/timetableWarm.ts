@@ -32,7 +32,14 @@ export function pessimisticWarmupSeconds(config: Pick<StackConfig, "coldStart" |
     // The slowest of the pool's instance types (network for the weights download, EBS for their copy).
     const seconds = Math.max(
         ...pool.instanceTypes.map((instanceType) => {
-            const phases = coldStartPhases(p, { mechanisms, weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+            const phases = coldStartPhases(p, {
+                mechanisms,
+                weightsGiB: m.spec.weightsGiB,
+                instanceType,
+                pollingIntervalSeconds: m.scaling.pollingIntervalSeconds,
+                firstAnswer: { expected: 0, pessimistic: 0 },
+                measured,
+            });
             return phases.reduce((a, x) => a + (x.key === "engineInit" && cacheHit ? hit : x.pessimisticSeconds), 0) - p.scrapeSeconds;
         }),
     );
@@ -47,5 +54,8 @@ export function timetableLeadSeconds(config: Pick<StackConfig, "coldStart" | "gp
 /** Every cron trigger of a worker pool's ScaledObject: warm windows, then timetable sessions. */
 export function cronTriggersFor(config: WarmConfig, m: ResolvedModel): CronTrigger[] {
     const cooldownSeconds = cooldownSecondsFor(m.scaling, estimatedColdStartSeconds(config, m));
-    return [...warmWindowTriggers(m.scaling.warmWindows, config.timezone), ...timetableTriggers(config.timetable, m.name, config.timezone, { leadSeconds: timetableLeadSeconds(config, m), cooldownSeconds })];
+    return [
+        ...warmWindowTriggers(m.scaling.warmWindows, config.timezone),
+        ...timetableTriggers(config.timetable, m.name, config.timezone, { leadSeconds: timetableLeadSeconds(config, m), cooldownSeconds }),
+    ];
 }

@@ -75,7 +75,14 @@ export async function deployClusterStack(config: StackConfig): Promise<ClusterSt
             costTags: tags,
             systemNodes: config.systemNodes,
             gpuPools: config.gpuPools,
-            imageCache: config.coldStart.imageCache === "snapshot" ? { image: config.serving.vllmImage, snapshotId: config.coldStart.imageCacheSnapshotId, initRateMiBps: config.coldStart.imageCacheInitRateMiBps } : undefined,
+            imageCache:
+                config.coldStart.imageCache === "snapshot"
+                    ? {
+                          image: config.serving.vllmImage,
+                          snapshotId: config.coldStart.imageCacheSnapshotId,
+                          initRateMiBps: config.coldStart.imageCacheInitRateMiBps,
+                      }
+                    : undefined,
             liveDesiredSizes: liveSizes,
         },
         { providers: { aws: awsProvider } },
@@ -85,7 +92,13 @@ export async function deployClusterStack(config: StackConfig): Promise<ClusterSt
         name,
         {
             config: config.addons,
-            scope: { accountId: aws.getCallerIdentityOutput({}, { provider: awsProvider }).accountId, region: config.region, clusterName: name, clusterArn: cluster.clusterArn, clusterNameOutput: cluster.clusterName },
+            scope: {
+                accountId: aws.getCallerIdentityOutput({}, { provider: awsProvider }).accountId,
+                region: config.region,
+                clusterName: name,
+                clusterArn: cluster.clusterArn,
+                clusterNameOutput: cluster.clusterName,
+            },
             vpcId: network.vpcId,
             clusterSecurityGroupId: cluster.clusterSecurityGroupId,
             storageClassName: STORAGE_CLASS,

@@ -21,7 +21,16 @@ export function warnIdleGpus(config: StackConfig, expected: ExpectedCost): void 
         const month = expected.perPool.find((p) => p.pool === idle.pool);
         const specs = config.models.filter((m) => m.pool === idle.pool).map((m) => m.spec);
         void pulumi.log.warn(
-            idleGpuWarning(idle, specs, price, month && { usdPerMonth: month.usdPerMonth, totalUsdPerMonth: expected.usdPerMonth, peakWorkers: month.workerPools.reduce((n, w) => n + w.peakReplicas, 0) }),
+            idleGpuWarning(
+                idle,
+                specs,
+                price,
+                month && {
+                    usdPerMonth: month.usdPerMonth,
+                    totalUsdPerMonth: expected.usdPerMonth,
+                    peakWorkers: month.workerPools.reduce((n, w) => n + w.peakReplicas, 0),
+                },
+            ),
         );
     }
 }

@@ -50,7 +50,17 @@ async function deployStandalone({ config, secrets }: LoadedConfig) {
         kubeconfig: cluster.kubeconfig,
         vpcId: network.vpcId,
         gpuPools: Object.fromEntries(
-            config.gpuPools.map((p) => [p.name, { gpuType: p.gpuType, instanceTypes: p.instanceTypes, capacityType: p.capacityType, minNodes: p.minNodes, maxNodes: p.maxNodes, asgName: cluster.gpuNodePools[p.name].asgName }]),
+            config.gpuPools.map((p) => [
+                p.name,
+                {
+                    gpuType: p.gpuType,
+                    instanceTypes: p.instanceTypes,
+                    capacityType: p.capacityType,
+                    minNodes: p.minNodes,
+                    maxNodes: p.maxNodes,
+                    asgName: cluster.gpuNodePools[p.name].asgName,
+                },
+            ]),
         ),
         ...(addons.monitoring ? { grafanaAdminPassword: addons.monitoring.grafanaAdminPassword } : {}),
         prometheusUrl: addons.prometheusUrl,
@@ -60,4 +70,3 @@ async function deployStandalone({ config, secrets }: LoadedConfig) {
         [COST_KEY]: cost,
     };
 }
-

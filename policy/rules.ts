@@ -21,7 +21,10 @@ interface PodSpecProps {
     readonly containers?: readonly ContainerProps[];
 }
 interface WorkloadProps {
-    readonly spec?: { readonly template?: { readonly spec?: PodSpecProps }; readonly jobTemplate?: { readonly spec?: { readonly template?: { readonly spec?: PodSpecProps } } } };
+    readonly spec?: {
+        readonly template?: { readonly spec?: PodSpecProps };
+        readonly jobTemplate?: { readonly spec?: { readonly template?: { readonly spec?: PodSpecProps } } };
+    };
 }
 interface NodeGroupProps {
     readonly amiType?: string;
@@ -65,7 +68,10 @@ export const workersRequestOneGpu: ResourceValidationPolicy = {
             const req = c.resources?.requests?.[GPU];
             const lim = c.resources?.limits?.[GPU];
             if (req === undefined && lim === undefined) continue;
-            if (String(req) !== "1" || String(lim) !== "1") report(`container '${c.name}' requests ${String(req ?? "no")} and limits ${String(lim ?? "no")} ${GPU}; workers must request and limit exactly 1`);
+            if (String(req) !== "1" || String(lim) !== "1")
+                report(
+                    `container '${c.name}' requests ${String(req ?? "no")} and limits ${String(lim ?? "no")} ${GPU}; workers must request and limit exactly 1`,
+                );
         }
     },
 };
@@ -85,7 +91,8 @@ export const pinnedImages: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (!WORKLOADS.includes(args.type)) return;
         for (const c of containersOf(args.props as WorkloadProps)) {
-            if (typeof c.image === "string" && !isPinnedImage(c.image)) report(`container '${c.name}' uses unpinned image '${c.image}': pin a version tag or a digest`);
+            if (typeof c.image === "string" && !isPinnedImage(c.image))
+                report(`container '${c.name}' uses unpinned image '${c.image}': pin a version tag or a digest`);
         }
     },
 };
@@ -99,7 +106,10 @@ export const gpuPoolsScaleFromZero: ResourceValidationPolicy = {
         if (args.type !== "aws:eks/nodeGroup:NodeGroup" || !String(props.amiType ?? "").includes("NVIDIA")) return;
         const min = Number(props.scalingConfig?.minSize ?? 0);
         const reason = props.tags?.[MIN_NODES_REASON_TAG];
-        if (min > 0 && !reason) report(`GPU node group keeps ${min} node(s) at zero load; set minSize 0 or explain it in the '${MIN_NODES_REASON_TAG}' tag (gpuserve:gpuPools[].minNodesReason)`);
+        if (min > 0 && !reason)
+            report(
+                `GPU node group keeps ${min} node(s) at zero load; set minSize 0 or explain it in the '${MIN_NODES_REASON_TAG}' tag (gpuserve:gpuPools[].minNodesReason)`,
+            );
     },
 };
 
@@ -110,7 +120,8 @@ export const helmVersionsPinned: ResourceValidationPolicy = {
     validateResource: (args, report) => {
         if (!args.type.startsWith("kubernetes:helm.sh/")) return;
         const { version, chart } = args.props as { readonly version?: unknown; readonly chart?: unknown };
-        if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+([-+][\w.]+)?$/.test(version)) report(`Helm chart '${String(chart)}' has version ${JSON.stringify(version)}; pin an exact version`);
+        if (typeof version !== "string" || !/^v?\d+\.\d+\.\d+([-+][\w.]+)?$/.test(version))
+            report(`Helm chart '${String(chart)}' has version ${JSON.stringify(version)}; pin an exact version`);
     },
 };
 
@@ -126,7 +137,8 @@ export const noOpenEndpointInProd: ResourceValidationPolicy = {
         const vpc = props.vpcConfig ?? props;
         if (vpc.endpointPublicAccess === false) return;
         const cidrs = vpc.publicAccessCidrs ?? ["0.0.0.0/0"];
-        if (cidrs.includes("0.0.0.0/0")) report("the production cluster's public API endpoint is open to 0.0.0.0/0; restrict gpuserve:cluster.endpointPublicAccessCidrs");
+        if (cidrs.includes("0.0.0.0/0"))
+            report("the production cluster's public API endpoint is open to 0.0.0.0/0; restrict gpuserve:cluster.endpointPublicAccessCidrs");
     },
 };
 
@@ -147,4 +159,11 @@ export const costAllocationTags: ResourceValidationPolicy = {
     },
 };
 
-export const POLICIES: ResourceValidationPolicy[] = [workersRequestOneGpu, pinnedImages, gpuPoolsScaleFromZero, helmVersionsPinned, noOpenEndpointInProd, costAllocationTags];
+export const POLICIES: ResourceValidationPolicy[] = [
+    workersRequestOneGpu,
+    pinnedImages,
+    gpuPoolsScaleFromZero,
+    helmVersionsPinned,
+    noOpenEndpointInProd,
+    costAllocationTags,
+];

@@ -67,7 +67,9 @@ export function loadStack(root: string, stack: string, plans = path.join(root, "
     const known = listStacks(root);
     if (!known.includes(stack)) {
         const hint = stackHint(stack, known);
-        throw new UsageError(`unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`);
+        throw new UsageError(
+            `unknown stack '${stack}'${hint ? `: did you mean '${hint}'?` : "."} There is no Pulumi.${stack}.yaml in ${root}. Known stacks: ${known.join(", ") || "none"}`,
+        );
     }
     try {
         const planned = ensurePlatformPlan(root, stack, plans, (line) => process.stderr.write(`${line}\n`));
@@ -76,7 +78,8 @@ export function loadStack(root: string, stack: string, plans = path.join(root, "
             const existing = raw.role === "team" && raw.existingCluster !== undefined ? existingClusterSchema.safeParse(raw.existingCluster) : undefined;
             return existing?.success ? existingClusterOutputs(raw, existing.data) : undefined;
         });
-        if (config.models.length === 0) throw new UsageError(`stack '${stack}' has no worker pool to simulate (a platform without shared pools): compare its teams instead`);
+        if (config.models.length === 0)
+            throw new UsageError(`stack '${stack}' has no worker pool to simulate (a platform without shared pools): compare its teams instead`);
         return config;
     } catch (e) {
         if (e instanceof UsageError) throw e;
@@ -109,7 +112,15 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { stacks: [], out: path.join(ROOT, "plan", "compare"), plans: path.join(ROOT, "plan"), markdown: false, days: DEFAULT_SIMULATED_DAYS, reference: false, targets: false };
+    const args: Args = {
+        stacks: [],
+        out: path.join(ROOT, "plan", "compare"),
+        plans: path.join(ROOT, "plan"),
+        markdown: false,
+        days: DEFAULT_SIMULATED_DAYS,
+        reference: false,
+        targets: false,
+    };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const value = () => {
@@ -133,7 +144,8 @@ function parseArgs(argv: string[]): Args {
         else args.stacks.push(a);
     }
     if (args.stacks.length === 0 && !args.reference && !args.targets) throw new UsageError("name at least one stack (or --reference, --reference-classroom)");
-    if (args.shared !== undefined && args.stacks.length === 0) throw new UsageError(`name the teams of platform '${args.shared}': npm run compare -- --shared ${args.shared} <team> <team> ...`);
+    if (args.shared !== undefined && args.stacks.length === 0)
+        throw new UsageError(`name the teams of platform '${args.shared}': npm run compare -- --shared ${args.shared} <team> <team> ...`);
     return args;
 }
 
@@ -176,7 +188,10 @@ function mainShared(args: Args & { shared: string }): void {
     const c = compareShared(args.shared, args.stacks, { days: args.days, root: ROOT, load: (s) => loadStack(ROOT, s, args.plans) });
     fs.mkdirSync(args.out, { recursive: true });
     fs.writeFileSync(path.join(args.out, COMPARE_JSON), JSON.stringify(compareJson(c), null, 2) + "\n");
-    fs.writeFileSync(path.join(args.out, COMPARE_FILE), `# Teams of platform '${c.platform}'\n\n${renderShared(c, true)}\n\nThe rule that splits the shared pools and the floor: docs/billing.md.\n`);
+    fs.writeFileSync(
+        path.join(args.out, COMPARE_FILE),
+        `# Teams of platform '${c.platform}'\n\n${renderShared(c, true)}\n\nThe rule that splits the shared pools and the floor: docs/billing.md.\n`,
+    );
     const dir = path.relative(process.cwd(), args.out) || ".";
     process.stdout.write(`${renderShared(c, args.markdown)}\n\nwrote ${path.join(dir, COMPARE_FILE)}, ${path.join(dir, COMPARE_JSON)}\n`);
 }
@@ -195,7 +210,10 @@ function main(argv: string[]): void {
     // reference comparison (reference-classroom.md) never overwrite each other.
     if (columns.length > 0) {
         // Charts an earlier comparison wrote (its compare.md names them) of stacks not compared now.
-        for (const f of staleCharts(args.out, columns.map((c) => `${c.stack}.svg`))) {
+        for (const f of staleCharts(
+            args.out,
+            columns.map((c) => `${c.stack}.svg`),
+        )) {
             fs.rmSync(path.join(args.out, f));
             removed.push(f);
         }

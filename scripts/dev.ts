@@ -85,7 +85,13 @@ function options(argv: string[]): Options {
     };
     const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port ${values.port}: must be a port number (0 = any free port)\n${USAGE}`, 2);
-    return { stack: values.stack ?? "dev", port, coldStart: seconds("cold-start", values["cold-start"], 0), idle: seconds("idle", values.idle, 1) ?? 60, batch: !values["no-batch"] };
+    return {
+        stack: values.stack ?? "dev",
+        port,
+        coldStart: seconds("cold-start", values["cold-start"], 0),
+        idle: seconds("idle", values.idle, 1) ?? 60,
+        batch: !values["no-batch"],
+    };
 }
 
 /** The stack's validated config, read from its file as `npm run plan` reads it (no Pulumi engine needed). */
@@ -101,7 +107,10 @@ function stackConfig(stack: string): StackConfig {
 
 /** Builds gateway/dist/main.js with the package's own build script (the bundle the image ships). */
 function buildGateway(): void {
-    const r = spawnSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "--silent", "build:gateway"], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    const r = spawnSync(process.platform === "win32" ? "npm.cmd" : "npm", ["run", "--silent", "build:gateway"], {
+        cwd: ROOT,
+        stdio: ["ignore", "inherit", "inherit"],
+    });
     if (r.status !== 0) fail("error: building the gateway failed (npm run build:gateway)");
 }
 
@@ -172,7 +181,8 @@ async function main(): Promise<void> {
         let batch = "off (--no-batch)";
         if (opts.batch && !cfg.serving.batch.enabled) batch = `off (serving.batch.enabled is false in Pulumi.${opts.stack}.yaml)`;
         else if (opts.batch && !redisServerPath()) {
-            batch = "off: redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) and run npm run dev again";
+            batch =
+                "off: redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install -y redis-server; macOS: brew install redis) and run npm run dev again";
         } else if (opts.batch) {
             redis = await startRedis();
             batch = `on (redis-server pid ${redis.pid} on 127.0.0.1:${redis.port}, nothing saved)`;
@@ -181,13 +191,23 @@ async function main(): Promise<void> {
         const key = `gpuserve-dev-${randomBytes(24).toString("base64url")}`;
         const team = cfg.tags.team;
         const gatewayJson = path.join(dir, "gateway.json");
-        const config = localGatewayConfig(cfg, { key, team, upstreams: Object.fromEntries(pools.map((p) => [p.name, `http://127.0.0.1:${p.port}`])), redisUrl: redis?.url, coldStartSeconds: opts.coldStart });
+        const config = localGatewayConfig(cfg, {
+            key,
+            team,
+            upstreams: Object.fromEntries(pools.map((p) => [p.name, `http://127.0.0.1:${p.port}`])),
+            redisUrl: redis?.url,
+            coldStartSeconds: opts.coldStart,
+        });
         fs.writeFileSync(gatewayJson, JSON.stringify(config, null, 2), { mode: 0o600 });
 
         const gwPort = await freePort();
         const log = path.join(dir, "gateway.log");
         const out = fs.openSync(log, "a");
-        const gateway = spawn(process.execPath, [GATEWAY_BUNDLE, "--config", gatewayJson], { cwd: ROOT, env: { ...process.env, PORT: String(gwPort), HOST: "127.0.0.1" }, stdio: ["ignore", out, out] });
+        const gateway = spawn(process.execPath, [GATEWAY_BUNDLE, "--config", gatewayJson], {
+            cwd: ROOT,
+            env: { ...process.env, PORT: String(gwPort), HOST: "127.0.0.1" },
+            stdio: ["ignore", out, out],
+        });
         fs.closeSync(out);
         children.push(gateway);
         const gatewayUrl = `http://127.0.0.1:${gwPort}`;
@@ -205,7 +225,8 @@ async function main(): Promise<void> {
         try {
             ui = await startUiServer(gatewayUrl, { port: opts.port });
         } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw new Error(`port ${opts.port} is in use: pass another, e.g. npm run dev -- --port ${opts.port + 1} (0 = any free port)`, { cause: e });
+            if ((e as NodeJS.ErrnoException).code === "EADDRINUSE")
+                throw new Error(`port ${opts.port} is in use: pass another, e.g. npm run dev -- --port ${opts.port + 1} (0 = any free port)`, { cause: e });
             throw e;
         }
 

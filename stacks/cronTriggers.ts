@@ -48,8 +48,17 @@ export function timetableTrigger(i: number): string {
 }
 
 /** Warm windows (models[].scaling.warmWindows) as cron triggers. */
-export function warmWindowTriggers(windows: readonly { readonly days: string; readonly start: string; readonly end: string; readonly replicas: number }[], timezone: string): CronTrigger[] {
-    return windows.map((w, i) => ({ name: warmWindowTrigger(i), start: cronAt(w.start, w.days), end: cronAt(w.end, w.days), timezone, desiredReplicas: w.replicas }));
+export function warmWindowTriggers(
+    windows: readonly { readonly days: string; readonly start: string; readonly end: string; readonly replicas: number }[],
+    timezone: string,
+): CronTrigger[] {
+    return windows.map((w, i) => ({
+        name: warmWindowTrigger(i),
+        start: cronAt(w.start, w.days),
+        end: cronAt(w.end, w.days),
+        timezone,
+        desiredReplicas: w.replicas,
+    }));
 }
 
 export interface SessionWindowOptions {
@@ -72,7 +81,10 @@ export function sessionWindow(slot: Pick<TimetableSlot, "startSeconds" | "minute
     const from = Math.floor((slot.startSeconds - o.leadSeconds) / 60);
     const end = slot.startSeconds + slot.minutes * 60;
     // "session": ending where KEDA's cooldown from it ends the session; "start": after the confirmation, or at that same end if sooner. At least a minute.
-    const close = o.hold === "session" ? end - o.cooldownSeconds : Math.min(slot.startSeconds + (o.confirmSeconds ?? PREDICTIVE_CONFIRM_SECONDS), end - o.cooldownSeconds);
+    const close =
+        o.hold === "session"
+            ? end - o.cooldownSeconds
+            : Math.min(slot.startSeconds + (o.confirmSeconds ?? PREDICTIVE_CONFIRM_SECONDS), end - o.cooldownSeconds);
     return { from, to: Math.max(from + 1, Math.ceil(close / 60)) };
 }
 
@@ -85,7 +97,10 @@ const shiftedDays = (days: readonly number[], by: number) => [...new Set(days.ma
 export function timetableTriggers(t: ResolvedTimetable, pool: string, timezone: string, o: SessionWindowOptions): CronTrigger[] {
     if (!t.warm) return [];
     const weekly = new Map<string, { from: number; to: number; startDays: Set<number>; replicas: number }>();
-    const dated = new Map<string, { first: number; startMonth: number; endMonth: number; startDays: number[]; endDays: number[]; from: number; to: number; replicas: number }>();
+    const dated = new Map<
+        string,
+        { first: number; startMonth: number; endMonth: number; startDays: number[]; endDays: number[]; from: number; to: number; replicas: number }
+    >();
     for (const slot of t.slots) {
         if (slot.pool !== pool) continue;
         const w = sessionWindow(slot, { ...o, hold: o.hold ?? t.hold });
@@ -105,7 +120,16 @@ export function timetableTriggers(t: ResolvedTimetable, pool: string, timezone: 
             const endMonth = Number(endDate.slice(5, 7));
             // One trigger per window time and month (and month of its end, when the window crosses into the next).
             const k = `${mod(w.from, 1440)}|${mod(w.from, 1440) + (w.to - w.from)}|${startMonth}|${endMonth}|${slot.replicas}`;
-            const g = dated.get(k) ?? { first: day + fromDay, startMonth, endMonth, startDays: [], endDays: [], from: w.from, to: w.to, replicas: slot.replicas };
+            const g = dated.get(k) ?? {
+                first: day + fromDay,
+                startMonth,
+                endMonth,
+                startDays: [],
+                endDays: [],
+                from: w.from,
+                to: w.to,
+                replicas: slot.replicas,
+            };
             g.startDays.push(Number(startDate.slice(8, 10)));
             g.endDays.push(Number(endDate.slice(8, 10)));
             g.first = Math.min(g.first, day + fromDay);
@@ -116,9 +140,20 @@ export function timetableTriggers(t: ResolvedTimetable, pool: string, timezone: 
     const out: Omit<CronTrigger, "name">[] = [...weekly.values()].map((w) => {
         const days = [...w.startDays];
         const shift = Math.floor(w.to / 1440) - Math.floor(w.from / 1440);
-        return { start: `${minuteField(w.from)} * * ${shiftedDays(days, 0)}`, end: `${minuteField(w.to)} * * ${shiftedDays(days, shift)}`, timezone, desiredReplicas: w.replicas };
+        return {
+            start: `${minuteField(w.from)} * * ${shiftedDays(days, 0)}`,
+            end: `${minuteField(w.to)} * * ${shiftedDays(days, shift)}`,
+            timezone,
+            desiredReplicas: w.replicas,
+        };
     });
     const byDate = [...dated.values()].sort((a, b) => a.first - b.first || mod(a.from, 1440) - mod(b.from, 1440));
-    for (const g of byDate) out.push({ start: `${minuteField(g.from)} ${list(g.startDays)} ${g.startMonth} *`, end: `${minuteField(g.to)} ${list(g.endDays)} ${g.endMonth} *`, timezone, desiredReplicas: g.replicas });
+    for (const g of byDate)
+        out.push({
+            start: `${minuteField(g.from)} ${list(g.startDays)} ${g.startMonth} *`,
+            end: `${minuteField(g.to)} ${list(g.endDays)} ${g.endMonth} *`,
+            timezone,
+            desiredReplicas: g.replicas,
+        });
     return out.map((x, i) => ({ name: timetableTrigger(i), ...x }));
 }

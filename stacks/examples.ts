@@ -19,10 +19,23 @@ const EXAMPLE_DOMAIN = /(^|\.)(example\.(com|net|org)|[a-z0-9-]+\.(example|test|
 const DOCUMENTATION_CIDR = /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d{1,3}\/(2[4-9]|3[0-2])$/;
 
 function whatIsWrong(value: string): { message: string; fix: string } | undefined {
-    if (value === EXAMPLE_CERTIFICATE_ARN) return { message: "is the example certificate ARN from the committed stack file", fix: "request or import your certificate in ACM and set its ARN (aws acm list-certificates)" };
-    if (new RegExp(`(^|[^0-9])${EXAMPLE_ACCOUNT}([^0-9]|$)`).test(value)) return { message: `uses AWS's documentation account ${EXAMPLE_ACCOUNT}`, fix: "use your account's ARN (aws sts get-caller-identity shows the account)" };
-    if (EXAMPLE_DOMAIN.test(value)) return { message: "is a domain reserved for documentation (RFC 2606)", fix: "set the domain you own and have an ACM certificate for" };
-    if (DOCUMENTATION_CIDR.test(value)) return { message: "is an address block reserved for documentation (RFC 5737)", fix: "list the CIDRs of your office VPN or of the runner that deploys (see docs/deploy.md)" };
+    if (value === EXAMPLE_CERTIFICATE_ARN)
+        return {
+            message: "is the example certificate ARN from the committed stack file",
+            fix: "request or import your certificate in ACM and set its ARN (aws acm list-certificates)",
+        };
+    if (new RegExp(`(^|[^0-9])${EXAMPLE_ACCOUNT}([^0-9]|$)`).test(value))
+        return {
+            message: `uses AWS's documentation account ${EXAMPLE_ACCOUNT}`,
+            fix: "use your account's ARN (aws sts get-caller-identity shows the account)",
+        };
+    if (EXAMPLE_DOMAIN.test(value))
+        return { message: "is a domain reserved for documentation (RFC 2606)", fix: "set the domain you own and have an ACM certificate for" };
+    if (DOCUMENTATION_CIDR.test(value))
+        return {
+            message: "is an address block reserved for documentation (RFC 5737)",
+            fix: "list the CIDRs of your office VPN or of the runner that deploys (see docs/deploy.md)",
+        };
     return undefined;
 }
 
@@ -49,7 +62,11 @@ export function engineMode(): EngineMode {
 }
 
 /** Fails a real update on example values; a real preview only warns, the offline plan says nothing. */
-export function checkExampleValues(raw: Record<string, unknown>, mode: EngineMode = engineMode(), warn: (message: string) => void = (m) => pulumi.log.warn(m)): void {
+export function checkExampleValues(
+    raw: Record<string, unknown>,
+    mode: EngineMode = engineMode(),
+    warn: (message: string) => void = (m) => pulumi.log.warn(m),
+): void {
     if (mode === "mock") return;
     const issues = exampleValueIssues(raw);
     if (issues.length === 0) return;

@@ -17,7 +17,14 @@ export function expectedAddons(ec: ExistingCluster): string[] {
         `the AWS Load Balancer Controller with the IngressClass '${ec.ingressClassName}' (the team's Ingress and its ALB), pods reachable from ${ec.loadBalancerSourceCidrs.join(", ")}`,
         "the EKS Pod Identity Agent add-on (the workers' and the weights sync Job's AWS credentials)",
         "a network policy engine (the VPC CNI with enableNetworkPolicy, or Calico/Cilium): the stack's NetworkPolicies are only enforced with one",
-        `GPU nodes labelled ${ec.gpuPools.map((p) => `${Object.entries(p.nodeSelector).map(([k, v]) => `${k}=${v}`).join(",")} (${p.gpuType})`).join("; ")}, with the NVIDIA device plugin advertising nvidia.com/gpu, and a node autoscaler that scales them from zero`,
+        `GPU nodes labelled ${ec.gpuPools
+            .map(
+                (p) =>
+                    `${Object.entries(p.nodeSelector)
+                        .map(([k, v]) => `${k}=${v}`)
+                        .join(",")} (${p.gpuType})`,
+            )
+            .join("; ")}, with the NVIDIA device plugin advertising nvidia.com/gpu, and a node autoscaler that scales them from zero`,
     ];
 }
 
@@ -65,7 +72,15 @@ export function existingClusterOutputs(raw: Record<string, unknown>, ec: Existin
         coldStart: { imageCache: "none", vllmImage },
         prices: prices.success ? prices.data : pricesSchema.parse({}),
         gpuPools: pools,
-        teams: { [team]: { namespace: ec.namespace, host: host ?? "", gpus, quota: { gpus: Object.values(gpus).reduce((a, b) => a + b, 0), cpu: 1, memoryGiB: 1 }, sharedPools: [] } },
+        teams: {
+            [team]: {
+                namespace: ec.namespace,
+                host: host ?? "",
+                gpus,
+                quota: { gpus: Object.values(gpus).reduce((a, b) => a + b, 0), cpu: 1, memoryGiB: 1 },
+                sharedPools: [],
+            },
+        },
         sharedPools: [],
         floorUsdPerMonth: 0,
     };

@@ -80,7 +80,10 @@ function splitDomain(ref: string): { domain: string; remainder: string } {
             remainder = ref.slice(slash + 1);
         } else {
             if (first !== first.toLowerCase()) {
-                throw new ImageRefError(ref, `'${first}' has upper-case letters: containerd 1.6 reads it as a repository (invalid), 2.x as a registry host; write a host with a dot or port, or the repository in lower case`);
+                throw new ImageRefError(
+                    ref,
+                    `'${first}' has upper-case letters: containerd 1.6 reads it as a repository (invalid), 2.x as a registry host; write a host with a dot or port, or the repository in lower case`,
+                );
             }
             domain = DEFAULT_REGISTRY;
             remainder = ref;
@@ -101,7 +104,11 @@ export function parseImageRef(ref: string): ImageRef {
     const remote = colon < 0 ? remainder : remainder.slice(0, colon);
     if (remote !== remote.toLowerCase()) throw new ImageRefError(ref, `repository name '${remote}' must be lower case`);
     const m = REFERENCE.exec(`${domain}/${remainder}`);
-    if (!m) throw new ImageRefError(ref, "not of the form [host[:port]/]path[:tag][@digest] (lower-case path parts separated by '/'; tag of word characters, '.' and '-', at most 128)");
+    if (!m)
+        throw new ImageRefError(
+            ref,
+            "not of the form [host[:port]/]path[:tag][@digest] (lower-case path parts separated by '/'; tag of word characters, '.' and '-', at most 128)",
+        );
     const [, name, tag, digest] = m;
     if (name.length > NAME_MAX) throw new ImageRefError(ref, `the name is longer than ${NAME_MAX} characters`);
     const parts = ANCHORED_NAME.exec(name)!;

@@ -51,18 +51,25 @@ export function ownWords(issue: z.core.$ZodIssue, value: unknown, schema: z.ZodT
             const edge = inclusive || !whole ? bound : small ? bound + 1 : bound - 1;
             const strict = !inclusive && !whole;
             const what = whole ? "a whole number, " : "";
-            const message = small ? `must be ${what}${strict ? "more than" : "at least"} ${edge}${got}` : `must be ${what}${strict ? "less than" : "at most"} ${edge}${got}`;
+            const message = small
+                ? `must be ${what}${strict ? "more than" : "at least"} ${edge}${got}`
+                : `must be ${what}${strict ? "less than" : "at most"} ${edge}${got}`;
             const fix = small ? (strict ? `set it above ${edge}` : `set it to ${edge} or more`) : strict ? `set it below ${edge}` : `set it to ${edge} or less`;
             return { message, fix };
         }
         if (issue.origin === "array" || issue.origin === "set") {
             const n = plural(bound, "entry", "entries");
-            if ("exact" in issue && issue.exact) return { message: `must list exactly ${n}${Array.isArray(value) ? ` (it lists ${value.length})` : ""}`, fix: `list exactly ${n}` };
-            return small ? { message: `must list at least ${n}${got}`, fix: `add entries until there are ${bound}` } : { message: `must list at most ${n}`, fix: `remove entries until there are ${bound}` };
+            if ("exact" in issue && issue.exact)
+                return { message: `must list exactly ${n}${Array.isArray(value) ? ` (it lists ${value.length})` : ""}`, fix: `list exactly ${n}` };
+            return small
+                ? { message: `must list at least ${n}${got}`, fix: `add entries until there are ${bound}` }
+                : { message: `must list at most ${n}`, fix: `remove entries until there are ${bound}` };
         }
         if (issue.origin === "string") {
             const n = plural(bound, "character");
-            return small ? { message: `must be at least ${n} long${got}`, fix: `write at least ${n}` } : { message: `must be at most ${n} long`, fix: `shorten it to ${n}` };
+            return small
+                ? { message: `must be at least ${n} long${got}`, fix: `write at least ${n}` }
+                : { message: `must be at most ${n} long`, fix: `shorten it to ${n}` };
         }
         return undefined;
     }

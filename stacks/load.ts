@@ -44,7 +44,11 @@ export function rawStackConfig(all: Record<string, string> = pulumi.runtime.allC
         if ((SECRET_KEYS as readonly string[]).includes(k)) continue;
         if (!CONFIG_KEYS.includes(k)) {
             const hint = closest(k, allowed);
-            issues.push({ key: fullKey, message: `unknown config key '${k}'`, fix: hint ? `did you mean '${PROJECT}:${hint}'?` : `remove it; known keys: ${allowed.join(", ")}` });
+            issues.push({
+                key: fullKey,
+                message: `unknown config key '${k}'`,
+                fix: hint ? `did you mean '${PROJECT}:${hint}'?` : `remove it; known keys: ${allowed.join(", ")}`,
+            });
             continue;
         }
         raw[k] = parseValue(value);
@@ -98,7 +102,11 @@ export function loadStackConfig(platform?: PlatformOutputs, opts: ParseOptions =
     checkExampleValues(raw);
     return {
         config,
-        secrets: { hfToken: cfg.getSecret("hfToken"), gatewayApiKeys: cfg.getSecret("gatewayApiKeys"), batchStorePassword: cfg.getSecret("batchStorePassword") },
+        secrets: {
+            hfToken: cfg.getSecret("hfToken"),
+            gatewayApiKeys: cfg.getSecret("gatewayApiKeys"),
+            batchStorePassword: cfg.getSecret("batchStorePassword"),
+        },
     };
 }
 

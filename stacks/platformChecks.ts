@@ -39,23 +39,41 @@ export function checkPlatform(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
         t.sharedPools.forEach((p, i) => {
             if (!sharedNames.includes(p)) {
-                issues.push({ key: key("teams", team, "sharedPools", i), message: `the platform shares no pool '${p}' (its shared pools, gpuserve:models: ${sharedNames.join(", ") || "none"})`, fix: "name one of those, or add the model to the platform's gpuserve:models" });
+                issues.push({
+                    key: key("teams", team, "sharedPools", i),
+                    message: `the platform shares no pool '${p}' (its shared pools, gpuserve:models: ${sharedNames.join(", ") || "none"})`,
+                    fix: "name one of those, or add the model to the platform's gpuserve:models",
+                });
             }
         });
         if (t.deployRoleArn && !t.permissionsBoundaryArn) {
             issues.push({
                 key: key("teams", team, "permissionsBoundaryArn"),
                 message: `team '${team}' has a deploy role but no permissions boundary: a role that may create IAM roles without one can give them, and so itself, any permission`,
-                fix: "create the boundary policy of docs/teams.md (\"The team's AWS roles\") and set its ARN here",
+                fix: 'create the boundary policy of docs/teams.md ("The team\'s AWS roles") and set its ARN here',
             });
         }
         const ns = teamNamespace(team, t);
         if (reserved.includes(ns)) {
-            issues.push({ key: key("teams", team, "namespace"), message: `${showValue(ns)} is a namespace the platform uses itself`, fix: `choose another, e.g. team-${team}` });
+            issues.push({
+                key: key("teams", team, "namespace"),
+                message: `${showValue(ns)} is a namespace the platform uses itself`,
+                fix: `choose another, e.g. team-${team}`,
+            });
         }
-        if (namespaces.has(ns)) issues.push({ key: key("teams", team, "namespace"), message: `namespace '${ns}' is already team '${namespaces.get(ns)}''s`, fix: "give every team its own namespace" });
+        if (namespaces.has(ns))
+            issues.push({
+                key: key("teams", team, "namespace"),
+                message: `namespace '${ns}' is already team '${namespaces.get(ns)}''s`,
+                fix: "give every team its own namespace",
+            });
         namespaces.set(ns, team);
-        if (hosts.has(t.host)) issues.push({ key: key("teams", team, "host"), message: `host '${t.host}' is already team '${hosts.get(t.host)}''s`, fix: "give every team its own host on the load balancer" });
+        if (hosts.has(t.host))
+            issues.push({
+                key: key("teams", team, "host"),
+                message: `host '${t.host}' is already team '${hosts.get(t.host)}''s`,
+                fix: "give every team its own host on the load balancer",
+            });
         hosts.set(t.host, team);
     }
 
@@ -64,7 +82,9 @@ export function checkPlatform(cfg: StackConfig, issues: ConfigIssue[]): void {
         const teams = Object.entries(cfg.teams)
             .map(([team, t]) => ({ team, n: t.gpus[gpuType] ?? 0 }))
             .filter((x) => x.n > 0);
-        const shared = cfg.models.filter((m) => cfg.gpuPools.find((p) => p.name === m.pool)?.gpuType === gpuType).map((m) => ({ team: `shared pool ${m.name}`, n: m.scaling.maxReplicas }));
+        const shared = cfg.models
+            .filter((m) => cfg.gpuPools.find((p) => p.name === m.pool)?.gpuType === gpuType)
+            .map((m) => ({ team: `shared pool ${m.name}`, n: m.scaling.maxReplicas }));
         const wanted = [...teams, ...shared].reduce((s, x) => s + x.n, 0);
         const holds = capacity.get(gpuType) ?? 0;
         if (wanted > holds) {

@@ -120,7 +120,10 @@ export function parsePlatformOutputs(value: unknown, source: string, configKey =
         throw new ConfigError([{ key: configKey, message: `${source}: ${message}`, fix }]);
     };
     if (value === undefined || value === null) {
-        fail(`has no '${PLATFORM_OUTPUT}' output: it is not a gpuserve platform stack, or it was never deployed`, `set gpuserve:role: platform in that stack and run its \`pulumi up\` (offline: npm run plan -- --stack <platform>)`);
+        fail(
+            `has no '${PLATFORM_OUTPUT}' output: it is not a gpuserve platform stack, or it was never deployed`,
+            `set gpuserve:role: platform in that stack and run its \`pulumi up\` (offline: npm run plan -- --stack <platform>)`,
+        );
     }
     const version = (value as { version?: unknown }).version;
     if (version !== PLATFORM_OUTPUTS_VERSION) {

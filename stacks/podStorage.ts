@@ -64,7 +64,11 @@ export function choosePodStorage(setting: PodStorageSetting, instanceTypes: read
     if (setting !== "auto") return { storage: setting, reason: "set in gpuPools[].podStorage" };
     const missing = instanceTypes.filter((t) => !instanceStore(t));
     if (missing.length > 0) return { storage: "volume", reason: `${missing.join(", ")} has no instance store` };
-    const per = instanceTypes.map((t) => ({ t, nvme: weightsSecondsPerGiB(weightsRates(t, "instanceStore")), volume: weightsSecondsPerGiB(weightsRates(t, "volume")) }));
+    const per = instanceTypes.map((t) => ({
+        t,
+        nvme: weightsSecondsPerGiB(weightsRates(t, "instanceStore")),
+        volume: weightsSecondsPerGiB(weightsRates(t, "volume")),
+    }));
     const slower = per.find((x) => x.nvme >= x.volume);
     const show = (x: (typeof per)[number]) => `${x.t}: ${r1(x.nvme)} s/GiB on the instance store, ${r1(x.volume)} s/GiB on the volume`;
     return slower

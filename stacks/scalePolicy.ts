@@ -56,14 +56,16 @@ export const HPA_SYNC_SECONDS = 15;
 /** KEDA activation threshold on demand: any held or in-flight request wakes the pool. */
 export const ACTIVATION_DEMAND = 0;
 
-
 /**
  * KEDA cooldownPeriod of a pool: the configured one; else, with the recent-requests trigger on, a minute: that
  * trigger holds an idle pool while requests come often enough to be worth it (recentRequestsActivation), so the
  * cooldown only bridges polls; without it the pool's estimated cold start (ski-rental: an idle worker kept as long
  * as a restart costs). KEDA counts the cooldown from the last poll at which any trigger was active.
  */
-export function cooldownSecondsFor(s: { readonly cooldownSeconds?: number; readonly activityLookbackSeconds: number }, coldStartSeconds: number | undefined): number {
+export function cooldownSecondsFor(
+    s: { readonly cooldownSeconds?: number; readonly activityLookbackSeconds: number },
+    coldStartSeconds: number | undefined,
+): number {
     if (s.cooldownSeconds !== undefined) return s.cooldownSeconds;
     return s.activityLookbackSeconds > 0 ? MIN_COOLDOWN_SECONDS : Math.max(MIN_COOLDOWN_SECONDS, Math.round(coldStartSeconds ?? FALLBACK_COOLDOWN_SECONDS));
 }

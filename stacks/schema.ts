@@ -40,7 +40,10 @@ function pinnedImage(opts: { digestOnly?: boolean } = {}) {
         try {
             const r = parseImageRef(s);
             if (opts.digestOnly ? r.digest === undefined : r.tag === undefined && r.digest === undefined) {
-                ctx.addIssue({ code: "custom", message: opts.digestOnly ? "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>" : "must be pinned: add :<tag> or @sha256:<digest>" });
+                ctx.addIssue({
+                    code: "custom",
+                    message: opts.digestOnly ? "must be pinned by digest: <image>[:<tag>]@sha256:<64 hex>" : "must be pinned: add :<tag> or @sha256:<digest>",
+                });
             }
         } catch (e) {
             if (!(e instanceof ImageRefError)) throw e;
@@ -154,7 +157,10 @@ export const gpuPoolSchema = z.strictObject({
 
 export const warmWindowSchema = z.strictObject({
     /** Days of week in cron syntax, e.g. "1-5" for Monday to Friday. @default "1-5" */
-    days: z.string().regex(/^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/, "must be cron day-of-week syntax such as 1-5 or 1,3,5").default("1-5"),
+    days: z
+        .string()
+        .regex(/^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/, "must be cron day-of-week syntax such as 1-5 or 1,3,5")
+        .default("1-5"),
     /** Start time, HH:MM in the stack's time zone. */
     start: z.string().regex(HHMM, "must be HH:MM (24h)"),
     /** End time, HH:MM in the stack's time zone. */
@@ -240,7 +246,10 @@ export const modelSchema = z.strictObject({
     /** Extra vLLM arguments, appended last. @default [] */
     extraArgs: z.array(z.string()).default([]),
     /** Hugging Face revision (40-hex commit) every pod loads. @default the catalog's pinned revision */
-    revision: z.string().regex(/^[0-9a-f]{40}$/, "must be a 40-character Hugging Face commit SHA").optional(),
+    revision: z
+        .string()
+        .regex(/^[0-9a-f]{40}$/, "must be a 40-character Hugging Face commit SHA")
+        .optional(),
     /** Existing PersistentVolumeClaim (ReadWriteMany, e.g. EFS) caching weights and compile artefacts across pods (when coldStart.compileCache is "none"); emptyDir when absent. */
     cacheClaimName: dnsLabel.optional(),
     /** Scale policy of this worker pool. */
@@ -323,7 +332,10 @@ export const batchSchema = z.strictObject({
     /** Where batch state lives: "inCluster" (a Valkey StatefulSet on an encrypted gp3 volume) or "external" (an existing Valkey/Redis, e.g. Amazon ElastiCache for Valkey, at `endpoint`). @default "inCluster" */
     store: z.enum(["inCluster", "external"]).default("inCluster"),
     /** External store only: redis://host:port or rediss://host:port (TLS; ElastiCache with in-transit encryption). Its password, if any: the `batchStorePassword` secret. */
-    endpoint: z.string().regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)").optional(),
+    endpoint: z
+        .string()
+        .regex(REDIS_URL, "must be redis://host:port or rediss://host:port (no password in the URL: set the batchStorePassword secret)")
+        .optional(),
     /** In-cluster Valkey image, pinned by digest. @default VALKEY_IMAGE */
     image: pinnedImage({ digestOnly: true }).default(VALKEY_IMAGE),
     /** In-cluster Valkey volume size (append-only file). @default 20 */
@@ -352,9 +364,15 @@ export const servingSchema = z.strictObject({
     /** Kubernetes namespace of the serving stack. @default "serving" */
     namespace: dnsLabel.default("serving"),
     /** Public host name, e.g. "vision.example.org". */
-    domain: z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a fully qualified domain name").optional(),
+    domain: z
+        .string()
+        .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a fully qualified domain name")
+        .optional(),
     /** ACM certificate ARN for the ALB (HTTPS). Required in production. */
-    certificateArn: z.string().regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "must be an ACM certificate ARN").optional(),
+    certificateArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, "must be an ACM certificate ARN")
+        .optional(),
     /** Allow plain HTTP without a certificate (dev only). @default false */
     allowInsecureHttp: z.boolean().default(false),
     /** The gateway: replicas, API keys, how many requests it holds while workers start and for how long. */
@@ -366,7 +384,6 @@ export const servingSchema = z.strictObject({
     /** Batch jobs (OpenAI Batch API) and their Valkey store. */
     batch: batchSchema.default(batchSchema.parse({})),
 });
-
 
 const phaseSeconds = z
     .number({ error: "must be seconds as a number, e.g. 95" })
@@ -424,9 +441,15 @@ export const coldStartSchema = z.strictObject({
      * the ~35 GB image; capacity/cacheCost.ts). The region's quota is 5,000 MiB/s for volumes initializing at once.
      * @default 300
      */
-    imageCacheInitRateMiBps: z.int().refine((v) => v === 0 || (v >= 100 && v <= 300), "must be 0 (lazy, EBS default) or 100-300 MiB/s").default(300),
+    imageCacheInitRateMiBps: z
+        .int()
+        .refine((v) => v === 0 || (v >= 100 && v <= 300), "must be 0 (lazy, EBS default) or 100-300 MiB/s")
+        .default(300),
     /** Explicit image-cache snapshot (built for serving.vllmImage, encrypted); the stack then builds none. @default built by the stack */
-    imageCacheSnapshotId: z.string().regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0").optional(),
+    imageCacheSnapshotId: z
+        .string()
+        .regex(/^snap-[0-9a-f]{8,17}$/, "must be an EBS snapshot id such as snap-0123456789abcdef0")
+        .optional(),
     /**
      * "s3": vLLM's torch.compile cache restored from and saved to the bucket, keyed by vLLM image, model revision,
      * GPU type and vLLM arguments; "none": every start compiles. @default "s3"
@@ -465,7 +488,10 @@ export const addonsSchema = z.strictObject({
             /** Install the chart (GPU pools cannot scale without it). @default true */
             enabled,
             /** How long a node must be unneeded before removal (GPU nodes cost by the hour). @default "5m" */
-            scaleDownUnneededTime: z.string().regex(/^\d+[smh]$/, "must be a duration such as 5m").default("5m"),
+            scaleDownUnneededTime: z
+                .string()
+                .regex(/^\d+[smh]$/, "must be a duration such as 5m")
+                .default("5m"),
             /** Node utilization (requests/allocatable) below which a node is a scale-down candidate. @default 0.5 */
             scaleDownUtilizationThreshold: z.number().gt(0).lt(1).default(0.5),
             /** Extra Helm values, deep-merged over the computed ones (last wins). @default {} */
@@ -498,7 +524,10 @@ export const addonsSchema = z.strictObject({
             /** URL of an existing Prometheus, used by KEDA when `enabled` is false. */
             url: z.url().optional(),
             /** How long Prometheus keeps samples (predictive warm-up needs its look-back + 1 day). @default "15d" */
-            retention: z.string().regex(/^\d+[dhw]$/, "must be a duration such as 15d").default("15d"),
+            retention: z
+                .string()
+                .regex(/^\d+[dhw]$/, "must be a duration such as 15d")
+                .default("15d"),
             /** Persistent volume size (encrypted gp3). @default 50 */
             storageGiB: positiveInt.default(50),
             /** Install Grafana with the project's dashboards. @default true */
@@ -534,9 +563,7 @@ const cronDays = z.string().regex(CRON_DAYS, "must be cron day-of-week syntax su
 const positiveNumber = z.number().positive();
 /** [min, max] with min <= max. */
 const intRange = (max: number) =>
-    z
-        .tuple([z.int().nonnegative().max(max), z.int().nonnegative().max(max)])
-        .refine(([a, b]) => a <= b, "must be [min, max] with min <= max");
+    z.tuple([z.int().nonnegative().max(max), z.int().nonnegative().max(max)]).refine(([a, b]) => a <= b, "must be [min, max] with min <= max");
 
 export const serviceTimeSchema = z
     .strictObject({
@@ -757,7 +784,9 @@ export type StackRole = (typeof STACK_ROLES)[number];
 export const STACK_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** IAM role ARN (deploy and preview roles of a team). */
-const ROLE_ARN = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "must be an IAM role ARN, e.g. arn:aws:iam::210987654321:role/gpuserve-biology-deploy");
+const ROLE_ARN = z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, "must be an IAM role ARN, e.g. arn:aws:iam::210987654321:role/gpuserve-biology-deploy");
 const FQDN = z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "must be a fully qualified domain name");
 
 /**
@@ -788,7 +817,10 @@ export const teamRegistrationSchema = z.strictObject({
      * IAM policy every role the team's stack creates carries as its permissions boundary (its pods' Pod Identity
      * roles): the deploy role may create roles only with it (docs/teams.md). Required with deployRoleArn.
      */
-    permissionsBoundaryArn: z.string().regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/.+$/, "must be an IAM policy ARN, e.g. arn:aws:iam::210987654321:policy/gpuserve-biology-boundary").optional(),
+    permissionsBoundaryArn: z
+        .string()
+        .regex(/^arn:aws[a-z-]*:iam::(\d{12}|aws):policy\/.+$/, "must be an IAM policy ARN, e.g. arn:aws:iam::210987654321:policy/gpuserve-biology-boundary")
+        .optional(),
     /**
      * Leaving the platform: the namespace is no longer protected, so the next `pulumi up` after removing the
      * entry deletes it (destroy the team stack first). @default false
@@ -815,7 +847,10 @@ export const existingClusterSchema = z.strictObject({
     /** The cluster's VPC (an external batch store lives in it). */
     vpcCidr: cidr,
     /** How long that Prometheus keeps samples (predictive warm-up looks back a week). @default "15d" */
-    prometheusRetention: z.string().regex(/^\d+[dhw]$/, "must be a duration such as 15d").default("15d"),
+    prometheusRetention: z
+        .string()
+        .regex(/^\d+[dhw]$/, "must be a duration such as 15d")
+        .default("15d"),
     /** GPU node groups the team may schedule on, as the cluster labels them. */
     gpuPools: z
         .array(
@@ -860,7 +895,10 @@ export const stackConfigSchema = z.strictObject({
         .default("UTC"),
     /** Cost-allocation tags on every AWS resource (added to `project`, `environment`, `managed-by`); `team` is required (AWS Cost Explorer groups by it), e.g. `{team: radiology}`. */
     tags: z
-        .record(z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"), z.string().min(1).max(255).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE))
+        .record(
+            z.string().regex(/^[\w.:/=+@-]{1,127}$/, "tag keys use letters, digits and _.:/=+@-"),
+            z.string().min(1).max(255).regex(AWS_TAG_VALUE, TAG_VALUE_MESSAGE),
+        )
         .refine((t) => t.team !== undefined, "must include a 'team' tag for cost allocation, e.g. {team: radiology}"),
     /** The VPC: a new one (CIDR, availability zones, NAT gateways) or an existing one. */
     network: networkSchema.default(networkSchema.parse({})),

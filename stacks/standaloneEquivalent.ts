@@ -11,7 +11,9 @@ import { usedSharedPools } from "./teamChecks";
 const TEAM_ONLY = ["role", "platformStack", "existingCluster", "sharedPools"];
 
 export function standaloneEquivalent(raw: Record<string, unknown>, platform: PlatformOutputs): Record<string, unknown> {
-    const models = [...(Array.isArray(raw.models) ? (raw.models as unknown[]) : []), ...usedSharedPools(raw, platform).map((p) => p.model)] as { pool: string }[];
+    const models = [...(Array.isArray(raw.models) ? (raw.models as unknown[]) : []), ...usedSharedPools(raw, platform).map((p) => p.model)] as {
+        pool: string;
+    }[];
     const pools = platform.gpuPools
         .filter((p) => models.some((m) => m.pool === p.name))
         .map(({ gpusPerNode: _g, gpuMemoryGiB: _m, nodeSelector: _n, ...pool }) => pool);

@@ -64,7 +64,13 @@ export interface SystemSizing {
     readonly instanceType: string;
     readonly nodes: number;
     /** Every candidate, cheapest first: whether it fits, and why not. */
-    readonly candidates: readonly { readonly instanceType: string; readonly nodes: number; readonly usdPerMonth: number; readonly fits: boolean; readonly why?: string }[];
+    readonly candidates: readonly {
+        readonly instanceType: string;
+        readonly nodes: number;
+        readonly usdPerMonth: number;
+        readonly fits: boolean;
+        readonly why?: string;
+    }[];
     /** The arithmetic, in words (cost.json, the plan summary, docs). */
     readonly arithmetic: readonly string[];
 }
@@ -74,13 +80,19 @@ type SizingInput = Pick<ParsedStackConfig, "role" | "addons" | "serving" | "team
 /** The pods a standalone or platform stack runs on its system nodes. */
 function systemPods(cfg: SizingInput): SystemPod[] {
     const a = cfg.addons;
-    const pods = addonPods({ keda: a.keda.enabled, prometheus: a.prometheus.enabled, clusterAutoscaler: a.clusterAutoscaler.enabled, loadBalancerController: a.loadBalancerController.enabled });
+    const pods = addonPods({
+        keda: a.keda.enabled,
+        prometheus: a.prometheus.enabled,
+        clusterAutoscaler: a.clusterAutoscaler.enabled,
+        loadBalancerController: a.loadBalancerController.enabled,
+    });
     const sync = cfg.coldStart.weights === "s3";
     const batch = cfg.serving.batch;
     if (cfg.role === "platform") {
         if (cfg.models.length > 0) pods.push(...servingPods("shared pools'", { gatewayReplicas: cfg.serving.gateway.replicas, uiReplicas: 0, syncJob: sync }));
         // Each team's serving pods at its defaults (the footprint its quota also allows, components/platform/teamQuota.ts).
-        for (const team of Object.keys(cfg.teams)) pods.push(...servingPods(`team ${team}:`, { gatewayReplicas: 1, uiReplicas: 1, valkeyMiB: batch.memoryMiB, syncJob: sync }));
+        for (const team of Object.keys(cfg.teams))
+            pods.push(...servingPods(`team ${team}:`, { gatewayReplicas: 1, uiReplicas: 1, valkeyMiB: batch.memoryMiB, syncJob: sync }));
     } else {
         pods.push(
             ...servingPods("serving", {
@@ -116,7 +128,12 @@ export function sizeSystemNodes(cfg: SizingInput, minNodes = MIN_SYSTEM_NODES, t
             const a = allocatable(t);
             const perNodeRoom = { cpu: a.cpu - perNode.cpu, memoryMiB: a.memoryMiB - perNode.memoryMiB, pods: a.pods - perNode.pods };
             const need = (room: number, want: number) => Math.ceil(want / room);
-            const nodes = Math.max(minNodes, need(perNodeRoom.cpu, requests.cpu * h), need(perNodeRoom.memoryMiB, requests.memoryMiB * h), need(perNodeRoom.pods, requests.pods));
+            const nodes = Math.max(
+                minNodes,
+                need(perNodeRoom.cpu, requests.cpu * h),
+                need(perNodeRoom.memoryMiB, requests.memoryMiB * h),
+                need(perNodeRoom.pods, requests.pods),
+            );
             const baseline = NODE_FACTS[t].baseline;
             const why =
                 largest > perNodeRoom.memoryMiB

@@ -61,7 +61,11 @@ export function checkTeam(cfg: StackConfig, raw: Record<string, unknown>, platfo
     const team = platform.teams[name];
     const where = `platform '${platform.stack}'`;
     if (cfg.region !== platform.region) {
-        issues.push({ key: "aws:region", message: `is ${showValue(cfg.region)}, but ${where} runs in ${platform.region}`, fix: `set aws:region: ${platform.region}` });
+        issues.push({
+            key: "aws:region",
+            message: `is ${showValue(cfg.region)}, but ${where} runs in ${platform.region}`,
+            fix: `set aws:region: ${platform.region}`,
+        });
     }
     if (!team) {
         const known = Object.keys(platform.teams);
@@ -80,10 +84,18 @@ export function checkTeam(cfg: StackConfig, raw: Record<string, unknown>, platfo
         });
     }
     if (cfg.serving.namespace !== team.namespace) {
-        issues.push({ key: key("serving", "namespace"), message: `is ${showValue(cfg.serving.namespace)}, but ${where} gave team '${name}' the namespace '${team.namespace}'`, fix: "remove it (the registered namespace is the default)" });
+        issues.push({
+            key: key("serving", "namespace"),
+            message: `is ${showValue(cfg.serving.namespace)}, but ${where} gave team '${name}' the namespace '${team.namespace}'`,
+            fix: "remove it (the registered namespace is the default)",
+        });
     }
     if (cfg.serving.domain !== team.host) {
-        issues.push({ key: key("serving", "domain"), message: `is ${showValue(cfg.serving.domain)}, but ${where} routes host '${team.host}' to team '${name}'`, fix: `remove it, or change the team's host in Pulumi.${platform.stack}.yaml` });
+        issues.push({
+            key: key("serving", "domain"),
+            message: `is ${showValue(cfg.serving.domain)}, but ${where} routes host '${team.host}' to team '${name}'`,
+            fix: `remove it, or change the team's host in Pulumi.${platform.stack}.yaml`,
+        });
     }
 
     // Own pools: a GPU pool of the platform, of a GPU type the team has GPUs of, within its quota.
@@ -94,7 +106,11 @@ export function checkTeam(cfg: StackConfig, raw: Record<string, unknown>, platfo
         if (pool && (team.gpus[pool.gpuType] ?? 0) === 0) {
             issues.push({
                 key: key("models", i, "pool"),
-                message: `pool '${m.pool}' has ${pool.gpuType} GPUs, and ${where} gives team '${name}' none of that type (its GPUs: ${Object.entries(team.gpus).map(([t, n]) => `${t} ${n}`).join(", ") || "none"})`,
+                message: `pool '${m.pool}' has ${pool.gpuType} GPUs, and ${where} gives team '${name}' none of that type (its GPUs: ${
+                    Object.entries(team.gpus)
+                        .map(([t, n]) => `${t} ${n}`)
+                        .join(", ") || "none"
+                })`,
                 fix: `use a pool of a GPU type the team has, or add ${pool.gpuType} GPUs to gpuserve:teams.${name}.gpus in Pulumi.${platform.stack}.yaml`,
             });
         }
@@ -115,9 +131,17 @@ export function checkTeam(cfg: StackConfig, raw: Record<string, unknown>, platfo
     const requested = Array.isArray(raw.sharedPools) ? (raw.sharedPools as string[]) : [];
     requested.forEach((p, i) => {
         if (!platform.sharedPools.some((s) => s.name === p)) {
-            issues.push({ key: key("sharedPools", i), message: `${where} shares no pool '${p}' (it shares: ${platform.sharedPools.map((s) => s.name).join(", ") || "none"})`, fix: `name one of those, or run the model in a pool of the team's own (models: [{id, pool: <one of ${pools}>}])` });
+            issues.push({
+                key: key("sharedPools", i),
+                message: `${where} shares no pool '${p}' (it shares: ${platform.sharedPools.map((s) => s.name).join(", ") || "none"})`,
+                fix: `name one of those, or run the model in a pool of the team's own (models: [{id, pool: <one of ${pools}>}])`,
+            });
         } else if (!team.sharedPools.includes(p)) {
-            issues.push({ key: key("sharedPools", i), message: `${where} shares '${p}', but not with team '${name}'`, fix: `add '${p}' to gpuserve:teams.${name}.sharedPools in Pulumi.${platform.stack}.yaml` });
+            issues.push({
+                key: key("sharedPools", i),
+                message: `${where} shares '${p}', but not with team '${name}'`,
+                fix: `add '${p}' to gpuserve:teams.${name}.sharedPools in Pulumi.${platform.stack}.yaml`,
+            });
         }
     });
 }

@@ -69,11 +69,22 @@ export function mondayOf(date: string): string {
  * Resolves gpuserve:timetable: model references to worker pool names, calendar files read
  * (relative to `root`) and expanded in the stack's time zone. Problems go to `issues`.
  */
-export function resolveTimetable(t: ParsedTimetable, models: readonly { readonly name: string; readonly id: string }[], timezone: string, root: string, issues: ConfigIssue[]): ResolvedTimetable {
+export function resolveTimetable(
+    t: ParsedTimetable,
+    models: readonly { readonly name: string; readonly id: string }[],
+    timezone: string,
+    root: string,
+    issues: ConfigIssue[],
+): ResolvedTimetable {
     const poolOf = (model: string | undefined, at: PropertyKey[]): string | undefined => {
         if (model === undefined) return models[0]?.name;
         const m = models.find((x) => x.name === model) ?? models.find((x) => x.id === model);
-        if (!m) issues.push({ key: key(...at, "model"), message: `${showValue(model)} is not a model of this stack`, fix: `use a model id or name from gpuserve:models (${models.map((x) => x.name).join(", ")}), or leave it out for the first model` });
+        if (!m)
+            issues.push({
+                key: key(...at, "model"),
+                message: `${showValue(model)} is not a model of this stack`,
+                fix: `use a model id or name from gpuserve:models (${models.map((x) => x.name).join(", ")}), or leave it out for the first model`,
+            });
         return m?.name;
     };
     const slots: TimetableSlot[] = [];
@@ -81,7 +92,16 @@ export function resolveTimetable(t: ParsedTimetable, models: readonly { readonly
         const pool = poolOf(s.model, ["timetable", "sessions", i]);
         if (pool === undefined) return;
         const on = parseCronDays(s.days);
-        slots.push({ pool, replicas: s.replicas, startSeconds: hhmmToMinutes(s.start) * 60, minutes: s.minutes, days: on.flatMap((x, d) => (x ? [d] : [])), students: s.students, questionsPerStudent: s.questionsPerStudent, source: `sessions[${i}]` });
+        slots.push({
+            pool,
+            replicas: s.replicas,
+            startSeconds: hhmmToMinutes(s.start) * 60,
+            minutes: s.minutes,
+            days: on.flatMap((x, d) => (x ? [d] : [])),
+            students: s.students,
+            questionsPerStudent: s.questionsPerStudent,
+            source: `sessions[${i}]`,
+        });
     });
     const calendars: CalendarSummary[] = [];
     t.calendars.forEach((c, i) => {
@@ -89,7 +109,11 @@ export function resolveTimetable(t: ParsedTimetable, models: readonly { readonly
         const pool = poolOf(c.model, at);
         const file = path.resolve(root, c.file);
         if (!fs.existsSync(file)) {
-            issues.push({ key: key(...at, "file"), message: `file ${showValue(c.file)} does not exist (looked in ${file})`, fix: "give the path of the .ics file relative to the project root (the directory of Pulumi.yaml)" });
+            issues.push({
+                key: key(...at, "file"),
+                message: `file ${showValue(c.file)} does not exist (looked in ${file})`,
+                fix: "give the path of the .ics file relative to the project root (the directory of Pulumi.yaml)",
+            });
             return;
         }
         let expanded;
@@ -101,20 +125,37 @@ export function resolveTimetable(t: ParsedTimetable, models: readonly { readonly
             return;
         }
         if (expanded.dated.length === 0 && expanded.weekly.length === 0) {
-            issues.push({ key: key(...at, "file"), message: `${c.file} has no timed event${expanded.allDay > 0 ? ` (only ${expanded.allDay} all-day event${expanded.allDay > 1 ? "s" : ""})` : ""}`, fix: "export the calendar that holds the course's sessions (events with a start and end time)" });
+            issues.push({
+                key: key(...at, "file"),
+                message: `${c.file} has no timed event${expanded.allDay > 0 ? ` (only ${expanded.allDay} all-day event${expanded.allDay > 1 ? "s" : ""})` : ""}`,
+                fix: "export the calendar that holds the course's sessions (events with a start and end time)",
+            });
             return;
         }
         if (pool === undefined) return;
         const name = path.basename(c.file);
         const use = { pool, replicas: c.replicas, students: c.students, questionsPerStudent: c.questionsPerStudent };
-        for (const s of expanded.dated) slots.push({ ...use, startSeconds: s.startSeconds, minutes: s.minutes, date: s.date, source: `${name} ${JSON.stringify(s.summary)}` });
-        for (const w of expanded.weekly) slots.push({ ...use, startSeconds: w.startSeconds, minutes: w.minutes, days: w.days, source: `${name} ${JSON.stringify(w.summary)}` });
-        calendars.push({ file: c.file, sessions: expanded.dated.length, weeklySeries: expanded.weekly.length, allDayEvents: expanded.allDay, first: expanded.dated[0]?.date, last: expanded.dated[expanded.dated.length - 1]?.date });
+        for (const s of expanded.dated)
+            slots.push({ ...use, startSeconds: s.startSeconds, minutes: s.minutes, date: s.date, source: `${name} ${JSON.stringify(s.summary)}` });
+        for (const w of expanded.weekly)
+            slots.push({ ...use, startSeconds: w.startSeconds, minutes: w.minutes, days: w.days, source: `${name} ${JSON.stringify(w.summary)}` });
+        calendars.push({
+            file: c.file,
+            sessions: expanded.dated.length,
+            weeklySeries: expanded.weekly.length,
+            allDayEvents: expanded.allDay,
+            first: expanded.dated[0]?.date,
+            last: expanded.dated[expanded.dated.length - 1]?.date,
+        });
     });
     // Dated slots of all calendars together: cron has no year, so they must fit in one year too.
     const dates = slots.flatMap((s) => (s.date ? [s.date] : [])).sort();
     if (dates.length > 1 && dayOfDate(dates[dates.length - 1]) - dayOfDate(dates[0]) > 365) {
-        issues.push({ key: key("timetable", "calendars"), message: `the calendars' sessions run from ${dates[0]} to ${dates[dates.length - 1]}, more than a year`, fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year" });
+        issues.push({
+            key: key("timetable", "calendars"),
+            message: `the calendars' sessions run from ${dates[0]} to ${dates[dates.length - 1]}, more than a year`,
+            fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year",
+        });
     }
     return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, slots, calendars };
 }

@@ -106,10 +106,17 @@ export function parseStackConfig(raw: Record<string, unknown>, platform?: Platfo
     const early = roleIssues(raw);
     const input = role === "team" && platform ? withPlatform(raw, platform) : raw;
     const parsed = schemaFor(role).safeParse(withTimetableProfile(input));
-    if (!parsed.success) throw new ConfigError([...early, ...parsed.error.issues.map((i) => fromZodIssue(i, input)).filter((i) => !early.some((e) => e.key === i.key))]);
+    if (!parsed.success)
+        throw new ConfigError([...early, ...parsed.error.issues.map((i) => fromZodIssue(i, input)).filter((i) => !early.some((e) => e.key === i.key))]);
     if (early.length > 0) throw new ConfigError(early);
     if (role === "team" && !platform) {
-        throw new ConfigError([{ key: key("platformStack"), message: "a team stack is read with its platform's outputs, and none were given", fix: "plan it with npm run plan -- --stack <team> (it reads the platform's plan), or run pulumi up" }]);
+        throw new ConfigError([
+            {
+                key: key("platformStack"),
+                message: "a team stack is read with its platform's outputs, and none were given",
+                fix: "plan it with npm run plan -- --stack <team> (it reads the platform's plan), or run pulumi up",
+            },
+        ]);
     }
     const issues: ConfigIssue[] = [];
     const resolved = resolve(parsed.data, issues, opts.root ?? process.cwd());
@@ -151,7 +158,9 @@ function fromZodIssue(issue: z.core.$ZodIssue, raw: unknown): ConfigIssue {
         return {
             key: key(...issue.path),
             message: `${showValue(value)} is not an AWS region`,
-            fix: hint ? `did you mean '${hint}'? (pulumi config set aws:region ${hint})` : `use an AWS region code such as us-east-1: ${AWS_REGIONS.join(", ")}`,
+            fix: hint
+                ? `did you mean '${hint}'? (pulumi config set aws:region ${hint})`
+                : `use an AWS region code such as us-east-1: ${AWS_REGIONS.join(", ")}`,
         };
     }
     if (issue.code === "invalid_value" && typeof value === "string") {
@@ -268,7 +277,8 @@ function checkOneShape(instanceTypes: string[], path: PropertyKey[], issues: Con
 function withTimetableProfile(raw: Record<string, unknown>): Record<string, unknown> {
     const t = raw.timetable as { sessions?: unknown[]; calendars?: unknown[] } | undefined;
     const traffic = raw.traffic as Record<string, unknown> | undefined;
-    const given = t !== null && typeof t === "object" && ((Array.isArray(t.sessions) && t.sessions.length > 0) || (Array.isArray(t.calendars) && t.calendars.length > 0));
+    const given =
+        t !== null && typeof t === "object" && ((Array.isArray(t.sessions) && t.sessions.length > 0) || (Array.isArray(t.calendars) && t.calendars.length > 0));
     if (!given || (traffic !== undefined && (traffic === null || typeof traffic !== "object" || traffic.profile !== undefined))) return raw;
     return { ...raw, traffic: { ...traffic, profile: "timetable" } };
 }
@@ -280,7 +290,10 @@ function resolveSystemNodes(cfg: ParsedStackConfig): ResolvedSystemNodes {
     if (cfg.role === "team") return { instanceTypes: [], minSize: 0, maxSize: 0, diskSizeGiB: s.diskSizeGiB };
     // Types outside the sizing's node facts are taken as configured, at the plain default size.
     const sizable = s.instanceTypes === undefined || sizableTypes(s.instanceTypes);
-    const sizing = sizable && (s.instanceTypes === undefined || s.minSize === undefined) ? sizeSystemNodes(cfg, s.minSize ?? MIN_SYSTEM_NODES, s.instanceTypes) : undefined;
+    const sizing =
+        sizable && (s.instanceTypes === undefined || s.minSize === undefined)
+            ? sizeSystemNodes(cfg, s.minSize ?? MIN_SYSTEM_NODES, s.instanceTypes)
+            : undefined;
     const minSize = s.minSize ?? sizing?.nodes ?? MIN_SYSTEM_NODES;
     // No candidate priced in the region: the previous default, which checkInstanceType then reports with its fix.
     const instanceTypes = s.instanceTypes ?? [sizing?.instanceType ?? "m7i.large"];
@@ -291,12 +304,16 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[], root: string)
     const cfg = { ...parsed, systemNodes: resolveSystemNodes(parsed) };
     cfg.systemNodes.instanceTypes.forEach((t, i) => {
         if (checkInstanceType(cfg, t, ["systemNodes", "instanceTypes", i], issues) && instanceSpec(t)?.gpu) {
-            issues.push({ key: key("systemNodes", "instanceTypes", i), message: `'${t}' is a GPU instance`, fix: "use a CPU instance type such as m7i.large for the system node group" });
+            issues.push({
+                key: key("systemNodes", "instanceTypes", i),
+                message: `'${t}' is a GPU instance`,
+                fix: "use a CPU instance type such as m7i.large for the system node group",
+            });
         } else if (instanceSpec(t)?.arm64) {
             issues.push({
                 key: key("systemNodes", "instanceTypes", i),
                 message: `'${t}' is a Graviton (arm64) type, but the system node group runs the x86_64 AMI and the gateway image the stack builds is linux/amd64 only`,
-                fix: "use an x86_64 type (or leave instanceTypes out: the stack sizes the group from its pods' requests, docs/teams.md \"A cheaper floor\")",
+                fix: 'use an x86_64 type (or leave instanceTypes out: the stack sizes the group from its pods\' requests, docs/teams.md "A cheaper floor")',
             });
         }
     });
@@ -434,7 +451,11 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     checkTimetable(cfg, issues);
     const { systemNodes, cluster, serving } = cfg;
     if (systemNodes.maxSize < systemNodes.minSize) {
-        issues.push({ key: key("systemNodes", "maxSize"), message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`, fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}` });
+        issues.push({
+            key: key("systemNodes", "maxSize"),
+            message: `'maxSize' (${systemNodes.maxSize}) must be >= 'minSize' (${systemNodes.minSize})`,
+            fix: `set gpuserve:systemNodes.maxSize to at least ${systemNodes.minSize}`,
+        });
     }
     for (const dup of new Set(duplicates(cfg.gpuPools.map((p) => p.name)))) {
         issues.push({ key: key("gpuPools"), message: `pool name '${dup}' is used more than once`, fix: "give every GPU pool a unique name" });
@@ -444,7 +465,7 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({
                 key: key("gpuPools", p, "minNodesReason"),
                 message: `pool '${pool.name}' keeps ${pool.minNodes} GPU node(s) running at zero load without saying why`,
-                fix: "set minNodesReason (e.g. \"latency SLO: first answer within 5 s in clinic hours\"), or minNodes: 0 and a warm window",
+                fix: 'set minNodesReason (e.g. "latency SLO: first answer within 5 s in clinic hours"), or minNodes: 0 and a warm window',
             });
         }
         const unneeded = pool.scaleDownUnneededSeconds;
@@ -456,7 +477,11 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             });
         }
         if (pool.maxNodes < pool.minNodes) {
-            issues.push({ key: key("gpuPools", p, "maxNodes"), message: `'maxNodes' (${pool.maxNodes}) must be >= 'minNodes' (${pool.minNodes})`, fix: `set maxNodes to at least ${pool.minNodes}` });
+            issues.push({
+                key: key("gpuPools", p, "maxNodes"),
+                message: `'maxNodes' (${pool.maxNodes}) must be >= 'minNodes' (${pool.minNodes})`,
+                fix: `set maxNodes to at least ${pool.minNodes}`,
+            });
         }
     });
 
@@ -464,7 +489,11 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
     const replicasByPool = new Map<string, number>();
     const modelIndex = new Map(cfg.models.map((m) => [m, cfg.models.indexOf(m)]));
     for (const dup of new Set(duplicates(cfg.models.map((m) => m.name)))) {
-        issues.push({ key: key("models"), message: `worker pool name '${dup}' is used more than once`, fix: "set a unique 'name' on each model entry that serves the same model twice" });
+        issues.push({
+            key: key("models"),
+            message: `worker pool name '${dup}' is used more than once`,
+            fix: "set a unique 'name' on each model entry that serves the same model twice",
+        });
     }
     for (const m of cfg.models) {
         const i = modelIndex.get(m)!;
@@ -494,41 +523,62 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
         }
         const s = m.scaling;
         if (s.maxReplicas < s.minReplicas) {
-            issues.push({ key: key("models", i, "scaling", "maxReplicas"), message: `'maxReplicas' (${s.maxReplicas}) must be >= 'minReplicas' (${s.minReplicas})`, fix: `set maxReplicas to at least ${s.minReplicas}` });
+            issues.push({
+                key: key("models", i, "scaling", "maxReplicas"),
+                message: `'maxReplicas' (${s.maxReplicas}) must be >= 'minReplicas' (${s.minReplicas})`,
+                fix: `set maxReplicas to at least ${s.minReplicas}`,
+            });
         }
         s.warmWindows.forEach((w, j) => {
             if (w.replicas > s.maxReplicas) {
-                issues.push({ key: key("models", i, "scaling", "warmWindows", j, "replicas"), message: `warm window replicas (${w.replicas}) exceed 'maxReplicas' (${s.maxReplicas})`, fix: `lower it to ${s.maxReplicas} or raise maxReplicas` });
+                issues.push({
+                    key: key("models", i, "scaling", "warmWindows", j, "replicas"),
+                    message: `warm window replicas (${w.replicas}) exceed 'maxReplicas' (${s.maxReplicas})`,
+                    fix: `lower it to ${s.maxReplicas} or raise maxReplicas`,
+                });
             }
             if (w.start === w.end) {
-                issues.push({ key: key("models", i, "scaling", "warmWindows", j, "end"), message: `warm window starts and ends at ${w.start}`, fix: "give the window a non-zero length" });
+                issues.push({
+                    key: key("models", i, "scaling", "warmWindows", j, "end"),
+                    message: `warm window starts and ends at ${w.start}`,
+                    fix: "give the window a non-zero length",
+                });
             }
         });
         if (s.fallbackReplicas > s.maxReplicas) {
-            issues.push({ key: key("models", i, "scaling", "fallbackReplicas"), message: `'fallbackReplicas' (${s.fallbackReplicas}) exceeds 'maxReplicas' (${s.maxReplicas})`, fix: `set it to at most ${s.maxReplicas}` });
+            issues.push({
+                key: key("models", i, "scaling", "fallbackReplicas"),
+                message: `'fallbackReplicas' (${s.fallbackReplicas}) exceeds 'maxReplicas' (${s.maxReplicas})`,
+                fix: `set it to at most ${s.maxReplicas}`,
+            });
         }
         replicasByPool.set(pool.name, (replicasByPool.get(pool.name) ?? 0) + s.maxReplicas);
     }
     // A team's pools are bounded by its quota on the platform instead (stacks/teamChecks.ts).
-    if (cfg.role !== "team") cfg.gpuPools.forEach((pool, p) => {
-        const replicas = replicasByPool.get(pool.name) ?? 0;
-        const capacity = pool.maxNodes * pool.gpusPerNode;
-        if (pool.gpusPerNode > 0 && replicas > capacity) {
-            const needed = Math.ceil(replicas / pool.gpusPerNode);
-            issues.push({
-                key: key("gpuPools", p, "maxNodes"),
-                message: `pool '${pool.name}' can host ${capacity} one-GPU workers (${pool.maxNodes} nodes x ${pool.gpusPerNode} GPUs), but its models' maxReplicas add up to ${replicas}`,
-                fix: `set maxNodes to at least ${needed}, or lower the models' scaling.maxReplicas`,
-            });
-        }
-    });
+    if (cfg.role !== "team")
+        cfg.gpuPools.forEach((pool, p) => {
+            const replicas = replicasByPool.get(pool.name) ?? 0;
+            const capacity = pool.maxNodes * pool.gpusPerNode;
+            if (pool.gpusPerNode > 0 && replicas > capacity) {
+                const needed = Math.ceil(replicas / pool.gpusPerNode);
+                issues.push({
+                    key: key("gpuPools", p, "maxNodes"),
+                    message: `pool '${pool.name}' can host ${capacity} one-GPU workers (${pool.maxNodes} nodes x ${pool.gpusPerNode} GPUs), but its models' maxReplicas add up to ${replicas}`,
+                    fix: `set maxNodes to at least ${needed}, or lower the models' scaling.maxReplicas`,
+                });
+            }
+        });
 
     checkAddons(cfg, issues);
     checkBatch(cfg, issues);
     checkColdStart(cfg, issues);
     checkWorkerDisk(cfg, issues);
     if (serving.gateway.maxReplicas < serving.gateway.replicas) {
-        issues.push({ key: key("serving", "gateway", "maxReplicas"), message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`, fix: `set it to at least ${serving.gateway.replicas}` });
+        issues.push({
+            key: key("serving", "gateway", "maxReplicas"),
+            message: `'maxReplicas' (${serving.gateway.maxReplicas}) must be >= 'replicas' (${serving.gateway.replicas})`,
+            fix: `set it to at least ${serving.gateway.replicas}`,
+        });
     }
 
     // A team's TLS may come from its platform's ALB (the certificate on the platform's IngressClassParams).
@@ -545,10 +595,18 @@ function checkCrossField(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({ key: key("serving", "allowInsecureHttp"), message: "plain HTTP is not allowed in production", fix: "set it to false" });
         }
         if (cfg.role !== "team" && cluster.endpointPublicAccessCidrs.includes("0.0.0.0/0")) {
-            issues.push({ key: key("cluster", "endpointPublicAccessCidrs"), message: "the Kubernetes API endpoint is open to 0.0.0.0/0 in production", fix: "list your office/VPN/CI CIDRs instead" });
+            issues.push({
+                key: key("cluster", "endpointPublicAccessCidrs"),
+                message: "the Kubernetes API endpoint is open to 0.0.0.0/0 in production",
+                fix: "list your office/VPN/CI CIDRs instead",
+            });
         }
         if (serving.gateway.replicas < 2) {
-            issues.push({ key: key("serving", "gateway", "replicas"), message: `production needs >= 2 gateway replicas (got ${serving.gateway.replicas})`, fix: "set it to 2 or more" });
+            issues.push({
+                key: key("serving", "gateway", "replicas"),
+                message: `production needs >= 2 gateway replicas (got ${serving.gateway.replicas})`,
+                fix: "set it to 2 or more",
+            });
         }
     } else if (!tls && !serving.allowInsecureHttp) {
         issues.push({
@@ -567,10 +625,18 @@ function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
     const b = cfg.serving.batch;
     if (!b.enabled) return;
     if (b.store === "external" && b.endpoint === undefined) {
-        issues.push({ key: key("serving", "batch", "endpoint"), message: "store is \"external\" but no endpoint is set", fix: "set it to your Valkey/Redis, e.g. rediss://master.my-cache.abc123.use1.cache.amazonaws.com:6379, or set serving.batch.store to \"inCluster\"" });
+        issues.push({
+            key: key("serving", "batch", "endpoint"),
+            message: 'store is "external" but no endpoint is set',
+            fix: 'set it to your Valkey/Redis, e.g. rediss://master.my-cache.abc123.use1.cache.amazonaws.com:6379, or set serving.batch.store to "inCluster"',
+        });
     }
     if (b.store === "inCluster" && b.endpoint !== undefined) {
-        issues.push({ key: key("serving", "batch", "endpoint"), message: `is set (${showValue(b.endpoint)}) but store is "inCluster", which ignores it`, fix: "remove it, or set serving.batch.store to \"external\"" });
+        issues.push({
+            key: key("serving", "batch", "endpoint"),
+            message: `is set (${showValue(b.endpoint)}) but store is "inCluster", which ignores it`,
+            fix: 'remove it, or set serving.batch.store to "external"',
+        });
     }
     // Valkey's maxmemory is 75 % of memoryMiB (valkeyConf), and uploads may fill 75 % of that: the rest is kept for the
     // results of running batches (gateway batch.storage.headroomFraction). One largest upload must fit under that line.
@@ -595,7 +661,11 @@ function checkBatch(cfg: StackConfig, issues: ConfigIssue[]): void {
     for (const [path, mib, fileBytes] of quotas) {
         const fileMiB = Math.ceil(fileBytes / 2 ** 20);
         if (mib !== undefined && mib < fileMiB) {
-            issues.push({ key: key(...path), message: `is ${mib}: below one largest upload (maxFileBytes, ${fileMiB} MiB), so such uploads are always refused`, fix: `set it to at least ${fileMiB}, or lower the team's maxFileBytes` });
+            issues.push({
+                key: key(...path),
+                message: `is ${mib}: below one largest upload (maxFileBytes, ${fileMiB} MiB), so such uploads are always refused`,
+                fix: `set it to at least ${fileMiB}, or lower the team's maxFileBytes`,
+            });
         }
     }
 }
@@ -607,11 +677,16 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
         issues.push({ key: key("addons", addon, "enabled"), message: `cannot be false: ${why}`, fix: `set gpuserve:addons.${addon}.enabled to true` });
     if (!a.keda.enabled) needed("keda", "every worker pool's scale policy is a KEDA ScaledObject");
     const al2023 = cfg.gpuPools.filter((p) => p.ami === "al2023").map((p) => p.name);
-    if (!a.nvidiaDevicePlugin.enabled && al2023.length > 0) needed("nvidiaDevicePlugin", `AL2023 GPU pools (${al2023.join(", ")}) need it to advertise nvidia.com/gpu, so no worker starts there without it (Bottlerocket pools have it built in)`);
+    if (!a.nvidiaDevicePlugin.enabled && al2023.length > 0)
+        needed(
+            "nvidiaDevicePlugin",
+            `AL2023 GPU pools (${al2023.join(", ")}) need it to advertise nvidia.com/gpu, so no worker starts there without it (Bottlerocket pools have it built in)`,
+        );
     if (!a.loadBalancerController.enabled) needed("loadBalancerController", "the ALB ingress in front of the gateway and UI is created by it");
     if (!a.clusterAutoscaler.enabled) {
         const elastic = cfg.gpuPools.filter((p) => p.minNodes !== p.maxNodes).map((p) => p.name);
-        if (elastic.length > 0) needed("clusterAutoscaler", `GPU pools ${elastic.join(", ")} scale between minNodes and maxNodes through it (or give them minNodes = maxNodes)`);
+        if (elastic.length > 0)
+            needed("clusterAutoscaler", `GPU pools ${elastic.join(", ")} scale between minNodes and maxNodes through it (or give them minNodes = maxNodes)`);
     }
     if (!a.prometheus.enabled && !a.prometheus.url) {
         issues.push({
@@ -623,7 +698,11 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
     if (!a.dcgmExporter.enabled) {
         cfg.models.forEach((m, i) => {
             if (m.scaling.gpuUtilizationPercent !== undefined) {
-                issues.push({ key: key("models", i, "scaling", "gpuUtilizationPercent"), message: "scales on DCGM GPU utilization, but the DCGM exporter is disabled", fix: "enable gpuserve:addons.dcgmExporter or remove this trigger" });
+                issues.push({
+                    key: key("models", i, "scaling", "gpuUtilizationPercent"),
+                    message: "scales on DCGM GPU utilization, but the DCGM exporter is disabled",
+                    fix: "enable gpuserve:addons.dcgmExporter or remove this trigger",
+                });
             }
         });
     }
@@ -663,7 +742,7 @@ function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {
             issues.push({
                 key: key("gpuPools", p, "ami"),
                 message: `pool '${pool.name}' uses ${showValue(pool.ami)}, but gpuserve:coldStart.imageCache is "snapshot", which restores the vLLM image onto a Bottlerocket data volume`,
-                fix: 'set ami: bottlerocket on this pool, or gpuserve:coldStart.imageCache: none (every new node then pulls the ~10 GB image)',
+                fix: "set ami: bottlerocket on this pool, or gpuserve:coldStart.imageCache: none (every new node then pulls the ~10 GB image)",
             });
         }
     });
@@ -684,7 +763,11 @@ function checkTimetable(cfg: StackConfig, issues: ConfigIssue[]): void {
         const k = key(...at(slot.source), "replicas");
         if (m && slot.replicas > m.scaling.maxReplicas && !seen.has(k)) {
             seen.add(k);
-            issues.push({ key: k, message: `warms ${slot.replicas} replicas, more than worker pool '${m.name}' may run (maxReplicas ${m.scaling.maxReplicas})`, fix: `lower it to ${m.scaling.maxReplicas} or raise models[].scaling.maxReplicas` });
+            issues.push({
+                key: k,
+                message: `warms ${slot.replicas} replicas, more than worker pool '${m.name}' may run (maxReplicas ${m.scaling.maxReplicas})`,
+                fix: `lower it to ${m.scaling.maxReplicas} or raise models[].scaling.maxReplicas`,
+            });
         }
     }
     if (cfg.traffic.profile === "timetable" && cfg.traffic.timetable.length === 0 && t.slots.length === 0) {

@@ -33,7 +33,9 @@ export function resultRows(jsonl, names) {
             const body = r.response?.body;
             const ok = r.response?.status_code === 200;
             const answer =
-                ok && body?.choices?.[0] ? String(body.choices[0].message?.content || "") : `Failed: ${r.error?.message || body?.error?.message || `HTTP ${r.response?.status_code}`}`;
+                ok && body?.choices?.[0]
+                    ? String(body.choices[0].message?.content || "")
+                    : `Failed: ${r.error?.message || body?.error?.message || `HTTP ${r.response?.status_code}`}`;
             return { n, id: String(r.custom_id), image: names[n - 1] || String(r.custom_id), answer, ok };
         })
         .sort((a, b) => a.n - b.n);

@@ -97,7 +97,11 @@ async function run(model, messages, turn, onFirstToken) {
                 });
             } catch (e) {
                 if (signal.aborted) return { outcome: "stopped", text: "" };
-                return { outcome: "error", text: "", message: `Cannot reach the server (${e instanceof Error ? e.message : String(e)}). Check the connection and try again.` };
+                return {
+                    outcome: "error",
+                    text: "",
+                    message: `Cannot reach the server (${e instanceof Error ? e.message : String(e)}). Check the connection and try again.`,
+                };
             } finally {
                 clearInterval(waiting);
             }
@@ -110,7 +114,9 @@ async function run(model, messages, turn, onFirstToken) {
                 }
                 const message = retryMessage(res.status, err, times);
                 const seconds = retryAfterSeconds(res.headers.get("retry-after"), res.status === 503 ? 10 : 5);
-                const go = await countdown(seconds, signal, (left) => setStatus(message, `Retrying in ${left} s (attempt ${attempt + 1}). Press Stop or Esc to cancel.`));
+                const go = await countdown(seconds, signal, (left) =>
+                    setStatus(message, `Retrying in ${left} s (attempt ${attempt + 1}). Press Stop or Esc to cancel.`),
+                );
                 if (!go) return { outcome: "stopped", text: "" };
                 continue;
             }

@@ -33,7 +33,12 @@ export function addTurn(question, images) {
               images.map((im, i) => {
                   // A small copy of the sent pixels (cheaper than decoding the data URL again).
                   const scale = Math.min(1, 192 / Math.max(im.width, im.height));
-                  const t = make("canvas", { width: Math.max(1, Math.round(im.width * scale)), height: Math.max(1, Math.round(im.height * scale)), role: "img", "aria-label": `Image ${i + 1}: ${im.name} (${im.width}×${im.height})` });
+                  const t = make("canvas", {
+                      width: Math.max(1, Math.round(im.width * scale)),
+                      height: Math.max(1, Math.round(im.height * scale)),
+                      role: "img",
+                      "aria-label": `Image ${i + 1}: ${im.name} (${im.width}×${im.height})`,
+                  });
                   const tctx = /** @type {CanvasRenderingContext2D} */ (t.getContext("2d"));
                   tctx.imageSmoothingQuality = "high";
                   tctx.drawImage(im.canvas, 0, 0, t.width, t.height);

@@ -37,7 +37,9 @@
             if (closed) return;
             closed = true;
             worker.terminate();
-            pending.forEach(function (p) { p.reject(new Error("the DICOM reader was closed.")); });
+            pending.forEach(function (p) {
+                p.reject(new Error("the DICOM reader was closed."));
+            });
             pending.clear();
         }
 
@@ -54,7 +56,10 @@
         worker.onerror = function (e) {
             e.preventDefault();
             var message = "the DICOM reader failed (" + (e.message || "unknown error") + ").";
-            pending.forEach(function (p) { clearTimeout(p.timer); p.reject(new Error(message)); });
+            pending.forEach(function (p) {
+                clearTimeout(p.timer);
+                p.reject(new Error(message));
+            });
             pending.clear();
         };
 
@@ -89,7 +94,9 @@
                     frame: r.frame,
                     /** @param {number} index */
                     readFrame: function (index) {
-                        return call({ op: "frame", index: index }, BUDGET.frameSeconds).then(function (x) { return x.frame; });
+                        return call({ op: "frame", index: index }, BUDGET.frameSeconds).then(function (x) {
+                            return x.frame;
+                        });
                     },
                     close: close,
                 };

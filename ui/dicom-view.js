@@ -67,12 +67,32 @@ export function dicomControls(a, hooks) {
     const n = a.id;
     /** @type {HTMLElement[]} */
     const parts = [
-        make("p", { class: "meta", text: [s.modality || "DICOM", `${s.columns}×${s.rows}`, plural(s.frames, "frame"), `${s.bitsStored}-bit ${s.photometric}`, s.transferSyntaxName].join(" · ") }),
-        make("p", { class: "meta", text: "Only the pixels of this view are sent, as PNG. No DICOM tags (patient name, IDs, dates, institution) leave this browser." }),
+        make("p", {
+            class: "meta",
+            text: [
+                s.modality || "DICOM",
+                `${s.columns}×${s.rows}`,
+                plural(s.frames, "frame"),
+                `${s.bitsStored}-bit ${s.photometric}`,
+                s.transferSyntaxName,
+            ].join(" · "),
+        }),
+        make("p", {
+            class: "meta",
+            text: "Only the pixels of this view are sent, as PNG. No DICOM tags (patient name, IDs, dates, institution) leave this browser.",
+        }),
     ];
-    if (s.burnedInAnnotation) parts.push(make("p", { class: "warn", role: "note", text: "This file is marked as having burned-in annotation: the pixels themselves may show patient details. Check the preview before sending." }));
+    if (s.burnedInAnnotation)
+        parts.push(
+            make("p", {
+                class: "warn",
+                role: "note",
+                text: "This file is marked as having burned-in annotation: the pixels themselves may show patient details. Check the preview before sending.",
+            }),
+        );
     const controls = make("fieldset", {}, [make("legend", { text: "DICOM view" })]);
-    if (s.frames > 1) controls.append(slider(`frame-${n}`, `Frame (1–${s.frames})`, 1, s.frames, 1, 1, (v) => void selectFrame(a, Math.round(v) - 1, hooks)).box);
+    if (s.frames > 1)
+        controls.append(slider(`frame-${n}`, `Frame (1–${s.frames})`, 1, s.frames, 1, 1, (v) => void selectFrame(a, Math.round(v) - 1, hooks)).box);
     if (s.monochrome && a.range && a.win && a.fileWindow) {
         const span = a.range.max - a.range.min;
         const step = span >= 100 ? 1 : span > 0 ? round(span / 256) || 0.01 : 1;

@@ -125,7 +125,9 @@ export async function addFiles(list) {
         const f = files[i];
         const label = f.name || "The pasted image";
         if (room() <= 0) {
-            imageError(`${selectedModel() || "This model"} accepts ${plural(currentHint().maxImages, "image")} per conversation; ${files.length - i} not added. Remove an image or clear the conversation.`);
+            imageError(
+                `${selectedModel() || "This model"} accepts ${plural(currentHint().maxImages, "image")} per conversation; ${files.length - i} not added. Remove an image or clear the conversation.`,
+            );
             break;
         }
         if (f.size > MAX_FILE_BYTES) {
@@ -166,7 +168,18 @@ export async function loadAttachment(file) {
         } catch {
             throw new Error(`this ${kind.toUpperCase()} file could not be decoded.`);
         }
-        a = { id, name, kind: "image", mime: kind === "png" ? "image/png" : "image/jpeg", source: bmp, width: bmp.width, height: bmp.height, canvas, sizeNote, node: make("li") };
+        a = {
+            id,
+            name,
+            kind: "image",
+            mime: kind === "png" ? "image/png" : "image/jpeg",
+            source: bmp,
+            width: bmp.width,
+            height: bmp.height,
+            canvas,
+            sizeNote,
+            node: make("li"),
+        };
     } else if (kind === "dicom" || kind === "raw-dicom") {
         const dicom = window.gpuDicom;
         const worker = window.gpuDicomWorker;
@@ -231,7 +244,11 @@ function draw(a) {
         ctx.drawImage(a.source, 0, 0, size.width, size.height);
     } else if (a.study && a.frame && a.win && a.full && window.gpuDicom) {
         const s = a.study;
-        /** @type {CanvasRenderingContext2D} */ (a.full.getContext("2d")).putImageData(new ImageData(window.gpuDicom.render(s, a.frame, a.win), s.columns, s.rows), 0, 0);
+        /** @type {CanvasRenderingContext2D} */ (a.full.getContext("2d")).putImageData(
+            new ImageData(window.gpuDicom.render(s, a.frame, a.win), s.columns, s.rows),
+            0,
+            0,
+        );
         ctx.drawImage(a.full, 0, 0, size.width, size.height);
     }
     const resized = size.width !== a.width || size.height !== a.height;

@@ -43,7 +43,9 @@ export function spoken(seconds) {
  * @param {PoolTimes} times
  */
 function startsIn(times) {
-    return times.coldStartSeconds ? `a GPU worker takes about ${spoken(times.coldStartSeconds)} to start (this service's estimate)` : "a GPU worker takes a few minutes to start";
+    return times.coldStartSeconds
+        ? `a GPU worker takes about ${spoken(times.coldStartSeconds)} to start (this service's estimate)`
+        : "a GPU worker takes a few minutes to start";
 }
 
 /**

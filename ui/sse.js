@@ -19,7 +19,10 @@ export function takeEvents(buffer) {
     while ((i = rest.indexOf("\n\n")) >= 0) {
         const event = rest.slice(0, i);
         rest = rest.slice(i + 2);
-        const lines = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, ""));
+        const lines = event
+            .split("\n")
+            .filter((l) => l.startsWith("data:"))
+            .map((l) => l.slice(5).replace(/^ /, ""));
         if (lines.length) data.push(lines.join("\n"));
     }
     return { data, rest };

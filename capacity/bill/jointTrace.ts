@@ -39,10 +39,11 @@ function rows(trace: Trace, part: TeamPart, team: number, history: boolean): { r
     const flags = (trace as BatchTrace).batch;
     if (history) {
         const h = trace.history;
-        if (h) for (let i = 0; i < h.times.length; i++) {
-            const p = part.poolMap.get(h.pools[i]);
-            if (p !== undefined) out.push({ t: h.times[i], kind: 0, pool: p, z: 0, team });
-        }
+        if (h)
+            for (let i = 0; i < h.times.length; i++) {
+                const p = part.poolMap.get(h.pools[i]);
+                if (p !== undefined) out.push({ t: h.times[i], kind: 0, pool: p, z: 0, team });
+            }
         return { rows: out, skipped };
     }
     for (let i = 0; i < trace.times.length; i++) {
@@ -66,7 +67,9 @@ export function jointInput(base: Omit<SimInput, "trace" | "warmups" | "teams" | 
     const span = parts[0].input.trace;
     for (const p of parts) {
         if (p.input.trace.horizonSeconds !== span.horizonSeconds || p.input.trace.startWeekday !== span.startWeekday) {
-            throw new Error(`jointInput: team '${p.team}' simulated a different span (${p.input.trace.horizonSeconds} s from weekday ${p.input.trace.startWeekday}) than '${parts[0].team}'`);
+            throw new Error(
+                `jointInput: team '${p.team}' simulated a different span (${p.input.trace.horizonSeconds} s from weekday ${p.input.trace.startWeekday}) than '${parts[0].team}'`,
+            );
         }
     }
     const all: Row[] = [];
@@ -90,7 +93,15 @@ export function jointInput(base: Omit<SimInput, "trace" | "warmups" | "teams" | 
         kinds: Uint8Array.from(all, (r) => r.kind),
         pools: Uint16Array.from(all, (r) => r.pool),
         z: Float64Array.from(all, (r) => r.z),
-        ...(past.length > 0 ? { history: { times: Float64Array.from(past, (r) => r.t), pools: Uint16Array.from(past, (r) => r.pool), seconds: Math.max(...parts.map((p) => p.input.trace.history?.seconds ?? 0)) } } : {}),
+        ...(past.length > 0
+            ? {
+                  history: {
+                      times: Float64Array.from(past, (r) => r.t),
+                      pools: Uint16Array.from(past, (r) => r.pool),
+                      seconds: Math.max(...parts.map((p) => p.input.trace.history?.seconds ?? 0)),
+                  },
+              }
+            : {}),
     };
     const warmups: Warmup[] = parts.flatMap((part, team) =>
         (part.input.warmups ?? []).flatMap((w) => {

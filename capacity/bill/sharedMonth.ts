@@ -111,7 +111,13 @@ function sharedLatencies(run: SharedRun): Map<string, number[]> {
  * The month of every team registered on the platform. `teams`: the registered teams (who share
  * the floor, in this order); `own`: their own pools; `shared`: the joint run of the shared pools.
  */
-export function sharedMonth(args: { readonly platformFloorUsdPerMonth: number; readonly floorSplit: FloorSplit; readonly teams: readonly string[]; readonly own: readonly OwnPools[]; readonly shared?: SharedRun }): SharedMonth {
+export function sharedMonth(args: {
+    readonly platformFloorUsdPerMonth: number;
+    readonly floorSplit: FloorSplit;
+    readonly teams: readonly string[];
+    readonly own: readonly OwnPools[];
+    readonly shared?: SharedRun;
+}): SharedMonth {
     const { teams } = args;
     for (const o of args.own) if (!teams.includes(o.team)) throw new Error(`sharedMonth: '${o.team}' is not registered on the platform (${teams.join(", ")})`);
     let sharedUsd: Record<string, number> = {};
@@ -121,7 +127,8 @@ export function sharedMonth(args: { readonly platformFloorUsdPerMonth: number; r
         const perMonth = (HOURS_PER_MONTH * 3600) / args.shared.input.trace.horizonSeconds;
         const bill = billSimulation(args.shared.input, args.shared.result, args.shared.quietSeconds);
         sharedUsd = Object.fromEntries(Object.entries(bill.teams).map(([t, byPool]) => [t, Object.values(byPool).reduce((s, c) => s + c.usd, 0) * perMonth]));
-        for (const t of Object.keys(sharedUsd)) if (!teams.includes(t)) throw new Error(`sharedMonth: the shared pools' traffic names '${t}', not registered on the platform`);
+        for (const t of Object.keys(sharedUsd))
+            if (!teams.includes(t)) throw new Error(`sharedMonth: the shared pools' traffic names '${t}', not registered on the platform`);
         const node = bill.nodeUsd * perMonth;
         const attributed = bill.attributedUsd * perMonth;
         shared = { nodeUsdPerMonth: node, attributedUsdPerMonth: attributed, unattributedUsdPerMonth: node - attributed };
@@ -157,7 +164,11 @@ export function sharedMonth(args: { readonly platformFloorUsdPerMonth: number; r
         floorUsdPerMonth: floorTotalCents / 100,
         platformFloorUsdPerMonth: round2(args.platformFloorUsdPerMonth),
         // The difference of the rounded parts, so the three printed figures add up (each rounded on its own could be a cent off).
-        sharedPools: { nodeUsdPerMonth: round2(shared.nodeUsdPerMonth), attributedUsdPerMonth: round2(shared.attributedUsdPerMonth), unattributedUsdPerMonth: round2(round2(shared.nodeUsdPerMonth) - round2(shared.attributedUsdPerMonth)) },
+        sharedPools: {
+            nodeUsdPerMonth: round2(shared.nodeUsdPerMonth),
+            attributedUsdPerMonth: round2(shared.attributedUsdPerMonth),
+            unattributedUsdPerMonth: round2(round2(shared.nodeUsdPerMonth) - round2(shared.attributedUsdPerMonth)),
+        },
         teams: out,
     };
 }

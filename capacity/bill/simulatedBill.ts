@@ -37,7 +37,13 @@ export function billSimulation(input: SimInput, result: SimResult, quietSeconds:
     const priced = new Map<string, PricedPool>(
         input.workerPools.map((w) => {
             const g = input.gpuPools[w.gpuPool];
-            return [w.name, { nodePool: g.name, rates: { nodeUsdPerHour: g.usdPerHour, gpusPerNode: g.gpusPerNode, minNodes: g.minNodes, floorNodes: floorNodesOf(input, w.gpuPool) } }];
+            return [
+                w.name,
+                {
+                    nodePool: g.name,
+                    rates: { nodeUsdPerHour: g.usdPerHour, gpusPerNode: g.gpusPerNode, minNodes: g.minNodes, floorNodes: floorNodesOf(input, w.gpuPool) },
+                },
+            ];
         }),
     );
     const ledgers = new Map(names.map((n) => [n, new PoolLedger({ quietSeconds: quietSeconds(n) })]));

@@ -47,7 +47,10 @@ export interface ReleaseCharge {
 }
 
 /** The release charge of a GPU pool, from the simulator's input (the figures its cluster uses). */
-export function releaseCharge(params: Pick<SimParams, "preStopSeconds" | "caDelayAfterAddSeconds">, gpuPool: Pick<GpuPoolSetup, "scaleDownUnneededSeconds">): ReleaseCharge {
+export function releaseCharge(
+    params: Pick<SimParams, "preStopSeconds" | "caDelayAfterAddSeconds">,
+    gpuPool: Pick<GpuPoolSetup, "scaleDownUnneededSeconds">,
+): ReleaseCharge {
     return { preStopSeconds: params.preStopSeconds, unneededSeconds: gpuPool.scaleDownUnneededSeconds, delayAfterAddSeconds: params.caDelayAfterAddSeconds };
 }
 
@@ -211,7 +214,9 @@ export function cheapestLevel(level: Level, coldStart: number, r: ReleaseCharge,
     });
     const cheaper = (a: State | undefined, b: State) => (a === undefined || b.cost.gpuSeconds < a.cost.gpuSeconds ? b : a);
     // States after the busy interval i: runs still young (their tail depends on the launch) and the best old one.
-    let states: State[] = [{ launch: level.starts[0] - coldStart, cost: add(ZERO_COST, { runs: 1, coldStartSeconds: coldStart, busySeconds: level.ends[0] - level.starts[0] }) }];
+    let states: State[] = [
+        { launch: level.starts[0] - coldStart, cost: add(ZERO_COST, { runs: 1, coldStartSeconds: coldStart, busySeconds: level.ends[0] - level.starts[0] }) },
+    ];
     for (let i = 0; i + 1 < n; i++) {
         const idle = level.ends[i];
         const next = level.starts[i + 1];
@@ -222,7 +227,11 @@ export function cheapestLevel(level: Level, coldStart: number, r: ReleaseCharge,
         let old: State | undefined;
         for (const s of states) {
             const tail = releaseTail(r, s.launch, idle);
-            if (tail + coldStart < gap) restart = cheaper(restart, { launch: next - coldStart, cost: add(s.cost, { releaseSeconds: tail, runs: 1, coldStartSeconds: coldStart, busySeconds: busy }) });
+            if (tail + coldStart < gap)
+                restart = cheaper(restart, {
+                    launch: next - coldStart,
+                    cost: add(s.cost, { releaseSeconds: tail, runs: 1, coldStartSeconds: coldStart, busySeconds: busy }),
+                });
             const kept = { launch: s.launch, cost: add(s.cost, { heldSeconds: gap, busySeconds: busy }) };
             if (level.ends[i + 1] >= s.launch + young) old = cheaper(old, kept);
             else out.push(kept);

@@ -47,7 +47,14 @@ export interface ClairvoyantCost {
  * and the answer is busy time, not cold start. "Strict": every start pays a new node.
  */
 export function coldStartSeconds(p: SimParams, w: Pick<WorkerPoolSetup, "coldStart" | "weightsGiB">, instanceType: string, measured?: MeasuredPhases): number {
-    const phases = coldStartPhases(p, { mechanisms: w.coldStart, weightsGiB: w.weightsGiB, instanceType, pollingIntervalSeconds: 0, firstAnswer: { expected: 0, pessimistic: 0 }, measured });
+    const phases = coldStartPhases(p, {
+        mechanisms: w.coldStart,
+        weightsGiB: w.weightsGiB,
+        instanceType,
+        pollingIntervalSeconds: 0,
+        firstAnswer: { expected: 0, pessimistic: 0 },
+        measured,
+    });
     return totalSeconds(phases.filter((x) => x.key !== "trigger" && x.key !== "autoscaler")) * p.coldStartScale;
 }
 
@@ -78,7 +85,16 @@ export function estimatedColdStartSeconds(config: Pick<StackConfig, "coldStart" 
 export function restartSeconds(config: Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools">, m: ResolvedModel): number {
     const pool = config.gpuPools.find((g) => g.name === m.pool);
     if (!pool) throw new Error(`model ${m.name}: GPU pool '${m.pool}' not found`);
-    return Math.round(coldStartSeconds(DEFAULT_SIM_PARAMS, { coldStart: mechanismsFor(config, pool, m), weightsGiB: m.spec.weightsGiB }, poolNodePrice(config, pool).instanceType, config.coldStart.phases) * 10) / 10;
+    return (
+        Math.round(
+            coldStartSeconds(
+                DEFAULT_SIM_PARAMS,
+                { coldStart: mechanismsFor(config, pool, m), weightsGiB: m.spec.weightsGiB },
+                poolNodePrice(config, pool).instanceType,
+                config.coldStart.phases,
+            ) * 10,
+        ) / 10
+    );
 }
 
 /**
@@ -95,7 +111,14 @@ export function workerSecondsPerRequest(m: { readonly spec: ModelSpec }, pool: {
  * order), the per-worker concurrency, the cold start, the release charge and the end of
  * the span (a last release is billed up to it). Pure, for tests.
  */
-export function clairvoyantSeconds(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number, coldStart: number, release: ReleaseCharge = NO_RELEASE_CHARGE, spanEnd = Infinity): LevelCost & { readonly peakWorkers: number } {
+export function clairvoyantSeconds(
+    starts: ArrayLike<number>,
+    ends: ArrayLike<number>,
+    concurrency: number,
+    coldStart: number,
+    release: ReleaseCharge = NO_RELEASE_CHARGE,
+    spanEnd = Infinity,
+): LevelCost & { readonly peakWorkers: number } {
     const { levels } = workerLevels(starts, ends, concurrency);
     const cost = levels.reduce((sum, level) => addCosts(sum, cheapestLevel(level, coldStart, release, spanEnd)), ZERO_COST);
     return { ...cost, peakWorkers: levels.length };
@@ -122,7 +145,11 @@ export function usdPerGpuSecond(g: Pick<GpuPoolSetup, "usdPerHour" | "gpusPerNod
 }
 
 /** The bound for the requests of a trace selected by `include` (default: all), priced per GPU like the oracle. */
-export function clairvoyantCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace, include?: (i: number) => boolean): ClairvoyantCost {
+export function clairvoyantCost(
+    input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">,
+    trace: Trace,
+    include?: (i: number) => boolean,
+): ClairvoyantCost {
     const { starts, ends } = requestSpans(input, trace, include);
     const perWorkerPool = input.workerPools.map((w, wi) => {
         const g = input.gpuPools[w.gpuPool];

@@ -122,7 +122,14 @@ export interface RuleCost {
 
 /** Cost of holding every idle worker of `levels` for T seconds. */
 export function constantHoldCost(levels: readonly Level[], holdSeconds: number, coldStart: number, r: ReleaseCharge, spanEnd: number): LevelCost {
-    return levels.reduce((sum, level) => addCosts(sum, priceRule(level, coldStart, r, spanEnd, () => holdSeconds)), ZERO_COST);
+    return levels.reduce(
+        (sum, level) =>
+            addCosts(
+                sum,
+                priceRule(level, coldStart, r, spanEnd, () => holdSeconds),
+            ),
+        ZERO_COST,
+    );
 }
 
 /** How many candidate holds (the best of the quick estimate) are priced exactly. */
@@ -163,7 +170,15 @@ export function bestConstantHold(levels: readonly Level[], coldStart: number, r:
  * The optimal online rule on one pool's requests: the first worker released by the Poisson
  * stopping rule of `rate`, extra workers by the best constant hold in hindsight. Pure, for tests.
  */
-export function onlineRuleSeconds(starts: ArrayLike<number>, ends: ArrayLike<number>, concurrency: number, coldStart: number, r: ReleaseCharge, spanEnd: number, rate: RateFunction): LevelCost & { readonly policy: string } {
+export function onlineRuleSeconds(
+    starts: ArrayLike<number>,
+    ends: ArrayLike<number>,
+    concurrency: number,
+    coldStart: number,
+    r: ReleaseCharge,
+    spanEnd: number,
+    rate: RateFunction,
+): LevelCost & { readonly policy: string } {
     const { levels } = workerLevels(starts, ends, concurrency);
     if (levels.length === 0) return { ...ZERO_COST, policy: "no requests" };
     const region = poissonStopRegion(rate, coldStart, r.preStopSeconds + r.unneededSeconds, spanEnd);
@@ -174,13 +189,25 @@ export function onlineRuleSeconds(starts: ArrayLike<number>, ends: ArrayLike<num
 }
 
 /** The optimal online rule of a trace, priced per GPU like the clairvoyant bound; `rates` per worker pool (capacity/traffic/rates.ts). */
-export function onlineRuleCost(input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">, trace: Trace, rates: readonly RateFunction[]): RuleCost {
+export function onlineRuleCost(
+    input: Pick<SimInput, "workerPools" | "gpuPools" | "params" | "coldStartMeasured">,
+    trace: Trace,
+    rates: readonly RateFunction[],
+): RuleCost {
     const { starts, ends } = requestSpans(input, trace);
     return priced(
         input,
         input.workerPools.map((w, wi) => {
             const g = input.gpuPools[w.gpuPool];
-            return onlineRuleSeconds(starts[wi], ends[wi], w.service.concurrency, coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured), releaseCharge(input.params, g), trace.horizonSeconds, rates[wi]);
+            return onlineRuleSeconds(
+                starts[wi],
+                ends[wi],
+                w.service.concurrency,
+                coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured),
+                releaseCharge(input.params, g),
+                trace.horizonSeconds,
+                rates[wi],
+            );
         }),
     );
 }
@@ -193,7 +220,12 @@ export function hindsightHoldCost(input: Pick<SimInput, "workerPools" | "gpuPool
         input.workerPools.map((w, wi) => {
             const g = input.gpuPools[w.gpuPool];
             const { levels } = workerLevels(starts[wi], ends[wi], w.service.concurrency);
-            const best = bestConstantHold(levels, coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured), releaseCharge(input.params, g), trace.horizonSeconds);
+            const best = bestConstantHold(
+                levels,
+                coldStartSeconds(input.params, w, g.instanceType, input.coldStartMeasured),
+                releaseCharge(input.params, g),
+                trace.horizonSeconds,
+            );
             return { ...best.cost, policy: `every idle worker held ${Math.round(best.holdSeconds)} s (the best constant hold, chosen in hindsight)` };
         }),
     );

@@ -188,7 +188,8 @@ export class Cluster implements WorkerDrain {
         if (node.imageReadyAt <= s.now) pulled = s.now + create;
         // The snapshot volume still initializing: the container is created once its blocks are there.
         else if (node.imageFromSnapshot) pulled = node.imageReadyAt + create;
-        else if (node.imageReadyAt < Infinity) pulled = node.imageReadyAt; // another pod is pulling it
+        else if (node.imageReadyAt < Infinity)
+            pulled = node.imageReadyAt; // another pod is pulling it
         else {
             // The image phase of the first pod on the node: the team's measured figure, or a pull.
             const measured = s.input.coldStartMeasured?.image;

@@ -43,7 +43,11 @@ export interface ColdStartMechanisms {
 }
 
 /** The mechanisms a model's pods get from the stack config (what components/ deploys for it). */
-export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick<ResolvedGpuPool, "ami" | "podStorage">, model: Pick<ResolvedModel, "cacheClaimName">): ColdStartMechanisms {
+export function mechanismsFor(
+    config: Pick<StackConfig, "coldStart">,
+    pool: Pick<ResolvedGpuPool, "ami" | "podStorage">,
+    model: Pick<ResolvedModel, "cacheClaimName">,
+): ColdStartMechanisms {
     const cs = config.coldStart;
     const imageCache = cs.imageCache === "snapshot" && pool.ami === "bottlerocket";
     return {
@@ -66,14 +70,27 @@ export function mechanismsFor(config: Pick<StackConfig, "coldStart">, pool: Pick
  * at least at the measured local load rate (params.weightLoadSecondsPerGiB). Expected: a fresh node (EBS and network
  * at their maximum); pessimistic: their baselines and the instance store's published 4 KiB figure.
  */
-export function weightsSecondsPerGiB(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, instanceType: string, storage: PodStorage, pessimistic = false): number {
+export function weightsSecondsPerGiB(
+    p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">,
+    instanceType: string,
+    storage: PodStorage,
+    pessimistic = false,
+): number {
     const r = weightsRates(instanceType, storage, pessimistic, p.weightStreamLinkShare);
     return 1024 / r.copyMiBps + Math.max(1024 / r.readMiBps, p.weightLoadSecondsPerGiB);
 }
 
 /** The weights-from-S3 phase, expected and pessimistic (weightsSecondsPerGiB). */
-export function weightsFromS3Figure(p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">, weightsGiB: number, instanceType: string, storage: PodStorage): PhaseFigure {
-    return { expected: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage), pessimistic: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage, true) };
+export function weightsFromS3Figure(
+    p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">,
+    weightsGiB: number,
+    instanceType: string,
+    storage: PodStorage,
+): PhaseFigure {
+    return {
+        expected: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage),
+        pessimistic: weightsGiB * weightsSecondsPerGiB(p, instanceType, storage, true),
+    };
 }
 
 /** What the weights phase's source says about its copy and read rates. */
@@ -181,7 +198,13 @@ export function imageInitSeconds(p: SimParams, rateMiBps: number, pessimistic = 
 }
 
 /** vLLM's start after its image is on the node: weights, engine start, engine init (compile cache, CUDA graphs). */
-export function vllmPhases(p: SimParams, m: ColdStartMechanisms, weightsGiB: number, instanceType: string, measured?: MeasuredPhases): { weights: PhaseFigure; engineStart: PhaseFigure; engineInit: PhaseFigure } {
+export function vllmPhases(
+    p: SimParams,
+    m: ColdStartMechanisms,
+    weightsGiB: number,
+    instanceType: string,
+    measured?: MeasuredPhases,
+): { weights: PhaseFigure; engineStart: PhaseFigure; engineInit: PhaseFigure } {
     const disk = p.weightLoadSecondsPerGiB;
     const weights: PhaseFigure =
         measured?.weights ??
@@ -299,7 +322,11 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
         },
         {
             key: "weights",
-            phase: m.weightsFromS3 ? `weights copied from S3 to the node's ${m.podStorage === "instanceStore" ? "instance store" : "volume"}, then loaded (Run:ai streamer)` : m.compileCache === "shared-volume" ? "weights loaded from the shared volume" : "weights downloaded from Hugging Face and loaded",
+            phase: m.weightsFromS3
+                ? `weights copied from S3 to the node's ${m.podStorage === "instanceStore" ? "instance store" : "volume"}, then loaded (Run:ai streamer)`
+                : m.compileCache === "shared-volume"
+                  ? "weights loaded from the shared volume"
+                  : "weights downloaded from Hugging Face and loaded",
             seconds: v.weights.expected,
             pessimisticSeconds: v.weights.pessimistic,
             source: measured(
@@ -314,11 +341,17 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
             phase: "vLLM process start (imports, CUDA context, API server)",
             seconds: v.engineStart.expected,
             pessimisticSeconds: v.engineStart.pessimistic,
-            source: measured("engineStart", `vLLM #20264: first answer 59 s after start, of which weights 0.9 s and engine init 34.1 s logged, ~24 s not ("a loss of ~30 s, which isn't logged"): ${p.engineStartSeconds.min}-${p.engineStartSeconds.max} s`),
+            source: measured(
+                "engineStart",
+                `vLLM #20264: first answer 59 s after start, of which weights 0.9 s and engine init 34.1 s logged, ~24 s not ("a loss of ~30 s, which isn't logged"): ${p.engineStartSeconds.min}-${p.engineStartSeconds.max} s`,
+            ),
         },
         {
             key: "engineInit",
-            phase: m.compileCache === "none" ? "vLLM engine init: profiling, torch.compile + CUDA graphs (uncached)" : `vLLM engine init: profiling, torch.compile (cached${m.compileCache === "s3" ? ", restored from S3" : ""}) + CUDA graph capture`,
+            phase:
+                m.compileCache === "none"
+                    ? "vLLM engine init: profiling, torch.compile + CUDA graphs (uncached)"
+                    : `vLLM engine init: profiling, torch.compile (cached${m.compileCache === "s3" ? ", restored from S3" : ""}) + CUDA graph capture`,
             seconds: v.engineInit.expected,
             pessimisticSeconds: v.engineInit.pessimistic,
             source: measured(
@@ -339,7 +372,13 @@ export function coldStartPhases(p: SimParams, c: ColdStartInput): ColdStartPhase
                 `startup probe period ${p.startupProbePeriodSeconds} s (components/serving/workers.ts), readiness run at once after it (~${p.readinessAfterStartupSeconds} s, kubelet prober_manager.go), CoreDNS TTL ${p.dnsTtlSeconds} s, gateway DNS refresh ${p.gatewayDnsRefreshSeconds} s: half of each period expected, all pessimistic`,
             ),
         },
-        { key: "firstAnswer", phase: "first answer", seconds: c.firstAnswer.expected, pessimisticSeconds: c.firstAnswer.pessimistic, source: "median (expected) and P95 (pessimistic) image answer of the service model (capacity/sim/service.ts)" },
+        {
+            key: "firstAnswer",
+            phase: "first answer",
+            seconds: c.firstAnswer.expected,
+            pessimisticSeconds: c.firstAnswer.pessimistic,
+            source: "median (expected) and P95 (pessimistic) image answer of the service model (capacity/sim/service.ts)",
+        },
     ];
     return phases.map((ph) => ({ ...ph, seconds: r1(ph.seconds), pessimisticSeconds: r1(ph.pessimisticSeconds) }));
 }

@@ -115,14 +115,20 @@ export class Control {
         if (failed) {
             // KEDA's fallback (behavior currentReplicasIfHigher, components/serving/scaling.ts) answers the HPA
             // with max(current, fallbackReplicas) x target after the failure threshold: an outage never shrinks a pool.
-            if (fallback && m.type === "AverageValue") return { kind: "AverageValue", total: Math.max(w.desired, pol.fallbackReplicas) * m.target, target: m.target };
+            if (fallback && m.type === "AverageValue")
+                return { kind: "AverageValue", total: Math.max(w.desired, pol.fallbackReplicas) * m.target, target: m.target };
             return { kind: "Failed" };
         }
         if (m.type === "PodsAverage") {
             if (m.source === "waiting") return { kind: "PodsAverage", values: w.snapWaitingPerPod, missing: w.snapWaitingMissing, target: m.target };
             // Every pod holding a GPU reports its DCGM utilization; pending ones are missing.
             const bound = w.pods.filter((p) => p.state === PodState.Starting || p.state === PodState.Ready);
-            return { kind: "PodsAverage", values: bound.map((p) => p.util), missing: w.pods.filter((p) => p.state === PodState.Pending).length, target: m.target };
+            return {
+                kind: "PodsAverage",
+                values: bound.map((p) => p.util),
+                missing: w.pods.filter((p) => p.state === PodState.Pending).length,
+                target: m.target,
+            };
         }
         return m.type === "Value" ? { kind: "Value", value, target: m.target } : { kind: "AverageValue", total: value, target: m.target };
     }
@@ -151,7 +157,13 @@ export class Control {
         // window and 0 outside (pkg/scalers/cron_scaler.go GetMetricsAndActivity at v2.20.2).
         const cron = w.windows.map((win) => cronMetricValue(win, s.now));
         for (const v of cron) observations.push({ kind: "AverageValue", total: v, target: 1 });
-        if (s.rec && !failed) s.rec.evaluations.push({ t: s.now, pool: wi, loop: "hpa", readings: [...this.readings(pol.metrics, values), ...cron.map((v, i) => ({ trigger: w.windows[i].name, value: v }))] });
+        if (s.rec && !failed)
+            s.rec.evaluations.push({
+                t: s.now,
+                pool: wi,
+                loop: "hpa",
+                readings: [...this.readings(pol.metrics, values), ...cron.map((v, i) => ({ trigger: w.windows[i].name, value: v }))],
+            });
         const status = this.statusReplicas(w);
         const proposals = observations.map((o) => replicasForMetric(o, current, w.ready.length, pol.tolerance, status));
         const next = w.hpa.sync(s.now, current, combineProposals(proposals, current));
@@ -178,7 +190,15 @@ export class Control {
                 s.rec.evaluations.push({ t: s.now, pool: wi, loop: "keda", readings: [...this.readings(pol.metrics, values, activated), ...cron] });
             }
         }
-        const next = kedaPoll(w.keda, { now: s.now, replicas: w.desired, minReplicas: pol.minReplicas, cooldownSeconds: pol.cooldownSeconds, active, error, fallbackReplicas: pol.fallbackReplicas });
+        const next = kedaPoll(w.keda, {
+            now: s.now,
+            replicas: w.desired,
+            minReplicas: pol.minReplicas,
+            cooldownSeconds: pol.cooldownSeconds,
+            active,
+            error,
+            fallbackReplicas: pol.fallbackReplicas,
+        });
         if (next !== undefined && next !== w.desired) this.cluster.setReplicas(wi, next);
     }
 }

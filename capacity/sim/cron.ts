@@ -51,7 +51,8 @@ function parseField(text: string, f: (typeof FIELDS)[number]): { values: number[
             lo = a;
             hi = b ?? (stepText === undefined ? a : f.max);
         }
-        if (![lo, hi, step].every(Number.isInteger) || lo < f.min || hi > f.max || lo > hi || step < 1) throw new Error(`cron ${f.name} '${text}' is out of range ${f.min}-${f.max}`);
+        if (![lo, hi, step].every(Number.isInteger) || lo < f.min || hi > f.max || lo > hi || step < 1)
+            throw new Error(`cron ${f.name} '${text}' is out of range ${f.min}-${f.max}`);
         for (let v = lo; v <= hi; v += step) values.add(v);
     }
     return { values: [...values].sort((a, b) => a - b), star };
@@ -61,7 +62,15 @@ export function parseCron(expr: string): CronSpec {
     const parts = expr.trim().split(/\s+/);
     if (parts.length !== 5) throw new Error(`cron '${expr}' must have five fields (minute hour day-of-month month day-of-week)`);
     const [mi, h, dom, mo, dow] = parts.map((p, i) => parseField(p, FIELDS[i]));
-    return { minutes: mi.values, hours: h.values, dom: new Set(dom.values), months: new Set(mo.values), dow: new Set(dow.values), domStar: dom.star, dowStar: dow.star };
+    return {
+        minutes: mi.values,
+        hours: h.values,
+        dom: new Set(dom.values),
+        months: new Set(mo.values),
+        dow: new Set(dow.values),
+        domStar: dom.star,
+        dowStar: dow.star,
+    };
 }
 
 /** Whether the cron may fire on a day (robfig dayMatches plus the month). */
@@ -100,7 +109,8 @@ export function compileCron(t: CronTrigger, span: CronSpan): CronWindow {
     const start = parseCron(t.start);
     const end = parseCron(t.end);
     const weekly = isWeekly(start) && isWeekly(end);
-    if (!weekly && span.startDate === undefined) throw new Error(`cron trigger ${t.name} ('${t.start}' to '${t.end}') fires on dates, but the simulated span has no start date`);
+    if (!weekly && span.startDate === undefined)
+        throw new Error(`cron trigger ${t.name} ('${t.start}' to '${t.end}') fires on dates, but the simulated span has no start date`);
     const lookahead = weekly ? 8 : 367;
     // A date for every simulated day; weekly crons only read its weekday.
     const base = span.startDate === undefined ? dayOfDate("2024-01-07") + span.startWeekday : dayOfDate(span.startDate);

@@ -23,7 +23,6 @@ import { Ev, PodState, SimEvent, SimState } from "./state";
 import { mean, quantileSorted, sortedCopy } from "./stats";
 import { GpuPoolResult, SimInput, SimResult, WorkerPoolResult } from "./types";
 
-
 /** The run may go on this long after the horizon to let queues drain; beyond, the config cannot settle. */
 const MAX_TAIL_SECONDS = 14 * 86400;
 
@@ -163,7 +162,13 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
             timedOut: w.timedOut,
             held: w.held,
             requeued: w.requeued,
-            latency: { p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95), p99: quantileSorted(sorted, 0.99), mean: mean(sorted), max: sorted.length ? sorted[sorted.length - 1] : NaN },
+            latency: {
+                p50: quantileSorted(sorted, 0.5),
+                p95: quantileSorted(sorted, 0.95),
+                p99: quantileSorted(sorted, 0.99),
+                mean: mean(sorted),
+                max: sorted.length ? sorted[sorted.length - 1] : NaN,
+            },
             coldStarts: w.coldStarts,
             coldStartsUnanswered: w.coldStartsUnanswered,
             timeToFirstAnswer: w.ttfa,
@@ -193,7 +198,12 @@ function result(s: SimState, end: number, b: SeriesBuffers | undefined): SimResu
         signals: s.rec,
         series: b && {
             t: Float64Array.from(b.t),
-            perWorkerPool: b.wp.map((x) => ({ held: Float64Array.from(x.held), inflight: Float64Array.from(x.inflight), desired: Float64Array.from(x.desired), ready: Float64Array.from(x.ready) })),
+            perWorkerPool: b.wp.map((x) => ({
+                held: Float64Array.from(x.held),
+                inflight: Float64Array.from(x.inflight),
+                desired: Float64Array.from(x.desired),
+                ready: Float64Array.from(x.ready),
+            })),
             nodes: b.nodes.map((x) => Float64Array.from(x)),
         },
     };

@@ -59,7 +59,12 @@ export interface WorkerPoolEstimate {
     /** What that cold start is made of, each phase with its source (capacity/sim/coldStart.ts). */
     readonly coldStartPhases: readonly ColdStartPhase[];
     readonly peakReplicas: number;
-    readonly service: { readonly imageMedianSeconds: number; readonly textMedianSeconds: number; readonly concurrency: number; readonly sources: readonly string[] };
+    readonly service: {
+        readonly imageMedianSeconds: number;
+        readonly textMedianSeconds: number;
+        readonly concurrency: number;
+        readonly sources: readonly string[];
+    };
 }
 
 export interface PoolEstimate {
@@ -219,10 +224,19 @@ function ttfa(values: readonly number[]): { median: number; max: number } | null
     return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
 }
 
-export function summarize(config: StackConfig, input: SimInput, result: SimResult, oracle: OracleCost, clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace), refs = references(config, input)): ExpectedCost {
+export function summarize(
+    config: StackConfig,
+    input: SimInput,
+    result: SimResult,
+    oracle: OracleCost,
+    clairvoyant: ClairvoyantCost = clairvoyantCost(input, input.trace),
+    refs = references(config, input),
+): ExpectedCost {
     const days = input.trace.horizonSeconds / 86400;
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
-    const counts = (xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[]): RequestCounts => {
+    const counts = (
+        xs: readonly { arrived: number; answered: number; rejected429: number; rejected503: number; timedOut: number; held: number }[],
+    ): RequestCounts => {
         const sum = (f: (x: (typeof xs)[number]) => number) => Math.round(xs.reduce((a, x) => a + f(x), 0) * perMonth);
         return {
             arrived: sum((x) => x.arrived),
@@ -257,7 +271,10 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
             nodeLaunchesPerMonth: round(g.nodeLaunches * perMonth, 1),
             spotInterruptionsPerMonth: round(g.interruptions * perMonth, 1),
             coldStartSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartSeconds)),
-            coldStartPessimisticSeconds: Math.max(0, ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartPessimisticSeconds)),
+            coldStartPessimisticSeconds: Math.max(
+                0,
+                ...wps.map((w) => workerColdStart(config, input, result.workerPools.indexOf(w)).coldStartPessimisticSeconds),
+            ),
             workerPools: wps.map((w) => {
                 const wi = result.workerPools.indexOf(w);
                 const s = input.workerPools[wi].service;
@@ -274,7 +291,12 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
                     timeToFirstAnswerSeconds: ttfa(w.timeToFirstAnswer),
                     ...workerColdStart(config, input, wi),
                     peakReplicas: w.peakReplicas,
-                    service: { imageMedianSeconds: round(s.image.medianSeconds, 3), textMedianSeconds: round(s.text.medianSeconds, 3), concurrency: s.concurrency, sources: s.sources },
+                    service: {
+                        imageMedianSeconds: round(s.image.medianSeconds, 3),
+                        textMedianSeconds: round(s.text.medianSeconds, 3),
+                        concurrency: s.concurrency,
+                        sources: s.sources,
+                    },
                 };
             }),
         };
@@ -314,8 +336,15 @@ export function summarize(config: StackConfig, input: SimInput, result: SimResul
         oracleRatio: oracleUsd > 0 ? round(gpuUsd / oracleUsd, 2) : null,
         clairvoyantUsdPerMonth: round(clairvoyantUsd),
         clairvoyantRatio: clairvoyantUsd > 0 ? round(gpuUsd / clairvoyantUsd, 2) : null,
-        clairvoyantColdStartSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, round(clairvoyant.perWorkerPool[wi].coldStartEachSeconds, 1)])),
-        releaseChargeSeconds: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, clairvoyant.perWorkerPool[wi].release.preStopSeconds + clairvoyant.perWorkerPool[wi].release.unneededSeconds])),
+        clairvoyantColdStartSeconds: Object.fromEntries(
+            input.workerPools.map((w, wi) => [w.name, round(clairvoyant.perWorkerPool[wi].coldStartEachSeconds, 1)]),
+        ),
+        releaseChargeSeconds: Object.fromEntries(
+            input.workerPools.map((w, wi) => [
+                w.name,
+                clairvoyant.perWorkerPool[wi].release.preStopSeconds + clairvoyant.perWorkerPool[wi].release.unneededSeconds,
+            ]),
+        ),
         onlineRuleUsdPerMonth: round(onlineUsd),
         onlineRuleRatio: onlineUsd > 0 ? round(gpuUsd / onlineUsd, 2) : null,
         onlineRulePolicy: Object.fromEntries(input.workerPools.map((w, wi) => [w.name, refs.onlineRule.perWorkerPool[wi].policy])),

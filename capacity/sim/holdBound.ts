@@ -24,7 +24,13 @@ export function holdBoundSeconds(cfg: HoldInput, p: SimParams = DEFAULT_SIM_PARA
         const slow = (t: string) => weightsSecondsPerGiB(p, t, pool.podStorage, true);
         const instanceType = [...pool.instanceTypes].sort((a, b) => slow(b) - slow(a))[0];
         if (!instanceType) continue;
-        const s = worstColdStartSeconds(p, { mechanisms: mechanismsFor(cfg, pool, m), weightsGiB: m.spec.weightsGiB, instanceType, pollingIntervalSeconds: m.scaling.pollingIntervalSeconds, measured: cfg.coldStart.phases });
+        const s = worstColdStartSeconds(p, {
+            mechanisms: mechanismsFor(cfg, pool, m),
+            weightsGiB: m.spec.weightsGiB,
+            instanceType,
+            pollingIntervalSeconds: m.scaling.pollingIntervalSeconds,
+            measured: cfg.coldStart.phases,
+        });
         worst = Math.max(worst, s);
     }
     if (worst === 0) return 1200;

@@ -101,7 +101,15 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
  * `restartSeconds`: the recent-requests trigger's rate threshold (capacity/bounds/clairvoyant.ts restartSeconds).
  */
-export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeconds?: number, workerSecondsPerRequest?: number, batchEnabled = true, cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"), restartSeconds?: number): PolicySpec {
+export function policyFromScaling(
+    s: ScalingConfig,
+    name = "ours",
+    coldStartSeconds?: number,
+    workerSecondsPerRequest?: number,
+    batchEnabled = true,
+    cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"),
+    restartSeconds?: number,
+): PolicySpec {
     // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
     // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
     // activation test of KEDA. Cron triggers (warm windows, timetable sessions) are PolicySpec.cron.
@@ -110,14 +118,37 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         { trigger: TRIGGER.waiting, source: "waiting", type: "AverageValue", target: s.waitingPerReplica, activation: NEVER_THRESHOLD },
     ];
     // Active while the requests of the look-back expect one within a restart (stacks/scalePolicy.ts recentRequestsActivation).
-    if (s.activityLookbackSeconds > 0) metrics.push({ trigger: TRIGGER.recentRequests, source: "recentRequests", type: "AverageValue", target: NEVER_THRESHOLD, activation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds) });
+    if (s.activityLookbackSeconds > 0)
+        metrics.push({
+            trigger: TRIGGER.recentRequests,
+            source: "recentRequests",
+            type: "AverageValue",
+            target: NEVER_THRESHOLD,
+            activation: recentRequestsActivation(s.activityLookbackSeconds, restartSeconds),
+        });
     // No batch store (serving.batch.enabled false): no backlog, and the ScaledObject has no batch trigger.
-    if (batchEnabled && s.batchBacklogPerReplica > 0) metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
-    if (s.latencyP95Seconds !== undefined) metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
-    if (s.gpuUtilizationPercent !== undefined) metrics.push({ trigger: TRIGGER.gpuUtilization, source: "gpuUtil", type: "AverageValue", target: s.gpuUtilizationPercent, activation: NEVER_THRESHOLD });
+    if (batchEnabled && s.batchBacklogPerReplica > 0)
+        metrics.push({ trigger: TRIGGER.batchBacklog, source: "batchBacklog", type: "AverageValue", target: s.batchBacklogPerReplica, activation: 0 });
+    if (s.latencyP95Seconds !== undefined)
+        metrics.push({ trigger: TRIGGER.latencyP95, source: "latencyP95", type: "AverageValue", target: s.latencyP95Seconds, activation: NEVER_THRESHOLD });
+    if (s.gpuUtilizationPercent !== undefined)
+        metrics.push({
+            trigger: TRIGGER.gpuUtilization,
+            source: "gpuUtil",
+            type: "AverageValue",
+            target: s.gpuUtilizationPercent,
+            activation: NEVER_THRESHOLD,
+        });
     metrics.push({ trigger: TRIGGER.warmup, source: "warmup", type: "AverageValue", target: 1, activation: 0 });
     const predictive = predictiveWarmupEnabled(s) && coldStartSeconds !== undefined;
-    if (predictive) metrics.push({ trigger: TRIGGER.predictive, source: "history", type: "AverageValue", target: s.predictiveWarmup.requestsPerSecondPerReplica, activation: 0 });
+    if (predictive)
+        metrics.push({
+            trigger: TRIGGER.predictive,
+            source: "history",
+            type: "AverageValue",
+            target: s.predictiveWarmup.requestsPerSecondPerReplica,
+            activation: 0,
+        });
     return {
         name,
         controller: "keda",
@@ -134,8 +165,16 @@ export function policyFromScaling(s: ScalingConfig, name = "ours", coldStartSeco
         activityLookbackSeconds: s.activityLookbackSeconds,
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
-        coldAwareBacklogFactor: coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
-        history: predictive ? { lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400, leadSeconds: predictiveLeadSeconds(s, coldStartSeconds), windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds)), confirmSeconds: PREDICTIVE_CONFIRM_SECONDS } : undefined,
+        coldAwareBacklogFactor:
+            coldStartSeconds === undefined || workerSecondsPerRequest === undefined ? undefined : backlogDrainFactor(workerSecondsPerRequest, coldStartSeconds),
+        history: predictive
+            ? {
+                  lookbackSeconds: s.predictiveWarmup.lookbackDays * 86400,
+                  leadSeconds: predictiveLeadSeconds(s, coldStartSeconds),
+                  windowSeconds: predictiveWindowSeconds(predictiveLeadSeconds(s, coldStartSeconds)),
+                  confirmSeconds: PREDICTIVE_CONFIRM_SECONDS,
+              }
+            : undefined,
     };
 }
 
@@ -172,7 +211,11 @@ function heldDemand(p: PolicySpec): string {
 export function describePolicy(p: PolicySpec): string {
     const triggers = p.metrics
         .filter((m) => m.source !== "warmup" && m.source !== "recentRequests" && m.source !== "batchBacklog")
-        .map((m) => (m.source === "history" ? `last week's rate ${p.history!.leadSeconds}s ahead` : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}${m.source === "demand" ? heldDemand(p) : ""}`))
+        .map((m) =>
+            m.source === "history"
+                ? `last week's rate ${p.history!.leadSeconds}s ahead`
+                : `${m.source} ${m.type === "PodsAverage" ? "avg " : ""}${m.target}${m.source === "gpuUtil" ? "%" : m.source === "latencyP95" ? "s" : ""}${m.source === "demand" ? heldDemand(p) : ""}`,
+        )
         .join(" + ");
     const windows = p.cron.filter((c) => c.name.startsWith("warm-")).map((c) => `warm '${c.start}'-'${c.end}' x${c.desiredReplicas}`);
     const classes = p.cron.length - windows.length;

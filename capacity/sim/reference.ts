@@ -38,7 +38,13 @@ export interface ClassroomComparison {
     readonly days: number;
     readonly requestsPerMonth: number;
     readonly rows: readonly ComparisonRow[];
-    readonly runs: { readonly reference: StackSimulation; readonly ours: StackSimulation; readonly oursGpu: StackSimulation; readonly fromZero: StackSimulation; readonly fromZeroQueueSized: StackSimulation };
+    readonly runs: {
+        readonly reference: StackSimulation;
+        readonly ours: StackSimulation;
+        readonly oursGpu: StackSimulation;
+        readonly fromZero: StackSimulation;
+        readonly fromZeroQueueSized: StackSimulation;
+    };
 }
 
 /** The classroom stack of the comparison; `scaling` and `traffic` overrides for experiments. */
@@ -53,7 +59,16 @@ export function classroomStack(overrides: { scaling?: Record<string, unknown>; t
         environment: "classroom",
         tags: { team: "reference" },
         serving: { allowInsecureHttp: true },
-        gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", maxNodes: 8, ...(overrides.unoptimized ? { ami: "al2023" } : {}) }],
+        gpuPools: [
+            {
+                name: "a10g",
+                gpuType: "a10g",
+                instanceTypes: ["g5.xlarge"],
+                capacityType: "on-demand",
+                maxNodes: 8,
+                ...(overrides.unoptimized ? { ami: "al2023" } : {}),
+            },
+        ],
         ...(overrides.unoptimized ? { coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" } } : {}),
         models: [
             {
@@ -79,7 +94,12 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
     // rate of held requests (cold-start aware) vs by their count (every held request is demand).
     const zeroConfig = classroomStack({ traffic: { seed: opts.seed ?? 1 }, scaling: { warmWindows: [] } });
     const fromZero = simulateStack(zeroConfig, sim);
-    const queueSized = { ...fromZero.input.workerPools[0].policy, name: "ours (queue-sized at zero)", coldAwareSecondsPerRequest: undefined, coldAwareBacklogFactor: undefined };
+    const queueSized = {
+        ...fromZero.input.workerPools[0].policy,
+        name: "ours (queue-sized at zero)",
+        coldAwareSecondsPerRequest: undefined,
+        coldAwareBacklogFactor: undefined,
+    };
     const fromZeroQueueSized = simulateStack(zeroConfig, { ...sim, policies: { "*": queueSized } });
     const row = (name: string, sim: StackSimulation): ComparisonRow => {
         const pool = sim.expected.perPool[0];
@@ -137,7 +157,19 @@ export function classroomComparison(opts: { days?: number; params?: Partial<SimP
                 nodeHoursPerMonth: null,
                 nodeLaunchesPerMonth: null,
             },
-            { name: "oracle", policy: "exactly the GPU time the trace needs, no cold start", usdPerMonth: oracle, p95LatencySeconds: null, p99LatencySeconds: null, clairvoyantRatio: null, onlineRuleRatio: null, coldStarts: 0, rejectedPerMonth: 0, nodeHoursPerMonth: null, nodeLaunchesPerMonth: null },
+            {
+                name: "oracle",
+                policy: "exactly the GPU time the trace needs, no cold start",
+                usdPerMonth: oracle,
+                p95LatencySeconds: null,
+                p99LatencySeconds: null,
+                clairvoyantRatio: null,
+                onlineRuleRatio: null,
+                coldStarts: 0,
+                rejectedPerMonth: 0,
+                nodeHoursPerMonth: null,
+                nodeLaunchesPerMonth: null,
+            },
         ],
         runs: { reference, ours, oursGpu, fromZero, fromZeroQueueSized },
     };

@@ -77,19 +77,36 @@ function scaled(base: Anchor, factor: number, concurrency: number, why: string):
 /** Anchors per model id of the catalog. */
 const SERVICE_ANCHORS: Readonly<Record<string, Anchor>> = {
     "Qwen/Qwen3-VL-2B-Instruct": QWEN_2B,
-    "Qwen/Qwen3-VL-8B-Instruct": scaled(QWEN_2B, 17.5 / 4.3, 7, "Qwen3-VL-8B = Qwen3-VL-2B x 4.07 (weights ratio, bandwidth-bound decode; assumption), concurrency kept at 7"),
+    "Qwen/Qwen3-VL-8B-Instruct": scaled(
+        QWEN_2B,
+        17.5 / 4.3,
+        7,
+        "Qwen3-VL-8B = Qwen3-VL-2B x 4.07 (weights ratio, bandwidth-bound decode; assumption), concurrency kept at 7",
+    ),
     "google/medgemma-4b-it": MEDGEMMA_4B,
     "google/medgemma-1.5-4b-it": MEDGEMMA_4B,
     "google/medgemma-27b-it": scaled(MEDGEMMA_4B, 54.8 / 8.6, 4, "MedGemma-27B = MedGemma-4B x 6.37 (weights ratio; assumption), concurrency 4"),
-    "ig1/medgemma-27b-it-FP8-Dynamic": scaled(MEDGEMMA_4B, 29 / 8.6, 4, "MedGemma-27B FP8 = MedGemma-4B x 3.37 (weights ratio: decode reads the FP8 weights, half of bf16; assumption), concurrency 4"),
+    "ig1/medgemma-27b-it-FP8-Dynamic": scaled(
+        MEDGEMMA_4B,
+        29 / 8.6,
+        4,
+        "MedGemma-27B FP8 = MedGemma-4B x 3.37 (weights ratio: decode reads the FP8 weights, half of bf16; assumption), concurrency 4",
+    ),
 };
 
 /** The default profile of a model on a GPU type, before config overrides. */
 export function defaultServiceProfile(spec: ModelSpec, gpu: GpuType): ServiceProfile {
-    const anchor = SERVICE_ANCHORS[spec.id] ?? scaled(QWEN_2B, spec.weightsGiB / 4.3, 7, `${spec.id}: Qwen3-VL-2B x weights ratio (no published figure; assumption)`);
+    const anchor =
+        SERVICE_ANCHORS[spec.id] ?? scaled(QWEN_2B, spec.weightsGiB / 4.3, 7, `${spec.id}: Qwen3-VL-2B x weights ratio (no published figure; assumption)`);
     const factor = GPU_BANDWIDTH_GBPS[anchor.gpu] / GPU_BANDWIDTH_GBPS[gpu];
     const s = (t: ServiceTime) => ({ medianSeconds: t.medianSeconds * factor, p95Seconds: t.p95Seconds * factor });
-    const sources = gpu === anchor.gpu ? anchor.sources : [...anchor.sources, `${anchor.gpu} -> ${gpu}: times x ${factor.toFixed(2)} (memory bandwidth ${GPU_BANDWIDTH_GBPS[anchor.gpu]} vs ${GPU_BANDWIDTH_GBPS[gpu]} GB/s)`];
+    const sources =
+        gpu === anchor.gpu
+            ? anchor.sources
+            : [
+                  ...anchor.sources,
+                  `${anchor.gpu} -> ${gpu}: times x ${factor.toFixed(2)} (memory bandwidth ${GPU_BANDWIDTH_GBPS[anchor.gpu]} vs ${GPU_BANDWIDTH_GBPS[gpu]} GB/s)`,
+              ];
     return { image: s(anchor.image), text: s(anchor.text), concurrency: anchor.concurrency, sources };
 }
 

@@ -58,7 +58,13 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
     const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
     for (const key of Object.keys(traffic.service)) {
         if (!targets.some((t) => t.name === key || t.id === key)) {
-            throw new ConfigError([{ key: `${PROJECT}:traffic.service.${key}`, message: `'${key}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
+            throw new ConfigError([
+                {
+                    key: `${PROJECT}:traffic.service.${key}`,
+                    message: `'${key}' is not a worker pool of this stack`,
+                    fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})`,
+                },
+            ]);
         }
     }
     const days = opts.days ?? DEFAULT_SIMULATED_DAYS;
@@ -68,7 +74,20 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
     const startDate = spanStartDate(config);
     const generatedFrom = startDate === undefined ? undefined : dateOfDay(dayOfDate(startDate) - historyDays);
     // History first (unreported), then the batch jobs of the reported span (traffic/batch.ts).
-    const trace = withBatchJobs(splitHistory(buildTrace(traffic, targets, { days: days + historyDays, timezone: config.timezone, root: opts.root, startDate: generatedFrom, timetable: config.timetable }), historyDays * 86400), traffic.batches, targets);
+    const trace = withBatchJobs(
+        splitHistory(
+            buildTrace(traffic, targets, {
+                days: days + historyDays,
+                timezone: config.timezone,
+                root: opts.root,
+                startDate: generatedFrom,
+                timetable: config.timetable,
+            }),
+            historyDays * 86400,
+        ),
+        traffic.batches,
+        targets,
+    );
     const warmups = teacherWarmups(traffic, loadSessions(traffic, config.timetable, targets), days, historyDays, generatedFrom);
     const gpuPools: GpuPoolSetup[] = config.gpuPools.map((pool) => {
         const price = poolNodePrice(config, pool);
@@ -99,13 +118,34 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
             coldStart: mechanisms,
             start: workerStart(params, mechanisms, m.spec.weightsGiB, poolNodePrice(config, pool).instanceType, config.coldStart.phases),
             gpuPool,
-            policy: opts.policies?.[m.name] ?? opts.policies?.["*"] ?? policyFromScaling(m.scaling, "ours", estimatedColdStartSeconds(config, m), workerSecondsPerRequest(m, pool), config.serving.batch.enabled, cronTriggersFor(config, m), restartSeconds(config, m)),
+            policy:
+                opts.policies?.[m.name] ??
+                opts.policies?.["*"] ??
+                policyFromScaling(
+                    m.scaling,
+                    "ours",
+                    estimatedColdStartSeconds(config, m),
+                    workerSecondsPerRequest(m, pool),
+                    config.serving.batch.enabled,
+                    cronTriggersFor(config, m),
+                    restartSeconds(config, m),
+                ),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,
         };
     });
     const batch = traffic.batches.length > 0 ? { ...BATCH_DEFAULTS } : undefined;
-    return { trace, workerPools, gpuPools, gateway: config.serving.gateway, params, seed: traffic.seed, warmups, batch, coldStartMeasured: config.coldStart.phases };
+    return {
+        trace,
+        workerPools,
+        gpuPools,
+        gateway: config.serving.gateway,
+        params,
+        seed: traffic.seed,
+        warmups,
+        batch,
+        coldStartMeasured: config.coldStart.phases,
+    };
 }
 
 /** The date of the simulated span's day 0: traffic.startDate, else the Monday on or before the timetable's first dated session, else none. */
@@ -121,7 +161,13 @@ export function spanStartDate(config: Pick<StackConfig, "traffic" | "timetable">
  * it starts; nothing for other profiles or when set to 0. `generatedFrom`: the date of the
  * trace's first generated day (history included), when sessions have dates.
  */
-export function teacherWarmups(traffic: TrafficConfig, sessions: readonly LoadSession[] | undefined, days: number, historyDays: number, generatedFrom?: string): Warmup[] {
+export function teacherWarmups(
+    traffic: TrafficConfig,
+    sessions: readonly LoadSession[] | undefined,
+    days: number,
+    historyDays: number,
+    generatedFrom?: string,
+): Warmup[] {
     if (traffic.warmupMinutesBefore === 0 || sessions === undefined) return [];
     const shift = historyDays * 86400;
     const startWeekday = generatedFrom === undefined ? 1 : weekdayOf(generatedFrom);
@@ -129,6 +175,11 @@ export function teacherWarmups(traffic: TrafficConfig, sessions: readonly LoadSe
         .filter((c) => c.start >= shift)
         .map((c) => {
             const from = c.start - shift - traffic.warmupMinutesBefore * 60;
-            return { pool: c.pool, from, until: from + Math.min(MAX_WARMUP_MINUTES, traffic.warmupMinutesBefore + sessions[c.entry].minutes) * 60, replicas: 1 };
+            return {
+                pool: c.pool,
+                from,
+                until: from + Math.min(MAX_WARMUP_MINUTES, traffic.warmupMinutesBefore + sessions[c.entry].minutes) * 60,
+                replicas: 1,
+            };
         });
 }

@@ -223,7 +223,11 @@ export class SimState {
         // Gauge scrapes kept: the longest range a gauge query reads (2 min), plus two.
         const keep = Math.ceil(Math.max(ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS) / this.p.scrapeSeconds) + 2;
         // Cron triggers are evaluated from day 0 to the end of the longest possible run (horizon + 14 days of tail).
-        const span: CronSpan = { startWeekday: this.trace.startWeekday, startDate: this.trace.startDate, days: Math.ceil(this.trace.horizonSeconds / 86400) + 15 };
+        const span: CronSpan = {
+            startWeekday: this.trace.startWeekday,
+            startDate: this.trace.startDate,
+            days: Math.ceil(this.trace.horizonSeconds / 86400) + 15,
+        };
         this.wps = input.workerPools.map((setup, wi) => {
             const history: number[] = [];
             if (h) for (let i = 0; i < h.times.length; i++) if (h.pools[i] === wi) history.push(h.times[i]);

@@ -74,7 +74,19 @@ export function targetStack(seed: number, o: { profile: string; timetable?: bool
         gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", maxNodes: 4 }],
         models: [{ id: "google/medgemma-1.5-4b-it", pool: "a10g" }],
         traffic: { profile: o.profile, seed, ...(o.teacherMinutes !== undefined ? { warmupMinutesBefore: o.teacherMinutes } : {}) },
-        ...(o.timetable ? { timetable: { sessions: CLASSROOM_TIMETABLE.map((s) => ({ days: s.days, start: s.start, minutes: s.minutes, students: s.students, questionsPerStudent: s.questionsPerStudent })) } } : {}),
+        ...(o.timetable
+            ? {
+                  timetable: {
+                      sessions: CLASSROOM_TIMETABLE.map((s) => ({
+                          days: s.days,
+                          start: s.start,
+                          minutes: s.minutes,
+                          students: s.students,
+                          questionsPerStudent: s.questionsPerStudent,
+                      })),
+                  },
+              }
+            : {}),
     });
 }
 

@@ -39,7 +39,10 @@ const isTimetableTrigger = (name: string) => name.startsWith("class-");
 export function timetableEffect(config: StackConfig, input: SimInput): TimetableEffect | undefined {
     const triggers = Object.fromEntries(input.workerPools.map((w) => [w.name, w.policy.cron.filter((c) => isTimetableTrigger(c.name)).length]));
     if (Object.values(triggers).every((n) => n === 0)) return undefined;
-    const without = simulate({ ...input, workerPools: input.workerPools.map((w) => ({ ...w, policy: { ...w.policy, cron: w.policy.cron.filter((c) => !isTimetableTrigger(c.name)) } })) });
+    const without = simulate({
+        ...input,
+        workerPools: input.workerPools.map((w) => ({ ...w, policy: { ...w.policy, cron: w.policy.cron.filter((c) => !isTimetableTrigger(c.name)) } })),
+    });
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const days = Math.round(input.trace.horizonSeconds / 86400);
     const day0 = input.trace.startDate === undefined ? undefined : dayOfDate(input.trace.startDate);

@@ -103,7 +103,12 @@ function latencyP95(series: PoolSeries, t: number): number {
     const last = inRange[inRange.length - 1];
     const buckets = bounds.map((upperBound, i) => ({
         upperBound,
-        count: delta({ firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length }, from, t, true),
+        count: delta(
+            { firstT: first.t, firstV: first.durationBuckets![i], lastT: last.t, lastV: last.durationBuckets![i], count: inRange.length },
+            from,
+            t,
+            true,
+        ),
     }));
     const pods = series.at(t)?.pods.length ?? 0;
     // scalar(count(...)) of no series is NaN; `>= 0` then drops a NaN product, and `or vector(0)` answers 0.

@@ -128,7 +128,12 @@ export interface GpuPoolResult {
 export interface Series {
     /** Sample times (seconds), one per minute. */
     readonly t: Float64Array;
-    readonly perWorkerPool: readonly { readonly held: Float64Array; readonly inflight: Float64Array; readonly desired: Float64Array; readonly ready: Float64Array }[];
+    readonly perWorkerPool: readonly {
+        readonly held: Float64Array;
+        readonly inflight: Float64Array;
+        readonly desired: Float64Array;
+        readonly ready: Float64Array;
+    }[];
     readonly nodes: readonly Float64Array[];
 }
 

@@ -27,7 +27,13 @@ export function withBatchJobs(trace: Trace, jobs: readonly BatchJob[], targets: 
     jobs.forEach((job, j) => {
         const pool = job.model === undefined ? 0 : targets.findIndex((t) => t.name === job.model || t.id === job.model);
         if (pool < 0) {
-            throw new ConfigError([{ key: `${PROJECT}:traffic.batches[${j}].model`, message: `'${job.model}' is not a worker pool of this stack`, fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})` }]);
+            throw new ConfigError([
+                {
+                    key: `${PROJECT}:traffic.batches[${j}].model`,
+                    message: `'${job.model}' is not a worker pool of this stack`,
+                    fix: `use a model name or id from gpuserve:models (${targets.map((t) => t.name).join(", ")})`,
+                },
+            ]);
         }
         const days = parseCronDays(job.days);
         const offset = hhmmToMinutes(job.at) * 60;

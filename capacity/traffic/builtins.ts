@@ -35,4 +35,3 @@ export const RATE_TABLE_PROFILES = {
     "office-hours": officeHours,
     "batch-night": batchNight,
 } as const;
-

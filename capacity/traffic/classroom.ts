@@ -28,7 +28,11 @@ export function classroomSessions(shape: ClassroomShape, days: number, startWeek
     for (let d = 0; d < days; d++) {
         // Draw for every day, class day or not, so the sessions of day d do not depend on the weekday of day 0.
         const count = rng.int(shape.sessionsPerDay[0], shape.sessionsPerDay[1]);
-        const draws = Array.from({ length: count }, () => ({ start: rng.uniform(earliest, latest), users: rng.int(shape.usersPerSession[0], shape.usersPerSession[1]), minutes: rng.uniform(shape.sessionMinutes[0], shape.sessionMinutes[1]) }));
+        const draws = Array.from({ length: count }, () => ({
+            start: rng.uniform(earliest, latest),
+            users: rng.int(shape.usersPerSession[0], shape.usersPerSession[1]),
+            minutes: rng.uniform(shape.sessionMinutes[0], shape.sessionMinutes[1]),
+        }));
         if (!classDays[(startWeekday + d) % 7]) continue;
         for (const s of draws) {
             const start = d * DAY + s.start;

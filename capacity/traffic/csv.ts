@@ -27,12 +27,24 @@ const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 
 function localClock(epochMs: number, fmt: Intl.DateTimeFormat): { wallMs: number; weekday: number } {
     const parts: Record<string, string> = {};
     for (const p of fmt.formatToParts(new Date(epochMs))) parts[p.type] = p.value;
-    const wallMs = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second)) + (epochMs % 1000);
+    const wallMs =
+        Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second)) +
+        (epochMs % 1000);
     return { wallMs, weekday: WEEKDAYS[parts.weekday] };
 }
 
 export function parseTraceCsv(text: string, timezone: string, targets: readonly TrafficTarget[], file = "trace.csv"): CsvTrace {
-    const fmt = new Intl.DateTimeFormat("en-US", { timeZone: timezone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short" });
+    const fmt = new Intl.DateTimeFormat("en-US", {
+        timeZone: timezone,
+        hourCycle: "h23",
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+        weekday: "short",
+    });
     const rows: { t: number; kind: number; pool: number; iso: boolean }[] = [];
     const lines = text.split(/\r?\n/);
     lines.forEach((raw, i) => {

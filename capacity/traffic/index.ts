@@ -68,27 +68,62 @@ export function buildTrace(traffic: TrafficConfig, targets: readonly TrafficTarg
     const common = { profile: traffic.profile, seed: traffic.seed, imageShare: traffic.imageShare, shares, startDate: opts.startDate };
     switch (traffic.profile) {
         case "classroom-random":
-            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: classroomArrivals(traffic.classroom, opts.days, startWeekday, traffic.rateScale, rng) });
+            return finishTrace({
+                ...common,
+                horizonSeconds: opts.days * 86400,
+                startWeekday,
+                times: classroomArrivals(traffic.classroom, opts.days, startWeekday, traffic.rateScale, rng),
+            });
         case "classroom":
         case "timetable": {
-            const a = timetableArrivals(loadSessions(traffic, opts.timetable, targets)!, opts.days, startWeekday, traffic.rateScale, traffic.seed, opts.startDate);
+            const a = timetableArrivals(
+                loadSessions(traffic, opts.timetable, targets)!,
+                opts.days,
+                startWeekday,
+                traffic.rateScale,
+                traffic.seed,
+                opts.startDate,
+            );
             return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: a.times, pools: a.pools });
         }
         case "hourly":
-            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: arrivalsFromWeek(weekFromEntries(traffic.hourly), opts.days, startWeekday, traffic.rateScale, rng) });
+            return finishTrace({
+                ...common,
+                horizonSeconds: opts.days * 86400,
+                startWeekday,
+                times: arrivalsFromWeek(weekFromEntries(traffic.hourly), opts.days, startWeekday, traffic.rateScale, rng),
+            });
         case "csv": {
             const file = path.resolve(opts.root ?? process.cwd(), traffic.csvFile!);
             if (!fs.existsSync(file)) {
-                throw new ConfigError([{ key: `${PROJECT}:traffic.csvFile`, message: `file ${JSON.stringify(traffic.csvFile)} does not exist (looked in ${file})`, fix: "give a path relative to the project root" }]);
+                throw new ConfigError([
+                    {
+                        key: `${PROJECT}:traffic.csvFile`,
+                        message: `file ${JSON.stringify(traffic.csvFile)} does not exist (looked in ${file})`,
+                        fix: "give a path relative to the project root",
+                    },
+                ]);
             }
             const csv = parseTraceCsv(fs.readFileSync(file, "utf8"), opts.timezone, targets, traffic.csvFile);
-            const trace = finishTrace({ ...common, startDate: undefined, horizonSeconds: csv.days * 86400, startWeekday: csv.startWeekday, times: csv.times, kinds: csv.kinds });
+            const trace = finishTrace({
+                ...common,
+                startDate: undefined,
+                horizonSeconds: csv.days * 86400,
+                startWeekday: csv.startWeekday,
+                times: csv.times,
+                kinds: csv.kinds,
+            });
             csv.pools.forEach((p, i) => {
                 if (p >= 0) trace.pools[i] = p;
             });
             return trace;
         }
         default:
-            return finishTrace({ ...common, horizonSeconds: opts.days * 86400, startWeekday, times: arrivalsFromWeek(RATE_TABLE_PROFILES[traffic.profile](), opts.days, startWeekday, traffic.rateScale, rng) });
+            return finishTrace({
+                ...common,
+                horizonSeconds: opts.days * 86400,
+                startWeekday,
+                times: arrivalsFromWeek(RATE_TABLE_PROFILES[traffic.profile](), opts.days, startWeekday, traffic.rateScale, rng),
+            });
     }
 }

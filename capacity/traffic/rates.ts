@@ -78,7 +78,12 @@ function empiricalRates(trace: Trace, pools: number): PoolWeeklyRates {
  * so a rule sees where a class ends; a calendar's sessions on their dates), rate tables
  * per hour. `sessions`: the timetabled profile's (capacity/traffic/timetable.ts loadSessions).
  */
-export function profileRateFunctions(traffic: TrafficConfig, targets: readonly TrafficTarget[], trace: Trace, sessions?: readonly LoadSession[]): ((t: number) => number)[] {
+export function profileRateFunctions(
+    traffic: TrafficConfig,
+    targets: readonly TrafficTarget[],
+    trace: Trace,
+    sessions?: readonly LoadSession[],
+): ((t: number) => number)[] {
     if (sessions !== undefined) {
         const weekly = targets.map(() => new Float64Array(WEEK_MINUTES));
         const spanMinutes = Math.ceil(trace.horizonSeconds / 60);
@@ -97,7 +102,10 @@ export function profileRateFunctions(traffic: TrafficConfig, targets: readonly T
                 for (let m = Math.max(0, from); m < Math.min(spanMinutes, from + s.minutes); m++) dated[s.pool][m] += perMinute;
             }
         }
-        return targets.map((_, p) => (t: number) => (weekly[p][minuteOfWeek(t, trace.startWeekday)] + (t >= 0 && t < spanMinutes * 60 ? dated[p][Math.floor(t / 60)] : 0)) / 60);
+        return targets.map(
+            (_, p) => (t: number) =>
+                (weekly[p][minuteOfWeek(t, trace.startWeekday)] + (t >= 0 && t < spanMinutes * 60 ? dated[p][Math.floor(t / 60)] : 0)) / 60,
+        );
     }
     return profileRates(traffic, targets, trace).map((week) => (t: number) => rateAt(week, trace.startWeekday, t));
 }

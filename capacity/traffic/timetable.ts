@@ -66,14 +66,32 @@ export interface LoadSession {
 
 /** Weekly sessions of traffic.timetable (or the built-in classroom week). */
 export function weeklyLoad(timetable: readonly TimetableSession[], targets: readonly TrafficTarget[]): LoadSession[] {
-    return timetable.map((s) => ({ pool: sessionPool(s, targets), startSeconds: hhmmToMinutes(s.start) * 60, minutes: s.minutes, days: parseCronDays(s.days), students: s.students, questionsPerStudent: s.questionsPerStudent }));
+    return timetable.map((s) => ({
+        pool: sessionPool(s, targets),
+        startSeconds: hhmmToMinutes(s.start) * 60,
+        minutes: s.minutes,
+        days: parseCronDays(s.days),
+        students: s.students,
+        questionsPerStudent: s.questionsPerStudent,
+    }));
 }
 
 /** The stack timetable's sessions as the simulated load. */
 export function stackLoad(slots: readonly TimetableSlot[], targets: readonly TrafficTarget[]): LoadSession[] {
     return slots.map((s) => {
         const days = s.days ? Array.from({ length: 7 }, (_, d) => s.days!.includes(d)) : undefined;
-        return { pool: Math.max(0, targets.findIndex((t) => t.name === s.pool)), startSeconds: s.startSeconds, minutes: s.minutes, days, date: s.date, students: s.students, questionsPerStudent: s.questionsPerStudent };
+        return {
+            pool: Math.max(
+                0,
+                targets.findIndex((t) => t.name === s.pool),
+            ),
+            startSeconds: s.startSeconds,
+            minutes: s.minutes,
+            days,
+            date: s.date,
+            students: s.students,
+            questionsPerStudent: s.questionsPerStudent,
+        };
     });
 }
 
@@ -81,7 +99,11 @@ export function stackLoad(slots: readonly TimetableSlot[], targets: readonly Tra
  * The sessions a timetabled profile simulates: "classroom" its built-in week, "timetable"
  * traffic.timetable or, when that is empty, the stack's gpuserve:timetable; undefined for other profiles.
  */
-export function loadSessions(traffic: Pick<TrafficConfig, "profile" | "timetable">, timetable: Pick<ResolvedTimetable, "slots"> | undefined, targets: readonly TrafficTarget[]): LoadSession[] | undefined {
+export function loadSessions(
+    traffic: Pick<TrafficConfig, "profile" | "timetable">,
+    timetable: Pick<ResolvedTimetable, "slots"> | undefined,
+    targets: readonly TrafficTarget[],
+): LoadSession[] | undefined {
     if (traffic.profile === "classroom") return weeklyLoad(CLASSROOM_TIMETABLE, targets);
     if (traffic.profile !== "timetable") return undefined;
     return traffic.timetable.length > 0 ? weeklyLoad(traffic.timetable, targets) : stackLoad(timetable?.slots ?? [], targets);
@@ -127,7 +149,13 @@ function onDay(s: LoadSession, d: number, startWeekday: number, startDay: number
  * The classes of `days` days from day 0 (weekday `startWeekday`, cron numbering; date
  * `startDate`, needed by dated sessions).
  */
-export function timetableOccurrences(sessions: readonly LoadSession[], days: number, startWeekday: number, seed: number, startDate?: string): ClassOccurrence[] {
+export function timetableOccurrences(
+    sessions: readonly LoadSession[],
+    days: number,
+    startWeekday: number,
+    seed: number,
+    startDate?: string,
+): ClassOccurrence[] {
     const out: ClassOccurrence[] = [];
     const startDay = startDate === undefined ? undefined : dayOfDate(startDate);
     sessions.forEach((s, k) => {
@@ -146,7 +174,14 @@ export function timetableOccurrences(sessions: readonly LoadSession[], days: num
 }
 
 /** Arrivals (sorted) and the worker pool of each, for `days` days of the sessions. */
-export function timetableArrivals(sessions: readonly LoadSession[], days: number, startWeekday: number, rateScale: number, seed: number, startDate?: string): { times: Float64Array; pools: Uint16Array } {
+export function timetableArrivals(
+    sessions: readonly LoadSession[],
+    days: number,
+    startWeekday: number,
+    rateScale: number,
+    seed: number,
+    startDate?: string,
+): { times: Float64Array; pools: Uint16Array } {
     const reqs: { t: number; pool: number }[] = [];
     for (const c of timetableOccurrences(sessions, days, startWeekday, seed, startDate)) {
         const rng = new Rng(seed, `timetable:students:${c.entry}:${Math.floor(c.scheduled / DAY)}`);

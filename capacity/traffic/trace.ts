@@ -104,7 +104,17 @@ export function finishTrace(args: {
             pools[i] = p;
         }
     }
-    return { profile: args.profile, seed: args.seed, horizonSeconds: args.horizonSeconds, startWeekday: args.startWeekday, ...(args.startDate !== undefined ? { startDate: args.startDate } : {}), times: args.times, kinds, pools, z };
+    return {
+        profile: args.profile,
+        seed: args.seed,
+        horizonSeconds: args.horizonSeconds,
+        startWeekday: args.startWeekday,
+        ...(args.startDate !== undefined ? { startDate: args.startDate } : {}),
+        times: args.times,
+        kinds,
+        pools,
+        z,
+    };
 }
 
 /** Number of requests per worker pool. */

@@ -58,7 +58,11 @@ export class PlatformAddons extends pulumi.ComponentResource {
         const after = (deps: pulumi.Input<pulumi.Resource>[]) => ({ parent: this, dependsOn: [...args.clusterReady, ...deps] });
 
         // node-exporter and the DCGM exporter read host devices and metrics: privileged.
-        const monitoringNs = new k8s.core.v1.Namespace(`${name}-monitoring`, { metadata: { name: MONITORING_NAMESPACE, labels: podSecurityLabels("privileged") } }, after([]));
+        const monitoringNs = new k8s.core.v1.Namespace(
+            `${name}-monitoring`,
+            { metadata: { name: MONITORING_NAMESPACE, labels: podSecurityLabels("privileged") } },
+            after([]),
+        );
         const kedaNs = new k8s.core.v1.Namespace(`${name}-keda`, { metadata: { name: KEDA_NAMESPACE, labels: podSecurityLabels("baseline") } }, after([]));
 
         const serviceMonitors = c.prometheus.enabled || c.prometheus.url !== undefined;
@@ -83,10 +87,18 @@ export class PlatformAddons extends pulumi.ComponentResource {
         this.prometheusUrl = c.prometheus.url ?? (this.monitoring?.prometheusUrl as string);
 
         if (c.nvidiaDevicePlugin.enabled && (args.devicePluginChart ?? true)) {
-            new NvidiaDevicePlugin(`${name}-nvidia-device-plugin`, { timeSlicingReplicas: c.nvidiaDevicePlugin.timeSlicingReplicas, overrides: c.nvidiaDevicePlugin.values }, after([]));
+            new NvidiaDevicePlugin(
+                `${name}-nvidia-device-plugin`,
+                { timeSlicingReplicas: c.nvidiaDevicePlugin.timeSlicingReplicas, overrides: c.nvidiaDevicePlugin.values },
+                after([]),
+            );
         }
         if (c.dcgmExporter.enabled) {
-            new DcgmExporter(`${name}-dcgm-exporter`, { namespace: MONITORING_NAMESPACE, overrides: c.dcgmExporter.values }, after([monitoringNs, ...monitorDeps]));
+            new DcgmExporter(
+                `${name}-dcgm-exporter`,
+                { namespace: MONITORING_NAMESPACE, overrides: c.dcgmExporter.values },
+                after([monitoringNs, ...monitorDeps]),
+            );
         }
         if (c.keda.enabled) {
             this.keda = new Keda(`${name}-keda`, { namespace: KEDA_NAMESPACE, serviceMonitors, overrides: c.keda.values }, after([kedaNs, ...monitorDeps]));
@@ -108,7 +120,14 @@ export class PlatformAddons extends pulumi.ComponentResource {
         if (c.loadBalancerController.enabled) {
             this.loadBalancerController = new LoadBalancerController(
                 `${name}-lbc`,
-                { scope: args.scope, vpcId: args.vpcId, clusterSecurityGroupId: args.clusterSecurityGroupId, tags: args.tags, serviceMonitor: serviceMonitors, overrides: c.loadBalancerController.values },
+                {
+                    scope: args.scope,
+                    vpcId: args.vpcId,
+                    clusterSecurityGroupId: args.clusterSecurityGroupId,
+                    tags: args.tags,
+                    serviceMonitor: serviceMonitors,
+                    overrides: c.loadBalancerController.values,
+                },
                 after(monitorDeps),
             );
         }

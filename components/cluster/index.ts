@@ -82,14 +82,21 @@ export interface GpuClusterArgs {
      * or the newest own completed snapshot tagged gpuserve.io/image=<image>, which the stack builds
      * (ImageCacheBuilder) when no `snapshotId` is given. Absent: nodes pull the image.
      */
-    readonly imageCache?: { readonly image: string; readonly snapshotId?: string; /** coldStart.imageCacheInitRateMiBps (0: lazy). @default 0 */ readonly initRateMiBps?: number };
+    readonly imageCache?: {
+        readonly image: string;
+        readonly snapshotId?: string;
+        /** coldStart.imageCacheInitRateMiBps (0: lazy). @default 0 */ readonly initRateMiBps?: number;
+    };
     /** Live desired sizes of existing node groups by name prefix (gpuNodeGroupPrefixes), read at `pulumi up`. @default {} */
     readonly liveDesiredSizes?: Record<string, number>;
 }
 
 /** Name prefixes of the cluster's node groups, the keys of GpuClusterArgs.liveDesiredSizes. */
 export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, "name">[]): { system: string; gpu: Record<string, string> } {
-    return { system: NodePool.namePrefix(`${name}-system`), gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])) };
+    return {
+        system: NodePool.namePrefix(`${name}-system`),
+        gpu: Object.fromEntries(gpuPools.map((p) => [p.name, NodePool.namePrefix(`${name}-gpu-${p.name}`)])),
+    };
 }
 
 /**
@@ -101,10 +108,21 @@ export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }
     if (cache.snapshotId) return pulumi.output(cache.snapshotId);
     // The builder tags the snapshot with the normalized name it pulled (imageCache/builder.ts).
     const image = normalizeImageRef(cache.image);
-    const found = aws.ebs.getSnapshotIdsOutput({ owners: ["self"], filters: [{ name: `tag:${IMAGE_CACHE_TAG}`, values: [image] }, { name: "status", values: ["completed"] }] }, opts);
+    const found = aws.ebs.getSnapshotIdsOutput(
+        {
+            owners: ["self"],
+            filters: [
+                { name: `tag:${IMAGE_CACHE_TAG}`, values: [image] },
+                { name: "status", values: ["completed"] },
+            ],
+        },
+        opts,
+    );
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(`no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`);
+            pulumi.log.warn(
+                `no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`,
+            );
             return undefined;
         }
         return ids[0];
@@ -141,13 +159,20 @@ export class GpuCluster extends pulumi.ComponentResource {
         new aws.kms.Alias(`${name}-secrets`, { name: `alias/${args.clusterName}-eks-secrets`, targetKeyId: secretsKey.keyId }, parent);
 
         // Created before the cluster so EKS does not create it with unlimited retention.
-        const logGroup = new aws.cloudwatch.LogGroup(`${name}-logs`, { name: `/aws/eks/${args.clusterName}/cluster`, retentionInDays: args.logRetentionDays }, parent);
+        const logGroup = new aws.cloudwatch.LogGroup(
+            `${name}-logs`,
+            { name: `/aws/eks/${args.clusterName}/cluster`, retentionInDays: args.logRetentionDays },
+            parent,
+        );
 
         const nodeRole = new aws.iam.Role(
             `${name}-node`,
             {
                 description: `EKS node role of ${args.clusterName}`,
-                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
             },
             parent,
         );
@@ -158,12 +183,22 @@ export class GpuCluster extends pulumi.ComponentResource {
         const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
         const admins = explicitAdminPrincipals(args.adminPrincipalArns, args.deployerArn);
         for (const arn of admins.skipped) {
-            pulumi.log.info(`${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`, this);
+            pulumi.log.info(
+                `${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`,
+                this,
+            );
         }
         for (const arn of admins.entries) {
-            accessEntries[`admin-${arn.split("/").pop()!.replace(/[^a-zA-Z0-9-]/g, "-")}`] = {
+            accessEntries[
+                `admin-${arn
+                    .split("/")
+                    .pop()!
+                    .replace(/[^a-zA-Z0-9-]/g, "-")}`
+            ] = {
                 principalArn: arn,
-                accessPolicies: { admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } } },
+                accessPolicies: {
+                    admin: { policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", accessScope: { type: "cluster" } },
+                },
             };
         }
 
@@ -248,7 +283,9 @@ export class GpuCluster extends pulumi.ComponentResource {
             );
         }
         // The lookup runs after the build, so a new image's snapshot is the one found.
-        const snapshotId = args.imageCache ? imageCacheSnapshot(args.imageCache, { parent: this, dependsOn: this.imageCacheBuilder ? [this.imageCacheBuilder.association] : [] }) : undefined;
+        const snapshotId = args.imageCache
+            ? imageCacheSnapshot(args.imageCache, { parent: this, dependsOn: this.imageCacheBuilder ? [this.imageCacheBuilder.association] : [] })
+            : undefined;
         for (const pool of args.gpuPools) {
             this.gpuNodePools[pool.name] = new NodePool(
                 `${name}-gpu-${pool.name}`,
@@ -281,7 +318,14 @@ export class GpuCluster extends pulumi.ComponentResource {
         const addon = (addonName: string, version: string, extra: Partial<aws.eks.AddonArgs> = {}) =>
             new aws.eks.Addon(
                 `${name}-${addonName}`,
-                { clusterName: this.clusterName, addonName, addonVersion: version, resolveConflictsOnCreate: "OVERWRITE", resolveConflictsOnUpdate: "OVERWRITE", ...extra },
+                {
+                    clusterName: this.clusterName,
+                    addonName,
+                    addonVersion: version,
+                    resolveConflictsOnCreate: "OVERWRITE",
+                    resolveConflictsOnUpdate: "OVERWRITE",
+                    ...extra,
+                },
                 // Add-on pods need a node to become ACTIVE.
                 { parent: this, dependsOn: [this.systemNodes] },
             );

@@ -32,7 +32,10 @@ export async function liveDesiredSizes(clusterName: string, prefixes: string[], 
         names = (await aws.eks.getNodeGroups({ clusterName }, { provider })).names ?? [];
     } catch (e) {
         if (NOT_FOUND.test(String(e))) return {};
-        throw new Error(`cannot read the node groups of EKS cluster ${clusterName} (needed to keep their current sizes): ${String(e)}. Fix: check the credentials allow eks:ListNodegroups and eks:DescribeNodegroup`, { cause: e });
+        throw new Error(
+            `cannot read the node groups of EKS cluster ${clusterName} (needed to keep their current sizes): ${String(e)}. Fix: check the credentials allow eks:ListNodegroups and eks:DescribeNodegroup`,
+            { cause: e },
+        );
     }
     const sizes: Record<string, number> = {};
     for (const prefix of prefixes) {

@@ -150,7 +150,10 @@ export class NodePool extends pulumi.ComponentResource {
                 },
                 blockDeviceMappings: blockDevices(args),
                 userData: nodeUserData(args.amiType, args.kubeletOnInstanceStore ?? false),
-                tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags: { ...args.instanceTags, Name: name } })),
+                tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({
+                    resourceType,
+                    tags: { ...args.instanceTags, Name: name },
+                })),
             },
             parent,
         );

@@ -77,7 +77,11 @@ export class PodIdentityRole extends pulumi.ComponentResource {
             new aws.iam.RolePolicyAttachment(`${name}-${policyName}`, { role: this.role.name, policyArn: arn }, parent);
         });
         if (args.statements && args.statements.length > 0) {
-            new aws.iam.RolePolicy(`${name}-inline`, { role: this.role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: args.statements }) }, parent);
+            new aws.iam.RolePolicy(
+                `${name}-inline`,
+                { role: this.role.id, policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: args.statements }) },
+                parent,
+            );
         }
         if (args.associate ?? true) {
             new aws.eks.PodIdentityAssociation(

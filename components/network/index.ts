@@ -53,9 +53,17 @@ export class Network extends pulumi.ComponentResource {
         const plan = planSubnets(args.vpcCidr, args.availabilityZoneCount);
         const azs = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, parent);
 
-        const vpc = new aws.ec2.Vpc(`${name}-vpc`, { cidrBlock: args.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: `${name}-vpc` } }, parent);
+        const vpc = new aws.ec2.Vpc(
+            `${name}-vpc`,
+            { cidrBlock: args.vpcCidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { Name: `${name}-vpc` } },
+            parent,
+        );
         const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: `${name}-igw` } }, parent);
-        const publicRt = new aws.ec2.RouteTable(`${name}-public`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public` } }, parent);
+        const publicRt = new aws.ec2.RouteTable(
+            `${name}-public`,
+            { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { Name: `${name}-public` } },
+            parent,
+        );
 
         // Subnets are keyed by AZ position (a, b, c): adding an AZ appends, never renames.
         const suffix = (i: number) => String.fromCharCode(97 + i);
@@ -78,7 +86,11 @@ export class Network extends pulumi.ComponentResource {
         const natCount = natGatewaysFor(args);
         const nats = Array.from({ length: natCount }, (_, i) => {
             const eip = new aws.ec2.Eip(`${name}-nat-${suffix(i)}`, { domain: "vpc", tags: { Name: `${name}-nat-${suffix(i)}` } }, parent);
-            return new aws.ec2.NatGateway(`${name}-nat-${suffix(i)}`, { allocationId: eip.id, subnetId: publicSubnets[i].id, tags: { Name: `${name}-nat-${suffix(i)}` } }, { parent: this, dependsOn: [igw] });
+            return new aws.ec2.NatGateway(
+                `${name}-nat-${suffix(i)}`,
+                { allocationId: eip.id, subnetId: publicSubnets[i].id, tags: { Name: `${name}-nat-${suffix(i)}` } },
+                { parent: this, dependsOn: [igw] },
+            );
         });
 
         const privateRts: aws.ec2.RouteTable[] = [];
@@ -89,12 +101,20 @@ export class Network extends pulumi.ComponentResource {
                     vpcId: vpc.id,
                     cidrBlock: cidr,
                     availabilityZone: azs.names[i],
-                    tags: { Name: `${name}-private-${suffix(i)}`, "kubernetes.io/role/internal-elb": "1", [`kubernetes.io/cluster/${args.clusterName}`]: "shared" },
+                    tags: {
+                        Name: `${name}-private-${suffix(i)}`,
+                        "kubernetes.io/role/internal-elb": "1",
+                        [`kubernetes.io/cluster/${args.clusterName}`]: "shared",
+                    },
                 },
                 parent,
             );
             const nat = nats[Math.min(i, nats.length - 1)];
-            const rt = new aws.ec2.RouteTable(`${name}-private-${suffix(i)}`, { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: { Name: `${name}-private-${suffix(i)}` } }, parent);
+            const rt = new aws.ec2.RouteTable(
+                `${name}-private-${suffix(i)}`,
+                { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: { Name: `${name}-private-${suffix(i)}` } },
+                parent,
+            );
             new aws.ec2.RouteTableAssociation(`${name}-private-${suffix(i)}`, { subnetId: subnet.id, routeTableId: rt.id }, parent);
             privateRts.push(rt);
             return subnet;
@@ -103,7 +123,13 @@ export class Network extends pulumi.ComponentResource {
         const region = aws.getRegionOutput({}, parent);
         new aws.ec2.VpcEndpoint(
             `${name}-s3`,
-            { vpcId: vpc.id, serviceName: pulumi.interpolate`com.amazonaws.${region.region}.s3`, vpcEndpointType: "Gateway", routeTableIds: privateRts.map((rt) => rt.id), tags: { Name: `${name}-s3` } },
+            {
+                vpcId: vpc.id,
+                serviceName: pulumi.interpolate`com.amazonaws.${region.region}.s3`,
+                vpcEndpointType: "Gateway",
+                routeTableIds: privateRts.map((rt) => rt.id),
+                tags: { Name: `${name}-s3` },
+            },
             parent,
         );
 

@@ -50,11 +50,7 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
     const k8sOpts = { providers: [awsProvider, cluster.provider], dependsOn: addons.ready };
     const platform = config.environment;
 
-    const ingressClass = new PlatformIngressClass(
-        `${name}-ingress-class`,
-        { platform, certificateArn: config.serving.certificateArn, tags },
-        k8sOpts,
-    );
+    const ingressClass = new PlatformIngressClass(`${name}-ingress-class`, { platform, certificateArn: config.serving.certificateArn, tags }, k8sOpts);
 
     const quotas: Record<string, TeamQuota> = {};
     const spaces: Record<string, TeamSpace> = {};
@@ -62,7 +58,15 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
         quotas[team] = teamQuota(registration, config.gpuPools);
         spaces[team] = new TeamSpace(
             `${name}-team-${team}`,
-            { team, namespace: teamNamespace(team, registration), platform, registration, quota: quotas[team], clusterName: cluster.clusterName, ingressClassName: ingressClass.className },
+            {
+                team,
+                namespace: teamNamespace(team, registration),
+                platform,
+                registration,
+                quota: quotas[team],
+                clusterName: cluster.clusterName,
+                ingressClassName: ingressClass.className,
+            },
             k8sOpts,
         );
     }
@@ -73,7 +77,14 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
         const users = sharedPoolUsers(config);
         const keys = new SharedKeys(
             `${name}-shared-keys`,
-            { teams: users.map(([team, t]) => ({ team, namespace: teamNamespace(team, t), namespaceResource: spaces[team].namespace, warmup: t.sharedLimits?.warmup ?? false })) },
+            {
+                teams: users.map(([team, t]) => ({
+                    team,
+                    namespace: teamNamespace(team, t),
+                    namespaceResource: spaces[team].namespace,
+                    warmup: t.sharedLimits?.warmup ?? false,
+                })),
+            },
             k8sOpts,
         );
         shared = new ServingStack(
@@ -83,7 +94,10 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
         );
     }
 
-    const cost: CostEstimate = { ...staticCost(config, network.natGatewayCount), expected: config.models.length > 0 ? expectedCost(config, { root: PROJECT_ROOT }) : null };
+    const cost: CostEstimate = {
+        ...staticCost(config, network.natGatewayCount),
+        expected: config.models.length > 0 ? expectedCost(config, { root: PROJECT_ROOT }) : null,
+    };
     return {
         region: config.region,
         clusterName: cluster.clusterName,
@@ -96,13 +110,21 @@ export async function deployPlatform({ config, secrets }: LoadedConfig) {
         [PLATFORM_OUTPUT]: platformOutputs({
             config,
             stack: pulumi.getStack(),
-            cluster: { name: cluster.clusterName, arn: cluster.clusterArn, endpoint: cluster.endpoint, certificateAuthority: cluster.certificateAuthority, version: cluster.kubernetesVersion },
+            cluster: {
+                name: cluster.clusterName,
+                arn: cluster.clusterArn,
+                endpoint: cluster.endpoint,
+                certificateAuthority: cluster.certificateAuthority,
+                version: cluster.kubernetesVersion,
+            },
             vpcCidr: network.vpcCidr,
             loadBalancerSourceCidrs: network.publicSubnetCidrs,
             ingressClassName: ingressClass.className,
             prometheus: { url: addons.prometheusUrl, namespace: MONITORING_NAMESPACE },
             quotas,
-            sharedGateway: shared ? { address: `${GATEWAY_NAME}.${config.serving.namespace}.svc.cluster.local:80`, namespace: config.serving.namespace } : undefined,
+            sharedGateway: shared
+                ? { address: `${GATEWAY_NAME}.${config.serving.namespace}.svc.cluster.local:80`, namespace: config.serving.namespace }
+                : undefined,
             floorUsdPerMonth: cost.floorUsdPerMonth,
         }),
         [COST_KEY]: cost,

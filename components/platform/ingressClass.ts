@@ -74,7 +74,10 @@ export class PlatformIngressClass extends pulumi.ComponentResource {
         );
         new k8s.networking.v1.IngressClass(
             `${name}-class`,
-            { metadata: { name: this.className }, spec: { controller: ALB_CONTROLLER, parameters: { apiGroup: "elbv2.k8s.aws", kind: "IngressClassParams", name: this.className } } },
+            {
+                metadata: { name: this.className },
+                spec: { controller: ALB_CONTROLLER, parameters: { apiGroup: "elbv2.k8s.aws", kind: "IngressClassParams", name: this.className } },
+            },
             childOf(this, opts, [params]),
         );
         this.registerOutputs({});

@@ -24,9 +24,18 @@ export interface IngressGuardArgs {
 function ingressGuardValidations(args: IngressGuardArgs): { expression: string; message: string }[] {
     const host = `'${args.host}'`;
     return [
-        { expression: `has(object.spec.ingressClassName) && object.spec.ingressClassName == '${args.ingressClassName}'`, message: `a team's Ingress uses the platform's IngressClass '${args.ingressClassName}'` },
-        { expression: `!has(object.spec.rules) || object.spec.rules.all(r, has(r.host) && r.host == ${host})`, message: `every rule of this namespace's Ingresses names its host ${args.host} (a rule without a host answers for every host on the shared ALB)` },
-        { expression: `!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, h == ${host}))`, message: `TLS entries name only ${args.host}` },
+        {
+            expression: `has(object.spec.ingressClassName) && object.spec.ingressClassName == '${args.ingressClassName}'`,
+            message: `a team's Ingress uses the platform's IngressClass '${args.ingressClassName}'`,
+        },
+        {
+            expression: `!has(object.spec.rules) || object.spec.rules.all(r, has(r.host) && r.host == ${host})`,
+            message: `every rule of this namespace's Ingresses names its host ${args.host} (a rule without a host answers for every host on the shared ALB)`,
+        },
+        {
+            expression: `!has(object.spec.tls) || object.spec.tls.all(t, !has(t.hosts) || t.hosts.all(h, h == ${host}))`,
+            message: `TLS entries name only ${args.host}`,
+        },
         { expression: `!has(object.spec.defaultBackend)`, message: "no default backend: on the shared ALB it would answer for hosts no rule names" },
     ];
 }
@@ -46,7 +55,11 @@ function ingressGuardSpec(args: IngressGuardArgs) {
 export class IngressGuard extends pulumi.ComponentResource {
     constructor(name: string, args: IngressGuardArgs & { readonly policyName: string }, opts: pulumi.ComponentResourceOptions) {
         super("gpuserve:platform:IngressGuard", name, {}, opts);
-        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(`${name}-policy`, { metadata: { name: args.policyName }, spec: ingressGuardSpec(args) }, childOf(this, opts));
+        const policy = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-policy`,
+            { metadata: { name: args.policyName }, spec: ingressGuardSpec(args) },
+            childOf(this, opts),
+        );
         new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             `${name}-binding`,
             { metadata: { name: args.policyName }, spec: { policyName: args.policyName, validationActions: ["Deny"] } },

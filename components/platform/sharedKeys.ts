@@ -27,7 +27,11 @@ export class SharedKeys extends pulumi.ComponentResource {
             const key = new random.RandomPassword(`${name}-${t.team}`, { length: 48, special: false }, { parent: this });
             new k8s.core.v1.Secret(
                 `${name}-${t.team}`,
-                { metadata: { name: SHARED_POOL_KEY_SECRET, namespace: t.namespace, labels: { [TEAM_LABEL]: t.team } }, type: "Opaque", stringData: { key: pulumi.secret(key.result) } },
+                {
+                    metadata: { name: SHARED_POOL_KEY_SECRET, namespace: t.namespace, labels: { [TEAM_LABEL]: t.team } },
+                    type: "Opaque",
+                    stringData: { key: pulumi.secret(key.result) },
+                },
                 childOf(this, opts, [t.namespaceResource]),
             );
             return key.result.apply((k): ApiKey => ({ team: t.team, key: k, ...(t.warmup ? { permissions: ["warmup" as const] } : {}) }));

@@ -69,15 +69,27 @@ export class TeamSpace extends pulumi.ComponentResource {
             [TEAM_LABEL]: args.team,
             [PLATFORM_LABEL]: args.platform,
         };
-        this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.namespace, labels } }, { ...childOf(this, opts), protect: !r.offboard });
+        this.namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            { metadata: { name: args.namespace, labels } },
+            { ...childOf(this, opts), protect: !r.offboard },
+        );
         const inNs = childOf(this, opts, [this.namespace]);
         const meta = (n: string) => ({ name: n, namespace: args.namespace, labels: { [TEAM_LABEL]: args.team } });
         new k8s.core.v1.ResourceQuota(`${name}-quota`, { metadata: meta("team-quota"), spec: { hard: quotaHard(args.quota) } }, inNs);
-        new k8s.core.v1.LimitRange(`${name}-limits`, { metadata: meta("team-defaults"), spec: { limits: [{ type: "Container", ...CONTAINER_DEFAULTS }] } }, inNs);
+        new k8s.core.v1.LimitRange(
+            `${name}-limits`,
+            { metadata: meta("team-defaults"), spec: { limits: [{ type: "Container", ...CONTAINER_DEFAULTS }] } },
+            inNs,
+        );
         for (const [policy, spec] of Object.entries(baselinePolicySpecs())) {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: meta(policy), spec }, inNs);
         }
-        new IngressGuard(`${name}-ingress-guard`, { namespace: args.namespace, host: r.host, ingressClassName: args.ingressClassName, policyName: `gpuserve-${args.platform}-${args.team}-ingress` }, childOf(this, opts));
+        new IngressGuard(
+            `${name}-ingress-guard`,
+            { namespace: args.namespace, host: r.host, ingressClassName: args.ingressClassName, policyName: `gpuserve-${args.platform}-${args.team}-ingress` },
+            childOf(this, opts),
+        );
         const roles = [
             ["deploy", r.deployRoleArn],
             ["preview", r.previewRoleArn],
@@ -87,7 +99,12 @@ export class TeamSpace extends pulumi.ComponentResource {
             const entry = new aws.eks.AccessEntry(`${name}-${kind}`, { clusterName: args.clusterName, principalArn, type: "STANDARD" }, { parent: this });
             new aws.eks.AccessPolicyAssociation(
                 `${name}-${kind}`,
-                { clusterName: args.clusterName, principalArn, policyArn: ACCESS_POLICIES[kind], accessScope: { type: "namespace", namespaces: [args.namespace] } },
+                {
+                    clusterName: args.clusterName,
+                    principalArn,
+                    policyArn: ACCESS_POLICIES[kind],
+                    accessScope: { type: "namespace", namespaces: [args.namespace] },
+                },
                 { parent: this, dependsOn: [entry] },
             );
         }

@@ -96,7 +96,11 @@ export class BatchStore extends pulumi.ComponentResource {
         if (b.store === "external") {
             const port = Number(/:(\d+)$/.exec(b.endpoint!)![1]);
             if (args.externalPassword) {
-                new k8s.core.v1.Secret(`${name}-auth`, { metadata: meta(VALKEY_AUTH_SECRET), type: "Opaque", stringData: { password: args.externalPassword } }, child);
+                new k8s.core.v1.Secret(
+                    `${name}-auth`,
+                    { metadata: meta(VALKEY_AUTH_SECRET), type: "Opaque", stringData: { password: args.externalPassword } },
+                    child,
+                );
             }
             this.gatewayEnv = args.externalPassword ? [fromSecret] : [];
             new k8s.networking.v1.NetworkPolicy(
@@ -113,7 +117,11 @@ export class BatchStore extends pulumi.ComponentResource {
 
         const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
         const conf = pulumi.secret(password.result.apply((p) => valkeyConf(p, b.memoryMiB)));
-        const auth = new k8s.core.v1.Secret(`${name}-auth`, { metadata: meta(VALKEY_AUTH_SECRET), type: "Opaque", stringData: { password: pulumi.secret(password.result), "valkey.conf": conf } }, child);
+        const auth = new k8s.core.v1.Secret(
+            `${name}-auth`,
+            { metadata: meta(VALKEY_AUTH_SECRET), type: "Opaque", stringData: { password: pulumi.secret(password.result), "valkey.conf": conf } },
+            child,
+        );
         // Roll the pod when the config (or password) changes; the hash itself reveals nothing.
         const checksum = pulumi.unsecret(conf.apply((c) => createHash("sha256").update(c).digest("hex").slice(0, 16)));
         this.gatewayEnv = [fromSecret];
@@ -122,7 +130,10 @@ export class BatchStore extends pulumi.ComponentResource {
         // Headless: the StatefulSet's governing Service; valkey.<ns>.svc resolves to the pod.
         const service = new k8s.core.v1.Service(
             `${name}-service`,
-            { metadata: meta(VALKEY_NAME), spec: { clusterIP: "None", selector, ports: [{ name: "redis", port: VALKEY_PORT, targetPort: "redis", protocol: "TCP" }] } },
+            {
+                metadata: meta(VALKEY_NAME),
+                spec: { clusterIP: "None", selector, ports: [{ name: "redis", port: VALKEY_PORT, targetPort: "redis", protocol: "TCP" }] },
+            },
             child,
         );
         new k8s.apps.v1.StatefulSet(
@@ -137,7 +148,14 @@ export class BatchStore extends pulumi.ComponentResource {
                         metadata: { labels, annotations: { "gpuserve.io/config-checksum": checksum } },
                         spec: {
                             // The image's own user and group; fsGroup makes the volume writable for it.
-                            securityContext: { runAsNonRoot: true, runAsUser: 999, runAsGroup: 1000, fsGroup: 1000, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } },
+                            securityContext: {
+                                runAsNonRoot: true,
+                                runAsUser: 999,
+                                runAsGroup: 1000,
+                                fsGroup: 1000,
+                                fsGroupChangePolicy: "OnRootMismatch",
+                                seccompProfile: { type: "RuntimeDefault" },
+                            },
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             // SIGTERM makes Valkey flush the AOF before exit.
@@ -165,7 +183,11 @@ export class BatchStore extends pulumi.ComponentResource {
                     volumeClaimTemplates: [
                         {
                             metadata: { name: "data", labels },
-                            spec: { accessModes: ["ReadWriteOnce"], storageClassName: STORAGE_CLASS, resources: { requests: { storage: `${b.storageGiB}Gi` } } },
+                            spec: {
+                                accessModes: ["ReadWriteOnce"],
+                                storageClassName: STORAGE_CLASS,
+                                resources: { requests: { storage: `${b.storageGiB}Gi` } },
+                            },
                         },
                     ],
                 },
@@ -175,12 +197,22 @@ export class BatchStore extends pulumi.ComponentResource {
         const valkeyPods = { matchLabels: selector };
         new k8s.networking.v1.NetworkPolicy(
             `${name}-ingress`,
-            { metadata: meta("allow-gateway-to-valkey"), spec: { podSelector: valkeyPods, policyTypes: ["Ingress"], ingress: [{ from: [gateways], ports: [{ protocol: "TCP", port: VALKEY_PORT }] }] } },
+            {
+                metadata: meta("allow-gateway-to-valkey"),
+                spec: { podSelector: valkeyPods, policyTypes: ["Ingress"], ingress: [{ from: [gateways], ports: [{ protocol: "TCP", port: VALKEY_PORT }] }] },
+            },
             child,
         );
         new k8s.networking.v1.NetworkPolicy(
             `${name}-gateway-egress`,
-            { metadata: meta("allow-gateway-egress-to-valkey"), spec: { ...gateways, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: valkeyPods }], ports: [{ protocol: "TCP", port: VALKEY_PORT }] }] } },
+            {
+                metadata: meta("allow-gateway-egress-to-valkey"),
+                spec: {
+                    ...gateways,
+                    policyTypes: ["Egress"],
+                    egress: [{ to: [{ podSelector: valkeyPods }], ports: [{ protocol: "TCP", port: VALKEY_PORT }] }],
+                },
+            },
             child,
         );
         this.registerOutputs({ redisUrl: this.redisUrl });

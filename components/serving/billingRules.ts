@@ -64,7 +64,10 @@ export function billingRecordingRules(groups: readonly NodeGroupBilling[], floor
             expr: `sum by (namespace, team, pool) (max by (namespace, team, pool, kind) (rate(gateway_team_attributed_seconds_total{${ns}}[5m]))) * on (namespace, pool) group_left () gpuserve:pool_worker_usd_per_hour{${ns}}`,
         },
         { record: "gpuserve:floor_usd_per_hour", expr: `vector(${num(floorUsdPerHour)})`, labels: { namespace } },
-        { record: "gpuserve:team_floor_usd_per_hour", expr: `max by (namespace, team) (gateway_team_floor_share{${ns}}) * on (namespace) group_left () gpuserve:floor_usd_per_hour{${ns}}` },
+        {
+            record: "gpuserve:team_floor_usd_per_hour",
+            expr: `max by (namespace, team) (gateway_team_floor_share{${ns}}) * on (namespace) group_left () gpuserve:floor_usd_per_hour{${ns}}`,
+        },
         {
             record: "gpuserve:team_usd_per_hour",
             expr: `(sum by (namespace, team) (gpuserve:team_gpu_usd_per_hour{${ns}}) or 0 * gpuserve:team_floor_usd_per_hour{${ns}}) + on (namespace, team) (gpuserve:team_floor_usd_per_hour{${ns}} or 0 * sum by (namespace, team) (gpuserve:team_gpu_usd_per_hour{${ns}}))`,
@@ -93,7 +96,7 @@ function budgetAlertRules(namespace: string) {
             0.8,
             "info",
             "Team {{ $labels.team }} is forecast to use 80 % of its monthly budget",
-            "At the last 7 days' pace team {{ $labels.team }} ends the month at ${{ $value | printf \"%.2f\" }}, 80 % or more of its budget (limits.teams.{{ $labels.team }}.budgetUsdPerMonth).",
+            'At the last 7 days\' pace team {{ $labels.team }} ends the month at ${{ $value | printf "%.2f" }}, 80 % or more of its budget (limits.teams.{{ $labels.team }}.budgetUsdPerMonth).',
         ),
         alert(
             "GpuserveTeamBudgetForecast100",
@@ -101,7 +104,7 @@ function budgetAlertRules(namespace: string) {
             1,
             "warning",
             "Team {{ $labels.team }} is forecast to exceed its monthly budget",
-            "At the last 7 days' pace team {{ $labels.team }} ends the month at ${{ $value | printf \"%.2f\" }}, over its budget: past 100 % its warm-ups and new batches will be refused.",
+            'At the last 7 days\' pace team {{ $labels.team }} ends the month at ${{ $value | printf "%.2f" }}, over its budget: past 100 % its warm-ups and new batches will be refused.',
         ),
         alert(
             "GpuserveTeamBudget80",
@@ -109,7 +112,7 @@ function budgetAlertRules(namespace: string) {
             0.8,
             "warning",
             "Team {{ $labels.team }} has used 80 % of its monthly budget",
-            "Team {{ $labels.team }} has spent ${{ $value | printf \"%.2f\" }} this month, 80 % or more of its budget.",
+            'Team {{ $labels.team }} has spent ${{ $value | printf "%.2f" }} this month, 80 % or more of its budget.',
         ),
         alert(
             "GpuserveTeamBudget100",
@@ -117,7 +120,7 @@ function budgetAlertRules(namespace: string) {
             1,
             "critical",
             "Team {{ $labels.team }} has used its monthly budget",
-            "Team {{ $labels.team }} has spent ${{ $value | printf \"%.2f\" }} this month, its whole budget: its warm-ups and new batches are refused (and its requests too with budgetHardStop) until the month ends or the budget is raised.",
+            'Team {{ $labels.team }} has spent ${{ $value | printf "%.2f" }} this month, its whole budget: its warm-ups and new batches are refused (and its requests too with budgetHardStop) until the month ends or the budget is raised.',
         ),
         ...accountAlertRules(ns),
     ];
@@ -133,7 +136,10 @@ function accountAlertRules(ns: string) {
         expr: `${what} >= ${share} * ${budget}`,
         for: what === spend ? BUDGET_ALERT_FOR.actual : BUDGET_ALERT_FOR.forecast,
         labels: { severity },
-        annotations: { summary, description: `${summary}: $\{{ $value | printf "%.2f" }} (billing.account.budgetUsdPerMonth); past 100 % every team's warm-ups and new batches are refused.` },
+        annotations: {
+            summary,
+            description: `${summary}: $\{{ $value | printf "%.2f" }} (billing.account.budgetUsdPerMonth); past 100 % every team's warm-ups and new batches are refused.`,
+        },
     });
     return [
         alert("GpuserveAccountBudgetForecast80", forecast, 0.8, "info", "Account {{ $labels.account }} is forecast to use 80 % of its monthly budget"),
@@ -165,10 +171,21 @@ export function nodeGroupBilling(cfg: StackConfig): NodeGroupBilling[] {
 }
 
 /** The PrometheusRule object (needs the Prometheus Operator's CRDs). */
-export function billingPrometheusRule(name: string, namespace: string, groups: readonly NodeGroupBilling[], floorUsdPerHour: number, opts: pulumi.CustomResourceOptions) {
+export function billingPrometheusRule(
+    name: string,
+    namespace: string,
+    groups: readonly NodeGroupBilling[],
+    floorUsdPerHour: number,
+    opts: pulumi.CustomResourceOptions,
+) {
     return new k8s.apiextensions.CustomResource(
         name,
-        { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "gpuserve-team-cost", namespace }, spec: { groups: billingRuleGroups(groups, floorUsdPerHour, namespace) } },
+        {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "PrometheusRule",
+            metadata: { name: "gpuserve-team-cost", namespace },
+            spec: { groups: billingRuleGroups(groups, floorUsdPerHour, namespace) },
+        },
         opts,
     );
 }

@@ -106,7 +106,11 @@ export class Gateway extends pulumi.ComponentResource {
             );
         }
 
-        const config = new k8s.core.v1.Secret(`${name}-config`, { metadata: meta(`${GATEWAY_NAME}-config`), type: "Opaque", stringData: { "config.json": args.configJson } }, child);
+        const config = new k8s.core.v1.Secret(
+            `${name}-config`,
+            { metadata: meta(`${GATEWAY_NAME}-config`), type: "Opaque", stringData: { "config.json": args.configJson } },
+            child,
+        );
         // A hash of the config is not secret, and a secret annotation would hide the whole pod spec from previews.
         const checksum = pulumi.unsecret(args.configJson.apply((c) => createHash("sha256").update(c).digest("hex").slice(0, 16)));
 
@@ -127,8 +131,18 @@ export class Gateway extends pulumi.ComponentResource {
                             // Held and streaming requests finish before the pod goes (the gateway drains on SIGTERM).
                             terminationGracePeriodSeconds: gatewayGraceSeconds(args.maxWaitSeconds),
                             topologySpreadConstraints: [
-                                { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
-                                { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } } },
+                                {
+                                    maxSkew: 1,
+                                    topologyKey: "topology.kubernetes.io/zone",
+                                    whenUnsatisfiable: "ScheduleAnyway",
+                                    labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } },
+                                },
+                                {
+                                    maxSkew: 1,
+                                    topologyKey: "kubernetes.io/hostname",
+                                    whenUnsatisfiable: "ScheduleAnyway",
+                                    labelSelector: { matchLabels: { "app.kubernetes.io/name": GATEWAY_NAME } },
+                                },
                             ],
                             containers: [
                                 {
@@ -194,13 +208,21 @@ export class Gateway extends pulumi.ComponentResource {
                             type: "prometheus",
                             name: "inflight",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: `sum(gateway_inflight_requests${ns}) or vector(0)`, threshold: String(GATEWAY_TARGETS.inflightPerReplica) },
+                            metadata: {
+                                serverAddress: args.prometheusUrl,
+                                query: `sum(gateway_inflight_requests${ns}) or vector(0)`,
+                                threshold: String(GATEWAY_TARGETS.inflightPerReplica),
+                            },
                         },
                         {
                             type: "prometheus",
                             name: "request-rate",
                             metricType: "AverageValue",
-                            metadata: { serverAddress: args.prometheusUrl, query: `sum(rate(gateway_requests_total${ns}[1m])) or vector(0)`, threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica) },
+                            metadata: {
+                                serverAddress: args.prometheusUrl,
+                                query: `sum(rate(gateway_requests_total${ns}[1m])) or vector(0)`,
+                                threshold: String(GATEWAY_TARGETS.requestsPerSecondPerReplica),
+                            },
                         },
                     ],
                 },
@@ -226,7 +248,12 @@ export class Gateway extends pulumi.ComponentResource {
     private buildImage(name: string): pulumi.Output<string> {
         const repo = new aws.ecr.Repository(
             `${name}-repo`,
-            { imageTagMutability: "IMMUTABLE", imageScanningConfiguration: { scanOnPush: true }, encryptionConfigurations: [{ encryptionType: "KMS" }], forceDelete: true },
+            {
+                imageTagMutability: "IMMUTABLE",
+                imageScanningConfiguration: { scanOnPush: true },
+                encryptionConfigurations: [{ encryptionType: "KMS" }],
+                forceDelete: true,
+            },
             { parent: this },
         );
         const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });

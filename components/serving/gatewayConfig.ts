@@ -67,7 +67,9 @@ export function parseApiKeys(json: string, team = "radiology"): ApiKey[] {
     }
     parsed.forEach((k: { permissions?: unknown }, i: number) => {
         if (k.permissions !== undefined && (!Array.isArray(k.permissions) || k.permissions.some((p) => p !== "warmup"))) {
-            throw new Error(`gpuserve:gatewayApiKeys[${i}].permissions: must be a list of permissions, only "warmup" exists (got ${JSON.stringify(k.permissions)}). Fix: '[{"team":"teaching","key":"<random 32+ chars>","permissions":["warmup"]}]'`);
+            throw new Error(
+                `gpuserve:gatewayApiKeys[${i}].permissions: must be a list of permissions, only "warmup" exists (got ${JSON.stringify(k.permissions)}). Fix: '[{"team":"teaching","key":"<random 32+ chars>","permissions":["warmup"]}]'`,
+            );
         }
     });
     return parsed as ApiKey[];
@@ -141,7 +143,11 @@ type GatewayTeamLimits = { maxConcurrent?: number; requestsPerMinute?: number; b
 /** The gateway's `limits`: the stack's default (else half the queue and 600/min) and each team's own. */
 function limitsOf(cfg: StackConfig, teams: Readonly<Record<string, TeamGatewayLimits>>) {
     const configured = cfg.serving.gateway.limits.default ?? {};
-    const base: GatewayTeamLimits = { maxConcurrent: perTeamMaxConcurrent(cfg.serving.gateway.maxQueueDepth), requestsPerMinute: PER_TEAM_REQUESTS_PER_MINUTE, ...configured };
+    const base: GatewayTeamLimits = {
+        maxConcurrent: perTeamMaxConcurrent(cfg.serving.gateway.maxQueueDepth),
+        requestsPerMinute: PER_TEAM_REQUESTS_PER_MINUTE,
+        ...configured,
+    };
     const own = (t: TeamGatewayLimits): GatewayTeamLimits => {
         const { warmup: _w, batch: _b, ...rest } = t;
         return { ...base, ...rest };
@@ -167,7 +173,9 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts
             name: m.name,
             models: [m.id, m.name],
             // A shared pool: the platform's shared gateway, which queues it fairly across teams.
-            ...(m.shared ? { dns: m.shared.gateway, upstreamApiKeyEnv: SHARED_POOL_KEY_ENV } : { dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}` }),
+            ...(m.shared
+                ? { dns: m.shared.gateway, upstreamApiKeyEnv: SHARED_POOL_KEY_ENV }
+                : { dns: `${workerName(m)}.${ns}.svc.cluster.local:${VLLM_PORT}` }),
             // Beyond what vLLM batches usefully, hold requests in the gateway (counted as demand). A shared
             // gateway upstream holds and bounds per team itself.
             ...(m.shared ? {} : { maxConcurrentPerUpstream: m.maxNumSeqs }),

@@ -14,7 +14,17 @@ import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
 import { GATEWAY_NAME, Gateway, gatewayMemoryMiB } from "./gateway";
 import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
-import { ApiKey, GatewayConfigOptions, SHARED_POOL_KEY_ENV, SHARED_POOL_KEY_SECRET, apiKeysCommand, billingFloorUsdPerHour, drainSeconds, gatewayConfig, parseApiKeys } from "./gatewayConfig";
+import {
+    ApiKey,
+    GatewayConfigOptions,
+    SHARED_POOL_KEY_ENV,
+    SHARED_POOL_KEY_SECRET,
+    apiKeysCommand,
+    billingFloorUsdPerHour,
+    drainSeconds,
+    gatewayConfig,
+    parseApiKeys,
+} from "./gatewayConfig";
 import { ServingIngress } from "./ingress";
 import { ServingNamespace, ServingPolicies, sharedPolicySpecs, teamPolicySpecs } from "./namespace";
 import type { TeamGatewayLimits } from "../../stacks/schema";
@@ -106,7 +116,11 @@ export class ServingStack extends pulumi.ComponentResource {
                 ? new ServingPolicies(`${name}-policies`, { namespace: ns, specs: teamPolicySpecs(place, cfg) }, childOf(this, opts))
                 : new ServingNamespace(
                       `${name}-ns`,
-                      { name: ns, albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr], specs: place?.kind === "shared" ? sharedPolicySpecs(place) : undefined },
+                      {
+                          name: ns,
+                          albSourceCidrs: args.albSubnetCidrs ?? [args.vpcCidr],
+                          specs: place?.kind === "shared" ? sharedPolicySpecs(place) : undefined,
+                      },
                       childOf(this, opts),
                   );
         const inNs = (extra: pulumi.Input<pulumi.Resource>[] = []) => childOf(this, opts, [namespace, ...extra]);
@@ -119,10 +133,18 @@ export class ServingStack extends pulumi.ComponentResource {
         let hfTokenSecret: string | undefined;
         if (args.hfToken) {
             hfTokenSecret = "hf-token";
-            new k8s.core.v1.Secret(`${name}-hf-token`, { metadata: { name: hfTokenSecret, namespace: ns }, type: "Opaque", stringData: { token: args.hfToken } }, inNs());
+            new k8s.core.v1.Secret(
+                `${name}-hf-token`,
+                { metadata: { name: hfTokenSecret, namespace: ns }, type: "Opaque", stringData: { token: args.hfToken } },
+                inNs(),
+            );
         } else {
             const gated = own.filter((m) => m.spec.gated).map((m) => m.id);
-            if (gated.length > 0) pulumi.log.warn(`${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`, this);
+            if (gated.length > 0)
+                pulumi.log.warn(
+                    `${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`,
+                    this,
+                );
         }
 
         // Weights (and compile caches) in the stack's S3 bucket: gpuserve:coldStart. Only for its own workers:
@@ -183,13 +205,24 @@ export class ServingStack extends pulumi.ComponentResource {
             pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }
         const keys: pulumi.Output<ApiKey[] | undefined> =
-            place?.kind === "shared" ? place.teamKeys : args.gatewayApiKeys ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team)) : pulumi.output(undefined);
+            place?.kind === "shared"
+                ? place.teamKeys
+                : args.gatewayApiKeys
+                  ? args.gatewayApiKeys.apply((json) => parseApiKeys(json, cfg.tags.team))
+                  : pulumi.output(undefined);
         // The shared pools run no batches of their own: a team's batch lines come through its gateway.
-        const batchStore = cfg.serving.batch.enabled && place?.kind !== "shared" ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs()) : undefined;
+        const batchStore =
+            cfg.serving.batch.enabled && place?.kind !== "shared"
+                ? new BatchStore(`${name}-batch-store`, { config: cfg, vpcCidr: args.vpcCidr, externalPassword: args.batchStorePassword }, inNs())
+                : undefined;
         const trusted = place?.kind === "team" ? pulumi.all(place.albSources) : pulumi.output(undefined);
-        const configJson = pulumi.secret(pulumi.all([keys, trusted]).apply(([k, proxies]) => JSON.stringify(gatewayConfig(cfg, k, placementGatewayOptions(place, proxies)), null, 2)));
+        const configJson = pulumi.secret(
+            pulumi.all([keys, trusted]).apply(([k, proxies]) => JSON.stringify(gatewayConfig(cfg, k, placementGatewayOptions(place, proxies)), null, 2)),
+        );
         // A team gateway's key to the platform's shared gateway, from the Secret the platform put in the namespace.
-        const sharedKey = cfg.models.some((m) => m.shared) ? [{ name: SHARED_POOL_KEY_ENV, valueFrom: { secretKeyRef: { name: SHARED_POOL_KEY_SECRET, key: "key" } } }] : [];
+        const sharedKey = cfg.models.some((m) => m.shared)
+            ? [{ name: SHARED_POOL_KEY_ENV, valueFrom: { secretKeyRef: { name: SHARED_POOL_KEY_SECRET, key: "key" } } }]
+            : [];
         const gateway = new Gateway(
             `${name}-gateway`,
             {
@@ -234,7 +267,9 @@ export class ServingStack extends pulumi.ComponentResource {
                 },
                 inNs([...args.loadBalancerController, gateway, ui]),
             );
-            this.url = cfg.serving.domain ? pulumi.output(`${scheme}://${cfg.serving.domain}`) : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
+            this.url = cfg.serving.domain
+                ? pulumi.output(`${scheme}://${cfg.serving.domain}`)
+                : ingress.hostname.apply((h) => (h ? `${scheme}://${h}` : "(pending: the ALB has no address yet)"));
         }
 
         // Per-team dollars and budget alerts from the gateway's bill (components/serving/billingRules.ts): its own

@@ -87,7 +87,12 @@ export class ServingIngress extends pulumi.ComponentResource {
         const ingress = new k8s.networking.v1.Ingress(
             `${name}-ingress`,
             {
-                metadata: { name: "gpuserve", namespace: args.namespace, labels: componentLabels("ingress"), annotations: args.group ? groupIngressAnnotations(args.group, args.tags, args.certificateArn) : ingressAnnotations(args) },
+                metadata: {
+                    name: "gpuserve",
+                    namespace: args.namespace,
+                    labels: componentLabels("ingress"),
+                    annotations: args.group ? groupIngressAnnotations(args.group, args.tags, args.certificateArn) : ingressAnnotations(args),
+                },
                 spec: {
                     ingressClassName: args.group?.className ?? args.className ?? ALB_INGRESS_CLASS,
                     rules: [

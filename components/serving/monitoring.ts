@@ -14,7 +14,13 @@ export function podDisruptionBudget(name: string, meta: ObjectMeta, matchLabels:
 }
 
 /** Prometheus scrapes the Service's `http` port at /metrics every 15 s. */
-export function serviceMonitor(name: string, meta: ObjectMeta, matchLabels: Record<string, string>, opts: pulumi.CustomResourceOptions, relabelings?: Record<string, string>[]) {
+export function serviceMonitor(
+    name: string,
+    meta: ObjectMeta,
+    matchLabels: Record<string, string>,
+    opts: pulumi.CustomResourceOptions,
+    relabelings?: Record<string, string>[],
+) {
     return new k8s.apiextensions.CustomResource(
         name,
         {

@@ -47,7 +47,12 @@ export function baselinePolicySpecs(): PolicySpecs {
             policyTypes: ["Egress"],
             egress: [
                 {
-                    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        },
+                    ],
                     ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
                 },
             ],
@@ -81,7 +86,10 @@ function servingPolicySpecs(opts: ServingPolicyOptions): PolicySpecs {
 
 /** Inside a serving namespace: gateway to workers, Prometheus scrapes, workers' model downloads (the worker rules only where workers run). */
 function internalPolicySpecs(prometheusNamespace: string, withWorkers = true): PolicySpecs {
-    const prometheus = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": prometheusNamespace } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } };
+    const prometheus = {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": prometheusNamespace } },
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+    };
     const scrapeGateway = { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [prometheus], ports: [tcp(GATEWAY_PORT)] }] };
     // A team with only shared pools runs no workers: no rule for pods that never exist.
     if (!withWorkers) return { "allow-prometheus-scrape-gateway": scrapeGateway };
@@ -119,22 +127,42 @@ function sharedGateway(namespace: string) {
  * opens the ALB to its UI and gateway, its gateway to its workers, the platform's Prometheus to its
  * metrics, and, when it uses shared pools, its gateway to the platform's shared gateway.
  */
-export function teamPolicySpecs(place: { readonly albSources: pulumi.Input<string>[]; readonly prometheusNamespace: string }, cfg: Pick<StackConfig, "models">): PolicySpecs {
+export function teamPolicySpecs(
+    place: { readonly albSources: pulumi.Input<string>[]; readonly prometheusNamespace: string },
+    cfg: Pick<StackConfig, "models">,
+): PolicySpecs {
     const shared = [...new Set(cfg.models.flatMap((m) => (m.shared ? [m.shared.namespace] : [])))];
     return {
         ...servingPolicySpecs({ albSources: place.albSources, prometheusNamespace: place.prometheusNamespace, workers: cfg.models.some((m) => !m.shared) }),
         ...(shared.length > 0
-            ? { "allow-gateway-egress-to-shared-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Egress"], egress: [{ to: shared.map(sharedGateway), ports: [tcp(GATEWAY_PORT)] }] } }
+            ? {
+                  "allow-gateway-egress-to-shared-gateway": {
+                      podSelector: app(GATEWAY_NAME),
+                      policyTypes: ["Egress"],
+                      egress: [{ to: shared.map(sharedGateway), ports: [tcp(GATEWAY_PORT)] }],
+                  },
+              }
             : {}),
     };
 }
 
 /** A platform's shared pools: not on the ALB; only the gateways of the teams that use them reach the shared gateway. */
 export function sharedPolicySpecs(place: { readonly teamNamespaces: readonly string[]; readonly prometheusNamespace: string }): PolicySpecs {
-    const teams = { namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [...place.teamNamespaces] }] }, podSelector: app(GATEWAY_NAME) };
+    const teams = {
+        namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: [...place.teamNamespaces] }] },
+        podSelector: app(GATEWAY_NAME),
+    };
     return {
         ...baselinePolicySpecs(),
-        ...(place.teamNamespaces.length > 0 ? { "allow-team-gateways-to-gateway": { podSelector: app(GATEWAY_NAME), policyTypes: ["Ingress"], ingress: [{ from: [teams], ports: [tcp(GATEWAY_PORT)] }] } } : {}),
+        ...(place.teamNamespaces.length > 0
+            ? {
+                  "allow-team-gateways-to-gateway": {
+                      podSelector: app(GATEWAY_NAME),
+                      policyTypes: ["Ingress"],
+                      ingress: [{ from: [teams], ports: [tcp(GATEWAY_PORT)] }],
+                  },
+              }
+            : {}),
         ...internalPolicySpecs(place.prometheusNamespace),
     };
 }
@@ -151,7 +179,11 @@ export class ServingNamespace extends pulumi.ComponentResource {
         };
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, { metadata: { name: args.name, labels } }, childOf(this, opts));
         for (const [policy, spec] of Object.entries(args.specs ?? networkPolicySpecs(args.albSourceCidrs))) {
-            new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.name }, spec }, childOf(this, opts, [this.namespace]));
+            new k8s.networking.v1.NetworkPolicy(
+                `${name}-${policy}`,
+                { metadata: { name: policy, namespace: args.name }, spec },
+                childOf(this, opts, [this.namespace]),
+            );
         }
         this.registerOutputs({});
     }

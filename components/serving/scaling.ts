@@ -87,7 +87,13 @@ export interface ScaledObjectInput {
  * In-flight requests count in full, so a pool whose workers are saturated still scales on
  * them. (PromQL: deriv, subqueries, clamp_min/clamp_max; Prometheus 2.x querying docs.)
  */
-export function coldAwareDemandQuery(pool: string, queueDepthPerReplica: number, workerSecondsPerRequest: number, coldStartSeconds: number, scope?: MetricScope): string {
+export function coldAwareDemandQuery(
+    pool: string,
+    queueDepthPerReplica: number,
+    workerSecondsPerRequest: number,
+    coldStartSeconds: number,
+    scope?: MetricScope,
+): string {
     const sel = poolSelector(pool, scope && [scope.namespace]);
     // Backlog: held in the gateway plus queued inside vLLM (in flight but not running); running requests count in full.
     const waiting = `(sum(vllm:num_requests_waiting${sel}) or vector(0))`;
@@ -214,7 +220,9 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
         prometheusTrigger(
             TRIGGER.demand,
             url,
-            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined ? q.demand : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds, input.scope),
+            input.workerSecondsPerRequest === undefined || input.coldStartSeconds === undefined
+                ? q.demand
+                : coldAwareDemandQuery(input.poolName, s.queueDepthPerReplica, input.workerSecondsPerRequest, input.coldStartSeconds, input.scope),
             s.queueDepthPerReplica,
             0,
         ),
@@ -222,20 +230,42 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
     ];
     // Keeps the pool active (never sizes it) while requests come often enough to expect one within a restart:
     // gauges sampled every poll read 0 between questions and would let a class's pool cool to zero mid-class.
-    if (s.activityLookbackSeconds > 0) triggers.push(prometheusTrigger(TRIGGER.recentRequests, url, q.recentRequests(s.activityLookbackSeconds), NEVER_THRESHOLD, recentRequestsActivation(s.activityLookbackSeconds, input.restartSeconds)));
+    if (s.activityLookbackSeconds > 0)
+        triggers.push(
+            prometheusTrigger(
+                TRIGGER.recentRequests,
+                url,
+                q.recentRequests(s.activityLookbackSeconds),
+                NEVER_THRESHOLD,
+                recentRequestsActivation(s.activityLookbackSeconds, input.restartSeconds),
+            ),
+        );
     const batch = input.batchEnabled === false ? undefined : batchTrigger(url, q.batchBacklog, s.batchBacklogPerReplica);
     if (batch) triggers.push(batch);
     if (s.latencyP95Seconds !== undefined) triggers.push(prometheusTrigger(TRIGGER.latencyP95, url, q.latencyP95, s.latencyP95Seconds, NEVER_THRESHOLD));
-    if (s.gpuUtilizationPercent !== undefined) triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
+    if (s.gpuUtilizationPercent !== undefined)
+        triggers.push(prometheusTrigger(TRIGGER.gpuUtilization, url, q.gpuUtilization, s.gpuUtilizationPercent, NEVER_THRESHOLD));
     // Explicit warm-up: target 1 per replica, so the HPA holds at least the gauge's count; any count > 0 wakes the pool.
     triggers.push(prometheusTrigger(TRIGGER.warmup, url, warmupQuery(input.poolName, input.scope), 1, 0));
     if (predictiveWarmupEnabled(s) && input.coldStartSeconds !== undefined) {
         const lead = predictiveLeadSeconds(s, input.coldStartSeconds);
-        triggers.push(prometheusTrigger(TRIGGER.predictive, url, predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead, input.scope), s.predictiveWarmup.requestsPerSecondPerReplica, 0));
+        triggers.push(
+            prometheusTrigger(
+                TRIGGER.predictive,
+                url,
+                predictiveQuery(input.poolName, s.predictiveWarmup.lookbackDays, lead, input.scope),
+                s.predictiveWarmup.requestsPerSecondPerReplica,
+                0,
+            ),
+        );
     }
     // KEDA cron scaler metadata (kedacore/keda pkg/scalers/cron_scaler.go cronMetadata at v2.20.2): start, end, timezone, desiredReplicas.
     for (const c of input.cron ?? warmWindowTriggers(s.warmWindows, input.timezone)) {
-        triggers.push({ type: "cron", name: c.name, metadata: { timezone: c.timezone, start: c.start, end: c.end, desiredReplicas: String(c.desiredReplicas) } });
+        triggers.push({
+            type: "cron",
+            name: c.name,
+            metadata: { timezone: c.timezone, start: c.start, end: c.end, desiredReplicas: String(c.desiredReplicas) },
+        });
     }
     return {
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: input.deploymentName },

@@ -29,9 +29,14 @@ export function readUiFiles(dir = UI_DIR): Record<string, string> {
             .filter((f) => SERVED.test(f) && fs.statSync(path.join(dir, f)).isFile())
             .map((f) => [f, fs.readFileSync(path.join(dir, f), "utf8")]),
     );
-    if (DICOM_PARSER_FILE in files) throw new Error(`${path.join(dir, DICOM_PARSER_FILE)}: this name is reserved for the DICOM parser served from node_modules`);
+    if (DICOM_PARSER_FILE in files)
+        throw new Error(`${path.join(dir, DICOM_PARSER_FILE)}: this name is reserved for the DICOM parser served from node_modules`);
     files[DICOM_PARSER_FILE] = fs.readFileSync(require.resolve("dicom-parser/dist/dicomParser.min.js"), "utf8");
-    return Object.fromEntries(Object.keys(files).sort().map((f) => [f, files[f]]));
+    return Object.fromEntries(
+        Object.keys(files)
+            .sort()
+            .map((f) => [f, files[f]]),
+    );
 }
 
 /**
@@ -39,7 +44,8 @@ export function readUiFiles(dir = UI_DIR): Record<string, string> {
  * main.js (an ES module importing the others), dicom.js and the DICOM parser as files; nothing inline). Inline styles stay allowed:
  * a style attribute cannot run code.
  */
-export const CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const CSP =
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 /** Where the content ConfigMap is mounted (the image's default document root). */
 const UI_ROOT = "/usr/share/nginx/html";
 /** HSTS for a year once the ALB serves HTTPS (the browser then never tries plain HTTP). */

@@ -113,7 +113,21 @@ export class WorkerPool extends pulumi.ComponentResource {
             memory,
         });
         env.push(...cold.env);
-        const identity = args.weights ? workerIdentity(name, { namespace: args.namespace, clusterName: args.clusterName, clusterArn: args.clusterArn, bucketArn: args.weights.bucketArn, coldStart: cold, labels, permissionsBoundary: args.permissionsBoundary }, child) : [];
+        const identity = args.weights
+            ? workerIdentity(
+                  name,
+                  {
+                      namespace: args.namespace,
+                      clusterName: args.clusterName,
+                      clusterArn: args.clusterArn,
+                      bucketArn: args.weights.bucketArn,
+                      coldStart: cold,
+                      labels,
+                      permissionsBoundary: args.permissionsBoundary,
+                  },
+                  child,
+              )
+            : [];
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
@@ -148,7 +162,12 @@ export class WorkerPool extends pulumi.ComponentResource {
                                     resources: workerResources(memory, cold.disk.requestGiB),
                                     securityContext: RESTRICTED_CONTAINER_SECURITY,
                                     // /v1/models answers only once the model is loaded; /health only says the process lives.
-                                    startupProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },
+                                    startupProbe: {
+                                        httpGet: { path: "/v1/models", port: "http" },
+                                        periodSeconds: 10,
+                                        timeoutSeconds: 5,
+                                        failureThreshold: STARTUP_BUDGET_SECONDS / 10,
+                                    },
                                     readinessProbe: { httpGet: { path: "/v1/models", port: "http" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
                                     livenessProbe: { httpGet: { path: "/health", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 },
                                     // Leave the endpoints (and the gateway's rotation) before vLLM gets SIGTERM.
@@ -192,7 +211,8 @@ export class WorkerPool extends pulumi.ComponentResource {
         const selector = { [WORKER_POOL_LABEL]: m.name };
         podDisruptionBudget(`${name}-pdb`, meta(this.deploymentName), selector, child);
         // Every vLLM series carries the worker pool, which dashboards and KEDA select on.
-        if (args.serviceMonitor) serviceMonitor(`${name}-monitor`, meta(this.serviceName), selector, child, [{ action: "replace", targetLabel: "pool", replacement: m.name }]);
+        if (args.serviceMonitor)
+            serviceMonitor(`${name}-monitor`, meta(this.serviceName), selector, child, [{ action: "replace", targetLabel: "pool", replacement: m.name }]);
 
         new k8s.apiextensions.CustomResource(
             `${name}-scaler`,

@@ -18,11 +18,26 @@ function teamKubeconfig(cluster: { name: string; endpoint: string; certificateAu
         clusters: [{ name: cluster.name, cluster: { server: cluster.endpoint, "certificate-authority-data": cluster.certificateAuthority } }],
         contexts: [{ name: "team", context: { cluster: cluster.name, user: "team" } }],
         "current-context": "team",
-        users: [{ name: "team", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", cluster.name, "--region", region, "--output", "json"] } } }],
+        users: [
+            {
+                name: "team",
+                user: {
+                    exec: {
+                        apiVersion: "client.authentication.k8s.io/v1beta1",
+                        command: "aws",
+                        args: ["eks", "get-token", "--cluster-name", cluster.name, "--region", region, "--output", "json"],
+                    },
+                },
+            },
+        ],
     });
 }
 
-export function teamClusterAccess(name: string, p: PlatformOutputs, awsProvider: aws.Provider): { provider: k8s.Provider; clusterName: pulumi.Output<string>; clusterArn: pulumi.Output<string> } {
+export function teamClusterAccess(
+    name: string,
+    p: PlatformOutputs,
+    awsProvider: aws.Provider,
+): { provider: k8s.Provider; clusterName: pulumi.Output<string>; clusterArn: pulumi.Output<string> } {
     const known = p.cluster.endpoint !== undefined && p.cluster.certificateAuthority !== undefined;
     const found = known ? undefined : aws.eks.getClusterOutput({ name: p.cluster.name }, { provider: awsProvider });
     const endpoint = found ? found.endpoint : pulumi.output(p.cluster.endpoint!);

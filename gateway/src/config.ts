@@ -89,9 +89,15 @@ const cacheSchema = z.strictObject({
     /** Opt-in per pool. @default false */
     enabled: z.boolean().default(false),
     /** Memory bound for stored responses. @default 67108864 (64 MiB) */
-    maxBytes: z.int().positive().default(64 * 1024 * 1024),
+    maxBytes: z
+        .int()
+        .positive()
+        .default(64 * 1024 * 1024),
     /** Larger responses are passed through but not stored. @default 1048576 (1 MiB) */
-    maxEntryBytes: z.int().positive().default(1024 * 1024),
+    maxEntryBytes: z
+        .int()
+        .positive()
+        .default(1024 * 1024),
     /** @default 300 */
     ttlSeconds: seconds.default(300),
     /**
@@ -130,7 +136,10 @@ const poolSchema = z
          * and health probes): the pool is another gateway, e.g. a platform's shared gateway in front of a pool
          * several teams share. The key comes from the environment (a Secret), never the config file. Absent: none sent.
          */
-        upstreamApiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY").optional(),
+        upstreamApiKeyEnv: z
+            .string()
+            .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name such as GATEWAY_SHARED_POOL_KEY")
+            .optional(),
     })
     .superRefine((p, ctx) => {
         if ((p.upstreams === undefined) === (p.dns === undefined)) {
@@ -155,7 +164,8 @@ const authSchema = z
     })
     .superRefine((a, ctx) => {
         if (a.disabled && a.keys.length > 0) ctx.addIssue({ code: "custom", path: ["disabled"], message: "is true while keys are listed; remove one of them" });
-        if (!a.disabled && a.keys.length === 0) ctx.addIssue({ code: "custom", path: ["keys"], message: "must list at least one key, or set auth.disabled: true" });
+        if (!a.disabled && a.keys.length === 0)
+            ctx.addIssue({ code: "custom", path: ["keys"], message: "must list at least one key, or set auth.disabled: true" });
     });
 
 export const configSchema = z
@@ -180,13 +190,19 @@ export const configSchema = z
             })
             .prefault({}),
         /** @default 20971520 (20 MiB: a few images as data URLs) */
-        maxBodyBytes: z.int().positive().default(20 * 1024 * 1024),
+        maxBodyBytes: z
+            .int()
+            .positive()
+            .default(20 * 1024 * 1024),
         /**
          * Bytes of request bodies held at once (being received, queued or in flight), all teams
          * together: the memory bound for bodies, kept well under the pod limit. A request whose
          * declared size does not fit gets 503 before its body is read. @default 134217728 (128 MiB)
          */
-        maxHeldBodyBytes: z.int().positive().default(128 * 1024 * 1024),
+        maxHeldBodyBytes: z
+            .int()
+            .positive()
+            .default(128 * 1024 * 1024),
         /** Time to receive a whole request (headers and body); a slower client gets 408. @default 30 */
         requestTimeoutSeconds: seconds.default(30),
         /** Shape bounds checked before any heavy work (JSON parse, cache key): over them, 400. */
@@ -213,7 +229,10 @@ export const configSchema = z
         streams: z
             .strictObject({
                 /** Bytes one answer may send; a longer stream ends with an error event. @default 67108864 (64 MiB) */
-                maxBytes: z.int().positive().default(64 * 1024 * 1024),
+                maxBytes: z
+                    .int()
+                    .positive()
+                    .default(64 * 1024 * 1024),
                 /** Longest answer (from the upstream's headers to its end). @default 1800 */
                 maxSeconds: seconds.default(1800),
                 /**
@@ -268,25 +287,37 @@ export const configSchema = z
     .superRefine((c, ctx) => {
         const reserved = [...reserves(c).values()].reduce((a, b) => a + b, 0);
         if (reserved > c.maxHeldBodyBytes) {
-            ctx.addIssue({ code: "custom", path: ["limits"], message: `the teams' reservedBodyBytes add up to ${reserved}, over maxHeldBodyBytes (${c.maxHeldBodyBytes}); lower them or raise maxHeldBodyBytes` });
+            ctx.addIssue({
+                code: "custom",
+                path: ["limits"],
+                message: `the teams' reservedBodyBytes add up to ${reserved}, over maxHeldBodyBytes (${c.maxHeldBodyBytes}); lower them or raise maxHeldBodyBytes`,
+            });
         }
         // Pools on one node group describe the same nodes.
         const groups = new Map<string, { pool: string; key: string }>();
         c.pools.forEach((p, i) => {
             const b = p.billing;
             if (b === undefined) return;
-            if (b.floorNodes !== undefined && b.floorNodes < b.minNodes) ctx.addIssue({ code: "custom", path: ["pools", i, "billing", "floorNodes"], message: `must be >= minNodes (${b.minNodes})` });
+            if (b.floorNodes !== undefined && b.floorNodes < b.minNodes)
+                ctx.addIssue({ code: "custom", path: ["pools", i, "billing", "floorNodes"], message: `must be >= minNodes (${b.minNodes})` });
             const key = JSON.stringify([b.nodeUsdPerHour, b.gpusPerNode, b.minNodes, b.floorNodes ?? b.minNodes]);
             const seen = groups.get(b.nodePool);
             if (seen === undefined) groups.set(b.nodePool, { pool: p.name, key });
-            else if (seen.key !== key) ctx.addIssue({ code: "custom", path: ["pools", i, "billing"], message: `node pool '${b.nodePool}' is priced differently by pool '${seen.pool}'; pools on one node group must give the same nodeUsdPerHour, gpusPerNode, minNodes and floorNodes` });
+            else if (seen.key !== key)
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["pools", i, "billing"],
+                    message: `node pool '${b.nodePool}' is priced differently by pool '${seen.pool}'; pools on one node group must give the same nodeUsdPerHour, gpusPerNode, minNodes and floorNodes`,
+                });
         });
         const owner = new Map<string, string>();
         c.pools.forEach((p, i) => {
-            if (c.pools.findIndex((q) => q.name === p.name) !== i) ctx.addIssue({ code: "custom", path: ["pools", i, "name"], message: `duplicate pool name '${p.name}'` });
+            if (c.pools.findIndex((q) => q.name === p.name) !== i)
+                ctx.addIssue({ code: "custom", path: ["pools", i, "name"], message: `duplicate pool name '${p.name}'` });
             p.models.forEach((m, j) => {
                 const other = owner.get(m);
-                if (other !== undefined) ctx.addIssue({ code: "custom", path: ["pools", i, "models", j], message: `model '${m}' is already served by pool '${other}'` });
+                if (other !== undefined)
+                    ctx.addIssue({ code: "custom", path: ["pools", i, "models", j], message: `model '${m}' is already served by pool '${other}'` });
                 else owner.set(m, p.name);
             });
         });
@@ -324,7 +355,8 @@ export function parseConfig(raw: unknown): GatewayConfig {
     if (r.success) return r.data;
     throw new ConfigError(
         r.error.issues.map((i) => {
-            if (i.code === "unrecognized_keys") return `${fieldPath([...i.path, i.keys[0]])}: unknown field (${i.keys.map((k) => `'${k}'`).join(", ")} not allowed here)`;
+            if (i.code === "unrecognized_keys")
+                return `${fieldPath([...i.path, i.keys[0]])}: unknown field (${i.keys.map((k) => `'${k}'`).join(", ")} not allowed here)`;
             const got = valueAt(raw, i.path);
             const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)?.slice(0, 80)})`;
             return `${fieldPath(i.path)}: ${i.message}${shown}`;
@@ -366,7 +398,8 @@ export function knownTeams(config: Pick<GatewayConfig, "auth" | "limits">): stri
  */
 export function reserves(config: Pick<GatewayConfig, "auth" | "limits" | "maxBodyBytes" | "maxHeldBodyBytes">): Map<string, number> {
     const teams = knownTeams(config);
-    const fallback = config.limits.default?.reservedBodyBytes ?? Math.min(config.maxBodyBytes, Math.floor(config.maxHeldBodyBytes / (2 * Math.max(1, teams.length))));
+    const fallback =
+        config.limits.default?.reservedBodyBytes ?? Math.min(config.maxBodyBytes, Math.floor(config.maxHeldBodyBytes / (2 * Math.max(1, teams.length))));
     return new Map(teams.map((t) => [t, config.limits.teams[t]?.reservedBodyBytes ?? fallback]));
 }
 
@@ -377,7 +410,10 @@ export function reserves(config: Pick<GatewayConfig, "auth" | "limits" | "maxBod
 export function upstreamHeaders(pool: PoolConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
     if (pool.upstreamApiKeyEnv === undefined) return {};
     const key = env[pool.upstreamApiKeyEnv];
-    if (!key) throw new ConfigError([`pools[${JSON.stringify(pool.name)}].upstreamApiKeyEnv: environment variable ${pool.upstreamApiKeyEnv} is not set (it holds the key of the pool's upstream gateway)`]);
+    if (!key)
+        throw new ConfigError([
+            `pools[${JSON.stringify(pool.name)}].upstreamApiKeyEnv: environment variable ${pool.upstreamApiKeyEnv} is not set (it holds the key of the pool's upstream gateway)`,
+        ]);
     return { authorization: `Bearer ${key}` };
 }
 

@@ -53,19 +53,41 @@ export const errors = {
      * openai-node 6.30.1 SDK maps any 401 to AuthenticationError by status alone, src/core/error.ts).
      */
     unauthorized: (msg: string) => new GatewayError(401, "invalid_request_error", "invalid_api_key", msg),
-    modelNotFound: (model: string) => new GatewayError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist or is not served by this gateway`),
+    modelNotFound: (model: string) =>
+        new GatewayError(404, "invalid_request_error", "model_not_found", `The model '${model}' does not exist or is not served by this gateway`),
     requestTimeout: (seconds: number, what = "The request") =>
-        new GatewayError(408, "invalid_request_error", "request_timeout", `${what} did not arrive within ${seconds} s; send it again (a slow link: a smaller body, or ask for a longer timeout)`),
+        new GatewayError(
+            408,
+            "invalid_request_error",
+            "request_timeout",
+            `${what} did not arrive within ${seconds} s; send it again (a slow link: a smaller body, or ask for a longer timeout)`,
+        ),
     tooLarge: (limit: number) => new GatewayError(413, "invalid_request_error", "request_too_large", `Request body exceeds the limit of ${limit} bytes`),
     rateLimited: (msg: string, retryAfter: number, code = "rate_limit_exceeded") => new GatewayError(429, "rate_limit_error", code, msg, retryAfter),
-    queueFull: (pool: string, retryAfter: number) => new GatewayError(429, "rate_limit_error", "queue_full", `Pool '${pool}' has too many waiting requests; retry later`, retryAfter),
+    queueFull: (pool: string, retryAfter: number) =>
+        new GatewayError(429, "rate_limit_error", "queue_full", `Pool '${pool}' has too many waiting requests; retry later`, retryAfter),
     poolStarting: (pool: string, waited: number, retryAfter: number) =>
-        new GatewayError(503, "service_unavailable", "pool_starting", `Pool '${pool}' is starting: no worker became ready within ${waited} s; retry later`, retryAfter),
+        new GatewayError(
+            503,
+            "service_unavailable",
+            "pool_starting",
+            `Pool '${pool}' is starting: no worker became ready within ${waited} s; retry later`,
+            retryAfter,
+        ),
     poolBusy: (pool: string, waited: number, retryAfter: number) =>
-        new GatewayError(503, "service_unavailable", "pool_busy", `Pool '${pool}' is at capacity: no worker was free within ${waited} s; retry later`, retryAfter),
+        new GatewayError(
+            503,
+            "service_unavailable",
+            "pool_busy",
+            `Pool '${pool}' is at capacity: no worker was free within ${waited} s; retry later`,
+            retryAfter,
+        ),
     shuttingDown: () => new GatewayError(503, "service_unavailable", "shutting_down", "The gateway is shutting down; retry on another replica", 1),
     upstreamFailed: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "upstream_failed", `Pool '${pool}' failed to answer: ${detail}`),
-    upstreamTimeout: (pool: string, detail: string) => new GatewayError(504, "upstream_error", "upstream_timeout", `The worker of pool '${pool}' did not answer in time (${detail})`),
-    tooBusy: (what: string, retryAfter: number) => new GatewayError(503, "service_unavailable", "gateway_busy", `The gateway is holding too many ${what}; retry later`, retryAfter),
-    streamInterrupted: (pool: string, detail: string) => new GatewayError(502, "upstream_error", "stream_interrupted", `The worker of pool '${pool}' failed mid-stream (${detail}); the answer is incomplete`),
+    upstreamTimeout: (pool: string, detail: string) =>
+        new GatewayError(504, "upstream_error", "upstream_timeout", `The worker of pool '${pool}' did not answer in time (${detail})`),
+    tooBusy: (what: string, retryAfter: number) =>
+        new GatewayError(503, "service_unavailable", "gateway_busy", `The gateway is holding too many ${what}; retry later`, retryAfter),
+    streamInterrupted: (pool: string, detail: string) =>
+        new GatewayError(502, "upstream_error", "stream_interrupted", `The worker of pool '${pool}' failed mid-stream (${detail}); the answer is incomplete`),
 };

@@ -177,7 +177,10 @@ export class Flight {
                     return;
                 }
                 this.metrics.retries.inc({ pool: pool.name });
-                this.log.warn({ requestId: this.req.requestId, pool: pool.name, upstream: up.origin, err: e.message }, "upstream failed before answering; retrying");
+                this.log.warn(
+                    { requestId: this.req.requestId, pool: pool.name, upstream: up.origin, err: e.message },
+                    "upstream failed before answering; retrying",
+                );
                 avoid = up;
             }
         }
@@ -188,7 +191,12 @@ export class Flight {
         const { pool, stream } = this.req;
         let outcome: Outcome = "ok";
         try {
-            const headers = { ...up.headers, "content-type": "application/json", accept: stream ? "text/event-stream" : "application/json", "x-request-id": this.req.requestId };
+            const headers = {
+                ...up.headers,
+                "content-type": "application/json",
+                accept: stream ? "text/event-stream" : "application/json",
+                "x-request-id": this.req.requestId,
+            };
             if (!stream) {
                 const res = await requestWhole(up.http, { path: CHAT_PATH, headers, body: this.req.body, signal: this.abort, maxBytes: MAX_WHOLE_BYTES });
                 if (res.statusCode >= 500) {
@@ -323,7 +331,10 @@ export class Flight {
         full.forEach((s, i) => {
             if (ok[i] || !this.subs.has(s)) return;
             this.metrics.streamErrors.inc({ pool: this.req.pool.name });
-            this.log.warn({ requestId: this.req.requestId, pool: this.req.pool.name, seconds: ms / 1000 }, "client read nothing while its buffer was full; cutting it off");
+            this.log.warn(
+                { requestId: this.req.requestId, pool: this.req.pool.name, seconds: ms / 1000 },
+                "client read nothing while its buffer was full; cutting it off",
+            );
             s.abandon();
         });
     }

@@ -103,13 +103,16 @@ export interface BodyRule {
  */
 export function bodyDeadline(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, ms: number): void {
     if (req.complete) return;
-    const timer = setTimeout(() => {
-        if (req.complete || res.headersSent || res.destroyed) return;
-        res.setHeader("connection", "close");
-        writeError(res, errors.requestTimeout(ms / 1000));
-        // The client may still be sending: close once the answer is out.
-        res.once("finish", () => req.socket.destroy());
-    }, Math.max(0, ms - (performance.now() - ctx.startMs)));
+    const timer = setTimeout(
+        () => {
+            if (req.complete || res.headersSent || res.destroyed) return;
+            res.setHeader("connection", "close");
+            writeError(res, errors.requestTimeout(ms / 1000));
+            // The client may still be sending: close once the answer is out.
+            res.once("finish", () => req.socket.destroy());
+        },
+        Math.max(0, ms - (performance.now() - ctx.startMs)),
+    );
     req.once("end", () => clearTimeout(timer));
     onClosed(ctx, () => clearTimeout(timer));
 }
@@ -186,7 +189,16 @@ export class Gate {
         this.metrics.durationFor(pool).observe(seconds);
         if (ctx.team !== undefined) this.metrics.teamRequestsFor(ctx.team, pool, code).inc();
         this.log.info(
-            { requestId: ctx.id, team: ctx.team, pool: ctx.pool, model: ctx.model === undefined ? undefined : clip(ctx.model), status, ms: Math.round(seconds * 1000), cache: ctx.cache, ip },
+            {
+                requestId: ctx.id,
+                team: ctx.team,
+                pool: ctx.pool,
+                model: ctx.model === undefined ? undefined : clip(ctx.model),
+                status,
+                ms: Math.round(seconds * 1000),
+                cache: ctx.cache,
+                ip,
+            },
             line,
         );
     }

@@ -25,7 +25,11 @@ export class TeamLimiter {
         const limits = teamLimits(this.config, team);
         const held = this.held.get(team) ?? 0;
         if (limits.maxConcurrent !== undefined && held >= limits.maxConcurrent) {
-            return errors.rateLimited(`Team '${team}' already has ${held} requests in progress (limit ${limits.maxConcurrent})`, 1, "concurrency_limit_exceeded");
+            return errors.rateLimited(
+                `Team '${team}' already has ${held} requests in progress (limit ${limits.maxConcurrent})`,
+                1,
+                "concurrency_limit_exceeded",
+            );
         }
         if (limits.requestsPerMinute !== undefined) {
             const perMs = limits.requestsPerMinute / 60_000;

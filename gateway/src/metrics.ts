@@ -75,9 +75,24 @@ export const ANSWER_SECONDS = SLOW_STEP_SECONDS;
 export class Metrics {
     readonly registry = new Registry();
 
-    readonly queueDepth = new Gauge({ name: "gateway_queue_depth", help: "Requests waiting for a ready upstream, per pool", labelNames: ["pool"], registers: [this.registry] });
-    readonly inflight = new Gauge({ name: "gateway_inflight_requests", help: "Requests sent to an upstream and not yet finished, per pool", labelNames: ["pool"], registers: [this.registry] });
-    private readonly deferred = { requests: new DeferredChildren(), upstreamRequests: new DeferredChildren(), teamRequests: new DeferredChildren(), teamTokens: new DeferredChildren() };
+    readonly queueDepth = new Gauge({
+        name: "gateway_queue_depth",
+        help: "Requests waiting for a ready upstream, per pool",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly inflight = new Gauge({
+        name: "gateway_inflight_requests",
+        help: "Requests sent to an upstream and not yet finished, per pool",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    private readonly deferred = {
+        requests: new DeferredChildren(),
+        upstreamRequests: new DeferredChildren(),
+        teamRequests: new DeferredChildren(),
+        teamTokens: new DeferredChildren(),
+    };
     readonly requests = new Counter({
         name: "gateway_requests_total",
         help: "Requests answered, by pool and HTTP status (499: client went away)",
@@ -99,16 +114,66 @@ export class Metrics {
     });
     readonly duration: Histogram<"pool">;
     readonly queueWait: Histogram<"pool">;
-    readonly readyUpstreams = new Gauge({ name: "gateway_upstreams_ready", help: "Upstreams currently eligible for traffic, per pool", labelNames: ["pool"], registers: [this.registry] });
-    readonly knownUpstreams = new Gauge({ name: "gateway_upstreams", help: "Upstreams known (configured or discovered), per pool", labelNames: ["pool"], registers: [this.registry] });
-    readonly retries = new Counter({ name: "gateway_upstream_retries_total", help: "Requests retried on another upstream after a failure before the response started", labelNames: ["pool"], registers: [this.registry] });
-    readonly ejections = new Counter({ name: "gateway_upstream_ejections_total", help: "Upstreams taken out of rotation after failures", labelNames: ["pool"], registers: [this.registry] });
-    readonly streamErrors = new Counter({ name: "gateway_stream_errors_total", help: "Streams ended with an error event because the upstream failed mid-response", labelNames: ["pool"], registers: [this.registry] });
-    readonly cacheHits = new Counter({ name: "gateway_cache_hits_total", help: "Responses served from the cache or shared with an identical request in flight", labelNames: ["pool"], registers: [this.registry] });
-    readonly cacheMisses = new Counter({ name: "gateway_cache_misses_total", help: "Cacheable requests that needed an upstream call", labelNames: ["pool"], registers: [this.registry] });
-    readonly cacheBypass = new Counter({ name: "gateway_cache_bypass_total", help: "Requests to a caching pool not cached (non-deterministic or Cache-Control: no-store)", labelNames: ["pool"], registers: [this.registry] });
-    readonly cacheBytes = new Gauge({ name: "gateway_cache_bytes", help: "Bytes held by the response cache", labelNames: ["pool"], registers: [this.registry] });
-    readonly cacheEvictions = new Counter({ name: "gateway_cache_evictions_total", help: "Cache entries dropped to stay within maxBytes", labelNames: ["pool"], registers: [this.registry] });
+    readonly readyUpstreams = new Gauge({
+        name: "gateway_upstreams_ready",
+        help: "Upstreams currently eligible for traffic, per pool",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly knownUpstreams = new Gauge({
+        name: "gateway_upstreams",
+        help: "Upstreams known (configured or discovered), per pool",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly retries = new Counter({
+        name: "gateway_upstream_retries_total",
+        help: "Requests retried on another upstream after a failure before the response started",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly ejections = new Counter({
+        name: "gateway_upstream_ejections_total",
+        help: "Upstreams taken out of rotation after failures",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly streamErrors = new Counter({
+        name: "gateway_stream_errors_total",
+        help: "Streams ended with an error event because the upstream failed mid-response",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly cacheHits = new Counter({
+        name: "gateway_cache_hits_total",
+        help: "Responses served from the cache or shared with an identical request in flight",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly cacheMisses = new Counter({
+        name: "gateway_cache_misses_total",
+        help: "Cacheable requests that needed an upstream call",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly cacheBypass = new Counter({
+        name: "gateway_cache_bypass_total",
+        help: "Requests to a caching pool not cached (non-deterministic or Cache-Control: no-store)",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly cacheBytes = new Gauge({
+        name: "gateway_cache_bytes",
+        help: "Bytes held by the response cache",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
+    readonly cacheEvictions = new Counter({
+        name: "gateway_cache_evictions_total",
+        help: "Cache entries dropped to stay within maxBytes",
+        labelNames: ["pool"],
+        registers: [this.registry],
+    });
     /** Set by warmup.ts: recomputes gateway_warmup_replicas at scrape time, so expired warm-ups drop out without a timer. */
     warmupCollector?: () => void | Promise<void>;
     readonly warmupReplicas: Gauge = new Gauge({

@@ -31,7 +31,14 @@ export interface ModelObject {
 /** Every configured model, in config order. */
 export function modelObjects(config: GatewayConfig, created: number): ModelObject[] {
     return config.pools.flatMap((p) =>
-        p.models.map((id) => ({ id, object: "model" as const, created, owned_by: p.name, cold_start_seconds_estimate: p.coldStartSecondsEstimate, max_wait_seconds: config.queue.maxWaitSeconds })),
+        p.models.map((id) => ({
+            id,
+            object: "model" as const,
+            created,
+            owned_by: p.name,
+            cold_start_seconds_estimate: p.coldStartSecondsEstimate,
+            max_wait_seconds: config.queue.maxWaitSeconds,
+        })),
     );
 }
 

@@ -87,7 +87,12 @@ export class Pool {
     private discoveryTimer: NodeJS.Timeout | undefined;
     private closed = false;
     /** Labelled metric children, bound once (label hashing per call shows in profiles). */
-    private readonly m: { queueDepth: { set(v: number): void }; inflight: { inc(): void; dec(): void }; queueWait: { observe(v: number): void }; handedToWorker: { inc(): void } };
+    private readonly m: {
+        queueDepth: { set(v: number): void };
+        inflight: { inc(): void; dec(): void };
+        queueWait: { observe(v: number): void };
+        handedToWorker: { inc(): void };
+    };
 
     constructor(
         readonly config: PoolConfig,
@@ -101,7 +106,12 @@ export class Pool {
         this.name = config.name;
         this.headers = upstreamHeaders(config);
         const labels = { pool: this.name };
-        this.m = { queueDepth: metrics.queueDepth.labels(labels), inflight: metrics.inflight.labels(labels), queueWait: metrics.queueWait.labels(labels), handedToWorker: metrics.upstreamRequestsFor(this.name) };
+        this.m = {
+            queueDepth: metrics.queueDepth.labels(labels),
+            inflight: metrics.inflight.labels(labels),
+            queueWait: metrics.queueWait.labels(labels),
+            handedToWorker: metrics.upstreamRequestsFor(this.name),
+        };
         metrics.queueDepth.set(labels, 0);
         // From 0, so increase() sees the first request after start (a series born at 1 shows no increase).
         metrics.upstreamRequests.inc(labels, 0);
@@ -136,17 +146,22 @@ export class Pool {
         }
         for (const origin of wanted) {
             if (this.upstreams.has(origin)) continue;
-            const up = new Upstream(origin, this.gateway, {
-                onAvailable: () => {
-                    this.dispatch();
-                    this.notifySpare();
+            const up = new Upstream(
+                origin,
+                this.gateway,
+                {
+                    onAvailable: () => {
+                        this.dispatch();
+                        this.notifySpare();
+                    },
+                    onStateChange: () => this.updateGauges(),
+                    onEjected: (u, reason) => {
+                        this.metrics.ejections.inc({ pool: this.name });
+                        this.log.warn({ pool: this.name, upstream: u.origin, reason, seconds: this.gateway.health.ejectSeconds }, "upstream ejected");
+                    },
                 },
-                onStateChange: () => this.updateGauges(),
-                onEjected: (u, reason) => {
-                    this.metrics.ejections.inc({ pool: this.name });
-                    this.log.warn({ pool: this.name, upstream: u.origin, reason, seconds: this.gateway.health.ejectSeconds }, "upstream ejected");
-                },
-            }, this.headers);
+                this.headers,
+            );
             this.upstreams.set(origin, up);
             up.startProbing();
             this.log.info({ pool: this.name, upstream: origin }, "upstream added");
@@ -237,7 +252,8 @@ export class Pool {
         }
         if (!opts.urgent && this.queue.size >= this.gateway.queue.maxDepth) {
             // At zero workers no slot frees before the pool starts: say so, or SDKs retry every few seconds.
-            const retryAfter = this.readyCount() === 0 ? this.gateway.queue.retryAfterSeconds : Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10));
+            const retryAfter =
+                this.readyCount() === 0 ? this.gateway.queue.retryAfterSeconds : Math.max(1, Math.ceil(this.gateway.queue.retryAfterSeconds / 10));
             const full = errors.queueFull(this.name, retryAfter);
             // Full: a team below its share takes the slot of the newest request of the team holding the most.
             const victim = this.queue.makeRoomFor(opts.team);
@@ -280,7 +296,11 @@ export class Pool {
         if (!this.leave(w)) return;
         const waited = Math.round((Date.now() - w.enqueuedMs) / 100) / 10;
         const retryAfter = this.gateway.queue.retryAfterSeconds;
-        w.reject(this.readyCount() === 0 ? errors.poolStarting(this.name, waited, retryAfter) : errors.poolBusy(this.name, waited, Math.max(1, Math.ceil(retryAfter / 10))));
+        w.reject(
+            this.readyCount() === 0
+                ? errors.poolStarting(this.name, waited, retryAfter)
+                : errors.poolBusy(this.name, waited, Math.max(1, Math.ceil(retryAfter / 10))),
+        );
     }
 
     /** Serves waiting requests while an upstream has room. */

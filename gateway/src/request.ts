@@ -71,9 +71,11 @@ export function parseChatRequest(raw: Buffer | undefined, bounds: RequestBounds,
  */
 export function checkChatBody(b: Record<string, unknown>, bounds: RequestBounds, allowedMediaDomains: readonly string[] = []): ChatRequest {
     if (typeof b.model !== "string" || b.model === "") throw errors.badRequest("'model' is required and must be a non-empty string", "missing_model");
-    if (!Array.isArray(b.messages) || b.messages.length === 0) throw errors.badRequest("'messages' is required and must be a non-empty array", "missing_messages");
+    if (!Array.isArray(b.messages) || b.messages.length === 0)
+        throw errors.badRequest("'messages' is required and must be a non-empty array", "missing_messages");
     const messages = b.messages as unknown[];
-    if (messages.length > bounds.maxMessages) throw errors.badRequest(`'messages' has ${messages.length} entries; at most ${bounds.maxMessages} are accepted`, "too_many_messages");
+    if (messages.length > bounds.maxMessages)
+        throw errors.badRequest(`'messages' has ${messages.length} entries; at most ${bounds.maxMessages} are accepted`, "too_many_messages");
     let parts = 0;
     let media = 0;
     for (let i = 0; i < messages.length; i++) {
@@ -93,7 +95,8 @@ export function checkChatBody(b: Record<string, unknown>, bounds: RequestBounds,
             }
             const field = MEDIA_TYPES[type];
             if (field === undefined) continue;
-            if (++media > bounds.maxMedia) throw errors.badRequest(`The messages have more than ${bounds.maxMedia} images, videos or audio parts`, "too_many_media");
+            if (++media > bounds.maxMedia)
+                throw errors.badRequest(`The messages have more than ${bounds.maxMedia} images, videos or audio parts`, "too_many_media");
             checkMediaUrl(mediaUrl(part as Record<string, unknown>, field), `messages[${i}].content[${j}].${field}.url`, allowedMediaDomains);
         }
     }
@@ -104,7 +107,10 @@ export function checkChatBody(b: Record<string, unknown>, bounds: RequestBounds,
     for (const f of ["n", "best_of"] as const) {
         const v = b[f];
         if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > bounds.maxChoices)) {
-            throw errors.badRequest(`'${f}' is ${clip(JSON.stringify(v), 40)}; it must be a whole number from 1 to ${bounds.maxChoices} (requestBounds.maxChoices)`, "invalid_n");
+            throw errors.badRequest(
+                `'${f}' is ${clip(JSON.stringify(v), 40)}; it must be a whole number from 1 to ${bounds.maxChoices} (requestBounds.maxChoices)`,
+                "invalid_n",
+            );
         }
     }
     return { model: b.model, stream: b.stream === true, body: b };

@@ -68,7 +68,12 @@ function toGatewayError(err: FastifyError, bodyLimit: number): GatewayError {
     if (err instanceof GatewayError) return err;
     if (err.statusCode === 413) return errors.tooLarge(bodyLimit);
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-        return new GatewayError(err.statusCode === 415 ? 400 : err.statusCode, "invalid_request_error", (err.code ?? "invalid_request").toLowerCase(), err.message);
+        return new GatewayError(
+            err.statusCode === 415 ? 400 : err.statusCode,
+            "invalid_request_error",
+            (err.code ?? "invalid_request").toLowerCase(),
+            err.message,
+        );
     }
     return new GatewayError(500, "server_error", "internal_error", "Internal gateway error");
 }
@@ -111,7 +116,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         // Our own node:http server: chat completions go to the chat route (chat.ts), the rest to
         // fastify. Set up as fastify sets up its own (fastify 5.12 lib/server.js getServerInstance).
         serverFactory: (fastifyHandler, opts) => {
-            const server = createServer(opts.http ?? {}, (req, res) => (chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res)));
+            const server = createServer(opts.http ?? {}, (req, res) =>
+                chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res),
+            );
             server.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
             server.requestTimeout = serverRequestMs;
             server.setTimeout(connectionTimeoutMs);
@@ -133,7 +140,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         pools.set(pc.name, pool);
         for (const m of pc.models) poolByModel.set(m, pool);
         if (pc.cache?.enabled) {
-            caches.set(pc.name, new ResponseCache(pc.cache.maxBytes, pc.cache.maxEntryBytes, pc.cache.ttlSeconds * 1000, () => metrics.cacheEvictions.inc({ pool: pc.name })));
+            caches.set(
+                pc.name,
+                new ResponseCache(pc.cache.maxBytes, pc.cache.maxEntryBytes, pc.cache.ttlSeconds * 1000, () => metrics.cacheEvictions.inc({ pool: pc.name })),
+            );
             metrics.cacheBytes.set({ pool: pc.name }, 0);
         }
     }
@@ -155,7 +165,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     });
     app.setNotFoundHandler((request, reply) => {
         if (!request.raw.complete) reply.header("connection", "close");
-        return sendError(reply, new GatewayError(404, "invalid_request_error", "not_found", `No route for ${request.method} ${clip(request.url.split("?")[0])}`));
+        return sendError(
+            reply,
+            new GatewayError(404, "invalid_request_error", "not_found", `No route for ${request.method} ${clip(request.url.split("?")[0])}`),
+        );
     });
 
     app.get("/healthz", async () => ({ status: "ok" }));
@@ -195,7 +208,11 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
                 gate.track(
                     ctx,
                     (fn) => onResponseClosed(request.raw, reply.raw, fn),
-                    () => ({ status: reply.raw.writableFinished ? reply.raw.statusCode : 499, line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`, ip: request.ip }),
+                    () => ({
+                        status: reply.raw.writableFinished ? reply.raw.statusCode : 499,
+                        line: `${request.method} ${request.routeOptions.url ?? clip(request.url)}`,
+                        ip: request.ip,
+                    }),
                 );
                 // What the route takes (set on every POST route: bodyRoute, or the onRoute hook above).
                 const rule = request.method === "POST" ? (bodyRuleOf(request.routeOptions.config) ?? SMALL_JSON_RULE) : undefined;
@@ -205,7 +222,15 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
             });
 
             registerModelRoutes(v1, { config, created: startedAt });
-            registerWarmupRoutes(v1, { config, pools, poolByModel, metrics, store: warmups, now: options.now, refusal: (team) => billing.refusal(team, "warmup") });
+            registerWarmupRoutes(v1, {
+                config,
+                pools,
+                poolByModel,
+                metrics,
+                store: warmups,
+                now: options.now,
+                refusal: (team) => billing.refusal(team, "warmup"),
+            });
             registerBatchRoutes(v1, { config, pools, metrics, log, isDraining: () => gate.draining, refusal: (team) => billing.refusal(team, "batch") });
             registerUsageRoutes(v1, billing);
 

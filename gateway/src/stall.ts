@@ -118,7 +118,9 @@ class SendProgress {
         const now = { written: this.socket.bytesWritten, unsent: unsent(this.socket), tx: await queues.of(this.socket) };
         const last = this.last;
         this.last = now;
-        const moved = last !== undefined && (now.written > last.written || now.unsent < last.unsent || (now.tx !== undefined && last.tx !== undefined && now.tx < last.tx));
+        const moved =
+            last !== undefined &&
+            (now.written > last.written || now.unsent < last.unsent || (now.tx !== undefined && last.tx !== undefined && now.tx < last.tx));
         const t = performance.now();
         if (moved) {
             if (t - this.lastMoved >= stallMs / 2) this.slowReader = true;

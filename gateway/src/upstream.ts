@@ -79,7 +79,14 @@ export class Upstream {
 
     private async probeOnce(timeoutMs: number): Promise<boolean> {
         try {
-            const res = await this.http.request({ method: "GET", path: "/v1/models", headers: { ...this.headers }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+            const res = await this.http.request({
+                method: "GET",
+                path: "/v1/models",
+                headers: { ...this.headers },
+                headersTimeout: timeoutMs,
+                bodyTimeout: timeoutMs,
+                signal: AbortSignal.timeout(timeoutMs),
+            });
             const body = (await res.body.json()) as { data?: unknown };
             return res.statusCode === 200 && Array.isArray(body?.data);
         } catch {

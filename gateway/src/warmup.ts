@@ -68,7 +68,10 @@ function parseBody(body: unknown, config: GatewayConfig): { model: string; minut
     const o = parseJsonObject(Buffer.isBuffer(body) ? body : undefined, config.requestBounds, 'The body (JSON {"model": "<id>", "minutes": N})');
     if (typeof o.model !== "string" || o.model === "") throw errors.badRequest("'model' must be a model id served by this gateway", "invalid_model");
     if (typeof o.minutes !== "number" || !Number.isInteger(o.minutes) || o.minutes < 1 || o.minutes > MAX_WARMUP_MINUTES) {
-        throw errors.badRequest(`'minutes' must be a whole number from 1 to ${MAX_WARMUP_MINUTES} (got ${JSON.stringify(o.minutes ?? null)?.slice(0, 40)})`, "invalid_minutes");
+        throw errors.badRequest(
+            `'minutes' must be a whole number from 1 to ${MAX_WARMUP_MINUTES} (got ${JSON.stringify(o.minutes ?? null)?.slice(0, 40)})`,
+            "invalid_minutes",
+        );
     }
     return { model: o.model, minutes: o.minutes, replicas: o.replicas };
 }
@@ -78,7 +81,10 @@ function replicasOf(v: unknown, pool: PoolConfig): number {
     if (v === undefined || v === null) return 1;
     const max = pool.maxWarmupReplicas;
     if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
-        throw errors.badRequest(`'replicas' must be a whole number from 1 to ${max}, the most pool '${pool.name}' warms (pools[].maxWarmupReplicas) (got ${JSON.stringify(v)?.slice(0, 40)})`, "invalid_replicas");
+        throw errors.badRequest(
+            `'replicas' must be a whole number from 1 to ${max}, the most pool '${pool.name}' warms (pools[].maxWarmupReplicas) (got ${JSON.stringify(v)?.slice(0, 40)})`,
+            "invalid_replicas",
+        );
     }
     return v;
 }
@@ -99,13 +105,19 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
     };
     let reading: Promise<void> | undefined;
     const refresh = (): Promise<void> =>
-        (reading ??= active().then(
-            () => undefined,
-            (e: unknown) => {
-                if (!failing) v1.log.warn({ err: (e as Error).message }, "warm-up store unreachable: gateway_warmup_replicas keeps the last warm-ups read until they expire");
-                failing = true;
-            },
-        ).finally(() => (reading = undefined)));
+        (reading ??= active()
+            .then(
+                () => undefined,
+                (e: unknown) => {
+                    if (!failing)
+                        v1.log.warn(
+                            { err: (e as Error).message },
+                            "warm-up store unreachable: gateway_warmup_replicas keeps the last warm-ups read until they expire",
+                        );
+                    failing = true;
+                },
+            )
+            .finally(() => (reading = undefined)));
     // Computed at scrape time, so an expired warm-up stops holding replicas without a timer. The
     // scrape waits for the store at most SCRAPE_BUDGET_MS: a slow or absent Valkey must not stall
     // /metrics, which also carries the demand signal every pool scales on.
@@ -117,7 +129,11 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         const t = now();
         const list = lastRead.filter((w) => w.until > t);
         // The teams' asks add up (the ScaledObject's maxReplicaCount bounds the pool anyway).
-        for (const name of deps.pools.keys()) gauge.set({ pool: name }, list.filter((e) => e.pool === name).reduce((n, e) => n + e.replicas, 0));
+        for (const name of deps.pools.keys())
+            gauge.set(
+                { pool: name },
+                list.filter((e) => e.pool === name).reduce((n, e) => n + e.replicas, 0),
+            );
     };
     for (const name of deps.pools.keys()) gauge.set({ pool: name }, 0);
 
@@ -125,7 +141,12 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
 
     v1.post("/warmup", async (request, reply) => {
         if (!permissions(request.headers.authorization).has("warmup")) {
-            throw new GatewayError(403, "invalid_request_error", "permission_denied", "This API key may not warm up pools: it needs the 'warmup' permission (gateway config auth.keys[].permissions)");
+            throw new GatewayError(
+                403,
+                "invalid_request_error",
+                "permission_denied",
+                "This API key may not warm up pools: it needs the 'warmup' permission (gateway config auth.keys[].permissions)",
+            );
         }
         const refused = deps.refusal?.(request.gw.team ?? "anonymous");
         if (refused) throw refused;
@@ -140,7 +161,16 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         const team = request.gw.team ?? "anonymous";
         await store.add({ pool: pool.name, model: body.model, team, until, replicas }, t);
         request.log.info({ team, pool: pool.name, minutes: body.minutes, replicas }, "warm-up requested");
-        return reply.code(202).send({ object: "warmup", pool: pool.name, model: body.model, warm_until: new Date(until).toISOString(), replicas, ready_in_seconds_estimate: estimate(pool) });
+        return reply
+            .code(202)
+            .send({
+                object: "warmup",
+                pool: pool.name,
+                model: body.model,
+                warm_until: new Date(until).toISOString(),
+                replicas,
+                ready_in_seconds_estimate: estimate(pool),
+            });
     });
 
     // A team sees its own warm-ups only: another team's would tell who teaches when.
@@ -151,7 +181,16 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
             .filter((e) => e.team === request.gw.team && deps.pools.has(e.pool))
             .map((e) => {
                 const pool = deps.pools.get(e.pool)!;
-                return { object: "warmup", pool: e.pool, model: e.model, team: e.team, warm_until: new Date(e.until).toISOString(), replicas: e.replicas, ready: pool.readyCount() > 0, ready_in_seconds_estimate: estimate(pool) };
+                return {
+                    object: "warmup",
+                    pool: e.pool,
+                    model: e.model,
+                    team: e.team,
+                    warm_until: new Date(e.until).toISOString(),
+                    replicas: e.replicas,
+                    ready: pool.readyCount() > 0,
+                    ready_in_seconds_estimate: estimate(pool),
+                };
             }),
     }));
 }

@@ -74,7 +74,13 @@ export const STORE_TIMEOUT_MS = 2000;
 
 export function storeUnavailable(cause: unknown): GatewayError {
     const why = (cause as Error)?.message ?? String(cause);
-    return new GatewayError(503, "service_unavailable", "warmup_store_unavailable", `The warm-up store (Valkey) did not answer (${why.slice(0, 200)}); the warm-up may not be recorded: send it again shortly (a repeat extends it, it never adds a replica)`, 5);
+    return new GatewayError(
+        503,
+        "service_unavailable",
+        "warmup_store_unavailable",
+        `The warm-up store (Valkey) did not answer (${why.slice(0, 200)}); the warm-up may not be recorded: send it again shortly (a repeat extends it, it never adds a replica)`,
+        5,
+    );
 }
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -74,7 +74,14 @@ async function main(): Promise<void> {
     let bundle = process.env.GATEWAY_BUNDLE;
     if (!bundle) {
         bundle = path.join(dir, "main.js");
-        await esbuild.build({ entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")], bundle: true, platform: "node", target: "node20", outfile: bundle, logLevel: "warning" });
+        await esbuild.build({
+            entryPoints: [path.resolve(__dirname, "../../gateway/src/main.ts")],
+            bundle: true,
+            platform: "node",
+            target: "node20",
+            outfile: bundle,
+            logLevel: "warning",
+        });
     }
     const redis = await startRedis();
     const worker = await spawnFakeVllm({ tokenDelayMs: 10, maxRunning: 8 });
@@ -84,7 +91,12 @@ async function main(): Promise<void> {
         JSON.stringify({
             pools: [{ name: "a10g", models: [M], upstreams: [worker.url], maxConcurrentPerUpstream: 8 }],
             queue: { maxDepth: 1000, maxWaitSeconds: 120 },
-            auth: { keys: [{ team: "class", sha256: sha(KEY_A) }, { team: "research", sha256: sha(KEY_B) }] },
+            auth: {
+                keys: [
+                    { team: "class", sha256: sha(KEY_A) },
+                    { team: "research", sha256: sha(KEY_B) },
+                ],
+            },
             batch: { redisUrl: redis.url },
             logLevel: "warn",
         }),
@@ -95,11 +107,18 @@ async function main(): Promise<void> {
             s.close(() => r(p));
         });
     });
-    const gw: ChildProcess = spawn(process.execPath, [bundle, "--config", cfgFile], { env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "ignore", "inherit"] });
+    const gw: ChildProcess = spawn(process.execPath, [bundle, "--config", cfgFile], {
+        env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" },
+        stdio: ["ignore", "ignore", "inherit"],
+    });
     const url = `http://127.0.0.1:${port}`;
     for (;;) {
         try {
-            if ((await fetch(`${url}/readyz`)).ok && ((await (await fetch(`${url}/readyz`)).json()) as { pools: { a10g: { readyUpstreams: number } } }).pools.a10g.readyUpstreams > 0) break;
+            if (
+                (await fetch(`${url}/readyz`)).ok &&
+                ((await (await fetch(`${url}/readyz`)).json()) as { pools: { a10g: { readyUpstreams: number } } }).pools.a10g.readyUpstreams > 0
+            )
+                break;
         } catch {
             // starting
         }
@@ -107,15 +126,29 @@ async function main(): Promise<void> {
     }
     const agent = new Agent({ connections: 256 });
     try {
-        console.log(`interactive load: Poisson ${RATE} req/s on one worker of 8 slots; ${PAIRS} pairs of ${WINDOW_SECONDS} s windows without / with another team's 1,000-line batch; load average ${fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]} on ${os.cpus().length} cores`);
+        console.log(
+            `interactive load: Poisson ${RATE} req/s on one worker of 8 slots; ${PAIRS} pairs of ${WINDOW_SECONDS} s windows without / with another team's 1,000-line batch; load average ${fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0]} on ${os.cpus().length} cores`,
+        );
         await interactive(url, agent, 5); // warm-up: JIT, connections
-        const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ custom_id: `b-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: M, max_tokens: 8, messages: [{ role: "user", content: `batch question ${i}` }] } }));
+        const lines = Array.from({ length: 1000 }, (_, i) =>
+            JSON.stringify({
+                custom_id: `b-${i}`,
+                method: "POST",
+                url: "/v1/chat/completions",
+                body: { model: M, max_tokens: 8, messages: [{ role: "user", content: `batch question ${i}` }] },
+            }),
+        );
         const form = new FormData();
         form.append("purpose", "batch");
         form.append("file", new Blob([lines.join("\n")]), "in.jsonl");
-        const file = (await (await fetch(`${url}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${KEY_B}` }, body: form })).json()) as { id: string };
+        const file = (await (await fetch(`${url}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${KEY_B}` }, body: form })).json()) as {
+            id: string;
+        };
         const windowMs = WINDOW_SECONDS * 1000;
-        const api = (p: string, init: RequestInit = {}) => fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${KEY_B}`, "content-type": "application/json", ...init.headers } }).then((r) => r.json() as Promise<Record<string, any>>); // eslint-disable-line @typescript-eslint/no-explicit-any
+        const api = (p: string, init: RequestInit = {}) =>
+            fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${KEY_B}`, "content-type": "application/json", ...init.headers } }).then(
+                (r) => r.json() as Promise<Record<string, any>>,
+            ); // eslint-disable-line @typescript-eslint/no-explicit-any
         // The batch windows: odd ones. A batch is created as its window opens and cancelled as it closes.
         let linesDone = 0;
         const start = performance.now();
@@ -123,7 +156,10 @@ async function main(): Promise<void> {
             for (let w = 0; w < 2 * PAIRS; w++) {
                 const until = (w + 1) * windowMs;
                 if (w % 2 === 1) {
-                    const b = await api("/v1/batches", { method: "POST", body: JSON.stringify({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" }) });
+                    const b = await api("/v1/batches", {
+                        method: "POST",
+                        body: JSON.stringify({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" }),
+                    });
                     await sleep(Math.max(0, until - (performance.now() - start)));
                     const done = await api(`/v1/batches/${b.id}`);
                     linesDone += done.request_counts?.completed ?? 0;
@@ -138,11 +174,14 @@ async function main(): Promise<void> {
         const inBatch = (at: number) => Math.floor(at / windowMs) % 2 === 1;
         const without = all.filter((x) => !inBatch(x.at)).map((x) => x.ms);
         const withBatch = all.filter((x) => inBatch(x.at)).map((x) => x.ms);
-        const row = (name: string, xs: number[]) => `${name.padEnd(24)} n=${String(xs.length).padStart(5)}  P50 ${pct(xs, 0.5).toFixed(0).padStart(4)} ms  P95 ${pct(xs, 0.95).toFixed(0).padStart(4)} ms  P99 ${pct(xs, 0.99).toFixed(0).padStart(4)} ms`;
+        const row = (name: string, xs: number[]) =>
+            `${name.padEnd(24)} n=${String(xs.length).padStart(5)}  P50 ${pct(xs, 0.5).toFixed(0).padStart(4)} ms  P95 ${pct(xs, 0.95).toFixed(0).padStart(4)} ms  P99 ${pct(xs, 0.99).toFixed(0).padStart(4)} ms`;
         console.log(row("windows without a batch", without));
         console.log(row("windows with a batch", withBatch));
         const d = (p: number) => ((pct(withBatch, p) / pct(without, p) - 1) * 100).toFixed(1);
-        console.log(`Tracked: interactive P95 ${d(0.95)} %, P99 ${d(0.99)} % in the batch windows (target: within 10 %); batch lines done in them: ${linesDone} (the worker is lent to batch only beyond the interactive peak of the last 10 s)`);
+        console.log(
+            `Tracked: interactive P95 ${d(0.95)} %, P99 ${d(0.99)} % in the batch windows (target: within 10 %); batch lines done in them: ${linesDone} (the worker is lent to batch only beyond the interactive peak of the last 10 s)`,
+        );
     } finally {
         await agent.close();
         gw.kill("SIGKILL");

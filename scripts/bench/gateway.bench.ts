@@ -101,7 +101,14 @@ async function waitHttp(url: string, ok: (status: number, text: string) => boole
 
 async function buildGateway(): Promise<string> {
     const out = path.join(tmp, "gateway", "main.js");
-    await esbuild.build({ entryPoints: [path.join(ROOT, "gateway/src/main.ts")], bundle: true, platform: "node", target: "node20", outfile: out, logLevel: "warning" });
+    await esbuild.build({
+        entryPoints: [path.join(ROOT, "gateway/src/main.ts")],
+        bundle: true,
+        platform: "node",
+        target: "node20",
+        outfile: out,
+        logLevel: "warning",
+    });
     return out;
 }
 
@@ -120,7 +127,12 @@ async function startGateway(bundle: string, upstream: string, name: string, extr
         }),
     );
     // Logs go to /dev/null: written (the production cost) but not kept.
-    const [cmd, args] = pinned(PROXY_CPU, process.execPath, [...(process.env.GATEWAY_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.GATEWAY_CPU_PROF}`] : []), bundle, "--config", cfgFile]);
+    const [cmd, args] = pinned(PROXY_CPU, process.execPath, [
+        ...(process.env.GATEWAY_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.GATEWAY_CPU_PROF}`] : []),
+        bundle,
+        "--config",
+        cfgFile,
+    ]);
     const proc = spawn(cmd, args, { env: { ...process.env, PORT: String(port), HOST: "127.0.0.1" }, stdio: ["ignore", "ignore", "inherit"] });
     children.push(proc);
     const url = `http://127.0.0.1:${port}`;
@@ -371,7 +383,10 @@ interface MemoryResult {
 async function memory(bundle: string, body: string): Promise<MemoryResult> {
     const port = await freePort();
     // A body budget that fits all QUEUED requests (the default, 128 MiB, would refuse some 48 KiB-image ones with 503).
-    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, { health: { probeIntervalNotReadySeconds: 0.2 }, maxHeldBodyBytes: 256 * 1024 * 1024 });
+    const gw = await startGateway(bundle, `http://127.0.0.1:${port}`, `memory-${body.length}`, {
+        health: { probeIntervalNotReadySeconds: 0.2 },
+        maxHeldBodyBytes: 256 * 1024 * 1024,
+    });
     await sleep(300);
     const idle = rssMiB(gw.proc.pid!).rss;
     const pool = new HttpPool(gw.url, { connections: QUEUED, headersTimeout: 120_000 });
@@ -403,7 +418,15 @@ function imageRequest(bytes: number): string {
     return JSON.stringify({
         model: MODEL,
         max_tokens: 16,
-        messages: [{ role: "user", content: [{ type: "text", text: "Describe this X-ray." }, { type: "image_url", image_url: { url: `data:image/png;base64,${img.toString("base64")}` } }] }],
+        messages: [
+            {
+                role: "user",
+                content: [
+                    { type: "text", text: "Describe this X-ray." },
+                    { type: "image_url", image_url: { url: `data:image/png;base64,${img.toString("base64")}` } },
+                ],
+            },
+        ],
     });
 }
 
@@ -474,11 +497,23 @@ async function main(): Promise<void> {
         const ts = tp.get(key)!;
         const ls = lt.get(key)!;
         results.set(key, {
-            t: { rps: median(ts.map((x) => x.rps)), ok: 0, errors: ts.reduce((n, x) => n + x.errors, 0), p50: median(ts.map((x) => x.p50)), p99: median(ts.map((x) => x.p99)) },
+            t: {
+                rps: median(ts.map((x) => x.rps)),
+                ok: 0,
+                errors: ts.reduce((n, x) => n + x.errors, 0),
+                p50: median(ts.map((x) => x.p50)),
+                p99: median(ts.map((x) => x.p99)),
+            },
             // Latency percentiles over all rounds' samples pooled: a p99 from 2,000 samples alone is noisy.
             l: (() => {
                 const all = ls.flatMap((x) => x.samples).sort((a, b) => a - b);
-                return { p50: percentile(all, 50), p99: percentile(all, 99), errors: ls.reduce((n, x) => n + x.errors, 0), achieved: median(ls.map((x) => x.achieved)), samples: [] };
+                return {
+                    p50: percentile(all, 50),
+                    p99: percentile(all, 99),
+                    errors: ls.reduce((n, x) => n + x.errors, 0),
+                    achieved: median(ls.map((x) => x.achieved)),
+                    samples: [],
+                };
             })(),
             cpuUs: median(cpu.get(key)!),
         });
@@ -505,7 +540,22 @@ async function main(): Promise<void> {
         const direct = results.get(`direct to upstream@${conns}`)!;
         const base = nginxName ? results.get(`${nginxName}@${conns}`) : undefined;
         console.log(`\n${conns} connections:`);
-        const rows = [["target", "req/s", "p50 ms", "p99 ms", "proxy CPU us/req", `p50 ms @${RATE}/s`, `p99 ms @${RATE}/s`, "added p50", "added p99", "over nginx p50", "over nginx p99", "errors"]];
+        const rows = [
+            [
+                "target",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "proxy CPU us/req",
+                `p50 ms @${RATE}/s`,
+                `p99 ms @${RATE}/s`,
+                "added p50",
+                "added p99",
+                "over nginx p50",
+                "over nginx p99",
+                "errors",
+            ],
+        ];
         for (const t of targets) {
             const { t: th, l, cpuUs } = results.get(`${t.name}@${conns}`)!;
             const isDirect = t.name === "direct to upstream";
@@ -529,12 +579,24 @@ async function main(): Promise<void> {
         for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  "));
         const g = results.get(`gateway@${conns}`)!;
         const fl = results.get(`${FLOOR}@${conns}`)!;
-        if (base) console.log(`  gateway/nginx throughput ${f2(g.t.rps / base.t.rps)}x; CPU per request ${f1(g.cpuUs)} vs ${f1(base.cpuUs)} us (${f1(g.cpuUs / base.cpuUs)}x); p50 over nginx at ${RATE}/s: +${f2(g.l.p50 - base.l.p50)} ms`);
-        console.log(`  node floor: ${f1(fl.cpuUs)} us/request (${base ? `${f1(fl.cpuUs / base.cpuUs)}x nginx, ` : ""}throughput ${base ? `${f2(fl.t.rps / base.t.rps)}x nginx` : f1(fl.t.rps)}); the gateway's own path adds ${f1(g.cpuUs - fl.cpuUs)} us/request`);
+        if (base)
+            console.log(
+                `  gateway/nginx throughput ${f2(g.t.rps / base.t.rps)}x; CPU per request ${f1(g.cpuUs)} vs ${f1(base.cpuUs)} us (${f1(g.cpuUs / base.cpuUs)}x); p50 over nginx at ${RATE}/s: +${f2(g.l.p50 - base.l.p50)} ms`,
+            );
+        console.log(
+            `  node floor: ${f1(fl.cpuUs)} us/request (${base ? `${f1(fl.cpuUs / base.cpuUs)}x nginx, ` : ""}throughput ${base ? `${f2(fl.t.rps / base.t.rps)}x nginx` : f1(fl.t.rps)}); the gateway's own path adds ${f1(g.cpuUs - fl.cpuUs)} us/request`,
+        );
     }
 
-    if (memText && memImage) console.log(`\nMemory of the gateway process holding ${QUEUED} queued requests (no worker up), then all answered when one starts:`);
-    const memRows: Array<[string, MemoryResult]> = memText && memImage ? [["text chat request", memText], ["with a 48 KiB image", memImage]] : [];
+    if (memText && memImage)
+        console.log(`\nMemory of the gateway process holding ${QUEUED} queued requests (no worker up), then all answered when one starts:`);
+    const memRows: Array<[string, MemoryResult]> =
+        memText && memImage
+            ? [
+                  ["text chat request", memText],
+                  ["with a 48 KiB image", memImage],
+              ]
+            : [];
     for (const [label, m] of memRows) {
         console.log(
             `  ${label.padEnd(20)} body ${String(m.bodyBytes).padStart(6)} B: idle ${f1(m.idle)} MiB, with ${QUEUED} queued ${f1(m.queued)} MiB (peak ${f1(m.peak)} MiB, ${f1(((m.queued - m.idle) * 1024) / QUEUED)} KiB/request); answered ${m.answered}/${QUEUED}`,
@@ -547,8 +609,14 @@ async function main(): Promise<void> {
     const addedP99 = g.l.p99 - direct.l.p99;
     console.log("\nTargets:");
     console.log(`  added p99 at ${RATE} req/s < 5 ms:       ${f2(addedP99)} ms  ${addedP99 < 5 ? "OK" : "MISSED"}`);
-    if (memText && memImage) console.log(`  ${QUEUED} queued requests < 300 MB RSS:  ${f1(memText.queued)} MiB (text), ${f1(memImage.queued)} MiB (48 KiB images)  ${memText.queued * 1.048576 < 300 ? "OK" : "MISSED"}`);
-    if (n) console.log(`  throughput >= 50% of nginx:        ${f1(g.t.rps)} vs ${f1(n.t.rps)} req/s = ${f1((100 * g.t.rps) / n.t.rps)} %  ${g.t.rps >= 0.5 * n.t.rps ? "OK" : "MISSED"}`);
+    if (memText && memImage)
+        console.log(
+            `  ${QUEUED} queued requests < 300 MB RSS:  ${f1(memText.queued)} MiB (text), ${f1(memImage.queued)} MiB (48 KiB images)  ${memText.queued * 1.048576 < 300 ? "OK" : "MISSED"}`,
+        );
+    if (n)
+        console.log(
+            `  throughput >= 50% of nginx:        ${f1(g.t.rps)} vs ${f1(n.t.rps)} req/s = ${f1((100 * g.t.rps) / n.t.rps)} %  ${g.t.rps >= 0.5 * n.t.rps ? "OK" : "MISSED"}`,
+        );
     else console.log("  throughput >= 50% of nginx:        skipped (no nginx)");
     // One line per tracked number (issue 13 point 12), each "gateway vs nginx" with both pinned to one core.
     console.log(`\nTracked (gateway and nginx each on CPU ${PIN ? PROXY_CPU : "-"}, ${ROUNDS} rounds):`);
@@ -561,7 +629,9 @@ async function main(): Promise<void> {
         );
     }
     if (profiling) console.log(`\nCPU profile of the gateway: ${profiling}/*.cpuprofile (open in Chrome DevTools > Performance)`);
-    console.log(`\nNote: ${os.cpus().length} CPUs shared by the load generator, the fake upstream (one Node process) and the proxy; nginx runs 1 worker, like the gateway's one event loop.`);
+    console.log(
+        `\nNote: ${os.cpus().length} CPUs shared by the load generator, the fake upstream (one Node process) and the proxy; nginx runs 1 worker, like the gateway's one event loop.`,
+    );
 }
 
 function cleanup(): void {

@@ -66,7 +66,12 @@ function stackLikeConfig(upstream: string, redisUrl: string): Record<string, unk
         queue: { maxDepth: 200, maxWaitSeconds: 1200, retryAfterSeconds: 30 },
         maxBodyBytes: 20 * MiB,
         limits: { default: { maxConcurrent: 100, requestsPerMinute: 600 } },
-        auth: { keys: [{ team: "a", sha256: sha(KEY_A), permissions: ["warmup"] }, { team: "b", sha256: sha(KEY_B), permissions: ["warmup"] }] },
+        auth: {
+            keys: [
+                { team: "a", sha256: sha(KEY_A), permissions: ["warmup"] },
+                { team: "b", sha256: sha(KEY_B), permissions: ["warmup"] },
+            ],
+        },
         batch: { redisUrl },
         logLevel: "warn",
     };
@@ -88,7 +93,13 @@ async function startStack(env: Env, opts: { workerReady?: boolean } = {}): Promi
     });
     // As deployed: the V8 old-space bound of components/serving/gateway.ts.
     const proc = spawn(process.execPath, [...(TRACE_GC ? ["--trace-gc"] : []), env.bundle, "--config", cfg], {
-        env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MIB}` },
+        env: {
+            ...process.env,
+            PORT: String(port),
+            HOST: "127.0.0.1",
+            GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD,
+            NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MIB}`,
+        },
         stdio: ["ignore", TRACE_GC ? "pipe" : "ignore", "inherit"],
     });
     let gcMax: number | undefined;
@@ -152,14 +163,24 @@ function auth(key: string): Record<string, string> {
 function jsonl(lines: number, lineBytes: number): Buffer {
     const filler = "x".repeat(Math.max(1, lineBytes - 150));
     const parts: string[] = [];
-    for (let i = 0; i < lines; i++) parts.push(JSON.stringify({ custom_id: `r-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: M, max_tokens: 16, messages: [{ role: "user", content: filler }] } }));
+    for (let i = 0; i < lines; i++)
+        parts.push(
+            JSON.stringify({
+                custom_id: `r-${i}`,
+                method: "POST",
+                url: "/v1/chat/completions",
+                body: { model: M, max_tokens: 16, messages: [{ role: "user", content: filler }] },
+            }),
+        );
     return Buffer.from(parts.join("\n") + "\n");
 }
 
 /** multipart/form-data of `purpose=batch` + the file, as pieces (no copy of the file). */
 function multipart(file: Buffer): { type: string; length: number; pieces: Buffer[] } {
     const boundary = "----bench" + createHash("sha1").update(String(Math.random())).digest("hex").slice(0, 16);
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`);
+    const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`,
+    );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     return { type: `multipart/form-data; boundary=${boundary}`, length: head.length + file.length + tail.length, pieces: [head, file, tail] };
 }
@@ -185,7 +206,13 @@ async function upload(url: string, key: string, file: Buffer): Promise<{ status:
 async function postJson(url: string, p: string, key: string, body: Buffer | string): Promise<{ status: number; code?: string; ms: number }> {
     const t0 = performance.now();
     try {
-        const res = await request(`${url}${p}`, { method: "POST", headers: { ...auth(key), "content-type": "application/json" }, body, headersTimeout: 600_000, bodyTimeout: 600_000 });
+        const res = await request(`${url}${p}`, {
+            method: "POST",
+            headers: { ...auth(key), "content-type": "application/json" },
+            body,
+            headersTimeout: 600_000,
+            bodyTimeout: 600_000,
+        });
         const text = await res.body.text();
         let code: string | undefined;
         try {
@@ -232,7 +259,12 @@ async function batchParse(env: Env): Promise<void> {
     const batches = await Promise.all(Array.from({ length: 6 }, () => postJson(s.url, "/v1/batches", KEY_A, body)));
     const warm = await Promise.all(Array.from({ length: 6 }, () => postJson(s.url, "/v1/warmup", KEY_A, body)));
     const worst = await probe.stop();
-    await verdict(s, "1. 20 MB of '[' x (1 + 6) to /v1/batches, 6 to /v1/warmup", worst, `one alone: ${one.status} in ${one.ms} ms; batches: ${tally(batches)}; warmup: ${tally(warm)}`);
+    await verdict(
+        s,
+        "1. 20 MB of '[' x (1 + 6) to /v1/batches, 6 to /v1/warmup",
+        worst,
+        `one alone: ${one.status} in ${one.ms} ms; batches: ${tally(batches)}; warmup: ${tally(warm)}`,
+    );
     await s.stop();
 }
 
@@ -272,7 +304,13 @@ async function batchCreate(env: Env): Promise<void> {
     const res = await Promise.all(
         Array.from({ length: 12 }, async () => {
             const t = performance.now();
-            const r = await request(`${s.url}/v1/batches`, { method: "POST", headers: { ...auth(KEY_A), "content-type": "application/json" }, body, headersTimeout: 600_000, bodyTimeout: 600_000 });
+            const r = await request(`${s.url}/v1/batches`, {
+                method: "POST",
+                headers: { ...auth(KEY_A), "content-type": "application/json" },
+                body,
+                headersTimeout: 600_000,
+                bodyTimeout: 600_000,
+            });
             const j = (await r.body.json()) as { id?: string; error?: { code: string } };
             return { status: r.statusCode, code: j.error?.code, id: j.id, ms: Math.round(performance.now() - t) };
         }),
@@ -297,11 +335,23 @@ async function uploads(env: Env): Promise<void> {
     const file = jsonl(Math.round((150 * MiB) / 3180), 3180);
     const probe = await healthProbe(s.url);
     const t0 = performance.now();
-    const res = await Promise.all(Array.from({ length: 8 }, () => upload(s.url, KEY_A, file).then((r) => ({ status: r.status, code: (r.json.error as { code?: string } | undefined)?.code }), (e: Error) => ({ status: 0, code: e.message }))));
+    const res = await Promise.all(
+        Array.from({ length: 8 }, () =>
+            upload(s.url, KEY_A, file).then(
+                (r) => ({ status: r.status, code: (r.json.error as { code?: string } | undefined)?.code }),
+                (e: Error) => ({ status: 0, code: e.message }),
+            ),
+        ),
+    );
     const ms = Math.round(performance.now() - t0);
     const worst = await probe.stop();
     const mem = await redisPeakMiB(s.redis);
-    await verdict(s, `2b. 8 concurrent ${Math.round(file.length / MiB)} MiB uploads`, worst, `answers ${tally(res)} in ${ms} ms; Redis peak ${mem.peak} MiB of ${mem.max} MiB`);
+    await verdict(
+        s,
+        `2b. 8 concurrent ${Math.round(file.length / MiB)} MiB uploads`,
+        worst,
+        `answers ${tally(res)} in ${ms} ms; Redis peak ${mem.peak} MiB of ${mem.max} MiB`,
+    );
     await s.stop();
 }
 
@@ -328,7 +378,12 @@ async function downloads(env: Env): Promise<void> {
     // How the gateway ended them (its per-request counter: 499 = cut while the client held the connection).
     const text = await (await fetch(`${s.url}/metrics`)).text();
     const codes = [...text.matchAll(/^gateway_requests_total\{pool="none",code="(\d+)"\} (\d+)/gm)].map((m) => `${m[2]} x ${m[1]}`).join(", ");
-    await verdict(s, "2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s", worst, `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; the gateway's answers: ${codes || "none finished"}`);
+    await verdict(
+        s,
+        "2c. 500 stalled GET /v1/files/{id}/content of a 150 MiB file, 45 s",
+        worst,
+        `RSS before ${base} MiB, every 5 s: ${series.join(" ")}; the gateway's answers: ${codes || "none finished"}`,
+    );
     for (const c of socks) c.destroy();
     await s.stop();
 }
@@ -367,15 +422,39 @@ async function bodyShare(env: Env): Promise<void> {
     for (let i = 0; i < 6; i++) {
         const c = net.connect(s.port, "127.0.0.1");
         c.on("error", () => undefined);
-        c.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\nAuthorization: Bearer ${KEY_A}\r\n\r\n`);
+        c.write(
+            `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\nAuthorization: Bearer ${KEY_A}\r\n\r\n`,
+        );
         c.write(Buffer.alloc(total - 1024, 0x20));
         socks.push(c);
     }
     await sleep(2000);
     const image = `data:image/png;base64,${Buffer.alloc(11 * MiB, 7).toString("base64")}`;
-    const b = await postJson(s.url, "/v1/chat/completions", KEY_B, JSON.stringify({ model: M, max_tokens: 4, messages: [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: image } }] }] }));
+    const b = await postJson(
+        s.url,
+        "/v1/chat/completions",
+        KEY_B,
+        JSON.stringify({
+            model: M,
+            max_tokens: 4,
+            messages: [
+                {
+                    role: "user",
+                    content: [
+                        { type: "text", text: "what is this?" },
+                        { type: "image_url", image_url: { url: image } },
+                    ],
+                },
+            ],
+        }),
+    );
     const worst = await probe.stop();
-    await verdict(s, "6. team A: 6 slow 19 MiB bodies; team B: one 15 MiB image request", worst, `team B got ${b.status}${b.code ? ` ${b.code}` : ""} in ${b.ms} ms`);
+    await verdict(
+        s,
+        "6. team A: 6 slow 19 MiB bodies; team B: one 15 MiB image request",
+        worst,
+        `team B got ${b.status}${b.code ? ` ${b.code}` : ""} in ${b.ms} ms`,
+    );
     for (const c of socks) c.destroy();
     await s.stop();
 }

@@ -30,8 +30,12 @@ for (const days of [7, 30]) {
 }
 
 const c = time(() => classroomComparison({ days: 28 }));
-console.log(`\nclassroom, one A10G on-demand pool, MedGemma 1.5 4B, 28 days (${(c.ms / 1000).toFixed(2)} s, ${c.value.requestsPerMonth.toLocaleString("en-US")} requests/month):`);
+console.log(
+    `\nclassroom, one A10G on-demand pool, MedGemma 1.5 4B, 28 days (${(c.ms / 1000).toFixed(2)} s, ${c.value.requestsPerMonth.toLocaleString("en-US")} requests/month):`,
+);
 for (const r of c.value.rows) {
     const p95 = r.p95LatencySeconds === null ? "n/a" : `${r.p95LatencySeconds.toFixed(2)} s`;
-    console.log(`  ${r.name.padEnd(10)} $${r.usdPerMonth.toFixed(2).padStart(8)}/month  P95 ${p95.padEnd(7)}  cold starts ${String(r.coldStarts).padEnd(4)}  ${r.policy}`);
+    console.log(
+        `  ${r.name.padEnd(10)} $${r.usdPerMonth.toFixed(2).padStart(8)}/month  P95 ${p95.padEnd(7)}  cold starts ${String(r.coldStarts).padEnd(4)}  ${r.policy}`,
+    );
 }

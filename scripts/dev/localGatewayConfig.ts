@@ -29,7 +29,11 @@ export function localGatewayConfig(cfg: StackConfig, opts: LocalGatewayOptions):
         const upstream = opts.upstreams[p.name];
         if (!upstream) throw new Error(`no local worker for pool '${p.name}'`);
         const { dns: _dns, ...rest } = p;
-        return { ...rest, upstreams: [upstream], ...(opts.coldStartSeconds !== undefined ? { coldStartSecondsEstimate: Math.max(1, Math.round(opts.coldStartSeconds)) } : {}) };
+        return {
+            ...rest,
+            upstreams: [upstream],
+            ...(opts.coldStartSeconds !== undefined ? { coldStartSecondsEstimate: Math.max(1, Math.round(opts.coldStartSeconds)) } : {}),
+        };
     });
     if (opts.redisUrl && config.batch) config.batch = { ...(config.batch as Record<string, unknown>), redisUrl: opts.redisUrl };
     else delete config.batch;

@@ -67,7 +67,13 @@ export class Workers {
     }
 
     private async up(p: WorkerPool): Promise<void> {
-        const fake = await startFakeVllm({ port: p.port, models: [...p.models], tokenDelayMs: this.opts.tokenDelayMs ?? 40, startupDelayMs: (this.opts.coldStartSeconds ?? 0) * 1000, maxTokens: 256 });
+        const fake = await startFakeVllm({
+            port: p.port,
+            models: [...p.models],
+            tokenDelayMs: this.opts.tokenDelayMs ?? 40,
+            startupDelayMs: (this.opts.coldStartSeconds ?? 0) * 1000,
+            maxTokens: 256,
+        });
         this.running.set(p.name, { fake, startedAt: Date.now(), idleSince: Date.now(), announced: this.opts.coldStartSeconds === undefined });
     }
 
@@ -86,7 +92,9 @@ export class Workers {
                 }
                 if (!w && want > 0) {
                     await this.up(p);
-                    this.opts.say(`worker ${p.name}: starting from zero for ${want} waiting request(s) or warm-up(s); ready in ${this.opts.coldStartSeconds} s`);
+                    this.opts.say(
+                        `worker ${p.name}: starting from zero for ${want} waiting request(s) or warm-up(s); ready in ${this.opts.coldStartSeconds} s`,
+                    );
                 } else if (w && want > 0) {
                     w.idleSince = Date.now();
                 } else if (w && Date.now() - w.idleSince >= (this.opts.idleSeconds ?? 60) * 1000) {

@@ -42,7 +42,10 @@ export function parseStackYaml(file: string, text: string): { doc: Document; lin
         if (unclosed) {
             const pos = lines.linePos(unclosed.offset);
             const line = (text.split(/\r?\n/)[pos.line - 1] ?? "").trim();
-            const fix = unclosed.char === '"' || unclosed.char === "'" ? `close it with ${unclosed.closer} at the end of the value` : `close it with '${unclosed.closer}' on the same line: ${line}${unclosed.closer}`;
+            const fix =
+                unclosed.char === '"' || unclosed.char === "'"
+                    ? `close it with ${unclosed.closer} at the end of the value`
+                    : `close it with '${unclosed.closer}' on the same line: ${line}${unclosed.closer}`;
             throw new StackFileError(file, `YAML syntax: the '${unclosed.char}' here is never closed`, fix, pos, sourceExcerpt(text, pos.line, pos.col));
         }
         const pos = first.linePos?.[0];
@@ -73,7 +76,8 @@ export function unclosedOpener(message: string, text: string, at: number): { off
             continue;
         }
         if (inQuote) {
-            if (inQuote.char === "'" && c === "'" && text[i + 1] === "'") i++; // '' is a quote inside '...'
+            if (inQuote.char === "'" && c === "'" && text[i + 1] === "'")
+                i++; // '' is a quote inside '...'
             else if (inQuote.char === '"' && c === "\\") i++;
             else if (c === inQuote.char) inQuote = undefined;
             continue;

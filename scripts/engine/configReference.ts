@@ -121,7 +121,10 @@ function numberType(s: JsonSchema): string {
     const loEx = isBound(s.exclusiveMinimum) ? s.exclusiveMinimum : undefined;
     const hiEx = isBound(s.exclusiveMaximum) ? s.exclusiveMaximum : undefined;
     if (lo !== undefined && hi !== undefined) return `${word} ${lo}-${hi}`;
-    const parts = [lo !== undefined ? `>= ${lo}` : loEx !== undefined ? `> ${loEx}` : "", hi !== undefined ? `<= ${hi}` : hiEx !== undefined ? `< ${hiEx}` : ""].filter(Boolean);
+    const parts = [
+        lo !== undefined ? `>= ${lo}` : loEx !== undefined ? `> ${loEx}` : "",
+        hi !== undefined ? `<= ${hi}` : hiEx !== undefined ? `< ${hiEx}` : "",
+    ].filter(Boolean);
     return parts.length ? `${word} ${parts.join(", ")}` : word;
 }
 
@@ -183,7 +186,9 @@ export function keyRows(docs: Map<string, KeyDoc> = readKeyDocs()): KeyRow[] {
         const hasDefault = Object.hasOwn(s, "default");
         const parsed = doc?.defaultTag !== undefined ? tagLiteral(doc.defaultTag) : undefined;
         if (hasDefault && parsed && JSON.stringify(parsed.value) !== JSON.stringify(s.default)) {
-            problems.push(`${shown}: its JSDoc says @default ${doc?.defaultTag} but the schema's default is ${JSON.stringify(s.default)}; correct the comment in stacks/schema.ts`);
+            problems.push(
+                `${shown}: its JSDoc says @default ${doc?.defaultTag} but the schema's default is ${JSON.stringify(s.default)}; correct the comment in stacks/schema.ts`,
+            );
         }
         const children = s.type === "object" && s.properties !== undefined;
         let dflt: string;
@@ -192,7 +197,13 @@ export function keyRows(docs: Map<string, KeyDoc> = readKeyDocs()): KeyRow[] {
         else dflt = required ? "**required**" : "none";
         rows.push({ key: shown, type: typeText(s), default: dflt, meaning: doc?.text ?? "" });
         // A list's items and a map's values get no row of their own: their keys do (`gpuPools[].name`).
-        const inner = children ? { obj: s, at } : s.type === "array" && s.items && s.items.properties ? { obj: s.items, at: join(at, ITEM) } : typeof s.additionalProperties === "object" && s.additionalProperties.properties ? { obj: s.additionalProperties, at: join(at, MAP_VALUE) } : undefined;
+        const inner = children
+            ? { obj: s, at }
+            : s.type === "array" && s.items && s.items.properties
+              ? { obj: s.items, at: join(at, ITEM) }
+              : typeof s.additionalProperties === "object" && s.additionalProperties.properties
+                ? { obj: s.additionalProperties, at: join(at, MAP_VALUE) }
+                : undefined;
         if (inner) for (const [k, v] of Object.entries(inner.obj.properties!)) visit(v, join(inner.at, k), (inner.obj.required ?? []).includes(k));
     };
     for (const [k, v] of Object.entries(root.properties ?? {})) visit(v, k, (root.required ?? []).includes(k));
@@ -203,13 +214,19 @@ export function keyRows(docs: Map<string, KeyDoc> = readKeyDocs()): KeyRow[] {
 const cell = (s: string) => s.replace(/\|/g, "\\|");
 
 function keyTable(rows: readonly KeyRow[]): string {
-    return ["| key | type | default | meaning |", "|---|---|---|---|", ...rows.map((r) => `| ${code(r.key)} | ${cell(r.type)} | ${cell(r.default)} | ${cell(r.meaning)} |`)].join("\n");
+    return [
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+        ...rows.map((r) => `| ${code(r.key)} | ${cell(r.type)} | ${cell(r.default)} | ${cell(r.meaning)} |`),
+    ].join("\n");
 }
 
 function modelTable(): string {
     const lines = ["| model id (`models[].id`) | worker pool name | weights | smallest GPU | gated | images per prompt |", "|---|---|---|---|---|---|"];
     for (const m of Object.values(MODEL_CATALOG)) {
-        lines.push(`| ${code(m.id)} | ${code(m.shortName)} | ${m.weightsGiB} GiB | ${m.minGpuMemoryGiB} GB | ${m.gated ? "yes: `hfToken`" : "no"} | ${m.defaults.maxImagesPerPrompt} |`);
+        lines.push(
+            `| ${code(m.id)} | ${code(m.shortName)} | ${m.weightsGiB} GiB | ${m.minGpuMemoryGiB} GB | ${m.gated ? "yes: `hfToken`" : "no"} | ${m.defaults.maxImagesPerPrompt} |`,
+        );
     }
     return lines.join("\n");
 }
@@ -219,7 +236,9 @@ function instanceTable(): string {
     const lines = [`| instance type | GPUs | vCPU | memory | ${regions.map(code).join(" | ")} |`, `|---|---|---|---|${regions.map(() => "---|").join("")}`];
     for (const [name, s] of Object.entries(INSTANCE_CATALOG)) {
         const gpu = s.gpu ? `${s.gpu.count} x ${s.gpu.type} (${s.gpu.memoryGiB} GB)` : "none";
-        lines.push(`| ${code(name)} | ${gpu} | ${s.vcpu} | ${s.memoryGiB} GiB | ${regions.map((r) => (s.usdPerHour[r] === undefined ? "-" : String(s.usdPerHour[r]))).join(" | ")} |`);
+        lines.push(
+            `| ${code(name)} | ${gpu} | ${s.vcpu} | ${s.memoryGiB} GiB | ${regions.map((r) => (s.usdPerHour[r] === undefined ? "-" : String(s.usdPerHour[r]))).join(" | ")} |`,
+        );
     }
     return lines.join("\n");
 }

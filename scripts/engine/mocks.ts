@@ -90,10 +90,26 @@ function mockOutputs(type: string, name: string, inputs: MockInputs, region: str
             const kubeconfig = {
                 apiVersion: "v1",
                 kind: "Config",
-                clusters: [{ name: clusterName, cluster: { server: `https://${shortHash(clusterName)}.gr7.${region}.eks.amazonaws.com`, "certificate-authority-data": "bW9jaw==" } }],
+                clusters: [
+                    {
+                        name: clusterName,
+                        cluster: { server: `https://${shortHash(clusterName)}.gr7.${region}.eks.amazonaws.com`, "certificate-authority-data": "bW9jaw==" },
+                    },
+                ],
                 contexts: [{ name: "aws", context: { cluster: clusterName, user: "aws" } }],
                 "current-context": "aws",
-                users: [{ name: "aws", user: { exec: { apiVersion: "client.authentication.k8s.io/v1beta1", command: "aws", args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region] } } }],
+                users: [
+                    {
+                        name: "aws",
+                        user: {
+                            exec: {
+                                apiVersion: "client.authentication.k8s.io/v1beta1",
+                                command: "aws",
+                                args: ["eks", "get-token", "--cluster-name", clusterName, "--region", region],
+                            },
+                        },
+                    },
+                ],
             };
             return {
                 eksCluster: {
@@ -113,7 +129,11 @@ function mockOutputs(type: string, name: string, inputs: MockInputs, region: str
             };
         }
         case "aws:eks/nodeGroup:NodeGroup":
-            return { ...base, resources: [{ autoscalingGroups: [{ name: `eks-${str(inputs.nodeGroupName) ?? name}-${shortHash(name)}` }], remoteAccessSecurityGroupId: "" }], status: "ACTIVE" };
+            return {
+                ...base,
+                resources: [{ autoscalingGroups: [{ name: `eks-${str(inputs.nodeGroupName) ?? name}-${shortHash(name)}` }], remoteAccessSecurityGroupId: "" }],
+                status: "ACTIVE",
+            };
         case "aws:ec2/launchTemplate:LaunchTemplate":
             return { ...base, latestVersion: 1, defaultVersion: 1 };
         case "aws:iam/role:Role":
@@ -127,7 +147,9 @@ function mockOutputs(type: string, name: string, inputs: MockInputs, region: str
         case "docker-build:index:Image": {
             // A stand-in for the content digest: a hash of what is built (labels carry the source
             // hash), not of paths, so the same source plans the same from any checkout.
-            const digest = `sha256:${createHash("sha256").update(JSON.stringify([inputs.labels, inputs.platforms, inputs.buildArgs, inputs.tags])).digest("hex")}`;
+            const digest = `sha256:${createHash("sha256")
+                .update(JSON.stringify([inputs.labels, inputs.platforms, inputs.buildArgs, inputs.tags]))
+                .digest("hex")}`;
             const tags = inputs.tags as readonly string[] | undefined;
             return { ...inputs, ref: tags?.[0] ? `${tags[0]}@${digest}` : "", digest };
         }
@@ -158,7 +180,13 @@ function mockCall(token: string, inputs: MockInputs, region: string): Record<str
         case "aws:eks/getCluster:getCluster": {
             // A cluster this program did not create (a team's existingCluster).
             const name = String(inputs.name);
-            return { id: name, name, arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${name}`, endpoint: `https://${shortHash(name)}.gr7.${region}.eks.amazonaws.com`, certificateAuthorities: [{ data: "bW9jaw==" }] };
+            return {
+                id: name,
+                name,
+                arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${name}`,
+                endpoint: `https://${shortHash(name)}.gr7.${region}.eks.amazonaws.com`,
+                certificateAuthorities: [{ data: "bW9jaw==" }],
+            };
         }
         case "aws:ec2/getSubnet:getSubnet":
             // An existing VPC's subnet: a /24 derived from its id (the VPC mock is 10.1.0.0/16).
@@ -166,7 +194,13 @@ function mockCall(token: string, inputs: MockInputs, region: string): Record<str
         case "aws:ec2/getVpc:getVpc":
             return { id: inputs.id, cidrBlock: "10.1.0.0/16", cidrBlockAssociations: [] };
         case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return { userName: "AWS", password: "offline-ecr-token", proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`, authorizationToken: "b2ZmbGluZQ==", id: region };
+            return {
+                userName: "AWS",
+                password: "offline-ecr-token",
+                proxyEndpoint: `https://${MOCK_ACCOUNT}.dkr.ecr.${region}.amazonaws.com`,
+                authorizationToken: "b2ZmbGluZQ==",
+                id: region,
+            };
         case "aws:ebs/getSnapshotIds:getSnapshotIds":
             // As if the stack's image-cache build had completed (components/cluster/imageCache).
             return { ids: [`snap-0${shortHash(JSON.stringify(inputs.filters ?? []))}0000000`.slice(0, 22)], id: region };
@@ -211,7 +245,15 @@ class Recorder {
 
     get(type: string, name: string): ResourceRecord {
         const r = this.resources.get(key(type, name));
-        if (!r) throw new Error(`no ${type} named '${name}' was registered; have: ${this.records().filter((x) => x.type === type).map((x) => x.name).join(", ") || "none of that type"}`);
+        if (!r)
+            throw new Error(
+                `no ${type} named '${name}' was registered; have: ${
+                    this.records()
+                        .filter((x) => x.type === type)
+                        .map((x) => x.name)
+                        .join(", ") || "none of that type"
+                }`,
+            );
         return r;
     }
 
@@ -339,7 +381,7 @@ export async function runProgram<T extends Record<string, unknown>>(opts: {
         });
         const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
         if (wait) await wait();
-        return { outputs: (outputs ?? {}), resources: recorder.records(), warnings };
+        return { outputs: outputs ?? {}, resources: recorder.records(), warnings };
     } finally {
         console.warn = consoleWarn;
         process.setSourceMapsEnabled(sourceMaps);

@@ -86,7 +86,8 @@ export function writePlan(result: PlanResult, outDir: string): void {
     fs.writeFileSync(path.join(outDir, "cost.json"), JSON.stringify(result.cost, null, 2) + "\n");
     // A platform's outputs, for its team stacks' plans (the `platform` output; nothing secret is in it).
     const outputsFile = path.join(outDir, "outputs.json");
-    if (result.outputs[PLATFORM_OUTPUT] !== undefined) fs.writeFileSync(outputsFile, JSON.stringify({ [PLATFORM_OUTPUT]: result.outputs[PLATFORM_OUTPUT] }, null, 2) + "\n");
+    if (result.outputs[PLATFORM_OUTPUT] !== undefined)
+        fs.writeFileSync(outputsFile, JSON.stringify({ [PLATFORM_OUTPUT]: result.outputs[PLATFORM_OUTPUT] }, null, 2) + "\n");
     else fs.rmSync(outputsFile, { force: true });
 }
 
@@ -100,8 +101,13 @@ export function summarize(result: PlanResult, outDir: string): string {
     const types = new Set(result.resources.map((r) => r.type)).size;
     const lines = [
         `Offline plan of stack '${result.stack}' (mock engine; nothing was deployed)`,
-        ...(result.platform ? [`  platform: '${result.platform.stack}', outputs from ${path.relative(process.cwd(), result.platform.file) || result.platform.file}`] : []),
-        `  resources: ${result.resources.length} of ${types} types (${[...byProvider].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([p, n]) => `${p} ${n}`).join(", ")}); Kubernetes objects: ${result.manifests.length}`,
+        ...(result.platform
+            ? [`  platform: '${result.platform.stack}', outputs from ${path.relative(process.cwd(), result.platform.file) || result.platform.file}`]
+            : []),
+        `  resources: ${result.resources.length} of ${types} types (${[...byProvider]
+            .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+            .map(([p, n]) => `${p} ${n}`)
+            .join(", ")}); Kubernetes objects: ${result.manifests.length}`,
         `  cost per month: floor ${usd(result.cost.floorUsdPerMonth)} (at zero load), ceiling ${usd(result.cost.ceilingUsdPerMonth)} (every pool at its maximum)`,
         ...wrapList("    floor = ", floorParts(result.cost, usd)),
         ...floorChoiceLines(result.cost, usd),
@@ -122,7 +128,9 @@ export function summarize(result: PlanResult, outDir: string): string {
             `  note: ${result.placeholders.join(", ")} ${result.placeholders.length === 1 ? "is" : "are"} encrypted (secure:) and cannot be decrypted offline; a placeholder was used (kept secret: "[secret]" in the output)`,
         );
     }
-    lines.push(`  written to ${outDir}/ (manifests/, resources.json, cost.json${result.outputs[PLATFORM_OUTPUT] !== undefined ? ", outputs.json: what its team stacks read" : ""})`);
+    lines.push(
+        `  written to ${outDir}/ (manifests/, resources.json, cost.json${result.outputs[PLATFORM_OUTPUT] !== undefined ? ", outputs.json: what its team stacks read" : ""})`,
+    );
     return lines.join("\n");
 }
 
@@ -142,10 +150,16 @@ export function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string)
     const sized = cost.systemNodes;
     if (sized) {
         const r = sized.requests;
-        lines.push(`    system nodes: ${sized.nodes} x ${sized.instanceType}, the cheapest that holds what runs on them (${r.cpu} CPU, ${r.memoryMiB} MiB in ${r.pods} pods requested; cost.json systemNodes)`);
+        lines.push(
+            `    system nodes: ${sized.nodes} x ${sized.instanceType}, the cheapest that holds what runs on them (${r.cpu} CPU, ${r.memoryMiB} MiB in ${r.pods} pods requested; cost.json systemNodes)`,
+        );
     }
     const notTaken = (cost.floorOptions ?? []).filter((o) => !o.taken);
-    if (notTaken.length > 0) lines.push("    cheaper floors not taken (cost.json floorOptions says why):", ...notTaken.map((o) => `      ${o.option}: ${usd(o.usdPerMonth)} instead of ${usd(o.insteadUsdPerMonth)}`));
+    if (notTaken.length > 0)
+        lines.push(
+            "    cheaper floors not taken (cost.json floorOptions says why):",
+            ...notTaken.map((o) => `      ${o.option}: ${usd(o.usdPerMonth)} instead of ${usd(o.insteadUsdPerMonth)}`),
+        );
     return lines;
 }
 

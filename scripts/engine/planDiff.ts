@@ -30,7 +30,8 @@ export interface TeamCostDiff {
 }
 
 function diffTeamBills(base: ReadonlyMap<string, PlanSnapshot>, head: ReadonlyMap<string, PlanSnapshot>): TeamCostDiff[] {
-    const bills = (plans: ReadonlyMap<string, PlanSnapshot>) => new Map([...plans.values()].flatMap((p) => (p.cost.bill ? [[p.cost.bill.team, p.cost.bill] as const] : [])));
+    const bills = (plans: ReadonlyMap<string, PlanSnapshot>) =>
+        new Map([...plans.values()].flatMap((p) => (p.cost.bill ? [[p.cost.bill.team, p.cost.bill] as const] : [])));
     const b = bills(base);
     const h = bills(head);
     return [...new Set([...b.keys(), ...h.keys()])].sort().map((team) => ({ team, base: b.get(team) ?? null, head: h.get(team) ?? null }));
@@ -120,10 +121,17 @@ export function renderMarkdown(diffs: StackDiff[], teams: TeamCostDiff[] = []): 
     const total = diffs.reduce((n, d) => n + d.changes.length, 0);
     const out = [COMMENT_MARKER, `## Offline plan: ${diffs.length} stack${diffs.length === 1 ? "" : "s"}, ${total} change${total === 1 ? "" : "s"}`, ""];
     if (teams.length > 0) {
-        out.push("### Cost per team (USD/month)", "", "| team | base | head | delta | head: own GPU | shared pools | floor share |", "|---|---:|---:|---:|---:|---:|---:|");
+        out.push(
+            "### Cost per team (USD/month)",
+            "",
+            "| team | base | head | delta | head: own GPU | shared pools | floor share |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        );
         for (const t of teams) {
             const h = t.head;
-            out.push(`| ${t.team} | ${usd(t.base?.usdPerMonth ?? null)} | ${usd(h?.usdPerMonth ?? null)} | ${delta(t.base?.usdPerMonth ?? null, h?.usdPerMonth ?? null)} | ${usd(h?.ownGpuUsdPerMonth ?? null)} | ${usd(h?.sharedPoolsUsdPerMonth ?? null)} | ${usd(h?.floorShareUsdPerMonth ?? null)} |`);
+            out.push(
+                `| ${t.team} | ${usd(t.base?.usdPerMonth ?? null)} | ${usd(h?.usdPerMonth ?? null)} | ${delta(t.base?.usdPerMonth ?? null, h?.usdPerMonth ?? null)} | ${usd(h?.ownGpuUsdPerMonth ?? null)} | ${usd(h?.sharedPoolsUsdPerMonth ?? null)} | ${usd(h?.floorShareUsdPerMonth ?? null)} |`,
+            );
         }
         out.push("");
     }

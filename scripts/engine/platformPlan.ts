@@ -47,7 +47,11 @@ function platformOf(stackDir: string, stack: string, planRoot: string): Platform
 function readPlatformPlan(p: PlatformPlan): Record<string, unknown> {
     if (!fs.existsSync(p.file)) {
         throw new ConfigError([
-            { key: `${PROJECT}:platformStack`, message: `platform '${p.stack}' has no plan (${path.relative(process.cwd(), p.file) || p.file} is missing)`, fix: `plan the platform first: npm run plan -- --stack ${p.stack}` },
+            {
+                key: `${PROJECT}:platformStack`,
+                message: `platform '${p.stack}' has no plan (${path.relative(process.cwd(), p.file) || p.file} is missing)`,
+                fix: `plan the platform first: npm run plan -- --stack ${p.stack}`,
+            },
         ]);
     }
     const outputs = JSON.parse(fs.readFileSync(p.file, "utf8")) as Record<string, unknown>;
@@ -64,14 +68,29 @@ const PLAN_CLI = path.resolve(__dirname, "..", "plan.ts");
  * process: the mock engine runs one stack per process) when its plan is missing. Undefined for a
  * stack that is not a team on a platform.
  */
-export function ensurePlatformPlan(stackDir: string, stack: string, plans: string, log: (line: string) => void): (PlatformPlan & { readonly outputs: Record<string, unknown> }) | undefined {
+export function ensurePlatformPlan(
+    stackDir: string,
+    stack: string,
+    plans: string,
+    log: (line: string) => void,
+): (PlatformPlan & { readonly outputs: Record<string, unknown> }) | undefined {
     const platform = platformOf(stackDir, stack, plans);
     if (!platform) return undefined;
     if (!fs.existsSync(platform.file)) {
         log(`platform '${platform.stack}' has no plan yet (${path.relative(process.cwd(), platform.file) || platform.file}): planning it first`);
-        const child = spawnSync(process.execPath, ["--import", "tsx", PLAN_CLI, "--stack", platform.stack, "--out", path.dirname(platform.file), "--dir", stackDir, "--plans", plans], { stdio: ["ignore", "inherit", "inherit"] });
+        const child = spawnSync(
+            process.execPath,
+            ["--import", "tsx", PLAN_CLI, "--stack", platform.stack, "--out", path.dirname(platform.file), "--dir", stackDir, "--plans", plans],
+            { stdio: ["ignore", "inherit", "inherit"] },
+        );
         if (child.status !== 0) {
-            throw new ConfigError([{ key: `${PROJECT}:platformStack`, message: `the platform '${platform.stack}' did not plan (its errors are above)`, fix: `fix Pulumi.${platform.stack}.yaml, then plan '${stack}' again` }]);
+            throw new ConfigError([
+                {
+                    key: `${PROJECT}:platformStack`,
+                    message: `the platform '${platform.stack}' did not plan (its errors are above)`,
+                    fix: `fix Pulumi.${platform.stack}.yaml, then plan '${stack}' again`,
+                },
+            ]);
         }
     }
     return { ...platform, outputs: readPlatformPlan(platform) };

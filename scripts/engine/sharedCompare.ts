@@ -29,11 +29,17 @@ import { readStackFile } from "./stackFile";
 
 /** The shape of plan/compare/compare.json (shared/design.md "Per-team cost"): exactly these keys. */
 export interface CompareJson {
-    readonly standalone: { readonly totalUsdPerMonth: number; readonly teams: Record<string, { usdPerMonth: number; p95LatencySeconds: number | null; p99LatencySeconds: number | null }> };
+    readonly standalone: {
+        readonly totalUsdPerMonth: number;
+        readonly teams: Record<string, { usdPerMonth: number; p95LatencySeconds: number | null; p99LatencySeconds: number | null }>;
+    };
     readonly shared: {
         readonly totalUsdPerMonth: number;
         readonly floorUsdPerMonth: number;
-        readonly teams: Record<string, { usdPerMonth: number; gpuUsdPerMonth: number; floorShareUsdPerMonth: number; p95LatencySeconds: number | null; p99LatencySeconds: number | null }>;
+        readonly teams: Record<
+            string,
+            { usdPerMonth: number; gpuUsdPerMonth: number; floorShareUsdPerMonth: number; p95LatencySeconds: number | null; p99LatencySeconds: number | null }
+        >;
     };
 }
 
@@ -62,7 +68,8 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 function answeredLatencies(input: ReturnType<typeof buildSimInput>, result: ReturnType<typeof simulate>): number[] {
     const flags = (input.trace as BatchTrace).batch;
     const out: number[] = [];
-    for (let r = 0; r < input.trace.times.length; r++) if (result.outcome[r] === OUTCOME.answered && !(flags && flags[r] > 0)) out.push(result.completion[r] - input.trace.times[r]);
+    for (let r = 0; r < input.trace.times.length; r++)
+        if (result.outcome[r] === OUTCOME.answered && !(flags && flags[r] > 0)) out.push(result.completion[r] - input.trace.times[r]);
     return out;
 }
 
@@ -72,7 +79,14 @@ function answeredLatencies(input: ReturnType<typeof buildSimInput>, result: Retu
  */
 function standaloneOf(root: string, team: string, config: StackConfig): StackConfig {
     const p = config.platform;
-    if (!p) throw new ConfigError([{ key: `${PROJECT}:platformStack`, message: `stack '${team}' is not a team on a platform`, fix: "compare --shared takes a platform and its team stacks" }]);
+    if (!p)
+        throw new ConfigError([
+            {
+                key: `${PROJECT}:platformStack`,
+                message: `stack '${team}' is not a team on a platform`,
+                fix: "compare --shared takes a platform and its team stacks",
+            },
+        ]);
     const { raw } = rawStackConfig(readStackFile(root, team, PROJECT).config);
     return parseStackConfig({ ...standaloneEquivalent(raw, p), environment: raw.environment ?? team });
 }
@@ -83,7 +97,13 @@ export function compareShared(platformStack: string, teams: readonly string[], o
     const notes: string[] = [];
     for (const { team, config } of configs) {
         if (config.role !== "team" || config.platform?.stack !== platformStack) {
-            throw new ConfigError([{ key: `${PROJECT}:platformStack`, message: `stack '${team}' is not a team of platform '${platformStack}'`, fix: `list only the platform's teams: npm run compare -- --shared ${platformStack} <team>...` }]);
+            throw new ConfigError([
+                {
+                    key: `${PROJECT}:platformStack`,
+                    message: `stack '${team}' is not a team of platform '${platformStack}'`,
+                    fix: `list only the platform's teams: npm run compare -- --shared ${platformStack} <team>...`,
+                },
+            ]);
         }
     }
     const outputs = configs[0]?.config.platform;
@@ -104,20 +124,37 @@ export function compareShared(platformStack: string, teams: readonly string[], o
     const standaloneTeams: CompareJson["standalone"]["teams"] = {};
     for (const { team, config } of configs) {
         const alone = simulateStack(standaloneOf(opts.root, team, config), { days, root: opts.root });
-        standaloneTeams[team] = { usdPerMonth: alone.expected.usdPerMonth, p95LatencySeconds: alone.expected.p95LatencySeconds, p99LatencySeconds: alone.expected.p99LatencySeconds };
+        standaloneTeams[team] = {
+            usdPerMonth: alone.expected.usdPerMonth,
+            p95LatencySeconds: alone.expected.p95LatencySeconds,
+            p99LatencySeconds: alone.expected.p99LatencySeconds,
+        };
     }
     const standaloneTotal = Math.round(Object.values(standaloneTeams).reduce((s, t) => s + t.usdPerMonth * 100, 0)) / 100;
 
     const { month: shared, notes: sharedNotes } = sharedArrangement(platform, configs, registered, { days, root: opts.root });
     notes.push(...sharedNotes);
-    return { platform: platformStack, teams: [...teams], days, floorSplit: platform.billing.floorSplit, standalone: { totalUsdPerMonth: standaloneTotal, teams: standaloneTeams }, shared, notes };
+    return {
+        platform: platformStack,
+        teams: [...teams],
+        days,
+        floorSplit: platform.billing.floorSplit,
+        standalone: { totalUsdPerMonth: standaloneTotal, teams: standaloneTeams },
+        shared,
+        notes,
+    };
 }
 
 /**
  * The teams on the platform: each team's own pools simulated alone (its own), the shared pools
  * once with the traffic of every team given, split by the rule; the floor among the `registered`.
  */
-function sharedArrangement(platform: StackConfig, configs: ReadonlyArray<{ team: string; config: StackConfig }>, registered: readonly string[], opts: { days: number; root: string }): { month: SharedMonth; notes: string[] } {
+function sharedArrangement(
+    platform: StackConfig,
+    configs: ReadonlyArray<{ team: string; config: StackConfig }>,
+    registered: readonly string[],
+    opts: { days: number; root: string },
+): { month: SharedMonth; notes: string[] } {
     const { days } = opts;
     const notes: string[] = [];
     const own: OwnPools[] = [];
@@ -142,11 +179,20 @@ function sharedArrangement(platform: StackConfig, configs: ReadonlyArray<{ team:
     if (parts.length > 0) {
         const base = buildSimInput(platform, { days, root: opts.root });
         const joint = jointInput(base, parts);
-        if (joint.skippedBatchLines > 0) notes.push(`${joint.skippedBatchLines} batch lines to shared pools are not in the shared simulation (batch runs on spare capacity; it is billed as busy time when it runs)`);
+        if (joint.skippedBatchLines > 0)
+            notes.push(
+                `${joint.skippedBatchLines} batch lines to shared pools are not in the shared simulation (batch runs on spare capacity; it is billed as busy time when it runs)`,
+            );
         const quiet = new Map(platform.models.map((m) => [m.name, Math.round(estimatedColdStartSeconds(platform, m))]));
         sharedRun = { input: joint.input, result: simulate(joint.input), quietSeconds: (pool: string) => quiet.get(pool) ?? 600 };
     }
-    const month = sharedMonth({ platformFloorUsdPerMonth: fixedUsdPerMonth(platform), floorSplit: platform.billing.floorSplit, teams: registered, own, shared: sharedRun });
+    const month = sharedMonth({
+        platformFloorUsdPerMonth: fixedUsdPerMonth(platform),
+        floorSplit: platform.billing.floorSplit,
+        teams: registered,
+        own,
+        shared: sharedRun,
+    });
     if (month.sharedPools.unattributedUsdPerMonth !== 0) {
         notes.push(
             `shared pools: $${round2(month.sharedPools.nodeUsdPerMonth)}/month of nodes, $${round2(month.sharedPools.attributedUsdPerMonth)} billed to teams by the rule; the $${round2(month.sharedPools.unattributedUsdPerMonth)} difference (${month.sharedPools.unattributedUsdPerMonth < 0 ? "the rule bills a cold start from the first waiting request, before the node bills" : "node boot, the autoscaler's scale-down delay, idle time nobody used"}) is shared with the floor`,
@@ -154,7 +200,6 @@ function sharedArrangement(platform: StackConfig, configs: ReadonlyArray<{ team:
     }
     return { month, notes };
 }
-
 
 /**
  * The bill of a team stack, at plan time: the platform's registered teams whose stack files are here
@@ -194,7 +239,16 @@ export function compareJson(c: SharedComparison): CompareJson {
             totalUsdPerMonth: c.shared.totalUsdPerMonth,
             floorUsdPerMonth: c.shared.floorUsdPerMonth,
             teams: Object.fromEntries(
-                Object.entries(c.shared.teams).map(([t, m]) => [t, { usdPerMonth: m.usdPerMonth, gpuUsdPerMonth: m.gpuUsdPerMonth, floorShareUsdPerMonth: m.floorShareUsdPerMonth, p95LatencySeconds: m.p95LatencySeconds, p99LatencySeconds: m.p99LatencySeconds }]),
+                Object.entries(c.shared.teams).map(([t, m]) => [
+                    t,
+                    {
+                        usdPerMonth: m.usdPerMonth,
+                        gpuUsdPerMonth: m.gpuUsdPerMonth,
+                        floorShareUsdPerMonth: m.floorShareUsdPerMonth,
+                        p95LatencySeconds: m.p95LatencySeconds,
+                        p99LatencySeconds: m.p99LatencySeconds,
+                    },
+                ]),
             ),
         },
     };
@@ -209,7 +263,18 @@ export function renderShared(c: SharedComparison, markdown: boolean): string {
     const rows = c.teams.map((t) => {
         const a = c.standalone.teams[t];
         const s = c.shared.teams[t];
-        return [t, usd(a.usdPerMonth), secs(a.p95LatencySeconds), secs(a.p99LatencySeconds), usd(s.usdPerMonth), usd(s.ownGpuUsdPerMonth), usd(s.sharedPoolsUsdPerMonth), usd(s.floorShareUsdPerMonth), secs(s.p95LatencySeconds), secs(s.p99LatencySeconds)];
+        return [
+            t,
+            usd(a.usdPerMonth),
+            secs(a.p95LatencySeconds),
+            secs(a.p99LatencySeconds),
+            usd(s.usdPerMonth),
+            usd(s.ownGpuUsdPerMonth),
+            usd(s.sharedPoolsUsdPerMonth),
+            usd(s.floorShareUsdPerMonth),
+            secs(s.p95LatencySeconds),
+            secs(s.p99LatencySeconds),
+        ];
     });
     const sum = (f: (t: string) => number) => usd(Math.round(c.teams.reduce((s, t) => s + f(t) * 100, 0)) / 100);
     rows.push([
@@ -227,7 +292,9 @@ export function renderShared(c: SharedComparison, markdown: boolean): string {
     const title = `Teams of platform '${c.platform}': each alone (a stack of its own) and all on the platform (${c.days} simulated days, floor split ${c.floorSplit})`;
     let table: string;
     if (markdown) {
-        table = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+        table = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join(
+            "\n",
+        );
     } else {
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
         const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  ");

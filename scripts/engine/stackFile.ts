@@ -54,8 +54,17 @@ export function readStackFile(root: string, stack: string, project: string): Sta
     }
     const { doc: parsed } = parseStackYaml(file, fs.readFileSync(file, "utf8"));
     const doc = (parsed.toJS() ?? {}) as { config?: Record<string, unknown> };
-    if (typeof doc !== "object" || Array.isArray(doc) || (doc.config !== undefined && (doc.config === null || typeof doc.config !== "object" || Array.isArray(doc.config)))) {
-        throw new StackFileError(file, "the file has no 'config:' mapping", "start it with 'config:' and indent each key under it, e.g. '  aws:region: us-east-1'", { line: 1, col: 1 });
+    if (
+        typeof doc !== "object" ||
+        Array.isArray(doc) ||
+        (doc.config !== undefined && (doc.config === null || typeof doc.config !== "object" || Array.isArray(doc.config)))
+    ) {
+        throw new StackFileError(
+            file,
+            "the file has no 'config:' mapping",
+            "start it with 'config:' and indent each key under it, e.g. '  aws:region: us-east-1'",
+            { line: 1, col: 1 },
+        );
     }
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
@@ -79,7 +88,12 @@ export function readStackFile(root: string, stack: string, project: string): Sta
  * relative to `root`, the stack file's directory. `platformFor` gives a team stack its platform's
  * outputs (compare: the platform's plan or the team's existingCluster).
  */
-export function stackConfigFromFile(root: string, stack: string, project: string, platformFor?: (raw: Record<string, unknown>) => PlatformOutputs | undefined): StackConfig {
+export function stackConfigFromFile(
+    root: string,
+    stack: string,
+    project: string,
+    platformFor?: (raw: Record<string, unknown>) => PlatformOutputs | undefined,
+): StackConfig {
     const file = readStackFile(root, stack, project);
     const { raw, issues } = rawStackConfig(file.config);
     if (issues.length > 0) throw new ConfigError(issues);

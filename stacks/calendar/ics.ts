@@ -90,7 +90,12 @@ function splitLine(text: string, line: number): ContentLine {
             break;
         }
     }
-    if (colon < 0) throw new IcsError(`line ${line} is not an iCalendar content line (NAME:value): ${JSON.stringify(text.slice(0, 60))}`, line, "export the calendar again as an .ics (iCalendar) file");
+    if (colon < 0)
+        throw new IcsError(
+            `line ${line} is not an iCalendar content line (NAME:value): ${JSON.stringify(text.slice(0, 60))}`,
+            line,
+            "export the calendar again as an .ics (iCalendar) file",
+        );
     const head = text.slice(0, colon);
     const parts: string[] = [];
     let part = "";
@@ -123,19 +128,29 @@ const DATE_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)$/;
 export function parseTime(value: string, params: Readonly<Record<string, string>>, line: number, what: string): IcsTime {
     const v = value.trim();
     const d = DATE.exec(v);
-    if (d && (params.VALUE === undefined || params.VALUE.toUpperCase() === "DATE")) return checkDate({ date: `${d[1]}-${d[2]}-${d[3]}`, zone: params.TZID ?? "floating", raw: v }, line, what);
+    if (d && (params.VALUE === undefined || params.VALUE.toUpperCase() === "DATE"))
+        return checkDate({ date: `${d[1]}-${d[2]}-${d[3]}`, zone: params.TZID ?? "floating", raw: v }, line, what);
     const t = DATE_TIME.exec(v);
     if (t) {
         const [h, m, s] = [Number(t[4]), Number(t[5]), Number(t[6])];
         if (h > 23 || m > 59 || s > 60) throw new IcsError(`${what} ${v} is not a valid time`, line, "write times as YYYYMMDDTHHMMSS, e.g. 20260907T090000");
-        return checkDate({ date: `${t[1]}-${t[2]}-${t[3]}`, seconds: h * 3600 + m * 60 + Math.min(s, 59), zone: t[7] === "Z" ? "utc" : (params.TZID ?? "floating"), raw: v }, line, what);
+        return checkDate(
+            { date: `${t[1]}-${t[2]}-${t[3]}`, seconds: h * 3600 + m * 60 + Math.min(s, 59), zone: t[7] === "Z" ? "utc" : (params.TZID ?? "floating"), raw: v },
+            line,
+            what,
+        );
     }
-    throw new IcsError(`${what} ${JSON.stringify(v)} is not an iCalendar date or date-time`, line, "write dates as YYYYMMDD and date-times as YYYYMMDDTHHMMSS (optionally with a trailing Z for UTC)");
+    throw new IcsError(
+        `${what} ${JSON.stringify(v)} is not an iCalendar date or date-time`,
+        line,
+        "write dates as YYYYMMDD and date-times as YYYYMMDDTHHMMSS (optionally with a trailing Z for UTC)",
+    );
 }
 
 function checkDate(t: IcsTime, line: number, what: string): IcsTime {
     const d = new Date(`${t.date}T00:00:00Z`);
-    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== t.date) throw new IcsError(`${what} ${t.raw} is not a calendar date`, line, "check the date (month 01-12, day within the month)");
+    if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== t.date)
+        throw new IcsError(`${what} ${t.raw} is not a calendar date`, line, "check the date (month 01-12, day within the month)");
     return t;
 }
 
@@ -144,7 +159,8 @@ const DURATION = /^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\
 /** A DURATION value (3.3.6) in seconds. */
 export function parseDuration(value: string, line: number): number {
     const m = DURATION.exec(value.trim());
-    if (!m || value.trim() === "P" || value.trim().endsWith("T")) throw new IcsError(`DURATION ${JSON.stringify(value)} is not an iCalendar duration`, line, "write it like PT50M or PT1H15M");
+    if (!m || value.trim() === "P" || value.trim().endsWith("T"))
+        throw new IcsError(`DURATION ${JSON.stringify(value)} is not an iCalendar duration`, line, "write it like PT50M or PT1H15M");
     const [w, d, h, mi, s] = [2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
     return (m[1] === "-" ? -1 : 1) * (((w * 7 + d) * 24 + h) * 3600 + mi * 60 + s);
 }
@@ -152,7 +168,11 @@ export function parseDuration(value: string, line: number): number {
 /** The VEVENTs of an iCalendar text, in file order. */
 export function parseIcs(text: string): IcsEvent[] {
     if (!/^\uFEFF?\s*BEGIN:VCALENDAR\s*$/im.test(text.split(/\r\n|\n|\r/).find((l) => l.trim() !== "") ?? "")) {
-        throw new IcsError("the file has no BEGIN:VCALENDAR: it is not an iCalendar file", 1, "export the course calendar as .ics (iCalendar), e.g. 'Export calendar' in Google Calendar, Outlook or Moodle");
+        throw new IcsError(
+            "the file has no BEGIN:VCALENDAR: it is not an iCalendar file",
+            1,
+            "export the course calendar as .ics (iCalendar), e.g. 'Export calendar' in Google Calendar, Outlook or Moodle",
+        );
     }
     const lines = contentLines(text);
     const events: IcsEvent[] = [];
@@ -167,7 +187,12 @@ export function parseIcs(text: string): IcsEvent[] {
         }
         if (l.name === "END") {
             const comp = l.value.trim().toUpperCase();
-            if (stack[stack.length - 1] !== comp) throw new IcsError(`END:${comp} does not close BEGIN:${stack[stack.length - 1] ?? "(nothing)"}`, l.line, "the file is cut or malformed: export it again");
+            if (stack[stack.length - 1] !== comp)
+                throw new IcsError(
+                    `END:${comp} does not close BEGIN:${stack[stack.length - 1] ?? "(nothing)"}`,
+                    l.line,
+                    "the file is cut or malformed: export it again",
+                );
             stack.pop();
             if (comp === "VEVENT" && ev && stack.length === 1) {
                 events.push(ev);
@@ -212,11 +237,13 @@ export function parseIcs(text: string): IcsEvent[] {
             }
             case "EXDATE":
             case "RDATE":
-                if (l.params.VALUE?.toUpperCase() === "PERIOD") throw new IcsError(`${l.name};VALUE=PERIOD is not supported`, l.line, `list the dates as date-times (${l.name}:20261012T090000)`, ev);
+                if (l.params.VALUE?.toUpperCase() === "PERIOD")
+                    throw new IcsError(`${l.name};VALUE=PERIOD is not supported`, l.line, `list the dates as date-times (${l.name}:20261012T090000)`, ev);
                 for (const v of l.value.split(",")) (l.name === "EXDATE" ? ev.exdates : ev.rdates).push(parseTime(v, l.params, l.line, l.name));
                 break;
         }
     }
-    if (stack.length > 0) throw new IcsError(`BEGIN:${stack[stack.length - 1]} is never closed`, lines[lines.length - 1]?.line ?? 1, "the file is cut: export it again");
+    if (stack.length > 0)
+        throw new IcsError(`BEGIN:${stack[stack.length - 1]} is never closed`, lines[lines.length - 1]?.line ?? 1, "the file is cut: export it again");
     return events;
 }

@@ -25,10 +25,19 @@ export function fittingGpuTypes(minGiB: number, price: (instanceType: string) =>
     for (const gpuType of GPU_TYPES) {
         const nodes = DEFAULT_INSTANCE_TYPES[gpuType]
             .map((t) => ({ t, spec: instanceSpec(t)!, usd: price(t) }))
-            .filter((n): n is { t: string; spec: (typeof INSTANCE_CATALOG)[string]; usd: number } => n.usd !== undefined && (n.spec.gpu?.memoryGiB ?? 0) >= minGiB)
+            .filter(
+                (n): n is { t: string; spec: (typeof INSTANCE_CATALOG)[string]; usd: number } => n.usd !== undefined && (n.spec.gpu?.memoryGiB ?? 0) >= minGiB,
+            )
             .sort((a, b) => a.usd - b.usd);
         const [cheapest] = nodes;
-        if (cheapest) choices.push({ gpuType, instanceType: cheapest.t, gpuMemoryGiB: cheapest.spec.gpu!.memoryGiB, gpusPerNode: cheapest.spec.gpu!.count, usdPerHour: cheapest.usd });
+        if (cheapest)
+            choices.push({
+                gpuType,
+                instanceType: cheapest.t,
+                gpuMemoryGiB: cheapest.spec.gpu!.memoryGiB,
+                gpusPerNode: cheapest.spec.gpu!.count,
+                usdPerHour: cheapest.usd,
+            });
     }
     return choices.sort((a, b) => a.usdPerHour - b.usdPerHour);
 }
@@ -64,7 +73,12 @@ export function idleGpuPools(
     models: readonly { readonly pool: string; readonly scaling: { readonly maxReplicas: number } }[],
 ): IdleGpus[] {
     return pools
-        .map((p) => ({ pool: p.name, instanceType: p.instanceTypes[0], gpusPerNode: p.gpusPerNode, usable: models.filter((m) => m.pool === p.name).reduce((n, m) => n + m.scaling.maxReplicas, 0) }))
+        .map((p) => ({
+            pool: p.name,
+            instanceType: p.instanceTypes[0],
+            gpusPerNode: p.gpusPerNode,
+            usable: models.filter((m) => m.pool === p.name).reduce((n, m) => n + m.scaling.maxReplicas, 0),
+        }))
         .filter((p) => p.usable > 0 && p.gpusPerNode > p.usable);
 }
 
@@ -80,16 +94,15 @@ export interface PoolMonth {
  * the cheapest GPU type whose node has no more GPUs than the pool can use and that fits
  * its models, or a smaller variant of the models when none does.
  */
-export function idleGpuWarning(
-    idle: IdleGpus,
-    models: readonly ModelSpec[],
-    price: (instanceType: string) => number | undefined,
-    month?: PoolMonth,
-): string {
+export function idleGpuWarning(idle: IdleGpus, models: readonly ModelSpec[], price: (instanceType: string) => number | undefined, month?: PoolMonth): string {
     const usd = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
     const needGiB = Math.max(...models.map((m) => m.minGpuMemoryGiB));
     const shape = fittingGpuTypes(needGiB, price).find((c) => c.gpusPerNode <= idle.usable);
-    const variants = models.flatMap((m) => smallerVariants(m).map((v) => ({ v, fit: fittingGpuTypes(v.minGpuMemoryGiB, price).find((c) => c.gpusPerNode <= idle.usable) })).filter((x) => x.fit));
+    const variants = models.flatMap((m) =>
+        smallerVariants(m)
+            .map((v) => ({ v, fit: fittingGpuTypes(v.minGpuMemoryGiB, price).find((c) => c.gpusPerNode <= idle.usable) }))
+            .filter((x) => x.fit),
+    );
     const fix = shape
         ? `use gpuType ${shape.gpuType} (${shape.instanceType}, ${shape.gpusPerNode} GPU per node, $${shape.usdPerHour}/hour on demand)`
         : variants.length > 0

@@ -75,7 +75,12 @@ export const INSTANCE_CATALOG: Readonly<Record<string, InstanceSpec>> = {
     "g5.xlarge": { vcpu: 4, memoryGiB: 16, gpu: { type: "a10g", count: 1, memoryGiB: 24 }, usdPerHour: priced(1.006, [1.123, 1.258, 1.067, 1.459]) },
     "g5.2xlarge": { vcpu: 8, memoryGiB: 32, gpu: { type: "a10g", count: 1, memoryGiB: 24 }, usdPerHour: priced(1.212, [1.35296, 1.5156, 1.28549, 1.75776]) },
     "g5.4xlarge": { vcpu: 16, memoryGiB: 64, gpu: { type: "a10g", count: 1, memoryGiB: 24 }, usdPerHour: priced(1.624, [1.81287, 2.03081, 1.72247, 2.35528]) },
-    "g5.12xlarge": { vcpu: 48, memoryGiB: 192, gpu: { type: "a10g", count: 4, memoryGiB: 24 }, usdPerHour: priced(5.672, [6.33167, 7.09282, 6.01593, 8.22609]) },
+    "g5.12xlarge": {
+        vcpu: 48,
+        memoryGiB: 192,
+        gpu: { type: "a10g", count: 4, memoryGiB: 24 },
+        usdPerHour: priced(5.672, [6.33167, 7.09282, 6.01593, 8.22609]),
+    },
     // --- GPU: NVIDIA L4 (24 GB) ---
     "g6.xlarge": { vcpu: 4, memoryGiB: 16, gpu: { type: "l4", count: 1, memoryGiB: 24 }, usdPerHour: priced(0.8048, [null, 1.0064, 0.8536, 1.1672]) },
     // --- GPU: NVIDIA L40S (48 GB) ---

@@ -68,7 +68,12 @@ export function addonPods(addons: { keda: boolean; prometheus: boolean; clusterA
     ];
     if (addons.keda) pods.push({ name: "KEDA operator, metrics API server, admission webhooks", count: 3, cpu: 0.1, memoryMiB: 100 });
     if (addons.prometheus) {
-        pods.push({ name: "Prometheus + config reloader", count: 1, cpu: PROMETHEUS_REQUESTS.cpu + ADDON_REQUESTS.prometheusConfigReloader.cpu, memoryMiB: PROMETHEUS_REQUESTS.memoryMiB + ADDON_REQUESTS.prometheusConfigReloader.memoryMiB });
+        pods.push({
+            name: "Prometheus + config reloader",
+            count: 1,
+            cpu: PROMETHEUS_REQUESTS.cpu + ADDON_REQUESTS.prometheusConfigReloader.cpu,
+            memoryMiB: PROMETHEUS_REQUESTS.memoryMiB + ADDON_REQUESTS.prometheusConfigReloader.memoryMiB,
+        });
         pods.push({ name: "Prometheus Operator", count: 1, ...ADDON_REQUESTS.prometheusOperator });
     }
     if (addons.clusterAutoscaler) pods.push({ name: "Cluster Autoscaler", count: 1, ...ADDON_REQUESTS.clusterAutoscaler });

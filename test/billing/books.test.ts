@@ -9,13 +9,28 @@ import { MemoryUsage, RETENTION_SECONDS } from "../../gateway/src/billing/store"
 import { parseConfig } from "../../gateway/src/config";
 
 const T0 = Date.UTC(2026, 11, 2) / 1000;
-const step = (start: number, p: Partial<PoolStep>): PoolStep => ({ start, seconds: 60, workerSeconds: 60, zeroSeconds: 0, zeroAtEnd: false, busy: {}, heldAtZero: {}, warmups: [], ...p });
+const step = (start: number, p: Partial<PoolStep>): PoolStep => ({
+    start,
+    seconds: 60,
+    workerSeconds: 60,
+    zeroSeconds: 0,
+    zeroAtEnd: false,
+    busy: {},
+    heldAtZero: {},
+    warmups: [],
+    ...p,
+});
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ${a} != ${b}`);
 
 function config(extra: Record<string, unknown> = {}) {
     return parseConfig({
         pools: [{ name: "p", models: ["m"], upstreams: ["http://127.0.0.1:9"], billing: { nodePool: "g", nodeUsdPerHour: 3.6 } }],
-        auth: { keys: [{ team: "a", sha256: "0".repeat(64) }, { team: "b", sha256: "1".repeat(64) }] },
+        auth: {
+            keys: [
+                { team: "a", sha256: "0".repeat(64) },
+                { team: "b", sha256: "1".repeat(64) },
+            ],
+        },
         billing: { floorUsdPerHour: 0.36, account: { name: "lab", budgetUsdPerMonth: 1 } },
         ...extra,
     });

@@ -16,7 +16,9 @@ function step(p: Partial<PoolStep> & { start: number }): PoolStep {
 /** Charges of a bill as plain numbers, rounded to 1e-9 for deepStrictEqual. */
 function charges(b: StepBill): Record<string, Record<string, number>> {
     const r = (n: number) => Math.round(n * 1e9) / 1e9;
-    return Object.fromEntries(Object.entries(b.teams).map(([t, c]) => [t, { busy: r(c.busy), warmup: r(c.warmup), idle: r(c.idle), coldStart: r(c.coldStart), usd: r(c.usd) }]));
+    return Object.fromEntries(
+        Object.entries(b.teams).map(([t, c]) => [t, { busy: r(c.busy), warmup: r(c.warmup), idle: r(c.idle), coldStart: r(c.coldStart), usd: r(c.usd) }]),
+    );
 }
 
 describe("billing meter (PoolMeter)", () => {
@@ -30,8 +32,26 @@ describe("billing meter (PoolMeter)", () => {
         const steps = m.flush(120);
         assert.strictEqual(steps.length, 2);
         // a: 10..40 = 30 slot-seconds / 4 = 7.5; b: 20..60 = 40 / 4 = 10, then 60..70 = 10 / 4 = 2.5.
-        assert.deepStrictEqual(steps[0], { start: 0, seconds: 60, workerSeconds: 60, zeroSeconds: 0, zeroAtEnd: false, busy: { a: 7.5, b: 10 }, heldAtZero: {}, warmups: [] });
-        assert.deepStrictEqual(steps[1], { start: 60, seconds: 60, workerSeconds: 60, zeroSeconds: 0, zeroAtEnd: false, busy: { b: 2.5 }, heldAtZero: {}, warmups: [] });
+        assert.deepStrictEqual(steps[0], {
+            start: 0,
+            seconds: 60,
+            workerSeconds: 60,
+            zeroSeconds: 0,
+            zeroAtEnd: false,
+            busy: { a: 7.5, b: 10 },
+            heldAtZero: {},
+            warmups: [],
+        });
+        assert.deepStrictEqual(steps[1], {
+            start: 60,
+            seconds: 60,
+            workerSeconds: 60,
+            zeroSeconds: 0,
+            zeroAtEnd: false,
+            busy: { b: 2.5 },
+            heldAtZero: {},
+            warmups: [],
+        });
         assert.deepStrictEqual(m.flush(150), [], "the open step is not returned");
     });
 
@@ -49,7 +69,16 @@ describe("billing meter (PoolMeter)", () => {
         const [s0, s1] = m.flush(120);
         assert.deepStrictEqual(s0, { start: 0, seconds: 60, workerSeconds: 0, zeroSeconds: 60, zeroAtEnd: true, busy: {}, heldAtZero: { a: 1 }, warmups: [] });
         // 60..100 at zero (40 s), 100..120 one worker (20 s); a held 10 s, b 15 s of a 1-slot worker.
-        assert.deepStrictEqual(s1, { start: 60, seconds: 60, workerSeconds: 20, zeroSeconds: 40, zeroAtEnd: false, busy: { a: 10, b: 15 }, heldAtZero: { a: 1, b: 1 }, warmups: [] });
+        assert.deepStrictEqual(s1, {
+            start: 60,
+            seconds: 60,
+            workerSeconds: 20,
+            zeroSeconds: 40,
+            zeroAtEnd: false,
+            busy: { a: 10, b: 15 },
+            heldAtZero: { a: 1, b: 1 },
+            warmups: [],
+        });
     });
 
     it("counts requests already queued when the last worker goes as waiting at zero", () => {
@@ -74,11 +103,22 @@ describe("billing meter (PoolMeter)", () => {
         assert.deepStrictEqual(m.flush(181), []);
         const m2 = new PoolMeter(1, 60, 0);
         m2.setWarmups(["c", "a", "c"], 1);
-        assert.deepStrictEqual(m2.flush(130).map((s) => s.warmups), [["a", "c"], ["a", "c"]], "a warm-up still running carries into the next steps");
+        assert.deepStrictEqual(
+            m2.flush(130).map((s) => s.warmups),
+            [
+                ["a", "c"],
+                ["a", "c"],
+            ],
+            "a warm-up still running carries into the next steps",
+        );
         const m3 = new PoolMeter(1, 60, 0);
         m3.setWarmups(["b"], 0);
         m3.setWarmups([], 60); // ended exactly at the boundary
-        assert.deepStrictEqual(m3.flush(120).map((s) => s.warmups), [["b"], []], "a warm-up that ended at a step's start is not in that step");
+        assert.deepStrictEqual(
+            m3.flush(120).map((s) => s.warmups),
+            [["b"], []],
+            "a warm-up that ended at a step's start is not in that step",
+        );
     });
 
     it("refuses a meter without slots or steps", () => {
@@ -93,7 +133,10 @@ describe("billing rule (PoolLedger)", () => {
         const l = new PoolLedger({ quietSeconds: 600 });
         // One worker for 60 s; a 10, b 20 busy; idle 30 split 10:20 -> a 10, b 20.
         const b = l.step(step({ start: 0, workerSeconds: 60, busy: { a: 10, b: 20 } }), price);
-        assert.deepStrictEqual(charges(b), { a: { busy: 10, warmup: 0, idle: 10, coldStart: 0, usd: 0.02 }, b: { busy: 20, warmup: 0, idle: 20, coldStart: 0, usd: 0.04 } });
+        assert.deepStrictEqual(charges(b), {
+            a: { busy: 10, warmup: 0, idle: 10, coldStart: 0, usd: 0.02 },
+            b: { busy: 20, warmup: 0, idle: 20, coldStart: 0, usd: 0.04 },
+        });
         assert.deepStrictEqual(b.unattributed, { seconds: 0, usd: 0 });
     });
 
@@ -102,9 +145,14 @@ describe("billing rule (PoolLedger)", () => {
         l.step(step({ start: 0, workerSeconds: 60, busy: { a: 60 } }), price); // a: 60
         l.step(step({ start: 60, workerSeconds: 60, busy: { b: 20 } }), price); // b: 20; idle 40 -> a 60/80*40 = 30, b 10
         // Minute 2: nobody; idle 60 -> a 60/80 = 45, b 15.
-        assert.deepStrictEqual(charges(l.step(step({ start: 120, workerSeconds: 60 }), price)), { a: { busy: 0, warmup: 0, idle: 45, coldStart: 0, usd: 0.045 }, b: { busy: 0, warmup: 0, idle: 15, coldStart: 0, usd: 0.015 } });
+        assert.deepStrictEqual(charges(l.step(step({ start: 120, workerSeconds: 60 }), price)), {
+            a: { busy: 0, warmup: 0, idle: 45, coldStart: 0, usd: 0.045 },
+            b: { busy: 0, warmup: 0, idle: 15, coldStart: 0, usd: 0.015 },
+        });
         // At 3600 the first minute (start 0) has left the window (start > 3600 - 3600): only b's 20.
-        assert.deepStrictEqual(charges(l.step(step({ start: 3600, workerSeconds: 60 }), price)), { b: { busy: 0, warmup: 0, idle: 60, coldStart: 0, usd: 0.06 } });
+        assert.deepStrictEqual(charges(l.step(step({ start: 3600, workerSeconds: 60 }), price)), {
+            b: { busy: 0, warmup: 0, idle: 60, coldStart: 0, usd: 0.06 },
+        });
         // At 3660 b's minute (60) has left too: nobody in the hour.
         const lone = l.step(step({ start: 3660, workerSeconds: 60 }), price);
         assert.deepStrictEqual(lone.teams, {});
@@ -149,7 +197,10 @@ describe("billing rule (PoolLedger)", () => {
         l.step(step({ start: 0, zeroSeconds: 60, zeroAtEnd: true, warmups: ["b"], heldAtZero: { a: 2 } }), price);
         // Up after 20 s; a busy 10 of 40 worker-seconds; idle 30 -> b's warm-up (under one worker).
         const c = charges(l.step(step({ start: 60, zeroSeconds: 20, workerSeconds: 40, warmups: ["b"], busy: { a: 10 }, heldAtZero: { a: 2 } }), price));
-        assert.deepStrictEqual(c, { a: { busy: 10, warmup: 0, idle: 0, coldStart: 0, usd: 0.01 }, b: { busy: 0, warmup: 30, idle: 0, coldStart: 80, usd: 0.11 } });
+        assert.deepStrictEqual(c, {
+            a: { busy: 10, warmup: 0, idle: 0, coldStart: 0, usd: 0.01 },
+            b: { busy: 0, warmup: 30, idle: 0, coldStart: 80, usd: 0.11 },
+        });
     });
 
     it("a cold start nobody waits for any more is charged to its waiters after quietSeconds", () => {
@@ -196,38 +247,58 @@ describe("billing rule (PoolLedger)", () => {
             p: fc.double({ min: 0, max: 0.01, noNaN: true }),
         });
         fc.assert(
-            fc.property(fc.oneof(fc.array(stepArb, { minLength: 1, maxLength: 120 }), fc.array(stepArb.map((x) => ({ ...x, workers: Math.max(1, x.workers), zeroPart: 0 })), { minLength: 1, maxLength: 60 })), (steps) => {
-                const l = new PoolLedger({ quietSeconds: 300 });
-                let charged = 0;
-                let usd = 0;
-                let worker = 0;
-                let expectedUsd = 0;
-                steps.forEach((x, i) => {
-                    const zero = x.workers === 0 ? 60 : x.zeroPart * 60;
-                    const ws = x.workers === 0 ? 0 : x.workers * (60 - zero);
-                    // Busy bounded by the worker time (the scaled case is covered above).
-                    const total = Object.values(x.busy).reduce((a, b) => a + b, 0);
-                    const busy = Object.fromEntries(Object.entries(x.busy).map(([k, v]) => [k, total > ws ? (ws * v) / Math.max(total, 1e-12) : v]));
-                    const bill = l.step(step({ start: i * 60, workerSeconds: ws, zeroSeconds: zero, zeroAtEnd: x.workers === 0, busy, heldAtZero: x.held, warmups: x.warm }), x.p);
-                    for (const c of Object.values(bill.teams)) {
-                        charged += chargedSeconds(c);
-                        usd += c.usd;
+            fc.property(
+                fc.oneof(
+                    fc.array(stepArb, { minLength: 1, maxLength: 120 }),
+                    fc.array(
+                        stepArb.map((x) => ({ ...x, workers: Math.max(1, x.workers), zeroPart: 0 })),
+                        { minLength: 1, maxLength: 60 },
+                    ),
+                ),
+                (steps) => {
+                    const l = new PoolLedger({ quietSeconds: 300 });
+                    let charged = 0;
+                    let usd = 0;
+                    let worker = 0;
+                    let expectedUsd = 0;
+                    steps.forEach((x, i) => {
+                        const zero = x.workers === 0 ? 60 : x.zeroPart * 60;
+                        const ws = x.workers === 0 ? 0 : x.workers * (60 - zero);
+                        // Busy bounded by the worker time (the scaled case is covered above).
+                        const total = Object.values(x.busy).reduce((a, b) => a + b, 0);
+                        const busy = Object.fromEntries(Object.entries(x.busy).map(([k, v]) => [k, total > ws ? (ws * v) / Math.max(total, 1e-12) : v]));
+                        const bill = l.step(
+                            step({
+                                start: i * 60,
+                                workerSeconds: ws,
+                                zeroSeconds: zero,
+                                zeroAtEnd: x.workers === 0,
+                                busy,
+                                heldAtZero: x.held,
+                                warmups: x.warm,
+                            }),
+                            x.p,
+                        );
+                        for (const c of Object.values(bill.teams)) {
+                            charged += chargedSeconds(c);
+                            usd += c.usd;
+                        }
+                        charged += bill.unattributed.seconds;
+                        usd += bill.unattributed.usd;
+                        worker += ws;
+                        expectedUsd += ws * x.p;
+                    });
+                    // Every charged second beyond worker time is cold start, and cold start only comes from seconds at zero.
+                    assert.ok(charged >= worker - 1e-6, `${charged} < ${worker}`);
+                    const zeroTotal = steps.reduce((s, x) => s + (x.workers === 0 ? 60 : x.zeroPart * 60), 0);
+                    assert.ok(charged <= worker + zeroTotal + 1e-6, `${charged} > ${worker} + ${zeroTotal}`);
+                    assert.ok(usd >= expectedUsd - 1e-9);
+                    if (zeroTotal === 0) {
+                        assert.ok(Math.abs(charged - worker) < 1e-6, `no time at zero: ${charged} != ${worker}`);
+                        assert.ok(Math.abs(usd - expectedUsd) < 1e-9, `no time at zero: $${usd} != $${expectedUsd}`);
                     }
-                    charged += bill.unattributed.seconds;
-                    usd += bill.unattributed.usd;
-                    worker += ws;
-                    expectedUsd += ws * x.p;
-                });
-                // Every charged second beyond worker time is cold start, and cold start only comes from seconds at zero.
-                assert.ok(charged >= worker - 1e-6, `${charged} < ${worker}`);
-                const zeroTotal = steps.reduce((s, x) => s + (x.workers === 0 ? 60 : x.zeroPart * 60), 0);
-                assert.ok(charged <= worker + zeroTotal + 1e-6, `${charged} > ${worker} + ${zeroTotal}`);
-                assert.ok(usd >= expectedUsd - 1e-9);
-                if (zeroTotal === 0) {
-                    assert.ok(Math.abs(charged - worker) < 1e-6, `no time at zero: ${charged} != ${worker}`);
-                    assert.ok(Math.abs(usd - expectedUsd) < 1e-9, `no time at zero: $${usd} != $${expectedUsd}`);
-                }
-            }),
+                },
+            ),
             { numRuns: 200 },
         );
     });

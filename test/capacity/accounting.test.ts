@@ -27,7 +27,11 @@ describe("release charge", () => {
         const input = buildSimInput(oneStack(), { days: 1 });
         const r = releaseCharge(input.params, input.gpuPools[0]);
         // Bottlerocket's derived unneeded time (coldStart.ts gpuNodeUnneededSeconds) and the deployed CA delay after add.
-        assert.deepStrictEqual(r, { preStopSeconds: DEFAULT_SIM_PARAMS.preStopSeconds, unneededSeconds: input.gpuPools[0].scaleDownUnneededSeconds, delayAfterAddSeconds: 300 });
+        assert.deepStrictEqual(r, {
+            preStopSeconds: DEFAULT_SIM_PARAMS.preStopSeconds,
+            unneededSeconds: input.gpuPools[0].scaleDownUnneededSeconds,
+            delayAfterAddSeconds: 300,
+        });
         // 15 s preStop + a Bottlerocket node's launch to allocatable (coldStart.ts gpuNodeUnneededSeconds: 110 s).
         assert.strictEqual(r.preStopSeconds + r.unneededSeconds, 125);
         // A pool's own scaleDownUnneededSeconds (gpuPools[].scaleDownUnneededSeconds) is what the bound charges.
@@ -50,10 +54,38 @@ describe("cheapestLevel (the clairvoyant bound of one worker)", () => {
 
     it("holds a gap shorter than release + cold start and restarts after a longer one", () => {
         // C = 60, release 65: busy [0,10), gap 100 (< 125: hold), busy [110,120), gap 880 (> 125: release 65 + restart 60), busy [1000,1010).
-        const c = cheapestLevel(level([[0, 10], [110, 120], [1000, 1010]]), 60, R65, Infinity);
-        assert.deepStrictEqual(c, { gpuSeconds: 30 + 2 * 60 + 100 + 2 * 65, busySeconds: 30, runs: 2, coldStartSeconds: 120, heldSeconds: 100, releaseSeconds: 130 });
+        const c = cheapestLevel(
+            level([
+                [0, 10],
+                [110, 120],
+                [1000, 1010],
+            ]),
+            60,
+            R65,
+            Infinity,
+        );
+        assert.deepStrictEqual(c, {
+            gpuSeconds: 30 + 2 * 60 + 100 + 2 * 65,
+            busySeconds: 30,
+            runs: 2,
+            coldStartSeconds: 120,
+            heldSeconds: 100,
+            releaseSeconds: 130,
+        });
         // Without the charge (the accounting before): min(gap, C) per gap and nothing after the last request.
-        assert.strictEqual(cheapestLevel(level([[0, 10], [110, 120], [1000, 1010]]), 60, NO_RELEASE_CHARGE, Infinity).gpuSeconds, 30 + 60 + 60 + 60);
+        assert.strictEqual(
+            cheapestLevel(
+                level([
+                    [0, 10],
+                    [110, 120],
+                    [1000, 1010],
+                ]),
+                60,
+                NO_RELEASE_CHARGE,
+                Infinity,
+            ).gpuSeconds,
+            30 + 60 + 60 + 60,
+        );
     });
 
     it("holds through a gap that is cheaper to release gap by gap when the delay after add would bill the node anyway (worked example)", () => {
@@ -62,7 +94,15 @@ describe("cheapestLevel (the clairvoyant bound of one worker)", () => {
         // and the second run's node (launched at 300) stays to 600: 20 + 200 + 190 + 190 = 600.
         // Holding: 20 + 100 + 390 + 65 = 575.
         const r = { ...R65, delayAfterAddSeconds: 300 };
-        const c = cheapestLevel(level([[0, 10], [400, 410]]), 100, r, Infinity);
+        const c = cheapestLevel(
+            level([
+                [0, 10],
+                [400, 410],
+            ]),
+            100,
+            r,
+            Infinity,
+        );
         assert.deepStrictEqual(c, { gpuSeconds: 575, busySeconds: 20, runs: 1, coldStartSeconds: 100, heldSeconds: 390, releaseSeconds: 65 });
     });
 
@@ -72,7 +112,12 @@ describe("cheapestLevel (the clairvoyant bound of one worker)", () => {
 
     it("is the cheapest of every hold/release choice (brute force, property)", () => {
         fc.assert(
-            fc.property(busySpans(400, 9), fc.double({ min: 1, max: 300, noNaN: true }), releaseCharges(200), (l, C, r) => Math.abs(cheapestLevel(level(l), C, r, Infinity).gpuSeconds - bruteForce(l, C, r)) < 1e-6),
+            fc.property(
+                busySpans(400, 9),
+                fc.double({ min: 1, max: 300, noNaN: true }),
+                releaseCharges(200),
+                (l, C, r) => Math.abs(cheapestLevel(level(l), C, r, Infinity).gpuSeconds - bruteForce(l, C, r)) < 1e-6,
+            ),
             { numRuns: 1000 },
         );
     });
@@ -102,15 +147,53 @@ function bruteForce(spans: [number, number][], C: number, r: ReleaseCharge): num
 describe("priceRule (a release rule that does not know the next arrival)", () => {
     it("pays release + cold start for a gap it releases, and reuses a node still there when the request comes", () => {
         // C = 100, P + U = 65, release at once: gap 50 (node still there: 50), gap 100 (node gone at 65: 65 + 100).
-        const c = priceRule(level([[0, 10], [60, 70], [170, 180]]), 100, R65, Infinity, () => 0);
-        assert.deepStrictEqual(c, { gpuSeconds: 30 + 2 * 100 + 50 + 2 * 65, busySeconds: 30, runs: 2, coldStartSeconds: 200, heldSeconds: 50, releaseSeconds: 130 });
+        const c = priceRule(
+            level([
+                [0, 10],
+                [60, 70],
+                [170, 180],
+            ]),
+            100,
+            R65,
+            Infinity,
+            () => 0,
+        );
+        assert.deepStrictEqual(c, {
+            gpuSeconds: 30 + 2 * 100 + 50 + 2 * 65,
+            busySeconds: 30,
+            runs: 2,
+            coldStartSeconds: 200,
+            heldSeconds: 50,
+            releaseSeconds: 130,
+        });
         // The clairvoyant bound holds the 100 s gap (100 < 165).
-        assert.strictEqual(cheapestLevel(level([[0, 10], [60, 70], [170, 180]]), 100, R65, Infinity).gpuSeconds, 30 + 100 + 50 + 100 + 65);
+        assert.strictEqual(
+            cheapestLevel(
+                level([
+                    [0, 10],
+                    [60, 70],
+                    [170, 180],
+                ]),
+                100,
+                R65,
+                Infinity,
+            ).gpuSeconds,
+            30 + 100 + 50 + 100 + 65,
+        );
     });
 
     it("holds until launch + delay after add - release charge at least (the node is billed that long anyway)", () => {
         // D = 300: a release rule of 0 s after [0,10) waits until 300 - 100 - 65 = 135, and the request at 150 finds the worker.
-        const c = priceRule(level([[0, 10], [150, 160]]), 100, { ...R65, delayAfterAddSeconds: 300 }, Infinity, () => 0);
+        const c = priceRule(
+            level([
+                [0, 10],
+                [150, 160],
+            ]),
+            100,
+            { ...R65, delayAfterAddSeconds: 300 },
+            Infinity,
+            () => 0,
+        );
         assert.strictEqual(c.runs, 1);
         assert.strictEqual(c.heldSeconds, 140);
     });

@@ -20,11 +20,17 @@ describe("batch jobs in the simulator", () => {
         const base = buildTrace(config.traffic, targets, { days: 7, timezone: "UTC" });
         const t = withBatchJobs(base, config.traffic.batches, targets);
         assert.strictEqual(t.times.length, base.times.length + 500, "Monday..Friday: 5 jobs of 100");
-        assert.deepStrictEqual(Array.from(t.batchJobs!), [0, 1, 2, 3, 4].map((d) => d * 86400 + 14 * 3600));
+        assert.deepStrictEqual(
+            Array.from(t.batchJobs!),
+            [0, 1, 2, 3, 4].map((d) => d * 86400 + 14 * 3600),
+        );
         for (let i = 1; i < t.times.length; i++) assert.ok(t.times[i] >= t.times[i - 1]);
         const flagged = Array.from(t.batch!).filter((b) => b > 0);
         assert.strictEqual(flagged.length, 500);
-        assert.throws(() => withBatchJobs(base, [{ days: "1-5", at: "14:00", lines: 1, model: "nope" }], targets), (e: unknown) => e instanceof ConfigError && /traffic\.batches\[0\]\.model/.test(e.message));
+        assert.throws(
+            () => withBatchJobs(base, [{ days: "1-5", at: "14:00", lines: 1, model: "nope" }], targets),
+            (e: unknown) => e instanceof ConfigError && /traffic\.batches\[0\]\.model/.test(e.message),
+        );
     });
 
     it("answers every line, keeps them out of the interactive latency, and costs the batch", () => {

@@ -26,7 +26,10 @@ function threePools() {
 
 /** The panels of a chart: title, tick labels (top to bottom) and legend items with their x. */
 function panels(svg: string) {
-    const titles = [...svg.matchAll(/<text x="70" y="([\d.]+)" font-size="13" font-weight="bold">([^<]+)<\/text>/g)].map((m) => ({ y: Number(m[1]), title: m[2] }));
+    const titles = [...svg.matchAll(/<text x="70" y="([\d.]+)" font-size="13" font-weight="bold">([^<]+)<\/text>/g)].map((m) => ({
+        y: Number(m[1]),
+        title: m[2],
+    }));
     return titles.map((t, i) => {
         const end = titles[i + 1]?.y ?? Infinity;
         const inPanel = (y: number) => y > t.y && y < end;
@@ -37,7 +40,11 @@ function panels(svg: string) {
         const pathYs = [...svg.matchAll(/<path fill="none"[^>]* d="([^"]+)"\/>/g)]
             .flatMap((m) => [...m[1].matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((p) => Number(p[2])))
             .filter(inPanel);
-        const legend = [...svg.matchAll(/<line x1="([\d.]+)" x2="[\d.]+" y1="([\d.]+)" y2="[\d.]+" stroke="([^"]+)" stroke-width="2"(?: stroke-dasharray="[^"]+")?\/>\n<text x="[\d.]+" y="[\d.]+" font-size="10">([^<]+)<\/text>/g)]
+        const legend = [
+            ...svg.matchAll(
+                /<line x1="([\d.]+)" x2="[\d.]+" y1="([\d.]+)" y2="[\d.]+" stroke="([^"]+)" stroke-width="2"(?: stroke-dasharray="[^"]+")?\/>\n<text x="[\d.]+" y="[\d.]+" font-size="10">([^<]+)<\/text>/g,
+            ),
+        ]
             .filter((m) => inPanel(Number(m[2])))
             .map((m) => ({ x: Number(m[1]), row: Number(m[2]), color: m[3], label: m[4] }));
         return { title: t.title, ticks, legend, topTickY, pathYs };
@@ -67,7 +74,10 @@ describe("chart axes", () => {
             [0.1, 1, 10, 100, 1000].map((v) => tickLabel(v, "s")),
             ["0.1 s", "1 s", "10 s", "100 s", "1,000 s"],
         );
-        assert.deepStrictEqual([0, 2, 4, 6].map((v) => tickLabel(v, "")), ["0", "2", "4", "6"]);
+        assert.deepStrictEqual(
+            [0, 2, 4, 6].map((v) => tickLabel(v, "")),
+            ["0", "2", "4", "6"],
+        );
     });
 
     it("lays legend items out without overlap, wrapping rows within the plot width", () => {
@@ -79,7 +89,10 @@ describe("chart axes", () => {
             assert.ok(at[i].x >= at[i - 1].x + 22 + labels[i - 1].length * 6.2 + 8, `${labels[i - 1]} runs into ${labels[i]}`);
         }
         for (let i = 0; i < at.length; i++) assert.ok(at[i].x + 22 + labels[i].length * 6.2 <= 850, `${labels[i]} overflows`);
-        assert.ok(at.some((a) => a.row > 0), "six long labels need a second row");
+        assert.ok(
+            at.some((a) => a.row > 0),
+            "six long labels need a second row",
+        );
     });
 });
 
@@ -90,7 +103,10 @@ describe("compare chart of a stack with two GPU pools and three worker pools", f
     const [load, queue, replicas, latency] = panels(svg);
 
     it("draws the four panels with every legend entry clear of the next", () => {
-        assert.deepStrictEqual([load, queue, replicas, latency].map((p) => p.title.split(/[:( ]/)[0]), ["Load", "Queue", "Replicas", "Latency"]);
+        assert.deepStrictEqual(
+            [load, queue, replicas, latency].map((p) => p.title.split(/[:( ]/)[0]),
+            ["Load", "Queue", "Replicas", "Latency"],
+        );
         for (const p of [load, queue, replicas, latency]) {
             assert.ok(p.legend.length > 0, p.title);
             for (let i = 1; i < p.legend.length; i++) {
@@ -103,7 +119,10 @@ describe("compare chart of a stack with two GPU pools and three worker pools", f
 
     it("gives each GPU pool's node line its own colour, none a worker pool's", () => {
         const nodes = replicas.legend.filter((l) => l.label.startsWith("nodes "));
-        assert.deepStrictEqual(nodes.map((n) => n.label), ["nodes a10g", "nodes l40s"]);
+        assert.deepStrictEqual(
+            nodes.map((n) => n.label),
+            ["nodes a10g", "nodes l40s"],
+        );
         assert.notStrictEqual(nodes[0].color, nodes[1].color);
         // Two shades of grey read as one line: at most one node colour is a neutral grey.
         const grey = (c: string) => /^#([0-9a-f]{2})\1\1$/i.test(c) || /^#([0-9a-f])\1\1$/i.test(c);
@@ -113,12 +132,24 @@ describe("compare chart of a stack with two GPU pools and three worker pools", f
     });
 
     it("labels whole replicas only, and a latency top tick above the highest P95 plotted", () => {
-        assert.ok(replicas.ticks.every((t) => /^\d+$/.test(t)), replicas.ticks.join(","));
-        assert.ok(queue.ticks.every((t) => /^[\d,]+$/.test(t)), queue.ticks.join(","));
+        assert.ok(
+            replicas.ticks.every((t) => /^\d+$/.test(t)),
+            replicas.ticks.join(","),
+        );
+        assert.ok(
+            queue.ticks.every((t) => /^[\d,]+$/.test(t)),
+            queue.ticks.join(","),
+        );
         // Nothing is drawn above the top tick, which carries a value (the 400 s spikes were cut off unlabelled).
         assert.ok(latency.pathYs.length > 0);
-        assert.ok(Math.min(...latency.pathYs) >= latency.topTickY - 0.05, `a line rises above the top tick (${Math.min(...latency.pathYs)} < ${latency.topTickY})`);
+        assert.ok(
+            Math.min(...latency.pathYs) >= latency.topTickY - 0.05,
+            `a line rises above the top tick (${Math.min(...latency.pathYs)} < ${latency.topTickY})`,
+        );
         for (const p of [load, queue, replicas]) assert.ok(Math.min(...p.pathYs) >= p.topTickY - 0.05, p.title);
-        assert.ok(latency.ticks.every((t) => /^[\d,.]+ s$/.test(t) && !/\.0 s$/.test(t)), latency.ticks.join(" / "));
+        assert.ok(
+            latency.ticks.every((t) => /^[\d,.]+ s$/.test(t) && !/\.0 s$/.test(t)),
+            latency.ticks.join(" / "),
+        );
     });
 });

@@ -43,7 +43,10 @@ describe("clairvoyantSeconds", () => {
     it("is never below the oracle's busy time and grows with the cold start and the release charge (property)", () => {
         fc.assert(
             fc.property(
-                fc.array(fc.tuple(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0.1, max: 50, noNaN: true })), { minLength: 1, maxLength: 60 }),
+                fc.array(fc.tuple(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0.1, max: 50, noNaN: true })), {
+                    minLength: 1,
+                    maxLength: 60,
+                }),
                 fc.integer({ min: 1, max: 8 }),
                 fc.double({ min: 1, max: 2000, noNaN: true }),
                 fc.integer({ min: 0, max: 300 }),
@@ -55,7 +58,12 @@ describe("clairvoyantSeconds", () => {
                     const b = clairvoyantSeconds(starts, ends, c, cs * 2);
                     const charged = clairvoyantSeconds(starts, ends, c, cs, charge);
                     const work = reqs.reduce((s, r) => s + r[1], 0) / c;
-                    return a.busySeconds >= work - 1e-6 && a.gpuSeconds >= a.busySeconds + cs - 1e-6 && b.gpuSeconds >= a.gpuSeconds - 1e-6 && charged.gpuSeconds >= a.gpuSeconds + 15 + unneeded - 1e-6;
+                    return (
+                        a.busySeconds >= work - 1e-6 &&
+                        a.gpuSeconds >= a.busySeconds + cs - 1e-6 &&
+                        b.gpuSeconds >= a.gpuSeconds - 1e-6 &&
+                        charged.gpuSeconds >= a.gpuSeconds + 15 + unneeded - 1e-6
+                    );
                 },
             ),
         );
@@ -70,7 +78,13 @@ describe("clairvoyantCost", () => {
         const input = buildSimInput(classroomStack(), { days: 1 });
         const cs = coldStartSeconds(DEFAULT_SIM_PARAMS, input.workerPools[0], input.gpuPools[0].instanceType);
         // The phases a policy that launches the node itself pays: all but the trigger, the autoscaler's reaction and the answer.
-        const phases = coldStartPhases(DEFAULT_SIM_PARAMS, { mechanisms: input.workerPools[0].coldStart, weightsGiB: input.workerPools[0].weightsGiB, instanceType: input.gpuPools[0].instanceType, pollingIntervalSeconds: 15, firstAnswer: { expected: 9, pessimistic: 9 } });
+        const phases = coldStartPhases(DEFAULT_SIM_PARAMS, {
+            mechanisms: input.workerPools[0].coldStart,
+            weightsGiB: input.workerPools[0].weightsGiB,
+            instanceType: input.gpuPools[0].instanceType,
+            pollingIntervalSeconds: 15,
+            firstAnswer: { expected: 9, pessimistic: 9 },
+        });
         assert.strictEqual(cs, totalSeconds(phases.filter((x) => !["trigger", "autoscaler", "firstAnswer"].includes(x.key))));
         assert.ok(cs < slowCs / 1.5, `${cs} s vs ${slowCs} s`);
     });
@@ -81,7 +95,11 @@ describe("clairvoyantCost", () => {
         const config = classroomStack({ traffic: { seed: 1 }, unoptimized: true });
         const input = buildSimInput(config, { days: 28, historyDays: 0 });
         const perMonth = (730 * 3600) / input.trace.horizonSeconds;
-        const free = { ...input, params: { ...input.params, preStopSeconds: 0, caDelayAfterAddSeconds: 0 }, gpuPools: input.gpuPools.map((g) => ({ ...g, scaleDownUnneededSeconds: 0 })) };
+        const free = {
+            ...input,
+            params: { ...input.params, preStopSeconds: 0, caDelayAfterAddSeconds: 0 },
+            gpuPools: input.gpuPools.map((g) => ({ ...g, scaleDownUnneededSeconds: 0 })),
+        };
         const uncharged = clairvoyantCost(free, input.trace).usd * perMonth;
         assert.ok(Math.abs(uncharged - 117) < 117 * 0.05, `$${uncharged.toFixed(2)}`);
         // Charged as the platform charges every policy (AL2023: 15 s preStop + 150 s unneeded per release), it costs more.

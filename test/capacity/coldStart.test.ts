@@ -7,7 +7,15 @@ import * as assert from "assert";
 import { IMAGE_CACHE_BUILD, imageCacheBuildUsd } from "../../capacity/cacheCost";
 import { BUILDER_INSTANCE_TYPE } from "../../components/cluster/imageCache/runbook";
 import { AWS_PRICES, instanceSpec } from "../../stacks/catalog/instances";
-import { ColdStartPhase, allocatableAfterLaunch, coldStartPhases, imageInitSeconds, mechanismsFor, pessimisticTotalSeconds, totalSeconds } from "../../capacity/sim/coldStart";
+import {
+    ColdStartPhase,
+    allocatableAfterLaunch,
+    coldStartPhases,
+    imageInitSeconds,
+    mechanismsFor,
+    pessimisticTotalSeconds,
+    totalSeconds,
+} from "../../capacity/sim/coldStart";
 import { ConfigError } from "../../stacks/errors";
 import { StackConfig } from "../../stacks/validate";
 import { workerColdStart } from "../../capacity/sim/coldStartReport";
@@ -39,7 +47,10 @@ describe("cold start phases follow the stack's config", () => {
                     assert.ok(x.seconds >= 0 && x.pessimisticSeconds >= x.seconds, `${stack} ${m.name} ${x.phase}: ${x.seconds} / ${x.pessimisticSeconds}`);
                 }
                 // The hold bound covers the slowest pool's pessimistic start (without the answer) with margin.
-                assert.ok(config.serving.gateway.maxWaitSeconds >= c.coldStartPessimisticSeconds, `${stack} ${m.name}: hold ${config.serving.gateway.maxWaitSeconds} s < ${c.coldStartPessimisticSeconds} s`);
+                assert.ok(
+                    config.serving.gateway.maxWaitSeconds >= c.coldStartPessimisticSeconds,
+                    `${stack} ${m.name}: hold ${config.serving.gateway.maxWaitSeconds} s < ${c.coldStartPessimisticSeconds} s`,
+                );
             });
         }
     });
@@ -65,7 +76,13 @@ describe("cold start phases follow the stack's config", () => {
     it("each mechanism switched off puts its slow phase back", () => {
         const inputOf = (o: Parameters<typeof oneStack>[0]) => {
             const config = oneStack(o);
-            return { mechanisms: mechanismsFor(config, config.gpuPools[0], config.models[0]), weightsGiB: 4.3, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 1, pessimistic: 1.3 } };
+            return {
+                mechanisms: mechanismsFor(config, config.gpuPools[0], config.models[0]),
+                weightsGiB: 4.3,
+                instanceType: "g5.xlarge",
+                pollingIntervalSeconds: 15,
+                firstAnswer: { expected: 1, pessimistic: 1.3 },
+            };
         };
         const at = (o: Parameters<typeof oneStack>[0]) => coldStartPhases(p, inputOf(o));
         const fig = (phases: ColdStartPhase[], key: string) => {
@@ -108,9 +125,16 @@ describe("cold start phases follow the stack's config", () => {
     it("follows the EBS initialization rate of the image-cache volume: provisioned 300 MiB/s hides behind the boot, lazy does not", () => {
         const config = oneStack({});
         const m = mechanismsFor(config, config.gpuPools[0], config.models[0]);
-        const image = (rate: number) => coldStartPhases(p, { mechanisms: { ...m, imageInitRateMiBps: rate }, weightsGiB: 4.3, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 1, pessimistic: 1 } }).find((x) => x.key === "image")!;
+        const image = (rate: number) =>
+            coldStartPhases(p, {
+                mechanisms: { ...m, imageInitRateMiBps: rate },
+                weightsGiB: 4.3,
+                instanceType: "g5.xlarge",
+                pollingIntervalSeconds: 15,
+                firstAnswer: { expected: 1, pessimistic: 1 },
+            }).find((x) => x.key === "image")!;
         // 35 GB at 300 MiB/s = 111.3 s from launch (EBS user guide's example: 10 GiB at 300 MiB/s in 34.1 s), 6.3 s after the node's 105 s.
-        assert.strictEqual(imageInitSeconds(p, 300), (35e9 / (300 * 1048576)));
+        assert.strictEqual(imageInitSeconds(p, 300), 35e9 / (300 * 1048576));
         assert.deepStrictEqual([image(300).seconds, image(300).pessimisticSeconds], [11.3, 23.6]);
         assert.deepStrictEqual([image(100).seconds, image(0).seconds], [233.8, 233.8]);
         assert.match(image(0).source, /lazy initialization, which has no published rate/);
@@ -118,7 +142,11 @@ describe("cold start phases follow the stack's config", () => {
 
     it("takes a team's measured phases in place of the model, in the report, the hold bound and the simulation", () => {
         // Fixed boot and image figures (expected = pessimistic): the simulated start is then exact.
-        const measured = { nodeBoot: { expected: 60, pessimistic: 60 }, image: { expected: 20, pessimistic: 20 }, engineInit: { expected: 30, pessimistic: 45 } };
+        const measured = {
+            nodeBoot: { expected: 60, pessimistic: 60 },
+            image: { expected: 20, pessimistic: 20 },
+            engineInit: { expected: 30, pessimistic: 45 },
+        };
         // Lazy initialization (333.8 s) outlasts any boot, so the modelled start does not depend on the boot draw.
         const base = oneStack({ coldStart: { imageCacheInitRateMiBps: 0 } });
         const mine = oneStack({ coldStart: { imageCacheInitRateMiBps: 0, phases: measured } });
@@ -128,11 +156,19 @@ describe("cold start phases follow the stack's config", () => {
             assert.deepStrictEqual([x.seconds, x.pessimisticSeconds], [f.expected, f.pessimistic], key);
             assert.match(x.source, new RegExp(`measured by the team \\(gpuserve:coldStart\\.phases\\.${key}\\)`));
         }
-        assert.deepStrictEqual(phases(mine).find((y) => y.key === "weights"), phases(base).find((y) => y.key === "weights"));
-        assert.ok(mine.serving.gateway.maxWaitSeconds < base.serving.gateway.maxWaitSeconds, `${mine.serving.gateway.maxWaitSeconds} vs ${base.serving.gateway.maxWaitSeconds}`);
+        assert.deepStrictEqual(
+            phases(mine).find((y) => y.key === "weights"),
+            phases(base).find((y) => y.key === "weights"),
+        );
+        assert.ok(
+            mine.serving.gateway.maxWaitSeconds < base.serving.gateway.maxWaitSeconds,
+            `${mine.serving.gateway.maxWaitSeconds} vs ${base.serving.gateway.maxWaitSeconds}`,
+        );
         // The simulated start follows: one request at zero, answered after the measured phases.
         const { root, file } = csvTrace(["1000,image"]);
-        const run = (cfg: StackConfig) => simulateStack({ ...cfg, traffic: { ...cfg.traffic, profile: "csv", csvFile: file, service: fixedService(1, 4) } } as StackConfig, { root }).result.completion[0];
+        const run = (cfg: StackConfig) =>
+            simulateStack({ ...cfg, traffic: { ...cfg.traffic, profile: "csv", csvFile: file, service: fixedService(1, 4) } } as StackConfig, { root }).result
+                .completion[0];
         const faster = run(base) - run(mine);
         // Modelled: the pod waits for the lazily initialized volume (333.8 s from launch, whatever the 80-120 s boot) + 5 s
         // create, then weights, process start and engine init (37.1 s). Measured: the 60 s boot, 5 s plugin, 20 s image,
@@ -144,21 +180,39 @@ describe("cold start phases follow the stack's config", () => {
 
     it("rejects measured phases that are not sourced figures: a pessimistic below the expected, a negative, an unknown phase, a missing figure", () => {
         const bad = (phases: Record<string, unknown>) => () => oneStack({ coldStart: { phases } });
-        assert.throws(bad({ nodeBoot: { expected: 90, pessimistic: 60 } }), (e: unknown) => e instanceof ConfigError && e.message === "Invalid stack config: gpuserve:coldStart.phases.nodeBoot.pessimistic: 60 s is below the phase's expected 90 s: a slow start cannot be faster than a typical one. Fix: enter the slowest nodeBoot you measured (at least 90 s) as pessimistic, and the typical one as expected");
+        assert.throws(
+            bad({ nodeBoot: { expected: 90, pessimistic: 60 } }),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                e.message ===
+                    "Invalid stack config: gpuserve:coldStart.phases.nodeBoot.pessimistic: 60 s is below the phase's expected 90 s: a slow start cannot be faster than a typical one. Fix: enter the slowest nodeBoot you measured (at least 90 s) as pessimistic, and the typical one as expected",
+        );
         assert.throws(bad({ weights: { expected: -1, pessimistic: 5 } }), /gpuserve:coldStart\.phases\.weights\.expected: must be >= 0 seconds \(got -1\)/);
-        assert.throws(bad({ nodeboot: { expected: 90, pessimistic: 120 } }), /gpuserve:coldStart\.phases\.nodeboot: unknown key 'nodeboot'\. Fix: did you mean 'nodeBoot'\?/);
-        assert.throws(bad({ image: { expected: 20 } }), /gpuserve:coldStart\.phases\.image\.pessimistic: must be seconds as a number, e\.g\. 95 \(it is missing\)/);
+        assert.throws(
+            bad({ nodeboot: { expected: 90, pessimistic: 120 } }),
+            /gpuserve:coldStart\.phases\.nodeboot: unknown key 'nodeboot'\. Fix: did you mean 'nodeBoot'\?/,
+        );
+        assert.throws(
+            bad({ image: { expected: 20 } }),
+            /gpuserve:coldStart\.phases\.image\.pessimistic: must be seconds as a number, e\.g\. 95 \(it is missing\)/,
+        );
         assert.throws(bad({ routable: { expected: 5, pessimistic: 7200 } }), /gpuserve:coldStart\.phases\.routable\.pessimistic: must be at most 3600 seconds/);
     });
 
     it("rejects an image cache on an AL2023 pool: the snapshot is a Bottlerocket data volume", () => {
-        assert.throws(() => oneStack({ ami: "al2023" }), /gpuserve:gpuPools\[0\]\.ami: pool 'gpu' uses "al2023", but gpuserve:coldStart\.imageCache is "snapshot"/);
+        assert.throws(
+            () => oneStack({ ami: "al2023" }),
+            /gpuserve:gpuPools\[0\]\.ami: pool 'gpu' uses "al2023", but gpuserve:coldStart\.imageCache is "snapshot"/,
+        );
     });
 
     it("models the startup probe period the workers deploy", async () => {
         const run = await runStack(stackConfig("dev"));
-        const dep = run.resources.find((r) => (r.inputs as { kind?: string }).kind === "Deployment" && (r.inputs as { metadata: { name: string } }).metadata.name.startsWith("worker-"))!;
-        const probe = (dep.inputs as { spec: { template: { spec: { containers: { startupProbe: { periodSeconds: number } }[] } } } }).spec.template.spec.containers[0].startupProbe;
+        const dep = run.resources.find(
+            (r) => (r.inputs as { kind?: string }).kind === "Deployment" && (r.inputs as { metadata: { name: string } }).metadata.name.startsWith("worker-"),
+        )!;
+        const probe = (dep.inputs as { spec: { template: { spec: { containers: { startupProbe: { periodSeconds: number } }[] } } } }).spec.template.spec
+            .containers[0].startupProbe;
         assert.strictEqual(probe.periodSeconds, p.startupProbePeriodSeconds);
     });
 });
@@ -194,7 +248,10 @@ describe("gateway hold bound", () => {
         const fast = oneStack();
         const slow = oneStack(UNOPTIMIZED);
         assert.strictEqual(fast.serving.gateway.maxWaitSeconds, holdBoundSeconds(fast));
-        assert.ok(fast.serving.gateway.maxWaitSeconds < slow.serving.gateway.maxWaitSeconds, `${fast.serving.gateway.maxWaitSeconds} vs ${slow.serving.gateway.maxWaitSeconds}`);
+        assert.ok(
+            fast.serving.gateway.maxWaitSeconds < slow.serving.gateway.maxWaitSeconds,
+            `${fast.serving.gateway.maxWaitSeconds} vs ${slow.serving.gateway.maxWaitSeconds}`,
+        );
         // The pessimistic start without its answer: full scrape and poll (30), buffer and scan (40), a 120 s boot, 10 s plugin,
         // the image volume's initialization 10 % below 300 MiB/s (23.6), weights copied and read at the EBS baseline (105.5),
         // process start 30, a compile-cache miss (214.6), routable 21: 594.7 s -> x1.25 + 60 = 803.4 -> 810 (30 s steps).

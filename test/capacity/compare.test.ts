@@ -46,7 +46,10 @@ describe("compare", function () {
     it("names an unknown stack and lists the known ones", () => {
         assert.throws(
             () => loadStack(ROOT, "nope"),
-            (e: unknown) => e instanceof UsageError && /unknown stack 'nope'/.test(e.message) && new RegExp(`Known stacks: ${listStacks(ROOT).join(", ")}$`).test(e.message),
+            (e: unknown) =>
+                e instanceof UsageError &&
+                /unknown stack 'nope'/.test(e.message) &&
+                new RegExp(`Known stacks: ${listStacks(ROOT).join(", ")}$`).test(e.message),
         );
     });
 
@@ -63,7 +66,10 @@ describe("compare", function () {
         ];
         const text = renderTerminal(["dev", "prod"], rows).split("\n");
         const bars = text.filter((_, k) => k !== 1).map((l) => [...l].flatMap((c, i) => (c === "|" ? [i] : [])));
-        assert.deepStrictEqual([...text[1]].flatMap((c, i) => (c === "+" ? [i] : [])), bars[0]);
+        assert.deepStrictEqual(
+            [...text[1]].flatMap((c, i) => (c === "+" ? [i] : [])),
+            bars[0],
+        );
         bars.forEach((b) => assert.deepStrictEqual(b, bars[0]));
         assert.strictEqual(text.length, 2 + 1 + 2);
         const md = renderMarkdown(["dev", "prod"], rows).split("\n");

@@ -33,11 +33,17 @@ describe("compileCron (KEDA cron triggers on the simulated clock)", () => {
         // 2026-09-07 is a Monday; sessions on 7 and 10 Sep, 09:11 to 10:03.
         const w = compileCron(trigger("11 9 7,10 9 *", "3 10 7,10 9 *"), { startWeekday: 1, startDate: "2026-09-07", days: 30 });
         const at = (day: number, h: number, m: number) => w.activeAt(day * 86400 + (h * 60 + m) * 60);
-        assert.deepStrictEqual([at(0, 9, 10), at(0, 9, 11), at(0, 10, 2), at(0, 10, 3), at(3, 9, 30), at(7, 9, 30), at(1, 9, 30)], [false, true, true, false, true, false, false]);
+        assert.deepStrictEqual(
+            [at(0, 9, 10), at(0, 9, 11), at(0, 10, 2), at(0, 10, 3), at(3, 9, 30), at(7, 9, 30), at(1, 9, 30)],
+            [false, true, true, false, true, false, false],
+        );
     });
 
     it("needs the span's date for a date-specific trigger", () => {
-        assert.throws(() => compileCron(trigger("11 9 7 9 *", "3 10 7 9 *"), { startWeekday: 1, days: 7 }), /fires on dates, but the simulated span has no start date/);
+        assert.throws(
+            () => compileCron(trigger("11 9 7 9 *", "3 10 7 9 *"), { startWeekday: 1, days: 7 }),
+            /fires on dates, but the simulated span has no start date/,
+        );
     });
 
     it("matches robfig's rule: day of month OR day of week when neither is *", () => {
@@ -61,11 +67,21 @@ describe("compileCron (KEDA cron triggers on the simulated clock)", () => {
             const d = days.sort().join(",");
             return { start: `${a % 60} ${Math.floor(a / 60)} * * ${d}`, end: `${b % 60} ${Math.floor(b / 60)} * * ${d}` };
         });
-        const dated = fc.tuple(minute, fc.integer({ min: 1, max: 600 }), fc.uniqueArray(fc.integer({ min: 1, max: 28 }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 9, max: 10 })).map(([a, len, doms, month]) => {
-            const b = (a + len) % 1440;
-            const next = (a + len) >= 1440 ? doms.map((x) => x + 1) : doms;
-            return { start: `${a % 60} ${Math.floor(a / 60)} ${doms.sort((x, y) => x - y).join(",")} ${month} *`, end: `${b % 60} ${Math.floor(b / 60)} ${next.sort((x, y) => x - y).join(",")} ${month} *` };
-        });
+        const dated = fc
+            .tuple(
+                minute,
+                fc.integer({ min: 1, max: 600 }),
+                fc.uniqueArray(fc.integer({ min: 1, max: 28 }), { minLength: 1, maxLength: 6 }),
+                fc.integer({ min: 9, max: 10 }),
+            )
+            .map(([a, len, doms, month]) => {
+                const b = (a + len) % 1440;
+                const next = a + len >= 1440 ? doms.map((x) => x + 1) : doms;
+                return {
+                    start: `${a % 60} ${Math.floor(a / 60)} ${doms.sort((x, y) => x - y).join(",")} ${month} *`,
+                    end: `${b % 60} ${Math.floor(b / 60)} ${next.sort((x, y) => x - y).join(",")} ${month} *`,
+                };
+            });
         fc.assert(
             fc.property(fc.oneof(weekly, dated), fc.array(fc.double({ min: 0, max: 60 * 86400, noNaN: true }), { minLength: 20, maxLength: 20 }), (c, ts) => {
                 fc.pre(c.start !== c.end);

@@ -11,26 +11,43 @@ const fixed = { nodeBootSeconds: { min: 120, max: 120 }, imagePullUncachedSecond
 describe("simulate: gateway and workers", () => {
     it("answers a request on a warm worker in exactly its service time", () => {
         const { root, file } = csvTrace(["100,image"]);
-        const sim = simulateStack(oneStack({ scaling: { minReplicas: 1 }, traffic: { profile: "csv", csvFile: file, service: fixedService(1.5, 4) } }), { root });
+        const sim = simulateStack(oneStack({ scaling: { minReplicas: 1 }, traffic: { profile: "csv", csvFile: file, service: fixedService(1.5, 4) } }), {
+            root,
+        });
         assert.strictEqual(sim.result.completion[0] - 100, 1.5);
         assert.strictEqual(sim.result.workerPools[0].held, 0);
     });
 
     it("runs `concurrency` requests at once per worker and queues the rest in vLLM", () => {
         const { root, file } = csvTrace(["100,image", "100,image", "100,image"]);
-        const sim = simulateStack(oneStack({ scaling: { minReplicas: 1, maxReplicas: 1 }, traffic: { profile: "csv", csvFile: file, service: fixedService(2, 2) } }), { root });
-        assert.deepStrictEqual(Array.from(sim.result.completion).map((c) => c - 100), [2, 2, 4]);
+        const sim = simulateStack(
+            oneStack({ scaling: { minReplicas: 1, maxReplicas: 1 }, traffic: { profile: "csv", csvFile: file, service: fixedService(2, 2) } }),
+            { root },
+        );
+        assert.deepStrictEqual(
+            Array.from(sim.result.completion).map((c) => c - 100),
+            [2, 2, 4],
+        );
     });
 
     it("spreads requests over workers by least outstanding requests", () => {
         const { root, file } = csvTrace(["100,image", "100,image", "100,image", "100,image"]);
-        const sim = simulateStack(oneStack({ scaling: { minReplicas: 2, maxReplicas: 2 }, traffic: { profile: "csv", csvFile: file, service: fixedService(2, 2) } }), { root });
-        assert.deepStrictEqual(Array.from(sim.result.completion).map((c) => c - 100), [2, 2, 2, 2]);
+        const sim = simulateStack(
+            oneStack({ scaling: { minReplicas: 2, maxReplicas: 2 }, traffic: { profile: "csv", csvFile: file, service: fixedService(2, 2) } }),
+            { root },
+        );
+        assert.deepStrictEqual(
+            Array.from(sim.result.completion).map((c) => c - 100),
+            [2, 2, 2, 2],
+        );
     });
 
     it("answers 429 once maxQueueDepth requests are held", () => {
         const { root, file } = csvTrace(Array.from({ length: 10 }, (_, i) => `${100 + i * 0.1},text`));
-        const sim = simulateStack(oneStack({ gateway: { maxQueueDepth: 3, maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file } }), { root, params: fixed });
+        const sim = simulateStack(oneStack({ gateway: { maxQueueDepth: 3, maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file } }), {
+            root,
+            params: fixed,
+        });
         const w = sim.result.workerPools[0];
         assert.deepStrictEqual([w.rejected429, w.answered, w.held], [7, 3, 3]);
         assert.deepStrictEqual(Array.from(sim.result.outcome), [1, 1, 1, 2, 2, 2, 2, 2, 2, 2]);
@@ -38,7 +55,11 @@ describe("simulate: gateway and workers", () => {
 
     it("answers 503 to held requests after maxWaitSeconds when the cold start is longer", () => {
         const { root, file } = csvTrace(["100,image", "110,image", "1500,image"]);
-        const config = oneStack({ gateway: { maxWaitSeconds: 60 }, scaling: { cooldownSeconds: 3000 }, traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } });
+        const config = oneStack({
+            gateway: { maxWaitSeconds: 60 },
+            scaling: { cooldownSeconds: 3000 },
+            traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) },
+        });
         const sim = simulateStack(config, { root, params: fixed });
         const w = sim.result.workerPools[0];
         // Both held requests give up (one cold start, unanswered); the pool still comes up and answers the third.
@@ -85,7 +106,13 @@ describe("simulate: cluster and cost", () => {
     });
 
     it("packs several workers on a multi-GPU node (gpusPerNode pods per node)", () => {
-        const config = oneStack({ gpuType: "a100-80gb", model: "google/medgemma-27b-it", maxNodes: 1, diskSizeGiB: 300, scaling: { minReplicas: 3, maxReplicas: 3 } });
+        const config = oneStack({
+            gpuType: "a100-80gb",
+            model: "google/medgemma-27b-it",
+            maxNodes: 1,
+            diskSizeGiB: 300,
+            scaling: { minReplicas: 3, maxReplicas: 3 },
+        });
         const sim = simulateStack(config, { days: 1 });
         assert.strictEqual(sim.result.gpuPools[0].peakNodes, 1);
         assert.strictEqual(sim.result.gpuPools[0].nodeSeconds, 86400);
@@ -108,7 +135,13 @@ describe("simulate: cluster and cost", () => {
         // The weights phase pinned (a team's measured figure): with the first worker routable 5 s before an HPA poll (the
         // modelled 51 s weights copy does that), vllm-waiting still reads the held batch the gateway just handed to vLLM
         // and asks for 4 replicas for a 2 s burst; this scenario is about the demand trigger's sizing, not that phase.
-        const config = oneStack({ maxNodes: 10, scaling: { maxReplicas: 10, queueDepthPerReplica: 4 }, gateway: { maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file }, coldStart: { phases: { weights: { expected: 22, pessimistic: 22 } } } });
+        const config = oneStack({
+            maxNodes: 10,
+            scaling: { maxReplicas: 10, queueDepthPerReplica: 4 },
+            gateway: { maxWaitSeconds: 3600 },
+            traffic: { profile: "csv", csvFile: file },
+            coldStart: { phases: { weights: { expected: 22, pessimistic: 22 } } },
+        });
         const sim = simulateStack(config, { root, params: fixed });
         // Once the first worker serves them, the 7 it runs count in full (target 4 per replica) and the backlog for one replica: 3.
         assert.ok(sim.result.workerPools[0].peakReplicas <= 3, `peak ${sim.result.workerPools[0].peakReplicas}`);

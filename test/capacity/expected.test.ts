@@ -49,7 +49,10 @@ describe("expectedCost", () => {
         const perLaunch = imageCacheInitUsdPerLaunch(config, config.gpuPools[0]);
         // 35 GB = 32.6 GiB of snapshot data x 300 MiB/s x $0.000012 (us-east-1).
         assert.ok(Math.abs(perLaunch - (35 / 1.073741824) * 300 * 0.000012) < 1e-9 && perLaunch > 0.11 && perLaunch < 0.12, `${perLaunch}`);
-        assert.ok(Math.abs(e.nodeLaunchUsdPerMonth - launches * perLaunch) < 0.06 + launches * 0.001, `${e.nodeLaunchUsdPerMonth} vs ${launches} x ${perLaunch}`);
+        assert.ok(
+            Math.abs(e.nodeLaunchUsdPerMonth - launches * perLaunch) < 0.06 + launches * 0.001,
+            `${e.nodeLaunchUsdPerMonth} vs ${launches} x ${perLaunch}`,
+        );
         const lazy = oneStack({ traffic: steady, coldStart: { imageCacheInitRateMiBps: 0 } });
         assert.strictEqual(imageCacheInitUsdPerLaunch(lazy, lazy.gpuPools[0]), 0);
         assert.strictEqual(imageCacheInitUsdPerLaunch(config, { ami: "al2023" }), 0);
@@ -76,9 +79,15 @@ describe("classroom comparison (reference policy vs ours vs oracle)", function (
     it("has our default cheaper than the reference on the same A10G pool, both far above the oracle", () => {
         const c = classroomComparison({ days: 14 });
         const [reference, ours, , fromZero, queueSized, online, clairvoyant, oracle] = c.rows;
-        assert.deepStrictEqual(c.rows.map((r) => r.name), ["reference", "ours", "ours+gpu70", "from zero", "from zero, queue-sized", "optimal online rule", "clairvoyant", "oracle"]);
+        assert.deepStrictEqual(
+            c.rows.map((r) => r.name),
+            ["reference", "ours", "ours+gpu70", "from zero", "from zero, queue-sized", "optimal online rule", "clairvoyant", "oracle"],
+        );
         // Sizing held requests by their arrival rate (not their count) launches fewer nodes during cold starts, for less.
-        assert.ok(fromZero.nodeLaunchesPerMonth! < queueSized.nodeLaunchesPerMonth! * 0.8, `launches ${fromZero.nodeLaunchesPerMonth} vs ${queueSized.nodeLaunchesPerMonth}`);
+        assert.ok(
+            fromZero.nodeLaunchesPerMonth! < queueSized.nodeLaunchesPerMonth! * 0.8,
+            `launches ${fromZero.nodeLaunchesPerMonth} vs ${queueSized.nodeLaunchesPerMonth}`,
+        );
         assert.ok(fromZero.usdPerMonth < queueSized.usdPerMonth * 0.85, `$${fromZero.usdPerMonth} vs $${queueSized.usdPerMonth}`);
         assert.ok(oracle.usdPerMonth < clairvoyant.usdPerMonth && clairvoyant.usdPerMonth <= online.usdPerMonth && online.usdPerMonth < ours.usdPerMonth);
         assert.ok(Math.abs(ours.clairvoyantRatio! - ours.usdPerMonth / clairvoyant.usdPerMonth) < 0.02, `${ours.clairvoyantRatio}`);

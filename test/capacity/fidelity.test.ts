@@ -26,9 +26,23 @@ describe("simulator fidelity (upstream rules)", function () {
     it("KEDA >= 2.19: a trigger on fallback is active, so KEDA scales a pool at zero up during a metrics outage (pkg/scaling/executor/scale_scaledobjects.go@v2.20.2)", () => {
         const state = { lastActive: -Infinity };
         // The simulator passes active = true once fallbackActive() holds; RequestScale then scales 0 -> max(min, 1).
-        assert.strictEqual(kedaPoll(state, { now: 100, replicas: 0, minReplicas: 0, cooldownSeconds: 300, active: fallbackActive(4, 3, 2), error: false, fallbackReplicas: 2 }), 1);
+        assert.strictEqual(
+            kedaPoll(state, {
+                now: 100,
+                replicas: 0,
+                minReplicas: 0,
+                cooldownSeconds: 300,
+                active: fallbackActive(4, 3, 2),
+                error: false,
+                fallbackReplicas: 2,
+            }),
+            1,
+        );
         // Through the whole loop: no traffic at all, Prometheus down for an hour -> the pool wakes and runs fallback.replicas.
-        const sim = simulateStack(oneStack({ scaling: { fallbackReplicas: 2 } }), { days: 1, params: { metricOutages: [{ min: 3600, max: 7200 }], timeseries: true } });
+        const sim = simulateStack(oneStack({ scaling: { fallbackReplicas: 2 } }), {
+            days: 1,
+            params: { metricOutages: [{ min: 3600, max: 7200 }], timeseries: true },
+        });
         const desired = sim.result.series!.perWorkerPool[0].desired;
         assert.strictEqual(desired[50], 0);
         assert.strictEqual(desired[100], 2);

@@ -28,7 +28,10 @@ export interface StackOptions {
 export const G5_XLARGE_NODE_USD_PER_HOUR = 1.006 + (275 * 0.04) / 730;
 
 /** A stack without any cold-start mechanism: AL2023 nodes pull the image, weights from the Hub, no compile cache. */
-export const UNOPTIMIZED: Pick<StackOptions, "coldStart" | "ami"> = { ami: "al2023", coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" } };
+export const UNOPTIMIZED: Pick<StackOptions, "coldStart" | "ami"> = {
+    ami: "al2023",
+    coldStart: { weights: "huggingface", imageCache: "none", compileCache: "none" },
+};
 
 /** One GPU pool, one worker pool; everything else at defaults. */
 export function oneStack(o: StackOptions = {}): StackConfig {
@@ -37,7 +40,19 @@ export function oneStack(o: StackOptions = {}): StackConfig {
         environment: "test",
         tags: { team: "test" },
         serving: { allowInsecureHttp: true, gateway: { ...o.gateway } },
-        gpuPools: [{ name: "gpu", gpuType: o.gpuType ?? "a10g", instanceTypes: o.gpuType ? undefined : ["g5.xlarge"], capacityType: o.capacityType ?? "on-demand", minNodes: o.minNodes ?? 0, maxNodes: o.maxNodes ?? 4, ...(o.ami ? { ami: o.ami } : {}), ...(o.diskSizeGiB ? { diskSizeGiB: o.diskSizeGiB } : {}), ...o.pool }],
+        gpuPools: [
+            {
+                name: "gpu",
+                gpuType: o.gpuType ?? "a10g",
+                instanceTypes: o.gpuType ? undefined : ["g5.xlarge"],
+                capacityType: o.capacityType ?? "on-demand",
+                minNodes: o.minNodes ?? 0,
+                maxNodes: o.maxNodes ?? 4,
+                ...(o.ami ? { ami: o.ami } : {}),
+                ...(o.diskSizeGiB ? { diskSizeGiB: o.diskSizeGiB } : {}),
+                ...o.pool,
+            },
+        ],
         models: [{ id: o.model ?? "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", name: "wp", scaling: { maxReplicas: 4, ...o.scaling } }],
         traffic: o.traffic ?? { profile: "hourly", hourly: [{ days: "0-6", rates: new Array(24).fill(0) }] },
         ...(o.coldStart ? { coldStart: o.coldStart } : {}),
@@ -59,19 +74,25 @@ export function csvTrace(lines: readonly string[]): { root: string; file: string
 
 /** fast-check: one worker's disjoint busy intervals [start, end), from up to `maxCount` (gap, length) pairs. */
 export function busySpans(maxGap: number, maxCount: number): fc.Arbitrary<[number, number][]> {
-    return fc.array(fc.tuple(fc.double({ min: 0, max: maxGap, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: maxCount }).map((pairs) => {
-        const spans: [number, number][] = [];
-        let t = 0;
-        for (const [gap, len] of pairs) {
-            t += gap;
-            spans.push([t, t + len]);
-            t += len;
-        }
-        return spans;
-    });
+    return fc
+        .array(fc.tuple(fc.double({ min: 0, max: maxGap, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: maxCount })
+        .map((pairs) => {
+            const spans: [number, number][] = [];
+            let t = 0;
+            for (const [gap, len] of pairs) {
+                t += gap;
+                spans.push([t, t + len]);
+                t += len;
+            }
+            return spans;
+        });
 }
 
 /** fast-check: a node release's charge (capacity/bounds/accounting.ts ReleaseCharge). */
 export function releaseCharges(maxUnneeded: number) {
-    return fc.record({ preStopSeconds: fc.integer({ min: 0, max: 30 }), unneededSeconds: fc.integer({ min: 0, max: maxUnneeded }), delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }) });
+    return fc.record({
+        preStopSeconds: fc.integer({ min: 0, max: 30 }),
+        unneededSeconds: fc.integer({ min: 0, max: maxUnneeded }),
+        delayAfterAddSeconds: fc.integer({ min: 0, max: 600 }),
+    });
 }

@@ -53,7 +53,8 @@ describe("kedaPoll", () => {
 });
 
 describe("warm windows as KEDA cron triggers (capacity/sim/cron.ts)", () => {
-    const win = (days: string, start: string, end: string) => compileCron(warmWindowTriggers([{ days, start, end, replicas: 1 }], "UTC")[0], { startWeekday: 1, days: 14 });
+    const win = (days: string, start: string, end: string) =>
+        compileCron(warmWindowTriggers([{ days, start, end, replicas: 1 }], "UTC")[0], { startWeekday: 1, days: 14 });
     /** Second of the first week (day 0 is a Monday) at a weekday (cron numbering) and time. */
     const at = (weekday: number, hhmm: string) => (((weekday + 6) % 7) * 1440 + hhmmToMinutes(hhmm)) * 60 + 30;
 
@@ -89,7 +90,15 @@ describe("activation through the simulated loop", () => {
     const chain = 30 + provisioning;
     const oneRequest = (extra: Record<string, unknown> = {}) => {
         const { root, file } = csvTrace(["1000,image"]);
-        return { root, config: oneStack({ ...UNOPTIMIZED, gateway: { maxWaitSeconds: 3600 }, traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) }, ...extra }) };
+        return {
+            root,
+            config: oneStack({
+                ...UNOPTIMIZED,
+                gateway: { maxWaitSeconds: 3600 },
+                traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) },
+                ...extra,
+            }),
+        };
     };
 
     it("wakes a pool at zero within one scrape, one poll and one autoscaler scan, then pays the whole cold start", () => {
@@ -128,10 +137,16 @@ describe("activation through the simulated loop", () => {
     it("wakes from zero during a Prometheus outage once the failures exceed the threshold (a trigger on fallback is active, KEDA >= 2.19); stays down without a fallback", () => {
         const { root, file } = csvTrace(["1000,image"]);
         const outage = { ...params, metricOutages: [{ min: 900, max: 5000 }] };
-        const withFallback = simulateStack(oneStack({ scaling: { fallbackReplicas: 1 }, gateway: { maxWaitSeconds: 1800 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
+        const withFallback = simulateStack(
+            oneStack({ scaling: { fallbackReplicas: 1 }, gateway: { maxWaitSeconds: 1800 }, traffic: { profile: "csv", csvFile: file } }),
+            { root, params: outage },
+        );
         assert.strictEqual(withFallback.result.workerPools[0].answered, 1);
         assert.ok(withFallback.result.gpuPools[0].nodeSeconds > 0);
-        const none = simulateStack(oneStack({ scaling: { fallbackReplicas: 0 }, gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } }), { root, params: outage });
+        const none = simulateStack(
+            oneStack({ scaling: { fallbackReplicas: 0 }, gateway: { maxWaitSeconds: 600 }, traffic: { profile: "csv", csvFile: file } }),
+            { root, params: outage },
+        );
         assert.strictEqual(none.result.workerPools[0].rejected503, 1);
         assert.strictEqual(none.result.gpuPools[0].nodeSeconds, 0);
     });
@@ -181,8 +196,15 @@ describe("the recent-requests trigger holds a pool while its requests come often
     // requests in the last 5 minutes keep the pool active.
     const run = (times: number[]) => {
         const { root, file } = csvTrace(times.map((t) => `${t},image`));
-        const sim = simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), { root, params: { timeseries: true } });
-        return { w: sim.result.workerPools[0], desired: sim.result.series!.perWorkerPool[0].desired, activation: sim.input.workerPools[0].policy.metrics.find((m) => m.source === "recentRequests")!.activation };
+        const sim = simulateStack(oneStack({ traffic: { profile: "csv", csvFile: file, service: fixedService(1, 4) } }), {
+            root,
+            params: { timeseries: true },
+        });
+        return {
+            w: sim.result.workerPools[0],
+            desired: sim.result.series!.perWorkerPool[0].desired,
+            activation: sim.input.workerPools[0].policy.metrics.find((m) => m.source === "recentRequests")!.activation,
+        };
     };
 
     it("keeps a class's GPU through a 3-minute pause: a question every 30 s for 20 minutes, 3 minutes of silence, 10 more minutes", () => {

@@ -22,9 +22,15 @@ describe("the optimal online rule (Poisson stopping rule)", () => {
     it("holds at a constant rate while the expected requests within a cold start are >= 1, and releases at once below", () => {
         // C = 100 s: 0.0105/s expects 1.05 requests within a cold start, 0.0095/s 0.95.
         assert.ok(releaseAt(() => 0.0105, 20000, 5000) > 19000, "held to the span's end");
-        assert.strictEqual(releaseAt(() => 0.0095, 20000, 5000), 5000);
+        assert.strictEqual(
+            releaseAt(() => 0.0095, 20000, 5000),
+            5000,
+        );
         assert.ok(releaseAt(() => 0.05, 20000, 100) > 19000);
-        assert.strictEqual(releaseAt(() => 0.001, 20000, 100), 100);
+        assert.strictEqual(
+            releaseAt(() => 0.001, 20000, 100),
+            100,
+        );
     });
 
     it("looks ahead: releases one reuse window (P + U = 65 s) before the rate drops to zero, where a rule reading the current rate holds to the drop", () => {
@@ -81,16 +87,24 @@ describe("the optimal online rule (Poisson stopping rule)", () => {
             // Thinning: candidates at the peak rate, kept with probability rate(t) / peak.
             for (let t = rng.exp(1 / 0.03); t < span; t += rng.exp(1 / 0.03)) if (rng.next() < rate(t) / 0.03) times.push(t);
             if (times.length === 0) continue;
-            const l = workerLevels(times, times.map((t) => t + 2), 100).levels[0];
+            const l = workerLevels(
+                times,
+                times.map((t) => t + 2),
+                100,
+            ).levels[0];
             for (const [k, rule] of Object.entries(rules)) totals[k] += priceRule(l, 100, R65, span, rule).gpuSeconds;
         }
-        for (const [k, v] of Object.entries(totals)) if (k !== "optimal") assert.ok(totals.optimal < v, `optimal ${totals.optimal.toFixed(0)} vs ${k} ${v.toFixed(0)}`);
+        for (const [k, v] of Object.entries(totals))
+            if (k !== "optimal") assert.ok(totals.optimal < v, `optimal ${totals.optimal.toFixed(0)} vs ${k} ${v.toFixed(0)}`);
     });
 
     it("never beats the clairvoyant bound on the same trace, whatever the rate (property)", () => {
         fc.assert(
             fc.property(
-                fc.array(fc.tuple(fc.double({ min: 0, max: 2e4, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), { minLength: 1, maxLength: 60 }),
+                fc.array(fc.tuple(fc.double({ min: 0, max: 2e4, noNaN: true }), fc.double({ min: 0.1, max: 60, noNaN: true })), {
+                    minLength: 1,
+                    maxLength: 60,
+                }),
                 fc.integer({ min: 1, max: 4 }),
                 fc.double({ min: 1, max: 600, noNaN: true }),
                 fc.array(fc.double({ min: 0, max: 0.1, noNaN: true }), { minLength: 24, maxLength: 24 }),
@@ -122,8 +136,35 @@ describe("the best constant hold in hindsight", () => {
     it("picks 0 s when every gap is longer than release + cold start, and a hold covering the short gaps otherwise (worked example)", () => {
         // C = 100, W = 65: gaps 500, 500 -> release at once (2 x 165). Gaps 80, 80, 80, 500 -> hold 15 s (80 - 65): the node is
         // still there when the next request comes; 3 x 80 + (15 + 165).
-        assert.strictEqual(bestConstantHold([level([[0, 10], [510, 520], [1020, 1030]])], 100, R65, 1030).holdSeconds, 0);
-        const b = bestConstantHold([level([[0, 10], [90, 100], [180, 190], [270, 280], [780, 790]])], 100, R65, 790);
+        assert.strictEqual(
+            bestConstantHold(
+                [
+                    level([
+                        [0, 10],
+                        [510, 520],
+                        [1020, 1030],
+                    ]),
+                ],
+                100,
+                R65,
+                1030,
+            ).holdSeconds,
+            0,
+        );
+        const b = bestConstantHold(
+            [
+                level([
+                    [0, 10],
+                    [90, 100],
+                    [180, 190],
+                    [270, 280],
+                    [780, 790],
+                ]),
+            ],
+            100,
+            R65,
+            790,
+        );
         assert.strictEqual(b.holdSeconds, 15);
         assert.strictEqual(b.cost.gpuSeconds, 50 + 100 + 3 * 80 + 15 + 65 + 100);
     });
@@ -174,7 +215,10 @@ describe("expected: the references", () => {
     it("reports the optimal online rule and the best hold in hindsight above the clairvoyant bound and below the policy, with ratios", function () {
         this.timeout(20000);
         const e = expectedCost(oneStack({ traffic: { profile: "office-hours" } }), { days: 7 });
-        assert.ok(e.clairvoyantUsdPerMonth <= e.onlineRuleUsdPerMonth && e.onlineRuleUsdPerMonth < e.gpuUsdPerMonth, `${e.clairvoyantUsdPerMonth} / ${e.onlineRuleUsdPerMonth} / ${e.gpuUsdPerMonth}`);
+        assert.ok(
+            e.clairvoyantUsdPerMonth <= e.onlineRuleUsdPerMonth && e.onlineRuleUsdPerMonth < e.gpuUsdPerMonth,
+            `${e.clairvoyantUsdPerMonth} / ${e.onlineRuleUsdPerMonth} / ${e.gpuUsdPerMonth}`,
+        );
         assert.ok(e.clairvoyantUsdPerMonth <= e.hindsightHoldUsdPerMonth && e.hindsightHoldUsdPerMonth < e.gpuUsdPerMonth);
         assert.ok(Math.abs(e.onlineRuleRatio! / (e.gpuUsdPerMonth / e.onlineRuleUsdPerMonth) - 1) < 0.01);
         assert.ok(Math.abs(e.hindsightHoldRatio! / (e.gpuUsdPerMonth / e.hindsightHoldUsdPerMonth) - 1) < 0.01);

@@ -15,10 +15,16 @@ describe("policy targets", function () {
         const dev = loadStack(ROOT, "dev");
         const [r] = measureTargets(dev, { days: 7, seeds: [1, 2], only: ["office-hours"] });
         assert.strictEqual(r.name, "office-hours");
-        assert.deepStrictEqual(r.seeds.map((s) => s.seed), [1, 2]);
+        assert.deepStrictEqual(
+            r.seeds.map((s) => s.seed),
+            [1, 2],
+        );
         const e = simulateStack(targetStack(2, { profile: "office-hours" }), { days: 7 }).expected;
         const f = r.seeds[1];
-        assert.deepStrictEqual([f.gpuUsdPerMonth, f.clairvoyantUsdPerMonth, f.onlineRuleUsdPerMonth, f.p99LatencySeconds], [e.gpuUsdPerMonth, e.clairvoyantUsdPerMonth, e.onlineRuleUsdPerMonth, e.p99LatencySeconds]);
+        assert.deepStrictEqual(
+            [f.gpuUsdPerMonth, f.clairvoyantUsdPerMonth, f.onlineRuleUsdPerMonth, f.p99LatencySeconds],
+            [e.gpuUsdPerMonth, e.clairvoyantUsdPerMonth, e.onlineRuleUsdPerMonth, e.p99LatencySeconds],
+        );
         // Unrounded ratios, so a 1.052x is not reported as 1.05x.
         assert.strictEqual(f.clairvoyantRatio, e.gpuUsdPerMonth / e.clairvoyantUsdPerMonth);
         const byClairvoyant = r.targets.find((t) => t.label === "GPU cost / clairvoyant bound")!;
@@ -44,7 +50,18 @@ describe("policy targets", function () {
     });
 
     it("reports each target as met or MISSED with the worst seed's figure", () => {
-        const seed = (s: number, ratio: number, p99: number) => ({ seed: s, gpuUsdPerMonth: 10 * ratio, clairvoyantUsdPerMonth: 10, onlineRuleUsdPerMonth: 10, clairvoyantRatio: ratio, onlineRuleRatio: ratio, p95LatencySeconds: 1, p99LatencySeconds: p99, refusedPerMonth: 0, coldStartsPerMonth: 0 });
+        const seed = (s: number, ratio: number, p99: number) => ({
+            seed: s,
+            gpuUsdPerMonth: 10 * ratio,
+            clairvoyantUsdPerMonth: 10,
+            onlineRuleUsdPerMonth: 10,
+            clairvoyantRatio: ratio,
+            onlineRuleRatio: ratio,
+            p95LatencySeconds: 1,
+            p99LatencySeconds: p99,
+            refusedPerMonth: 0,
+            coldStartsPerMonth: 0,
+        });
         const seeds = [seed(1, 1.08, 3), seed(2, 1.12, 12)];
         const results: ScenarioResult[] = [
             {
@@ -57,7 +74,10 @@ describe("policy targets", function () {
                 ],
             },
         ];
-        assert.deepStrictEqual(targetLines(results), ["MISSED  x: GPU cost / clairvoyant bound <= 1.1x (worst seed: 1.120x)", "met     x: P99 <= 30 s (worst seed: 12.00 s)"]);
+        assert.deepStrictEqual(targetLines(results), [
+            "MISSED  x: GPU cost / clairvoyant bound <= 1.1x (worst seed: 1.120x)",
+            "met     x: P99 <= 30 s (worst seed: 12.00 s)",
+        ]);
         const report = targetsReport(results, false);
         assert.match(report.text, /x, seed 2 +\| \$11\.20 +\| \$10\.00 +\| 1\.120x/);
         // A terminal is 120 columns (compare's rule): the long title wraps, the Markdown keeps it on one line.

@@ -53,7 +53,11 @@ describe("the plan's bill of a simulated span (same meter and rule as the gatewa
     it("a pool woken from zero: the waiting team pays the cold start, and dollars follow the node price", () => {
         // At zero replicas; radiology's request at 3600 wakes the pool, cardiology's arrives an hour later on a warm or cold pool.
         const { root, file } = csvTrace(["3600,image", "3650,image"]);
-        const config = oneStack({ gateway: { maxWaitSeconds: 3600 }, scaling: { cooldownSeconds: 300 }, traffic: { profile: "csv", csvFile: file, service: fixedService(2, 4) } });
+        const config = oneStack({
+            gateway: { maxWaitSeconds: 3600 },
+            scaling: { cooldownSeconds: 300 },
+            traffic: { profile: "csv", csvFile: file, service: fixedService(2, 4) },
+        });
         const input = twoTeams(buildSimInput(config, { root, historyDays: 0 }), () => true); // both radiology's
         const result = simulate(input);
         const bill = billSimulation(input, result);
@@ -80,7 +84,15 @@ describe("the plan's bill of a simulated span (same meter and rule as the gatewa
         const store = new MemoryUsage(RETENTION_SECONDS);
         await store.write("wp", "sim", result.steps![0]);
         const gw = parseConfig({
-            pools: [{ name: "wp", models: ["m"], upstreams: ["http://127.0.0.1:9"], coldStartSecondsEstimate: 600, billing: { nodePool: g.name, nodeUsdPerHour: g.usdPerHour, gpusPerNode: g.gpusPerNode, minNodes: g.minNodes } }],
+            pools: [
+                {
+                    name: "wp",
+                    models: ["m"],
+                    upstreams: ["http://127.0.0.1:9"],
+                    coldStartSecondsEstimate: 600,
+                    billing: { nodePool: g.name, nodeUsdPerHour: g.usdPerHour, gpusPerNode: g.gpusPerNode, minNodes: g.minNodes },
+                },
+            ],
             auth: { disabled: true },
         });
         const books = new Books(gw, store);
@@ -89,7 +101,8 @@ describe("the plan's bill of a simulated span (same meter and rule as the gatewa
         for (const team of ["radiology", "cardiology"]) {
             const measured = books.usage(team, end).pools.wp;
             const planned = plan.teams[team].wp;
-            for (const k of ["busy", "warmup", "idle", "coldStart", "usd"] as const) assert.ok(Math.abs(measured[k] - planned[k]) < 1e-9, `${team} ${k}: books ${measured[k]} vs plan ${planned[k]}`);
+            for (const k of ["busy", "warmup", "idle", "coldStart", "usd"] as const)
+                assert.ok(Math.abs(measured[k] - planned[k]) < 1e-9, `${team} ${k}: books ${measured[k]} vs plan ${planned[k]}`);
         }
         assert.ok(plan.teams.cardiology.wp.usd > 0 && plan.teams.radiology.wp.usd > plan.teams.cardiology.wp.usd, JSON.stringify(plan.teams));
     });

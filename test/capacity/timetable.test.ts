@@ -25,13 +25,25 @@ function configError(traffic: Record<string, unknown>): string {
 describe("timetable schema", () => {
     it("names the session and field of a bad value", () => {
         const bad = [session, session, { ...session, start: "9am" }];
-        assert.strictEqual(configError({ profile: "timetable", timetable: bad }), 'Invalid stack config: gpuserve:traffic.timetable[2].start: must be HH:MM (24h), e.g. 09:00 (got "9am"). Fix: set a valid value (see docs/config.md)');
-        assert.match(configError({ profile: "timetable", timetable: [{ ...session, days: "mon" }] }), /gpuserve:traffic\.timetable\[0\]\.days: must be cron day-of-week syntax/);
-        assert.match(configError({ profile: "timetable", timetable: [{ ...session, student: 20 }] }), /gpuserve:traffic\.timetable\[0\]\.student: unknown key 'student'\. Fix: did you mean 'students'\?/);
+        assert.strictEqual(
+            configError({ profile: "timetable", timetable: bad }),
+            'Invalid stack config: gpuserve:traffic.timetable[2].start: must be HH:MM (24h), e.g. 09:00 (got "9am"). Fix: set a valid value (see docs/config.md)',
+        );
+        assert.match(
+            configError({ profile: "timetable", timetable: [{ ...session, days: "mon" }] }),
+            /gpuserve:traffic\.timetable\[0\]\.days: must be cron day-of-week syntax/,
+        );
+        assert.match(
+            configError({ profile: "timetable", timetable: [{ ...session, student: 20 }] }),
+            /gpuserve:traffic\.timetable\[0\]\.student: unknown key 'student'\. Fix: did you mean 'students'\?/,
+        );
     });
 
     it("requires at least one session for profile timetable", () => {
-        assert.match(configError({ profile: "timetable" }), /gpuserve:traffic\.timetable: profile "timetable" needs sessions: in traffic\.timetable, or gpuserve:timetable sessions or calendars\. Fix: add e\.g\. gpuserve:timetable/);
+        assert.match(
+            configError({ profile: "timetable" }),
+            /gpuserve:traffic\.timetable: profile "timetable" needs sessions: in traffic\.timetable, or gpuserve:timetable sessions or calendars\. Fix: add e\.g\. gpuserve:timetable/,
+        );
     });
 
     it("refuses a session whose model is not a model of the stack", () => {
@@ -67,7 +79,10 @@ describe("timetable generator", () => {
         const rate = 1 - long.length / 700;
         assert.ok(Math.abs(rate - CANCEL_PROBABILITY) < 0.03, `cancelled ${rate}`);
         const short = timetableOccurrences(weeklyLoad([{ ...session, days: "0-6" }], targets), 14, 1, 3);
-        assert.deepStrictEqual(short, long.filter((c) => c.start < 14 * 86400));
+        assert.deepStrictEqual(
+            short,
+            long.filter((c) => c.start < 14 * 86400),
+        );
     });
 
     it("sends students x questions x attendance requests per class, inside the class, to the session's model", () => {

@@ -75,7 +75,17 @@ describe("rate-table profiles", () => {
     it("follow custom hourly rates per weekday; later entries win", () => {
         const rates = new Array(24).fill(0);
         rates[9] = 600;
-        const trace = buildTrace(traffic({ profile: "hourly", hourly: [{ days: "0-6", rates }, { days: "6", rates: new Array(24).fill(0) }] }), targets, opts);
+        const trace = buildTrace(
+            traffic({
+                profile: "hourly",
+                hourly: [
+                    { days: "0-6", rates },
+                    { days: "6", rates: new Array(24).fill(0) },
+                ],
+            }),
+            targets,
+            opts,
+        );
         for (const t of trace.times) {
             assert.strictEqual(Math.floor((t % 86400) / 3600), 9);
             assert.notStrictEqual((1 + Math.floor(t / 86400)) % 7, 6, "Saturday was overridden to 0");

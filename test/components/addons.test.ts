@@ -65,12 +65,21 @@ describe("PlatformAddons", () => {
             const v = valuesOf(al2023, chart);
             const expressions = [{ key: "nvidia.com/gpu.present", operator: "In", values: ["true"] }];
             if (chart === "nvidia-device-plugin") expressions.push({ key: "gpuserve.io/os", operator: "NotIn", values: ["bottlerocket"] });
-            assert.deepStrictEqual(v.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [{ matchExpressions: expressions }]);
-            assert.ok(v.tolerations.some((t: any) => t.key === "nvidia.com/gpu" && t.operator === "Exists" && t.effect === "NoSchedule"), chart);
+            assert.deepStrictEqual(v.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
+                { matchExpressions: expressions },
+            ]);
+            assert.ok(
+                v.tolerations.some((t: any) => t.key === "nvidia.com/gpu" && t.operator === "Exists" && t.effect === "NoSchedule"),
+                chart,
+            );
             assert.strictEqual(v.priorityClassName, "system-node-critical");
         }
         assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.enabled, true);
-        assert.strictEqual(valuesOf(prod, "dcgm-exporter").serviceMonitor.honorLabels, true, "keep DCGM's pod label (the GPU's workload) for the GPU-utilization trigger");
+        assert.strictEqual(
+            valuesOf(prod, "dcgm-exporter").serviceMonitor.honorLabels,
+            true,
+            "keep DCGM's pod label (the GPU's workload) for the GPU-utilization trigger",
+        );
         assert.strictEqual(valuesOf(al2023, "nvidia-device-plugin").config, undefined, "time-slicing must be off by default");
     });
 
@@ -190,10 +199,21 @@ describe("PlatformAddons", () => {
         const granted = new Set<string>(doc.Statement.flatMap((s: any) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
         const missing = upstream.filter((a) => !granted.has(a) && !(a in LBC_OMITTED_ACTIONS));
         assert.deepStrictEqual(missing, [], "upstream actions neither granted nor listed (with a reason) in LBC_OMITTED_ACTIONS");
-        assert.deepStrictEqual([...granted].filter((a) => !upstream.includes(a)), [], "granted actions upstream does not ask for");
-        assert.deepStrictEqual(Object.keys(LBC_OMITTED_ACTIONS).filter((a) => granted.has(a) || !upstream.includes(a)), [], "omitted list out of date");
+        assert.deepStrictEqual(
+            [...granted].filter((a) => !upstream.includes(a)),
+            [],
+            "granted actions upstream does not ask for",
+        );
+        assert.deepStrictEqual(
+            Object.keys(LBC_OMITTED_ACTIONS).filter((a) => granted.has(a) || !upstream.includes(a)),
+            [],
+            "omitted list out of date",
+        );
         const reorder = doc.Statement.find((s: any) => s.Action.includes("elasticloadbalancing:SetRulePriorities"));
-        assert.ok(reorder.Resource.some((r: string) => r.includes(":listener-rule/app/")), "SetRulePriorities acts on listener rules");
+        assert.ok(
+            reorder.Resource.some((r: string) => r.includes(":listener-rule/app/")),
+            "SetRulePriorities acts on listener rules",
+        );
     });
 
     it("binds each controller's role to its service account through EKS Pod Identity", () => {
@@ -214,7 +234,10 @@ describe("PlatformAddons", () => {
             const [stmt] = trust.Statement;
             assert.deepStrictEqual(stmt.Action, ["sts:AssumeRole", "sts:TagSession"]);
             // EKS user guide, pod-id-role: scope with the session tags EKS Pod Identity sets, not aws:SourceArn.
-            const assocOf = prod.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => a.inputs as any).find((a) => role.name.startsWith(a.serviceAccount === "cluster-autoscaler" ? "gpuserve-test-cluster-autoscaler" : "gpuserve-test-lbc"))!;
+            const assocOf = prod
+                .find("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                .map((a) => a.inputs as any)
+                .find((a) => role.name.startsWith(a.serviceAccount === "cluster-autoscaler" ? "gpuserve-test-cluster-autoscaler" : "gpuserve-test-lbc"))!;
             assert.deepStrictEqual(stmt.Condition, {
                 StringEquals: {
                     "aws:SourceAccount": "123456789012",
@@ -262,7 +285,10 @@ describe("PlatformAddons", () => {
         const cases: [Record<string, unknown>, RegExp][] = [
             [{ prometheus: { enabled: false } }, /gpuserve:addons\.prometheus\.url: kube-prometheus-stack is disabled and no existing Prometheus is given/],
             [{ keda: { enabled: false } }, /gpuserve:addons\.keda\.enabled: cannot be false: every worker pool's scale policy is a KEDA ScaledObject/],
-            [{ clusterAutoscaler: { enabled: false } }, /gpuserve:addons\.clusterAutoscaler\.enabled: cannot be false: GPU pools a10g scale between minNodes and maxNodes/],
+            [
+                { clusterAutoscaler: { enabled: false } },
+                /gpuserve:addons\.clusterAutoscaler\.enabled: cannot be false: GPU pools a10g scale between minNodes and maxNodes/,
+            ],
             [{ loadBalancerController: { enabled: false } }, /gpuserve:addons\.loadBalancerController\.enabled: cannot be false/],
             [{ nvidiaDevicePlugin: { enabled: false } }, /gpuserve:addons\.nvidiaDevicePlugin\.enabled: cannot be false: AL2023 GPU pools \(a10g\) need it/],
         ];
@@ -285,7 +311,11 @@ describe("chart values keys", () => {
         const file = path.join(ROOT, "test", "fixtures", "chart-keys", `${chart}.json`);
         const recorded = JSON.parse(fs.readFileSync(file, "utf8")) as { version: string; keys: Record<string, string> };
         const ref = Object.values(CHARTS).find((c) => c.chart === chart)!;
-        assert.strictEqual(recorded.version, ref.version, `${chart}: recorded keys are for ${recorded.version}, pinned ${ref.version}; rerun scripts/chart-keys.ts`);
+        assert.strictEqual(
+            recorded.version,
+            ref.version,
+            `${chart}: recorded keys are for ${recorded.version}, pinned ${ref.version}; rerun scripts/chart-keys.ts`,
+        );
         return valuePaths(values).filter((p) => {
             if (recorded.keys[p]) return false;
             const parts = p.split(".");
@@ -310,7 +340,9 @@ describe("chart values keys", () => {
 
     it("catches a misspelt key (the check can fail)", () => {
         assert.deepStrictEqual(unknownKeys("keda", { prometheus: { operater: { enabled: true } } }), ["prometheus.operater", "prometheus.operater.enabled"]);
-        assert.deepStrictEqual(unknownKeys("cluster-autoscaler", { extraArgs: { "any-flag": 1 }, autoDiscovery: { clustername: "x" } }), ["autoDiscovery.clustername"]);
+        assert.deepStrictEqual(unknownKeys("cluster-autoscaler", { extraArgs: { "any-flag": 1 }, autoDiscovery: { clustername: "x" } }), [
+            "autoDiscovery.clustername",
+        ]);
     });
 
     it("deepMerge replaces lists and scalars, merges maps, and leaves its inputs alone", () => {

@@ -47,14 +47,21 @@ describe("batch store (Valkey) in the plan", () => {
         assert.strictEqual(pod.containers[0].securityContext.readOnlyRootFilesystem, true);
         assert.strictEqual(pod.containers[0].securityContext.allowPrivilegeEscalation, false);
         const [claim] = sts.spec.volumeClaimTemplates;
-        const sc = dev.find("kubernetes:storage.k8s.io/v1:StorageClass").map(inputs).find((c) => c.metadata.name === claim.spec.storageClassName);
+        const sc = dev
+            .find("kubernetes:storage.k8s.io/v1:StorageClass")
+            .map(inputs)
+            .find((c) => c.metadata.name === claim.spec.storageClassName);
         assert.ok(sc, `no StorageClass ${claim.spec.storageClassName}`);
         assert.deepStrictEqual([sc.parameters.type, sc.parameters.encrypted], ["gp3", "true"]);
         assert.strictEqual(claim.spec.resources.requests.storage, "20Gi");
         const conf = valkeyConf("pw", 2048);
-        for (const line of ["appendonly yes", "appendfsync everysec", "requirepass pw", "maxmemory-policy noeviction", "dir /data"]) assert.ok(conf.split("\n").includes(line), line);
+        for (const line of ["appendonly yes", "appendfsync everysec", "requirepass pw", "maxmemory-policy noeviction", "dir /data"])
+            assert.ok(conf.split("\n").includes(line), line);
         // The config it mounts is the Secret's valkey.conf.
-        assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "config").secret, { secretName: "valkey-auth", items: [{ key: "valkey.conf", path: "valkey.conf" }] });
+        assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "config").secret, {
+            secretName: "valkey-auth",
+            items: [{ key: "valkey.conf", path: "valkey.conf" }],
+        });
     });
 
     it("writes a valkey.conf a real server accepts: maxmemory 75 % of the pod's memory limit, no eviction, AOF, a password", async function () {
@@ -89,7 +96,11 @@ describe("batch store (Valkey) in the plan", () => {
 
     it("emits schema-valid objects", async () => {
         await validateManifest({ apiVersion: "apps/v1", kind: "StatefulSet", ...inputs(dev.find(STS)[0]) });
-        for (const p of dev.find(NETPOL).map(inputs).filter((x) => /valkey/.test(x.metadata.name))) await validateManifest({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", ...p });
+        for (const p of dev
+            .find(NETPOL)
+            .map(inputs)
+            .filter((x) => /valkey/.test(x.metadata.name)))
+            await validateManifest({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", ...p });
     });
 
     it("keeps the password a Pulumi secret: random, in a Secret, passed to the gateway by secretKeyRef", () => {
@@ -98,21 +109,38 @@ describe("batch store (Valkey) in the plan", () => {
         assert.deepStrictEqual(auth.stringData, { password: "[secret]", "valkey.conf": "[secret]" });
         const gw = inputs(dev.find("kubernetes:apps/v1:Deployment").find((d) => inputs(d).metadata.name === "gateway")!);
         const env = gw.spec.template.spec.containers[0].env;
-        assert.deepStrictEqual(env.find((e: any) => e.name === "GATEWAY_BATCH_REDIS_PASSWORD").valueFrom, { secretKeyRef: { name: "valkey-auth", key: "password" } });
+        assert.deepStrictEqual(env.find((e: any) => e.name === "GATEWAY_BATCH_REDIS_PASSWORD").valueFrom, {
+            secretKeyRef: { name: "valkey-auth", key: "password" },
+        });
     });
 
     it("lets only gateway pods reach Valkey, and gateways reach only its port", () => {
         const policies = dev.find(NETPOL).map(inputs);
         const ingress = policies.find((p) => p.metadata.name === "allow-gateway-to-valkey").spec;
         assert.deepStrictEqual(ingress.podSelector, { matchLabels: { "app.kubernetes.io/name": "valkey" } });
-        assert.deepStrictEqual(ingress.ingress, [{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "gateway" } } }], ports: [{ protocol: "TCP", port: 6379 }] }]);
+        assert.deepStrictEqual(ingress.ingress, [
+            { from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "gateway" } } }], ports: [{ protocol: "TCP", port: 6379 }] },
+        ]);
         // Nothing else lets anyone in to the Valkey pod.
-        const others = policies.filter((p) => p.metadata.name !== "allow-gateway-to-valkey" && p.spec.policyTypes.includes("Ingress") && (p.spec.ingress ?? []).length > 0);
+        const others = policies.filter(
+            (p) => p.metadata.name !== "allow-gateway-to-valkey" && p.spec.policyTypes.includes("Ingress") && (p.spec.ingress ?? []).length > 0,
+        );
         const valkeyLabels = { "app.kubernetes.io/name": "valkey", "app.kubernetes.io/component": "batch-store", "app.kubernetes.io/part-of": "gpuserve" };
-        const selecting = others.filter((p) => Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => (valkeyLabels as Record<string, string>)[k] === v) && (p.spec.podSelector.matchExpressions ?? []).every((e: any) => e.operator === "In" && e.values.includes((valkeyLabels as Record<string, string>)[e.key])));
-        assert.deepStrictEqual(selecting.map((p) => p.metadata.name), []);
+        const selecting = others.filter(
+            (p) =>
+                Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => (valkeyLabels as Record<string, string>)[k] === v) &&
+                (p.spec.podSelector.matchExpressions ?? []).every(
+                    (e: any) => e.operator === "In" && e.values.includes((valkeyLabels as Record<string, string>)[e.key]),
+                ),
+        );
+        assert.deepStrictEqual(
+            selecting.map((p) => p.metadata.name),
+            [],
+        );
         const egress = policies.find((p) => p.metadata.name === "allow-gateway-egress-to-valkey").spec;
-        assert.deepStrictEqual(egress.egress, [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "valkey" } } }], ports: [{ protocol: "TCP", port: 6379 }] }]);
+        assert.deepStrictEqual(egress.egress, [
+            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "valkey" } } }], ports: [{ protocol: "TCP", port: 6379 }] },
+        ]);
     });
 
     it("gives the gateway a batch config it accepts, pointing at the in-cluster Valkey", () => {
@@ -120,15 +148,28 @@ describe("batch store (Valkey) in the plan", () => {
         const { "aws:region": region, ...rest } = cfg;
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         assert.strictEqual(g.batch?.redisUrl, "redis://valkey.serving.svc.cluster.local:6379");
-        assert.deepStrictEqual(g.batch?.limits.default, { maxLinesPerBatch: 50000, maxFileBytes: 200 * 1024 * 1024, maxBatchesInProgress: 10, maxStoredFiles: 1000 });
+        assert.deepStrictEqual(g.batch?.limits.default, {
+            maxLinesPerBatch: 50000,
+            maxFileBytes: 200 * 1024 * 1024,
+            maxBatchesInProgress: 10,
+            maxStoredFiles: 1000,
+        });
         assert.deepStrictEqual(g.batch?.retention, { inputFileDays: 30, outputFileDays: 30, batchDays: 30 });
         // The store's size is Valkey's maxmemory (valkeyConf), so per-team quotas derive from it; a warm-up asks at most the pool's max replicas.
         assert.strictEqual(g.batch?.storage.storeBytes, 1536 * 1024 * 1024);
         assert.match(valkeyConf("x", 2048), /^maxmemory 1536mb$/m);
-        for (const p of g.pools) assert.strictEqual(p.maxWarmupReplicas, parseStackConfig({ ...rest, region, environment: "dev" }).models.find((m) => m.name === p.name)!.scaling.maxReplicas);
+        for (const p of g.pools)
+            assert.strictEqual(
+                p.maxWarmupReplicas,
+                parseStackConfig({ ...rest, region, environment: "dev" }).models.find((m) => m.name === p.name)!.scaling.maxReplicas,
+            );
         const week = withBatch("dev", { retentionDays: 7 });
         const { "aws:region": r2, ...rest2 } = week;
-        assert.deepStrictEqual(parseConfig(gatewayConfig(parseStackConfig({ ...rest2, region: r2, environment: "dev" }), undefined)).batch?.retention, { inputFileDays: 7, outputFileDays: 7, batchDays: 7 });
+        assert.deepStrictEqual(parseConfig(gatewayConfig(parseStackConfig({ ...rest2, region: r2, environment: "dev" }), undefined)).batch?.retention, {
+            inputFileDays: 7,
+            outputFileDays: 7,
+            batchDays: 7,
+        });
     });
 
     it("rejects an in-cluster Valkey too small for the largest upload under its upload line, naming the key and the size that fits", () => {
@@ -136,7 +177,8 @@ describe("batch store (Valkey) in the plan", () => {
         const { "aws:region": region, ...rest } = cfg;
         assert.throws(
             () => parseStackConfig({ ...rest, region, environment: "dev" }),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 256/.test(e.message) && /at least 356/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError && /gpuserve:serving\.batch\.memoryMiB/.test(e.message) && /is 256/.test(e.message) && /at least 356/.test(e.message),
         );
         const ok = withBatch("dev", { memoryMiB: 256, maxFileBytes: 100 * 1024 * 1024 });
         const { "aws:region": r2, ...rest2 } = ok;
@@ -148,18 +190,28 @@ describe("batch store (Valkey) in the plan", () => {
             cfg.serving.gateway = { ...cfg.serving.gateway, limits: { teams: Object.fromEntries(Object.entries(teams).map(([t, b]) => [t, { batch: b }])) } };
             return cfg;
         };
-        const cfg = teamBatch(withBatch("dev", { storagePerTeamMiB: 800, filesPerTeam: 300 }), { radiology: { storageMiB: 4096 }, anatomy: { files: 50, maxLinesPerBatch: 10 } });
+        const cfg = teamBatch(withBatch("dev", { storagePerTeamMiB: 800, filesPerTeam: 300 }), {
+            radiology: { storageMiB: 4096 },
+            anatomy: { files: 50, maxLinesPerBatch: 10 },
+        });
         const { "aws:region": region, ...rest } = cfg;
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "dev" }), undefined));
         const MiB = 1024 * 1024;
         const base = { maxLinesPerBatch: 50000, maxFileBytes: 200 * MiB, maxBatchesInProgress: 10 };
         assert.deepStrictEqual(g.batch?.limits.default, { ...base, maxStoredBytes: 800 * MiB, maxStoredFiles: 300 });
-        assert.deepStrictEqual(g.batch?.limits.teams, { radiology: { ...base, maxStoredBytes: 4096 * MiB, maxStoredFiles: 300 }, anatomy: { ...base, maxLinesPerBatch: 10, maxStoredBytes: 800 * MiB, maxStoredFiles: 50 } });
+        assert.deepStrictEqual(g.batch?.limits.teams, {
+            radiology: { ...base, maxStoredBytes: 4096 * MiB, maxStoredFiles: 300 },
+            anatomy: { ...base, maxLinesPerBatch: 10, maxStoredBytes: 800 * MiB, maxStoredFiles: 50 },
+        });
         const low = teamBatch(withBatch("dev", {}), { anatomy: { storageMiB: 100 } });
         const { "aws:region": r2, ...rest2 } = low;
         assert.throws(
             () => parseStackConfig({ ...rest2, region: r2, environment: "dev" }),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.gateway\.limits\.teams\.anatomy\.batch\.storageMiB/.test(e.message) && /is 100/.test(e.message) && /at least 200/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /gpuserve:serving\.gateway\.limits\.teams\.anatomy\.batch\.storageMiB/.test(e.message) &&
+                /is 100/.test(e.message) &&
+                /at least 200/.test(e.message),
         );
     });
 
@@ -169,7 +221,10 @@ describe("batch store (Valkey) in the plan", () => {
     });
 
     it("wakes and sizes each worker pool on its batch backlog through its own KEDA trigger", () => {
-        for (const so of dev.find(SCALED).map(inputs).filter((s) => s.metadata.name.startsWith("worker-"))) {
+        for (const so of dev
+            .find(SCALED)
+            .map(inputs)
+            .filter((s) => s.metadata.name.startsWith("worker-"))) {
             const pool = so.metadata.name.slice("worker-".length);
             const t = so.spec.triggers.find((x: any) => x.name === "batch-backlog");
             assert.ok(t, `${so.metadata.name} has no batch-backlog trigger`);
@@ -181,12 +236,17 @@ describe("batch store (Valkey) in the plan", () => {
     });
 
     it("uses an external endpoint (e.g. ElastiCache for Valkey) instead, with its password secret and an egress policy", async () => {
-        const run = await runStack(withBatch("dev", { store: "external", endpoint: "rediss://master.batch.abc123.use1.cache.amazonaws.com:6379" }), { batchStorePassword: "external-store-password-0123456789" });
+        const run = await runStack(withBatch("dev", { store: "external", endpoint: "rediss://master.batch.abc123.use1.cache.amazonaws.com:6379" }), {
+            batchStorePassword: "external-store-password-0123456789",
+        });
         assert.strictEqual(run.find(STS).length, 0);
         assert.strictEqual(run.find("random:index/randomPassword:RandomPassword", "gpuserve-test-batch-store-password").length, 0);
         assert.ok(!JSON.stringify(run.resources).includes("external-store-password-0123456789"), "password leaked");
         assert.deepStrictEqual(inputs(run.get(SECRET, "gpuserve-test-batch-store-auth")).stringData, { password: "[secret]" });
-        const egress = run.find(NETPOL).map(inputs).find((p) => p.metadata.name === "allow-gateway-egress-to-batch-store").spec;
+        const egress = run
+            .find(NETPOL)
+            .map(inputs)
+            .find((p) => p.metadata.name === "allow-gateway-egress-to-batch-store").spec;
         assert.deepStrictEqual(egress.egress[0].ports, [{ protocol: "TCP", port: 6379 }]);
         assert.ok(egress.egress[0].to[0].ipBlock.cidr);
     });
@@ -196,10 +256,14 @@ describe("batch store (Valkey) in the plan", () => {
         const { "aws:region": region, ...rest } = cfg;
         assert.throws(
             () => parseStackConfig({ ...rest, region, environment: "dev" }),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.batch\.endpoint/.test(e.message) && /store is "external" but no endpoint is set/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError && /gpuserve:serving\.batch\.endpoint/.test(e.message) && /store is "external" but no endpoint is set/.test(e.message),
         );
         const bad = withBatch("dev", { store: "external", endpoint: "redis://:pw@host:6379" });
         const { "aws:region": r2, ...rest2 } = bad;
-        assert.throws(() => parseStackConfig({ ...rest2, region: r2, environment: "dev" }), (e: unknown) => e instanceof ConfigError && /serving\.batch\.endpoint/.test(e.message) && /no password in the URL/.test(e.message));
+        assert.throws(
+            () => parseStackConfig({ ...rest2, region: r2, environment: "dev" }),
+            (e: unknown) => e instanceof ConfigError && /serving\.batch\.endpoint/.test(e.message) && /no password in the URL/.test(e.message),
+        );
     });
 });

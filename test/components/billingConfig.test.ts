@@ -25,14 +25,27 @@ describe("gateway config: the per-team bill's prices, floor and budget", () => {
             for (const m of cfg.models) {
                 const pool = cfg.gpuPools.find((p) => p.name === m.pool)!;
                 const billing = g.pools.find((p) => p.name === m.name)!.billing;
-                assert.deepStrictEqual(billing, { nodePool: pool.name, nodeUsdPerHour: Math.round(poolNodePrice(cfg, pool).usdPerHour * 1e6) / 1e6, gpusPerNode: pool.gpusPerNode, minNodes: pool.minNodes, floorNodes: floorNodes(cfg, pool) }, `${name} ${m.name}`);
+                assert.deepStrictEqual(
+                    billing,
+                    {
+                        nodePool: pool.name,
+                        nodeUsdPerHour: Math.round(poolNodePrice(cfg, pool).usdPerHour * 1e6) / 1e6,
+                        gpusPerNode: pool.gpusPerNode,
+                        minNodes: pool.minNodes,
+                        floorNodes: floorNodes(cfg, pool),
+                    },
+                    `${name} ${m.name}`,
+                );
             }
             const floor = staticCost(cfg, natGatewayCount(cfg)).floorUsdPerMonth;
             assert.ok(Math.abs(g.billing.floorUsdPerHour * HOURS_PER_MONTH - floor) < 0.01, `${name}: ${g.billing.floorUsdPerHour} x 730 vs ${floor}`);
             assert.strictEqual(g.billing.account, undefined, "no budget: no account");
         }
         // dev: g5.xlarge spot, 60 % off $1.006, plus its root volume.
-        assert.strictEqual(parseConfig(gatewayConfig(stack("dev"), undefined)).pools[0].billing?.nodeUsdPerHour, Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6);
+        assert.strictEqual(
+            parseConfig(gatewayConfig(stack("dev"), undefined)).pools[0].billing?.nodeUsdPerHour,
+            Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6,
+        );
     });
 
     it("carries gpuserve:billing's budget as the gateway's account, named after the stack", () => {

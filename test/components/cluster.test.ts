@@ -24,12 +24,19 @@ describe("GpuCluster and Network under mocks", () => {
     });
 
     it("creates one scale-from-zero NVIDIA node group per GPU pool", () => {
-        for (const [run, pools] of [[dev, ["a10g"]], [prod, ["a10g", "l40s", "a100"]]] as const) {
+        for (const [run, pools] of [
+            [dev, ["a10g"]],
+            [prod, ["a10g", "l40s", "a100"]],
+        ] as const) {
             const groups = run.find(NG).filter((r) => r.name.includes("-gpu-"));
             assert.deepStrictEqual(groups.map((g) => g.name).sort(), pools.map((p) => `gpuserve-test-gpu-${p}-ng`).sort());
             for (const g of groups) {
                 const i = g.inputs as any;
-                assert.strictEqual(i.amiType, "BOTTLEROCKET_x86_64_NVIDIA", "Bottlerocket NVIDIA by default: built-in device plugin, data volume for the image cache");
+                assert.strictEqual(
+                    i.amiType,
+                    "BOTTLEROCKET_x86_64_NVIDIA",
+                    "Bottlerocket NVIDIA by default: built-in device plugin, data volume for the image cache",
+                );
                 assert.strictEqual(i.labels["gpuserve.io/os"], "bottlerocket");
                 assert.strictEqual(i.scalingConfig.minSize, 0);
                 assert.strictEqual(i.scalingConfig.desiredSize, 0);
@@ -73,15 +80,31 @@ describe("GpuCluster and Network under mocks", () => {
         }
         for (const lt of lts) {
             for (const spec of (lt.inputs as any).tagSpecifications) {
-                assert.deepStrictEqual([spec.tags.team, spec.tags.environment, spec.tags.project], ["platform", "test", "gpuserve"], `${lt.name} ${spec.resourceType}`);
+                assert.deepStrictEqual(
+                    [spec.tags.team, spec.tags.environment, spec.tags.project],
+                    ["platform", "test", "gpuserve"],
+                    `${lt.name} ${spec.resourceType}`,
+                );
             }
-            assert.deepStrictEqual((lt.inputs as any).tagSpecifications.map((t: any) => t.resourceType), ["instance", "volume", "network-interface"]);
+            assert.deepStrictEqual(
+                (lt.inputs as any).tagSpecifications.map((t: any) => t.resourceType),
+                ["instance", "volume", "network-interface"],
+            );
         }
         const sc = prod.find("kubernetes:storage.k8s.io/v1:StorageClass")[0].inputs as any;
-        assert.deepStrictEqual(Object.entries(sc.parameters).filter(([k]) => k.startsWith("tagSpecification_")).map(([, v]) => v).sort(), ["environment=test", "project=gpuserve", "team=platform"]);
+        assert.deepStrictEqual(
+            Object.entries(sc.parameters)
+                .filter(([k]) => k.startsWith("tagSpecification_"))
+                .map(([, v]) => v)
+                .sort(),
+            ["environment=test", "project=gpuserve", "team=platform"],
+        );
         const gpuLt = prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any;
         // Bottlerocket: a small OS volume and the data volume (containerd's images) restored from the image-cache snapshot.
-        assert.deepStrictEqual(gpuLt.blockDeviceMappings.map((b: any) => b.deviceName), ["/dev/xvda", "/dev/xvdb"]);
+        assert.deepStrictEqual(
+            gpuLt.blockDeviceMappings.map((b: any) => b.deviceName),
+            ["/dev/xvda", "/dev/xvdb"],
+        );
         const data = gpuLt.blockDeviceMappings[1].ebs;
         assert.ok(data.volumeSize >= 100);
         assert.match(data.snapshotId, /^snap-[0-9a-f]+$/);
@@ -89,14 +112,20 @@ describe("GpuCluster and Network under mocks", () => {
     });
 
     it("restores the image-cache data volume at the provisioned initialization rate (not lazily), and only a restored one", async () => {
-        const data = (run: StackRun) => (run.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
+        const data = (run: StackRun) =>
+            (run.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt").inputs as any).blockDeviceMappings.find(
+                (b: any) => b.deviceName === "/dev/xvdb",
+            ).ebs;
         assert.strictEqual(data(dev).volumeInitializationRate, 300, "coldStart.imageCacheInitRateMiBps default");
         assert.match(data(dev).snapshotId, /^snap-/);
         const lazy = clone(stackConfig("dev"));
         lazy.coldStart = { imageCacheInitRateMiBps: 0 };
         assert.strictEqual(data(await runStack(lazy)).volumeInitializationRate, undefined);
         const builder = (prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-image-cache-lt").inputs as any).blockDeviceMappings;
-        assert.ok(builder.every((b: any) => b.ebs.volumeInitializationRate === undefined), "the builder's empty volumes have nothing to initialize");
+        assert.ok(
+            builder.every((b: any) => b.ebs.volumeInitializationRate === undefined),
+            "the builder's empty volumes have nothing to initialize",
+        );
         const system = (prod.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-system-lt").inputs as any).blockDeviceMappings;
         assert.ok(system.every((b: any) => b.ebs.volumeInitializationRate === undefined));
     });
@@ -110,7 +139,10 @@ describe("GpuCluster and Network under mocks", () => {
         assert.deepStrictEqual(c.publicAccessCidrs, ["203.0.113.0/24"]);
         assert.strictEqual(c.endpointPrivateAccess, true);
         assert.strictEqual(c.deletionProtection, true);
-        assert.deepStrictEqual(Object.values(c.accessEntries).map((e: any) => e.principalArn), ["arn:aws:iam::123456789012:role/platform-admin"]);
+        assert.deepStrictEqual(
+            Object.values(c.accessEntries).map((e: any) => e.principalArn),
+            ["arn:aws:iam::123456789012:role/platform-admin"],
+        );
         assert.strictEqual((dev.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).deletionProtection, false);
         const key = prod.find("aws:kms/key:Key")[0].inputs as any;
         assert.strictEqual(key.enableKeyRotation, true);
@@ -163,7 +195,13 @@ describe("GpuCluster and Network under mocks", () => {
 
     it("uses an existing VPC's subnets without creating network resources", async () => {
         const cfg = clone(stackConfig("dev"));
-        cfg.network = { existing: { vpcId: "vpc-0123456789abcdef0", publicSubnetIds: ["subnet-0000000a", "subnet-0000000b"], privateSubnetIds: ["subnet-0000000c", "subnet-0000000d"] } };
+        cfg.network = {
+            existing: {
+                vpcId: "vpc-0123456789abcdef0",
+                publicSubnetIds: ["subnet-0000000a", "subnet-0000000b"],
+                privateSubnetIds: ["subnet-0000000c", "subnet-0000000d"],
+            },
+        };
         const run = await runStack(cfg);
         assert.strictEqual(run.find("aws:ec2/vpc:Vpc").length, 0);
         assert.strictEqual(run.find("aws:ec2/natGateway:NatGateway").length, 0);
@@ -187,7 +225,10 @@ describe("GpuCluster and Network under mocks", () => {
         cfg.models[0].pool = "missing";
         await assert.rejects(runStack(cfg), (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.pool/.test(e.message));
         const created = recorder.records().filter((r) => r.type !== "pulumi:pulumi:Stack");
-        assert.deepStrictEqual(created.map((r) => r.type), []);
+        assert.deepStrictEqual(
+            created.map((r) => r.type),
+            [],
+        );
     });
 });
 
@@ -195,7 +236,8 @@ describe("admin access entries and the deployer", () => {
     const CALLER = "aws:index/getCallerIdentity:getCallerIdentity";
     const asCaller = (arn: string) => callOverrides.set(CALLER, () => ({ accountId: MOCK_ACCOUNT, arn, userId: "AROAOFFLINE:session", id: MOCK_ACCOUNT }));
     afterEach(() => callOverrides.delete(CALLER));
-    const entries = (run: StackRun) => Object.values((run.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).accessEntries ?? {}).map((e: any) => e.principalArn);
+    const entries = (run: StackRun) =>
+        Object.values((run.get("eks:index:Cluster", "gpuserve-test-eks").inputs as any).accessEntries ?? {}).map((e: any) => e.principalArn);
 
     it("skips the explicit entry for the deployer's own role, which EKS already makes admin (no 409)", async () => {
         asCaller(`arn:aws:sts::${MOCK_ACCOUNT}:assumed-role/platform-admin/pulumi-1732700000`);
@@ -206,12 +248,26 @@ describe("admin access entries and the deployer", () => {
 
     it("matches roles with a path by account and name, and never another account's role of the same name", () => {
         const session = "arn:aws:sts::123456789012:assumed-role/platform-admin/alice";
-        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:role/team/platform-admin"], session), { entries: [], skipped: ["arn:aws:iam::123456789012:role/team/platform-admin"] });
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:role/team/platform-admin"], session), {
+            entries: [],
+            skipped: ["arn:aws:iam::123456789012:role/team/platform-admin"],
+        });
         assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::210987654321:role/platform-admin"], session).skipped, []);
-        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/platform-admin"], session).skipped, [], "a user is not the role of the same name");
-        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/alice"], "arn:aws:iam::123456789012:user/alice").skipped, ["arn:aws:iam::123456789012:user/alice"]);
+        assert.deepStrictEqual(
+            explicitAdminPrincipals(["arn:aws:iam::123456789012:user/platform-admin"], session).skipped,
+            [],
+            "a user is not the role of the same name",
+        );
+        assert.deepStrictEqual(explicitAdminPrincipals(["arn:aws:iam::123456789012:user/alice"], "arn:aws:iam::123456789012:user/alice").skipped, [
+            "arn:aws:iam::123456789012:user/alice",
+        ]);
         assert.strictEqual(callerRoleArn("arn:aws:sts::123456789012:assumed-role/platform-admin/alice"), "arn:aws:iam::123456789012:role/platform-admin");
-        assert.deepStrictEqual(principalOf("arn:aws-us-gov:sts::123456789012:assumed-role/ops/x"), { partition: "aws-us-gov", account: "123456789012", kind: "role", name: "ops" });
+        assert.deepStrictEqual(principalOf("arn:aws-us-gov:sts::123456789012:assumed-role/ops/x"), {
+            partition: "aws-us-gov",
+            account: "123456789012",
+            kind: "role",
+            name: "ops",
+        });
         assert.strictEqual(principalOf("arn:aws:iam::123456789012:root"), undefined);
     });
 });

@@ -47,7 +47,8 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
         weightsFromS3: fromS3Copy(spec, modelArg) && args[args.indexOf("--load-format") + 1] === "runai_streamer",
         // The weights emptyDir is on the instance store exactly when the node binds the kubelet's directory there.
         podStorage: kubeletOnInstanceStore(ng.amiType, lt) ? "instanceStore" : "volume",
-        compileCache: init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
+        compileCache:
+            init.includes("compile-cache-restore") && init.includes("compile-cache-save") ? "s3" : cache.persistentVolumeClaim ? "shared-volume" : "none",
     };
 }
 
@@ -55,7 +56,9 @@ function deployed(run: StackRun, pool: string, model: string): ColdStartMechanis
 function fromS3Copy(spec: any, modelArg: string): boolean {
     const vllm = spec.containers[0];
     const mount = vllm.volumeMounts.find((v: any) => modelArg.startsWith(v.mountPath + "/"));
-    const fetch = (spec.initContainers ?? []).find((i: any) => i.command?.join(" ").includes("aws s3 sync") && i.volumeMounts.some((v: any) => v.name === mount?.name));
+    const fetch = (spec.initContainers ?? []).find(
+        (i: any) => i.command?.join(" ").includes("aws s3 sync") && i.volumeMounts.some((v: any) => v.name === mount?.name),
+    );
     return !!fetch && /^models\//.test(fetch.env.find((e: any) => e.name === "PREFIX")?.value ?? "");
 }
 
@@ -63,7 +66,11 @@ function claimed(raw: Record<string, any>, model: string): ColdStartMechanisms {
     const { "aws:region": region, ...rest } = clone(raw);
     const cfg = parseStackConfig({ ...rest, region, environment: "test" });
     const m = cfg.models.find((x) => x.name === model)!;
-    return mechanismsFor(cfg, cfg.gpuPools.find((p) => p.name === m.pool)!, m);
+    return mechanismsFor(
+        cfg,
+        cfg.gpuPools.find((p) => p.name === m.pool)!,
+        m,
+    );
 }
 
 describe("cold start: what the plan deploys", () => {
@@ -82,9 +89,23 @@ describe("cold start: what the plan deploys", () => {
 
     it("deploys exactly the mechanisms cost.json claims, with every mechanism on (dev) and every one off", () => {
         assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), claimed(stackConfig("dev"), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), { ami: "bottlerocket", imageCache: true, imageInitRateMiBps: 300, weightsFromS3: true, podStorage: "volume", compileCache: "s3" });
+        assert.deepStrictEqual(deployed(dev, "a10g", "qwen3-vl-2b"), {
+            ami: "bottlerocket",
+            imageCache: true,
+            imageInitRateMiBps: 300,
+            weightsFromS3: true,
+            podStorage: "volume",
+            compileCache: "s3",
+        });
         assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), claimed(offConfig(), "qwen3-vl-2b"));
-        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), { ami: "al2023", imageCache: false, imageInitRateMiBps: 0, weightsFromS3: false, podStorage: "volume", compileCache: "none" });
+        assert.deepStrictEqual(deployed(off, "a10g", "qwen3-vl-2b"), {
+            ami: "al2023",
+            imageCache: false,
+            imageInitRateMiBps: 0,
+            weightsFromS3: false,
+            podStorage: "volume",
+            compileCache: "none",
+        });
     });
 
     it("creates a private, encrypted, TLS-only weights bucket that only the sync role may write models into", () => {
@@ -99,7 +120,10 @@ describe("cold start: what the plan deploys", () => {
         const bySid = Object.fromEntries(policy.Statement.map((s: any) => [s.Sid, s]));
         assert.deepStrictEqual(bySid.DenyInsecureTransport.Condition, { Bool: { "aws:SecureTransport": "false" } });
         assert.strictEqual(bySid.DenyInsecureTransport.Effect, "Deny");
-        assert.match(bySid.OnlyTheSyncJobWritesModels.Condition.ArnNotEquals["aws:PrincipalArn"], /^arn:aws:iam::123456789012:role\/gpuserve-test-weights-sync-role/);
+        assert.match(
+            bySid.OnlyTheSyncJobWritesModels.Condition.ArnNotEquals["aws:PrincipalArn"],
+            /^arn:aws:iam::123456789012:role\/gpuserve-test-weights-sync-role/,
+        );
         assert.strictEqual(off.find("aws:s3/bucket:Bucket").length, 0, "no bucket when neither weights nor compile caches use S3");
     });
 
@@ -109,7 +133,10 @@ describe("cold start: what the plan deploys", () => {
         const pod = job.spec.template.spec;
         assert.deepStrictEqual(pod.nodeSelector, { "gpuserve.io/role": "system" });
         assert.strictEqual(pod.serviceAccountName, "weights-sync");
-        assert.deepStrictEqual(pod.initContainers.map((c: any) => c.name), ["check", "download"]);
+        assert.deepStrictEqual(
+            pod.initContainers.map((c: any) => c.name),
+            ["check", "download"],
+        );
         const env = Object.fromEntries(pod.initContainers[1].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
         assert.strictEqual(env.REVISION, "89644892e4d85e24eaac8bacfd4f463576704203");
         assert.strictEqual(env.PREFIX, "models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203");
@@ -126,13 +153,24 @@ describe("cold start: what the plan deploys", () => {
         const doc = JSON.parse(inputs(dev.get("aws:iam/rolePolicy:RolePolicy", "gpuserve-test-qwen3-vl-2b-s3-inline")).policy);
         const bySid = Object.fromEntries(doc.Statement.map((s: any) => [s.Sid, s]));
         const bucketArn = /^arn:aws:s3:::gpuserve-test-weights-[0-9a-f]+/.exec(bySid.ReadPinnedWeights.Resource)![0];
-        assert.deepStrictEqual(bySid.ReadPinnedWeights, { Sid: "ReadPinnedWeights", Effect: "Allow", Action: "s3:GetObject", Resource: `${bucketArn}/models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203/*` });
-        assert.deepStrictEqual(bySid.ListPinnedWeights.Condition.StringLike["s3:prefix"], ["models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203", "models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203/*"]);
+        assert.deepStrictEqual(bySid.ReadPinnedWeights, {
+            Sid: "ReadPinnedWeights",
+            Effect: "Allow",
+            Action: "s3:GetObject",
+            Resource: `${bucketArn}/models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203/*`,
+        });
+        assert.deepStrictEqual(bySid.ListPinnedWeights.Condition.StringLike["s3:prefix"], [
+            "models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203",
+            "models/Qwen/Qwen3-VL-2B-Instruct/89644892e4d85e24eaac8bacfd4f463576704203/*",
+        ]);
         for (const s of doc.Statement) {
             const actions = [s.Action].flat();
             if (actions.includes("s3:PutObject")) assert.match(s.Resource, /\/compile-cache\/qwen3-vl-2b\/[0-9a-f]{16}\/\*$/, "writes only its compile cache");
         }
-        const assoc = dev.find("aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => inputs(a)).find((a) => a.serviceAccount === "worker-qwen3-vl-2b");
+        const assoc = dev
+            .find("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+            .map((a) => inputs(a))
+            .find((a) => a.serviceAccount === "worker-qwen3-vl-2b");
         assert.strictEqual(assoc.namespace, "serving");
         const spec = inputs(dev.get(DEPLOY, "gpuserve-test-qwen3-vl-2b-deployment")).spec.template.spec;
         assert.strictEqual(spec.serviceAccountName, "worker-qwen3-vl-2b");
@@ -159,7 +197,10 @@ describe("cold start: what the plan deploys", () => {
     it("sets Cluster Autoscaler flags that bound a failed GPU launch at 5 minutes instead of 15", () => {
         const release = dev.find("kubernetes:helm.sh/v3:Release").find((r) => inputs(r).chart === "cluster-autoscaler")!;
         const a = inputs(release).values.extraArgs;
-        assert.deepStrictEqual([a["max-node-provision-time"], a["scan-interval"], a["scale-down-delay-after-add"], a["scale-down-unneeded-time"]], ["5m", "10s", "5m", "5m"]);
+        assert.deepStrictEqual(
+            [a["max-node-provision-time"], a["scan-interval"], a["scale-down-delay-after-add"], a["scale-down-unneeded-time"]],
+            ["5m", "10s", "5m", "5m"],
+        );
     });
 });
 
@@ -204,18 +245,31 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.strictEqual(lt.metadataOptions.httpTokens, "required");
         assert.strictEqual(lt.networkInterfaces[0].associatePublicIpAddress, "false");
         assert.match(lt.imageId, /^resolve:ssm:\/aws\/service\/bottlerocket\/aws-k8s-1\.\d+\/x86_64\/latest\/image_id$/);
-        assert.deepStrictEqual(lt.blockDeviceMappings.map((b: any) => [b.deviceName, b.ebs.encrypted]), [["/dev/xvda", "true"], ["/dev/xvdb", "true"]]);
+        assert.deepStrictEqual(
+            lt.blockDeviceMappings.map((b: any) => [b.deviceName, b.ebs.encrypted]),
+            [
+                ["/dev/xvda", "true"],
+                ["/dev/xvdb", "true"],
+            ],
+        );
         assert.strictEqual(Buffer.from(lt.userData, "base64").toString(), "[settings.host-containers.admin]\nenabled = true\n");
-        const gpuData = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
+        const gpuData = inputs(dev.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find(
+            (b: any) => b.deviceName === "/dev/xvdb",
+        );
         assert.ok(lt.blockDeviceMappings[1].ebs.volumeSize <= gpuData.ebs.volumeSize, "the snapshot fits the GPU nodes' data volume");
         const sg = inputs(dev.get("aws:ec2/securityGroup:SecurityGroup", "gpuserve-test-image-cache-sg"));
         assert.deepStrictEqual([sg.ingress ?? [], sg.egress.map((e: any) => [e.protocol, e.fromPort, e.toPort])], [[], [["tcp", 443, 443]]]);
         const attached = dev.find("aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((r) => r.name.startsWith("gpuserve-test-image-cache-instance"));
         // SSM agent, and the ECR pulls of Bottlerocket's control (SSM agent) and admin containers: without them SSM never comes online.
-        assert.deepStrictEqual(attached.map((r) => inputs(r).policyArn).sort(), ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"]);
+        assert.deepStrictEqual(attached.map((r) => inputs(r).policyArn).sort(), [
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+            "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        ]);
         // Instead of the sample's AmazonEKSWorkerNodePolicy: only pluto's hostname lookup.
         const inline = dev.find("aws:iam/rolePolicy:RolePolicy").filter((r) => r.name === "gpuserve-test-image-cache-instance-pluto");
-        assert.deepStrictEqual(JSON.parse(inputs(inline[0]).policy).Statement, [{ Sid: "BottlerocketPlutoHostname", Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" }]);
+        assert.deepStrictEqual(JSON.parse(inputs(inline[0]).policy).Statement, [
+            { Sid: "BottlerocketPlutoHostname", Effect: "Allow", Action: "ec2:DescribeInstances", Resource: "*" },
+        ]);
         const assoc = dev.get(ASSOC, "gpuserve-test-image-cache-build");
         for (const r of [...attached, ...inline]) assert.ok(assoc.options.dependsOn?.includes(`${r.type}::${r.name}`), `the build waits for ${r.name}`);
     });
@@ -242,14 +296,32 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
                 assert.strictEqual(s.isCritical, true, `${s.name}: a failed build must fail the execution and the association`);
             }
         }
-        assert.ok(names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"), "snapshot of a stopped instance, terminated once completed");
+        assert.ok(
+            names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"),
+            "snapshot of a stopped instance, terminated once completed",
+        );
         for (const s of steps) if (s.isCritical !== undefined) assert.strictEqual(s.isCritical, true, "a failed build must fail the association");
         // The image is spliced into a shell command: the parameter admits no shell metacharacters.
         const re = new RegExp(doc.parameters.Image.allowedPattern);
         assert.strictEqual(doc.parameters.Image.allowedPattern, IMAGE_PATTERN);
-        assert.ok(re.test("docker.io/vllm/vllm-openai:v0.33.0") && re.test("docker.io/vllm/vllm-openai@sha256:" + "a".repeat(64)) && re.test("localhost:5000/x:1") && re.test("123456789012.dkr.ecr.us-east-1.amazonaws.com/gw:1"));
+        assert.ok(
+            re.test("docker.io/vllm/vllm-openai:v0.33.0") &&
+                re.test("docker.io/vllm/vllm-openai@sha256:" + "a".repeat(64)) &&
+                re.test("localhost:5000/x:1") &&
+                re.test("123456789012.dkr.ecr.us-east-1.amazonaws.com/gw:1"),
+        );
         // Short names (ctr would dial `vllm` as a registry) and shell metacharacters are refused before the run.
-        for (const bad of ["vllm/vllm-openai:v0.33.0", "busybox", "docker.io/x; rm -rf /", "docker.io/x$(id)", "docker.io/x`id`", "docker.io/x && y", "docker.io/x|y", "docker.io/x'y"]) assert.ok(!re.test(bad), bad);
+        for (const bad of [
+            "vllm/vllm-openai:v0.33.0",
+            "busybox",
+            "docker.io/x; rm -rf /",
+            "docker.io/x$(id)",
+            "docker.io/x`id`",
+            "docker.io/x && y",
+            "docker.io/x|y",
+            "docker.io/x'y",
+        ])
+            assert.ok(!re.test(bad), bad);
     });
 
     it("ends every build, successful or not, before the association stops waiting for it", () => {
@@ -279,11 +351,15 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
         assert.ok(bySid.LaunchWithTheBuilderResources.Resource.includes(`arn:aws:ec2:us-east-1:123456789012:subnet/${subnet}`), "only the builder's subnet");
         assert.match(bySid.PassOnlyTheBuilderRole.Resource, /^arn:aws:iam::123456789012:role\/gpuserve-test-image-cache-instance/);
         assert.deepStrictEqual(bySid.PassOnlyTheBuilderRole.Condition, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } });
-        assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, { StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" } });
+        assert.deepStrictEqual(bySid.StopAndTerminateTheBuilder.Condition, {
+            StringEquals: { "aws:ResourceTag/gpuserve.io/image-cache-builder": "gpuserve-test" },
+        });
         // aws:runCommand also reads each invocation and cancels a timed-out command.
         for (const a of ["ssm:GetCommandInvocation", "ssm:CancelCommand"]) assert.ok(granted.has(a), a);
         // On "*" unconditioned only what has no resource-level permissions (Service Authorization Reference): reads, and CancelCommand.
-        for (const s of doc.Statement) if (s.Resource === "*" && !s.Condition) for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List|GetCommandInvocation$|CancelCommand$)/, a);
+        for (const s of doc.Statement)
+            if (s.Resource === "*" && !s.Condition)
+                for (const a of [s.Action].flat()) assert.match(a, /:(Describe|List|GetCommandInvocation$|CancelCommand$)/, a);
         const trust = JSON.parse(inputs(dev.get("aws:iam/role:Role", "gpuserve-test-image-cache-automation")).assumeRolePolicy);
         assert.deepStrictEqual(trust.Statement[0].Principal, { Service: "ssm.amazonaws.com" });
         assert.deepStrictEqual(trust.Statement[0].Condition, { StringEquals: { "aws:SourceAccount": "123456789012" } });
@@ -292,8 +368,14 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
     it("builds nothing when a snapshot id is given (and restores that one) or the cache is off", async () => {
         assert.deepStrictEqual(pinned.find(ASSOC), []);
         assert.deepStrictEqual(pinned.find("aws:ssm/document:Document"), []);
-        assert.deepStrictEqual(pinned.calls.filter((c) => c.token === LOOKUP), [], "no lookup either");
-        const data = inputs(pinned.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb");
+        assert.deepStrictEqual(
+            pinned.calls.filter((c) => c.token === LOOKUP),
+            [],
+            "no lookup either",
+        );
+        const data = inputs(pinned.get("aws:ec2/launchTemplate:LaunchTemplate", "gpuserve-test-gpu-a10g-lt")).blockDeviceMappings.find(
+            (b: any) => b.deviceName === "/dev/xvdb",
+        );
         assert.strictEqual(data.ebs.snapshotId, SNAP);
         const cfg = clone(stackConfig("dev"));
         cfg.coldStart = { ...cfg.coldStart, imageCache: "none" };
@@ -307,13 +389,15 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
     });
 });
 
-
 describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth, priced per node", () => {
     let prod: StackRun;
     before(async () => {
         prod = await runStack(prodWithA100());
     });
-    const volume = (pool: string) => inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`)).blockDeviceMappings.find((b: any) => b.deviceName === "/dev/xvdb").ebs;
+    const volume = (pool: string) =>
+        inputs(prod.get("aws:ec2/launchTemplate:LaunchTemplate", `gpuserve-test-gpu-${pool}-lt`)).blockDeviceMappings.find(
+            (b: any) => b.deviceName === "/dev/xvdb",
+        ).ebs;
 
     it("gives the data volume (images, weights copies) the instance's maximum EBS throughput, not gp3's 125 MiB/s", () => {
         // g5.xlarge: up to 437.5 MB/s = 417 MiB/s -> 400; p4de.24xlarge: 2,375 MB/s -> gp3's 1,000 MiB/s, which needs 4,000 IOPS.
@@ -327,7 +411,11 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
     });
 
     it("models each pool's weights on the disk its nodes really keep the pods on: the instance store on p4de, the volume elsewhere", () => {
-        for (const [pool, model, storage] of [["a10g", "medgemma-4b", "volume"], ["l40s", "qwen3-vl-8b", "volume"], ["a100", "medgemma-27b", "instanceStore"]] as const) {
+        for (const [pool, model, storage] of [
+            ["a10g", "medgemma-4b", "volume"],
+            ["l40s", "qwen3-vl-8b", "volume"],
+            ["a100", "medgemma-27b", "instanceStore"],
+        ] as const) {
             assert.deepStrictEqual(deployed(prod, pool, model), claimed(prodWithA100(), model), pool);
             assert.strictEqual(deployed(prod, pool, model).podStorage, storage, pool);
         }
@@ -335,7 +423,12 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
 
     it("models the weights copy at the throughput the launch template provisions (within the instance's EBS bandwidth)", () => {
         // g5.xlarge: the volume's 400 MiB/s is under the instance's 437.5 MB/s maximum; p4de: 1,000 MiB/s under 2,375 MB/s.
-        for (const [pool, type] of [["a10g", "g5.xlarge"], ["l40s", "g6e.xlarge"], ["a100", "p4de.24xlarge"]] as const) assert.strictEqual(diskMiBps(type, "volume").writeMiBps, volume(pool).throughput, pool);
+        for (const [pool, type] of [
+            ["a10g", "g5.xlarge"],
+            ["l40s", "g6e.xlarge"],
+            ["a100", "p4de.24xlarge"],
+        ] as const)
+            assert.strictEqual(diskMiBps(type, "volume").writeMiBps, volume(pool).throughput, pool);
     });
 
     it("adds exactly what the launch template provisions to each GPU node's hourly price ($0.040 per MiB/s-month over 125, $0.005 per IOPS-month over 3,000)", () => {
@@ -345,7 +438,10 @@ describe("cold start: GPU node volumes as fast as their instance's EBS bandwidth
             const v = volume(pool.name);
             const perMonth = (v.throughput - 125) * 0.04 + (v.iops - 3000) * 0.005;
             const node = poolNodePrice(cfg, pool);
-            assert.ok(Math.abs(node.usdPerHour - (INSTANCE_CATALOG[node.instanceType].usdPerHour["us-east-1"] + perMonth / 730)) < 1e-9, `${pool.name}: ${node.usdPerHour}`);
+            assert.ok(
+                Math.abs(node.usdPerHour - (INSTANCE_CATALOG[node.instanceType].usdPerHour["us-east-1"] + perMonth / 730)) < 1e-9,
+                `${pool.name}: ${node.usdPerHour}`,
+            );
         }
     });
 });

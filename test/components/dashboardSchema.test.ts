@@ -36,7 +36,10 @@ function typeErrors(file: string, json: string): string[] {
     const d = JSON.parse(json) as { panels?: Array<{ type: string; options?: unknown; fieldConfig?: { defaults?: { custom?: unknown } } }> };
     const types = panelTypes();
     // Grafana's string enums (displayMode: BarGaugeDisplayMode...) are written as their string values in JSON.
-    const lines = ['import type { Dashboard } from "@grafana/schema";', "type Json<T> = T extends string ? `${T}` : T extends Array<infer U> ? Array<Json<U>> : T extends object ? { [K in keyof T]: Json<T[K]> } : T;"];
+    const lines = [
+        'import type { Dashboard } from "@grafana/schema";',
+        "type Json<T> = T extends string ? `${T}` : T extends Array<infer U> ? Array<Json<U>> : T extends object ? { [K in keyof T]: Json<T[K]> } : T;",
+    ];
     const used = [...new Set((d.panels ?? []).map((p) => p.type))];
     used.forEach((t, i) => {
         const from = types.get(t);
@@ -48,16 +51,28 @@ function typeErrors(file: string, json: string): string[] {
         const from = types.get(p.type);
         if (!from) return;
         lines.push(`export const options${i}: Partial<Json<P${k}.Options>> = ${JSON.stringify(p.options ?? {})};`);
-        if (exportsFieldConfig(from)) lines.push(`export const custom${i}: Partial<Json<P${k}.FieldConfig>> = ${JSON.stringify(p.fieldConfig?.defaults?.custom ?? {})};`);
+        if (exportsFieldConfig(from))
+            lines.push(`export const custom${i}: Partial<Json<P${k}.FieldConfig>> = ${JSON.stringify(p.fieldConfig?.defaults?.custom ?? {})};`);
     });
     const virtual = path.join(ROOT, "test", "components", `__dashboard_${file.replace(/\W/g, "_")}.ts`);
     const text = lines.join("\n");
-    const options: ts.CompilerOptions = { strict: true, noEmit: true, module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, target: ts.ScriptTarget.ES2022, skipLibCheck: true, types: [] };
+    const options: ts.CompilerOptions = {
+        strict: true,
+        noEmit: true,
+        module: ts.ModuleKind.Node16,
+        moduleResolution: ts.ModuleResolutionKind.Node16,
+        target: ts.ScriptTarget.ES2022,
+        skipLibCheck: true,
+        types: [],
+    };
     const host = ts.createCompilerHost(options);
     const read = host.readFile.bind(host);
     const getSource = host.getSourceFile.bind(host);
     host.readFile = (f) => (path.resolve(f) === virtual ? text : read(f));
-    host.fileExists = ((exists) => (f: string) => path.resolve(f) === virtual || exists(f))(host.fileExists.bind(host));
+    host.fileExists = (
+        (exists) => (f: string) =>
+            path.resolve(f) === virtual || exists(f)
+    )(host.fileExists.bind(host));
     host.getSourceFile = (f, lang, ...rest) => (path.resolve(f) === virtual ? ts.createSourceFile(f, text, lang, true) : getSource(f, lang, ...rest));
     const program = ts.createProgram([virtual], options, host);
     return ts.getPreEmitDiagnostics(program).map((diag) => {
@@ -74,7 +89,9 @@ describe("Grafana dashboards against Grafana's schema (@grafana/schema types)", 
     for (const [file, json] of Object.entries(dashboards)) {
         it(`${file} conforms: dashboard, panel options and field config; core panel types; panels within the 24-column grid`, () => {
             assert.deepStrictEqual(typeErrors(file, json), []);
-            const d = JSON.parse(json) as { panels: Array<{ type: string; title: string; gridPos: { x: number; w: number }; targets?: Array<{ refId: string }> }> };
+            const d = JSON.parse(json) as {
+                panels: Array<{ type: string; title: string; gridPos: { x: number; w: number }; targets?: Array<{ refId: string }> }>;
+            };
             const core = panelTypes();
             for (const p of d.panels) {
                 assert.ok(core.has(p.type), `${file}: panel '${p.title}' has type '${p.type}', not a core panel (${[...core.keys()].join(", ")})`);
@@ -87,7 +104,11 @@ describe("Grafana dashboards against Grafana's schema (@grafana/schema types)", 
 
     it("catches what Grafana would not accept (the check can fail)", () => {
         const d = JSON.parse(dashboards["serving.json"]);
-        d.panels[0].options = { legend: { displayMode: "table", placement: "right", showLegend: true, calcs: [] }, tooltip: { mode: "multi", sort: "desc" }, legendd: true };
+        d.panels[0].options = {
+            legend: { displayMode: "table", placement: "right", showLegend: true, calcs: [] },
+            tooltip: { mode: "multi", sort: "desc" },
+            legendd: true,
+        };
         d.panels[1].fieldConfig.defaults.unitt = "short";
         d.refresh = 30;
         const errors = typeErrors("broken.json", JSON.stringify(d)).join("\n");

@@ -12,8 +12,6 @@ import { existingClusterOutputs } from "../../stacks/existingCluster";
 import { existingClusterSchema } from "../../stacks/schema";
 import { runStack } from "../helpers/program";
 
- 
-
 const CONFIG = {
     "aws:region": "us-east-1",
     environment: "radiology",
@@ -28,7 +26,17 @@ const CONFIG = {
         ingressClassName: "alb",
         loadBalancerSourceCidrs: ["10.20.0.0/22", "10.20.4.0/22"],
         vpcCidr: "10.20.0.0/16",
-        gpuPools: [{ name: "a10g", gpuType: "a10g", instanceTypes: ["g5.xlarge"], capacityType: "on-demand", maxNodes: 4, nodeSelector: { "node.university.edu/gpu": "a10g" }, quota: 2 }],
+        gpuPools: [
+            {
+                name: "a10g",
+                gpuType: "a10g",
+                instanceTypes: ["g5.xlarge"],
+                capacityType: "on-demand",
+                maxNodes: 4,
+                nodeSelector: { "node.university.edu/gpu": "a10g" },
+                quota: 2,
+            },
+        ],
     },
     models: [{ id: "Qwen/Qwen3-VL-2B-Instruct", pool: "a10g", scaling: { maxReplicas: 2 } }],
     serving: { domain: "radiology.university.edu", allowInsecureHttp: true },
@@ -51,7 +59,10 @@ describe("a team stack on an existing cluster", function () {
         assert.strictEqual(ingress.metadata.annotations["alb.ingress.kubernetes.io/group.name"], undefined, "an ALB of its own");
         assert.strictEqual(ingress.metadata.annotations["alb.ingress.kubernetes.io/scheme"], "internet-facing");
         const alb = k8s.find((m) => m.kind === "NetworkPolicy" && m.metadata.name === "allow-alb-to-gateway");
-        assert.deepStrictEqual(alb.spec.ingress[0].from.map((f: any) => f.ipBlock.cidr), ["10.20.0.0/22", "10.20.4.0/22"]);
+        assert.deepStrictEqual(
+            alb.spec.ingress[0].from.map((f: any) => f.ipBlock.cidr),
+            ["10.20.0.0/22", "10.20.4.0/22"],
+        );
         const scrape = k8s.find((m) => m.kind === "NetworkPolicy" && m.metadata.name === "allow-prometheus-scrape-gateway");
         assert.deepStrictEqual(scrape.spec.ingress[0].from[0].namespaceSelector, { matchLabels: { "kubernetes.io/metadata.name": "observability" } });
         const scaler = k8s.find((m) => m.kind === "ScaledObject" && m.metadata.name === "worker-qwen3-vl-2b");
@@ -66,7 +77,18 @@ describe("a team stack on an existing cluster", function () {
         assert.match(expects.join("\n"), /KEDA >= 2\.15/);
         assert.match(expects.join("\n"), /IngressClass 'alb'/);
         assert.match(expects.join("\n"), /EKS Pod Identity Agent/);
-        const text = summarize({ stack: "radiology", resources: run.resources, manifests: [], cost: { floorUsdPerMonth: 0, ceilingUsdPerMonth: 0, floor: [], ceiling: [], expected: null } as any, outputs: run.outputs, placeholders: [], warnings: [] }, "plan/radiology");
+        const text = summarize(
+            {
+                stack: "radiology",
+                resources: run.resources,
+                manifests: [],
+                cost: { floorUsdPerMonth: 0, ceilingUsdPerMonth: 0, floor: [], ceiling: [], expected: null } as any,
+                outputs: run.outputs,
+                placeholders: [],
+                warnings: [],
+            },
+            "plan/radiology",
+        );
         assert.match(text, /\n {2}expects on the existing cluster \(it creates none of these\):\n {4}- the namespace 'radiology'/);
     });
 
@@ -77,17 +99,31 @@ describe("a team stack on an existing cluster", function () {
         const ec = existingClusterSchema.parse(raw.existingCluster);
         assert.throws(
             () => parseStackConfig(raw, existingClusterOutputs(raw, ec)),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.scaling\.maxReplicas: the team's a10g worker pools may run 3 workers at once .* but its quota on platform 'existing cluster university-eks' is 2 a10g GPUs/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /gpuserve:models\[0\]\.scaling\.maxReplicas: the team's a10g worker pools may run 3 workers at once .* but its quota on platform 'existing cluster university-eks' is 2 a10g GPUs/.test(
+                    e.message,
+                ),
         );
         raw.models[0].scaling.maxReplicas = 2;
         // Not our launch templates: the pods stay on the node's volume even where auto would bind the instance store (p4de).
-        const p4de = existingClusterSchema.parse({ ...raw.existingCluster, gpuPools: [{ ...raw.existingCluster.gpuPools[0], name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"] }] });
-        assert.deepStrictEqual(existingClusterOutputs(raw, p4de).gpuPools.map((p) => p.podStorage), ["volume"]);
-        assert.throws(() => existingClusterSchema.parse({ ...raw.existingCluster, gpuPools: [{ ...raw.existingCluster.gpuPools[0], podStorage: "instanceStore" }] }), /podStorage/);
+        const p4de = existingClusterSchema.parse({
+            ...raw.existingCluster,
+            gpuPools: [{ ...raw.existingCluster.gpuPools[0], name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"] }],
+        });
+        assert.deepStrictEqual(
+            existingClusterOutputs(raw, p4de).gpuPools.map((p) => p.podStorage),
+            ["volume"],
+        );
+        assert.throws(
+            () => existingClusterSchema.parse({ ...raw.existingCluster, gpuPools: [{ ...raw.existingCluster.gpuPools[0], podStorage: "instanceStore" }] }),
+            /podStorage/,
+        );
         raw.region = "us-west-2";
         assert.throws(
             () => parseStackConfig(raw, existingClusterOutputs(raw, ec)),
-            (e: unknown) => e instanceof ConfigError && /aws:region: is "us-west-2", but platform 'existing cluster university-eks' runs in us-east-1/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError && /aws:region: is "us-west-2", but platform 'existing cluster university-eks' runs in us-east-1/.test(e.message),
         );
     });
 });

@@ -54,7 +54,16 @@ async function fakeHub(files: HubFile[], opts: { gated?: boolean; corrupt?: stri
         if (u.pathname === tree && u.searchParams.get("recursive") === "true") {
             const page = Number(u.searchParams.get("cursor") ?? 0);
             const size = opts.pageSize ?? 2;
-            const entries = [{ type: "directory", path: "processor", oid: "x", size: 0 }, ...files.map((f) => ({ type: "file", path: f.path, size: f.content.length, oid: gitSha1(f.content), ...(f.lfs ? { lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}) }))];
+            const entries = [
+                { type: "directory", path: "processor", oid: "x", size: 0 },
+                ...files.map((f) => ({
+                    type: "file",
+                    path: f.path,
+                    size: f.content.length,
+                    oid: gitSha1(f.content),
+                    ...(f.lfs ? { lfs: { oid: sha256(f.content), size: f.content.length, pointerSize: 134 } } : {}),
+                })),
+            ];
             const slice = entries.slice(page * size, (page + 1) * size);
             const headers: Record<string, string> = { "content-type": "application/json" };
             if ((page + 1) * size < entries.length) headers.link = `<http://${req.headers.host}${tree}?recursive=true&cursor=${page + 1}>; rel="next"`;
@@ -64,7 +73,8 @@ async function fakeHub(files: HubFile[], opts: { gated?: boolean; corrupt?: stri
         if (u.pathname.startsWith(prefix)) {
             const f = files.find((x) => x.path === decodeURIComponent(u.pathname.slice(prefix.length)));
             if (!f) return void res.writeHead(404).end();
-            if (f.lfs) return void res.writeHead(302, { location: `http://127.0.0.1:${(cdn.address() as { port: number }).port}/blobs/${sha256(f.content)}` }).end();
+            if (f.lfs)
+                return void res.writeHead(302, { location: `http://127.0.0.1:${(cdn.address() as { port: number }).port}/blobs/${sha256(f.content)}` }).end();
             return void res.end(opts.corrupt === f.path ? Buffer.from("tampered") : f.content);
         }
         res.writeHead(404).end();
@@ -78,7 +88,15 @@ async function fakeHub(files: HubFile[], opts: { gated?: boolean; corrupt?: stri
 }
 
 async function download(endpoint: string, work: string, token?: string): Promise<{ code: number; output: string }> {
-    const env = { PATH: process.env.PATH ?? "", WORK_DIR: work, HF_ENDPOINT: endpoint, MODEL_ID: REPO, REVISION: REV, NO_PROXY: "127.0.0.1", ...(token ? { HF_TOKEN: token } : {}) };
+    const env = {
+        PATH: process.env.PATH ?? "",
+        WORK_DIR: work,
+        HF_ENDPOINT: endpoint,
+        MODEL_ID: REPO,
+        REVISION: REV,
+        NO_PROXY: "127.0.0.1",
+        ...(token ? { HF_TOKEN: token } : {}),
+    };
     const proc = spawn(PYTHON, ["-c", HUB_DOWNLOAD_SCRIPT], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     proc.stdout.on("data", (d: Buffer) => (output += d.toString()));
@@ -103,7 +121,8 @@ describe("weights sync: the Hub download step (python3, standard library)", func
     });
 
     it("runs in the small python image, not the vLLM image", () => {
-        const pod = (syncJobSpec({ model: { id: REPO, name: "medgemma-4b", revision: REV, weightsGiB: 8.6 }, bucket: "b", region: "us-east-1" }) as any).template.spec;
+        const pod = (syncJobSpec({ model: { id: REPO, name: "medgemma-4b", revision: REV, weightsGiB: 8.6 }, bucket: "b", region: "us-east-1" }) as any)
+            .template.spec;
         const download = pod.initContainers.find((c: any) => c.name === "download");
         assert.strictEqual(download.image, PYTHON_IMAGE);
         assert.strictEqual(PYTHON_IMAGE, "docker.io/library/python:3.13.9-slim");
@@ -124,12 +143,18 @@ describe("weights sync: the Hub download step (python3, standard library)", func
                 if (ignored(f.path)) assert.ok(!fs.existsSync(target), `${f.path} was copied`);
                 else assert.ok(fs.readFileSync(target).equals(f.content), f.path);
             }
-            assert.deepStrictEqual(fs.readdirSync(path.join(work, "model")).filter((n) => n.endsWith(".part")), []);
+            assert.deepStrictEqual(
+                fs.readdirSync(path.join(work, "model")).filter((n) => n.endsWith(".part")),
+                [],
+            );
             assert.ok(hub.seen.filter((s) => s.url.includes("/tree/")).length >= 3, "followed the Link pages");
             assert.ok(hub.seen.filter((s) => s.host === "hub").every((s) => s.authorization === `Bearer ${TOKEN}`));
             const cdn = hub.seen.filter((s) => s.host === "cdn");
             assert.strictEqual(cdn.length, 2, "the two safetensors shards came from the CDN");
-            assert.ok(cdn.every((s) => s.authorization === undefined), "the token went to another host after a redirect");
+            assert.ok(
+                cdn.every((s) => s.authorization === undefined),
+                "the token went to another host after a redirect",
+            );
             // A second run (a restarted container) verifies what is there and downloads nothing.
             const before = hub.seen.filter((s) => s.url.includes("/resolve/")).length;
             const again = await download(hub.endpoint, work, TOKEN);

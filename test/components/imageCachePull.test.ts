@@ -104,7 +104,15 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
         await Promise.all([registry?.stop(), containerd?.stop(), proxy?.close()]);
     });
 
-    const env = () => ({ ...process.env, PATH: `${shim}:${process.env.PATH}`, APICLIENT_LOG: log, CONTAINERD_SOCKET: containerd!.socket, HTTPS_PROXY: proxy!.url, HTTP_PROXY: proxy!.url, NO_PROXY: "" });
+    const env = () => ({
+        ...process.env,
+        PATH: `${shim}:${process.env.PATH}`,
+        APICLIENT_LOG: log,
+        CONTAINERD_SOCKET: containerd!.socket,
+        HTTPS_PROXY: proxy!.url,
+        HTTP_PROXY: proxy!.url,
+        NO_PROXY: "",
+    });
 
     /**
      * Runs the step's script with `sh`, as SSM's runShellScript plugin does (`sh -c _script.sh`). `adminUpAfter`: the
@@ -133,10 +141,20 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
     async function clear(names: string[] = []): Promise<void> {
         const all = (await containerd!.images()).map((i) => i.name);
         if (all.length > 0) assert.strictEqual((await containerd!.ctr(["images", "rm", ...all])).code, 0);
-        for (const n of names) await eventually(`the CRI to forget ${n}`, () => containerd!.imageStatus(n), (s) => s === undefined, 5000);
+        for (const n of names)
+            await eventually(
+                `the CRI to forget ${n}`,
+                () => containerd!.imageStatus(n),
+                (s) => s === undefined,
+                5000,
+            );
     }
 
-    const names = async () => (await containerd!.images()).map((i) => i.name).filter((n) => !n.startsWith("sha256:")).sort();
+    const names = async () =>
+        (await containerd!.images())
+            .map((i) => i.name)
+            .filter((n) => !n.startsWith("sha256:"))
+            .sort();
     let built: string[] = [];
 
     it("stores the image under the normalized name and its repository digest, labelled as CRI pulls are, and the kubelet's lookup finds it", async () => {
@@ -148,9 +166,18 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
         built = await names();
         assert.deepStrictEqual(built, [local, repoDigest].sort());
         for (const i of await containerd!.images()) assert.match(i.labels, /io\.cri-containerd\.image=managed/, i.name);
-        assert.deepStrictEqual(hostCommands().slice(0, 2), ["true", "systemctl stop kubelet"], "the admin container answers, then kubelet is stopped before anything else");
+        assert.deepStrictEqual(
+            hostCommands().slice(0, 2),
+            ["true", "systemctl stop kubelet"],
+            "the admin container answers, then kubelet is stopped before anything else",
+        );
         // The kubelet asks the CRI for the pod's image string; containerd resolves it to what the build stored.
-        const status = await eventually("the CRI to see the pulled image", () => containerd!.imageStatus(local), (s) => s !== undefined, 5000);
+        const status = await eventually(
+            "the CRI to see the pulled image",
+            () => containerd!.imageStatus(local),
+            (s) => s !== undefined,
+            5000,
+        );
         assert.strictEqual(status!.id, layout.configDigest);
         assert.deepStrictEqual(status!.repoTags, [local]);
         assert.deepStrictEqual(status!.repoDigests, [repoDigest]);
@@ -176,7 +203,10 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
         const never = await runPullStep(local, 1e6);
         assert.notStrictEqual(never.code, 0);
         assert.match(never.output, /the admin container did not answer in 300 s/);
-        assert.ok(hostCommands().every((c) => c === "true"), "nothing ran on the host");
+        assert.ok(
+            hostCommands().every((c) => c === "true"),
+            "nothing ran on the host",
+        );
         assert.strictEqual(never.sleeps, 59);
         assert.deepStrictEqual(await names(), []);
     });
@@ -202,11 +232,21 @@ describe("image-cache build: the runbook's pull-and-tag step against real contai
             assert.strictEqual(await containerd!.imageStatus(input), undefined, `${input} resolves before it is tagged`);
             const tag = await containerd!.ctr(["images", "tag", local, expected]);
             assert.strictEqual(tag.code, 0, tag.stderr);
-            const found = await eventually(`the CRI to resolve ${input} to ${expected}`, () => containerd!.imageStatus(input), (s) => s !== undefined, 5000);
+            const found = await eventually(
+                `the CRI to resolve ${input} to ${expected}`,
+                () => containerd!.imageStatus(input),
+                (s) => s !== undefined,
+                5000,
+            );
             assert.strictEqual(found!.id, layout.configDigest, input);
             assert.ok([...found!.repoTags, ...found!.repoDigests].includes(expected), `${input}: ${JSON.stringify(found)}`);
             assert.strictEqual((await containerd!.ctr(["images", "rm", expected])).code, 0);
-            await eventually(`the CRI to forget ${expected}`, () => containerd!.imageStatus(input), (s) => s === undefined, 5000);
+            await eventually(
+                `the CRI to forget ${expected}`,
+                () => containerd!.imageStatus(input),
+                (s) => s === undefined,
+                5000,
+            );
         }
         for (const input of INVALID) {
             const status = await containerd!.imageStatus(input).catch(() => undefined);

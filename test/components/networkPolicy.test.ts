@@ -14,15 +14,29 @@ import { GATEWAY_PORT } from "../../components/serving/gateway";
 import { UI_PORT } from "../../components/serving/ui";
 import { VLLM_PORT } from "../../components/serving/workers";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
-import { Endpoint, ExternalEndpoint, NetworkPolicy, PodEndpoint, Traffic, allowedSet, evaluate, inCidr, outsidePod, podsOf, policiesOf, selects, weakenings } from "../helpers/networkPolicy";
+import {
+    Endpoint,
+    ExternalEndpoint,
+    NetworkPolicy,
+    PodEndpoint,
+    Traffic,
+    allowedSet,
+    evaluate,
+    inCidr,
+    outsidePod,
+    podsOf,
+    policiesOf,
+    selects,
+    weakenings,
+} from "../helpers/networkPolicy";
 import { planSubnets } from "../../components/network/subnets";
 import { parseStackConfig } from "../../stacks/validate";
 import { runStack, stackConfig } from "../helpers/program";
 
-
 const tcp = (port: number): Traffic => ({ port, protocol: "TCP" });
 const udp = (port: number): Traffic => ({ port, protocol: "UDP" });
-const pod = (name: string, namespace: string, labels: Record<string, string>, ip: string, ports: PodEndpoint["ports"] = []): PodEndpoint => outsidePod(name, namespace, labels, ip, ports);
+const pod = (name: string, namespace: string, labels: Record<string, string>, ip: string, ports: PodEndpoint["ports"] = []): PodEndpoint =>
+    outsidePod(name, namespace, labels, ip, ports);
 const ext = (name: string, ip: string): ExternalEndpoint => ({ kind: "external", name, ip });
 const np = (namespace: string, name: string, spec: NetworkPolicy["spec"]): NetworkPolicy => ({ metadata: { namespace, name }, spec });
 
@@ -48,7 +62,13 @@ describe("NetworkPolicy evaluator (k8s.io/api networking/v1 semantics)", () => {
 
     it("reads podSelector alone as the policy's namespace, namespaceSelector alone as whole namespaces, both as their intersection", () => {
         const only = (peer: any) => [np("ns1", "p", { podSelector: { matchLabels: { app: "b" } }, ingress: [{ from: [peer] }] })];
-        assert.deepStrictEqual([evaluate(only({ podSelector: { matchLabels: { app: "a" } } }), a, b, tcp(1)).allowed, evaluate(only({ podSelector: { matchLabels: { app: "a" } } }), c, b, tcp(1)).allowed], [true, false]);
+        assert.deepStrictEqual(
+            [
+                evaluate(only({ podSelector: { matchLabels: { app: "a" } } }), a, b, tcp(1)).allowed,
+                evaluate(only({ podSelector: { matchLabels: { app: "a" } } }), c, b, tcp(1)).allowed,
+            ],
+            [true, false],
+        );
         const ns2 = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ns2" } } };
         assert.deepStrictEqual([evaluate(only(ns2), c, b, tcp(1)).allowed, evaluate(only(ns2), a, b, tcp(1)).allowed], [true, false]);
         const both = { ...ns2, podSelector: { matchLabels: { app: "x" } } };
@@ -59,7 +79,13 @@ describe("NetworkPolicy evaluator (k8s.io/api networking/v1 semantics)", () => {
     });
 
     it("matches ipBlock with except, for external addresses and pod IPs alike", () => {
-        const p = [np("ns1", "p", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "169.254.0.0/16"] } }] }] })];
+        const p = [
+            np("ns1", "p", {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "169.254.0.0/16"] } }] }],
+            }),
+        ];
         assert.strictEqual(evaluate(p, a, web, tcp(443)).allowed, true);
         assert.strictEqual(evaluate(p, a, ext("imds", "169.254.169.254"), tcp(80)).allowed, false);
         assert.strictEqual(evaluate(p, a, c, tcp(443)).allowed, false, "a pod's VPC address is in the except");
@@ -80,12 +106,25 @@ describe("NetworkPolicy evaluator (k8s.io/api networking/v1 semantics)", () => {
     it("combines the rules of every policy selecting a pod additively, and reads matchExpressions", () => {
         const ps = [
             np("ns1", "deny", { podSelector: {}, policyTypes: ["Ingress"] }),
-            np("ns1", "from-a", { podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["b"] }] }, ingress: [{ from: [{ podSelector: { matchLabels: { app: "a" } } }] }] }),
+            np("ns1", "from-a", {
+                podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["b"] }] },
+                ingress: [{ from: [{ podSelector: { matchLabels: { app: "a" } } }] }],
+            }),
         ];
         const v = evaluate(ps, a, b, tcp(1));
         assert.deepStrictEqual([v.allowed, v.ingress.allowedBy], [true, ["ns1/from-a"]]);
         assert.strictEqual(evaluate(ps, b, a, tcp(1)).allowed, false);
-        assert.ok(selects({ matchExpressions: [{ key: "x", operator: "DoesNotExist" }, { key: "app", operator: "NotIn", values: ["c"] }] }, { app: "a" }));
+        assert.ok(
+            selects(
+                {
+                    matchExpressions: [
+                        { key: "x", operator: "DoesNotExist" },
+                        { key: "app", operator: "NotIn", values: ["c"] },
+                    ],
+                },
+                { app: "a" },
+            ),
+        );
         assert.ok(!selects({ matchExpressions: [{ key: "app", operator: "Exists" }] }, {}));
     });
 });
@@ -105,13 +144,17 @@ function world(objects: any[], vpc: string, albSubnets: readonly string[]) {
         return p;
     };
     const around = {
-        prometheus: pod("prometheus-kps-0", MONITORING_NAMESPACE, { "app.kubernetes.io/name": "prometheus" }, vpcIp(129, 1), [{ name: "http-web", containerPort: 9090 }]),
+        prometheus: pod("prometheus-kps-0", MONITORING_NAMESPACE, { "app.kubernetes.io/name": "prometheus" }, vpcIp(129, 1), [
+            { name: "http-web", containerPort: 9090 },
+        ]),
         grafana: pod("grafana", MONITORING_NAMESPACE, { "app.kubernetes.io/name": "grafana" }, vpcIp(129, 2), [{ name: "http", containerPort: 3000 }]),
         coredns: pod("coredns", "kube-system", { "k8s-app": "kube-dns" }, vpcIp(129, 3), [
             { name: "dns", containerPort: 53, protocol: "UDP" },
             { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
         ]),
-        lbc: pod("aws-load-balancer-controller", "kube-system", { "app.kubernetes.io/name": "aws-load-balancer-controller" }, vpcIp(129, 4), [{ name: "webhook", containerPort: 9443 }]),
+        lbc: pod("aws-load-balancer-controller", "kube-system", { "app.kubernetes.io/name": "aws-load-balancer-controller" }, vpcIp(129, 4), [
+            { name: "webhook", containerPort: 9443 },
+        ]),
         research: pod("notebook", "research", { app: "notebook" }, vpcIp(129, 5)),
         // Pods of another namespace wearing the labels the policies trust: a namespace check must stop them.
         fakeDns: pod("fake-dns", "research", { "k8s-app": "kube-dns" }, vpcIp(129, 6), [{ name: "dns", containerPort: 53, protocol: "UDP" }]),
@@ -128,7 +171,10 @@ function world(objects: any[], vpc: string, albSubnets: readonly string[]) {
     };
     const endpoints: Endpoint[] = [...own, ...Object.values(around), ...Object.values(outside)];
     const inAlbSubnet = (ip: string) => albSubnets.some((c) => inCidr(ip, c));
-    assert.ok(inAlbSubnet(outside.alb.ip) && [...own, ...Object.values(around)].every((p) => inCidr(p.ip, vpc) && !inAlbSubnet(p.ip)), "pods in private subnets, the ALB in a public one");
+    assert.ok(
+        inAlbSubnet(outside.alb.ip) && [...own, ...Object.values(around)].every((p) => inCidr(p.ip, vpc) && !inAlbSubnet(p.ip)),
+        "pods in private subnets, the ALB in a public one",
+    );
     return { policies, own, named, around, outside, endpoints, vpc, inAlbSubnet };
 }
 
@@ -144,7 +190,8 @@ const role = (e: Endpoint) => (e.kind === "pod" && e.namespace === "serving" ? e
  */
 function intended(w: ReturnType<typeof world>, from: Endpoint, to: Endpoint, t: Traffic): { egress: boolean; ingress: boolean } {
     const tcpOn = (port: number) => (t.protocol ?? "TCP") === "TCP" && t.port === port;
-    const isPod = (e: Endpoint, ns: string, labels: Record<string, string>) => e.kind === "pod" && e.namespace === ns && Object.entries(labels).every(([k, v]) => e.labels[k] === v);
+    const isPod = (e: Endpoint, ns: string, labels: Record<string, string>) =>
+        e.kind === "pod" && e.namespace === ns && Object.entries(labels).every(([k, v]) => e.labels[k] === v);
     const dns = isPod(to, "kube-system", { "k8s-app": "kube-dns" }) && t.port === 53;
     const prometheus = isPod(from, MONITORING_NAMESPACE, { "app.kubernetes.io/name": "prometheus" });
     const podIdentity = to.ip === "169.254.170.23" && tcpOn(80);
@@ -189,19 +236,39 @@ for (const stack of ["dev", "prod"] as const) {
         this.timeout(60_000);
         let w: ReturnType<typeof world>;
         before(async () => {
-            const run = await runStack(stackConfig(stack), stack === "prod" ? { hfToken: "hf_offlineTestTokenThatMustNeverLeak123", gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]) } : {});
+            const run = await runStack(
+                stackConfig(stack),
+                stack === "prod"
+                    ? {
+                          hfToken: "hf_offlineTestTokenThatMustNeverLeak123",
+                          gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]),
+                      }
+                    : {},
+            );
             const { "aws:region": region, ...rest } = stackConfig(stack);
             const cfg = parseStackConfig({ ...rest, region, environment: "test" });
             const subnets = planSubnets(cfg.network.vpcCidr, cfg.network.availabilityZoneCount);
-            const albRule = run.resources.filter(isKubernetesObject).map(manifestOf).find((o: any) => o.kind === "NetworkPolicy" && o.metadata.name === "allow-alb-to-gateway") as any;
-            assert.deepStrictEqual(albRule.spec.ingress[0].from.map((f: any) => f.ipBlock.cidr), subnets.publicCidrs, "the ALB rule names the public subnets, not the VPC");
+            const albRule = run.resources
+                .filter(isKubernetesObject)
+                .map(manifestOf)
+                .find((o: any) => o.kind === "NetworkPolicy" && o.metadata.name === "allow-alb-to-gateway") as any;
+            assert.deepStrictEqual(
+                albRule.spec.ingress[0].from.map((f: any) => f.ipBlock.cidr),
+                subnets.publicCidrs,
+                "the ALB rule names the public subnets, not the VPC",
+            );
             w = world(run.resources.filter(isKubernetesObject).map(manifestOf), cfg.network.vpcCidr, subnets.publicCidrs);
         });
         const allowed = (from: Endpoint, to: Endpoint, t: Traffic) => evaluate(w.policies, from, to, t);
-        const yes = (from: Endpoint, to: Endpoint, t: Traffic) => assert.strictEqual(allowed(from, to, t).allowed, true, `${from.name} -> ${to.name} ${t.port}/${t.protocol ?? "TCP"} is denied`);
+        const yes = (from: Endpoint, to: Endpoint, t: Traffic) =>
+            assert.strictEqual(allowed(from, to, t).allowed, true, `${from.name} -> ${to.name} ${t.port}/${t.protocol ?? "TCP"} is denied`);
         const no = (from: Endpoint, to: Endpoint, t: Traffic) => {
             const v = allowed(from, to, t);
-            assert.strictEqual(v.allowed, false, `${from.name} -> ${to.name} ${t.port}/${t.protocol ?? "TCP"} is allowed (egress by ${v.egress.allowedBy.join(", ") || "no policy"}, ingress by ${v.ingress.allowedBy.join(", ") || "no policy"})`);
+            assert.strictEqual(
+                v.allowed,
+                false,
+                `${from.name} -> ${to.name} ${t.port}/${t.protocol ?? "TCP"} is allowed (egress by ${v.egress.allowedBy.join(", ") || "no policy"}, ingress by ${v.ingress.allowedBy.join(", ") || "no policy"})`,
+            );
         };
 
         it("allows exactly the intended connections, side by side, among every endpoint on every probe port", () => {
@@ -213,8 +280,14 @@ for (const stack of ["dev", "prod"] as const) {
                         const v = allowed(from, to, t);
                         const want = intended(w, from, to, t);
                         const key = `${from.name} -> ${to.name} ${t.port}/${t.protocol}`;
-                        if (v.egress.allowed !== want.egress) diffs.push(`egress ${key}: ${v.egress.allowed ? `allowed by ${v.egress.allowedBy.join(", ")}` : "denied"}, intended ${want.egress ? "allowed" : "denied"}`);
-                        if (v.ingress.allowed !== want.ingress) diffs.push(`ingress ${key}: ${v.ingress.allowed ? `allowed by ${v.ingress.allowedBy.join(", ")}` : "denied"}, intended ${want.ingress ? "allowed" : "denied"}`);
+                        if (v.egress.allowed !== want.egress)
+                            diffs.push(
+                                `egress ${key}: ${v.egress.allowed ? `allowed by ${v.egress.allowedBy.join(", ")}` : "denied"}, intended ${want.egress ? "allowed" : "denied"}`,
+                            );
+                        if (v.ingress.allowed !== want.ingress)
+                            diffs.push(
+                                `ingress ${key}: ${v.ingress.allowed ? `allowed by ${v.ingress.allowedBy.join(", ")}` : "denied"}, intended ${want.ingress ? "allowed" : "denied"}`,
+                            );
                     }
             assert.deepStrictEqual(diffs, []);
         });

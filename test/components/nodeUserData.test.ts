@@ -8,7 +8,14 @@
 import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as YAML from "yaml";
-import { BOTTLEROCKET_BOOTSTRAP_COMMAND, KUBELET_DIR, MIME_BOUNDARY, al2023InstanceStoreMime, bottlerocketInstanceStoreToml, nodeUserData } from "../../components/cluster/userData";
+import {
+    BOTTLEROCKET_BOOTSTRAP_COMMAND,
+    KUBELET_DIR,
+    MIME_BOUNDARY,
+    al2023InstanceStoreMime,
+    bottlerocketInstanceStoreToml,
+    nodeUserData,
+} from "../../components/cluster/userData";
 import { al2023BoundDirs, bottlerocketBoundDirs, decodedUserData, kubeletOnInstanceStore, nodeConfigs } from "../helpers/userData";
 import { StackRun, ROOT, clone, prodWithA100, runStack } from "../helpers/program";
 import { expectedCost } from "../../capacity/sim";
@@ -23,7 +30,10 @@ function parsed(config: Record<string, any>) {
 
 /** Python's tomllib (strict TOML 1.0), as JSON. */
 function parseToml(text: string): any {
-    const out = execFileSync("python3", ["-c", "import sys, tomllib, json; print(json.dumps(tomllib.loads(sys.stdin.read())))"], { input: text, encoding: "utf8" });
+    const out = execFileSync("python3", ["-c", "import sys, tomllib, json; print(json.dumps(tomllib.loads(sys.stdin.read())))"], {
+        input: text,
+        encoding: "utf8",
+    });
     return JSON.parse(out);
 }
 
@@ -110,25 +120,50 @@ describe("node user data: what the plan emits", () => {
 
     it("binds the instance store on the pools podStorage resolves to it (auto: p4de), and only there", () => {
         const on = (run: StackRun, pool: string) => kubeletOnInstanceStore(ng(run, pool).amiType, lt(run, `gpuserve-test-gpu-${pool}-lt`));
-        assert.deepStrictEqual(["a10g", "l40s", "a100"].map((p) => on(prod, p)), [false, false, true]);
-        assert.deepStrictEqual(["a10g", "l40s", "a100"].map((p) => on(al2023, p)), [false, false, true]);
-        assert.deepStrictEqual(["a10g", "l40s", "a100"].map((p) => on(forced, p)), [true, true, false], "an explicit podStorage wins over auto");
+        assert.deepStrictEqual(
+            ["a10g", "l40s", "a100"].map((p) => on(prod, p)),
+            [false, false, true],
+        );
+        assert.deepStrictEqual(
+            ["a10g", "l40s", "a100"].map((p) => on(al2023, p)),
+            [false, false, true],
+        );
+        assert.deepStrictEqual(
+            ["a10g", "l40s", "a100"].map((p) => on(forced, p)),
+            [true, true, false],
+            "an explicit podStorage wins over auto",
+        );
         assert.strictEqual(decodedUserData(lt(prod, "gpuserve-test-gpu-a100-lt")), bottlerocketInstanceStoreToml());
         assert.strictEqual(decodedUserData(lt(al2023, "gpuserve-test-gpu-a100-lt")), al2023InstanceStoreMime());
         // The data volume (containerd's images, restored from the snapshot) is still there, unchanged.
-        assert.deepStrictEqual(lt(prod, "gpuserve-test-gpu-a100-lt").blockDeviceMappings.map((b: any) => b.deviceName), ["/dev/xvda", "/dev/xvdb"]);
+        assert.deepStrictEqual(
+            lt(prod, "gpuserve-test-gpu-a100-lt").blockDeviceMappings.map((b: any) => b.deviceName),
+            ["/dev/xvda", "/dev/xvdb"],
+        );
         assert.strictEqual(lt(prod, "gpuserve-test-system-lt").userData, undefined, "system nodes: EKS's user data only");
     });
 
     it("is what cost.json and the plan's summary say about each pool's pods' disk", () => {
         const pools = ["a10g", "l40s", "a100"];
-        for (const [run, config] of [[prod, prodWithA100()], [forced, forcedConfig]] as const) {
+        for (const [run, config] of [
+            [prod, prodWithA100()],
+            [forced, forcedConfig],
+        ] as const) {
             const e = expectedCost(parsed(config), { days: 1, root: ROOT });
-            assert.deepStrictEqual(e.perPool.map((p) => p.pool), pools);
+            assert.deepStrictEqual(
+                e.perPool.map((p) => p.pool),
+                pools,
+            );
             const bound = pools.map((p) => kubeletOnInstanceStore(ng(run, p).amiType, lt(run, `gpuserve-test-gpu-${p}-lt`)));
-            assert.deepStrictEqual(e.perPool.map((p) => p.podStorage.disk === "instanceStore"), bound);
+            assert.deepStrictEqual(
+                e.perPool.map((p) => p.podStorage.disk === "instanceStore"),
+                bound,
+            );
             const lines = expectedSummary(e).filter((l) => l.includes("pods' disk (weights copies):"));
-            assert.deepStrictEqual(lines.map((l) => /:\s+(the NVMe instance store|the node's EBS volume): /.exec(l)?.[1]), bound.map((b) => (b ? "the NVMe instance store" : "the node's EBS volume")));
+            assert.deepStrictEqual(
+                lines.map((l) => /:\s+(the NVMe instance store|the node's EBS volume): /.exec(l)?.[1]),
+                bound.map((b) => (b ? "the NVMe instance store" : "the node's EBS volume")),
+            );
             for (const [i, p] of e.perPool.entries()) assert.ok(lines[i].endsWith(p.podStorage.reason) && p.podStorage.reason.length > 0, lines[i]);
         }
     });
@@ -143,7 +178,9 @@ describe("node user data: what the plan emits", () => {
         // The helper's TOML reading (JSON values) must match tomllib's on what the program emits.
         const toml = decodedUserData(lt(prod, "gpuserve-test-gpu-a100-lt"))!;
         const cmds = parseToml(toml).settings["bootstrap-commands"];
-        const bound = Object.values<any>(cmds).flatMap((c) => c.commands.filter((x: string[]) => x[2] === "bind").flatMap((x: string[]) => x.slice(x.indexOf("--dirs") + 1)));
+        const bound = Object.values<any>(cmds).flatMap((c) =>
+            c.commands.filter((x: string[]) => x[2] === "bind").flatMap((x: string[]) => x.slice(x.indexOf("--dirs") + 1)),
+        );
         assert.deepStrictEqual(bound, bottlerocketBoundDirs(toml));
         const mime = decodedUserData(lt(al2023, "gpuserve-test-gpu-a100-lt"))!;
         assert.deepStrictEqual(nodeConfigs(mime)[0], YAML.parse(mime.split(`--${MIME_BOUNDARY}`)[1].split("\n\n").slice(1).join("\n\n")));

@@ -66,7 +66,8 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
         let observed = 0;
         for (let t = thisWeekStart - 600; t <= thisWeekStart + 80 * 60; t += 30) {
             if (inSession(t, thisWeekStart)) observed += 1.2;
-            for (const le of ["0.5", "1", "+Inf"]) buckets.push(`gateway_request_duration_seconds_bucket{pool="${pool}",le="${le}"} ${le === "0.5" ? 0 : observed} ${t}`);
+            for (const le of ["0.5", "1", "+Inf"])
+                buckets.push(`gateway_request_duration_seconds_bucket{pool="${pool}",le="${le}"} ${le === "0.5" ? 0 : observed} ${t}`);
             if (t >= thisWeekStart && t <= thisWeekStart + 70 * 60) running.push(`vllm:num_requests_running{pool="${pool}"} 0 ${t}`);
         }
         const lines = [...upstream, ...answered, ...buckets, ...running, "# EOF"];
@@ -111,13 +112,16 @@ describe("predictive warm-up query (real Prometheus, backfilled week)", function
 
     it("releases a cancelled class: asks from the lead until PREDICTIVE_CONFIRM_SECONDS after last week's start, then nothing without requests", async () => {
         const q = predictiveQuery(cancelled, 7, lead);
-        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS - 60]) assert.ok((await valueAt(q, t)) > 0, `no demand at ${(t - lastWeekStartNow) / 60} min`);
-        for (const t of [lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS + 120, lastWeekStartNow + 20 * 60]) assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
+        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS - 60])
+            assert.ok((await valueAt(q, t)) > 0, `no demand at ${(t - lastWeekStartNow) / 60} min`);
+        for (const t of [lastWeekStartNow + PREDICTIVE_CONFIRM_SECONDS + 120, lastWeekStartNow + 20 * 60])
+            assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
     });
 
     it("counts only requests handed to a worker: last week's refused or cached requests warm nothing", async () => {
         const q = predictiveQuery(refused, 7, lead);
-        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow, lastWeekStartNow + 20 * 60]) assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
+        for (const t of [lastWeekStartNow - lead + 60, lastWeekStartNow, lastWeekStartNow + 20 * 60])
+            assert.strictEqual(await valueAt(q, t), 0, `demand at ${(t - lastWeekStartNow) / 60} min`);
         // The same traffic counted by gateway_requests_total would have asked for a replica.
         const wrong = q.replaceAll("gateway_upstream_requests_total", "gateway_requests_total");
         assert.ok((await valueAt(wrong, lastWeekStartNow)) > 0);
@@ -144,13 +148,17 @@ describe("predictive warm-up in the ScaledObject and the schema", () => {
     const input = { poolName: "p", deploymentName: "d", namespace: "n", prometheusUrl: "http://prom:9090", timezone: "UTC" };
 
     it("adds a predictive trigger (lead = cold start + 7 min) and the explicit warm-up trigger; none predictive when turned off", () => {
-        const on = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({}), coldStartSeconds: 780 }) as { triggers: { name: string; metadata: Record<string, string> }[] };
+        const on = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({}), coldStartSeconds: 780 }) as {
+            triggers: { name: string; metadata: Record<string, string> }[];
+        };
         const pred = on.triggers.find((t) => t.name === "predictive")!;
         assert.strictEqual(PREDICTIVE_MARGIN_SECONDS, 420);
         assert.strictEqual(pred.metadata.query, predictiveQuery("p", 7, 1200));
         assert.strictEqual(pred.metadata.activationThreshold, "0");
         assert.ok(on.triggers.some((t) => t.name === "warmup" && t.metadata.query === warmupQuery("p") && t.metadata.threshold === "1"));
-        const off = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({ predictiveWarmup: { enabled: false } }), coldStartSeconds: 780 }) as { triggers: { name: string }[] };
+        const off = scaledObjectSpec({ ...input, scaling: scalingSchema.parse({ predictiveWarmup: { enabled: false } }), coldStartSeconds: 780 }) as {
+            triggers: { name: string }[];
+        };
         assert.ok(!off.triggers.some((t) => t.name === "predictive"));
     });
 
@@ -177,23 +185,35 @@ describe("predictive warm-up in the ScaledObject and the schema", () => {
         assert.deepStrictEqual(enabled(stack({})), [true, true]);
         // What the ScaledObject gets follows: no predictive trigger on the warmed pool.
         const c = stack({ sessions: [session] });
-        const triggers = (i: number) => (scaledObjectSpec({ ...input, scaling: c.models[i].scaling, coldStartSeconds: 300 }) as { triggers: { name: string }[] }).triggers.map((t) => t.name);
+        const triggers = (i: number) =>
+            (scaledObjectSpec({ ...input, scaling: c.models[i].scaling, coldStartSeconds: 300 }) as { triggers: { name: string }[] }).triggers.map(
+                (t) => t.name,
+            );
         assert.ok(!triggers(0).includes("predictive"));
         assert.ok(triggers(1).includes("predictive"));
     });
 
     it("refuses predictive warm-up when Prometheus keeps less than the look-back plus a day", () => {
-        const raw = (retention: string, scaling: Record<string, unknown> = {}) => () =>
-            parseStackConfig({
-                region: "us-east-1",
-                environment: "t",
-                tags: { team: "t" },
-                serving: { allowInsecureHttp: true },
-                addons: { prometheus: { retention } },
-                gpuPools: [{ name: "gpu", gpuType: "a10g", maxNodes: 4 }],
-                models: [{ id: "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", scaling }],
-            });
-        assert.throws(raw("7d"), (e: unknown) => e instanceof ConfigError && /gpuserve:models\[0\]\.scaling\.predictiveWarmup: predictive warm-up looks back 7 days, but Prometheus keeps only 7d .*Fix: set gpuserve:addons\.prometheus\.retention to at least 8d/.test(e.message));
+        const raw =
+            (retention: string, scaling: Record<string, unknown> = {}) =>
+            () =>
+                parseStackConfig({
+                    region: "us-east-1",
+                    environment: "t",
+                    tags: { team: "t" },
+                    serving: { allowInsecureHttp: true },
+                    addons: { prometheus: { retention } },
+                    gpuPools: [{ name: "gpu", gpuType: "a10g", maxNodes: 4 }],
+                    models: [{ id: "Qwen/Qwen3-VL-2B-Instruct", pool: "gpu", scaling }],
+                });
+        assert.throws(
+            raw("7d"),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /gpuserve:models\[0\]\.scaling\.predictiveWarmup: predictive warm-up looks back 7 days, but Prometheus keeps only 7d .*Fix: set gpuserve:addons\.prometheus\.retention to at least 8d/.test(
+                    e.message,
+                ),
+        );
         assert.doesNotThrow(raw("8d"));
         assert.doesNotThrow(raw("7d", { predictiveWarmup: { enabled: false } }));
         assert.throws(raw("2w", { predictiveWarmup: { lookbackDays: 14 } }), ConfigError);

@@ -34,7 +34,12 @@ describe("ServingStack", () => {
     const workers = (run: StackRun) => run.find(DEPLOY).filter((d) => inputs(d).metadata.name.startsWith("worker-"));
 
     it("creates one worker Deployment per model, each with exactly one GPU", () => {
-        assert.deepStrictEqual(workers(prod).map((d) => inputs(d).metadata.name).sort(), ["worker-medgemma-4b", "worker-qwen3-vl-2b", "worker-qwen3-vl-8b"]);
+        assert.deepStrictEqual(
+            workers(prod)
+                .map((d) => inputs(d).metadata.name)
+                .sort(),
+            ["worker-medgemma-4b", "worker-qwen3-vl-2b", "worker-qwen3-vl-8b"],
+        );
         for (const d of workers(prod)) {
             const [c] = inputs(d).spec.template.spec.containers;
             assert.strictEqual(c.resources.requests["nvidia.com/gpu"], "1");
@@ -62,7 +67,10 @@ describe("ServingStack", () => {
         }
         const gw = inputs(prod.get(SCALED, "gpuserve-test-gateway-scaler")).spec;
         assert.deepStrictEqual([gw.minReplicaCount, gw.maxReplicaCount, gw.scaleTargetRef.name], [2, 4, "gateway"]);
-        assert.deepStrictEqual(gw.triggers.map((t: any) => t.name), ["inflight", "request-rate"]);
+        assert.deepStrictEqual(
+            gw.triggers.map((t: any) => t.name),
+            ["inflight", "request-rate"],
+        );
         assert.deepStrictEqual(gw.fallback, { failureThreshold: 3, replicas: 2, behavior: "currentReplicasIfHigher" });
     });
 
@@ -88,7 +96,10 @@ describe("ServingStack", () => {
         assert.ok(writes && reads && writes.name === reads.name && writes.mountPath === reads.mountPath, "the init container writes where vLLM reads");
         assert.strictEqual(reads.readOnly, true);
         const volume = pod.volumes.find((v: any) => v.name === reads.name);
-        assert.deepStrictEqual(volume, { name: reads.name, emptyDir: { sizeLimit: `${Math.ceil(MODEL_CATALOG["Qwen/Qwen3-VL-2B-Instruct"].weightsGiB + 1)}Gi` } });
+        assert.deepStrictEqual(volume, {
+            name: reads.name,
+            emptyDir: { sizeLimit: `${Math.ceil(MODEL_CATALOG["Qwen/Qwen3-VL-2B-Instruct"].weightsGiB + 1)}Gi` },
+        });
         // The scheduler counts the weights and the cache volume against the node's disk.
         const cache = pod.volumes.find((v: any) => v.name === "cache");
         assert.strictEqual(c.resources.requests["ephemeral-storage"], `${parseInt(volume.emptyDir.sizeLimit) + parseInt(cache.emptyDir.sizeLimit)}Gi`);
@@ -96,7 +107,10 @@ describe("ServingStack", () => {
         assert.strictEqual(arg("--gpu-memory-utilization"), "0.9");
         assert.strictEqual(arg("--limit-mm-per-prompt"), '{"image":4,"video":0}');
         assert.strictEqual(arg("--allowed-media-domains"), "media.invalid", "no remote media URLs (issue 13)");
-        assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), ["Qwen/Qwen3-VL-2B-Instruct", "qwen3-vl-2b"]);
+        assert.deepStrictEqual(c.args.slice(c.args.indexOf("--served-model-name") + 1, c.args.indexOf("--served-model-name") + 3), [
+            "Qwen/Qwen3-VL-2B-Instruct",
+            "qwen3-vl-2b",
+        ]);
         assert.match(c.image, /^docker\.io\/vllm\/vllm-openai:v\d+\.\d+\.\d+$/);
         assert.strictEqual(c.startupProbe.httpGet.path, "/v1/models");
         assert.strictEqual(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold, STARTUP_BUDGET_SECONDS);
@@ -146,13 +160,22 @@ describe("ServingStack", () => {
             assert.strictEqual(activation > 1, restart < m.scaling.activityLookbackSeconds, `${w.name}: restart ${restart} s, activation ${activation}`);
             fast += restart < m.scaling.activityLookbackSeconds ? 1 : 0;
             const h = w.policy.history!;
-            assert.strictEqual(spec.triggers.find((t: any) => t.name === "predictive").metadata.query, predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds));
+            assert.strictEqual(
+                spec.triggers.find((t: any) => t.name === "predictive").metadata.query,
+                predictiveQuery(w.name, h.lookbackSeconds / 86400, h.leadSeconds),
+            );
             assert.strictEqual(h.windowSeconds, h.leadSeconds);
         }
         assert.ok(derived > 0, "some prod pool should use the derived cooldown");
         assert.ok(fast > 0, "some prod pool restarts within the look-back");
         for (const g of input.gpuPools) {
-            const tag = prod.find("aws:autoscaling/tag:Tag").find((t) => t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${g.name}` && (t.inputs as any).tag.key === "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime");
+            const tag = prod
+                .find("aws:autoscaling/tag:Tag")
+                .find(
+                    (t) =>
+                        t.parent === `gpuserve:cluster:NodePool::gpuserve-test-gpu-${g.name}` &&
+                        (t.inputs as any).tag.key === "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime",
+                );
             assert.ok(tag, `no scale-down-unneeded tag on ${g.name}`);
             assert.strictEqual((tag.inputs as any).tag.value, `${g.scaleDownUnneededSeconds}s`);
             assert.ok(g.scaleDownUnneededSeconds < 300, "a GPU node is kept about its launch time, below the global 5m");
@@ -168,7 +191,10 @@ describe("ServingStack", () => {
             assert.strictEqual(demand.metadata.activationThreshold, "0");
             assert.strictEqual(demand.metadata.serverAddress, "http://kps-prometheus.monitoring.svc.cluster.local:9090");
             // Demand (and a batch backlog) wakes the pool; recent requests keep it awake; warm-ups (explicit, predictive) wake it ahead; the sizing triggers never activate.
-            for (const t of spec.triggers.filter((t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive", "batch-backlog"].includes(t.name))) assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
+            for (const t of spec.triggers.filter(
+                (t: any) => t.type === "prometheus" && !["demand", "recent-requests", "warmup", "predictive", "batch-backlog"].includes(t.name),
+            ))
+                assert.ok(Number(t.metadata.activationThreshold) >= 1e6);
             const recent = spec.triggers.find((t: any) => t.name === "recent-requests");
             assert.strictEqual(recent.metadata.query, `sum(increase(gateway_upstream_requests_total{pool="${pool}"}[300s])) or vector(0)`);
             assert.ok(Number(recent.metadata.threshold) >= 1e6, "recent-requests must not size the pool");
@@ -190,9 +216,16 @@ describe("ServingStack", () => {
             timezone: "UTC",
             scaling: scalingSchema.parse({ latencyP95Seconds: 5, gpuUtilizationPercent: 70, warmWindows: [{ start: "08:00", end: "18:00" }] }),
         }) as any;
-        const queries = [...prod.find(SCALED).flatMap((so) => inputs(so).spec.triggers), ...spec.triggers].filter((t: any) => t.type === "prometheus").map((t: any) => t.metadata.query);
+        const queries = [...prod.find(SCALED).flatMap((so) => inputs(so).spec.triggers), ...spec.triggers]
+            .filter((t: any) => t.type === "prometheus")
+            .map((t: any) => t.metadata.query);
         assert.ok(queries.length >= 8);
-        for (const q of queries) assert.deepStrictEqual(promqlMetricNames(q).filter((n) => !known.has(n)), [], q);
+        for (const q of queries)
+            assert.deepStrictEqual(
+                promqlMetricNames(q).filter((n) => !known.has(n)),
+                [],
+                q,
+            );
     });
 
     it("keeps the prod pools warm on weekdays 05:45-22:00 and weekends 10:00-18:00 New York time, and dev cold", () => {
@@ -225,7 +258,13 @@ describe("ServingStack", () => {
         assert.strictEqual(d["alb.ingress.kubernetes.io/certificate-arn"], undefined);
         const rules = inputs(prod.find("kubernetes:networking.k8s.io/v1:Ingress")[0]).spec.rules[0];
         assert.strictEqual(rules.host, "vision.example.org");
-        assert.deepStrictEqual(rules.http.paths.map((p: any) => [p.path, p.backend.service.name]), [["/v1", "gateway"], ["/", "ui"]]);
+        assert.deepStrictEqual(
+            rules.http.paths.map((p: any) => [p.path, p.backend.service.name]),
+            [
+                ["/v1", "gateway"],
+                ["/", "ui"],
+            ],
+        );
         assert.strictEqual(prod.outputs.url, "https://vision.example.org");
     });
 
@@ -238,7 +277,10 @@ describe("ServingStack", () => {
         const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds;
         const { "aws:region": region, ...rest } = stackConfig("prod");
         const g = parseConfig(gatewayConfig(parseStackConfig({ ...rest, region, environment: "prod" }), undefined));
-        assert.ok(delay >= preStop + g.drainTimeoutSeconds && delay <= 3600, `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`);
+        assert.ok(
+            delay >= preStop + g.drainTimeoutSeconds && delay <= 3600,
+            `delay ${delay} s vs drain ${preStop} + ${g.drainTimeoutSeconds} s (ALB max 3600)`,
+        );
         assert.ok(pod.terminationGracePeriodSeconds > delay && pod.terminationGracePeriodSeconds > preStop + g.drainTimeoutSeconds);
         assert.strictEqual(svc["alb.ingress.kubernetes.io/healthcheck-path"], "/readyz");
         const ui = inputs(prod.get("kubernetes:core/v1:Service", "gpuserve-test-ui-service")).metadata.annotations ?? {};
@@ -297,11 +339,19 @@ describe("ServingStack", () => {
 
     it("lets workers reach only public HTTPS (model downloads), not the metadata service, the API server or the VPC", () => {
         const policy = networkPolicySpecs(["10.0.0.0/24"])["allow-workers-https-egress"];
-        assert.deepStrictEqual(policy.egress, [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }], ports: [{ protocol: "TCP", port: 443 }] }]);
+        assert.deepStrictEqual(policy.egress, [
+            {
+                to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"] } }],
+                ports: [{ protocol: "TCP", port: 443 }],
+            },
+        ]);
     });
 
     it("refuses API keys shorter than 32 characters or with few distinct characters, naming the team and the fix", () => {
-        assert.throws(() => parseApiKeys(JSON.stringify([{ team: "radiology", key: "sk-radiology-16ch" }])), /team 'radiology'.*32\+ random characters.*openssl rand/);
+        assert.throws(
+            () => parseApiKeys(JSON.stringify([{ team: "radiology", key: "sk-radiology-16ch" }])),
+            /team 'radiology'.*32\+ random characters.*openssl rand/,
+        );
         assert.throws(() => parseApiKeys(JSON.stringify([{ team: "t", key: "ab".repeat(20) }])), /too weak/);
         assert.strictEqual(parseApiKeys(JSON.stringify([{ team: "t", key: API_KEY }])).length, 1);
     });
@@ -326,7 +376,10 @@ describe("ServingStack", () => {
         const build = inputs(image);
         assert.deepStrictEqual(build.tags ?? [], [], "a tag from the source would point at a new digest after a rebuild");
         assert.strictEqual(build.push, false);
-        assert.deepStrictEqual(build.exports.map((e: any) => e.registry?.pushByDigest), [true]);
+        assert.deepStrictEqual(
+            build.exports.map((e: any) => e.registry?.pushByDigest),
+            [true],
+        );
         assert.match(build.labels["org.opencontainers.image.revision"], /^[0-9a-f]{16}$/);
         const repo = inputs(prod.get(DEPLOY, "gpuserve-test-gateway-deployment")).spec.template.spec.containers[0].image.split("@")[0];
         assert.deepStrictEqual(build.exports[0].registry.names, [repo]);
@@ -401,9 +454,22 @@ describe("serving NetworkPolicies", () => {
         it(`${stack}: every port a Service exposes is allowed in by some policy, behind a default deny`, async () => {
             const run = await runStack(stackConfig(stack));
             const policies = run.find("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((p) => inputs(p).spec);
-            assert.ok(policies.some((p) => Object.keys(p.podSelector).length === 0 && p.policyTypes.includes("Ingress") && p.policyTypes.includes("Egress") && !p.ingress && !p.egress), "no default deny");
+            assert.ok(
+                policies.some(
+                    (p) =>
+                        Object.keys(p.podSelector).length === 0 &&
+                        p.policyTypes.includes("Ingress") &&
+                        p.policyTypes.includes("Egress") &&
+                        !p.ingress &&
+                        !p.egress,
+                ),
+                "no default deny",
+            );
             const deployments = [...run.find(DEPLOY), ...run.find("kubernetes:apps/v1:StatefulSet")].map(inputs);
-            const services = run.find("kubernetes:core/v1:Service").map(inputs).filter((s) => s.metadata.namespace === "serving");
+            const services = run
+                .find("kubernetes:core/v1:Service")
+                .map(inputs)
+                .filter((s) => s.metadata.namespace === "serving");
             assert.ok(services.length >= 3);
             for (const svc of services) {
                 for (const port of svc.spec.ports) {
@@ -411,9 +477,14 @@ describe("serving NetworkPolicies", () => {
                     assert.ok(backends.length > 0, `${svc.metadata.name} selects no Deployment`);
                     for (const d of backends) {
                         const podLabels = d.spec.template.metadata.labels;
-                        const containerPort = d.spec.template.spec.containers.flatMap((c: any) => c.ports).find((p: any) => p.name === port.targetPort || p.containerPort === port.targetPort).containerPort;
+                        const containerPort = d.spec.template.spec.containers
+                            .flatMap((c: any) => c.ports)
+                            .find((p: any) => p.name === port.targetPort || p.containerPort === port.targetPort).containerPort;
                         const allowed = policies.some(
-                            (p) => p.policyTypes.includes("Ingress") && selects(p.podSelector, podLabels) && (p.ingress ?? []).some((rule: any) => (rule.ports ?? []).some((rp: any) => rp.port === containerPort)),
+                            (p) =>
+                                p.policyTypes.includes("Ingress") &&
+                                selects(p.podSelector, podLabels) &&
+                                (p.ingress ?? []).some((rule: any) => (rule.ports ?? []).some((rp: any) => rp.port === containerPort)),
                         );
                         assert.ok(allowed, `${stack}: nothing allows ingress to ${svc.metadata.name}:${port.name} (pod port ${containerPort})`);
                     }

@@ -27,20 +27,39 @@ describe("per-team bills on a platform (lab and its teams)", function () {
 
     it("a team's gateway prices its own pools only, bills an equal part of the platform's floor, and carries its budgets", () => {
         const raw = exampleRaw("physics");
-        raw.serving.gateway.limits.teams["physics-staff"] = { ...raw.serving.gateway.limits.teams["physics-staff"], budgetUsdPerMonth: 50, budgetHardStop: true };
+        raw.serving.gateway.limits.teams["physics-staff"] = {
+            ...raw.serving.gateway.limits.teams["physics-staff"],
+            budgetUsdPerMonth: 50,
+            budgetHardStop: true,
+        };
         const cfg = parseStackConfig(raw, platform);
-        const g = parseConfig(gatewayConfig(cfg, [{ team: "physics-staff", key: "physics-staff-key-0123456789abcdefghij" }], placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
+        const g = parseConfig(
+            gatewayConfig(
+                cfg,
+                [{ team: "physics-staff", key: "physics-staff-key-0123456789abcdefghij" }],
+                placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs),
+            ),
+        );
         const shared = g.pools.find((p) => p.name === "qwen3-vl-2b")!;
         assert.strictEqual(shared.billing, undefined, "the shared pool is billed by the platform's shared gateway");
         const teams = Object.keys(platform.teams).length;
-        assert.ok(Math.abs(g.billing.floorUsdPerHour - (floorUsdPerHour(cfg) + platform.floorUsdPerMonth / HOURS_PER_MONTH / teams)) < 1e-6, `floor ${g.billing.floorUsdPerHour}`);
+        assert.ok(
+            Math.abs(g.billing.floorUsdPerHour - (floorUsdPerHour(cfg) + platform.floorUsdPerMonth / HOURS_PER_MONTH / teams)) < 1e-6,
+            `floor ${g.billing.floorUsdPerHour}`,
+        );
         assert.deepStrictEqual([g.limits.teams["physics-staff"].budgetUsdPerMonth, g.limits.teams["physics-staff"].budgetHardStop], [50, true]);
 
         const bio = parseStackConfig(exampleRaw("biology"), platform);
         const gb = parseConfig(gatewayConfig(bio, undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
         const own = gb.pools.find((p) => p.models.includes("google/medgemma-1.5-4b-it"))!;
         // g5.xlarge spot, 60 % off $1.006, plus its root volume (capacity/cost.ts poolNodePrice).
-        assert.deepStrictEqual(own.billing, { nodePool: "a10g", nodeUsdPerHour: Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6, gpusPerNode: 1, minNodes: 0, floorNodes: 0 });
+        assert.deepStrictEqual(own.billing, {
+            nodePool: "a10g",
+            nodeUsdPerHour: Math.round((1.006 * 0.4 + nodeVolumeUsdPerHour("g5.xlarge")) * 1e6) / 1e6,
+            gpusPerNode: 1,
+            minNodes: 0,
+            floorNodes: 0,
+        });
     });
 
     it("a team stack's budget counts what the shared gateway bills it (read from its GET /v1/usage with the team's key there)", () => {
@@ -49,13 +68,20 @@ describe("per-team bills on a platform (lab and its teams)", function () {
         const cfg = parseStackConfig(raw, platform);
         const g = parseConfig(gatewayConfig(cfg, undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
         const sharedPool = platform.sharedPools.find((p) => p.name === "qwen3-vl-2b")!;
-        assert.deepStrictEqual(g.billing.account, { name: "physics", budgetUsdPerMonth: 40, budgetHardStop: false, elsewhere: [{ url: `http://${sharedPool.gateway}`, apiKeyEnv: SHARED_POOL_KEY_ENV }] });
+        assert.deepStrictEqual(g.billing.account, {
+            name: "physics",
+            budgetUsdPerMonth: 40,
+            budgetHardStop: false,
+            elsewhere: [{ url: `http://${sharedPool.gateway}`, apiKeyEnv: SHARED_POOL_KEY_ENV }],
+        });
         // The key it reads with is the one the team's gateway already sends to the shared pool.
         assert.strictEqual(g.pools.find((p) => p.name === "qwen3-vl-2b")!.upstreamApiKeyEnv, SHARED_POOL_KEY_ENV);
         // Biology uses no shared pool: its account is its own gateway's alone.
         const bioRaw = exampleRaw("biology");
         bioRaw.billing = { budgetUsdPerMonth: 400, budgetHardStop: true };
-        const bio = parseConfig(gatewayConfig(parseStackConfig(bioRaw, platform), undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)));
+        const bio = parseConfig(
+            gatewayConfig(parseStackConfig(bioRaw, platform), undefined, placementGatewayOptions(teamPlacement(platform), platform.loadBalancerSourceCidrs)),
+        );
         assert.deepStrictEqual(bio.billing.account, { name: "biology", budgetUsdPerMonth: 400, budgetHardStop: true, elsewhere: [] });
     });
 

@@ -12,11 +12,21 @@ import { UI_PORT } from "../../components/serving/ui";
 import { VLLM_PORT } from "../../components/serving/workers";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
 import { PlatformOutputs } from "../../stacks/platformOutputs";
-import { Endpoint, ExternalEndpoint, PodEndpoint, Traffic, allowedSet, evaluate, inCidr, outsidePod, podsOf, policiesOf, weakenings } from "../helpers/networkPolicy";
+import {
+    Endpoint,
+    ExternalEndpoint,
+    PodEndpoint,
+    Traffic,
+    allowedSet,
+    evaluate,
+    inCidr,
+    outsidePod,
+    podsOf,
+    policiesOf,
+    weakenings,
+} from "../helpers/networkPolicy";
 import { StackRun } from "../helpers/program";
 import { TEAMS, exampleConfig, platformOutputsOf, renderPlatform, renderTeam } from "../helpers/teams";
-
- 
 
 const tcp = (port: number): Traffic => ({ port, protocol: "TCP" });
 const udp = (port: number): Traffic => ({ port, protocol: "UDP" });
@@ -33,7 +43,9 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
         prometheus: outsidePod("prometheus-kps-0", MONITORING_NAMESPACE, { "app.kubernetes.io/name": "prometheus" }, "10.0.129.1"),
         grafana: outsidePod("grafana", MONITORING_NAMESPACE, { "app.kubernetes.io/name": "grafana" }, "10.0.129.2", [{ name: "http", containerPort: 3000 }]),
         coredns: outsidePod("coredns", "kube-system", { "k8s-app": "kube-dns" }, "10.0.129.3", [{ name: "dns", containerPort: 53, protocol: "UDP" }]),
-        lbc: outsidePod("aws-load-balancer-controller", "kube-system", { "app.kubernetes.io/name": "aws-load-balancer-controller" }, "10.0.129.4", [{ name: "webhook", containerPort: 9443 }]),
+        lbc: outsidePod("aws-load-balancer-controller", "kube-system", { "app.kubernetes.io/name": "aws-load-balancer-controller" }, "10.0.129.4", [
+            { name: "webhook", containerPort: 9443 },
+        ]),
         // A namespace no team owns, and a pod in biology's namespace wearing the shared gateway's labels.
         research: outsidePod("notebook", "research", { app: "notebook" }, "10.0.129.5"),
         bioImpostor: outsidePod("impostor", "biology", { "app.kubernetes.io/name": "gateway", "app.kubernetes.io/component": "gateway" }, "10.0.129.6"),
@@ -62,7 +74,10 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
         own = podsOf(all, (_n, i) => `10.0.128.${10 + i}`);
         alb = ext("ALB (public subnet)", `${platform.loadBalancerSourceCidrs[0].split("/")[0].split(".").slice(0, 3).join(".")}.20`);
         endpoints = [...own, ...Object.values(around), ...Object.values(outside), alb];
-        assert.ok(platform.loadBalancerSourceCidrs.some((c) => inCidr(alb.ip, c)) && own.every((p) => !platform.loadBalancerSourceCidrs.some((c) => inCidr(p.ip, c))), "pods in private subnets, the ALB in a public one");
+        assert.ok(
+            platform.loadBalancerSourceCidrs.some((c) => inCidr(alb.ip, c)) && own.every((p) => !platform.loadBalancerSourceCidrs.some((c) => inCidr(p.ip, c))),
+            "pods in private subnets, the ALB in a public one",
+        );
     });
 
     const named = (name: string): PodEndpoint => {
@@ -75,7 +90,11 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
     const policies = () => policiesOf(all);
     const check = (want: boolean, from: Endpoint, to: Endpoint, t: Traffic) => {
         const v = evaluate(policies(), from, to, t);
-        assert.strictEqual(v.allowed, want, `${from.name} -> ${to.name} ${t.port}/${t.protocol}: ${v.allowed ? `allowed (egress by ${v.egress.allowedBy.join(", ") || "no policy"}, ingress by ${v.ingress.allowedBy.join(", ") || "no policy"})` : "denied"}`);
+        assert.strictEqual(
+            v.allowed,
+            want,
+            `${from.name} -> ${to.name} ${t.port}/${t.protocol}: ${v.allowed ? `allowed (egress by ${v.egress.allowedBy.join(", ") || "no policy"}, ingress by ${v.ingress.allowedBy.join(", ") || "no policy"})` : "denied"}`,
+        );
     };
     const yes = (from: Endpoint, to: Endpoint, t: Traffic) => check(true, from, to, t);
     const no = (from: Endpoint, to: Endpoint, t: Traffic) => check(false, from, to, t);
@@ -112,7 +131,8 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
         const shared = gateway("serving");
         yes(gateway("physics"), shared, tcp(GATEWAY_PORT));
         // The shared gateway's own ingress admits only the teams it serves (not relying on the other team's egress).
-        for (const ns of ["biology", "chemistry"]) assert.strictEqual(evaluate(policies(), gateway(ns), shared, tcp(GATEWAY_PORT)).ingress.allowed, false, `ingress ${ns} -> shared gateway`);
+        for (const ns of ["biology", "chemistry"])
+            assert.strictEqual(evaluate(policies(), gateway(ns), shared, tcp(GATEWAY_PORT)).ingress.allowed, false, `ingress ${ns} -> shared gateway`);
         no(gateway("biology"), shared, tcp(GATEWAY_PORT));
         no(gateway("chemistry"), shared, tcp(GATEWAY_PORT));
         no(named("Deployment physics/ui"), shared, tcp(GATEWAY_PORT));
@@ -170,6 +190,9 @@ describe("teams on one platform, isolated by what their NetworkPolicies allow", 
             const after = allowedSet(c.policies, endpoints, probes);
             return after.size === base.size && [...after].every((x) => base.has(x));
         });
-        assert.deepStrictEqual(unnoticed.map((c) => c.what), []);
+        assert.deepStrictEqual(
+            unnoticed.map((c) => c.what),
+            [],
+        );
     });
 });

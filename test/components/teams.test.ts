@@ -19,7 +19,18 @@ import { TEAMS, exampleConfig, exampleRaw, platformOutputsOf, renderPlatform, re
 const inputs = (r: { inputs: unknown }) => r.inputs as any;
 const isK8s = (t: string) => t.startsWith("kubernetes:") && !t.startsWith("kubernetes:helm.sh/") && !t.startsWith("pulumi:providers:");
 /** Kubernetes kinds that are cluster-scoped (Kubernetes API reference: Namespace, StorageClass, IngressClass, ...). */
-const CLUSTER_SCOPED = ["Namespace", "StorageClass", "IngressClass", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "IngressClassParams"];
+const CLUSTER_SCOPED = [
+    "Namespace",
+    "StorageClass",
+    "IngressClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "IngressClassParams",
+];
 
 function manifests(run: StackRun): any[] {
     return run.resources.filter((r) => isK8s(r.type)).map((r) => inputs(r));
@@ -53,18 +64,34 @@ describe("a platform and its team stacks", function () {
         for (const [team, run] of Object.entries(teams)) {
             const types = new Set(run.resources.map((r) => r.type));
             for (const t of types) {
-                assert.doesNotMatch(t, /^aws:ec2\/|^eks:|^aws:eks\/(cluster|nodeGroup|addon|accessEntry|accessPolicyAssociation)|^aws:autoscaling|^aws:kms|^kubernetes:helm\.sh/, `${team} creates a ${t}`);
+                assert.doesNotMatch(
+                    t,
+                    /^aws:ec2\/|^eks:|^aws:eks\/(cluster|nodeGroup|addon|accessEntry|accessPolicyAssociation)|^aws:autoscaling|^aws:kms|^kubernetes:helm\.sh/,
+                    `${team} creates a ${t}`,
+                );
             }
             for (const m of manifests(run)) {
                 assert.ok(!CLUSTER_SCOPED.includes(m.kind), `${team} creates the cluster-scoped ${m.kind} ${m.metadata.name}`);
                 assert.strictEqual(m.metadata.namespace, team, `${team}'s ${m.kind} ${m.metadata.name} is outside its namespace`);
             }
             // It reads its platform through a StackReference, and builds its own kubeconfig (its own credentials).
-            assert.deepStrictEqual(run.find("pulumi:pulumi:StackReference").map((r) => inputs(r).name), ["acme/gpuserve/lab"]);
+            assert.deepStrictEqual(
+                run.find("pulumi:pulumi:StackReference").map((r) => inputs(r).name),
+                ["acme/gpuserve/lab"],
+            );
             const provider = run.find("pulumi:providers:kubernetes");
             assert.strictEqual(provider.length, 1);
             const kubeconfig = JSON.parse(inputs(provider[0]).kubeconfig);
-            assert.deepStrictEqual(kubeconfig.users[0].user.exec.args, ["eks", "get-token", "--cluster-name", "gpuserve-lab", "--region", "us-east-1", "--output", "json"]);
+            assert.deepStrictEqual(kubeconfig.users[0].user.exec.args, [
+                "eks",
+                "get-token",
+                "--cluster-name",
+                "gpuserve-lab",
+                "--region",
+                "us-east-1",
+                "--output",
+                "json",
+            ]);
             assert.strictEqual(kubeconfig.clusters[0].cluster.server, outputs.cluster.endpoint);
         }
     });
@@ -82,7 +109,13 @@ describe("a platform and its team stacks", function () {
             assert.strictEqual(quota.spec.hard["requests.nvidia.com/gpu"], want[team]);
             assert.ok(Number(quota.spec.hard["requests.cpu"]) > 0 && /^\d+Mi$/.test(quota.spec.hard["requests.memory"]), JSON.stringify(quota.spec.hard));
             assert.ok(ms.some((m) => m.kind === "LimitRange" && m.metadata.namespace === team));
-            assert.deepStrictEqual(ms.filter((m) => m.kind === "NetworkPolicy" && m.metadata.namespace === team).map((m) => m.metadata.name).sort(), ["allow-dns", "default-deny"]);
+            assert.deepStrictEqual(
+                ms
+                    .filter((m) => m.kind === "NetworkPolicy" && m.metadata.namespace === team)
+                    .map((m) => m.metadata.name)
+                    .sort(),
+                ["allow-dns", "default-deny"],
+            );
             assert.deepStrictEqual(outputs.teams[team].quota.gpus, Number(want[team]));
         }
         // biology's quota: 2 A10G workers (g5.xlarge: 2 CPU, 12 GiB each + 2 sidecars) + the serving footprint.
@@ -95,14 +128,19 @@ describe("a platform and its team stacks", function () {
         const limitRange = manifests(lab).find((m) => m.kind === "LimitRange" && m.metadata.namespace === "biology").spec.limits[0];
         for (const [team, run] of Object.entries(teams)) {
             const ms = manifests(run);
-            const scaled = new Map<string, number>(ms.filter((m) => m.kind === "ScaledObject").map((m) => [m.spec.scaleTargetRef.name, m.spec.maxReplicaCount]));
+            const scaled = new Map<string, number>(
+                ms.filter((m) => m.kind === "ScaledObject").map((m) => [m.spec.scaleTargetRef.name, m.spec.maxReplicaCount]),
+            );
             const total = { cpu: 0, memoryGiB: 0, gpus: 0 };
             for (const w of ms.filter((m) => ["Deployment", "StatefulSet", "Job"].includes(m.kind))) {
                 const replicas = w.kind === "Job" ? 1 : (scaled.get(w.metadata.name) ?? w.spec.replicas ?? 1);
                 const pod = podRequests(w.spec.template.spec, limitRange.defaultRequest);
                 // Every container states its requests and memory limit: the LimitRange's defaults (a 512Mi limit) never decide.
                 for (const c of [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers]) {
-                    assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, `${team}: ${w.metadata.name}/${c.name} leaves its resources to the LimitRange`);
+                    assert.ok(
+                        c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory,
+                        `${team}: ${w.metadata.name}/${c.name} leaves its resources to the LimitRange`,
+                    );
                 }
                 total.cpu += replicas * pod.cpu;
                 total.memoryGiB += replicas * pod.memoryGiB;
@@ -128,7 +166,8 @@ describe("a platform and its team stacks", function () {
         const roles = teams.biology.find("aws:iam/role:Role").map((r) => inputs(r));
         assert.ok(roles.length >= 2, "the workers' and the sync Job's roles");
         for (const r of roles) assert.strictEqual(r.permissionsBoundary, "arn:aws:iam::123456789012:policy/gpuserve-biology-boundary", r.description);
-        for (const r of teams.chemistry.find("aws:iam/role:Role").map((x) => inputs(x))) assert.strictEqual(r.permissionsBoundary, undefined, "chemistry registered no boundary");
+        for (const r of teams.chemistry.find("aws:iam/role:Role").map((x) => inputs(x)))
+            assert.strictEqual(r.permissionsBoundary, undefined, "chemistry registered no boundary");
     });
 
     it("a team leaving the platform (offboard) has its namespace unprotected, so the platform's next update may delete it", async () => {
@@ -146,13 +185,21 @@ describe("a platform and its team stacks", function () {
         assert.deepStrictEqual(params.spec.namespaceSelector, { matchLabels: { "gpuserve.io/platform": "lab" } });
         assert.ok(params.spec.loadBalancerAttributes.some((a: any) => a.key === "idle_timeout.timeout_seconds" && a.value === "3720"));
         const klass = manifests(lab).find((m) => m.kind === "IngressClass");
-        assert.deepStrictEqual(klass.spec, { controller: "ingress.k8s.aws/alb", parameters: { apiGroup: "elbv2.k8s.aws", kind: "IngressClassParams", name: "gpuserve-lab" } });
+        assert.deepStrictEqual(klass.spec, {
+            controller: "ingress.k8s.aws/alb",
+            parameters: { apiGroup: "elbv2.k8s.aws", kind: "IngressClassParams", name: "gpuserve-lab" },
+        });
         for (const [team, run] of Object.entries(teams)) {
             const ing = manifests(run).find((m) => m.kind === "Ingress");
             assert.strictEqual(ing.spec.ingressClassName, "gpuserve-lab");
             assert.strictEqual(ing.spec.rules[0].host, `${team}.lab.example.org`);
             const annotations = Object.keys(ing.metadata.annotations).sort();
-            assert.deepStrictEqual(annotations, ["alb.ingress.kubernetes.io/group.name", "alb.ingress.kubernetes.io/listen-ports", "alb.ingress.kubernetes.io/tags", "alb.ingress.kubernetes.io/target-type"]);
+            assert.deepStrictEqual(annotations, [
+                "alb.ingress.kubernetes.io/group.name",
+                "alb.ingress.kubernetes.io/listen-ports",
+                "alb.ingress.kubernetes.io/tags",
+                "alb.ingress.kubernetes.io/target-type",
+            ]);
         }
     });
 
@@ -163,12 +210,25 @@ describe("a platform and its team stacks", function () {
         assert.deepStrictEqual(bio.limits.teams["biology-teachers"], { maxConcurrent: 100, requestsPerMinute: 600 });
         assert.deepStrictEqual(bio.batch?.limits.teams["biology-students"].maxBatchesInProgress, 2);
         // biology-teachers: warmup granted by the team's limits; biology-students keeps its key's own.
-        assert.deepStrictEqual(bio.auth?.keys.map((k) => [k.team, k.permissions]), [["biology-teachers", ["warmup"]], ["biology-students", ["warmup"]]]);
+        assert.deepStrictEqual(
+            bio.auth?.keys.map((k) => [k.team, k.permissions]),
+            [
+                ["biology-teachers", ["warmup"]],
+                ["biology-students", ["warmup"]],
+            ],
+        );
         assert.deepStrictEqual(bio.trustedProxies, outputs.loadBalancerSourceCidrs);
-        assert.strictEqual(bio.keepAliveTimeoutSeconds, outputs.ingress.idleTimeoutSeconds + 5, "the gateway keeps connections open longer than the platform's ALB");
+        assert.strictEqual(
+            bio.keepAliveTimeoutSeconds,
+            outputs.ingress.idleTimeoutSeconds + 5,
+            "the gateway keeps connections open longer than the platform's ALB",
+        );
 
         const physics = teamGatewayConfig("physics", outputs);
-        assert.deepStrictEqual(physics.pools.map((p) => [p.name, p.dns, p.upstreamApiKeyEnv, p.maxConcurrentPerUpstream]), [["qwen3-vl-2b", "gateway.serving.svc.cluster.local:80", "GATEWAY_SHARED_POOL_KEY", undefined]]);
+        assert.deepStrictEqual(
+            physics.pools.map((p) => [p.name, p.dns, p.upstreamApiKeyEnv, p.maxConcurrentPerUpstream]),
+            [["qwen3-vl-2b", "gateway.serving.svc.cluster.local:80", "GATEWAY_SHARED_POOL_KEY", undefined]],
+        );
         assert.ok(physics.upstream.headersTimeoutSeconds > outputs.sharedPools[0].maxWaitSeconds, "waits for the shared gateway's hold");
         const gw = manifests(teams.physics).find((m) => m.kind === "Deployment" && m.metadata.name === "gateway");
         assert.deepStrictEqual(
@@ -176,7 +236,11 @@ describe("a platform and its team stacks", function () {
             { name: "GATEWAY_SHARED_POOL_KEY", valueFrom: { secretKeyRef: { name: "gpuserve-shared-pool-key", key: "key" } } },
         );
         assert.ok(!manifests(teams.physics).some((m) => m.metadata.name?.startsWith("worker-")), "physics runs no workers of its own");
-        assert.deepStrictEqual(manifests(teams.physics).filter((m) => m.kind === "Job"), [], "nor syncs the shared model's weights: they are the platform's");
+        assert.deepStrictEqual(
+            manifests(teams.physics).filter((m) => m.kind === "Job"),
+            [],
+            "nor syncs the shared model's weights: they are the platform's",
+        );
         assert.deepStrictEqual(
             teams.physics.resources.filter((r) => r.type === "aws:s3/bucket:Bucket" || r.type === "aws:iam/role:Role").map((r) => r.name),
             [],
@@ -188,9 +252,18 @@ describe("a platform and its team stacks", function () {
         assert.strictEqual(secret.metadata.name, "gpuserve-shared-pool-key");
         const labCfg = parseStackConfig(exampleRaw("lab"));
         const place = sharedPlacement(labCfg, pulumi.output([]));
-        const shared = parseConfig(gatewayConfig(labCfg, [{ team: "physics", key: "physics-shared-key-0123456789abcdefghijklmn", permissions: ["warmup"] }], placementGatewayOptions(place)));
+        const shared = parseConfig(
+            gatewayConfig(
+                labCfg,
+                [{ team: "physics", key: "physics-shared-key-0123456789abcdefghijklmn", permissions: ["warmup"] }],
+                placementGatewayOptions(place),
+            ),
+        );
         assert.deepStrictEqual(place.teamNamespaces, ["physics"]);
-        assert.deepStrictEqual(shared.auth?.keys.map((k) => [k.team, k.permissions]), [["physics", ["warmup"]]]);
+        assert.deepStrictEqual(
+            shared.auth?.keys.map((k) => [k.team, k.permissions]),
+            [["physics", ["warmup"]]],
+        );
         assert.deepStrictEqual(shared.limits.teams.physics, { maxConcurrent: 40, requestsPerMinute: 600 });
         assert.ok(!manifests(lab).some((m) => m.kind === "Ingress"), "the shared gateway is not on the ALB");
     });
@@ -202,7 +275,10 @@ describe("a platform and its team stacks", function () {
             assert.strictEqual(t.metadata.serverAddress, outputs.prometheus.url);
         }
         const gw = manifests(teams.biology).find((m) => m.kind === "ScaledObject" && m.metadata.name === "gateway");
-        assert.deepStrictEqual(gw.spec.triggers.map((t: any) => t.metadata.query), ['sum(gateway_inflight_requests{namespace="biology"}) or vector(0)', 'sum(rate(gateway_requests_total{namespace="biology"}[1m])) or vector(0)']);
+        assert.deepStrictEqual(
+            gw.spec.triggers.map((t: any) => t.metadata.query),
+            ['sum(gateway_inflight_requests{namespace="biology"}) or vector(0)', 'sum(rate(gateway_requests_total{namespace="biology"}[1m])) or vector(0)'],
+        );
         const shared = manifests(lab).find((m) => m.kind === "ScaledObject" && m.metadata.name === "worker-qwen3-vl-2b");
         const warmup = shared.spec.triggers.find((t: any) => t.name === "warmup");
         assert.strictEqual(warmup.metadata.query, 'max(gateway_warmup_replicas{pool="qwen3-vl-2b",namespace=~"physics|serving"}) or vector(0)');

@@ -35,7 +35,13 @@ describe("a session's lead (pessimistic warm-up)", () => {
         const config = parseStackConfig(courseRaw());
         const m = config.models[0];
         const pool = config.gpuPools[0];
-        const phases = coldStartPhases(DEFAULT_SIM_PARAMS, { mechanisms: mechanismsFor(config, pool, m), weightsGiB: m.spec.weightsGiB, instanceType: "g5.xlarge", pollingIntervalSeconds: 15, firstAnswer: { expected: 0, pessimistic: 0 } });
+        const phases = coldStartPhases(DEFAULT_SIM_PARAMS, {
+            mechanisms: mechanismsFor(config, pool, m),
+            weightsGiB: m.spec.weightsGiB,
+            instanceType: "g5.xlarge",
+            pollingIntervalSeconds: 15,
+            firstAnswer: { expected: 0, pessimistic: 0 },
+        });
         const p = DEFAULT_SIM_PARAMS;
         const hit = p.engineProfileSeconds + p.compileCachedSeconds + p.compileCacheRestoreSeconds.max;
         const engineInit = phases.find((x) => x.key === "engineInit")!.pessimisticSeconds;
@@ -60,14 +66,23 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         const raw = courseRaw();
         const { region, ...config } = raw;
         const run = await runStack({ ...config, "aws:region": region });
-        const scaled = run.find(SCALED).map((r) => r.inputs as any).find((s) => s.metadata.name === "worker-qwen3-vl-2b");
+        const scaled = run
+            .find(SCALED)
+            .map((r) => r.inputs as any)
+            .find((s) => s.metadata.name === "worker-qwen3-vl-2b");
         assert.ok(scaled, "the worker pool's ScaledObject");
         await validateManifest(scaled);
         const emitted = scaled.spec.triggers.filter((t: any) => t.type === "cron").map((t: any) => ({ name: t.name, ...t.metadata }));
         assert.strictEqual(emitted.length, 5);
         assert.ok(emitted.every((t: any) => t.timezone === "Europe/Berlin" && t.desiredReplicas === "1"));
         const sim = buildSimInput(parseStackConfig(raw), { days: 7 });
-        const simulated = sim.workerPools[0].policy.cron.map((c) => ({ name: c.name, start: c.start, end: c.end, timezone: c.timezone, desiredReplicas: String(c.desiredReplicas) }));
+        const simulated = sim.workerPools[0].policy.cron.map((c) => ({
+            name: c.name,
+            start: c.start,
+            end: c.end,
+            timezone: c.timezone,
+            desiredReplicas: String(c.desiredReplicas),
+        }));
         assert.deepStrictEqual(simulated, emitted);
         // The stack output lists them too.
         assert.strictEqual((run.outputs.scaling as any)["worker-qwen3-vl-2b"].timetableTriggers.length, 5);
@@ -101,7 +116,15 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         // The plan's summary says what is deployed and what it does.
         const lines = expectedSummary(e);
         const line = (label: string) => lines.find((l) => l.includes(`${label}:`)) ?? assert.fail(`no '${label}' line in\n${lines.join("\n")}`);
-        assert.match(line("timetable"), /biology-101\.ics: 28 sessions 2026-09-07\.\.2026-12-17 \(1 all-day skipped\); 5 cron triggers \(dated ones recur yearly: replace the calendar each term\)$/);
-        assert.match(line("timetable warm-ups"), new RegExp(`warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`));
+        assert.match(
+            line("timetable"),
+            /biology-101\.ics: 28 sessions 2026-09-07\.\.2026-12-17 \(1 all-day skipped\); 5 cron triggers \(dated ones recur yearly: replace the calendar each term\)$/,
+        );
+        assert.match(
+            line("timetable warm-ups"),
+            new RegExp(
+                `warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`,
+            ),
+        );
     });
 });

@@ -23,7 +23,17 @@ const SCALED = "kubernetes:keda.sh/v1alpha1:ScaledObject";
 const POOL = "qwen3-vl-2b";
 
 /** Every trigger type this stack can emit. */
-export const ALL_TRIGGERS = ["demand", "vllm-waiting", "recent-requests", "batch-backlog", "latency-p95", "gpu-utilization", "warmup", "predictive", "cron"] as const;
+export const ALL_TRIGGERS = [
+    "demand",
+    "vllm-waiting",
+    "recent-requests",
+    "batch-backlog",
+    "latency-p95",
+    "gpu-utilization",
+    "warmup",
+    "predictive",
+    "cron",
+] as const;
 
 function devWith(scaling: Record<string, unknown>, serving: Record<string, unknown> = {}): Record<string, any> {
     const cfg = clone(stackConfig("dev"));
@@ -66,7 +76,10 @@ describe("KEDA triggers of a worker pool: each present exactly when configured",
         const byName = Object.fromEntries(spec.triggers.filter((t: any) => t.type === "prometheus").map((t: any) => [t.name, t.metadata]));
         const gpuPool = cfg.gpuPools.find((p) => p.name === model.pool)!;
         const coldStart = estimatedColdStartSeconds(cfg, model);
-        assert.strictEqual(byName.demand.query, coldAwareDemandQuery(POOL, model.scaling.queueDepthPerReplica, workerSecondsPerRequest(model, gpuPool), coldStart));
+        assert.strictEqual(
+            byName.demand.query,
+            coldAwareDemandQuery(POOL, model.scaling.queueDepthPerReplica, workerSecondsPerRequest(model, gpuPool), coldStart),
+        );
         assert.strictEqual(byName.demand.activationThreshold, "0", "demand wakes the pool from zero");
         assert.strictEqual(byName["vllm-waiting"].query, q.waiting);
         assert.strictEqual(byName["recent-requests"].query, q.recentRequests(model.scaling.activityLookbackSeconds));
@@ -79,7 +92,9 @@ describe("KEDA triggers of a worker pool: each present exactly when configured",
         assert.deepStrictEqual(byName["latency-p95"].threshold, "20");
         assert.deepStrictEqual(byName["gpu-utilization"].threshold, "70");
         const cron = spec.triggers.filter((t: any) => t.type === "cron");
-        assert.deepStrictEqual(cron, [{ type: "cron", name: "warm-0", metadata: { timezone: "UTC", start: "0 8 * * 1-5", end: "0 18 * * 1-5", desiredReplicas: "1" } }]);
+        assert.deepStrictEqual(cron, [
+            { type: "cron", name: "warm-0", metadata: { timezone: "UTC", start: "0 8 * * 1-5", end: "0 18 * * 1-5", desiredReplicas: "1" } },
+        ]);
     });
 
     it("emits only demand, vllm-waiting and warmup when every optional one is off", () => {
@@ -102,4 +117,3 @@ describe("KEDA triggers of a worker pool: each present exactly when configured",
         assert.ok(withFallback.triggers.some((t: any) => t.type === "prometheus" && t.metricType === "AverageValue"));
     });
 });
-

@@ -7,7 +7,14 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { MODEL_CATALOG } from "../../stacks/catalog/models";
-import { VLLM_CHECKED_ONLY_IN_OLDER_COPIES, VLLM_ENV_NAMES, VLLM_FLAGS, VLLM_FORBIDDEN_FLAGS, VLLM_INTERFACE_CHECKS, flagsIn } from "../../components/serving/vllm/args";
+import {
+    VLLM_CHECKED_ONLY_IN_OLDER_COPIES,
+    VLLM_ENV_NAMES,
+    VLLM_FLAGS,
+    VLLM_FORBIDDEN_FLAGS,
+    VLLM_INTERFACE_CHECKS,
+    flagsIn,
+} from "../../components/serving/vllm/args";
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
 import { LOCAL_MODEL_DIR } from "../../components/serving/weights/fetch";
 import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStart";
@@ -34,7 +41,10 @@ describe("vLLM workers' command line", () => {
     });
     const workers = () =>
         Object.entries(runs).flatMap(([stack, run]) =>
-            run.find(DEPLOY).filter((d) => inputs(d).metadata.name.startsWith("worker-")).map((d) => ({ stack, name: inputs(d).metadata.name as string, spec: inputs(d).spec.template.spec })),
+            run
+                .find(DEPLOY)
+                .filter((d) => inputs(d).metadata.name.startsWith("worker-"))
+                .map((d) => ({ stack, name: inputs(d).metadata.name as string, spec: inputs(d).spec.template.spec })),
         );
     const arg = (c: any, flag: string) => c.args[c.args.indexOf(flag) + 1];
 
@@ -54,7 +64,8 @@ describe("vLLM workers' command line", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
             for (const f of flagsIn(c.args)) assert.ok(f in VLLM_INTERFACE_CHECKS, `${w.name} passes ${f}, never checked against vLLM's sources`);
-            for (const e of c.env.filter((x: any) => x.name.startsWith("VLLM_"))) assert.ok(e.name in VLLM_INTERFACE_CHECKS, `${w.name} sets ${e.name}, never checked`);
+            for (const e of c.env.filter((x: any) => x.name.startsWith("VLLM_")))
+                assert.ok(e.name in VLLM_INTERFACE_CHECKS, `${w.name} sets ${e.name}, never checked`);
         }
         for (const f of Object.values(VLLM_FLAGS)) assert.ok(f in VLLM_INTERFACE_CHECKS, f);
         const deploy = fs.readFileSync(path.join(ROOT, "docs/deploy.md"), "utf8");
@@ -71,7 +82,11 @@ describe("vLLM workers' command line", () => {
             const fetch = (w.spec.initContainers ?? []).find((i: any) => i.name === "weights-fetch");
             if (c.args[0] === LOCAL_MODEL_DIR) {
                 assert.ok(fetch, `${w.name} loads ${LOCAL_MODEL_DIR}, which no init container fills`);
-                assert.strictEqual(fetch.env.find((e: any) => e.name === "PREFIX").value, `models/${id}/${MODEL_CATALOG[id].revision}`, `${w.name} copies the pinned revision`);
+                assert.strictEqual(
+                    fetch.env.find((e: any) => e.name === "PREFIX").value,
+                    `models/${id}/${MODEL_CATALOG[id].revision}`,
+                    `${w.name} copies the pinned revision`,
+                );
             } else assert.strictEqual(c.args[0], id, `${w.name}: first argument ${c.args[0]} is neither ${id} nor its local copy`);
             assert.ok(!c.args.includes("--model"));
         }
@@ -87,8 +102,14 @@ describe("vLLM workers' command line", () => {
             checked++;
             const under = (dir: string) => dir.replace(/^\/cache\//, "");
             // VLLM_CACHE_ROOT/torch_compile_cache holds vLLM's artefacts and Inductor's (vLLM sets TORCHINDUCTOR_CACHE_DIR inside it).
-            assert.deepStrictEqual([...COMPILE_CACHE_DIRS].sort(), [`${under(env("VLLM_CACHE_ROOT")!)}/torch_compile_cache`, under(env("TRITON_CACHE_DIR")!)].sort());
-            assert.ok(!COMPILE_CACHE_DIRS.some((d) => `/cache/${d}` === env("TORCHINDUCTOR_CACHE_DIR")), "the directory vLLM overrides stays empty: nothing to save");
+            assert.deepStrictEqual(
+                [...COMPILE_CACHE_DIRS].sort(),
+                [`${under(env("VLLM_CACHE_ROOT")!)}/torch_compile_cache`, under(env("TRITON_CACHE_DIR")!)].sort(),
+            );
+            assert.ok(
+                !COMPILE_CACHE_DIRS.some((d) => `/cache/${d}` === env("TORCHINDUCTOR_CACHE_DIR")),
+                "the directory vLLM overrides stays empty: nothing to save",
+            );
             assert.ok(restore.command[2].includes(`for d in ${COMPILE_CACHE_DIRS.join(" ")}; do`));
         }
         assert.ok(checked > 0, "no worker restores a compile cache");
@@ -98,7 +119,8 @@ describe("vLLM workers' command line", () => {
         const known = new Set<string>(fixture.env.names);
         for (const n of VLLM_ENV_NAMES) assert.ok(known.has(n), n);
         for (const w of workers()) {
-            for (const e of w.spec.containers[0].env.filter((x: any) => x.name.startsWith("VLLM_"))) assert.ok(known.has(e.name), `${w.name} sets unknown ${e.name}`);
+            for (const e of w.spec.containers[0].env.filter((x: any) => x.name.startsWith("VLLM_")))
+                assert.ok(known.has(e.name), `${w.name} sets unknown ${e.name}`);
         }
     });
 
@@ -124,7 +146,10 @@ describe("vLLM workers' command line", () => {
             const buffer = extra.memory_limit / 2 ** 30;
             const shm = gib(w.spec.volumes.find((v: any) => v.name === "dshm").emptyDir.sizeLimit);
             const limit = gib(c.resources.limits.memory);
-            assert.ok(VLLM_BASE_MEMORY_GIB + buffer + shm <= limit, `${w.stack}/${w.name}: loading ${VLLM_BASE_MEMORY_GIB} + ${buffer} + ${shm} > ${limit} GiB`);
+            assert.ok(
+                VLLM_BASE_MEMORY_GIB + buffer + shm <= limit,
+                `${w.stack}/${w.name}: loading ${VLLM_BASE_MEMORY_GIB} + ${buffer} + ${shm} > ${limit} GiB`,
+            );
             assert.ok(buffer >= spec.largestTensorGiB, `${w.name}: ${buffer} GiB < the ${spec.largestTensorGiB} GiB largest tensor`);
         }
     });
@@ -140,7 +165,10 @@ describe("vLLM workers' command line", () => {
                     const where = `${spec.id} on ${instanceType}`;
                     assert.ok(m.peakGiB.loading <= m.limitGiB, `${where}: loading peak ${m.peakGiB.loading} > ${m.limitGiB} GiB`);
                     assert.ok(m.peakGiB.serving <= m.limitGiB, `${where}: serving peak ${m.peakGiB.serving} > ${m.limitGiB} GiB`);
-                    assert.ok(m.streamerBufferGiB >= spec.largestTensorGiB && m.streamerBufferGiB <= STREAMER_MAX_GIB, `${where}: buffer ${m.streamerBufferGiB} GiB`);
+                    assert.ok(
+                        m.streamerBufferGiB >= spec.largestTensorGiB && m.streamerBufferGiB <= STREAMER_MAX_GIB,
+                        `${where}: buffer ${m.streamerBufferGiB} GiB`,
+                    );
                     assert.strictEqual(streamerLoaderConfig(m).memory_limit, Math.floor(m.streamerBufferGiB * 2 ** 30));
                     checked++;
                 }
@@ -148,11 +176,17 @@ describe("vLLM workers' command line", () => {
         }
         assert.ok(checked >= 12, `${checked} model x instance combinations`);
         // MedGemma 1.5 4B on g5.xlarge (16 GiB): 12 GiB limit, 4 GiB buffer instead of the streamer's 40 GB default.
-        const g5 = workerMemory({ name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 }, { id: "google/medgemma-1.5-4b-it", spec: MODEL_CATALOG["google/medgemma-1.5-4b-it"] });
+        const g5 = workerMemory(
+            { name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 },
+            { id: "google/medgemma-1.5-4b-it", spec: MODEL_CATALOG["google/medgemma-1.5-4b-it"] },
+        );
         assert.deepStrictEqual([g5.limitGiB, g5.streamerBufferGiB, g5.peakGiB.loading], [12, 4, 12]);
         // A model whose largest tensor cannot be buffered is refused with the pool, the figures and the ways out.
         const huge = { ...MODEL_CATALOG["google/medgemma-27b-it"], largestTensorGiB: 5 };
-        assert.throws(() => workerMemory({ name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 }, { id: huge.id, spec: huge }), /needs a 5 GiB buffer for its largest tensor, and a 12 GiB worker has 4 GiB left .* use an instance type with more memory per GPU or coldStart\.weights: huggingface/);
+        assert.throws(
+            () => workerMemory({ name: "a10g", instanceTypes: ["g5.xlarge"], gpusPerNode: 1 }, { id: huge.id, spec: huge }),
+            /needs a 5 GiB buffer for its largest tensor, and a 12 GiB worker has 4 GiB left .* use an instance type with more memory per GPU or coldStart\.weights: huggingface/,
+        );
     });
 
     it("bounds images per prompt and pixels per image per model, and turns video off where the model could take it", () => {
@@ -177,7 +211,10 @@ describe("vLLM workers' command line", () => {
                 assert.ok(!c.args.includes("--mm-processor-kwargs"));
             }
             // A full prompt of images leaves at least half the context for text.
-            assert.ok(limits.image * spec.maxImageTokens <= maxModelLen / 2, `${w.name}: ${limits.image} x ${spec.maxImageTokens} image tokens in ${maxModelLen}`);
+            assert.ok(
+                limits.image * spec.maxImageTokens <= maxModelLen / 2,
+                `${w.name}: ${limits.image} x ${spec.maxImageTokens} image tokens in ${maxModelLen}`,
+            );
         }
         assert.ok(MODEL_CATALOG["google/medgemma-1.5-4b-it"].defaults.maxImagesPerPrompt > 1, "MedGemma 1.5 compares a current and a prior image");
     });

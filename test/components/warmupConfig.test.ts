@@ -12,13 +12,24 @@ describe("gatewayApiKeys permissions", () => {
     };
 
     it("passes a key's warmup permission to the gateway config, and none for plain keys", () => {
-        const keys = parseApiKeys('[{"team":"teaching","key":"Tq8vN2xLr5KpW9mZc3Hs7BdF4gJy6QaE","permissions":["warmup"]},{"team":"students","key":"Sx3Lm9Qw2Ez7Rt5Yu8Io1Pa4Sd6Fg0Hj"}]');
+        const keys = parseApiKeys(
+            '[{"team":"teaching","key":"Tq8vN2xLr5KpW9mZc3Hs7BdF4gJy6QaE","permissions":["warmup"]},{"team":"students","key":"Sx3Lm9Qw2Ez7Rt5Yu8Io1Pa4Sd6Fg0Hj"}]',
+        );
         const g = parseConfig(gatewayConfig(dev(), keys));
-        assert.deepStrictEqual(g.auth?.keys.map((k) => [k.team, k.permissions]), [["teaching", ["warmup"]], ["students", []]]);
+        assert.deepStrictEqual(
+            g.auth?.keys.map((k) => [k.team, k.permissions]),
+            [
+                ["teaching", ["warmup"]],
+                ["students", []],
+            ],
+        );
     });
 
     it("refuses an unknown permission, naming the entry", () => {
-        assert.throws(() => parseApiKeys('[{"team":"t","key":"Tq8vN2xLr5KpW9mZc3Hs7BdF4gJy6QaE","permissions":["admin"]}]'), /gpuserve:gatewayApiKeys\[0\]\.permissions: must be a list of permissions, only "warmup" exists \(got \["admin"\]\)/);
+        assert.throws(
+            () => parseApiKeys('[{"team":"t","key":"Tq8vN2xLr5KpW9mZc3Hs7BdF4gJy6QaE","permissions":["admin"]}]'),
+            /gpuserve:gatewayApiKeys\[0\]\.permissions: must be a list of permissions, only "warmup" exists \(got \["admin"\]\)/,
+        );
     });
 
     it("tells the gateway the pool's estimated cold start (what POST /v1/warmup answers at zero workers)", () => {

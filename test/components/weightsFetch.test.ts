@@ -59,7 +59,10 @@ describe("weights copy: the worker's init container against an S3 endpoint with 
     }
 
     /** Runs the init container's command with its env, WEIGHTS_DIR moved to a temp dir. */
-    async function fetchInit(model: { id: string; revision: string }, dest = path.join(tempDir("weights-"), "model")): Promise<{ code: number; output: string; dest: string }> {
+    async function fetchInit(
+        model: { id: string; revision: string },
+        dest = path.join(tempDir("weights-"), "model"),
+    ): Promise<{ code: number; output: string; dest: string }> {
         const c = weightsFetchContainer({ bucket: s3!.bucket, prefix: modelPrefix(model), region: "us-east-1", cpu: 2 });
         const env = Object.fromEntries((c.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
         assert.strictEqual(env.WEIGHTS_DIR, LOCAL_MODEL_DIR, "the pod copies into the directory vLLM loads");

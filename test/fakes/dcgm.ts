@@ -46,7 +46,8 @@ function render(gpus: FakeGpu[], hostname: string): string {
         gpus.forEach((g, i) => {
             const uuid = `GPU-0000${i}a1b-2c3d-4e5f-6a7b-8c9d0e1f2a3b`;
             let labels = `gpu="${i}",UUID="${uuid}",pci_bus_id="00000000:00:${(0x1b + i).toString(16).toUpperCase()}.0",device="nvidia${i}",modelName="NVIDIA A10G",Hostname="${hostname}",DCGM_FI_DRIVER_VERSION="580.95.05"`;
-            if (g.pod) labels += `,container="${g.pod.container}",namespace="${g.pod.namespace}",pod="${g.pod.name}",pod_uid="uid-${g.pod.namespace}-${g.pod.name}"`;
+            if (g.pod)
+                labels += `,container="${g.pod.container}",namespace="${g.pod.namespace}",pod="${g.pod.name}",pod_uid="uid-${g.pod.namespace}-${g.pod.name}"`;
             out += `${name}{${labels}} ${value(g)}\n`;
         });
     }

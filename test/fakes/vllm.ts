@@ -223,7 +223,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
         }
         requests.push({ method: req.method!, path: req.url!, headers: req.headers, body: body as Record<string, unknown>, receivedAtMs: Date.now() });
         if (!isReady()) return vllmError(res, 503, "model is loading", "ServiceUnavailableError");
-        if (typeof body.model !== "string" || !models.includes(body.model)) return vllmError(res, 404, `The model \`${String(body.model)}\` does not exist.`, "NotFoundError");
+        if (typeof body.model !== "string" || !models.includes(body.model))
+            return vllmError(res, 404, `The model \`${String(body.model)}\` does not exist.`, "NotFoundError");
         const mode = takeFail();
         if (mode === "reset") {
             req.socket.destroy();
@@ -265,7 +266,8 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
                     return;
                 }
                 res.write(chunk({}, finish));
-                if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage })}\n\n`);
+                if (body.stream_options?.include_usage)
+                    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage })}\n\n`);
                 res.end("data: [DONE]\n\n");
             } else {
                 for (let i = 0; i < tokens.length && tokenDelay > 0 && !gone; i++) await sleep(tokenDelay);
@@ -306,7 +308,10 @@ export async function startFakeVllm(options: FakeVllmOptions = {}): Promise<Fake
                 if (!isReady()) return vllmError(res, 503, "model is loading", "ServiceUnavailableError");
                 if (fail === "dead-engine") return vllmError(res, 500, "EngineCore is dead", "InternalServerError");
                 const created = Math.floor(Date.now() / 1000);
-                return json(res, 200, { object: "list", data: models.map((m) => ({ id: m, object: "model", created, owned_by: "vllm", root: m, parent: null, max_model_len: 32768 })) });
+                return json(res, 200, {
+                    object: "list",
+                    data: models.map((m) => ({ id: m, object: "model", created, owned_by: "vllm", root: m, parent: null, max_model_len: 32768 })),
+                });
             }
             if (req.method === "GET" && url === "/metrics") {
                 // Names and labels as vLLM's PrometheusStatLogger (vllm/v1/metrics/loggers.py: labelnames model_name, engine).

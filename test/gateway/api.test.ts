@@ -5,8 +5,7 @@ import { expectedAnswer } from "../fakes/vllm";
 import { chatBody, config, fake, gateway, get, KEY, logCapture, metric, metrics, MODEL, post, postStream, waitFor } from "./helpers";
 
 /** A 1x1 PNG as a data URL, the way the UI sends images. */
-const PNG =
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+const PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 function assertOpenAIError(body: unknown, code: string): void {
     const e = (body as { error?: Record<string, unknown> }).error;
@@ -54,7 +53,18 @@ describe("gateway HTTP API", function () {
 
     it("forwards images as data URLs byte for byte", async () => {
         const { f, gw } = await ready();
-        const body = { model: MODEL, messages: [{ role: "user", content: [{ type: "text", text: "describe" }, { type: "image_url", image_url: { url: PNG } }] }] };
+        const body = {
+            model: MODEL,
+            messages: [
+                {
+                    role: "user",
+                    content: [
+                        { type: "text", text: "describe" },
+                        { type: "image_url", image_url: { url: PNG } },
+                    ],
+                },
+            ],
+        };
         const r = await post(gw.url, body);
         assert.strictEqual(r.status, 200);
         assert.strictEqual(r.json.choices[0].message.content, "Echo: describe [image x1]");
@@ -166,7 +176,11 @@ describe("gateway HTTP API", function () {
         it("returns 401 without a key, with a wrong key, and for a non-Bearer header", async () => {
             const { f, gw } = await ready();
             for (const headers of [{}, { authorization: "Bearer sk-wrong" }, { authorization: `Basic ${KEY}` }]) {
-                const res = await request(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(chatBody("x")) });
+                const res = await request(`${gw.url}/v1/chat/completions`, {
+                    method: "POST",
+                    headers: { "content-type": "application/json", ...headers },
+                    body: JSON.stringify(chatBody("x")),
+                });
                 assert.strictEqual(res.statusCode, 401);
                 const body = (await res.body.json()) as { error: { type: string } };
                 assertOpenAIError(body, "invalid_api_key");
@@ -223,7 +237,10 @@ describe("gateway HTTP API", function () {
             assert.ok(l1, "a completion line for request 1");
             assert.strictEqual(l1.team, "radiology");
             assert.strictEqual(l1.pool, "a10g");
-            assert.ok(lines.find((l) => l.requestId === id2 && l.status === 401), "a line for the refused request");
+            assert.ok(
+                lines.find((l) => l.requestId === id2 && l.status === 401),
+                "a line for the refused request",
+            );
             const text = logs.text();
             for (const secret of [secretText, KEY, "sk-not-a-real-key-zzz", "Bearer"]) assert.ok(!text.includes(secret), `logs contain ${secret}`);
         });

@@ -30,7 +30,9 @@ describe("batch durability across gateway processes (real redis-server)", functi
 
     async function submit(url: string, prefix: string, count = LINES) {
         const c = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
-        const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ custom_id: `${prefix}-${i}`, method: "POST", url: "/v1/chat/completions", body: chatBody(`slice ${i}`) }));
+        const lines = Array.from({ length: count }, (_, i) =>
+            JSON.stringify({ custom_id: `${prefix}-${i}`, method: "POST", url: "/v1/chat/completions", body: chatBody(`slice ${i}`) }),
+        );
         const file = await c.files.create({ file: await toFile(Buffer.from(lines.join("\n")), "in.jsonl"), purpose: "batch" });
         return c.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
     }
@@ -41,7 +43,10 @@ describe("batch durability across gateway processes (real redis-server)", functi
         await waitFor(async () => (b = await c.batches.retrieve(id)).status === "completed", 40_000, "batch completed");
         assert.deepStrictEqual(b.request_counts, { total: count, completed: count, failed: 0 });
         const text = await (await c.files.content(b.output_file_id!)).text();
-        return text.trim().split("\n").map((l) => JSON.parse(l).custom_id as string);
+        return text
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l).custom_id as string);
     }
 
     function progress(url: string, id: string): Promise<number> {
@@ -52,7 +57,10 @@ describe("batch durability across gateway processes (real redis-server)", functi
     it("SIGKILL at ~30 %: a restarted gateway completes the batch, every custom_id exactly once", async () => {
         // Slow answers (~30 ms each, 6 at once) so the kill lands mid-batch with lines in flight.
         const f = await fake({ tokenDelayMs: 10 });
-        const cfg = config([f.url], { logLevel: "info", batch: { redisUrl: redis.url, keyPrefix: "kill:{b}:", leaseSeconds: 1, concurrencyPerUpstream: 6, reservedSlotsPerUpstream: 0 } });
+        const cfg = config([f.url], {
+            logLevel: "info",
+            batch: { redisUrl: redis.url, keyPrefix: "kill:{b}:", leaseSeconds: 1, concurrencyPerUpstream: 6, reservedSlotsPerUpstream: 0 },
+        });
         const file = writeConfig(cfg);
         const first = await spawnBatchGateway(file);
         const b = await submit(first.url, "k");
@@ -78,7 +86,11 @@ describe("batch durability across gateway processes (real redis-server)", functi
         // Answers (~1.2 s) longer than the drain bound (1 s): replica A must hand lines back on SIGTERM.
         const f = await fake({ tokenDelayMs: 400 });
         // A long lease: only an explicit hand-back lets the other replica run A's lines soon.
-        const cfg = config([f.url], { logLevel: "info", drainTimeoutSeconds: 1, batch: { redisUrl: redis.url, keyPrefix: "term:{b}:", leaseSeconds: 600, concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 } });
+        const cfg = config([f.url], {
+            logLevel: "info",
+            drainTimeoutSeconds: 1,
+            batch: { redisUrl: redis.url, keyPrefix: "term:{b}:", leaseSeconds: 600, concurrencyPerUpstream: 4, reservedSlotsPerUpstream: 0 },
+        });
         const file = writeConfig(cfg);
         const [a, other] = await Promise.all([spawnBatchGateway(file), spawnBatchGateway(file)]);
         const b = await submit(a.url, "t", TERM_LINES);

@@ -34,16 +34,27 @@ function batchConfig(upstreams: string[], batch: Record<string, unknown> = {}, e
 
 const client = (url: string, key = KEY) => new OpenAI({ apiKey: key, baseURL: `${url}/v1`, maxRetries: 0, timeout: 20_000 });
 const line = (customId: string, body: Record<string, unknown>) => JSON.stringify({ custom_id: customId, method: "POST", url: "/v1/chat/completions", body });
-const upload = async (c: OpenAI, content: string | Buffer, name = "in.jsonl") => c.files.create({ file: await toFile(Buffer.from(content), name), purpose: "batch" });
+const upload = async (c: OpenAI, content: string | Buffer, name = "in.jsonl") =>
+    c.files.create({ file: await toFile(Buffer.from(content), name), purpose: "batch" });
 const create = (c: OpenAI, fileId: string) => c.batches.create({ input_file_id: fileId, endpoint: "/v1/chat/completions", completion_window: "24h" });
 
 async function waitDone(c: OpenAI, id: string, timeoutMs = 20_000) {
     let b = await c.batches.retrieve(id);
-    await waitFor(async () => ["completed", "failed", "cancelled", "expired"].includes((b = await c.batches.retrieve(id)).status), timeoutMs, `batch ${id} to finish`);
+    await waitFor(
+        async () => ["completed", "failed", "cancelled", "expired"].includes((b = await c.batches.retrieve(id)).status),
+        timeoutMs,
+        `batch ${id} to finish`,
+    );
     return b;
 }
 
-const jsonl = async (c: OpenAI, id: string | null | undefined) => (id ? (await (await c.files.content(id)).text()).trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>) : []);
+const jsonl = async (c: OpenAI, id: string | null | undefined) =>
+    id
+        ? (await (await c.files.content(id)).text())
+              .trim()
+              .split("\n")
+              .map((l) => JSON.parse(l) as Record<string, any>)
+        : [];
 
 describe("batch routes against a hostile key holder (issue 23, real redis-server)", function () {
     this.timeout(60_000);
@@ -52,12 +63,20 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
         it("refuses a 20 MB POST /v1/batches body by its declared size (413 naming the route's 64 KiB limit), and a deep small one as request_too_complex", async () => {
             const gw = await gateway(batchConfig(["http://127.0.0.1:9"]));
             const huge = Buffer.alloc(20_000_000, "[");
-            const res = await request(`${gw.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: huge });
+            const res = await request(`${gw.url}/v1/batches`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+                body: huge,
+            });
             const body = (await res.body.json()) as { error: { code: string; message: string } };
             assert.strictEqual(res.statusCode, 413);
             assert.strictEqual(body.error.code, "request_too_large");
             assert.match(body.error.message, /65536 bytes/);
-            const deep = await request(`${gw.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, body: "[".repeat(60_000) });
+            const deep = await request(`${gw.url}/v1/batches`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+                body: "[".repeat(60_000),
+            });
             const d = (await deep.body.json()) as { error: { code: string; message: string } };
             assert.strictEqual(deep.statusCode, 400);
             assert.strictEqual(d.error.code, "request_too_complex");
@@ -71,7 +90,9 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const gw = await gateway(batchConfig([f.url], {}, { pools: [{ name: "a10g", models: [MODEL], upstreams: [f.url], maxTokens: 64 }] }));
             const image = (url: string) => ({ type: "image_url", image_url: { url } });
             const bodies: Record<string, Record<string, unknown>> = {
-                ssrf: chatBody("x", { messages: [{ role: "user", content: [{ type: "text", text: "what is this" }, image("http://169.254.169.254/latest/meta-data/")] }] }),
+                ssrf: chatBody("x", {
+                    messages: [{ role: "user", content: [{ type: "text", text: "what is this" }, image("http://169.254.169.254/latest/meta-data/")] }],
+                }),
                 maxTokens: chatBody("x", { max_tokens: 1e9 }),
                 minTokens: chatBody("x", { min_tokens: 100_000 }),
                 media: chatBody("x", { messages: [{ role: "user", content: Array.from({ length: 200 }, () => image("data:image/png;base64,AAAA")) }] }),
@@ -85,9 +106,19 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
                 expected[id] = { status: chat.status, code: chat.json.error.code };
             }
             // The chat route refuses every one of them.
-            assert.deepStrictEqual(Object.values(expected).map((e) => e.status), Array(7).fill(400));
+            assert.deepStrictEqual(
+                Object.values(expected).map((e) => e.status),
+                Array(7).fill(400),
+            );
             const c = client(gw.url);
-            const file = await upload(c, [...Object.entries(bodies).map(([id, b]) => line(id, b)), line("eos", chatBody("ignore the end", { ignore_eos: true })), line("fine", chatBody("a normal question"))].join("\n"));
+            const file = await upload(
+                c,
+                [
+                    ...Object.entries(bodies).map(([id, b]) => line(id, b)),
+                    line("eos", chatBody("ignore the end", { ignore_eos: true })),
+                    line("fine", chatBody("a normal question")),
+                ].join("\n"),
+            );
             const done = await waitDone(c, (await create(c, file.id)).id);
             assert.strictEqual(done.status, "completed", JSON.stringify(done.errors));
             assert.deepStrictEqual(done.request_counts, { total: 9, completed: 2, failed: 7 });
@@ -96,10 +127,16 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             assert.deepStrictEqual(got, expected);
             assert.ok(errs.every((e) => /^batch_req_/.test(e.id) && e.error === null));
             // Only the two bounded requests reached the worker; the one without max_tokens got the pool's.
-            assert.deepStrictEqual(f.requests.filter((q) => q.body.stream === false).map((q) => [q.body.max_tokens, q.body.ignore_eos ?? false]).sort(), [
-                [64, false],
-                [64, true],
-            ]);
+            assert.deepStrictEqual(
+                f.requests
+                    .filter((q) => q.body.stream === false)
+                    .map((q) => [q.body.max_tokens, q.body.ignore_eos ?? false])
+                    .sort(),
+                [
+                    [64, false],
+                    [64, true],
+                ],
+            );
         });
 
         it("refuses n above requestBounds.maxChoices on the chat route too", async () => {
@@ -140,14 +177,20 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const a = client(gw.url);
             await upload(a, "a");
             await upload(a, "b");
-            await assert.rejects(upload(a, "c"), (e: { status?: number; message?: string }) => e.status === 403 && /keeps 2 files .*maxStoredFiles 2/.test(e.message ?? ""));
+            await assert.rejects(
+                upload(a, "c"),
+                (e: { status?: number; message?: string }) => e.status === 403 && /keeps 2 files .*maxStoredFiles 2/.test(e.message ?? ""),
+            );
         });
 
         it("keeps Valkey's headroom for running batches: another team's uploads are refused (507) before a running batch's results would hit OOM", async () => {
             const f = await fake({ startupDelayMs: 1500 }); // the batch's lines run once the uploads have been tried
             const gw = await gateway(batchConfig([f.url]));
             const c = client(gw.url, KEY3);
-            const b = await create(c, (await upload(c, Array.from({ length: 40 }, (_, i) => line(`l${i}`, chatBody(`question ${i} ${"z".repeat(2000)}`))).join("\n"))).id);
+            const b = await create(
+                c,
+                (await upload(c, Array.from({ length: 40 }, (_, i) => line(`l${i}`, chatBody(`question ${i} ${"z".repeat(2000)}`))).join("\n"))).id,
+            );
             // Valkey at its limit as deployed (noeviction), with room for the results but not for more uploads.
             const used = Number(/used_memory:(\d+)/.exec(await r.info("memory"))![1]);
             await r.config("SET", "maxmemory-policy", "noeviction");
@@ -156,7 +199,10 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const hog = client(gw.url, KEY);
             let refused: { status?: number; code?: string; message?: string } | undefined;
             for (let i = 0; i < 10 && refused === undefined; i++) {
-                await upload(hog, Buffer.alloc(1 * MiB, "h")).catch((e: InstanceType<typeof OpenAI.APIError>) => (refused = { status: e.status, code: (e.error as { code?: string }).code, message: e.message }));
+                await upload(hog, Buffer.alloc(1 * MiB, "h")).catch(
+                    (e: InstanceType<typeof OpenAI.APIError>) =>
+                        (refused = { status: e.status, code: (e.error as { code?: string }).code, message: e.message }),
+                );
             }
             assert.strictEqual(refused?.status, 507, JSON.stringify(refused));
             assert.strictEqual(refused?.code, "batch_storage_full");
@@ -182,11 +228,29 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
                 })();
             const boundary = "----slow-upload";
             const file = Buffer.from(line("s", chatBody("slow")) + "\n");
-            const multipart = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-            const up = await request(`${gw.url}/v1/files`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(multipart.length) }, body: Readable.from(slowly(multipart)) });
+            const multipart = Buffer.concat([
+                Buffer.from(
+                    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`,
+                ),
+                file,
+                Buffer.from(`\r\n--${boundary}--\r\n`),
+            ]);
+            const up = await request(`${gw.url}/v1/files`, {
+                method: "POST",
+                headers: {
+                    authorization: `Bearer ${KEY}`,
+                    "content-type": `multipart/form-data; boundary=${boundary}`,
+                    "content-length": String(multipart.length),
+                },
+                body: Readable.from(slowly(multipart)),
+            });
             assert.strictEqual(up.statusCode, 200, await up.body.text());
             const chat = Buffer.from(JSON.stringify(chatBody("slow question")));
-            const res = await request(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(chat.length) }, body: Readable.from(slowly(chat)) }).catch((e: Error) => e);
+            const res = await request(`${gw.url}/v1/chat/completions`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(chat.length) },
+                body: Readable.from(slowly(chat)),
+            }).catch((e: Error) => e);
             assert.ok(!(res instanceof Error), String(res));
             assert.strictEqual(res.statusCode, 408);
             const err = (await res.body.json()) as { error: { code: string; message: string } };
@@ -194,7 +258,11 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             assert.match(err.error.message, /within 1 s/);
             // A fastify route too (its body read by fastify).
             const create = Buffer.from(JSON.stringify({ input_file_id: "file-x", endpoint: "/v1/chat/completions", completion_window: "24h" }));
-            const slowCreate = await request(`${gw.url}/v1/batches`, { method: "POST", headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(create.length) }, body: Readable.from(slowly(create)) }).catch((e: Error) => e);
+            const slowCreate = await request(`${gw.url}/v1/batches`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(create.length) },
+                body: Readable.from(slowly(create)),
+            }).catch((e: Error) => e);
             assert.ok(!(slowCreate instanceof Error), String(slowCreate));
             assert.strictEqual(slowCreate.statusCode, 408);
             assert.strictEqual(((await slowCreate.body.json()) as { error: { code: string } }).error.code, "request_timeout");
@@ -222,7 +290,10 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const deep = `{"custom_id":"d","method":"POST","url":"/v1/chat/completions","body":{"model":"${MODEL}","messages":[{"role":"user","content":"x"}],"x":${"[".repeat(5000)}${"]".repeat(5000)}}}`;
             const b = await waitDone(c, (await create(c, (await upload(c, [line("ok", chatBody("q")), deep].join("\n"))).id)).id);
             assert.strictEqual(b.status, "failed");
-            assert.deepStrictEqual(b.errors!.data!.map((e) => [e.line, e.code]), [[2, "request_too_complex"]]);
+            assert.deepStrictEqual(
+                b.errors!.data!.map((e) => [e.line, e.code]),
+                [[2, "request_too_complex"]],
+            );
             assert.strictEqual(f.requests.filter((q) => q.body.stream === false).length, 0);
         });
 
@@ -230,7 +301,10 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
             const f = await fake();
             const gw = await gateway(batchConfig([f.url]));
             const c = client(gw.url);
-            const content = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([line("first", chatBody("one")), line("second", chatBody("two"))].join("\r\n") + "\r\n")]);
+            const content = Buffer.concat([
+                Buffer.from([0xef, 0xbb, 0xbf]),
+                Buffer.from([line("first", chatBody("one")), line("second", chatBody("two"))].join("\r\n") + "\r\n"),
+            ]);
             const done = await waitDone(c, (await create(c, (await upload(c, content)).id)).id);
             assert.strictEqual(done.status, "completed", JSON.stringify(done.errors));
             assert.deepStrictEqual((await jsonl(c, done.output_file_id)).map((o) => o.custom_id).sort(), ["first", "second"]);

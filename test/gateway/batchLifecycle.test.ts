@@ -32,8 +32,15 @@ const client = (url: string) => new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, 
 const line = (id: string) => JSON.stringify({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: chatBody(`what does ${id} show`) });
 const upload = async (c: OpenAI, ids: string[], extra: Record<string, unknown> = {}) =>
     c.files.create({ file: await toFile(Buffer.from(ids.map(line).join("\n") + "\n"), "in.jsonl"), purpose: "batch", ...extra });
-const create = (c: OpenAI, fileId: string, extra: Record<string, unknown> = {}) => c.batches.create({ input_file_id: fileId, endpoint: "/v1/chat/completions", completion_window: "24h", ...extra });
-const jsonl = async (c: OpenAI, id: string | null | undefined) => (id ? (await (await c.files.content(id)).text()).trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>) : []);
+const create = (c: OpenAI, fileId: string, extra: Record<string, unknown> = {}) =>
+    c.batches.create({ input_file_id: fileId, endpoint: "/v1/chat/completions", completion_window: "24h", ...extra });
+const jsonl = async (c: OpenAI, id: string | null | undefined) =>
+    id
+        ? (await (await c.files.content(id)).text())
+              .trim()
+              .split("\n")
+              .map((l) => JSON.parse(l) as Record<string, any>)
+        : [];
 
 describe("batch lifecycle in Valkey (real redis-server)", function () {
     this.timeout(40_000);
@@ -86,7 +93,14 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         await waitFor(async () => (done = await c2.batches.retrieve(b.id)).status === "expired", 10_000, "batch expired by the new replica");
         assert.deepStrictEqual(done.request_counts, { total: 3, completed: 0, failed: 3 });
         assert.strictEqual(done.output_file_id, null);
-        assert.deepStrictEqual((await jsonl(c2, done.error_file_id)).map((e) => [e.custom_id, e.error.code]), [["a", "batch_expired"], ["b", "batch_expired"], ["c", "batch_expired"]]);
+        assert.deepStrictEqual(
+            (await jsonl(c2, done.error_file_id)).map((e) => [e.custom_id, e.error.code]),
+            [
+                ["a", "batch_expired"],
+                ["b", "batch_expired"],
+                ["c", "batch_expired"],
+            ],
+        );
         assert.strictEqual(f.requests.length, 0);
     });
 
@@ -100,7 +114,10 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         assert.strictEqual(kept.expires_at, kept.created_at + 3600);
         const ttlKept = await r.ttl(`${prefix}file:${kept.id}`);
         assert.ok(ttlKept > 3500 && ttlKept <= 3600, String(ttlKept));
-        await assert.rejects(upload(c, ["k"], { expires_after: { anchor: "created_at", seconds: 60 } }), (e: { status?: number; message?: string }) => e.status === 400 && /expires_after/.test(e.message ?? ""));
+        await assert.rejects(
+            upload(c, ["k"], { expires_after: { anchor: "created_at", seconds: 60 } }),
+            (e: { status?: number; message?: string }) => e.status === 400 && /expires_after/.test(e.message ?? ""),
+        );
 
         const input = await upload(c, ["x", "y"]);
         const ttlInput = await r.ttl(`${prefix}file:${input.id}`);
@@ -141,11 +158,20 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         onCleanup(async () => void (await r.config("SET", "maxmemory", "0")));
         const full = (e: { status?: number; error?: { code?: string; type?: string }; message?: string }) =>
             e.status === 507 && e.error?.code === "batch_storage_full" && e.error?.type === "server_error" && /maxmemory/.test(e.message ?? "");
-        await assert.rejects(upload(c, Array.from({ length: 2000 }, (_, i) => `big-${i}`)), full);
+        await assert.rejects(
+            upload(
+                c,
+                Array.from({ length: 2000 }, (_, i) => `big-${i}`),
+            ),
+            full,
+        );
         await assert.rejects(create(c, before.input_file_id), full);
         // Reads still work, and nothing half-written is listed.
         assert.strictEqual((await c.batches.retrieve(before.id)).id, before.id);
-        assert.deepStrictEqual((await c.files.list()).data.map((x) => x.id), [before.input_file_id]);
+        assert.deepStrictEqual(
+            (await c.files.list()).data.map((x) => x.id),
+            [before.input_file_id],
+        );
         assert.strictEqual((await fetch(`${gw.url}/healthz`)).status, 200);
         await r.config("SET", "maxmemory", "0");
         assert.strictEqual((await upload(c, ["again"])).object, "file");
@@ -161,7 +187,10 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         const ok = results.filter((x) => x.status === "fulfilled");
         const refused = results.filter((x): x is PromiseRejectedResult => x.status === "rejected");
         assert.strictEqual(ok.length, 2, `created ${ok.length} of 8 with a limit of 2`);
-        assert.ok(refused.every((x) => (x.reason as { status?: number }).status === 429), refused.map((x) => String(x.reason)).join("; "));
+        assert.ok(
+            refused.every((x) => (x.reason as { status?: number }).status === 429),
+            refused.map((x) => String(x.reason)).join("; "),
+        );
         assert.strictEqual(await r.scard(`${prefix}active:radiology`), 2);
         // Finishing one (cancel) frees its place.
         await client(g1.url).batches.cancel((ok[0] as PromiseFulfilledResult<{ id: string }>).value.id);
@@ -182,10 +211,16 @@ describe("a batch whose lines all finish while it is still validating (real redi
         // An uploaded input file, as upload.ts leaves it.
         await conn.hset(k.file("file-in"), { id: "file-in", team: "radiology", purpose: "batch", bytes: "1" });
         await conn.set(k.fileData("file-in"), "x");
-        assert.strictEqual(await store.reserve({ id, team: "radiology", object: "batch", endpoint: "/v1/chat/completions", input_file_id: "file-in" }, 5), undefined);
+        assert.strictEqual(
+            await store.reserve({ id, team: "radiology", object: "batch", endpoint: "/v1/chat/completions", input_file_id: "file-in" }, 5),
+            undefined,
+        );
         assert.strictEqual(await conn.acquireCreation(k.batch(id), k.creator(id), k.creating, "me", "30000", id), 1);
         const n = 500;
-        assert.strictEqual(await conn.beginQueue(k.batch(id), k.creator(id), "me", "total", String(n), "pools", '["a10g"]', "total:a10g", String(n), "done:a10g", "0"), 1);
+        assert.strictEqual(
+            await conn.beginQueue(k.batch(id), k.creator(id), "me", "total", String(n), "pools", '["a10g"]', "total:a10g", String(n), "done:a10g", "0"),
+            1,
+        );
         const lines = Array.from({ length: n }, (_, i) => [String(i), "1", JSON.stringify([0, 1, `c-${i}`]), ""]).flat();
         const keys = [k.batch(id), k.index(id), k.entries(id), k.done(id), k.err(id), k.creator(id), k.queue("a10g")];
         assert.strictEqual(await conn.queueChunk(keys.length, ...keys, id, "me", String(n), "1", "1", "a10g", ...lines), 1);
@@ -194,7 +229,19 @@ describe("a batch whose lines all finish while it is still validating (real redi
         assert.strictEqual(entries.length, n);
         for (let i = 0; i < n; i++) {
             const entryId = entries[i].split(" ")[1];
-            assert.strictEqual(await store.finishLine({ batchId: id, team: "radiology", inputFileId: "file-in", idx: i, pool: "a10g", ok: true, line: JSON.stringify({ custom_id: `c-${i}` }), entryId }), 1);
+            assert.strictEqual(
+                await store.finishLine({
+                    batchId: id,
+                    team: "radiology",
+                    inputFileId: "file-in",
+                    idx: i,
+                    pool: "a10g",
+                    ok: true,
+                    line: JSON.stringify({ custom_id: `c-${i}` }),
+                    entryId,
+                }),
+                1,
+            );
         }
         await store.start(id);
         const b = await store.getBatch(id, "radiology");

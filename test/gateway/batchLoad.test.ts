@@ -16,7 +16,6 @@ import { chatBody, config, gateway, KEY, onCleanup } from "./helpers";
 
 const redis = redisForFile();
 
-
 /**
  * The longest block of this process's event loop between two ticks of a 2 ms timer, as the smaller
  * of the CPU time and the wall time between them: a real block shows in both, while a loaded test
@@ -71,14 +70,23 @@ describe("batch API under load (real redis-server)", function () {
     it("never blocks the event loop 200 ms while a 50,000-line file is uploaded, validated and queued (/healthz keeps answering)", async () => {
         const gw = await gateway(config(["http://127.0.0.1:9"], { batch: { redisUrl: redis.url, keyPrefix: `load${process.pid}:{b}:` } }));
         const c = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 100_000 });
-        const body = { ...chatBody("describe the lesion on this slice, its size, density and margins, and compare with the prior study if any"), metadata_note: "x".repeat(200) };
-        const data = Buffer.from(Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ custom_id: `slice-${i}`, method: "POST", url: "/v1/chat/completions", body })).join("\n") + "\n");
+        const body = {
+            ...chatBody("describe the lesion on this slice, its size, density and margins, and compare with the prior study if any"),
+            metadata_note: "x".repeat(200),
+        };
+        const data = Buffer.from(
+            Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ custom_id: `slice-${i}`, method: "POST", url: "/v1/chat/completions", body })).join(
+                "\n",
+            ) + "\n",
+        );
         const boundary = "----gpuserve-load-test";
         const dir = tempDir("gpuserve-batch-load-");
         fs.writeFileSync(
             path.join(dir, "body"),
             Buffer.concat([
-                Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`),
+                Buffer.from(
+                    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`,
+                ),
                 data,
                 Buffer.from(`\r\n--${boundary}--\r\n`),
             ]),
@@ -86,7 +94,18 @@ describe("batch API under load (real redis-server)", function () {
         // Uploaded by curl, in its own process: the client's work is not the gateway's.
         const monitor = stallMonitor();
         const up = new Promise<{ id: string; bytes: number }>((resolve, reject) => {
-            const args = ["-sS", "-X", "POST", "-H", `authorization: Bearer ${KEY}`, "-H", `content-type: multipart/form-data; boundary=${boundary}`, "--data-binary", `@${path.join(dir, "body")}`, `${gw.url}/v1/files`];
+            const args = [
+                "-sS",
+                "-X",
+                "POST",
+                "-H",
+                `authorization: Bearer ${KEY}`,
+                "-H",
+                `content-type: multipart/form-data; boundary=${boundary}`,
+                "--data-binary",
+                `@${path.join(dir, "body")}`,
+                `${gw.url}/v1/files`,
+            ];
             execFile("curl", args, { maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { id: string; bytes: number })));
         });
         const [file, h1] = await Promise.all([up, maxHealthLatency(gw.url, up)]);
@@ -115,7 +134,8 @@ describe("batch API under load (real redis-server)", function () {
         onCleanup(async () => void r.disconnect());
         const store = new BatchStore(r, cfg);
         const n = 20_000;
-        const line = (i: number) => JSON.stringify({ id: `batch_req_${i}`, custom_id: `c-${i}`, response: { status_code: 200, body: { text: "y".repeat(400) } }, error: null });
+        const line = (i: number) =>
+            JSON.stringify({ id: `batch_req_${i}`, custom_id: `c-${i}`, response: { status_code: 200, body: { text: "y".repeat(400) } }, error: null });
         for (let s = 0; s < n; s += 1000) {
             const fields: string[] = [];
             // Written out of order (as replicas finish lines), one line missing (it went to the error file).

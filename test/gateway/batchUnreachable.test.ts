@@ -59,7 +59,10 @@ describe("batch with Valkey unreachable", function () {
         const f = await fake();
         // Nothing listens there: every connection attempt is refused and ioredis retries.
         const port = await freePort();
-        const gw = await startGateway(config([f.url], { batch: { redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: "gone:{b}:", metricsIntervalSeconds: 0.2 } }), { port: 0, host: "127.0.0.1" });
+        const gw = await startGateway(
+            config([f.url], { batch: { redisUrl: `redis://127.0.0.1:${port}`, keyPrefix: "gone:{b}:", metricsIntervalSeconds: 0.2 } }),
+            { port: 0, host: "127.0.0.1" },
+        );
         // Let the runner queue its reads (group creation, reclaim, backlog) behind the reconnects.
         await sleep(500);
         // A close() that waited on ioredis' reconnects would never settle: the test's timeout catches it.

@@ -27,11 +27,17 @@ describe("batch backlog while the pool scales to zero", function () {
         await f.stop();
 
         const c = new OpenAI({ apiKey: KEY, baseURL: `${gw.url}/v1`, maxRetries: 0 });
-        const lines = [1, 2].map((n) => JSON.stringify({ custom_id: `q${n}`, method: "POST", url: "/v1/chat/completions", body: chatBody(`question ${n}`, { model: MODEL }) }));
+        const lines = [1, 2].map((n) =>
+            JSON.stringify({ custom_id: `q${n}`, method: "POST", url: "/v1/chat/completions", body: chatBody(`question ${n}`, { model: MODEL }) }),
+        );
         const file = await c.files.create({ file: await toFile(Buffer.from(`${lines.join("\n")}\n`), "in.jsonl"), purpose: "batch" });
         const batch = await c.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
 
-        await waitFor(async () => metric(await metrics(gw.url), "gateway_batch_backlog", { pool: "a10g" }) === 2, 10_000, "gateway_batch_backlog{pool} to count both claimed lines");
+        await waitFor(
+            async () => metric(await metrics(gw.url), "gateway_batch_backlog", { pool: "a10g" }) === 2,
+            10_000,
+            "gateway_batch_backlog{pool} to count both claimed lines",
+        );
         assert.strictEqual(metric(await metrics(gw.url), "gateway_upstreams_ready", { pool: "a10g" }), 0, "no worker: the backlog is what wakes the pool");
 
         await f.restart();

@@ -26,8 +26,15 @@ describe("per-team bill in the built gateway (process, real time)", function () 
         const f = await fake();
         const file = writeConfig(
             config([f.url], {
-                pools: [{ name: "a10g", models: [MODEL], upstreams: [f.url], maxConcurrentPerUpstream: 4, billing: { nodePool: "a10g", nodeUsdPerHour: NODE } }],
-                auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }] },
+                pools: [
+                    { name: "a10g", models: [MODEL], upstreams: [f.url], maxConcurrentPerUpstream: 4, billing: { nodePool: "a10g", nodeUsdPerHour: NODE } },
+                ],
+                auth: {
+                    keys: [
+                        { team: "radiology", sha256: sha256Hex(KEY) },
+                        { team: "cardiology", sha256: sha256Hex(KEY2) },
+                    ],
+                },
                 billing: { floorUsdPerHour: FLOOR, stepSeconds: 1 },
                 logLevel: "info",
             }),
@@ -38,13 +45,20 @@ describe("per-team bill in the built gateway (process, real time)", function () 
         // Radiology holds 2 of the worker's 4 slots, cardiology 1, for the same ~1.5 s.
         f.pause();
         const sent = Date.now();
-        const replies = [post(gw.url, chatBody("r1", { max_tokens: 2 }), { key: KEY }), post(gw.url, chatBody("r2", { max_tokens: 2 }), { key: KEY }), post(gw.url, chatBody("c1", { max_tokens: 2 }), { key: KEY2 })];
+        const replies = [
+            post(gw.url, chatBody("r1", { max_tokens: 2 }), { key: KEY }),
+            post(gw.url, chatBody("r2", { max_tokens: 2 }), { key: KEY }),
+            post(gw.url, chatBody("c1", { max_tokens: 2 }), { key: KEY2 }),
+        ];
         await waitFor(() => f.stats().running === 3, 5000, "three requests on the worker");
         const held = Date.now();
         await sleep(1500);
         const released = Date.now();
         f.resume();
-        assert.deepStrictEqual((await Promise.all(replies)).map((r) => r.status), [200, 200, 200]);
+        assert.deepStrictEqual(
+            (await Promise.all(replies)).map((r) => r.status),
+            [200, 200, 200],
+        );
         const done = Date.now();
         // The gateway took the slots between `sent` and `held`, and gave them back between `released` and `done`.
         const hold = { min: (released - held) / 1000, max: (done - sent) / 1000 };
@@ -54,10 +68,17 @@ describe("per-team bill in the built gateway (process, real time)", function () 
         const busy = (team: string) => metric(m, "gateway_team_worker_seconds_total", { team, pool: "a10g" })!;
         const attributed = (team: string, kind: string) => metric(m, "gateway_team_attributed_seconds_total", { team, pool: "a10g", kind })!;
         // 2 slots of 4 for the hold -> hold / 2; 1 slot -> hold / 4.
-        assert.ok(busy("radiology") >= hold.min / 2 - MARGIN && busy("radiology") <= hold.max / 2 + MARGIN, `radiology busy ${busy("radiology")} vs hold ${JSON.stringify(hold)} / 2`);
-        assert.ok(busy("cardiology") >= hold.min / 4 - MARGIN && busy("cardiology") <= hold.max / 4 + MARGIN, `cardiology busy ${busy("cardiology")} vs hold / 4`);
+        assert.ok(
+            busy("radiology") >= hold.min / 2 - MARGIN && busy("radiology") <= hold.max / 2 + MARGIN,
+            `radiology busy ${busy("radiology")} vs hold ${JSON.stringify(hold)} / 2`,
+        );
+        assert.ok(
+            busy("cardiology") >= hold.min / 4 - MARGIN && busy("cardiology") <= hold.max / 4 + MARGIN,
+            `cardiology busy ${busy("cardiology")} vs hold / 4`,
+        );
         // The bill's busy is the measured busy (one replica, nothing scaled).
-        for (const t of ["radiology", "cardiology"]) assert.ok(Math.abs(attributed(t, "busy") - busy(t)) < 0.02, `${t}: billed busy ${attributed(t, "busy")} vs measured ${busy(t)}`);
+        for (const t of ["radiology", "cardiology"])
+            assert.ok(Math.abs(attributed(t, "busy") - busy(t)) < 0.02, `${t}: billed busy ${attributed(t, "busy")} vs measured ${busy(t)}`);
         // Idle is split by the hour's busy: radiology's about twice cardiology's, as its busy is (while the requests
         // were arriving, a step may have seen one team's slot before the other's: hence the margin; the exact rule
         // is checked step by step in billing.test.ts).

@@ -16,11 +16,21 @@ const MONTH_END = Date.UTC(2027, 0, 1) / 1000;
 const NODE = 3.6;
 const FLOOR = 0.72;
 
-const close = (actual: number | undefined, expected: number, what: string, eps = 1e-6) => assert.ok(actual !== undefined && Math.abs(actual - expected) < eps, `${what}: ${actual} != ${expected}`);
+const close = (actual: number | undefined, expected: number, what: string, eps = 1e-6) =>
+    assert.ok(actual !== undefined && Math.abs(actual - expected) < eps, `${what}: ${actual} != ${expected}`);
 
 function billingConfig(upstream: string, extra: Record<string, unknown> = {}) {
     return config([upstream], {
-        pools: [{ name: "a10g", models: [MODEL], upstreams: [upstream], maxConcurrentPerUpstream: 2, coldStartSecondsEstimate: 600, billing: { nodePool: "a10g", nodeUsdPerHour: NODE } }],
+        pools: [
+            {
+                name: "a10g",
+                models: [MODEL],
+                upstreams: [upstream],
+                maxConcurrentPerUpstream: 2,
+                coldStartSecondsEstimate: 600,
+                billing: { nodePool: "a10g", nodeUsdPerHour: NODE },
+            },
+        ],
         auth: {
             keys: [
                 { team: "radiology", sha256: sha256Hex(KEY), permissions: ["warmup"] },
@@ -34,8 +44,12 @@ function billingConfig(upstream: string, extra: Record<string, unknown> = {}) {
 }
 
 async function warmup(url: string, key: string, minutes: number) {
-    const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ model: MODEL, minutes }) });
-    return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as any };  
+    const res = await request(`${url}/v1/warmup`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: MODEL, minutes }),
+    });
+    return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as any };
 }
 
 describe("gateway per-team bill (two teams, one pool, fake worker)", function () {
@@ -128,12 +142,18 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         assert.strictEqual(refused.headers["x-should-retry"], "false");
         assert.strictEqual(refused.json.error.type, "insufficient_quota");
         assert.strictEqual(refused.json.error.code, "budget_exceeded");
-        assert.match(refused.json.error.message, /Team 'radiology' has spent \$0\.21 of its \$0\.20 monthly budget \(limits\.teams\.radiology\.budgetUsdPerMonth\): warm-ups are refused until the month ends \(2027-01-01 UTC\)/);
+        assert.match(
+            refused.json.error.message,
+            /Team 'radiology' has spent \$0\.21 of its \$0\.20 monthly budget \(limits\.teams\.radiology\.budgetUsdPerMonth\): warm-ups are refused until the month ends \(2027-01-01 UTC\)/,
+        );
         assert.strictEqual((await post(gw.url, chatBody("still works", { max_tokens: 2 }), { key: KEY })).status, 200);
         const stopped = await post(gw.url, chatBody("hard stop", { max_tokens: 2 }), { key: KEY2 });
         assert.strictEqual(stopped.status, 429);
         assert.strictEqual(stopped.json.error.code, "budget_exceeded");
-        assert.match(stopped.json.error.message, /Team 'cardiology' has spent \$0\.15 of its \$0\.10 monthly budget \(limits\.teams\.cardiology\.budgetUsdPerMonth\): its requests are refused \(budgetHardStop\)/);
+        assert.match(
+            stopped.json.error.message,
+            /Team 'cardiology' has spent \$0\.15 of its \$0\.10 monthly budget \(limits\.teams\.cardiology\.budgetUsdPerMonth\): its requests are refused \(budgetHardStop\)/,
+        );
     });
 
     it("a team arriving while another team's warm-up wakes the pool does not pay that cold start", async () => {
@@ -165,7 +185,18 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         const [f1, f2] = [await fake(), await fake()];
         const cfg = billingConfig(f1.url, { limits: {} });
         const gw = await gateway(
-            { ...cfg, pools: [{ name: "a10g", models: [MODEL], upstreams: [f1.url, f2.url], maxConcurrentPerUpstream: 2, billing: { nodePool: "p4", nodeUsdPerHour: 7.2, gpusPerNode: 8 } }] },
+            {
+                ...cfg,
+                pools: [
+                    {
+                        name: "a10g",
+                        models: [MODEL],
+                        upstreams: [f1.url, f2.url],
+                        maxConcurrentPerUpstream: 2,
+                        billing: { nodePool: "p4", nodeUsdPerHour: 7.2, gpusPerNode: 8 },
+                    },
+                ],
+            },
             { now: () => clock * 1000 },
         );
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 2, 5000, "workers ready");
@@ -187,7 +218,10 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
     it("an account budget (every team of the gateway together) refuses every team's warm-ups once the account is past it", async () => {
         let clock = T0;
         const f = await fake();
-        const gw = await gateway(billingConfig(f.url, { limits: {}, billing: { floorUsdPerHour: FLOOR, account: { name: "biology", budgetUsdPerMonth: 0.05 } } }), { now: () => clock * 1000 });
+        const gw = await gateway(
+            billingConfig(f.url, { limits: {}, billing: { floorUsdPerHour: FLOOR, account: { name: "biology", budgetUsdPerMonth: 0.05 } } }),
+            { now: () => clock * 1000 },
+        );
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 5000, "worker ready");
         f.pause();
         const r = post(gw.url, chatBody("spend", { max_tokens: 2 }), { key: KEY });
@@ -201,12 +235,24 @@ describe("gateway per-team bill (two teams, one pool, fake worker)", function ()
         const u = (await get(gw.url, "/v1/usage", KEY2)).json;
         assert.strictEqual(u.team, "cardiology");
         close(u.spent_usd, 0.006, "cardiology's own month", 1e-4);
-        assert.deepStrictEqual(u.account, { name: "biology", spent_usd: 0.072, elsewhere_usd: 0, forecast_usd: u.account.forecast_usd, budget_usd: 0.05, budget_used: 1.44, over_budget: true, hard_stop: false });
+        assert.deepStrictEqual(u.account, {
+            name: "biology",
+            spent_usd: 0.072,
+            elsewhere_usd: 0,
+            forecast_usd: u.account.forecast_usd,
+            budget_usd: 0.05,
+            budget_used: 1.44,
+            over_budget: true,
+            hard_stop: false,
+        });
         assert.deepStrictEqual(u.refused, ["warmup", "batch"]);
         // Cardiology spent almost nothing, but its account is past its budget.
         const refused = await warmup(gw.url, KEY2, 5);
         assert.strictEqual(refused.status, 429);
-        assert.match(refused.json.error.message, /^'biology' \(every team of this gateway\) has spent \$0\.07 of its \$0\.05 monthly budget \(billing\.account\.budgetUsdPerMonth\): warm-ups are refused/);
+        assert.match(
+            refused.json.error.message,
+            /^'biology' \(every team of this gateway\) has spent \$0\.07 of its \$0\.05 monthly budget \(billing\.account\.budgetUsdPerMonth\): warm-ups are refused/,
+        );
         assert.strictEqual((await post(gw.url, chatBody("still works", { max_tokens: 2 }), { key: KEY2 })).status, 200);
         close(metric(await metrics(gw.url), "gateway_account_month_usd", { account: "biology" }), 0.072, "account metric");
     });

@@ -16,7 +16,12 @@ let prefixN = 0;
 function sharedConfig(upstream: string, extra: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
     return config([upstream], {
         pools: [{ name: "a10g", models: [MODEL], upstreams: [upstream], maxConcurrentPerUpstream: 4, billing: { nodePool: "a10g", nodeUsdPerHour: 3.6 } }],
-        auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }] },
+        auth: {
+            keys: [
+                { team: "radiology", sha256: sha256Hex(KEY) },
+                { team: "cardiology", sha256: sha256Hex(KEY2) },
+            ],
+        },
         batch: { redisUrl: redis.url, keyPrefix: `u${process.pid}-${++prefixN}:{b}:`, metricsIntervalSeconds: 60 },
         billing: { floorUsdPerHour: 0 },
         ...extra,
@@ -36,11 +41,18 @@ describe("per-team bills in the batch store (real redis-server)", function () {
         await waitFor(() => a.pools.get("a10g")!.readyCount() === 1 && b.pools.get("a10g")!.readyCount() === 1, 5000, "workers ready");
         // Radiology through A and through B, cardiology through B, each request holding one of the worker's 4 slots for 30 s.
         f.pause();
-        const sent = [post(a.url, chatBody("via a", { max_tokens: 2 }), { key: KEY }), post(b.url, chatBody("via b", { max_tokens: 2 }), { key: KEY }), post(b.url, chatBody("via b", { max_tokens: 2 }), { key: KEY2 })];
+        const sent = [
+            post(a.url, chatBody("via a", { max_tokens: 2 }), { key: KEY }),
+            post(b.url, chatBody("via b", { max_tokens: 2 }), { key: KEY }),
+            post(b.url, chatBody("via b", { max_tokens: 2 }), { key: KEY2 }),
+        ];
         await waitFor(() => f.stats().running === 3, 5000, "all on the worker");
         clock = T0 + 30;
         f.resume();
-        assert.deepStrictEqual((await Promise.all(sent)).map((r) => r.status), [200, 200, 200]);
+        assert.deepStrictEqual(
+            (await Promise.all(sent)).map((r) => r.status),
+            [200, 200, 200],
+        );
         clock = T0 + 60;
         // Both replicas write before either folds (in production: the fold waits two flush periods).
         await a.billing.write();
@@ -91,7 +103,10 @@ describe("per-team bills in the batch store (real redis-server)", function () {
         const body = (await res.body.json()) as { error: { type: string; code: string; message: string } };
         assert.strictEqual(res.statusCode, 429);
         assert.strictEqual(body.error.type, "insufficient_quota");
-        assert.match(body.error.message, /Team 'radiology' has spent \$0\.06 of its \$0\.01 monthly budget \(limits\.teams\.radiology\.budgetUsdPerMonth\): new batches are refused/);
+        assert.match(
+            body.error.message,
+            /Team 'radiology' has spent \$0\.06 of its \$0\.01 monthly budget \(limits\.teams\.radiology\.budgetUsdPerMonth\): new batches are refused/,
+        );
         // Cardiology (no budget) is not refused for radiology's spending: the same request reaches validation (404: no such file).
         const other = await request(`${gw.url}/v1/batches`, {
             method: "POST",

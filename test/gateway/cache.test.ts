@@ -16,7 +16,15 @@ function question(image: string, extra: Record<string, unknown> = {}): Record<st
         model: MODEL,
         temperature: 0,
         max_tokens: 32,
-        messages: [{ role: "user", content: [{ type: "text", text: "Is there a fracture" }, { type: "image_url", image_url: { url: image } }] }],
+        messages: [
+            {
+                role: "user",
+                content: [
+                    { type: "text", text: "Is there a fracture" },
+                    { type: "image_url", image_url: { url: image } },
+                ],
+            },
+        ],
         ...extra,
     };
 }

@@ -25,7 +25,8 @@ function exchange(url: string, bytes: string | Buffer, ms = 3000): Promise<strin
     });
 }
 
-const head = (extra: string) => `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${KEY}\r\n${extra}\r\n`;
+const head = (extra: string) =>
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer ${KEY}\r\n${extra}\r\n`;
 
 describe("chat completions on the node:http path", () => {
     it("answers 413 and closes the connection when a chunked body grows past maxBodyBytes", async () => {
@@ -58,7 +59,11 @@ describe("chat completions on the node:http path", () => {
         const text = await exchange(gw.url, head("Transfer-Encoding: chunked\r\nConnection: close\r\n") + parts + "0\r\n\r\n");
         assert.match(text, /^HTTP\/1\.1 200 /);
         assert.match(text, /Echo: chunked question/);
-        const q = await fetch(`${gw.url}/v1/chat/completions?trace=1`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(chatBody("with a query")) });
+        const q = await fetch(`${gw.url}/v1/chat/completions?trace=1`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+            body: JSON.stringify(chatBody("with a query")),
+        });
         assert.strictEqual(q.status, 200);
         assert.match(await q.text(), /Echo: with a query/);
     });
@@ -98,7 +103,10 @@ describe("chat completions on the node:http path", () => {
         // Both are released: both upstream calls are cancelled, the team may send 2 again, and a drain is clean.
         await waitFor(() => f.stats().aborted === 2, 2000, "both upstream calls aborted");
         const again = await Promise.all([post(gw.url, chatBody("a")), post(gw.url, chatBody("b"))]);
-        assert.deepStrictEqual(again.map((r) => r.status), [200, 200]);
+        assert.deepStrictEqual(
+            again.map((r) => r.status),
+            [200, 200],
+        );
         assert.deepStrictEqual(await gw.drain(1500), { clean: true });
     });
 

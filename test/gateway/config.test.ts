@@ -34,7 +34,10 @@ describe("gateway config", () => {
         });
 
         it("accepts a dns pool", () => {
-            assert.strictEqual(parseConfig({ pools: [{ name: "a10g", models: ["m"], dns: "vllm-a10g-headless:8000" }], auth: { disabled: true } }).pools[0].dns, "vllm-a10g-headless:8000");
+            assert.strictEqual(
+                parseConfig({ pools: [{ name: "a10g", models: ["m"], dns: "vllm-a10g-headless:8000" }], auth: { disabled: true } }).pools[0].dns,
+                "vllm-a10g-headless:8000",
+            );
         });
 
         it("rejects a bad upstream URL naming the field and the value", () => {
@@ -51,7 +54,10 @@ describe("gateway config", () => {
         });
 
         it("rejects a misspelt field instead of silently using a default", () => {
-            assert.strictEqual(errorOf({ pools: [pool], queue: { maxWaitSecond: 3 }, auth: { disabled: true } }), "invalid gateway config: queue.maxWaitSecond: unknown field ('maxWaitSecond' not allowed here)");
+            assert.strictEqual(
+                errorOf({ pools: [pool], queue: { maxWaitSecond: 3 }, auth: { disabled: true } }),
+                "invalid gateway config: queue.maxWaitSecond: unknown field ('maxWaitSecond' not allowed here)",
+            );
         });
 
         it("rejects a model served by two pools and duplicate pool names", () => {
@@ -62,8 +68,14 @@ describe("gateway config", () => {
         });
 
         it("rejects an auth section with no keys unless auth is explicitly disabled", () => {
-            assert.strictEqual(errorOf({ pools: [pool], auth: {} }), "invalid gateway config: auth.keys: must list at least one key, or set auth.disabled: true");
-            assert.strictEqual(errorOf({ pools: [pool], auth: { disabled: true, keys: [{ team: "r", sha256: "b".repeat(64) }] } }), "invalid gateway config: auth.disabled: is true while keys are listed; remove one of them (got true)");
+            assert.strictEqual(
+                errorOf({ pools: [pool], auth: {} }),
+                "invalid gateway config: auth.keys: must list at least one key, or set auth.disabled: true",
+            );
+            assert.strictEqual(
+                errorOf({ pools: [pool], auth: { disabled: true, keys: [{ team: "r", sha256: "b".repeat(64) }] } }),
+                "invalid gateway config: auth.disabled: is true while keys are listed; remove one of them (got true)",
+            );
         });
 
         it("rejects a key that is not a SHA-256 hex digest", () => {
@@ -74,7 +86,12 @@ describe("gateway config", () => {
         });
 
         it("lists every problem at once", () => {
-            const msg = errorOf({ pools: [{ ...pool, dns: undefined, upstreams: undefined }], queue: { maxDepth: 0 }, maxBodyBytes: "20MB", auth: { disabled: true } });
+            const msg = errorOf({
+                pools: [{ ...pool, dns: undefined, upstreams: undefined }],
+                queue: { maxDepth: 0 },
+                maxBodyBytes: "20MB",
+                auth: { disabled: true },
+            });
             assert.match(msg, /^invalid gateway config:\n/);
             assert.match(msg, /- pools\[0\]\.upstreams: /);
             assert.match(msg, /- queue\.maxDepth: .*\(got 0\)/);

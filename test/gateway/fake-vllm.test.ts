@@ -4,7 +4,10 @@ import { request } from "undici";
 import { fake, metric, MODEL, sleep } from "./helpers";
 
 async function call(url: string, p: string, body?: unknown): Promise<{ status: number; text: string }> {
-    const res = await request(`${url}${p}`, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const res = await request(
+        `${url}${p}`,
+        body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+    );
     return { status: res.statusCode, text: await res.body.text() };
 }
 
@@ -32,7 +35,12 @@ describe("fake vLLM", () => {
         assert.strictEqual(r.choices[0].message.content, "Echo: a");
         assert.strictEqual(r.choices[0].finish_reason, "length");
         assert.deepStrictEqual(Object.keys(r.usage), ["prompt_tokens", "completion_tokens", "total_tokens"]);
-        const s = await call(f.url, "/v1/chat/completions", { model: MODEL, messages: [{ role: "user", content: "a b" }], stream: true, stream_options: { include_usage: true } });
+        const s = await call(f.url, "/v1/chat/completions", {
+            model: MODEL,
+            messages: [{ role: "user", content: "a b" }],
+            stream: true,
+            stream_options: { include_usage: true },
+        });
         const events = s.text.split("\n\n").filter(Boolean);
         assert.ok(events.every((e) => e.startsWith("data: ")));
         assert.strictEqual(events.at(-1), "data: [DONE]");

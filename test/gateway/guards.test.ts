@@ -21,9 +21,15 @@ describe("guards shared by every route (issue 23)", function () {
 
     describe("point 1: POST /v1/warmup takes a small JSON object through the bounded parse", () => {
         it("refuses a 20 MB body by its declared size (413) and a deeply nested one as request_too_complex (400)", async () => {
-            const gw = await gateway(config(["http://127.0.0.1:9"], { auth: { keys: [{ team: "teaching", sha256: sha256Hex(TEACHER_A), permissions: ["warmup"] }] } }));
+            const gw = await gateway(
+                config(["http://127.0.0.1:9"], { auth: { keys: [{ team: "teaching", sha256: sha256Hex(TEACHER_A), permissions: ["warmup"] }] } }),
+            );
             const send = async (body: string | Buffer | Readable) => {
-                const res = await request(`${gw.url}/v1/warmup`, { method: "POST", headers: { authorization: `Bearer ${TEACHER_A}`, "content-type": "application/json" }, body });
+                const res = await request(`${gw.url}/v1/warmup`, {
+                    method: "POST",
+                    headers: { authorization: `Bearer ${TEACHER_A}`, "content-type": "application/json" },
+                    body,
+                });
                 return { status: res.statusCode, json: (await res.body.json()) as { error: { code: string; message: string } } };
             };
             const huge = await send(Buffer.alloc(20_000_000, "["));
@@ -58,7 +64,8 @@ describe("guards shared by every route (issue 23)", function () {
             const gw = await gateway(config([f.url], { maxBodyBytes: 4 * MiB, maxHeldBodyBytes: 10 * MiB, requestTimeoutSeconds: 20 }));
             await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
             const port = Number(new URL(gw.url).port);
-            const slow = (key: string) => openSocket(port, requestHead("POST", "/v1/chat/completions", key, { "Content-Type": "application/json", "Content-Length": 3 * MiB }) + "{");
+            const slow = (key: string) =>
+                openSocket(port, requestHead("POST", "/v1/chat/completions", key, { "Content-Type": "application/json", "Content-Length": 3 * MiB }) + "{");
             const answers: string[] = [];
             const sockets: net.Socket[] = [];
             for (let i = 0; i < 3; i++) {
@@ -71,7 +78,21 @@ describe("guards shared by every route (issue 23)", function () {
             await waitFor(() => answers.length === 1, 5000, "the third slow body refused");
             assert.deepStrictEqual(answers, ["HTTP/1.1 503 Service Unavailable"]);
             const image = `data:image/png;base64,${Buffer.alloc(1.5 * MiB, 7).toString("base64")}`;
-            const b = await post(gw.url, chatBody("x", { messages: [{ role: "user", content: [{ type: "text", text: "what is this" }, { type: "image_url", image_url: { url: image } }] }] }), { key: KEY2 });
+            const b = await post(
+                gw.url,
+                chatBody("x", {
+                    messages: [
+                        {
+                            role: "user",
+                            content: [
+                                { type: "text", text: "what is this" },
+                                { type: "image_url", image_url: { url: image } },
+                            ],
+                        },
+                    ],
+                }),
+                { key: KEY2 },
+            );
             assert.strictEqual(b.status, 200, JSON.stringify(b.json));
             for (const s of sockets) s.destroy();
         });
@@ -81,10 +102,19 @@ describe("guards shared by every route (issue 23)", function () {
         const warmConfig = (pool: Record<string, unknown> = {}) =>
             config(["http://127.0.0.1:9"], {
                 pools: [{ name: "qwen3-vl-2b", models: [MODEL, "qwen3-vl-2b"], upstreams: ["http://127.0.0.1:9"], ...pool }],
-                auth: { keys: [{ team: "teaching", sha256: sha256Hex(TEACHER_A), permissions: ["warmup"] }, { team: "anatomy", sha256: sha256Hex(TEACHER_B), permissions: ["warmup"] }] },
+                auth: {
+                    keys: [
+                        { team: "teaching", sha256: sha256Hex(TEACHER_A), permissions: ["warmup"] },
+                        { team: "anatomy", sha256: sha256Hex(TEACHER_B), permissions: ["warmup"] },
+                    ],
+                },
             });
         const warm = async (url: string, key: string, body: Record<string, unknown>) => {
-            const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+            const res = await request(`${url}/v1/warmup`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+                body: JSON.stringify(body),
+            });
             return { status: res.statusCode, json: (await res.body.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
         };
         const gauge = async (url: string) => metric(await metrics(url), "gateway_warmup_replicas", { pool: "qwen3-vl-2b" });
@@ -97,7 +127,10 @@ describe("guards shared by every route (issue 23)", function () {
             const listB = await get(gw.url, "/v1/warmup", TEACHER_B);
             assert.deepStrictEqual(listB.json.data, [], "another team's warm-up (and its team name) is not shown");
             const listA = await get(gw.url, "/v1/warmup", TEACHER_A);
-            assert.deepStrictEqual(listA.json.data.map((w: { team: string; pool: string }) => [w.team, w.pool]), [["teaching", "qwen3-vl-2b"]]);
+            assert.deepStrictEqual(
+                listA.json.data.map((w: { team: string; pool: string }) => [w.team, w.pool]),
+                [["teaching", "qwen3-vl-2b"]],
+            );
             // Another team's warm-up adds its replica.
             assert.strictEqual((await warm(gw.url, TEACHER_B, { model: MODEL, minutes: 30 })).status, 202);
             assert.strictEqual(await gauge(gw.url), 2);
@@ -120,7 +153,10 @@ describe("guards shared by every route (issue 23)", function () {
         /** An endless stream read at `bytesPerSecond` (0: never read); resolves after `ms` with what happened. */
         async function reader(port: number, bytesPerSecond: number, ms: number): Promise<{ read: number; readLast: number }> {
             const body = JSON.stringify(chatBody("flood", { stream: true }));
-            const s = openSocket(port, requestHead("POST", "/v1/chat/completions", KEY, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }) + body);
+            const s = openSocket(
+                port,
+                requestHead("POST", "/v1/chat/completions", KEY, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }) + body,
+            );
             s.pause();
             let read = 0;
             let before = 0;

@@ -30,7 +30,12 @@ export function config(upstreams: string[], extra: Partial<GatewayConfigInput> =
     return {
         pools: [{ name: "a10g", models: [MODEL], upstreams }],
         queue: { maxDepth: 500, maxWaitSeconds: 5 },
-        auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }] },
+        auth: {
+            keys: [
+                { team: "radiology", sha256: sha256Hex(KEY) },
+                { team: "cardiology", sha256: sha256Hex(KEY2) },
+            ],
+        },
         health: FAST_HEALTH,
         logLevel: "silent",
         ...extra,
@@ -68,7 +73,15 @@ export function logCapture(): { stream: Writable; lines: () => Array<Record<stri
             cb();
         },
     });
-    return { stream, text: () => buf, lines: () => buf.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+    return {
+        stream,
+        text: () => buf,
+        lines: () =>
+            buf
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => JSON.parse(l) as Record<string, unknown>),
+    };
 }
 
 export function chatBody(question: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -82,7 +95,11 @@ export interface Reply {
     json: any;
 }
 
-export async function post(url: string, body: unknown, opts: { key?: string | null; headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {}): Promise<Reply> {
+export async function post(
+    url: string,
+    body: unknown,
+    opts: { key?: string | null; headers?: Record<string, string>; raw?: string | Buffer; signal?: AbortSignal } = {},
+): Promise<Reply> {
     const headers: Record<string, string> = { "content-type": "application/json", ...opts.headers };
     const key = opts.key === undefined ? KEY : opts.key;
     if (key !== null) headers.authorization = `Bearer ${key}`;
@@ -121,7 +138,11 @@ export interface StreamResult {
 }
 
 /** Posts a stream request and reads the SSE answer; `abortAfterChunks` disconnects early. */
-export async function postStream(url: string, body: Record<string, unknown>, opts: { key?: string; headers?: Record<string, string>; abortAfterChunks?: number } = {}): Promise<StreamResult> {
+export async function postStream(
+    url: string,
+    body: Record<string, unknown>,
+    opts: { key?: string; headers?: Record<string, string>; abortAfterChunks?: number } = {},
+): Promise<StreamResult> {
     const t0 = Date.now();
     const ac = new AbortController();
     const res = await request(`${url}/v1/chat/completions`, {

@@ -24,7 +24,12 @@ const open = openSocket;
 
 /** One ordinary request, so JIT and heap growth from serving are in the baseline, not in the attack. */
 async function warmUp(url: string, body: Record<string, unknown>): Promise<void> {
-    for (let i = 0; i < 3; i++) await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) }).then((r) => r.arrayBuffer());
+    for (let i = 0; i < 3; i++)
+        await fetch(`${url}/v1/chat/completions`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+            body: JSON.stringify(body),
+        }).then((r) => r.arrayBuffer());
     await sleep(200);
 }
 
@@ -37,7 +42,9 @@ describe("gateway process memory under hostile clients (issue 13)", function () 
 
     it(`1a: 40 connections that send 8 of 9 MiB and go silent add < ${GROWTH_BOUND_MIB} MiB (team limit applied before the body)`, async () => {
         const f = await fake();
-        const gw = await spawnGateway(config([f.url], { maxBodyBytes: 9 << 20, limits: { default: { maxConcurrent: 2 } }, requestTimeoutSeconds: 10, logLevel: "info" }));
+        const gw = await spawnGateway(
+            config([f.url], { maxBodyBytes: 9 << 20, limits: { default: { maxConcurrent: 2 } }, requestTimeoutSeconds: 10, logLevel: "info" }),
+        );
         await warmUp(gw.url, chatBody("warm"));
         const base = status(gw.proc.pid!).hwmMiB;
         // 320 MiB in all: more than loopback's socket buffers hold, so the gateway must read (or refuse) it.
@@ -52,7 +59,14 @@ describe("gateway process memory under hostile clients (issue 13)", function () 
 
     it(`1b: a client that never reads an endless stream (cache on) adds < ${GROWTH_BOUND_MIB} MiB`, async () => {
         const f = await fake({ chunkBytes: 65536 });
-        const gw = await spawnGateway(config([], { pools: [{ name: "a10g", models: [chatBody("").model as string], upstreams: [f.url], cache: { enabled: true } }], health: FAST_HEALTH, streams: { clientStallSeconds: 5 }, logLevel: "info" }));
+        const gw = await spawnGateway(
+            config([], {
+                pools: [{ name: "a10g", models: [chatBody("").model as string], upstreams: [f.url], cache: { enabled: true } }],
+                health: FAST_HEALTH,
+                streams: { clientStallSeconds: 5 },
+                logLevel: "info",
+            }),
+        );
         await sleep(300);
         await warmUp(gw.url, chatBody("warm", { stream: true }));
         f.setFail("endless");
@@ -71,7 +85,14 @@ describe("gateway process memory under hostile clients (issue 13)", function () 
     });
 
     it(`1c: 30 queued 3.5 MiB requests of two teams add < ${GROWTH_BOUND_MIB} MiB (global body budget)`, async () => {
-        const gw = await spawnGateway(config(["http://127.0.0.1:9"], { maxBodyBytes: 4 << 20, maxHeldBodyBytes: 16 << 20, queue: { maxDepth: 200, maxWaitSeconds: 10 }, logLevel: "info" }));
+        const gw = await spawnGateway(
+            config(["http://127.0.0.1:9"], {
+                maxBodyBytes: 4 << 20,
+                maxHeldBodyBytes: 16 << 20,
+                queue: { maxDepth: 200, maxWaitSeconds: 10 },
+                logLevel: "info",
+            }),
+        );
         await warmUp(gw.url, { ...chatBody("warm"), model: "not-served" });
         const base = status(gw.proc.pid!).hwmMiB;
         const body = JSON.stringify(chatBody("x".repeat(3.5 * (1 << 20))));
@@ -97,7 +118,12 @@ describe("gateway process memory under hostile clients (issue 13)", function () 
         const t0 = Date.now();
         let ended = false;
         try {
-            const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", signal: ac.signal, headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(chatBody("x", { stream: true })) });
+            const res = await fetch(`${gw.url}/v1/chat/completions`, {
+                method: "POST",
+                signal: ac.signal,
+                headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+                body: JSON.stringify(chatBody("x", { stream: true })),
+            });
             await res.arrayBuffer();
             ended = true;
         } catch {

@@ -70,7 +70,9 @@ describe("gateway under hostile clients (issue 13)", function () {
         });
 
         it("bounds the bytes of held bodies (queued requests) with a global budget: 503 beyond it", async () => {
-            const gw = await gateway(config(["http://127.0.0.1:9"], { maxBodyBytes: 1 << 20, maxHeldBodyBytes: 3 << 20, queue: { maxDepth: 100, maxWaitSeconds: 3 } }));
+            const gw = await gateway(
+                config(["http://127.0.0.1:9"], { maxBodyBytes: 1 << 20, maxHeldBodyBytes: 3 << 20, queue: { maxDepth: 100, maxWaitSeconds: 3 } }),
+            );
             const body = chatBody("x".repeat(900_000));
             const ac = new AbortController();
             const queued = [0, 1, 2].map((i) => post(gw.url, body, { key: i % 2 ? KEY : KEY2, signal: ac.signal }).catch(() => undefined));
@@ -118,7 +120,11 @@ describe("gateway under hostile clients (issue 13)", function () {
             const gw = await gateway(config([f.url]));
             await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
             // Bounded: the fake never ends the stream, so the answer ends only because the line bound cut it.
-            const res = await fetch(`${gw.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` }, body: JSON.stringify(chatBody("x", { stream: true })) });
+            const res = await fetch(`${gw.url}/v1/chat/completions`, {
+                method: "POST",
+                headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
+                body: JSON.stringify(chatBody("x", { stream: true })),
+            });
             const text = await res.text();
             assert.match(text, /SSE line longer than 1 MiB/);
         });
@@ -131,11 +137,11 @@ describe("gateway under hostile clients (issue 13)", function () {
             let copied = 0;
             // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be put back as it was (a static: no this)
             const concat = Buffer.concat;
-            Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+            Buffer.concat = (list: readonly Uint8Array[], total?: number) => {
                 const out = concat(list, total);
                 copied += out.length;
                 return out;
-            });
+            };
             try {
                 const s = new SseScanner();
                 for (let i = 0; i < 1024; i++) {
@@ -164,7 +170,10 @@ describe("gateway under hostile clients (issue 13)", function () {
             await waitFor(() => gw.pools.get("a10g")!.queueDepth === 10, 3000, "queue full");
             const more = await post(gw.url, chatBody("a-more"));
             assert.strictEqual(more.status, 429, "the flooding team is at its share");
-            const other = post(gw.url, chatBody("b"), { key: KEY2, signal: ac.signal }).then((r) => r.status, () => -1);
+            const other = post(gw.url, chatBody("b"), { key: KEY2, signal: ac.signal }).then(
+                (r) => r.status,
+                () => -1,
+            );
             const first = await Promise.race([other, sleep(500).then(() => "queued")]);
             assert.strictEqual(first, "queued", "the other team's request waits in the full queue instead of getting 429");
             const settled = await Promise.race([Promise.any(flood.map((p) => p.then((r) => (r ? r.status : -1)))), sleep(1000).then(() => 0)]);
@@ -179,7 +188,9 @@ describe("gateway under hostile clients (issue 13)", function () {
         it("a request that outlives the header timeout gets 504, is not retried and ejects nobody", async () => {
             const slow = await fake({ tokenDelayMs: 400 });
             const other = await fake();
-            const gw = await gateway(config([slow.url, other.url], { upstream: { headersTimeoutSeconds: 0.3 }, health: { ...FAST_HEALTH, probeIntervalSeconds: 30 } }));
+            const gw = await gateway(
+                config([slow.url, other.url], { upstream: { headersTimeoutSeconds: 0.3 }, health: { ...FAST_HEALTH, probeIntervalSeconds: 30 } }),
+            );
             const pool = gw.pools.get("a10g")!;
             await waitFor(() => pool.readyCount() === 2, 2000);
             other.setTokenDelay(400);
@@ -306,13 +317,27 @@ describe("gateway under hostile clients (issue 13)", function () {
             assert.strictEqual(r.status, 404);
             assert.ok(r.text.length < 1000, `${r.text.length} bytes`);
             await waitFor(() => logs.lines().some((l) => l.status === 404), 2000);
-            const line = logs.text().split("\n").find((l) => l.includes('"status":404'))!;
+            const line = logs
+                .text()
+                .split("\n")
+                .find((l) => l.includes('"status":404'))!;
             assert.ok(line.length < 2000, `log line of ${line.length} bytes`);
         });
     });
 
     describe("8. remote media URLs (worker SSRF)", () => {
-        const withUrl = (url: string) => ({ model: MODEL, messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }, { type: "text", text: "what" }] }] });
+        const withUrl = (url: string) => ({
+            model: MODEL,
+            messages: [
+                {
+                    role: "user",
+                    content: [
+                        { type: "image_url", image_url: { url } },
+                        { type: "text", text: "what" },
+                    ],
+                },
+            ],
+        });
 
         it("refuses http(s) image and video URLs by default (169.254.169.254 included) before the worker sees them", async () => {
             const f = await fake();
@@ -322,7 +347,10 @@ describe("gateway under hostile clients (issue 13)", function () {
                 const r = await post(gw.url, withUrl(url));
                 assert.strictEqual(r.status, 400, url);
             }
-            const video = await post(gw.url, { model: MODEL, messages: [{ role: "user", content: [{ type: "video_url", video_url: { url: "http://10.0.0.1/v.mp4" } }] }] });
+            const video = await post(gw.url, {
+                model: MODEL,
+                messages: [{ role: "user", content: [{ type: "video_url", video_url: { url: "http://10.0.0.1/v.mp4" } }] }],
+            });
             assert.strictEqual(video.status, 400);
             assert.strictEqual(video.json.error.code, "remote_media_refused");
             assert.strictEqual(f.requests.length, 0);

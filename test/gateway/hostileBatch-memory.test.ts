@@ -41,7 +41,9 @@ async function stackValkey(memoryMiB: number): Promise<RedisServer> {
 }
 
 function batchGateway(upstream: string, redisUrl: string, batch: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<Proc> {
-    return spawnGateway(config([upstream], { logLevel: "info", batch: { redisUrl, leaseSeconds: 1, metricsIntervalSeconds: 0.5, ...batch }, ...extra }), { GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD });
+    return spawnGateway(config([upstream], { logLevel: "info", batch: { redisUrl, leaseSeconds: 1, metricsIntervalSeconds: 0.5, ...batch }, ...extra }), {
+        GATEWAY_BATCH_REDIS_PASSWORD: PASSWORD,
+    });
 }
 
 const client = (url: string) => new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0, timeout: 120_000 });
@@ -50,19 +52,34 @@ const client = (url: string) => new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, 
 function jsonl(lines: number, lineBytes: number, prefix = "r"): Buffer {
     const filler = "x".repeat(Math.max(1, lineBytes - 150));
     const out: string[] = [];
-    for (let i = 0; i < lines; i++) out.push(JSON.stringify({ custom_id: `${prefix}-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: MODEL, max_tokens: 4, messages: [{ role: "user", content: `${i} ${filler}` }] } }));
+    for (let i = 0; i < lines; i++)
+        out.push(
+            JSON.stringify({
+                custom_id: `${prefix}-${i}`,
+                method: "POST",
+                url: "/v1/chat/completions",
+                body: { model: MODEL, max_tokens: 4, messages: [{ role: "user", content: `${i} ${filler}` }] },
+            }),
+        );
     return Buffer.from(out.join("\n") + "\n");
 }
 
 /** Uploads with a known Content-Length, the file sent 1 MiB at a time. */
-async function upload(url: string, file: Buffer): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function upload(url: string, file: Buffer): Promise<{ status: number; json: any }> {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
     const boundary = "----gpuserve-test-upload";
-    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`);
+    const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`,
+    );
     const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
     const pieces = [head, ...Array.from({ length: Math.ceil(file.length / MiB) }, (_, i) => file.subarray(i * MiB, (i + 1) * MiB)), tail];
     const res = await request(`${url}/v1/files`, {
         method: "POST",
-        headers: { authorization: `Bearer ${KEY}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + file.length + tail.length) },
+        headers: {
+            authorization: `Bearer ${KEY}`,
+            "content-type": `multipart/form-data; boundary=${boundary}`,
+            "content-length": String(head.length + file.length + tail.length),
+        },
         body: Readable.from(pieces, { objectMode: false }),
         headersTimeout: 120_000,
         bodyTimeout: 120_000,
@@ -86,14 +103,21 @@ describe("batch and files routes: gateway process memory and crashes (issue 23, 
         await sleep(300);
         const base = memoryOf(gw.proc.pid!).hwmMiB;
         const c = client(gw.url);
-        const results = await Promise.allSettled(Array.from({ length: 12 }, () => c.batches.create({ input_file_id: up.json.id, endpoint: "/v1/chat/completions", completion_window: "24h" })));
+        const results = await Promise.allSettled(
+            Array.from({ length: 12 }, () => c.batches.create({ input_file_id: up.json.id, endpoint: "/v1/chat/completions", completion_window: "24h" })),
+        );
         const created = results.filter((r): r is PromiseFulfilledResult<OpenAI.Batch> => r.status === "fulfilled").map((r) => r.value);
-        const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => (r.reason as { status?: number; error?: { code?: string } }));
+        const refused = results
+            .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+            .map((r) => r.reason as { status?: number; error?: { code?: string } });
         assert.strictEqual(created.length, 10);
-        assert.deepStrictEqual(refused.map((e) => [e.status, e.error?.code]), [
-            [429, "too_many_batches"],
-            [429, "too_many_batches"],
-        ]);
+        assert.deepStrictEqual(
+            refused.map((e) => [e.status, e.error?.code]),
+            [
+                [429, "too_many_batches"],
+                [429, "too_many_batches"],
+            ],
+        );
         // Every batch validated and queued (one creation at a time per gateway), each line once.
         for (const b of created) await waitFor(async () => (await c.batches.retrieve(b.id)).status === "in_progress", 90_000, `batch ${b.id} created`);
         const peak = memoryOf(gw.proc.pid!).hwmMiB;
@@ -119,10 +143,15 @@ describe("batch and files routes: gateway process memory and crashes (issue 23, 
         const results = await Promise.all(Array.from({ length: 4 }, () => upload(gw.url, file)));
         const peak = memoryOf(gw.proc.pid!).hwmMiB;
         report("2b 4 x 40 MiB uploads", base, peak);
-        assert.deepStrictEqual(results.map((x) => [x.status, x.json.bytes]), Array(4).fill([200, file.length]));
+        assert.deepStrictEqual(
+            results.map((x) => [x.status, x.json.bytes]),
+            Array(4).fill([200, file.length]),
+        );
         assert.ok(peak - base < GROWTH_BOUND_MIB, `peak RSS grew ${(peak - base).toFixed(0)} MiB (from ${base.toFixed(0)})`);
         // What was stored is what was sent.
-        const back = Buffer.from(await (await fetch(`${gw.url}/v1/files/${results[0].json.id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer());
+        const back = Buffer.from(
+            await (await fetch(`${gw.url}/v1/files/${results[0].json.id}/content`, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer(),
+        );
         assert.ok(back.equals(file), "the stored file differs from the upload");
     });
 
@@ -155,7 +184,9 @@ describe("batch and files routes: gateway process memory and crashes (issue 23, 
         assert.strictEqual(up.status, 200);
         const r = new Redis(valkey.url, { password: PASSWORD });
         onCleanup(async () => void r.disconnect());
-        void client(first.url).batches.create({ input_file_id: up.json.id, endpoint: "/v1/chat/completions", completion_window: "24h" }).catch(() => undefined);
+        void client(first.url)
+            .batches.create({ input_file_id: up.json.id, endpoint: "/v1/chat/completions", completion_window: "24h" })
+            .catch(() => undefined);
         // Kill it once lines are on the queue and the batch is still being created.
         let id = "";
         await waitFor(

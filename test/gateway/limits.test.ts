@@ -53,7 +53,14 @@ describe("gateway team limits and usage", function () {
 
     it("refills the rate bucket over time", () => {
         let now = 0;
-        const limiter = new TeamLimiter(parseConfig({ pools: [{ name: "p", models: ["m"], upstreams: ["http://127.0.0.1:1"] }], auth: { disabled: true }, limits: { default: { requestsPerMinute: 60, burst: 1 } } }), () => now);
+        const limiter = new TeamLimiter(
+            parseConfig({
+                pools: [{ name: "p", models: ["m"], upstreams: ["http://127.0.0.1:1"] }],
+                auth: { disabled: true },
+                limits: { default: { requestsPerMinute: 60, burst: 1 } },
+            }),
+            () => now,
+        );
         const ok = (v: unknown) => typeof v === "function";
         assert.ok(ok(limiter.admit("t")));
         assert.ok(!ok(limiter.admit("t")));
@@ -74,8 +81,14 @@ describe("gateway team limits and usage", function () {
         const m = await metrics(gw.url);
         assert.strictEqual(metric(m, "gateway_team_requests_total", { team: "radiology", pool: "a10g", code: "200" }), 2);
         assert.strictEqual(metric(m, "gateway_team_requests_total", { team: "cardiology", pool: "a10g", code: "200" }), 1);
-        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "completion" }), a.json.usage.completion_tokens + streamUsage.completion_tokens);
-        assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "prompt" }), a.json.usage.prompt_tokens + streamUsage.prompt_tokens);
+        assert.strictEqual(
+            metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "completion" }),
+            a.json.usage.completion_tokens + streamUsage.completion_tokens,
+        );
+        assert.strictEqual(
+            metric(m, "gateway_team_tokens_total", { team: "radiology", pool: "a10g", kind: "prompt" }),
+            a.json.usage.prompt_tokens + streamUsage.prompt_tokens,
+        );
         assert.strictEqual(metric(m, "gateway_team_tokens_total", { team: "cardiology", pool: "a10g", kind: "completion" }), c.json.usage.completion_tokens);
     });
 });

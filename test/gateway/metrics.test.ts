@@ -47,7 +47,9 @@ describe("gateway metric definitions", () => {
 
     it("counts only requests handed to a worker in gateway_upstream_requests_total: not cache hits, not 429s", async () => {
         const f = await fake();
-        const gw = await gateway(config([], { pools: [{ name: "a10g", models: [MODEL], upstreams: [f.url], cache: { enabled: true } }], queue: { maxDepth: 1, maxWaitSeconds: 5 } }));
+        const gw = await gateway(
+            config([], { pools: [{ name: "a10g", models: [MODEL], upstreams: [f.url], cache: { enabled: true } }], queue: { maxDepth: 1, maxWaitSeconds: 5 } }),
+        );
         // From 0 at start, so Prometheus' increase() sees the first request.
         assert.strictEqual(metric(await metrics(gw.url), "gateway_upstream_requests_total", { pool: "a10g" }), 0);
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);

@@ -43,7 +43,10 @@ describe("OpenAI Node SDK against the gateway", function () {
     it("answers 404 model_not_found for an unknown id, and the SDK does not retry it", async () => {
         const gw = await gateway(config([`http://127.0.0.1:${await freePort()}`]));
         const { sdk, sent } = client(gw.url);
-        await assert.rejects(sdk.models.retrieve("acme/nope"), (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as { code?: string }).code === "model_not_found");
+        await assert.rejects(
+            sdk.models.retrieve("acme/nope"),
+            (e: unknown) => e instanceof OpenAI.NotFoundError && (e.error as { code?: string }).code === "model_not_found",
+        );
         assert.strictEqual(sent.length, 1);
     });
 
@@ -72,7 +75,10 @@ describe("OpenAI Node SDK against the gateway", function () {
         assert.strictEqual(raw.headers.get("x-should-retry"), "true");
         assert.strictEqual(raw.headers.get("retry-after"), "2", "at zero workers the full queue frees only when the pool starts");
         const { sdk, sent } = client(gw.url, { maxRetries: 1 });
-        await assert.rejects(sdk.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "y" }] }), (e: unknown) => e instanceof OpenAI.RateLimitError);
+        await assert.rejects(
+            sdk.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "y" }] }),
+            (e: unknown) => e instanceof OpenAI.RateLimitError,
+        );
         assert.strictEqual(sent.length, 2, "one retry");
         assert.ok(sent[1] - sent[0] >= 1900, `the SDK waited ${sent[1] - sent[0]} ms, not the 2 s Retry-After`);
         await gw.close();

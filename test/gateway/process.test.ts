@@ -6,8 +6,25 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import { spawnGateway } from "./spawn";
 import { expectedAnswer, spawnFakeVllm } from "../fakes/vllm";
-import { buildGateway, chatBody, config, fake, FAST_HEALTH, freePort, gateway, get, metric, metrics, MODEL, onCleanup, post, postStream, sleep, waitFor, writeConfig } from "./helpers";
-
+import {
+    buildGateway,
+    chatBody,
+    config,
+    fake,
+    FAST_HEALTH,
+    freePort,
+    gateway,
+    get,
+    metric,
+    metrics,
+    MODEL,
+    onCleanup,
+    post,
+    postStream,
+    sleep,
+    waitFor,
+    writeConfig,
+} from "./helpers";
 
 describe("gateway process", function () {
     this.timeout(30_000);

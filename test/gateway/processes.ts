@@ -17,7 +17,10 @@ export interface Proc {
 /** The gateway bundle reading `cfg`, on an ephemeral port of 127.0.0.1; killed at test cleanup. */
 export async function spawnGateway(cfg: unknown, env: Record<string, string> = {}): Promise<Proc> {
     const bundle = await buildGateway();
-    const proc = spawn(process.execPath, [bundle, "--config", writeConfig(cfg)], { env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [bundle, "--config", writeConfig(cfg)], {
+        env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     proc.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));

@@ -71,7 +71,11 @@ describe("gateway queue (pool with no ready upstream)", function () {
 
     it("serves the queue in FIFO order within a team and round-robin across teams", async () => {
         const port = await freePort();
-        const gw = await gateway(config([], { pools: [{ name: "a10g", models: ["Qwen/Qwen3-VL-2B-Instruct"], upstreams: [`http://127.0.0.1:${port}`], maxConcurrentPerUpstream: 1 }] }));
+        const gw = await gateway(
+            config([], {
+                pools: [{ name: "a10g", models: ["Qwen/Qwen3-VL-2B-Instruct"], upstreams: [`http://127.0.0.1:${port}`], maxConcurrentPerUpstream: 1 }],
+            }),
+        );
         const pool = gw.pools.get("a10g")!;
         const order = ["R1", "R2", "R3", "R4", "R5", "C1", "C2"];
         const pending: Array<Promise<unknown>> = [];
@@ -89,13 +93,19 @@ describe("gateway queue (pool with no ready upstream)", function () {
 
     it("queues beyond maxConcurrentPerUpstream and reports the depth while workers are busy", async () => {
         const f = await fake({ tokenDelayMs: 40 });
-        const gw = await gateway(config([], { pools: [{ name: "a10g", models: ["Qwen/Qwen3-VL-2B-Instruct"], upstreams: [f.url], maxConcurrentPerUpstream: 2 }] }));
+        const gw = await gateway(
+            config([], { pools: [{ name: "a10g", models: ["Qwen/Qwen3-VL-2B-Instruct"], upstreams: [f.url], maxConcurrentPerUpstream: 2 }] }),
+        );
         await waitFor(() => gw.pools.get("a10g")!.readyCount() === 1, 2000);
         const pending = Array.from({ length: 6 }, (_, i) => post(gw.url, chatBody(`w${i} x y`)));
-        await waitFor(async () => {
-            const m = await metrics(gw.url);
-            return metric(m, "gateway_queue_depth", { pool: "a10g" }) === 4 && metric(m, "gateway_inflight_requests", { pool: "a10g" }) === 2;
-        }, 2000, "2 in flight, 4 queued");
+        await waitFor(
+            async () => {
+                const m = await metrics(gw.url);
+                return metric(m, "gateway_queue_depth", { pool: "a10g" }) === 4 && metric(m, "gateway_inflight_requests", { pool: "a10g" }) === 2;
+            },
+            2000,
+            "2 in flight, 4 queued",
+        );
         assert.ok(f.stats().running <= 2);
         const replies = await Promise.all(pending);
         assert.ok(replies.every((r) => r.status === 200));

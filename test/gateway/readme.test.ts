@@ -44,7 +44,11 @@ describe("gateway/README.md config table", () => {
             const leaf = f.slice(cut + 1);
             // A team's entry and the default share rows: `batch.limits.*.x`.
             const parents = [parent, parent.replace(/\.(default|teams\.<team>)$/, ".*")];
-            return !rows.some((r) => r.first.some((t) => t === f || t.startsWith(`${f} `)) || (r.first.some((t) => parents.some((p) => t === p || t.startsWith(`${p}.`))) && r.all.includes(leaf)));
+            return !rows.some(
+                (r) =>
+                    r.first.some((t) => t === f || t.startsWith(`${f} `)) ||
+                    (r.first.some((t) => parents.some((p) => t === p || t.startsWith(`${p}.`))) && r.all.includes(leaf)),
+            );
         });
         assert.deepStrictEqual(missing, []);
     });

@@ -63,8 +63,9 @@ describe("gateway per-request metrics", () => {
         }) as typeof inc;
         for (let i = 0; i < 20; i++) assert.strictEqual((await post(gw.url, chatBody(`q ${i}`))).status, 200);
         // Accounting runs when each response closes: wait until the duration histogram (not deferred) has all 20.
-        const observed = async () => (await gw.metrics.duration.get()).values.find((v) => v.metricName === "gateway_request_duration_seconds_count")?.value ?? 0;
-        for (const until = Date.now() + 5000; (await observed()) < 20 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+        const observed = async () =>
+            (await gw.metrics.duration.get()).values.find((v) => v.metricName === "gateway_request_duration_seconds_count")?.value ?? 0;
+        for (const until = Date.now() + 5000; (await observed()) < 20 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
         const text = await gw.metrics.text();
         assert.match(text, /^gateway_requests_total\{pool="a10g",code="200"\} 20$/m);
         assert.ok(promClientCalls <= 1, `20 requests made ${promClientCalls} calls into prom-client's label hashing; expected one addition at scrape`);

@@ -3,7 +3,23 @@ import * as assert from "assert";
 import * as http from "http";
 import { AddressInfo } from "net";
 import { expectedAnswer } from "../fakes/vllm";
-import { chatBody, config, fake, FAST_HEALTH, freePort, gateway, MEDGEMMA, metric, metrics, MODEL, onCleanup, post, postStream, sleep, waitFor } from "./helpers";
+import {
+    chatBody,
+    config,
+    fake,
+    FAST_HEALTH,
+    freePort,
+    gateway,
+    MEDGEMMA,
+    metric,
+    metrics,
+    MODEL,
+    onCleanup,
+    post,
+    postStream,
+    sleep,
+    waitFor,
+} from "./helpers";
 
 describe("gateway routing and upstream health", function () {
     it("routes each model to the pool that serves it", async () => {

@@ -18,7 +18,12 @@ function sharedGateway(upstream: string, extra: Record<string, unknown> = {}) {
     return gateway({
         pools: [{ name: "qwen3-vl-2b", models: [MODEL], upstreams: [upstream], maxConcurrentPerUpstream: 1 }],
         queue: { maxDepth: 100, maxWaitSeconds: 10 },
-        auth: { keys: [{ team: "physics", sha256: sha256Hex(PHYSICS) }, { team: "biology", sha256: sha256Hex(BIOLOGY) }] },
+        auth: {
+            keys: [
+                { team: "physics", sha256: sha256Hex(PHYSICS) },
+                { team: "biology", sha256: sha256Hex(BIOLOGY) },
+            ],
+        },
         health: FAST_HEALTH,
         logLevel: "silent",
         ...extra,
@@ -68,7 +73,11 @@ describe("a shared pool behind the platform's gateway", function () {
 
     it("a pool naming an unset key variable fails at start, naming it", async () => {
         await assert.rejects(
-            gateway({ pools: [{ name: "p", models: [MODEL], upstreams: ["http://127.0.0.1:9"], upstreamApiKeyEnv: "GATEWAY_NOT_SET_ANYWHERE" }], auth: { disabled: true }, logLevel: "silent" }),
+            gateway({
+                pools: [{ name: "p", models: [MODEL], upstreams: ["http://127.0.0.1:9"], upstreamApiKeyEnv: "GATEWAY_NOT_SET_ANYWHERE" }],
+                auth: { disabled: true },
+                logLevel: "silent",
+            }),
             /upstreamApiKeyEnv: environment variable GATEWAY_NOT_SET_ANYWHERE is not set/,
         );
     });

@@ -4,7 +4,14 @@ import fc from "fast-check";
 import { SseScanner, usageOfJson } from "../../gateway/src/usage";
 
 const completion = (content: string, usage: unknown) =>
-    Buffer.from(JSON.stringify({ id: "chatcmpl-1", object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }], usage }));
+    Buffer.from(
+        JSON.stringify({
+            id: "chatcmpl-1",
+            object: "chat.completion",
+            choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+            usage,
+        }),
+    );
 
 describe("usage", () => {
     describe("usageOfJson", () => {

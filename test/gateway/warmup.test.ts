@@ -14,13 +14,24 @@ function warmupConfig(upstreams: string[], extra: Record<string, unknown> = {}) 
     return {
         ...base,
         pools: [{ name: "a10g", models: [MODEL], upstreams, coldStartSecondsEstimate: 180 }],
-        auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2) }, { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup" as const] }, { team: "teaching", sha256: sha256Hex(STUDENT) }] },
+        auth: {
+            keys: [
+                { team: "radiology", sha256: sha256Hex(KEY) },
+                { team: "cardiology", sha256: sha256Hex(KEY2) },
+                { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup" as const] },
+                { team: "teaching", sha256: sha256Hex(STUDENT) },
+            ],
+        },
         ...extra,
     };
 }
 
 async function postWarmup(url: string, body: unknown, key: string | null = TEACHER) {
-    const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    const res = await request(`${url}/v1/warmup`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+    });
     const text = await res.body.text();
     return { status: res.statusCode, json: JSON.parse(text) };
 }
@@ -46,12 +57,18 @@ describe("POST /v1/warmup and GET /v1/warmup", function () {
         assert.strictEqual(r.json.ready_in_seconds_estimate, 180);
         // 50 minutes from when the gateway took the request: between sending it and the answer (ISO to the second at worst).
         const until = Date.parse(r.json.warm_until);
-        assert.ok(until >= t0 + 50 * 60_000 - 1000 && until <= t1 + 50 * 60_000, `${r.json.warm_until} not 50 min after ${new Date(t0).toISOString()}..${new Date(t1).toISOString()}`);
+        assert.ok(
+            until >= t0 + 50 * 60_000 - 1000 && until <= t1 + 50 * 60_000,
+            `${r.json.warm_until} not 50 min after ${new Date(t0).toISOString()}..${new Date(t1).toISOString()}`,
+        );
         assert.strictEqual(await warmupGauge(gw.url), 1);
         const list = await get(gw.url, "/v1/warmup", TEACHER);
         assert.strictEqual(list.status, 200);
         assert.strictEqual(list.json.permitted, true);
-        assert.deepStrictEqual(list.json.data.map((w: { pool: string; team: string; ready: boolean }) => [w.pool, w.team, w.ready]), [["a10g", "teaching", false]]);
+        assert.deepStrictEqual(
+            list.json.data.map((w: { pool: string; team: string; ready: boolean }) => [w.pool, w.team, w.ready]),
+            [["a10g", "teaching", false]],
+        );
         // A student's key of the same team sees the warm-up but may not start one.
         const asStudent = await get(gw.url, "/v1/warmup", STUDENT);
         assert.strictEqual(asStudent.json.permitted, false);

@@ -19,7 +19,6 @@ const TEACHER2 = "sk-teacher-warmup-key-0003";
 const redis = redisForFile();
 let prefixN = 0;
 
-
 function sharedConfig(upstreams: string[], redisUrl = redis.url, keyPrefix = `w${process.pid}-${++prefixN}:{b}:`): GatewayConfigInput {
     return config(upstreams, {
         pools: [{ name: "a10g", models: [MODEL], upstreams, coldStartSecondsEstimate: 180 }],
@@ -35,7 +34,11 @@ function sharedConfig(upstreams: string[], redisUrl = redis.url, keyPrefix = `w$
 }
 
 async function postWarmup(url: string, minutes: number, key = TEACHER) {
-    const res = await request(`${url}/v1/warmup`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ model: MODEL, minutes }) });
+    const res = await request(`${url}/v1/warmup`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: MODEL, minutes }),
+    });
     return { status: res.statusCode, json: JSON.parse(await res.body.text()), retryAfter: res.headers["retry-after"] };
 }
 
@@ -70,7 +73,10 @@ describe("warm-ups in the batch store (real redis-server)", function () {
         await a.close();
         const a2 = await gateway(cfg);
         assert.strictEqual(await gauge(a2.url), 2);
-        assert.deepStrictEqual((await get(a2.url, "/v1/warmup", TEACHER2)).json.data.map((w: { team: string }) => w.team), ["anatomy"]);
+        assert.deepStrictEqual(
+            (await get(a2.url, "/v1/warmup", TEACHER2)).json.data.map((w: { team: string }) => w.team),
+            ["anatomy"],
+        );
     });
 
     it("keeps a warm-up and its key until the latest warm_until: a shorter repeat does not shorten them, a longer one extends them", async () => {
@@ -99,7 +105,10 @@ describe("warm-ups in the batch store (real redis-server)", function () {
         const metrics = new Metrics();
         const app = await warmupRoutesApp({ config: cfg, metrics, now: () => clock, store });
         const headers = { authorization: `Bearer ${TEACHER}`, "content-type": "application/json" };
-        assert.strictEqual((await app.inject({ method: "POST", url: "/v1/warmup", headers, payload: JSON.stringify({ model: MODEL, minutes: 5 }) })).statusCode, 202);
+        assert.strictEqual(
+            (await app.inject({ method: "POST", url: "/v1/warmup", headers, payload: JSON.stringify({ model: MODEL, minutes: 5 }) })).statusCode,
+            202,
+        );
         const value = async () => /gateway_warmup_replicas\{pool="a10g"\} (\S+)/.exec(await metrics.text())![1];
         assert.strictEqual(await value(), "1");
         clock += 5 * 60_000 - 1;

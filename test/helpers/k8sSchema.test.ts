@@ -6,7 +6,10 @@ describe("validateManifest (the schema helper itself)", () => {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name: "web", namespace: "default" },
-        spec: { selector: { matchLabels: { app: "web" } }, template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 8080 }] }] } } },
+        spec: {
+            selector: { matchLabels: { app: "web" } },
+            template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "web", image: "nginx:1.27", ports: [{ containerPort: 8080 }] }] } },
+        },
     });
 
     it("accepts a valid object", async () => {
@@ -20,7 +23,10 @@ describe("validateManifest (the schema helper itself)", () => {
     });
 
     it("rejects kinds it has no schema for instead of skipping them", async () => {
-        await assert.rejects(validateManifest({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }), /no schema package for apiVersion example\.com\/v1/);
+        await assert.rejects(
+            validateManifest({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }),
+            /no schema package for apiVersion example\.com\/v1/,
+        );
         await assert.rejects(validateManifest({ apiVersion: "apps/v1", kind: "Widget", metadata: { name: "w" } }), /no schema for Widget in apps\/v1/);
     });
 
@@ -33,10 +39,18 @@ describe("validateManifest (the schema helper itself)", () => {
 
     it("validates an IngressClassParams against the CRD of the pinned Load Balancer Controller: types, enums and unknown fields", async () => {
         const params = (spec: Record<string, unknown>) => ({ apiVersion: "elbv2.k8s.aws/v1beta1", kind: "IngressClassParams", metadata: { name: "p" }, spec });
-        await validateManifest(params({ group: { name: "g" }, scheme: "internet-facing", loadBalancerAttributes: [{ key: "idle_timeout.timeout_seconds", value: "60" }] }));
-        await assert.rejects(validateManifest(params({ scheme: "public" })), /IngressClassParams\/p .*\.spec\.scheme: "public" is not one of internal, internet-facing/);
+        await validateManifest(
+            params({ group: { name: "g" }, scheme: "internet-facing", loadBalancerAttributes: [{ key: "idle_timeout.timeout_seconds", value: "60" }] }),
+        );
+        await assert.rejects(
+            validateManifest(params({ scheme: "public" })),
+            /IngressClassParams\/p .*\.spec\.scheme: "public" is not one of internal, internet-facing/,
+        );
         await assert.rejects(validateManifest(params({ groupName: "g" })), /\.spec\.groupName: unknown field/);
         await assert.rejects(validateManifest(params({ group: {} })), /\.spec\.group\.name: required/);
-        await assert.rejects(validateManifest(params({ loadBalancerAttributes: [{ key: "k", value: 60 }] })), /\.spec\.loadBalancerAttributes\[0\]\.value: expected string, got integer/);
+        await assert.rejects(
+            validateManifest(params({ loadBalancerAttributes: [{ key: "k", value: 60 }] })),
+            /\.spec\.loadBalancerAttributes\[0\]\.value: expected string, got integer/,
+        );
     });
 });

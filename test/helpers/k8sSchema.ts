@@ -36,7 +36,15 @@ const CRD_SCHEMAS: Record<string, string> = {
 };
 
 function checkCrd(schema: CrdSchema, value: unknown, at: string, errors: string[]): void {
-    const type = Array.isArray(value) ? "array" : value === null ? "null" : typeof value === "number" ? (Number.isInteger(value) ? "integer" : "number") : typeof value;
+    const type = Array.isArray(value)
+        ? "array"
+        : value === null
+          ? "null"
+          : typeof value === "number"
+            ? Number.isInteger(value)
+                ? "integer"
+                : "number"
+            : typeof value;
     if (schema.type && !(schema.type === type || (schema.type === "number" && type === "integer"))) {
         errors.push(`${at}: expected ${schema.type}, got ${type}`);
         return;

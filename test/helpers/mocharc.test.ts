@@ -25,11 +25,23 @@ describe("mocha config", () => {
         const unit = (require(path.join(ROOT, ".mocharc.unit.cjs")) as { spec: string[] }).spec;
         const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
         assert.strictEqual(pkg.scripts["test:unit"], "mocha --config .mocharc.unit.cjs");
-        assert.deepStrictEqual(unit.filter((f) => !all.includes(f)), []);
-        for (const f of ["test/ui/page.test.ts", "test/ui/nginx.test.ts", "test/prometheus/signals.test.ts", "test/gateway/batch.test.ts", "test/gateway/process.test.ts", "test/scripts/plan.test.ts", "test/capacity/properties.test.ts"]) {
+        assert.deepStrictEqual(
+            unit.filter((f) => !all.includes(f)),
+            [],
+        );
+        for (const f of [
+            "test/ui/page.test.ts",
+            "test/ui/nginx.test.ts",
+            "test/prometheus/signals.test.ts",
+            "test/gateway/batch.test.ts",
+            "test/gateway/process.test.ts",
+            "test/scripts/plan.test.ts",
+            "test/capacity/properties.test.ts",
+        ]) {
             assert.ok(!unit.includes(f), `${f} starts a program or runs long: not a unit test file`);
         }
-        for (const f of ["test/stacks/validate.test.ts", "test/ui/sse.test.ts", "test/gateway/queue.test.ts", "test/capacity/coldStart.test.ts"]) assert.ok(unit.includes(f), f);
+        for (const f of ["test/stacks/validate.test.ts", "test/ui/sse.test.ts", "test/gateway/queue.test.ts", "test/capacity/coldStart.test.ts"])
+            assert.ok(unit.includes(f), f);
         assert.ok(unit.length > all.length / 2, `only ${unit.length} of ${all.length} files are unit tests`);
     });
 });

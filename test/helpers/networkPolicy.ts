@@ -28,10 +28,13 @@
  *   policiesOf(objects) / podsOf(objects, opts)                     from rendered Kubernetes objects
  */
 
-
 export interface LabelSelector {
     readonly matchLabels?: Readonly<Record<string, string>>;
-    readonly matchExpressions?: ReadonlyArray<{ readonly key: string; readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist"; readonly values?: readonly string[] }>;
+    readonly matchExpressions?: ReadonlyArray<{
+        readonly key: string;
+        readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+        readonly values?: readonly string[];
+    }>;
 }
 
 export interface PolicyPeer {
@@ -103,7 +106,13 @@ export function selects(selector: LabelSelector, labels: Readonly<Record<string,
     for (const e of selector.matchExpressions ?? []) {
         const has = Object.prototype.hasOwnProperty.call(labels, e.key);
         const ok =
-            e.operator === "In" ? has && (e.values ?? []).includes(labels[e.key]) : e.operator === "NotIn" ? !has || !(e.values ?? []).includes(labels[e.key]) : e.operator === "Exists" ? has : !has;
+            e.operator === "In"
+                ? has && (e.values ?? []).includes(labels[e.key])
+                : e.operator === "NotIn"
+                  ? !has || !(e.values ?? []).includes(labels[e.key])
+                  : e.operator === "Exists"
+                    ? has
+                    : !has;
         if (!ok) return false;
     }
     return true;
@@ -120,7 +129,7 @@ export function inCidr(ip: string, cidr: string): boolean {
     const [base, bits] = cidr.split("/");
     const n = Number(bits);
     const mask = n === 0 ? 0 : (~0 << (32 - n)) >>> 0;
-    return ((ipv4(ip) & mask) >>> 0) === ((ipv4(base) & mask) >>> 0);
+    return (ipv4(ip) & mask) >>> 0 === (ipv4(base) & mask) >>> 0;
 }
 
 function policyTypes(p: NetworkPolicy): string[] {
@@ -146,14 +155,28 @@ function portMatches(p: PolicyPort, t: Traffic, destination: Endpoint): boolean 
     return (destination.ports ?? []).some((cp) => cp.name === p.port && (cp.protocol ?? "TCP") === (t.protocol ?? "TCP") && cp.containerPort === t.port);
 }
 
-function direction(policies: readonly NetworkPolicy[], self: Endpoint, other: Endpoint, t: Traffic, dir: "Ingress" | "Egress", destination: Endpoint): DirectionVerdict {
+function direction(
+    policies: readonly NetworkPolicy[],
+    self: Endpoint,
+    other: Endpoint,
+    t: Traffic,
+    dir: "Ingress" | "Egress",
+    destination: Endpoint,
+): DirectionVerdict {
     if (self.kind !== "pod") return { isolated: false, allowedBy: [], allowed: true };
-    const selecting = policies.filter((p) => p.metadata.namespace === self.namespace && selects(p.spec.podSelector ?? {}, self.labels) && policyTypes(p).includes(dir));
+    const selecting = policies.filter(
+        (p) => p.metadata.namespace === self.namespace && selects(p.spec.podSelector ?? {}, self.labels) && policyTypes(p).includes(dir),
+    );
     const allowedBy = selecting
         .filter((p) => {
-            const rules = dir === "Ingress" ? (p.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports })) : (p.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
+            const rules =
+                dir === "Ingress"
+                    ? (p.spec.ingress ?? []).map((r) => ({ peers: r.from, ports: r.ports }))
+                    : (p.spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports }));
             return rules.some(
-                (r) => (!r.peers || r.peers.length === 0 || r.peers.some((peer) => peerMatches(peer, p.metadata.namespace, other))) && (!r.ports || r.ports.length === 0 || r.ports.some((port) => portMatches(port, t, destination))),
+                (r) =>
+                    (!r.peers || r.peers.length === 0 || r.peers.some((peer) => peerMatches(peer, p.metadata.namespace, other))) &&
+                    (!r.ports || r.ports.length === 0 || r.ports.some((port) => portMatches(port, t, destination))),
             );
         })
         .map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
@@ -171,7 +194,9 @@ export function evaluate(policies: readonly NetworkPolicy[], from: Endpoint, to:
 
 /** The NetworkPolicy objects among rendered Kubernetes objects (manifests). */
 export function policiesOf(objects: readonly any[]): NetworkPolicy[] {
-    return objects.filter((o) => o?.kind === "NetworkPolicy").map((o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace }, spec: o.spec }));
+    return objects
+        .filter((o) => o?.kind === "NetworkPolicy")
+        .map((o) => ({ metadata: { name: o.metadata.name, namespace: o.metadata.namespace }, spec: o.spec }));
 }
 
 /**
@@ -180,7 +205,9 @@ export function policiesOf(objects: readonly any[]): NetworkPolicy[] {
  * and an IP from `ipFor` (pods take VPC addresses with the VPC CNI).
  */
 export function podsOf(objects: readonly any[], ipFor: (name: string, index: number) => string): PodEndpoint[] {
-    const nsLabels = new Map<string, Record<string, string>>(objects.filter((o) => o?.kind === "Namespace").map((o) => [o.metadata.name, o.metadata.labels ?? {}]));
+    const nsLabels = new Map<string, Record<string, string>>(
+        objects.filter((o) => o?.kind === "Namespace").map((o) => [o.metadata.name, o.metadata.labels ?? {}]),
+    );
     return objects
         .filter((o) => ["Deployment", "StatefulSet", "DaemonSet", "Job"].includes(o?.kind) && o.spec?.template)
         .map((o, i) => {
@@ -238,12 +265,14 @@ export function weakenings(policies: readonly NetworkPolicy[]): Array<{ what: st
                 (rule[peersKey] ?? []).forEach((peer: any, k: number) => {
                     const wider: any[] = [];
                     if (peer.ipBlock?.except?.length) wider.push({ label: "drop except", peer: { ipBlock: { cidr: peer.ipBlock.cidr } } });
-                    if (peer.ipBlock && peer.ipBlock.cidr !== "0.0.0.0/0") wider.push({ label: "cidr 0.0.0.0/0", peer: { ipBlock: { ...peer.ipBlock, cidr: "0.0.0.0/0" } } });
+                    if (peer.ipBlock && peer.ipBlock.cidr !== "0.0.0.0/0")
+                        wider.push({ label: "cidr 0.0.0.0/0", peer: { ipBlock: { ...peer.ipBlock, cidr: "0.0.0.0/0" } } });
                     if (peer.podSelector && Object.keys(peer.podSelector).length > 0) {
                         const { podSelector: _drop, ...rest } = peer;
                         wider.push({ label: "podSelector {}", peer: { ...rest, podSelector: {} } });
                     }
-                    if (peer.namespaceSelector && Object.keys(peer.namespaceSelector).length > 0) wider.push({ label: "namespaceSelector {}", peer: { ...peer, namespaceSelector: {} } });
+                    if (peer.namespaceSelector && Object.keys(peer.namespaceSelector).length > 0)
+                        wider.push({ label: "namespaceSelector {}", peer: { ...peer, namespaceSelector: {} } });
                     for (const w of wider) {
                         const copy = clone(policies as NetworkPolicy[]);
                         copy[i].spec[dir][r][peersKey][k] = w.peer;

@@ -11,8 +11,6 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { freePort } from "./net";
-;
-
 const NGINX = "/usr/sbin/nginx";
 
 export interface RunningNginx {
@@ -49,7 +47,10 @@ http {
  * document root. Fails (never skips) when nginx is missing.
  */
 export async function startNginx(serverBlock: (listen: string, root: string) => string, files: Record<string, string>): Promise<RunningNginx> {
-    if (!fs.existsSync(NGINX)) throw new Error(`These tests run the UI's nginx config under Debian's nginx at ${NGINX}, which is missing. Install it with: sudo apt-get install -y nginx`);
+    if (!fs.existsSync(NGINX))
+        throw new Error(
+            `These tests run the UI's nginx config under Debian's nginx at ${NGINX}, which is missing. Install it with: sudo apt-get install -y nginx`,
+        );
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-ui-"));
     // Run as root (CI containers), nginx's workers drop to `nobody`: they must read the files.
     fs.chmodSync(prefix, 0o755);
@@ -86,7 +87,10 @@ export async function startNginx(serverBlock: (listen: string, root: string) => 
 async function waitUp(url: string): Promise<boolean> {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-        const ok = await get(`${url}/healthz`).then((r) => r.status === 200, () => false);
+        const ok = await get(`${url}/healthz`).then(
+            (r) => r.status === 200,
+            () => false,
+        );
         if (ok) return true;
         await new Promise((r) => setTimeout(r, 50));
     }

@@ -43,7 +43,10 @@ export interface OciLayout {
 }
 
 /** Writes the layout under `dir` and returns its digests. */
-export function writeOciLayout(dir: string, file: { name: string; content: string } = { name: "hello.txt", content: "cached by the image-cache build\n" }): OciLayout {
+export function writeOciLayout(
+    dir: string,
+    file: { name: string; content: string } = { name: "hello.txt", content: "cached by the image-cache build\n" },
+): OciLayout {
     const blobs = path.join(dir, "blobs", "sha256");
     fs.mkdirSync(blobs, { recursive: true });
     const put = (b: Buffer) => {
@@ -53,7 +56,9 @@ export function writeOciLayout(dir: string, file: { name: string; content: strin
     };
     const tar = tarOneFile(file.name, Buffer.from(file.content));
     const layer = put(gzipSync(tar));
-    const config = put(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [`sha256:${sha256(tar)}`] } })));
+    const config = put(
+        Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [`sha256:${sha256(tar)}`] } })),
+    );
     const manifest = put(
         Buffer.from(
             JSON.stringify({
@@ -69,7 +74,14 @@ export function writeOciLayout(dir: string, file: { name: string; content: strin
         path.join(dir, "index.json"),
         JSON.stringify({
             schemaVersion: 2,
-            manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", ...manifest, platform: { architecture: "amd64", os: "linux" }, annotations: { "org.opencontainers.image.ref.name": "latest" } }],
+            manifests: [
+                {
+                    mediaType: "application/vnd.oci.image.manifest.v1+json",
+                    ...manifest,
+                    platform: { architecture: "amd64", os: "linux" },
+                    annotations: { "org.opencontainers.image.ref.name": "latest" },
+                },
+            ],
         }),
     );
     return { dir, manifestDigest: manifest.digest, configDigest: config.digest };

@@ -30,7 +30,15 @@ export function stackConfig(stack: string): Record<string, any> {
 export function prodWithA100(): Record<string, any> {
     const cfg = clone(stackConfig("prod"));
     // 250 GiB: two MedGemma 27B workers per node, each with its ~56 GiB weights copied from S3 (stacks/workerDisk.ts).
-    cfg.gpuPools.push({ name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, diskSizeGiB: 250 });
+    cfg.gpuPools.push({
+        name: "a100",
+        gpuType: "a100-80gb",
+        instanceTypes: ["p4de.24xlarge"],
+        capacityType: "on-demand",
+        minNodes: 0,
+        maxNodes: 1,
+        diskSizeGiB: 250,
+    });
     cfg.models.push({ id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } });
     return cfg;
 }
@@ -83,7 +91,11 @@ async function render(flat: Record<string, string>, secretKeys: string[], stackR
  * Runs deployStack with this config (keys without the gpuserve: prefix, except aws:*). A team stack's
  * platform outputs come in `stackReferences` (stack reference name -> the platform's stack outputs).
  */
-export async function runStack(config: Record<string, unknown>, secrets: Record<string, string> = {}, stackReferences: Record<string, Record<string, unknown>> = {}): Promise<StackRun> {
+export async function runStack(
+    config: Record<string, unknown>,
+    secrets: Record<string, string> = {},
+    stackReferences: Record<string, Record<string, unknown>> = {},
+): Promise<StackRun> {
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries({ environment: "test", ...config })) {
         flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
@@ -109,7 +121,15 @@ export async function runStack(config: Record<string, unknown>, secrets: Record<
         warnings,
         get: (type, name) => {
             const r = resources.find((x) => x.type === type && x.name === name);
-            if (!r) throw new Error(`no ${type} named '${name}' was registered; have: ${resources.filter((x) => x.type === type).map((x) => x.name).join(", ") || "none of that type"}`);
+            if (!r)
+                throw new Error(
+                    `no ${type} named '${name}' was registered; have: ${
+                        resources
+                            .filter((x) => x.type === type)
+                            .map((x) => x.name)
+                            .join(", ") || "none of that type"
+                    }`,
+                );
             return r;
         },
         calls,

@@ -21,7 +21,10 @@ export const SKOPEO = "/usr/bin/skopeo";
  */
 export function requireSystem(ctx: Mocha.Context, binaries: readonly string[], opts: { root?: boolean } = {}): void {
     const missing = binaries.filter((b) => !fs.existsSync(b));
-    const problems = [...(missing.length > 0 ? [`${missing.join(", ")} not found (bash scripts/system-deps.sh --install)`] : []), ...(opts.root && process.getuid?.() !== 0 ? ["containerd runs only as root"] : [])];
+    const problems = [
+        ...(missing.length > 0 ? [`${missing.join(", ")} not found (bash scripts/system-deps.sh --install)`] : []),
+        ...(opts.root && process.getuid?.() !== 0 ? ["containerd runs only as root"] : []),
+    ];
     if (problems.length === 0) return;
     const msg = problems.join("; ");
     if (process.env.CI === "true") throw new Error(msg);
@@ -42,7 +45,20 @@ export async function startRegistry(): Promise<Registry> {
         const port = await freePort();
         const config = path.join(dir, `config-${port}.yml`);
         // distribution's configuration (docs/content/about/configuration.md): version, log, storage, http.addr.
-        fs.writeFileSync(config, ["version: 0.1", "log:", "  level: error", "storage:", "  filesystem:", `    rootdirectory: ${path.join(dir, "data")}`, "http:", `  addr: 127.0.0.1:${port}`, ""].join("\n"));
+        fs.writeFileSync(
+            config,
+            [
+                "version: 0.1",
+                "log:",
+                "  level: error",
+                "storage:",
+                "  filesystem:",
+                `    rootdirectory: ${path.join(dir, "data")}`,
+                "http:",
+                `  addr: 127.0.0.1:${port}`,
+                "",
+            ].join("\n"),
+        );
         const proc: ChildProcess = spawn(DOCKER_REGISTRY, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
         let stderr = "";
         proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -65,7 +65,12 @@ export function al2023BoundDirs(mime: string): string[] {
         if (!ls?.strategy) continue;
         const off: string[] = ls.disabledMounts ?? [];
         // --no-bind-* per DisabledMount (nodeadm/internal/system/local_disk.go); the kubelet's has no such option.
-        const all: Record<string, string | undefined> = { "/var/lib/kubelet": undefined, "/var/lib/containerd": "Containerd", "/var/log/pods": "PodLogs", "/var/lib/soci-snapshotter-grpc": "SOCI" };
+        const all: Record<string, string | undefined> = {
+            "/var/lib/kubelet": undefined,
+            "/var/lib/containerd": "Containerd",
+            "/var/log/pods": "PodLogs",
+            "/var/lib/soci-snapshotter-grpc": "SOCI",
+        };
         for (const [dir, name] of Object.entries(all)) if (!name || !off.includes(name)) dirs.push(dir);
     }
     return dirs;

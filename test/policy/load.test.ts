@@ -25,7 +25,11 @@ function moduleDir(name: string): string {
     throw new Error(`${name} is not installed: run npm ci (and (cd policy && npm ci))`);
 }
 
-interface Loaded { port?: number; stderr: string; code: number | null }
+interface Loaded {
+    port?: number;
+    stderr: string;
+    code: number | null;
+}
 
 /** Starts run-policy-pack in `dir` like the engine does; resolves with the port it serves on, or its exit. */
 function startPack(dir: string): Promise<Loaded & { child: ChildProcess }> {

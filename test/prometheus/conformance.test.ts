@@ -88,13 +88,15 @@ interface EmittedScaledObject {
 }
 
 function scaledObjects(run: StackRun): EmittedScaledObject[] {
-    return run.resources
-        // Worker pools' ScaledObjects (the gateway has one too, on CPU and requests).
-        .filter((r) => (r.inputs as any)?.kind === "ScaledObject" && (r.inputs as any).metadata.labels?.[WORKER_POOL_LABEL] !== undefined)
-        .map((r) => {
-            const i = r.inputs as any;
-            return { pool: i.metadata.labels[WORKER_POOL_LABEL], deployment: i.spec.scaleTargetRef.name, spec: i.spec };
-        });
+    return (
+        run.resources
+            // Worker pools' ScaledObjects (the gateway has one too, on CPU and requests).
+            .filter((r) => (r.inputs as any)?.kind === "ScaledObject" && (r.inputs as any).metadata.labels?.[WORKER_POOL_LABEL] !== undefined)
+            .map((r) => {
+                const i = r.inputs as any;
+                return { pool: i.metadata.labels[WORKER_POOL_LABEL], deployment: i.spec.scaleTargetRef.name, spec: i.spec };
+            })
+    );
 }
 
 /** Prometheus answers at most 11,000 points per series and range query. */
@@ -105,7 +107,10 @@ async function queryRange(prom: PrometheusServer, query: string, start: number, 
     const out = new Map<number, number[]>();
     for (let from = start; from <= end; from += MAX_POINTS * step) {
         const to = Math.min(end, from + (MAX_POINTS - 1) * step);
-        const res = await fetch(`${prom.url}/api/v1/query_range`, { method: "POST", body: new URLSearchParams({ query, start: String(from), end: String(to), step: String(step) }) });
+        const res = await fetch(`${prom.url}/api/v1/query_range`, {
+            method: "POST",
+            body: new URLSearchParams({ query, start: String(from), end: String(to), step: String(step) }),
+        });
         const body = (await res.json()) as { status: string; error?: string; data?: { result: { values: [number, string][] }[] } };
         assert.strictEqual(body.status, "success", `${body.error}\n${query}`);
         for (const series of body.data!.result) {
@@ -192,7 +197,15 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         });
         fs.writeFileSync(path.join(dir, "series.om"), text);
         // 54 h blocks: the file is read once per block, and two days fit in one or two.
-        const backfill = await promtool(["tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=72h", path.join(dir, "series.om"), path.join(dir, "data")]);
+        const backfill = await promtool([
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--quiet",
+            "--max-block-duration=72h",
+            path.join(dir, "series.om"),
+            path.join(dir, "data"),
+        ]);
         assert.strictEqual(backfill.code, 0, backfill.out);
         prom = await startPrometheus({ global: {} }, dir, { lookbackDelta: "12s" });
 
@@ -207,7 +220,8 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
                 const first = evals[0].t;
                 for (const e of evals) assert.strictEqual((e.t - first) % step, 0, `${loop} evaluation at ${e.t} s is off the ${step} s grid`);
                 for (const trig of so.spec.triggers) {
-                    const values = trig.type === "prometheus" ? await queryRange(prom, trig.metadata.query, t0 + first, t0 + evals[evals.length - 1].t, step) : undefined;
+                    const values =
+                        trig.type === "prometheus" ? await queryRange(prom, trig.metadata.query, t0 + first, t0 + evals[evals.length - 1].t, step) : undefined;
                     for (const e of evals) {
                         const reading = e.readings.find((r) => r.trigger === trig.name);
                         if (!reading) continue; // reported by the pairing test
@@ -245,7 +259,18 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         }
         // Every kind of trigger is in this stack's ScaledObject.
         const kinds = emitted.flatMap((so) => so.spec.triggers.map((t: { name: string }) => t.name.replace(/-\d+$/, "")));
-        assert.deepStrictEqual([...new Set(kinds)].sort(), ["batch-backlog", "class", "demand", "gpu-utilization", "latency-p95", "predictive", "recent-requests", "vllm-waiting", "warm", "warmup"]);
+        assert.deepStrictEqual([...new Set(kinds)].sort(), [
+            "batch-backlog",
+            "class",
+            "demand",
+            "gpu-utilization",
+            "latency-p95",
+            "predictive",
+            "recent-requests",
+            "vllm-waiting",
+            "warm",
+            "warmup",
+        ]);
     });
 
     it("models each ScaledObject's loop: polling, cooldown, replica range, fallback, HPA behavior, thresholds", () => {
@@ -253,8 +278,18 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
             const w = sim.input.workerPools.find((x) => x.name === so.pool)!;
             const pol = w.policy;
             assert.deepStrictEqual(
-                { pollingInterval: so.spec.pollingInterval, cooldownPeriod: so.spec.cooldownPeriod, minReplicaCount: so.spec.minReplicaCount, maxReplicaCount: so.spec.maxReplicaCount },
-                { pollingInterval: pol.pollingIntervalSeconds, cooldownPeriod: pol.cooldownSeconds, minReplicaCount: pol.minReplicas, maxReplicaCount: pol.maxReplicas },
+                {
+                    pollingInterval: so.spec.pollingInterval,
+                    cooldownPeriod: so.spec.cooldownPeriod,
+                    minReplicaCount: so.spec.minReplicaCount,
+                    maxReplicaCount: so.spec.maxReplicaCount,
+                },
+                {
+                    pollingInterval: pol.pollingIntervalSeconds,
+                    cooldownPeriod: pol.cooldownSeconds,
+                    minReplicaCount: pol.minReplicas,
+                    maxReplicaCount: pol.maxReplicas,
+                },
             );
             // No fallback block: no fallback replicas in the simulation either.
             if (so.spec.fallback === undefined) assert.strictEqual(pol.fallbackReplicas, 0, "the ScaledObject has no fallback, the simulated policy does");
@@ -269,7 +304,12 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
                 const m = pol.metrics.find((x) => x.trigger === trig.name);
                 assert.ok(m, `no simulated metric for trigger ${trig.name}`);
                 assert.deepStrictEqual(
-                    { trigger: trig.name, metricType: trig.metricType, threshold: Number(trig.metadata.threshold), activationThreshold: Number(trig.metadata.activationThreshold) },
+                    {
+                        trigger: trig.name,
+                        metricType: trig.metricType,
+                        threshold: Number(trig.metadata.threshold),
+                        activationThreshold: Number(trig.metadata.activationThreshold),
+                    },
                     { trigger: m.trigger, metricType: m.type, threshold: m.target, activationThreshold: m.activation },
                 );
             }
@@ -281,11 +321,20 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         // are whole seconds, scrapes every 15 s from midnight: a range starting on a multiple of 15 would differ.
         const period = sim.input.params.scrapeSeconds;
         const evalTimes = new Set(compared.map((c) => ((c.t % period) + period) % period));
-        assert.deepStrictEqual([...evalTimes].sort((a, b) => a - b), [5, 10], "polls 10 s and syncs 5 s after a scrape");
+        assert.deepStrictEqual(
+            [...evalTimes].sort((a, b) => a - b),
+            [5, 10],
+            "polls 10 s and syncs 5 s after a scrape",
+        );
         const ranges = emitted.flatMap((so) =>
             so.spec.triggers
                 .filter((t: { type: string }) => t.type === "prometheus")
-                .flatMap((t: { name: string; metadata: { query: string } }) => [...t.metadata.query.matchAll(/\[(\d+)s(?::\d+s)?\](?: offset (\d+)s)?/g)].map((m) => ({ trigger: t.name, back: Number(m[1]) + Number(m[2] ?? 0) }))),
+                .flatMap((t: { name: string; metadata: { query: string } }) =>
+                    [...t.metadata.query.matchAll(/\[(\d+)s(?::\d+s)?\](?: offset (\d+)s)?/g)].map((m) => ({
+                        trigger: t.name,
+                        back: Number(m[1]) + Number(m[2] ?? 0),
+                    })),
+                ),
         );
         assert.ok(ranges.length >= 5, `ranges found: ${JSON.stringify(ranges)}`);
         const aligned = ranges.filter((r) => [...evalTimes].some((e) => (((e - r.back) % period) + period) % period === 0));
@@ -310,7 +359,10 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
                 mismatches.set(k, [...(mismatches.get(k) ?? []), c]);
             }
         }
-        const report = [...mismatches].map(([k, cs]) => `${k}: ${cs.length} of ${compared.filter((c) => `${c.pool}/${c.trigger} (${c.loop})` === k).length}; first at ${hhmm(cs[0].t)}: Prometheus ${cs[0].prometheus[0]}, simulator ${cs[0].simulated}`);
+        const report = [...mismatches].map(
+            ([k, cs]) =>
+                `${k}: ${cs.length} of ${compared.filter((c) => `${c.pool}/${c.trigger} (${c.loop})` === k).length}; first at ${hhmm(cs[0].t)}: Prometheus ${cs[0].prometheus[0]}, simulator ${cs[0].simulated}`,
+        );
         assert.deepStrictEqual(report, [], "trigger values that differ");
     });
 
@@ -331,7 +383,9 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         const triggers = [...new Set(compared.map((c) => `${c.pool}/${c.trigger}`))];
         const idle = triggers.filter((k) => !compared.some((c) => `${c.pool}/${c.trigger}` === k && c.simulated > 0));
         assert.deepStrictEqual(idle, [], "triggers that read 0 all day prove nothing");
-        const activating = triggers.filter((k) => compared.some((c) => `${c.pool}/${c.trigger}` === k && (c.activationThreshold === undefined || c.activationThreshold < 1e6)));
+        const activating = triggers.filter((k) =>
+            compared.some((c) => `${c.pool}/${c.trigger}` === k && (c.activationThreshold === undefined || c.activationThreshold < 1e6)),
+        );
         const never = activating.filter((k) => !compared.some((c) => `${c.pool}/${c.trigger}` === k && c.simulatedActive));
         assert.deepStrictEqual(never, [], "activating triggers that never activated");
     });

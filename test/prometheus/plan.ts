@@ -58,12 +58,17 @@ export function triggers(resources: ResourceRecord[]): PlanTrigger[] {
 
 /** The PrometheusRule objects' `spec` (rule groups), by namespace/name. */
 export function ruleSpecs(resources: ResourceRecord[]): Array<{ name: string; groups: any[] }> {
-    return ofKind(resources, "PrometheusRule").map((r) => ({ name: `${inputs(r).metadata.namespace}/${inputs(r).metadata.name}`, groups: inputs(r).spec.groups }));
+    return ofKind(resources, "PrometheusRule").map((r) => ({
+        name: `${inputs(r).metadata.namespace}/${inputs(r).metadata.name}`,
+        groups: inputs(r).spec.groups,
+    }));
 }
 
 export function rules(resources: ResourceRecord[]): PlanRule[] {
     return ruleSpecs(resources).flatMap(({ groups }) =>
-        groups.flatMap((g: any) => g.rules.map((r: any) => ({ group: g.name, record: r.record, alert: r.alert, expr: String(r.expr), labels: r.labels ?? {} }))),
+        groups.flatMap((g: any) =>
+            g.rules.map((r: any) => ({ group: g.name, record: r.record, alert: r.alert, expr: String(r.expr), labels: r.labels ?? {} })),
+        ),
     );
 }
 
@@ -77,7 +82,11 @@ export function panelQueries(resources: ResourceRecord[]): PlanPanelQuery[] {
         .flatMap((cm) =>
             Object.entries(inputs(cm).data as Record<string, string>).flatMap(([file, json]) => {
                 const d = JSON.parse(json);
-                const targets = panelsOf(d).flatMap((p: any) => (p.targets ?? []).filter((t: any) => typeof t.expr === "string").map((t: any) => ({ dashboard: file, panel: p.title, unit: p.fieldConfig?.defaults?.unit, expr: t.expr })));
+                const targets = panelsOf(d).flatMap((p: any) =>
+                    (p.targets ?? [])
+                        .filter((t: any) => typeof t.expr === "string")
+                        .map((t: any) => ({ dashboard: file, panel: p.title, unit: p.fieldConfig?.defaults?.unit, expr: t.expr })),
+                );
                 const vars = (d.templating?.list ?? [])
                     .filter((v: any) => v.type === "query")
                     .map((v: any) => ({ dashboard: file, panel: `variable $${v.name}`, expr: typeof v.query === "string" ? v.query : v.query?.query }))
@@ -123,7 +132,15 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
 
 /** ServiceMonitor relabelings (camelCase) as Prometheus relabel_configs. */
 function relabelConfig(r: Record<string, unknown>): Record<string, unknown> {
-    const keys: Record<string, string> = { sourceLabels: "source_labels", targetLabel: "target_label", separator: "separator", regex: "regex", modulus: "modulus", replacement: "replacement", action: "action" };
+    const keys: Record<string, string> = {
+        sourceLabels: "source_labels",
+        targetLabel: "target_label",
+        separator: "separator",
+        regex: "regex",
+        modulus: "modulus",
+        replacement: "replacement",
+        action: "action",
+    };
     return Object.fromEntries(
         Object.entries(r).map(([k, v]) => {
             if (!(k in keys)) throw new Error(`relabeling field ${k} has no translation in the suite: add it`);
@@ -162,7 +179,9 @@ export function scrapeJobs(
             const file = `${sdDir}/${m.namespace}-${m.name}-${i}.json`;
             const namespaces: string[] = m.spec.namespaceSelector?.matchNames ?? [m.namespace];
             // The operator keeps Endpoints whose port has the endpoint's port name.
-            const selected = services.filter((s) => namespaces.includes(s.namespace) && matches(m.spec.selector.matchLabels, s.labels) && s.ports.includes(String(ep.port)));
+            const selected = services.filter(
+                (s) => namespaces.includes(s.namespace) && matches(m.spec.selector.matchLabels, s.labels) && s.ports.includes(String(ep.port)),
+            );
             return {
                 jobName,
                 file,
@@ -179,7 +198,17 @@ export function scrapeJobs(
                     selected.flatMap((svc) =>
                         pods
                             .filter((p) => p.namespace === svc.namespace && matches(svc.selector, p.labels))
-                            .map((p) => ({ targets: [p.address], labels: { namespace: p.namespace, service: svc.name, pod: p.name, container: p.container, job: svc.name, endpoint: String(ep.port) } })),
+                            .map((p) => ({
+                                targets: [p.address],
+                                labels: {
+                                    namespace: p.namespace,
+                                    service: svc.name,
+                                    pod: p.name,
+                                    container: p.container,
+                                    job: svc.name,
+                                    endpoint: String(ep.port),
+                                },
+                            })),
                     ),
             };
         }),

@@ -12,11 +12,17 @@ export interface PlanCase {
     readonly optionalTriggers?: boolean;
 }
 
-const PROD_SECRETS = { hfToken: "hf_offlineTestTokenThatMustNeverLeak123", gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]) };
+const PROD_SECRETS = {
+    hfToken: "hf_offlineTestTokenThatMustNeverLeak123",
+    gatewayApiKeys: JSON.stringify([{ team: "radiology", key: "radiology-key-that-must-never-leak-0123456789" }]),
+};
 
 function withOptionalTriggers(): Record<string, unknown> {
     const c = clone(stackConfig("dev"));
-    c.models = c.models.map((m: { scaling?: Record<string, unknown> }) => ({ ...m, scaling: { ...m.scaling, latencyP95Seconds: 20, gpuUtilizationPercent: 70 } }));
+    c.models = c.models.map((m: { scaling?: Record<string, unknown> }) => ({
+        ...m,
+        scaling: { ...m.scaling, latencyP95Seconds: 20, gpuUtilizationPercent: 70 },
+    }));
     return c;
 }
 
@@ -42,6 +48,7 @@ export function render(c: PlanCase): Promise<StackRun> {
 /** The validated config, as the program sees it under runStack (which adds `environment: test`). */
 export function parsedConfig(c: PlanCase): StackConfig {
     const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ environment: "test", ...c.config })) flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries({ environment: "test", ...c.config }))
+        flat[k.includes(":") ? k : `${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     return parseStackConfig(rawStackConfig(flat).raw);
 }

@@ -17,7 +17,10 @@ import { promtool, requirePrometheus, tempDir } from "./server";
 const floorPerHour = (cfg: StackConfig) => staticCost(cfg, natGatewayCount(cfg)).floor.reduce((s, l) => s + l.usdPerHour * l.quantity, 0);
 
 const series = (pool: string, pods: number) =>
-    Array.from({ length: pods }, (_, i) => ({ series: `vllm:num_requests_running{pool="${pool}",namespace="serving",pod="worker-${pool}-abc-${i}",engine="0",model_name="${pool}"}`, values: "0+1x5" }));
+    Array.from({ length: pods }, (_, i) => ({
+        series: `vllm:num_requests_running{pool="${pool}",namespace="serving",pod="worker-${pool}-abc-${i}",engine="0",model_name="${pool}"}`,
+        values: "0+1x5",
+    }));
 
 interface UnitCase {
     name: string;
@@ -85,7 +88,9 @@ describe("PrometheusRules under promtool", function () {
             fs.writeFileSync(rulesFile, JSON.stringify({ groups: spec.groups }));
 
             const floor = floorPerHour(cfg);
-            const cases: UnitCase[] = [{ name: "zero workers", input: [], expect: [{ expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: floor }] }];
+            const cases: UnitCase[] = [
+                { name: "zero workers", input: [], expect: [{ expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: floor }] },
+            ];
             // One worker of each model alone: its whole node (all its GPUs) is billed.
             for (const m of cfg.models) {
                 const pool = cfg.gpuPools.find((p) => p.name === m.pool)!;
@@ -95,7 +100,11 @@ describe("PrometheusRules under promtool", function () {
                     input: series(m.name, 1),
                     expect: [
                         { expr: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`, labels: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`, value: 1 },
-                        { expr: `gpuserve:gpu_pool_usd_per_hour{gpu_pool="${pool.name}"}`, labels: `gpuserve:gpu_pool_usd_per_hour{gpu_pool="${pool.name}"}`, value: node },
+                        {
+                            expr: `gpuserve:gpu_pool_usd_per_hour{gpu_pool="${pool.name}"}`,
+                            labels: `gpuserve:gpu_pool_usd_per_hour{gpu_pool="${pool.name}"}`,
+                            value: node,
+                        },
                         { expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: node + floor },
                     ],
                 });
@@ -108,7 +117,13 @@ describe("PrometheusRules under promtool", function () {
                 cases.push({
                     name: `${total} workers in pool ${pool.name}`,
                     input: workers.flatMap((w) => series(w.m.name, w.n)),
-                    expect: [{ expr: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`, labels: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`, value: Math.max(pool.minNodes, Math.ceil(total / pool.gpusPerNode)) }],
+                    expect: [
+                        {
+                            expr: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`,
+                            labels: `gpuserve:gpu_pool_nodes{gpu_pool="${pool.name}"}`,
+                            value: Math.max(pool.minNodes, Math.ceil(total / pool.gpusPerNode)),
+                        },
+                    ],
                 });
             }
             const { code, out } = await promtoolTest(rulesFile, cases);
@@ -124,8 +139,16 @@ describe("PrometheusRules under promtool", function () {
         fs.writeFileSync(rulesFile, JSON.stringify({ groups: [{ name: COST_RULE_GROUP, rules: costRecordingRules([pool], 2) }] }));
         const nodes = (labels: string, value: number) => ({ expr: "gpuserve:gpu_pool_nodes", labels, value });
         const { code, out } = await promtoolTest(rulesFile, [
-            { name: "min nodes at zero workers", input: [], expect: [nodes('gpuserve:gpu_pool_nodes{gpu_pool="p4de"}', 1), { expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: 42 }] },
-            { name: "9 workers need 2 nodes", input: [...series("medgemma-27b", 5), ...series("qwen-72b", 4)], expect: [nodes('gpuserve:gpu_pool_nodes{gpu_pool="p4de"}', 2), { expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: 82 }] },
+            {
+                name: "min nodes at zero workers",
+                input: [],
+                expect: [nodes('gpuserve:gpu_pool_nodes{gpu_pool="p4de"}', 1), { expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: 42 }],
+            },
+            {
+                name: "9 workers need 2 nodes",
+                input: [...series("medgemma-27b", 5), ...series("qwen-72b", 4)],
+                expect: [nodes('gpuserve:gpu_pool_nodes{gpu_pool="p4de"}', 2), { expr: "gpuserve:usd_per_hour", labels: "gpuserve:usd_per_hour", value: 82 }],
+            },
             { name: "other pools' workers do not count", input: series("qwen3-vl-2b", 3), expect: [nodes('gpuserve:gpu_pool_nodes{gpu_pool="p4de"}', 1)] },
         ]);
         fs.rmSync(dir, { recursive: true, force: true });

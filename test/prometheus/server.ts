@@ -22,7 +22,9 @@ const run = promisify(execFile);
 export function requirePrometheus(): void {
     const missing = [PROMETHEUS, PROMTOOL].filter((b) => !fs.existsSync(b));
     if (missing.length === 0) return;
-    throw new Error(`${missing.join(" and ")} not found: the Prometheus suite needs the Debian package 'prometheus' (npm run test:deps, or sudo apt-get install -y prometheus)`);
+    throw new Error(
+        `${missing.join(" and ")} not found: the Prometheus suite needs the Debian package 'prometheus' (npm run test:deps, or sudo apt-get install -y prometheus)`,
+    );
 }
 
 export async function promtool(args: string[], cwd?: string): Promise<{ code: number; out: string }> {
@@ -127,7 +129,9 @@ export async function startPrometheus(config: unknown, dir = tempDir("prom-"), o
                 const samples: Sample[] = [];
                 if (body.status === "success" && body.data) {
                     const { resultType, result } = body.data;
-                    if (resultType === "vector") for (const r of result as Array<{ metric: Record<string, string>; value: [number, string] }>) samples.push({ metric: r.metric, value: Number(r.value[1]) });
+                    if (resultType === "vector")
+                        for (const r of result as Array<{ metric: Record<string, string>; value: [number, string] }>)
+                            samples.push({ metric: r.metric, value: Number(r.value[1]) });
                     else if (resultType === "scalar") samples.push({ metric: {}, value: Number((result as [number, string])[1]) });
                 }
                 return { status: body.status, error: body.error, errorType: body.errorType, warnings: body.warnings, samples };

@@ -54,7 +54,8 @@ async function assertOneFiniteValueEach(w: World): Promise<void> {
     const bad: string[] = [];
     for (const e of w.expressions().filter((x) => x.kind === "trigger")) {
         const r = await w.prometheus.query(e.expr);
-        if (r.status !== "success" || r.samples.length !== 1 || !Number.isFinite(r.samples[0].value)) bad.push(`${e.source}: ${r.error ?? JSON.stringify(r.samples.map((x) => x.value))}`);
+        if (r.status !== "success" || r.samples.length !== 1 || !Number.isFinite(r.samples[0].value))
+            bad.push(`${e.source}: ${r.error ?? JSON.stringify(r.samples.map((x) => x.value))}`);
     }
     assert.deepStrictEqual(bad, [], "triggers without exactly one finite value (KEDA would read NaN, Inf or nothing as 0)");
 }
@@ -113,13 +114,29 @@ for (const plan of PLAN_CASES) {
 
         it(`${HELD} requests held at a pool at zero replicas read as demand ${HELD}; refused requests are no activity`, async () => {
             for (let i = 0; i < HELD; i++) void w.send(pool);
-            await eventually("the gateway to hold the requests", async () => w.gateway.pools.get(pool)!.queueDepth, (n) => n === HELD);
+            await eventually(
+                "the gateway to hold the requests",
+                async () => w.gateway.pools.get(pool)!.queueDepth,
+                (n) => n === HELD,
+            );
             // Over the queue cap: 429, twice with a scrape between, so a counter of refusals would show an increase.
             assert.strictEqual(await w.send(pool), 429);
-            await eventually("a scrape of the refusal", async () => (await w.prometheus.query(`sum(gateway_requests_total{pool="${pool}",code="429"})`)).samples[0]?.value ?? 0, (v) => v >= 1);
+            await eventually(
+                "a scrape of the refusal",
+                async () => (await w.prometheus.query(`sum(gateway_requests_total{pool="${pool}",code="429"})`)).samples[0]?.value ?? 0,
+                (v) => v >= 1,
+            );
             assert.strictEqual(await w.send(pool), 429);
-            await eventually("a scrape of the second refusal", async () => (await w.prometheus.query(`sum(gateway_requests_total{pool="${pool}",code="429"})`)).samples[0]?.value ?? 0, (v) => v >= 2);
-            await eventually(`demand of ${pool}`, () => w.triggerValue(pool, "demand"), (v) => v === HELD);
+            await eventually(
+                "a scrape of the second refusal",
+                async () => (await w.prometheus.query(`sum(gateway_requests_total{pool="${pool}",code="429"})`)).samples[0]?.value ?? 0,
+                (v) => v >= 2,
+            );
+            await eventually(
+                `demand of ${pool}`,
+                () => w.triggerValue(pool, "demand"),
+                (v) => v === HELD,
+            );
             assert.strictEqual(await w.triggerValue(pool, "recent-requests"), 0, "refused requests kept the pool awake");
             for (const other of [...w.pools.keys()].filter((p) => p !== pool)) assert.strictEqual(await w.triggerValue(other, "demand"), 0, `${other} demand`);
             assertNoErrors(await evaluateAll(w));
@@ -128,14 +145,30 @@ for (const plan of PLAN_CASES) {
         it("workers up: served requests are activity, GPU utilization is the pool's average times its replicas whatever the request counts, the cost prices whole nodes", async () => {
             const fakes = await w.addWorkers(pool, WORKERS);
             // The held requests are served by the new workers.
-            await eventually("the held requests to be served", async () => fakes.reduce((s, f) => s + f.stats().completed, 0), (n) => n === HELD);
-            await eventually(`recent activity of ${pool}`, () => w.triggerValue(pool, "recent-requests"), (v) => (v ?? 0) > 0);
-            await eventually(`demand of ${pool} after serving`, () => w.triggerValue(pool, "demand"), (v) => v === 0);
+            await eventually(
+                "the held requests to be served",
+                async () => fakes.reduce((s, f) => s + f.stats().completed, 0),
+                (n) => n === HELD,
+            );
+            await eventually(
+                `recent activity of ${pool}`,
+                () => w.triggerValue(pool, "recent-requests"),
+                (v) => (v ?? 0) > 0,
+            );
+            await eventually(
+                `demand of ${pool} after serving`,
+                () => w.triggerValue(pool, "demand"),
+                (v) => v === 0,
+            );
 
             // Long answers on the first worker only; DCGM sees each worker pod's GPU.
             fakes[0].setTokenDelay(60_000);
             for (let i = 0; i < RUNNING_ON_FIRST; i++) w.sendDirect(fakes[0], pool);
-            await eventually("requests running on the first worker", async () => fakes[0].stats().running, (n) => n === RUNNING_ON_FIRST);
+            await eventually(
+                "requests running on the first worker",
+                async () => fakes[0].stats().running,
+                (n) => n === RUNNING_ON_FIRST,
+            );
             const ns = w.pools.get(pool)!.namespace;
             const utils = [80, 40];
             const gpus: FakeGpu[] = [
@@ -164,10 +197,22 @@ for (const plan of PLAN_CASES) {
             const gpuPool = w.cfg.gpuPools.find((p) => p.name === w.cfg.models.find((m) => m.name === pool)!.pool)!;
             const nodes = Math.max(gpuPool.minNodes, Math.ceil(WORKERS / gpuPool.gpusPerNode));
             const expectedCost = floor() + nodes * poolNodePrice(w.cfg, gpuPool).usdPerHour;
-            await eventually(`cost with ${WORKERS} ${pool} workers = ${expectedCost}`, () => usdPerHour(w), (v) => v.length === 1 && Math.abs(v[0] - expectedCost) < 1e-9);
+            await eventually(
+                `cost with ${WORKERS} ${pool} workers = ${expectedCost}`,
+                () => usdPerHour(w),
+                (v) => v.length === 1 && Math.abs(v[0] - expectedCost) < 1e-9,
+            );
             // A cost panel shows that total.
-            const totals = await Promise.all(w.expressions().filter((x) => x.kind === "panel" && x.unit?.startsWith("currency")).map(async (e) => (await w.prometheus.query(e.expr)).samples));
-            assert.ok(totals.some((t) => t.length === 1 && Math.abs(t[0].value - expectedCost) < 1e-9), "no cost panel query shows the total");
+            const totals = await Promise.all(
+                w
+                    .expressions()
+                    .filter((x) => x.kind === "panel" && x.unit?.startsWith("currency"))
+                    .map(async (e) => (await w.prometheus.query(e.expr)).samples),
+            );
+            assert.ok(
+                totals.some((t) => t.length === 1 && Math.abs(t[0].value - expectedCost) < 1e-9),
+                "no cost panel query shows the total",
+            );
 
             // Now every expression has data: each queries metrics that are exported with the labels it selects.
             // Exception: a panel on gateway counters with no series yet (prom-client creates a labelled
@@ -184,7 +229,11 @@ for (const plan of PLAN_CASES) {
                     // Alert conditions have data only while they fire (the budget alerts are tested under promtool).
                     for (const r of results.filter((x) => x.samples === 0 && x.e.kind !== "alert")) {
                         const names = promqlMetricNames(r.e.expr);
-                        const lazy = r.e.kind === "panel" && names.length > 0 && names.every((n) => gatewayNames.has(n)) && (await Promise.all(names.map(unseen))).every(Boolean);
+                        const lazy =
+                            r.e.kind === "panel" &&
+                            names.length > 0 &&
+                            names.every((n) => gatewayNames.has(n)) &&
+                            (await Promise.all(names.map(unseen))).every(Boolean);
                         if (!lazy) out.push(`${r.e.source}: ${r.e.expr}`);
                     }
                     return out;
@@ -202,6 +251,15 @@ describe("Scaling signals on a real Prometheus: coverage", () => {
         this.timeout(60_000);
         const names = new Set<string>();
         for (const p of PLAN_CASES) for (const t of triggers((await render(p)).resources).filter((x) => x.target.startsWith("worker-"))) names.add(t.name);
-        assert.deepStrictEqual([...names].sort(), ["batch-backlog", "demand", "gpu-utilization", "latency-p95", "predictive", "recent-requests", "vllm-waiting", "warmup"]);
+        assert.deepStrictEqual([...names].sort(), [
+            "batch-backlog",
+            "demand",
+            "gpu-utilization",
+            "latency-p95",
+            "predictive",
+            "recent-requests",
+            "vllm-waiting",
+            "warmup",
+        ]);
     });
 });

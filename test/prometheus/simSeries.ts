@@ -150,7 +150,16 @@ export function simulatedSeries(input: SimInput, result: SimResult, o: SeriesOpt
                 const t = abs(e.t);
                 pools.forEach((_, wi) => {
                     for (const [seq, p] of pods[wi]) {
-                        if (p.gpu) add(f, "DCGM_FI_DEV_GPU_UTIL", "gauge", "DCGM_FI_DEV_GPU_UTIL", { gpu: "0", namespace: o.namespace, pod: podName(wi, seq) }, t, p.running > 0 ? 100 : 0);
+                        if (p.gpu)
+                            add(
+                                f,
+                                "DCGM_FI_DEV_GPU_UTIL",
+                                "gauge",
+                                "DCGM_FI_DEV_GPU_UTIL",
+                                { gpu: "0", namespace: o.namespace, pod: podName(wi, seq) },
+                                t,
+                                p.running > 0 ? 100 : 0,
+                            );
                     }
                 });
                 break;
@@ -166,7 +175,17 @@ export function simulatedSeries(input: SimInput, result: SimResult, o: SeriesOpt
                     for (const x of input.warmups ?? []) if (x.pool === wi && e.t >= x.from && e.t < x.until) warm += x.replicas;
                     add(f, "gateway_warmup_replicas", "gauge", "gateway_warmup_replicas", { pool }, t, warm);
                     if (o.batchBacklog) add(f, "gateway_batch_backlog", "gauge", "gateway_batch_backlog", { pool }, t, backlog[wi]);
-                    bounds.forEach((le, i) => add(f, "gateway_request_duration_seconds", "histogram", "gateway_request_duration_seconds_bucket", { pool, le: fmt(le) }, t, buckets[wi][i]));
+                    bounds.forEach((le, i) =>
+                        add(
+                            f,
+                            "gateway_request_duration_seconds",
+                            "histogram",
+                            "gateway_request_duration_seconds_bucket",
+                            { pool, le: fmt(le) },
+                            t,
+                            buckets[wi][i],
+                        ),
+                    );
                     add(f, "gateway_request_duration_seconds", "histogram", "gateway_request_duration_seconds_sum", { pool }, t, durationSum[wi]);
                     add(f, "gateway_request_duration_seconds", "histogram", "gateway_request_duration_seconds_count", { pool }, t, durationCount[wi]);
                     for (const [seq, p] of pods[wi]) {

@@ -45,7 +45,13 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
             ["cardiology", "busy", 15],
             ["cardiology", "idle", 15],
         ];
-        at((t, i) => perMinute.flatMap(([team, kind, n]) => ["gw-a", "gw-b"].map((pod) => `gateway_team_attributed_seconds_total{namespace="serving",team="${team}",pool="qwen",kind="${kind}",pod="${pod}"} ${n * i} ${t}`)));
+        at((t, i) =>
+            perMinute.flatMap(([team, kind, n]) =>
+                ["gw-a", "gw-b"].map(
+                    (pod) => `gateway_team_attributed_seconds_total{namespace="serving",team="${team}",pool="qwen",kind="${kind}",pod="${pod}"} ${n * i} ${t}`,
+                ),
+            ),
+        );
         counter("gateway_pool_unattributed_seconds", "unattributed");
         at((t) => [`gateway_pool_unattributed_seconds_total{namespace="serving",pool="qwen",pod="gw-a"} 0 ${t}`]);
         counter("gateway_team_tokens", "tokens");
@@ -64,7 +70,13 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         ];
         for (const name of [...new Set(gauges.map((g) => g[0]))]) {
             gauge(name, name);
-            at((t) => gauges.filter((g) => g[0] === name).flatMap(([, team, v, ns]) => ["gw-a", "gw-b"].map((pod) => `${name}{namespace="${ns ?? "serving"}",team="${team}",pod="${pod}"} ${v} ${t}`)));
+            at((t) =>
+                gauges
+                    .filter((g) => g[0] === name)
+                    .flatMap(([, team, v, ns]) =>
+                        ["gw-a", "gw-b"].map((pod) => `${name}{namespace="${ns ?? "serving"}",team="${team}",pod="${pod}"} ${v} ${t}`),
+                    ),
+            );
         }
         lines.push("# EOF");
         fs.writeFileSync(path.join(dir, "series.om"), lines.join("\n") + "\n");
@@ -73,7 +85,11 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
 
         // Rules in dependency order: prices and the floor, then the per-team series, then the totals.
         const rules = [...billingRecordingRules(GROUPS, FLOOR, "serving"), ...billingRecordingRules(GROUPS, FLOOR, "quiet")];
-        const levels = [["gpuserve:pool_worker_usd_per_hour", "gpuserve:floor_usd_per_hour"], ["gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour"], ["gpuserve:team_usd_per_hour"]];
+        const levels = [
+            ["gpuserve:pool_worker_usd_per_hour", "gpuserve:floor_usd_per_hour"],
+            ["gpuserve:team_gpu_usd_per_hour", "gpuserve:team_floor_usd_per_hour"],
+            ["gpuserve:team_usd_per_hour"],
+        ];
         assert.deepStrictEqual(levels.flat().sort(), [...new Set(rules.map((r) => r.record))].sort(), "every recording rule is backfilled");
         // A Prometheus on a copy of the data (stop() deletes its directory), then the pass's blocks join the data.
         const onCopy = async () => {
@@ -88,7 +104,17 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
             const file = path.join(dir, `rules-${n}.json`);
             fs.writeFileSync(file, JSON.stringify({ groups: [{ name: `level-${n}`, interval: "1m", rules: rules.filter((r) => level.includes(r.record)) }] }));
             const out = path.join(dir, `rules-blocks-${n}`);
-            const r = await promtool(["tsdb", "create-blocks-from", "rules", `--start=${start}`, `--end=${end}`, `--output-dir=${out}`, "--eval-interval=60s", `--url=${prom.url}`, file]);
+            const r = await promtool([
+                "tsdb",
+                "create-blocks-from",
+                "rules",
+                `--start=${start}`,
+                `--end=${end}`,
+                `--output-dir=${out}`,
+                "--eval-interval=60s",
+                `--url=${prom.url}`,
+                file,
+            ]);
             assert.strictEqual(r.code, 0, r.out);
             await prom.stop();
             for (const block of fs.readdirSync(out)) fs.renameSync(path.join(out, block), path.join(dir, "data", block));
@@ -108,9 +134,16 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         assert.ok(p, `no panel '${title}'`);
         const out: Array<{ metric: Record<string, string>; value: number }> = [];
         for (const t of p.targets) {
-            const expr = t.expr.replace(/\$__range/g, `${HOURS}h`).replace(/\$__rate_interval/g, "5m").replace(/\$team/g, ".*");
+            const expr = t.expr
+                .replace(/\$__range/g, `${HOURS}h`)
+                .replace(/\$__rate_interval/g, "5m")
+                .replace(/\$team/g, ".*");
             const res = await fetch(`${prom!.url}/api/v1/query?query=${encodeURIComponent(expr)}&time=${end}`);
-            const body = (await res.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+            const body = (await res.json()) as {
+                status: string;
+                error?: string;
+                data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+            };
             assert.strictEqual(body.status, "success", `${title}: ${body.error}`);
             assert.ok(body.data.result.length > 0, `${title}: no data for ${expr}`);
             out.push(...body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) })));
@@ -122,7 +155,8 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
         assert.strictEqual(hit.length, 1, `one series with ${JSON.stringify(labels)} in ${JSON.stringify(rows)}`);
         return hit[0].value;
     };
-    const near = (actual: number, expected: number, eps: number, what: string) => assert.ok(Math.abs(actual - expected) <= eps, `${what}: ${actual} vs ${expected} (±${eps})`);
+    const near = (actual: number, expected: number, eps: number, what: string) =>
+        assert.ok(Math.abs(actual - expected) <= eps, `${what}: ${actual} vs ${expected} (±${eps})`);
 
     it("every panel has data, and the month, forecast and budget panels show the gateway's figures", async () => {
         const d = JSON.parse(readDashboards()["team-cost.json"]);
@@ -151,7 +185,12 @@ describe("Cost per team dashboard on backfilled days (real Prometheus)", functio
             [["anatomy", "floor", FLOOR]],
         );
         assert.strictEqual(of(await panel("Spent this month (GPU time + floor share)"), { namespace: "quiet", team: "anatomy" }), 12);
-        near(of(await panel("Floor share over the time range"), { namespace: "quiet", team: "anatomy" }), FLOOR * 48, FLOOR * (2 / 60), "anatomy floor over 2 days");
+        near(
+            of(await panel("Floor share over the time range"), { namespace: "quiet", team: "anatomy" }),
+            FLOOR * 48,
+            FLOOR * (2 / 60),
+            "anatomy floor over 2 days",
+        );
     });
 
     it("over the two days: GPU cost by team and pool and the floor shares add up to the hours", async () => {

@@ -44,7 +44,11 @@ function dcgmMonitor(): { monitor: MonitorSpec; service: ReturnType<typeof servi
         monitor: {
             namespace: MONITORING_NAMESPACE,
             name: "dcgm-exporter",
-            spec: { selector: { matchLabels: labels }, namespaceSelector: { matchNames: [MONITORING_NAMESPACE] }, endpoints: [{ port: "metrics", path: "/metrics", honorLabels: sm.honorLabels ?? false, relabelings: sm.relabelings ?? [] }] },
+            spec: {
+                selector: { matchLabels: labels },
+                namespaceSelector: { matchNames: [MONITORING_NAMESPACE] },
+                endpoints: [{ port: "metrics", path: "/metrics", honorLabels: sm.honorLabels ?? false, relabelings: sm.relabelings ?? [] }],
+            },
         },
         service: { namespace: MONITORING_NAMESPACE, name: "dcgm-exporter", labels, selector: labels, ports: ["metrics"] },
         podLabels: labels,
@@ -77,10 +81,16 @@ export class World {
      * next request is refused with 429 (the stack's depth is in the hundreds).
      */
     static async start(label: string, run: StackRun, cfg: StackConfig, holdLimit: number): Promise<World> {
-        const gwCfg = gatewayConfig(cfg, [{ team: "radiology", key: KEY }]) as Record<string, any>;  
+        const gwCfg = gatewayConfig(cfg, [{ team: "radiology", key: KEY }]) as Record<string, any>;
         const gateway = await startGateway(
             // A budget for the team, so the budget panels and alerts have their series.
-            { ...gwCfg, queue: { ...gwCfg.queue, maxDepth: holdLimit }, health: FAST_HEALTH, logLevel: "silent", limits: { ...gwCfg.limits, teams: { radiology: { budgetUsdPerMonth: 1000 } } } } as GatewayConfigInput,
+            {
+                ...gwCfg,
+                queue: { ...gwCfg.queue, maxDepth: holdLimit },
+                health: FAST_HEALTH,
+                logLevel: "silent",
+                limits: { ...gwCfg.limits, teams: { radiology: { budgetUsdPerMonth: 1000 } } },
+            } as GatewayConfigInput,
             {
                 port: 0,
                 host: "127.0.0.1",
@@ -97,7 +107,13 @@ export class World {
         if (!gwDep) throw new Error("the plan has no gateway Deployment");
         const d = dcgmMonitor();
         const basePods: PlanPod[] = [
-            { name: `${GATEWAY_NAME}-6d4cf56db9-x2x7q`, namespace: gwDep.namespace, labels: gwDep.podLabels, container: gwDep.container, address: hostPort(gateway.url) },
+            {
+                name: `${GATEWAY_NAME}-6d4cf56db9-x2x7q`,
+                namespace: gwDep.namespace,
+                labels: gwDep.podLabels,
+                container: gwDep.container,
+                address: hostPort(gateway.url),
+            },
             { name: "dcgm-exporter-n4k8w", namespace: MONITORING_NAMESPACE, labels: d.podLabels, container: "exporter", address: hostPort(dcgm.url) },
         ];
         const pools = new Map(deps.filter((x) => x.podLabels[WORKER_POOL_LABEL]).map((x) => [x.podLabels[WORKER_POOL_LABEL], x]));
@@ -125,8 +141,17 @@ export class World {
         const poolNames = [...this.pools.keys()];
         return [
             ...triggers(this.run.resources).map((t) => ({ source: `trigger ${t.scaledObject}/${t.name}`, kind: "trigger" as const, expr: t.query })),
-            ...rules(this.run.resources).map((r) => ({ source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`, kind: r.alert ? ("alert" as const) : ("rule" as const), expr: r.expr })),
-            ...panelQueries(this.run.resources).map((p) => ({ source: `${p.dashboard}: ${p.panel}`, kind: "panel" as const, unit: p.unit, expr: grafanaToPromQL(p.expr, { pool: poolNames }) })),
+            ...rules(this.run.resources).map((r) => ({
+                source: `rule ${r.record ?? r.alert}${JSON.stringify(r.labels)}`,
+                kind: r.alert ? ("alert" as const) : ("rule" as const),
+                expr: r.expr,
+            })),
+            ...panelQueries(this.run.resources).map((p) => ({
+                source: `${p.dashboard}: ${p.panel}`,
+                kind: "panel" as const,
+                unit: p.unit,
+                expr: grafanaToPromQL(p.expr, { pool: poolNames }),
+            })),
         ];
     }
 
@@ -154,7 +179,13 @@ export class World {
     pods(): PlanPod[] {
         const workers = [...this.workers].flatMap(([pool, fakes]) => {
             const dep = this.pools.get(pool)!;
-            return fakes.map((f, i) => ({ name: this.podName(pool, i), namespace: dep.namespace, labels: dep.podLabels, container: dep.container, address: hostPort(f.url) }));
+            return fakes.map((f, i) => ({
+                name: this.podName(pool, i),
+                namespace: dep.namespace,
+                labels: dep.podLabels,
+                container: dep.container,
+                address: hostPort(f.url),
+            }));
         });
         return [...this.basePods, ...workers];
     }
@@ -162,14 +193,24 @@ export class World {
     /** Resolves once every target is up and every rule group has been evaluated. */
     async ready(): Promise<void> {
         const targets = this.jobs.reduce((n, j) => n + j.targetsFor(this.pods()).length, 0);
-        await eventually(`${targets} targets up`, async () => (await this.prometheus.query("count(up == 1)")).samples[0]?.value ?? 0, (n) => n === targets);
+        await eventually(
+            `${targets} targets up`,
+            async () => (await this.prometheus.query("count(up == 1)")).samples[0]?.value ?? 0,
+            (n) => n === targets,
+        );
         // Two scrapes of every target, so rules on rate() have a value (a minute after a start in the cluster).
-        await eventually(`${targets} targets scraped twice`, async () => (await this.prometheus.query("count(rate(up[5m]))")).samples[0]?.value ?? 0, (n) => n === targets);
+        await eventually(
+            `${targets} targets scraped twice`,
+            async () => (await this.prometheus.query("count(rate(up[5m]))")).samples[0]?.value ?? 0,
+            (n) => n === targets,
+        );
         const since = Date.now();
         await eventually(
             "every rule group evaluated since",
             async () => {
-                const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as { data: { groups: Array<{ name: string; lastEvaluation: string }> } };
+                const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as {
+                    data: { groups: Array<{ name: string; lastEvaluation: string }> };
+                };
                 return body.data.groups.filter((g) => Date.parse(g.lastEvaluation) <= since).map((g) => g.name);
             },
             (pending) => pending.length === 0,
@@ -219,7 +260,13 @@ export class World {
     trigger(pool: string, name: string) {
         const dep = this.pools.get(pool)!;
         const t = triggers(this.run.resources).find((x) => x.target === dep.name && x.name === name);
-        if (!t) throw new Error(`${dep.name} has no trigger '${name}'; it has: ${triggers(this.run.resources).filter((x) => x.target === dep.name).map((x) => x.name).join(", ")}`);
+        if (!t)
+            throw new Error(
+                `${dep.name} has no trigger '${name}'; it has: ${triggers(this.run.resources)
+                    .filter((x) => x.target === dep.name)
+                    .map((x) => x.name)
+                    .join(", ")}`,
+            );
         return t;
     }
 
@@ -240,7 +287,11 @@ export class World {
 
     /** Every trigger of the plan as [pool, name], for the pools this world knows. */
     triggerNames(): Array<[pool: string, name: string]> {
-        return [...this.pools].flatMap(([pool, dep]) => triggers(this.run.resources).filter((t) => t.target === dep.name).map((t) => [pool, t.name] as [string, string]));
+        return [...this.pools].flatMap(([pool, dep]) =>
+            triggers(this.run.resources)
+                .filter((t) => t.target === dep.name)
+                .map((t) => [pool, t.name] as [string, string]),
+        );
     }
 
     async stop(): Promise<void> {

@@ -34,23 +34,40 @@ describe("CLI errors", function () {
             { debug: false },
         );
         const line = dev.split("\n").findIndex((l) => l === "    team: platform") + 2;
-        assert.match(text, new RegExp(`^error: .*Pulumi\\.yaml1\\.yaml:${line}:1: YAML syntax: All mapping items must start at the same column\\n  ${line} \\|    owner: x\\n .*\\^\\n  fix: indent the keys of one mapping by the same number of spaces$`));
+        assert.match(
+            text,
+            new RegExp(
+                `^error: .*Pulumi\\.yaml1\\.yaml:${line}:1: YAML syntax: All mapping items must start at the same column\\n  ${line} \\|    owner: x\\n .*\\^\\n  fix: indent the keys of one mapping by the same number of spaces$`,
+            ),
+        );
     });
 
     it("points an unclosed '[' at the bracket itself and says to close it (not at the next line, not 'indent')", () => {
         const text = dev.replace("instanceTypes: [g5.xlarge]", "instanceTypes: [g5.xlarge");
         fs.writeFileSync(path.join(dir, "Pulumi.open1.yaml"), text);
-        const out = formatCliError(errorOf(() => readStackFile(dir, "open1", PROJECT)), { debug: false });
+        const out = formatCliError(
+            errorOf(() => readStackFile(dir, "open1", PROJECT)),
+            { debug: false },
+        );
         const line = text.split("\n").findIndex((l) => l.includes("instanceTypes: [g5.xlarge")) + 1;
         const col = text.split("\n")[line - 1].indexOf("[") + 1;
-        assert.match(out, new RegExp(`^error: .*Pulumi\\.open1\\.yaml:${line}:${col}: YAML syntax: the '\\[' here is never closed\\n  ${line} \\|.*instanceTypes: \\[g5\\.xlarge\\n .*\\^\\n  fix: close it with '\\]' on the same line: instanceTypes: \\[g5\\.xlarge\\]$`));
+        assert.match(
+            out,
+            new RegExp(
+                `^error: .*Pulumi\\.open1\\.yaml:${line}:${col}: YAML syntax: the '\\[' here is never closed\\n  ${line} \\|.*instanceTypes: \\[g5\\.xlarge\\n .*\\^\\n  fix: close it with '\\]' on the same line: instanceTypes: \\[g5\\.xlarge\\]$`,
+            ),
+        );
         assert.doesNotMatch(out, /indent/);
     });
 
     it("finds the unclosed '{' or quote, skipping brackets inside quotes and comments", () => {
         const text = 'config:\n  a: "[x"  # ] [ not counted\n  gpuserve:tags: {team: x, note: "}"\n  b: 1\n';
         const at = text.indexOf("  b:");
-        assert.deepStrictEqual(unclosedOpener("Flow map in block collection must be sufficiently indented and end with a }", text, at), { char: "{", offset: text.indexOf("{team"), closer: "}" });
+        assert.deepStrictEqual(unclosedOpener("Flow map in block collection must be sufficiently indented and end with a }", text, at), {
+            char: "{",
+            offset: text.indexOf("{team"),
+            closer: "}",
+        });
         const quoted = 'config:\n  aws:region: "us-east-1\n  b: 1\n';
         assert.deepStrictEqual(unclosedOpener('Missing closing "quote', quoted, quoted.length), { char: '"', offset: quoted.indexOf('"us'), closer: '"' });
         assert.strictEqual(unclosedOpener("All mapping items must start at the same column", text, at), undefined);
@@ -58,7 +75,8 @@ describe("CLI errors", function () {
 
     it("plan and compare: --help prints usage (exit 0); a bare stack name and a misspelt one get a did-you-mean", function () {
         this.timeout(120_000); // eight CLI starts (tsx): seconds each, more on a loaded machine
-        const cli = (script: string, args: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8" });
+        const cli = (script: string, args: string[]) =>
+            spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8" });
         for (const script of ["plan.ts", "compare.ts"]) {
             const help = cli(script, ["--help"]);
             assert.strictEqual(help.status, 0, help.stderr);
@@ -77,14 +95,26 @@ describe("CLI errors", function () {
 
     it("names a missing stack file, the stacks that exist and how to create it", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), dev);
-        const text = formatCliError(errorOf(() => readStackFile(dir, "cardiology", PROJECT)), { debug: false });
-        assert.match(text, /^error: .*Pulumi\.cardiology\.yaml: no stack file Pulumi\.cardiology\.yaml; stacks here: dev.*\n {2}fix: use one of those, or create it: cp Pulumi\.dev\.yaml Pulumi\.cardiology\.yaml/);
+        const text = formatCliError(
+            errorOf(() => readStackFile(dir, "cardiology", PROJECT)),
+            { debug: false },
+        );
+        assert.match(
+            text,
+            /^error: .*Pulumi\.cardiology\.yaml: no stack file Pulumi\.cardiology\.yaml; stacks here: dev.*\n {2}fix: use one of those, or create it: cp Pulumi\.dev\.yaml Pulumi\.cardiology\.yaml/,
+        );
         assert.doesNotMatch(text, FRAME);
     });
 
     it("rejects a file without a config mapping", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.flat.yaml"), "config: [1, 2]\n");
-        assert.match(formatCliError(errorOf(() => readStackFile(dir, "flat", PROJECT)), { debug: false }), /Pulumi\.flat\.yaml:1:1: the file has no 'config:' mapping\n {2}fix: start it with 'config:'/);
+        assert.match(
+            formatCliError(
+                errorOf(() => readStackFile(dir, "flat", PROJECT)),
+                { debug: false },
+            ),
+            /Pulumi\.flat\.yaml:1:1: the file has no 'config:' mapping\n {2}fix: start it with 'config:'/,
+        );
     });
 
     it("locates each config problem at its line and column in the stack file", () => {
@@ -121,7 +151,12 @@ describe("CLI errors", function () {
 
     it("npm run plan: no stack trace for a YAML error, the trace with --debug", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.yaml2.yaml"), "config:\n  aws:region: us-east-1\n\tgpuserve:tags: {}\n");
-        const run = (extra: string[]) => spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "plan.ts"), "--stack", "yaml2", "--dir", dir, "--out", path.join(dir, "out"), ...extra], { cwd: ROOT, encoding: "utf8" });
+        const run = (extra: string[]) =>
+            spawnSync(
+                process.execPath,
+                ["--import", "tsx", path.join(ROOT, "scripts", "plan.ts"), "--stack", "yaml2", "--dir", dir, "--out", path.join(dir, "out"), ...extra],
+                { cwd: ROOT, encoding: "utf8" },
+            );
         const plain = run([]);
         assert.strictEqual(plain.status, 1);
         assert.match(plain.stderr, /Pulumi\.yaml2\.yaml:3:1: YAML syntax: .*\n[\s\S]* {2}fix: /);

@@ -92,7 +92,12 @@ describe("npm run dev", function () {
     });
 
     it("serves the UI and the API with a demo key; the SDK, a batch and the page work; Ctrl-C leaves no process", async () => {
-        const run = new DevRun(spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts", "--port", "0", "--cold-start", "1", "--idle", "1"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
+        const run = new DevRun(
+            spawn(process.execPath, ["--import", "tsx", "scripts/dev.ts", "--port", "0", "--cold-start", "1", "--idle", "1"], {
+                cwd: ROOT,
+                stdio: ["ignore", "pipe", "pipe"],
+            }),
+        );
         try {
             const ready = await run.line(/^Ctrl-C stops everything\.|^exited/);
             assert.match(ready[0], /^Ctrl-C/, run.lines.join("\n"));
@@ -111,7 +116,18 @@ describe("npm run dev", function () {
 
             // The pool is at zero: the gateway holds the request while the worker starts.
             const image = `data:image/png;base64,${writePng(8, 8, () => [200, 10, 10]).toString("base64")}`;
-            const body = { model: MODEL, messages: [{ role: "user" as const, content: [{ type: "image_url" as const, image_url: { url: image } }, { type: "text" as const, text: "What is this?" }] }] };
+            const body = {
+                model: MODEL,
+                messages: [
+                    {
+                        role: "user" as const,
+                        content: [
+                            { type: "image_url" as const, image_url: { url: image } },
+                            { type: "text" as const, text: "What is this?" },
+                        ],
+                    },
+                ],
+            };
             let text = "";
             for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) text += chunk.choices[0]?.delta?.content ?? "";
             assert.strictEqual(text, expectedAnswer(body));
@@ -119,7 +135,14 @@ describe("npm run dev", function () {
             await run.line(/^worker qwen3-vl-2b: stopped after 1 s without requests \(scaled to zero\)/);
 
             // A batch wakes the pool again (the batch-backlog trigger) and completes on redis.
-            const lines = [1, 2].map((n) => JSON.stringify({ custom_id: `q-${n}`, method: "POST", url: "/v1/chat/completions", body: { model: MODEL, messages: [{ role: "user", content: `question ${n}` }] } }));
+            const lines = [1, 2].map((n) =>
+                JSON.stringify({
+                    custom_id: `q-${n}`,
+                    method: "POST",
+                    url: "/v1/chat/completions",
+                    body: { model: MODEL, messages: [{ role: "user", content: `question ${n}` }] },
+                }),
+            );
             const file = await client.files.create({ file: new File([`${lines.join("\n")}\n`], "batch.jsonl"), purpose: "batch" });
             let batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
             while (!["completed", "failed", "expired", "cancelled"].includes(batch.status)) {
@@ -128,7 +151,14 @@ describe("npm run dev", function () {
             }
             assert.strictEqual(batch.status, "completed");
             const out = await (await client.files.content(batch.output_file_id!)).text();
-            assert.deepStrictEqual(out.trim().split("\n").map((l) => JSON.parse(l).custom_id).sort(), ["q-1", "q-2"]);
+            assert.deepStrictEqual(
+                out
+                    .trim()
+                    .split("\n")
+                    .map((l) => JSON.parse(l).custom_id)
+                    .sort(),
+                ["q-1", "q-2"],
+            );
 
             // The page: the key typed in, an image added, a question asked, the answer streamed.
             const browser = await launchChromium();
@@ -153,7 +183,9 @@ describe("npm run dev", function () {
                 await page.click("#batch-submit");
                 await page.waitForSelector("#batch-results:not([hidden]) tbody tr:nth-child(2)", { timeout: 60_000 });
                 assert.match((await page.textContent("#batch-counts"))!, /2 answered, 0 failed, 0 waiting, of 2/);
-                const rows = await page.$$eval("#batch-results tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent)));
+                const rows = await page.$$eval("#batch-results tbody tr", (trs) =>
+                    trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent)),
+                );
                 assert.deepStrictEqual(rows, [
                     ["slice-1.png", "Echo: Describe this slice [image x1]"],
                     ["slice-2.png", "Echo: Describe this slice [image x1]"],
@@ -176,7 +208,10 @@ describe("npm run dev", function () {
 
     it("stops everything when the process that started it is killed alone (kill <npm pid> passes no signal on)", async () => {
         // A shell in between stands for npm: killed with SIGKILL, it tells its child nothing.
-        const shell = spawn("/bin/sh", ["-c", `"${process.execPath}" --import tsx scripts/dev.ts --port 0 --no-batch; :`], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+        const shell = spawn("/bin/sh", ["-c", `"${process.execPath}" --import tsx scripts/dev.ts --port 0 --no-batch; :`], {
+            cwd: ROOT,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         const run = new DevRun(shell);
         let dir: string;
         let dev: number[] = [];

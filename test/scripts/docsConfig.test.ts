@@ -1,7 +1,17 @@
 /** docs/config.md's key table is generated from stacks/schema.ts and must match it (scripts/engine/configReference.ts). */
 import * as assert from "assert";
 import * as fs from "fs";
-import { CONFIG_DOC, ConfigReferenceError, REGENERATE, generatedBlock, keyRows, readKeyDocs, tagLiteral, typeText, withGeneratedBlock } from "../../scripts/engine/configReference";
+import {
+    CONFIG_DOC,
+    ConfigReferenceError,
+    REGENERATE,
+    generatedBlock,
+    keyRows,
+    readKeyDocs,
+    tagLiteral,
+    typeText,
+    withGeneratedBlock,
+} from "../../scripts/engine/configReference";
 import { CONFIG_KEYS } from "../../stacks/schema";
 
 describe("config reference (docs/config.md)", function () {
@@ -16,7 +26,9 @@ describe("config reference (docs/config.md)", function () {
             const a = committed.split("\n");
             const b = fresh.split("\n");
             const i = a.findIndex((l, n) => l !== b[n]);
-            assert.fail(`docs/config.md is out of date with stacks/schema.ts (first difference at line ${i + 1}:\n  committed: ${a[i]}\n  generated: ${b[i]}).\nRun \`${REGENERATE}\` and commit docs/config.md.`);
+            assert.fail(
+                `docs/config.md is out of date with stacks/schema.ts (first difference at line ${i + 1}:\n  committed: ${a[i]}\n  generated: ${b[i]}).\nRun \`${REGENERATE}\` and commit docs/config.md.`,
+            );
         }
     });
 
@@ -25,7 +37,13 @@ describe("config reference (docs/config.md)", function () {
         const keys = rows.map((r) => r.key);
         for (const k of CONFIG_KEYS) assert.ok(keys.includes(k), `no row for ${k}`);
         assert.ok(keys.includes("aws:region"));
-        for (const k of ["gpuPools[].capacityType", "models[].scaling.warmWindows[].start", "traffic.service.<name>.image.p95Seconds", "addons.prometheus.retention", "serving.batch.maxFileBytes"]) {
+        for (const k of [
+            "gpuPools[].capacityType",
+            "models[].scaling.warmWindows[].start",
+            "traffic.service.<name>.image.p95Seconds",
+            "addons.prometheus.retention",
+            "serving.batch.maxFileBytes",
+        ]) {
             assert.ok(keys.includes(k), `no row for ${k}`);
         }
         for (const r of rows) assert.ok(r.meaning.length >= 10, `${r.key}: description '${r.meaning}' is too short`);
@@ -37,7 +55,12 @@ describe("config reference (docs/config.md)", function () {
             assert.ok(r, `no row ${k}`);
             return r;
         };
-        assert.deepStrictEqual(row("gpuPools[].capacityType"), { key: "gpuPools[].capacityType", type: "one of `spot`, `on-demand`", default: "`spot`", meaning: "Spot is 50-70 % cheaper but can be reclaimed with 2 minutes' notice." });
+        assert.deepStrictEqual(row("gpuPools[].capacityType"), {
+            key: "gpuPools[].capacityType",
+            type: "one of `spot`, `on-demand`",
+            default: "`spot`",
+            meaning: "Spot is 50-70 % cheaper but can be reclaimed with 2 minutes' notice.",
+        });
         assert.strictEqual(row("gpuPools[].maxNodes").default, "**required**");
         assert.strictEqual(row("gpuPools[].maxNodes").type, "integer > 0");
         assert.strictEqual(row("environment").default, "the stack name");
@@ -55,7 +78,10 @@ describe("config reference (docs/config.md)", function () {
             () => keyRows(partial),
             (e: unknown) =>
                 e instanceof ConfigReferenceError &&
-                assert.deepStrictEqual(e.problems, ["cluster.version: no description; write a JSDoc comment above it in stacks/schema.ts", "gpuPools[].ami: no description; write a JSDoc comment above it in stacks/schema.ts"]) === undefined,
+                assert.deepStrictEqual(e.problems, [
+                    "cluster.version: no description; write a JSDoc comment above it in stacks/schema.ts",
+                    "gpuPools[].ami: no description; write a JSDoc comment above it in stacks/schema.ts",
+                ]) === undefined,
         );
     });
 

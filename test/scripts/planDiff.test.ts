@@ -24,13 +24,21 @@ describe("npm run plan:diff", () => {
     it("names the changed objects and the cost delta between two real plans", async () => {
         const base = await planDev("base", (y) => y);
         // Head: a bigger GPU pool (ceiling up), a longer context (worker args), more replicas (ScaledObject).
-        const head = await planDev("head", (y) => y.replace("maxNodes: 2", "maxNodes: 4").replace("maxReplicas: 2", "maxReplicas: 4").replace("      scaling:", "      maxModelLen: 8192\n      scaling:"));
+        const head = await planDev("head", (y) =>
+            y
+                .replace("maxNodes: 2", "maxNodes: 4")
+                .replace("maxReplicas: 2", "maxReplicas: 4")
+                .replace("      scaling:", "      maxModelLen: 8192\n      scaling:"),
+        );
         const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), base, head], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
         const md = r.stdout;
         assert.match(md, /^<!-- gpuserve-plan-diff -->\n## Offline plan: 1 stack, \d+ changes/);
         assert.match(md, /### dev: 0 added, \d+ changed, 0 removed/);
-        assert.match(md, /\| ✏️ changed \| `Deployment serving\/worker-qwen3-vl-2b` \| `spec\.template\.spec\.containers\[0\]\.args\[\d+\]`(, `spec\.template\.spec\.initContainers\[\d\]\.env\[\d\]\.value`)* \|/); // the compile-cache key follows the vLLM arguments
+        assert.match(
+            md,
+            /\| ✏️ changed \| `Deployment serving\/worker-qwen3-vl-2b` \| `spec\.template\.spec\.containers\[0\]\.args\[\d+\]`(, `spec\.template\.spec\.initContainers\[\d\]\.env\[\d\]\.value`)* \|/,
+        ); // the compile-cache key follows the vLLM arguments
         assert.match(md, /\| ✏️ changed \| `ScaledObject serving\/worker-qwen3-vl-2b` \| `spec\.maxReplicaCount` \|/);
         assert.match(md, /\| ✏️ changed \| `NodeGroup gpuserve-test-gpu-a10g-ng` \| `scalingConfig\.maxSize` \|/);
         // Ceiling grows by two g5.xlarge spot nodes (2 x 1.006 x 0.4 x 730 = 587.50) and their 400 MiB/s volumes
@@ -38,7 +46,8 @@ describe("npm run plan:diff", () => {
         // Plus the cold-start caches at rest (capacity/cacheCost.ts): S3 weights + compile cache, the image snapshot.
         const caches = (4.3 * 1.073741824 + 0.5) * 0.023 + 35 * 0.05;
         // System nodes: two c6i.large at the floor, four (the derived maxSize) at the ceiling (test/scripts/plan.test.ts).
-        const ceiling = (gpuNodes: number) => Math.round((730 * (0.1 + 0.045 + 0.0225 + 4 * 0.085 + gpuNodes * 1.006 * 0.4) + gpuNodes * 275 * 0.04 + caches) * 100) / 100;
+        const ceiling = (gpuNodes: number) =>
+            Math.round((730 * (0.1 + 0.045 + 0.0225 + 4 * 0.085 + gpuNodes * 1.006 * 0.4) + gpuNodes * 275 * 0.04 + caches) * 100) / 100;
         const floor = Math.round((730 * (0.1 + 0.045 + 0.0225 + 2 * 0.085) + caches) * 100) / 100;
         const money = (n: number) => `$${n.toLocaleString("en-US", { minimumFractionDigits: 2 })}`;
         const pct = (((ceiling(4) - ceiling(2)) / ceiling(2)) * 100).toFixed(1);
@@ -65,9 +74,18 @@ describe("npm run plan:diff", () => {
             const dir = path.join(tmp, `teams-${side}`, stack);
             fs.mkdirSync(dir, { recursive: true });
             fs.writeFileSync(path.join(dir, "resources.json"), "[]");
-            fs.writeFileSync(path.join(dir, "cost.json"), JSON.stringify({ floorUsdPerMonth: 10, ceilingUsdPerMonth: 20, expected: { usdPerMonth: 15 }, ...(bill ? { bill } : {}) }));
+            fs.writeFileSync(
+                path.join(dir, "cost.json"),
+                JSON.stringify({ floorUsdPerMonth: 10, ceilingUsdPerMonth: 20, expected: { usdPerMonth: 15 }, ...(bill ? { bill } : {}) }),
+            );
         };
-        const bill = (team: string, usd: number, own: number, shared: number, floor: number) => ({ team, usdPerMonth: usd, ownGpuUsdPerMonth: own, sharedPoolsUsdPerMonth: shared, floorShareUsdPerMonth: floor });
+        const bill = (team: string, usd: number, own: number, shared: number, floor: number) => ({
+            team,
+            usdPerMonth: usd,
+            ownGpuUsdPerMonth: own,
+            sharedPoolsUsdPerMonth: shared,
+            floorShareUsdPerMonth: floor,
+        });
         plan("base", "lab", undefined);
         plan("base", "biology", bill("biology", 120, 40, 0, 80));
         plan("base", "physics", bill("physics", 100, 0, 20, 80));
@@ -75,7 +93,11 @@ describe("npm run plan:diff", () => {
         plan("head", "biology", bill("biology", 100, 40, 0, 60));
         plan("head", "physics", bill("physics", 95.5, 0, 35.5, 60));
         plan("head", "chemistry", bill("chemistry", 150, 90, 0, 60));
-        const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), path.join(tmp, "teams-base"), path.join(tmp, "teams-head")], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(
+            process.execPath,
+            ["--import", "tsx", path.join(ROOT, "scripts", "planDiff.ts"), path.join(tmp, "teams-base"), path.join(tmp, "teams-head")],
+            { cwd: ROOT, encoding: "utf8" },
+        );
         assert.strictEqual(r.status, 0, r.stderr);
         const rows = r.stdout.split("\n").filter((l) => /^\| (biology|chemistry|physics) \|/.test(l));
         assert.deepStrictEqual(rows, [

@@ -11,7 +11,8 @@ import { ROOT } from "../helpers/program";
 import { tempDir } from "../helpers/tmp";
 
 const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
-const cli = (script: string, args: string[]) => spawnSync(tsx, [path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+const cli = (script: string, args: string[]) =>
+    spawnSync(tsx, [path.join(ROOT, "scripts", script), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
 
 describe("platform and team stacks, offline (npm run plan, npm run compare)", function () {
     this.timeout(240_000);
@@ -20,7 +21,8 @@ describe("platform and team stacks, offline (npm run plan, npm run compare)", fu
     /** A folder of stack files: the lab platform and its teams, optionally edited. */
     const stacks = (edit: (name: string, text: string) => string = (_n, t) => t) => {
         const dir = fs.mkdtempSync(path.join(tmp, "stacks-"));
-        for (const s of ["lab", "biology", "chemistry", "physics"]) fs.writeFileSync(path.join(dir, `Pulumi.${s}.yaml`), edit(s, fs.readFileSync(path.join(ROOT, `Pulumi.${s}.yaml`), "utf8")));
+        for (const s of ["lab", "biology", "chemistry", "physics"])
+            fs.writeFileSync(path.join(dir, `Pulumi.${s}.yaml`), edit(s, fs.readFileSync(path.join(ROOT, `Pulumi.${s}.yaml`), "utf8")));
         return dir;
     };
 
@@ -45,7 +47,10 @@ describe("platform and team stacks, offline (npm run plan, npm run compare)", fu
         const dir = stacks((n, t) => (n === "biology" ? t.replace("acme/gpuserve/lab", "acme/gpuserve/labs") : t));
         const r = cli("plan.ts", ["--stack", "biology", "--dir", dir, "--plans", path.join(dir, "plan")]);
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /gpuserve:platformStack: unknown platform 'labs' \(acme\/gpuserve\/labs\): there is no Pulumi\.labs\.yaml here \(stacks: biology, chemistry, lab, physics\)/);
+        assert.match(
+            r.stderr,
+            /gpuserve:platformStack: unknown platform 'labs' \(acme\/gpuserve\/labs\): there is no Pulumi\.labs\.yaml here \(stacks: biology, chemistry, lab, physics\)/,
+        );
         assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     });
 
@@ -54,7 +59,10 @@ describe("platform and team stacks, offline (npm run plan, npm run compare)", fu
         const plans = path.join(dir, "plan");
         const r = cli("plan.ts", ["--stack", "lab", "--dir", dir, "--plans", plans]);
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /Pulumi\.lab\.yaml:\d+:\d+: gpuserve:teams: the teams' a10g quotas and shared pools \(biology 2, chemistry 1\) add up to 3 GPUs, but the platform's a10g node groups hold 2/);
+        assert.match(
+            r.stderr,
+            /Pulumi\.lab\.yaml:\d+:\d+: gpuserve:teams: the teams' a10g quotas and shared pools \(biology 2, chemistry 1\) add up to 3 GPUs, but the platform's a10g node groups hold 2/,
+        );
         assert.ok(!fs.existsSync(path.join(plans, "lab", "outputs.json")), "nothing written");
         const team = cli("plan.ts", ["--stack", "chemistry", "--dir", dir, "--plans", plans]);
         assert.strictEqual(team.status, 1);

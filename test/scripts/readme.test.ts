@@ -5,12 +5,23 @@ import * as path from "path";
 import { ROOT } from "../helpers/program";
 
 const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-const ui = ["index.html", ...fs.readdirSync(path.join(ROOT, "ui")).filter((f) => f.endsWith(".js"))].map((f) => fs.readFileSync(path.join(ROOT, "ui", f), "utf8")).join("\n");
+const ui = ["index.html", ...fs.readdirSync(path.join(ROOT, "ui")).filter((f) => f.endsWith(".js"))]
+    .map((f) => fs.readFileSync(path.join(ROOT, "ui", f), "utf8"))
+    .join("\n");
 
 describe("README.md", () => {
     it("starts with what to run and do: npm ci, npm run dev, the URL, a question about an image, a batch", () => {
         const firstScreen = readme.split("\n").slice(0, 40).join("\n");
-        for (const step of ["npm ci", "npm run dev", "Open the URL it prints", "API key", "Analyze", "the answer streams in", "Submit batch", "Ctrl-C stops everything"]) {
+        for (const step of [
+            "npm ci",
+            "npm run dev",
+            "Open the URL it prints",
+            "API key",
+            "Analyze",
+            "the answer streams in",
+            "Submit batch",
+            "Ctrl-C stops everything",
+        ]) {
             assert.ok(firstScreen.includes(step), `the first 40 lines do not say '${step}'`);
         }
         assert.ok(readme.split("\n").length <= 200, "README.md stays short: the reference lives in docs/");

@@ -21,7 +21,7 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
     // The platform's plan (outputs.json) the teams read: planned once, here, by the first command.
     const plans = tempDir("gpuserve-shared-plans-");
     let stdout = "";
-     
+
     let json: any;
 
     before(() => {
@@ -43,7 +43,13 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
         assert.deepStrictEqual(Object.keys(json.shared.teams), TEAMS);
         for (const t of TEAMS) {
             assert.deepStrictEqual(Object.keys(json.standalone.teams[t]), ["usdPerMonth", "p95LatencySeconds", "p99LatencySeconds"]);
-            assert.deepStrictEqual(Object.keys(json.shared.teams[t]), ["usdPerMonth", "gpuUsdPerMonth", "floorShareUsdPerMonth", "p95LatencySeconds", "p99LatencySeconds"]);
+            assert.deepStrictEqual(Object.keys(json.shared.teams[t]), [
+                "usdPerMonth",
+                "gpuUsdPerMonth",
+                "floorShareUsdPerMonth",
+                "p95LatencySeconds",
+                "p99LatencySeconds",
+            ]);
             assert.ok(json.standalone.teams[t].p95LatencySeconds > 0 && json.shared.teams[t].p99LatencySeconds >= json.shared.teams[t].p95LatencySeconds, t);
         }
     });
@@ -54,7 +60,12 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
         assert.strictEqual(sum(json.shared.teams), cents(json.shared.totalUsdPerMonth));
         const floors = TEAMS.reduce((s, t) => s + cents(json.shared.teams[t].floorShareUsdPerMonth), 0);
         assert.strictEqual(floors, cents(json.shared.floorUsdPerMonth));
-        for (const t of TEAMS) assert.strictEqual(cents(json.shared.teams[t].gpuUsdPerMonth) + cents(json.shared.teams[t].floorShareUsdPerMonth), cents(json.shared.teams[t].usdPerMonth), t);
+        for (const t of TEAMS)
+            assert.strictEqual(
+                cents(json.shared.teams[t].gpuUsdPerMonth) + cents(json.shared.teams[t].floorShareUsdPerMonth),
+                cents(json.shared.teams[t].usdPerMonth),
+                t,
+            );
         // One platform instead of three clusters: the floor is paid once.
         assert.ok(json.shared.totalUsdPerMonth < json.standalone.totalUsdPerMonth, `${json.shared.totalUsdPerMonth} vs ${json.standalone.totalUsdPerMonth}`);
         // Physics runs no GPU of its own: its GPU time is its share of the shared Qwen pool.
@@ -65,7 +76,10 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
         assert.match(stdout, /Teams of platform 'lab': each alone \(a stack of its own\) and all on the platform \(28 simulated days, floor split equal\)/);
         assert.match(stdout, /team\s+alone: USD\/month\s+P95\s+P99\s+on the platform: USD\/month\s+own GPU\s+shared pools\s+floor share\s+P95\s+P99/);
         for (const t of TEAMS) assert.match(stdout, new RegExp(`^${t}\\s+\\$[\\d,.]+\\s+[\\d.]+ s`, "m"));
-        assert.match(stdout, new RegExp(`^total\\s+\\$${json.standalone.totalUsdPerMonth.toLocaleString("en-US", { minimumFractionDigits: 2 }).replace(/[.$]/g, "\\$&")}`, "m"));
+        assert.match(
+            stdout,
+            new RegExp(`^total\\s+\\$${json.standalone.totalUsdPerMonth.toLocaleString("en-US", { minimumFractionDigits: 2 }).replace(/[.$]/g, "\\$&")}`, "m"),
+        );
         assert.match(fs.readFileSync(path.join(out, "compare.md"), "utf8"), /\| physics \| \$[\d,.]+ \|/);
     });
 
@@ -75,17 +89,31 @@ describe("npm run compare -- --shared (the lab platform and its three teams)", f
         const bill = JSON.parse(fs.readFileSync(path.join(plans, "physics", "cost.json"), "utf8")).bill;
         const s = json.shared.teams.physics;
         assert.deepStrictEqual(
-            { team: bill.team, usd: bill.usdPerMonth, gpu: cents(bill.ownGpuUsdPerMonth + bill.sharedPoolsUsdPerMonth) / 100, floor: bill.floorShareUsdPerMonth },
+            {
+                team: bill.team,
+                usd: bill.usdPerMonth,
+                gpu: cents(bill.ownGpuUsdPerMonth + bill.sharedPoolsUsdPerMonth) / 100,
+                floor: bill.floorShareUsdPerMonth,
+            },
             { team: "physics", usd: s.usdPerMonth, gpu: s.gpuUsdPerMonth, floor: s.floorShareUsdPerMonth },
         );
         assert.match(r.stdout, /bill on platform 'lab' \(28 simulated days, the gateway's attribution rule, docs\/billing\.md\): \$[\d,.]+\/month/);
-        assert.match(r.stdout, /own GPU time \(and its weights bucket\) \$0\.00 \+ share of shared pools \$[\d,.]+ \+ share of the floor \$[\d,.]+ \(of \$[\d,.]+, equal parts among biology, chemistry, physics\)/);
+        assert.match(
+            r.stdout,
+            /own GPU time \(and its weights bucket\) \$0\.00 \+ share of shared pools \$[\d,.]+ \+ share of the floor \$[\d,.]+ \(of \$[\d,.]+, equal parts among biology, chemistry, physics\)/,
+        );
     });
 
     it("refuses a comparison without every registered team (the floor is shared by all) and a stack that is not the platform's team", () => {
-        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "biology", "physics", "--out", out, "--plans", plans], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "biology", "physics", "--out", out, "--plans", plans], {
+            cwd: ROOT,
+            encoding: "utf8",
+        });
         assert.strictEqual(r.status, 1);
-        assert.match(r.stderr, /platform 'lab' registers biology, chemistry, physics; the floor is shared by all of them, so the bills add up only with every one: chemistry missing/);
+        assert.match(
+            r.stderr,
+            /platform 'lab' registers biology, chemistry, physics; the floor is shared by all of them, so the bills add up only with every one: chemistry missing/,
+        );
         assert.match(r.stderr, /npm run compare -- --shared lab biology chemistry physics/);
         const r2 = spawnSync(tsx, ["scripts/compare.ts", "--shared", "lab", "dev", "--out", out, "--plans", plans], { cwd: ROOT, encoding: "utf8" });
         assert.strictEqual(r2.status, 1);

@@ -66,13 +66,19 @@ describe("scripts/system-deps.sh", () => {
     });
 
     it("lists every program a test runs by name (batchLoad uploads with curl)", () => {
-        const listed = /^DEPS=\(([^)]*)\)/m.exec(fs.readFileSync(SCRIPT, "utf8"))![1].split(/\s+/).map((d) => path.basename(d.split(":")[1]));
+        const listed = /^DEPS=\(([^)]*)\)/m
+            .exec(fs.readFileSync(SCRIPT, "utf8"))![1]
+            .split(/\s+/)
+            .map((d) => path.basename(d.split(":")[1]));
         // Node, npm and what Debian installs everywhere (sh, bash, apt-get, util-linux's taskset, sudo where it is used).
         const base = ["node", "npm", "sh", "bash", "sudo", "apt-get", "taskset"];
         const run = /\b(?:execFile|execFileSync|spawn|spawnSync)\("([^"]+)"/g;
         const files = fs.readdirSync(path.join(ROOT, "test"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
         const unlisted = files.flatMap((f) =>
-            [...fs.readFileSync(path.join(ROOT, "test", f), "utf8").matchAll(run)].map((m) => path.basename(m[1])).filter((b) => !listed.includes(b) && !base.includes(b)).map((b) => `${b} (test/${f})`),
+            [...fs.readFileSync(path.join(ROOT, "test", f), "utf8").matchAll(run)]
+                .map((m) => path.basename(m[1]))
+                .filter((b) => !listed.includes(b) && !base.includes(b))
+                .map((b) => `${b} (test/${f})`),
         );
         assert.deepStrictEqual(unlisted, [], "add these to DEPS in scripts/system-deps.sh");
         assert.ok(listed.includes("curl"));

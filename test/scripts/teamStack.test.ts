@@ -33,5 +33,4 @@ describe("a team stack file in the project root (README: team stacks)", function
         assert.strictEqual(c.status, 1);
         assert.match(c.stderr, /Known stacks: biology, cardiology, chemistry, dev, lab, physics, prod/);
     });
-
 });

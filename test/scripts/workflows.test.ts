@@ -18,23 +18,174 @@ const DEPLOY_DOC = fs.readFileSync(path.join(ROOT, "docs", "deploy.md"), "utf8")
  * tag (all `runs.using: node24`). Checked in each repository at the tag: action.yml.
  */
 const ACTIONS: Record<string, { sha: string; tag: string; inputs: string[] }> = {
-    "actions/checkout": { sha: "3d3c42e5aac5ba805825da76410c181273ba90b1", tag: "v7.0.1", inputs: ["repository", "ref", "token", "ssh-key", "ssh-known-hosts", "ssh-strict", "ssh-user", "persist-credentials", "path", "clean", "filter", "sparse-checkout", "sparse-checkout-cone-mode", "fetch-depth", "fetch-tags", "show-progress", "lfs", "submodules", "set-safe-directory", "github-server-url", "allow-unsafe-pr-checkout"] },
-    "actions/setup-node": { sha: "820762786026740c76f36085b0efc47a31fe5020", tag: "v7.0.0", inputs: ["node-version", "node-version-file", "architecture", "check-latest", "registry-url", "scope", "token", "cache", "package-manager-cache", "cache-dependency-path", "mirror", "mirror-token"] },
-    "aws-actions/configure-aws-credentials": { sha: "e6de054238d6b7531b4efff3b6587d9aade6a06c", tag: "v6.2.3", inputs: ["aws-region", "aws-profile", "overwrite-aws-profile", "role-to-assume", "aws-access-key-id", "aws-secret-access-key", "aws-session-token", "web-identity-token-file", "role-chaining", "audience", "http-proxy", "no-proxy", "mask-aws-account-id", "role-duration-seconds", "role-external-id", "role-session-name", "role-skip-session-tagging", "transitive-tag-keys", "inline-session-policy", "managed-session-policies", "output-credentials", "output-env-credentials", "unset-current-credentials", "disable-retry", "retry-max-attempts", "special-characters-workaround", "use-existing-credentials", "allowed-account-ids", "force-skip-oidc", "action-timeout-s", "custom-tags", "sts-endpoint"] },
-    "pulumi/actions": { sha: "8e5e406f4007fca908480587cb9893c07090f58d", tag: "v7.0.0", inputs: ["command", "stack-name", "pulumi-version", "pulumi-version-file", "work-dir", "comment-on-pr", "comment-on-pr-number", "comment-on-summary", "github-token", "cloud-url", "secrets-provider", "parallel", "message", "config-map", "expect-no-changes", "diff", "replace", "exclude", "exclude-dependents", "target", "target-dependents", "policyPacks", "policyPackConfigs", "refresh", "upsert", "remove", "edit-pr-comment", "color", "exclude-protected", "plan", "suppress-outputs", "suppress-progress", "always-include-summary", "continue-on-error", "log-verbosity", "log-flow", "debug"] },
-    "actions/upload-artifact": { sha: "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", tag: "v7.0.0", inputs: ["name", "path", "if-no-files-found", "retention-days", "compression-level", "overwrite", "include-hidden-files", "archive"] },
-    "actions/download-artifact": { sha: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", tag: "v8.0.1", inputs: ["name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id", "skip-decompress", "digest-mismatch"] },
-    "actions/github-script": { sha: "ed597411d8f924073f98dfc5c65a23a2325f34cd", tag: "v8.0.0", inputs: ["script", "github-token", "debug", "user-agent", "previews", "result-encoding", "retries", "retry-exempt-status-codes", "base-url"] },
+    "actions/checkout": {
+        sha: "3d3c42e5aac5ba805825da76410c181273ba90b1",
+        tag: "v7.0.1",
+        inputs: [
+            "repository",
+            "ref",
+            "token",
+            "ssh-key",
+            "ssh-known-hosts",
+            "ssh-strict",
+            "ssh-user",
+            "persist-credentials",
+            "path",
+            "clean",
+            "filter",
+            "sparse-checkout",
+            "sparse-checkout-cone-mode",
+            "fetch-depth",
+            "fetch-tags",
+            "show-progress",
+            "lfs",
+            "submodules",
+            "set-safe-directory",
+            "github-server-url",
+            "allow-unsafe-pr-checkout",
+        ],
+    },
+    "actions/setup-node": {
+        sha: "820762786026740c76f36085b0efc47a31fe5020",
+        tag: "v7.0.0",
+        inputs: [
+            "node-version",
+            "node-version-file",
+            "architecture",
+            "check-latest",
+            "registry-url",
+            "scope",
+            "token",
+            "cache",
+            "package-manager-cache",
+            "cache-dependency-path",
+            "mirror",
+            "mirror-token",
+        ],
+    },
+    "aws-actions/configure-aws-credentials": {
+        sha: "e6de054238d6b7531b4efff3b6587d9aade6a06c",
+        tag: "v6.2.3",
+        inputs: [
+            "aws-region",
+            "aws-profile",
+            "overwrite-aws-profile",
+            "role-to-assume",
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "aws-session-token",
+            "web-identity-token-file",
+            "role-chaining",
+            "audience",
+            "http-proxy",
+            "no-proxy",
+            "mask-aws-account-id",
+            "role-duration-seconds",
+            "role-external-id",
+            "role-session-name",
+            "role-skip-session-tagging",
+            "transitive-tag-keys",
+            "inline-session-policy",
+            "managed-session-policies",
+            "output-credentials",
+            "output-env-credentials",
+            "unset-current-credentials",
+            "disable-retry",
+            "retry-max-attempts",
+            "special-characters-workaround",
+            "use-existing-credentials",
+            "allowed-account-ids",
+            "force-skip-oidc",
+            "action-timeout-s",
+            "custom-tags",
+            "sts-endpoint",
+        ],
+    },
+    "pulumi/actions": {
+        sha: "8e5e406f4007fca908480587cb9893c07090f58d",
+        tag: "v7.0.0",
+        inputs: [
+            "command",
+            "stack-name",
+            "pulumi-version",
+            "pulumi-version-file",
+            "work-dir",
+            "comment-on-pr",
+            "comment-on-pr-number",
+            "comment-on-summary",
+            "github-token",
+            "cloud-url",
+            "secrets-provider",
+            "parallel",
+            "message",
+            "config-map",
+            "expect-no-changes",
+            "diff",
+            "replace",
+            "exclude",
+            "exclude-dependents",
+            "target",
+            "target-dependents",
+            "policyPacks",
+            "policyPackConfigs",
+            "refresh",
+            "upsert",
+            "remove",
+            "edit-pr-comment",
+            "color",
+            "exclude-protected",
+            "plan",
+            "suppress-outputs",
+            "suppress-progress",
+            "always-include-summary",
+            "continue-on-error",
+            "log-verbosity",
+            "log-flow",
+            "debug",
+        ],
+    },
+    "actions/upload-artifact": {
+        sha: "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
+        tag: "v7.0.0",
+        inputs: ["name", "path", "if-no-files-found", "retention-days", "compression-level", "overwrite", "include-hidden-files", "archive"],
+    },
+    "actions/download-artifact": {
+        sha: "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c",
+        tag: "v8.0.1",
+        inputs: ["name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id", "skip-decompress", "digest-mismatch"],
+    },
+    "actions/github-script": {
+        sha: "ed597411d8f924073f98dfc5c65a23a2325f34cd",
+        tag: "v8.0.0",
+        inputs: ["script", "github-token", "debug", "user-agent", "previews", "result-encoding", "retries", "retry-exempt-status-codes", "base-url"],
+    },
 };
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; if?: string; name?: string }
-interface Job { steps: Step[]; environment?: string; "runs-on": unknown; if?: string; concurrency?: { group: string; "cancel-in-progress": boolean }; "timeout-minutes"?: number }
+interface Step {
+    uses?: string;
+    run?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+    if?: string;
+    name?: string;
+}
+interface Job {
+    steps: Step[];
+    environment?: string;
+    "runs-on": unknown;
+    if?: string;
+    concurrency?: { group: string; "cancel-in-progress": boolean };
+    "timeout-minutes"?: number;
+}
 
 function jobs(f: string): Array<[string, Job]> {
     return Object.entries(load(f).jobs as Record<string, Job>);
 }
 const triggers = (f: string) => Object.keys(load(f).on);
-const files = fs.readdirSync(DIR).filter((f) => f.endsWith(".yml")).sort();
+const files = fs
+    .readdirSync(DIR)
+    .filter((f) => f.endsWith(".yml"))
+    .sort();
 const stepOf = (job: Job, action: string) => job.steps.find((s) => String(s.uses ?? "").startsWith(`${action}@`));
 
 describe("GitHub workflows", () => {
@@ -54,7 +205,9 @@ describe("GitHub workflows", () => {
 
     it("pins every action by commit (tag in a comment) at its Node 24 major, with only inputs its action.yml declares", () => {
         for (const f of files) {
-            for (const line of raw(f).split("\n").filter((l) => /^\s*-?\s*uses:/.test(l))) {
+            for (const line of raw(f)
+                .split("\n")
+                .filter((l) => /^\s*-?\s*uses:/.test(l))) {
                 const m = /uses:\s*([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)$/.exec(line);
                 assert.ok(m, `${f}: not pinned by commit with its tag: ${line.trim()}`);
                 const known = ACTIONS[m[1]];
@@ -64,7 +217,8 @@ describe("GitHub workflows", () => {
             for (const [name, job] of jobs(f)) {
                 for (const s of job.steps.filter((x) => x.uses)) {
                     const action = String(s.uses).split("@")[0];
-                    for (const input of Object.keys(s.with ?? {})) assert.ok(ACTIONS[action].inputs.includes(input), `${f} ${name}: ${action} has no input '${input}'`);
+                    for (const input of Object.keys(s.with ?? {}))
+                        assert.ok(ACTIONS[action].inputs.includes(input), `${f} ${name}: ${action} has no input '${input}'`);
                 }
             }
         }
@@ -131,7 +285,10 @@ describe("GitHub workflows", () => {
         const comment = load("plan-comment.yml");
         assert.deepStrictEqual(comment.on.workflow_run.workflows, ["plan"]);
         assert.deepStrictEqual(comment.permissions, { actions: "read", "pull-requests": "write" });
-        assert.ok(!comment.jobs.comment.steps.some((s: Step) => String(s.uses ?? "").startsWith("actions/checkout")), "the commenting workflow must not check out PR code");
+        assert.ok(
+            !comment.jobs.comment.steps.some((s: Step) => String(s.uses ?? "").startsWith("actions/checkout")),
+            "the commenting workflow must not check out PR code",
+        );
         assert.match(stepOf(comment.jobs.comment, "actions/download-artifact")!.with!.path as string, /runner\.temp/);
     });
 
@@ -151,7 +308,10 @@ describe("GitHub workflows", () => {
     it("deploys dev from main and prod from v* tags in their environments, one run per stack at a time, with credentials that outlast the job", () => {
         const d = load("deploy.yml");
         assert.strictEqual(d.concurrency, undefined, "no workflow-level group per ref");
-        const expect = { dev: { env: "dev", ref: /refs\/heads\/main/, group: "gpuserve-deploy-dev" }, prod: { env: "production", ref: /refs\/tags\/v/, group: "gpuserve-deploy-prod" } };
+        const expect = {
+            dev: { env: "dev", ref: /refs\/heads\/main/, group: "gpuserve-deploy-dev" },
+            prod: { env: "production", ref: /refs\/tags\/v/, group: "gpuserve-deploy-prod" },
+        };
         for (const [name, e] of Object.entries(expect)) {
             const job: Job = d.jobs[name];
             assert.strictEqual(job.environment, e.env);
@@ -167,7 +327,10 @@ describe("GitHub workflows", () => {
             assert.ok(Number(aws.with!["role-duration-seconds"]) >= job["timeout-minutes"]! * 60, `${name}: AWS credentials expire before the job's timeout`);
             // A first `pulumi up` waits for the image-cache snapshot (the association's waitForSuccessTimeoutSeconds)
             // on top of EKS creation, add-ons and the image build: at least 45 minutes more than that wait.
-            assert.ok(job["timeout-minutes"]! >= BUILD_TIMEOUT_SECONDS / 60 + 45, `${name}: ${job["timeout-minutes"]} min is not enough for a ${BUILD_TIMEOUT_SECONDS / 60}-minute snapshot build plus EKS`);
+            assert.ok(
+                job["timeout-minutes"]! >= BUILD_TIMEOUT_SECONDS / 60 + 45,
+                `${name}: ${job["timeout-minutes"]} min is not enough for a ${BUILD_TIMEOUT_SECONDS / 60}-minute snapshot build plus EKS`,
+            );
             assert.match(String(job["runs-on"]), new RegExp(`vars\\.GPUSERVE_${name.toUpperCase()}_RUNS_ON`));
         }
         // prod refuses to start on a runner that cannot reach its API endpoint.
@@ -178,7 +341,11 @@ describe("GitHub workflows", () => {
 
     it("previews or deploys one team stack, by hand, in that team's own environments, one run per team at a time", () => {
         const t = load("team.yml");
-        assert.deepStrictEqual(triggers("team.yml"), ["workflow_dispatch"], "never on pull_request or push: no secret reaches PR code, a team decides when its stack changes");
+        assert.deepStrictEqual(
+            triggers("team.yml"),
+            ["workflow_dispatch"],
+            "never on pull_request or push: no secret reaches PR code, a team decides when its stack changes",
+        );
         assert.deepStrictEqual(t.on.workflow_dispatch.inputs.command.options, ["preview", "up"]);
         const expect = { preview: { env: "team-${{ inputs.team }}-preview", command: "preview" }, deploy: { env: "team-${{ inputs.team }}", command: "up" } };
         for (const [name, e] of Object.entries(expect)) {
@@ -193,7 +360,10 @@ describe("GitHub workflows", () => {
             assert.notStrictEqual(pulumi.with!.upsert, true);
             const aws = stepOf(job, "aws-actions/configure-aws-credentials")!;
             assert.strictEqual(aws.with!["role-to-assume"], "${{ vars.AWS_ROLE_ARN }}");
-            assert.ok(Number(aws.with!["role-duration-seconds"] ?? 3600) >= job["timeout-minutes"]! * 60, `${name}: AWS credentials expire before the job's timeout`);
+            assert.ok(
+                Number(aws.with!["role-duration-seconds"] ?? 3600) >= job["timeout-minutes"]! * 60,
+                `${name}: AWS credentials expire before the job's timeout`,
+            );
         }
     });
 
@@ -218,12 +388,24 @@ describe("plan-comment script (fork PRs, spoofing, untrusted artifact)", () => {
     const BASE = { id: 1, full_name: "org/gpuserve" };
     const SHA = "a".repeat(40);
 
-    interface Pr { number: number; state: string; head: { sha: string; repo: { full_name: string } | null }; base: { repo: { full_name: string } } }
+    interface Pr {
+        number: number;
+        state: string;
+        head: { sha: string; repo: { full_name: string } | null };
+        base: { repo: { full_name: string } };
+    }
     function pr(number: number, sha = SHA, headRepo = "fork/gpuserve", state = "open"): Pr {
         return { number, state, head: { sha, repo: { full_name: headRepo } }, base: { repo: { full_name: BASE.full_name } } };
     }
 
-    async function runScript(opts: { run?: Record<string, unknown>; open?: Pr[]; prs?: Pr[]; diff?: string | Buffer; symlink?: boolean; comments?: Array<{ id: number; body: string; user: { login: string; type: string } }> }) {
+    async function runScript(opts: {
+        run?: Record<string, unknown>;
+        open?: Pr[];
+        prs?: Pr[];
+        diff?: string | Buffer;
+        symlink?: boolean;
+        comments?: Array<{ id: number; body: string; user: { login: string; type: string } }>;
+    }) {
         const dir = tempDir("plan-diff-");
         const file = path.join(dir, "plan-diff.md");
         if (opts.symlink) fs.symlinkSync("/etc/hostname", file);
@@ -234,7 +416,10 @@ describe("plan-comment script (fork PRs, spoofing, untrusted artifact)", () => {
             rest: {
                 pulls: {
                     list: async (a: any) => (calls.push(["pulls.list", a]), { data: opts.open ?? prs }),
-                    get: async (a: any) => (calls.push(["pulls.get", a]), { data: prs.find((p) => p.number === a.pull_number) ?? pr(a.pull_number, "f".repeat(40)) }),
+                    get: async (a: any) => (
+                        calls.push(["pulls.get", a]),
+                        { data: prs.find((p) => p.number === a.pull_number) ?? pr(a.pull_number, "f".repeat(40)) }
+                    ),
                 },
                 issues: {
                     listComments: async () => ({ data: opts.comments ?? [] }),
@@ -246,7 +431,16 @@ describe("plan-comment script (fork PRs, spoofing, untrusted artifact)", () => {
         };
         const failures: string[] = [];
         const core = { setFailed: (m: string) => failures.push(m), info: () => undefined };
-        const run = { id: 99, event: "pull_request", head_sha: SHA, head_branch: "feature", html_url: "https://github.com/org/gpuserve/actions/runs/99", head_repository: { full_name: "fork/gpuserve", owner: { login: "fork" } }, pull_requests: [], ...opts.run };
+        const run = {
+            id: 99,
+            event: "pull_request",
+            head_sha: SHA,
+            head_branch: "feature",
+            html_url: "https://github.com/org/gpuserve/actions/runs/99",
+            head_repository: { full_name: "fork/gpuserve", owner: { login: "fork" } },
+            pull_requests: [],
+            ...opts.run,
+        };
         const context = { repo: { owner: "org", repo: "gpuserve" }, payload: { workflow_run: run, repository: BASE } };
         const prev = process.env.PLAN_DIFF_DIR;
         process.env.PLAN_DIFF_DIR = dir;
@@ -272,7 +466,13 @@ describe("plan-comment script (fork PRs, spoofing, untrusted artifact)", () => {
     });
 
     it("a same-repo PR comes from workflow_run.pull_requests", async () => {
-        const r = await runScript({ run: { head_repository: { full_name: BASE.full_name, owner: { login: "org" } }, pull_requests: [{ number: 12, head: { sha: SHA }, base: { repo: { id: BASE.id } } }] }, prs: [pr(12, SHA, BASE.full_name)] });
+        const r = await runScript({
+            run: {
+                head_repository: { full_name: BASE.full_name, owner: { login: "org" } },
+                pull_requests: [{ number: 12, head: { sha: SHA }, base: { repo: { id: BASE.id } } }],
+            },
+            prs: [pr(12, SHA, BASE.full_name)],
+        });
         assert.deepStrictEqual(r.failures, []);
         assert.ok(!r.calls.some(([c]) => c === "pulls.list"));
         assert.strictEqual(r.posted[0][1].issue_number, 12);

@@ -9,14 +9,26 @@ import { instantOf, wallTime } from "../../stacks/calendar/zones";
 const EXAMPLE = path.join(__dirname, "../../examples/biology-101.ics");
 
 /** A calendar around some VEVENT lines. */
-const ics = (...events: string[][]) => ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", ...events.flatMap((e) => ["BEGIN:VEVENT", ...e, "END:VEVENT"]), "END:VCALENDAR"].join("\r\n");
+const ics = (...events: string[][]) =>
+    ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", ...events.flatMap((e) => ["BEGIN:VEVENT", ...e, "END:VEVENT"]), "END:VCALENDAR"].join("\r\n");
 const expand = (text: string, zone = "Europe/Berlin") => expandCalendar(parseIcs(text), zone);
 const hhmm = (s: number) => `${String(Math.floor(s / 3600)).padStart(2, "0")}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}`;
 const when = (x: { date: string; startSeconds: number; minutes: number }) => `${x.date} ${hhmm(x.startSeconds)} ${x.minutes}`;
 
 describe("parseIcs", () => {
     it("unfolds lines, reads quoted parameters and unescapes text", () => {
-        const [e] = parseIcs(["BEGIN:VCALENDAR", "BEGIN:VEVENT", "SUMMARY:Biology\\, cells \\; tis", " sues", 'DTSTART;X-A="a:b;c";TZID=Europe/Berlin:20260907T091500', "DTEND;TZID=Europe/Berlin:20260907T104500", "END:VEVENT", "END:VCALENDAR"].join("\n"));
+        const [e] = parseIcs(
+            [
+                "BEGIN:VCALENDAR",
+                "BEGIN:VEVENT",
+                "SUMMARY:Biology\\, cells \\; tis",
+                " sues",
+                'DTSTART;X-A="a:b;c";TZID=Europe/Berlin:20260907T091500',
+                "DTEND;TZID=Europe/Berlin:20260907T104500",
+                "END:VEVENT",
+                "END:VCALENDAR",
+            ].join("\n"),
+        );
         assert.strictEqual(e.summary, "Biology, cells ; tissues");
         assert.deepStrictEqual(e.dtstart, { date: "2026-09-07", seconds: 9 * 3600 + 15 * 60, zone: "Europe/Berlin", raw: "20260907T091500" });
     });
@@ -26,13 +38,19 @@ describe("parseIcs", () => {
         assert.strictEqual(events.length, 3);
         const [series, moved, trip] = events;
         assert.deepStrictEqual(series.rrule, { FREQ: "WEEKLY", BYDAY: "MO,TH", UNTIL: "20261217T235959Z" });
-        assert.deepStrictEqual(series.exdates.map((x) => x.raw), ["20260921T091500", "20260924T091500"]);
+        assert.deepStrictEqual(
+            series.exdates.map((x) => x.raw),
+            ["20260921T091500", "20260924T091500"],
+        );
         assert.strictEqual(moved.recurrenceId?.raw, "20261105T091500");
         assert.strictEqual(trip.dtstart?.seconds, undefined);
     });
 
     it("rejects a file that is not iCalendar, naming the fix", () => {
-        assert.throws(() => parseIcs("timestamp,kind\n2026-09-07T09:00:00,image\n"), (e: IcsError) => e instanceof IcsError && /no BEGIN:VCALENDAR/.test(e.message) && /export the course calendar as \.ics/.test(e.fix));
+        assert.throws(
+            () => parseIcs("timestamp,kind\n2026-09-07T09:00:00,image\n"),
+            (e: IcsError) => e instanceof IcsError && /no BEGIN:VCALENDAR/.test(e.message) && /export the course calendar as \.ics/.test(e.fix),
+        );
     });
 });
 
@@ -68,27 +86,59 @@ describe("expandCalendar", () => {
     });
 
     it("repeats every other week from the week of DTSTART (INTERVAL=2, weeks starting on WKST)", () => {
-        const c = expand(ics(["SUMMARY:Seminar", "DTSTART;TZID=Europe/Berlin:20260908T140000", "DTEND;TZID=Europe/Berlin:20260908T153000", "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR;UNTIL=20261002"]));
-        assert.deepStrictEqual(c.dated.map((s) => s.date), ["2026-09-08", "2026-09-11", "2026-09-22", "2026-09-25"]);
+        const c = expand(
+            ics([
+                "SUMMARY:Seminar",
+                "DTSTART;TZID=Europe/Berlin:20260908T140000",
+                "DTEND;TZID=Europe/Berlin:20260908T153000",
+                "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,FR;UNTIL=20261002",
+            ]),
+        );
+        assert.deepStrictEqual(
+            c.dated.map((s) => s.date),
+            ["2026-09-08", "2026-09-11", "2026-09-22", "2026-09-25"],
+        );
     });
 
     it("takes UTC times (a trailing Z) and floating times (no zone: the stack's)", () => {
-        const c = expand(ics(["SUMMARY:A", "DTSTART:20260907T070000Z", "DTEND:20260907T080000Z"], ["SUMMARY:B", "DTSTART:20260907T090000", "DTEND:20260907T100000"]));
+        const c = expand(
+            ics(["SUMMARY:A", "DTSTART:20260907T070000Z", "DTEND:20260907T080000Z"], ["SUMMARY:B", "DTSTART:20260907T090000", "DTEND:20260907T100000"]),
+        );
         assert.deepStrictEqual(c.dated.map(when), ["2026-09-07 09:00 60", "2026-09-07 09:00 60"]);
     });
 
     it("adds RDATE sessions and drops a cancelled instance (STATUS:CANCELLED on a RECURRENCE-ID)", () => {
         const c = expand(
             ics(
-                ["UID:x", "SUMMARY:Lab", "DTSTART;TZID=Europe/Berlin:20260907T090000", "DURATION:PT1H", "RRULE:FREQ=DAILY;COUNT=3", "RDATE;TZID=Europe/Berlin:20260912T110000"],
-                ["UID:x", "RECURRENCE-ID;TZID=Europe/Berlin:20260908T090000", "DTSTART;TZID=Europe/Berlin:20260908T090000", "DURATION:PT1H", "STATUS:CANCELLED"],
+                [
+                    "UID:x",
+                    "SUMMARY:Lab",
+                    "DTSTART;TZID=Europe/Berlin:20260907T090000",
+                    "DURATION:PT1H",
+                    "RRULE:FREQ=DAILY;COUNT=3",
+                    "RDATE;TZID=Europe/Berlin:20260912T110000",
+                ],
+                [
+                    "UID:x",
+                    "RECURRENCE-ID;TZID=Europe/Berlin:20260908T090000",
+                    "DTSTART;TZID=Europe/Berlin:20260908T090000",
+                    "DURATION:PT1H",
+                    "STATUS:CANCELLED",
+                ],
             ),
         );
         assert.deepStrictEqual(c.dated.map(when), ["2026-09-07 09:00 60", "2026-09-09 09:00 60", "2026-09-12 11:00 60"]);
     });
 
     it("keeps a series without end as a weekly pattern (deployed as a weekly cron)", () => {
-        const c = expand(ics(["SUMMARY:Office hour", "DTSTART;TZID=Europe/Berlin:20260907T160000", "DTEND;TZID=Europe/Berlin:20260907T170000", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE"]));
+        const c = expand(
+            ics([
+                "SUMMARY:Office hour",
+                "DTSTART;TZID=Europe/Berlin:20260907T160000",
+                "DTEND;TZID=Europe/Berlin:20260907T170000",
+                "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
+            ]),
+        );
         assert.deepStrictEqual(c.dated, []);
         assert.deepStrictEqual(c.weekly, [{ days: [1, 3], startSeconds: 16 * 3600, minutes: 60, summary: "Office hour", dtstart: "20260907T160000", line: 4 }]);
     });
@@ -106,19 +156,53 @@ describe("expandCalendar", () => {
             );
         const lab = ["SUMMARY:Biology 101", "DTSTART;TZID=Europe/Berlin:20260907T091500"];
 
-        it("a monthly rule", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=MONTHLY;BYDAY=1MO"]), /^event "Biology 101" \(DTSTART 20260907T091500, line 4\): RRULE FREQ=MONTHLY is not supported$/, /FREQ=WEEKLY/));
-        it("an ordinal weekday", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=1MO;COUNT=3"]), /BYDAY=1MO has "1MO", which is not a weekday/, /BYDAY=MO,WE,FR/));
-        it("an unsupported rule part", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYMONTH=9;COUNT=3"]), /RRULE part BYMONTH is not supported/, /FREQ=WEEKLY/));
-        it("UNTIL and COUNT together", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;COUNT=3;UNTIL=20261201"]), /both UNTIL and COUNT/, /keep UNTIL/));
+        it("a monthly rule", () =>
+            rejects(
+                ics([...lab, "DURATION:PT90M", "RRULE:FREQ=MONTHLY;BYDAY=1MO"]),
+                /^event "Biology 101" \(DTSTART 20260907T091500, line 4\): RRULE FREQ=MONTHLY is not supported$/,
+                /FREQ=WEEKLY/,
+            ));
+        it("an ordinal weekday", () =>
+            rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=1MO;COUNT=3"]), /BYDAY=1MO has "1MO", which is not a weekday/, /BYDAY=MO,WE,FR/));
+        it("an unsupported rule part", () =>
+            rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYMONTH=9;COUNT=3"]), /RRULE part BYMONTH is not supported/, /FREQ=WEEKLY/));
+        it("UNTIL and COUNT together", () =>
+            rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;COUNT=3;UNTIL=20261201"]), /both UNTIL and COUNT/, /keep UNTIL/));
         it("no end", () => rejects(ics(lab), /^event "Biology 101" \(DTSTART 20260907T091500, line 4\) has no end: neither DTEND nor DURATION$/, /add DTEND/));
-        it("an end before the start", () => rejects(ics([...lab, "DTEND;TZID=Europe/Berlin:20260907T090000"]), /ends before it starts/, /must come after DTSTART/));
+        it("an end before the start", () =>
+            rejects(ics([...lab, "DTEND;TZID=Europe/Berlin:20260907T090000"]), /ends before it starts/, /must come after DTSTART/));
         it("a day-long session", () => rejects(ics([...lab, "DURATION:PT13H"]), /lasts 13 h; a session lasts at most 12 h/, /split it/));
         it("a Windows time zone name", () =>
-            rejects(ics(["SUMMARY:Biology 101", "DTSTART;TZID=W. Europe Standard Time:20260907T091500", "DURATION:PT90M"]), /uses TZID "W\. Europe Standard Time", which is not an IANA time zone/, /IANA zone names \(e\.g\. TZID=Europe\/Berlin/));
-        it("exceptions to a series without end", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260921T091500"]), /repeats without end \(no UNTIL or COUNT\) and has exceptions/, /UNTIL=/));
-        it("a series without end in another zone than the stack's", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO"]), /in Europe\/Berlin, but the stack's gpuserve:timezone is America\/New_York/, /set gpuserve:timezone to Europe\/Berlin/, "America/New_York"));
-        it("sessions over more than a year", () => rejects(ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20271231"]), /from 2026-09-07 to 2027-12-27, more than a year/, /one term or school year at a time/));
-        it("a bad date", () => rejects(ics(["SUMMARY:Biology 101", "DTSTART;TZID=Europe/Berlin:20260931T091500", "DURATION:PT90M"]), /DTSTART 20260931T091500 is not a calendar date/, /check the date/));
+            rejects(
+                ics(["SUMMARY:Biology 101", "DTSTART;TZID=W. Europe Standard Time:20260907T091500", "DURATION:PT90M"]),
+                /uses TZID "W\. Europe Standard Time", which is not an IANA time zone/,
+                /IANA zone names \(e\.g\. TZID=Europe\/Berlin/,
+            ));
+        it("exceptions to a series without end", () =>
+            rejects(
+                ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260921T091500"]),
+                /repeats without end \(no UNTIL or COUNT\) and has exceptions/,
+                /UNTIL=/,
+            ));
+        it("a series without end in another zone than the stack's", () =>
+            rejects(
+                ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO"]),
+                /in Europe\/Berlin, but the stack's gpuserve:timezone is America\/New_York/,
+                /set gpuserve:timezone to Europe\/Berlin/,
+                "America/New_York",
+            ));
+        it("sessions over more than a year", () =>
+            rejects(
+                ics([...lab, "DURATION:PT90M", "RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20271231"]),
+                /from 2026-09-07 to 2027-12-27, more than a year/,
+                /one term or school year at a time/,
+            ));
+        it("a bad date", () =>
+            rejects(
+                ics(["SUMMARY:Biology 101", "DTSTART;TZID=Europe/Berlin:20260931T091500", "DURATION:PT90M"]),
+                /DTSTART 20260931T091500 is not a calendar date/,
+                /check the date/,
+            ));
     });
 });
 

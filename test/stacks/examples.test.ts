@@ -12,15 +12,28 @@ const prodRaw = () => rawStackConfig(readStackFile(ROOT, "prod", PROJECT).config
 
 describe("example values in stack files", () => {
     it("finds every example value of the committed prod stack, by key", () => {
-        const keys = exampleValueIssues(prodRaw()).map((i) => i.key).sort();
-        assert.deepStrictEqual(keys, ["gpuserve:cluster.adminPrincipalArns[0]", "gpuserve:cluster.endpointPublicAccessCidrs[0]", "gpuserve:serving.certificateArn", "gpuserve:serving.domain"]);
-        assert.deepStrictEqual(exampleValueIssues({ serving: { domain: "vision.radiology-lab.org", certificateArn: "arn:aws:acm:us-east-1:210987654321:certificate/5e6f" } }), []);
+        const keys = exampleValueIssues(prodRaw())
+            .map((i) => i.key)
+            .sort();
+        assert.deepStrictEqual(keys, [
+            "gpuserve:cluster.adminPrincipalArns[0]",
+            "gpuserve:cluster.endpointPublicAccessCidrs[0]",
+            "gpuserve:serving.certificateArn",
+            "gpuserve:serving.domain",
+        ]);
+        assert.deepStrictEqual(
+            exampleValueIssues({ serving: { domain: "vision.radiology-lab.org", certificateArn: "arn:aws:acm:us-east-1:210987654321:certificate/5e6f" } }),
+            [],
+        );
     });
 
     it("a real update refuses them with the key, the value and the fix; preview and the offline plan go on", () => {
         assert.throws(
             () => checkExampleValues(prodRaw(), "update"),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:serving\.certificateArn: .*example certificate ARN.*Fix: /.test(e.message) && /gpuserve:serving\.domain: "vision\.example\.org"/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /gpuserve:serving\.certificateArn: .*example certificate ARN.*Fix: /.test(e.message) &&
+                /gpuserve:serving\.domain: "vision\.example\.org"/.test(e.message),
         );
         const warnings: string[] = [];
         checkExampleValues(prodRaw(), "preview", (m) => warnings.push(m));
@@ -46,7 +59,11 @@ describe("example values in stack files", () => {
                 try { loadStackConfig(); console.log("loaded"); } catch (e) { console.log(e.name + ": " + e.message); }
             }`;
         const { config } = readStackFile(ROOT, "prod", PROJECT);
-        const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], { cwd: ROOT, encoding: "utf8", env: { ...process.env, PULUMI_CONFIG: JSON.stringify(config) } });
+        const r = spawnSync(process.execPath, ["--import", "tsx", "-e", script], {
+            cwd: ROOT,
+            encoding: "utf8",
+            env: { ...process.env, PULUMI_CONFIG: JSON.stringify(config) },
+        });
         const [up, preview] = r.stdout.split(/\n(?=loaded|ConfigError)/);
         assert.match(up, /^ConfigError: Invalid stack config \(4 problems\)/, r.stdout + r.stderr);
         assert.match(up, /gpuserve:cluster\.adminPrincipalArns\[0\]: .*123456789012.*Fix: /);

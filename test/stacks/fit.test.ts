@@ -33,7 +33,10 @@ describe("fittingGpuTypes", () => {
     });
 
     it("leaves out GPU types without a price in the region", () => {
-        assert.deepStrictEqual(fittingGpuTypes(40, (t) => (t.startsWith("g6e") ? undefined : usEast1(t))).map((c) => c.gpuType), ["a100-40gb", "a100-80gb"]);
+        assert.deepStrictEqual(
+            fittingGpuTypes(40, (t) => (t.startsWith("g6e") ? undefined : usEast1(t))).map((c) => c.gpuType),
+            ["a100-40gb", "a100-80gb"],
+        );
     });
 });
 
@@ -41,7 +44,10 @@ describe("too-big-model hint", () => {
     it("suggests the cheapest GPU that fits, not the costliest (8B model: l40s)", () => {
         const raw = devRaw();
         raw.models[0].id = "Qwen/Qwen3-VL-8B-Instruct";
-        assert.match(messageOf(raw), /Fix: move it to a pool with gpuType l40s \(the cheapest GPU in the catalog with >= 40 GiB: g6e\.xlarge, 1 GPU of 48 GiB, \$1\.861\/hour on demand in us-east-1\)/);
+        assert.match(
+            messageOf(raw),
+            /Fix: move it to a pool with gpuType l40s \(the cheapest GPU in the catalog with >= 40 GiB: g6e\.xlarge, 1 GPU of 48 GiB, \$1\.861\/hour on demand in us-east-1\)/,
+        );
     });
 
     it("offers MedGemma-27B's FP8 variant on an L40S next to the only bf16 fit", () => {
@@ -74,7 +80,10 @@ describe("catalog variants", () => {
             assert.ok(m.minGpuMemoryGiB < base.minGpuMemoryGiB && m.weightsGiB < base.weightsGiB, m.id);
             assert.ok((m.sources ?? []).length > 0, `${m.id} cites no source for its fit`);
         }
-        assert.deepStrictEqual(smallerVariants(modelSpec("google/medgemma-27b-it")!).map((m) => m.id), ["ig1/medgemma-27b-it-FP8-Dynamic"]);
+        assert.deepStrictEqual(
+            smallerVariants(modelSpec("google/medgemma-27b-it")!).map((m) => m.id),
+            ["ig1/medgemma-27b-it-FP8-Dynamic"],
+        );
     });
 });
 
@@ -93,17 +102,25 @@ describe("idle GPUs per node", () => {
     });
 
     it("says how many GPUs idle, what they cost and the cheaper shape", () => {
-        const text = idleGpuWarning({ pool: "a100", instanceType: "p4de.24xlarge", gpusPerNode: 8, usable: 2 }, [modelSpec("google/medgemma-27b-it")!], usEast1, {
-            usdPerMonth: 11297.83,
-            totalUsdPerMonth: 12759.62,
-            peakWorkers: 1,
-        });
+        const text = idleGpuWarning(
+            { pool: "a100", instanceType: "p4de.24xlarge", gpusPerNode: 8, usable: 2 },
+            [modelSpec("google/medgemma-27b-it")!],
+            usEast1,
+            {
+                usdPerMonth: 11297.83,
+                totalUsdPerMonth: 12759.62,
+                peakWorkers: 1,
+            },
+        );
         assert.strictEqual(
             text,
             "GPU pool 'a100' runs p4de.24xlarge nodes with 8 GPUs each, but its models can use at most 2 (one GPU per worker, the sum of their maxReplicas): 6 of 8 GPUs per node are always idle and paid for. " +
                 "In the expected month the pool costs $11,297.83 of the stack's $12,759.62 and runs at most 1 worker. Fix: serve 'ig1/medgemma-27b-it-FP8-Dynamic' on gpuType l40s (g6e.xlarge, $1.861/hour on demand), with models[].revision set to the Hugging Face commit you checked (the catalog pins none for it).",
         );
         // A model that fits a one-GPU node: the fix is that GPU type.
-        assert.match(idleGpuWarning({ pool: "p", instanceType: "p4d.24xlarge", gpusPerNode: 8, usable: 1 }, [modelSpec("Qwen/Qwen3-VL-8B-Instruct")!], usEast1), /Fix: use gpuType l40s \(g6e\.xlarge, 1 GPU per node, \$1\.861\/hour on demand\)\.$/);
+        assert.match(
+            idleGpuWarning({ pool: "p", instanceType: "p4d.24xlarge", gpusPerNode: 8, usable: 1 }, [modelSpec("Qwen/Qwen3-VL-8B-Instruct")!], usEast1),
+            /Fix: use gpuType l40s \(g6e\.xlarge, 1 GPU per node, \$1\.861\/hour on demand\)\.$/,
+        );
     });
 });

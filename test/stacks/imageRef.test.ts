@@ -21,7 +21,10 @@ describe("normalizeImageRef (containerd ParseDockerRef)", () => {
 
     for (const input of INVALID) {
         it(`refuses ${JSON.stringify(input)}`, () => {
-            assert.throws(() => normalizeImageRef(input), (e: unknown) => e instanceof ImageRefError && e.ref === input && e.message.startsWith(`invalid image reference '${input}': `));
+            assert.throws(
+                () => normalizeImageRef(input),
+                (e: unknown) => e instanceof ImageRefError && e.ref === input && e.message.startsWith(`invalid image reference '${input}': `),
+            );
         });
     }
 
@@ -39,16 +42,29 @@ describe("image config keys", () => {
         return () => parseStackConfig({ ...rest, region, environment: "t", serving: { ...rest.serving, ...serving } });
     };
     const rejects = (serving: Record<string, unknown>, key: string, message: RegExp) =>
-        assert.throws(withServing(serving), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.key === key && message.test(i.message)), `${JSON.stringify(serving)}`);
+        assert.throws(
+            withServing(serving),
+            (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.key === key && message.test(i.message)),
+            `${JSON.stringify(serving)}`,
+        );
 
     it("take any reference containerd accepts, pinned by tag or digest", () => {
-        for (const vllmImage of ["vllm/vllm-openai:v0.33.0", "docker.io/vllm/vllm-openai:v0.33.0", "localhost:5000/vllm/vllm-openai:dev", `vllm/vllm-openai:v0.33.0@sha256:${"a".repeat(64)}`]) {
+        for (const vllmImage of [
+            "vllm/vllm-openai:v0.33.0",
+            "docker.io/vllm/vllm-openai:v0.33.0",
+            "localhost:5000/vllm/vllm-openai:dev",
+            `vllm/vllm-openai:v0.33.0@sha256:${"a".repeat(64)}`,
+        ]) {
             assert.doesNotThrow(withServing({ vllmImage }), vllmImage);
         }
     });
 
     it("name the key, the value and the reason for a reference containerd refuses or one not pinned", () => {
-        rejects({ vllmImage: "vllm/vLLM-openai:v1" }, "gpuserve:serving.vllmImage", /is not an image reference containerd accepts: repository name 'vllm\/vLLM-openai' must be lower case \(got "vllm\/vLLM-openai:v1"\)/);
+        rejects(
+            { vllmImage: "vllm/vLLM-openai:v1" },
+            "gpuserve:serving.vllmImage",
+            /is not an image reference containerd accepts: repository name 'vllm\/vLLM-openai' must be lower case \(got "vllm\/vLLM-openai:v1"\)/,
+        );
         rejects({ uiImage: "nginxinc/nginx-unprivileged" }, "gpuserve:serving.uiImage", /must be pinned: add :<tag> or @sha256:<digest>/);
         rejects({ gateway: { image: "Registry/gw:1" } }, "gpuserve:serving.gateway.image", /upper-case letters/);
         rejects({ batch: { image: "valkey/valkey:9.1.2-alpine" } }, "gpuserve:serving.batch.image", /must be pinned by digest/);

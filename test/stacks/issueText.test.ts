@@ -52,7 +52,10 @@ describe("config errors in the program's own words", () => {
         });
         const byKey = Object.fromEntries(issues(raw).map((i) => [i.key, `${i.message}. Fix: ${i.fix}`]));
         assert.strictEqual(byKey["gpuserve:cluster.endpointPublicAccessCidrs"], "must list at least 1 entry (got []). Fix: add entries until there are 1");
-        assert.strictEqual(byKey["gpuserve:gpuPools[0].minNodesReason"], 'must be at least 10 characters long (got "short"). Fix: write at least 10 characters');
+        assert.strictEqual(
+            byKey["gpuserve:gpuPools[0].minNodesReason"],
+            'must be at least 10 characters long (got "short"). Fix: write at least 10 characters',
+        );
         assert.strictEqual(byKey["gpuserve:production"], 'must be true or false (got "yes"). Fix: write true or false');
         // The schema's own words stay: "must list 24 hourly rates (hours 0..23)".
         assert.match(byKey["gpuserve:traffic.hourly[0].rates"], /^must list 24 hourly rates \(hours 0\.\.23\)/);
@@ -64,11 +67,18 @@ describe("config errors in the program's own words", () => {
         assert.match(csv[0].fix, /timestamp,kind\[,model\].*csvFile: examples\/traffic\/arrivals\.csv.*examples\/Pulumi\.csv-trace\.yaml/);
         const hourly = issues({ ...base(), traffic: { profile: "hourly" } });
         assert.match(hourly[0].fix, /rates: \[0, 0, .*\]\}\]\}; see examples\/Pulumi\.hourly\.yaml/);
-        for (const f of ["examples/traffic/arrivals.csv", "examples/Pulumi.csv-trace.yaml", "examples/Pulumi.hourly.yaml"]) assert.ok(fs.existsSync(path.join(ROOT, f)), f);
+        for (const f of ["examples/traffic/arrivals.csv", "examples/Pulumi.csv-trace.yaml", "examples/Pulumi.hourly.yaml"])
+            assert.ok(fs.existsSync(path.join(ROOT, f)), f);
     });
 
     it("suggests the API-key command with the stack's own team, and a key made by openssl", () => {
-        assert.throws(() => parseApiKeys("nope", "cardiology"), (e: Error) => /Fix: pulumi config set --secret gatewayApiKeys "\[\{\\"team\\":\\"cardiology\\",\\"key\\":\\"\$\(openssl rand -base64 32\)\\"\}\]"$/.test(e.message));
+        assert.throws(
+            () => parseApiKeys("nope", "cardiology"),
+            (e: Error) =>
+                /Fix: pulumi config set --secret gatewayApiKeys "\[\{\\"team\\":\\"cardiology\\",\\"key\\":\\"\$\(openssl rand -base64 32\)\\"\}\]"$/.test(
+                    e.message,
+                ),
+        );
     });
 });
 
@@ -78,7 +88,10 @@ describe("examples/: traffic from a recorded trace or an hourly table", () => {
     it("reads the example CSV trace (comments and a header before the data) as a week of classes in the stack's time zone", () => {
         const cfg = stackConfigFromFile(EXAMPLES, "csv-trace", "gpuserve");
         const trace = buildTrace(cfg.traffic, cfg.models, { days: 7, timezone: cfg.timezone, root: ROOT });
-        const lines = fs.readFileSync(path.join(ROOT, "examples/traffic/arrivals.csv"), "utf8").split("\n").filter((l) => /^\d{4}-/.test(l));
+        const lines = fs
+            .readFileSync(path.join(ROOT, "examples/traffic/arrivals.csv"), "utf8")
+            .split("\n")
+            .filter((l) => /^\d{4}-/.test(l));
         assert.strictEqual(trace.times.length, lines.length, "every data line is a request");
         // 2026-03-02T08:00Z is 09:00 in Berlin: the first request is in the first class, on day 0 (a Monday).
         assert.ok(trace.times[0] >= 9 * 3600 && trace.times[0] < 9 * 3600 + 600, `first request at ${trace.times[0]} s`);

@@ -58,7 +58,10 @@ describe("regional prices (stacks/catalog/instances.ts)", () => {
             assert.ok(there.floorUsdPerMonth > us.floorUsdPerMonth, `${region}: floor ${there.floorUsdPerMonth} vs ${us.floorUsdPerMonth}`);
             assert.ok(there.ceilingUsdPerMonth > us.ceilingUsdPerMonth, `${region}: ceiling ${there.ceilingUsdPerMonth} vs ${us.ceilingUsdPerMonth}`);
             // The non-instance lines still use US prices: the estimate says so.
-            assert.ok(there.assumptions.some((a) => a.includes(`use us-east-1/us-west-2 prices`) && a.includes(region)), there.assumptions.join("\n"));
+            assert.ok(
+                there.assumptions.some((a) => a.includes(`use us-east-1/us-west-2 prices`) && a.includes(region)),
+                there.assumptions.join("\n"),
+            );
         }
     });
 
@@ -68,7 +71,9 @@ describe("regional prices (stacks/catalog/instances.ts)", () => {
             () => parseStackConfig(raw),
             (e: unknown) =>
                 e instanceof ConfigError &&
-                /gpuserve:gpuPools\[1\]\.instanceTypes\[0\]: instance type 'g6e\.xlarge' has no price for region 'eu-west-1' \(the catalog covers ap-northeast-1, eu-central-1, eu-north-1, us-east-1, us-west-2\)\. Fix: .*gpuserve:prices\.instances\.g6e\.xlarge/.test(e.message),
+                /gpuserve:gpuPools\[1\]\.instanceTypes\[0\]: instance type 'g6e\.xlarge' has no price for region 'eu-west-1' \(the catalog covers ap-northeast-1, eu-central-1, eu-north-1, us-east-1, us-west-2\)\. Fix: .*gpuserve:prices\.instances\.g6e\.xlarge/.test(
+                    e.message,
+                ),
         );
         assert.doesNotThrow(() => parseStackConfig(stackIn("prod", "eu-central-1")));
     });

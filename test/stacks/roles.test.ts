@@ -46,7 +46,10 @@ describe("stack roles", function () {
         it("a team stack names its platform, and standalone stacks take neither a platform nor teams", () => {
             const team = exampleRaw("biology");
             delete team.platformStack;
-            assert.match(issuesOf(team, lab)[0], /^gpuserve:platformStack: a team stack needs its platform\. Fix: set gpuserve:platformStack: <org>\/<project>\/<platform stack>/);
+            assert.match(
+                issuesOf(team, lab)[0],
+                /^gpuserve:platformStack: a team stack needs its platform\. Fix: set gpuserve:platformStack: <org>\/<project>\/<platform stack>/,
+            );
             const dev = exampleRaw("dev");
             dev.platformStack = "acme/gpuserve/lab";
             dev.teams = { biology: { host: "biology.lab.example.org" } };
@@ -59,7 +62,10 @@ describe("stack roles", function () {
         it("refuses a malformed platformStack reference", () => {
             const raw = exampleRaw("biology");
             raw.platformStack = "lab";
-            assert.ok(issuesOf(raw, lab).some((i) => i.startsWith('gpuserve:platformStack: must be <org>/<project>/<stack>, e.g. acme/gpuserve/lab (got "lab")')), issuesOf(raw, lab).join("\n"));
+            assert.ok(
+                issuesOf(raw, lab).some((i) => i.startsWith('gpuserve:platformStack: must be <org>/<project>/<stack>, e.g. acme/gpuserve/lab (got "lab")')),
+                issuesOf(raw, lab).join("\n"),
+            );
         });
     });
 
@@ -123,24 +129,41 @@ describe("stack roles", function () {
                 physics.models.map((m) => [m.name, m.pool, m.shared?.namespace]),
                 [["qwen3-vl-2b", "l4", "serving"]],
             );
-            assert.deepStrictEqual(physics.gpuPools.map((p) => p.name), ["l4"], "only the pools its models run on");
+            assert.deepStrictEqual(
+                physics.gpuPools.map((p) => p.name),
+                ["l4"],
+                "only the pools its models run on",
+            );
             assert.strictEqual(physics.serving.namespace, "physics");
             assert.strictEqual(physics.serving.domain, "physics.lab.example.org");
             const biology = parseStackConfig(exampleRaw("biology"), lab);
-            assert.deepStrictEqual(biology.models.map((m) => [m.name, m.shared]), [["medgemma-1-5-4b", undefined]]);
+            assert.deepStrictEqual(
+                biology.models.map((m) => [m.name, m.shared]),
+                [["medgemma-1-5-4b", undefined]],
+            );
             assert.strictEqual(biology.coldStart.imageCache, "snapshot", "the platform's image cache");
         });
 
         it("keeps the pods' disk its platform resolved for each pool (the platform's launch templates bind it or not)", () => {
-            assert.deepStrictEqual(lab.gpuPools.map((p) => p.podStorage), lab.gpuPools.map(() => "volume"), "auto on the lab's G types");
+            assert.deepStrictEqual(
+                lab.gpuPools.map((p) => p.podStorage),
+                lab.gpuPools.map(() => "volume"),
+                "auto on the lab's G types",
+            );
             const forced = clone(lab);
             forced.gpuPools = forced.gpuPools.map((p) => ({ ...p, podStorage: "instanceStore" as const }));
             const biology = parseStackConfig(exampleRaw("biology"), forced);
-            assert.deepStrictEqual(biology.gpuPools.map((p) => [p.name, p.podStorage]), [["a10g", "instanceStore"]]);
+            assert.deepStrictEqual(
+                biology.gpuPools.map((p) => [p.name, p.podStorage]),
+                [["a10g", "instanceStore"]],
+            );
             // A platform planned before the field existed: the team resolves "auto" as the platform did.
             const older = clone(lab);
             older.gpuPools = older.gpuPools.map(({ podStorage: _s, ...p }) => p);
-            assert.deepStrictEqual(parseStackConfig(exampleRaw("biology"), older).gpuPools.map((p) => p.podStorage), ["volume"]);
+            assert.deepStrictEqual(
+                parseStackConfig(exampleRaw("biology"), older).gpuPools.map((p) => p.podStorage),
+                ["volume"],
+            );
         });
 
         it("refuses a team the platform has not registered, saying where to register it", () => {
@@ -166,7 +189,9 @@ describe("stack roles", function () {
             const raw = exampleRaw("chemistry");
             raw.models[0].pool = "h100";
             assert.ok(
-                issuesOf(raw, lab).includes(`gpuserve:models[0].pool: platform '${lab.stack}' has no GPU pool 'h100' (its pools: a10g (a10g), l40s (l40s), l4 (l4)). Fix: set it to one of those pools; a team stack runs on its platform's node groups`),
+                issuesOf(raw, lab).includes(
+                    `gpuserve:models[0].pool: platform '${lab.stack}' has no GPU pool 'h100' (its pools: a10g (a10g), l40s (l40s), l4 (l4)). Fix: set it to one of those pools; a team stack runs on its platform's node groups`,
+                ),
                 issuesOf(raw, lab).join("\n"),
             );
         });
@@ -186,7 +211,13 @@ describe("stack roles", function () {
             raw.region = "us-west-2";
             assert.deepStrictEqual(
                 issuesOf(raw, lab).map((i) => i.split(":")[0] + ":" + i.split(":")[1]),
-                ["aws:region: is \"us-west-2\", but platform '" + lab.stack + "' runs in us-east-1. Fix", "gpuserve:serving.namespace: is \"bio\", but platform '" + lab.stack + "' gave team 'biology' the namespace 'biology'. Fix", "gpuserve:serving.domain: is \"bio.example.org\", but platform '" + lab.stack + "' routes host 'biology.lab.example.org' to team 'biology'. Fix"].map((s) => s.split(":")[0] + ":" + s.split(":")[1]),
+                [
+                    'aws:region: is "us-west-2", but platform \'' + lab.stack + "' runs in us-east-1. Fix",
+                    'gpuserve:serving.namespace: is "bio", but platform \'' + lab.stack + "' gave team 'biology' the namespace 'biology'. Fix",
+                    'gpuserve:serving.domain: is "bio.example.org", but platform \'' +
+                        lab.stack +
+                        "' routes host 'biology.lab.example.org' to team 'biology'. Fix",
+                ].map((s) => s.split(":")[0] + ":" + s.split(":")[1]),
             );
         });
     });
@@ -195,8 +226,14 @@ describe("stack roles", function () {
         it("keeps the team's models, shared ones included, on the platform's pools as its own, with a cluster and a floor of its own", () => {
             const physics = parseStackConfig(standaloneEquivalent(exampleRaw("physics"), lab));
             assert.strictEqual(physics.role, "standalone");
-            assert.deepStrictEqual(physics.models.map((m) => [m.name, m.pool, m.shared]), [["qwen3-vl-2b", "l4", undefined]]);
-            assert.deepStrictEqual(physics.gpuPools.map((p) => [p.name, p.instanceTypes, p.capacityType, p.maxNodes]), [["l4", ["g6.xlarge"], "spot", 2]]);
+            assert.deepStrictEqual(
+                physics.models.map((m) => [m.name, m.pool, m.shared]),
+                [["qwen3-vl-2b", "l4", undefined]],
+            );
+            assert.deepStrictEqual(
+                physics.gpuPools.map((p) => [p.name, p.instanceTypes, p.capacityType, p.maxNodes]),
+                [["l4", ["g6.xlarge"], "spot", 2]],
+            );
             const own = staticCost(physics, natGatewayCount(physics));
             const onPlatform = staticCost(parseStackConfig(exampleRaw("physics"), lab), 0);
             assert.ok(own.floor.some((l) => l.item.startsWith("EKS control plane")) && !onPlatform.floor.some((l) => l.item.startsWith("EKS control plane")));
@@ -211,8 +248,14 @@ describe("stack roles", function () {
                     () => parsePlatformOutputs(value, "platform stack 'acme/gpuserve/lab'"),
                     (e: unknown) => e instanceof ConfigError && re.test(e.message),
                 );
-            check(undefined, /gpuserve:platformStack: platform stack 'acme\/gpuserve\/lab': has no 'platform' output: it is not a gpuserve platform stack, or it was never deployed\. Fix: set gpuserve:role: platform/);
-            check({ ...clone(lab), version: PLATFORM_OUTPUTS_VERSION + 1 }, /its outputs are version 2, this program reads version 1\. Fix: run the platform's `pulumi up`/);
+            check(
+                undefined,
+                /gpuserve:platformStack: platform stack 'acme\/gpuserve\/lab': has no 'platform' output: it is not a gpuserve platform stack, or it was never deployed\. Fix: set gpuserve:role: platform/,
+            );
+            check(
+                { ...clone(lab), version: PLATFORM_OUTPUTS_VERSION + 1 },
+                /its outputs are version 2, this program reads version 1\. Fix: run the platform's `pulumi up`/,
+            );
             const broken = clone(lab) as any;
             broken.gpuPools[0].gpusPerNode = "one";
             check(broken, /output platform\.gpuPools\.0\.gpusPerNode /);

@@ -45,7 +45,7 @@ describe("standalone stacks plan as before the platform/team split", function ()
             );
             assert.ok(!fs.existsSync(path.join(p.dir, "outputs.json")), "only a platform's plan writes outputs.json");
             const ingress = p.manifests.find((m) => m.kind === "Ingress")!;
-            assert.strictEqual((ingress.metadata).annotations["alb.ingress.kubernetes.io/group.name"], undefined, "a standalone ALB is its own");
+            assert.strictEqual(ingress.metadata.annotations["alb.ingress.kubernetes.io/group.name"], undefined, "a standalone ALB is its own");
         });
     }
 });

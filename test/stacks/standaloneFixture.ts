@@ -20,7 +20,11 @@ export function urnsOf(resources: readonly PlannedResource[]): string[] {
 
 /** Runs the plan CLI in its own process (resource names carry the stack name, as in a real `pulumi up`). */
 export function planResources(root: string, stack: string, out: string): PlannedResource[] {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "scripts", "plan.ts"), "--stack", stack, "--out", out], { cwd: root, encoding: "utf8", timeout: 90_000 });
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(root, "scripts", "plan.ts"), "--stack", stack, "--out", out], {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 90_000,
+    });
     if (r.status !== 0) throw new Error(`npm run plan -- --stack ${stack} failed:\n${r.stderr}`);
     return JSON.parse(fs.readFileSync(path.join(out, "resources.json"), "utf8"));
 }

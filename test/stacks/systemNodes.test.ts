@@ -28,7 +28,9 @@ describe("system nodes sized from their pods' requests", function () {
         assert.deepStrictEqual([dev.systemNodes.instanceTypes, dev.systemNodes.minSize, dev.systemNodes.maxSize], [["c6i.large"], 2, 4]);
         const t3 = s.candidates.find((c) => c.instanceType === "t3.large")!;
         assert.match(t3.why!, /^burstable: 2\.38 CPU requested > its 30 % baseline x 2 vCPU x 2 nodes/);
-        assert.ok(s.candidates.find((c) => c.instanceType === "c6i.large")!.usdPerMonth < s.candidates.find((c) => c.instanceType === "m7i.large")!.usdPerMonth);
+        assert.ok(
+            s.candidates.find((c) => c.instanceType === "c6i.large")!.usdPerMonth < s.candidates.find((c) => c.instanceType === "m7i.large")!.usdPerMonth,
+        );
         assert.match(s.arithmetic.join("\n"), /cheapest that fits: 2 x c6i\.large = \$124\.10\/month/);
     });
 
@@ -51,7 +53,11 @@ describe("system nodes sized from their pods' requests", function () {
         raw.systemNodes = { instanceTypes: ["m7g.large"] };
         assert.throws(
             () => parseStackConfig(raw),
-            (e: unknown) => e instanceof ConfigError && /gpuserve:systemNodes\.instanceTypes\[0\]: 'm7g\.large' is a Graviton \(arm64\) type, but the system node group runs the x86_64 AMI and the gateway image the stack builds is linux\/amd64 only/.test(e.message),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                /gpuserve:systemNodes\.instanceTypes\[0\]: 'm7g\.large' is a Graviton \(arm64\) type, but the system node group runs the x86_64 AMI and the gateway image the stack builds is linux\/amd64 only/.test(
+                    e.message,
+                ),
         );
     });
 
@@ -59,9 +65,15 @@ describe("system nodes sized from their pods' requests", function () {
         const dev = parseStackConfig(exampleRaw("dev"));
         const options = floorOptions(dev, natGatewayCount(dev));
         const by = (re: RegExp) => options.find((o) => re.test(o.option))!;
-        assert.deepStrictEqual([by(/^system nodes sized/).usdPerMonth, by(/^system nodes sized/).insteadUsdPerMonth, by(/^system nodes sized/).taken], [124.1, 147.17, true]);
+        assert.deepStrictEqual(
+            [by(/^system nodes sized/).usdPerMonth, by(/^system nodes sized/).insteadUsdPerMonth, by(/^system nodes sized/).taken],
+            [124.1, 147.17, true],
+        );
         // 8 endpoints x 2 AZs x $0.01 x 730 h = $116.80 against one NAT gateway's $32.85: not taken.
-        assert.deepStrictEqual([by(/interface VPC endpoints/).usdPerMonth, by(/interface VPC endpoints/).insteadUsdPerMonth, by(/interface VPC endpoints/).taken], [116.8, 32.85, false]);
+        assert.deepStrictEqual(
+            [by(/interface VPC endpoints/).usdPerMonth, by(/interface VPC endpoints/).insteadUsdPerMonth, by(/interface VPC endpoints/).taken],
+            [116.8, 32.85, false],
+        );
         assert.deepStrictEqual([by(/on spot/).usdPerMonth, by(/on spot/).taken], [49.64, false]);
         assert.deepStrictEqual([by(/^Graviton/).usdPerMonth, by(/^Graviton/).taken], [119.14, false]);
     });
@@ -76,11 +88,19 @@ describe("system nodes sized from their pods' requests", function () {
         assert.deepStrictEqual(requests("gateway"), { cpu: "250m", memory: "256Mi" });
         assert.deepStrictEqual(requests("ui"), { cpu: "50m", memory: "32Mi" });
         assert.deepStrictEqual(requests("valkey"), { cpu: "100m", memory: "2048Mi" });
-        const values = (chart: string) => JSON.parse(JSON.stringify(run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && (r.inputs as any).chart === chart)!.inputs)).values;
+        const values = (chart: string) =>
+            JSON.parse(JSON.stringify(run.resources.find((r) => r.type === "kubernetes:helm.sh/v3:Release" && (r.inputs as any).chart === chart)!.inputs))
+                .values;
         assert.deepStrictEqual(values("cluster-autoscaler").resources, { requests: { cpu: "100m", memory: "300Mi" } });
         assert.deepStrictEqual(values("aws-load-balancer-controller").resources, { requests: { cpu: "100m", memory: "128Mi" } });
         const kps = values("kube-prometheus-stack");
-        assert.deepStrictEqual([kps.prometheusOperator.resources.requests, kps.prometheusOperator.prometheusConfigReloader.resources.requests], [{ cpu: "100m", memory: "100Mi" }, { cpu: "200m", memory: "50Mi" }]);
+        assert.deepStrictEqual(
+            [kps.prometheusOperator.resources.requests, kps.prometheusOperator.prometheusConfigReloader.resources.requests],
+            [
+                { cpu: "100m", memory: "100Mi" },
+                { cpu: "200m", memory: "50Mi" },
+            ],
+        );
         assert.deepStrictEqual(kps.prometheus.prometheusSpec.resources.requests, { cpu: "200m", memory: "1Gi" });
     });
 

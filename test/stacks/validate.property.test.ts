@@ -11,8 +11,15 @@ const gpusPerNode = (t: GpuType) => Math.min(...DEFAULT_INSTANCE_TYPES[t].map((i
 /** Random valid configs: 1-3 pools, models that fit their pool, capacity that covers maxReplicas. */
 const validConfig = fc
     .record({
-        pools: fc.uniqueArray(fc.record({ gpuType: fc.constantFrom(...GPU_TYPES), spot: fc.boolean(), minNodes: fc.nat(2) }), { minLength: 1, maxLength: 3, selector: (p) => p.gpuType }),
-        models: fc.array(fc.record({ pick: fc.nat(), modelPick: fc.nat(), minReplicas: fc.nat(2), extra: fc.nat(4), warm: fc.boolean() }), { minLength: 1, maxLength: 4 }),
+        pools: fc.uniqueArray(fc.record({ gpuType: fc.constantFrom(...GPU_TYPES), spot: fc.boolean(), minNodes: fc.nat(2) }), {
+            minLength: 1,
+            maxLength: 3,
+            selector: (p) => p.gpuType,
+        }),
+        models: fc.array(fc.record({ pick: fc.nat(), modelPick: fc.nat(), minReplicas: fc.nat(2), extra: fc.nat(4), warm: fc.boolean() }), {
+            minLength: 1,
+            maxLength: 4,
+        }),
         region: fc.constantFrom("us-east-1", "us-west-2"),
         production: fc.boolean(),
         azs: fc.constantFrom(2, 3),
@@ -35,7 +42,9 @@ const validConfig = fc
             const maxReplicas = m.minReplicas + m.extra + 1;
             replicas.set(pool.name, (replicas.get(pool.name) ?? 0) + maxReplicas);
             const scaling = { minReplicas: m.minReplicas, maxReplicas, warmWindows: m.warm ? [{ start: "08:00", end: "17:30", replicas: 1 }] : [] };
-            return [{ id: spec.id, pool: pool.name, name: `w${i}`, scaling, ...(spec.revision ? {} : { revision: "0123456789abcdef0123456789abcdef01234567" }) }];
+            return [
+                { id: spec.id, pool: pool.name, name: `w${i}`, scaling, ...(spec.revision ? {} : { revision: "0123456789abcdef0123456789abcdef01234567" }) },
+            ];
         });
         for (const pool of gpuPools) {
             pool.maxNodes = Math.max(pool.minNodes, 1, Math.ceil((replicas.get(pool.name) ?? 0) / gpusPerNode(pool.gpuType)));

@@ -92,7 +92,10 @@ describe("parseStackConfig", () => {
     it("rejects maxReplicas below minReplicas", () => {
         const raw = devRaw();
         raw.models[0].scaling = { minReplicas: 3, maxReplicas: 2 };
-        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:models[0].scaling.maxReplicas: 'maxReplicas' (2) must be >= 'minReplicas' (3). Fix: set maxReplicas to at least 3");
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:models[0].scaling.maxReplicas: 'maxReplicas' (2) must be >= 'minReplicas' (3). Fix: set maxReplicas to at least 3",
+        );
     });
 
     it("rejects a node group whose max size cannot host the pool's max replicas", () => {
@@ -114,7 +117,10 @@ describe("parseStackConfig", () => {
         raw.gpuPools[1].diskSizeGiB = 712; // eight 27B weights copies on the node's disk
         assert.doesNotThrow(() => parseStackConfig(raw));
         raw.models[2].scaling.maxReplicas = 9;
-        assert.match(errorOf(raw), /gpuserve:gpuPools\[1\]\.maxNodes: pool 'a100' can host 8 one-GPU workers \(1 nodes x 8 GPUs\), but its models' maxReplicas add up to 9/);
+        assert.match(
+            errorOf(raw),
+            /gpuserve:gpuPools\[1\]\.maxNodes: pool 'a100' can host 8 one-GPU workers \(1 nodes x 8 GPUs\), but its models' maxReplicas add up to 9/,
+        );
     });
 
     it("rejects an unknown GPU type naming the allowed values", () => {
@@ -129,13 +135,19 @@ describe("parseStackConfig", () => {
     it("rejects an unknown instance type with a did-you-mean hint", () => {
         const raw = devRaw();
         raw.gpuPools[0].instanceTypes = ["g5.xlarg"];
-        assert.match(errorOf(raw), /^Invalid stack config: gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: unknown instance type "g5\.xlarg"\. Fix: did you mean 'g5\.xlarge'\? use one of /);
+        assert.match(
+            errorOf(raw),
+            /^Invalid stack config: gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: unknown instance type "g5\.xlarg"\. Fix: did you mean 'g5\.xlarge'\? use one of /,
+        );
     });
 
     it("rejects an instance type whose GPU differs from the pool's gpuType", () => {
         const raw = devRaw();
         raw.gpuPools[0].instanceTypes = ["g6.xlarge"];
-        assert.match(errorOf(raw), /gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: 'g6\.xlarge' carries l4 GPUs, but the pool's gpuType is 'a10g'\. Fix: use an instance type with a10g GPUs/);
+        assert.match(
+            errorOf(raw),
+            /gpuserve:gpuPools\[0\]\.instanceTypes\[0\]: 'g6\.xlarge' carries l4 GPUs, but the pool's gpuType is 'a10g'\. Fix: use an instance type with a10g GPUs/,
+        );
     });
 
     it("rejects a region the catalog has no price for, unless prices are given", () => {
@@ -161,7 +173,10 @@ describe("parseStackConfig", () => {
     it("rejects a non-production stack that neither has TLS nor allows plain HTTP explicitly", () => {
         const raw = devRaw();
         delete raw.serving;
-        assert.match(errorOf(raw), /gpuserve:serving\.certificateArn: no TLS certificate is set and plain HTTP was not explicitly allowed\. Fix: .*allowInsecureHttp to true/);
+        assert.match(
+            errorOf(raw),
+            /gpuserve:serving\.certificateArn: no TLS certificate is set and plain HTTP was not explicitly allowed\. Fix: .*allowInsecureHttp to true/,
+        );
     });
 
     it("rejects production guardrail violations: open API endpoint, one gateway replica", () => {
@@ -177,10 +192,16 @@ describe("parseStackConfig", () => {
     it("rejects zero and negative limits naming the key and the value", () => {
         const raw = devRaw();
         raw.gpuPools[0].maxNodes = 0;
-        assert.strictEqual(errorOf(raw), "Invalid stack config: gpuserve:gpuPools[0].maxNodes: must be a whole number, at least 1 (got 0). Fix: set it to 1 or more");
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: gpuserve:gpuPools[0].maxNodes: must be a whole number, at least 1 (got 0). Fix: set it to 1 or more",
+        );
         const raw2 = devRaw();
         raw2.models[0].scaling.minReplicas = -1;
-        assert.match(errorOf(raw2), /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: must be a whole number, at least 0 \(got -1\)\. Fix: set it to 0 or more$/);
+        assert.match(
+            errorOf(raw2),
+            /^Invalid stack config: gpuserve:models\[0\]\.scaling\.minReplicas: must be a whole number, at least 0 \(got -1\)\. Fix: set it to 0 or more$/,
+        );
     });
 
     it("rejects a model that references a pool that does not exist", () => {
@@ -239,9 +260,15 @@ describe("parseStackConfig", () => {
     it("rejects a region that is not an AWS region, with a did-you-mean", () => {
         const raw = devRaw();
         raw.region = "us-east-7";
-        assert.strictEqual(errorOf(raw), "Invalid stack config: aws:region: \"us-east-7\" is not an AWS region. Fix: did you mean 'us-east-1'? (pulumi config set aws:region us-east-1)");
+        assert.strictEqual(
+            errorOf(raw),
+            "Invalid stack config: aws:region: \"us-east-7\" is not an AWS region. Fix: did you mean 'us-east-1'? (pulumi config set aws:region us-east-1)",
+        );
         raw.region = "moon-base-1";
-        assert.match(errorOf(raw), /aws:region: "moon-base-1" is not an AWS region\. Fix: use an AWS region code such as us-east-1: .*\beu-central-1\b.*\bus-west-2\b/);
+        assert.match(
+            errorOf(raw),
+            /aws:region: "moon-base-1" is not an AWS region\. Fix: use an AWS region code such as us-east-1: .*\beu-central-1\b.*\bus-west-2\b/,
+        );
     });
 
     it("accepts every AWS region of the pinned provider (priced through gpuserve:prices where the catalog has none)", () => {
@@ -283,7 +310,10 @@ describe("rawStackConfig", () => {
 describe("coldStart.imageCacheInitRateMiBps", () => {
     it("takes 0 (lazy) or 100-300 MiB/s", () => {
         for (const v of [0, 100, 300]) assert.doesNotThrow(() => parseStackConfig({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: v } }), String(v));
-        assert.strictEqual(errorOf({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: 50 } }), 'Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: must be 0 (lazy, EBS default) or 100-300 MiB/s (got 50). Fix: set a valid value (see docs/config.md)');
+        assert.strictEqual(
+            errorOf({ ...devRaw(), coldStart: { imageCacheInitRateMiBps: 50 } }),
+            "Invalid stack config: gpuserve:coldStart.imageCacheInitRateMiBps: must be 0 (lazy, EBS default) or 100-300 MiB/s (got 50). Fix: set a valid value (see docs/config.md)",
+        );
     });
 
     it("refuses a rate the Region's EBS quota cannot give every GPU node launching at once (5,000 MiB/s)", () => {
@@ -303,7 +333,15 @@ describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its work
     it("refuses a volume too small for the workers one node can hold, naming the pool, what lands there and the size that fits", () => {
         const raw = prodRaw();
         // An 8-GPU p4de pool for two MedGemma 27B workers, their pods on the default 200 GiB volume.
-        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, podStorage: "volume" };
+        raw.gpuPools[1] = {
+            name: "a100",
+            gpuType: "a100-80gb",
+            instanceTypes: ["p4de.24xlarge"],
+            capacityType: "on-demand",
+            minNodes: 0,
+            maxNodes: 1,
+            podStorage: "volume",
+        };
         raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
         assert.strictEqual(
             errorOf(raw),
@@ -319,11 +357,22 @@ describe("gpuPools[].diskSizeGiB: the node's volume holds the image and its work
 
     it("needs only the image on the volume when the pods are on the instance store (auto picks it on p4de)", () => {
         const raw = prodRaw();
-        raw.gpuPools[1] = { name: "a100", gpuType: "a100-80gb", instanceTypes: ["p4de.24xlarge"], capacityType: "on-demand", minNodes: 0, maxNodes: 1, diskSizeGiB: 100 };
+        raw.gpuPools[1] = {
+            name: "a100",
+            gpuType: "a100-80gb",
+            instanceTypes: ["p4de.24xlarge"],
+            capacityType: "on-demand",
+            minNodes: 0,
+            maxNodes: 1,
+            diskSizeGiB: 100,
+        };
         raw.models[2] = { id: "google/medgemma-27b-it", pool: "a100", scaling: { minReplicas: 0, maxReplicas: 2 } };
         const pool = parseStackConfig(raw).gpuPools[1];
         assert.strictEqual(pool.podStorage, "instanceStore");
-        assert.strictEqual(pool.podStorageReason, "the weights copy and read are faster on the instance store (p4de.24xlarge: 0.3 s/GiB on the instance store, 2 s/GiB on the volume)");
+        assert.strictEqual(
+            pool.podStorageReason,
+            "the weights copy and read are faster on the instance store (p4de.24xlarge: 0.3 s/GiB on the instance store, 2 s/GiB on the volume)",
+        );
     });
 
     it("refuses an instance store too small for one node's workers, and one asked for where the type has none", () => {

@@ -24,7 +24,10 @@ describe("ui: the Batch view in chromium against the real gateway and a real red
     before(async function () {
         this.timeout(60_000);
         [browser, redis] = await Promise.all([launchChromium(), startRedis()]);
-        stack = await startStack({ fake: { tokenDelayMs: 20 }, gateway: { batch: { redisUrl: redis.url, keyPrefix: `ui${process.pid}:{b}:`, metricsIntervalSeconds: 0.5, leaseSeconds: 2 } } });
+        stack = await startStack({
+            fake: { tokenDelayMs: 20 },
+            gateway: { batch: { redisUrl: redis.url, keyPrefix: `ui${process.pid}:{b}:`, metricsIntervalSeconds: 0.5, leaseSeconds: 2 } },
+        });
     });
     after(async () => {
         await p?.context.close().catch(() => undefined);
@@ -37,22 +40,37 @@ describe("ui: the Batch view in chromium against the real gateway and a real red
         p = await openPage(browser, stack.ui.url, { key: KEY });
         const page = p.page;
         await page.waitForSelector("#model:not([disabled])");
-        const pngs = [0, 1, 2, 3].map((k) => ({ name: `slice-${k + 1}.png`, mimeType: "image/png", buffer: writePng(1600, 1200, (x, y) => [(x + k * 40) % 256, y % 256, 90]) }));
+        const pngs = [0, 1, 2, 3].map((k) => ({
+            name: `slice-${k + 1}.png`,
+            mimeType: "image/png",
+            buffer: writePng(1600, 1200, (x, y) => [(x + k * 40) % 256, y % 256, 90]),
+        }));
         const pixels = Array.from({ length: 64 * 64 }, (_, i) => (i % 64) * 40);
-        const dicom = { name: "Doe_Jane_ct.dcm", mimeType: "application/dicom", buffer: writeDicom({ rows: 64, columns: 64, bitsStored: 12, pixels, windows: [{ center: 1200, width: 2400 }], modality: "CT" }) };
+        const dicom = {
+            name: "Doe_Jane_ct.dcm",
+            mimeType: "application/dicom",
+            buffer: writeDicom({ rows: 64, columns: 64, bitsStored: 12, pixels, windows: [{ center: 1200, width: 2400 }], modality: "CT" }),
+        };
         await page.fill("#batch-prompt", "Describe the findings");
         await page.setInputFiles("#batch-files", [...pngs, dicom]);
         await page.click("#batch-submit");
 
         // Progress comes from request_counts while the lines run.
         await page.waitForSelector("#batch-detail:not([hidden])", { timeout: 15_000 });
-        await page.waitForFunction(() => {
-            const pr = document.querySelector("#batch-progress") as HTMLProgressElement;
-            return pr.max === 5 && pr.value === 5;
-        }, undefined, { timeout: 20_000 });
+        await page.waitForFunction(
+            () => {
+                const pr = document.querySelector("#batch-progress") as HTMLProgressElement;
+                return pr.max === 5 && pr.value === 5;
+            },
+            undefined,
+            { timeout: 20_000 },
+        );
         await page.waitForSelector("#batch-results:not([hidden]) tbody tr:nth-child(5)", { timeout: 10_000 });
         const rows = await page.$$eval("#batch-results tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent)));
-        assert.deepStrictEqual(rows.map((r) => r[0]), ["slice-1.png", "slice-2.png", "slice-3.png", "slice-4.png", "Doe_Jane_ct.dcm"]);
+        assert.deepStrictEqual(
+            rows.map((r) => r[0]),
+            ["slice-1.png", "slice-2.png", "slice-3.png", "slice-4.png", "Doe_Jane_ct.dcm"],
+        );
         for (const r of rows) assert.strictEqual(r[1], "Echo: Describe the findings [image x1]");
         assert.match((await page.textContent("#batch-counts"))!, /5 answered, 0 failed, 0 waiting, of 5/);
 
@@ -61,19 +79,29 @@ describe("ui: the Batch view in chromium against the real gateway and a real red
         assert.strictEqual(sent.length, 5);
         for (const body of stack.fake!.requests.map((r) => r.body)) {
             const parts = lastUserContent(body);
-            assert.deepStrictEqual(parts.map((x) => x.type), ["text", "image_url"]);
+            assert.deepStrictEqual(
+                parts.map((x) => x.type),
+                ["text", "image_url"],
+            );
             assert.match(parts[1].image_url!.url, /^data:image\/png;base64,/);
         }
         for (const s of [...identifyingStrings(), "Doe_Jane", "slice-1.png"]) assert.ok(!sent.some((b) => b.includes(s)), `"${s}" was sent`);
 
         // Downloads: CSV (image, custom_id, answer) and the JSONL output as the API returns it.
         const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.click("text=Download CSV")]);
-        const csv = fs.readFileSync((await csvDownload.path()), "utf8").trim().split("\n");
+        const csv = fs
+            .readFileSync(await csvDownload.path(), "utf8")
+            .trim()
+            .split("\n");
         assert.strictEqual(csv[0], "image,custom_id,answer");
         assert.strictEqual(csv.length, 6);
         assert.strictEqual(csv[5], "Doe_Jane_ct.dcm,image-5,Echo: Describe the findings [image x1]");
         const [jsonlDownload] = await Promise.all([page.waitForEvent("download"), page.click("text=Download JSONL")]);
-        const jsonl = fs.readFileSync((await jsonlDownload.path()), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const jsonl = fs
+            .readFileSync(await jsonlDownload.path(), "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         assert.deepStrictEqual(jsonl.map((l) => l.custom_id).sort(), ["image-1", "image-2", "image-3", "image-4", "image-5"]);
         assert.ok(jsonl.every((l) => l.response.status_code === 200 && l.error === null));
         // Scrolled to the results on a wide screen, the sticky conversation panel stays above the batch view.

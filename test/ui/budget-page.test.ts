@@ -25,7 +25,12 @@ describe("ui: the team's budget line and budget refusals", function () {
         s = await startStack({
             gateway: (upstream) => ({
                 pools: [{ name: "a10g", models: [MODEL], upstreams: [upstream], billing: { nodePool: "a10g", nodeUsdPerHour: 1.006 } }],
-                auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "cardiology", sha256: sha256Hex(KEY2), permissions: ["warmup"] }] },
+                auth: {
+                    keys: [
+                        { team: "radiology", sha256: sha256Hex(KEY) },
+                        { team: "cardiology", sha256: sha256Hex(KEY2), permissions: ["warmup"] },
+                    ],
+                },
                 // $24.80 of floor an hour, two teams: $12.40 each after an hour.
                 billing: { floorUsdPerHour: 24.8 },
                 limits: { teams: { radiology: { budgetUsdPerMonth: 40 }, cardiology: { budgetUsdPerMonth: 10, budgetHardStop: true } } },
@@ -64,7 +69,10 @@ describe("ui: the team's budget line and budget refusals", function () {
         await page.waitForFunction(() => (document.getElementById("model") as HTMLSelectElement).value !== "", undefined, { timeout: 10000 });
         await page.click("#warmup");
         await page.waitForFunction(() => /monthly budget/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 5000 });
-        assert.match((await page.textContent("#warmup-status"))!, /Team 'cardiology' has spent \$12\.40 of its \$10\.00 monthly budget \(limits\.teams\.cardiology\.budgetUsdPerMonth\): warm-ups are refused/);
+        assert.match(
+            (await page.textContent("#warmup-status"))!,
+            /Team 'cardiology' has spent \$12\.40 of its \$10\.00 monthly budget \(limits\.teams\.cardiology\.budgetUsdPerMonth\): warm-ups are refused/,
+        );
         assert.ok(await page.isEnabled("#warmup"));
         // A question: one request, refused, the reason shown; no countdown to a retry.
         const before = s.fake!.stats().requests;

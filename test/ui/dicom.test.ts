@@ -60,17 +60,43 @@ describe("ui/dicom.js: the page's DICOM reader", () => {
         const f0 = Array.from({ length: 12 }, (_, i) => 400 + i * 20);
         const f1 = f0.map((v) => 4095 - v);
         const study = await dicom.parse(
-            bytes(writeDicom({ rows: 3, columns: 4, frames: 2, bitsStored: 12, pixels: [...f0, ...f1], windows: [{ center: 0, width: 400 }, { center: 40, width: 80 }], rescale: { slope: 2, intercept: -1024 }, pixelSpacing: [0.5, 0.25] })),
+            bytes(
+                writeDicom({
+                    rows: 3,
+                    columns: 4,
+                    frames: 2,
+                    bitsStored: 12,
+                    pixels: [...f0, ...f1],
+                    windows: [
+                        { center: 0, width: 400 },
+                        { center: 40, width: 80 },
+                    ],
+                    rescale: { slope: 2, intercept: -1024 },
+                    pixelSpacing: [0.5, 0.25],
+                }),
+            ),
         );
         assert.deepStrictEqual([study.rows, study.columns, study.frames, study.bitsStored, study.photometric], [3, 4, 2, 12, "MONOCHROME2"]);
         assert.deepStrictEqual(study.rescale, { slope: 2, intercept: -1024 });
-        assert.deepStrictEqual(study.windows.map((w) => [w.center, w.width]), [[0, 400], [40, 80]]);
+        assert.deepStrictEqual(
+            study.windows.map((w) => [w.center, w.width]),
+            [
+                [0, 400],
+                [40, 80],
+            ],
+        );
         assert.strictEqual(study.aspect, 2);
         assert.strictEqual(study.modality, "DX");
         const frame0 = await study.frame(0);
         const frame1 = await study.frame(1);
-        assert.deepStrictEqual(Array.from(frame0.gray!), f0.map((v) => v * 2 - 1024));
-        assert.deepStrictEqual(Array.from(frame1.gray!), f1.map((v) => v * 2 - 1024));
+        assert.deepStrictEqual(
+            Array.from(frame0.gray!),
+            f0.map((v) => v * 2 - 1024),
+        );
+        assert.deepStrictEqual(
+            Array.from(frame1.gray!),
+            f1.map((v) => v * 2 - 1024),
+        );
         assert.deepStrictEqual([frame1.min, frame1.max], [Math.min(...f1) * 2 - 1024, Math.max(...f1) * 2 - 1024]);
         assert.deepStrictEqual(dicom.defaultWindow(study, frame0), { center: 0, width: 400 });
         const expected = f0.map((v) => Math.round(voi(v * 2 - 1024, 0, 400)));
@@ -86,8 +112,14 @@ describe("ui/dicom.js: the page's DICOM reader", () => {
         const win = { center: 200, width: 101 };
         const f2 = await mono2.frame(0);
         const f1 = await mono1.frame(0);
-        assert.deepStrictEqual(grey(dicom.render(mono2, f2, win)), pixels.map((v) => Math.round(voi(v, 200, 101))));
-        assert.deepStrictEqual(grey(dicom.render(mono1, f1, win)), pixels.map((v) => Math.round(255 - voi(v, 200, 101))));
+        assert.deepStrictEqual(
+            grey(dicom.render(mono2, f2, win)),
+            pixels.map((v) => Math.round(voi(v, 200, 101))),
+        );
+        assert.deepStrictEqual(
+            grey(dicom.render(mono1, f1, win)),
+            pixels.map((v) => Math.round(255 - voi(v, 200, 101))),
+        );
         assert.deepStrictEqual(grey(dicom.render(mono2, f2, win)).slice(0, 2), [0, 0]);
         assert.deepStrictEqual(grey(dicom.render(mono2, f2, win)).slice(-2), [255, 255]);
         // No window in the file: the frame's full range.
@@ -120,7 +152,11 @@ describe("ui/dicom.js: the page's DICOM reader", () => {
                 assert.strictEqual(dicom.isDicom(bytes(file)), syntax !== "bare");
                 const study = await dicom.parse(bytes(file), syntax === "bare");
                 for (let f = 0; f < 3; f++) {
-                    assert.deepStrictEqual(Array.from((await study.frame(f)).gray!), pixels.slice(f * rows * columns, (f + 1) * rows * columns), `frame ${f + 1}`);
+                    assert.deepStrictEqual(
+                        Array.from((await study.frame(f)).gray!),
+                        pixels.slice(f * rows * columns, (f + 1) * rows * columns),
+                        `frame ${f + 1}`,
+                    );
                 }
             });
         }
@@ -144,7 +180,10 @@ describe("ui/dicom.js: the page's DICOM reader", () => {
     });
 
     it("says plainly what it cannot read", async () => {
-        await assert.rejects(dicom.parse(bytes(writeDicom({ rows: 2, columns: 2, pixels: [0, 0, 0, 0], syntax: "jpeg2000" }))), /compressed with JPEG 2000, which this page cannot decode/);
+        await assert.rejects(
+            dicom.parse(bytes(writeDicom({ rows: 2, columns: 2, pixels: [0, 0, 0, 0], syntax: "jpeg2000" }))),
+            /compressed with JPEG 2000, which this page cannot decode/,
+        );
         await assert.rejects(dicom.parse(bytes(writeDicom({ rows: 2, columns: 2, pixels: [], noPixelData: true }))), /holds no image \(no Pixel Data\)/);
         await assert.rejects(dicom.parse(bytes(Buffer.from("hello, not a DICOM file at all".repeat(10)))), /not a DICOM file/);
         const truncated = writeDicom({ rows: 20, columns: 20, pixels: new Array(400).fill(7) });

@@ -94,7 +94,8 @@ function encode(elements: Element[], explicit: boolean, be: boolean): Buffer {
     for (const e of [...elements].sort((a, b) => a.group - b.group || a.element - b.element)) {
         const head: number[] = [];
         const u16 = (v: number) => (be ? head.push(v >> 8, v & 0xff) : head.push(v & 0xff, v >> 8));
-        const u32 = (v: number) => (be ? head.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff) : head.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24));
+        const u32 = (v: number) =>
+            be ? head.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff) : head.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
         u16(e.group);
         u16(e.element);
         const length = e.encapsulated ? 0xffffffff : e.value.length;

@@ -15,7 +15,15 @@ import { freePort } from "../helpers/net";
 import { UiServer, startUiServer } from "../../scripts/dev/uiServer";
 
 const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
 export const OUT_DIR = path.resolve(__dirname, "../../test-output/ui");
 
 /**
@@ -44,7 +52,11 @@ export interface Stack {
  * worker yet (call startFake later). Short gateway wait bounds keep cold-start tests fast.
  */
 export async function startStack(
-    opts: { fake?: FakeVllmOptions | null; gateway?: Partial<GatewayConfigInput> | ((upstream: string) => Partial<GatewayConfigInput>); gatewayOptions?: GatewayOptions } = {},
+    opts: {
+        fake?: FakeVllmOptions | null;
+        gateway?: Partial<GatewayConfigInput> | ((upstream: string) => Partial<GatewayConfigInput>);
+        gatewayOptions?: GatewayOptions;
+    } = {},
 ): Promise<Stack> {
     const port = await freePort();
     let fake: FakeVllm | undefined;
@@ -124,5 +136,7 @@ export function lastUserContent(body: Record<string, unknown>): Array<{ type: st
     const messages = body.messages as Array<{ role: string; content: unknown }>;
     const last = [...messages].reverse().find((m) => m.role === "user");
     if (!last) throw new Error("no user message");
-    return typeof last.content === "string" ? [{ type: "text", text: last.content }] : (last.content as Array<{ type: string; text?: string; image_url?: { url: string } }>);
+    return typeof last.content === "string"
+        ? [{ type: "text", text: last.content }]
+        : (last.content as Array<{ type: string; text?: string; image_url?: { url: string } }>);
 }

@@ -72,7 +72,8 @@ describe("ui: hostile DICOM files and the API key on shared machines (issue 13)"
                 const dt = new DataTransfer();
                 dt.items.add(new File([data], n, { type: "application/dicom" }));
                 const zone = document.getElementById("drop-zone")!;
-                for (const ev of ["dragenter", "dragover", "drop"]) zone.dispatchEvent(new DragEvent(ev, { dataTransfer: dt, bubbles: true, cancelable: true }));
+                for (const ev of ["dragenter", "dragover", "drop"])
+                    zone.dispatchEvent(new DragEvent(ev, { dataTransfer: dt, bubbles: true, cancelable: true }));
             },
             [name, bytes.toString("base64")] as const,
         );
@@ -127,7 +128,9 @@ describe("ui: hostile DICOM files and the API key on shared machines (issue 13)"
     it("refuses a deflate bomb once it expands past the bound", async () => {
         const page = await open({ key: KEY });
         // The page's bound is 256 MB (a 1 MB file expanded to 2.9 GB in the review); the same check with an 8 MB bound here.
-        await page.evaluate(() => ((window as unknown as { gpuDicomWorker: { LIMITS: Record<string, number> } }).gpuDicomWorker.LIMITS.maxInflatedBytes = 8 << 20));
+        await page.evaluate(
+            () => ((window as unknown as { gpuDicomWorker: { LIMITS: Record<string, number> } }).gpuDicomWorker.LIMITS.maxInflatedBytes = 8 << 20),
+        );
         const bomb = await deflateBomb(24 << 20);
         assert.ok(bomb.length < 100_000, `bomb of ${bomb.length} bytes`);
         await drop(page, "bomb.dcm", bomb);

@@ -38,7 +38,10 @@ describe("ui: the page's modules", () => {
 
     it("loads one entry module; every import is a served file, every module is reached, and no import cycle exists", () => {
         const html = files["index.html"];
-        assert.deepStrictEqual([...html.matchAll(/<script type="module" src="([^"]+)"/g)].map((m) => m[1]), ["main.js"]);
+        assert.deepStrictEqual(
+            [...html.matchAll(/<script type="module" src="([^"]+)"/g)].map((m) => m[1]),
+            ["main.js"],
+        );
         const graph = new Map<string, string[]>();
         for (const f of modules) {
             const deps = importsOf(files[f]).map((spec) => {
@@ -61,10 +64,17 @@ describe("ui: the page's modules", () => {
             reached.add(f);
         };
         visit("main.js");
-        assert.deepStrictEqual(modules.filter((m) => !reached.has(m)), [], "modules nothing imports");
+        assert.deepStrictEqual(
+            modules.filter((m) => !reached.has(m)),
+            [],
+            "modules nothing imports",
+        );
     });
 
     it("finds imports the way a browser reads them", () => {
-        assert.deepStrictEqual(importsOf('import { a, b } from "./x.js";\nimport "./y.js";\n// import { no } from "./z.js";\nconst s = "import q from \'./w.js\'";'), ["./x.js", "./y.js"]);
+        assert.deepStrictEqual(
+            importsOf('import { a, b } from "./x.js";\nimport "./y.js";\n// import { no } from "./z.js";\nconst s = "import q from \'./w.js\'";'),
+            ["./x.js", "./y.js"],
+        );
     });
 });

@@ -17,7 +17,14 @@ const SECURITY = {
     "referrer-policy": "no-referrer",
     "content-security-policy": CSP,
 };
-const TYPES: Record<string, RegExp> = { html: /^text\/html/, js: /javascript/, css: /^text\/css/, json: /^application\/json/, svg: /^image\/svg\+xml/, txt: /^text\/plain/ };
+const TYPES: Record<string, RegExp> = {
+    html: /^text\/html/,
+    js: /javascript/,
+    css: /^text\/css/,
+    json: /^application\/json/,
+    svg: /^image\/svg\+xml/,
+    txt: /^text\/plain/,
+};
 
 describe("ui: the generated nginx config under real nginx", function () {
     this.timeout(30_000);
@@ -101,7 +108,10 @@ describe("ui: the page in chromium under the nginx CSP", function () {
     // A page with an inline script: proves a violation is seen when there is one.
     const probe = { "csp-probe.html": "<!doctype html><html data-ready=true><body><script>document.title = 'inline';</script></body></html>" };
     before(async () => {
-        [browser, nginx] = await Promise.all([launchChromium(), startNginx((listen, root) => uiNginxConf({ tls: true, listen, root }), { ...files, ...probe })]);
+        [browser, nginx] = await Promise.all([
+            launchChromium(),
+            startNginx((listen, root) => uiNginxConf({ tls: true, listen, root }), { ...files, ...probe }),
+        ]);
     });
     after(async () => {
         await browser?.close();
@@ -113,7 +123,10 @@ describe("ui: the page in chromium under the nginx CSP", function () {
         try {
             await p.page.waitForLoadState("networkidle");
             assert.deepStrictEqual(await cspViolations(p.page), []);
-            assert.deepStrictEqual(p.problems.filter((m) => /Content Security Policy/i.test(m)), []);
+            assert.deepStrictEqual(
+                p.problems.filter((m) => /Content Security Policy/i.test(m)),
+                [],
+            );
             // The scripts did run (defer scripts from 'self').
             assert.ok(await p.page.evaluate(() => document.querySelectorAll("script[src]").length >= 3));
         } finally {

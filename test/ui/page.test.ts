@@ -42,7 +42,10 @@ describe("ui: page files", () => {
     });
 
     it("knows each catalog model's image limit (vLLM --limit-mm-per-prompt default)", () => {
-        const hints = JSON.parse(readUiFiles()["models.json"]) as { default: { maxSide: number; maxImages: number }; models: Record<string, { maxSide: number; maxImages: number }> };
+        const hints = JSON.parse(readUiFiles()["models.json"]) as {
+            default: { maxSide: number; maxImages: number };
+            models: Record<string, { maxSide: number; maxImages: number }>;
+        };
         for (const spec of Object.values(MODEL_CATALOG)) {
             const h = hints.models[spec.id];
             assert.ok(h, `models.json has no entry for ${spec.id}`);
@@ -132,14 +135,18 @@ describe("ui: the page in chromium against the real gateway", function () {
                 const dt = new DataTransfer();
                 dt.items.add(new File([data], n, { type: t }));
                 const zone = document.getElementById("drop-zone")!;
-                for (const ev of ["dragenter", "dragover", "drop"]) zone.dispatchEvent(new DragEvent(ev, { dataTransfer: dt, bubbles: true, cancelable: true }));
+                for (const ev of ["dragenter", "dragover", "drop"])
+                    zone.dispatchEvent(new DragEvent(ev, { dataTransfer: dt, bubbles: true, cancelable: true }));
             },
             [name, type, bytes.toString("base64")] as const,
         );
     }
     /** The RGBA of pixel (x, y) of the first attachment preview (the image as it will be sent). */
     async function previewPixel(page: Page, x: number, y: number): Promise<number[]> {
-        return page.$eval("#attachments canvas", (c, [px, py]) => Array.from((c as HTMLCanvasElement).getContext("2d")!.getImageData(px, py, 1, 1).data), [x, y] as const);
+        return page.$eval("#attachments canvas", (c, [px, py]) => Array.from((c as HTMLCanvasElement).getContext("2d")!.getImageData(px, py, 1, 1).data), [
+            x,
+            y,
+        ] as const);
     }
     /** Decodes an image data URL in the page and reads a pixel. */
     async function dataUrlPixel(page: Page, url: string, x: number, y: number): Promise<number[]> {
@@ -207,11 +214,17 @@ describe("ui: the page in chromium against the real gateway", function () {
         assert.strictEqual(req1.stream, true);
         assert.strictEqual(req1.model, MODEL);
         const parts = lastUserContent(req1);
-        assert.deepStrictEqual(parts.map((x) => x.type), ["image_url", "text"]);
+        assert.deepStrictEqual(
+            parts.map((x) => x.type),
+            ["image_url", "text"],
+        );
         assert.strictEqual(parts[1].text, "What is shown on this image?");
         const sent = readDataUrl(parts[0].image_url!.url);
         assert.deepStrictEqual([sent.mime, sent.width, sent.height, sent.colorType], ["image/png", 1024, 768, 2]);
-        assert.deepStrictEqual(pngChunkTypes(sent.bytes).filter((t) => /^(tEXt|iTXt|zTXt|eXIf)$/.test(t)), []);
+        assert.deepStrictEqual(
+            pngChunkTypes(sent.bytes).filter((t) => /^(tEXt|iTXt|zTXt|eXIf)$/.test(t)),
+            [],
+        );
         // The composer is free again: question and sent image cleared.
         assert.strictEqual(await page.inputValue("#question"), "");
         assert.strictEqual(await page.locator(".attachment").count(), 0);
@@ -222,10 +235,17 @@ describe("ui: the page in chromium against the real gateway", function () {
         const second = (await finishedAnswers(page, 2))[1];
         assert.strictEqual(second, "Echo: Which side looks larger?");
         const req2 = s.fake!.requests[1].body as { messages: Array<{ role: string; content: unknown }> };
-        assert.deepStrictEqual(req2.messages.map((m) => m.role), ["user", "assistant", "user"]);
+        assert.deepStrictEqual(
+            req2.messages.map((m) => m.role),
+            ["user", "assistant", "user"],
+        );
         assert.strictEqual(req2.messages[1].content, first);
         assert.strictEqual(req2.messages[2].content, "Which side looks larger?");
-        assert.strictEqual((req2.messages[0].content as Array<{ image_url?: { url: string } }>)[0].image_url!.url, parts[0].image_url!.url, "the same image is in the history");
+        assert.strictEqual(
+            (req2.messages[0].content as Array<{ image_url?: { url: string } }>)[0].image_url!.url,
+            parts[0].image_url!.url,
+            "the same image is in the history",
+        );
 
         // Paste a JPEG (made by the browser) into the question box: a second image for this conversation.
         await page.evaluate(async () => {
@@ -275,7 +295,15 @@ describe("ui: the page in chromium against the real gateway", function () {
         const columns = 300;
         const frame1 = Array.from({ length: rows * columns }, (_, i) => (i % columns) * 10); // 0..2990 across
         const frame2 = frame1.map((v) => 4000 - v);
-        const file = writeDicom({ rows, columns, frames: 2, bitsStored: 12, pixels: [...frame1, ...frame2], windows: [{ center: 1000, width: 1000 }], modality: "CR" });
+        const file = writeDicom({
+            rows,
+            columns,
+            frames: 2,
+            bitsStored: 12,
+            pixels: [...frame1, ...frame2],
+            windows: [{ center: 1000, width: 1000 }],
+            modality: "CR",
+        });
         await drop(page, "IMG0001.dcm", "application/dicom", file);
         await page.waitForSelector(".attachment");
         const meta = (await page.$$eval(".attachment .meta", (els) => els.map((e) => e.textContent))).join(" | ");
@@ -285,7 +313,8 @@ describe("ui: the page in chromium against the real gateway", function () {
         for (const id of identifyingStrings()) assert.ok(!bodyText.includes(id), `the page shows "${id}"`);
 
         // The file's window (C 1000, W 1000): x=100 has value 1000 -> mid grey; x=60 (600) -> dark; x=200 -> white.
-        const near = (got: number[], want: number, what: string) => assert.ok(Math.abs(got[0] - want) <= 1 && got[0] === got[1] && got[3] === 255, `${what}: got ${got}, want ${want}`);
+        const near = (got: number[], want: number, what: string) =>
+            assert.ok(Math.abs(got[0] - want) <= 1 && got[0] === got[1] && got[3] === 255, `${what}: got ${got}, want ${want}`);
         near(await previewPixel(page, 100, 10), 128, "frame 1, file window, x=100");
         near(await previewPixel(page, 60, 10), 26, "frame 1, file window, x=60");
         near(await previewPixel(page, 200, 10), 255, "frame 1, file window, x=200");
@@ -314,10 +343,18 @@ describe("ui: the page in chromium against the real gateway", function () {
         const recorded = s.fake!.requests[0];
         const image = readDataUrl(lastUserContent(recorded.body)[0].image_url!.url);
         assert.deepStrictEqual([image.mime, image.width, image.height, image.colorType], ["image/png", 300, 200, 0], "a 300x200 greyscale PNG");
-        assert.deepStrictEqual(pngChunkTypes(image.bytes).filter((t) => !/^(IHDR|IDAT|IEND|sRGB|gAMA|cHRM|iCCP|pHYs|sBIT)$/.test(t)), [], "only pixel chunks");
+        assert.deepStrictEqual(
+            pngChunkTypes(image.bytes).filter((t) => !/^(IHDR|IDAT|IEND|sRGB|gAMA|cHRM|iCCP|pHYs|sBIT)$/.test(t)),
+            [],
+            "only pixel chunks",
+        );
         // What was sent is the view the user chose: frame 2 with the wider window.
         near(await dataUrlPixel(page, lastUserContent(recorded.body)[0].image_url!.url, 100, 10), 213, "sent PNG, x=100");
-        near(await dataUrlPixel(page, lastUserContent(recorded.body)[0].image_url!.url, 200, 10), Math.round(((2000 - 999.5) / 5999 + 0.5) * 255), "sent PNG, x=200");
+        near(
+            await dataUrlPixel(page, lastUserContent(recorded.body)[0].image_url!.url, 200, 10),
+            Math.round(((2000 - 999.5) / 5999 + 0.5) * 255),
+            "sent PNG, x=200",
+        );
         // Nothing identifying, nothing of the DICOM file itself.
         const wire = JSON.stringify(recorded);
         for (const id of identifyingStrings()) assert.ok(!wire.includes(id), `the request holds "${id}"`);
@@ -338,7 +375,13 @@ describe("ui: the page in chromium against the real gateway", function () {
         await page.fill("#question", "Is the lung field clear?");
         await s.startFake({ startupDelayMs: 2500 }); // the pool's first worker is loading its model
         await page.click("#analyze");
-        await page.waitForFunction(() => /GPU workers are starting/.test(document.getElementById("status")!.textContent) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent), undefined, { timeout: 5000 });
+        await page.waitForFunction(
+            () =>
+                /GPU workers are starting/.test(document.getElementById("status")!.textContent) &&
+                /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent),
+            undefined,
+            { timeout: 5000 },
+        );
         assert.ok(await page.isVisible("#status-box"));
         assert.ok(await page.isEnabled("#stop"), "the user can cancel while waiting");
         assert.deepStrictEqual(await lowContrast(page), []);
@@ -365,7 +408,13 @@ describe("ui: the page in chromium against the real gateway", function () {
         await waitFor(() => s.fake!.stats().running === 1, 3000, "the other request to run");
         await page.fill("#question", "Is there an effusion?");
         await page.click("#analyze");
-        await page.waitForFunction(() => /Too many requests right now/.test(document.getElementById("status")!.textContent) && /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent), undefined, { timeout: 5000 });
+        await page.waitForFunction(
+            () =>
+                /Too many requests right now/.test(document.getElementById("status")!.textContent) &&
+                /Retrying in \d+ s/.test(document.getElementById("countdown")!.textContent),
+            undefined,
+            { timeout: 5000 },
+        );
         assert.doesNotMatch((await page.textContent("#status"))!, /GPU workers are starting/);
         await p.screenshot("07-rate-limited");
         assert.strictEqual((await other).done, true);
@@ -379,7 +428,10 @@ describe("ui: the page in chromium against the real gateway", function () {
         const s = await stack({ fake: {} });
         // Before any key is entered: the image limit is not known yet.
         const blank = await open(s);
-        assert.strictEqual((await blank.page.textContent("#file-hint"))!.trim(), "How many images you can add depends on the model, chosen once the API key is accepted.");
+        assert.strictEqual(
+            (await blank.page.textContent("#file-hint"))!.trim(),
+            "How many images you can add depends on the model, chosen once the API key is accepted.",
+        );
         const p = await open(s, { key: "sk-not-a-real-key" });
         const { page } = p;
         await page.waitForSelector("#key-error:not([hidden])");
@@ -389,7 +441,10 @@ describe("ui: the page in chromium against the real gateway", function () {
         await page.click("#analyze");
         assert.match((await page.textContent("#error"))!, /No model is available yet; check the API key/);
         // No model, so no image count: neither "1 more image" (a default) nor "No more images".
-        assert.strictEqual((await page.textContent("#file-hint"))!.trim(), "How many images you can add depends on the model, chosen once the API key is accepted.");
+        assert.strictEqual(
+            (await page.textContent("#file-hint"))!.trim(),
+            "How many images you can add depends on the model, chosen once the API key is accepted.",
+        );
         assert.deepStrictEqual(await lowContrast(page), []);
         await p.screenshot("08-wrong-key");
 
@@ -448,7 +503,13 @@ describe("ui: the page in chromium against the real gateway", function () {
     it("shows other errors plainly: unreadable DICOM, too many images, 413, a worker failing mid-stream", async () => {
         const s = await stack({
             fake: { models: [MODEL, MEDGEMMA], tokenDelayMs: 30 },
-            gateway: (up) => ({ maxBodyBytes: 5000, pools: [{ name: "a10g", models: [MODEL], upstreams: [up] }, { name: "a100", models: [MEDGEMMA], upstreams: [up] }] }),
+            gateway: (up) => ({
+                maxBodyBytes: 5000,
+                pools: [
+                    { name: "a10g", models: [MODEL], upstreams: [up] },
+                    { name: "a100", models: [MEDGEMMA], upstreams: [up] },
+                ],
+            }),
         });
         const p = await open(s, { key: KEY });
         const { page } = p;
@@ -492,7 +553,11 @@ describe("ui: the page in chromium against the real gateway", function () {
         // The next question works again and clears the error.
         await page.fill("#question", "again please");
         await page.click("#analyze");
-        await page.waitForFunction(() => document.querySelector(".msg.assistant:last-child .answer")?.textContent === "Echo: again please" && !!document.querySelector(".msg.assistant:last-child .actions button"));
+        await page.waitForFunction(
+            () =>
+                document.querySelector(".msg.assistant:last-child .answer")?.textContent === "Echo: again please" &&
+                !!document.querySelector(".msg.assistant:last-child .actions button"),
+        );
         assert.ok(await page.isHidden("#error"));
         await assertClean(p);
     });
@@ -526,7 +591,22 @@ describe("ui: the page in chromium against the real gateway", function () {
         assert.strictEqual((await finishedAnswers(page, 1))[0], "Echo: Is the bone age normal? [image x1]");
         // A DICOM with its controls must fit too.
         const pixels = Array.from({ length: 256 * 256 * 2 }, (_, i) => Math.round(2000 + 1500 * Math.sin((i % 256) / 30) * Math.cos(Math.floor(i / 256) / 40)));
-        await drop(page, "series-7.dcm", "application/dicom", writeDicom({ rows: 256, columns: 256, frames: 2, pixels, windows: [{ center: 2000, width: 3000 }, { center: 2500, width: 800 }], burnedIn: true }));
+        await drop(
+            page,
+            "series-7.dcm",
+            "application/dicom",
+            writeDicom({
+                rows: 256,
+                columns: 256,
+                frames: 2,
+                pixels,
+                windows: [
+                    { center: 2000, width: 3000 },
+                    { center: 2500, width: 800 },
+                ],
+                burnedIn: true,
+            }),
+        );
         await page.waitForSelector(".attachment fieldset");
         assert.match((await page.textContent(".attachment .warn"))!, /burned-in annotation/);
         assert.strictEqual(await page.locator(".attachment select option").count(), 2, "both window presets of the file are offered");

@@ -21,7 +21,7 @@ function decodePng(png: Uint8Array): Decoded {
     let width = 0;
     let height = 0;
     let colorType = -1;
-    for (let p = 8; p < b.length; ) {
+    for (let p = 8; p < b.length;) {
         const len = b.readUInt32BE(p);
         const type = b.toString("latin1", p + 4, p + 8);
         const data = b.subarray(p + 8, p + 8 + len);
@@ -96,7 +96,10 @@ describe("ui/png.js: the page's PNG writer", () => {
         const img = image(64, 9, false);
         const d = decodePng(await encodePng(img));
         assert.strictEqual(d.colorType, 2);
-        assert.deepStrictEqual(d.rgba, Uint8Array.from(img.data, (v, i) => (i % 4 === 3 ? 255 : v)));
+        assert.deepStrictEqual(
+            d.rgba,
+            Uint8Array.from(img.data, (v, i) => (i % 4 === 3 ? 255 : v)),
+        );
     });
 
     it("writes pixels only: IHDR, IDAT, IEND, each with a valid CRC", async () => {

@@ -28,7 +28,12 @@ export function writePng(width: number, height: number, pixel: (x: number, y: nu
     ihdr.writeUInt32BE(height, 4);
     ihdr.writeUInt8(8, 8); // bit depth
     ihdr.writeUInt8(2, 9); // colour type RGB
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+    return Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        chunk("IHDR", ihdr),
+        chunk("IDAT", deflateSync(raw)),
+        chunk("IEND", Buffer.alloc(0)),
+    ]);
 }
 
 export interface DataUrlImage {
@@ -48,7 +53,8 @@ export function readDataUrl(url: string): DataUrlImage {
     const bytes = Buffer.from(m[2], "base64");
     const out: DataUrlImage = { mime: m[1], bytes };
     if (m[1] === "image/png") {
-        if (!bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) throw new Error("image/png data URL without the PNG signature");
+        if (!bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+            throw new Error("image/png data URL without the PNG signature");
         if (bytes.toString("latin1", 12, 16) !== "IHDR") throw new Error("PNG without IHDR first");
         out.width = bytes.readUInt32BE(16);
         out.height = bytes.readUInt32BE(20);
@@ -60,7 +66,7 @@ export function readDataUrl(url: string): DataUrlImage {
 /** The chunk types of a PNG, in order (to check nothing but pixels travels, e.g. no tEXt). */
 export function pngChunkTypes(bytes: Buffer): string[] {
     const types: string[] = [];
-    for (let p = 8; p + 8 <= bytes.length; ) {
+    for (let p = 8; p + 8 <= bytes.length;) {
         const len = bytes.readUInt32BE(p);
         types.push(bytes.toString("latin1", p + 4, p + 8));
         p += 12 + len;

@@ -46,17 +46,32 @@ describe("ui/retry.js: cold starts and rate limits, as the page tells them", () 
 
     it("tells a held user the pool's estimated cold start and the hold bound from the gateway, not a fixed figure", () => {
         const text = holdingDetail(12, { coldStartSeconds: 158, maxWaitSeconds: 540 });
-        assert.strictEqual(text, "Waiting 12 s so far. After a quiet period a GPU worker takes about 3 min to start (this service's estimate); the server keeps your question in line for up to 9 min meanwhile, so keep this page open.");
+        assert.strictEqual(
+            text,
+            "Waiting 12 s so far. After a quiet period a GPU worker takes about 3 min to start (this service's estimate); the server keeps your question in line for up to 9 min meanwhile, so keep this page open.",
+        );
         // An older gateway gives no figures: no number is made up.
-        assert.strictEqual(holdingDetail(3, {}), "Waiting 3 s so far. After a quiet period a GPU worker takes a few minutes to start; the server keeps your question in line meanwhile, so keep this page open.");
+        assert.strictEqual(
+            holdingDetail(3, {}),
+            "Waiting 3 s so far. After a quiet period a GPU worker takes a few minutes to start; the server keeps your question in line meanwhile, so keep this page open.",
+        );
     });
 
     it("words each 503 and 429 by the gateway's error code", () => {
         const times = { coldStartSeconds: 1320 };
-        assert.strictEqual(retryMessage(503, { message: "", code: "pool_starting" }, times), "GPU workers are starting: after a quiet period a GPU worker takes about 22 min to start (this service's estimate). The page keeps trying.");
-        assert.strictEqual(retryMessage(503, { message: "", code: "pool_busy" }, times), "All GPU workers are busy with other questions. The page will try again.");
+        assert.strictEqual(
+            retryMessage(503, { message: "", code: "pool_starting" }, times),
+            "GPU workers are starting: after a quiet period a GPU worker takes about 22 min to start (this service's estimate). The page keeps trying.",
+        );
+        assert.strictEqual(
+            retryMessage(503, { message: "", code: "pool_busy" }, times),
+            "All GPU workers are busy with other questions. The page will try again.",
+        );
         assert.strictEqual(retryMessage(503, { message: "", code: "shutting_down" }, times), "The server is restarting. The page will try again.");
-        assert.strictEqual(retryMessage(429, { message: "team limit", code: "rate_limit_exceeded" }, times), "Too many requests right now (team limit). The page will try again.");
+        assert.strictEqual(
+            retryMessage(429, { message: "team limit", code: "rate_limit_exceeded" }, times),
+            "Too many requests right now (team limit). The page will try again.",
+        );
     });
 
     it("counts down whole seconds and resolves true when the time is up", async () => {
@@ -78,7 +93,10 @@ describe("ui/retry.js: cold starts and rate limits, as the page tells them", () 
         controller.abort();
         assert.strictEqual(await done, false);
         assert.strictEqual(timers.size, 0);
-        assert.ok(ticks.every((t) => t >= 29), `no tick after the stop: ${ticks}`);
+        assert.ok(
+            ticks.every((t) => t >= 29),
+            `no tick after the stop: ${ticks}`,
+        );
         const already = new AbortController();
         already.abort();
         assert.strictEqual(await countdown(5, already.signal, () => assert.fail("no tick"), clock), false);

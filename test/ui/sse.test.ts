@@ -48,7 +48,9 @@ describe("ui/sse.js: the streamed answer", () => {
     });
 
     it("reports the gateway's error event and keeps the partial answer", async () => {
-        const r = await readAnswer(body([chunk("Part"), `data: ${JSON.stringify({ error: { message: "worker failed", code: "stream_interrupted" } })}\n\n`]), { onDelta: () => undefined });
+        const r = await readAnswer(body([chunk("Part"), `data: ${JSON.stringify({ error: { message: "worker failed", code: "stream_interrupted" } })}\n\n`]), {
+            onDelta: () => undefined,
+        });
         assert.deepStrictEqual(r, { outcome: "error", text: "Part", message: "The answer was interrupted: worker failed" });
     });
 
@@ -67,7 +69,10 @@ describe("ui/sse.js: the streamed answer", () => {
     });
 
     it("skips lines that are not JSON and deltas without text", async () => {
-        const r = await readAnswer(body(["data: {not json\n\n", `data: ${JSON.stringify({ choices: [{ delta: { role: "assistant" } }] })}\n\n`, chunk("ok"), "data: [DONE]\n\n"]), { onDelta: () => undefined });
+        const r = await readAnswer(
+            body(["data: {not json\n\n", `data: ${JSON.stringify({ choices: [{ delta: { role: "assistant" } }] })}\n\n`, chunk("ok"), "data: [DONE]\n\n"]),
+            { onDelta: () => undefined },
+        );
         assert.deepStrictEqual(r, { outcome: "done", text: "ok" });
     });
 });

@@ -30,7 +30,12 @@ describe("ui: Get GPUs ready for class", function () {
             fake: null,
             gateway: (upstream) => ({
                 pools: [{ name: "a10g", models: [MODEL], upstreams: [upstream], coldStartSecondsEstimate: 30 }],
-                auth: { keys: [{ team: "radiology", sha256: sha256Hex(KEY) }, { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup"] }] },
+                auth: {
+                    keys: [
+                        { team: "radiology", sha256: sha256Hex(KEY) },
+                        { team: "teaching", sha256: sha256Hex(TEACHER), permissions: ["warmup"] },
+                    ],
+                },
             }),
         });
         stacks.push(s);
@@ -48,13 +53,22 @@ describe("ui: Get GPUs ready for class", function () {
         await page.waitForFunction(() => /ready in about \d+ s/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 5000 });
         const first = Number(/about (\d+) s/.exec((await page.textContent("#warmup-status"))!)![1]);
         assert.ok(first <= 30 && first >= 25, `countdown starts at ${first}`);
-        await page.waitForFunction((n) => Number(/about (\d+) s/.exec(document.getElementById("warmup-status")!.textContent)?.[1] ?? 99) < n, first, { timeout: 5000 });
+        await page.waitForFunction((n) => Number(/about (\d+) s/.exec(document.getElementById("warmup-status")!.textContent)?.[1] ?? 99) < n, first, {
+            timeout: 5000,
+        });
         assert.ok(await page.isDisabled("#warmup"), "no second click while starting");
         await p.screenshot("20-warmup-countdown");
-        const list = (await (await fetch(`${s.gateway.url}/v1/warmup`, { headers: { authorization: `Bearer ${TEACHER}` } })).json()) as { data: { pool: string; ready: boolean }[] };
-        assert.deepStrictEqual(list.data.map((w) => [w.pool, w.ready]), [["a10g", false]]);
+        const list = (await (await fetch(`${s.gateway.url}/v1/warmup`, { headers: { authorization: `Bearer ${TEACHER}` } })).json()) as {
+            data: { pool: string; ready: boolean }[];
+        };
+        assert.deepStrictEqual(
+            list.data.map((w) => [w.pool, w.ready]),
+            [["a10g", false]],
+        );
         await s.startFake(); // the worker KEDA started becomes ready
-        await page.waitForFunction(() => /^Ready: the model answers/.test(document.getElementById("warmup-status")!.textContent), undefined, { timeout: 15000 });
+        await page.waitForFunction(() => /^Ready: the model answers/.test(document.getElementById("warmup-status")!.textContent), undefined, {
+            timeout: 15000,
+        });
         assert.ok(await page.isEnabled("#warmup"));
         await p.screenshot("21-warmup-ready");
         assert.deepStrictEqual(await cspViolations(page), []);
@@ -91,7 +105,9 @@ describe("ui: Get GPUs ready for class", function () {
         const p = await openPage(browser, s.ui.url, { key: KEY });
         await p.page.waitForFunction(() => (document.getElementById("model") as HTMLSelectElement).value !== "", undefined, { timeout: 10000 });
         // The permission check (GET /v1/warmup) has answered, and its handler has run (a task later).
-        await p.page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => new URL(e.name).pathname === "/v1/warmup"), undefined, { timeout: 10000 });
+        await p.page.waitForFunction(() => performance.getEntriesByType("resource").some((e) => new URL(e.name).pathname === "/v1/warmup"), undefined, {
+            timeout: 10000,
+        });
         await p.page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
         assert.ok(await p.page.isHidden("#warmup-field"));
         await p.context.close();

@@ -64,7 +64,8 @@ export function axisTicks(max: number, opts: { log?: boolean; integer?: boolean;
 
 /** One tick label: the same format along an axis (no "1s / 10.0s / 100s"). */
 export function tickLabel(v: number, unit: string): string {
-    const text = v >= 1 || v === 0 ? v.toLocaleString("en-US", { maximumFractionDigits: v < 10 && !Number.isInteger(v) ? 1 : 0 }) : String(Number(v.toPrecision(2)));
+    const text =
+        v >= 1 || v === 0 ? v.toLocaleString("en-US", { maximumFractionDigits: v < 10 && !Number.isInteger(v) ? 1 : 0 }) : String(Number(v.toPrecision(2)));
     return unit ? `${text} ${unit}` : text;
 }
 
@@ -135,12 +136,15 @@ function panel(y0: number, title: string, lines: readonly Line[], opts: { log?: 
                 }
                 prev = p;
             }
-            if (d.length > 0) out.push(`<path fill="none" stroke="${l.color}" stroke-width="1.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""} d="${d.join(" ")}"/>`);
+            if (d.length > 0)
+                out.push(`<path fill="none" stroke="${l.color}" stroke-width="1.5"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""} d="${d.join(" ")}"/>`);
         }
         const at = legend[li];
         const lx = LEFT + at.x;
         const lyy = y0 - 9 + at.row * LEGEND_ROW;
-        out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${lyy}" y2="${lyy}" stroke="${l.color}" stroke-width="2"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""}/>`);
+        out.push(
+            `<line x1="${lx}" x2="${lx + 18}" y1="${lyy}" y2="${lyy}" stroke="${l.color}" stroke-width="2"${l.dash ? ` stroke-dasharray="${l.dash}"` : ""}/>`,
+        );
         out.push(`<text x="${lx + 22}" y="${lyy + 4}" font-size="10">${esc(l.label)}</text>`);
     });
     return { svg: out.join("\n"), height: PANEL + (rows - 1) * LEGEND_ROW };
@@ -178,7 +182,14 @@ export function stackChart(title: string, input: SimInput, result: SimResult, da
         panels.push(p.svg);
         y += p.height + after;
     };
-    add(panel(y, "Load (requests/min)", load.map((v, i) => ({ label: wpNames[i], color: color(i), points: binPoints(v) })), { unit: "" }));
+    add(
+        panel(
+            y,
+            "Load (requests/min)",
+            load.map((v, i) => ({ label: wpNames[i], color: color(i), points: binPoints(v) })),
+            { unit: "" },
+        ),
+    );
     add(
         panel(
             y,
@@ -199,7 +210,13 @@ export function stackChart(title: string, input: SimInput, result: SimResult, da
                     { label: `${wpNames[i]} routable`, color: color(i), points: seriesPoints(s.ready), step: true },
                     { label: `${wpNames[i]} desired`, color: color(i), points: seriesPoints(s.desired), dash: "4 3", step: true },
                 ]),
-                ...series.nodes.map((n, g) => ({ label: `nodes ${input.gpuPools[g].name}`, color: NODE_COLORS[g % NODE_COLORS.length], points: seriesPoints(n), dash: "1.5 2.5", step: true })),
+                ...series.nodes.map((n, g) => ({
+                    label: `nodes ${input.gpuPools[g].name}`,
+                    color: NODE_COLORS[g % NODE_COLORS.length],
+                    points: seriesPoints(n),
+                    dash: "1.5 2.5",
+                    step: true,
+                })),
             ],
             { unit: "", integer: true },
         ),
@@ -208,7 +225,11 @@ export function stackChart(title: string, input: SimInput, result: SimResult, da
         panel(
             y,
             "Latency P95 per 5 min (queue + service, log scale)",
-            lat.map((bs, i) => ({ label: wpNames[i], color: color(i), points: bs.map((v, k) => [k * BIN + BIN / 2, v.length ? quantileSorted(sortedCopy(v), 0.95) : NaN] as [number, number]) })),
+            lat.map((bs, i) => ({
+                label: wpNames[i],
+                color: color(i),
+                points: bs.map((v, k) => [k * BIN + BIN / 2, v.length ? quantileSorted(sortedCopy(v), 0.95) : NaN] as [number, number]),
+            })),
             { unit: "s", log: true },
         ),
         30,

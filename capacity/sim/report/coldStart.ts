@@ -27,10 +27,20 @@ export function coldStartSummaryLines(e: ExpectedCost): string[] {
 
 export function coldStartRows(columns: readonly StackColumn[]): Row[] {
     return [
-        { label: "Cold start from zero, expected / pessimistic (modelled)", cells: columns.map((c) => workerPools(c.sim.expected).map(({ w }) => `${w.name}: ${s0(w.coldStartSeconds)} / ${s0(w.coldStartPessimisticSeconds)}`)) },
+        {
+            label: "Cold start from zero, expected / pessimistic (modelled)",
+            cells: columns.map((c) =>
+                workerPools(c.sim.expected).map(({ w }) => `${w.name}: ${s0(w.coldStartSeconds)} / ${s0(w.coldStartPessimisticSeconds)}`),
+            ),
+        },
         {
             label: "Cold start phases, expected / pessimistic",
-            cells: columns.map((c) => workerPools(c.sim.expected).flatMap(({ w }) => [`${w.name}:`, ...w.coldStartPhases.map((p) => `  ${p.phase}: ${p.seconds} / ${p.pessimisticSeconds} s`)])),
+            cells: columns.map((c) =>
+                workerPools(c.sim.expected).flatMap(({ w }) => [
+                    `${w.name}:`,
+                    ...w.coldStartPhases.map((p) => `  ${p.phase}: ${p.seconds} / ${p.pessimisticSeconds} s`),
+                ]),
+            ),
             terminal: "markdown",
         },
     ];

@@ -38,17 +38,24 @@ const releaseText = (e: ExpectedCost) => {
 export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     {
         label: "cost per month",
-        value: (e) => `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes${e.nodeLaunchUsdPerMonth > 0 ? ` + ${usd(e.nodeLaunchUsdPerMonth)} image-cache volume initialization at node launches` : ""})`,
+        value: (e) =>
+            `${usd(e.usdPerMonth)} (${usd(e.fixedUsdPerMonth)} fixed + ${usd(e.gpuUsdPerMonth)} GPU nodes${e.nodeLaunchUsdPerMonth > 0 ? ` + ${usd(e.nodeLaunchUsdPerMonth)} image-cache volume initialization at node launches` : ""})`,
     },
     {
         label: "timetable",
         value: (e) => {
             const t = e.timetable;
             if (!t) return null;
-            const files = t.calendars.map((c) => `${c.file}: ${c.sessions} sessions${c.first ? ` ${c.first}..${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? ` (${c.allDayEvents} all-day skipped)` : ""}`);
+            const files = t.calendars.map(
+                (c) =>
+                    `${c.file}: ${c.sessions} sessions${c.first ? ` ${c.first}..${c.last}` : ""}${c.weeklySeries > 0 ? `, ${c.weeklySeries} weekly series` : ""}${c.allDayEvents > 0 ? ` (${c.allDayEvents} all-day skipped)` : ""}`,
+            );
             const triggers = Object.values(t.triggers).reduce((a, n) => a + n, 0);
             const dated = t.calendars.some((c) => c.sessions > 0);
-            return [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") + `; ${triggers} cron trigger${triggers === 1 ? "" : "s"}${dated ? " (dated ones recur yearly: replace the calendar each term)" : ""}`;
+            return (
+                [...files, ...(t.weeklySessions > 0 ? [`${t.weeklySessions} weekly session${t.weeklySessions > 1 ? "s" : ""}`] : [])].join("; ") +
+                `; ${triggers} cron trigger${triggers === 1 ? "" : "s"}${dated ? " (dated ones recur yearly: replace the calendar each term)" : ""}`
+            );
         },
     },
     {
@@ -69,24 +76,37 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     },
     {
         label: "GPU reference (optimal online rule)",
-        value: (e) => `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule knowing the profile's rate, not the arrivals (latency ignored; not a bound)${ratioText(e.onlineRuleRatio)}`,
+        value: (e) =>
+            `${usd(e.onlineRuleUsdPerMonth)} per month: the best hold rule knowing the profile's rate, not the arrivals (latency ignored; not a bound)${ratioText(e.onlineRuleRatio)}`,
     },
     {
         label: "GPU reference (best hold in hindsight)",
-        value: (e) => `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, the best in hindsight (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
+        value: (e) =>
+            `${usd(e.hindsightHoldUsdPerMonth)} per month: one hold time for every idle worker, the best in hindsight (latency ignored)${ratioText(e.hindsightHoldRatio)}`,
     },
 ];
 
 /** Lines of one GPU pool (node group). */
 export const GPU_POOL_LINES: readonly SummaryLine<PoolEstimate>[] = [
-    { label: "GPU node time per month", value: (p) => `${count(p.nodeHoursPerMonth)} node-hours at ${usd(p.usdPerNodeHour)}/hour = ${usd(p.usdPerMonth)}; at most ${p.peakNodes} node(s) at once` },
+    {
+        label: "GPU node time per month",
+        value: (p) =>
+            `${count(p.nodeHoursPerMonth)} node-hours at ${usd(p.usdPerNodeHour)}/hour = ${usd(p.usdPerMonth)}; at most ${p.peakNodes} node(s) at once`,
+    },
     { label: "node launches per month", value: (p) => count(p.nodeLaunchesPerMonth) },
-    { label: "pods' disk (weights copies)", value: (p) => `${p.podStorage.disk === "instanceStore" ? "the NVMe instance store" : "the node's EBS volume"}: ${p.podStorage.reason}` },
+    {
+        label: "pods' disk (weights copies)",
+        value: (p) => `${p.podStorage.disk === "instanceStore" ? "the NVMe instance store" : "the node's EBS volume"}: ${p.podStorage.reason}`,
+    },
 ];
 
 /** Lines of one worker pool (model Deployment): what its users see. */
 export const WORKER_POOL_LINES: readonly SummaryLine<WorkerPoolContext>[] = [
-    { label: "requests per month", value: ({ wp }) => `${count(wp.requests.arrived)} arrived, ${count(wp.requests.answered)} answered; ${count(wp.requests.held)} waited at the gateway for a worker` },
+    {
+        label: "requests per month",
+        value: ({ wp }) =>
+            `${count(wp.requests.arrived)} arrived, ${count(wp.requests.answered)} answered; ${count(wp.requests.held)} waited at the gateway for a worker`,
+    },
     {
         label: "refused per month (429/503)",
         value: ({ wp, expected }) => {
@@ -102,10 +122,19 @@ export const WORKER_POOL_LINES: readonly SummaryLine<WorkerPoolContext>[] = [
     },
     { label: "time to answer (queue + service), P95", value: ({ wp }) => `${sec(wp.p95LatencySeconds)}: 95 % of answered requests took at most this long` },
     { label: "time to answer (queue + service), P99", value: ({ wp }) => `${sec(wp.p99LatencySeconds)}: 99 % of answered requests took at most this long` },
-    { label: "cold starts per month", value: ({ wp }) => `${count(wp.coldStarts)} times a request found no worker ready and waited for one to start${wp.coldStartsUnanswered > 0 ? ` (${count(wp.coldStartsUnanswered)} of them with every waiting request refused)` : ""}` },
+    {
+        label: "cold starts per month",
+        value: ({ wp }) =>
+            `${count(wp.coldStarts)} times a request found no worker ready and waited for one to start${wp.coldStartsUnanswered > 0 ? ` (${count(wp.coldStartsUnanswered)} of them with every waiting request refused)` : ""}`,
+    },
     {
         label: "first request after a cold start",
-        value: ({ wp }) => (wp.timeToFirstAnswerSeconds ? `waited ${sec(wp.timeToFirstAnswerSeconds.median)} for its answer (median; worst ${sec(wp.timeToFirstAnswerSeconds.max)})` : wp.coldStarts > 0 ? "never answered" : null),
+        value: ({ wp }) =>
+            wp.timeToFirstAnswerSeconds
+                ? `waited ${sec(wp.timeToFirstAnswerSeconds.median)} for its answer (median; worst ${sec(wp.timeToFirstAnswerSeconds.max)})`
+                : wp.coldStarts > 0
+                  ? "never answered"
+                  : null,
     },
 ];
 

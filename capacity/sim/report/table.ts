@@ -19,15 +19,26 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
     const row = (label: string, f: (c: StackColumn) => string | string[]): Row => ({ label, cells: columns.map((c) => [f(c)].flat()) });
     return [
         row("Traffic profile", (c) => `${c.sim.expected.profile} (${spanLabel(c.sim.expected)})`),
-        row("GPU pools", (c) => c.config.gpuPools.map((p) => `${p.name}: ${p.gpuType} ${c.sim.input.gpuPools.find((g) => g.name === p.name)!.instanceType} ${p.capacityType}, ${p.minNodes}-${p.maxNodes} nodes`)),
+        row("GPU pools", (c) =>
+            c.config.gpuPools.map(
+                (p) =>
+                    `${p.name}: ${p.gpuType} ${c.sim.input.gpuPools.find((g) => g.name === p.name)!.instanceType} ${p.capacityType}, ${p.minNodes}-${p.maxNodes} nodes`,
+            ),
+        ),
         { ...row("Scale policies", (c) => c.sim.input.workerPools.map((w) => `${w.name}: ${describePolicy(w.policy)}`)), terminal: "legend" },
         row("Floor USD/month", (c) => usd(c.floorUsdPerMonth)),
         row("Ceiling USD/month", (c) => usd(c.ceilingUsdPerMonth)),
         row("Expected USD/month", (c) => `${usd(c.sim.expected.usdPerMonth)} (GPU ${usd(c.sim.expected.gpuUsdPerMonth)})`),
         row("USD per 1k requests", (c) => `${usd(c.sim.expected.usdPer1kRequests)} (GPU ${usd(c.sim.expected.gpuUsdPer1kRequests)})`),
         row("Requests/month answered / arrived", (c) => `${num(c.sim.expected.requests.answered)} / ${num(c.sim.expected.requests.arrived)}`),
-        row("Refused/month: 429 / 503 / 504", (c) => `${num(c.sim.expected.requests.rejected429)} / ${num(c.sim.expected.requests.rejected503)} / ${num(c.sim.expected.requests.timedOut)}`),
-        row("Time to answer (queue + service) P50 / P95 / P99", (c) => `${sec(c.sim.expected.p50LatencySeconds)} / ${sec(c.sim.expected.p95LatencySeconds)} / ${sec(c.sim.expected.p99LatencySeconds)}`),
+        row(
+            "Refused/month: 429 / 503 / 504",
+            (c) => `${num(c.sim.expected.requests.rejected429)} / ${num(c.sim.expected.requests.rejected503)} / ${num(c.sim.expected.requests.timedOut)}`,
+        ),
+        row(
+            "Time to answer (queue + service) P50 / P95 / P99",
+            (c) => `${sec(c.sim.expected.p50LatencySeconds)} / ${sec(c.sim.expected.p95LatencySeconds)} / ${sec(c.sim.expected.p99LatencySeconds)}`,
+        ),
         row("Cold starts/month (all held requests gave up)", (c) => `${num(c.sim.expected.coldStarts)} (${num(c.sim.expected.coldStartsUnanswered)})`),
         row("Time to first answer after cold start, median / max", (c) => {
             const t = c.sim.expected.timeToFirstAnswerSeconds;
@@ -35,10 +46,24 @@ export function comparisonRows(columns: readonly StackColumn[]): Row[] {
         }),
         ...coldStartRows(columns),
         row("GPU hours/month", (c) => num(c.sim.expected.gpuHoursPerMonth)),
-        row("Clairvoyant bound GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`),
-        row("Optimal online rule GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.onlineRuleUsdPerMonth)} (${c.sim.expected.onlineRuleRatio === null ? "n/a" : `${c.sim.expected.onlineRuleRatio}x`})`),
-        row("Best hold in hindsight GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.hindsightHoldUsdPerMonth)} (${c.sim.expected.hindsightHoldRatio === null ? "n/a" : `${c.sim.expected.hindsightHoldRatio}x`})`),
-        row("Oracle GPU USD/month (ratio)", (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`),
+        row(
+            "Clairvoyant bound GPU USD/month (ratio)",
+            (c) =>
+                `${usd(c.sim.expected.clairvoyantUsdPerMonth)} (${c.sim.expected.clairvoyantRatio === null ? "n/a" : `${c.sim.expected.clairvoyantRatio}x`})`,
+        ),
+        row(
+            "Optimal online rule GPU USD/month (ratio)",
+            (c) => `${usd(c.sim.expected.onlineRuleUsdPerMonth)} (${c.sim.expected.onlineRuleRatio === null ? "n/a" : `${c.sim.expected.onlineRuleRatio}x`})`,
+        ),
+        row(
+            "Best hold in hindsight GPU USD/month (ratio)",
+            (c) =>
+                `${usd(c.sim.expected.hindsightHoldUsdPerMonth)} (${c.sim.expected.hindsightHoldRatio === null ? "n/a" : `${c.sim.expected.hindsightHoldRatio}x`})`,
+        ),
+        row(
+            "Oracle GPU USD/month (ratio)",
+            (c) => `${usd(c.sim.expected.oracleUsdPerMonth)} (${c.sim.expected.oracleRatio === null ? "n/a" : `${c.sim.expected.oracleRatio}x`})`,
+        ),
         // Batch jobs (traffic.batches), only when a compared stack has any.
         ...(columns.some((c) => c.sim.expected.batch)
             ? [
@@ -110,7 +135,11 @@ function columnBlocks(natural: readonly number[], room: number): { index: number
 
 function tableBlock(block: readonly { index: number; width: number }[], headers: readonly string[], rows: readonly Row[], labelW: number): string[] {
     const widths = [labelW, ...block.map((b) => b.width)];
-    const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(" | ").trimEnd();
+    const line = (cells: readonly string[]) =>
+        cells
+            .map((c, i) => c.padEnd(widths[i]))
+            .join(" | ")
+            .trimEnd();
     const lines = (cells: readonly (readonly string[])[]) => {
         const wrapped = cells.map((c, i) => c.flatMap((l) => wrap(l, widths[i])));
         const height = Math.max(...wrapped.map((c) => c.length));

@@ -12,7 +12,16 @@ const ratio = (n: number) => `${n.toFixed(3)}x`;
 function rows(r: ScenarioResult): Row[] {
     return r.seeds.map((f) => ({
         label: `${r.name}, seed ${f.seed}`,
-        cells: [[`$${f.gpuUsdPerMonth.toFixed(2)}`], [`$${f.clairvoyantUsdPerMonth.toFixed(2)}`], [ratio(f.clairvoyantRatio)], [ratio(f.onlineRuleRatio)], [sec(f.p95LatencySeconds)], [sec(f.p99LatencySeconds)], [String(f.refusedPerMonth)], [String(f.coldStartsPerMonth)]],
+        cells: [
+            [`$${f.gpuUsdPerMonth.toFixed(2)}`],
+            [`$${f.clairvoyantUsdPerMonth.toFixed(2)}`],
+            [ratio(f.clairvoyantRatio)],
+            [ratio(f.onlineRuleRatio)],
+            [sec(f.p95LatencySeconds)],
+            [sec(f.p99LatencySeconds)],
+            [String(f.refusedPerMonth)],
+            [String(f.coldStartsPerMonth)],
+        ],
     }));
 }
 

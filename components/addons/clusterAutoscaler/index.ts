@@ -89,7 +89,13 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
         );
         chartRelease(
             `${name}-release`,
-            { chart: CHARTS.clusterAutoscaler, releaseName: "cluster-autoscaler", namespace: "kube-system", values: clusterAutoscalerValues(args), overrides: args.overrides },
+            {
+                chart: CHARTS.clusterAutoscaler,
+                releaseName: "cluster-autoscaler",
+                namespace: "kube-system",
+                values: clusterAutoscalerValues(args),
+                overrides: args.overrides,
+            },
             childOf(this, opts, [role]),
         );
         this.registerOutputs({});

@@ -40,7 +40,9 @@ export const LBC_OMITTED_ACTIONS: Readonly<Record<string, string>> = {
         "IPAM pools are not used: load_balancer_manager.go calls it only when an IPv4 IPAM pool is set on, or was set on, the load balancer",
 };
 
-export function loadBalancerControllerPolicy(scope: AwsScope & { vpcId: pulumi.Input<string>; clusterSecurityGroupId: pulumi.Input<string> }): PolicyStatement[] {
+export function loadBalancerControllerPolicy(
+    scope: AwsScope & { vpcId: pulumi.Input<string>; clusterSecurityGroupId: pulumi.Input<string> },
+): PolicyStatement[] {
     const ec2 = (resource: pulumi.Input<string>) => pulumi.interpolate`arn:aws:ec2:${scope.region}:${scope.accountId}:${resource}`;
     const elb = (resource: string) => pulumi.interpolate`arn:aws:elasticloadbalancing:${scope.region}:${scope.accountId}:${resource}`;
     const securityGroups = ec2("security-group/*");
@@ -139,7 +141,10 @@ export function loadBalancerControllerPolicy(scope: AwsScope & { vpcId: pulumi.I
             Action: ["elasticloadbalancing:AddTags"],
             Resource: lbAndTg,
             Condition: {
-                StringEquals: { "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"], [`aws:RequestTag/${LBC_CLUSTER_TAG}`]: scope.clusterName },
+                StringEquals: {
+                    "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer"],
+                    [`aws:RequestTag/${LBC_CLUSTER_TAG}`]: scope.clusterName,
+                },
             },
         },
         {

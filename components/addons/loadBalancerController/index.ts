@@ -70,7 +70,13 @@ export class LoadBalancerController extends pulumi.ComponentResource {
         );
         this.release = chartRelease(
             `${name}-release`,
-            { chart: CHARTS.loadBalancerController, releaseName: "aws-load-balancer-controller", namespace: "kube-system", values: loadBalancerControllerValues(args), overrides: args.overrides },
+            {
+                chart: CHARTS.loadBalancerController,
+                releaseName: "aws-load-balancer-controller",
+                namespace: "kube-system",
+                values: loadBalancerControllerValues(args),
+                overrides: args.overrides,
+            },
             childOf(this, opts, [role]),
         );
         this.registerOutputs({});

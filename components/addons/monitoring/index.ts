@@ -66,7 +66,11 @@ function monitoringValues(args: Pick<MonitoringArgs, "retention" | "storageGiB" 
                 resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "4Gi" } },
                 storageSpec: {
                     volumeClaimTemplate: {
-                        spec: { storageClassName: args.storageClassName, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${args.storageGiB}Gi` } } },
+                        spec: {
+                            storageClassName: args.storageClassName,
+                            accessModes: ["ReadWriteOnce"],
+                            resources: { requests: { storage: `${args.storageGiB}Gi` } },
+                        },
                     },
                 },
             },
@@ -122,9 +126,17 @@ export function costRecordingRules(gpuPools: readonly GpuPoolCost[], platformUsd
             const workers = p.workerPools.length
                 ? `(count(count by (namespace, pod) (vllm:num_requests_running{pool=~"${[...p.workerPools].sort().map(regexQuote).join("|")}"})) or vector(0))`
                 : "vector(0)";
-            return { record: "gpuserve:gpu_pool_nodes", expr: `clamp_min(ceil(${workers} / ${Math.max(1, p.gpusPerNode)}), ${p.minNodes})`, labels: { gpu_pool: p.name } };
+            return {
+                record: "gpuserve:gpu_pool_nodes",
+                expr: `clamp_min(ceil(${workers} / ${Math.max(1, p.gpusPerNode)}), ${p.minNodes})`,
+                labels: { gpu_pool: p.name },
+            };
         }),
-        ...pools.map((p) => ({ record: "gpuserve:gpu_pool_usd_per_hour", expr: `gpuserve:gpu_pool_nodes{gpu_pool="${p.name}"} * ${p.nodeUsdPerHour}`, labels: { gpu_pool: p.name } })),
+        ...pools.map((p) => ({
+            record: "gpuserve:gpu_pool_usd_per_hour",
+            expr: `gpuserve:gpu_pool_nodes{gpu_pool="${p.name}"} * ${p.nodeUsdPerHour}`,
+            labels: { gpu_pool: p.name },
+        })),
         { record: "gpuserve:platform_usd_per_hour", expr: `vector(${platformUsdPerHour})` },
         { record: "gpuserve:usd_per_hour", expr: `(sum(gpuserve:gpu_pool_usd_per_hour) or vector(0)) + ${platformUsdPerHour}` },
     ];
@@ -152,7 +164,14 @@ export class Monitoring extends pulumi.ComponentResource {
 
         this.release = chartRelease(
             `${name}-release`,
-            { chart: CHARTS.kubePrometheusStack, releaseName: "kube-prometheus-stack", namespace: args.namespace, values: monitoringValues(args), overrides: args.overrides, timeoutSeconds: 900 },
+            {
+                chart: CHARTS.kubePrometheusStack,
+                releaseName: "kube-prometheus-stack",
+                namespace: args.namespace,
+                values: monitoringValues(args),
+                overrides: args.overrides,
+                timeoutSeconds: 900,
+            },
             childOf(this, opts, [adminSecret]),
         );
         this.prometheusUrl = prometheusUrl(args.namespace);

@@ -56,7 +56,13 @@ export class NvidiaDevicePlugin extends pulumi.ComponentResource {
         super("gpuserve:addons:NvidiaDevicePlugin", name, {}, opts);
         chartRelease(
             `${name}-release`,
-            { chart: CHARTS.nvidiaDevicePlugin, releaseName: "nvidia-device-plugin", namespace: "kube-system", values: devicePluginValues(args), overrides: args.overrides },
+            {
+                chart: CHARTS.nvidiaDevicePlugin,
+                releaseName: "nvidia-device-plugin",
+                namespace: "kube-system",
+                values: devicePluginValues(args),
+                overrides: args.overrides,
+            },
             childOf(this, opts),
         );
         this.registerOutputs({});

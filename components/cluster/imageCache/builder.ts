@@ -102,12 +102,21 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
             `${name}-instance`,
             {
                 description: `Image-cache builder instance of ${args.clusterName} (SSM agent, Bottlerocket host containers)`,
-                assumeRolePolicy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
             },
             parent,
         );
-        const instancePolicies = INSTANCE_POLICY_ARNS.map((policyArn) => new aws.iam.RolePolicyAttachment(`${name}-instance-${policyArn.split("/").pop()}`, { role: instanceRole.name, policyArn }, parent));
-        const pluto = new aws.iam.RolePolicy(`${name}-instance-pluto`, { role: instanceRole.id, policy: JSON.stringify({ Version: "2012-10-17", Statement: [PLUTO_STATEMENT] }) }, parent);
+        const instancePolicies = INSTANCE_POLICY_ARNS.map(
+            (policyArn) => new aws.iam.RolePolicyAttachment(`${name}-instance-${policyArn.split("/").pop()}`, { role: instanceRole.name, policyArn }, parent),
+        );
+        const pluto = new aws.iam.RolePolicy(
+            `${name}-instance-pluto`,
+            { role: instanceRole.id, policy: JSON.stringify({ Version: "2012-10-17", Statement: [PLUTO_STATEMENT] }) },
+            parent,
+        );
         const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: instanceRole.name }, parent);
 
         // No ingress; egress HTTPS only (SSM endpoints, the registry). The VPC resolver, IMDS and time sync are not filtered by security groups.
@@ -134,14 +143,29 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
                 iamInstanceProfile: { arn: profile.arn },
                 updateDefaultVersion: true,
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
-                networkInterfaces: [{ deviceIndex: 0, subnetId: args.subnetId, securityGroups: [sg.id], associatePublicIpAddress: "false", deleteOnTermination: "true" }],
+                networkInterfaces: [
+                    { deviceIndex: 0, subnetId: args.subnetId, securityGroups: [sg.id], associatePublicIpAddress: "false", deleteOnTermination: "true" },
+                ],
                 // The admin host container runs `sheltie` for the pull (ebs-snapshot-instance.yaml@3370ea0a UserData).
                 userData: Buffer.from("[settings.host-containers.admin]\nenabled = true\n").toString("base64"),
                 blockDeviceMappings: [
-                    { deviceName: "/dev/xvda", ebs: { volumeSize: BOTTLEROCKET_OS_VOLUME_GIB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } },
+                    {
+                        deviceName: "/dev/xvda",
+                        ebs: { volumeSize: BOTTLEROCKET_OS_VOLUME_GIB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+                    },
                     // Encrypted, so the snapshot and every node volume restored from it are (nodePool.ts blockDevices); the
                     // sample's throughput and IOPS for a fast pull.
-                    { deviceName: DATA_DEVICE, ebs: { volumeSize: args.volumeSizeGiB, volumeType: "gp3", encrypted: "true", throughput: 1000, iops: 4000, deleteOnTermination: "true" } },
+                    {
+                        deviceName: DATA_DEVICE,
+                        ebs: {
+                            volumeSize: args.volumeSizeGiB,
+                            volumeType: "gp3",
+                            encrypted: "true",
+                            throughput: 1000,
+                            iops: 4000,
+                            deleteOnTermination: "true",
+                        },
+                    },
                 ],
                 tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
             },
@@ -154,18 +178,37 @@ export class ImageCacheBuilder extends pulumi.ComponentResource {
                 description: `Runs the image-cache build of ${args.clusterName} (SSM Automation)`,
                 assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
-                    Statement: [{ Effect: "Allow", Principal: { Service: "ssm.amazonaws.com" }, Action: "sts:AssumeRole", Condition: { StringEquals: { "aws:SourceAccount": account } } }],
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Service: "ssm.amazonaws.com" },
+                            Action: "sts:AssumeRole",
+                            Condition: { StringEquals: { "aws:SourceAccount": account } },
+                        },
+                    ],
                 }),
             },
             parent,
         );
-        const arn = (service: string, resource: pulumi.Input<string>, withAccount = true) => pulumi.interpolate`arn:aws:${service}:${region}:${withAccount ? account : ""}:${resource}`;
+        const arn = (service: string, resource: pulumi.Input<string>, withAccount = true) =>
+            pulumi.interpolate`arn:aws:${service}:${region}:${withAccount ? account : ""}:${resource}`;
         const builderOnly = { StringEquals: { [`aws:ResourceTag/${BUILDER_TAG}`]: args.clusterName } };
         const automationPolicy = new aws.iam.RolePolicy(
             `${name}-automation`,
             {
                 role: this.automationRole.id,
-                policy: pulumi.jsonStringify({ Version: "2012-10-17", Statement: automationStatements({ arn, builderOnly, clusterName: args.clusterName, launchTemplateArn: launchTemplate.arn, instanceRoleArn: instanceRole.arn, subnetId: args.subnetId, securityGroupId: sg.id }) }),
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: automationStatements({
+                        arn,
+                        builderOnly,
+                        clusterName: args.clusterName,
+                        launchTemplateArn: launchTemplate.arn,
+                        instanceRoleArn: instanceRole.arn,
+                        subnetId: args.subnetId,
+                        securityGroupId: sg.id,
+                    }),
+                }),
             },
             parent,
         );
@@ -213,26 +256,94 @@ function automationStatements(a: {
     return [
         // Every resource of a RunInstances call must be allowed: the instance only from the builder's template
         // (EC2 user guide, IAM policy examples, "Require a launch template"), in the builder's subnet and group.
-        statement({ Sid: "LaunchOnlyFromTheBuilderTemplate", Effect: "Allow", Action: "ec2:RunInstances", Resource: a.arn("ec2", "instance/*"), Condition: { ArnEquals: { "ec2:LaunchTemplate": a.launchTemplateArn } } }),
+        statement({
+            Sid: "LaunchOnlyFromTheBuilderTemplate",
+            Effect: "Allow",
+            Action: "ec2:RunInstances",
+            Resource: a.arn("ec2", "instance/*"),
+            Condition: { ArnEquals: { "ec2:LaunchTemplate": a.launchTemplateArn } },
+        }),
         statement({
             Sid: "LaunchWithTheBuilderResources",
             Effect: "Allow",
             Action: "ec2:RunInstances",
-            Resource: [a.arn("ec2", "volume/*"), a.arn("ec2", "network-interface/*"), a.arn("ec2", "image/*", false), a.launchTemplateArn, a.arn("ec2", pulumi.interpolate`subnet/${a.subnetId}`), a.arn("ec2", pulumi.interpolate`security-group/${a.securityGroupId}`)],
+            Resource: [
+                a.arn("ec2", "volume/*"),
+                a.arn("ec2", "network-interface/*"),
+                a.arn("ec2", "image/*", false),
+                a.launchTemplateArn,
+                a.arn("ec2", pulumi.interpolate`subnet/${a.subnetId}`),
+                a.arn("ec2", pulumi.interpolate`security-group/${a.securityGroupId}`),
+            ],
         }),
-        statement({ Sid: "ResolveBottlerocketAmi", Effect: "Allow", Action: "ssm:GetParameters", Resource: a.arn("ssm", "parameter/aws/service/bottlerocket/*", false) }),
-        statement({ Sid: "PassOnlyTheBuilderRole", Effect: "Allow", Action: "iam:PassRole", Resource: a.instanceRoleArn, Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } } }),
-        statement({ Sid: "TagAtLaunch", Effect: "Allow", Action: "ec2:CreateTags", Resource: [a.arn("ec2", "instance/*"), a.arn("ec2", "volume/*"), a.arn("ec2", "network-interface/*")], Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } } }),
-        statement({ Sid: "TagTheSnapshot", Effect: "Allow", Action: "ec2:CreateTags", Resource: a.arn("ec2", "snapshot/*", false), Condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshot" } } }),
-        statement({ Sid: "StopAndTerminateTheBuilder", Effect: "Allow", Action: ["ec2:StopInstances", "ec2:TerminateInstances"], Resource: a.arn("ec2", "instance/*"), Condition: a.builderOnly }),
-        statement({ Sid: "SnapshotTheBuilderVolume", Effect: "Allow", Action: "ec2:CreateSnapshot", Resource: a.arn("ec2", "volume/*"), Condition: a.builderOnly }),
-        statement({ Sid: "CreateTheTaggedSnapshot", Effect: "Allow", Action: "ec2:CreateSnapshot", Resource: a.arn("ec2", "snapshot/*", false), Condition: { StringEquals: { [`aws:RequestTag/${BUILDER_TAG}`]: a.clusterName } } }),
+        statement({
+            Sid: "ResolveBottlerocketAmi",
+            Effect: "Allow",
+            Action: "ssm:GetParameters",
+            Resource: a.arn("ssm", "parameter/aws/service/bottlerocket/*", false),
+        }),
+        statement({
+            Sid: "PassOnlyTheBuilderRole",
+            Effect: "Allow",
+            Action: "iam:PassRole",
+            Resource: a.instanceRoleArn,
+            Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
+        }),
+        statement({
+            Sid: "TagAtLaunch",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: [a.arn("ec2", "instance/*"), a.arn("ec2", "volume/*"), a.arn("ec2", "network-interface/*")],
+            Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
+        }),
+        statement({
+            Sid: "TagTheSnapshot",
+            Effect: "Allow",
+            Action: "ec2:CreateTags",
+            Resource: a.arn("ec2", "snapshot/*", false),
+            Condition: { StringEquals: { "ec2:CreateAction": "CreateSnapshot" } },
+        }),
+        statement({
+            Sid: "StopAndTerminateTheBuilder",
+            Effect: "Allow",
+            Action: ["ec2:StopInstances", "ec2:TerminateInstances"],
+            Resource: a.arn("ec2", "instance/*"),
+            Condition: a.builderOnly,
+        }),
+        statement({
+            Sid: "SnapshotTheBuilderVolume",
+            Effect: "Allow",
+            Action: "ec2:CreateSnapshot",
+            Resource: a.arn("ec2", "volume/*"),
+            Condition: a.builderOnly,
+        }),
+        statement({
+            Sid: "CreateTheTaggedSnapshot",
+            Effect: "Allow",
+            Action: "ec2:CreateSnapshot",
+            Resource: a.arn("ec2", "snapshot/*", false),
+            Condition: { StringEquals: { [`aws:RequestTag/${BUILDER_TAG}`]: a.clusterName } },
+        }),
         statement({ Sid: "RunShellScriptDocument", Effect: "Allow", Action: "ssm:SendCommand", Resource: a.arn("ssm", "document/AWS-RunShellScript", false) }),
-        statement({ Sid: "RunOnTheBuilderOnly", Effect: "Allow", Action: "ssm:SendCommand", Resource: a.arn("ec2", "instance/*"), Condition: { StringEquals: { [`ssm:resourceTag/${BUILDER_TAG}`]: a.clusterName } } }),
+        statement({
+            Sid: "RunOnTheBuilderOnly",
+            Effect: "Allow",
+            Action: "ssm:SendCommand",
+            Resource: a.arn("ec2", "instance/*"),
+            Condition: { StringEquals: { [`ssm:resourceTag/${BUILDER_TAG}`]: a.clusterName } },
+        }),
         statement({
             Sid: "ReadState",
             Effect: "Allow",
-            Action: ["ec2:DescribeInstances", "ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations", "ssm:ListCommands"],
+            Action: [
+                "ec2:DescribeInstances",
+                "ec2:DescribeSnapshots",
+                "ec2:DescribeVolumes",
+                "ssm:DescribeInstanceInformation",
+                "ssm:GetCommandInvocation",
+                "ssm:ListCommandInvocations",
+                "ssm:ListCommands",
+            ],
             Resource: "*",
         }),
         // aws:runCommand cancels its command when the step times out. CancelCommand has no resource types or condition

@@ -106,7 +106,8 @@ function pullCommands(image: string = IMAGE_PARAMETER): string[] {
  * the parameters first); and no shell metacharacters, since the reference is spliced into the script
  * above between single quotes.
  */
-export const IMAGE_PATTERN = "^(localhost(:[0-9]+)?|[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)+(:[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+)/[a-z0-9._/-]+(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}|@sha(256|384|512):[a-f0-9]{64,128})$";
+export const IMAGE_PATTERN =
+    "^(localhost(:[0-9]+)?|[a-zA-Z0-9-]+(\\.[a-zA-Z0-9-]+)+(:[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+)/[a-z0-9._/-]+(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}|@sha(256|384|512):[a-f0-9]{64,128})$";
 
 type Step = { name: string; action: string; inputs: Record<string, unknown>; [k: string]: unknown };
 
@@ -123,7 +124,13 @@ export function imageCacheRunbook() {
             // A just-created instance profile can be rejected for a few seconds (IAM is eventually consistent).
             maxAttempts: LAUNCH_ATTEMPTS,
             // Everything else (AMI, subnet, security group, profile, IMDSv2, encrypted volumes, tags) comes from the template.
-            inputs: { Service: "ec2", Api: "RunInstances", MinCount: 1, MaxCount: 1, LaunchTemplate: { LaunchTemplateId: "{{ LaunchTemplateId }}", Version: "$Latest" } },
+            inputs: {
+                Service: "ec2",
+                Api: "RunInstances",
+                MinCount: 1,
+                MaxCount: 1,
+                LaunchTemplate: { LaunchTemplateId: "{{ LaunchTemplateId }}", Version: "$Latest" },
+            },
             outputs: [{ Name: "InstanceId", Selector: "$.Instances[0].InstanceId", Type: "String" }],
         },
         {
@@ -131,14 +138,25 @@ export function imageCacheRunbook() {
             action: "aws:waitForAwsResourceProperty",
             timeoutSeconds: STEP_TIMEOUTS.waitForSsm,
             ...cleanup,
-            inputs: { Service: "ssm", Api: "DescribeInstanceInformation", Filters: [{ Key: "InstanceIds", Values: [instance] }], PropertySelector: "$.InstanceInformationList[0].PingStatus", DesiredValues: ["Online"] },
+            inputs: {
+                Service: "ssm",
+                Api: "DescribeInstanceInformation",
+                Filters: [{ Key: "InstanceIds", Values: [instance] }],
+                PropertySelector: "$.InstanceInformationList[0].PingStatus",
+                DesiredValues: ["Online"],
+            },
         },
         {
             name: "pullImage",
             action: "aws:runCommand",
             timeoutSeconds: STEP_TIMEOUTS.pullImage,
             ...cleanup,
-            inputs: { DocumentName: "AWS-RunShellScript", InstanceIds: [instance], TimeoutSeconds: STEP_TIMEOUTS.pullImage, Parameters: { commands: pullCommands(), executionTimeout: String(STEP_TIMEOUTS.pullImage) } },
+            inputs: {
+                DocumentName: "AWS-RunShellScript",
+                InstanceIds: [instance],
+                TimeoutSeconds: STEP_TIMEOUTS.pullImage,
+                Parameters: { commands: pullCommands(), executionTimeout: String(STEP_TIMEOUTS.pullImage) },
+            },
         },
         { name: "stop", action: "aws:executeAwsApi", ...cleanup, inputs: { Service: "ec2", Api: "StopInstances", InstanceIds: [instance] } },
         {
@@ -146,13 +164,26 @@ export function imageCacheRunbook() {
             action: "aws:waitForAwsResourceProperty",
             timeoutSeconds: STEP_TIMEOUTS.waitStopped,
             ...cleanup,
-            inputs: { Service: "ec2", Api: "DescribeInstances", InstanceIds: [instance], PropertySelector: "$.Reservations[0].Instances[0].State.Name", DesiredValues: ["stopped"] },
+            inputs: {
+                Service: "ec2",
+                Api: "DescribeInstances",
+                InstanceIds: [instance],
+                PropertySelector: "$.Reservations[0].Instances[0].State.Name",
+                DesiredValues: ["stopped"],
+            },
         },
         {
             name: "findDataVolume",
             action: "aws:executeAwsApi",
             ...cleanup,
-            inputs: { Service: "ec2", Api: "DescribeVolumes", Filters: [{ Name: "attachment.instance-id", Values: [instance] }, { Name: "attachment.device", Values: [DATA_DEVICE] }] },
+            inputs: {
+                Service: "ec2",
+                Api: "DescribeVolumes",
+                Filters: [
+                    { Name: "attachment.instance-id", Values: [instance] },
+                    { Name: "attachment.device", Values: [DATA_DEVICE] },
+                ],
+            },
             outputs: [{ Name: "VolumeId", Selector: "$.Volumes[0].VolumeId", Type: "String" }],
         },
         {
@@ -181,20 +212,40 @@ export function imageCacheRunbook() {
             action: "aws:waitForAwsResourceProperty",
             timeoutSeconds: STEP_TIMEOUTS.waitSnapshot,
             ...cleanup,
-            inputs: { Service: "ec2", Api: "DescribeSnapshots", SnapshotIds: ["{{ snapshot.SnapshotId }}"], PropertySelector: "$.Snapshots[0].State", DesiredValues: ["completed"] },
+            inputs: {
+                Service: "ec2",
+                Api: "DescribeSnapshots",
+                SnapshotIds: ["{{ snapshot.SnapshotId }}"],
+                PropertySelector: "$.Snapshots[0].State",
+                DesiredValues: ["completed"],
+            },
         },
         { name: "terminate", action: "aws:executeAwsApi", isEnd: true, inputs: { Service: "ec2", Api: "TerminateInstances", InstanceIds: [instance] } },
-        { name: "terminateOnFailure", action: "aws:executeAwsApi", isEnd: true, inputs: { Service: "ec2", Api: "TerminateInstances", InstanceIds: [instance] } },
+        {
+            name: "terminateOnFailure",
+            action: "aws:executeAwsApi",
+            isEnd: true,
+            inputs: { Service: "ec2", Api: "TerminateInstances", InstanceIds: [instance] },
+        },
     ];
     return {
         schemaVersion: "0.3",
-        description: "Builds the gpuserve image-cache snapshot: a Bottlerocket data volume with the vLLM image pre-pulled (aws-samples/bottlerocket-images-cache).",
+        description:
+            "Builds the gpuserve image-cache snapshot: a Bottlerocket data volume with the vLLM image pre-pulled (aws-samples/bottlerocket-images-cache).",
         assumeRole: "{{ AutomationAssumeRole }}",
         parameters: {
-            Image: { type: "String", description: "Container image to pre-pull, normalized as the kubelet asks for it (serving.vllmImage through stacks/imageRef.ts).", allowedPattern: IMAGE_PATTERN },
+            Image: {
+                type: "String",
+                description: "Container image to pre-pull, normalized as the kubelet asks for it (serving.vllmImage through stacks/imageRef.ts).",
+                allowedPattern: IMAGE_PATTERN,
+            },
             LaunchTemplateId: { type: "String", description: "The builder's launch template.", allowedPattern: "^lt-[0-9a-f]{8,17}$" },
             ClusterName: { type: "String", description: "Cluster the snapshot is built for (tag).", allowedPattern: "^[a-zA-Z0-9][a-zA-Z0-9_-]{0,99}$" },
-            AutomationAssumeRole: { type: "String", description: "Role the automation runs as.", allowedPattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+$" },
+            AutomationAssumeRole: {
+                type: "String",
+                description: "Role the automation runs as.",
+                allowedPattern: "^arn:aws[a-z-]*:iam::\\d{12}:role/[\\w+=,.@/-]+$",
+            },
         },
         outputs: ["snapshot.SnapshotId"],
         mainSteps: steps,
@@ -212,6 +263,8 @@ const RUN_COMMAND_CALLS = ["ssm:SendCommand", "ssm:ListCommands", "ssm:ListComma
 
 /** `service:Api` of every AWS API the runbook calls itself (the runCommand step: RUN_COMMAND_CALLS). */
 export function runbookApiCalls(doc: ReturnType<typeof imageCacheRunbook> = imageCacheRunbook()): string[] {
-    const calls = doc.mainSteps.flatMap((s) => (s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${String(s.inputs.Service)}:${String(s.inputs.Api)}`]));
+    const calls = doc.mainSteps.flatMap((s) =>
+        s.action === "aws:runCommand" ? [...RUN_COMMAND_CALLS] : [`${String(s.inputs.Service)}:${String(s.inputs.Api)}`],
+    );
     return [...new Set(calls)].sort();
 }

@@ -135,7 +135,14 @@ export interface VllmArgsOptions {
 type Json = number | { readonly [k: string]: Json };
 /** Deterministic JSON (sorted keys at every level), so a preview never shows a reordering as a change. */
 function sortedJson(value: Json): string {
-    const sort = (v: Json): Json => (typeof v === "number" ? v : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])));
+    const sort = (v: Json): Json =>
+        typeof v === "number"
+            ? v
+            : Object.fromEntries(
+                  Object.keys(v)
+                      .sort()
+                      .map((k) => [k, sort(v[k])]),
+              );
     return JSON.stringify(sort(value));
 }
 
@@ -156,15 +163,25 @@ export function vllmArgs(model: ResolvedModel, opts: VllmArgsOptions): string[] 
     const f = VLLM_FLAGS;
     const args = [
         model.id,
-        f.servedModelName, model.id, model.name,
-        f.host, "0.0.0.0",
-        f.port, String(VLLM_PORT),
-        f.maxModelLen, String(model.maxModelLen),
-        f.gpuMemoryUtilization, String(model.gpuMemoryUtilization),
-        f.maxNumSeqs, String(model.maxNumSeqs),
-        f.limitMmPerPrompt, sortedJson(limitMmPerPrompt(model)),
-        f.mmProcessorCacheGb, String(opts.mmProcessorCacheGiB),
-        f.allowedMediaDomains, NO_MEDIA_DOMAIN,
+        f.servedModelName,
+        model.id,
+        model.name,
+        f.host,
+        "0.0.0.0",
+        f.port,
+        String(VLLM_PORT),
+        f.maxModelLen,
+        String(model.maxModelLen),
+        f.gpuMemoryUtilization,
+        String(model.gpuMemoryUtilization),
+        f.maxNumSeqs,
+        String(model.maxNumSeqs),
+        f.limitMmPerPrompt,
+        sortedJson(limitMmPerPrompt(model)),
+        f.mmProcessorCacheGb,
+        String(opts.mmProcessorCacheGiB),
+        f.allowedMediaDomains,
+        NO_MEDIA_DOMAIN,
     ];
     const kwargs = mmProcessorKwargs(model);
     if (kwargs) args.push(f.mmProcessorKwargs, sortedJson(kwargs));

@@ -147,7 +147,12 @@ export function workerColdStart(a: WorkerColdStartArgs): WorkerColdStart {
           ]
         : [...a.vllmArgs, VLLM_FLAGS.revision, m.revision, VLLM_FLAGS.tokenizerRevision, m.revision];
     if (s3Compile) {
-        compilePrefix = compileCachePrefix(m.name, { image: a.image, revision: m.revision, gpuType: a.gpuPool.gpuType, args: [...a.vllmArgs, a.coldStart.weights] });
+        compilePrefix = compileCachePrefix(m.name, {
+            image: a.image,
+            revision: m.revision,
+            gpuType: a.gpuPool.gpuType,
+            args: [...a.vllmArgs, a.coldStart.weights],
+        });
         const cacheEnv: EnvVar[] = [
             { name: "BUCKET", value: a.bucket! },
             { name: "PREFIX", value: compilePrefix },
@@ -160,9 +165,26 @@ export function workerColdStart(a: WorkerColdStartArgs): WorkerColdStart {
         ];
         const resources = { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } };
         initContainers.push(
-            { name: "compile-cache-restore", image: AWS_CLI_IMAGE, command: ["/bin/sh", "-c", RESTORE], env: cacheEnv, resources, securityContext: RESTRICTED_CONTAINER_SECURITY, volumeMounts: mounts },
+            {
+                name: "compile-cache-restore",
+                image: AWS_CLI_IMAGE,
+                command: ["/bin/sh", "-c", RESTORE],
+                env: cacheEnv,
+                resources,
+                securityContext: RESTRICTED_CONTAINER_SECURITY,
+                volumeMounts: mounts,
+            },
             // A native sidecar (restartPolicy Always): runs beside vLLM and saves the cache once it answers.
-            { name: "compile-cache-save", image: AWS_CLI_IMAGE, restartPolicy: "Always", command: ["/bin/bash", "-c", SAVE], env: cacheEnv, resources, securityContext: RESTRICTED_CONTAINER_SECURITY, volumeMounts: mounts },
+            {
+                name: "compile-cache-save",
+                image: AWS_CLI_IMAGE,
+                restartPolicy: "Always",
+                command: ["/bin/bash", "-c", SAVE],
+                env: cacheEnv,
+                resources,
+                securityContext: RESTRICTED_CONTAINER_SECURITY,
+                volumeMounts: mounts,
+            },
         );
     }
     return {

@@ -51,11 +51,19 @@ export class WeightsBucket extends pulumi.ComponentResource {
         super("gpuserve:serving:WeightsBucket", name, {}, opts);
         this.name = name;
         const parent = { parent: this };
-        this.bucket = new aws.s3.Bucket(`${name}-bucket`, { bucketPrefix: `${args.namePrefix}-weights-`, forceDestroy: !args.retain }, { parent: this, retainOnDelete: args.retain ?? false });
+        this.bucket = new aws.s3.Bucket(
+            `${name}-bucket`,
+            { bucketPrefix: `${args.namePrefix}-weights-`, forceDestroy: !args.retain },
+            { parent: this, retainOnDelete: args.retain ?? false },
+        );
         this.bucketName = this.bucket.bucket;
         this.bucketArn = this.bucket.arn;
         new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: this.bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, parent);
-        new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, parent);
+        new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access`,
+            { bucket: this.bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            parent,
+        );
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
             { bucket: this.bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
@@ -64,7 +72,10 @@ export class WeightsBucket extends pulumi.ComponentResource {
         new aws.s3.BucketLifecycleConfiguration(
             `${name}-lifecycle`,
             // A sync Job killed mid-upload leaves parts that are billed until aborted.
-            { bucket: this.bucket.id, rules: [{ id: "abort-incomplete-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } }] },
+            {
+                bucket: this.bucket.id,
+                rules: [{ id: "abort-incomplete-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } }],
+            },
             parent,
         );
         this.registerOutputs({ bucketName: this.bucketName });

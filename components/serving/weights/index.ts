@@ -61,7 +61,14 @@ export class ModelWeights extends pulumi.ComponentResource {
         this.bucketArn = bucket.bucketArn;
         const writer = new PodIdentityRole(
             `${name}-sync`,
-            { clusterName: args.clusterName, clusterArn: args.clusterArn, namespace: args.namespace, serviceAccount: WEIGHTS_SYNC_SA, statements: syncS3Statements(this.bucketArn), permissionsBoundary: args.permissionsBoundary },
+            {
+                clusterName: args.clusterName,
+                clusterArn: args.clusterArn,
+                namespace: args.namespace,
+                serviceAccount: WEIGHTS_SYNC_SA,
+                statements: syncS3Statements(this.bucketArn),
+                permissionsBoundary: args.permissionsBoundary,
+            },
             { parent: this },
         );
         bucket.restrictWrites(writer.roleArn);
@@ -69,7 +76,11 @@ export class ModelWeights extends pulumi.ComponentResource {
             new k8s.networking.v1.NetworkPolicy(`${name}-${policy}`, { metadata: { name: policy, namespace: args.namespace }, spec }, childOf(this, opts));
         }
         if (args.models.length > 0) {
-            const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: { name: WEIGHTS_SYNC_SA, namespace: args.namespace }, automountServiceAccountToken: false }, childOf(this, opts));
+            const sa = new k8s.core.v1.ServiceAccount(
+                `${name}-sa`,
+                { metadata: { name: WEIGHTS_SYNC_SA, namespace: args.namespace }, automountServiceAccountToken: false },
+                childOf(this, opts),
+            );
             for (const model of args.models) {
                 this.syncJobs[model.name] = weightsSyncJob(
                     `${name}-sync-${model.name}`,

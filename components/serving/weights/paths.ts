@@ -18,7 +18,13 @@ export const COMPLETE_MARKER = ".gpuserve-complete";
  * (vLLM image, model revision, GPU type, vLLM arguments), so a change starts a fresh cache instead of
  * loading artefacts built for something else (vLLM re-checks its own hash on top: vllm/compilation/backends.py).
  */
-export function compileCachePrefix(pool: string, key: { readonly image: string; readonly revision: string; readonly gpuType: string; readonly args: readonly string[] }): string {
-    const hash = createHash("sha256").update(JSON.stringify([key.image, key.revision, key.gpuType, key.args])).digest("hex").slice(0, 16);
+export function compileCachePrefix(
+    pool: string,
+    key: { readonly image: string; readonly revision: string; readonly gpuType: string; readonly args: readonly string[] },
+): string {
+    const hash = createHash("sha256")
+        .update(JSON.stringify([key.image, key.revision, key.gpuType, key.args]))
+        .digest("hex")
+        .slice(0, 16);
     return `compile-cache/${pool}/${hash}`;
 }

@@ -81,7 +81,10 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
         { name: "PYTHONDONTWRITEBYTECODE", value: "1" },
         ...(args.hfTokenSecret ? [{ name: "HF_TOKEN", valueFrom: { secretKeyRef: { name: args.hfTokenSecret, key: "token" } } }] : []),
     ];
-    const mounts = [{ name: "work", mountPath: "/work" }, { name: "tmp", mountPath: "/tmp" }];
+    const mounts = [
+        { name: "work", mountPath: "/work" },
+        { name: "tmp", mountPath: "/tmp" },
+    ];
     const small = { requests: k8sRequests(SYNC_JOB_REQUESTS), limits: { memory: "512Mi" } };
     const container = (name: string, image: string, command: string[], extraEnv: typeof hfEnv = [], resources = small) => ({
         name,
@@ -104,7 +107,10 @@ export function syncJobSpec(args: Omit<WeightsSyncJobArgs, "namespace">): k8s.ty
                 enableServiceLinks: false,
                 initContainers: [
                     container("check", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_CHECK]),
-                    container("download", PYTHON_IMAGE, ["python3", "-c", HUB_DOWNLOAD_SCRIPT], hfEnv, { requests: k8sRequests(SYNC_JOB_DOWNLOAD_REQUESTS), limits: { memory: "512Mi" } }),
+                    container("download", PYTHON_IMAGE, ["python3", "-c", HUB_DOWNLOAD_SCRIPT], hfEnv, {
+                        requests: k8sRequests(SYNC_JOB_DOWNLOAD_REQUESTS),
+                        limits: { memory: "512Mi" },
+                    }),
                 ],
                 containers: [container("upload", AWS_CLI_IMAGE, ["/bin/sh", "-c", SCRIPT_UPLOAD])],
                 volumes: [
@@ -128,7 +134,11 @@ export function weightsSyncJob(name: string, args: WeightsSyncJobArgs, opts: pul
     return new k8s.batch.v1.Job(
         name,
         {
-            metadata: { name: syncJobName(args.model), namespace: args.namespace, labels: componentLabels(WEIGHTS_SYNC_COMPONENT, { "gpuserve.io/model": args.model.name }) },
+            metadata: {
+                name: syncJobName(args.model),
+                namespace: args.namespace,
+                labels: componentLabels(WEIGHTS_SYNC_COMPONENT, { "gpuserve.io/model": args.model.name }),
+            },
             spec: syncJobSpec(args),
         },
         // A large model takes minutes to copy; Pulumi waits for the Job so workers roll out only once the weights exist.

@@ -10,7 +10,10 @@ export const batchLimitsSchema = z.strictObject({
     /** Lines (requests) in one batch. @default 50000 (OpenAI's own limit) */
     maxLinesPerBatch: z.int().positive().default(50_000),
     /** Bytes of one uploaded JSONL file. @default 209715200 (200 MiB, OpenAI's own limit) */
-    maxFileBytes: z.int().positive().default(200 * 1024 * 1024),
+    maxFileBytes: z
+        .int()
+        .positive()
+        .default(200 * 1024 * 1024),
     /** Batches of one team in validating / in_progress / cancelling at once. @default 10 */
     maxBatchesInProgress: z.int().positive().default(10),
     /**

@@ -75,7 +75,14 @@ export class BatchCreator {
         for (const id of ids) {
             if (this.stopped || this.running.size >= cfg.createConcurrency) return;
             if (this.running.has(id)) continue;
-            const attempt = await store.redis.acquireCreation(store.keys.batch(id), store.keys.creator(id), store.keys.creating, this.d.consumer, String(cfg.leaseSeconds * 1000), id);
+            const attempt = await store.redis.acquireCreation(
+                store.keys.batch(id),
+                store.keys.creator(id),
+                store.keys.creating,
+                this.d.consumer,
+                String(cfg.leaseSeconds * 1000),
+                id,
+            );
             if (attempt <= 0) continue; // another replica has it, or it is no longer validating
             const job = this.run(id, attempt).finally(() => {
                 this.running.delete(id);
@@ -96,19 +103,33 @@ export class BatchCreator {
         const owner = this.d.consumer;
         const leaseMs = cfg.leaseSeconds * 1000;
         let lost = false;
-        const renew = setInterval(() => {
-            void store.redis.renewCreation(store.keys.creator(id), owner, String(leaseMs)).then(
-                (r) => (lost ||= r !== 1),
-                () => undefined, // Valkey unreachable: the lease may lapse; QUEUE_CHUNK checks it before every write
-            );
-        }, Math.max(100, leaseMs / 3));
+        const renew = setInterval(
+            () => {
+                void store.redis.renewCreation(store.keys.creator(id), owner, String(leaseMs)).then(
+                    (r) => (lost ||= r !== 1),
+                    () => undefined, // Valkey unreachable: the lease may lapse; QUEUE_CHUNK checks it before every write
+                );
+            },
+            Math.max(100, leaseMs / 3),
+        );
         const active = () => !lost && !this.stopped;
         try {
             const b = await store.getBatch(id);
             if (!b || b.status !== "validating") return;
             const batchTtl = Number(b.batch_ttl ?? 2_592_000);
             if (attempt > MAX_ATTEMPTS) {
-                await store.fail(id, [{ code: "batch_creation_failed", message: `Creating this batch was interrupted ${attempt - 1} times (a gateway stopped while validating or queueing it); create it again`, param: null, line: null }], batchTtl);
+                await store.fail(
+                    id,
+                    [
+                        {
+                            code: "batch_creation_failed",
+                            message: `Creating this batch was interrupted ${attempt - 1} times (a gateway stopped while validating or queueing it); create it again`,
+                            param: null,
+                            line: null,
+                        },
+                    ],
+                    batchTtl,
+                );
                 log.warn({ batch: id, attempts: attempt - 1 }, "batch: creation interrupted too often; failed");
                 return;
             }
@@ -142,7 +163,14 @@ export class BatchCreator {
     }
 
     /** Queues the lines from the batch's cursor; false if it had to stop (lease lost, batch cancelled or expired, shutting down). */
-    private async queue(id: string, team: string, read: (o: number, n: number) => Promise<Buffer>, size: number, maxLine: number, active: () => boolean): Promise<boolean> {
+    private async queue(
+        id: string,
+        team: string,
+        read: (o: number, n: number) => Promise<Buffer>,
+        size: number,
+        maxLine: number,
+        active: () => boolean,
+    ): Promise<boolean> {
         const { store } = this.d;
         const k = store.keys;
         const [line, off, poolsJson] = await store.redis.hmget(k.batch(id), "queued_line", "queued_off", "pools");
@@ -153,7 +181,17 @@ export class BatchCreator {
         let end = Number(off ?? 0);
         const flush = async (): Promise<boolean> => {
             const keys = [k.batch(id), k.index(id), k.entries(id), k.done(id), k.err(id), k.creator(id), ...pools.map((p) => k.queue(p))];
-            const r = await store.redis.queueChunk(keys.length, ...keys, id, this.d.consumer, String(idx), String(end), String(pools.length), ...pools, ...args);
+            const r = await store.redis.queueChunk(
+                keys.length,
+                ...keys,
+                id,
+                this.d.consumer,
+                String(idx),
+                String(end),
+                String(pools.length),
+                ...pools,
+                ...args,
+            );
             args = [];
             errorBytes = 0;
             return r === 1;
@@ -167,7 +205,11 @@ export class BatchCreator {
             if (c.kind === "request") {
                 args.push(String(idx), String(pools.indexOf(c.pool) + 1), entry, "");
             } else {
-                const err = outputLine(c.customId, { status: c.error.status, requestId: newLineRequestId(), body: Buffer.from(JSON.stringify(c.error.body())) });
+                const err = outputLine(c.customId, {
+                    status: c.error.status,
+                    requestId: newLineRequestId(),
+                    body: Buffer.from(JSON.stringify(c.error.body())),
+                });
                 args.push(String(idx), "0", entry, err);
                 errorBytes += err.length;
             }

@@ -45,7 +45,11 @@ function parseHead(raw: Buffer): PartHead {
     if (name === undefined) throw bad("a part has no Content-Disposition name");
     const filename = disposition ? headerParam(disposition, "filename") : undefined;
     const ct = headers.find((h) => /^content-type:/i.test(h));
-    return { name, filename: filename === undefined ? undefined : Buffer.from(filename, "latin1").toString("utf8"), contentType: ct?.slice(ct.indexOf(":") + 1).trim() };
+    return {
+        name,
+        filename: filename === undefined ? undefined : Buffer.from(filename, "latin1").toString("utf8"),
+        contentType: ct?.slice(ct.indexOf(":") + 1).trim(),
+    };
 }
 
 type State = "preamble" | "after-boundary" | "headers" | "body" | "done";

@@ -25,7 +25,8 @@ import { batchLimits } from "./config";
 import type { BatchStore } from "./store";
 
 const MiB = 1024 * 1024;
-const fmt = (b: number) => (b >= 10 * MiB ? `${Math.round(b / MiB)} MiB` : b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} bytes`);
+const fmt = (b: number) =>
+    b >= 10 * MiB ? `${Math.round(b / MiB)} MiB` : b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} bytes`;
 const LOCK_MS = 5000;
 
 interface Usage {
@@ -132,7 +133,14 @@ export class StorageQuota {
         // Held for a few Valkey round trips; several uploads of one team starting at once wait their turn.
         const until = Date.now() + 10_000;
         while ((await this.store.redis.set(key, token, "PX", LOCK_MS, "NX")) !== "OK") {
-            if (Date.now() > until) throw new GatewayError(503, "service_unavailable", "storage_busy", "Another upload of this team is being checked against its storage quota; retry shortly", 1);
+            if (Date.now() > until)
+                throw new GatewayError(
+                    503,
+                    "service_unavailable",
+                    "storage_busy",
+                    "Another upload of this team is being checked against its storage quota; retry shortly",
+                    1,
+                );
             await new Promise((r) => setTimeout(r, 20));
         }
         try {
@@ -155,7 +163,9 @@ export class StorageQuota {
         await this.withLock(team, async () => {
             const u = await this.usage(team);
             if (u.files + 1 > maxFiles) {
-                throw quotaExceeded(`Team '${team}' keeps ${u.files} files in the batch store, its limit (batch.limits maxStoredFiles ${maxFiles}); delete files it no longer needs (DELETE /v1/files/{id}) or wait for them to expire`);
+                throw quotaExceeded(
+                    `Team '${team}' keeps ${u.files} files in the batch store, its limit (batch.limits maxStoredFiles ${maxFiles}); delete files it no longer needs (DELETE /v1/files/{id}) or wait for them to expire`,
+                );
             }
             if (limit !== undefined && u.bytes + bytes > limit) {
                 throw quotaExceeded(
@@ -163,7 +173,12 @@ export class StorageQuota {
                 );
             }
             const member = `${team} ${id}`;
-            const r = await this.store.redis.multi().hset(k.teamPending(team), id, String(bytes)).hset(k.pending, member, String(bytes)).zadd(k.pendingDeadlines, deadlineMs, member).exec();
+            const r = await this.store.redis
+                .multi()
+                .hset(k.teamPending(team), id, String(bytes))
+                .hset(k.pending, member, String(bytes))
+                .zadd(k.pendingDeadlines, deadlineMs, member)
+                .exec();
             const failed = (r ?? []).find(([e]) => e);
             if (failed) throw failed[0]!;
         });
@@ -183,7 +198,9 @@ export class StorageQuota {
         if (limit === undefined) return;
         const u = await this.usage(team);
         if (u.bytes >= limit) {
-            throw quotaExceeded(`Team '${team}' keeps ${fmt(u.bytes)} in the batch store, its whole storage quota of ${fmt(limit)} (batch.limits maxStoredBytes): a new batch would have no room for its results. Delete files it no longer needs (DELETE /v1/files/{id}) or wait for them to expire`);
+            throw quotaExceeded(
+                `Team '${team}' keeps ${fmt(u.bytes)} in the batch store, its whole storage quota of ${fmt(limit)} (batch.limits maxStoredBytes): a new batch would have no room for its results. Delete files it no longer needs (DELETE /v1/files/{id}) or wait for them to expire`,
+            );
         }
     }
 }

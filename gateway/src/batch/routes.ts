@@ -43,7 +43,8 @@ export interface BatchDeps {
 
 const ENDPOINT = "/v1/chat/completions";
 const WINDOW = "24h";
-const notFound = (what: string, id: string) => new GatewayError(404, "invalid_request_error", "not_found", `No such ${what}: '${id.slice(0, 80)}' (or it belongs to another team)`);
+const notFound = (what: string, id: string) =>
+    new GatewayError(404, "invalid_request_error", "not_found", `No such ${what}: '${id.slice(0, 80)}' (or it belongs to another team)`);
 
 function team(request: FastifyRequest): string {
     return request.gw.team!;
@@ -52,7 +53,8 @@ function team(request: FastifyRequest): string {
 function pageArgs(query: unknown): { limit: number; after: string | undefined } {
     const q = (query ?? {}) as Record<string, string | undefined>;
     const limit = q.limit === undefined ? 20 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw errors.badRequest(`'limit' must be an integer from 1 to 100 (got ${JSON.stringify(q.limit)})`, "invalid_limit");
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw errors.badRequest(`'limit' must be an integer from 1 to 100 (got ${JSON.stringify(q.limit)})`, "invalid_limit");
     if (q.after !== undefined && !ID.test(q.after)) throw errors.badRequest("'after' must be an id from a previous page", "invalid_after");
     return { limit, after: q.after };
 }
@@ -66,14 +68,18 @@ function expiresAfter(name: string, anchor: unknown, seconds: unknown): number |
     if (anchor === undefined && seconds === undefined) return undefined;
     const n = typeof seconds === "string" && /^\d+$/.test(seconds) ? Number(seconds) : seconds;
     if (anchor !== "created_at" || typeof n !== "number" || !Number.isInteger(n) || n < 3600 || n > 2_592_000) {
-        throw errors.badRequest(`'${name}' must be {"anchor": "created_at", "seconds": 3600 to 2592000} (got anchor ${JSON.stringify(anchor ?? null)}, seconds ${JSON.stringify(seconds ?? null)})`, `invalid_${name}`);
+        throw errors.badRequest(
+            `'${name}' must be {"anchor": "created_at", "seconds": 3600 to 2592000} (got anchor ${JSON.stringify(anchor ?? null)}, seconds ${JSON.stringify(seconds ?? null)})`,
+            `invalid_${name}`,
+        );
     }
     return n;
 }
 
 function validMetadata(m: unknown): Record<string, string> | undefined {
     if (m === undefined || m === null) return undefined;
-    const bad = () => errors.badRequest("'metadata' must be an object of at most 16 string values (keys up to 64, values up to 512 characters)", "invalid_metadata");
+    const bad = () =>
+        errors.badRequest("'metadata' must be an object of at most 16 string values (keys up to 64, values up to 512 characters)", "invalid_metadata");
     if (typeof m !== "object" || Array.isArray(m)) throw bad();
     const entries = Object.entries(m as Record<string, unknown>);
     if (entries.length > 16 || entries.some(([k, v]) => k.length > 64 || typeof v !== "string" || v.length > 512)) throw bad();
@@ -133,24 +139,46 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
 
     // ---- files
     // Streamed (upload.ts): the body budget counts the window an upload holds, not its size.
-    v1.post("/files", bodyRoute({ json: false, limit: maxUpload + MULTIPART_SLACK_BYTES, held: UPLOAD_WINDOW_BYTES, timeoutMs: cfg.uploadTimeoutSeconds * 1000 }), async (request, reply) => {
-        const t = team(request);
-        const up = { id: newFileId(), team: t, body: request.raw, contentType: request.headers["content-type"], contentLength: Number(request.headers["content-length"] ?? NaN), deadlineMs: Date.now() + cfg.uploadTimeoutSeconds * 1000 + 60_000 };
-        const got = await receiveUpload(store, quota, cfg, up);
-        try {
-            if (got.purpose !== "batch") throw errors.badRequest(`'purpose' must be "batch" (got ${JSON.stringify(got.purpose ?? null)?.slice(0, 40)})`, "invalid_purpose");
-            if (!got.file) throw errors.badRequest("The multipart body has no 'file' part", "missing_file");
-            // The SDK sends nested form fields with brackets: expires_after[anchor], expires_after[seconds] (openai-node 6.30.1 internal/uploads.js addFormValue).
-            const ttl = expiresAfter("expires_after", got.fields.get("expires_after[anchor]"), got.fields.get("expires_after[seconds]")) ?? ttlSeconds(cfg.retention.inputFileDays);
-            const now = Math.floor(Date.now() / 1000);
-            const h = { id: up.id, team: t, purpose: "batch", filename: (got.filename ?? "input.jsonl").slice(0, 255), bytes: String(got.bytes), created_at: String(now), expires_at: String(now + ttl) };
-            await commitUpload(store, up, h, ttl);
-            return reply.send(fileObject(h));
-        } catch (e) {
-            await discardUpload(store, quota, up);
-            throw e;
-        }
-    });
+    v1.post(
+        "/files",
+        bodyRoute({ json: false, limit: maxUpload + MULTIPART_SLACK_BYTES, held: UPLOAD_WINDOW_BYTES, timeoutMs: cfg.uploadTimeoutSeconds * 1000 }),
+        async (request, reply) => {
+            const t = team(request);
+            const up = {
+                id: newFileId(),
+                team: t,
+                body: request.raw,
+                contentType: request.headers["content-type"],
+                contentLength: Number(request.headers["content-length"] ?? NaN),
+                deadlineMs: Date.now() + cfg.uploadTimeoutSeconds * 1000 + 60_000,
+            };
+            const got = await receiveUpload(store, quota, cfg, up);
+            try {
+                if (got.purpose !== "batch")
+                    throw errors.badRequest(`'purpose' must be "batch" (got ${JSON.stringify(got.purpose ?? null)?.slice(0, 40)})`, "invalid_purpose");
+                if (!got.file) throw errors.badRequest("The multipart body has no 'file' part", "missing_file");
+                // The SDK sends nested form fields with brackets: expires_after[anchor], expires_after[seconds] (openai-node 6.30.1 internal/uploads.js addFormValue).
+                const ttl =
+                    expiresAfter("expires_after", got.fields.get("expires_after[anchor]"), got.fields.get("expires_after[seconds]")) ??
+                    ttlSeconds(cfg.retention.inputFileDays);
+                const now = Math.floor(Date.now() / 1000);
+                const h = {
+                    id: up.id,
+                    team: t,
+                    purpose: "batch",
+                    filename: (got.filename ?? "input.jsonl").slice(0, 255),
+                    bytes: String(got.bytes),
+                    created_at: String(now),
+                    expires_at: String(now + ttl),
+                };
+                await commitUpload(store, up, h, ttl);
+                return reply.send(fileObject(h));
+            } catch (e) {
+                await discardUpload(store, quota, up);
+                throw e;
+            }
+        },
+    );
 
     v1.get("/files", async (request) => {
         const { limit, after } = pageArgs(request.query);
@@ -172,7 +200,10 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         // The first piece is read before anything is sent: a store failure here is still an error response.
         const first = await pieces.next();
         void reply.hijack();
-        const headers = { ...(reply.getHeaders() as Record<string, string>), "content-type": h.purpose === "batch" || h.batch ? "application/jsonl" : "application/octet-stream" };
+        const headers = {
+            ...(reply.getHeaders() as Record<string, string>),
+            "content-type": h.purpose === "batch" || h.batch ? "application/jsonl" : "application/octet-stream",
+        };
         await sendPieces(reply.raw, { status: 200, headers, length: Number(h.bytes) }, first, pieces, stallMs).catch((e: unknown) => {
             request.log.warn({ err: (e as Error).message, file: h.id }, "batch: download cut: the store failed mid-file");
         });
@@ -189,9 +220,15 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         const refused = deps.refusal?.(t);
         if (refused) throw refused;
         const b = parseJsonObject(request.body as Buffer | undefined, deps.config.requestBounds);
-        if (typeof b.input_file_id !== "string" || !ID.test(b.input_file_id)) throw errors.badRequest("'input_file_id' is required: the id of a file uploaded with purpose \"batch\"", "invalid_input_file_id");
-        if (b.endpoint !== ENDPOINT) throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)?.slice(0, 80)})`, "invalid_endpoint");
-        if (b.completion_window !== WINDOW) throw errors.badRequest(`'completion_window' must be "${WINDOW}" (got ${JSON.stringify(b.completion_window ?? null)?.slice(0, 80)})`, "invalid_completion_window");
+        if (typeof b.input_file_id !== "string" || !ID.test(b.input_file_id))
+            throw errors.badRequest("'input_file_id' is required: the id of a file uploaded with purpose \"batch\"", "invalid_input_file_id");
+        if (b.endpoint !== ENDPOINT)
+            throw errors.badRequest(`'endpoint' must be "${ENDPOINT}" (got ${JSON.stringify(b.endpoint ?? null)?.slice(0, 80)})`, "invalid_endpoint");
+        if (b.completion_window !== WINDOW)
+            throw errors.badRequest(
+                `'completion_window' must be "${WINDOW}" (got ${JSON.stringify(b.completion_window ?? null)?.slice(0, 80)})`,
+                "invalid_completion_window",
+            );
         const metadata = validMetadata(b.metadata);
         const oea = (b.output_expires_after ?? {}) as Record<string, unknown>;
         const outputTtl = expiresAfter("output_expires_after", oea.anchor, oea.seconds) ?? ttlSeconds(cfg.retention.outputFileDays);
@@ -219,7 +256,11 @@ export function registerBatchRoutes(v1: FastifyInstance, deps: BatchDeps): void 
         const active = await store.reserve(base, limits.maxBatchesInProgress);
         if (active === "gone") throw notFound("file", b.input_file_id);
         if (active !== undefined) {
-            throw errors.rateLimited(`Team '${t}' has ${active} batches in progress, its limit (batch.limits maxBatchesInProgress); wait for one to finish or cancel one`, 60, "too_many_batches");
+            throw errors.rateLimited(
+                `Team '${t}' has ${active} batches in progress, its limit (batch.limits maxBatchesInProgress); wait for one to finish or cancel one`,
+                60,
+                "too_many_batches",
+            );
         }
         // Validation and queueing run in the background (create.ts); a small file is done before this answers.
         await creator.createSoon(base.id, cfg.createWaitSeconds * 1000);

@@ -148,7 +148,11 @@ class PoolWorker {
 
     /** Lines whose lease ran out (their replica died or handed them back). */
     private async reclaim(count: number): Promise<Entry[]> {
-        const r = (await this.store.redis.xautoclaim(this.queueKey, GROUP, this.consumer, this.leaseMs, this.cursor, "COUNT", count)) as [string, Entry[], string[]?];
+        const r = (await this.store.redis.xautoclaim(this.queueKey, GROUP, this.consumer, this.leaseMs, this.cursor, "COUNT", count)) as [
+            string,
+            Entry[],
+            string[]?,
+        ];
         this.cursor = r[0];
         if (this.cursor === "0-0") this.lastReclaim = Date.now();
         const got = r[1].filter((e) => e[1] !== null);
@@ -157,7 +161,8 @@ class PoolWorker {
     }
 
     private async readNew(count: number): Promise<Entry[]> {
-        const r = (await this.blocking.xreadgroup("GROUP", GROUP, this.consumer, "COUNT", count, "BLOCK", 1000, "STREAMS", this.queueKey, ">")) as [string, Entry[]][] | null;
+        const r = (await this.blocking.xreadgroup("GROUP", GROUP, this.consumer, "COUNT", count, "BLOCK", 1000, "STREAMS", this.queueKey, ">")) as
+            [string, Entry[]][] | null;
         return r?.[0]?.[1] ?? [];
     }
 
@@ -216,11 +221,12 @@ class PoolWorker {
         const k = this.store.keys;
         let team = "unknown";
         try {
-            const [[, head], [, raw], [, done]] = (await this.store.redis.multi().hmget(k.batch(batchId), "status", "team", "input_file_id").hget(k.index(batchId), String(idx)).hexists(k.done(batchId), String(idx)).exec()) as [
-                [null, (string | null)[]],
-                [null, string | null],
-                [null, number],
-            ];
+            const [[, head], [, raw], [, done]] = (await this.store.redis
+                .multi()
+                .hmget(k.batch(batchId), "status", "team", "input_file_id")
+                .hget(k.index(batchId), String(idx))
+                .hexists(k.done(batchId), String(idx))
+                .exec()) as [[null, (string | null)[]], [null, string | null], [null, number]];
             const [status, t, input] = head;
             if (raw === null || done === 1 || (status !== "in_progress" && status !== "validating")) {
                 // Finished, cancelled or deleted meanwhile: just drop the entry.
@@ -236,8 +242,15 @@ class PoolWorker {
             if (check?.kind !== "request" || check.body === undefined) {
                 const text =
                     check?.kind === "refused"
-                        ? outputLine(entry.customId, { status: check.error.status, requestId: newLineRequestId(), body: Buffer.from(JSON.stringify(check.error.body())) })
-                        : outputLine(entry.customId, undefined, { code: "invalid_request", message: check?.kind === "invalid" ? check.message : "The input file's line could not be read from the batch store" });
+                        ? outputLine(entry.customId, {
+                              status: check.error.status,
+                              requestId: newLineRequestId(),
+                              body: Buffer.from(JSON.stringify(check.error.body())),
+                          })
+                        : outputLine(entry.customId, undefined, {
+                              code: "invalid_request",
+                              message: check?.kind === "invalid" ? check.message : "The input file's line could not be read from the batch store",
+                          });
                 await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
                 return;
             }
@@ -284,7 +297,10 @@ class PoolWorker {
                 }
                 const attempts = await this.store.redis.hincrby(k.attempts(batchId), String(idx), 1);
                 if (attempts >= this.cfg.maxAttempts) {
-                    const text = outputLine(line.customId, undefined, { code: "upstream_failed", message: `Pool '${this.pool.name}' failed to answer after ${attempts} attempts: ${failure}` });
+                    const text = outputLine(line.customId, undefined, {
+                        code: "upstream_failed",
+                        message: `Pool '${this.pool.name}' failed to answer after ${attempts} attempts: ${failure}`,
+                    });
                     await this.finish(batchId, team, inputFileId, idx, false, text, entryId);
                     return;
                 }
@@ -298,7 +314,10 @@ class PoolWorker {
             }
         } catch (e) {
             // Valkey unreachable mid-line: the entry stays claimed and is retried after its lease.
-            this.log.warn({ pool: this.pool.name, batch: batchId, line: idx + 1, err: (e as Error).message }, "batch: line not recorded; it runs again after its lease");
+            this.log.warn(
+                { pool: this.pool.name, batch: batchId, line: idx + 1, err: (e as Error).message },
+                "batch: line not recorded; it runs again after its lease",
+            );
         } finally {
             this.unhold(r);
             this.running.delete(entryId);
@@ -327,7 +346,9 @@ class PoolWorker {
         for (const r of this.running.values()) r.abort.abort();
         while (this.running.size > 0 && Date.now() < until + 1000) await sleep(10);
         clearInterval(this.heartbeat);
-        await this.handBack().catch((e: unknown) => this.log.warn({ pool: this.pool.name, err: (e as Error).message }, "batch: could not hand back claimed lines; they run again after their lease"));
+        await this.handBack().catch((e: unknown) =>
+            this.log.warn({ pool: this.pool.name, err: (e as Error).message }, "batch: could not hand back claimed lines; they run again after their lease"),
+        );
     }
 
     private async handBack(): Promise<void> {

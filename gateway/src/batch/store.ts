@@ -177,11 +177,14 @@ export class BatchStore {
         const key = h.kind === "err" ? this.keys.err(h.batch) : this.keys.out(h.batch);
         const lines = Number(h.lines ?? 0);
         let step = STREAM_LINES;
-        for (let s = 0; s < lines; ) {
+        for (let s = 0; s < lines;) {
             const n = Math.min(lines, s + step) - s;
             const vals = await this.redis.hmget(key, ...Array.from({ length: n }, (_, k) => String(s + k)));
             s += n;
-            const text = vals.filter((v): v is string => v !== null).map((v) => v + "\n").join("");
+            const text = vals
+                .filter((v): v is string => v !== null)
+                .map((v) => v + "\n")
+                .join("");
             // Large result lines: read fewer at a time, so a piece stays near DOWNLOAD_PIECE_BYTES.
             const bytes = Buffer.byteLength(text);
             step = Math.max(1, Math.min(STREAM_LINES, Math.floor((n * DOWNLOAD_PIECE_BYTES) / Math.max(1, bytes))));
@@ -274,10 +277,33 @@ export class BatchStore {
      * "gone": no such input file; a number: the team's count in progress (over the limit).
      */
     async reserve(base: Record<string, string>, limit: number): Promise<number | "gone" | undefined> {
-        const h: Record<string, string> = { ...base, status: "validating", total: "0", completed: "0", failed: "0", cancelled_lines: "0", out_bytes: "0", err_bytes: "0" };
+        const h: Record<string, string> = {
+            ...base,
+            status: "validating",
+            total: "0",
+            completed: "0",
+            failed: "0",
+            cancelled_lines: "0",
+            out_bytes: "0",
+            err_bytes: "0",
+        };
         const k = this.keys;
         const f = base.input_file_id;
-        const r = await this.redis.reserve(k.teamActive(base.team), k.active, k.batch(base.id), k.batches(base.team), k.file(f), k.fileData(f), k.fileRefs(f), k.creating, String(limit), String(Date.now()), base.id, base.team, ...Object.entries(h).flat());
+        const r = await this.redis.reserve(
+            k.teamActive(base.team),
+            k.active,
+            k.batch(base.id),
+            k.batches(base.team),
+            k.file(f),
+            k.fileData(f),
+            k.fileRefs(f),
+            k.creating,
+            String(limit),
+            String(Date.now()),
+            base.id,
+            base.team,
+            ...Object.entries(h).flat(),
+        );
         return r === -1 ? undefined : r === -2 ? "gone" : r;
     }
 
@@ -285,7 +311,14 @@ export class BatchStore {
     async fail(id: string, errs: LineError[], batchTtl: number): Promise<boolean> {
         const { team, input } = await this.owner(id);
         await this.dropQueueEntries(id);
-        return (await this.redis.failBatch(...this.bkeys(id, team, input), ...this.bargv(id), JSON.stringify({ object: "list", data: errs }), String(batchTtl))) === 1;
+        return (
+            (await this.redis.failBatch(
+                ...this.bkeys(id, team, input),
+                ...this.bargv(id),
+                JSON.stringify({ object: "list", data: errs }),
+                String(batchTtl),
+            )) === 1
+        );
     }
 
     /** Validating -> in_progress once every line is queued (ends it at once if every line is already done). */
@@ -306,7 +339,11 @@ export class BatchStore {
         for (const [pool, ids] of byPool) {
             for (let s = 0; s < ids.length; s += CHUNK) {
                 const part = ids.slice(s, s + CHUNK);
-                await this.redis.multi().xack(this.keys.queue(pool), GROUP, ...part).xdel(this.keys.queue(pool), ...part).exec();
+                await this.redis
+                    .multi()
+                    .xack(this.keys.queue(pool), GROUP, ...part)
+                    .xdel(this.keys.queue(pool), ...part)
+                    .exec();
             }
         }
     }
@@ -357,20 +394,43 @@ export class BatchStore {
         const now = Date.now() / 1000;
         let n = 0;
         for (const b of await this.activeBatches()) {
-            const due = (b.status === "finalizing" && b.expire === "1") || ((b.status === "in_progress" || b.status === "validating") && Number(b.expires_at) <= now);
+            const due =
+                (b.status === "finalizing" && b.expire === "1") || ((b.status === "in_progress" || b.status === "validating") && Number(b.expires_at) <= now);
             if (due && (await this.expire(b.id, errorLine))) n++;
         }
         return n;
     }
 
     /** Writes a line's result once (0: it was already written by another attempt, or the batch has ended). */
-    async finishLine(a: { batchId: string; team: string; inputFileId: string; idx: number; pool: string; ok: boolean; line: string; entryId: string }): Promise<number> {
-        return this.redis.finishLine(...this.bkeys(a.batchId, a.team, a.inputFileId), this.keys.queue(a.pool), ...this.bargv(a.batchId), String(a.idx), a.ok ? "o" : "e", a.line, GROUP, a.entryId, a.pool);
+    async finishLine(a: {
+        batchId: string;
+        team: string;
+        inputFileId: string;
+        idx: number;
+        pool: string;
+        ok: boolean;
+        line: string;
+        entryId: string;
+    }): Promise<number> {
+        return this.redis.finishLine(
+            ...this.bkeys(a.batchId, a.team, a.inputFileId),
+            this.keys.queue(a.pool),
+            ...this.bargv(a.batchId),
+            String(a.idx),
+            a.ok ? "o" : "e",
+            a.line,
+            GROUP,
+            a.entryId,
+            a.pool,
+        );
     }
 
     /** Lines waiting in a pool's queue (not yet claimed by any replica). */
     async backlog(pool: string): Promise<{ waiting: number; claimed: number }> {
-        const [[, len], [, pending]] = (await this.redis.multi().xlen(this.keys.queue(pool)).xpending(this.keys.queue(pool), GROUP).exec()) as [[null, number], [null, unknown[] | null]];
+        const [[, len], [, pending]] = (await this.redis.multi().xlen(this.keys.queue(pool)).xpending(this.keys.queue(pool), GROUP).exec()) as [
+            [null, number],
+            [null, unknown[] | null],
+        ];
         const claimed = Array.isArray(pending) ? Number(pending[0] ?? 0) : 0;
         return { waiting: Math.max(0, len - claimed), claimed };
     }
@@ -389,9 +449,17 @@ export function storeError(e: unknown): unknown {
     if (e instanceof GatewayError) return e;
     const msg = (e as Error)?.message ?? "";
     if (/^(EXECABORT.*)?OOM\b|\bOOM command not allowed/.test(msg)) {
-        return new GatewayError(507, "server_error", "batch_storage_full", "The batch store (Valkey) is full and refuses new data (maxmemory reached, no eviction). Delete files and batches no longer needed, wait for their retention (batch.retention) to free space, or give Valkey more memory (serving.batch.memoryMiB)");
+        return new GatewayError(
+            507,
+            "server_error",
+            "batch_storage_full",
+            "The batch store (Valkey) is full and refuses new data (maxmemory reached, no eviction). Delete files and batches no longer needed, wait for their retention (batch.retention) to free space, or give Valkey more memory (serving.batch.memoryMiB)",
+        );
     }
-    if ((e as Error)?.name === "MaxRetriesPerRequestError" || /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Command timed out|Stream isn't writeable/.test(msg)) {
+    if (
+        (e as Error)?.name === "MaxRetriesPerRequestError" ||
+        /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|Command timed out|Stream isn't writeable/.test(msg)
+    ) {
         return new GatewayError(503, "service_unavailable", "batch_store_unavailable", "The batch store (Valkey) is unreachable; retry shortly", 5);
     }
     return e;

@@ -42,7 +42,12 @@ export interface UploadResult {
 }
 
 export const fileTooLarge = (bytes: number | string, limit: number) =>
-    new GatewayError(413, "invalid_request_error", "file_too_large", `The file is ${bytes} bytes, over this team's limit of ${limit} bytes (batch.limits maxFileBytes)`);
+    new GatewayError(
+        413,
+        "invalid_request_error",
+        "file_too_large",
+        `The file is ${bytes} bytes, over this team's limit of ${limit} bytes (batch.limits maxFileBytes)`,
+    );
 
 /**
  * Receives an upload into the store under `req.id` (its data key), after reserving its room.
@@ -84,7 +89,8 @@ export async function receiveUpload(store: BatchStore, quota: StorageQuota, cfg:
                 return;
             }
             fieldBytes += b.length;
-            if (fieldBytes > MULTIPART_SLACK_BYTES) throw errors.badRequest(`The form fields besides 'file' are over ${MULTIPART_SLACK_BYTES} bytes`, "invalid_multipart");
+            if (fieldBytes > MULTIPART_SLACK_BYTES)
+                throw errors.badRequest(`The form fields besides 'file' are over ${MULTIPART_SLACK_BYTES} bytes`, "invalid_multipart");
             fields.set(current!, (fields.get(current!) ?? "") + b.toString("utf8"));
         },
     });
@@ -92,8 +98,21 @@ export async function receiveUpload(store: BatchStore, quota: StorageQuota, cfg:
         const data = piece.length === 1 ? piece[0] : Buffer.concat(piece, pieceBytes);
         piece = [];
         pieceBytes = 0;
-        const r = await store.redis.uploadPiece(k.fileData(req.id), k.pending, data, member, written ? "0" : "1", String(Math.max(1, req.deadlineMs - Date.now())));
-        if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again");
+        const r = await store.redis.uploadPiece(
+            k.fileData(req.id),
+            k.pending,
+            data,
+            member,
+            written ? "0" : "1",
+            String(Math.max(1, req.deadlineMs - Date.now())),
+        );
+        if (r !== 1)
+            throw new GatewayError(
+                408,
+                "invalid_request_error",
+                "upload_timeout",
+                "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again",
+            );
         written = true;
     };
     try {
@@ -115,8 +134,21 @@ export async function receiveUpload(store: BatchStore, quota: StorageQuota, cfg:
 export async function commitUpload(store: BatchStore, req: Pick<UploadRequest, "id" | "team">, h: Record<string, string>, ttl: number): Promise<void> {
     const k = store.keys;
     const member = `${req.team} ${req.id}`;
-    const r = await store.redis.commitUpload(k.file(req.id), k.fileData(req.id), k.files(req.team), k.teamPending(req.team), k.pending, k.pendingDeadlines, req.id, String(ttl), String(Date.now()), member, ...Object.entries(h).flat());
-    if (r !== 1) throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again");
+    const r = await store.redis.commitUpload(
+        k.file(req.id),
+        k.fileData(req.id),
+        k.files(req.team),
+        k.teamPending(req.team),
+        k.pending,
+        k.pendingDeadlines,
+        req.id,
+        String(ttl),
+        String(Date.now()),
+        member,
+        ...Object.entries(h).flat(),
+    );
+    if (r !== 1)
+        throw new GatewayError(408, "invalid_request_error", "upload_timeout", "The upload did not arrive in time (batch.uploadTimeoutSeconds); send it again");
 }
 
 /** Drops a received upload that is not committed (a bad field after the file arrived). */

@@ -63,7 +63,8 @@ const invalid = (code: string, message: string, param: string | null = null): Li
  * `build`: also build the body sent upstream (the runner does; validation only counts).
  */
 export function checkLine(buf: Buffer, start: number, end: number, n: number, rules: LineRules, build: boolean): LineCheck {
-    if (end - start > maxLineBytes(rules)) return invalid("request_too_large", `Line ${n} is ${end - start} bytes, over the request body limit of ${rules.maxBodyBytes} (maxBodyBytes)`, "body");
+    if (end - start > maxLineBytes(rules))
+        return invalid("request_too_large", `Line ${n} is ${end - start} bytes, over the request body limit of ${rules.maxBodyBytes} (maxBodyBytes)`, "body");
     let v: unknown;
     try {
         // The envelope adds two levels (the line object, its body) to what a chat request may nest.
@@ -72,17 +73,30 @@ export function checkLine(buf: Buffer, start: number, end: number, n: number, ru
         const err = e as GatewayError;
         return invalid(err.code === "request_too_complex" ? "request_too_complex" : "invalid_json_line", err.message);
     }
-    if (v === null || typeof v !== "object" || Array.isArray(v)) return invalid("invalid_json_line", `Line ${n} must be a JSON object {"custom_id", "method", "url", "body"}`);
+    if (v === null || typeof v !== "object" || Array.isArray(v))
+        return invalid("invalid_json_line", `Line ${n} must be a JSON object {"custom_id", "method", "url", "body"}`);
     const o = v as Record<string, unknown>;
-    if (typeof o.custom_id !== "string" || o.custom_id === "" || o.custom_id.length > 512) return invalid("missing_custom_id", `Line ${n}: 'custom_id' must be a non-empty string of at most 512 characters`, "custom_id");
+    if (typeof o.custom_id !== "string" || o.custom_id === "" || o.custom_id.length > 512)
+        return invalid("missing_custom_id", `Line ${n}: 'custom_id' must be a non-empty string of at most 512 characters`, "custom_id");
     if (o.method !== "POST") return invalid("invalid_method", `Line ${n}: 'method' must be "POST"`, "method");
-    if (o.url !== rules.endpoint) return invalid("mismatched_endpoint", `Line ${n}: 'url' ${JSON.stringify(o.url)?.slice(0, 100)} does not match the batch endpoint '${rules.endpoint}'`, "url");
+    if (o.url !== rules.endpoint)
+        return invalid(
+            "mismatched_endpoint",
+            `Line ${n}: 'url' ${JSON.stringify(o.url)?.slice(0, 100)} does not match the batch endpoint '${rules.endpoint}'`,
+            "url",
+        );
     const body = o.body;
-    if (body === null || typeof body !== "object" || Array.isArray(body)) return invalid("invalid_body", `Line ${n}: 'body' must be a JSON object (a chat completion request)`, "body");
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+        return invalid("invalid_body", `Line ${n}: 'body' must be a JSON object (a chat completion request)`, "body");
     const b = body as Record<string, unknown>;
     if (typeof b.model !== "string" || b.model === "") return invalid("missing_model", `Line ${n}: 'body.model' is required`, "body.model");
     const pool = rules.poolOf(b.model);
-    if (pool === undefined) return invalid("model_not_found", `Line ${n}: the model '${b.model.slice(0, 200)}' is not served by this gateway (GET /v1/models lists the served ones)`, "body.model");
+    if (pool === undefined)
+        return invalid(
+            "model_not_found",
+            `Line ${n}: the model '${b.model.slice(0, 200)}' is not served by this gateway (GET /v1/models lists the served ones)`,
+            "body.model",
+        );
     const customId = o.custom_id;
     let upstream: string;
     try {
@@ -91,7 +105,12 @@ export function checkLine(buf: Buffer, start: number, end: number, n: number, ru
         if (!(e instanceof GatewayError)) throw e;
         return { kind: "refused", customId, error: e };
     }
-    if (Buffer.byteLength(upstream) > rules.maxBodyBytes) return invalid("request_too_large", `Line ${n}: the request body is ${Buffer.byteLength(upstream)} bytes, over the limit of ${rules.maxBodyBytes} (maxBodyBytes)`, "body");
+    if (Buffer.byteLength(upstream) > rules.maxBodyBytes)
+        return invalid(
+            "request_too_large",
+            `Line ${n}: the request body is ${Buffer.byteLength(upstream)} bytes, over the limit of ${rules.maxBodyBytes} (maxBodyBytes)`,
+            "body",
+        );
     return { kind: "request", customId, pool: pool.name, ...(build ? { body: upstream } : {}) };
 }
 
@@ -119,7 +138,12 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * the start of the file is skipped (editors on Windows write one). Gives the event loop a turn
  * whenever 10 ms of work has passed, so a 200 MB file never stalls other requests.
  */
-export async function* fileLines(read: (offset: number, length: number) => Promise<Buffer>, size: number, from: { offset: number; no: number }, maxLine: number): AsyncGenerator<FileLine> {
+export async function* fileLines(
+    read: (offset: number, length: number) => Promise<Buffer>,
+    size: number,
+    from: { offset: number; no: number },
+    maxLine: number,
+): AsyncGenerator<FileLine> {
     let pos = from.offset;
     let no = from.no;
     let lineStart = pos;
@@ -228,7 +252,11 @@ export async function scanFile(lines: AsyncIterable<FileLine>, rules: LineRules,
         for (let b = l.no - blank; b < l.no; b++) fail(b, "invalid_json_line", `Line ${b} is empty; every line must be one JSON request`);
         blank = 0;
         if (++total > maxLines) {
-            fail(l.no, "too_many_lines", `The file has more than ${maxLines} requests, this team's limit per batch (batch.limits maxLinesPerBatch); split it into several batches`);
+            fail(
+                l.no,
+                "too_many_lines",
+                `The file has more than ${maxLines} requests, this team's limit per batch (batch.limits maxLinesPerBatch); split it into several batches`,
+            );
             return { errors, perPool, total: total - 1 };
         }
         if (!l.buf) {
@@ -242,7 +270,12 @@ export async function scanFile(lines: AsyncIterable<FileLine>, rules: LineRules,
         }
         const digest = createHash("md5").update(c.customId).digest("base64");
         if (seen.has(digest)) {
-            fail(l.no, "duplicate_custom_id", `Line ${l.no}: custom_id '${c.customId.slice(0, 80)}' appears more than once; each request needs its own`, "custom_id");
+            fail(
+                l.no,
+                "duplicate_custom_id",
+                `Line ${l.no}: custom_id '${c.customId.slice(0, 80)}' appears more than once; each request needs its own`,
+                "custom_id",
+            );
             continue;
         }
         seen.add(digest);

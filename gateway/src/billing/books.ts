@@ -224,7 +224,10 @@ export class Books {
         const current = this.monthStart === month.start;
         const unattributed = current ? this.unattributedMonth : 0;
         // The floor goes to listed teams only; with none listed it is the account's all the same.
-        const floorless = this.teams.length === 0 ? (this.config.billing.floorUsdPerHour * Math.max(0, (teams[0]?.asOf ?? now) - Math.max(month.start, this.started ?? now))) / 3600 : 0;
+        const floorless =
+            this.teams.length === 0
+                ? (this.config.billing.floorUsdPerHour * Math.max(0, (teams[0]?.asOf ?? now) - Math.max(month.start, this.started ?? now))) / 3600
+                : 0;
         const spentUsd = teams.reduce((s, u) => s + u.spentUsd, 0) + unattributed + floorless;
         const asOf = teams[0]?.asOf ?? now;
         const since = Math.max(this.started ?? now, now - FORECAST_WINDOW_SECONDS);

@@ -124,7 +124,8 @@ export class Billing {
     }
 
     private count(team: string, pool: string, c: Charge, zero = false): void {
-        for (const [kind, label] of Object.entries(KIND_LABEL)) this.m.attributed.inc({ team, pool, kind: label }, zero ? 0 : c[kind as keyof typeof KIND_LABEL]);
+        for (const [kind, label] of Object.entries(KIND_LABEL))
+            this.m.attributed.inc({ team, pool, kind: label }, zero ? 0 : c[kind as keyof typeof KIND_LABEL]);
         this.m.usd.inc({ team, pool }, zero ? 0 : c.usd);
         if (zero) this.m.workerSeconds.inc({ team, pool }, 0);
     }
@@ -183,7 +184,11 @@ export class Billing {
                 if (this.failing) this.log.info("usage store answers again: bills are current");
                 this.failing = false;
             } catch (e) {
-                if (!this.failing) this.log.warn({ err: (e as Error).message }, "usage store unreachable: bills and budgets use the last steps folded; this replica keeps its steps until it answers");
+                if (!this.failing)
+                    this.log.warn(
+                        { err: (e as Error).message },
+                        "usage store unreachable: bills and budgets use the last steps folded; this replica keeps its steps until it answers",
+                    );
                 this.failing = true;
             } finally {
                 if (this.books.asOf !== undefined) this.readyResolve();
@@ -212,7 +217,10 @@ export class Billing {
             const steps = meter.flush(now, last);
             for (const st of steps) for (const [team, b] of Object.entries(st.busy)) this.m.workerSeconds.inc({ team, pool }, b);
             // Steps at zero with nothing going on are not stored: the rule reads a gap as exactly that.
-            const worth = steps.filter((st) => st.workerSeconds > 0 || !st.zeroAtEnd || st.warmups.length > 0 || Object.keys(st.busy).length > 0 || Object.keys(st.heldAtZero).length > 0);
+            const worth = steps.filter(
+                (st) =>
+                    st.workerSeconds > 0 || !st.zeroAtEnd || st.warmups.length > 0 || Object.keys(st.busy).length > 0 || Object.keys(st.heldAtZero).length > 0,
+            );
             const queue = [...(this.pending.get(pool) ?? []), ...worth].slice(-MAX_PENDING_STEPS);
             this.pending.set(pool, queue);
         }
@@ -248,14 +256,20 @@ export class Billing {
                     if (!key) throw new Error(`${apiKeyEnv} is not set`);
                     const res = await request(`${url}/v1/usage`, { headers: { authorization: `Bearer ${key}` }, headersTimeout: 5000, bodyTimeout: 5000 });
                     const body = (await res.body.json()) as { spent_usd?: unknown; forecast_usd?: unknown; period?: { start?: unknown } };
-                    if (res.statusCode !== 200 || typeof body.spent_usd !== "number" || typeof body.forecast_usd !== "number" || typeof body.period?.start !== "string") {
+                    if (
+                        res.statusCode !== 200 ||
+                        typeof body.spent_usd !== "number" ||
+                        typeof body.forecast_usd !== "number" ||
+                        typeof body.period?.start !== "string"
+                    ) {
                         throw new Error(`GET /v1/usage answered ${res.statusCode}`);
                     }
                     const entry = { url, month: Date.parse(body.period.start) / 1000, spentUsd: body.spent_usd, forecastUsd: body.forecast_usd };
                     this.elsewhere = [...this.elsewhere.filter((e) => e.url !== url), entry];
                     if (this.elsewhereFailing.delete(url)) this.log.info({ url }, "the account's other gateway answers again");
                 } catch (e) {
-                    if (!this.elsewhereFailing.has(url)) this.log.warn({ url, err: (e as Error).message }, "cannot read the account's spend on another gateway: its last figure stands");
+                    if (!this.elsewhereFailing.has(url))
+                        this.log.warn({ url, err: (e as Error).message }, "cannot read the account's spend on another gateway: its last figure stands");
                     this.elsewhereFailing.add(url);
                 }
             }),
@@ -288,7 +302,8 @@ export class Billing {
         if (what === "chat" && !limits.budgetHardStop) return undefined;
         const u = this.books.usage(team, this.now() / 1000);
         if (u.spentUsd < budget) return undefined;
-        const key = this.config.limits.teams[team]?.budgetUsdPerMonth !== undefined ? `limits.teams.${team}.budgetUsdPerMonth` : "limits.default.budgetUsdPerMonth";
+        const key =
+            this.config.limits.teams[team]?.budgetUsdPerMonth !== undefined ? `limits.teams.${team}.budgetUsdPerMonth` : "limits.default.budgetUsdPerMonth";
         const until = new Date(u.month.end * 1000).toISOString().slice(0, 10);
         return new BudgetError(
             `Team '${team}' has spent ${money(u.spentUsd)} of its ${money(budget)} monthly budget (${key}): ${refused} until the month ends (${until} UTC) or the budget is raised.${still}`,

@@ -68,7 +68,8 @@ export class PoolMeter {
         private readonly stepSeconds: number,
         now: number,
     ) {
-        if (!(slotsPerWorker > 0) || !(stepSeconds > 0)) throw new Error(`PoolMeter: slotsPerWorker (${slotsPerWorker}) and stepSeconds (${stepSeconds}) must be > 0`);
+        if (!(slotsPerWorker > 0) || !(stepSeconds > 0))
+            throw new Error(`PoolMeter: slotsPerWorker (${slotsPerWorker}) and stepSeconds (${stepSeconds}) must be > 0`);
         this.t = now;
         this.open = this.newStep(now);
     }

@@ -31,22 +31,77 @@ export class BillingMetrics {
 
     constructor(metrics: Metrics) {
         const registers = [metrics.registry];
-        this.workerSeconds = new Counter({ name: "gateway_team_worker_seconds_total", help: "Worker-seconds the team's requests held on this replica: seconds holding a worker slot / slots per worker (billing/meter.ts)", labelNames: ["team", "pool"], registers });
+        this.workerSeconds = new Counter({
+            name: "gateway_team_worker_seconds_total",
+            help: "Worker-seconds the team's requests held on this replica: seconds holding a worker slot / slots per worker (billing/meter.ts)",
+            labelNames: ["team", "pool"],
+            registers,
+        });
         this.attributed = new Counter({
             name: "gateway_team_attributed_seconds_total",
             help: "Worker-seconds billed to the team by the attribution rule (billing/rule.ts), by kind: busy, warmup, idle, cold_start; the same on every replica sharing a usage store",
             labelNames: ["team", "pool", "kind"],
             registers,
         });
-        this.usd = new Counter({ name: "gateway_team_usd_total", help: "GPU USD billed to the team (attributed worker-seconds at the node group's price above the floor); the same on every replica sharing a usage store", labelNames: ["team", "pool"], registers });
-        this.unattributed = new Counter({ name: "gateway_pool_unattributed_seconds_total", help: "Idle worker-seconds of the pool nobody used it around (the platform's)", labelNames: ["pool"], registers });
-        this.month = new Gauge({ name: "gateway_team_month_usd", help: "USD the team spent this calendar month (UTC): GPU time billed to it plus its floor share", labelNames: ["team"], registers, collect: () => this.collector?.() });
-        this.forecast = new Gauge({ name: "gateway_team_month_forecast_usd", help: "Forecast of the team's USD at the month's end: the last 7 days' GPU spend rate and the floor to the month's end", labelNames: ["team"], registers });
-        this.budget = new Gauge({ name: "gateway_team_budget_usd", help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one", labelNames: ["team"], registers });
-        this.floorShare = new Gauge({ name: "gateway_team_floor_share", help: "The team's part of the floor (0-1; billing.floorSplit: equal, or by this month's GPU spend)", labelNames: ["team"], registers });
-        this.floor = new Gauge({ name: "gateway_billing_floor_usd_per_hour", help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)", registers });
-        this.accountMonth = new Gauge({ name: "gateway_account_month_usd", help: "USD everything this gateway billed this month (billing.account: its teams, their floor, idle time nobody used)", labelNames: ["account"], registers });
-        this.accountForecast = new Gauge({ name: "gateway_account_month_forecast_usd", help: "Forecast of the account's USD at the month's end", labelNames: ["account"], registers });
-        this.accountBudget = new Gauge({ name: "gateway_account_budget_usd", help: "The account's monthly budget in USD (billing.account.budgetUsdPerMonth)", labelNames: ["account"], registers });
+        this.usd = new Counter({
+            name: "gateway_team_usd_total",
+            help: "GPU USD billed to the team (attributed worker-seconds at the node group's price above the floor); the same on every replica sharing a usage store",
+            labelNames: ["team", "pool"],
+            registers,
+        });
+        this.unattributed = new Counter({
+            name: "gateway_pool_unattributed_seconds_total",
+            help: "Idle worker-seconds of the pool nobody used it around (the platform's)",
+            labelNames: ["pool"],
+            registers,
+        });
+        this.month = new Gauge({
+            name: "gateway_team_month_usd",
+            help: "USD the team spent this calendar month (UTC): GPU time billed to it plus its floor share",
+            labelNames: ["team"],
+            registers,
+            collect: () => this.collector?.(),
+        });
+        this.forecast = new Gauge({
+            name: "gateway_team_month_forecast_usd",
+            help: "Forecast of the team's USD at the month's end: the last 7 days' GPU spend rate and the floor to the month's end",
+            labelNames: ["team"],
+            registers,
+        });
+        this.budget = new Gauge({
+            name: "gateway_team_budget_usd",
+            help: "The team's monthly budget in USD (limits.teams.<team>.budgetUsdPerMonth); absent without one",
+            labelNames: ["team"],
+            registers,
+        });
+        this.floorShare = new Gauge({
+            name: "gateway_team_floor_share",
+            help: "The team's part of the floor (0-1; billing.floorSplit: equal, or by this month's GPU spend)",
+            labelNames: ["team"],
+            registers,
+        });
+        this.floor = new Gauge({
+            name: "gateway_billing_floor_usd_per_hour",
+            help: "USD/hour of the platform floor the gateway's teams share (billing.floorUsdPerHour)",
+            registers,
+        });
+        this.accountMonth = new Gauge({
+            name: "gateway_account_month_usd",
+            help: "USD everything this gateway billed this month (billing.account: its teams, their floor, idle time nobody used)",
+            labelNames: ["account"],
+            registers,
+        });
+        this.accountForecast = new Gauge({
+            name: "gateway_account_month_forecast_usd",
+            help: "Forecast of the account's USD at the month's end",
+            labelNames: ["account"],
+            registers,
+        });
+        this.accountBudget = new Gauge({
+            name: "gateway_account_budget_usd",
+            help: "The account's monthly budget in USD (billing.account.budgetUsdPerMonth)",
+            labelNames: ["account"],
+            registers,
+        });
     }
 }

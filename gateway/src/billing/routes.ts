@@ -35,7 +35,11 @@ function usageBody(u: TeamUsage, floor: { usdPerHour: number; split: string; tea
         refused: refusing ? (hardStop ? ["warmup", "batch", "chat"] : ["warmup", "batch"]) : [],
         pools: Object.entries(u.pools)
             .sort(([a], [b]) => a.localeCompare(b))
-            .map(([pool, c]) => ({ pool, usd: usd(c.usd), worker_seconds: { busy: sec(c.busy), warmup: sec(c.warmup), idle: sec(c.idle), cold_start: sec(c.coldStart) } })),
+            .map(([pool, c]) => ({
+                pool,
+                usd: usd(c.usd),
+                worker_seconds: { busy: sec(c.busy), warmup: sec(c.warmup), idle: sec(c.idle), cold_start: sec(c.coldStart) },
+            })),
         floor: { usd_per_hour: floor.usdPerHour, split: floor.split, teams: floor.teams },
         // Everything this gateway bills together, when it has a budget of its own (billing.account).
         ...(a

@@ -178,7 +178,8 @@ export class PoolLedger {
             }
         }
         if (this.wake) {
-            if (!this.wake.byWarmup) for (const [team, n] of Object.entries(s.heldAtZero)) if (n > 0) this.wake.causes[team] = (this.wake.causes[team] ?? 0) + n;
+            if (!this.wake.byWarmup)
+                for (const [team, n] of Object.entries(s.heldAtZero)) if (n > 0) this.wake.causes[team] = (this.wake.causes[team] ?? 0) + n;
             if (waiting || warm.length > 0) this.wake.lastDemand = end;
             const up = s.workerSeconds > 0 && !s.zeroAtEnd;
             if (up || end - this.wake.lastDemand >= this.opts.quietSeconds) this.chargeWake(charge);
@@ -247,7 +248,11 @@ export interface PricedPool {
  * of all its pools in the step (workerUsdPerSecond), then each pool's ledger. The gateway's
  * books and the plan's bill (capacity/bill/) both bill through this.
  */
-export function billStep(steps: ReadonlyMap<string, StepInput>, pools: ReadonlyMap<string, PricedPool>, ledgers: ReadonlyMap<string, PoolLedger>): Map<string, StepBill> {
+export function billStep(
+    steps: ReadonlyMap<string, StepInput>,
+    pools: ReadonlyMap<string, PricedPool>,
+    ledgers: ReadonlyMap<string, PoolLedger>,
+): Map<string, StepBill> {
     const workers = new Map<string, number>();
     for (const [name, st] of steps) {
         const p = pools.get(name);

@@ -47,7 +47,15 @@ interface Stored {
 }
 
 function encode(step: PoolStep): string {
-    const v: Stored = { s: step.seconds, w: step.workerSeconds, z: step.zeroSeconds, e: step.zeroAtEnd ? 1 : 0, b: step.busy, h: step.heldAtZero, u: [...step.warmups] };
+    const v: Stored = {
+        s: step.seconds,
+        w: step.workerSeconds,
+        z: step.zeroSeconds,
+        e: step.zeroAtEnd ? 1 : 0,
+        b: step.busy,
+        h: step.heldAtZero,
+        u: [...step.warmups],
+    };
     return JSON.stringify(v);
 }
 
