@@ -74,7 +74,7 @@ export function onResponseClosed(req: IncomingMessage, res: ServerResponse, fn: 
         });
     }
     const once = () => {
-        if (!waiting!.delete(once)) return;
+        if (!waiting.delete(once)) return;
         fn();
     };
     waiting.add(once);

@@ -148,7 +148,7 @@ async function main(): Promise<void> {
         const api = (p: string, init: RequestInit = {}) =>
             fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${KEY_B}`, "content-type": "application/json", ...init.headers } }).then(
                 (r) => r.json() as Promise<Record<string, any>>,
-            ); // eslint-disable-line @typescript-eslint/no-explicit-any
+            );
         // The batch windows: odd ones. A batch is created as its window opens and cancelled as it closes.
         let linesDone = 0;
         const start = performance.now();

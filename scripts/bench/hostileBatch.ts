@@ -137,7 +137,7 @@ async function healthProbe(url: string): Promise<{ stop(): Promise<number> }> {
     const script = `let worst=0,n=0,stop=false;process.on("SIGTERM",()=>{stop=true});(async()=>{while(!stop){const t=performance.now();try{await (await fetch(${JSON.stringify(url)}+"/healthz")).arrayBuffer()}catch{}if(n++>0)worst=Math.max(worst,performance.now()-t);else process.stdout.write("ready\\n");await new Promise(r=>setTimeout(r,20))}process.stdout.write(String(Math.round(worst))+" ms over "+n+" probes")})()`;
     const p = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
-    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
     while (!out.includes("ready")) await sleep(20);
     return {
         stop: () =>

@@ -181,7 +181,7 @@ describe("batch API (OpenAI SDK, real redis-server)", function () {
         assert.strictEqual((await post(gw.url, chatBody("still here"))).status, 200);
         // Bad requests to the API itself: 400 naming the field.
         await assert.rejects(
-            c.batches.create({ input_file_id: file.id, endpoint: "/v1/embeddings" as "/v1/chat/completions", completion_window: "24h" }),
+            c.batches.create({ input_file_id: file.id, endpoint: "/v1/embeddings", completion_window: "24h" }),
             (e: { status?: number; message?: string }) => e.status === 400 && /'endpoint' must be/.test(e.message ?? ""),
         );
         await assert.rejects(
@@ -361,7 +361,7 @@ describe("batch scheduling (real redis-server)", function () {
             void r.xpending(queue, "gateways").then(
                 (p) => {
                     samples++;
-                    maxClaimed = Math.max(maxClaimed, Number((p as unknown[])[0] ?? 0));
+                    maxClaimed = Math.max(maxClaimed, Number(p[0] ?? 0));
                 },
                 () => undefined,
             );

@@ -59,7 +59,7 @@ describe("batch lifecycle in Valkey (real redis-server)", function () {
         const { completed, failed, total } = done.request_counts!;
         assert.ok(completed >= 3 && failed >= 1, JSON.stringify(done.request_counts));
         assert.strictEqual(completed + failed, total);
-        assert.ok(done.expired_at! >= b.expires_at!, `expired_at ${done.expired_at} before expires_at ${b.expires_at}`);
+        assert.ok(done.expired_at! >= b.expires_at, `expired_at ${done.expired_at} before expires_at ${b.expires_at}`);
         assert.strictEqual(done.completed_at, null);
         const out = await jsonl(c, done.output_file_id);
         const err = await jsonl(c, done.error_file_id);

@@ -146,8 +146,8 @@ describe("batch API under load (real redis-server)", function () {
         let maxPiece = 0;
         let text = "";
         for await (const piece of store.pieces(h)) {
-            maxPiece = Math.max(maxPiece, (piece as Buffer).length);
-            text += (piece as Buffer).toString();
+            maxPiece = Math.max(maxPiece, piece.length);
+            text += piece.toString();
         }
         const got = text.trimEnd().split("\n");
         assert.strictEqual(got.length, n - 1);

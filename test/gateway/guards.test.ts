@@ -115,7 +115,7 @@ describe("guards shared by every route (issue 23)", function () {
                 headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
                 body: JSON.stringify(body),
             });
-            return { status: res.statusCode, json: (await res.body.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+            return { status: res.statusCode, json: (await res.body.json()) as any };
         };
         const gauge = async (url: string) => metric(await metrics(url), "gateway_warmup_replicas", { pool: "qwen3-vl-2b" });
 

@@ -66,7 +66,6 @@ function jsonl(lines: number, lineBytes: number, prefix = "r"): Buffer {
 
 /** Uploads with a known Content-Length, the file sent 1 MiB at a time. */
 async function upload(url: string, file: Buffer): Promise<{ status: number; json: any }> {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     const boundary = "----gpuserve-test-upload";
     const head = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n`,

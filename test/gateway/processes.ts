@@ -22,8 +22,8 @@ export async function spawnGateway(cfg: unknown, env: Record<string, string> = {
         stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
-    proc.stdout!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    proc.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    proc.stdout.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+    proc.stderr.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
     const exit = new Promise<void>((r) => proc.once("exit", () => r()));
     onCleanup(async () => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");

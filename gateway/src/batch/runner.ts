@@ -161,8 +161,7 @@ class PoolWorker {
     }
 
     private async readNew(count: number): Promise<Entry[]> {
-        const r = (await this.blocking.xreadgroup("GROUP", GROUP, this.consumer, "COUNT", count, "BLOCK", 1000, "STREAMS", this.queueKey, ">")) as
-            [string, Entry[]][] | null;
+        const r = await this.blocking.xreadgroup("GROUP", GROUP, this.consumer, "COUNT", count, "BLOCK", 1000, "STREAMS", this.queueKey, ">");
         return r?.[0]?.[1] ?? [];
     }
 

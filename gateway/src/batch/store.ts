@@ -380,7 +380,7 @@ export class BatchStore {
                 idx.forEach((i, j) => {
                     if (done[j] !== null) return;
                     // A line not queued yet (expired while its batch was being created) has no index entry.
-                    pairs.push(i, errorLine(index[j] === null ? `line-${Number(i) + 1}` : decodeIndex(index[j]!).customId));
+                    pairs.push(i, errorLine(index[j] === null ? `line-${Number(i) + 1}` : decodeIndex(index[j]).customId));
                 });
             }
             // The last call runs even with no pairs: it is the one that ends the batch.
