@@ -12,7 +12,8 @@ import { api, ApiFailure } from "./batch-api.js";
 import { isBudgetRefusal, refreshBudget } from "./budget.js";
 import { resultRows, resultsCsv } from "./batch-results.js";
 import { byId, make, store, stored } from "./dom.js";
-import { encode, loadAttachment } from "./images.js";
+import { encode } from "./image-draw.js";
+import { loadAttachment } from "./images.js";
 import { selectedModel } from "./settings.js";
 
 const NAMES_STORE = "gpuserve.batchNames.";
