@@ -205,7 +205,7 @@ function schemaAt(path: readonly PropertyKey[]): z.ZodType {
     let schema: z.ZodType = stackConfigSchema;
     for (const p of path) {
         schema = unwrap(schema);
-        if (schema instanceof z.ZodObject) schema = schema.shape[p as string] ?? schema;
+        if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType | undefined>)[p as string] ?? schema;
         else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
         else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
     }

@@ -179,7 +179,7 @@ export interface BatchEstimate {
     readonly gpuUsdPerJob: number | null;
 }
 
-export interface ExpectedCostOptions extends SetupOptions {}
+export type ExpectedCostOptions = SetupOptions;
 
 /** Monthly cost of everything but GPU nodes: the static model's platform share of the floor. */
 export function fixedUsdPerMonth(config: StackConfig): number {

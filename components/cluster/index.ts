@@ -120,7 +120,7 @@ export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }
     );
     return found.ids.apply((ids) => {
         if (!ids || ids.length === 0) {
-            pulumi.log.warn(
+            void pulumi.log.warn(
                 `no image-cache snapshot tagged ${IMAGE_CACHE_TAG}=${image}: GPU nodes will pull the vLLM image at every scale-up (minutes). The stack builds it (docs/scaling.md, "Cold start")`,
             );
             return undefined;
@@ -183,7 +183,7 @@ export class GpuCluster extends pulumi.ComponentResource {
         const accessEntries: Record<string, eks.types.input.AccessEntryArgs> = {};
         const admins = explicitAdminPrincipals(args.adminPrincipalArns, args.deployerArn);
         for (const arn of admins.skipped) {
-            pulumi.log.info(
+            void pulumi.log.info(
                 `${arn} runs this deployment (as ${callerRoleArn(args.deployerArn)}) and gets cluster-admin from EKS as the cluster creator (pulumi-eks always bootstraps it): no explicit access entry, which would fail with 409`,
                 this,
             );

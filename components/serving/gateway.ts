@@ -100,7 +100,7 @@ export class Gateway extends pulumi.ComponentResource {
         // As the kubelet asks containerd for it (stacks/imageRef.ts); the built image is <ECR repository>@<digest> already.
         this.image = args.image ? pulumi.output(normalizeImageRef(args.image)) : this.buildImage(name);
         if (args.maxWaitSeconds > MAX_WAIT_WITHIN_ALB_DRAIN) {
-            pulumi.log.warn(
+            void pulumi.log.warn(
                 `serving.gateway.maxWaitSeconds (${args.maxWaitSeconds}) makes a gateway drain longer than the ALB's longest deregistration delay (${ALB_MAX_DEREGISTRATION_DELAY_SECONDS} s): a request held that long when its gateway pod stops is cut. Fix: set it to at most ${MAX_WAIT_WITHIN_ALB_DRAIN}`,
                 this,
             );

@@ -55,7 +55,10 @@ export function parseApiKeys(json: string, team = "radiology"): ApiKey[] {
     } catch {
         throw new Error(`gpuserve:gatewayApiKeys: not JSON. Fix: ${apiKeysCommand(team)}`);
     }
-    if (!Array.isArray(parsed) || parsed.some((k) => typeof k?.team !== "string" || typeof k?.key !== "string")) {
+    if (
+        !Array.isArray(parsed) ||
+        (parsed as unknown[]).some((k) => typeof (k as Partial<ApiKey> | null)?.team !== "string" || typeof (k as Partial<ApiKey> | null)?.key !== "string")
+    ) {
         throw new Error(`gpuserve:gatewayApiKeys: must be a JSON list of {"team": string, "key": string}. Fix: ${apiKeysCommand(team)}`);
     }
     // A guessable key is a team's quota and data: at least 32 characters, not a short pattern repeated.

@@ -141,7 +141,7 @@ export class ServingStack extends pulumi.ComponentResource {
         } else {
             const gated = own.filter((m) => m.spec.gated).map((m) => m.id);
             if (gated.length > 0)
-                pulumi.log.warn(
+                void pulumi.log.warn(
                     `${gated.join(", ")} ${gated.length > 1 ? "are" : "is"} gated on Hugging Face and gpuserve:hfToken is not set: those workers cannot download weights. Fix: pulumi config set --secret hfToken hf_...`,
                     this,
                 );
@@ -202,7 +202,7 @@ export class ServingStack extends pulumi.ComponentResource {
         }
 
         if (place?.kind !== "shared" && cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
-            pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
+            void pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }
         const keys: pulumi.Output<ApiKey[] | undefined> =
             place?.kind === "shared"

@@ -54,11 +54,11 @@ export interface AcquireOptions {
 interface Waiter {
     opts: AcquireOptions;
     enqueuedMs: number;
-    resolve(up: Upstream): void;
-    reject(err: Error): void;
+    resolve: (up: Upstream) => void;
+    reject: (err: Error) => void;
     timer: NodeJS.Timeout;
     ticket?: QueueTicket<Waiter>;
-    onAbort(): void;
+    onAbort: () => void;
 }
 
 export class AbortedError extends Error {

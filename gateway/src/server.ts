@@ -87,7 +87,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const requestMs = config.requestTimeoutSeconds * 1000;
     const serverRequestMs = Math.max(requestMs, (config.batch?.uploadTimeoutSeconds ?? 0) * 1000);
     // Set once the routes exist: the server is made inside Fastify().
-    let chatRoute: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+    const late: { chatRoute?: (req: IncomingMessage, res: ServerResponse) => void } = {};
     const app = Fastify({
         logger: loggerOptions(config.logLevel, options.logStream),
         // One log line per request is written by the gate (gate.ts); fastify's own two are off.
@@ -117,7 +117,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         // fastify. Set up as fastify sets up its own (fastify 5.12 lib/server.js getServerInstance).
         serverFactory: (fastifyHandler, opts) => {
             const server = createServer(opts.http ?? {}, (req, res) =>
-                chatRoute !== undefined && isChatRequest(req) ? chatRoute(req, res) : fastifyHandler(req, res),
+                late.chatRoute !== undefined && isChatRequest(req) ? late.chatRoute(req, res) : fastifyHandler(req, res),
             );
             server.keepAliveTimeout = config.keepAliveTimeoutSeconds * 1000;
             server.requestTimeout = serverRequestMs;
@@ -151,7 +151,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const trusted = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : undefined;
     /** The client's address, as fastify's request.ip computes it (fastify 5.12 lib/request.js). */
     const clientIp = (req: IncomingMessage): string => (trusted ? proxyAddr(req, trusted) : (req.socket.remoteAddress ?? ""));
-    chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, serverRequestMs, billing });
+    late.chatRoute = createChatRoute({ config, gate, poolByModel, caches, metrics, log, clientIp, flights, serverRequestMs, billing });
     let started = false;
     const startedAt = Math.floor(Date.now() / 1000);
 

@@ -38,7 +38,7 @@ function procHex(address: string): string[] {
     const [head, tail] = address.toLowerCase().split("::");
     const h = head ? head.split(":") : [];
     const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
-    const groups = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t].map((g) => g.padStart(4, "0"));
+    const groups = [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t].map((g) => g.padStart(4, "0"));
     const bytes = groups.join("").match(/../g) ?? [];
     let out = "";
     for (let i = 0; i < bytes.length; i += 4) out += [bytes[i + 3], bytes[i + 2], bytes[i + 1], bytes[i]].join("");

@@ -147,7 +147,7 @@ async function main(): Promise<void> {
         const windowMs = WINDOW_SECONDS * 1000;
         const api = (p: string, init: RequestInit = {}) =>
             fetch(`${url}${p}`, { ...init, headers: { authorization: `Bearer ${KEY_B}`, "content-type": "application/json", ...init.headers } }).then(
-                (r) => r.json() as Promise<Record<string, any>>,
+                (r) => r.json() as Promise<{ id: string; request_counts?: { completed?: number } }>,
             );
         // The batch windows: odd ones. A batch is created as its window opens and cancelled as it closes.
         let linesDone = 0;

@@ -57,7 +57,9 @@ async function start(pool: Record<string, unknown>, extra: Record<string, unknow
     for (;;) {
         try {
             if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
-        } catch {}
+        } catch {
+            // not listening yet
+        }
         await sleep(100);
     }
     return { gw, port, url: `http://127.0.0.1:${port}` };
@@ -182,9 +184,11 @@ async function attack(which: string): Promise<void> {
                 headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
                 body: JSON.stringify({ model: M, stream: true, messages: [{ role: "user", content: "x" }] }),
             });
-            for await (const ch of res.body as any) bytes += ch.length;
+            for await (const ch of res.body as unknown as AsyncIterable<Uint8Array>) bytes += ch.length;
             ended = "ended by the gateway";
-        } catch {}
+        } catch {
+            // the client's abort at 20 s: `ended` says so
+        }
         clearTimeout(timer);
         console.log(
             `newline-free stream: ${ended} after ${Math.round(performance.now() - t0)} ms, ${Math.round(bytes / 1048576)} MiB relayed, gateway CPU ${(cpu(gw.pid!) - c0).toFixed(1)} s, peak RSS ${m0} -> ${mem(gw.pid!)} MiB`,

@@ -251,7 +251,7 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
                 headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(chat.length) },
                 body: Readable.from(slowly(chat)),
             }).catch((e: Error) => e);
-            assert.ok(!(res instanceof Error), String(res));
+            assert.ok(!(res instanceof Error), res instanceof Error ? res.message : "");
             assert.strictEqual(res.statusCode, 408);
             const err = (await res.body.json()) as { error: { code: string; message: string } };
             assert.strictEqual(err.error.code, "request_timeout");
@@ -263,7 +263,7 @@ describe("batch routes against a hostile key holder (issue 23, real redis-server
                 headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", "content-length": String(create.length) },
                 body: Readable.from(slowly(create)),
             }).catch((e: Error) => e);
-            assert.ok(!(slowCreate instanceof Error), String(slowCreate));
+            assert.ok(!(slowCreate instanceof Error), slowCreate instanceof Error ? slowCreate.message : "");
             assert.strictEqual(slowCreate.statusCode, 408);
             assert.strictEqual(((await slowCreate.body.json()) as { error: { code: string } }).error.code, "request_timeout");
             assert.strictEqual((await post(gw.url, chatBody("still serving"))).status, 200);

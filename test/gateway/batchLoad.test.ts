@@ -106,7 +106,9 @@ describe("batch API under load (real redis-server)", function () {
                 `@${path.join(dir, "body")}`,
                 `${gw.url}/v1/files`,
             ];
-            execFile("curl", args, { maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as { id: string; bytes: number })));
+            execFile("curl", args, { maxBuffer: 1 << 20 }, (err, stdout) =>
+                err ? reject(new Error(`curl: ${err.message}`)) : resolve(JSON.parse(stdout) as { id: string; bytes: number }),
+            );
         });
         const [file, h1] = await Promise.all([up, maxHealthLatency(gw.url, up)]);
         const upload = monitor.take();

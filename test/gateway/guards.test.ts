@@ -159,7 +159,6 @@ describe("guards shared by every route (issue 23)", function () {
             );
             s.pause();
             let read = 0;
-            let before = 0;
             const timer = setInterval(() => {
                 let want = bytesPerSecond / 4;
                 let c: Buffer | null;
@@ -170,7 +169,7 @@ describe("guards shared by every route (issue 23)", function () {
             }, 250);
             onCleanup(async () => clearInterval(timer));
             await sleep(ms - 2000);
-            before = read;
+            const before = read;
             await sleep(2000);
             clearInterval(timer);
             s.destroy();

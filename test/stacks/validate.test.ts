@@ -21,7 +21,7 @@ function errorOf(raw: Record<string, unknown>): string {
     try {
         parseStackConfig(raw);
     } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${e}`);
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
         return e.message;
     }
     assert.fail("config was accepted");

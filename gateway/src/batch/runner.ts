@@ -218,7 +218,6 @@ class PoolWorker {
         const r: Running = { entryId, abort: new Cancellation(), held: true };
         this.running.set(entryId, r);
         const k = this.store.keys;
-        let team = "unknown";
         try {
             const [[, head], [, raw], [, done]] = (await this.store.redis
                 .multi()
@@ -232,7 +231,7 @@ class PoolWorker {
                 await this.store.redis.multi().xack(this.queueKey, GROUP, entryId).xdel(this.queueKey, entryId).exec();
                 return;
             }
-            team = t ?? "unknown";
+            const team = t ?? "unknown";
             const inputFileId = input ?? "";
             // The line is read from the (pinned) input file and checked and rewritten as when it was queued, by the chat route's own function.
             const entry = decodeIndex(raw);
