@@ -37,13 +37,13 @@ export interface CronTrigger {
 }
 
 /** "08:00" + "1-5" -> "0 8 * * 1-5" */
-export function cronAt(hhmm: string, days: string): string {
+function cronAt(hhmm: string, days: string): string {
     const [h, m] = hhmm.split(":").map(Number);
     return `${m} ${h} * * ${days}`;
 }
 
 /** The trigger name of the i-th timetable trigger of a pool. */
-export function timetableTrigger(i: number): string {
+function timetableTrigger(i: number): string {
     return `class-${i}`;
 }
 

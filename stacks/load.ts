@@ -111,7 +111,7 @@ export function loadStackConfig(platform?: PlatformOutputs, opts: ParseOptions =
 }
 
 /** Name of the StackReference a team stack reads its platform through. */
-export const PLATFORM_REFERENCE = "platform";
+const PLATFORM_REFERENCE = "platform";
 
 /**
  * The config of any stack. A team stack's platform is read first: through a Pulumi StackReference

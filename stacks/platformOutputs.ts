@@ -107,8 +107,6 @@ export const platformOutputsSchema = z.strictObject({
 });
 
 export type PlatformOutputs = z.output<typeof platformOutputsSchema>;
-export type PlatformGpuPool = PlatformOutputs["gpuPools"][number];
-export type PlatformTeam = PlatformOutputs["teams"][string];
 export type SharedPoolOutput = PlatformOutputs["sharedPools"][number];
 
 /**

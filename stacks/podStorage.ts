@@ -44,7 +44,7 @@ export function weightsRates(instanceType: string, storage: PodStorage, pessimis
 }
 
 /** Seconds per GiB of weights: copy plus read (no vLLM load floor: the disks are compared, not the loader). */
-export function weightsSecondsPerGiB(r: WeightsRates): number {
+function weightsSecondsPerGiB(r: WeightsRates): number {
     return 1024 / r.copyMiBps + 1024 / r.readMiBps;
 }
 

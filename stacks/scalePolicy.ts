@@ -84,9 +84,9 @@ export function recentRequestsActivation(lookbackSeconds: number, restartSeconds
     return Math.round((lookbackSeconds / restartSeconds) * 100) / 100;
 }
 /** Never below a few KEDA polls, so one empty scrape cannot take a pool to zero. */
-export const MIN_COOLDOWN_SECONDS = 60;
+const MIN_COOLDOWN_SECONDS = 60;
 /** Without a cold-start estimate: KEDA's own default cooldownPeriod (facts.md "HPA and KEDA semantics"). */
-export const FALLBACK_COOLDOWN_SECONDS = 300;
+const FALLBACK_COOLDOWN_SECONDS = 300;
 
 /**
  * Whether a pool's predictive warm-up is on: predictiveWarmup.enabled as stacks/validate.ts resolves it (off by
@@ -115,7 +115,7 @@ export function predictiveWindowSeconds(leadSeconds: number): number {
 }
 
 /** The gateway's and workers' ServiceMonitor interval, seconds (components/serving/monitoring.ts `interval: "15s"`). */
-export const SCRAPE_INTERVAL_SECONDS = 15;
+const SCRAPE_INTERVAL_SECONDS = 15;
 
 /**
  * Seconds ahead of last week's traffic the predictive trigger asks for replicas: the cold start plus a margin, rounded

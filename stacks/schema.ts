@@ -24,7 +24,7 @@ const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
  * AWS tag value characters: letters, numbers and spaces representable in UTF-8, and
  * _ . : / = + - @ (AWS Tagging docs, "Tag naming limits and requirements"; EKS and EC2 use it).
  */
-export const AWS_TAG_VALUE = /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]*$/u;
+const AWS_TAG_VALUE = /^[\p{L}\p{N}\p{Zs}_.:/=+\-@]*$/u;
 const TAG_VALUE_MESSAGE = "becomes an AWS tag value: use letters, digits, spaces and _ . : / = + - @ only";
 
 const cidr = z.string().regex(CIDR, "must be an IPv4 CIDR such as 10.0.0.0/16");
@@ -58,7 +58,7 @@ export const KUBERNETES_VERSIONS = ["1.34", "1.35"] as const;
 /** GPU node operating systems (gpuPools[].ami). */
 export const GPU_AMIS = ["bottlerocket", "al2023"] as const;
 
-export const networkSchema = z.strictObject({
+const networkSchema = z.strictObject({
     /** CIDR of the new VPC, /16 to /20; private subnets get 1/8 of it each, the public ones share the last 1/8. @default "10.0.0.0/16" */
     vpcCidr: cidr
         .refine((c) => {
@@ -87,7 +87,7 @@ export const networkSchema = z.strictObject({
         .optional(),
 });
 
-export const clusterSchema = z.strictObject({
+const clusterSchema = z.strictObject({
     /** Kubernetes minor version (the EKS add-on versions are pinned per version). @default "1.35" */
     version: z.enum(KUBERNETES_VERSIONS).default("1.35"),
     /** CIDRs allowed to reach the public API endpoint. Production stacks may not use 0.0.0.0/0. @default ["0.0.0.0/0"] */
@@ -100,7 +100,7 @@ export const clusterSchema = z.strictObject({
     logRetentionDays: positiveInt.default(30),
 });
 
-export const systemNodesSchema = z.strictObject({
+const systemNodesSchema = z.strictObject({
     /** CPU instance types for add-ons, gateway and UI. @default the cheapest catalogued type that holds the system pods' summed requests (stacks/systemNodes.ts; `npm run plan` prints the arithmetic) */
     instanceTypes: z.array(z.string().min(1)).min(1).optional(),
     /** Nodes kept at zero load (the gateway, UI and add-ons run here). @default the nodes the system pods' requests need, at least 2 */
@@ -155,7 +155,7 @@ export const gpuPoolSchema = z.strictObject({
     scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
 
-export const warmWindowSchema = z.strictObject({
+const warmWindowSchema = z.strictObject({
     /** Days of week in cron syntax, e.g. "1-5" for Monday to Friday. @default "1-5" */
     days: z
         .string()
@@ -170,7 +170,7 @@ export const warmWindowSchema = z.strictObject({
 });
 
 /** Predictive warm-up from last week's traffic (a KEDA Prometheus trigger with `offset`, components/serving/scaling.ts). */
-export const predictiveWarmupSchema = z.strictObject({
+const predictiveWarmupSchema = z.strictObject({
     /**
      * Ask for replicas ahead of the slot that had traffic `lookbackDays` ago. Without history the query reads 0 (off).
      * A pool the timetable warms (gpuserve:timetable, warm) has it off unless set: the timetable's cron triggers
@@ -293,7 +293,7 @@ const GATEWAY_TEAM = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The longest a gateway may hold a request (serving.gateway.maxWaitSeconds); a platform's ALB idle timeout covers it. */
 export const MAX_HOLD_SECONDS = 3600;
 
-export const gatewaySchema = z.strictObject({
+const gatewaySchema = z.strictObject({
     /** Minimum gateway replicas (production requires >= 2); KEDA adds more on in-flight requests and request rate. @default 1 */
     replicas: positiveInt.default(1),
     /** Most gateway replicas the HPA may run (it adds one per 200 in-flight requests or 200 requests/s). @default 4 */
@@ -323,7 +323,7 @@ export const gatewaySchema = z.strictObject({
 });
 
 /** The official Valkey image, multi-arch index digest of valkey/valkey:9.1.2-alpine (see components/serving/batchStore.ts for the source). */
-export const VALKEY_IMAGE = "valkey/valkey:9.1.2-alpine@sha256:48332870af354a799964c0012ae1194a0bf2bf894eb508f945810596dc2d8d11";
+const VALKEY_IMAGE = "valkey/valkey:9.1.2-alpine@sha256:48332870af354a799964c0012ae1194a0bf2bf894eb508f945810596dc2d8d11";
 const REDIS_URL = /^rediss?:\/\/[A-Za-z0-9.-]+:\d{1,5}$/;
 
 export const batchSchema = z.strictObject({
@@ -391,7 +391,7 @@ const phaseSeconds = z
     .max(3600, "must be at most 3600 seconds: a phase that takes longer is a failed start, not a slow one");
 
 /** One measured phase: what a typical start took and what a slow one took (seconds). */
-export const phaseFigureSchema = z.strictObject({
+const phaseFigureSchema = z.strictObject({
     /** Seconds a typical start took (the median of your measurements). */
     expected: phaseSeconds,
     /** Seconds a slow start took (the slowest you measured, or a high percentile): the gateway's hold bound covers it. */
@@ -399,7 +399,7 @@ export const phaseFigureSchema = z.strictObject({
 });
 
 /** Cold-start phases a team can measure on its own cluster (capacity/sim/coldStart.ts uses them in place of its model). */
-export const coldStartPhasesSchema = z.strictObject({
+const coldStartPhasesSchema = z.strictObject({
     /** GPU node: launch to kubelet Ready, {expected, pessimistic} seconds. @default modelled by the node OS */
     nodeBoot: phaseFigureSchema.optional(),
     /** Node Ready to its GPU allocatable (device plugin registered). @default modelled by the node OS */
@@ -556,7 +556,7 @@ export type AddonsConfig = z.output<typeof addonsSchema>;
  * "hourly" (rates per hour and weekday, `traffic.hourly`), "timetable" (the user's weekly
  * sessions, `traffic.timetable`) and "csv" (a recorded arrival trace, `traffic.csvFile`).
  */
-export const TRAFFIC_PROFILES = ["steady", "classroom", "classroom-random", "office-hours", "batch-night", "hourly", "timetable", "csv"] as const;
+const TRAFFIC_PROFILES = ["steady", "classroom", "classroom-random", "office-hours", "batch-night", "hourly", "timetable", "csv"] as const;
 
 const CRON_DAYS = /^[0-6](-[0-6])?(,[0-6](-[0-6])?)*$/;
 const cronDays = z.string().regex(CRON_DAYS, "must be cron day-of-week syntax such as 1-5 or 1,3,5 (0 = Sunday)");
@@ -565,7 +565,7 @@ const positiveNumber = z.number().positive();
 const intRange = (max: number) =>
     z.tuple([z.int().nonnegative().max(max), z.int().nonnegative().max(max)]).refine(([a, b]) => a <= b, "must be [min, max] with min <= max");
 
-export const serviceTimeSchema = z
+const serviceTimeSchema = z
     .strictObject({
         /** Median seconds of one answer on one worker. */
         medianSeconds: positiveNumber,
@@ -574,7 +574,7 @@ export const serviceTimeSchema = z
     })
     .refine((s) => s.p95Seconds >= s.medianSeconds, "p95Seconds must be >= medianSeconds");
 
-export const serviceOverrideSchema = z.strictObject({
+const serviceOverrideSchema = z.strictObject({
     /** Image + question answer time. @default the service model of the model and GPU type (capacity/sim/service.ts) */
     image: serviceTimeSchema.optional(),
     /** Text-only answer time. @default the service model of the model and GPU type */
@@ -583,7 +583,7 @@ export const serviceOverrideSchema = z.strictObject({
     concurrency: positiveInt.max(1024).optional(),
 });
 
-export const hourlyRatesSchema = z.strictObject({
+const hourlyRatesSchema = z.strictObject({
     /** Days of week these rates apply to, cron syntax (0 = Sunday). Later entries win. @default "0-6" */
     days: cronDays.default("0-6"),
     /** Requests per hour for each local hour 0..23. */
@@ -637,7 +637,7 @@ const sessionUse = {
 };
 
 /** A weekly session of the stack's timetable (gpuserve:timetable.sessions), in the stack's `timezone`. */
-export const courseSessionSchema = z.strictObject({
+const courseSessionSchema = z.strictObject({
     /** Days of week the session repeats on, cron syntax (0 = Sunday), e.g. "1,3". */
     days: cronDays,
     /** Start time, local HH:MM. */
@@ -648,7 +648,7 @@ export const courseSessionSchema = z.strictObject({
 });
 
 /** An iCalendar file exported from a course calendar (gpuserve:timetable.calendars). */
-export const calendarSchema = z.strictObject({
+const calendarSchema = z.strictObject({
     /** Path of the .ics file (RFC 5545), relative to the project root: its timed events are sessions (recurring, with time zones and exceptions). */
     file: z.string().min(1),
     ...sessionUse,
@@ -659,7 +659,7 @@ export const calendarSchema = z.strictObject({
  * start before it by KEDA cron triggers (stacks/cronTriggers.ts), held while the session runs, then released once
  * the session is over and the pool idle.
  */
-export const timetableSchema = z.strictObject({
+const timetableSchema = z.strictObject({
     /** Weekly sessions `{days, start, minutes, model?, replicas?, students?, questionsPerStudent?}`. @default [] */
     sessions: z.array(courseSessionSchema).default([]),
     /** iCalendar files `{file, model?, replicas?, students?, questionsPerStudent?}`; every timed event is a session. @default [] */
@@ -760,7 +760,7 @@ export const pricesSchema = z.strictObject({
 });
 
 /** Per-team bills (gateway/src/billing): how the platform floor is shared. */
-export const billingSchema = z.strictObject({
+const billingSchema = z.strictObject({
     /**
      * How the teams share the floor (control plane, NAT, load balancer, system nodes, GPU nodes kept
      * at zero load): "equal" parts, or by "usage" (each team's GPU spend). @default "equal"
@@ -781,7 +781,7 @@ export const STACK_ROLES = ["standalone", "platform", "team"] as const;
 export type StackRole = (typeof STACK_ROLES)[number];
 
 /** A Pulumi stack reference: <org>/<project>/<stack>. */
-export const STACK_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const STACK_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** IAM role ARN (deploy and preview roles of a team). */
 const ROLE_ARN = z
@@ -926,7 +926,10 @@ export const stackConfigSchema = z.strictObject({
     billing: billingSchema.default(billingSchema.parse({})),
 });
 
-/** The raw shape a user writes (before defaults). */
+/**
+ * The raw shape a user writes (before defaults).
+ * @public read by name with the type checker by scripts/engine/configReference.ts (npm run docs:config)
+ */
 export type StackConfigInput = z.input<typeof stackConfigSchema>;
 /** The parsed shape with defaults applied (before catalog resolution). */
 export type ParsedStackConfig = z.output<typeof stackConfigSchema>;

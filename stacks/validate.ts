@@ -709,7 +709,7 @@ function checkAddons(cfg: StackConfig, issues: ConfigIssue[]): void {
 }
 
 /** EBS: cumulative volume initialization rate of concurrent volume creations per Region, MiB/s (default quota). */
-export const EBS_INIT_RATE_QUOTA_MIBPS = 5000;
+const EBS_INIT_RATE_QUOTA_MIBPS = 5000;
 
 /** The image cache is a Bottlerocket data volume: an AL2023 pool cannot use it, and must not look as if it did. */
 function checkColdStart(cfg: StackConfig, issues: ConfigIssue[]): void {

@@ -17,20 +17,20 @@
 /** The vLLM image on a node's disk, GB: ~10 GB compressed (facts.md) plus the unpacked copy; assumption: ~25 GB unpacked. */
 export const VLLM_IMAGE_DISK_GB = 35;
 /** Config, tokenizer, processor and index files beside the safetensors, GiB (headroom over ModelSpec.weightsGiB). */
-export const MODEL_FILES_HEADROOM_GIB = 1;
+const MODEL_FILES_HEADROOM_GIB = 1;
 /** vLLM's cache root when the weights are elsewhere: compile caches and small model files, GiB. */
-export const CACHE_WITHOUT_WEIGHTS_GIB = 20;
+const CACHE_WITHOUT_WEIGHTS_GIB = 20;
 /**
  * Share of the filesystem pods may fill: the kubelet evicts pods below 10 % free (Kubernetes docs, "Node-pressure
  * eviction", default hard threshold nodefs.available<10%; EKS AMIs keep it).
  */
-export const KUBELET_USABLE_SHARE = 0.9;
+const KUBELET_USABLE_SHARE = 0.9;
 /**
  * Share of the image filesystem images may fill once it is not the kubelet's: the kubelet then evicts below 15 % free
  * on it (same page, default hard threshold imagefs.available<15%; imagefs is "an optional filesystem that container
  * runtimes use to store container images and container writable layers").
  */
-export const IMAGEFS_USABLE_SHARE = 0.85;
+const IMAGEFS_USABLE_SHARE = 0.85;
 
 const GB_PER_GIB = 1.073741824;
 

@@ -81,7 +81,7 @@ export function weightsSecondsPerGiB(
 }
 
 /** The weights-from-S3 phase, expected and pessimistic (weightsSecondsPerGiB). */
-export function weightsFromS3Figure(
+function weightsFromS3Figure(
     p: Pick<SimParams, "weightStreamLinkShare" | "weightLoadSecondsPerGiB">,
     weightsGiB: number,
     instanceType: string,
@@ -155,7 +155,7 @@ export function nodeBoot(p: SimParams, ami: GpuAmi, measured?: MeasuredPhases): 
  * *launch* (so it overlaps the boot), plus its registration after Ready; Bottlerocket's NVIDIA
  * variant runs the plugin as a host service that registers as kubelet starts.
  */
-export function gpuAfterReady(p: SimParams, ami: GpuAmi, boot: number, pessimistic = false, measured?: MeasuredPhases): number {
+function gpuAfterReady(p: SimParams, ami: GpuAmi, boot: number, pessimistic = false, measured?: MeasuredPhases): number {
     if (measured?.gpuAdvertised) return pessimistic ? measured.gpuAdvertised.pessimistic : measured.gpuAdvertised.expected;
     if (ami === "bottlerocket") return pessimistic ? p.devicePluginBuiltInSeconds.max : midpoint(p.devicePluginBuiltInSeconds);
     return Math.max(p.devicePluginAfterReadySeconds, p.devicePluginFromLaunchSeconds - boot);
@@ -198,7 +198,7 @@ export function imageInitSeconds(p: SimParams, rateMiBps: number, pessimistic = 
 }
 
 /** vLLM's start after its image is on the node: weights, engine start, engine init (compile cache, CUDA graphs). */
-export function vllmPhases(
+function vllmPhases(
     p: SimParams,
     m: ColdStartMechanisms,
     weightsGiB: number,
@@ -234,7 +234,7 @@ export function vllmPhases(
  * headless Service's DNS answer (CoreDNS `kubernetes` plugin TTL) and the gateway re-resolves it
  * (gateway health.dnsRefreshSeconds). Expected: half of each period; pessimistic: all of it.
  */
-export function routable(p: SimParams, measured?: MeasuredPhases): PhaseFigure {
+function routable(p: SimParams, measured?: MeasuredPhases): PhaseFigure {
     if (measured?.routable) return measured.routable;
     const periods = p.startupProbePeriodSeconds + p.dnsTtlSeconds + p.gatewayDnsRefreshSeconds;
     return { expected: periods / 2 + p.readinessAfterStartupSeconds, pessimistic: periods + p.readinessAfterStartupSeconds };

@@ -210,7 +210,7 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
 }
 
 /** The hold-rule references of a stack's simulated trace: the optimal online rule (with the rates its traffic profile expects) and the best hold in hindsight. */
-export function references(config: StackConfig, input: SimInput): { onlineRule: RuleCost; hindsightHold: RuleCost } {
+function references(config: StackConfig, input: SimInput): { onlineRule: RuleCost; hindsightHold: RuleCost } {
     const targets = config.models.map((m) => ({ name: m.name, id: m.id }));
     const rates = profileRateFunctions(config.traffic, targets, input.trace, loadSessions(config.traffic, config.timetable, targets));
     return { onlineRule: onlineRuleCost(input, input.trace, rates), hindsightHold: hindsightHoldCost(input, input.trace) };
@@ -224,7 +224,7 @@ function ttfa(values: readonly number[]): { median: number; max: number } | null
     return { median: round(quantileSorted(s, 0.5), 1), max: round(s[s.length - 1], 1) };
 }
 
-export function summarize(
+function summarize(
     config: StackConfig,
     input: SimInput,
     result: SimResult,

@@ -11,7 +11,7 @@ import { mechanismsFor, weightsSecondsPerGiB, worstColdStartSeconds } from "./co
 import { DEFAULT_SIM_PARAMS, SimParams } from "./params";
 
 /** Worst case x 1.25 + 60 s, rounded up to 30 s: room for a slow EC2 launch or a retried pull. */
-export const HOLD_MARGIN = { factor: 1.25, seconds: 60 } as const;
+const HOLD_MARGIN = { factor: 1.25, seconds: 60 } as const;
 
 type HoldInput = Pick<StackConfig, "coldStart"> & { readonly gpuPools: readonly ResolvedGpuPool[]; readonly models: readonly ResolvedModel[] };
 

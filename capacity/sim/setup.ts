@@ -44,7 +44,7 @@ export interface SetupOptions {
 }
 
 /** Parameters that follow what the stack deploys (Cluster Autoscaler scale-down time), before explicit overrides. */
-export function stackParams(config: StackConfig): Partial<SimParams> {
+function stackParams(config: StackConfig): Partial<SimParams> {
     return {
         caUnneededSeconds: durationSeconds(config.addons.clusterAutoscaler.scaleDownUnneededTime),
         caDelayAfterAddSeconds: durationSeconds(CA_TIMING.scaleDownDelayAfterAdd),
@@ -149,7 +149,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
 }
 
 /** The date of the simulated span's day 0: traffic.startDate, else the Monday on or before the timetable's first dated session, else none. */
-export function spanStartDate(config: Pick<StackConfig, "traffic" | "timetable">): string | undefined {
+function spanStartDate(config: Pick<StackConfig, "traffic" | "timetable">): string | undefined {
     if (config.traffic.startDate !== undefined) return config.traffic.startDate;
     const first = firstDate(config.timetable);
     return first === undefined ? undefined : mondayOf(first);
@@ -161,7 +161,7 @@ export function spanStartDate(config: Pick<StackConfig, "traffic" | "timetable">
  * it starts; nothing for other profiles or when set to 0. `generatedFrom`: the date of the
  * trace's first generated day (history included), when sessions have dates.
  */
-export function teacherWarmups(
+function teacherWarmups(
     traffic: TrafficConfig,
     sessions: readonly LoadSession[] | undefined,
     days: number,

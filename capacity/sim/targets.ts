@@ -21,7 +21,7 @@ import { StackConfig, parseStackConfig } from "../../stacks/validate";
 import { simulateStack } from "./expected";
 
 export const TARGET_DAYS = 28;
-export const TARGET_SEEDS = [1, 2, 3, 4, 5] as const;
+const TARGET_SEEDS = [1, 2, 3, 4, 5] as const;
 
 export interface SeedFigures {
     readonly seed: number;

@@ -20,7 +20,7 @@ import { weekdayOf } from "../../stacks/calendar/zones";
 
 export type { TrafficConfig } from "./config";
 export type { Trace, TrafficTarget } from "./trace";
-export { KIND_IMAGE, KIND_TEXT, countByPool } from "./trace";
+export { KIND_IMAGE, countByPool } from "./trace";
 
 export interface TraceOptions {
     /** Days to generate (ignored by "csv", whose span is the file's). */

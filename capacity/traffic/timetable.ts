@@ -77,7 +77,7 @@ export function weeklyLoad(timetable: readonly TimetableSession[], targets: read
 }
 
 /** The stack timetable's sessions as the simulated load. */
-export function stackLoad(slots: readonly TimetableSlot[], targets: readonly TrafficTarget[]): LoadSession[] {
+function stackLoad(slots: readonly TimetableSlot[], targets: readonly TrafficTarget[]): LoadSession[] {
     return slots.map((s) => {
         const days = s.days ? Array.from({ length: 7 }, (_, d) => s.days!.includes(d)) : undefined;
         return {

@@ -8,7 +8,6 @@ import { dateOfDay, dayOfDate } from "../../stacks/calendar/zones";
 
 export const KIND_IMAGE = 0;
 export const KIND_TEXT = 1;
-export type RequestKind = typeof KIND_IMAGE | typeof KIND_TEXT;
 
 export interface Trace {
     /** Profile name, for reports. */

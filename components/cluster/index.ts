@@ -21,17 +21,16 @@ import { poolUnneededSeconds } from "../../capacity/sim/coldStart";
 /** Label and taint every GPU node carries; workloads select and tolerate these. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;
 export const GPU_POOL_LABEL = "gpuserve.io/gpu-pool";
-export const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
+const GPU_TYPE_LABEL = "gpuserve.io/gpu-type";
 /** GPU node OS label: the device plugin chart stays off Bottlerocket nodes, whose NVIDIA variant has the plugin built in. */
 export const GPU_OS_LABEL = "gpuserve.io/os";
-export { IMAGE_CACHE_TAG };
 /** EKS AMI types (EKS API Nodegroup.amiType). */
-export const GPU_AMI_TYPES: Record<ResolvedGpuPool["ami"], string> = { bottlerocket: "BOTTLEROCKET_x86_64_NVIDIA", al2023: "AL2023_x86_64_NVIDIA" };
+const GPU_AMI_TYPES: Record<ResolvedGpuPool["ami"], string> = { bottlerocket: "BOTTLEROCKET_x86_64_NVIDIA", al2023: "AL2023_x86_64_NVIDIA" };
 export const SYSTEM_LABEL = "gpuserve.io/role";
 /** Node group tag that states why a GPU pool keeps nodes at zero load (read by the policy pack). */
-export const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
+const MIN_NODES_REASON_TAG = "gpuserve.io/min-nodes-reason";
 /** Cluster tag the policy pack reads to apply production rules. */
-export const PRODUCTION_TAG = "gpuserve.io/production";
+const PRODUCTION_TAG = "gpuserve.io/production";
 /** The default StorageClass the cluster creates (encrypted gp3). */
 export const STORAGE_CLASS = "gp3-encrypted";
 
@@ -104,7 +103,7 @@ export function nodeGroupPrefixes(name: string, gpuPools: Pick<ResolvedGpuPool, 
  * account owns with the tag gpuserve.io/image=<image> (aws.ebs.getSnapshotIds, ids newest first).
  * None found: nodes work without it (they pull the image) and the deploy says so.
  */
-export function imageCacheSnapshot(cache: { image: string; snapshotId?: string }, opts: pulumi.InvokeOutputOptions): pulumi.Output<string | undefined> {
+function imageCacheSnapshot(cache: { image: string; snapshotId?: string }, opts: pulumi.InvokeOutputOptions): pulumi.Output<string | undefined> {
     if (cache.snapshotId) return pulumi.output(cache.snapshotId);
     // The builder tags the snapshot with the normalized name it pulled (imageCache/builder.ts).
     const image = normalizeImageRef(cache.image);

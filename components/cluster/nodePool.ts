@@ -82,7 +82,7 @@ export const BOTTLEROCKET_OS_VOLUME_GIB = 8;
  * an explicit `encrypted` beside `snapshotId` (launch template EBS block device), so the snapshot must be
  * encrypted (docs/scaling.md, "Cold start": build it encrypted).
  */
-export function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume" | "volumePerformance">) {
+function blockDevices(args: Pick<NodePoolArgs, "diskSizeGiB" | "dataVolume" | "volumePerformance">) {
     const ebs = (volumeSize: number) => ({ volumeSize, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" });
     // @pulumi/aws 7.48.0 LaunchTemplateBlockDeviceMappingEbs.throughput (MiB/s, gp3 only) and .iops; also with a snapshot.
     const perf = args.volumePerformance ? { throughput: args.volumePerformance.throughputMiBps, iops: args.volumePerformance.iops } : {};
@@ -113,7 +113,7 @@ const TAINT_EFFECT: Record<NodeTaint["effect"], string> = { NO_SCHEDULE: "NoSche
 const TEMPLATE_PREFIX = "k8s.io/cluster-autoscaler/node-template";
 
 /** The ASG tags Cluster Autoscaler reads to build a node template for scale from zero. */
-export function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "taints" | "gpusPerNode" | "scaleDownUnneededSeconds">): Record<string, string> {
+function autoscalerTemplateTags(args: Pick<NodePoolArgs, "labels" | "taints" | "gpusPerNode" | "scaleDownUnneededSeconds">): Record<string, string> {
     const tags: Record<string, string> = {};
     for (const [k, v] of Object.entries(args.labels)) tags[`${TEMPLATE_PREFIX}/label/${k}`] = v;
     for (const t of args.taints ?? []) tags[`${TEMPLATE_PREFIX}/taint/${t.key}`] = `${t.value}:${TAINT_EFFECT[t.effect]}`;

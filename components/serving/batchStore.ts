@@ -32,11 +32,11 @@ import { VALKEY_CPU, k8sRequests } from "../../stacks/catalog/systemPods";
 import { GATEWAY_NAME } from "./gateway";
 import { RESTRICTED_CONTAINER_SECURITY, componentLabels } from "./security";
 
-export const VALKEY_NAME = "valkey";
+const VALKEY_NAME = "valkey";
 export const VALKEY_PORT = 6379;
-export const VALKEY_AUTH_SECRET = "valkey-auth";
+const VALKEY_AUTH_SECRET = "valkey-auth";
 /** Env var the gateway reads the store's password from (gateway/src/batch/store.ts). */
-export const PASSWORD_ENV = "GATEWAY_BATCH_REDIS_PASSWORD";
+const PASSWORD_ENV = "GATEWAY_BATCH_REDIS_PASSWORD";
 
 /** The URL the gateway connects to (no password: that comes from the Secret by env). */
 export function batchRedisUrl(cfg: StackConfig): string {

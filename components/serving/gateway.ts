@@ -24,13 +24,13 @@ export const GATEWAY_PORT = 8080;
 /** V8 old-space bound of the gateway (MiB), under its 512Mi memory limit with room for buffers outside the heap. */
 export const GATEWAY_HEAP_MIB = 320;
 /** Memory the gateway's batch work may add (MiB): creations (a 1 MiB piece of the file, one line, the custom_id digests), lines in flight and downloads, each bounded (gateway/README.md, "Memory"). */
-export const GATEWAY_BATCH_MEMORY_MIB = 128;
+const GATEWAY_BATCH_MEMORY_MIB = 128;
 
 /** The gateway's memory limit (MiB): 512, plus GATEWAY_BATCH_MEMORY_MIB with batch on. Uploads are streamed: no file is ever held whole. */
 export function gatewayMemoryMiB(batchEnabled: boolean): number {
     return 512 + (batchEnabled ? GATEWAY_BATCH_MEMORY_MIB : 0);
 }
-export const GATEWAY_DIR = path.resolve(__dirname, "..", "..", "gateway");
+const GATEWAY_DIR = path.resolve(__dirname, "..", "..", "gateway");
 
 export interface GatewayArgs {
     readonly namespace: string;
@@ -61,7 +61,7 @@ export interface GatewayArgs {
  * target group (docs/guide/ingress/annotations.md at v3.5.0: `target-group-attributes` and
  * `healthcheck-path` apply on Ingress or Service; the Service's win for its own target group).
  */
-export function gatewayServiceAnnotations(maxWaitSeconds: number): Record<string, string> {
+function gatewayServiceAnnotations(maxWaitSeconds: number): Record<string, string> {
     return {
         "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
         "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${deregistrationDelaySeconds(maxWaitSeconds)}`,
@@ -69,10 +69,10 @@ export function gatewayServiceAnnotations(maxWaitSeconds: number): Record<string
 }
 
 /** Replica targets for the gateway's ScaledObject: in-flight requests (streams) and request rate per replica. */
-export const GATEWAY_TARGETS = { inflightPerReplica: 200, requestsPerSecondPerReplica: 200 } as const;
+const GATEWAY_TARGETS = { inflightPerReplica: 200, requestsPerSecondPerReplica: 200 } as const;
 
 /** Hash of the gateway sources, as the image tag: same code, same tag. */
-export function gatewaySourceHash(dir = GATEWAY_DIR): string {
+function gatewaySourceHash(dir = GATEWAY_DIR): string {
     const hash = createHash("sha256");
     const walk = (d: string) => {
         for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {

@@ -16,18 +16,18 @@ import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { VLLM_PORT, workerName } from "./workers";
 
 /** Shortest API key accepted from the stack config. */
-export const MIN_KEY_LENGTH = 32;
+const MIN_KEY_LENGTH = 32;
 
 /** Most tokens one request may generate, per pool (the gateway adds max_tokens when absent): long answers, never a GPU slot held for a whole context. */
-export const MAX_OUTPUT_TOKENS = 4096;
+const MAX_OUTPUT_TOKENS = 4096;
 
 /** Requests one team may hold at once by default: half a pool's queue, so another team always finds room. */
-export function perTeamMaxConcurrent(maxQueueDepth: number): number {
+function perTeamMaxConcurrent(maxQueueDepth: number): number {
     return Math.max(1, Math.ceil(maxQueueDepth / 2));
 }
 
 /** Requests per minute one team may send by default (10/s sustained; a class of 20 is one burst). */
-export const PER_TEAM_REQUESTS_PER_MINUTE = 600;
+const PER_TEAM_REQUESTS_PER_MINUTE = 600;
 
 /** RFC 1918: an existing VPC's CIDR is not known at plan time, and the ALB is inside it. */
 const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
@@ -82,7 +82,7 @@ import { drainSeconds } from "./drain";
 export { drainSeconds };
 
 /** The node group a worker pool runs on, priced as capacity/cost.ts prices it. */
-export function poolBilling(cfg: StackConfig, poolName: string) {
+function poolBilling(cfg: StackConfig, poolName: string) {
     const pool = cfg.gpuPools.find((p) => p.name === poolName);
     if (pool === undefined) throw new Error(`no GPU pool '${poolName}'`);
     // To the micro-dollar, as cost.json and the cost rules print prices (1.006 x 0.4 is 0.4024, not 0.40240000000000004).

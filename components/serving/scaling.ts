@@ -42,7 +42,7 @@ export interface MetricScope {
 }
 
 /** `{pool="x"}`, with the namespace matcher of a scope: `namespace="a"` or `namespace=~"a|b"`. */
-export function poolSelector(pool: string, namespaces?: readonly string[]): string {
+function poolSelector(pool: string, namespaces?: readonly string[]): string {
     if (!namespaces || namespaces.length === 0) return `{pool="${pool}"}`;
     return namespaces.length === 1 ? `{pool="${pool}",namespace="${namespaces[0]}"}` : `{pool="${pool}",namespace=~"${[...namespaces].sort().join("|")}"}`;
 }
@@ -206,7 +206,7 @@ function prometheusTrigger(name: string, url: string, query: string, threshold: 
  * one replica per `perReplica` waiting lines. Lines being run count in the demand trigger
  * already (gateway_inflight_requests), so the pool stays up until the batch is done.
  */
-export function batchTrigger(url: string, query: string, perReplica: number): Record<string, unknown> | undefined {
+function batchTrigger(url: string, query: string, perReplica: number): Record<string, unknown> | undefined {
     return perReplica > 0 ? prometheusTrigger(TRIGGER.batchBacklog, url, query, perReplica, 0) : undefined;
 }
 

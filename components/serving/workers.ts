@@ -31,7 +31,7 @@ export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
 /** Time budget for a cold model load before the startup probe gives up (download + load + compile). */
 export const STARTUP_BUDGET_SECONDS = 1800;
 /** How long a terminating worker keeps serving what it has (the gateway stops sending at once). */
-export const WORKER_GRACE_SECONDS = 120;
+const WORKER_GRACE_SECONDS = 120;
 
 export interface WorkerPoolArgs {
     readonly namespace: string;

@@ -27,7 +27,8 @@ const LOG_LINE = `POST ${CHAT_PATH}`;
 export function isChatRequest(req: IncomingMessage): boolean {
     if (req.method !== "POST") return false;
     const url = req.url ?? "";
-    return url === CHAT_PATH || (url.startsWith(CHAT_PATH) && url.charCodeAt(CHAT_PATH.length) === 0x3f) /* ? */;
+    // 0x3f: "?", the query string.
+    return url === CHAT_PATH || (url.startsWith(CHAT_PATH) && url.charCodeAt(CHAT_PATH.length) === 0x3f);
 }
 
 export interface ChatRouteDeps {

@@ -327,7 +327,6 @@ export type GatewayConfig = z.output<typeof configSchema>;
 export type GatewayConfigInput = z.input<typeof configSchema>;
 export type PoolConfig = GatewayConfig["pools"][number];
 export type TeamLimits = z.output<typeof teamLimitsSchema>;
-export type PoolBilling = z.output<typeof poolBillingSchema>;
 
 export class ConfigError extends Error {
     constructor(readonly issues: readonly string[]) {

@@ -36,7 +36,7 @@ export interface OpenAIError {
     error: { message: string; type: string; code: string; param: null };
 }
 
-export function errorBody(message: string, type: string, code: string): OpenAIError {
+function errorBody(message: string, type: string, code: string): OpenAIError {
     return { error: { message, type, code, param: null } };
 }
 

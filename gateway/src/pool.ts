@@ -16,7 +16,7 @@ import { Outcome, Upstream } from "./upstream";
 /** Resolves a host name to IP addresses; [] when the name does not exist (no ready pods). */
 export type Resolver = (host: string) => Promise<string[]>;
 
-export const systemResolver: Resolver = async (host) => {
+const systemResolver: Resolver = async (host) => {
     try {
         // lookup (getaddrinfo) honours /etc/resolv.conf search domains, so short Service names work in-cluster.
         return (await dns.lookup(host, { all: true })).map((a) => a.address);
@@ -69,7 +69,7 @@ export class AbortedError extends Error {
 }
 
 /** How long a peak of interactive demand keeps batch work off the slots it needed. */
-export const INTERACTIVE_PEAK_WINDOW_MS = 10_000;
+const INTERACTIVE_PEAK_WINDOW_MS = 10_000;
 const PEAK_BUCKETS = 10;
 
 export class Pool {

@@ -124,7 +124,7 @@ const TOKEN_FIELDS = ["max_tokens", "max_completion_tokens", "min_tokens"] as co
  * nor max_completion_tokens (vLLM's default is the whole context, which `ignore_eos` then
  * really uses), else undefined. Both paths apply it: boundTokens (chat bytes), batchBody.
  */
-export function tokensToAdd(body: Record<string, unknown>, maxTokens: number | undefined): number | undefined {
+function tokensToAdd(body: Record<string, unknown>, maxTokens: number | undefined): number | undefined {
     if (maxTokens === undefined) return undefined;
     for (const f of TOKEN_FIELDS) {
         const v = body[f];

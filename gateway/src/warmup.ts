@@ -32,7 +32,7 @@ import { MemoryWarmups, RedisWarmups, WarmupEntry, WarmupStore } from "./warmupS
 const SCRAPE_BUDGET_MS = 100;
 
 /** Longest warm-up, minutes (stacks/scalePolicy.ts MAX_WARMUP_MINUTES: a forgotten warm-up cannot hold GPUs for days). */
-export const MAX_WARMUP_MINUTES = 240;
+const MAX_WARMUP_MINUTES = 240;
 
 export interface WarmupDeps {
     readonly config: GatewayConfig;
@@ -53,7 +53,7 @@ export function warmupStoreFor(config: GatewayConfig): WarmupStore {
 }
 
 /** Permissions of the key in an Authorization header (every permission when auth is disabled: a dev gateway without keys). */
-export function permissionsOf(auth: GatewayConfig["auth"]): (authorization: string | undefined) => ReadonlySet<string> {
+function permissionsOf(auth: GatewayConfig["auth"]): (authorization: string | undefined) => ReadonlySet<string> {
     if (auth === undefined) return () => new Set();
     if (auth.disabled) return () => new Set(["warmup"]);
     const byHash = new Map(auth.keys.map((k) => [k.sha256.toLowerCase(), new Set<string>(k.permissions)]));
@@ -161,16 +161,14 @@ export function registerWarmupRoutes(v1: FastifyInstance, deps: WarmupDeps): voi
         const team = request.gw.team ?? "anonymous";
         await store.add({ pool: pool.name, model: body.model, team, until, replicas }, t);
         request.log.info({ team, pool: pool.name, minutes: body.minutes, replicas }, "warm-up requested");
-        return reply
-            .code(202)
-            .send({
-                object: "warmup",
-                pool: pool.name,
-                model: body.model,
-                warm_until: new Date(until).toISOString(),
-                replicas,
-                ready_in_seconds_estimate: estimate(pool),
-            });
+        return reply.code(202).send({
+            object: "warmup",
+            pool: pool.name,
+            model: body.model,
+            warm_until: new Date(until).toISOString(),
+            replicas,
+            ready_in_seconds_estimate: estimate(pool),
+        });
     });
 
     // A team sees its own warm-ups only: another team's would tell who teaches when.

@@ -70,9 +70,9 @@ export class MemoryWarmups implements WarmupStore {
 }
 
 /** How long a store call may take before the request gets a 503 (a class should not wait on a dead Valkey). */
-export const STORE_TIMEOUT_MS = 2000;
+const STORE_TIMEOUT_MS = 2000;
 
-export function storeUnavailable(cause: unknown): GatewayError {
+function storeUnavailable(cause: unknown): GatewayError {
     const why = (cause as Error)?.message ?? String(cause);
     return new GatewayError(
         503,

@@ -44,7 +44,7 @@ export function manifestOf(r: ResourceRecord): Record<string, unknown> {
     return { apiVersion, kind, metadata, ...rest };
 }
 
-export function manifestFileName(m: Record<string, unknown>): string {
+function manifestFileName(m: Record<string, unknown>): string {
     const meta = (m.metadata ?? {}) as { name?: string; namespace?: string };
     const safe = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, "_");
     return `${safe(String(m.kind).toLowerCase())}-${safe(meta.namespace ?? "_cluster")}-${safe(meta.name ?? "unnamed")}.yaml`;
@@ -135,7 +135,7 @@ export function summarize(result: PlanResult, outDir: string): string {
 }
 
 /** The floor's lines, largest first, as "system nodes m7i.large x2 $147.17" (the item's parenthetical left to cost.json). */
-export function floorParts(cost: CostEstimate, usd: (n: number) => string): string[] {
+function floorParts(cost: CostEstimate, usd: (n: number) => string): string[] {
     return [...cost.floor]
         .sort((a, b) => b.usdPerMonth - a.usdPerMonth)
         .map((l) => `${l.item.replace(/ \([^)]*\)$/, "")}${l.quantity === 1 ? "" : ` x${l.quantity}`} ${usd(l.usdPerMonth)}`);
@@ -145,7 +145,7 @@ export function floorParts(cost: CostEstimate, usd: (n: number) => string): stri
  * How the floor's system nodes were chosen (sized from their pods' requests, cost.json systemNodes) and
  * the cheaper floors considered but not taken, each with its price (cost.json floorOptions says why).
  */
-export function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string): string[] {
+function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string): string[] {
     const lines: string[] = [];
     const sized = cost.systemNodes;
     if (sized) {
@@ -164,7 +164,7 @@ export function floorChoiceLines(cost: CostEstimate, usd: (n: number) => string)
 }
 
 /** `parts` joined with " + " after `head`, wrapped to `width` columns with continuation lines aligned under the first part. */
-export function wrapList(head: string, parts: readonly string[], width = 120): string[] {
+function wrapList(head: string, parts: readonly string[], width = 120): string[] {
     const lines: string[] = [];
     let line = head;
     for (const [i, part] of parts.entries()) {

@@ -45,11 +45,11 @@ export interface ExpandedCalendar {
 }
 
 /** Sessions one file may give (each dated session becomes part of a cron trigger). */
-export const MAX_SESSIONS = 1000;
+const MAX_SESSIONS = 1000;
 /** Longest session, as for gpuserve:timetable.sessions. */
-export const MAX_SESSION_MINUTES = 12 * 60;
+const MAX_SESSION_MINUTES = 12 * 60;
 /** Dated sessions repeat yearly as cron (no year field): they must fit in a year. */
-export const MAX_SPAN_DAYS = 365;
+const MAX_SPAN_DAYS = 365;
 
 const WEEKDAYS = ["SU", "MO", "TU", "WE", "TH", "FR", "SA"] as const;
 const SUPPORTED_RULE_PARTS = new Set(["FREQ", "INTERVAL", "BYDAY", "WKST", "UNTIL", "COUNT"]);

@@ -125,7 +125,7 @@ const DATE = /^(\d{4})(\d{2})(\d{2})$/;
 const DATE_TIME = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)$/;
 
 /** A DATE or DATE-TIME value with its TZID / VALUE parameters. */
-export function parseTime(value: string, params: Readonly<Record<string, string>>, line: number, what: string): IcsTime {
+function parseTime(value: string, params: Readonly<Record<string, string>>, line: number, what: string): IcsTime {
     const v = value.trim();
     const d = DATE.exec(v);
     if (d && (params.VALUE === undefined || params.VALUE.toUpperCase() === "DATE"))
@@ -157,7 +157,7 @@ function checkDate(t: IcsTime, line: number, what: string): IcsTime {
 const DURATION = /^([+-])?P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 
 /** A DURATION value (3.3.6) in seconds. */
-export function parseDuration(value: string, line: number): number {
+function parseDuration(value: string, line: number): number {
     const m = DURATION.exec(value.trim());
     if (!m || value.trim() === "P" || value.trim().endsWith("T"))
         throw new IcsError(`DURATION ${JSON.stringify(value)} is not an iCalendar duration`, line, "write it like PT50M or PT1H15M");

@@ -48,7 +48,7 @@ export function wallTime(ms: number, zone: string): WallTime {
 }
 
 /** ms since the epoch of midnight UTC of a "YYYY-MM-DD" date. */
-export function dateMs(date: string): number {
+function dateMs(date: string): number {
     return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
 }
 

@@ -38,7 +38,7 @@ export const INSTANCE_EBS_MBPS: Readonly<Record<string, { readonly baseline: num
  * at most 0.25 MiB/s per provisioned IOPS. Prices, us-east-1 (aws.amazon.com/ebs/pricing): $0.040 per provisioned
  * MB/s-month over 125 and $0.005 per provisioned IOPS-month over 3,000, billed while the volume exists (the node's life).
  */
-export const GP3 = {
+const GP3 = {
     baselineMiBps: 125,
     baselineIops: 3000,
     maxMiBps: 1000,

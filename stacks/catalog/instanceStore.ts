@@ -53,7 +53,7 @@ export const INSTANCE_STORE: Readonly<Record<string, InstanceStore>> = {
 };
 
 /** Measured sequential bandwidth over IOPS x 4 KiB on c5d/m5d instance store (header): the smallest of each. */
-export const SEQUENTIAL_OVER_4K = { read: 1.079, write: 1.139 } as const;
+const SEQUENTIAL_OVER_4K = { read: 1.079, write: 1.139 } as const;
 
 export function instanceStore(instanceType: string): InstanceStore | undefined {
     return Object.prototype.hasOwnProperty.call(INSTANCE_STORE, instanceType) ? INSTANCE_STORE[instanceType] : undefined;

@@ -10,7 +10,7 @@
  * specifications", accelerated computing: G5, G6, G6e, P4; the baselines are also aws/karpenter-provider-aws
  * pkg/providers/instancetype/zz_generated.bandwidth.go, generated from those tables).
  */
-export const INSTANCE_NETWORK_GBPS: Readonly<Record<string, { readonly burst: number; readonly baseline: number }>> = {
+const INSTANCE_NETWORK_GBPS: Readonly<Record<string, { readonly burst: number; readonly baseline: number }>> = {
     "g5.xlarge": { burst: 10, baseline: 2.5 },
     "g5.2xlarge": { burst: 10, baseline: 5 },
     "g5.4xlarge": { burst: 25, baseline: 10 },

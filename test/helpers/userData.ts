@@ -11,7 +11,7 @@ export function decodedUserData(lt: { userData?: string }): string | undefined {
 }
 
 /** The `[settings.bootstrap-commands.<name>]` tables of Bottlerocket TOML user data (the subset the stack writes). */
-export function bottlerocketBootstrapCommands(toml: string): Record<string, { commands: string[][]; mode?: string; essential?: boolean }> {
+function bottlerocketBootstrapCommands(toml: string): Record<string, { commands: string[][]; mode?: string; essential?: boolean }> {
     const out: Record<string, { commands: string[][]; mode?: string; essential?: boolean }> = {};
     let current: string | undefined;
     for (const line of toml.split("\n")) {

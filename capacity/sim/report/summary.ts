@@ -35,7 +35,7 @@ const releaseText = (e: ExpectedCost) => {
 };
 
 /** Lines of the whole stack's simulated month. */
-export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
+const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
     {
         label: "cost per month",
         value: (e) =>
@@ -87,7 +87,7 @@ export const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
 ];
 
 /** Lines of one GPU pool (node group). */
-export const GPU_POOL_LINES: readonly SummaryLine<PoolEstimate>[] = [
+const GPU_POOL_LINES: readonly SummaryLine<PoolEstimate>[] = [
     {
         label: "GPU node time per month",
         value: (p) =>
@@ -101,7 +101,7 @@ export const GPU_POOL_LINES: readonly SummaryLine<PoolEstimate>[] = [
 ];
 
 /** Lines of one worker pool (model Deployment): what its users see. */
-export const WORKER_POOL_LINES: readonly SummaryLine<WorkerPoolContext>[] = [
+const WORKER_POOL_LINES: readonly SummaryLine<WorkerPoolContext>[] = [
     {
         label: "requests per month",
         value: ({ wp }) =>

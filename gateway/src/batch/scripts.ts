@@ -15,7 +15,7 @@ import type { Redis } from "ioredis";
  * KEYS 1-17: batch, done, out, err, index, attempts, entries, active, teamActive, files,
  * outFile, errFile, inFile, inData, inRefs, creating, creator.
  */
-export const BKEYS = 17;
+const BKEYS = 17;
 /* ARGV 1-5: now, nowms, batchId, outId, errId. */
 
 /**

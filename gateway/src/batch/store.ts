@@ -126,7 +126,7 @@ export function decodeIndex(s: string): IndexEntry {
 
 const CHUNK = 500;
 /** Largest piece of a file read or sent at once: a download holds at most one (plus the socket's buffer). */
-export const DOWNLOAD_PIECE_BYTES = 64 * 1024;
+const DOWNLOAD_PIECE_BYTES = 64 * 1024;
 /** Result lines read per HMGET when streaming an output file (fewer when lines are large). */
 const STREAM_LINES = 200;
 

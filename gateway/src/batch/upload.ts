@@ -41,7 +41,7 @@ export interface UploadResult {
     fields: Map<string, string>;
 }
 
-export const fileTooLarge = (bytes: number | string, limit: number) =>
+const fileTooLarge = (bytes: number | string, limit: number) =>
     new GatewayError(
         413,
         "invalid_request_error",
