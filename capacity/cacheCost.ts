@@ -3,10 +3,9 @@
  * weights (and compile caches) in the stack's S3 bucket, and the EBS snapshot that holds
  * the pre-pulled vLLM image. Part of the floor (capacity/cost.ts).
  */
-import { BUILDER_INSTANCE_TYPE } from "../components/cluster/imageCache/runbook";
+import { BUILDER_INSTANCE_TYPE, IMAGE_CACHE_SNAPSHOT_GB } from "../stacks/imageCache";
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
-import type { StackConfig } from "../stacks/validate";
-import { VLLM_IMAGE_DISK_GB } from "../stacks/workerDisk";
+import type { StackConfig } from "../stacks/resolved";
 import { nodeVolumePerformance, volumePerformanceUsdPerMonth } from "../stacks/catalog/ebs";
 
 const CACHE_PRICES = {
@@ -24,11 +23,6 @@ const CACHE_PRICES = {
     volumeInitPerGibPerMibps: 0.000012,
 } as const;
 
-/**
- * Size of the image-cache snapshot: the vLLM image as it sits on a node's disk (stacks/workerDisk.ts
- * VLLM_IMAGE_DISK_GB: compressed layers plus the unpacked copy); snapshots store used blocks only.
- */
-export const IMAGE_CACHE_SNAPSHOT_GB = VLLM_IMAGE_DISK_GB;
 /** torch.compile cache per worker pool in S3. Assumption: a few hundred MB of Inductor/Triton artefacts. */
 const COMPILE_CACHE_GB = 0.5;
 

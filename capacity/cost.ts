@@ -6,7 +6,7 @@
 import { AWS_PRICES, HOURS_PER_MONTH, instanceSpec } from "../stacks/catalog/instances";
 import type { PlannedBill } from "./bill/sharedMonth";
 import { cacheCostLines, cacheUsdPerHour, nodeVolumeUsdPerHour } from "./cacheCost";
-import { ResolvedGpuPool, StackConfig } from "../stacks/validate";
+import type { ResolvedGpuPool, StackConfig } from "../stacks/resolved";
 
 export interface CostLine {
     readonly item: string;

@@ -5,16 +5,16 @@
  */
 import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cronTriggers";
 import { cooldownSecondsFor } from "../stacks/scalePolicy";
-import type { ResolvedModel, StackConfig } from "../stacks/validate";
+import type { ResolvedModel, StackConfig } from "../stacks/resolved";
 import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
-import { coldStartPhases, mechanismsFor } from "./sim/coldStart";
-import { DEFAULT_SIM_PARAMS, SimParams } from "./sim/params";
+import { coldStartPhases, mechanismsFor } from "../stacks/model/coldStartPhases";
+import { DEFAULT_SIM_PARAMS, SimParams } from "../stacks/model/params";
 
 type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
 
 /**
  * A pool's pessimistic warm-up, from a cron trigger's start to a routable worker: the pool's
- * pessimistic cold start (capacity/sim/coldStart.ts: full waits, range maxima, network credits
+ * pessimistic cold start (stacks/model/coldStartPhases.ts: full waits, range maxima, network credits
  * spent, the slowest EBS initialization; a team's measured phases replace the model) on the
  * slowest of the pool's instance types, without the metric scrape (KEDA reads a cron
  * trigger at its poll) and without the answer. The compile cache counts as deployed: a hit

@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import { platformUsdPerHour, poolNodePrice } from "../capacity/cost";
-import { StackConfig } from "../stacks/validate";
+import type { StackConfig } from "../stacks/resolved";
 import { PROJECT } from "../stacks/schema";
 import { PlatformAddons } from "./addons";
 import { GpuCluster, STORAGE_CLASS, nodeGroupPrefixes } from "./cluster";

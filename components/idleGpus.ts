@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { onDemandPrice } from "../capacity/cost";
 import { ExpectedCost } from "../capacity/sim/expected";
 import { idleGpuPools, idleGpuWarning } from "../stacks/catalog/fit";
-import { StackConfig } from "../stacks/validate";
+import type { StackConfig } from "../stacks/resolved";
 
 export function warnIdleGpus(config: StackConfig, expected: ExpectedCost): void {
     const price = (t: string) => {

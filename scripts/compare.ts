@@ -23,7 +23,7 @@ import { measureTargets } from "../capacity/sim/targets";
 import { targetsReport } from "../capacity/sim/report/targets";
 import { stackChart } from "../capacity/sim/report/chart";
 import { Row, StackColumn, comparisonRows, renderMarkdown, renderTerminal } from "../capacity/sim/report/table";
-import { StackConfig } from "../stacks/validate";
+import type { StackConfig } from "../stacks/resolved";
 import { formatCliError } from "./engine/cliErrors";
 import { compareJson, compareShared, renderShared } from "./engine/sharedCompare";
 import { listStacks, stackConfigFromFile, stackFilePath, stackHint } from "./engine/stackFile";
@@ -205,7 +205,7 @@ function main(argv: string[]): void {
     const written: string[] = [];
     const removed: string[] = [];
     const footer =
-        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: capacity/sim/params.ts, capacity/sim/service.ts, capacity/traffic/.";
+        "Expected figures come from a discrete-event simulation of the gateway, vLLM workers, KEDA, the HPA, the Cluster Autoscaler and node provisioning (capacity/sim), normalized to a 730-hour month. Floor and ceiling are the static bounds (capacity/cost.ts). Every default and its source: stacks/model/params.ts, capacity/sim/service.ts, capacity/traffic/.";
     // Each report has its own file: the stack comparison (compare.md and its charts) and the
     // reference comparison (reference-classroom.md) never overwrite each other.
     if (columns.length > 0) {

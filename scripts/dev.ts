@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
 import { PROJECT } from "../stacks/schema";
-import { StackConfig } from "../stacks/validate";
+import type { StackConfig } from "../stacks/resolved";
 import { formatCliError } from "./engine/cliErrors";
 import { stackConfigFromFile, stackFilePath } from "./engine/stackFile";
 import { localGatewayConfig } from "./dev/localGatewayConfig";

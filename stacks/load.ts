@@ -9,7 +9,8 @@ import { CONFIG_KEYS, PROJECT, SECRET_KEYS, existingClusterSchema } from "./sche
 import { existingClusterOutputs } from "./existingCluster";
 import { PLATFORM_OUTPUT, PlatformOutputs, parsePlatformOutputs } from "./platformOutputs";
 import { roleIssues, roleOf } from "./roles";
-import { ParseOptions, StackConfig, parseStackConfig } from "./validate";
+import { ParseOptions, parseStackConfig } from "./validate";
+import type { StackConfig } from "./resolved";
 
 export interface StackSecrets {
     /** Hugging Face token for gated models (MedGemma). */

@@ -6,7 +6,7 @@
  */
 import { ConfigIssue, configKey, showValue } from "./errors";
 import { PROJECT } from "./schema";
-import type { StackConfig } from "./validate";
+import type { StackConfig } from "./resolved";
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 

@@ -6,7 +6,7 @@
  * snapshot restores.
  *
  * `gpuPools[].podStorage: "auto"` picks the one with the shorter expected copy + read of the weights, from the figures
- * below; the same figures are the simulator's (capacity/sim/coldStart.ts weightsFromS3Figure), so what the plan
+ * below; the same figures are the simulator's (stacks/model/coldStartPhases.ts weightsFromS3Figure), so what the plan
  * models is what the launch template deploys. With the figures we could source, the instance store wins on p4d/p4de
  * (8 NVMe volumes striped) and loses on every single-GPU G type, whose slice of an NVMe SSD writes at ~90 MiB/s
  * (stacks/catalog/instanceStore.ts) while its EBS volume gets up to the instance's EBS maximum.

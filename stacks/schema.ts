@@ -8,7 +8,7 @@
  * `validate.ts`.
  */
 import { z } from "zod";
-import { planSubnets } from "../components/network/subnets";
+import { planSubnets } from "./subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
 import { ImageRefError, parseImageRef } from "./imageRef";
@@ -150,7 +150,7 @@ export const gpuPoolSchema = z.strictObject({
     /**
      * Seconds Cluster Autoscaler keeps an empty GPU node of this pool before removing it (the node group's
      * ASG tag .../autoscaling-options/scaledownunneededtime; the simulator uses the same figure). Whole
-     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 110 s on Bottlerocket, 150 s on AL2023 (capacity/sim/coldStart.ts)
+     * seconds, 10-3600 (validate.ts). @default the node's modelled launch time: 110 s on Bottlerocket, 150 s on AL2023 (stacks/model/coldStartPhases.ts)
      */
     scaleDownUnneededSeconds: z.number({ error: "must be whole seconds as a number, e.g. 120 (not a duration string)" }).optional(),
 });
@@ -308,7 +308,7 @@ const gatewaySchema = z.strictObject({
     maxQueueDepth: positiveInt.default(200),
     /**
      * Seconds a request may wait for a worker before a 503; the ALB idle timeout and the gateway's drain follow it.
-     * @default the pessimistic cold start of the stack's slowest pool (every phase at its slow figure, capacity/sim/coldStart.ts) x 1.25 + 60 s, rounded up to 30 s (capacity/sim/holdBound.ts; `npm run plan` prints it)
+     * @default the pessimistic cold start of the stack's slowest pool (every phase at its slow figure, stacks/model/coldStartPhases.ts) x 1.25 + 60 s, rounded up to 30 s (stacks/model/holdTime.ts; `npm run plan` prints it)
      */
     maxWaitSeconds: positiveInt.max(MAX_HOLD_SECONDS).optional(),
     /** Per-team limits of the gateway (a team is the `team` of an API key in gatewayApiKeys). @default {"teams":{}} */
@@ -398,7 +398,7 @@ const phaseFigureSchema = z.strictObject({
     pessimistic: phaseSeconds,
 });
 
-/** Cold-start phases a team can measure on its own cluster (capacity/sim/coldStart.ts uses them in place of its model). */
+/** Cold-start phases a team can measure on its own cluster (stacks/model/coldStartPhases.ts uses them in place of its model). */
 const coldStartPhasesSchema = z.strictObject({
     /** GPU node: launch to kubelet Ready, {expected, pessimistic} seconds. @default modelled by the node OS */
     nodeBoot: phaseFigureSchema.optional(),
@@ -419,7 +419,7 @@ const coldStartPhasesSchema = z.strictObject({
 /** The measurable phases' names, in the order a cold start goes through them. */
 export const COLD_START_PHASES = Object.keys(coldStartPhasesSchema.shape) as (keyof typeof coldStartPhasesSchema.shape)[];
 
-/** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStart.ts, capacity/sim/coldStart.ts). */
+/** What makes a GPU pool at zero answer fast (components/serving/weights, components/serving/vllm/coldStartPod.ts, stacks/model/coldStartPhases.ts). */
 export const coldStartSchema = z.strictObject({
     /**
      * "s3": weights copied once per pinned revision into the stack's private bucket by a sync Job; each worker copies

@@ -8,7 +8,7 @@
 import { ConfigIssue, configKey, showValue } from "./errors";
 import { PlatformOutputs, SharedPoolOutput } from "./platformOutputs";
 import { PROJECT } from "./schema";
-import type { StackConfig } from "./validate";
+import type { StackConfig } from "./resolved";
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 

@@ -9,77 +9,24 @@ import { AWS_REGIONS } from "./catalog/regions";
 import { fittingGpuTypes, smallerVariants, variantNeeds } from "./catalog/fit";
 import { ConfigError, ConfigIssue, closest, configKey, showValue } from "./errors";
 import { EXAMPLE_FIXES, ownWords } from "./issueText";
-import { GPU_AMIS, GpuPoolConfig, ModelConfig, PROJECT, ParsedStackConfig, StackRole, gpuPoolSchema, modelSchema, stackConfigSchema } from "./schema";
+import { ModelConfig, PROJECT, ParsedStackConfig, StackRole, gpuPoolSchema, modelSchema, stackConfigSchema } from "./schema";
 import { PlatformOutputs } from "./platformOutputs";
 import { roleIssues, roleOf } from "./roles";
 import { checkPlatform } from "./platformChecks";
 import { checkTeam, usedSharedPools, withPlatform } from "./teamChecks";
 import { durationSeconds } from "./scalePolicy";
-import { MIN_SYSTEM_NODES, SystemSizing, sizableTypes, sizeSystemNodes } from "./systemNodes";
+import { MIN_SYSTEM_NODES, sizableTypes, sizeSystemNodes } from "./systemNodes";
 import { diskNeededGiB, instanceStoreNeededGiB, workerDisk } from "./workerDisk";
-import { PodStorage, choosePodStorage } from "./podStorage";
+import { choosePodStorage } from "./podStorage";
 import { instanceStore, instanceStoreGiB } from "./catalog/instanceStore";
-import { holdBoundSeconds } from "../capacity/sim/holdBound";
-import { gpuNodeUnneededSeconds } from "../capacity/sim/coldStart";
-import { DEFAULT_SIM_PARAMS } from "../capacity/sim/params";
-import { ResolvedTimetable, resolveTimetable } from "./timetable";
+import { holdBoundSeconds } from "./model/holdTime";
+import { gpuNodeUnneededSeconds } from "./model/coldStartPhases";
+import { DEFAULT_SIM_PARAMS } from "./model/params";
+import { resolveTimetable } from "./timetable";
+import type { ResolvedGpuPool, ResolvedModel, ResolvedSystemNodes, StackConfig } from "./resolved";
 
 /** gpuPools[].scaleDownUnneededSeconds bounds: Cluster Autoscaler's 10 s scan interval to an hour. */
 const UNNEEDED_SECONDS = { min: 10, max: 3600 } as const;
-
-export type GpuAmi = (typeof GPU_AMIS)[number];
-
-export interface ResolvedGpuPool extends Omit<GpuPoolConfig, "podStorage"> {
-    /** Where the pods' emptyDirs live, resolved from gpuPools[].podStorage ("auto": stacks/podStorage.ts). */
-    readonly podStorage: PodStorage;
-    /** Why (the plan prints it). */
-    readonly podStorageReason: string;
-    readonly instanceTypes: string[];
-    /** Memory of one GPU (all instance types of a pool carry the same GPU). */
-    readonly gpuMemoryGiB: number;
-    /** GPUs per node, the smallest over the pool's instance types (a conservative capacity). */
-    readonly gpusPerNode: number;
-}
-
-export interface ResolvedModel extends ModelConfig {
-    readonly name: string;
-    /** A team's use of a pool its platform shares: no workers of its own, its gateway forwards to the shared gateway. */
-    readonly shared?: { readonly gateway: string; readonly namespace: string };
-    /** Pinned Hugging Face commit: models[].revision or the catalog's. */
-    readonly revision: string;
-    readonly spec: ModelSpec;
-    readonly maxModelLen: number;
-    readonly gpuMemoryUtilization: number;
-    readonly maxImagesPerPrompt: number;
-    readonly maxNumSeqs: number;
-    /** scaling, with predictiveWarmup.enabled resolved (off by default for a pool the timetable warms). */
-    readonly scaling: ModelConfig["scaling"] & { readonly predictiveWarmup: ModelConfig["scaling"]["predictiveWarmup"] & { readonly enabled: boolean } };
-}
-
-type ParsedServing = ParsedStackConfig["serving"];
-
-/** The system node group, resolved: as configured, or sized from its pods' requests (stacks/systemNodes.ts). */
-export interface ResolvedSystemNodes {
-    readonly instanceTypes: string[];
-    readonly minSize: number;
-    readonly maxSize: number;
-    readonly diskSizeGiB: number;
-    /** The sizing, when the type or the size was derived. */
-    readonly sizing?: SystemSizing;
-}
-
-export interface StackConfig extends Omit<ParsedStackConfig, "gpuPools" | "models" | "serving" | "systemNodes" | "timetable"> {
-    readonly systemNodes: ResolvedSystemNodes;
-    readonly gpuPools: ResolvedGpuPool[];
-    /** The stack's worker pools; a team's include the shared pools it uses (each with `shared`), last. */
-    readonly models: ResolvedModel[];
-    /** gpuserve:timetable with its calendars read and expanded (stacks/timetable.ts). */
-    readonly timetable: ResolvedTimetable;
-    /** A team stack's platform (from its StackReference, an outputs.json, or its existingCluster). */
-    readonly platform?: PlatformOutputs;
-    /** serving, with the gateway's hold bound resolved (set, or derived from the modelled cold start). */
-    readonly serving: Omit<ParsedServing, "gateway"> & { readonly gateway: ParsedServing["gateway"] & { readonly maxWaitSeconds: number } };
-}
 
 const key = (...path: PropertyKey[]) => configKey(PROJECT, path);
 
@@ -398,7 +345,7 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[], root: string)
         return { ...m, scaling: { ...m.scaling, predictiveWarmup: { ...p, enabled: p.enabled ?? !warmed.has(m.name) } } };
     });
     const partial = { ...cfg, gpuPools, models, timetable };
-    // The hold bound follows the modelled cold start of the slowest pool (capacity/sim/holdBound.ts).
+    // The hold bound follows the modelled cold start of the slowest pool (stacks/model/holdTime.ts).
     const maxWaitSeconds = cfg.serving.gateway.maxWaitSeconds ?? holdBoundSeconds(partial);
     return { ...partial, serving: { ...cfg.serving, gateway: { ...cfg.serving.gateway, maxWaitSeconds } } };
 }

@@ -1,6 +1,6 @@
 /**
  * Node disk a vLLM worker uses, and whether a GPU pool's volume holds its workers: one leaf that the
- * worker pod spec (components/serving/vllm/coldStart.ts: emptyDir sizes, ephemeral-storage request),
+ * worker pod spec (components/serving/vllm/coldStartPod.ts: emptyDir sizes, ephemeral-storage request),
  * config validation (validate.ts: gpuPools[].diskSizeGiB) and the cost model (capacity/cacheCost.ts: the
  * image-cache snapshot) all read.
  *

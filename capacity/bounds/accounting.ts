@@ -33,7 +33,7 @@
  *   cluster-wide): so the clairvoyant figure stays a lower bound for every policy on this
  *   platform.
  */
-import type { SimParams } from "../sim/params";
+import type { SimParams } from "../../stacks/model/params";
 import type { GpuPoolSetup } from "../sim/types";
 
 /** What the platform charges on each node release (seconds). */

@@ -14,15 +14,15 @@
  * policies against.
  */
 import { KIND_IMAGE, Trace } from "../traffic/trace";
-import { DEFAULT_SIM_PARAMS, SimParams } from "../sim/params";
+import { DEFAULT_SIM_PARAMS, SimParams } from "../../stacks/model/params";
 import { defaultServiceProfile, serviceSeconds } from "../sim/service";
 import type { GpuType } from "../../stacks/catalog/instances";
 import type { ModelSpec } from "../../stacks/catalog/models";
 import { GpuPoolSetup, SimInput, WorkerPoolSetup } from "../sim/types";
 import { LevelCost, NO_RELEASE_CHARGE, ReleaseCharge, ZERO_COST, addCosts, cheapestLevel, releaseCharge, workerLevels } from "./accounting";
-import { MeasuredPhases, coldStartPhases, firstAnswer, mechanismsFor, totalSeconds } from "../sim/coldStart";
+import { MeasuredPhases, coldStartPhases, firstAnswer, mechanismsFor, totalSeconds } from "../../stacks/model/coldStartPhases";
 import { poolNodePrice } from "../cost";
-import type { ResolvedModel, StackConfig } from "../../stacks/validate";
+import type { ResolvedModel, StackConfig } from "../../stacks/resolved";
 
 export interface ClairvoyantPool extends LevelCost {
     /** Workers ever busy at once (levels used). */
@@ -41,7 +41,7 @@ export interface ClairvoyantCost {
 }
 
 /**
- * The cold start the bound pays, from the simulator's phases (capacity/sim/coldStart.ts, the
+ * The cold start the bound pays, from the simulator's phases (stacks/model/coldStartPhases.ts, the
  * same the cluster draws): node boot to routable. A policy that knows every arrival
  * launches the node itself, so it pays no metric scrape, KEDA poll or autoscaler reaction,
  * and the answer is busy time, not cold start. "Strict": every start pays a new node.

@@ -8,17 +8,24 @@
  * `waiting`, scraped by control.ts): it activates the pool at zero and asks the HPA for
  * backlog / batchBacklogPerReplica replicas.
  */
-import type { Pod, SimState } from "./state";
-import type { BatchResult, BatchSetup } from "./types";
+import type { Trace } from "../traffic/trace";
+import type { BatchResult, BatchSetup, SimInput } from "./types";
 
 /** The gateway's defaults (gateway/src/batch/config.ts). */
 export const BATCH_DEFAULTS = { reservedSlots: 2, perWorker: 4 } as const;
 
-export class BatchSim {
+/** What the batch lines read of the simulation's state (state.ts SimState): its pools and which pool each request goes to. */
+export interface BatchWorld {
+    readonly input: Pick<SimInput, "workerPools">;
+    readonly trace: Pick<Trace, "pools">;
+}
+
+/** The batch lines of a simulation; `P` is the state's worker pod (state.ts Pod), a key here only. */
+export class BatchSim<P extends object> {
     readonly lines: number;
     private readonly queue: number[][];
     private readonly head: number[];
-    private readonly onPod = new Map<Pod, number>();
+    private readonly onPod = new Map<P, number>();
     private readonly jobLast: Float64Array;
     private readonly jobLines: Uint32Array;
     private readonly jobAnswered: Uint32Array;
@@ -26,7 +33,7 @@ export class BatchSim {
     private readonly work: number[];
 
     constructor(
-        private readonly s: SimState,
+        private readonly s: BatchWorld,
         readonly setup: BatchSetup,
         private readonly flags: Uint32Array,
         private readonly submitted: Float64Array,
@@ -72,29 +79,29 @@ export class BatchSim {
     }
 
     /** Batch lines the worker may still take. */
-    room(pod: Pod): number {
+    room(pod: P): number {
         return this.setup.perWorker - (this.onPod.get(pod) ?? 0);
     }
 
-    started(pod: Pod): void {
+    started(pod: P): void {
         this.onPod.set(pod, (this.onPod.get(pod) ?? 0) + 1);
     }
 
     /** A line left its worker (answered, timed out or evicted). */
-    left(pod: Pod): void {
+    left(pod: P): void {
         const n = (this.onPod.get(pod) ?? 1) - 1;
         if (n <= 0) this.onPod.delete(pod);
         else this.onPod.set(pod, n);
     }
 
     /** Evicted with its worker (spot reclaim): back to the front of the backlog, as a lease expiry would do. */
-    requeue(pod: Pod, wi: number, r: number): void {
+    requeue(pod: P, wi: number, r: number): void {
         this.left(pod);
         if (this.head[wi] > 0) this.queue[wi][--this.head[wi]] = r;
         else this.queue[wi].unshift(r);
     }
 
-    answered(pod: Pod, wi: number, r: number, now: number, workSeconds: number): void {
+    answered(pod: P, wi: number, r: number, now: number, workSeconds: number): void {
         this.left(pod);
         const job = this.flags[r] - 1;
         this.jobAnswered[job]++;

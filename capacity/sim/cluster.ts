@@ -5,8 +5,8 @@
  * GPU buffer, scale-down of empty nodes after the unneeded time and the delay after a
  * scale-up) and spot reclaims. Cold-start phases come from coldStart.ts.
  */
-import { allocatableAfterLaunch, drawRange, nodeBoot } from "./coldStart";
-import { Gateway, WorkerDrain } from "./gateway";
+import { allocatableAfterLaunch, drawRange, nodeBoot } from "../../stacks/model/coldStartPhases";
+import { Gateway, WorkerDrain } from "./gatewayQueue";
 import { unitDraw } from "./rng";
 import { Ev, Node, NodeState, Pod, PodState, SimState } from "./state";
 

@@ -18,7 +18,7 @@
  */
 import { Cluster } from "./cluster";
 import { Control } from "./control";
-import { Gateway } from "./gateway";
+import { Gateway } from "./gatewayQueue";
 import { Ev, PodState, SimEvent, SimState } from "./state";
 import { mean, quantileSorted, sortedCopy } from "./stats";
 import { GpuPoolResult, SimInput, SimResult, WorkerPoolResult } from "./types";

@@ -11,7 +11,7 @@
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { natGatewayCount, platformUsdPerHour } from "../cost";
 import { imageCacheInitUsdPerLaunch } from "../cacheCost";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { simulate } from "./engine";
 import { SimInput, SimResult } from "./types";
 import { OracleCost, oracleCost } from "./oracle";
@@ -22,8 +22,8 @@ import { loadSessions } from "../traffic/timetable";
 import { SetupOptions, buildSimInput } from "./setup";
 import { describePolicy } from "./policy";
 import { quantileSorted, round, sortedCopy } from "./stats";
-import { ColdStartPhase } from "./coldStart";
-import { workerColdStart } from "./coldStartReport";
+import { ColdStartPhase } from "../../stacks/model/coldStartPhases";
+import { workerColdStart } from "./coldStartFigures";
 import { TimetableEffect, timetableEffect } from "./timetableEffect";
 
 export interface RequestCounts {
@@ -54,9 +54,9 @@ export interface WorkerPoolEstimate {
     readonly timeToFirstAnswerSeconds: { readonly median: number; readonly max: number } | null;
     /** Modelled expected seconds from a request at zero (no worker, no node) to its first answer: the sum of coldStartPhases' expected figures. */
     readonly coldStartSeconds: number;
-    /** The same, every phase at its pessimistic figure: what the gateway's hold bound covers (capacity/sim/holdBound.ts). */
+    /** The same, every phase at its pessimistic figure: what the gateway's hold bound covers (stacks/model/holdTime.ts). */
     readonly coldStartPessimisticSeconds: number;
-    /** What that cold start is made of, each phase with its source (capacity/sim/coldStart.ts). */
+    /** What that cold start is made of, each phase with its source (stacks/model/coldStartPhases.ts). */
     readonly coldStartPhases: readonly ColdStartPhase[];
     readonly peakReplicas: number;
     readonly service: {
@@ -356,7 +356,7 @@ function summarize(
         perPool,
         ...(result.batch ? { batch: batchEstimate(result, perMonth, gpuUsd) } : {}),
         assumptions: [
-            "traffic, service times and cold-start figures are documented defaults (capacity/traffic, capacity/sim/service.ts, capacity/sim/params.ts) unless overridden in gpuserve:traffic",
+            "traffic, service times and cold-start figures are documented defaults (capacity/traffic, capacity/sim/service.ts, stacks/model/params.ts) unless overridden in gpuserve:traffic",
             "time is the stack's local time; daylight-saving shifts are ignored",
             "Cluster Autoscaler removes only empty GPU nodes (no bin-packing moves of running workers)",
             "spot interruptions are off unless the simulator option spotInterruptionsPerNodeHour is set",

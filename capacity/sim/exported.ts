@@ -16,7 +16,7 @@
  * - DCGM_FI_DEV_GPU_UTIL carries a pod's namespace/pod labels while the pod holds the GPU.
  */
 import { bucketsUpTo, ANSWER_SECONDS, FAST_BUCKETS } from "../../gateway/src/metrics";
-import type { Range } from "./params";
+import type { Range } from "../../stacks/model/params";
 
 export interface GatewayScrape {
     readonly t: number;

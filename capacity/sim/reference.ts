@@ -12,9 +12,9 @@
  *   (capacity/bounds/clairvoyant.ts) and the oracle for the same trace.
  */
 import { parseStackConfig } from "../../stacks/validate";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { StackSimulation, simulateStack } from "./expected";
-import { SimParams } from "./params";
+import { SimParams } from "../../stacks/model/params";
 import { REFERENCE_POLICY } from "./policy";
 
 export interface ComparisonRow {

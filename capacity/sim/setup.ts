@@ -17,12 +17,12 @@ import { estimatedColdStartSeconds, restartSeconds, workerSecondsPerRequest } fr
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { withBatchJobs } from "../traffic/batch";
 import { BATCH_DEFAULTS } from "./batch";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { GpuPoolSetup, SimInput, Warmup, WorkerPoolSetup } from "./types";
-import { SimParams, resolveParams } from "./params";
+import { SimParams, resolveParams } from "../../stacks/model/params";
 import { PolicySpec, policyFromScaling } from "./policy";
 import { defaultServiceProfile, withOverride } from "./service";
-import { imageInitSeconds, mechanismsFor, poolUnneededSeconds, workerStart } from "./coldStart";
+import { imageInitSeconds, mechanismsFor, poolUnneededSeconds, workerStart } from "../../stacks/model/coldStartPhases";
 import { durationSeconds } from "./duration";
 import { DEFAULT_SIMULATED_DAYS } from "./span";
 import { CA_TIMING } from "../../stacks/clusterAutoscalerTiming";

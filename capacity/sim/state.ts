@@ -13,7 +13,7 @@ import { EventHeap } from "./heap";
 import { durationBucketBounds, PoolSeries } from "./exported";
 import { HpaController } from "./hpa";
 import { KedaState } from "./keda";
-import { SimParams } from "./params";
+import { SimParams } from "../../stacks/model/params";
 import type { SignalRecording } from "./recording";
 import { serviceSeconds } from "./service";
 import { TeamMeters } from "./teamMeter";
@@ -194,7 +194,7 @@ export class SimState {
     readonly heldAt: Float64Array;
     readonly reqPod: (Pod | undefined)[];
     /** Batch lines of the trace (capacity/sim/batch.ts), when it has any. */
-    readonly batch: BatchSim | undefined;
+    readonly batch: BatchSim<Pod> | undefined;
     /** Per-team meters (capacity/sim/teamMeter.ts), when the input names the teams. */
     readonly meters: TeamMeters | undefined;
     /** The run's signals and trigger readings (SimParams.recordSignals). */
@@ -238,7 +238,7 @@ export class SimState {
         });
         this.rec = this.p.recordSignals ? { events: [], evaluations: [] } : undefined;
         const bt = this.trace as BatchTrace;
-        this.batch = input.batch && bt.batch && bt.batchJobs ? new BatchSim(this, input.batch, bt.batch, bt.batchJobs) : undefined;
+        this.batch = input.batch && bt.batch && bt.batchJobs ? new BatchSim<Pod>(this, input.batch, bt.batch, bt.batchJobs) : undefined;
         this.meters = input.teams ? new TeamMeters({ ...input, teams: input.teams }) : undefined;
     }
 

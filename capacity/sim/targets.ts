@@ -17,7 +17,8 @@
  * - "dev": Pulumi.dev.yaml as it is (its own seed replaced).
  */
 import { CLASSROOM_TIMETABLE } from "../traffic/timetable";
-import { StackConfig, parseStackConfig } from "../../stacks/validate";
+import { parseStackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { simulateStack } from "./expected";
 
 export const TARGET_DAYS = 28;

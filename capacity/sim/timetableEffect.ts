@@ -5,7 +5,7 @@
  */
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { dayOfDate } from "../../stacks/calendar/zones";
-import type { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import type { CalendarSummary } from "../../stacks/timetable";
 import { timetableLeadSeconds } from "../timetableWarm";
 import { simulate } from "./engine";

@@ -3,9 +3,9 @@
  */
 import type { PoolStep } from "../../gateway/src/billing/meter";
 import { Trace } from "../traffic/trace";
-import type { GpuAmi } from "../../stacks/validate";
-import { ColdStartMechanisms, MeasuredPhases, WorkerStart } from "./coldStart";
-import { SimParams } from "./params";
+import type { GpuAmi } from "../../stacks/resolved";
+import { ColdStartMechanisms, MeasuredPhases, WorkerStart } from "../../stacks/model/coldStartPhases";
+import { SimParams } from "../../stacks/model/params";
 import { PolicySpec } from "./policy";
 import type { SignalRecording } from "./recording";
 import { ServiceProfile } from "./service";
@@ -19,7 +19,7 @@ export interface WorkerPoolSetup {
     /** Model id: nodes cache weights and compile artefacts per model. */
     readonly model: string;
     readonly weightsGiB: number;
-    /** How its pods start (image cache, weights from S3, compile cache): capacity/sim/coldStart.ts. */
+    /** How its pods start (image cache, weights from S3, compile cache): stacks/model/coldStartPhases.ts. */
     readonly coldStart: ColdStartMechanisms;
     /** Its pods' start after the image, expected figures on the pool's (cheapest) instance type (coldStart.ts workerStart). */
     readonly start: WorkerStart;

@@ -9,14 +9,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { normalizeImageRef } from "../../stacks/imageRef";
 import { nodeVolumePerformance } from "../../stacks/catalog/ebs";
-import { ResolvedGpuPool } from "../../stacks/validate";
+import type { ResolvedGpuPool } from "../../stacks/resolved";
 import { PodIdentityRole } from "../iam/podIdentityRole";
 import { callerRoleArn, explicitAdminPrincipals } from "./accessEntries";
 import { ImageCacheBuilder } from "./imageCache/builder";
 import { IMAGE_CACHE_TAG } from "./imageCache/runbook";
 import { NodePool } from "./nodePool";
 import { EksAddonVersions } from "./versions";
-import { poolUnneededSeconds } from "../../capacity/sim/coldStart";
+import { poolUnneededSeconds } from "../../stacks/model/coldStartPhases";
 
 /** Label and taint every GPU node carries; workloads select and tolerate these. */
 export const GPU_TAINT = { key: "nvidia.com/gpu", value: "true", effect: "NO_SCHEDULE" } as const;

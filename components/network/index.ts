@@ -6,7 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { natGatewaysFor } from "../../capacity/cost";
-import { planSubnets } from "./subnets";
+import { planSubnets } from "../../stacks/subnets";
 
 export interface NetworkArgs {
     /** Name of the EKS cluster, for the subnet discovery tags. */

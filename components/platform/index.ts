@@ -16,7 +16,7 @@ import { MONITORING_NAMESPACE } from "../addons";
 import { deployClusterStack, servingOn } from "../clusterStack";
 import { ServingStack, SharedPlacement } from "../serving";
 import { ApiKey } from "../serving/gatewayConfig";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { TeamRegistration } from "../../stacks/schema";
 import { COST_KEY, PROJECT_ROOT, costSummary } from "../stackOutputs";
 import { PlatformIngressClass } from "./ingressClass";
@@ -24,7 +24,7 @@ import { platformOutputs } from "./outputs";
 import { SharedKeys } from "./sharedKeys";
 import { TeamQuota, teamQuota } from "./teamQuota";
 import { TeamSpace } from "./teamSpace";
-import { GATEWAY_NAME } from "../serving/gateway";
+import { GATEWAY_NAME } from "../serving/gatewayDeployment";
 
 /** Teams that use the platform's shared pools. */
 function sharedPoolUsers(config: StackConfig): [string, TeamRegistration][] {

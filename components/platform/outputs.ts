@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PLATFORM_OUTPUTS_VERSION, PlatformOutputs, parsePlatformOutputs } from "../../stacks/platformOutputs";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { gpuNodeLabels, GPU_POOL_LABEL } from "../cluster";
 import { teamNamespace } from "../../stacks/platformChecks";
 import { platformIdleTimeoutSeconds } from "./ingressClass";

@@ -2,13 +2,13 @@
  * A registered team's ResourceQuota: GPUs as the platform registered them, CPU and memory as
  * registered or, by default, what its GPU workers and its serving pods request at most:
  *   per GPU worker: the worker's requests on the largest node shape of that GPU type among the
- *     platform's pools (vllm/memory.ts) + its compile-cache sidecars (vllm/coldStart.ts: 2 x 50m / 128Mi);
+ *     platform's pools (vllm/memory.ts) + its compile-cache sidecars (vllm/coldStartPod.ts: 2 x 50m / 128Mi);
  *   serving footprint: the gateway at its default maxReplicas (4 x 250m / 256Mi, gateway.ts), the UI
  *     in production (2 x 50m / 32Mi, ui.ts), the in-cluster batch store at its defaults (100m / 2048Mi,
  *     batchStore.ts) and one weights sync Job at a time (250m / 256Mi: its download container, weights/syncJob.ts).
  * A team that needs more (more gateway replicas, a larger batch store) asks for cpu / memoryGiB.
  */
-import { ResolvedGpuPool } from "../../stacks/validate";
+import type { ResolvedGpuPool } from "../../stacks/resolved";
 import { TeamRegistration } from "../../stacks/schema";
 import { workerMemory } from "../serving/vllm/memory";
 import type { ModelSpec } from "../../stacks/catalog/models";
@@ -18,7 +18,7 @@ import { batchSchema } from "../../stacks/schema";
 /** serving.batch.memoryMiB's default. */
 const DEFAULT_VALKEY_MIB = batchSchema.parse({}).memoryMiB;
 
-/** Sidecars of a worker with the S3 compile cache (vllm/coldStart.ts). */
+/** Sidecars of a worker with the S3 compile cache (vllm/coldStartPod.ts). */
 const WORKER_SIDECARS = { cpu: 2 * 0.05, memoryGiB: (2 * 128) / 1024 };
 
 /** What a team's non-GPU pods request at most with the defaults (see above). */

@@ -25,11 +25,11 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { normalizeImageRef } from "../../stacks/imageRef";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { STORAGE_CLASS } from "../cluster";
 import { childOf } from "../deps";
 import { VALKEY_CPU, k8sRequests } from "../../stacks/catalog/systemPods";
-import { GATEWAY_NAME } from "./gateway";
+import { GATEWAY_NAME } from "./gatewayDeployment";
 import { RESTRICTED_CONTAINER_SECURITY, componentLabels } from "./security";
 
 const VALKEY_NAME = "valkey";

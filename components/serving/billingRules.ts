@@ -22,7 +22,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { floorNodes, poolNodePrice } from "../../capacity/cost";
-import type { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import type { GpuPoolCost } from "../addons/monitoring";
 
 const BILLING_RULE_GROUP = "gpuserve-team-cost";

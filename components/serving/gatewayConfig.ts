@@ -6,7 +6,7 @@
  */
 import { createHash } from "crypto";
 import { parseConfig } from "../../gateway/src/config";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import type { TeamGatewayLimits } from "../../stacks/schema";
 import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";

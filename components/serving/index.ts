@@ -8,11 +8,11 @@ import { estimatedColdStartSeconds, restartSeconds } from "../../capacity/bounds
 import { cronTriggersFor } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { childOf } from "../deps";
 import { cooldownSecondsFor } from "../../stacks/scalePolicy";
 import { BatchStore } from "./batchStore";
-import { GATEWAY_NAME, Gateway, gatewayMemoryMiB } from "./gateway";
+import { GATEWAY_NAME, Gateway, gatewayMemoryMiB } from "./gatewayDeployment";
 import { billingPrometheusRule, nodeGroupBilling } from "./billingRules";
 import {
     ApiKey,

@@ -12,10 +12,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MONITORING_NAMESPACE, podSecurityLabels } from "../addons";
 import { childOf } from "../deps";
-import { GATEWAY_NAME, GATEWAY_PORT } from "./gateway";
+import { GATEWAY_NAME, GATEWAY_PORT } from "./gatewayDeployment";
 import { UI_NAME, UI_PORT } from "./ui";
 import { VLLM_PORT } from "./workers";
-import type { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 
 export interface ServingNamespaceArgs {
     readonly name: string;

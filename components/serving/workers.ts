@@ -11,7 +11,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { normalizeImageRef } from "../../stacks/imageRef";
-import { ResolvedGpuPool, ResolvedModel } from "../../stacks/validate";
+import type { ResolvedGpuPool, ResolvedModel } from "../../stacks/resolved";
 import { GPU_POOL_LABEL, GPU_TAINT } from "../cluster";
 import { childOf } from "../deps";
 import { podDisruptionBudget, serviceMonitor } from "./monitoring";
@@ -24,7 +24,7 @@ import { WorkerMemory, workerMemory } from "./vllm/memory";
 
 export { VLLM_PORT } from "./vllm/args";
 import type { ColdStartConfig } from "../../stacks/schema";
-import { workerColdStart } from "./vllm/coldStart";
+import { workerColdStart } from "./vllm/coldStartPod";
 import { workerIdentity } from "./vllm/identity";
 
 export const WORKER_POOL_LABEL = "gpuserve.io/worker-pool";
@@ -46,7 +46,7 @@ export interface WorkerPoolArgs {
     readonly serviceMonitor: boolean;
     /** KEDA (CRDs) must be installed before the ScaledObject. */
     readonly keda: pulumi.Input<pulumi.Resource>[];
-    /** How pods start fast (weights from S3, compile cache): vllm/coldStart.ts. */
+    /** How pods start fast (weights from S3, compile cache): vllm/coldStartPod.ts. */
     readonly coldStart: ColdStartConfig;
     /** The pool's modelled cold start (capacity/bounds/clairvoyant.ts estimatedColdStartSeconds): the predictive warm-up's lead. */
     readonly coldStartSeconds: number;
@@ -155,7 +155,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                                     name: "vllm",
                                     image,
                                     command: [...VLLM_COMMAND],
-                                    // The model source and load format follow gpuserve:coldStart (vllm/coldStart.ts).
+                                    // The model source and load format follow gpuserve:coldStart (vllm/coldStartPod.ts).
                                     args: cold.args,
                                     env,
                                     ports: [{ name: "http", containerPort: VLLM_PORT, protocol: "TCP" }],

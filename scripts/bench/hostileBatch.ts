@@ -22,7 +22,7 @@ import { Readable } from "stream";
 import { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { valkeyConf } from "../../components/serving/batchStore";
-import { GATEWAY_HEAP_MIB, gatewayMemoryMiB } from "../../components/serving/gateway";
+import { GATEWAY_HEAP_MIB, gatewayMemoryMiB } from "../../components/serving/gatewayDeployment";
 import { spawnFakeVllm } from "../../test/fakes/vllm";
 import { startRedis } from "../../test/helpers/redis";
 
@@ -38,7 +38,7 @@ const sha = (k: string) => createHash("sha256").update(k).digest("hex");
 const kb = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 const hwmMiB = (pid: number) => Math.round(kb(pid, "VmHWM") / 1024);
 
-/** The gateway's pod memory limit with batch on: as deployed now (components/serving/gateway.ts), and before issue 23 (512 + 3 x maxFileBytes). */
+/** The gateway's pod memory limit with batch on: as deployed now (components/serving/gatewayDeployment.ts), and before issue 23 (512 + 3 x maxFileBytes). */
 const LIMIT_NOW_MIB = gatewayMemoryMiB(true);
 const LIMIT_BEFORE_MIB = 512 + Math.ceil((3 * 200 * MiB) / MiB);
 
@@ -91,7 +91,7 @@ async function startStack(env: Env, opts: { workerReady?: boolean } = {}): Promi
             s.close(() => r(p));
         });
     });
-    // As deployed: the V8 old-space bound of components/serving/gateway.ts.
+    // As deployed: the V8 old-space bound of components/serving/gatewayDeployment.ts.
     const proc = spawn(process.execPath, [...(TRACE_GC ? ["--trace-gc"] : []), env.bundle, "--config", cfg], {
         env: {
             ...process.env,

@@ -6,7 +6,7 @@
  * batch API without one), the API key a demo key made for this run.
  */
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 
 export interface LocalGatewayOptions {
     /** The demo key (given the `warmup` permission, so the page shows "Get GPUs ready for class"). */

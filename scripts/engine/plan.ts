@@ -3,7 +3,7 @@
  * file and renders what `pulumi up` would create: Kubernetes manifests, every resource
  * with its inputs and options, and the cost estimate.
  */
-import { coldStartSummaryLines } from "../../capacity/sim/report/coldStart";
+import { coldStartSummaryLines } from "../../capacity/sim/report/coldStartRows";
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";

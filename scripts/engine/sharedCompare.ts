@@ -24,7 +24,8 @@ import { ConfigError } from "../../stacks/errors";
 import { rawStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
 import { standaloneEquivalent } from "../../stacks/standaloneEquivalent";
-import { parseStackConfig, type StackConfig } from "../../stacks/validate";
+import { parseStackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { readStackFile } from "./stackFile";
 
 /** The shape of plan/compare/compare.json (shared/design.md "Per-team cost"): exactly these keys. */

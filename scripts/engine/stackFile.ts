@@ -10,7 +10,8 @@ import { StackFileError, parseStackYaml } from "./cliErrors";
 import { ConfigError, closest } from "../../stacks/errors";
 import { rawStackConfig } from "../../stacks/load";
 import { offlinePlaceholder } from "../../stacks/secrets";
-import { StackConfig, parseStackConfig } from "../../stacks/validate";
+import { parseStackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import type { PlatformOutputs } from "../../stacks/platformOutputs";
 
 export interface StackFile {

@@ -1,7 +1,7 @@
 /**
  * How fast a GPU node reaches S3: its network bandwidth, and what the AWS CLI that copies the weights
  * (components/serving/weights/fetch.ts) gets out of it. Read by the pods' disk choice (stacks/podStorage.ts)
- * and the cold-start model (capacity/sim/coldStart.ts).
+ * and the cold-start model (stacks/model/coldStartPhases.ts).
  */
 
 /**

@@ -26,7 +26,7 @@ export interface PodRequests {
     readonly memoryMiB: number;
 }
 
-/** The gateway container (components/serving/gateway.ts). */
+/** The gateway container (components/serving/gatewayDeployment.ts). */
 export const GATEWAY_REQUESTS: PodRequests = { cpu: 0.25, memoryMiB: 256 };
 /** The UI's nginx (components/serving/ui.ts). */
 export const UI_REQUESTS: PodRequests = { cpu: 0.05, memoryMiB: 32 };

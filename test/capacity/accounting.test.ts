@@ -5,7 +5,7 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { Level, NO_RELEASE_CHARGE, ReleaseCharge, cheapestLevel, priceRule, releaseCharge, releaseTail, workerLevels } from "../../capacity/bounds/accounting";
-import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
+import { DEFAULT_SIM_PARAMS } from "../../stacks/model/params";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { busySpans, oneStack, releaseCharges } from "./helpers";
 

@@ -2,8 +2,8 @@
 import * as assert from "assert";
 import fc from "fast-check";
 import { clairvoyantCost, clairvoyantSeconds, coldStartSeconds } from "../../capacity/bounds/clairvoyant";
-import { coldStartPhases, totalSeconds } from "../../capacity/sim/coldStart";
-import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
+import { coldStartPhases, totalSeconds } from "../../stacks/model/coldStartPhases";
+import { DEFAULT_SIM_PARAMS } from "../../stacks/model/params";
 import { oracleCost } from "../../capacity/sim/oracle";
 import { classroomStack } from "../../capacity/sim/reference";
 import { buildSimInput } from "../../capacity/sim/setup";

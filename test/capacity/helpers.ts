@@ -2,7 +2,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import fc from "fast-check";
-import { StackConfig, parseStackConfig } from "../../stacks/validate";
+import { parseStackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { tempDir } from "../helpers/tmp";
 
 export interface StackOptions {

@@ -10,7 +10,7 @@ import * as assert from "assert";
 import { MONITORING_NAMESPACE } from "../../components/addons";
 import { NON_PUBLIC_RANGES } from "../../components/serving/namespace";
 import { VALKEY_PORT } from "../../components/serving/batchStore";
-import { GATEWAY_PORT } from "../../components/serving/gateway";
+import { GATEWAY_PORT } from "../../components/serving/gatewayDeployment";
 import { UI_PORT } from "../../components/serving/ui";
 import { VLLM_PORT } from "../../components/serving/workers";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";
@@ -29,7 +29,7 @@ import {
     selects,
     weakenings,
 } from "../helpers/networkPolicy";
-import { planSubnets } from "../../components/network/subnets";
+import { planSubnets } from "../../stacks/subnets";
 import { parseStackConfig } from "../../stacks/validate";
 import { runStack, stackConfig } from "../helpers/program";
 

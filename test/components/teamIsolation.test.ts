@@ -7,7 +7,7 @@
 import * as assert from "assert";
 import { MONITORING_NAMESPACE } from "../../components/addons";
 import { VALKEY_PORT } from "../../components/serving/batchStore";
-import { GATEWAY_PORT } from "../../components/serving/gateway";
+import { GATEWAY_PORT } from "../../components/serving/gatewayDeployment";
 import { UI_PORT } from "../../components/serving/ui";
 import { VLLM_PORT } from "../../components/serving/workers";
 import { isKubernetesObject, manifestOf } from "../../scripts/engine/plan";

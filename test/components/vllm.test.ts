@@ -17,7 +17,7 @@ import {
 } from "../../components/serving/vllm/args";
 import { STREAMER_MAX_GIB, VLLM_BASE_MEMORY_GIB, streamerLoaderConfig, workerMemory } from "../../components/serving/vllm/memory";
 import { LOCAL_MODEL_DIR } from "../../components/serving/weights/fetch";
-import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStart";
+import { COMPILE_CACHE_DIRS } from "../../components/serving/vllm/coldStartPod";
 import { DEFAULT_INSTANCE_TYPES, instanceSpec } from "../../stacks/catalog/instances";
 import { fittingGpuTypes } from "../../stacks/catalog/fit";
 import { ROOT, StackRun, prodWithA100, runStack } from "../helpers/program";
@@ -76,7 +76,7 @@ describe("vLLM workers' command line", () => {
         for (const w of workers()) {
             const [c] = w.spec.containers;
             assert.deepStrictEqual(c.command, ["vllm", "serve"]);
-            // The positional model: the Hub id, or the local copy of its pinned S3 copy when weights come from the bucket (vllm/coldStart.ts).
+            // The positional model: the Hub id, or the local copy of its pinned S3 copy when weights come from the bucket (vllm/coldStartPod.ts).
             const id = c.args[c.args.indexOf("--served-model-name") + 1];
             assert.ok(id in MODEL_CATALOG, `${w.name}: served model name ${id} is not a model id`);
             const fetch = (w.spec.initContainers ?? []).find((i: any) => i.name === "weights-fetch");

@@ -40,7 +40,7 @@ describe("mocha config", () => {
         ]) {
             assert.ok(!unit.includes(f), `${f} starts a program or runs long: not a unit test file`);
         }
-        for (const f of ["test/stacks/validate.test.ts", "test/ui/sse.test.ts", "test/gateway/queue.test.ts", "test/capacity/coldStart.test.ts"])
+        for (const f of ["test/stacks/validate.test.ts", "test/ui/sse.test.ts", "test/gateway/queue.test.ts", "test/capacity/coldStartPhases.test.ts"])
             assert.ok(unit.includes(f), f);
         assert.ok(unit.length > all.length / 2, `only ${unit.length} of ${all.length} files are unit tests`);
     });

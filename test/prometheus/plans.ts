@@ -1,7 +1,8 @@
 /** The plans the Prometheus suite checks: dev, prod, and dev with both optional triggers on. Rendered once per run. */
 import { rawStackConfig } from "../../stacks/load";
 import { PROJECT } from "../../stacks/schema";
-import { parseStackConfig, StackConfig } from "../../stacks/validate";
+import { parseStackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { clone, runStack, StackRun, stackConfig } from "../helpers/program";
 
 export interface PlanCase {

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
 import { COST_RULE_GROUP, costRecordingRules } from "../../components/addons/monitoring";
-import { StackConfig } from "../../stacks/validate";
+import type { StackConfig } from "../../stacks/resolved";
 import { parsedConfig, PLAN_CASES, render } from "./plans";
 import { ruleSpecs } from "./plan";
 import { promtool, requirePrometheus, tempDir } from "./server";

@@ -124,16 +124,19 @@ export function cyclePath(graph: ImportGraph, component: readonly RepoPath[]): R
 }
 
 /**
- * The layer a file belongs to. Arrows point down: scripts/ and test/ may import anything (scripts/bench/ is
- * test tooling: it may import the tests' fakes); index.ts imports
+ * The layer a file belongs to. Arrows point down: scripts/ and test/ may import anything (scripts/bench/ and
+ * scripts/dev/ are test tooling: they may import the tests' fakes); index.ts imports
  * components/, which imports capacity/ (the cost model, the simulator), which imports stacks/ (config
  * schema, validation, catalogs, shared models). gateway/src and policy/ are packages of their own: they
  * import nothing outside themselves (anyone may import the gateway's types and pure functions).
  */
 const LAYERS: readonly { readonly prefix: string; readonly rank: number }[] = [
     { prefix: "test/", rank: 6 },
-    // The benches run the gateway against the tests' fakes (vLLM, redis) and print figures: test tooling.
+    // The benches run the gateway against the tests' fakes (vLLM, redis) and print figures: test tooling. So is
+    // `npm run dev` (scripts/dev.ts, scripts/dev/): it runs the gateway and UI on this machine against the tests' fake vLLM.
     { prefix: "scripts/bench/", rank: 6 },
+    { prefix: "scripts/dev.ts", rank: 6 },
+    { prefix: "scripts/dev/", rank: 6 },
     { prefix: "scripts/", rank: 5 },
     { prefix: "index.ts", rank: 4 },
     { prefix: "components/", rank: 3 },

@@ -1,5 +1,5 @@
 /** A comparison's columns (one per stack) and rows (one per figure): what table.ts renders and each row builder returns. */
-import type { StackConfig } from "../../../stacks/validate";
+import type { StackConfig } from "../../../stacks/resolved";
 import type { StackSimulation } from "../expected";
 
 export interface StackColumn {

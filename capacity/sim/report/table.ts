@@ -6,7 +6,7 @@
  */
 import type { Row, StackColumn } from "./rows";
 import { describePolicy } from "../policy";
-import { coldStartRows } from "./coldStart";
+import { coldStartRows } from "./coldStartRows";
 import { spanLabel } from "../span";
 
 export type { Row, StackColumn } from "./rows";

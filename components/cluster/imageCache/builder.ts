@@ -53,7 +53,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { normalizeImageRef } from "../../../stacks/imageRef";
 import { PolicyStatement } from "../../iam/podIdentityRole";
 import { BOTTLEROCKET_OS_VOLUME_GIB } from "../nodePool";
-import { BUILDER_INSTANCE_TYPE, BUILDER_TAG, BUILD_TIMEOUT_SECONDS, DATA_DEVICE, imageCacheRunbook } from "./runbook";
+import { BUILDER_INSTANCE_TYPE } from "../../../stacks/imageCache";
+import { BUILDER_TAG, BUILD_TIMEOUT_SECONDS, DATA_DEVICE, imageCacheRunbook } from "./runbook";
 
 export interface ImageCacheBuilderArgs {
     readonly clusterName: string;

@@ -16,7 +16,7 @@
  * Time: the steps' own bounds (STEP_TIMEOUTS, plus every aws:executeAwsApi call at its 25 s and
  * the launch's retries) add up to at most BUILD_TIMEOUT_SECONDS, the association's wait, so the
  * execution ends (Success, or Failed with the builder terminated) before `pulumi up` stops waiting;
- * test/components/coldStart.test.ts adds them up. A build that does time out (a slow registry, a
+ * test/components/coldStartDeployed.test.ts adds them up. A build that does time out (a slow registry, a
  * snapshot EBS took long to complete) fails the `pulumi up` that created the association; run the
  * build again with `pulumi up --replace <the association's URN>` (docs/deploy.md, "First deploy").
  *
@@ -29,8 +29,6 @@
 export const IMAGE_CACHE_TAG = "gpuserve.io/image";
 /** Tag of the builder instance and its volumes: the cluster it builds for (scopes the automation role). */
 export const BUILDER_TAG = "gpuserve.io/image-cache-builder";
-/** The builder's instance type (the sample's default is m5.large; m6i.large is the same size at the same price). */
-export const BUILDER_INSTANCE_TYPE = "m6i.large";
 /** Upper bound of one build (launch, ~10 GB pull, stop, first full snapshot); the association waits this long. */
 export const BUILD_TIMEOUT_SECONDS = 5400;
 

@@ -19,7 +19,7 @@
  * default (`--enable-log-requests` turns it on), which is what we want: no prompts in logs.
  */
 import * as k8s from "@pulumi/kubernetes";
-import { ResolvedModel } from "../../../stacks/validate";
+import type { ResolvedModel } from "../../../stacks/resolved";
 
 export const VLLM_PORT = 8000;
 
@@ -55,7 +55,7 @@ export const VLLM_FLAGS = {
      * host match on every redirect hop, and an empty list allows every domain.
      */
     allowedMediaDomains: "--allowed-media-domains",
-    /** arg_utils.py, LoadConfig group: `runai_streamer` on the local copy of the model (vllm/coldStart.ts, weights/fetch.ts). */
+    /** arg_utils.py, LoadConfig group: `runai_streamer` on the local copy of the model (vllm/coldStartPod.ts, weights/fetch.ts). */
     loadFormat: "--load-format",
     /** arg_utils.py, LoadConfig group: JSON for the loader; the Run:ai loader reads `memory_limit` (int bytes). */
     modelLoaderExtraConfig: "--model-loader-extra-config",

@@ -7,7 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PodIdentityRole } from "../../iam/podIdentityRole";
 import { workerS3Statements } from "../weights/readRole";
-import { WorkerColdStart } from "./coldStart";
+import { WorkerColdStart } from "./coldStartPod";
 
 export interface WorkerIdentityArgs {
     readonly namespace: string;

@@ -31,7 +31,7 @@
  * largest tensor (the embedding) is 1.25 GiB; the default buffer would have been 8.6 GiB or 37 GiB.
  */
 import { instanceSpec } from "../../../stacks/catalog/instances";
-import { ResolvedGpuPool, ResolvedModel } from "../../../stacks/validate";
+import type { ResolvedGpuPool, ResolvedModel } from "../../../stacks/resolved";
 
 /** API server + engine core without caches, GiB (estimate; see above). */
 export const VLLM_BASE_MEMORY_GIB = 6;

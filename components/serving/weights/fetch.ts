@@ -1,7 +1,7 @@
 /**
  * A worker's copy of its model from the stack's bucket onto the node's disk, before vLLM starts:
  * an init container (AWS CLI) syncs models/<id>/<revision>/ into an emptyDir, and vLLM loads that
- * local directory with the Run:ai streamer (`--load-format runai_streamer`, vllm/coldStart.ts).
+ * local directory with the Run:ai streamer (`--load-format runai_streamer`, vllm/coldStartPod.ts).
  *
  * Why not `s3://` straight into vLLM (what this stack did until issue 22's review): vLLM's object-storage
  * path has broken on minor upgrades before (vllm-project/vllm#23236 in 0.10, #26600 "RunAI model streamer

@@ -2,7 +2,7 @@
  * Model weights in S3: the stack's private bucket, the sync Job per model (copies the pinned
  * revision from Hugging Face once), its write role, and the network policies these pods need
  * (HTTPS out for the sync Job; the EKS Pod Identity agent at 169.254.170.23:80 for every pod
- * that gets AWS credentials). Workers get their own read-only role (vllm/coldStart.ts).
+ * that gets AWS credentials). Workers get their own read-only role (vllm/coldStartPod.ts).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

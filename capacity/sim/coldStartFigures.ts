@@ -2,10 +2,10 @@
  * cost.json's cold-start figures per worker pool: from a request at zero (no worker, no node)
  * to its first answer, expected and pessimistic, and the phases they are made of, each with its
  * source. The same phases drive the simulator (cluster.ts), whose measured time-to-first-answer
- * is reported beside them (`timeToFirstAnswerSeconds`), and the gateway's hold bound (holdBound.ts).
+ * is reported beside them (`timeToFirstAnswerSeconds`), and the gateway's hold bound (stacks/model/holdTime.ts).
  */
-import type { StackConfig } from "../../stacks/validate";
-import { ColdStartPhase, coldStartPhases, firstAnswer, pessimisticTotalSeconds, totalSeconds } from "./coldStart";
+import type { StackConfig } from "../../stacks/resolved";
+import { ColdStartPhase, coldStartPhases, firstAnswer, pessimisticTotalSeconds, totalSeconds } from "../../stacks/model/coldStartPhases";
 import { SimInput } from "./types";
 
 export interface WorkerColdStart {

@@ -9,18 +9,18 @@
  *
  * One place: the simulator's cluster (cluster.ts) draws from these figures, cost.json
  * (`coldStartSeconds`, `coldStartPessimisticSeconds`, `coldStartPhases`) prints them, and the
- * gateway's hold bound (holdBound.ts) sums the pessimistic ones.
+ * gateway's hold bound (holdTime.ts) sums the pessimistic ones.
  */
-import { IMAGE_CACHE_SNAPSHOT_GB } from "../cacheCost";
-import { INSTANCE_EBS_MBPS } from "../../stacks/catalog/ebs";
-import { CLASSIC_CLI_S3_MIBPS, CRT_CLI_INSTANCE_TYPES, instanceNetwork } from "../../stacks/catalog/network";
-import { instanceStore } from "../../stacks/catalog/instanceStore";
-import { PodStorage, weightsRates } from "../../stacks/podStorage";
-import { COLD_START_PHASES } from "../../stacks/schema";
-import type { GpuAmi, ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
+import { IMAGE_CACHE_SNAPSHOT_GB } from "../imageCache";
+import { INSTANCE_EBS_MBPS } from "../catalog/ebs";
+import { CLASSIC_CLI_S3_MIBPS, CRT_CLI_INSTANCE_TYPES, instanceNetwork } from "../catalog/network";
+import { instanceStore } from "../catalog/instanceStore";
+import { PodStorage, weightsRates } from "../podStorage";
+import { COLD_START_PHASES } from "../schema";
+import type { GpuAmi, ResolvedGpuPool, ResolvedModel, StackConfig } from "../resolved";
 import { DEFAULT_SIM_PARAMS, Range, SimParams } from "./params";
 
-/** How a worker pool's pods start, as deployed (components/serving/vllm/coldStart.ts and components/cluster). */
+/** How a worker pool's pods start, as deployed (components/serving/vllm/coldStartPod.ts and components/cluster). */
 export interface ColdStartMechanisms {
     /** GPU node OS: Bottlerocket has the NVIDIA device plugin built in and a data volume. */
     readonly ami: GpuAmi;

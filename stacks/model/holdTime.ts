@@ -1,13 +1,13 @@
 /**
  * The gateway's default hold bound (serving.gateway.maxWaitSeconds, and through it the ALB
- * idle timeout and the gateway's drain time): the pessimistic cold start (capacity/sim/coldStart.ts,
+ * idle timeout and the gateway's drain time): the pessimistic cold start (stacks/model/coldStartPhases.ts,
  * every phase at its slow figure, the team's measured phases where given) of the stack's slowest
  * worker pool plus margin, instead of a flat 1200 s. A request held longer than that is waiting
  * for something that is not coming (a failed node, no capacity), and the user is better served
  * by a 503 with Retry-After.
  */
-import type { ResolvedGpuPool, ResolvedModel, StackConfig } from "../../stacks/validate";
-import { mechanismsFor, weightsSecondsPerGiB, worstColdStartSeconds } from "./coldStart";
+import type { ResolvedGpuPool, ResolvedModel, StackConfig } from "../resolved";
+import { mechanismsFor, weightsSecondsPerGiB, worstColdStartSeconds } from "./coldStartPhases";
 import { DEFAULT_SIM_PARAMS, SimParams } from "./params";
 
 /** Worst case x 1.25 + 60 s, rounded up to 30 s: room for a slow EC2 launch or a retried pull. */

@@ -1,7 +1,7 @@
 /**
  * Cold-start lines for the plan summary and rows for `compare`: per worker pool the
  * modelled expected and pessimistic seconds from a request at zero to its first answer, and
- * its phases (capacity/sim/coldStart.ts).
+ * its phases (stacks/model/coldStartPhases.ts).
  */
 import type { ExpectedCost } from "../expected";
 import type { Row, StackColumn } from "./rows";

@@ -18,7 +18,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ColdStartConfig } from "../../../stacks/schema";
-import type { ResolvedGpuPool, ResolvedModel } from "../../../stacks/validate";
+import type { ResolvedGpuPool, ResolvedModel } from "../../../stacks/resolved";
 import { RESTRICTED_CONTAINER_SECURITY } from "../security";
 import { WorkerDisk, workerDisk } from "../../../stacks/workerDisk";
 import { LOCAL_MODEL_DIR, WEIGHTS_MOUNT, weightsFetchContainer, weightsVolume } from "../weights/fetch";

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as fc from "fast-check";
-import { intToIp, ipToInt, parseCidr, planSubnets } from "../../components/network/subnets";
+import { intToIp, ipToInt, parseCidr, planSubnets } from "../../stacks/subnets";
 
 const range = (cidr: string) => {
     const { base, prefix } = parseCidr(cidr);

@@ -1,12 +1,12 @@
 /**
  * The cold-start mechanisms the plan deploys (weights bucket, sync Job, read-only role,
  * streamer load format, image cache, compile cache) and the check that what cost.json
- * claims per worker pool (capacity/sim/coldStart.ts mechanismsFor) is what the manifests
+ * claims per worker pool (stacks/model/coldStartPhases.ts mechanismsFor) is what the manifests
  * and resources really do: switching a mechanism off in the code while the config still
  * claims it fails here.
  */
 import * as assert from "assert";
-import { ColdStartMechanisms, mechanismsFor } from "../../capacity/sim/coldStart";
+import { ColdStartMechanisms, mechanismsFor } from "../../stacks/model/coldStartPhases";
 import { API_CALL_SECONDS, BUILD_TIMEOUT_SECONDS, IMAGE_PATTERN, imageCacheRunbook, runbookApiCalls } from "../../components/cluster/imageCache/runbook";
 import { HUB_DOWNLOAD_SCRIPT } from "../../components/serving/weights/hubDownload";
 import { parseStackConfig } from "../../stacks/validate";

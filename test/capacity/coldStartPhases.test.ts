@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import { IMAGE_CACHE_BUILD, imageCacheBuildUsd } from "../../capacity/cacheCost";
-import { BUILDER_INSTANCE_TYPE } from "../../components/cluster/imageCache/runbook";
+import { BUILDER_INSTANCE_TYPE } from "../../stacks/imageCache";
 import { AWS_PRICES, instanceSpec } from "../../stacks/catalog/instances";
 import {
     ColdStartPhase,
@@ -15,12 +15,12 @@ import {
     mechanismsFor,
     pessimisticTotalSeconds,
     totalSeconds,
-} from "../../capacity/sim/coldStart";
+} from "../../stacks/model/coldStartPhases";
 import { ConfigError } from "../../stacks/errors";
-import { StackConfig } from "../../stacks/validate";
-import { workerColdStart } from "../../capacity/sim/coldStartReport";
-import { holdBoundSeconds } from "../../capacity/sim/holdBound";
-import { DEFAULT_SIM_PARAMS } from "../../capacity/sim/params";
+import type { StackConfig } from "../../stacks/resolved";
+import { workerColdStart } from "../../capacity/sim/coldStartFigures";
+import { holdBoundSeconds } from "../../stacks/model/holdTime";
+import { DEFAULT_SIM_PARAMS } from "../../stacks/model/params";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { simulateStack } from "../../capacity/sim";
 import { loadStack } from "../../scripts/compare";

@@ -6,7 +6,7 @@
  * shared/reference/charts. Where no published figure exists the value says
  * "assumption" and why. Everything is overridable through `expectedCost(cfg, { params })`.
  */
-import { NATIVE_S3_LINK_SHARE } from "../../stacks/catalog/network";
+import { NATIVE_S3_LINK_SHARE } from "../catalog/network";
 
 /** A duration drawn uniformly from [min, max] seconds, once per node or pod. */
 export interface Range {
@@ -15,7 +15,7 @@ export interface Range {
 }
 
 export interface SimParams {
-    // --- cold start (capacity/sim/coldStart.ts picks the phases the stack's config deploys) ---
+    // --- cold start (stacks/model/coldStartPhases.ts picks the phases the stack's config deploys) ---
     /**
      * A pending GPU pod must be this old before Cluster Autoscaler scales up for it (it waits for more pods to
      * make one informed decision). Hard-coded, not a flag.
@@ -93,7 +93,7 @@ export interface SimParams {
     readonly compileCachedSeconds: number;
     /** Copying the compile cache from S3 before vLLM starts (init container). @default 1-5 s (assumption: ~0.5 GB, capacity/cacheCost.ts COMPILE_CACHE_GB, at 0.3-1.25 GB/s) */
     readonly compileCacheRestoreSeconds: Range;
-    /** The vLLM container's startup probe period (components/serving/workers.ts: periodSeconds 10; test/capacity/coldStart.test.ts checks it). @default 10 s */
+    /** The vLLM container's startup probe period (components/serving/workers.ts: periodSeconds 10; test/capacity/coldStartPhases.test.ts checks it). @default 10 s */
     readonly startupProbePeriodSeconds: number;
     /** Kubelet runs the readiness probe right after the startup probe succeeds (prober_manager.go UpdatePodStatus). @default 1 s (assumption: one pod status sync) */
     readonly readinessAfterStartupSeconds: number;
