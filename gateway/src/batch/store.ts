@@ -4,7 +4,7 @@
  * taken over with XAUTOCLAIM after the lease). Exactly-once output: a line's result is written
  * by a Lua script that first does HSETNX on the batch's `done` hash, so a line run twice (a
  * reclaimed lease) is written once; the same script acknowledges the stream entry and, for the
- * last line, completes the batch and creates its output/error files, atomically (scripts.ts).
+ * last line, completes the batch and creates its output/error files, atomically (luaScripts.ts).
  *
  * A batch does not copy its input: it pins the uploaded file's data (no expiry while the batch
  * may read it, refs set `file:<id>:refs`) and keeps an index of its lines (`batch:<id>:index`:
@@ -24,7 +24,7 @@ import { Redis, RedisOptions } from "ioredis";
 import { GatewayError } from "../errors";
 import type { BatchConfig } from "./config";
 import { errorFileId, outputFileId } from "./objects";
-import { defineScripts, Scripts } from "./scripts";
+import { defineScripts, Scripts } from "./luaScripts";
 import type { LineError } from "./validate";
 
 export const GROUP = "gateways";
@@ -273,7 +273,7 @@ export class BatchStore {
 
     /**
      * Records a new batch (validating) if the team is under its limit of batches in progress and
-     * its input file is there, atomically (RESERVE in scripts.ts). undefined: created;
+     * its input file is there, atomically (RESERVE in luaScripts.ts). undefined: created;
      * "gone": no such input file; a number: the team's count in progress (over the limit).
      */
     async reserve(base: Record<string, string>, limit: number): Promise<number | "gone" | undefined> {

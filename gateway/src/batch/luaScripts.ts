@@ -16,7 +16,7 @@ import type { Redis } from "ioredis";
  * outFile, errFile, inFile, inData, inRefs, creating, creator.
  */
 const BKEYS = 17;
-/* ARGV 1-5: now, nowms, batchId, outId, errId. */
+/* BARGV, the first five ARGV of those scripts: now, nowms, batchId, outId, errId. */
 
 /**
  * Ends the batch once every line is done; sets the retention TTLs (nothing of a running batch
