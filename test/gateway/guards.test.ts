@@ -191,7 +191,10 @@ describe("guards shared by every route (issue 23)", function () {
             // Then one that reads nothing: cut after clientStallSeconds once its buffers are full. It stays
             // connected until the gateway cuts it (filling loopback's buffers takes longer on a busy machine).
             const body = JSON.stringify(chatBody("flood", { stream: true }));
-            const none = openSocket(port, requestHead("POST", "/v1/chat/completions", KEY, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }) + body);
+            const none = openSocket(
+                port,
+                requestHead("POST", "/v1/chat/completions", KEY, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) }) + body,
+            );
             none.pause();
             onCleanup(async () => void none.destroy());
             await waitFor(() => cuts() === 1, 60_000, "the client that reads nothing cut");
