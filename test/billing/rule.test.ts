@@ -299,7 +299,11 @@ describe("billing rule (PoolLedger)", () => {
                     }
                 },
             ),
-            { numRuns: 200 },
+            {
+                numRuns: 200,
+                // Found by fast-check (seed -600189523): a subnormal busy weight made the idle split charge 1e-6 s too much.
+                examples: [[[{ workers: 2, zeroPart: 8.333333371505586e-9, busy: { a: 5e-324 }, held: {}, warm: ["a"], p: 0 }]]],
+            },
         );
     });
 });

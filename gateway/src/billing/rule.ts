@@ -91,7 +91,7 @@ function byWeight(amount: number, weights: Readonly<Record<string, number>>): Re
     const total = Object.values(weights).reduce((a, b) => a + b, 0);
     if (!(total > 0)) return {};
     const out: Record<string, number> = {};
-    for (const [k, w] of Object.entries(weights)) if (w > 0) out[k] = (amount * w) / total;
+    for (const [k, w] of Object.entries(weights)) if (w > 0) out[k] = amount * (w / total); // share first: amount x a subnormal weight would lose precision
     return out;
 }
 
