@@ -300,7 +300,13 @@ describe("cold start: the stack builds the image-cache snapshot", () => {
             names.indexOf("stop") < names.indexOf("snapshot") && names.indexOf("waitSnapshot") < names.indexOf("terminate"),
             "snapshot of a stopped instance, terminated once completed",
         );
-        for (const s of steps) if (s.isCritical !== undefined) assert.strictEqual(s.isCritical, true, "a failed build must fail the association");
+        // Exactly these steps leave isCritical unsaid: the launch (no onFailure, so its failure aborts the run) and the two terminations.
+        assert.deepStrictEqual(
+            steps.filter((s) => s.isCritical !== true).map((s) => s.name),
+            ["launch", "terminate", "terminateOnFailure"],
+            "a failed build must fail the association",
+        );
+        assert.strictEqual(steps[0].onFailure, undefined, "a failed launch aborts the run");
         // The image is spliced into a shell command: the parameter admits no shell metacharacters.
         const re = new RegExp(doc.parameters.Image.allowedPattern);
         assert.strictEqual(doc.parameters.Image.allowedPattern, IMAGE_PATTERN);
