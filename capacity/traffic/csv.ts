@@ -9,6 +9,7 @@
  * The simulated span is the trace's whole days; `days` does not apply.
  */
 import { DAY } from "../../stacks/calendar/clock";
+import { zoneFormatter } from "../../stacks/calendar/zones";
 import { KIND_IMAGE, KIND_TEXT, TrafficTarget } from "./trace";
 
 export interface CsvTrace {
@@ -34,17 +35,7 @@ function localClock(epochMs: number, fmt: Intl.DateTimeFormat): { wallMs: number
 }
 
 export function parseTraceCsv(text: string, timezone: string, targets: readonly TrafficTarget[], file = "trace.csv"): CsvTrace {
-    const fmt = new Intl.DateTimeFormat("en-US", {
-        timeZone: timezone,
-        hourCycle: "h23",
-        year: "numeric",
-        month: "2-digit",
-        day: "2-digit",
-        hour: "2-digit",
-        minute: "2-digit",
-        second: "2-digit",
-        weekday: "short",
-    });
+    const fmt = zoneFormatter(timezone);
     const rows: { t: number; kind: number; pool: number; iso: boolean }[] = [];
     const lines = text.split(/\r?\n/);
     lines.forEach((raw, i) => {

@@ -12,7 +12,8 @@ export interface WallTime {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function formatter(zone: string): Intl.DateTimeFormat {
+/** A formatter of an instant's wall-clock parts in `zone` (year to second, and the weekday); throws on an unknown zone. */
+export function zoneFormatter(zone: string): Intl.DateTimeFormat {
     let f = formatters.get(zone);
     if (!f) {
         f = new Intl.DateTimeFormat("en-US", {
@@ -24,6 +25,7 @@ function formatter(zone: string): Intl.DateTimeFormat {
             hour: "2-digit",
             minute: "2-digit",
             second: "2-digit",
+            weekday: "short",
         });
         formatters.set(zone, f);
     }
@@ -33,7 +35,7 @@ function formatter(zone: string): Intl.DateTimeFormat {
 /** Whether the runtime knows `zone` as an IANA time zone ("UTC" included). */
 export function isTimeZone(zone: string): boolean {
     try {
-        formatter(zone);
+        zoneFormatter(zone);
         return true;
     } catch {
         return false;
@@ -43,7 +45,7 @@ export function isTimeZone(zone: string): boolean {
 /** The wall time in `zone` of an instant (ms since the epoch). */
 export function wallTime(ms: number, zone: string): WallTime {
     const parts: Record<string, string> = {};
-    for (const p of formatter(zone).formatToParts(new Date(ms))) parts[p.type] = p.value;
+    for (const p of zoneFormatter(zone).formatToParts(new Date(ms))) parts[p.type] = p.value;
     return { date: `${parts.year}-${parts.month}-${parts.day}`, seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second) };
 }
 
