@@ -204,17 +204,22 @@ export class World {
             async () => (await this.prometheus.query("count(rate(up[5m]))")).samples[0]?.value ?? 0,
             (n) => n === targets,
         );
-        const since = Date.now();
-        await eventually(
-            "every rule group evaluated since",
-            async () => {
-                const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as {
-                    data: { groups: Array<{ name: string; lastEvaluation: string }> };
-                };
-                return body.data.groups.filter((g) => Date.parse(g.lastEvaluation) <= since).map((g) => g.name);
-            },
-            (pending) => pending.length === 0,
-        );
+        // Twice: a group evaluates at its interval-aligned timestamp, which can precede the wall time its
+        // lastEvaluation reports, so one evaluation "since" may still query before the scrapes above (the team
+        // floor rule was empty once in a full run); the second round's queries run after the first round ended.
+        for (const round of [1, 2]) {
+            const since = Date.now();
+            await eventually(
+                `every rule group evaluated since (round ${round})`,
+                async () => {
+                    const body = (await (await fetch(`${this.prometheus.url}/api/v1/rules`)).json()) as {
+                        data: { groups: Array<{ name: string; lastEvaluation: string }> };
+                    };
+                    return body.data.groups.filter((g) => Date.parse(g.lastEvaluation) <= since).map((g) => g.name);
+                },
+                (pending) => pending.length === 0,
+            );
+        }
     }
 
     setGpus(gpus: FakeGpu[]): void {
