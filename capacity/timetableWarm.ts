@@ -9,6 +9,7 @@ import type { ResolvedModel, StackConfig } from "../stacks/resolved";
 import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
 import { coldStartPhases, mechanismsFor } from "../stacks/model/coldStartPhases";
 import { DEFAULT_SIM_PARAMS, SimParams } from "../stacks/model/params";
+import type { SessionWindow } from "../gateway/src/timetable";
 
 type WarmConfig = Pick<StackConfig, "coldStart" | "prices" | "region" | "gpuPools" | "timezone" | "timetable">;
 
@@ -58,4 +59,29 @@ export function cronTriggersFor(config: WarmConfig, m: ResolvedModel): CronTrigg
         ...warmWindowTriggers(m.scaling.warmWindows, config.timezone),
         ...timetableTriggers(config.timetable, m.name, config.timezone, { leadSeconds: timetableLeadSeconds(config, m), cooldownSeconds }),
     ];
+}
+
+/**
+ * How the timetable shapes a pool's recent-requests trigger: the pool's sessions, which the stack's gateway
+ * exports as gateway_timetable_session{pool} (gateway/src/timetable.ts), and the trigger's window outside them
+ * (gpuserve:timetable.afterSessionLookbackSeconds); inside them it keeps scaling.activityLookbackSeconds.
+ */
+export interface SessionGate {
+    readonly windows: readonly SessionWindow[];
+    readonly afterSessionLookbackSeconds: number;
+}
+
+/**
+ * The pool's session gate, or undefined: the timetable does not warm the pool (warm false, no session of it, a
+ * shared pool the platform scales), the recent-requests trigger is off, or the two windows are the same.
+ */
+export function sessionGateFor(config: Pick<StackConfig, "timetable">, m: ResolvedModel): SessionGate | undefined {
+    const t = config.timetable;
+    const after = t.afterSessionLookbackSeconds;
+    const during = m.scaling.activityLookbackSeconds;
+    if (!t.warm || m.shared || after === 0 || during === 0 || after === during) return undefined;
+    const windows = t.slots
+        .filter((s) => s.pool === m.name)
+        .map((s): SessionWindow => ({ ...(s.days ? { days: [...s.days] } : { date: s.date! }), start: s.startSeconds, minutes: s.minutes }));
+    return windows.length > 0 ? { windows, afterSessionLookbackSeconds: after } : undefined;
 }

@@ -674,6 +674,14 @@ const timetableSchema = z.strictObject({
      * end (lectures with long silent parts; a cancelled session warms the pool for its whole length). @default "start"
      */
     hold: z.enum(["start", "session"]).default("start"),
+    /**
+     * Outside its sessions, a pool the timetable warms is held by the requests of the last this-many seconds instead
+     * of scaling.activityLookbackSeconds: the gateway exports whether a session is in progress
+     * (gateway_timetable_session), and the recent-requests trigger reads the long window during a session (a class's
+     * lulls) and this short one after it, so the GPU goes soon after the class has gone quiet. 0: the same window in
+     * and out of sessions. @default 120
+     */
+    afterSessionLookbackSeconds: nonNegativeInt.max(3600).default(120),
 });
 
 /** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */

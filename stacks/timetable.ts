@@ -47,6 +47,8 @@ export interface ResolvedTimetable {
     readonly leadSeconds?: number;
     /** gpuserve:timetable.hold: "start" (the first minutes of a session) or "session" (all of it). */
     readonly hold: "start" | "session";
+    /** gpuserve:timetable.afterSessionLookbackSeconds: the recent-requests window outside sessions (0: off). */
+    readonly afterSessionLookbackSeconds: number;
     readonly slots: readonly TimetableSlot[];
     readonly calendars: readonly CalendarSummary[];
 }
@@ -157,5 +159,5 @@ export function resolveTimetable(
             fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year",
         });
     }
-    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, slots, calendars };
+    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, afterSessionLookbackSeconds: t.afterSessionLookbackSeconds, slots, calendars };
 }

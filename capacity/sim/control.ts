@@ -51,6 +51,7 @@ export class Control {
                 inflight: w.inflight,
                 warmupReplicas: warmup,
                 batchBacklog: s.batch?.waiting(wi) ?? 0,
+                ...(w.inSession ? { timetableSession: w.inSession(s.now) ? 1 : 0 } : {}),
                 pods: w.ready.map((p) => p.seq),
                 waiting: w.ready.map((p) => p.waitingLive),
             });

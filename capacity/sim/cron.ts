@@ -14,6 +14,7 @@
 import type { CronTrigger } from "../../stacks/cronTriggers";
 import { dateOfDay, dayOfDate } from "../../stacks/calendar/zones";
 import { DAY } from "../../stacks/calendar/clock";
+import { dayNumber as gatewayDayNumber, SessionWindow, sessionInProgress } from "../../gateway/src/timetable";
 
 /** A five-field cron expression's sets (robfig/cron v3.0.1 parser with Minute | Hour | Dom | Month | Dow). */
 export interface CronSpec {
@@ -169,4 +170,17 @@ export function compileCron(t: CronTrigger, span: CronSpan): CronWindow {
 /** The KEDA cron trigger's metric at t: desiredReplicas inside the window, 0 outside (cron_scaler.go: `metricValue := float64(0); if isWithinInterval { metricValue = DesiredReplicas }`). */
 export function cronMetricValue(w: CronWindow, t: number): number {
     return w.activeAt(t) ? w.replicas : 0;
+}
+
+/**
+ * The gateway's gateway_timetable_session gauge on the simulated clock: whether one of `windows` is in
+ * progress at simulated second t (gateway/src/timetable.ts sessionInProgress, the gateway's own code, on the
+ * local day and second of t). Day 0 is the span's startDate, or a day of weekday startWeekday.
+ */
+export function sessionClock(windows: readonly SessionWindow[], span: Pick<CronSpan, "startWeekday" | "startDate">): (t: number) => boolean {
+    const base = span.startDate === undefined ? gatewayDayNumber("2024-01-07") + span.startWeekday : gatewayDayNumber(span.startDate);
+    return (t) => {
+        const d = Math.floor(t / DAY);
+        return sessionInProgress(windows, base + d, t - d * DAY);
+    };
 }

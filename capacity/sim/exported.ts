@@ -28,6 +28,8 @@ export interface GatewayScrape {
     readonly warmupReplicas: number;
     /** gateway_batch_backlog{pool} */
     readonly batchBacklog: number;
+    /** gateway_timetable_session{pool}: 1 while a session of the timetable is in progress; undefined where the gateway does not export it. */
+    readonly timetableSession?: number;
     /** The vLLM pods scraped (Pod.seq), and vllm:num_requests_waiting of each. */
     readonly pods: readonly number[];
     readonly waiting: readonly number[];

@@ -21,6 +21,7 @@ import {
 } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
 import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
+import type { SessionGate } from "../timetableWarm";
 import { HpaBehavior } from "./hpa";
 
 /** What a trigger reads. */
@@ -75,6 +76,11 @@ export interface PolicySpec {
     /** Range of the recent-requests trigger's increase() (source "recentRequests"). */
     readonly activityLookbackSeconds?: number;
     /**
+     * The timetable's session gate (capacity/timetableWarm.ts sessionGateFor): the pool's sessions, exported by the
+     * gateway as gateway_timetable_session, and the recent-requests range outside them. Absent: one range.
+     */
+    readonly sessionGate?: SessionGate;
+    /**
      * Cold-start-aware demand (components/serving/scaling.ts coldAwareDemandQuery): with no
      * routable worker, held requests count for ceil(arrival rate x this / 1) replicas' worth
      * (GPU-seconds per request), at least one; undefined: the plain held + in-flight demand.
@@ -100,6 +106,7 @@ export const K8S_DEFAULT_BEHAVIOR: HpaBehavior = {
  * lead (components/serving/workers.ts passes the same figure); without it no predictive trigger.
  * `cron`: the pool's cron triggers (capacity/timetableWarm.ts cronTriggersFor); @default its warm windows in UTC.
  * `restartSeconds`: the recent-requests trigger's rate threshold (capacity/bounds/clairvoyant.ts restartSeconds).
+ * `sessionGate`: the timetable's sessions and the recent-requests range outside them (capacity/timetableWarm.ts sessionGateFor).
  */
 export function policyFromScaling(
     s: ScalingConfig,
@@ -109,6 +116,7 @@ export function policyFromScaling(
     batchEnabled = true,
     cron: readonly CronTrigger[] = warmWindowTriggers(s.warmWindows, "UTC"),
     restartSeconds?: number,
+    sessionGate?: SessionGate,
 ): PolicySpec {
     // Trigger by trigger as components/serving/scaling.ts scaledObjectSpec emits them (same order,
     // names, thresholds): every Prometheus trigger is an AverageValue metric of the HPA and an
@@ -163,6 +171,7 @@ export function policyFromScaling(
         cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
+        ...(sessionGate && s.activityLookbackSeconds > 0 ? { sessionGate } : {}),
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
         coldAwareBacklogFactor:

@@ -12,7 +12,7 @@ import { splitHistory } from "../traffic/trace";
 import { LoadSession, loadSessions, timetableOccurrences } from "../traffic/timetable";
 import { firstDate, mondayOf } from "../../stacks/timetable";
 import { dateOfDay, dayOfDate, weekdayOf } from "../../stacks/calendar/zones";
-import { cronTriggersFor } from "../timetableWarm";
+import { cronTriggersFor, sessionGateFor } from "../timetableWarm";
 import { estimatedColdStartSeconds, restartSeconds, workerSecondsPerRequest } from "../bounds/clairvoyant";
 import { MAX_WARMUP_MINUTES } from "../../stacks/scalePolicy";
 import { withBatchJobs } from "../traffic/batch";
@@ -129,6 +129,7 @@ export function buildSimInput(config: StackConfig, opts: SetupOptions = {}): Sim
                     config.serving.batch.enabled,
                     cronTriggersFor(config, m),
                     restartSeconds(config, m),
+                    sessionGateFor(config, m),
                 ),
             service: withOverride(defaultServiceProfile(m.spec, pool.gpuType), override),
             maxConcurrentPerWorker: params.maxConcurrentPerWorker > 0 ? params.maxConcurrentPerWorker : m.maxNumSeqs,

@@ -8,7 +8,7 @@ import { ARRIVAL_RATE_RANGE_SECONDS, LATENCY_RANGE_SECONDS } from "../../stacks/
 import { KIND_IMAGE, Trace } from "../traffic/trace";
 import type { BatchTrace } from "../traffic/batch";
 import { BatchSim } from "./batch";
-import { CronSpan, CronWindow, compileCron } from "./cron";
+import { CronSpan, CronWindow, compileCron, sessionClock } from "./cron";
 import { EventHeap } from "./heap";
 import { durationBucketBounds, PoolSeries } from "./exported";
 import { HpaController } from "./hpa";
@@ -122,6 +122,8 @@ export interface WorkerPoolState {
     readonly keda: KedaState;
     /** The ScaledObject's cron triggers on the simulated clock. */
     readonly windows: readonly CronWindow[];
+    /** gateway_timetable_session{pool} at simulated second t (cron.ts sessionClock); undefined: the gateway does not export it. */
+    readonly inSession?: (t: number) => boolean;
     /** What Prometheus holds about the pool: all the triggers read. */
     readonly series: PoolSeries;
     pods: Pod[];
@@ -264,6 +266,7 @@ function newWorkerPool(setup: WorkerPoolSetup, series: PoolSeries, span: CronSpa
         hpa: new HpaController(pol.behavior, Math.max(1, pol.minReplicas), pol.maxReplicas),
         keda: { lastActive: -Infinity },
         windows: pol.controller === "keda" ? pol.cron.map((c) => compileCron(c, span)) : [],
+        inSession: pol.sessionGate && sessionClock(pol.sessionGate.windows, span),
         series,
         pods: [],
         ready: [],

@@ -151,6 +151,27 @@ function predictive(series: PoolSeries, pol: PolicySpec, t: number): number {
     return began || used ? lastWeek : 0;
 }
 
+/**
+ * components/serving/scaling.ts recent-requests query: `increase` over the look-back; with the timetable's session gate
+ * (sessionRecentRequestsQuery), over the look-back while gateway_timetable_session reads > 0, else over the range after
+ * sessions scaled by look-back / that range. An empty increase (NaN here) is an empty side: the next one answers.
+ */
+function recentRequests(series: PoolSeries, pol: PolicySpec, t: number): number {
+    const lookback = pol.activityLookbackSeconds!;
+    const gate = pol.sessionGate;
+    if (gate === undefined) {
+        const v = counterDelta(series, series.handoffs, t - lookback, t, false);
+        return Number.isNaN(v) ? 0 : v;
+    }
+    if ((series.at(t)?.timetableSession ?? 0) > 0) {
+        const during = counterDelta(series, series.handoffs, t - lookback, t, false);
+        if (!Number.isNaN(during)) return during;
+    }
+    const after = gate.afterSessionLookbackSeconds;
+    const v = counterDelta(series, series.handoffs, t - after, t, false);
+    return Number.isNaN(v) ? 0 : v * (lookback / after);
+}
+
 /** The query's value at t (NaN where Prometheus returns NaN; an empty result is the query's `or vector(0)`). */
 export function triggerValue(m: MetricSpec, pol: PolicySpec, series: PoolSeries, t: number): number {
     switch (m.source) {
@@ -161,10 +182,8 @@ export function triggerValue(m: MetricSpec, pol: PolicySpec, series: PoolSeries,
         }
         case "waiting":
             return waitingSum(series.at(t));
-        case "recentRequests": {
-            const v = counterDelta(series, series.handoffs, t - pol.activityLookbackSeconds!, t, false);
-            return Number.isNaN(v) ? 0 : v;
-        }
+        case "recentRequests":
+            return recentRequests(series, pol, t);
         case "batchBacklog":
             return series.at(t)?.batchBacklog ?? 0;
         case "latencyP95":

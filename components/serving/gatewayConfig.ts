@@ -11,6 +11,7 @@ import type { TeamGatewayLimits } from "../../stacks/schema";
 import { batchRedisUrl, valkeyMaxMemoryMiB } from "./batchStore";
 import { idleTimeoutSeconds } from "./ingress";
 import { estimatedColdStartSeconds } from "../../capacity/bounds/clairvoyant";
+import { sessionGateFor } from "../../capacity/timetableWarm";
 import { floorNodes, natGatewayCount, poolNodePrice, staticCost } from "../../capacity/cost";
 import { HOURS_PER_MONTH } from "../../stacks/catalog/instances";
 import { VLLM_PORT, workerName } from "./workers";
@@ -239,6 +240,12 @@ export function gatewayConfig(cfg: StackConfig, keys: ApiKey[] | undefined, opts
             ...(batch.store === "inCluster" ? { storage: { storeBytes: valkeyMaxMemoryMiB(batch.memoryMiB) * MiB } } : {}),
         };
     }
+    // The timetable's sessions of the pools it warms: gateway_timetable_session{pool}, read by their recent-requests trigger.
+    const sessions = cfg.models.flatMap((m) => {
+        const gate = sessionGateFor(cfg, m);
+        return gate ? [[m.name, gate.windows] as const] : [];
+    });
+    if (sessions.length > 0) config.timetable = { timezone: cfg.timezone, pools: Object.fromEntries(sessions) };
     if (!cfg.serving.gateway.requireApiKey) config.auth = { disabled: true };
     else if (keys && keys.length > 0) {
         config.auth = {

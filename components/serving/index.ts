@@ -5,7 +5,7 @@
  * Prometheus Operator CRDs).
  */
 import { estimatedColdStartSeconds, restartSeconds } from "../../capacity/bounds/clairvoyant";
-import { cronTriggersFor } from "../../capacity/timetableWarm";
+import { cronTriggersFor, sessionGateFor } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/resolved";
@@ -187,6 +187,7 @@ export class ServingStack extends pulumi.ComponentResource {
                     coldStart: cs,
                     coldStartSeconds: estimatedColdStartSeconds(cfg, model),
                     cronTriggers: cronTriggersFor(cfg, model),
+                    afterSessionLookbackSeconds: sessionGateFor(cfg, model)?.afterSessionLookbackSeconds,
                     restartSeconds: restartSeconds(cfg, model),
                     batchEnabled: cfg.serving.batch.enabled,
                     region: cfg.region,

@@ -73,6 +73,11 @@ export interface ScaledObjectInput {
     readonly restartSeconds?: number;
     /** Cron triggers: warm windows and timetable sessions (stacks/cronTriggers.ts). @default the warm windows of `scaling` in `timezone` */
     readonly cron?: readonly CronTrigger[];
+    /**
+     * The recent-requests trigger's window outside the timetable's sessions (capacity/timetableWarm.ts sessionGateFor): the
+     * stack's gateway exports gateway_timetable_session{pool}. @default the same window in and out of sessions
+     */
+    readonly afterSessionLookbackSeconds?: number;
 }
 
 /**
@@ -152,6 +157,21 @@ export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds:
     const began = `(sum(increase(${series}[${window}s] offset ${offset + leadSeconds + PREDICTIVE_CONFIRM_SECONDS}s)) or vector(0)) == 0`;
     const used = `sum(increase(${series}[${PREDICTIVE_CONFIRM_SECONDS}s])) > 0`;
     return `(${lastWeek} and on() (${began} or ${used})) or vector(0)`;
+}
+
+/**
+ * The recent-requests trigger of a pool the timetable warms: the requests of the last `lookbackSeconds` while
+ * one of its sessions is in progress (gateway_timetable_session{pool}, gateway/src/timetable.ts), else those of
+ * the last `afterSeconds` scaled to the same window (x lookback / after), so one activation threshold (the
+ * same rate) holds either way: through a class's lulls, and only briefly once it has gone quiet. `and on()`
+ * keeps the left side only while the gauge reads 1; `or` falls back to the right side when the left is empty
+ * (Prometheus docs, "Logical/set binary operators"); an empty increase() (no samples yet) falls through too.
+ * The simulator's model: capacity/sim/triggers.ts recentRequests.
+ */
+export function sessionRecentRequestsQuery(pool: string, lookbackSeconds: number, afterSeconds: number, scope?: MetricScope): string {
+    const sel = poolSelector(pool, scope && [scope.namespace]);
+    const count = (seconds: number) => `sum(increase(gateway_upstream_requests_total${sel}[${seconds}s]))`;
+    return `(${count(lookbackSeconds)} and on() (max(gateway_timetable_session${sel}) > 0)) or (${count(afterSeconds)} * ${lookbackSeconds / afterSeconds}) or vector(0)`;
 }
 
 /**
@@ -235,7 +255,9 @@ export function scaledObjectSpec(input: ScaledObjectInput): Record<string, unkno
             prometheusTrigger(
                 TRIGGER.recentRequests,
                 url,
-                q.recentRequests(s.activityLookbackSeconds),
+                input.afterSessionLookbackSeconds === undefined
+                    ? q.recentRequests(s.activityLookbackSeconds)
+                    : sessionRecentRequestsQuery(input.poolName, s.activityLookbackSeconds, input.afterSessionLookbackSeconds, input.scope),
                 NEVER_THRESHOLD,
                 recentRequestsActivation(s.activityLookbackSeconds, input.restartSeconds),
             ),

@@ -54,6 +54,8 @@ export interface WorkerPoolArgs {
     readonly restartSeconds: number;
     /** The ScaledObject's cron triggers: warm windows and timetable sessions (capacity/timetableWarm.ts cronTriggersFor). */
     readonly cronTriggers: readonly CronTrigger[];
+    /** The recent-requests trigger's window outside the timetable's sessions (capacity/timetableWarm.ts sessionGateFor); absent: one window. */
+    readonly afterSessionLookbackSeconds?: number;
     readonly region: string;
     readonly clusterName: pulumi.Input<string>;
     readonly clusterArn: pulumi.Input<string>;
@@ -230,6 +232,7 @@ export class WorkerPool extends pulumi.ComponentResource {
                     coldStartSeconds: args.coldStartSeconds,
                     workerSecondsPerRequest: workerSecondsPerRequest(m, args.gpuPool),
                     cron: args.cronTriggers,
+                    afterSessionLookbackSeconds: args.afterSessionLookbackSeconds,
                     restartSeconds: args.restartSeconds,
                     scope: args.metricScope,
                     batchEnabled: args.batchEnabled,

@@ -5,6 +5,7 @@
 import * as fs from "fs";
 import { z } from "zod";
 import { batchConfigSchema } from "./batch/config";
+import { timetableConfigSchema } from "./timetable";
 
 const seconds = z.number().positive();
 const HEX64 = /^[0-9a-fA-F]{64}$/;
@@ -281,6 +282,8 @@ export const configSchema = z
         billing: billingSchema.prefault({}),
         /** OpenAI Batch API on Valkey/Redis (batch/config.ts). Absent: /v1/files and /v1/batches are off. */
         batch: batchConfigSchema.optional(),
+        /** The class timetable's sessions per pool (timetable.ts): gateway_timetable_session{pool}. Absent: no such gauge. */
+        timetable: timetableConfigSchema.optional(),
         /** @default "info" */
         logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     })
@@ -310,6 +313,9 @@ export const configSchema = z
                     message: `node pool '${b.nodePool}' is priced differently by pool '${seen.pool}'; pools on one node group must give the same nodeUsdPerHour, gpusPerNode, minNodes and floorNodes`,
                 });
         });
+        for (const pool of Object.keys(c.timetable?.pools ?? {}))
+            if (!c.pools.some((p) => p.name === pool))
+                ctx.addIssue({ code: "custom", path: ["timetable", "pools", pool], message: `'${pool}' is not a pool of this gateway (pools[].name)` });
         const owner = new Map<string, string>();
         c.pools.forEach((p, i) => {
             if (c.pools.findIndex((q) => q.name === p.name) !== i)

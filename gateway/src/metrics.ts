@@ -183,6 +183,15 @@ export class Metrics {
         registers: [this.registry],
         collect: () => this.warmupCollector?.(),
     });
+    /** Set by server.ts when the config has a timetable: recomputes gateway_timetable_session at scrape time. */
+    timetableCollector?: () => void;
+    readonly timetableSession: Gauge = new Gauge({
+        name: "gateway_timetable_session",
+        help: "1 while a session of the class timetable (config timetable) is in progress for the pool, else 0; its recent-requests trigger holds the pool through lulls only then",
+        labelNames: ["pool"],
+        registers: [this.registry],
+        collect: () => this.timetableCollector?.(),
+    });
     readonly teamRequests = new Counter({
         name: "gateway_team_requests_total",
         help: "Requests per team, by pool and HTTP status",

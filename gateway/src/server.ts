@@ -26,6 +26,7 @@ import { Pool, Resolver } from "./pool";
 import { clip, SMALL_JSON_BYTES } from "./json";
 import { sendError } from "./respond";
 import { registerWarmupRoutes, warmupStoreFor } from "./warmup";
+import { exportTimetableSession } from "./timetable";
 
 /** What a POST route takes unless it says otherwise: a small JSON object. */
 const SMALL_JSON_RULE: BodyRule = { json: true, limit: SMALL_JSON_BYTES };
@@ -37,7 +38,7 @@ export interface GatewayOptions {
     logStream?: NodeJS.WritableStream;
     /** Add Node process metrics (CPU, memory, event loop) to /metrics. @default false */
     processMetrics?: boolean;
-    /** Clock of the per-team bill, ms (tests). @default Date.now */
+    /** Clock of the per-team bill and of gateway_timetable_session, ms (tests). @default Date.now */
     now?: () => number;
     /** Where the per-team bill keeps its steps. @default Valkey with a batch store, else memory */
     usageStore?: UsageStore;
@@ -129,6 +130,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     const authenticate = createAuthenticator(config.auth);
     if (config.auth === undefined) log.warn("no 'auth' section in the config: every /v1 request is refused");
     const gate = new Gate(config, authenticate, new TeamLimiter(config), metrics, log);
+    if (config.timetable) metrics.timetableCollector = exportTimetableSession(metrics.timetableSession, config.timetable, options.now);
     const warmups = warmupStoreFor(config);
     const billing = new Billing(config, metrics, log, { now: options.now, store: options.usageStore, warmups: (now) => warmups.active(now) });
 

@@ -41,6 +41,16 @@ describe("policy targets", function () {
         assert.ok(r.targets[0].met, `P99 ${r.targets[0].worst} s`);
     });
 
+    it("releases a timetabled pool soon after a class has gone quiet: less GPU time than one look-back window, and P99 within the target", () => {
+        // The no-teacher week: nothing but the timetable's triggers and the class's own requests hold the pool.
+        const gated = targetStack(1, { profile: "classroom", timetable: true, teacherMinutes: 0 });
+        assert.strictEqual(gated.timetable.afterSessionLookbackSeconds, 120);
+        const oneWindow = { ...gated, timetable: { ...gated.timetable, afterSessionLookbackSeconds: 0 } };
+        const [a, b] = [gated, oneWindow].map((c) => simulateStack(c, { days: 7 }).expected);
+        assert.ok(a.gpuUsdPerMonth < 0.985 * b.gpuUsdPerMonth, `gated $${a.gpuUsdPerMonth} vs one window $${b.gpuUsdPerMonth}`);
+        assert.ok(a.p99LatencySeconds !== null && a.p99LatencySeconds <= 10, `P99 ${a.p99LatencySeconds} s`);
+    });
+
     it("gives the timetable scenario the stack's timetable and the teacher's button, and drops each in its variants", () => {
         const withBoth = targetStack(1, { profile: "classroom", timetable: true });
         assert.strictEqual(withBoth.timetable.slots.length, 4);

@@ -13,7 +13,8 @@
  * And the fallback block: only for fallbackReplicas > 0 (components/serving/scaling.ts fallbackSpec).
  */
 import * as assert from "assert";
-import { coldAwareDemandQuery, predictiveQuery, scalingQueries, warmupQuery } from "../../components/serving/scaling";
+import { coldAwareDemandQuery, predictiveQuery, scalingQueries, sessionRecentRequestsQuery, warmupQuery } from "../../components/serving/scaling";
+import { gatewayConfig } from "../../components/serving/gatewayConfig";
 import { predictiveLeadSeconds } from "../../stacks/scalePolicy";
 import { parseStackConfig } from "../../stacks/validate";
 import { StackRun, clone, runStack, stackConfig } from "../helpers/program";
@@ -115,5 +116,40 @@ describe("KEDA triggers of a worker pool: each present exactly when configured",
         assert.deepStrictEqual(withFallback.fallback, { failureThreshold: 3, replicas: 1, behavior: "currentReplicasIfHigher" });
         // KEDA accepts a fallback only with an AverageValue trigger that is not cpu/memory (apis/keda/v1alpha1 CheckFallbackValid).
         assert.ok(withFallback.triggers.some((t: any) => t.type === "prometheus" && t.metricType === "AverageValue"));
+    });
+});
+
+describe("the recent-requests trigger of a pool the timetable warms", function () {
+    this.timeout(60_000);
+    const withTimetable = (timetable: Record<string, unknown>) => ({ ...devWith({}), timetable });
+    const parsed = (raw: Record<string, any>) => {
+        const { "aws:region": region, ...rest } = raw;
+        return parseStackConfig({ ...rest, region, environment: "test" });
+    };
+    const recent = (run: StackRun) => workerScaler(run).triggers.find((t: any) => t.name === "recent-requests").metadata;
+
+    it("reads the look-back during a session and afterSessionLookbackSeconds after it, at one threshold; the gateway exports the sessions", async () => {
+        const raw = withTimetable({ sessions: [{ days: "1,3", start: "09:00", minutes: 50 }] });
+        const [gated, plain] = [recent(await runStack(raw)), recent(await runStack(devWith({})))];
+        const lookback = parsed(raw).models[0].scaling.activityLookbackSeconds;
+        assert.strictEqual(gated.query, sessionRecentRequestsQuery(POOL, lookback, 120));
+        assert.match(gated.query, /\[300s\].* and on\(\) \(max\(gateway_timetable_session\{pool="qwen3-vl-2b"\}\) > 0\)\) or \(.*\[120s\]\)\) \* 2\.5\)/);
+        assert.strictEqual(gated.activationThreshold, plain.activationThreshold, "the same rate holds the pool in and out of sessions");
+        assert.deepStrictEqual((gatewayConfig(parsed(raw), []) as any).timetable, {
+            timezone: "UTC",
+            pools: { [POOL]: [{ days: [1, 3], start: 9 * 3600, minutes: 50 }] },
+        });
+    });
+
+    it("keeps one window, and the gateway no sessions, with afterSessionLookbackSeconds 0, warm false, or no timetable", async () => {
+        const plain = scalingQueries(POOL).recentRequests(300);
+        for (const raw of [
+            withTimetable({ sessions: [{ days: "1,3", start: "09:00", minutes: 50 }], afterSessionLookbackSeconds: 0 }),
+            withTimetable({ sessions: [{ days: "1,3", start: "09:00", minutes: 50 }], warm: false }),
+            devWith({}),
+        ]) {
+            assert.strictEqual(recent(await runStack(raw)).query, plain);
+            assert.strictEqual((gatewayConfig(parsed(raw), []) as any).timetable, undefined);
+        }
     });
 });

@@ -20,6 +20,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { gatewayConfig } from "../../components/serving/gatewayConfig";
+import type { TimetableConfig } from "../../gateway/src/timetable";
 import { WORKER_POOL_LABEL } from "../../components/serving/workers";
 import { simulateStack, StackSimulation } from "../../capacity/sim";
 import { kedaReads } from "../../capacity/sim/triggers";
@@ -187,13 +188,15 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         while (new Date(t0 * 1000).getUTCDay() !== trace.startWeekday) t0 -= 86400;
 
         const dir = tempDir("conformance-");
-        const gw = gatewayConfig(cfg, []) as { queue: { maxWaitSeconds: number } };
+        const gw = gatewayConfig(cfg, []) as { queue: { maxWaitSeconds: number }; timetable?: TimetableConfig };
+        assert.ok(gw.timetable, "the stack's timetable warms its pool, so its gateway exports gateway_timetable_session");
         const { text } = simulatedSeries(sim.input, sim.result, {
             t0,
             namespace: cfg.serving.namespace,
             holdSeconds: gw.queue.maxWaitSeconds,
             deployments: new Map(emitted.map((so) => [so.pool, so.deployment])),
             batchBacklog: cfg.serving.batch.enabled,
+            timetable: gw.timetable,
         });
         fs.writeFileSync(path.join(dir, "series.om"), text);
         // 54 h blocks: the file is read once per block, and two days fit in one or two.

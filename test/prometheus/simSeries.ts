@@ -13,6 +13,7 @@
  */
 import { ANSWER_SECONDS, FAST_BUCKETS, bucketsUpTo } from "../../gateway/src/metrics";
 import type { SimInput, SimResult } from "../../capacity/sim";
+import { localClock, sessionInProgress, type TimetableConfig } from "../../gateway/src/timetable";
 
 export interface SeriesOptions {
     /** Epoch seconds of simulated time 0 (a multiple of the scrape interval). */
@@ -25,6 +26,8 @@ export interface SeriesOptions {
     readonly deployments: ReadonlyMap<string, string>;
     /** The gateway exports gateway_batch_backlog (the batch store is on). */
     readonly batchBacklog: boolean;
+    /** The gateway config's timetable (the plan's): it exports gateway_timetable_session for the pools it lists, computed by the gateway's own code. */
+    readonly timetable?: TimetableConfig;
 }
 
 interface Series {
@@ -175,6 +178,19 @@ export function simulatedSeries(input: SimInput, result: SimResult, o: SeriesOpt
                     for (const x of input.warmups ?? []) if (x.pool === wi && e.t >= x.from && e.t < x.until) warm += x.replicas;
                     add(f, "gateway_warmup_replicas", "gauge", "gateway_warmup_replicas", { pool }, t, warm);
                     if (o.batchBacklog) add(f, "gateway_batch_backlog", "gauge", "gateway_batch_backlog", { pool }, t, backlog[wi]);
+                    const sessions = o.timetable?.pools[pool];
+                    if (sessions) {
+                        const local = localClock(t * 1000, o.timetable.timezone);
+                        add(
+                            f,
+                            "gateway_timetable_session",
+                            "gauge",
+                            "gateway_timetable_session",
+                            { pool },
+                            t,
+                            sessionInProgress(sessions, local.day, local.seconds) ? 1 : 0,
+                        );
+                    }
                     bounds.forEach((le, i) =>
                         add(
                             f,

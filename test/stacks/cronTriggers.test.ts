@@ -65,6 +65,7 @@ describe("timetableTriggers", () => {
         warm: true,
         calendars: [],
         hold: "session",
+        afterSessionLookbackSeconds: 120,
         slots: slots.map((s) => ({
             pool: "wp",
             replicas: 1,
