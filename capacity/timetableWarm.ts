@@ -3,7 +3,7 @@
  * (capacity/sim/setup.ts): its warm windows and its timetable sessions, each session warmed
  * one pessimistic warm-up (a cold start as a cron trigger starts it) ahead (stacks/cronTriggers.ts says how sessions become triggers).
  */
-import { CronTrigger, timetableTriggers, warmWindowTriggers } from "../stacks/cronTriggers";
+import { CronTrigger, SessionGate, timetableTriggers, warmWindowTriggers } from "../stacks/cronTriggers";
 import { cooldownSecondsFor } from "../stacks/scalePolicy";
 import type { ResolvedModel, StackConfig } from "../stacks/resolved";
 import { estimatedColdStartSeconds } from "./bounds/clairvoyant";
@@ -59,16 +59,6 @@ export function cronTriggersFor(config: WarmConfig, m: ResolvedModel): CronTrigg
         ...warmWindowTriggers(m.scaling.warmWindows, config.timezone),
         ...timetableTriggers(config.timetable, m.name, config.timezone, { leadSeconds: timetableLeadSeconds(config, m), cooldownSeconds }),
     ];
-}
-
-/**
- * How the timetable shapes a pool's recent-requests trigger: the pool's sessions, which the stack's gateway
- * exports as gateway_timetable_session{pool} (gateway/src/timetable.ts), and the trigger's window outside them
- * (gpuserve:timetable.afterSessionLookbackSeconds); inside them it keeps scaling.activityLookbackSeconds.
- */
-export interface SessionGate {
-    readonly windows: readonly SessionWindow[];
-    readonly afterSessionLookbackSeconds: number;
 }
 
 /**

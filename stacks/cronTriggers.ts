@@ -26,6 +26,7 @@
 import type { ResolvedTimetable, TimetableSlot } from "./timetable";
 import { dateOfDay, dayOfDate } from "./calendar/zones";
 import { PREDICTIVE_CONFIRM_SECONDS, warmWindowTrigger } from "./scalePolicy";
+import type { SessionWindow } from "../gateway/src/timetable";
 
 /** One cron trigger's metadata, as KEDA reads it (plus the trigger name). */
 export interface CronTrigger {
@@ -34,6 +35,17 @@ export interface CronTrigger {
     readonly end: string;
     readonly timezone: string;
     readonly desiredReplicas: number;
+}
+
+/**
+ * How the timetable shapes a pool's recent-requests trigger: the pool's sessions, which the stack's gateway
+ * exports as gateway_timetable_session{pool} (gateway/src/timetable.ts), and the trigger's window outside them
+ * (gpuserve:timetable.afterSessionLookbackSeconds); inside them it keeps scaling.activityLookbackSeconds. Built by
+ * capacity/timetableWarm.ts sessionGateFor.
+ */
+export interface SessionGate {
+    readonly windows: readonly SessionWindow[];
+    readonly afterSessionLookbackSeconds: number;
 }
 
 /** "08:00" + "1-5" -> "0 8 * * 1-5" */

@@ -20,8 +20,7 @@ import {
     TRIGGER,
 } from "../../stacks/scalePolicy";
 import { ScalingConfig } from "../../stacks/schema";
-import { CronTrigger, warmWindowTriggers } from "../../stacks/cronTriggers";
-import type { SessionGate } from "../timetableWarm";
+import { CronTrigger, SessionGate, warmWindowTriggers } from "../../stacks/cronTriggers";
 import { HpaBehavior } from "./hpa";
 
 /** What a trigger reads. */
