@@ -23,7 +23,9 @@ export interface TimetableEffect {
     readonly triggers: Readonly<Record<string, number>>;
     /** Seconds before a session each pool is asked for. */
     readonly leadSeconds: Readonly<Record<string, number>>;
-    /** The same month without those triggers (demand, predictive and warm-window triggers only). */
+    /** Per pool whose recent-requests trigger the sessions gate: its window after a session (capacity/timetableWarm.ts sessionGateFor). */
+    readonly afterSessionLookbackSeconds: Readonly<Record<string, number>>;
+    /** The same month without those triggers and without the session gate (demand, predictive, warm-window and one-window recent-requests triggers). */
     readonly without: {
         readonly gpuUsdPerMonth: number;
         readonly p95LatencySeconds: number | null;
@@ -41,7 +43,10 @@ export function timetableEffect(config: StackConfig, input: SimInput): Timetable
     if (Object.values(triggers).every((n) => n === 0)) return undefined;
     const without = simulate({
         ...input,
-        workerPools: input.workerPools.map((w) => ({ ...w, policy: { ...w.policy, cron: w.policy.cron.filter((c) => !isTimetableTrigger(c.name)) } })),
+        workerPools: input.workerPools.map((w) => ({
+            ...w,
+            policy: { ...w.policy, cron: w.policy.cron.filter((c) => !isTimetableTrigger(c.name)), sessionGate: undefined },
+        })),
     });
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const days = Math.round(input.trace.horizonSeconds / 86400);
@@ -58,6 +63,9 @@ export function timetableEffect(config: StackConfig, input: SimInput): Timetable
         sessionsPerMonth: round(sessions * perMonth, 1),
         triggers,
         leadSeconds: Object.fromEntries(config.models.filter((m) => triggers[m.name] > 0).map((m) => [m.name, timetableLeadSeconds(config, m)])),
+        afterSessionLookbackSeconds: Object.fromEntries(
+            input.workerPools.flatMap((w) => (w.policy.sessionGate ? [[w.name, w.policy.sessionGate.afterSessionLookbackSeconds] as const] : [])),
+        ),
         without: {
             gpuUsdPerMonth: round(without.usd * perMonth),
             p95LatencySeconds: orNull(without.latency.p95),

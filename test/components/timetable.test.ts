@@ -107,6 +107,9 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         const e = s.expected;
         assert.ok(e.timetable, "expected.timetable");
         assert.deepStrictEqual(e.timetable.triggers, { "qwen3-vl-2b": 5 });
+        // Its recent-requests trigger reads 120 s after a session (gateway_timetable_session), the look-back during one.
+        assert.deepStrictEqual(e.timetable.afterSessionLookbackSeconds, { "qwen3-vl-2b": 120 });
+        assert.deepStrictEqual(s.input.workerPools[0].policy.sessionGate?.windows.length, 28);
         // 6 sessions in these 4 weeks (2 a week, none in the field-trip week), per month.
         assert.strictEqual(e.timetable.sessionsPerMonth, Math.round(6 * (730 / (28 * 24)) * 10) / 10);
         // The warm-ups cost GPU time and remove the cold starts at the start of class.
@@ -123,7 +126,7 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         assert.match(
             line("timetable warm-ups"),
             new RegExp(
-                `warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`,
+                `warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead, released once idle 120 s after a session: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`,
             ),
         );
     });

@@ -65,7 +65,9 @@ const EXPECTED_LINES: readonly SummaryLine<ExpectedCost>[] = [
             if (!t) return null;
             const leads = [...new Set(Object.values(t.leadSeconds))].map((x) => `${x} s`).join(" / ");
             const w = t.without;
-            return `${count(t.sessionsPerMonth)} sessions/month warmed ${leads} ahead: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without: ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
+            const after = [...new Set(Object.values(t.afterSessionLookbackSeconds))].map((x) => `${x} s`).join(" / ");
+            const released = after ? `, released once idle ${after} after a session` : "";
+            return `${count(t.sessionsPerMonth)} sessions/month warmed ${leads} ahead${released}: GPU ${usd(e.gpuUsdPerMonth)}, P99 ${sec(e.p99LatencySeconds)}, ${count(e.coldStarts)} cold starts; without: ${usd(w.gpuUsdPerMonth)}, P99 ${sec(w.p99LatencySeconds)}, ${count(w.coldStarts)} cold starts`;
         },
     },
     { label: "GPU lower bound (oracle)", value: (e) => `${usd(e.oracleUsdPerMonth)} per month: GPU time for the answers alone, no idle GPU, no cold start` },
