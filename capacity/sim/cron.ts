@@ -14,7 +14,7 @@
 import type { CronTrigger } from "../../stacks/cronTriggers";
 import { dateOfDay, dayOfDate } from "../../stacks/calendar/zones";
 import { DAY } from "../../stacks/calendar/clock";
-import { dayNumber as gatewayDayNumber, SessionWindow, sessionInProgress } from "../../gateway/src/timetable";
+import { SessionWindow, sessionInProgress } from "../../gateway/src/timetable";
 
 /** A five-field cron expression's sets (robfig/cron v3.0.1 parser with Minute | Hour | Dom | Month | Dow). */
 export interface CronSpec {
@@ -178,7 +178,7 @@ export function cronMetricValue(w: CronWindow, t: number): number {
  * local day and second of t). Day 0 is the span's startDate, or a day of weekday startWeekday.
  */
 export function sessionClock(windows: readonly SessionWindow[], span: Pick<CronSpan, "startWeekday" | "startDate">): (t: number) => boolean {
-    const base = span.startDate === undefined ? gatewayDayNumber("2024-01-07") + span.startWeekday : gatewayDayNumber(span.startDate);
+    const base = span.startDate === undefined ? dayOfDate("2024-01-07") + span.startWeekday : dayOfDate(span.startDate);
     return (t) => {
         const d = Math.floor(t / DAY);
         return sessionInProgress(windows, base + d, t - d * DAY);

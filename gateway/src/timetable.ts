@@ -9,6 +9,7 @@
  * the plan's figures come from this code.
  */
 import { z } from "zod";
+import { dayOfDate, isTimeZone, wallTime } from "./wallClock";
 
 /** A session: weekly on `days` (0 = Sunday) or once on `date`, from `start` (seconds after local midnight) for `minutes`. */
 export const sessionWindowSchema = z
@@ -27,16 +28,11 @@ export type SessionWindow = z.output<typeof sessionWindowSchema>;
 
 const DAY_SECONDS = 86400;
 
-/** Days since 1970-01-01 of a "YYYY-MM-DD" date. */
-export function dayNumber(date: string): number {
-    return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10))) / 86_400_000;
-}
-
 /** Weekday (0 = Sunday) of a day number: 1970-01-01 was a Thursday. */
 const weekdayOfDay = (day: number) => (((day + 4) % 7) + 7) % 7;
 
 function onDay(w: SessionWindow, day: number): boolean {
-    return w.days !== undefined ? w.days.includes(weekdayOfDay(day)) : dayNumber(w.date!) === day;
+    return w.days !== undefined ? w.days.includes(weekdayOfDay(day)) : dayOfDate(w.date!) === day;
 }
 
 /**
@@ -54,40 +50,10 @@ export function sessionInProgress(windows: readonly SessionWindow[], day: number
     return false;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** Local day number and seconds after local midnight of an instant in an IANA time zone. */
+/** Local day (days since 1970-01-01) and seconds after local midnight of an instant in an IANA time zone. */
 export function localClock(ms: number, timeZone: string): { day: number; seconds: number } {
-    let f = formatters.get(timeZone);
-    if (!f) {
-        f = new Intl.DateTimeFormat("en-US", {
-            timeZone,
-            hourCycle: "h23",
-            year: "numeric",
-            month: "2-digit",
-            day: "2-digit",
-            hour: "2-digit",
-            minute: "2-digit",
-            second: "2-digit",
-        });
-        formatters.set(timeZone, f);
-    }
-    const parts: Record<string, number> = {};
-    for (const p of f.formatToParts(new Date(ms))) if (p.type !== "literal") parts[p.type] = Number(p.value);
-    return {
-        day: Date.UTC(parts.year, parts.month - 1, parts.day) / 86_400_000,
-        seconds: parts.hour * 3600 + parts.minute * 60 + parts.second,
-    };
-}
-
-/** Whether an IANA time zone name is known to this runtime. */
-function isTimeZone(zone: string): boolean {
-    try {
-        new Intl.DateTimeFormat("en-US", { timeZone: zone });
-        return true;
-    } catch {
-        return false;
-    }
+    const w = wallTime(ms, timeZone);
+    return { day: dayOfDate(w.date), seconds: w.seconds };
 }
 
 export const timetableConfigSchema = z.strictObject({

@@ -3,65 +3,14 @@
  * event written in one zone, moved to the stack's zone date by date, so daylight-saving
  * changes land where they do in each zone.
  */
+import { dateMs, dayOfDate, isTimeZone, wallTime, WallTime, zoneFormatter } from "../../gateway/src/wallClock";
 
-/** A local date and time: "YYYY-MM-DD" and seconds after midnight. */
-export interface WallTime {
-    readonly date: string;
-    readonly seconds: number;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** A formatter of an instant's wall-clock parts in `zone` (year to second, and the weekday); throws on an unknown zone. */
-export function zoneFormatter(zone: string): Intl.DateTimeFormat {
-    let f = formatters.get(zone);
-    if (!f) {
-        f = new Intl.DateTimeFormat("en-US", {
-            timeZone: zone,
-            hourCycle: "h23",
-            year: "numeric",
-            month: "2-digit",
-            day: "2-digit",
-            hour: "2-digit",
-            minute: "2-digit",
-            second: "2-digit",
-            weekday: "short",
-        });
-        formatters.set(zone, f);
-    }
-    return f;
-}
-
-/** Whether the runtime knows `zone` as an IANA time zone ("UTC" included). */
-export function isTimeZone(zone: string): boolean {
-    try {
-        zoneFormatter(zone);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-/** The wall time in `zone` of an instant (ms since the epoch). */
-export function wallTime(ms: number, zone: string): WallTime {
-    const parts: Record<string, string> = {};
-    for (const p of zoneFormatter(zone).formatToParts(new Date(ms))) parts[p.type] = p.value;
-    return { date: `${parts.year}-${parts.month}-${parts.day}`, seconds: Number(parts.hour) * 3600 + Number(parts.minute) * 60 + Number(parts.second) };
-}
-
-/** ms since the epoch of midnight UTC of a "YYYY-MM-DD" date. */
-function dateMs(date: string): number {
-    return Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
-}
+export { dayOfDate, isTimeZone, wallTime, zoneFormatter };
+export type { WallTime };
 
 /** "YYYY-MM-DD" of a day count since 1970-01-01. */
 export function dateOfDay(day: number): string {
     return new Date(day * 86400000).toISOString().slice(0, 10);
-}
-
-/** Days since 1970-01-01 of a "YYYY-MM-DD" date. */
-export function dayOfDate(date: string): number {
-    return Math.round(dateMs(date) / 86400000);
 }
 
 /** Cron weekday (0 = Sunday) of a "YYYY-MM-DD" date. */

@@ -5,12 +5,13 @@
  */
 import * as assert from "assert";
 import { parseConfig } from "../../gateway/src/config";
-import { dayNumber, localClock, sessionInProgress, SessionWindow } from "../../gateway/src/timetable";
+import { localClock, sessionInProgress, SessionWindow } from "../../gateway/src/timetable";
+import { dayOfDate } from "../../gateway/src/wallClock";
 import { config, gateway, metric, metrics } from "./helpers";
 
 const H = 3600;
 /** 2026-12-07 is a Monday. */
-const MONDAY = dayNumber("2026-12-07");
+const MONDAY = dayOfDate("2026-12-07");
 
 describe("sessionInProgress", () => {
     const weekly: SessionWindow[] = [{ days: [1, 3], start: 9 * H, minutes: 50 }];
@@ -35,18 +36,18 @@ describe("sessionInProgress", () => {
 
     it("matches a dated session on its date only", () => {
         const dated: SessionWindow[] = [{ date: "2026-12-09", start: 14 * H, minutes: 75 }];
-        assert.strictEqual(sessionInProgress(dated, dayNumber("2026-12-09"), 14.5 * H), true);
-        assert.strictEqual(sessionInProgress(dated, dayNumber("2026-12-16"), 14.5 * H), false, "a week later: not weekly");
+        assert.strictEqual(sessionInProgress(dated, dayOfDate("2026-12-09"), 14.5 * H), true);
+        assert.strictEqual(sessionInProgress(dated, dayOfDate("2026-12-16"), 14.5 * H), false, "a week later: not weekly");
     });
 });
 
 describe("localClock", () => {
     it("gives the day and second in the timetable's zone, across a daylight-saving change", () => {
         // 2026-03-29 01:00 UTC: Berlin goes from 02:00 CET to 03:00 CEST.
-        assert.deepStrictEqual(localClock(Date.UTC(2026, 2, 29, 0, 30), "Europe/Berlin"), { day: dayNumber("2026-03-29"), seconds: 1.5 * H });
-        assert.deepStrictEqual(localClock(Date.UTC(2026, 2, 29, 1, 30), "Europe/Berlin"), { day: dayNumber("2026-03-29"), seconds: 3.5 * H });
+        assert.deepStrictEqual(localClock(Date.UTC(2026, 2, 29, 0, 30), "Europe/Berlin"), { day: dayOfDate("2026-03-29"), seconds: 1.5 * H });
+        assert.deepStrictEqual(localClock(Date.UTC(2026, 2, 29, 1, 30), "Europe/Berlin"), { day: dayOfDate("2026-03-29"), seconds: 3.5 * H });
         // New York is a day behind at 03:00 UTC.
-        assert.deepStrictEqual(localClock(Date.UTC(2026, 11, 8, 3, 0, 7), "America/New_York"), { day: dayNumber("2026-12-07"), seconds: 22 * H + 7 });
+        assert.deepStrictEqual(localClock(Date.UTC(2026, 11, 8, 3, 0, 7), "America/New_York"), { day: dayOfDate("2026-12-07"), seconds: 22 * H + 7 });
     });
 });
 
