@@ -70,8 +70,32 @@ export function sessionGateFor(config: Pick<StackConfig, "timetable">, m: Resolv
     const after = t.afterSessionLookbackSeconds;
     const during = m.scaling.activityLookbackSeconds;
     if (!t.warm || m.shared || after === 0 || during === 0 || after === during) return undefined;
+    // A calendar event shorter than half a minute is 0 minutes long (stacks/calendar/expand.ts): never in progress.
     const windows = t.slots
-        .filter((s) => s.pool === m.name)
+        .filter((s) => s.pool === m.name && s.minutes > 0)
         .map((s): SessionWindow => ({ ...(s.days ? { days: [...s.days] } : { date: s.date! }), start: s.startSeconds, minutes: s.minutes }));
     return windows.length > 0 ? { windows, afterSessionLookbackSeconds: after } : undefined;
+}
+
+/**
+ * What would make the plan's timetable figures mislead (printed by the plan as warnings): a simulated load that
+ * is not the timetable's sessions, and a cooldown that outlasts the window after a session.
+ */
+export function timetableWarnings(config: Pick<StackConfig, "timetable" | "traffic" | "models">): string[] {
+    const t = config.timetable;
+    if (t.slots.length === 0) return [];
+    const out: string[] = [];
+    if (config.traffic.profile !== "timetable")
+        out.push(
+            `gpuserve:traffic.profile is '${config.traffic.profile}': the plan's expected month simulates that load, not the sessions of gpuserve:timetable, so its timetable figures say nothing about your classes. Fix: set traffic.profile to timetable (the sessions' students and questionsPerStudent are the load)`,
+        );
+    config.models.forEach((m, i) => {
+        const gate = sessionGateFor(config, m);
+        const cooldown = m.scaling.cooldownSeconds;
+        if (gate && cooldown !== undefined && cooldown > gate.afterSessionLookbackSeconds)
+            out.push(
+                `gpuserve:models[${i}].scaling.cooldownSeconds (${cooldown}) keeps pool '${m.name}' ${cooldown} s longer after each session's last question than timetable.afterSessionLookbackSeconds (${gate.afterSessionLookbackSeconds}) alone: KEDA's cooldown starts once the recent-requests window is empty. Fix: remove cooldownSeconds (60 s with the recent-requests trigger) unless you want that`,
+            );
+    });
+    return out;
 }

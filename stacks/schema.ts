@@ -8,6 +8,7 @@
  * `validate.ts`.
  */
 import { z } from "zod";
+import { timeZoneProblem } from "../gateway/src/wallClock";
 import { planSubnets } from "./subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
@@ -649,7 +650,7 @@ const courseSessionSchema = z.strictObject({
 
 /** An iCalendar file exported from a course calendar (gpuserve:timetable.calendars). */
 const calendarSchema = z.strictObject({
-    /** Path of the .ics file (RFC 5545), relative to the project root: its timed events are sessions (recurring, with time zones and exceptions). */
+    /** Path of the .ics file (RFC 5545), relative to the folder of the stack file (the project root, or `npm run plan -- --dir <folder>`): its timed events are sessions (recurring, with time zones and exceptions). */
     file: z.string().min(1),
     ...sessionUse,
 });
@@ -678,10 +679,14 @@ const timetableSchema = z.strictObject({
      * Outside its sessions, a pool the timetable warms is held by the requests of the last this-many seconds instead
      * of scaling.activityLookbackSeconds: the gateway exports whether a session is in progress
      * (gateway_timetable_session), and the recent-requests trigger reads the long window during a session (a class's
-     * lulls) and this short one after it, so the GPU goes soon after the class has gone quiet. 0: the same window in
-     * and out of sessions. @default 120
+     * lulls) and this short one after it (its count scaled by long / short against the same threshold: with the usual
+     * threshold near 1, one request in it holds the pool), so the GPU goes soon after the class has gone quiet. 0: the
+     * same window in and out of sessions; else at least 60. @default 120
      */
-    afterSessionLookbackSeconds: nonNegativeInt.max(3600).default(120),
+    afterSessionLookbackSeconds: nonNegativeInt
+        .max(3600)
+        .refine((s) => s === 0 || s >= 60, "must be 0 (off) or at least 60: increase() over a shorter range than four 15 s scrapes is mostly empty")
+        .default(120),
 });
 
 /** A recurring batch job: `lines` images submitted at once through the Batch API (e.g. 100 scans at 14:00). */
@@ -719,7 +724,7 @@ export const trafficSchema = z
          */
         hourly: z.array(hourlyRatesSchema).default([]),
         /**
-         * Profile "csv": a recorded trace, relative to the project root; one request per line `timestamp,kind[,model]`: an ISO 8601 time
+         * Profile "csv": a recorded trace, relative to the folder of the stack file (the project root, or `--dir`); one request per line `timestamp,kind[,model]`: an ISO 8601 time
          * with a zone or seconds from the trace's start, `image` or `text`, optionally the worker pool or model id; a header line and
          * `#` comments are allowed (example: examples/traffic/arrivals.csv). @default none (required by profile "csv")
          */
@@ -892,14 +897,10 @@ export const stackConfigSchema = z.strictObject({
     /** IANA time zone for warm windows and the traffic profile. @default "UTC" */
     timezone: z
         .string()
-        .refine((tz) => {
-            try {
-                new Intl.DateTimeFormat("en-US", { timeZone: tz });
-                return true;
-            } catch {
-                return false;
-            }
-        }, "must be an IANA time zone such as Europe/Berlin")
+        .superRefine((tz, ctx) => {
+            const problem = timeZoneProblem(tz);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
         .default("UTC"),
     /** Cost-allocation tags on every AWS resource (added to `project`, `environment`, `managed-by`); `team` is required (AWS Cost Explorer groups by it), e.g. `{team: radiology}`. */
     tags: z

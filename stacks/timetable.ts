@@ -49,6 +49,8 @@ export interface ResolvedTimetable {
     readonly hold: "start" | "session";
     /** gpuserve:timetable.afterSessionLookbackSeconds: the recent-requests window outside sessions (0: off). */
     readonly afterSessionLookbackSeconds: number;
+    /** Worker pools whose predictive warm-up is off only because the timetable warms them (stacks/validate.ts). */
+    readonly predictiveOff: readonly string[];
     readonly slots: readonly TimetableSlot[];
     readonly calendars: readonly CalendarSummary[];
 }
@@ -159,5 +161,5 @@ export function resolveTimetable(
             fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year",
         });
     }
-    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, afterSessionLookbackSeconds: t.afterSessionLookbackSeconds, slots, calendars };
+    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, afterSessionLookbackSeconds: t.afterSessionLookbackSeconds, predictiveOff: [], slots, calendars };
 }

@@ -337,9 +337,11 @@ function resolve(parsed: ParsedStackConfig, issues: ConfigIssue[], root: string)
             maxNumSeqs: m.maxNumSeqs ?? spec.defaults.maxNumSeqs,
         });
     });
-    const timetable = resolveTimetable(cfg.timetable, parsedModels, cfg.timezone, root, issues);
+    const resolved = resolveTimetable(cfg.timetable, parsedModels, cfg.timezone, root, issues);
     // The predictive warm-up defaults to off where the timetable's cron triggers warm the pool (schema.ts predictiveWarmupSchema).
-    const warmed = new Set(timetable.warm ? timetable.slots.map((s) => s.pool) : []);
+    const warmed = new Set(resolved.warm ? resolved.slots.map((s) => s.pool) : []);
+    const predictiveOff = parsedModels.filter((m) => m.scaling.predictiveWarmup.enabled === undefined && warmed.has(m.name)).map((m) => m.name);
+    const timetable = { ...resolved, predictiveOff };
     const models: ResolvedModel[] = parsedModels.map((m) => {
         const p = m.scaling.predictiveWarmup;
         return { ...m, scaling: { ...m.scaling, predictiveWarmup: { ...p, enabled: p.enabled ?? !warmed.has(m.name) } } };

@@ -204,7 +204,7 @@ export function simulateStack(config: StackConfig, opts: ExpectedCostOptions = {
     const clairvoyant = clairvoyantCost(input, input.trace);
     const refs = references(config, input);
     // The timetable's effect is the stack's own policy with and without its cron triggers: not for replaced policies.
-    const timetable = opts.policies ? undefined : timetableEffect(config, input);
+    const timetable = opts.policies ? undefined : timetableEffect(config, input, opts);
     const expected = summarize(config, input, result, oracle, clairvoyant, refs);
     return { input, result, oracle, clairvoyant, ...refs, expected: timetable ? { ...expected, timetable } : expected };
 }

@@ -170,7 +170,7 @@ export function policyFromScaling(
         cron,
         fallbackReplicas: s.fallbackReplicas,
         activityLookbackSeconds: s.activityLookbackSeconds,
-        ...(sessionGate && s.activityLookbackSeconds > 0 ? { sessionGate } : {}),
+        ...(sessionGate ? { sessionGate } : {}),
         coldAwareSecondsPerRequest: coldStartSeconds === undefined ? undefined : workerSecondsPerRequest,
         coldAwareColdStartSeconds: coldStartSeconds,
         coldAwareBacklogFactor:

@@ -9,6 +9,7 @@ import type { StackConfig } from "../../stacks/resolved";
 import type { CalendarSummary } from "../../stacks/timetable";
 import { timetableLeadSeconds } from "../timetableWarm";
 import { simulate } from "./engine";
+import { SetupOptions, buildSimInput } from "./setup";
 import { round } from "./stats";
 import { SimInput } from "./types";
 
@@ -25,7 +26,11 @@ export interface TimetableEffect {
     readonly leadSeconds: Readonly<Record<string, number>>;
     /** Per pool whose recent-requests trigger the sessions gate: its window after a session (capacity/timetableWarm.ts sessionGateFor). */
     readonly afterSessionLookbackSeconds: Readonly<Record<string, number>>;
-    /** The same month without those triggers and without the session gate (demand, predictive, warm-window and one-window recent-requests triggers). */
+    /**
+     * The same trace with timetable.warm false: no cron triggers for sessions, one recent-requests window, and the
+     * predictive warm-up on where only the timetable turned it off (it learns from the simulated weeks, as a new
+     * stack would from its first).
+     */
     readonly without: {
         readonly gpuUsdPerMonth: number;
         readonly p95LatencySeconds: number | null;
@@ -38,16 +43,20 @@ export interface TimetableEffect {
 const isTimetableTrigger = (name: string) => name.startsWith("class-");
 
 /** The effect of the timetable's triggers on this simulation's input, or undefined when it has none. */
-export function timetableEffect(config: StackConfig, input: SimInput): TimetableEffect | undefined {
+export function timetableEffect(config: StackConfig, input: SimInput, opts: SetupOptions = {}): TimetableEffect | undefined {
     const triggers = Object.fromEntries(input.workerPools.map((w) => [w.name, w.policy.cron.filter((c) => isTimetableTrigger(c.name)).length]));
     if (Object.values(triggers).every((n) => n === 0)) return undefined;
-    const without = simulate({
-        ...input,
-        workerPools: input.workerPools.map((w) => ({
-            ...w,
-            policy: { ...w.policy, cron: w.policy.cron.filter((c) => !isTimetableTrigger(c.name)), sessionGate: undefined },
-        })),
-    });
+    const unwarmed: StackConfig = {
+        ...config,
+        timetable: { ...config.timetable, warm: false, predictiveOff: [] },
+        models: config.models.map((m) =>
+            config.timetable.predictiveOff.includes(m.name)
+                ? { ...m, scaling: { ...m.scaling, predictiveWarmup: { ...m.scaling.predictiveWarmup, enabled: true } } }
+                : m,
+        ),
+    };
+    // The same trace: as many days of history as the stack's own run had.
+    const without = simulate(buildSimInput(unwarmed, { ...opts, historyDays: (input.trace.history?.seconds ?? 0) / 86400 }));
     const perMonth = (HOURS_PER_MONTH * 3600) / input.trace.horizonSeconds;
     const days = Math.round(input.trace.horizonSeconds / 86400);
     const day0 = input.trace.startDate === undefined ? undefined : dayOfDate(input.trace.startDate);

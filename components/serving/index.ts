@@ -5,7 +5,7 @@
  * Prometheus Operator CRDs).
  */
 import { estimatedColdStartSeconds, restartSeconds } from "../../capacity/bounds/clairvoyant";
-import { cronTriggersFor, sessionGateFor } from "../../capacity/timetableWarm";
+import { cronTriggersFor, sessionGateFor, timetableWarnings } from "../../capacity/timetableWarm";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../../stacks/resolved";
@@ -202,6 +202,7 @@ export class ServingStack extends pulumi.ComponentResource {
             );
         }
 
+        for (const w of timetableWarnings(cfg)) void pulumi.log.warn(w, this);
         if (place?.kind !== "shared" && cfg.serving.gateway.requireApiKey && !args.gatewayApiKeys) {
             void pulumi.log.warn(`gpuserve:gatewayApiKeys is not set: the gateway will refuse every /v1 request. Fix: ${apiKeysCommand(cfg.tags.team)}`, this);
         }

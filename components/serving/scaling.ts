@@ -163,7 +163,8 @@ export function predictiveQuery(pool: string, lookbackDays: number, leadSeconds:
  * The recent-requests trigger of a pool the timetable warms: the requests of the last `lookbackSeconds` while
  * one of its sessions is in progress (gateway_timetable_session{pool}, gateway/src/timetable.ts), else those of
  * the last `afterSeconds` scaled to the same window (x lookback / after), so one activation threshold (the
- * same rate) holds either way: through a class's lulls, and only briefly once it has gone quiet. `and on()`
+ * same rate over a shorter window) holds either way: through a class's lulls, and only briefly once it has gone
+ * quiet. With the usual threshold (lookback / restart, near 1) one request in the short window holds the pool. `and on()`
  * keeps the left side only while the gauge reads 1; `or` falls back to the right side when the left is empty
  * (Prometheus docs, "Logical/set binary operators"); an empty increase() (no samples yet) falls through too.
  * The simulator's model: capacity/sim/triggers.ts recentRequests.

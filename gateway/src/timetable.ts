@@ -9,7 +9,7 @@
  * the plan's figures come from this code.
  */
 import { z } from "zod";
-import { dayOfDate, isTimeZone, wallTime } from "./wallClock";
+import { dayOfDate, timeZoneProblem, wallTime } from "./wallClock";
 
 /** A session: weekly on `days` (0 = Sunday) or once on `date`, from `start` (seconds after local midnight) for `minutes`. */
 export const sessionWindowSchema = z
@@ -58,7 +58,10 @@ export function localClock(ms: number, timeZone: string): { day: number; seconds
 
 export const timetableConfigSchema = z.strictObject({
     /** IANA time zone of the sessions' times, e.g. "Europe/Berlin". */
-    timezone: z.string().refine(isTimeZone, { message: "must be an IANA time zone such as Europe/Berlin" }),
+    timezone: z.string().superRefine((tz, ctx) => {
+        const problem = timeZoneProblem(tz);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
     /** Per pool (its name), the sessions the timetable schedules. */
     pools: z.record(z.string(), z.array(sessionWindowSchema)),
 });

@@ -42,6 +42,18 @@ export function isTimeZone(zone: string): boolean {
     }
 }
 
+/**
+ * Why `zone` is not a time zone every consumer of the stack reads the same, or undefined. Intl takes names in any
+ * case ("europe/berlin"), Go's time.LoadLocation, which KEDA's cron scaler calls, opens the tz database file of
+ * that name, which on Linux is case-sensitive: so the name must be spelled as the database spells it.
+ */
+export function timeZoneProblem(zone: string): string | undefined {
+    if (!isTimeZone(zone)) return "must be an IANA time zone such as Europe/Berlin";
+    const canonical = zoneFormatter(zone).resolvedOptions().timeZone;
+    if (canonical !== zone && canonical.toLowerCase() === zone.toLowerCase()) return `must be spelled as the tz database spells it: '${canonical}'`;
+    return undefined;
+}
+
 /** The wall time in `zone` of an instant (ms since the epoch). */
 export function wallTime(ms: number, zone: string): WallTime {
     const parts: Record<string, string> = {};

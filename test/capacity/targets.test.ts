@@ -96,5 +96,11 @@ describe("policy targets", function () {
         assert.match(report.text, /^Policy targets: 28 days simulated, seeds 1, 2;.*\n {2}\S/);
         assert.match(report.markdown, /^# Policy targets: 28 days simulated, seeds 1, 2;/);
         assert.match(report.markdown, /\| x, seed 1 \| \$10\.80 \| \$10\.00 \| 1\.080x \|/);
+        // A missed target points to where the reasons are; all met, no pointer.
+        const why = /Why a target is missed, and what the timetable's settings trade: docs\/capacity\.md#policy-targets$/m;
+        assert.match(report.text, why);
+        assert.match(report.markdown, why);
+        const allMet = [{ ...results[0], targets: results[0].targets.map((t) => ({ ...t, met: true })) }];
+        assert.doesNotMatch(targetsReport(allMet, false).text, why);
     });
 });

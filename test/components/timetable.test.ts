@@ -9,7 +9,7 @@ import { readStackFile } from "../../scripts/engine/stackFile";
 import { buildSimInput } from "../../capacity/sim/setup";
 import { simulateStack } from "../../capacity/sim";
 import { compileCron } from "../../capacity/sim/cron";
-import { pessimisticWarmupSeconds, timetableLeadSeconds } from "../../capacity/timetableWarm";
+import { pessimisticWarmupSeconds, sessionGateFor, timetableLeadSeconds, timetableWarnings } from "../../capacity/timetableWarm";
 import { coldStartPhases, mechanismsFor, pessimisticTotalSeconds } from "../../stacks/model/coldStartPhases";
 import { DEFAULT_SIM_PARAMS } from "../../stacks/model/params";
 import { expectedSummary } from "../../capacity/sim/report/summary";
@@ -112,8 +112,17 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
         assert.deepStrictEqual(s.input.workerPools[0].policy.sessionGate?.windows.length, 28);
         // 6 sessions in these 4 weeks (2 a week, none in the field-trip week), per month.
         assert.strictEqual(e.timetable.sessionsPerMonth, Math.round(6 * (730 / (28 * 24)) * 10) / 10);
-        // The warm-ups cost GPU time and remove the cold starts at the start of class.
-        assert.ok(e.gpuUsdPerMonth > e.timetable.without.gpuUsdPerMonth, `${e.gpuUsdPerMonth} vs ${e.timetable.without.gpuUsdPerMonth}`);
+        // "Without" is the same stack with timetable.warm false (its predictive warm-up back on) on the same trace; the
+        // warm-ups remove the cold starts at the start of class.
+        const unwarmed = parseStackConfig({ ...courseRaw(), timetable: { ...(courseRaw().timetable as object), warm: false } });
+        assert.strictEqual(unwarmed.models[0].scaling.predictiveWarmup.enabled, true);
+        const w = simulateStack(unwarmed, { days: 28, historyDays: 0 }).expected;
+        assert.deepStrictEqual(e.timetable.without, {
+            gpuUsdPerMonth: w.gpuUsdPerMonth,
+            p95LatencySeconds: w.p95LatencySeconds,
+            p99LatencySeconds: w.p99LatencySeconds,
+            coldStarts: w.coldStarts,
+        });
         assert.ok(e.coldStarts < e.timetable.without.coldStarts, `${e.coldStarts} vs ${e.timetable.without.coldStarts}`);
         assert.ok(e.p99LatencySeconds! <= 10, `P99 ${e.p99LatencySeconds}`);
         // The plan's summary says what is deployed and what it does.
@@ -129,5 +138,46 @@ describe("timetable: deployed cron triggers = simulated cron triggers (example c
                 `warmed ${e.timetable.leadSeconds["qwen3-vl-2b"]} s ahead, released once idle 120 s after a session: GPU \\$[\\d.]+, P99 [\\d.]+ s, [\\d.]+ cold starts; without: \\$[\\d.]+, P99 [\\d.]+ s, ${e.timetable.without.coldStarts} cold starts$`,
             ),
         );
+    });
+});
+
+describe("timetableWarnings", () => {
+    it("says nothing for the example course stack (its load is its timetable, its cooldown the default)", () => {
+        assert.deepStrictEqual(timetableWarnings(parseStackConfig(courseRaw())), []);
+    });
+
+    it("warns when the simulated load is not the timetable's sessions, and when a cooldown outlasts the window after a session", () => {
+        const raw = courseRaw() as Record<string, any>;
+        raw.traffic = { ...raw.traffic, profile: "classroom" };
+        raw.models[0].scaling = { ...raw.models[0].scaling, cooldownSeconds: 600 };
+        const [profile, cooldown, ...rest] = timetableWarnings(parseStackConfig(raw));
+        assert.deepStrictEqual(rest, []);
+        assert.match(
+            profile,
+            /^gpuserve:traffic\.profile is 'classroom': the plan's expected month simulates that load, not the sessions of gpuserve:timetable.* Fix: set traffic\.profile to timetable/,
+        );
+        assert.match(
+            cooldown,
+            /^gpuserve:models\[0\]\.scaling\.cooldownSeconds \(600\) keeps pool 'qwen3-vl-2b' 600 s longer .* \(120\) alone.* Fix: remove cooldownSeconds/,
+        );
+        // No window after sessions (0): the cooldown is not compared with it.
+        raw.timetable = { ...raw.timetable, afterSessionLookbackSeconds: 0 };
+        assert.strictEqual(timetableWarnings(parseStackConfig(raw)).length, 1);
+    });
+});
+
+describe("sessionGateFor", () => {
+    it("gives the gateway every session of the pool but those of 0 minutes (a calendar event under half a minute), which it would refuse", () => {
+        const cfg = parseStackConfig(courseRaw());
+        const slots = cfg.timetable.slots;
+        assert.strictEqual(sessionGateFor(cfg, cfg.models[0])!.windows.length, slots.length);
+        const withBlip = { ...cfg, timetable: { ...cfg.timetable, slots: [...slots, { ...slots[0], minutes: 0 }] } };
+        assert.strictEqual(sessionGateFor(withBlip, cfg.models[0])!.windows.length, slots.length);
+    });
+
+    it("refuses an after-session window under a minute (increase() over fewer than four scrapes is mostly empty)", () => {
+        const raw = courseRaw() as Record<string, any>;
+        raw.timetable = { ...raw.timetable, afterSessionLookbackSeconds: 30 };
+        assert.throws(() => parseStackConfig(raw), /gpuserve:timetable\.afterSessionLookbackSeconds.*must be 0 \(off\) or at least 60/s);
     });
 });

@@ -26,7 +26,8 @@ function fields(s: ZodLike, at: string, out: string[]): string[] {
 function configRows(): { first: string[]; all: string[] }[] {
     const text = fs.readFileSync(path.resolve(__dirname, "../../gateway/README.md"), "utf8");
     const section = text.slice(text.indexOf("## Config"), text.indexOf("\n## ", text.indexOf("## Config") + 1));
-    const ticks = (s: string) => [...s.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    // A record's key is written by what it names (`<team>`, `<pool>`); the schema walk calls every one `<team>`.
+    const ticks = (s: string) => [...s.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/<[a-z]+>/g, "<team>"));
     return section
         .split("\n")
         .filter((l) => l.startsWith("| `"))

@@ -57,6 +57,7 @@ describe("the gateway's timetable config", () => {
     it("refuses an unknown time zone, a pool it does not have, and a session with both days and a date, naming the field", () => {
         const bad = (timetable: unknown) => () => parseConfig({ ...base, timetable });
         assert.throws(bad({ timezone: "Mars/Olympus", pools: {} }), /timetable\.timezone.*IANA time zone/s);
+        assert.throws(bad({ timezone: "europe/berlin", pools: {} }), /timetable\.timezone.*spelled as the tz database spells it: 'Europe\/Berlin'/s);
         assert.throws(bad({ timezone: "UTC", pools: { nope: [] } }), /timetable\.pools\.nope.*not a pool of this gateway/s);
         assert.throws(bad({ timezone: "UTC", pools: { a10g: [{ days: [1], date: "2026-12-09", start: 0, minutes: 5 }] } }), /either days \(weekly\) or a date/);
     });

@@ -190,6 +190,11 @@ describe("the simulator's trigger values against the plan's queries on a real Pr
         const dir = tempDir("conformance-");
         const gw = gatewayConfig(cfg, []) as { queue: { maxWaitSeconds: number }; timetable?: TimetableConfig };
         assert.ok(gw.timetable, "the stack's timetable warms its pool, so its gateway exports gateway_timetable_session");
+        // simSeries computes the gauge from t0 (a UTC midnight of the trace's weekday): the simulator's own clock agrees for weekly UTC sessions.
+        assert.ok(
+            gw.timetable.timezone === "UTC" && Object.values(gw.timetable.pools).every((ws) => ws.every((w) => w.days !== undefined)),
+            "the suite writes gateway_timetable_session for weekly sessions in UTC only",
+        );
         const { text } = simulatedSeries(sim.input, sim.result, {
             t0,
             namespace: cfg.serving.namespace,

@@ -66,6 +66,7 @@ describe("timetableTriggers", () => {
         calendars: [],
         hold: "session",
         afterSessionLookbackSeconds: 120,
+        predictiveOff: [],
         slots: slots.map((s) => ({
             pool: "wp",
             replicas: 1,

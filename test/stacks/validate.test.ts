@@ -49,6 +49,16 @@ describe("parseStackConfig", () => {
         );
     });
 
+    it("rejects a time zone KEDA's cron scaler would not load: unknown, or spelled in another case than the tz database", () => {
+        const raw = devRaw();
+        raw.timezone = "europe/berlin";
+        assert.match(errorOf(raw), /gpuserve:timezone: must be spelled as the tz database spells it: 'Europe\/Berlin'/);
+        raw.timezone = "Mars/Olympus";
+        assert.match(errorOf(raw), /gpuserve:timezone: must be an IANA time zone such as Europe\/Berlin/);
+        raw.timezone = "Europe/Berlin";
+        assert.strictEqual(parseStackConfig(raw).timezone, "Europe/Berlin");
+    });
+
     it("rejects a GPU pool that mixes instance shapes, naming the instance type's key", () => {
         const raw = devRaw();
         raw.gpuPools[0].instanceTypes = ["g5.xlarge", "g5.2xlarge"];

@@ -40,7 +40,11 @@ export function targetsReport(results: readonly ScenarioResult[], markdown: bool
     const title = `Policy targets: ${TARGET_DAYS} days simulated, seeds ${results[0]?.seeds.map((s) => s.seed).join(", ")}; one A10G on-demand pool from zero (MedGemma 1.5 4B) unless said; the clairvoyant bound charges every node release (capacity/bounds/accounting.ts)`;
     const all = results.flatMap(rows);
     const scenarios = results.map((r) => `- ${r.name}: ${r.description}`);
-    const lines = targetLines(results);
+    const missed = results.some((r) => r.targets.some((t) => !t.met));
+    const lines = [
+        ...targetLines(results),
+        ...(missed ? ["Why a target is missed, and what the timetable's settings trade: docs/capacity.md#policy-targets"] : []),
+    ];
     const md = [`# ${title}`, "", ...scenarios, "", renderMarkdown(HEADERS, all), "", ...lines.map((l) => `- ${l}`), ""].join("\n");
     const fold = (line: string) => wrap(line, TERMINAL_WIDTH - 2).map((l, i) => (i === 0 ? l : `  ${l}`));
     const text = markdown
