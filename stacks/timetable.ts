@@ -161,5 +161,13 @@ export function resolveTimetable(
             fix: "give the stack one term or school year at a time: date-specific cron triggers have no year and would fire on the same dates every year",
         });
     }
-    return { warm: t.warm, leadSeconds: t.leadSeconds, hold: t.hold, afterSessionLookbackSeconds: t.afterSessionLookbackSeconds, predictiveOff: [], slots, calendars };
+    return {
+        warm: t.warm,
+        leadSeconds: t.leadSeconds,
+        hold: t.hold,
+        afterSessionLookbackSeconds: t.afterSessionLookbackSeconds,
+        predictiveOff: [],
+        slots,
+        calendars,
+    };
 }
