@@ -8,7 +8,7 @@
  * `validate.ts`.
  */
 import { z } from "zod";
-import { timeZoneProblem } from "../gateway/src/wallClock";
+import { timeZoneSchema } from "../gateway/src/wallClock";
 import { planSubnets } from "./subnets";
 import { GPU_TYPES } from "./catalog/instances";
 import { isAwsRegion } from "./catalog/regions";
@@ -895,13 +895,7 @@ export const stackConfigSchema = z.strictObject({
     /** Turns on production guardrails: TLS required, API endpoint not open to 0.0.0.0/0, >= 2 gateway replicas, cluster deletion protection. @default false */
     production: z.boolean().default(false),
     /** IANA time zone for warm windows and the traffic profile. @default "UTC" */
-    timezone: z
-        .string()
-        .superRefine((tz, ctx) => {
-            const problem = timeZoneProblem(tz);
-            if (problem) ctx.addIssue({ code: "custom", message: problem });
-        })
-        .default("UTC"),
+    timezone: timeZoneSchema.default("UTC"),
     /** Cost-allocation tags on every AWS resource (added to `project`, `environment`, `managed-by`); `team` is required (AWS Cost Explorer groups by it), e.g. `{team: radiology}`. */
     tags: z
         .record(

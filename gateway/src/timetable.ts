@@ -9,7 +9,7 @@
  * the plan's figures come from this code.
  */
 import { z } from "zod";
-import { dayOfDate, timeZoneProblem, wallTime } from "./wallClock";
+import { dayOfDate, timeZoneSchema, wallTime } from "./wallClock";
 
 /** A session: weekly on `days` (0 = Sunday) or once on `date`, from `start` (seconds after local midnight) for `minutes`. */
 export const sessionWindowSchema = z
@@ -31,8 +31,14 @@ const DAY_SECONDS = 86400;
 /** Weekday (0 = Sunday) of a day number: 1970-01-01 was a Thursday. */
 const weekdayOfDay = (day: number) => (((day + 4) % 7) + 7) % 7;
 
+/** Day numbers of dated sessions, parsed once (the simulator asks at every scrape of a month). */
+const dateDays = new Map<string, number>();
+
 function onDay(w: SessionWindow, day: number): boolean {
-    return w.days !== undefined ? w.days.includes(weekdayOfDay(day)) : dayOfDate(w.date!) === day;
+    if (w.days !== undefined) return w.days.includes(weekdayOfDay(day));
+    let d = dateDays.get(w.date!);
+    if (d === undefined) dateDays.set(w.date!, (d = dayOfDate(w.date!)));
+    return d === day;
 }
 
 /**
@@ -58,10 +64,7 @@ export function localClock(ms: number, timeZone: string): { day: number; seconds
 
 export const timetableConfigSchema = z.strictObject({
     /** IANA time zone of the sessions' times, e.g. "Europe/Berlin". */
-    timezone: z.string().superRefine((tz, ctx) => {
-        const problem = timeZoneProblem(tz);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
+    timezone: timeZoneSchema,
     /** Per pool (its name), the sessions the timetable schedules. */
     pools: z.record(z.string(), z.array(sessionWindowSchema)),
 });

@@ -3,6 +3,7 @@
  * (gateway_timetable_session, timetable.ts) and the stack's calendars (stacks/calendar/zones.ts
  * re-exports it): the gateway image bundles gateway/src only, so the code lives here.
  */
+import { z } from "zod";
 
 /** A local date and time: "YYYY-MM-DD" and seconds after midnight. */
 export interface WallTime {
@@ -47,12 +48,18 @@ export function isTimeZone(zone: string): boolean {
  * case ("europe/berlin"), Go's time.LoadLocation, which KEDA's cron scaler calls, opens the tz database file of
  * that name, which on Linux is case-sensitive: so the name must be spelled as the database spells it.
  */
-export function timeZoneProblem(zone: string): string | undefined {
+function timeZoneProblem(zone: string): string | undefined {
     if (!isTimeZone(zone)) return "must be an IANA time zone such as Europe/Berlin";
     const canonical = zoneFormatter(zone).resolvedOptions().timeZone;
     if (canonical !== zone && canonical.toLowerCase() === zone.toLowerCase()) return `must be spelled as the tz database spells it: '${canonical}'`;
     return undefined;
 }
+
+/** A time zone name as zod checks it: timeZoneProblem's message when it has one. */
+export const timeZoneSchema = z.string().superRefine((zone, ctx) => {
+    const problem = timeZoneProblem(zone);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** The wall time in `zone` of an instant (ms since the epoch). */
 export function wallTime(ms: number, zone: string): WallTime {
