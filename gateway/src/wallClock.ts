@@ -45,8 +45,10 @@ export function isTimeZone(zone: string): boolean {
 
 /**
  * Why `zone` is not a time zone every consumer of the stack reads the same, or undefined. Intl takes names in any
- * case ("europe/berlin"), Go's time.LoadLocation, which KEDA's cron scaler calls, opens the tz database file of
- * that name, which on Linux is case-sensitive: so the name must be spelled as the database spells it.
+ * case ("europe/berlin"); KEDA's cron scaler calls Go's time.LoadLocation(Timezone) at every poll
+ * (kedacore/keda pkg/scalers/cron_scaler.go GetMetricsAndActivity, in every version of the file in the code index,
+ * the newest with pre-parsed schedules), which looks the name up as a tz database file name (or in Go's embedded
+ * zip), case-sensitively: so the name must be spelled as the database spells it.
  */
 function timeZoneProblem(zone: string): string | undefined {
     if (!isTimeZone(zone)) return "must be an IANA time zone such as Europe/Berlin";
